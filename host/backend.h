@@ -1,0 +1,232 @@
+/* backend.h: the op table every compute backend fills, and the argument structs of each op.
+ * The model graphs (host/snac, host/lm) are written once against this table and never branch on the backend.
+ * Backends: "cpu-ref" (plain loops, the truth), "cpu" (threads + SIMD + BLAS), "cuda" (cuda/).
+ *
+ * Conventions
+ *  - All tensor pointers in *_args are backend memory (device pointers for CUDA) unless marked "host".
+ *  - Layouts are row-major; shapes are written beside each pointer as (dim0, dim1, ...).
+ *  - Activations of the codec are (batch, channels, time) float32.
+ *  - `in_valid` (host array of `batch` ints, or NULL): positions t >= in_valid[b] of the input are read as
+ *    zero whatever the buffer holds (batched signals of different lengths; must be a select, not a multiply,
+ *    so garbage (even NaN) in padding never leaks).
+ *  - An op returns SRT_OK or a status with srt_error() set. Optional entries may be NULL (marked "optional").
+ */
+#ifndef SRT_BACKEND_H
+#define SRT_BACKEND_H
+
+#include "common.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum srt_dtype {
+    SRT_F32 = 0,
+    SRT_F16,
+    SRT_BF16,
+    SRT_F64,
+    SRT_I32,
+    SRT_I64,
+    SRT_U8,
+    SRT_I8,
+    SRT_I16,
+    SRT_U16,
+    SRT_BOOL,
+    SRT_DTYPE_COUNT
+} srt_dtype;
+
+size_t srt_dtype_size(srt_dtype dt);
+const char *srt_dtype_name(srt_dtype dt);
+
+/* ---- codec ops ---- */
+
+/* y = conv1d(snake?(mask(x)), w) + bias (+ residual). Zero padding `padding` on both sides.
+ * out_len = (in_len + 2*padding - dilation*(kernel-1) - 1)/stride + 1 (caller computes, op checks). */
+typedef struct srt_conv1d_args {
+    int batch, in_ch, out_ch, in_len, out_len;
+    int kernel, stride, dilation, padding, groups;
+    const float *x;          /* (batch, in_ch, in_len) */
+    const float *w;          /* (out_ch, in_ch/groups, kernel) */
+    const float *bias;       /* (out_ch) or NULL */
+    const float *in_alpha;   /* (in_ch) Snake alpha applied to the input first, or NULL */
+    const float *residual;   /* (batch, out_ch, out_len) added to the output, or NULL; may equal y */
+    const int *in_valid;     /* host (batch) or NULL */
+    float *y;                /* (batch, out_ch, out_len); must not alias x */
+} srt_conv1d_args;
+
+/* y = conv_transpose1d(snake?(mask(x)), w) + bias, PyTorch semantics (padding cut from both ends).
+ * out_len = (in_len-1)*stride - 2*padding + kernel + output_padding (caller computes). */
+typedef struct srt_convt1d_args {
+    int batch, in_ch, out_ch, in_len, out_len;
+    int kernel, stride, padding, groups;
+    const float *x;          /* (batch, in_ch, in_len) */
+    const float *w;          /* (in_ch, out_ch/groups, kernel) */
+    const float *bias;       /* (out_ch) or NULL */
+    const float *in_alpha;   /* (in_ch) or NULL */
+    const int *in_valid;     /* host (batch) or NULL */
+    float *y;                /* (batch, out_ch, out_len) */
+} srt_convt1d_args;
+
+/* y = x + 1/(alpha+1e-9) * sin(alpha*x)^2, per channel alpha. y may equal x. */
+typedef struct srt_snake_args {
+    int batch, ch, len;
+    const float *x;          /* (batch, ch, len) */
+    const float *alpha;      /* (ch) */
+    float *y;                /* (batch, ch, len) */
+} srt_snake_args;
+
+/* C = alpha * op(A) @ op(B) + beta * C, row-major. op(A) is (M,K), op(B) is (K,N).
+ * trans_a: A stored (K,M); trans_b: B stored (N,K) (a PyTorch Linear weight). b_dtype: SRT_F32, SRT_BF16 or SRT_F16
+ * (A and C are always f32; accumulation in f32). */
+typedef struct srt_gemm_args {
+    int M, N, K;
+    int trans_a, trans_b;
+    float alpha, beta;
+    const float *A; int lda;
+    const void *B; int ldb; srt_dtype b_dtype;
+    float *C; int ldc;
+} srt_gemm_args;
+
+/* Row-wise LayerNorm: y[r,:] = (x[r,:]-mean)/sqrt(var+eps)*gamma + beta. y may equal x. */
+typedef struct srt_layernorm_args {
+    int rows, dim;
+    float eps;
+    const float *x;          /* (rows, dim) */
+    const float *gamma, *beta; /* (dim) each; beta may be NULL */
+    float *y;                /* (rows, dim) */
+} srt_layernorm_args;
+
+/* Per batch, y[b] = transpose(x[b]): x (batch, rows, cols) -> y (batch, cols, rows); optional residual
+ * (batch, cols, rows) added: y = x^T + residual (residual may equal y). */
+typedef struct srt_transpose_args {
+    int batch, rows, cols;
+    const float *x;
+    const float *residual;
+    float *y;
+} srt_transpose_args;
+
+/* SNAC LocalMHA core: non-causal attention inside windows of `window` frames, rotary embedding
+ * (rotate-half layout, base 10000, positions 0..window-1 inside each window), scale 1/sqrt(head_dim).
+ * len must be a multiple of window. */
+typedef struct srt_local_attn_args {
+    int batch, len, heads, head_dim, window;
+    const float *qkv;        /* (batch, len, 3*heads*head_dim): q | k | v, each (heads, head_dim) */
+    float *out;              /* (batch, len, heads*head_dim) */
+} srt_local_attn_args;
+
+/* y (batch, ch, len/kernel) = mean over non-overlapping windows of x (batch, ch, len). */
+typedef struct srt_avgpool_args {
+    int batch, ch, len, kernel;
+    const float *x;
+    float *y;
+} srt_avgpool_args;
+
+/* y (batch, ch, len*factor) += scale * repeat_interleave(x (batch, ch, len), factor, time axis).
+ * If acc is non-NULL, acc (same shape as y) -= scale * the same (residual update, may be NULL). */
+typedef struct srt_upsample_add_args {
+    int batch, ch, len, factor;
+    float scale;
+    const float *x;
+    float *y;
+    float *acc;
+} srt_upsample_add_args;
+
+/* Residual-VQ nearest code: for each frame, the codebook row maximizing -(|e|^2 - 2 e.c + |c|^2) where
+ * e = z[:,t]/max(|z[:,t]|,1e-12) and c = normalized codebook rows (given, precomputed). Ties: lowest index. */
+typedef struct srt_vq_args {
+    int batch, dim, len, n_codes;
+    const float *z;          /* (batch, dim, len) projected latent */
+    const float *codebook_n; /* (n_codes, dim) L2-normalized codebook */
+    int32_t *codes;          /* (batch, len) */
+    float *margin;           /* (batch, len) best minus second-best score, or NULL */
+} srt_vq_args;
+
+/* y (batch, dim, len) = codebook[codes[b,t], :] (raw codebook rows); codes outside [0,n_codes) fail. */
+typedef struct srt_embed_args {
+    int batch, dim, len, n_codes;
+    const float *codebook;   /* (n_codes, dim) */
+    const int32_t *codes;    /* (batch, len) */
+    float *y;                /* (batch, dim, len) */
+} srt_embed_args;
+
+typedef enum srt_unary_op { SRT_UNARY_TANH = 0, SRT_UNARY_COPY, SRT_UNARY_SCALE } srt_unary_op;
+
+/* y = op(x) elementwise over n floats (y may equal x); SCALE multiplies by `scale`. */
+typedef struct srt_unary_args {
+    srt_unary_op op;
+    int64_t n;
+    float scale;
+    const float *x;
+    float *y;
+} srt_unary_args;
+
+/* y = a*x + b*y over n floats. */
+typedef struct srt_axpby_args {
+    int64_t n;
+    float a, b;
+    const float *x;
+    float *y;
+} srt_axpby_args;
+
+/* SNAC NoiseBlock tail: x (batch, ch, len) += noise (batch, len) * h (batch, ch, len). */
+typedef struct srt_noise_add_args {
+    int batch, ch, len;
+    const float *noise;
+    const float *h;
+    float *x;
+} srt_noise_add_args;
+
+/* ---- language-model ops (host/lm): filled in by the transformer work; all optional for codec-only backends ---- */
+struct srt_lm_ops;
+
+/* ---- the table ---- */
+typedef struct srt_backend_ops {
+    const char *name;
+    /* memory */
+    srt_status (*alloc)(void *ctx, size_t bytes, void **ptr);
+    void (*free)(void *ctx, void *ptr);
+    srt_status (*upload)(void *ctx, void *dst, const void *src_host, size_t bytes);
+    srt_status (*download)(void *ctx, void *dst_host, const void *src, size_t bytes);
+    srt_status (*memset0)(void *ctx, void *dst, size_t bytes);
+    srt_status (*copy)(void *ctx, void *dst, const void *src, size_t bytes);   /* device to device */
+    srt_status (*sync)(void *ctx);
+    void (*destroy)(void *ctx);
+    /* codec */
+    srt_status (*conv1d)(void *ctx, const srt_conv1d_args *a);
+    srt_status (*conv_transpose1d)(void *ctx, const srt_convt1d_args *a);
+    srt_status (*snake)(void *ctx, const srt_snake_args *a);
+    srt_status (*gemm)(void *ctx, const srt_gemm_args *a);
+    srt_status (*layernorm)(void *ctx, const srt_layernorm_args *a);
+    srt_status (*transpose)(void *ctx, const srt_transpose_args *a);
+    srt_status (*local_attention)(void *ctx, const srt_local_attn_args *a);
+    srt_status (*avgpool)(void *ctx, const srt_avgpool_args *a);
+    srt_status (*upsample_add)(void *ctx, const srt_upsample_add_args *a);
+    srt_status (*vq_nearest)(void *ctx, const srt_vq_args *a);
+    srt_status (*embed)(void *ctx, const srt_embed_args *a);
+    srt_status (*unary)(void *ctx, const srt_unary_args *a);
+    srt_status (*axpby)(void *ctx, const srt_axpby_args *a);
+    srt_status (*noise_add)(void *ctx, const srt_noise_add_args *a);
+    /* language model (optional; see host/lm/lm_ops.h) */
+    const struct srt_lm_ops *lm;
+} srt_backend_ops;
+
+/* A backend instance: its table and its private state. */
+typedef struct srt_backend {
+    const srt_backend_ops *ops;
+    void *ctx;
+    char device[32];         /* "cpu", "cpu-ref", "cuda:0" */
+} srt_backend;
+
+/* Create a backend by name: "cpu-ref", "cpu", "cuda", "cuda:N". n_threads 0 = all cores (CPU backends). */
+srt_status srt_backend_create(const char *name, int n_threads, srt_backend *out);
+void srt_backend_destroy(srt_backend *b);
+
+/* Registration of the built-in backends (each backend file defines its create function). */
+srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out);
+srt_status srt_cpu_backend_create(int n_threads, srt_backend *out);
+/* Defined only when the CUDA backend is linked in (SNACRT_WITH_CUDA); otherwise srt_backend_create reports it. */
+srt_status srt_cuda_backend_create(int device, srt_backend *out);
+
+/* Convenience wrappers: allocate + upload, download into a malloc'd host buffer. */
+srt_status srt_backend_alloc_upload(srt_backend *b, const void *host, size_t bytes, void **dev);
+srt_status srt_backend_alloc_zero(srt_backend *b, size_t bytes, void **dev);
+
+#endif

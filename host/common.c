@@ -43,7 +43,13 @@ srt_status srt_error_prefix(srt_status status, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, srt_error_message, sizeof old);
-    snprintf(srt_error_message, sizeof srt_error_message, "%s%s", prefix, old);
+    size_t np = strlen(prefix), cap = sizeof srt_error_message - 1;
+    if (np > cap) np = cap;
+    memcpy(srt_error_message, prefix, np);
+    size_t no = strnlen(old, sizeof old);
+    if (no > cap - np) no = cap - np;
+    memcpy(srt_error_message + np, old, no);
+    srt_error_message[np + no] = 0;
     return status;
 }
 

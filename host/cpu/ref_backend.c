@@ -1,0 +1,59 @@
+/* ref_backend.c: the "cpu-ref" backend table: host memory and plain-loop reference ops (ref_*.c).
+ * Never optimized: it is the truth every other backend is compared with. */
+#include "cpu/ref_ops.h"
+#include <string.h>
+
+static srt_status ref_alloc(void *ctx, size_t bytes, void **ptr) {
+    (void)ctx;
+    *ptr = srt_malloc(bytes, "a cpu tensor");
+    return *ptr ? SRT_OK : SRT_ERR_NOMEM;
+}
+static void ref_free(void *ctx, void *ptr) { (void)ctx; free(ptr); }
+static srt_status ref_copy(void *ctx, void *dst, const void *src, size_t bytes) {
+    (void)ctx;
+    if (bytes) memmove(dst, src, bytes);
+    return SRT_OK;
+}
+static srt_status ref_memset0(void *ctx, void *dst, size_t bytes) {
+    (void)ctx;
+    if (bytes) memset(dst, 0, bytes);
+    return SRT_OK;
+}
+static srt_status ref_sync(void *ctx) { (void)ctx; return SRT_OK; }
+static void ref_destroy(void *ctx) { (void)ctx; }
+
+const srt_backend_ops srt_cpu_ref_ops = {
+    .name = "cpu-ref",
+    .alloc = ref_alloc,
+    .free = ref_free,
+    .upload = ref_copy,
+    .download = ref_copy,
+    .memset0 = ref_memset0,
+    .copy = ref_copy,
+    .sync = ref_sync,
+    .destroy = ref_destroy,
+    .conv1d = srt_ref_conv1d,
+    .conv_transpose1d = srt_ref_conv_transpose1d,
+    .snake = srt_ref_snake,
+    .gemm = srt_ref_gemm,
+    .layernorm = srt_ref_layernorm,
+    .transpose = srt_ref_transpose,
+    .local_attention = srt_ref_local_attention,
+    .avgpool = srt_ref_avgpool,
+    .upsample_add = srt_ref_upsample_add,
+    .vq_nearest = srt_ref_vq_nearest,
+    .embed = srt_ref_embed,
+    .unary = srt_ref_unary,
+    .axpby = srt_ref_axpby,
+    .noise_add = srt_ref_noise_add,
+    .lm = NULL,
+};
+
+srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out) {
+    (void)n_threads;
+    memset(out, 0, sizeof *out);
+    out->ops = &srt_cpu_ref_ops;
+    out->ctx = NULL;
+    strcpy(out->device, "cpu-ref");
+    return SRT_OK;
+}

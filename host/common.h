@@ -4,6 +4,8 @@
 
 #include "snacrt.h"
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <stdint.h>
 

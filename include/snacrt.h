@@ -87,6 +87,106 @@ srt_status srt_codec_decode(srt_codec *codec, int batch, const srt_codes *codes,
 srt_status srt_codes_validate(const srt_codec_info *info, const srt_codes *codes, const char *what);
 void srt_codes_free(srt_codes *codes);
 
+/* ---------------------------------------------------------------- language model (host/lm) */
+/* A Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) with a paged KV cache. */
+
+typedef struct srt_lm srt_lm;
+
+typedef struct srt_lm_options {
+    const char *backend;      /* "cpu" (default), "cpu-ref", "cuda", "cuda:N" */
+    int n_threads;            /* 0 = all cores */
+    int kv_block_size;        /* tokens per KV-cache block (0 = 16) */
+    int64_t kv_max_tokens;    /* KV-cache capacity in tokens over all sequences (0 = 8192) */
+    int max_batch_tokens;     /* largest number of tokens one forward call takes (0 = 2048); longer prefills
+                                 are split into chunks by srt_lm_generate */
+} srt_lm_options;
+
+typedef struct srt_lm_info {
+    char architecture[64];    /* "LlamaForCausalLM", ... */
+    int vocab_size, hidden_size, n_layers, n_heads, n_kv_heads, head_dim, intermediate_size;
+    int max_position;         /* max_position_embeddings */
+    int32_t bos_id;           /* -1 when the config has none */
+    int32_t eos_ids[8]; int n_eos;
+    int64_t n_params;
+    int kv_block_size, kv_n_blocks;
+} srt_lm_info;
+
+/* Load a Hugging Face folder: config.json + model.safetensors (or a sharded index); tokenizer.json is loaded when
+ * present (srt_lm_encode/decode). Weights stay in their stored dtype (bf16/f16/f32); compute is f32. */
+srt_status srt_lm_load(const char *model_dir, const srt_lm_options *opts, srt_lm **out);
+void srt_lm_free(srt_lm *lm);
+srt_status srt_lm_get_info(const srt_lm *lm, srt_lm_info *info);
+
+/* Text <-> ids with the model's tokenizer.json (SRT_ERR_NOT_FOUND when the folder had none). Output malloc'd. */
+srt_status srt_lm_encode(const srt_lm *lm, const char *text, int add_bos, int32_t **ids, size_t *n_ids);
+srt_status srt_lm_decode(const srt_lm *lm, const int32_t *ids, size_t n, int skip_special, char **text);
+
+/* ---- step-level API (for schedulers): sequences live in the paged KV cache ---- */
+/* Open an empty sequence; its id is >= 0. */
+srt_status srt_lm_seq_open(srt_lm *lm, int *seq_id);
+/* End a sequence and give its KV blocks back. */
+void srt_lm_seq_close(srt_lm *lm, int seq_id);
+/* Tokens cached for a sequence (its next position). */
+int srt_lm_seq_length(const srt_lm *lm, int seq_id);
+/* Free KV blocks / blocks a sequence of n tokens needs: for admission control. */
+int srt_lm_kv_free_blocks(const srt_lm *lm);
+int srt_lm_kv_blocks_for(const srt_lm *lm, int n_tokens);
+
+/* One forward over a batch: sequence seq_ids[s] gets n_new[s] new tokens tokens[s][0..n_new[s]) (prefill,
+ * a prefill chunk or one decode token), appended to its cache. logits (host, f32): when all_logits,
+ * (sum n_new, vocab) for every new token in order; else (n_seqs, vocab) for the last new token of each sequence.
+ * SRT_ERR_FULL (nothing changed) when the KV cache has no room: the caller may queue and retry. */
+srt_status srt_lm_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+                          const int *n_new, int all_logits, float *logits);
+
+/* ---- sampling ---- */
+typedef struct srt_sampling_params {
+    float temperature;          /* <= 0: greedy (argmax, lowest id on ties) */
+    int top_k;                  /* <= 0: off */
+    float top_p;                /* <= 0 or >= 1: off */
+    float min_p;                /* <= 0: off (keep tokens with p >= min_p * p_max) */
+    float repetition_penalty;   /* <= 0 or 1: off (HF: logit/r if > 0 else logit*r, over prompt + output) */
+    float frequency_penalty;    /* OpenAI: logit -= count * f, over output tokens */
+    float presence_penalty;     /* OpenAI: logit -= p if the token occurred in the output */
+    uint64_t seed;              /* one RNG stream per sequence: same seed, same output, whatever the batch */
+    int max_tokens;             /* <= 0: 256 */
+    const int32_t *stop_ids;    /* generation ends after emitting one of these (it is included in the output) */
+    int n_stop_ids;
+    int32_t allowed_begin, allowed_end; /* only ids in [begin, end) may be sampled; end <= begin: all */
+} srt_sampling_params;
+
+/* temperature 1, top_k/top_p/min_p off, penalties off, seed 0, max_tokens 256, no stop ids, all ids allowed. */
+void srt_sampling_defaults(srt_sampling_params *p);
+
+typedef struct srt_sampler srt_sampler;
+srt_status srt_sampler_create(const srt_sampling_params *p, int vocab_size, srt_sampler **out);
+void srt_sampler_free(srt_sampler *s);
+/* Tokens that count for the repetition penalty without being output (the prompt). */
+srt_status srt_sampler_add_prompt(srt_sampler *s, const int32_t *ids, size_t n);
+/* Pick the next token from one row of logits (vocab_size, not modified) and record it as output. */
+srt_status srt_sampler_sample(srt_sampler *s, const float *logits, int32_t *token);
+
+/* ---- whole generation ---- */
+typedef struct srt_lm_request {
+    const int32_t *prompt;      /* host ids */
+    size_t n_prompt;
+    srt_sampling_params sampling;
+} srt_lm_request;
+
+typedef enum srt_finish_reason { SRT_FINISH_LENGTH = 0, SRT_FINISH_STOP } srt_finish_reason;
+
+typedef struct srt_lm_output {
+    int32_t *ids;               /* generated ids (malloc'd; free with srt_lm_output_free) */
+    size_t n_ids;
+    srt_finish_reason finish;
+} srt_lm_output;
+
+/* Generate for a batch of requests together (prompts of any lengths); results equal one-at-a-time runs. */
+srt_status srt_lm_generate(srt_lm *lm, int n_requests, const srt_lm_request *requests, srt_lm_output *outputs);
+void srt_lm_output_free(srt_lm_output *out);
+
+/* ---------------------------------------------------------------- end of language model */
+
 #ifdef __cplusplus
 }
 #endif

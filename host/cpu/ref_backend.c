@@ -1,6 +1,7 @@
 /* ref_backend.c: the "cpu-ref" backend table: host memory and plain-loop reference ops (ref_*.c).
  * Never optimized: it is the truth every other backend is compared with. */
 #include "cpu/ref_ops.h"
+#include "lm/lm_ops.h"
 #include <string.h>
 
 static srt_status ref_alloc(void *ctx, size_t bytes, void **ptr) {
@@ -46,7 +47,7 @@ const srt_backend_ops srt_cpu_ref_ops = {
     .unary = srt_ref_unary,
     .axpby = srt_ref_axpby,
     .noise_add = srt_ref_noise_add,
-    .lm = NULL,
+    .lm = &srt_cpu_ref_lm_ops,
 };
 
 srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out) {

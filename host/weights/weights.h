@@ -26,6 +26,8 @@ srt_status srt_weights_open_safetensors(const char *path, srt_weights **out);
 srt_status srt_weights_open_torch(const char *path, srt_weights **out);
 /* Open a Hugging Face folder: model.safetensors, else model.safetensors.index.json (shards), else pytorch_model.bin. */
 srt_status srt_weights_open_dir(const char *dir, srt_weights **out);
+/* Open a sharded safetensors set from its model.safetensors.index.json (shards in the same folder). */
+srt_status srt_weights_open_index(const char *index_path, srt_weights **out);
 void srt_weights_free(srt_weights *w);
 
 size_t srt_weights_count(const srt_weights *w);

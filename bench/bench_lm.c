@@ -1,0 +1,115 @@
+/* bench_lm.c: Llama-family decoder speed on a CPU backend: prefill and decode tokens/s at several batch sizes,
+ * and this machine's memory bandwidth (STREAM-like triad) so decode is also reported as a fraction of the
+ * bandwidth bound (every decode step reads all weights once, plus the KV cache). Prints one JSON object.
+ *   bench_lm MODEL_DIR [--device cpu] [--batches 1,8,64] [--prompt-len 16] [--decode-steps 4]
+ * Make a model with tools/make_llama_model --dims 1b --out DIR (2.5 GB; --layers N for shorter runs). */
+#include "snacrt.h"
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Best of 5 triad passes a = b + s*c over 3 x 64 MB of doubles; bytes counted: 3 per element touched. */
+static double triad_gb_per_s(void) {
+    size_t n = (size_t)8 << 20;
+    double *a = malloc(n * 8), *b = malloc(n * 8), *c = malloc(n * 8), best = 0;
+    if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
+    #pragma omp parallel for
+    for (size_t i = 0; i < n; i++) { a[i] = 0; b[i] = (double)i; c[i] = 1.0 / (double)(i + 1); }
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_s();
+        #pragma omp parallel for
+        for (size_t i = 0; i < n; i++) a[i] = b[i] + 3.0 * c[i];
+        double dt = now_s() - t0, gbs = 3.0 * 8.0 * (double)n / dt * 1e-9;
+        if (gbs > best) best = gbs;
+    }
+    volatile double sink = a[n / 2];
+    (void)sink;
+    free(a); free(b); free(c);
+    return best;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_lm MODEL_DIR [--device cpu] [--batches 1,8,64] [--prompt-len 16] "
+                "[--decode-steps 4]\n");
+        return 2;
+    }
+    const char *model_dir = argv[1], *device = "cpu", *batches_arg = "1,8,64";
+    int prompt_len = 16, decode_steps = 4;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--device")) device = argv[i + 1];
+        else if (!strcmp(argv[i], "--batches")) batches_arg = argv[i + 1];
+        else if (!strcmp(argv[i], "--prompt-len")) prompt_len = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--decode-steps")) decode_steps = atoi(argv[i + 1]);
+        else { fprintf(stderr, "bench_lm: unknown option %s\n", argv[i]); return 2; }
+    }
+    int batches[16], n_batches = 0, max_batch = 1;
+    for (const char *s = batches_arg; *s && n_batches < 16;) {
+        batches[n_batches] = atoi(s);
+        if (batches[n_batches] > max_batch) max_batch = batches[n_batches];
+        n_batches++;
+        s = strchr(s, ',');
+        if (!s) break;
+        s++;
+    }
+    double bandwidth = triad_gb_per_s();
+    int ctx = prompt_len + decode_steps;
+    srt_lm_options opts = {.backend = device, .kv_block_size = 16, .kv_max_tokens = (int64_t)max_batch * (ctx + 16),
+                           .max_batch_tokens = max_batch * prompt_len};
+    srt_lm *lm = NULL;
+    double t0 = now_s();
+    if (srt_lm_load(model_dir, &opts, &lm) != SRT_OK) {
+        fprintf(stderr, "bench_lm: %s\n", srt_last_error());
+        return 1;
+    }
+    double load_s = now_s() - t0;
+    srt_lm_info info;
+    srt_lm_get_info(lm, &info);
+    double weight_bytes = 2.0 * (double)info.n_params;   /* bf16 */
+    printf("{\"model\":\"%s\",\"device\":\"%s\",\"threads\":%d,\"n_params\":%lld,\"layers\":%d,\"hidden\":%d,"
+           "\"load_s\":%.3f,\"triad_gb_per_s\":%.2f,\"prompt_len\":%d,\"decode_steps\":%d,\"runs\":[",
+           model_dir, device, omp_get_max_threads(), (long long)info.n_params, info.n_layers, info.hidden_size,
+           load_s, bandwidth, prompt_len, decode_steps);
+    int32_t *prompt = malloc(sizeof(int32_t) * (size_t)prompt_len);
+    for (int i = 0; i < prompt_len; i++) prompt[i] = (int32_t)((i * 7919 + 13) % info.vocab_size);
+    float *logits = malloc(sizeof(float) * (size_t)max_batch * info.vocab_size);
+    int *seqs = malloc(sizeof(int) * max_batch), *lens = malloc(sizeof(int) * max_batch);
+    const int32_t **toks = malloc(sizeof *toks * max_batch);
+    int32_t *next = malloc(sizeof(int32_t) * max_batch);
+    int rc = 0;
+    for (int bi = 0; bi < n_batches && !rc; bi++) {
+        int B = batches[bi];
+        for (int b = 0; b < B; b++) { srt_lm_seq_open(lm, &seqs[b]); toks[b] = prompt; lens[b] = prompt_len; }
+        double tp = now_s();
+        if (srt_lm_forward(lm, B, seqs, toks, lens, 0, logits) != SRT_OK) { rc = 1; break; }
+        double prefill_s = now_s() - tp;
+        for (int b = 0; b < B; b++) { next[b] = 1 + b; toks[b] = &next[b]; lens[b] = 1; }
+        double td = now_s();
+        for (int s = 0; s < decode_steps && !rc; s++)
+            if (srt_lm_forward(lm, B, seqs, toks, lens, 0, logits) != SRT_OK) rc = 1;
+        double decode_s = (now_s() - td) / decode_steps;
+        for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
+        if (rc) break;
+        /* bytes one decode step must read: all weights + each sequence's KV cache (f32) */
+        double kv_bytes = 2.0 * 4.0 * info.n_layers * info.n_kv_heads * info.head_dim * (double)ctx * B;
+        double bound_tok_s = B * bandwidth * 1e9 / (weight_bytes + kv_bytes);
+        double decode_tok_s = B / decode_s;
+        printf("%s{\"batch\":%d,\"prefill_tok_s\":%.2f,\"prefill_s\":%.3f,\"decode_tok_s\":%.2f,\"decode_step_s\":%.4f,"
+               "\"decode_bound_tok_s\":%.2f,\"decode_fraction_of_bound\":%.4f}", bi ? "," : "", B,
+               B * prompt_len / prefill_s, prefill_s, decode_tok_s, decode_s, bound_tok_s, decode_tok_s / bound_tok_s);
+        fflush(stdout);
+    }
+    printf("]}\n");
+    if (rc) fprintf(stderr, "bench_lm: %s\n", srt_last_error());
+    free(prompt); free(logits); free(seqs); free(lens); free(toks); free(next);
+    srt_lm_free(lm);
+    return rc;
+}

@@ -1,0 +1,223 @@
+/* backend_cuda.c: the "cuda" backend: fills srt_backend_ops with device memory (caching pool), pinned-staged
+ * transfers on one non-blocking stream, and the codec ops (kernels in the .cuh files, GEMMs in cublas.c).
+ * srt_cuda_backend_create reports SRT_ERR_NO_DEVICE clearly when there is no driver or no GPU.
+ * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_SCRATCH_MB (im2col cap). */
+#include "cuda/backend_cuda.h"
+#include "cuda/check.h"
+#include "cuda/kernels.h"
+#include "cpu/ref_ops.h"
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+static const size_t PINNED_BYTES = (size_t)4 << 20;
+
+srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr) {
+    if (c->scratch_bytes[slot] < bytes) {
+        if (c->scratch[slot]) srt_cuda_pool_free(&c->pool, c->scratch[slot]);
+        c->scratch[slot] = NULL;
+        c->scratch_bytes[slot] = 0;
+        SRT_TRY(srt_cuda_pool_alloc(&c->pool, bytes, &c->scratch[slot]));
+        c->scratch_bytes[slot] = bytes;
+    }
+    *ptr = c->scratch[slot];
+    return SRT_OK;
+}
+
+srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int in_len, const int **dev) {
+    *dev = NULL;
+    if (!in_valid) return SRT_OK;
+    if (c->valid_cap < batch) {
+        int cap = batch < 64 ? 64 : batch;
+        if (c->valid_dev) srt_cuda_pool_free(&c->pool, c->valid_dev);
+        c->valid_dev = NULL;
+        free(c->valid_host);
+        c->valid_host = srt_malloc(sizeof(int) * (size_t)cap, "in_valid staging");
+        c->valid_cap = 0;
+        if (!c->valid_host) return SRT_ERR_NOMEM;
+        SRT_TRY(srt_cuda_pool_alloc(&c->pool, sizeof(int) * (size_t)cap, (void **)&c->valid_dev));
+        c->valid_cap = cap;
+    }
+    for (int b = 0; b < batch; b++) {
+        int v = in_valid[b];
+        c->valid_host[b] = v < 0 ? 0 : v > in_len ? in_len : v;
+    }
+    /* pageable source: the call returns once the data is staged, so valid_host may be rewritten next op */
+    SRT_CHECK_CUDA(cudaMemcpyAsync(c->valid_dev, c->valid_host, sizeof(int) * (size_t)batch, cudaMemcpyHostToDevice,
+                                   c->stream));
+    *dev = c->valid_dev;
+    return SRT_OK;
+}
+
+/* ---- memory ---- */
+static srt_status cu_alloc(void *ctx, size_t bytes, void **ptr) { return srt_cuda_pool_alloc(&((srt_cuda_ctx *)ctx)->pool, bytes, ptr); }
+static void cu_free(void *ctx, void *ptr) { srt_cuda_pool_free(&((srt_cuda_ctx *)ctx)->pool, ptr); }
+
+static srt_status cu_upload(void *ctx, void *dst, const void *src_host, size_t bytes) {
+    srt_cuda_ctx *c = ctx;
+    for (size_t off = 0; off < bytes; off += c->pinned_bytes) {
+        size_t n = bytes - off < c->pinned_bytes ? bytes - off : c->pinned_bytes;
+        SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));   /* the staging buffer is free again */
+        memcpy(c->pinned, (const char *)src_host + off, n);
+        SRT_CHECK_CUDA(cudaMemcpyAsync((char *)dst + off, c->pinned, n, cudaMemcpyHostToDevice, c->stream));
+    }
+    SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));
+    return SRT_OK;
+}
+
+static srt_status cu_download(void *ctx, void *dst_host, const void *src, size_t bytes) {
+    srt_cuda_ctx *c = ctx;
+    for (size_t off = 0; off < bytes; off += c->pinned_bytes) {
+        size_t n = bytes - off < c->pinned_bytes ? bytes - off : c->pinned_bytes;
+        SRT_CHECK_CUDA(cudaMemcpyAsync(c->pinned, (const char *)src + off, n, cudaMemcpyDeviceToHost, c->stream));
+        SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));
+        memcpy((char *)dst_host + off, c->pinned, n);
+    }
+    SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));
+    return SRT_OK;
+}
+
+static srt_status cu_memset0(void *ctx, void *dst, size_t bytes) {
+    SRT_CHECK_CUDA(cudaMemsetAsync(dst, 0, bytes, ((srt_cuda_ctx *)ctx)->stream));
+    return SRT_OK;
+}
+static srt_status cu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
+    if (bytes) SRT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ((srt_cuda_ctx *)ctx)->stream));
+    return SRT_OK;
+}
+static srt_status cu_sync(void *ctx) {
+    SRT_CHECK_CUDA(cudaStreamSynchronize(((srt_cuda_ctx *)ctx)->stream));
+    return SRT_OK;
+}
+
+static void cu_destroy(void *ctx) {
+    srt_cuda_ctx *c = ctx;
+    if (!c) return;
+    if (c->stream) cudaStreamSynchronize(c->stream);
+    srt_cuda_pool_release(&c->pool, 1);
+    if (c->blas) cublasDestroy(c->blas);
+    if (c->stream) cudaStreamDestroy(c->stream);
+    if (c->pinned) cudaFreeHost(c->pinned);
+    free(c->valid_host);
+    free(c);
+}
+
+/* ---- codec ops ---- */
+static srt_status cu_conv1d(void *ctx, const srt_conv1d_args *a) {
+    srt_cuda_ctx *c = ctx;
+    SRT_TRY(srt_check_conv1d_args(a));
+    if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
+    const int *valid = NULL;
+    SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
+    if (a->groups == 1 && a->in_len > 0) return srt_cuda_conv1d_dense(c, a, valid);
+    if (srt_cuda_conv1d_depthwise_fits(a)) return srt_cuda_conv1d_depthwise(a, valid, c->stream);
+    return srt_cuda_conv1d_direct(a, valid, c->stream);
+}
+
+static srt_status cu_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
+    srt_cuda_ctx *c = ctx;
+    SRT_TRY(srt_check_convt1d_args(a));
+    if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
+    const int *valid = NULL;
+    SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
+    if (a->groups == 1 && a->in_len > 0) return srt_cuda_convt1d_dense(c, a, valid);
+    return srt_cuda_convt1d_direct(a, valid, c->stream);
+}
+
+static srt_status cu_snake(void *ctx, const srt_snake_args *a) { return srt_cuda_snake(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_layernorm(void *ctx, const srt_layernorm_args *a) { return srt_cuda_layernorm(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_transpose(void *ctx, const srt_transpose_args *a) { return srt_cuda_transpose(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_local_attention(void *ctx, const srt_local_attn_args *a) { return srt_cuda_local_attention(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_avgpool(void *ctx, const srt_avgpool_args *a) { return srt_cuda_avgpool(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_upsample_add(void *ctx, const srt_upsample_add_args *a) { return srt_cuda_upsample_add(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_vq_nearest(void *ctx, const srt_vq_args *a) { return srt_cuda_vq_nearest(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_unary(void *ctx, const srt_unary_args *a) { return srt_cuda_unary(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_axpby(void *ctx, const srt_axpby_args *a) { return srt_cuda_axpby(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_noise_add(void *ctx, const srt_noise_add_args *a) { return srt_cuda_noise_add(a, ((srt_cuda_ctx *)ctx)->stream); }
+
+static srt_status cu_embed(void *ctx, const srt_embed_args *a) {
+    srt_cuda_ctx *c = ctx;
+    if ((int64_t)a->batch * a->dim * a->len == 0) return SRT_OK;
+    SRT_CHECK_CUDA(cudaMemsetAsync(c->flag_dev, 0x7f, sizeof(int), c->stream));
+    SRT_TRY(srt_cuda_embed(a, c->flag_dev, c->stream));
+    int bad = 0;
+    SRT_CHECK_CUDA(cudaMemcpyAsync(&bad, c->flag_dev, sizeof bad, cudaMemcpyDeviceToHost, c->stream));
+    SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));
+    if (bad != 0x7f7f7f7f) {
+        int32_t code = 0;
+        SRT_CHECK_CUDA(cudaMemcpy(&code, a->codes + bad, sizeof code, cudaMemcpyDeviceToHost));
+        return srt_error(SRT_ERR_RANGE, "code %d at item %d frame %d is outside [0, %d)", (int)code, bad / a->len,
+                         bad % a->len, a->n_codes);
+    }
+    return SRT_OK;
+}
+
+static const srt_backend_ops srt_cuda_ops = {
+    .name = "cuda",
+    .alloc = cu_alloc,
+    .free = cu_free,
+    .upload = cu_upload,
+    .download = cu_download,
+    .memset0 = cu_memset0,
+    .copy = cu_copy,
+    .sync = cu_sync,
+    .destroy = cu_destroy,
+    .conv1d = cu_conv1d,
+    .conv_transpose1d = cu_conv_transpose1d,
+    .snake = cu_snake,
+    .gemm = srt_cuda_gemm,
+    .layernorm = cu_layernorm,
+    .transpose = cu_transpose,
+    .local_attention = cu_local_attention,
+    .avgpool = cu_avgpool,
+    .upsample_add = cu_upsample_add,
+    .vq_nearest = cu_vq_nearest,
+    .embed = cu_embed,
+    .unary = cu_unary,
+    .axpby = cu_axpby,
+    .noise_add = cu_noise_add,
+    .lm = NULL,
+};
+
+static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
+    c->device = device;
+    SRT_CHECK_CUDA(cudaSetDevice(device));
+    SRT_CHECK_CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    SRT_CHECK_CUBLAS(cublasCreate(&c->blas));
+    SRT_CHECK_CUBLAS(cublasSetStream(c->blas, c->stream));
+    const char *tf32 = getenv("SNACRT_CUDA_TF32");
+    c->tf32 = tf32 && atoi(tf32) > 0;
+    SRT_CHECK_CUBLAS(cublasSetMathMode(c->blas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    const char *mb = getenv("SNACRT_CUDA_SCRATCH_MB");
+    c->scratch_cap = (size_t)(mb && atoi(mb) > 0 ? atoi(mb) : 512) << 20;
+    c->pinned_bytes = PINNED_BYTES;
+    SRT_CHECK_CUDA(cudaMallocHost(&c->pinned, c->pinned_bytes));
+    SRT_TRY(srt_cuda_pool_alloc(&c->pool, sizeof(int), (void **)&c->flag_dev));
+    return SRT_OK;
+}
+
+srt_status srt_cuda_backend_create(int device, srt_backend *out) {
+    memset(out, 0, sizeof *out);
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return srt_error(SRT_ERR_NO_DEVICE, "cuda:%d: no CUDA device available (cudaGetDeviceCount: %s, %s); "
+                         "use --device cpu", device, e == cudaSuccess ? "0 devices" : cudaGetErrorName(e),
+                         e == cudaSuccess ? "none found" : cudaGetErrorString(e));
+    }
+    if (device < 0 || device >= count)
+        return srt_error(SRT_ERR_NO_DEVICE, "cuda:%d: this machine has %d CUDA device(s) (cuda:0 .. cuda:%d)", device,
+                         count, count - 1);
+    srt_cuda_ctx *c = srt_calloc(1, sizeof *c, "the CUDA backend context");
+    if (!c) return SRT_ERR_NOMEM;
+    srt_status st = cuda_ctx_init(c, device);
+    if (st != SRT_OK) {
+        cu_destroy(c);
+        return st;
+    }
+    out->ops = &srt_cuda_ops;
+    out->ctx = c;
+    snprintf(out->device, sizeof out->device, "cuda:%d", device);
+    return SRT_OK;
+}

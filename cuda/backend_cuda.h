@@ -1,0 +1,38 @@
+/* backend_cuda.h: the private state of the CUDA backend, shared by backend_cuda.c (table, memory, dispatch)
+ * and cublas.c (the GEMM-based ops). */
+#ifndef SRT_BACKEND_CUDA_H
+#define SRT_BACKEND_CUDA_H
+
+#include "backend.h"
+#include "cuda/pool.h"
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+enum { SRT_CUDA_SCRATCH_SLOTS = 2 };
+
+typedef struct srt_cuda_ctx {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    int tf32;                       /* SNACRT_CUDA_TF32=1: dense convs and GEMMs on TF32 tensor cores */
+    size_t scratch_cap;             /* max bytes of one scratch slot (im2col chunking); SNACRT_CUDA_SCRATCH_MB */
+    srt_cuda_pool pool;
+    void *scratch[SRT_CUDA_SCRATCH_SLOTS];   /* device work buffers (im2col, cols, widened weights) */
+    size_t scratch_bytes[SRT_CUDA_SCRATCH_SLOTS];
+    int *valid_dev; int valid_cap;  /* device copy of in_valid (clamped) */
+    int *valid_host;                /* host staging of the same */
+    int *flag_dev;                  /* one device int: bad code frame of embed */
+    void *pinned; size_t pinned_bytes;   /* pinned staging buffer for upload/download */
+} srt_cuda_ctx;
+
+/* A device work buffer of at least `bytes` in slot `slot` (grown on demand, kept for the next op). */
+srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr);
+/* Device array of the clamped valid lengths, or NULL when in_valid is NULL. */
+srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int in_len, const int **dev);
+
+/* cublas.c */
+srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a);
+srt_status srt_cuda_conv1d_dense(srt_cuda_ctx *c, const srt_conv1d_args *a, const int *valid);
+srt_status srt_cuda_convt1d_dense(srt_cuda_ctx *c, const srt_convt1d_args *a, const int *valid);
+
+#endif

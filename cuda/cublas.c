@@ -1,0 +1,94 @@
+/* cublas.c: the ops of the CUDA backend that are GEMMs on cuBLAS (row-major data, column-major cuBLAS):
+ *   gemm               C (M,N) = alpha op(A) op(B) + beta C as cublasSgemm on the transposed problem; a bf16/f16
+ *                      B is widened to f32 first (cuBLAS has no f32 x bf16 GEMM).
+ *   conv1d, groups 1   per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
+ *                      im2col kernel (mask + Snake fused) or x itself for a plain 1x1 conv; strided-batched over
+ *                      items, chunked so col stays under scratch_cap; bias/residual in an epilogue kernel
+ *                      (a residual aliasing y is folded in as beta = 1).
+ *   conv_transpose1d   per item: cols (out_ch*k, in_len) = W^T (out_ch*k, in_ch) @ x' (in_ch, in_len), then col2im.
+ * TF32 tensor cores when the context asks (SNACRT_CUDA_TF32=1); fp32 otherwise. */
+#include "cuda/backend_cuda.h"
+#include "cuda/check.h"
+#include "cuda/kernels.h"
+
+/* Row-major (rows, cols) matrices as cuBLAS column-major: C^T = B^T A^T. */
+srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
+    srt_cuda_ctx *c = ctx;
+    if (a->M < 0 || a->N < 0 || a->K < 0 || !a->A || !a->B || !a->C ||
+        (a->b_dtype != SRT_F32 && a->b_dtype != SRT_BF16 && a->b_dtype != SRT_F16))
+        return srt_error(SRT_ERR_INVALID_ARG, "gemm: bad arguments (M %d N %d K %d, B dtype %s)", a->M, a->N, a->K,
+                         srt_dtype_name(a->b_dtype));
+    if (a->M == 0 || a->N == 0) return SRT_OK;
+    const float *B = a->B;
+    if (a->b_dtype != SRT_F32) {
+        int rows = a->trans_b ? a->N : a->K, cols = a->trans_b ? a->K : a->N;
+        int64_t n = rows ? (int64_t)(rows - 1) * a->ldb + cols : 0;
+        void *wide = NULL;
+        SRT_TRY(srt_cuda_scratch(c, 0, (size_t)(n ? n : 1) * sizeof(float), &wide));
+        SRT_TRY(srt_cuda_half_to_f32(a->B, wide, n, a->b_dtype == SRT_BF16, c->stream));
+        B = wide;
+    }
+    cublasOperation_t op_b = a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = a->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    SRT_CHECK_CUBLAS(cublasSgemm(c->blas, op_b, op_a, a->N, a->M, a->K, &a->alpha, B, a->ldb, a->A, a->lda, &a->beta,
+                                 a->C, a->ldc));
+    return SRT_OK;
+}
+
+static int items_per_chunk(const srt_cuda_ctx *c, size_t bytes_per_item, int batch) {
+    size_t n = bytes_per_item ? c->scratch_cap / bytes_per_item : (size_t)batch;
+    if (n < 1) n = 1;
+    return n > (size_t)batch ? batch : (int)n;
+}
+
+srt_status srt_cuda_conv1d_dense(srt_cuda_ctx *c, const srt_conv1d_args *a, const int *valid) {
+    int CK = a->in_ch * a->kernel;
+    int direct = a->kernel == 1 && a->stride == 1 && a->padding == 0 && !a->in_alpha && !valid;
+    float one = 1.0f, zero = 0.0f;
+    const float *beta = a->residual && a->residual == a->y ? &one : &zero;
+    size_t col_item = (size_t)CK * a->out_len * sizeof(float);
+    int chunk = direct ? a->batch : items_per_chunk(c, col_item, a->batch);
+    for (int b0 = 0; b0 < a->batch; b0 += chunk) {
+        int nb = a->batch - b0 < chunk ? a->batch - b0 : chunk;
+        const float *col;
+        if (direct) {
+            col = a->x + (size_t)b0 * a->in_ch * a->in_len;
+        } else {
+            void *buf = NULL;
+            SRT_TRY(srt_cuda_scratch(c, 0, col_item * (size_t)nb, &buf));
+            SRT_TRY(srt_cuda_conv1d_im2col(a, valid, b0, nb, buf, c->stream));
+            col = buf;
+        }
+        SRT_CHECK_CUBLAS(cublasSgemmStridedBatched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, a->out_len, a->out_ch, CK, &one,
+                                                   col, a->out_len, (long long)CK * a->out_len, a->w, CK, 0, beta,
+                                                   a->y + (size_t)b0 * a->out_ch * a->out_len, a->out_len,
+                                                   (long long)a->out_ch * a->out_len, nb));
+    }
+    const float *residual = a->residual && a->residual != a->y ? a->residual : NULL;
+    return srt_cuda_bias_residual(a->y, a->bias, residual, a->batch, a->out_ch, a->out_len, c->stream);
+}
+
+srt_status srt_cuda_convt1d_dense(srt_cuda_ctx *c, const srt_convt1d_args *a, const int *valid) {
+    const float *xp = a->x;
+    if (a->in_alpha || valid) {
+        void *buf = NULL;
+        SRT_TRY(srt_cuda_scratch(c, 1, (size_t)a->batch * a->in_ch * a->in_len * sizeof(float), &buf));
+        SRT_TRY(srt_cuda_prep_input(a->x, a->in_alpha, valid, buf, a->batch, a->in_ch, a->in_len, c->stream));
+        xp = buf;
+    }
+    int OK = a->out_ch * a->kernel;
+    float one = 1.0f, zero = 0.0f;
+    size_t cols_item = (size_t)OK * a->in_len * sizeof(float);
+    int chunk = items_per_chunk(c, cols_item, a->batch);
+    for (int b0 = 0; b0 < a->batch; b0 += chunk) {
+        int nb = a->batch - b0 < chunk ? a->batch - b0 : chunk;
+        void *cols = NULL;
+        SRT_TRY(srt_cuda_scratch(c, 0, cols_item * (size_t)nb, &cols));
+        SRT_CHECK_CUBLAS(cublasSgemmStridedBatched(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, a->in_len, OK, a->in_ch, &one,
+                                                   xp + (size_t)b0 * a->in_ch * a->in_len, a->in_len,
+                                                   (long long)a->in_ch * a->in_len, a->w, OK, 0, &zero, cols, a->in_len,
+                                                   (long long)OK * a->in_len, nb));
+        SRT_TRY(srt_cuda_col2im(cols, a->bias, a->y + (size_t)b0 * a->out_ch * a->out_len, nb, a->out_ch, a->kernel,
+                                a->in_len, a->out_len, a->stride, a->padding, c->stream));
+    }
+    return SRT_OK;
+}

@@ -1,0 +1,54 @@
+/* kernels.h: the launch functions of the codec kernels (the .cuh files in cuda/), callable from C (cuda/backend_cuda.c).
+ * All pointers are device memory. `valid` is a device array of `batch` clamped valid lengths, or NULL
+ * (everything valid). Each function launches on `stream` and returns SRT_OK or SRT_ERR_BACKEND with the
+ * kernel named; asynchronous faults surface at the next synchronize. */
+#ifndef SRT_CUDA_KERNELS_H
+#define SRT_CUDA_KERNELS_H
+
+#include "backend.h"
+#include <cuda_runtime_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* conv1d.cuh */
+int srt_cuda_conv1d_depthwise_fits(const srt_conv1d_args *a);
+srt_status srt_cuda_conv1d_depthwise(const srt_conv1d_args *a, const int *valid, cudaStream_t stream);
+srt_status srt_cuda_conv1d_direct(const srt_conv1d_args *a, const int *valid, cudaStream_t stream);
+/* col (n_items, in_ch*kernel, out_len) for batch items [b0, b0+n_items) */
+srt_status srt_cuda_conv1d_im2col(const srt_conv1d_args *a, const int *valid, int b0, int n_items, float *col,
+                                  cudaStream_t stream);
+/* y (batch, ch, len) += bias[c] (if any) + residual (if any) */
+srt_status srt_cuda_bias_residual(float *y, const float *bias, const float *residual, int batch, int ch, int len,
+                                  cudaStream_t stream);
+
+/* conv_transpose1d.cuh */
+/* xp (batch, ch, len) = snake?(mask(x)) */
+srt_status srt_cuda_prep_input(const float *x, const float *alpha, const int *valid, float *xp, int batch, int ch,
+                               int len, cudaStream_t stream);
+/* y (n_items, out_ch, out_len) = bias + overlap-add of cols (n_items, out_ch*kernel, in_len) */
+srt_status srt_cuda_col2im(const float *cols, const float *bias, float *y, int n_items, int out_ch, int kernel,
+                           int in_len, int out_len, int stride, int padding, cudaStream_t stream);
+srt_status srt_cuda_convt1d_direct(const srt_convt1d_args *a, const int *valid, cudaStream_t stream);
+
+/* elementwise and small ops */
+srt_status srt_cuda_snake(const srt_snake_args *a, cudaStream_t stream);
+srt_status srt_cuda_unary(const srt_unary_args *a, cudaStream_t stream);
+srt_status srt_cuda_axpby(const srt_axpby_args *a, cudaStream_t stream);
+srt_status srt_cuda_noise_add(const srt_noise_add_args *a, cudaStream_t stream);
+srt_status srt_cuda_avgpool(const srt_avgpool_args *a, cudaStream_t stream);
+srt_status srt_cuda_upsample_add(const srt_upsample_add_args *a, cudaStream_t stream);
+srt_status srt_cuda_layernorm(const srt_layernorm_args *a, cudaStream_t stream);
+srt_status srt_cuda_transpose(const srt_transpose_args *a, cudaStream_t stream);
+srt_status srt_cuda_local_attention(const srt_local_attn_args *a, cudaStream_t stream);
+srt_status srt_cuda_vq_nearest(const srt_vq_args *a, cudaStream_t stream);
+/* bad_frame: device int preset to INT_MAX-ish; receives the lowest (b*len+t) whose code is out of range */
+srt_status srt_cuda_embed(const srt_embed_args *a, int *bad_frame, cudaStream_t stream);
+/* dst (n) f32 = src (n) bf16 (is_bf16) or f16 bits */
+srt_status srt_cuda_half_to_f32(const uint16_t *src, float *dst, int64_t n, int is_bf16, cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

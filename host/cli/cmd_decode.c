@@ -1,0 +1,83 @@
+/* cmd_decode.c: `snacrt decode`: SNAC codes (json, npy, laion or orpheus) -> audio file (wav, flac). */
+#include "cli/cli_common.h"
+#include "audio/audio.h"
+#include "common.h"
+#include "snac/codes_format.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: snacrt decode -m MODEL_DIR [--noise off|SEED] [--sample-format s16|f32] [--format auto|json|npy|laion|orpheus]\n"
+    "                     [--device cpu|cpu-ref|cuda[:N]] [--threads N] -o OUT.wav CODES\n"
+    "  CODES is a file written by `snacrt encode` (or - for standard input); the format is detected unless given.\n"
+    "  The output is cut to n_samples when the codes carry it. --noise off (default) disables the decoder's noise\n"
+    "  blocks; a SEED gives deterministic noise.\n";
+
+int srt_cmd_decode(int argc, char **argv) {
+    const char *model = NULL, *out = NULL, *device = "cpu", *threads = NULL, *input = NULL, *noise = "off";
+    const char *sample_fmt = "s16", *fmt_name = "auto", *v;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
+        if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) model = v;
+        else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) out = v;
+        else if (cli_flag_value(argc, argv, &i, "--noise", &v)) noise = v;
+        else if (cli_flag_value(argc, argv, &i, "--sample-format", &v)) sample_fmt = v;
+        else if (cli_flag_value(argc, argv, &i, "--format", &v)) fmt_name = v;
+        else if (cli_flag_value(argc, argv, &i, "--device", &v)) device = v;
+        else if (cli_flag_value(argc, argv, &i, "--threads", &v)) threads = v;
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("decode", usage, "unknown option %s", argv[i]);
+        else if (!input) { input = argv[i]; continue; }
+        else return cli_usage_error("decode", usage, "only one CODES file may be given");
+        if (!v) return cli_usage_error("decode", usage, "%s needs a value", argv[i]);
+    }
+    if (!model || !input || !out) return cli_usage_error("decode", usage, "need -m MODEL_DIR, -o OUT and a CODES file");
+    srt_codes_format fmt;
+    if (srt_codes_format_parse(fmt_name, &fmt) != SRT_OK) return cli_usage_error("decode", usage, "unknown --format %s", fmt_name);
+    srt_audio_write_format wfmt;
+    if (!strcmp(sample_fmt, "s16")) wfmt = SRT_AUDIO_S16;
+    else if (!strcmp(sample_fmt, "f32")) wfmt = SRT_AUDIO_F32;
+    else return cli_usage_error("decode", usage, "--sample-format must be s16 or f32");
+    long long seed = -1, n_threads = 0;
+    if (strcmp(noise, "off") && cli_parse_int(noise, 0, (1LL << 62), &seed))
+        return cli_usage_error("decode", usage, "--noise must be off or a non-negative integer seed");
+    if (threads && cli_parse_int(threads, 0, 1024, &n_threads)) return cli_usage_error("decode", usage, "--threads must be 0..1024");
+
+    char *data = NULL;
+    size_t size = 0;
+    srt_status st;
+    if (!strcmp(input, "-")) {
+        size_t cap = 1 << 16;
+        data = malloc(cap);
+        st = data ? SRT_OK : srt_error(SRT_ERR_NOMEM, "out of memory");
+        size_t got;
+        while (st == SRT_OK && (got = fread(data + size, 1, cap - size - 1, stdin)) > 0) {
+            size += got;
+            if (cap - size < 2) {
+                char *q = realloc(data, cap * 2);
+                if (!q) st = srt_error(SRT_ERR_NOMEM, "out of memory");
+                else { data = q; cap *= 2; }
+            }
+        }
+        if (data) data[size] = 0;
+    } else {
+        st = srt_read_file(input, &data, &size);
+    }
+    if (st != SRT_OK) { free(data); return cli_fail("decode", st); }
+    srt_codec_options opts = {.backend = device, .n_threads = (int)n_threads};
+    srt_codec *codec = NULL;
+    st = srt_codec_load(model, &opts, &codec);
+    if (st != SRT_OK) { free(data); return cli_fail("decode", st); }
+    srt_codec_info info;
+    srt_codec_get_info(codec, &info);
+    srt_codes codes = {0};
+    float *audio = NULL;
+    int64_t n = 0;
+    st = srt_codes_parse(&info, data, size, fmt, input, &codes);
+    if (st == SRT_OK) st = srt_codec_decode(codec, 1, &codes, seed, &audio, &n);
+    if (st == SRT_OK) st = srt_audio_write(out, audio, n, info.sample_rate, wfmt);
+    free(audio);
+    free(data);
+    srt_codes_free(&codes);
+    srt_codec_free(codec);
+    return st == SRT_OK ? 0 : cli_fail("decode", st);
+}

@@ -1,0 +1,124 @@
+/* cmd_generate.c: `snacrt generate`: run a Llama-family model on a prompt (text through tokenizer.json, or ids)
+ * and print the continuation as text or as JSON {"ids":[...],"text":"..."}. */
+#include "snacrt.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: snacrt generate -m MODEL_DIR [--prompt TEXT | --ids 1,2,3] [options]\n"
+            "  --max-tokens N            tokens to generate (default 64)\n"
+            "  --temperature T           0 = greedy (default 0)\n"
+            "  --top-p P, --top-k K, --min-p P, --repetition-penalty R\n"
+            "  --seed S                  sampling seed (default 0)\n"
+            "  --device cpu|cpu-ref      backend (default cpu)\n"
+            "  --format text|json        output (default text)\n");
+}
+
+static int fail(srt_status st) {
+    fprintf(stderr, "snacrt generate: %s\n", srt_last_error()[0] ? srt_last_error() : srt_status_name(st));
+    return 1;
+}
+
+static int parse_ids(const char *s, int32_t **ids, size_t *n) {
+    size_t cap = 16, count = 0;
+    int32_t *out = malloc(sizeof(int32_t) * cap);
+    if (!out) return -1;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > INT32_MAX) { free(out); return -1; }
+        if (count == cap) {
+            int32_t *grown = realloc(out, sizeof(int32_t) * (cap *= 2));
+            if (!grown) { free(out); return -1; }
+            out = grown;
+        }
+        out[count++] = (int32_t)v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) { free(out); return -1; }
+    }
+    *ids = out;
+    *n = count;
+    return count ? 0 : -1;
+}
+
+int srt_cmd_generate(int argc, char **argv) {
+    const char *model_dir = NULL, *prompt = NULL, *ids_arg = NULL, *device = "cpu", *format = "text";
+    srt_sampling_params sp;
+    srt_sampling_defaults(&sp);
+    sp.temperature = 0;
+    sp.max_tokens = 64;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!v) { fprintf(stderr, "snacrt generate: %s needs a value\n", a); usage(stderr); return 2; }
+        i++;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_dir = v;
+        else if (!strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "--ids")) ids_arg = v;
+        else if (!strcmp(a, "--max-tokens")) sp.max_tokens = atoi(v);
+        else if (!strcmp(a, "--temperature")) sp.temperature = strtof(v, NULL);
+        else if (!strcmp(a, "--top-p")) sp.top_p = strtof(v, NULL);
+        else if (!strcmp(a, "--top-k")) sp.top_k = atoi(v);
+        else if (!strcmp(a, "--min-p")) sp.min_p = strtof(v, NULL);
+        else if (!strcmp(a, "--repetition-penalty")) sp.repetition_penalty = strtof(v, NULL);
+        else if (!strcmp(a, "--seed")) sp.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--format")) format = v;
+        else { fprintf(stderr, "snacrt generate: unknown option %s\n", a); usage(stderr); return 2; }
+    }
+    if (!model_dir || (!prompt == !ids_arg) || sp.max_tokens < 1 ||
+        (strcmp(format, "text") && strcmp(format, "json"))) {
+        fprintf(stderr, "snacrt generate: need -m, exactly one of --prompt/--ids, --max-tokens >= 1, "
+                "--format text|json\n");
+        usage(stderr);
+        return 2;
+    }
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    if (ids_arg && parse_ids(ids_arg, &ids, &n_ids)) {
+        fprintf(stderr, "snacrt generate: --ids '%s': expected comma-separated non-negative integers\n", ids_arg);
+        return 2;
+    }
+    srt_lm_options opts = {.backend = device};
+    srt_lm *lm = NULL;
+    srt_status st = srt_lm_load(model_dir, &opts, &lm);
+    if (st != SRT_OK) { free(ids); return fail(st); }
+    srt_lm_info info;
+    srt_lm_get_info(lm, &info);
+    if (prompt) st = srt_lm_encode(lm, prompt, 1, &ids, &n_ids);
+    sp.stop_ids = info.eos_ids;
+    sp.n_stop_ids = info.n_eos;
+    srt_lm_request req = {.prompt = ids, .n_prompt = n_ids, .sampling = sp};
+    srt_lm_output out = {0};
+    if (st == SRT_OK) st = srt_lm_generate(lm, 1, &req, &out);
+    char *text = NULL;
+    srt_status text_st = st == SRT_OK ? srt_lm_decode(lm, out.ids, out.n_ids, 1, &text) : st;
+    int rc = 0;
+    if (st != SRT_OK) {
+        rc = fail(st);
+    } else if (!strcmp(format, "json")) {
+        cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "ids");
+        for (size_t i = 0; i < out.n_ids; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out.ids[i]));
+        if (text_st == SRT_OK) cJSON_AddStringToObject(root, "text", text);
+        else cJSON_AddNullToObject(root, "text");
+        cJSON_AddStringToObject(root, "finish_reason", out.finish == SRT_FINISH_STOP ? "stop" : "length");
+        char *s = cJSON_PrintUnformatted(root);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        cJSON_Delete(root);
+    } else if (text_st == SRT_OK) {
+        printf("%s\n", text);
+    } else {                                /* no tokenizer: print the ids */
+        for (size_t i = 0; i < out.n_ids; i++) printf("%s%d", i ? " " : "", out.ids[i]);
+        printf("\n");
+    }
+    free(text);
+    srt_lm_output_free(&out);
+    free(ids);
+    srt_lm_free(lm);
+    return rc;
+}

@@ -1,0 +1,189 @@
+/* cpu_lm.c: the fast CPU language-model ops (cpu backend): OpenMP over rows/heads, f32 with SIMD inner loops.
+ * Semantics are in host/lm/lm_ops.h; test_lm_ops.c compares each op with host/cpu/ref_lm.c. */
+#include "lm/lm_ops.h"
+#include "weights/weights.h"
+#include <math.h>
+#include <string.h>
+
+static srt_status cpu_rmsnorm(void *ctx, const srt_rmsnorm_args *a) {
+    (void)ctx;
+    #pragma omp parallel for schedule(static) if (a->rows > 4)
+    for (int r = 0; r < a->rows; r++) {
+        const float *x = a->x + (size_t)r * a->dim;
+        float *y = a->y + (size_t)r * a->dim;
+        float ss = 0;
+        #pragma omp simd reduction(+:ss)
+        for (int i = 0; i < a->dim; i++) ss += x[i] * x[i];
+        float inv = (float)(1.0 / sqrt((double)ss / a->dim + a->eps));
+        #pragma omp simd
+        for (int i = 0; i < a->dim; i++) y[i] = x[i] * inv * a->w[i];
+    }
+    return SRT_OK;
+}
+
+static srt_status cpu_rope(void *ctx, const srt_rope_args *a) {
+    (void)ctx;
+    int half = a->head_dim / 2;
+    if (a->head_dim % 2 || half > 512) return srt_error(SRT_ERR_INVALID_ARG, "rope: head_dim %d must be even and "
+                                                        "at most 1024", a->head_dim);
+    #pragma omp parallel for schedule(static) if (a->n_tokens > 4)
+    for (int t = 0; t < a->n_tokens; t++) {
+        float cosv[512], sinv[512];
+        for (int i = 0; i < half; i++) {        /* angle in double: positions reach 1e5 */
+            double angle = (double)a->pos[t] * (double)a->inv_freq[i];
+            cosv[i] = (float)cos(angle);
+            sinv[i] = (float)sin(angle);
+        }
+        for (int h = 0; h < a->n_heads; h++) {
+            float *x = a->x + ((size_t)t * a->n_heads + h) * a->head_dim;
+            #pragma omp simd
+            for (int i = 0; i < half; i++) {
+                float x0 = x[i], x1 = x[i + half];
+                x[i] = x0 * cosv[i] - x1 * sinv[i];
+                x[i + half] = x1 * cosv[i] + x0 * sinv[i];
+            }
+        }
+    }
+    return SRT_OK;
+}
+
+static srt_status cpu_kv_store(void *ctx, const srt_kv_store_args *a) {
+    (void)ctx;
+    size_t row_bytes = sizeof(float) * (size_t)a->kv_dim;
+    for (int t = 0; t < a->n_tokens; t++) {
+        memcpy(a->k_cache + (size_t)a->slot[t] * a->kv_dim, a->k + (size_t)t * a->kv_dim, row_bytes);
+        memcpy(a->v_cache + (size_t)a->slot[t] * a->kv_dim, a->v + (size_t)t * a->kv_dim, row_bytes);
+    }
+    return SRT_OK;
+}
+
+/* One (query row, head): scores over positions 0..last, softmax, weighted sum of values. */
+static void attend_one(const srt_paged_attn_args *a, const int32_t *blocks, const float *q, int kvh, int last,
+                       float *score, float *out) {
+    int D = a->head_dim, kv_dim = a->n_kv_heads * D, bs = a->block_size;
+    float scale = 1.0f / sqrtf((float)D), mx = -INFINITY;
+    for (int p = 0; p <= last; p++) {
+        const float *k = a->k_cache + ((size_t)blocks[p / bs] * bs + p % bs) * kv_dim + (size_t)kvh * D;
+        float dot = 0;
+        #pragma omp simd reduction(+:dot)
+        for (int d = 0; d < D; d++) dot += q[d] * k[d];
+        score[p] = dot * scale;
+        if (score[p] > mx) mx = score[p];
+    }
+    float sum = 0;
+    for (int p = 0; p <= last; p++) { score[p] = expf(score[p] - mx); sum += score[p]; }
+    for (int d = 0; d < D; d++) out[d] = 0;
+    for (int p = 0; p <= last; p++) {
+        const float *v = a->v_cache + ((size_t)blocks[p / bs] * bs + p % bs) * kv_dim + (size_t)kvh * D;
+        float w = score[p];
+        #pragma omp simd
+        for (int d = 0; d < D; d++) out[d] += w * v[d];
+    }
+    float inv = 1.0f / sum;
+    for (int d = 0; d < D; d++) out[d] *= inv;
+}
+
+static srt_status cpu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
+    (void)ctx;
+    SRT_TRY(srt_check_paged_attn_args(a));
+    int H = a->n_heads, D = a->head_dim, group = H / a->n_kv_heads;
+    int max_ctx = 1, n_rows = 0;
+    for (int s = 0; s < a->n_seqs; s++) {
+        if (a->ctx_len[s] > max_ctx) max_ctx = a->ctx_len[s];
+        n_rows += a->n_q[s];
+    }
+    /* flat list of query rows: (sequence, index inside the sequence) */
+    int32_t *row_seq = srt_malloc(sizeof(int32_t) * 2 * (size_t)(n_rows ? n_rows : 1), "paged_attention rows");
+    if (!row_seq) return SRT_ERR_NOMEM;
+    for (int s = 0, r = 0; s < a->n_seqs; s++)
+        for (int i = 0; i < a->n_q[s]; i++, r++) { row_seq[2 * r] = s; row_seq[2 * r + 1] = i; }
+    int failed = 0;
+    int64_t n_items = (int64_t)n_rows * H;
+    #pragma omp parallel
+    {
+        float *score = malloc(sizeof(float) * (size_t)max_ctx);
+        if (!score) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(dynamic, 4)
+        for (int64_t it = 0; it < n_items; it++) {
+            if (!score) continue;
+            int r = (int)(it / H), h = (int)(it % H), s = row_seq[2 * r], i = row_seq[2 * r + 1];
+            int row = a->q_start[s] + i, last = a->ctx_len[s] - a->n_q[s] + i;
+            attend_one(a, a->block_table + (size_t)s * a->max_blocks, a->q + ((size_t)row * H + h) * D, h / group,
+                       last, score, a->out + ((size_t)row * H + h) * D);
+        }
+        free(score);
+    }
+    free(row_seq);
+    if (failed) return srt_error(SRT_ERR_NOMEM, "paged_attention: no memory for scores of %d positions", max_ctx);
+    return SRT_OK;
+}
+
+static srt_status cpu_swiglu(void *ctx, const srt_swiglu_args *a) {
+    (void)ctx;
+    #pragma omp parallel for simd schedule(static) if (a->n > 16384)
+    for (int64_t i = 0; i < a->n; i++) {
+        float g = a->gate[i];
+        a->out[i] = g / (1.0f + expf(-g)) * a->up[i];
+    }
+    return SRT_OK;
+}
+
+static srt_status cpu_embedding(void *ctx, const srt_embedding_args *a) {
+    (void)ctx;
+    if (a->dtype != SRT_F32 && a->dtype != SRT_F16 && a->dtype != SRT_BF16)
+        return srt_error(SRT_ERR_UNSUPPORTED, "embedding: table dtype %s", srt_dtype_name(a->dtype));
+    for (int t = 0; t < a->n_tokens; t++)
+        if (a->ids[t] < 0 || a->ids[t] >= a->n_rows)
+            return srt_error(SRT_ERR_RANGE, "embedding: token id %d at position %d outside [0, %d)", a->ids[t], t,
+                             a->n_rows);
+    #pragma omp parallel for schedule(static) if (a->n_tokens > 16)
+    for (int t = 0; t < a->n_tokens; t++) {
+        size_t base = (size_t)a->ids[t] * a->dim;
+        float *y = a->y + (size_t)t * a->dim;
+        if (a->dtype == SRT_F32) {
+            memcpy(y, (const float *)a->table + base, sizeof(float) * (size_t)a->dim);
+        } else if (a->dtype == SRT_BF16) {
+            const uint16_t *src = (const uint16_t *)a->table + base;
+            for (int i = 0; i < a->dim; i++) {
+                uint32_t u = (uint32_t)src[i] << 16;
+                memcpy(&y[i], &u, 4);
+            }
+        } else {
+            const uint16_t *src = (const uint16_t *)a->table + base;
+            for (int i = 0; i < a->dim; i++) y[i] = srt_f16_to_f32(src[i]);
+        }
+    }
+    return SRT_OK;
+}
+
+static srt_status cpu_add_bias(void *ctx, const srt_add_bias_args *a) {
+    (void)ctx;
+    #pragma omp parallel for schedule(static) if (a->rows > 16)
+    for (int r = 0; r < a->rows; r++) {
+        float *x = a->x + (size_t)r * a->cols;
+        #pragma omp simd
+        for (int c = 0; c < a->cols; c++) x[c] += a->bias[c];
+    }
+    return SRT_OK;
+}
+
+static srt_status cpu_gather_rows(void *ctx, const srt_gather_rows_args *a) {
+    (void)ctx;
+    for (int i = 0; i < a->n_out; i++)
+        memcpy(a->y + (size_t)i * a->cols, a->x + (size_t)a->idx[i] * a->cols, sizeof(float) * (size_t)a->cols);
+    return SRT_OK;
+}
+
+const srt_lm_ops srt_cpu_lm_ops = {
+    .rmsnorm = cpu_rmsnorm,
+    .rope = cpu_rope,
+    .kv_store = cpu_kv_store,
+    .paged_attention = cpu_paged_attention,
+    .swiglu = cpu_swiglu,
+    .embedding = cpu_embedding,
+    .add_bias = cpu_add_bias,
+    .gather_rows = cpu_gather_rows,
+};

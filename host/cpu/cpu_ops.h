@@ -1,0 +1,43 @@
+/* cpu_ops.h: the fast "cpu" backend: its context and the ops it specializes (threads + AVX2/FMA + OpenBLAS).
+ * Threading model: OpenMP owns the cores (n_threads per parallel region); OpenBLAS is kept single-threaded
+ * (openblas_set_num_threads(1) at backend creation) and called from inside the parallel regions on
+ * per-thread tiles, so the two never oversubscribe. Semantics of every op: host/backend.h. */
+#ifndef SRT_CPU_OPS_H
+#define SRT_CPU_OPS_H
+
+#include "backend.h"
+#include "cpu/cpu_alloc.h"
+
+typedef struct srt_cpu_ctx {
+    srt_cpu_pool *pool;      /* tensor memory (cached blocks) */
+    int n_threads;           /* OpenMP threads per op */
+    int has_avx2;            /* AVX2 + FMA available at run time */
+} srt_cpu_ctx;
+
+/* The process-wide AVX2+FMA check (cached). */
+int srt_cpu_has_avx2(void);
+
+srt_status srt_cpu_conv1d(void *ctx, const srt_conv1d_args *a);
+srt_status srt_cpu_conv_transpose1d(void *ctx, const srt_convt1d_args *a);
+srt_status srt_cpu_snake(void *ctx, const srt_snake_args *a);
+srt_status srt_cpu_gemm(void *ctx, const srt_gemm_args *a);
+srt_status srt_cpu_layernorm(void *ctx, const srt_layernorm_args *a);
+srt_status srt_cpu_transpose(void *ctx, const srt_transpose_args *a);
+srt_status srt_cpu_local_attention(void *ctx, const srt_local_attn_args *a);
+srt_status srt_cpu_avgpool(void *ctx, const srt_avgpool_args *a);
+srt_status srt_cpu_upsample_add(void *ctx, const srt_upsample_add_args *a);
+srt_status srt_cpu_vq_nearest(void *ctx, const srt_vq_args *a);
+srt_status srt_cpu_embed(void *ctx, const srt_embed_args *a);
+srt_status srt_cpu_unary(void *ctx, const srt_unary_args *a);
+srt_status srt_cpu_axpby(void *ctx, const srt_axpby_args *a);
+srt_status srt_cpu_noise_add(void *ctx, const srt_noise_add_args *a);
+
+/* Row kernels shared by the ops (cpu_rows.c); all dispatch AVX2/scalar at run time.
+ * dst[i] = snake(src[i], alpha) for i < n, with positions >= valid read as 0 (a select). dst may equal src. */
+void srt_cpu_snake_row(float *dst, const float *src, int n, int valid, float alpha);
+/* dst[i] = (i < valid) ? src[i] : 0 — masked copy. */
+void srt_cpu_mask_row(float *dst, const float *src, int n, int valid);
+/* dst[i] = tanh(src[i]). */
+void srt_cpu_tanh_row(float *dst, const float *src, int64_t n);
+
+#endif

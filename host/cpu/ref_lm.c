@@ -1,0 +1,156 @@
+/* ref_lm.c: plain-loop reference implementations of the language-model ops (cpu-ref backend), accumulating in
+ * double. Semantics are documented in host/lm/lm_ops.h. Never optimized: the truth cpu_lm.c is compared with. */
+#include "lm/lm_ops.h"
+#include "weights/weights.h"
+#include <math.h>
+#include <string.h>
+
+srt_status srt_check_paged_attn_args(const srt_paged_attn_args *a) {
+    if (a->n_seqs < 0 || a->n_heads < 1 || a->n_kv_heads < 1 || a->head_dim < 1 || a->block_size < 1 ||
+        a->max_blocks < 0 || a->n_heads % a->n_kv_heads)
+        return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: bad shape (heads %d, kv heads %d, head_dim %d, "
+                         "block_size %d)", a->n_heads, a->n_kv_heads, a->head_dim, a->block_size);
+    for (int s = 0; s < a->n_seqs; s++)
+        if (a->n_q[s] < 0 || a->n_q[s] > a->ctx_len[s] || a->ctx_len[s] > a->max_blocks * a->block_size)
+            return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: sequence %d has %d queries, %d cached tokens, "
+                             "room for %d", s, a->n_q[s], a->ctx_len[s], a->max_blocks * a->block_size);
+    return SRT_OK;
+}
+
+static srt_status ref_rmsnorm(void *ctx, const srt_rmsnorm_args *a) {
+    (void)ctx;
+    for (int r = 0; r < a->rows; r++) {
+        const float *x = a->x + (size_t)r * a->dim;
+        float *y = a->y + (size_t)r * a->dim;
+        double ss = 0;
+        for (int i = 0; i < a->dim; i++) ss += (double)x[i] * x[i];
+        double inv = 1.0 / sqrt(ss / a->dim + a->eps);
+        for (int i = 0; i < a->dim; i++) y[i] = (float)(x[i] * inv * a->w[i]);
+    }
+    return SRT_OK;
+}
+
+static srt_status ref_rope(void *ctx, const srt_rope_args *a) {
+    (void)ctx;
+    int half = a->head_dim / 2;
+    if (a->head_dim % 2) return srt_error(SRT_ERR_INVALID_ARG, "rope: odd head_dim %d", a->head_dim);
+    for (int t = 0; t < a->n_tokens; t++)
+        for (int h = 0; h < a->n_heads; h++) {
+            float *x = a->x + ((size_t)t * a->n_heads + h) * a->head_dim;
+            for (int i = 0; i < half; i++) {
+                double angle = (double)a->pos[t] * (double)a->inv_freq[i];
+                double c = cos(angle), s = sin(angle);
+                double x0 = x[i], x1 = x[i + half];
+                x[i] = (float)(x0 * c - x1 * s);
+                x[i + half] = (float)(x1 * c + x0 * s);
+            }
+        }
+    return SRT_OK;
+}
+
+static srt_status ref_kv_store(void *ctx, const srt_kv_store_args *a) {
+    (void)ctx;
+    for (int t = 0; t < a->n_tokens; t++) {
+        size_t dst = (size_t)a->slot[t] * a->kv_dim, src = (size_t)t * a->kv_dim;
+        for (int i = 0; i < a->kv_dim; i++) {
+            a->k_cache[dst + i] = a->k[src + i];
+            a->v_cache[dst + i] = a->v[src + i];
+        }
+    }
+    return SRT_OK;
+}
+
+static srt_status ref_paged_attention(void *ctx, const srt_paged_attn_args *a) {
+    (void)ctx;
+    SRT_TRY(srt_check_paged_attn_args(a));
+    int H = a->n_heads, D = a->head_dim, group = a->n_heads / a->n_kv_heads, kv_dim = a->n_kv_heads * D;
+    int max_ctx = 1;
+    for (int s = 0; s < a->n_seqs; s++) if (a->ctx_len[s] > max_ctx) max_ctx = a->ctx_len[s];
+    double *score = srt_malloc(sizeof(double) * (size_t)max_ctx, "paged_attention scores");
+    if (!score) return SRT_ERR_NOMEM;
+    double scale = 1.0 / sqrt((double)D);
+    for (int s = 0; s < a->n_seqs; s++) {
+        const int32_t *blocks = a->block_table + (size_t)s * a->max_blocks;
+        for (int i = 0; i < a->n_q[s]; i++) {
+            int row = a->q_start[s] + i, last = a->ctx_len[s] - a->n_q[s] + i;   /* attends to 0..last */
+            for (int h = 0; h < H; h++) {
+                const float *q = a->q + ((size_t)row * H + h) * D;
+                float *out = a->out + ((size_t)row * H + h) * D;
+                int kvh = h / group;
+                double mx = -INFINITY, sum = 0;
+                for (int p = 0; p <= last; p++) {
+                    size_t slot = (size_t)blocks[p / a->block_size] * a->block_size + p % a->block_size;
+                    const float *k = a->k_cache + slot * kv_dim + (size_t)kvh * D;
+                    double dot = 0;
+                    for (int d = 0; d < D; d++) dot += (double)q[d] * k[d];
+                    score[p] = dot * scale;
+                    if (score[p] > mx) mx = score[p];
+                }
+                for (int p = 0; p <= last; p++) { score[p] = exp(score[p] - mx); sum += score[p]; }
+                for (int d = 0; d < D; d++) {
+                    double acc = 0;
+                    for (int p = 0; p <= last; p++) {
+                        size_t slot = (size_t)blocks[p / a->block_size] * a->block_size + p % a->block_size;
+                        acc += score[p] * a->v_cache[slot * kv_dim + (size_t)kvh * D + d];
+                    }
+                    out[d] = (float)(acc / sum);
+                }
+            }
+        }
+    }
+    free(score);
+    return SRT_OK;
+}
+
+static srt_status ref_swiglu(void *ctx, const srt_swiglu_args *a) {
+    (void)ctx;
+    for (int64_t i = 0; i < a->n; i++) {
+        double g = a->gate[i];
+        a->out[i] = (float)(g / (1.0 + exp(-g)) * a->up[i]);
+    }
+    return SRT_OK;
+}
+
+static srt_status ref_embedding(void *ctx, const srt_embedding_args *a) {
+    (void)ctx;
+    if (a->dtype != SRT_F32 && a->dtype != SRT_F16 && a->dtype != SRT_BF16)
+        return srt_error(SRT_ERR_UNSUPPORTED, "embedding: table dtype %s", srt_dtype_name(a->dtype));
+    for (int t = 0; t < a->n_tokens; t++) {
+        int32_t id = a->ids[t];
+        if (id < 0 || id >= a->n_rows)
+            return srt_error(SRT_ERR_RANGE, "embedding: token id %d at position %d outside [0, %d)", id, t, a->n_rows);
+        size_t base = (size_t)id * a->dim;
+        float *y = a->y + (size_t)t * a->dim;
+        for (int i = 0; i < a->dim; i++) {
+            if (a->dtype == SRT_F32) y[i] = ((const float *)a->table)[base + i];
+            else if (a->dtype == SRT_BF16) y[i] = srt_bf16_to_f32(((const uint16_t *)a->table)[base + i]);
+            else y[i] = srt_f16_to_f32(((const uint16_t *)a->table)[base + i]);
+        }
+    }
+    return SRT_OK;
+}
+
+static srt_status ref_add_bias(void *ctx, const srt_add_bias_args *a) {
+    (void)ctx;
+    for (int r = 0; r < a->rows; r++)
+        for (int c = 0; c < a->cols; c++) a->x[(size_t)r * a->cols + c] += a->bias[c];
+    return SRT_OK;
+}
+
+static srt_status ref_gather_rows(void *ctx, const srt_gather_rows_args *a) {
+    (void)ctx;
+    for (int i = 0; i < a->n_out; i++)
+        memcpy(a->y + (size_t)i * a->cols, a->x + (size_t)a->idx[i] * a->cols, sizeof(float) * (size_t)a->cols);
+    return SRT_OK;
+}
+
+const srt_lm_ops srt_cpu_ref_lm_ops = {
+    .rmsnorm = ref_rmsnorm,
+    .rope = ref_rope,
+    .kv_store = ref_kv_store,
+    .paged_attention = ref_paged_attention,
+    .swiglu = ref_swiglu,
+    .embedding = ref_embedding,
+    .add_bias = ref_add_bias,
+    .gather_rows = ref_gather_rows,
+};

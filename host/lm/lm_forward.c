@@ -1,0 +1,206 @@
+/* lm_forward.c: one transformer forward over a batch of sequences (prefill, prefill chunks and decode mixed),
+ * written once against the backend op table: embedding -> n_layers x (rmsnorm, q/k/v (+bias), rope, paged KV
+ * store + attention, o_proj + residual, rmsnorm, swiglu MLP + residual) -> final norm -> LM head (f32 logits). */
+#include "lm/lm_model.h"
+#include <string.h>
+
+void srt_lm_scratch_free(srt_lm *lm) {
+    srt_lm_scratch *s = &lm->scratch;
+    void *bufs[] = {s->x, s->h, s->q, s->att, s->k, s->v, s->gate, s->up, s->last, s->logits, s->ids, s->pos,
+                    s->slot, s->q_start, s->n_q, s->ctx_len, s->last_row, s->block_table};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) lm->be.ops->free(lm->be.ctx, bufs[i]);
+    memset(s, 0, sizeof *s);
+}
+
+static srt_status realloc_buf(srt_lm *lm, void **buf, size_t bytes) {
+    if (*buf) lm->be.ops->free(lm->be.ctx, *buf);
+    *buf = NULL;
+    return lm->be.ops->alloc(lm->be.ctx, bytes ? bytes : 4, buf);
+}
+
+/* Grow the scratch to hold n_tokens rows, n_seqs sequences of up to n_blocks blocks and n_logit_rows logits. */
+static srt_status scratch_reserve(srt_lm *lm, int n_tokens, int n_seqs, int n_blocks, int n_logit_rows) {
+    srt_lm_scratch *s = &lm->scratch;
+    const srt_lm_config *c = &lm->cfg;
+    size_t f = sizeof(float), T = (size_t)n_tokens;
+    if (n_tokens > s->cap_tokens) {
+        T = (size_t)(n_tokens > 2 * s->cap_tokens ? n_tokens : 2 * s->cap_tokens);
+        size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+        SRT_TRY(realloc_buf(lm, (void **)&s->x, T * c->hidden * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->h, T * c->hidden * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->q, T * q_dim * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->att, T * q_dim * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->k, T * kv_dim * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->v, T * kv_dim * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->gate, T * c->intermediate * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->up, T * c->intermediate * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->ids, T * 4));
+        SRT_TRY(realloc_buf(lm, (void **)&s->pos, T * 4));
+        SRT_TRY(realloc_buf(lm, (void **)&s->slot, T * 4));
+        s->cap_tokens = (int)T;
+    }
+    if (n_seqs > s->cap_seqs || n_blocks > s->cap_blocks) {
+        int seqs = n_seqs > s->cap_seqs ? n_seqs : s->cap_seqs, blocks = n_blocks > s->cap_blocks ? 2 * n_blocks : s->cap_blocks;
+        SRT_TRY(realloc_buf(lm, (void **)&s->q_start, (size_t)seqs * 4));
+        SRT_TRY(realloc_buf(lm, (void **)&s->n_q, (size_t)seqs * 4));
+        SRT_TRY(realloc_buf(lm, (void **)&s->ctx_len, (size_t)seqs * 4));
+        SRT_TRY(realloc_buf(lm, (void **)&s->last_row, (size_t)seqs * 4));
+        SRT_TRY(realloc_buf(lm, (void **)&s->block_table, (size_t)seqs * blocks * 4));
+        s->cap_seqs = seqs;
+        s->cap_blocks = blocks;
+    }
+    if (n_logit_rows > s->cap_logit_rows) {
+        SRT_TRY(realloc_buf(lm, (void **)&s->last, (size_t)n_logit_rows * c->hidden * f));
+        SRT_TRY(realloc_buf(lm, (void **)&s->logits, (size_t)n_logit_rows * c->vocab * f));
+        s->cap_logit_rows = n_logit_rows;
+    }
+    return SRT_OK;
+}
+
+/* out (rows, m->rows) = x (rows, m->cols) @ m^T, plus beta * out (beta 1: residual add in place). */
+static srt_status linear(srt_lm *lm, const float *x, int rows, const srt_lm_matrix *m, float beta, float *out) {
+    srt_gemm_args g = {.M = rows, .N = m->rows, .K = m->cols, .trans_a = 0, .trans_b = 1, .alpha = 1.0f,
+                       .beta = beta, .A = x, .lda = m->cols, .B = m->data, .ldb = m->cols, .b_dtype = m->dtype,
+                       .C = out, .ldc = m->rows};
+    return lm->be.ops->gemm(lm->be.ctx, &g);
+}
+
+static srt_status add_bias(srt_lm *lm, float *x, int rows, int cols, const float *bias) {
+    if (!bias) return SRT_OK;
+    srt_add_bias_args a = {rows, cols, bias, x};
+    return lm->ops->add_bias(lm->be.ctx, &a);
+}
+
+static srt_status layer_forward(srt_lm *lm, int l, int T, int n_seqs, int max_blocks) {
+    const srt_lm_config *c = &lm->cfg;
+    const srt_lm_layer *L = &lm->layers[l];
+    srt_lm_scratch *s = &lm->scratch;
+    void *ctx = lm->be.ctx;
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+
+    srt_rmsnorm_args norm = {T, c->hidden, c->rms_eps, s->x, L->attn_norm, s->h};
+    SRT_TRY(lm->ops->rmsnorm(ctx, &norm));
+    SRT_TRY(linear(lm, s->h, T, &L->wq, 0.0f, s->q));
+    SRT_TRY(linear(lm, s->h, T, &L->wk, 0.0f, s->k));
+    SRT_TRY(linear(lm, s->h, T, &L->wv, 0.0f, s->v));
+    SRT_TRY(add_bias(lm, s->q, T, q_dim, L->bq));
+    SRT_TRY(add_bias(lm, s->k, T, kv_dim, L->bk));
+    SRT_TRY(add_bias(lm, s->v, T, kv_dim, L->bv));
+    srt_rope_args rope_q = {T, c->n_heads, c->head_dim, s->pos, lm->inv_freq, s->q};
+    srt_rope_args rope_k = {T, c->n_kv_heads, c->head_dim, s->pos, lm->inv_freq, s->k};
+    SRT_TRY(lm->ops->rope(ctx, &rope_q));
+    SRT_TRY(lm->ops->rope(ctx, &rope_k));
+    srt_kv_store_args store = {T, kv_dim, s->k, s->v, s->slot, lm->kv->k[l], lm->kv->v[l]};
+    SRT_TRY(lm->ops->kv_store(ctx, &store));
+    srt_paged_attn_args attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks,
+                                s->q, lm->kv->k[l], lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len,
+                                s->att};
+    SRT_TRY(lm->ops->paged_attention(ctx, &attn));
+    SRT_TRY(linear(lm, s->att, T, &L->wo, 1.0f, s->x));          /* x += o_proj(att) */
+
+    srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};
+    SRT_TRY(lm->ops->rmsnorm(ctx, &norm2));
+    SRT_TRY(linear(lm, s->h, T, &L->w_gate, 0.0f, s->gate));
+    SRT_TRY(linear(lm, s->h, T, &L->w_up, 0.0f, s->up));
+    srt_swiglu_args act = {(int64_t)T * c->intermediate, s->gate, s->up, s->gate};
+    SRT_TRY(lm->ops->swiglu(ctx, &act));
+    return linear(lm, s->gate, T, &L->w_down, 1.0f, s->x);      /* x += down(silu(gate) * up) */
+}
+
+/* Host-side index arrays of one batch, uploaded to the scratch. */
+static srt_status upload_indices(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+                                 const int *n_new, int T, int max_blocks, int all_logits) {
+    srt_lm_scratch *s = &lm->scratch;
+    const srt_kv_cache *kv = lm->kv;
+    size_t n_ints = 3 * (size_t)T + 4 * (size_t)n_seqs + (size_t)n_seqs * max_blocks;
+    int32_t *host = srt_calloc(n_ints ? n_ints : 1, sizeof(int32_t), "lm batch indices");
+    if (!host) return SRT_ERR_NOMEM;
+    int32_t *ids = host, *pos = ids + T, *slot = pos + T, *q_start = slot + T, *n_q = q_start + n_seqs;
+    int32_t *ctx_len = n_q + n_seqs, *last_row = ctx_len + n_seqs, *table = last_row + n_seqs;
+    for (int b = 0, row = 0; b < n_seqs; b++) {
+        const srt_kv_seq *seq = &kv->seqs[seq_ids[b]];
+        q_start[b] = row;
+        n_q[b] = n_new[b];
+        ctx_len[b] = seq->n_tokens + n_new[b];
+        last_row[b] = row + n_new[b] - 1;
+        memcpy(table + (size_t)b * max_blocks, seq->blocks, sizeof(int32_t) * (size_t)seq->n_blocks);
+        for (int i = 0; i < n_new[b]; i++, row++) {
+            int p = seq->n_tokens + i;
+            ids[row] = tokens[b][i];
+            pos[row] = p;
+            slot[row] = seq->blocks[p / kv->block_size] * kv->block_size + p % kv->block_size;
+        }
+    }
+    const srt_backend_ops *o = lm->be.ops;
+    void *ctx = lm->be.ctx;
+    srt_status st = o->upload(ctx, s->ids, ids, 4 * (size_t)T);
+    if (st == SRT_OK) st = o->upload(ctx, s->pos, pos, 4 * (size_t)T);
+    if (st == SRT_OK) st = o->upload(ctx, s->slot, slot, 4 * (size_t)T);
+    if (st == SRT_OK) st = o->upload(ctx, s->q_start, q_start, 4 * (size_t)n_seqs);
+    if (st == SRT_OK) st = o->upload(ctx, s->n_q, n_q, 4 * (size_t)n_seqs);
+    if (st == SRT_OK) st = o->upload(ctx, s->ctx_len, ctx_len, 4 * (size_t)n_seqs);
+    if (st == SRT_OK && !all_logits) st = o->upload(ctx, s->last_row, last_row, 4 * (size_t)n_seqs);
+    if (st == SRT_OK) st = o->upload(ctx, s->block_table, table, 4 * (size_t)n_seqs * max_blocks);
+    free(host);
+    return st;
+}
+
+static srt_status check_batch(const srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+                              const int *n_new, int *n_tokens) {
+    int64_t T = 0;
+    if (n_seqs < 1) return srt_error(SRT_ERR_INVALID_ARG, "lm forward: empty batch");
+    for (int b = 0; b < n_seqs; b++) {
+        SRT_TRY(srt_kv_seq_check(lm->kv, seq_ids[b]));
+        if (n_new[b] < 1 || !tokens[b])
+            return srt_error(SRT_ERR_INVALID_ARG, "lm forward: sequence %d has %d new tokens", seq_ids[b], n_new[b]);
+        int end = lm->kv->seqs[seq_ids[b]].n_tokens + n_new[b];
+        if (end > lm->cfg.max_position)
+            return srt_error(SRT_ERR_RANGE, "lm forward: sequence %d would reach position %d, beyond "
+                             "max_position_embeddings %d", seq_ids[b], end, lm->cfg.max_position);
+        for (int i = 0; i < n_new[b]; i++)
+            if (tokens[b][i] < 0 || tokens[b][i] >= lm->cfg.vocab)
+                return srt_error(SRT_ERR_RANGE, "lm forward: sequence %d token %d is id %d, outside the vocabulary "
+                                 "[0, %d)", seq_ids[b], i, tokens[b][i], lm->cfg.vocab);
+        T += n_new[b];
+    }
+    if (T > lm->max_batch_tokens)
+        return srt_error(SRT_ERR_RANGE, "lm forward: %lld tokens in one call, max_batch_tokens is %d", (long long)T,
+                         lm->max_batch_tokens);
+    *n_tokens = (int)T;
+    return SRT_OK;
+}
+
+srt_status srt_lm_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+                          const int *n_new, int all_logits, float *logits) {
+    int T = 0;
+    SRT_TRY(check_batch(lm, n_seqs, seq_ids, tokens, n_new, &T));
+    SRT_TRY(srt_kv_reserve(lm->kv, n_seqs, seq_ids, n_new));
+    const srt_lm_config *c = &lm->cfg;
+    srt_lm_scratch *s = &lm->scratch;
+    void *ctx = lm->be.ctx;
+    int max_blocks = 1;
+    for (int b = 0; b < n_seqs; b++)
+        if (lm->kv->seqs[seq_ids[b]].n_blocks > max_blocks) max_blocks = lm->kv->seqs[seq_ids[b]].n_blocks;
+    int logit_rows = all_logits ? T : n_seqs;
+    SRT_TRY(scratch_reserve(lm, T, n_seqs, max_blocks, logit_rows));
+    SRT_TRY(upload_indices(lm, n_seqs, seq_ids, tokens, n_new, T, max_blocks, all_logits));
+
+    srt_embedding_args emb = {T, c->hidden, c->vocab, lm->embed.dtype, lm->embed.data, s->ids, s->x};
+    SRT_TRY(lm->ops->embedding(ctx, &emb));
+    for (int l = 0; l < c->n_layers; l++) SRT_TRY(layer_forward(lm, l, T, n_seqs, max_blocks));
+
+    const float *rows = s->x;
+    if (!all_logits) {
+        srt_gather_rows_args g = {n_seqs, c->hidden, s->last_row, s->x, s->last};
+        SRT_TRY(lm->ops->gather_rows(ctx, &g));
+        rows = s->last;
+    }
+    srt_rmsnorm_args norm = {logit_rows, c->hidden, c->rms_eps, rows, lm->final_norm, s->last == rows ? s->last : s->h};
+    SRT_TRY(lm->ops->rmsnorm(ctx, &norm));
+    SRT_TRY(linear(lm, norm.y, logit_rows, &lm->lm_head, 0.0f, s->logits));
+    SRT_TRY(lm->be.ops->download(ctx, logits, s->logits, sizeof(float) * (size_t)logit_rows * c->vocab));
+    SRT_TRY(lm->be.ops->sync(ctx));
+    for (int b = 0; b < n_seqs; b++) lm->kv->seqs[seq_ids[b]].n_tokens += n_new[b];
+    return SRT_OK;
+}

@@ -1,0 +1,119 @@
+/* lm_generate.c: srt_lm_generate: a batch of requests run together: prompts prefilled (in chunks of at most
+ * max_batch_tokens tokens per forward), then one decode step per round for every unfinished sequence, each
+ * sampled by its own sampler (own RNG stream), until its stop id or max_tokens. */
+#include "lm/lm_model.h"
+#include <string.h>
+
+typedef struct gen_state {
+    int seq_id;
+    srt_sampler *sampler;
+    size_t prefilled;         /* prompt tokens already in the cache */
+    int32_t next;             /* last sampled token, fed at the next step */
+    int done;
+} gen_state;
+
+static int is_stop(const srt_sampling_params *p, int32_t id) {
+    for (int i = 0; i < p->n_stop_ids; i++) if (p->stop_ids[i] == id) return 1;
+    return 0;
+}
+
+static srt_status emit(gen_state *g, const srt_lm_request *req, srt_lm_output *out, int32_t id) {
+    int max_tokens = req->sampling.max_tokens > 0 ? req->sampling.max_tokens : 256;
+    out->ids[out->n_ids++] = id;
+    g->next = id;
+    if (is_stop(&req->sampling, id)) { g->done = 1; out->finish = SRT_FINISH_STOP; }
+    else if ((int)out->n_ids >= max_tokens) { g->done = 1; out->finish = SRT_FINISH_LENGTH; }
+    return SRT_OK;
+}
+
+/* Prefill every prompt: batches of whole prompts or prompt chunks, at most max_batch_tokens tokens each. */
+static srt_status prefill_all(srt_lm *lm, int n, const srt_lm_request *reqs, gen_state *g, srt_lm_output *outs,
+                              float *logits, int *batch_seq, const int32_t **batch_tok, int *batch_n, int *batch_req) {
+    for (;;) {
+        int nb = 0, budget = lm->max_batch_tokens;
+        for (int r = 0; r < n && budget > 0; r++) {
+            if (g[r].prefilled == reqs[r].n_prompt) continue;
+            int take = (int)(reqs[r].n_prompt - g[r].prefilled);
+            if (take > budget) take = budget;
+            batch_seq[nb] = g[r].seq_id;
+            batch_tok[nb] = reqs[r].prompt + g[r].prefilled;
+            batch_n[nb] = take;
+            batch_req[nb++] = r;
+            budget -= take;
+        }
+        if (!nb) return SRT_OK;
+        SRT_TRY(srt_lm_forward(lm, nb, batch_seq, batch_tok, batch_n, 0, logits));
+        for (int b = 0; b < nb; b++) {
+            int r = batch_req[b];
+            g[r].prefilled += (size_t)batch_n[b];
+            if (g[r].prefilled < reqs[r].n_prompt) continue;
+            int32_t id;
+            SRT_TRY(srt_sampler_sample(g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
+            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
+        }
+    }
+}
+
+static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, srt_lm_output *outs, gen_state *g,
+                                 float *logits, int *batch_seq, const int32_t **batch_tok, int *batch_n,
+                                 int *batch_req) {
+    for (int r = 0; r < n; r++) {
+        if (!reqs[r].prompt || reqs[r].n_prompt < 1)
+            return srt_error(SRT_ERR_INVALID_ARG, "generate: request %d has an empty prompt", r);
+        int max_tokens = reqs[r].sampling.max_tokens > 0 ? reqs[r].sampling.max_tokens : 256;
+        outs[r].ids = srt_malloc(sizeof(int32_t) * (size_t)max_tokens, "generated ids");
+        if (!outs[r].ids) return SRT_ERR_NOMEM;
+        SRT_TRY(srt_sampler_create(&reqs[r].sampling, lm->cfg.vocab, &g[r].sampler));
+        SRT_TRY(srt_sampler_add_prompt(g[r].sampler, reqs[r].prompt, reqs[r].n_prompt));
+        SRT_TRY(srt_kv_seq_open(lm->kv, &g[r].seq_id));
+    }
+    SRT_TRY(prefill_all(lm, n, reqs, g, outs, logits, batch_seq, batch_tok, batch_n, batch_req));
+    for (;;) {
+        int nb = 0;
+        for (int r = 0; r < n; r++) {
+            if (g[r].done) continue;
+            batch_seq[nb] = g[r].seq_id;
+            batch_tok[nb] = &g[r].next;
+            batch_n[nb] = 1;
+            batch_req[nb++] = r;
+        }
+        if (!nb) return SRT_OK;
+        SRT_TRY(srt_lm_forward(lm, nb, batch_seq, batch_tok, batch_n, 0, logits));
+        for (int b = 0; b < nb; b++) {
+            int r = batch_req[b];
+            int32_t id;
+            SRT_TRY(srt_sampler_sample(g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
+            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
+        }
+    }
+}
+
+srt_status srt_lm_generate(srt_lm *lm, int n_requests, const srt_lm_request *requests, srt_lm_output *outputs) {
+    if (n_requests < 1) return srt_error(SRT_ERR_INVALID_ARG, "generate: no requests");
+    memset(outputs, 0, sizeof *outputs * (size_t)n_requests);
+    size_t n = (size_t)n_requests;
+    gen_state *g = srt_calloc(n, sizeof *g, "generate state");
+    float *logits = srt_malloc(sizeof(float) * n * (size_t)lm->cfg.vocab, "generate logits");
+    int *ints = srt_malloc(sizeof(int) * 3 * n, "generate batch");
+    const int32_t **batch_tok = srt_malloc(sizeof *batch_tok * n, "generate batch");
+    srt_status st = SRT_ERR_NOMEM;
+    if (g && logits && ints && batch_tok) {
+        for (size_t r = 0; r < n; r++) g[r].seq_id = -1;
+        st = generate_inner(lm, n_requests, requests, outputs, g, logits, ints, batch_tok, ints + n, ints + 2 * n);
+    }
+    for (size_t r = 0; g && r < n; r++) {
+        srt_sampler_free(g[r].sampler);
+        if (g[r].seq_id >= 0) srt_kv_seq_close(lm->kv, g[r].seq_id);
+    }
+    if (st != SRT_OK)
+        for (size_t r = 0; r < n; r++) srt_lm_output_free(&outputs[r]);
+    free(g); free(logits); free(ints); free(batch_tok);
+    return st;
+}
+
+void srt_lm_output_free(srt_lm_output *out) {
+    if (!out) return;
+    free(out->ids);
+    out->ids = NULL;
+    out->n_ids = 0;
+}

@@ -1,0 +1,209 @@
+/* lm_load.c: srt_lm_load / srt_lm_free: config, weights bound by Hugging Face tensor names (kept in their stored
+ * dtype; host backends point straight into the mmap, others get uploaded copies), KV cache, tokenizer. */
+#include "lm/lm_model.h"
+#include <string.h>
+
+srt_status srt_lm_own(srt_lm *lm, void *ptr) {
+    if (lm->n_owned == lm->cap_owned) {
+        size_t cap = lm->cap_owned ? lm->cap_owned * 2 : 64;
+        void **grown = realloc(lm->owned, sizeof(void *) * cap);
+        if (!grown) { lm->be.ops->free(lm->be.ctx, ptr); return srt_error(SRT_ERR_NOMEM, "lm: buffer list"); }
+        lm->owned = grown;
+        lm->cap_owned = cap;
+    }
+    lm->owned[lm->n_owned++] = ptr;
+    return SRT_OK;
+}
+
+static int backend_is_host(const srt_lm *lm) { return !strncmp(lm->be.device, "cpu", 3); }
+
+static srt_status find_tensor(const srt_lm *lm, const char *name, int ndim, const int64_t *shape,
+                              const srt_tensor_view **out) {
+    const srt_tensor_view *t = srt_weights_find(lm->weights, name);
+    if (!t) return srt_error(SRT_ERR_NOT_FOUND, "%s: tensor '%s' is missing (architecture %s)",
+                             srt_weights_source(lm->weights), name, lm->cfg.architecture);
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
+    if (!ok) {
+        char got[96] = "", want[96] = "";
+        for (int i = 0; i < t->ndim && i < 4; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)t->shape[i]);
+        for (int i = 0; i < ndim; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "," : "", (long long)shape[i]);
+        return srt_error(SRT_ERR_FORMAT, "%s: tensor '%s' has shape [%s], the config implies [%s]",
+                         srt_weights_source(lm->weights), name, got, want);
+    }
+    *out = t;
+    return SRT_OK;
+}
+
+/* A (rows, cols) matrix in its stored dtype (f32, f16 or bf16). */
+static srt_status bind_matrix(srt_lm *lm, const char *name, int rows, int cols, srt_lm_matrix *m) {
+    const srt_tensor_view *t = NULL;
+    int64_t shape[2] = {rows, cols};
+    SRT_TRY(find_tensor(lm, name, 2, shape, &t));
+    if (t->dtype != SRT_F32 && t->dtype != SRT_F16 && t->dtype != SRT_BF16)
+        return srt_error(SRT_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected BF16, F16 or F32)",
+                         srt_weights_source(lm->weights), name, srt_dtype_name(t->dtype));
+    m->dtype = t->dtype;
+    m->rows = rows;
+    m->cols = cols;
+    lm->n_params += (int64_t)rows * cols;
+    if (backend_is_host(lm)) { m->data = t->data; return SRT_OK; }
+    void *dev;
+    SRT_TRY(srt_backend_alloc_upload(&lm->be, t->data, t->nbytes, &dev));
+    m->data = dev;
+    return srt_lm_own(lm, dev);
+}
+
+/* A vector converted to f32 in backend memory. */
+static srt_status bind_vector(srt_lm *lm, const char *name, int n, float **out) {
+    float *host = NULL;
+    int64_t shape[1] = {n};
+    SRT_TRY(srt_weights_get_f32(lm->weights, name, 1, shape, &host));
+    lm->n_params += n;
+    void *dev;
+    srt_status st = srt_backend_alloc_upload(&lm->be, host, sizeof(float) * (size_t)n, &dev);
+    free(host);
+    SRT_TRY(st);
+    *out = dev;
+    return srt_lm_own(lm, dev);
+}
+
+srt_status srt_lm_load_weights(srt_lm *lm) {
+    const srt_lm_config *c = &lm->cfg;
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    char name[160];
+    SRT_TRY(bind_matrix(lm, "model.embed_tokens.weight", c->vocab, c->hidden, &lm->embed));
+    SRT_TRY(bind_vector(lm, "model.norm.weight", c->hidden, &lm->final_norm));
+    if (c->tie_embeddings && !srt_weights_find(lm->weights, "lm_head.weight")) {
+        lm->lm_head = lm->embed;
+    } else {
+        SRT_TRY(bind_matrix(lm, "lm_head.weight", c->vocab, c->hidden, &lm->lm_head));
+    }
+    lm->layers = srt_calloc((size_t)c->n_layers, sizeof *lm->layers, "lm layers");
+    if (!lm->layers) return SRT_ERR_NOMEM;
+    for (int l = 0; l < c->n_layers; l++) {
+        srt_lm_layer *L = &lm->layers[l];
+#define LAYER_NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.q_proj.weight"), q_dim, c->hidden, &L->wq));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, c->hidden, &L->wk));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, c->hidden, &L->wv));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.o_proj.weight"), c->hidden, q_dim, &L->wo));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.gate_proj.weight"), c->intermediate, c->hidden, &L->w_gate));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.up_proj.weight"), c->intermediate, c->hidden, &L->w_up));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.down_proj.weight"), c->hidden, c->intermediate, &L->w_down));
+        SRT_TRY(bind_vector(lm, LAYER_NAME("input_layernorm.weight"), c->hidden, &L->attn_norm));
+        SRT_TRY(bind_vector(lm, LAYER_NAME("post_attention_layernorm.weight"), c->hidden, &L->mlp_norm));
+        if (c->qkv_bias) {
+            SRT_TRY(bind_vector(lm, LAYER_NAME("self_attn.q_proj.bias"), q_dim, &L->bq));
+            SRT_TRY(bind_vector(lm, LAYER_NAME("self_attn.k_proj.bias"), kv_dim, &L->bk));
+            SRT_TRY(bind_vector(lm, LAYER_NAME("self_attn.v_proj.bias"), kv_dim, &L->bv));
+        }
+#undef LAYER_NAME
+    }
+    return SRT_OK;
+}
+
+static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_options *opts) {
+    char *config_path = srt_path_join(model_dir, "config.json"), *json = NULL;
+    if (!config_path) return SRT_ERR_NOMEM;
+    size_t size;
+    srt_status st = srt_read_file(config_path, &json, &size);
+    if (st == SRT_OK) st = srt_lm_config_parse(json, config_path, &lm->cfg);
+    free(json);
+    free(config_path);
+    SRT_TRY(st);
+    SRT_TRY(srt_backend_create(opts && opts->backend ? opts->backend : "cpu", opts ? opts->n_threads : 0, &lm->be));
+    lm->ops = lm->be.ops->lm;
+    if (!lm->ops) return srt_error(SRT_ERR_UNSUPPORTED, "backend '%s' has no language-model ops", lm->be.device);
+    SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
+    SRT_TRY(srt_lm_load_weights(lm));
+
+    int half = lm->cfg.head_dim / 2;
+    float inv_freq[1024];
+    if (half > 1024) return srt_error(SRT_ERR_UNSUPPORTED, "%s: head_dim %d above 2048", model_dir, lm->cfg.head_dim);
+    srt_lm_rope_inv_freq(&lm->cfg, inv_freq);
+    void *dev;
+    SRT_TRY(srt_backend_alloc_upload(&lm->be, inv_freq, sizeof(float) * half, &dev));
+    lm->inv_freq = dev;
+    SRT_TRY(srt_lm_own(lm, dev));
+
+    int block_size = opts && opts->kv_block_size > 0 ? opts->kv_block_size : 16;
+    int64_t max_tokens = opts && opts->kv_max_tokens > 0 ? opts->kv_max_tokens : 8192;
+    int64_t n_blocks = (max_tokens + block_size - 1) / block_size;
+    if (n_blocks > INT32_MAX / block_size) return srt_error(SRT_ERR_RANGE, "kv_max_tokens %lld too large",
+                                                            (long long)max_tokens);
+    SRT_TRY(srt_kv_cache_create(&lm->be, lm->cfg.n_layers, lm->cfg.n_kv_heads * lm->cfg.head_dim, block_size,
+                                (int)n_blocks, &lm->kv));
+    lm->max_batch_tokens = opts && opts->max_batch_tokens > 0 ? opts->max_batch_tokens : 2048;
+
+    char *tok_path = srt_path_join(model_dir, "tokenizer.json");
+    if (!tok_path) return SRT_ERR_NOMEM;
+    st = srt_file_exists(tok_path) ? srt_tokenizer_load(tok_path, &lm->tokenizer) : SRT_OK;
+    free(tok_path);
+    return st;
+}
+
+srt_status srt_lm_load(const char *model_dir, const srt_lm_options *opts, srt_lm **out) {
+    *out = NULL;
+    if (!model_dir) return srt_error(SRT_ERR_INVALID_ARG, "srt_lm_load: no model folder");
+    srt_lm *lm = srt_calloc(1, sizeof *lm, "lm");
+    if (!lm) return SRT_ERR_NOMEM;
+    srt_status st = lm_load_inner(lm, model_dir, opts);
+    if (st != SRT_OK) {
+        srt_lm_free(lm);
+        return srt_error_prefix(st, "loading language model %s: ", model_dir);
+    }
+    *out = lm;
+    return SRT_OK;
+}
+
+void srt_lm_free(srt_lm *lm) {
+    if (!lm) return;
+    srt_lm_scratch_free(lm);
+    srt_kv_cache_free(lm->kv);
+    for (size_t i = 0; i < lm->n_owned; i++) lm->be.ops->free(lm->be.ctx, lm->owned[i]);
+    free(lm->owned);
+    free(lm->layers);
+    srt_weights_free(lm->weights);
+    if (lm->tokenizer) srt_tokenizer_free(lm->tokenizer);
+    if (lm->be.ops) srt_backend_destroy(&lm->be);
+    free(lm);
+}
+
+srt_status srt_lm_get_info(const srt_lm *lm, srt_lm_info *info) {
+    const srt_lm_config *c = &lm->cfg;
+    memset(info, 0, sizeof *info);
+    snprintf(info->architecture, sizeof info->architecture, "%s", c->architecture);
+    info->vocab_size = c->vocab; info->hidden_size = c->hidden; info->n_layers = c->n_layers;
+    info->n_heads = c->n_heads; info->n_kv_heads = c->n_kv_heads; info->head_dim = c->head_dim;
+    info->intermediate_size = c->intermediate; info->max_position = c->max_position;
+    info->bos_id = c->bos_id;
+    info->n_eos = c->n_eos;
+    memcpy(info->eos_ids, c->eos_ids, sizeof info->eos_ids);
+    info->n_params = lm->n_params;
+    info->kv_block_size = lm->kv->block_size;
+    info->kv_n_blocks = lm->kv->n_blocks;
+    return SRT_OK;
+}
+
+srt_status srt_lm_encode(const srt_lm *lm, const char *text, int add_bos, int32_t **ids, size_t *n_ids) {
+    if (!lm->tokenizer) return srt_error(SRT_ERR_NOT_FOUND, "this model folder has no tokenizer.json");
+    return srt_tokenizer_encode(lm->tokenizer, text, strlen(text), add_bos, ids, n_ids);
+}
+
+srt_status srt_lm_decode(const srt_lm *lm, const int32_t *ids, size_t n, int skip_special, char **text) {
+    if (!lm->tokenizer) return srt_error(SRT_ERR_NOT_FOUND, "this model folder has no tokenizer.json");
+    return srt_tokenizer_decode(lm->tokenizer, ids, n, skip_special, text);
+}
+
+srt_status srt_lm_seq_open(srt_lm *lm, int *seq_id) { return srt_kv_seq_open(lm->kv, seq_id); }
+void srt_lm_seq_close(srt_lm *lm, int seq_id) { srt_kv_seq_close(lm->kv, seq_id); }
+int srt_lm_seq_length(const srt_lm *lm, int seq_id) {
+    return srt_kv_seq_check(lm->kv, seq_id) == SRT_OK ? lm->kv->seqs[seq_id].n_tokens : -1;
+}
+int srt_lm_kv_free_blocks(const srt_lm *lm) { return lm->kv->n_free; }
+int srt_lm_kv_blocks_for(const srt_lm *lm, int n_tokens) {
+    return (n_tokens + lm->kv->block_size - 1) / lm->kv->block_size;
+}

@@ -1,0 +1,84 @@
+/* lm_model.h: internal structures of the Llama-family decoder: config, weights pointed into the (mmap'd or
+ * uploaded) tensors, the paged KV cache and the forward scratch. Public API in include/snacrt.h. */
+#ifndef SRT_LM_MODEL_H
+#define SRT_LM_MODEL_H
+
+#include "backend.h"
+#include "lm/kv_cache.h"
+#include "lm/lm_ops.h"
+#include "lm/tokenizer.h"
+#include "weights/weights.h"
+
+typedef struct srt_lm_config {
+    char architecture[64];
+    int hidden, intermediate, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_position;
+    float rms_eps;
+    double rope_theta;
+    int tie_embeddings;
+    int qkv_bias;                     /* Qwen2, or attention_bias: true */
+    int32_t bos_id, eos_ids[8];
+    int n_eos;
+    /* rope scaling: 0 none, 1 llama3, 2 linear */
+    int rope_scaling;
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_position;
+} srt_lm_config;
+
+/* Parse a Hugging Face config.json text; `path` names it in messages. */
+srt_status srt_lm_config_parse(const char *json, const char *path, srt_lm_config *cfg);
+/* Rotary inverse frequencies (head_dim/2), with the config's scaling applied (HF _compute_llama3_parameters). */
+void srt_lm_rope_inv_freq(const srt_lm_config *cfg, float *inv_freq);
+
+/* A weight matrix (rows, cols) = (out_features, in_features) in backend memory, in its stored dtype. */
+typedef struct srt_lm_matrix {
+    const void *data;
+    srt_dtype dtype;
+    int rows, cols;
+} srt_lm_matrix;
+
+typedef struct srt_lm_layer {
+    srt_lm_matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+    float *bq, *bk, *bv;              /* (n_heads*head_dim), (kv_dim), (kv_dim) f32 or NULL */
+    float *attn_norm, *mlp_norm;      /* (hidden) f32 */
+} srt_lm_layer;
+
+/* Activations of one forward, grown on demand (backend memory). */
+typedef struct srt_lm_scratch {
+    int cap_tokens, cap_seqs, cap_logit_rows, cap_blocks;
+    float *x;                 /* (tokens, hidden) residual stream */
+    float *h;                 /* (tokens, hidden) normed */
+    float *q, *att;           /* (tokens, n_heads*head_dim) */
+    float *k, *v;             /* (tokens, kv_dim) */
+    float *gate, *up;         /* (tokens, intermediate) */
+    float *last;              /* (logit rows, hidden) rows picked for the LM head */
+    float *logits;            /* (logit rows, vocab) */
+    int32_t *ids, *pos, *slot;/* (tokens) */
+    int32_t *q_start, *n_q, *ctx_len, *last_row; /* (seqs) */
+    int32_t *block_table;     /* (seqs, blocks) */
+} srt_lm_scratch;
+
+struct srt_lm {
+    srt_lm_config cfg;
+    srt_backend be;
+    const srt_lm_ops *ops;
+    srt_weights *weights;
+    srt_tokenizer *tokenizer;         /* NULL when the folder has no tokenizer.json */
+    srt_lm_matrix embed, lm_head;
+    float *final_norm;                /* (hidden) */
+    float *inv_freq;                  /* (head_dim/2) */
+    srt_lm_layer *layers;             /* (n_layers) */
+    void **owned;                     /* backend buffers to free */
+    size_t n_owned, cap_owned;
+    srt_kv_cache *kv;
+    srt_lm_scratch scratch;
+    int max_batch_tokens;
+    int64_t n_params;
+};
+
+/* Record a backend buffer the model frees at the end. */
+srt_status srt_lm_own(srt_lm *lm, void *ptr);
+/* Load all tensors named by the config (lm_load.c). */
+srt_status srt_lm_load_weights(srt_lm *lm);
+void srt_lm_scratch_free(srt_lm *lm);
+
+#endif

@@ -1,0 +1,87 @@
+/* snac_config.c: parse a SNAC config.json (Hugging Face format) and derive hop length and padding. */
+#include "snac/snac_model.h"
+#include <cjson/cJSON.h>
+#include <string.h>
+
+static srt_status get_int(const cJSON *root, const char *key, int required, int dflt, int *out, const char *what) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (required) return srt_error(SRT_ERR_FORMAT, "%s: missing \"%s\"", what, key);
+        *out = dflt;
+        return SRT_OK;
+    }
+    if (cJSON_IsBool(v)) { *out = cJSON_IsTrue(v); return SRT_OK; }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
+        return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" must be an integer", what, key);
+    *out = (int)v->valuedouble;
+    return SRT_OK;
+}
+
+static srt_status get_int_array(const cJSON *root, const char *key, int max, int *n, int *vals, const char *what) {
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsArray(arr)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" must be an array of integers", what, key);
+    int count = cJSON_GetArraySize(arr);
+    if (count < 1 || count > max)
+        return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" has %d entries (expected 1..%d)", what, key, count, max);
+    for (int i = 0; i < count; i++) {
+        const cJSON *v = cJSON_GetArrayItem(arr, i);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 64 || v->valuedouble != (int)v->valuedouble)
+            return srt_error(SRT_ERR_FORMAT, "%s: \"%s\"[%d] must be an integer in 1..64", what, key, i);
+        vals[i] = (int)v->valuedouble;
+    }
+    *n = count;
+    return SRT_OK;
+}
+
+srt_status snac_config_parse(const char *json_text, const char *what, snac_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cJSON *root = cJSON_Parse(json_text);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        return srt_error(SRT_ERR_FORMAT, "%s: malformed JSON near \"%.20s\"", what, at ? at : "?");
+    }
+    srt_status st = SRT_OK;
+    if (!cJSON_IsObject(root)) { st = srt_error(SRT_ERR_FORMAT, "%s: expected a JSON object", what); goto done; }
+    SRT_TRY_GOTO(get_int(root, "sampling_rate", 0, 44100, &cfg->sampling_rate, what), done);
+    SRT_TRY_GOTO(get_int(root, "encoder_dim", 0, 64, &cfg->encoder_dim, what), done);
+    SRT_TRY_GOTO(get_int(root, "decoder_dim", 0, 1536, &cfg->decoder_dim, what), done);
+    SRT_TRY_GOTO(get_int_array(root, "encoder_rates", SNAC_MAX_RATES, &cfg->n_enc_rates, cfg->encoder_rates, what), done);
+    SRT_TRY_GOTO(get_int_array(root, "decoder_rates", SNAC_MAX_RATES, &cfg->n_dec_rates, cfg->decoder_rates, what), done);
+    SRT_TRY_GOTO(get_int_array(root, "vq_strides", SNAC_MAX_LEVELS, &cfg->n_levels, cfg->vq_strides, what), done);
+    SRT_TRY_GOTO(get_int(root, "attn_window_size", 0, 0, &cfg->attn_window, what), done);
+    SRT_TRY_GOTO(get_int(root, "codebook_size", 0, 4096, &cfg->codebook_size, what), done);
+    SRT_TRY_GOTO(get_int(root, "codebook_dim", 0, 8, &cfg->codebook_dim, what), done);
+    SRT_TRY_GOTO(get_int(root, "noise", 0, 1, &cfg->noise, what), done);
+    SRT_TRY_GOTO(get_int(root, "depthwise", 0, 1, &cfg->depthwise, what), done);
+    SRT_TRY_GOTO(get_int(root, "latent_dim", 0, 0, &cfg->latent_dim, what), done);
+    if (cfg->sampling_rate < 1000 || cfg->sampling_rate > 384000 || cfg->encoder_dim < 1 || cfg->encoder_dim > 65536 ||
+        cfg->decoder_dim < 1 || cfg->decoder_dim > 65536 || cfg->codebook_size < 2 || cfg->codebook_size > 65536 ||
+        cfg->codebook_dim < 1 || cfg->codebook_dim > 4096 || cfg->attn_window < 0 || cfg->attn_window > 4096) {
+        st = srt_error(SRT_ERR_FORMAT, "%s: a dimension is out of range", what);
+        goto done;
+    }
+    if (!cfg->latent_dim) cfg->latent_dim = cfg->encoder_dim << cfg->n_enc_rates;
+    cfg->hop_length = 1;
+    for (int i = 0; i < cfg->n_enc_rates; i++) cfg->hop_length *= cfg->encoder_rates[i];
+    int dec_total = 1;
+    for (int i = 0; i < cfg->n_dec_rates; i++) dec_total *= cfg->decoder_rates[i];
+    if (dec_total != cfg->hop_length) {
+        st = srt_error(SRT_ERR_FORMAT, "%s: decoder_rates multiply to %d but encoder_rates to %d", what, dec_total,
+                       cfg->hop_length);
+        goto done;
+    }
+    if (cfg->decoder_dim >> cfg->n_dec_rates < 1 || (cfg->decoder_dim % (1 << cfg->n_dec_rates))) {
+        st = srt_error(SRT_ERR_FORMAT, "%s: decoder_dim %d is not divisible by 2^%d", what, cfg->decoder_dim,
+                       cfg->n_dec_rates);
+        goto done;
+    }
+    for (int i = 1; i < cfg->n_levels; i++)
+        if (cfg->vq_strides[i - 1] % cfg->vq_strides[i]) {
+            st = srt_error(SRT_ERR_FORMAT, "%s: vq_strides must each divide the previous one", what);
+            goto done;
+        }
+    cfg->pad_multiple = (int)(cfg->hop_length * srt_lcm64(cfg->vq_strides[0], cfg->attn_window ? cfg->attn_window : 1));
+done:
+    cJSON_Delete(root);
+    return st;
+}

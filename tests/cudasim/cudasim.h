@@ -1,0 +1,150 @@
+/* cudasim.h: the CUDA device language for g++, so that cuda/ *.cuh kernels run on the CPU (tests only).
+ * Included by cuda/common.cuh when __CUDACC__ is not defined. Provides:
+ *   __global__/__device__/__host__ (empty), __shared__ (static thread_local: one copy per block, since the
+ *   blocks of a launch run one after another on one OS thread), threadIdx/blockIdx/blockDim/gridDim,
+ *   __syncthreads() (block barrier checking that every live thread arrives at the same call site),
+ *   __syncwarp, __shfl_{sync,xor,up,down}_sync, __ballot_sync, __any_sync, __all_sync (32-lane warp
+ *   exchanges honouring mask and width; a lane outside the mask or a lane that never arrives is reported),
+ *   atomics (plain read-modify-write: fibers only switch at barriers), fast-math intrinsics,
+ *   and cudasim::launch (used by LAUNCH in cuda/common.cuh). Types (dim3, cudaStream_t) come from CUDA's
+ *   host headers. Scheduling and checks are in scheduler.cpp. */
+#ifndef CUDASIM_H
+#define CUDASIM_H
+
+#ifndef __cplusplus
+#error "cudasim.h is C++: compile kernel sources with g++"
+#endif
+
+#include <cuda_runtime_api.h>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include "cudasim_api.h"
+
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __shared__
+#undef __constant__
+#undef __forceinline__
+#undef __noinline__
+#undef __launch_bounds__
+#define __global__
+#define __device__
+#define __host__
+#define __constant__ static const
+#define __shared__ static thread_local
+#define __forceinline__ inline
+#define __noinline__
+#define __launch_bounds__(...)
+
+namespace cudasim {
+
+/* One simulated CUDA thread (a fiber). */
+struct Thread {
+    uint3 idx;           /* threadIdx */
+    int linear;          /* x + y*bx + z*bx*by */
+    int lane, warp;
+    int state;           /* see scheduler.cpp */
+    const char *wait_file; int wait_line;   /* call site of the barrier / collective it waits at */
+    uint64_t coll_value; /* value this lane contributed to a warp collective */
+    int coll_param;      /* source lane / delta / lane mask */
+    uint64_t coll_result;
+    void *fiber;         /* fcontext */
+};
+
+extern thread_local Thread *t_current;
+extern thread_local uint3 t_block_idx;
+extern thread_local dim3 t_block_dim, t_grid_dim;
+
+enum CollKind { COLL_SHFL = 0, COLL_SHFL_XOR, COLL_SHFL_UP, COLL_SHFL_DOWN, COLL_BALLOT, COLL_ANY, COLL_ALL, COLL_SYNCWARP };
+
+void syncthreads(const char *file, int line);
+uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param, int width, const char *file, int line);
+void *dynamic_shared();
+void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+typedef void (*KernelThunk)(void *closure);
+void launch_impl(const char *name, dim3 grid, dim3 block, size_t smem_bytes, cudaStream_t stream, KernelThunk fn,
+                 void *closure);
+
+template <class F> static void thunk_of(void *closure) { (*static_cast<F *>(closure))(); }
+template <class F> inline void launch(const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, F fn) {
+    launch_impl(name, grid, block, smem, stream, &thunk_of<F>, &fn);
+}
+
+template <class T> inline uint64_t to_bits(T v) { uint64_t u = 0; static_assert(sizeof(T) <= 8, "shuffle of >8 bytes"); std::memcpy(&u, &v, sizeof v); return u; }
+template <class T> inline T from_bits(uint64_t u) { T v; std::memcpy(&v, &u, sizeof v); return v; }
+
+} /* namespace cudasim */
+
+#define threadIdx (cudasim::t_current->idx)
+#define blockIdx (cudasim::t_block_idx)
+#define blockDim (cudasim::t_block_dim)
+#define gridDim (cudasim::t_grid_dim)
+#define warpSize 32
+
+#define __syncthreads() cudasim::syncthreads(__FILE__, __LINE__)
+
+inline void __syncwarp(unsigned mask = 0xffffffffu, const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    cudasim::warp_collective(cudasim::COLL_SYNCWARP, mask, 0, 0, 32, file, line);
+}
+template <class T> inline T __shfl_sync(unsigned mask, T var, int src_lane, int width = 32,
+                                       const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return cudasim::from_bits<T>(cudasim::warp_collective(cudasim::COLL_SHFL, mask, cudasim::to_bits(var), src_lane, width, file, line));
+}
+template <class T> inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = 32,
+                                           const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return cudasim::from_bits<T>(cudasim::warp_collective(cudasim::COLL_SHFL_XOR, mask, cudasim::to_bits(var), lane_mask, width, file, line));
+}
+template <class T> inline T __shfl_up_sync(unsigned mask, T var, unsigned delta, int width = 32,
+                                          const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return cudasim::from_bits<T>(cudasim::warp_collective(cudasim::COLL_SHFL_UP, mask, cudasim::to_bits(var), (int)delta, width, file, line));
+}
+template <class T> inline T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = 32,
+                                            const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return cudasim::from_bits<T>(cudasim::warp_collective(cudasim::COLL_SHFL_DOWN, mask, cudasim::to_bits(var), (int)delta, width, file, line));
+}
+inline unsigned __ballot_sync(unsigned mask, int pred, const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return (unsigned)cudasim::warp_collective(cudasim::COLL_BALLOT, mask, pred != 0, 0, 32, file, line);
+}
+inline int __any_sync(unsigned mask, int pred, const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return (int)cudasim::warp_collective(cudasim::COLL_ANY, mask, pred != 0, 0, 32, file, line);
+}
+inline int __all_sync(unsigned mask, int pred, const char *file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return (int)cudasim::warp_collective(cudasim::COLL_ALL, mask, pred != 0, 0, 32, file, line);
+}
+
+/* Atomics: fibers never switch inside one, so a plain read-modify-write is atomic here. */
+template <class T> inline T atomicAdd(T *p, T v) { T old = *p; *p = old + v; return old; }
+template <class T> inline T atomicSub(T *p, T v) { T old = *p; *p = old - v; return old; }
+template <class T> inline T atomicMax(T *p, T v) { T old = *p; if (v > old) *p = v; return old; }
+template <class T> inline T atomicMin(T *p, T v) { T old = *p; if (v < old) *p = v; return old; }
+template <class T> inline T atomicExch(T *p, T v) { T old = *p; *p = v; return old; }
+template <class T> inline T atomicCAS(T *p, T cmp, T v) { T old = *p; if (old == cmp) *p = v; return old; }
+template <class T> inline T atomicOr(T *p, T v) { T old = *p; *p = old | v; return old; }
+
+/* Device math and bit intrinsics. */
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+inline float __expf(float x) { return expf(x); }
+inline float __logf(float x) { return logf(x); }
+inline float __sinf(float x) { return sinf(x); }
+inline float __cosf(float x) { return cosf(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __saturatef(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
+inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
+inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline int __float_as_int(float f) { int u; std::memcpy(&u, &f, 4); return u; }
+inline float __int_as_float(int u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+template <class T> inline T __ldg(const T *p) { return *p; }
+
+#endif

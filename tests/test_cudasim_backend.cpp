@@ -1,0 +1,442 @@
+/* test_cudasim_backend.cpp: every codec op of the "cuda" backend, run in the CUDA simulator (tests/cudasim),
+ * against "cpu-ref" on random inputs of odd shapes (1, 7, 33, 1025), in forward, reverse and random thread order.
+ * Covers the SNAC conv shapes: dense k7 p3; depthwise k7 dilation 1/3/9; strided k=2s, s in {2,3,4,8},
+ * p=ceil(s/2); transposed likewise with output_padding s%2; grouped (depthwise down/up-sampling); Snake on the
+ * input, in_valid with NaN poison in the masked tail, residual (separate and aliasing y).
+ * Every device output is NaN-poisoned before the op and followed by sentinels that must survive; NaN/Inf in an
+ * output whose reference is finite fails. Tolerances (atol + rtol*|ref|) are written beside each check. */
+extern "C" {
+#include "backend.h"
+#include "weights/weights.h"
+}
+#include "cudasim_api.h"
+#include "tests/testutil.h"
+#include <vector>
+
+static srt_backend g_ref, g_cu;
+static const float SENTINEL = -7777.25f;
+static const size_t TAIL = 37;                 /* sentinel floats after every output */
+static std::vector<void *> g_dev;              /* device buffers of the current case */
+static const char *g_case = "";
+
+/* fp32 accumulation over at most ~7200 terms of magnitude ~1/sqrt(fan_in) against a double reference. */
+static const double CONV_ATOL = 3e-5, CONV_RTOL = 1e-4;
+static const double ELEM_ATOL = 1e-6, ELEM_RTOL = 1e-6;     /* elementwise: one or two roundings */
+static const double RED_ATOL = 2e-5, RED_RTOL = 1e-4;       /* reductions (layernorm, gemm, attention) */
+
+static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
+    std::vector<float> v(n);
+    test_fill_uniform(v.data(), n, seed, lo, hi);
+    return v;
+}
+
+static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
+    void *d = nullptr;
+    srt_status st = g_cu.ops->alloc(g_cu.ctx, bytes + tail_floats * sizeof(float), &d);
+    TEST_CHECK(st == SRT_OK, "%s: alloc: %s", g_case, srt_last_error());
+    if (st != SRT_OK) return nullptr;
+    std::vector<float> tail(tail_floats, SENTINEL);
+    if (bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
+    if (tail_floats) g_cu.ops->upload(g_cu.ctx, (char *)d + bytes, tail.data(), tail_floats * sizeof(float));
+    g_dev.push_back(d);
+    return d;
+}
+static float *dev_in(const std::vector<float> &h) { return (float *)dev_of(h.data(), h.size() * sizeof(float), 0); }
+/* An output buffer: `init` (or NaN poison when empty) followed by sentinels. */
+static float *dev_out(size_t n, const std::vector<float> &init = {}) {
+    std::vector<float> h = init.empty() ? std::vector<float>(n, NAN) : init;
+    return (float *)dev_of(h.data(), n * sizeof(float), TAIL);
+}
+
+static void end_case() {
+    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
+    g_dev.clear();
+}
+
+/* Download n floats + sentinels, compare with ref (atol + rtol*|ref|), check the sentinels. */
+static void check_out(const char *what, const float *dev, const std::vector<float> &ref, double atol, double rtol) {
+    std::vector<float> got(ref.size() + TAIL);
+    srt_status st = g_cu.ops->sync(g_cu.ctx);
+    TEST_CHECK(st == SRT_OK, "%s %s: sync: %s", g_case, what, srt_last_error());
+    g_cu.ops->download(g_cu.ctx, got.data(), dev, got.size() * sizeof(float));
+    size_t worst = 0;
+    double maxerr = 0;
+    double excess = test_compare(got.data(), ref.data(), ref.size(), atol, rtol, &worst, &maxerr);
+    TEST_CHECK(excess <= 0, "%s %s [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g, atol %g rtol %g)",
+               g_case, what, cudasim_order_name(cudasim_get_order()), worst, ref.empty() ? 0.0 : got[worst],
+               ref.empty() ? 0.0 : ref[worst], maxerr, atol, rtol);
+    int clobbered = 0;
+    for (size_t i = 0; i < TAIL; i++) clobbered += got[ref.size() + i] != SENTINEL;
+    TEST_CHECK(clobbered == 0, "%s %s: %d sentinels after the output were overwritten", g_case, what, clobbered);
+}
+
+static void check_status(srt_status st, const char *what) {
+    TEST_CHECK(st == SRT_OK, "%s %s: %s: %s", g_case, what, srt_status_name(st), srt_last_error());
+}
+
+/* ---------------------------------------------------------------- conv1d */
+enum { RES_NONE = 0, RES_SEPARATE, RES_ALIAS };
+
+static void conv1d_case(const char *name, int B, int Cin, int Cout, int L, int K, int S, int D, int P, int G,
+                        bool use_bias, bool use_alpha, bool use_valid, int res, uint64_t seed) {
+    g_case = name;
+    int out_len = (L + 2 * P - D * (K - 1) - 1) / S + 1;
+    int cin_g = Cin / G;
+    std::vector<int> valid((size_t)B);
+    for (int b = 0; b < B; b++) valid[(size_t)b] = b == 0 ? L + 3 : (L * (b + 1)) / (B + 2);   /* > L is clamped */
+    std::vector<float> x = rnd((size_t)B * Cin * L, seed, -1, 1);
+    if (use_valid)   /* NaN poison where the mask must hide the input */
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < Cin; c++)
+                for (int t = valid[(size_t)b]; t < L; t++) x[((size_t)b * Cin + c) * L + t] = NAN;
+    float wscale = 1.0f / sqrtf((float)(cin_g * K));
+    std::vector<float> w = rnd((size_t)Cout * cin_g * K, seed + 1, -wscale, wscale);
+    std::vector<float> bias = rnd((size_t)Cout, seed + 2, -0.5f, 0.5f), alpha = rnd((size_t)Cin, seed + 3, 0.2f, 2.0f);
+    std::vector<float> resid = rnd((size_t)B * Cout * out_len, seed + 4, -1, 1);
+
+    srt_conv1d_args a = {};
+    a.batch = B; a.in_ch = Cin; a.out_ch = Cout; a.in_len = L; a.out_len = out_len;
+    a.kernel = K; a.stride = S; a.dilation = D; a.padding = P; a.groups = G;
+    a.in_valid = use_valid ? valid.data() : nullptr;
+    std::vector<float> yref = res == RES_ALIAS ? resid : std::vector<float>(resid.size());
+    srt_conv1d_args r = a;
+    r.x = x.data(); r.w = w.data(); r.bias = use_bias ? bias.data() : nullptr; r.in_alpha = use_alpha ? alpha.data() : nullptr;
+    r.residual = res == RES_SEPARATE ? resid.data() : res == RES_ALIAS ? yref.data() : nullptr;
+    r.y = yref.data();
+    check_status(g_ref.ops->conv1d(g_ref.ctx, &r), "cpu-ref conv1d");
+
+    srt_conv1d_args c = a;
+    c.x = dev_in(x); c.w = dev_in(w); c.bias = use_bias ? dev_in(bias) : nullptr;
+    c.in_alpha = use_alpha ? dev_in(alpha) : nullptr;
+    c.y = dev_out(resid.size(), res == RES_ALIAS ? resid : std::vector<float>());
+    c.residual = res == RES_SEPARATE ? dev_in(resid) : res == RES_ALIAS ? c.y : nullptr;
+    check_status(g_cu.ops->conv1d(g_cu.ctx, &c), "cuda conv1d");
+    check_out("y", c.y, yref, CONV_ATOL, CONV_RTOL);
+    end_case();
+}
+
+static void convt1d_case(const char *name, int B, int Cin, int Cout, int L, int S, int G, bool use_bias, bool use_alpha,
+                         bool use_valid, uint64_t seed) {
+    g_case = name;
+    int K = 2 * S, P = (S + 1) / 2, OP = S % 2;
+    int out_len = (L - 1) * S - 2 * P + K + OP;
+    int cout_g = Cout / G;
+    std::vector<int> valid((size_t)B);
+    for (int b = 0; b < B; b++) valid[(size_t)b] = b == 0 ? L : (L * (b + 1)) / (B + 2);
+    std::vector<float> x = rnd((size_t)B * Cin * L, seed, -1, 1);
+    if (use_valid)
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < Cin; c++)
+                for (int t = valid[(size_t)b]; t < L; t++) x[((size_t)b * Cin + c) * L + t] = NAN;
+    float wscale = 1.0f / sqrtf((float)(Cin / G * 2));
+    std::vector<float> w = rnd((size_t)Cin * cout_g * K, seed + 1, -wscale, wscale);
+    std::vector<float> bias = rnd((size_t)Cout, seed + 2, -0.5f, 0.5f), alpha = rnd((size_t)Cin, seed + 3, 0.2f, 2.0f);
+    srt_convt1d_args a = {};
+    a.batch = B; a.in_ch = Cin; a.out_ch = Cout; a.in_len = L; a.out_len = out_len;
+    a.kernel = K; a.stride = S; a.padding = P; a.groups = G;
+    a.in_valid = use_valid ? valid.data() : nullptr;
+    std::vector<float> yref((size_t)B * Cout * out_len);
+    srt_convt1d_args r = a;
+    r.x = x.data(); r.w = w.data(); r.bias = use_bias ? bias.data() : nullptr; r.in_alpha = use_alpha ? alpha.data() : nullptr;
+    r.y = yref.data();
+    check_status(g_ref.ops->conv_transpose1d(g_ref.ctx, &r), "cpu-ref conv_transpose1d");
+    srt_convt1d_args c = a;
+    c.x = dev_in(x); c.w = dev_in(w); c.bias = use_bias ? dev_in(bias) : nullptr;
+    c.in_alpha = use_alpha ? dev_in(alpha) : nullptr;
+    c.y = dev_out(yref.size());
+    check_status(g_cu.ops->conv_transpose1d(g_cu.ctx, &c), "cuda conv_transpose1d");
+    check_out("y", c.y, yref, CONV_ATOL, CONV_RTOL);
+    end_case();
+}
+
+static void conv_cases() {
+    char name[128];
+    /* dense k7 p3 */
+    conv1d_case("dense k7 7->33 L33", 2, 7, 33, 33, 7, 1, 1, 3, 1, true, true, true, RES_NONE, 10);
+    conv1d_case("dense k7 33->7 L1", 3, 33, 7, 1, 7, 1, 1, 3, 1, true, false, false, RES_SEPARATE, 11);
+    conv1d_case("dense k7 1->33 L33 residual=y", 1, 1, 33, 33, 7, 1, 1, 3, 1, false, true, false, RES_ALIAS, 12);
+    conv1d_case("dense k7 1025->7 L7", 1, 1025, 7, 7, 7, 1, 1, 3, 1, true, false, true, RES_NONE, 13);
+    /* 1x1 */
+    conv1d_case("1x1 33->7 L33 plain", 2, 33, 7, 33, 1, 1, 1, 0, 1, true, false, false, RES_SEPARATE, 14);
+    conv1d_case("1x1 7->1025 L7 alpha", 1, 7, 1025, 7, 1, 1, 1, 0, 1, true, true, false, RES_ALIAS, 15);
+    conv1d_case("1x1 33->33 L33 valid", 2, 33, 33, 33, 1, 1, 1, 0, 1, false, false, true, RES_NONE, 16);
+    /* depthwise k7 dilation 1/3/9 */
+    const int dils[3] = {1, 3, 9};
+    for (int d : dils) {
+        snprintf(name, sizeof name, "depthwise k7 d%d C33 L33", d);
+        conv1d_case(name, 2, 33, 33, 33, 7, 1, d, 3 * d, 33, true, true, true, RES_ALIAS, 20 + (uint64_t)d);
+        snprintf(name, sizeof name, "depthwise k7 d%d C7 L1025", d);
+        conv1d_case(name, 1, 7, 7, 1025, 7, 1, d, 3 * d, 7, true, true, true, RES_SEPARATE, 30 + (uint64_t)d);
+    }
+    conv1d_case("depthwise k7 C1025 L7", 1, 1025, 1025, 7, 7, 1, 1, 3, 1025, true, true, false, RES_NONE, 40);
+    conv1d_case("depthwise k7 C1 L33", 2, 1, 1, 33, 7, 1, 1, 3, 1, false, false, true, RES_NONE, 41);
+    /* strided k=2s, p=ceil(s/2): dense and depthwise-style grouped (in -> 2*in, groups = in) */
+    const int strides[4] = {2, 3, 4, 8};
+    for (int s : strides) {
+        snprintf(name, sizeof name, "strided s%d 7->33 L%d", s, 33 + s);
+        conv1d_case(name, 2, 7, 33, 33 + s, 2 * s, s, 1, (s + 1) / 2, 1, true, true, true, RES_NONE, 50 + (uint64_t)s);
+        snprintf(name, sizeof name, "strided grouped s%d 7->14 g7 L33", s);
+        conv1d_case(name, 2, 7, 14, 33, 2 * s, s, 1, (s + 1) / 2, 7, true, true, true, RES_NONE, 60 + (uint64_t)s);
+        snprintf(name, sizeof name, "transposed s%d 33->7 L7", s);
+        convt1d_case(name, 2, 33, 7, 7, s, 1, true, true, true, 70 + (uint64_t)s);
+        snprintf(name, sizeof name, "transposed s%d 7->33 L33", s);
+        convt1d_case(name, 1, 7, 33, 33, s, 1, true, false, false, 80 + (uint64_t)s);
+        snprintf(name, sizeof name, "transposed grouped s%d 14->7 g7 L7", s);
+        convt1d_case(name, 2, 14, 7, 7, s, 7, true, true, true, 90 + (uint64_t)s);
+    }
+    conv1d_case("grouped k3 9->6 g3 d2", 2, 9, 6, 33, 3, 1, 2, 2, 3, true, true, true, RES_SEPARATE, 99);
+}
+
+/* ---------------------------------------------------------------- other ops */
+static void snake_cases() {
+    const int shapes[3][3] = {{2, 33, 33}, {1, 7, 1025}, {1, 1025, 1}};
+    for (int inplace = 0; inplace < 2; inplace++)
+        for (const auto &s : shapes) {
+            g_case = inplace ? "snake in place" : "snake";
+            size_t n = (size_t)s[0] * s[1] * s[2];
+            std::vector<float> x = rnd(n, 100 + (uint64_t)s[1], -3, 3), alpha = rnd((size_t)s[1], 101, 0.1f, 3.0f), yref(n);
+            srt_snake_args r = {s[0], s[1], s[2], x.data(), alpha.data(), yref.data()};
+            g_ref.ops->snake(g_ref.ctx, &r);
+            float *dx = inplace ? dev_out(n, x) : dev_in(x);
+            float *dy = inplace ? dx : dev_out(n);
+            srt_snake_args c = {s[0], s[1], s[2], dx, dev_in(alpha), dy};
+            check_status(g_cu.ops->snake(g_cu.ctx, &c), "snake");
+            check_out("y", dy, yref, 1e-6, 2e-6);   /* sinf vs sin: a few ulp, amplified by 1/alpha <= 10 */
+            end_case();
+        }
+}
+
+static uint16_t to_half(float f, srt_dtype dt) { return dt == SRT_BF16 ? srt_f32_to_bf16(f) : srt_f32_to_f16(f); }
+
+static void gemm_cases() {
+    const int M = 7, N = 33, K = 1025;
+    const srt_dtype dts[3] = {SRT_F32, SRT_BF16, SRT_F16};
+    for (srt_dtype dt : dts)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                g_case = "gemm";
+                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+                size_t a_rows = ta ? K : M, b_rows = tb ? N : K;
+                std::vector<float> A = rnd(a_rows * lda, 200 + (uint64_t)(ta * 2 + tb), -1, 1);
+                std::vector<float> Bf = rnd(b_rows * ldb, 210 + (uint64_t)(ta * 2 + tb), -0.05f, 0.05f);
+                std::vector<uint16_t> Bh(Bf.size());
+                for (size_t i = 0; i < Bf.size(); i++) Bh[i] = to_half(Bf[i], dt);
+                std::vector<float> C0 = rnd((size_t)M * ldc, 220, -1, 1), Cref = C0;
+                float alpha = 0.75f, beta = ta ? 0.5f : 0.0f;
+                const void *Bhost = dt == SRT_F32 ? (const void *)Bf.data() : (const void *)Bh.data();
+                srt_gemm_args r = {M, N, K, ta, tb, alpha, beta, A.data(), lda, Bhost, ldb, dt, Cref.data(), ldc};
+                check_status(g_ref.ops->gemm(g_ref.ctx, &r), "cpu-ref gemm");
+                const void *dB = dt == SRT_F32 ? (const void *)dev_in(Bf)
+                                               : dev_of(Bh.data(), Bh.size() * sizeof(uint16_t), 0);
+                float *dC = dev_out(C0.size(), C0);
+                srt_gemm_args c = {M, N, K, ta, tb, alpha, beta, dev_in(A), lda, dB, ldb, dt, dC, ldc};
+                check_status(g_cu.ops->gemm(g_cu.ctx, &c), "cuda gemm");
+                check_out(srt_dtype_name(dt), dC, Cref, RED_ATOL, RED_RTOL);
+                end_case();
+            }
+}
+
+static void layernorm_cases() {
+    const int shapes[3][2] = {{33, 1025}, {7, 7}, {1, 33}};
+    for (const auto &s : shapes)
+        for (int variant = 0; variant < 2; variant++) {
+            g_case = variant ? "layernorm in place, no beta" : "layernorm";
+            size_t n = (size_t)s[0] * s[1];
+            std::vector<float> x = rnd(n, 300 + (uint64_t)s[1], -2, 3), g = rnd((size_t)s[1], 301, 0.5f, 1.5f);
+            std::vector<float> be = rnd((size_t)s[1], 302, -0.5f, 0.5f), yref(n);
+            srt_layernorm_args r = {s[0], s[1], 1e-5f, x.data(), g.data(), variant ? nullptr : be.data(), yref.data()};
+            g_ref.ops->layernorm(g_ref.ctx, &r);
+            float *dx = variant ? dev_out(n, x) : dev_in(x);
+            float *dy = variant ? dx : dev_out(n);
+            srt_layernorm_args c = {s[0], s[1], 1e-5f, dx, dev_in(g), variant ? nullptr : dev_in(be), dy};
+            check_status(g_cu.ops->layernorm(g_cu.ctx, &c), "layernorm");
+            check_out("y", dy, yref, RED_ATOL, RED_RTOL);
+            end_case();
+        }
+}
+
+static void transpose_cases() {
+    const int shapes[3][3] = {{2, 33, 1025}, {1, 7, 1}, {3, 33, 7}};
+    for (const auto &s : shapes)
+        for (int res = 0; res < 3; res++) {
+            g_case = res == 0 ? "transpose" : res == 1 ? "transpose + residual" : "transpose + residual=y";
+            size_t n = (size_t)s[0] * s[1] * s[2];
+            std::vector<float> x = rnd(n, 400 + (uint64_t)s[2], -1, 1), resid = rnd(n, 401, -1, 1);
+            std::vector<float> yref = res == 2 ? resid : std::vector<float>(n);
+            srt_transpose_args r = {s[0], s[1], s[2], x.data(), res == 1 ? resid.data() : res == 2 ? yref.data() : nullptr, yref.data()};
+            g_ref.ops->transpose(g_ref.ctx, &r);
+            float *dy = dev_out(n, res == 2 ? resid : std::vector<float>());
+            srt_transpose_args c = {s[0], s[1], s[2], dev_in(x), res == 1 ? dev_in(resid) : res == 2 ? dy : nullptr, dy};
+            check_status(g_cu.ops->transpose(g_cu.ctx, &c), "transpose");
+            check_out("y", dy, yref, ELEM_ATOL, ELEM_RTOL);
+            end_case();
+        }
+}
+
+static void attention_cases() {
+    /* batch, windows, heads, head_dim, window */
+    const int shapes[3][5] = {{2, 2, 2, 8, 7}, {1, 1, 1, 64, 64}, {1, 3, 3, 16, 33}};
+    for (const auto &s : shapes) {
+        g_case = "local_attention";
+        int B = s[0], len = s[1] * s[4], H = s[2], D = s[3], W = s[4];
+        size_t n_in = (size_t)B * len * 3 * H * D, n_out = (size_t)B * len * H * D;
+        std::vector<float> qkv = rnd(n_in, 500 + (uint64_t)W, -2, 2), yref(n_out);
+        srt_local_attn_args r = {B, len, H, D, W, qkv.data(), yref.data()};
+        check_status(g_ref.ops->local_attention(g_ref.ctx, &r), "cpu-ref local_attention");
+        float *dy = dev_out(n_out);
+        srt_local_attn_args c = {B, len, H, D, W, dev_in(qkv), dy};
+        check_status(g_cu.ops->local_attention(g_cu.ctx, &c), "cuda local_attention");
+        check_out("out", dy, yref, 1e-4, 1e-4);   /* float rotary angles up to 63 rad and exp: ~1e-5 */
+        end_case();
+    }
+}
+
+static void pool_upsample_cases() {
+    const int kernels[3] = {1, 2, 4};
+    for (int k : kernels) {
+        g_case = "avgpool";
+        int B = 2, C = 33, L = 1025, out_len = L / k;
+        std::vector<float> x = rnd((size_t)B * C * L, 600 + (uint64_t)k, -1, 1), yref((size_t)B * C * out_len);
+        srt_avgpool_args r = {B, C, L, k, x.data(), yref.data()};
+        g_ref.ops->avgpool(g_ref.ctx, &r);
+        float *dy = dev_out(yref.size());
+        srt_avgpool_args c = {B, C, L, k, dev_in(x), dy};
+        check_status(g_cu.ops->avgpool(g_cu.ctx, &c), "avgpool");
+        check_out("y", dy, yref, ELEM_ATOL, 1e-6);
+        end_case();
+        for (int with_acc = 0; with_acc < 2; with_acc++) {
+            g_case = with_acc ? "upsample_add + acc" : "upsample_add";
+            int Lx = 33;
+            size_t n_out = (size_t)2 * 7 * Lx * k;
+            std::vector<float> xs = rnd((size_t)2 * 7 * Lx, 610, -1, 1), y0 = rnd(n_out, 611, -1, 1), acc0 = rnd(n_out, 612, -1, 1);
+            std::vector<float> yref2 = y0, accref = acc0;
+            srt_upsample_add_args r2 = {2, 7, Lx, k, 0.7f, xs.data(), yref2.data(), with_acc ? accref.data() : nullptr};
+            g_ref.ops->upsample_add(g_ref.ctx, &r2);
+            float *dy2 = dev_out(n_out, y0), *dacc = with_acc ? dev_out(n_out, acc0) : nullptr;
+            srt_upsample_add_args c2 = {2, 7, Lx, k, 0.7f, dev_in(xs), dy2, dacc};
+            check_status(g_cu.ops->upsample_add(g_cu.ctx, &c2), "upsample_add");
+            check_out("y", dy2, yref2, ELEM_ATOL, ELEM_RTOL);
+            if (with_acc) check_out("acc", dacc, accref, ELEM_ATOL, ELEM_RTOL);
+            end_case();
+        }
+    }
+}
+
+static void vq_embed_cases() {
+    const int shapes[3][4] = {{2, 8, 33, 1025}, {1, 7, 7, 7}, {1, 33, 1, 33}};   /* batch, dim, len, codes */
+    for (const auto &s : shapes) {
+        g_case = "vq_nearest";
+        int B = s[0], dim = s[1], len = s[2], n_codes = s[3];
+        std::vector<float> z = rnd((size_t)B * dim * len, 700 + (uint64_t)dim, -1, 1);
+        std::vector<float> cb = rnd((size_t)n_codes * dim, 701 + (uint64_t)dim, -1, 1);
+        for (int i = 0; i < n_codes; i++) {
+            double nrm = 0;
+            for (int d = 0; d < dim; d++) nrm += (double)cb[(size_t)i * dim + d] * cb[(size_t)i * dim + d];
+            for (int d = 0; d < dim; d++) cb[(size_t)i * dim + d] = (float)(cb[(size_t)i * dim + d] / sqrt(nrm));
+        }
+        size_t frames = (size_t)B * len;
+        std::vector<int32_t> codes_ref(frames);
+        std::vector<float> margin_ref(frames);
+        srt_vq_args r = {B, dim, len, n_codes, z.data(), cb.data(), codes_ref.data(), margin_ref.data()};
+        g_ref.ops->vq_nearest(g_ref.ctx, &r);
+        int32_t *dcodes = (int32_t *)dev_of(nullptr, 0, frames + TAIL);
+        float *dmargin = dev_out(frames);
+        srt_vq_args c = {B, dim, len, n_codes, dev_in(z), dev_in(cb), dcodes, dmargin};
+        check_status(g_cu.ops->vq_nearest(g_cu.ctx, &c), "vq_nearest");
+        std::vector<int32_t> codes(frames);
+        g_cu.ops->download(g_cu.ctx, codes.data(), dcodes, frames * sizeof(int32_t));
+        int wrong = 0;
+        for (size_t i = 0; i < frames; i++)   /* a decisive frame (margin > 1e-4) must get the reference code */
+            wrong += margin_ref[i] > 1e-4f && codes[i] != codes_ref[i];
+        TEST_CHECK(wrong == 0, "vq_nearest dim %d codes %d: %d decisive frames got another code", dim, n_codes, wrong);
+        check_out("margin", dmargin, margin_ref, 1e-5, 1e-4);   /* float scores ~O(1): ~1e-6 */
+
+        g_case = "embed";
+        std::vector<float> yref((size_t)B * dim * len);
+        srt_embed_args re = {B, dim, len, n_codes, cb.data(), codes_ref.data(), yref.data()};
+        g_ref.ops->embed(g_ref.ctx, &re);
+        float *dy = dev_out(yref.size());
+        int32_t *dc = (int32_t *)dev_of(codes_ref.data(), frames * sizeof(int32_t), 0);
+        srt_embed_args ce = {B, dim, len, n_codes, dev_in(cb), dc, dy};
+        check_status(g_cu.ops->embed(g_cu.ctx, &ce), "embed");
+        check_out("y", dy, yref, 0, 0);   /* a gather: exact */
+        std::vector<int32_t> bad = codes_ref;
+        bad[frames - 1] = n_codes;
+        g_cu.ops->upload(g_cu.ctx, dc, bad.data(), frames * sizeof(int32_t));
+        srt_status st = g_cu.ops->embed(g_cu.ctx, &ce);
+        TEST_CHECK(st == SRT_ERR_RANGE && strstr(srt_last_error(), "outside"), "embed of code %d: %s (%s)", n_codes,
+                   srt_status_name(st), srt_last_error());
+        end_case();
+    }
+}
+
+static void elementwise_cases() {
+    const int64_t n = 1025;
+    const srt_unary_op ops[3] = {SRT_UNARY_TANH, SRT_UNARY_COPY, SRT_UNARY_SCALE};
+    for (srt_unary_op op : ops)
+        for (int inplace = 0; inplace < 2; inplace++) {
+            g_case = "unary";
+            std::vector<float> x = rnd((size_t)n, 800 + (uint64_t)op, -4, 4), yref((size_t)n);
+            srt_unary_args r = {op, n, -1.5f, x.data(), yref.data()};
+            g_ref.ops->unary(g_ref.ctx, &r);
+            float *dx = inplace ? dev_out((size_t)n, x) : dev_in(x);
+            float *dy = inplace ? dx : dev_out((size_t)n);
+            srt_unary_args c = {op, n, -1.5f, dx, dy};
+            check_status(g_cu.ops->unary(g_cu.ctx, &c), "unary");
+            check_out("y", dy, yref, 1e-6, 1e-6);   /* tanhf: ~1 ulp */
+            end_case();
+        }
+    g_case = "axpby";
+    std::vector<float> x = rnd((size_t)n, 810, -1, 1), y0 = rnd((size_t)n, 811, -1, 1), yref = y0;
+    srt_axpby_args r = {n, 0.3f, -1.25f, x.data(), yref.data()};
+    g_ref.ops->axpby(g_ref.ctx, &r);
+    float *dy = dev_out((size_t)n, y0);
+    srt_axpby_args c = {n, 0.3f, -1.25f, dev_in(x), dy};
+    check_status(g_cu.ops->axpby(g_cu.ctx, &c), "axpby");
+    check_out("y", dy, yref, ELEM_ATOL, ELEM_RTOL);
+    end_case();
+
+    g_case = "noise_add";
+    int B = 2, C = 7, L = 33;
+    std::vector<float> noise = rnd((size_t)B * L, 820, -1, 1), h = rnd((size_t)B * C * L, 821, -1, 1);
+    std::vector<float> x0 = rnd((size_t)B * C * L, 822, -1, 1), xref = x0;
+    srt_noise_add_args rn = {B, C, L, noise.data(), h.data(), xref.data()};
+    g_ref.ops->noise_add(g_ref.ctx, &rn);
+    float *dx = dev_out(x0.size(), x0);
+    srt_noise_add_args cn = {B, C, L, dev_in(noise), dev_in(h), dx};
+    check_status(g_cu.ops->noise_add(g_cu.ctx, &cn), "noise_add");
+    check_out("x", dx, xref, ELEM_ATOL, ELEM_RTOL);
+    end_case();
+}
+
+int main(void) {
+    srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
+    TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
+    st = srt_backend_create("cuda", 0, &g_cu);
+    TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
+    if (st != SRT_OK) TEST_MAIN_END();
+    TEST_CHECK(!strcmp(g_cu.ops->name, "cuda") && !strcmp(g_cu.device, "cuda:0"), "backend %s device %s", g_cu.ops->name,
+               g_cu.device);
+    const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
+    for (cudasim_order order : orders) {
+        cudasim_set_order(order, 1234);
+        int failed_before = test_failed_count;
+        conv_cases();
+        snake_cases();
+        gemm_cases();
+        layernorm_cases();
+        transpose_cases();
+        attention_cases();
+        pool_upsample_cases();
+        vq_embed_cases();
+        elementwise_cases();
+        TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
+                   cudasim_last_error());
+        printf("%s order: %d failures, %llu launches and %llu simulated threads so far\n", cudasim_order_name(order),
+               test_failed_count - failed_before, (unsigned long long)cudasim_launch_count(),
+               (unsigned long long)cudasim_thread_count());
+        cudasim_clear_error();
+    }
+    srt_backend_destroy(&g_cu);
+    TEST_MAIN_END();
+}

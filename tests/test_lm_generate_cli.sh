@@ -1,0 +1,27 @@
+#!/bin/bash
+# test_lm_generate_cli.sh: `snacrt generate` end to end: greedy ids of the golden prompts (tests/data/llama
+# golden.json) on both CPU backends, JSON output shape, and a clear error with exit code 1 for a bad model folder.
+set -u
+SRC=${SNACRT_SRC:-.}
+BIN=${SNACRT_BIN:-build}/snacrt
+passed=0; failed=0
+check() { if [ "$1" = "$2" ]; then passed=$((passed+1)); else failed=$((failed+1)); echo "FAIL $3: got '$1' want '$2'" >&2; fi; }
+
+for dev in cpu-ref cpu; do
+  out=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 2000,5 --max-tokens 4 --device $dev --format json)
+  check "$out" '{"ids":[249,1462,249,1462],"text":null,"finish_reason":"length"}' "qwen2 p1 greedy on $dev"
+  out=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-orpheus" --max-tokens 3 --device $dev --format json \
+        --ids 128259,128000,83,5169,25,22691,1917,11,420,374,264,1296,13,128009,128260,128261,128257)
+  ids=$(echo "$out" | sed -n 's/.*"ids":\[\([^]]*\)\].*/\1/p')
+  check "$ids" "88587,73015,73015" "orpheus p0 greedy on $dev"
+done
+# same seed, same sampled ids
+a=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-k 50 --seed 9 --format json)
+b=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-k 50 --seed 9 --format json)
+check "$a" "$b" "seeded sampling repeats"
+err=$("$BIN" generate -m /nonexistent-model --ids 1 2>&1 >/dev/null); rc=$?
+check "$rc" "1" "missing model exit code"
+case "$err" in *"snacrt generate: "*"/nonexistent-model"*) passed=$((passed+1));; *) failed=$((failed+1)); echo "FAIL message: $err" >&2;; esac
+"$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 1,x >/dev/null 2>&1; check "$?" "2" "bad --ids exit code"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -6,6 +6,8 @@
 #include "snacrt.h"
 #include "weights/weights.h"
 #include "testutil.h"
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define LATENT_ATOL 1e-4
@@ -74,19 +76,22 @@ static srt_codes golden_codes(const golden *g, const char *sig, int row, int n_l
 }
 
 static void run_model(const char *model, const char *weights_file, const char *backend) {
-    char src[512], dir[512], label[256];
+    char src[1024], dir[512], label[256];
     snprintf(dir, sizeof dir, "/tmp/snacrt-golden-XXXXXX");
     if (!mkdtemp(dir)) { TEST_CHECK(0, "mkdtemp"); return; }
     /* a folder holding only config.json and the chosen weights file */
-    char link_cfg[600], link_w[600], target[600];
+    char link_cfg[600], link_w[600], target[400];
     snprintf(link_cfg, sizeof link_cfg, "%s/config.json", dir);
     snprintf(link_w, sizeof link_w, "%s/%s", dir, weights_file);
     snprintf(target, sizeof target, "tests/data/snac/%s/config.json", model);
     test_src_path(target, src, sizeof src);
-    TEST_CHECK(symlink(src, link_cfg) == 0, "symlink %s", src);
+    char abs[4096];
+    TEST_CHECK(realpath(src, abs) != NULL, "realpath %s", src);
+    TEST_CHECK(symlink(abs, link_cfg) == 0, "symlink %s", abs);
     snprintf(target, sizeof target, "tests/data/snac/%s/%s", model, weights_file);
     test_src_path(target, src, sizeof src);
-    TEST_CHECK(symlink(src, link_w) == 0, "symlink %s", src);
+    TEST_CHECK(realpath(src, abs) != NULL, "realpath %s", src);
+    TEST_CHECK(symlink(abs, link_w) == 0, "symlink %s", abs);
 
     golden g = {0};
     snprintf(target, sizeof target, "tests/data/snac/%s/golden.safetensors", model);

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# setup.sh: install the Debian packages snacrt needs (build tools, libsndfile, libsoxr, OpenBLAS, cJSON, PCRE2,
+# zlib, boost.context for tests/cudasim, espeak-ng + sox for the audio tests). The CUDA toolkit is not a Debian
+# package: when /usr/local/cuda exists it is used, otherwise the CPU build is made alone.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq build-essential cmake pkg-config git python3 \
+  libsndfile1-dev libsoxr-dev libopenblas-dev libcjson-dev libpcre2-dev zlib1g-dev libboost-context-dev \
+  espeak-ng sox
+echo "setup.sh: done"

@@ -6,6 +6,7 @@
 #include "cuda/check.h"
 #include "cuda/kernels.h"
 #include "cpu/ref_ops.h"
+#include "cuda/lm_kernels.h"
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,7 +177,7 @@ static const srt_backend_ops srt_cuda_ops = {
     .unary = cu_unary,
     .axpby = cu_axpby,
     .noise_add = cu_noise_add,
-    .lm = NULL,
+    .lm = &srt_cuda_lm_ops,
 };
 
 static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {

@@ -99,6 +99,9 @@ typedef struct srt_lm_options {
     int64_t kv_max_tokens;    /* KV-cache capacity in tokens over all sequences (0 = 8192) */
     int max_batch_tokens;     /* largest number of tokens one forward call takes (0 = 2048); longer prefills
                                  are split into chunks by srt_lm_generate */
+    int tp;                   /* tensor-parallel ranks (0 or 1 = none): heads, FFN columns and vocabulary split
+                                 over tp backend instances (threads on the CPU backends); n_heads and
+                                 intermediate_size must divide by tp, n_kv_heads must divide or be divided by it */
 } srt_lm_options;
 
 typedef struct srt_lm_info {

@@ -1,5 +1,5 @@
 /* test_lm_golden.c: the Llama-family decoder against the reference golden data (tests/data/llama/tiny-orpheus,
- * tiny-qwen2; see tests/data/GOLDEN.md) on "cpu-ref" and "cpu":
+ * tiny-qwen2; see tests/data/GOLDEN.md) on each backend in SNACRT_TEST_BACKENDS (default "cpu-ref,cpu"):
  *  - prefill logits of the last token within 1e-3 of prefill_last_logits, logsumexp of every position within 1e-3;
  *  - greedy ids identical to greedy_ids; at each greedy step (logits after feeding greedy_ids[i]) the golden top-64
  *    logits within 1e-3 and step_logsumexp within 1e-3;
@@ -220,10 +220,12 @@ static void run_model(const char *name, const char *backend) {
 }
 
 int main(void) {
-    const char *backends[] = {"cpu-ref", "cpu"};
-    for (int b = 0; b < 2; b++) {
-        run_model("tiny-qwen2", backends[b]);
-        run_model("tiny-orpheus", backends[b]);
+    const char *env = getenv("SNACRT_TEST_BACKENDS");   /* comma-separated, as in test_snac_golden */
+    char backends[256];
+    snprintf(backends, sizeof backends, "%s", env && *env ? env : "cpu-ref,cpu");
+    for (char *save = NULL, *be = strtok_r(backends, ",", &save); be; be = strtok_r(NULL, ",", &save)) {
+        run_model("tiny-qwen2", be);
+        run_model("tiny-orpheus", be);
     }
     TEST_MAIN_END();
 }

@@ -14,6 +14,7 @@ static void usage(FILE *out) {
             "  --top-p P, --top-k K, --min-p P, --repetition-penalty R\n"
             "  --seed S                  sampling seed (default 0)\n"
             "  --device cpu|cpu-ref      backend (default cpu)\n"
+            "  --tp N                    tensor-parallel ranks (default 1)\n"
             "  --format text|json        output (default text)\n");
 }
 
@@ -47,6 +48,7 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n) {
 
 int srt_cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *ids_arg = NULL, *device = "cpu", *format = "text";
+    int tp = 1;
     srt_sampling_params sp;
     srt_sampling_defaults(&sp);
     sp.temperature = 0;
@@ -68,11 +70,12 @@ int srt_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) sp.seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--format")) format = v;
+        else if (!strcmp(a, "--tp")) tp = atoi(v);
         else { fprintf(stderr, "snacrt generate: unknown option %s\n", a); usage(stderr); return 2; }
     }
-    if (!model_dir || (!prompt == !ids_arg) || sp.max_tokens < 1 ||
+    if (!model_dir || (!prompt == !ids_arg) || sp.max_tokens < 1 || tp < 1 ||
         (strcmp(format, "text") && strcmp(format, "json"))) {
-        fprintf(stderr, "snacrt generate: need -m, exactly one of --prompt/--ids, --max-tokens >= 1, "
+        fprintf(stderr, "snacrt generate: need -m, exactly one of --prompt/--ids, --max-tokens >= 1, --tp >= 1, "
                 "--format text|json\n");
         usage(stderr);
         return 2;
@@ -83,7 +86,7 @@ int srt_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "snacrt generate: --ids '%s': expected comma-separated non-negative integers\n", ids_arg);
         return 2;
     }
-    srt_lm_options opts = {.backend = device};
+    srt_lm_options opts = {.backend = device, .tp = tp};
     srt_lm *lm = NULL;
     srt_status st = srt_lm_load(model_dir, &opts, &lm);
     if (st != SRT_OK) { free(ids); return fail(st); }

@@ -1,6 +1,11 @@
-/* cpu_gemm.c: the gemm op of the cpu backend. f32 B: cblas_sgemm on per-thread slices of the larger of M and N.
- * bf16/f16 B: each thread converts panels of 64 columns of op(B) to f32 (exact conversions) and runs sgemm on
- * them, so the f32 copy of B never exists whole. */
+/* cpu_gemm.c: the gemm op of the cpu backend.
+ *  - small M with B stored (N,K) (decode: the LM's Linear weights): the direct kernel of cpu_gemm_kernels.c
+ *    streams B once, converting bf16/f16 in registers; threads split N.
+ *  - f32 B otherwise: cblas_sgemm on per-thread slices of the larger of M and N.
+ *  - bf16/f16 B otherwise: each thread converts panels of GEMM_PANEL columns of op(B) to f32 (exact, vectorized)
+ *    and runs sgemm on them with all M rows, so each weight is converted once per call and the f32 copy of B never
+ *    exists whole. */
+#include "cpu/cpu_gemm_kernels.h"
 #include "cpu/cpu_ops.h"
 #include "weights/weights.h"
 #include <cblas.h>
@@ -19,10 +24,7 @@ static srt_status gemm_check(const srt_gemm_args *a) {
 }
 
 static void convert_row(float *dst, const uint16_t *src, int n, srt_dtype dt) {
-    if (dt == SRT_BF16)
-        for (int i = 0; i < n; i++) dst[i] = srt_bf16_to_f32(src[i]);
-    else
-        for (int i = 0; i < n; i++) dst[i] = srt_f16_to_f32(src[i]);
+    srt_cpu_half_to_f32_row(dst, src, n, dt);
 }
 
 /* C[:, n0:n1] for a 16-bit B, in panels. */
@@ -40,6 +42,41 @@ static void gemm_half_cols(const srt_gemm_args *a, int n0, int n1, float *panel 
     }
 }
 
+/* Largest M sent to the direct kernel (measured crossover against panel + sgemm: bench/bench_gemm.c). */
+static int g_direct_max_m = SRT_CPU_GEMM_DIRECT_MAX_M;
+
+void srt_cpu_gemm_set_direct_max_m(int max_m) { g_direct_max_m = max_m < 0 ? SRT_CPU_GEMM_DIRECT_MAX_M : max_m; }
+
+/* Small M, B stored (N,K): threads share N in chunks of rows. With trans_a, A (K,M) is
+ * first packed to (M,K) (small: M is small). */
+static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
+    const float *A = a->A;
+    int lda = a->lda;
+    float *packed = NULL;   /* (M, K) */
+    if (a->trans_a) {
+        packed = malloc(sizeof(float) * (size_t)a->M * (a->K ? a->K : 1));
+        if (!packed) return srt_error(SRT_ERR_NOMEM, "gemm: no memory to pack A (M %d K %d)", a->M, a->K);
+        for (int k = 0; k < a->K; k++)
+            for (int m = 0; m < a->M; m++) packed[(size_t)m * a->K + k] = a->A[(size_t)k * a->lda + m];
+        A = packed;
+        lda = a->K;
+    }
+    /* chunks of whole 4-row tiles, ~128 KB of B each, handed out dynamically: on a shared machine a thread
+     * that loses its core does not hold the others at the barrier */
+    size_t row_bytes = (size_t)(a->K ? a->K : 1) * srt_dtype_size(a->b_dtype);
+    int chunk = (int)((128u << 10) / row_bytes);
+    chunk = chunk < 4 ? 4 : (chunk + 3) / 4 * 4;
+    int n_chunks = (a->N + chunk - 1) / chunk;
+    if (n_chunks < nt) nt = n_chunks;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int c = 0; c < n_chunks; c++) {
+        int lo = c * chunk, hi = lo + chunk < a->N ? lo + chunk : a->N;
+        srt_cpu_gemm_rows(a->M, a->K, a->alpha, a->beta, A, lda, a->B, a->ldb, a->b_dtype, a->C, a->ldc, lo, hi);
+    }
+    free(packed);
+    return SRT_OK;
+}
+
 srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     const srt_cpu_ctx *ctx = vctx;
     SRT_TRY(gemm_check(a));
@@ -47,6 +84,7 @@ srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     int nt = ctx->n_threads;
     /* small problems: one thread */
     if ((double)a->M * a->N * a->K < 2e5) nt = 1;
+    if (a->trans_b && a->M <= g_direct_max_m) return gemm_direct(a, nt);
     int failed = 0;
     if (a->b_dtype == SRT_F32) {
         int split_n = a->N >= a->M;

@@ -2,12 +2,13 @@
  * written once against the backend op table: embedding -> n_layers x (rmsnorm, q/k/v (+bias), rope, paged KV
  * store + attention, o_proj + residual, rmsnorm, swiglu MLP + residual) -> final norm -> LM head (f32 logits). */
 #include "lm/lm_model.h"
+#include "lm/tp_group.h"
 #include <string.h>
 
 void srt_lm_scratch_free(srt_lm *lm) {
     srt_lm_scratch *s = &lm->scratch;
-    void *bufs[] = {s->x, s->h, s->q, s->att, s->k, s->v, s->gate, s->up, s->last, s->logits, s->ids, s->pos,
-                    s->slot, s->q_start, s->n_q, s->ctx_len, s->last_row, s->block_table};
+    void *bufs[] = {s->x, s->h, s->q, s->att, s->k, s->v, s->gate, s->up, s->last, s->logits, s->gathered, s->ids,
+                    s->pos, s->slot, s->q_start, s->n_q, s->ctx_len, s->last_row, s->block_table};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) lm->be.ops->free(lm->be.ctx, bufs[i]);
     memset(s, 0, sizeof *s);
@@ -53,6 +54,8 @@ static srt_status scratch_reserve(srt_lm *lm, int n_tokens, int n_seqs, int n_bl
     if (n_logit_rows > s->cap_logit_rows) {
         SRT_TRY(realloc_buf(lm, (void **)&s->last, (size_t)n_logit_rows * c->hidden * f));
         SRT_TRY(realloc_buf(lm, (void **)&s->logits, (size_t)n_logit_rows * c->vocab * f));
+        if (lm->comm)
+            SRT_TRY(realloc_buf(lm, (void **)&s->gathered, (size_t)lm->comm->size * n_logit_rows * c->vocab * f));
         s->cap_logit_rows = n_logit_rows;
     }
     return SRT_OK;
@@ -70,6 +73,24 @@ static srt_status add_bias(srt_lm *lm, float *x, int rows, int cols, const float
     if (!bias) return SRT_OK;
     srt_add_bias_args a = {rows, cols, bias, x};
     return lm->ops->add_bias(lm->be.ctx, &a);
+}
+
+/* Sum of every rank's buf (no-op without tensor parallelism). */
+static srt_status all_reduce(srt_lm *lm, float *buf, size_t n) {
+    if (!lm->comm) return SRT_OK;
+    SRT_TRY(lm->be.ops->sync(lm->be.ctx));
+    return lm->comm->ops->all_reduce_sum(lm->comm, buf, buf, n, NULL);
+}
+
+/* x += in @ m^T. Tensor parallel: m is row-parallel (this rank's input features), so the partial products go to
+ * `partial` (rows, hidden), are all-reduced, then added to the residual x. */
+static srt_status add_projection(srt_lm *lm, const float *in, int rows, const srt_lm_matrix *m, float *partial) {
+    float *x = lm->scratch.x;     /* (rows, hidden) */
+    if (!lm->comm) return linear(lm, in, rows, m, 1.0f, x);
+    SRT_TRY(linear(lm, in, rows, m, 0.0f, partial));
+    SRT_TRY(all_reduce(lm, partial, (size_t)rows * m->rows));
+    srt_axpby_args add = {(int64_t)rows * m->rows, 1.0f, 1.0f, partial, x};
+    return lm->be.ops->axpby(lm->be.ctx, &add);
 }
 
 static srt_status layer_forward(srt_lm *lm, int l, int T, int n_seqs, int max_blocks) {
@@ -97,7 +118,7 @@ static srt_status layer_forward(srt_lm *lm, int l, int T, int n_seqs, int max_bl
                                 s->q, lm->kv->k[l], lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len,
                                 s->att};
     SRT_TRY(lm->ops->paged_attention(ctx, &attn));
-    SRT_TRY(linear(lm, s->att, T, &L->wo, 1.0f, s->x));          /* x += o_proj(att) */
+    SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 
     srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};
     SRT_TRY(lm->ops->rmsnorm(ctx, &norm2));
@@ -105,7 +126,7 @@ static srt_status layer_forward(srt_lm *lm, int l, int T, int n_seqs, int max_bl
     SRT_TRY(linear(lm, s->h, T, &L->w_up, 0.0f, s->up));
     srt_swiglu_args act = {(int64_t)T * c->intermediate, s->gate, s->up, s->gate};
     SRT_TRY(lm->ops->swiglu(ctx, &act));
-    return linear(lm, s->gate, T, &L->w_down, 1.0f, s->x);      /* x += down(silu(gate) * up) */
+    return add_projection(lm, s->gate, T, &L->w_down, s->h);    /* x += down(silu(gate) * up) */
 }
 
 /* Host-side index arrays of one batch, uploaded to the scratch. */
@@ -128,6 +149,10 @@ static srt_status upload_indices(srt_lm *lm, int n_seqs, const int *seq_ids, con
         for (int i = 0; i < n_new[b]; i++, row++) {
             int p = seq->n_tokens + i;
             ids[row] = tokens[b][i];
+            if (lm->comm) {       /* vocabulary-parallel embedding: ids outside this rank's slice read the zero row */
+                int local = ids[row] - lm->vocab_start;
+                ids[row] = local >= 0 && local < lm->vocab_len ? local : lm->embed.rows - 1;
+            }
             pos[row] = p;
             slot[row] = seq->blocks[p / kv->block_size] * kv->block_size + p % kv->block_size;
         }
@@ -146,7 +171,7 @@ static srt_status upload_indices(srt_lm *lm, int n_seqs, const int *seq_ids, con
     return st;
 }
 
-static srt_status check_batch(const srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+srt_status srt_lm_check_batch(const srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
                               const int *n_new, int *n_tokens) {
     int64_t T = 0;
     if (n_seqs < 1) return srt_error(SRT_ERR_INVALID_ARG, "lm forward: empty batch");
@@ -173,9 +198,17 @@ static srt_status check_batch(const srt_lm *lm, int n_seqs, const int *seq_ids, 
 
 srt_status srt_lm_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
                           const int *n_new, int all_logits, float *logits) {
+    if (lm->tp) return srt_lm_tp_forward(lm, n_seqs, seq_ids, tokens, n_new, all_logits, logits);
     int T = 0;
-    SRT_TRY(check_batch(lm, n_seqs, seq_ids, tokens, n_new, &T));
+    SRT_TRY(srt_lm_check_batch(lm, n_seqs, seq_ids, tokens, n_new, &T));
     SRT_TRY(srt_kv_reserve(lm->kv, n_seqs, seq_ids, n_new));
+    SRT_TRY(srt_lm_forward_compute(lm, n_seqs, seq_ids, tokens, n_new, T, all_logits, logits));
+    for (int b = 0; b < n_seqs; b++) lm->kv->seqs[seq_ids[b]].n_tokens += n_new[b];
+    return SRT_OK;
+}
+
+srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+                                  const int *n_new, int T, int all_logits, float *logits) {
     const srt_lm_config *c = &lm->cfg;
     srt_lm_scratch *s = &lm->scratch;
     void *ctx = lm->be.ctx;
@@ -186,8 +219,9 @@ srt_status srt_lm_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const int3
     SRT_TRY(scratch_reserve(lm, T, n_seqs, max_blocks, logit_rows));
     SRT_TRY(upload_indices(lm, n_seqs, seq_ids, tokens, n_new, T, max_blocks, all_logits));
 
-    srt_embedding_args emb = {T, c->hidden, c->vocab, lm->embed.dtype, lm->embed.data, s->ids, s->x};
+    srt_embedding_args emb = {T, c->hidden, lm->embed.rows, lm->embed.dtype, lm->embed.data, s->ids, s->x};
     SRT_TRY(lm->ops->embedding(ctx, &emb));
+    SRT_TRY(all_reduce(lm, s->x, (size_t)T * c->hidden));   /* tensor parallel: each row comes from one rank */
     for (int l = 0; l < c->n_layers; l++) SRT_TRY(layer_forward(lm, l, T, n_seqs, max_blocks));
 
     const float *rows = s->x;
@@ -199,8 +233,14 @@ srt_status srt_lm_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const int3
     srt_rmsnorm_args norm = {logit_rows, c->hidden, c->rms_eps, rows, lm->final_norm, s->last == rows ? s->last : s->h};
     SRT_TRY(lm->ops->rmsnorm(ctx, &norm));
     SRT_TRY(linear(lm, norm.y, logit_rows, &lm->lm_head, 0.0f, s->logits));
-    SRT_TRY(lm->be.ops->download(ctx, logits, s->logits, sizeof(float) * (size_t)logit_rows * c->vocab));
-    SRT_TRY(lm->be.ops->sync(ctx));
-    for (int b = 0; b < n_seqs; b++) lm->kv->seqs[seq_ids[b]].n_tokens += n_new[b];
-    return SRT_OK;
+    const float *out = s->logits;     /* (logit_rows, vocab) */
+    size_t n_out = (size_t)logit_rows * c->vocab;
+    if (lm->comm) {                   /* vocabulary-parallel LM head: gather every rank's slice */
+        SRT_TRY(lm->be.ops->sync(ctx));
+        SRT_TRY(lm->comm->ops->all_gather(lm->comm, s->logits, s->gathered, n_out, NULL));
+        out = s->gathered;            /* (tp, logit_rows, vocab slice) */
+        n_out *= (size_t)lm->comm->size;
+    }
+    if (logits) SRT_TRY(lm->be.ops->download(ctx, logits, out, sizeof(float) * n_out));
+    return lm->be.ops->sync(ctx);
 }

@@ -65,7 +65,7 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
         if (!outs[r].ids) return SRT_ERR_NOMEM;
         SRT_TRY(srt_sampler_create(&reqs[r].sampling, lm->cfg.vocab, &g[r].sampler));
         SRT_TRY(srt_sampler_add_prompt(g[r].sampler, reqs[r].prompt, reqs[r].n_prompt));
-        SRT_TRY(srt_kv_seq_open(lm->kv, &g[r].seq_id));
+        SRT_TRY(srt_lm_seq_open(lm, &g[r].seq_id));
     }
     SRT_TRY(prefill_all(lm, n, reqs, g, outs, logits, batch_seq, batch_tok, batch_n, batch_req));
     for (;;) {
@@ -103,7 +103,7 @@ srt_status srt_lm_generate(srt_lm *lm, int n_requests, const srt_lm_request *req
     }
     for (size_t r = 0; g && r < n; r++) {
         srt_sampler_free(g[r].sampler);
-        if (g[r].seq_id >= 0) srt_kv_seq_close(lm->kv, g[r].seq_id);
+        if (g[r].seq_id >= 0) srt_lm_seq_close(lm, g[r].seq_id);
     }
     if (st != SRT_OK)
         for (size_t r = 0; r < n; r++) srt_lm_output_free(&outputs[r]);

@@ -1,6 +1,7 @@
 /* lm_load.c: srt_lm_load / srt_lm_free: config, weights bound by Hugging Face tensor names (kept in their stored
  * dtype; host backends point straight into the mmap, others get uploaded copies), KV cache, tokenizer. */
 #include "lm/lm_model.h"
+#include "lm/tp_group.h"
 #include <string.h>
 
 srt_status srt_lm_own(srt_lm *lm, void *ptr) {
@@ -17,7 +18,7 @@ srt_status srt_lm_own(srt_lm *lm, void *ptr) {
 
 static int backend_is_host(const srt_lm *lm) { return !strncmp(lm->be.device, "cpu", 3); }
 
-static srt_status find_tensor(const srt_lm *lm, const char *name, int ndim, const int64_t *shape,
+srt_status srt_lm_find_tensor(const srt_lm *lm, const char *name, int ndim, const int64_t *shape,
                               const srt_tensor_view **out) {
     const srt_tensor_view *t = srt_weights_find(lm->weights, name);
     if (!t) return srt_error(SRT_ERR_NOT_FOUND, "%s: tensor '%s' is missing (architecture %s)",
@@ -41,7 +42,7 @@ static srt_status find_tensor(const srt_lm *lm, const char *name, int ndim, cons
 static srt_status bind_matrix(srt_lm *lm, const char *name, int rows, int cols, srt_lm_matrix *m) {
     const srt_tensor_view *t = NULL;
     int64_t shape[2] = {rows, cols};
-    SRT_TRY(find_tensor(lm, name, 2, shape, &t));
+    SRT_TRY(srt_lm_find_tensor(lm, name, 2, shape, &t));
     if (t->dtype != SRT_F32 && t->dtype != SRT_F16 && t->dtype != SRT_BF16)
         return srt_error(SRT_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected BF16, F16 or F32)",
                          srt_weights_source(lm->weights), name, srt_dtype_name(t->dtype));
@@ -114,15 +115,31 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
     free(json);
     free(config_path);
     SRT_TRY(st);
-    SRT_TRY(srt_backend_create(opts && opts->backend ? opts->backend : "cpu", opts ? opts->n_threads : 0, &lm->be));
-    lm->ops = lm->be.ops->lm;
-    if (!lm->ops) return srt_error(SRT_ERR_UNSUPPORTED, "backend '%s' has no language-model ops", lm->be.device);
-    SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
-    SRT_TRY(srt_lm_load_weights(lm));
+    if (opts && opts->tp > 1) {
+        SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
+        SRT_TRY(srt_lm_tp_load(lm, opts));
+    } else {
+        if (opts && opts->tp < 0) return srt_error(SRT_ERR_INVALID_ARG, "tensor parallel size %d", opts->tp);
+        SRT_TRY(srt_backend_create(opts && opts->backend ? opts->backend : "cpu", opts ? opts->n_threads : 0,
+                                   &lm->be));
+        lm->ops = lm->be.ops->lm;
+        if (!lm->ops) return srt_error(SRT_ERR_UNSUPPORTED, "backend '%s' has no language-model ops", lm->be.device);
+        SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
+        SRT_TRY(srt_lm_load_weights(lm));
+        SRT_TRY(srt_lm_setup_runtime(lm, opts));
+    }
 
+    char *tok_path = srt_path_join(model_dir, "tokenizer.json");
+    if (!tok_path) return SRT_ERR_NOMEM;
+    st = srt_file_exists(tok_path) ? srt_tokenizer_load(tok_path, &lm->tokenizer) : SRT_OK;
+    free(tok_path);
+    return st;
+}
+
+srt_status srt_lm_setup_runtime(srt_lm *lm, const srt_lm_options *opts) {
     int half = lm->cfg.head_dim / 2;
     float inv_freq[1024];
-    if (half > 1024) return srt_error(SRT_ERR_UNSUPPORTED, "%s: head_dim %d above 2048", model_dir, lm->cfg.head_dim);
+    if (half > 1024) return srt_error(SRT_ERR_UNSUPPORTED, "head_dim %d above 2048", lm->cfg.head_dim);
     srt_lm_rope_inv_freq(&lm->cfg, inv_freq);
     void *dev;
     SRT_TRY(srt_backend_alloc_upload(&lm->be, inv_freq, sizeof(float) * half, &dev));
@@ -137,12 +154,7 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
     SRT_TRY(srt_kv_cache_create(&lm->be, lm->cfg.n_layers, lm->cfg.n_kv_heads * lm->cfg.head_dim, block_size,
                                 (int)n_blocks, &lm->kv));
     lm->max_batch_tokens = opts && opts->max_batch_tokens > 0 ? opts->max_batch_tokens : 2048;
-
-    char *tok_path = srt_path_join(model_dir, "tokenizer.json");
-    if (!tok_path) return SRT_ERR_NOMEM;
-    st = srt_file_exists(tok_path) ? srt_tokenizer_load(tok_path, &lm->tokenizer) : SRT_OK;
-    free(tok_path);
-    return st;
+    return SRT_OK;
 }
 
 srt_status srt_lm_load(const char *model_dir, const srt_lm_options *opts, srt_lm **out) {
@@ -161,8 +173,13 @@ srt_status srt_lm_load(const char *model_dir, const srt_lm_options *opts, srt_lm
 
 void srt_lm_free(srt_lm *lm) {
     if (!lm) return;
+    if (lm->tp) {                     /* leader: the ranks own the backends and the KV caches */
+        srt_lm_tp_free(lm->tp);
+        lm->kv = NULL;
+    }
     srt_lm_scratch_free(lm);
     srt_kv_cache_free(lm->kv);
+    if (lm->comm) lm->comm->ops->destroy(lm->comm);
     for (size_t i = 0; i < lm->n_owned; i++) lm->be.ops->free(lm->be.ctx, lm->owned[i]);
     free(lm->owned);
     free(lm->layers);
@@ -198,8 +215,13 @@ srt_status srt_lm_decode(const srt_lm *lm, const int32_t *ids, size_t n, int ski
     return srt_tokenizer_decode(lm->tokenizer, ids, n, skip_special, text);
 }
 
-srt_status srt_lm_seq_open(srt_lm *lm, int *seq_id) { return srt_kv_seq_open(lm->kv, seq_id); }
-void srt_lm_seq_close(srt_lm *lm, int seq_id) { srt_kv_seq_close(lm->kv, seq_id); }
+srt_status srt_lm_seq_open(srt_lm *lm, int *seq_id) {
+    return lm->tp ? srt_lm_tp_seq_open(lm->tp, seq_id) : srt_kv_seq_open(lm->kv, seq_id);
+}
+void srt_lm_seq_close(srt_lm *lm, int seq_id) {
+    if (lm->tp) srt_lm_tp_seq_close(lm->tp, seq_id);
+    else srt_kv_seq_close(lm->kv, seq_id);
+}
 int srt_lm_seq_length(const srt_lm *lm, int seq_id) {
     return srt_kv_seq_check(lm->kv, seq_id) == SRT_OK ? lm->kv->seqs[seq_id].n_tokens : -1;
 }

@@ -4,6 +4,7 @@
 #define SRT_LM_MODEL_H
 
 #include "backend.h"
+#include "lm/comm.h"
 #include "lm/kv_cache.h"
 #include "lm/lm_ops.h"
 #include "lm/tokenizer.h"
@@ -52,6 +53,7 @@ typedef struct srt_lm_scratch {
     float *gate, *up;         /* (tokens, intermediate) */
     float *last;              /* (logit rows, hidden) rows picked for the LM head */
     float *logits;            /* (logit rows, vocab) */
+    float *gathered;          /* (tp, logit rows, vocab) all-gathered logit slices; tensor parallel ranks only */
     int32_t *ids, *pos, *slot;/* (tokens) */
     int32_t *q_start, *n_q, *ctx_len, *last_row; /* (seqs) */
     int32_t *block_table;     /* (seqs, blocks) */
@@ -73,6 +75,12 @@ struct srt_lm {
     srt_lm_scratch scratch;
     int max_batch_tokens;
     int64_t n_params;
+    /* Tensor parallelism (tp_*.c). A rank is an srt_lm whose cfg holds its shard's sizes (n_heads, n_kv_heads,
+     * intermediate, vocab = vocabulary slice) and whose comm is non-NULL; the srt_lm the caller holds is then a
+     * leader with the full cfg, the weights, the tokenizer and tp (no backend; kv borrowed from rank 0). */
+    srt_comm *comm;                   /* rank: its communicator; NULL without tensor parallelism */
+    int vocab_start, vocab_len;       /* rank: owned vocabulary rows [vocab_start, vocab_start + vocab_len) */
+    struct srt_lm_tp *tp;             /* leader: the ranks */
 };
 
 /* Record a backend buffer the model frees at the end. */
@@ -80,5 +88,17 @@ srt_status srt_lm_own(srt_lm *lm, void *ptr);
 /* Load all tensors named by the config (lm_load.c). */
 srt_status srt_lm_load_weights(srt_lm *lm);
 void srt_lm_scratch_free(srt_lm *lm);
+/* Find a tensor by name and check its shape against the config's (lm_load.c). */
+srt_status srt_lm_find_tensor(const srt_lm *lm, const char *name, int ndim, const int64_t *shape,
+                              const srt_tensor_view **out);
+/* RoPE table, KV cache and batch limit of a model whose cfg and backend are set (lm_load.c). */
+srt_status srt_lm_setup_runtime(srt_lm *lm, const srt_lm_options *opts);
+/* Validate a forward batch; *n_tokens = sum of n_new (lm_forward.c). */
+srt_status srt_lm_check_batch(const srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+                              const int *n_new, int *n_tokens);
+/* The compute of one forward on one model or rank, KV blocks already reserved; sequence lengths are not advanced.
+ * logits (host): (rows, vocab), or for a rank (tp, rows, vocab slice) gathered, NULL to skip (lm_forward.c). */
+srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
+                                  const int *n_new, int n_tokens, int all_logits, float *logits);
 
 #endif

@@ -1,0 +1,82 @@
+/* bench_gemm.c: the cpu backend's gemm at decode shapes (C (M,N) = A (M,K) @ B^T, B a bf16 (N,K) Linear weight
+ * with Llama-3.2-1B dims), comparing the direct small-M kernel with panel-convert + sgemm at each M, to place the
+ * crossover (SRT_CPU_GEMM_DIRECT_MAX_M). Reports GB/s of weight bytes read and GFLOP/s. Prints one JSON object.
+ *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] */
+#include "backend.h"
+#include "cpu/cpu_gemm_kernels.h"
+#include "weights/weights.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    const char *ms_arg = "1,2,4,8,12,16,24,32,64", *dtype_arg = "bf16";
+    int reps = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--ms")) ms_arg = argv[i + 1];
+        else if (!strcmp(argv[i], "--dtype")) dtype_arg = argv[i + 1];
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else { fprintf(stderr, "bench_gemm: unknown option %s\n", argv[i]); return 2; }
+    }
+    srt_dtype dt = !strcmp(dtype_arg, "f32") ? SRT_F32 : !strcmp(dtype_arg, "f16") ? SRT_F16 : SRT_BF16;
+    size_t esize = srt_dtype_size(dt);
+    /* (N, K) of the 1B model's projections: q/o, k/v, gate/up, down */
+    static const int shapes[][2] = {{2048, 2048}, {512, 2048}, {8192, 2048}, {2048, 8192}};
+    const int n_shapes = 4, max_m = 64;
+    srt_backend be;
+    if (srt_backend_create("cpu", 0, &be) != SRT_OK) { fprintf(stderr, "bench_gemm: %s\n", srt_last_error()); return 1; }
+    size_t max_b = (size_t)8192 * 2048;
+    void *B = malloc(max_b * esize);
+    float *A = malloc(sizeof(float) * max_m * 8192), *C = malloc(sizeof(float) * max_m * 8192);
+    if (!B || !A || !C) { fprintf(stderr, "bench_gemm: out of memory\n"); return 1; }
+    uint64_t s = 12345;
+    for (size_t i = 0; i < max_b; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        float v = ((float)(s >> 40) / 16777216.0f - 0.5f) * 0.05f;
+        if (dt == SRT_F32) ((float *)B)[i] = v;
+        else ((uint16_t *)B)[i] = dt == SRT_BF16 ? srt_f32_to_bf16(v) : srt_f32_to_f16(v);
+    }
+    for (int i = 0; i < max_m * 8192; i++) A[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    printf("{\"dtype\":\"%s\",\"runs\":[", srt_dtype_name(dt));
+    int first = 1;
+    for (const char *p = ms_arg; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL) {
+        int M = atoi(p);
+        if (M < 1 || M > max_m) continue;
+        for (int path = 0; path < 2; path++) {   /* 0 direct, 1 panel + sgemm */
+            srt_cpu_gemm_set_direct_max_m(path == 0 ? max_m : 0);
+            double total_s = 0, bytes = 0, flops = 0;
+            for (int sh = 0; sh < n_shapes; sh++) {
+                int N = shapes[sh][0], K = shapes[sh][1];
+                srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, dt, C, N};
+                be.ops->gemm(be.ctx, &g);   /* warm-up */
+                double best = 1e30;
+                for (int r = 0; r < reps; r++) {
+                    double t0 = now_s();
+                    if (be.ops->gemm(be.ctx, &g) != SRT_OK) { fprintf(stderr, "bench_gemm: %s\n", srt_last_error()); return 1; }
+                    double dt_s = now_s() - t0;
+                    if (dt_s < best) best = dt_s;
+                }
+                total_s += best;
+                bytes += (double)N * K * esize;
+                flops += 2.0 * M * N * K;
+            }
+            printf("%s{\"M\":%d,\"path\":\"%s\",\"ms\":%.3f,\"weight_gb_per_s\":%.2f,\"gflop_per_s\":%.2f}",
+                   first ? "" : ",", M, path ? "panel_sgemm" : "direct", total_s * 1e3, bytes / total_s * 1e-9,
+                   flops / total_s * 1e-9);
+            first = 0;
+            fflush(stdout);
+        }
+    }
+    printf("]}\n");
+    srt_cpu_gemm_set_direct_max_m(-1);
+    srt_backend_destroy(&be);
+    free(A); free(B); free(C);
+    return 0;
+}

@@ -1,0 +1,10 @@
+/* lm_kernels.cu: translation unit of the language-model kernels (nvcc; tests/cudasim compiles it with g++ as
+ * sim_lm_kernels.cpp). One op per .cuh; launch functions declared in cuda/lm_kernels.h. */
+#include "cuda/lm_add_bias.cuh"
+#include "cuda/lm_embedding.cuh"
+#include "cuda/lm_gather_rows.cuh"
+#include "cuda/lm_kv_store.cuh"
+#include "cuda/lm_paged_attention.cuh"
+#include "cuda/lm_rmsnorm.cuh"
+#include "cuda/lm_rope.cuh"
+#include "cuda/lm_swiglu.cuh"

@@ -1,0 +1,44 @@
+/* lm_kernels.h: launch functions of the language-model kernels (cuda/lm_*.cuh, one translation unit
+ * cuda/lm_kernels.cu), callable from C (cuda/backend_cuda_lm.c). Semantics of the ops: host/lm/lm_ops.h.
+ * All pointers are device memory unless marked host. Each function launches on `stream` and returns SRT_OK or
+ * SRT_ERR_BACKEND naming the kernel; asynchronous faults surface at the next synchronize. */
+#ifndef SRT_CUDA_LM_KERNELS_H
+#define SRT_CUDA_LM_KERNELS_H
+
+#include "lm/lm_ops.h"
+#include <cuda_runtime_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The op table of the CUDA backend (backend_cuda_lm.c). */
+extern const srt_lm_ops srt_cuda_lm_ops;
+
+/* Largest head_dim the attention kernels hold in registers. */
+enum { SRT_CUDA_LM_MAX_HEAD_DIM = 128 };
+
+srt_status srt_cuda_lm_rmsnorm(const srt_rmsnorm_args *a, cudaStream_t stream);
+srt_status srt_cuda_lm_rope(const srt_rope_args *a, cudaStream_t stream);
+srt_status srt_cuda_lm_kv_store(const srt_kv_store_args *a, cudaStream_t stream);
+srt_status srt_cuda_lm_swiglu(const srt_swiglu_args *a, cudaStream_t stream);
+srt_status srt_cuda_lm_add_bias(const srt_add_bias_args *a, cudaStream_t stream);
+srt_status srt_cuda_lm_gather_rows(const srt_gather_rows_args *a, cudaStream_t stream);
+/* bad_token: device int preset to 0x7f7f7f7f; receives the lowest token index whose id is out of range */
+srt_status srt_cuda_lm_embedding(const srt_embedding_args *a, int *bad_token, cudaStream_t stream);
+
+/* Paged attention. The host plan (read from the device arrays n_q / ctx_len by the backend) sizes the grids:
+ * max_n_q and max_ctx over the batch, and whether any sequence decodes (n_q == 1) or prefills (n_q > 1).
+ * partials: device work buffer of srt_cuda_lm_attn_partials_floats(...) floats (decode split partials). */
+typedef struct srt_cuda_attn_plan {
+    int max_n_q, max_ctx;
+    int any_decode, any_prefill;
+} srt_cuda_attn_plan;
+size_t srt_cuda_lm_attn_partials_floats(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan);
+srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan, float *partials,
+                                       cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

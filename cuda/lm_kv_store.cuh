@@ -1,0 +1,22 @@
+/* lm_kv_store.cuh: k_cache[slot[t], :] = k[t, :] and v_cache[slot[t], :] = v[t, :]; one thread per element. */
+#include "cuda/common.cuh"
+#include "cuda/lm_kernels.h"
+
+__global__ void lm_kv_store_kernel(srt_kv_store_args a) {
+    int64_t n = (int64_t)a.n_tokens * a.kv_dim;
+    srt_grid_stride(j, n) {
+        int64_t t = j / a.kv_dim, i = j % a.kv_dim;
+        size_t dst = (size_t)a.slot[t] * a.kv_dim + i;
+        a.k_cache[dst] = a.k[j];
+        a.v_cache[dst] = a.v[j];
+    }
+}
+
+extern "C" srt_status srt_cuda_lm_kv_store(const srt_kv_store_args *a, cudaStream_t stream) {
+    if (a->n_tokens < 0 || a->kv_dim < 0)
+        return srt_error(SRT_ERR_INVALID_ARG, "kv_store: tokens %d kv_dim %d", a->n_tokens, a->kv_dim);
+    int64_t n = (int64_t)a->n_tokens * a->kv_dim;
+    if (n == 0) return SRT_OK;
+    LAUNCH(lm_kv_store_kernel, srt_blocks_for(n), SRT_BLOCK, 0, stream, *a);
+    return SRT_LAUNCH_STATUS(lm_kv_store_kernel);
+}

@@ -1,0 +1,36 @@
+/* comm.h: the tensor-parallel communicator: a group of `size` ranks, each holding one srt_comm, exchanging f32
+ * buffers. NCCL-shaped (ncclAllReduce / ncclAllGather argument order, a stream pointer) so an NCCL implementation
+ * (behind SNACRT_NCCL) can slot in. Implementations: CPU (comm_cpu.c: ranks are threads of one process; buffers are
+ * host memory, i.e. the cpu / cpu-ref backends). Every rank must make the same calls in the same order.
+ * A rank that fails calls abort so the others leave their collectives with SRT_ERR_CANCELLED instead of hanging. */
+#ifndef SRT_LM_COMM_H
+#define SRT_LM_COMM_H
+
+#include "common.h"
+#include <stddef.h>
+
+typedef struct srt_comm srt_comm;
+
+typedef struct srt_comm_ops {
+    /* recv[i] = sum over ranks of send[i], i < count (recv may equal send). Summed in rank order: deterministic, and
+     * every rank gets bit-identical results. */
+    srt_status (*all_reduce_sum)(srt_comm *c, const float *send, float *recv, size_t count, void *stream);
+    /* recv (size, send_count): rank r's send lands at recv + r * send_count. */
+    srt_status (*all_gather)(srt_comm *c, const float *send, float *recv, size_t send_count, void *stream);
+    srt_status (*barrier)(srt_comm *c);
+    /* Make every pending and future collective of the group fail (called by a rank that hit an error). */
+    void (*abort)(srt_comm *c);
+    /* Free this rank's handle (the group goes away with its last handle). */
+    void (*destroy)(srt_comm *c);
+} srt_comm_ops;
+
+struct srt_comm {
+    const srt_comm_ops *ops;
+    int rank, size;
+    void *impl;
+};
+
+/* A CPU group of `size` ranks: comms[r] is rank r's handle, to be used by one thread each. */
+srt_status srt_comm_cpu_create_group(int size, srt_comm **comms);
+
+#endif

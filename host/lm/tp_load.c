@@ -1,0 +1,235 @@
+/* tp_load.c: loading a tensor-parallel group: the shard plan (which heads, KV heads, FFN columns and vocabulary
+ * rows each rank owns), each rank's sharded weights (row slices point into the mmap on host backends; column
+ * slices and padded tables are packed copies), backends, KV caches and communicators. See tp_group.h. */
+#include "lm/tp_group.h"
+#include <string.h>
+
+/* What one rank owns. */
+typedef struct shard_plan {
+    int n_heads, head0;       /* query heads [head0, head0 + n_heads) */
+    int n_kv_heads, kv_head0; /* KV heads (replicated across ranks when tp > n_kv_heads) */
+    int ffn, ffn0;            /* intermediate columns [ffn0, ffn0 + ffn) */
+    int vocab_slice, vocab0, vocab_len; /* rows [vocab0, vocab0 + vocab_len), padded to vocab_slice */
+} shard_plan;
+
+static srt_status plan_shard(const srt_lm_config *c, int tp, int rank, shard_plan *p) {
+    if (c->n_heads % tp || c->intermediate % tp)
+        return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallel size %d must divide num_attention_heads %d and "
+                         "intermediate_size %d", tp, c->n_heads, c->intermediate);
+    if (c->n_kv_heads % tp && tp % c->n_kv_heads)
+        return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallel size %d must divide or be a multiple of "
+                         "num_key_value_heads %d", tp, c->n_kv_heads);
+    p->n_heads = c->n_heads / tp;
+    p->head0 = rank * p->n_heads;
+    int group = c->n_heads / c->n_kv_heads;           /* query heads per KV head */
+    p->n_kv_heads = c->n_kv_heads % tp ? 1 : c->n_kv_heads / tp;
+    p->kv_head0 = p->head0 / group;
+    p->ffn = c->intermediate / tp;
+    p->ffn0 = rank * p->ffn;
+    p->vocab_slice = (c->vocab + tp - 1) / tp;
+    p->vocab0 = rank * p->vocab_slice;
+    p->vocab_len = c->vocab - p->vocab0 < p->vocab_slice ? c->vocab - p->vocab0 : p->vocab_slice;
+    if (p->vocab_len < 0) p->vocab_len = 0;
+    return SRT_OK;
+}
+
+static int backend_is_host(const srt_lm *rank) { return !strncmp(rank->be.device, "cpu", 3); }
+
+static srt_status find_matrix(const srt_lm *rank, const char *name, int rows, int cols, const srt_tensor_view **t) {
+    int64_t shape[2] = {rows, cols};
+    SRT_TRY(srt_lm_find_tensor(rank, name, 2, shape, t));
+    if ((*t)->dtype != SRT_F32 && (*t)->dtype != SRT_F16 && (*t)->dtype != SRT_BF16)
+        return srt_error(SRT_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected BF16, F16 or F32)",
+                         srt_weights_source(rank->weights), name, srt_dtype_name((*t)->dtype));
+    return SRT_OK;
+}
+
+/* Upload a packed host copy as the rank's matrix (rows, cols). Takes ownership of `packed`. */
+static srt_status upload_packed(srt_lm *rank, void *packed, srt_dtype dtype, int rows, int cols, srt_lm_matrix *m) {
+    void *dev;
+    srt_status st = srt_backend_alloc_upload(&rank->be, packed, (size_t)rows * cols * srt_dtype_size(dtype), &dev);
+    free(packed);
+    SRT_TRY(st);
+    *m = (srt_lm_matrix){dev, dtype, rows, cols};
+    return srt_lm_own(rank, dev);
+}
+
+/* Rows [row0, row0 + n_rows) of a (full_rows, cols) weight, followed by zero rows up to out_rows. */
+static srt_status bind_rows(srt_lm *rank, const char *name, int full_rows, int cols, int row0, int n_rows,
+                            int out_rows, srt_lm_matrix *m) {
+    const srt_tensor_view *t;
+    SRT_TRY(find_matrix(rank, name, full_rows, cols, &t));
+    size_t row_bytes = (size_t)cols * srt_dtype_size(t->dtype);
+    const char *src = (const char *)t->data + (size_t)row0 * row_bytes;
+    rank->n_params += (int64_t)n_rows * cols;
+    if (backend_is_host(rank) && out_rows == n_rows) {
+        *m = (srt_lm_matrix){src, t->dtype, n_rows, cols};
+        return SRT_OK;
+    }
+    char *packed = srt_calloc((size_t)out_rows, row_bytes, "tensor-parallel weight shard");   /* (out_rows, cols) */
+    if (!packed) return SRT_ERR_NOMEM;
+    memcpy(packed, src, (size_t)n_rows * row_bytes);
+    return upload_packed(rank, packed, t->dtype, out_rows, cols, m);
+}
+
+/* Columns [col0, col0 + n_cols) of a (rows, full_cols) weight (a row-parallel layer's input features). */
+static srt_status bind_cols(srt_lm *rank, const char *name, int rows, int full_cols, int col0, int n_cols,
+                            srt_lm_matrix *m) {
+    const srt_tensor_view *t;
+    SRT_TRY(find_matrix(rank, name, rows, full_cols, &t));
+    size_t es = srt_dtype_size(t->dtype);
+    char *packed = srt_malloc((size_t)rows * n_cols * es, "tensor-parallel weight shard");   /* (rows, n_cols) */
+    if (!packed) return SRT_ERR_NOMEM;
+    for (int r = 0; r < rows; r++)
+        memcpy(packed + (size_t)r * n_cols * es, (const char *)t->data + ((size_t)r * full_cols + col0) * es,
+               (size_t)n_cols * es);
+    rank->n_params += (int64_t)rows * n_cols;
+    return upload_packed(rank, packed, t->dtype, rows, n_cols, m);
+}
+
+/* Elements [i0, i0 + n) of a (full_n) vector, as f32 in backend memory. */
+static srt_status bind_vector(srt_lm *rank, const char *name, int full_n, int i0, int n, float **out) {
+    float *host = NULL;    /* (full_n) */
+    int64_t shape[1] = {full_n};
+    SRT_TRY(srt_weights_get_f32(rank->weights, name, 1, shape, &host));
+    rank->n_params += n;
+    void *dev;
+    srt_status st = srt_backend_alloc_upload(&rank->be, host + i0, sizeof(float) * (size_t)n, &dev);
+    free(host);
+    SRT_TRY(st);
+    *out = dev;
+    return srt_lm_own(rank, dev);
+}
+
+static srt_status load_rank_weights(srt_lm *rank, const srt_lm_config *full, const shard_plan *p) {
+    const srt_lm_config *c = full;
+    int hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd, H = c->hidden;
+    int q0 = p->head0 * hd, nq = p->n_heads * hd, kv0 = p->kv_head0 * hd, nkv = p->n_kv_heads * hd;
+    char name[160];
+    /* embedding: the slice plus zero rows up to vocab_slice + 1; the last row is where foreign ids point */
+    SRT_TRY(bind_rows(rank, "model.embed_tokens.weight", c->vocab, H, p->vocab0, p->vocab_len, p->vocab_slice + 1,
+                      &rank->embed));
+    SRT_TRY(bind_vector(rank, "model.norm.weight", H, 0, H, &rank->final_norm));
+    if (c->tie_embeddings && !srt_weights_find(rank->weights, "lm_head.weight")) {
+        rank->lm_head = rank->embed;
+        rank->lm_head.rows = p->vocab_slice;
+    } else {
+        SRT_TRY(bind_rows(rank, "lm_head.weight", c->vocab, H, p->vocab0, p->vocab_len, p->vocab_slice,
+                          &rank->lm_head));
+    }
+    rank->layers = srt_calloc((size_t)c->n_layers, sizeof *rank->layers, "lm layers");
+    if (!rank->layers) return SRT_ERR_NOMEM;
+    for (int l = 0; l < c->n_layers; l++) {
+        srt_lm_layer *L = &rank->layers[l];
+#define LAYER_NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
+        SRT_TRY(bind_rows(rank, LAYER_NAME("self_attn.q_proj.weight"), q_dim, H, q0, nq, nq, &L->wq));
+        SRT_TRY(bind_rows(rank, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, H, kv0, nkv, nkv, &L->wk));
+        SRT_TRY(bind_rows(rank, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, H, kv0, nkv, nkv, &L->wv));
+        SRT_TRY(bind_cols(rank, LAYER_NAME("self_attn.o_proj.weight"), H, q_dim, q0, nq, &L->wo));
+        SRT_TRY(bind_rows(rank, LAYER_NAME("mlp.gate_proj.weight"), c->intermediate, H, p->ffn0, p->ffn, p->ffn,
+                          &L->w_gate));
+        SRT_TRY(bind_rows(rank, LAYER_NAME("mlp.up_proj.weight"), c->intermediate, H, p->ffn0, p->ffn, p->ffn,
+                          &L->w_up));
+        SRT_TRY(bind_cols(rank, LAYER_NAME("mlp.down_proj.weight"), H, c->intermediate, p->ffn0, p->ffn,
+                          &L->w_down));
+        SRT_TRY(bind_vector(rank, LAYER_NAME("input_layernorm.weight"), H, 0, H, &L->attn_norm));
+        SRT_TRY(bind_vector(rank, LAYER_NAME("post_attention_layernorm.weight"), H, 0, H, &L->mlp_norm));
+        if (c->qkv_bias) {
+            SRT_TRY(bind_vector(rank, LAYER_NAME("self_attn.q_proj.bias"), q_dim, q0, nq, &L->bq));
+            SRT_TRY(bind_vector(rank, LAYER_NAME("self_attn.k_proj.bias"), kv_dim, kv0, nkv, &L->bk));
+            SRT_TRY(bind_vector(rank, LAYER_NAME("self_attn.v_proj.bias"), kv_dim, kv0, nkv, &L->bv));
+        }
+#undef LAYER_NAME
+    }
+    return SRT_OK;
+}
+
+/* Parameters of the whole model (what srt_lm_get_info reports), counted from the config. */
+static int64_t count_params(const srt_lm *lm) {
+    const srt_lm_config *c = &lm->cfg;
+    int64_t H = c->hidden, q_dim = (int64_t)c->n_heads * c->head_dim, kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
+    int untied = !c->tie_embeddings || srt_weights_find(lm->weights, "lm_head.weight");
+    int64_t layer = 2 * q_dim * H + 2 * kv_dim * H + 3 * (int64_t)c->intermediate * H + 2 * H;
+    if (c->qkv_bias) layer += q_dim + 2 * kv_dim;
+    return (int64_t)c->vocab * H * (1 + untied) + H + c->n_layers * layer;
+}
+
+static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int r, srt_comm *comm) {
+    srt_lm_tp *tp = lm->tp;
+    srt_lm *rank = srt_calloc(1, sizeof *rank, "tensor-parallel rank");
+    if (!rank) { comm->ops->destroy(comm); return SRT_ERR_NOMEM; }
+    tp->ranks[r] = rank;
+    rank->comm = comm;
+    shard_plan p = {0};
+    SRT_TRY(plan_shard(&lm->cfg, tp->size, r, &p));
+    rank->cfg = lm->cfg;
+    rank->cfg.n_heads = p.n_heads;
+    rank->cfg.n_kv_heads = p.n_kv_heads;
+    rank->cfg.intermediate = p.ffn;
+    rank->cfg.vocab = p.vocab_slice;
+    rank->vocab_start = p.vocab0;
+    rank->vocab_len = p.vocab_len;
+    rank->weights = lm->weights;      /* borrowed; srt_lm_tp_free clears it */
+    SRT_TRY(srt_backend_create(opts->backend ? opts->backend : "cpu", opts->n_threads, &rank->be));
+    if (!backend_is_host(rank))
+        return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallelism on backend '%s' needs the NCCL communicator "
+                         "(not built yet); use cpu or cpu-ref", rank->be.device);
+    rank->ops = rank->be.ops->lm;
+    if (!rank->ops) return srt_error(SRT_ERR_UNSUPPORTED, "backend '%s' has no language-model ops", rank->be.device);
+    SRT_TRY(load_rank_weights(rank, &lm->cfg, &p));
+    srt_status st = srt_lm_setup_runtime(rank, opts);
+    return st == SRT_OK ? SRT_OK : srt_error_prefix(st, "tensor-parallel rank %d: ", r);
+}
+
+srt_status srt_lm_tp_load(srt_lm *lm, const srt_lm_options *opts) {
+    int size = opts->tp;
+    srt_lm_tp *tp = srt_calloc(1, sizeof *tp, "tensor-parallel group");
+    if (!tp) return SRT_ERR_NOMEM;
+    lm->tp = tp;
+    tp->size = size;
+    tp->ranks = srt_calloc((size_t)size, sizeof *tp->ranks, "tensor-parallel ranks");
+    srt_comm **comms = srt_calloc((size_t)size, sizeof *comms, "tensor-parallel communicators");
+    srt_status st = tp->ranks && comms ? srt_comm_cpu_create_group(size, comms) : SRT_ERR_NOMEM;
+    for (int r = 0; st == SRT_OK && r < size; r++) {
+        st = load_rank(lm, opts, r, comms[r]);
+        comms[r] = NULL;              /* owned by the rank now */
+    }
+    for (int r = 0; comms && r < size; r++) if (comms[r]) comms[r]->ops->destroy(comms[r]);
+    free(comms);
+    SRT_TRY(st);
+    lm->kv = tp->ranks[0]->kv;        /* bookkeeping view; every rank's cache follows the same calls */
+    lm->max_batch_tokens = tp->ranks[0]->max_batch_tokens;
+    lm->n_params = count_params(lm);
+    return SRT_OK;
+}
+
+void srt_lm_tp_free(srt_lm_tp *tp) {
+    if (!tp) return;
+    for (int r = 0; tp->ranks && r < tp->size; r++) {
+        if (!tp->ranks[r]) continue;
+        tp->ranks[r]->weights = NULL;
+        srt_lm_free(tp->ranks[r]);
+    }
+    free(tp->ranks);
+    free(tp->gathered);
+    free(tp);
+}
+
+srt_status srt_lm_tp_seq_open(srt_lm_tp *tp, int *seq_id) {
+    SRT_TRY(srt_kv_seq_open(tp->ranks[0]->kv, seq_id));
+    for (int r = 1; r < tp->size; r++) {
+        int id;
+        srt_status st = srt_kv_seq_open(tp->ranks[r]->kv, &id);
+        if (st == SRT_OK && id != *seq_id) st = srt_error(SRT_ERR_BACKEND, "rank %d opened sequence %d, rank 0 "
+                                                          "opened %d: KV caches diverged", r, id, *seq_id);
+        if (st != SRT_OK) {
+            for (int q = 0; q < r; q++) srt_kv_seq_close(tp->ranks[q]->kv, *seq_id);
+            return st;
+        }
+    }
+    return SRT_OK;
+}
+
+void srt_lm_tp_seq_close(srt_lm_tp *tp, int seq_id) {
+    for (int r = 0; r < tp->size; r++) srt_kv_seq_close(tp->ranks[r]->kv, seq_id);
+}

@@ -1,0 +1,339 @@
+/* test_cudasim_lm.cpp: every language-model op (host/lm/lm_ops.h) of the "cuda" backend, run in the CUDA simulator
+ * (tests/cudasim), against "cpu-ref" on odd shapes (1, 7, 33, 1025), in forward, reverse and random thread order.
+ * Paged attention: head_dim 16/64/128, GQA ratios 1/2/4, block sizes 7/16, scrambled block tables, ragged batches
+ * mixing decode (flash-decoding splits, contexts up to 1025), prefill and chunked prefill, and a sequence with no
+ * queries; cache slots that no sequence owns hold NaN, so reading past a causal limit shows up.
+ * Every device output is NaN-poisoned before the op (or holds its in-place input) and is followed by sentinels
+ * that must survive; NaN/Inf where the reference is finite fails. Tolerances (atol + rtol*|ref|) sit beside each
+ * check. Also: out-of-range embedding ids give SRT_ERR_RANGE; the simulator must report no rule violation. */
+extern "C" {
+#include "backend.h"
+#include "lm/lm_ops.h"
+#include "weights/weights.h"
+}
+#include "cudasim_api.h"
+#include "tests/testutil.h"
+#include <algorithm>
+#include <cstdarg>
+#include <vector>
+
+static srt_backend g_ref, g_cu;
+static const srt_lm_ops *g_ref_lm, *g_cu_lm;
+static const float SENTINEL = -7777.25f;
+static const size_t TAIL = 37;                 /* sentinel floats after every output */
+static std::vector<void *> g_dev;              /* device buffers of the current case */
+static char g_case[160] = "";
+
+static const double ELEM_ATOL = 1e-6, ELEM_RTOL = 1e-6;   /* one or two f32 roundings */
+static const double NORM_ATOL = 1e-5, NORM_RTOL = 1e-5;   /* f32 sum of squares vs double (as test_lm_ops) */
+static const double ROPE_ATOL = 1e-6, ROPE_RTOL = 1e-6;   /* double angle and rotation on both sides */
+static const double SWIGLU_ATOL = 2e-6, SWIGLU_RTOL = 2e-6;   /* expf vs exp */
+static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* f32 online softmax over <= 1025 keys vs double */
+
+static void set_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_case(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_case, sizeof g_case, fmt, ap);
+    va_end(ap);
+}
+
+static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
+    std::vector<float> v(n);
+    test_fill_uniform(v.data(), n, seed, lo, hi);
+    return v;
+}
+
+static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
+    void *d = nullptr;
+    srt_status st = g_cu.ops->alloc(g_cu.ctx, bytes + tail_floats * sizeof(float), &d);
+    TEST_CHECK(st == SRT_OK, "%s: alloc: %s", g_case, srt_last_error());
+    if (st != SRT_OK) return nullptr;
+    std::vector<float> tail(tail_floats, SENTINEL);
+    if (bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
+    if (tail_floats) g_cu.ops->upload(g_cu.ctx, (char *)d + bytes, tail.data(), tail_floats * sizeof(float));
+    g_dev.push_back(d);
+    return d;
+}
+static float *dev_in(const std::vector<float> &h) { return (float *)dev_of(h.data(), h.size() * sizeof(float), 0); }
+static int32_t *dev_ints(const std::vector<int32_t> &h) {
+    return (int32_t *)dev_of(h.data(), h.size() * sizeof(int32_t), 0);
+}
+/* An output buffer: `init` (or NaN poison when empty) followed by sentinels. */
+static float *dev_out(size_t n, const std::vector<float> &init = {}) {
+    std::vector<float> h = init.empty() ? std::vector<float>(n, NAN) : init;
+    return (float *)dev_of(h.data(), n * sizeof(float), TAIL);
+}
+
+static void end_case() {
+    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
+    g_dev.clear();
+}
+
+static void check_status(srt_status st, const char *what) {
+    TEST_CHECK(st == SRT_OK, "%s %s: %s: %s", g_case, what, srt_status_name(st), srt_last_error());
+}
+
+/* Download n floats + sentinels, compare with ref (atol + rtol*|ref|), check the sentinels. */
+static void check_out(const char *what, const float *dev, const std::vector<float> &ref, double atol, double rtol) {
+    std::vector<float> got(ref.size() + TAIL);
+    check_status(g_cu.ops->sync(g_cu.ctx), "sync");
+    g_cu.ops->download(g_cu.ctx, got.data(), dev, got.size() * sizeof(float));
+    size_t worst = 0;
+    double maxerr = 0;
+    double excess = test_compare(got.data(), ref.data(), ref.size(), atol, rtol, &worst, &maxerr);
+    TEST_CHECK(excess <= 0, "%s %s [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g, atol %g rtol %g)",
+               g_case, what, cudasim_order_name(cudasim_get_order()), worst, ref.empty() ? 0.0 : got[worst],
+               ref.empty() ? 0.0 : ref[worst], maxerr, atol, rtol);
+    int clobbered = 0;
+    for (size_t i = 0; i < TAIL; i++) clobbered += got[ref.size() + i] != SENTINEL;
+    TEST_CHECK(clobbered == 0, "%s %s: %d sentinels after the output were overwritten", g_case, what, clobbered);
+}
+
+/* ---------------------------------------------------------------- rmsnorm, rope */
+static void rmsnorm_case(int rows, int dim, bool in_place, uint64_t seed) {
+    set_case("rmsnorm rows %d dim %d%s", rows, dim, in_place ? " in place" : "");
+    std::vector<float> x = rnd((size_t)rows * dim, seed, -3, 3), w = rnd((size_t)dim, seed + 1, 0.5f, 1.5f);
+    std::vector<float> yref(x.size());
+    srt_rmsnorm_args r = {rows, dim, 1e-5f, x.data(), w.data(), yref.data()};
+    check_status(g_ref_lm->rmsnorm(g_ref.ctx, &r), "cpu-ref rmsnorm");
+    float *dy = dev_out(x.size(), in_place ? x : std::vector<float>());
+    srt_rmsnorm_args c = {rows, dim, 1e-5f, in_place ? dy : dev_in(x), dev_in(w), dy};
+    check_status(g_cu_lm->rmsnorm(g_cu.ctx, &c), "cuda rmsnorm");
+    check_out("y", dy, yref, NORM_ATOL, NORM_RTOL);
+    end_case();
+}
+
+static void rope_case(int n_tokens, int heads, int head_dim, uint64_t seed) {
+    set_case("rope tokens %d heads %d head_dim %d", n_tokens, heads, head_dim);
+    std::vector<float> x = rnd((size_t)n_tokens * heads * head_dim, seed, -2, 2), xref = x;
+    std::vector<float> inv_freq((size_t)head_dim / 2);
+    for (int i = 0; i < head_dim / 2; i++) inv_freq[(size_t)i] = (float)pow(500000.0, -2.0 * i / head_dim);
+    std::vector<int32_t> pos((size_t)n_tokens);
+    for (int t = 0; t < n_tokens; t++) pos[(size_t)t] = t * 4099 % 131072;   /* 0 first, large ones later */
+    srt_rope_args r = {n_tokens, heads, head_dim, pos.data(), inv_freq.data(), xref.data()};
+    check_status(g_ref_lm->rope(g_ref.ctx, &r), "cpu-ref rope");
+    float *dx = dev_out(x.size(), x);
+    srt_rope_args c = {n_tokens, heads, head_dim, dev_ints(pos), dev_in(inv_freq), dx};
+    check_status(g_cu_lm->rope(g_cu.ctx, &c), "cuda rope");
+    check_out("x", dx, xref, ROPE_ATOL, ROPE_RTOL);
+    end_case();
+}
+
+/* ---------------------------------------------------------------- kv_store */
+static void kv_store_case(int n_tokens, int kv_dim, int n_slots, uint64_t seed) {
+    set_case("kv_store tokens %d kv_dim %d slots %d", n_tokens, kv_dim, n_slots);
+    std::vector<float> k = rnd((size_t)n_tokens * kv_dim, seed, -1, 1), v = rnd(k.size(), seed + 1, -1, 1);
+    std::vector<float> kc = rnd((size_t)n_slots * kv_dim, seed + 2, -1, 1), vc = rnd(kc.size(), seed + 3, -1, 1);
+    std::vector<int32_t> slot((size_t)n_slots);
+    for (int i = 0; i < n_slots; i++) slot[(size_t)i] = i;
+    uint64_t rng = seed;
+    for (int i = n_slots - 1; i > 0; i--) std::swap(slot[(size_t)i], slot[test_rng_next(&rng) % (uint64_t)(i + 1)]);
+    slot.resize((size_t)n_tokens);   /* distinct scrambled slots */
+    std::vector<float> kref = kc, vref = vc;
+    srt_kv_store_args r = {n_tokens, kv_dim, k.data(), v.data(), slot.data(), kref.data(), vref.data()};
+    check_status(g_ref_lm->kv_store(g_ref.ctx, &r), "cpu-ref kv_store");
+    float *dk = dev_out(kc.size(), kc), *dv = dev_out(vc.size(), vc);
+    srt_kv_store_args c = {n_tokens, kv_dim, dev_in(k), dev_in(v), dev_ints(slot), dk, dv};
+    check_status(g_cu_lm->kv_store(g_cu.ctx, &c), "cuda kv_store");
+    check_out("k_cache", dk, kref, 0, 0);   /* copies: exact */
+    check_out("v_cache", dv, vref, 0, 0);
+    end_case();
+}
+
+/* ---------------------------------------------------------------- paged attention */
+struct attn_seq { int n_q, ctx; };
+
+static void attention_case(const char *label, int n_heads, int n_kv_heads, int head_dim, int block_size,
+                           const std::vector<attn_seq> &seqs, uint64_t seed) {
+    set_case("paged_attention %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", label, n_heads, n_kv_heads,
+             head_dim, block_size, seqs.size());
+    int n_seqs = (int)seqs.size(), kv_dim = n_kv_heads * head_dim, max_blocks = 0, n_tokens = 0;
+    for (const attn_seq &s : seqs) max_blocks = std::max(max_blocks, (s.ctx + block_size - 1) / block_size);
+    max_blocks += 1;   /* a spare column: block tables are wider than needed */
+    int n_blocks = n_seqs * max_blocks + 3;
+    /* a scrambled permutation of the cache blocks, dealt out to the sequences */
+    std::vector<int32_t> perm((size_t)n_blocks);
+    for (int i = 0; i < n_blocks; i++) perm[(size_t)i] = i;
+    uint64_t rng = seed;
+    for (int i = n_blocks - 1; i > 0; i--) std::swap(perm[(size_t)i], perm[test_rng_next(&rng) % (uint64_t)(i + 1)]);
+    std::vector<int32_t> table((size_t)n_seqs * max_blocks, -1), q_start, n_q, ctx_len;
+    std::vector<float> kc = std::vector<float>((size_t)n_blocks * block_size * kv_dim, NAN), vc = kc;
+    std::vector<float> kvals = rnd(kc.size(), seed + 1, -1.5f, 1.5f), vvals = rnd(vc.size(), seed + 2, -1, 1);
+    for (int s = 0, next = 0; s < n_seqs; s++) {
+        q_start.push_back(n_tokens);
+        n_q.push_back(seqs[(size_t)s].n_q);
+        ctx_len.push_back(seqs[(size_t)s].ctx);
+        n_tokens += seqs[(size_t)s].n_q;
+        for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
+        for (int p = 0; p < seqs[(size_t)s].ctx; p++) {   /* only owned positions get values; the rest stay NaN */
+            size_t slot = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
+            for (int i = 0; i < kv_dim; i++) {
+                kc[slot * kv_dim + i] = kvals[slot * kv_dim + i];
+                vc[slot * kv_dim + i] = vvals[slot * kv_dim + i];
+            }
+        }
+    }
+    std::vector<float> q = rnd((size_t)n_tokens * n_heads * head_dim, seed + 3, -1.5f, 1.5f);
+    std::vector<float> oref(q.size());
+    srt_paged_attn_args r = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, q.data(), kc.data(),
+                             vc.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data()};
+    check_status(g_ref_lm->paged_attention(g_ref.ctx, &r), "cpu-ref paged_attention");
+    float *dout = dev_out(oref.size());
+    srt_paged_attn_args c = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, dev_in(q), dev_in(kc),
+                             dev_in(vc), dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout};
+    check_status(g_cu_lm->paged_attention(g_cu.ctx, &c), "cuda paged_attention");
+    check_out("out", dout, oref, ATTN_ATOL, ATTN_RTOL);
+    end_case();
+}
+
+static void attention_bad_args() {
+    set_case("paged_attention with more queries than cached tokens");
+    std::vector<int32_t> table = {0}, q_start = {0}, n_q = {3}, ctx_len = {2};
+    std::vector<float> q(3 * 16, 0.5f), kc(8 * 16, 0.5f);
+    float *dout = dev_out(q.size());
+    srt_paged_attn_args c = {1, 1, 1, 16, 8, 1, dev_in(q), dev_in(kc), dev_in(kc), dev_ints(table), dev_ints(q_start),
+                             dev_ints(n_q), dev_ints(ctx_len), dout};
+    srt_status st = g_cu_lm->paged_attention(g_cu.ctx, &c);
+    TEST_CHECK(st == SRT_ERR_INVALID_ARG, "%s: got %s (%s), want SRT_ERR_INVALID_ARG", g_case, srt_status_name(st),
+               srt_last_error());
+    end_case();
+}
+
+static void attention_cases() {
+    /* decode only: contexts 1, 7, 129 (two splits), 1025 (nine splits); GQA 2, head_dim 64, block 16 */
+    attention_case("decode", 4, 2, 64, 16, {{1, 1}, {1, 7}, {1, 129}, {1, 1025}}, 9100);
+    /* decode, GQA 4, head_dim 16, block 7, one split boundary exactly (ctx 128, 256) */
+    attention_case("decode", 4, 1, 16, 7, {{1, 128}, {1, 256}, {1, 33}}, 9200);
+    /* whole prefill: prompts of 1, 7, 33 tokens (a one-token prompt is a decode), GQA 4, head_dim 16, block 7 */
+    attention_case("prefill", 4, 1, 16, 7, {{7, 7}, {33, 33}, {1, 1}}, 9300);
+    /* ragged mix: chunked prefill (33 new at 70, 5 new at 12), decode at 1025, a sequence with no queries; GQA 1 */
+    attention_case("mixed", 2, 2, 64, 16, {{33, 70}, {1, 1025}, {0, 9}, {5, 12}}, 9400);
+    /* prefill of 65 queries (three query tiles) at context 100, GQA 2, head_dim 128, block 16 */
+    attention_case("prefill tiles", 2, 1, 128, 16, {{65, 100}, {1, 40}}, 9500);
+    /* a 1025-token prompt in one prefill (33 query tiles, 33 key tiles), GQA 2, head_dim 16, block 16 */
+    attention_case("long prefill", 2, 1, 16, 16, {{1025, 1025}}, 9600);
+    attention_bad_args();
+}
+
+/* ---------------------------------------------------------------- swiglu, embedding, add_bias, gather_rows */
+static void swiglu_case(int64_t n, int alias, uint64_t seed) {
+    set_case("swiglu n %lld alias %d", (long long)n, alias);
+    std::vector<float> g = rnd((size_t)n, seed, -8, 8), u = rnd((size_t)n, seed + 1, -2, 2), yref((size_t)n);
+    srt_swiglu_args r = {n, g.data(), u.data(), yref.data()};
+    check_status(g_ref_lm->swiglu(g_ref.ctx, &r), "cpu-ref swiglu");
+    float *dg = alias == 1 ? dev_out((size_t)n, g) : dev_in(g), *du = alias == 2 ? dev_out((size_t)n, u) : dev_in(u);
+    float *dy = alias == 1 ? dg : alias == 2 ? du : dev_out((size_t)n);
+    srt_swiglu_args c = {n, dg, du, dy};
+    check_status(g_cu_lm->swiglu(g_cu.ctx, &c), "cuda swiglu");
+    check_out("out", dy, yref, SWIGLU_ATOL, SWIGLU_RTOL);
+    end_case();
+}
+
+static void embedding_case(srt_dtype dtype, int n_tokens, int dim, int n_rows, uint64_t seed) {
+    set_case("embedding %s tokens %d dim %d rows %d", srt_dtype_name(dtype), n_tokens, dim, n_rows);
+    std::vector<float> table = rnd((size_t)n_rows * dim, seed, -2, 2);
+    table[0] = 1e-6f;   /* an f16 subnormal */
+    std::vector<uint16_t> half(table.size());
+    for (size_t i = 0; i < table.size(); i++)
+        half[i] = dtype == SRT_BF16 ? srt_f32_to_bf16(table[i]) : srt_f32_to_f16(table[i]);
+    const void *host_table = dtype == SRT_F32 ? (const void *)table.data() : (const void *)half.data();
+    size_t table_bytes = table.size() * srt_dtype_size(dtype);
+    std::vector<int32_t> ids((size_t)n_tokens);
+    for (int t = 0; t < n_tokens; t++) ids[(size_t)t] = (t * 7 + 3) % n_rows;
+    ids[0] = 0;
+    std::vector<float> yref((size_t)n_tokens * dim);
+    srt_embedding_args r = {n_tokens, dim, n_rows, dtype, host_table, ids.data(), yref.data()};
+    check_status(g_ref_lm->embedding(g_ref.ctx, &r), "cpu-ref embedding");
+    float *dy = dev_out(yref.size());
+    int32_t *dids = dev_ints(ids);
+    srt_embedding_args c = {n_tokens, dim, n_rows, dtype, dev_of(host_table, table_bytes, 0), dids, dy};
+    check_status(g_cu_lm->embedding(g_cu.ctx, &c), "cuda embedding");
+    check_out("y", dy, yref, 0, 0);   /* conversions are exact */
+    /* an id past the table (and a later negative one): SRT_ERR_RANGE naming the first */
+    std::vector<int32_t> bad = ids;
+    bad[(size_t)(n_tokens - 1)] = n_rows;
+    if (n_tokens > 2) bad[(size_t)n_tokens - 2] = -1;
+    c.ids = dev_ints(bad);
+    srt_status st = g_cu_lm->embedding(g_cu.ctx, &c);
+    const char *msg = srt_last_error();
+    char want[64];
+    snprintf(want, sizeof want, "position %d ", n_tokens > 2 ? n_tokens - 2 : n_tokens - 1);
+    TEST_CHECK(st == SRT_ERR_RANGE && strstr(msg, want), "%s with a bad id: %s (%s), want SRT_ERR_RANGE naming %s",
+               g_case, srt_status_name(st), msg, want);
+    end_case();
+}
+
+static void add_bias_gather_case(int rows, int cols, uint64_t seed) {
+    set_case("add_bias rows %d cols %d", rows, cols);
+    std::vector<float> x = rnd((size_t)rows * cols, seed, -1, 1), b = rnd((size_t)cols, seed + 1, -1, 1), xref = x;
+    srt_add_bias_args r = {rows, cols, b.data(), xref.data()};
+    check_status(g_ref_lm->add_bias(g_ref.ctx, &r), "cpu-ref add_bias");
+    float *dx = dev_out(x.size(), x);
+    srt_add_bias_args c = {rows, cols, dev_in(b), dx};
+    check_status(g_cu_lm->add_bias(g_cu.ctx, &c), "cuda add_bias");
+    check_out("x", dx, xref, ELEM_ATOL, ELEM_RTOL);
+    end_case();
+
+    set_case("gather_rows rows %d cols %d", rows, cols);
+    std::vector<int32_t> idx;
+    for (int i = rows - 1; i >= 0; i -= 2) idx.push_back(i);   /* last row first, every other row */
+    idx.push_back(0);
+    std::vector<float> yref(idx.size() * (size_t)cols);
+    srt_gather_rows_args rg = {(int)idx.size(), cols, idx.data(), x.data(), yref.data()};
+    check_status(g_ref_lm->gather_rows(g_ref.ctx, &rg), "cpu-ref gather_rows");
+    float *dy = dev_out(yref.size());
+    srt_gather_rows_args cg = {(int)idx.size(), cols, dev_ints(idx), dev_in(x), dy};
+    check_status(g_cu_lm->gather_rows(g_cu.ctx, &cg), "cuda gather_rows");
+    check_out("y", dy, yref, 0, 0);
+    end_case();
+}
+
+static void all_cases() {
+    rmsnorm_case(1, 1, false, 100);
+    rmsnorm_case(7, 1025, false, 110);
+    rmsnorm_case(33, 33, true, 120);
+    rope_case(1, 1, 16, 200);
+    rope_case(7, 3, 64, 210);
+    rope_case(33, 2, 128, 220);
+    kv_store_case(1, 16, 7, 300);
+    kv_store_case(33, 64, 49, 310);
+    attention_cases();
+    swiglu_case(1, 0, 400);
+    swiglu_case(1025, 1, 410);
+    swiglu_case(33, 2, 420);
+    embedding_case(SRT_F32, 7, 33, 11, 500);
+    embedding_case(SRT_F16, 33, 7, 40, 510);
+    embedding_case(SRT_BF16, 1, 1025, 3, 520);
+    add_bias_gather_case(7, 33, 600);
+    add_bias_gather_case(1, 1025, 610);
+}
+
+int main(void) {
+    srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
+    TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
+    st = srt_backend_create("cuda", 0, &g_cu);
+    TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
+    if (st != SRT_OK) TEST_MAIN_END();
+    g_ref_lm = g_ref.ops->lm;
+    g_cu_lm = g_cu.ops->lm;
+    TEST_CHECK(g_ref_lm && g_cu_lm, "lm op tables: cpu-ref %p cuda %p", (const void *)g_ref_lm, (const void *)g_cu_lm);
+    if (!g_ref_lm || !g_cu_lm) TEST_MAIN_END();
+    const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
+    for (cudasim_order order : orders) {
+        cudasim_set_order(order, 4321);
+        int failed_before = test_failed_count;
+        all_cases();
+        TEST_CHECK(cudasim_check_redzones() == 0, "%s order: out-of-bounds writes: %s", cudasim_order_name(order),
+                   cudasim_last_error());
+        TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
+                   cudasim_last_error());
+        printf("%s order: %d failures, %llu launches and %llu simulated threads so far\n", cudasim_order_name(order),
+               test_failed_count - failed_before, (unsigned long long)cudasim_launch_count(),
+               (unsigned long long)cudasim_thread_count());
+        cudasim_clear_error();
+    }
+    srt_backend_destroy(&g_cu);
+    srt_backend_destroy(&g_ref);
+    TEST_MAIN_END();
+}

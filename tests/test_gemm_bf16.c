@@ -1,0 +1,122 @@
+/* test_gemm_bf16.c: the cpu backend's gemm with a PyTorch-Linear B (trans_b = 1), the decode path of the LM,
+ * against cpu-ref on odd shapes: M 1, 7, 16, 17, 33 (both sides of the direct-kernel crossover
+ * SRT_CPU_GEMM_DIRECT_MAX_M = 16), N and K in 1, 7, 33, 1025 (kernel tails: 4-row B tiles, 3-row A tiles, 8-wide
+ * k vectors), B in bf16, f16 and f32, trans_a 0/1, alpha/beta, every leading dimension larger than its width.
+ * C starts NaN when beta = 0 (must not leak) and C's padding columns must come back bit-identical.
+ * The matrix runs twice: with the run-time SIMD dispatch (AVX2/F16C here) and with the scalar fallback forced.
+ *
+ * Tolerance |got - ref| <= atol + rtol |ref|, atol = 1e-5 * max(1, sqrt(K / 128)), rtol = 1e-4: the reference
+ * accumulates in double, the cpu backend in f32 in another order; both convert bf16/f16 to f32 exactly, so only
+ * accumulation order differs. A is U(-1,1), B U(-1,1)/sqrt(K) (a real layer's scale), so the K products have
+ * magnitude <= 1/sqrt(K) and the dot product is O(1); f32 rounding error of a K-term sum grows like
+ * eps * sqrt(K) * (term size) ~ 6e-8 * 1 ~ 1e-7 here, i.e. 100x inside the bound at K = 128 and the bound grows as
+ * sqrt(K) with the random-walk error (measured max errors are printed). The 1e-5 floor is what test_backend_ops
+ * uses for K <= 130. */
+#include "backend.h"
+#include "cpu/cpu_gemm_kernels.h"
+#include "weights/weights.h"
+#include "testutil.h"
+
+#define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
+#define RTOL 1e-4
+
+static const int g_ms[] = {1, 7, 16, 17, 33};
+static const int g_dims[] = {1, 7, 33, 1025};
+
+/* Run gemm on backend be with host inputs (B as raw bytes), C in/out (M * ldc floats). */
+static srt_status run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, size_t b_bytes, float *C_host,
+                           size_t c_floats) {
+    void *A = NULL, *B = NULL, *C = NULL;
+    srt_status st = srt_backend_alloc_upload(be, g.A, a_floats * 4, &A);
+    if (st == SRT_OK) st = srt_backend_alloc_upload(be, g.B, b_bytes, &B);
+    if (st == SRT_OK) st = srt_backend_alloc_upload(be, C_host, c_floats * 4, &C);
+    if (st == SRT_OK) {
+        g.A = A; g.B = B; g.C = C;
+        st = be->ops->gemm(be->ctx, &g);
+        if (st == SRT_OK) st = be->ops->sync(be->ctx);
+        if (st == SRT_OK) st = be->ops->download(be->ctx, C_host, C, c_floats * 4);
+    }
+    if (A) be->ops->free(be->ctx, A);
+    if (B) be->ops->free(be->ctx, B);
+    if (C) be->ops->free(be->ctx, C);
+    return st;
+}
+
+/* One case: cpu against cpu-ref; returns the max abs error of the M x N block. */
+static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, int M, int N, int K, int ta,
+                         srt_dtype dt, float alpha, float beta, int pad, uint64_t seed) {
+    int lda = (ta ? M : K) + 1 + pad % 3, ldb = K + 1 + pad % 5, ldc = N + 1 + pad % 2;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)N * ldb, nc = (size_t)M * ldc;
+    float *A = malloc(na * 4), *Bf = malloc(nb * 4), *C0 = malloc(nc * 4), *out[2] = {malloc(nc * 4), malloc(nc * 4)};
+    uint16_t *Bh = malloc(nb * 2);
+    test_fill_uniform(A, na, seed, -1, 1);
+    test_fill_uniform(Bf, nb, seed + 1, -1 / sqrtf((float)K), 1 / sqrtf((float)K));
+    test_fill_uniform(C0, nc, seed + 2, -1, 1);
+    for (size_t i = 0; i < nb; i++)
+        Bh[i] = dt == SRT_BF16 ? srt_f32_to_bf16(Bf[i]) : dt == SRT_F16 ? srt_f32_to_f16(Bf[i]) : 0;
+    if (beta == 0.0f)   /* C is write-only when beta is 0: NaN there must not leak */
+        for (size_t i = 0; i < nc; i++) C0[i] = NAN;
+    srt_status st[2];
+    for (int r = 0; r < 2; r++) {
+        memcpy(out[r], C0, nc * 4);
+        srt_gemm_args g = {M, N, K, ta, 1, alpha, beta, A, lda, dt == SRT_F32 ? (void *)Bf : (void *)Bh, ldb, dt,
+                           NULL, ldc};
+        st[r] = run_gemm(r ? cpu : ref, g, na, nb * srt_dtype_size(dt), out[r], nc);
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s gemm M%d N%d K%d ta%d %s alpha %g beta %g lda %d ldb %d ldc %d", isa, M, N, K,
+             ta, srt_dtype_name(dt), alpha, beta, lda, ldb, ldc);
+    TEST_CHECK(st[0] == SRT_OK && st[1] == SRT_OK, "%s: status (%s)", what, srt_last_error());
+    int pad_ok = 1;   /* padding columns untouched (bitwise: they hold NaN when beta = 0) */
+    for (int m = 0; m < M; m++)
+        pad_ok &= !memcmp(out[1] + (size_t)m * ldc + N, C0 + (size_t)m * ldc + N, (size_t)(ldc - N) * 4);
+    TEST_CHECK(pad_ok, "%s: C padding columns were written", what);
+    float *got = malloc((size_t)M * N * 4), *want = malloc((size_t)M * N * 4);
+    for (int m = 0; m < M; m++) {
+        memcpy(got + (size_t)m * N, out[1] + (size_t)m * ldc, (size_t)N * 4);
+        memcpy(want + (size_t)m * N, out[0] + (size_t)m * ldc, (size_t)N * 4);
+    }
+    double max_err;
+    size_t wi;
+    double excess = test_compare(got, want, (size_t)M * N, ATOL(K), RTOL, &wi, &max_err);
+    TEST_CHECK(excess <= 0, "%s: element %zu got %g want %g (max abs err %g)", what, wi, got[wi], want[wi], max_err);
+    free(A); free(Bf); free(Bh); free(C0); free(out[0]); free(out[1]); free(got); free(want);
+    return max_err;
+}
+
+int main(void) {
+    srt_backend ref, cpu;
+    if (srt_backend_create("cpu-ref", 1, &ref) != SRT_OK || srt_backend_create("cpu", 0, &cpu) != SRT_OK) {
+        fprintf(stderr, "backend: %s\n", srt_last_error());
+        return 1;
+    }
+    static const srt_dtype dts[] = {SRT_BF16, SRT_F16, SRT_F32};
+    static const float betas[] = {0.0f, 1.0f, 0.5f, 0.5f};
+    for (int scalar = 0; scalar < 2; scalar++) {
+        srt_cpu_gemm_kernels_force_scalar(scalar);
+        const char *isa = scalar ? "scalar" : "simd";
+        double worst_err[3] = {0, 0, 0};
+        int count = 0;
+        for (int mi = 0; mi < 5; mi++)
+            for (int ni = 0; ni < 4; ni++)
+                for (int ki = 0; ki < 4; ki++)
+                    for (int di = 0; di < 3; di++, count++) {
+                        float alpha = count % 3 == 0 ? -0.75f : 1.0f, beta = betas[count % 4];
+                        double err = check_case(&ref, &cpu, isa, g_ms[mi], g_dims[ni], g_dims[ki], count % 2, dts[di],
+                                                alpha, beta, count, 4242 + 3 * (uint64_t)count);
+                        if (err > worst_err[di]) worst_err[di] = err;
+                    }
+        printf("%s: max abs error vs cpu-ref over %d cases: bf16 %.3g, f16 %.3g, f32 %.3g\n", isa, count,
+               worst_err[0], worst_err[1], worst_err[2]);
+    }
+    srt_cpu_gemm_kernels_force_scalar(0);
+
+    /* The direct kernel itself at M = 33 (normally panel + sgemm): raise the crossover. */
+    srt_cpu_gemm_set_direct_max_m(64);
+    double err = check_case(&ref, &cpu, "direct", 33, 1025, 1025, 0, SRT_BF16, 1.0f, 0.0f, 0, 99);
+    printf("direct kernel at M 33: max abs error %.3g\n", err);
+    srt_cpu_gemm_set_direct_max_m(-1);
+    srt_backend_destroy(&ref);
+    srt_backend_destroy(&cpu);
+    TEST_MAIN_END();
+}

@@ -16,6 +16,18 @@ static srt_status ws_alloc(snac_model *m, size_t n_floats, float **p) {
 }
 static void ws_free(snac_model *m, float *p) { if (p) OPS(m)->free(CTX(m), p); }
 
+/* Three activation buffers of cap floats and a host copy of the valid lengths; the caller frees all four
+ * (also on failure: unallocated ones stay NULL). */
+static srt_status workspace_alloc(snac_model *m, int batch, const int *valid, size_t cap, float **x, float **t,
+                                  float **u, int **v) {
+    *v = srt_calloc((size_t)batch, sizeof(int), "valid lengths");
+    if (!*v) return SRT_ERR_NOMEM;
+    memcpy(*v, valid, sizeof(int) * (size_t)batch);
+    SRT_TRY(ws_alloc(m, cap, x));
+    SRT_TRY(ws_alloc(m, cap, t));
+    return ws_alloc(m, cap, u);
+}
+
 static void scale_valid(int batch, const int *valid, int64_t num, int64_t den, int *out) {
     for (int b = 0; b < batch; b++) out[b] = (int)((int64_t)valid[b] * num / den);
 }
@@ -81,13 +93,9 @@ srt_status snac_encoder_forward(snac_model *m, int batch, int len, const int *va
     const snac_config *c = &m->cfg;
     size_t cap = (size_t)batch * (size_t)snac_encoder_max_activation(m) * (size_t)(len / c->hop_length);
     float *x = NULL, *t = NULL, *u = NULL;
-    int *v = srt_calloc((size_t)batch, sizeof(int), "valid lengths");
-    if (!v) return SRT_ERR_NOMEM;
+    int *v = NULL;
     srt_status st;
-    SRT_TRY_GOTO(ws_alloc(m, cap, &x), done);
-    SRT_TRY_GOTO(ws_alloc(m, cap, &t), done);
-    SRT_TRY_GOTO(ws_alloc(m, cap, &u), done);
-    memcpy(v, valid, sizeof(int) * (size_t)batch);
+    SRT_TRY_GOTO(workspace_alloc(m, batch, valid, cap, &x, &t, &u, &v), done);
     SRT_TRY_GOTO(run_conv(m, &m->enc_in, batch, len, v, NULL, audio, NULL, x), done);   /* x (batch, d, len) */
     int cur = len;
     for (int i = 0; i < c->n_enc_rates; i++) {
@@ -139,13 +147,9 @@ srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *vali
     const snac_config *c = &m->cfg;
     size_t cap = (size_t)batch * (size_t)snac_decoder_max_activation(m) * (size_t)T;
     float *x = NULL, *t = NULL, *u = NULL, *noise_dev = NULL, *noise_host = NULL;
-    int *v = srt_calloc((size_t)batch, sizeof(int), "valid lengths");
-    if (!v) return SRT_ERR_NOMEM;
+    int *v = NULL;
     srt_status st;
-    SRT_TRY_GOTO(ws_alloc(m, cap, &x), done);
-    SRT_TRY_GOTO(ws_alloc(m, cap, &t), done);
-    SRT_TRY_GOTO(ws_alloc(m, cap, &u), done);
-    memcpy(v, valid, sizeof(int) * (size_t)batch);
+    SRT_TRY_GOTO(workspace_alloc(m, batch, valid, cap, &x, &t, &u, &v), done);
     if (c->depthwise) {
         SRT_TRY_GOTO(run_conv(m, &m->dec_in_dw, batch, T, v, NULL, z_q, NULL, t), done);
         SRT_TRY_GOTO(run_conv(m, &m->dec_in, batch, T, v, NULL, t, NULL, x), done);      /* x (batch, ch, T) */

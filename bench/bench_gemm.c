@@ -1,7 +1,7 @@
 /* bench_gemm.c: the cpu backend's gemm at decode shapes (C (M,N) = A (M,K) @ B^T, B a bf16 (N,K) Linear weight
  * with Llama-3.2-1B dims), comparing the direct small-M kernel with panel-convert + sgemm at each M, to place the
  * crossover (SRT_CPU_GEMM_DIRECT_MAX_M). Reports GB/s of weight bytes read and GFLOP/s. Prints one JSON object.
- *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] */
+ *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] [--threads 0 (all cores)] */
 #include "backend.h"
 #include "cpu/cpu_gemm_kernels.h"
 #include "weights/weights.h"
@@ -18,11 +18,12 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
     const char *ms_arg = "1,2,4,8,12,16,24,32,64", *dtype_arg = "bf16";
-    int reps = 5;
+    int reps = 5, threads = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--ms")) ms_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--dtype")) dtype_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else { fprintf(stderr, "bench_gemm: unknown option %s\n", argv[i]); return 2; }
     }
     srt_dtype dt = !strcmp(dtype_arg, "f32") ? SRT_F32 : !strcmp(dtype_arg, "f16") ? SRT_F16 : SRT_BF16;
@@ -31,7 +32,7 @@ int main(int argc, char **argv) {
     static const int shapes[][2] = {{2048, 2048}, {512, 2048}, {8192, 2048}, {2048, 8192}};
     const int n_shapes = 4, max_m = 64;
     srt_backend be;
-    if (srt_backend_create("cpu", 0, &be) != SRT_OK) { fprintf(stderr, "bench_gemm: %s\n", srt_last_error()); return 1; }
+    if (srt_backend_create("cpu", threads, &be) != SRT_OK) { fprintf(stderr, "bench_gemm: %s\n", srt_last_error()); return 1; }
     size_t max_b = (size_t)8192 * 2048;
     void *B = malloc(max_b * esize);
     float *A = malloc(sizeof(float) * max_m * 8192), *C = malloc(sizeof(float) * max_m * 8192);
@@ -44,7 +45,7 @@ int main(int argc, char **argv) {
         else ((uint16_t *)B)[i] = dt == SRT_BF16 ? srt_f32_to_bf16(v) : srt_f32_to_f16(v);
     }
     for (int i = 0; i < max_m * 8192; i++) A[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-    printf("{\"dtype\":\"%s\",\"runs\":[", srt_dtype_name(dt));
+    printf("{\"dtype\":\"%s\",\"threads\":%d,\"runs\":[", srt_dtype_name(dt), threads);
     int first = 1;
     for (const char *p = ms_arg; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL) {
         int M = atoi(p);

@@ -1,7 +1,7 @@
 /* test_gemm_bf16.c: the cpu backend's gemm with a PyTorch-Linear B (trans_b = 1), the decode path of the LM,
- * against cpu-ref on odd shapes: M 1, 7, 16, 17, 33 (both sides of the direct-kernel crossover
- * SRT_CPU_GEMM_DIRECT_MAX_M = 16), N and K in 1, 7, 33, 1025 (kernel tails: 4-row B tiles, 3-row A tiles, 8-wide
- * k vectors), B in bf16, f16 and f32, trans_a 0/1, alpha/beta, every leading dimension larger than its width.
+ * against cpu-ref on odd shapes: M 1, 7, 16, 32, 33 (both sides of the direct-kernel crossover
+ * SRT_CPU_GEMM_DIRECT_MAX_M = 32), N in 1, 7, 33, 1025, K in 1, 7, 33, 47, 1025 (kernel tails: 4-row B tiles,
+ * 3-row A tiles, 8-wide k vectors), B in bf16, f16 and f32, trans_a 0/1, alpha/beta, every leading dimension larger than its width.
  * C starts NaN when beta = 0 (must not leak) and C's padding columns must come back bit-identical.
  * The matrix runs twice: with the run-time SIMD dispatch (AVX2/F16C here) and with the scalar fallback forced.
  *
@@ -20,8 +20,9 @@
 #define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
 #define RTOL 1e-4
 
-static const int g_ms[] = {1, 7, 16, 17, 33};
+static const int g_ms[] = {1, 7, 16, 32, 33};
 static const int g_dims[] = {1, 7, 33, 1025};
+static const int g_ks[] = {1, 7, 33, 47, 1025};   /* 47 = 32 + 8 + 7: every loop of the M = 1 row kernel */
 
 /* Run gemm on backend be with host inputs (B as raw bytes), C in/out (M * ldc floats). */
 static srt_status run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, size_t b_bytes, float *C_host,
@@ -99,10 +100,10 @@ int main(void) {
         int count = 0;
         for (int mi = 0; mi < 5; mi++)
             for (int ni = 0; ni < 4; ni++)
-                for (int ki = 0; ki < 4; ki++)
+                for (int ki = 0; ki < 5; ki++)
                     for (int di = 0; di < 3; di++, count++) {
                         float alpha = count % 3 == 0 ? -0.75f : 1.0f, beta = betas[count % 4];
-                        double err = check_case(&ref, &cpu, isa, g_ms[mi], g_dims[ni], g_dims[ki], count % 2, dts[di],
+                        double err = check_case(&ref, &cpu, isa, g_ms[mi], g_dims[ni], g_ks[ki], count % 2, dts[di],
                                                 alpha, beta, count, 4242 + 3 * (uint64_t)count);
                         if (err > worst_err[di]) worst_err[di] = err;
                     }

@@ -3,6 +3,7 @@
  *    each weight row once from memory and converting it in registers (bf16: zero-extend + shift left 16; f16: F16C
  *    vcvtph2ps). Tiles of 3 rows of A x 4 rows of B keep 12 ymm accumulators + 3 A vectors + 1 weight vector in the
  *    16 AVX2 registers; the 4 weight rows stay in L1/L2 while the m-blocks of A pass over them.
+ *    M = 1 streams one weight row at a time instead (dot_avx2).
  *  - srt_cpu_half_to_f32_row: bf16/f16 -> f32 rows for the panel + sgemm path (large M).
  * AVX2+FMA+F16C at run time, portable scalar otherwise. */
 #include "cpu/cpu_gemm_kernels.h"
@@ -14,6 +15,10 @@
 #define GEMM_INLINE static inline __attribute__((always_inline))
 #define TILE_MR 3   /* rows of A per tile */
 #define TILE_NR 4   /* rows of B per tile */
+/* M = 1: one row of B at a time (a single sequential stream per thread, 4 accumulators) measured ~15% faster
+ * in LM decode than the 4-row tiles; software prefetch 2 KB ahead so a stream does not stall at 4 KB page
+ * boundaries of the mmap'd weights (the hardware prefetcher stops there). */
+#define GEMM_PREFETCH_BYTES 2048
 
 static int g_force_scalar = 0;
 
@@ -109,9 +114,33 @@ GEMM_INLINE GEMM_AVX2 void tile_avx2(const int MR, const int NR, int K, const fl
         }
 }
 
+/* A . B row over K for one row of A: one sequential stream, 4 accumulators. */
+GEMM_INLINE GEMM_AVX2 float dot_avx2(int K, const float *A, const void *B, srt_dtype dt) {
+    const size_t esize = dt == SRT_F32 ? 4 : 2;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
+           acc3 = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= K; k += 32) {
+        _mm_prefetch((const char *)B + (size_t)k * esize + GEMM_PREFETCH_BYTES, _MM_HINT_T0);
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(A + k), load_b8(B, (size_t)k, dt), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(A + k + 8), load_b8(B, (size_t)k + 8, dt), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(A + k + 16), load_b8(B, (size_t)k + 16, dt), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(A + k + 24), load_b8(B, (size_t)k + 24, dt), acc3);
+    }
+    for (; k + 8 <= K; k += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(A + k), load_b8(B, (size_t)k, dt), acc0);
+    float dot = hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; k < K; k++) dot += A[k] * load_b1(B, (size_t)k, dt);
+    return dot;
+}
+
 GEMM_INLINE GEMM_AVX2 void gemm_rows_avx2(int M, int K, float alpha, float beta, const float *A, int lda,
                                           const void *B, int ldb, srt_dtype dt, float *C, int ldc, int n0, int n1) {
     size_t esize = dt == SRT_F32 ? 4 : 2;
+    if (M == 1) {
+        for (int n = n0; n < n1; n++)
+            store_c(C + n, dot_avx2(K, A, (const char *)B + (size_t)n * ldb * esize, dt), alpha, beta);
+        return;
+    }
     for (int n = n0; n < n1;) {
         const int NR = n1 - n >= TILE_NR ? TILE_NR : 1;
         const void *Bn = (const char *)B + (size_t)n * ldb * esize;

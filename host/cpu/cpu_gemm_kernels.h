@@ -14,7 +14,7 @@ void srt_cpu_gemm_rows(int M, int K, float alpha, float beta, const float *A, in
                        srt_dtype b_dtype, float *C, int ldc, int n0, int n1);
 
 /* The cpu gemm sends M <= this (with B stored (N,K)) to srt_cpu_gemm_rows, larger M to panel + sgemm. */
-#define SRT_CPU_GEMM_DIRECT_MAX_M 16
+#define SRT_CPU_GEMM_DIRECT_MAX_M 32   /* bench_gemm: direct >= panel+sgemm up to M 32, tie at 64 */
 /* Benchmark knob (not thread-safe; set before use): override the crossover, -1 restores the default. */
 void srt_cpu_gemm_set_direct_max_m(int max_m);
 

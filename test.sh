@@ -33,9 +33,9 @@ if [ "${1:-}" != "--quick" ]; then
   stage "sanitizer tests" bash -c "cd build-asan && SNACRT_TEST_BACKENDS=cpu ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j1"
   if [ -n "$NVCC" ]; then
     stage "nvcc build (sm_80, sm_90 + PTX)" bash -c "cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DSNACRT_CUDA=ON \
-      -DSNACRT_CUDASIM=OFF -DSNACRT_NCCL=OFF > build-cuda.log 2>&1 && cmake --build build-cuda -j$JOBS >> build-cuda.log 2>&1 || { tail -50 build-cuda.log; exit 1; }"
+      -DSNACRT_CUDASIM=OFF -DSNACRT_NCCL=ON > build-cuda.log 2>&1 && cmake --build build-cuda -j$JOBS >> build-cuda.log 2>&1 || { tail -50 build-cuda.log; exit 1; }"
     # exit 2 + "no CUDA device" without a GPU; with a GPU run the whole suite on the device
-    stage "nvcc device check" bash -c "out=\$(./build-cuda/snacrt_cuda_check 2>&1); rc=\$?; echo \"\$out\";
+    stage "nvcc device check" bash -c "out=\$(./build-cuda/cuda/snacrt_cuda_check 2>&1); rc=\$?; echo \"\$out\";
       if [ \$rc = 0 ]; then cd build-cuda && SNACRT_TEST_BACKENDS=cpu,cuda ctest --output-on-failure; else echo \"\$out\" | grep -q 'no CUDA device'; fi"
   else
     echo "test.sh: nvcc not found: real CUDA build skipped"

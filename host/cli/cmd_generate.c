@@ -13,7 +13,7 @@ static void usage(FILE *out) {
             "  --temperature T           0 = greedy (default 0)\n"
             "  --top-p P, --top-k K, --min-p P, --repetition-penalty R\n"
             "  --seed S                  sampling seed (default 0)\n"
-            "  --device cpu|cpu-ref      backend (default cpu)\n"
+            "  --device cpu|cpu-ref|cuda[:N]  backend (default cpu)\n"
             "  --tp N                    tensor-parallel ranks (default 1)\n"
             "  --format text|json        output (default text)\n");
 }

@@ -1,7 +1,7 @@
 /* comm.h: the tensor-parallel communicator: a group of `size` ranks, each holding one srt_comm, exchanging f32
  * buffers. NCCL-shaped (ncclAllReduce / ncclAllGather argument order, a stream pointer) so an NCCL implementation
  * (behind SNACRT_NCCL) can slot in. Implementations: CPU (comm_cpu.c: ranks are threads of one process; buffers are
- * host memory, i.e. the cpu / cpu-ref backends). Every rank must make the same calls in the same order.
+ * host memory, i.e. the cpu / cpu-ref backends) and NCCL (below). Every rank must make the same calls in the same order.
  * A rank that fails calls abort so the others leave their collectives with SRT_ERR_CANCELLED instead of hanging. */
 #ifndef SRT_LM_COMM_H
 #define SRT_LM_COMM_H
@@ -22,6 +22,9 @@ typedef struct srt_comm_ops {
     void (*abort)(srt_comm *c);
     /* Free this rank's handle (the group goes away with its last handle). */
     void (*destroy)(srt_comm *c);
+    /* Optional (NULL: nothing to do): called on the thread that is about to run this rank's compute
+     * (NCCL: make the rank's CUDA device current on that thread). */
+    srt_status (*enter_thread)(srt_comm *c);
 } srt_comm_ops;
 
 struct srt_comm {
@@ -32,5 +35,14 @@ struct srt_comm {
 
 /* A CPU group of `size` ranks: comms[r] is rank r's handle, to be used by one thread each. */
 srt_status srt_comm_cpu_create_group(int size, srt_comm **comms);
+
+/* NCCL (cuda/comm_nccl.c; defined when the build has SNACRT_WITH_NCCL): ranks on the "cuda" backend, buffers in
+ * device memory. srt_comm_nccl_devices: devices[r] = (first_device + r) mod the device count (in the simulator all
+ * ranks share the one simulated device). srt_comm_nccl_create_group: comms[r] is rank r's handle on devices[r];
+ * srt_comm_nccl_bind then gives it rank r's "cuda" backend, whose stream the collectives are enqueued on. */
+struct srt_backend;
+srt_status srt_comm_nccl_devices(int size, int first_device, int *devices);
+srt_status srt_comm_nccl_create_group(int size, const int *devices, srt_comm **comms);
+void srt_comm_nccl_bind(srt_comm *c, const struct srt_backend *be);
 
 #endif

@@ -18,8 +18,11 @@ typedef struct rank_job {
 
 static void *run_rank(void *arg) {
     rank_job *j = arg;
-    j->status = srt_lm_forward_compute(j->rank, j->n_seqs, j->seq_ids, j->tokens, j->n_new, j->n_tokens,
-                                       j->all_logits, j->gathered);
+    srt_comm *comm = j->rank->comm;
+    j->status = comm->ops->enter_thread ? comm->ops->enter_thread(comm) : SRT_OK;
+    if (j->status == SRT_OK)
+        j->status = srt_lm_forward_compute(j->rank, j->n_seqs, j->seq_ids, j->tokens, j->n_new, j->n_tokens,
+                                           j->all_logits, j->gathered);
     if (j->status != SRT_OK) {
         snprintf(j->message, sizeof j->message, "tensor-parallel rank %d: %s", j->rank->comm->rank, srt_last_error());
         j->rank->comm->ops->abort(j->rank->comm);

@@ -2,6 +2,9 @@
  * rows each rank owns), each rank's sharded weights (row slices point into the mmap on host backends; column
  * slices and padded tables are packed copies), backends, KV caches and communicators. See tp_group.h. */
 #include "lm/tp_group.h"
+#include "lm/comm.h"
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* What one rank owns. */
@@ -34,6 +37,23 @@ static srt_status plan_shard(const srt_lm_config *c, int tp, int rank, shard_pla
 }
 
 static int backend_is_host(const srt_lm *rank) { return !strncmp(rank->be.device, "cpu", 3); }
+static int is_cuda(const char *backend) { return !strncmp(backend, "cuda", 4); }
+
+/* The group's communicators: NCCL for "cuda" / "cuda:N" (rank r on device N + r, wrapping around the devices),
+ * threads sharing host memory otherwise. */
+static srt_status create_comms(const char *backend, int size, int *devices, srt_comm **comms) {
+    if (!is_cuda(backend)) return srt_comm_cpu_create_group(size, comms);
+#ifdef SNACRT_WITH_NCCL
+    int first = backend[4] == ':' ? atoi(backend + 5) : 0;
+    SRT_TRY(srt_comm_nccl_devices(size, first, devices));
+    return srt_comm_nccl_create_group(size, devices, comms);
+#else
+    (void)devices;
+    (void)comms;
+    return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallelism on backend '%s' needs NCCL: this build has none "
+                     "(configure with -DSNACRT_NCCL=ON); use cpu or cpu-ref", backend);
+#endif
+}
 
 static srt_status find_matrix(const srt_lm *rank, const char *name, int rows, int cols, const srt_tensor_view **t) {
     int64_t shape[2] = {rows, cols};
@@ -154,7 +174,8 @@ static int64_t count_params(const srt_lm *lm) {
     return (int64_t)c->vocab * H * (1 + untied) + H + c->n_layers * layer;
 }
 
-static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int r, srt_comm *comm) {
+/* `backend`: this rank's backend ("cpu", "cpu-ref", or "cuda:N" with an NCCL comm). */
+static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int r, const char *backend, srt_comm *comm) {
     srt_lm_tp *tp = lm->tp;
     srt_lm *rank = srt_calloc(1, sizeof *rank, "tensor-parallel rank");
     if (!rank) { comm->ops->destroy(comm); return SRT_ERR_NOMEM; }
@@ -170,10 +191,17 @@ static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int r, srt_c
     rank->vocab_start = p.vocab0;
     rank->vocab_len = p.vocab_len;
     rank->weights = lm->weights;      /* borrowed; srt_lm_tp_free clears it */
-    SRT_TRY(srt_backend_create(opts->backend ? opts->backend : "cpu", opts->n_threads, &rank->be));
-    if (!backend_is_host(rank))
-        return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallelism on backend '%s' needs the NCCL communicator "
-                         "(not built yet); use cpu or cpu-ref", rank->be.device);
+    SRT_TRY(srt_backend_create(backend, opts->n_threads, &rank->be));
+    int has_comm = backend_is_host(rank);   /* the CPU communicator works on host memory */
+#ifdef SNACRT_WITH_NCCL
+    if (is_cuda(backend)) {
+        srt_comm_nccl_bind(comm, &rank->be);
+        has_comm = 1;
+    }
+#endif
+    if (!has_comm)
+        return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallelism on backend '%s': no communicator for it",
+                         rank->be.device);
     rank->ops = rank->be.ops->lm;
     if (!rank->ops) return srt_error(SRT_ERR_UNSUPPORTED, "backend '%s' has no language-model ops", rank->be.device);
     SRT_TRY(load_rank_weights(rank, &lm->cfg, &p));
@@ -189,13 +217,19 @@ srt_status srt_lm_tp_load(srt_lm *lm, const srt_lm_options *opts) {
     tp->size = size;
     tp->ranks = srt_calloc((size_t)size, sizeof *tp->ranks, "tensor-parallel ranks");
     srt_comm **comms = srt_calloc((size_t)size, sizeof *comms, "tensor-parallel communicators");
-    srt_status st = tp->ranks && comms ? srt_comm_cpu_create_group(size, comms) : SRT_ERR_NOMEM;
+    int *devices = srt_calloc((size_t)size, sizeof *devices, "tensor-parallel devices");
+    const char *backend = opts->backend ? opts->backend : "cpu";
+    srt_status st = tp->ranks && comms && devices ? create_comms(backend, size, devices, comms) : SRT_ERR_NOMEM;
     for (int r = 0; st == SRT_OK && r < size; r++) {
-        st = load_rank(lm, opts, r, comms[r]);
+        char rank_backend[32];
+        if (is_cuda(backend)) snprintf(rank_backend, sizeof rank_backend, "cuda:%d", devices[r]);
+        else snprintf(rank_backend, sizeof rank_backend, "%s", backend);
+        st = load_rank(lm, opts, r, rank_backend, comms[r]);
         comms[r] = NULL;              /* owned by the rank now */
     }
     for (int r = 0; comms && r < size; r++) if (comms[r]) comms[r]->ops->destroy(comms[r]);
     free(comms);
+    free(devices);
     SRT_TRY(st);
     lm->kv = tp->ranks[0]->kv;        /* bookkeeping view; every rank's cache follows the same calls */
     lm->max_batch_tokens = tp->ranks[0]->max_batch_tokens;

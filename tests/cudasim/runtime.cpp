@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 extern "C" int cudasim_take_pending(void);
 extern "C" void cudasim_report(const char *msg);
+namespace cudasim { extern std::recursive_mutex g_device_mutex; }   /* scheduler.cpp: one device, many host threads */
 
 namespace {
 const size_t kRedZone = 256;
@@ -50,6 +52,7 @@ struct SimStream { int id; };
 } // namespace
 
 extern "C" int cudasim_check_redzones(void) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
     int bad = 0;
     for (auto &kv : g_allocs) {
         char where[64];
@@ -79,6 +82,7 @@ cudaError_t cudaRuntimeGetVersion(int *v) { *v = 13000; return cudaSuccess; }
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total) { *free_bytes = (size_t)8 << 30; *total = (size_t)16 << 30; return cudaSuccess; }
 
 cudaError_t cudaMalloc(void **ptr, size_t size) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
     unsigned char *base = static_cast<unsigned char *>(malloc(size + 2 * kRedZone));
     if (!base) { *ptr = nullptr; return set_error(cudaErrorMemoryAllocation); }
     memset(base, kRedByte, kRedZone);
@@ -91,6 +95,7 @@ cudaError_t cudaMalloc(void **ptr, size_t size) {
 
 cudaError_t cudaFree(void *ptr) {
     if (!ptr) return cudaSuccess;
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
     auto it = g_allocs.find((uintptr_t)ptr);
     if (it == g_allocs.end()) return set_error(cudaErrorInvalidValue);
     char where[64];

@@ -12,6 +12,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,9 @@ static bool g_env_read = false;
 static std::string g_first_error;
 static int g_error_count = 0;
 static int g_quiet = 0;
+/* Several host threads (tensor-parallel ranks) may share the one simulated device: kernel launches, allocations
+ * and the error state are serialized by this lock (recursive: a launch checks the red zones under it). */
+std::recursive_mutex g_device_mutex;
 static int g_pending = 0;   /* a violation not yet returned by cudaGetLastError / a synchronize */
 static uint64_t g_launches = 0, g_threads_run = 0;
 
@@ -298,6 +302,7 @@ static bool run_block(Scheduler *s, uint64_t *rng) {
 void launch_impl(const char *name, dim3 grid, dim3 block, size_t smem_bytes, cudaStream_t stream, KernelThunk fn,
                  void *closure) {
     (void)stream;
+    std::lock_guard<std::recursive_mutex> device_lock(g_device_mutex);
     read_env();
     g_launches++;
     uint64_t nthreads = (uint64_t)block.x * block.y * block.z;
@@ -360,6 +365,8 @@ void cudasim_set_quiet(int quiet) { cudasim::g_quiet = quiet; }
 uint64_t cudasim_launch_count(void) { return cudasim::g_launches; }
 uint64_t cudasim_thread_count(void) { return cudasim::g_threads_run; }
 /* Used by runtime.cpp: 1 once after each violation (the sticky launch error of cudaGetLastError). */
-int cudasim_take_pending(void) { int p = cudasim::g_pending; cudasim::g_pending = 0; return p; }
+int cudasim_take_pending(void) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    int p = cudasim::g_pending; cudasim::g_pending = 0; return p; }
 void cudasim_report(const char *msg) { cudasim::report("%s", msg); }
 }

@@ -1,0 +1,169 @@
+/* comm_nccl.c: the tensor-parallel communicator (host/lm/comm.h) over NCCL, for ranks on the "cuda" backend.
+ * Rank r is one ncclComm of a clique made by ncclCommInitAll on the listed devices; buffers are device memory and
+ * collectives are enqueued on the stream of the rank's backend (srt_comm_nccl_bind), ordered with its kernels.
+ * Built when SNACRT_WITH_NCCL is defined: the nvcc build with -DSNACRT_NCCL=ON (real libnccl) and the simulator
+ * build (tests/cudasim/nccl.cpp). abort marks the group so every rank's next or failing collective reports
+ * SRT_ERR_CANCELLED, and aborts the calling rank's ncclComm (in the simulator that releases waiting ranks). */
+#include "lm/comm.h"
+
+#ifdef SNACRT_WITH_NCCL
+#include "cuda/backend_cuda.h"
+#include "cuda/check.h"
+#include <nccl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+typedef struct nccl_group {
+    atomic_int aborted;
+    atomic_int handles;       /* the group is freed with its last rank handle */
+} nccl_group;
+
+typedef struct nccl_rank {
+    srt_comm comm;            /* comm.impl points back here */
+    nccl_group *group;
+    ncclComm_t nccl;          /* NULL once aborted */
+    int device;
+    cudaStream_t stream;      /* the backend's stream (srt_comm_nccl_bind); 0 until bound */
+    float *barrier_dev;       /* (1) device scratch of barrier */
+} nccl_rank;
+
+static srt_status cancelled(const nccl_rank *r, const char *what) {
+    return srt_error(SRT_ERR_CANCELLED, "NCCL %s on rank %d: the tensor-parallel group was aborted", what,
+                     r->comm.rank);
+}
+
+/* Status of a collective that returned `result`: CANCELLED when the group was aborted meanwhile. */
+static srt_status check_collective(const nccl_rank *r, ncclResult_t result, const char *call, int line) {
+    if (result == ncclSuccess) return SRT_OK;
+    if (atomic_load(&r->group->aborted)) return cancelled(r, call);
+    return srt_error(SRT_ERR_BACKEND, "%s failed at %s:%d on rank %d: NCCL result %d (%s)", call, __FILE__, line,
+                     r->comm.rank, (int)result, ncclGetErrorString(result));
+}
+
+static srt_status nccl_all_reduce_sum(srt_comm *c, const float *send, float *recv, size_t count, void *stream) {
+    nccl_rank *r = c->impl;
+    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "all-reduce");
+    cudaStream_t s = stream ? (cudaStream_t)stream : r->stream;
+    return check_collective(r, ncclAllReduce(send, recv, count, ncclFloat, ncclSum, r->nccl, s), "ncclAllReduce",
+                            __LINE__);
+}
+
+static srt_status nccl_all_gather(srt_comm *c, const float *send, float *recv, size_t send_count, void *stream) {
+    nccl_rank *r = c->impl;
+    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "all-gather");
+    cudaStream_t s = stream ? (cudaStream_t)stream : r->stream;
+    return check_collective(r, ncclAllGather(send, recv, send_count, ncclFloat, r->nccl, s), "ncclAllGather",
+                            __LINE__);
+}
+
+static srt_status nccl_barrier(srt_comm *c) {
+    nccl_rank *r = c->impl;
+    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "barrier");
+    SRT_TRY(check_collective(r, ncclAllReduce(r->barrier_dev, r->barrier_dev, 1, ncclFloat, ncclSum, r->nccl,
+                                              r->stream), "ncclAllReduce (barrier)", __LINE__));
+    SRT_CHECK_CUDA(cudaStreamSynchronize(r->stream));
+    return SRT_OK;
+}
+
+static void nccl_abort(srt_comm *c) {
+    nccl_rank *r = c->impl;
+    atomic_store(&r->group->aborted, 1);
+    if (r->nccl) ncclCommAbort(r->nccl);
+    r->nccl = NULL;
+}
+
+static void nccl_destroy(srt_comm *c) {
+    if (!c) return;
+    nccl_rank *r = c->impl;
+    cudaSetDevice(r->device);
+    if (r->nccl) ncclCommDestroy(r->nccl);
+    cudaFree(r->barrier_dev);
+    if (atomic_fetch_sub(&r->group->handles, 1) == 1) free(r->group);
+    free(r);
+}
+
+static srt_status nccl_enter_thread(srt_comm *c) {
+    nccl_rank *r = c->impl;
+    SRT_CHECK_CUDA(cudaSetDevice(r->device));
+    return SRT_OK;
+}
+
+static const srt_comm_ops nccl_comm_ops = {
+    .all_reduce_sum = nccl_all_reduce_sum,
+    .all_gather = nccl_all_gather,
+    .barrier = nccl_barrier,
+    .abort = nccl_abort,
+    .destroy = nccl_destroy,
+    .enter_thread = nccl_enter_thread,
+};
+
+srt_status srt_comm_nccl_devices(int size, int first_device, int *devices) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count < 1) {
+        cudaGetLastError();
+        return srt_error(SRT_ERR_NO_DEVICE, "tensor parallelism over NCCL: no CUDA device available "
+                         "(cudaGetDeviceCount: %s); use --device cpu", e == cudaSuccess ? "0 devices" :
+                         cudaGetErrorString(e));
+    }
+    if (first_device < 0 || first_device >= count)
+        return srt_error(SRT_ERR_NO_DEVICE, "tensor parallelism: cuda:%d does not exist (%d device(s))", first_device,
+                         count);
+    for (int r = 0; r < size; r++) devices[r] = (first_device + r) % count;
+    return SRT_OK;
+}
+
+static srt_status init_ranks(nccl_rank **ranks, int size, const int *devices) {
+    ncclComm_t *nccl = srt_calloc((size_t)size, sizeof *nccl, "NCCL communicators");
+    if (!nccl) return SRT_ERR_NOMEM;
+    ncclResult_t res = ncclCommInitAll(nccl, size, devices);
+    if (res != ncclSuccess) {
+        free(nccl);
+        return srt_error(SRT_ERR_BACKEND, "ncclCommInitAll(%d ranks) failed at %s:%d: NCCL result %d (%s)", size,
+                         __FILE__, __LINE__, (int)res, ncclGetErrorString(res));
+    }
+    for (int r = 0; r < size; r++) ranks[r]->nccl = nccl[r];
+    free(nccl);
+    for (int r = 0; r < size; r++) {
+        SRT_CHECK_CUDA(cudaSetDevice(devices[r]));
+        SRT_CHECK_CUDA(cudaMalloc((void **)&ranks[r]->barrier_dev, sizeof(float)));
+        SRT_CHECK_CUDA(cudaMemset(ranks[r]->barrier_dev, 0, sizeof(float)));
+    }
+    return SRT_OK;
+}
+
+srt_status srt_comm_nccl_create_group(int size, const int *devices, srt_comm **comms) {
+    if (size < 1) return srt_error(SRT_ERR_INVALID_ARG, "NCCL group of %d ranks", size);
+    nccl_group *g = srt_calloc(1, sizeof *g, "NCCL group");
+    if (!g) return SRT_ERR_NOMEM;
+    atomic_init(&g->aborted, 0);
+    atomic_init(&g->handles, 0);
+    nccl_rank **ranks = srt_calloc((size_t)size, sizeof *ranks, "NCCL ranks");
+    srt_status st = ranks ? SRT_OK : SRT_ERR_NOMEM;
+    int made = 0;             /* rank handles holding the group */
+    for (int r = 0; st == SRT_OK && r < size; r++, made++) {
+        ranks[r] = srt_calloc(1, sizeof *ranks[r], "NCCL rank");
+        if (!ranks[r]) { st = SRT_ERR_NOMEM; break; }
+        ranks[r]->comm = (srt_comm){.ops = &nccl_comm_ops, .rank = r, .size = size, .impl = ranks[r]};
+        ranks[r]->group = g;
+        ranks[r]->device = devices[r];
+        atomic_fetch_add(&g->handles, 1);
+    }
+    if (st == SRT_OK) st = init_ranks(ranks, size, devices);
+    for (int r = 0; ranks && r < size; r++) {
+        if (st == SRT_OK) comms[r] = &ranks[r]->comm;
+        else if (ranks[r]) nccl_destroy(&ranks[r]->comm);
+    }
+    if (made == 0) free(g);
+    free(ranks);
+    return st;
+}
+
+void srt_comm_nccl_bind(srt_comm *c, const srt_backend *be) {
+    nccl_rank *r = c->impl;
+    r->stream = ((const srt_cuda_ctx *)be->ctx)->stream;
+}
+
+#else
+typedef int srt_comm_nccl_not_built;   /* SNACRT_WITH_NCCL off: host/lm refuses tp > 1 on cuda */
+#endif

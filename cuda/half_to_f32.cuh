@@ -1,23 +1,8 @@
 /* half_to_f32.cuh: widen bf16 or IEEE f16 bit patterns to f32 (the B operand of gemm before cublasSgemm).
  * Integer-only conversion, bit-exact with host/dtype.c. */
 #include "cuda/common.cuh"
+#include "cuda/f16_bits.cuh"
 
-__device__ __forceinline__ float srt_f16_bits_to_f32(unsigned h) {
-    unsigned sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
-    if (exp == 0) {
-        if (man == 0) u = sign;
-        else {
-            int e = -1;
-            do { e++; man <<= 1; } while (!(man & 0x400u));
-            u = sign | ((unsigned)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
-        }
-    } else if (exp == 31) {
-        u = sign | 0x7f800000u | (man << 13);
-    } else {
-        u = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    return __uint_as_float(u);
-}
 
 __global__ void half_to_f32_kernel(const uint16_t *src, float *dst, int64_t n, int is_bf16) {
     srt_grid_stride(i, n) {

@@ -2,25 +2,9 @@
  * conversion, bit-exact with host/dtype.c). An out-of-range id writes zeros and records the lowest bad token
  * index in *bad_token with atomicMin (the backend reports it as SRT_ERR_RANGE). */
 #include "cuda/common.cuh"
+#include "cuda/f16_bits.cuh"
 #include "cuda/lm_kernels.h"
 
-/* IEEE half bits to f32 (subnormals, Inf and NaN included). */
-__device__ __forceinline__ float lm_f16_bits_to_f32(unsigned h) {
-    unsigned sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
-    if (exp == 0) {
-        if (man == 0) u = sign;
-        else {
-            int e = -1;
-            do { e++; man <<= 1; } while (!(man & 0x400u));
-            u = sign | ((unsigned)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
-        }
-    } else if (exp == 31) {
-        u = sign | 0x7f800000u | (man << 13);
-    } else {
-        u = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    return __uint_as_float(u);
-}
 
 __global__ void lm_embedding_kernel(srt_embedding_args a, int *bad_token) {
     int64_t n = (int64_t)a.n_tokens * a.dim;
@@ -35,7 +19,7 @@ __global__ void lm_embedding_kernel(srt_embedding_args a, int *bad_token) {
         size_t src = (size_t)id * a.dim + i;
         if (a.dtype == SRT_F32) a.y[j] = ((const float *)a.table)[src];
         else if (a.dtype == SRT_BF16) a.y[j] = __uint_as_float((unsigned)((const uint16_t *)a.table)[src] << 16);
-        else a.y[j] = lm_f16_bits_to_f32(((const uint16_t *)a.table)[src]);
+        else a.y[j] = srt_f16_bits_to_f32(((const uint16_t *)a.table)[src]);
     }
 }
 

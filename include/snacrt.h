@@ -87,6 +87,12 @@ srt_status srt_codec_decode(srt_codec *codec, int batch, const srt_codes *codes,
 srt_status srt_codes_validate(const srt_codec_info *info, const srt_codes *codes, const char *what);
 void srt_codes_free(srt_codes *codes);
 
+/* Encode one long signal in bounded memory: the encoder runs on windows of about chunk_samples (rounded up to
+ * the model's pad_multiple) plus a context covering its receptive field on each side, keeping only each window's
+ * own latent frames. codes equal srt_codec_encode of the whole signal (up to ties between near-equal codewords). */
+srt_status srt_codec_encode_long(srt_codec *codec, const float *audio, int64_t n_samples, int64_t chunk_samples,
+                                 srt_codes *codes);
+
 /* ---------------------------------------------------------------- language model (host/lm) */
 /* A Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) with a paged KV cache. */
 

@@ -20,6 +20,8 @@ srt_status srt_codec_load(const char *model_dir, const srt_codec_options *opts, 
     return SRT_OK;
 }
 
+snac_model *srt_codec_model(srt_codec *codec) { return codec->model; }
+
 void srt_codec_free(srt_codec *codec) {
     if (!codec) return;
     snac_model_free(codec->model);

@@ -99,6 +99,8 @@ srt_status snac_config_parse(const char *json_text, const char *what, snac_confi
 /* Load a model folder onto a backend. */
 srt_status snac_model_load(const char *dir, const char *backend_name, int n_threads, snac_model **out);
 void snac_model_free(snac_model *m);
+/* The model behind a public codec handle (codec_api.c). */
+snac_model *srt_codec_model(srt_codec *codec);
 
 /* Graph entry points (backend memory; lengths per batch item in `valid`, host arrays).
  * encode: audio (batch, 1, len) with len a multiple of pad_multiple and valid[b] too ->

@@ -17,7 +17,6 @@ extern "C" {
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 #include <pthread.h>
-#include <vector>
 
 enum { N_RANKS = 3, N_FLOATS = 1000, GATHER = 4 };
 
@@ -181,131 +180,15 @@ static void test_comm_nccl(void) {
     for (int r = 0; r < N_RANKS; r++) comms[r]->ops->destroy(comms[r]);
 }
 
-/* ---- tiny models ---- */
-
-struct golden_prompt {
-    const int32_t *ids; int n_ids;
-    const float *last_logits;     /* (vocab) */
-    const int32_t *greedy; int n_steps;
-};
-
-static const void *golden_tensor(srt_weights *w, int prompt, const char *name, int64_t *len) {
-    char full[128];
-    snprintf(full, sizeof full, "p%d.%s", prompt, name);
-    const srt_tensor_view *t = srt_weights_find(w, full);
-    if (!t) return nullptr;
-    *len = t->shape[0];
-    return t->data;
-}
-
-static srt_lm *load(const char *dir, int tp) {
-    srt_lm_options opts = {};
-    opts.backend = "cuda";
-    opts.n_threads = 1;
-    opts.kv_block_size = 8;
-    opts.kv_max_tokens = 512;
-    opts.tp = tp;
-    srt_lm *lm = nullptr;
-    srt_status st = srt_lm_load(dir, &opts, &lm);
-    TEST_CHECK(st == SRT_OK, "load %s on cuda tp=%d: %s", dir, tp, srt_last_error());
-    return lm;
-}
-
-/* Both prompts prefilled in one batch; logits (2, vocab) of their last tokens. */
-static int prefill_last(srt_lm *lm, const golden_prompt *ps, float *logits) {
-    int seqs[2], lens[2] = {ps[0].n_ids, ps[1].n_ids};
-    const int32_t *toks[2] = {ps[0].ids, ps[1].ids};
-    for (int b = 0; b < 2; b++) TEST_CHECK(srt_lm_seq_open(lm, &seqs[b]) == SRT_OK, "seq_open: %s", srt_last_error());
-    srt_status st = srt_lm_forward(lm, 2, seqs, toks, lens, 0, logits);
-    TEST_CHECK(st == SRT_OK, "prefill: %s", srt_last_error());
-    for (int b = 0; b < 2; b++) srt_lm_seq_close(lm, seqs[b]);
-    return st == SRT_OK;
-}
-
-static void check_close(const char *tag, const char *what, const float *got, const float *want, int n, double tol) {
-    size_t wi;
-    double maxerr;
-    double worst = test_compare(got, want, (size_t)n, tol, 0, &wi, &maxerr);
-    TEST_CHECK(worst <= 0, "%s: %s: id %zu got %g want %g (max err %g, tolerance %g)", tag, what, wi,
-               (double)got[wi], (double)want[wi], maxerr, tol);
-}
-
-static void check_generate(srt_lm *lm, const char *tag, const golden_prompt *ps) {
-    srt_lm_request reqs[2];
-    srt_lm_output outs[2];
-    for (int b = 0; b < 2; b++) {
-        srt_sampling_defaults(&reqs[b].sampling);
-        reqs[b].sampling.temperature = 0;
-        reqs[b].sampling.max_tokens = ps[b].n_steps;
-        reqs[b].prompt = ps[b].ids;
-        reqs[b].n_prompt = (size_t)ps[b].n_ids;
-    }
-    srt_status st = srt_lm_generate(lm, 2, reqs, outs);
-    TEST_CHECK(st == SRT_OK, "%s: generate: %s", tag, srt_last_error());
-    if (st != SRT_OK) return;
-    for (int b = 0; b < 2; b++) {
-        int same = (int)outs[b].n_ids == ps[b].n_steps;
-        for (int i = 0; same && i < ps[b].n_steps; i++) same = outs[b].ids[i] == ps[b].greedy[i];
-        TEST_CHECK(same, "%s: prompt %d: greedy ids differ from greedy_ids (%zu ids)", tag, b, outs[b].n_ids);
-        srt_lm_output_free(&outs[b]);
-    }
-    TEST_CHECK(srt_lm_kv_free_blocks(lm) == 512 / 8, "%s: every KV block given back (%d free)", tag,
-               srt_lm_kv_free_blocks(lm));
-}
-
-static void run_model(const char *name, const int *tps, int n_tps) {
-    char rel[128], dir[512], path[600], tag[128];
-    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
-    test_src_path(rel, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    srt_weights *golden = nullptr;
-    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
-    if (!golden) return;
-    golden_prompt ps[2];
-    int found = 1;
-    for (int p = 0; p < 2; p++) {
-        int64_t len = 0, steps = 0, dummy = 0;
-        ps[p].ids = static_cast<const int32_t *>(golden_tensor(golden, p, "ids", &len));
-        ps[p].n_ids = (int)len;
-        ps[p].last_logits = static_cast<const float *>(golden_tensor(golden, p, "prefill_last_logits", &dummy));
-        ps[p].greedy = static_cast<const int32_t *>(golden_tensor(golden, p, "greedy_ids", &steps));
-        ps[p].n_steps = (int)steps;
-        found &= ps[p].ids && ps[p].last_logits && ps[p].greedy;
-    }
-    TEST_CHECK(found, "%s: golden prompts p0, p1", name);
-    srt_lm *base = found ? load(dir, 1) : nullptr;
-    if (!base) { srt_weights_free(golden); return; }
-    srt_lm_info info;
-    srt_lm_get_info(base, &info);
-    int vocab = info.vocab_size;
-    std::vector<float> want((size_t)2 * vocab), got((size_t)2 * vocab);
-    int base_ok = prefill_last(base, ps, want.data());
-    srt_lm_free(base);
-    for (int t = 0; base_ok && t < n_tps; t++) {
-        snprintf(tag, sizeof tag, "%s/cuda tp=%d", name, tps[t]);
-        srt_lm *lm = load(dir, tps[t]);
-        if (!lm) continue;
-        if (prefill_last(lm, ps, got.data())) {
-            for (int p = 0; p < 2; p++) {
-                check_close(tag, "prefill last logits vs tp=1", got.data() + (size_t)p * vocab,
-                            want.data() + (size_t)p * vocab, vocab, 1e-4);
-                check_close(tag, "prefill last logits vs golden", got.data() + (size_t)p * vocab, ps[p].last_logits,
-                            vocab, 1e-3);
-            }
-        }
-        check_generate(lm, tag, ps);
-        srt_lm_free(lm);
-        printf("%s: done\n", tag);
-    }
-    srt_weights_free(golden);
-}
+/* ---- tiny models: the shared tensor-parallel golden check on "cuda" ---- */
+#include "tests/lm_tp_check.h"
 
 int main(void) {
     test_nccl_substitute();
     test_comm_nccl();
     const int orpheus_tps[] = {1, 2}, qwen_tps[] = {1, 2, 4};
-    run_model("tiny-orpheus", orpheus_tps, 2);
-    run_model("tiny-qwen2", qwen_tps, 3);
+    lm_tp_run_model("tiny-orpheus", "cuda", orpheus_tps, 2);
+    lm_tp_run_model("tiny-qwen2", "cuda", qwen_tps, 3);
     TEST_CHECK(cudasim_error_count() == 0, "simulator rule violations: %s", cudasim_last_error());
     TEST_MAIN_END();
 }

@@ -9,6 +9,7 @@
  *                    [--threads N] [--batch 4] [--no-ref]
  * Best numbers: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_codec (see bench/README.md). */
 #include "snacrt.h"
+#include "bench_common.h"
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -18,28 +19,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void speech_like(float *x, int64_t n, int rate, uint64_t seed) {
-    double phase = 0;
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (int64_t i = 0; i < n; i++) {
-        double t = (double)i / rate;
-        double f0 = 140 + 40 * sin(2 * M_PI * 0.7 * t) + 15 * sin(2 * M_PI * 3.1 * t);
-        phase += 2 * M_PI * f0 / rate;
-        double v = 0;
-        for (int h = 1; h <= 12; h++) v += sin(h * phase) / h * (1.0 + 0.8 * sin(2 * M_PI * (0.3 * h + 0.2) * t));
-        double env = pow(fabs(sin(2 * M_PI * 2.1 * t)), 0.6);
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        double noise = ((s >> 11) * (1.0 / 9007199254740992.0) - 0.5) * 0.02;
-        x[i] = (float)(0.25 * env * v + noise);
-    }
-}
 
 /* ---- analytic FLOPs (multiply-add = 2) for n padded input samples ---- */
 typedef struct flops { double enc, dec; } flops;
@@ -80,25 +59,6 @@ static flops count_flops(const srt_codec_info *I, double n) {
     }
     f.dec += conv_f(c, 1, 7, 1, L);
     return f;
-}
-
-static int ensure_model(const char *argv0, const char *models, const char *arch, char *dir, size_t cap) {
-    snprintf(dir, cap, "%s/snac_%s", models, arch);
-    char cfg[PATH_MAX + 32];
-    snprintf(cfg, sizeof cfg, "%s/model.safetensors", dir);
-    if (access(cfg, R_OK) == 0) return 0;
-    mkdir(models, 0755);
-    char tool[PATH_MAX];
-    snprintf(tool, sizeof tool, "%s", argv0);
-    char *slash = strrchr(tool, '/');
-    if (slash) slash[1] = 0; else strcpy(tool, "./");
-    char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "'%smake_snac_model' %s '%s'", tool, arch, dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "bench_codec: could not make the %s model with %s\n", arch, cmd);
-        return 1;
-    }
-    return 0;
 }
 
 static int run(const char *dir, const char *arch, const char *backend, int threads, int batch, double seconds) {
@@ -201,7 +161,7 @@ int main(int argc, char **argv) {
     int rc = 0;
     for (char *arch = strtok(list, ","); arch; arch = strtok(NULL, ",")) {
         char dir[PATH_MAX];
-        if (ensure_model(argv[0], models, arch, dir, sizeof dir)) { rc = 1; continue; }
+        if (ensure_model("bench_codec", argv[0], models, arch, dir, sizeof dir)) { rc = 1; continue; }
         if (!no_ref) rc |= run(dir, arch, "cpu-ref", threads, 1, ref_seconds);
         rc |= run(dir, arch, "cpu", threads, 1, seconds);
         if (batch > 1) rc |= run(dir, arch, "cpu", threads, batch, seconds);

@@ -7,6 +7,7 @@
  * Usage: bench_cuda_codec [--models DIR] [--arch 24khz,32khz,44khz] [--seconds 1] [--batches 1,16,64,256]
  *                         [--device cuda:0]     (SNACRT_CUDA_TF32=1 for TF32 tensor-core convolutions) */
 #include "snacrt.h"
+#include "bench_common.h"
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,43 +16,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Voiced harmonics with a gliding pitch and a syllable envelope (deterministic per seed). */
-static void speech_like(float *x, int64_t n, int rate, int seed) {
-    double phase = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double t = (double)i / rate;
-        phase += 2 * M_PI * (130 + 10 * seed % 40 + 40 * sin(2 * M_PI * 0.7 * t)) / rate;
-        double v = 0;
-        for (int h = 1; h <= 10; h++) v += sin(h * phase) / h;
-        x[i] = (float)(0.25 * pow(fabs(sin(2 * M_PI * 2.1 * t)), 0.6) * v);
-    }
-}
-
-static int ensure_model(const char *argv0, const char *models, const char *arch, char *dir, size_t cap) {
-    snprintf(dir, cap, "%s/snac_%s", models, arch);
-    char file[PATH_MAX + 32];
-    snprintf(file, sizeof file, "%s/model.safetensors", dir);
-    if (access(file, R_OK) == 0) return 0;
-    mkdir(models, 0755);
-    char tool[PATH_MAX];
-    snprintf(tool, sizeof tool, "%s", argv0);
-    char *slash = strrchr(tool, '/');
-    if (slash) slash[1] = 0; else strcpy(tool, "./");
-    char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "'%smake_snac_model' %s '%s'", tool, arch, dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "bench_cuda_codec: could not make the %s model with %s\n", arch, cmd);
-        return 1;
-    }
-    return 0;
-}
 
 static int run(srt_codec *codec, const char *arch, const char *device, int batch, double seconds) {
     srt_codec_info info;
@@ -65,7 +29,7 @@ static int run(srt_codec *codec, const char *arch, const char *device, int batch
         lens[b] = n;
         audio[b] = malloc(sizeof(float) * (size_t)n);
         if (!audio[b]) { rc = 1; break; }
-        speech_like(audio[b], n, info.sample_rate, b);
+        speech_like(audio[b], n, info.sample_rate, (uint64_t)b + 1);
     }
     double t_enc = 0, t_dec = 0;
     for (int pass = 0; pass < 2 && !rc; pass++) {   /* pass 0: warm-up */
@@ -124,7 +88,7 @@ int main(int argc, char **argv) {
     int rc = 0;
     for (char *save = NULL, *arch = strtok_r(list, ",", &save); arch; arch = strtok_r(NULL, ",", &save)) {
         char dir[PATH_MAX];
-        if (ensure_model(argv[0], models, arch, dir, sizeof dir)) { rc = 1; continue; }
+        if (ensure_model("bench_cuda_codec", argv[0], models, arch, dir, sizeof dir)) { rc = 1; continue; }
         srt_codec_options opts = {device, 0};
         srt_codec *codec = NULL;
         srt_status st = srt_codec_load(dir, &opts, &codec);

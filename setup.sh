@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh: install the Debian packages snacrt needs (build tools, libsndfile, libsoxr, OpenBLAS, cJSON, PCRE2,
-# zlib, boost.context for tests/cudasim, espeak-ng + sox for the audio tests). The CUDA toolkit is not a Debian
+# zlib, boost.context for tests/cudasim, espeak-ng + sox for the audio tests, libmicrohttpd for `snacrt serve`,
+# OpenMPI for multi-process tensor parallelism). The CUDA toolkit is not a Debian
 # package: when /usr/local/cuda exists it is used, otherwise the CPU build is made alone.
 set -euo pipefail
 SUDO=""
@@ -9,5 +10,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq build-essential cmake pkg-config git python3 \
   libsndfile1-dev libsoxr-dev libopenblas-dev libcjson-dev libpcre2-dev zlib1g-dev libboost-context-dev \
-  espeak-ng sox
+  espeak-ng sox libmicrohttpd-dev libopenmpi-dev openmpi-bin
 echo "setup.sh: done"

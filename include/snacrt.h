@@ -93,6 +93,29 @@ void srt_codes_free(srt_codes *codes);
 srt_status srt_codec_encode_long(srt_codec *codec, const float *audio, int64_t n_samples, int64_t chunk_samples,
                                  srt_codes *codes);
 
+/* ---- streaming decode (host/snac/snac_stream.c) ----
+ * Codes arrive a "frame group" at a time: one coarse (level-0) code and the finer codes under it, i.e. level L
+ * gets vq_strides[0] / vq_strides[L] codes per group (24 kHz model: 1 + 2 + 4 = 7 codes, 2048 samples, 85 ms).
+ * Audio for a group is emitted as soon as the groups after it cover the decoder's receptive field; the audio of
+ * all pushes concatenated equals srt_codec_decode of all the codes at once (within 1e-5, same backend, same
+ * noise_seed), and each group costs about one group of decoder work (every layer keeps its left context). */
+typedef struct srt_codec_stream srt_codec_stream;
+
+/* Open a stream on a codec (noise_seed as in srt_codec_decode). Many streams may share one codec. */
+srt_status srt_codec_stream_open(srt_codec *codec, int64_t noise_seed, srt_codec_stream **out);
+void srt_codec_stream_free(srt_codec_stream *stream);
+/* Groups that must follow a group before its audio is final (the stream's lookahead). */
+int srt_codec_stream_lookahead(const srt_codec_stream *stream);
+/* Samples one group decodes to (hop_length * vq_strides[0]). */
+int64_t srt_codec_stream_group_samples(const srt_codec_stream *stream);
+
+/* Push to n streams (all opened on the same codec) in one batched decoder call. chunks[i] holds whole groups
+ * (n_frames[L] = n_groups * vq_strides[0] / vq_strides[L]; 0 groups is allowed); final[i] != 0 ends stream i
+ * (its remaining audio is flushed; later pushes fail). audio[i] receives a malloc'd block of n_out[i] new
+ * samples (NULL when n_out[i] == 0). Codes are validated first: on an error nothing has changed. */
+srt_status srt_codec_stream_push(int n, srt_codec_stream *const *streams, const srt_codes *chunks,
+                                 const int *final, float **audio, int64_t *n_out);
+
 /* ---------------------------------------------------------------- language model (host/lm) */
 /* A Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) with a paged KV cache. */
 

@@ -13,6 +13,7 @@ int srt_cmd_tts(int argc, char **argv) SRT_CLI_WEAK;
 int srt_cmd_serve(int argc, char **argv) SRT_CLI_WEAK;
 int srt_cmd_tokenize(int argc, char **argv) SRT_CLI_WEAK;
 int srt_cmd_detokenize(int argc, char **argv) SRT_CLI_WEAK;
+int srt_cmd_merge_index(int argc, char **argv) SRT_CLI_WEAK;
 int srt_cmd_devices(int argc, char **argv) SRT_CLI_WEAK;
 
 typedef struct cli_command {
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
         {"serve", srt_cmd_serve, "HTTP text-to-speech server (OpenAI-compatible)"},
         {"tokenize", srt_cmd_tokenize, "audio dataset -> sharded SNAC codes"},
         {"detokenize", srt_cmd_detokenize, "sharded SNAC codes -> audio"},
+        {"merge-index", srt_cmd_merge_index, "join the indexes of tokenize workers (--num-shards)"},
         {"devices", srt_cmd_devices, "list compute devices"},
     };
     size_t n = sizeof cmds / sizeof cmds[0];

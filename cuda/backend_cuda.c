@@ -95,6 +95,7 @@ static void cu_destroy(void *ctx) {
     srt_cuda_ctx *c = ctx;
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
+    srt_cuda_lm_graphs_free(c->lm_graphs);
     srt_cuda_pool_release(&c->pool, 1);
     if (c->blas) cublasDestroy(c->blas);
     if (c->stream) cudaStreamDestroy(c->stream);

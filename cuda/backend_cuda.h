@@ -23,6 +23,7 @@ typedef struct srt_cuda_ctx {
     int *valid_host;                /* host staging of the same */
     int *flag_dev;                  /* one device int: bad code frame of embed */
     void *pinned; size_t pinned_bytes;   /* pinned staging buffer for upload/download */
+    void *lm_graphs;                /* recorded decode steps (lm_graph.c), NULL until the first forward */
 } srt_cuda_ctx;
 
 /* A device work buffer of at least `bytes` in slot `slot` (grown on demand, kept for the next op). */

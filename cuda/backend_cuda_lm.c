@@ -1,7 +1,10 @@
 /* backend_cuda_lm.c: the language-model op table of the "cuda" backend (srt_backend_ops.lm; semantics in
  * host/lm/lm_ops.h). Kernels are in cuda/lm_*.cuh; the transformer's GEMMs use the main table's gemm (cublas.c).
- * paged_attention reads the batch's n_q / ctx_len back to the host (2 * n_seqs ints, one stream sync) to check
- * them and size its grids; embedding syncs once to report an out-of-range token id. */
+ * paged_attention_planned sizes its grids from the forward's host plan (no device read: a decode step launches
+ * every layer without waiting); plain paged_attention reads n_q / ctx_len back (2 * n_seqs ints, one sync).
+ * embedding syncs once to report an out-of-range token id, except while a stream capture records the forward
+ * (the forward checked the ids on the host). sample stages the rows and penalties, launches lm_sample.cuh and
+ * reads back only the ids. graph_run (recorded decode steps) is in lm_graph.c. */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/lm_kernels.h"
@@ -18,6 +21,9 @@ static srt_status cu_gather_rows(void *ctx, const srt_gather_rows_args *a) { ret
 static srt_status cu_embedding(void *ctx, const srt_embedding_args *a) {
     srt_cuda_ctx *c = ctx;
     if ((int64_t)a->n_tokens * a->dim == 0) return srt_cuda_lm_embedding(a, c->flag_dev, c->stream);
+    enum cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    SRT_CHECK_CUDA(cudaStreamIsCapturing(c->stream, &capture));
+    if (capture != cudaStreamCaptureStatusNone) return srt_cuda_lm_embedding(a, c->flag_dev, c->stream);
     SRT_CHECK_CUDA(cudaMemsetAsync(c->flag_dev, 0x7f, sizeof(int), c->stream));
     SRT_TRY(srt_cuda_lm_embedding(a, c->flag_dev, c->stream));
     int bad = 0;
@@ -32,9 +38,39 @@ static srt_status cu_embedding(void *ctx, const srt_embedding_args *a) {
     return SRT_OK;
 }
 
-/* Host copies of n_q and ctx_len: check them and derive the launch plan. */
-static srt_status attn_plan(srt_cuda_ctx *c, const srt_paged_attn_args *a, srt_cuda_attn_plan *plan) {
+/* Check the host copies of n_q / ctx_len and derive the launch plan; capacity: contexts the launch must cover. */
+static srt_status plan_from_host(const srt_paged_attn_args *a, const int32_t *n_q, const int32_t *ctx_len,
+                                 int capacity, srt_cuda_attn_plan *plan) {
     memset(plan, 0, sizeof *plan);
+    srt_paged_attn_args h = *a;
+    h.n_q = n_q;
+    h.ctx_len = ctx_len;
+    SRT_TRY(srt_check_paged_attn_args(&h));
+    for (int s = 0; s < a->n_seqs; s++) {
+        if (n_q[s] > plan->max_n_q) plan->max_n_q = n_q[s];
+        if (ctx_len[s] > plan->max_ctx) plan->max_ctx = ctx_len[s];
+        plan->any_decode |= n_q[s] == 1;
+        plan->any_prefill |= n_q[s] > 1;
+    }
+    if (capacity > a->max_blocks * a->block_size)
+        return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: context capacity %d beyond the block tables' %d",
+                         capacity, a->max_blocks * a->block_size);
+    if (capacity > plan->max_ctx) plan->max_ctx = capacity;
+    return SRT_OK;
+}
+
+static srt_status launch_attention(srt_cuda_ctx *c, const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan) {
+    size_t n_part = srt_cuda_lm_attn_partials_floats(a, plan);
+    void *partials = NULL;
+    if (n_part) SRT_TRY(srt_cuda_scratch(c, 1, n_part * sizeof(float), &partials));
+    return srt_cuda_lm_paged_attention(a, plan, partials, c->stream);
+}
+
+/* Without a host plan: read n_q and ctx_len back (one stream sync). */
+static srt_status cu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
+    srt_cuda_ctx *c = ctx;
+    if (a->n_seqs < 0) return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: %d sequences", a->n_seqs);
+    if (a->n_seqs == 0) return SRT_OK;
     int n = a->n_seqs;
     int32_t *host = srt_malloc(sizeof(int32_t) * 2 * (size_t)n, "paged_attention n_q/ctx_len staging");
     if (!host) return SRT_ERR_NOMEM;
@@ -46,30 +82,57 @@ static srt_status attn_plan(srt_cuda_ctx *c, const srt_paged_attn_args *a, srt_c
     if (e != cudaSuccess)
         st = srt_error(srt_cuda_status_of(e), "paged_attention: reading n_q/ctx_len of %d sequences: %s (%s)", n,
                        cudaGetErrorName(e), cudaGetErrorString(e));
-    srt_paged_attn_args h = *a;
-    h.n_q = host;
-    h.ctx_len = host + n;
-    if (st == SRT_OK) st = srt_check_paged_attn_args(&h);
-    for (int s = 0; st == SRT_OK && s < n; s++) {
-        if (h.n_q[s] > plan->max_n_q) plan->max_n_q = h.n_q[s];
-        if (h.ctx_len[s] > plan->max_ctx) plan->max_ctx = h.ctx_len[s];
-        plan->any_decode |= h.n_q[s] == 1;
-        plan->any_prefill |= h.n_q[s] > 1;
-    }
+    srt_cuda_attn_plan plan;
+    if (st == SRT_OK) st = plan_from_host(a, host, host + n, 0, &plan);
     free(host);
-    return st;
+    SRT_TRY(st);
+    return launch_attention(c, a, &plan);
 }
 
-static srt_status cu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
+static srt_status cu_paged_attention_planned(void *ctx, const srt_paged_attn_args *a, const srt_attn_host_plan *hp) {
     srt_cuda_ctx *c = ctx;
-    if (a->n_seqs < 0) return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: %d sequences", a->n_seqs);
+    if (a->n_seqs < 0 || (a->n_seqs > 0 && (!hp->n_q || !hp->ctx_len)))
+        return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: %d sequences without a host plan", a->n_seqs);
     if (a->n_seqs == 0) return SRT_OK;
     srt_cuda_attn_plan plan;
-    SRT_TRY(attn_plan(c, a, &plan));
-    size_t n_part = srt_cuda_lm_attn_partials_floats(a, &plan);
-    void *partials = NULL;
-    if (n_part) SRT_TRY(srt_cuda_scratch(c, 1, n_part * sizeof(float), &partials));
-    return srt_cuda_lm_paged_attention(a, &plan, partials, c->stream);
+    SRT_TRY(plan_from_host(a, hp->n_q, hp->ctx_len, hp->ctx_capacity, &plan));
+    return launch_attention(c, a, &plan);
+}
+
+/* Stage rows + penalties in one device buffer, pick on the device, read back the ids only. */
+static srt_status cu_sample(void *ctx, const srt_sample_args *a) {
+    srt_cuda_ctx *c = ctx;
+    SRT_TRY(srt_check_sample_args(a));
+    if (a->n_rows == 0) return SRT_OK;
+    size_t n_pen = 0;
+    for (int r = 0; r < a->n_rows; r++) {
+        size_t end = (size_t)a->rows[r].pen_start + (size_t)a->rows[r].n_pen;
+        if (end > n_pen) n_pen = end;
+    }
+    size_t rows_bytes = sizeof(srt_sample_row) * (size_t)a->n_rows, pen_bytes = sizeof(srt_sample_penalty) * n_pen;
+    size_t pen_off = (rows_bytes + 255) / 256 * 256, ids_off = pen_off + (pen_bytes + 255) / 256 * 256;
+    char *dev = NULL;
+    SRT_TRY(srt_cuda_pool_alloc(&c->pool, ids_off + sizeof(int32_t) * (size_t)a->n_rows, (void **)&dev));
+    srt_status st = SRT_OK;
+    cudaError_t e = cudaMemcpyAsync(dev, a->rows, rows_bytes, cudaMemcpyHostToDevice, c->stream);
+    if (e == cudaSuccess && pen_bytes)
+        e = cudaMemcpyAsync(dev + pen_off, a->pen, pen_bytes, cudaMemcpyHostToDevice, c->stream);
+    if (e == cudaSuccess)
+        st = srt_cuda_lm_sample(a->logits, a->n_rows, a->vocab, (const srt_sample_row *)dev,
+                                (const srt_sample_penalty *)(dev + pen_off), (int32_t *)(dev + ids_off), c->stream);
+    if (e == cudaSuccess && st == SRT_OK)
+        e = cudaMemcpyAsync(a->ids, dev + ids_off, sizeof(int32_t) * (size_t)a->n_rows, cudaMemcpyDeviceToHost,
+                            c->stream);
+    if (e == cudaSuccess && st == SRT_OK) e = cudaStreamSynchronize(c->stream);
+    srt_cuda_pool_free(&c->pool, dev);
+    if (e != cudaSuccess)
+        return srt_error(srt_cuda_status_of(e), "sample: %d rows: %s (%s)", a->n_rows, cudaGetErrorName(e),
+                         cudaGetErrorString(e));
+    SRT_TRY(st);
+    for (int r = 0; r < a->n_rows; r++)
+        if (a->ids[r] < 0)
+            return srt_error(SRT_ERR_RANGE, "sample: row %d: logit of id %d is NaN", r, -1 - a->ids[r]);
+    return SRT_OK;
 }
 
 const srt_lm_ops srt_cuda_lm_ops = {
@@ -81,4 +144,7 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .embedding = cu_embedding,
     .add_bias = cu_add_bias,
     .gather_rows = cu_gather_rows,
+    .paged_attention_planned = cu_paged_attention_planned,
+    .sample = cu_sample,
+    .graph_run = srt_cuda_lm_graph_run,
 };

@@ -1,5 +1,8 @@
 /* comm_nccl.c: the tensor-parallel communicator (host/lm/comm.h) over NCCL, for ranks on the "cuda" backend.
- * Rank r is one ncclComm of a clique made by ncclCommInitAll on the listed devices; buffers are device memory and
+ * Rank r is one ncclComm of a clique made by ncclCommInitAll on the listed devices (ranks are threads of one
+ * process), or, one process per rank (srt_comm_nccl_create_mpi), by ncclCommInitRank with rank 0's ncclUniqueId
+ * broadcast over the process's MPI communicator (host/lm/comm_mpi.c), which then also carries the host-side
+ * broadcast, barrier and abort notices between processes. Buffers are device memory and
  * collectives are enqueued on the stream of the rank's backend (srt_comm_nccl_bind), ordered with its kernels.
  * Built when SNACRT_WITH_NCCL is defined: the nvcc build with -DSNACRT_NCCL=ON (real libnccl) and the simulator
  * build (tests/cudasim/nccl.cpp). abort marks the group so every rank's next or failing collective reports
@@ -12,6 +15,7 @@
 #include <nccl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct nccl_group {
     atomic_int aborted;
@@ -25,6 +29,7 @@ typedef struct nccl_rank {
     int device;
     cudaStream_t stream;      /* the backend's stream (srt_comm_nccl_bind); 0 until bound */
     float *barrier_dev;       /* (1) device scratch of barrier */
+    srt_comm *host;           /* one process per rank: the MPI communicator of the group (owned), else NULL */
 } nccl_rank;
 
 static srt_status cancelled(const nccl_rank *r, const char *what) {
@@ -56,13 +61,26 @@ static srt_status nccl_all_gather(srt_comm *c, const float *send, float *recv, s
                             __LINE__);
 }
 
+/* Across processes the barrier meets over MPI (after this rank's queued work), where an abort notice reaches it. */
 static srt_status nccl_barrier(srt_comm *c) {
     nccl_rank *r = c->impl;
     if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "barrier");
+    if (r->host) {
+        SRT_CHECK_CUDA(cudaStreamSynchronize(r->stream));
+        return r->host->ops->barrier(r->host);
+    }
     SRT_TRY(check_collective(r, ncclAllReduce(r->barrier_dev, r->barrier_dev, 1, ncclFloat, ncclSum, r->nccl,
                                               r->stream), "ncclAllReduce (barrier)", __LINE__));
     SRT_CHECK_CUDA(cudaStreamSynchronize(r->stream));
     return SRT_OK;
+}
+
+/* Host memory, over MPI: only ranks that are processes have it (one caller drives all thread ranks). */
+static srt_status nccl_broadcast(srt_comm *c, void *buf, size_t bytes, int root) {
+    nccl_rank *r = c->impl;
+    if (!r->host) return srt_error(SRT_ERR_UNSUPPORTED, "NCCL broadcast: only between processes (ranks over MPI)");
+    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "broadcast");
+    return r->host->ops->broadcast(r->host, buf, bytes, root);
 }
 
 static void nccl_abort(srt_comm *c) {
@@ -70,6 +88,7 @@ static void nccl_abort(srt_comm *c) {
     atomic_store(&r->group->aborted, 1);
     if (r->nccl) ncclCommAbort(r->nccl);
     r->nccl = NULL;
+    if (r->host) r->host->ops->abort(r->host);    /* tell the other processes */
 }
 
 static void nccl_destroy(srt_comm *c) {
@@ -78,6 +97,7 @@ static void nccl_destroy(srt_comm *c) {
     cudaSetDevice(r->device);
     if (r->nccl) ncclCommDestroy(r->nccl);
     cudaFree(r->barrier_dev);
+    if (r->host) r->host->ops->destroy(r->host);
     if (atomic_fetch_sub(&r->group->handles, 1) == 1) free(r->group);
     free(r);
 }
@@ -95,6 +115,7 @@ static const srt_comm_ops nccl_comm_ops = {
     .abort = nccl_abort,
     .destroy = nccl_destroy,
     .enter_thread = nccl_enter_thread,
+    .broadcast = nccl_broadcast,
 };
 
 srt_status srt_comm_nccl_devices(int size, int first_device, int *devices) {
@@ -157,6 +178,68 @@ srt_status srt_comm_nccl_create_group(int size, const int *devices, srt_comm **c
     if (made == 0) free(g);
     free(ranks);
     return st;
+}
+
+srt_status srt_comm_nccl_local_device(int first_device, int local_rank, int *device) {
+    int devices[1];
+    SRT_TRY(srt_comm_nccl_devices(1, first_device, devices));    /* checks the device count and first_device */
+    int count = 0;
+    SRT_CHECK_CUDA(cudaGetDeviceCount(&count));
+    *device = (first_device + local_rank) % count;
+    return SRT_OK;
+}
+
+/* One process per rank: a group of one local handle around an ncclComm joined by unique id. */
+srt_status srt_comm_nccl_create_mpi(srt_comm *host, int device, srt_comm **comms) {
+    *comms = NULL;
+    nccl_group *g = srt_calloc(1, sizeof *g, "NCCL group");
+    nccl_rank *r = srt_calloc(1, sizeof *r, "NCCL rank");
+    if (!g || !r) {
+        free(g);
+        free(r);
+        host->ops->abort(host);
+        host->ops->destroy(host);
+        return SRT_ERR_NOMEM;
+    }
+    atomic_init(&g->aborted, 0);
+    atomic_init(&g->handles, 1);
+    r->comm = (srt_comm){.ops = &nccl_comm_ops, .rank = host->rank, .size = host->size, .impl = r};
+    r->group = g;
+    r->device = device;
+    r->host = host;               /* nccl_destroy frees it from here on */
+    srt_status st = SRT_OK;
+    ncclUniqueId id;
+    memset(&id, 0, sizeof id);
+    cudaError_t ce = cudaSetDevice(device);
+    if (ce != cudaSuccess) st = srt_error(SRT_ERR_BACKEND, "cudaSetDevice(%d) on tensor-parallel rank %d: %s", device,
+                                          host->rank, cudaGetErrorString(ce));
+    if (st == SRT_OK && host->rank == 0) {
+        ncclResult_t res = ncclGetUniqueId(&id);
+        if (res != ncclSuccess) st = srt_error(SRT_ERR_BACKEND, "ncclGetUniqueId failed: NCCL result %d (%s)", (int)res,
+                                               ncclGetErrorString(res));
+    }
+    if (st != SRT_OK) host->ops->abort(host);         /* the others wait in the broadcast below */
+    else st = host->ops->broadcast(host, &id, sizeof id, 0);
+    if (st == SRT_OK) {
+        ncclResult_t res = ncclCommInitRank(&r->nccl, host->size, id, host->rank);
+        if (res != ncclSuccess) {
+            r->nccl = NULL;
+            st = srt_error(SRT_ERR_BACKEND, "ncclCommInitRank(rank %d of %d, cuda:%d) failed at %s:%d: NCCL result %d "
+                           "(%s)", host->rank, host->size, device, __FILE__, __LINE__, (int)res,
+                           ncclGetErrorString(res));
+        }
+    }
+    if (st == SRT_OK && cudaMalloc((void **)&r->barrier_dev, sizeof(float)) != cudaSuccess)
+        st = srt_error(SRT_ERR_NOMEM, "NCCL barrier scratch on cuda:%d", device);
+    if (st == SRT_OK && cudaMemset(r->barrier_dev, 0, sizeof(float)) != cudaSuccess)
+        st = srt_error(SRT_ERR_BACKEND, "cudaMemset of the NCCL barrier scratch on cuda:%d", device);
+    if (st != SRT_OK) {
+        nccl_abort(&r->comm);
+        nccl_destroy(&r->comm);
+        return st;
+    }
+    *comms = &r->comm;
+    return SRT_OK;
 }
 
 void srt_comm_nccl_bind(srt_comm *c, const srt_backend *be) {

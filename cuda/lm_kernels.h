@@ -27,8 +27,10 @@ srt_status srt_cuda_lm_gather_rows(const srt_gather_rows_args *a, cudaStream_t s
 /* bad_token: device int preset to 0x7f7f7f7f; receives the lowest token index whose id is out of range */
 srt_status srt_cuda_lm_embedding(const srt_embedding_args *a, int *bad_token, cudaStream_t stream);
 
-/* Paged attention. The host plan (read from the device arrays n_q / ctx_len by the backend) sizes the grids:
- * max_n_q and max_ctx over the batch, and whether any sequence decodes (n_q == 1) or prefills (n_q > 1).
+/* Paged attention. The launch plan sizes the grids: max_n_q and max_ctx over the batch (max_ctx may be a larger
+ * capacity: blocks past a sequence's own context return at once), and whether any sequence decodes (n_q == 1) or
+ * prefills (n_q > 1). The backend derives it from the forward's host plan (srt_attn_host_plan), or else reads
+ * the device arrays n_q / ctx_len back.
  * partials: device work buffer of srt_cuda_lm_attn_partials_floats(...) floats (decode split partials). */
 typedef struct srt_cuda_attn_plan {
     int max_n_q, max_ctx;
@@ -37,6 +39,16 @@ typedef struct srt_cuda_attn_plan {
 size_t srt_cuda_lm_attn_partials_floats(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan);
 srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan, float *partials,
                                        cudaStream_t stream);
+
+/* Sampling (lm_sample.cuh): ids[r] = the id row r picks from logits[r] (penalties applied in place), or
+ * -1 - id of the lowest NaN logit. All pointers device memory. */
+srt_status srt_cuda_lm_sample(float *logits, int n_rows, int vocab, const srt_sample_row *rows,
+                              const srt_sample_penalty *pen, int32_t *ids, cudaStream_t stream);
+
+/* Recorded decode steps (lm_graph.c): the graph_run entry of srt_cuda_lm_ops, and the cleanup the backend calls
+ * when its context is destroyed. */
+srt_status srt_cuda_lm_graph_run(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);
+void srt_cuda_lm_graphs_free(void *graphs);
 
 #ifdef __cplusplus
 }

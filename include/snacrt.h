@@ -93,6 +93,24 @@ void srt_codes_free(srt_codes *codes);
 srt_status srt_codec_encode_long(srt_codec *codec, const float *audio, int64_t n_samples, int64_t chunk_samples,
                                  srt_codes *codes);
 
+/* Push-mode form of srt_codec_encode_long for a signal that arrives in pieces (e.g. decoded block by block from a
+ * file): the stream holds one encoder window (chunk + 2 * context samples) whatever the signal length, and hands
+ * out the codes of each span as soon as its right context has arrived. The codes of all push and finish calls,
+ * concatenated level by level, equal srt_codec_encode_long of the whole signal with the same chunk_samples
+ * (srt_codec_encode_long is open + one push + finish), whatever the sizes of the pieces. */
+typedef struct srt_codec_encode_stream srt_codec_encode_stream;
+srt_status srt_codec_encode_stream_open(srt_codec *codec, int64_t chunk_samples, srt_codec_encode_stream **out);
+/* Append n samples (n may be 0). new_codes receives the codes of the spans completed by this call: n_levels set,
+ * n_frames[L] new codes per level (0 and NULL when none), n_samples 0; free with srt_codes_free. */
+srt_status srt_codec_encode_stream_push(srt_codec_encode_stream *s, const float *audio, int64_t n,
+                                        srt_codes *new_codes);
+/* End of the signal: the remaining codes, with new_codes->n_samples = all samples pushed. SRT_ERR_RANGE when
+ * nothing was pushed. After finish or a failure the stream only accepts srt_codec_encode_stream_free. */
+srt_status srt_codec_encode_stream_finish(srt_codec_encode_stream *s, srt_codes *new_codes);
+void srt_codec_encode_stream_free(srt_codec_encode_stream *s);
+/* Append src's codes to dst level by level (a zeroed dst takes src's level count); n_samples is left alone. */
+srt_status srt_codes_append(srt_codes *dst, const srt_codes *src);
+
 /* ---- streaming decode (host/snac/snac_stream.c) ----
  * Codes arrive a "frame group" at a time: one coarse (level-0) code and the finer codes under it, i.e. level L
  * gets vq_strides[0] / vq_strides[L] codes per group (24 kHz model: 1 + 2 + 4 = 7 codes, 2048 samples, 85 ms).
@@ -131,6 +149,15 @@ typedef struct srt_lm_options {
     int tp;                   /* tensor-parallel ranks (0 or 1 = none): heads, FFN columns and vocabulary split
                                  over tp backend instances (threads on the CPU backends); n_heads and
                                  intermediate_size must divide by tp, n_kv_heads must divide or be divided by it */
+    int mpi;                  /* 0: the tp ranks are threads of this process. 1: each MPI process is one rank
+                                 (processes started by mpirun / srun; MPI initialized on first use, finalized at
+                                 exit): MPI_COMM_WORLD is split into consecutive groups of tp processes (world size
+                                 a multiple of tp), each group holds one model, the groups are data-parallel
+                                 replicas (srt_lm_info dp_rank). Every process of a group must make the same srt_lm_*
+                                 calls with the same arguments; srt_lm_generate keeps them in lockstep (rank 0's
+                                 sampled ids are broadcast) and srt_lm_forward gives every process the full logits.
+                                 "cuda": NCCL across processes, GPU = first device + rank on the node. Also valid
+                                 with tp <= 1 (data parallel only). SRT_ERR_UNSUPPORTED in a build without MPI. */
 } srt_lm_options;
 
 typedef struct srt_lm_info {
@@ -141,6 +168,9 @@ typedef struct srt_lm_info {
     int32_t eos_ids[8]; int n_eos;
     int64_t n_params;
     int kv_block_size, kv_n_blocks;
+    int tp_size, tp_rank;     /* tensor-parallel ranks and this process's rank (0 unless srt_lm_options.mpi) */
+    int dp_size, dp_rank;     /* data-parallel groups and this process's group (1 and 0 unless mpi); a CLI prints
+                                 from tp_rank 0 of dp_rank 0 only */
 } srt_lm_info;
 
 /* Load a Hugging Face folder: config.json + model.safetensors (or a sharded index); tokenizer.json is loaded when

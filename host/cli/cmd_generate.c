@@ -1,5 +1,7 @@
 /* cmd_generate.c: `snacrt generate`: run a Llama-family model on a prompt (text through tokenizer.json, or ids)
- * and print the continuation as text or as JSON {"ids":[...],"text":"..."}. */
+ * and print the continuation as text or as JSON {"ids":[...],"text":"..."}. Under mpirun / srun with --mpi (or
+ * --tp N and a launcher environment, see launched_by_mpi) each process is one tensor-parallel rank and only the
+ * first process prints the output. */
 #include "snacrt.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -15,12 +17,28 @@ static void usage(FILE *out) {
             "  --seed S                  sampling seed (default 0)\n"
             "  --device cpu|cpu-ref|cuda[:N]  backend (default cpu)\n"
             "  --tp N                    tensor-parallel ranks (default 1)\n"
+            "  --mpi, --no-mpi           each MPI process is one of the --tp ranks (mpirun -np N / srun -n N;\n"
+            "                            N a multiple of --tp: N / tp data-parallel replicas); default: on when\n"
+            "                            --tp > 1 and mpirun/srun started this process with a multiple of --tp\n"
+            "                            processes (OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_STEP_NUM_TASKS)\n"
             "  --format text|json        output (default text)\n");
 }
 
 static int fail(srt_status st) {
     fprintf(stderr, "snacrt generate: %s\n", srt_last_error()[0] ? srt_last_error() : srt_status_name(st));
     return 1;
+}
+
+/* Started by an MPI launcher with a multiple of tp (> 1) processes? OMPI_COMM_WORLD_SIZE: Open MPI's mpirun;
+ * PMI_SIZE: MPICH / Hydra and srun --mpi=pmi2; SLURM_STEP_NUM_TASKS: srun (not set for an sbatch script itself). */
+static int launched_by_mpi(int tp) {
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        int n = v ? atoi(v) : 0;
+        if (n > 1) return tp > 1 && n % tp == 0;
+    }
+    return 0;
 }
 
 static int parse_ids(const char *s, int32_t **ids, size_t *n) {
@@ -48,7 +66,7 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n) {
 
 int srt_cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *ids_arg = NULL, *device = "cpu", *format = "text";
-    int tp = 1;
+    int tp = 1, mpi = -1;     /* mpi -1: decide from the launcher's environment */
     srt_sampling_params sp;
     srt_sampling_defaults(&sp);
     sp.temperature = 0;
@@ -56,6 +74,7 @@ int srt_cmd_generate(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--mpi") || !strcmp(a, "--no-mpi")) { mpi = !strcmp(a, "--mpi"); continue; }
         if (!v) { fprintf(stderr, "snacrt generate: %s needs a value\n", a); usage(stderr); return 2; }
         i++;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_dir = v;
@@ -86,12 +105,13 @@ int srt_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "snacrt generate: --ids '%s': expected comma-separated non-negative integers\n", ids_arg);
         return 2;
     }
-    srt_lm_options opts = {.backend = device, .tp = tp};
+    srt_lm_options opts = {.backend = device, .tp = tp, .mpi = mpi >= 0 ? mpi : launched_by_mpi(tp)};
     srt_lm *lm = NULL;
     srt_status st = srt_lm_load(model_dir, &opts, &lm);
     if (st != SRT_OK) { free(ids); return fail(st); }
     srt_lm_info info;
     srt_lm_get_info(lm, &info);
+    int prints = info.tp_rank == 0 && info.dp_rank == 0;    /* one output per job, from its first process */
     if (prompt) st = srt_lm_encode(lm, prompt, 1, &ids, &n_ids);
     sp.stop_ids = info.eos_ids;
     sp.n_stop_ids = info.n_eos;
@@ -103,6 +123,7 @@ int srt_cmd_generate(int argc, char **argv) {
     int rc = 0;
     if (st != SRT_OK) {
         rc = fail(st);
+    } else if (!prints) {                  /* another process of this MPI job prints */
     } else if (!strcmp(format, "json")) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "ids");
         for (size_t i = 0; i < out.n_ids; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out.ids[i]));

@@ -1,6 +1,7 @@
 /* cpu_lm.c: the fast CPU language-model ops (cpu backend): OpenMP over rows/heads, f32 with SIMD inner loops.
  * Semantics are in host/lm/lm_ops.h; test_lm_ops.c compares each op with host/cpu/ref_lm.c. */
 #include "lm/lm_ops.h"
+#include "lm/sample_pick.h"
 #include "weights/weights.h"
 #include <math.h>
 #include <string.h>
@@ -51,6 +52,7 @@ static srt_status cpu_kv_store(void *ctx, const srt_kv_store_args *a) {
     (void)ctx;
     size_t row_bytes = sizeof(float) * (size_t)a->kv_dim;
     for (int t = 0; t < a->n_tokens; t++) {
+        if (a->slot[t] < 0) continue;   /* padding row */
         memcpy(a->k_cache + (size_t)a->slot[t] * a->kv_dim, a->k + (size_t)t * a->kv_dim, row_bytes);
         memcpy(a->v_cache + (size_t)a->slot[t] * a->kv_dim, a->v + (size_t)t * a->kv_dim, row_bytes);
     }
@@ -177,6 +179,35 @@ static srt_status cpu_gather_rows(void *ctx, const srt_gather_rows_args *a) {
     return SRT_OK;
 }
 
+/* Rows in parallel, each through srt_sample_pick (the host sampler's own code). */
+static srt_status cpu_sample(void *ctx, const srt_sample_args *a) {
+    (void)ctx;
+    SRT_TRY(srt_check_sample_args(a));
+    srt_status st = SRT_OK;
+    int failed_row = -1;
+    #pragma omp parallel if (a->n_rows > 1)
+    {
+        srt_sample_work work = {0};
+        #pragma omp for schedule(dynamic, 1)
+        for (int r = 0; r < a->n_rows; r++) {
+            srt_status rs = srt_sample_pick(a->logits + (size_t)r * a->vocab, &a->rows[r], a->pen, &work, &a->ids[r]);
+            if (rs != SRT_OK) {
+                #pragma omp critical(srt_cpu_sample)
+                if (failed_row < 0 || r < failed_row) { failed_row = r; st = rs; }
+            }
+        }
+        srt_sample_work_free(&work);
+    }
+    if (st != SRT_OK) {   /* the message of a failed row may come from another thread: say it again here */
+        int32_t dummy;
+        srt_sample_work work = {0};
+        st = srt_sample_pick(a->logits + (size_t)failed_row * a->vocab, &a->rows[failed_row], a->pen, &work, &dummy);
+        srt_sample_work_free(&work);
+        return srt_error_prefix(st, "sample: row %d: ", failed_row);
+    }
+    return SRT_OK;
+}
+
 const srt_lm_ops srt_cpu_lm_ops = {
     .rmsnorm = cpu_rmsnorm,
     .rope = cpu_rope,
@@ -186,4 +217,5 @@ const srt_lm_ops srt_cpu_lm_ops = {
     .embedding = cpu_embedding,
     .add_bias = cpu_add_bias,
     .gather_rows = cpu_gather_rows,
+    .sample = cpu_sample,
 };

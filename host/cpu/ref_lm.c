@@ -1,6 +1,7 @@
 /* ref_lm.c: plain-loop reference implementations of the language-model ops (cpu-ref backend), accumulating in
  * double. Semantics are documented in host/lm/lm_ops.h. Never optimized: the truth cpu_lm.c is compared with. */
 #include "lm/lm_ops.h"
+#include "lm/sample_dist.h"
 #include "weights/weights.h"
 #include <math.h>
 #include <string.h>
@@ -51,6 +52,7 @@ static srt_status ref_rope(void *ctx, const srt_rope_args *a) {
 static srt_status ref_kv_store(void *ctx, const srt_kv_store_args *a) {
     (void)ctx;
     for (int t = 0; t < a->n_tokens; t++) {
+        if (a->slot[t] < 0) continue;   /* padding row */
         size_t dst = (size_t)a->slot[t] * a->kv_dim, src = (size_t)t * a->kv_dim;
         for (int i = 0; i < a->kv_dim; i++) {
             a->k_cache[dst + i] = a->k[src + i];
@@ -144,6 +146,72 @@ static srt_status ref_gather_rows(void *ctx, const srt_gather_rows_args *a) {
     return SRT_OK;
 }
 
+/* ---- sample: the distribution of srt_sample_row spelled out with a full sort (the truth of sample_pick.c) ---- */
+typedef struct ref_cand { float l, w; uint64_t fixed; int32_t id; } ref_cand;
+
+static int ref_rank_cmp(const void *pa, const void *pb) {
+    const ref_cand *a = pa, *b = pb;
+    if (a->l != b->l) return a->l > b->l ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static srt_status ref_sample_row(const float *logits, int r, const srt_sample_row *row, const srt_sample_penalty *pen,
+                                 ref_cand *c, uint64_t *kept, int32_t *out) {
+    int begin = row->begin, n = row->end - row->begin, best = 0;
+    for (int i = 0; i < n; i++) { c[i].l = logits[begin + i]; c[i].id = begin + i; }
+    for (int e = 0; e < row->n_pen; e++) {
+        int32_t id = pen[row->pen_start + e].id;
+        if (id >= begin && id < row->end)
+            c[id - begin].l = srt_sample_penalize(c[id - begin].l, row->rep_penalty, pen[row->pen_start + e].sub);
+    }
+    for (int i = 0; i < n; i++) {
+        if (isnan(c[i].l)) return srt_error(SRT_ERR_RANGE, "sample: row %d: logit of id %d is NaN", r, c[i].id);
+        if (c[i].l > c[best].l) best = i;
+    }
+    float lb = c[best].l;
+    if (row->inv_temp == 0 || !isfinite(lb)) { *out = c[best].id; return SRT_OK; }
+    for (int i = 0; i < n; i++) {
+        c[i].w = srt_sample_weight(c[i].l, lb, row->inv_temp);
+        c[i].fixed = srt_sample_fixed(c[i].w);
+    }
+    qsort(c, (size_t)n, sizeof *c, ref_rank_cmp);      /* rank order: c[0] is the best */
+    int keep = row->top_k > 0 && row->top_k < n ? row->top_k : n;
+    if (row->top_p > 0 && row->top_p < 1) {
+        uint64_t total = 0, cum = 0;
+        for (int i = 0; i < keep; i++) total += c[i].fixed;
+        uint64_t target = srt_sample_target(row->top_p, total);
+        for (int i = 0; i < keep; i++) {
+            cum += c[i].fixed;
+            if (cum >= target) { keep = i + 1; break; }
+        }
+    }
+    memset(kept, 0, sizeof *kept * (size_t)n);         /* survivors' weights by id */
+    uint64_t total = 0;
+    for (int i = 0; i < keep; i++)
+        if (row->min_p <= 0 || c[i].w >= row->min_p || i == 0) {
+            kept[c[i].id - begin] = c[i].fixed;
+            total += c[i].fixed;
+        }
+    uint64_t point = srt_sample_draw(row->u, total), cum = 0;
+    for (int i = 0; i < n; i++) {
+        cum += kept[i];
+        if (cum > point) { *out = begin + i; return SRT_OK; }
+    }
+    return srt_error(SRT_ERR_BACKEND, "sample: row %d: no survivor (total weight %llu)", r, (unsigned long long)total);
+}
+
+static srt_status ref_sample(void *ctx, const srt_sample_args *a) {
+    (void)ctx;
+    SRT_TRY(srt_check_sample_args(a));
+    ref_cand *c = srt_malloc(sizeof *c * (size_t)a->vocab, "sample candidates");
+    uint64_t *kept = srt_malloc(sizeof *kept * (size_t)a->vocab, "sample survivors");
+    srt_status st = c && kept ? SRT_OK : SRT_ERR_NOMEM;
+    for (int r = 0; st == SRT_OK && r < a->n_rows; r++)
+        st = ref_sample_row(a->logits + (size_t)r * a->vocab, r, &a->rows[r], a->pen, c, kept, &a->ids[r]);
+    free(c); free(kept);
+    return st;
+}
+
 const srt_lm_ops srt_cpu_ref_lm_ops = {
     .rmsnorm = ref_rmsnorm,
     .rope = ref_rope,
@@ -153,4 +221,5 @@ const srt_lm_ops srt_cpu_ref_lm_ops = {
     .embedding = ref_embedding,
     .add_bias = ref_add_bias,
     .gather_rows = ref_gather_rows,
+    .sample = ref_sample,
 };

@@ -99,7 +99,7 @@ static void cpu_destroy(srt_comm *c) {
 }
 
 static const srt_comm_ops cpu_comm_ops = {cpu_all_reduce_sum, cpu_all_gather, cpu_barrier, cpu_abort, cpu_destroy,
-                                         NULL};
+                                         NULL, NULL};
 
 srt_status srt_comm_cpu_create_group(int size, srt_comm **comms) {
     if (size < 1) return srt_error(SRT_ERR_INVALID_ARG, "comm: group size %d", size);

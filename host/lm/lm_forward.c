@@ -1,6 +1,11 @@
 /* lm_forward.c: one transformer forward over a batch of sequences (prefill, prefill chunks and decode mixed),
  * written once against the backend op table: embedding -> n_layers x (rmsnorm, q/k/v (+bias), rope, paged KV
- * store + attention, o_proj + residual, rmsnorm, swiglu MLP + residual) -> final norm -> LM head (f32 logits). */
+ * store + attention, o_proj + residual, rmsnorm, swiglu MLP + residual) -> final norm -> LM head (f32 logits).
+ * The batch's indices (ids, positions, slots, block tables, lengths) are uploaded once per forward, and the
+ * attention gets a host-side plan (lengths known from the KV cache bookkeeping), so no op reads the device back.
+ * A decode-only batch on a backend that records forwards (ops->graph_run: CUDA graphs) is padded to a bucket of
+ * sequences (1, 2, 4, ...) and of context capacity (256, 512, ...): padding rows have no queries and a negative
+ * KV slot, so one recording per bucket is replayed step after step with new device-side indices. */
 #include "lm/lm_model.h"
 #include "lm/tp_group.h"
 #include <string.h>
@@ -11,10 +16,13 @@ void srt_lm_scratch_free(srt_lm *lm) {
                     s->pos, s->slot, s->q_start, s->n_q, s->ctx_len, s->last_row, s->block_table};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) lm->be.ops->free(lm->be.ctx, bufs[i]);
+    unsigned epoch = s->epoch;
     memset(s, 0, sizeof *s);
+    s->epoch = epoch + 1;
 }
 
 static srt_status realloc_buf(srt_lm *lm, void **buf, size_t bytes) {
+    lm->scratch.epoch++;
     if (*buf) lm->be.ops->free(lm->be.ctx, *buf);
     *buf = NULL;
     return lm->be.ops->alloc(lm->be.ctx, bytes ? bytes : 4, buf);
@@ -93,7 +101,21 @@ static srt_status add_projection(srt_lm *lm, const float *in, int rows, const sr
     return lm->be.ops->axpby(lm->be.ctx, &add);
 }
 
-static srt_status layer_forward(srt_lm *lm, int l, int T, int n_seqs, int max_blocks) {
+/* What one forward hands to the ops (the body of a recorded step: nothing here may change between replays of
+ * one key without the key changing). */
+typedef struct fwd_launch {
+    srt_lm *lm;
+    int T, n_seqs, max_blocks, logit_rows, all_logits;
+    srt_attn_host_plan attn;          /* host copies of n_q / ctx_len and the context capacity */
+} fwd_launch;
+
+static srt_status attention(srt_lm *lm, const srt_paged_attn_args *a, const srt_attn_host_plan *plan) {
+    if (lm->ops->paged_attention_planned) return lm->ops->paged_attention_planned(lm->be.ctx, a, plan);
+    return lm->ops->paged_attention(lm->be.ctx, a);
+}
+
+static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
+    int T = f->T, n_seqs = f->n_seqs, max_blocks = f->max_blocks;
     const srt_lm_config *c = &lm->cfg;
     const srt_lm_layer *L = &lm->layers[l];
     srt_lm_scratch *s = &lm->scratch;
@@ -117,7 +139,7 @@ static srt_status layer_forward(srt_lm *lm, int l, int T, int n_seqs, int max_bl
     srt_paged_attn_args attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks,
                                 s->q, lm->kv->k[l], lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len,
                                 s->att};
-    SRT_TRY(lm->ops->paged_attention(ctx, &attn));
+    SRT_TRY(attention(lm, &attn, &f->attn));
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 
     srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};
@@ -129,17 +151,27 @@ static srt_status layer_forward(srt_lm *lm, int l, int T, int n_seqs, int max_bl
     return add_projection(lm, s->gate, T, &L->w_down, s->h);    /* x += down(silu(gate) * up) */
 }
 
-/* Host-side index arrays of one batch, uploaded to the scratch. */
-static srt_status upload_indices(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
-                                 const int *n_new, int T, int max_blocks, int all_logits) {
+/* Host-side index arrays of one batch (uploaded to the scratch; n_q / ctx_len also serve as the attention's host
+ * plan). With padding, sequences n_seqs .. n_pad-1 are empty rows: token 0 at position 0, KV slot -1 (not
+ * stored), no queries, a zero block table. */
+typedef struct batch_indices {
+    int32_t *host;            /* one allocation holding the arrays below */
+    int32_t *ids, *pos, *slot, *q_start, *n_q, *ctx_len, *last_row, *table;
+} batch_indices;
+
+static srt_status upload_indices(srt_lm *lm, int n_seqs, int n_pad, const int *seq_ids, const int32_t *const *tokens,
+                                 const int *n_new, int T, int max_blocks, int all_logits, batch_indices *bi) {
     srt_lm_scratch *s = &lm->scratch;
     const srt_kv_cache *kv = lm->kv;
-    size_t n_ints = 3 * (size_t)T + 4 * (size_t)n_seqs + (size_t)n_seqs * max_blocks;
+    size_t n_ints = 3 * (size_t)T + 4 * (size_t)n_pad + (size_t)n_pad * max_blocks;
     int32_t *host = srt_calloc(n_ints ? n_ints : 1, sizeof(int32_t), "lm batch indices");
     if (!host) return SRT_ERR_NOMEM;
-    int32_t *ids = host, *pos = ids + T, *slot = pos + T, *q_start = slot + T, *n_q = q_start + n_seqs;
-    int32_t *ctx_len = n_q + n_seqs, *last_row = ctx_len + n_seqs, *table = last_row + n_seqs;
-    for (int b = 0, row = 0; b < n_seqs; b++) {
+    bi->host = host;
+    int32_t *ids = host, *pos = ids + T, *slot = pos + T, *q_start = slot + T, *n_q = q_start + n_pad;
+    int32_t *ctx_len = n_q + n_pad, *last_row = ctx_len + n_pad, *table = last_row + n_pad;
+    *bi = (batch_indices){host, ids, pos, slot, q_start, n_q, ctx_len, last_row, table};
+    int row = 0;
+    for (int b = 0; b < n_seqs; b++) {
         const srt_kv_seq *seq = &kv->seqs[seq_ids[b]];
         q_start[b] = row;
         n_q[b] = n_new[b];
@@ -157,17 +189,21 @@ static srt_status upload_indices(srt_lm *lm, int n_seqs, const int *seq_ids, con
             slot[row] = seq->blocks[p / kv->block_size] * kv->block_size + p % kv->block_size;
         }
     }
+    for (int b = n_seqs; b < n_pad; b++, row++) {   /* padding: one empty token row each */
+        q_start[b] = row;
+        last_row[b] = row;
+        slot[row] = -1;
+    }
     const srt_backend_ops *o = lm->be.ops;
     void *ctx = lm->be.ctx;
     srt_status st = o->upload(ctx, s->ids, ids, 4 * (size_t)T);
     if (st == SRT_OK) st = o->upload(ctx, s->pos, pos, 4 * (size_t)T);
     if (st == SRT_OK) st = o->upload(ctx, s->slot, slot, 4 * (size_t)T);
-    if (st == SRT_OK) st = o->upload(ctx, s->q_start, q_start, 4 * (size_t)n_seqs);
-    if (st == SRT_OK) st = o->upload(ctx, s->n_q, n_q, 4 * (size_t)n_seqs);
-    if (st == SRT_OK) st = o->upload(ctx, s->ctx_len, ctx_len, 4 * (size_t)n_seqs);
-    if (st == SRT_OK && !all_logits) st = o->upload(ctx, s->last_row, last_row, 4 * (size_t)n_seqs);
-    if (st == SRT_OK) st = o->upload(ctx, s->block_table, table, 4 * (size_t)n_seqs * max_blocks);
-    free(host);
+    if (st == SRT_OK) st = o->upload(ctx, s->q_start, q_start, 4 * (size_t)n_pad);
+    if (st == SRT_OK) st = o->upload(ctx, s->n_q, n_q, 4 * (size_t)n_pad);
+    if (st == SRT_OK) st = o->upload(ctx, s->ctx_len, ctx_len, 4 * (size_t)n_pad);
+    if (st == SRT_OK && !all_logits) st = o->upload(ctx, s->last_row, last_row, 4 * (size_t)n_pad);
+    if (st == SRT_OK) st = o->upload(ctx, s->block_table, table, 4 * (size_t)n_pad * max_blocks);
     return st;
 }
 
@@ -207,32 +243,84 @@ srt_status srt_lm_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const int3
     return SRT_OK;
 }
 
+/* Embedding, the layers, and the LM head over the uploaded batch: the part a backend may record and replay. */
+static srt_status forward_body(void *arg) {
+    const fwd_launch *f = arg;
+    srt_lm *lm = f->lm;
+    const srt_lm_config *c = &lm->cfg;
+    srt_lm_scratch *s = &lm->scratch;
+    void *ctx = lm->be.ctx;
+    srt_embedding_args emb = {f->T, c->hidden, lm->embed.rows, lm->embed.dtype, lm->embed.data, s->ids, s->x};
+    SRT_TRY(lm->ops->embedding(ctx, &emb));
+    SRT_TRY(all_reduce(lm, s->x, (size_t)f->T * c->hidden));   /* tensor parallel: each row comes from one rank */
+    for (int l = 0; l < c->n_layers; l++) SRT_TRY(layer_forward(lm, l, f));
+
+    const float *rows = s->x;
+    if (!f->all_logits) {
+        srt_gather_rows_args g = {f->n_seqs, c->hidden, s->last_row, s->x, s->last};
+        SRT_TRY(lm->ops->gather_rows(ctx, &g));
+        rows = s->last;
+    }
+    srt_rmsnorm_args norm = {f->logit_rows, c->hidden, c->rms_eps, rows, lm->final_norm,
+                             s->last == rows ? s->last : s->h};
+    SRT_TRY(lm->ops->rmsnorm(ctx, &norm));
+    return linear(lm, norm.y, f->logit_rows, &lm->lm_head, 0.0f, s->logits);
+}
+
+/* Recording buckets: batch 1, 2, 4, ... up to this; context capacity from this up to the cache's. */
+enum { GRAPH_MAX_BATCH = 512, GRAPH_MIN_CTX = 256 };
+
+static int next_pow2(int n, int at_least) {
+    int p = at_least;
+    while (p < n) p *= 2;
+    return p;
+}
+
+/* Whether this batch goes through a recorded step: decode only (one new token each, last-token logits), no tensor
+ * parallelism, and a backend that records (graph_run(NULL) says whether recording is on). */
+static int use_graph(srt_lm *lm, int n_seqs, const int *n_new, int all_logits) {
+    if (!lm->ops->graph_run || lm->comm || all_logits || n_seqs > GRAPH_MAX_BATCH) return 0;
+    for (int b = 0; b < n_seqs; b++) if (n_new[b] != 1) return 0;
+    return lm->ops->graph_run(lm->be.ctx, 0, NULL, NULL) == SRT_OK;
+}
+
 srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
                                   const int *n_new, int T, int all_logits, float *logits) {
     const srt_lm_config *c = &lm->cfg;
     srt_lm_scratch *s = &lm->scratch;
     void *ctx = lm->be.ctx;
-    int max_blocks = 1;
-    for (int b = 0; b < n_seqs; b++)
-        if (lm->kv->seqs[seq_ids[b]].n_blocks > max_blocks) max_blocks = lm->kv->seqs[seq_ids[b]].n_blocks;
-    int logit_rows = all_logits ? T : n_seqs;
-    SRT_TRY(scratch_reserve(lm, T, n_seqs, max_blocks, logit_rows));
-    SRT_TRY(upload_indices(lm, n_seqs, seq_ids, tokens, n_new, T, max_blocks, all_logits));
-
-    srt_embedding_args emb = {T, c->hidden, lm->embed.rows, lm->embed.dtype, lm->embed.data, s->ids, s->x};
-    SRT_TRY(lm->ops->embedding(ctx, &emb));
-    SRT_TRY(all_reduce(lm, s->x, (size_t)T * c->hidden));   /* tensor parallel: each row comes from one rank */
-    for (int l = 0; l < c->n_layers; l++) SRT_TRY(layer_forward(lm, l, T, n_seqs, max_blocks));
-
-    const float *rows = s->x;
-    if (!all_logits) {
-        srt_gather_rows_args g = {n_seqs, c->hidden, s->last_row, s->x, s->last};
-        SRT_TRY(lm->ops->gather_rows(ctx, &g));
-        rows = s->last;
+    int max_blocks = 1, max_ctx = 1;
+    for (int b = 0; b < n_seqs; b++) {
+        const srt_kv_seq *seq = &lm->kv->seqs[seq_ids[b]];
+        if (seq->n_blocks > max_blocks) max_blocks = seq->n_blocks;
+        if (seq->n_tokens + n_new[b] > max_ctx) max_ctx = seq->n_tokens + n_new[b];
     }
-    srt_rmsnorm_args norm = {logit_rows, c->hidden, c->rms_eps, rows, lm->final_norm, s->last == rows ? s->last : s->h};
-    SRT_TRY(lm->ops->rmsnorm(ctx, &norm));
-    SRT_TRY(linear(lm, norm.y, logit_rows, &lm->lm_head, 0.0f, s->logits));
+    int graph = use_graph(lm, n_seqs, n_new, all_logits);
+    int n_pad = n_seqs, T_pad = T, ctx_capacity = max_ctx;
+    if (graph) {
+        int bs = lm->kv->block_size, cache_tokens = lm->kv->n_blocks * bs;
+        n_pad = T_pad = next_pow2(n_seqs, 1);
+        ctx_capacity = next_pow2(max_ctx, GRAPH_MIN_CTX);
+        if (ctx_capacity > cache_tokens) ctx_capacity = cache_tokens > max_ctx ? cache_tokens : max_ctx;
+        max_blocks = (ctx_capacity + bs - 1) / bs;
+    }
+    int logit_rows = all_logits ? T : n_pad;
+    SRT_TRY(scratch_reserve(lm, T_pad, n_pad, max_blocks, logit_rows));
+    batch_indices bi = {0};
+    srt_status st = upload_indices(lm, n_seqs, n_pad, seq_ids, tokens, n_new, T_pad, max_blocks, all_logits, &bi);
+    fwd_launch f = {lm, T_pad, n_pad, max_blocks, logit_rows, all_logits, {bi.n_q, bi.ctx_len, ctx_capacity}};
+    if (st == SRT_OK && graph) {
+        /* the key names every host value the body hands to the ops: shapes and the scratch buffers' epoch */
+        uint64_t key = (uint64_t)n_pad | (uint64_t)max_blocks << 16 | (uint64_t)ctx_capacity << 32;
+        key = key * 0x9e3779b97f4a7c15ull ^ (uint64_t)s->epoch;
+        st = lm->ops->graph_run(ctx, key, forward_body, &f);
+    } else if (st == SRT_OK) {
+        st = forward_body(&f);
+    }
+    free(bi.host);
+    SRT_TRY(st);
+    if (all_logits) logit_rows = T;
+    else logit_rows = n_seqs;         /* padding rows follow the real ones */
     const float *out = s->logits;     /* (logit_rows, vocab) */
     size_t n_out = (size_t)logit_rows * c->vocab;
     if (lm->comm) {                   /* vocabulary-parallel LM head: gather every rank's slice */

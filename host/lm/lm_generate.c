@@ -1,7 +1,11 @@
 /* lm_generate.c: srt_lm_generate: a batch of requests run together: prompts prefilled (in chunks of at most
  * max_batch_tokens tokens per forward), then one decode step per round for every unfinished sequence, each
- * sampled by its own sampler (own RNG stream), until its stop id or max_tokens. */
+ * sampled by its own sampler (own RNG stream), until its stop id or max_tokens. The first token after a prompt is
+ * picked on the host from downloaded logits; decode steps use the backend's sample op when it has one, so the
+ * logits stay on the device and only the picked ids come back (the same ids: one definition, sample_pick.c). */
 #include "lm/lm_model.h"
+#include "lm/sample_pick.h"
+#include "lm/tp_group.h"
 #include <string.h>
 
 typedef struct gen_state {
@@ -26,6 +30,13 @@ static srt_status emit(gen_state *g, const srt_lm_request *req, srt_lm_output *o
     return SRT_OK;
 }
 
+/* Sample one id. One process per tensor-parallel rank: rank 0's id replaces every process's own pick, so all
+ * processes feed the same tokens and finish together (lockstep). */
+static srt_status sample_shared(srt_lm *lm, srt_sampler *sampler, const float *logits, int32_t *id) {
+    SRT_TRY(srt_sampler_sample(sampler, logits, id));
+    return srt_lm_tp_share_ids(lm, id, 1);
+}
+
 /* Prefill every prompt: batches of whole prompts or prompt chunks, at most max_batch_tokens tokens each. */
 static srt_status prefill_all(srt_lm *lm, int n, const srt_lm_request *reqs, gen_state *g, srt_lm_output *outs,
                               float *logits, int *batch_seq, const int32_t **batch_tok, int *batch_n, int *batch_req) {
@@ -48,15 +59,45 @@ static srt_status prefill_all(srt_lm *lm, int n, const srt_lm_request *reqs, gen
             g[r].prefilled += (size_t)batch_n[b];
             if (g[r].prefilled < reqs[r].n_prompt) continue;
             int32_t id;
-            SRT_TRY(srt_sampler_sample(g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
+            SRT_TRY(sample_shared(lm, g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
             SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
         }
     }
 }
 
+/* Host arrays of the backend's sample op for one decode round. */
+typedef struct device_sampling {
+    srt_sample_row *rows;     /* (n requests) */
+    int32_t *ids;             /* (n requests) */
+    srt_sample_penalty *pen;  /* (cap_pen) */
+    size_t cap_pen;
+} device_sampling;
+
+/* Pick the next id of each batch row from the logits the forward left on the backend (lm->scratch.logits). */
+static srt_status sample_on_device(srt_lm *lm, int nb, const int *batch_req, gen_state *g, device_sampling *dev) {
+    size_t n_pen = 0;
+    for (int b = 0; b < nb; b++) n_pen += (size_t)srt_sampler_n_penalties(g[batch_req[b]].sampler);
+    if (n_pen > dev->cap_pen) {
+        size_t cap = n_pen * 2;
+        srt_sample_penalty *pen = realloc(dev->pen, sizeof *pen * cap);
+        if (!pen) return srt_error(SRT_ERR_NOMEM, "generate: %zu penalty entries", cap);
+        dev->pen = pen;
+        dev->cap_pen = cap;
+    }
+    int start = 0;
+    for (int b = 0; b < nb; b++) {
+        srt_sampler *s = g[batch_req[b]].sampler;
+        srt_sampler_plan(s, start, &dev->rows[b], dev->pen + start);
+        start += dev->rows[b].n_pen;
+    }
+    srt_sample_args a = {nb, lm->cfg.vocab, lm->scratch.logits, dev->rows, dev->pen, dev->ids};
+    SRT_TRY(lm->ops->sample(lm->be.ctx, &a));
+    return srt_lm_tp_share_ids(lm, dev->ids, nb);
+}
+
 static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, srt_lm_output *outs, gen_state *g,
                                  float *logits, int *batch_seq, const int32_t **batch_tok, int *batch_n,
-                                 int *batch_req) {
+                                 int *batch_req, device_sampling *dev) {
     for (int r = 0; r < n; r++) {
         if (!reqs[r].prompt || reqs[r].n_prompt < 1)
             return srt_error(SRT_ERR_INVALID_ARG, "generate: request %d has an empty prompt", r);
@@ -78,11 +119,21 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
             batch_req[nb++] = r;
         }
         if (!nb) return SRT_OK;
+        if (!lm->tp && lm->ops->sample) {
+            SRT_TRY(srt_lm_forward(lm, nb, batch_seq, batch_tok, batch_n, 0, NULL));
+            SRT_TRY(sample_on_device(lm, nb, batch_req, g, dev));
+            for (int b = 0; b < nb; b++) {
+                int r = batch_req[b];
+                SRT_TRY(srt_sampler_accept(g[r].sampler, dev->ids[b]));
+                SRT_TRY(emit(&g[r], &reqs[r], &outs[r], dev->ids[b]));
+            }
+            continue;
+        }
         SRT_TRY(srt_lm_forward(lm, nb, batch_seq, batch_tok, batch_n, 0, logits));
         for (int b = 0; b < nb; b++) {
             int r = batch_req[b];
             int32_t id;
-            SRT_TRY(srt_sampler_sample(g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
+            SRT_TRY(sample_shared(lm, g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
             SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
         }
     }
@@ -96,11 +147,15 @@ srt_status srt_lm_generate(srt_lm *lm, int n_requests, const srt_lm_request *req
     float *logits = srt_malloc(sizeof(float) * n * (size_t)lm->cfg.vocab, "generate logits");
     int *ints = srt_malloc(sizeof(int) * 3 * n, "generate batch");
     const int32_t **batch_tok = srt_malloc(sizeof *batch_tok * n, "generate batch");
+    device_sampling dev = {srt_malloc(sizeof(srt_sample_row) * n, "generate sampling rows"),
+                           srt_malloc(sizeof(int32_t) * n, "generate sampled ids"), NULL, 0};
     srt_status st = SRT_ERR_NOMEM;
-    if (g && logits && ints && batch_tok) {
+    if (g && logits && ints && batch_tok && dev.rows && dev.ids) {
         for (size_t r = 0; r < n; r++) g[r].seq_id = -1;
-        st = generate_inner(lm, n_requests, requests, outputs, g, logits, ints, batch_tok, ints + n, ints + 2 * n);
+        st = generate_inner(lm, n_requests, requests, outputs, g, logits, ints, batch_tok, ints + n, ints + 2 * n,
+                            &dev);
     }
+    free(dev.rows); free(dev.ids); free(dev.pen);
     for (size_t r = 0; g && r < n; r++) {
         srt_sampler_free(g[r].sampler);
         if (g[r].seq_id >= 0) srt_lm_seq_close(lm, g[r].seq_id);

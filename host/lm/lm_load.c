@@ -115,7 +115,7 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
     free(json);
     free(config_path);
     SRT_TRY(st);
-    if (opts && opts->tp > 1) {
+    if (opts && (opts->tp > 1 || opts->mpi)) {     /* threads or processes as ranks (tp_load.c) */
         SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
         SRT_TRY(srt_lm_tp_load(lm, opts));
     } else {
@@ -202,6 +202,7 @@ srt_status srt_lm_get_info(const srt_lm *lm, srt_lm_info *info) {
     info->n_params = lm->n_params;
     info->kv_block_size = lm->kv->block_size;
     info->kv_n_blocks = lm->kv->n_blocks;
+    srt_lm_tp_fill_info(lm, info);
     return SRT_OK;
 }
 

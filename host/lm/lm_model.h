@@ -57,6 +57,7 @@ typedef struct srt_lm_scratch {
     int32_t *ids, *pos, *slot;/* (tokens) */
     int32_t *q_start, *n_q, *ctx_len, *last_row; /* (seqs) */
     int32_t *block_table;     /* (seqs, blocks) */
+    unsigned epoch;           /* bumped whenever a buffer above is reallocated (recorded forwards hold pointers) */
 } srt_lm_scratch;
 
 struct srt_lm {

@@ -31,7 +31,7 @@ typedef struct srt_rope_args {
 } srt_rope_args;
 
 /* Store the new tokens' keys and values into the paged cache: row t goes to flat slot slot[t]
- * (= block * block_size + offset) of k_cache / v_cache. */
+ * (= block * block_size + offset) of k_cache / v_cache; a row with slot[t] < 0 is skipped (padding rows). */
 typedef struct srt_kv_store_args {
     int n_tokens, kv_dim;
     const float *k, *v;      /* (n_tokens, kv_dim) each */
@@ -54,6 +54,15 @@ typedef struct srt_paged_attn_args {
     const int32_t *ctx_len;       /* (n_seqs) */
     float *out;                   /* (n_tokens, n_heads*head_dim) */
 } srt_paged_attn_args;
+
+/* The host-side plan of one paged attention, filled by the forward from the KV cache bookkeeping so a device
+ * backend needs no device->host read to size its launch (paged_attention_planned). n_q / ctx_len: host copies of
+ * the args' device arrays. ctx_capacity: the launch must cover contexts up to this (>= every ctx_len; larger when
+ * a recorded decode step is replayed later for longer contexts, whose lengths are then read on the device). */
+typedef struct srt_attn_host_plan {
+    const int32_t *n_q, *ctx_len; /* host (n_seqs) */
+    int ctx_capacity;
+} srt_attn_host_plan;
 
 /* out = silu(gate) * up elementwise (out may equal gate or up). */
 typedef struct srt_swiglu_args {
@@ -86,6 +95,44 @@ typedef struct srt_gather_rows_args {
     float *y;                /* (n_out, cols); must not alias x */
 } srt_gather_rows_args;
 
+/* Token sampling, one row of logits per sequence (the distribution is defined once in host/lm/sample_dist.h and
+ * srt_sample_pick; the host sampler, cpu-ref, cpu and cuda all pick the same id for the same row and draw u).
+ * Per row, in order: allowed ids [begin, end); penalties (ids listed in pen: HF repetition penalty, then minus
+ * sub = count * frequency + presence); NaN anywhere -> SRT_ERR_RANGE; greedy (argmax, lowest id on ties) when
+ * inv_temp == 0 or the best logit is +-inf; else weights w = exp((l - l_best) * inv_temp), in fixed point
+ * W = floor(w * 2^40); top_k, top_p (shortest prefix in rank order -- logit descending, id ascending -- whose W
+ * reaches floor(top_p * total)), min_p (w >= min_p, the best always kept); finally the first survivor in id
+ * order whose cumulative W exceeds floor(u * total). */
+typedef struct srt_sample_row {
+    int32_t begin, end;       /* allowed ids, 0 <= begin < end <= vocab */
+    float inv_temp;           /* 1 / temperature; 0: greedy */
+    int32_t top_k;            /* <= 0 or >= end - begin: off */
+    float top_p;              /* off unless in (0, 1) */
+    float min_p;              /* <= 0: off */
+    float rep_penalty;        /* 1: off */
+    int32_t pen_start, n_pen; /* this row's penalties: pen[pen_start .. pen_start + n_pen), distinct ids */
+    double u;                 /* uniform draw in [0, 1) from the sequence's RNG stream */
+} srt_sample_row;
+
+typedef struct srt_sample_penalty {
+    int32_t id;               /* a token of the prompt or the output */
+    float sub;                /* frequency * count + presence (0 for prompt-only ids) */
+} srt_sample_penalty;
+
+typedef struct srt_sample_args {
+    int n_rows, vocab;
+    float *logits;                    /* (n_rows, vocab); overwritten (work space) */
+    const srt_sample_row *rows;       /* host (n_rows) */
+    const srt_sample_penalty *pen;    /* host (sum of n_pen) */
+    int32_t *ids;                     /* host (n_rows) out: the picked ids */
+} srt_sample_args;
+
+/* Optional record / replay of a whole forward step (a CUDA graph). graph_run runs body(arg) -- a sequence of ops
+ * on this backend that never waits for the device -- eagerly, or records it once its buffers are stable and then
+ * replays the recording whenever the same key comes back. The key must change whenever any pointer, shape or
+ * host value the body hands to the ops changes (device-side inputs are read at replay time). */
+typedef srt_status (*srt_lm_graph_body)(void *arg);
+
 typedef struct srt_lm_ops {
     srt_status (*rmsnorm)(void *ctx, const srt_rmsnorm_args *a);
     srt_status (*rope)(void *ctx, const srt_rope_args *a);
@@ -95,6 +142,10 @@ typedef struct srt_lm_ops {
     srt_status (*embedding)(void *ctx, const srt_embedding_args *a);
     srt_status (*add_bias)(void *ctx, const srt_add_bias_args *a);
     srt_status (*gather_rows)(void *ctx, const srt_gather_rows_args *a);
+    /* optional: paged_attention with the host plan (no device->host read); NULL: paged_attention is used */
+    srt_status (*paged_attention_planned)(void *ctx, const srt_paged_attn_args *a, const srt_attn_host_plan *plan);
+    srt_status (*sample)(void *ctx, const srt_sample_args *a);                     /* optional */
+    srt_status (*graph_run)(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);   /* optional */
 } srt_lm_ops;
 
 /* The CPU tables (host/cpu/ref_lm.c, host/cpu/cpu_lm.c). */
@@ -103,5 +154,6 @@ extern const srt_lm_ops srt_cpu_lm_ops;
 
 /* Shape checks shared by the backends (SRT_ERR_INVALID_ARG naming the op). */
 srt_status srt_check_paged_attn_args(const srt_paged_attn_args *a);
+srt_status srt_check_sample_args(const srt_sample_args *a);
 
 #endif

@@ -1,7 +1,9 @@
 /* tp_forward.c: one forward of a tensor-parallel group: the batch is checked and KV blocks reserved on every rank
- * (all-or-nothing on rank 0 first), then each rank runs srt_lm_forward_compute on its own thread (rank 0 on the
- * caller's), meeting in the communicator's collectives; rank 0's gathered logit slices (tp, rows, vocab slice) are
- * put back in vocabulary order (rows, vocab). A failing rank aborts the group; its error is the one reported. */
+ * of this process (all-or-nothing on the first one first), then each rank runs srt_lm_forward_compute on its own thread
+ * (the first on the caller's; with one process per rank, only that one), meeting in the communicator's
+ * collectives; the first local rank's gathered logit slices (tp, rows, vocab slice) are put back in vocabulary
+ * order (rows, vocab). A failing rank aborts the group; its error is the one reported. Also the sharing of rank 0's
+ * sampled ids between processes (srt_lm_tp_share_ids). */
 #include "lm/tp_group.h"
 #include <pthread.h>
 #include <string.h>
@@ -32,7 +34,7 @@ static void *run_rank(void *arg) {
 
 static srt_status reserve_all(srt_lm_tp *tp, int n_seqs, const int *seq_ids, const int *n_new) {
     SRT_TRY(srt_kv_reserve(tp->ranks[0]->kv, n_seqs, seq_ids, n_new));
-    for (int r = 1; r < tp->size; r++) {
+    for (int r = 1; r < tp->n_local; r++) {
         srt_status st = srt_kv_reserve(tp->ranks[r]->kv, n_seqs, seq_ids, n_new);
         if (st != SRT_OK) return srt_error_prefix(SRT_ERR_BACKEND, "rank %d's KV cache diverged from rank 0's: ", r);
     }
@@ -41,12 +43,12 @@ static srt_status reserve_all(srt_lm_tp *tp, int n_seqs, const int *seq_ids, con
 
 /* Run every rank; the first root-cause error (not a CANCELLED echo of it) is re-raised on this thread. */
 static srt_status run_ranks(srt_lm_tp *tp, rank_job *jobs) {
-    pthread_t *threads = srt_calloc((size_t)tp->size, sizeof *threads, "tensor-parallel threads");
+    pthread_t *threads = srt_calloc((size_t)tp->n_local, sizeof *threads, "tensor-parallel threads");
     if (!threads) return SRT_ERR_NOMEM;
     int started = 1;
-    for (; started < tp->size; started++)
+    for (; started < tp->n_local; started++)
         if (pthread_create(&threads[started], NULL, run_rank, &jobs[started])) break;
-    if (started < tp->size) {                 /* could not start every rank: make the started ones give up */
+    if (started < tp->n_local) {                 /* could not start every rank: make the started ones give up */
         tp->ranks[0]->comm->ops->abort(tp->ranks[0]->comm);
         jobs[0].status = srt_error(SRT_ERR_BACKEND, "tensor parallel: could not start the thread of rank %d",
                                    started);
@@ -57,7 +59,7 @@ static srt_status run_ranks(srt_lm_tp *tp, rank_job *jobs) {
     for (int r = 1; r < started; r++) pthread_join(threads[r], NULL);
     free(threads);
     const rank_job *cause = NULL;
-    for (int r = 0; r < tp->size && (!cause || cause->status == SRT_ERR_CANCELLED); r++)
+    for (int r = 0; r < tp->n_local && (!cause || cause->status == SRT_ERR_CANCELLED); r++)
         if (jobs[r].status != SRT_OK && (!cause || jobs[r].status != SRT_ERR_CANCELLED)) cause = &jobs[r];
     return cause ? srt_error(cause->status, "%s", cause->message) : SRT_OK;
 }
@@ -76,9 +78,9 @@ srt_status srt_lm_tp_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const i
         tp->gathered_cap = need;
     }
     SRT_TRY(reserve_all(tp, n_seqs, seq_ids, n_new));
-    rank_job *jobs = srt_calloc((size_t)tp->size, sizeof *jobs, "tensor-parallel jobs");
+    rank_job *jobs = srt_calloc((size_t)tp->n_local, sizeof *jobs, "tensor-parallel jobs");
     if (!jobs) return SRT_ERR_NOMEM;
-    for (int r = 0; r < tp->size; r++)
+    for (int r = 0; r < tp->n_local; r++)
         jobs[r] = (rank_job){.rank = tp->ranks[r], .n_seqs = n_seqs, .n_tokens = T, .all_logits = all_logits,
                              .seq_ids = seq_ids, .n_new = n_new, .tokens = tokens,
                              .gathered = r == 0 ? tp->gathered : NULL};
@@ -92,7 +94,15 @@ srt_status srt_lm_tp_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const i
                 memcpy(logits + (size_t)row * vocab + (size_t)r * slice,
                        tp->gathered + ((size_t)r * rows + row) * slice, sizeof(float) * (size_t)n);
         }
-    for (int r = 0; r < tp->size; r++)
+    for (int r = 0; r < tp->n_local; r++)
         for (int b = 0; b < n_seqs; b++) tp->ranks[r]->kv->seqs[seq_ids[b]].n_tokens += n_new[b];
     return SRT_OK;
+}
+
+srt_status srt_lm_tp_share_ids(srt_lm *lm, int32_t *ids, int n) {
+    if (!lm->tp || !lm->tp->mpi || lm->tp->size < 2 || n < 1) return SRT_OK;
+    srt_comm *comm = lm->tp->ranks[0]->comm;
+    if (!comm->ops->broadcast)
+        return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallel: this communicator cannot broadcast sampled ids");
+    return comm->ops->broadcast(comm, ids, sizeof(int32_t) * (size_t)n, 0);
 }

@@ -1,8 +1,11 @@
 /* tp_load.c: loading a tensor-parallel group: the shard plan (which heads, KV heads, FFN columns and vocabulary
  * rows each rank owns), each rank's sharded weights (row slices point into the mmap on host backends; column
- * slices and padded tables are packed copies), backends, KV caches and communicators. See tp_group.h. */
+ * slices and padded tables are packed copies), backends, KV caches and communicators: every rank in this process
+ * (threads), or with srt_lm_options.mpi this process's one rank, the processes agreeing at the end that all of
+ * them loaded. See tp_group.h. */
 #include "lm/tp_group.h"
 #include "lm/comm.h"
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,30 @@ static srt_status create_comms(const char *backend, int size, int *devices, srt_
     (void)comms;
     return srt_error(SRT_ERR_UNSUPPORTED, "tensor parallelism on backend '%s' needs NCCL: this build has none "
                      "(configure with -DSNACRT_NCCL=ON); use cpu or cpu-ref", backend);
+#endif
+}
+
+/* This process's communicator of a multi-process group: MPI on host backends, NCCL (unique id over MPI) on
+ * "cuda" / "cuda:N", the process's GPU being N + its rank among the processes on the node. */
+static srt_status create_mpi_comm(const char *backend, int size, srt_comm_place *place, int *device,
+                                  srt_comm **comm) {
+    srt_comm *host = NULL;
+    SRT_TRY(srt_comm_mpi_create(size, &host, place));
+    if (!is_cuda(backend)) { *comm = host; return SRT_OK; }
+#ifdef SNACRT_WITH_NCCL
+    int first = backend[4] == ':' ? atoi(backend + 5) : 0;
+    srt_status st = srt_comm_nccl_local_device(first, place->local_rank, device);
+    if (st != SRT_OK) {           /* the other processes are about to wait for the NCCL id: release them */
+        host->ops->abort(host);
+        host->ops->destroy(host);
+        return st;
+    }
+    return srt_comm_nccl_create_mpi(host, *device, comm);
+#else
+    (void)device;
+    host->ops->destroy(host);     /* every process fails here alike */
+    return srt_error(SRT_ERR_UNSUPPORTED, "multi-process tensor parallelism on backend '%s' needs NCCL: this build "
+                     "has none (configure with -DSNACRT_NCCL=ON); use cpu or cpu-ref", backend);
 #endif
 }
 
@@ -174,12 +201,22 @@ static int64_t count_params(const srt_lm *lm) {
     return (int64_t)c->vocab * H * (1 + untied) + H + c->n_layers * layer;
 }
 
-/* `backend`: this rank's backend ("cpu", "cpu-ref", or "cuda:N" with an NCCL comm). */
-static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int r, const char *backend, srt_comm *comm) {
+/* Backend threads of a rank: as asked; with one process per rank and 0 (all cores), the cores this process may
+ * run on shared among the processes of its node. */
+static int rank_threads(const srt_lm_tp *tp, const srt_lm_options *opts) {
+    if (opts->n_threads > 0 || !tp->mpi) return opts->n_threads;
+    int share = omp_get_num_procs() / (tp->place.local_size > 0 ? tp->place.local_size : 1);
+    return share > 0 ? share : 1;
+}
+
+/* Load rank comm->rank into slot `slot` of this process. `backend`: this rank's backend ("cpu", "cpu-ref", or
+ * "cuda:N" with an NCCL comm). */
+static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int slot, const char *backend, srt_comm *comm) {
     srt_lm_tp *tp = lm->tp;
+    int r = comm->rank;
     srt_lm *rank = srt_calloc(1, sizeof *rank, "tensor-parallel rank");
-    if (!rank) { comm->ops->destroy(comm); return SRT_ERR_NOMEM; }
-    tp->ranks[r] = rank;
+    if (!rank) { comm->ops->abort(comm); comm->ops->destroy(comm); return SRT_ERR_NOMEM; }
+    tp->ranks[slot] = rank;
     rank->comm = comm;
     shard_plan p = {0};
     SRT_TRY(plan_shard(&lm->cfg, tp->size, r, &p));
@@ -191,7 +228,7 @@ static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int r, const
     rank->vocab_start = p.vocab0;
     rank->vocab_len = p.vocab_len;
     rank->weights = lm->weights;      /* borrowed; srt_lm_tp_free clears it */
-    SRT_TRY(srt_backend_create(backend, opts->n_threads, &rank->be));
+    SRT_TRY(srt_backend_create(backend, rank_threads(tp, opts), &rank->be));
     int has_comm = backend_is_host(rank);   /* the CPU communicator works on host memory */
 #ifdef SNACRT_WITH_NCCL
     if (is_cuda(backend)) {
@@ -209,27 +246,43 @@ static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int r, const
     return st == SRT_OK ? SRT_OK : srt_error_prefix(st, "tensor-parallel rank %d: ", r);
 }
 
+/* One process per rank: a rank that failed to load tells the others; the others learn it here (CANCELLED). */
+static srt_status agree_loaded(srt_lm_tp *tp, srt_status st) {
+    srt_comm *comm = tp->ranks[0] ? tp->ranks[0]->comm : NULL;
+    if (!comm) return st;
+    if (st != SRT_OK) { comm->ops->abort(comm); return st; }
+    st = comm->ops->barrier(comm);
+    return st == SRT_OK ? SRT_OK : srt_error_prefix(st, "another process of the tensor-parallel group failed to load "
+                                                    "its shard: ");
+}
+
 srt_status srt_lm_tp_load(srt_lm *lm, const srt_lm_options *opts) {
-    int size = opts->tp;
+    int size = opts->tp > 1 ? opts->tp : 1;
     srt_lm_tp *tp = srt_calloc(1, sizeof *tp, "tensor-parallel group");
     if (!tp) return SRT_ERR_NOMEM;
     lm->tp = tp;
     tp->size = size;
-    tp->ranks = srt_calloc((size_t)size, sizeof *tp->ranks, "tensor-parallel ranks");
-    srt_comm **comms = srt_calloc((size_t)size, sizeof *comms, "tensor-parallel communicators");
-    int *devices = srt_calloc((size_t)size, sizeof *devices, "tensor-parallel devices");
+    tp->mpi = opts->mpi != 0;
+    tp->n_local = tp->mpi ? 1 : size;
+    tp->place = (srt_comm_place){0, 1, 0, 1, 0, 1};
+    tp->ranks = srt_calloc((size_t)tp->n_local, sizeof *tp->ranks, "tensor-parallel ranks");
+    srt_comm **comms = srt_calloc((size_t)tp->n_local, sizeof *comms, "tensor-parallel communicators");
+    int *devices = srt_calloc((size_t)tp->n_local, sizeof *devices, "tensor-parallel devices");
     const char *backend = opts->backend ? opts->backend : "cpu";
-    srt_status st = tp->ranks && comms && devices ? create_comms(backend, size, devices, comms) : SRT_ERR_NOMEM;
-    for (int r = 0; st == SRT_OK && r < size; r++) {
+    srt_status st = !tp->ranks || !comms || !devices ? SRT_ERR_NOMEM
+                    : tp->mpi ? create_mpi_comm(backend, size, &tp->place, devices, comms)
+                              : create_comms(backend, size, devices, comms);
+    for (int i = 0; st == SRT_OK && i < tp->n_local; i++) {
         char rank_backend[32];
-        if (is_cuda(backend)) snprintf(rank_backend, sizeof rank_backend, "cuda:%d", devices[r]);
+        if (is_cuda(backend)) snprintf(rank_backend, sizeof rank_backend, "cuda:%d", devices[i]);
         else snprintf(rank_backend, sizeof rank_backend, "%s", backend);
-        st = load_rank(lm, opts, r, rank_backend, comms[r]);
-        comms[r] = NULL;              /* owned by the rank now */
+        st = load_rank(lm, opts, i, rank_backend, comms[i]);
+        comms[i] = NULL;              /* owned by the rank now */
     }
-    for (int r = 0; comms && r < size; r++) if (comms[r]) comms[r]->ops->destroy(comms[r]);
+    for (int i = 0; comms && i < tp->n_local; i++) if (comms[i]) comms[i]->ops->destroy(comms[i]);
     free(comms);
     free(devices);
+    if (tp->mpi) st = agree_loaded(tp, st);
     SRT_TRY(st);
     lm->kv = tp->ranks[0]->kv;        /* bookkeeping view; every rank's cache follows the same calls */
     lm->max_batch_tokens = tp->ranks[0]->max_batch_tokens;
@@ -239,7 +292,7 @@ srt_status srt_lm_tp_load(srt_lm *lm, const srt_lm_options *opts) {
 
 void srt_lm_tp_free(srt_lm_tp *tp) {
     if (!tp) return;
-    for (int r = 0; tp->ranks && r < tp->size; r++) {
+    for (int r = 0; tp->ranks && r < tp->n_local; r++) {
         if (!tp->ranks[r]) continue;
         tp->ranks[r]->weights = NULL;
         srt_lm_free(tp->ranks[r]);
@@ -251,7 +304,7 @@ void srt_lm_tp_free(srt_lm_tp *tp) {
 
 srt_status srt_lm_tp_seq_open(srt_lm_tp *tp, int *seq_id) {
     SRT_TRY(srt_kv_seq_open(tp->ranks[0]->kv, seq_id));
-    for (int r = 1; r < tp->size; r++) {
+    for (int r = 1; r < tp->n_local; r++) {
         int id;
         srt_status st = srt_kv_seq_open(tp->ranks[r]->kv, &id);
         if (st == SRT_OK && id != *seq_id) st = srt_error(SRT_ERR_BACKEND, "rank %d opened sequence %d, rank 0 "
@@ -265,5 +318,13 @@ srt_status srt_lm_tp_seq_open(srt_lm_tp *tp, int *seq_id) {
 }
 
 void srt_lm_tp_seq_close(srt_lm_tp *tp, int seq_id) {
-    for (int r = 0; r < tp->size; r++) srt_kv_seq_close(tp->ranks[r]->kv, seq_id);
+    for (int r = 0; r < tp->n_local; r++) srt_kv_seq_close(tp->ranks[r]->kv, seq_id);
+}
+
+void srt_lm_tp_fill_info(const srt_lm *lm, srt_lm_info *info) {
+    const srt_lm_tp *tp = lm->tp;
+    info->tp_size = tp ? tp->size : 1;
+    info->tp_rank = tp && tp->mpi ? tp->ranks[0]->comm->rank : 0;
+    info->dp_size = tp ? tp->place.dp_size : 1;
+    info->dp_rank = tp ? tp->place.dp_rank : 0;
 }

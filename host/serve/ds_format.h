@@ -95,4 +95,12 @@ void srt_manifest_free(srt_manifest_row *rows, size_t n_rows);
  * n_avail (the end). Deterministic: depends only on the samples given. */
 int64_t srt_ds_find_cut(const float *audio, int64_t n_avail, int sample_rate, int64_t max_samples);
 
+/* ---------------------------------------------------------------- additions (ds_reader.c) */
+
+/* Optional, before the first srt_ds_reader_next: check every item against a model (levels, strides, codebook,
+ * rate: SRT_ERR_FORMAT naming the file and item otherwise) and give CSV shards their code layout (without it a
+ * CSV reader infers it from the snac<k>khz column: <= 24 kHz 3 levels, strides [4,2,1]; else 4 levels,
+ * [8,4,2,1], the published SNAC models). */
+srt_status srt_ds_reader_set_codec(srt_ds_reader *r, const srt_codec_info *info);
+
 #endif

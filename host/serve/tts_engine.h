@@ -27,10 +27,17 @@ typedef struct srt_tts_config {
     int64_t noise_seed;             /* codec decoder noise (< 0 = off, the default) */
     srt_sampling_params sampling;   /* defaults for requests that pass none (Orpheus: temperature 0.6, top_p 0.8,
                                        repetition_penalty 1.1, max_tokens 1200) */
+    /* additions (H4) */
+    int max_piece_chars;            /* long texts are cut into pieces of at most this many bytes at sentence
+                                       boundaries, each generated with its own prompt (0 = 200) */
 } srt_tts_config;
 
 /* Fill cfg with the defaults above (paths NULL). */
 void srt_tts_config_defaults(srt_tts_config *cfg);
+
+/* Optional token callback (engine thread): every sampled token of a request, in order; piece is the index of the
+ * text piece it belongs to. For tests, debugging and models whose output is read as tokens. */
+typedef void (*srt_tts_token_cb)(void *user, int piece, int32_t token);
 
 typedef struct srt_tts_request {
     const char *text;               /* UTF-8; long texts are split at sentence boundaries and joined */
@@ -40,6 +47,8 @@ typedef struct srt_tts_request {
     const float *audio_in;          /* optional audio prompt (mono) encoded into layout tokens, or NULL */
     int64_t n_audio_in;
     int audio_in_rate;              /* Hz of audio_in (resampled to the codec rate) */
+    /* additions (H4) */
+    srt_tts_token_cb on_token;      /* optional; gets the submit's user pointer */
 } srt_tts_request;
 
 typedef struct srt_tts_stats {
@@ -49,7 +58,10 @@ typedef struct srt_tts_stats {
     double queue_ms;                 /* submit -> first scheduled */
     double first_audio_ms;           /* submit -> first audio callback */
     double total_ms;                 /* submit -> done */
-    int finish;                      /* SRT_FINISH_STOP (end-of-speech) or SRT_FINISH_LENGTH */
+    int finish;                      /* SRT_FINISH_STOP (end-of-speech) or SRT_FINISH_LENGTH (of the last piece) */
+    /* additions (H4) */
+    int lookahead_frames;            /* frame groups the streaming decoder waits for before a group is final */
+    int pieces;                      /* text pieces (sentence groups) generated */
 } srt_tts_stats;
 
 /* Audio callback, called on the engine thread (must not block): pcm holds n new samples (mono f32 at the codec
@@ -83,5 +95,8 @@ void srt_tts_get_metrics(srt_tts_engine *engine, srt_tts_metrics *m);
 /* Codec sample rate and the voices the layout knows (NULL-terminated, owned by the engine). */
 int srt_tts_sample_rate(const srt_tts_engine *engine);
 const char *const *srt_tts_voices(const srt_tts_engine *engine);
+/* additions (H4): the streaming decoder's lookahead in frame groups, and the samples per frame group. */
+int srt_tts_lookahead(const srt_tts_engine *engine);
+int64_t srt_tts_group_samples(const srt_tts_engine *engine);
 
 #endif

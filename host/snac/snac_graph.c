@@ -74,6 +74,11 @@ static srt_status run_local_mha(snac_model *m, const snac_local_mha *a, int batc
     return OPS(m)->transpose(CTX(m), &back);                                       /* x += out^T */
 }
 
+srt_status snac_local_mha_forward(snac_model *m, const snac_local_mha *a, int batch, int len, float *x,
+                                  float *scratch) {
+    return run_local_mha(m, a, batch, len, x, scratch);
+}
+
 int64_t snac_encoder_max_activation(const snac_model *m) {
     /* per finest-latent frame: channels * samples-per-frame at each stage */
     const snac_config *c = &m->cfg;

@@ -115,6 +115,11 @@ srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *code
 srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *valid, const float *z_q,
                                 int64_t noise_seed, float *audio);
 
+/* LocalMHA on x (batch, dim, len) in place (x += attention(x)); len a multiple of the window.
+ * scratch: 5 * batch * dim * len floats. */
+srt_status snac_local_mha_forward(snac_model *m, const snac_local_mha *a, int batch, int len, float *x,
+                                  float *scratch);
+
 /* Largest activation (channels * frames) per input frame of the finest latent rate, for workspace sizing. */
 int64_t snac_decoder_max_activation(const snac_model *m);
 int64_t snac_encoder_max_activation(const snac_model *m);

@@ -1,11 +1,18 @@
 /* cublas.cpp: CPU substitutes, resolved at link time, for the cuBLAS calls snacrt uses:
- * cublasCreate/Destroy/SetStream/SetMathMode, cublasSgemm, cublasSgemmStridedBatched, cublasGemmEx.
+ * cublasCreate/Destroy/SetStream/SetMathMode/SetWorkspace, cublasSgemm, cublasSgemmStridedBatched, cublasGemmEx.
+ * On a stream that captures a graph (runtime.cpp) a GEMM is recorded (pointers, sizes and alpha/beta by value).
  * Column-major with transposes, leading dimensions, alpha/beta (beta == 0 never reads C), fp32 accumulation;
  * GemmEx accepts f32, bf16 and f16 operands (converted to f32) and f32 output. Pointer mode host only. */
 #include <cublas_v2.h>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <vector>
+
+namespace cudasim {   /* runtime.cpp */
+bool capturing(cudaStream_t stream);
+void record_op(cudaStream_t stream, const char *what, std::function<void()> op);
+}
 
 struct cublasContext { cudaStream_t stream; cublasMath_t math; };
 
@@ -70,6 +77,10 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t *handle) { *handle = new cublasCon
 cublasStatus_t cublasDestroy_v2(cublasHandle_t handle) { delete handle; return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t stream) { handle->stream = stream; return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) { handle->math = mode; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace, size_t bytes) {
+    (void)workspace; (void)bytes;
+    return handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+}
 const char *cublasGetStatusString(cublasStatus_t status) {
     switch (status) {
     case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
@@ -91,6 +102,15 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                                          const float *beta, float *C, int ldc, long long int strideC, int batchCount) {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (bad_dims(transa, transb, m, n, k, lda, ldb, ldc) || batchCount < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    if (cudasim::capturing(handle->stream)) {
+        float al = *alpha, be = *beta;
+        cudasim::record_op(handle->stream, "cublasSgemmStridedBatched", [=]() {
+            cublasContext plain{nullptr, CUBLAS_DEFAULT_MATH};
+            cublasSgemmStridedBatched(&plain, transa, transb, m, n, k, &al, A, lda, strideA, B, ldb, strideB, &be, C,
+                                      ldc, strideC, batchCount);
+        });
+        return CUBLAS_STATUS_SUCCESS;
+    }
     std::vector<float> a, b;
     for (int i = 0; i < batchCount; i++) {
         load_fn(CUDA_R_32F, A + i * strideA, a, transa, m, k, lda);
@@ -110,6 +130,15 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
     if (Ctype != CUDA_R_32F || (computeType != CUBLAS_COMPUTE_32F && computeType != CUBLAS_COMPUTE_32F_FAST_TF32 &&
                                 computeType != CUBLAS_COMPUTE_32F_FAST_16BF))
         return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (cudasim::capturing(handle->stream)) {
+        float al = *(const float *)alpha, be = *(const float *)beta;
+        cudasim::record_op(handle->stream, "cublasGemmEx", [=]() {
+            cublasContext plain{nullptr, CUBLAS_DEFAULT_MATH};
+            cublasGemmEx(&plain, transa, transb, m, n, k, &al, A, Atype, lda, B, Btype, ldb, &be, C, Ctype, ldc,
+                         computeType, algo);
+        });
+        return CUBLAS_STATUS_SUCCESS;
+    }
     std::vector<float> a, b;
     if (!load_fn(Atype, A, a, transa, m, k, lda) || !load_fn(Btype, B, b, transb, k, n, ldb))
         return CUBLAS_STATUS_NOT_SUPPORTED;

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include "cudasim_api.h"
 
 #undef __global__
@@ -69,8 +70,17 @@ typedef void (*KernelThunk)(void *closure);
 void launch_impl(const char *name, dim3 grid, dim3 block, size_t smem_bytes, cudaStream_t stream, KernelThunk fn,
                  void *closure);
 
+/* Stream capture (runtime.cpp): while `stream` records a graph, work enqueued on it is stored instead of run
+ * (a kernel's closure is copied: its arguments are captured by value, as a CUDA graph's kernel node does). */
+bool capturing(cudaStream_t stream);
+void record_op(cudaStream_t stream, const char *what, std::function<void()> op);
+
 template <class F> static void thunk_of(void *closure) { (*static_cast<F *>(closure))(); }
 template <class F> inline void launch(const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, F fn) {
+    if (capturing(stream)) {
+        record_op(stream, name, [=]() mutable { launch_impl(name, grid, block, smem, stream, &thunk_of<F>, &fn); });
+        return;
+    }
     launch_impl(name, grid, block, smem, stream, &thunk_of<F>, &fn);
 }
 

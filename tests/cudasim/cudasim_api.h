@@ -28,6 +28,10 @@ uint64_t cudasim_launch_count(void);
 uint64_t cudasim_thread_count(void);
 /* Check every cudaMalloc'd allocation's red zones now; returns the number of clobbered ones (and records them). */
 int cudasim_check_redzones(void);
+/* Stream capture: graphs launched with cudaGraphLaunch, and the operations (kernels, copies, memsets, cuBLAS
+ * calls) those launches replayed, so far. */
+uint64_t cudasim_graph_launch_count(void);
+uint64_t cudasim_graph_op_count(void);
 
 #ifdef __cplusplus
 }

@@ -2,15 +2,24 @@
  * One simulated device; every call is a synchronous host operation (streams and events exist only as
  * handles). cudaMalloc returns NaN-filled memory (0xff bytes) framed by 256-byte red zones that are
  * checked after every kernel launch and on cudaFree; a clobbered red zone is reported as an
- * out-of-bounds write. Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path). */
+ * out-of-bounds write. Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path).
+ * Stream capture (cudaStreamBeginCapture .. cudaStreamEndCapture, cudaGraphInstantiate, cudaGraphLaunch): work
+ * enqueued on a capturing stream -- kernel launches (closure copied: arguments by value), cudaMemcpyAsync /
+ * cudaMemsetAsync (pointers and sizes by value; pageable host memory refused, as CUDA does), cuBLAS calls
+ * (cublas.cpp) -- is stored, and a graph launch replays it in order. What CUDA forbids while capturing breaks the
+ * capture the same way: a synchronize of the capturing stream or of the device, a synchronous cudaMemcpy, and
+ * (outside relaxed mode) cudaMalloc / cudaFree invalidate it, and cudaStreamEndCapture then fails. */
 #include "cudasim_api.h"
 #include <cuda_runtime_api.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 extern "C" int cudasim_take_pending(void);
 extern "C" void cudasim_report(const char *msg);
@@ -48,8 +57,66 @@ double now_ms() {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 struct SimEvent { double ms; };
-struct SimStream { int id; };
+
+/* Stream capture. */
+struct SimOp { std::string what; std::function<void()> fn; };
+enum CaptureState { CAPTURE_NONE = 0, CAPTURE_ACTIVE, CAPTURE_INVALIDATED };
+struct SimStream {
+    int capture = CAPTURE_NONE;
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+    std::vector<SimOp> ops;
+    std::string broken_by;        /* the call that invalidated the capture */
+};
+struct SimGraph { std::vector<SimOp> ops; };
+struct SimGraphExec { std::vector<SimOp> ops; };
+std::vector<SimStream *> g_streams;               /* live streams (to find captures) */
+std::map<uintptr_t, size_t> g_pinned;             /* cudaMallocHost blocks: pointer -> bytes */
+uint64_t g_graph_launches = 0, g_graph_ops = 0;
+
+SimStream *sim_stream(cudaStream_t stream) {
+    for (SimStream *s : g_streams) if (reinterpret_cast<cudaStream_t>(s) == stream) return s;
+    return nullptr;   /* the default stream (0, cudaStreamLegacy, cudaStreamPerThread) never captures here */
+}
+
+/* A call CUDA forbids while `s` captures: break the capture (reported at cudaStreamEndCapture). */
+cudaError_t break_capture(SimStream *s, const char *call, cudaError_t e) {
+    if (s->capture == CAPTURE_ACTIVE) { s->capture = CAPTURE_INVALIDATED; s->broken_by = call; }
+    return set_error(e);
+}
+
+/* A forbidden call on the legacy stream / device while any stream captures (unless all captures are relaxed and
+ * only_strict). Returns the error to report, or cudaSuccess. */
+cudaError_t check_global_capture(const char *call, cudaError_t e, bool only_strict) {
+    cudaError_t out = cudaSuccess;
+    for (SimStream *s : g_streams)
+        if (s->capture != CAPTURE_NONE && !(only_strict && s->mode == cudaStreamCaptureModeRelaxed))
+            out = break_capture(s, call, e);
+    return out;
+}
+
+bool is_pinned(const void *p, size_t count) {
+    auto it = g_pinned.upper_bound((uintptr_t)p);
+    if (it == g_pinned.begin()) return false;
+    --it;
+    return (uintptr_t)p + count <= it->first + it->second;
+}
 } // namespace
+
+namespace cudasim {
+bool capturing(cudaStream_t stream) {
+    std::lock_guard<std::recursive_mutex> device_lock(g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    return s && s->capture != CAPTURE_NONE;
+}
+void record_op(cudaStream_t stream, const char *what, std::function<void()> op) {
+    std::lock_guard<std::recursive_mutex> device_lock(g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    if (s && s->capture == CAPTURE_ACTIVE) s->ops.push_back(SimOp{what, std::move(op)});
+}
+} // namespace cudasim
+
+extern "C" uint64_t cudasim_graph_launch_count(void) { return g_graph_launches; }
+extern "C" uint64_t cudasim_graph_op_count(void) { return g_graph_ops; }
 
 extern "C" int cudasim_check_redzones(void) {
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
@@ -83,6 +150,10 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total) { *free_bytes = (s
 
 cudaError_t cudaMalloc(void **ptr, size_t size) {
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    if (cudaError_t e = check_global_capture("cudaMalloc", cudaErrorStreamCaptureUnsupported, true)) {
+        *ptr = nullptr;
+        return e;
+    }
     unsigned char *base = static_cast<unsigned char *>(malloc(size + 2 * kRedZone));
     if (!base) { *ptr = nullptr; return set_error(cudaErrorMemoryAllocation); }
     memset(base, kRedByte, kRedZone);
@@ -96,6 +167,7 @@ cudaError_t cudaMalloc(void **ptr, size_t size) {
 cudaError_t cudaFree(void *ptr) {
     if (!ptr) return cudaSuccess;
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    if (cudaError_t e = check_global_capture("cudaFree", cudaErrorStreamCaptureUnsupported, true)) return e;
     auto it = g_allocs.find((uintptr_t)ptr);
     if (it == g_allocs.end()) return set_error(cudaErrorInvalidValue);
     char where[64];
@@ -111,37 +183,162 @@ cudaError_t cudaFree(void *ptr) {
 }
 
 cudaError_t cudaMallocHost(void **ptr, size_t size) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
     *ptr = malloc(size ? size : 1);
-    return *ptr ? cudaSuccess : set_error(cudaErrorMemoryAllocation);
+    if (!*ptr) return set_error(cudaErrorMemoryAllocation);
+    g_pinned[(uintptr_t)*ptr] = size ? size : 1;
+    return cudaSuccess;
 }
-cudaError_t cudaFreeHost(void *ptr) { free(ptr); return cudaSuccess; }
+cudaError_t cudaFreeHost(void *ptr) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    g_pinned.erase((uintptr_t)ptr);
+    free(ptr);
+    return cudaSuccess;
+}
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind) {
     (void)kind;
+    {
+        std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+        if (cudaError_t e = check_global_capture("cudaMemcpy", cudaErrorStreamCaptureImplicit, false)) return e;
+    }
     if (count) memmove(dst, src, count);
     return launch_status();
 }
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream) {
-    (void)stream;
-    (void)kind;
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    if (s && s->capture != CAPTURE_NONE) {
+        /* a graph copies at replay time: host memory must stay valid and pinned (pageable memory is refused) */
+        bool host_src = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyHostToHost;
+        bool host_dst = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost;
+        if ((host_src && !is_pinned(src, count)) || (host_dst && !is_pinned(dst, count)) || kind == cudaMemcpyDefault)
+            return break_capture(s, "cudaMemcpyAsync with pageable host memory", cudaErrorStreamCaptureUnsupported);
+        cudasim::record_op(stream, "cudaMemcpyAsync", [=]() { if (count) memmove(dst, src, count); });
+        return cudaSuccess;
+    }
     if (count) memmove(dst, src, count);
     return cudaSuccess;
 }
-cudaError_t cudaMemset(void *dst, int value, size_t count) { memset(dst, value, count); return cudaSuccess; }
+cudaError_t cudaMemset(void *dst, int value, size_t count) {
+    {
+        std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+        if (cudaError_t e = check_global_capture("cudaMemset", cudaErrorStreamCaptureImplicit, false)) return e;
+    }
+    memset(dst, value, count);
+    return cudaSuccess;
+}
 cudaError_t cudaMemsetAsync(void *dst, int value, size_t count, cudaStream_t stream) {
-    (void)stream;
+    if (cudasim::capturing(stream)) {
+        cudasim::record_op(stream, "cudaMemsetAsync", [=]() { memset(dst, value, count); });
+        return cudaSuccess;
+    }
     memset(dst, value, count);
     return cudaSuccess;
 }
 
 cudaError_t cudaStreamCreate(cudaStream_t *stream) {
-    *stream = reinterpret_cast<cudaStream_t>(new SimStream{1});
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    SimStream *s = new SimStream();
+    g_streams.push_back(s);
+    *stream = reinterpret_cast<cudaStream_t>(s);
     return cudaSuccess;
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags) { (void)flags; return cudaStreamCreate(stream); }
-cudaError_t cudaStreamDestroy(cudaStream_t stream) { delete reinterpret_cast<SimStream *>(stream); return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t stream) { (void)stream; return launch_status(); }
-cudaError_t cudaDeviceSynchronize(void) { return launch_status(); }
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    if (!s) return set_error(cudaErrorInvalidResourceHandle);
+    for (size_t i = 0; i < g_streams.size(); i++)
+        if (g_streams[i] == s) { g_streams.erase(g_streams.begin() + (long)i); break; }
+    delete s;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+    {
+        std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+        SimStream *s = sim_stream(stream);
+        if (s && s->capture != CAPTURE_NONE)
+            return break_capture(s, "cudaStreamSynchronize", cudaErrorStreamCaptureUnsupported);
+        if (!s) {   /* the legacy default stream synchronizes with every blocking stream */
+            if (cudaError_t e = check_global_capture("cudaStreamSynchronize(default stream)",
+                                                     cudaErrorStreamCaptureImplicit, false)) return e;
+        }
+    }
+    return launch_status();
+}
+cudaError_t cudaDeviceSynchronize(void) {
+    {
+        std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+        if (cudaError_t e = check_global_capture("cudaDeviceSynchronize", cudaErrorStreamCaptureUnsupported, false))
+            return e;
+    }
+    return launch_status();
+}
+
+/* ---- stream capture and graphs ---- */
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    if (!s) return set_error(cudaErrorStreamCaptureUnsupported);   /* the legacy stream cannot capture */
+    if (s->capture != CAPTURE_NONE) return set_error(cudaErrorIllegalState);
+    s->capture = CAPTURE_ACTIVE;
+    s->mode = mode;
+    s->ops.clear();
+    s->broken_by.clear();
+    return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    *graph = nullptr;
+    if (!s || s->capture == CAPTURE_NONE) return set_error(cudaErrorIllegalState);
+    bool broken = s->capture == CAPTURE_INVALIDATED;
+    s->capture = CAPTURE_NONE;
+    if (broken) {
+        s->ops.clear();
+        return set_error(cudaErrorStreamCaptureInvalidated);
+    }
+    *graph = reinterpret_cast<cudaGraph_t>(new SimGraph{std::move(s->ops)});
+    s->ops.clear();
+    return cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *status) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    *status = !s || s->capture == CAPTURE_NONE ? cudaStreamCaptureStatusNone
+              : s->capture == CAPTURE_ACTIVE ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusInvalidated;
+    return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags) {
+    (void)flags;
+    if (!graph) return set_error(cudaErrorInvalidValue);
+    *exec = reinterpret_cast<cudaGraphExec_t>(new SimGraphExec{reinterpret_cast<SimGraph *>(graph)->ops});
+    return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+    if (!exec) return set_error(cudaErrorInvalidValue);
+    if (cudasim::capturing(stream)) return set_error(cudaErrorStreamCaptureUnsupported);   /* not simulated */
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    g_graph_launches++;
+    for (SimOp &op : reinterpret_cast<SimGraphExec *>(exec)->ops) {
+        g_graph_ops++;
+        op.fn();
+    }
+    return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) { delete reinterpret_cast<SimGraphExec *>(exec); return cudaSuccess; }
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) { delete reinterpret_cast<SimGraph *>(graph); return cudaSuccess; }
+
+/* Device attributes: the simulator has no memory system, so its clock and bus width read 0. */
+cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device) {
+    if (device != 0) return set_error(cudaErrorInvalidDevice);
+    switch (attr) {
+    case cudaDevAttrMemoryClockRate: case cudaDevAttrGlobalMemoryBusWidth: *value = 0; return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = 1; return cudaSuccess;
+    default: return set_error(cudaErrorInvalidValue);
+    }
+}
 
 cudaError_t cudaGetLastError(void) {
     launch_status();
@@ -160,6 +357,10 @@ const char *cudaGetErrorName(cudaError_t error) {
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
     default: return "cudaError(simulated)";
     }
 }

@@ -1,0 +1,195 @@
+/* cmd_tokenize.c: `snacrt tokenize`: audio corpora -> sharded SNAC codes (host/serve/ds_pipeline.h), with a
+ * progress bar on stderr, the summary JSON on stdout, and --dry-run listing the plan. */
+#include "cli/cli_common.h"
+#include "common.h"
+#include "serve/ds_pipeline.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *usage =
+    "usage: snacrt tokenize -m MODEL_DIR -o OUT_DIR [options] INPUT...\n"
+    "  INPUT: a folder (searched recursively for audio files and .tar archives), a file list (.txt: one path per\n"
+    "  line, relative to the list), a WebDataset .tar (audio members; .json sidecar fields and .txt as \"text\"\n"
+    "  pass through), a CSV/JSONL manifest (a path column; every other column passes through), or an audio file.\n"
+    "  Any format libsndfile reads, any rate and channel count (mixed to mono, resampled to the model rate).\n"
+    "options:\n"
+    "  --format jsonl|csv|bin    shard format (default jsonl)\n"
+    "  --shard-size N            inputs per shard (default 1000)\n"
+    "  --shard-index I --num-shards N   be worker I of N (default 0 of 1): input j of the sorted list goes to\n"
+    "                            worker j %% N; e.g. --shard-index $SLURM_ARRAY_TASK_ID --num-shards $SLURM_ARRAY_TASK_COUNT;\n"
+    "                            then `snacrt merge-index OUT_DIR` joins the workers' indexes\n"
+    "  --resume                  continue a killed run in OUT_DIR (same command): committed shards are kept\n"
+    "  --max-seconds S           split recordings longer than S at silence (items KEY#0, KEY#1, ... with offsets)\n"
+    "  --chunk-seconds S         recordings longer than S are encoded in overlapped chunks of S while they are\n"
+    "                            decoded: flat memory, the same codes (default 60)\n"
+    "  --batch-seconds S         audio per encoder batch, padded (default 20)\n"
+    "  --device cpu|cpu-ref|cuda|cuda:0,2   cuda: one encoder per visible GPU (default cpu, all cores)\n"
+    "  --threads N               CPU threads of the cpu encoder (default all cores)\n"
+    "  --readers N               decode + resample threads (default 2)\n"
+    "  --path-column NAME        manifests: the column with the audio path\n"
+    "  --dry-run                 list the inputs, keys and shard assignment (JSON lines) without encoding\n"
+    "  --progress auto|bar|lines|none   progress on stderr (auto: a bar on a terminal, else a line every\n"
+    "                            --progress-every seconds, default 10)\n"
+    "  --summary FILE            also write the summary JSON to FILE\n"
+    "Output set (byte-identical whatever crashes and resumes happened): the shard files, w*.plan.json,\n"
+    "w*.done.jsonl, index.json, index.items.jsonl and errors.jsonl (single worker: written at the end; several\n"
+    "workers: by merge-index). Timings appear only in the summary (stdout). Undecodable inputs are listed in\n"
+    "errors.jsonl and do not fail the run.\n";
+
+typedef struct progress_printer {
+    int mode;                 /* 0 none, 1 bar (redraw), 2 lines */
+    double every, last;
+    int drawn;
+} progress_printer;
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void print_progress(const srt_ds_progress *p, void *user) {
+    progress_printer *pp = user;
+    if (pp->mode == 0) return;
+    double t = wall_now();
+    if (!p->finished && pp->drawn && t - pp->last < pp->every) return;
+    pp->last = t;
+    pp->drawn = 1;
+    char line[512];
+    srt_ds_progress_format(p, line, sizeof line);
+    if (pp->mode == 1) fprintf(stderr, "\r\033[K%s%s", line, p->finished ? "\n" : "");
+    else fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
+static int parse_seconds(const char *s, double lo, double *out) {
+    if (!s) return -1;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || !end || *end || !isfinite(v) || v < lo) return -1;
+    *out = v;
+    return 0;
+}
+
+static int dry_run(const srt_ds_run_options *o) {
+    srt_ds_plan_unit *units = NULL;
+    int64_t n = 0, n_shards = 0;
+    srt_status st = srt_ds_plan_list(o, &units, &n, &n_shards);
+    if (st != SRT_OK) return cli_fail("tokenize", st);
+    int64_t known_errors = 0;
+    for (int64_t i = 0; i < n; i++) {
+        char shard[128];
+        srt_ds_shard_name(o->shard_index, o->num_shards, units[i].shard, shard, sizeof shard);
+        /* JSON strings: keys and paths are escaped minimally (quote, backslash, control characters) */
+        const char *fields[3] = {units[i].key, units[i].source, units[i].error};
+        const char *names[3] = {"key", "source", "error"};
+        printf("{");
+        for (int f = 0; f < 3; f++) {
+            if (!fields[f]) continue;
+            printf("%s\"%s\":\"", f ? "," : "", names[f]);
+            for (const unsigned char *c = (const unsigned char *)fields[f]; *c; c++) {
+                if (*c == '"' || *c == '\\') printf("\\%c", *c);
+                else if (*c < 0x20) printf("\\u%04x", *c);
+                else putchar(*c);
+            }
+            printf("\"");
+        }
+        printf(",\"shard\":\"%s\"}\n", shard);
+        known_errors += units[i].error != NULL;
+    }
+    printf("{\"dry_run\":true,\"worker\":%d,\"num_workers\":%d,\"units\":%lld,\"shards\":%lld,\"known_errors\":%lld}\n",
+           o->shard_index, o->num_shards, (long long)n, (long long)n_shards, (long long)known_errors);
+    srt_ds_plan_free(units, n);
+    return 0;
+}
+
+int srt_cmd_tokenize(int argc, char **argv) {
+    srt_ds_run_options o;
+    srt_ds_run_defaults(&o);
+    const char **inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) return cli_fail("tokenize", srt_error(SRT_ERR_NOMEM, "out of memory"));
+    int n_inputs = 0, dry = 0, rc = 2;
+    const char *v = NULL, *progress = "auto", *summary_path = NULL;
+    double every = 10;
+    long long ll = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); free(inputs); return 0; }
+        if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
+        if (!strcmp(a, "--dry-run")) { dry = 1; continue; }
+        if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) o.model_dir = v;
+        else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) o.out_dir = v;
+        else if (cli_flag_value(argc, argv, &i, "--format", &v)) {
+            if (v && srt_ds_format_parse(v, &o.format) != SRT_OK) { rc = cli_usage_error("tokenize", usage, "unknown --format %s", v); goto out; }
+        } else if (cli_flag_value(argc, argv, &i, "--device", &v)) o.device = v;
+        else if (cli_flag_value(argc, argv, &i, "--path-column", &v)) o.path_column = v;
+        else if (cli_flag_value(argc, argv, &i, "--progress", &v)) progress = v;
+        else if (cli_flag_value(argc, argv, &i, "--summary", &v)) summary_path = v;
+        else if (cli_flag_value(argc, argv, &i, "--threads", &v)) {
+            if (v && cli_parse_int(v, 0, 1024, &ll)) { rc = cli_usage_error("tokenize", usage, "--threads must be 0..1024"); goto out; }
+            o.n_threads = (int)ll;
+        } else if (cli_flag_value(argc, argv, &i, "--readers", &v)) {
+            if (v && cli_parse_int(v, 1, 64, &ll)) { rc = cli_usage_error("tokenize", usage, "--readers must be 1..64"); goto out; }
+            o.n_readers = (int)ll;
+        } else if (cli_flag_value(argc, argv, &i, "--shard-size", &v)) {
+            if (v && cli_parse_int(v, 1, 1LL << 40, &ll)) { rc = cli_usage_error("tokenize", usage, "--shard-size must be >= 1"); goto out; }
+            o.shard_size = ll;
+        } else if (cli_flag_value(argc, argv, &i, "--shard-index", &v)) {
+            if (v && cli_parse_int(v, 0, 99999, &ll)) { rc = cli_usage_error("tokenize", usage, "--shard-index must be 0..99999"); goto out; }
+            o.shard_index = (int)ll;
+        } else if (cli_flag_value(argc, argv, &i, "--num-shards", &v)) {
+            if (v && cli_parse_int(v, 1, 99999, &ll)) { rc = cli_usage_error("tokenize", usage, "--num-shards must be 1..99999"); goto out; }
+            o.num_shards = (int)ll;
+        } else if (cli_flag_value(argc, argv, &i, "--batch-seconds", &v)) {
+            if (v && (parse_seconds(v, 0, &o.batch_seconds) || o.batch_seconds <= 0)) { rc = cli_usage_error("tokenize", usage, "--batch-seconds must be > 0"); goto out; }
+        } else if (cli_flag_value(argc, argv, &i, "--chunk-seconds", &v)) {
+            if (v && (parse_seconds(v, 0, &o.chunk_seconds) || o.chunk_seconds <= 0)) { rc = cli_usage_error("tokenize", usage, "--chunk-seconds must be > 0"); goto out; }
+        } else if (cli_flag_value(argc, argv, &i, "--max-seconds", &v)) {
+            if (v && parse_seconds(v, 0, &o.max_seconds)) { rc = cli_usage_error("tokenize", usage, "--max-seconds must be >= 0"); goto out; }
+        } else if (cli_flag_value(argc, argv, &i, "--progress-every", &v)) {
+            if (v && parse_seconds(v, 0, &every)) { rc = cli_usage_error("tokenize", usage, "--progress-every must be >= 0"); goto out; }
+        } else if (a[0] == '-' && a[1]) { rc = cli_usage_error("tokenize", usage, "unknown option %s", a); goto out; }
+        else { inputs[n_inputs++] = a; continue; }
+        if (!v) { rc = cli_usage_error("tokenize", usage, "%s needs a value", a); goto out; }
+    }
+    if (o.shard_index >= o.num_shards) { rc = cli_usage_error("tokenize", usage, "--shard-index must be < --num-shards"); goto out; }
+    if (!n_inputs) { rc = cli_usage_error("tokenize", usage, "no INPUT given"); goto out; }
+    o.inputs = inputs;
+    o.n_inputs = n_inputs;
+    if (dry) { rc = dry_run(&o); goto out; }
+    if (!o.model_dir || !o.out_dir) { rc = cli_usage_error("tokenize", usage, "need -m MODEL_DIR and -o OUT_DIR"); goto out; }
+    progress_printer pp = {0};
+    if (!strcmp(progress, "auto")) pp.mode = isatty(2) ? 1 : 2;
+    else if (!strcmp(progress, "bar")) pp.mode = 1;
+    else if (!strcmp(progress, "lines")) pp.mode = 2;
+    else if (!strcmp(progress, "none")) pp.mode = 0;
+    else { rc = cli_usage_error("tokenize", usage, "unknown --progress %s", progress); goto out; }
+    pp.every = pp.mode == 1 ? 0.25 : every;
+    o.progress = print_progress;
+    o.progress_user = &pp;
+    srt_ds_summary summary;
+    srt_status st = srt_ds_run(&o, &summary);
+    if (st != SRT_OK) { rc = cli_fail("tokenize", st); goto out; }
+    char *json = srt_ds_summary_json(&summary);
+    if (!json) { rc = cli_fail("tokenize", srt_error(SRT_ERR_NOMEM, "out of memory")); goto out; }
+    printf("%s\n", json);
+    fflush(stdout);
+    rc = 0;
+    if (summary_path) {
+        size_t n = strlen(json);
+        json[n] = '\n';   /* the terminating NUL becomes the newline; size n + 1 */
+        st = cli_write_output(summary_path, json, n + 1);
+        json[n] = 0;
+        if (st != SRT_OK) rc = cli_fail("tokenize", st);
+    }
+    free(json);
+out:
+    free(inputs);
+    return rc;
+}

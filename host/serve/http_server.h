@@ -1,0 +1,194 @@
+/* http_server.h: `snacrt serve`: an OpenAI-compatible text-to-speech HTTP server over the TTS engine
+ * (tts_engine.h), on libmicrohttpd. The wiring (http_server.c) is thin; everything that can be a pure function is
+ * one, declared here and tested without an engine (tests/test_serve_http.c):
+ *   http_request.c   routing, bearer-token check, JSON body -> validated srt_speech_request
+ *   http_response.c  WAV header, whole-body audio encoding (wav, pcm s16le, flac via libsndfile virtual IO),
+ *                    JSON documents (errors, /v1/models, /v1/voices, /health)
+ *   http_metrics.c   counters, the time-to-first-audio histogram and the Prometheus text exposition
+ *   http_page.c      the web page served at "/" (generated from web/index.html by web/embed_page.py)
+ *
+ * Endpoints: POST /v1/audio/speech, GET /v1/models, GET /v1/voices, GET /health, GET /metrics, GET /.
+ * Errors are {"error":{"message":...,"type":...}} with a 4xx/5xx status.
+ *
+ * Streaming (stream=true, pcm or wav): the response is chunked and fed from a per-request byte buffer that the
+ * engine callback appends to (it never blocks). Above stream_buffer_soft bytes the client counts as backlogged
+ * (metric); above stream_buffer_max the request is cancelled and the stream ends without its final chunk, so a
+ * stalled reader costs bounded memory and never stalls the engine or other clients. stream=true with flac is
+ * rejected (400): FLAC's header is only final once the whole signal is known. A client that goes away (MHD's
+ * completion callback, or a hang-up seen while its connection waits for audio) gets its request cancelled. */
+#ifndef SRT_HTTP_SERVER_H
+#define SRT_HTTP_SERVER_H
+
+#include "serve/tts_engine.h"
+#include "snacrt.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ server (http_server.c) */
+
+typedef struct srt_http_server srt_http_server;
+
+/* One log line per request ("POST /v1/audio/speech 200 41.2 ms"), called on a server thread. */
+typedef void (*srt_http_log_fn)(void *user, const char *line);
+
+typedef struct srt_http_config {
+    const char *host;              /* numeric IPv4 or IPv6 address to bind (NULL = "127.0.0.1") */
+    int port;                      /* 0 = any free port (srt_http_server_port tells which) */
+    const char *api_key;           /* NULL or "": no authentication; else the /v1/ endpoints need "Authorization: Bearer KEY" */
+    const char *model_id;          /* the model's name in /v1/models (NULL = "snacrt"); "tts-1", "tts-1-hd"
+                                      are accepted as aliases */
+    int max_tokens;                /* a request's max_tokens default and upper bound (0 = sampling.max_tokens) */
+    int max_input_chars;           /* longest "input" in characters (0 = 4096) */
+    size_t max_body_bytes;         /* largest request body (0 = 6 * max_input_chars + 16384) */
+    size_t stream_buffer_soft;     /* streaming backlog above which a client counts as slow (0 = 256 KiB) */
+    size_t stream_buffer_max;      /* backlog at which a streaming request is cancelled (0 = 8 MiB) */
+    int n_threads;                 /* libmicrohttpd polling threads (0 = 2) */
+    int connection_timeout_s;      /* idle connection timeout (0 = 60) */
+    srt_sampling_params sampling;  /* request defaults (the engine's: srt_tts_config.sampling) */
+    srt_http_log_fn log;           /* NULL: no request log */
+    void *log_user;
+} srt_http_config;
+
+/* Bind, listen and serve on internal threads. Failures (address in use, bad host): SRT_ERR_IO naming the address. */
+srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *cfg, srt_http_server **out);
+/* The port actually bound. */
+int srt_http_server_port(const srt_http_server *server);
+/* Graceful stop: stop accepting, cancel queued and running speech requests (their clients get a 503 or a cut
+ * stream), wait up to grace_ms for them to end, close all connections and join the threads. The server's memory
+ * stays valid (engine callbacks may still refer to it) until srt_http_server_free, which must come after
+ * srt_tts_engine_free. */
+void srt_http_server_stop(srt_http_server *server, int grace_ms);
+void srt_http_server_free(srt_http_server *server);
+
+/* ------------------------------------------------------------------ errors and routing (http_request.c) */
+
+typedef struct srt_http_error {
+    int status;                    /* HTTP status */
+    const char *type;              /* "invalid_request_error", "authentication_error", "not_found_error", ... */
+    char message[320];
+} srt_http_error;
+
+/* Fill err (printf message) and return -1. */
+int srt_http_error_set(srt_http_error *err, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+typedef enum srt_http_route {
+    SRT_ROUTE_NONE = 0,            /* unknown path: 404 */
+    SRT_ROUTE_PAGE,                /* GET / */
+    SRT_ROUTE_HEALTH,              /* GET /health */
+    SRT_ROUTE_METRICS,             /* GET /metrics */
+    SRT_ROUTE_MODELS,              /* GET /v1/models */
+    SRT_ROUTE_VOICES,              /* GET /v1/voices */
+    SRT_ROUTE_SPEECH,              /* POST /v1/audio/speech */
+    SRT_ROUTE_COUNT
+} srt_http_route;
+
+/* Route a request. Returns the route of the path; sets err to 404 (unknown path) or 405 (known path, wrong
+ * method: *allow names the methods for the Allow header) and returns SRT_ROUTE_NONE on failure. HEAD is
+ * accepted wherever GET is. */
+srt_http_route srt_http_route_match(const char *method, const char *path, const char **allow, srt_http_error *err);
+/* Label of a route for metrics ("/v1/audio/speech", ..., "other"). */
+const char *srt_http_route_label(srt_http_route route);
+/* Does this route need the API key (the /v1/ endpoints)? */
+int srt_http_route_needs_auth(srt_http_route route);
+
+/* Does an Authorization header value carry "Bearer <key>"? The comparison takes time depending only on the
+ * key's length, not on where the values differ. NULL header: no. */
+int srt_http_bearer_ok(const char *authorization, const char *key);
+
+/* Validate UTF-8 (no overlongs, surrogates or code points above U+10FFFF) and count code points.
+ * Returns 0 and sets *chars, or -1. */
+int srt_utf8_count(const char *s, size_t n, size_t *chars);
+
+/* ------------------------------------------------------------------ speech requests (http_request.c) */
+
+typedef enum srt_http_audio_format { SRT_HTTP_WAV = 0, SRT_HTTP_PCM, SRT_HTTP_FLAC } srt_http_audio_format;
+
+typedef struct srt_speech_limits {
+    const char *const *voices;     /* NULL-terminated list of voices; NULL or empty = the request may not name one
+                                      other than the default */
+    const char *const *models;     /* NULL-terminated list of accepted model names; NULL = any */
+    int max_input_chars;           /* > 0 */
+    int max_tokens;                /* > 0: bound of the request's max_tokens */
+} srt_speech_limits;
+
+typedef struct srt_speech_request {
+    char *model, *input, *voice;   /* malloc'd; voice NULL = the default voice */
+    srt_http_audio_format format;  /* "response_format": wav (default) | pcm | flac */
+    int stream;                    /* "stream": true */
+    double speed;                  /* "speed" (0.25 .. 4, default 1): accepted and ignored */
+    int speed_ignored;             /* speed given and != 1: the response says so in X-Snacrt-Note */
+    int has_seed, has_temperature, has_top_p, has_repetition_penalty, has_max_tokens;
+    uint64_t seed;                 /* 0 .. 2^53 - 1 */
+    float temperature;             /* 0 .. 10 (0 = greedy) */
+    float top_p;                   /* 0 .. 1 (0 or 1 = off) */
+    float repetition_penalty;      /* > 0 .. 10 */
+    int max_tokens;                /* 1 .. limits.max_tokens */
+} srt_speech_request;
+
+/* Parse and validate a POST /v1/audio/speech body (n bytes, need not be NUL-terminated). Checks: UTF-8, no NUL,
+ * a JSON object; "model" (string, accepted) and "input" (non-empty string of at most max_input_chars
+ * characters) required; "voice" known; "response_format" one of wav|pcm|flac; "stream" boolean, not with
+ * flac; numbers finite, in range and of the right type; "stream_format" absent or "audio". Unknown fields are
+ * ignored. Returns 0, or -1 with a 400 in err (out is then empty). */
+int srt_speech_request_parse(const char *body, size_t n, const srt_speech_limits *limits, srt_speech_request *out,
+                             srt_http_error *err);
+void srt_speech_request_free(srt_speech_request *req);
+/* The sampling parameters of a request: defaults overridden by the fields it gave. */
+void srt_speech_request_sampling(const srt_speech_request *req, const srt_sampling_params *defaults,
+                                 srt_sampling_params *out);
+/* Does the request set any sampling field? */
+int srt_speech_request_has_sampling(const srt_speech_request *req);
+
+/* ------------------------------------------------------------------ responses (http_response.c) */
+
+/* 44-byte canonical WAV header, mono s16le. n_samples < 0: streaming, sizes set to 0xFFFFFFFF ("unknown"). */
+void srt_wav_header(uint8_t out[44], int sample_rate, int64_t n_samples);
+/* MIME type of a format ("audio/wav", "audio/pcm", "audio/flac"). */
+const char *srt_http_audio_mime(srt_http_audio_format format);
+/* Encode a whole mono signal as a response body: WAV (header + s16le), raw s16le, or FLAC 16-bit (libsndfile
+ * through virtual IO into memory). *out malloc'd. */
+srt_status srt_http_encode_audio(srt_http_audio_format format, const float *pcm, int64_t n, int sample_rate,
+                                 uint8_t **out, size_t *n_out);
+/* {"error":{"message":...,"type":...,"code":status}}, malloc'd (NULL on allocation failure). */
+char *srt_http_error_json(const srt_http_error *err);
+/* GET /v1/models: {"object":"list","data":[{"id":...,"object":"model","owned_by":"snacrt","voices":[...]}...]} */
+char *srt_http_models_json(const char *const *models, const char *const *voices, int sample_rate);
+/* GET /v1/voices: {"voices":[...],"sample_rate":...} */
+char *srt_http_voices_json(const char *const *voices, int sample_rate);
+
+/* ------------------------------------------------------------------ metrics (http_metrics.c) */
+
+#define SRT_HTTP_TTFA_BUCKETS 10   /* time-to-first-audio histogram upper bounds, seconds (last = +Inf) */
+#define SRT_HTTP_MAX_STATUS_SERIES 96
+
+typedef struct srt_http_status_count { srt_http_route route; int status; int64_t count; } srt_http_status_count;
+
+typedef struct srt_http_counters {
+    srt_http_status_count by_status[SRT_HTTP_MAX_STATUS_SERIES]; int n_by_status;
+    int64_t ttfa_bucket[SRT_HTTP_TTFA_BUCKETS];  /* cumulative counts as exposed: observations <= bound */
+    double ttfa_sum_s; int64_t ttfa_count;
+    double rtf_sum; int64_t rtf_count;           /* audio seconds / wall seconds of finished speech requests */
+    int64_t cancelled_client_gone, cancelled_overflow, cancelled_shutdown;
+    int64_t streams_backlogged;                  /* streaming clients whose backlog went over the soft bound */
+    int64_t rejected_full;                       /* 503 because the engine queue was full */
+    int64_t active_requests;                     /* HTTP requests being handled */
+    int64_t active_speech;                       /* speech requests submitted and not finished */
+} srt_http_counters;
+
+extern const double srt_http_ttfa_bounds[SRT_HTTP_TTFA_BUCKETS];
+
+/* Count one finished HTTP request. */
+void srt_http_counters_add_status(srt_http_counters *c, srt_http_route route, int status);
+/* Record one time to first audio (seconds) and one real-time factor. */
+void srt_http_counters_observe_ttfa(srt_http_counters *c, double seconds);
+void srt_http_counters_observe_rtf(srt_http_counters *c, double rtf);
+/* Prometheus text exposition (version 0.0.4) of the server counters and the engine metrics; malloc'd. */
+char *srt_http_metrics_text(const srt_http_counters *c, const srt_tts_metrics *m);
+
+/* ------------------------------------------------------------------ web page (http_page.c) */
+
+extern const char srt_http_page_html[];
+extern const size_t srt_http_page_html_len;
+
+#endif

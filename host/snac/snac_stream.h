@@ -1,0 +1,80 @@
+/* snac_stream.h: internals of the streaming SNAC decoder (snac_stream*.c).
+ * The decoder graph is cut into "stages": each starts with the one op of its layer that reaches over time
+ * (a k7 conv, the transposed conv, the attention window) and ends with the frame-local ops after it (1x1 convs,
+ * the noise, the residual add, tanh). A stage maps absolute input frames to absolute output frames; the functions
+ * here say which outputs are computable from the inputs received so far (exactly the ones whose offline values
+ * are already determined) and which inputs must still be kept. */
+#ifndef SRT_SNAC_STREAM_H
+#define SRT_SNAC_STREAM_H
+
+#include "snac/snac_model.h"
+
+#define SNAC_STREAM_MAX_STAGES (3 + SNAC_MAX_RATES * 4)
+
+typedef enum snac_stage_kind {
+    SNAC_STAGE_IN = 0,   /* [depthwise k7 ->] input conv (k7 or 1x1): latent -> decoder_dim */
+    SNAC_STAGE_ATTN,     /* LocalMHA over windows aligned to absolute frame 0 (in place, residual) */
+    SNAC_STAGE_UP,       /* Snake + transposed conv (upsampling by `stride`) [+ noise block] */
+    SNAC_STAGE_UNIT,     /* residual unit: x + conv1x1(snake(conv_k7_dilated(snake(x)))) */
+    SNAC_STAGE_OUT       /* Snake + conv k7 -> 1 channel, tanh */
+} snac_stage_kind;
+
+typedef struct snac_stage {
+    snac_stage_kind kind;
+    int block, unit;          /* decoder block (UP, UNIT) and residual unit index (UNIT) */
+    int in_ch, out_ch;
+    int halo;                 /* conv stages: frames read on each side of an output frame */
+    int stride, pad;          /* UP: upsampling factor and the transposed conv's padding */
+    int window;               /* ATTN: window length in frames */
+    int hist_cap;             /* input frames a stream keeps between pushes (left context + pending) */
+} snac_stage;
+
+typedef struct snac_stream_plan {
+    int n_stages;
+    snac_stage st[SNAC_STREAM_MAX_STAGES];
+    int group_frames;         /* latent frames per group (vq_strides[0]) */
+    int64_t group_samples;    /* group_frames * hop */
+    int lookahead;            /* groups that must follow a group before its audio is final */
+} snac_stream_plan;
+
+/* A stream's progress through one stage. Input frames [hist_from, in_have) that later outputs still read are
+ * kept on the backend, time-major, at state + hist_off: (hist_cap, in_ch). */
+typedef struct snac_stage_state {
+    int64_t in_have;          /* input frames received */
+    int64_t done;             /* output frames produced */
+    int64_t hist_from;        /* input frame of the first kept row */
+    int64_t hist_rows;
+    size_t hist_off;          /* floats into the stream's state block */
+} snac_stage_state;
+
+struct srt_codec_stream {
+    srt_codec *codec;
+    snac_model *m;
+    snac_stream_plan plan;
+    int64_t noise_seed;
+    int finished;             /* a final push was made */
+    int failed;               /* a backend failure left the state unusable */
+    int64_t n_groups;         /* groups received */
+    int64_t emitted;          /* samples handed out */
+    snac_stage_state ss[SNAC_STREAM_MAX_STAGES];
+    float *state;             /* backend block of all stages' kept rows */
+};
+
+/* Decode one push for n validated streams of one model: new_groups[i] groups of chunks[i]; final[i] ends stream i.
+ * audio[i] / n_out[i] receive the new samples (NULL / 0 when none). */
+srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_codes *chunks, const int *final,
+                           float **audio, int64_t *n_out);
+
+srt_status snac_stream_plan_make(const snac_model *m, snac_stream_plan *plan);
+
+/* Output frames of a stage that are final once `in_have` input frames have arrived (when `final`, the input
+ * ends there and out_len frames exist); never less than `done`. */
+int64_t snac_stage_avail(const snac_stage *s, int64_t in_have, int final, int64_t out_len, int64_t done);
+/* First input frame that output frame `out` reads (may be negative: zero padding). */
+int64_t snac_stage_first_input(const snac_stage *s, int64_t out);
+/* One past the last input frame that output frame `out` reads. */
+int64_t snac_stage_end_input(const snac_stage *s, int64_t out);
+/* Output length of a stage for an input of in_len frames (after the input's end is known). */
+int64_t snac_stage_out_len(const snac_stage *s, int64_t in_len);
+
+#endif

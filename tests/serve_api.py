@@ -1,0 +1,295 @@
+"""serve_api.py: `snacrt serve` end to end over HTTP (run by tests/test_serve_api.sh).
+/health, /v1/models, /v1/voices, /metrics (Prometheus format), the page at / (= web/index.html); speech as wav
+(valid per python's wave, length = frames * 2048), pcm (= the wav's samples), flac (decoded by sox to the same
+samples), stream=true pcm and wav (chunked, same samples as the whole body for the same seed); the speed note;
+every 4xx with its JSON error; 404/405; 413 by Content-Length and by a chunked body; --api-key (401 without or
+with a wrong key, 200 with it, /health open); queue full -> 503; the request log; SIGTERM (also mid-stream) ->
+exit 0."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from serve_util import GROUP_SAMPLES, SRC, Checker, Server, metric_value, prometheus_problems, sanitizer_report, wav_info
+
+C = Checker("serve_api")
+
+
+def json_error(status, headers, body, want_status, needle=None, what=""):
+    ok = C.check(status == want_status, f"{what}: status {status}, want {want_status}: {body[:200]!r}")
+    ok &= C.check(headers.get("content-type", "").startswith("application/json"), f"{what}: content-type {headers}")
+    try:
+        err = json.loads(body)["error"]
+        ok &= C.check(isinstance(err["message"], str) and err["message"] and isinstance(err["type"], str),
+                      f"{what}: error fields {err}")
+        if needle:
+            ok &= C.check(needle in err["message"], f"{what}: message {err['message']!r} lacks {needle!r}")
+    except (ValueError, KeyError, TypeError) as e:
+        C.check(False, f"{what}: not a JSON error ({e}): {body[:200]!r}")
+        return False
+    return ok
+
+
+def raw_exchange(port, data, timeout=30):
+    """Send raw bytes, read until the server closes or the response is complete enough; -> bytes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            out += chunk
+            if b"\r\n\r\n" in out:
+                head, _, body = out.partition(b"\r\n\r\n")
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:") and len(body) >= int(line.split(b":")[1]):
+                        return out
+        return out
+    finally:
+        s.close()
+
+
+def basic_endpoints(srv):
+    st, h, b = srv.request("GET", "/health")
+    C.check(st == 200 and json.loads(b)["status"] == "ok", f"/health: {st} {b!r}")
+    st, h, b = srv.request("GET", "/v1/models")
+    models = json.loads(b) if st == 200 else {}
+    ids = [m["id"] for m in models.get("data", [])]
+    C.check(st == 200 and models.get("object") == "list" and "tiny-orpheus" in ids and "tts-1" in ids,
+            f"/v1/models: {st} {b[:300]!r}")
+    C.check(all("tara" in m["voices"] and m["object"] == "model" for m in models.get("data", [])), "model voices")
+    st, h, b = srv.request("GET", "/v1/voices")
+    voices = json.loads(b) if st == 200 else {}
+    C.check(st == 200 and "tara" in voices.get("voices", []) and voices.get("sample_rate") == 24000,
+            f"/v1/voices: {st} {b!r}")
+    st, h, b = srv.request("GET", "/")
+    with open(os.path.join(SRC, "web/index.html"), "rb") as f:
+        page = f.read()
+    C.check(st == 200 and b == page and h.get("content-type", "").startswith("text/html"),
+            f"/ serves web/index.html ({st}, {len(b)} vs {len(page)} bytes)")
+    rc = subprocess.run(["python3", os.path.join(SRC, "web/embed_page.py"), "--check"]).returncode
+    C.check(rc == 0, "host/serve/http_page.c matches web/index.html (web/embed_page.py --check)")
+    st, h, b = srv.request("HEAD", "/health")
+    C.check(st == 200 and b == b"", f"HEAD /health: {st} {b!r}")
+
+
+def speech_formats(srv):
+    t0 = time.time()
+    st, h, wav = srv.speech(seed=7, voice="tara", response_format="wav")
+    C.check(st == 200 and h.get("content-type") == "audio/wav", f"wav: {st} {h} {wav[:200]!r}")
+    if st != 200:
+        return
+    ch, width, rate, frames, pcm_from_wav = wav_info(wav)
+    n_frames = int(h.get("x-snacrt-frames", -1))
+    C.check(ch == 1 and width == 2 and rate == 24000, f"wav format {ch} ch, {width} bytes, {rate} Hz")
+    C.check(frames > 0 and frames == n_frames * GROUP_SAMPLES == int(h.get("x-snacrt-samples", -1)),
+            f"wav length {frames} = frames {n_frames} * {GROUP_SAMPLES}")
+    C.check(int(h.get("x-snacrt-tokens", 0)) == 84 and h.get("x-snacrt-finish") == "length",
+            f"84 tokens, finish length (random weights never stop): {h}")
+    C.check(len(wav) == 44 + 2 * frames and int(h["content-length"]) == len(wav), "wav content-length")
+    print(f"serve_api: 84-token wav request took {time.time() - t0:.2f} s ({frames} samples)", flush=True)
+
+    st, h, pcm = srv.speech(seed=7, voice="tara", response_format="pcm")
+    C.check(st == 200 and h.get("content-type") == "audio/pcm" and h.get("x-snacrt-sample-rate") == "24000",
+            f"pcm: {st} {h}")
+    C.check(pcm == pcm_from_wav, f"pcm body = wav samples ({len(pcm)} vs {len(pcm_from_wav)} bytes)")
+
+    st, h, flac = srv.speech(seed=7, voice="tara", response_format="flac")
+    C.check(st == 200 and h.get("content-type") == "audio/flac" and flac[:4] == b"fLaC", f"flac: {st} {flac[:8]!r}")
+    dec = subprocess.run(["sox", "-t", "flac", "-", "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-"],
+                         input=flac, capture_output=True)
+    C.check(dec.returncode == 0 and dec.stdout == pcm_from_wav,
+            f"flac decodes (sox) to the same samples: rc {dec.returncode}, {len(dec.stdout)} bytes {dec.stderr[-200:]!r}")
+
+    # streaming: chunked, same samples
+    c = srv.conn()
+    c.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": "Hello there.", "seed": 7,
+                                                      "voice": "tara", "response_format": "pcm", "stream": True}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse()
+    chunks = []
+    while True:
+        piece = r.read1(65536) if hasattr(r, "read1") else r.read(65536)
+        if not piece:
+            break
+        chunks.append(piece)
+    c.close()
+    body = b"".join(chunks)
+    C.check(r.status == 200 and (r.getheader("Transfer-Encoding") or "").lower() == "chunked",
+            f"stream pcm is chunked: {r.status} {r.getheaders()}")
+    C.check(body == pcm_from_wav, f"stream pcm = whole pcm ({len(body)} vs {len(pcm_from_wav)} bytes)")
+    C.check(len(chunks) >= 2, f"stream arrives in pieces ({len(chunks)} reads)")
+
+    st, h, swav = srv.speech(seed=7, voice="tara", response_format="wav", stream=True)
+    C.check(st == 200 and swav[:4] == b"RIFF" and swav[4:8] == b"\xff\xff\xff\xff" and swav[40:44] == b"\xff\xff\xff\xff",
+            f"streaming wav header with unknown sizes: {swav[:44]!r}")
+    C.check(swav[44:] == pcm_from_wav, "stream wav data = whole pcm")
+
+    st, h, other = srv.speech(seed=8, voice="tara", response_format="pcm")
+    C.check(st == 200 and other != pcm_from_wav, "another seed gives other audio")
+    st, h, leo = srv.speech(seed=7, voice="leo", response_format="pcm", speed=1.5, max_tokens=14)
+    C.check(st == 200 and "speed" in h.get("x-snacrt-note", "") and len(leo) == 2 * 2 * GROUP_SAMPLES,
+            f"voice leo, speed noted, max_tokens 14 -> 2 frames: {st} {h.get('x-snacrt-note')} {len(leo)}")
+    st, h, b = srv.speech(seed=7, response_format="pcm", speed=1.0, max_tokens=7)
+    C.check(st == 200 and "x-snacrt-note" not in h and len(b) == 2 * GROUP_SAMPLES, f"speed 1: no note, 1 frame")
+
+
+def error_cases(srv):
+    sp = "/v1/audio/speech"
+    cases = [
+        ("malformed JSON", b'{"model":"tts-1","input":"hi"', "malformed JSON"),
+        ("not an object", b'["tts-1"]', "JSON object"),
+        ("missing model", {"input": "hi"}, "'model'"),
+        ("missing input", {"model": "tts-1"}, "'input'"),
+        ("empty input", {"model": "tts-1", "input": "  "}, "empty"),
+        ("input too long", {"model": "tts-1", "input": "x" * 201}, "too long"),
+        ("unknown voice", {"model": "tts-1", "input": "hi", "voice": "nobody"}, "unknown voice"),
+        ("unknown model", {"model": "whisper-1", "input": "hi"}, "unknown model"),
+        ("unknown format", {"model": "tts-1", "input": "hi", "response_format": "mp3"}, "response_format"),
+        ("stream flac", {"model": "tts-1", "input": "hi", "response_format": "flac", "stream": True}, "flac"),
+        ("wrong type", {"model": "tts-1", "input": "hi", "temperature": "warm"}, "temperature"),
+        ("max_tokens over cap", {"model": "tts-1", "input": "hi", "max_tokens": 85}, "max_tokens"),
+        ("speed out of range", {"model": "tts-1", "input": "hi", "speed": 0}, "speed"),
+        ("invalid UTF-8", b'{"model":"tts-1","input":"\xc3("}', "UTF-8"),
+        ("NUL escape", b'{"model":"tts-1","input":"a\\u0000"}', "NUL"),
+    ]
+    for what, body, needle in cases:
+        st, h, b = srv.request("POST", sp, body)
+        json_error(st, h, b, 400, needle, what)
+    st, h, b = srv.request("GET", "/v1/nothing")
+    json_error(st, h, b, 404, "no such endpoint", "unknown path")
+    st, h, b = srv.request("GET", sp)
+    json_error(st, h, b, 405, "not allowed", "GET speech")
+    C.check(h.get("allow") == "POST", f"405 Allow header: {h}")
+    st, h, b = srv.request("DELETE", "/health")
+    json_error(st, h, b, 405, None, "DELETE /health")
+    # 413: declared too large (answered before the body is read) and a chunked body that grows too large
+    big = b'{"model":"tts-1","input":"' + b"x" * 20000 + b'"}'
+    st, h, b = srv.request("POST", sp, big)
+    json_error(st, h, b, 413, "too large", "oversized body")
+    resp = raw_exchange(srv.port, b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n")
+    C.check(resp.startswith(b"HTTP/1.1 413 "), f"giant Content-Length -> 413: {resp[:100]!r}")
+    chunked = b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    for _ in range(6):
+        chunked += b"1000\r\n" + b" " * 4096 + b"\r\n"
+    chunked += b"0\r\n\r\n"
+    resp = raw_exchange(srv.port, chunked)
+    C.check(resp.startswith(b"HTTP/1.1 413 ") and b'"error"' in resp, f"chunked oversized body -> 413: {resp[:200]!r}")
+    # a valid request still works after all that
+    st, h, b = srv.speech(seed=1, max_tokens=7, response_format="pcm")
+    C.check(st == 200 and len(b) == 2 * GROUP_SAMPLES, f"valid after errors: {st}")
+
+
+def api_key_server():
+    srv = Server("--max-tokens", 14, "--api-key", "sekrit-Key", name="apikey")
+    try:
+        st, h, b = srv.request("GET", "/v1/models")
+        json_error(st, h, b, 401, "API key", "no key")
+        C.check(h.get("www-authenticate", "").startswith("Bearer"), f"401 WWW-Authenticate: {h}")
+        st, h, b = srv.request("GET", "/v1/models", headers={"Authorization": "Bearer sekrit-kex"})
+        json_error(st, h, b, 401, None, "wrong key")
+        st, h, b = srv.speech(max_tokens=7, headers={"Authorization": "Bearer sekrit"})
+        json_error(st, h, b, 401, None, "prefix of the key")
+        st, h, b = srv.request("GET", "/v1/models", headers={"Authorization": "Bearer sekrit-Key"})
+        C.check(st == 200, f"right key: {st}")
+        st, h, b = srv.speech(max_tokens=7, response_format="pcm", headers={"Authorization": "Bearer sekrit-Key"})
+        C.check(st == 200 and len(b) == 2 * GROUP_SAMPLES, f"speech with the key: {st}")
+        st, h, b = srv.request("GET", "/health")
+        C.check(st == 200, f"/health needs no key: {st}")
+        C.check("API key required" in srv.log(), "start line says a key is required")
+        C.check(srv.stop() == 0, "api-key server exits 0 on SIGTERM")
+    finally:
+        srv.close()
+
+
+def queue_full_server():
+    srv = Server("--max-tokens", 84, "--max-queue", 1, "--max-running", 1, name="queue")
+    try:
+        results = []
+        lock = threading.Lock()
+
+        def one(i):
+            st, h, b = srv.speech(seed=i, response_format="pcm")
+            with lock:
+                results.append((st, h, b))
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(st for st, _, _ in results)
+        n503 = codes.count(503)
+        C.check(n503 >= 1 and codes.count(200) >= 1 and codes.count(200) + n503 == 8,
+                f"8 concurrent with --max-queue 1 --max-running 1: some 503, the rest 200: {codes}")
+        for st, h, b in results:
+            if st == 503:
+                json_error(st, h, b, 503, "busy", "queue full")
+                C.check(h.get("retry-after") == "1", f"503 Retry-After: {h}")
+                break
+        m = srv.metrics()
+        C.check((metric_value(m, "snacrt_http_rejected_full_total") or 0) == n503 and
+                metric_value(m, "snacrt_http_requests_total", 'path="/v1/audio/speech",code="503"') == n503,
+                f"metrics count the {n503} rejections")
+        # SIGTERM while a stream is running: exits 0 promptly, the stream is cut
+        c = srv.conn()
+        c.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": "Hello.", "stream": True,
+                                                          "response_format": "pcm"}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        first = r.read1(100)
+        t0 = time.time()
+        rc = srv.stop()
+        C.check(rc == 0 and time.time() - t0 < 10, f"SIGTERM mid-stream: exit {rc} after {time.time() - t0:.1f} s")
+        C.check(len(first) > 0, "the stream had started")
+        c.close()
+        C.check("shutting down" in srv.log() and "stopped" in srv.log(), "shutdown logged")
+        rep = sanitizer_report(srv.log())
+        C.check(rep is None, f"sanitizer report: {rep}")
+    finally:
+        srv.close()
+
+
+def main():
+    srv = Server("--max-tokens", 84, "--max-input-chars", 200, name="api")
+    try:
+        basic_endpoints(srv)
+        speech_formats(srv)
+        error_cases(srv)
+        m = srv.metrics()
+        problems = prometheus_problems(m)
+        C.check(not problems, f"/metrics format: {problems[:5]}")
+        for fam in ("snacrt_http_requests_total", "snacrt_queue_depth", "snacrt_running", "snacrt_tokens_per_second",
+                    "snacrt_time_to_first_audio_seconds", "snacrt_real_time_factor", "snacrt_dropped_frames_total"):
+            C.check(f"# TYPE {fam} " in m, f"/metrics has {fam}")
+        ok200 = metric_value(m, "snacrt_http_requests_total", 'path="/v1/audio/speech",code="200"') or 0
+        C.check(ok200 >= 9, f"speech 200s counted: {ok200}")
+        C.check((metric_value(m, "snacrt_http_requests_total", 'path="/v1/audio/speech",code="400"') or 0) >= 15,
+                "400s counted")
+        C.check((metric_value(m, "snacrt_time_to_first_audio_seconds_count") or 0) >= 9, "time to first audio observed")
+        C.check((metric_value(m, "snacrt_generated_tokens_total") or 0) >= 9 * 7, "tokens counted")
+        C.check(srv.alive(), "server alive")
+        rc = srv.stop()
+        log = srv.log()
+        C.check(rc == 0, f"SIGTERM -> exit 0 (got {rc})")
+        C.check("POST /v1/audio/speech 200 " in log and " ms" in log and "GET /health 200 " in log,
+                "one log line per request (method, path, status, ms)")
+        rep = sanitizer_report(log)
+        C.check(rep is None, f"sanitizer report: {rep}")
+        if C.failed:
+            print(log[-3000:], flush=True)
+    finally:
+        srv.close()
+    api_key_server()
+    queue_full_server()
+    C.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""serve_load.py: `snacrt serve` under load (run by tests/test_serve_load.sh).
+1. References: each (text, voice, seed) combination alone, one at a time.
+2. 200 requests at concurrency 32 on loopback, mixing whole-body pcm/wav, streamed pcm/wav and unseeded requests;
+   a 503 is retried. Every request must succeed with length = frames * 2048 samples and, when seeded, exactly the
+   reference's samples (no lost, duplicated or reordered frame whatever else is in the batch).
+3. Misbehaving clients next to well-behaved ones: a slow reader (1 byte per 100 ms, small receive buffer), a
+   client that disconnects mid-stream and one that hangs up while waiting for a whole body. The others' latency
+   must stay within a bound of the undisturbed latency; /metrics must show the cancellations (client_gone) and the
+   slow stream cut at its buffer cap (buffer_overflow); the engine must be idle again afterwards."""
+import json
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from serve_util import GROUP_SAMPLES, Checker, Server, metric_value, sanitizer_report, wav_info
+
+C = Checker("serve_load")
+TOKENS = 28                  # 4 frame groups per request
+N_REQUESTS, CONCURRENCY = 200, 32
+COMBOS = [("Hello there.", "tara", 11), ("The quick brown fox.", "leo", 12), ("One, two, three!", "mia", 13),
+          ("Good morning to you.", "zac", 14)]
+
+
+def fetch(srv, body, stream, timeout=120):
+    """POST a speech request; -> (status, headers, pcm bytes). Streams are read chunk by chunk."""
+    c = srv.conn(timeout)
+    try:
+        c.request("POST", "/v1/audio/speech", json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        h = {k.lower(): v for k, v in r.getheaders()}
+        if stream:
+            parts = []
+            while True:
+                p = r.read1(65536)
+                if not p:
+                    break
+                parts.append(p)
+            data = b"".join(parts)
+        else:
+            data = r.read()
+        if r.status == 200 and body.get("response_format") == "wav":
+            data = data[44:] if stream else wav_info(data)[4]
+        return r.status, h, data
+    finally:
+        c.close()
+
+
+def load_phase(srv, refs):
+    jobs = []
+    for j in range(N_REQUESTS):
+        text, voice, seed = COMBOS[j % len(COMBOS)]
+        mode = j % 5
+        body = {"model": "tts-1", "input": text, "voice": voice, "max_tokens": TOKENS,
+                "response_format": "wav" if mode in (2, 3) else "pcm", "stream": mode in (1, 3)}
+        if mode != 4:
+            body["seed"] = seed
+        jobs.append((j, body))
+    retries = [0]
+    lat = []
+    lock = threading.Lock()
+
+    def run(job):
+        j, body = job
+        t0 = time.time()
+        while True:
+            st, h, data = fetch(srv, body, body["stream"])
+            if st != 503:
+                break
+            with lock:
+                retries[0] += 1
+            time.sleep(0.1)
+        with lock:
+            lat.append(time.time() - t0)
+        return j, body, st, h, data
+
+    t0 = time.time()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        results = list(pool.map(run, jobs))
+    wall = time.time() - t0
+    bad_status = [(j, st) for j, _, st, _, _ in results if st != 200]
+    C.check(not bad_status, f"all {N_REQUESTS} requests succeed: failures {bad_status[:10]}")
+    wrong_len, mismatched = [], []
+    for j, body, st, h, data in results:
+        if st != 200:
+            continue
+        if not body["stream"]:
+            frames = int(h.get("x-snacrt-frames", -1))
+            if len(data) != 2 * frames * GROUP_SAMPLES or frames <= 0:
+                wrong_len.append((j, len(data), frames))
+        elif len(data) == 0 or len(data) % (2 * GROUP_SAMPLES):
+            wrong_len.append((j, len(data), None))
+        if "seed" in body and data != refs[j % len(COMBOS)]:
+            mismatched.append((j, len(data), len(refs[j % len(COMBOS)])))
+    C.check(not wrong_len, f"every response is whole frame groups: {wrong_len[:10]}")
+    C.check(not mismatched, f"seeded requests equal their reference under load: {len(mismatched)} differ, "
+                            f"e.g. {mismatched[:5]}")
+    lat.sort()
+    print(f"serve_load: {N_REQUESTS} requests at concurrency {CONCURRENCY}: {wall:.1f} s wall, "
+          f"{N_REQUESTS * TOKENS / wall:.0f} tokens/s, latency p50 {lat[len(lat) // 2]:.2f} s "
+          f"p95 {lat[int(len(lat) * 0.95)]:.2f} s max {lat[-1]:.2f} s, {retries[0]} retries after 503", flush=True)
+    C.check(wall < 90, f"load phase within 90 s ({wall:.1f} s)")
+
+
+def batch_latency(srv, n):
+    """n concurrent seeded whole-body requests; -> (max latency, all ok)."""
+    def one(i):
+        t0 = time.time()
+        text, voice, seed = COMBOS[i % len(COMBOS)]
+        st, h, data = fetch(srv, {"model": "tts-1", "input": text, "voice": voice, "seed": seed, "max_tokens": TOKENS,
+                                  "response_format": "pcm"}, False)
+        return time.time() - t0, st == 200 and len(data) > 0
+    with ThreadPoolExecutor(n) as pool:
+        res = list(pool.map(one, range(n)))
+    return max(t for t, _ in res), all(ok for _, ok in res)
+
+
+def raw_request(body, rcvbuf=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    return s, ("POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def misbehaving_phase(srv):
+    base, ok = batch_latency(srv, 8)
+    C.check(ok, "undisturbed batch ok")
+    stop = threading.Event()
+    slow_got = [0]
+    gone_got = [0]
+
+    def slow_reader():
+        s, req = raw_request(json.dumps({"model": "tts-1", "input": "A slow listener.", "stream": True,
+                                         "response_format": "pcm", "max_tokens": 7 * 40}).encode(), rcvbuf=4096)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(req)
+        s.settimeout(1)
+        while not stop.is_set():
+            try:
+                b = s.recv(1)
+            except socket.timeout:
+                continue
+            if not b:
+                break
+            slow_got[0] += 1
+            time.sleep(0.1)
+        s.close()
+
+    def disconnect_mid_stream():
+        s, req = raw_request(json.dumps({"model": "tts-1", "input": "I will leave early.", "stream": True,
+                                         "response_format": "pcm", "max_tokens": 7 * 40}).encode())
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(req)
+        s.settimeout(30)
+        while gone_got[0] < 3000:
+            b = s.recv(4096)
+            if not b:
+                break
+            gone_got[0] += len(b)
+        s.close()
+
+    def hang_up_waiting():
+        s, req = raw_request(json.dumps({"model": "tts-1", "input": "Never mind.", "max_tokens": 7 * 40,
+                                         "response_format": "wav"}).encode())
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(req)
+        time.sleep(0.5)
+        s.close()
+
+    threads = [threading.Thread(target=f) for f in (slow_reader, disconnect_mid_stream, hang_up_waiting)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    disturbed, ok = batch_latency(srv, 8)
+    disturbed2, ok2 = batch_latency(srv, 8)
+    worst = max(disturbed, disturbed2)
+    print(f"serve_load: 8 concurrent requests: {base:.2f} s undisturbed, {disturbed:.2f} s and {disturbed2:.2f} s "
+          f"next to a slow reader, a mid-stream disconnect and a hang-up", flush=True)
+    C.check(ok and ok2, "disturbed batches ok")
+    C.check(worst < 3 * base + 3, f"others are not stalled: {worst:.2f} s vs {base:.2f} s undisturbed")
+    C.check(gone_got[0] > 0, f"the leaving client got audio first ({gone_got[0]} bytes)")
+    # the cancellations show up in /metrics
+    deadline = time.time() + 60
+    m = ""
+    while time.time() < deadline:
+        m = srv.metrics()
+        gone = metric_value(m, "snacrt_http_cancelled_total", 'reason="client_gone"') or 0
+        over = metric_value(m, "snacrt_http_cancelled_total", 'reason="buffer_overflow"') or 0
+        if gone >= 2 and over >= 1:
+            break
+        time.sleep(0.25)
+    gone = metric_value(m, "snacrt_http_cancelled_total", 'reason="client_gone"') or 0
+    over = metric_value(m, "snacrt_http_cancelled_total", 'reason="buffer_overflow"') or 0
+    C.check(gone >= 2, f"/metrics: the mid-stream disconnect and the hang-up are cancelled (client_gone {gone})")
+    C.check(over >= 1, f"/metrics: the slow reader is cut at its buffer cap (buffer_overflow {over}; it read "
+                       f"{slow_got[0]} bytes)")
+    eng = metric_value(m, "snacrt_engine_requests_total", 'result="cancelled"') or 0
+    C.check(eng >= 3, f"/metrics: the engine cancelled them ({eng})")
+    stop.set()
+    for t in threads:
+        t.join()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        m = srv.metrics()
+        if metric_value(m, "snacrt_http_speech_in_flight") == 0 and metric_value(m, "snacrt_running") == 0:
+            break
+        time.sleep(0.2)
+    C.check(metric_value(m, "snacrt_http_speech_in_flight") == 0 and metric_value(m, "snacrt_running") == 0 and
+            metric_value(m, "snacrt_queue_depth") == 0, "engine idle afterwards")
+
+
+def main():
+    srv = Server("--max-tokens", 7 * 40, "--max-running", 16, "--max-queue", 64, "--stream-buffer-max", 65536,
+                 name="load")
+    try:
+        refs = []
+        for text, voice, seed in COMBOS:
+            st, h, data = fetch(srv, {"model": "tts-1", "input": text, "voice": voice, "seed": seed,
+                                      "max_tokens": TOKENS, "response_format": "pcm"}, False)
+            C.check(st == 200 and len(data) == 2 * int(h.get("x-snacrt-frames", -1)) * GROUP_SAMPLES,
+                    f"reference {text!r}: {st} {len(data)} bytes")
+            refs.append(data)
+        C.check(len(set(refs)) == len(refs), "the references differ from each other")
+        load_phase(srv, refs)
+        misbehaving_phase(srv)
+        C.check(srv.request("GET", "/health")[0] == 200, "/health after the load")
+        rc = srv.stop()
+        C.check(rc == 0, f"SIGTERM -> exit 0 ({rc})")
+        rep = sanitizer_report(srv.log())
+        C.check(rep is None, f"sanitizer report: {rep}")
+        if C.failed:
+            print(srv.log()[-4000:], flush=True)
+    finally:
+        srv.close()
+    C.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+#!/bin/bash
+# test_lm_mpi.sh: tensor parallelism across processes (srt_lm_options.mpi, host/lm/comm_mpi.c) on the CPU backend,
+# under Open MPI's mpirun on this one machine (shared memory between processes, loopback for the launcher; works as
+# root and without a network). Prints SKIPPED and passes only when the build has no MPI (SNACRT_MPI off).
+#  - mpi_tp_check comm (np 2, 3, 4): all-reduce bit-identical to the thread communicator (sizes 1..20000), gather,
+#    broadcast, abort releasing the other processes;
+#  - mpi_tp_check model: tiny-qwen2 np 2 tp 2 and np 4 tp 4, tiny-orpheus np 2 tp 2 and np 4 tp 2 (2 data-parallel
+#    groups): logits bit-identical to thread ranks, within 1e-4 of tp 1, greedy ids = golden, sampled ids agree;
+#  - snacrt generate under mpirun: one output, identical to --tp N in one process and to tp 1 (greedy), with --mpi
+#    and auto-detected; errors for a world size that is not a multiple of --tp and for --mpi without a launcher.
+# In an ASan build Open MPI's own allocations that live until exit are suppressed (tests/lsan_mpi.supp).
+set -u
+SRC=${SNACRT_SRC:-.}
+BUILD=${SNACRT_BIN:-build}
+BIN=$BUILD/snacrt
+CHECK=$BUILD/mpi_tp_check
+if ! grep -q '^SNACRT_MPI:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  echo "SKIPPED: this build has no MPI (SNACRT_MPI is off in $BUILD/CMakeCache.txt)"
+  exit 0
+fi
+for f in "$BIN" "$CHECK"; do
+  [ -x "$f" ] || { echo "FAIL: $f not built (cmake --build $BUILD --target snacrt_cli mpi_tp_check)" >&2; exit 1; }
+done
+command -v mpirun >/dev/null || { echo "FAIL: the build has MPI but mpirun is not on PATH" >&2; exit 1; }
+
+# Root (CI), shared memory + self only, the launcher on loopback, no oversubscription warnings, one thread each.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
+export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}
+export OMPI_MCA_oob_tcp_if_include=${OMPI_MCA_oob_tcp_if_include:-lo}
+export OMPI_MCA_rmaps_base_oversubscribe=1
+export OMP_NUM_THREADS=1
+if grep -q '^SNACRT_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  export LSAN_OPTIONS="suppressions=$SRC/tests/lsan_mpi.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+  export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+fi
+MPIRUN=(mpirun --oversubscribe --allow-run-as-root --bind-to none)
+QWEN=$SRC/tests/data/llama/tiny-qwen2
+ORPHEUS=$SRC/tests/data/llama/tiny-orpheus
+
+passed=0; failed=0
+check() { if [ "$1" = "$2" ]; then passed=$((passed+1)); else failed=$((failed+1)); echo "FAIL $3: got '$1' want '$2'" >&2; fi; }
+# run an mpi_tp_check case; its processes print their own failures
+run_check() {
+  local np=$1; shift
+  local out; out=$("${MPIRUN[@]}" -np "$np" "$CHECK" "$@" 2>&1); local rc=$?
+  local n_ok; n_ok=$(echo "$out" | grep -c ' 0 failed$')
+  if [ $rc -eq 0 ] && [ "$n_ok" = "$np" ]; then passed=$((passed+1))
+  else failed=$((failed+1)); echo "FAIL mpi_tp_check $* on $np processes (exit $rc):" >&2; echo "$out" >&2; fi
+}
+
+for np in 2 3 4; do run_check $np comm; done
+run_check 2 model "$QWEN" 2
+run_check 4 model "$QWEN" 4
+run_check 2 model "$ORPHEUS" 2
+run_check 4 model "$ORPHEUS" 2
+
+# the CLI: the same output as one process at tp N and at tp 1, printed once
+gen() { "$@" --max-tokens 6 --format json 2>&1; }
+q1=$(gen "$BIN" generate -m "$QWEN" --ids 2000,5,77 --tp 1)
+q2=$(gen "$BIN" generate -m "$QWEN" --ids 2000,5,77 --tp 2)
+check "$q2" "$q1" "qwen2 --tp 2 threads = tp 1"
+case "$q1" in '{"ids":['*) passed=$((passed+1));; *) failed=$((failed+1)); echo "FAIL qwen2 tp 1 output: $q1" >&2;; esac
+check "$(gen "${MPIRUN[@]}" -np 2 "$BIN" generate -m "$QWEN" --ids 2000,5,77 --tp 2 --mpi)" "$q1" "mpirun -np 2 qwen2 --tp 2 --mpi"
+check "$(gen "${MPIRUN[@]}" -np 2 "$BIN" generate -m "$QWEN" --ids 2000,5,77 --tp 2)" "$q1" "mpirun -np 2 qwen2 --tp 2 (auto)"
+check "$(gen "${MPIRUN[@]}" -np 4 "$BIN" generate -m "$QWEN" --ids 2000,5,77 --tp 4 --mpi)" "$q1" "mpirun -np 4 qwen2 --tp 4"
+check "$(gen "${MPIRUN[@]}" -np 4 "$BIN" generate -m "$QWEN" --ids 2000,5,77 --tp 2 --mpi)" "$q1" "mpirun -np 4 qwen2 --tp 2 (dp 2)"
+o1=$(gen "$BIN" generate -m "$ORPHEUS" --prompt "tara: hello there" --tp 1)
+check "$(gen "$BIN" generate -m "$ORPHEUS" --prompt "tara: hello there" --tp 2)" "$o1" "orpheus --tp 2 threads = tp 1"
+check "$(gen "${MPIRUN[@]}" -np 2 "$BIN" generate -m "$ORPHEUS" --prompt "tara: hello there" --tp 2 --mpi)" "$o1" \
+      "mpirun -np 2 orpheus --tp 2 --mpi --prompt"
+# --no-mpi under mpirun: every process runs the whole model with thread ranks and prints
+check "$(gen "${MPIRUN[@]}" -np 2 "$BIN" generate -m "$QWEN" --ids 2000,5,77 --tp 2 --no-mpi | grep -c '"ids"')" "2" \
+      "mpirun -np 2 --no-mpi prints from each process"
+
+err=$("${MPIRUN[@]}" -np 3 "$BIN" generate -m "$QWEN" --ids 5 --tp 2 --mpi 2>&1); rc=$?
+check "$([ $rc -ne 0 ] && echo nonzero)" "nonzero" "np 3 --tp 2 fails"
+case "$err" in *"not a multiple of the tensor-parallel size 2"*) passed=$((passed+1));;
+  *) failed=$((failed+1)); echo "FAIL np 3 --tp 2 message: $err" >&2;; esac
+err=$("$BIN" generate -m "$QWEN" --ids 5 --tp 2 --mpi 2>&1); rc=$?
+check "$rc" "1" "--mpi without a launcher exit code"
+case "$err" in *"1 MPI process(es) is not a multiple"*) passed=$((passed+1));;
+  *) failed=$((failed+1)); echo "FAIL --mpi without a launcher message: $err" >&2;; esac
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,362 @@
+/* test_serve_http.c: the pure parts of `snacrt serve` without an engine or sockets: routing, the bearer check,
+ * UTF-8 validation, speech request parsing/validation (every 400 case), sampling defaults, the WAV header, whole
+ * bodies in wav/pcm/flac (flac decoded back to the same 16-bit samples), JSON documents, the Prometheus text
+ * (format checked line by line, histogram cumulative), and the embedded page equal to web/index.html. */
+#include "serve/http_server.h"
+#include "audio/audio.h"
+#include "testutil.h"
+#include <cjson/cJSON.h>
+#include <ctype.h>
+
+static const char *const VOICES[] = {"tara", "leo", NULL};
+static const char *const MODELS[] = {"tiny", "tts-1", NULL};
+static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84};
+
+/* Parse a body; returns the HTTP status (200 when accepted) and leaves the request in *out (caller frees). */
+static int parse(const char *body, srt_speech_request *out, srt_http_error *err) {
+    memset(err, 0, sizeof *err);
+    int rc = srt_speech_request_parse(body, strlen(body), &LIM, out, err);
+    return rc ? err->status : 200;
+}
+
+static void expect_400(const char *body, const char *needle) {
+    srt_speech_request r;
+    srt_http_error err;
+    int status = parse(body, &r, &err);
+    TEST_CHECK(status == 400, "body %s: status %d, want 400", body, status);
+    TEST_CHECK(err.type && !strcmp(err.type, "invalid_request_error"), "body %s: type %s", body,
+               err.type ? err.type : "(null)");
+    TEST_CHECK(strstr(err.message, needle) != NULL, "body %s: message '%s' lacks '%s'", body, err.message, needle);
+    srt_speech_request_free(&r);
+}
+
+static void test_routes(void) {
+    const char *allow;
+    srt_http_error err;
+    struct { const char *m, *p; srt_http_route want; int status; } cases[] = {
+        {"GET", "/", SRT_ROUTE_PAGE, 0}, {"HEAD", "/", SRT_ROUTE_PAGE, 0},
+        {"GET", "/health", SRT_ROUTE_HEALTH, 0}, {"GET", "/metrics", SRT_ROUTE_METRICS, 0},
+        {"GET", "/v1/models", SRT_ROUTE_MODELS, 0}, {"GET", "/v1/voices", SRT_ROUTE_VOICES, 0},
+        {"POST", "/v1/audio/speech", SRT_ROUTE_SPEECH, 0},
+        {"GET", "/v1/audio/speech", SRT_ROUTE_NONE, 405}, {"POST", "/health", SRT_ROUTE_NONE, 405},
+        {"DELETE", "/v1/models", SRT_ROUTE_NONE, 405}, {"GET", "/nope", SRT_ROUTE_NONE, 404},
+        {"POST", "/v1/audio/speech/", SRT_ROUTE_NONE, 404}, {"GET", "", SRT_ROUTE_NONE, 404},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&err, 0, sizeof err);
+        srt_http_route r = srt_http_route_match(cases[i].m, cases[i].p, &allow, &err);
+        TEST_CHECK(r == cases[i].want, "%s %s: route %d want %d", cases[i].m, cases[i].p, (int)r, (int)cases[i].want);
+        if (cases[i].status) TEST_CHECK(err.status == cases[i].status, "%s %s: status %d", cases[i].m, cases[i].p,
+                                        err.status);
+        if (cases[i].status == 405) TEST_CHECK(allow && *allow, "%s %s: no Allow", cases[i].m, cases[i].p);
+    }
+    TEST_CHECK(!strcmp(srt_http_route_label(SRT_ROUTE_SPEECH), "/v1/audio/speech"), "label");
+    TEST_CHECK(srt_http_route_needs_auth(SRT_ROUTE_SPEECH) && srt_http_route_needs_auth(SRT_ROUTE_MODELS) &&
+               !srt_http_route_needs_auth(SRT_ROUTE_HEALTH) && !srt_http_route_needs_auth(SRT_ROUTE_PAGE), "auth");
+}
+
+static void test_bearer(void) {
+    TEST_CHECK(srt_http_bearer_ok("Bearer s3cret", "s3cret"), "exact");
+    TEST_CHECK(srt_http_bearer_ok("bearer   s3cret  ", "s3cret"), "case and spaces");
+    TEST_CHECK(!srt_http_bearer_ok("Bearer s3cre", "s3cret"), "prefix of the key");
+    TEST_CHECK(!srt_http_bearer_ok("Bearer s3cretX", "s3cret"), "key plus more");
+    TEST_CHECK(!srt_http_bearer_ok("Bearer S3cret", "s3cret"), "case of the key");
+    TEST_CHECK(!srt_http_bearer_ok("Basic s3cret", "s3cret"), "scheme");
+    TEST_CHECK(!srt_http_bearer_ok("s3cret", "s3cret"), "no scheme");
+    TEST_CHECK(!srt_http_bearer_ok("Bearer", "s3cret"), "no token");
+    TEST_CHECK(!srt_http_bearer_ok(NULL, "s3cret"), "no header");
+    TEST_CHECK(!srt_http_bearer_ok("Bearer ", ""), "empty key never matches");
+}
+
+static void test_utf8(void) {
+    size_t n = 0;
+    TEST_CHECK(srt_utf8_count("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15, &n) == 0 && n == 9, "valid: %zu", n);
+    const char *bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\x80", "\xff", "\xc3\x28"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        TEST_CHECK(srt_utf8_count(bad[i], strlen(bad[i]), &n) == -1, "invalid case %zu accepted", i);
+}
+
+static void test_parse_ok(void) {
+    srt_speech_request r;
+    srt_http_error err;
+    int st = parse("{\"model\":\"tiny\",\"input\":\"hi\"}", &r, &err);
+    TEST_CHECK(st == 200, "minimal: %d %s", st, err.message);
+    TEST_CHECK(r.format == SRT_HTTP_WAV && !r.stream && !r.voice && r.speed == 1.0 && !r.speed_ignored &&
+               !srt_speech_request_has_sampling(&r), "minimal defaults");
+    srt_speech_request_free(&r);
+
+    st = parse(" {\"model\":\"tts-1\",\"input\":\"h\\u00e9llo \\ud83d\\ude00\",\"voice\":\"leo\",\"response_format\":"
+               "\"pcm\",\"stream\":true,\"speed\":1.5,\"seed\":9007199254740991,\"temperature\":0,\"top_p\":0.5,"
+               "\"repetition_penalty\":1.3,\"max_tokens\":84,\"stream_format\":\"audio\",\"extra\":[1,2]}\n", &r, &err);
+    TEST_CHECK(st == 200, "full: %d %s", st, err.message);
+    TEST_CHECK(r.format == SRT_HTTP_PCM && r.stream && r.voice && !strcmp(r.voice, "leo") && r.speed_ignored &&
+               r.has_seed && r.seed == 9007199254740991ull && r.has_temperature && r.temperature == 0 &&
+               r.has_top_p && r.top_p == 0.5f && r.has_repetition_penalty && r.has_max_tokens && r.max_tokens == 84,
+               "full fields");
+    TEST_CHECK(!strcmp(r.input, "h\xc3\xa9llo \xf0\x9f\x98\x80"), "unicode escapes decoded: %s", r.input);
+    srt_sampling_params def, sp;
+    srt_sampling_defaults(&def);
+    def.temperature = 0.6f;
+    def.top_k = 7;
+    def.max_tokens = 42;
+    srt_speech_request_sampling(&r, &def, &sp);
+    TEST_CHECK(sp.seed == r.seed && sp.temperature == 0 && sp.top_p == 0.5f && sp.repetition_penalty == 1.3f &&
+               sp.max_tokens == 84 && sp.top_k == 7, "sampling merge");
+    srt_speech_request_free(&r);
+
+    /* exactly max_input_chars characters (multi-byte) is fine; an escaped backslash before u0000 is text */
+    st = parse("{\"model\":\"tiny\",\"input\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+               "\xc3\xa9\xc3\xa9\"}", &r, &err);
+    TEST_CHECK(st == 200, "10 two-byte characters: %d %s", st, err.message);
+    srt_speech_request_free(&r);
+    st = parse("{\"model\":\"tiny\",\"input\":\"a\\\\u0000\"}", &r, &err);
+    TEST_CHECK(st == 200 && !strcmp(r.input, "a\\u0000"), "escaped backslash: %d %s", st, err.message);
+    srt_speech_request_free(&r);
+    st = parse("{\"model\":\"tiny\",\"input\":\"x\",\"voice\":null,\"response_format\":\"flac\",\"stream\":false}",
+               &r, &err);
+    TEST_CHECK(st == 200 && r.format == SRT_HTTP_FLAC && !r.voice, "flac, null voice: %d %s", st, err.message);
+    srt_speech_request_free(&r);
+}
+
+static void test_parse_errors(void) {
+    expect_400("", "empty");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\"", "malformed JSON");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\"} x", "trailing");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",}", "malformed JSON");
+    expect_400("[1,2]", "JSON object");
+    expect_400("42", "JSON object");
+    expect_400("{\"input\":\"hi\"}", "'model'");
+    expect_400("{\"model\":\"tiny\"}", "'input'");
+    expect_400("{\"model\":7,\"input\":\"hi\"}", "'model' must be a string");
+    expect_400("{\"model\":\"gpt-9\",\"input\":\"hi\"}", "unknown model");
+    expect_400("{\"model\":\"tiny\",\"input\":3}", "'input' must be a string");
+    expect_400("{\"model\":\"tiny\",\"input\":\"\"}", "empty");
+    expect_400("{\"model\":\"tiny\",\"input\":\" \\n\\t \"}", "empty");
+    expect_400("{\"model\":\"tiny\",\"input\":\"12345678901\"}", "too long");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"voice\":\"bob\"}", "unknown voice");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"voice\":[\"tara\"]}", "'voice' must be a string");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":\"mp3\"}", "unsupported response_format");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":1}", "'response_format' must be a string");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream\":\"yes\"}", "'stream' must be a boolean");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream\":true,\"response_format\":\"flac\"}", "flac");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream_format\":\"sse\"}", "stream_format");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"speed\":10}", "'speed' is out of range");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"seed\":-1}", "'seed' is out of range");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"seed\":1.5}", "'seed' must be an integer");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"seed\":1e300}", "'seed' is out of range");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"temperature\":\"hot\"}", "'temperature' must be a number");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"temperature\":1e999}", "'temperature' must be a finite");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"top_p\":2}", "'top_p' is out of range");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"repetition_penalty\":0}", "'repetition_penalty'");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"max_tokens\":85}", "'max_tokens' is out of range");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"max_tokens\":0}", "'max_tokens' is out of range");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"max_tokens\":true}", "'max_tokens' must be a number");
+    expect_400("{\"model\":\"tiny\",\"input\":\"a\\u0000b\"}", "NUL");
+    expect_400("{\"model\":\"tiny\",\"input\":\"\xff\"}", "UTF-8");
+    expect_400("{\"model\":\"tiny\",\"input\":\"\\ud800\"}", "malformed JSON");
+    /* a raw NUL inside the body */
+    srt_speech_request r;
+    srt_http_error err;
+    const char nul_body[] = "{\"model\":\"tiny\",\"input\":\"a\0b\"}";
+    int rc = srt_speech_request_parse(nul_body, sizeof nul_body - 1, &LIM, &r, &err);
+    TEST_CHECK(rc == -1 && err.status == 400 && strstr(err.message, "NUL"), "raw NUL: %s", err.message);
+    /* the body need not be NUL-terminated: parse a prefix of a longer buffer */
+    const char longer[] = "{\"model\":\"tiny\",\"input\":\"hi\"}GARBAGE";
+    rc = srt_speech_request_parse(longer, sizeof longer - 1 - 7, &LIM, &r, &err);
+    TEST_CHECK(rc == 0, "prefix parse: %s", err.message);
+    srt_speech_request_free(&r);
+}
+
+static void test_wav_and_audio(void) {
+    uint8_t h[44];
+    srt_wav_header(h, 24000, 100);
+    TEST_CHECK(!memcmp(h, "RIFF", 4) && !memcmp(h + 8, "WAVEfmt ", 8) && !memcmp(h + 36, "data", 4), "wav tags");
+    TEST_CHECK(h[4] == 236 && h[40] == 200 && h[24] == (24000 & 0xff) && h[25] == (24000 >> 8) && h[34] == 16 &&
+               h[22] == 1 && h[20] == 1, "wav fields");
+    srt_wav_header(h, 24000, -1);
+    TEST_CHECK(h[4] == 0xff && h[7] == 0xff && h[40] == 0xff && h[43] == 0xff, "streaming wav sizes");
+
+    enum { N = 5000 };
+    float *x = malloc(sizeof(float) * N);
+    test_fill_uniform(x, N, 3, -1.2f, 1.2f);   /* some clip */
+    uint8_t *pcm = NULL, *wav = NULL, *flac = NULL;
+    size_t n_pcm = 0, n_wav = 0, n_flac = 0;
+    TEST_CHECK(srt_http_encode_audio(SRT_HTTP_PCM, x, N, 24000, &pcm, &n_pcm) == SRT_OK && n_pcm == 2 * N, "pcm");
+    TEST_CHECK(srt_http_encode_audio(SRT_HTTP_WAV, x, N, 24000, &wav, &n_wav) == SRT_OK && n_wav == 44 + 2 * N, "wav");
+    TEST_CHECK(pcm && wav && !memcmp(wav + 44, pcm, 2 * N), "wav data = pcm");
+    int ok = 1;
+    for (int i = 0; pcm && i < N; i++) {
+        int16_t v = (int16_t)(pcm[2 * i] | (pcm[2 * i + 1] << 8));
+        ok &= v == srt_audio_float_to_s16(x[i]);
+    }
+    TEST_CHECK(ok, "pcm samples are srt_audio_float_to_s16");
+    TEST_CHECK(srt_http_encode_audio(SRT_HTTP_FLAC, x, N, 24000, &flac, &n_flac) == SRT_OK && n_flac > 100 &&
+               !memcmp(flac, "fLaC", 4), "flac magic");
+    float *back = NULL;
+    int64_t n_back = 0;
+    srt_audio_source_info info;
+    srt_status st = srt_audio_read_memory(flac, n_flac, "flac body", 0, &back, &n_back, &info);
+    TEST_CHECK(st == SRT_OK && n_back == N && info.sample_rate == 24000 && info.channels == 1, "flac decodes: %s",
+               srt_last_error());
+    ok = st == SRT_OK;
+    for (int i = 0; ok && i < N; i++) ok &= srt_audio_float_to_s16(back[i]) == srt_audio_float_to_s16(x[i]);
+    TEST_CHECK(ok, "flac is lossless against the 16-bit samples");
+    uint8_t *empty = NULL;
+    size_t n_empty = 1;
+    TEST_CHECK(srt_http_encode_audio(SRT_HTTP_WAV, x, 0, 24000, &empty, &n_empty) == SRT_OK && n_empty == 44,
+               "empty wav");
+    free(empty);
+    free(back); free(x); free(pcm); free(wav); free(flac);
+    TEST_CHECK(!strcmp(srt_http_audio_mime(SRT_HTTP_FLAC), "audio/flac"), "mime");
+}
+
+static void test_json_docs(void) {
+    srt_http_error err;
+    srt_http_error_set(&err, 404, "not_found_error", "no \"such\" path %d", 7);
+    char *s = srt_http_error_json(&err);
+    cJSON *j = s ? cJSON_Parse(s) : NULL;
+    cJSON *e = cJSON_GetObjectItem(j, "error");
+    TEST_CHECK(e && !strcmp(cJSON_GetObjectItem(e, "message")->valuestring, "no \"such\" path 7") &&
+               !strcmp(cJSON_GetObjectItem(e, "type")->valuestring, "not_found_error") &&
+               cJSON_GetObjectItem(e, "code")->valueint == 404, "error json: %s", s ? s : "(null)");
+    cJSON_Delete(j);
+    free(s);
+    s = srt_http_models_json(MODELS, VOICES, 24000);
+    j = s ? cJSON_Parse(s) : NULL;
+    cJSON *data = cJSON_GetObjectItem(j, "data");
+    TEST_CHECK(cJSON_GetArraySize(data) == 2 && !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(data, 0), "id")->valuestring,
+                                                        "tiny") &&
+               cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(data, 0), "voices")) == 2, "models json: %s",
+               s ? s : "(null)");
+    cJSON_Delete(j);
+    free(s);
+    s = srt_http_voices_json(VOICES, 24000);
+    j = s ? cJSON_Parse(s) : NULL;
+    TEST_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "voices")) == 2 &&
+               cJSON_GetObjectItem(j, "sample_rate")->valueint == 24000, "voices json");
+    cJSON_Delete(j);
+    free(s);
+}
+
+/* Every line is a comment or `name{labels} value`; every sample's family was declared by # TYPE before it. */
+static int prometheus_well_formed(const char *text, char *why, size_t cap) {
+    char families[64][96];
+    int n_fam = 0;
+    const char *p = text;
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        if (!eol) { snprintf(why, cap, "no final newline"); return 0; }
+        char line[512];
+        size_t len = (size_t)(eol - p);
+        if (len >= sizeof line) { snprintf(why, cap, "line too long"); return 0; }
+        memcpy(line, p, len);
+        line[len] = 0;
+        p = eol + 1;
+        if (!strncmp(line, "# HELP ", 7)) continue;
+        if (!strncmp(line, "# TYPE ", 7)) {
+            char name[96], type[32];
+            if (sscanf(line + 7, "%95s %31s", name, type) != 2 ||
+                (strcmp(type, "counter") && strcmp(type, "gauge") && strcmp(type, "histogram") &&
+                 strcmp(type, "summary"))) { snprintf(why, cap, "bad TYPE: %s", line); return 0; }
+            if (n_fam < 64) strcpy(families[n_fam++], name);
+            continue;
+        }
+        size_t k = 0;
+        while (isalnum((unsigned char)line[k]) || line[k] == '_' || line[k] == ':') k++;
+        if (k == 0) { snprintf(why, cap, "bad name: %s", line); return 0; }
+        char name[96];
+        snprintf(name, sizeof name, "%.*s", (int)k, line);
+        int known = 0;
+        for (int f = 0; f < n_fam; f++) {
+            size_t fl = strlen(families[f]);
+            if (!strncmp(name, families[f], fl) &&
+                (!name[fl] || !strcmp(name + fl, "_bucket") || !strcmp(name + fl, "_sum") || !strcmp(name + fl, "_count")))
+                known = 1;
+        }
+        if (!known) { snprintf(why, cap, "sample before its TYPE: %s", line); return 0; }
+        const char *rest = line + k;
+        if (*rest == '{') {
+            const char *close = strchr(rest, '}');
+            if (!close) { snprintf(why, cap, "unclosed labels: %s", line); return 0; }
+            rest = close + 1;
+        }
+        if (*rest != ' ') { snprintf(why, cap, "no value: %s", line); return 0; }
+        char *end;
+        strtod(rest + 1, &end);
+        if (end == rest + 1 || *end) { snprintf(why, cap, "bad value: %s", line); return 0; }
+    }
+    return 1;
+}
+
+static void test_metrics(void) {
+    srt_http_counters c;
+    memset(&c, 0, sizeof c);
+    srt_http_counters_add_status(&c, SRT_ROUTE_SPEECH, 200);
+    srt_http_counters_add_status(&c, SRT_ROUTE_SPEECH, 200);
+    srt_http_counters_add_status(&c, SRT_ROUTE_SPEECH, 503);
+    srt_http_counters_add_status(&c, SRT_ROUTE_NONE, 404);
+    srt_http_counters_observe_ttfa(&c, 0.03);
+    srt_http_counters_observe_ttfa(&c, 0.7);
+    srt_http_counters_observe_ttfa(&c, 100);
+    srt_http_counters_observe_rtf(&c, 2.5);
+    c.cancelled_client_gone = 3;
+    srt_tts_metrics m;
+    memset(&m, 0, sizeof m);
+    m.queue_depth = 4;
+    m.running = 2;
+    m.requests_cancelled = 5;
+    m.tokens_per_s = 123.5;
+    char *t = srt_http_metrics_text(&c, &m);
+    TEST_CHECK(t != NULL, "metrics text");
+    if (!t) return;
+    char why[600] = "";
+    TEST_CHECK(prometheus_well_formed(t, why, sizeof why), "prometheus format: %s", why);
+    const char *want[] = {
+        "snacrt_http_requests_total{path=\"/v1/audio/speech\",code=\"200\"} 2\n",
+        "snacrt_http_requests_total{path=\"/v1/audio/speech\",code=\"503\"} 1\n",
+        "snacrt_http_requests_total{path=\"other\",code=\"404\"} 1\n",
+        "snacrt_time_to_first_audio_seconds_bucket{le=\"0.025\"} 0\n",
+        "snacrt_time_to_first_audio_seconds_bucket{le=\"0.05\"} 1\n",
+        "snacrt_time_to_first_audio_seconds_bucket{le=\"1\"} 2\n",
+        "snacrt_time_to_first_audio_seconds_bucket{le=\"10\"} 2\n",
+        "snacrt_time_to_first_audio_seconds_bucket{le=\"+Inf\"} 3\n",
+        "snacrt_time_to_first_audio_seconds_count 3\n",
+        "snacrt_request_real_time_factor_sum 2.5",
+        "snacrt_http_cancelled_total{reason=\"client_gone\"} 3\n",
+        "snacrt_queue_depth 4\n", "snacrt_running 2\n",
+        "snacrt_engine_requests_total{result=\"cancelled\"} 5\n",
+        "snacrt_tokens_per_second 123.5",
+        "snacrt_dropped_frames_total 0\n", "snacrt_real_time_factor 0",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        TEST_CHECK(strstr(t, want[i]) != NULL, "metrics lack: %s", want[i]);
+    free(t);
+}
+
+static void test_page(void) {
+    char path[1024];
+    test_src_path("web/index.html", path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    TEST_CHECK(f != NULL, "open %s", path);
+    if (!f) return;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    TEST_CHECK(n == srt_http_page_html_len && !memcmp(buf, srt_http_page_html, n),
+               "embedded page (%zu bytes) differs from web/index.html (%zu bytes): run python3 web/embed_page.py",
+               srt_http_page_html_len, n);
+    TEST_CHECK(strstr(srt_http_page_html, "id=\"speak\"") && strstr(srt_http_page_html, "id=\"status\""), "page ids");
+}
+
+int main(void) {
+    test_routes();
+    test_bearer();
+    test_utf8();
+    test_parse_ok();
+    test_parse_errors();
+    test_wav_and_audio();
+    test_json_docs();
+    test_metrics();
+    test_page();
+    TEST_MAIN_END();
+}

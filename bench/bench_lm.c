@@ -1,7 +1,11 @@
-/* bench_lm.c: Llama-family decoder speed on a CPU backend: prefill and decode tokens/s at several batch sizes,
- * and this machine's memory bandwidth (STREAM-like triad) so decode is also reported as a fraction of the
- * bandwidth bound (every decode step reads all weights once, plus the KV cache). Prints one JSON object.
- *   bench_lm MODEL_DIR [--device cpu] [--batches 1,8,64] [--prompt-len 16] [--decode-steps 4]
+/* bench_lm.c: Llama-family decoder speed on a backend (cpu or cuda): prefill and decode tokens/s at several batch
+ * sizes, and decode as a fraction of the memory-bandwidth bound (a decode step reads all weights once plus every
+ * sequence's KV cache). The bandwidth is this machine's STREAM-like triad on the CPU, and on a GPU the device's
+ * peak from cudaDeviceGetAttribute (2 x memory clock x bus width: the HBM bound). Prints one JSON object.
+ *   bench_lm MODEL_DIR [--device cpu|cuda|cuda:N] [--batches 1,8,64] [--prompt-len 16] [--decode-steps 4]
+ * Decode steps are timed after two untimed ones (a CUDA device records its decode graph there) and leave the
+ * logits on the device, as srt_lm_generate does with the backend's sample op. Without a GPU, --device cuda
+ * prints {"device": ..., "error": "no CUDA device ..."} and exits 1.
  * Make a model with tools/make_llama_model --dims 1b --out DIR (2.5 GB; --layers N for shorter runs). */
 #include "snacrt.h"
 #include <omp.h>
@@ -9,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef SNACRT_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 static double now_s(void) {
     struct timespec t;
@@ -36,9 +43,25 @@ static double triad_gb_per_s(void) {
     return best;
 }
 
+/* Peak memory bandwidth of CUDA device `device` in GB/s (0 when unknown: no device, or the simulator). */
+static double cuda_peak_gb_per_s(int device) {
+#ifdef SNACRT_WITH_CUDA
+    int clock_khz = 0, bus_bits = 0;
+    if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return 2.0 * clock_khz * 1e3 * (bus_bits / 8.0) * 1e-9;   /* double data rate */
+#else
+    (void)device;
+    return 0;
+#endif
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_lm MODEL_DIR [--device cpu] [--batches 1,8,64] [--prompt-len 16] "
+        fprintf(stderr, "usage: bench_lm MODEL_DIR [--device cpu|cuda|cuda:N] [--batches 1,8,64] [--prompt-len 16] "
                 "[--decode-steps 4]\n");
         return 2;
     }
@@ -51,33 +74,41 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--decode-steps")) decode_steps = atoi(argv[i + 1]);
         else { fprintf(stderr, "bench_lm: unknown option %s\n", argv[i]); return 2; }
     }
+    if (prompt_len < 1 || decode_steps < 1) { fprintf(stderr, "bench_lm: --prompt-len and --decode-steps >= 1\n"); return 2; }
     int batches[16], n_batches = 0, max_batch = 1;
     for (const char *s = batches_arg; *s && n_batches < 16;) {
         batches[n_batches] = atoi(s);
+        if (batches[n_batches] < 1) { fprintf(stderr, "bench_lm: bad batch list %s\n", batches_arg); return 2; }
         if (batches[n_batches] > max_batch) max_batch = batches[n_batches];
         n_batches++;
         s = strchr(s, ',');
         if (!s) break;
         s++;
     }
-    double bandwidth = triad_gb_per_s();
-    int ctx = prompt_len + decode_steps;
+    enum { WARMUP_STEPS = 2 };
+    int is_cuda = !strncmp(device, "cuda", 4), ctx = prompt_len + WARMUP_STEPS + decode_steps;
     srt_lm_options opts = {.backend = device, .kv_block_size = 16, .kv_max_tokens = (int64_t)max_batch * (ctx + 16),
                            .max_batch_tokens = max_batch * prompt_len};
     srt_lm *lm = NULL;
     double t0 = now_s();
-    if (srt_lm_load(model_dir, &opts, &lm) != SRT_OK) {
-        fprintf(stderr, "bench_lm: %s\n", srt_last_error());
+    srt_status st = srt_lm_load(model_dir, &opts, &lm);
+    if (st != SRT_OK) {
+        const char *msg = srt_last_error();
+        printf("{\"model\":\"%s\",\"device\":\"%s\",\"error\":\"%s: ", model_dir, device, srt_status_name(st));
+        for (const char *p = msg; *p; p++) printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+        printf("\"}\n");
+        fprintf(stderr, "bench_lm: %s\n", msg);
         return 1;
     }
     double load_s = now_s() - t0;
+    double bandwidth = is_cuda ? cuda_peak_gb_per_s(device[4] == ':' ? atoi(device + 5) : 0) : triad_gb_per_s();
     srt_lm_info info;
     srt_lm_get_info(lm, &info);
     double weight_bytes = 2.0 * (double)info.n_params;   /* bf16 */
     printf("{\"model\":\"%s\",\"device\":\"%s\",\"threads\":%d,\"n_params\":%lld,\"layers\":%d,\"hidden\":%d,"
-           "\"load_s\":%.3f,\"triad_gb_per_s\":%.2f,\"prompt_len\":%d,\"decode_steps\":%d,\"runs\":[",
+           "\"load_s\":%.3f,\"%s\":%.2f,\"prompt_len\":%d,\"decode_steps\":%d,\"runs\":[",
            model_dir, device, omp_get_max_threads(), (long long)info.n_params, info.n_layers, info.hidden_size,
-           load_s, bandwidth, prompt_len, decode_steps);
+           load_s, is_cuda ? "hbm_peak_gb_per_s" : "triad_gb_per_s", bandwidth, prompt_len, decode_steps);
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)prompt_len);
     for (int i = 0; i < prompt_len; i++) prompt[i] = (int32_t)((i * 7919 + 13) % info.vocab_size);
     float *logits = malloc(sizeof(float) * (size_t)max_batch * info.vocab_size);
@@ -92,19 +123,27 @@ int main(int argc, char **argv) {
         if (srt_lm_forward(lm, B, seqs, toks, lens, 0, logits) != SRT_OK) { rc = 1; break; }
         double prefill_s = now_s() - tp;
         for (int b = 0; b < B; b++) { next[b] = 1 + b; toks[b] = &next[b]; lens[b] = 1; }
+        for (int s = 0; s < WARMUP_STEPS && !rc; s++)
+            if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
         double td = now_s();
         for (int s = 0; s < decode_steps && !rc; s++)
-            if (srt_lm_forward(lm, B, seqs, toks, lens, 0, logits) != SRT_OK) rc = 1;
+            if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
         double decode_s = (now_s() - td) / decode_steps;
         for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
         if (rc) break;
         /* bytes one decode step must read: all weights + each sequence's KV cache (f32) */
         double kv_bytes = 2.0 * 4.0 * info.n_layers * info.n_kv_heads * info.head_dim * (double)ctx * B;
-        double bound_tok_s = B * bandwidth * 1e9 / (weight_bytes + kv_bytes);
-        double decode_tok_s = B / decode_s;
-        printf("%s{\"batch\":%d,\"prefill_tok_s\":%.2f,\"prefill_s\":%.3f,\"decode_tok_s\":%.2f,\"decode_step_s\":%.4f,"
-               "\"decode_bound_tok_s\":%.2f,\"decode_fraction_of_bound\":%.4f}", bi ? "," : "", B,
-               B * prompt_len / prefill_s, prefill_s, decode_tok_s, decode_s, bound_tok_s, decode_tok_s / bound_tok_s);
+        double step_bytes = weight_bytes + kv_bytes, decode_tok_s = B / decode_s;
+        printf("%s{\"batch\":%d,\"prefill_tok_s\":%.2f,\"prefill_s\":%.4f,\"decode_tok_s\":%.2f,\"decode_step_s\":%.5f,"
+               "\"decode_gb_per_step\":%.4f", bi ? "," : "", B, B * prompt_len / prefill_s, prefill_s, decode_tok_s,
+               decode_s, step_bytes * 1e-9);
+        if (bandwidth > 0) {
+            double bound_tok_s = B * bandwidth * 1e9 / step_bytes;
+            printf(",\"decode_bound_tok_s\":%.2f,\"decode_fraction_of_bound\":%.4f}", bound_tok_s,
+                   decode_tok_s / bound_tok_s);
+        } else {
+            printf(",\"decode_bound_tok_s\":null,\"decode_fraction_of_bound\":null}");
+        }
         fflush(stdout);
     }
     printf("]}\n");

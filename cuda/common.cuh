@@ -17,8 +17,11 @@
     extern __shared__ float4 srt_dyn_smem_[]; type *name = reinterpret_cast<type *>(srt_dyn_smem_)
 #else
 #include "tests/cudasim/cudasim.h"
+/* the arguments are evaluated and copied at the launch (cudasim::bind_args), as a CUDA launch does: a recorded
+ * graph replays them by value */
 #define LAUNCH(kernel, grid, block, smem_bytes, stream, ...) \
-    cudasim::launch(#kernel, dim3(grid), dim3(block), (size_t)(smem_bytes), (stream), [=]() { kernel(__VA_ARGS__); })
+    cudasim::launch(#kernel, dim3(grid), dim3(block), (size_t)(smem_bytes), (stream), \
+                    cudasim::bind_args(kernel, __VA_ARGS__))
 #define SRT_DYN_SHARED(type, name) type *name = static_cast<type *>(cudasim::dynamic_shared())
 #endif
 

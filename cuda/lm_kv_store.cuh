@@ -1,4 +1,5 @@
-/* lm_kv_store.cuh: k_cache[slot[t], :] = k[t, :] and v_cache[slot[t], :] = v[t, :]; one thread per element. */
+/* lm_kv_store.cuh: k_cache[slot[t], :] = k[t, :] and v_cache[slot[t], :] = v[t, :]; one thread per element.
+ * Rows with slot[t] < 0 (padding rows of a recorded decode step) are skipped. */
 #include "cuda/common.cuh"
 #include "cuda/lm_kernels.h"
 
@@ -6,6 +7,7 @@ __global__ void lm_kv_store_kernel(srt_kv_store_args a) {
     int64_t n = (int64_t)a.n_tokens * a.kv_dim;
     srt_grid_stride(j, n) {
         int64_t t = j / a.kv_dim, i = j % a.kv_dim;
+        if (a.slot[t] < 0) continue;
         size_t dst = (size_t)a.slot[t] * a.kv_dim + i;
         a.k_cache[dst] = a.k[j];
         a.v_cache[dst] = a.v[j];

@@ -9,11 +9,12 @@
  *   mpi_tp_check model DIR TP    a tiny model (tests/data/llama) with srt_lm_options.mpi and tensor-parallel size TP
  *       (world size a multiple of TP: the other groups are data-parallel replicas): srt_lm_info placement; both
  *       golden prompts prefilled in one batch: last logits bit-identical to TP thread ranks in one process, within
- *       1e-4 of tp = 1 and 1e-3 of the golden logits; greedy srt_lm_generate ids = greedy_ids; sampled ids
- *       (temperature 1, top-k 50) identical to the thread ranks'. */
+ *       1e-4 of tp = 1 and 1e-3 of the golden logits; greedy srt_lm_generate ids = greedy_ids; srt_lm_tp_share_ids
+ *       hands every process rank 0's ids; sampled ids (temperature 1, top-k 50) identical to the thread ranks'. */
 #include "testutil.h"
 #include "snacrt.h"
 #include "lm/comm.h"
+#include "lm/tp_group.h"
 #include "weights/weights.h"
 #include <mpi.h>
 #include <pthread.h>
@@ -251,6 +252,9 @@ static int check_model(const char *dir, int tp) {
             }
         }
         check_generate(procs, tag, ps);
+        int32_t picks[2] = {1000 + info.tp_rank, 7}, want_picks[2] = {1000, 7};   /* rank 0's win everywhere */
+        TEST_CHECK(srt_lm_tp_share_ids(procs, picks, 2) == SRT_OK && !memcmp(picks, want_picks, sizeof picks),
+                   "%s: srt_lm_tp_share_ids gives rank 0's ids (%d, %d): %s", tag, picks[0], picks[1], srt_last_error());
         int32_t a[12], b[12];
         if (sample_ids(threads, &ps[0], a, 12) && sample_ids(procs, &ps[0], b, 12))
             TEST_CHECK(!memcmp(a, b, sizeof a), "%s: sampled ids identical to the thread ranks'", tag);

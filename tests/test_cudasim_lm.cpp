@@ -5,7 +5,9 @@
  * queries; cache slots that no sequence owns hold NaN, so reading past a causal limit shows up.
  * Every device output is NaN-poisoned before the op (or holds its in-place input) and is followed by sentinels
  * that must survive; NaN/Inf where the reference is finite fails. Tolerances (atol + rtol*|ref|) sit beside each
- * check. Also: out-of-range embedding ids give SRT_ERR_RANGE; the simulator must report no rule violation. */
+ * check. Paged attention also runs with the forward's host plan (paged_attention_planned, launch sized past the
+ * longest context); kv_store skips rows whose slot is negative (padding). Also: out-of-range embedding ids give
+ * SRT_ERR_RANGE; the simulator must report no rule violation. */
 extern "C" {
 #include "backend.h"
 #include "lm/lm_ops.h"
@@ -130,6 +132,7 @@ static void kv_store_case(int n_tokens, int kv_dim, int n_slots, uint64_t seed) 
     uint64_t rng = seed;
     for (int i = n_slots - 1; i > 0; i--) std::swap(slot[(size_t)i], slot[test_rng_next(&rng) % (uint64_t)(i + 1)]);
     slot.resize((size_t)n_tokens);   /* distinct scrambled slots */
+    if (n_tokens > 2) slot[1] = -1;  /* a padding row: not stored */
     std::vector<float> kref = kc, vref = vc;
     srt_kv_store_args r = {n_tokens, kv_dim, k.data(), v.data(), slot.data(), kref.data(), vref.data()};
     check_status(g_ref_lm->kv_store(g_ref.ctx, &r), "cpu-ref kv_store");
@@ -184,6 +187,14 @@ static void attention_case(const char *label, int n_heads, int n_kv_heads, int h
                              dev_in(vc), dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout};
     check_status(g_cu_lm->paged_attention(g_cu.ctx, &c), "cuda paged_attention");
     check_out("out", dout, oref, ATTN_ATOL, ATTN_RTOL);
+    /* the same with the forward's host plan (no device read), the launch sized for the block tables' capacity */
+    TEST_CHECK(g_cu_lm->paged_attention_planned != nullptr, "cuda has paged_attention_planned");
+    if (g_cu_lm->paged_attention_planned) {
+        srt_attn_host_plan plan = {n_q.data(), ctx_len.data(), max_blocks * block_size};
+        c.out = dout = dev_out(oref.size());
+        check_status(g_cu_lm->paged_attention_planned(g_cu.ctx, &c, &plan), "cuda paged_attention_planned");
+        check_out("out (planned)", dout, oref, ATTN_ATOL, ATTN_RTOL);
+    }
     end_case();
 }
 

@@ -4,6 +4,7 @@
 #include "serve/layout.h"
 #include "common.h"
 #include "testutil.h"
+#include <unistd.h>
 
 static char *read_text(const char *rel) {
     char path[1024];
@@ -191,10 +192,35 @@ static void test_malformed(void) {
     expect_format(buf, "name");
 }
 
+/* A model folder's snacrt_layout.json is used when no layout is named; a named one wins. */
+static void test_model_folder(void) {
+    char dir[] = "/tmp/test_layout_XXXXXX";
+    if (!mkdtemp(dir)) { TEST_CHECK(0, "mkdtemp"); return; }
+    char *path = srt_path_join(dir, "snacrt_layout.json");
+    FILE *f = fopen(path, "w");
+    if (f) { fputs(srt_layout_builtin("laion-flat"), f); fclose(f); }
+    srt_layout *l = NULL;
+    TEST_CHECK(srt_layout_load(NULL, dir, &l) == SRT_OK && !strcmp(l->name, "laion-flat") && !strcmp(l->source, path),
+               "the folder's layout: %s", srt_last_error());
+    srt_layout_free(l);
+    l = NULL;
+    TEST_CHECK(srt_layout_load("orpheus", dir, &l) == SRT_OK && !strcmp(l->name, "orpheus"), "a named layout wins");
+    srt_layout_free(l);
+    f = fopen(path, "w");
+    if (f) { fputs("{\"name\": \"broken\"}", f); fclose(f); }
+    l = NULL;
+    TEST_CHECK(srt_layout_load(NULL, dir, &l) == SRT_ERR_FORMAT && strstr(srt_last_error(), path) &&
+               strstr(srt_last_error(), "codec"), "a broken folder layout names the file and field: %s", srt_last_error());
+    remove(path);
+    rmdir(dir);
+    free(path);
+}
+
 int main(void) {
     test_builtin_equals_files();
     test_orpheus();
     test_four_levels();
     test_malformed();
+    test_model_folder();
     TEST_MAIN_END();
 }

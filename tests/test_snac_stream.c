@@ -6,7 +6,7 @@
  * (max abs) of srt_codec_decode of all its codes (for tiny44 lengths that are not a whole attention window, of the
  * decoder run on the latent zero-padded to a whole window: the stream's documented end), and after g groups at
  * least (g - lookahead) groups of audio must be out. Five streams of different lengths pushed together with
- * different chunk patterns must each get what they get alone. Errors (bad group shape, out-of-range code, push
+ * different chunk patterns (and different noise seeds) must each get what they get alone. Errors (bad group shape, out-of-range code, push
  * after final, mixed codecs) change nothing. Cost: a counting wrapper around the backend's op table shows that 200
  * groups pushed one at a time cost < 2x the multiply-adds of one offline decode of 200 groups, and that the peak
  * backend memory does not grow with the stream's length. */
@@ -277,13 +277,17 @@ static void check_batched(srt_codec *codec, const srt_codec_info *I, const char 
     srt_codec_stream *s[NS];
     char label[256];
     memset(batched, 0, sizeof batched);
+    /* with noise, stream 1 has none and stream 3 another seed: each stream's own noise in one batched call */
+    int64_t seeds[NS];
+    for (int i = 0; i < NS; i++) seeds[i] = seed < 0 ? seed : i == 1 ? -1 : i == 3 ? seed + 1 : seed;
     for (int i = 0; i < NS; i++) {
         random_codes(I, lengths[i], 300 + (uint64_t)i, &codes[i]);
         np[i] = make_pattern(pats[i], lengths[i], i == 1, 40 + (uint64_t)i, sizes[i], 512);
         if (np[i] > max_np) max_np = np[i];
-        snprintf(label, sizeof label, "%s/%s batched stream %d alone noise %lld", g_backend, model, i, (long long)seed);
-        alone[i] = stream_alone(codec, I, &codes[i], seed, sizes[i], np[i], label);
-        TEST_CHECK(srt_codec_stream_open(codec, seed, &s[i]) == SRT_OK, "open: %s", srt_last_error());
+        snprintf(label, sizeof label, "%s/%s batched stream %d alone noise %lld", g_backend, model, i,
+                 (long long)seeds[i]);
+        alone[i] = stream_alone(codec, I, &codes[i], seeds[i], sizes[i], np[i], label);
+        TEST_CHECK(srt_codec_stream_open(codec, seeds[i], &s[i]) == SRT_OK, "open: %s", srt_last_error());
         batched[i].ok = 1;
     }
     /* push p: every stream that still has pushes takes part; streams already ended sit out */
@@ -312,7 +316,7 @@ static void check_batched(srt_codec *codec, const srt_codec_info *I, const char 
     }
     for (int i = 0; i < NS; i++) {
         snprintf(label, sizeof label, "%s/%s batched stream %d (%lld groups) noise %lld", g_backend, model, i,
-                 (long long)lengths[i], (long long)seed);
+                 (long long)lengths[i], (long long)seeds[i]);
         TEST_CHECK(batched[i].n_pushes == alone[i].n_pushes, "%s: %d pushes, alone %d", label, batched[i].n_pushes,
                    alone[i].n_pushes);
         int same_counts = batched[i].n_pushes == alone[i].n_pushes &&
@@ -320,7 +324,7 @@ static void check_batched(srt_codec *codec, const srt_codec_info *I, const char 
         TEST_CHECK(same_counts, "%s: per-push sample counts differ from the stream alone", label);
         check_against(&batched[i], alone[i].audio, alone[i].n, label);
         int64_t n_ref = 0;
-        float *ref = offline_decode(codec, I, &codes[i], seed, &n_ref);
+        float *ref = offline_decode(codec, I, &codes[i], seeds[i], &n_ref);
         check_against(&batched[i], ref, n_ref, label);
         free(ref);
         free(alone[i].audio);

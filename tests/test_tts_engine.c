@@ -495,6 +495,48 @@ static void test_audio_in(srt_tts_engine *e) {
     col_free(&c); col_free(&plain);
 }
 
+/* A layout without masking: the random model samples mostly non-audio ids, so frame groups are invalid: they are
+ * dropped and counted, and the request still completes. The layout comes from a .json path. */
+static void test_unmasked(void) {
+    char path[] = "/tmp/test_tts_layout_XXXXXX";
+    int fd = mkstemp(path);
+    TEST_CHECK(fd >= 0, "temp file");
+    if (fd < 0) return;
+    char *text = strdup(srt_layout_builtin("orpheus"));
+    char *mask = strstr(text, "\"mask\": true");
+    TEST_CHECK(mask != NULL, "orpheus has a mask field");
+    if (mask) memcpy(mask, "\"mask\":false", 12);
+    TEST_CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text), "write layout");
+    close(fd);
+    free(text);
+    srt_tts_config cfg;
+    srt_tts_config_defaults(&cfg);
+    cfg.lm_dir = lm_dir;
+    cfg.codec_dir = codec_dir;
+    cfg.layout = path;
+    cfg.n_threads = 2;
+    srt_tts_engine *e = NULL;
+    TEST_CHECK(srt_tts_engine_create(&cfg, &e) == SRT_OK, "engine with a layout file: %s", srt_last_error());
+    if (e) {
+        TEST_CHECK(!e->layout->mask && !strcmp(e->layout->source, path), "layout from %s", e->layout->source);
+        collector c;
+        col_init(&c);
+        srt_sampling_params sp = sampling(9);
+        sp.max_tokens = 7 * 5;
+        TEST_CHECK(submit(e, &c, "Unmasked.", NULL, &sp, NULL) == SRT_OK, "submit");
+        col_wait(&c);
+        int64_t outside = 0;
+        for (int64_t i = 0; i < c.n_tok; i++) outside += c.tokens[i] < 128266;
+        TEST_CHECK(c.status == SRT_OK && outside > 0 && c.stats.dropped_frames >= 1 &&
+                   c.stats.frames * 2048 == c.n && c.stats.frames + c.stats.dropped_frames == (c.n_tok + 6) / 7,
+                   "unmasked: %s, %lld non-audio tokens of %lld, %lld frames, %lld dropped", srt_status_name(c.status),
+                   (long long)outside, (long long)c.n_tok, (long long)c.stats.frames, (long long)c.stats.dropped_frames);
+        col_free(&c);
+        srt_tts_engine_free(e);
+    }
+    remove(path);
+}
+
 int main(void) {
     test_src_path("tests/data/llama/tiny-orpheus", lm_dir, sizeof lm_dir);
     test_src_path("tests/data/snac/tiny24", codec_dir, sizeof codec_dir);
@@ -518,6 +560,7 @@ int main(void) {
     test_cancel();
     test_rejections();
     test_split(codec);
+    test_unmasked();
     for (int i = 0; i < 4; i++) col_free(&alone[i]);
     srt_codec_free(codec);
     TEST_MAIN_END();

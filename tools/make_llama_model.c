@@ -1,6 +1,6 @@
 /* make_llama_model.c: write a Llama model folder with random bf16 weights and published dimensions
  * (config.json + model.safetensors), for benchmarks and load tests.
- *   make_llama_model --dims 1b|3b|tiny --out DIR [--layers N] [--seed S]
+ *   make_llama_model --dims 1b|3b|tiny --out DIR [--layers N] [--seed S] [--vocab N]
  * 1b = Llama-3.2-1B (hidden 2048, 16 layers, 32/8 heads, FFN 8192, vocab 128256, tied, llama3 rope scaling),
  * 3b = Llama-3.2-3B (hidden 3072, 28 layers, 24/8 heads, head_dim 128). --layers overrides the depth (short runs).
  * Weights are uniform in +-sqrt(3/in_features) (unit-variance outputs), norms are 1. Written tensor by tensor. */
@@ -116,13 +116,14 @@ static int write_safetensors(const char *dir, const dims *d) {
 
 int main(int argc, char **argv) {
     const char *which = "1b", *out = NULL;
-    int layers = 0;
+    int layers = 0, vocab = 0;
     uint64_t seed = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dims")) which = argv[i + 1];
         else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
         else if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--vocab")) vocab = atoi(argv[i + 1]);   /* e.g. 156940: Orpheus */
         else { fprintf(stderr, "make_llama_model: unknown option %s\n", argv[i]); return 2; }
     }
     dims d;
@@ -135,6 +136,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (layers > 0) d.layers = layers;
+    if (vocab > 0) d.vocab = vocab;
     rng_state = seed * 2654435761u + 88172645463325252ull;
     mkdir(out, 0755);
     if (write_config(out, &d)) return 1;

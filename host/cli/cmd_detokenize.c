@@ -70,8 +70,8 @@ static srt_status list_dir_shards(const char *dir, str_list *out) {
         if (!p || list_push(out, p)) st = srt_error(SRT_ERR_NOMEM, "out of memory");
         free(p);
     }
-    list_free(&names);
     if (st == SRT_OK && !names.n) fprintf(stderr, "snacrt detokenize: warning: no shards in %s\n", dir);
+    list_free(&names);
     return st;
 }
 

@@ -5,6 +5,7 @@
 #include "serve/http_server.h"
 #include "serve/tts_engine.h"
 #include "cli/cli_common.h"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -107,6 +108,9 @@ int srt_cmd_serve(int argc, char **argv) {
         if (bad) return cli_usage_error("serve", USAGE, "bad value for %s: '%s'", a, val);
     }
     if (!ecfg.lm_dir || !ecfg.codec_dir) return cli_usage_error("serve", USAGE, "need -m LM_DIR and --codec SNAC_DIR");
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, hcfg.host, addr) != 1 && inet_pton(AF_INET6, hcfg.host, addr) != 1)
+        return cli_usage_error("serve", USAGE, "--host '%s': not a numeric IPv4 or IPv6 address", hcfg.host);
     /* the engine counts bytes, the server characters: a character is at most 4 UTF-8 bytes */
     ecfg.max_input_chars = max_input_chars > (1 << 28) ? 1 << 30 : max_input_chars * 4;
     hcfg.max_input_chars = max_input_chars;
@@ -145,6 +149,7 @@ int srt_cmd_serve(int argc, char **argv) {
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0) {}
     fprintf(stderr, "snacrt serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);   /* a second signal ends the process at once */
     srt_http_server_stop(server, 5000);
     srt_tts_engine_free(engine);
     srt_http_server_free(server);

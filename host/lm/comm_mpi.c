@@ -32,11 +32,14 @@ typedef struct mpi_rank {
 } mpi_rank;
 
 static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int g_group_failed;   /* a group of this process was aborted (here or by another process) */
 
+/* At exit, when snacrt initialized MPI. After a failed group MPI_Finalize is skipped: it would wait for processes
+ * that may never get there (stuck in a collective or in NCCL), whereas leaving without it makes mpirun end the job. */
 static void finalize_at_exit(void) {
     int finalized = 1;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Finalize();
+    if (!finalized && !g_group_failed) MPI_Finalize();
 }
 
 static srt_status mpi_failed(int rc, const char *call, int rank) {
@@ -90,6 +93,7 @@ static srt_status wait_or_abort(mpi_rank *r, MPI_Request *req, const char *what)
     if (index == 1) {             /* a notice: the collective fails unless it has completed meanwhile */
         r->aborted = 1;
         r->abort_from = status.MPI_SOURCE;
+        g_group_failed = 1;
         int done = 0;
         if (*req != MPI_REQUEST_NULL && MPI_Test(req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done) return SRT_OK;
         if (*req != MPI_REQUEST_NULL) r->pending = 1;
@@ -98,8 +102,9 @@ static srt_status wait_or_abort(mpi_rank *r, MPI_Request *req, const char *what)
     return SRT_OK;
 }
 
-static srt_status check_count(const mpi_rank *r, size_t count, int per_rank) {
-    if (count > (size_t)INT_MAX / (size_t)(per_rank ? r->comm.size : 1))
+/* Counts MPI takes are ints, and the gathered buffer (size, count) is indexed through them. */
+static srt_status check_count(const mpi_rank *r, size_t count) {
+    if (count > (size_t)INT_MAX / (size_t)r->comm.size)
         return srt_error(SRT_ERR_RANGE, "MPI collective of %zu floats on %d ranks: above the int counts MPI takes",
                          count, r->comm.size);
     return SRT_OK;
@@ -160,7 +165,7 @@ static srt_status scatter_sum_gather(mpi_rank *r, const float *send, float *recv
 static srt_status mpi_all_reduce_sum(srt_comm *c, const float *send, float *recv, size_t count, void *stream) {
     (void)stream;
     mpi_rank *r = c->impl;
-    SRT_TRY(check_count(r, count, 1));
+    SRT_TRY(check_count(r, count));
     if (c->size == 1) {
         if (recv != send) memcpy(recv, send, sizeof(float) * count);
         return r->aborted ? cancelled(r, "all-reduce") : SRT_OK;
@@ -175,7 +180,7 @@ static srt_status mpi_all_gather(srt_comm *c, const float *send, float *recv, si
     (void)stream;
     mpi_rank *r = c->impl;
     if (r->aborted) return cancelled(r, "all-gather");   /* an aborted rank never joins a collective again */
-    SRT_TRY(check_count(r, send_count, 1));
+    SRT_TRY(check_count(r, send_count));
     const void *from = send == recv + (size_t)c->rank * send_count ? MPI_IN_PLACE : (const void *)send;
     MPI_Request req = MPI_REQUEST_NULL;
     int n = (int)send_count;
@@ -212,6 +217,7 @@ static void mpi_abort(srt_comm *c) {
     if (r->aborted) return;
     r->aborted = 1;
     r->abort_from = c->rank;
+    g_group_failed = 1;
     static const int notice[1] = {0};   /* static: outlives the sends, which are never waited for */
     for (int q = 0; q < c->size; q++) {
         if (q == c->rank) continue;

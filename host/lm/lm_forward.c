@@ -268,7 +268,7 @@ static srt_status forward_body(void *arg) {
 }
 
 /* Recording buckets: batch 1, 2, 4, ... up to this; context capacity from this up to the cache's. */
-enum { GRAPH_MAX_BATCH = 512, GRAPH_MIN_CTX = 256 };
+enum { GRAPH_MAX_BATCH = 512, GRAPH_MIN_CTX = 256, GRAPH_MAX_CTX = 1 << 27 };
 
 static int next_pow2(int n, int at_least) {
     int p = at_least;
@@ -279,7 +279,8 @@ static int next_pow2(int n, int at_least) {
 /* Whether this batch goes through a recorded step: decode only (one new token each, last-token logits), no tensor
  * parallelism, and a backend that records (graph_run(NULL) says whether recording is on). */
 static int use_graph(srt_lm *lm, int n_seqs, const int *n_new, int all_logits) {
-    if (!lm->ops->graph_run || lm->comm || all_logits || n_seqs > GRAPH_MAX_BATCH) return 0;
+    if (!lm->ops->graph_run || lm->comm || all_logits || n_seqs > GRAPH_MAX_BATCH ||
+        (int64_t)lm->kv->n_blocks * lm->kv->block_size >= GRAPH_MAX_CTX) return 0;
     for (int b = 0; b < n_seqs; b++) if (n_new[b] != 1) return 0;
     return lm->ops->graph_run(lm->be.ctx, 0, NULL, NULL) == SRT_OK;
 }
@@ -310,9 +311,11 @@ srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, co
     srt_status st = upload_indices(lm, n_seqs, n_pad, seq_ids, tokens, n_new, T_pad, max_blocks, all_logits, &bi);
     fwd_launch f = {lm, T_pad, n_pad, max_blocks, logit_rows, all_logits, {bi.n_q, bi.ctx_len, ctx_capacity}};
     if (st == SRT_OK && graph) {
-        /* the key names every host value the body hands to the ops: shapes and the scratch buffers' epoch */
-        uint64_t key = (uint64_t)n_pad | (uint64_t)max_blocks << 16 | (uint64_t)ctx_capacity << 32;
-        key = key * 0x9e3779b97f4a7c15ull ^ (uint64_t)s->epoch;
+        /* the key names every host value the body hands to the ops: the scratch buffers' epoch, the batch bucket
+         * and the context capacity (the block table width follows from it) */
+        int log2_batch = 0;
+        while ((1 << log2_batch) < n_pad) log2_batch++;
+        uint64_t key = (uint64_t)s->epoch << 32 | (uint64_t)log2_batch << 27 | (uint64_t)ctx_capacity;
         st = lm->ops->graph_run(ctx, key, forward_body, &f);
     } else if (st == SRT_OK) {
         st = forward_body(&f);

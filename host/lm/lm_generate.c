@@ -119,7 +119,7 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
             batch_req[nb++] = r;
         }
         if (!nb) return SRT_OK;
-        if (!lm->tp && lm->ops->sample) {
+        if (!lm->tp && !lm->comm && lm->ops->sample) {   /* one device holds the whole logits rows */
             SRT_TRY(srt_lm_forward(lm, nb, batch_seq, batch_tok, batch_n, 0, NULL));
             SRT_TRY(sample_on_device(lm, nb, batch_req, g, dev));
             for (int b = 0; b < nb; b++) {

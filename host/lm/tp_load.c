@@ -246,14 +246,37 @@ static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int slot, co
     return st == SRT_OK ? SRT_OK : srt_error_prefix(st, "tensor-parallel rank %d: ", r);
 }
 
-/* One process per rank: a rank that failed to load tells the others; the others learn it here (CANCELLED). */
-static srt_status agree_loaded(srt_lm_tp *tp, srt_status st) {
+/* One process per rank: a rank that failed to load tells the others, which learn it here (CANCELLED); then every
+ * process checks that it loaded the same model with the same cache options as rank 0 (its collectives and KV
+ * block tables must match), a mismatching one aborting so that the others' barrier fails too. */
+static srt_status agree_loaded(const srt_lm *lm, srt_status st) {
+    srt_lm_tp *tp = lm->tp;
     srt_comm *comm = tp->ranks[0] ? tp->ranks[0]->comm : NULL;
     if (!comm) return st;
     if (st != SRT_OK) { comm->ops->abort(comm); return st; }
+    const srt_lm_config *c = &lm->cfg;
+    const srt_lm *me = tp->ranks[0];
+    int64_t mine[10] = {c->vocab, c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate,
+                        me->kv->block_size, me->kv->n_blocks, me->max_batch_tokens}, first[10];
+    memcpy(first, mine, sizeof first);
+    st = comm->ops->broadcast(comm, first, sizeof first, 0);
+    if (st != SRT_OK) return srt_error_prefix(st, "another process of the tensor-parallel group failed to load: ");
+    if (memcmp(first, mine, sizeof mine)) {
+        comm->ops->abort(comm);
+        return srt_error(SRT_ERR_INVALID_ARG, "tensor-parallel rank %d loaded a model or KV cache unlike rank 0's "
+                         "(vocab, hidden, layers, heads, kv heads, head dim, ffn, kv block, kv blocks, batch tokens: "
+                         "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld here; rank 0: "
+                         "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld): every process must get the same model "
+                         "and options", comm->rank, (long long)mine[0], (long long)mine[1], (long long)mine[2],
+                         (long long)mine[3], (long long)mine[4], (long long)mine[5], (long long)mine[6],
+                         (long long)mine[7], (long long)mine[8], (long long)mine[9], (long long)first[0],
+                         (long long)first[1], (long long)first[2], (long long)first[3], (long long)first[4],
+                         (long long)first[5], (long long)first[6], (long long)first[7], (long long)first[8],
+                         (long long)first[9]);
+    }
     st = comm->ops->barrier(comm);
-    return st == SRT_OK ? SRT_OK : srt_error_prefix(st, "another process of the tensor-parallel group failed to load "
-                                                    "its shard: ");
+    return st == SRT_OK ? SRT_OK : srt_error_prefix(st, "a process of the tensor-parallel group loaded another model "
+                                                    "or options: ");
 }
 
 srt_status srt_lm_tp_load(srt_lm *lm, const srt_lm_options *opts) {
@@ -282,7 +305,7 @@ srt_status srt_lm_tp_load(srt_lm *lm, const srt_lm_options *opts) {
     for (int i = 0; comms && i < tp->n_local; i++) if (comms[i]) comms[i]->ops->destroy(comms[i]);
     free(comms);
     free(devices);
-    if (tp->mpi) st = agree_loaded(tp, st);
+    if (tp->mpi) st = agree_loaded(lm, st);
     SRT_TRY(st);
     lm->kv = tp->ranks[0]->kv;        /* bookkeeping view; every rank's cache follows the same calls */
     lm->max_batch_tokens = tp->ranks[0]->max_batch_tokens;

@@ -88,6 +88,7 @@ struct srt_ds_reader {
     char *path;                           /* as given (errors name it) */
     FILE *f;
     int line;                             /* jsonl/csv: next line number */
+    int item_line;                        /* jsonl/csv: the line of the item just read (errors) */
     int64_t index;                        /* items returned so far */
     int has_info;
     srt_codec_info info;                  /* set by srt_ds_reader_set_codec */

@@ -113,6 +113,37 @@ static srt_status add_json(cJSON *parent, cJSON *child) {
     return SRT_OK;
 }
 
+/* CSV takes its columns from the shard's first item: give that item every passthrough column any item of the
+ * shard has (in order of first appearance; "" where it has none), so items with other columns still fit. */
+static srt_status csv_unify_columns(writer *w, int64_t first, int64_t end) {
+    srt_ds_item *head = NULL;
+    cJSON *cols = cJSON_CreateObject();                 /* column -> value for the first item */
+    if (!cols) return srt_error(SRT_ERR_NOMEM, "tokenize writer: out of memory");
+    int added = 0;
+    for (int64_t u = first; u < end; u++) {
+        unit_slot *s = &w->ring[u % w->ring_n];
+        for (int i = 0; !s->error && i < s->expected; i++) {
+            srt_ds_item *it = &s->items[i];
+            cJSON *x = it->extra_json ? cJSON_Parse(it->extra_json) : NULL;
+            for (cJSON *c = x ? x->child : NULL; c; c = c->next) {
+                if (cJSON_GetObjectItemCaseSensitive(cols, c->string)) continue;
+                cJSON_AddItemToObject(cols, c->string, head ? cJSON_CreateString("") : cJSON_Duplicate(c, 1));
+                added += head != NULL;
+            }
+            cJSON_Delete(x);
+            if (!head) head = it;
+        }
+    }
+    srt_status st = SRT_OK;
+    if (head && added) {
+        char *text = cJSON_PrintUnformatted(cols);
+        if (!text) st = srt_error(SRT_ERR_NOMEM, "tokenize writer: out of memory");
+        else { free(head->extra_json); head->extra_json = text; }
+    }
+    cJSON_Delete(cols);
+    return st;
+}
+
 /* Write shard k (all units complete), then its done-log line. */
 static srt_status write_shard(writer *w, int64_t k) {
     ds_pipe *p = w->p;
@@ -125,6 +156,7 @@ static srt_status write_shard(writer *w, int64_t k) {
           *fl = cJSON_CreateArray();
     srt_ds_shard_writer *sw = NULL;
     srt_status st = line && items && errors && fl ? SRT_OK : srt_error(SRT_ERR_NOMEM, "tokenize writer: out of memory");
+    if (st == SRT_OK && o->format == SRT_DS_CSV) st = csv_unify_columns(w, first, end);
     if (st == SRT_OK) st = srt_ds_shard_begin(o->out_dir, name, o->format, &p->info, &sw);
     int64_t n_items = 0, n_errors = 0, samples = 0, bytes = 0, written = 0;
     for (int64_t u = first; u < end && st == SRT_OK; u++) {

@@ -53,6 +53,7 @@ srt_status ds_read_csv_next(srt_ds_reader *r, srt_ds_item *item, int *eof) {
     SRT_TRY(ds_csv_read_record(r->f, r->path, &r->line, 1, 0, &c->rec, eof));
     if (*eof) return SRT_OK;
     char what[560];
+    r->item_line = c->rec.line;
     snprintf(what, sizeof what, "%s:%d", r->path, c->rec.line);
     if (c->rec.n != c->head.n)
         return srt_error(SRT_ERR_FORMAT, "%s: %zu fields, the header has %zu", what, c->rec.n, c->head.n);

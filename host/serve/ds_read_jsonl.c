@@ -73,7 +73,7 @@ srt_status ds_read_jsonl_next(srt_ds_reader *r, srt_ds_item *item, int *eof) {
     }
     char what[560];
     snprintf(what, sizeof what, "%s:%d", r->path, r->line);
-    r->line++;
+    r->item_line = r->line++;
     cJSON *o = cJSON_ParseWithLength(buf, (size_t)n);
     free(buf);
     if (!o || !cJSON_IsObject(o)) {
@@ -81,6 +81,7 @@ srt_status ds_read_jsonl_next(srt_ds_reader *r, srt_ds_item *item, int *eof) {
         return srt_error(SRT_ERR_FORMAT, "%s: not a JSON object", what);
     }
     srt_status st = take_string(o, "key", what, &item->key);
+    if (st == SRT_OK && !*item->key) st = srt_error(SRT_ERR_FORMAT, "%s: empty key", what);
     if (st == SRT_OK) st = take_string(o, "source", what, &item->source);
     int64_t rate = 0;
     if (st == SRT_OK) st = take_int(o, "offset", what, 0, &item->offset_samples);

@@ -67,7 +67,6 @@ srt_status srt_ds_reader_next(srt_ds_reader *r, srt_ds_item *item, int *eof) {
     *eof = 0;
     if (!r) return srt_error(SRT_ERR_INVALID_ARG, "shard reader: none");
     srt_ds_item it = {0};
-    int line = r->line;
     srt_status st;
     switch (r->fmt) {
     case SRT_DS_JSONL: st = ds_read_jsonl_next(r, &it, eof); break;
@@ -77,7 +76,7 @@ srt_status srt_ds_reader_next(srt_ds_reader *r, srt_ds_item *item, int *eof) {
     if (st != SRT_OK || *eof) { srt_ds_item_clear(&it); return st; }
     char what[600];
     if (r->fmt == SRT_DS_BIN) snprintf(what, sizeof what, "%s: item %lld ('%.200s')", r->path, (long long)r->index, it.key);
-    else snprintf(what, sizeof what, "%s:%d ('%.200s')", r->path, line, it.key);
+    else snprintf(what, sizeof what, "%s:%d ('%.200s')", r->path, r->item_line, it.key);
     it.codes.n_samples = it.n_samples;
     st = check_item(r, &it, what);
     if (st != SRT_OK) { srt_ds_item_clear(&it); return st; }

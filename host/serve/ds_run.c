@@ -152,7 +152,7 @@ static srt_status run_pipeline(ds_pipe *p, ds_worker *workers, int n_workers) {
         if (o->progress) {
             srt_ds_progress snap;
             progress_snapshot(p, &snap);
-            o->progress(&snap, o->progress_user);
+            if (!snap.finished) o->progress(&snap, o->progress_user);   /* the final report comes after the index */
         }
     }
     /* the writer is done: every shard is committed (readers and encoders have nothing left) or the run failed */

@@ -1,9 +1,12 @@
-/* ds_run_devices.c: the tokenizer's encoder workers from --device: "cpu" / "cpu-ref" one worker (the cpu backend
- * uses all cores, or n_threads), "cuda" one worker per visible device (cuda:0, cuda:1, ... until the backend says
- * there is no such device; with the simulator build that is the one simulated device), "cuda:0,2" the listed
- * devices. Each worker loads its own codec. */
+/* ds_run_devices.c: the tokenizer's encoder workers from --device, one codec each:
+ *   "cpu", "cpu-ref", "cuda:N"    one worker (the cpu backend uses all cores, or n_threads);
+ *   "cuda"                        one worker per visible device: cuda:0, cuda:1, ... until the backend reports no
+ *                                 such device (the simulator build has one simulated device);
+ *   a comma list                  one worker per element: "cuda:0,2" (bare numbers continue the cuda list),
+ *                                 "cuda:0,cuda:1", or "cpu,cpu" (two CPU workers, e.g. with --threads 1 each). */
 #include "serve/ds_pipeline_internal.h"
 #include "common.h"
+#include <ctype.h>
 #include <string.h>
 
 #define DS_MAX_WORKERS 16
@@ -17,6 +20,7 @@ static srt_status load_one(const char *model_dir, const char *name, int n_thread
 }
 
 void ds_workers_free(ds_worker *w, int n) {
+    if (!w) return;
     for (int i = 0; i < n; i++) srt_codec_free(w[i].codec);
     free(w);
 }
@@ -37,28 +41,29 @@ srt_status ds_workers_load(const char *model_dir, const char *device, int n_thre
             if (st != SRT_OK) break;
             n++;
         }
-    } else if (!strncmp(device, "cuda:", 5) && strchr(device, ',')) {
-        const char *s = device + 5;
-        while (st == SRT_OK && *s) {
-            char *end = NULL;
-            long d = strtol(s, &end, 10);
-            if (end == s || d < 0 || d > 1024 || (*end && *end != ',')) {
-                st = srt_error(SRT_ERR_INVALID_ARG, "--device %s: expected cuda:N,M,...", device);
+    } else {
+        const char *s = device;
+        int last_cuda = 0;
+        while (st == SRT_OK) {
+            const char *end = strchr(s, ',');
+            size_t len = end ? (size_t)(end - s) : strlen(s);
+            char name[32];
+            if (len == 0 || len >= 24) {
+                st = srt_error(SRT_ERR_INVALID_ARG, "--device %s: empty or overlong element", device);
                 break;
             }
-            if (n == DS_MAX_WORKERS) { st = srt_error(SRT_ERR_RANGE, "--device %s: at most %d devices", device, DS_MAX_WORKERS); break; }
-            for (int i = 0; i < n && st == SRT_OK; i++)
-                if (atoi(w[i].stats.device + 5) == (int)d)
-                    st = srt_error(SRT_ERR_INVALID_ARG, "--device %s: cuda:%ld listed twice", device, d);
-            char name[32];
-            snprintf(name, sizeof name, "cuda:%ld", d);
-            if (st == SRT_OK) st = load_one(model_dir, name, n_threads, &w[n]);
+            if (isdigit((unsigned char)s[0]) && last_cuda) snprintf(name, sizeof name, "cuda:%.*s", (int)len, s);
+            else snprintf(name, sizeof name, "%.*s", (int)len, s);
+            last_cuda = !strncmp(name, "cuda", 4);
+            if (n == DS_MAX_WORKERS) {
+                st = srt_error(SRT_ERR_RANGE, "--device %s: at most %d encoder workers", device, DS_MAX_WORKERS);
+                break;
+            }
+            st = load_one(model_dir, name, n_threads, &w[n]);
             if (st == SRT_OK) n++;
-            s = *end ? end + 1 : end;
+            if (!end) break;
+            s = end + 1;
         }
-    } else {
-        st = load_one(model_dir, device, n_threads, &w[0]);
-        if (st == SRT_OK) n = 1;
     }
     if (st != SRT_OK) { ds_workers_free(w, n); return st; }
     *out = w;

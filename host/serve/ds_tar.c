@@ -181,7 +181,7 @@ srt_status srt_tar_next(srt_tar_reader *t, char **name, void **data, size_t *siz
                            t->path, (long long)hpos);
             break;
         }
-        char base[256];
+        char base[260];   /* prefix (155) + "/" + name (100) */
         int ustar = !memcmp(h + 257, "ustar", 5);
         size_t nl = strnlen((const char *)h, 100), pl = ustar ? strnlen((const char *)h + 345, 155) : 0;
         if (pl) snprintf(base, sizeof base, "%.*s/%.*s", (int)pl, (const char *)h + 345, (int)nl, (const char *)h);

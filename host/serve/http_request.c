@@ -132,6 +132,28 @@ int srt_utf8_count(const char *s, size_t n, size_t *chars) {
     return 0;
 }
 
+void srt_utf8_sanitize(const char *in, char *out, size_t cap) {
+    size_t n = strlen(in), i = 0, k = 0;
+    if (cap == 0) return;
+    while (i < n && k + 1 < cap) {
+        size_t len = 1;
+        unsigned c = (unsigned char)in[i];
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) len = 3;
+        else if (c >= 0xF0 && c <= 0xF4) len = 4;
+        if (c < 0x80 || (len > 1 && i + len <= n && srt_utf8_count(in + i, len, NULL) == 0)) {
+            if (k + len >= cap) break;
+            memcpy(out + k, in + i, len);
+            k += len;
+            i += len;
+        } else {
+            out[k++] = '?';
+            i++;
+        }
+    }
+    out[k] = 0;
+}
+
 /* ------------------------------------------------------------------ speech request */
 
 void srt_speech_request_free(srt_speech_request *req) {

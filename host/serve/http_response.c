@@ -137,7 +137,9 @@ char *srt_http_error_json(const srt_http_error *err) {
     cJSON *root = cJSON_CreateObject();
     cJSON *e = root ? cJSON_AddObjectToObject(root, "error") : NULL;
     if (!e) { cJSON_Delete(root); return NULL; }
-    cJSON_AddStringToObject(e, "message", err->message);
+    char msg[sizeof err->message];
+    srt_utf8_sanitize(err->message, msg, sizeof msg);
+    cJSON_AddStringToObject(e, "message", msg);
     cJSON_AddStringToObject(e, "type", err->type ? err->type : "server_error");
     cJSON_AddNumberToObject(e, "code", err->status);
     return print_and_free(root);

@@ -652,6 +652,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_release(r);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)socket_context;
+    srt_http_server *s = cls;
+    if (code != MHD_CONNECTION_NOTIFY_STARTED || s->cfg.socket_send_buffer <= 0) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &s->cfg.socket_send_buffer, sizeof(int));
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     srt_http_server *s = cls;
     char msg[400];
@@ -727,6 +736,7 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (!s->cfg.stream_buffer_max) s->cfg.stream_buffer_max = 8u << 20;
     if (s->cfg.stream_buffer_max < 4096) s->cfg.stream_buffer_max = 4096;
     if (s->cfg.n_threads <= 0) s->cfg.n_threads = 2;
+    if (s->cfg.socket_send_buffer == 0) s->cfg.socket_send_buffer = 128 * 1024;
     if (s->cfg.connection_timeout_s <= 0) s->cfg.connection_timeout_s = 60;
     s->voices = srt_tts_voices(engine);
     s->sample_rate = srt_tts_sample_rate(engine);
@@ -748,6 +758,7 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
         {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout_s, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, 512, NULL},
         {MHD_OPTION_THREAD_POOL_SIZE, s->cfg.n_threads, NULL},

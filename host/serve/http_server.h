@@ -11,7 +11,9 @@
  * Errors are {"error":{"message":...,"type":...}} with a 4xx/5xx status.
  *
  * Streaming (stream=true, pcm or wav): the response is chunked and fed from a per-request byte buffer that the
- * engine callback appends to (it never blocks). Above stream_buffer_soft bytes the client counts as backlogged
+ * engine callback appends to (it never blocks). Client sockets get a fixed send buffer (socket_send_buffer), so
+ * the kernel holds a bounded amount for a slow reader and the rest stays visible to us. Above stream_buffer_soft
+ * bytes of unsent audio the client counts as backlogged
  * (metric); above stream_buffer_max the request is cancelled and the stream ends without its final chunk, so a
  * stalled reader costs bounded memory and never stalls the engine or other clients. stream=true with flac is
  * rejected (400): FLAC's header is only final once the whole signal is known. A client that goes away (MHD's
@@ -42,6 +44,8 @@ typedef struct srt_http_config {
     size_t max_body_bytes;         /* largest request body (0 = 6 * max_input_chars + 16384) */
     size_t stream_buffer_soft;     /* streaming backlog above which a client counts as slow (0 = 256 KiB) */
     size_t stream_buffer_max;      /* backlog at which a streaming request is cancelled (0 = 8 MiB) */
+    int socket_send_buffer;        /* SO_SNDBUF of client connections, bytes (0 = 128 KiB, < 0 = the kernel's
+                                      autotuning, which lets loopback clients buffer megabytes unseen) */
     int n_threads;                 /* libmicrohttpd polling threads (0 = 2) */
     int connection_timeout_s;      /* idle connection timeout (0 = 60) */
     srt_sampling_params sampling;  /* request defaults (the engine's: srt_tts_config.sampling) */
@@ -99,6 +103,9 @@ int srt_http_bearer_ok(const char *authorization, const char *key);
 /* Validate UTF-8 (no overlongs, surrogates or code points above U+10FFFF) and count code points.
  * Returns 0 and sets *chars, or -1. */
 int srt_utf8_count(const char *s, size_t n, size_t *chars);
+/* Copy a NUL-terminated string into out (cap bytes, NUL-terminated, cut at a character boundary), replacing each
+ * byte that does not start a valid UTF-8 sequence with '?'. */
+void srt_utf8_sanitize(const char *in, char *out, size_t cap);
 
 /* ------------------------------------------------------------------ speech requests (http_request.c) */
 
@@ -150,7 +157,8 @@ const char *srt_http_audio_mime(srt_http_audio_format format);
  * through virtual IO into memory). *out malloc'd. */
 srt_status srt_http_encode_audio(srt_http_audio_format format, const float *pcm, int64_t n, int sample_rate,
                                  uint8_t **out, size_t *n_out);
-/* {"error":{"message":...,"type":...,"code":status}}, malloc'd (NULL on allocation failure). */
+/* {"error":{"message":...,"type":...,"code":status}}, malloc'd (NULL on allocation failure); bytes of the message
+ * that are not UTF-8 (a path or name echoed back) become '?', so the document is always valid JSON. */
 char *srt_http_error_json(const srt_http_error *err);
 /* GET /v1/models: {"object":"list","data":[{"id":...,"object":"model","owned_by":"snacrt","voices":[...]}...]} */
 char *srt_http_models_json(const char *const *models, const char *const *voices, int sample_rate);

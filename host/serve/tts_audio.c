@@ -40,7 +40,7 @@ srt_status tts_audio_push(srt_tts_engine *e) {
     tts_req **reqs = malloc(sizeof *reqs * (size_t)n);
     srt_status st = SRT_OK;
     if (!streams || !chunks || !final || !audio || !n_out || !reqs) {
-        st = srt_error(SRT_ERR_NOMEM, "tts: out of memory pushing audio");
+        st = srt_error(SRT_ERR_NOMEM, "out of memory pushing audio");
         goto done;
     }
     int k = 0;

@@ -99,10 +99,10 @@ static srt_status create_inner(srt_tts_engine *e) {
 srt_status srt_tts_engine_create(const srt_tts_config *cfg, srt_tts_engine **out) {
     *out = NULL;
     if (!cfg || !cfg->lm_dir || !cfg->codec_dir)
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: the engine needs an LM folder and a codec folder");
+        return srt_error(SRT_ERR_INVALID_ARG, "the engine needs an LM folder and a codec folder");
     if (cfg->max_running < 0 || cfg->max_queue < 0 || cfg->prefill_chunk < 0 || cfg->kv_max_tokens < 0 ||
         cfg->max_input_chars < 0 || cfg->max_piece_chars < 0 || cfg->n_threads < 0 || cfg->tp < 0)
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: negative engine setting");
+        return srt_error(SRT_ERR_INVALID_ARG, "negative engine setting");
     srt_tts_engine *e = srt_calloc(1, sizeof *e, "tts engine");
     if (!e) return SRT_ERR_NOMEM;
     e->cfg = *cfg;
@@ -125,7 +125,7 @@ srt_status srt_tts_engine_create(const srt_tts_config *cfg, srt_tts_engine **out
         if (pthread_create(&e->thread, NULL, tts_sched_main, e)) {
             pthread_mutex_destroy(&e->mu);
             pthread_cond_destroy(&e->cv);
-            st = srt_error(SRT_ERR_BACKEND, "tts: could not start the scheduler thread");
+            st = srt_error(SRT_ERR_BACKEND, "could not start the scheduler thread");
         } else {
             e->thread_started = 1;
         }
@@ -138,7 +138,7 @@ srt_status srt_tts_engine_create(const srt_tts_config *cfg, srt_tts_engine **out
 srt_status srt_tts_submit(srt_tts_engine *e, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
                           uint64_t *request_id) {
     if (request_id) *request_id = 0;
-    if (!e) return srt_error(SRT_ERR_INVALID_ARG, "tts: no engine");
+    if (!e) return srt_error(SRT_ERR_INVALID_ARG, "no engine");
     tts_req *r = NULL;
     srt_status st = tts_req_create(e, req, cb, user, &r);
     if (st != SRT_OK) {
@@ -153,7 +153,7 @@ srt_status srt_tts_submit(srt_tts_engine *e, const srt_tts_request *req, srt_tts
         e->m.requests_rejected++;
         pthread_mutex_unlock(&e->mu);
         tts_req_free(e, r);
-        return srt_error(SRT_ERR_FULL, "tts: the queue is full (%d requests waiting)", e->cfg.max_queue);
+        return srt_error(SRT_ERR_FULL, "the queue is full (%d requests waiting)", e->cfg.max_queue);
     }
     r->id = e->next_id++;
     if (e->queue_tail) e->queue_tail->next = r;

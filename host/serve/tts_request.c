@@ -7,36 +7,36 @@
 
 static srt_status check_sampling(const srt_sampling_params *p) {
     if (!isfinite(p->temperature) || p->temperature < 0 || p->temperature > 100)
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: temperature %g outside [0, 100]", p->temperature);
+        return srt_error(SRT_ERR_INVALID_ARG, "temperature %g outside [0, 100]", p->temperature);
     if (!isfinite(p->top_p) || p->top_p < 0 || p->top_p > 1)
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: top_p %g outside [0, 1]", p->top_p);
+        return srt_error(SRT_ERR_INVALID_ARG, "top_p %g outside [0, 1]", p->top_p);
     if (!isfinite(p->min_p) || p->min_p < 0 || p->min_p > 1)
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: min_p %g outside [0, 1]", p->min_p);
-    if (p->top_k < 0) return srt_error(SRT_ERR_INVALID_ARG, "tts: top_k %d is negative", p->top_k);
+        return srt_error(SRT_ERR_INVALID_ARG, "min_p %g outside [0, 1]", p->min_p);
+    if (p->top_k < 0) return srt_error(SRT_ERR_INVALID_ARG, "top_k %d is negative", p->top_k);
     if (!isfinite(p->repetition_penalty) || p->repetition_penalty < 0 || p->repetition_penalty > 100)
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: repetition_penalty %g outside [0, 100]", p->repetition_penalty);
+        return srt_error(SRT_ERR_INVALID_ARG, "repetition_penalty %g outside [0, 100]", p->repetition_penalty);
     if (!isfinite(p->frequency_penalty) || !isfinite(p->presence_penalty))
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: frequency/presence penalties must be finite");
+        return srt_error(SRT_ERR_INVALID_ARG, "frequency/presence penalties must be finite");
     if (p->max_tokens > (1 << 24))
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: max_tokens %d is too large", p->max_tokens);
+        return srt_error(SRT_ERR_INVALID_ARG, "max_tokens %d is too large", p->max_tokens);
     return SRT_OK;
 }
 
 srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
                           tts_req **out) {
     *out = NULL;
-    if (!req || !cb) return srt_error(SRT_ERR_INVALID_ARG, "tts: submit needs a request and a callback");
-    if (!req->text) return srt_error(SRT_ERR_INVALID_ARG, "tts: the request has no text");
+    if (!req || !cb) return srt_error(SRT_ERR_INVALID_ARG, "submit needs a request and a callback");
+    if (!req->text) return srt_error(SRT_ERR_INVALID_ARG, "the request has no text");
     size_t len = strlen(req->text);
     int max_chars = e->cfg.max_input_chars > 0 ? e->cfg.max_input_chars : 4096;
     if (len > (size_t)max_chars)
-        return srt_error(SRT_ERR_RANGE, "tts: text of %zu bytes is longer than the limit of %d", len, max_chars);
+        return srt_error(SRT_ERR_RANGE, "text of %zu bytes is longer than the limit of %d", len, max_chars);
     const char *voice = NULL;
     if (!srt_layout_voice(e->layout, req->voice, &voice)) {
         char known[512] = "";
         for (int i = 0; i < e->layout->n_voices; i++)
             snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", e->layout->voices[i]);
-        return srt_error(SRT_ERR_NOT_FOUND, "tts: unknown voice '%s' (layout %s has: %s)", req->voice,
+        return srt_error(SRT_ERR_NOT_FOUND, "unknown voice '%s' (layout %s has: %s)", req->voice,
                          e->layout->name, e->layout->n_voices ? known : "no voices");
     }
     srt_sampling_params sp = req->sampling ? *req->sampling : e->cfg.sampling;
@@ -46,15 +46,15 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     sp.n_stop_ids = 0;
     int has_audio = req->n_audio_in > 0;
     if (req->n_audio_in < 0 || (has_audio && (!req->audio_in || req->audio_in_rate <= 0)))
-        return srt_error(SRT_ERR_INVALID_ARG, "tts: audio_in needs samples and a sample rate");
+        return srt_error(SRT_ERR_INVALID_ARG, "audio_in needs samples and a sample rate");
     if (has_audio) {
         int slot = 0;
         for (int i = 0; i < e->layout->n_prompt; i++) slot |= e->layout->prompt[i].kind == SRT_LAYOUT_AUDIO;
         if (!slot)
-            return srt_error(SRT_ERR_UNSUPPORTED, "tts: layout %s has no audio slot in its prompt template",
+            return srt_error(SRT_ERR_UNSUPPORTED, "layout %s has no audio slot in its prompt template",
                              e->layout->name);
         if (req->n_audio_in > (int64_t)req->audio_in_rate * 600)
-            return srt_error(SRT_ERR_RANGE, "tts: audio prompt longer than 10 minutes");
+            return srt_error(SRT_ERR_RANGE, "audio prompt longer than 10 minutes");
     }
     tts_req *r = srt_calloc(1, sizeof *r, "tts request");
     if (!r) return SRT_ERR_NOMEM;
@@ -65,7 +65,7 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     r->sp = sp;
     srt_status st = srt_tts_split_text(req->text, e->cfg.max_piece_chars, &r->pieces, &r->n_pieces);
     if (st == SRT_OK && r->n_pieces == 0) {
-        if (!has_audio) st = srt_error(SRT_ERR_INVALID_ARG, "tts: the text is empty");
+        if (!has_audio) st = srt_error(SRT_ERR_INVALID_ARG, "the text is empty");
         else if (!(r->pieces = calloc(1, sizeof(char *))) || !(r->pieces[0] = srt_strdup("")))
             st = srt_error(SRT_ERR_NOMEM, "out of memory");
         else r->n_pieces = 1;
@@ -94,7 +94,7 @@ static srt_status encode_audio(srt_tts_engine *e, tts_req *r, int32_t **ids, siz
     free(audio);
     if (st == SRT_OK) st = srt_layout_codes_to_ids(e->layout, &codes, ids, n_ids);
     srt_codes_free(&codes);
-    if (st != SRT_OK) srt_error_prefix(st, "tts: encoding the audio prompt: ");
+    if (st != SRT_OK) srt_error_prefix(st, "encoding the audio prompt: ");
     return st;
 }
 
@@ -111,12 +111,16 @@ srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r) {
         st = srt_layout_build_prompt(e->layout, e->lm, r->voice, r->pieces[k], r->n_audio_in ? audio_ids : NULL,
                                      n_audio, &r->prompts[k], &r->n_prompts[k]);
         if (st != SRT_OK) break;
+        if (r->n_prompts[k] == 0) {
+            st = srt_error(SRT_ERR_INVALID_ARG, "layout %s builds an empty prompt", e->layout->name);
+            break;
+        }
         int64_t total = (int64_t)r->n_prompts[k] + r->sp.max_tokens;
         if (total > e->lm_info.max_position)
-            st = srt_error(SRT_ERR_RANGE, "tts: piece %d needs %lld positions (prompt %zu + max_tokens %d), the model "
+            st = srt_error(SRT_ERR_RANGE, "piece %d needs %lld positions (prompt %zu + max_tokens %d), the model "
                            "has %d", k, (long long)total, r->n_prompts[k], r->sp.max_tokens, e->lm_info.max_position);
         else if (total > INT32_MAX / 2)
-            st = srt_error(SRT_ERR_RANGE, "tts: piece %d is too long", k);
+            st = srt_error(SRT_ERR_RANGE, "piece %d is too long", k);
         else {
             int blocks = srt_lm_kv_blocks_for(e->lm, (int)total);
             if (blocks > need) need = blocks;
@@ -124,7 +128,7 @@ srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r) {
     }
     free(audio_ids);
     if (st == SRT_OK && need > e->lm_info.kv_n_blocks)
-        st = srt_error(SRT_ERR_RANGE, "tts: the request needs %d KV-cache blocks (prompt + max_tokens %d) but the cache "
+        st = srt_error(SRT_ERR_RANGE, "the request needs %d KV-cache blocks (prompt + max_tokens %d) but the cache "
                        "holds %d: raise kv_max_tokens or lower max_tokens", need, r->sp.max_tokens,
                        e->lm_info.kv_n_blocks);
     for (int k = 0; k < r->n_pieces && st == SRT_OK; k++) r->stats.prompt_tokens += (int64_t)r->n_prompts[k];

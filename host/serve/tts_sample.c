@@ -21,7 +21,7 @@ static srt_status queue_group(srt_tts_engine *e, tts_req *r) {
         int64_t cap = r->pending_cap ? 2 * r->pending_cap : 8;
         for (int L = 0; L < l->n_levels; L++) {
             int32_t *grown = realloc(c->codes[L], sizeof(int32_t) * (size_t)(cap * l->per_level[L]));
-            if (!grown) return srt_error(SRT_ERR_NOMEM, "tts: out of memory queueing codes");
+            if (!grown) return srt_error(SRT_ERR_NOMEM, "out of memory queueing codes");
             c->codes[L] = grown;
         }
         c->n_levels = l->n_levels;

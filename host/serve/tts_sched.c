@@ -46,7 +46,7 @@ void tts_finish(srt_tts_engine *e, tts_req *r, srt_status status) {
     if (status != SRT_OK && status != SRT_ERR_CANCELLED && r->final_error[0])
         srt_error(status, "%s", r->final_error);
     else if (status == SRT_ERR_CANCELLED)
-        srt_error(status, "tts: request %llu was cancelled", (unsigned long long)r->id);
+        srt_error(status, "request %llu was cancelled", (unsigned long long)r->id);
     r->cb(r->user, NULL, 0, 1, status, &r->stats);
     tts_req_free(e, r);
 }

@@ -221,7 +221,7 @@ static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage
             if (o->slot < 0 || streams[i]->noise_seed < 0) continue;
             float *row = noise_host + (size_t)o->slot * s->nout;
             for (int64_t t = o->done; t < o->avail; t++)
-                row[o->off + (t - o->done)] = snac_noise_value(streams[i]->noise_seed, st->block, t + 1);
+                row[o->off + (t - o->done)] = snac_noise_value(streams[i]->noise_seed, st->block, t);
         }
         SRT_TRY(OPS(m)->upload(CTX(m), w->noise, noise_host, sizeof(float) * (size_t)(B * s->nout)));
         SRT_TRY(conv_valid(m, &blk->noise_linear, B, s->nout, NULL, w->Y, NULL, w->T));   /* h in T */

@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <tuple>
+#include <utility>
 #include "cudasim_api.h"
 
 #undef __global__
@@ -74,6 +76,11 @@ void launch_impl(const char *name, dim3 grid, dim3 block, size_t smem_bytes, cud
  * (a kernel's closure is copied: its arguments are captured by value, as a CUDA graph's kernel node does). */
 bool capturing(cudaStream_t stream);
 void record_op(cudaStream_t stream, const char *what, std::function<void()> op);
+
+/* A kernel call with its arguments evaluated and copied now (LAUNCH in cuda/common.cuh). */
+template <class K, class... A> inline auto bind_args(K kernel, A &&...args) {
+    return [kernel, t = std::make_tuple(std::forward<A>(args)...)]() mutable { std::apply(kernel, t); };
+}
 
 template <class F> static void thunk_of(void *closure) { (*static_cast<F *>(closure))(); }
 template <class F> inline void launch(const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, F fn) {

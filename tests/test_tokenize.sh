@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# test_tokenize.sh: `snacrt tokenize` end to end on a corpus made here with espeak-ng + sox (tests/data/snac/tiny24):
+# speech at 8, 11.025, 16, 22.05, 32, 44.1 and 48 kHz, mono and stereo, WAV / FLAC / OGG / MP3 (MP3 written by
+# `snacrt decode` through libsndfile: this sox has no MP3 writer), in a folder tree, a file list, a CSV manifest
+# with text/speaker columns and a WebDataset tar with .json/.txt sidecars; plus an empty, a truncated, a non-audio,
+# a missing file and a tar sample without audio.
+# Checks: exit 0; every good input's item has exactly the codes and n_samples of `snacrt encode` of that file alone;
+# every bad input is in errors.jsonl (key, source, error) and nothing else is; passthrough columns arrive; the csv
+# and bin shards read back (tools/snac_shard_reader.py) to the same items as jsonl; the summary JSON counts items
+# and errors; --dry-run lists the same keys and shard assignment; a second run needs --resume and then changes
+# nothing; --max-seconds cuts contiguous segments whose codes equal `snacrt encode` of the cut audio.
+set -u
+SRC=${SNACRT_SRC:-$(pwd)}
+BIN=${SNACRT_BIN:-$SRC/build}
+S=$BIN/snacrt
+M=$SRC/tests/data/snac/tiny24
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+
+# ---- corpus
+cd "$T"
+mkdir -p c/sub c/deep/er listed/sub2 man wds
+espeak-ng -w b1.wav "The quick brown fox jumps over the lazy dog."
+espeak-ng -w b2.wav "Tokenize every file, whatever its rate."
+espeak-ng -w b3.wav "Short one."
+sox b1.wav -r 8000 c/s08k.wav
+sox b2.wav -r 16000 -c 2 c/sub/s16k_stereo.flac
+cp b3.wav c/s22k.wav
+sox b1.wav -r 44100 -c 2 c/deep/er/s44k_stereo.ogg
+sox b2.wav -r 48000 -c 2 c/s48k_stereo.wav
+sox b3.wav -r 48000 c/deep/s48k.flac
+MP3=0
+if $S encode -m $M -o b1.json b1.wav && $S decode -m $M -o c/s24k.mp3 b1.json 2> /dev/null; then MP3=1
+else rm -f c/s24k.mp3; echo "NOTE: no MP3 writer (libsndfile without MPEG): MP3 input not tested" >&2; fi
+: > c/empty.wav
+head -c 3000 c/s48k_stereo.wav > c/truncated.wav
+echo "this is not audio" > c/notaudio.flac
+echo "ignored: not an audio extension" > c/readme.txt
+sox b2.wav -r 32000 listed/one.wav
+sox b3.wav -r 11025 -c 2 listed/sub2/two.flac
+printf 'one.wav\n# a comment\n\nsub2/two.flac\nmissing.wav\n' > listed/list.txt
+sox b1.wav -r 16000 man/m1.wav
+sox b3.wav -r 44100 man/m2.flac
+printf 'path,text,speaker\nm1.wav,"Hello, world",alice\nm2.flac,second one,bob\n' > man/manifest.csv
+sox b2.wav -r 22050 -c 2 wds/utt001.flac
+sox b1.wav -r 48000 wds/utt002.wav
+python3 - <<'PY'
+import io, tarfile
+def add(t, name, data):
+    ti = tarfile.TarInfo(name); ti.size = len(data); ti.mtime = 0; t.addfile(ti, io.BytesIO(data))
+with tarfile.open("wds/data.tar", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "utt001.flac", open("wds/utt001.flac", "rb").read())
+    add(t, "utt001.json", b'{"speaker": "carol", "lang": "en"}')
+    add(t, "utt001.txt", b"tar text one\n")
+    add(t, "utt002.wav", open("wds/utt002.wav", "rb").read())
+    add(t, "utt002.txt", b"tar text two")
+    add(t, "utt003.json", b'{"speaker": "nobody"}')
+PY
+mkdir -p wdsx && (cd wdsx && tar xf ../wds/data.tar)
+INPUTS="c listed/list.txt man/manifest.csv wds/data.tar"
+
+# ---- the run (jsonl)
+$S tokenize -m $M -o out --shard-size 3 --readers 3 --progress lines $INPUTS > summary.json 2> progress.txt
+rc=$?
+check "tokenize exits 0" "[ $rc = 0 ]"
+check "progress lines on stderr" "grep -q 'real time' progress.txt"
+check "index written" "[ -s out/index.json ] && [ -s out/index.items.jsonl ] && [ -f out/errors.jsonl ]"
+
+# key -> the file `snacrt encode` gets
+cat > expected.txt <<EOF
+s08k.wav c/s08k.wav
+sub/s16k_stereo.flac c/sub/s16k_stereo.flac
+s22k.wav c/s22k.wav
+deep/er/s44k_stereo.ogg c/deep/er/s44k_stereo.ogg
+s48k_stereo.wav c/s48k_stereo.wav
+deep/s48k.flac c/deep/s48k.flac
+one.wav listed/one.wav
+sub2/two.flac listed/sub2/two.flac
+m1.wav man/m1.wav
+m2.flac man/m2.flac
+utt001 wdsx/utt001.flac
+utt002 wdsx/utt002.wav
+EOF
+[ $MP3 = 1 ] && echo "s24k.mp3 c/s24k.mp3" >> expected.txt
+while read -r key file; do $S encode -m $M -o "ref_$(echo "$key" | tr '/' '_').json" "$file" || echo "encode failed: $file" >&2; done < expected.txt
+BAD="empty.wav truncated.wav notaudio.flac missing.wav utt003"
+
+cat > compare.py <<'PY'
+import glob, json, os, sys
+sys.path.insert(0, os.path.join(os.environ["SRC"], "tools"))
+from snac_shard_reader import open_shard
+out, fmt = sys.argv[1], sys.argv[2]
+idx = json.load(open(os.path.join(out, "index.json")))
+items = {}
+for sh in idx["shards"]:
+    data = [f for f in sh["files"] if not f.endswith(".idx")][0]
+    for it in open_shard(os.path.join(out, data)):
+        assert it["key"] not in items, "duplicate " + it["key"]
+        it["shard"] = sh["name"]
+        items[it["key"]] = it
+bad = 0
+expected = [l.split() for l in open("expected.txt")]
+for key, f in expected:
+    ref = json.load(open("ref_" + key.replace("/", "_") + ".json"))
+    it = items.get(key)
+    if it is None:
+        print("missing item", key); bad += 1; continue
+    codes = [list(map(int, c)) for c in it["codes"]]
+    if codes != ref["codes"] or it["n_samples"] != ref["n_samples"] or it["offset"] != 0:
+        print("codes/n_samples differ for", key, it["n_samples"], ref["n_samples"]); bad += 1
+extra = set(items) - set(k for k, _ in expected)
+if extra:
+    print("unexpected items", sorted(extra)); bad += 1
+errs = [json.loads(l) for l in open(os.path.join(out, "errors.jsonl"))]
+if sorted(e["key"] for e in errs) != sorted(sys.argv[3].split()):
+    print("errors.jsonl keys", sorted(e["key"] for e in errs)); bad += 1
+if any(not e["source"] or not e["error"] for e in errs):
+    print("errors without source/error"); bad += 1
+def ex(key):
+    it = items.get(key, {})
+    return it.get("extra") or {k: v for k, v in it.items() if k not in ("key", "source", "offset", "n_samples", "sample_rate", "codes", "shard", "extra")}
+want = {"m1.wav": {"text": "Hello, world", "speaker": "alice"}, "m2.flac": {"text": "second one", "speaker": "bob"},
+        "utt001": {"speaker": "carol", "lang": "en", "text": "tar text one"}, "utt002": {"text": "tar text two"}}
+for key, kv in want.items():
+    got = ex(key)
+    for k, v in kv.items():
+        if got.get(k) != v:
+            print("passthrough", key, k, "=", got.get(k), "expected", v); bad += 1
+if fmt != "jsonl":   # same items as the jsonl run
+    ref_items = {}
+    for sh in json.load(open("out/index.json"))["shards"]:
+        for it in open_shard(os.path.join("out", sh["files"][0])):
+            ref_items[it["key"]] = it
+    for k, it in ref_items.items():
+        o = items.get(k)
+        if o is None or [list(map(int, c)) for c in o["codes"]] != [list(map(int, c)) for c in it["codes"]] \
+                or o["n_samples"] != it["n_samples"] or o["source"] != it["source"]:
+            print(fmt, "differs from jsonl for", k); bad += 1
+json.dump({k: v["shard"] for k, v in items.items()}, open(out + ".shards.json", "w"))
+sys.exit(1 if bad else 0)
+PY
+export SRC
+check "jsonl: codes and n_samples equal snacrt encode; errors; passthrough" "python3 compare.py out jsonl '$BAD'"
+check "summary counts" "python3 -c \"import json,sys; s=json.load(open('summary.json')); n=len(open('expected.txt').readlines()); sys.exit(0 if s['items']==n and s['errors']==5 and s['units']==n+5 and s['audio_hours']>0 and s['devices'][0]['device']=='cpu' else 1)\""
+check "errors.jsonl entries name the file" "grep -q 'truncated.wav' out/errors.jsonl && grep -q '\"source\":\".*data.tar' out/errors.jsonl"
+
+for F in csv bin; do
+  $S tokenize -m $M -o out_$F --format $F --shard-size 4 --progress none $INPUTS > summary_$F.json
+  check "$F run exits 0" "[ $? = 0 ]"
+  check "$F shards read back equal jsonl and snacrt encode" "python3 compare.py out_$F $F '$BAD'"
+done
+check "bin shards have .idx" "ls out_bin/*.idx > /dev/null 2>&1"
+
+# ---- dry run: same keys and shard assignment
+$S tokenize --dry-run --shard-size 3 $INPUTS > dry.jsonl
+check "dry run lists every unit with its shard" "python3 - <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open('dry.jsonl')]
+units, summary = lines[:-1], lines[-1]
+shards = json.load(open('out.shards.json'))
+ok = summary['units'] == len(units) == len(shards) + 5 and all(shards[u['key']] == u['shard'] for u in units if u['key'] in shards)
+sys.exit(0 if ok else 1)
+PY"
+
+# ---- rerun: refused without --resume; with it nothing changes
+sha() { (cd "$1" && sha256sum $(ls | sort)); }
+sha out > before.sha
+$S tokenize -m $M -o out --shard-size 3 --progress none $INPUTS > /dev/null 2> err.txt
+check "rerun without --resume is refused" "[ $? = 1 ] && grep -q -- '--resume' err.txt"
+$S tokenize -m $M -o out --shard-size 3 --progress none --resume $INPUTS > resumed.json
+check "rerun with --resume exits 0" "[ $? = 0 ]"
+sha out > after.sha
+check "resume of a finished run changes nothing" "cmp -s before.sha after.sha"
+check "resume skips every shard" "python3 -c \"import json,sys; s=json.load(open('resumed.json')); sys.exit(0 if s['shards_written']==0 and s['shards_skipped']==s['shards'] else 1)\""
+$S tokenize -m $M -o out --shard-size 2 --progress none --resume $INPUTS > /dev/null 2> err.txt
+check "resume with other settings is refused" "[ $? = 1 ] && grep -q 'different run' err.txt"
+
+# ---- --max-seconds: a 24 kHz recording with pauses, cut at silence
+sox b1.wav -r 24000 p1.wav; sox b2.wav -r 24000 p2.wav
+sox -n -r 24000 -c 1 sil.wav trim 0 0.6
+sox p1.wav sil.wav p2.wav sil.wav p1.wav sil.wav p2.wav seg/long24.wav 2> /dev/null || { mkdir -p seg && sox p1.wav sil.wav p2.wav sil.wav p1.wav sil.wav p2.wav seg/long24.wav; }
+$S tokenize -m $M -o out_seg --max-seconds 4 --progress none seg > seg_summary.json
+check "segmented run exits 0" "[ $? = 0 ]"
+python3 - > seg_list.txt <<'PY'
+import json
+for l in open("out_seg/w00000-of00001-s000000.jsonl"):
+    it = json.loads(l); print(it["key"], it["offset"], it["n_samples"])
+PY
+TOTAL=$(soxi -s seg/long24.wav)
+check "segments are contiguous, <= 4 s, cover the file, keys #0.." "python3 - $TOTAL <<'PY'
+import sys
+rows = [l.split() for l in open('seg_list.txt')]
+pos, ok = 0, len(rows) >= 3
+for i, (k, off, n) in enumerate(rows):
+    ok &= k == 'long24.wav#%d' % i and int(off) == pos and 0 < int(n) <= 96000
+    pos += int(n)
+sys.exit(0 if ok and pos == int(sys.argv[1]) else 1)
+PY"
+check "at least one cut at a pause (not every segment is exactly 4 s)" "awk '\$3 != 96000' seg_list.txt | head -n -1 | grep -q ."
+segbad=0
+while read -r key off n; do
+  sox seg/long24.wav cut.wav trim ${off}s ${n}s
+  $S encode -m $M -o cut.json cut.wav
+  python3 - "$key" <<'PY' || segbad=$((segbad+1))
+import json, sys
+ref = json.load(open("cut.json"))
+for l in open("out_seg/w00000-of00001-s000000.jsonl"):
+    it = json.loads(l)
+    if it["key"] == sys.argv[1]:
+        sys.exit(0 if it["codes"] == ref["codes"] and it["n_samples"] == ref["n_samples"] else 1)
+sys.exit(1)
+PY
+done < seg_list.txt
+check "every segment's codes equal snacrt encode of the cut audio" "[ $segbad = 0 ]"
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]

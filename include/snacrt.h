@@ -197,6 +197,7 @@ int srt_lm_kv_blocks_for(const srt_lm *lm, int n_tokens);
 /* One forward over a batch: sequence seq_ids[s] gets n_new[s] new tokens tokens[s][0..n_new[s]) (prefill,
  * a prefill chunk or one decode token), appended to its cache. logits (host, f32): when all_logits,
  * (sum n_new, vocab) for every new token in order; else (n_seqs, vocab) for the last new token of each sequence.
+ * logits may be NULL when the caller does not need them on the host (e.g. sampling on the device).
  * SRT_ERR_FULL (nothing changed) when the KV cache has no room: the caller may queue and retry. */
 srt_status srt_lm_forward(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
                           const int *n_new, int all_logits, float *logits);

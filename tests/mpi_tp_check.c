@@ -254,7 +254,8 @@ static int check_model(const char *dir, int tp) {
         check_generate(procs, tag, ps);
         int32_t picks[2] = {1000 + info.tp_rank, 7}, want_picks[2] = {1000, 7};   /* rank 0's win everywhere */
         TEST_CHECK(srt_lm_tp_share_ids(procs, picks, 2) == SRT_OK && !memcmp(picks, want_picks, sizeof picks),
-                   "%s: srt_lm_tp_share_ids gives rank 0's ids (%d, %d): %s", tag, picks[0], picks[1], srt_last_error());
+                   "%s: srt_lm_tp_share_ids gives rank 0's ids (%d, %d): %s", tag, picks[0], picks[1],
+                   srt_last_error());
         int32_t a[12], b[12];
         if (sample_ids(threads, &ps[0], a, 12) && sample_ids(procs, &ps[0], b, 12))
             TEST_CHECK(!memcmp(a, b, sizeof a), "%s: sampled ids identical to the thread ranks'", tag);

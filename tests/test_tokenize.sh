@@ -2,7 +2,7 @@
 # test_tokenize.sh: `snacrt tokenize` end to end on a corpus made here with espeak-ng + sox (tests/data/snac/tiny24):
 # speech at 8, 11.025, 16, 22.05, 32, 44.1 and 48 kHz, mono and stereo, WAV / FLAC / OGG / MP3 (MP3 written by
 # `snacrt decode` through libsndfile: this sox has no MP3 writer), in a folder tree, a file list, a CSV manifest
-# with text/speaker columns and a WebDataset tar with .json/.txt sidecars; plus an empty, a truncated, a non-audio,
+# with text/speaker columns, a JSONL manifest (audio_filepath, numbers and lists pass through), a WebDataset tar with .json/.txt sidecars; plus an empty, a truncated, a non-audio,
 # a missing file and a tar sample without audio.
 # Checks: exit 0; every good input's item has exactly the codes and n_samples of `snacrt encode` of that file alone;
 # every bad input is in errors.jsonl (key, source, error) and nothing else is; passthrough columns arrive; the csv
@@ -44,6 +44,8 @@ printf 'one.wav\n# a comment\n\nsub2/two.flac\nmissing.wav\n' > listed/list.txt
 sox b1.wav -r 16000 man/m1.wav
 sox b3.wav -r 44100 man/m2.flac
 printf 'path,text,speaker\nm1.wav,"Hello, world",alice\nm2.flac,second one,bob\n' > man/manifest.csv
+sox b2.wav -r 16000 -c 2 man/j1.wav
+printf '{"audio_filepath": "j1.wav", "duration": 1.5, "text": "from jsonl", "tags": ["a", "b"]}\n' > man/extra.jsonl
 sox b2.wav -r 22050 -c 2 wds/utt001.flac
 sox b1.wav -r 48000 wds/utt002.wav
 python3 - <<'PY'
@@ -59,10 +61,10 @@ with tarfile.open("wds/data.tar", "w", format=tarfile.USTAR_FORMAT) as t:
     add(t, "utt003.json", b'{"speaker": "nobody"}')
 PY
 mkdir -p wdsx && (cd wdsx && tar xf ../wds/data.tar)
-INPUTS="c listed/list.txt man/manifest.csv wds/data.tar"
+INPUTS="c/ listed/list.txt man/manifest.csv man/extra.jsonl wds/data.tar"
 
 # ---- the run (jsonl)
-$S tokenize -m $M -o out --shard-size 3 --readers 3 --progress lines $INPUTS > summary.json 2> progress.txt
+$S tokenize -m $M -o out --shard-size 3 --readers 3 --threads 1 --progress lines $INPUTS > summary.json 2> progress.txt
 rc=$?
 check "tokenize exits 0" "[ $rc = 0 ]"
 check "progress lines on stderr" "grep -q 'real time' progress.txt"
@@ -80,6 +82,7 @@ one.wav listed/one.wav
 sub2/two.flac listed/sub2/two.flac
 m1.wav man/m1.wav
 m2.flac man/m2.flac
+j1.wav man/j1.wav
 utt001 wdsx/utt001.flac
 utt002 wdsx/utt002.wav
 EOF
@@ -123,6 +126,8 @@ def ex(key):
     return it.get("extra") or {k: v for k, v in it.items() if k not in ("key", "source", "offset", "n_samples", "sample_rate", "codes", "shard", "extra")}
 want = {"m1.wav": {"text": "Hello, world", "speaker": "alice"}, "m2.flac": {"text": "second one", "speaker": "bob"},
         "utt001": {"speaker": "carol", "lang": "en", "text": "tar text one"}, "utt002": {"text": "tar text two"}}
+if fmt != "csv":   # CSV cells are strings; jsonl and bin keep JSON values
+    want["j1.wav"] = {"duration": 1.5, "text": "from jsonl", "tags": ["a", "b"]}
 for key, kv in want.items():
     got = ex(key)
     for k, v in kv.items():
@@ -145,9 +150,10 @@ export SRC
 check "jsonl: codes and n_samples equal snacrt encode; errors; passthrough" "python3 compare.py out jsonl '$BAD'"
 check "summary counts" "python3 -c \"import json,sys; s=json.load(open('summary.json')); n=len(open('expected.txt').readlines()); sys.exit(0 if s['items']==n and s['errors']==5 and s['units']==n+5 and s['audio_hours']>0 and s['devices'][0]['device']=='cpu' else 1)\""
 check "errors.jsonl entries name the file" "grep -q 'truncated.wav' out/errors.jsonl && grep -q '\"source\":\".*data.tar' out/errors.jsonl"
+check "a folder given as c/ gives sources c/..." "grep -q '\"source\":\"c/sub/s16k_stereo.flac\"' out/w00000-of00001-s*.jsonl"
 
 for F in csv bin; do
-  $S tokenize -m $M -o out_$F --format $F --shard-size 4 --progress none $INPUTS > summary_$F.json
+  $S tokenize -m $M -o out_$F --format $F --shard-size 4 --threads 1 --progress none $INPUTS > summary_$F.json
   check "$F run exits 0" "[ $? = 0 ]"
   check "$F shards read back equal jsonl and snacrt encode" "python3 compare.py out_$F $F '$BAD'"
 done
@@ -181,7 +187,7 @@ check "resume with other settings is refused" "[ $? = 1 ] && grep -q 'different 
 sox b1.wav -r 24000 p1.wav; sox b2.wav -r 24000 p2.wav
 sox -n -r 24000 -c 1 sil.wav trim 0 0.6
 sox p1.wav sil.wav p2.wav sil.wav p1.wav sil.wav p2.wav seg/long24.wav 2> /dev/null || { mkdir -p seg && sox p1.wav sil.wav p2.wav sil.wav p1.wav sil.wav p2.wav seg/long24.wav; }
-$S tokenize -m $M -o out_seg --max-seconds 4 --progress none seg > seg_summary.json
+$S tokenize -m $M -o out_seg --max-seconds 4 --threads 1 --progress none seg > seg_summary.json
 check "segmented run exits 0" "[ $? = 0 ]"
 python3 - > seg_list.txt <<'PY'
 import json

@@ -20,14 +20,16 @@ static const char *usage =
     "  --format jsonl|csv|bin    shard format (default jsonl)\n"
     "  --shard-size N            inputs per shard (default 1000)\n"
     "  --shard-index I --num-shards N   be worker I of N (default 0 of 1): input j of the sorted list goes to\n"
-    "                            worker j %% N; e.g. --shard-index $SLURM_ARRAY_TASK_ID --num-shards $SLURM_ARRAY_TASK_COUNT;\n"
+    "                            worker j % N (a tar archive is one input), e.g. under Slurm:\n"
+    "                            --shard-index $SLURM_ARRAY_TASK_ID --num-shards $SLURM_ARRAY_TASK_COUNT;\n"
     "                            then `snacrt merge-index OUT_DIR` joins the workers' indexes\n"
     "  --resume                  continue a killed run in OUT_DIR (same command): committed shards are kept\n"
     "  --max-seconds S           split recordings longer than S at silence (items KEY#0, KEY#1, ... with offsets)\n"
     "  --chunk-seconds S         recordings longer than S are encoded in overlapped chunks of S while they are\n"
     "                            decoded: flat memory, the same codes (default 60)\n"
-    "  --batch-seconds S         audio per encoder batch, padded (default 20)\n"
-    "  --device cpu|cpu-ref|cuda|cuda:0,2   cuda: one encoder per visible GPU (default cpu, all cores)\n"
+    "  --batch-seconds S         audio per encoder batch, padded (default 20 on cpu, 300 on cuda)\n"
+    "  --device D                cpu (default: one encoder, all cores), cpu-ref, cuda (one encoder per visible\n"
+    "                            GPU), cuda:N, or a list: cuda:0,2 / cpu,cpu (one encoder each)\n"
     "  --threads N               CPU threads of the cpu encoder (default all cores)\n"
     "  --readers N               decode + resample threads (default 2)\n"
     "  --path-column NAME        manifests: the column with the audio path\n"
@@ -117,6 +119,14 @@ int srt_cmd_tokenize(int argc, char **argv) {
     const char *v = NULL, *progress = "auto", *summary_path = NULL;
     double every = 10;
     long long ll = 0;
+#define USAGE_ERROR(...) do { rc = cli_usage_error("tokenize", usage, __VA_ARGS__); goto out; } while (0)
+#define INT_OPTION(flag, lo, hi, dst) \
+    else if (cli_flag_value(argc, argv, &i, flag, &v)) { \
+        if (v && cli_parse_int(v, lo, hi, &ll)) USAGE_ERROR("%s must be %lld..%lld", flag, (long long)(lo), (long long)(hi)); \
+        dst = ll; }
+#define SECONDS_OPTION(flag, lo, dst) \
+    else if (cli_flag_value(argc, argv, &i, flag, &v)) { \
+        if (v && (parse_seconds(v, 0, &dst) || dst < (lo))) USAGE_ERROR("%s must be a number >= %g", flag, (double)(lo)); }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         v = NULL;
@@ -126,50 +136,37 @@ int srt_cmd_tokenize(int argc, char **argv) {
         if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) o.model_dir = v;
         else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) o.out_dir = v;
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) {
-            if (v && srt_ds_format_parse(v, &o.format) != SRT_OK) { rc = cli_usage_error("tokenize", usage, "unknown --format %s", v); goto out; }
-        } else if (cli_flag_value(argc, argv, &i, "--device", &v)) o.device = v;
+            if (v && srt_ds_format_parse(v, &o.format) != SRT_OK) USAGE_ERROR("unknown --format %s", v);
+        }
+        else if (cli_flag_value(argc, argv, &i, "--device", &v)) o.device = v;
         else if (cli_flag_value(argc, argv, &i, "--path-column", &v)) o.path_column = v;
         else if (cli_flag_value(argc, argv, &i, "--progress", &v)) progress = v;
         else if (cli_flag_value(argc, argv, &i, "--summary", &v)) summary_path = v;
-        else if (cli_flag_value(argc, argv, &i, "--threads", &v)) {
-            if (v && cli_parse_int(v, 0, 1024, &ll)) { rc = cli_usage_error("tokenize", usage, "--threads must be 0..1024"); goto out; }
-            o.n_threads = (int)ll;
-        } else if (cli_flag_value(argc, argv, &i, "--readers", &v)) {
-            if (v && cli_parse_int(v, 1, 64, &ll)) { rc = cli_usage_error("tokenize", usage, "--readers must be 1..64"); goto out; }
-            o.n_readers = (int)ll;
-        } else if (cli_flag_value(argc, argv, &i, "--shard-size", &v)) {
-            if (v && cli_parse_int(v, 1, 1LL << 40, &ll)) { rc = cli_usage_error("tokenize", usage, "--shard-size must be >= 1"); goto out; }
-            o.shard_size = ll;
-        } else if (cli_flag_value(argc, argv, &i, "--shard-index", &v)) {
-            if (v && cli_parse_int(v, 0, 99999, &ll)) { rc = cli_usage_error("tokenize", usage, "--shard-index must be 0..99999"); goto out; }
-            o.shard_index = (int)ll;
-        } else if (cli_flag_value(argc, argv, &i, "--num-shards", &v)) {
-            if (v && cli_parse_int(v, 1, 99999, &ll)) { rc = cli_usage_error("tokenize", usage, "--num-shards must be 1..99999"); goto out; }
-            o.num_shards = (int)ll;
-        } else if (cli_flag_value(argc, argv, &i, "--batch-seconds", &v)) {
-            if (v && (parse_seconds(v, 0, &o.batch_seconds) || o.batch_seconds <= 0)) { rc = cli_usage_error("tokenize", usage, "--batch-seconds must be > 0"); goto out; }
-        } else if (cli_flag_value(argc, argv, &i, "--chunk-seconds", &v)) {
-            if (v && (parse_seconds(v, 0, &o.chunk_seconds) || o.chunk_seconds <= 0)) { rc = cli_usage_error("tokenize", usage, "--chunk-seconds must be > 0"); goto out; }
-        } else if (cli_flag_value(argc, argv, &i, "--max-seconds", &v)) {
-            if (v && parse_seconds(v, 0, &o.max_seconds)) { rc = cli_usage_error("tokenize", usage, "--max-seconds must be >= 0"); goto out; }
-        } else if (cli_flag_value(argc, argv, &i, "--progress-every", &v)) {
-            if (v && parse_seconds(v, 0, &every)) { rc = cli_usage_error("tokenize", usage, "--progress-every must be >= 0"); goto out; }
-        } else if (a[0] == '-' && a[1]) { rc = cli_usage_error("tokenize", usage, "unknown option %s", a); goto out; }
+        INT_OPTION("--threads", 0, 1024, o.n_threads)
+        INT_OPTION("--readers", 1, 64, o.n_readers)
+        INT_OPTION("--shard-size", 1, 1LL << 40, o.shard_size)
+        INT_OPTION("--shard-index", 0, 99998, o.shard_index)
+        INT_OPTION("--num-shards", 1, 99999, o.num_shards)
+        SECONDS_OPTION("--batch-seconds", 0.001, o.batch_seconds)
+        SECONDS_OPTION("--chunk-seconds", 0.01, o.chunk_seconds)
+        SECONDS_OPTION("--max-seconds", 0, o.max_seconds)
+        SECONDS_OPTION("--progress-every", 0, every)
+        else if (a[0] == '-' && a[1]) USAGE_ERROR("unknown option %s", a);
         else { inputs[n_inputs++] = a; continue; }
-        if (!v) { rc = cli_usage_error("tokenize", usage, "%s needs a value", a); goto out; }
+        if (!v) USAGE_ERROR("%s needs a value", a);
     }
-    if (o.shard_index >= o.num_shards) { rc = cli_usage_error("tokenize", usage, "--shard-index must be < --num-shards"); goto out; }
-    if (!n_inputs) { rc = cli_usage_error("tokenize", usage, "no INPUT given"); goto out; }
+    if (o.shard_index >= o.num_shards) USAGE_ERROR("--shard-index must be < --num-shards");
+    if (!n_inputs) USAGE_ERROR("no INPUT given");
     o.inputs = inputs;
     o.n_inputs = n_inputs;
     if (dry) { rc = dry_run(&o); goto out; }
-    if (!o.model_dir || !o.out_dir) { rc = cli_usage_error("tokenize", usage, "need -m MODEL_DIR and -o OUT_DIR"); goto out; }
+    if (!o.model_dir || !o.out_dir) USAGE_ERROR("need -m MODEL_DIR and -o OUT_DIR");
     progress_printer pp = {0};
     if (!strcmp(progress, "auto")) pp.mode = isatty(2) ? 1 : 2;
     else if (!strcmp(progress, "bar")) pp.mode = 1;
     else if (!strcmp(progress, "lines")) pp.mode = 2;
     else if (!strcmp(progress, "none")) pp.mode = 0;
-    else { rc = cli_usage_error("tokenize", usage, "unknown --progress %s", progress); goto out; }
+    else USAGE_ERROR("unknown --progress %s", progress);
     pp.every = pp.mode == 1 ? 0.25 : every;
     o.progress = print_progress;
     o.progress_user = &pp;

@@ -1,13 +1,16 @@
 /* cpu_conv.c: fast conv1d for the cpu backend.
  *  - dense and grouped convs: per (batch item, group, time chunk) the input span is masked and Snake'd once per
  *    element into a thread-local buffer, unrolled (im2col) when kernel > 1 or stride > 1, and multiplied by the
- *    weight matrix (out_ch/groups, in_ch/groups * kernel) with a single-threaded cblas_sgemm into the output
- *    (initialized with bias + residual, so residual may alias y);
- *  - depthwise (groups == in_ch == out_ch): a padded Snake'd row per (batch, channel) and a direct FMA loop.
- * Threads: OpenMP over the jobs; OpenBLAS is single-threaded (see cpu_ops.h). */
+ *    weight matrix (out_ch/groups, in_ch/groups * kernel; packed once per call) with the fixed-order GEMM
+ *    (cpu_gemm_fixed.h) into the output. Each output element is one FMA chain over (in channel, tap) in order,
+ *    started from residual + bias (residual may alias y), whatever the chunking: results do not depend on the
+ *    batch, the padded length or the thread count. Jobs are (batch item, group, time chunk, output channels);
+ *  - depthwise (groups == in_ch == out_ch): a padded Snake'd row per (batch, channel) and a direct FMA loop (the
+ *    same chain for vector and tail positions).
+ * Threads: OpenMP over the jobs. */
 #include "cpu/cpu_ops.h"
 #include "cpu/ref_ops.h"
-#include <cblas.h>
+#include "cpu/cpu_gemm_fixed.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -28,6 +31,9 @@ static void load_input_span(float *dst, int span, const float *x_row, int in_len
     if (span > hi) memset(dst + hi, 0, sizeof(float) * (size_t)(span - hi));
 }
 
+#define CONV_MIN_COLS 128   /* time positions per job at least (when the signal has them) */
+#define CONV_MIN_ROWS 48    /* output channels per job at least when they are split */
+
 static int valid_of(const int *in_valid, int b, int in_len) {
     int v = in_valid ? in_valid[b] : in_len;
     return v > in_len ? in_len : (v < 0 ? 0 : v);
@@ -39,38 +45,60 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
     const int R = cin_g * K;                      /* rows of the unrolled input */
     const int out_len = a->out_len, nt = ctx->n_threads;
     if (out_len == 0) return SRT_OK;
-    /* time chunk: unrolled block about 512 KB, at least 4 jobs per thread when the signal allows */
+    /* Chunk sizes only shape the work split (each output's arithmetic is fixed whatever they are).
+     * Time chunk: unrolled block about 512 KB, at least 4 jobs per thread when the signal allows, but at least
+     * CONV_MIN_COLS columns so the packing of the weights is shared by enough of them; when that leaves too few
+     * jobs (short signals) the output channels are split too. */
     int tc = 131072 / R;
     if (tc > 4096) tc = 4096;
     int fair = (int)srt_ceil_div64((int64_t)out_len * a->batch * G, 4 * nt);
     if (tc > fair) tc = fair;
-    tc = (tc + 15) / 16 * 16;
-    if (tc < 16) tc = 16;
+    if (tc < CONV_MIN_COLS) tc = CONV_MIN_COLS;
+    tc = (tc + 31) / 32 * 32;   /* whole panels of the GEMM's widest vector tile */
+    if (tc > (out_len + 31) / 32 * 32) tc = (out_len + 31) / 32 * 32;
     const int n_chunks = (int)srt_ceil_div64(out_len, tc);
-    const int64_t n_jobs = (int64_t)a->batch * G * n_chunks;
+    int oc = cout_g;   /* output channels per job */
+    while (oc >= 2 * CONV_MIN_ROWS && (int64_t)a->batch * G * n_chunks * srt_ceil_div64(cout_g, oc) < 4 * nt)
+        oc = (int)(srt_ceil_div64(srt_ceil_div64(oc, 2), SRT_GEMM_FIXED_ROW_ALIGN) * SRT_GEMM_FIXED_ROW_ALIGN);
+    const int n_ochunks = (int)srt_ceil_div64(cout_g, oc);
+    const int64_t n_jobs = (int64_t)a->batch * G * n_chunks * n_ochunks;
     const int span_max = (tc - 1) * a->stride + a->dilation * (K - 1) + 1;
     const int direct = K == 1 && a->stride == 1 && a->padding == 0 && !a->in_alpha; /* no copy unless masked */
+    /* the weights of each group packed once for all jobs: G x (cout_g, R) */
+    const size_t pk_floats = srt_cpu_gemm_fixed_a_floats(cout_g, R);
+    const int pk_parts = srt_cpu_gemm_fixed_a_parts(cout_g, R);
+    float *wpk = NULL;
+    SRT_TRY(srt_cpu_pool_alloc(ctx->pool, sizeof(float) * pk_floats * G, (void **)&wpk));
     int failed = 0;
 
 #pragma omp parallel num_threads(nt)
     {
         float *span_buf = malloc(sizeof(float) * (size_t)cin_g * span_max);   /* (cin_g, span) */
         float *col = malloc(sizeof(float) * (size_t)R * tc);                  /* (cin_g*K, tc) */
-        if (!span_buf || !col) {
+        float *ws = NULL;
+        if (srt_cpu_pool_alloc(ctx->pool, sizeof(float) * srt_cpu_gemm_fixed_ws_floats(), (void **)&ws) != SRT_OK)
+            ws = NULL;
+        if (!span_buf || !col || !ws) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic)
+        for (int part = 0; part < G * pk_parts; part++)
+            srt_cpu_gemm_fixed_pack_a(wpk + (size_t)(part / pk_parts) * pk_floats, cout_g, R,
+                                      a->w + (size_t)(part / pk_parts) * cout_g * R, R, 1, part % pk_parts);
+#pragma omp for schedule(dynamic)
         for (int64_t job = 0; job < n_jobs; job++) {
             if (failed) continue;
-            int chunk = (int)(job % n_chunks), g = (int)(job / n_chunks % G), b = (int)(job / n_chunks / G);
+            int ochunk = (int)(job % n_ochunks);
+            int64_t bt = job / n_ochunks;
+            int chunk = (int)(bt % n_chunks), g = (int)(bt / n_chunks % G), b = (int)(bt / n_chunks / G);
             int t0 = chunk * tc, tn = out_len - t0 < tc ? out_len - t0 : tc;
+            int o0 = ochunk * oc, on = cout_g - o0 < oc ? cout_g - o0 : oc;
             int valid = valid_of(a->in_valid, b, a->in_len);
             const float *xb = a->x + ((size_t)b * a->in_ch + (size_t)g * cin_g) * a->in_len; /* (cin_g, in_len) */
-            const float *wg = a->w + (size_t)g * cout_g * R;                                  /* (cout_g, R) */
-            float *yb = a->y + ((size_t)b * a->out_ch + (size_t)g * cout_g) * out_len + t0;    /* (cout_g, tn) */
-            const float *rb = a->residual ? a->residual + ((size_t)b * a->out_ch + (size_t)g * cout_g) * out_len + t0
-                                          : NULL;
+            const int oy = g * cout_g + o0;                                          /* first output channel */
+            float *yb = a->y + ((size_t)b * a->out_ch + oy) * out_len + t0;           /* (on, tn) */
+            const float *rb = a->residual ? a->residual + ((size_t)b * a->out_ch + oy) * out_len + t0 : NULL;
             const float *B;
             int ldb;
             if (direct && valid >= t0 + tn) {
@@ -98,26 +126,15 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
                     ldb = tn;
                 }
             }
-            float beta = 0.0f;
-            if (a->bias || rb) {
-                for (int o = 0; o < cout_g; o++) {
-                    float bo = a->bias ? a->bias[g * cout_g + o] : 0.0f;
-                    float *yr = yb + (size_t)o * out_len;
-                    if (rb) {
-                        const float *rr = rb + (size_t)o * out_len;
-                        for (int t = 0; t < tn; t++) yr[t] = rr[t] + bo;
-                    } else {
-                        for (int t = 0; t < tn; t++) yr[t] = bo;
-                    }
-                }
-                beta = 1.0f;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, tn, R, 1.0f, wg, R, B, ldb, beta, yb,
-                        out_len);
+            /* chains start from residual + bias (rb may be yb itself) */
+            srt_cpu_gemm_fixed_packed(wpk + (size_t)g * pk_floats, cout_g, R, o0, on, tn, B, ldb, 1, yb, out_len, rb,
+                                      out_len, a->bias ? a->bias + oy : NULL, ws);
         }
         free(span_buf);
         free(col);
+        if (ws) srt_cpu_pool_free(ctx->pool, ws);
     }
+    srt_cpu_pool_free(ctx->pool, wpk);
     if (failed) return srt_error(SRT_ERR_NOMEM, "conv1d: no memory for the unrolled input (%d x %d floats)", R, tc);
     return SRT_OK;
 }

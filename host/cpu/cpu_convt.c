@@ -1,13 +1,21 @@
 /* cpu_convt.c: fast conv_transpose1d for the cpu backend (groups 1, kernel == 2*stride: every SNAC upsampler).
  * Output position p receives input frame q = (p+padding)/stride at tap r = (p+padding)%stride and frame q-1 at
- * tap r+stride. Per (batch item, chunk of frames [q0, q1)) the frames q0-1 .. q1-1 are masked and Snake'd into
- * a (in_ch, n+1) buffer (frames outside the signal are zero columns), one sgemm gives
- * cols (n+1, out_ch*kernel) = frames^T @ W, and the outputs owned by the chunk are gathered from two columns:
- * no overlap between chunks, so threads never write the same element. Other shapes use the reference. */
+ * tap r+stride. Jobs are (batch item, chunk of frames [q0, q1), chunk of output channels [o0, o1)): the frames
+ * q0-1 .. q1-1 are masked and Snake'd into a (in_ch, n+1) buffer (frames outside the signal are zero columns), the
+ * fixed-order GEMM (cpu_gemm_fixed.h) gives every (frame, channel, tap) column value as one FMA chain over the input
+ * channels in order, and the outputs owned by the job are gathered from two columns as (bias + tap r) + tap r+s.
+ * So each output sample has one fixed arithmetic whatever the batch, the padded length, the chunking or the
+ * threads. The GEMM runs with the frames as its N dimension when a chunk has enough of them (W^T @ frames) and as
+ * its M dimension otherwise (frames^T @ W; short signals): the same chains, only the tiling differs. No overlap
+ * between jobs' outputs, so threads never write the same element. Other shapes use the reference. */
 #include "cpu/cpu_ops.h"
+#include "cpu/cpu_gemm_fixed.h"
 #include "cpu/ref_ops.h"
-#include <cblas.h>
 #include <string.h>
+
+#define CONVT_FRAMES_MAX 255       /* frames per chunk (+1 overlap frame: GEMM panels of 256) */
+#define CONVT_COLS_MAX 262144      /* floats of the per-job column buffer (1 MB) */
+#define CONVT_FRAMES_AS_N_MIN 32   /* below this many frames in a chunk they are the GEMM's rows */
 
 srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
     const srt_cpu_ctx *ctx = vctx;
@@ -18,28 +26,33 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
     const int NK = Cout * K;
     if (out_len == 0) return SRT_OK;
     const int n_q = (out_len - 1 + pad) / s + 1;   /* frame slots that own output positions */
-    int fq = 262144 / NK;                          /* frames per chunk: cols about 1 MB */
-    int fair = (int)srt_ceil_div64((int64_t)n_q * a->batch, 4 * nt);
-    if (fq > fair) fq = fair;
-    if (fq > 1024) fq = 1024;
-    if (fq < 4) fq = 4;
-    const int n_chunks = (int)srt_ceil_div64(n_q, fq);
-    const int64_t n_jobs = (int64_t)a->batch * n_chunks;
+    /* chunk sizes only shape the work split: every output's arithmetic is fixed whatever they are */
+    int fq = n_q < CONVT_FRAMES_MAX ? n_q : CONVT_FRAMES_MAX;
+    int oc = CONVT_COLS_MAX / (K * (fq + 1));
+    if (oc < 1) oc = 1;
+    if (oc > Cout) oc = Cout;
+    const int n_fchunks = (int)srt_ceil_div64(n_q, fq);
+    while (oc > 8 && (int64_t)a->batch * n_fchunks * srt_ceil_div64(Cout, oc) < 4 * nt) oc = (oc + 1) / 2;
+    const int n_ochunks = (int)srt_ceil_div64(Cout, oc);
+    const int64_t n_jobs = (int64_t)a->batch * n_fchunks * n_ochunks;
     int failed = 0;
 
 #pragma omp parallel num_threads(nt)
     {
         float *frames = malloc(sizeof(float) * (size_t)Cin * (fq + 1));   /* (Cin, fq+1) */
-        float *cols = malloc(sizeof(float) * (size_t)(fq + 1) * NK);     /* (fq+1, Cout*K) */
-        if (!frames || !cols) {
+        float *cols = malloc(sizeof(float) * (size_t)(fq + 1) * oc * K);  /* (fq+1, oc*K) or (oc*K, fq+1) */
+        float *ws = srt_cpu_gemm_fixed_ws_alloc();
+        if (!frames || !cols || !ws) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic)
         for (int64_t job = 0; job < n_jobs; job++) {
             if (failed) continue;
-            int b = (int)(job / n_chunks), chunk = (int)(job % n_chunks);
-            int q0 = chunk * fq, q1 = q0 + fq < n_q ? q0 + fq : n_q;
+            int ochunk = (int)(job % n_ochunks), fchunk = (int)(job / n_ochunks % n_fchunks);
+            int b = (int)(job / n_ochunks / n_fchunks);
+            int q0 = fchunk * fq, q1 = q0 + fq < n_q ? q0 + fq : n_q;
+            int o0 = ochunk * oc, o1 = o0 + oc < Cout ? o0 + oc : Cout, ncol = (o1 - o0) * K;
             int nf = q1 - q0 + 1;                       /* frames q0-1 .. q1-1 */
             int valid = a->in_valid ? a->in_valid[b] : in_len;
             if (valid > in_len) valid = in_len;
@@ -56,22 +69,35 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
                 }
                 if (nf > hi) memset(dst + hi, 0, sizeof(float) * (size_t)(nf - hi));
             }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nf, NK, Cin, 1.0f, frames, nf, a->w, NK, 0.0f, cols, NK);
-            /* gather: frame slot q (column j = q - q0 + 1) and the previous frame (column j-1) */
-            for (int o = 0; o < Cout; o++) {
+            /* col(j, n) = sum_i frames[i][j] * W[i][o0*K + n], frame j < nf, column n < ncol */
+            const float *wc = a->w + (size_t)o0 * K;
+            ptrdiff_t cs_f, cs_n;   /* strides of cols over frames and columns */
+            if (nf >= CONVT_FRAMES_AS_N_MIN) {   /* cols (ncol, nf) = W^T (ncol, Cin) @ frames (Cin, nf) */
+                srt_cpu_gemm_fixed(ncol, nf, Cin, wc, 1, NK, frames, nf, 1, cols, nf, NULL, 0, NULL, ws);
+                cs_f = 1;
+                cs_n = nf;
+            } else {                             /* cols (nf, ncol) = frames^T (nf, Cin) @ W (Cin, ncol) */
+                srt_cpu_gemm_fixed(nf, ncol, Cin, frames, 1, nf, wc, NK, 1, cols, ncol, NULL, 0, NULL, ws);
+                cs_f = ncol;
+                cs_n = 1;
+            }
+            /* gather: frame slot q (frame j = q - q0 + 1) taps 0..s-1 and the previous frame's taps s..2s-1 */
+            for (int o = o0; o < o1; o++) {
                 float *yr = a->y + ((size_t)b * Cout + o) * out_len;
                 float bo = a->bias ? a->bias[o] : 0.0f;
+                const float *co = cols + (ptrdiff_t)(o - o0) * K * cs_n;
                 for (int q = q0; q < q1; q++) {
-                    const float *cur = cols + (size_t)(q - q0 + 1) * NK + (size_t)o * K;   /* taps 0..s-1 */
-                    const float *prev = cols + (size_t)(q - q0) * NK + (size_t)o * K + s;  /* taps s..2s-1 */
+                    const float *cur = co + (ptrdiff_t)(q - q0 + 1) * cs_f;
+                    const float *prev = co + (ptrdiff_t)(q - q0) * cs_f + (ptrdiff_t)s * cs_n;
                     int p0 = q * s - pad;
                     int r0 = p0 < 0 ? -p0 : 0, r1 = out_len - p0 < s ? out_len - p0 : s;
-                    for (int r = r0; r < r1; r++) yr[p0 + r] = bo + cur[r] + prev[r];
+                    for (int r = r0; r < r1; r++) yr[p0 + r] = bo + cur[r * cs_n] + prev[r * cs_n];
                 }
             }
         }
         free(frames);
         free(cols);
+        free(ws);
     }
     if (failed) return srt_error(SRT_ERR_NOMEM, "conv_transpose1d: no memory for a chunk of %d frames", fq);
     return SRT_OK;

@@ -1,10 +1,13 @@
 /* cpu_gemm.c: the gemm op of the cpu backend.
- *  - small M with B stored (N,K) (decode: the LM's Linear weights): the direct kernel of cpu_gemm_kernels.c
- *    streams B once, converting bf16/f16 in registers; threads split N.
- *  - f32 B otherwise: cblas_sgemm on per-thread slices of the larger of M and N.
+ *  - f32 B: the fixed-order GEMM (cpu_gemm_fixed.h) on blocks of C shared by the threads: every element is one
+ *    FMA chain over k, then alpha * dot (+ beta * C), so a row's result never depends on M (the batch), N, the
+ *    blocking or the threads (the codec's attention projections).
+ *  - bf16/f16 B with small M and B stored (N,K) (decode: the LM's Linear weights): the direct kernel of
+ *    cpu_gemm_kernels.c streams B once, converting in registers; threads split N.
  *  - bf16/f16 B otherwise: each thread converts panels of GEMM_PANEL columns of op(B) to f32 (exact, vectorized)
  *    and runs sgemm on them with all M rows, so each weight is converted once per call and the f32 copy of B never
  *    exists whole. */
+#include "cpu/cpu_gemm_fixed.h"
 #include "cpu/cpu_gemm_kernels.h"
 #include "cpu/cpu_ops.h"
 #include "weights/weights.h"
@@ -14,6 +17,8 @@
 #endif
 
 #define GEMM_PANEL 64
+#define FIXED_BLOCK_M 192   /* f32 path: C blocks handed to threads (multiples of the fixed kernel's tiles) */
+#define FIXED_BLOCK_N 256
 
 static srt_status gemm_check(const srt_gemm_args *a) {
     if (a->M < 0 || a->N < 0 || a->K < 0 || !a->A || !a->B || !a->C ||
@@ -77,6 +82,54 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
     return SRT_OK;
 }
 
+/* f32 B: blocks of C (FIXED_BLOCK_M x FIXED_BLOCK_N) handed out dynamically; dot = the fixed chain from 0, then
+ * C = alpha * dot (+ beta * C when beta != 0), through a per-thread tile unless alpha == 1 and beta == 0. */
+static srt_status gemm_f32_fixed(const srt_gemm_args *a, int nt) {
+    const ptrdiff_t a_rs = a->trans_a ? 1 : a->lda, a_cs = a->trans_a ? a->lda : 1;
+    const ptrdiff_t b_rs = a->trans_b ? 1 : a->ldb, b_cs = a->trans_b ? a->ldb : 1;
+    const int direct = a->alpha == 1.0f && a->beta == 0.0f;
+    const int nbm = (a->M + FIXED_BLOCK_M - 1) / FIXED_BLOCK_M, nbn = (a->N + FIXED_BLOCK_N - 1) / FIXED_BLOCK_N;
+    const int64_t n_blocks = (int64_t)nbm * nbn;
+    if (n_blocks < nt) nt = (int)n_blocks;
+    int failed = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        float *ws = srt_cpu_gemm_fixed_ws_alloc();
+        float *tile = direct ? NULL : malloc(sizeof(float) * FIXED_BLOCK_M * FIXED_BLOCK_N);   /* (bm, bn) */
+        if (!ws || (!direct && !tile)) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            if (failed) continue;
+            int m0 = (int)(blk / nbn) * FIXED_BLOCK_M, n0 = (int)(blk % nbn) * FIXED_BLOCK_N;
+            int bm = a->M - m0 < FIXED_BLOCK_M ? a->M - m0 : FIXED_BLOCK_M;
+            int bn = a->N - n0 < FIXED_BLOCK_N ? a->N - n0 : FIXED_BLOCK_N;
+            const float *A = a->A + m0 * a_rs;
+            const float *B = (const float *)a->B + n0 * b_cs;
+            float *C = a->C + (size_t)m0 * a->ldc + n0;
+            if (direct) {
+                srt_cpu_gemm_fixed(bm, bn, a->K, A, a_rs, a_cs, B, b_rs, b_cs, C, a->ldc, NULL, 0, NULL, ws);
+                continue;
+            }
+            srt_cpu_gemm_fixed(bm, bn, a->K, A, a_rs, a_cs, B, b_rs, b_cs, tile, bn, NULL, 0, NULL, ws);
+            for (int m = 0; m < bm; m++) {
+                float *c = C + (size_t)m * a->ldc;
+                const float *t = tile + (size_t)m * bn;
+                if (a->beta != 0.0f)
+                    for (int n = 0; n < bn; n++) c[n] = a->alpha * t[n] + a->beta * c[n];
+                else
+                    for (int n = 0; n < bn; n++) c[n] = a->alpha * t[n];
+            }
+        }
+        free(ws);
+        free(tile);
+    }
+    if (failed) return srt_error(SRT_ERR_NOMEM, "gemm: no memory for the f32 workspaces (M %d N %d K %d)", a->M, a->N, a->K);
+    return SRT_OK;
+}
+
 srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     const srt_cpu_ctx *ctx = vctx;
     SRT_TRY(gemm_check(a));
@@ -84,36 +137,9 @@ srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     int nt = ctx->n_threads;
     /* small problems: one thread */
     if ((double)a->M * a->N * a->K < 2e5) nt = 1;
+    if (a->b_dtype == SRT_F32) return gemm_f32_fixed(a, nt);
     if (a->trans_b && a->M <= g_direct_max_m) return gemm_direct(a, nt);
     int failed = 0;
-    if (a->b_dtype == SRT_F32) {
-        int split_n = a->N >= a->M;
-        int total = split_n ? a->N : a->M;
-#pragma omp parallel num_threads(nt)
-        {
-            int tid = 0, T = 1;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-            T = omp_get_num_threads();
-#endif
-            int per = (total + T - 1) / T;
-            per = (per + 15) / 16 * 16;
-            int lo = tid * per, hi = lo + per < total ? lo + per : total;
-            if (lo < hi) {
-                const float *B = a->B;
-                if (split_n)
-                    cblas_sgemm(CblasRowMajor, a->trans_a ? CblasTrans : CblasNoTrans,
-                                a->trans_b ? CblasTrans : CblasNoTrans, a->M, hi - lo, a->K, a->alpha, a->A, a->lda,
-                                a->trans_b ? B + (size_t)lo * a->ldb : B + lo, a->ldb, a->beta, a->C + lo, a->ldc);
-                else
-                    cblas_sgemm(CblasRowMajor, a->trans_a ? CblasTrans : CblasNoTrans,
-                                a->trans_b ? CblasTrans : CblasNoTrans, hi - lo, a->N, a->K, a->alpha,
-                                a->trans_a ? a->A + lo : a->A + (size_t)lo * a->lda, a->lda, B, a->ldb, a->beta,
-                                a->C + (size_t)lo * a->ldc, a->ldc);
-            }
-        }
-        return SRT_OK;
-    }
 #pragma omp parallel num_threads(nt)
     {
         int tid = 0, T = 1;

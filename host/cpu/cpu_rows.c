@@ -5,7 +5,9 @@
  * sin^2 without libm: y = a*x is reduced by the nearest multiple k of pi/2 (three-part Cody-Waite constants,
  * plus the exact rounding residual of a*x from an FMA), r in [-pi/4, pi/4]; sin^2(y) = sin^2(r) for even k and
  * cos^2(r) for odd k (no sign needed). Polynomials are Cephes' sinf/cosf (about 1 ulp on [-pi/4, pi/4]).
- * Lanes with |y| > 1e4 (or Inf/NaN) take the scalar double path so huge inputs stay exact. */
+ * Lanes with |y| > 1e4 (or Inf/NaN) take the scalar double path so huge inputs stay exact. Row tails run through
+ * the vector code on a padded copy, and only the big lanes themselves go scalar, so every value's result is the
+ * same wherever it sits in a row (batch-invariance of the ops that call these). */
 #include "cpu/cpu_ops.h"
 #include <immintrin.h>
 #include <math.h>
@@ -58,12 +60,13 @@ __attribute__((target("avx2,fma"))) static void snake_row_avx2(float *dst, const
     for (; i + 8 <= n; i += 8) {
         __m256 x = _mm256_loadu_ps(src + i);
         __m256 ay = _mm256_and_ps(_mm256_mul_ps(va, x), absmask);
-        /* not (|y| <= big) catches big values, Inf and NaN */
-        if (_mm256_movemask_ps(_mm256_cmp_ps(ay, big, _CMP_NLE_UQ))) {
-            for (int j = 0; j < 8; j++) dst[i + j] = snake_scalar(src[i + j], alpha, inv_alpha);
-            continue;
-        }
+        /* not (|y| <= big) catches big values, Inf and NaN: those lanes (only) take the scalar path, so a
+         * value's result never depends on its neighbours */
+        int big_lanes = _mm256_movemask_ps(_mm256_cmp_ps(ay, big, _CMP_NLE_UQ));
         _mm256_storeu_ps(dst + i, _mm256_fmadd_ps(vinv, sin2_avx2(va, x), x));
+        if (big_lanes)
+            for (int j = 0; j < 8; j++)
+                if (big_lanes >> j & 1) dst[i + j] = snake_scalar(src[i + j], alpha, inv_alpha);
     }
     if (i < n) {
         float tmp[8] = {0};
@@ -131,7 +134,12 @@ __attribute__((target("avx2,fma"))) static void tanh_row_avx2(float *dst, const 
         v = _mm256_blendv_ps(v, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
         _mm256_storeu_ps(dst + i, v);
     }
-    for (; i < n; i++) dst[i] = tanhf(src[i]);
+    if (i < n) {   /* the tail through the same vector code: a value's result never depends on its position */
+        float tmp[8] = {0};
+        memcpy(tmp, src + i, sizeof(float) * (size_t)(n - i));
+        tanh_row_avx2(tmp, tmp, 8);
+        memcpy(dst + i, tmp, sizeof(float) * (size_t)(n - i));
+    }
 }
 
 void srt_cpu_tanh_row(float *dst, const float *src, int64_t n) {

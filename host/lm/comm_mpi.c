@@ -13,7 +13,7 @@
 #include <mpi.h>
 #include <pthread.h>
 
-#define ABORT_TAG 7301                /* on the control communicator: an abort notice, payload = sender's rank */
+#define ABORT_TAG 7301                /* on the control communicator: an abort notice (the sender is its source) */
 #define GATHER_SUM_MAX_FLOATS 4096    /* all-reduce up to this many floats: one all-gather (size * count each) */
 
 typedef struct mpi_rank {
@@ -28,7 +28,7 @@ typedef struct mpi_rank {
     float *scratch;           /* (size, chunk) received copies or chunks */
     float *chunk;             /* (chunk) this rank's summed chunk */
     size_t scratch_cap, chunk_cap;   /* floats */
-    int *counts, *displs;     /* (size) per-rank chunk counts and offsets of a reduce-scatter */
+    int *counts, *displs;     /* (2, size) chunk counts and offsets of a reduce-scatter: sent, then received */
 } mpi_rank;
 
 static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,9 +49,10 @@ static srt_status mpi_failed(int rc, const char *call, int rank) {
     return srt_error(SRT_ERR_BACKEND, "%s failed on tensor-parallel rank %d: %s", call, rank, text);
 }
 
-#define MPI_TRY(call, rank) do { int mpi_rc_ = (call); if (mpi_rc_ != MPI_SUCCESS) return mpi_failed(mpi_rc_, #call, rank); } while (0)
+#define MPI_TRY(call, rank) \
+    do { int mpi_rc_ = (call); if (mpi_rc_ != MPI_SUCCESS) return mpi_failed(mpi_rc_, #call, rank); } while (0)
 
-/* MPI_Init_thread once per process, unless the application already did (then it also finalizes). */
+/* MPI_Init_thread once per process (MPI_Finalize at exit), unless the application did it (and finalizes). */
 static srt_status mpi_start(void) {
     pthread_mutex_lock(&g_init_lock);
     int initialized = 0, finalized = 0, rc = MPI_SUCCESS;
@@ -185,7 +186,8 @@ static srt_status mpi_all_gather(srt_comm *c, const float *send, float *recv, si
     MPI_Request req = MPI_REQUEST_NULL;
     int n = (int)send_count;
     int rc = MPI_Iallgather(from, n, MPI_FLOAT, recv, n, MPI_FLOAT, r->group, &req);
-    srt_status st = rc == MPI_SUCCESS ? wait_or_abort(r, &req, "all-gather") : mpi_failed(rc, "MPI_Iallgather", c->rank);
+    srt_status st = rc == MPI_SUCCESS ? wait_or_abort(r, &req, "all-gather")
+                                      : mpi_failed(rc, "MPI_Iallgather", c->rank);
     if (st != SRT_OK && st != SRT_ERR_CANCELLED) c->ops->abort(c);
     return st;
 }

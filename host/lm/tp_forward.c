@@ -1,6 +1,6 @@
 /* tp_forward.c: one forward of a tensor-parallel group: the batch is checked and KV blocks reserved on every rank
- * of this process (all-or-nothing on the first one first), then each rank runs srt_lm_forward_compute on its own thread
- * (the first on the caller's; with one process per rank, only that one), meeting in the communicator's
+ * of this process (all-or-nothing on the first one first), then each rank runs srt_lm_forward_compute on its own
+ * thread (the first on the caller's; with one process per rank, only that one), meeting in the communicator's
  * collectives; the first local rank's gathered logit slices (tp, rows, vocab slice) are put back in vocabulary
  * order (rows, vocab). A failing rank aborts the group; its error is the one reported. Also the sharing of rank 0's
  * sampled ids between processes (srt_lm_tp_share_ids). */

@@ -10,6 +10,7 @@
 #include "serve/ds_internal.h"
 #include "common.h"
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -105,7 +106,7 @@ static srt_status write_in(const char *dir, const char *name, const char *data, 
 /* Read the plans: *n_workers from the file names; every worker present and of one run. */
 static srt_status load_plans(const char *out_dir, worker_files **out, int *n_out, report *rep) {
     DIR *d = opendir(out_dir);
-    if (!d) return srt_error(SRT_ERR_IO, "merge-index: cannot list %s", out_dir);
+    if (!d) return srt_error(SRT_ERR_IO, "%s: cannot list: %s", out_dir, strerror(errno));
     int n_workers = -1;
     worker_files *w = NULL;
     srt_status st = SRT_OK;
@@ -119,7 +120,7 @@ static srt_status load_plans(const char *out_dir, worker_files **out, int *n_out
             w = srt_calloc((size_t)N, sizeof *w, "merge-index workers");
             if (!w) { st = SRT_ERR_NOMEM; break; }
         } else if (N != n_workers) {
-            st = srt_error(SRT_ERR_FORMAT, "merge-index: %s holds runs with %d and %d workers; merge one run per folder",
+            st = srt_error(SRT_ERR_FORMAT, "%s holds runs with %d and %d workers; merge one run per folder",
                            out_dir, n_workers, N);
             break;
         }
@@ -127,14 +128,14 @@ static srt_status load_plans(const char *out_dir, worker_files **out, int *n_out
         st = path ? srt_read_file(path, &text, NULL) : SRT_ERR_NOMEM;
         if (st == SRT_OK) {
             w[I].plan = cJSON_Parse(text);
-            if (!cJSON_IsObject(w[I].plan)) st = srt_error(SRT_ERR_FORMAT, "merge-index: %s is not a plan", path);
+            if (!cJSON_IsObject(w[I].plan)) st = srt_error(SRT_ERR_FORMAT, "%s is not a plan", path);
         }
         free(text);
         free(path);
     }
     closedir(d);
     if (st == SRT_OK && n_workers < 0)
-        st = srt_error(SRT_ERR_NOT_FOUND, "merge-index: %s holds no tokenize output (no w*-of*.plan.json)", out_dir);
+        st = srt_error(SRT_ERR_NOT_FOUND, "%s holds no tokenize output (no w*-of*.plan.json)", out_dir);
     char *ident0 = NULL;
     for (int i = 0; st == SRT_OK && i < n_workers; i++) {
         char prefix[64];
@@ -289,7 +290,7 @@ srt_status srt_ds_merge_index(const char *out_dir, srt_ds_merge_result *result) 
         SRT_TRY_GOTO(append_line(&errors_text, o), done);
     }
     if (rep.n) {
-        st = srt_error(SRT_ERR_FORMAT, "merge-index %s: %d problem(s), nothing written:%s%s", out_dir, rep.n, rep.text,
+        st = srt_error(SRT_ERR_FORMAT, "%s: %d problem(s), nothing written:%s%s", out_dir, rep.n, rep.text,
                        rep.n > 8 ? "\n  ..." : "");
         goto done;
     }

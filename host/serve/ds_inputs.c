@@ -168,7 +168,13 @@ srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const cha
         struct stat sb;
         if (stat(in, &sb) != 0) { st = srt_error(SRT_ERR_IO, "input %s: %s", in, strerror(errno)); break; }
         const char *ext = extension(in);
-        if (S_ISDIR(sb.st_mode)) st = scan_dir(&l, in, "", 0);
+        if (S_ISDIR(sb.st_mode)) {
+            char *root = srt_strdup(in);                 /* "corpus/" -> "corpus" (sources read "corpus/x.wav") */
+            if (!root) { st = SRT_ERR_NOMEM; break; }
+            for (size_t n = strlen(root); n > 1 && root[n - 1] == '/'; n--) root[n - 1] = 0;
+            st = scan_dir(&l, root, "", 0);
+            free(root);
+        }
         else if (!strcasecmp(ext, "csv") || !strcasecmp(ext, "jsonl")) st = read_manifest(&l, in, path_column);
         else if (!strcasecmp(ext, "txt") || !strcasecmp(ext, "lst")) st = read_file_list(&l, in);
         else st = add_entry(&l, in, in, NULL);

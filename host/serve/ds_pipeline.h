@@ -62,6 +62,7 @@ typedef struct srt_ds_summary {
     int n_readers;
     int64_t peak_rss_kb;          /* getrusage at the end */
     int index_written;            /* N == 1: index.json etc. written at the end */
+    int64_t index_items, index_errors;   /* its totals (this run and the runs it resumed) */
 } srt_ds_summary;
 
 /* The summary as one JSON object (malloc'd): items, errors, audio hours, wall time, x-real-time, per-stage busy
@@ -82,7 +83,8 @@ typedef struct srt_ds_run_options {
     const char *device;          /* "cpu", "cpu-ref", "cuda" (one worker per visible device), "cuda:0,2" */
     int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */
     int n_readers;               /* decode + resample threads (0 = 2) */
-    double batch_seconds;        /* audio seconds per encoder batch (padded lengths) */
+    int reader_nice;             /* nice value of the reader threads (0 = as the process; default 10) */
+    double batch_seconds;        /* audio seconds per encoder batch (padded lengths); 0 = 20 (cpu) or 300 (cuda) */
     double chunk_seconds;        /* longer items go through the push-mode chunked encoder with this span */
     double max_seconds;          /* > 0: split recordings longer than this at silence (srt_ds_find_cut) */
     int64_t shard_size;          /* units per shard */
@@ -92,7 +94,8 @@ typedef struct srt_ds_run_options {
     void *progress_user;
 } srt_ds_run_options;
 
-/* Defaults: cpu, 2 readers, 20 s batches, 60 s chunks, no split, 1000 units per shard, worker 0 of 1, jsonl. */
+/* Defaults: cpu, 2 readers (nice 10), automatic batch size, 60 s chunks, no split, 1000 units per shard,
+ * worker 0 of 1, jsonl. */
 void srt_ds_run_defaults(srt_ds_run_options *o);
 
 /* Tokenize. Files that fail to decode are errors of the output (errors.jsonl), not of the run: SRT_OK.

@@ -9,6 +9,9 @@
 #include "serve/ds_pipeline_internal.h"
 #include "common.h"
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 typedef struct sink {
     ds_pipe *p;
@@ -249,6 +252,10 @@ static int64_t take_unit(ds_pipe *p, void **data, size_t *size, char **read_erro
 void *ds_reader_main(void *arg) {
     ds_pipe *p = arg;
     double busy = 0;
+    /* Decoding is ~1% of the work; the encoder's OpenMP threads meet at a barrier after every op, so a reader that
+     * preempts one of them stalls all. A lower priority (this thread only) lets the encoder threads win the cores
+     * while readers still run in the gaps; failure to lower it is harmless. */
+    if (p->o->reader_nice > 0) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->o->reader_nice);
     for (;;) {
         void *data = NULL;
         size_t size = 0;

@@ -68,6 +68,10 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
     cJSON_AddItemToObject(j, "devices", devs);
     cJSON_AddNumberToObject(j, "peak_rss_mb", (double)s->peak_rss_kb / 1024.0);
     cJSON_AddBoolToObject(j, "index_written", s->index_written);
+    if (s->index_written) {
+        cJSON_AddNumberToObject(j, "index_items", (double)s->index_items);
+        cJSON_AddNumberToObject(j, "index_errors", (double)s->index_errors);
+    }
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return text;

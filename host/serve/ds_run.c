@@ -13,7 +13,8 @@ void srt_ds_run_defaults(srt_ds_run_options *o) {
     o->format = SRT_DS_JSONL;
     o->device = "cpu";
     o->n_readers = 2;
-    o->batch_seconds = 20;
+    o->reader_nice = 10;
+    o->batch_seconds = 0;                      /* auto: 20 s on the CPU, 300 s on CUDA devices */
     o->chunk_seconds = 60;
     o->shard_size = 1000;
     o->shard_index = 0;
@@ -28,8 +29,8 @@ static srt_status check_options(const srt_ds_run_options *o, int need_model) {
     if (o->num_shards < 1 || o->shard_index < 0 || o->shard_index >= o->num_shards)
         return srt_error(SRT_ERR_INVALID_ARG, "tokenize: worker %d of %d is not a worker (0 <= index < count)",
                          o->shard_index, o->num_shards);
-    if (!(o->batch_seconds > 0) || !(o->chunk_seconds > 0) || o->max_seconds < 0)
-        return srt_error(SRT_ERR_INVALID_ARG, "tokenize: batch and chunk seconds must be > 0, max seconds >= 0");
+    if (o->batch_seconds < 0 || !(o->chunk_seconds > 0) || o->max_seconds < 0)
+        return srt_error(SRT_ERR_INVALID_ARG, "tokenize: chunk seconds must be > 0, batch and max seconds >= 0");
     return SRT_OK;
 }
 
@@ -195,7 +196,9 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     int64_t pm = p->info.pad_multiple;
     p->chunk_samples = (int64_t)(o->chunk_seconds * rate);
     if (p->chunk_samples < pm) p->chunk_samples = pm;
-    p->batch_samples = (int64_t)(o->batch_seconds * rate);
+    double batch_seconds = o->batch_seconds > 0 ? o->batch_seconds
+                           : !strncmp(workers[0].stats.device, "cuda", 4) ? 300 : 20;
+    p->batch_samples = (int64_t)(batch_seconds * rate);
     if (p->batch_samples < pm) p->batch_samples = pm;
     p->max_seg_samples = o->max_seconds > 0 ? (int64_t)(o->max_seconds * rate) : 0;
     if (o->max_seconds > 0 && p->max_seg_samples < 1) p->max_seg_samples = 1;
@@ -236,7 +239,11 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
         double t0 = ds_now();
         st = srt_ds_merge_index(o->out_dir, &mr);
         summary->write_busy_seconds += ds_now() - t0;
-        if (st == SRT_OK) summary->index_written = 1;
+        if (st == SRT_OK) {
+            summary->index_written = 1;
+            summary->index_items = mr.items;
+            summary->index_errors = mr.errors;
+        }
         else srt_error_prefix(st, "writing the index: ");
     }
     if (o->progress) o->progress(&summary->progress, o->progress_user);

@@ -17,13 +17,6 @@ static void deliver(srt_tts_engine *e, tts_req *r, const float *pcm, int64_t n) 
     if (r->cb(r->user, pcm, n, 0, SRT_OK, &r->stats)) r->cancel = 1;
 }
 
-/* Mark a request failed with the current error message. */
-static void fail_req(tts_req *r, srt_status st) {
-    r->finished = 1;
-    r->final_status = st;
-    snprintf(r->final_error, sizeof r->final_error, "%s", srt_last_error());
-}
-
 srt_status tts_audio_push(srt_tts_engine *e) {
     int n = 0;
     for (int i = 0; i < e->n_running; i++) {
@@ -59,7 +52,7 @@ srt_status tts_audio_push(srt_tts_engine *e) {
     st = srt_codec_stream_push(n, streams, chunks, final, audio, n_out);
     for (int i = 0; i < n; i++) {
         tts_req *r = reqs[i];
-        if (st != SRT_OK) { fail_req(r, st); continue; }
+        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
         r->pending_groups = 0;
         deliver(e, r, audio[i], n_out[i]);
         if (final[i]) { r->finished = 1; r->final_status = SRT_OK; }

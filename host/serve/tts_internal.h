@@ -121,6 +121,8 @@ srt_status tts_audio_push(srt_tts_engine *e);
 
 /* tts_sched.c: the scheduler thread. */
 void *tts_sched_main(void *arg);
+/* Mark r failed (its final callback gets st and the current error message). */
+void tts_mark_failed(tts_req *r, srt_status st);
 /* Deliver the final callback and record metrics; frees r. */
 void tts_finish(srt_tts_engine *e, tts_req *r, srt_status status);
 

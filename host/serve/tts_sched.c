@@ -6,8 +6,7 @@
  * decoded in one batched codec push, audio delivered; finished, failed and cancelled requests leave the batch. */
 #include "serve/tts_internal.h"
 
-/* Record r's failure (message kept for its final callback). */
-static void mark_failed(tts_req *r, srt_status st) {
+void tts_mark_failed(tts_req *r, srt_status st) {
     if (r->finished) return;
     r->finished = 1;
     r->final_status = st;
@@ -51,8 +50,9 @@ void tts_finish(srt_tts_engine *e, tts_req *r, srt_status status) {
     tts_req_free(e, r);
 }
 
-/* Pop the queue head into e->waiting (under the lock); cancellations of queued requests are collected. */
-static tts_req *take_cancelled_and_next(srt_tts_engine *e) {
+/* Apply srt_tts_cancel calls (under the lock): queued requests are unlinked and returned as a list, waiting and
+ * running ones are flagged (the sweep ends them). */
+static tts_req *take_cancelled(srt_tts_engine *e) {
     tts_req *cancelled = NULL;
     for (int c = 0; c < e->n_cancel; c++) {
         uint64_t id = e->cancel_ids[c];
@@ -125,7 +125,7 @@ static void admit_some(srt_tts_engine *e) {
             pthread_mutex_unlock(&e->mu);
             if (!r) return;
             srt_status st = tts_req_prepare(e, r);
-            if (st != SRT_OK) { drop_waiting(e); mark_failed(r, st); tts_finish(e, r, st); continue; }
+            if (st != SRT_OK) { drop_waiting(e); tts_mark_failed(r, st); tts_finish(e, r, st); continue; }
         }
         tts_req *r = e->waiting;
         if (r->cancel) { drop_waiting(e); tts_finish(e, r, SRT_ERR_CANCELLED); continue; }
@@ -133,7 +133,7 @@ static void admit_some(srt_tts_engine *e) {
             return;
         drop_waiting(e);
         srt_status st = admit(e, r);
-        if (st != SRT_OK) { mark_failed(r, st); tts_finish(e, r, st); }
+        if (st != SRT_OK) { tts_mark_failed(r, st); tts_finish(e, r, st); }
     }
 }
 
@@ -143,7 +143,7 @@ static void lm_step(srt_tts_engine *e) {
         tts_req *r = e->running[i];
         if (r->finished || r->cancel || r->phase != TTS_NEXT_PIECE) continue;
         srt_status st = tts_req_start_piece(e, r);
-        if (st != SRT_OK) mark_failed(r, st);
+        if (st != SRT_OK) tts_mark_failed(r, st);
     }
     int nb = 0, budget = e->cfg.prefill_chunk;
     for (int i = 0; i < e->n_running; i++) {
@@ -170,13 +170,13 @@ static void lm_step(srt_tts_engine *e) {
     int64_t tokens = 0;
     for (int b = 0; b < nb; b++) {
         tts_req *r = e->running[e->batch_row_req[b]];
-        if (st != SRT_OK) { mark_failed(r, st); continue; }
+        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
         if (r->phase == TTS_PREFILL) {
             r->prefilled += (size_t)e->batch_n[b];
             if (r->prefilled < r->n_prompts[r->piece]) continue;
         }
         srt_status s2 = tts_sample_token(e, r, e->logits + (size_t)b * (size_t)e->lm_info.vocab_size);
-        if (s2 != SRT_OK) mark_failed(r, s2);
+        if (s2 != SRT_OK) tts_mark_failed(r, s2);
         else tokens++;
     }
     double now = tts_now_ms();
@@ -220,7 +220,7 @@ void *tts_sched_main(void *arg) {
         while (!e->stop && !e->queue_head && !e->waiting && !e->n_running && !e->n_cancel)
             pthread_cond_wait(&e->cv, &e->mu);
         if (e->stop) { pthread_mutex_unlock(&e->mu); break; }
-        tts_req *cancelled = take_cancelled_and_next(e);
+        tts_req *cancelled = take_cancelled(e);
         pthread_mutex_unlock(&e->mu);
         while (cancelled) { tts_req *next = cancelled->next; tts_finish(e, cancelled, SRT_ERR_CANCELLED); cancelled = next; }
         sweep(e);

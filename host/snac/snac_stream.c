@@ -31,6 +31,7 @@ srt_status srt_codec_stream_open(srt_codec *codec, int64_t noise_seed, srt_codec
 void srt_codec_stream_free(srt_codec_stream *s) {
     if (!s) return;
     if (s->state) s->m->be.ops->free(s->m->be.ctx, s->state);
+    snac_stream_ws_free(s->m, &s->ws);
     free(s);
 }
 

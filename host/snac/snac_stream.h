@@ -47,6 +47,14 @@ typedef struct snac_stage_state {
     size_t hist_off;          /* floats into the stream's state block */
 } snac_stage_state;
 
+/* Device workspace of a push, kept by the stream that leads a push (streams[0]) for its next pushes: buffers
+ * grow to the largest push seen and are not re-allocated (and re-faulted) on every push. */
+enum { SNAC_WS_R = 0, SNAC_WS_X, SNAC_WS_K, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_NOISE, SNAC_WS_IDX, SNAC_WS_COUNT };
+typedef struct snac_stream_ws {
+    void *buf[SNAC_WS_COUNT];
+    size_t bytes[SNAC_WS_COUNT];
+} snac_stream_ws;
+
 struct srt_codec_stream {
     srt_codec *codec;
     snac_model *m;
@@ -58,7 +66,10 @@ struct srt_codec_stream {
     int64_t emitted;          /* samples handed out */
     snac_stage_state ss[SNAC_STREAM_MAX_STAGES];
     float *state;             /* backend block of all stages' kept rows */
+    snac_stream_ws ws;
 };
+
+void snac_stream_ws_free(snac_model *m, snac_stream_ws *ws);
 
 /* Decode one push for n validated streams of one model: new_groups[i] groups of chunks[i]; final[i] ends stream i.
  * audio[i] / n_out[i] receive the new samples (NULL / 0 when none). */

@@ -128,7 +128,7 @@ static int64_t row_of(const srt_codec_stream *S, int k, const stage_io *o, const
     return base + slot * s->prev_nout + off + (f - o->in_first);
 }
 
-/* Device buffers of one push, each sized for the largest stage. */
+/* Device buffers of one push (pointers into the leading stream's snac_stream_ws). */
 typedef struct push_ws {
     float *R, *X, *K, *T, *Y;
     int32_t *idx;
@@ -136,16 +136,25 @@ typedef struct push_ws {
     int32_t *codes[SNAC_MAX_LEVELS];
 } push_ws;
 
-static void ws_free(snac_model *m, push_ws *w) {
-    void *all[] = {w->R, w->X, w->K, w->T, w->Y, w->idx, w->noise};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) if (all[i]) OPS(m)->free(CTX(m), all[i]);
-    for (int l = 0; l < SNAC_MAX_LEVELS; l++) if (w->codes[l]) OPS(m)->free(CTX(m), w->codes[l]);
+void snac_stream_ws_free(snac_model *m, snac_stream_ws *ws) {
+    for (int i = 0; i < SNAC_WS_COUNT; i++) {
+        if (ws->buf[i]) OPS(m)->free(CTX(m), ws->buf[i]);
+        ws->buf[i] = NULL;
+        ws->bytes[i] = 0;
+    }
 }
 
-static srt_status ws_get(snac_model *m, size_t n_floats, float **p) {
-    void *d = NULL;
-    SRT_TRY(OPS(m)->alloc(CTX(m), (n_floats ? n_floats : 1) * sizeof(float), &d));
-    *p = d;
+/* Make buffer `which` hold at least `bytes`. */
+static srt_status ws_reserve(snac_model *m, snac_stream_ws *ws, int which, size_t bytes, void **p) {
+    if (bytes < 64) bytes = 64;
+    if (ws->bytes[which] < bytes) {
+        if (ws->buf[which]) OPS(m)->free(CTX(m), ws->buf[which]);
+        ws->buf[which] = NULL;
+        ws->bytes[which] = 0;
+        SRT_TRY(OPS(m)->alloc(CTX(m), bytes, &ws->buf[which]));
+        ws->bytes[which] = bytes;
+    }
+    *p = ws->buf[which];
     return SRT_OK;
 }
 
@@ -282,17 +291,18 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
         zN = max64(zN, B * s->nout);
     }
     push_ws w = {0};
+    snac_stream_ws *cache = &streams[0]->ws;
     int32_t *idx_host = srt_malloc(sizeof(int32_t) * (zI ? zI : 1), "stream gather indices");
     float *noise_host = srt_malloc(sizeof(float) * (zN ? zN : 1), "stream noise");
     float *audio_host = NULL;
     if (!idx_host || !noise_host) { st = SRT_ERR_NOMEM; goto done; }
-    SRT_TRY_GOTO(ws_get(m, zR, &w.R), done);
-    SRT_TRY_GOTO(ws_get(m, zX, &w.X), done);
-    SRT_TRY_GOTO(ws_get(m, zK, &w.K), done);
-    SRT_TRY_GOTO(ws_get(m, zT, &w.T), done);
-    SRT_TRY_GOTO(ws_get(m, zY, &w.Y), done);
-    SRT_TRY_GOTO(ws_get(m, zN, &w.noise), done);
-    SRT_TRY_GOTO(OPS(m)->alloc(CTX(m), sizeof(int32_t) * (zI ? zI : 1), (void **)&w.idx), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_R, zR * sizeof(float), (void **)&w.R), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X, zX * sizeof(float), (void **)&w.X), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_K, zK * sizeof(float), (void **)&w.K), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_T, zT * sizeof(float), (void **)&w.T), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_Y, zY * sizeof(float), (void **)&w.Y), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_NOISE, zN * sizeof(float), (void **)&w.noise), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_IDX, zI * sizeof(int32_t), (void **)&w.idx), done);
 
     /* from here on a failure leaves the streams' kept rows half-updated: they are marked failed */
     float *prev = NULL;
@@ -420,7 +430,7 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
 fail:
     for (int i = 0; i < n; i++) { streams[i]->failed = 1; free(audio[i]); audio[i] = NULL; n_out[i] = 0; }
 done:
-    ws_free(m, &w);
+    for (int l = 0; l < SNAC_MAX_LEVELS; l++) if (w.codes[l]) OPS(m)->free(CTX(m), w.codes[l]);
     free(idx_host);
     free(noise_host);
     free(audio_host);

@@ -12,7 +12,9 @@ const check = (cond, msg) => { if (!cond) failures.push(msg); };
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
-  args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--disable-gpu"],
+  // no sandbox as root; no background connections (the network is closed: Chromium's own calls would fail)
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
 });
 try {
   const page = await browser.newPage();

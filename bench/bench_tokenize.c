@@ -1,0 +1,178 @@
+/* bench_tokenize.c: end-to-end speed of dataset tokenization (srt_ds_run, what `snacrt tokenize` runs) against
+ * pure encode speed on the same audio, printed as one JSON object.
+ * Model: the full-size random-weight snac_24khz (tools/make_snac_model, made on demand into MODELS_DIR like
+ * bench_codec). Corpus: --files speech-like recordings (bench_common.h) of 8..20 s, about --minutes in total, at
+ * 16 / 22.05 / 44.1 / 48 kHz, mono and stereo, WAV and FLAC, written into a temp folder.
+ * Measured, in this order: pure encode (each file read + resampled untimed, then srt_codec_encode alone, batch 1,
+ * after a warm-up), the tokenize run (default options: cpu, all cores, 2 readers; wall time includes listing and
+ * the model load), pure encode again; the ratio uses the mean of the two pure runs. The tokenize summary gives the
+ * split of time between the stages (busy seconds of the readers: decode + mix + resample; of the encoder; of the
+ * writer: shard files + fsync + index).
+ * Usage: bench_tokenize [--models DIR] [--minutes 4] [--files 16] [--readers 2] [--reader-nice N] [--threads 0]
+ *                       [--batch-seconds S] [--chunk-seconds S] [--keep]
+ * Best numbers: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_tokenize (see bench/README.md). */
+#include "snacrt.h"
+#include "bench_common.h"
+#include "audio/audio.h"
+#include "serve/ds_pipeline.h"
+#include <errno.h>
+#include <ftw.h>
+#include <unistd.h>
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+/* Write n_files recordings into dir; returns the total audio seconds (-1 on failure). */
+static double make_corpus(const char *dir, int n_files, double minutes) {
+    static const int rates[4] = {16000, 22050, 44100, 48000};
+    double total = 0, mean = minutes * 60.0 / n_files;
+    for (int i = 0; i < n_files; i++) {
+        int rate = rates[i % 4], stereo = i % 2;
+        double sec = mean * (0.6 + 0.8 * (double)((i * 7) % 11) / 10.0);
+        if (sec < 1) sec = 1;
+        int64_t n = (int64_t)(sec * rate);
+        float *x = malloc(sizeof(float) * (size_t)n);
+        if (!x) return -1;
+        speech_like(x, n, rate, (uint64_t)i + 1);
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/rec%03d.%s", dir, i, i % 3 == 0 ? "flac" : "wav");
+        srt_status st;
+        if (stereo) {
+            /* a stereo file: the mono signal on both channels (sox), mono when sox is missing */
+            char mono[PATH_MAX + 96];
+            snprintf(mono, sizeof mono, "%s.mono.wav", path);
+            st = srt_audio_write(mono, x, n, rate, SRT_AUDIO_S16);
+            char cmd[3 * PATH_MAX + 256];
+            snprintf(cmd, sizeof cmd, "sox '%s' -c 2 '%s' 2> /dev/null", mono, path);
+            if (st == SRT_OK && system(cmd) != 0) st = srt_audio_write(path, x, n, rate, SRT_AUDIO_S16);
+            remove(mono);
+        } else {
+            st = srt_audio_write(path, x, n, rate, SRT_AUDIO_S16);
+        }
+        free(x);
+        if (st != SRT_OK) { fprintf(stderr, "bench_tokenize: %s\n", srt_last_error()); return -1; }
+        total += sec;
+    }
+    return total;
+}
+
+/* Pure encode of every file alone (reading untimed): audio seconds per encode second. */
+static double pure_encode(srt_codec *codec, const char *dir, int n_files, double *audio_s) {
+    srt_codec_info info;
+    srt_codec_get_info(codec, &info);
+    double busy = 0, audio = 0;
+    for (int i = -1; i < n_files; i++) {      /* i = -1: warm-up on file 0 */
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/rec%03d.%s", dir, i < 0 ? 0 : i, (i < 0 ? 0 : i) % 3 == 0 ? "flac" : "wav");
+        float *x = NULL;
+        int64_t n = 0;
+        if (srt_audio_read(path, info.sample_rate, &x, &n, NULL) != SRT_OK) { fprintf(stderr, "%s\n", srt_last_error()); return -1; }
+        const float *items[1] = {x};
+        srt_codes codes;
+        double t0 = now_s();
+        srt_status st = srt_codec_encode(codec, 1, items, &n, &codes, NULL, NULL);
+        double dt = now_s() - t0;
+        free(x);
+        if (st != SRT_OK) { fprintf(stderr, "%s\n", srt_last_error()); return -1; }
+        srt_codes_free(&codes);
+        if (i >= 0) { busy += dt; audio += (double)n / info.sample_rate; }
+    }
+    *audio_s = audio;
+    return audio / busy;
+}
+
+int main(int argc, char **argv) {
+    const char *models = "/tmp/snacrt_bench_models";
+    double minutes = 4, batch_seconds = 0, chunk_seconds = 0;
+    int n_files = 16, readers = 2, threads = 0, keep = 0, reader_nice = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--models") && v) { models = v; i++; }
+        else if (!strcmp(a, "--minutes") && v) { minutes = atof(v); i++; }
+        else if (!strcmp(a, "--files") && v) { n_files = atoi(v); i++; }
+        else if (!strcmp(a, "--readers") && v) { readers = atoi(v); i++; }
+        else if (!strcmp(a, "--threads") && v) { threads = atoi(v); i++; }
+        else if (!strcmp(a, "--reader-nice") && v) { reader_nice = atoi(v); i++; }
+        else if (!strcmp(a, "--batch-seconds") && v) { batch_seconds = atof(v); i++; }
+        else if (!strcmp(a, "--chunk-seconds") && v) { chunk_seconds = atof(v); i++; }
+        else if (!strcmp(a, "--keep")) keep = 1;
+        else {
+            fprintf(stderr, "usage: bench_tokenize [--models DIR] [--minutes 4] [--files 16] [--readers 2] [--reader-nice N]\n"
+                            "                      [--threads 0] [--batch-seconds S] [--chunk-seconds S] [--keep]\n");
+            return 2;
+        }
+    }
+    if (n_files < 1 || minutes <= 0) { fprintf(stderr, "bench_tokenize: need --files >= 1 and --minutes > 0\n"); return 2; }
+    char model[PATH_MAX];
+    if (ensure_model("bench_tokenize", argv[0], models, "24khz", model, sizeof model)) return 1;
+    char work[] = "/tmp/bench_tokenize.XXXXXX";
+    if (!mkdtemp(work)) { perror("bench_tokenize: mkdtemp"); return 1; }
+    char corpus[64], out[64];
+    snprintf(corpus, sizeof corpus, "%s/corpus", work);
+    snprintf(out, sizeof out, "%s/out", work);
+    mkdir(corpus, 0755);
+    double corpus_s = make_corpus(corpus, n_files, minutes);
+    int rc = 1;
+    if (corpus_s < 0) goto cleanup;
+
+    srt_codec *codec = NULL;
+    srt_codec_options opts = {.backend = "cpu", .n_threads = threads};
+    if (srt_codec_load(model, &opts, &codec) != SRT_OK) { fprintf(stderr, "%s\n", srt_last_error()); goto cleanup; }
+    double audio_s = 0, pure1 = pure_encode(codec, corpus, n_files, &audio_s);
+    srt_codec_free(codec);
+    codec = NULL;
+    if (pure1 < 0) goto cleanup;
+
+    srt_ds_run_options o;
+    srt_ds_run_defaults(&o);
+    const char *inputs[1] = {corpus};
+    o.model_dir = model;
+    o.out_dir = out;
+    o.inputs = inputs;
+    o.n_inputs = 1;
+    o.n_readers = readers;
+    o.n_threads = threads;
+    if (reader_nice >= 0) o.reader_nice = reader_nice;
+    if (batch_seconds > 0) o.batch_seconds = batch_seconds;
+    if (chunk_seconds > 0) o.chunk_seconds = chunk_seconds;
+    srt_ds_summary s;
+    double t0 = now_s();
+    if (srt_ds_run(&o, &s) != SRT_OK) { fprintf(stderr, "bench_tokenize: %s\n", srt_last_error()); goto cleanup; }
+    double wall = now_s() - t0;
+
+    if (srt_codec_load(model, &opts, &codec) != SRT_OK) { fprintf(stderr, "%s\n", srt_last_error()); goto cleanup; }
+    double audio2 = 0, pure2 = pure_encode(codec, corpus, n_files, &audio2);
+    srt_codec_free(codec);
+    if (pure2 < 0) goto cleanup;
+
+    const srt_ds_progress *p = &s.progress;
+    double pure = 0.5 * (pure1 + pure2), xrt = p->audio_seconds / wall;
+    double busy_sum = s.read_busy_seconds + s.encode_busy_seconds + s.write_busy_seconds;
+    double load[3] = {0, 0, 0};
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) { if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1; fclose(la); }
+    printf("{\"bench\": \"tokenize\", \"model\": \"snac_24khz\", \"backend\": \"cpu\", \"threads\": %d, \"readers\": %d, "
+           "\"reader_nice\": %d, \"batch_seconds\": %.1f, \"chunk_seconds\": %.1f, \"files\": %d, \"items\": %lld, \"audio_seconds\": %.3f,\n"
+           " \"tokenize_wall_s\": %.3f, \"tokenize_xrt\": %.2f, \"pure_encode_xrt\": [%.2f, %.2f], "
+           "\"tokenize_vs_pure\": %.3f,\n"
+           " \"stages\": {\"read_busy_s\": %.3f, \"encode_busy_s\": %.3f, \"write_busy_s\": %.3f, "
+           "\"read_share\": %.4f, \"encode_share\": %.4f, \"write_share\": %.4f, \"encode_busy_xrt\": %.2f},\n"
+           " \"peak_rss_mb\": %.1f, \"load_average\": [%.2f, %.2f, %.2f]}\n",
+           threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN), readers, o.reader_nice, o.batch_seconds > 0 ? o.batch_seconds : 20.0, o.chunk_seconds,
+           n_files, (long long)p->items, p->audio_seconds, wall, xrt, pure1, pure2, pure > 0 ? xrt / pure : 0,
+           s.read_busy_seconds, s.encode_busy_seconds, s.write_busy_seconds, s.read_busy_seconds / busy_sum,
+           s.encode_busy_seconds / busy_sum, s.write_busy_seconds / busy_sum,
+           s.encode_busy_seconds > 0 ? p->audio_seconds / s.encode_busy_seconds : 0, (double)s.peak_rss_kb / 1024.0,
+           load[0], load[1], load[2]);
+    if (p->items != n_files || p->errors) fprintf(stderr, "bench_tokenize: %lld items, %lld errors (expected %d, 0)\n",
+                                                 (long long)p->items, (long long)p->errors, n_files);
+    rc = p->items == n_files && !p->errors ? 0 : 1;
+    (void)audio2;
+    (void)corpus_s;
+cleanup:
+    if (keep) fprintf(stderr, "bench_tokenize: kept %s\n", work);
+    else nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}

@@ -1,0 +1,407 @@
+/* cpu_gemm_fixed.c: f32 GEMM with one fixed FMA chain per output element (contract: cpu_gemm_fixed.h).
+ * Blocking as in BLIS: K in blocks of KC, M in blocks of MC packed into micro-panels of MR rows (k-major; or
+ * packed once by the caller for many calls), N in blocks of NC packed into panels of NR columns (k-major); a
+ * register-blocked micro-kernel keeps an MR x NR tile of accumulators, one lane per output element, so an
+ * element's arithmetic never depends on where it falls. The chain's start (init + bias) is formed in the kernel;
+ * between K blocks the partial sums go through C as floats, exactly the register value, so the chain is unchanged.
+ * Edge tiles (fewer than MR rows or NR columns) run the same kernel (half width when the columns fit) on a
+ * zero-padded copy; up to ROW_KERNEL_MAX_M rows use a one-row kernel reading B in place (masked at the row end).
+ *  - AVX-512F (run-time check): 12 x 32 tile (24 zmm accumulators);
+ *  - AVX2 + FMA: 6 x 16 tile (12 ymm accumulators);
+ *  - portable: plain loops with fmaf where the CPU has FMA (same bits as the vector kernels), else a*b + acc. */
+#include "cpu/cpu_gemm_fixed.h"
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KC 256      /* k per block: a B panel (KC x NR) stays in L1 */
+#define MC 96       /* rows of A per packed block (multiple of both MRs): MC x KC floats stay in L2 */
+#define NC 1024     /* columns of B per packed block (multiple of both NRs): KC x NC floats, read row by row */
+#define MR_MAX 12
+#define NR_MAX 32
+#define MR_AVX2 6
+#define NR_AVX2 16
+#define MR_AVX512 12
+#define NR_AVX512 32
+
+static int g_force_level = 0;
+
+void srt_cpu_gemm_fixed_force_isa(int level) { g_force_level = level; }
+
+/* 2: AVX-512F + FMA, 1: AVX2 + FMA, 0: portable (with fmaf when the CPU has FMA). */
+static int cpu_level(int *has_fma) {
+    static int cached = -1, fma = 0;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        fma = __builtin_cpu_supports("fma");
+        cached = !fma || !__builtin_cpu_supports("avx2") ? 0 : __builtin_cpu_supports("avx512f") ? 2 : 1;
+    }
+    *has_fma = fma;
+    if (g_force_level == 2) return 0;
+    if (g_force_level == 1 && cached > 1) return 1;
+    return cached;
+}
+
+size_t srt_cpu_gemm_fixed_ws_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + (size_t)MR_MAX * NR_MAX; }
+
+/* Start of an element's chain: init (+ bias), the same formula in every path. */
+static inline float chain_start(const float *init, const float *bias) {
+    return init ? (bias ? *init + *bias : *init) : (bias ? *bias : 0.0f);
+}
+
+float *srt_cpu_gemm_fixed_ws_alloc(void) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, sizeof(float) * srt_cpu_gemm_fixed_ws_floats())) return NULL;
+    return p;
+}
+
+/* ---- packing ---- */
+/* Ap[(p*kc + k)*MR + i] = A(m0 + p*MR + i, k0 + k), rows >= M zero. */
+static void pack_a(int MR, int mc, int kc, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs, float *Ap) {
+    for (int p = 0; p * MR < mc; p++) {
+        int rows = mc - p * MR < MR ? mc - p * MR : MR;
+        float *dst = Ap + (size_t)p * MR * kc;
+        const float *src = A + (ptrdiff_t)p * MR * a_rs;
+        if (a_rs == 1) {
+            for (int k = 0; k < kc; k++) {
+                const float *s = src + (ptrdiff_t)k * a_cs;
+                float *d = dst + (size_t)k * MR;
+                memcpy(d, s, sizeof(float) * (size_t)rows);
+                for (int i = rows; i < MR; i++) d[i] = 0.0f;
+            }
+        } else {
+            for (int i = 0; i < rows; i++) {
+                const float *s = src + (ptrdiff_t)i * a_rs;
+                for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = s[(ptrdiff_t)k * a_cs];
+            }
+            for (int i = rows; i < MR; i++)
+                for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = 0.0f;
+        }
+    }
+}
+
+/* Panels of NR columns: Bp[(p*kc + k)*NR + j] = B(k, p*NR + j) for k < kc, p*NR + j < nc. A last partial
+ * panel of rem columns is packed NR/2 wide when rem <= NR/2 (for the half-width kernel), else NR wide; its
+ * columns >= rem are zero. B is read row by row (sequential when b_cs == 1). */
+static int last_panel_width(int NR, int nc) {
+    int rem = nc % NR;
+    return rem == 0 ? NR : rem <= NR / 2 ? NR / 2 : NR;
+}
+
+static void pack_b(int NR, int nc, int kc, const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs, float *Bp) {
+    const int n_full = nc / NR, rem = nc - n_full * NR, wl = last_panel_width(NR, nc);
+    for (int k = 0; k < kc; k++) {
+        const float *s = B + (ptrdiff_t)k * b_rs;
+        float *d = Bp + (size_t)k * NR;
+        if (b_cs == 1) {
+            for (int p = 0; p < n_full; p++) memcpy(d + (size_t)p * kc * NR, s + (size_t)p * NR, sizeof(float) * (size_t)NR);
+        } else {
+            for (int p = 0; p < n_full; p++)
+                for (int j = 0; j < NR; j++) d[(size_t)p * kc * NR + j] = s[(ptrdiff_t)(p * NR + j) * b_cs];
+        }
+        if (rem) {
+            float *dr = Bp + (size_t)n_full * kc * NR + (size_t)k * wl;
+            for (int j = 0; j < rem; j++) dr[j] = s[(ptrdiff_t)(n_full * NR + j) * b_cs];
+            for (int j = rem; j < wl; j++) dr[j] = 0.0f;
+        }
+    }
+}
+
+/* ---- micro-kernels: C tile (MR x NV vectors, row stride ldc) = the chains over kc steps, each started from
+ * init[i][j] (row stride ldi; may be C itself) and/or bias[i] (either may be NULL: chain_start()).
+ * NV = 2 is the main tile; NV = 1 serves edge panels of at most one vector of columns. ---- */
+#define UKR_INLINE static inline __attribute__((always_inline))
+#define UKR_ARGS int kc, const float *Ap, const float *Bp, float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi, \
+                 const float *bias
+
+UKR_INLINE __attribute__((target("avx2,fma"))) void ukr_avx2_t(const int NV, UKR_ARGS) {
+    __m256 c[MR_AVX2][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR_AVX2; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            if (init) {
+                c[i][v] = _mm256_loadu_ps(init + i * ldi + 8 * v);
+                if (bias) c[i][v] = _mm256_add_ps(c[i][v], _mm256_set1_ps(bias[i]));
+            } else {
+                c[i][v] = bias ? _mm256_set1_ps(bias[i]) : _mm256_setzero_ps();
+            }
+        }
+    for (int k = 0; k < kc; k++) {
+        __m256 b[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(Bp + 8 * v);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR_AVX2; i++) {
+            __m256 a = _mm256_broadcast_ss(Ap + i);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) c[i][v] = _mm256_fmadd_ps(a, b[v], c[i][v]);
+        }
+        Ap += MR_AVX2;
+        Bp += 8 * NV;
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < MR_AVX2; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) _mm256_storeu_ps(C + i * ldc + 8 * v, c[i][v]);
+}
+
+UKR_INLINE __attribute__((target("avx512f,fma"))) void ukr_avx512_t(const int NV, UKR_ARGS) {
+    __m512 c[MR_AVX512][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR_AVX512; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            if (init) {
+                c[i][v] = _mm512_loadu_ps(init + i * ldi + 16 * v);
+                if (bias) c[i][v] = _mm512_add_ps(c[i][v], _mm512_set1_ps(bias[i]));
+            } else {
+                c[i][v] = bias ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
+            }
+        }
+    for (int k = 0; k < kc; k++) {
+        __m512 b[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR_AVX512; i++) {
+            __m512 a = _mm512_set1_ps(Ap[i]);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
+        }
+        Ap += MR_AVX512;
+        Bp += 16 * NV;
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < MR_AVX512; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) _mm512_storeu_ps(C + i * ldc + 16 * v, c[i][v]);
+}
+
+__attribute__((target("avx2,fma"))) static void ukr_avx2(UKR_ARGS) { ukr_avx2_t(2, kc, Ap, Bp, C, ldc, init, ldi, bias); }
+__attribute__((target("avx2,fma"))) static void ukr_avx2_half(UKR_ARGS) {
+    ukr_avx2_t(1, kc, Ap, Bp, C, ldc, init, ldi, bias);
+}
+__attribute__((target("avx512f,fma"))) static void ukr_avx512(UKR_ARGS) {
+    ukr_avx512_t(2, kc, Ap, Bp, C, ldc, init, ldi, bias);
+}
+__attribute__((target("avx512f,fma"))) static void ukr_avx512_half(UKR_ARGS) {
+    ukr_avx512_t(1, kc, Ap, Bp, C, ldc, init, ldi, bias);
+}
+
+typedef void (*ukr_fn)(UKR_ARGS);
+
+/* ---- single rows: c[n] for n < N = the chains over kc steps with a(k) = a[k*a_cs], B read in place (rows
+ * b_rs apart, contiguous columns), ROW_VECS vectors of columns per pass, masked at the row end. init may be c. ---- */
+#define ROW_KERNEL_MAX_M 4
+#define ROW_VECS 8
+
+__attribute__((target("avx512f,fma"))) static void row_avx512(int N, int kc, const float *a, ptrdiff_t a_cs,
+                                                               const float *B, ptrdiff_t b_rs, float *c,
+                                                               const float *init, const float *bias) {
+    for (int n0 = 0; n0 < N; n0 += 16 * ROW_VECS) {
+        __mmask16 m[ROW_VECS];
+        __m512 acc[ROW_VECS];
+#pragma GCC unroll 8
+        for (int v = 0; v < ROW_VECS; v++) {
+            int left = N - n0 - 16 * v;
+            m[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+            if (init) {
+                acc[v] = _mm512_maskz_loadu_ps(m[v], init + n0 + 16 * v);
+                if (bias) acc[v] = _mm512_add_ps(acc[v], _mm512_set1_ps(*bias));
+            } else {
+                acc[v] = bias ? _mm512_set1_ps(*bias) : _mm512_setzero_ps();
+            }
+        }
+        for (int k = 0; k < kc; k++) {
+            __m512 av = _mm512_set1_ps(a[(ptrdiff_t)k * a_cs]);
+            const float *b = B + (ptrdiff_t)k * b_rs + n0;
+#pragma GCC unroll 8
+            for (int v = 0; v < ROW_VECS; v++)
+                acc[v] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m[v], b + 16 * v), acc[v]);
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < ROW_VECS; v++) _mm512_mask_storeu_ps(c + n0 + 16 * v, m[v], acc[v]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void row_avx2(int N, int kc, const float *a, ptrdiff_t a_cs,
+                                                          const float *B, ptrdiff_t b_rs, float *c, const float *init,
+                                                          const float *bias) {
+    for (int n0 = 0; n0 < N; n0 += 8 * ROW_VECS) {
+        __m256i m[ROW_VECS];
+        __m256 acc[ROW_VECS];
+#pragma GCC unroll 8
+        for (int v = 0; v < ROW_VECS; v++) {
+            int left = N - n0 - 8 * v;
+            m[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            if (init) {
+                acc[v] = _mm256_maskload_ps(init + n0 + 8 * v, m[v]);
+                if (bias) acc[v] = _mm256_add_ps(acc[v], _mm256_set1_ps(*bias));
+            } else {
+                acc[v] = bias ? _mm256_set1_ps(*bias) : _mm256_setzero_ps();
+            }
+        }
+        for (int k = 0; k < kc; k++) {
+            __m256 av = _mm256_set1_ps(a[(ptrdiff_t)k * a_cs]);
+            const float *b = B + (ptrdiff_t)k * b_rs + n0;
+#pragma GCC unroll 8
+            for (int v = 0; v < ROW_VECS; v++)
+                acc[v] = _mm256_fmadd_ps(av, _mm256_maskload_ps(b + 8 * v, m[v]), acc[v]);
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < ROW_VECS; v++) _mm256_maskstore_ps(c + n0 + 8 * v, m[v], acc[v]);
+    }
+}
+
+/* ---- portable ---- */
+static void gemm_portable(int M, int N, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *B,
+                          ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi,
+                          const float *bias, int use_fma) {
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            float acc = chain_start(init ? init + (ptrdiff_t)m * ldi + n : NULL, bias ? bias + m : NULL);
+            const float *a = A + (ptrdiff_t)m * a_rs, *b = B + (ptrdiff_t)n * b_cs;
+            if (use_fma)
+                for (int k = 0; k < K; k++) acc = fmaf(a[(ptrdiff_t)k * a_cs], b[(ptrdiff_t)k * b_rs], acc);
+            else
+                for (int k = 0; k < K; k++) acc = acc + a[(ptrdiff_t)k * a_cs] * b[(ptrdiff_t)k * b_rs];
+            C[(ptrdiff_t)m * ldc + n] = acc;
+        }
+}
+
+/* ---- packed A (weights packed once, shared by many calls) ---- */
+static int level_mr(int level) { return level == 2 ? MR_AVX512 : MR_AVX2; }
+
+size_t srt_cpu_gemm_fixed_a_floats(int M, int K) {
+    int fma, level = cpu_level(&fma);
+    if (level == 0) return (size_t)M * K;
+    int MR = level_mr(level);
+    return (size_t)((M + MR - 1) / MR * MR) * K;
+}
+
+int srt_cpu_gemm_fixed_a_parts(int M, int K) { return ((K + KC - 1) / KC) * ((M + MC - 1) / MC); }
+
+void srt_cpu_gemm_fixed_pack_a(float *Apk, int M, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs, int part) {
+    int fma, level = cpu_level(&fma);
+    int n_mb = (M + MC - 1) / MC, k0 = part / n_mb * KC, m0 = part % n_mb * MC;
+    int kc = K - k0 < KC ? K - k0 : KC, mc = M - m0 < MC ? M - m0 : MC;
+    if (level == 0) {   /* portable: plain (M, K) rows */
+        for (int m = m0; m < m0 + mc; m++)
+            for (int k = k0; k < k0 + kc; k++) Apk[(size_t)m * K + k] = A[(ptrdiff_t)m * a_rs + (ptrdiff_t)k * a_cs];
+        return;
+    }
+    int MR = level_mr(level), Mpad = (M + MR - 1) / MR * MR;
+    pack_a(MR, mc, kc, A + (ptrdiff_t)m0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, Apk + (size_t)k0 * Mpad + (size_t)m0 * kc);
+}
+
+/* ---- the blocked driver ----
+ * Rows [0, M) of C from A (a_rs, a_cs) when Apk is NULL, else from the packed A of a matrix with Mpad padded rows,
+ * rows [row0, row0 + M) of it (row0 a multiple of MR). */
+static void gemm_blocked(int level, int M, int N, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                         const float *Apk, int Mpad, int row0, const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                         float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi, const float *bias, float *ws) {
+    const int MR = level_mr(level), NR = level == 2 ? NR_AVX512 : NR_AVX2;
+    if (M <= ROW_KERNEL_MAX_M && b_cs == 1) {
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            for (int m = 0; m < M; m++) {
+                const float *a;
+                ptrdiff_t acs;
+                if (Apk) {
+                    int r = row0 + m;
+                    a = Apk + (size_t)k0 * Mpad + (size_t)(r / MR) * MR * kc + r % MR;
+                    acs = MR;
+                } else {
+                    a = A + (ptrdiff_t)m * a_rs + (ptrdiff_t)k0 * a_cs;
+                    acs = a_cs;
+                }
+                float *c = C + (ptrdiff_t)m * ldc;
+                const float *in = k0 ? c : init ? init + (ptrdiff_t)m * ldi : NULL, *bi = k0 || !bias ? NULL : bias + m;
+                const float *b = B + (ptrdiff_t)k0 * b_rs;
+                if (level == 2) row_avx512(N, kc, a, acs, b, b_rs, c, in, bi);
+                else row_avx2(N, kc, a, acs, b, b_rs, c, in, bi);
+            }
+        }
+        return;
+    }
+    const ukr_fn ukr = level == 2 ? ukr_avx512 : ukr_avx2, ukr_half = level == 2 ? ukr_avx512_half : ukr_avx2_half;
+    float *Ap = ws, *Bp = ws + (size_t)MC * KC, *tile = Bp + (size_t)KC * NC;   /* 64-byte aligned each */
+    for (int n0 = 0; n0 < N; n0 += NC) {
+        const int nc = N - n0 < NC ? N - n0 : NC;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            /* chain start: init/bias in the first K block, the partial sums in C after */
+            const float *in = k0 ? C + n0 : init ? init + n0 : NULL, *bi = k0 ? NULL : bias;
+            const ptrdiff_t ld_in = k0 ? ldc : ldi;
+            pack_b(NR, nc, kc, B + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)n0 * b_cs, b_rs, b_cs, Bp);
+            for (int m0 = 0; m0 < M; m0 += MC) {
+                const int mc = M - m0 < MC ? M - m0 : MC;
+                const float *ablk;
+                if (Apk) {
+                    ablk = Apk + (size_t)k0 * Mpad + (size_t)(row0 + m0) * kc;
+                } else {
+                    pack_a(MR, mc, kc, A + (ptrdiff_t)m0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, Ap);
+                    ablk = Ap;
+                }
+                for (int np = 0; np * NR < nc; np++) {
+                    const int nr = nc - np * NR < NR ? nc - np * NR : NR;
+                    const int w = nr == NR ? NR : last_panel_width(NR, nc);   /* packed width of this panel */
+                    const ukr_fn kern = w == NR ? ukr : ukr_half;
+                    const float *bp = Bp + (size_t)np * kc * NR;
+                    for (int mt = 0; mt < mc; mt += MR) {
+                        const int mr = mc - mt < MR ? mc - mt : MR, m = m0 + mt;
+                        const float *ap = ablk + (size_t)mt * kc;
+                        float *c = C + (ptrdiff_t)m * ldc + n0 + np * NR;
+                        const float *ci = in ? in + (ptrdiff_t)m * ld_in + np * NR : NULL;
+                        const float *cb = bi ? bi + m : NULL;
+                        if (mr == MR && nr == w) {
+                            if (ci && mt + MR < mc)   /* the next tile's chain starts, while this one computes */
+                                for (int i = 0; i < MR; i++) {
+                                    const char *p = (const char *)(ci + (ptrdiff_t)(MR + i) * ld_in);
+                                    _mm_prefetch(p, _MM_HINT_T0);
+                                    _mm_prefetch(p + sizeof(float) * (size_t)w - 1, _MM_HINT_T0);
+                                }
+                            kern(kc, ap, bp, c, ldc, ci, ld_in, cb);
+                            continue;
+                        }
+                        /* edge: the same kernel on a zero-padded copy whose values are the chain starts */
+                        memset(tile, 0, sizeof(float) * (size_t)MR * w);
+                        for (int i = 0; i < mr; i++)
+                            for (int j = 0; j < nr; j++)
+                                tile[i * w + j] = chain_start(ci ? ci + (ptrdiff_t)i * ld_in + j : NULL, cb ? cb + i : NULL);
+                        kern(kc, ap, bp, tile, w, tile, w, NULL);
+                        for (int i = 0; i < mr; i++) memcpy(c + (ptrdiff_t)i * ldc, tile + i * w, sizeof(float) * (size_t)nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void srt_cpu_gemm_fixed(int M, int N, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *B,
+                        ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi,
+                        const float *bias, float *ws) {
+    if (M <= 0 || N <= 0) return;
+    int has_fma = 0, level = cpu_level(&has_fma);
+    if (K <= 0 || level == 0) {
+        gemm_portable(M, N, K > 0 ? K : 0, A, a_rs, a_cs, B, b_rs, b_cs, C, ldc, init, ldi, bias, has_fma);
+        return;
+    }
+    gemm_blocked(level, M, N, K, A, a_rs, a_cs, NULL, 0, 0, B, b_rs, b_cs, C, ldc, init, ldi, bias, ws);
+}
+
+void srt_cpu_gemm_fixed_packed(const float *Apk, int M_all, int K, int m0, int M, int N, const float *B,
+                               ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init,
+                               ptrdiff_t ldi, const float *bias, float *ws) {
+    if (M <= 0 || N <= 0) return;
+    int has_fma = 0, level = cpu_level(&has_fma);
+    if (K <= 0 || level == 0) {
+        gemm_portable(M, N, K > 0 ? K : 0, Apk + (size_t)m0 * K, K, 1, B, b_rs, b_cs, C, ldc, init, ldi, bias, has_fma);
+        return;
+    }
+    int MR = level_mr(level);
+    gemm_blocked(level, M, N, K, NULL, 0, 0, Apk, (M_all + MR - 1) / MR * MR, m0, B, b_rs, b_cs, C, ldc, init, ldi,
+                 bias, ws);
+}

@@ -2,7 +2,7 @@
  * feeds while a long file is being decoded: pieces of irregular sizes (the whole signal at once, one sample then
  * growing odd sizes, seeded random sizes up to three chunks) give, concatenated, exactly the codes of
  * srt_codec_encode of the whole signal and of srt_codec_encode_long, for tests/data/snac/tiny24 and tiny44, with
- * chunks of one pad_multiple (random pieces) and of 3.33 pad_multiples (all piece patterns), on signals of 5 s,
+ * chunks of one pad_multiple (random pieces) and of 3.33 pad_multiples (all piece patterns), on signals of 3 s,
  * of less than one pad_multiple and of exactly two. Also the n_samples of finish and misuse errors. */
 #include "snacrt.h"
 #include "testutil.h"
@@ -73,7 +73,7 @@ static void run_model(const char *model) {
     snprintf(rel, sizeof rel, "tests/data/snac/%s", model);
     test_src_path(rel, path, sizeof path);
     srt_codec *codec = NULL;
-    srt_codec_options opts = {.backend = "cpu", .n_threads = 0};
+    srt_codec_options opts = {.backend = "cpu", .n_threads = 1};   /* tiny models: one thread is plenty */
     srt_status st = srt_codec_load(path, &opts, &codec);
     TEST_CHECK(st == SRT_OK, "load %s: %s", path, srt_last_error());
     if (st != SRT_OK) return;
@@ -91,7 +91,7 @@ static void run_model(const char *model) {
     TEST_CHECK(srt_codec_encode_stream_push(s, &one, 1, &c) == SRT_ERR_INVALID_ARG, "%s: push after finish", model);
     srt_codec_encode_stream_free(s);
 
-    int64_t lengths[3] = {5 * (int64_t)info.sample_rate + 777, pm / 2 + 3, 2 * pm};
+    int64_t lengths[3] = {3 * (int64_t)info.sample_rate + 777, pm / 2 + 3, 2 * pm};
     for (int li = 0; li < 3; li++) {
         int64_t n = lengths[li];
         float *x = make_signal(info.sample_rate, n, 7 + (uint64_t)li);

@@ -14,9 +14,19 @@ void openblas_set_num_threads(int num_threads);
 
 static void cpu_destroy(void *vctx) {
     srt_cpu_ctx *ctx = vctx;
-    if (ctx) srt_cpu_pool_destroy(ctx->pool);
+    if (ctx) {
+        srt_cpu_pool_destroy(ctx->pool);
+        srt_cpu_pool_destroy(ctx->scratch);
+    }
     free(ctx);
 }
+
+void *srt_cpu_scratch_alloc(const srt_cpu_ctx *ctx, size_t bytes) {
+    void *p = NULL;
+    return srt_cpu_pool_alloc(ctx->scratch, bytes, &p) == SRT_OK ? p : NULL;
+}
+
+void srt_cpu_scratch_free(const srt_cpu_ctx *ctx, void *p) { srt_cpu_pool_free(ctx->scratch, p); }
 static srt_status cpu_alloc(void *vctx, size_t bytes, void **ptr) {
     return srt_cpu_pool_alloc(((srt_cpu_ctx *)vctx)->pool, bytes, ptr);
 }
@@ -30,7 +40,13 @@ srt_status srt_cpu_backend_create(int n_threads, srt_backend *out) {
     srt_cpu_ctx *ctx = srt_calloc(1, sizeof *ctx, "the cpu backend context");
     if (!ctx) return SRT_ERR_NOMEM;
     ctx->pool = srt_cpu_pool_create();
-    if (!ctx->pool) { free(ctx); return SRT_ERR_NOMEM; }
+    ctx->scratch = srt_cpu_pool_create();
+    if (!ctx->pool || !ctx->scratch) {
+        srt_cpu_pool_destroy(ctx->pool);
+        srt_cpu_pool_destroy(ctx->scratch);
+        free(ctx);
+        return SRT_ERR_NOMEM;
+    }
     if (n_threads == 0) {
 #ifdef _OPENMP
         n_threads = omp_get_num_procs();

@@ -31,8 +31,8 @@ static void load_input_span(float *dst, int span, const float *x_row, int in_len
     if (span > hi) memset(dst + hi, 0, sizeof(float) * (size_t)(span - hi));
 }
 
-#define CONV_MIN_COLS 128   /* time positions per job at least (when the signal has them) */
 #define CONV_MIN_ROWS 48    /* output channels per job at least when they are split */
+#define CONV_PREPACK_MIN_JOBS 3   /* jobs sharing weight rows from which the weights are packed once per call */
 
 static int valid_of(const int *in_valid, int b, int in_len) {
     int v = in_valid ? in_valid[b] : in_len;
@@ -40,45 +40,97 @@ static int valid_of(const int *in_valid, int b, int in_len) {
 }
 
 /* ---- dense / grouped ---- */
+/* The GEMM's B for (item b, group g, columns [t0, t0+tn)): the masked, Snake'd input rows (cin_g, tn) when
+ * kernel == stride == 1, else their unrolling (cin_g*K, tn). Uses x in place when nothing needs copying; else
+ * span_buf (cin_g, span) and, for the unrolling, col (R, tn). */
+static void build_b(const srt_conv1d_args *a, int b, int g, int t0, int tn, float *span_buf, float *col,
+                    const float **B, int *ldb) {
+    const int cin_g = a->in_ch / a->groups, K = a->kernel;
+    const int valid = valid_of(a->in_valid, b, a->in_len);
+    const float *xb = a->x + ((size_t)b * a->in_ch + (size_t)g * cin_g) * a->in_len;   /* (cin_g, in_len) */
+    if (K == 1 && a->stride == 1 && a->padding == 0 && !a->in_alpha && valid >= t0 + tn) {
+        *B = xb + t0;
+        *ldb = a->in_len;
+        return;
+    }
+    const int start = t0 * a->stride - a->padding, span = (tn - 1) * a->stride + a->dilation * (K - 1) + 1;
+    for (int i = 0; i < cin_g; i++)
+        load_input_span(span_buf + (size_t)i * span, span, xb + (size_t)i * a->in_len, a->in_len, start, valid,
+                        a->in_alpha ? a->in_alpha + g * cin_g + i : NULL);
+    if (K == 1 && a->stride == 1) {
+        *B = span_buf;
+        *ldb = span;
+        return;
+    }
+    for (int i = 0; i < cin_g; i++)
+        for (int k = 0; k < K; k++) {
+            const float *src = span_buf + (size_t)i * span + (size_t)k * a->dilation;
+            float *dst = col + ((size_t)i * K + k) * tn;
+            if (a->stride == 1) memcpy(dst, src, sizeof(float) * (size_t)tn);
+            else
+                for (int t = 0; t < tn; t++) dst[t] = src[(size_t)t * a->stride];
+        }
+    *B = col;
+    *ldb = tn;
+}
+
 static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
     const int G = a->groups, cin_g = a->in_ch / G, cout_g = a->out_ch / G, K = a->kernel;
     const int R = cin_g * K;                      /* rows of the unrolled input */
     const int out_len = a->out_len, nt = ctx->n_threads;
     if (out_len == 0) return SRT_OK;
     /* Chunk sizes only shape the work split (each output's arithmetic is fixed whatever they are).
-     * Time chunk: unrolled block about 512 KB, at least 4 jobs per thread when the signal allows, but at least
-     * CONV_MIN_COLS columns so the packing of the weights is shared by enough of them; when that leaves too few
-     * jobs (short signals) the output channels are split too. */
+     * Time chunk: unrolled block about 512 KB, at least 4 jobs per thread when the signal allows (whole GEMM
+     * panels of 32 columns); when that leaves too few jobs (short signals) the output channels are split too,
+     * and the unrolled inputs are then built once into a shared buffer (a first parallel pass) instead of once
+     * per job. */
     int tc = 131072 / R;
     if (tc > 4096) tc = 4096;
     int fair = (int)srt_ceil_div64((int64_t)out_len * a->batch * G, 4 * nt);
     if (tc > fair) tc = fair;
-    if (tc < CONV_MIN_COLS) tc = CONV_MIN_COLS;
     tc = (tc + 31) / 32 * 32;   /* whole panels of the GEMM's widest vector tile */
+    if (tc < 32) tc = 32;
     if (tc > (out_len + 31) / 32 * 32) tc = (out_len + 31) / 32 * 32;
     const int n_chunks = (int)srt_ceil_div64(out_len, tc);
+    const int64_t n_bt = (int64_t)a->batch * G * n_chunks;   /* (item, group, time chunk) */
     int oc = cout_g;   /* output channels per job */
-    while (oc >= 2 * CONV_MIN_ROWS && (int64_t)a->batch * G * n_chunks * srt_ceil_div64(cout_g, oc) < 4 * nt)
+    while (oc >= 2 * CONV_MIN_ROWS && n_bt * srt_ceil_div64(cout_g, oc) < 4 * nt)
         oc = (int)(srt_ceil_div64(srt_ceil_div64(oc, 2), SRT_GEMM_FIXED_ROW_ALIGN) * SRT_GEMM_FIXED_ROW_ALIGN);
     const int n_ochunks = (int)srt_ceil_div64(cout_g, oc);
-    const int64_t n_jobs = (int64_t)a->batch * G * n_chunks * n_ochunks;
+    const int64_t n_jobs = n_bt * n_ochunks;
     const int span_max = (tc - 1) * a->stride + a->dilation * (K - 1) + 1;
-    const int direct = K == 1 && a->stride == 1 && a->padding == 0 && !a->in_alpha; /* no copy unless masked */
-    /* the weights of each group packed once for all jobs: G x (cout_g, R) */
-    const size_t pk_floats = srt_cpu_gemm_fixed_a_floats(cout_g, R);
-    const int pk_parts = srt_cpu_gemm_fixed_a_parts(cout_g, R);
-    float *wpk = NULL;
-    SRT_TRY(srt_cpu_pool_alloc(ctx->pool, sizeof(float) * pk_floats * G, (void **)&wpk));
+    const int shared = n_ochunks > 1;
+    const size_t slot = (size_t)R * tc > (size_t)cin_g * span_max ? (size_t)R * tc : (size_t)cin_g * span_max;
+    /* When at least CONV_PREPACK_MIN_JOBS jobs use the same weight rows, the weights of each group are packed once
+     * for all of them (G x (cout_g, R)); otherwise each job packs its rows block by block in cache. */
+    const int prepack = (int64_t)a->batch * n_chunks >= CONV_PREPACK_MIN_JOBS;
+    const size_t pk_floats = prepack ? srt_cpu_gemm_fixed_a_floats(cout_g, R) : 0;
+    const int pk_parts = prepack ? srt_cpu_gemm_fixed_a_parts(cout_g, R) : 0;
+    float *wpk = NULL, *bsh = NULL;   /* packed weights; shared unrolled inputs (n_bt, slot) */
+    const float **bsh_ptr = NULL;     /* (n_bt) the B of each (item, group, chunk) and its row stride */
+    int *bsh_ld = NULL;
+    srt_status st = SRT_OK;
+    if (prepack && !(wpk = srt_cpu_scratch_alloc(ctx, sizeof(float) * pk_floats * G))) {
+        st = srt_error(SRT_ERR_NOMEM, "conv1d: no memory for the packed weights (%d x %d floats)", a->out_ch, R);
+        goto done;
+    }
+    if (shared) {
+        bsh = srt_cpu_scratch_alloc(ctx, sizeof(float) * slot * n_bt);
+        bsh_ptr = srt_calloc((size_t)n_bt, sizeof *bsh_ptr, "conv1d inputs");
+        bsh_ld = srt_calloc((size_t)n_bt, sizeof *bsh_ld, "conv1d inputs");
+        if (!bsh || !bsh_ptr || !bsh_ld) {
+            st = srt_error(SRT_ERR_NOMEM, "conv1d: no memory for the unrolled inputs (%lld x %zu floats)", (long long)n_bt, slot);
+            goto done;
+        }
+    }
     int failed = 0;
 
 #pragma omp parallel num_threads(nt)
     {
-        float *span_buf = malloc(sizeof(float) * (size_t)cin_g * span_max);   /* (cin_g, span) */
-        float *col = malloc(sizeof(float) * (size_t)R * tc);                  /* (cin_g*K, tc) */
-        float *ws = NULL;
-        if (srt_cpu_pool_alloc(ctx->pool, sizeof(float) * srt_cpu_gemm_fixed_ws_floats(), (void **)&ws) != SRT_OK)
-            ws = NULL;
-        if (!span_buf || !col || !ws) {
+        float *span_buf = srt_cpu_scratch_alloc(ctx, sizeof(float) * (size_t)cin_g * span_max);   /* (cin_g, span) */
+        float *col = shared ? NULL : srt_cpu_scratch_alloc(ctx, sizeof(float) * (size_t)R * tc);  /* (cin_g*K, tc) */
+        float *ws = srt_cpu_scratch_alloc(ctx, sizeof(float) * srt_cpu_gemm_fixed_ws_floats());
+        if (!span_buf || (!shared && !col) || !ws) {
 #pragma omp atomic write
             failed = 1;
         }
@@ -86,6 +138,18 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
         for (int part = 0; part < G * pk_parts; part++)
             srt_cpu_gemm_fixed_pack_a(wpk + (size_t)(part / pk_parts) * pk_floats, cout_g, R,
                                       a->w + (size_t)(part / pk_parts) * cout_g * R, R, 1, part % pk_parts);
+        if (shared) {
+#pragma omp for schedule(dynamic)
+            for (int64_t bt = 0; bt < n_bt; bt++) {
+                if (failed) continue;
+                int chunk = (int)(bt % n_chunks), g = (int)(bt / n_chunks % G), b = (int)(bt / n_chunks / G);
+                int t0 = chunk * tc, tn = out_len - t0 < tc ? out_len - t0 : tc;
+                float *dst = bsh + (size_t)bt * slot;
+                /* rows read in place go straight to the slot; an unrolling goes there from span_buf */
+                if (K == 1 && a->stride == 1) build_b(a, b, g, t0, tn, dst, NULL, &bsh_ptr[bt], &bsh_ld[bt]);
+                else build_b(a, b, g, t0, tn, span_buf, dst, &bsh_ptr[bt], &bsh_ld[bt]);
+            }
+        }
 #pragma omp for schedule(dynamic)
         for (int64_t job = 0; job < n_jobs; job++) {
             if (failed) continue;
@@ -94,49 +158,36 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
             int chunk = (int)(bt % n_chunks), g = (int)(bt / n_chunks % G), b = (int)(bt / n_chunks / G);
             int t0 = chunk * tc, tn = out_len - t0 < tc ? out_len - t0 : tc;
             int o0 = ochunk * oc, on = cout_g - o0 < oc ? cout_g - o0 : oc;
-            int valid = valid_of(a->in_valid, b, a->in_len);
-            const float *xb = a->x + ((size_t)b * a->in_ch + (size_t)g * cin_g) * a->in_len; /* (cin_g, in_len) */
             const int oy = g * cout_g + o0;                                          /* first output channel */
             float *yb = a->y + ((size_t)b * a->out_ch + oy) * out_len + t0;           /* (on, tn) */
             const float *rb = a->residual ? a->residual + ((size_t)b * a->out_ch + oy) * out_len + t0 : NULL;
             const float *B;
             int ldb;
-            if (direct && valid >= t0 + tn) {
-                B = xb + t0;
-                ldb = a->in_len;
+            if (shared) {
+                B = bsh_ptr[bt];
+                ldb = bsh_ld[bt];
             } else {
-                int start = t0 * a->stride - a->padding;
-                int span = (tn - 1) * a->stride + a->dilation * (K - 1) + 1;
-                for (int i = 0; i < cin_g; i++)
-                    load_input_span(span_buf + (size_t)i * span, span, xb + (size_t)i * a->in_len, a->in_len, start,
-                                    valid, a->in_alpha ? a->in_alpha + g * cin_g + i : NULL);
-                if (K == 1 && a->stride == 1) {
-                    B = span_buf;
-                    ldb = span;
-                } else {
-                    for (int i = 0; i < cin_g; i++)
-                        for (int k = 0; k < K; k++) {
-                            const float *src = span_buf + (size_t)i * span + (size_t)k * a->dilation;
-                            float *dst = col + ((size_t)i * K + k) * tn;
-                            if (a->stride == 1) memcpy(dst, src, sizeof(float) * (size_t)tn);
-                            else
-                                for (int t = 0; t < tn; t++) dst[t] = src[(size_t)t * a->stride];
-                        }
-                    B = col;
-                    ldb = tn;
-                }
+                build_b(a, b, g, t0, tn, span_buf, col, &B, &ldb);
             }
             /* chains start from residual + bias (rb may be yb itself) */
-            srt_cpu_gemm_fixed_packed(wpk + (size_t)g * pk_floats, cout_g, R, o0, on, tn, B, ldb, 1, yb, out_len, rb,
-                                      out_len, a->bias ? a->bias + oy : NULL, ws);
+            const float *bias = a->bias ? a->bias + oy : NULL;
+            if (prepack)
+                srt_cpu_gemm_fixed_packed(wpk + (size_t)g * pk_floats, cout_g, R, o0, on, tn, B, ldb, 1, yb, out_len, rb,
+                                          out_len, bias, ws);
+            else
+                srt_cpu_gemm_fixed(on, tn, R, a->w + (size_t)oy * R, R, 1, B, ldb, 1, yb, out_len, rb, out_len, bias, ws);
         }
-        free(span_buf);
-        free(col);
-        if (ws) srt_cpu_pool_free(ctx->pool, ws);
+        srt_cpu_scratch_free(ctx, span_buf);
+        srt_cpu_scratch_free(ctx, col);
+        srt_cpu_scratch_free(ctx, ws);
     }
-    srt_cpu_pool_free(ctx->pool, wpk);
-    if (failed) return srt_error(SRT_ERR_NOMEM, "conv1d: no memory for the unrolled input (%d x %d floats)", R, tc);
-    return SRT_OK;
+    if (failed) st = srt_error(SRT_ERR_NOMEM, "conv1d: no memory for the unrolled input (%d x %d floats)", R, tc);
+done:
+    srt_cpu_scratch_free(ctx, wpk);
+    srt_cpu_scratch_free(ctx, bsh);
+    free(bsh_ptr);
+    free(bsh_ld);
+    return st;
 }
 
 /* ---- depthwise ---- */
@@ -176,7 +227,7 @@ static srt_status conv_depthwise(const srt_cpu_ctx *ctx, const srt_conv1d_args *
     int failed = 0;
 #pragma omp parallel num_threads(ctx->n_threads)
     {
-        float *xp = malloc(sizeof(float) * (size_t)span);   /* (span) padded, Snake'd input row */
+        float *xp = srt_cpu_scratch_alloc(ctx, sizeof(float) * (size_t)span);   /* (span) padded, Snake'd input row */
         if (!xp) {
 #pragma omp atomic write
             failed = 1;
@@ -193,7 +244,7 @@ static srt_status conv_depthwise(const srt_cpu_ctx *ctx, const srt_conv1d_args *
             if (use_avx2) dw_row_avx2(y, xp, a->w + (size_t)c * K, K, a->dilation, out_len, bias, res);
             else dw_row_scalar(y, xp, a->w + (size_t)c * K, K, a->dilation, a->stride, out_len, bias, res);
         }
-        free(xp);
+        srt_cpu_scratch_free(ctx, xp);
     }
     if (failed) return srt_error(SRT_ERR_NOMEM, "conv1d: no memory for a padded row of %d floats", span);
     return SRT_OK;

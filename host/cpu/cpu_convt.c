@@ -39,9 +39,9 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
 
 #pragma omp parallel num_threads(nt)
     {
-        float *frames = malloc(sizeof(float) * (size_t)Cin * (fq + 1));   /* (Cin, fq+1) */
-        float *cols = malloc(sizeof(float) * (size_t)(fq + 1) * oc * K);  /* (fq+1, oc*K) or (oc*K, fq+1) */
-        float *ws = srt_cpu_gemm_fixed_ws_alloc();
+        float *frames = srt_cpu_scratch_alloc(ctx, sizeof(float) * (size_t)Cin * (fq + 1));   /* (Cin, fq+1) */
+        float *cols = srt_cpu_scratch_alloc(ctx, sizeof(float) * (size_t)(fq + 1) * oc * K);  /* (fq+1, oc*K) or (oc*K, fq+1) */
+        float *ws = srt_cpu_scratch_alloc(ctx, sizeof(float) * srt_cpu_gemm_fixed_ws_floats());
         if (!frames || !cols || !ws) {
 #pragma omp atomic write
             failed = 1;
@@ -95,9 +95,9 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
                 }
             }
         }
-        free(frames);
-        free(cols);
-        free(ws);
+        srt_cpu_scratch_free(ctx, frames);
+        srt_cpu_scratch_free(ctx, cols);
+        srt_cpu_scratch_free(ctx, ws);
     }
     if (failed) return srt_error(SRT_ERR_NOMEM, "conv_transpose1d: no memory for a chunk of %d frames", fq);
     return SRT_OK;

@@ -84,7 +84,7 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
 
 /* f32 B: blocks of C (FIXED_BLOCK_M x FIXED_BLOCK_N) handed out dynamically; dot = the fixed chain from 0, then
  * C = alpha * dot (+ beta * C when beta != 0), through a per-thread tile unless alpha == 1 and beta == 0. */
-static srt_status gemm_f32_fixed(const srt_gemm_args *a, int nt) {
+static srt_status gemm_f32_fixed(const srt_cpu_ctx *ctx, const srt_gemm_args *a, int nt) {
     const ptrdiff_t a_rs = a->trans_a ? 1 : a->lda, a_cs = a->trans_a ? a->lda : 1;
     const ptrdiff_t b_rs = a->trans_b ? 1 : a->ldb, b_cs = a->trans_b ? a->ldb : 1;
     const int direct = a->alpha == 1.0f && a->beta == 0.0f;
@@ -94,8 +94,8 @@ static srt_status gemm_f32_fixed(const srt_gemm_args *a, int nt) {
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
-        float *ws = srt_cpu_gemm_fixed_ws_alloc();
-        float *tile = direct ? NULL : malloc(sizeof(float) * FIXED_BLOCK_M * FIXED_BLOCK_N);   /* (bm, bn) */
+        float *ws = srt_cpu_scratch_alloc(ctx, sizeof(float) * srt_cpu_gemm_fixed_ws_floats());
+        float *tile = direct ? NULL : srt_cpu_scratch_alloc(ctx, sizeof(float) * FIXED_BLOCK_M * FIXED_BLOCK_N); /* (bm, bn) */
         if (!ws || (!direct && !tile)) {
 #pragma omp atomic write
             failed = 1;
@@ -123,8 +123,8 @@ static srt_status gemm_f32_fixed(const srt_gemm_args *a, int nt) {
                     for (int n = 0; n < bn; n++) c[n] = a->alpha * t[n];
             }
         }
-        free(ws);
-        free(tile);
+        srt_cpu_scratch_free(ctx, ws);
+        srt_cpu_scratch_free(ctx, tile);
     }
     if (failed) return srt_error(SRT_ERR_NOMEM, "gemm: no memory for the f32 workspaces (M %d N %d K %d)", a->M, a->N, a->K);
     return SRT_OK;
@@ -137,7 +137,7 @@ srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     int nt = ctx->n_threads;
     /* small problems: one thread */
     if ((double)a->M * a->N * a->K < 2e5) nt = 1;
-    if (a->b_dtype == SRT_F32) return gemm_f32_fixed(a, nt);
+    if (a->b_dtype == SRT_F32) return gemm_f32_fixed(ctx, a, nt);
     if (a->trans_b && a->M <= g_direct_max_m) return gemm_direct(a, nt);
     int failed = 0;
 #pragma omp parallel num_threads(nt)

@@ -57,13 +57,60 @@ float *srt_cpu_gemm_fixed_ws_alloc(void) {
 }
 
 /* ---- packing ---- */
+/* 8 x 8 transpose: r[i] = row i in, r[k] = column k out. */
+__attribute__((target("avx2"))) static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++)   /* rows 4h .. 4h+3 */
+        for (int j = 0; j < 2; j++) {
+            u[4 * h + 2 * j] = _mm256_shuffle_ps(t[4 * h + j], t[4 * h + j + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            u[4 * h + 2 * j + 1] = _mm256_shuffle_ps(t[4 * h + j], t[4 * h + j + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+        r[k + 4] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    }
+}
+
+/* Store the first n (4, 6 or 8) floats of v at d. */
+__attribute__((target("avx2"))) static inline void store_n(float *d, __m256 v, int n) {
+    if (n == 8) {
+        _mm256_storeu_ps(d, v);
+        return;
+    }
+    _mm_storeu_ps(d, _mm256_castps256_ps128(v));
+    if (n == 6) _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v, 1));
+}
+
+/* One micro-panel from rows with contiguous k (a_cs == 1): blocks of 8 k through 8 x 8 transposes. */
+__attribute__((target("avx2"))) static void pack_panel_rows(int MR, int rows, int kc, const float *src, ptrdiff_t a_rs,
+                                                             float *dst) {
+    int k = 0;
+    for (; k + 8 <= kc; k += 8)
+        for (int g0 = 0; g0 < MR; g0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = g0 + i < rows ? _mm256_loadu_ps(src + (ptrdiff_t)(g0 + i) * a_rs + k) : _mm256_setzero_ps();
+            transpose8(r);
+            int n = MR - g0 < 8 ? MR - g0 : 8;
+            for (int kk = 0; kk < 8; kk++) store_n(dst + (size_t)(k + kk) * MR + g0, r[kk], n);
+        }
+    for (; k < kc; k++)
+        for (int i = 0; i < MR; i++) dst[(size_t)k * MR + i] = i < rows ? src[(ptrdiff_t)i * a_rs + k] : 0.0f;
+}
+
 /* Ap[(p*kc + k)*MR + i] = A(m0 + p*MR + i, k0 + k), rows >= M zero. */
 static void pack_a(int MR, int mc, int kc, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs, float *Ap) {
     for (int p = 0; p * MR < mc; p++) {
         int rows = mc - p * MR < MR ? mc - p * MR : MR;
         float *dst = Ap + (size_t)p * MR * kc;
         const float *src = A + (ptrdiff_t)p * MR * a_rs;
-        if (a_rs == 1) {
+        if (a_cs == 1) {
+            pack_panel_rows(MR, rows, kc, src, a_rs, dst);
+        } else if (a_rs == 1) {
             for (int k = 0; k < kc; k++) {
                 const float *s = src + (ptrdiff_t)k * a_cs;
                 float *d = dst + (size_t)k * MR;

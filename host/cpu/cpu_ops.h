@@ -1,7 +1,12 @@
-/* cpu_ops.h: the fast "cpu" backend: its context and the ops it specializes (threads + AVX2/FMA + OpenBLAS).
+/* cpu_ops.h: the fast "cpu" backend: its context and the ops it specializes (threads + AVX2/AVX-512/FMA +
+ * OpenBLAS for the LM's 16-bit GEMMs).
  * Threading model: OpenMP owns the cores (n_threads per parallel region); OpenBLAS is kept single-threaded
  * (openblas_set_num_threads(1) at backend creation) and called from inside the parallel regions on
- * per-thread tiles, so the two never oversubscribe. Semantics of every op: host/backend.h. */
+ * per-thread tiles, so the two never oversubscribe.
+ * Batch invariance: the codec ops (conv, transposed conv, f32 gemm, Snake, tanh and the elementwise ops) give
+ * every output element one fixed arithmetic whatever the batch, the padded length, the work split or the thread
+ * count (the GEMMs through cpu_gemm_fixed.h, not OpenBLAS, whose reduction per element changes with M and N).
+ * Semantics of every op: host/backend.h. */
 #ifndef SRT_CPU_OPS_H
 #define SRT_CPU_OPS_H
 
@@ -10,9 +15,15 @@
 
 typedef struct srt_cpu_ctx {
     srt_cpu_pool *pool;      /* tensor memory (cached blocks) */
+    srt_cpu_pool *scratch;   /* the ops' own temporary buffers (packed weights, unrolled inputs, GEMM workspaces):
+                              * cached apart from the tensors so they never evict the graph's workspaces */
     int n_threads;           /* OpenMP threads per op */
     int has_avx2;            /* AVX2 + FMA available at run time */
 } srt_cpu_ctx;
+
+/* A temporary buffer of the ops (64-byte aligned, cached in ctx->scratch; NULL when out of memory), and its release. */
+void *srt_cpu_scratch_alloc(const srt_cpu_ctx *ctx, size_t bytes);
+void srt_cpu_scratch_free(const srt_cpu_ctx *ctx, void *p);
 
 /* The process-wide AVX2+FMA check (cached). */
 int srt_cpu_has_avx2(void);

@@ -177,7 +177,7 @@ static int64_t json_int(const cJSON *o, const char *name) {
 }
 
 /* Read the done-log (cutting a torn tail) and mark the committed shards. */
-static srt_status load_done_log(const srt_ds_run_options *o, const char *prefix, ds_done_log *log) {
+static srt_status load_done_log(const srt_ds_run_options *o, ds_done_log *log) {
     if (!srt_file_exists(log->path)) return SRT_OK;
     cJSON **lines = NULL;
     int64_t n = 0;
@@ -210,7 +210,6 @@ static srt_status load_done_log(const srt_ds_run_options *o, const char *prefix,
         log->done_items += json_int(lines[i], "n_items");
         log->done_errors += json_int(lines[i], "n_errors");
     }
-    (void)prefix;
     ds_done_log_lines_free(lines, n);
     return st;
 }
@@ -302,7 +301,7 @@ srt_status ds_state_prepare(const srt_ds_run_options *o, const char *plan_json, 
                            "changes the output differ): cannot resume it; use another output folder.\n  old: %s  new: %s",
                            plan_path, old, plan_json);
         free(old);
-        if (st == SRT_OK) st = load_done_log(o, prefix, log);
+        if (st == SRT_OK) st = load_done_log(o, log);
     } else if (st == SRT_OK) {
         if (has_worker_files(o->out_dir, prefix) && !o->resume)
             st = srt_error(SRT_ERR_INVALID_ARG, "%s holds files of worker %s but no plan: add --resume to clear "

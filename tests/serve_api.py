@@ -2,9 +2,12 @@
 /health, /v1/models, /v1/voices, /metrics (Prometheus format), the page at / (= web/index.html); speech as wav
 (valid per python's wave, length = frames * 2048), pcm (= the wav's samples), flac (decoded by sox to the same
 samples), stream=true pcm and wav (chunked, same samples as the whole body for the same seed); the speed note;
-every 4xx with its JSON error; 404/405; 413 by Content-Length and by a chunked body; --api-key (401 without or
-with a wrong key, 200 with it, /health open); queue full -> 503; the request log; SIGTERM (also mid-stream) ->
-exit 0."""
+every 4xx with its JSON error; 404/405; 413 by Content-Length and by a chunked body; the "audio" field (hello.wav
+in base64 gives the samples `snacrt tts --audio` gives; as a data: URL too; bad base64, undecodable audio and a
+wrong type -> 400 naming the field, too large -> 413); --api-key (401 without or with a wrong key, 200 with it,
+/health open); queue full -> 503; a client that hangs up while its request is queued has it removed from the
+queue before admission (/metrics); the request log; SIGTERM (also mid-stream) -> exit 0."""
+import base64
 import json
 import os
 import socket
@@ -12,7 +15,8 @@ import subprocess
 import threading
 import time
 
-from serve_util import GROUP_SAMPLES, SRC, Checker, Server, metric_value, prometheus_problems, sanitizer_report, wav_info
+from serve_util import (BIN, CODEC, GROUP_SAMPLES, LM, SRC, Checker, Server, metric_value, pcm_max_diff,
+                        prometheus_problems, sanitizer_report, wav_info)
 
 C = Checker("serve_api")
 
@@ -171,13 +175,13 @@ def error_cases(srv):
     st, h, b = srv.request("DELETE", "/health")
     json_error(st, h, b, 405, None, "DELETE /health")
     # 413: declared too large (answered before the body is read) and a chunked body that grows too large
-    big = b'{"model":"tts-1","input":"' + b"x" * 20000 + b'"}'
+    big = b'{"model":"tts-1","input":"' + b"x" * 400000 + b'"}'   # over 6 * 200 + 16384 + base64 of 256 KiB
     st, h, b = srv.request("POST", sp, big)
     json_error(st, h, b, 413, "too large", "oversized body")
     resp = raw_exchange(srv.port, b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n")
     C.check(resp.startswith(b"HTTP/1.1 413 "), f"giant Content-Length -> 413: {resp[:100]!r}")
     chunked = b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    for _ in range(6):
+    for _ in range(100):
         chunked += b"1000\r\n" + b" " * 4096 + b"\r\n"
     chunked += b"0\r\n\r\n"
     resp = raw_exchange(srv.port, chunked)
@@ -185,6 +189,108 @@ def error_cases(srv):
     # a valid request still works after all that
     st, h, b = srv.speech(seed=1, max_tokens=7, response_format="pcm")
     C.check(st == 200 and len(b) == 2 * GROUP_SAMPLES, f"valid after errors: {st}")
+
+
+HELLO = os.path.join(SRC, "tests/data/speech/hello.wav")
+MAX_AUDIO = 262144           # --max-audio-bytes of the main server
+
+
+def audio_prompt(srv):
+    """The "audio" field: the same samples as `snacrt tts --audio` with the same text and sampling."""
+    with open(HELLO, "rb") as f:
+        hello = f.read()
+    b64 = base64.b64encode(hello).decode()
+    params = {"seed": 5, "temperature": 1.0, "top_p": 0.95, "repetition_penalty": 1.1, "max_tokens": 28}
+    st, h, with_audio = srv.speech(input="Reply.", response_format="pcm", audio=b64, **params)
+    C.check(st == 200 and len(with_audio) == 2 * GROUP_SAMPLES * int(h.get("x-snacrt-frames", -1)) and with_audio,
+            f"speech with an audio prompt: {st} {with_audio[:200]!r}")
+    st2, _, plain = srv.speech(input="Reply.", response_format="pcm", **params)
+    C.check(st2 == 200 and plain != with_audio, "the audio prompt changes the output")
+    cli = subprocess.run([os.path.join(BIN, "snacrt"), "tts", "-m", LM, "--codec", CODEC, "--threads", "2",
+                          "--seed", "5", "--temperature", "1", "--top-p", "0.95", "--repetition-penalty", "1.1",
+                          "--max-tokens", "28", "--audio", HELLO, "--stream", "Reply."], capture_output=True)
+    d = pcm_max_diff(cli.stdout, with_audio)
+    C.check(cli.returncode == 0 and d is not None and d <= 1,
+            f"HTTP audio prompt = snacrt tts --audio: rc {cli.returncode}, {len(cli.stdout)} vs {len(with_audio)} "
+            f"bytes, max diff {d} {cli.stderr[-300:]!r}")
+    st, h, url = srv.speech(input="Reply.", response_format="pcm", audio="data:audio/wav;base64," + b64, **params)
+    C.check(st == 200 and url == with_audio, f"audio as a data: URL: {st}")
+    st, h, b = srv.speech(input="Reply.", response_format="pcm", stream=True, audio=b64, **params)
+    C.check(st == 200 and b == with_audio, f"streamed with an audio prompt: {st} {len(b)} bytes")
+    # errors name the field
+    st, h, b = srv.speech(audio=b64[:100] + "!" + b64[100:])
+    json_error(st, h, b, 400, "'audio' is not valid base64", "audio: bad base64")
+    st, h, b = srv.speech(audio=base64.b64encode(b"hello, not audio at all").decode())
+    json_error(st, h, b, 400, "'audio'", "audio: not an audio file")
+    st, h, b = srv.speech(audio=base64.b64encode(hello[:2000]).decode())
+    json_error(st, h, b, 400, "'audio'", "audio: truncated WAV")
+    st, h, b = srv.speech(audio=12345)
+    json_error(st, h, b, 400, "'audio' must be a string", "audio: a number")
+    st, h, b = srv.speech(audio="")
+    json_error(st, h, b, 400, "'audio' is empty", "audio: empty")
+    big = base64.b64encode(hello + hello[:130000]).decode()   # 271590 bytes > 256 KiB; the body is under its limit
+    st, h, b = srv.speech(audio=big)
+    json_error(st, h, b, 413, "'audio' is too large", "audio: too large")
+
+
+def queued_hangup_server():
+    """One running slot: a long stream runs, a second request queues behind it and its client hangs up. The
+    watcher must cancel it while it is still queued (snacrt_engine_cancelled_before_admission_total), while the
+    first is still running."""
+    srv = Server("--max-tokens", 700, "--max-running", 1, "--max-queue", 4, name="queued")
+    try:
+        c = srv.conn()
+        c.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": "Hello there.", "stream": True,
+                                                          "temperature": 0, "max_tokens": 700,
+                                                          "response_format": "pcm"}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        first = r.read1(100)
+        C.check(r.status == 200 and first, f"the long stream runs: {r.status}")
+        body = json.dumps({"model": "tts-1", "input": "Queued behind it.", "response_format": "wav"}).encode()
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        deadline, health = time.time() + 10, {}
+        while time.time() < deadline:
+            health = json.loads(srv.request("GET", "/health")[2])
+            if health.get("queue_depth") == 1:
+                break
+            time.sleep(0.02)
+        C.check(health.get("queue_depth") == 1 and health.get("running") == 1, f"the second request is queued: {health}")
+        t0 = time.time()
+        s.close()
+        deadline, m = time.time() + 10, ""
+        while time.time() < deadline:
+            m = srv.metrics()
+            if (metric_value(m, "snacrt_engine_cancelled_before_admission_total") or 0) >= 1:
+                break
+            time.sleep(0.02)
+        took = time.time() - t0
+        C.check(metric_value(m, "snacrt_engine_cancelled_before_admission_total") == 1 and
+                metric_value(m, "snacrt_http_cancelled_total", 'reason="client_gone"') == 1 and
+                metric_value(m, "snacrt_queue_depth") == 0,
+                f"the hung-up queued request is cancelled before admission ({took:.2f} s): "
+                f"{[l for l in m.splitlines() if 'cancel' in l or 'queue_depth' in l]}")
+        C.check(metric_value(m, "snacrt_running") == 1 and took < 2,
+                f"... while the long stream still runs (running {metric_value(m, 'snacrt_running')}, {took:.2f} s)")
+        c.close()                      # hang up the stream too: cancelled while running
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            m = srv.metrics()
+            if metric_value(m, "snacrt_running") == 0 and metric_value(m, "snacrt_http_speech_in_flight") == 0:
+                break
+            time.sleep(0.05)
+        C.check(metric_value(m, "snacrt_http_cancelled_total", 'reason="client_gone"') == 2 and
+                metric_value(m, "snacrt_engine_cancelled_before_admission_total") == 1 and
+                metric_value(m, "snacrt_engine_requests_total", 'result="ok"') == 0,
+                "the stream's hang-up is cancelled after admission; nothing ran to the end")
+        C.check(srv.stop() == 0, "queued-hangup server exits 0 on SIGTERM")
+        C.check("(cancelled: client went away)" in srv.log(), "the log notes the cancellations")
+        rep = sanitizer_report(srv.log())
+        C.check(rep is None, f"sanitizer report: {rep}")
+    finally:
+        srv.close()
 
 
 def api_key_server():
@@ -257,11 +363,12 @@ def queue_full_server():
 
 
 def main():
-    srv = Server("--max-tokens", 84, "--max-input-chars", 200, name="api")
+    srv = Server("--max-tokens", 84, "--max-input-chars", 200, "--max-audio-bytes", MAX_AUDIO, name="api")
     try:
         basic_endpoints(srv)
         speech_formats(srv)
         error_cases(srv)
+        audio_prompt(srv)
         m = srv.metrics()
         problems = prometheus_problems(m)
         C.check(not problems, f"/metrics format: {problems[:5]}")
@@ -288,6 +395,7 @@ def main():
         srv.close()
     api_key_server()
     queue_full_server()
+    queued_hangup_server()
     C.finish()
 
 

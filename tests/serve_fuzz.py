@@ -1,15 +1,19 @@
 """serve_fuzz.py: a bounded, seeded fuzz run against `snacrt serve` over raw sockets (run by
 tests/test_serve_fuzz.sh, also in the sanitizer build). Cases mix mutated speech bodies (truncated JSON, wrong
-types, huge numbers, NULs, invalid UTF-8, deep nesting, long strings), random request lines and paths, header
+types, huge numbers, NULs, invalid UTF-8, deep nesting, long strings, malformed "audio": bad base64, base64 of
+garbage, of cut or corrupted WAV files, wrong types, odd data: URLs), random request lines and paths, header
 mutations (giant, duplicated, negative or non-numeric Content-Length, Expect, obs-fold), chunked bodies (valid,
 malformed, oversized), raw garbage and early hang-ups. Every answer must be well-formed HTTP (status line,
 headers, a body that matches its Content-Length or chunked framing; JSON bodies parse, our errors carry
 {"error":{"message","type"}}); a complete request must be answered; afterwards the server still answers /health
 and a real speech request, /metrics is well-formed, SIGTERM exits 0 and the log has no sanitizer report.
 Environment: SNACRT_FUZZ_CASES (default 2000), SNACRT_FUZZ_SEED (default 20240611)."""
+import base64
+import io
 import json
 import os
 import random
+import wave
 import socket
 import threading
 import time
@@ -44,6 +48,59 @@ def valid_body(r):
     if r.random() < 0.3:
         b["seed"] = r.randrange(0, 1000)
     return b
+
+
+def tiny_wav(frames=1200, rate=24000, channels=1):
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes((i * 37) & 0xFF for i in range(2 * frames * channels)))
+    return out.getvalue()
+
+
+WAV = tiny_wav()
+
+
+def malformed_audio(r):
+    """A bad (or, now and then, valid) "audio" value."""
+    kind = r.randrange(12)
+    if kind == 0:                      # not base64 at all
+        return r.choice(["!!!", "****", "a", "ab=c", "====", "\u00e9\u00e9", "x" * 301, "QUJD\x00REVG"])
+    if kind == 1:                      # base64 of garbage bytes
+        return base64.b64encode(bytes(r.randrange(256) for _ in range(r.randint(1, 300)))).decode()
+    if kind == 2:                      # a WAV cut short (header only, or mid-data)
+        return base64.b64encode(WAV[: r.choice([4, 12, 36, 44, 45, 100, len(WAV) - 1])]).decode()
+    if kind == 3:                      # a WAV with flipped header bytes
+        b = bytearray(WAV)
+        for _ in range(r.randint(1, 4)):
+            b[r.randrange(44)] = r.randrange(256)
+        return base64.b64encode(bytes(b)).decode()
+    if kind == 4:                      # base64 cut mid-group, padding in the middle, bad padding
+        t = base64.b64encode(WAV).decode()
+        return r.choice([t[:-1], t[:-2] + "=", t[:100] + "=" + t[100:], t + "==", t[:101]])
+    if kind == 5:                      # wrong types
+        return r.choice([None, True, 7, -1.5, [], {}, ["UklGRg=="], {"data": "UklGRg=="}])
+    if kind == 6:                      # odd data: URLs
+        t = base64.b64encode(WAV).decode()
+        return r.choice(["data:", "data:,", "data:audio/wav,", "data:audio/wav;base64", "data:;base64," + t,
+                         "data:audio/wav;base64,", "data:audio/wav;charset=x;base64,!" + t])
+    if kind == 7:                      # a header claiming far more data than present, or odd formats
+        b = bytearray(WAV)
+        b[40:44] = r.choice([b"\xff\xff\xff\x7f", b"\x00\x00\x00\x00", b"\x01\x00\x00\x00"])
+        if r.random() < 0.5:
+            b[22:24] = r.choice([b"\x00\x00", b"\xff\xff", b"\x08\x00"])   # channels
+        return base64.b64encode(bytes(b)).decode()
+    if kind == 8:                      # whitespace and line breaks inside
+        t = base64.b64encode(WAV).decode()
+        return "\n".join(t[i:i + 76] for i in range(0, len(t), 76)) + r.choice(["", "\n", " \t"])
+    if kind == 9:                      # only whitespace, empty
+        return r.choice(["", " ", "\n\n", "data:audio/wav;base64, "])
+    if kind == 10:                     # a valid stereo file at another rate (the server must accept it)
+        return base64.b64encode(tiny_wav(frames=r.choice([1, 100, 800]), rate=r.choice([8000, 44100]),
+                                         channels=2)).decode()
+    return base64.b64encode(WAV).decode()
 
 
 def mutate_json_value(r):
@@ -89,6 +146,9 @@ def mutated_body(r):
         raw = raw[:-1] + b', "input": 5}' + r.choice([b"", b" ", b"x", b"{}", b"\x00"])
     elif kind == 10:                   # not an object at all
         raw = r.choice([b"null", b"[]", b"\"str\"", b"1e999", b"-", b"{", b"}", b"", b"\xef\xbb\xbf{}", b"{\"a\":}"])
+    elif kind == 11:                   # an audio prompt, mostly malformed
+        b["audio"] = malformed_audio(r)
+        raw = json.dumps(b).encode()
     return raw
 
 
@@ -322,6 +382,22 @@ def main():
         C.check(srv.alive(), "server survived")
         C.check(sum(v for k, v in statuses.items() if isinstance(k, int)) > N_CASES // 2, "most cases answered")
         C.check(statuses.get(200, 0) > 0 and statuses.get(400, 0) > 0, "the mix reached both 200 and 400")
+        # the malformed-audio corpus once more, each answer checked: 400 naming the field (a NUL is refused before
+        # any field is looked at), or 200 for the valid ones; never a server error
+        r = random.Random(SEED)
+        audio_answers = Counter()
+        for k in range(60):
+            value = malformed_audio(r)
+            st, h, b = srv.speech(timeout=60, max_tokens=7, response_format="pcm", audio=value)
+            try:
+                msg = json.loads(b)["error"]["message"] if st != 200 else ""
+            except (ValueError, KeyError, TypeError):
+                msg = None
+            audio_answers[st] += 1
+            C.check(st == 200 or (st == 400 and msg is not None and ("'audio'" in msg or "NUL" in msg)),
+                    f"malformed audio {str(value)[:80]!r}: {st} {b[:200]!r}")
+        print(f"serve_fuzz: malformed audio answers {dict(audio_answers)}", flush=True)
+        C.check(audio_answers[400] >= 30, f"most malformed audio is refused ({dict(audio_answers)})")
         st, h, b = srv.request("GET", "/health")
         C.check(st == 200, f"/health after the fuzz: {st}")
         st, h, b = srv.speech(seed=3, response_format="pcm")

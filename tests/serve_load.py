@@ -1,7 +1,10 @@
 """serve_load.py: `snacrt serve` under load (run by tests/test_serve_load.sh).
 1. References: each (text, voice, seed) combination alone, one at a time.
 2. 200 requests at concurrency 32 on loopback, mixing whole-body pcm/wav, streamed pcm/wav and unseeded requests;
-   a 503 is retried. Every request must succeed with length = frames * 2048 samples and, when seeded, the
+   none may get a 503 (the queue of 64 holds all 32 clients beyond the 16 running). Streamed requests generate
+   STREAM_TOKENS = 6 frame groups, more than the decoder's lookahead of 3, so their audio goes out while they are
+   still generating (the incremental path, under load), not only at the final flush; whole-body ones 2 groups.
+   Every request must succeed with length = frames * 2048 samples and, when seeded, the
    reference's samples (no lost, duplicated or reordered frame whatever else is in the batch). "The same" allows
    1 step of 16 bits: the batched codec decode matches a lone decode within 1e-5, not bit for bit, so a sample
    near a rounding boundary may land one step away; a wrong token or frame changes thousands of samples by far more.
@@ -11,6 +14,7 @@
    slow stream cut at its buffer cap (buffer_overflow); the engine must be idle again afterwards."""
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -19,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from serve_util import GROUP_SAMPLES, Checker, Server, metric_value, pcm_max_diff, sanitizer_report, wav_info
 
 C = Checker("serve_load")
-TOKENS = 14                  # 2 frame groups per request (the sanitizer build is ~5x slower)
+TOKENS = 14                  # whole-body requests: 2 frame groups (the sanitizer build is ~5x slower)
+STREAM_TOKENS = 42           # streamed requests: 6 frame groups > lookahead 3, so audio is sent before the end
 N_REQUESTS, CONCURRENCY = 200, 32
 COMBOS = [("Hello there.", "tara", 11), ("The quick brown fox.", "leo", 12), ("One, two, three!", "mia", 13),
           ("Good morning to you.", "zac", 14)]
@@ -54,7 +59,8 @@ def load_phase(srv, refs):
     for j in range(N_REQUESTS):
         text, voice, seed = COMBOS[j % len(COMBOS)]
         mode = j % 5
-        body = {"model": "tts-1", "input": text, "voice": voice, "max_tokens": TOKENS,
+        body = {"model": "tts-1", "input": text, "voice": voice,
+                "max_tokens": STREAM_TOKENS if mode in (1, 3) else TOKENS,
                 "response_format": "wav" if mode in (2, 3) else "pcm", "stream": mode in (1, 3)}
         if mode != 4:
             body["seed"] = seed
@@ -94,10 +100,11 @@ def load_phase(srv, refs):
         elif len(data) % (2 * GROUP_SAMPLES):
             wrong_len.append((j, len(data), None))
         if "seed" in body:
-            d = pcm_max_diff(data, refs[j % len(COMBOS)])
+            ref = refs[(j % len(COMBOS), body["max_tokens"])]
+            d = pcm_max_diff(data, ref)
             exact += d == 0
             if d is None or d > 1:
-                mismatched.append((j, len(data), len(refs[j % len(COMBOS)]), d))
+                mismatched.append((j, len(data), len(ref), d))
     C.check(not wrong_len, f"every response is whole frame groups: {wrong_len[:10]}")
     n_seeded = sum("seed" in body for _, body, _, _, _ in results)
     C.check(not mismatched, f"seeded requests equal their reference under load (within 1/32768): {len(mismatched)} "
@@ -105,10 +112,32 @@ def load_phase(srv, refs):
     print(f"serve_load: {exact} of {n_seeded} seeded responses bit-exact, the others within one 16-bit step",
           flush=True)
     lat.sort()
+    tokens = sum(body["max_tokens"] for _, body, _, _, _ in results)
     print(f"serve_load: {N_REQUESTS} requests at concurrency {CONCURRENCY}: {wall:.1f} s wall, "
-          f"{N_REQUESTS * TOKENS / wall:.0f} tokens/s, latency p50 {lat[len(lat) // 2]:.2f} s "
+          f"{tokens / wall:.0f} tokens/s, latency p50 {lat[len(lat) // 2]:.2f} s "
           f"p95 {lat[int(len(lat) * 0.95)]:.2f} s max {lat[-1]:.2f} s, {retries[0]} retries after 503", flush=True)
+    C.check(retries[0] == 0, f"no 503 with a queue of 64 for 32 clients ({retries[0]} retries)")
     C.check(wall < 90, f"load phase within 90 s ({wall:.1f} s)")
+    # incremental streaming under load: the engine delivered a stream's first audio while it was still generating
+    # (the request log's engine timeline). The first group is final after group 4 (token 28 of 42), so about a
+    # third of a stream's run (admission to end) comes after its first audio; audio held back to the final flush
+    # would come within the step that ends the request (measured: under 2% of the run).
+    timeline = {int(m.group(1)): tuple(map(float, m.groups()[1:])) for m in re.finditer(
+        r"\(id (\d+): \d+ frames, queued ([\d.]+) ms, first audio at ([\d.]+) ms, done at ([\d.]+) ms\)",
+        srv.log())}
+    fractions = []
+    for j, body, st, h, data in results:
+        if body["stream"] and st == 200:
+            queued, first, done = timeline.get(int(h.get("x-snacrt-request-id", 0)), (0.0, 0.0, 0.0))
+            fractions.append((done - first) / (done - queued) if done > queued else 0.0)
+    fractions.sort()
+    n_streams = sum(body["stream"] for _, body, _, _, _ in results)
+    early = sum(f >= 0.15 for f in fractions)
+    print(f"serve_load: streams' first audio came {fractions[0]:.2f} .. {fractions[-1]:.2f} of their run before "
+          f"their end (median {fractions[len(fractions) // 2]:.2f})", flush=True)
+    C.check(len(fractions) == n_streams and early == n_streams,
+            f"every stream sent audio while still generating (>= 15% of its run before its end): {early} of "
+            f"{n_streams}; smallest fractions {[round(f, 3) for f in fractions[:5]]}")
 
 
 def batch_latency(srv, n):
@@ -268,14 +297,15 @@ def main():
     srv = Server("--max-tokens", 7 * 100, "--max-running", 16, "--max-queue", 64, "--stream-buffer-max", 65536,
                  name="load")
     try:
-        refs = []
-        for text, voice, seed in COMBOS:
-            st, h, data = fetch(srv, {"model": "tts-1", "input": text, "voice": voice, "seed": seed,
-                                      "max_tokens": TOKENS, "response_format": "pcm"}, False)
-            C.check(st == 200 and len(data) == 2 * int(h.get("x-snacrt-frames", -1)) * GROUP_SAMPLES and data,
-                    f"reference {text!r}: {st} {len(data)} bytes")
-            refs.append(data)
-        C.check(len(set(refs)) == len(refs), "the references differ from each other")
+        refs = {}                # (combo, max_tokens) -> pcm of the request alone
+        for k, (text, voice, seed) in enumerate(COMBOS):
+            for tokens in (TOKENS, STREAM_TOKENS):
+                st, h, data = fetch(srv, {"model": "tts-1", "input": text, "voice": voice, "seed": seed,
+                                          "max_tokens": tokens, "response_format": "pcm"}, False)
+                C.check(st == 200 and len(data) == 2 * int(h.get("x-snacrt-frames", -1)) * GROUP_SAMPLES and data,
+                        f"reference {text!r} ({tokens} tokens): {st} {len(data)} bytes")
+                refs[(k, tokens)] = data
+        C.check(len(set(refs.values())) == len(refs), "the references differ from each other")
         load_phase(srv, refs)
         misbehaving_phase(srv)
         C.check(srv.request("GET", "/health")[0] == 200, "/health after the load")

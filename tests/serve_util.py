@@ -1,5 +1,6 @@
 """serve_util.py: shared helpers of the `snacrt serve` tests (tests/serve_*.py, python3 stdlib only):
-start a server on a free port (--port 0; the port is read from its "listening on" log line), HTTP requests over
+start a server on a free port (--port 0; the port is read from its "listening on" log line, which must show the
+default bind address 127.0.0.1 unless the test passed --host), HTTP requests over
 http.client, a checker that counts passed/failed checks, WAV parsing, a Prometheus text-format validator, and
 the check that a server's log holds no sanitizer report."""
 import array
@@ -39,6 +40,27 @@ class Checker:
         sys.exit(1 if self.failed else 0)
 
 
+def listen_addresses(port):
+    """IPv4 addresses with a listening TCP socket on port, from /proc/net/tcp (+ "[v6]" if /proc/net/tcp6 has
+    one); None when /proc is not there."""
+    found = []
+    for path, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(path) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            if not v6:
+                return None
+            continue
+        for line in lines:
+            fields = line.split()
+            addr, _, hexport = fields[1].partition(":")
+            if fields[3] != "0A" or int(hexport, 16) != port:
+                continue
+            found.append("[v6]" if v6 else ".".join(str(int(addr[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
 class Server:
     """`snacrt serve` with the tiny test models on a free loopback port."""
 
@@ -53,12 +75,12 @@ class Server:
             env.setdefault("OMP_WAIT_POLICY", "passive")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.log_file, env=env)
-        self.port = None
+        self.port = self.host = None
         deadline = time.time() + startup_timeout
         while time.time() < deadline:
-            m = re.search(r"listening on http://[^ ]*:(\d+)/", self.log())
+            m = re.search(r"listening on http://(\[[^]]*\]|[^ :/]*):(\d+)/", self.log())
             if m:
-                self.port = int(m.group(1))
+                self.host, self.port = m.group(1), int(m.group(2))
                 break
             if self.proc.poll() is not None:
                 break
@@ -66,6 +88,14 @@ class Server:
         if self.port is None:
             self.proc.kill()
             raise RuntimeError(f"snacrt serve did not start ({' '.join(args)}):\n{self.log()}")
+        if "--host" not in args:
+            bound = listen_addresses(self.port)
+            if self.host != "127.0.0.1" or (bound is not None and bound != ["127.0.0.1"]):
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError(f"snacrt serve without --host must bind 127.0.0.1 (local clients only), but it "
+                                   f"says it listens on {self.host!r} (listening sockets on port {self.port}: "
+                                   f"{bound}):\n{self.log()}")
 
     def log(self):
         with open(self.log_path, errors="replace") as f:

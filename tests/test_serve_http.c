@@ -1,5 +1,6 @@
 /* test_serve_http.c: the pure parts of `snacrt serve` without an engine or sockets: routing, the bearer check,
- * UTF-8 validation, speech request parsing/validation (every 400 case), sampling defaults, the WAV header, whole
+ * UTF-8 validation, base64, speech request parsing/validation (every 400 case; the "audio" field: a WAV in base64
+ * decoded to its samples, bad base64, undecodable audio, too large -> 413), sampling defaults, the WAV header, whole
  * bodies in wav/pcm/flac (flac decoded back to the same 16-bit samples), JSON documents, the Prometheus text
  * (format checked line by line, histogram cumulative), and the embedded page equal to web/index.html. */
 #include "serve/http_server.h"
@@ -10,7 +11,8 @@
 
 static const char *const VOICES[] = {"tara", "leo", NULL};
 static const char *const MODELS[] = {"tiny", "tts-1", NULL};
-static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84};
+static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84, 0};
+static const srt_speech_limits LIM_AUDIO = {VOICES, MODELS, 10, 84, 65536};
 
 /* Parse a body; returns the HTTP status (200 when accepted) and leaves the request in *out (caller frees). */
 static int parse(const char *body, srt_speech_request *out, srt_http_error *err) {
@@ -362,12 +364,139 @@ static void test_page(void) {
     TEST_CHECK(strstr(srt_http_page_html, "id=\"speak\"") && strstr(srt_http_page_html, "id=\"status\""), "page ids");
 }
 
+static char *b64_encode(const uint8_t *in, size_t n) {
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        *o++ = A[v >> 18 & 63];
+        *o++ = A[v >> 12 & 63];
+        *o++ = i + 1 < n ? A[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? A[v & 63] : '=';
+    }
+    *o = 0;
+    return out;
+}
+
+static void test_base64(void) {
+    struct { const char *in, *out; } ok[] = {{"", ""}, {"Zg==", "f"}, {"Zm8=", "fo"}, {"Zm9v", "foo"},
+                                             {"Zm9vYg", "foob"}, {"Zm9vYmE", "fooba"}, {" Zm9v\r\nYmFy\n", "foobar"},
+                                             {"+/+/", "\xfb\xff\xbf"}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint8_t *out = NULL;
+        size_t n = 0, at = 0;
+        int rc = srt_base64_decode(ok[i].in, strlen(ok[i].in), &out, &n, &at);
+        TEST_CHECK(rc == 0 && n == strlen(ok[i].out) && !memcmp(out, ok[i].out, n), "base64 '%s': rc %d, %zu bytes",
+                   ok[i].in, rc, n);
+        TEST_CHECK(srt_base64_decoded_max(strlen(ok[i].in)) >= n, "decoded_max bound");
+        free(out);
+    }
+    struct { const char *in; size_t at; } bad[] = {{"Z", 1}, {"Zm9vY", 5}, {"Zm9v=", 4}, {"Zg=a", 3}, {"Zm$v", 2},
+                                                   {"Zg===", 4}, {"Zg=", 2}, {"=Zg", 0}, {"Zm9v-_", 4}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t *out = NULL;
+        size_t n = 0, at = 99;
+        int rc = srt_base64_decode(bad[i].in, strlen(bad[i].in), &out, &n, &at);
+        TEST_CHECK(rc == -1 && at == bad[i].at && !out, "bad base64 '%s': rc %d at %zu (want %zu)", bad[i].in, rc, at,
+                   bad[i].at);
+    }
+}
+
+/* A body with "audio": AUDIO (a JSON value written as is). */
+static char *audio_body(const char *audio_json) {
+    size_t n = strlen(audio_json) + 64;
+    char *b = malloc(n);
+    snprintf(b, n, "{\"model\":\"tiny\",\"input\":\"hi\",\"audio\":%s}", audio_json);
+    return b;
+}
+
+static int parse_audio_body(const char *audio_json, const srt_speech_limits *lim, srt_speech_request *r,
+                            srt_http_error *err) {
+    char *b = audio_body(audio_json);
+    memset(err, 0, sizeof *err);
+    int rc = srt_speech_request_parse(b, strlen(b), lim, r, err);
+    free(b);
+    return rc ? err->status : 200;
+}
+
+static void expect_audio_error(const char *audio_json, const srt_speech_limits *lim, int status, const char *needle) {
+    srt_speech_request r;
+    srt_http_error err;
+    int st = parse_audio_body(audio_json, lim, &r, &err);
+    TEST_CHECK(st == status && strstr(err.message, "'audio'") && strstr(err.message, needle) && r.audio == NULL,
+               "audio %.40s: status %d (want %d), message '%s' (want '%s')", audio_json, st, status, err.message,
+               needle);
+    srt_speech_request_free(&r);
+}
+
+static void test_audio_field(void) {
+    /* a 0.2 s WAV at 16 kHz, as a client would send it */
+    enum { N = 3200 };
+    float pcm[N];
+    for (int i = 0; i < N; i++) pcm[i] = 0.5f * sinf((float)i * 0.05f);
+    uint8_t *wav = NULL;
+    size_t n_wav = 0;
+    TEST_CHECK(srt_http_encode_audio(SRT_HTTP_WAV, pcm, N, 16000, &wav, &n_wav) == SRT_OK, "encode wav");
+    char *b64 = b64_encode(wav, n_wav);
+    size_t nb = strlen(b64);
+    char *quoted = malloc(nb + 64);
+    snprintf(quoted, nb + 64, "\"%s\"", b64);
+    srt_speech_request r;
+    srt_http_error err;
+    int st = parse_audio_body(quoted, &LIM_AUDIO, &r, &err);
+    TEST_CHECK(st == 200 && r.audio && r.n_audio == N && r.audio_rate == 16000, "audio field: %d '%s', %lld samples at "
+               "%d Hz", st, err.message, (long long)r.n_audio, r.audio_rate);
+    double worst = 0;
+    for (int i = 0; st == 200 && i < N; i++) worst = fmax(worst, fabs(r.audio[i] - pcm[i]));
+    TEST_CHECK(st == 200 && worst < 1.0 / 16384, "audio field samples = the WAV's (max error %g)", worst);
+    srt_speech_request_free(&r);
+    TEST_CHECK(r.audio == NULL, "free clears the audio");
+    /* as a data: URL, and with JSON-escaped line breaks every 76 characters (MIME style) */
+    char *url = malloc(nb + 64);
+    snprintf(url, nb + 64, "\"data:audio/wav;base64,%s\"", b64);
+    st = parse_audio_body(url, &LIM_AUDIO, &r, &err);
+    TEST_CHECK(st == 200 && r.n_audio == N, "data: URL: %d '%s'", st, err.message);
+    srt_speech_request_free(&r);
+    char *wrapped = malloc(nb + nb / 76 * 2 + 64), *w = wrapped;
+    *w++ = '"';
+    for (size_t i = 0; i < nb; i++) {
+        if (i && i % 76 == 0) *w++ = '\\', *w++ = 'n';
+        *w++ = b64[i];
+    }
+    *w++ = '"';
+    *w = 0;
+    st = parse_audio_body(wrapped, &LIM_AUDIO, &r, &err);
+    TEST_CHECK(st == 200 && r.n_audio == N, "line-wrapped base64: %d '%s'", st, err.message);
+    srt_speech_request_free(&r);
+    st = parse_audio_body("null", &LIM, &r, &err);
+    TEST_CHECK(st == 200 && !r.audio, "\"audio\": null is no audio");
+    srt_speech_request_free(&r);
+    /* errors name the field */
+    expect_audio_error(quoted, &LIM, 400, "not accepted");
+    expect_audio_error("17", &LIM_AUDIO, 400, "must be a string");
+    expect_audio_error("\"\"", &LIM_AUDIO, 400, "empty");
+    expect_audio_error("\"UklGRg=!\"", &LIM_AUDIO, 400, "base64");
+    expect_audio_error("\"data:audio/wav,UklGRg==\"", &LIM_AUDIO, 400, "base64");
+    expect_audio_error("\"aGVsbG8gd29ybGQ=\"", &LIM_AUDIO, 400, "cannot read as audio");   /* "hello world" */
+    char *cut = strdup(quoted);
+    strcpy(cut + 81, "\"");                                   /* the RIFF header and a few samples */
+    expect_audio_error(cut, &LIM_AUDIO, 400, "truncated");
+    srt_speech_limits small = LIM_AUDIO;
+    small.max_audio_bytes = n_wav - 1;
+    expect_audio_error(quoted, &small, 413, "too large");
+    small.max_audio_bytes = n_wav / 2;
+    expect_audio_error(quoted, &small, 413, "too large");
+    free(cut); free(wrapped); free(url); free(quoted); free(b64); free(wav);
+}
+
 int main(void) {
     test_routes();
     test_bearer();
     test_utf8();
     test_parse_ok();
     test_parse_errors();
+    test_base64();
+    test_audio_field();
     test_wav_and_audio();
     test_json_docs();
     test_metrics();

@@ -3,7 +3,8 @@
  * in a batch of 16; streamed audio equals the offline decode of the generated codes; every token obeys the
  * position mask; chunked prefill equals unchunked; a tiny KV cache queues requests without changing them;
  * cancellation (callback and srt_tts_cancel); queue full, unknown voice, oversized text; sentence splitting;
- * an audio prompt (hello.wav encoded into the prompt). */
+ * an audio prompt (hello.wav encoded into the prompt); end-of-speech forced through the logits callback (finish
+ * "stop", the partial frame group dropped, stats). */
 #include "serve/tts_internal.h"
 #include "audio/audio.h"
 #include "testutil.h"
@@ -21,6 +22,8 @@ typedef struct collector {
     srt_status status;
     srt_tts_stats stats;
     int cancel_after_calls;         /* > 0: the callback returns nonzero at that audio call */
+    int eos_at[4];                  /* > 0: force end-of-speech as token eos_at[piece] of that piece (1-based) */
+    int32_t eos_id;                 /* > 0: on_logits controls end-of-speech (this id) */
     char error[256];
 } collector;
 
@@ -70,6 +73,14 @@ static void on_token(void *user, int piece, int32_t token) {
     c->tokens[c->n_tok] = token;
     c->piece[c->n_tok++] = piece;
     pthread_mutex_unlock(&c->mu);
+}
+
+/* Logits callback: end-of-speech certain at the chosen token of each piece that has one, impossible elsewhere
+ * (the random model samples it now and then on its own). */
+static void on_logits(void *user, int piece, int n_gen, float *logits, int vocab) {
+    collector *c = user;
+    if (c->eos_id <= 0 || c->eos_id >= vocab) return;
+    logits[c->eos_id] = piece < 4 && c->eos_at[piece] == n_gen + 1 ? 1e30f : -INFINITY;
 }
 
 static void col_wait(collector *c) {
@@ -313,6 +324,19 @@ static void test_kv_exhaustion(void) {
         }
     }
     TEST_CHECK(max_running >= 1 && max_running <= 2, "at most two requests run in a 24-block cache (saw %d)", max_running);
+    /* only two fit, so the other six can only be admitted after the first request finished: they waited in the
+     * queue at least that long (all eight were submitted within a few ms of each other) */
+    double first_done = 1e30, q_min = 1e30, q_max = 0;
+    for (int i = 0; i < 8; i++) {
+        if (c[i].stats.total_ms < first_done) first_done = c[i].stats.total_ms;
+        if (c[i].stats.queue_ms < q_min) q_min = c[i].stats.queue_ms;
+        if (c[i].stats.queue_ms > q_max) q_max = c[i].stats.queue_ms;
+    }
+    int waited = 0;
+    for (int i = 0; i < 8; i++) waited += c[i].stats.queue_ms >= first_done - 50;
+    TEST_CHECK(first_done > 0 && waited >= 6 && q_max > q_min + 0.5 * first_done,
+               "requests waited for KV room: %d of 8 queued >= the first finish (%.1f ms); queue_ms %.1f .. %.1f",
+               waited, first_done, q_min, q_max);
     for (int i = 0; i < 8; i++) {
         TEST_CHECK(c[i].status == SRT_OK && same_output(&c[i], &alone[i % 4]), "request %d under KV pressure: %s, same "
                    "output as alone", i, srt_status_name(c[i].status));
@@ -495,6 +519,71 @@ static void test_audio_in(srt_tts_engine *e) {
     col_free(&c); col_free(&plain);
 }
 
+/* End-of-speech made certain by the logits callback: after 3 whole groups and 2 tokens of a 4th (the partial group
+ * is dropped), and right after 2 whole groups (nothing dropped). */
+static void test_end_of_speech(srt_tts_engine *e, srt_codec *codec) {
+    const int32_t eos = e->layout->end_of_speech;
+    TEST_CHECK(eos == 128258, "orpheus end-of-speech is 128258 (%d)", eos);
+    struct { int at, frames, dropped; } cases[] = {{7 * 3 + 3, 3, 1}, {7 * 2 + 1, 2, 0}};
+    for (int k = 0; k < 2; k++) {
+        collector c;
+        col_init(&c);
+        c.eos_at[0] = cases[k].at;
+        c.eos_id = eos;
+        srt_sampling_params sp = sampling(21 + (uint64_t)k);
+        srt_tts_request req = {.text = texts[k], .voice = "tara", .sampling = &sp, .on_token = on_token,
+                               .on_logits = on_logits};
+        TEST_CHECK(srt_tts_submit(e, &req, on_audio, &c, NULL) == SRT_OK, "submit: %s", srt_last_error());
+        col_wait(&c);
+        char what[64];
+        snprintf(what, sizeof what, "end-of-speech at token %d", cases[k].at);
+        TEST_CHECK(c.status == SRT_OK && c.stats.finish == SRT_FINISH_STOP, "%s: %s, finish %d (want stop)", what,
+                   srt_status_name(c.status), c.stats.finish);
+        TEST_CHECK(c.n_tok == cases[k].at && c.tokens[c.n_tok - 1] == eos && c.stats.generated_tokens == cases[k].at,
+                   "%s: %lld tokens (stats %lld), the last %d", what, (long long)c.n_tok,
+                   (long long)c.stats.generated_tokens, c.n_tok ? c.tokens[c.n_tok - 1] : -1);
+        int64_t early_eos = 0;
+        for (int64_t i = 0; i + 1 < c.n_tok; i++) early_eos += c.tokens[i] == eos;
+        TEST_CHECK(early_eos == 0, "%s: no end-of-speech before the forced one (%lld)", what, (long long)early_eos);
+        TEST_CHECK(c.stats.frames == cases[k].frames && c.stats.dropped_frames == cases[k].dropped &&
+                   c.stats.samples == cases[k].frames * 2048 && c.n == c.stats.samples && c.stats.pieces == 1,
+                   "%s: frames %lld (want %d), dropped %lld (want %d), samples %lld / delivered %lld", what,
+                   (long long)c.stats.frames, cases[k].frames, (long long)c.stats.dropped_frames, cases[k].dropped,
+                   (long long)c.stats.samples, (long long)c.n);
+        check_mask(e->layout, &c, what);
+        check_offline(codec, e->layout, &c, what);
+        col_free(&c);
+    }
+}
+
+/* Multi-piece: the first piece ends by end-of-speech mid-group, the second by max_tokens. */
+static void test_split_stop(srt_codec *codec) {
+    srt_tts_engine *e = make_engine(2, 0, 0, 0, 16);
+    if (!e) return;
+    collector c;
+    col_init(&c);
+    c.eos_at[0] = 7 + 4;            /* piece 0: 1 group + 3 tokens, then end-of-speech */
+    c.eos_id = e->layout->end_of_speech;
+    srt_sampling_params sp = sampling(31);
+    sp.max_tokens = 7 * 2;          /* piece 1: 2 whole groups, ends by length */
+    srt_tts_request req = {.text = "Good morning. How are you?", .voice = "leo", .sampling = &sp,
+                           .on_token = on_token, .on_logits = on_logits};
+    TEST_CHECK(srt_tts_submit(e, &req, on_audio, &c, NULL) == SRT_OK, "submit: %s", srt_last_error());
+    col_wait(&c);
+    int64_t in_piece0 = 0;
+    for (int64_t i = 0; i < c.n_tok; i++) in_piece0 += c.piece[i] == 0;
+    TEST_CHECK(c.status == SRT_OK && c.stats.pieces == 2 && in_piece0 == 11 && c.n_tok == 11 + 14 &&
+               c.tokens[10] == c.eos_id && c.stats.finish == SRT_FINISH_LENGTH,
+               "2 pieces, stop then length: %s, %d pieces, %lld + %lld tokens, finish %d", srt_status_name(c.status),
+               c.stats.pieces, (long long)in_piece0, (long long)(c.n_tok - in_piece0), c.stats.finish);
+    TEST_CHECK(c.stats.frames == 3 && c.stats.dropped_frames == 1 && c.n == 3 * 2048 && c.stats.samples == c.n,
+               "2 pieces: frames %lld (want 3), dropped %lld (want 1), %lld samples", (long long)c.stats.frames,
+               (long long)c.stats.dropped_frames, (long long)c.n);
+    check_offline(codec, e->layout, &c, "stop then length");
+    col_free(&c);
+    srt_tts_engine_free(e);
+}
+
 /* A layout without masking: the random model samples mostly non-audio ids, so frame groups are invalid: they are
  * dropped and counted, and the request still completes. The layout comes from a .json path. */
 static void test_unmasked(void) {
@@ -554,12 +643,14 @@ int main(void) {
     check_offline(codec, e->layout, &alone[0], "alone 0");
     test_batch_and_stream(e, codec);
     test_audio_in(e);
+    test_end_of_speech(e, codec);
     srt_tts_engine_free(e);
     test_chunked_prefill();
     test_kv_exhaustion();
     test_cancel();
     test_rejections();
     test_split(codec);
+    test_split_stop(codec);
     test_unmasked();
     for (int i = 0; i < 4; i++) col_free(&alone[i]);
     srt_codec_free(codec);

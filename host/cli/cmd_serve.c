@@ -23,6 +23,8 @@ static const char *USAGE =
     "  --max-queue N             waiting requests before 503 (default 256)\n"
     "  --max-tokens N            default and upper bound of a request's max_tokens (default 1200)\n"
     "  --max-input-chars N       longest input text in characters (default 4096)\n"
+    "  --max-audio-bytes N       largest audio prompt file sent in a request's \"audio\" field (base64), in\n"
+    "                            bytes (default 4194304; 0 = the field is refused)\n"
     "  --model-name NAME         the model's id in /v1/models (default: the LM folder's name)\n"
     "  --temperature T --top-p P --repetition-penalty R --seed S   sampling defaults (0.6, 0.8, 1.1, 0)\n"
     "  --http-threads N          HTTP polling threads (default 2)\n"
@@ -74,7 +76,8 @@ int srt_cmd_serve(int argc, char **argv) {
         static const char *const flags[] = {
             "-m", "--model", "--codec", "--host", "--port", "--api-key", "--layout", "--device", "--threads",
             "--max-running", "--max-queue", "--max-tokens", "--max-input-chars", "--model-name", "--temperature",
-            "--top-p", "--repetition-penalty", "--seed", "--http-threads", "--stream-buffer-max", "--timeout"};
+            "--top-p", "--repetition-penalty", "--seed", "--http-threads", "--stream-buffer-max", "--timeout",
+            "--max-audio-bytes"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -104,6 +107,7 @@ int srt_cmd_serve(int argc, char **argv) {
         case 18: bad = cli_parse_int(val, 1, 64, &v); hcfg.n_threads = (int)v; break;
         case 19: bad = cli_parse_int(val, 4096, (long long)1 << 40, &v); hcfg.stream_buffer_max = (size_t)v; break;
         case 20: bad = cli_parse_int(val, 1, 86400, &v); hcfg.connection_timeout_s = (int)v; break;
+        case 21: bad = cli_parse_int(val, 0, (long long)1 << 32, &v); hcfg.max_audio_bytes = v ? v : -1; break;
         }
         if (bad) return cli_usage_error("serve", USAGE, "bad value for %s: '%s'", a, val);
     }

@@ -111,6 +111,9 @@ char *srt_http_metrics_text(const srt_http_counters *c, const srt_tts_metrics *m
     emit(&t, "snacrt_engine_requests_total{result=\"failed\"} %lld\n", (long long)m->requests_failed);
     emit(&t, "snacrt_engine_requests_total{result=\"cancelled\"} %lld\n", (long long)m->requests_cancelled);
     emit(&t, "snacrt_engine_requests_total{result=\"rejected\"} %lld\n", (long long)m->requests_rejected);
+    family(&t, "snacrt_engine_cancelled_before_admission_total", "counter",
+           "Engine requests cancelled while still queued (never admitted to the running batch).");
+    emit(&t, "snacrt_engine_cancelled_before_admission_total %lld\n", (long long)m->requests_cancelled_queued);
     family(&t, "snacrt_queue_depth", "gauge", "Requests waiting for a place in the running batch.");
     emit(&t, "snacrt_queue_depth %d\n", m->queue_depth);
     family(&t, "snacrt_running", "gauge", "Requests in the running batch.");

@@ -1,6 +1,9 @@
 /* http_request.c: the pure half of the HTTP server's input side: routing, the bearer-token check (constant
- * time), UTF-8 validation, and parsing + validating a POST /v1/audio/speech JSON body. No engine, no sockets. */
+ * time), UTF-8 validation, base64, and parsing + validating a POST /v1/audio/speech JSON body (its "audio" field
+ * decoded by libsndfile from memory). No engine, no sockets. */
 #include "serve/http_server.h"
+#include "audio/audio.h"
+#include "common.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -154,6 +157,62 @@ void srt_utf8_sanitize(const char *in, char *out, size_t cap) {
     out[k] = 0;
 }
 
+/* ------------------------------------------------------------------ base64 */
+
+static int b64_value(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+size_t srt_base64_decoded_max(size_t n) { return n / 4 * 3 + 3; }
+
+int srt_base64_decode(const char *in, size_t n, uint8_t **out, size_t *n_out, size_t *bad_at) {
+    size_t cap = srt_base64_decoded_max(n), k = 0, pad_at = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (!buf) { if (bad_at) *bad_at = 0; return -2; }
+    uint32_t acc = 0;
+    int bits = 0, quad = 0, pads = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        int v = c == '=' ? -2 : b64_value(c), ok;
+        if (v == -2) {                 /* padding: only after 2 or 3 characters of a group, and completing it */
+            if (!pads) pad_at = i;
+            pads++;
+            ok = quad >= 2 && quad + pads <= 4;
+        } else {
+            ok = v >= 0 && !pads;      /* a base64 character, not after the padding */
+        }
+        if (!ok) {
+            free(buf);
+            if (bad_at) *bad_at = i;
+            return -1;
+        }
+        if (v < 0) continue;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        quad = (quad + 1) % 4;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[k++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* quad 1: a lone 6-bit character cannot end the data; padding, when given, must complete the group */
+    if (quad == 1 || (pads && quad + pads != 4)) {
+        free(buf);
+        if (bad_at) *bad_at = pads ? pad_at : n;
+        return -1;
+    }
+    *out = buf;
+    *n_out = k;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ speech request */
 
 void srt_speech_request_free(srt_speech_request *req) {
@@ -161,6 +220,7 @@ void srt_speech_request_free(srt_speech_request *req) {
     free(req->model);
     free(req->input);
     free(req->voice);
+    free(req->audio);
     memset(req, 0, sizeof *req);
 }
 
@@ -221,6 +281,50 @@ static void join_list(const char *const *list, char *buf, size_t cap) {
         used += (size_t)k;
     }
     if (used >= cap && cap > 4) strcpy(buf + cap - 4, "...");
+}
+
+/* "audio": base64 of an audio file -> out->audio (mono f32 at its own rate). Last of the fields: the costly one. */
+static int parse_audio(const cJSON *root, const srt_speech_limits *lim, srt_speech_request *out, srt_http_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "audio");
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsString(v))
+        return bad(err, "'audio' must be a string (a base64-encoded audio file), not %s", json_type_name(v));
+    if (!lim->max_audio_bytes) return bad(err, "'audio' is not accepted by this server");
+    const char *b64 = v->valuestring;
+    size_t n = strlen(b64);
+    if (!strncmp(b64, "data:", 5)) {           /* a data: URL ("data:audio/wav;base64,....") */
+        const char *comma = memchr(b64, ',', n);
+        if (!comma || comma - b64 < 12 || strncmp(comma - 7, ";base64", 7))
+            return bad(err, "'audio' is a data: URL without ';base64,'");
+        n -= (size_t)(comma + 1 - b64);
+        b64 = comma + 1;
+    }
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) chars += !strchr(" \t\r\n", b64[i]);
+    if (chars == 0) return bad(err, "'audio' is empty");
+    if (chars / 4 * 3 > lim->max_audio_bytes)  /* before decoding anything; the exact size is checked below */
+        return srt_http_error_set(err, 413, "invalid_request_error",
+                                  "'audio' is too large: about %zu bytes of audio file (at most %zu)", chars / 4 * 3,
+                                  lim->max_audio_bytes);
+    uint8_t *bytes = NULL;
+    size_t n_bytes = 0, at = 0;
+    int rc = srt_base64_decode(b64, n, &bytes, &n_bytes, &at);
+    if (rc == -2) return srt_http_error_set(err, 500, "server_error", "out of memory");
+    if (rc) return bad(err, "'audio' is not valid base64 (at character %zu)", at + (size_t)(b64 - v->valuestring));
+    if (n_bytes > lim->max_audio_bytes) {
+        free(bytes);
+        return srt_http_error_set(err, 413, "invalid_request_error",
+                                  "'audio' is too large: %zu bytes of audio file (at most %zu)", n_bytes,
+                                  lim->max_audio_bytes);
+    }
+    srt_audio_source_info info;
+    srt_status st = srt_audio_read_memory(bytes, n_bytes, "the 'audio' field", 0, &out->audio, &out->n_audio, &info);
+    free(bytes);
+    if (st == SRT_ERR_NOMEM) return srt_http_error_set(err, 500, "server_error", "out of memory");
+    if (st != SRT_OK) return bad(err, "%.300s", srt_last_error());   /* "the 'audio' field: cannot read as ..." */
+    out->audio_rate = info.sample_rate;
+    if (out->n_audio <= 0 || out->audio_rate <= 0) return bad(err, "'audio' holds no samples");
+    return 0;
 }
 
 static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_speech_request *out,
@@ -306,7 +410,7 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
         return -1;
     if (out->has_max_tokens) out->max_tokens = (int)x;
     if (!out->model || !out->input) return srt_http_error_set(err, 500, "server_error", "out of memory");
-    return 0;
+    return parse_audio(root, lim, out, err);
 }
 
 /* Does the JSON text hold a \u0000 escape (cJSON would cut the string there)? An escape is a backslash preceded

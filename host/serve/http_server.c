@@ -5,7 +5,8 @@
  * Nothing ever blocks on a client: a request waiting for audio has its connection suspended
  * (MHD_suspend_connection) and on_audio resumes it when there is something to send (streaming) or when the
  * request is finished (whole-body responses). While a connection is suspended MHD cannot see the client leave,
- * so on_audio peeks at its socket (poll, POLLRDHUP) at most every 100 ms and cancels the request when it hung up.
+ * so a watcher thread peeks at the socket of every suspended request (poll, POLLRDHUP) every 100 ms and cancels
+ * the request when its client hung up: queued requests too, which get no engine callback before admission.
  *
  * Per-request state (req_state) is shared by up to three owners, counted in refs: the MHD request (released in
  * on_completed), the streaming response (released by its free callback) and the engine request (released by the
@@ -29,7 +30,8 @@
 enum { PH_START = 0, PH_BODY, PH_WAIT, PH_STREAM, PH_REPLIED };
 enum { CANCEL_NONE = 0, CANCEL_CLIENT_GONE, CANCEL_OVERFLOW, CANCEL_SHUTDOWN, CANCEL_NOMEM };
 
-#define PEEK_INTERVAL_MS 100.0
+#define PEEK_INTERVAL_MS 100
+#define DEFAULT_MAX_AUDIO_BYTES ((int64_t)4 << 20)
 #define BODY_DISCARD_MAX ((size_t)16 << 20)   /* oversized bodies are read and dropped up to this, then cut */
 
 typedef struct req_state req_state;
@@ -42,11 +44,14 @@ struct srt_http_server {
     const char *models[4];         /* model_id, "tts-1", "tts-1-hd", NULL */
     const char *const *voices;
     int sample_rate, port;
-    size_t max_body;
-    pthread_mutex_t lock;          /* counters, active, stopping */
+    size_t max_body, max_audio;    /* max_audio 0: the "audio" field is refused */
+    pthread_mutex_t lock;          /* counters, active, stopping, watch_stop */
     srt_http_counters counters;
     req_state *active;             /* speech requests submitted (or being submitted) and not completed on MHD */
     int stopping;
+    pthread_t watcher;             /* peeks at suspended connections (watch_main) */
+    pthread_cond_t watch_cv;
+    int watcher_started, watch_stop;
 };
 
 struct req_state {
@@ -70,7 +75,7 @@ struct req_state {
     srt_tts_stats stats;
     char engine_error[256];
     int fd;                        /* the client's socket (peeked while suspended) */
-    double t_first_audio, t_last_peek;
+    double t_first_audio;
     int64_t samples;
     float *pcm;                    /* whole-body responses: (n_pcm) samples so far */
     int64_t n_pcm, cap_pcm;
@@ -163,6 +168,50 @@ static int client_hung_up(int fd) {
     return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/* ------------------------------------------------------------------ watcher thread */
+
+/* Every PEEK_INTERVAL_MS: cancel the submitted requests whose connection is suspended and whose client hung up.
+ * A suspended connection stays open (MHD does not touch it), so its fd is valid while r->lock shows suspended. */
+static void *watch_main(void *arg) {
+    srt_http_server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->watch_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += PEEK_INTERVAL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&s->watch_cv, &s->lock, &ts);
+        if (s->watch_stop) break;
+        uint64_t ids[64];
+        int n_ids = 0;
+        for (req_state *r = s->active; r && n_ids < 64; r = r->next) {
+            pthread_mutex_lock(&r->lock);
+            if (r->suspended && r->submitted && !r->engine_done && !r->cancel_reason && client_hung_up(r->fd)) {
+                mark_cancel(r, CANCEL_CLIENT_GONE);
+                s->counters.cancelled_client_gone++;
+                ids[n_ids++] = r->id;
+            }
+            pthread_mutex_unlock(&r->lock);
+        }
+        if (!n_ids) continue;
+        pthread_mutex_unlock(&s->lock);   /* the engine may call back (on_audio takes s->lock) */
+        for (int i = 0; i < n_ids; i++) srt_tts_cancel(s->engine, ids[i]);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static void watcher_stop(srt_http_server *s) {
+    if (!s->watcher_started) return;
+    pthread_mutex_lock(&s->lock);
+    s->watch_stop = 1;
+    pthread_cond_signal(&s->watch_cv);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->watcher, NULL);
+    s->watcher_started = 0;
+}
+
 /* ------------------------------------------------------------------ engine callback (engine thread) */
 
 static int sbuf_append(req_state *r, const float *pcm, int64_t n, size_t max) {
@@ -221,10 +270,6 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
                 newly_cancelled = mark_cancel(r, CANCEL_NOMEM);
             }
         }
-    }
-    if (!done && r->suspended && t - r->t_last_peek >= PEEK_INTERVAL_MS) {
-        r->t_last_peek = t;
-        if (client_hung_up(r->fd)) newly_cancelled |= mark_cancel(r, CANCEL_CLIENT_GONE);
     }
     int reason = r->cancel_reason;
     cancel = r->cancel_reason || r->mhd_gone;
@@ -475,7 +520,7 @@ static void active_remove_locked(srt_http_server *s, req_state *r) {
 static enum MHD_Result start_speech(req_state *r) {
     srt_http_server *s = r->server;
     srt_http_error err;
-    srt_speech_limits lim = {s->voices, s->models, s->cfg.max_input_chars, s->cfg.max_tokens};
+    srt_speech_limits lim = {s->voices, s->models, s->cfg.max_input_chars, s->cfg.max_tokens, s->max_audio};
     int rc = srt_speech_request_parse(r->body, r->body_len, &lim, &r->sreq, &err);
     free(r->body);
     r->body = NULL;
@@ -485,7 +530,9 @@ static enum MHD_Result start_speech(req_state *r) {
     srt_sampling_params sp;
     srt_speech_request_sampling(&r->sreq, &s->cfg.sampling, &sp);
     srt_tts_request treq = {.text = r->sreq.input, .voice = r->sreq.voice,
-                            .sampling = srt_speech_request_has_sampling(&r->sreq) ? &sp : NULL};
+                            .sampling = srt_speech_request_has_sampling(&r->sreq) ? &sp : NULL,
+                            .audio_in = r->sreq.audio, .n_audio_in = r->sreq.n_audio,
+                            .audio_in_rate = r->sreq.audio_rate};
     if (r->sreq.stream && r->sreq.format == SRT_HTTP_WAV) {   /* the streaming header goes out first */
         r->sbuf = malloc(65536);
         if (!r->sbuf) return MHD_NO;
@@ -513,6 +560,9 @@ static enum MHD_Result start_speech(req_state *r) {
 
     uint64_t id = 0;
     srt_status st = srt_tts_submit(s->engine, &treq, on_audio, r, &id);
+    free(r->sreq.audio);           /* the engine keeps its own copy */
+    r->sreq.audio = NULL;
+    r->sreq.n_audio = 0;
     if (st != SRT_OK) {
         const char *msg = srt_last_error()[0] ? srt_last_error() : srt_status_name(st);
         pthread_mutex_lock(&s->lock);
@@ -523,7 +573,8 @@ static enum MHD_Result start_speech(req_state *r) {
         req_release(r);            /* the engine never took it */
         if (st == SRT_ERR_FULL)
             srt_http_error_set(&err, 503, "overloaded_error", "the server is busy (request queue full): retry later");
-        else if (st == SRT_ERR_RANGE || st == SRT_ERR_NOT_FOUND || st == SRT_ERR_INVALID_ARG)
+        else if (st == SRT_ERR_RANGE || st == SRT_ERR_NOT_FOUND || st == SRT_ERR_INVALID_ARG ||
+                 st == SRT_ERR_UNSUPPORTED)   /* e.g. an audio prompt for a layout without an audio slot */
             srt_http_error_set(&err, 400, "invalid_request_error", "%s", msg);
         else
             srt_http_error_set(&err, 500, "server_error", "%s", msg);
@@ -631,6 +682,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (cancel) newly = mark_cancel(r, CANCEL_CLIENT_GONE);
     int reason = r->cancel_reason, status = r->status;
     uint64_t id = r->id;
+    char engine_note[160] = "";    /* a finished speech request: the engine's timeline */
+    if (r->engine_done && r->engine_status == SRT_OK)
+        snprintf(engine_note, sizeof engine_note, " (id %llu: %lld frames, queued %.1f ms, first audio at %.1f ms, "
+                 "done at %.1f ms)", (unsigned long long)id, (long long)r->stats.frames, r->stats.queue_ms,
+                 r->stats.first_audio_ms, r->stats.total_ms);
     pthread_mutex_unlock(&r->lock);
     if (cancel) srt_tts_cancel(s->engine, id);
     if (newly) count_cancel(s, reason);
@@ -648,7 +704,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     else if (reason == CANCEL_SHUTDOWN) note = " (cancelled: shutdown)";
     else if (reason == CANCEL_NOMEM) note = " (cancelled: out of memory)";
     else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) note = " (connection closed early)";
-    log_line(s, "%s %s %d %.1f ms%s", r->method, r->path, status, ms, note);
+    log_line(s, "%s %s %d %.1f ms%s%s", r->method, r->path, status, ms, engine_note, note);
     req_release(r);
 }
 
@@ -731,7 +787,10 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (s->cfg.max_tokens <= 0) s->cfg.max_tokens = s->cfg.sampling.max_tokens > 0 ? s->cfg.sampling.max_tokens : 1200;
     s->cfg.sampling.max_tokens = s->cfg.max_tokens;
     if (s->cfg.max_input_chars <= 0) s->cfg.max_input_chars = 4096;
-    s->max_body = s->cfg.max_body_bytes ? s->cfg.max_body_bytes : (size_t)s->cfg.max_input_chars * 6 + 16384;
+    int64_t max_audio = s->cfg.max_audio_bytes ? s->cfg.max_audio_bytes : DEFAULT_MAX_AUDIO_BYTES;
+    s->max_audio = max_audio > 0 ? (size_t)max_audio : 0;
+    s->max_body = s->cfg.max_body_bytes ? s->cfg.max_body_bytes
+                                        : (size_t)s->cfg.max_input_chars * 6 + 16384 + (s->max_audio + 2) / 3 * 4;
     if (!s->cfg.stream_buffer_soft) s->cfg.stream_buffer_soft = 256 * 1024;
     if (!s->cfg.stream_buffer_max) s->cfg.stream_buffer_max = 8u << 20;
     if (s->cfg.stream_buffer_max < 4096) s->cfg.stream_buffer_max = 4096;
@@ -740,8 +799,16 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (s->cfg.connection_timeout_s <= 0) s->cfg.connection_timeout_s = 60;
     s->voices = srt_tts_voices(engine);
     s->sample_rate = srt_tts_sample_rate(engine);
-    if (!s->host || !s->model_id || (cfg->api_key && cfg->api_key[0] && !s->api_key) ||
+    pthread_condattr_t ca;
+    int cv_ok = !pthread_condattr_init(&ca);
+    if (cv_ok) {
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        cv_ok = !pthread_cond_init(&s->watch_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    if (!s->host || !s->model_id || (cfg->api_key && cfg->api_key[0] && !s->api_key) || !cv_ok ||
         pthread_mutex_init(&s->lock, NULL)) {
+        if (cv_ok) pthread_cond_destroy(&s->watch_cv);
         free(s->host); free(s->api_key); free(s->model_id); free(s);
         return srt_error(SRT_ERR_NOMEM, "http server: out of memory");
     }
@@ -749,6 +816,7 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     srt_status st = open_listener(s->host, cfg->port, &fd, &s->port, &ipv6);
     if (st != SRT_OK) {
         pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->watch_cv);
         free(s->host); free(s->api_key); free(s->model_id); free(s);
         return st;
     }
@@ -768,9 +836,15 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (!s->daemon) {
         close(fd);
         pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->watch_cv);
         free(s->host); free(s->api_key); free(s->model_id); free(s);
         return srt_error(SRT_ERR_IO, "cannot start the HTTP server (libmicrohttpd) on %s port %d", cfg->host, cfg->port);
     }
+    if (pthread_create(&s->watcher, NULL, watch_main, s)) {
+        srt_http_server_free(s);
+        return srt_error(SRT_ERR_BACKEND, "http server: could not start the connection watcher thread");
+    }
+    s->watcher_started = 1;
     *out = s;
     return SRT_OK;
 }
@@ -782,6 +856,7 @@ void srt_http_server_stop(srt_http_server *s, int grace_ms) {
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
     pthread_mutex_unlock(&s->lock);
+    watcher_stop(s);               /* everything left is cancelled below */
     MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     double deadline = now_ms() + (grace_ms > 0 ? grace_ms : 0);
@@ -826,7 +901,9 @@ void srt_http_server_stop(srt_http_server *s, int grace_ms) {
 void srt_http_server_free(srt_http_server *s) {
     if (!s) return;
     if (s->daemon) srt_http_server_stop(s, 0);
+    watcher_stop(s);
     pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->watch_cv);
     free(s->host);
     free(s->api_key);
     free(s->model_id);

@@ -16,8 +16,14 @@
  * bytes of unsent audio the client counts as backlogged
  * (metric); above stream_buffer_max the request is cancelled and the stream ends without its final chunk, so a
  * stalled reader costs bounded memory and never stalls the engine or other clients. stream=true with flac is
- * rejected (400): FLAC's header is only final once the whole signal is known. A client that goes away (MHD's
- * completion callback, or a hang-up seen while its connection waits for audio) gets its request cancelled. */
+ * rejected (400): FLAC's header is only final once the whole signal is known. A client that goes away gets its
+ * request cancelled: MHD's completion callback sees it while MHD watches the connection; while the connection is
+ * suspended (the request queued or waiting for audio) a watcher thread peeks at its socket every 100 ms, so a
+ * request still in the engine's queue is removed before it is ever admitted.
+ *
+ * Audio prompt: "audio" in the request body holds a whole audio file (any format libsndfile reads: WAV, FLAC,
+ * OGG, ...) in base64 (optionally as a data: URL); it is decoded and encoded by the codec into the layout's audio
+ * tokens in the prompt, exactly as `snacrt tts --audio FILE`. */
 #ifndef SRT_HTTP_SERVER_H
 #define SRT_HTTP_SERVER_H
 
@@ -30,7 +36,9 @@
 
 typedef struct srt_http_server srt_http_server;
 
-/* One log line per request ("POST /v1/audio/speech 200 41.2 ms"), called on a server thread. */
+/* One log line per request ("POST /v1/audio/speech 200 41.2 ms"; a finished speech request adds the engine's
+ * timeline: "(id 7: 6 frames, queued 0.1 ms, first audio at 20.3 ms, done at 38.0 ms)", times from its submit),
+ * called on a server thread. */
 typedef void (*srt_http_log_fn)(void *user, const char *line);
 
 typedef struct srt_http_config {
@@ -41,7 +49,9 @@ typedef struct srt_http_config {
                                       are accepted as aliases */
     int max_tokens;                /* a request's max_tokens default and upper bound (0 = sampling.max_tokens) */
     int max_input_chars;           /* longest "input" in characters (0 = 4096) */
-    size_t max_body_bytes;         /* largest request body (0 = 6 * max_input_chars + 16384) */
+    size_t max_body_bytes;         /* largest request body (0 = 6 * max_input_chars + 16384, plus the base64 size
+                                      of max_audio_bytes) */
+    int64_t max_audio_bytes;       /* largest "audio" field, decoded bytes (0 = 4 MiB, < 0 = the field is refused) */
     size_t stream_buffer_soft;     /* streaming backlog above which a client counts as slow (0 = 256 KiB) */
     size_t stream_buffer_max;      /* backlog at which a streaming request is cancelled (0 = 8 MiB) */
     int socket_send_buffer;        /* SO_SNDBUF of client connections, bytes (0 = 128 KiB, < 0 = the kernel's
@@ -117,6 +127,7 @@ typedef struct srt_speech_limits {
     const char *const *models;     /* NULL-terminated list of accepted model names; NULL = any */
     int max_input_chars;           /* > 0 */
     int max_tokens;                /* > 0: bound of the request's max_tokens */
+    size_t max_audio_bytes;        /* largest decoded "audio" field (0: the field is refused) */
 } srt_speech_limits;
 
 typedef struct srt_speech_request {
@@ -131,16 +142,28 @@ typedef struct srt_speech_request {
     float top_p;                   /* 0 .. 1 (0 or 1 = off) */
     float repetition_penalty;      /* > 0 .. 10 */
     int max_tokens;                /* 1 .. limits.max_tokens */
+    float *audio;                  /* "audio": the decoded audio prompt, mono f32 (n_audio) at audio_rate Hz, or
+                                      NULL; malloc'd */
+    int64_t n_audio;
+    int audio_rate;
 } srt_speech_request;
 
 /* Parse and validate a POST /v1/audio/speech body (n bytes, need not be NUL-terminated). Checks: UTF-8, no NUL,
  * a JSON object; "model" (string, accepted) and "input" (non-empty string of at most max_input_chars
  * characters) required; "voice" known; "response_format" one of wav|pcm|flac; "stream" boolean, not with
- * flac; numbers finite, in range and of the right type; "stream_format" absent or "audio". Unknown fields are
- * ignored. Returns 0, or -1 with a 400 in err (out is then empty). */
+ * flac; numbers finite, in range and of the right type; "stream_format" absent or "audio"; "audio" a string of
+ * base64 (whitespace ignored, padding optional, a "data:...;base64," prefix allowed) of at most max_audio_bytes
+ * decoded bytes (else 413) that libsndfile reads as audio. Unknown fields are ignored. Returns 0, or -1 with a
+ * 400 (413) in err (out is then empty); messages name the field. */
 int srt_speech_request_parse(const char *body, size_t n, const srt_speech_limits *limits, srt_speech_request *out,
                              srt_http_error *err);
 void srt_speech_request_free(srt_speech_request *req);
+/* Decode base64 (RFC 4648 standard alphabet; ASCII whitespace skipped; '=' padding optional but only at the end).
+ * *out malloc'd (n_out bytes; at least 1 byte allocated). Returns 0; -1 on a bad character or length, with
+ * *bad_at = the offending offset in the input (out untouched); -2 when out of memory. */
+int srt_base64_decode(const char *in, size_t n, uint8_t **out, size_t *n_out, size_t *bad_at);
+/* Upper bound of the decoded size of n base64 characters. */
+size_t srt_base64_decoded_max(size_t n);
 /* The sampling parameters of a request: defaults overridden by the fields it gave. */
 void srt_speech_request_sampling(const srt_speech_request *req, const srt_sampling_params *defaults,
                                  srt_sampling_params *out);

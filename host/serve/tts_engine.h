@@ -38,6 +38,10 @@ void srt_tts_config_defaults(srt_tts_config *cfg);
 /* Optional token callback (engine thread): every sampled token of a request, in order; piece is the index of the
  * text piece it belongs to. For tests, debugging and models whose output is read as tokens. */
 typedef void (*srt_tts_token_cb)(void *user, int piece, int32_t token);
+/* Optional logits callback (engine thread): called before each token of a request is sampled with the logits row
+ * (vocab_size floats, the layout's position mask already applied), which it may change (a logit bias; -INFINITY
+ * forbids an id); n_gen = tokens generated so far in the piece. For tests and constrained generation. */
+typedef void (*srt_tts_logits_cb)(void *user, int piece, int n_gen, float *logits, int vocab_size);
 
 typedef struct srt_tts_request {
     const char *text;               /* UTF-8; long texts are split at sentence boundaries and joined */
@@ -49,6 +53,7 @@ typedef struct srt_tts_request {
     int audio_in_rate;              /* Hz of audio_in (resampled to the codec rate) */
     /* additions (H4) */
     srt_tts_token_cb on_token;      /* optional; gets the submit's user pointer */
+    srt_tts_logits_cb on_logits;    /* optional; gets the submit's user pointer */
 } srt_tts_request;
 
 typedef struct srt_tts_stats {
@@ -84,6 +89,7 @@ void srt_tts_cancel(srt_tts_engine *engine, uint64_t request_id);
 
 typedef struct srt_tts_metrics {
     int64_t requests_total, requests_ok, requests_failed, requests_cancelled, requests_rejected;
+    int64_t requests_cancelled_queued;  /* of requests_cancelled: cancelled before admission (still queued) */
     int queue_depth, running;
     int64_t generated_tokens_total, samples_total, dropped_frames_total;
     double tokens_per_s;             /* over the last ~10 s */

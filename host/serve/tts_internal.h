@@ -22,6 +22,7 @@ typedef struct tts_req {
     struct tts_req *next;              /* queue link */
     srt_tts_audio_cb cb;
     srt_tts_token_cb on_token;
+    srt_tts_logits_cb on_logits;
     void *user;
     srt_sampling_params sp;            /* stop_ids dropped: end-of-speech ends a piece */
     char *voice;                       /* resolved voice (NULL: the layout has none) */

@@ -61,6 +61,7 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     r->seq_id = -1;
     r->cb = cb;
     r->on_token = req->on_token;
+    r->on_logits = req->on_logits;
     r->user = user;
     r->sp = sp;
     srt_status st = srt_tts_split_text(req->text, e->cfg.max_piece_chars, &r->pieces, &r->n_pieces);

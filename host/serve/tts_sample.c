@@ -1,5 +1,6 @@
 /* tts_sample.c: one generated token of a request: mask the logits to what the layout allows at the current
- * frame position (audio ids of that position whose code the codec has, plus end-of-speech), sample, then file
+ * frame position (audio ids of that position whose code the codec has, plus end-of-speech), hand them to the
+ * request's logits callback if it has one, sample, then file
  * the token: a code into the frame group being assembled (a complete valid group is queued for the codec, an
  * invalid one dropped and counted), end-of-speech or max_tokens ending the piece. */
 #include "serve/tts_internal.h"
@@ -47,6 +48,7 @@ static void end_piece(srt_tts_engine *e, tts_req *r, int finish) {
 srt_status tts_sample_token(srt_tts_engine *e, tts_req *r, float *row) {
     const srt_layout *l = e->layout;
     if (l->mask) mask_position(e, r->pos, row);
+    if (r->on_logits) r->on_logits(r->user, r->piece, r->n_gen, row, e->lm_info.vocab_size);
     int32_t t;
     SRT_TRY(srt_sampler_sample(r->sampler, row, &t));
     r->n_gen++;

@@ -27,7 +27,10 @@ void tts_finish(srt_tts_engine *e, tts_req *r, srt_status status) {
     pthread_mutex_lock(&e->mu);          /* metrics first: a caller woken by the callback sees them */
     srt_tts_metrics *m = &e->m;
     if (status == SRT_OK) m->requests_ok++;
-    else if (status == SRT_ERR_CANCELLED) m->requests_cancelled++;
+    else if (status == SRT_ERR_CANCELLED) {
+        m->requests_cancelled++;
+        if (!r->admitted) m->requests_cancelled_queued++;
+    }
     else m->requests_failed++;
     if (r->admitted) m->running--;
     m->samples_total += r->stats.samples;

@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq build-essential cmake pkg-config git python3 \
   libsndfile1-dev libsoxr-dev libopenblas-dev libcjson-dev libpcre2-dev zlib1g-dev libboost-context-dev \
-  espeak-ng sox libmicrohttpd-dev libopenmpi-dev openmpi-bin chromium
+  espeak-ng sox libmicrohttpd-dev libopenmpi-dev openmpi-bin chromium python3-numpy
 # the browser test of the web page drives Debian's chromium with playwright-core from npm (tests/web)
 command -v npm > /dev/null || $SUDO apt-get install -y -qq nodejs npm
 echo "setup.sh: done"

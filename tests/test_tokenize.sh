@@ -8,7 +8,10 @@
 # every bad input is in errors.jsonl (key, source, error) and nothing else is; passthrough columns arrive; the csv
 # and bin shards read back (tools/snac_shard_reader.py) to the same items as jsonl; the summary JSON counts items
 # and errors; --dry-run lists the same keys and shard assignment; a second run needs --resume and then changes
-# nothing; --max-seconds cuts contiguous segments whose codes equal `snacrt encode` of the cut audio.
+# nothing; its summary (and that of a resume with the last shard uncommitted) counts every item and error; an
+# input rewritten since (size/mtime) refuses --resume; the shard reader gives the same items with numpy (int32
+# arrays) and without (SNAC_SHARD_READER_NO_NUMPY=1: lists); --max-seconds cuts contiguous segments whose codes
+# equal `snacrt encode` of the cut audio. MP3 input is tested whenever libsndfile has MPEG (a failure then fails).
 set -u
 SRC=${SNACRT_SRC:-$(pwd)}
 BIN=${SNACRT_BIN:-$SRC/build}
@@ -31,8 +34,15 @@ cp b3.wav c/s22k.wav
 sox b1.wav -r 44100 -c 2 c/deep/er/s44k_stereo.ogg
 sox b2.wav -r 48000 -c 2 c/s48k_stereo.wav
 sox b3.wav -r 48000 c/deep/s48k.flac
+# MPEG support of libsndfile (>= 1.1.0 built with mpg123 + LAME): then writing the MP3 must work (a failure is a
+# failure, not a skip); without it the MP3 input is not tested
+MPEG_LIB=0
+if ldd "$S" 2> /dev/null | grep -q 'libmp3lame' && ldd "$S" 2> /dev/null | grep -q 'libmpg123'; then MPEG_LIB=1; fi
 MP3=0
-if $S encode -m $M -o b1.json b1.wav && $S decode -m $M -o c/s24k.mp3 b1.json 2> /dev/null; then MP3=1
+if $S encode -m $M -o b1.json b1.wav && $S decode -m $M -o c/s24k.mp3 b1.json 2> mp3err.txt; then MP3=1
+elif [ $MPEG_LIB = 1 ]; then
+  check "libsndfile has MPEG (links libmp3lame + libmpg123) but writing c/s24k.mp3 failed: $(cat mp3err.txt)" false
+  rm -f c/s24k.mp3
 else rm -f c/s24k.mp3; echo "NOTE: no MP3 writer (libsndfile without MPEG): MP3 input not tested" >&2; fi
 : > c/empty.wav
 head -c 3000 c/s48k_stereo.wav > c/truncated.wav
@@ -156,8 +166,42 @@ for F in csv bin; do
   $S tokenize -m $M -o out_$F --format $F --shard-size 4 --threads 1 --progress none $INPUTS > summary_$F.json
   check "$F run exits 0" "[ $? = 0 ]"
   check "$F shards read back equal jsonl and snacrt encode" "python3 compare.py out_$F $F '$BAD'"
+  check "$F shards read back without numpy (SNAC_SHARD_READER_NO_NUMPY=1) too" \
+        "SNAC_SHARD_READER_NO_NUMPY=1 python3 compare.py out_$F $F '$BAD'"
 done
+check "jsonl shards read back without numpy too" "SNAC_SHARD_READER_NO_NUMPY=1 python3 compare.py out jsonl '$BAD'"
+# the reader hands numpy int32 arrays when numpy is there, lists when disabled. setup.sh installs python3-numpy
+# (for Debian's /usr/bin/python3, which may not be the python3 first on PATH)
+NPY=""
+for py in python3 /usr/bin/python3; do "$py" -c "import numpy" 2> /dev/null && { NPY=$py; break; }; done
+check "numpy importable by python3 or /usr/bin/python3 (setup.sh installs python3-numpy)" "[ -n '$NPY' ]"
+check "shard reader: numpy arrays with numpy, lists without, same codes (bin, csv, jsonl)" "[ -n '$NPY' ] && $NPY - <<'PY'
+import glob, os, subprocess, sys
+sys.path.insert(0, os.path.join(os.environ['SRC'], 'tools'))
+import numpy
+import snac_shard_reader as r
+ok = True
+for shard in sorted(glob.glob('out_bin/*.bin'))[:2] + sorted(glob.glob('out_csv/*.csv'))[:2] + sorted(glob.glob('out/w*.jsonl'))[:2]:
+    items = list(r.open_shard(shard))
+    ok &= len(items) > 0 and all(isinstance(c, numpy.ndarray) and c.dtype == numpy.int32 for it in items for c in it['codes'])
+    os.environ['SNAC_SHARD_READER_NO_NUMPY'] = '1'
+    plain = list(r.open_shard(shard))
+    del os.environ['SNAC_SHARD_READER_NO_NUMPY']
+    ok &= all(type(c) is list for it in plain for c in it['codes'])
+    ok &= [[c.tolist() for c in it['codes']] for it in items] == [it['codes'] for it in plain]
+    # the command line gives the same JSON lines either way
+    a = subprocess.run([sys.executable, r.__file__, shard], capture_output=True, text=True)
+    b = subprocess.run([sys.executable, r.__file__, shard], capture_output=True, text=True,
+                       env=dict(os.environ, SNAC_SHARD_READER_NO_NUMPY='1'))
+    ok &= a.returncode == b.returncode == 0 and a.stdout == b.stdout and a.stdout.count(chr(10)) == len(items)
+sys.exit(0 if ok else 1)
+PY"
 check "bin shards have .idx" "ls out_bin/*.idx > /dev/null 2>&1"
+
+# ---- detokenize names files after the keys without doubling their audio extension
+$S detokenize -m $M -o detok --threads 1 --keys 's08k.wav,deep/er/s44k_stereo.ogg,utt001' out > /dev/null
+check "detokenize: key a.wav -> a.wav (not a.wav.wav), a.ogg -> a.wav, tar key kept" \
+      "[ \"\$(ls detok | sort | tr '\n' ' ')\" = 'deep_er_s44k_stereo.wav s08k.wav utt001.wav ' ]"
 
 # ---- dry run: same keys and shard assignment
 $S tokenize --dry-run --shard-size 3 $INPUTS > dry.jsonl
@@ -180,8 +224,37 @@ check "rerun with --resume exits 0" "[ $? = 0 ]"
 sha out > after.sha
 check "resume of a finished run changes nothing" "cmp -s before.sha after.sha"
 check "resume skips every shard" "python3 -c \"import json,sys; s=json.load(open('resumed.json')); sys.exit(0 if s['shards_written']==0 and s['shards_skipped']==s['shards'] else 1)\""
+# the summary of a resumed run counts the earlier runs' items and errors too (from the done-log)
+counts_ok() {   # summary.json written_shards: items, errors and the skipped parts match the whole corpus
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+s, n = json.load(open(sys.argv[1])), len(open('expected.txt').readlines())
+written = int(sys.argv[2])
+ok = s['items'] == n and s['errors'] == 5 and s['index_items'] == n and s['index_errors'] == 5
+ok &= s['shards_written'] == written and (written > 0 or (s['items_skipped'] == n and s['errors_skipped'] == 5))
+ok &= written == 0 or (0 < s['items_skipped'] + s['errors_skipped'] < n + 5)
+if not ok: print(s)
+sys.exit(0 if ok else 1)
+PY
+}
+check "summary after --resume of a finished run counts all items and errors" "counts_ok resumed.json 0"
+cp -r out out_part
+head -n -1 out_part/w00000-of00001.done.jsonl > part.tmp && mv part.tmp out_part/w00000-of00001.done.jsonl
+$S tokenize -m $M -o out_part --shard-size 3 --progress none --resume $INPUTS > part.json
+check "resume of an unfinished run (last shard uncommitted) exits 0" "[ $? = 0 ]"
+check "summary after a partial --resume counts all items and errors, one shard written" "counts_ok part.json 1"
+check "partial resume gives the same output set" "sha out_part | cmp -s - before.sha"
 $S tokenize -m $M -o out --shard-size 2 --progress none --resume $INPUTS > /dev/null 2> err.txt
 check "resume with other settings is refused" "[ $? = 1 ] && grep -q 'different run' err.txt"
+# an input rewritten between the runs (same name, another size or mtime) changes the inputs fingerprint
+cp -p listed/one.wav one.keep
+touch -d '2001-02-03 04:05:06' listed/one.wav
+$S tokenize -m $M -o out --shard-size 3 --progress none --resume $INPUTS > /dev/null 2> err.txt
+check "resume after an input's mtime changed is refused" "[ $? = 1 ] && grep -q 'different run' err.txt"
+sox one.keep -r 32000 -b 8 one8.wav && cp one8.wav listed/one.wav && touch -r one.keep listed/one.wav   # size only
+$S tokenize -m $M -o out --shard-size 3 --progress none --resume $INPUTS > /dev/null 2> err.txt
+check "resume after an input was rewritten (same mtime, other size) is refused" "[ $? = 1 ] && grep -q 'different run' err.txt"
+cp -p one.keep listed/one.wav
 
 # ---- --max-seconds: a 24 kHz recording with pauses, cut at silence
 sox b1.wav -r 24000 p1.wav; sox b2.wav -r 24000 p2.wav

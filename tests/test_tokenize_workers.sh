@@ -6,9 +6,11 @@
 #    same items_digest and totals in index.json, the same index.items.jsonl apart from shard names, the same
 #    errors.jsonl, the same codes per key when the shards are read back, no file name shared by the two workers;
 #  - by one worker with two encoder workers (--device cpu,cpu: batches go to either): the output set is
-#    byte-identical to the reference (codes never depend on batch mates or on which encoder ran them).
+#    byte-identical to the reference (codes never depend on batch mates or on which encoder ran them);
+#  - the tar and the manifest by one --device cuda worker (the simulator in a cudasim build; skipped when the build
+#    has no cuda device): byte-identical to the cpu encoder.
 # merge-index on the reference rewrites the same index; it refuses (exit 1, nothing written) when a shard file or a
-# worker is missing.
+# worker is missing, or a worker is unfinished (a planned shard not in its done-log).
 set -u
 SRC=${SNACRT_SRC:-$(pwd)}
 BIN=${SNACRT_BIN:-$SRC/build}
@@ -95,10 +97,28 @@ cp -r two lonely
 rm lonely/w00000-of00002.*
 $S merge-index lonely > /dev/null 2> err.txt
 check "missing worker: exit 1 naming it" "[ $? = 1 ] && grep -q 'w00000-of00002' err.txt"
+# an unfinished worker (killed before its last shard was committed: the done-log lacks it) is refused too
+cp -r two unfinished
+rm unfinished/index.json
+head -n -1 unfinished/w00001-of00002.done.jsonl > part.tmp && mv part.tmp unfinished/w00001-of00002.done.jsonl
+$S merge-index unfinished > /dev/null 2> err.txt
+check "unfinished worker: exit 1 naming the uncommitted shard, nothing written" \
+      "[ $? = 1 ] && grep -q 'w00001-of00002-s.* is not committed' err.txt && [ ! -e unfinished/index.json ]"
 
 # two encoder workers in one run: byte-identical output set
 $S tokenize $OPT --device cpu,cpu --batch-seconds 1 -o dual $IN > dual.json
 check "--device cpu,cpu exits 0 with two devices in the summary" "[ $? = 0 ] && python3 -c \"import json,sys; s=json.load(open('dual.json')); sys.exit(0 if len(s['devices'])==2 else 1)\""
 check "--device cpu,cpu: output set byte-identical to one encoder" "sha dual | cmp -s - one.sha"
+# --device cuda (the simulator in a cudasim build, a GPU in an nvcc build; skipped without either): a small subset,
+# byte-identical to the cpu encoder's output set
+$S tokenize $OPT -o sub_cpu set.tar man/list.csv > /dev/null
+$S tokenize $OPT --device cuda -o sub_cuda set.tar man/list.csv > sub_cuda.json 2> err.txt
+rc=$?
+if [ $rc != 0 ] && grep -q 'built without the CUDA backend\|no CUDA device' err.txt; then
+  echo "NOTE: no cuda device (simulator or GPU): --device cuda not tested: $(cat err.txt)" >&2
+else
+  check "--device cuda exits 0 on a cuda device" "[ $rc = 0 ] && grep -q '\"device\":\"cuda:0\"' sub_cuda.json"
+  check "--device cuda: output set byte-identical to the cpu encoder" "sha sub_cuda | cmp -s - <(sha sub_cpu)"
+fi
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

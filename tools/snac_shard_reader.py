@@ -2,13 +2,14 @@
 """snac_shard_reader.py: read the shards `snacrt tokenize` writes (docs/binary-format.md) from Python.
 
 Formats: <name>.idx + <name>.bin (binary, seekable), <name>.jsonl, <name>.csv (LAION-style code string).
-Codes come back as one array per level, coarse first: numpy uint16/int32 arrays when numpy is installed, plain
-lists of ints otherwise (the standard library is enough).
+Codes come back as one array per level, coarse first: numpy int32 arrays when numpy is installed, plain lists
+of ints otherwise (the standard library is enough); SNAC_SHARD_READER_NO_NUMPY=1 in the environment gives the
+lists even with numpy installed.
 
     from snac_shard_reader import open_shard
-    shard = open_shard("out/shard-00000.bin")      # .bin or .idx: the pair is used
-    print(len(shard), shard[3]["key"])             # bin shards are seekable
-    for item in open_shard("out/shard-00001.jsonl"):
+    shard = open_shard("out/w00000-of00001-s000000.bin")   # .bin or .idx: the pair is used
+    print(len(shard), shard[3]["key"])                     # bin shards are seekable
+    for item in open_shard("out/w00000-of00001-s000001.jsonl"):
         item["key"], item["n_samples"], item["codes"]
 
 Command line: `python3 snac_shard_reader.py [--index I] [--strides 4,2,1] SHARD...` prints one JSON line per item.
@@ -30,7 +31,9 @@ ENTRY = struct.Struct("<QQqqQQQQQQ")             # 80 bytes
 
 
 def _numpy():
-    """numpy when it is installed (imported on first use), else None."""
+    """numpy when it is installed (imported on first use) and SNAC_SHARD_READER_NO_NUMPY is not set, else None."""
+    if os.environ.get("SNAC_SHARD_READER_NO_NUMPY", "") not in ("", "0"):
+        return None
     try:
         import numpy
         return numpy

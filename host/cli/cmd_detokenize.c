@@ -4,6 +4,7 @@
 #include "audio/audio.h"
 #include "common.h"
 #include "serve/ds_format.h"
+#include "serve/ds_pipeline_internal.h"   /* ds_is_audio_name: the extensions tokenize picks up */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@ static const char *usage =
     "                         [--sample-format s16|f32] [--noise off|SEED] [--batch N] [--device cpu|cpu-ref|cuda[:N]]\n"
     "                         [--threads N] SHARD_OR_DIR...\n"
     "  Reads shard files (.jsonl, .csv, .bin/.idx) or every shard in a folder (sorted by name) and writes one audio\n"
-    "  file per item to OUT_DIR, named after its key (made filesystem-safe and unique), cut to the item's n_samples.\n"
+    "  file per item to OUT_DIR, named after its key (made filesystem-safe and unique; an audio extension in the\n"
+    "  key is replaced: key a.flac -> a.wav), cut to the item's n_samples.\n"
     "  --keys: only these items (all must be found); --limit: the first N items. --batch: items per decoder call\n"
     "  (default 8; fewer when they are long). --noise off (default) disables the decoder's noise blocks.\n";
 
@@ -121,7 +123,8 @@ static void set_free(name_set *set) {
 }
 
 /* A file name from a key: ASCII letters, digits, '.', '-', '_' and UTF-8 bytes kept, everything else '_', no
- * leading '.', at most 180 bytes (cut at a character boundary), unique among `used` ("-2", "-3", ... appended). */
+ * leading '.', at most 180 bytes (cut at a character boundary), a known audio extension of the key dropped (the
+ * output format's is added), unique among `used` ("-2", "-3", ... appended). */
 static srt_status safe_name(const char *key, const char *ext, name_set *used, char *out, size_t cap) {
     const unsigned char *k = (const unsigned char *)key;
     char base[200];
@@ -138,6 +141,8 @@ static srt_status safe_name(const char *key, const char *ext, name_set *used, ch
     }
     if (!n) base[n++] = '_';
     base[n] = 0;
+    char *dot = strrchr(base, '.');
+    if (dot && dot > base && ds_is_audio_name(base)) *dot = 0;   /* key "a.wav" -> "a.wav", not "a.wav.wav" */
     for (int i = 1;; i++) {
         if (i == 1) snprintf(out, cap, "%s.%s", base, ext);
         else snprintf(out, cap, "%s-%d.%s", base, i, ext);

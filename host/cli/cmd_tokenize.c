@@ -18,7 +18,8 @@ static const char *usage =
     "  Any format libsndfile reads, any rate and channel count (mixed to mono, resampled to the model rate).\n"
     "options:\n"
     "  --format jsonl|csv|bin    shard format (default jsonl)\n"
-    "  --shard-size N            inputs per shard (default 1000)\n"
+    "  --shard-size N            inputs per shard (default 1000): audio files and tar samples, counted before\n"
+    "                            --max-seconds splits them (a shard holds N inputs' items, and their errors)\n"
     "  --shard-index I --num-shards N   be worker I of N (default 0 of 1): input j of the sorted list goes to\n"
     "                            worker j % N (a tar archive is one input), e.g. under Slurm:\n"
     "                            --shard-index $SLURM_ARRAY_TASK_ID --num-shards $SLURM_ARRAY_TASK_COUNT;\n"
@@ -26,7 +27,10 @@ static const char *usage =
     "  --resume                  continue a killed run in OUT_DIR (same command): committed shards are kept\n"
     "  --max-seconds S           split recordings longer than S at silence (items KEY#0, KEY#1, ... with offsets)\n"
     "  --chunk-seconds S         recordings longer than S are encoded in overlapped chunks of S while they are\n"
-    "                            decoded: flat memory, the same codes (default 60)\n"
+    "                            decoded: flat memory, the same codes (default: on cpu the longest chunk that\n"
+    "                            fits --memory-mb, ~22 s for snac_24khz; 60 on cuda)\n"
+    "  --memory-mb M             cpu: memory for the encoder's activations, sets the default chunk and caps the\n"
+    "                            default batch (default 512: peak RSS ~0.6 GB with snac_24khz, any file length)\n"
     "  --batch-seconds S         audio per encoder batch, padded (default 20 on cpu, 300 on cuda)\n"
     "  --device D                cpu (default: one encoder, all cores), cpu-ref, cuda (one encoder per visible\n"
     "                            GPU), cuda:N, or a list: cuda:0,2 / cpu,cpu (one encoder each)\n"
@@ -149,6 +153,7 @@ int srt_cmd_tokenize(int argc, char **argv) {
         INT_OPTION("--num-shards", 1, 99999, o.num_shards)
         SECONDS_OPTION("--batch-seconds", 0.001, o.batch_seconds)
         SECONDS_OPTION("--chunk-seconds", 0.01, o.chunk_seconds)
+        SECONDS_OPTION("--memory-mb", 1, o.memory_mb)
         SECONDS_OPTION("--max-seconds", 0, o.max_seconds)
         SECONDS_OPTION("--progress-every", 0, every)
         else if (a[0] == '-' && a[1]) USAGE_ERROR("unknown option %s", a);

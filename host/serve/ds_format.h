@@ -68,6 +68,12 @@ srt_status srt_tar_open(const char *path, srt_tar_reader **out);
 /* Next regular-file member: *name and *data malloc'd (data NUL-terminated beyond size). *eof = 1 at the end.
  * A truncated or corrupt archive: SRT_ERR_FORMAT naming the archive and the member. */
 srt_status srt_tar_next(srt_tar_reader *t, char **name, void **data, size_t *size, int *eof);
+/* The next regular-file member's header only: *name malloc'd, *offset = where its body starts in the archive,
+ * *size its length (a regular archive file: checked to lie within the file). The body is skipped by the next call
+ * unless srt_tar_read_body reads it (malloc'd, NUL-terminated beyond size) first. So a long recording in an
+ * archive is listed without being read, and later read through a window [offset, offset + size) of the file. */
+srt_status srt_tar_next_member(srt_tar_reader *t, char **name, int64_t *offset, int64_t *size, int *eof);
+srt_status srt_tar_read_body(srt_tar_reader *t, void **data);
 void srt_tar_close(srt_tar_reader *t);
 /* WebDataset key of a member name: everything before the first '.' of the last path component, with the
  * directory kept ("a/b/x.y.flac" -> "a/b/x"); *ext points at the extension after that dot ("y.flac"). */

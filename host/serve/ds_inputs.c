@@ -203,6 +203,14 @@ uint64_t ds_entries_fingerprint(const ds_entry *e, int64_t n) {
         h = ds_fnv1a(h, e[i].is_tar ? "T" : "F", 1);
         const char *x = e[i].extra_json ? e[i].extra_json : "";
         h = ds_fnv1a(h, x, strlen(x) + 1);
+        /* size and mtime: a file rewritten between a crash and --resume makes a different run */
+        struct stat sb;
+        char meta[96];
+        if (stat(e[i].path, &sb) == 0)
+            snprintf(meta, sizeof meta, "%lld:%lld.%09ld", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+                     (long)sb.st_mtim.tv_nsec);
+        else snprintf(meta, sizeof meta, "-");
+        h = ds_fnv1a(h, meta, strlen(meta) + 1);
     }
     return h;
 }

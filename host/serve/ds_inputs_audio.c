@@ -1,5 +1,5 @@
-/* ds_inputs_audio.c: incremental audio decoding for the tokenizer: libsndfile blocks (a path or a tar member in
- * memory) -> mean of the channels -> chunked libsoxr resampler -> blocks of mono samples at the model rate, so a
+/* ds_inputs_audio.c: incremental audio decoding for the tokenizer: libsndfile blocks (a path, or a tar member
+ * read through a window of the archive) -> mean of the channels -> chunked libsoxr resampler -> blocks of mono samples at the model rate, so a
  * recording of any length is never held whole. The checks and messages are those of srt_audio_read
  * (host/audio/audio_read.c: empty file, not audio, truncated WAV data chunk, fewer frames than the header
  * announces, no frames) and the concatenated blocks equal its samples exactly (same READ_BLOCK_FRAMES blocks into
@@ -11,19 +11,21 @@
 #include <errno.h>
 #include <sndfile.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define READ_BLOCK_FRAMES 8192
 
-typedef struct memory_file {
-    const unsigned char *data;
-    sf_count_t size, pos;
-} memory_file;
+typedef struct window_file {
+    int fd;                   /* -1 when not open */
+    sf_count_t offset, size, pos;   /* the window [offset, offset + size) of the file; pos within it */
+} window_file;
 
 struct ds_audio_stream {
     SNDFILE *sf;
     SF_INFO sfinfo;
-    memory_file mem;
+    window_file win;
     char *name;
     srt_resampler *rs;        /* NULL when the file is at the model rate */
     float *block;             /* (READ_BLOCK_FRAMES, channels) */
@@ -32,28 +34,33 @@ struct ds_audio_stream {
     int eof;
 };
 
-static sf_count_t mem_get_filelen(void *user) { return ((memory_file *)user)->size; }
-static sf_count_t mem_seek(sf_count_t offset, int whence, void *user) {
-    memory_file *m = user;
-    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->size;
+static sf_count_t win_get_filelen(void *user) { return ((window_file *)user)->size; }
+static sf_count_t win_seek(sf_count_t offset, int whence, void *user) {
+    window_file *w = user;
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? w->pos : w->size;
     sf_count_t pos = base + offset;
     if (pos < 0) return -1;
-    m->pos = pos > m->size ? m->size : pos;
-    return m->pos;
+    w->pos = pos > w->size ? w->size : pos;
+    return w->pos;
 }
-static sf_count_t mem_read(void *ptr, sf_count_t count, void *user) {
-    memory_file *m = user;
-    sf_count_t left = m->size - m->pos;
+static sf_count_t win_read(void *ptr, sf_count_t count, void *user) {
+    window_file *w = user;
+    sf_count_t left = w->size - w->pos, done = 0;
     if (count > left) count = left;
-    if (count > 0) memcpy(ptr, m->data + m->pos, (size_t)count);
-    m->pos += count > 0 ? count : 0;
-    return count > 0 ? count : 0;
+    while (done < count) {
+        ssize_t got = pread(w->fd, (char *)ptr + done, (size_t)(count - done), (off_t)(w->offset + w->pos + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;                       /* the file shrank: libsndfile sees a short read */
+        done += got;
+    }
+    w->pos += done;
+    return done;
 }
-static sf_count_t mem_write(const void *ptr, sf_count_t count, void *user) {
+static sf_count_t win_write(const void *ptr, sf_count_t count, void *user) {
     (void)ptr; (void)count; (void)user;
     return 0;
 }
-static sf_count_t mem_tell(void *user) { return ((memory_file *)user)->pos; }
+static sf_count_t win_tell(void *user) { return ((window_file *)user)->pos; }
 
 /* A WAV whose data chunk is cut short: libsndfile logs "data : <declared> (should be <present>)" (see
  * audio_read.c; header lengths 0 or near 4 GiB are streaming placeholders and are accepted). */
@@ -72,6 +79,7 @@ static srt_status check_wav_data_length(SNDFILE *sf, const char *name) {
 void ds_audio_close(ds_audio_stream *s) {
     if (!s) return;
     if (s->sf) sf_close(s->sf);
+    if (s->win.fd >= 0) close(s->win.fd);
     srt_resampler_free(s->rs);
     free(s->block);
     free(s->mono);
@@ -103,6 +111,7 @@ srt_status ds_audio_open_file(const char *path, int target_rate, ds_audio_stream
     if (stbuf.st_size == 0) return srt_error(SRT_ERR_FORMAT, "%s: empty file (0 bytes), not audio", path);
     ds_audio_stream *s = srt_calloc(1, sizeof *s, "an audio stream");
     if (!s) return SRT_ERR_NOMEM;
+    s->win.fd = -1;
     s->name = srt_strdup(path);
     if (!s->name) { ds_audio_close(s); return SRT_ERR_NOMEM; }
     s->sf = sf_open(path, SFM_READ, &s->sfinfo);
@@ -116,23 +125,33 @@ srt_status ds_audio_open_file(const char *path, int target_rate, ds_audio_stream
     return SRT_OK;
 }
 
-srt_status ds_audio_open_memory(const void *data, size_t size, const char *name, int target_rate,
+srt_status ds_audio_open_window(const char *path, int64_t offset, int64_t size, const char *name, int target_rate,
                                 ds_audio_stream **out) {
     *out = NULL;
-    if (!data || size == 0) return srt_error(SRT_ERR_FORMAT, "%s: empty (0 bytes), not audio", name);
+    if (size <= 0) return srt_error(SRT_ERR_FORMAT, "%s: empty (0 bytes), not audio", name);
     ds_audio_stream *s = srt_calloc(1, sizeof *s, "an audio stream");
     if (!s) return SRT_ERR_NOMEM;
+    s->win.fd = open(path, O_RDONLY | O_CLOEXEC);
     s->name = srt_strdup(name);
-    if (!s->name) { ds_audio_close(s); return SRT_ERR_NOMEM; }
-    s->mem = (memory_file){.data = data, .size = (sf_count_t)size, .pos = 0};
-    SF_VIRTUAL_IO io = {.get_filelen = mem_get_filelen, .seek = mem_seek, .read = mem_read, .write = mem_write,
-                        .tell = mem_tell};
-    s->sf = sf_open_virtual(&io, SFM_READ, &s->sfinfo, &s->mem);
+    struct stat sb;
+    srt_status st = SRT_OK;
+    if (!s->name) st = SRT_ERR_NOMEM;
+    else if (s->win.fd < 0 || fstat(s->win.fd, &sb) != 0)
+        st = srt_error(SRT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    else if (offset < 0 || (int64_t)sb.st_size < offset + size)
+        st = srt_error(SRT_ERR_FORMAT, "%s: the member's bytes %lld..%lld are gone (the archive changed since it was "
+                       "listed)", name, (long long)offset, (long long)(offset + size));
+    if (st != SRT_OK) { ds_audio_close(s); return st; }
+    s->win.offset = offset;
+    s->win.size = size;
+    SF_VIRTUAL_IO io = {.get_filelen = win_get_filelen, .seek = win_seek, .read = win_read, .write = win_write,
+                        .tell = win_tell};
+    s->sf = sf_open_virtual(&io, SFM_READ, &s->sfinfo, &s->win);
     if (!s->sf) {
         ds_audio_close(s);
         return srt_error(SRT_ERR_FORMAT, "%s: cannot read as audio: %s", name, sf_strerror(NULL));
     }
-    srt_status st = finish_open(s, target_rate);
+    st = finish_open(s, target_rate);
     if (st != SRT_OK) { ds_audio_close(s); return st; }
     *out = s;
     return SRT_OK;

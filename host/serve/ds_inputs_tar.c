@@ -1,7 +1,8 @@
 /* ds_inputs_tar.c: a worker's unit list: its share of the entries (entry j goes to worker j % num_shards), with
  * each WebDataset tar archive listed into one unit per sample (consecutive members sharing a key; the first audio
- * member is the audio, .json sidecar fields and .txt text pass through), and a cursor that reads the audio
- * members back in one forward pass per archive. */
+ * member is the audio, .json sidecar fields and .txt text pass through). An audio member is listed by its byte
+ * range in the archive, which the readers decode through a window of the file (ds_audio_open_window): a long
+ * recording in a tar is never held whole. */
 #include "serve/ds_pipeline_internal.h"
 #include "common.h"
 #include <string.h>
@@ -39,6 +40,7 @@ typedef struct sample {
     char key[1024];
     char *audio_member;       /* member name of the audio, or NULL */
     int64_t audio_ordinal;
+    int64_t audio_offset, audio_size;   /* its body's bytes in the archive */
     cJSON *extra;             /* sidecar fields */
     char exts[256];           /* the extensions seen, for the "no audio" message */
     int active;
@@ -99,6 +101,8 @@ static srt_status flush_sample(unit_list *l, sample *s, const char *tar_path) {
     if (s->audio_member) {
         u->source = format_string("%s:%s", tar_path, s->audio_member);
         u->member = s->audio_ordinal;
+        u->member_offset = s->audio_offset;
+        u->member_size = s->audio_size;
         if (s->extra && s->extra->child) u->extra_json = cJSON_PrintUnformatted(s->extra);
         if (s->extra && s->extra->child && !u->extra_json) return srt_error(SRT_ERR_NOMEM, "sidecar fields");
     } else {
@@ -111,7 +115,14 @@ static srt_status flush_sample(unit_list *l, sample *s, const char *tar_path) {
     return SRT_OK;
 }
 
-/* List one archive into units. A damaged archive adds an error unit after the samples read before the damage. */
+/* Is this extension one add_sidecar folds in (the other members' bodies are never read)? */
+static int is_sidecar_ext(const char *ext) {
+    size_t el = strlen(ext);
+    return !strcmp(ext, "json") || (el >= 3 && !strcmp(ext + el - 3, "txt"));
+}
+
+/* List one archive into units (audio members by offset and size: their bytes are not read here). A damaged
+ * archive adds an error unit after the samples read before the damage. */
 static srt_status list_tar(unit_list *l, const ds_entry *e) {
     srt_tar_reader *t = NULL;
     srt_status st = srt_tar_open(e->path, &t), fatal = SRT_OK;
@@ -120,9 +131,9 @@ static srt_status list_tar(unit_list *l, const ds_entry *e) {
     while (st == SRT_OK) {
         char *name = NULL;
         void *data = NULL;
-        size_t size = 0;
+        int64_t offset = 0, size = 0;
         int eof = 0;
-        st = srt_tar_next(t, &name, &data, &size, &eof);
+        st = srt_tar_next_member(t, &name, &offset, &size, &eof);
         if (st != SRT_OK || eof) break;
         char key[1024];
         const char *ext = "";
@@ -135,9 +146,12 @@ static srt_status list_tar(unit_list *l, const ds_entry *e) {
             if (!s.audio_member && ds_is_audio_name(name)) {
                 s.audio_member = srt_strdup(name);
                 s.audio_ordinal = ordinal;
+                s.audio_offset = offset;
+                s.audio_size = size;
                 if (!s.audio_member) fatal = SRT_ERR_NOMEM;
-            } else {
-                add_sidecar(&s, ext, data, size);
+            } else if (is_sidecar_ext(ext)) {
+                st = srt_tar_read_body(t, &data);
+                if (st == SRT_OK) add_sidecar(&s, ext, data, (size_t)size);
             }
         }
         free(name);
@@ -225,40 +239,4 @@ srt_status ds_units_expand(const ds_entry *e, int64_t n, int shard_index, int nu
     *out = l.v;
     *n_out = l.n;
     return SRT_OK;
-}
-
-/* ---------------------------------------------------------------- reading members back */
-
-void ds_tar_cursor_close(ds_tar_cursor *c) {
-    srt_tar_close(c->tar);
-    free(c->path);
-    memset(c, 0, sizeof *c);
-}
-
-srt_status ds_tar_cursor_read(ds_tar_cursor *c, const char *path, int64_t member, void **data, size_t *size) {
-    *data = NULL;
-    *size = 0;
-    if (!c->tar || strcmp(c->path, path) || member < c->next_member) {
-        ds_tar_cursor_close(c);
-        c->path = srt_strdup(path);
-        if (!c->path) return SRT_ERR_NOMEM;
-        srt_status st = srt_tar_open(path, &c->tar);
-        if (st != SRT_OK) { ds_tar_cursor_close(c); return st; }
-    }
-    for (;;) {
-        char *name = NULL;
-        void *d = NULL;
-        size_t n = 0;
-        int eof = 0;
-        srt_status st = srt_tar_next(c->tar, &name, &d, &n, &eof);
-        if (st != SRT_OK) { ds_tar_cursor_close(c); return st; }
-        if (eof) {
-            ds_tar_cursor_close(c);
-            return srt_error(SRT_ERR_FORMAT, "%s: member %lld is gone (the archive changed since it was listed)", path,
-                             (long long)member);
-        }
-        free(name);
-        if (c->next_member++ == member) { *data = d; *size = n; return SRT_OK; }
-        free(d);
-    }
 }

@@ -41,8 +41,9 @@ typedef struct srt_ds_progress {
     int64_t units_total;      /* units this worker owns (files + tar samples) */
     int64_t units_done;       /* units finished (committed or skipped on resume, items or errors) */
     int64_t units_skipped;    /* units of shards committed by an earlier run (--resume) */
-    int64_t items;            /* items written this run */
-    int64_t errors;           /* units that failed this run */
+    int64_t items;            /* items in the committed shards: this run's + items_skipped */
+    int64_t errors;           /* units that failed: this run's + errors_skipped */
+    int64_t items_skipped, errors_skipped;   /* of them, in shards committed by earlier runs (--resume) */
     int64_t shards_total, shards_committed, shards_skipped;
     double audio_seconds;     /* audio encoded this run */
     double wall_seconds;
@@ -60,6 +61,7 @@ typedef struct srt_ds_summary {
     int n_devices;
     srt_ds_device_stats devices[16];
     int n_readers;
+    double chunk_seconds, batch_seconds;   /* the sizes used (automatic ones resolved) */
     int64_t peak_rss_kb;          /* getrusage at the end */
     int index_written;            /* N == 1: index.json etc. written at the end */
     int64_t index_items, index_errors;   /* its totals (this run and the runs it resumed) */
@@ -84,8 +86,14 @@ typedef struct srt_ds_run_options {
     int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */
     int n_readers;               /* decode + resample threads (0 = 2) */
     int reader_nice;             /* nice value of the reader threads (0 = as the process; default 10) */
-    double batch_seconds;        /* audio seconds per encoder batch (padded lengths); 0 = 20 (cpu) or 300 (cuda) */
-    double chunk_seconds;        /* longer items go through the push-mode chunked encoder with this span */
+    double batch_seconds;        /* audio seconds per encoder batch (padded lengths); 0 = 20 (cpu, at most what
+                                    memory_mb allows) or 300 (cuda) */
+    double chunk_seconds;        /* longer items go through the push-mode chunked encoder with this span; 0 = auto:
+                                    on the CPU the longest whose encoder window fits memory_mb (~22 s for
+                                    snac_24khz), 60 on CUDA devices */
+    double memory_mb;            /* CPU budget for the encoder's activations, sets the automatic chunk and caps the
+                                    automatic batch (0 = 512 MiB: a recording of any length then peaks near 0.6 GB
+                                    RSS with snac_24khz) */
     double max_seconds;          /* > 0: split recordings longer than this at silence (srt_ds_find_cut) */
     int64_t shard_size;          /* units per shard */
     int shard_index, num_shards; /* this worker of how many */
@@ -94,7 +102,7 @@ typedef struct srt_ds_run_options {
     void *progress_user;
 } srt_ds_run_options;
 
-/* Defaults: cpu, 2 readers (nice 10), automatic batch size, 60 s chunks, no split, 1000 units per shard,
+/* Defaults: cpu, 2 readers (nice 10), automatic batch and chunk sizes, no split, 1000 units per shard,
  * worker 0 of 1, jsonl. */
 void srt_ds_run_defaults(srt_ds_run_options *o);
 

@@ -35,6 +35,7 @@ typedef struct ds_unit {
     char *source;             /* a path, or "archive.tar:member" */
     char *path;               /* the file to open (the archive for a member) */
     int64_t member;           /* archive member ordinal (0-based, in srt_tar_next order), -1 for a file */
+    int64_t member_offset, member_size;   /* a member: its bytes [offset, offset + size) in the archive */
     char *extra_json;         /* passthrough (manifest columns, sidecars), or NULL */
     char *error;              /* known before decoding, or NULL */
 } ds_unit;
@@ -43,7 +44,8 @@ typedef struct ds_unit {
 srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const char *path_column, ds_entry **out,
                               int64_t *n_out);
 void ds_entries_free(ds_entry *e, int64_t n);
-/* FNV-1a 64 over the sorted entries (keys, paths, kinds, passthrough): the inputs' identity. */
+/* FNV-1a 64 over the sorted entries (keys, paths, kinds, passthrough, each file's size and mtime): the inputs'
+ * identity. */
 uint64_t ds_entries_fingerprint(const ds_entry *e, int64_t n);
 
 /* The units of worker shard_index of num_shards: entries j % num_shards == shard_index, tar archives listed
@@ -56,21 +58,12 @@ void ds_units_free(ds_unit *u, int64_t n);
 /* Is this file name an audio file we pick up when scanning a directory (by extension)? */
 int ds_is_audio_name(const char *name);
 
-/* Sequential reader of tar members by ordinal (members asked in increasing order per archive are read in one
- * pass; going back reopens the archive). */
-typedef struct ds_tar_cursor {
-    char *path;
-    srt_tar_reader *tar;
-    int64_t next_member;      /* ordinal srt_tar_next returns next */
-} ds_tar_cursor;
-srt_status ds_tar_cursor_read(ds_tar_cursor *c, const char *path, int64_t member, void **data, size_t *size);
-void ds_tar_cursor_close(ds_tar_cursor *c);
-
 /* Incremental decoding (ds_inputs_audio.c): blocks of mono samples at target_rate. */
 typedef struct ds_audio_stream ds_audio_stream;
 srt_status ds_audio_open_file(const char *path, int target_rate, ds_audio_stream **out);
-/* data must outlive the stream; name is used in messages. */
-srt_status ds_audio_open_memory(const void *data, size_t size, const char *name, int target_rate,
+/* The bytes [offset, offset + size) of the file at path (a tar member), read through pread as libsndfile asks:
+ * memory stays bounded whatever the size. name is used in messages. */
+srt_status ds_audio_open_window(const char *path, int64_t offset, int64_t size, const char *name, int target_rate,
                                 ds_audio_stream **out);
 /* Next block (pointer valid until the next call). At the end: *eof = 1 with the resampler's tail in the block;
  * a truncated/corrupt input fails here, possibly after earlier blocks. */
@@ -182,9 +175,8 @@ typedef struct ds_pipe {
     pthread_cond_t cv_pool;   /* readers: room in the pool / a job's piece queue */
     pthread_cond_t cv_work;   /* encoders: pool items, jobs, pieces, or the end of the readers */
     pthread_cond_t cv_msg;    /* writer: messages */
-    pthread_mutex_t dispatch_mu;   /* next_unit and the tar cursor (taken before mu) */
+    pthread_mutex_t dispatch_mu;   /* next_unit (taken before mu) */
     int64_t next_unit;
-    ds_tar_cursor tar;
     int64_t gate_unit;        /* units < gate_unit may be started */
     ds_short **pool;          /* (pool_cap) waiting short items, in arrival order */
     int64_t pool_n, pool_cap, pool_samples;

@@ -5,6 +5,7 @@
  *    chunked encode), so memory stays flat whatever the length;
  *  - --max-seconds: segments are cut at silence (srt_ds_find_cut) as soon as more than max_samples are buffered;
  *    each goes out as a short item or, when longer than chunk_samples, a long job.
+ * A tar member is decoded through a window of its archive (ds_audio_open_window), never read whole.
  * Then UNIT_DONE with the number of items emitted (or the error; the writer drops that unit's items). */
 #include "serve/ds_pipeline_internal.h"
 #include "common.h"
@@ -191,13 +192,13 @@ static srt_status sink_finish(sink *s) {
 
 /* Decode one unit. Data errors (unreadable, truncated, ...) go to *error (malloc'd); the return value is for
  * failures of the run (out of memory, cancelled). */
-static srt_status read_unit(ds_pipe *p, int64_t u, const void *data, size_t size, int *n_items, char **error,
-                            double *busy) {
+static srt_status read_unit(ds_pipe *p, int64_t u, int *n_items, char **error, double *busy) {
     const ds_unit *unit = &p->units[u];
     sink s = {.p = p, .unit = u};
     ds_audio_stream *as = NULL;
     double t0 = ds_now();
-    srt_status st = unit->member >= 0 ? ds_audio_open_memory(data, size, unit->source, p->info.sample_rate, &as)
+    srt_status st = unit->member >= 0 ? ds_audio_open_window(unit->path, unit->member_offset, unit->member_size,
+                                                             unit->source, p->info.sample_rate, &as)
                                       : ds_audio_open_file(unit->path, p->info.sample_rate, &as);
     srt_status fatal = SRT_OK;
     while (st == SRT_OK) {
@@ -225,11 +226,8 @@ static srt_status read_unit(ds_pipe *p, int64_t u, const void *data, size_t size
     return fatal;
 }
 
-/* The next unit to read (or -1): skips committed shards, waits for the gate; reads a tar member's bytes. */
-static int64_t take_unit(ds_pipe *p, void **data, size_t *size, char **read_error, srt_status *fatal) {
-    *data = NULL;
-    *size = 0;
-    *read_error = NULL;
+/* The next unit to read (or -1): skips committed shards, waits for the gate. */
+static int64_t take_unit(ds_pipe *p) {
     pthread_mutex_lock(&p->dispatch_mu);
     int64_t u = -1;
     pthread_mutex_lock(&p->mu);
@@ -240,11 +238,6 @@ static int64_t take_unit(ds_pipe *p, void **data, size_t *size, char **read_erro
         pthread_cond_wait(&p->cv_gate, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
-    if (u >= 0 && p->units[u].member >= 0 && !p->units[u].error) {
-        srt_status st = ds_tar_cursor_read(&p->tar, p->units[u].path, p->units[u].member, data, size);
-        if (st == SRT_ERR_NOMEM) *fatal = st;
-        else if (st != SRT_OK && !(*read_error = srt_strdup(srt_last_error()))) *fatal = SRT_ERR_NOMEM;
-    }
     pthread_mutex_unlock(&p->dispatch_mu);
     return u;
 }
@@ -257,23 +250,13 @@ void *ds_reader_main(void *arg) {
      * while readers still run in the gaps; failure to lower it is harmless. */
     if (p->o->reader_nice > 0) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->o->reader_nice);
     for (;;) {
-        void *data = NULL;
-        size_t size = 0;
         char *error = NULL;
         srt_status fatal = SRT_OK;
-        double t0 = ds_now();
-        int64_t u = take_unit(p, &data, &size, &error, &fatal);
-        if (data) busy += ds_now() - t0;               /* reading the member's bytes */
-        if (u < 0 || fatal != SRT_OK) {
-            free(data);
-            free(error);
-            if (fatal != SRT_OK) ds_pipe_fail(p, fatal);
-            break;
-        }
+        int64_t u = take_unit(p);
+        if (u < 0) break;
         int n_items = 0;
         if (p->units[u].error) error = srt_strdup(p->units[u].error);
-        else if (!error) fatal = read_unit(p, u, data, size, &n_items, &error, &busy);
-        free(data);
+        else fatal = read_unit(p, u, &n_items, &error, &busy);
         if (fatal != SRT_OK) {
             free(error);
             if (fatal != SRT_ERR_CANCELLED) ds_pipe_fail(p, fatal);

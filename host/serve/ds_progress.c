@@ -41,6 +41,8 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
     cJSON_AddNumberToObject(j, "units_skipped", (double)p->units_skipped);
     cJSON_AddNumberToObject(j, "items", (double)p->items);
     cJSON_AddNumberToObject(j, "errors", (double)p->errors);
+    cJSON_AddNumberToObject(j, "items_skipped", (double)p->items_skipped);
+    cJSON_AddNumberToObject(j, "errors_skipped", (double)p->errors_skipped);
     cJSON_AddNumberToObject(j, "shards", (double)p->shards_total);
     cJSON_AddNumberToObject(j, "shards_written", (double)p->shards_committed);
     cJSON_AddNumberToObject(j, "shards_skipped", (double)p->shards_skipped);
@@ -52,6 +54,8 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
     cJSON_AddNumberToObject(stages, "encode_busy_seconds", s->encode_busy_seconds);
     cJSON_AddNumberToObject(stages, "write_busy_seconds", s->write_busy_seconds);
     cJSON_AddNumberToObject(stages, "readers", s->n_readers);
+    cJSON_AddNumberToObject(stages, "chunk_seconds", s->chunk_seconds);
+    cJSON_AddNumberToObject(stages, "batch_seconds", s->batch_seconds);
     cJSON_AddItemToObject(j, "stages", stages);
     for (int i = 0; i < s->n_devices; i++) {
         const srt_ds_device_stats *d = &s->devices[i];

@@ -14,11 +14,24 @@ void srt_ds_run_defaults(srt_ds_run_options *o) {
     o->device = "cpu";
     o->n_readers = 2;
     o->reader_nice = 10;
-    o->batch_seconds = 0;                      /* auto: 20 s on the CPU, 300 s on CUDA devices */
-    o->chunk_seconds = 60;
+    o->batch_seconds = 0;                      /* auto: 20 s on the CPU (at most memory_mb's), 300 s on CUDA */
+    o->chunk_seconds = 0;                      /* auto: from memory_mb on the CPU (~22 s for snac_24khz), 60 s on CUDA */
+    o->memory_mb = 0;                          /* auto: 512 MiB of encoder activations */
     o->shard_size = 1000;
     o->shard_index = 0;
     o->num_shards = 1;
+}
+
+/* Audio seconds whose encoder window fits the CPU memory budget (memory_mb, 0 = 512 MiB). The encoder holds three
+ * workspace buffers of encoder_dim floats per window sample (its widest stage, snac_encoder_forward) plus the
+ * convolutions' scratch: measured 4.3 such buffers for snac_24khz (RSS 524 MB with 20 s chunks, 1317 MB with 60 s);
+ * 5 are counted. The window adds the chunked encoder's overlap on both sides (~0.5 s for snac_24khz), so the
+ * chunk is the budget less one second. snac_24khz: 512 MiB -> 22 s chunks, ~0.6 GB peak RSS. */
+static double budget_seconds_of(const srt_codec_info *info, double memory_mb) {
+    double budget = (memory_mb > 0 ? memory_mb : 512) * 1048576.0;
+    double bytes_per_second = 5.0 * 4.0 * (info->encoder_dim > 0 ? info->encoder_dim : 64) * info->sample_rate;
+    double s = budget / bytes_per_second - 1;
+    return s > 1 ? s : 1;
 }
 
 static srt_status check_options(const srt_ds_run_options *o, int need_model) {
@@ -29,8 +42,8 @@ static srt_status check_options(const srt_ds_run_options *o, int need_model) {
     if (o->num_shards < 1 || o->shard_index < 0 || o->shard_index >= o->num_shards)
         return srt_error(SRT_ERR_INVALID_ARG, "tokenize: worker %d of %d is not a worker (0 <= index < count)",
                          o->shard_index, o->num_shards);
-    if (o->batch_seconds < 0 || !(o->chunk_seconds > 0) || o->max_seconds < 0)
-        return srt_error(SRT_ERR_INVALID_ARG, "tokenize: chunk seconds must be > 0, batch and max seconds >= 0");
+    if (o->batch_seconds < 0 || o->chunk_seconds < 0 || o->max_seconds < 0 || o->memory_mb < 0)
+        return srt_error(SRT_ERR_INVALID_ARG, "tokenize: chunk, batch and max seconds and the memory budget must be >= 0");
     return SRT_OK;
 }
 
@@ -97,7 +110,6 @@ static void pipe_destroy(ds_pipe *p) {
         free(m->error);
         free(m);
     }
-    ds_tar_cursor_close(&p->tar);
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->dispatch_mu);
     pthread_cond_destroy(&p->cv_gate);
@@ -194,10 +206,13 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     ds_worker_prefix(o->shard_index, o->num_shards, p->prefix, sizeof p->prefix);
     int rate = p->info.sample_rate;
     int64_t pm = p->info.pad_multiple;
-    p->chunk_samples = (int64_t)(o->chunk_seconds * rate);
+    int on_cuda = !strncmp(workers[0].stats.device, "cuda", 4);
+    double budget_seconds = budget_seconds_of(&p->info, o->memory_mb);
+    double chunk_seconds = o->chunk_seconds > 0 ? o->chunk_seconds : on_cuda ? 60 : budget_seconds;
+    p->chunk_samples = (int64_t)(chunk_seconds * rate);
     if (p->chunk_samples < pm) p->chunk_samples = pm;
     double batch_seconds = o->batch_seconds > 0 ? o->batch_seconds
-                           : !strncmp(workers[0].stats.device, "cuda", 4) ? 300 : 20;
+                           : on_cuda ? 300 : (budget_seconds < 20 ? budget_seconds : 20);
     p->batch_samples = (int64_t)(batch_seconds * rate);
     if (p->batch_samples < pm) p->batch_samples = pm;
     p->max_seg_samples = o->max_seconds > 0 ? (int64_t)(o->max_seconds * rate) : 0;
@@ -225,6 +240,8 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
             p->progress.units_skipped += end - k * o->shard_size;
         }
     p->progress.units_done = p->progress.units_skipped;
+    p->progress.items = p->progress.items_skipped = log.done_items;      /* the done-log's totals (--resume) */
+    p->progress.errors = p->progress.errors_skipped = log.done_errors;
     st = run_pipeline(p, workers, n_workers);
     progress_snapshot(p, &summary->progress);
     summary->progress.finished = 1;
@@ -232,6 +249,8 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     summary->encode_busy_seconds = p->encode_busy;
     summary->write_busy_seconds = p->write_busy;
     summary->n_readers = o->n_readers > 0 ? o->n_readers : 2;
+    summary->chunk_seconds = (double)p->chunk_samples / rate;
+    summary->batch_seconds = (double)p->batch_samples / rate;
     pipe_destroy(p);
     ds_done_log_close(&log);
     if (st == SRT_OK && o->num_shards == 1) {

@@ -11,9 +11,11 @@
 struct srt_tar_reader {
     FILE *f;
     char *path;
-    int64_t pos;              /* byte offset of the next header */
+    int64_t pos;              /* byte offset of the next header, or inside the current member's body */
     int64_t file_size;        /* -1 when unknown (not a regular file) */
     int done;
+    char *member;             /* the member srt_tar_next_member returned last (for messages) */
+    int64_t body_size;        /* its body size; -1 once the body was read or skipped */
 };
 
 srt_status srt_tar_open(const char *path, srt_tar_reader **out) {
@@ -29,6 +31,7 @@ srt_status srt_tar_open(const char *path, srt_tar_reader **out) {
     }
     struct stat sb;
     t->file_size = fstat(fileno(t->f), &sb) == 0 && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
+    t->body_size = -1;
     *out = t;
     return SRT_OK;
 }
@@ -37,6 +40,7 @@ void srt_tar_close(srt_tar_reader *t) {
     if (!t) return;
     if (t->f) fclose(t->f);
     free(t->path);
+    free(t->member);
     free(t);
 }
 
@@ -145,11 +149,50 @@ static srt_status parse_pax(srt_tar_reader *t, const char *data, int64_t size, c
     return SRT_OK;
 }
 
-srt_status srt_tar_next(srt_tar_reader *t, char **name, void **data, size_t *size, int *eof) {
-    *name = NULL;
+/* Skip the body (and padding) of the member returned last when nobody read it. */
+static srt_status skip_body(srt_tar_reader *t) {
+    if (t->body_size < 0) return SRT_OK;
+    int64_t size = t->body_size, left = size + (512 - size % 512) % 512;
+    t->body_size = -1;
+    if (t->file_size >= 0 && fseeko(t->f, (off_t)left, SEEK_CUR) == 0) { t->pos += left; return SRT_OK; }
+    char buf[65536];
+    while (left > 0) {
+        size_t n = left < (int64_t)sizeof buf ? (size_t)left : sizeof buf;
+        if (read_exact(t, buf, n))
+            return srt_error(SRT_ERR_FORMAT, "%s: member '%s' is truncated", t->path, t->member ? t->member : "?");
+        left -= (int64_t)n;
+    }
+    return SRT_OK;
+}
+
+srt_status srt_tar_read_body(srt_tar_reader *t, void **data) {
     *data = NULL;
+    if (t->body_size < 0) return srt_error(SRT_ERR_INVALID_ARG, "%s: no member body to read", t->path);
+    int64_t size = t->body_size;
+    t->body_size = -1;
+    char *body = NULL;
+    SRT_TRY(read_body(t, t->member ? t->member : "?", size, &body));
+    *data = body;
+    return SRT_OK;
+}
+
+srt_status srt_tar_next(srt_tar_reader *t, char **name, void **data, size_t *size, int *eof) {
+    *data = NULL;
+    int64_t offset = 0, n = 0;
+    SRT_TRY(srt_tar_next_member(t, name, &offset, &n, eof));
+    if (*eof) return SRT_OK;
+    srt_status st = srt_tar_read_body(t, data);
+    if (st != SRT_OK) { free(*name); *name = NULL; *size = 0; return st; }
+    *size = (size_t)n;
+    return SRT_OK;
+}
+
+srt_status srt_tar_next_member(srt_tar_reader *t, char **name, int64_t *offset, int64_t *size, int *eof) {
+    *name = NULL;
+    *offset = 0;
     *size = 0;
     *eof = 0;
+    SRT_TRY(skip_body(t));
     if (t->done) { *eof = 1; return SRT_OK; }
     char *long_name = NULL;
     int64_t pax_size = -1;
@@ -215,13 +258,25 @@ srt_status srt_tar_next(srt_tar_reader *t, char **name, void **data, size_t *siz
             continue;
         }
         if (type == '0' || type == '\0' || type == '7') {
-            char *body = NULL;
-            if ((st = read_body(t, member, msize, &body)) != SRT_OK) break;
+            int64_t pad = (512 - msize % 512) % 512;
+            if (t->file_size >= 0 && msize > t->file_size - t->pos) {
+                st = srt_error(SRT_ERR_FORMAT, "%s: member '%s' at byte %lld is truncated: %lld bytes declared, %lld "
+                               "left", t->path, member, (long long)t->pos, (long long)msize,
+                               (long long)(t->file_size - t->pos));
+                break;
+            }
+            if (t->file_size >= 0 && msize + pad > t->file_size - t->pos) {
+                st = srt_error(SRT_ERR_FORMAT, "%s: member '%s' is truncated (its padding is missing)", t->path, member);
+                break;
+            }
             *name = long_name ? long_name : srt_strdup(base);
             long_name = NULL;
-            if (!*name) { free(body); st = SRT_ERR_NOMEM; break; }
-            *data = body;
-            *size = (size_t)msize;
+            free(t->member);
+            t->member = *name ? srt_strdup(*name) : NULL;
+            if (!*name || !t->member) { free(*name); *name = NULL; st = SRT_ERR_NOMEM; break; }
+            *offset = t->pos;
+            *size = msize;
+            t->body_size = msize;
             break;
         }
         /* directories, links, devices: skip their body (normally empty) */

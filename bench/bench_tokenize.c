@@ -10,7 +10,8 @@
  * these ratios is reported. The last tokenize run's summary gives the split of time between the stages (busy
  * seconds of the readers: decode + mix + resample; of the encoder; of the writer: shard files + fsync + index).
  * Usage: bench_tokenize [--models DIR] [--minutes 4] [--files 16] [--readers 2] [--reader-nice N] [--threads 0]
- *                       [--batch-seconds S] [--chunk-seconds S] [--repeat 2] [--keep]
+ *                       [--batch-seconds S] [--chunk-seconds S] [--repeat 2] [--keep] [--device cpu|cuda|cuda:0,2]
+ * (--device cuda: the pure-encode reference runs on the first device, tokenize on every listed one.)
  * Best numbers: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_tokenize (see bench/README.md). */
 #include "snacrt.h"
 #include "bench_common.h"
@@ -100,6 +101,7 @@ static double pure_run(const char *model, const srt_codec_options *opts, const c
 
 int main(int argc, char **argv) {
     const char *models = "/tmp/snacrt_bench_models";
+    const char *device = "cpu";
     double minutes = 4, batch_seconds = 0, chunk_seconds = 0;
     int n_files = 16, readers = 2, threads = 0, keep = 0, reader_nice = -1, repeat = 2;
     for (int i = 1; i < argc; i++) {
@@ -113,10 +115,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--batch-seconds") && v) { batch_seconds = atof(v); i++; }
         else if (!strcmp(a, "--chunk-seconds") && v) { chunk_seconds = atof(v); i++; }
         else if (!strcmp(a, "--repeat") && v) { repeat = atoi(v); i++; }
+        else if (!strcmp(a, "--device") && v) { device = v; i++; }
         else if (!strcmp(a, "--keep")) keep = 1;
         else {
             fprintf(stderr, "usage: bench_tokenize [--models DIR] [--minutes 4] [--files 16] [--readers 2] [--reader-nice N]\n"
-                            "                      [--threads 0] [--batch-seconds S] [--chunk-seconds S] [--repeat 2] [--keep]\n");
+                            "                      [--threads 0] [--batch-seconds S] [--chunk-seconds S] [--repeat 2] [--keep]\n"
+                            "                      [--device cpu|cuda|cuda:0,2]\n");
             return 2;
         }
     }
@@ -133,7 +137,11 @@ int main(int argc, char **argv) {
     mkdir(corpus, 0755);
     int rc = 1;
     if (make_corpus(corpus, n_files, minutes) < 0) goto cleanup;
-    srt_codec_options opts = {.backend = "cpu", .n_threads = threads};
+    /* the pure-encode reference runs on the first listed device ("cuda:0,2" -> "cuda:0") */
+    char first_device[32];
+    snprintf(first_device, sizeof first_device, "%s", device);
+    first_device[strcspn(first_device, ",")] = 0;
+    srt_codec_options opts = {.backend = first_device, .n_threads = threads};
     /* pure, tokenize, pure, tokenize, ..., pure: each tokenize run is compared with the pure runs around it */
     double pure[17], xrt[16], ratio[16];
     srt_ds_summary s;
@@ -150,6 +158,7 @@ int main(int argc, char **argv) {
         o.n_inputs = 1;
         o.n_readers = readers;
         o.n_threads = threads;
+        o.device = device;
         if (reader_nice >= 0) o.reader_nice = reader_nice;
         if (batch_seconds > 0) o.batch_seconds = batch_seconds;
         if (chunk_seconds > 0) o.chunk_seconds = chunk_seconds;
@@ -174,10 +183,10 @@ int main(int argc, char **argv) {
     double load[3] = {0, 0, 0};
     FILE *la = fopen("/proc/loadavg", "r");
     if (la) { if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1; fclose(la); }
-    printf("{\"bench\": \"tokenize\", \"model\": \"snac_24khz\", \"backend\": \"cpu\", \"threads\": %d, "
+    printf("{\"bench\": \"tokenize\", \"model\": \"snac_24khz\", \"backend\": \"%s\", \"threads\": %d, "
            "\"readers\": %d, \"reader_nice\": %d, \"batch_seconds\": %.1f, \"chunk_seconds\": %.1f,\n"
            " \"files\": %d, \"audio_seconds\": %.3f, \"tokenize_xrt\": [",
-           threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN), readers, o.reader_nice,
+           device, threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN), readers, o.reader_nice,
            o.batch_seconds > 0 ? o.batch_seconds : 20.0, o.chunk_seconds, n_files, p->audio_seconds);
     for (int r = 0; r < repeat; r++) printf("%s%.2f", r ? ", " : "", xrt[r]);
     printf("], \"pure_encode_xrt\": [");

@@ -15,6 +15,9 @@ typedef struct srt_cuda_ctx {
     cudaStream_t stream;
     cublasHandle_t blas;
     int tf32;                       /* SNACRT_CUDA_TF32=1: dense convs and GEMMs on TF32 tensor cores */
+    int bf16_gemm;                  /* SNACRT_CUDA_BF16_GEMM=1: GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows
+                                       with bf16 weights (prefill) on bf16 tensor cores, activations rounded to
+                                       bf16 (vLLM's numerics; off by default: logits move by ~1e-3) */
     size_t scratch_cap;             /* max bytes of one scratch slot (im2col chunking); SNACRT_CUDA_SCRATCH_MB */
     srt_cuda_pool pool;
     void *scratch[SRT_CUDA_SCRATCH_SLOTS];   /* device work buffers (im2col, cols, widened weights) */

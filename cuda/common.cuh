@@ -2,6 +2,7 @@
  *   LAUNCH(kernel, grid, block, smem_bytes, stream, args...)  a <<<>>> launch under nvcc; under g++ the
  *       simulator's launch (tests/cudasim), so the same kernel sources run on the CPU in tests.
  *   SRT_DYN_SHARED(type, name)   `type *name` pointing at the launch's dynamic shared memory.
+ *   SRT_UNROLL                   `#pragma unroll` for nvcc (nothing for g++ in the simulator).
  *   srt_grid_stride(i, n)        for-loop header over [0, n) with a grid-stride.
  *   srt_snake_dev(x, alpha)      Snake activation, the formula of cpu-ref.
  *   srt_warp_sum / srt_block_sum reductions with warp shuffles.
@@ -15,7 +16,9 @@
     kernel<<<(grid), (block), (smem_bytes), (stream)>>>(__VA_ARGS__)
 #define SRT_DYN_SHARED(type, name) \
     extern __shared__ float4 srt_dyn_smem_[]; type *name = reinterpret_cast<type *>(srt_dyn_smem_)
+#define SRT_UNROLL _Pragma("unroll")
 #else
+#define SRT_UNROLL
 #include "tests/cudasim/cudasim.h"
 /* the arguments are evaluated and copied at the launch (cudasim::bind_args), as a CUDA launch does: a recorded
  * graph replays them by value */

@@ -1,6 +1,9 @@
 /* cublas.c: the ops of the CUDA backend that are GEMMs on cuBLAS (row-major data, column-major cuBLAS):
- *   gemm               C (M,N) = alpha op(A) op(B) + beta C as cublasSgemm on the transposed problem; a bf16/f16
- *                      B is widened to f32 first (cuBLAS has no f32 x bf16 GEMM).
+ *   gemm               C (M,N) = alpha op(A) op(B) + beta C. A bf16/f16 Linear weight B (N,K) with M <= 64 rows
+ *                      (decode) goes to gemm_half_rows.cuh, which reads the weights once as they are; otherwise
+ *                      cublasSgemm on the transposed problem, a bf16/f16 B widened to f32 first (cuBLAS has no
+ *                      f32 x bf16 GEMM, and bf16 activations would break the 1e-3 logit agreement); with
+ *                      SNACRT_CUDA_BF16_GEMM=1 a bf16 B takes bf16 tensor cores instead (A rounded to bf16).
  *   conv1d, groups 1   per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
  *                      im2col kernel (mask + Snake fused) or x itself for a plain 1x1 conv; strided-batched over
  *                      items, chunked so col stays under scratch_cap; bias/residual in an epilogue kernel
@@ -11,6 +14,19 @@
 #include "cuda/check.h"
 #include "cuda/kernels.h"
 
+/* Opt-in (SNACRT_CUDA_BF16_GEMM=1): A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores (cublasGemmEx
+ * takes one dtype for A and B): the weights are read as stored, prefill runs at bf16 tensor-core speed. */
+static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a) {
+    void *a16 = NULL;
+    SRT_TRY(srt_cuda_scratch(c, 0, (size_t)a->M * a->K * sizeof(uint16_t) + 16, &a16));
+    SRT_TRY(srt_cuda_f32_to_bf16_rows(a->A, a->lda, a->M, a->K, a16, c->stream));
+    cublasOperation_t op_b = a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, a->M, a->K, &a->alpha, a->B, CUDA_R_16BF, a->ldb,
+                                  a16, CUDA_R_16BF, a->K, &a->beta, a->C, CUDA_R_32F, a->ldc, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
+    return SRT_OK;
+}
+
 /* Row-major (rows, cols) matrices as cuBLAS column-major: C^T = B^T A^T. */
 srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
     srt_cuda_ctx *c = ctx;
@@ -19,6 +35,11 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
         return srt_error(SRT_ERR_INVALID_ARG, "gemm: bad arguments (M %d N %d K %d, B dtype %s)", a->M, a->N, a->K,
                          srt_dtype_name(a->b_dtype));
     if (a->M == 0 || a->N == 0) return SRT_OK;
+    /* decode: a Linear weight in bf16/f16 times a few rows: read the weights once, as they are */
+    if (a->b_dtype != SRT_F32 && a->trans_b && !a->trans_a && a->M <= SRT_CUDA_GEMM_ROWS_MAX_M)
+        return srt_cuda_gemm_half_rows(a, c->stream);
+    if (c->bf16_gemm && a->b_dtype == SRT_BF16 && !a->trans_a && a->M > SRT_CUDA_GEMM_ROWS_MAX_M)
+        return gemm_bf16_tensor_cores(c, a);
     const float *B = a->B;
     if (a->b_dtype != SRT_F32) {
         int rows = a->trans_b ? a->N : a->K, cols = a->trans_b ? a->K : a->N;

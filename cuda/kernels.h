@@ -48,6 +48,13 @@ srt_status srt_cuda_embed(const srt_embed_args *a, int *bad_frame, cudaStream_t 
 /* dst (n) f32 = src (n) bf16 (is_bf16) or f16 bits */
 srt_status srt_cuda_half_to_f32(const uint16_t *src, float *dst, int64_t n, int is_bf16, cudaStream_t stream);
 
+/* dst (rows, cols) packed bf16 = src (rows, cols) f32 with row stride ld, rounded to nearest even */
+srt_status srt_cuda_f32_to_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
+                                     cudaStream_t stream);
+/* C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly: the decode GEMM (gemm_half_rows.cuh) */
+#define SRT_CUDA_GEMM_ROWS_MAX_M 64
+srt_status srt_cuda_gemm_half_rows(const srt_gemm_args *a, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -163,7 +163,8 @@ typedef struct srt_lm_options {
 typedef struct srt_lm_info {
     char architecture[64];    /* "LlamaForCausalLM", ... */
     int vocab_size, hidden_size, n_layers, n_heads, n_kv_heads, head_dim, intermediate_size;
-    int max_position;         /* max_position_embeddings */
+    int max_position;         /* max_position_embeddings, or the sliding window when that is shorter */
+    int sliding_window;       /* the config's attention window when it cut max_position (0: none) */
     int32_t bos_id;           /* -1 when the config has none */
     int32_t eos_ids[8]; int n_eos;
     int64_t n_params;

@@ -208,14 +208,19 @@ static void snake_cases() {
 
 static uint16_t to_half(float f, srt_dtype dt) { return dt == SRT_BF16 ? srt_f32_to_bf16(f) : srt_f32_to_f16(f); }
 
+/* Shapes: odd sizes with padded strides; M 1..65 crosses the direct half-weight kernel's 16-row passes and its
+ * 64-row limit (cuBLAS above); K 1024 with ldb 1024 takes its 16-byte load path, the others its 2-byte path. */
 static void gemm_cases() {
-    const int M = 7, N = 33, K = 1025;
+    struct { int M, N, K, pad_b; } shapes[] = {
+        {7, 33, 1025, 2}, {1, 1, 1, 2}, {1, 1025, 7, 2}, {33, 7, 33, 2}, {17, 33, 1024, 0}, {65, 7, 33, 2}};
     const srt_dtype dts[3] = {SRT_F32, SRT_BF16, SRT_F16};
+    for (const auto &sh : shapes)
     for (srt_dtype dt : dts)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
+                const int M = sh.M, N = sh.N, K = sh.K;
                 g_case = "gemm";
-                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + sh.pad_b, ldc = N + 5;
                 size_t a_rows = ta ? K : M, b_rows = tb ? N : K;
                 std::vector<float> A = rnd(a_rows * lda, 200 + (uint64_t)(ta * 2 + tb), -1, 1);
                 std::vector<float> Bf = rnd(b_rows * ldb, 210 + (uint64_t)(ta * 2 + tb), -0.05f, 0.05f);
@@ -234,6 +239,43 @@ static void gemm_cases() {
                 check_out(srt_dtype_name(dt), dC, Cref, RED_ATOL, RED_RTOL);
                 end_case();
             }
+}
+
+/* SNACRT_CUDA_BF16_GEMM=1: GEMMs of more than 64 rows with bf16 weights go to bf16 tensor cores with A rounded to
+ * bf16; against cpu-ref given the same rounded A, the only difference is summation order (f32 tolerance). Rows
+ * <= 64 stay on the f32-activation direct kernel, bit-for-bit what they are without the variable. */
+static void gemm_bf16_tensor_core_cases() {
+    setenv("SNACRT_CUDA_BF16_GEMM", "1", 1);
+    srt_backend tc;
+    srt_status st = srt_backend_create("cuda", 0, &tc);
+    unsetenv("SNACRT_CUDA_BF16_GEMM");
+    TEST_CHECK(st == SRT_OK, "cuda backend with SNACRT_CUDA_BF16_GEMM=1: %s", srt_last_error());
+    if (st != SRT_OK) return;
+    srt_backend plain = g_cu;
+    g_cu = tc;                                   /* dev_of / check_out work on g_cu */
+    struct { int M, N, K; } shapes[] = {{65, 33, 1025}, {130, 7, 64}, {7, 33, 1025}};
+    for (const auto &sh : shapes)
+        for (int tb = 0; tb < 2; tb++) {
+            g_case = "gemm bf16 tensor cores";
+            const int M = sh.M, N = sh.N, K = sh.K, lda = K + 3, ldb = (tb ? K : N) + 2, ldc = N + 1;
+            std::vector<float> A = rnd((size_t)M * lda, 300 + (uint64_t)tb, -1, 1), A16 = A;
+            if (M > 64)
+                for (float &v : A16) v = srt_bf16_to_f32(srt_f32_to_bf16(v));
+            std::vector<float> Bf = rnd((size_t)(tb ? N : K) * ldb, 310 + (uint64_t)tb, -0.05f, 0.05f);
+            std::vector<uint16_t> Bh(Bf.size());
+            for (size_t i = 0; i < Bf.size(); i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
+            std::vector<float> C0 = rnd((size_t)M * ldc, 320, -1, 1), Cref = C0;
+            srt_gemm_args r = {M, N, K, 0, tb, 0.5f, 0.25f, A16.data(), lda, Bh.data(), ldb, SRT_BF16, Cref.data(), ldc};
+            check_status(g_ref.ops->gemm(g_ref.ctx, &r), "cpu-ref gemm");
+            float *dC = dev_out(C0.size(), C0);
+            srt_gemm_args c = {M, N, K, 0, tb, 0.5f, 0.25f, dev_in(A), lda, dev_of(Bh.data(), Bh.size() * 2, 0), ldb,
+                               SRT_BF16, dC, ldc};
+            check_status(g_cu.ops->gemm(g_cu.ctx, &c), "cuda gemm (bf16 tensor cores)");
+            check_out("bf16", dC, Cref, RED_ATOL, RED_RTOL);
+            end_case();
+        }
+    g_cu = plain;
+    srt_backend_destroy(&tc);
 }
 
 static void layernorm_cases() {
@@ -437,6 +479,9 @@ int main(void) {
                (unsigned long long)cudasim_thread_count());
         cudasim_clear_error();
     }
+    cudasim_set_order(CUDASIM_FORWARD, 1234);
+    gemm_bf16_tensor_core_cases();
+    TEST_CHECK(cudasim_error_count() == 0, "bf16 tensor-core gemm: the simulator reported: %s", cudasim_last_error());
     srt_backend_destroy(&g_cu);
     TEST_MAIN_END();
 }

@@ -23,5 +23,21 @@ err=$("$BIN" generate -m /nonexistent-model --ids 1 2>&1 >/dev/null); rc=$?
 check "$rc" "1" "missing model exit code"
 case "$err" in *"snacrt generate: "*"/nonexistent-model"*) passed=$((passed+1));; *) failed=$((failed+1)); echo "FAIL message: $err" >&2;; esac
 "$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 1,x >/dev/null 2>&1; check "$?" "2" "bad --ids exit code"
+# numeric options are checked, not read as 0
+for bad in "--temperature x" "--top-p 1.5" "--top-k -1" "--max-tokens 0" "--seed abc" "--repetition-penalty 0" "--tp two"; do
+  err=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 1 $bad 2>&1 >/dev/null); rc=$?
+  check "$rc" "2" "bad value $bad exit code"
+  case "$err" in *"bad value for ${bad%% *}"*) passed=$((passed+1));; *) failed=$((failed+1)); echo "FAIL message for $bad: $err" >&2;; esac
+done
+# sampling flags change the draw but stay reproducible; text output prints the ids when there is no tokenizer
+c=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-p 0.9 \
+    --repetition-penalty 1.3 --presence-penalty 0.5 --frequency-penalty 0.2 --seed 9 --format json)
+d=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-p 0.9 \
+    --repetition-penalty 1.3 --presence-penalty 0.5 --frequency-penalty 0.2 --seed 9 --format json)
+check "$c" "$d" "seeded sampling with penalties repeats"
+n=$(echo "$c" | sed -n 's/.*"ids":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | wc -l)
+check "$n" "8" "8 sampled ids"
+out=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 2000,5 --max-tokens 4 --format text)
+check "$out" "249 1462 249 1462" "text output without a tokenizer"
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

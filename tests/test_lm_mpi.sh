@@ -95,6 +95,18 @@ if [ $full = 1 ]; then
       passed=$((passed+1));;
     *) failed=$((failed+1)); echo "FAIL different models message: $err" >&2;; esac
 fi
+# NCCL ranks over MPI (cuda/comm_nccl.c: rank 0 of each group takes ncclGetUniqueId, MPI_Bcast gives it to the
+# group, every process ncclCommInitRank). In a cudasim build the "cuda" device is the simulator and NCCL its
+# substitute, whose cliques live inside one process: groups of one rank each (data-parallel replicas) run the whole
+# id exchange; a real multi-GPU node runs the same command with --tp 2 and more processes.
+if grep -q '^SNACRT_CUDASIM:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null && [ $full = 1 ]; then
+  qc=$(gen "$BIN" "${Q[@]}" --device cuda --tp 1)
+  check "$qc" "$q1" "qwen2 on the cuda device = cpu (greedy)"
+  out=$(gen "${MPIRUN[@]}" -np 2 "$BIN" "${Q[@]}" --device cuda --tp 1 --mpi)
+  check "$out" "$q1" "mpirun -np 2 --device cuda --tp 1 --mpi (NCCL ids over MPI, 2 replicas)"
+  err=$("${MPIRUN[@]}" -np 1 "$BIN" generate -m "$QWEN" --ids 5 --device cuda --tp 1 --mpi --max-tokens 2 2>&1); rc=$?
+  check "$rc" "0" "mpirun -np 1 --device cuda --mpi exit code ($err)"
+fi
 err=$("$BIN" generate -m "$QWEN" --ids 5 --tp 2 --mpi 2>&1); rc=$?
 check "$rc" "1" "--mpi without a launcher exit code"
 case "$err" in *"1 MPI process(es) is not a multiple"*) passed=$((passed+1));;

@@ -2,6 +2,7 @@
 #include "cli/cli_common.h"
 #include "common.h"
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,16 @@ int cli_parse_int(const char *s, long long lo, long long hi, long long *out) {
     long long v = strtoll(s, &end, 10);
     if (errno || !end || *end || v < lo || v > hi) return -1;
     *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *s, float *out) {
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (errno || !end || *end || !isfinite(v)) return -1;
+    *out = (float)v;
     return 0;
 }
 

@@ -11,6 +11,8 @@ int cli_fail(const char *cmd, srt_status st);
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Parse an integer option value; 0 on success. */
 int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+/* Parse a finite floating-point option value (the whole string); 0 on success. */
+int cli_parse_float(const char *s, float *out);
 /* Write bytes to a path ("-" or NULL = stdout). */
 srt_status cli_write_output(const char *path, const void *data, size_t size);
 /* Does argv[i] match a flag that takes a value? Sets *val and advances *i; reports a missing value. */

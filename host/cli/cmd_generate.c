@@ -3,6 +3,7 @@
  * --tp N and a launcher environment, see launched_by_mpi) each process is one tensor-parallel rank and only the
  * first process prints the output. */
 #include "snacrt.h"
+#include "cli/cli_common.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,8 @@ static void usage(FILE *out) {
             "usage: snacrt generate -m MODEL_DIR [--prompt TEXT | --ids 1,2,3] [options]\n"
             "  --max-tokens N            tokens to generate (default 64)\n"
             "  --temperature T           0 = greedy (default 0)\n"
-            "  --top-p P, --top-k K, --min-p P, --repetition-penalty R\n"
+            "  --top-p P, --top-k K, --min-p P, --repetition-penalty R, --frequency-penalty F,\n"
+            "  --presence-penalty P\n"
             "  --seed S                  sampling seed (default 0)\n"
             "  --device cpu|cpu-ref|cuda[:N]  backend (default cpu)\n"
             "  --tp N                    tensor-parallel ranks (default 1)\n"
@@ -77,20 +79,26 @@ int srt_cmd_generate(int argc, char **argv) {
         if (!strcmp(a, "--mpi") || !strcmp(a, "--no-mpi")) { mpi = !strcmp(a, "--mpi"); continue; }
         if (!v) { fprintf(stderr, "snacrt generate: %s needs a value\n", a); usage(stderr); return 2; }
         i++;
+        long long n = 0;
+        int bad = 0;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_dir = v;
         else if (!strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "--ids")) ids_arg = v;
-        else if (!strcmp(a, "--max-tokens")) sp.max_tokens = atoi(v);
-        else if (!strcmp(a, "--temperature")) sp.temperature = strtof(v, NULL);
-        else if (!strcmp(a, "--top-p")) sp.top_p = strtof(v, NULL);
-        else if (!strcmp(a, "--top-k")) sp.top_k = atoi(v);
-        else if (!strcmp(a, "--min-p")) sp.min_p = strtof(v, NULL);
-        else if (!strcmp(a, "--repetition-penalty")) sp.repetition_penalty = strtof(v, NULL);
-        else if (!strcmp(a, "--seed")) sp.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--max-tokens")) { bad = cli_parse_int(v, 1, 1 << 24, &n); sp.max_tokens = (int)n; }
+        else if (!strcmp(a, "--temperature")) bad = cli_parse_float(v, &sp.temperature) || sp.temperature < 0;
+        else if (!strcmp(a, "--top-p")) bad = cli_parse_float(v, &sp.top_p) || sp.top_p < 0 || sp.top_p > 1;
+        else if (!strcmp(a, "--top-k")) { bad = cli_parse_int(v, 0, 1 << 24, &n); sp.top_k = (int)n; }
+        else if (!strcmp(a, "--min-p")) bad = cli_parse_float(v, &sp.min_p) || sp.min_p < 0 || sp.min_p > 1;
+        else if (!strcmp(a, "--repetition-penalty"))
+            bad = cli_parse_float(v, &sp.repetition_penalty) || sp.repetition_penalty <= 0;
+        else if (!strcmp(a, "--frequency-penalty")) bad = cli_parse_float(v, &sp.frequency_penalty);
+        else if (!strcmp(a, "--presence-penalty")) bad = cli_parse_float(v, &sp.presence_penalty);
+        else if (!strcmp(a, "--seed")) { bad = cli_parse_int(v, 0, INT64_MAX, &n); sp.seed = (uint64_t)n; }
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--format")) format = v;
-        else if (!strcmp(a, "--tp")) tp = atoi(v);
+        else if (!strcmp(a, "--tp")) { bad = cli_parse_int(v, 1, 4096, &n); tp = (int)n; }
         else { fprintf(stderr, "snacrt generate: unknown option %s\n", a); usage(stderr); return 2; }
+        if (bad) { fprintf(stderr, "snacrt generate: bad value for %s: '%s'\n", a, v); usage(stderr); return 2; }
     }
     if (!model_dir || (!prompt == !ids_arg) || sp.max_tokens < 1 || tp < 1 ||
         (strcmp(format, "text") && strcmp(format, "json"))) {

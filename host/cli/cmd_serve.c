@@ -38,15 +38,6 @@ static void log_stderr(void *user, const char *line) {
     fprintf(stderr, "snacrt serve: %s\n", line);
 }
 
-static int parse_float(const char *s, float *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end) return -1;
-    *out = (float)v;
-    return 0;
-}
-
 /* The last component of a path ("models/orpheus/" -> "orpheus"), into buf. */
 static const char *base_name(const char *path, char *buf, size_t cap) {
     size_t n = strlen(path);
@@ -98,10 +89,10 @@ int srt_cmd_serve(int argc, char **argv) {
         case 11: bad = cli_parse_int(val, 1, 1 << 20, &v); ecfg.sampling.max_tokens = (int)v; break;
         case 12: bad = cli_parse_int(val, 1, 1 << 20, &v); max_input_chars = (int)v; break;
         case 13: model_name = val; bad = !*val; break;
-        case 14: bad = parse_float(val, &ecfg.sampling.temperature) || !(ecfg.sampling.temperature >= 0); break;
-        case 15: bad = parse_float(val, &ecfg.sampling.top_p) || !(ecfg.sampling.top_p >= 0 && ecfg.sampling.top_p <= 1);
+        case 14: bad = cli_parse_float(val, &ecfg.sampling.temperature) || !(ecfg.sampling.temperature >= 0); break;
+        case 15: bad = cli_parse_float(val, &ecfg.sampling.top_p) || !(ecfg.sampling.top_p >= 0 && ecfg.sampling.top_p <= 1);
             break;
-        case 16: bad = parse_float(val, &ecfg.sampling.repetition_penalty) || !(ecfg.sampling.repetition_penalty > 0);
+        case 16: bad = cli_parse_float(val, &ecfg.sampling.repetition_penalty) || !(ecfg.sampling.repetition_penalty > 0);
             break;
         case 17: bad = cli_parse_int(val, 0, INT64_MAX, &v); ecfg.sampling.seed = (uint64_t)v; break;
         case 18: bad = cli_parse_int(val, 1, 64, &v); hcfg.n_threads = (int)v; break;

@@ -121,15 +121,6 @@ typedef struct options {
     srt_sampling_params sp;
 } options;
 
-static int parse_float(const char *s, float *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end) return -1;
-    *out = (float)v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, options *o) {
     long long v;
     for (int i = 1; i < argc; i++) {
@@ -160,10 +151,10 @@ static int parse_args(int argc, char **argv, options *o) {
         case 8: o->audio = val; break;
         case 9: o->device = val; break;
         case 10: bad = cli_parse_int(val, 0, INT64_MAX, &v); o->sp.seed = (uint64_t)v; break;
-        case 11: bad = parse_float(val, &o->sp.temperature) || o->sp.temperature < 0; break;
-        case 12: bad = parse_float(val, &o->sp.top_p) || o->sp.top_p < 0 || o->sp.top_p > 1; break;
+        case 11: bad = cli_parse_float(val, &o->sp.temperature) || o->sp.temperature < 0; break;
+        case 12: bad = cli_parse_float(val, &o->sp.top_p) || o->sp.top_p < 0 || o->sp.top_p > 1; break;
         case 13: bad = cli_parse_int(val, 0, 1 << 20, &v); o->sp.top_k = (int)v; break;
-        case 14: bad = parse_float(val, &o->sp.repetition_penalty) || o->sp.repetition_penalty <= 0; break;
+        case 14: bad = cli_parse_float(val, &o->sp.repetition_penalty) || o->sp.repetition_penalty <= 0; break;
         case 15: bad = cli_parse_int(val, 1, 1 << 20, &v); o->sp.max_tokens = (int)v; break;
         case 16: bad = cli_parse_int(val, 1, 1024, &v); o->threads = (int)v; break;
         case 17: bad = cli_parse_int(val, 1, 4096, &v); o->max_running = (int)v; break;

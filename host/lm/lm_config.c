@@ -100,6 +100,13 @@ srt_status srt_lm_config_parse(const char *json, const char *path, srt_lm_config
         goto done;
     }
     cfg->max_position = json_int(root, "max_position_embeddings", 4096);
+    /* Mistral: "sliding_window" (null when off); Qwen2: only with "use_sliding_window": true */
+    int window = json_int(root, "sliding_window", 0);
+    if (is_qwen2 && !json_bool(root, "use_sliding_window", 0)) window = 0;
+    if (window > 0 && window < cfg->max_position) {
+        cfg->sliding_window = window;
+        cfg->max_position = window;
+    }
     cfg->rms_eps = (float)json_num(root, "rms_norm_eps", 1e-6);
     cfg->rope_theta = json_num(root, "rope_theta", 10000.0);
     cfg->tie_embeddings = json_bool(root, "tie_word_embeddings", 0);

@@ -1,6 +1,9 @@
 /* lm_generate.c: srt_lm_generate: a batch of requests run together: prompts prefilled (in chunks of at most
  * max_batch_tokens tokens per forward), then one decode step per round for every unfinished sequence, each
- * sampled by its own sampler (own RNG stream), until its stop id or max_tokens. The first token after a prompt is
+ * sampled by its own sampler (own RNG stream), until its stop id, max_tokens or the model's context end.
+ * Admission: a prompt longer than the context, or one request needing more KV blocks than the whole cache, is an
+ * error naming the request before any work; requests that fit alone but not together run in consecutive waves,
+ * in order, each wave holding what the cache holds (results do not depend on the waves: sampling is per request). The first token after a prompt is
  * picked on the host from downloaded logits; decode steps use the backend's sample op when it has one, so the
  * logits stay on the device and only the picked ids come back (the same ids: one definition, sample_pick.c). */
 #include "lm/lm_model.h"
@@ -21,8 +24,20 @@ static int is_stop(const srt_sampling_params *p, int32_t id) {
     return 0;
 }
 
-static srt_status emit(gen_state *g, const srt_lm_request *req, srt_lm_output *out, int32_t id) {
-    int max_tokens = req->sampling.max_tokens > 0 ? req->sampling.max_tokens : 256;
+/* Tokens request `req` may generate: its max_tokens (default 256), cut so every fed token has a position below
+ * max_position (the last generated token is never fed: prompt + max - 1 positions). */
+static int effective_max_tokens(const srt_lm *lm, const srt_lm_request *req) {
+    int64_t max_tokens = req->sampling.max_tokens > 0 ? req->sampling.max_tokens : 256;
+    int64_t room = (int64_t)lm->cfg.max_position - (int64_t)req->n_prompt + 1;
+    return (int)(max_tokens < room ? max_tokens : room);
+}
+
+/* KV blocks request `req` holds at its longest. */
+static int request_blocks(const srt_lm *lm, const srt_lm_request *req) {
+    return srt_lm_kv_blocks_for(lm, (int)req->n_prompt + effective_max_tokens(lm, req) - 1);
+}
+
+static srt_status emit(gen_state *g, const srt_lm_request *req, srt_lm_output *out, int32_t id, int max_tokens) {
     out->ids[out->n_ids++] = id;
     g->next = id;
     if (is_stop(&req->sampling, id)) { g->done = 1; out->finish = SRT_FINISH_STOP; }
@@ -60,7 +75,7 @@ static srt_status prefill_all(srt_lm *lm, int n, const srt_lm_request *reqs, gen
             if (g[r].prefilled < reqs[r].n_prompt) continue;
             int32_t id;
             SRT_TRY(sample_shared(lm, g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
-            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
+            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id, effective_max_tokens(lm, &reqs[r])));
         }
     }
 }
@@ -99,9 +114,7 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
                                  float *logits, int *batch_seq, const int32_t **batch_tok, int *batch_n,
                                  int *batch_req, device_sampling *dev) {
     for (int r = 0; r < n; r++) {
-        if (!reqs[r].prompt || reqs[r].n_prompt < 1)
-            return srt_error(SRT_ERR_INVALID_ARG, "generate: request %d has an empty prompt", r);
-        int max_tokens = reqs[r].sampling.max_tokens > 0 ? reqs[r].sampling.max_tokens : 256;
+        int max_tokens = effective_max_tokens(lm, &reqs[r]);
         outs[r].ids = srt_malloc(sizeof(int32_t) * (size_t)max_tokens, "generated ids");
         if (!outs[r].ids) return SRT_ERR_NOMEM;
         SRT_TRY(srt_sampler_create(&reqs[r].sampling, lm->cfg.vocab, &g[r].sampler));
@@ -125,7 +138,7 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
             for (int b = 0; b < nb; b++) {
                 int r = batch_req[b];
                 SRT_TRY(srt_sampler_accept(g[r].sampler, dev->ids[b]));
-                SRT_TRY(emit(&g[r], &reqs[r], &outs[r], dev->ids[b]));
+                SRT_TRY(emit(&g[r], &reqs[r], &outs[r], dev->ids[b], effective_max_tokens(lm, &reqs[r])));
             }
             continue;
         }
@@ -134,14 +147,53 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
             int r = batch_req[b];
             int32_t id;
             SRT_TRY(sample_shared(lm, g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
-            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
+            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id, effective_max_tokens(lm, &reqs[r])));
         }
+    }
+}
+
+/* Every request must fit the context and, alone, the KV cache. */
+static srt_status check_requests(const srt_lm *lm, int n, const srt_lm_request *reqs) {
+    for (int r = 0; r < n; r++) {
+        if (!reqs[r].prompt || reqs[r].n_prompt < 1)
+            return srt_error(SRT_ERR_INVALID_ARG, "generate: request %d has an empty prompt", r);
+        if (reqs[r].n_prompt > (size_t)lm->cfg.max_position)
+            return srt_error(SRT_ERR_RANGE, "generate: request %d: the prompt has %zu tokens, more than the model's "
+                             "context of %d (max_position_embeddings)", r, reqs[r].n_prompt, lm->cfg.max_position);
+        int need = request_blocks(lm, &reqs[r]);
+        if (need > lm->kv->n_blocks)
+            return srt_error(SRT_ERR_FULL, "generate: request %d needs %d KV blocks of %d tokens (%zu prompt + %d new "
+                             "tokens), the whole cache has %d: lower max_tokens or enlarge the cache", r, need,
+                             lm->kv->block_size, reqs[r].n_prompt, effective_max_tokens(lm, &reqs[r]), lm->kv->n_blocks);
+    }
+    return SRT_OK;
+}
+
+/* Requests [first, end) that fit the free KV cache together (at least one: each fits the empty cache alone). */
+static int wave_end(const srt_lm *lm, int first, int n, const srt_lm_request *reqs) {
+    int64_t blocks = 0;
+    int end = first;
+    while (end < n) {
+        blocks += request_blocks(lm, &reqs[end]);
+        if (end > first && blocks > lm->kv->n_free) break;
+        end++;
+    }
+    return end;
+}
+
+static void close_wave(srt_lm *lm, gen_state *g, int n) {
+    for (int r = 0; r < n; r++) {
+        srt_sampler_free(g[r].sampler);
+        g[r].sampler = NULL;
+        if (g[r].seq_id >= 0) srt_lm_seq_close(lm, g[r].seq_id);
+        g[r].seq_id = -1;
     }
 }
 
 srt_status srt_lm_generate(srt_lm *lm, int n_requests, const srt_lm_request *requests, srt_lm_output *outputs) {
     if (n_requests < 1) return srt_error(SRT_ERR_INVALID_ARG, "generate: no requests");
     memset(outputs, 0, sizeof *outputs * (size_t)n_requests);
+    SRT_TRY(check_requests(lm, n_requests, requests));
     size_t n = (size_t)n_requests;
     gen_state *g = srt_calloc(n, sizeof *g, "generate state");
     float *logits = srt_malloc(sizeof(float) * n * (size_t)lm->cfg.vocab, "generate logits");
@@ -152,14 +204,17 @@ srt_status srt_lm_generate(srt_lm *lm, int n_requests, const srt_lm_request *req
     srt_status st = SRT_ERR_NOMEM;
     if (g && logits && ints && batch_tok && dev.rows && dev.ids) {
         for (size_t r = 0; r < n; r++) g[r].seq_id = -1;
-        st = generate_inner(lm, n_requests, requests, outputs, g, logits, ints, batch_tok, ints + n, ints + 2 * n,
-                            &dev);
+        st = SRT_OK;
+        for (int first = 0; first < n_requests && st == SRT_OK;) {
+            int end = wave_end(lm, first, n_requests, requests);
+            st = generate_inner(lm, end - first, requests + first, outputs + first, g + first, logits, ints,
+                                batch_tok, ints + n, ints + 2 * n, &dev);
+            close_wave(lm, g + first, end - first);
+            first = end;
+        }
     }
     free(dev.rows); free(dev.ids); free(dev.pen);
-    for (size_t r = 0; g && r < n; r++) {
-        srt_sampler_free(g[r].sampler);
-        if (g[r].seq_id >= 0) srt_lm_seq_close(lm, g[r].seq_id);
-    }
+    if (g) close_wave(lm, g, n_requests);
     if (st != SRT_OK)
         for (size_t r = 0; r < n; r++) srt_lm_output_free(&outputs[r]);
     free(g); free(logits); free(ints); free(batch_tok);

@@ -196,6 +196,7 @@ srt_status srt_lm_get_info(const srt_lm *lm, srt_lm_info *info) {
     info->vocab_size = c->vocab; info->hidden_size = c->hidden; info->n_layers = c->n_layers;
     info->n_heads = c->n_heads; info->n_kv_heads = c->n_kv_heads; info->head_dim = c->head_dim;
     info->intermediate_size = c->intermediate; info->max_position = c->max_position;
+    info->sliding_window = c->sliding_window;
     info->bos_id = c->bos_id;
     info->n_eos = c->n_eos;
     memcpy(info->eos_ids, c->eos_ids, sizeof info->eos_ids);

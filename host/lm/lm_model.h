@@ -23,6 +23,9 @@ typedef struct srt_lm_config {
     int rope_scaling;
     double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int rope_original_max_position;
+    /* sliding-window attention (Mistral v0.1, Qwen2 with use_sliding_window): full attention is exact up to the
+     * window, so max_position is cut to it (sliding past the window is not implemented); 0 = no window */
+    int sliding_window;
 } srt_lm_config;
 
 /* Parse a Hugging Face config.json text; `path` names it in messages. */

@@ -2,7 +2,8 @@
  * cublasCreate/Destroy/SetStream/SetMathMode/SetWorkspace, cublasSgemm, cublasSgemmStridedBatched, cublasGemmEx.
  * On a stream that captures a graph (runtime.cpp) a GEMM is recorded (pointers, sizes and alpha/beta by value).
  * Column-major with transposes, leading dimensions, alpha/beta (beta == 0 never reads C), fp32 accumulation;
- * GemmEx accepts f32, bf16 and f16 operands (converted to f32) and f32 output. Pointer mode host only. */
+ * GemmEx accepts f32, bf16 and f16 operands (converted to f32; A and B of one type, as cuBLAS requires) and f32
+ * output. Pointer mode host only. */
 #include <cublas_v2.h>
 #include <cstdint>
 #include <cstring>
@@ -127,6 +128,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
     (void)algo;
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (bad_dims(transa, transb, m, n, k, lda, ldb, ldc)) return CUBLAS_STATUS_INVALID_VALUE;
+    if (Atype != Btype) return CUBLAS_STATUS_NOT_SUPPORTED;   /* as real cuBLAS: one dtype for A and B */
     if (Ctype != CUDA_R_32F || (computeType != CUBLAS_COMPUTE_32F && computeType != CUBLAS_COMPUTE_32F_FAST_TF32 &&
                                 computeType != CUBLAS_COMPUTE_32F_FAST_16BF))
         return CUBLAS_STATUS_NOT_SUPPORTED;

@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
            "\"readers\": %d, \"reader_nice\": %d, \"batch_seconds\": %.1f, \"chunk_seconds\": %.1f,\n"
            " \"files\": %d, \"audio_seconds\": %.3f, \"tokenize_xrt\": [",
            device, threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN), readers, o.reader_nice,
-           o.batch_seconds > 0 ? o.batch_seconds : 20.0, o.chunk_seconds, n_files, p->audio_seconds);
+           s.batch_seconds, s.chunk_seconds, n_files, p->audio_seconds);   /* the sizes used (auto resolved) */
     for (int r = 0; r < repeat; r++) printf("%s%.2f", r ? ", " : "", xrt[r]);
     printf("], \"pure_encode_xrt\": [");
     for (int r = 0; r <= repeat; r++) printf("%s%.2f", r ? ", " : "", pure[r]);

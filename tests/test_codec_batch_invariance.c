@@ -233,11 +233,8 @@ static void run(const char *model, const char *backend) {
 }
 
 int main(void) {
-    const char *env = getenv("SNACRT_TEST_BACKENDS");
-    char backends[256];
-    snprintf(backends, sizeof backends, "%s", env && *env ? env : "cpu-ref,cpu");
     const char *models[] = {"tiny24", "tiny44"};
-    for (char *save = NULL, *be = strtok_r(backends, ",", &save); be; be = strtok_r(NULL, ",", &save))
+    TEST_FOR_EACH_BACKEND(be, "cpu-ref,cpu")
         for (int m = 0; m < 2; m++) run(models[m], be);
     TEST_MAIN_END();
 }

@@ -220,10 +220,7 @@ static void run_model(const char *name, const char *backend) {
 }
 
 int main(void) {
-    const char *env = getenv("SNACRT_TEST_BACKENDS");   /* comma-separated, as in test_snac_golden */
-    char backends[256];
-    snprintf(backends, sizeof backends, "%s", env && *env ? env : "cpu-ref,cpu");
-    for (char *save = NULL, *be = strtok_r(backends, ",", &save); be; be = strtok_r(NULL, ",", &save)) {
+    TEST_FOR_EACH_BACKEND(be, "cpu-ref,cpu") {
         run_model("tiny-qwen2", be);
         run_model("tiny-orpheus", be);
     }

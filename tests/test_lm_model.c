@@ -302,10 +302,9 @@ int main(void) {
         if (abs) snprintf(qwen_dir, sizeof qwen_dir, "%.500s", abs);
         free(abs);
     }
-    const char *env = getenv("SNACRT_TEST_BACKENDS");
     char backends[256];
-    snprintf(backends, sizeof backends, "%s", env && *env ? env : "cpu");
-    int cpu_cases = strstr(backends, "cpu") != NULL;   /* the loader and limit cases run on the cpu backend */
+    int cpu_cases = strstr(test_backend_list("cpu", backends, sizeof backends), "cpu") != NULL;
+    /* the loader and limit cases run on the cpu backend, the seeded-batch case on each backend */
     if (cpu_cases) {
         test_load_errors();
         test_kv_full();
@@ -319,7 +318,6 @@ int main(void) {
             srt_lm_free(full);
         }
     }
-    for (char *save = NULL, *be = strtok_r(backends, ",", &save); be; be = strtok_r(NULL, ",", &save))
-        test_seed_independent_of_batch(be);
+    TEST_FOR_EACH_BACKEND(be, "cpu") test_seed_independent_of_batch(be);
     TEST_MAIN_END();
 }

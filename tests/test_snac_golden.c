@@ -231,12 +231,9 @@ out:
 }
 
 int main(void) {
-    const char *env = getenv("SNACRT_TEST_BACKENDS");
-    char backends[256];
-    snprintf(backends, sizeof backends, "%s", env && *env ? env : "cpu-ref,cpu");
     const char *models[] = {"tiny24", "tiny44"};
     const char *files[] = {"model.safetensors", "pytorch_model.bin"};
-    for (char *save = NULL, *be = strtok_r(backends, ",", &save); be; be = strtok_r(NULL, ",", &save)) {
+    TEST_FOR_EACH_BACKEND(be, "cpu-ref,cpu") {
         for (int m = 0; m < 2; m++)
             for (int f = 0; f < 2; f++) {
                 /* the reference backend is slow: one weight format there is enough; formats are covered on cpu */

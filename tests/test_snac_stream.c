@@ -492,10 +492,7 @@ static void run_model(const char *model, const char *backend) {
 }
 
 int main(void) {
-    const char *env = getenv("SNACRT_TEST_BACKENDS");
-    char backends[256];
-    snprintf(backends, sizeof backends, "%s", env && *env ? env : "cpu-ref,cpu");
-    for (char *save = NULL, *be = strtok_r(backends, ",", &save); be; be = strtok_r(NULL, ",", &save)) {
+    TEST_FOR_EACH_BACKEND(be, "cpu-ref,cpu") {
         run_model("tiny24", be);
         run_model("tiny44", be);
         printf("%s: largest difference from the offline decode %.3g\n", be, g_max_err);

@@ -135,10 +135,7 @@ static void run_model(const char *model, const char *backend) {
 }
 
 int main(void) {
-    const char *env = getenv("SNACRT_TEST_BACKENDS");
-    char backends[256];
-    snprintf(backends, sizeof backends, "%s", env && *env ? env : "cpu");
-    for (char *save = NULL, *be = strtok_r(backends, ",", &save); be; be = strtok_r(NULL, ",", &save)) {
+    TEST_FOR_EACH_BACKEND(be, "cpu") {
         run_model("tiny24", be);
         run_model("tiny44", be);
     }

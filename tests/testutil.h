@@ -52,6 +52,20 @@ static inline double test_compare(const float *got, const float *ref, size_t n, 
     return n ? worst : 0;
 }
 
+/* The backends a test runs on: SNACRT_TEST_BACKENDS (comma-separated, e.g. "cuda") or `fallback`, copied into
+ * buf for TEST_FOR_EACH_BACKEND to split. */
+static inline char *test_backend_list(const char *fallback, char *buf, size_t cap) {
+    const char *env = getenv("SNACRT_TEST_BACKENDS");
+    snprintf(buf, cap, "%s", env && *env ? env : fallback);
+    return buf;
+}
+/* for (each backend name `be` of test_backend_list(fallback)) body */
+#define TEST_FOR_EACH_BACKEND(be, fallback)                                                                  \
+    for (char test_list_[256], *test_save_ = NULL, *be = strtok_r(test_backend_list(fallback, test_list_,      \
+                                                                                    sizeof test_list_),       \
+                                                                  ",", &test_save_);                          \
+         be; be = strtok_r(NULL, ",", &test_save_))
+
 /* Path of a file in the source tree (SNACRT_SRC set by ctest, else the current directory). */
 static inline const char *test_src_path(const char *rel, char *buf, size_t cap) {
     const char *root = getenv("SNACRT_SRC");

@@ -4,7 +4,7 @@
  * every layer without waiting); plain paged_attention reads n_q / ctx_len back (2 * n_seqs ints, one sync).
  * embedding syncs once to report an out-of-range token id, except while a stream capture records the forward
  * (the forward checked the ids on the host). sample stages the rows and penalties, launches lm_sample.cuh and
- * reads back only the ids. graph_run (recorded decode steps) is in lm_graph.c. */
+ * reads back only the ids; mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c. */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/lm_kernels.h"
@@ -135,6 +135,30 @@ static srt_status cu_sample(void *ctx, const srt_sample_args *a) {
     return SRT_OK;
 }
 
+/* Upload the rows (stream-ordered: the pool block is handed out again only to later work on the same stream)
+ * and mask on the device; no sync, nothing comes back. */
+static srt_status cu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
+    srt_cuda_ctx *c = ctx;
+    SRT_TRY(srt_check_mask_rows_args(a));
+    int max_width = 0;
+    for (int r = 0; r < a->n_rows; r++) {
+        int w = a->rows[r].clear_end - a->rows[r].clear_begin;
+        if (w > max_width) max_width = w;
+    }
+    if (max_width == 0) return SRT_OK;
+    size_t bytes = sizeof(srt_mask_row) * (size_t)a->n_rows;
+    srt_mask_row *dev = NULL;
+    SRT_TRY(srt_cuda_pool_alloc(&c->pool, bytes, (void **)&dev));
+    cudaError_t e = cudaMemcpyAsync(dev, a->rows, bytes, cudaMemcpyHostToDevice, c->stream);
+    srt_status st = SRT_OK;
+    if (e == cudaSuccess) st = srt_cuda_lm_mask_rows(a->logits, a->n_rows, a->vocab, dev, max_width, c->stream);
+    srt_cuda_pool_free(&c->pool, dev);
+    if (e != cudaSuccess)
+        return srt_error(srt_cuda_status_of(e), "mask_rows: %d rows: %s (%s)", a->n_rows, cudaGetErrorName(e),
+                         cudaGetErrorString(e));
+    return st;
+}
+
 const srt_lm_ops srt_cuda_lm_ops = {
     .rmsnorm = cu_rmsnorm,
     .rope = cu_rope,
@@ -146,5 +170,6 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .gather_rows = cu_gather_rows,
     .paged_attention_planned = cu_paged_attention_planned,
     .sample = cu_sample,
+    .mask_rows = cu_mask_rows,
     .graph_run = srt_cuda_lm_graph_run,
 };

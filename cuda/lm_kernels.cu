@@ -4,6 +4,7 @@
 #include "cuda/lm_embedding.cuh"
 #include "cuda/lm_gather_rows.cuh"
 #include "cuda/lm_kv_store.cuh"
+#include "cuda/lm_mask_rows.cuh"
 #include "cuda/lm_paged_attention.cuh"
 #include "cuda/lm_rmsnorm.cuh"
 #include "cuda/lm_rope.cuh"

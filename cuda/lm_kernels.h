@@ -45,6 +45,11 @@ srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, const srt_c
 srt_status srt_cuda_lm_sample(float *logits, int n_rows, int vocab, const srt_sample_row *rows,
                               const srt_sample_penalty *pen, int32_t *ids, cudaStream_t stream);
 
+/* Masking (lm_mask_rows.cuh): the mask_rows op on rows given in device memory; max_width: the widest
+ * clear_end - clear_begin over the rows (sizes the grid). */
+srt_status srt_cuda_lm_mask_rows(float *logits, int n_rows, int vocab, const srt_mask_row *rows, int max_width,
+                                 cudaStream_t stream);
+
 /* Recorded decode steps (lm_graph.c): the graph_run entry of srt_cuda_lm_ops, and the cleanup the backend calls
  * when its context is destroyed. */
 srt_status srt_cuda_lm_graph_run(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);

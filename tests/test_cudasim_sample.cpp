@@ -6,7 +6,10 @@
  * 7, 33, 1025, 156940; batches 1 and 7; top-k 1 / 40 / vocab; top-p 0.1 / 0.8 / 0.999; min-p; temperature and
  * greedy; repetition / frequency / presence penalties; allowed ranges down to a single id; logits with heavy ties
  * (top-k and top-p cuts inside a tie group), -inf logits, all -inf, +inf. Then a sweep of the draw u over one row
- * (boundaries of the cumulative weights) through srt_sample_pick, and NaN rows -> SRT_ERR_RANGE naming the id. */
+ * (boundaries of the cumulative weights) through srt_sample_pick, and NaN rows -> SRT_ERR_RANGE naming the id.
+ * Then the mask_rows op (cuda/lm_mask_rows.cuh) of "cuda" and "cpu" against "cpu-ref", bit-exact (it only writes
+ * -inf; NaN and +inf inputs outside the cleared ids stay): vocabularies 1, 7, 33, 1025 (156940 in forward order)
+ * with 1, 7 and 33 rows of mixed clear / keep ranges (empty, whole row, across the edges) and keep ids. */
 extern "C" {
 #include "backend.h"
 #include "lm/lm_ops.h"
@@ -14,6 +17,7 @@ extern "C" {
 }
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -235,6 +239,78 @@ static void nan_rows() {
     }
 }
 
+/* A random mask row: empty, whole, edge and inner clear ranges; keep ranges inside, across the edges of, outside
+ * or covering the clear range, or empty; keep ids inside, outside or none. */
+static srt_mask_row random_mask_row(int vocab, uint64_t *s) {
+    int32_t v = vocab;
+    auto pick = [&](void) { return (int32_t)(test_rng_next(s) % (uint64_t)(v + 1)); };
+    int32_t a = pick(), b = pick(), c = pick(), d = pick();
+    srt_mask_row m = {std::min(a, b), std::max(a, b), std::min(c, d), std::max(c, d), -1};
+    switch (test_rng_next(s) % 8) {
+    case 0: m.clear_begin = m.clear_end = a; break;
+    case 1: m.clear_begin = 0; m.clear_end = v; break;
+    case 2: m.keep_begin = m.keep_end = c; break;
+    case 3: m.keep_begin = 0; m.keep_end = v; break;
+    default: break;
+    }
+    uint64_t k = test_rng_next(s) % 3;
+    if (k == 1) m.keep_id = (int32_t)(test_rng_next(s) % (uint64_t)v);
+    else if (k == 2 && m.clear_end > m.clear_begin) m.keep_id = m.clear_begin + (m.clear_end - m.clear_begin) / 2;
+    return m;
+}
+
+static void mask_rows_case(int vocab, int n_rows, uint64_t seed) {
+    uint64_t s = seed;
+    std::vector<srt_mask_row> rows((size_t)n_rows);
+    for (auto &m : rows) m = random_mask_row(vocab, &s);
+    if (n_rows >= 7) rows[1] = srt_mask_row{0, 0, 0, 0, -1};      /* a row left alone (not sampled this step) */
+    size_t n = (size_t)n_rows * (size_t)vocab;
+    std::vector<float> x(n);
+    test_fill_uniform(x.data(), n, seed, -4, 4);
+    for (size_t i = 0; i < n; i += 97) x[i] = (i / 97) % 2 ? INFINITY : NAN;
+    std::vector<float> want = x;
+    srt_mask_rows_args a = {n_rows, vocab, want.data(), rows.data()};
+    snprintf(g_case, sizeof g_case, "mask_rows vocab %d, %d rows [%s order]", vocab, n_rows,
+             cudasim_order_name(cudasim_get_order()));
+    TEST_CHECK(g_ref.ops->lm->mask_rows(g_ref.ctx, &a) == SRT_OK, "%s: cpu-ref: %s", g_case, srt_last_error());
+    auto count_diff = [&](const std::vector<float> &got) {
+        size_t diff = 0;
+        for (size_t i = 0; i < n; i++) diff += memcmp(&got[i], &want[i], sizeof(float)) != 0;
+        return diff;
+    };
+    std::vector<float> cpu = x;
+    a.logits = cpu.data();
+    TEST_CHECK(g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_OK, "%s: cpu: %s", g_case, srt_last_error());
+    size_t d_cpu = count_diff(cpu);
+    TEST_CHECK(d_cpu == 0, "%s: cpu: %zu of %zu logits differ from cpu-ref", g_case, d_cpu, n);
+    void *dev = nullptr;
+    srt_status st = g_cu.ops->alloc(g_cu.ctx, n * sizeof(float), &dev);
+    if (st == SRT_OK) st = g_cu.ops->upload(g_cu.ctx, dev, x.data(), n * sizeof(float));
+    a.logits = (float *)dev;
+    if (st == SRT_OK) st = g_cu.ops->lm->mask_rows(g_cu.ctx, &a);
+    std::vector<float> cu(n, 0.0f);
+    if (st == SRT_OK) st = g_cu.ops->download(g_cu.ctx, cu.data(), dev, n * sizeof(float));
+    g_cu.ops->free(g_cu.ctx, dev);
+    TEST_CHECK(st == SRT_OK, "%s: cuda: %s", g_case, srt_last_error());
+    if (st != SRT_OK) return;
+    size_t d_cu = count_diff(cu);
+    TEST_CHECK(d_cu == 0, "%s: cuda: %zu of %zu logits differ from cpu-ref", g_case, d_cu, n);
+}
+
+static void mask_rows_cases(bool big) {
+    for (int vocab : {1, 7, 33, 1025})
+        for (int rows : {1, 7, 33}) mask_rows_case(vocab, rows, 7000u + (uint64_t)vocab * 64 + (uint64_t)rows);
+    if (big) mask_rows_case(156940, 7, 424242);
+    /* bad rows are refused before any launch */
+    float *none = nullptr;
+    srt_mask_row bad = {0, 34, 0, 0, -1};
+    srt_mask_rows_args a = {1, 33, none, &bad};
+    g_cu.ops->alloc(g_cu.ctx, 33 * sizeof(float), (void **)&none);
+    a.logits = none;
+    TEST_CHECK(g_cu.ops->lm->mask_rows(g_cu.ctx, &a) == SRT_ERR_INVALID_ARG, "cuda mask_rows: clear past the vocabulary");
+    g_cu.ops->free(g_cu.ctx, none);
+}
+
 int main(void) {
     TEST_CHECK(srt_backend_create("cpu-ref", 1, &g_ref) == SRT_OK, "cpu-ref: %s", srt_last_error());
     TEST_CHECK(srt_backend_create("cpu", 2, &g_cpu) == SRT_OK, "cpu: %s", srt_last_error());
@@ -242,7 +318,8 @@ int main(void) {
     TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
     if (st != SRT_OK) TEST_MAIN_END();
     for (srt_backend *be : {&g_ref, &g_cpu, &g_cu})
-        TEST_CHECK(be->ops->lm && be->ops->lm->sample, "%s has a sample op", be->ops->name);
+        TEST_CHECK(be->ops->lm && be->ops->lm->sample && be->ops->lm->mask_rows, "%s has sample and mask_rows ops",
+                   be->ops->name);
     const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
     for (cudasim_order order : orders) {
         cudasim_set_order(order, 777);
@@ -250,6 +327,7 @@ int main(void) {
         all_cases(order != CUDASIM_REVERSE);   /* the 156940-id rows in two orders: they take most of the time */
         u_sweep();
         if (order == CUDASIM_FORWARD) nan_rows();
+        mask_rows_cases(order == CUDASIM_FORWARD);
         TEST_CHECK(cudasim_check_redzones() == 0, "%s order: out-of-bounds writes: %s", cudasim_order_name(order),
                    cudasim_last_error());
         TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),

@@ -1,7 +1,9 @@
 /* test_lm_sample_op.c: the sample op of "cpu-ref" (full sort) and "cpu" (srt_sample_pick, rows in parallel) against
  * the host sampler (srt_sampler_sample) without the CUDA simulator (tests/test_cudasim_sample.cpp adds "cuda"):
  * the same id for every row and step, with temperature, top-k / top-p / min-p, penalties, ties and -inf logits;
- * srt_check_sample_args refuses bad rows. */
+ * srt_check_sample_args refuses bad rows. The mask_rows op of "cpu" against "cpu-ref" (bit-exact: it only writes
+ * -inf) on vocabularies 1, 7, 33, 1025 and 156940 with 1, 7 and 33 rows of mixed clear / keep ranges and keep ids;
+ * srt_check_mask_rows_args refuses bad rows. */
 #include "testutil.h"
 #include "backend.h"
 #include "lm/lm_ops.h"
@@ -55,6 +57,78 @@ static void run(const char *label, int vocab, int batch, int steps, srt_sampling
     free(logits); free(copy); free(pen);
 }
 
+/* A random mask row for vocab: empty, whole, edge and inner clear ranges; keep ranges inside, across the edges of,
+ * outside or covering the clear range, or empty; keep ids inside, outside or none. */
+static srt_mask_row random_mask_row(int vocab, uint64_t *s) {
+    int32_t v = vocab;
+    int32_t a = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1)), b = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1));
+    int32_t c = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1)), d = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1));
+    srt_mask_row m = {a < b ? a : b, a < b ? b : a, c < d ? c : d, c < d ? d : c, -1};
+    switch (test_rng_next(s) % 8) {
+    case 0: m.clear_begin = m.clear_end = a; break;                          /* nothing cleared */
+    case 1: m.clear_begin = 0; m.clear_end = v; break;                       /* the whole row */
+    case 2: m.keep_begin = m.keep_end = c; break;                            /* no keep range */
+    case 3: m.keep_begin = 0; m.keep_end = v; break;                         /* everything kept */
+    default: break;
+    }
+    uint64_t k = test_rng_next(s) % 3;
+    if (k == 1) m.keep_id = (int32_t)(test_rng_next(s) % (uint64_t)v);
+    else if (k == 2 && m.clear_end > m.clear_begin) m.keep_id = m.clear_begin + (m.clear_end - m.clear_begin) / 2;
+    return m;
+}
+
+static void mask_case(int vocab, int n_rows, uint64_t seed) {
+    uint64_t s = seed;
+    srt_mask_row *rows = malloc(sizeof *rows * (size_t)n_rows);
+    size_t n = (size_t)n_rows * (size_t)vocab;
+    float *x = malloc(sizeof(float) * n), *want = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);
+    for (int r = 0; r < n_rows; r++) rows[r] = random_mask_row(vocab, &s);
+    test_fill_uniform(x, n, seed, -4, 4);
+    for (size_t i = 0; i < n; i += 97) x[i] = (i / 97) % 2 ? INFINITY : NAN;   /* kept as they are unless cleared */
+    memcpy(want, x, sizeof(float) * n);
+    memcpy(got, x, sizeof(float) * n);
+    srt_mask_rows_args a = {n_rows, vocab, want, rows};
+    TEST_CHECK(g_ref.ops->lm->mask_rows(g_ref.ctx, &a) == SRT_OK, "mask_rows cpu-ref: %s", srt_last_error());
+    a.logits = got;
+    TEST_CHECK(g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_OK, "mask_rows cpu: %s", srt_last_error());
+    size_t diff = 0, cleared = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff += memcmp(&got[i], &want[i], sizeof(float)) != 0;
+        cleared += want[i] == -INFINITY;
+    }
+    TEST_CHECK(diff == 0, "mask_rows vocab %d, %d rows: %zu of %zu logits differ between cpu and cpu-ref", vocab,
+               n_rows, diff, n);
+    if (n_rows >= 7 && vocab >= 33) TEST_CHECK(cleared > 0, "mask_rows vocab %d, %d rows: something cleared", vocab, n_rows);
+    free(rows); free(x); free(want); free(got);
+}
+
+static void mask_rows_tests(void) {
+    int vocabs[] = {1, 7, 33, 1025, 156940}, batches[] = {1, 7, 33};
+    for (int v = 0; v < 5; v++)
+        for (int b = 0; b < 3; b++) mask_case(vocabs[v], batches[b], 1000u * (uint64_t)v + (uint64_t)b + 1);
+    /* the Orpheus position mask: clear the speech range except one position's codes and end-of-speech */
+    int vocab = 156940;
+    float *x = malloc(sizeof(float) * (size_t)vocab);
+    for (int i = 0; i < vocab; i++) x[i] = 1.0f;
+    srt_mask_row m = {128258, 156938, 128266 + 4096 * 3, 128266 + 4096 * 3 + 4096, 128258};
+    srt_mask_rows_args a = {1, vocab, x, &m};
+    TEST_CHECK(g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_OK, "orpheus mask");
+    int ok = 1;
+    for (int i = 0; i < vocab; i++) {
+        int kept = i < 128258 || i == 128258 || (i >= m.keep_begin && i < m.keep_end) || i >= 156938;
+        ok &= kept ? x[i] == 1.0f : x[i] == -INFINITY;
+    }
+    TEST_CHECK(ok, "orpheus position mask: exactly the other positions' ids cleared");
+    /* argument checks */
+    srt_mask_row bad[] = {{0, 157000, 0, 0, -1}, {5, 4, 0, 0, -1}, {0, 4, 3, 2, -1}, {0, 4, 0, 0, vocab}, {-1, 4, 0, 0, -1}};
+    for (int k = 0; k < 5; k++) {
+        a.rows = &bad[k];
+        TEST_CHECK(g_ref.ops->lm->mask_rows(g_ref.ctx, &a) == SRT_ERR_INVALID_ARG &&
+                   g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_ERR_INVALID_ARG, "bad mask row %d refused", k);
+    }
+    free(x);
+}
+
 static srt_sampling_params params(float t, int k, float top_p, float min_p) {
     srt_sampling_params p;
     srt_sampling_defaults(&p);
@@ -84,6 +158,7 @@ int main(void) {
     bad.end = 4;
     bad.u = 1.0;
     TEST_CHECK(g_ref.ops->lm->sample(g_ref.ctx, &a) == SRT_ERR_INVALID_ARG, "u = 1 refused");
+    mask_rows_tests();
     srt_backend_destroy(&g_cpu);
     srt_backend_destroy(&g_ref);
     TEST_MAIN_END();

@@ -4,7 +4,10 @@
  * position mask; chunked prefill equals unchunked; a tiny KV cache queues requests without changing them;
  * cancellation (callback and srt_tts_cancel); queue full, unknown voice, oversized text; sentence splitting;
  * an audio prompt (hello.wav encoded into the prompt); end-of-speech forced through the logits callback (finish
- * "stop", the partial frame group dropped, stats). */
+ * "stop", the partial frame group dropped, stats). Sampling on the LM's backend (mask_rows + sample ops, only ids
+ * downloaded) gives the tokens and audio of the host path (forced by a logits callback that changes nothing), with
+ * and without the position mask, on "cpu" and with the whole engine on "cuda" (the simulator in a cudasim build;
+ * skipped without a device); the metrics count which path each step took. */
 #include "serve/tts_internal.h"
 #include "audio/audio.h"
 #include "testutil.h"
@@ -83,6 +86,11 @@ static void on_logits(void *user, int piece, int n_gen, float *logits, int vocab
     logits[c->eos_id] = piece < 4 && c->eos_at[piece] == n_gen + 1 ? 1e30f : -INFINITY;
 }
 
+/* A logits callback that changes nothing: it only forces the host path (rows downloaded and sampled there). */
+static void noop_logits(void *user, int piece, int n_gen, float *logits, int vocab) {
+    (void)user; (void)piece; (void)n_gen; (void)logits; (void)vocab;
+}
+
 static void col_wait(collector *c) {
     pthread_mutex_lock(&c->mu);
     while (!c->done) pthread_cond_wait(&c->cv, &c->mu);
@@ -155,8 +163,9 @@ static int codes_of(const srt_layout *l, const collector *c, srt_codes *codes) {
     return st == SRT_OK ? 0 : -1;
 }
 
-/* Streamed audio of c equals srt_codec_decode of its codes. */
-static void check_offline(srt_codec *codec, const srt_layout *l, const collector *c, const char *what) {
+/* Streamed audio of c equals srt_codec_decode of its codes (within atol). */
+static void check_offline_tol(srt_codec *codec, const srt_layout *l, const collector *c, const char *what,
+                              double atol) {
     srt_codes codes;
     if (codes_of(l, c, &codes)) { TEST_CHECK(0, "%s: codes: %s", what, srt_last_error()); return; }
     float *audio = NULL;
@@ -167,11 +176,15 @@ static void check_offline(srt_codec *codec, const srt_layout *l, const collector
                (long long)c->n, (long long)n, (long long)codes.n_frames[0]);
     if (st == SRT_OK && n == c->n) {
         double err;
-        double worst = test_compare(c->pcm, audio, (size_t)n, 1e-5, 0, NULL, &err);
+        double worst = test_compare(c->pcm, audio, (size_t)n, atol, 0, NULL, &err);
         TEST_CHECK(worst <= 0, "%s: streamed vs offline max error %g", what, err);
     }
     free(audio);
     srt_codes_free(&codes);
+}
+
+static void check_offline(srt_codec *codec, const srt_layout *l, const collector *c, const char *what) {
+    check_offline_tol(codec, l, c, what, 1e-5);
 }
 
 static int same_output(const collector *a, const collector *b) {
@@ -210,6 +223,115 @@ static void run_alone(srt_tts_engine *e) {
         TEST_CHECK(alone[i].stats.frames * 2048 == alone[i].n, "alone %d: %lld frames, %lld samples", i,
                    (long long)alone[i].stats.frames, (long long)alone[i].n);
     }
+}
+
+static srt_tts_metrics metrics_of(srt_tts_engine *e) {
+    srt_tts_metrics m;
+    srt_tts_get_metrics(e, &m);
+    return m;
+}
+
+/* Requests seed 100 + i, texts[i] (i < n) submitted together, with the no-op logits callback (host sampling) or
+ * without (device sampling); all waited for. */
+static void run_set(srt_tts_engine *e, collector *c, int n, int host_path) {
+    for (int i = 0; i < n; i++) {
+        col_init(&c[i]);
+        srt_sampling_params sp = sampling(100 + (uint64_t)i);
+        srt_tts_request req = {.text = texts[i], .voice = "tara", .sampling = &sp, .on_token = on_token,
+                               .on_logits = host_path ? noop_logits : NULL};
+        TEST_CHECK(srt_tts_submit(e, &req, on_audio, &c[i], NULL) == SRT_OK, "submit: %s", srt_last_error());
+    }
+    for (int i = 0; i < n; i++) {
+        col_wait(&c[i]);
+        TEST_CHECK(c[i].status == SRT_OK, "request %d (%s path): %s (%s)", i, host_path ? "host" : "device",
+                   srt_status_name(c[i].status), c[i].error);
+    }
+}
+
+/* The same seeded requests sampled on the host (logits downloaded) and on the LM's backend: identical tokens and
+ * audio, and each run took only its own path (counted in the metrics, so neither side passes vacuously). */
+static void check_paths_agree(srt_tts_engine *e, const char *what, int n, const collector *ref) {
+    collector host[4], dev[4];
+    srt_tts_metrics m0 = metrics_of(e);
+    run_set(e, host, n, 1);
+    srt_tts_metrics m1 = metrics_of(e);
+    run_set(e, dev, n, 0);
+    srt_tts_metrics m2 = metrics_of(e);
+    TEST_CHECK(m1.sample_steps_host > m0.sample_steps_host && m1.sample_steps_device == m0.sample_steps_device,
+               "%s: the logits callback forces host sampling (%lld host steps, %lld device steps)", what,
+               (long long)(m1.sample_steps_host - m0.sample_steps_host),
+               (long long)(m1.sample_steps_device - m0.sample_steps_device));
+    TEST_CHECK(m2.sample_steps_device > m1.sample_steps_device && m2.sample_steps_host == m1.sample_steps_host,
+               "%s: without callbacks every step samples on the device (%lld device steps, %lld host steps)", what,
+               (long long)(m2.sample_steps_device - m1.sample_steps_device),
+               (long long)(m2.sample_steps_host - m1.sample_steps_host));
+    for (int i = 0; i < n; i++) {
+        TEST_CHECK(host[i].n_tok > 0 && same_output(&host[i], &dev[i]), "%s: request %d: host path %lld tokens, "
+                   "device path %lld tokens: same tokens and audio", what, i, (long long)host[i].n_tok,
+                   (long long)dev[i].n_tok);
+        if (ref) TEST_CHECK(same_output(&dev[i], &ref[i]), "%s: request %d equals its reference run", what, i);
+        col_free(&host[i]);
+        col_free(&dev[i]);
+    }
+}
+
+/* The whole engine on "cuda" (LM kernels incl. mask_rows + sample, and the codec, in the simulator), shorter
+ * requests (the simulator is slow): device and host sampling agree exactly; the tokens are the start of the cpu
+ * runs (the logits agree to float rounding: a flipped draw would need a u within ~1e-6 of a boundary) and the
+ * audio is the cpu codec's offline decode of them within 1e-4. */
+static void test_device_sampling_cuda(srt_codec *cpu_codec) {
+    srt_backend probe;
+    srt_status st = srt_backend_create("cuda", 0, &probe);
+    if (st == SRT_ERR_NO_DEVICE) { printf("skip the engine on cuda: %s\n", srt_last_error()); return; }
+    TEST_CHECK(st == SRT_OK, "cuda backend: %s", srt_last_error());
+    if (st != SRT_OK) return;
+    srt_backend_destroy(&probe);
+    srt_tts_config cfg;
+    srt_tts_config_defaults(&cfg);
+    cfg.lm_dir = lm_dir;
+    cfg.codec_dir = codec_dir;
+    cfg.layout = "orpheus";
+    cfg.backend = "cuda";
+    cfg.n_threads = 2;
+    cfg.max_running = 2;
+    cfg.sampling.max_tokens = 7 * 6 + 2;
+    srt_tts_engine *e = NULL;
+    st = srt_tts_engine_create(&cfg, &e);
+    TEST_CHECK(st == SRT_OK, "engine on cuda: %s", srt_last_error());
+    if (st != SRT_OK) return;
+    collector c[2][2];                      /* [host path, device path][request] */
+    for (int path = 0; path < 2; path++) {
+        for (int i = 0; i < 2; i++) {
+            col_init(&c[path][i]);
+            srt_sampling_params sp = sampling(100 + (uint64_t)i);
+            sp.max_tokens = 7 * 6 + 2;
+            srt_tts_request req = {.text = texts[i], .voice = "tara", .sampling = &sp, .on_token = on_token,
+                                   .on_logits = path == 0 ? noop_logits : NULL};
+            TEST_CHECK(srt_tts_submit(e, &req, on_audio, &c[path][i], NULL) == SRT_OK, "cuda submit: %s",
+                       srt_last_error());
+        }
+        for (int i = 0; i < 2; i++) col_wait(&c[path][i]);
+        srt_tts_metrics m = metrics_of(e);
+        TEST_CHECK(path == 0 ? m.sample_steps_host > 0 && m.sample_steps_device == 0 : m.sample_steps_device > 0,
+                   "cuda, %s path: %lld device steps, %lld host steps", path ? "device" : "host",
+                   (long long)m.sample_steps_device, (long long)m.sample_steps_host);
+    }
+    for (int i = 0; i < 2; i++) {
+        collector *h = &c[0][i], *d = &c[1][i];
+        TEST_CHECK(h->status == SRT_OK && d->status == SRT_OK, "cuda request %d: %s / %s (%s%s)", i,
+                   srt_status_name(h->status), srt_status_name(d->status), h->error, d->error);
+        TEST_CHECK(d->n_tok > 0 && same_output(h, d), "cuda: request %d: host and device sampling agree (%lld / %lld "
+                   "tokens)", i, (long long)h->n_tok, (long long)d->n_tok);
+        TEST_CHECK(d->n_tok <= alone[i].n_tok &&
+                   !memcmp(d->tokens, alone[i].tokens, sizeof(int32_t) * (size_t)d->n_tok),
+                   "cuda: request %d: its %lld tokens start the cpu run", i, (long long)d->n_tok);
+        char what[64];
+        snprintf(what, sizeof what, "cuda request %d vs the cpu codec", i);
+        if (d->stats.frames > 0) check_offline_tol(cpu_codec, e->layout, d, what, 1e-4);
+        col_free(h);
+        col_free(d);
+    }
+    srt_tts_engine_free(e);
 }
 
 /* Every token has its frame position's range (audio ids with a code < 256) or is end-of-speech. */
@@ -621,6 +743,7 @@ static void test_unmasked(void) {
                    "unmasked: %s, %lld non-audio tokens of %lld, %lld frames, %lld dropped", srt_status_name(c.status),
                    (long long)outside, (long long)c.n_tok, (long long)c.stats.frames, (long long)c.stats.dropped_frames);
         col_free(&c);
+        check_paths_agree(e, "unmasked layout", 2, NULL);
         srt_tts_engine_free(e);
     }
     remove(path);
@@ -639,11 +762,15 @@ int main(void) {
     const char *const *voices = srt_tts_voices(e);
     TEST_CHECK(voices && voices[0] && !strcmp(voices[0], "tara") && voices[8] == NULL, "voices");
     run_alone(e);
+    srt_tts_metrics m = metrics_of(e);
+    TEST_CHECK(m.sample_steps_device > 0 && m.sample_steps_host == 0, "cpu: the reference runs sample on the device "
+               "(%lld device steps, %lld host steps)", (long long)m.sample_steps_device, (long long)m.sample_steps_host);
     for (int i = 0; i < 4; i++) check_mask(e->layout, &alone[i], "alone");
     check_offline(codec, e->layout, &alone[0], "alone 0");
     test_batch_and_stream(e, codec);
     test_audio_in(e);
     test_end_of_speech(e, codec);
+    check_paths_agree(e, "cpu", 4, alone);
     srt_tts_engine_free(e);
     test_chunked_prefill();
     test_kv_exhaustion();
@@ -652,6 +779,7 @@ int main(void) {
     test_split(codec);
     test_split_stop(codec);
     test_unmasked();
+    test_device_sampling_cuda(codec);
     for (int i = 0; i < 4; i++) col_free(&alone[i]);
     srt_codec_free(codec);
     TEST_MAIN_END();

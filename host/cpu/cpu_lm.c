@@ -208,6 +208,33 @@ static srt_status cpu_sample(void *ctx, const srt_sample_args *a) {
     return SRT_OK;
 }
 
+/* Fill [from, to) of row with -inf, stepping over keep_id. */
+static void fill_neg_inf(float *row, int32_t from, int32_t to, int32_t keep_id) {
+    if (keep_id >= from && keep_id < to) {
+        fill_neg_inf(row, from, keep_id, -1);
+        fill_neg_inf(row, keep_id + 1, to, -1);
+        return;
+    }
+    for (int32_t id = from; id < to; id++) row[id] = -INFINITY;
+}
+
+/* The clear range minus the keep range as (at most) two spans, each filled without a per-id test. */
+static srt_status cpu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
+    (void)ctx;
+    SRT_TRY(srt_check_mask_rows_args(a));
+    for (int r = 0; r < a->n_rows; r++) {
+        const srt_mask_row *m = &a->rows[r];
+        float *row = a->logits + (size_t)r * a->vocab;
+        int32_t kb = m->keep_begin, ke = m->keep_end;
+        if (kb >= ke) { kb = ke = m->clear_end; }            /* empty keep range: one span */
+        int32_t left_end = kb < m->clear_end ? kb : m->clear_end;
+        int32_t right_begin = ke > m->clear_begin ? ke : m->clear_begin;
+        fill_neg_inf(row, m->clear_begin, left_end, m->keep_id);
+        fill_neg_inf(row, right_begin, m->clear_end, m->keep_id);
+    }
+    return SRT_OK;
+}
+
 const srt_lm_ops srt_cpu_lm_ops = {
     .rmsnorm = cpu_rmsnorm,
     .rope = cpu_rope,
@@ -218,4 +245,5 @@ const srt_lm_ops srt_cpu_lm_ops = {
     .add_bias = cpu_add_bias,
     .gather_rows = cpu_gather_rows,
     .sample = cpu_sample,
+    .mask_rows = cpu_mask_rows,
 };

@@ -212,6 +212,21 @@ static srt_status ref_sample(void *ctx, const srt_sample_args *a) {
     return st;
 }
 
+/* ---- mask_rows: every id of the clear range tested one by one ---- */
+static srt_status ref_mask_rows(void *ctx, const srt_mask_rows_args *a) {
+    (void)ctx;
+    SRT_TRY(srt_check_mask_rows_args(a));
+    for (int r = 0; r < a->n_rows; r++) {
+        const srt_mask_row *m = &a->rows[r];
+        float *row = a->logits + (size_t)r * a->vocab;
+        for (int32_t id = m->clear_begin; id < m->clear_end; id++) {
+            int keep = (id >= m->keep_begin && id < m->keep_end) || id == m->keep_id;
+            if (!keep) row[id] = -INFINITY;
+        }
+    }
+    return SRT_OK;
+}
+
 const srt_lm_ops srt_cpu_ref_lm_ops = {
     .rmsnorm = ref_rmsnorm,
     .rope = ref_rope,
@@ -222,4 +237,5 @@ const srt_lm_ops srt_cpu_ref_lm_ops = {
     .add_bias = ref_add_bias,
     .gather_rows = ref_gather_rows,
     .sample = ref_sample,
+    .mask_rows = ref_mask_rows,
 };

@@ -5,7 +5,8 @@
  * error naming the request before any work; requests that fit alone but not together run in consecutive waves,
  * in order, each wave holding what the cache holds (results do not depend on the waves: sampling is per request). The first token after a prompt is
  * picked on the host from downloaded logits; decode steps use the backend's sample op when it has one, so the
- * logits stay on the device and only the picked ids come back (the same ids: one definition, sample_pick.c). */
+ * logits stay on the device and only the picked ids come back (srt_lm_sample_rows, lm_sample_step.c; the same
+ * ids: one definition, sample_pick.c). */
 #include "lm/lm_model.h"
 #include "lm/sample_pick.h"
 #include "lm/tp_group.h"
@@ -80,39 +81,10 @@ static srt_status prefill_all(srt_lm *lm, int n, const srt_lm_request *reqs, gen
     }
 }
 
-/* Host arrays of the backend's sample op for one decode round. */
-typedef struct device_sampling {
-    srt_sample_row *rows;     /* (n requests) */
-    int32_t *ids;             /* (n requests) */
-    srt_sample_penalty *pen;  /* (cap_pen) */
-    size_t cap_pen;
-} device_sampling;
-
-/* Pick the next id of each batch row from the logits the forward left on the backend (lm->scratch.logits). */
-static srt_status sample_on_device(srt_lm *lm, int nb, const int *batch_req, gen_state *g, device_sampling *dev) {
-    size_t n_pen = 0;
-    for (int b = 0; b < nb; b++) n_pen += (size_t)srt_sampler_n_penalties(g[batch_req[b]].sampler);
-    if (n_pen > dev->cap_pen) {
-        size_t cap = n_pen * 2;
-        srt_sample_penalty *pen = realloc(dev->pen, sizeof *pen * cap);
-        if (!pen) return srt_error(SRT_ERR_NOMEM, "generate: %zu penalty entries", cap);
-        dev->pen = pen;
-        dev->cap_pen = cap;
-    }
-    int start = 0;
-    for (int b = 0; b < nb; b++) {
-        srt_sampler *s = g[batch_req[b]].sampler;
-        srt_sampler_plan(s, start, &dev->rows[b], dev->pen + start);
-        start += dev->rows[b].n_pen;
-    }
-    srt_sample_args a = {nb, lm->cfg.vocab, lm->scratch.logits, dev->rows, dev->pen, dev->ids};
-    SRT_TRY(lm->ops->sample(lm->be.ctx, &a));
-    return srt_lm_tp_share_ids(lm, dev->ids, nb);
-}
-
 static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, srt_lm_output *outs, gen_state *g,
                                  float *logits, int *batch_seq, const int32_t **batch_tok, int *batch_n,
-                                 int *batch_req, device_sampling *dev) {
+                                 int *batch_req, srt_lm_sampling *dev, srt_sampler **batch_sampler,
+                                 int32_t *batch_ids) {
     for (int r = 0; r < n; r++) {
         int max_tokens = effective_max_tokens(lm, &reqs[r]);
         outs[r].ids = srt_malloc(sizeof(int32_t) * (size_t)max_tokens, "generated ids");
@@ -132,13 +104,13 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
             batch_req[nb++] = r;
         }
         if (!nb) return SRT_OK;
-        if (!lm->tp && !lm->comm && lm->ops->sample) {   /* one device holds the whole logits rows */
+        if (srt_lm_samples_on_device(lm, 0)) {   /* one device holds the whole logits rows: only ids come back */
             SRT_TRY(srt_lm_forward(lm, nb, batch_seq, batch_tok, batch_n, 0, NULL));
-            SRT_TRY(sample_on_device(lm, nb, batch_req, g, dev));
+            for (int b = 0; b < nb; b++) batch_sampler[b] = g[batch_req[b]].sampler;
+            SRT_TRY(srt_lm_sample_rows(lm, dev, nb, batch_sampler, NULL, batch_ids));
             for (int b = 0; b < nb; b++) {
                 int r = batch_req[b];
-                SRT_TRY(srt_sampler_accept(g[r].sampler, dev->ids[b]));
-                SRT_TRY(emit(&g[r], &reqs[r], &outs[r], dev->ids[b], effective_max_tokens(lm, &reqs[r])));
+                SRT_TRY(emit(&g[r], &reqs[r], &outs[r], batch_ids[b], effective_max_tokens(lm, &reqs[r])));
             }
             continue;
         }
@@ -199,21 +171,23 @@ srt_status srt_lm_generate(srt_lm *lm, int n_requests, const srt_lm_request *req
     float *logits = srt_malloc(sizeof(float) * n * (size_t)lm->cfg.vocab, "generate logits");
     int *ints = srt_malloc(sizeof(int) * 3 * n, "generate batch");
     const int32_t **batch_tok = srt_malloc(sizeof *batch_tok * n, "generate batch");
-    device_sampling dev = {srt_malloc(sizeof(srt_sample_row) * n, "generate sampling rows"),
-                           srt_malloc(sizeof(int32_t) * n, "generate sampled ids"), NULL, 0};
+    srt_sampler **batch_sampler = srt_malloc(sizeof *batch_sampler * n, "generate batch samplers");
+    int32_t *batch_ids = srt_malloc(sizeof(int32_t) * n, "generate sampled ids");
+    srt_lm_sampling dev = {0};
     srt_status st = SRT_ERR_NOMEM;
-    if (g && logits && ints && batch_tok && dev.rows && dev.ids) {
+    if (g && logits && ints && batch_tok && batch_sampler && batch_ids) {
         for (size_t r = 0; r < n; r++) g[r].seq_id = -1;
         st = SRT_OK;
         for (int first = 0; first < n_requests && st == SRT_OK;) {
             int end = wave_end(lm, first, n_requests, requests);
             st = generate_inner(lm, end - first, requests + first, outputs + first, g + first, logits, ints,
-                                batch_tok, ints + n, ints + 2 * n, &dev);
+                                batch_tok, ints + n, ints + 2 * n, &dev, batch_sampler, batch_ids);
             close_wave(lm, g + first, end - first);
             first = end;
         }
     }
-    free(dev.rows); free(dev.ids); free(dev.pen);
+    srt_lm_sampling_free(&dev);
+    free(batch_sampler); free(batch_ids);
     if (g) close_wave(lm, g, n_requests);
     if (st != SRT_OK)
         for (size_t r = 0; r < n; r++) srt_lm_output_free(&outputs[r]);

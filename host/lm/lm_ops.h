@@ -1,6 +1,8 @@
 /* lm_ops.h: the language-model part of the backend op table (srt_backend_ops.lm) and its argument structs.
  * The transformer graph (host/lm/lm_forward.c) is written once against these ops plus the main table's gemm,
- * copy and axpby. Backends: cpu-ref (host/cpu/ref_lm.c, plain loops: the truth), cpu (host/cpu/cpu_lm.c).
+ * copy and axpby; sample and mask_rows pick tokens from logits left on the backend (host/lm/lm_sample_step.c).
+ * Backends: cpu-ref (host/cpu/ref_lm.c, plain loops: the truth), cpu (host/cpu/cpu_lm.c), cuda
+ * (cuda/backend_cuda_lm.c).
  *
  * Conventions (as in backend.h): pointers are backend memory unless marked "host"; row-major; activations f32.
  * Tokens of a batch are laid out sequence after sequence: sequence s owns rows [q_start[s], q_start[s]+n_q[s]).
@@ -127,6 +129,21 @@ typedef struct srt_sample_args {
     int32_t *ids;                     /* host (n_rows) out: the picked ids */
 } srt_sample_args;
 
+/* Masking rows of logits before sampling (a token layout's per-position constraint, on the device): per row r,
+ * logits[r, id] = -inf for every id in [clear_begin, clear_end) except the ids in [keep_begin, keep_end) and
+ * keep_id (-1: none); everything else untouched. clear [0, 0) leaves the row as it is. */
+typedef struct srt_mask_row {
+    int32_t clear_begin, clear_end;   /* 0 <= clear_begin <= clear_end <= vocab */
+    int32_t keep_begin, keep_end;     /* 0 <= keep_begin <= keep_end <= vocab (empty when equal) */
+    int32_t keep_id;                  /* -1 or an id in [0, vocab) */
+} srt_mask_row;
+
+typedef struct srt_mask_rows_args {
+    int n_rows, vocab;
+    float *logits;                    /* (n_rows, vocab), masked in place */
+    const srt_mask_row *rows;         /* host (n_rows) */
+} srt_mask_rows_args;
+
 /* Optional record / replay of a whole forward step (a CUDA graph). graph_run runs body(arg) -- a sequence of ops
  * on this backend that never waits for the device -- eagerly, or records it once its buffers are stable and then
  * replays the recording whenever the same key comes back. The key must change whenever any pointer, shape or
@@ -145,6 +162,7 @@ typedef struct srt_lm_ops {
     /* optional: paged_attention with the host plan (no device->host read); NULL: paged_attention is used */
     srt_status (*paged_attention_planned)(void *ctx, const srt_paged_attn_args *a, const srt_attn_host_plan *plan);
     srt_status (*sample)(void *ctx, const srt_sample_args *a);                     /* optional */
+    srt_status (*mask_rows)(void *ctx, const srt_mask_rows_args *a);               /* optional (with sample) */
     srt_status (*graph_run)(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);   /* optional */
 } srt_lm_ops;
 
@@ -155,5 +173,6 @@ extern const srt_lm_ops srt_cpu_lm_ops;
 /* Shape checks shared by the backends (SRT_ERR_INVALID_ARG naming the op). */
 srt_status srt_check_paged_attn_args(const srt_paged_attn_args *a);
 srt_status srt_check_sample_args(const srt_sample_args *a);
+srt_status srt_check_mask_rows_args(const srt_mask_rows_args *a);
 
 #endif

@@ -1,7 +1,7 @@
 /* sample_pick.c: srt_sample_pick, the host implementation of the sampling distribution of srt_sample_row
  * (lm_ops.h) used by the sampler and the cpu backend. Top-k by quickselect; the top-p cut by binning the
  * survivors' integer weights by logit below the best and sorting only the bin where the mass crosses the target;
- * the draw walks the survivors in id order. Integer weights make every sum exact, so the pick does not depend on
+ * the draw walks the survivors in id order. Also the argument checks of the sample and mask_rows ops. Integer weights make every sum exact, so the pick does not depend on
  * the order of the work -- the CUDA kernel (cuda/lm_sample.cuh) gets the same id. */
 #include "common.h"
 #include "lm/sample_dist.h"
@@ -33,6 +33,20 @@ srt_status srt_check_sample_args(const srt_sample_args *a) {
             (row->n_pen && !a->pen) || !(row->inv_temp >= 0 && row->inv_temp < INFINITY) || !(row->u >= 0 && row->u < 1))
             return srt_error(SRT_ERR_INVALID_ARG, "sample: row %d: allowed [%d, %d) of vocabulary %d, %d penalties, "
                              "inv_temp %g, u %g", r, row->begin, row->end, a->vocab, row->n_pen, row->inv_temp, row->u);
+    }
+    return SRT_OK;
+}
+
+srt_status srt_check_mask_rows_args(const srt_mask_rows_args *a) {
+    if (a->n_rows < 0 || a->vocab < 1 || (a->n_rows && (!a->logits || !a->rows)))
+        return srt_error(SRT_ERR_INVALID_ARG, "mask_rows: %d rows of vocabulary %d", a->n_rows, a->vocab);
+    for (int r = 0; r < a->n_rows; r++) {
+        const srt_mask_row *m = &a->rows[r];
+        if (m->clear_begin < 0 || m->clear_end < m->clear_begin || m->clear_end > a->vocab || m->keep_begin < 0 ||
+            m->keep_end < m->keep_begin || m->keep_end > a->vocab || m->keep_id < -1 || m->keep_id >= a->vocab)
+            return srt_error(SRT_ERR_INVALID_ARG, "mask_rows: row %d: clear [%d, %d), keep [%d, %d) and %d, "
+                             "vocabulary %d", r, m->clear_begin, m->clear_end, m->keep_begin, m->keep_end, m->keep_id,
+                             a->vocab);
     }
     return SRT_OK;
 }

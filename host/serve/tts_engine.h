@@ -95,6 +95,10 @@ typedef struct srt_tts_metrics {
     double tokens_per_s;             /* over the last ~10 s */
     double first_audio_ms_avg, first_audio_ms_max;
     double rtf_avg;                  /* audio seconds / wall seconds per finished request, averaged */
+    /* additions (H7) */
+    int64_t sample_steps_device;     /* forward steps whose tokens the LM's backend picked (only ids downloaded) */
+    int64_t sample_steps_host;       /* forward steps whose logits rows were downloaded and sampled on the host
+                                        (tensor parallel, a backend without sample/mask_rows, or on_logits) */
 } srt_tts_metrics;
 void srt_tts_get_metrics(srt_tts_engine *engine, srt_tts_metrics *m);
 

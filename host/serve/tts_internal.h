@@ -11,6 +11,7 @@
 #include "serve/tts_engine.h"
 #include "serve/layout.h"
 #include "common.h"
+#include "lm/sample_pick.h"
 #include <pthread.h>
 
 /* QUEUED: not admitted; NEXT_PIECE: admitted, the current piece not started; PREFILL: prompt going into the cache;
@@ -88,9 +89,15 @@ struct srt_tts_engine {
     tts_req *waiting;                  /* taken from the queue, prompts built, waiting for KV room */
     tts_req **running; int n_running;
     int reserved_blocks;               /* sum over running requests */
-    float *logits;                     /* (max_running, vocab) */
+    float *logits;                     /* (max_running, vocab) host path: rows downloaded to mask and sample */
     int *batch_seq, *batch_n, *batch_row_req;
     const int32_t **batch_tok;
+    /* device path (the LM's backend masks and samples, only ids come back): per batch row its sampler (NULL: not
+     * sampled this step), mask and picked id; srt_lm_sample_rows work arrays */
+    srt_sampler **batch_sampler;
+    srt_mask_row *batch_mask;
+    int32_t *batch_ids;
+    srt_lm_sampling sampling;
 };
 
 double tts_now_ms(void);
@@ -113,8 +120,14 @@ srt_status tts_req_start_piece(srt_tts_engine *e, tts_req *r);
 /* End the current piece: close its sequence, drop its sampler and any partial group. */
 void tts_req_end_piece(srt_tts_engine *e, tts_req *r);
 
-/* tts_sample.c: sample the next token of r from its logits row (masked in place) and handle it. */
+/* tts_sample.c: sample the next token of r from its logits row (masked in place) and handle it:
+ * tts_pick_token (mask, on_logits, host sampler) then tts_file_token. */
 srt_status tts_sample_token(srt_tts_engine *e, tts_req *r, float *row);
+srt_status tts_pick_token(srt_tts_engine *e, tts_req *r, float *row, int32_t *t);
+/* File the token t just sampled for r (its sampler already accepted it): frame group, end-of-speech, max_tokens. */
+srt_status tts_file_token(srt_tts_engine *e, tts_req *r, int32_t t);
+/* The layout's position mask of r's next token as a mask_rows row (the same ids as the host path's mask). */
+void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m);
 
 /* tts_audio.c: push pending groups (and final flushes) of every running request in one codec call and deliver the
  * audio; a request whose callback asks to cancel gets cancel = 1. */

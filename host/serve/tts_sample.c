@@ -1,8 +1,9 @@
 /* tts_sample.c: one generated token of a request: mask the logits to what the layout allows at the current
  * frame position (audio ids of that position whose code the codec has, plus end-of-speech), hand them to the
- * request's logits callback if it has one, sample, then file
- * the token: a code into the frame group being assembled (a complete valid group is queued for the codec, an
- * invalid one dropped and counted), end-of-speech or max_tokens ending the piece. */
+ * request's logits callback if it has one, sample (tts_pick_token, on the host; or the scheduler picks on the
+ * LM's device with the same mask as a srt_mask_row from tts_mask_row), then file the token (tts_file_token): a
+ * code into the frame group being assembled (a complete valid group is queued for the codec, an invalid one
+ * dropped and counted), end-of-speech or max_tokens ending the piece. */
 #include "serve/tts_internal.h"
 #include <math.h>
 
@@ -12,6 +13,16 @@ static void mask_position(const srt_tts_engine *e, int pos, float *row) {
     int32_t lo = srt_layout_audio_id(l, pos, 0), hi = lo + e->codec_info.codebook_size;
     for (int32_t id = e->mask_lo; id < lo; id++) if (id != l->end_of_speech) row[id] = -INFINITY;
     for (int32_t id = hi; id < e->mask_hi; id++) if (id != l->end_of_speech) row[id] = -INFINITY;
+}
+
+void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m) {
+    const srt_layout *l = e->layout;
+    int32_t lo = srt_layout_audio_id(l, r->pos, 0);
+    *m = (srt_mask_row){.clear_begin = e->mask_lo, .clear_end = e->mask_hi, .keep_begin = lo,
+                        .keep_end = lo + e->codec_info.codebook_size, .keep_id = l->end_of_speech};
+    if (m->keep_begin < m->clear_begin) m->keep_begin = m->clear_begin;   /* the op wants keep inside [0, vocab) */
+    if (m->keep_end > m->clear_end) m->keep_end = m->clear_end;
+    if (m->keep_end <= m->keep_begin) m->keep_begin = m->keep_end = m->clear_begin;
 }
 
 /* Append the completed group r->group to r->pending (grows its per-level arrays). */
@@ -45,12 +56,14 @@ static void end_piece(srt_tts_engine *e, tts_req *r, int finish) {
     else r->phase = TTS_FLUSH;
 }
 
-srt_status tts_sample_token(srt_tts_engine *e, tts_req *r, float *row) {
-    const srt_layout *l = e->layout;
-    if (l->mask) mask_position(e, r->pos, row);
+srt_status tts_pick_token(srt_tts_engine *e, tts_req *r, float *row, int32_t *t) {
+    if (e->layout->mask) mask_position(e, r->pos, row);
     if (r->on_logits) r->on_logits(r->user, r->piece, r->n_gen, row, e->lm_info.vocab_size);
-    int32_t t;
-    SRT_TRY(srt_sampler_sample(r->sampler, row, &t));
+    return srt_sampler_sample(r->sampler, row, t);
+}
+
+srt_status tts_file_token(srt_tts_engine *e, tts_req *r, int32_t t) {
+    const srt_layout *l = e->layout;
     r->n_gen++;
     r->stats.generated_tokens++;
     r->next_token = t;
@@ -68,4 +81,10 @@ srt_status tts_sample_token(srt_tts_engine *e, tts_req *r, float *row) {
     if (r->n_gen >= r->sp.max_tokens) end_piece(e, r, SRT_FINISH_LENGTH);
     else r->phase = TTS_DECODE;
     return SRT_OK;
+}
+
+srt_status tts_sample_token(srt_tts_engine *e, tts_req *r, float *row) {
+    int32_t t;
+    SRT_TRY(tts_pick_token(e, r, row, &t));
+    return tts_file_token(e, r, t);
 }

@@ -3,7 +3,10 @@
  * piece, so a running request never hits a full cache and is never preempted); then one step: the decode token of
  * every generating request plus up to prefill_chunk prompt tokens of joining requests (oldest first) in one
  * srt_lm_forward, a token sampled for every request whose prompt is complete, the new frame groups of all requests
- * decoded in one batched codec push, audio delivered; finished, failed and cancelled requests leave the batch. */
+ * decoded in one batched codec push, audio delivered; finished, failed and cancelled requests leave the batch.
+ * Sampling stays on the LM's backend when it can (srt_lm_sample_rows: position mask and pick there, only the ids
+ * come back); the logits rows are downloaded and sampled on the host when the LM is tensor parallel, its backend
+ * lacks the sample / mask_rows ops, or a request of the batch has a logits callback. Both give the same tokens. */
 #include "serve/tts_internal.h"
 
 void tts_mark_failed(tts_req *r, srt_status st) {
@@ -140,6 +143,67 @@ static void admit_some(srt_tts_engine *e) {
     }
 }
 
+/* Whether batch row b's request takes a token this step (decoding, or its prompt complete with this chunk);
+ * advances the prefill count. */
+static int row_samples(srt_tts_engine *e, int b) {
+    tts_req *r = e->running[e->batch_row_req[b]];
+    if (r->phase != TTS_PREFILL) return 1;
+    r->prefilled += (size_t)e->batch_n[b];
+    return r->prefilled == r->n_prompts[r->piece];
+}
+
+/* The tokens are picked on the LM's backend unless it cannot (tensor parallel, no sample / mask_rows op) or a
+ * request of the batch has a logits callback, which needs the row on the host. */
+static int use_device_sampling(const srt_tts_engine *e, int nb) {
+    if (!srt_lm_samples_on_device(e->lm, e->layout->mask)) return 0;
+    for (int b = 0; b < nb; b++) if (e->running[e->batch_row_req[b]]->on_logits) return 0;
+    return 1;
+}
+
+/* Host path: every row's logits downloaded, masked, sampled. Returns the tokens generated. */
+static int64_t step_host(srt_tts_engine *e, int nb) {
+    srt_status st = srt_lm_forward(e->lm, nb, e->batch_seq, e->batch_tok, e->batch_n, 0, e->logits);
+    int64_t tokens = 0;
+    for (int b = 0; b < nb; b++) {
+        tts_req *r = e->running[e->batch_row_req[b]];
+        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
+        if (!row_samples(e, b)) continue;
+        srt_status s2 = tts_sample_token(e, r, e->logits + (size_t)b * (size_t)e->lm_info.vocab_size);
+        if (s2 != SRT_OK) tts_mark_failed(r, s2);
+        else tokens++;
+    }
+    return tokens;
+}
+
+/* Device path: the logits stay on the LM's backend, masked there by position and sampled by each row's sampler;
+ * only the ids come back and are filed as the host path files them. */
+static int64_t step_device(srt_tts_engine *e, int nb) {
+    srt_status st = srt_lm_forward(e->lm, nb, e->batch_seq, e->batch_tok, e->batch_n, 0, NULL);
+    int64_t tokens = 0;
+    if (st == SRT_OK) {
+        int masked = e->layout->mask;
+        for (int b = 0; b < nb; b++) {
+            tts_req *r = e->running[e->batch_row_req[b]];
+            int take = row_samples(e, b);
+            e->batch_sampler[b] = take ? r->sampler : NULL;
+            if (!masked) continue;
+            if (take) tts_mask_row(e, r, &e->batch_mask[b]);
+            else e->batch_mask[b] = (srt_mask_row){0, 0, 0, 0, -1};   /* nothing cleared */
+        }
+        st = srt_lm_sample_rows(e->lm, &e->sampling, nb, e->batch_sampler, masked ? e->batch_mask : NULL,
+                                e->batch_ids);
+    }
+    for (int b = 0; b < nb; b++) {
+        tts_req *r = e->running[e->batch_row_req[b]];
+        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
+        if (!e->batch_sampler[b]) continue;
+        srt_status s2 = tts_file_token(e, r, e->batch_ids[b]);
+        if (s2 != SRT_OK) tts_mark_failed(r, s2);
+        else tokens++;
+    }
+    return tokens;
+}
+
 /* Start pieces, assemble and run one forward, sample. */
 static void lm_step(srt_tts_engine *e) {
     for (int i = 0; i < e->n_running; i++) {
@@ -169,25 +233,16 @@ static void lm_step(srt_tts_engine *e) {
         budget -= take;
     }
     if (!nb) return;
-    srt_status st = srt_lm_forward(e->lm, nb, e->batch_seq, e->batch_tok, e->batch_n, 0, e->logits);
-    int64_t tokens = 0;
-    for (int b = 0; b < nb; b++) {
-        tts_req *r = e->running[e->batch_row_req[b]];
-        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
-        if (r->phase == TTS_PREFILL) {
-            r->prefilled += (size_t)e->batch_n[b];
-            if (r->prefilled < r->n_prompts[r->piece]) continue;
-        }
-        srt_status s2 = tts_sample_token(e, r, e->logits + (size_t)b * (size_t)e->lm_info.vocab_size);
-        if (s2 != SRT_OK) tts_mark_failed(r, s2);
-        else tokens++;
-    }
+    int on_device = use_device_sampling(e, nb);
+    int64_t tokens = on_device ? step_device(e, nb) : step_host(e, nb);
     double now = tts_now_ms();
     pthread_mutex_lock(&e->mu);
     e->m.generated_tokens_total += tokens;
     e->rate_t[e->rate_next] = now;
     e->rate_tokens[e->rate_next] = tokens;
     e->rate_next = (e->rate_next + 1) % TTS_RATE_SLOTS;
+    if (on_device) e->m.sample_steps_device++;
+    else e->m.sample_steps_host++;
     pthread_mutex_unlock(&e->mu);
 }
 

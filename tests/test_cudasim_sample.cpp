@@ -17,6 +17,7 @@ extern "C" {
 }
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include "tests/lm_mask_cases.h"
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -239,30 +240,10 @@ static void nan_rows() {
     }
 }
 
-/* A random mask row: empty, whole, edge and inner clear ranges; keep ranges inside, across the edges of, outside
- * or covering the clear range, or empty; keep ids inside, outside or none. */
-static srt_mask_row random_mask_row(int vocab, uint64_t *s) {
-    int32_t v = vocab;
-    auto pick = [&](void) { return (int32_t)(test_rng_next(s) % (uint64_t)(v + 1)); };
-    int32_t a = pick(), b = pick(), c = pick(), d = pick();
-    srt_mask_row m = {std::min(a, b), std::max(a, b), std::min(c, d), std::max(c, d), -1};
-    switch (test_rng_next(s) % 8) {
-    case 0: m.clear_begin = m.clear_end = a; break;
-    case 1: m.clear_begin = 0; m.clear_end = v; break;
-    case 2: m.keep_begin = m.keep_end = c; break;
-    case 3: m.keep_begin = 0; m.keep_end = v; break;
-    default: break;
-    }
-    uint64_t k = test_rng_next(s) % 3;
-    if (k == 1) m.keep_id = (int32_t)(test_rng_next(s) % (uint64_t)v);
-    else if (k == 2 && m.clear_end > m.clear_begin) m.keep_id = m.clear_begin + (m.clear_end - m.clear_begin) / 2;
-    return m;
-}
-
 static void mask_rows_case(int vocab, int n_rows, uint64_t seed) {
     uint64_t s = seed;
     std::vector<srt_mask_row> rows((size_t)n_rows);
-    for (auto &m : rows) m = random_mask_row(vocab, &s);
+    for (auto &m : rows) m = test_random_mask_row(vocab, &s);
     if (n_rows >= 7) rows[1] = srt_mask_row{0, 0, 0, 0, -1};      /* a row left alone (not sampled this step) */
     size_t n = (size_t)n_rows * (size_t)vocab;
     std::vector<float> x(n);

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "lm/lm_ops.h"
 #include "lm/sample_pick.h"
+#include "lm_mask_cases.h"
 
 static srt_backend g_ref, g_cpu;
 
@@ -57,32 +58,12 @@ static void run(const char *label, int vocab, int batch, int steps, srt_sampling
     free(logits); free(copy); free(pen);
 }
 
-/* A random mask row for vocab: empty, whole, edge and inner clear ranges; keep ranges inside, across the edges of,
- * outside or covering the clear range, or empty; keep ids inside, outside or none. */
-static srt_mask_row random_mask_row(int vocab, uint64_t *s) {
-    int32_t v = vocab;
-    int32_t a = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1)), b = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1));
-    int32_t c = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1)), d = (int32_t)(test_rng_next(s) % (uint64_t)(v + 1));
-    srt_mask_row m = {a < b ? a : b, a < b ? b : a, c < d ? c : d, c < d ? d : c, -1};
-    switch (test_rng_next(s) % 8) {
-    case 0: m.clear_begin = m.clear_end = a; break;                          /* nothing cleared */
-    case 1: m.clear_begin = 0; m.clear_end = v; break;                       /* the whole row */
-    case 2: m.keep_begin = m.keep_end = c; break;                            /* no keep range */
-    case 3: m.keep_begin = 0; m.keep_end = v; break;                         /* everything kept */
-    default: break;
-    }
-    uint64_t k = test_rng_next(s) % 3;
-    if (k == 1) m.keep_id = (int32_t)(test_rng_next(s) % (uint64_t)v);
-    else if (k == 2 && m.clear_end > m.clear_begin) m.keep_id = m.clear_begin + (m.clear_end - m.clear_begin) / 2;
-    return m;
-}
-
 static void mask_case(int vocab, int n_rows, uint64_t seed) {
     uint64_t s = seed;
     srt_mask_row *rows = malloc(sizeof *rows * (size_t)n_rows);
     size_t n = (size_t)n_rows * (size_t)vocab;
     float *x = malloc(sizeof(float) * n), *want = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);
-    for (int r = 0; r < n_rows; r++) rows[r] = random_mask_row(vocab, &s);
+    for (int r = 0; r < n_rows; r++) rows[r] = test_random_mask_row(vocab, &s);
     test_fill_uniform(x, n, seed, -4, 4);
     for (size_t i = 0; i < n; i += 97) x[i] = (i / 97) % 2 ? INFINITY : NAN;   /* kept as they are unless cleared */
     memcpy(want, x, sizeof(float) * n);

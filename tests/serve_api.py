@@ -381,6 +381,10 @@ def main():
                 "400s counted")
         C.check((metric_value(m, "snacrt_time_to_first_audio_seconds_count") or 0) >= 9, "time to first audio observed")
         C.check((metric_value(m, "snacrt_generated_tokens_total") or 0) >= 9 * 7, "tokens counted")
+        dev_steps = metric_value(m, "snacrt_engine_sample_steps_total", 'where="device"') or 0
+        host_steps = metric_value(m, "snacrt_engine_sample_steps_total", 'where="host"')
+        C.check(dev_steps >= 9 and host_steps == 0,
+                f"the server's engine picks tokens on the LM's device: {dev_steps} device steps, {host_steps} host")
         C.check(srv.alive(), "server alive")
         rc = srv.stop()
         log = srv.log()

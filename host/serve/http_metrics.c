@@ -114,6 +114,10 @@ char *srt_http_metrics_text(const srt_http_counters *c, const srt_tts_metrics *m
     family(&t, "snacrt_engine_cancelled_before_admission_total", "counter",
            "Engine requests cancelled while still queued (never admitted to the running batch).");
     emit(&t, "snacrt_engine_cancelled_before_admission_total %lld\n", (long long)m->requests_cancelled_queued);
+    family(&t, "snacrt_engine_sample_steps_total", "counter",
+           "Engine forward steps by where the tokens were picked (device: only ids downloaded; host: logits rows).");
+    emit(&t, "snacrt_engine_sample_steps_total{where=\"device\"} %lld\n", (long long)m->sample_steps_device);
+    emit(&t, "snacrt_engine_sample_steps_total{where=\"host\"} %lld\n", (long long)m->sample_steps_host);
     family(&t, "snacrt_queue_depth", "gauge", "Requests waiting for a place in the running batch.");
     emit(&t, "snacrt_queue_depth %d\n", m->queue_depth);
     family(&t, "snacrt_running", "gauge", "Requests in the running batch.");

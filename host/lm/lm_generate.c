@@ -3,8 +3,8 @@
  * sampled by its own sampler (own RNG stream), until its stop id, max_tokens or the model's context end.
  * Admission: a prompt longer than the context, or one request needing more KV blocks than the whole cache, is an
  * error naming the request before any work; requests that fit alone but not together run in consecutive waves,
- * in order, each wave holding what the cache holds (results do not depend on the waves: sampling is per request). The first token after a prompt is
- * picked on the host from downloaded logits; decode steps use the backend's sample op when it has one, so the
+ * in order, each wave holding what the cache holds (results do not depend on the waves: sampling is per request).
+ * The first token after a prompt is picked on the host from downloaded logits; decode steps use the backend's sample op when it has one, so the
  * logits stay on the device and only the picked ids come back (srt_lm_sample_rows, lm_sample_step.c; the same
  * ids: one definition, sample_pick.c). */
 #include "lm/lm_model.h"
@@ -17,6 +17,7 @@ typedef struct gen_state {
     srt_sampler *sampler;
     size_t prefilled;         /* prompt tokens already in the cache */
     int32_t next;             /* last sampled token, fed at the next step */
+    int max_tokens;           /* effective_max_tokens of its request */
     int done;
 } gen_state;
 
@@ -38,11 +39,11 @@ static int request_blocks(const srt_lm *lm, const srt_lm_request *req) {
     return srt_lm_kv_blocks_for(lm, (int)req->n_prompt + effective_max_tokens(lm, req) - 1);
 }
 
-static srt_status emit(gen_state *g, const srt_lm_request *req, srt_lm_output *out, int32_t id, int max_tokens) {
+static srt_status emit(gen_state *g, const srt_lm_request *req, srt_lm_output *out, int32_t id) {
     out->ids[out->n_ids++] = id;
     g->next = id;
     if (is_stop(&req->sampling, id)) { g->done = 1; out->finish = SRT_FINISH_STOP; }
-    else if ((int)out->n_ids >= max_tokens) { g->done = 1; out->finish = SRT_FINISH_LENGTH; }
+    else if ((int)out->n_ids >= g->max_tokens) { g->done = 1; out->finish = SRT_FINISH_LENGTH; }
     return SRT_OK;
 }
 
@@ -76,7 +77,7 @@ static srt_status prefill_all(srt_lm *lm, int n, const srt_lm_request *reqs, gen
             if (g[r].prefilled < reqs[r].n_prompt) continue;
             int32_t id;
             SRT_TRY(sample_shared(lm, g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
-            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id, effective_max_tokens(lm, &reqs[r])));
+            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
         }
     }
 }
@@ -86,8 +87,8 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
                                  int *batch_req, srt_lm_sampling *dev, srt_sampler **batch_sampler,
                                  int32_t *batch_ids) {
     for (int r = 0; r < n; r++) {
-        int max_tokens = effective_max_tokens(lm, &reqs[r]);
-        outs[r].ids = srt_malloc(sizeof(int32_t) * (size_t)max_tokens, "generated ids");
+        g[r].max_tokens = effective_max_tokens(lm, &reqs[r]);
+        outs[r].ids = srt_malloc(sizeof(int32_t) * (size_t)g[r].max_tokens, "generated ids");
         if (!outs[r].ids) return SRT_ERR_NOMEM;
         SRT_TRY(srt_sampler_create(&reqs[r].sampling, lm->cfg.vocab, &g[r].sampler));
         SRT_TRY(srt_sampler_add_prompt(g[r].sampler, reqs[r].prompt, reqs[r].n_prompt));
@@ -110,7 +111,7 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
             SRT_TRY(srt_lm_sample_rows(lm, dev, nb, batch_sampler, NULL, batch_ids));
             for (int b = 0; b < nb; b++) {
                 int r = batch_req[b];
-                SRT_TRY(emit(&g[r], &reqs[r], &outs[r], batch_ids[b], effective_max_tokens(lm, &reqs[r])));
+                SRT_TRY(emit(&g[r], &reqs[r], &outs[r], batch_ids[b]));
             }
             continue;
         }
@@ -119,7 +120,7 @@ static srt_status generate_inner(srt_lm *lm, int n, const srt_lm_request *reqs, 
             int r = batch_req[b];
             int32_t id;
             SRT_TRY(sample_shared(lm, g[r].sampler, logits + (size_t)b * lm->cfg.vocab, &id));
-            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id, effective_max_tokens(lm, &reqs[r])));
+            SRT_TRY(emit(&g[r], &reqs[r], &outs[r], id));
         }
     }
 }

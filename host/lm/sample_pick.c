@@ -1,8 +1,9 @@
 /* sample_pick.c: srt_sample_pick, the host implementation of the sampling distribution of srt_sample_row
  * (lm_ops.h) used by the sampler and the cpu backend. Top-k by quickselect; the top-p cut by binning the
  * survivors' integer weights by logit below the best and sorting only the bin where the mass crosses the target;
- * the draw walks the survivors in id order. Also the argument checks of the sample and mask_rows ops. Integer weights make every sum exact, so the pick does not depend on
- * the order of the work -- the CUDA kernel (cuda/lm_sample.cuh) gets the same id. */
+ * the draw walks the survivors in id order. Integer weights make every sum exact, so the pick does not depend on
+ * the order of the work -- the CUDA kernel (cuda/lm_sample.cuh) gets the same id. Also the argument checks of the
+ * sample and mask_rows ops. */
 #include "common.h"
 #include "lm/sample_dist.h"
 #include "lm/sample_pick.h"

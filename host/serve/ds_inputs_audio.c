@@ -1,8 +1,8 @@
 /* ds_inputs_audio.c: incremental audio decoding for the tokenizer: libsndfile blocks (a path, or a tar member
- * read through a window of the archive) -> mean of the channels -> chunked libsoxr resampler -> blocks of mono samples at the model rate, so a
- * recording of any length is never held whole. The checks and messages are those of srt_audio_read
- * (host/audio/audio_read.c: empty file, not audio, truncated WAV data chunk, fewer frames than the header
- * announces, no frames) and the concatenated blocks equal its samples exactly (same READ_BLOCK_FRAMES blocks into
+ * read through a window of the archive) -> mean of the channels -> chunked libsoxr resampler -> blocks of mono
+ * samples at the model rate, so a recording of any length is never held whole. The checks and messages are those
+ * of srt_audio_read (host/audio/audio_read.c: empty file, not audio, truncated WAV data chunk, fewer frames than
+ * the header announces, no frames) and the concatenated blocks equal its samples exactly (same READ_BLOCK_FRAMES blocks into
  * the same resampler, whose chunked output equals one-shot). A failure can come at the very end (truncation is
  * known only then): callers must be ready to drop what they did with the earlier blocks. */
 #include "serve/ds_pipeline_internal.h"

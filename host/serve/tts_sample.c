@@ -5,15 +5,6 @@
  * code into the frame group being assembled (a complete valid group is queued for the codec, an invalid one
  * dropped and counted), end-of-speech or max_tokens ending the piece. */
 #include "serve/tts_internal.h"
-#include <math.h>
-
-/* Set row[id] = -inf for the ids in [mask_lo, mask_hi) that may not follow at frame position pos. */
-static void mask_position(const srt_tts_engine *e, int pos, float *row) {
-    const srt_layout *l = e->layout;
-    int32_t lo = srt_layout_audio_id(l, pos, 0), hi = lo + e->codec_info.codebook_size;
-    for (int32_t id = e->mask_lo; id < lo; id++) if (id != l->end_of_speech) row[id] = -INFINITY;
-    for (int32_t id = hi; id < e->mask_hi; id++) if (id != l->end_of_speech) row[id] = -INFINITY;
-}
 
 void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m) {
     const srt_layout *l = e->layout;
@@ -23,6 +14,15 @@ void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m) {
     if (m->keep_begin < m->clear_begin) m->keep_begin = m->clear_begin;   /* the op wants keep inside [0, vocab) */
     if (m->keep_end > m->clear_end) m->keep_end = m->clear_end;
     if (m->keep_end <= m->keep_begin) m->keep_begin = m->keep_end = m->clear_begin;
+}
+
+/* The host path's mask: the same row applied to host logits by the cpu backend's mask_rows (one definition of
+ * the position mask for both paths). */
+static srt_status mask_position(const srt_tts_engine *e, const tts_req *r, float *row) {
+    srt_mask_row m;
+    tts_mask_row(e, r, &m);
+    srt_mask_rows_args a = {1, e->lm_info.vocab_size, row, &m};
+    return srt_cpu_lm_ops.mask_rows(NULL, &a);
 }
 
 /* Append the completed group r->group to r->pending (grows its per-level arrays). */
@@ -57,7 +57,7 @@ static void end_piece(srt_tts_engine *e, tts_req *r, int finish) {
 }
 
 srt_status tts_pick_token(srt_tts_engine *e, tts_req *r, float *row, int32_t *t) {
-    if (e->layout->mask) mask_position(e, r->pos, row);
+    if (e->layout->mask) SRT_TRY(mask_position(e, r, row));
     if (r->on_logits) r->on_logits(r->user, r->piece, r->n_gen, row, e->lm_info.vocab_size);
     return srt_sampler_sample(r->sampler, row, t);
 }

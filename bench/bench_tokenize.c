@@ -16,7 +16,7 @@
 #include "snacrt.h"
 #include "bench_common.h"
 #include "audio/audio.h"
-#include "serve/ds_pipeline.h"
+#include "dataset/ds_pipeline.h"
 #include <errno.h>
 #include <ftw.h>
 #include <unistd.h>

@@ -16,7 +16,7 @@
  *   model: tokens/s and time to first audio, for the scheduler's overhead over the bare forward.
  * Run with the machine's OpenBLAS safety settings removed: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE. */
 #include "snacrt.h"
-#include "serve/tts_engine.h"
+#include "tts/tts_engine.h"
 #include "bench_common.h"
 #include <omp.h>
 #include <pthread.h>

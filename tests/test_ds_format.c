@@ -1,4 +1,4 @@
-/* test_ds_format.c: the dataset file formats (host/serve/ds_*.c):
+/* test_ds_format.c: the dataset file formats (host/dataset/ds_*.c):
  *  - shards: items of the tiny24 (3 levels) and tiny44 (4 levels) models with unicode, quotes, commas and line
  *    breaks in keys/sources/passthrough values, no passthrough, non-string passthrough (jsonl, bin) and a
  *    passthrough named like a shard field, written in jsonl, csv and bin and read back identical (with and without
@@ -10,7 +10,7 @@
  *  - CSV/JSONL manifests: quotes, CRLF, BOM, relative paths, missing path column, non-string JSONL values;
  *  - srt_ds_find_cut on synthetic signals. */
 #include "snacrt.h"
-#include "serve/ds_format.h"
+#include "dataset/ds_format.h"
 #include "snac/codes_format.h"
 #include "testutil.h"
 #include <cjson/cJSON.h>

@@ -1,7 +1,7 @@
-/* test_layout.c: token layouts (host/serve/layout.*): both shipped layouts parse and their compiled-in copies equal
+/* test_layout.c: token layouts (host/tts/layout.*): both shipped layouts parse and their compiled-in copies equal
  * the files in layouts/; the orpheus mapping of frame groups to ids and back (and the prompt it builds with the
  * tiny-orpheus tokenizer); laion-flat ids; a 4-level layout; malformed layouts -> SRT_ERR_FORMAT naming the field. */
-#include "serve/layout.h"
+#include "tts/layout.h"
 #include "common.h"
 #include "testutil.h"
 #include <unistd.h>

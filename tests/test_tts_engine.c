@@ -1,4 +1,4 @@
-/* test_tts_engine.c: the speech engine (host/serve/tts_*.c) on the tiny random-weight models (tests/data/llama/
+/* test_tts_engine.c: the speech engine (host/tts/tts_*.c) on the tiny random-weight models (tests/data/llama/
  * tiny-orpheus + tests/data/snac/tiny24), Orpheus layout: seeded requests give the same tokens and audio alone and
  * in a batch of 16; streamed audio equals the offline decode of the generated codes; every token obeys the
  * position mask; chunked prefill equals unchunked; a tiny KV cache queues requests without changing them;
@@ -8,7 +8,7 @@
  * downloaded) gives the tokens and audio of the host path (forced by a logits callback that changes nothing), with
  * and without the position mask, on "cpu" and with the whole engine on "cuda" (the simulator in a cudasim build;
  * skipped without a device); the metrics count which path each step took. */
-#include "serve/tts_internal.h"
+#include "tts/tts_internal.h"
 #include "audio/audio.h"
 #include "testutil.h"
 #include <pthread.h>

@@ -3,8 +3,8 @@
 #include "cli/cli_common.h"
 #include "audio/audio.h"
 #include "common.h"
-#include "serve/ds_format.h"
-#include "serve/ds_pipeline_internal.h"   /* ds_is_audio_name: the extensions tokenize picks up */
+#include "dataset/ds_format.h"
+#include "dataset/ds_pipeline_internal.h"   /* ds_is_audio_name: the extensions tokenize picks up */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-/* cmd_tts.c: `snacrt tts`: text -> speech through the engine (host/serve/tts_engine.h).
+/* cmd_tts.c: `snacrt tts`: text -> speech through the engine (host/tts/tts_engine.h).
  *   snacrt tts -m LM --codec SNAC [options] TEXT (-o out.wav | --stream)   one request; --stream writes raw s16le
  *                                                                        PCM to stdout as it is generated
  *   snacrt tts -m LM --codec SNAC [options] --input prompts.jsonl -o DIR  a batch: one JSON object per line
  *                     {"text", "voice", "id", "seed"} -> DIR/<id>.wav, a progress bar on stderr, DIR/summary.json
  * Exit codes: 0 ok, 1 a failure (model, I/O, a failed request or a bad jsonl line), 2 bad arguments. */
 #include "snacrt.h"
-#include "serve/tts_engine.h"
+#include "tts/tts_engine.h"
 #include "audio/audio.h"
 #include "cli/cli_common.h"
 #include <cjson/cJSON.h>

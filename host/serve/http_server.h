@@ -27,7 +27,7 @@
 #ifndef SRT_HTTP_SERVER_H
 #define SRT_HTTP_SERVER_H
 
-#include "serve/tts_engine.h"
+#include "tts/tts_engine.h"
 #include "snacrt.h"
 #include <stddef.h>
 #include <stdint.h>

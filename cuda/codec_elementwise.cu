@@ -1,0 +1,13 @@
+/* codec_elementwise.cu: translation unit of the other codec kernels (nvcc; tests/cudasim compiles it with g++). */
+#include "cuda/avgpool.cuh"
+#include "cuda/axpby.cuh"
+#include "cuda/embed.cuh"
+#include "cuda/gemm_half_rows.cuh"
+#include "cuda/half_to_f32.cuh"
+#include "cuda/layernorm.cuh"
+#include "cuda/local_attention.cuh"
+#include "cuda/noise_add.cuh"
+#include "cuda/transpose.cuh"
+#include "cuda/unary.cuh"
+#include "cuda/upsample_add.cuh"
+#include "cuda/vq_nearest.cuh"

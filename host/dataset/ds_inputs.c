@@ -1,0 +1,216 @@
+/* ds_inputs.c: the tokenizer's input list: command-line inputs (directories scanned recursively, file lists,
+ * CSV/JSONL manifests, tar archives, single files) -> entries with keys, sorted by (key, path), duplicates
+ * flagged, and a fingerprint of the whole list (what a resumed run or another worker must agree on). */
+#include "dataset/ds_pipeline_internal.h"
+#include "common.h"
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+typedef struct entry_list {
+    ds_entry *v;
+    int64_t n, cap;
+} entry_list;
+
+static const char *extension(const char *name) {
+    const char *slash = strrchr(name, '/');
+    const char *dot = strrchr(slash ? slash + 1 : name, '.');
+    return dot ? dot + 1 : "";
+}
+
+int ds_is_audio_name(const char *name) {
+    static const char *exts[] = {"wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "aif", "aiff", "aifc", "au",
+                                 "snd", "w64", "caf", "rf64", "sph", "wv", "voc", NULL};
+    const char *e = extension(name);
+    for (int i = 0; exts[i]; i++)
+        if (!strcasecmp(e, exts[i])) return 1;
+    return 0;
+}
+
+static int is_tar_name(const char *name) { return !strcasecmp(extension(name), "tar"); }
+
+static srt_status add_entry(entry_list *l, const char *key, const char *path, const char *extra_json) {
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? l->cap * 2 : 256;
+        ds_entry *v = realloc(l->v, sizeof *v * (size_t)cap);
+        if (!v) return srt_error(SRT_ERR_NOMEM, "input list: out of memory for %lld entries", (long long)cap);
+        l->v = v;
+        l->cap = cap;
+    }
+    ds_entry *e = &l->v[l->n];
+    memset(e, 0, sizeof *e);
+    e->key = srt_strdup(key);
+    e->path = srt_strdup(path);
+    e->is_tar = is_tar_name(path);
+    e->extra_json = extra_json && strcmp(extra_json, "{}") ? srt_strdup(extra_json) : NULL;
+    l->n++;
+    if (!e->key || !e->path || (extra_json && strcmp(extra_json, "{}") && !e->extra_json))
+        return srt_error(SRT_ERR_NOMEM, "input list: out of memory");
+    return SRT_OK;
+}
+
+/* Recursive directory scan: audio files and tar archives; keys relative to the scanned root. */
+static srt_status scan_dir(entry_list *l, const char *root, const char *rel, int depth) {
+    if (depth > 64) return srt_error(SRT_ERR_RANGE, "%s/%s: directories nested too deeply", root, rel);
+    char *dir = *rel ? srt_path_join(root, rel) : srt_strdup(root);
+    if (!dir) return SRT_ERR_NOMEM;
+    DIR *d = opendir(dir);
+    if (!d) {
+        srt_status st = srt_error(SRT_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+        free(dir);
+        return st;
+    }
+    srt_status st = SRT_OK;
+    struct dirent *de;
+    while (st == SRT_OK && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;   /* ".", "..", hidden files and our own temp files */
+        char *path = srt_path_join(dir, de->d_name);
+        char *sub = *rel ? srt_path_join(rel, de->d_name) : srt_strdup(de->d_name);
+        if (!path || !sub) { free(path); free(sub); st = SRT_ERR_NOMEM; break; }
+        struct stat lsb, sb;
+        if (lstat(path, &lsb) == 0) {
+            if (S_ISDIR(lsb.st_mode)) st = scan_dir(l, root, sub, depth + 1);   /* symlinked folders are not followed */
+            else if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                     (ds_is_audio_name(de->d_name) || is_tar_name(de->d_name)))
+                st = add_entry(l, sub, path, NULL);
+        }
+        free(path);
+        free(sub);
+    }
+    closedir(d);
+    free(dir);
+    return st;
+}
+
+static char *dirname_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return srt_strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = srt_malloc(n + 1, "a folder name");
+    if (d) { memcpy(d, path, n); d[n] = 0; }
+    return d;
+}
+
+/* A file list: one path per line (relative to the list's folder), blank lines and '#' comments skipped. */
+static srt_status read_file_list(entry_list *l, const char *list_path) {
+    char *text = NULL;
+    size_t size = 0;
+    SRT_TRY(srt_read_file(list_path, &text, &size));
+    char *folder = dirname_of(list_path);
+    srt_status st = folder ? SRT_OK : SRT_ERR_NOMEM;
+    char *line = text;
+    while (st == SRT_OK && line && *line) {
+        char *end = strchr(line, '\n');
+        char *next = end ? end + 1 : NULL;
+        if (end) *end = 0;
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\r' || isspace((unsigned char)line[n - 1]))) line[--n] = 0;
+        while (*line == ' ' || *line == '\t') line++;
+        if (*line && *line != '#') {
+            char *path = line[0] == '/' ? srt_strdup(line) : srt_path_join(folder, line);
+            if (!path) st = SRT_ERR_NOMEM;
+            else st = add_entry(l, line, path, NULL);
+            free(path);
+        }
+        line = next;
+    }
+    free(folder);
+    free(text);
+    return st;
+}
+
+static srt_status read_manifest(entry_list *l, const char *manifest, const char *path_column) {
+    srt_manifest_row *rows = NULL;
+    size_t n = 0;
+    SRT_TRY(srt_manifest_read(manifest, path_column, &rows, &n));
+    char *folder = dirname_of(manifest);
+    srt_status st = folder ? SRT_OK : SRT_ERR_NOMEM;
+    size_t fl = folder ? strlen(folder) : 0;
+    for (size_t i = 0; i < n && st == SRT_OK; i++) {
+        const char *key = rows[i].path;
+        if (strcmp(folder, ".") && !strncmp(key, folder, fl) && key[fl] == '/') key += fl + 1;
+        else if (!strcmp(folder, ".") && !strncmp(key, "./", 2)) key += 2;
+        st = add_entry(l, key, rows[i].path, rows[i].extra_json);
+    }
+    free(folder);
+    srt_manifest_free(rows, n);
+    return st;
+}
+
+static int compare_entries(const void *a, const void *b) {
+    const ds_entry *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(x->path, y->path);
+}
+
+void ds_entries_free(ds_entry *e, int64_t n) {
+    if (!e) return;
+    for (int64_t i = 0; i < n; i++) {
+        free(e[i].key);
+        free(e[i].path);
+        free(e[i].extra_json);
+        free(e[i].error);
+    }
+    free(e);
+}
+
+srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const char *path_column, ds_entry **out,
+                              int64_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    entry_list l = {0};
+    srt_status st = SRT_OK;
+    for (int i = 0; i < n_inputs && st == SRT_OK; i++) {
+        const char *in = inputs[i];
+        struct stat sb;
+        if (stat(in, &sb) != 0) { st = srt_error(SRT_ERR_IO, "input %s: %s", in, strerror(errno)); break; }
+        const char *ext = extension(in);
+        if (S_ISDIR(sb.st_mode)) {
+            char *root = srt_strdup(in);                 /* "corpus/" -> "corpus" (sources read "corpus/x.wav") */
+            if (!root) { st = SRT_ERR_NOMEM; break; }
+            for (size_t n = strlen(root); n > 1 && root[n - 1] == '/'; n--) root[n - 1] = 0;
+            st = scan_dir(&l, root, "", 0);
+            free(root);
+        }
+        else if (!strcasecmp(ext, "csv") || !strcasecmp(ext, "jsonl")) st = read_manifest(&l, in, path_column);
+        else if (!strcasecmp(ext, "txt") || !strcasecmp(ext, "lst")) st = read_file_list(&l, in);
+        else st = add_entry(&l, in, in, NULL);
+    }
+    if (st != SRT_OK) { ds_entries_free(l.v, l.n); return st; }
+    if (l.n) qsort(l.v, (size_t)l.n, sizeof *l.v, compare_entries);
+    for (int64_t i = 1; i < l.n; i++) {
+        if (strcmp(l.v[i].key, l.v[i - 1].key)) continue;
+        int64_t first = i - 1;
+        while (first > 0 && !strcmp(l.v[first - 1].key, l.v[i].key)) first--;
+        size_t cap = strlen(l.v[first].path) + 64;
+        l.v[i].error = srt_malloc(cap, "an error message");
+        if (!l.v[i].error) { ds_entries_free(l.v, l.n); return SRT_ERR_NOMEM; }
+        snprintf(l.v[i].error, cap, "duplicate key: also given by %s", l.v[first].path);
+    }
+    *out = l.v;
+    *n_out = l.n;
+    return SRT_OK;
+}
+
+uint64_t ds_entries_fingerprint(const ds_entry *e, int64_t n) {
+    uint64_t h = DS_FNV_OFFSET;
+    for (int64_t i = 0; i < n; i++) {
+        h = ds_fnv1a(h, e[i].key, strlen(e[i].key) + 1);
+        h = ds_fnv1a(h, e[i].path, strlen(e[i].path) + 1);
+        h = ds_fnv1a(h, e[i].is_tar ? "T" : "F", 1);
+        const char *x = e[i].extra_json ? e[i].extra_json : "";
+        h = ds_fnv1a(h, x, strlen(x) + 1);
+        /* size and mtime: a file rewritten between a crash and --resume makes a different run */
+        struct stat sb;
+        char meta[96];
+        if (stat(e[i].path, &sb) == 0)
+            snprintf(meta, sizeof meta, "%lld:%lld.%09ld", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+                     (long)sb.st_mtim.tv_nsec);
+        else snprintf(meta, sizeof meta, "-");
+        h = ds_fnv1a(h, meta, strlen(meta) + 1);
+    }
+    return h;
+}

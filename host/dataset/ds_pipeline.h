@@ -1,0 +1,146 @@
+/* ds_pipeline.h: dataset tokenization (`snacrt tokenize`, `snacrt merge-index`): audio corpora -> sharded SNAC
+ * codes, resumable, split over any number of independent workers.
+ *
+ * Inputs (ds_inputs*.c): directories (recursive; files with an audio extension, .tar archives as WebDataset),
+ * file lists (.txt, one path per line, relative to the list's folder; '#' comments), WebDataset .tar archives
+ * (audio members with their .json / .txt sidecars), CSV/JSONL manifests (a path column; the other columns pass
+ * through), single audio files. Every input yields "entries" with a key:
+ *   directory file: its path relative to the directory; list/argument file: the path as written; manifest row:
+ *   the path relative to the manifest's folder (as written); tar archive: like a file (the archive's key);
+ *   tar member: its WebDataset key (srt_wds_split_name).
+ * Order and split: the entries of all inputs are sorted by (key, source) bytewise; entry j belongs to worker
+ * j % num_shards (a tar archive is one entry: archives are the unit of scale-out). A worker then expands its
+ * archives into their samples, in archive order, in place: this is its "unit" list. Unit i goes to shard
+ * i / shard_size of that worker. So the assignment is a pure function of the inputs, never of timing.
+ * A recording split at silence (--max-seconds) gives items "<key>#<n>" (n from 0) in its unit's shard.
+ *
+ * Output directory (OUT_DIR), for worker I of N (names never collide across workers):
+ *   wIIIII-ofNNNNN-sKKKKKK.<fmt>        shard K (.jsonl | .csv | .bin + .idx): items in unit order
+ *   wIIIII-ofNNNNN.plan.json            the worker's plan: inputs fingerprint, units, shards, settings
+ *   wIIIII-ofNNNNN.done.jsonl           one line per committed shard (items with code hashes, errors), fsynced
+ *   index.json, index.items.jsonl,      written by merge-index (and at the end of a run when N == 1): shards,
+ *   errors.jsonl                        totals, the items sorted by key with their shard and codes hash, errors
+ * These files are the "output set": byte-identical between an uninterrupted run and any crash + --resume
+ * sequence. Timings only go to the summary (stdout), never into the output set. */
+#ifndef SRT_DS_PIPELINE_H
+#define SRT_DS_PIPELINE_H
+
+#include "dataset/ds_format.h"
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- progress and summary */
+
+typedef struct srt_ds_device_stats {
+    char device[32];
+    int64_t items;            /* items (segments) encoded */
+    double audio_seconds;     /* audio encoded */
+    double busy_seconds;      /* time inside the codec */
+} srt_ds_device_stats;
+
+typedef struct srt_ds_progress {
+    int64_t units_total;      /* units this worker owns (files + tar samples) */
+    int64_t units_done;       /* units finished (committed or skipped on resume, items or errors) */
+    int64_t units_skipped;    /* units of shards committed by an earlier run (--resume) */
+    int64_t items;            /* items in the committed shards: this run's + items_skipped */
+    int64_t errors;           /* units that failed: this run's + errors_skipped */
+    int64_t items_skipped, errors_skipped;   /* of them, in shards committed by earlier runs (--resume) */
+    int64_t shards_total, shards_committed, shards_skipped;
+    double audio_seconds;     /* audio encoded this run */
+    double wall_seconds;
+    int finished;
+} srt_ds_progress;
+
+/* One progress line (no newline): items, audio hours, x-real-time, ETA, errors. */
+void srt_ds_progress_format(const srt_ds_progress *p, char *out, size_t cap);
+
+typedef struct srt_ds_summary {
+    srt_ds_progress progress;
+    double read_busy_seconds;     /* all reader threads: decode + mix + resample (+ tar member reads) */
+    double encode_busy_seconds;   /* all encoder workers: inside the codec */
+    double write_busy_seconds;    /* the writer: shard files, fsync, done-log */
+    int n_devices;
+    srt_ds_device_stats devices[16];
+    int n_readers;
+    double chunk_seconds, batch_seconds;   /* the sizes used (automatic ones resolved) */
+    int64_t peak_rss_kb;          /* getrusage at the end */
+    int index_written;            /* N == 1: index.json etc. written at the end */
+    int64_t index_items, index_errors;   /* its totals (this run and the runs it resumed) */
+} srt_ds_summary;
+
+/* The summary as one JSON object (malloc'd): items, errors, audio hours, wall time, x-real-time, per-stage busy
+ * seconds, per-device throughput, peak RSS. */
+char *srt_ds_summary_json(const srt_ds_summary *s);
+
+/* ---------------------------------------------------------------- a run */
+
+typedef void (*srt_ds_progress_fn)(const srt_ds_progress *p, void *user);
+
+typedef struct srt_ds_run_options {
+    const char *model_dir;
+    const char *out_dir;
+    const char *const *inputs;
+    int n_inputs;
+    const char *path_column;     /* manifests: NULL = the default names of srt_manifest_read */
+    srt_ds_format format;
+    const char *device;          /* "cpu", "cpu-ref", "cuda" (one worker per visible device), "cuda:0,2" */
+    int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */
+    int n_readers;               /* decode + resample threads (0 = 2) */
+    int reader_nice;             /* nice value of the reader threads (0 = as the process; default 10) */
+    double batch_seconds;        /* audio seconds per encoder batch (padded lengths); 0 = 20 (cpu, at most what
+                                    memory_mb allows) or 300 (cuda) */
+    double chunk_seconds;        /* longer items go through the push-mode chunked encoder with this span; 0 = auto:
+                                    on the CPU the longest whose encoder window fits memory_mb (~22 s for
+                                    snac_24khz), 60 on CUDA devices */
+    double memory_mb;            /* CPU budget for the encoder's activations, sets the automatic chunk and caps the
+                                    automatic batch (0 = 512 MiB: a recording of any length then peaks near 0.6 GB
+                                    RSS with snac_24khz) */
+    double max_seconds;          /* > 0: split recordings longer than this at silence (srt_ds_find_cut) */
+    int64_t shard_size;          /* units per shard */
+    int shard_index, num_shards; /* this worker of how many */
+    int resume;                  /* continue a killed run in out_dir (also fine when there is none) */
+    srt_ds_progress_fn progress; /* called from the run's main thread a few times per second, and at the end */
+    void *progress_user;
+} srt_ds_run_options;
+
+/* Defaults: cpu, 2 readers (nice 10), automatic batch and chunk sizes, no split, 1000 units per shard,
+ * worker 0 of 1, jsonl. */
+void srt_ds_run_defaults(srt_ds_run_options *o);
+
+/* Tokenize. Files that fail to decode are errors of the output (errors.jsonl), not of the run: SRT_OK.
+ * A failed run (model, device, disk, an out_dir holding a different run, ...) returns its status; the committed
+ * shards stay valid for --resume. */
+srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary);
+
+/* ---------------------------------------------------------------- dry run: the plan only */
+
+typedef struct srt_ds_plan_unit {
+    char *key;
+    char *source;             /* a path, or "archive.tar:member" */
+    int64_t shard;            /* shard number within the worker */
+    char *error;              /* known before decoding (duplicate key, unreadable archive), or NULL */
+} srt_ds_plan_unit;
+
+/* The units of worker shard_index (tar archives listed), with their shard assignment; *n_shards planned. */
+srt_status srt_ds_plan_list(const srt_ds_run_options *o, srt_ds_plan_unit **units, int64_t *n_units,
+                            int64_t *n_shards);
+void srt_ds_plan_free(srt_ds_plan_unit *units, int64_t n_units);
+
+/* Shard name of worker shard_index of num_shards, shard k: "w00000-of00002-s000003". */
+void srt_ds_shard_name(int shard_index, int num_shards, int64_t k, char *out, size_t cap);
+
+/* ---------------------------------------------------------------- merge-index */
+
+typedef struct srt_ds_merge_result {
+    int n_workers;
+    int64_t shards, items, errors, duplicates;
+    double audio_seconds;
+    char items_digest[17];    /* FNV-1a 64 (hex) over the sorted (key, offset, n_samples, codes hash) lines */
+} srt_ds_merge_result;
+
+/* Join the plans and done-logs of all workers found in out_dir into index.json, index.items.jsonl and
+ * errors.jsonl (each written atomically). Checks: every worker 0..N-1 present with the same inputs fingerprint and
+ * settings, every planned shard committed and its files present, no key twice. A failed check: SRT_ERR_FORMAT
+ * naming what is missing or duplicated, and nothing is written. */
+srt_status srt_ds_merge_index(const char *out_dir, srt_ds_merge_result *result);
+
+#endif

@@ -1,0 +1,82 @@
+/* ds_progress.c: what the tokenizer reports while and after it runs: a one-line progress text (units, items,
+ * audio hours, x-real-time, ETA, errors) and the final summary JSON (totals, per-stage busy seconds, per-device
+ * throughput, peak RSS). Only the CLI prints them. */
+#include "dataset/ds_pipeline.h"
+#include "common.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+static void format_duration(double s, char *out, size_t cap) {
+    if (s < 0 || s > 1e8) { snprintf(out, cap, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(out, cap, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(out, cap, "%lds", t);
+}
+
+void srt_ds_progress_format(const srt_ds_progress *p, char *out, size_t cap) {
+    int64_t todo = p->units_total - p->units_skipped, done = p->units_done - p->units_skipped;
+    double frac = p->units_total > 0 ? (double)p->units_done / (double)p->units_total : 1.0;
+    double xrt = p->wall_seconds > 0 ? p->audio_seconds / p->wall_seconds : 0;
+    char eta[32], wall[32];
+    if (p->finished) snprintf(eta, sizeof eta, "done");
+    else if (done > 0 && todo > done) format_duration(p->wall_seconds * (double)(todo - done) / (double)done, eta, sizeof eta);
+    else snprintf(eta, sizeof eta, "?");
+    format_duration(p->wall_seconds, wall, sizeof wall);
+    int bar_w = 20, filled = (int)(frac * bar_w + 1e-9);
+    char bar[32];
+    for (int i = 0; i < bar_w; i++) bar[i] = i < filled ? '#' : '.';
+    bar[bar_w] = 0;
+    snprintf(out, cap, "[%s] %5.1f%% units %lld/%lld  items %lld  audio %.3f h  %.1fx real time  shards %lld/%lld  "
+             "errors %lld  elapsed %s  eta %s", bar, 100.0 * frac, (long long)p->units_done, (long long)p->units_total,
+             (long long)p->items, p->audio_seconds / 3600.0, xrt, (long long)(p->shards_committed + p->shards_skipped),
+             (long long)p->shards_total, (long long)p->errors, wall, eta);
+}
+
+char *srt_ds_summary_json(const srt_ds_summary *s) {
+    const srt_ds_progress *p = &s->progress;
+    cJSON *j = cJSON_CreateObject(), *stages = cJSON_CreateObject(), *devs = cJSON_CreateArray();
+    if (!j || !stages || !devs) { cJSON_Delete(j); cJSON_Delete(stages); cJSON_Delete(devs); return NULL; }
+    cJSON_AddNumberToObject(j, "units", (double)p->units_total);
+    cJSON_AddNumberToObject(j, "units_skipped", (double)p->units_skipped);
+    cJSON_AddNumberToObject(j, "items", (double)p->items);
+    cJSON_AddNumberToObject(j, "errors", (double)p->errors);
+    cJSON_AddNumberToObject(j, "items_skipped", (double)p->items_skipped);
+    cJSON_AddNumberToObject(j, "errors_skipped", (double)p->errors_skipped);
+    cJSON_AddNumberToObject(j, "shards", (double)p->shards_total);
+    cJSON_AddNumberToObject(j, "shards_written", (double)p->shards_committed);
+    cJSON_AddNumberToObject(j, "shards_skipped", (double)p->shards_skipped);
+    cJSON_AddNumberToObject(j, "audio_seconds", p->audio_seconds);
+    cJSON_AddNumberToObject(j, "audio_hours", p->audio_seconds / 3600.0);
+    cJSON_AddNumberToObject(j, "wall_seconds", p->wall_seconds);
+    cJSON_AddNumberToObject(j, "x_real_time", p->wall_seconds > 0 ? p->audio_seconds / p->wall_seconds : 0);
+    cJSON_AddNumberToObject(stages, "read_busy_seconds", s->read_busy_seconds);
+    cJSON_AddNumberToObject(stages, "encode_busy_seconds", s->encode_busy_seconds);
+    cJSON_AddNumberToObject(stages, "write_busy_seconds", s->write_busy_seconds);
+    cJSON_AddNumberToObject(stages, "readers", s->n_readers);
+    cJSON_AddNumberToObject(stages, "chunk_seconds", s->chunk_seconds);
+    cJSON_AddNumberToObject(stages, "batch_seconds", s->batch_seconds);
+    cJSON_AddItemToObject(j, "stages", stages);
+    for (int i = 0; i < s->n_devices; i++) {
+        const srt_ds_device_stats *d = &s->devices[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) continue;
+        cJSON_AddStringToObject(o, "device", d->device);
+        cJSON_AddNumberToObject(o, "items", (double)d->items);
+        cJSON_AddNumberToObject(o, "audio_seconds", d->audio_seconds);
+        cJSON_AddNumberToObject(o, "busy_seconds", d->busy_seconds);
+        cJSON_AddNumberToObject(o, "x_real_time_busy", d->busy_seconds > 0 ? d->audio_seconds / d->busy_seconds : 0);
+        cJSON_AddNumberToObject(o, "x_real_time_wall", p->wall_seconds > 0 ? d->audio_seconds / p->wall_seconds : 0);
+        cJSON_AddItemToArray(devs, o);
+    }
+    cJSON_AddItemToObject(j, "devices", devs);
+    cJSON_AddNumberToObject(j, "peak_rss_mb", (double)s->peak_rss_kb / 1024.0);
+    cJSON_AddBoolToObject(j, "index_written", s->index_written);
+    if (s->index_written) {
+        cJSON_AddNumberToObject(j, "index_items", (double)s->index_items);
+        cJSON_AddNumberToObject(j, "index_errors", (double)s->index_errors);
+    }
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return text;
+}

@@ -1,0 +1,91 @@
+/* layout.h: token layouts: how SNAC codes map into a language model's vocabulary and how prompts are framed,
+ * described as data (layouts/<name>.json, also compiled in: host/tts/layout_builtin.c).
+ *
+ * JSON fields (errors name the file and the field):
+ *   "name"            string
+ *   "codec"           {"levels": 3|4, "sample_rate": Hz (informative, 0 = any)}
+ *   "audio"           {"base": first audio id, "position_stride": id offset per position (0 = flat),
+ *                      "codebook_size": codes per position range, "positions": [level of each position of a
+ *                      frame group, in order], "mask": true (sampling restricted to the position's range)}
+ *                     The k-th occurrence of level L in "positions" is the k-th code of level L in the group, so
+ *                     [0,1,2,2,1,2,2] is the 3-level depth-first order (one L0, two L1, four L2 codes per group)
+ *                     and [0,1,2,3,3,2,3,3,1,2,3,3,2,3,3] the 4-level one.
+ *                     id(position p, code c) = base + p * position_stride + c.
+ *   "tokens"          {"name": id, ...}; "start_of_speech" and "end_of_speech" are required
+ *   "prompt"          [items]: {"token": name|id} one id; {"text": "...{voice}...{text}...", "bos": bool} text
+ *                     through the LM tokenizer (BOS from the tokenizer when "bos"); {"audio": true} the encoded
+ *                     audio prompt; any item with "with_audio": true is kept only when the request has audio.
+ *                     The generated audio starts right after the prompt (so it normally ends with
+ *                     start_of_speech).
+ *   "voices"          [names] ({voice} must be one of them); "default_voice": name or null */
+#ifndef SRT_LAYOUT_H
+#define SRT_LAYOUT_H
+
+#include "snacrt.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRT_LAYOUT_MAX_POSITIONS 64
+#define SRT_LAYOUT_MAX_LEVELS 8
+
+typedef enum srt_layout_item_kind { SRT_LAYOUT_TOKEN = 0, SRT_LAYOUT_TEXT, SRT_LAYOUT_AUDIO } srt_layout_item_kind;
+
+typedef struct srt_layout_item {
+    srt_layout_item_kind kind;
+    int32_t token;            /* SRT_LAYOUT_TOKEN */
+    char *text;               /* SRT_LAYOUT_TEXT: template with {voice} and {text} */
+    int bos;                  /* SRT_LAYOUT_TEXT: tokenizer adds BOS */
+    int with_audio;           /* kept only when the request has audio */
+} srt_layout_item;
+
+typedef struct srt_layout_token { char *name; int32_t id; } srt_layout_token;
+
+typedef struct srt_layout {
+    char *name, *source;      /* source: the file (or "builtin:<name>") it was parsed from, for messages */
+    int n_levels, sample_rate;
+    int32_t audio_base, position_stride, codebook_size;
+    int n_positions;
+    int pos_level[SRT_LAYOUT_MAX_POSITIONS];   /* level of each position */
+    int pos_index[SRT_LAYOUT_MAX_POSITIONS];   /* index of the code within its level in the frame group */
+    int per_level[SRT_LAYOUT_MAX_LEVELS];      /* codes of each level per frame group */
+    int mask;
+    int32_t start_of_speech, end_of_speech;
+    srt_layout_token *tokens; int n_tokens;
+    srt_layout_item *prompt; int n_prompt;
+    char **voices; int n_voices;               /* voices is NULL-terminated */
+    char *default_voice;                       /* NULL when none */
+} srt_layout;
+
+/* Parse layout JSON text; source names it in messages. Malformed: SRT_ERR_FORMAT naming source and field. */
+srt_status srt_layout_parse(const char *json, const char *source, srt_layout **out);
+/* name_or_path: a built-in name ("orpheus", "laion-flat") or a .json path; NULL: model_dir/snacrt_layout.json
+ * when it exists (model_dir may be NULL), else "orpheus". */
+srt_status srt_layout_load(const char *name_or_path, const char *model_dir, srt_layout **out);
+void srt_layout_free(srt_layout *layout);
+
+/* The compiled-in JSON text of a built-in layout, or NULL; names lists them (NULL-terminated). */
+const char *srt_layout_builtin(const char *name);
+extern const char *const srt_layout_builtin_names[];
+
+/* Does the codec fit the layout (levels, codes per group = the codec's strides, codebook within range)? */
+srt_status srt_layout_check_codec(const srt_layout *layout, const srt_codec_info *info);
+
+/* id of code c at position p, and back: the code, or -1 when id is not an audio id of position p. */
+int32_t srt_layout_audio_id(const srt_layout *layout, int position, int32_t code);
+int32_t srt_layout_audio_code(const srt_layout *layout, int position, int32_t id);
+/* Is name a known voice (NULL: the default voice exists or the layout has no voices)? Returns the voice to use
+ * through *resolved (NULL when the layout has none). */
+int srt_layout_voice(const srt_layout *layout, const char *name, const char **resolved);
+
+/* Codes (whole frame groups) -> ids, n_positions per group. *ids malloc'd. */
+srt_status srt_layout_codes_to_ids(const srt_layout *layout, const srt_codes *codes, int32_t **ids, size_t *n_ids);
+/* ids (a multiple of n_positions, position 0 first) -> codes; an id outside its position's range is
+ * SRT_ERR_RANGE naming the index. codes must be freed with srt_codes_free. */
+srt_status srt_layout_ids_to_codes(const srt_layout *layout, const int32_t *ids, size_t n_ids, srt_codes *codes);
+
+/* Build the prompt ids for (voice, text, audio ids) with the LM's tokenizer. voice NULL: none (a template using
+ * {voice} then gets the default). audio_ids may be NULL (no audio: items "with_audio" dropped). *ids malloc'd. */
+srt_status srt_layout_build_prompt(const srt_layout *layout, const srt_lm *lm, const char *voice, const char *text,
+                                   const int32_t *audio_ids, size_t n_audio_ids, int32_t **ids, size_t *n_ids);
+
+#endif

@@ -1,0 +1,143 @@
+/* tts_internal.h: the engine's private state, shared by its files:
+ *   tts_engine.c   create/free, submit, cancel, metrics (the API side, any thread)
+ *   tts_sched.c    the scheduler thread: admission, batch assembly, forward, finishing requests
+ *   tts_sample.c   per-token logic: position masking, sampling, frame-group assembly, pieces
+ *   tts_audio.c    batched streaming decode of the frame groups and delivery to the callbacks
+ *   tts_request.c  request copies, prompts (text pieces + audio prompt), freeing
+ *   tts_text.c     sentence splitting */
+#ifndef SRT_TTS_INTERNAL_H
+#define SRT_TTS_INTERNAL_H
+
+#include "tts/tts_engine.h"
+#include "tts/layout.h"
+#include "common.h"
+#include "lm/sample_pick.h"
+#include <pthread.h>
+
+/* QUEUED: not admitted; NEXT_PIECE: admitted, the current piece not started; PREFILL: prompt going into the cache;
+ * DECODE: generating; FLUSH: all pieces generated, the codec stream's tail still to come. */
+typedef enum tts_phase { TTS_QUEUED = 0, TTS_NEXT_PIECE, TTS_PREFILL, TTS_DECODE, TTS_FLUSH } tts_phase;
+
+typedef struct tts_req {
+    uint64_t id;
+    struct tts_req *next;              /* queue link */
+    srt_tts_audio_cb cb;
+    srt_tts_token_cb on_token;
+    srt_tts_logits_cb on_logits;
+    void *user;
+    srt_sampling_params sp;            /* stop_ids dropped: end-of-speech ends a piece */
+    char *voice;                       /* resolved voice (NULL: the layout has none) */
+    char **pieces; int n_pieces;       /* the text cut at sentence boundaries */
+    float *audio_in; int64_t n_audio_in; int audio_rate;
+    int cancel;                        /* set by srt_tts_cancel (engine thread reads it under the lock) */
+    double t_submit;                   /* ms, monotonic */
+
+    /* set at admission (engine thread only) */
+    int32_t **prompts; size_t *n_prompts;   /* (n_pieces) prompt ids of each piece */
+    int reserved_blocks;               /* KV blocks held for this request while it runs */
+    int piece;                         /* piece being generated */
+    tts_phase phase;
+    int seq_id;                        /* -1 when none */
+    srt_sampler *sampler;
+    size_t prefilled;                  /* prompt tokens of the current piece in the cache */
+    int32_t next_token;                /* last sampled token, fed at the next step */
+    int n_gen;                         /* tokens generated in the current piece */
+    int pos;                           /* position of the next token in its frame group */
+    int group_bad;                     /* the current group holds an invalid token */
+    int32_t group[SRT_LAYOUT_MAX_POSITIONS];     /* codes of the current group by position */
+    srt_codes pending;                 /* complete groups not yet pushed to the codec (capacity below) */
+    int64_t pending_groups, pending_cap;
+    srt_codec_stream *stream;
+    int got_audio;
+    int admitted;                      /* holds reserved_blocks of the engine's reservation */
+    int finished;                      /* done: the scheduler delivers final_status and frees it */
+    srt_status final_status;
+    char final_error[512];             /* the message of a failure, re-recorded before the last callback */
+    srt_tts_stats stats;
+} tts_req;
+
+#define TTS_RATE_SLOTS 128
+
+struct srt_tts_engine {
+    srt_tts_config cfg;                /* paths/strings copied */
+    srt_lm *lm;
+    srt_codec *codec;
+    srt_lm_info lm_info;
+    srt_codec_info codec_info;
+    srt_layout *layout;
+    int lookahead;
+    int64_t group_samples;
+    int max_batch_tokens;
+    int32_t mask_lo, mask_hi;          /* every id that may follow start-of-speech lies in [mask_lo, mask_hi) */
+
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;                /* guards everything down to the metrics */
+    pthread_cond_t cv;
+    int stop;
+    tts_req *queue_head, *queue_tail;
+    int queue_len;
+    uint64_t next_id;
+    uint64_t *cancel_ids; int n_cancel, cap_cancel;
+    int n_waiting_shared;              /* 1 while a request taken from the queue waits for KV room */
+    srt_tts_metrics m;                 /* counters; averages computed from the sums below */
+    double first_audio_sum, rtf_sum;
+    int64_t first_audio_count, rtf_count;
+    double rate_t[TTS_RATE_SLOTS]; int64_t rate_tokens[TTS_RATE_SLOTS]; int rate_next;
+
+    /* scheduler thread only */
+    tts_req *waiting;                  /* taken from the queue, prompts built, waiting for KV room */
+    tts_req **running; int n_running;
+    int reserved_blocks;               /* sum over running requests */
+    float *logits;                     /* (max_running, vocab) host path: rows downloaded to mask and sample */
+    int *batch_seq, *batch_n, *batch_row_req;
+    const int32_t **batch_tok;
+    /* device path (the LM's backend masks and samples, only ids come back): per batch row its sampler (NULL: not
+     * sampled this step), mask and picked id; srt_lm_sample_rows work arrays */
+    srt_sampler **batch_sampler;
+    srt_mask_row *batch_mask;
+    int32_t *batch_ids;
+    srt_lm_sampling sampling;
+};
+
+double tts_now_ms(void);
+
+/* tts_text.c: cut text into pieces of at most max_chars bytes at sentence ends (. ! ? followed by space or end,
+ * and newlines), packing consecutive sentences while they fit; a longer sentence is cut at its last space (or at
+ * a UTF-8 character boundary). Pieces are trimmed; none is empty. *pieces is malloc'd (tts_free_pieces). */
+srt_status srt_tts_split_text(const char *text, int max_chars, char ***pieces, int *n_pieces);
+void tts_free_pieces(char **pieces, int n);
+
+/* tts_request.c */
+srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
+                          tts_req **out);
+/* Build each piece's prompt (encoding the audio prompt first) and the KV reservation. */
+srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r);
+/* Give back the request's sequence, sampler and stream (not the reservation) and free it. */
+void tts_req_free(srt_tts_engine *e, tts_req *r);
+/* Start the current piece: open its sequence and sampler. */
+srt_status tts_req_start_piece(srt_tts_engine *e, tts_req *r);
+/* End the current piece: close its sequence, drop its sampler and any partial group. */
+void tts_req_end_piece(srt_tts_engine *e, tts_req *r);
+
+/* tts_sample.c: sample the next token of r from its logits row (masked in place) and handle it:
+ * tts_pick_token (mask, on_logits, host sampler) then tts_file_token. */
+srt_status tts_sample_token(srt_tts_engine *e, tts_req *r, float *row);
+srt_status tts_pick_token(srt_tts_engine *e, tts_req *r, float *row, int32_t *t);
+/* File the token t just sampled for r (its sampler already accepted it): frame group, end-of-speech, max_tokens. */
+srt_status tts_file_token(srt_tts_engine *e, tts_req *r, int32_t t);
+/* The layout's position mask of r's next token as a mask_rows row (the same ids as the host path's mask). */
+void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m);
+
+/* tts_audio.c: push pending groups (and final flushes) of every running request in one codec call and deliver the
+ * audio; a request whose callback asks to cancel gets cancel = 1. */
+srt_status tts_audio_push(srt_tts_engine *e);
+
+/* tts_sched.c: the scheduler thread. */
+void *tts_sched_main(void *arg);
+/* Mark r failed (its final callback gets st and the current error message). */
+void tts_mark_failed(tts_req *r, srt_status st);
+/* Deliver the final callback and record metrics; frees r. */
+void tts_finish(srt_tts_engine *e, tts_req *r, srt_status status);
+
+#endif

@@ -1,0 +1,293 @@
+/* tts_sched.c: the scheduler thread. Each iteration: apply cancellations; admit queued requests in FIFO order
+ * while a running slot is free and the KV cache can hold their reservation (prompt + max_tokens of their longest
+ * piece, so a running request never hits a full cache and is never preempted); then one step: the decode token of
+ * every generating request plus up to prefill_chunk prompt tokens of joining requests (oldest first) in one
+ * srt_lm_forward, a token sampled for every request whose prompt is complete, the new frame groups of all requests
+ * decoded in one batched codec push, audio delivered; finished, failed and cancelled requests leave the batch.
+ * Sampling stays on the LM's backend when it can (srt_lm_sample_rows: position mask and pick there, only the ids
+ * come back); the logits rows are downloaded and sampled on the host when the LM is tensor parallel, its backend
+ * lacks the sample / mask_rows ops, or a request of the batch has a logits callback. Both give the same tokens. */
+#include "tts/tts_internal.h"
+
+void tts_mark_failed(tts_req *r, srt_status st) {
+    if (r->finished) return;
+    r->finished = 1;
+    r->final_status = st;
+    snprintf(r->final_error, sizeof r->final_error, "%s", srt_last_error());
+}
+
+/* The queue depth and running count seen by srt_tts_get_metrics (call with the lock held). */
+static void publish_counts(srt_tts_engine *e) {
+    e->m.queue_depth = e->queue_len + e->n_waiting_shared;
+    e->m.running = e->n_running;
+}
+
+void tts_finish(srt_tts_engine *e, tts_req *r, srt_status status) {
+    if (r->admitted) e->reserved_blocks -= r->reserved_blocks;
+    r->stats.total_ms = tts_now_ms() - r->t_submit;
+    r->stats.lookahead_frames = e->lookahead;
+    double audio_s = (double)r->stats.samples / e->codec_info.sample_rate;
+    pthread_mutex_lock(&e->mu);          /* metrics first: a caller woken by the callback sees them */
+    srt_tts_metrics *m = &e->m;
+    if (status == SRT_OK) m->requests_ok++;
+    else if (status == SRT_ERR_CANCELLED) {
+        m->requests_cancelled++;
+        if (!r->admitted) m->requests_cancelled_queued++;
+    }
+    else m->requests_failed++;
+    if (r->admitted) m->running--;
+    m->samples_total += r->stats.samples;
+    m->dropped_frames_total += r->stats.dropped_frames;
+    if (r->got_audio) {
+        e->first_audio_sum += r->stats.first_audio_ms;
+        e->first_audio_count++;
+        if (r->stats.first_audio_ms > m->first_audio_ms_max) m->first_audio_ms_max = r->stats.first_audio_ms;
+    }
+    if (status == SRT_OK && r->stats.total_ms > 0) {
+        e->rtf_sum += audio_s / (r->stats.total_ms / 1000.0);
+        e->rtf_count++;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (status != SRT_OK && status != SRT_ERR_CANCELLED && r->final_error[0])
+        srt_error(status, "%s", r->final_error);
+    else if (status == SRT_ERR_CANCELLED)
+        srt_error(status, "request %llu was cancelled", (unsigned long long)r->id);
+    r->cb(r->user, NULL, 0, 1, status, &r->stats);
+    tts_req_free(e, r);
+}
+
+/* Apply srt_tts_cancel calls (under the lock): queued requests are unlinked and returned as a list, waiting and
+ * running ones are flagged (the sweep ends them). */
+static tts_req *take_cancelled(srt_tts_engine *e) {
+    tts_req *cancelled = NULL;
+    for (int c = 0; c < e->n_cancel; c++) {
+        uint64_t id = e->cancel_ids[c];
+        tts_req **pp = &e->queue_head, *prev = NULL;
+        while (*pp && (*pp)->id != id) { prev = *pp; pp = &(*pp)->next; }
+        if (*pp) {
+            tts_req *r = *pp;
+            *pp = r->next;
+            if (e->queue_tail == r) e->queue_tail = prev;
+            e->queue_len--;
+            r->next = cancelled;
+            cancelled = r;
+            continue;
+        }
+        if (e->waiting && e->waiting->id == id) e->waiting->cancel = 1;
+        for (int i = 0; i < e->n_running; i++) if (e->running[i]->id == id) e->running[i]->cancel = 1;
+    }
+    e->n_cancel = 0;
+    publish_counts(e);
+    return cancelled;
+}
+
+static int max_running(const srt_tts_engine *e) { return e->cfg.max_running; }
+
+/* Admit the waiting request if it fits: open its codec stream; its first piece starts in the step. */
+static srt_status admit(srt_tts_engine *e, tts_req *r) {
+    SRT_TRY(srt_codec_stream_open(e->codec, e->cfg.noise_seed, &r->stream));
+    r->pending.n_levels = e->codec_info.n_levels;
+    for (int L = 0; L < e->layout->n_levels; L++) {
+        r->pending.codes[L] = srt_malloc(sizeof(int32_t) * 8 * (size_t)e->layout->per_level[L], "tts codes");
+        if (!r->pending.codes[L]) return SRT_ERR_NOMEM;
+    }
+    r->pending_cap = 8;
+    r->admitted = 1;
+    e->reserved_blocks += r->reserved_blocks;
+    r->phase = TTS_NEXT_PIECE;
+    r->piece = 0;
+    r->stats.queue_ms = tts_now_ms() - r->t_submit;
+    e->running[e->n_running++] = r;
+    pthread_mutex_lock(&e->mu);
+    publish_counts(e);
+    pthread_mutex_unlock(&e->mu);
+    return SRT_OK;
+}
+
+/* Forget the waiting request (it is being admitted or finished). */
+static void drop_waiting(srt_tts_engine *e) {
+    pthread_mutex_lock(&e->mu);
+    e->waiting = NULL;
+    e->n_waiting_shared = 0;
+    publish_counts(e);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* Admission: FIFO; the head waits (blocking those behind it) until the KV reservation fits. */
+static void admit_some(srt_tts_engine *e) {
+    for (;;) {
+        if (!e->waiting) {
+            if (e->n_running >= max_running(e)) return;
+            pthread_mutex_lock(&e->mu);
+            tts_req *r = e->queue_head;
+            if (r) {                                    /* still counted in the queue depth while it waits */
+                e->queue_head = r->next;
+                if (!e->queue_head) e->queue_tail = NULL;
+                e->queue_len--;
+                r->next = NULL;
+                e->waiting = r;
+                e->n_waiting_shared = 1;
+            }
+            pthread_mutex_unlock(&e->mu);
+            if (!r) return;
+            srt_status st = tts_req_prepare(e, r);
+            if (st != SRT_OK) { drop_waiting(e); tts_mark_failed(r, st); tts_finish(e, r, st); continue; }
+        }
+        tts_req *r = e->waiting;
+        if (r->cancel) { drop_waiting(e); tts_finish(e, r, SRT_ERR_CANCELLED); continue; }
+        if (e->n_running >= max_running(e) || e->reserved_blocks + r->reserved_blocks > e->lm_info.kv_n_blocks)
+            return;
+        drop_waiting(e);
+        srt_status st = admit(e, r);
+        if (st != SRT_OK) { tts_mark_failed(r, st); tts_finish(e, r, st); }
+    }
+}
+
+/* Whether batch row b's request takes a token this step (decoding, or its prompt complete with this chunk);
+ * advances the prefill count. */
+static int row_samples(srt_tts_engine *e, int b) {
+    tts_req *r = e->running[e->batch_row_req[b]];
+    if (r->phase != TTS_PREFILL) return 1;
+    r->prefilled += (size_t)e->batch_n[b];
+    return r->prefilled == r->n_prompts[r->piece];
+}
+
+/* The tokens are picked on the LM's backend unless it cannot (tensor parallel, no sample / mask_rows op) or a
+ * request of the batch has a logits callback, which needs the row on the host. */
+static int use_device_sampling(const srt_tts_engine *e, int nb) {
+    if (!srt_lm_samples_on_device(e->lm, e->layout->mask)) return 0;
+    for (int b = 0; b < nb; b++) if (e->running[e->batch_row_req[b]]->on_logits) return 0;
+    return 1;
+}
+
+/* Host path: every row's logits downloaded, masked, sampled. Returns the tokens generated. */
+static int64_t step_host(srt_tts_engine *e, int nb) {
+    srt_status st = srt_lm_forward(e->lm, nb, e->batch_seq, e->batch_tok, e->batch_n, 0, e->logits);
+    int64_t tokens = 0;
+    for (int b = 0; b < nb; b++) {
+        tts_req *r = e->running[e->batch_row_req[b]];
+        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
+        if (!row_samples(e, b)) continue;
+        srt_status s2 = tts_sample_token(e, r, e->logits + (size_t)b * (size_t)e->lm_info.vocab_size);
+        if (s2 != SRT_OK) tts_mark_failed(r, s2);
+        else tokens++;
+    }
+    return tokens;
+}
+
+/* Device path: the logits stay on the LM's backend, masked there by position and sampled by each row's sampler;
+ * only the ids come back and are filed as the host path files them. */
+static int64_t step_device(srt_tts_engine *e, int nb) {
+    srt_status st = srt_lm_forward(e->lm, nb, e->batch_seq, e->batch_tok, e->batch_n, 0, NULL);
+    int64_t tokens = 0;
+    if (st == SRT_OK) {
+        int masked = e->layout->mask;
+        for (int b = 0; b < nb; b++) {
+            tts_req *r = e->running[e->batch_row_req[b]];
+            int take = row_samples(e, b);
+            e->batch_sampler[b] = take ? r->sampler : NULL;
+            if (!masked) continue;
+            if (take) tts_mask_row(e, r, &e->batch_mask[b]);
+            else e->batch_mask[b] = (srt_mask_row){0, 0, 0, 0, -1};   /* nothing cleared */
+        }
+        st = srt_lm_sample_rows(e->lm, &e->sampling, nb, e->batch_sampler, masked ? e->batch_mask : NULL,
+                                e->batch_ids);
+    }
+    for (int b = 0; b < nb; b++) {
+        tts_req *r = e->running[e->batch_row_req[b]];
+        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
+        if (!e->batch_sampler[b]) continue;
+        srt_status s2 = tts_file_token(e, r, e->batch_ids[b]);
+        if (s2 != SRT_OK) tts_mark_failed(r, s2);
+        else tokens++;
+    }
+    return tokens;
+}
+
+/* Start pieces, assemble and run one forward, sample. */
+static void lm_step(srt_tts_engine *e) {
+    for (int i = 0; i < e->n_running; i++) {
+        tts_req *r = e->running[i];
+        if (r->finished || r->cancel || r->phase != TTS_NEXT_PIECE) continue;
+        srt_status st = tts_req_start_piece(e, r);
+        if (st != SRT_OK) tts_mark_failed(r, st);
+    }
+    int nb = 0, budget = e->cfg.prefill_chunk;
+    for (int i = 0; i < e->n_running; i++) {
+        tts_req *r = e->running[i];
+        if (r->finished || r->cancel || r->phase != TTS_DECODE) continue;
+        e->batch_seq[nb] = r->seq_id;
+        e->batch_tok[nb] = &r->next_token;
+        e->batch_n[nb] = 1;
+        e->batch_row_req[nb++] = i;
+    }
+    for (int i = 0; i < e->n_running && budget > 0; i++) {
+        tts_req *r = e->running[i];
+        if (r->finished || r->cancel || r->phase != TTS_PREFILL) continue;
+        size_t left = r->n_prompts[r->piece] - r->prefilled;
+        int take = left < (size_t)budget ? (int)left : budget;
+        e->batch_seq[nb] = r->seq_id;
+        e->batch_tok[nb] = r->prompts[r->piece] + r->prefilled;
+        e->batch_n[nb] = take;
+        e->batch_row_req[nb++] = i;
+        budget -= take;
+    }
+    if (!nb) return;
+    int on_device = use_device_sampling(e, nb);
+    int64_t tokens = on_device ? step_device(e, nb) : step_host(e, nb);
+    double now = tts_now_ms();
+    pthread_mutex_lock(&e->mu);
+    e->m.generated_tokens_total += tokens;
+    e->rate_t[e->rate_next] = now;
+    e->rate_tokens[e->rate_next] = tokens;
+    e->rate_next = (e->rate_next + 1) % TTS_RATE_SLOTS;
+    if (on_device) e->m.sample_steps_device++;
+    else e->m.sample_steps_host++;
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* Remove finished and cancelled requests from the batch (keeping admission order) and deliver their end. */
+static void sweep(srt_tts_engine *e) {
+    int kept = 0;
+    for (int i = 0; i < e->n_running; i++) {
+        tts_req *r = e->running[i];
+        if (r->cancel) tts_finish(e, r, SRT_ERR_CANCELLED);
+        else if (r->finished) tts_finish(e, r, r->final_status);
+        else e->running[kept++] = r;
+    }
+    e->n_running = kept;
+}
+
+static void shutdown_all(srt_tts_engine *e) {
+    pthread_mutex_lock(&e->mu);
+    tts_req *q = e->queue_head;
+    e->queue_head = e->queue_tail = NULL;
+    e->queue_len = 0;
+    publish_counts(e);
+    pthread_mutex_unlock(&e->mu);
+    while (q) { tts_req *next = q->next; tts_finish(e, q, SRT_ERR_CANCELLED); q = next; }
+    if (e->waiting) { tts_finish(e, e->waiting, SRT_ERR_CANCELLED); e->waiting = NULL; }
+    for (int i = 0; i < e->n_running; i++) tts_finish(e, e->running[i], SRT_ERR_CANCELLED);
+    e->n_running = 0;
+}
+
+void *tts_sched_main(void *arg) {
+    srt_tts_engine *e = arg;
+    for (;;) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->stop && !e->queue_head && !e->waiting && !e->n_running && !e->n_cancel)
+            pthread_cond_wait(&e->cv, &e->mu);
+        if (e->stop) { pthread_mutex_unlock(&e->mu); break; }
+        tts_req *cancelled = take_cancelled(e);
+        pthread_mutex_unlock(&e->mu);
+        while (cancelled) { tts_req *next = cancelled->next; tts_finish(e, cancelled, SRT_ERR_CANCELLED); cancelled = next; }
+        sweep(e);
+        admit_some(e);
+        lm_step(e);
+        srt_status st = tts_audio_push(e);
+        (void)st;                               /* failures are recorded on the requests pushed */
+        sweep(e);
+    }
+    shutdown_all(e);
+    return NULL;
+}

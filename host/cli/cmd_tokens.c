@@ -1,7 +1,7 @@
 /* cmd_tokens.c: `snacrt tokens`: text -> ids ({"ids":[...]}) or ids -> text with a model's tokenizer.json. */
 #include "cli/cli_common.h"
 #include "common.h"
-#include "lm/tokenizer.h"
+#include "snacrt_tokenizer.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

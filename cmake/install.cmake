@@ -17,7 +17,7 @@ if(TARGET snacrt_cuda)
   # nvcc build: kernels + cuBLAS (+ NCCL) from the toolkit
   list(APPEND _srt_objs $<TARGET_OBJECTS:snacrt_cuda>)
   list(APPEND _srt_shared_extra CUDA::cudart CUDA::cublas stdc++)
-  string(APPEND _srt_pc_libs " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lstdc++")
+  string(APPEND _srt_pc_libs " -L${CUDAToolkit_LIBRARY_DIR} -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lstdc++")
   if(SNACRT_NCCL)
     list(APPEND _srt_shared_extra ${SNACRT_NCCL_LIB})
     string(APPEND _srt_pc_libs " ${SNACRT_NCCL_LIB}")
@@ -42,7 +42,7 @@ set_target_properties(snacrt_static_install PROPERTIES OUTPUT_NAME snacrt
 add_library(snacrt_shared SHARED ${_srt_objs})
 set_target_properties(snacrt_shared PROPERTIES OUTPUT_NAME snacrt VERSION ${SNACRT_VERSION} SOVERSION 0
   LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib LINKER_LANGUAGE C
-  LINK_DEPENDS ${SNACRT_VERSION_SCRIPT})
+  LINK_DEPENDS ${SNACRT_VERSION_SCRIPT} INSTALL_RPATH_USE_LINK_PATH ON)
 target_link_options(snacrt_shared PRIVATE "-Wl,--version-script=${SNACRT_VERSION_SCRIPT}" "-Wl,--no-undefined")
 target_link_libraries(snacrt_shared PRIVATE ${SNACRT_EXTERNAL_LIBS} ${_srt_shared_extra})
 
@@ -55,6 +55,7 @@ install(FILES ${SNACRT_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS snacrt_static_install ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS snacrt_shared LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(TARGET snacrt_cli)
+  set_target_properties(snacrt_cli PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)   # libcudart outside ld.so's path
   install(TARGETS snacrt_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(FILES ${CMAKE_BINARY_DIR}/snacrt.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -6,7 +6,7 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_srt_public_hea
 set(_srt_names "")
 foreach(h ${_srt_public_headers})
   file(READ ${h} _text)
-  string(REGEX MATCHALL "[^*A-Za-z0-9_]srt_[a-z0-9_]+\\(" _found "${_text}")
+  string(REGEX MATCHALL "[^A-Za-z0-9_]srt_[a-z0-9_]+\\(" _found "${_text}")
   foreach(m ${_found})
     string(REGEX REPLACE "^.(srt_[a-z0-9_]+)\\($" "\\1" _name "${m}")
     list(APPEND _srt_names ${_name})

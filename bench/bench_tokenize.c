@@ -16,7 +16,7 @@
 #include "snacrt.h"
 #include "bench_common.h"
 #include "snacrt_audio.h"
-#include "dataset/ds_pipeline.h"
+#include "snacrt_dataset.h"
 #include <errno.h>
 #include <ftw.h>
 #include <unistd.h>

@@ -4,7 +4,6 @@
  * every file at 24000 Hz and checks the length, the content against the WAV version and the mono mix.
  * Needs espeak-ng and sox on PATH (fails, saying so, when they are missing). */
 #include "snacrt_audio.h"
-#include "common.h"
 #include "testutil.h"
 #include <stdarg.h>
 #include <unistd.h>

@@ -15,6 +15,7 @@ set(_srt_pc_requires "sndfile soxr libcjson openblas libpcre2-8 zlib libmicrohtt
 set(_srt_shared_extra "")
 if(TARGET snacrt_cuda)
   # nvcc build: kernels + cuBLAS (+ NCCL) from the toolkit
+  find_package(CUDAToolkit REQUIRED)   # its imported targets and CUDAToolkit_LIBRARY_DIR are scoped to cuda/
   list(APPEND _srt_objs $<TARGET_OBJECTS:snacrt_cuda>)
   list(APPEND _srt_shared_extra CUDA::cudart CUDA::cublas stdc++)
   string(APPEND _srt_pc_libs " -L${CUDAToolkit_LIBRARY_DIR} -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lstdc++")
@@ -36,16 +37,21 @@ endif()
 include(${CMAKE_SOURCE_DIR}/cmake/public_symbols.cmake)
 
 add_library(snacrt_static_install STATIC ${_srt_objs})
-set_target_properties(snacrt_static_install PROPERTIES OUTPUT_NAME snacrt
+set_target_properties(snacrt_static_install PROPERTIES OUTPUT_NAME snacrt CUDA_ARCHITECTURES OFF
   ARCHIVE_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib LINKER_LANGUAGE C)
 
 add_library(snacrt_shared SHARED ${_srt_objs})
-set_target_properties(snacrt_shared PROPERTIES OUTPUT_NAME snacrt VERSION ${SNACRT_VERSION} SOVERSION 0
+set_target_properties(snacrt_shared PROPERTIES OUTPUT_NAME snacrt CUDA_ARCHITECTURES OFF VERSION ${SNACRT_VERSION} SOVERSION 0
   LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib LINKER_LANGUAGE C
   LINK_DEPENDS ${SNACRT_VERSION_SCRIPT} INSTALL_RPATH_USE_LINK_PATH ON)
 target_link_options(snacrt_shared PRIVATE "-Wl,--version-script=${SNACRT_VERSION_SCRIPT}" "-Wl,--no-undefined")
 target_link_libraries(snacrt_shared PRIVATE ${SNACRT_EXTERNAL_LIBS} ${_srt_shared_extra})
 
+# a sanitized library needs the sanitizer runtimes in whatever links it, shared or static
+set(SNACRT_PC_LIBS_PUBLIC "")
+if(SNACRT_SANITIZE)
+  set(SNACRT_PC_LIBS_PUBLIC " -fsanitize=address,undefined")
+endif()
 set(SNACRT_PC_REQUIRES_PRIVATE "${_srt_pc_requires}")
 set(SNACRT_PC_LIBS_PRIVATE "-fopenmp -lpthread -lm${_srt_pc_libs}")
 configure_file(${CMAKE_SOURCE_DIR}/cmake/snacrt.pc.in ${CMAKE_BINARY_DIR}/snacrt.pc @ONLY)

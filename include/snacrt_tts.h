@@ -109,6 +109,9 @@ void srt_tts_get_metrics(srt_tts_engine *engine, srt_tts_metrics *m);
 /* Codec sample rate and the voices the layout knows (NULL-terminated, owned by the engine). */
 int srt_tts_sample_rate(const srt_tts_engine *engine);
 const char *const *srt_tts_voices(const srt_tts_engine *engine);
+/* The layout's "voice_aliases" as NULL-terminated pairs (alias, voice, alias, voice, ..., NULL), owned by the
+ * engine; a request's voice matches voices and aliases case-insensitively. */
+const char *const *srt_tts_voice_aliases(const srt_tts_engine *engine);
 /* additions (H4): the streaming decoder's lookahead in frame groups, and the samples per frame group. */
 int srt_tts_lookahead(const srt_tts_engine *engine);
 int64_t srt_tts_group_samples(const srt_tts_engine *engine);

@@ -21,13 +21,20 @@ from serve_util import (BIN, CODEC, GROUP_SAMPLES, LM, SRC, Checker, Server, met
 C = Checker("serve_api")
 
 
-def json_error(status, headers, body, want_status, needle=None, what=""):
+def json_error(status, headers, body, want_status, needle=None, what="", code=None):
+    """An OpenAI error object: {"error": {"message", "type", "param", "code"}}, type invalid_request_error (4xx) or
+    server_error (5xx), code a string (= code when given)."""
     ok = C.check(status == want_status, f"{what}: status {status}, want {want_status}: {body[:200]!r}")
     ok &= C.check(headers.get("content-type", "").startswith("application/json"), f"{what}: content-type {headers}")
     try:
         err = json.loads(body)["error"]
         ok &= C.check(isinstance(err["message"], str) and err["message"] and isinstance(err["type"], str),
                       f"{what}: error fields {err}")
+        want_type = "server_error" if want_status >= 500 else "invalid_request_error"
+        ok &= C.check(err["type"] == want_type and isinstance(err["code"], str) and err["code"] and "param" in err,
+                      f"{what}: OpenAI error shape (type {want_type}, string code, param): {err}")
+        if code:
+            ok &= C.check(err["code"] == code, f"{what}: code {err['code']!r}, want {code!r}")
         if needle:
             ok &= C.check(needle in err["message"], f"{what}: message {err['message']!r} lacks {needle!r}")
     except (ValueError, KeyError, TypeError) as e:
@@ -155,7 +162,6 @@ def error_cases(srv):
         ("empty input", {"model": "tts-1", "input": "  "}, "empty"),
         ("input too long", {"model": "tts-1", "input": "x" * 201}, "too long"),
         ("unknown voice", {"model": "tts-1", "input": "hi", "voice": "nobody"}, "unknown voice"),
-        ("unknown model", {"model": "whisper-1", "input": "hi"}, "unknown model"),
         ("unknown format", {"model": "tts-1", "input": "hi", "response_format": "mp3"}, "response_format"),
         ("stream flac", {"model": "tts-1", "input": "hi", "response_format": "flac", "stream": True}, "flac"),
         ("wrong type", {"model": "tts-1", "input": "hi", "temperature": "warm"}, "temperature"),
@@ -167,8 +173,13 @@ def error_cases(srv):
     for what, body, needle in cases:
         st, h, b = srv.request("POST", sp, body)
         json_error(st, h, b, 400, needle, what)
+    st, h, b = srv.request("POST", sp, {"model": "whisper-1", "input": "hi"})
+    json_error(st, h, b, 404, "does not exist", "unknown model", code="model_not_found")
     st, h, b = srv.request("GET", "/v1/nothing")
-    json_error(st, h, b, 404, "no such endpoint", "unknown path")
+    json_error(st, h, b, 404, "no such endpoint", "unknown path", code="not_found")
+    C.check("access-control-allow-origin" not in h, f"no CORS headers without --cors-origin: {h}")
+    st, h, b = srv.request("OPTIONS", sp, headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    C.check(st == 405 and "access-control-allow-origin" not in h, f"no preflight without --cors-origin: {st} {h}")
     st, h, b = srv.request("GET", sp)
     json_error(st, h, b, 405, "not allowed", "GET speech")
     C.check(h.get("allow") == "POST", f"405 Allow header: {h}")
@@ -297,7 +308,7 @@ def api_key_server():
     srv = Server("--max-tokens", 14, "--api-key", "sekrit-Key", name="apikey")
     try:
         st, h, b = srv.request("GET", "/v1/models")
-        json_error(st, h, b, 401, "API key", "no key")
+        json_error(st, h, b, 401, "API key", "no key", code="invalid_api_key")
         C.check(h.get("www-authenticate", "").startswith("Bearer"), f"401 WWW-Authenticate: {h}")
         st, h, b = srv.request("GET", "/v1/models", headers={"Authorization": "Bearer sekrit-kex"})
         json_error(st, h, b, 401, None, "wrong key")
@@ -311,6 +322,65 @@ def api_key_server():
         C.check(st == 200, f"/health needs no key: {st}")
         C.check("API key required" in srv.log(), "start line says a key is required")
         C.check(srv.stop() == 0, "api-key server exits 0 on SIGTERM")
+    finally:
+        srv.close()
+
+
+def openai_names_server():
+    """--served-model-name (twice) and --cors-origin: OpenAI's documented request unchanged, model ids, 404
+    model_not_found, voices case-insensitive and OpenAI's voice names through the layout's aliases, CORS."""
+    origin = "https://app.example"
+    srv = Server("--max-tokens", 14, "--served-model-name", "gpt-4o-mini-tts", "--served-model-name", "my-tts",
+                 "--cors-origin", origin, name="names")
+    try:
+        st, h, b = srv.request("GET", "/v1/models")
+        ids = [m["id"] for m in json.loads(b)["data"]] if st == 200 else []
+        C.check(ids == ["gpt-4o-mini-tts", "my-tts", "tiny-orpheus"], f"served names then the folder: {ids}")
+        C.check(h.get("access-control-allow-origin") == origin, f"CORS header on GET /v1/models: {h}")
+        st, h, b = srv.request("GET", "/v1/models/my-tts")
+        m = json.loads(b) if st == 200 else {}
+        C.check(m.get("id") == "my-tts" and m.get("object") == "model" and "tara" in m.get("voices", []),
+                f"GET /v1/models/my-tts: {st} {b[:200]!r}")
+        for bad_id in ("tts-1", "whisper-1"):
+            st, h, b = srv.request("GET", f"/v1/models/{bad_id}")
+            json_error(st, h, b, 404, bad_id, f"GET /v1/models/{bad_id}", code="model_not_found")
+            C.check(h.get("access-control-allow-origin") == origin, f"CORS header on an error: {h}")
+        st, h, b = srv.request("POST", "/v1/audio/speech", {"model": "tts-1", "input": "hi"})
+        json_error(st, h, b, 404, "tts-1", "tts-1 is not served once names are given", code="model_not_found")
+        # OpenAI's documented curl body, unchanged (instructions is accepted)
+        doc = {"model": "gpt-4o-mini-tts", "input": "Today is a wonderful day to build something people love!",
+               "voice": "coral", "instructions": "Speak in a cheerful and positive tone."}
+        st, h, b = srv.request("POST", "/v1/audio/speech", doc)
+        C.check(st == 200 and b[:4] == b"RIFF", f"OpenAI's documented request: {st} {b[:100]!r}")
+        st, h, b = srv.request("GET", "/v1/voices")
+        al = json.loads(b).get("aliases", {}) if st == 200 else {}
+        names = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")
+        C.check(all(al.get(n) in json.loads(b)["voices"] for n in names), f"/v1/voices aliases: {b[:400]!r}")
+        ref = None
+        for v in ("tara", "Tara", "TARA", "alloy", "Alloy"):
+            st, h, b = srv.request("POST", "/v1/audio/speech", {"model": "my-tts", "input": "Hello there.", "voice": v,
+                                                                 "seed": 3, "max_tokens": 14, "response_format": "pcm"})
+            C.check(st == 200 and len(b) > 0, f"voice {v!r}: {st} {b[:200]!r}")
+            ref = b if ref is None else ref
+            C.check(b == ref, f"voice {v!r} is tara (alloy is its alias): same samples")
+        st, h, b = srv.request("POST", "/v1/audio/speech", {"model": "my-tts", "input": "Hello there.", "voice": "nova",
+                                                             "seed": 3, "max_tokens": 14, "response_format": "pcm"})
+        C.check(st == 200 and b != ref, f"nova maps to another voice than alloy: {st}")
+        st, h, b = srv.request("POST", "/v1/audio/speech", {"model": "my-tts", "input": "hi", "voice": "glados"})
+        json_error(st, h, b, 400, "unknown voice", "unknown voice", code="invalid_value")
+        C.check(json.loads(b)["error"].get("param") == "voice", f"param names the field: {b!r}")
+        # CORS preflight, as a browser sends it before a cross-origin POST with a JSON body
+        st, h, b = srv.request("OPTIONS", "/v1/audio/speech", headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type"})
+        allow_h = h.get("access-control-allow-headers", "").lower()
+        C.check(st == 204 and h.get("access-control-allow-origin") == origin and
+                "POST" in h.get("access-control-allow-methods", "") and "authorization" in allow_h and
+                "content-type" in allow_h, f"preflight: {st} {h}")
+        st, h, b = srv.request("GET", "/health", headers={"Origin": origin})
+        C.check(st == 200 and h.get("access-control-allow-origin") == origin, f"CORS header on /health: {h}")
+        C.check("model gpt-4o-mini-tts" in srv.log(), "start line names the first served name")
+        C.check(srv.stop() == 0, "names server exits 0 on SIGTERM")
     finally:
         srv.close()
 
@@ -398,6 +468,7 @@ def main():
     finally:
         srv.close()
     api_key_server()
+    openai_names_server()
     queue_full_server()
     queued_hangup_server()
     C.finish()

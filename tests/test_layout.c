@@ -54,6 +54,12 @@ static void test_orpheus(void) {
     const char *v;
     TEST_CHECK(srt_layout_voice(l, "zoe", &v) && !strcmp(v, "zoe"), "voice zoe");
     TEST_CHECK(!srt_layout_voice(l, "bob", &v), "voice bob unknown");
+    TEST_CHECK(srt_layout_voice(l, "Zoe", &v) && !strcmp(v, "zoe"), "voices match case-insensitively");
+    static const char *const openai[] = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
+                                         "shimmer", "verse"};
+    for (int i = 0; i < 11; i++)
+        TEST_CHECK(srt_layout_voice(l, openai[i], &v) && v, "OpenAI voice %s maps to a voice", openai[i]);
+    TEST_CHECK(srt_layout_voice(l, "ALLOY", &v) && !strcmp(v, "tara"), "alloy -> tara");
     TEST_CHECK(srt_layout_voice(l, NULL, &v) && !strcmp(v, "tara"), "default voice tara");
 
     /* two frame groups: L0 = {10, 20}, L1 = {1,2, 3,4}, L2 = {100..107} */
@@ -186,6 +192,20 @@ static void test_malformed(void) {
     expect_format(buf, "default_voice");
     snprintf(buf, sizeof buf, "%s%s%s%s,\"voices\":[\"a\"],\"default_voice\":\"b\"}", head, audio, tokens, prompt);
     expect_format(buf, "default_voice");
+    snprintf(buf, sizeof buf, "%s%s%s%s,\"voices\":[\"a\"],\"voice_aliases\":{\"alloy\":\"b\"}}", head, audio, tokens,
+             prompt);
+    expect_format(buf, "voice_aliases");
+    snprintf(buf, sizeof buf, "%s%s%s%s,\"voices\":[\"a\"],\"voice_aliases\":[\"a\"]}", head, audio, tokens, prompt);
+    expect_format(buf, "voice_aliases");
+    /* a user's layout overrides the alias table: its own aliases only */
+    snprintf(buf, sizeof buf, "%s%s%s%s,\"voices\":[\"a\",\"b\"],\"voice_aliases\":{\"alloy\":\"b\"}}", head, audio,
+             tokens, prompt);
+    srt_layout *ul = NULL;
+    const char *uv = NULL;
+    TEST_CHECK(srt_layout_parse(buf, "user.json", &ul) == SRT_OK && srt_layout_voice(ul, "Alloy", &uv) &&
+                   !strcmp(uv, "b") && !srt_layout_voice(ul, "nova", &uv),
+               "a user's voice_aliases: %s", srt_last_error());
+    srt_layout_free(ul);
     snprintf(buf, sizeof buf, "%s%s\"tokens\":{\"start_of_speech\":1,\"end_of_speech\":2}}", head, audio);
     expect_format(buf, "prompt");
     snprintf(buf, sizeof buf, "{\"codec\":{\"levels\":3},%s%s%s}", audio, tokens, prompt);

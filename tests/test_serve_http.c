@@ -11,8 +11,9 @@
 
 static const char *const VOICES[] = {"tara", "leo", NULL};
 static const char *const MODELS[] = {"tiny", "tts-1", NULL};
-static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84, 0};
-static const srt_speech_limits LIM_AUDIO = {VOICES, MODELS, 10, 84, 65536};
+static const char *const ALIASES[] = {"alloy", "tara", "onyx", "leo", NULL};
+static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84, 0, ALIASES};
+static const srt_speech_limits LIM_AUDIO = {VOICES, MODELS, 10, 84, 65536, ALIASES};
 
 /* Parse a body; returns the HTTP status (200 when accepted) and leaves the request in *out (caller frees). */
 static int parse(const char *body, srt_speech_request *out, srt_http_error *err) {
@@ -120,6 +121,39 @@ static void test_parse_ok(void) {
     srt_speech_request_free(&r);
 }
 
+/* Unknown model: 404 model_not_found; voices case-insensitive and aliases resolved to the layout's voice. */
+static void test_names(void) {
+    srt_speech_request r;
+    srt_http_error err;
+    int status = parse("{\"model\":\"gpt-9\",\"input\":\"hi\"}", &r, &err);
+    TEST_CHECK(status == 404 && err.code && !strcmp(err.code, "model_not_found") && err.param &&
+               !strcmp(err.param, "model") && strstr(err.message, "gpt-9"), "unknown model: %d %s %s", status,
+               err.code ? err.code : "(null)", err.message);
+    srt_speech_request_free(&r);
+    static const struct { const char *given, *want; } cases[] = {
+        {"tara", "tara"}, {"TARA", "tara"}, {"Leo", "leo"}, {"alloy", "tara"}, {"ALLOY", "tara"}, {"onyx", "leo"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"model\":\"tiny\",\"input\":\"hi\",\"voice\":\"%s\"}", cases[i].given);
+        status = parse(body, &r, &err);
+        TEST_CHECK(status == 200 && r.voice && !strcmp(r.voice, cases[i].want), "voice %s -> %s (got %d %s)",
+                   cases[i].given, cases[i].want, status, r.voice ? r.voice : err.message);
+        if (status == 200) srt_speech_request_free(&r);
+    }
+    status = parse("{\"model\":\"tiny\",\"input\":\"hi\",\"voice\":\"nova\"}", &r, &err);
+    TEST_CHECK(status == 400 && err.code && !strcmp(err.code, "invalid_value") && err.param &&
+               !strcmp(err.param, "voice"), "an alias the layout lacks is an unknown voice: %d %s", status, err.message);
+    srt_speech_request_free(&r);
+    const char *allow;
+    TEST_CHECK(srt_http_route_match("GET", "/v1/models/tiny", &allow, &err) == SRT_ROUTE_MODEL &&
+               srt_http_route_match("HEAD", "/v1/models/x", &allow, &err) == SRT_ROUTE_MODEL &&
+               srt_http_route_needs_auth(SRT_ROUTE_MODEL), "GET /v1/models/{id} routed, needs the key");
+    TEST_CHECK(srt_http_route_match("GET", "/v1/models/", &allow, &err) == SRT_ROUTE_NONE && err.status == 404,
+               "/v1/models/ without an id: 404");
+    TEST_CHECK(srt_http_route_match("POST", "/v1/models/tiny", &allow, &err) == SRT_ROUTE_NONE && err.status == 405,
+               "POST /v1/models/{id}: 405");
+}
+
 static void test_parse_errors(void) {
     expect_400("", "empty");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\"", "malformed JSON");
@@ -130,7 +164,6 @@ static void test_parse_errors(void) {
     expect_400("{\"input\":\"hi\"}", "'model'");
     expect_400("{\"model\":\"tiny\"}", "'input'");
     expect_400("{\"model\":7,\"input\":\"hi\"}", "'model' must be a string");
-    expect_400("{\"model\":\"gpt-9\",\"input\":\"hi\"}", "unknown model");
     expect_400("{\"model\":\"tiny\",\"input\":3}", "'input' must be a string");
     expect_400("{\"model\":\"tiny\",\"input\":\"\"}", "empty");
     expect_400("{\"model\":\"tiny\",\"input\":\" \\n\\t \"}", "empty");
@@ -219,8 +252,10 @@ static void test_json_docs(void) {
     cJSON *j = s ? cJSON_Parse(s) : NULL;
     cJSON *e = cJSON_GetObjectItem(j, "error");
     TEST_CHECK(e && !strcmp(cJSON_GetObjectItem(e, "message")->valuestring, "no \"such\" path 7") &&
-               !strcmp(cJSON_GetObjectItem(e, "type")->valuestring, "not_found_error") &&
-               cJSON_GetObjectItem(e, "code")->valueint == 404, "error json: %s", s ? s : "(null)");
+               !strcmp(cJSON_GetObjectItem(e, "type")->valuestring, "invalid_request_error") &&
+               cJSON_IsNull(cJSON_GetObjectItem(e, "param")) &&
+               !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "code")), "not_found"),
+               "error json (OpenAI's shape, string code): %s", s ? s : "(null)");
     cJSON_Delete(j);
     free(s);
     srt_http_error_set(&err, 404, "not_found_error", "no such endpoint: /\xe9t\xe9/\xc3\xa9\xf0\x9f\x98");
@@ -246,10 +281,18 @@ static void test_json_docs(void) {
                s ? s : "(null)");
     cJSON_Delete(j);
     free(s);
-    s = srt_http_voices_json(VOICES, 24000);
+    s = srt_http_voices_json(VOICES, ALIASES, 24000);
     j = s ? cJSON_Parse(s) : NULL;
     TEST_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "voices")) == 2 &&
-               cJSON_GetObjectItem(j, "sample_rate")->valueint == 24000, "voices json");
+               !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "aliases"), "onyx")), "leo") &&
+               cJSON_GetObjectItem(j, "sample_rate")->valueint == 24000, "voices json: %s", s ? s : "(null)");
+    cJSON_Delete(j);
+    free(s);
+    s = srt_http_model_json("tiny", VOICES, 24000);
+    j = s ? cJSON_Parse(s) : NULL;
+    TEST_CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")), "tiny") &&
+               !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "object")), "model"), "model json: %s",
+               s ? s : "(null)");
     cJSON_Delete(j);
     free(s);
 }
@@ -495,6 +538,7 @@ int main(void) {
     test_utf8();
     test_parse_ok();
     test_parse_errors();
+    test_names();
     test_base64();
     test_audio_field();
     test_wav_and_audio();

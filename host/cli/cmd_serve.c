@@ -25,13 +25,17 @@ static const char *USAGE =
     "  --max-input-chars N       longest input text in characters (default 4096)\n"
     "  --max-audio-bytes N       largest audio prompt file sent in a request's \"audio\" field (base64), in\n"
     "                            bytes (default 4194304; 0 = the field is refused)\n"
-    "  --model-name NAME         the model's id in /v1/models (default: the LM folder's name)\n"
+    "  --served-model-name NAME  a name a request's \"model\" may use, listed in /v1/models (repeatable, e.g.\n"
+    "                            gpt-4o-mini-tts; default tts-1 and tts-1-hd); the LM folder's name is always\n"
+    "                            accepted; any other model gets 404 model_not_found. --model-name: the same\n"
+    "  --cors-origin ORIGIN      allow browser pages from ORIGIN (or *) to call the API: CORS headers on every\n"
+    "                            response, OPTIONS preflight answered (default: off)\n"
     "  --temperature T --top-p P --repetition-penalty R --seed S   sampling defaults (0.6, 0.8, 1.1, 0)\n"
     "  --http-threads N          HTTP polling threads (default 2)\n"
     "  --stream-buffer-max BYTES unsent audio a streaming client may fall behind before its request is\n"
     "                            cancelled (default 8388608)\n"
     "  --timeout S               idle connection timeout in seconds (default 60)\n"
-    "Endpoints: POST /v1/audio/speech, GET /v1/models, /v1/voices, /health, /metrics, / (a web page).\n";
+    "Endpoints: POST /v1/audio/speech, GET /v1/models[/ID], /v1/voices, /health, /metrics, / (a web page).\n";
 
 static void log_stderr(void *user, const char *line) {
     (void)user;
@@ -58,7 +62,8 @@ int srt_cmd_serve(int argc, char **argv) {
     hcfg.host = "127.0.0.1";
     hcfg.port = 8000;
     hcfg.api_key = getenv("SNACRT_API_KEY");
-    const char *model_name = NULL;
+    const char *served[17] = {NULL};
+    int n_served = 0;
     int max_input_chars = 4096;
     long long v;
     for (int i = 1; i < argc; i++) {
@@ -68,7 +73,7 @@ int srt_cmd_serve(int argc, char **argv) {
             "-m", "--model", "--codec", "--host", "--port", "--api-key", "--layout", "--device", "--threads",
             "--max-running", "--max-queue", "--max-tokens", "--max-input-chars", "--model-name", "--temperature",
             "--top-p", "--repetition-penalty", "--seed", "--http-threads", "--stream-buffer-max", "--timeout",
-            "--max-audio-bytes"};
+            "--max-audio-bytes", "--served-model-name", "--cors-origin"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -88,7 +93,12 @@ int srt_cmd_serve(int argc, char **argv) {
         case 10: bad = cli_parse_int(val, 1, 1 << 20, &v); ecfg.max_queue = (int)v; break;
         case 11: bad = cli_parse_int(val, 1, 1 << 20, &v); ecfg.sampling.max_tokens = (int)v; break;
         case 12: bad = cli_parse_int(val, 1, 1 << 20, &v); max_input_chars = (int)v; break;
-        case 13: model_name = val; bad = !*val; break;
+        case 13: case 22:
+            if (n_served == 16) return cli_usage_error("serve", USAGE, "at most 16 --served-model-name");
+            served[n_served++] = val;
+            bad = !*val;
+            break;
+        case 23: hcfg.cors_origin = val; bad = !*val; break;
         case 14: bad = cli_parse_float(val, &ecfg.sampling.temperature) || !(ecfg.sampling.temperature >= 0); break;
         case 15: bad = cli_parse_float(val, &ecfg.sampling.top_p) || !(ecfg.sampling.top_p >= 0 && ecfg.sampling.top_p <= 1);
             break;
@@ -123,7 +133,8 @@ int srt_cmd_serve(int argc, char **argv) {
     srt_status st = srt_tts_engine_create(&ecfg, &engine);
     if (st != SRT_OK) return cli_fail("serve", st);
     char name_buf[128];
-    hcfg.model_id = model_name ? model_name : base_name(ecfg.lm_dir, name_buf, sizeof name_buf);
+    hcfg.model_id = base_name(ecfg.lm_dir, name_buf, sizeof name_buf);
+    hcfg.served_model_names = served;
     hcfg.sampling = ecfg.sampling;
     hcfg.log = log_stderr;
     srt_http_server *server = NULL;
@@ -137,7 +148,7 @@ int srt_cmd_serve(int argc, char **argv) {
     for (const char *const *vv = srt_tts_voices(engine); vv && *vv; vv++) n_voices++;
     int v6 = strchr(hcfg.host, ':') != NULL;
     fprintf(stderr, "snacrt serve: listening on http://%s%s%s:%d/ (model %s, %d voices, %d Hz%s)\n", v6 ? "[" : "",
-            hcfg.host, v6 ? "]" : "", srt_http_server_port(server), hcfg.model_id, n_voices,
+            hcfg.host, v6 ? "]" : "", srt_http_server_port(server), n_served ? served[0] : hcfg.model_id, n_voices,
             srt_tts_sample_rate(engine), hcfg.api_key && hcfg.api_key[0] ? ", API key required" : "");
     fflush(stderr);
 

@@ -16,6 +16,7 @@ int srt_http_error_set(srt_http_error *err, int status, const char *type, const 
     if (!err) return -1;
     err->status = status;
     err->type = type;
+    err->code = err->param = NULL;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -48,17 +49,21 @@ srt_http_route srt_http_route_match(const char *method, const char *path, const 
         srt_http_error_set(err, 400, "invalid_request_error", "malformed request");
         return SRT_ROUTE_NONE;
     }
-    for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
-        if (strcmp(path, ROUTES[i].path)) continue;
-        if (!strcmp(method, ROUTES[i].method) || (!strcmp(ROUTES[i].method, "GET") && !strcmp(method, "HEAD")))
-            return ROUTES[i].route;
-        if (allow) *allow = ROUTES[i].allow;
+    static const route_entry MODEL = {"/v1/models/", SRT_ROUTE_MODEL, "GET", "GET, HEAD"};
+    for (size_t i = 0; i <= sizeof ROUTES / sizeof ROUTES[0]; i++) {
+        const route_entry *re = i < sizeof ROUTES / sizeof ROUTES[0] ? &ROUTES[i] : &MODEL;
+        if (re == &MODEL ? strncmp(path, MODEL.path, strlen(MODEL.path)) || !path[strlen(MODEL.path)]
+                         : strcmp(path, re->path))
+            continue;
+        if (!strcmp(method, re->method) || (!strcmp(re->method, "GET") && !strcmp(method, "HEAD")))
+            return re->route;
+        if (allow) *allow = re->allow;
         srt_http_error_set(err, 405, "invalid_request_error", "method %.32s not allowed on %.64s (allowed: %s)",
-                           method, path, ROUTES[i].allow);
+                           method, path, re->allow);
         return SRT_ROUTE_NONE;
     }
     srt_http_error_set(err, 404, "not_found_error",
-                       "no such endpoint: %.96s (POST /v1/audio/speech, GET /v1/models, /v1/voices, /health, "
+                       "no such endpoint: %.96s (POST /v1/audio/speech, GET /v1/models[/ID], /v1/voices, /health, "
                        "/metrics, /)", path);
     return SRT_ROUTE_NONE;
 }
@@ -69,6 +74,7 @@ const char *srt_http_route_label(srt_http_route route) {
     case SRT_ROUTE_HEALTH: return "/health";
     case SRT_ROUTE_METRICS: return "/metrics";
     case SRT_ROUTE_MODELS: return "/v1/models";
+    case SRT_ROUTE_MODEL: return "/v1/models/{id}";
     case SRT_ROUTE_VOICES: return "/v1/voices";
     case SRT_ROUTE_SPEECH: return "/v1/audio/speech";
     default: return "other";
@@ -76,7 +82,8 @@ const char *srt_http_route_label(srt_http_route route) {
 }
 
 int srt_http_route_needs_auth(srt_http_route route) {
-    return route == SRT_ROUTE_MODELS || route == SRT_ROUTE_VOICES || route == SRT_ROUTE_SPEECH;
+    return route == SRT_ROUTE_MODELS || route == SRT_ROUTE_MODEL || route == SRT_ROUTE_VOICES ||
+           route == SRT_ROUTE_SPEECH;
 }
 
 /* ------------------------------------------------------------------ authentication */
@@ -239,6 +246,7 @@ static int bad(srt_http_error *err, const char *fmt, ...) __attribute__((format(
 static int bad(srt_http_error *err, const char *fmt, ...) {
     err->status = 400;
     err->type = "invalid_request_error";
+    err->code = err->param = NULL;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -327,6 +335,18 @@ static int parse_audio(const cJSON *root, const srt_speech_limits *lim, srt_spee
     return 0;
 }
 
+/* The layout's voice a request's name stands for (a voice or an alias, case-insensitive), or NULL. */
+static const char *find_voice(const srt_speech_limits *lim, const char *name) {
+    for (const char *const *v = lim->voices; v && *v; v++)
+        if (!strcasecmp(*v, name)) return *v;
+    for (const char *const *a = lim->voice_aliases; a && a[0] && a[1]; a += 2)
+        if (!strcasecmp(a[0], name)) {
+            for (const char *const *v = lim->voices; v && *v; v++)
+                if (!strcmp(*v, a[1])) return *v;
+        }
+    return NULL;
+}
+
 static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_speech_request *out,
                         srt_http_error *err) {
     char list[200];
@@ -336,8 +356,11 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
     if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", "model", json_type_name(v));
     if (lim->models && !in_list(lim->models, v->valuestring)) {
         join_list(lim->models, list, sizeof list);
-        return srt_http_error_set(err, 400, "invalid_request_error", "unknown model '%.64s' (available: %s)",
-                                  v->valuestring, list);
+        srt_http_error_set(err, 404, "invalid_request_error", "The model '%.64s' does not exist (available: %s)",
+                           v->valuestring, list);
+        err->code = "model_not_found";
+        err->param = "model";
+        return -1;
     }
     out->model = strdup(v->valuestring);
     /* input */
@@ -357,12 +380,17 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
     v = cJSON_GetObjectItemCaseSensitive(root, "voice");
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", "voice", json_type_name(v));
-        if (!in_list(lim->voices, v->valuestring)) {
+        const char *voice = find_voice(lim, v->valuestring);
+        if (!voice) {
             join_list(lim->voices, list, sizeof list);
-            return srt_http_error_set(err, 400, "invalid_request_error", "unknown voice '%.64s' (available: %s)",
-                                      v->valuestring, list[0] ? list : "none");
+            srt_http_error_set(err, 400, "invalid_request_error", "unknown voice '%.64s' (available: %s%s)",
+                               v->valuestring, list[0] ? list : "none",
+                               lim->voice_aliases && lim->voice_aliases[0] ? ", or an alias in GET /v1/voices" : "");
+            err->code = "invalid_value";
+            err->param = "voice";
+            return -1;
         }
-        out->voice = strdup(v->valuestring);
+        out->voice = strdup(voice);
         if (!out->voice) return srt_http_error_set(err, 500, "server_error", "out of memory");
     }
     /* response_format */

@@ -133,6 +133,20 @@ static char *print_and_free(cJSON *root) {
     return s;
 }
 
+/* OpenAI-style string code of an error that did not set one. */
+static const char *default_code(const srt_http_error *err) {
+    switch (err->status) {
+    case 400: return "invalid_request";
+    case 401: return "invalid_api_key";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 413: return "request_too_large";
+    case 500: return "internal_error";
+    case 503: return "server_overloaded";
+    default: return err->status >= 500 ? "server_error" : "invalid_request";
+    }
+}
+
 char *srt_http_error_json(const srt_http_error *err) {
     cJSON *root = cJSON_CreateObject();
     cJSON *e = root ? cJSON_AddObjectToObject(root, "error") : NULL;
@@ -140,8 +154,10 @@ char *srt_http_error_json(const srt_http_error *err) {
     char msg[sizeof err->message];
     srt_utf8_sanitize(err->message, msg, sizeof msg);
     cJSON_AddStringToObject(e, "message", msg);
-    cJSON_AddStringToObject(e, "type", err->type ? err->type : "server_error");
-    cJSON_AddNumberToObject(e, "code", err->status);
+    cJSON_AddStringToObject(e, "type", err->status >= 500 ? "server_error" : "invalid_request_error");
+    if (err->param) cJSON_AddStringToObject(e, "param", err->param);
+    else cJSON_AddNullToObject(e, "param");
+    cJSON_AddStringToObject(e, "code", err->code ? err->code : default_code(err));
     return print_and_free(root);
 }
 
@@ -150,29 +166,42 @@ static void add_voices(cJSON *obj, const char *const *voices) {
     for (; arr && voices && *voices; voices++) cJSON_AddItemToArray(arr, cJSON_CreateString(*voices));
 }
 
+static cJSON *model_object(const char *model, const char *const *voices, int sample_rate) {
+    cJSON *m = cJSON_CreateObject();
+    if (!m) return NULL;
+    cJSON_AddStringToObject(m, "id", model);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", 0);
+    cJSON_AddStringToObject(m, "owned_by", "snacrt");
+    cJSON_AddNumberToObject(m, "sample_rate", sample_rate);
+    add_voices(m, voices);
+    return m;
+}
+
 char *srt_http_models_json(const char *const *models, const char *const *voices, int sample_rate) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     cJSON_AddStringToObject(root, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(root, "data");
     for (; data && models && *models; models++) {
-        cJSON *m = cJSON_CreateObject();
+        cJSON *m = model_object(*models, voices, sample_rate);
         if (!m) break;
-        cJSON_AddStringToObject(m, "id", *models);
-        cJSON_AddStringToObject(m, "object", "model");
-        cJSON_AddNumberToObject(m, "created", 0);
-        cJSON_AddStringToObject(m, "owned_by", "snacrt");
-        cJSON_AddNumberToObject(m, "sample_rate", sample_rate);
-        add_voices(m, voices);
         cJSON_AddItemToArray(data, m);
     }
     return print_and_free(root);
 }
 
-char *srt_http_voices_json(const char *const *voices, int sample_rate) {
+char *srt_http_model_json(const char *model, const char *const *voices, int sample_rate) {
+    cJSON *m = model_object(model, voices, sample_rate);
+    return m ? print_and_free(m) : NULL;
+}
+
+char *srt_http_voices_json(const char *const *voices, const char *const *aliases, int sample_rate) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     add_voices(root, voices);
+    cJSON *al = cJSON_AddObjectToObject(root, "aliases");
+    for (; al && aliases && aliases[0] && aliases[1]; aliases += 2) cJSON_AddStringToObject(al, aliases[0], aliases[1]);
     cJSON_AddNumberToObject(root, "sample_rate", sample_rate);
     return print_and_free(root);
 }

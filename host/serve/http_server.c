@@ -40,9 +40,10 @@ struct srt_http_server {
     struct MHD_Daemon *daemon;
     srt_tts_engine *engine;
     srt_http_config cfg;           /* copy; strings below owned */
-    char *host, *api_key, *model_id;
-    const char *models[4];         /* model_id, "tts-1", "tts-1-hd", NULL */
-    const char *const *voices;
+    char *host, *api_key, *model_id, *cors_origin;
+    char **models;                 /* accepted model names, NULL-terminated: served names (or "tts-1", "tts-1-hd"),
+                                      then model_id */
+    const char *const *voices, *const *voice_aliases;
     int sample_rate, port;
     size_t max_body, max_audio;    /* max_audio 0: the "audio" field is refused */
     pthread_mutex_t lock;          /* counters, active, stopping, watch_stop */
@@ -305,14 +306,20 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
 
 /* ------------------------------------------------------------------ responses */
 
-static void add_common_headers(struct MHD_Response *resp) {
+static void add_common_headers(const srt_http_server *s, struct MHD_Response *resp) {
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (s->cors_origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", s->cors_origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                "X-Snacrt-Sample-Rate, X-Snacrt-Request-Id, X-Snacrt-Note");
+        if (strcmp(s->cors_origin, "*")) MHD_add_response_header(resp, "Vary", "Origin");
+    }
 }
 
 static enum MHD_Result queue(req_state *r, int status, struct MHD_Response *resp) {
     if (!resp) return MHD_NO;
-    add_common_headers(resp);
+    add_common_headers(r->server, resp);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (ok == MHD_YES) {
@@ -352,6 +359,20 @@ static enum MHD_Result reply_simple_error(req_state *r, int status, const char *
     return reply_error(r, &err, NULL);
 }
 
+/* CORS preflight: 204 allowing the methods and the headers a browser client sends (no auth: browsers send
+ * preflights without credentials). */
+static enum MHD_Result reply_preflight(req_state *r) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-Lang, "
+                            "X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, "
+                            "X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    return queue(r, 204, resp);
+}
+
 static enum MHD_Result reply_get(req_state *r) {
     srt_http_server *s = r->server;
     char *text = NULL;
@@ -388,10 +409,23 @@ static enum MHD_Result reply_get(req_state *r) {
         return queue(r, 200, text_response(text, "text/plain; version=0.0.4; charset=utf-8"));
     }
     case SRT_ROUTE_MODELS:
-        text = srt_http_models_json(s->models, s->voices, s->sample_rate);
+        text = srt_http_models_json((const char *const *)s->models, s->voices, s->sample_rate);
         break;
+    case SRT_ROUTE_MODEL: {
+        const char *id = r->path + strlen("/v1/models/");
+        for (char **m = s->models; *m && !text; m++)
+            if (!strcmp(*m, id)) text = srt_http_model_json(*m, s->voices, s->sample_rate);
+        if (!text) {
+            srt_http_error err;
+            srt_http_error_set(&err, 404, "invalid_request_error", "The model '%.64s' does not exist", id);
+            err.code = "model_not_found";
+            err.param = "model";
+            return reply_error(r, &err, NULL);
+        }
+        break;
+    }
     case SRT_ROUTE_VOICES:
-        text = srt_http_voices_json(s->voices, s->sample_rate);
+        text = srt_http_voices_json(s->voices, s->voice_aliases, s->sample_rate);
         break;
     default:
         return reply_simple_error(r, 500, "server_error", "unroutable request");
@@ -520,7 +554,9 @@ static void active_remove_locked(srt_http_server *s, req_state *r) {
 static enum MHD_Result start_speech(req_state *r) {
     srt_http_server *s = r->server;
     srt_http_error err;
-    srt_speech_limits lim = {s->voices, s->models, s->cfg.max_input_chars, s->cfg.max_tokens, s->max_audio};
+    srt_speech_limits lim = {.voices = s->voices, .models = (const char *const *)s->models,
+                             .voice_aliases = s->voice_aliases, .max_input_chars = s->cfg.max_input_chars,
+                             .max_tokens = s->cfg.max_tokens, .max_audio_bytes = s->max_audio};
     int rc = srt_speech_request_parse(r->body, r->body_len, &lim, &r->sreq, &err);
     free(r->body);
     r->body = NULL;
@@ -607,6 +643,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&s->lock);
         const char *allow = NULL;
         srt_http_error err;
+        if (s->cors_origin && !strcmp(method, "OPTIONS")) return reply_preflight(r);
         r->route = srt_http_route_match(method, url, &allow, &err);
         if (s->api_key && srt_http_route_needs_auth(r->route) &&
             !srt_http_bearer_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
@@ -767,6 +804,32 @@ static srt_status open_listener(const char *host, int port, int *fd_out, int *po
     return SRT_OK;
 }
 
+/* The accepted model names: the served names (default "tts-1", "tts-1-hd"), then the folder's name, without
+ * repeats. Returns 0 when out of memory. */
+static int build_models(srt_http_server *s, const char *const *served) {
+    static const char *const fallback[] = {"tts-1", "tts-1-hd", NULL};
+    if (!served || !served[0]) served = fallback;
+    int n = 0;
+    while (served[n]) n++;
+    s->models = calloc((size_t)n + 2, sizeof *s->models);
+    if (!s->models || !s->model_id) return 0;
+    int k = 0;
+    for (int i = 0; i <= n; i++) {
+        const char *name = i < n ? served[i] : s->model_id;
+        int dup = !name[0];
+        for (int j = 0; j < k; j++) dup |= !strcmp(s->models[j], name);
+        if (!dup && !(s->models[k++] = srt_strdup(name))) return 0;
+    }
+    return 1;
+}
+
+/* Free the strings the server owns (not the server). */
+static void free_owned(srt_http_server *s) {
+    free(s->host); free(s->api_key); free(s->model_id); free(s->cors_origin);
+    for (char **m = s->models; m && *m; m++) free(*m);
+    free(s->models);
+}
+
 srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *cfg, srt_http_server **out) {
     *out = NULL;
     if (!engine || !cfg || cfg->port < 0 || cfg->port > 65535)
@@ -778,12 +841,13 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     s->host = srt_strdup(cfg->host ? cfg->host : "127.0.0.1");
     s->api_key = cfg->api_key && cfg->api_key[0] ? srt_strdup(cfg->api_key) : NULL;
     s->model_id = srt_strdup(cfg->model_id ? cfg->model_id : "snacrt");
+    s->cors_origin = cfg->cors_origin && cfg->cors_origin[0] ? srt_strdup(cfg->cors_origin) : NULL;
+    s->cfg.cors_origin = s->cors_origin;
+    s->cfg.served_model_names = NULL;
+    int models_ok = build_models(s, cfg->served_model_names);
     s->cfg.host = s->host;
     s->cfg.api_key = s->api_key;
     s->cfg.model_id = s->model_id;
-    s->models[0] = s->model_id;
-    s->models[1] = "tts-1";
-    s->models[2] = "tts-1-hd";
     if (s->cfg.max_tokens <= 0) s->cfg.max_tokens = s->cfg.sampling.max_tokens > 0 ? s->cfg.sampling.max_tokens : 1200;
     s->cfg.sampling.max_tokens = s->cfg.max_tokens;
     if (s->cfg.max_input_chars <= 0) s->cfg.max_input_chars = 4096;
@@ -798,6 +862,7 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (s->cfg.socket_send_buffer == 0) s->cfg.socket_send_buffer = 128 * 1024;
     if (s->cfg.connection_timeout_s <= 0) s->cfg.connection_timeout_s = 60;
     s->voices = srt_tts_voices(engine);
+    s->voice_aliases = srt_tts_voice_aliases(engine);
     s->sample_rate = srt_tts_sample_rate(engine);
     pthread_condattr_t ca;
     int cv_ok = !pthread_condattr_init(&ca);
@@ -806,10 +871,11 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
         cv_ok = !pthread_cond_init(&s->watch_cv, &ca);
         pthread_condattr_destroy(&ca);
     }
-    if (!s->host || !s->model_id || (cfg->api_key && cfg->api_key[0] && !s->api_key) || !cv_ok ||
+    if (!s->host || !s->model_id || !models_ok || (cfg->cors_origin && cfg->cors_origin[0] && !s->cors_origin) ||
+        (cfg->api_key && cfg->api_key[0] && !s->api_key) || !cv_ok ||
         pthread_mutex_init(&s->lock, NULL)) {
         if (cv_ok) pthread_cond_destroy(&s->watch_cv);
-        free(s->host); free(s->api_key); free(s->model_id); free(s);
+        free_owned(s); free(s);
         return srt_error(SRT_ERR_NOMEM, "http server: out of memory");
     }
     int fd = -1, ipv6 = 0;
@@ -817,7 +883,7 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (st != SRT_OK) {
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->watch_cv);
-        free(s->host); free(s->api_key); free(s->model_id); free(s);
+        free_owned(s); free(s);
         return st;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -837,7 +903,7 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
         close(fd);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->watch_cv);
-        free(s->host); free(s->api_key); free(s->model_id); free(s);
+        free_owned(s); free(s);
         return srt_error(SRT_ERR_IO, "cannot start the HTTP server (libmicrohttpd) on %s port %d", cfg->host, cfg->port);
     }
     if (pthread_create(&s->watcher, NULL, watch_main, s)) {
@@ -904,8 +970,6 @@ void srt_http_server_free(srt_http_server *s) {
     watcher_stop(s);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->watch_cv);
-    free(s->host);
-    free(s->api_key);
-    free(s->model_id);
+    free_owned(s);
     free(s);
 }

@@ -7,8 +7,9 @@
  *   http_metrics.c   counters, the time-to-first-audio histogram and the Prometheus text exposition
  *   http_page.c      the web page served at "/" (generated from web/index.html by web/embed_page.py)
  *
- * Endpoints: POST /v1/audio/speech, GET /v1/models, GET /v1/voices, GET /health, GET /metrics, GET /.
- * Errors are {"error":{"message":...,"type":...}} with a 4xx/5xx status.
+ * Endpoints: POST /v1/audio/speech, GET /v1/models, GET /v1/models/{id}, GET /v1/voices, GET /health,
+ * GET /metrics, GET /; OPTIONS anywhere when CORS is on (cors_origin).
+ * Errors are OpenAI's {"error":{"message":...,"type":...,"param":...,"code":"..."}} with a 4xx/5xx status.
  *
  * Streaming (stream=true, pcm or wav): the response is chunked and fed from a per-request byte buffer that the
  * engine callback appends to (it never blocks). Client sockets get a fixed send buffer (socket_send_buffer), so
@@ -45,8 +46,12 @@ typedef struct srt_http_config {
     const char *host;              /* numeric IPv4 or IPv6 address to bind (NULL = "127.0.0.1") */
     int port;                      /* 0 = any free port (srt_http_server_port tells which) */
     const char *api_key;           /* NULL or "": no authentication; else the /v1/ endpoints need "Authorization: Bearer KEY" */
-    const char *model_id;          /* the model's name in /v1/models (NULL = "snacrt"); "tts-1", "tts-1-hd"
-                                      are accepted as aliases */
+    const char *model_id;          /* the model folder's name, always accepted (NULL = "snacrt") */
+    const char *const *served_model_names; /* NULL-terminated names a request's "model" may use (vLLM's
+                                      --served-model-name), listed first in /v1/models; NULL or empty: "tts-1" and
+                                      "tts-1-hd". Any other model is a 404 "model_not_found". */
+    const char *cors_origin;       /* NULL or "": no CORS headers; else Access-Control-Allow-Origin on every
+                                      response and OPTIONS preflight answered (204) on every path */
     int max_tokens;                /* a request's max_tokens default and upper bound (0 = sampling.max_tokens) */
     int max_input_chars;           /* longest "input" in characters (0 = 4096) */
     size_t max_body_bytes;         /* largest request body (0 = 6 * max_input_chars + 16384, plus the base64 size
@@ -78,11 +83,14 @@ void srt_http_server_free(srt_http_server *server);
 
 typedef struct srt_http_error {
     int status;                    /* HTTP status */
-    const char *type;              /* "invalid_request_error", "authentication_error", "not_found_error", ... */
+    const char *type;              /* "invalid_request_error", "authentication_error", "not_found_error", ... (the
+                                      JSON says OpenAI's type: see srt_http_error_json) */
+    const char *code;              /* OpenAI's string code ("model_not_found", ...); NULL = derived from status */
+    const char *param;             /* the request field at fault, or NULL */
     char message[320];
 } srt_http_error;
 
-/* Fill err (printf message) and return -1. */
+/* Fill err (printf message; code and param NULL) and return -1. */
 int srt_http_error_set(srt_http_error *err, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -94,6 +102,7 @@ typedef enum srt_http_route {
     SRT_ROUTE_MODELS,              /* GET /v1/models */
     SRT_ROUTE_VOICES,              /* GET /v1/voices */
     SRT_ROUTE_SPEECH,              /* POST /v1/audio/speech */
+    SRT_ROUTE_MODEL,               /* GET /v1/models/{id} */
     SRT_ROUTE_COUNT
 } srt_http_route;
 
@@ -124,10 +133,12 @@ typedef enum srt_http_audio_format { SRT_HTTP_WAV = 0, SRT_HTTP_PCM, SRT_HTTP_FL
 typedef struct srt_speech_limits {
     const char *const *voices;     /* NULL-terminated list of voices; NULL or empty = the request may not name one
                                       other than the default */
-    const char *const *models;     /* NULL-terminated list of accepted model names; NULL = any */
+    const char *const *models;     /* NULL-terminated list of accepted model names (NULL = any); another name is a
+                                      404 with code "model_not_found" */
     int max_input_chars;           /* > 0 */
     int max_tokens;                /* > 0: bound of the request's max_tokens */
     size_t max_audio_bytes;        /* largest decoded "audio" field (0: the field is refused) */
+    const char *const *voice_aliases; /* NULL-terminated pairs (alias, voice) or NULL (srt_tts_voice_aliases) */
 } srt_speech_limits;
 
 typedef struct srt_speech_request {
@@ -150,7 +161,7 @@ typedef struct srt_speech_request {
 
 /* Parse and validate a POST /v1/audio/speech body (n bytes, need not be NUL-terminated). Checks: UTF-8, no NUL,
  * a JSON object; "model" (string, accepted) and "input" (non-empty string of at most max_input_chars
- * characters) required; "voice" known; "response_format" one of wav|pcm|flac; "stream" boolean, not with
+ * characters) required; "voice" a voice or an alias (case-insensitive; out->voice is the layout's voice); "response_format" one of wav|pcm|flac; "stream" boolean, not with
  * flac; numbers finite, in range and of the right type; "stream_format" absent or "audio"; "audio" a string of
  * base64 (whitespace ignored, padding optional, a "data:...;base64," prefix allowed) of at most max_audio_bytes
  * decoded bytes (else 413) that libsndfile reads as audio. Unknown fields are ignored. Returns 0, or -1 with a
@@ -180,13 +191,20 @@ const char *srt_http_audio_mime(srt_http_audio_format format);
  * through virtual IO into memory). *out malloc'd. */
 srt_status srt_http_encode_audio(srt_http_audio_format format, const float *pcm, int64_t n, int sample_rate,
                                  uint8_t **out, size_t *n_out);
-/* {"error":{"message":...,"type":...,"code":status}}, malloc'd (NULL on allocation failure); bytes of the message
- * that are not UTF-8 (a path or name echoed back) become '?', so the document is always valid JSON. */
+/* {"error":{"message":...,"type":...,"param":...,"code":...}} as OpenAI's API answers, malloc'd (NULL on allocation
+ * failure). type is OpenAI's: "invalid_request_error" for 4xx (authentication_error and not_found_error included),
+ * "server_error" for 5xx. code is a string: err->code, else from the status: 400 invalid_request, 401
+ * invalid_api_key, 404 not_found, 405 method_not_allowed, 413 request_too_large, 500 internal_error, 503
+ * server_overloaded. param is null unless set. Bytes of the message that are not UTF-8 (a path or name echoed
+ * back) become '?', so the document is always valid JSON. */
 char *srt_http_error_json(const srt_http_error *err);
 /* GET /v1/models: {"object":"list","data":[{"id":...,"object":"model","owned_by":"snacrt","voices":[...]}...]} */
 char *srt_http_models_json(const char *const *models, const char *const *voices, int sample_rate);
-/* GET /v1/voices: {"voices":[...],"sample_rate":...} */
-char *srt_http_voices_json(const char *const *voices, int sample_rate);
+/* GET /v1/models/{id}: the one model object of the list above. */
+char *srt_http_model_json(const char *model, const char *const *voices, int sample_rate);
+/* GET /v1/voices: {"voices":[...],"aliases":{"alloy":"tara",...},"sample_rate":...} (aliases: NULL-terminated
+ * pairs or NULL) */
+char *srt_http_voices_json(const char *const *voices, const char *const *aliases, int sample_rate);
 
 /* ------------------------------------------------------------------ metrics (http_metrics.c) */
 

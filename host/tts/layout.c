@@ -4,6 +4,7 @@
 #include "common.h"
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <strings.h>
 
 void srt_layout_free(srt_layout *l) {
     if (!l) return;
@@ -15,6 +16,8 @@ void srt_layout_free(srt_layout *l) {
     for (int i = 0; i < l->n_voices; i++) free(l->voices[i]);
     free(l->voices);
     free(l->default_voice);
+    for (int i = 0; l->voice_aliases && l->voice_aliases[i]; i++) free(l->voice_aliases[i]);
+    free(l->voice_aliases);
     free(l);
 }
 
@@ -203,6 +206,20 @@ static srt_status parse_voices(srt_layout *l, const cJSON *root, const char *src
             return srt_error(SRT_ERR_FORMAT, "%s: \"default_voice\" '%s' is not in \"voices\"", src, d->valuestring);
         if (!(l->default_voice = srt_strdup(d->valuestring))) return SRT_ERR_NOMEM;
     }
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(root, "voice_aliases");
+    if (al && !cJSON_IsObject(al))
+        return srt_error(SRT_ERR_FORMAT, "%s: \"voice_aliases\" must be an object {\"alias\": \"voice\"}", src);
+    int na = al ? cJSON_GetArraySize(al) : 0;
+    l->voice_aliases = srt_calloc((size_t)na * 2 + 1, sizeof *l->voice_aliases, "layout voice aliases");
+    if (!l->voice_aliases) return SRT_ERR_NOMEM;
+    for (const cJSON *e = al ? al->child : NULL; e; e = e->next) {
+        int found = 0;
+        for (int i = 0; cJSON_IsString(e) && i < l->n_voices; i++) found |= !strcmp(l->voices[i], e->valuestring);
+        if (!found || !e->string[0])
+            return srt_error(SRT_ERR_FORMAT, "%s: \"voice_aliases\".\"%s\" must name one of \"voices\"", src, e->string);
+        char **pair = l->voice_aliases + 2 * l->n_voice_aliases++;
+        if (!(pair[0] = srt_strdup(e->string)) || !(pair[1] = srt_strdup(e->valuestring))) return SRT_ERR_NOMEM;
+    }
     for (int i = 0; i < l->n_prompt; i++)
         if (l->prompt[i].kind == SRT_LAYOUT_TEXT && strstr(l->prompt[i].text, "{voice}") && !l->default_voice)
             return srt_error(SRT_ERR_FORMAT, "%s: \"prompt[%d].text\" uses {voice} but \"default_voice\" is not set",
@@ -306,6 +323,9 @@ int srt_layout_voice(const srt_layout *l, const char *name, const char **resolve
     *resolved = l->default_voice;
     if (!name) return 1;
     for (int i = 0; i < l->n_voices; i++)
-        if (!strcmp(l->voices[i], name)) { *resolved = l->voices[i]; return 1; }
+        if (!strcasecmp(l->voices[i], name)) { *resolved = l->voices[i]; return 1; }
+    for (int i = 0; i < l->n_voice_aliases; i++)
+        if (!strcasecmp(l->voice_aliases[2 * i], name))
+            return srt_layout_voice(l, l->voice_aliases[2 * i + 1], resolved);
     return 0;
 }

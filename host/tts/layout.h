@@ -17,7 +17,8 @@
  *                     audio prompt; any item with "with_audio": true is kept only when the request has audio.
  *                     The generated audio starts right after the prompt (so it normally ends with
  *                     start_of_speech).
- *   "voices"          [names] ({voice} must be one of them); "default_voice": name or null */
+ *   "voices"          [names] ({voice} must be one of them); "default_voice": name or null
+ *   "voice_aliases"   {alias: voice} other names a request may use for a voice (OpenAI's alloy, ash, ...) */
 #ifndef SRT_LAYOUT_H
 #define SRT_LAYOUT_H
 
@@ -54,6 +55,7 @@ typedef struct srt_layout {
     srt_layout_item *prompt; int n_prompt;
     char **voices; int n_voices;               /* voices is NULL-terminated */
     char *default_voice;                       /* NULL when none */
+    char **voice_aliases; int n_voice_aliases; /* "voice_aliases": NULL-terminated pairs alias, voice (2 * n + 1) */
 } srt_layout;
 
 /* Parse layout JSON text; source names it in messages. Malformed: SRT_ERR_FORMAT naming source and field. */
@@ -74,7 +76,8 @@ srt_status srt_layout_check_codec(const srt_layout *layout, const srt_codec_info
 int32_t srt_layout_audio_id(const srt_layout *layout, int position, int32_t code);
 int32_t srt_layout_audio_code(const srt_layout *layout, int position, int32_t id);
 /* Is name a known voice (NULL: the default voice exists or the layout has no voices)? Returns the voice to use
- * through *resolved (NULL when the layout has none). */
+ * through *resolved (NULL when the layout has none). Names match case-insensitively, voices first, then the
+ * "voice_aliases" (OpenAI's names, e.g. "alloy" -> "tara"). */
 int srt_layout_voice(const srt_layout *layout, const char *name, const char **resolved);
 
 /* Codes (whole frame groups) -> ids, n_positions per group. *ids malloc'd. */

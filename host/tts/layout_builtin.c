@@ -36,7 +36,9 @@ static const char layout_orpheus[] =
     "    {\"token\": \"start_of_speech\"}\n"
     "  ],\n"
     "  \"voices\": [\"tara\", \"leah\", \"jess\", \"leo\", \"dan\", \"mia\", \"zac\", \"zoe\"],\n"
-    "  \"default_voice\": \"tara\"\n"
+    "  \"default_voice\": \"tara\",\n"
+    "  \"voice_aliases\": {\"alloy\": \"tara\", \"ash\": \"leo\", \"ballad\": \"zac\", \"coral\": \"leah\", \"echo\": \"dan\", \"fable\": \"zac\",\n"
+    "                    \"nova\": \"jess\", \"onyx\": \"leo\", \"sage\": \"mia\", \"shimmer\": \"zoe\", \"verse\": \"dan\"}\n"
     "}\n";
 
 static const char layout_laion_flat[] =

@@ -209,5 +209,8 @@ void srt_tts_get_metrics(srt_tts_engine *e, srt_tts_metrics *m) {
 
 int srt_tts_sample_rate(const srt_tts_engine *e) { return e ? e->codec_info.sample_rate : 0; }
 const char *const *srt_tts_voices(const srt_tts_engine *e) { return e ? (const char *const *)e->layout->voices : NULL; }
+const char *const *srt_tts_voice_aliases(const srt_tts_engine *e) {
+    return e ? (const char *const *)e->layout->voice_aliases : NULL;
+}
 int srt_tts_lookahead(const srt_tts_engine *e) { return e ? e->lookahead : 0; }
 int64_t srt_tts_group_samples(const srt_tts_engine *e) { return e ? e->group_samples : 0; }

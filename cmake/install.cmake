@@ -7,7 +7,7 @@
 #   snacrt.pc              pkg-config file; Requires.private / Libs.private carry the dependencies for --static
 # `cmake --install build --prefix P` puts include/snacrt*.h in P/include, both libraries and the snacrt command in
 # P/lib and P/bin, and snacrt.pc in P/lib/pkgconfig. tests/test_install.sh checks it with docs/example/example.c.
-set(SNACRT_VERSION 0.1.0)
+# SNACRT_VERSION is set in CMakeLists.txt (also compiled into srt_get_build_info)
 include(GNUInstallDirs)
 set(_srt_objs $<TARGET_OBJECTS:snacrt>)
 set(_srt_pc_libs "")

@@ -43,6 +43,20 @@ typedef enum srt_status {
     SRT_ERR_CANCELLED      /* the caller cancelled the operation */
 } srt_status;
 
+/* What this library was built with (`snacrt --version`). Strings are static. */
+typedef struct srt_build_info {
+    const char *version;      /* "0.1.0" */
+    const char *git_commit;   /* the source tree's commit when the build was configured ("abc123def456", with
+                                 "-dirty" when it had uncommitted changes; "unknown" outside a git checkout) */
+    int cuda;                 /* the CUDA backend is built with nvcc */
+    int cudasim;              /* the "cuda" backend runs the CUDA kernels on the CPU simulator (tests/cudasim) */
+    int nccl;                 /* tensor parallelism over NCCL */
+    int mpi;                  /* multi-process tensor parallelism over MPI */
+    const char *blas;         /* the CPU BLAS as it describes itself ("OpenBLAS 0.3.21 DYNAMIC_ARCH ...") */
+    const char *compiler;     /* "gcc 12.2.0" */
+} srt_build_info;
+void srt_get_build_info(srt_build_info *out);
+
 /* Name of a status ("SRT_ERR_FORMAT"). */
 const char *srt_status_name(srt_status status);
 /* The message of the last failure on this thread ("" if none). */

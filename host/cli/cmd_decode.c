@@ -24,7 +24,7 @@ int srt_cmd_decode(int argc, char **argv) {
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) fmt_name = v;
         else if (cli_flag_value(argc, argv, &i, "--device", &v)) device = v;
         else if (cli_flag_value(argc, argv, &i, "--threads", &v)) threads = v;
-        else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("decode", usage, "unknown option %s", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("decode", usage, argv[i]);
         else if (!input) { input = argv[i]; continue; }
         else return cli_usage_error("decode", usage, "only one CODES file may be given");
         if (!v) return cli_usage_error("decode", usage, "%s needs a value", argv[i]);
@@ -41,6 +41,8 @@ int srt_cmd_decode(int argc, char **argv) {
         return cli_usage_error("decode", usage, "--noise must be off or a non-negative integer seed");
     if (threads && cli_parse_int(threads, 0, 1024, &n_threads)) return cli_usage_error("decode", usage, "--threads must be 0..1024");
 
+    if (cli_check_model_dir("decode", "-m", model, CLI_DIR_SNAC) || cli_check_output_parent("decode", "-o", out))
+        return 1;
     char *data = NULL;
     size_t size = 0;
     srt_status st;

@@ -239,7 +239,7 @@ int srt_cmd_detokenize(int argc, char **argv) {
         else if (cli_flag_value(argc, argv, &i, "--threads", &v)) threads = v;
         else if (argv[i][0] == '-' && argv[i][1]) {
             list_free(&inputs);
-            return cli_usage_error("detokenize", usage, "unknown option %s", argv[i]);
+            return cli_unknown_option("detokenize", usage, argv[i]);
         } else {
             if (list_push(&inputs, argv[i])) { list_free(&inputs); return cli_fail("detokenize", SRT_ERR_NOMEM); }
             continue;
@@ -279,7 +279,7 @@ int srt_cmd_detokenize(int argc, char **argv) {
         else if (S_ISDIR(sb.st_mode)) st = list_dir_shards(inputs.v[i], &shards);
         else if (list_push(&shards, inputs.v[i])) st = srt_error(SRT_ERR_NOMEM, "out of memory");
     }
-    if (st == SRT_OK && mkdir(out_dir, 0777) != 0 && errno != EEXIST)
+    if (st == SRT_OK && cli_mkdirs(out_dir) != 0)
         st = srt_error(SRT_ERR_IO, "%s: cannot create the output folder: %s", out_dir, strerror(errno));
 
     detok d = {.out_dir = out_dir, .ext = format, .noise_seed = seed, .max_batch = (int)max_batch,

@@ -20,7 +20,7 @@ int srt_cmd_encode(int argc, char **argv) {
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) fmt_name = v;
         else if (cli_flag_value(argc, argv, &i, "--device", &v)) device = v;
         else if (cli_flag_value(argc, argv, &i, "--threads", &v)) threads = v;
-        else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("encode", usage, "unknown option %s", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("encode", usage, argv[i]);
         else if (!input) { input = argv[i]; continue; }
         else return cli_usage_error("encode", usage, "only one AUDIO file may be given");
         if (!v) return cli_usage_error("encode", usage, "%s needs a value", argv[i]);
@@ -34,6 +34,7 @@ int srt_cmd_encode(int argc, char **argv) {
         return cli_usage_error("encode", usage, "--threads must be 0..1024");
     srt_codec_options opts = {.backend = device, .n_threads = (int)n_threads};
     srt_codec *codec = NULL;
+    if (cli_check_model_dir("encode", "-m", model, CLI_DIR_SNAC) || cli_check_output_parent("encode", "-o", out)) return 1;
     srt_status st = srt_codec_load(model, &opts, &codec);
     if (st != SRT_OK) return cli_fail("encode", st);
     srt_codec_info info;

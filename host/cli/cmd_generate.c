@@ -115,6 +115,7 @@ int srt_cmd_generate(int argc, char **argv) {
     }
     srt_lm_options opts = {.backend = device, .tp = tp, .mpi = mpi >= 0 ? mpi : launched_by_mpi(tp)};
     srt_lm *lm = NULL;
+    if (cli_check_model_dir("generate", "-m", model_dir, CLI_DIR_LM)) return 1;
     srt_status st = srt_lm_load(model_dir, &opts, &lm);
     if (st != SRT_OK) { free(ids); return fail(st); }
     srt_lm_info info;

@@ -9,12 +9,13 @@ int srt_cmd_info(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
         if (!strcmp(argv[i], "-m") && i + 1 < argc) model = argv[++i];
-        else if (argv[i][0] == '-') return cli_usage_error("info", usage, "unknown option %s", argv[i]);
+        else if (argv[i][0] == '-') return cli_unknown_option("info", usage, argv[i]);
         else model = argv[i];
     }
     if (!model) return cli_usage_error("info", usage, "need MODEL_DIR");
     srt_codec_options opts = {.backend = "cpu-ref"};
     srt_codec *codec = NULL;
+    if (cli_check_model_dir("info", "-m", model, CLI_DIR_SNAC)) return 1;
     srt_status st = srt_codec_load(model, &opts, &codec);
     if (st != SRT_OK) return cli_fail("info", st);
     srt_codec_info in;

@@ -15,7 +15,7 @@ int srt_cmd_merge_index(int argc, char **argv) {
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
-        if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("merge-index", usage, "unknown option %s", argv[i]);
+        if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("merge-index", usage, argv[i]);
         if (dir) return cli_usage_error("merge-index", usage, "only one OUT_DIR may be given");
         dir = argv[i];
     }

@@ -77,7 +77,7 @@ int srt_cmd_serve(int argc, char **argv) {
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
-        if (f < 0) return cli_usage_error("serve", USAGE, "unknown option %s", a);
+        if (f < 0) return cli_unknown_option("serve", USAGE, a);
         if (!val) return cli_usage_error("serve", USAGE, "%s needs a value", a);
         int bad = 0;
         switch (f) {
@@ -113,6 +113,9 @@ int srt_cmd_serve(int argc, char **argv) {
         if (bad) return cli_usage_error("serve", USAGE, "bad value for %s: '%s'", a, val);
     }
     if (!ecfg.lm_dir || !ecfg.codec_dir) return cli_usage_error("serve", USAGE, "need -m LM_DIR and --codec SNAC_DIR");
+    if (cli_check_model_dir("serve", "-m", ecfg.lm_dir, CLI_DIR_LM) ||
+        cli_check_model_dir("serve", "--codec", ecfg.codec_dir, CLI_DIR_SNAC))
+        return 1;
     unsigned char addr[sizeof(struct in6_addr)];
     if (inet_pton(AF_INET, hcfg.host, addr) != 1 && inet_pton(AF_INET6, hcfg.host, addr) != 1)
         return cli_usage_error("serve", USAGE, "--host '%s': not a numeric IPv4 or IPv6 address", hcfg.host);

@@ -155,7 +155,7 @@ int srt_cmd_tokenize(int argc, char **argv) {
         SECONDS_OPTION("--memory-mb", 1, o.memory_mb)
         SECONDS_OPTION("--max-seconds", 0, o.max_seconds)
         SECONDS_OPTION("--progress-every", 0, every)
-        else if (a[0] == '-' && a[1]) USAGE_ERROR("unknown option %s", a);
+        else if (a[0] == '-' && a[1]) { rc = cli_unknown_option("tokenize", usage, a); goto out; }
         else { inputs[n_inputs++] = a; continue; }
         if (!v) USAGE_ERROR("%s needs a value", a);
     }

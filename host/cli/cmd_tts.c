@@ -138,7 +138,7 @@ static int parse_args(int argc, char **argv, options *o) {
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
-        if (f < 0) return cli_usage_error("tts", USAGE, "unknown option %s", a);
+        if (f < 0) return cli_unknown_option("tts", USAGE, a);
         if (!val) return cli_usage_error("tts", USAGE, "%s needs a value", a);
         int bad = 0;
         switch (f) {
@@ -363,7 +363,7 @@ static int run_batch(const options *o, srt_tts_engine *e) {
     char **lines = NULL;
     int *linenos = NULL, n_lines = 0;
     if (read_lines(o->input, &lines, &linenos, &n_lines)) return 1;
-    if (mkdir(o->out, 0777) && errno != EEXIST) {
+    if (cli_mkdirs(o->out)) {
         fprintf(stderr, "snacrt tts: %s: cannot create the directory: %s\n", o->out, strerror(errno));
         for (int i = 0; i < n_lines; i++) free(lines[i]);
         free(lines); free(linenos);
@@ -431,6 +431,10 @@ int srt_cmd_tts(int argc, char **argv) {
     o.sp = defaults.sampling;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
+    if (cli_check_model_dir("tts", "-m", o.lm_dir, CLI_DIR_LM) ||
+        cli_check_model_dir("tts", "--codec", o.codec_dir, CLI_DIR_SNAC) ||
+        (!o.input && cli_check_output_parent("tts", "-o", o.out)))
+        return 1;
     signal(SIGPIPE, SIG_IGN);                 /* a closed --stream pipe is a write error, not a kill */
     srt_tts_engine *e = NULL;
     srt_status st = start_engine(&o, &e);

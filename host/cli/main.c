@@ -1,5 +1,6 @@
 /* main.c: the snacrt command: dispatches `snacrt <subcommand>` to srt_cmd_<subcommand> (one file each).
  * Subcommands are weak references so a build without one of them still links and says so. */
+#include "snacrt.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,18 @@ static void print_usage(FILE *out, const cli_command *cmds, size_t n) {
     fprintf(out, "\n`snacrt <command> --help` shows a command's options.\n");
 }
 
+/* `snacrt --version` / `snacrt version`: version, commit, build options, BLAS. */
+static int print_version(int argc, char **argv) {
+    (void)argc; (void)argv;
+    srt_build_info b;
+    srt_get_build_info(&b);
+    printf("snacrt %s (commit %s)\n", b.version, b.git_commit);
+    printf("build: CUDA %s, cudasim %s, NCCL %s, MPI %s, %s\n", b.cuda ? "on" : "off", b.cudasim ? "on" : "off",
+           b.nccl ? "on" : "off", b.mpi ? "on" : "off", b.compiler);
+    printf("BLAS: %s\n", b.blas);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const cli_command cmds[] = {
         {"encode", srt_cmd_encode, "audio file -> SNAC codes (json, npy, laion, orpheus)"},
@@ -42,12 +55,14 @@ int main(int argc, char **argv) {
         {"detokenize", srt_cmd_detokenize, "sharded SNAC codes -> audio"},
         {"merge-index", srt_cmd_merge_index, "join the indexes of tokenize workers (--num-shards)"},
         {"devices", srt_cmd_devices, "list compute devices"},
+        {"version", print_version, "version, git commit and build options (also --version)"},
     };
     size_t n = sizeof cmds / sizeof cmds[0];
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         print_usage(argc < 2 ? stderr : stdout, cmds, n);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return print_version(argc - 1, argv + 1);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(argv[1], cmds[i].name)) continue;
         if (!cmds[i].run) {

@@ -34,7 +34,7 @@ static const char *USAGE =
     "  --header-timeout S        a connection must send a whole request head within S seconds (default 10)\n"
     "  --body-timeout S          and a request body within S seconds of its head (default 60)\n"
     "  --max-connections N       open connections at most (default 512)\n"
-    "  --max-connections-per-client N  open connections per client IP address (default 16)\n"
+    "  --max-connections-per-client N  open connections per client IP address (default 128)\n"
     "  --max-audio-seconds S     longest audio prompt, checked from the file's header before decoding (default 600)\n"
     "Endpoints: POST /v1/audio/speech, GET /v1/models, /v1/voices, /health, /metrics, / (a web page).\n";
 

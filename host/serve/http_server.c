@@ -888,7 +888,7 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (s->cfg.header_timeout_s <= 0) s->cfg.header_timeout_s = 10;
     if (s->cfg.body_timeout_s <= 0) s->cfg.body_timeout_s = 60;
     if (s->cfg.max_connections <= 0) s->cfg.max_connections = 512;
-    if (s->cfg.max_connections_per_client <= 0) s->cfg.max_connections_per_client = 16;
+    if (s->cfg.max_connections_per_client <= 0) s->cfg.max_connections_per_client = 128;
     if (s->cfg.max_audio_seconds <= 0) s->cfg.max_audio_seconds = 600;
     s->voices = srt_tts_voices(engine);
     s->sample_rate = srt_tts_sample_rate(engine);

@@ -62,7 +62,8 @@ typedef struct srt_http_config {
                                       opening (or of its previous response), else it is closed (0 = 10) */
     int body_timeout_s;            /* a request body must arrive whole within this many seconds of its head (0 = 60) */
     int max_connections;           /* open connections at most (0 = 512) */
-    int max_connections_per_client;/* open connections per client IP address at most (0 = 16) */
+    int max_connections_per_client;/* open connections per client IP address at most (0 = 128, a quarter of the
+                                      default slots: one client, or one proxy, cannot take them all) */
     double max_audio_seconds;      /* longest "audio" prompt, checked from the file's header before decoding and
                                       again while decoding (0 = 600) */
     srt_sampling_params sampling;  /* request defaults (the engine's: srt_tts_config.sampling) */

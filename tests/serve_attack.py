@@ -24,7 +24,7 @@ import threading
 import time
 import wave
 
-from serve_util import SRC, Checker, Server
+from serve_util import Checker, Server, sanitizer_report
 
 C = Checker("serve_attack")
 BASELINE = os.environ.get("SNACRT_ATTACK_BASELINE") == "1"
@@ -189,6 +189,9 @@ def slow_clients():
             s.close()
         status, ms = health_ms(srv)
         C.check(status == 200, f"/health after the slow clients: {status}")
+        C.check(srv.stop() == 0, "clean exit on SIGTERM after the slow clients")
+        report = sanitizer_report(srv.log())
+        C.check(report is None, f"sanitizer report in the server log:\n{report}")
     finally:
         srv.close()
 
@@ -265,6 +268,8 @@ def main():
         kv_too_big(srv)
         many_requests(srv)
         C.check(srv.stop() == 0, "clean exit on SIGTERM")
+        report = sanitizer_report(srv.log())
+        C.check(report is None, f"sanitizer report in the server log:\n{report}")
     finally:
         srv.close()
     C.finish()

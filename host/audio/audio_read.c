@@ -1,7 +1,7 @@
 /* audio_read.c: whole-file reads (a path or a buffer in memory) on top of the streaming reader
  * (audio_stream.c): the mono blocks at the target rate are collected into one buffer, reserved from the header's
  * length when it has one, so only the mono output is ever held whole. */
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <string.h>
 

@@ -6,7 +6,7 @@
  * any sample is decoded, and again on every block (headers may lie or carry no length), so a compressed file
  * of any ratio costs at most the limit's worth of samples. A failure can come at the very end (truncation is
  * known only then): callers must be ready to drop what they did with the earlier blocks. */
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * A tar member is decoded through a window of its archive (srt_audio_stream_open_window), never read whole.
  * Then UNIT_DONE with the number of items emitted (or the error; the writer drops that unit's items). */
 #include "dataset/ds_pipeline_internal.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <string.h>
 #include <sys/resource.h>

@@ -12,8 +12,8 @@
 static const char *const VOICES[] = {"tara", "leo", NULL};
 static const char *const MODELS[] = {"tiny", "tts-1", NULL};
 static const char *const ALIASES[] = {"alloy", "tara", "onyx", "leo", NULL};
-static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84, 0, ALIASES};
-static const srt_speech_limits LIM_AUDIO = {VOICES, MODELS, 10, 84, 65536, ALIASES};
+static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84, 0, 0, 0, ALIASES};
+static const srt_speech_limits LIM_AUDIO = {VOICES, MODELS, 10, 84, 65536, 0, 0, ALIASES};
 
 /* Parse a body; returns the HTTP status (200 when accepted) and leaves the request in *out (caller frees). */
 static int parse(const char *body, srt_speech_request *out, srt_http_error *err) {

@@ -14,13 +14,15 @@ extern "C" {
 #endif
 
 typedef enum srt_codes_format {
-    SRT_CODES_AUTO = 0, SRT_CODES_JSON, SRT_CODES_NPY, SRT_CODES_LAION, SRT_CODES_ORPHEUS
+    SRT_CODES_AUTO = 0, SRT_CODES_JSON, SRT_CODES_NPY, SRT_CODES_LAION, SRT_CODES_ORPHEUS,
+    SRT_CODES_LAION_4097,   /* laion with the value 4097 before each frame (the LAION tutorial's variant) */
+    SRT_CODES_LAION_HASH    /* laion with '#' before each frame (mini-omni's variant) */
 } srt_codes_format;
 
 #define SRT_ORPHEUS_AUDIO_BASE 128266
 #define SRT_ORPHEUS_POSITION_STRIDE 4096
 
-/* "json", "npy", "laion", "orpheus" -> format; SRT_ERR_INVALID_ARG for others. */
+/* "json", "npy", "laion", "orpheus", "laion-4097", "laion-hash", "auto" -> format; SRT_ERR_INVALID_ARG for others. */
 srt_status srt_codes_format_parse(const char *name, srt_codes_format *fmt);
 
 /* Codes per coarse frame (sum over levels of stride0/stride_l), and the level and index-within-frame of each
@@ -31,7 +33,10 @@ int srt_codes_frame_layout(const srt_codec_info *info, int *level_of, int *offse
 srt_status srt_codes_serialize(const srt_codec_info *info, const srt_codes *codes, srt_codes_format fmt,
                                char **data, size_t *size);
 /* Parse any format (SRT_CODES_AUTO detects it: '{' json, "\x93NUMPY" npy, ids >= 128266 orpheus, else laion).
- * Validates lengths and ranges against the model; `what` names the input in errors. */
+ * Text (laion) input may separate frames with 4097 or '#' (both variants are read by the laion parser): each
+ * separated frame must hold exactly the codes of one frame. An npy must be 2-D (frames, codes per frame), every
+ * level of each frame in one row; another shape is refused naming the expected one. Validates lengths and ranges
+ * against the model; `what` names the input in errors. */
 srt_status srt_codes_parse(const srt_codec_info *info, const char *data, size_t size, srt_codes_format fmt,
                            const char *what, srt_codes *out);
 

@@ -67,6 +67,35 @@ echo 'not audio' > $T/bad.wav
 check "non-audio rejected" "! $S encode -m $MD $T/bad.wav 2> $T/err && grep -q 'bad.wav' $T/err"
 check "missing model rejected" "! $S encode -m $T/nope $SRC/tests/data/speech/hello.wav 2> $T/err && grep -q 'nope' $T/err"
 check "usage error is exit 2" "$S encode > /dev/null 2>&1; [ \$? = 2 ]"
+# LAION variants (issue 15, item 10): 4097 or '#' before each frame, written on request and read back (also as
+# hand-written text with the separators only between frames); a separated frame of the wrong size is refused
+for F in laion-4097 laion-hash; do
+  check "$F written" "$S encode -m $MD --format $F -o $T/c24.$F $SRC/tests/data/speech/hello.wav"
+  check "$F decodes as laion" "$S decode -m $MD -o $T/$F.wav $T/c24.$F && cmp -s $T/$F.wav $T/laion24.wav"
+done
+check "laion-4097 has 4097 before each frame" "awk '{exit !(\$1==4097 && \$9==4097 && NF%8==0)}' $T/c24.laion-4097"
+check "laion-hash has # before each frame" "awk '{exit !(\$1==\"#\" && \$9==\"#\" && NF%8==0)}' $T/c24.laion-hash"
+awk '{for(i=1;i<=NF;i++){printf "%s%s", (i>1 && (i-1)%7==0) ? " # " : (i>1 ? " " : ""), $i}; print ""}' $T/c24.laion > $T/between.txt
+check "'#' only between frames" "$S decode -m $MD -o $T/between.wav $T/between.txt && cmp -s $T/between.wav $T/laion24.wav"
+echo "4097 1 2 3 4 5 6 7 4097 1 2 3 4 5 6" > $T/short.txt
+echo "# 1 2 3 4 5 6 # 1 2 3 4 5 6 7" > $T/short2.txt
+check "short first frame refused" "! $S decode -m $MD -o $T/x.wav $T/short2.txt 2> $T/err && grep -q \"frame 0 holds 6 codes between separators ('#')\" $T/err"
+check "short separated frame refused" "! $S decode -m $MD -o $T/x.wav $T/short.txt 2> $T/err && grep -q 'frame holds 6 codes after its separator, a frame has 7' $T/err"
+# an npy that does not hold every level of each frame is refused naming the expected shape
+python3 - $T <<'PY'
+import struct, sys
+def npy(path, shape, vals):
+    h = "{'descr': '<i4', 'fortran_order': False, 'shape': %s, }" % (shape,)
+    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + struct.pack("<%di" % len(vals), *vals))
+npy(sys.argv[1] + "/l0.npy", "(14,)", [1] * 14)            # level 0 only, a multiple of 7 codes
+npy(sys.argv[1] + "/l01.npy", "(2, 3)", [1] * 6)           # levels 0 and 1 only
+npy(sys.argv[1] + "/t.npy", "(7, 2)", [1] * 14)            # transposed
+PY
+for N in l0 l01 t; do
+  check "npy $N refused naming the shape" "! $S decode -m $MD -o $T/x.wav $T/$N.npy 2> $T/err && grep -q 'expected shape (frames, 7)' $T/err"
+done
+
 # a 44.1 kHz stereo file is mixed and resampled
 if command -v sox > /dev/null; then
   sox $SRC/tests/data/speech/hello.wav -r 44100 -c 2 $T/st.flac 2> /dev/null

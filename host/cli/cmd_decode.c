@@ -9,6 +9,7 @@ static const char *usage =
     "usage: snacrt decode -m MODEL_DIR [--noise off|SEED] [--sample-format s16|f32] [--format auto|json|npy|laion|orpheus]\n"
     "                     [--device cpu|cpu-ref|cuda[:N]] [--threads N] -o OUT.wav CODES\n"
     "  CODES is a file written by `snacrt encode` (or - for standard input); the format is detected unless given.\n"
+    "  laion text may separate frames with 4097 or '#' (the LAION tutorial's and mini-omni's variants).\n"
     "  The output is cut to n_samples when the codes carry it. --noise off (default) disables the decoder's noise\n"
     "  blocks; a SEED gives deterministic noise.\n";
 

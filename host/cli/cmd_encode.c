@@ -6,10 +6,11 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: snacrt encode -m MODEL_DIR [--format json|npy|laion|orpheus] [-o OUT] [--device cpu|cpu-ref|cuda[:N]]\n"
+    "usage: snacrt encode -m MODEL_DIR [--format FORMAT] [-o OUT] [--device cpu|cpu-ref|cuda[:N]]\n"
     "                     [--threads N] [--max-seconds S] [--allow-nonfinite] AUDIO\n"
     "  Reads any audio libsndfile reads, mixes to mono, resamples to the model rate and writes the codes\n"
-    "  (default json to standard output).\n"
+    "  (default json to standard output). FORMAT: json, npy (frames x codes per frame), laion (flat codes),\n"
+    "  laion-4097 / laion-hash (laion with 4097 / '#' before each frame), orpheus (Orpheus LM token ids).\n"
     "  --max-seconds S     refuse audio longer than S seconds, from the file's header before decoding\n"
     "  --allow-nonfinite   read NaN, Inf and absurd (|x| > 1e4) samples as 0 (counted on stderr) instead of\n"
     "                      failing on the first\n";

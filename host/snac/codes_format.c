@@ -12,8 +12,11 @@ srt_status srt_codes_format_parse(const char *name, srt_codes_format *fmt) {
     else if (!strcmp(name, "npy")) *fmt = SRT_CODES_NPY;
     else if (!strcmp(name, "laion")) *fmt = SRT_CODES_LAION;
     else if (!strcmp(name, "orpheus")) *fmt = SRT_CODES_ORPHEUS;
+    else if (!strcmp(name, "laion-4097")) *fmt = SRT_CODES_LAION_4097;
+    else if (!strcmp(name, "laion-hash")) *fmt = SRT_CODES_LAION_HASH;
     else if (!strcmp(name, "auto")) *fmt = SRT_CODES_AUTO;
-    else return srt_error(SRT_ERR_INVALID_ARG, "unknown codes format '%s' (expected json, npy, laion or orpheus)", name);
+    else return srt_error(SRT_ERR_INVALID_ARG, "unknown codes format '%s' (expected json, npy, laion, orpheus, "
+                          "laion-4097 or laion-hash)", name);
     return SRT_OK;
 }
 
@@ -78,7 +81,8 @@ srt_status srt_codes_serialize(const srt_codec_info *info, const srt_codes *code
             sb_put(&b, "]", 1);
         }
         sb_put(&b, "]}\n", 3);
-    } else if (fmt == SRT_CODES_LAION || fmt == SRT_CODES_ORPHEUS) {
+    } else if (fmt == SRT_CODES_LAION || fmt == SRT_CODES_ORPHEUS || fmt == SRT_CODES_LAION_4097 ||
+               fmt == SRT_CODES_LAION_HASH) {
         if (fmt == SRT_CODES_ORPHEUS && (info->n_levels != 3 || info->codebook_size > SRT_ORPHEUS_POSITION_STRIDE))
             return srt_error(SRT_ERR_UNSUPPORTED, "the orpheus format needs a 3-level model with <= 4096 codes "
                              "(the 24 kHz SNAC); this model has %d levels", info->n_levels);
@@ -89,6 +93,8 @@ srt_status srt_codes_serialize(const srt_codec_info *info, const srt_codes *code
                 long long code = codes->codes[l][f * r + offset_of[p]];
                 if (fmt == SRT_CODES_ORPHEUS) code += SRT_ORPHEUS_AUDIO_BASE + (long long)p * SRT_ORPHEUS_POSITION_STRIDE;
                 if (f || p) sb_put(&b, " ", 1);
+                if (p == 0 && fmt == SRT_CODES_LAION_4097) sb_put(&b, "4097 ", 5);
+                if (p == 0 && fmt == SRT_CODES_LAION_HASH) sb_put(&b, "# ", 2);
                 sb_int(&b, code);
             }
         sb_put(&b, "\n", 1);
@@ -157,6 +163,37 @@ static srt_status from_flat(const srt_codec_info *info, const int64_t *vals, int
     return SRT_OK;
 }
 
+#define SEP_HASH INT64_MIN   /* a '#' in text codes */
+#define SEP_4097 4097        /* the LAION tutorial's frame separator (codes are < 4096) */
+
+/* Remove frame separators (4097 or '#') from a laion sequence, checking that each separated frame holds exactly
+ * per codes. No separator: unchanged. */
+static srt_status strip_separators(int64_t *vals, int64_t *n, int per, int sep4097, const char *what) {
+    int64_t seps = 0;
+    for (int64_t k = 0; k < *n; k++) seps += vals[k] == SEP_HASH || (sep4097 && vals[k] == SEP_4097);
+    if (!seps) return SRT_OK;
+    int64_t out = 0, frame = -1, in_frame = 0;
+    for (int64_t k = 0; k < *n; k++) {
+        int sep = vals[k] == SEP_HASH || (sep4097 && vals[k] == SEP_4097);
+        if (sep || k == 0) {
+            if (frame >= 0 && in_frame != per)
+                return srt_error(SRT_ERR_FORMAT, "%s: frame %lld holds %lld codes between separators (%s), a frame "
+                                 "has %d", what, (long long)frame, (long long)in_frame,
+                                 vals[k] == SEP_HASH ? "'#'" : "4097", per);
+            frame++;
+            in_frame = 0;
+            if (sep) continue;
+        }
+        in_frame++;
+        vals[out++] = vals[k];
+    }
+    if (frame >= 0 && in_frame != per && !(in_frame == 0 && frame > 0))   /* a trailing separator is fine */
+        return srt_error(SRT_ERR_FORMAT, "%s: the last frame holds %lld codes after its separator, a frame has %d",
+                         what, (long long)in_frame, per);
+    *n = out;
+    return SRT_OK;
+}
+
 static srt_status parse_ints(const char *data, size_t size, const char *what, int64_t **vals, int64_t *n) {
     int64_t cap = 1024, count = 0;
     int64_t *v = srt_malloc(sizeof(int64_t) * (size_t)cap, what);
@@ -165,7 +202,8 @@ static srt_status parse_ints(const char *data, size_t size, const char *what, in
     while (i < size) {
         unsigned char ch = (unsigned char)data[i];
         if (isspace(ch) || ch == ',') { i++; continue; }
-        if (!(isdigit(ch) || ch == '-')) {
+        int hash = ch == '#';
+        if (!(isdigit(ch) || ch == '-' || hash)) {
             free(v);
             return srt_error(SRT_ERR_FORMAT, "%s: unexpected character '%c' at byte %zu (expected integers)", what,
                              isprint(ch) ? ch : '?', i);
@@ -174,7 +212,8 @@ static srt_status parse_ints(const char *data, size_t size, const char *what, in
         size_t k = 0;
         while (i < size && k < sizeof tmp - 1 && (isdigit((unsigned char)data[i]) || (k == 0 && data[i] == '-'))) tmp[k++] = data[i++];
         tmp[k] = 0;
-        if (k == sizeof tmp - 1 || (k == 1 && tmp[0] == '-')) {
+        if (hash) i++;
+        if (!hash && (k == sizeof tmp - 1 || (k == 1 && tmp[0] == '-'))) {
             free(v);
             return srt_error(SRT_ERR_FORMAT, "%s: malformed number near byte %zu", what, i);
         }
@@ -184,7 +223,7 @@ static srt_status parse_ints(const char *data, size_t size, const char *what, in
             if (!q) { free(v); return srt_error(SRT_ERR_NOMEM, "%s: out of memory", what); }
             v = q;
         }
-        v[count++] = strtoll(tmp, NULL, 10);
+        v[count++] = hash ? SEP_HASH : strtoll(tmp, NULL, 10);
     }
     *vals = v;
     *n = count;
@@ -262,7 +301,7 @@ static srt_status parse_npy(const srt_codec_info *info, const char *data, size_t
     const char *shape = strstr(header, "'shape': (");
     if (!shape) return srt_error(SRT_ERR_FORMAT, "%s: .npy header has no shape", what);
     shape += 10;
-    int64_t count = 1;
+    int64_t count = 1, dim[2] = {0, 0};
     int dims = 0;
     while (*shape && *shape != ')') {
         if (isdigit((unsigned char)*shape)) {
@@ -271,11 +310,24 @@ static srt_status parse_npy(const srt_codec_info *info, const char *data, size_t
             long long d = strtoll(shape, &end, 10);
             if (errno || d < 0 || d > ((int64_t)1 << 40)) return srt_error(SRT_ERR_FORMAT, "%s: bad .npy shape", what);
             count *= d;
+            if (dims < 2) dim[dims] = d;
             dims++;
             shape = end;
         } else shape++;
     }
-    if (dims < 1 || dims > 2 || count > ((int64_t)1 << 34)) return srt_error(SRT_ERR_FORMAT, "%s: .npy must be 1-D or 2-D", what);
+    {
+        int level_of[MAX_POS], offset_of[MAX_POS];
+        int per = srt_codes_frame_layout(info, level_of, offset_of, MAX_POS);
+        char got[64] = "";
+        const char *sh = strstr(header, "'shape': (") + 9;
+        size_t gl = strcspn(sh, ")") + 1;
+        snprintf(got, sizeof got, "%.*s", (int)(gl < sizeof got ? gl : sizeof got - 1), sh);
+        if (dims != 2 || dim[1] != per || count > ((int64_t)1 << 34))
+            return srt_error(SRT_ERR_FORMAT, "%s: .npy of shape %s: expected shape (frames, %d): one row per frame "
+                             "holding all %d levels' codes in depth-first order (as `snacrt encode --format npy` "
+                             "writes); codes of only some levels cannot be decoded", what, got, per,
+                             info->n_levels);
+    }
     size_t body = off + hlen;
     if ((size_t)count * (size_t)esize != size - body)
         return srt_error(SRT_ERR_FORMAT, "%s: .npy data is %zu bytes, shape says %lld", what, size - body,
@@ -310,6 +362,12 @@ srt_status srt_codes_parse(const srt_codec_info *info, const char *data, size_t 
     else {
         int64_t *vals = NULL, n = 0;
         SRT_TRY(parse_ints(data, size, what, &vals, &n));
+        {
+            int level_of[MAX_POS], offset_of[MAX_POS];
+            int per = srt_codes_frame_layout(info, level_of, offset_of, MAX_POS);
+            srt_status sst = fmt == SRT_CODES_ORPHEUS ? SRT_OK : strip_separators(vals, &n, per, info->codebook_size <= SEP_4097, what);
+            if (sst != SRT_OK) { free(vals); return sst; }
+        }
         int orpheus = fmt == SRT_CODES_ORPHEUS;
         if (fmt != SRT_CODES_ORPHEUS)
             for (int64_t k = 0; k < n; k++)

@@ -33,6 +33,8 @@
 typedef struct srt_ds_device_stats {
     char device[32];
     int64_t items;            /* items (segments) encoded */
+    int64_t batches;          /* srt_codec_encode calls (batches of short items) */
+    int64_t chunked_items;    /* items (long ones) through the push-mode chunked encoder */
     double audio_seconds;     /* audio encoded */
     double busy_seconds;      /* time inside the codec */
 } srt_ds_device_stats;

@@ -283,7 +283,7 @@ def shutdown_under_load(srv):
                 ok = b"shutting down" in data
             else:
                 ok = False
-            res = (st, "ok" if ok else f"bad body ({len(data)} bytes: {data[:80]!r})")
+            res = (st, "ok" if ok else f"not a whole answer ({len(data)} bytes: {data[:80]!r})")
         except http.client.IncompleteRead as e:   # a cut stream: the chunked body ends early
             res = (type(e).__name__, "ok" if body["stream"] else "a whole-body request cut")
         except Exception as e:         # a timeout (a hang), a reset, a refused connection: none is an answer

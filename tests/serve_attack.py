@@ -10,7 +10,7 @@ issue #17). Each part prints the server's RSS and the worst /health latency it s
  3. a request that cannot fit the KV cache (an audio prompt of 12 s with --max-running 1 --max-tokens 64) is
     answered 413 naming the KV cache, whole-body and stream=true, never 500 or a cut 200;
  4. 200 requests (48 in the sanitizer build; every 4th with an audio prompt, 8 at a time): all 200, RSS growth from
-    24 MB.
+    the 40th to the last request under 24 MB.
 SNACRT_ATTACK_BASELINE=1 leaves out the flags this test sets, to measure a server that lacks them (the numbers
 for an older build: SNACRT_BIN=old/build)."""
 import base64

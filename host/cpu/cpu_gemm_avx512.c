@@ -20,7 +20,7 @@
 #define DP_MR 4   /* rows of A per tile */
 #define DP_NR 4   /* rows of B per tile */
 
-static int g_max_isa = SRT_CPU_ISA_AVX512BF16;
+static int g_max_isa = -1;    /* -1: not read yet from SNACRT_CPU_MAX_ISA */
 static int g_bf16_act = -1;   /* -1: not read yet from SNACRT_CPU_BF16_ACTIVATIONS */
 
 void srt_cpu_gemm_set_bf16_activations(int on) { g_bf16_act = on < 0 ? -1 : on != 0; }
@@ -33,11 +33,18 @@ int srt_cpu_gemm_bf16_activations(void) {
 }
 
 void srt_cpu_gemm_kernels_set_max_isa(int isa) { g_max_isa = isa; }
-int srt_cpu_gemm_kernels_max_isa(void) { return g_max_isa; }
+int srt_cpu_gemm_kernels_max_isa(void) {
+    if (g_max_isa < 0) {
+        const char *v = getenv("SNACRT_CPU_MAX_ISA");
+        g_max_isa = v && !strcmp(v, "scalar") ? SRT_CPU_ISA_SCALAR : v && !strcmp(v, "avx2") ? SRT_CPU_ISA_AVX2
+                                                                                              : SRT_CPU_ISA_AVX512BF16;
+    }
+    return g_max_isa;
+}
 
 int srt_cpu_gemm_has_avx512bf16(void) {
     static int cached = -1;
-    if (g_max_isa < SRT_CPU_ISA_AVX512BF16) return 0;
+    if (srt_cpu_gemm_kernels_max_isa() < SRT_CPU_ISA_AVX512BF16) return 0;
     if (cached < 0) {
         __builtin_cpu_init();   /* libgcc also checks that the OS saves the zmm state (XCR0) */
         cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

@@ -21,8 +21,9 @@ void srt_cpu_gemm_rows(int M, int K, float alpha, float beta, const float *A, in
 void srt_cpu_gemm_set_direct_max_m(int max_m);
 
 /* Test knobs (not thread-safe; set before use): the highest instruction set the kernels may use, so every path
- * runs on an AVX-512 machine. force_scalar(1) = set_max_isa(SRT_CPU_ISA_SCALAR), force_scalar(0) restores run-time
- * dispatch (SRT_CPU_ISA_AVX512BF16). */
+ * runs on an AVX-512 machine. Default from the environment: SNACRT_CPU_MAX_ISA=scalar|avx2|avx512bf16 (unset:
+ * avx512bf16, i.e. the best this CPU has). force_scalar(1) = set_max_isa(SRT_CPU_ISA_SCALAR), force_scalar(0)
+ * restores run-time dispatch (SRT_CPU_ISA_AVX512BF16). */
 enum { SRT_CPU_ISA_SCALAR = 0, SRT_CPU_ISA_AVX2 = 1, SRT_CPU_ISA_AVX512BF16 = 2 };
 void srt_cpu_gemm_kernels_set_max_isa(int isa);
 int srt_cpu_gemm_kernels_max_isa(void);

@@ -155,9 +155,10 @@ srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     /* small problems: one thread */
     if ((double)a->M * a->N * a->K < 2e5) nt = 1;
     if (a->b_dtype == SRT_F32) return gemm_f32_fixed(ctx, a, nt);
-    /* the AVX-512 BF16 kernel beats panel + sgemm to M 64 (bench_gemm), the AVX2 one to M 32 */
+    /* the AVX-512 BF16 kernel with bf16 activations beats panel + sgemm to M 64 (bench_gemm); hi/lo and AVX2 to 32 */
     int direct_max = g_direct_max_m;
-    if (g_direct_max_m == SRT_CPU_GEMM_DIRECT_MAX_M && a->b_dtype == SRT_BF16 && srt_cpu_gemm_has_avx512bf16())
+    if (g_direct_max_m == SRT_CPU_GEMM_DIRECT_MAX_M && a->b_dtype == SRT_BF16 && srt_cpu_gemm_has_avx512bf16() &&
+        srt_cpu_gemm_bf16_activations())
         direct_max = SRT_CPU_GEMM_DIRECT_MAX_M_AVX512;
     if (a->trans_b && a->M <= direct_max) return gemm_direct(a, nt);
     int failed = 0;

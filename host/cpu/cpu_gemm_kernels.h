@@ -15,8 +15,8 @@ void srt_cpu_gemm_rows(int M, int K, float alpha, float beta, const float *A, in
 
 /* The cpu gemm sends M <= this (with B stored (N,K)) to srt_cpu_gemm_rows, larger M to panel + sgemm. */
 #define SRT_CPU_GEMM_DIRECT_MAX_M 32   /* bench_gemm: direct >= panel+sgemm up to M 32, tie at 64 */
-#define SRT_CPU_GEMM_DIRECT_MAX_M_AVX512 64   /* bf16 B on AVX-512 BF16 (bench_gemm: bf16 activations 1.8x faster
-                                               * than panel+sgemm at M 64, hi/lo a tie) */
+#define SRT_CPU_GEMM_DIRECT_MAX_M_AVX512 64   /* bf16 B on AVX-512 BF16 with bf16 activations (bench_gemm: 1.8x
+                                               * panel+sgemm at M 64; hi/lo A keeps 32: 5% slower than it at 64) */
 /* Benchmark knob (not thread-safe; set before use): override the crossover, -1 restores the default. */
 void srt_cpu_gemm_set_direct_max_m(int max_m);
 

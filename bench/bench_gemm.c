@@ -1,7 +1,8 @@
 /* bench_gemm.c: the cpu backend's gemm at decode shapes (C (M,N) = A (M,K) @ B^T, B a bf16 (N,K) Linear weight
  * with Llama-3.2-1B dims), comparing the direct small-M kernel with panel-convert + sgemm at each M, to place the
  * crossover (SRT_CPU_GEMM_DIRECT_MAX_M). Reports GB/s of weight bytes read and GFLOP/s. Prints one JSON object.
- * Each M runs with every instruction set of the kernels this CPU has (isa: avx512bf16 -- bf16 B, M >= 2 --, avx2,
+ * Each M runs with every instruction set of the kernels this CPU has (isa: avx512bf16 -- bf16 B, M >= 2, in the
+ * SNACRT_CPU_DPBF16 form, hilo when unset --, avx2,
  * scalar with --scalar) side by side; cpu_ms is the process CPU time of the best rep (with --threads 1 a load-proof
  * measure on a shared machine, where wall time is not).
  *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] [--threads 0 (all cores)] [--scalar 0] */
@@ -39,6 +40,8 @@ int main(int argc, char **argv) {
     srt_dtype dt = !strcmp(dtype_arg, "f32") ? SRT_F32 : !strcmp(dtype_arg, "f16") ? SRT_F16 : SRT_BF16;
     size_t esize = srt_dtype_size(dt);
     /* (N, K) of the 1B model's projections: q/o, k/v, gate/up, down */
+    /* the AVX-512 rows: SNACRT_CPU_DPBF16=hilo|bf16 (off or unset: hilo) */
+    int dp_mode = srt_cpu_gemm_dpbf16() == SRT_CPU_DPBF16_OFF ? SRT_CPU_DPBF16_HILO : srt_cpu_gemm_dpbf16();
     static const int shapes[][2] = {{2048, 2048}, {512, 2048}, {8192, 2048}, {2048, 8192}};
     const int n_shapes = 4, max_m = 64;
     srt_backend be;
@@ -63,6 +66,7 @@ int main(int argc, char **argv) {
         for (int isa = SRT_CPU_ISA_AVX512BF16; isa >= (scalar ? SRT_CPU_ISA_SCALAR : SRT_CPU_ISA_AVX2); isa--)
         for (int path = 0; path < 2; path++) {   /* 0 direct, 1 panel + sgemm */
             srt_cpu_gemm_kernels_set_max_isa(isa);
+            srt_cpu_gemm_set_dpbf16(isa == SRT_CPU_ISA_AVX512BF16 ? dp_mode : SRT_CPU_DPBF16_OFF);
             if (isa == SRT_CPU_ISA_AVX512BF16 && (!srt_cpu_gemm_has_avx512bf16() || dt != SRT_BF16 || M < 2)) continue;
             srt_cpu_gemm_set_direct_max_m(path == 0 ? max_m : 0);
             double total_s = 0, total_cpu = 0, bytes = 0, flops = 0;
@@ -82,7 +86,8 @@ int main(int argc, char **argv) {
                 bytes += (double)N * K * esize;
                 flops += 2.0 * M * N * K;
             }
-            static const char *isa_names[] = {"scalar", "avx2", "avx512bf16"};
+            const char *isa_names[] = {"scalar", "avx2", dp_mode == SRT_CPU_DPBF16_HILO ? "avx512bf16-hilo"
+                                                                                        : "avx512bf16-bf16act"};
             printf("%s{\"M\":%d,\"isa\":\"%s\",\"path\":\"%s\",\"ms\":%.3f,\"cpu_ms\":%.3f,\"weight_gb_per_s\":%.2f,"
                    "\"gflop_per_s\":%.2f}", first ? "" : ",", M, isa_names[isa], path ? "panel_sgemm" : "direct",
                    total_s * 1e3, total_cpu * 1e3, bytes / total_s * 1e-9, flops / total_s * 1e-9);
@@ -91,6 +96,7 @@ int main(int argc, char **argv) {
         }
     }
     srt_cpu_gemm_kernels_set_max_isa(SRT_CPU_ISA_AVX512BF16);
+    srt_cpu_gemm_set_dpbf16(-1);
     printf("]}\n");
     srt_cpu_gemm_set_direct_max_m(-1);
     srt_backend_destroy(&be);

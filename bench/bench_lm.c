@@ -7,7 +7,7 @@
  *            [--threads 0 (all cores)]
  * decode_cpu_s_per_step is the process CPU time of a decode step (with --threads 1 the load-proof measure on a
  * shared machine: decode_cpu_tok_s = batch / that). The cpu kernels' instruction set: SNACRT_CPU_MAX_ISA
- * (avx512bf16, avx2, scalar) and SNACRT_CPU_BF16_ACTIVATIONS=1 (host/cpu/cpu_gemm_kernels.h).
+ * (avx512bf16, avx2, scalar) and SNACRT_CPU_DPBF16=off|hilo|bf16 (host/cpu/cpu_gemm_kernels.h).
  * Decode steps are timed after two untimed ones (a CUDA device records its decode graph there) and leave the
  * logits on the device, as srt_lm_generate does with the backend's sample op. Without a GPU, --device cuda
  * prints {"device": ..., "error": "no CUDA device ..."} and exits 1.

@@ -21,7 +21,7 @@
 
 #define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
 #define RTOL 1e-4
-/* A rounded to bf16 (SNACRT_CPU_BF16_ACTIVATIONS): each product a*b is off by at most 2^-8 |a b| (bf16's unit
+/* A rounded to bf16 (SNACRT_CPU_DPBF16=bf16): each product a*b is off by at most 2^-8 |a b| (bf16's unit
  * roundoff), and sum_k |a_k b_k| <= K * 1 * (1 / sqrt(K)) = sqrt(K) here, so the worst case adds 2^-8 sqrt(K). */
 #define ATOL_BF16_ACT(K) (ATOL(K) + sqrt((double)(K)) / 256.0)
 static int g_bf16_act = 0;   /* the case runs with bf16 activations: ATOL_BF16_ACT */
@@ -106,7 +106,7 @@ int main(void) {
         {"avx2", SRT_CPU_ISA_AVX2, 0}, {"scalar", SRT_CPU_ISA_SCALAR, 0}};
     for (int v = 0; v < 4; v++) {
         srt_cpu_gemm_kernels_set_max_isa(isas[v].max_isa);
-        srt_cpu_gemm_set_bf16_activations(isas[v].bf16_act);
+        srt_cpu_gemm_set_dpbf16(isas[v].bf16_act ? SRT_CPU_DPBF16_BF16ACT : SRT_CPU_DPBF16_HILO);
         if (v < 2 && !srt_cpu_gemm_has_avx512bf16()) {
             printf("%s: not available on this CPU, skipped\n", isas[v].name);
             continue;
@@ -129,7 +129,7 @@ int main(void) {
                worst_err[0], worst_err[1], worst_err[2]);
     }
     g_bf16_act = 0;
-    srt_cpu_gemm_set_bf16_activations(0);
+    srt_cpu_gemm_set_dpbf16(-1);
     srt_cpu_gemm_kernels_force_scalar(0);
 
     /* The direct kernel itself at M = 33 (normally panel + sgemm): raise the crossover. */

@@ -4,7 +4,7 @@
  * Accuracy: A (f32 activations) is split once per call into two bf16 terms, hi = bf16(a) and lo = bf16(a - hi), so
  * a = hi + lo to ~2^-17 relative; every bf16 x bf16 product is exact in f32 and accumulates in f32, so the result
  * differs from the f32 AVX2 kernel only by f32 rounding of the sums (the same tolerance as AVX2, test_gemm_bf16.c).
- * With SNACRT_CPU_BF16_ACTIVATIONS=1 (or srt_cpu_gemm_set_bf16_activations(1)) lo is dropped: A is rounded to bf16
+ * Opt-in (SNACRT_CPU_DPBF16=hilo|bf16, srt_cpu_gemm_set_dpbf16). With bf16 (BF16ACT) lo is dropped: A is rounded to bf16
  * (relative error <= 2^-9 per element, as a bf16 PyTorch model computes) for half the instructions.
  * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. K tails by masked loads of B (A is
  * packed with zero padding to a multiple of 32).
@@ -21,15 +21,16 @@
 #define DP_NR 4   /* rows of B per tile */
 
 static int g_max_isa = -1;    /* -1: not read yet from SNACRT_CPU_MAX_ISA */
-static int g_bf16_act = -1;   /* -1: not read yet from SNACRT_CPU_BF16_ACTIVATIONS */
+static int g_dpbf16 = -1;   /* -1: not read yet from SNACRT_CPU_DPBF16 */
 
-void srt_cpu_gemm_set_bf16_activations(int on) { g_bf16_act = on < 0 ? -1 : on != 0; }
-int srt_cpu_gemm_bf16_activations(void) {
-    if (g_bf16_act < 0) {
-        const char *v = getenv("SNACRT_CPU_BF16_ACTIVATIONS");
-        g_bf16_act = v && v[0] == '1';
+void srt_cpu_gemm_set_dpbf16(int mode) { g_dpbf16 = mode; }
+int srt_cpu_gemm_dpbf16(void) {
+    if (g_dpbf16 < 0) {
+        const char *v = getenv("SNACRT_CPU_DPBF16");
+        g_dpbf16 = v && !strcmp(v, "hilo") ? SRT_CPU_DPBF16_HILO
+                 : v && !strcmp(v, "bf16") ? SRT_CPU_DPBF16_BF16ACT : SRT_CPU_DPBF16_OFF;
     }
-    return g_bf16_act;
+    return g_dpbf16;
 }
 
 void srt_cpu_gemm_kernels_set_max_isa(int isa) { g_max_isa = isa; }

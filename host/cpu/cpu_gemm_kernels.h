@@ -32,11 +32,16 @@ void srt_cpu_gemm_kernels_force_scalar(int on);
 /* ---- AVX-512 BF16 direct kernel (cpu_gemm_avx512.c), for bf16 B and M >= 2 ---- */
 /* 1 when this CPU has AVX-512 F/BW/VL/BF16 (OS-enabled) and the max-isa knob allows it. */
 int srt_cpu_gemm_has_avx512bf16(void);
-/* 1: the kernel rounds A to bf16 (one vdpbf16ps per pair instead of two; relative error <= 2^-9 per activation);
- * 0 (default): A = hi + lo, f32-accurate. Default from the environment: SNACRT_CPU_BF16_ACTIVATIONS=1.
- * set(-1) re-reads the environment. Not thread-safe: set before use. */
-void srt_cpu_gemm_set_bf16_activations(int on);
-int srt_cpu_gemm_bf16_activations(void);
+/* Whether the direct kernel uses vdpbf16ps, and how (not thread-safe: set before use; set(-1) re-reads the
+ * environment SNACRT_CPU_DPBF16=off|hilo|bf16, default off):
+ *  OFF:     the AVX2 f32 kernel (the default: f32-accurate and the same arithmetic for every M <= 32);
+ *  HILO:    A = hi + lo in bf16, ~2^-17 relative (f32-like; on this Zen CPU only ~10% faster than AVX2, and a row's
+ *           result then depends on whether M is 1 (AVX2) or more, enough to flip sampled tokens in test_tts_engine);
+ *  BF16ACT: A rounded to bf16 (relative error <= 2^-8 per activation, as a bf16 PyTorch model computes): 1.5-2x
+ *           AVX2 at M 8-64, but outside test_lm_golden's 1e-3 logit tolerance. */
+enum { SRT_CPU_DPBF16_OFF = 0, SRT_CPU_DPBF16_HILO = 1, SRT_CPU_DPBF16_BF16ACT = 2 };
+void srt_cpu_gemm_set_dpbf16(int mode);
+int srt_cpu_gemm_dpbf16(void);
 /* Packed row length of A for K: K rounded up to 32 (one zmm of bf16). */
 #define SRT_CPU_GEMM_BF16X2_KP(K) (((K) + 31) / 32 * 32)
 /* A (M, K) f32 row stride lda -> hi, lo (M, KP(K)) bf16 bits with A = hi + lo to ~2^-17 relative (hi = bf16(A),

@@ -5,6 +5,7 @@
  * GemmEx accepts f32, bf16 and f16 operands (converted to f32; A and B of one type, as cuBLAS requires) and f32
  * output. Pointer mode host only. */
 #include <cublas_v2.h>
+#include "counters.h"
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -112,6 +113,8 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
         });
         return CUBLAS_STATUS_SUCCESS;
     }
+    cudasim::counters_gemm(batchCount > 1 ? "cublasSgemmStridedBatched" : "cublasSgemm", m, n, k, batchCount, 4, 4,
+                           *beta != 0.0f, handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? 1 : 0);
     std::vector<float> a, b;
     for (int i = 0; i < batchCount; i++) {
         load_fn(CUDA_R_32F, A + i * strideA, a, transa, m, k, lda);
@@ -141,6 +144,10 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
         });
         return CUBLAS_STATUS_SUCCESS;
     }
+    int ab = Atype == CUDA_R_32F ? 4 : 2;
+    int unit = ab == 2 ? 2 : computeType == CUBLAS_COMPUTE_32F_FAST_TF32 || handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? 1 : 0;
+    cudasim::counters_gemm(ab == 2 ? (Atype == CUDA_R_16BF ? "cublasGemmEx(bf16)" : "cublasGemmEx(f16)")
+                                   : "cublasGemmEx(f32)", m, n, k, 1, ab, ab, *(const float *)beta != 0.0f, unit);
     std::vector<float> a, b;
     if (!load_fn(Atype, A, a, transa, m, k, lda) || !load_fn(Btype, B, b, transb, k, n, ldb))
         return CUBLAS_STATUS_NOT_SUPPORTED;

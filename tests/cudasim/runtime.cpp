@@ -1,8 +1,8 @@
 /* runtime.cpp: CPU substitutes, resolved at link time, for the CUDA runtime calls snacrt uses.
  * One simulated device; every call is a synchronous host operation (streams and events exist only as
- * handles). cudaMalloc returns 256-byte aligned, NaN-filled memory (0xff bytes) framed by 256-byte red zones that are
- * checked after every kernel launch and on cudaFree; a clobbered red zone is reported as an
- * out-of-bounds write. Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path).
+ * handles). cudaMalloc returns 256-byte aligned (as CUDA's), NaN-filled memory (0xff bytes) framed by 256-byte red
+ * zones that are checked after every kernel launch and on cudaFree; a clobbered red zone is reported as an
+ * out-of-bounds write. Copies, synchronizations and graph launches are counted (counters.cpp). Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path).
  * Stream capture (cudaStreamBeginCapture .. cudaStreamEndCapture, cudaGraphInstantiate, cudaGraphLaunch): work
  * enqueued on a capturing stream -- kernel launches (closure copied: arguments by value), cudaMemcpyAsync /
  * cudaMemsetAsync (pointers and sizes by value; pageable host memory refused, as CUDA does), cuBLAS calls

@@ -11,11 +11,13 @@
  *   lm_decode / lm_prefill       Llama-3.2-1B and Orpheus-3B widths with 1 and 2 layers (depth: the difference
  *                                is one layer) and a short vocabulary (the LM head's counters are linear in its
  *                                rows), decode at batch 1, 8, 16 (64 = affine in the 8-row groups of the decode
- *                                GEMM), prefill of `--prompt-len` tokens at batch 1
+ *                                GEMM) with `--decode-context` (128) tokens per sequence, prefill of `--prompt-len`
+ *                                (512) tokens at batch 1
  * The cuBLAS substitute skips its arithmetic (CUDASIM_GEMM_SKIP=1: outputs zero; its counters are exact from the
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
  * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
- * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] [--prompt-len N] */
+ * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] [--prompt-len N]
+ *                        [--decode-context N] [--lm 1b,3b] [--arch 24khz,32khz,44khz] */
 #include "snacrt.h"
 #include "bench_common.h"
 #include <limits.h>
@@ -164,40 +166,49 @@ static int make_lm(const char *argv0, const char *models, const char *dims, int 
 }
 
 static int lm_runs(const char *argv0, const char *models, const char *dims, int vocab, int prompt_len,
-                   const int *batches, int n_batches) {
+                   int decode_prompt, const int *batches, int n_batches) {
     int rc = 0;
     for (int layers = 1; layers <= 2 && !rc; layers++) {
         char dir[PATH_MAX];
         if (make_lm(argv0, models, dims, layers, vocab, dir, sizeof dir)) return 1;
-        int max_batch = 0;
+        int max_batch = 1;
         for (int i = 0; i < n_batches; i++) max_batch = batches[i] > max_batch ? batches[i] : max_batch;
+        int max_tokens = prompt_len > max_batch * decode_prompt ? prompt_len : max_batch * decode_prompt;
         srt_lm_options opts = {.backend = "cuda", .kv_block_size = 16,
-                               .kv_max_tokens = (int64_t)max_batch * (prompt_len + 16) + 64,
-                               .max_batch_tokens = max_batch * prompt_len};
+                               .kv_max_tokens = (int64_t)max_tokens + (int64_t)max_batch * 16 + 64,
+                               .max_batch_tokens = max_tokens};
         srt_lm *lm = NULL;
         if (srt_lm_load(dir, &opts, &lm) != SRT_OK) {
             fprintf(stderr, "bench_gpu_model: loading %s: %s\n", dir, srt_last_error());
             return 1;
         }
-        int32_t *prompt = malloc(sizeof(int32_t) * (size_t)prompt_len);
-        for (int i = 0; i < prompt_len; i++) prompt[i] = (int32_t)((i * 7919 + 13) % vocab);
+        int n_prompt = prompt_len > decode_prompt ? prompt_len : decode_prompt;
+        int32_t *prompt = malloc(sizeof(int32_t) * (size_t)n_prompt);
+        for (int i = 0; i < n_prompt; i++) prompt[i] = (int32_t)((i * 7919 + 13) % vocab);
         int seqs[64], lens[64];
         const int32_t *toks[64];
         int32_t next[64];
+        /* prefill of prompt_len tokens, batch 1 */
+        srt_lm_seq_open(lm, &seqs[0]);
+        toks[0] = prompt;
+        lens[0] = prompt_len;
+        cudasim_counters_reset();
+        double t0 = now_s();
+        if (srt_lm_forward(lm, 1, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
+        if (!rc) print_run("lm_prefill", dims, 1, 0, layers, vocab, prompt_len, now_s() - t0);
+        srt_lm_seq_close(lm, seqs[0]);
+        /* one decode step per batch, each sequence at decode_prompt + 3 tokens of context */
         for (int bi = 0; bi < n_batches && !rc; bi++) {
             int B = batches[bi];
-            for (int b = 0; b < B; b++) { srt_lm_seq_open(lm, &seqs[b]); toks[b] = prompt; lens[b] = prompt_len; }
-            cudasim_counters_reset();
-            double t0 = now_s();
+            for (int b = 0; b < B; b++) { srt_lm_seq_open(lm, &seqs[b]); toks[b] = prompt; lens[b] = decode_prompt; }
             if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
-            if (!rc && B == batches[0]) print_run("lm_prefill", dims, B, 0, layers, vocab, prompt_len, now_s() - t0);
             for (int b = 0; b < B; b++) { next[b] = 1 + b; toks[b] = &next[b]; lens[b] = 1; }
             for (int s = 0; s < 2 && !rc; s++)   /* untimed: a CUDA device records its decode graph here */
                 if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
             cudasim_counters_reset();
             t0 = now_s();
             if (!rc && srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
-            if (!rc) print_run("lm_decode", dims, B, 0, layers, vocab, prompt_len + 3, now_s() - t0);
+            if (!rc) print_run("lm_decode", dims, B, 0, layers, vocab, decode_prompt + 3, now_s() - t0);
             for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
         }
         if (rc) fprintf(stderr, "bench_gpu_model: lm %s: %s\n", dims, srt_last_error());
@@ -208,36 +219,49 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
 }
 
 int main(int argc, char **argv) {
-    const char *models = "/tmp/snacrt_bench_models", *only = "";
-    int smoke = 0, prompt_len = 512;
+    const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
+    int smoke = 0, prompt_len = 512, decode_prompt = 128;
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--prompt-len") && i + 1 < argc) prompt_len = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--decode-context") && i + 1 < argc) decode_prompt = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_dims = argv[++i];
+        else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
         else if (!strcmp(argv[i], "--smoke")) smoke = 1;
         else {
             fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] "
-                            "[--prompt-len N]\n");
+                            "[--prompt-len N] [--decode-context N] [--lm 1b,3b] [--arch 24khz,32khz,44khz]\n");
             return 2;
         }
     }
+    if (prompt_len < 1 || decode_prompt < 1 || prompt_len > 4096 || decode_prompt > 4096) {
+        fprintf(stderr, "bench_gpu_model: --prompt-len and --decode-context in [1, 4096]\n");
+        return 2;
+    }
     setenv("CUDASIM_GEMM_SKIP", "1", 1);
     cudasim_counters_enable(1);
-    if (smoke) { seconds = seconds < 0.05 ? seconds : 0.05; prompt_len = prompt_len < 16 ? prompt_len : 16; }
+    if (smoke) {
+        seconds = seconds < 0.05 ? seconds : 0.05;
+        prompt_len = prompt_len < 16 ? prompt_len : 16;
+        decode_prompt = decode_prompt < 8 ? decode_prompt : 8;
+        archs = "24khz";
+        lm_dims = "tiny";
+    }
     int rc = 0;
+    char list[128];
     if (strcmp(only, "lm")) {
-        const char *archs[] = {"24khz", "32khz", "44khz"};
-        for (int i = 0; i < (smoke ? 1 : 3); i++) rc |= codec_runs(argv[0], models, archs[i], seconds, !smoke);
+        snprintf(list, sizeof list, "%s", archs);
+        for (char *sv = NULL, *a = strtok_r(list, ",", &sv); a; a = strtok_r(NULL, ",", &sv))
+            rc |= codec_runs(argv[0], models, a, seconds, !smoke);
     }
     if (strcmp(only, "codec")) {
         const int dec[] = {1, 8, 16};
-        if (smoke) rc |= lm_runs(argv[0], models, "tiny", 512, prompt_len, dec, 3);
-        else {
-            rc |= lm_runs(argv[0], models, "1b", 4096, prompt_len, dec, 3);
-            rc |= lm_runs(argv[0], models, "3b", 4096, prompt_len, dec, 3);
-        }
+        snprintf(list, sizeof list, "%s", lm_dims);
+        for (char *sv = NULL, *d = strtok_r(list, ",", &sv); d; d = strtok_r(NULL, ",", &sv))
+            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, 3);
     }
     return rc;
 }

@@ -388,6 +388,16 @@ def write_roofline(out, dev, path):
                     "%.2f" % (k["bytes_moved"] / k["ideal_bytes"]) if k["ideal_bytes"] else "-",
                     "%.2f" % k["occupancy"] if k["occupancy"] is not None else "-"))
             L.append("")
+    L += ["## Physical bounds per layer type (analytic: `python3 bench/roofline.py`)", "",
+          "Per second of audio, each layer reading its input and writing its output once (fp32, Snake unfused), and "
+          "the x-real-time bound each implies on one H100 SXM. The modeled tables above use the FLOPs and bytes the "
+          "kernels actually execute instead."]
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        L.append(subprocess.run([sys.executable, os.path.join(here, "roofline.py")], capture_output=True, text=True,
+                                check=True).stdout)
+    except (OSError, subprocess.CalledProcessError) as e:
+        L.append("(roofline.py failed: %s)" % e)
     open(path, "w").write("\n".join(L) + "\n")
 
 

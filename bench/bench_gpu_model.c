@@ -11,7 +11,9 @@
  *   lm_decode / lm_prefill       Llama-3.2-1B and Orpheus-3B widths with 1 and 2 layers (depth: the difference
  *                                is one layer) and a short vocabulary (the LM head's counters are linear in its
  *                                rows), decode at batch 1, 8, 16 (64 = affine in the 8-row groups of the decode
- *                                GEMM) with `--decode-context` (128) tokens per sequence, prefill of `--prompt-len`
+ *                                GEMM) after a `--decode-context` (1) token prompt per sequence (a longer one is
+ *                                prefilled through the widen-to-f32 path, minutes per layer in the simulator;
+ *                                gpu_model.py adds the KV reads of a 512-token context), prefill of `--prompt-len`
  *                                (512) tokens at batch 1
  * The cuBLAS substitute skips its arithmetic (CUDASIM_GEMM_SKIP=1: outputs zero; its counters are exact from the
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
@@ -220,7 +222,7 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
 
 int main(int argc, char **argv) {
     const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
-    int smoke = 0, prompt_len = 512, decode_prompt = 128;
+    int smoke = 0, prompt_len = 512, decode_prompt = 1;
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];

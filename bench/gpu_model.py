@@ -215,6 +215,9 @@ def main():
     ap.add_argument("--ptxas", default="build/ptxas_sm90.txt")
     ap.add_argument("--roofline", default=None)
     ap.add_argument("--kernels", type=int, default=12, help="kernels listed per workload")
+    ap.add_argument("--kv-context", type=int, default=512,
+                    help="decode: add the f32 KV-cache reads of this many tokens per sequence beyond the simulated "
+                         "context, at HBM bandwidth, read once (optimistic)")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     dev = json.load(open(os.path.join(here, "devices", args.device + ".json")))
@@ -285,8 +288,15 @@ def main():
                          "; counters extrapolated from batch 8 and 16" if run.get("extrapolated") else ""),
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": run["host"]}
                 if wl == "lm_decode":
+                    extra = max(0, args.kv_context - run["tokens"])
+                    kv_f32 = 2 * 4.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B
+                    t += kv_f32 / dev["hbm_bytes_per_s"]
+                    w.update(modeled_s=t, kv_context=max(args.kv_context, run["tokens"]),
+                             kv_note="simulated at %d tokens of context; + f32 KV reads of %d more tokens per sequence "
+                                     "at HBM speed (%.3f ms)" % (run["tokens"], extra,
+                                                                  kv_f32 / dev["hbm_bytes_per_s"] * 1e3))
                     tok_s = B / t
-                    kv = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * run["tokens"] * B  # bf16 ideal
+                    kv = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * w["kv_context"] * B  # bf16
                     bound = B * dev["hbm_bytes_per_s"] / (2.0 * full["params"] + kv) if full["params"] else None
                     w.update(tokens_per_s=tok_s, hbm_bound_tokens_per_s=bound,
                              fraction_of_hbm_bound=tok_s / bound if bound else None)

@@ -19,7 +19,8 @@
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
  * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
  * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] [--prompt-len N]
- *                        [--decode-context N] [--lm 1b,3b] [--arch 24khz,32khz,44khz] */
+ *                        [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2 (one of the two runs: split a long
+ *                        run over two processes)] [--arch 24khz,32khz,44khz] */
 #include "snacrt.h"
 #include "bench_common.h"
 #include <limits.h>
@@ -168,9 +169,10 @@ static int make_lm(const char *argv0, const char *models, const char *dims, int 
 }
 
 static int lm_runs(const char *argv0, const char *models, const char *dims, int vocab, int prompt_len,
-                   int decode_prompt, const int *batches, int n_batches) {
+                   int decode_prompt, const int *batches, int n_batches, int only_layers) {
     int rc = 0;
     for (int layers = 1; layers <= 2 && !rc; layers++) {
+        if (only_layers && layers != only_layers) continue;
         char dir[PATH_MAX];
         if (make_lm(argv0, models, dims, layers, vocab, dir, sizeof dir)) return 1;
         int max_batch = 1;
@@ -222,7 +224,7 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
 
 int main(int argc, char **argv) {
     const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
-    int smoke = 0, prompt_len = 512, decode_prompt = 1;
+    int smoke = 0, prompt_len = 512, decode_prompt = 1, only_layers = 0;
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
@@ -231,11 +233,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--prompt-len") && i + 1 < argc) prompt_len = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--decode-context") && i + 1 < argc) decode_prompt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_dims = argv[++i];
+        else if (!strcmp(argv[i], "--lm-layers") && i + 1 < argc) only_layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
         else if (!strcmp(argv[i], "--smoke")) smoke = 1;
         else {
             fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] "
-                            "[--prompt-len N] [--decode-context N] [--lm 1b,3b] [--arch 24khz,32khz,44khz]\n");
+                            "[--prompt-len N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] [--arch 24khz,...]\n");
             return 2;
         }
     }
@@ -263,7 +266,8 @@ int main(int argc, char **argv) {
         const int dec[] = {1, 8, 16};
         snprintf(list, sizeof list, "%s", lm_dims);
         for (char *sv = NULL, *d = strtok_r(list, ",", &sv); d; d = strtok_r(NULL, ",", &sv))
-            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, 3);
+            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, 3,
+                          only_layers);
     }
     return rc;
 }

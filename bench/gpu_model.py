@@ -274,10 +274,13 @@ def main():
                     if fr:
                         byb[r1["batch"]] = fr
             batches = sorted(byb)
-            if wl == "lm_decode" and 8 in byb and 16 in byb:
-                byb[64] = extrapolate(byb[8], byb[16], 8, 16, 64)
+            if wl == "lm_decode" and 8 in byb and (16 in byb or 1 in byb):
+                lo = 16 if 16 in byb else 1   # from 1 and 8: misses the decode GEMM's weight re-walk per 8 rows
+                byb[64] = extrapolate(byb[min(lo, 8)], byb[max(lo, 8)], min(lo, 8), max(lo, 8), 64)
                 if byb[64]:
-                    byb[64]["extrapolated"] = True
+                    byb[64]["extrapolated"] = "from batch %d and %d%s" % (min(lo, 8), max(lo, 8), "" if lo == 16 else
+                        " (approximate: the decode GEMM re-walks its weights per group of 8 rows, not counted)")
+            byb = {b: r for b, r in byb.items() if r}
             for B in sorted(b for b in byb if byb[b]):
                 run = byb[B]
                 ls, kt, ht = model_run(run, dev, ptx)
@@ -285,7 +288,7 @@ def main():
                 w = {"workload": wl, "model": full["label"], "dims": dims, "batch": B,
                      "scaled": "1- and 2-layer runs -> %d layers; LM head scaled %d -> %d rows%s" % (
                          full["layers"], run.get("vocab_sim", 4096 if dims != "tiny" else 512), full["vocab"],
-                         "; counters extrapolated from batch 8 and 16" if run.get("extrapolated") else ""),
+                         "; counters extrapolated " + run["extrapolated"] if run.get("extrapolated") else ""),
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": run["host"]}
                 if wl == "lm_decode":
                     extra = max(0, args.kv_context - run["tokens"])

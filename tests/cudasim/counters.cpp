@@ -3,7 +3,8 @@
  * (this file is not instrumented). While counting is on and a simulated thread runs, the address is classified:
  *   the running fiber's stack             -> local memory (bytes)
  *   the block's Thread records             -> ignored (threadIdx reads)
- *   dynamic shared memory or the program's static data (__shared__ is a plain static under the simulator)
+ *   dynamic shared memory or writable static data of a loaded module (__shared__ is a plain static under the
+ *   simulator; the modules' writable PT_LOAD segments are listed once with dl_iterate_phdr)
  *                                          -> shared memory (bank conflicts per warp instruction)
  *   a cudaMalloc allocation                -> global memory (sectors per warp instruction, footprint)
  *   anything else (kernel arguments, host) -> ignored.
@@ -20,7 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
-extern "C" char __data_start[], _end[];   /* the executable's .data + .bss: static __shared__ arrays live here */
+#include <link.h>
 
 namespace cudasim {
 bool alloc_range(uintptr_t a, uintptr_t *lo, uintptr_t *hi);   /* runtime.cpp */
@@ -50,7 +51,7 @@ bool g_in_launch = false;
 std::vector<Warp> g_warps;
 std::vector<Lane> g_lanes;
 uintptr_t g_stack_lo = 0, g_stack_hi = 0, g_thr_lo = 0, g_thr_hi = 0, g_dyn_lo = 0, g_dyn_hi = 0;
-uintptr_t g_data_lo = 0, g_data_hi = 0;
+std::vector<std::pair<uintptr_t, uintptr_t>> g_static;   /* writable segments of the program and its libraries */
 uintptr_t g_static_lo = UINTPTR_MAX, g_static_hi = 0;
 int g_lane_linear = 0;
 /* footprint bitmaps per allocation (base -> bits per 32-byte sector); the last one hit is cached */
@@ -65,8 +66,22 @@ void read_env() {
     g_env_read = true;
     const char *e = getenv("CUDASIM_COUNTERS");
     if (e && atoi(e)) g_enabled = true;
-    g_data_lo = (uintptr_t)__data_start;
-    g_data_hi = (uintptr_t)_end;
+    dl_iterate_phdr([](struct dl_phdr_info *info, size_t, void *) -> int {
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+            const ElfW(Phdr) &ph = info->dlpi_phdr[i];
+            if (ph.p_type == PT_LOAD && (ph.p_flags & PF_W)) {
+                uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+                g_static.emplace_back(lo, lo + ph.p_memsz);
+            }
+        }
+        return 0;
+    }, nullptr);
+}
+
+inline bool in_static(uintptr_t a) {
+    for (const auto &r : g_static)
+        if (a >= r.first && a < r.second) return true;
+    return false;
 }
 
 inline Warp &warp_of(int linear) { return g_warps[(size_t)linear / 32]; }
@@ -106,7 +121,7 @@ bool global_access(uintptr_t a, size_t size, bool store) {
 }
 
 void shared_access(uintptr_t a, size_t size, bool store) {
-    if (a >= g_data_lo && a < g_data_hi) {
+    if (!(a >= g_dyn_lo && a < g_dyn_hi)) {
         if (a < g_static_lo) g_static_lo = a;
         if (a + size > g_static_hi) g_static_hi = a + size;
     }
@@ -128,7 +143,7 @@ void count_access(void *p, size_t size, bool store) {
     bool ld4 = size == 4 && !store;
     if (a >= g_stack_lo && a < g_stack_hi) { g_cur.local_bytes += size; return; }
     if (a >= g_thr_lo && a < g_thr_hi) return;
-    if ((a >= g_dyn_lo && a < g_dyn_hi) || (a >= g_data_lo && a < g_data_hi)) {
+    if ((a >= g_dyn_lo && a < g_dyn_hi) || ((a < g_alo || a >= g_ahi) && in_static(a))) {
         g_cur.ld4_lanes += ld4;
         shared_access(a, size, store);
         return;
@@ -278,7 +293,7 @@ void counters_graph_replay(int on) { g_in_graph = on; }
 void count_atomic(const void *p) {
     if (!t_current) return;
     uintptr_t a = (uintptr_t)p;
-    if ((a >= g_dyn_lo && a < g_dyn_hi) || (a >= g_data_lo && a < g_data_hi)) { g_cur.sh_requests++; g_cur.sh_wavefronts++; return; }
+    if ((a >= g_dyn_lo && a < g_dyn_hi) || in_static(a)) { g_cur.sh_requests++; g_cur.sh_wavefronts++; return; }
     g_cur.atomics++;
     Warp &w = warp_of(g_lane_linear);
     uint32_t k = g_lanes[(size_t)g_lane_linear].k[ATOM]++;

@@ -20,6 +20,7 @@ declare -A INTERNAL=(
   [host/cli/cmd_detokenize.c]="reads shards with the dataset reader (dataset/ds_format.h) and ds_is_audio_name; the reader is not public yet"
   [host/cli/cmd_serve.c]="the HTTP server API shares serve/http_server.h with the server's pure-function internals; not split yet"
   [bench/bench_gemm.c]="benchmarks one backend op (the GEMM kernels)"
+  [bench/bench_gpu_model.c]="reads the CUDA simulator's traffic counters (tests/cudasim/cudasim_api.h)"
   [bench/bench_lm_ops.c]="benchmarks the cpu and cpu-ref LM op tables side by side (lm/lm_ops.h)"
   [tests/mpi_tp_check.c]="tensor-parallel groups and the communicator (lm/comm.h)"
   [tests/test_backend_ops.c]="backend op tables against cpu-ref"

@@ -46,6 +46,7 @@ struct srt_pickle {
     pk_chunk *chunks;           /* the arena: freed together, so shared and cyclic references need no bookkeeping */
     size_t bytes, budget;       /* bytes held (arena, stack, marks, memo) and the most allowed */
     srt_pk_value *shared[4];    /* immutable values pushed without allocating: None, True, False, () */
+    srt_pk_value *small_int[256]; /* BININT1 0..255, likewise made once (a state_dict holds thousands) */
     srt_pk_value **stack;
     size_t n_stack, cap_stack;
     size_t *marks;              /* stack heights at each MARK */
@@ -400,7 +401,12 @@ static srt_status step(srt_pickle *pk, int *done) {
     case 'C': SRT_TRY(need(pk, 1)); pk->p += 1; return push_string(pk, SRT_PK_BYTES, pk->p[-1]);
     case 0x8e: SRT_TRY(need(pk, 8)); pk->p += 8; return push_string(pk, SRT_PK_BYTES, read_le(pk->p - 8, 8));
     case 'J': SRT_TRY(need(pk, 4)); pk->p += 4; return push_int(pk, (int32_t)(uint32_t)read_le(pk->p - 4, 4));
-    case 'K': SRT_TRY(need(pk, 1)); pk->p += 1; return push_int(pk, pk->p[-1]);
+    case 'K':                                                               /* BININT1 */
+        SRT_TRY(need(pk, 1));
+        v = pk->small_int[*pk->p];
+        if (!v && (v = new_value(pk, SRT_PK_INT))) v->i = *pk->p;
+        pk->small_int[*pk->p++] = v;
+        return push(pk, v);
     case 'M': SRT_TRY(need(pk, 2)); pk->p += 2; return push_int(pk, (int64_t)read_le(pk->p - 2, 2));
     case 0x8a: case 0x8b: {                                                 /* LONG1 LONG4 */
         int width = op == 0x8a ? 1 : 4;

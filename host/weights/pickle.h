@@ -21,18 +21,20 @@ typedef enum srt_pk_kind {
 typedef struct srt_pk_value srt_pk_value;
 struct srt_pk_value {
     srt_pk_kind kind;
-    int64_t i;                 /* INT, BOOL */
-    double f;                  /* FLOAT */
-    char *str;                 /* STR, BYTES (NUL-terminated copy), GLOBAL "module.name", STORAGE key */
+    int global_id;             /* GLOBAL */
+    srt_dtype dtype;           /* STORAGE element type */
+    int ndim;                  /* TENSOR */
+    union {                    /* one number per kind */
+        int64_t i;             /* INT, BOOL */
+        double f;              /* FLOAT */
+        int64_t numel;         /* STORAGE element count */
+        int64_t storage_offset;/* TENSOR, in elements */
+    };
+    char *str;                 /* STR, BYTES (NUL-terminated copy), STORAGE key */
     size_t len;                /* of str */
     srt_pk_value **items;      /* TUPLE/LIST items; DICT keys and values interleaved (2*n) */
     size_t n, cap;
-    int global_id;             /* GLOBAL */
-    srt_dtype dtype;           /* STORAGE element type */
-    int64_t numel;             /* STORAGE element count */
     srt_pk_value *storage;     /* TENSOR */
-    int64_t storage_offset;    /* TENSOR, in elements */
-    int ndim;                  /* TENSOR */
     int64_t *size, *stride;    /* TENSOR: (ndim) each */
 };
 

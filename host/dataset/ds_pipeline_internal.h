@@ -41,8 +41,7 @@ typedef struct ds_unit {
 } ds_unit;
 
 /* All inputs -> entries sorted by (key, path); a key seen before gets an error naming the first source. */
-srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const char *path_column, ds_entry **out,
-                              int64_t *n_out);
+srt_status ds_entries_collect(const srt_ds_run_options *o, ds_entry **out, int64_t *n_out);
 void ds_entries_free(ds_entry *e, int64_t n);
 /* FNV-1a 64 over the sorted entries (keys, paths, kinds, passthrough, each file's size and mtime): the inputs'
  * identity. */

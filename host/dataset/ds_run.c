@@ -52,7 +52,7 @@ static srt_status list_units(const srt_ds_run_options *o, uint64_t *fingerprint,
                              int64_t *n_units) {
     ds_entry *e = NULL;
     int64_t ne = 0;
-    SRT_TRY(ds_entries_collect(o->inputs, o->n_inputs, o->path_column, &e, &ne));
+    SRT_TRY(ds_entries_collect(o, &e, &ne));
     *fingerprint = ds_entries_fingerprint(e, ne);
     *n_entries = ne;
     srt_status st = ds_units_expand(e, ne, o->shard_index, o->num_shards, units, n_units);

@@ -15,6 +15,18 @@
 
 static char tmp_dir[256];
 
+/* Under AddressSanitizer time and RSS bounds are looser (shadow memory, the freed-memory quarantine). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 /* CPU seconds of this process (robust to a loaded machine, unlike wall time) */
 static double cpu_s(void) {
     struct timespec ts;
@@ -133,7 +145,7 @@ static void test_tokenizer_ids(void) {
     srt_clear_error();
     srt_status s = srt_tokenizer_load(path, &t);
     expect_error(s, "token id 2e9 in a 100-byte tokenizer.json", "tokenizer.json", "larger than the file");
-    TEST_CHECK(max_rss_mb() - before < 100, "the id tables were not sized by the lying id (+%ld MB)",
+    TEST_CHECK(UNDER_ASAN || max_rss_mb() - before < 100, "the id tables were not sized by the lying id (+%ld MB)",
                max_rss_mb() - before);
     if (s == SRT_OK) srt_tokenizer_free(t);
     unlink(path);
@@ -185,9 +197,9 @@ static void test_pickle_bombs(void) {
         expect_error(s, bombs[i].name, bombs[i].name, bombs[i].word);
         printf("%s: %zu-byte file, %zu-byte pickle: failed in %.2f s of CPU, max RSS +%ld MB: %s\n", bombs[i].name,
                file_size, b.len + 3, dt, grew, srt_last_error());
-        TEST_CHECK(dt < 3.0, "%s failed fast (%.2f s)", bombs[i].name, dt);
+        TEST_CHECK(dt < (UNDER_ASAN ? 20.0 : 3.0), "%s failed fast (%.2f s of CPU)", bombs[i].name, dt);
         /* the budget: 32 x the pickle + 1 MiB, plus the inflated pickle itself */
-        TEST_CHECK(grew < 33 * (long)(b.len >> 20) + 64, "%s: max RSS grew %ld MB", bombs[i].name, grew);
+        TEST_CHECK(UNDER_ASAN || grew < 33 * (long)(b.len >> 20) + 64, "%s: max RSS grew %ld MB", bombs[i].name, grew);
         free(b.p);
     }
     /* a memo index far past anything set, then a get of it */

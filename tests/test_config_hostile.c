@@ -98,6 +98,8 @@ static void test_lm_config(void) {
     expect_error(lm_parse("\"num_attention_heads\": 3000000000"), "num_attention_heads past int",
                  "\"num_attention_heads\"", NULL);
     expect_error(lm_parse("\"num_attention_heads\": 4, \"head_dim\": -2"), "negative head_dim", "\"head_dim\"", NULL);
+    expect_error(lm_parse("\"nwm_attention_heads\": 4"), "num_attention_heads missing (found by fuzz_config)",
+                 "\"num_attention_heads\" is missing", NULL);
     expect_error(lm_parse("\"num_attention_heads\": 4, \"num_key_value_heads\": 0"), "zero kv heads",
                  "\"num_key_value_heads\"", NULL);
     expect_error(lm_parse("\"num_attention_heads\": 4, \"eos_token_id\": [1, 1e12]"), "eos id past int32",

@@ -10,7 +10,13 @@
 static srt_status json_int(const cJSON *root, const char *key, int fallback, int64_t lo, int64_t hi, const char *path,
                            int *out) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!item || cJSON_IsNull(item)) { *out = fallback; return SRT_OK; }
+    if (!item || cJSON_IsNull(item)) {   /* absent: the fallback, which must be in range too (0 = required) */
+        if (fallback < lo || fallback > hi)
+            return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" is missing (an integer in %lld..%lld is needed)", path, key,
+                             (long long)lo, (long long)hi);
+        *out = fallback;
+        return SRT_OK;
+    }
     if (!cJSON_IsNumber(item)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" is not a number", path, key);
     int64_t v = 0;
     SRT_TRY(srt_int_in_range(item->valuedouble, lo, hi, &v, path, key));

@@ -1,7 +1,7 @@
 /* fuzz_audio.c: WAV/FLAC (any libsndfile format) headers and data through our reader, from memory
  * (srt_audio_read_memory: format checks, channel mix, length limits); inputs are kept small by run.sh. */
 #include "fuzz_util.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     float *samples = NULL;

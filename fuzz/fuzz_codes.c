@@ -1,7 +1,7 @@
 /* fuzz_codes.c: SNAC codes files (json, npy, laion, orpheus: host/snac/codes_format.c) for a 24 kHz 3-level model;
  * the first byte picks the format. */
 #include "fuzz_util.h"
-#include "snac/codes_format.h"
+#include "snacrt_codes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;

@@ -1,7 +1,7 @@
 /* fuzz_tokenizer.c: a tokenizer.json (the in-place JSON reader, vocab, merges, added tokens, pre-tokenizer regexes)
  * through srt_tokenizer_load. */
 #include "fuzz_util.h"
-#include "lm/tokenizer.h"
+#include "snacrt_tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[64];

@@ -4,7 +4,7 @@
  * shapes whose product overflows, tokenizer.json ids far past the file size, and pickles that amplify: 10 million
  * `N` opcodes in a 10 KB checkpoint, 5 million `}0`, a far memo index; each must fail fast in small memory. */
 #include "snac/snac_model.h"
-#include "snac/codes_format.h"
+#include "snacrt_codes.h"
 #include "lm/lm_model.h"
 #include "weights/pickle.h"
 #include "testutil.h"

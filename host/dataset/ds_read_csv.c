@@ -4,7 +4,7 @@
  * (the writer's escape of cells a spreadsheet would run as formulas) is removed from every field. */
 #include "dataset/ds_internal.h"
 #include "common.h"
-#include "snac/codes_format.h"
+#include "snacrt_codes.h"
 #include <errno.h>
 #include <string.h>
 

@@ -7,7 +7,7 @@
  * running it as a formula; the reader (ds_read_csv.c) removes it. */
 #include "dataset/ds_internal.h"
 #include "common.h"
-#include "snac/codes_format.h"
+#include "snacrt_codes.h"
 #include <errno.h>
 #include <string.h>
 

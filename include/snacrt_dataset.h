@@ -98,6 +98,8 @@ typedef struct srt_ds_run_options {
     const char *const *inputs;
     int n_inputs;
     const char *path_column;     /* manifests: NULL = the default names of srt_manifest_read */
+    int follow_symlinks;         /* folder inputs: follow symbolic links (files and folders, each folder scanned
+                                    once); 0 (default): a link is not followed and becomes an error item */
     srt_ds_format format;
     const char *device;          /* "cpu", "cpu-ref", "cuda" (one worker per visible device), "cuda:0,2" */
     int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */

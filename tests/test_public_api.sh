@@ -34,6 +34,7 @@ declare -A INTERNAL=(
   [tests/test_serve_http.c]="the HTTP server's pure functions (routing, request parsing, responses, metrics)"
   [tests/test_weights.c]="the safetensors / PyTorch readers"
   [tests/test_weights_corrupt.c]="the safetensors / PyTorch readers on corrupt files"
+  [tests/test_config_hostile.c]="config parsers, the pickle reader and the tokenizer loader on hostile numbers"
   [tests/test_tokenizer.c]="the Unicode tables of the pre-tokenizer (lm/unicode.h)"
   [tests/test_snac_stream.c]="the streaming decoder's stage plan and a backend wrapper that counts ops"
   [tests/test_tts_engine.c]="token layouts (codes of a request) and the text splitter"

@@ -56,11 +56,11 @@ int main(int argc, char **argv) {
             for (int sh = 0; sh < n_shapes; sh++) {
                 int N = shapes[sh][0], K = shapes[sh][1];
                 srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, dt, C, N};
-                be.ops->gemm(be.ctx, &g);   /* warm-up */
+                srt_op_gemm(&be, &g);   /* warm-up */
                 double best = 1e30;
                 for (int r = 0; r < reps; r++) {
                     double t0 = now_s();
-                    if (be.ops->gemm(be.ctx, &g) != SRT_OK) { fprintf(stderr, "bench_gemm: %s\n", srt_last_error()); return 1; }
+                    if (srt_op_gemm(&be, &g) != SRT_OK) { fprintf(stderr, "bench_gemm: %s\n", srt_last_error()); return 1; }
                     double dt_s = now_s() - t0;
                     if (dt_s < best) best = dt_s;
                 }

@@ -1,6 +1,10 @@
 /* backend.h: the op table every compute backend fills, and the argument structs of each op.
- * The model graphs (host/snac, host/lm) are written once against this table and never branch on the backend.
- * Backends: "cpu-ref" (plain loops, the truth), "cpu" (threads + SIMD + BLAS), "cuda" (cuda/).
+ * The model graphs (host/snac, host/lm, host/tts) are written once against this table and never branch on the
+ * backend; they call every op through the dispatch layer (srt_op_*, backend_dispatch.c), which checks the arguments
+ * once for all backends (backend_check.c) and then calls the table.
+ * Backends: "cpu-ref" (plain loops, the truth), "cpu" (threads + SIMD + BLAS), "cuda" (cuda/). Each defines one
+ * complete const table written out in full; entries two backends share on purpose are named srt_shared_*
+ * (host/cpu/shared_ops.h), and tests/test_backend_tables.c fails on any other reference entry in a fast table.
  *
  * Conventions
  *  - All tensor pointers in *_args are backend memory (device pointers for CUDA) unless marked "host".

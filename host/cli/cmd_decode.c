@@ -1,8 +1,7 @@
 /* cmd_decode.c: `snacrt decode`: SNAC codes (json, npy, laion or orpheus) -> audio file (wav, flac). */
 #include "cli/cli_common.h"
-#include "audio/audio.h"
-#include "common.h"
-#include "snac/codes_format.h"
+#include "snacrt_audio.h"
+#include "snacrt_codes.h"
 #include <stdlib.h>
 #include <string.h>
 

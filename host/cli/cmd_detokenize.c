@@ -1,7 +1,7 @@
 /* cmd_detokenize.c: `snacrt detokenize`: shards of `snacrt tokenize` (jsonl, csv, bin) -> one audio file per item,
  * decoded in batches of items with the SNAC decoder and cut to each item's n_samples. */
 #include "cli/cli_common.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include "dataset/ds_format.h"
 #include "dataset/ds_pipeline_internal.h"   /* ds_is_audio_name: the extensions tokenize picks up */

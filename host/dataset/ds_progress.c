@@ -50,6 +50,7 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
     cJSON_AddNumberToObject(j, "audio_hours", p->audio_seconds / 3600.0);
     cJSON_AddNumberToObject(j, "wall_seconds", p->wall_seconds);
     cJSON_AddNumberToObject(j, "x_real_time", p->wall_seconds > 0 ? p->audio_seconds / p->wall_seconds : 0);
+    cJSON_AddNumberToObject(j, "nonfinite_samples_replaced", (double)s->nonfinite_replaced);
     cJSON_AddNumberToObject(stages, "read_busy_seconds", s->read_busy_seconds);
     cJSON_AddNumberToObject(stages, "encode_busy_seconds", s->encode_busy_seconds);
     cJSON_AddNumberToObject(stages, "write_busy_seconds", s->write_busy_seconds);

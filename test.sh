@@ -3,6 +3,8 @@
 #  1. release build; where the CUDA toolkit headers are found, the CUDA backend is built against tests/cudasim
 #     so every kernel runs on the CPU ("cuda" device = simulator), and the SNAC golden tests run on it too
 #  2. AddressSanitizer + UndefinedBehaviorSanitizer build, all tests (codec golden tests on the fast cpu backend)
+#  2b. where clang is found: the libFuzzer targets (fuzz/run.sh: every file parser and the HTTP request parser under
+#     ASan + UBSan, FUZZ_SECONDS per target, default 30: ~5 minutes in all); any crash input lands in fuzz/regress/
 #  3. where nvcc is found: the real CUDA build (sm_80, sm_90 + PTX) compiles and links; its check program
 #     runs (it reports "no CUDA device" on a machine without a GPU; on a GPU machine the tests run on the device)
 # Usage: bash test.sh [--quick]   (--quick: stage 1 only)
@@ -31,6 +33,11 @@ if [ "${1:-}" != "--quick" ]; then
   stage "sanitizer build" bash -c "cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSNACRT_SANITIZE=ON \
     -DSNACRT_CUDA=OFF -DSNACRT_CUDASIM=OFF -DSNACRT_NCCL=OFF > build-asan.log 2>&1 && cmake --build build-asan -j$JOBS >> build-asan.log 2>&1 || { tail -50 build-asan.log; exit 1; }"
   stage "sanitizer tests" bash -c "cd build-asan && SNACRT_TEST_BACKENDS=cpu ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j1"
+  if command -v clang > /dev/null && command -v clang++ > /dev/null; then
+    stage "fuzzing (libFuzzer, ASan + UBSan, ${FUZZ_SECONDS:-30} s per target)" bash fuzz/run.sh "${FUZZ_SECONDS:-30}"
+  else
+    echo "test.sh: clang not found: fuzzing skipped (setup.sh installs it)"
+  fi
   if [ -n "$NVCC" ]; then
     stage "nvcc build (sm_80, sm_90 + PTX)" bash -c "cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DSNACRT_CUDA=ON \
       -DSNACRT_CUDASIM=OFF -DSNACRT_NCCL=ON > build-cuda.log 2>&1 && cmake --build build-cuda -j$JOBS >> build-cuda.log 2>&1 || { tail -50 build-cuda.log; exit 1; }"

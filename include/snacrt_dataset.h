@@ -47,6 +47,8 @@ const char *srt_ds_format_name(srt_ds_format fmt);
 typedef struct srt_ds_device_stats {
     char device[32];
     int64_t items;            /* items (segments) encoded */
+    int64_t batches;          /* srt_codec_encode calls (batches of short items) */
+    int64_t chunked_items;    /* items (long ones) through the push-mode chunked encoder */
     double audio_seconds;     /* audio encoded */
     double busy_seconds;      /* time inside the codec */
 } srt_ds_device_stats;
@@ -96,6 +98,8 @@ typedef struct srt_ds_run_options {
     const char *const *inputs;
     int n_inputs;
     const char *path_column;     /* manifests: NULL = the default names of srt_manifest_read */
+    int follow_symlinks;         /* folder inputs: follow symbolic links (files and folders, each folder scanned
+                                    once); 0 (default): a link is not followed and becomes an error item */
     srt_ds_format format;
     const char *device;          /* "cpu", "cpu-ref", "cuda" (one worker per visible device), "cuda:0,2" */
     int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */

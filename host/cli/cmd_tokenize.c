@@ -38,6 +38,8 @@ static const char *usage =
     "  --threads N               CPU threads of the cpu encoder (default all cores)\n"
     "  --readers N               decode + resample threads (default 2)\n"
     "  --path-column NAME        manifests: the column with the audio path\n"
+    "  --follow-symlinks         folder inputs: follow symbolic links (default: a link is listed in errors.jsonl\n"
+    "                            and not read, so a dataset folder cannot point at files outside it)\n"
     "  --dry-run                 list the inputs, keys and shard assignment (JSON lines) without encoding\n"
     "  --progress auto|bar|lines|none   progress on stderr (auto: a bar on a terminal, else a line every\n"
     "                            --progress-every seconds, default 10)\n"
@@ -139,6 +141,7 @@ int srt_cmd_tokenize(int argc, char **argv) {
         if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
         if (!strcmp(a, "--allow-nonfinite")) { o.allow_nonfinite = 1; continue; }
         if (!strcmp(a, "--dry-run")) { dry = 1; continue; }
+        if (!strcmp(a, "--follow-symlinks")) { o.follow_symlinks = 1; continue; }
         if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) o.model_dir = v;
         else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) o.out_dir = v;
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) {

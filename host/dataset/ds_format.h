@@ -78,11 +78,14 @@ void srt_wds_split_name(const char *member, char *key, size_t key_size, const ch
 /* A CSV (RFC 4180, header row) or JSONL manifest: one row per audio file. The path column is path_column, or
  * the first of "path", "audio", "file", "filename", "audio_path", "audio_filepath"; relative paths are resolved
  * against the manifest's folder. Every other column goes to extra_json (CSV values as strings; JSONL values as
- * they are). Errors name the manifest and line. */
+ * they are). A bad row (broken CSV quoting, a wrong number of fields, not a JSON object, no or an empty path)
+ * becomes a row with `error` set (naming the manifest and line) and no path, and reading goes on at the next
+ * line; only a manifest that cannot be read at all (no file, no header, no path column) fails the call. */
 typedef struct srt_manifest_row {
-    char *path;
-    char *extra_json;         /* "{...}" (possibly "{}") */
+    char *path;               /* NULL when error is set */
+    char *extra_json;         /* "{...}" (possibly "{}"); NULL when error is set */
     int line;                 /* 1-based line in the manifest */
+    char *error;              /* what is wrong with this row, or NULL */
 } srt_manifest_row;
 srt_status srt_manifest_read(const char *manifest_path, const char *path_column, srt_manifest_row **rows,
                              size_t *n_rows);

@@ -52,10 +52,43 @@ static srt_status add_entry(entry_list *l, const char *key, const char *path, co
     return SRT_OK;
 }
 
-/* Recursive directory scan: audio files and tar archives; keys relative to the scanned root. */
-static srt_status scan_dir(entry_list *l, const char *root, const char *rel, int depth) {
-    if (depth > 64) return srt_error(SRT_ERR_RANGE, "%s/%s: directories nested too deeply", root, rel);
-    char *dir = *rel ? srt_path_join(root, rel) : srt_strdup(root);
+/* Folders already scanned (device, inode): with --follow-symlinks each is listed once, whatever links lead to it
+ * (no cycles, no blow-up through many links to one folder). A linear search: folders, not files, are counted. */
+typedef struct dir_set {
+    struct { dev_t dev; ino_t ino; } *v;
+    size_t n, cap;
+} dir_set;
+
+/* 1 when the folder was seen before; else remembers it. -1 out of memory. */
+static int dir_seen(dir_set *s, const struct stat *sb) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].dev == sb->st_dev && s->v[i].ino == sb->st_ino) return 1;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        void *v = realloc(s->v, cap * sizeof *s->v);
+        if (!v) return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n].dev = sb->st_dev;
+    s->v[s->n].ino = sb->st_ino;
+    s->n++;
+    return 0;
+}
+
+typedef struct scan_ctx {
+    entry_list *l;
+    const char *root;
+    int follow_symlinks;
+    dir_set seen;
+} scan_ctx;
+
+/* Recursive directory scan: audio files and tar archives; keys relative to the scanned root. A symbolic link is
+ * followed only with follow_symlinks; otherwise a link with an audio or tar name becomes an error item (a dataset
+ * folder must not read files it only points at, e.g. /etc/passwd named x.wav) and a link to a folder is skipped. */
+static srt_status scan_dir(scan_ctx *c, const char *rel, int depth) {
+    if (depth > 64) return srt_error(SRT_ERR_RANGE, "%s/%s: directories nested too deeply", c->root, rel);
+    char *dir = *rel ? srt_path_join(c->root, rel) : srt_strdup(c->root);
     if (!dir) return SRT_ERR_NOMEM;
     DIR *d = opendir(dir);
     if (!d) {
@@ -71,11 +104,25 @@ static srt_status scan_dir(entry_list *l, const char *root, const char *rel, int
         char *sub = *rel ? srt_path_join(rel, de->d_name) : srt_strdup(de->d_name);
         if (!path || !sub) { free(path); free(sub); st = SRT_ERR_NOMEM; break; }
         struct stat lsb, sb;
+        int wanted = ds_is_audio_name(de->d_name) || is_tar_name(de->d_name);
         if (lstat(path, &lsb) == 0) {
-            if (S_ISDIR(lsb.st_mode)) st = scan_dir(l, root, sub, depth + 1);   /* symlinked folders are not followed */
-            else if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-                     (ds_is_audio_name(de->d_name) || is_tar_name(de->d_name)))
-                st = add_entry(l, sub, path, NULL);
+            int is_link = S_ISLNK(lsb.st_mode);
+            if (is_link && !c->follow_symlinks) {
+                if (wanted && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+                    st = add_entry(c->l, sub, path, NULL);
+                    if (st == SRT_OK && !(c->l->v[c->l->n - 1].error = srt_strdup(
+                            "a symbolic link: not followed without --follow-symlinks")))
+                        st = SRT_ERR_NOMEM;
+                }
+            } else if (stat(path, &sb) == 0) {
+                if (S_ISDIR(sb.st_mode)) {
+                    int seen = c->follow_symlinks ? dir_seen(&c->seen, &sb) : 0;   /* no links, no cycles */
+                    if (seen < 0) st = srt_error(SRT_ERR_NOMEM, "input list: out of memory");
+                    else if (!seen) st = scan_dir(c, sub, depth + 1);
+                } else if (S_ISREG(sb.st_mode) && wanted) {
+                    st = add_entry(c->l, sub, path, NULL);
+                }
+            }
         }
         free(path);
         free(sub);
@@ -130,6 +177,14 @@ static srt_status read_manifest(entry_list *l, const char *manifest, const char 
     srt_status st = folder ? SRT_OK : SRT_ERR_NOMEM;
     size_t fl = folder ? strlen(folder) : 0;
     for (size_t i = 0; i < n && st == SRT_OK; i++) {
+        if (rows[i].error) {   /* a bad row: an error item keyed "<manifest>:<line>" (errors.jsonl) */
+            char key[64 + 1024];
+            snprintf(key, sizeof key, "%s:%d", manifest, rows[i].line);
+            st = add_entry(l, key, manifest, NULL);
+            if (st == SRT_OK && !(l->v[l->n - 1].error = srt_strdup(rows[i].error))) st = SRT_ERR_NOMEM;
+            if (st == SRT_OK) l->v[l->n - 1].is_tar = 0;
+            continue;
+        }
         const char *key = rows[i].path;
         if (strcmp(folder, ".") && !strncmp(key, folder, fl) && key[fl] == '/') key += fl + 1;
         else if (!strcmp(folder, ".") && !strncmp(key, "./", 2)) key += 2;
@@ -157,8 +212,10 @@ void ds_entries_free(ds_entry *e, int64_t n) {
     free(e);
 }
 
-srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const char *path_column, ds_entry **out,
-                              int64_t *n_out) {
+srt_status ds_entries_collect(const srt_ds_run_options *o, ds_entry **out, int64_t *n_out) {
+    const char *const *inputs = o->inputs;
+    int n_inputs = o->n_inputs;
+    const char *path_column = o->path_column;
     *out = NULL;
     *n_out = 0;
     entry_list l = {0};
@@ -172,7 +229,10 @@ srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const cha
             char *root = srt_strdup(in);                 /* "corpus/" -> "corpus" (sources read "corpus/x.wav") */
             if (!root) { st = SRT_ERR_NOMEM; break; }
             for (size_t n = strlen(root); n > 1 && root[n - 1] == '/'; n--) root[n - 1] = 0;
-            st = scan_dir(&l, root, "", 0);
+            scan_ctx c = {.l = &l, .root = root, .follow_symlinks = o->follow_symlinks};
+            int seen = o->follow_symlinks ? dir_seen(&c.seen, &sb) : 0;
+            st = seen < 0 ? srt_error(SRT_ERR_NOMEM, "input list: out of memory") : scan_dir(&c, "", 0);
+            free(c.seen.v);
             free(root);
         }
         else if (!strcasecmp(ext, "csv") || !strcasecmp(ext, "jsonl")) st = read_manifest(&l, in, path_column);
@@ -182,7 +242,7 @@ srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const cha
     if (st != SRT_OK) { ds_entries_free(l.v, l.n); return st; }
     if (l.n) qsort(l.v, (size_t)l.n, sizeof *l.v, compare_entries);
     for (int64_t i = 1; i < l.n; i++) {
-        if (strcmp(l.v[i].key, l.v[i - 1].key)) continue;
+        if (strcmp(l.v[i].key, l.v[i - 1].key) || l.v[i].error) continue;
         int64_t first = i - 1;
         while (first > 0 && !strcmp(l.v[first - 1].key, l.v[i].key)) first--;
         size_t cap = strlen(l.v[first].path) + 64;

@@ -17,8 +17,12 @@ void ds_buf_puts(ds_buf *b, const char *s);
 void ds_buf_printf(ds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "text" with JSON escapes (UTF-8 kept as is). */
 void ds_buf_json_string(ds_buf *b, const char *s);
-/* One CSV field, quoted (RFC 4180) when it holds a comma, quote, CR or LF or has outer spaces. */
+/* One CSV field, quoted (RFC 4180) when it holds a comma, quote, CR or LF or has outer spaces. A field a
+ * spreadsheet would run as a formula (starting with =, +, -, @, tab or CR, unless it is a plain number) gets a
+ * leading ' (as does a field that starts with ' itself, so ds_csv_unescape_field restores every value). */
 void ds_buf_csv_field(ds_buf *b, const char *s, size_t n);
+/* Undo the formula escape of ds_buf_csv_field in place: one leading ' is removed. */
+void ds_csv_unescape_field(char *field);
 void ds_buf_free(ds_buf *b);
 /* SRT_ERR_NOMEM if any put failed, naming `what`. */
 srt_status ds_buf_status(const ds_buf *b, const char *what);

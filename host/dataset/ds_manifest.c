@@ -10,15 +10,34 @@ static const char *const default_path_columns[] = {"path", "audio", "file", "fil
 
 typedef struct row_list { srt_manifest_row *rows; size_t n, cap; } row_list;
 
-static srt_status push_row(row_list *l, const char *manifest, const char *dir, const char *path, char *extra, int line) {
-    if (!*path) { free(extra); return srt_error(SRT_ERR_FORMAT, "%s:%d: empty audio path", manifest, line); }
+static srt_status grow_rows(row_list *l, const char *manifest) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
         srt_manifest_row *q = realloc(l->rows, cap * sizeof *q);
-        if (!q) { free(extra); return srt_error(SRT_ERR_NOMEM, "%s: out of memory", manifest); }
+        if (!q) return srt_error(SRT_ERR_NOMEM, "%s: out of memory", manifest);
         l->rows = q;
         l->cap = cap;
     }
+    return SRT_OK;
+}
+
+/* A row that is wrong: it becomes an error item (errors.jsonl) and reading goes on. */
+static srt_status push_bad_row(row_list *l, const char *manifest, int line, const char *message) {
+    SRT_TRY(grow_rows(l, manifest));
+    char *error = srt_strdup(message);
+    if (!error) return srt_error(SRT_ERR_NOMEM, "%s: out of memory", manifest);
+    l->rows[l->n++] = (srt_manifest_row){.line = line, .error = error};
+    return SRT_OK;
+}
+
+static srt_status push_row(row_list *l, const char *manifest, const char *dir, const char *path, char *extra, int line) {
+    if (!*path) {
+        free(extra);
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s:%d: empty audio path", manifest, line);
+        return push_bad_row(l, manifest, line, msg);
+    }
+    if (grow_rows(l, manifest) != SRT_OK) { free(extra); return SRT_ERR_NOMEM; }
     char *full = path[0] == '/' || !dir ? srt_strdup(path) : srt_path_join(dir, path);
     if (!full) { free(extra); return srt_error(SRT_ERR_NOMEM, "%s: out of memory", manifest); }
     l->rows[l->n++] = (srt_manifest_row){.path = full, .extra_json = extra, .line = line};
@@ -63,10 +82,19 @@ static srt_status read_csv(FILE *f, const char *manifest, const char *dir, const
     }
     while (st == SRT_OK) {
         st = ds_csv_read_record(f, manifest, &line, 0, 1, &rec, &eof);
+        if (st == SRT_ERR_FORMAT) {   /* broken quoting: this record is an error item, reading goes on next line */
+            st = push_bad_row(l, manifest, rec.line, srt_last_error());
+            int c;
+            while ((c = getc(f)) != EOF && c != '\n') {}
+            if (c == '\n') line++;
+            continue;
+        }
         if (st != SRT_OK || eof) break;
         if (rec.n != head.n) {
-            st = srt_error(SRT_ERR_FORMAT, "%s:%d: %zu fields, the header has %zu", manifest, rec.line, rec.n, head.n);
-            break;
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s:%d: %zu fields, the header has %zu", manifest, rec.line, rec.n, head.n);
+            st = push_bad_row(l, manifest, rec.line, msg);
+            continue;
         }
         ds_buf extra = {0};
         ds_buf_puts(&extra, "{");
@@ -103,19 +131,23 @@ static srt_status read_jsonl(FILE *f, const char *manifest, const char *dir, con
         cJSON *o = cJSON_ParseWithLength(buf + i, (size_t)n - i);
         if (!o || !cJSON_IsObject(o)) {
             cJSON_Delete(o);
-            st = srt_error(SRT_ERR_FORMAT, "%s:%d: not a JSON object", manifest, line);
-            break;
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s:%d: not a JSON object", manifest, line);
+            st = push_bad_row(l, manifest, line, msg);
+            continue;
         }
         cJSON *pitem = NULL;
         if (path_column) pitem = cJSON_GetObjectItemCaseSensitive(o, path_column);
         else
             for (const char *const *p = default_path_columns; *p && !pitem; p++) pitem = cJSON_GetObjectItemCaseSensitive(o, *p);
         if (!cJSON_IsString(pitem)) {
-            st = srt_error(SRT_ERR_FORMAT, "%s:%d: no audio path %s (%s)", manifest, line,
-                           pitem ? "string in the column" : "column", path_column ? path_column :
-                           "looked for path, audio, file, filename, audio_path, audio_filepath");
+            char msg[900];
+            snprintf(msg, sizeof msg, "%s:%d: no audio path %s (%s)", manifest, line,
+                     pitem ? "string in the column" : "column", path_column ? path_column :
+                     "looked for path, audio, file, filename, audio_path, audio_filepath");
             cJSON_Delete(o);
-            break;
+            st = push_bad_row(l, manifest, line, msg);
+            continue;
         }
         char *path = srt_strdup(pitem->valuestring);
         cJSON_Delete(cJSON_DetachItemViaPointer(o, pitem));
@@ -166,6 +198,7 @@ void srt_manifest_free(srt_manifest_row *rows, size_t n_rows) {
     for (size_t i = 0; i < n_rows; i++) {
         free(rows[i].path);
         free(rows[i].extra_json);
+        free(rows[i].error);
     }
     free(rows);
 }

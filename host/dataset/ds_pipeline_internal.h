@@ -42,8 +42,7 @@ typedef struct ds_unit {
 } ds_unit;
 
 /* All inputs -> entries sorted by (key, path); a key seen before gets an error naming the first source. */
-srt_status ds_entries_collect(const char *const *inputs, int n_inputs, const char *path_column, ds_entry **out,
-                              int64_t *n_out);
+srt_status ds_entries_collect(const srt_ds_run_options *o, ds_entry **out, int64_t *n_out);
 void ds_entries_free(ds_entry *e, int64_t n);
 /* FNV-1a 64 over the sorted entries (keys, paths, kinds, passthrough, each file's size and mtime): the inputs'
  * identity. */
@@ -93,9 +92,20 @@ typedef struct ds_done_log {
 } ds_done_log;
 
 /* Prepare out_dir for a run of this worker: check/write the plan (an existing plan needs resume and must be
- * identical), read the done-log (cutting a torn last line), remove temp files and uncommitted shard files of
- * this worker, and open the done-log for appending. */
+ * identical), read the done-log (cutting a torn last line; a shard logged twice whose files are all there is
+ * logged once again: the repair of two concurrent runs before the lock existed), remove temp files and uncommitted
+ * shard files of this worker, and open the done-log for appending. Call with the lock held. */
 srt_status ds_state_prepare(const srt_ds_run_options *o, const char *plan_json, int64_t n_shards, ds_done_log *log);
+/* This worker's lock on its output folder: <prefix>.lock, held with flock for the whole run. */
+typedef struct ds_lock {
+    int fd;                   /* -1 when not held */
+    char *path;
+} ds_lock;
+/* Create out_dir if needed and take the lock; a second run of the same worker on the same folder fails at once
+ * (SRT_ERR_INVALID_ARG) naming the PID that holds it. The file holds the PID. */
+srt_status ds_state_lock(const srt_ds_run_options *o, ds_lock *lock);
+/* Remove the lock file and release the lock (no-op when not held). */
+void ds_state_unlock(ds_lock *lock);
 /* Append one line (with '\n') and fsync: the commit point of a shard. */
 srt_status ds_done_log_append(ds_done_log *log, const char *line);
 void ds_done_log_close(ds_done_log *log);

@@ -64,6 +64,8 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
         if (!o) continue;
         cJSON_AddStringToObject(o, "device", d->device);
         cJSON_AddNumberToObject(o, "items", (double)d->items);
+        cJSON_AddNumberToObject(o, "batches", (double)d->batches);
+        cJSON_AddNumberToObject(o, "chunked_items", (double)d->chunked_items);
         cJSON_AddNumberToObject(o, "audio_seconds", d->audio_seconds);
         cJSON_AddNumberToObject(o, "busy_seconds", d->busy_seconds);
         cJSON_AddNumberToObject(o, "x_real_time_busy", d->busy_seconds > 0 ? d->audio_seconds / d->busy_seconds : 0);

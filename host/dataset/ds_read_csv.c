@@ -1,6 +1,7 @@
 /* ds_read_csv.c: reading LAION-style CSV shards (ds_shard_csv.c): columns found by name in the header, the
  * snac<k>khz code string split by the model's depth-first layout (or the one its rate implies), every other
- * column returned as a passthrough string. Each record must end in a line break (else: truncated). */
+ * column returned as a passthrough string. Each record must end in a line break (else: truncated). A leading '
+ * (the writer's escape of cells a spreadsheet would run as formulas) is removed from every field. */
 #include "dataset/ds_internal.h"
 #include "common.h"
 #include "snacrt_codes.h"
@@ -20,6 +21,7 @@ srt_status ds_read_csv_open(srt_ds_reader *r) {
     int eof = 0;
     SRT_TRY(ds_csv_read_record(r->f, r->path, &r->line, 1, 0, &c->head, &eof));
     if (eof) return srt_error(SRT_ERR_FORMAT, "%s: empty file (no header row)", r->path);
+    for (size_t k = 0; k < c->head.n; k++) ds_csv_unescape_field(c->head.fields[k]);   /* formula escapes */
     c->col_key = c->col_source = c->col_offset = c->col_n_samples = c->col_codes = -1;
     for (size_t k = 0; k < c->head.n; k++) {
         const char *name = c->head.fields[k];
@@ -58,6 +60,7 @@ srt_status ds_read_csv_next(srt_ds_reader *r, srt_ds_item *item, int *eof) {
     if (c->rec.n != c->head.n)
         return srt_error(SRT_ERR_FORMAT, "%s: %zu fields, the header has %zu", what, c->rec.n, c->head.n);
     char **f = c->rec.fields;
+    for (size_t k = 0; k < c->rec.n; k++) ds_csv_unescape_field(f[k]);   /* the writer's formula escapes */
     item->key = srt_strdup(f[c->col_key]);
     item->source = srt_strdup(f[c->col_source]);
     if (!item->key || !item->source) return SRT_ERR_NOMEM;

@@ -52,7 +52,7 @@ static srt_status list_units(const srt_ds_run_options *o, uint64_t *fingerprint,
                              int64_t *n_units) {
     ds_entry *e = NULL;
     int64_t ne = 0;
-    SRT_TRY(ds_entries_collect(o->inputs, o->n_inputs, o->path_column, &e, &ne));
+    SRT_TRY(ds_entries_collect(o, &e, &ne));
     *fingerprint = ds_entries_fingerprint(e, ne);
     *n_entries = ne;
     srt_status st = ds_units_expand(e, ne, o->shard_index, o->num_shards, units, n_units);
@@ -180,14 +180,17 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     memset(summary, 0, sizeof *summary);
     double t_start = ds_now();
     SRT_TRY(check_options(o, 1));
+    ds_lock lock;   /* first: a second run of this worker on this folder stops here, before any work */
+    SRT_TRY(ds_state_lock(o, &lock));
     uint64_t fp = 0;
     int64_t n_entries = 0, n_units = 0;
     ds_unit *units = NULL;
-    SRT_TRY(list_units(o, &fp, &n_entries, &units, &n_units));
+    srt_status st = list_units(o, &fp, &n_entries, &units, &n_units);
+    if (st != SRT_OK) { ds_state_unlock(&lock); return st; }
     ds_worker *workers = NULL;
     int n_workers = 0;
-    srt_status st = ds_workers_load(o->model_dir, o->device ? o->device : "cpu", o->n_threads, &workers, &n_workers);
-    if (st != SRT_OK) { ds_units_free(units, n_units); return st; }
+    st = ds_workers_load(o->model_dir, o->device ? o->device : "cpu", o->n_threads, &workers, &n_workers);
+    if (st != SRT_OK) { ds_units_free(units, n_units); ds_state_unlock(&lock); return st; }
     ds_pipe *p = srt_calloc(1, sizeof *p, "the pipeline");
     char *plan = NULL;
     ds_done_log log = {.fd = -1};
@@ -278,5 +281,6 @@ done:
     free(p);
     ds_workers_free(workers, n_workers);
     ds_units_free(units, n_units);
+    ds_state_unlock(&lock);
     return st;
 }

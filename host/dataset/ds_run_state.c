@@ -4,12 +4,15 @@
  *  - the done-log (wI-ofN.done.jsonl): one JSON line per committed shard, appended and fsynced after the shard's
  *    files are renamed into place: the commit point. A torn last line (killed mid-write) is cut off on resume;
  *    a shard renamed but not logged is simply written again (same bytes);
- *  - cleanup on start: temp files (*.tmp) and shard files not in the done-log of this worker are removed. */
+ *  - cleanup on start: temp files (*.tmp) and shard files not in the done-log of this worker are removed;
+ *  - the lock (wI-ofN.lock): flock'd for the whole run, so a second run of the same worker on the same folder
+ *    stops at once (naming the PID in the file) instead of interleaving its done-log lines with the first's. */
 #include "dataset/ds_pipeline_internal.h"
 #include "common.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -176,6 +179,31 @@ static int64_t json_int(const cJSON *o, const char *name) {
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
 }
 
+/* Write the done-log again from its lines, skipping the NULL ones (shards logged twice). */
+static srt_status rewrite_done_log(const char *path, cJSON **lines, int64_t n) {
+    size_t size = 0, cap = 4096;
+    char *text = srt_malloc(cap, "the done-log");
+    srt_status st = text ? SRT_OK : SRT_ERR_NOMEM;
+    for (int64_t i = 0; i < n && st == SRT_OK; i++) {
+        if (!lines[i]) continue;
+        char *line = cJSON_PrintUnformatted(lines[i]);
+        size_t len = line ? strlen(line) : 0;
+        if (line && size + len + 2 > cap) {
+            while (size + len + 2 > cap) cap *= 2;
+            char *grown = realloc(text, cap);
+            if (grown) text = grown; else { free(line); line = NULL; }
+        }
+        if (!line) { st = srt_error(SRT_ERR_NOMEM, "%s: out of memory", path); break; }
+        memcpy(text + size, line, len);
+        size += len;
+        text[size++] = '\n';
+        free(line);
+    }
+    if (st == SRT_OK) st = ds_write_atomic(path, text, size);
+    free(text);
+    return st;
+}
+
 /* Read the done-log (cutting a torn tail) and mark the committed shards. */
 static srt_status load_done_log(const srt_ds_run_options *o, ds_done_log *log) {
     if (!srt_file_exists(log->path)) return SRT_OK;
@@ -186,12 +214,19 @@ static srt_status load_done_log(const srt_ds_run_options *o, ds_done_log *log) {
     srt_status st = SRT_OK;
     if (truncate(log->path, (off_t)valid) != 0)
         st = srt_error(SRT_ERR_IO, "%s: cannot cut the torn last line: %s", log->path, strerror(errno));
+    int64_t n_twice = 0;
     for (int64_t i = 0; i < n && st == SRT_OK; i++) {
         int64_t k = json_int(lines[i], "k");
-        if (k < 0 || k >= log->n_shards || log->done[k]) {
-            st = srt_error(SRT_ERR_FORMAT, "%s:%lld: shard %lld is not a shard of this plan or is logged twice",
-                           log->path, (long long)i + 1, (long long)k);
+        if (k < 0 || k >= log->n_shards) {
+            st = srt_error(SRT_ERR_FORMAT, "%s:%lld: shard %lld is not a shard of this plan", log->path,
+                           (long long)i + 1, (long long)k);
             break;
+        }
+        if (log->done[k]) {   /* its files were checked with its first line: drop this one */
+            cJSON_Delete(lines[i]);
+            lines[i] = NULL;
+            n_twice++;
+            continue;
         }
         char name[128], files[2][512];
         srt_ds_shard_name(o->shard_index, o->num_shards, k, name, sizeof name);
@@ -210,6 +245,7 @@ static srt_status load_done_log(const srt_ds_run_options *o, ds_done_log *log) {
         log->done_items += json_int(lines[i], "n_items");
         log->done_errors += json_int(lines[i], "n_errors");
     }
+    if (st == SRT_OK && n_twice) st = rewrite_done_log(log->path, lines, n);
     ds_done_log_lines_free(lines, n);
     return st;
 }
@@ -249,7 +285,8 @@ static int has_worker_files(const char *dir, const char *prefix) {
     struct dirent *de;
     while (!found && (de = readdir(d)) != NULL) {
         size_t nl = strlen(de->d_name);
-        found = !strncmp(de->d_name, prefix, pl) && !(nl > 4 && !strcmp(de->d_name + nl - 4, ".tmp"));
+        found = !strncmp(de->d_name, prefix, pl) && !(nl > 4 && !strcmp(de->d_name + nl - 4, ".tmp")) &&
+                strcmp(de->d_name + pl, ".lock");
     }
     closedir(d);
     return found;
@@ -274,6 +311,66 @@ static srt_status make_dirs(const char *dir) {
     if (st == SRT_OK && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         st = srt_error(SRT_ERR_IO, "%s: not a folder", dir);
     return st;
+}
+
+srt_status ds_state_lock(const srt_ds_run_options *o, ds_lock *lock) {
+    lock->fd = -1;
+    lock->path = NULL;
+    SRT_TRY(make_dirs(o->out_dir));
+    char prefix[64], name[128];
+    ds_worker_prefix(o->shard_index, o->num_shards, prefix, sizeof prefix);
+    snprintf(name, sizeof name, "%s.lock", prefix);
+    lock->path = srt_path_join(o->out_dir, name);
+    if (!lock->path) return SRT_ERR_NOMEM;
+    srt_status st = SRT_OK;
+    /* the run that held the lock removes the file before releasing it: a lock taken on a file that is no longer
+     * at the path is worthless, so try again on the new file */
+    for (int attempt = 0; attempt < 100 && lock->fd < 0 && st == SRT_OK; attempt++) {
+        int fd = open(lock->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) { st = srt_error(SRT_ERR_IO, "%s: cannot create: %s", lock->path, strerror(errno)); break; }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            char pid[32] = "";
+            ssize_t r = err == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : 0;
+            pid[r > 0 ? r : 0] = 0;
+            pid[strcspn(pid, "\n")] = 0;
+            close(fd);
+            if (err == EWOULDBLOCK)
+                st = srt_error(SRT_ERR_INVALID_ARG, "%s: another run (PID %s) is writing worker %s in %s; wait for it "
+                               "to finish or stop it, then use --resume", lock->path, *pid ? pid : "unknown", prefix,
+                               o->out_dir);
+            else st = srt_error(SRT_ERR_IO, "%s: cannot lock: %s", lock->path, strerror(err));
+            break;
+        }
+        struct stat held, now;
+        if (fstat(fd, &held) == 0 && stat(lock->path, &now) == 0 && held.st_ino == now.st_ino &&
+            held.st_dev == now.st_dev) lock->fd = fd;
+        else close(fd);
+    }
+    if (st == SRT_OK && lock->fd < 0) st = srt_error(SRT_ERR_IO, "%s: cannot take the lock", lock->path);
+    if (st == SRT_OK) {
+        char pid[32];
+        int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        if (ftruncate(lock->fd, 0) != 0 || pwrite(lock->fd, pid, (size_t)n, 0) != n)
+            st = srt_error(SRT_ERR_IO, "%s: cannot write: %s", lock->path, strerror(errno));
+    }
+    if (st != SRT_OK) {
+        if (lock->fd >= 0) { unlink(lock->path); close(lock->fd); }
+        free(lock->path);
+        lock->fd = -1;
+        lock->path = NULL;
+    }
+    return st;
+}
+
+void ds_state_unlock(ds_lock *lock) {
+    if (lock->fd >= 0) {
+        unlink(lock->path);   /* while still held: a run waiting on this file sees it gone and retries */
+        close(lock->fd);
+    }
+    free(lock->path);
+    lock->fd = -1;
+    lock->path = NULL;
 }
 
 srt_status ds_state_prepare(const srt_ds_run_options *o, const char *plan_json, int64_t n_shards, ds_done_log *log) {

@@ -2,7 +2,9 @@
  * item, in order>,snac<k>khz; the last column holds the depth-first code string of `snacrt encode --format laion`
  * (7 codes per coarse frame for 3 levels, 15 for 4). Fields are quoted per RFC 4180. Passthrough values: strings
  * as they are, other JSON values as their JSON text, a column an item lacks as an empty field; a column the
- * first item did not have is an error (the header is already written). */
+ * first item did not have is an error (the header is already written). A cell starting with =, +, -, @, tab or
+ * CR (other than a plain number) or with ' is written with a leading ': a spreadsheet shows it as text instead of
+ * running it as a formula; the reader (ds_read_csv.c) removes it. */
 #include "dataset/ds_internal.h"
 #include "common.h"
 #include "snacrt_codes.h"

@@ -61,11 +61,28 @@ void ds_buf_json_string(ds_buf *b, const char *s) {
     ds_buf_put(b, "\"", 1);
 }
 
+/* Would a spreadsheet read this cell as a formula (or is it escaped already)? Plain numbers ("-1.5") are safe. */
+static int csv_needs_formula_escape(const char *s, size_t n) {
+    if (!n || !strchr("=+-@\t\r'", s[0])) return 0;
+    if (s[0] == '\'' || n > 63) return 1;
+    char num[64], *end;
+    memcpy(num, s, n);
+    num[n] = 0;
+    (void)strtod(num, &end);
+    return *end != 0 || end == num + 1;
+}
+
+void ds_csv_unescape_field(char *field) {
+    if (field[0] == '\'') memmove(field, field + 1, strlen(field));
+}
+
 void ds_buf_csv_field(ds_buf *b, const char *s, size_t n) {
+    int formula = csv_needs_formula_escape(s, n);
     int quote = n && (s[0] == ' ' || s[n - 1] == ' ');
     for (size_t i = 0; i < n && !quote; i++) quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+    if (quote) ds_buf_put(b, "\"", 1);
+    if (formula) ds_buf_put(b, "'", 1);
     if (!quote) { ds_buf_put(b, s, n); return; }
-    ds_buf_put(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++)
         if (s[i] == '"') { ds_buf_put(b, s + run, i + 1 - run); ds_buf_put(b, "\"", 1); run = i + 1; }

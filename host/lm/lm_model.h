@@ -10,6 +10,15 @@
 #include "snacrt_tokenizer.h"
 #include "weights/weights.h"
 
+/* Sane maxima for config.json fields (the largest published Llama-family models stay well inside them); with
+ * them no product of two dimensions overflows an int64, and n_heads * head_dim is checked to stay <= LM_MAX_DIM. */
+#define LM_MAX_DIM (1 << 20)
+#define LM_MAX_LAYERS 1024
+#define LM_MAX_HEADS 4096
+#define LM_MAX_HEAD_DIM 2048
+#define LM_MAX_VOCAB (1 << 24)
+#define LM_MAX_POSITION (1 << 24)
+
 typedef struct srt_lm_config {
     char architecture[64];
     int hidden, intermediate, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_position;

@@ -15,6 +15,7 @@ typedef struct loader {
     srt_tokenizer *t;
     const char *path;
     const tj_doc *doc;
+    size_t file_size;  /* the id tables are sized by the largest id: it must stay below this */
 } loader;
 
 static const tj_node *member(const loader *L, const tj_node *obj, const char *key) { return tj_get(L->doc, obj, key); }
@@ -385,6 +386,11 @@ static srt_status load_document(loader *L) {
     SRT_TRY(load_post_processor(L, member(L, root, "post_processor")));
     SRT_TRY(check_decoder(L, member(L, root, "decoder")));
     if (max_id < 0) return srt_error(SRT_ERR_FORMAT, "%s: the vocab is empty", L->path);
+    /* a real vocab is dense (ids 0..n-1, each entry several bytes of the file): an id past the file size is a lie
+     * that would size the id tables (9 bytes per id) far beyond the file */
+    if ((size_t)max_id >= L->file_size)
+        return srt_error(SRT_ERR_FORMAT, "%s: token id %d is larger than the file (%zu bytes): the vocab ids are not "
+                         "dense", L->path, max_id, L->file_size);
     return build_tables(L->t, max_id);
 }
 
@@ -401,7 +407,7 @@ srt_status srt_tokenizer_load(const char *path, srt_tokenizer **out) {
     if (!t) st = SRT_ERR_NOMEM;
     else if (!(t->path = srt_strdup(path))) st = SRT_ERR_NOMEM;
     else {
-        loader L = {t, t->path, &doc};
+        loader L = {t, t->path, &doc, size};
         st = load_document(&L);
     }
     tj_free(&doc);

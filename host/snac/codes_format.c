@@ -1,6 +1,6 @@
 /* codes_format.c: serialize and parse SNAC codes as json, npy, laion and orpheus (see include/snacrt_codes.h). */
 #include "snacrt_codes.h"
-#include "common.h"
+#include "checked.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -200,9 +200,9 @@ static srt_status parse_json(const srt_codec_info *info, const char *data, size_
     const cJSON *ns = cJSON_GetObjectItemCaseSensitive(root, "n_samples");
     memset(out, 0, sizeof *out);
     if (!cJSON_IsArray(codes)) { st = srt_error(SRT_ERR_FORMAT, "%s: no \"codes\" array", what); goto done; }
-    if (cJSON_IsNumber(sr) && (int)sr->valuedouble != info->sample_rate) {
-        st = srt_error(SRT_ERR_FORMAT, "%s: codes are for a %d Hz model, this model is %d Hz", what,
-                       (int)sr->valuedouble, info->sample_rate);
+    if (cJSON_IsNumber(sr) && sr->valuedouble != (double)info->sample_rate) {
+        st = srt_error(SRT_ERR_FORMAT, "%s: codes are for a %g Hz model, this model is %d Hz", what,
+                       sr->valuedouble, info->sample_rate);
         goto done;
     }
     int levels = cJSON_GetArraySize(codes);
@@ -211,7 +211,8 @@ static srt_status parse_json(const srt_codec_info *info, const char *data, size_
         goto done;
     }
     out->n_levels = levels;
-    if (cJSON_IsNumber(ns) && ns->valuedouble >= 0) out->n_samples = (int64_t)ns->valuedouble;
+    if (cJSON_IsNumber(ns) && ns->valuedouble >= 0 && ns->valuedouble < 9007199254740992.0)   /* < 2^53 */
+        out->n_samples = (int64_t)ns->valuedouble;
     for (int l = 0; l < levels; l++) {
         const cJSON *arr = cJSON_GetArrayItem(codes, l);
         if (!cJSON_IsArray(arr)) { st = srt_error(SRT_ERR_FORMAT, "%s: codes[%d] is not an array", what, l); goto done; }
@@ -222,8 +223,8 @@ static srt_status parse_json(const srt_codec_info *info, const char *data, size_
         int i = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, arr) {
-            if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int64_t)it->valuedouble ||
-                it->valuedouble < 0 || it->valuedouble >= info->codebook_size) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble < info->codebook_size) ||
+                it->valuedouble != (double)(int64_t)it->valuedouble) {
                 st = srt_error(SRT_ERR_RANGE, "%s: codes[%d][%d] is not an integer in [0, %d)", what, l, i,
                                info->codebook_size);
                 goto done;
@@ -270,14 +271,16 @@ static srt_status parse_npy(const srt_codec_info *info, const char *data, size_t
             char *end;
             long long d = strtoll(shape, &end, 10);
             if (errno || d < 0 || d > ((int64_t)1 << 40)) return srt_error(SRT_ERR_FORMAT, "%s: bad .npy shape", what);
-            count *= d;
-            dims++;
+            if (++dims > 2) break;
+            char field[300];
+            snprintf(field, sizeof field, "%s: .npy shape product", what);
+            SRT_TRY(srt_mul_i64(count, d, &count, field));
             shape = end;
         } else shape++;
     }
     if (dims < 1 || dims > 2 || count > ((int64_t)1 << 34)) return srt_error(SRT_ERR_FORMAT, "%s: .npy must be 1-D or 2-D", what);
     size_t body = off + hlen;
-    if ((size_t)count * (size_t)esize != size - body)
+    if ((uint64_t)count * (uint64_t)esize != size - body)   /* count <= 2^34: no overflow */
         return srt_error(SRT_ERR_FORMAT, "%s: .npy data is %zu bytes, shape says %lld", what, size - body,
                          (long long)count * esize);
     int64_t *vals = srt_malloc(sizeof(int64_t) * (size_t)(count ? count : 1), what);

@@ -1,9 +1,12 @@
 /* snac_config.c: parse a SNAC config.json (Hugging Face format) and derive hop length and padding. */
 #include "snac/snac_model.h"
+#include "checked.h"
 #include <cjson/cJSON.h>
 #include <string.h>
 
-static srt_status get_int(const cJSON *root, const char *key, int required, int dflt, int *out, const char *what) {
+/* An integer field in [lo, hi] (a bool counts as 0/1); absent or null takes dflt unless required. */
+static srt_status get_int(const cJSON *root, const char *key, int required, int dflt, int lo, int hi, int *out,
+                          const char *what) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!v || cJSON_IsNull(v)) {
         if (required) return srt_error(SRT_ERR_FORMAT, "%s: missing \"%s\"", what, key);
@@ -11,9 +14,10 @@ static srt_status get_int(const cJSON *root, const char *key, int required, int 
         return SRT_OK;
     }
     if (cJSON_IsBool(v)) { *out = cJSON_IsTrue(v); return SRT_OK; }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
-        return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" must be an integer", what, key);
-    *out = (int)v->valuedouble;
+    if (!cJSON_IsNumber(v)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" must be an integer", what, key);
+    int64_t x = 0;
+    SRT_TRY(srt_int_in_range(v->valuedouble, lo, hi, &x, what, key));
+    *out = (int)x;
     return SRT_OK;
 }
 
@@ -42,29 +46,29 @@ srt_status snac_config_parse(const char *json_text, const char *what, snac_confi
     }
     srt_status st = SRT_OK;
     if (!cJSON_IsObject(root)) { st = srt_error(SRT_ERR_FORMAT, "%s: expected a JSON object", what); goto done; }
-    SRT_TRY_GOTO(get_int(root, "sampling_rate", 0, 44100, &cfg->sampling_rate, what), done);
-    SRT_TRY_GOTO(get_int(root, "encoder_dim", 0, 64, &cfg->encoder_dim, what), done);
-    SRT_TRY_GOTO(get_int(root, "decoder_dim", 0, 1536, &cfg->decoder_dim, what), done);
+    SRT_TRY_GOTO(get_int(root, "sampling_rate", 0, 44100, 1000, 384000, &cfg->sampling_rate, what), done);
+    SRT_TRY_GOTO(get_int(root, "encoder_dim", 0, 64, 1, 65536, &cfg->encoder_dim, what), done);
+    SRT_TRY_GOTO(get_int(root, "decoder_dim", 0, 1536, 1, 65536, &cfg->decoder_dim, what), done);
     SRT_TRY_GOTO(get_int_array(root, "encoder_rates", SNAC_MAX_RATES, &cfg->n_enc_rates, cfg->encoder_rates, what), done);
     SRT_TRY_GOTO(get_int_array(root, "decoder_rates", SNAC_MAX_RATES, &cfg->n_dec_rates, cfg->decoder_rates, what), done);
     SRT_TRY_GOTO(get_int_array(root, "vq_strides", SNAC_MAX_LEVELS, &cfg->n_levels, cfg->vq_strides, what), done);
-    SRT_TRY_GOTO(get_int(root, "attn_window_size", 0, 0, &cfg->attn_window, what), done);
-    SRT_TRY_GOTO(get_int(root, "codebook_size", 0, 4096, &cfg->codebook_size, what), done);
-    SRT_TRY_GOTO(get_int(root, "codebook_dim", 0, 8, &cfg->codebook_dim, what), done);
-    SRT_TRY_GOTO(get_int(root, "noise", 0, 1, &cfg->noise, what), done);
-    SRT_TRY_GOTO(get_int(root, "depthwise", 0, 1, &cfg->depthwise, what), done);
-    SRT_TRY_GOTO(get_int(root, "latent_dim", 0, 0, &cfg->latent_dim, what), done);
-    if (cfg->sampling_rate < 1000 || cfg->sampling_rate > 384000 || cfg->encoder_dim < 1 || cfg->encoder_dim > 65536 ||
-        cfg->decoder_dim < 1 || cfg->decoder_dim > 65536 || cfg->codebook_size < 2 || cfg->codebook_size > 65536 ||
-        cfg->codebook_dim < 1 || cfg->codebook_dim > 4096 || cfg->attn_window < 0 || cfg->attn_window > 4096) {
-        st = srt_error(SRT_ERR_FORMAT, "%s: a dimension is out of range", what);
-        goto done;
-    }
+    SRT_TRY_GOTO(get_int(root, "attn_window_size", 0, 0, 0, 4096, &cfg->attn_window, what), done);
+    SRT_TRY_GOTO(get_int(root, "codebook_size", 0, 4096, 2, 65536, &cfg->codebook_size, what), done);
+    SRT_TRY_GOTO(get_int(root, "codebook_dim", 0, 8, 1, 4096, &cfg->codebook_dim, what), done);
+    SRT_TRY_GOTO(get_int(root, "noise", 0, 1, 0, 1, &cfg->noise, what), done);
+    SRT_TRY_GOTO(get_int(root, "depthwise", 0, 1, 0, 1, &cfg->depthwise, what), done);
+    SRT_TRY_GOTO(get_int(root, "latent_dim", 0, 0, 0, 1 << 24, &cfg->latent_dim, what), done);
     if (!cfg->latent_dim) cfg->latent_dim = cfg->encoder_dim << cfg->n_enc_rates;
+    /* rates are 1..64 each, up to 8 of them: the products are checked against a sane hop (at most 2^16) */
+    char field[256];
+    snprintf(field, sizeof field, "%s: encoder_rates product (hop length)", what);
     cfg->hop_length = 1;
-    for (int i = 0; i < cfg->n_enc_rates; i++) cfg->hop_length *= cfg->encoder_rates[i];
+    for (int i = 0; i < cfg->n_enc_rates; i++)
+        SRT_TRY_GOTO(srt_mul_int(cfg->hop_length, cfg->encoder_rates[i], SNAC_MAX_HOP, &cfg->hop_length, field), done);
+    snprintf(field, sizeof field, "%s: decoder_rates product", what);
     int dec_total = 1;
-    for (int i = 0; i < cfg->n_dec_rates; i++) dec_total *= cfg->decoder_rates[i];
+    for (int i = 0; i < cfg->n_dec_rates; i++)
+        SRT_TRY_GOTO(srt_mul_int(dec_total, cfg->decoder_rates[i], SNAC_MAX_HOP, &dec_total, field), done);
     if (dec_total != cfg->hop_length) {
         st = srt_error(SRT_ERR_FORMAT, "%s: decoder_rates multiply to %d but encoder_rates to %d", what, dec_total,
                        cfg->hop_length);
@@ -80,7 +84,9 @@ srt_status snac_config_parse(const char *json_text, const char *what, snac_confi
             st = srt_error(SRT_ERR_FORMAT, "%s: vq_strides must each divide the previous one", what);
             goto done;
         }
-    cfg->pad_multiple = (int)(cfg->hop_length * srt_lcm64(cfg->vq_strides[0], cfg->attn_window ? cfg->attn_window : 1));
+    snprintf(field, sizeof field, "%s: hop length x lcm(vq_strides[0], attn_window_size) (padding multiple)", what);
+    SRT_TRY_GOTO(srt_mul_int(cfg->hop_length, (int)srt_lcm64(cfg->vq_strides[0], cfg->attn_window ? cfg->attn_window : 1),
+                             SNAC_MAX_HOP * 4096, &cfg->pad_multiple, field), done);
 done:
     cJSON_Delete(root);
     return st;

@@ -7,6 +7,7 @@
 
 #define SNAC_MAX_RATES 8
 #define SNAC_MAX_LEVELS 8
+#define SNAC_MAX_HOP 65536      /* prod(encoder_rates) at most (real models: 512) */
 
 typedef struct snac_config {
     int sampling_rate;

@@ -1,6 +1,7 @@
 /* pickle.c: the pickle virtual machine for torch.save's data.pkl (see pickle.h).
- * A stack of value pointers, a mark stack and a memo; every value is allocated into one arena freed at the end,
- * so shared and even cyclic references need no bookkeeping. Every read is checked against the end of the data. */
+ * A stack of value pointers, a mark stack and a memo; every value is carved from one bump arena freed at the end,
+ * so shared and even cyclic references need no bookkeeping. Every read is checked against the end of the data,
+ * and every byte held is counted against a budget proportional to the pickle's size (pickle.h). */
 #include "weights/pickle.h"
 #include <string.h>
 
@@ -31,11 +32,21 @@ static const struct known_global {
     {"_codecs", "encode", G_HARMLESS, 0},
 };
 
+/* A block of the bump arena every value, item array and string is carved from. */
+typedef struct pk_chunk {
+    struct pk_chunk *next;
+    size_t used, cap, pad;      /* pad keeps data 16-byte aligned */
+    unsigned char data[];
+} pk_chunk;
+#define PK_CHUNK ((size_t)64 << 10)
+
 struct srt_pickle {
     const char *what;
     const uint8_t *data, *end, *p;
-    srt_pk_value **arena;       /* every value allocated, freed together */
-    size_t n_arena, cap_arena;
+    pk_chunk *chunks;           /* the arena: freed together, so shared and cyclic references need no bookkeeping */
+    size_t bytes, budget;       /* bytes held (arena, stack, marks, memo) and the most allowed */
+    srt_pk_value *shared[4];    /* immutable values pushed without allocating: None, True, False, () */
+    srt_pk_value *small_int[256]; /* BININT1 0..255, likewise made once (a state_dict holds thousands) */
     srt_pk_value **stack;
     size_t n_stack, cap_stack;
     size_t *marks;              /* stack heights at each MARK */
@@ -44,12 +55,51 @@ struct srt_pickle {
     size_t cap_memo, n_memo;    /* n_memo: indices set so far (MEMOIZE stores at this index) */
 };
 
-static srt_status grow(void **arr, size_t *cap, size_t need, size_t elem, const char *what) {
+static size_t offset_of(const srt_pickle *pk) { return (size_t)(pk->p - pk->data); }
+
+static srt_status over_budget(srt_pickle *pk) {
+    return srt_error(SRT_ERR_FORMAT, "%s: unpickling needs more than %zu bytes of memory (%d x the %zu-byte pickle + "
+                     "1 MiB) at byte %zu: refusing a pickle that amplifies", pk->what, pk->budget,
+                     PICKLE_BYTES_PER_BYTE, (size_t)(pk->end - pk->data), offset_of(pk));
+}
+
+/* Count n more bytes against the budget. */
+static srt_status charge(srt_pickle *pk, size_t n) {
+    if (n > pk->budget - pk->bytes) return over_budget(pk);
+    pk->bytes += n;
+    return SRT_OK;
+}
+
+/* n zeroed bytes from the arena; NULL (message recorded) past the budget or out of memory. */
+static void *pk_alloc(srt_pickle *pk, size_t n) {
+    if (n > pk->budget) { over_budget(pk); return NULL; }
+    n = (n + 15) & ~(size_t)15;
+    pk_chunk *c = pk->chunks;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > PK_CHUNK / 4 ? n : PK_CHUNK;   /* a large block gets a chunk of its own */
+        if (charge(pk, sizeof *c + cap) != SRT_OK) return NULL;
+        pk_chunk *fresh = malloc(sizeof *fresh + cap);
+        if (!fresh) { srt_error(SRT_ERR_NOMEM, "%s: out of memory unpickling", pk->what); return NULL; }
+        fresh->used = 0;
+        fresh->cap = cap;
+        if (c && cap != PK_CHUNK) { fresh->next = c->next; c->next = fresh; }   /* keep filling the current one */
+        else { fresh->next = c; pk->chunks = fresh; }
+        c = fresh;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+/* Grow a malloc'd table (stack, marks, memo) to hold `need` elements, charging the budget. */
+static srt_status grow(srt_pickle *pk, void **arr, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return SRT_OK;
     size_t c = *cap ? *cap : 16;
     while (c < need) c *= 2;
+    SRT_TRY(charge(pk, (c - *cap) * elem));
     void *a = realloc(*arr, c * elem);
-    if (!a) return srt_error(SRT_ERR_NOMEM, "%s: out of memory unpickling", what);
+    if (!a) return srt_error(SRT_ERR_NOMEM, "%s: out of memory unpickling", pk->what);
     memset((char *)a + *cap * elem, 0, (c - *cap) * elem);
     *arr = a;
     *cap = c;
@@ -57,29 +107,49 @@ static srt_status grow(void **arr, size_t *cap, size_t need, size_t elem, const 
 }
 
 static srt_pk_value *new_value(srt_pickle *pk, srt_pk_kind kind) {
-    if (grow((void **)&pk->arena, &pk->cap_arena, pk->n_arena + 1, sizeof *pk->arena, pk->what) != SRT_OK)
-        return NULL;
-    srt_pk_value *v = calloc(1, sizeof *v);
-    if (!v) { srt_error(SRT_ERR_NOMEM, "%s: out of memory unpickling", pk->what); return NULL; }
-    v->kind = kind;
-    pk->arena[pk->n_arena++] = v;
+    srt_pk_value *v = pk_alloc(pk, sizeof *v);
+    if (v) v->kind = kind;
     return v;
 }
 
+/* One of the immutable values (None, True, False, the empty tuple), made once per pickle. */
+static srt_pk_value *shared_value(srt_pickle *pk, int which) {
+    static const srt_pk_kind kinds[4] = {SRT_PK_NONE, SRT_PK_BOOL, SRT_PK_BOOL, SRT_PK_TUPLE};
+    if (!pk->shared[which]) {
+        pk->shared[which] = new_value(pk, kinds[which]);
+        if (pk->shared[which]) pk->shared[which]->i = which == 1;
+    }
+    return pk->shared[which];
+}
+
 static srt_status push(srt_pickle *pk, srt_pk_value *v) {
-    if (!v) return SRT_ERR_NOMEM;
-    SRT_TRY(grow((void **)&pk->stack, &pk->cap_stack, pk->n_stack + 1, sizeof *pk->stack, pk->what));
+    if (!v) return SRT_ERR_NOMEM;   /* the message is recorded where the allocation failed */
+    if (pk->n_stack >= PICKLE_MAX_STACK)
+        return srt_error(SRT_ERR_FORMAT, "%s: the pickle stack grows past %zu entries at byte %zu", pk->what,
+                         PICKLE_MAX_STACK, offset_of(pk));
+    SRT_TRY(grow(pk, (void **)&pk->stack, &pk->cap_stack, pk->n_stack + 1, sizeof *pk->stack));
     pk->stack[pk->n_stack++] = v;
     return SRT_OK;
 }
 
-static srt_status append_item(srt_pickle *pk, srt_pk_value *seq, srt_pk_value *item) {
-    SRT_TRY(grow((void **)&seq->items, &seq->cap, seq->n + 1, sizeof *seq->items, pk->what));
-    seq->items[seq->n++] = item;
+/* Make room for `extra` more items in a tuple, list or dict (item arrays live in the arena). */
+static srt_status reserve_items(srt_pickle *pk, srt_pk_value *seq, size_t extra) {
+    if (seq->cap - seq->n >= extra) return SRT_OK;
+    size_t cap = seq->cap ? seq->cap * 2 : 4;
+    if (cap < seq->n + extra) cap = seq->n + extra;
+    srt_pk_value **items = pk_alloc(pk, cap * sizeof *items);
+    if (!items) return SRT_ERR_NOMEM;
+    if (seq->n) memcpy(items, seq->items, seq->n * sizeof *items);
+    seq->items = items;
+    seq->cap = cap;
     return SRT_OK;
 }
 
-static size_t offset_of(const srt_pickle *pk) { return (size_t)(pk->p - pk->data); }
+static srt_status append_item(srt_pickle *pk, srt_pk_value *seq, srt_pk_value *item) {
+    SRT_TRY(reserve_items(pk, seq, 1));
+    seq->items[seq->n++] = item;
+    return SRT_OK;
+}
 
 static srt_status bad(srt_pickle *pk, const char *problem) {
     return srt_error(SRT_ERR_FORMAT, "%s: %s at byte %zu", pk->what, problem, offset_of(pk));
@@ -117,6 +187,7 @@ static srt_status pop_mark(srt_pickle *pk, srt_pk_kind kind, srt_pk_value **out)
     size_t base = pk->marks[--pk->n_marks];
     srt_pk_value *v = new_value(pk, kind);
     if (!v) return SRT_ERR_NOMEM;
+    SRT_TRY(reserve_items(pk, v, pk->n_stack - base));
     for (size_t i = base; i < pk->n_stack; i++) SRT_TRY(append_item(pk, v, pk->stack[i]));
     pk->n_stack = base;
     *out = v;
@@ -127,8 +198,8 @@ static srt_status push_string(srt_pickle *pk, srt_pk_kind kind, uint64_t n) {
     SRT_TRY(need(pk, n));
     srt_pk_value *v = new_value(pk, kind);
     if (!v) return SRT_ERR_NOMEM;
-    v->str = malloc((size_t)n + 1);
-    if (!v->str) return srt_error(SRT_ERR_NOMEM, "%s: out of memory unpickling", pk->what);
+    v->str = pk_alloc(pk, (size_t)n + 1);
+    if (!v->str) return SRT_ERR_NOMEM;
     memcpy(v->str, pk->p, (size_t)n);
     v->str[n] = 0;
     v->len = (size_t)n;
@@ -189,8 +260,8 @@ static srt_status persistent_load(srt_pickle *pk, const srt_pk_value *pid, srt_p
     srt_pk_value *s = new_value(pk, SRT_PK_STORAGE);
     if (!s) return SRT_ERR_NOMEM;
     if (key->kind == SRT_PK_STR && strlen(key->str) == key->len && key->len > 0) {
-        s->str = malloc(key->len + 1);
-        if (!s->str) return srt_error(SRT_ERR_NOMEM, "%s: out of memory unpickling", pk->what);
+        s->str = pk_alloc(pk, key->len + 1);
+        if (!s->str) return SRT_ERR_NOMEM;
         memcpy(s->str, key->str, key->len + 1);
         s->len = key->len;
     } else {
@@ -226,7 +297,8 @@ static srt_status reduce(srt_pickle *pk, const srt_pk_value *fn, const srt_pk_va
         if (args->n < 4 || args->items[0]->kind != SRT_PK_STORAGE)
             return bad(pk, "_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, ...)");
         srt_pk_value *t = new_value(pk, SRT_PK_TENSOR);
-        if (!t) return SRT_ERR_NOMEM;
+        if (!t || !(t->size = pk_alloc(pk, 2 * SRT_MAX_DIMS * sizeof *t->size))) return SRT_ERR_NOMEM;
+        t->stride = t->size + SRT_MAX_DIMS;
         t->storage = args->items[0];
         if (!as_int(args->items[1], &t->storage_offset) || t->storage_offset < 0)
             return bad(pk, "tensor storage offset is not an integer >= 0");
@@ -253,7 +325,7 @@ static srt_status memo_put(srt_pickle *pk, uint64_t index) {
     srt_pk_value *v = NULL;
     SRT_TRY(top(pk, &v));
     if (index > (uint64_t)(pk->end - pk->data)) return bad(pk, "memo index out of range");
-    SRT_TRY(grow((void **)&pk->memo, &pk->cap_memo, (size_t)index + 1, sizeof *pk->memo, pk->what));
+    SRT_TRY(grow(pk, (void **)&pk->memo, &pk->cap_memo, (size_t)index + 1, sizeof *pk->memo));
     if (!pk->memo[index]) pk->n_memo++;
     pk->memo[index] = v;
     return SRT_OK;
@@ -298,14 +370,13 @@ static srt_status step(srt_pickle *pk, int *done) {
     case '.': *done = 1; return SRT_OK;                                     /* STOP */
     case '}': return push(pk, new_value(pk, SRT_PK_DICT));                  /* EMPTY_DICT */
     case ']': return push(pk, new_value(pk, SRT_PK_LIST));                  /* EMPTY_LIST */
-    case ')': return push(pk, new_value(pk, SRT_PK_TUPLE));                 /* EMPTY_TUPLE */
-    case 'N': return push(pk, new_value(pk, SRT_PK_NONE));                  /* NONE */
-    case 0x88: case 0x89:                                                   /* NEWTRUE NEWFALSE */
-        v = new_value(pk, SRT_PK_BOOL);
-        if (v) v->i = op == 0x88;
-        return push(pk, v);
+    case ')': return push(pk, shared_value(pk, 3));                         /* EMPTY_TUPLE */
+    case 'N': return push(pk, shared_value(pk, 0));                         /* NONE */
+    case 0x88: return push(pk, shared_value(pk, 1));                        /* NEWTRUE */
+    case 0x89: return push(pk, shared_value(pk, 2));                        /* NEWFALSE */
     case '(':                                                               /* MARK */
-        SRT_TRY(grow((void **)&pk->marks, &pk->cap_marks, pk->n_marks + 1, sizeof *pk->marks, pk->what));
+        if (pk->n_marks >= PICKLE_MAX_STACK) return bad(pk, "too many nested MARKs");
+        SRT_TRY(grow(pk, (void **)&pk->marks, &pk->cap_marks, pk->n_marks + 1, sizeof *pk->marks));
         pk->marks[pk->n_marks++] = pk->n_stack;
         return SRT_OK;
     case 't': SRT_TRY(pop_mark(pk, SRT_PK_TUPLE, &v)); return push(pk, v); /* TUPLE */
@@ -330,7 +401,12 @@ static srt_status step(srt_pickle *pk, int *done) {
     case 'C': SRT_TRY(need(pk, 1)); pk->p += 1; return push_string(pk, SRT_PK_BYTES, pk->p[-1]);
     case 0x8e: SRT_TRY(need(pk, 8)); pk->p += 8; return push_string(pk, SRT_PK_BYTES, read_le(pk->p - 8, 8));
     case 'J': SRT_TRY(need(pk, 4)); pk->p += 4; return push_int(pk, (int32_t)(uint32_t)read_le(pk->p - 4, 4));
-    case 'K': SRT_TRY(need(pk, 1)); pk->p += 1; return push_int(pk, pk->p[-1]);
+    case 'K':                                                               /* BININT1 */
+        SRT_TRY(need(pk, 1));
+        v = pk->small_int[*pk->p];
+        if (!v && (v = new_value(pk, SRT_PK_INT))) v->i = *pk->p;
+        pk->small_int[*pk->p++] = v;
+        return push(pk, v);
     case 'M': SRT_TRY(need(pk, 2)); pk->p += 2; return push_int(pk, (int64_t)read_le(pk->p - 2, 2));
     case 0x8a: case 0x8b: {                                                 /* LONG1 LONG4 */
         int width = op == 0x8a ? 1 : 4;
@@ -417,6 +493,8 @@ srt_status srt_pickle_load(const uint8_t *data, size_t len, const char *what, sr
     pk->what = what;
     pk->data = pk->p = data;
     pk->end = data + len;
+    pk->budget = len > (SIZE_MAX - PICKLE_BYTES_FLOOR) / PICKLE_BYTES_PER_BYTE ? SIZE_MAX
+               : len * PICKLE_BYTES_PER_BYTE + PICKLE_BYTES_FLOOR;
     int done = 0;
     srt_status st = SRT_OK;
     while (!done && st == SRT_OK) st = step(pk, &done);
@@ -429,12 +507,11 @@ srt_status srt_pickle_load(const uint8_t *data, size_t len, const char *what, sr
 
 void srt_pickle_free(srt_pickle *pk) {
     if (!pk) return;
-    for (size_t i = 0; i < pk->n_arena; i++) {
-        free(pk->arena[i]->str);
-        free(pk->arena[i]->items);
-        free(pk->arena[i]);
+    while (pk->chunks) {
+        pk_chunk *next = pk->chunks->next;
+        free(pk->chunks);
+        pk->chunks = next;
     }
-    free(pk->arena);
     free(pk->stack);
     free(pk->marks);
     free(pk->memo);

@@ -21,25 +21,32 @@ typedef enum srt_pk_kind {
 typedef struct srt_pk_value srt_pk_value;
 struct srt_pk_value {
     srt_pk_kind kind;
-    int64_t i;                 /* INT, BOOL */
-    double f;                  /* FLOAT */
-    char *str;                 /* STR, BYTES (NUL-terminated copy), GLOBAL "module.name", STORAGE key */
+    int global_id;             /* GLOBAL */
+    srt_dtype dtype;           /* STORAGE element type */
+    int ndim;                  /* TENSOR */
+    union {                    /* one number per kind */
+        int64_t i;             /* INT, BOOL */
+        double f;              /* FLOAT */
+        int64_t numel;         /* STORAGE element count */
+        int64_t storage_offset;/* TENSOR, in elements */
+    };
+    char *str;                 /* STR, BYTES (NUL-terminated copy), STORAGE key */
     size_t len;                /* of str */
     srt_pk_value **items;      /* TUPLE/LIST items; DICT keys and values interleaved (2*n) */
     size_t n, cap;
-    int global_id;             /* GLOBAL */
-    srt_dtype dtype;           /* STORAGE element type */
-    int64_t numel;             /* STORAGE element count */
     srt_pk_value *storage;     /* TENSOR */
-    int64_t storage_offset;    /* TENSOR, in elements */
-    int ndim;                  /* TENSOR */
-    int64_t size[SRT_MAX_DIMS], stride[SRT_MAX_DIMS];
+    int64_t *size, *stride;    /* TENSOR: (ndim) each */
 };
 
 typedef struct srt_pickle srt_pickle;
 
 /* Run the pickle in data[0..len); *root receives the unpickled object (owned by *out). what names the
- * file for messages ("model.bin:archive/data.pkl"). */
+ * file for messages ("model.bin:archive/data.pkl"). Memory is bounded by the input: all values, strings and
+ * tables together stay below PICKLE_BYTES_PER_BYTE x len + PICKLE_BYTES_FLOOR, the stack and the mark stack
+ * below PICKLE_MAX_STACK entries; beyond that the load fails with SRT_ERR_FORMAT naming the limit. */
+#define PICKLE_BYTES_PER_BYTE 32
+#define PICKLE_BYTES_FLOOR ((size_t)1 << 20)
+#define PICKLE_MAX_STACK ((size_t)1 << 20)
 srt_status srt_pickle_load(const uint8_t *data, size_t len, const char *what, srt_pickle **out,
                            const srt_pk_value **root);
 void srt_pickle_free(srt_pickle *p);

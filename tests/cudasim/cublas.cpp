@@ -3,9 +3,12 @@
  * On a stream that captures a graph (runtime.cpp) a GEMM is recorded (pointers, sizes and alpha/beta by value).
  * Column-major with transposes, leading dimensions, alpha/beta (beta == 0 never reads C), fp32 accumulation;
  * GemmEx accepts f32, bf16 and f16 operands (converted to f32; A and B of one type, as cuBLAS requires) and f32
- * output. Pointer mode host only. */
+ * output. Pointer mode host only. CUDASIM_GEMM_SKIP=1 (bench/bench_gpu_model: only the counters matter) skips the
+ * arithmetic: C = beta * C (zero when beta == 0). */
 #include <cublas_v2.h>
+#include "counters.h"
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -18,6 +21,16 @@ void record_op(cudaStream_t stream, const char *what, std::function<void()> op);
 struct cublasContext { cudaStream_t stream; cublasMath_t math; };
 
 namespace {
+bool skip_arithmetic() {
+    static int skip = -1;
+    if (skip < 0) { const char *e = getenv("CUDASIM_GEMM_SKIP"); skip = e && atoi(e) ? 1 : 0; }
+    return skip == 1;
+}
+/* C (m x n, ld ldc) = beta * C, when the arithmetic is skipped. */
+void scale_c(int m, int n, float beta, float *C, int ldc) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) C[(size_t)j * ldc + i] = beta == 0.0f ? 0.0f : beta * C[(size_t)j * ldc + i];
+}
 /* Gather op(X) (rows x cols, column-major, leading dim ld) into a dense row-major float copy. */
 template <class Load>
 void gather(std::vector<float> &out, cublasOperation_t op, int rows, int cols, int ld, Load load) {
@@ -112,6 +125,12 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
         });
         return CUBLAS_STATUS_SUCCESS;
     }
+    cudasim::counters_gemm(batchCount > 1 ? "cublasSgemmStridedBatched" : "cublasSgemm", m, n, k, batchCount, 4, 4,
+                           *beta != 0.0f, handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? 1 : 0);
+    if (skip_arithmetic()) {
+        for (int i = 0; i < batchCount; i++) scale_c(m, n, *beta, C + i * strideC, ldc);
+        return CUBLAS_STATUS_SUCCESS;
+    }
     std::vector<float> a, b;
     for (int i = 0; i < batchCount; i++) {
         load_fn(CUDA_R_32F, A + i * strideA, a, transa, m, k, lda);
@@ -139,6 +158,14 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
             cublasGemmEx(&plain, transa, transb, m, n, k, &al, A, Atype, lda, B, Btype, ldb, &be, C, Ctype, ldc,
                          computeType, algo);
         });
+        return CUBLAS_STATUS_SUCCESS;
+    }
+    int ab = Atype == CUDA_R_32F ? 4 : 2;
+    int unit = ab == 2 ? 2 : computeType == CUBLAS_COMPUTE_32F_FAST_TF32 || handle->math == CUBLAS_TF32_TENSOR_OP_MATH ? 1 : 0;
+    cudasim::counters_gemm(ab == 2 ? (Atype == CUDA_R_16BF ? "cublasGemmEx(bf16)" : "cublasGemmEx(f16)")
+                                   : "cublasGemmEx(f32)", m, n, k, 1, ab, ab, *(const float *)beta != 0.0f, unit);
+    if (skip_arithmetic()) {
+        scale_c(m, n, *(const float *)beta, (float *)C, ldc);
         return CUBLAS_STATUS_SUCCESS;
     }
     std::vector<float> a, b;

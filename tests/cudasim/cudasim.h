@@ -1,7 +1,8 @@
 /* cudasim.h: the CUDA device language for g++, so that cuda/ *.cuh kernels run on the CPU (tests only).
  * Included by cuda/common.cuh when __CUDACC__ is not defined. Provides:
- *   __global__/__device__/__host__ (empty), __shared__ (static thread_local: one copy per block, since the
- *   blocks of a launch run one after another on one OS thread), threadIdx/blockIdx/blockDim/gridDim,
+ *   __global__/__device__/__host__ (empty), __shared__ (static: one copy per block, since the blocks of a
+ *   launch run one after another and launches are serialized by the device lock; not thread_local, so that the
+ *   counters' instrumentation sees its accesses: counters.cpp), threadIdx/blockIdx/blockDim/gridDim,
  *   __syncthreads() (block barrier checking that every live thread arrives at the same call site),
  *   __syncwarp, __shfl_{sync,xor,up,down}_sync, __ballot_sync, __any_sync, __all_sync (32-lane warp
  *   exchanges honouring mask and width; a lane outside the mask or a lane that never arrives is reported),
@@ -37,7 +38,7 @@
 #define __device__
 #define __host__
 #define __constant__ static const
-#define __shared__ static thread_local
+#define __shared__ static
 #define __forceinline__ inline
 #define __noinline__
 #define __launch_bounds__(...)
@@ -133,14 +134,23 @@ inline int __all_sync(unsigned mask, int pred, const char *file = __builtin_FILE
     return (int)cudasim::warp_collective(cudasim::COLL_ALL, mask, pred != 0, 0, 32, file, line);
 }
 
-/* Atomics: fibers never switch inside one, so a plain read-modify-write is atomic here. */
-template <class T> inline T atomicAdd(T *p, T v) { T old = *p; *p = old + v; return old; }
-template <class T> inline T atomicSub(T *p, T v) { T old = *p; *p = old - v; return old; }
-template <class T> inline T atomicMax(T *p, T v) { T old = *p; if (v > old) *p = v; return old; }
-template <class T> inline T atomicMin(T *p, T v) { T old = *p; if (v < old) *p = v; return old; }
-template <class T> inline T atomicExch(T *p, T v) { T old = *p; *p = v; return old; }
-template <class T> inline T atomicCAS(T *p, T cmp, T v) { T old = *p; if (old == cmp) *p = v; return old; }
-template <class T> inline T atomicOr(T *p, T v) { T old = *p; *p = old | v; return old; }
+/* Atomics: fibers never switch inside one, so a plain read-modify-write is atomic here. The read-modify-write
+ * itself is not instrumented: cudasim::count_atomic records it as one atomic (counters.cpp). */
+namespace cudasim { extern bool g_count_on; void count_atomic(const void *p); }
+#define CUDASIM_ATOMIC(name, body) \
+    template <class T> __attribute__((no_sanitize_address, noinline)) T name(T *p, T v) { \
+        if (cudasim::g_count_on) cudasim::count_atomic(p); \
+        T old = *p; body; return old; }
+CUDASIM_ATOMIC(atomicAdd, *p = old + v)
+CUDASIM_ATOMIC(atomicSub, *p = old - v)
+CUDASIM_ATOMIC(atomicMax, if (v > old) *p = v)
+CUDASIM_ATOMIC(atomicMin, if (v < old) *p = v)
+CUDASIM_ATOMIC(atomicExch, *p = v)
+CUDASIM_ATOMIC(atomicOr, *p = old | v)
+template <class T> __attribute__((no_sanitize_address, noinline)) T atomicCAS(T *p, T cmp, T v) {
+    if (cudasim::g_count_on) cudasim::count_atomic(p);
+    T old = *p; if (old == cmp) *p = v; return old; }
+#undef CUDASIM_ATOMIC
 
 /* Device math and bit intrinsics. */
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }

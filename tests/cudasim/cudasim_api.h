@@ -6,6 +6,7 @@
 #ifndef CUDASIM_API_H
 #define CUDASIM_API_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -32,6 +33,54 @@ int cudasim_check_redzones(void);
  * calls) those launches replayed, so far. */
 uint64_t cudasim_graph_launch_count(void);
 uint64_t cudasim_graph_op_count(void);
+
+/* ---- Per-launch traffic counters (counters.cpp; off unless enabled: env CUDASIM_COUNTERS=1 or the call below).
+ * Kernel sources (tests/cudasim/sim_*.cpp and the counter tests) are compiled with g++'s kernel-address
+ * instrumentation, which calls the simulator on every load and store; the simulator classifies the address
+ * (a cudaMalloc allocation: global; dynamic or static __shared__: shared; the simulated thread's own stack:
+ * local; anything else, e.g. kernel arguments and threadIdx: not counted) and groups accesses into warp-level
+ * instructions by the rule: the k-th global load of each lane of a warp is one instruction (likewise the k-th
+ * global store, shared load, shared store, atomic). Exact for straight-line and uniform-branch code; in
+ * divergent code lanes' k-th accesses may be different instructions (approximate). A 32-byte sector is
+ * counted once per instruction however many lanes touch it. */
+typedef struct cudasim_launch_stats {
+    char name[80];               /* kernel name, or "cublasSgemm[Ex]..." for the cuBLAS substitute */
+    unsigned grid[3], block[3];
+    uint64_t dyn_smem;           /* dynamic shared memory bytes */
+    uint64_t static_smem;        /* static __shared__ bytes touched (span of addresses seen; 0 if none) */
+    int is_gemm;                 /* 1: a cuBLAS call (traffic = each operand once; flops exact) */
+    int unit;                    /* compute unit: 0 fp32 CUDA cores, 1 TF32 tensor cores, 2 bf16/f16 tensor cores */
+    uint64_t gld_bytes, gst_bytes;         /* global bytes requested by loads / stores */
+    uint64_t gld_requests, gst_requests;   /* warp-level instructions */
+    uint64_t gld_sectors, gst_sectors;     /* 32-byte sectors per instruction, summed */
+    uint64_t gld_unique, gst_unique;       /* distinct sectors read / written in the launch (the footprint) */
+    uint64_t sh_requests, sh_bytes;        /* shared-memory warp instructions (loads + stores) and bytes */
+    uint64_t sh_wavefronts;                /* bank-conflict passes summed over instructions (>= sh_requests) */
+    uint64_t local_bytes;                  /* bytes of the thread's own stack touched (g++ frame: see GPU_MODEL.md) */
+    uint64_t atomics, atomic_requests;     /* atomic operations (lanes) and warp-level atomic instructions */
+    uint64_t atomic_same_addr;             /* lanes whose atomic hit an address another lane of the warp hit */
+    uint64_t barriers;                     /* __syncthreads executed, per block, summed */
+    uint64_t ld4_lanes;                    /* lane-level 4-byte loads (global + shared): the FLOP proxy of kernels */
+    uint64_t threads;
+    double flops;                          /* exact for GEMMs; 0 for kernels (bench/gpu_model derives them) */
+    int in_graph;                          /* replayed from a CUDA graph */
+} cudasim_launch_stats;
+
+typedef struct cudasim_host_stats {
+    uint64_t launches, gemms, graph_launches;
+    uint64_t h2d_bytes, h2d_sync, h2d_async;   /* bytes; number of synchronous / asynchronous copies */
+    uint64_t d2h_bytes, d2h_sync, d2h_async;
+    uint64_t d2d_bytes, d2d_copies;
+    uint64_t stream_syncs, device_syncs, event_syncs;
+} cudasim_host_stats;
+
+void cudasim_counters_enable(int on);
+int cudasim_counters_enabled(void);
+/* Forget every recorded launch and zero the host counters. */
+void cudasim_counters_reset(void);
+size_t cudasim_launch_stats_count(void);
+const cudasim_launch_stats *cudasim_launch_stats_at(size_t i);
+void cudasim_host_stats_get(cudasim_host_stats *out);
 
 #ifdef __cplusplus
 }

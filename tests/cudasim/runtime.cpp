@@ -1,8 +1,8 @@
 /* runtime.cpp: CPU substitutes, resolved at link time, for the CUDA runtime calls snacrt uses.
  * One simulated device; every call is a synchronous host operation (streams and events exist only as
- * handles). cudaMalloc returns NaN-filled memory (0xff bytes) framed by 256-byte red zones that are
- * checked after every kernel launch and on cudaFree; a clobbered red zone is reported as an
- * out-of-bounds write. Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path).
+ * handles). cudaMalloc returns 256-byte aligned (as CUDA's), NaN-filled memory (0xff bytes) framed by 256-byte red
+ * zones that are checked after every kernel launch and on cudaFree; a clobbered red zone is reported as an
+ * out-of-bounds write. Copies, synchronizations and graph launches are counted (counters.cpp). Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path).
  * Stream capture (cudaStreamBeginCapture .. cudaStreamEndCapture, cudaGraphInstantiate, cudaGraphLaunch): work
  * enqueued on a capturing stream -- kernel launches (closure copied: arguments by value), cudaMemcpyAsync /
  * cudaMemsetAsync (pointers and sizes by value; pageable host memory refused, as CUDA does), cuBLAS calls
@@ -10,6 +10,7 @@
  * capture the same way: a synchronize of the capturing stream or of the device, a synchronous cudaMemcpy, and
  * (outside relaxed mode) cudaMalloc / cudaFree invalidate it, and cudaStreamEndCapture then fails. */
 #include "cudasim_api.h"
+#include "counters.h"
 #include <cuda_runtime_api.h>
 #include <chrono>
 #include <cstdio>
@@ -103,6 +104,17 @@ bool is_pinned(const void *p, size_t count) {
 } // namespace
 
 namespace cudasim {
+void counters_graph_replay(int on);   /* counters.cpp */
+/* The cudaMalloc allocation holding address a (counters.cpp classifies global accesses). */
+bool alloc_range(uintptr_t a, uintptr_t *lo, uintptr_t *hi) {
+    auto it = g_allocs.upper_bound(a);
+    if (it == g_allocs.begin()) return false;
+    --it;
+    if (a >= it->first + it->second.bytes) return false;
+    *lo = it->first;
+    *hi = it->first + it->second.bytes;
+    return true;
+}
 bool capturing(cudaStream_t stream) {
     std::lock_guard<std::recursive_mutex> device_lock(g_device_mutex);
     SimStream *s = sim_stream(stream);
@@ -154,7 +166,9 @@ cudaError_t cudaMalloc(void **ptr, size_t size) {
         *ptr = nullptr;
         return e;
     }
-    unsigned char *base = static_cast<unsigned char *>(malloc(size + 2 * kRedZone));
+    /* 256-byte aligned like cudaMalloc (the red zone is 256 bytes): sector counts depend on alignment */
+    size_t total = (size + 2 * kRedZone + 255) / 256 * 256;
+    unsigned char *base = static_cast<unsigned char *>(aligned_alloc(256, total));
     if (!base) { *ptr = nullptr; return set_error(cudaErrorMemoryAllocation); }
     memset(base, kRedByte, kRedZone);
     memset(base + kRedZone, 0xff, size);      /* NaN: reading memory nobody wrote shows up in results */
@@ -203,6 +217,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpy
         if (cudaError_t e = check_global_capture("cudaMemcpy", cudaErrorStreamCaptureImplicit, false)) return e;
     }
     if (count) memmove(dst, src, count);
+    cudasim::counters_copy(kind, count, false);
     return launch_status();
 }
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream) {
@@ -214,10 +229,14 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaM
         bool host_dst = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost;
         if ((host_src && !is_pinned(src, count)) || (host_dst && !is_pinned(dst, count)) || kind == cudaMemcpyDefault)
             return break_capture(s, "cudaMemcpyAsync with pageable host memory", cudaErrorStreamCaptureUnsupported);
-        cudasim::record_op(stream, "cudaMemcpyAsync", [=]() { if (count) memmove(dst, src, count); });
+        cudasim::record_op(stream, "cudaMemcpyAsync", [=]() {
+            if (count) memmove(dst, src, count);
+            cudasim::counters_copy(kind, count, true);
+        });
         return cudaSuccess;
     }
     if (count) memmove(dst, src, count);
+    cudasim::counters_copy(kind, count, true);
     return cudaSuccess;
 }
 cudaError_t cudaMemset(void *dst, int value, size_t count) {
@@ -265,6 +284,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
                                                      cudaErrorStreamCaptureImplicit, false)) return e;
         }
     }
+    cudasim::counters_sync(0);
     return launch_status();
 }
 cudaError_t cudaDeviceSynchronize(void) {
@@ -273,6 +293,7 @@ cudaError_t cudaDeviceSynchronize(void) {
         if (cudaError_t e = check_global_capture("cudaDeviceSynchronize", cudaErrorStreamCaptureUnsupported, false))
             return e;
     }
+    cudasim::counters_sync(1);
     return launch_status();
 }
 
@@ -321,10 +342,13 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
     if (cudasim::capturing(stream)) return set_error(cudaErrorStreamCaptureUnsupported);   /* not simulated */
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
     g_graph_launches++;
+    cudasim::counters_graph_launch();
+    cudasim::counters_graph_replay(1);
     for (SimOp &op : reinterpret_cast<SimGraphExec *>(exec)->ops) {
         g_graph_ops++;
         op.fn();
     }
+    cudasim::counters_graph_replay(0);
     return cudaSuccess;
 }
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) { delete reinterpret_cast<SimGraphExec *>(exec); return cudaSuccess; }
@@ -383,7 +407,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
     reinterpret_cast<SimEvent *>(event)->ms = now_ms();
     return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t event) { (void)event; return launch_status(); }
+cudaError_t cudaEventSynchronize(cudaEvent_t event) { (void)event; cudasim::counters_sync(2); return launch_status(); }
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
     *ms = (float)(reinterpret_cast<SimEvent *>(end)->ms - reinterpret_cast<SimEvent *>(start)->ms);
     return cudaSuccess;

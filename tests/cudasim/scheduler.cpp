@@ -5,6 +5,7 @@
  * them, and every lane named by the mask arrives; launch configuration limits; dynamic shared memory is
  * NaN-filled before each block. Thread (and block) order: forward, reverse or random. */
 #include "cudasim.h"
+#include "counters.h"
 #include <boost/context/detail/fcontext.hpp>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -248,6 +249,8 @@ static bool run_block(Scheduler *s, uint64_t *rng) {
         t.fiber = bctx::make_fcontext(stack_for(s, (size_t)i) + kStackBytes, kStackBytes, fiber_entry);
     }
     if (!s->dyn_shared.empty()) memset(s->dyn_shared.data(), 0xff, s->dyn_shared.size());   /* NaN / -1 */
+    counters_block_begin(n, s->threads.data(), s->threads.data() + n, s->dyn_shared.data(),
+                         s->dyn_shared.data() + s->dyn_shared.size());
     std::vector<int> ord;
     for (;;) {
         order_indices(ord, n, rng);
@@ -256,6 +259,7 @@ static bool run_block(Scheduler *s, uint64_t *rng) {
             Thread &t = s->threads[(size_t)i];
             if (t.state != RUNNABLE) continue;
             t_current = &t;
+            if (g_count_on) counters_fiber(i, s->stacks[(size_t)i], kStackBytes);
             bctx::transfer_t back = bctx::jump_fcontext(t.fiber, s);
             t.fiber = back.fctx;
             t_current = nullptr;
@@ -296,6 +300,7 @@ static bool run_block(Scheduler *s, uint64_t *rng) {
             return false;
         }
         for (Thread &t : s->threads) t.state = RUNNABLE;
+        counters_barrier();
     }
 }
 
@@ -326,6 +331,7 @@ void launch_impl(const char *name, dim3 grid, dim3 block, size_t smem_bytes, cud
     s->dyn_shared.assign(smem_bytes, 0xff);
     t_block_dim = block;
     t_grid_dim = grid;
+    counters_launch_begin(name, grid, block, smem_bytes);
     uint64_t n_blocks = (uint64_t)grid.x * grid.y * grid.z;
     uint64_t rng = g_seed * 0x9E3779B97F4A7C15ull + 0x1234567ull + g_launches;
     for (uint64_t i = 0; i < n_blocks; i++) {
@@ -339,8 +345,11 @@ void launch_impl(const char *name, dim3 grid, dim3 block, size_t smem_bytes, cud
         t_block_idx.y = (unsigned)((b / grid.x) % grid.y);
         t_block_idx.z = (unsigned)(b / ((uint64_t)grid.x * grid.y));
         g_threads_run += nthreads;
-        if (!run_block(s, &rng)) break;
+        bool ok = run_block(s, &rng);
+        counters_block_end();
+        if (!ok) break;
     }
+    counters_launch_end();
     s->fn = nullptr;
     t_sched = outer;
     cudasim_check_redzones();

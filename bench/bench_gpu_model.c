@@ -1,0 +1,274 @@
+/* bench_gpu_model.c: runs the real CUDA kernel sources through the simulator (tests/cudasim) with its traffic
+ * counters on and prints, per simulated run, every launch's counters and the host-side counts (copies,
+ * synchronizations, graph replays) as one JSON line. bench/gpu_model.py turns these runs into modeled H100 / A100
+ * times (device data in bench/devices/ (one JSON per GPU)), scales them to the full shapes and prints the per-kernel and
+ * per-workload JSON; `bench/gpu_model.py --roofline` writes bench/ROOFLINE.md. See bench/GPU_MODEL.md.
+ * Runs (full widths; what is shortened is scaled by gpu_model.py, and the JSON says so):
+ *   codec_encode / codec_decode  SNAC 24/32/44 kHz, `--seconds` of audio (0.5), simulated at batch 1 and 2
+ *                                (the counters of item-independent kernels are affine in the batch: exact
+ *                                extrapolation to 16 and 64)
+ *   codec_stream                 a streaming decoder push of one group for 1 and 2 streams (extrapolated to 64)
+ *   lm_decode / lm_prefill       Llama-3.2-1B and Orpheus-3B widths with 1 and 2 layers (depth: the difference
+ *                                is one layer) and a short vocabulary (the LM head's counters are linear in its
+ *                                rows), decode at batch 1, 8, 16 (64 = affine in the 8-row groups of the decode
+ *                                GEMM) after a `--decode-context` (1) token prompt per sequence (a longer one is
+ *                                prefilled through the widen-to-f32 path, minutes per layer in the simulator;
+ *                                gpu_model.py adds the KV reads of a 512-token context), prefill of `--prompt-len`
+ *                                (512) tokens at batch 1
+ * The cuBLAS substitute skips its arithmetic (CUDASIM_GEMM_SKIP=1: outputs zero; its counters are exact from the
+ * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
+ * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
+ * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] [--prompt-len N]
+ *                        [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2 (one of the two runs: split a long
+ *                        run over two processes)] [--arch 24khz,32khz,44khz] */
+#include "snacrt.h"
+#include "bench_common.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef SNACRT_WITH_CUDASIM
+#include "tests/cudasim/cudasim_api.h"
+#endif
+
+#ifndef SNACRT_WITH_CUDASIM
+int main(void) {
+    printf("{\"skipped\": \"bench_gpu_model needs the simulator build (-DSNACRT_CUDASIM=ON -DSNACRT_CUDA=OFF)\"}\n");
+    return 0;
+}
+#else
+static void print_run(const char *workload, const char *model, int batch, double audio_s, int layers, int vocab,
+                      int tokens, double seconds) {
+    cudasim_host_stats h;
+    cudasim_host_stats_get(&h);
+    printf("{\"workload\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"audio_s\":%.4f,\"layers\":%d,\"vocab\":%d,"
+           "\"tokens\":%d,\"sim_seconds\":%.2f,\"host\":{\"launches\":%llu,\"gemms\":%llu,\"graph_launches\":%llu,"
+           "\"h2d_bytes\":%llu,\"h2d_sync\":%llu,\"h2d_async\":%llu,\"d2h_bytes\":%llu,\"d2h_sync\":%llu,"
+           "\"d2h_async\":%llu,\"d2d_bytes\":%llu,\"stream_syncs\":%llu,\"device_syncs\":%llu,\"event_syncs\":%llu},"
+           "\"launches\":[", workload, model, batch, audio_s, layers, vocab, tokens, seconds,
+           (unsigned long long)h.launches, (unsigned long long)h.gemms, (unsigned long long)h.graph_launches,
+           (unsigned long long)h.h2d_bytes, (unsigned long long)h.h2d_sync, (unsigned long long)h.h2d_async,
+           (unsigned long long)h.d2h_bytes, (unsigned long long)h.d2h_sync, (unsigned long long)h.d2h_async,
+           (unsigned long long)h.d2d_bytes, (unsigned long long)h.stream_syncs, (unsigned long long)h.device_syncs,
+           (unsigned long long)h.event_syncs);
+    size_t n = cudasim_launch_stats_count();
+    for (size_t i = 0; i < n; i++) {
+        const cudasim_launch_stats *s = cudasim_launch_stats_at(i);
+        printf("%s[\"%s\",%u,%u,%u,%u,%u,%u,%llu,%llu,%d,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
+               "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.0f,%d]",
+               i ? "," : "", s->name, s->grid[0], s->grid[1], s->grid[2], s->block[0], s->block[1], s->block[2],
+               (unsigned long long)s->dyn_smem, (unsigned long long)s->static_smem, s->is_gemm, s->unit,
+               (unsigned long long)s->gld_bytes, (unsigned long long)s->gst_bytes,
+               (unsigned long long)s->gld_requests, (unsigned long long)s->gst_requests,
+               (unsigned long long)s->gld_sectors, (unsigned long long)s->gst_sectors,
+               (unsigned long long)s->gld_unique, (unsigned long long)s->gst_unique,
+               (unsigned long long)s->sh_requests, (unsigned long long)s->sh_bytes,
+               (unsigned long long)s->sh_wavefronts, (unsigned long long)s->local_bytes,
+               (unsigned long long)s->atomics, (unsigned long long)s->atomic_requests,
+               (unsigned long long)s->atomic_same_addr, (unsigned long long)s->barriers,
+               (unsigned long long)s->threads, (unsigned long long)s->ld4_lanes, s->flops, s->in_graph);
+    }
+    printf("]}\n");
+    fflush(stdout);
+    cudasim_counters_reset();
+}
+
+static int codec_runs(const char *argv0, const char *models, const char *arch, double seconds, int stream) {
+    char dir[PATH_MAX];
+    if (ensure_model("bench_gpu_model", argv0, models, arch, dir, sizeof dir)) return 1;
+    srt_codec_options opts = {"cuda", 0};
+    srt_codec *codec = NULL;
+    if (srt_codec_load(dir, &opts, &codec) != SRT_OK) {
+        fprintf(stderr, "bench_gpu_model: loading %s: %s\n", dir, srt_last_error());
+        return 1;
+    }
+    srt_codec_info info;
+    srt_codec_get_info(codec, &info);
+    int64_t n = (int64_t)(seconds * info.sample_rate);
+    int rc = 0;
+    for (int batch = 1; batch <= 2 && !rc; batch++) {
+        float *audio[2] = {NULL, NULL}, *out[2] = {NULL, NULL};
+        int64_t lens[2] = {n, n}, n_out[2] = {0, 0};
+        srt_codes codes[2];
+        memset(codes, 0, sizeof codes);
+        for (int b = 0; b < batch; b++) {
+            audio[b] = malloc(sizeof(float) * (size_t)n);
+            speech_like(audio[b], n, info.sample_rate, (uint64_t)b + 1);
+        }
+        cudasim_counters_reset();
+        double t0 = now_s();
+        if (srt_codec_encode(codec, batch, (const float *const *)audio, lens, codes, NULL, NULL) != SRT_OK) rc = 1;
+        if (!rc) print_run("codec_encode", arch, batch, seconds, 0, 0, 0, now_s() - t0);
+        t0 = now_s();
+        if (!rc && srt_codec_decode(codec, batch, codes, -1, out, n_out) != SRT_OK) rc = 1;
+        if (!rc) print_run("codec_decode", arch, batch, seconds, 0, 0, 0, now_s() - t0);
+        /* streaming: open `batch` streams, push one group each (the steady-state push of a live stream) */
+        srt_codec_stream *st[2] = {NULL, NULL};
+        for (int b = 0; b < batch && !rc && stream; b++)
+            if (srt_codec_stream_open(codec, 0, &st[b]) != SRT_OK) rc = 1;
+        if (!rc && stream) {
+            int L = info.n_levels, groups = 1 + srt_codec_stream_lookahead(st[0]);
+            srt_codes chunk[2];
+            memset(chunk, 0, sizeof chunk);
+            int fin[2] = {0, 0};
+            float *aout[2] = {NULL, NULL};
+            int64_t nout[2] = {0, 0};
+            for (int b = 0; b < batch; b++) {
+                chunk[b].n_levels = L;
+                for (int l = 0; l < L; l++) {
+                    int nf = groups * info.vq_strides[0] / info.vq_strides[l];
+                    chunk[b].n_frames[l] = nf;
+                    chunk[b].codes[l] = calloc((size_t)nf, sizeof(int32_t));
+                }
+            }
+            if (srt_codec_stream_push(batch, st, chunk, fin, aout, nout) != SRT_OK) rc = 1;   /* warm-up push */
+            for (int b = 0; b < batch; b++) { free(aout[b]); aout[b] = NULL; }
+            for (int b = 0; b < batch && !rc; b++)
+                for (int l = 0; l < L; l++) chunk[b].n_frames[l] = info.vq_strides[0] / info.vq_strides[l];
+            cudasim_counters_reset();
+            t0 = now_s();
+            if (!rc && srt_codec_stream_push(batch, st, chunk, fin, aout, nout) != SRT_OK) rc = 1;
+            if (!rc)
+                print_run("codec_stream", arch, batch, (double)srt_codec_stream_group_samples(st[0]) / info.sample_rate,
+                          0, 0, 0, now_s() - t0);
+            for (int b = 0; b < batch; b++) {
+                free(aout[b]);
+                for (int l = 0; l < L; l++) free(chunk[b].codes[l]);
+            }
+        }
+        for (int b = 0; b < batch; b++) {
+            srt_codec_stream_free(st[b]);
+            free(audio[b]);
+            free(out[b]);
+            srt_codes_free(&codes[b]);
+        }
+    }
+    if (rc) fprintf(stderr, "bench_gpu_model: %s: %s\n", arch, srt_last_error());
+    srt_codec_free(codec);
+    return rc;
+}
+
+static int make_lm(const char *argv0, const char *models, const char *dims, int layers, int vocab, char *dir,
+                   size_t cap) {
+    snprintf(dir, cap, "%s/llama_%s_l%d_v%d", models, dims, layers, vocab);
+    char probe[PATH_MAX + 32];
+    snprintf(probe, sizeof probe, "%s/model.safetensors", dir);
+    if (access(probe, R_OK) == 0) return 0;
+    mkdir(models, 0755);
+    char tool[PATH_MAX];
+    snprintf(tool, sizeof tool, "%s", argv0);
+    char *slash = strrchr(tool, '/');
+    if (slash) slash[1] = 0; else strcpy(tool, "./");
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "'%smake_llama_model' --dims %s --layers %d --vocab %d --out '%s' > /dev/null", tool,
+             dims, layers, vocab, dir);
+    if (system(cmd) != 0) { fprintf(stderr, "bench_gpu_model: %s failed\n", cmd); return 1; }
+    return 0;
+}
+
+static int lm_runs(const char *argv0, const char *models, const char *dims, int vocab, int prompt_len,
+                   int decode_prompt, const int *batches, int n_batches, int only_layers) {
+    int rc = 0;
+    for (int layers = 1; layers <= 2 && !rc; layers++) {
+        if (only_layers && layers != only_layers) continue;
+        char dir[PATH_MAX];
+        if (make_lm(argv0, models, dims, layers, vocab, dir, sizeof dir)) return 1;
+        int max_batch = 1;
+        for (int i = 0; i < n_batches; i++) max_batch = batches[i] > max_batch ? batches[i] : max_batch;
+        int max_tokens = prompt_len > max_batch * decode_prompt ? prompt_len : max_batch * decode_prompt;
+        srt_lm_options opts = {.backend = "cuda", .kv_block_size = 16,
+                               .kv_max_tokens = (int64_t)max_tokens + (int64_t)max_batch * 16 + 64,
+                               .max_batch_tokens = max_tokens};
+        srt_lm *lm = NULL;
+        if (srt_lm_load(dir, &opts, &lm) != SRT_OK) {
+            fprintf(stderr, "bench_gpu_model: loading %s: %s\n", dir, srt_last_error());
+            return 1;
+        }
+        int n_prompt = prompt_len > decode_prompt ? prompt_len : decode_prompt;
+        int32_t *prompt = malloc(sizeof(int32_t) * (size_t)n_prompt);
+        for (int i = 0; i < n_prompt; i++) prompt[i] = (int32_t)((i * 7919 + 13) % vocab);
+        int seqs[64], lens[64];
+        const int32_t *toks[64];
+        int32_t next[64];
+        /* one decode step per batch, each sequence at decode_prompt + 3 tokens of context */
+        for (int bi = 0; bi < n_batches && !rc; bi++) {
+            int B = batches[bi];
+            for (int b = 0; b < B; b++) { srt_lm_seq_open(lm, &seqs[b]); toks[b] = prompt; lens[b] = decode_prompt; }
+            if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
+            for (int b = 0; b < B; b++) { next[b] = 1 + b; toks[b] = &next[b]; lens[b] = 1; }
+            for (int s = 0; s < 2 && !rc; s++)   /* untimed: a CUDA device records its decode graph here */
+                if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
+            cudasim_counters_reset();
+            double t0 = now_s();
+            if (!rc && srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
+            if (!rc) print_run("lm_decode", dims, B, 0, layers, vocab, decode_prompt + 3, now_s() - t0);
+            for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
+        }
+        /* prefill of prompt_len tokens, batch 1 */
+        if (!rc) srt_lm_seq_open(lm, &seqs[0]);
+        toks[0] = prompt;
+        lens[0] = prompt_len;
+        cudasim_counters_reset();
+        double t0 = now_s();
+        if (!rc && srt_lm_forward(lm, 1, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
+        if (!rc) print_run("lm_prefill", dims, 1, 0, layers, vocab, prompt_len, now_s() - t0);
+        if (!rc) srt_lm_seq_close(lm, seqs[0]);
+        if (rc) fprintf(stderr, "bench_gpu_model: lm %s: %s\n", dims, srt_last_error());
+        free(prompt);
+        srt_lm_free(lm);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
+    int smoke = 0, prompt_len = 512, decode_prompt = 1, only_layers = 0;
+    double seconds = 0.5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--prompt-len") && i + 1 < argc) prompt_len = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--decode-context") && i + 1 < argc) decode_prompt = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_dims = argv[++i];
+        else if (!strcmp(argv[i], "--lm-layers") && i + 1 < argc) only_layers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
+        else if (!strcmp(argv[i], "--smoke")) smoke = 1;
+        else {
+            fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] "
+                            "[--prompt-len N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] [--arch 24khz,...]\n");
+            return 2;
+        }
+    }
+    if (prompt_len < 1 || decode_prompt < 1 || prompt_len > 4096 || decode_prompt > 4096) {
+        fprintf(stderr, "bench_gpu_model: --prompt-len and --decode-context in [1, 4096]\n");
+        return 2;
+    }
+    setenv("CUDASIM_GEMM_SKIP", "1", 1);
+    cudasim_counters_enable(1);
+    if (smoke) {
+        seconds = seconds < 0.05 ? seconds : 0.05;
+        prompt_len = prompt_len < 16 ? prompt_len : 16;
+        decode_prompt = decode_prompt < 8 ? decode_prompt : 8;
+        archs = "24khz";
+        lm_dims = "tiny";
+    }
+    int rc = 0;
+    char list[128];
+    if (strcmp(only, "lm")) {
+        snprintf(list, sizeof list, "%s", archs);
+        for (char *sv = NULL, *a = strtok_r(list, ",", &sv); a; a = strtok_r(NULL, ",", &sv))
+            rc |= codec_runs(argv[0], models, a, seconds, !smoke);
+    }
+    if (strcmp(only, "codec")) {
+        const int dec[] = {1, 8, 16};
+        snprintf(list, sizeof list, "%s", lm_dims);
+        for (char *sv = NULL, *d = strtok_r(list, ",", &sv); d; d = strtok_r(NULL, ",", &sv))
+            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, 3,
+                          only_layers);
+    }
+    return rc;
+}
+#endif

@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+# gpu_model.py: the GPU model of bench/GPU_MODEL.md. Reads the per-launch counters that bench_gpu_model prints
+# (JSON lines, stdin or --runs FILE), a device (bench/devices/<name>.json) and the kernels' ptxas resource usage
+# (build/ptxas_sm90.txt, captured at build time; "unknown" when absent), scales the simulated runs to the full
+# shapes, models every launch's time and prints one JSON object: per kernel and per workload.
+#   python3 bench/gpu_model.py --runs runs.jsonl [--device h100_sxm] [--ptxas build/ptxas_sm90.txt]
+#                              [--roofline bench/ROOFLINE.md]   (also writes the roofline tables)
+import argparse, json, math, os, re, subprocess, sys
+
+FIELDS = ("name gx gy gz bx by bz dyn_smem static_smem is_gemm unit gld_bytes gst_bytes gld_req gst_req gld_sec "
+          "gst_sec gld_uniq gst_uniq sh_req sh_bytes sh_wave local_bytes atomics atomic_req atomic_same barriers "
+          "threads ld4 flops in_graph").split()
+COUNTS = FIELDS[9:]   # summed / scaled fields (is_gemm, unit, in_graph are flags: kept)
+FLAGS = ("is_gemm", "unit", "in_graph")
+# FLOPs of kernels (cuBLAS calls are exact): 2 per f32 operand load where each loaded float feeds one FMA with a
+# register operand; 1 where both FMA operands are loaded. Every other kernel: 0 (elementwise: a few FLOPs per
+# element, far under its memory time).
+FLOP_PER_LD4 = {"gemm_half_rows_kernel": 2.0, "conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
+                "conv1d_depthwise_kernel": 1.0, "lm_attn_prefill_kernel": 1.0, "lm_attn_decode_kernel": 1.0,
+                "local_attention_kernel": 1.0, "vq_nearest_kernel": 1.0}
+UNIT_PEAK = {0: "fp32_flops", 1: "tf32_flops", 2: "bf16_flops"}
+LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding (Little's law term)
+L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
+ORPHEUS_TOKENS_PER_S = 82.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
+FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,
+                  "head_dim": 64},
+           "3b": {"label": "Orpheus-3B", "layers": 28, "vocab": 156940, "params": 3.3e9, "kv_heads": 8,
+                  "head_dim": 128},
+           "tiny": {"label": "tiny (smoke)", "layers": 2, "vocab": 512, "params": 0, "kv_heads": 1, "head_dim": 16}}
+
+
+def load_ptxas(path):
+    use = {}
+    if not path or not os.path.exists(path):
+        return use
+    text = open(path).read()
+    blocks = re.split(r"Compiling entry function '", text)[1:]
+    names = [b.split("'", 1)[0] for b in blocks]
+    try:
+        dem = subprocess.run(["c++filt"], input="\n".join(names), capture_output=True, text=True).stdout.split("\n")
+    except OSError:
+        dem = names
+    for mangled, d, b in zip(names, dem, blocks):
+        base = re.sub(r"<.*", "", d.split("(")[0]).split("::")[-1] or mangled
+        regs = re.search(r"Used (\d+) registers", b)
+        smem = re.search(r"(\d+) bytes smem", b)
+        stack = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", b)
+        rec = {"registers": int(regs.group(1)) if regs else None, "smem": int(smem.group(1)) if smem else 0,
+               "stack": int(stack.group(1)) if stack else 0, "spill_stores": int(stack.group(2)) if stack else 0}
+        old = use.get(base)
+        if not old or (rec["registers"] or 0) > (old["registers"] or 0):
+            use[base] = rec
+    return use
+
+
+def launch_dict(rec):
+    d = dict(zip(FIELDS, rec))
+    d["name"] = d["name"].replace("StridedBatched", "")   # batch 1 calls cublasSgemm, batch > 1 the strided form
+    return d
+
+
+def combine(a, b, wa, wb):
+    """wa * a + wb * b for counters and grid dims (a and b: the same launch in two runs)."""
+    out = dict(a)
+    for k in COUNTS + ["gx", "gy", "gz"]:
+        if k in FLAGS:
+            continue
+        out[k] = max(0.0, wa * a[k] + wb * b[k])
+    for k in ("gx", "gy", "gz"):
+        out[k] = max(1, int(round(out[k])))
+    return out
+
+
+def extrapolate(r1, r2, x1, x2, x):
+    """Counters affine in x, fitted on runs at x1 and x2 (same launch sequence); None when the sequences differ."""
+    l1, l2 = r1["launches"], r2["launches"]
+    if len(l1) != len(l2) or any(p["name"] != q["name"] for p, q in zip(l1, l2)):
+        return None
+    t = (x - x1) / float(x2 - x1)
+    out = dict(r1)
+    out["launches"] = [combine(p, q, 1 - t, t) for p, q in zip(l1, l2)]
+    out["host"] = {k: max(0.0, (1 - t) * r1["host"][k] + t * r2["host"][k]) for k in r1["host"]}
+    return out
+
+
+def occupancy(L, dev, ptx):
+    threads = L["bx"] * L["by"] * L["bz"]
+    warps = (threads + 31) // 32
+    base = L["name"].split("<")[0]
+    p = ptx.get(base)
+    regs = p["registers"] if p and p["registers"] else None
+    smem = (p["smem"] if p else L["static_smem"]) + L["dyn_smem"] + dev["smem_reserved_per_block"]
+    lim = [dev["max_blocks_per_sm"], dev["max_warps_per_sm"] // max(1, warps)]
+    if regs:
+        per_warp = math.ceil(regs * 32 / dev["reg_alloc_unit"]) * dev["reg_alloc_unit"]
+        lim.append(dev["regs_per_sm"] // (per_warp * warps))
+    lim.append(dev["smem_per_sm"] // max(1, smem))
+    bps = max(0, min(lim))
+    return bps, warps, regs, p
+
+
+def model_launch(L, dev, ptx):
+    blocks = L["gx"] * L["gy"] * L["gz"]
+    o = {"name": L["name"], "blocks": blocks}
+    overhead = (dev["graph_launch_overhead_us"] if L["in_graph"] else dev["launch_overhead_us"]) * 1e-6
+    flops = L["flops"] if L["is_gemm"] else FLOP_PER_LD4.get(L["name"].split("<")[0], 0.0) * L["ld4"]
+    peak = dev[UNIT_PEAK[int(L["unit"])]]
+    moved = (L["gld_sec"] + L["gst_sec"]) * 32.0
+    foot = (L["gld_uniq"] + L["gst_uniq"]) * 32.0
+    l2 = dev["l2_bytes"] * L2_USABLE
+    dram = foot + (moved - foot) * max(0.0, 1.0 - l2 / foot) if foot > 0 else 0.0
+    terms = {"dram": dram / dev["hbm_bytes_per_s"], "l2": moved / dev["l2_bytes_per_s"], "compute": flops / peak}
+    o.update(bytes_requested=L["gld_bytes"] + L["gst_bytes"], bytes_moved=moved, ideal_bytes=foot, dram_bytes=dram,
+             flops=flops, sector_efficiency=(L["gld_bytes"] + L["gst_bytes"]) / moved if moved else None)
+    if L["is_gemm"]:
+        o.update(occupancy=None, waves=None, registers=None)
+    else:
+        bps, warps, regs, p = occupancy(L, dev, ptx)
+        resident = bps * dev["sm_count"]
+        o["occupancy"] = bps * warps / dev["max_warps_per_sm"]
+        o["waves"] = blocks / resident if resident else None
+        o["registers"] = regs if regs else "unknown"
+        o["local_bytes_ptxas"] = p["stack"] if p else "unknown"
+        # Little's law: bytes in flight = resident warps (on the SMs the grid occupies) x loads in flight x bytes
+        # per warp load; achieved bandwidth = in flight / latency
+        reqs = L["gld_req"] + L["gst_req"]
+        per_req = moved / reqs if reqs else 0.0
+        active_blocks = min(blocks, resident) if resident else blocks
+        inflight = active_blocks * warps * LOADS_IN_FLIGHT_PER_WARP * per_req
+        if inflight > 0:
+            terms["latency"] = dram / (inflight / (dev["dram_latency_ns"] * 1e-9))
+        # shared memory: one 128-byte pass per bank-conflict wavefront per SM clock
+        terms["shared"] = L["sh_wave"] / (dev["sm_count"] * min(1.0, max(blocks, 1) / dev["sm_count"]) *
+                                          dev["clock_ghz"] * 1e9)
+        terms["atomic"] = L["atomic_same"] / (dev["clock_ghz"] * 1e9)
+    bound = max(terms, key=terms.get)
+    o["time_s"] = terms[bound] + overhead
+    o["bound"] = bound if terms[bound] > overhead else "launch"
+    o["terms_us"] = {k: round(v * 1e6, 3) for k, v in terms.items()}
+    o["in_graph"] = bool(L["in_graph"])
+    return o
+
+
+def host_time(h, dev):
+    copies = h["h2d_sync"] + h["h2d_async"] + h["d2h_sync"] + h["d2h_async"]
+    return ((h["h2d_bytes"] + h["d2h_bytes"]) / dev["h2d_bytes_per_s"] + copies * dev["copy_overhead_us"] * 1e-6 +
+            (h["stream_syncs"] + h["device_syncs"] + h["event_syncs"]) * dev["sync_overhead_us"] * 1e-6)
+
+
+def model_run(run, dev, ptx):
+    ls = [model_launch(L, dev, ptx) for L in run["launches"]]
+    kt = sum(x["time_s"] for x in ls)
+    ht = host_time(run["host"], dev)
+    return ls, kt, ht
+
+
+def per_kernel(ls):
+    agg = {}
+    for x in ls:
+        a = agg.setdefault(x["name"], {"launches": 0, "time_s": 0.0, "bytes_moved": 0.0, "bytes_requested": 0.0,
+                                       "ideal_bytes": 0.0, "flops": 0.0, "bounds": {}, "occupancy": x.get("occupancy"),
+                                       "waves_max": 0.0, "registers": x.get("registers")})
+        a["launches"] += 1
+        for k in ("time_s", "bytes_moved", "bytes_requested", "ideal_bytes", "flops"):
+            a[k] += x[k]
+        a["bounds"][x["bound"]] = a["bounds"].get(x["bound"], 0) + 1
+        if x.get("waves"):
+            a["waves_max"] = max(a["waves_max"], x["waves"])
+    for a in agg.values():
+        a["sector_efficiency"] = a["bytes_requested"] / a["bytes_moved"] if a["bytes_moved"] else None
+        a["bound"] = max(a["bounds"], key=a["bounds"].get)
+    return dict(sorted(agg.items(), key=lambda kv: -kv[1]["time_s"]))
+
+
+def layer_split(r1, r2):
+    """Launch lists of a 1-layer and a 2-layer run -> (prefix, layer, suffix) of the 1-layer run."""
+    a, b = r1["launches"], r2["launches"]
+    d = len(b) - len(a)
+    for k in range(len(a) + 1):
+        if [x["name"] for x in b[:k]] == [x["name"] for x in a[:k]] and \
+           [x["name"] for x in b[k + d:]] == [x["name"] for x in a[k:]]:
+            return a[:k], b[k:k + d], a[k:]
+    return None
+
+
+def scale_launch(L, f):
+    out = dict(L)
+    for k in COUNTS:
+        if k not in FLAGS:
+            out[k] = L[k] * f
+    out["gx"] = max(1, int(round(L["gx"] * f)))
+    return out
+
+
+def full_depth_lm(r1, r2, dims):
+    full = FULL_LM[dims]
+    split = layer_split(r1, r2)
+    if not split:
+        return None
+    pre, layer, suf = split
+    vf = full["vocab"] / float(r1["vocab"])
+    # pre + layers + (suffix: final norm + LM head, whose counters are linear in the vocabulary rows)
+    launches = pre + [x for _ in range(full["layers"]) for x in layer] + [scale_launch(x, vf) for x in suf]
+    h1, h2 = r1["host"], r2["host"]
+    host = {k: h1[k] + (full["layers"] - 1) * (h2[k] - h1[k]) for k in h1}
+    out = dict(r1)
+    out.update(launches=launches, host=host, layers=full["layers"], vocab=full["vocab"])
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", default="-")
+    ap.add_argument("--device", default="h100_sxm")
+    ap.add_argument("--ptxas", default="build/ptxas_sm90.txt")
+    ap.add_argument("--roofline", default=None)
+    ap.add_argument("--kernels", type=int, default=12, help="kernels listed per workload")
+    ap.add_argument("--kv-context", type=int, default=512,
+                    help="decode: add the f32 KV-cache reads of this many tokens per sequence beyond the simulated "
+                         "context, at HBM bandwidth, read once (optimistic)")
+    args = ap.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    dev = json.load(open(os.path.join(here, "devices", args.device + ".json")))
+    ptx = load_ptxas(args.ptxas)
+    src = sys.stdin if args.runs == "-" else open(args.runs)
+    runs = []
+    for line in src:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        j = json.loads(line)
+        if "launches" not in j:
+            continue
+        j["launches"] = [launch_dict(r) for r in j["launches"]]
+        runs.append(j)
+    find = lambda **kw: [r for r in runs if all(r.get(k) == v for k, v in kw.items())]
+    out = {"device": dev["name"], "ptxas": "captured" if ptx else "unknown registers (no ptxas file)",
+           "model": "bench/GPU_MODEL.md", "workloads": []}
+    W = out["workloads"]
+    # codec: batch 1 and 2 simulated, counters affine in the batch
+    for wl in ("codec_encode", "codec_decode", "codec_stream"):
+        for arch in sorted({r["model"] for r in find(workload=wl)}):
+            r = {x["batch"]: x for x in find(workload=wl, model=arch)}
+            if 1 not in r or 2 not in r:
+                continue
+            for B in ((1, 64) if wl == "codec_stream" else (1, 16, 64)):
+                run = r[B] if B in r else extrapolate(r[1], r[2], 1, 2, B)
+                if run is None:
+                    continue
+                ls, kt, ht = model_run(run, dev, ptx)
+                t = kt + ht
+                audio = run["audio_s"] * B
+                w = {"workload": wl, "model": "snac_" + arch, "batch": B, "audio_s_per_item": run["audio_s"],
+                     "scaled": "simulated" if B in r else "counters extrapolated from batch 1 and 2 (affine in batch)",
+                     "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls),
+                     "x_real_time": audio / t, "host": run["host"]}
+                flops = sum(x["flops"] for x in ls)
+                w["flops"] = flops
+                w["fraction_of_tensor_core_peak"] = flops / t / dev["tf32_flops"] if t else None
+                if wl == "codec_stream":
+                    w["push_ms"] = t * 1e3
+                    w["realtime_streams"] = B * run["audio_s"] / t
+                w["kernels"] = dict(list(per_kernel(ls).items())[:args.kernels])
+                W.append(w)
+    # LM: 1 and 2 layers -> full depth; decode batch 1, 8, 16 simulated, 64 affine from 8 and 16
+    for dims in sorted({r["model"] for r in find(workload="lm_decode")}):
+        full = FULL_LM[dims]
+        for wl in ("lm_decode", "lm_prefill"):
+            byb = {}
+            for r1 in find(workload=wl, model=dims, layers=1):
+                r2 = [x for x in find(workload=wl, model=dims, layers=2) if x["batch"] == r1["batch"]]
+                if r2:
+                    fr = full_depth_lm(r1, r2[0], dims)
+                    if fr:
+                        byb[r1["batch"]] = fr
+            batches = sorted(byb)
+            if wl == "lm_decode" and 8 in byb and (16 in byb or 1 in byb):
+                lo = 16 if 16 in byb else 1   # from 1 and 8: misses the decode GEMM's weight re-walk per 8 rows
+                byb[64] = extrapolate(byb[min(lo, 8)], byb[max(lo, 8)], min(lo, 8), max(lo, 8), 64)
+                if byb[64]:
+                    byb[64]["extrapolated"] = "from batch %d and %d%s" % (min(lo, 8), max(lo, 8), "" if lo == 16 else
+                        " (approximate: the decode GEMM re-walks its weights per group of 8 rows, not counted)")
+            byb = {b: r for b, r in byb.items() if r}
+            for B in sorted(b for b in byb if byb[b]):
+                run = byb[B]
+                ls, kt, ht = model_run(run, dev, ptx)
+                t = kt + ht
+                w = {"workload": wl, "model": full["label"], "dims": dims, "batch": B,
+                     "scaled": "1- and 2-layer runs -> %d layers; LM head scaled %d -> %d rows%s" % (
+                         full["layers"], run.get("vocab_sim", 4096 if dims != "tiny" else 512), full["vocab"],
+                         "; counters extrapolated " + run["extrapolated"] if run.get("extrapolated") else ""),
+                     "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": run["host"]}
+                if wl == "lm_decode":
+                    extra = max(0, args.kv_context - run["tokens"])
+                    kv_f32 = 2 * 4.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B
+                    t += kv_f32 / dev["hbm_bytes_per_s"]
+                    w.update(modeled_s=t, kv_context=max(args.kv_context, run["tokens"]),
+                             kv_note="simulated at %d tokens of context; + f32 KV reads of %d more tokens per sequence "
+                                     "at HBM speed (%.3f ms)" % (run["tokens"], extra,
+                                                                  kv_f32 / dev["hbm_bytes_per_s"] * 1e3))
+                    tok_s = B / t
+                    kv = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * w["kv_context"] * B  # bf16
+                    bound = B * dev["hbm_bytes_per_s"] / (2.0 * full["params"] + kv) if full["params"] else None
+                    w.update(tokens_per_s=tok_s, hbm_bound_tokens_per_s=bound,
+                             fraction_of_hbm_bound=tok_s / bound if bound else None)
+                    if dims == "3b":
+                        w["realtime_orpheus_streams_lm_only"] = tok_s / ORPHEUS_TOKENS_PER_S
+                else:
+                    ntok = B * run["tokens"]
+                    flops = sum(x["flops"] for x in ls)
+                    w.update(tokens=ntok, tokens_per_s=ntok / t, flops=flops,
+                             fraction_of_bf16_peak=flops / t / dev["bf16_flops"] if t else None, time_to_prefill_s=t)
+                w["kernels"] = dict(list(per_kernel(ls).items())[:args.kernels])
+                W.append(w)
+    summarize(out, dev)
+    print(json.dumps(out, indent=1, default=lambda v: round(v, 6) if isinstance(v, float) else v))
+    if args.roofline:
+        write_roofline(out, dev, args.roofline)
+
+
+def summarize(out, dev):
+    W = out["workloads"]
+    get = lambda **kw: next((w for w in W if all(w.get(k) == v for k, v in kw.items())), None)
+    s = {}
+    for wl in ("codec_encode", "codec_decode"):
+        w = get(workload=wl, model="snac_24khz", batch=64)
+        if w:
+            s[wl + "_24khz_b64_x_real_time"] = w["x_real_time"]
+    d1 = get(workload="lm_decode", dims="3b", batch=1)
+    if d1:
+        s["orpheus3b_decode_b1_tok_s"] = d1["tokens_per_s"]
+        s["orpheus3b_decode_b1_fraction_of_hbm"] = d1["fraction_of_hbm_bound"]
+    # real-time Orpheus streams per GPU: the best decode batch, sharing the GPU with the codec's streaming decode
+    best = None
+    st = get(workload="codec_stream", model="snac_24khz", batch=64)
+    codec_s_per_audio_s = (st["modeled_s"] / (64 * st["audio_s_per_item"])) if st else 0.0
+    for w in W:
+        if w["workload"] == "lm_decode" and w.get("dims") == "3b":
+            lm_s_per_audio_s = w["batch"] * ORPHEUS_TOKENS_PER_S / w["tokens_per_s"] / w["batch"]
+            streams = min(w["batch"], 1.0 / (lm_s_per_audio_s + codec_s_per_audio_s))
+            if best is None or streams > best[0]:
+                best = (streams, w["batch"])
+    if best:
+        s["realtime_orpheus_streams"] = best[0]
+        s["realtime_orpheus_streams_at_batch"] = best[1]
+    pf = get(workload="lm_prefill", dims="3b", batch=1)
+    cs = get(workload="codec_stream", model="snac_24khz", batch=1)
+    if pf and d1 and cs:
+        # first audio: prefill the prompt, decode 7 x (1 + lookahead) groups' tokens, one streaming push
+        look_groups = 2
+        s["time_to_first_audio_s"] = pf["modeled_s"] + 7 * (1 + look_groups) / d1["tokens_per_s"] + cs["modeled_s"]
+        s["time_to_first_audio_note"] = ("prefill of %d tokens + 7 tokens per group x (1 + %d lookahead groups) at "
+                                         "batch 1 + one streaming push" % (pf["tokens"], look_groups))
+    out["summary"] = s
+
+
+def write_roofline(out, dev, path):
+    L = ["# GPU roofline: physical bound vs the kernels as they are (modeled, %s)" % dev["name"], "",
+         "Generated by `bench/gpu_model.py --roofline bench/ROOFLINE.md` from the counters of `bench_gpu_model` "
+         "(the real kernel sources run through tests/cudasim at full widths; see bench/GPU_MODEL.md for the model, "
+         "its assumptions and expected error). Do not edit by hand: rerun the command. No GPU measured these.", "",
+         "Physical bound: HBM for LM decode (weights once + KV cache, bf16); tensor-core peak (TF32 for the codec, "
+         "bf16 for prefill) for compute-heavy work, counting the FLOPs the kernels actually do.", "",
+         "| workload | model | batch | modeled | physical bound | fraction | launches | how scaled |",
+         "|---|---|---|---|---|---|---|---|"]
+    for w in out["workloads"]:
+        if w["workload"] in ("codec_encode", "codec_decode"):
+            bound_t = max(w["flops"] / dev["tf32_flops"], 1e-12)
+            xb = w["batch"] * w["audio_s_per_item"] / bound_t
+            L.append("| %s | %s | %d | %s x real time | %s x real time (TF32) | %.3f | %d | %s |" % (
+                w["workload"], w["model"], w["batch"], fmt(w["x_real_time"]), fmt(xb), w["x_real_time"] / xb,
+                w["launches"], w["scaled"]))
+        elif w["workload"] == "codec_stream":
+            L.append("| %s | %s | %d | %.2f ms per push (%s real-time streams) | - | - | %d | %s |" % (
+                w["workload"], w["model"], w["batch"], w["push_ms"], fmt(w["realtime_streams"]), w["launches"],
+                w["scaled"]))
+        elif w["workload"] == "lm_decode":
+            L.append("| %s | %s | %d | %s tok/s | %s tok/s (HBM) | %s | %d | %s |" % (
+                w["workload"], w["model"], w["batch"], fmt(w["tokens_per_s"]), fmt(w["hbm_bound_tokens_per_s"]),
+                "%.3f" % w["fraction_of_hbm_bound"] if w["fraction_of_hbm_bound"] else "-", w["launches"],
+                w["scaled"]))
+        elif w["workload"] == "lm_prefill":
+            bt = w["flops"] / dev["bf16_flops"]
+            L.append("| %s | %s | %d | %s tok/s (%.1f ms) | %s tok/s (bf16) | %.3f | %d | %s |" % (
+                w["workload"], w["model"], w["batch"], fmt(w["tokens_per_s"]), w["modeled_s"] * 1e3,
+                fmt(w["tokens"] / bt) if bt else "-", w["fraction_of_bf16_peak"] or 0, w["launches"], w["scaled"]))
+    L += ["", "## Summary", ""]
+    for k, v in out["summary"].items():
+        L.append("- %s: %s" % (k, fmt(v) if isinstance(v, float) else v))
+    L += ["", "## Where the time goes (top kernels per workload, batch 64 codec / batch 1 decode)", ""]
+    for w in out["workloads"]:
+        if (w["workload"].startswith("codec_") and w["batch"] == 64 and "24khz" in w["model"]) or \
+           (w["workload"] == "lm_decode" and w["batch"] == 1):
+            L.append("### %s %s batch %d" % (w["workload"], w["model"], w["batch"]))
+            L.append("| kernel | launches | time share | bound | sector efficiency | bytes moved / ideal | occupancy |")
+            L.append("|---|---|---|---|---|---|---|")
+            for name, k in list(w["kernels"].items())[:8]:
+                L.append("| %s | %d | %.1f%% | %s | %s | %s | %s |" % (
+                    name, k["launches"], 100 * k["time_s"] / w["modeled_s"], k["bound"],
+                    "%.2f" % k["sector_efficiency"] if k["sector_efficiency"] else "-",
+                    "%.2f" % (k["bytes_moved"] / k["ideal_bytes"]) if k["ideal_bytes"] else "-",
+                    "%.2f" % k["occupancy"] if k["occupancy"] is not None else "-"))
+            L.append("")
+    L += ["## Physical bounds per layer type (analytic: `python3 bench/roofline.py`)", "",
+          "Per second of audio, each layer reading its input and writing its output once (fp32, Snake unfused), and "
+          "the x-real-time bound each implies on one H100 SXM. The modeled tables above use the FLOPs and bytes the "
+          "kernels actually execute instead."]
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        L.append(subprocess.run([sys.executable, os.path.join(here, "roofline.py")], capture_output=True, text=True,
+                                check=True).stdout)
+    except (OSError, subprocess.CalledProcessError) as e:
+        L.append("(roofline.py failed: %s)" % e)
+    open(path, "w").write("\n".join(L) + "\n")
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    return "{:,.0f}".format(v) if abs(v) >= 100 else "{:.3g}".format(v)
+
+
+if __name__ == "__main__":
+    main()

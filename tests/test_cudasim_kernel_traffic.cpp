@@ -1,0 +1,99 @@
+/* test_cudasim_kernel_traffic.cpp: our CUDA kernels held to what their comments promise about memory traffic,
+ * measured by the simulator's counters (tests/cudasim/counters.cpp), so that a regression fails here and not on a
+ * GPU months later:
+ *   conv1d_depthwise_kernel (conv1d.cuh)   "the input span it needs is loaded once": input loads are coalesced
+ *                                           (<= 5 sectors per warp load of 32 floats, weight taps broadcast), each
+ *                                           input and output sector
+ *                                           is read / written once per launch, stores are fully coalesced;
+ *   gemm_half_rows_kernel (gemm_half_rows.cuh)  "HBM traffic stays ~2 bytes per weight whatever M": the weights'
+ *                                           footprint is read once, in 16-byte vector loads (4 sectors per warp load). */
+extern "C" {
+#include "backend.h"
+#include "cuda/kernels.h"
+}
+#include "cudasim_api.h"
+#include "tests/testutil.h"
+#include <vector>
+
+static const cudasim_launch_stats *find_last(const char *name) {
+    for (size_t i = cudasim_launch_stats_count(); i-- > 0;)
+        if (!strcmp(cudasim_launch_stats_at(i)->name, name)) return cudasim_launch_stats_at(i);
+    return nullptr;
+}
+
+static float *dev_floats(size_t n, float v) {
+    float *d = nullptr;
+    cudaMalloc((void **)&d, n * sizeof(float));
+    std::vector<float> h(n, v);
+    cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice);
+    return d;
+}
+
+int main(void) {
+    cudasim_counters_enable(1);
+    cudasim_counters_reset();
+
+    /* depthwise conv: 2 items x 64 channels x 1024 samples, kernel 7, dilation 3 (a SNAC residual unit) */
+    const int B = 2, C = 64, L = 1024, K = 7;
+    srt_conv1d_args a;
+    memset(&a, 0, sizeof a);
+    a.batch = B; a.in_ch = C; a.out_ch = C; a.in_len = L; a.out_len = L;
+    a.kernel = K; a.stride = 1; a.dilation = 3; a.padding = 9; a.groups = C;
+    a.x = dev_floats((size_t)B * C * L, 0.5f);
+    a.w = dev_floats((size_t)C * K, 0.25f);
+    a.bias = dev_floats(C, 0.0f);
+    a.y = dev_floats((size_t)B * C * L, 0.0f);
+    TEST_CHECK(srt_cuda_conv1d_depthwise_fits(&a), "depthwise does not fit");
+    TEST_CHECK(srt_cuda_conv1d_depthwise(&a, nullptr, 0) == SRT_OK, "depthwise failed: %s", cudasim_last_error());
+    const cudasim_launch_stats *s = find_last("conv1d_depthwise_kernel");
+    TEST_CHECK(s != nullptr, "no conv1d_depthwise_kernel launch recorded");
+    if (s) {
+        double in_bytes = (double)B * C * L * 4, out_bytes = in_bytes, w_bytes = (double)C * K * 4 + C * 4;
+        /* per block: the input window (span floats) in warp loads of 32 consecutive floats, misaligned by the
+         * padding (<= 5 sectors each), and per warp K weight taps + the bias as broadcasts (1 sector each); +5%:
+         * in warp 0 the second window load of lanes 0..17 is grouped with the bias load of lanes 18..31 (the
+         * k-th access rule in divergent code, tests/cudasim/cudasim_api.h) */
+        int span = 255 * a.stride + (K - 1) * a.dilation + 1, blocks = ((L + 255) / 256) * C * B;
+        double bound = 1.05 * (double)blocks * (((span + 31) / 32) * 5 + 8 * (K + 1));
+        TEST_CHECK((double)s->gld_sectors <= bound, "depthwise: %llu load sectors > %.0f (coalesced bound)",
+                   (unsigned long long)s->gld_sectors, bound);
+        TEST_CHECK((double)s->gld_unique * 32 <= 1.02 * (in_bytes + w_bytes) + 64 * 32,
+                   "depthwise: read footprint %.0f bytes for %.0f bytes of tensors", (double)s->gld_unique * 32,
+                   in_bytes + w_bytes);
+        TEST_CHECK(s->gst_sectors == s->gst_unique && (double)s->gst_unique * 32 == out_bytes &&
+                   s->gst_sectors == 4 * s->gst_requests,
+                   "depthwise stores: %llu sectors, %llu unique, %llu requests", (unsigned long long)s->gst_sectors,
+                   (unsigned long long)s->gst_unique, (unsigned long long)s->gst_requests);
+        TEST_CHECK(s->sh_wavefronts == s->sh_requests || s->sh_wavefronts <= s->sh_requests * 11 / 10,
+                   "depthwise: shared bank conflicts: %llu passes for %llu requests",
+                   (unsigned long long)s->sh_wavefronts, (unsigned long long)s->sh_requests);
+    }
+
+    /* decode GEMM: C (16, 256) = A (16, 512) f32 @ B^T, B (256, 512) bf16 */
+    const int M = 16, N = 256, KK = 512;
+    srt_gemm_args g;
+    memset(&g, 0, sizeof g);
+    g.M = M; g.N = N; g.K = KK; g.alpha = 1.0f; g.beta = 0.0f; g.trans_b = 1; g.b_dtype = SRT_BF16;
+    g.A = dev_floats((size_t)M * KK, 0.5f);
+    g.lda = KK;
+    uint16_t *wb = nullptr;
+    cudaMalloc((void **)&wb, (size_t)N * KK * 2);
+    cudaMemset(wb, 0x3f, (size_t)N * KK * 2);
+    g.B = wb; g.ldb = KK;
+    g.C = dev_floats((size_t)M * N, 0.0f);
+    g.ldc = N;
+    TEST_CHECK(srt_cuda_gemm_half_rows(&g, 0) == SRT_OK, "gemm_half_rows failed: %s", cudasim_last_error());
+    s = find_last("gemm_half_rows_kernel");
+    TEST_CHECK(s != nullptr, "no gemm_half_rows_kernel launch recorded");
+    if (s) {
+        double wbytes = (double)N * KK * 2, abytes = (double)M * KK * 4;
+        TEST_CHECK((double)s->gld_unique * 32 <= 1.01 * (wbytes + abytes) + 64 * 32,
+                   "gemm_half_rows: read footprint %.0f bytes for %.0f bytes of weights + activations",
+                   (double)s->gld_unique * 32, wbytes + abytes);
+        TEST_CHECK(s->gst_unique * 32 == (uint64_t)M * N * 4, "gemm_half_rows: wrote %llu sectors",
+                   (unsigned long long)s->gst_unique);
+    }
+    TEST_CHECK(cudaDeviceSynchronize() == cudaSuccess && cudasim_error_count() == 0, "simulator: %s",
+               cudasim_last_error());
+    TEST_MAIN_END();
+}

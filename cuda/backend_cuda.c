@@ -6,7 +6,6 @@
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
-#include "cpu/ref_ops.h"
 #include "cuda/lm_kernels.h"
 #include <limits.h>
 #include <stdio.h>
@@ -108,7 +107,6 @@ static void cu_destroy(void *ctx) {
 /* ---- codec ops ---- */
 static srt_status cu_conv1d(void *ctx, const srt_conv1d_args *a) {
     srt_cuda_ctx *c = ctx;
-    SRT_TRY(srt_check_conv1d_args(a));
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
@@ -119,7 +117,6 @@ static srt_status cu_conv1d(void *ctx, const srt_conv1d_args *a) {
 
 static srt_status cu_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
     srt_cuda_ctx *c = ctx;
-    SRT_TRY(srt_check_convt1d_args(a));
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));

@@ -8,6 +8,7 @@
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/lm_kernels.h"
+#include "backend_check.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,10 +43,7 @@ static srt_status cu_embedding(void *ctx, const srt_embedding_args *a) {
 static srt_status plan_from_host(const srt_paged_attn_args *a, const int32_t *n_q, const int32_t *ctx_len,
                                  int capacity, srt_cuda_attn_plan *plan) {
     memset(plan, 0, sizeof *plan);
-    srt_paged_attn_args h = *a;
-    h.n_q = n_q;
-    h.ctx_len = ctx_len;
-    SRT_TRY(srt_check_paged_attn_args(&h));
+    SRT_TRY(srt_check_paged_attn_seqs(a, n_q, ctx_len));   /* the dispatch layer could not read them */
     for (int s = 0; s < a->n_seqs; s++) {
         if (n_q[s] > plan->max_n_q) plan->max_n_q = n_q[s];
         if (ctx_len[s] > plan->max_ctx) plan->max_ctx = ctx_len[s];
@@ -102,7 +100,6 @@ static srt_status cu_paged_attention_planned(void *ctx, const srt_paged_attn_arg
 /* Stage rows + penalties in one device buffer, pick on the device, read back the ids only. */
 static srt_status cu_sample(void *ctx, const srt_sample_args *a) {
     srt_cuda_ctx *c = ctx;
-    SRT_TRY(srt_check_sample_args(a));
     if (a->n_rows == 0) return SRT_OK;
     size_t n_pen = 0;
     for (int r = 0; r < a->n_rows; r++) {
@@ -139,7 +136,6 @@ static srt_status cu_sample(void *ctx, const srt_sample_args *a) {
  * and mask on the device; no sync, nothing comes back. */
 static srt_status cu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
     srt_cuda_ctx *c = ctx;
-    SRT_TRY(srt_check_mask_rows_args(a));
     int max_width = 0;
     for (int r = 0; r < a->n_rows; r++) {
         int w = a->rows[r].clear_end - a->rows[r].clear_begin;

@@ -8,7 +8,6 @@ __global__ void lm_add_bias_kernel(srt_add_bias_args a) {
 }
 
 extern "C" srt_status srt_cuda_lm_add_bias(const srt_add_bias_args *a, cudaStream_t stream) {
-    if (a->rows < 0 || a->cols < 0) return srt_error(SRT_ERR_INVALID_ARG, "add_bias: rows %d cols %d", a->rows, a->cols);
     int64_t n = (int64_t)a->rows * a->cols;
     if (n == 0) return SRT_OK;
     LAUNCH(lm_add_bias_kernel, srt_blocks_for(n), SRT_BLOCK, 0, stream, *a);

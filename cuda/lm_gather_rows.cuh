@@ -11,8 +11,6 @@ __global__ void lm_gather_rows_kernel(srt_gather_rows_args a) {
 }
 
 extern "C" srt_status srt_cuda_lm_gather_rows(const srt_gather_rows_args *a, cudaStream_t stream) {
-    if (a->n_out < 0 || a->cols < 0)
-        return srt_error(SRT_ERR_INVALID_ARG, "gather_rows: n_out %d cols %d", a->n_out, a->cols);
     int64_t n = (int64_t)a->n_out * a->cols;
     if (n == 0) return SRT_OK;
     LAUNCH(lm_gather_rows_kernel, srt_blocks_for(n), SRT_BLOCK, 0, stream, *a);

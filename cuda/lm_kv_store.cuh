@@ -15,8 +15,6 @@ __global__ void lm_kv_store_kernel(srt_kv_store_args a) {
 }
 
 extern "C" srt_status srt_cuda_lm_kv_store(const srt_kv_store_args *a, cudaStream_t stream) {
-    if (a->n_tokens < 0 || a->kv_dim < 0)
-        return srt_error(SRT_ERR_INVALID_ARG, "kv_store: tokens %d kv_dim %d", a->n_tokens, a->kv_dim);
     int64_t n = (int64_t)a->n_tokens * a->kv_dim;
     if (n == 0) return SRT_OK;
     LAUNCH(lm_kv_store_kernel, srt_blocks_for(n), SRT_BLOCK, 0, stream, *a);

@@ -21,9 +21,6 @@ __global__ void lm_rope_kernel(srt_rope_args a) {
 }
 
 extern "C" srt_status srt_cuda_lm_rope(const srt_rope_args *a, cudaStream_t stream) {
-    if (a->head_dim % 2 || a->head_dim < 2 || a->n_tokens < 0 || a->n_heads < 1)
-        return srt_error(SRT_ERR_INVALID_ARG, "rope: tokens %d heads %d head_dim %d (head_dim must be even)",
-                         a->n_tokens, a->n_heads, a->head_dim);
     int64_t n = (int64_t)a->n_tokens * a->n_heads * (a->head_dim / 2);
     if (n == 0) return SRT_OK;
     LAUNCH(lm_rope_kernel, srt_blocks_for(n), SRT_BLOCK, 0, stream, *a);

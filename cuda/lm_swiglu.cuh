@@ -11,7 +11,6 @@ __global__ void lm_swiglu_kernel(srt_swiglu_args a) {
 }
 
 extern "C" srt_status srt_cuda_lm_swiglu(const srt_swiglu_args *a, cudaStream_t stream) {
-    if (a->n < 0) return srt_error(SRT_ERR_INVALID_ARG, "swiglu: n %lld", (long long)a->n);
     if (a->n == 0) return SRT_OK;
     LAUNCH(lm_swiglu_kernel, srt_blocks_for(a->n), SRT_BLOCK, 0, stream, *a);
     return SRT_LAUNCH_STATUS(lm_swiglu_kernel);

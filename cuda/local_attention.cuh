@@ -50,9 +50,6 @@ __global__ void local_attention_kernel(srt_local_attn_args a) {
 
 extern "C" srt_status srt_cuda_local_attention(const srt_local_attn_args *a, cudaStream_t stream) {
     int W = a->window, D = a->head_dim;
-    if (W < 1 || a->len % W || D % 2 || D < 2)
-        return srt_error(SRT_ERR_INVALID_ARG, "local_attention: len %d not a multiple of window %d (head_dim %d)",
-                         a->len, W, D);
     if (D > ATTN_MAX_HEAD_DIM || W > 1024 || (size_t)2 * W * D * sizeof(float) > 48 * 1024 || a->heads > 65535 ||
         a->batch > 65535)
         return srt_error(SRT_ERR_UNSUPPORTED, "local_attention: window %d x head_dim %d (heads %d, batch %d) exceeds the "

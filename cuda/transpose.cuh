@@ -26,7 +26,6 @@ __global__ void transpose_kernel(srt_transpose_args a) {
 }
 
 extern "C" srt_status srt_cuda_transpose(const srt_transpose_args *a, cudaStream_t stream) {
-    if (a->x == a->y) return srt_error(SRT_ERR_INVALID_ARG, "transpose: x and y must not alias");
     if ((int64_t)a->batch * a->rows * a->cols == 0) return SRT_OK;
     if (a->batch > 65535) return srt_error(SRT_ERR_UNSUPPORTED, "transpose: batch %d > 65535", a->batch);
     dim3 grid((unsigned)((a->cols + TR_TILE - 1) / TR_TILE), (unsigned)((a->rows + TR_TILE - 1) / TR_TILE), (unsigned)a->batch);

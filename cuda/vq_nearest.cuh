@@ -57,8 +57,6 @@ __global__ void vq_nearest_kernel(srt_vq_args a) {
 }
 
 extern "C" srt_status srt_cuda_vq_nearest(const srt_vq_args *a, cudaStream_t stream) {
-    if (a->dim < 1 || a->n_codes < 1 || a->batch < 0 || a->len < 0)
-        return srt_error(SRT_ERR_INVALID_ARG, "vq_nearest: dim %d, %d codes", a->dim, a->n_codes);
     if ((size_t)a->dim * sizeof(float) > 48 * 1024)
         return srt_error(SRT_ERR_UNSUPPORTED, "vq_nearest: codebook dim %d too large for shared memory", a->dim);
     int64_t frames = (int64_t)a->batch * a->len;

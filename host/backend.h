@@ -1,6 +1,10 @@
 /* backend.h: the op table every compute backend fills, and the argument structs of each op.
- * The model graphs (host/snac, host/lm) are written once against this table and never branch on the backend.
- * Backends: "cpu-ref" (plain loops, the truth), "cpu" (threads + SIMD + BLAS), "cuda" (cuda/).
+ * The model graphs (host/snac, host/lm, host/tts) are written once against this table and never branch on the
+ * backend; they call every op through the dispatch layer (srt_op_*, backend_dispatch.c), which checks the arguments
+ * once for all backends (backend_check.c) and then calls the table.
+ * Backends: "cpu-ref" (plain loops, the truth), "cpu" (threads + SIMD + BLAS), "cuda" (cuda/). Each defines one
+ * complete const table written out in full; entries two backends share on purpose are named srt_shared_*
+ * (host/cpu/shared_ops.h), and tests/test_backend_tables.c fails on any other reference entry in a fast table.
  *
  * Conventions
  *  - All tensor pointers in *_args are backend memory (device pointers for CUDA) unless marked "host".
@@ -180,6 +184,7 @@ struct srt_lm_ops;
 /* ---- the table ---- */
 typedef struct srt_backend_ops {
     const char *name;
+    int host_memory;         /* 1: tensors are host memory (cpu backends): the dispatch layer may read them */
     /* memory */
     srt_status (*alloc)(void *ctx, size_t bytes, void **ptr);
     void (*free)(void *ctx, void *ptr);
@@ -214,6 +219,23 @@ typedef struct srt_backend {
     void *ctx;
     char device[32];         /* "cpu", "cpu-ref", "cuda:0" */
 } srt_backend;
+
+/* The dispatch layer (backend_dispatch.c): the graphs call every codec op through these; each checks its arguments
+ * once for all backends (backend_check.h), then calls b->ops. */
+srt_status srt_op_conv1d(const srt_backend *b, const srt_conv1d_args *a);
+srt_status srt_op_conv_transpose1d(const srt_backend *b, const srt_convt1d_args *a);
+srt_status srt_op_snake(const srt_backend *b, const srt_snake_args *a);
+srt_status srt_op_gemm(const srt_backend *b, const srt_gemm_args *a);
+srt_status srt_op_layernorm(const srt_backend *b, const srt_layernorm_args *a);
+srt_status srt_op_transpose(const srt_backend *b, const srt_transpose_args *a);
+srt_status srt_op_local_attention(const srt_backend *b, const srt_local_attn_args *a);
+srt_status srt_op_avgpool(const srt_backend *b, const srt_avgpool_args *a);
+srt_status srt_op_upsample_add(const srt_backend *b, const srt_upsample_add_args *a);
+srt_status srt_op_vq_nearest(const srt_backend *b, const srt_vq_args *a);
+srt_status srt_op_embed(const srt_backend *b, const srt_embed_args *a);
+srt_status srt_op_unary(const srt_backend *b, const srt_unary_args *a);
+srt_status srt_op_axpby(const srt_backend *b, const srt_axpby_args *a);
+srt_status srt_op_noise_add(const srt_backend *b, const srt_noise_add_args *a);
 
 /* Create a backend by name: "cpu-ref", "cpu", "cuda", "cuda:N". n_threads 0 = all cores (CPU backends). */
 srt_status srt_backend_create(const char *name, int n_threads, srt_backend *out);

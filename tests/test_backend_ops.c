@@ -116,7 +116,7 @@ static void case_conv1d(srt_backend *ref, srt_backend *dut, int batch, int cin, 
         if (res_mode == 1) a.residual = up(&ar, res, ny);
         a.y = up(&ar, res_mode == 2 ? res : NULL, ny);
         if (res_mode == 2) a.residual = a.y;
-        st[i] = be->ops->conv1d(be->ctx, &a);
+        st[i] = srt_op_conv1d(be, &a);
         guards[i] = down(&ar, a.y, out[i]);
         inputs_ok[i] = unchanged(&ar, a.x, x, nx) && unchanged(&ar, a.w, w, nw);
         arena_free(&ar);
@@ -191,7 +191,7 @@ static void case_convt(srt_backend *ref, srt_backend *dut, int batch, int cin, i
         srt_convt1d_args a = {batch, cin, cout, len, out_len, k, s, pad, 1, up(&ar, x, nx), up(&ar, w, nw),
                               use_bias ? up(&ar, bias, cout) : NULL, use_alpha ? up(&ar, alpha, cin) : NULL,
                               masked ? valid : NULL, up(&ar, NULL, ny)};
-        st[i] = be->ops->conv_transpose1d(be->ctx, &a);
+        st[i] = srt_op_conv_transpose1d(be, &a);
         guards[i] = down(&ar, a.y, out[i]);
         inputs_ok[i] = unchanged(&ar, a.x, x, nx);
         arena_free(&ar);
@@ -241,7 +241,7 @@ static void test_snake(srt_backend *ref, srt_backend *dut) {
                 arena ar = {.be = be};
                 srt_snake_args a = {B, C, L, up(&ar, x, n), up(&ar, alpha, C), NULL};
                 a.y = inplace ? (float *)a.x : up(&ar, NULL, n);
-                st[i] = be->ops->snake(be->ctx, &a);
+                st[i] = srt_op_snake(be, &a);
                 guards[i] = down(&ar, a.y, out[i]);
                 arena_free(&ar);
             }
@@ -286,7 +286,7 @@ static void test_gemm(srt_backend *ref, srt_backend *dut) {
                         const void *Bdev = dt == SRT_F32 ? up(&ar, Bf, nb) : up(&ar, Bh, (nb + 1) / 2);
                         srt_gemm_args a = {M, N, K, ta, tb, alpha, beta, up(&ar, A, na), lda, Bdev, ldb, dt,
                                            up(&ar, C0, nc), ldc};
-                        st[i] = be->ops->gemm(be->ctx, &a);
+                        st[i] = srt_op_gemm(be, &a);
                         guards[i] = down(&ar, a.C, out[i]);
                         arena_free(&ar);
                     }
@@ -366,63 +366,63 @@ static void test_small(srt_backend *ref, srt_backend *dut, const small_case *c) 
         case OP_LN: {
             y = c->mode ? (void *)x : up(&ar, NULL, n_out);
             srt_layernorm_args a = {p[0], p[1], 1e-5f, x, w1, c->mode == 2 ? NULL : w2, y};
-            st[i] = be->ops->layernorm(be->ctx, &a);
+            st[i] = srt_op_layernorm(be, &a);
             break;
         }
         case OP_TR: {
             y = up(&ar, c->mode == 2 ? in1 : NULL, n_out);
             srt_transpose_args a = {p[0], p[1], p[2], x, c->mode == 1 ? w1 : c->mode == 2 ? y : NULL, y};
-            st[i] = be->ops->transpose(be->ctx, &a);
+            st[i] = srt_op_transpose(be, &a);
             break;
         }
         case OP_ATTN: {
             y = up(&ar, NULL, n_out);
             srt_local_attn_args a = {p[0], p[1], p[2], p[3], p[4], x, y};
-            st[i] = be->ops->local_attention(be->ctx, &a);
+            st[i] = srt_op_local_attention(be, &a);
             break;
         }
         case OP_POOL: {
             y = up(&ar, NULL, n_out);
             srt_avgpool_args a = {p[0], p[1], p[2], p[3], x, y};
-            st[i] = be->ops->avgpool(be->ctx, &a);
+            st[i] = srt_op_avgpool(be, &a);
             break;
         }
         case OP_UPS: {
             y = up(&ar, yinit, n_out);
             y2 = c->mode ? up(&ar, accinit, n_out2) : NULL;
             srt_upsample_add_args a = {p[0], p[1], p[2], p[3], c->f, x, y, y2};
-            st[i] = be->ops->upsample_add(be->ctx, &a);
+            st[i] = srt_op_upsample_add(be, &a);
             break;
         }
         case OP_VQ: {
             y = up(&ar, NULL, n_out);
             y2 = up(&ar, NULL, n_out2);
             srt_vq_args a = {p[0], p[1], p[2], p[3], x, w1, y, y2};
-            st[i] = be->ops->vq_nearest(be->ctx, &a);
+            st[i] = srt_op_vq_nearest(be, &a);
             break;
         }
         case OP_EMB: {
             y = up(&ar, NULL, n_out);
             srt_embed_args a = {p[0], p[1], p[2], p[3], w1, up(&ar, codes, (size_t)p[0] * p[2]), y};
-            st[i] = be->ops->embed(be->ctx, &a);
+            st[i] = srt_op_embed(be, &a);
             break;
         }
         case OP_UNARY: {
             y = c->p[1] ? (void *)x : up(&ar, NULL, n_out);
             srt_unary_args a = {(srt_unary_op)c->mode, p[0], c->f, x, y};
-            st[i] = be->ops->unary(be->ctx, &a);
+            st[i] = srt_op_unary(be, &a);
             break;
         }
         case OP_AXPBY: {
             y = up(&ar, yinit, n_out);
             srt_axpby_args a = {p[0], c->f, 0.5f - c->f, x, y};
-            st[i] = be->ops->axpby(be->ctx, &a);
+            st[i] = srt_op_axpby(be, &a);
             break;
         }
         case OP_NOISE: {
             y = up(&ar, yinit, n_out);
             srt_noise_add_args a = {p[0], p[1], p[2], x, w1, y};
-            st[i] = be->ops->noise_add(be->ctx, &a);
+            st[i] = srt_op_noise_add(be, &a);
             break;
         }
         }

@@ -98,10 +98,10 @@ static void rmsnorm_case(int rows, int dim, bool in_place, uint64_t seed) {
     std::vector<float> x = rnd((size_t)rows * dim, seed, -3, 3), w = rnd((size_t)dim, seed + 1, 0.5f, 1.5f);
     std::vector<float> yref(x.size());
     srt_rmsnorm_args r = {rows, dim, 1e-5f, x.data(), w.data(), yref.data()};
-    check_status(g_ref_lm->rmsnorm(g_ref.ctx, &r), "cpu-ref rmsnorm");
+    check_status(srt_op_rmsnorm(&g_ref, &r), "cpu-ref rmsnorm");
     float *dy = dev_out(x.size(), in_place ? x : std::vector<float>());
     srt_rmsnorm_args c = {rows, dim, 1e-5f, in_place ? dy : dev_in(x), dev_in(w), dy};
-    check_status(g_cu_lm->rmsnorm(g_cu.ctx, &c), "cuda rmsnorm");
+    check_status(srt_op_rmsnorm(&g_cu, &c), "cuda rmsnorm");
     check_out("y", dy, yref, NORM_ATOL, NORM_RTOL);
     end_case();
 }
@@ -114,10 +114,10 @@ static void rope_case(int n_tokens, int heads, int head_dim, uint64_t seed) {
     std::vector<int32_t> pos((size_t)n_tokens);
     for (int t = 0; t < n_tokens; t++) pos[(size_t)t] = t * 4099 % 131072;   /* 0 first, large ones later */
     srt_rope_args r = {n_tokens, heads, head_dim, pos.data(), inv_freq.data(), xref.data()};
-    check_status(g_ref_lm->rope(g_ref.ctx, &r), "cpu-ref rope");
+    check_status(srt_op_rope(&g_ref, &r), "cpu-ref rope");
     float *dx = dev_out(x.size(), x);
     srt_rope_args c = {n_tokens, heads, head_dim, dev_ints(pos), dev_in(inv_freq), dx};
-    check_status(g_cu_lm->rope(g_cu.ctx, &c), "cuda rope");
+    check_status(srt_op_rope(&g_cu, &c), "cuda rope");
     check_out("x", dx, xref, ROPE_ATOL, ROPE_RTOL);
     end_case();
 }
@@ -135,10 +135,10 @@ static void kv_store_case(int n_tokens, int kv_dim, int n_slots, uint64_t seed) 
     if (n_tokens > 2) slot[1] = -1;  /* a padding row: not stored */
     std::vector<float> kref = kc, vref = vc;
     srt_kv_store_args r = {n_tokens, kv_dim, k.data(), v.data(), slot.data(), kref.data(), vref.data()};
-    check_status(g_ref_lm->kv_store(g_ref.ctx, &r), "cpu-ref kv_store");
+    check_status(srt_op_kv_store(&g_ref, &r), "cpu-ref kv_store");
     float *dk = dev_out(kc.size(), kc), *dv = dev_out(vc.size(), vc);
     srt_kv_store_args c = {n_tokens, kv_dim, dev_in(k), dev_in(v), dev_ints(slot), dk, dv};
-    check_status(g_cu_lm->kv_store(g_cu.ctx, &c), "cuda kv_store");
+    check_status(srt_op_kv_store(&g_cu, &c), "cuda kv_store");
     check_out("k_cache", dk, kref, 0, 0);   /* copies: exact */
     check_out("v_cache", dv, vref, 0, 0);
     end_case();
@@ -181,18 +181,18 @@ static void attention_case(const char *label, int n_heads, int n_kv_heads, int h
     std::vector<float> oref(q.size());
     srt_paged_attn_args r = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, q.data(), kc.data(),
                              vc.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data()};
-    check_status(g_ref_lm->paged_attention(g_ref.ctx, &r), "cpu-ref paged_attention");
+    check_status(srt_op_paged_attention(&g_ref, &r, nullptr), "cpu-ref paged_attention");
     float *dout = dev_out(oref.size());
     srt_paged_attn_args c = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, dev_in(q), dev_in(kc),
                              dev_in(vc), dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout};
-    check_status(g_cu_lm->paged_attention(g_cu.ctx, &c), "cuda paged_attention");
+    check_status(srt_op_paged_attention(&g_cu, &c, nullptr), "cuda paged_attention");
     check_out("out", dout, oref, ATTN_ATOL, ATTN_RTOL);
     /* the same with the forward's host plan (no device read), the launch sized for the block tables' capacity */
     TEST_CHECK(g_cu_lm->paged_attention_planned != nullptr, "cuda has paged_attention_planned");
     if (g_cu_lm->paged_attention_planned) {
         srt_attn_host_plan plan = {n_q.data(), ctx_len.data(), max_blocks * block_size};
         c.out = dout = dev_out(oref.size());
-        check_status(g_cu_lm->paged_attention_planned(g_cu.ctx, &c, &plan), "cuda paged_attention_planned");
+        check_status(srt_op_paged_attention(&g_cu, &c, &plan), "cuda paged_attention_planned");
         check_out("out (planned)", dout, oref, ATTN_ATOL, ATTN_RTOL);
     }
     end_case();
@@ -205,7 +205,7 @@ static void attention_bad_args() {
     float *dout = dev_out(q.size());
     srt_paged_attn_args c = {1, 1, 1, 16, 8, 1, dev_in(q), dev_in(kc), dev_in(kc), dev_ints(table), dev_ints(q_start),
                              dev_ints(n_q), dev_ints(ctx_len), dout};
-    srt_status st = g_cu_lm->paged_attention(g_cu.ctx, &c);
+    srt_status st = srt_op_paged_attention(&g_cu, &c, nullptr);
     TEST_CHECK(st == SRT_ERR_INVALID_ARG, "%s: got %s (%s), want SRT_ERR_INVALID_ARG", g_case, srt_status_name(st),
                srt_last_error());
     end_case();
@@ -232,11 +232,11 @@ static void swiglu_case(int64_t n, int alias, uint64_t seed) {
     set_case("swiglu n %lld alias %d", (long long)n, alias);
     std::vector<float> g = rnd((size_t)n, seed, -8, 8), u = rnd((size_t)n, seed + 1, -2, 2), yref((size_t)n);
     srt_swiglu_args r = {n, g.data(), u.data(), yref.data()};
-    check_status(g_ref_lm->swiglu(g_ref.ctx, &r), "cpu-ref swiglu");
+    check_status(srt_op_swiglu(&g_ref, &r), "cpu-ref swiglu");
     float *dg = alias == 1 ? dev_out((size_t)n, g) : dev_in(g), *du = alias == 2 ? dev_out((size_t)n, u) : dev_in(u);
     float *dy = alias == 1 ? dg : alias == 2 ? du : dev_out((size_t)n);
     srt_swiglu_args c = {n, dg, du, dy};
-    check_status(g_cu_lm->swiglu(g_cu.ctx, &c), "cuda swiglu");
+    check_status(srt_op_swiglu(&g_cu, &c), "cuda swiglu");
     check_out("out", dy, yref, SWIGLU_ATOL, SWIGLU_RTOL);
     end_case();
 }
@@ -255,18 +255,18 @@ static void embedding_case(srt_dtype dtype, int n_tokens, int dim, int n_rows, u
     ids[0] = 0;
     std::vector<float> yref((size_t)n_tokens * dim);
     srt_embedding_args r = {n_tokens, dim, n_rows, dtype, host_table, ids.data(), yref.data()};
-    check_status(g_ref_lm->embedding(g_ref.ctx, &r), "cpu-ref embedding");
+    check_status(srt_op_embedding(&g_ref, &r), "cpu-ref embedding");
     float *dy = dev_out(yref.size());
     int32_t *dids = dev_ints(ids);
     srt_embedding_args c = {n_tokens, dim, n_rows, dtype, dev_of(host_table, table_bytes, 0), dids, dy};
-    check_status(g_cu_lm->embedding(g_cu.ctx, &c), "cuda embedding");
+    check_status(srt_op_embedding(&g_cu, &c), "cuda embedding");
     check_out("y", dy, yref, 0, 0);   /* conversions are exact */
     /* an id past the table (and a later negative one): SRT_ERR_RANGE naming the first */
     std::vector<int32_t> bad = ids;
     bad[(size_t)(n_tokens - 1)] = n_rows;
     if (n_tokens > 2) bad[(size_t)n_tokens - 2] = -1;
     c.ids = dev_ints(bad);
-    srt_status st = g_cu_lm->embedding(g_cu.ctx, &c);
+    srt_status st = srt_op_embedding(&g_cu, &c);
     const char *msg = srt_last_error();
     char want[64];
     snprintf(want, sizeof want, "position %d ", n_tokens > 2 ? n_tokens - 2 : n_tokens - 1);
@@ -279,10 +279,10 @@ static void add_bias_gather_case(int rows, int cols, uint64_t seed) {
     set_case("add_bias rows %d cols %d", rows, cols);
     std::vector<float> x = rnd((size_t)rows * cols, seed, -1, 1), b = rnd((size_t)cols, seed + 1, -1, 1), xref = x;
     srt_add_bias_args r = {rows, cols, b.data(), xref.data()};
-    check_status(g_ref_lm->add_bias(g_ref.ctx, &r), "cpu-ref add_bias");
+    check_status(srt_op_add_bias(&g_ref, &r), "cpu-ref add_bias");
     float *dx = dev_out(x.size(), x);
     srt_add_bias_args c = {rows, cols, dev_in(b), dx};
-    check_status(g_cu_lm->add_bias(g_cu.ctx, &c), "cuda add_bias");
+    check_status(srt_op_add_bias(&g_cu, &c), "cuda add_bias");
     check_out("x", dx, xref, ELEM_ATOL, ELEM_RTOL);
     end_case();
 
@@ -292,10 +292,10 @@ static void add_bias_gather_case(int rows, int cols, uint64_t seed) {
     idx.push_back(0);
     std::vector<float> yref(idx.size() * (size_t)cols);
     srt_gather_rows_args rg = {(int)idx.size(), cols, idx.data(), x.data(), yref.data()};
-    check_status(g_ref_lm->gather_rows(g_ref.ctx, &rg), "cpu-ref gather_rows");
+    check_status(srt_op_gather_rows(&g_ref, &rg), "cpu-ref gather_rows");
     float *dy = dev_out(yref.size());
     srt_gather_rows_args cg = {(int)idx.size(), cols, dev_ints(idx), dev_in(x), dy};
-    check_status(g_cu_lm->gather_rows(g_cu.ctx, &cg), "cuda gather_rows");
+    check_status(srt_op_gather_rows(&g_cu, &cg), "cuda gather_rows");
     check_out("y", dy, yref, 0, 0);
     end_case();
 }

@@ -59,7 +59,7 @@ static srt_status run_op(srt_backend *be, const srt_sample_args &host_args, floa
     srt_sample_args a = host_args;
     a.logits = logits_dev;
     a.ids = ids;
-    return be->ops->lm->sample(be->ctx, &a);
+    return srt_op_sample(be, &a);
 }
 
 /* Each op on a fresh copy of the logits (ops overwrite them); returns false when the op fails. */
@@ -253,7 +253,7 @@ static void mask_rows_case(int vocab, int n_rows, uint64_t seed) {
     srt_mask_rows_args a = {n_rows, vocab, want.data(), rows.data()};
     snprintf(g_case, sizeof g_case, "mask_rows vocab %d, %d rows [%s order]", vocab, n_rows,
              cudasim_order_name(cudasim_get_order()));
-    TEST_CHECK(g_ref.ops->lm->mask_rows(g_ref.ctx, &a) == SRT_OK, "%s: cpu-ref: %s", g_case, srt_last_error());
+    TEST_CHECK(srt_op_mask_rows(&g_ref, &a) == SRT_OK, "%s: cpu-ref: %s", g_case, srt_last_error());
     auto count_diff = [&](const std::vector<float> &got) {
         size_t diff = 0;
         for (size_t i = 0; i < n; i++) diff += memcmp(&got[i], &want[i], sizeof(float)) != 0;
@@ -261,14 +261,14 @@ static void mask_rows_case(int vocab, int n_rows, uint64_t seed) {
     };
     std::vector<float> cpu = x;
     a.logits = cpu.data();
-    TEST_CHECK(g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_OK, "%s: cpu: %s", g_case, srt_last_error());
+    TEST_CHECK(srt_op_mask_rows(&g_cpu, &a) == SRT_OK, "%s: cpu: %s", g_case, srt_last_error());
     size_t d_cpu = count_diff(cpu);
     TEST_CHECK(d_cpu == 0, "%s: cpu: %zu of %zu logits differ from cpu-ref", g_case, d_cpu, n);
     void *dev = nullptr;
     srt_status st = g_cu.ops->alloc(g_cu.ctx, n * sizeof(float), &dev);
     if (st == SRT_OK) st = g_cu.ops->upload(g_cu.ctx, dev, x.data(), n * sizeof(float));
     a.logits = (float *)dev;
-    if (st == SRT_OK) st = g_cu.ops->lm->mask_rows(g_cu.ctx, &a);
+    if (st == SRT_OK) st = srt_op_mask_rows(&g_cu, &a);
     std::vector<float> cu(n, 0.0f);
     if (st == SRT_OK) st = g_cu.ops->download(g_cu.ctx, cu.data(), dev, n * sizeof(float));
     g_cu.ops->free(g_cu.ctx, dev);
@@ -288,7 +288,7 @@ static void mask_rows_cases(bool big) {
     srt_mask_rows_args a = {1, 33, none, &bad};
     g_cu.ops->alloc(g_cu.ctx, 33 * sizeof(float), (void **)&none);
     a.logits = none;
-    TEST_CHECK(g_cu.ops->lm->mask_rows(g_cu.ctx, &a) == SRT_ERR_INVALID_ARG, "cuda mask_rows: clear past the vocabulary");
+    TEST_CHECK(srt_op_mask_rows(&g_cu, &a) == SRT_ERR_INVALID_ARG, "cuda mask_rows: clear past the vocabulary");
     g_cu.ops->free(g_cu.ctx, none);
 }
 

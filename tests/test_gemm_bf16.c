@@ -39,7 +39,7 @@ static srt_status run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, si
     if (st == SRT_OK) st = srt_backend_alloc_upload(be, C_host, c_floats * 4, &C);
     if (st == SRT_OK) {
         g.A = A; g.B = B; g.C = C;
-        st = be->ops->gemm(be->ctx, &g);
+        st = srt_op_gemm(be, &g);
         if (st == SRT_OK) st = be->ops->sync(be->ctx);
         if (st == SRT_OK) st = be->ops->download(be->ctx, C_host, C, c_floats * 4);
     }

@@ -28,9 +28,9 @@ static void test_rmsnorm(int rows, int dim) {
     float *x = rnd((size_t)rows * dim, 1 + rows + dim, -3, 3), *w = rnd(dim, 2, 0.5f, 1.5f);
     float *y0 = calloc((size_t)rows * dim, 4), *y1 = calloc((size_t)rows * dim, 4);
     srt_rmsnorm_args a = {rows, dim, 1e-5f, x, w, y0};
-    TEST_CHECK(ref_ops->rmsnorm(NULL, &a) == SRT_OK, "ref rmsnorm");
+    TEST_CHECK(srt_op_rmsnorm(&ref_be, &a) == SRT_OK, "ref rmsnorm");
     a.y = y1;
-    TEST_CHECK(fast_ops->rmsnorm(fast_be.ctx, &a) == SRT_OK, "cpu rmsnorm");
+    TEST_CHECK(srt_op_rmsnorm(&fast_be, &a) == SRT_OK, "cpu rmsnorm");
     expect_close("rmsnorm", dim, y1, y0, (size_t)rows * dim, 1e-5, 1e-5);   /* f32 sum of squares vs double */
     free(x); free(w); free(y0); free(y1);
 }
@@ -45,9 +45,9 @@ static void test_rope(int n_tokens, int heads, int head_dim) {
     int32_t *pos = malloc(sizeof(int32_t) * n_tokens);
     for (int t = 0; t < n_tokens; t++) pos[t] = t * 37 % 131072;   /* position 0 first, large ones later */
     srt_rope_args a = {n_tokens, heads, head_dim, pos, inv_freq, x0};
-    TEST_CHECK(ref_ops->rope(NULL, &a) == SRT_OK, "ref rope");
+    TEST_CHECK(srt_op_rope(&ref_be, &a) == SRT_OK, "ref rope");
     a.x = x1;
-    TEST_CHECK(fast_ops->rope(fast_be.ctx, &a) == SRT_OK, "cpu rope");
+    TEST_CHECK(srt_op_rope(&fast_be, &a) == SRT_OK, "cpu rope");
     expect_close("rope", n_tokens, x1, x0, n, 2e-6, 2e-6);   /* f32 rotation of a double angle */
     /* position 0 is the identity */
     expect_close("rope at position 0", n_tokens, x0, orig, (size_t)heads * head_dim, 0, 0);
@@ -57,9 +57,9 @@ static void test_rope(int n_tokens, int heads, int head_dim) {
 static void test_swiglu_bias_gather(int n) {
     float *g = rnd(n, 5, -6, 6), *u = rnd(n, 6, -2, 2), *y0 = calloc(n, 4), *y1 = calloc(n, 4);
     srt_swiglu_args a = {n, g, u, y0};
-    TEST_CHECK(ref_ops->swiglu(NULL, &a) == SRT_OK, "ref swiglu");
+    TEST_CHECK(srt_op_swiglu(&ref_be, &a) == SRT_OK, "ref swiglu");
     a.out = y1;
-    TEST_CHECK(fast_ops->swiglu(fast_be.ctx, &a) == SRT_OK, "cpu swiglu");
+    TEST_CHECK(srt_op_swiglu(&fast_be, &a) == SRT_OK, "cpu swiglu");
     expect_close("swiglu", n, y1, y0, n, 1e-6, 1e-6);   /* expf vs exp */
     double want = g[0] / (1.0 + exp(-g[0])) * u[0];
     TEST_CHECK(fabs(y0[0] - want) < 1e-6, "swiglu value %g want %g", (double)y0[0], want);
@@ -68,17 +68,17 @@ static void test_swiglu_bias_gather(int n) {
     float *x0 = rnd((size_t)rows * cols, 7, -1, 1), *x1 = malloc(sizeof(float) * rows * cols), *b = rnd(cols, 8, -1, 1);
     memcpy(x1, x0, sizeof(float) * rows * cols);
     srt_add_bias_args ab = {rows, cols, b, x0};
-    TEST_CHECK(ref_ops->add_bias(NULL, &ab) == SRT_OK, "ref add_bias");
+    TEST_CHECK(srt_op_add_bias(&ref_be, &ab) == SRT_OK, "ref add_bias");
     ab.x = x1;
-    TEST_CHECK(fast_ops->add_bias(fast_be.ctx, &ab) == SRT_OK, "cpu add_bias");
+    TEST_CHECK(srt_op_add_bias(&fast_be, &ab) == SRT_OK, "cpu add_bias");
     expect_close("add_bias", n, x1, x0, (size_t)rows * cols, 0, 0);   /* one f32 add: exact */
 
     int32_t idx[2] = {2, 0};
     float *r0 = calloc(2 * (size_t)cols, 4), *r1 = calloc(2 * (size_t)cols, 4);
     srt_gather_rows_args gr = {2, cols, idx, x0, r0};
-    TEST_CHECK(ref_ops->gather_rows(NULL, &gr) == SRT_OK, "ref gather_rows");
+    TEST_CHECK(srt_op_gather_rows(&ref_be, &gr) == SRT_OK, "ref gather_rows");
     gr.y = r1;
-    TEST_CHECK(fast_ops->gather_rows(fast_be.ctx, &gr) == SRT_OK, "cpu gather_rows");
+    TEST_CHECK(srt_op_gather_rows(&fast_be, &gr) == SRT_OK, "cpu gather_rows");
     expect_close("gather_rows", n, r1, r0, 2 * (size_t)cols, 0, 0);
     expect_close("gather_rows picks row 2", n, r0, x0 + 2 * (size_t)cols, cols, 0, 0);
     free(g); free(u); free(y0); free(y1); free(x0); free(x1); free(b); free(r0); free(r1);
@@ -96,9 +96,9 @@ static void test_embedding(int n_tokens, int dim) {
     srt_dtype dts[3] = {SRT_F32, SRT_BF16, SRT_F16};
     for (int k = 0; k < 3; k++) {
         srt_embedding_args a = {n_tokens, dim, n_rows, dts[k], tables[k], ids, y0};
-        TEST_CHECK(ref_ops->embedding(NULL, &a) == SRT_OK, "ref embedding %s", srt_dtype_name(dts[k]));
+        TEST_CHECK(srt_op_embedding(&ref_be, &a) == SRT_OK, "ref embedding %s", srt_dtype_name(dts[k]));
         a.y = y1;
-        TEST_CHECK(fast_ops->embedding(fast_be.ctx, &a) == SRT_OK, "cpu embedding %s", srt_dtype_name(dts[k]));
+        TEST_CHECK(srt_op_embedding(&fast_be, &a) == SRT_OK, "cpu embedding %s", srt_dtype_name(dts[k]));
         expect_close("embedding", n_tokens, y1, y0, (size_t)n_tokens * dim, 0, 0);   /* exact conversion */
         /* the row of token 0 matches the f32 table within the dtype's rounding */
         expect_close("embedding vs f32 table", n_tokens, y0, table + (size_t)ids[0] * dim, dim,
@@ -106,8 +106,8 @@ static void test_embedding(int n_tokens, int dim) {
     }
     ids[n_tokens - 1] = n_rows;   /* out of range: both fail */
     srt_embedding_args bad = {n_tokens, dim, n_rows, SRT_F32, table, ids, y0};
-    TEST_CHECK(ref_ops->embedding(NULL, &bad) == SRT_ERR_RANGE, "ref embedding rejects id %d", n_rows);
-    TEST_CHECK(fast_ops->embedding(fast_be.ctx, &bad) == SRT_ERR_RANGE, "cpu embedding rejects id %d", n_rows);
+    TEST_CHECK(srt_op_embedding(&ref_be, &bad) == SRT_ERR_RANGE, "ref embedding rejects id %d", n_rows);
+    TEST_CHECK(srt_op_embedding(&fast_be, &bad) == SRT_ERR_RANGE, "cpu embedding rejects id %d", n_rows);
     free(table); free(t_bf16); free(t_f16); free(ids); free(y0); free(y1);
 }
 
@@ -136,9 +136,9 @@ static void test_attention(int n_seqs, const int *lens, const int *n_q, int head
     float *o0 = calloc((size_t)n_tokens * heads * head_dim, 4), *o1 = calloc((size_t)n_tokens * heads * head_dim, 4);
     srt_paged_attn_args a = {n_seqs, heads, kv_heads, head_dim, block_size, max_blocks, q, kc, vc, table,
                              q_start, nq, ctx, o0};
-    TEST_CHECK(ref_ops->paged_attention(NULL, &a) == SRT_OK, "ref paged_attention");
+    TEST_CHECK(srt_op_paged_attention(&ref_be, &a, NULL) == SRT_OK, "ref paged_attention");
     a.out = o1;
-    TEST_CHECK(fast_ops->paged_attention(fast_be.ctx, &a) == SRT_OK, "cpu paged_attention");
+    TEST_CHECK(srt_op_paged_attention(&fast_be, &a, NULL) == SRT_OK, "cpu paged_attention");
     expect_close("paged_attention", lens[0], o1, o0, (size_t)n_tokens * heads * head_dim, 2e-6, 1e-5);  /* f32 softmax */
     /* the first query of a full prefill sees only position 0: its output is v at position 0 */
     if (n_q[0] == lens[0]) {
@@ -158,9 +158,9 @@ static void test_kv_store(int n_tokens, int kv_dim) {
     int32_t *slot = malloc(sizeof(int32_t) * n_tokens);
     for (int t = 0; t < n_tokens; t++) slot[t] = (t * 5 + 1) % n_slots;
     srt_kv_store_args a = {n_tokens, kv_dim, k, v, slot, c[0], c[1]};
-    TEST_CHECK(ref_ops->kv_store(NULL, &a) == SRT_OK, "ref kv_store");
+    TEST_CHECK(srt_op_kv_store(&ref_be, &a) == SRT_OK, "ref kv_store");
     a.k_cache = c[2]; a.v_cache = c[3];
-    TEST_CHECK(fast_ops->kv_store(fast_be.ctx, &a) == SRT_OK, "cpu kv_store");
+    TEST_CHECK(srt_op_kv_store(&fast_be, &a) == SRT_OK, "cpu kv_store");
     expect_close("kv_store k", n_tokens, c[2], c[0], (size_t)n_slots * kv_dim, 0, 0);
     expect_close("kv_store v", n_tokens, c[3], c[1], (size_t)n_slots * kv_dim, 0, 0);
     expect_close("kv_store lands at its slot", n_tokens, c[0] + (size_t)slot[n_tokens - 1] * kv_dim,

@@ -46,7 +46,7 @@ static void run(const char *label, int vocab, int batch, int steps, srt_sampling
         for (int k = 0; k < 2; k++) {
             memcpy(copy, logits, sizeof(float) * (size_t)batch * vocab);
             srt_sample_args a = {batch, vocab, copy, rows, pen, got};
-            srt_status st = bes[k]->ops->lm->sample(bes[k]->ctx, &a);
+            srt_status st = srt_op_sample(bes[k], &a);
             TEST_CHECK(st == SRT_OK, "%s step %d: %s: %s", label, step, bes[k]->ops->name, srt_last_error());
             for (int b = 0; st == SRT_OK && b < batch; b++)
                 TEST_CHECK(got[b] == want[b], "%s step %d row %d: %s picked %d, the sampler %d", label, step, b,
@@ -69,9 +69,9 @@ static void mask_case(int vocab, int n_rows, uint64_t seed) {
     memcpy(want, x, sizeof(float) * n);
     memcpy(got, x, sizeof(float) * n);
     srt_mask_rows_args a = {n_rows, vocab, want, rows};
-    TEST_CHECK(g_ref.ops->lm->mask_rows(g_ref.ctx, &a) == SRT_OK, "mask_rows cpu-ref: %s", srt_last_error());
+    TEST_CHECK(srt_op_mask_rows(&g_ref, &a) == SRT_OK, "mask_rows cpu-ref: %s", srt_last_error());
     a.logits = got;
-    TEST_CHECK(g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_OK, "mask_rows cpu: %s", srt_last_error());
+    TEST_CHECK(srt_op_mask_rows(&g_cpu, &a) == SRT_OK, "mask_rows cpu: %s", srt_last_error());
     size_t diff = 0, cleared = 0;
     for (size_t i = 0; i < n; i++) {
         diff += memcmp(&got[i], &want[i], sizeof(float)) != 0;
@@ -93,7 +93,7 @@ static void mask_rows_tests(void) {
     for (int i = 0; i < vocab; i++) x[i] = 1.0f;
     srt_mask_row m = {128258, 156938, 128266 + 4096 * 3, 128266 + 4096 * 3 + 4096, 128258};
     srt_mask_rows_args a = {1, vocab, x, &m};
-    TEST_CHECK(g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_OK, "orpheus mask");
+    TEST_CHECK(srt_op_mask_rows(&g_cpu, &a) == SRT_OK, "orpheus mask");
     int ok = 1;
     for (int i = 0; i < vocab; i++) {
         int kept = i < 128258 || i == 128258 || (i >= m.keep_begin && i < m.keep_end) || i >= 156938;
@@ -104,8 +104,8 @@ static void mask_rows_tests(void) {
     srt_mask_row bad[] = {{0, 157000, 0, 0, -1}, {5, 4, 0, 0, -1}, {0, 4, 3, 2, -1}, {0, 4, 0, 0, vocab}, {-1, 4, 0, 0, -1}};
     for (int k = 0; k < 5; k++) {
         a.rows = &bad[k];
-        TEST_CHECK(g_ref.ops->lm->mask_rows(g_ref.ctx, &a) == SRT_ERR_INVALID_ARG &&
-                   g_cpu.ops->lm->mask_rows(g_cpu.ctx, &a) == SRT_ERR_INVALID_ARG, "bad mask row %d refused", k);
+        TEST_CHECK(srt_op_mask_rows(&g_ref, &a) == SRT_ERR_INVALID_ARG &&
+                   srt_op_mask_rows(&g_cpu, &a) == SRT_ERR_INVALID_ARG, "bad mask row %d refused", k);
     }
     free(x);
 }
@@ -135,10 +135,10 @@ int main(void) {
     int32_t id;
     srt_sample_row bad = {0, 5, 1.0f, 0, 1.0f, 0, 1.0f, 0, 0, 0.5};   /* end past the vocabulary */
     srt_sample_args a = {1, 4, x, &bad, NULL, &id};
-    TEST_CHECK(g_cpu.ops->lm->sample(g_cpu.ctx, &a) == SRT_ERR_INVALID_ARG, "allowed range past the vocabulary");
+    TEST_CHECK(srt_op_sample(&g_cpu, &a) == SRT_ERR_INVALID_ARG, "allowed range past the vocabulary");
     bad.end = 4;
     bad.u = 1.0;
-    TEST_CHECK(g_ref.ops->lm->sample(g_ref.ctx, &a) == SRT_ERR_INVALID_ARG, "u = 1 refused");
+    TEST_CHECK(srt_op_sample(&g_ref, &a) == SRT_ERR_INVALID_ARG, "u = 1 refused");
     mask_rows_tests();
     srt_backend_destroy(&g_cpu);
     srt_backend_destroy(&g_ref);

@@ -1,7 +1,9 @@
-/* cpu_backend.c: the fast "cpu" backend table (threads + SIMD + BLAS; ops in cpu_*.c). Memory is host memory from a
- * caching pool (cpu_alloc.c); copies use the reference backend's helpers. */
+/* cpu_backend.c: the fast "cpu" backend table (threads + SIMD + BLAS; codec ops in cpu_*.c, LM ops in cpu_lm.c),
+ * written out in full. Memory is host memory from a caching pool (cpu_alloc.c); the transfers are the
+ * srt_shared_host_* entries it shares with cpu-ref on purpose (shared_ops.h). */
 #include "cpu/cpu_ops.h"
-#include "cpu/ref_ops.h"
+#include "cpu/shared_ops.h"
+#include "lm/lm_ops.h"
 #include <cblas.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,7 +34,34 @@ static srt_status cpu_alloc(void *vctx, size_t bytes, void **ptr) {
 }
 static void cpu_free(void *vctx, void *ptr) { srt_cpu_pool_free(((srt_cpu_ctx *)vctx)->pool, ptr); }
 
-static srt_backend_ops srt_cpu_ops;
+static const srt_backend_ops srt_cpu_ops = {
+    .name = "cpu",
+    .host_memory = 1,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = srt_shared_host_copy,
+    .download = srt_shared_host_copy,
+    .memset0 = srt_shared_host_memset0,
+    .copy = srt_shared_host_copy,
+    .sync = srt_shared_host_sync,
+    .destroy = cpu_destroy,
+    .conv1d = srt_cpu_conv1d,
+    .conv_transpose1d = srt_cpu_conv_transpose1d,
+    .snake = srt_cpu_snake,
+    .gemm = srt_cpu_gemm,
+    .layernorm = srt_cpu_layernorm,
+    .transpose = srt_cpu_transpose,
+    .local_attention = srt_cpu_local_attention,
+    .avgpool = srt_cpu_avgpool,
+    .upsample_add = srt_cpu_upsample_add,
+    .vq_nearest = srt_cpu_vq_nearest,
+    .embed = srt_cpu_embed,
+    .unary = srt_cpu_unary,
+    .axpby = srt_cpu_axpby,
+    .noise_add = srt_cpu_noise_add,
+    .lm = &srt_cpu_lm_ops,
+};
+
 
 srt_status srt_cpu_backend_create(int n_threads, srt_backend *out) {
     memset(out, 0, sizeof *out);
@@ -59,25 +88,6 @@ srt_status srt_cpu_backend_create(int n_threads, srt_backend *out) {
     /* OpenMP owns the cores; BLAS calls run inside per-thread tiles */
     openblas_set_num_threads(1);
 
-    srt_cpu_ops = srt_cpu_ref_ops;   /* memory entries: host memory */
-    srt_cpu_ops.name = "cpu";
-    srt_cpu_ops.destroy = cpu_destroy;
-    srt_cpu_ops.alloc = cpu_alloc;
-    srt_cpu_ops.free = cpu_free;
-    srt_cpu_ops.conv1d = srt_cpu_conv1d;
-    srt_cpu_ops.conv_transpose1d = srt_cpu_conv_transpose1d;
-    srt_cpu_ops.snake = srt_cpu_snake;
-    srt_cpu_ops.gemm = srt_cpu_gemm;
-    srt_cpu_ops.layernorm = srt_cpu_layernorm;
-    srt_cpu_ops.transpose = srt_cpu_transpose;
-    srt_cpu_ops.local_attention = srt_cpu_local_attention;
-    srt_cpu_ops.avgpool = srt_cpu_avgpool;
-    srt_cpu_ops.upsample_add = srt_cpu_upsample_add;
-    srt_cpu_ops.vq_nearest = srt_cpu_vq_nearest;
-    srt_cpu_ops.embed = srt_cpu_embed;
-    srt_cpu_ops.unary = srt_cpu_unary;
-    srt_cpu_ops.axpby = srt_cpu_axpby;
-    srt_cpu_ops.noise_add = srt_cpu_noise_add;
     out->ops = &srt_cpu_ops;
     out->ctx = ctx;
     strcpy(out->device, "cpu");

@@ -252,8 +252,6 @@ static srt_status conv_depthwise(const srt_cpu_ctx *ctx, const srt_conv1d_args *
 
 srt_status srt_cpu_conv1d(void *vctx, const srt_conv1d_args *a) {
     const srt_cpu_ctx *ctx = vctx;
-    SRT_TRY(srt_check_conv1d_args(a));
-    if (a->x == a->y) return srt_error(SRT_ERR_INVALID_ARG, "conv1d: y must not alias x");
     if (a->groups == a->in_ch && a->in_ch == a->out_ch && a->groups > 1) return conv_depthwise(ctx, a);
     return conv_gemm(ctx, a);
 }

@@ -19,7 +19,6 @@
 
 srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
     const srt_cpu_ctx *ctx = vctx;
-    SRT_TRY(srt_check_convt1d_args(a));
     if (a->groups != 1 || a->kernel != 2 * a->stride || a->in_len == 0) return srt_ref_conv_transpose1d(vctx, a);
     const int s = a->stride, K = a->kernel, pad = a->padding, Cin = a->in_ch, Cout = a->out_ch;
     const int out_len = a->out_len, in_len = a->in_len, nt = ctx->n_threads;

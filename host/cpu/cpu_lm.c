@@ -159,7 +159,6 @@ static void attend_group(const srt_paged_attn_args *a, const int32_t *blocks, co
 
 static srt_status cpu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_paged_attn_args(a));
     int H = a->n_heads, D = a->head_dim, KVH = a->n_kv_heads, group = H / KVH;
     int G = group <= 64 ? group : 1;          /* heads per work item (attend_group's limit) */
     int max_ctx = 1, n_rows = 0;
@@ -255,7 +254,6 @@ static srt_status cpu_gather_rows(void *ctx, const srt_gather_rows_args *a) {
 /* Rows in parallel, each through srt_sample_pick (the host sampler's own code). */
 static srt_status cpu_sample(void *ctx, const srt_sample_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_sample_args(a));
     srt_status st = SRT_OK;
     int failed_row = -1;
     #pragma omp parallel if (a->n_rows > 1)
@@ -294,7 +292,6 @@ static void fill_neg_inf(float *row, int32_t from, int32_t to, int32_t keep_id) 
 /* The clear range minus the keep range as (at most) two spans, each filled without a per-id test. */
 static srt_status cpu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_mask_rows_args(a));
     for (int r = 0; r < a->n_rows; r++) {
         const srt_mask_row *m = &a->rows[r];
         float *row = a->logits + (size_t)r * a->vocab;

@@ -27,6 +27,9 @@ void srt_cpu_scratch_free(const srt_cpu_ctx *ctx, void *p);
 
 /* The process-wide AVX2+FMA check (cached). */
 int srt_cpu_has_avx2(void);
+/* Tests: on != 0 makes srt_cpu_has_avx2() report no AVX2, so Snake, tanh and (in a cpu backend created while it
+ * is on) the depthwise conv take their scalar fallbacks on an AVX2 machine; 0 restores the real check. */
+void srt_cpu_force_scalar(int on);
 
 srt_status srt_cpu_conv1d(void *ctx, const srt_conv1d_args *a);
 srt_status srt_cpu_conv_transpose1d(void *ctx, const srt_convt1d_args *a);

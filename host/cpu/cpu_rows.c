@@ -13,8 +13,12 @@
 #include <math.h>
 #include <string.h>
 
+static int g_force_scalar = 0;
+void srt_cpu_force_scalar(int on) { g_force_scalar = on; }
+
 int srt_cpu_has_avx2(void) {
     static int cached = -1;
+    if (g_force_scalar) return 0;
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

@@ -1,6 +1,8 @@
 /* ref_backend.c: the "cpu-ref" backend table: host memory and plain-loop reference ops (ref_*.c).
- * Never optimized: it is the truth every other backend is compared with. */
+ * Never optimized: it is the truth every other backend is compared with. Written out in full; the host-memory
+ * transfers are the srt_shared_host_* entries it shares with cpu (shared_ops.h). */
 #include "cpu/ref_ops.h"
+#include "cpu/shared_ops.h"
 #include "lm/lm_ops.h"
 #include <string.h>
 
@@ -10,28 +12,18 @@ static srt_status ref_alloc(void *ctx, size_t bytes, void **ptr) {
     return *ptr ? SRT_OK : SRT_ERR_NOMEM;
 }
 static void ref_free(void *ctx, void *ptr) { (void)ctx; free(ptr); }
-static srt_status ref_copy(void *ctx, void *dst, const void *src, size_t bytes) {
-    (void)ctx;
-    if (bytes) memmove(dst, src, bytes);
-    return SRT_OK;
-}
-static srt_status ref_memset0(void *ctx, void *dst, size_t bytes) {
-    (void)ctx;
-    if (bytes) memset(dst, 0, bytes);
-    return SRT_OK;
-}
-static srt_status ref_sync(void *ctx) { (void)ctx; return SRT_OK; }
 static void ref_destroy(void *ctx) { (void)ctx; }
 
 const srt_backend_ops srt_cpu_ref_ops = {
     .name = "cpu-ref",
+    .host_memory = 1,
     .alloc = ref_alloc,
     .free = ref_free,
-    .upload = ref_copy,
-    .download = ref_copy,
-    .memset0 = ref_memset0,
-    .copy = ref_copy,
-    .sync = ref_sync,
+    .upload = srt_shared_host_copy,
+    .download = srt_shared_host_copy,
+    .memset0 = srt_shared_host_memset0,
+    .copy = srt_shared_host_copy,
+    .sync = srt_shared_host_sync,
     .destroy = ref_destroy,
     .conv1d = srt_ref_conv1d,
     .conv_transpose1d = srt_ref_conv_transpose1d,

@@ -1,32 +1,6 @@
-/* ref_conv.c: reference conv1d, conv_transpose1d and Snake (plain loops, double accumulation). */
+/* ref_conv.c: reference conv1d, conv_transpose1d and Snake (plain loops, double accumulation). Arguments are
+ * checked by the dispatch layer (host/backend_check.c). */
 #include "cpu/ref_ops.h"
-
-srt_status srt_check_conv1d_args(const srt_conv1d_args *a) {
-    if (a->batch < 1 || a->in_ch < 1 || a->out_ch < 1 || a->in_len < 0 || a->out_len < 0 || a->kernel < 1 ||
-        a->stride < 1 || a->dilation < 1 || a->padding < 0 || a->groups < 1 || a->in_ch % a->groups ||
-        a->out_ch % a->groups || !a->x || !a->w || !a->y)
-        return srt_error(SRT_ERR_INVALID_ARG, "conv1d: bad arguments (batch %d, in %d, out %d, len %d, k %d, "
-                         "stride %d, dil %d, pad %d, groups %d)", a->batch, a->in_ch, a->out_ch, a->in_len,
-                         a->kernel, a->stride, a->dilation, a->padding, a->groups);
-    int64_t span = (int64_t)a->in_len + 2 * a->padding - (int64_t)a->dilation * (a->kernel - 1) - 1;
-    int64_t expect = span < 0 ? 0 : span / a->stride + 1;
-    if (expect != a->out_len)
-        return srt_error(SRT_ERR_INVALID_ARG, "conv1d: out_len %d but the arguments give %lld", a->out_len,
-                         (long long)expect);
-    return SRT_OK;
-}
-
-srt_status srt_check_convt1d_args(const srt_convt1d_args *a) {
-    if (a->batch < 1 || a->in_ch < 1 || a->out_ch < 1 || a->in_len < 0 || a->out_len < 0 || a->kernel < 1 ||
-        a->stride < 1 || a->padding < 0 || a->groups < 1 || a->in_ch % a->groups || a->out_ch % a->groups ||
-        !a->x || !a->w || !a->y)
-        return srt_error(SRT_ERR_INVALID_ARG, "conv_transpose1d: bad arguments");
-    int64_t base = ((int64_t)a->in_len - 1) * a->stride - 2 * a->padding + a->kernel;
-    if (a->in_len > 0 && (a->out_len < base || a->out_len >= base + a->stride))
-        return srt_error(SRT_ERR_INVALID_ARG, "conv_transpose1d: out_len %d not in [%lld, %lld)", a->out_len,
-                         (long long)base, (long long)(base + a->stride));
-    return SRT_OK;
-}
 
 /* Input value after masking and the optional Snake. */
 static inline double ref_input(const float *row, int t, int valid, const float *alpha, int c) {
@@ -42,7 +16,6 @@ static inline double ref_input(const float *row, int t, int valid, const float *
 
 srt_status srt_ref_conv1d(void *ctx, const srt_conv1d_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_conv1d_args(a));
     int cin_g = a->in_ch / a->groups, cout_g = a->out_ch / a->groups;
     for (int b = 0; b < a->batch; b++) {
         int valid = a->in_valid ? a->in_valid[b] : a->in_len;
@@ -71,7 +44,6 @@ srt_status srt_ref_conv1d(void *ctx, const srt_conv1d_args *a) {
 
 srt_status srt_ref_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_convt1d_args(a));
     int cin_g = a->in_ch / a->groups, cout_g = a->out_ch / a->groups;
     /* gather form: y[oc, t] = sum over ic, k with t + padding = ti*stride + k */
     for (int b = 0; b < a->batch; b++) {

@@ -1,22 +1,10 @@
 /* ref_lm.c: plain-loop reference implementations of the language-model ops (cpu-ref backend), accumulating in
- * double. Semantics are documented in host/lm/lm_ops.h. Never optimized: the truth cpu_lm.c is compared with. */
+ * double. Semantics are documented in host/lm/lm_ops.h; arguments are checked by the dispatch layer. Never optimized: the truth cpu_lm.c is compared with. */
 #include "lm/lm_ops.h"
 #include "lm/sample_dist.h"
 #include "weights/weights.h"
 #include <math.h>
 #include <string.h>
-
-srt_status srt_check_paged_attn_args(const srt_paged_attn_args *a) {
-    if (a->n_seqs < 0 || a->n_heads < 1 || a->n_kv_heads < 1 || a->head_dim < 1 || a->block_size < 1 ||
-        a->max_blocks < 0 || a->n_heads % a->n_kv_heads)
-        return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: bad shape (heads %d, kv heads %d, head_dim %d, "
-                         "block_size %d)", a->n_heads, a->n_kv_heads, a->head_dim, a->block_size);
-    for (int s = 0; s < a->n_seqs; s++)
-        if (a->n_q[s] < 0 || a->n_q[s] > a->ctx_len[s] || a->ctx_len[s] > a->max_blocks * a->block_size)
-            return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: sequence %d has %d queries, %d cached tokens, "
-                             "room for %d", s, a->n_q[s], a->ctx_len[s], a->max_blocks * a->block_size);
-    return SRT_OK;
-}
 
 static srt_status ref_rmsnorm(void *ctx, const srt_rmsnorm_args *a) {
     (void)ctx;
@@ -34,7 +22,6 @@ static srt_status ref_rmsnorm(void *ctx, const srt_rmsnorm_args *a) {
 static srt_status ref_rope(void *ctx, const srt_rope_args *a) {
     (void)ctx;
     int half = a->head_dim / 2;
-    if (a->head_dim % 2) return srt_error(SRT_ERR_INVALID_ARG, "rope: odd head_dim %d", a->head_dim);
     for (int t = 0; t < a->n_tokens; t++)
         for (int h = 0; h < a->n_heads; h++) {
             float *x = a->x + ((size_t)t * a->n_heads + h) * a->head_dim;
@@ -64,7 +51,6 @@ static srt_status ref_kv_store(void *ctx, const srt_kv_store_args *a) {
 
 static srt_status ref_paged_attention(void *ctx, const srt_paged_attn_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_paged_attn_args(a));
     int H = a->n_heads, D = a->head_dim, group = a->n_heads / a->n_kv_heads, kv_dim = a->n_kv_heads * D;
     int max_ctx = 1;
     for (int s = 0; s < a->n_seqs; s++) if (a->ctx_len[s] > max_ctx) max_ctx = a->ctx_len[s];
@@ -115,8 +101,6 @@ static srt_status ref_swiglu(void *ctx, const srt_swiglu_args *a) {
 
 static srt_status ref_embedding(void *ctx, const srt_embedding_args *a) {
     (void)ctx;
-    if (a->dtype != SRT_F32 && a->dtype != SRT_F16 && a->dtype != SRT_BF16)
-        return srt_error(SRT_ERR_UNSUPPORTED, "embedding: table dtype %s", srt_dtype_name(a->dtype));
     for (int t = 0; t < a->n_tokens; t++) {
         int32_t id = a->ids[t];
         if (id < 0 || id >= a->n_rows)
@@ -202,7 +186,6 @@ static srt_status ref_sample_row(const float *logits, int r, const srt_sample_ro
 
 static srt_status ref_sample(void *ctx, const srt_sample_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_sample_args(a));
     ref_cand *c = srt_malloc(sizeof *c * (size_t)a->vocab, "sample candidates");
     uint64_t *kept = srt_malloc(sizeof *kept * (size_t)a->vocab, "sample survivors");
     srt_status st = c && kept ? SRT_OK : SRT_ERR_NOMEM;
@@ -215,7 +198,6 @@ static srt_status ref_sample(void *ctx, const srt_sample_args *a) {
 /* ---- mask_rows: every id of the clear range tested one by one ---- */
 static srt_status ref_mask_rows(void *ctx, const srt_mask_rows_args *a) {
     (void)ctx;
-    SRT_TRY(srt_check_mask_rows_args(a));
     for (int r = 0; r < a->n_rows; r++) {
         const srt_mask_row *m = &a->rows[r];
         float *row = a->logits + (size_t)r * a->vocab;

@@ -23,10 +23,6 @@ srt_status srt_ref_unary(void *ctx, const srt_unary_args *a);
 srt_status srt_ref_axpby(void *ctx, const srt_axpby_args *a);
 srt_status srt_ref_noise_add(void *ctx, const srt_noise_add_args *a);
 
-/* Shape checks shared by all backends: return SRT_ERR_INVALID_ARG with a message naming the op. */
-srt_status srt_check_conv1d_args(const srt_conv1d_args *a);
-srt_status srt_check_convt1d_args(const srt_convt1d_args *a);
-
 /* Snake activation of one value (reference formula). */
 static inline float srt_snake1(float x, float alpha) {
     float s = sinf(alpha * x);

@@ -74,13 +74,13 @@ static srt_status linear(srt_lm *lm, const float *x, int rows, const srt_lm_matr
     srt_gemm_args g = {.M = rows, .N = m->rows, .K = m->cols, .trans_a = 0, .trans_b = 1, .alpha = 1.0f,
                        .beta = beta, .A = x, .lda = m->cols, .B = m->data, .ldb = m->cols, .b_dtype = m->dtype,
                        .C = out, .ldc = m->rows};
-    return lm->be.ops->gemm(lm->be.ctx, &g);
+    return srt_op_gemm(&lm->be, &g);
 }
 
 static srt_status add_bias(srt_lm *lm, float *x, int rows, int cols, const float *bias) {
     if (!bias) return SRT_OK;
     srt_add_bias_args a = {rows, cols, bias, x};
-    return lm->ops->add_bias(lm->be.ctx, &a);
+    return srt_op_add_bias(&lm->be, &a);
 }
 
 /* Sum of every rank's buf (no-op without tensor parallelism). */
@@ -98,7 +98,7 @@ static srt_status add_projection(srt_lm *lm, const float *in, int rows, const sr
     SRT_TRY(linear(lm, in, rows, m, 0.0f, partial));
     SRT_TRY(all_reduce(lm, partial, (size_t)rows * m->rows));
     srt_axpby_args add = {(int64_t)rows * m->rows, 1.0f, 1.0f, partial, x};
-    return lm->be.ops->axpby(lm->be.ctx, &add);
+    return srt_op_axpby(&lm->be, &add);
 }
 
 /* What one forward hands to the ops (the body of a recorded step: nothing here may change between replays of
@@ -110,8 +110,7 @@ typedef struct fwd_launch {
 } fwd_launch;
 
 static srt_status attention(srt_lm *lm, const srt_paged_attn_args *a, const srt_attn_host_plan *plan) {
-    if (lm->ops->paged_attention_planned) return lm->ops->paged_attention_planned(lm->be.ctx, a, plan);
-    return lm->ops->paged_attention(lm->be.ctx, a);
+    return srt_op_paged_attention(&lm->be, a, plan);
 }
 
 static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
@@ -119,11 +118,10 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     const srt_lm_config *c = &lm->cfg;
     const srt_lm_layer *L = &lm->layers[l];
     srt_lm_scratch *s = &lm->scratch;
-    void *ctx = lm->be.ctx;
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
 
     srt_rmsnorm_args norm = {T, c->hidden, c->rms_eps, s->x, L->attn_norm, s->h};
-    SRT_TRY(lm->ops->rmsnorm(ctx, &norm));
+    SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
     SRT_TRY(linear(lm, s->h, T, &L->wq, 0.0f, s->q));
     SRT_TRY(linear(lm, s->h, T, &L->wk, 0.0f, s->k));
     SRT_TRY(linear(lm, s->h, T, &L->wv, 0.0f, s->v));
@@ -132,10 +130,10 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     SRT_TRY(add_bias(lm, s->v, T, kv_dim, L->bv));
     srt_rope_args rope_q = {T, c->n_heads, c->head_dim, s->pos, lm->inv_freq, s->q};
     srt_rope_args rope_k = {T, c->n_kv_heads, c->head_dim, s->pos, lm->inv_freq, s->k};
-    SRT_TRY(lm->ops->rope(ctx, &rope_q));
-    SRT_TRY(lm->ops->rope(ctx, &rope_k));
+    SRT_TRY(srt_op_rope(&lm->be, &rope_q));
+    SRT_TRY(srt_op_rope(&lm->be, &rope_k));
     srt_kv_store_args store = {T, kv_dim, s->k, s->v, s->slot, lm->kv->k[l], lm->kv->v[l]};
-    SRT_TRY(lm->ops->kv_store(ctx, &store));
+    SRT_TRY(srt_op_kv_store(&lm->be, &store));
     srt_paged_attn_args attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks,
                                 s->q, lm->kv->k[l], lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len,
                                 s->att};
@@ -143,11 +141,11 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 
     srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};
-    SRT_TRY(lm->ops->rmsnorm(ctx, &norm2));
+    SRT_TRY(srt_op_rmsnorm(&lm->be, &norm2));
     SRT_TRY(linear(lm, s->h, T, &L->w_gate, 0.0f, s->gate));
     SRT_TRY(linear(lm, s->h, T, &L->w_up, 0.0f, s->up));
     srt_swiglu_args act = {(int64_t)T * c->intermediate, s->gate, s->up, s->gate};
-    SRT_TRY(lm->ops->swiglu(ctx, &act));
+    SRT_TRY(srt_op_swiglu(&lm->be, &act));
     return add_projection(lm, s->gate, T, &L->w_down, s->h);    /* x += down(silu(gate) * up) */
 }
 
@@ -249,21 +247,20 @@ static srt_status forward_body(void *arg) {
     srt_lm *lm = f->lm;
     const srt_lm_config *c = &lm->cfg;
     srt_lm_scratch *s = &lm->scratch;
-    void *ctx = lm->be.ctx;
     srt_embedding_args emb = {f->T, c->hidden, lm->embed.rows, lm->embed.dtype, lm->embed.data, s->ids, s->x};
-    SRT_TRY(lm->ops->embedding(ctx, &emb));
+    SRT_TRY(srt_op_embedding(&lm->be, &emb));
     SRT_TRY(all_reduce(lm, s->x, (size_t)f->T * c->hidden));   /* tensor parallel: each row comes from one rank */
     for (int l = 0; l < c->n_layers; l++) SRT_TRY(layer_forward(lm, l, f));
 
     const float *rows = s->x;
     if (!f->all_logits) {
         srt_gather_rows_args g = {f->n_seqs, c->hidden, s->last_row, s->x, s->last};
-        SRT_TRY(lm->ops->gather_rows(ctx, &g));
+        SRT_TRY(srt_op_gather_rows(&lm->be, &g));
         rows = s->last;
     }
     srt_rmsnorm_args norm = {f->logit_rows, c->hidden, c->rms_eps, rows, lm->final_norm,
                              s->last == rows ? s->last : s->h};
-    SRT_TRY(lm->ops->rmsnorm(ctx, &norm));
+    SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
     return linear(lm, norm.y, f->logit_rows, &lm->lm_head, 0.0f, s->logits);
 }
 
@@ -282,7 +279,7 @@ static int use_graph(srt_lm *lm, int n_seqs, const int *n_new, int all_logits) {
     if (!lm->ops->graph_run || lm->comm || all_logits || n_seqs > GRAPH_MAX_BATCH ||
         (int64_t)lm->kv->n_blocks * lm->kv->block_size >= GRAPH_MAX_CTX) return 0;
     for (int b = 0; b < n_seqs; b++) if (n_new[b] != 1) return 0;
-    return lm->ops->graph_run(lm->be.ctx, 0, NULL, NULL) == SRT_OK;
+    return srt_op_graph_run(&lm->be, 0, NULL, NULL) == SRT_OK;
 }
 
 srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, const int32_t *const *tokens,
@@ -316,7 +313,7 @@ srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, co
         int log2_batch = 0;
         while ((1 << log2_batch) < n_pad) log2_batch++;
         uint64_t key = (uint64_t)s->epoch << 32 | (uint64_t)log2_batch << 27 | (uint64_t)ctx_capacity;
-        st = lm->ops->graph_run(ctx, key, forward_body, &f);
+        st = srt_op_graph_run(&lm->be, key, forward_body, &f);
     } else if (st == SRT_OK) {
         st = forward_body(&f);
     }

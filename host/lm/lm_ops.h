@@ -166,13 +166,24 @@ typedef struct srt_lm_ops {
     srt_status (*graph_run)(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);   /* optional */
 } srt_lm_ops;
 
-/* The CPU tables (host/cpu/ref_lm.c, host/cpu/cpu_lm.c). */
+/* The CPU LM tables (host/cpu/ref_lm.c, host/cpu/cpu_lm.c), for the backend tables only: callers go through the
+ * dispatch below. */
 extern const srt_lm_ops srt_cpu_ref_lm_ops;
 extern const srt_lm_ops srt_cpu_lm_ops;
 
-/* Shape checks shared by the backends (SRT_ERR_INVALID_ARG naming the op). */
-srt_status srt_check_paged_attn_args(const srt_paged_attn_args *a);
-srt_status srt_check_sample_args(const srt_sample_args *a);
-srt_status srt_check_mask_rows_args(const srt_mask_rows_args *a);
+/* The dispatch layer (host/backend_dispatch.c): the graphs call every LM op through these; each checks its
+ * arguments once for all backends (backend_check.h), then calls b->ops->lm (SRT_ERR_UNSUPPORTED when unset). */
+srt_status srt_op_rmsnorm(const srt_backend *b, const srt_rmsnorm_args *a);
+srt_status srt_op_rope(const srt_backend *b, const srt_rope_args *a);
+srt_status srt_op_kv_store(const srt_backend *b, const srt_kv_store_args *a);
+srt_status srt_op_swiglu(const srt_backend *b, const srt_swiglu_args *a);
+srt_status srt_op_embedding(const srt_backend *b, const srt_embedding_args *a);
+srt_status srt_op_add_bias(const srt_backend *b, const srt_add_bias_args *a);
+srt_status srt_op_gather_rows(const srt_backend *b, const srt_gather_rows_args *a);
+srt_status srt_op_sample(const srt_backend *b, const srt_sample_args *a);
+srt_status srt_op_mask_rows(const srt_backend *b, const srt_mask_rows_args *a);
+/* plan: host copies of n_q / ctx_len (or NULL); uses paged_attention_planned when the table has it. */
+srt_status srt_op_paged_attention(const srt_backend *b, const srt_paged_attn_args *a, const srt_attn_host_plan *plan);
+srt_status srt_op_graph_run(const srt_backend *b, uint64_t key, srt_lm_graph_body body, void *arg);
 
 #endif

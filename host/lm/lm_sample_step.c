@@ -45,7 +45,7 @@ srt_status srt_lm_sample_rows(srt_lm *lm, srt_lm_sampling *w, int n_rows, srt_sa
     SRT_TRY(reserve(w, n_rows, n_pen));
     if (mask) {
         srt_mask_rows_args m = {n_rows, lm->cfg.vocab, lm->scratch.logits, mask};
-        SRT_TRY(lm->ops->mask_rows(lm->be.ctx, &m));
+        SRT_TRY(srt_op_mask_rows(&lm->be, &m));
     }
     int start = 0;
     for (int r = 0; r < n_rows; r++) {
@@ -58,7 +58,7 @@ srt_status srt_lm_sample_rows(srt_lm *lm, srt_lm_sampling *w, int n_rows, srt_sa
         }
     }
     srt_sample_args a = {n_rows, lm->cfg.vocab, lm->scratch.logits, w->rows, w->pen, ids};
-    SRT_TRY(lm->ops->sample(lm->be.ctx, &a));
+    SRT_TRY(srt_op_sample(&lm->be, &a));
     for (int r = 0; r < n_rows; r++) {
         if (samplers[r]) SRT_TRY(srt_sampler_accept(samplers[r], ids[r]));
         else ids[r] = -1;

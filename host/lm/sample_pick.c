@@ -2,8 +2,7 @@
  * (lm_ops.h) used by the sampler and the cpu backend. Top-k by quickselect; the top-p cut by binning the
  * survivors' integer weights by logit below the best and sorting only the bin where the mass crosses the target;
  * the draw walks the survivors in id order. Integer weights make every sum exact, so the pick does not depend on
- * the order of the work -- the CUDA kernel (cuda/lm_sample.cuh) gets the same id. Also the argument checks of the
- * sample and mask_rows ops. */
+ * the order of the work -- the CUDA kernel (cuda/lm_sample.cuh) gets the same id. */
 #include "common.h"
 #include "lm/sample_dist.h"
 #include "lm/sample_pick.h"
@@ -23,33 +22,6 @@ void srt_sample_work_free(srt_sample_work *w) {
     free(w->c); free(w->sel);
     w->c = w->sel = NULL;
     w->cap = 0;
-}
-
-srt_status srt_check_sample_args(const srt_sample_args *a) {
-    if (a->n_rows < 0 || a->vocab < 1 || (a->n_rows && (!a->logits || !a->rows || !a->ids)))
-        return srt_error(SRT_ERR_INVALID_ARG, "sample: %d rows of vocabulary %d", a->n_rows, a->vocab);
-    for (int r = 0; r < a->n_rows; r++) {
-        const srt_sample_row *row = &a->rows[r];
-        if (row->begin < 0 || row->end <= row->begin || row->end > a->vocab || row->n_pen < 0 || row->pen_start < 0 ||
-            (row->n_pen && !a->pen) || !(row->inv_temp >= 0 && row->inv_temp < INFINITY) || !(row->u >= 0 && row->u < 1))
-            return srt_error(SRT_ERR_INVALID_ARG, "sample: row %d: allowed [%d, %d) of vocabulary %d, %d penalties, "
-                             "inv_temp %g, u %g", r, row->begin, row->end, a->vocab, row->n_pen, row->inv_temp, row->u);
-    }
-    return SRT_OK;
-}
-
-srt_status srt_check_mask_rows_args(const srt_mask_rows_args *a) {
-    if (a->n_rows < 0 || a->vocab < 1 || (a->n_rows && (!a->logits || !a->rows)))
-        return srt_error(SRT_ERR_INVALID_ARG, "mask_rows: %d rows of vocabulary %d", a->n_rows, a->vocab);
-    for (int r = 0; r < a->n_rows; r++) {
-        const srt_mask_row *m = &a->rows[r];
-        if (m->clear_begin < 0 || m->clear_end < m->clear_begin || m->clear_end > a->vocab || m->keep_begin < 0 ||
-            m->keep_end < m->keep_begin || m->keep_end > a->vocab || m->keep_id < -1 || m->keep_id >= a->vocab)
-            return srt_error(SRT_ERR_INVALID_ARG, "mask_rows: row %d: clear [%d, %d), keep [%d, %d) and %d, "
-                             "vocabulary %d", r, m->clear_begin, m->clear_end, m->keep_begin, m->keep_end, m->keep_id,
-                             a->vocab);
-    }
-    return SRT_OK;
 }
 
 /* Rank order: logit descending, then id ascending. */

@@ -36,6 +36,9 @@ int srt_sampler_n_penalties(const srt_sampler *s);
 /* Fill row (pen_start = pen_start) and pen[0 .. srt_sampler_n_penalties) for the next token of s; draws u from
  * the sequence's RNG stream when the temperature is > 0 (the greedy path leaves the stream untouched). */
 void srt_sampler_plan(srt_sampler *s, int pen_start, srt_sample_row *row, srt_sample_penalty *pen);
+/* One token of s picked by backend b's sample op from logits (b's memory, (vocab), used as work space): plan,
+ * srt_op_sample, accept -- the id srt_sampler_sample gives for the same row. */
+srt_status srt_sampler_sample_on(srt_sampler *s, const srt_backend *b, float *logits, int32_t *token);
 /* Record id as emitted (output counts); SRT_ERR_RANGE for an id outside the vocabulary. */
 srt_status srt_sampler_accept(srt_sampler *s, int32_t id);
 

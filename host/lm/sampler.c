@@ -136,6 +136,17 @@ srt_status srt_sampler_accept(srt_sampler *s, int32_t id) {
     return SRT_OK;
 }
 
+srt_status srt_sampler_sample_on(srt_sampler *s, const srt_backend *b, float *logits, int32_t *token) {
+    srt_sample_row row;
+    srt_sampler_plan(s, 0, &row, s->pen);
+    int32_t id = -1;
+    srt_sample_args a = {1, s->vocab, logits, &row, s->pen, &id};
+    SRT_TRY(srt_op_sample(b, &a));
+    SRT_TRY(srt_sampler_accept(s, id));
+    *token = id;
+    return SRT_OK;
+}
+
 srt_status srt_sampler_sample(srt_sampler *s, const float *logits, int32_t *token) {
     srt_sample_row row;
     srt_sampler_plan(s, 0, &row, s->pen);

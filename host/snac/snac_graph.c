@@ -40,7 +40,7 @@ static srt_status run_conv(snac_model *m, const snac_conv *c, int batch, int in_
         .kernel = c->kernel, .stride = c->stride, .dilation = c->dilation, .padding = c->padding, .groups = c->groups,
         .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .in_valid = valid, .y = y,
     };
-    return OPS(m)->conv1d(CTX(m), &a);
+    return srt_op_conv1d(&(m)->be, &a);
 }
 
 /* x (batch, dim, len) updated in place: x += conv2(snake(conv1(snake(x)))). t: scratch of the same size. */
@@ -55,23 +55,23 @@ static srt_status run_local_mha(snac_model *m, const snac_local_mha *a, int batc
     size_t n = (size_t)batch * a->dim * len;
     float *xt = scratch, *qkv = scratch + n, *att = scratch + 4 * n;
     srt_transpose_args tr = {.batch = batch, .rows = a->dim, .cols = len, .x = x, .residual = NULL, .y = xt};
-    SRT_TRY(OPS(m)->transpose(CTX(m), &tr));                                       /* xt (batch, len, dim) */
+    SRT_TRY(srt_op_transpose(&(m)->be, &tr));                                       /* xt (batch, len, dim) */
     srt_layernorm_args ln = {.rows = batch * len, .dim = a->dim, .eps = 1e-5f, .x = xt, .gamma = a->norm_w,
                              .beta = a->norm_b, .y = xt};
-    SRT_TRY(OPS(m)->layernorm(CTX(m), &ln));
+    SRT_TRY(srt_op_layernorm(&(m)->be, &ln));
     srt_gemm_args g1 = {.M = batch * len, .N = 3 * a->dim, .K = a->dim, .trans_b = 1, .alpha = 1, .beta = 0,
                         .A = xt, .lda = a->dim, .B = a->qkv_w, .ldb = a->dim, .b_dtype = SRT_F32,
                         .C = qkv, .ldc = 3 * a->dim};
-    SRT_TRY(OPS(m)->gemm(CTX(m), &g1));                                            /* qkv (batch, len, 3*dim) */
+    SRT_TRY(srt_op_gemm(&(m)->be, &g1));                                            /* qkv (batch, len, 3*dim) */
     srt_local_attn_args la = {.batch = batch, .len = len, .heads = a->heads, .head_dim = a->head_dim,
                               .window = a->window, .qkv = qkv, .out = att};
-    SRT_TRY(OPS(m)->local_attention(CTX(m), &la));                                 /* att (batch, len, dim) */
+    SRT_TRY(srt_op_local_attention(&(m)->be, &la));                                 /* att (batch, len, dim) */
     srt_gemm_args g2 = {.M = batch * len, .N = a->dim, .K = a->dim, .trans_b = 1, .alpha = 1, .beta = 0,
                         .A = att, .lda = a->dim, .B = a->out_w, .ldb = a->dim, .b_dtype = SRT_F32,
                         .C = xt, .ldc = a->dim};
-    SRT_TRY(OPS(m)->gemm(CTX(m), &g2));                                            /* xt (batch, len, dim) */
+    SRT_TRY(srt_op_gemm(&(m)->be, &g2));                                            /* xt (batch, len, dim) */
     srt_transpose_args back = {.batch = batch, .rows = len, .cols = a->dim, .x = xt, .residual = x, .y = x};
-    return OPS(m)->transpose(CTX(m), &back);                                       /* x += out^T */
+    return srt_op_transpose(&(m)->be, &back);                                       /* x += out^T */
 }
 
 srt_status snac_local_mha_forward(snac_model *m, const snac_local_mha *a, int batch, int len, float *x,
@@ -171,7 +171,7 @@ srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *vali
             .kernel = blk->up.kernel, .stride = s, .padding = blk->up.padding, .groups = 1,
             .x = x, .w = blk->up.w, .bias = blk->up.b, .in_alpha = blk->alpha, .in_valid = v, .y = t,
         };
-        SRT_TRY_GOTO(OPS(m)->conv_transpose1d(CTX(m), &ct), done);                         /* t (batch, out, cur*s) */
+        SRT_TRY_GOTO(srt_op_conv_transpose1d(&(m)->be, &ct), done);                         /* t (batch, out, cur*s) */
         float *sw = x; x = t; t = sw;
         cur *= s;
         scale_valid(batch, valid, cur, T, v);
@@ -185,7 +185,7 @@ srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *vali
             SRT_TRY_GOTO(OPS(m)->upload(CTX(m), noise_dev, noise_host, nn * sizeof(float)), done);
             SRT_TRY_GOTO(run_conv(m, &blk->noise_linear, batch, cur, v, NULL, x, NULL, t), done); /* h in t */
             srt_noise_add_args na = {.batch = batch, .ch = blk->up.out_ch, .len = cur, .noise = noise_dev, .h = t, .x = x};
-            SRT_TRY_GOTO(OPS(m)->noise_add(CTX(m), &na), done);
+            SRT_TRY_GOTO(srt_op_noise_add(&(m)->be, &na), done);
             free(noise_host); noise_host = NULL;
             ws_free(m, noise_dev); noise_dev = NULL;
         }
@@ -193,7 +193,7 @@ srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *vali
     }
     SRT_TRY_GOTO(run_conv(m, &m->dec_out, batch, cur, v, m->dec_alpha, x, NULL, audio), done); /* (batch, 1, T*hop) */
     srt_unary_args th = {.op = SRT_UNARY_TANH, .n = (int64_t)batch * cur, .x = audio, .y = audio};
-    SRT_TRY_GOTO(OPS(m)->unary(CTX(m), &th), done);
+    SRT_TRY_GOTO(srt_op_unary(&(m)->be, &th), done);
 done:
     ws_free(m, x); ws_free(m, t); ws_free(m, u); ws_free(m, noise_dev);
     free(noise_host);

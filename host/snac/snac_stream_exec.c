@@ -167,7 +167,7 @@ static srt_status conv_valid(snac_model *m, const snac_conv *c, int batch, int64
         .kernel = c->kernel, .stride = 1, .dilation = c->dilation, .padding = 0, .groups = c->groups,
         .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .in_valid = NULL, .y = y,
     };
-    return OPS(m)->conv1d(CTX(m), &a);
+    return srt_op_conv1d(&(m)->be, &a);
 }
 
 /* Gather columns: y (slots, ch, len) from rows of R by idx (slots, len). */
@@ -175,7 +175,7 @@ static srt_status gather(snac_model *m, int slots, int ch, int64_t len, int64_t 
                          const int32_t *idx, float *y) {
     srt_embed_args a = {.batch = slots, .dim = ch, .len = (int)len, .n_codes = (int)n_rows, .codebook = R,
                         .codes = idx, .y = y};
-    return OPS(m)->embed(CTX(m), &a);
+    return srt_op_embed(&(m)->be, &a);
 }
 
 /* Run stage k's ops on the gathered input; *out receives the output buffer (slots, out_ch, nout). */
@@ -207,7 +207,7 @@ static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage
     case SNAC_STAGE_OUT: {
         SRT_TRY(conv_valid(m, &m->dec_out, B, s->nx, m->dec_alpha, w->X, NULL, w->Y));   /* Y (B, 1, nout) */
         srt_unary_args th = {.op = SRT_UNARY_TANH, .n = (int64_t)B * s->nout, .x = w->Y, .y = w->Y};
-        SRT_TRY(OPS(m)->unary(CTX(m), &th));
+        SRT_TRY(srt_op_unary(&(m)->be, &th));
         *out = w->Y;
         return SRT_OK;
     }
@@ -218,7 +218,7 @@ static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage
             .out_len = (int)s->nout, .kernel = blk->up.kernel, .stride = blk->up.stride, .padding = 0, .groups = 1,
             .x = w->X, .w = blk->up.w, .bias = blk->up.b, .in_alpha = blk->alpha, .in_valid = NULL, .y = w->Y,
         };
-        SRT_TRY(OPS(m)->conv_transpose1d(CTX(m), &ct));                                   /* Y (B, out, nout) */
+        SRT_TRY(srt_op_conv_transpose1d(&(m)->be, &ct));                                   /* Y (B, out, nout) */
         *out = w->Y;
         int any_noise = 0;
         for (int i = 0; i < n; i++) if (io[i].slot >= 0 && streams[i]->noise_seed >= 0) any_noise = 1;
@@ -236,7 +236,7 @@ static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage
         SRT_TRY(conv_valid(m, &blk->noise_linear, B, s->nout, NULL, w->Y, NULL, w->T));   /* h in T */
         srt_noise_add_args na = {.batch = B, .ch = blk->up.out_ch, .len = (int)s->nout, .noise = w->noise,
                                  .h = w->T, .x = w->Y};
-        return OPS(m)->noise_add(CTX(m), &na);
+        return srt_op_noise_add(&(m)->be, &na);
     }
     }
     return srt_error(SRT_ERR_INVALID_ARG, "streaming decode: unknown stage kind %d", (int)st->kind);
@@ -330,7 +330,7 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
         if (s->prev_slots && s->prev_nout && prev) {
             srt_transpose_args tr = {.batch = s->prev_slots, .rows = sg->in_ch, .cols = (int)s->prev_nout,
                                      .x = prev, .residual = NULL, .y = w.R + (1 + n * cap) * ch};
-            SRT_TRY_GOTO(OPS(m)->transpose(CTX(m), &tr), fail);
+            SRT_TRY_GOTO(srt_op_transpose(&(m)->be, &tr), fail);
         }
         prev = NULL;
         if (s->n_slots) {

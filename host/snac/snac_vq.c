@@ -10,7 +10,7 @@ static srt_status conv1x1(snac_model *m, const snac_conv *c, int batch, int len,
     srt_conv1d_args a = {.batch = batch, .in_ch = c->in_ch, .out_ch = c->out_ch, .in_len = len, .out_len = len,
                          .kernel = 1, .stride = 1, .dilation = 1, .padding = 0, .groups = 1,
                          .x = x, .w = c->w, .bias = c->b, .y = y};
-    return OPS(m)->conv1d(CTX(m), &a);
+    return srt_op_conv1d(&(m)->be, &a);
 }
 
 /* Scratch for one level: pooled (batch, latent, n), e and q (batch, cd, n), o (batch, latent, n). */
@@ -50,20 +50,20 @@ srt_status snac_quantize(snac_model *m, int batch, int T, const int *valid, cons
         if (q->stride > 1) {
             srt_avgpool_args ap = {.batch = batch, .ch = c->latent_dim, .len = T, .kernel = q->stride,
                                    .x = s.residual, .y = s.pooled};
-            SRT_TRY_GOTO(OPS(m)->avgpool(CTX(m), &ap), done);                       /* pooled (batch, latent, n) */
+            SRT_TRY_GOTO(srt_op_avgpool(&(m)->be, &ap), done);                       /* pooled (batch, latent, n) */
             src = s.pooled;
         }
         SRT_TRY_GOTO(conv1x1(m, &q->in_proj, batch, n, src, s.e), done);           /* e (batch, cd, n) */
         srt_vq_args va = {.batch = batch, .dim = c->codebook_dim, .len = n, .n_codes = c->codebook_size,
                           .z = s.e, .codebook_n = q->codebook_n, .codes = codes[l], .margin = NULL};
-        SRT_TRY_GOTO(OPS(m)->vq_nearest(CTX(m), &va), done);                         /* codes (batch, n) */
+        SRT_TRY_GOTO(srt_op_vq_nearest(&(m)->be, &va), done);                         /* codes (batch, n) */
         srt_embed_args ea = {.batch = batch, .dim = c->codebook_dim, .len = n, .n_codes = c->codebook_size,
                              .codebook = q->codebook, .codes = codes[l], .y = s.q};
-        SRT_TRY_GOTO(OPS(m)->embed(CTX(m), &ea), done);                              /* q (batch, cd, n) */
+        SRT_TRY_GOTO(srt_op_embed(&(m)->be, &ea), done);                              /* q (batch, cd, n) */
         SRT_TRY_GOTO(conv1x1(m, &q->out_proj, batch, n, s.q, s.o), done);           /* o (batch, latent, n) */
         srt_upsample_add_args ua = {.batch = batch, .ch = c->latent_dim, .len = n, .factor = q->stride,
                                     .scale = 1.0f, .x = s.o, .y = z_q, .acc = s.residual};
-        SRT_TRY_GOTO(OPS(m)->upsample_add(CTX(m), &ua), done);                       /* z_q += up(o); residual -= up(o) */
+        SRT_TRY_GOTO(srt_op_upsample_add(&(m)->be, &ua), done);                       /* z_q += up(o); residual -= up(o) */
     }
 done:
     scratch_free(m, &s);
@@ -81,11 +81,11 @@ srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *code
         int n = T / q->stride;
         srt_embed_args ea = {.batch = batch, .dim = c->codebook_dim, .len = n, .n_codes = c->codebook_size,
                              .codebook = q->codebook, .codes = codes[l], .y = s.q};
-        SRT_TRY_GOTO(OPS(m)->embed(CTX(m), &ea), done);
+        SRT_TRY_GOTO(srt_op_embed(&(m)->be, &ea), done);
         SRT_TRY_GOTO(conv1x1(m, &q->out_proj, batch, n, s.q, s.o), done);
         srt_upsample_add_args ua = {.batch = batch, .ch = c->latent_dim, .len = n, .factor = q->stride,
                                     .scale = 1.0f, .x = s.o, .y = z_q, .acc = NULL};
-        SRT_TRY_GOTO(OPS(m)->upsample_add(CTX(m), &ua), done);
+        SRT_TRY_GOTO(srt_op_upsample_add(&(m)->be, &ua), done);
     }
 done:
     scratch_free(m, &s);

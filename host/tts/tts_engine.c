@@ -40,6 +40,7 @@ void srt_tts_engine_free(srt_tts_engine *e) {
         pthread_cond_destroy(&e->cv);
     }
     srt_lm_free(e->lm);
+    srt_backend_destroy(&e->host);
     srt_codec_free(e->codec);
     srt_layout_free(e->layout);
     free(e->running); free(e->logits); free(e->batch_seq); free(e->batch_n); free(e->batch_row_req);
@@ -76,6 +77,7 @@ static srt_status create_inner(srt_tts_engine *e) {
                          .max_batch_tokens = c->max_running + c->prefill_chunk};
     SRT_TRY(srt_lm_load(c->lm_dir, &lo, &e->lm));
     SRT_TRY(srt_lm_get_info(e->lm, &e->lm_info));
+    SRT_TRY(srt_backend_create("cpu", 1, &e->host));
     srt_codec_options co = {.backend = c->backend, .n_threads = c->n_threads};
     SRT_TRY(srt_codec_load(c->codec_dir, &co, &e->codec));
     SRT_TRY(srt_codec_get_info(e->codec, &e->codec_info));

@@ -61,6 +61,7 @@ typedef struct tts_req {
 struct srt_tts_engine {
     srt_tts_config cfg;                /* paths/strings copied */
     srt_lm *lm;
+    srt_backend host;                  /* "cpu": masks and samples the rows the host path downloaded */
     srt_codec *codec;
     srt_lm_info lm_info;
     srt_codec_info codec_info;

@@ -1,9 +1,10 @@
 /* tts_sample.c: one generated token of a request: mask the logits to what the layout allows at the current
  * frame position (audio ids of that position whose code the codec has, plus end-of-speech), hand them to the
- * request's logits callback if it has one, sample (tts_pick_token, on the host; or the scheduler picks on the
- * LM's device with the same mask as a srt_mask_row from tts_mask_row), then file the token (tts_file_token): a
- * code into the frame group being assembled (a complete valid group is queued for the codec, an invalid one
- * dropped and counted), end-of-speech or max_tokens ending the piece. */
+ * request's logits callback if it has one, sample (tts_pick_token: the host path, mask and sample op of the
+ * engine's host backend e->host; or the scheduler picks on the LM's device with the same mask as a srt_mask_row
+ * from tts_mask_row), then file the token (tts_file_token): a code into the frame group being assembled (a
+ * complete valid group is queued for the codec, an invalid one dropped and counted), end-of-speech or max_tokens
+ * ending the piece. */
 #include "tts/tts_internal.h"
 
 void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m) {
@@ -16,13 +17,13 @@ void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m) {
     if (m->keep_end <= m->keep_begin) m->keep_begin = m->keep_end = m->clear_begin;
 }
 
-/* The host path's mask: the same row applied to host logits by the cpu backend's mask_rows (one definition of
- * the position mask for both paths). */
+/* The host path's mask: the same row applied to the downloaded logits by the engine's host backend (one
+ * definition of the position mask for both paths, through the dispatch layer like every op). */
 static srt_status mask_position(const srt_tts_engine *e, const tts_req *r, float *row) {
     srt_mask_row m;
     tts_mask_row(e, r, &m);
     srt_mask_rows_args a = {1, e->lm_info.vocab_size, row, &m};
-    return srt_cpu_lm_ops.mask_rows(NULL, &a);
+    return srt_op_mask_rows(&e->host, &a);
 }
 
 /* Append the completed group r->group to r->pending (grows its per-level arrays). */
@@ -59,7 +60,7 @@ static void end_piece(srt_tts_engine *e, tts_req *r, int finish) {
 srt_status tts_pick_token(srt_tts_engine *e, tts_req *r, float *row, int32_t *t) {
     if (e->layout->mask) SRT_TRY(mask_position(e, r, row));
     if (r->on_logits) r->on_logits(r->user, r->piece, r->n_gen, row, e->lm_info.vocab_size);
-    return srt_sampler_sample(r->sampler, row, t);
+    return srt_sampler_sample_on(r->sampler, &e->host, row, t);
 }
 
 srt_status tts_file_token(srt_tts_engine *e, tts_req *r, int32_t t) {

@@ -15,8 +15,8 @@
  * Best numbers: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_tokenize (see bench/README.md). */
 #include "snacrt.h"
 #include "bench_common.h"
-#include "audio/audio.h"
-#include "dataset/ds_pipeline.h"
+#include "snacrt_audio.h"
+#include "snacrt_dataset.h"
 #include <errno.h>
 #include <ftw.h>
 #include <unistd.h>

@@ -10,7 +10,7 @@
  * Best numbers: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/bench_tokenize_long (see bench/README.md). */
 #include "snacrt.h"
 #include "bench_common.h"
-#include "dataset/ds_pipeline.h"
+#include "snacrt_dataset.h"
 #include <sndfile.h>
 #include <sys/wait.h>
 

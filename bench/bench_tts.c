@@ -16,7 +16,7 @@
  *   model: tokens/s and time to first audio, for the scheduler's overhead over the bare forward.
  * Run with the machine's OpenBLAS safety settings removed: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE. */
 #include "snacrt.h"
-#include "tts/tts_engine.h"
+#include "snacrt_tts.h"
 #include "bench_common.h"
 #include <omp.h>
 #include <pthread.h>

@@ -9,10 +9,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 
-/* Record a failure message for this thread and return the status (printf format). */
-srt_status srt_error(srt_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prefix the current message with more context ("loading X: " + old) and return status. */
-srt_status srt_error_prefix(srt_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* srt_error, srt_error_prefix and srt_read_file are public: include/snacrt.h. */
 
 /* Return on failure, keeping the recorded message. */
 #define SRT_TRY(expr) do { srt_status srt_try_s_ = (expr); if (srt_try_s_ != SRT_OK) return srt_try_s_; } while (0)
@@ -24,8 +21,6 @@ void *srt_calloc(size_t n, size_t size, const char *what);
 void *srt_malloc(size_t size, const char *what);
 char *srt_strdup(const char *s);
 
-/* Read a whole file into a NUL-terminated malloc'd buffer. */
-srt_status srt_read_file(const char *path, char **data, size_t *size);
 /* Join two path parts with '/' into a malloc'd string. */
 char *srt_path_join(const char *dir, const char *name);
 int srt_file_exists(const char *path);

@@ -1,6 +1,23 @@
-/* snacrt.h: the public C API of snacrt (SNAC codec + Llama-family LM inference).
+/* snacrt.h: the public C API of snacrt (SNAC codec + Llama-family LM inference + TTS engine).
  * Opaque handles, one status enum, init/free pairs. Every call returns an srt_status;
- * on failure srt_last_error() gives a message naming the input (thread-local). */
+ * on failure srt_last_error() gives a message naming the input (thread-local).
+ *
+ * Public vs internal: the public API is exactly what the headers in include/ declare:
+ *   snacrt.h            status and errors, the codec (encode / decode, batched, chunked, streaming), the language
+ *                       model (load, forward, sampler, batched generate); includes the five below
+ *   snacrt_audio.h      audio files in and out, resampling
+ *   snacrt_codes.h      SNAC codes to and from files (json, npy, laion, orpheus)
+ *   snacrt_tokenizer.h  a tokenizer.json on its own
+ *   snacrt_tts.h        the TTS engine: submit text, receive PCM through a callback
+ *   snacrt_dataset.h    dataset tokenization (audio corpora -> sharded codes), its plan and merge-index
+ * These are installed (cmake --install) and exported by the shared library (libsnacrt.so exports only the srt_
+ * functions declared here; see cmake/public_symbols.cmake). Everything declared in host/ (backend.h, common.h,
+ * snac/, lm/, tts/, dataset/, ...) is internal: it also uses the srt_ prefix, may change at any time, is not
+ * installed and is hidden in the shared library. The CLI (host/cli), the benchmarks and the tests of behaviour are
+ * clients of this API; tests of internals include host/ headers.
+ * Ownership: a function that hands out memory says how to free it (srt_*_free, or free() for plain buffers).
+ * Threads: one handle is used by one thread at a time unless its section says otherwise (the TTS engine is
+ * thread-safe; srt_last_error is per thread). */
 #ifndef SNACRT_H
 #define SNACRT_H
 
@@ -32,6 +49,22 @@ const char *srt_status_name(srt_status status);
 const char *srt_last_error(void);
 /* Forget the last failure on this thread. */
 void srt_clear_error(void);
+/* Record a failure message for this thread and return status (printf format): for callbacks and wrappers that
+ * report through srt_last_error like the library does. */
+srt_status srt_error(srt_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Prefix the current message with more context ("loading X: " + old message) and return status. */
+srt_status srt_error_prefix(srt_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Read a whole file into a malloc'd buffer with a NUL after its *size bytes (free with free()); size may be NULL.
+ * For srt_codes_parse and the like. SRT_ERR_IO naming the path when it cannot be read. */
+srt_status srt_read_file(const char *path, char **data, size_t *size);
 
 /* ---------------------------------------------------------------- codec */
 
@@ -263,4 +296,12 @@ void srt_lm_output_free(srt_lm_output *out);
 #ifdef __cplusplus
 }
 #endif
+
+/* The rest of the public API (each of these includes this file first). */
+#include "snacrt_audio.h"
+#include "snacrt_codes.h"
+#include "snacrt_tokenizer.h"
+#include "snacrt_tts.h"
+#include "snacrt_dataset.h"
+
 #endif

@@ -3,8 +3,7 @@
  * phase-inverted stereo, FLAC, AIFF, OGG Vorbis) and with libsndfile (MP3, sox cannot write it), then reads
  * every file at 24000 Hz and checks the length, the content against the WAV version and the mono mix.
  * Needs espeak-ng and sox on PATH (fails, saying so, when they are missing). */
-#include "audio/audio.h"
-#include "common.h"
+#include "snacrt_audio.h"
 #include "testutil.h"
 #include <stdarg.h>
 #include <unistd.h>

@@ -1,7 +1,6 @@
 /* test_audio_io.c: audio write/read round trips, the streaming writer, raw PCM bytes, chunked resampling and
  * error handling, on synthetic signals (fixed seeds; no external tools needed). */
-#include "audio/audio.h"
-#include "common.h"
+#include "snacrt_audio.h"
 #include "testutil.h"
 #include <sndfile.h>
 #include <soxr.h>

@@ -11,7 +11,7 @@
  *  - srt_ds_find_cut on synthetic signals. */
 #include "snacrt.h"
 #include "dataset/ds_format.h"
-#include "snac/codes_format.h"
+#include "snacrt_codes.h"
 #include "testutil.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>

@@ -4,7 +4,7 @@
  * bodies in wav/pcm/flac (flac decoded back to the same 16-bit samples), JSON documents, the Prometheus text
  * (format checked line by line, histogram cumulative), and the embedded page equal to web/index.html. */
 #include "serve/http_server.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "testutil.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>

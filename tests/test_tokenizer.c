@@ -5,7 +5,7 @@
  *   GPT-2-style file (ByteLevel regex, merges as arrays, ignore_merges off, lstrip/rstrip added tokens)
  * - load time and encode speed (printed) */
 #include "testutil.h"
-#include "lm/tokenizer.h"
+#include "snacrt_tokenizer.h"
 #include "lm/unicode.h"
 #include <cjson/cJSON.h>
 #include <pthread.h>

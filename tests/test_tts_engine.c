@@ -9,7 +9,7 @@
  * and without the position mask, on "cpu" and with the whole engine on "cuda" (the simulator in a cudasim build;
  * skipped without a device); the metrics count which path each step took. */
 #include "tts/tts_internal.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "testutil.h"
 #include <pthread.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 /* audio_read.c: decode an audio file (path or memory) with libsndfile in blocks, mix to mono and resample
  * to the requested rate while reading, so only the mono output is ever held whole. */
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <errno.h>
 #include <sndfile.h>

@@ -1,6 +1,6 @@
 /* audio_write.c: write mono audio with libsndfile (WAV s16/f32, FLAC 16-bit, OGG Vorbis, MP3), one-shot or
  * streaming, and encode s16 little-endian PCM bytes for raw streaming. */
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <math.h>
 #include <sndfile.h>

@@ -1,5 +1,5 @@
 /* resample.c: mono float32 resampling with libsoxr (SOXR_HQ): one-shot and chunked (srt_resampler_*). */
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <soxr.h>
 #include <string.h>

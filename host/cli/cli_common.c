@@ -1,6 +1,5 @@
 /* cli_common.c: helpers shared by the snacrt subcommands (the only place statuses become messages). */
 #include "cli/cli_common.h"
-#include "common.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>

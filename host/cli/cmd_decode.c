@@ -1,9 +1,8 @@
 /* cmd_decode.c: `snacrt decode`: SNAC codes (json, npy, laion or orpheus) -> audio file (wav, flac), decoded and
  * written a piece at a time (srt_codec_decode_streamed): memory does not grow with the length of the audio. */
 #include "cli/cli_common.h"
-#include "audio/audio.h"
-#include "common.h"
-#include "snac/codes_format.h"
+#include "snacrt_audio.h"
+#include "snacrt_codes.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

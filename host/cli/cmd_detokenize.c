@@ -2,7 +2,7 @@
  * decoded in batches of items with the streaming SNAC decoder (written as they decode, memory flat in the items'
  * lengths) and cut to each item's n_samples. */
 #include "cli/cli_common.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include "dataset/ds_format.h"
 #include "dataset/ds_pipeline_internal.h"   /* ds_is_audio_name: the extensions tokenize picks up */

@@ -1,8 +1,7 @@
 /* cmd_encode.c: `snacrt encode`: audio file(s) -> SNAC codes in json, npy, laion or orpheus format. */
 #include "cli/cli_common.h"
-#include "common.h"
-#include "audio/audio.h"
-#include "snac/codes_format.h"
+#include "snacrt_audio.h"
+#include "snacrt_codes.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* cmd_merge_index.c: `snacrt merge-index OUT_DIR`: join the plans and done-logs of the tokenize workers in OUT_DIR
  * into index.json, index.items.jsonl and errors.jsonl (host/dataset/ds_index.c); prints a JSON summary. */
 #include "cli/cli_common.h"
-#include "dataset/ds_pipeline.h"
+#include "snacrt_dataset.h"
 #include <string.h>
 
 static const char *usage =

@@ -3,7 +3,7 @@
  * what runs, join) and exits 0. One log line per request on stderr. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 #include "snacrt.h"
 #include "serve/http_server.h"
-#include "tts/tts_engine.h"
+#include "snacrt_tts.h"
 #include "cli/cli_common.h"
 #include <arpa/inet.h>
 #include <errno.h>

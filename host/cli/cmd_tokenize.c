@@ -1,8 +1,7 @@
 /* cmd_tokenize.c: `snacrt tokenize`: audio corpora -> sharded SNAC codes (host/dataset/ds_pipeline.h), with a
  * progress bar on stderr, the summary JSON on stdout, and --dry-run listing the plan. */
 #include "cli/cli_common.h"
-#include "common.h"
-#include "dataset/ds_pipeline.h"
+#include "snacrt_dataset.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

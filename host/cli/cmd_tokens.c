@@ -1,7 +1,6 @@
 /* cmd_tokens.c: `snacrt tokens`: text -> ids ({"ids":[...]}) or ids -> text with a model's tokenizer.json. */
 #include "cli/cli_common.h"
-#include "common.h"
-#include "lm/tokenizer.h"
+#include "snacrt_tokenizer.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +47,10 @@ bad:
 static srt_status load_tokenizer(const char *model, srt_tokenizer **tok) {
     size_t n = strlen(model);
     if (n >= 5 && !strcmp(model + n - 5, ".json")) return srt_tokenizer_load(model, tok);
-    char *path = srt_path_join(model, "tokenizer.json");
+    size_t cap = n + sizeof "/tokenizer.json";
+    char *path = malloc(cap);
     if (!path) return srt_error(SRT_ERR_NOMEM, "out of memory");
+    snprintf(path, cap, "%s%stokenizer.json", model, n && model[n - 1] == '/' ? "" : "/");
     srt_status st = srt_tokenizer_load(path, tok);
     free(path);
     return st;

@@ -1,12 +1,12 @@
-/* cmd_tts.c: `snacrt tts`: text -> speech through the engine (host/tts/tts_engine.h).
+/* cmd_tts.c: `snacrt tts`: text -> speech through the engine (include/snacrt_tts.h).
  *   snacrt tts -m LM --codec SNAC [options] TEXT (-o out.wav | --stream)   one request; --stream writes raw s16le
  *                                                                        PCM to stdout as it is generated
  *   snacrt tts -m LM --codec SNAC [options] --input prompts.jsonl -o DIR  a batch: one JSON object per line
  *                     {"text", "voice", "id", "seed"} -> DIR/<id>.wav, a progress bar on stderr, DIR/summary.json
  * Exit codes: 0 ok, 1 a failure (model, I/O, a failed request or a bad jsonl line), 2 bad arguments. */
 #include "snacrt.h"
-#include "tts/tts_engine.h"
-#include "audio/audio.h"
+#include "snacrt_tts.h"
+#include "snacrt_audio.h"
 #include "cli/cli_common.h"
 #include <cjson/cJSON.h>
 #include <errno.h>

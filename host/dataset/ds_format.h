@@ -7,17 +7,13 @@
 #ifndef SRT_DS_FORMAT_H
 #define SRT_DS_FORMAT_H
 
-#include "snacrt.h"
+#include "snacrt_dataset.h"
 #include <stddef.h>
 #include <stdint.h>
 
 /* ---------------------------------------------------------------- items and shards */
 
-typedef enum srt_ds_format { SRT_DS_JSONL = 0, SRT_DS_CSV, SRT_DS_BIN } srt_ds_format;
-
-/* Parse "jsonl" | "csv" | "bin"; SRT_ERR_INVALID_ARG naming the value otherwise. */
-srt_status srt_ds_format_parse(const char *name, srt_ds_format *fmt);
-const char *srt_ds_format_name(srt_ds_format fmt);
+/* srt_ds_format, srt_ds_format_parse and srt_ds_format_name: include/snacrt_dataset.h */
 
 /* One tokenized item (a file, a tar sample, or one segment of a long file). */
 typedef struct srt_ds_item {

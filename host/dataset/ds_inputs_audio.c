@@ -6,7 +6,7 @@
  * the same resampler, whose chunked output equals one-shot). A failure can come at the very end (truncation is
  * known only then): callers must be ready to drop what they did with the earlier blocks. */
 #include "dataset/ds_pipeline_internal.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <errno.h>
 #include <sndfile.h>

@@ -13,7 +13,8 @@
 #ifndef SRT_DS_PIPELINE_INTERNAL_H
 #define SRT_DS_PIPELINE_INTERNAL_H
 
-#include "dataset/ds_pipeline.h"
+#include "snacrt_dataset.h"
+#include "dataset/ds_format.h"
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdint.h>

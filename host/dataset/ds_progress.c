@@ -1,7 +1,7 @@
 /* ds_progress.c: what the tokenizer reports while and after it runs: a one-line progress text (units, items,
  * audio hours, x-real-time, ETA, errors) and the final summary JSON (totals, per-stage busy seconds, per-device
  * throughput, peak RSS). Only the CLI prints them. */
-#include "dataset/ds_pipeline.h"
+#include "snacrt_dataset.h"
 #include "common.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>

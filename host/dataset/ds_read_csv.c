@@ -3,7 +3,7 @@
  * column returned as a passthrough string. Each record must end in a line break (else: truncated). */
 #include "dataset/ds_internal.h"
 #include "common.h"
-#include "snac/codes_format.h"
+#include "snacrt_codes.h"
 #include <errno.h>
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * first item did not have is an error (the header is already written). */
 #include "dataset/ds_internal.h"
 #include "common.h"
-#include "snac/codes_format.h"
+#include "snacrt_codes.h"
 #include <errno.h>
 #include <string.h>
 

@@ -7,7 +7,7 @@
 #include "lm/comm.h"
 #include "lm/kv_cache.h"
 #include "lm/lm_ops.h"
-#include "lm/tokenizer.h"
+#include "snacrt_tokenizer.h"
 #include "weights/weights.h"
 
 typedef struct srt_lm_config {

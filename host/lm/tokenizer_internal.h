@@ -3,7 +3,7 @@
 #ifndef SRT_LM_TOKENIZER_INTERNAL_H
 #define SRT_LM_TOKENIZER_INTERNAL_H
 
-#include "lm/tokenizer.h"
+#include "snacrt_tokenizer.h"
 #include "common.h"
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

@@ -2,7 +2,7 @@
  * time), UTF-8 validation, base64, and parsing + validating a POST /v1/audio/speech JSON body (its "audio" field
  * decoded by libsndfile from memory). No engine, no sockets. */
 #include "serve/http_server.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <cjson/cJSON.h>
 #include <math.h>

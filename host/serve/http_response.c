@@ -3,7 +3,7 @@
  * (errors, /v1/models, /v1/voices). Samples become 16-bit exactly as the file writers do
  * (srt_audio_encode_s16le), so every format carries the same integers. */
 #include "serve/http_server.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <cjson/cJSON.h>
 #include <sndfile.h>

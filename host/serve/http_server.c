@@ -13,7 +13,7 @@
  * callback with done = 1). Locks: server->lock (counters, the active list) may be held while taking r->lock,
  * never the reverse; no lock is held across srt_tts_submit / srt_tts_cancel (the engine may call back). */
 #include "serve/http_server.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* http_server.h: `snacrt serve`: an OpenAI-compatible text-to-speech HTTP server over the TTS engine
- * (tts_engine.h), on libmicrohttpd. The wiring (http_server.c) is thin; everything that can be a pure function is
+ * (include/snacrt_tts.h), on libmicrohttpd. The wiring (http_server.c) is thin; everything that can be a pure function is
  * one, declared here and tested without an engine (tests/test_serve_http.c):
  *   http_request.c   routing, bearer-token check, JSON body -> validated srt_speech_request
  *   http_response.c  WAV header, whole-body audio encoding (wav, pcm s16le, flac via libsndfile virtual IO),
@@ -27,7 +27,7 @@
 #ifndef SRT_HTTP_SERVER_H
 #define SRT_HTTP_SERVER_H
 
-#include "tts/tts_engine.h"
+#include "snacrt_tts.h"
 #include "snacrt.h"
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* codes_format.c: serialize and parse SNAC codes as json, npy, laion and orpheus (see codes_format.h). */
-#include "snac/codes_format.h"
+/* codes_format.c: serialize and parse SNAC codes as json, npy, laion and orpheus (see include/snacrt_codes.h). */
+#include "snacrt_codes.h"
 #include "common.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>

@@ -8,7 +8,7 @@
 #ifndef SRT_TTS_INTERNAL_H
 #define SRT_TTS_INTERNAL_H
 
-#include "tts/tts_engine.h"
+#include "snacrt_tts.h"
 #include "tts/layout.h"
 #include "common.h"
 #include "lm/sample_pick.h"

@@ -2,7 +2,7 @@
  * admission (text pieces through the layout's template; an audio prompt encoded by the codec into layout ids),
  * per-piece sequence + sampler, and freeing. */
 #include "tts/tts_internal.h"
-#include "audio/audio.h"
+#include "snacrt_audio.h"
 #include <math.h>
 
 static srt_status check_sampling(const srt_sampling_params *p) {

@@ -1,13 +1,17 @@
-/* tts_engine.h: the speech-generation engine behind `snacrt tts` and `snacrt serve` (host/tts/tts_*.c).
+/* snacrt_tts.h (public API): the speech-generation engine behind `snacrt tts` and `snacrt serve` (host/tts/tts_*.c).
  * One scheduler thread runs a continuous batch: requests join and leave at every step, prompts are prefilled
  * in chunks between decode steps, sampled audio tokens are assembled into SNAC frame groups by the token
  * layout (host/tts/layout.h), and the frames of all running streams are decoded in one batched streaming
  * codec call. Audio reaches each request through its callback as soon as it is final. */
-#ifndef SRT_TTS_ENGINE_H
-#define SRT_TTS_ENGINE_H
+#ifndef SNACRT_TTS_H
+#define SNACRT_TTS_H
 
 #include "snacrt.h"
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct srt_tts_engine srt_tts_engine;
 
@@ -109,4 +113,7 @@ const char *const *srt_tts_voices(const srt_tts_engine *engine);
 int srt_tts_lookahead(const srt_tts_engine *engine);
 int64_t srt_tts_group_samples(const srt_tts_engine *engine);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

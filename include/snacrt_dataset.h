@@ -1,4 +1,4 @@
-/* ds_pipeline.h: dataset tokenization (`snacrt tokenize`, `snacrt merge-index`): audio corpora -> sharded SNAC
+/* snacrt_dataset.h (public API): dataset tokenization (`snacrt tokenize`, `snacrt merge-index`): audio corpora -> sharded SNAC
  * codes, resumable, split over any number of independent workers.
  *
  * Inputs (ds_inputs*.c): directories (recursive; files with an audio extension, .tar archives as WebDataset),
@@ -22,11 +22,25 @@
  *   errors.jsonl                        totals, the items sorted by key with their shard and codes hash, errors
  * These files are the "output set": byte-identical between an uninterrupted run and any crash + --resume
  * sequence. Timings only go to the summary (stdout), never into the output set. */
-#ifndef SRT_DS_PIPELINE_H
-#define SRT_DS_PIPELINE_H
+#ifndef SNACRT_DATASET_H
+#define SNACRT_DATASET_H
 
-#include "dataset/ds_format.h"
+#include "snacrt.h"
+#include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- shard formats */
+
+/* The shard formats (their layouts: docs/binary-format.md and host/dataset/ds_format.h). */
+typedef enum srt_ds_format { SRT_DS_JSONL = 0, SRT_DS_CSV, SRT_DS_BIN } srt_ds_format;
+
+/* Parse "jsonl" | "csv" | "bin"; SRT_ERR_INVALID_ARG naming the value otherwise. */
+srt_status srt_ds_format_parse(const char *name, srt_ds_format *fmt);
+const char *srt_ds_format_name(srt_ds_format fmt);
 
 /* ---------------------------------------------------------------- progress and summary */
 
@@ -143,4 +157,7 @@ typedef struct srt_ds_merge_result {
  * naming what is missing or duplicated, and nothing is written. */
 srt_status srt_ds_merge_index(const char *out_dir, srt_ds_merge_result *result);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

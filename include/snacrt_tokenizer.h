@@ -1,4 +1,4 @@
-/* tokenizer.h: byte-level BPE tokenizer read from a Hugging Face tokenizer.json (Llama 3, GPT-2, Qwen style).
+/* snacrt_tokenizer.h (public API): byte-level BPE tokenizer read from a Hugging Face tokenizer.json (Llama 3, GPT-2, Qwen style).
  * Added tokens are matched in the text first (longest match), the rest is split by the pre-tokenizer
  * regex, byte-level mapped and BPE-merged. Supported: model BPE (merges as "a b" or [a, b], ignore_merges),
  * no normalizer, pre-tokenizers Sequence / Split (Isolated, Removed) / ByteLevel (last), post-processors
@@ -9,12 +9,16 @@
  * Input text that is not valid UTF-8 is tokenized as if every maximal invalid byte sequence were
  * U+FFFD (Python's bytes.decode("utf-8", "replace")); decode() likewise replaces invalid byte sequences
  * in its output with U+FFFD (Rust's String::from_utf8_lossy, as Hugging Face tokenizers do). */
-#ifndef SRT_LM_TOKENIZER_H
-#define SRT_LM_TOKENIZER_H
+#ifndef SNACRT_TOKENIZER_H
+#define SNACRT_TOKENIZER_H
 
 #include "snacrt.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct srt_tokenizer srt_tokenizer;
 
@@ -34,4 +38,7 @@ const char *srt_tokenizer_id_to_token(const srt_tokenizer *t, int32_t id);      
 int32_t srt_tokenizer_bos_id(const srt_tokenizer *t);  /* -1 if none */
 size_t srt_tokenizer_vocab_size(const srt_tokenizer *t); /* incl. added tokens: max id + 1 */
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,4 +1,4 @@
-/* audio.h: audio file I/O and resampling for snacrt.
+/* snacrt_audio.h (public API): audio file I/O and resampling for snacrt.
  * Reading: any format libsndfile reads (WAV, FLAC, OGG/Vorbis, MP3, AIFF, ...), from a path or from memory,
  * mixed to mono (mean of the channels) and resampled with libsoxr (SOXR_HQ, float32) to a target rate.
  * Writing: WAV / FLAC / OGG / MP3 chosen by the file extension, one-shot or streaming (open/append/close),
@@ -9,12 +9,16 @@
  *   write: s = clamp(lrint(clamp(x, -1, 1) * 32768), -32768, 32767) (nearest, ties to even; NaN -> 0)
  *   read:  x = s / 32768
  * so a value written and read back moves by at most 0.5/32768 (1/32768 at x = +1, which clips to 32767). */
-#ifndef SRT_AUDIO_H
-#define SRT_AUDIO_H
+#ifndef SNACRT_AUDIO_H
+#define SNACRT_AUDIO_H
 
 #include "snacrt.h"
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* --------------------------------------------------------------- reading */
 
@@ -89,4 +93,7 @@ void srt_audio_encode_s16le(const float *samples, int64_t n, uint8_t *out);
 /* One float sample to 16-bit with the convention above. */
 int16_t srt_audio_float_to_s16(float x);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

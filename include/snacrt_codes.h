@@ -1,13 +1,17 @@
-/* codes_format.h: SNAC codes to and from their file formats:
+/* snacrt_codes.h (public API): SNAC codes to and from their file formats:
  *  json    {"sample_rate":R,"hop_length":H,"n_samples":N,"codes":[[level0...],[level1...],...]} (coarse first)
  *  npy     int32 array (n_coarse_frames, codes_per_frame) in the depth-first frame order below
  *  laion   space-separated codes, per coarse frame its code tree in pre-order: for 3 levels
  *          L0[i] L1[2i] L2[4i] L2[4i+1] L1[2i+1] L2[4i+2] L2[4i+3] (7 per frame; 15 for 4 levels)
  *  orpheus the laion order with Orpheus vocabulary offsets: id = 128266 + position*4096 + code */
-#ifndef SRT_CODES_FORMAT_H
-#define SRT_CODES_FORMAT_H
+#ifndef SNACRT_CODES_H
+#define SNACRT_CODES_H
 
 #include "snacrt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum srt_codes_format {
     SRT_CODES_AUTO = 0, SRT_CODES_JSON, SRT_CODES_NPY, SRT_CODES_LAION, SRT_CODES_ORPHEUS
@@ -31,4 +35,7 @@ srt_status srt_codes_serialize(const srt_codec_info *info, const srt_codes *code
 srt_status srt_codes_parse(const srt_codec_info *info, const char *data, size_t size, srt_codes_format fmt,
                            const char *what, srt_codes *out);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

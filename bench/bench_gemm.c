@@ -1,7 +1,11 @@
 /* bench_gemm.c: the cpu backend's gemm at decode shapes (C (M,N) = A (M,K) @ B^T, B a bf16 (N,K) Linear weight
  * with Llama-3.2-1B dims), comparing the direct small-M kernel with panel-convert + sgemm at each M, to place the
  * crossover (SRT_CPU_GEMM_DIRECT_MAX_M). Reports GB/s of weight bytes read and GFLOP/s. Prints one JSON object.
- *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] [--threads 0 (all cores)] */
+ * Each M runs with every instruction set of the kernels this CPU has (isa: avx512bf16 -- bf16 B, M >= 2, in the
+ * SNACRT_CPU_DPBF16 form, hilo when unset --, avx2,
+ * scalar with --scalar) side by side; cpu_ms is the process CPU time of the best rep (with --threads 1 a load-proof
+ * measure on a shared machine, where wall time is not).
+ *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] [--threads 0 (all cores)] [--scalar 0] */
 #include "backend.h"
 #include "cpu/cpu_gemm_kernels.h"
 #include "weights/weights.h"
@@ -16,19 +20,28 @@ static double now_s(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static double cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 int main(int argc, char **argv) {
     const char *ms_arg = "1,2,4,8,12,16,24,32,64", *dtype_arg = "bf16";
-    int reps = 5, threads = 0;
+    int reps = 5, threads = 0, scalar = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--ms")) ms_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--dtype")) dtype_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--scalar")) scalar = atoi(argv[i + 1]);
         else { fprintf(stderr, "bench_gemm: unknown option %s\n", argv[i]); return 2; }
     }
     srt_dtype dt = !strcmp(dtype_arg, "f32") ? SRT_F32 : !strcmp(dtype_arg, "f16") ? SRT_F16 : SRT_BF16;
     size_t esize = srt_dtype_size(dt);
     /* (N, K) of the 1B model's projections: q/o, k/v, gate/up, down */
+    /* the AVX-512 rows: SNACRT_CPU_DPBF16=hilo|bf16 (off or unset: hilo) */
+    int dp_mode = srt_cpu_gemm_dpbf16() == SRT_CPU_DPBF16_OFF ? SRT_CPU_DPBF16_HILO : srt_cpu_gemm_dpbf16();
     static const int shapes[][2] = {{2048, 2048}, {512, 2048}, {8192, 2048}, {2048, 8192}};
     const int n_shapes = 4, max_m = 64;
     srt_backend be;
@@ -50,31 +63,40 @@ int main(int argc, char **argv) {
     for (const char *p = ms_arg; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL) {
         int M = atoi(p);
         if (M < 1 || M > max_m) continue;
+        for (int isa = SRT_CPU_ISA_AVX512BF16; isa >= (scalar ? SRT_CPU_ISA_SCALAR : SRT_CPU_ISA_AVX2); isa--)
         for (int path = 0; path < 2; path++) {   /* 0 direct, 1 panel + sgemm */
+            srt_cpu_gemm_kernels_set_max_isa(isa);
+            srt_cpu_gemm_set_dpbf16(isa == SRT_CPU_ISA_AVX512BF16 ? dp_mode : SRT_CPU_DPBF16_OFF);
+            if (isa == SRT_CPU_ISA_AVX512BF16 && (!srt_cpu_gemm_has_avx512bf16() || dt != SRT_BF16 || M < 2)) continue;
             srt_cpu_gemm_set_direct_max_m(path == 0 ? max_m : 0);
-            double total_s = 0, bytes = 0, flops = 0;
+            double total_s = 0, total_cpu = 0, bytes = 0, flops = 0;
             for (int sh = 0; sh < n_shapes; sh++) {
                 int N = shapes[sh][0], K = shapes[sh][1];
                 srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, dt, C, N};
                 be.ops->gemm(be.ctx, &g);   /* warm-up */
-                double best = 1e30;
+                double best = 1e30, best_cpu = 0;
                 for (int r = 0; r < reps; r++) {
-                    double t0 = now_s();
+                    double t0 = now_s(), c0 = cpu_s();
                     if (be.ops->gemm(be.ctx, &g) != SRT_OK) { fprintf(stderr, "bench_gemm: %s\n", srt_last_error()); return 1; }
                     double dt_s = now_s() - t0;
-                    if (dt_s < best) best = dt_s;
+                    if (dt_s < best) { best = dt_s; best_cpu = cpu_s() - c0; }
                 }
                 total_s += best;
+                total_cpu += best_cpu;
                 bytes += (double)N * K * esize;
                 flops += 2.0 * M * N * K;
             }
-            printf("%s{\"M\":%d,\"path\":\"%s\",\"ms\":%.3f,\"weight_gb_per_s\":%.2f,\"gflop_per_s\":%.2f}",
-                   first ? "" : ",", M, path ? "panel_sgemm" : "direct", total_s * 1e3, bytes / total_s * 1e-9,
-                   flops / total_s * 1e-9);
+            const char *isa_names[] = {"scalar", "avx2", dp_mode == SRT_CPU_DPBF16_HILO ? "avx512bf16-hilo"
+                                                                                        : "avx512bf16-bf16act"};
+            printf("%s{\"M\":%d,\"isa\":\"%s\",\"path\":\"%s\",\"ms\":%.3f,\"cpu_ms\":%.3f,\"weight_gb_per_s\":%.2f,"
+                   "\"gflop_per_s\":%.2f}", first ? "" : ",", M, isa_names[isa], path ? "panel_sgemm" : "direct",
+                   total_s * 1e3, total_cpu * 1e3, bytes / total_s * 1e-9, flops / total_s * 1e-9);
             first = 0;
             fflush(stdout);
         }
     }
+    srt_cpu_gemm_kernels_set_max_isa(SRT_CPU_ISA_AVX512BF16);
+    srt_cpu_gemm_set_dpbf16(-1);
     printf("]}\n");
     srt_cpu_gemm_set_direct_max_m(-1);
     srt_backend_destroy(&be);

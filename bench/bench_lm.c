@@ -4,6 +4,10 @@
  * the STREAM-like triad is printed too), and on a GPU the device's peak from cudaDeviceGetAttribute (2 x memory
  * clock x bus width: the HBM bound). Prints one JSON object.
  *   bench_lm MODEL_DIR [--device cpu|cuda|cuda:N] [--batches 1,8,64] [--prompt-len 16] [--decode-steps 4]
+ *            [--threads 0 (all cores)]
+ * decode_cpu_s_per_step is the process CPU time of a decode step (with --threads 1 the load-proof measure on a
+ * shared machine: decode_cpu_tok_s = batch / that). The cpu kernels' instruction set: SNACRT_CPU_MAX_ISA
+ * (avx512bf16, avx2, scalar) and SNACRT_CPU_DPBF16=off|hilo|bf16 (host/cpu/cpu_gemm_kernels.h).
  * Decode steps are timed after two untimed ones (a CUDA device records its decode graph there) and leave the
  * logits on the device, as srt_lm_generate does with the backend's sample op. Without a GPU, --device cuda
  * prints {"device": ..., "error": "no CUDA device ..."} and exits 1.
@@ -21,6 +25,12 @@
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
@@ -85,16 +95,17 @@ static double cuda_peak_gb_per_s(int device) {
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_lm MODEL_DIR [--device cpu|cuda|cuda:N] [--batches 1,8,64] [--prompt-len 16] "
-                "[--decode-steps 4]\n");
+                "[--decode-steps 4] [--threads 0]\n");
         return 2;
     }
     const char *model_dir = argv[1], *device = "cpu", *batches_arg = "1,8,64";
-    int prompt_len = 16, decode_steps = 4;
+    int prompt_len = 16, decode_steps = 4, n_threads = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--device")) device = argv[i + 1];
         else if (!strcmp(argv[i], "--batches")) batches_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--prompt-len")) prompt_len = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--decode-steps")) decode_steps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) n_threads = atoi(argv[i + 1]);
         else { fprintf(stderr, "bench_lm: unknown option %s\n", argv[i]); return 2; }
     }
     if (prompt_len < 1 || decode_steps < 1) { fprintf(stderr, "bench_lm: --prompt-len and --decode-steps >= 1\n"); return 2; }
@@ -111,7 +122,8 @@ int main(int argc, char **argv) {
     enum { WARMUP_STEPS = 2 };
     int is_cuda = !strncmp(device, "cuda", 4), ctx = prompt_len + WARMUP_STEPS + decode_steps;
     srt_lm_options opts = {.backend = device, .kv_block_size = 16, .kv_max_tokens = (int64_t)max_batch * (ctx + 16),
-                           .max_batch_tokens = max_batch * prompt_len};
+                           .max_batch_tokens = max_batch * prompt_len,
+                           .n_threads = n_threads};
     srt_lm *lm = NULL;
     double t0 = now_s();
     srt_status st = srt_lm_load(model_dir, &opts, &lm);
@@ -149,18 +161,19 @@ int main(int argc, char **argv) {
         for (int b = 0; b < B; b++) { next[b] = 1 + b; toks[b] = &next[b]; lens[b] = 1; }
         for (int s = 0; s < WARMUP_STEPS && !rc; s++)
             if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
-        double td = now_s();
+        double td = now_s(), cd = cpu_s();
         for (int s = 0; s < decode_steps && !rc; s++)
             if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
-        double decode_s = (now_s() - td) / decode_steps;
+        double decode_s = (now_s() - td) / decode_steps, decode_cpu = (cpu_s() - cd) / decode_steps;
         for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
         if (rc) break;
         /* bytes one decode step must read: all weights + each sequence's KV cache (f32) */
         double kv_bytes = 2.0 * 4.0 * info.n_layers * info.n_kv_heads * info.head_dim * (double)ctx * B;
         double step_bytes = weight_bytes + kv_bytes, decode_tok_s = B / decode_s;
         printf("%s{\"batch\":%d,\"prefill_tok_s\":%.2f,\"prefill_s\":%.4f,\"decode_tok_s\":%.2f,\"decode_step_s\":%.5f,"
-               "\"decode_gb_per_step\":%.4f", bi ? "," : "", B, B * prompt_len / prefill_s, prefill_s, decode_tok_s,
-               decode_s, step_bytes * 1e-9);
+               "\"decode_cpu_s_per_step\":%.5f,\"decode_cpu_tok_s\":%.2f,\"decode_gb_per_step\":%.4f", bi ? "," : "", B,
+               B * prompt_len / prefill_s, prefill_s, decode_tok_s, decode_s, decode_cpu, B / decode_cpu,
+               step_bytes * 1e-9);
         if (bandwidth > 0) {
             double bound_tok_s = B * bandwidth * 1e9 / step_bytes;
             printf(",\"decode_bound_tok_s\":%.2f,\"decode_fraction_of_bound\":%.4f}", bound_tok_s,

@@ -1,6 +1,7 @@
 /* snacrt_audio.h (public API): audio file I/O and resampling for snacrt.
- * Reading: any format libsndfile reads (WAV, FLAC, OGG/Vorbis, MP3, AIFF, ...), from a path or from memory,
- * mixed to mono (mean of the channels) and resampled with libsoxr (SOXR_HQ, float32) to a target rate.
+ * Reading: any format libsndfile reads (WAV, FLAC, OGG/Vorbis, MP3, AIFF, ...), from a path, from memory or
+ * from a window of a file (tar members), whole or streamed in blocks, with duration limits checked before
+ * decoding and bad (non-finite) samples refused or zeroed; mixed to mono (mean of the channels) and resampled with libsoxr (SOXR_HQ, float32) to a target rate.
  * Writing: WAV / FLAC / OGG / MP3 chosen by the file extension, one-shot or streaming (open/append/close),
  * plus raw s16 little-endian PCM bytes for streaming over the network.
  * Resampling: one-shot (srt_audio_resample) and chunked (srt_resampler_*), which give the same samples.
@@ -22,10 +23,25 @@ extern "C" {
 
 /* --------------------------------------------------------------- reading */
 
+/* Bad samples: NaN, +-Inf, and finite values of magnitude above SRT_AUDIO_MAX_ABS_SAMPLE (1e4, 80 dB over full
+ * scale: no recording holds them, and values like 3e38 overflow the codec's float arithmetic into Inf/NaN and
+ * come out as all-zero codes). Integer formats cannot hold any; float WAV / CAF / AIFF files can. */
+#define SRT_AUDIO_MAX_ABS_SAMPLE 1e4f
+
+typedef struct srt_audio_read_options {
+    double max_seconds;       /* > 0: refuse audio longer than this (SRT_ERR_RANGE): from the header's frame count
+                                 before any sample is decoded, and while decoding for headers without a length
+                                 (or lying about it), so memory stays bounded whatever the compression ratio */
+    int allow_nonfinite;      /* 0: a bad sample (see above) is an SRT_ERR_FORMAT error naming the file and the
+                                 sample's position; 1: bad samples become 0 and are counted (bad_samples) */
+} srt_audio_read_options;
+
 typedef struct srt_audio_source_info {
     int sample_rate;          /* Hz, as stored in the file */
     int channels;             /* as stored in the file (the samples returned are always mono) */
     int64_t frames;           /* frames actually decoded, at the source rate */
+    int64_t header_frames;    /* frames the header announces, -1 when it has no length (or an estimate: MPEG) */
+    int64_t bad_samples;      /* samples replaced by 0 (allow_nonfinite) */
     char format[96];          /* libsndfile's names: "WAV (Microsoft), Signed 16 bit PCM" */
 } srt_audio_source_info;
 
@@ -35,13 +51,40 @@ typedef struct srt_audio_source_info {
  * Output length (target_rate != source rate): what libsoxr emits after a flush, which is
  * round(frames * target_rate / source_rate) (see srt_resampler_*).
  * Unreadable, empty, corrupt or truncated input: SRT_ERR_IO (cannot open) or SRT_ERR_FORMAT with a message
- * naming the file and libsndfile's own explanation (sf_strerror). */
+ * naming the file and libsndfile's own explanation (sf_strerror). Bad samples: SRT_ERR_FORMAT (the defaults of
+ * srt_audio_read_options: no duration limit, bad samples refused). */
 srt_status srt_audio_read(const char *path, int target_rate, float **samples, int64_t *n_samples,
                           srt_audio_source_info *info);
+srt_status srt_audio_read_opts(const char *path, int target_rate, const srt_audio_read_options *opt, float **samples,
+                               int64_t *n_samples, srt_audio_source_info *info);
 
-/* Same as srt_audio_read for a file held in memory (e.g. a tar member); name_for_errors names it in messages. */
+/* Same as srt_audio_read for a file held in memory (e.g. a request field); name_for_errors names it in messages. */
 srt_status srt_audio_read_memory(const void *data, size_t size, const char *name_for_errors, int target_rate,
                                  float **samples, int64_t *n_samples, srt_audio_source_info *info);
+srt_status srt_audio_read_memory_opts(const void *data, size_t size, const char *name_for_errors, int target_rate,
+                                      const srt_audio_read_options *opt, float **samples, int64_t *n_samples,
+                                      srt_audio_source_info *info);
+
+/* Streaming reader (the one decoder behind every read above): open a path, a buffer in memory, or the window
+ * [offset, offset + size) of a file (a tar member, read in place), then take blocks of mono samples at
+ * target_rate (0 = the source rate) until *eof. The concatenated blocks equal srt_audio_read's samples.
+ * The checks and messages are srt_audio_read's; a duration limit found in the header fails the open, before
+ * any sample is decoded. A failure can come at the very end (truncation is known only then). Block pointers
+ * are valid until the next call. opt may be NULL (the defaults). */
+typedef struct srt_audio_stream srt_audio_stream;
+
+srt_status srt_audio_stream_open(const char *path, int target_rate, const srt_audio_read_options *opt,
+                                 srt_audio_stream **out);
+srt_status srt_audio_stream_open_memory(const void *data, size_t size, const char *name_for_errors, int target_rate,
+                                        const srt_audio_read_options *opt, srt_audio_stream **out);
+srt_status srt_audio_stream_open_window(const char *path, int64_t offset, int64_t size, const char *name,
+                                        int target_rate, const srt_audio_read_options *opt, srt_audio_stream **out);
+srt_status srt_audio_stream_next(srt_audio_stream *s, const float **samples, int64_t *n, int *eof);
+/* The source's rate, channels and format; frames and bad_samples so far. */
+void srt_audio_stream_info(const srt_audio_stream *s, srt_audio_source_info *info);
+/* Samples the header's length gives at target_rate (plus one), -1 when unknown. */
+int64_t srt_audio_stream_expected_samples(const srt_audio_stream *s, int target_rate);
+void srt_audio_stream_close(srt_audio_stream *s);
 
 /* --------------------------------------------------------------- resampling */
 

@@ -47,6 +47,8 @@ const char *srt_ds_format_name(srt_ds_format fmt);
 typedef struct srt_ds_device_stats {
     char device[32];
     int64_t items;            /* items (segments) encoded */
+    int64_t batches;          /* srt_codec_encode calls (batches of short items) */
+    int64_t chunked_items;    /* items (long ones) through the push-mode chunked encoder */
     double audio_seconds;     /* audio encoded */
     double busy_seconds;      /* time inside the codec */
 } srt_ds_device_stats;
@@ -79,6 +81,7 @@ typedef struct srt_ds_summary {
     int64_t peak_rss_kb;          /* getrusage at the end */
     int index_written;            /* N == 1: index.json etc. written at the end */
     int64_t index_items, index_errors;   /* its totals (this run and the runs it resumed) */
+    int64_t nonfinite_replaced;   /* allow_nonfinite: bad samples read as 0 (this run) */
 } srt_ds_summary;
 
 /* The summary as one JSON object (malloc'd): items, errors, audio hours, wall time, x-real-time, per-stage busy
@@ -112,6 +115,8 @@ typedef struct srt_ds_run_options {
     int64_t shard_size;          /* units per shard */
     int shard_index, num_shards; /* this worker of how many */
     int resume;                  /* continue a killed run in out_dir (also fine when there is none) */
+    int allow_nonfinite;         /* 0: a file with a NaN, Inf or absurd (> 1e4) sample is an error (errors.jsonl)
+                                    naming the first; 1: such samples become 0, counted in the summary */
     srt_ds_progress_fn progress; /* called from the run's main thread a few times per second, and at the end */
     void *progress_user;
 } srt_ds_run_options;

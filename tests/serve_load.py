@@ -12,6 +12,7 @@
    client that disconnects mid-stream and one that hangs up while waiting for a whole body. The others' latency
    must stay within a bound of the undisturbed latency; /metrics must show the cancellations (client_gone) and the
    slow stream cut at its buffer cap (buffer_overflow); the engine must be idle again afterwards."""
+import http.client
 import json
 import os
 import re
@@ -273,11 +274,22 @@ def shutdown_under_load(srv):
                 "response_format": "pcm", "stream": i % 2 == 0}
         try:
             st, h, data = fetch(srv, body, body["stream"], timeout=30)
-            res = st
-        except Exception as e:         # a cut stream: http.client reports the incomplete chunked body
-            res = type(e).__name__
+            if st == 200 and body["stream"]:
+                # a stream ended at shutdown: what it had, in whole frame groups
+                ok = len(data) % (2 * GROUP_SAMPLES) == 0
+            elif st == 200:
+                ok = len(data) == 2 * int(h.get("x-snacrt-frames", -1)) * GROUP_SAMPLES
+            elif st == 503:
+                ok = b"shutting down" in data
+            else:
+                ok = False
+            res = (st, "ok" if ok else f"not a whole answer ({len(data)} bytes: {data[:80]!r})")
+        except http.client.IncompleteRead as e:   # a cut stream: the chunked body ends early
+            res = (type(e).__name__, "ok" if body["stream"] else "a whole-body request cut")
+        except Exception as e:         # a timeout (a hang), a reset, a refused connection: none is an answer
+            res = (type(e).__name__, str(e)[:80])
         with lock:
-            outcomes.append(res)
+            outcomes.append((i, body["stream"]) + res)
     threads = [threading.Thread(target=one, args=(i,)) for i in range(24)]
     for t in threads:
         t.start()
@@ -289,8 +301,10 @@ def shutdown_under_load(srv):
         t.join(30)
     C.check(rc == 0 and took < 15, f"SIGTERM under load -> exit 0 ({rc}) within 15 s ({took:.1f} s)")
     C.check(len(outcomes) == 24 and not any(t.is_alive() for t in threads), "every client got an outcome")
+    bad = [o for o in outcomes if o[3] != "ok"]
+    C.check(not bad, f"every outcome is a whole 200, a 503 'shutting down' or (streams) a cut chunked body: {bad[:6]}")
     print(f"serve_load: SIGTERM under load: exit {rc} after {took:.1f} s; client outcomes "
-          f"{sorted(map(str, outcomes))}", flush=True)
+          f"{sorted(str(o[2]) for o in outcomes)}", flush=True)
 
 
 def main():

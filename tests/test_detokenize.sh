@@ -50,7 +50,10 @@ check "encode" "SN encode -m $M24 -o $T/c.json $WAV && SN encode -m $M24 -o $T/s
 for F in f32 s16; do
   check "decode reference $F" "SN decode -m $M24 --sample-format $F -o $T/ref-$F.wav $T/c.json && SN decode -m $M24 --sample-format $F -o $T/refs-$F.wav $T/s.json"
 done
-check "decode reference noise" "SN decode -m $M24 --noise 5 -o $T/ref-noise.wav $T/c.json"
+for F in f32 s16; do
+  check "decode reference noise $F" "SN decode -m $M24 --noise 5 --sample-format $F -o $T/ref-noise-$F.wav $T/c.json && SN decode -m $M24 --noise 5 --sample-format $F -o $T/refs-noise-$F.wav $T/s.json"
+done
+check "seeded noise changes the audio" "! cmp -s $T/ref-noise-f32.wav $T/ref-f32.wav"
 
 # one shard per format: items hello (long) and "clips/short one#1" (short), then hello again under another key
 KEYS='hello,clips/short one#1,again'
@@ -72,8 +75,14 @@ for FMT in jsonl csv bin; do
     check "$FMT $F third item" "close $O/again.wav $T/ref-$F.wav $TOL"
     check "$FMT $F only these files" "[ \$(ls $O | wc -l) = 3 ]"
   done
-  O=$T/one-$FMT
-  check "$FMT --batch 1 == decode" "SN detokenize -m $M24 -o $O --batch 1 --sample-format f32 $SH > /dev/null && cmp -s '$O/clips_short_one_1.wav' $T/refs-f32.wav && cmp -s $O/hello.wav $T/ref-f32.wav && cmp -s $O/again.wav $T/ref-f32.wav"
+  # --batch 1: byte-identical to `snacrt decode`, s16 and f32, noise off and seeded
+  for F in f32 s16; do
+    for N in off 5; do
+      O=$T/one-$FMT-$F-$N
+      R=$([ $N = off ] && echo "" || echo "-noise")
+      check "$FMT --batch 1 --sample-format $F --noise $N == decode" "SN detokenize -m $M24 -o $O --batch 1 --sample-format $F --noise $N $SH > /dev/null && cmp -s '$O/clips_short_one_1.wav' $T/refs$R-$F.wav && cmp -s $O/hello.wav $T/ref$R-$F.wav && cmp -s $O/again.wav $T/ref$R-$F.wav"
+    done
+  done
   # the python reader prints the codes of the encode
   check "$FMT python reader" "$READER $SH > $T/py-$FMT.jsonl && $PY - $T/py-$FMT.jsonl $T/c.json $T/s.json <<'PY'
 import json, sys

@@ -3,7 +3,9 @@
  * SRT_CPU_GEMM_DIRECT_MAX_M = 32), N in 1, 7, 33, 1025, K in 1, 7, 33, 47, 1025 (kernel tails: 4-row B tiles,
  * 3-row A tiles, 8-wide k vectors), B in bf16, f16 and f32, trans_a 0/1, alpha/beta, every leading dimension larger than its width.
  * C starts NaN when beta = 0 (must not leak) and C's padding columns must come back bit-identical.
- * The matrix runs twice: with the run-time SIMD dispatch (AVX2/F16C here) and with the scalar fallback forced.
+ * The matrix runs once per kernel, forced through srt_cpu_gemm_kernels_set_max_isa: AVX-512 BF16 (bf16 B, M >= 2;
+ * A as hi + lo bf16 pairs: the f32 tolerance below; and with A rounded to bf16: ATOL_BF16_ACT), AVX2/F16C, scalar.
+ * The crossover is 32 (64 for AVX-512 BF16 with bf16 activations), so M 33 takes panel + sgemm except there.
  *
  * Tolerance |got - ref| <= atol + rtol |ref|, atol = 1e-5 * max(1, sqrt(K / 128)), rtol = 1e-4: the reference
  * accumulates in double, the cpu backend in f32 in another order; both convert bf16/f16 to f32 exactly, so only
@@ -19,6 +21,10 @@
 
 #define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
 #define RTOL 1e-4
+/* A rounded to bf16 (SNACRT_CPU_DPBF16=bf16): each product a*b is off by at most 2^-8 |a b| (bf16's unit
+ * roundoff), and sum_k |a_k b_k| <= K * 1 * (1 / sqrt(K)) = sqrt(K) here, so the worst case adds 2^-8 sqrt(K). */
+#define ATOL_BF16_ACT(K) (ATOL(K) + sqrt((double)(K)) / 256.0)
+static int g_bf16_act = 0;   /* the case runs with bf16 activations: ATOL_BF16_ACT */
 
 static const int g_ms[] = {1, 7, 16, 32, 33};
 static const int g_dims[] = {1, 7, 33, 1025};
@@ -79,7 +85,8 @@ static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, in
     }
     double max_err;
     size_t wi;
-    double excess = test_compare(got, want, (size_t)M * N, ATOL(K), RTOL, &wi, &max_err);
+    double excess = test_compare(got, want, (size_t)M * N, g_bf16_act && dt == SRT_BF16 ? ATOL_BF16_ACT(K) : ATOL(K),
+                                 RTOL, &wi, &max_err);
     TEST_CHECK(excess <= 0, "%s: element %zu got %g want %g (max abs err %g)", what, wi, got[wi], want[wi], max_err);
     free(A); free(Bf); free(Bh); free(C0); free(out[0]); free(out[1]); free(got); free(want);
     return max_err;
@@ -93,15 +100,26 @@ int main(void) {
     }
     static const srt_dtype dts[] = {SRT_BF16, SRT_F16, SRT_F32};
     static const float betas[] = {0.0f, 1.0f, 0.5f, 0.5f};
-    for (int scalar = 0; scalar < 2; scalar++) {
-        srt_cpu_gemm_kernels_force_scalar(scalar);
-        const char *isa = scalar ? "scalar" : "simd";
+    /* every kernel this machine has, the fastest first: AVX-512 BF16 (hi/lo A, then A rounded to bf16), AVX2, scalar */
+    static const struct { const char *name; int max_isa, bf16_act; } isas[] = {
+        {"avx512bf16", SRT_CPU_ISA_AVX512BF16, 0}, {"avx512bf16-bf16act", SRT_CPU_ISA_AVX512BF16, 1},
+        {"avx2", SRT_CPU_ISA_AVX2, 0}, {"scalar", SRT_CPU_ISA_SCALAR, 0}};
+    for (int v = 0; v < 4; v++) {
+        srt_cpu_gemm_kernels_set_max_isa(isas[v].max_isa);
+        srt_cpu_gemm_set_dpbf16(isas[v].bf16_act ? SRT_CPU_DPBF16_BF16ACT : SRT_CPU_DPBF16_HILO);
+        if (v < 2 && !srt_cpu_gemm_has_avx512bf16()) {
+            printf("%s: not available on this CPU, skipped\n", isas[v].name);
+            continue;
+        }
+        g_bf16_act = isas[v].bf16_act;
+        const char *isa = isas[v].name;
         double worst_err[3] = {0, 0, 0};
         int count = 0;
         for (int mi = 0; mi < 5; mi++)
             for (int ni = 0; ni < 4; ni++)
                 for (int ki = 0; ki < 5; ki++)
                     for (int di = 0; di < 3; di++, count++) {
+                        if (g_bf16_act && di != 0) continue;   /* the mode only changes bf16 B */
                         float alpha = count % 3 == 0 ? -0.75f : 1.0f, beta = betas[count % 4];
                         double err = check_case(&ref, &cpu, isa, g_ms[mi], g_dims[ni], g_ks[ki], count % 2, dts[di],
                                                 alpha, beta, count, 4242 + 3 * (uint64_t)count);
@@ -110,6 +128,8 @@ int main(void) {
         printf("%s: max abs error vs cpu-ref over %d cases: bf16 %.3g, f16 %.3g, f32 %.3g\n", isa, count,
                worst_err[0], worst_err[1], worst_err[2]);
     }
+    g_bf16_act = 0;
+    srt_cpu_gemm_set_dpbf16(-1);
     srt_cpu_gemm_kernels_force_scalar(0);
 
     /* The direct kernel itself at M = 33 (normally panel + sgemm): raise the crossover. */

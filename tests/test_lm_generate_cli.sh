@@ -15,10 +15,18 @@ for dev in cpu-ref cpu; do
   ids=$(echo "$out" | sed -n 's/.*"ids":\[\([^]]*\)\].*/\1/p')
   check "$ids" "88587,73015,73015" "orpheus p0 greedy on $dev"
 done
-# same seed, same sampled ids
-a=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-k 50 --seed 9 --format json)
-b=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-k 50 --seed 9 --format json)
+# ids of a JSON output, comma-separated ("" when there are none)
+ids_of() { echo "$1" | sed -n 's/.*"ids":\[\([^]]*\)\].*/\1/p'; }
+nids() { ids_of "$1" | tr ',' '\n' | grep -c '^[0-9][0-9]*$'; }
+# same seed, same sampled ids; both runs succeed with 8 ids, and sampling is not the greedy pick
+a=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-k 50 --seed 9 --format json); ra=$?
+b=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-k 50 --seed 9 --format json); rb=$?
+g=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --format json); rg=$?
+check "$ra $rb $rg" "0 0 0" "sampled and greedy runs exit 0"
+check "$(nids "$a") $(nids "$b") $(nids "$g")" "8 8 8" "sampled and greedy runs give 8 ids each"
 check "$a" "$b" "seeded sampling repeats"
+if [ -n "$(ids_of "$a")" ] && [ "$(ids_of "$a")" != "$(ids_of "$g")" ]; then passed=$((passed+1)); else
+  failed=$((failed+1)); echo "FAIL seeded sampling (temperature 1, top-k 50) differs from greedy: '$(ids_of "$a")' vs '$(ids_of "$g")'" >&2; fi
 err=$("$BIN" generate -m /nonexistent-model --ids 1 2>&1 >/dev/null); rc=$?
 check "$rc" "1" "missing model exit code"
 case "$err" in *"snacrt generate: "*"/nonexistent-model"*) passed=$((passed+1));; *) failed=$((failed+1)); echo "FAIL message: $err" >&2;; esac
@@ -31,12 +39,14 @@ for bad in "--temperature x" "--top-p 1.5" "--top-k -1" "--max-tokens 0" "--seed
 done
 # sampling flags change the draw but stay reproducible; text output prints the ids when there is no tokenizer
 c=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-p 0.9 \
-    --repetition-penalty 1.3 --presence-penalty 0.5 --frequency-penalty 0.2 --seed 9 --format json)
+    --repetition-penalty 1.3 --presence-penalty 0.5 --frequency-penalty 0.2 --seed 9 --format json); rc_c=$?
 d=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 5,6,7 --max-tokens 8 --temperature 1 --top-p 0.9 \
-    --repetition-penalty 1.3 --presence-penalty 0.5 --frequency-penalty 0.2 --seed 9 --format json)
+    --repetition-penalty 1.3 --presence-penalty 0.5 --frequency-penalty 0.2 --seed 9 --format json); rc_d=$?
+check "$rc_c $rc_d" "0 0" "sampling with penalties exits 0"
 check "$c" "$d" "seeded sampling with penalties repeats"
-n=$(echo "$c" | sed -n 's/.*"ids":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | wc -l)
-check "$n" "8" "8 sampled ids"
+check "$(nids "$c")" "8" "8 sampled ids"
+if [ "$(ids_of "$c")" != "$(ids_of "$a")" ]; then passed=$((passed+1)); else
+  failed=$((failed+1)); echo "FAIL the penalties and top-p change the draw: '$(ids_of "$c")' equals the plain sampled run" >&2; fi
 out=$("$BIN" generate -m "$SRC/tests/data/llama/tiny-qwen2" --ids 2000,5 --max-tokens 4 --format text)
 check "$out" "249 1462 249 1462" "text output without a tokenizer"
 echo "$passed passed, $failed failed"

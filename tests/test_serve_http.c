@@ -11,8 +11,8 @@
 
 static const char *const VOICES[] = {"tara", "leo", NULL};
 static const char *const MODELS[] = {"tiny", "tts-1", NULL};
-static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84, 0};
-static const srt_speech_limits LIM_AUDIO = {VOICES, MODELS, 10, 84, 65536};
+static const srt_speech_limits LIM = {VOICES, MODELS, 10, 84, 0, 0, 0};
+static const srt_speech_limits LIM_AUDIO = {VOICES, MODELS, 10, 84, 65536, 0, 0};
 
 /* Parse a body; returns the HTTP status (200 when accepted) and leaves the request in *out (caller frees). */
 static int parse(const char *body, srt_speech_request *out, srt_http_error *err) {

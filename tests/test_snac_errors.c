@@ -75,11 +75,28 @@ int main(void) {
         st = srt_codec_encode(c, 2, items, lens, codes, NULL, NULL);
         TEST_CHECK(st == SRT_OK, "encode: %s", srt_last_error());
         if (st == SRT_OK) {
+            /* earlier results: the codes and a decode of them, copied to compare after the failed calls */
+            srt_codes keep[2];
+            float *first[2] = {0}, *first_copy[2] = {0};
+            int64_t n_first[2] = {0};
+            for (int i = 0; i < 2; i++) {
+                keep[i] = codes[i];
+                for (int l = 0; l < codes[i].n_levels; l++) {
+                    keep[i].codes[l] = malloc(sizeof(int32_t) * (size_t)codes[i].n_frames[l]);
+                    memcpy(keep[i].codes[l], codes[i].codes[l], sizeof(int32_t) * (size_t)codes[i].n_frames[l]);
+                }
+            }
+            st = srt_codec_decode(c, 2, codes, -1, first, n_first);
+            TEST_CHECK(st == SRT_OK && n_first[0] == 4096 && n_first[1] == 4096, "first decode: %s", srt_last_error());
+            for (int i = 0; i < 2 && st == SRT_OK; i++) {
+                first_copy[i] = malloc(sizeof(float) * (size_t)n_first[i]);
+                memcpy(first_copy[i], first[i], sizeof(float) * (size_t)n_first[i]);
+            }
             /* out-of-range code in item 1: the call fails naming item 1; item 0's codes are untouched */
             int32_t saved = codes[1].codes[2][3];
             codes[1].codes[2][3] = 256;
-            float *out[2];
-            int64_t n_out[2];
+            float *out[2] = {0};
+            int64_t n_out[2] = {0};
             st = srt_codec_decode(c, 2, codes, -1, out, n_out);
             TEST_CHECK(st == SRT_ERR_RANGE && strstr(srt_last_error(), "item 1") && strstr(srt_last_error(), "256"),
                        "bad code: %s", srt_last_error());
@@ -88,9 +105,30 @@ int main(void) {
             st = srt_codec_decode(c, 2, codes, -1, out, n_out);
             TEST_CHECK(st == SRT_ERR_FORMAT && strstr(srt_last_error(), "level 1"), "inconsistent: %s", srt_last_error());
             codes[1].n_frames[1] += 1;
+            /* the failed calls changed neither the codes nor the earlier decode's buffers */
+            int codes_same = 1;
+            for (int i = 0; i < 2; i++) {
+                codes_same &= codes[i].n_levels == keep[i].n_levels && codes[i].n_samples == keep[i].n_samples;
+                for (int l = 0; l < keep[i].n_levels && codes_same; l++)
+                    codes_same &= codes[i].n_frames[l] == keep[i].n_frames[l] &&
+                                  !memcmp(codes[i].codes[l], keep[i].codes[l], sizeof(int32_t) * (size_t)keep[i].n_frames[l]);
+            }
+            TEST_CHECK(codes_same, "the codes are intact after the failed decodes");
+            for (int i = 0; i < 2 && first_copy[i]; i++)
+                TEST_CHECK(!memcmp(first[i], first_copy[i], sizeof(float) * (size_t)n_first[i]),
+                           "item %d of the earlier decode is intact after the failed decodes", i);
             st = srt_codec_decode(c, 2, codes, -1, out, n_out);
             TEST_CHECK(st == SRT_OK && n_out[0] == 4096 && n_out[1] == 4096, "decode after errors: %s", srt_last_error());
+            /* and a decode after the errors gives the earlier decode's audio exactly */
+            for (int i = 0; i < 2 && st == SRT_OK && first_copy[i]; i++)
+                TEST_CHECK(!memcmp(out[i], first_copy[i], sizeof(float) * (size_t)n_first[i]),
+                           "item %d: decode after errors equals the decode before them", i);
             if (st == SRT_OK) { free(out[0]); free(out[1]); }
+            for (int i = 0; i < 2; i++) {
+                free(first[i]);
+                free(first_copy[i]);
+                for (int l = 0; l < keep[i].n_levels; l++) free(keep[i].codes[l]);
+            }
             srt_codes_free(&codes[0]);
             srt_codes_free(&codes[1]);
         }

@@ -5,8 +5,9 @@
 #  - by two workers (--shard-index 0/1 --num-shards 2, run at the same time into one folder) + `snacrt merge-index`:
 #    same items_digest and totals in index.json, the same index.items.jsonl apart from shard names, the same
 #    errors.jsonl, the same codes per key when the shards are read back, no file name shared by the two workers;
-#  - by one worker with two encoder workers (--device cpu,cpu: batches go to either): the output set is
-#    byte-identical to the reference (codes never depend on batch mates or on which encoder ran them);
+#  - by one worker with two encoder workers (--device cpu,cpu: batches go to either): both encoders got batches
+#    (the summary's per-device counts), and the output set is byte-identical to the reference (codes never depend
+#    on batch mates or on which encoder ran them);
 #  - the tar and the manifest by one --device cuda worker (the simulator in a cudasim build; skipped when the build
 #    has no cuda device): byte-identical to the cpu encoder.
 # merge-index on the reference rewrites the same index; it refuses (exit 1, nothing written) when a shard file or a
@@ -109,6 +110,13 @@ check "unfinished worker: exit 1 naming the uncommitted shard, nothing written" 
 $S tokenize $OPT --device cpu,cpu --batch-seconds 1 -o dual $IN > dual.json
 check "--device cpu,cpu exits 0 with two devices in the summary" "[ $? = 0 ] && python3 -c \"import json,sys; s=json.load(open('dual.json')); sys.exit(0 if len(s['devices'])==2 else 1)\""
 check "--device cpu,cpu: output set byte-identical to one encoder" "sha dual | cmp -s - one.sha"
+check "--device cpu,cpu: both encoders got batches (summary's per-device batches and items)" "python3 - <<'PY'
+import json, sys
+s = json.load(open('dual.json'))
+d = s['devices']
+print('  per device: ' + ', '.join('%s %d batches %d items' % (x['device'], x['batches'], x['items']) for x in d), file=sys.stderr)
+sys.exit(0 if len(d) == 2 and all(x['batches'] >= 1 and x['items'] >= 1 for x in d) and sum(x['items'] for x in d) == s['items'] else 1)
+PY"
 # --device cuda (the simulator in a cudasim build, a GPU in an nvcc build; skipped without either): a small subset,
 # byte-identical to the cpu encoder's output set
 $S tokenize $OPT -o sub_cpu set.tar man/list.csv > /dev/null

@@ -7,19 +7,26 @@
 
 static const char *usage =
     "usage: snacrt encode -m MODEL_DIR [--format json|npy|laion|orpheus] [-o OUT] [--device cpu|cpu-ref|cuda[:N]]\n"
-    "                     [--threads N] AUDIO\n"
+    "                     [--threads N] [--max-seconds S] [--allow-nonfinite] AUDIO\n"
     "  Reads any audio libsndfile reads, mixes to mono, resamples to the model rate and writes the codes\n"
-    "  (default json to standard output).\n";
+    "  (default json to standard output).\n"
+    "  --max-seconds S     refuse audio longer than S seconds, from the file's header before decoding\n"
+    "  --allow-nonfinite   read NaN, Inf and absurd (|x| > 1e4) samples as 0 (counted on stderr) instead of\n"
+    "                      failing on the first\n";
 
 int srt_cmd_encode(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *fmt_name = "json", *device = "cpu", *threads = NULL, *input = NULL, *v;
+    const char *max_seconds = NULL;
+    srt_audio_read_options ropt = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
+        if (!strcmp(argv[i], "--allow-nonfinite")) { ropt.allow_nonfinite = 1; continue; }
         if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) model = v;
         else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) out = v;
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) fmt_name = v;
         else if (cli_flag_value(argc, argv, &i, "--device", &v)) device = v;
         else if (cli_flag_value(argc, argv, &i, "--threads", &v)) threads = v;
+        else if (cli_flag_value(argc, argv, &i, "--max-seconds", &v)) max_seconds = v;
         else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("encode", usage, "unknown option %s", argv[i]);
         else if (!input) { input = argv[i]; continue; }
         else return cli_usage_error("encode", usage, "only one AUDIO file may be given");
@@ -29,6 +36,10 @@ int srt_cmd_encode(int argc, char **argv) {
     srt_codes_format fmt;
     if (srt_codes_format_parse(fmt_name, &fmt) != SRT_OK || fmt == SRT_CODES_AUTO)
         return cli_usage_error("encode", usage, "unknown --format %s", fmt_name);
+    float max_s = 0;
+    if (max_seconds && (cli_parse_float(max_seconds, &max_s) || !(max_s > 0)))
+        return cli_usage_error("encode", usage, "--max-seconds must be a number > 0");
+    ropt.max_seconds = max_s;
     long long n_threads = 0;
     if (threads && cli_parse_int(threads, 0, 1024, &n_threads))
         return cli_usage_error("encode", usage, "--threads must be 0..1024");
@@ -43,8 +54,12 @@ int srt_cmd_encode(int argc, char **argv) {
     srt_codes codes = {0};
     char *data = NULL;
     size_t size = 0;
-    st = srt_audio_read(input, info.sample_rate, &audio, &n, NULL);
+    srt_audio_source_info ainfo;
+    st = srt_audio_read_opts(input, info.sample_rate, &ropt, &audio, &n, &ainfo);
     if (st == SRT_OK && n == 0) st = srt_error(SRT_ERR_FORMAT, "%s: no audio samples", input);
+    if (st == SRT_OK && ainfo.bad_samples)
+        fprintf(stderr, "snacrt encode: %s: %lld non-finite or absurd samples read as 0\n", input,
+                (long long)ainfo.bad_samples);
     if (st == SRT_OK) {
         const float *items[1] = {audio};
         st = srt_codec_encode(codec, 1, items, &n, &codes, NULL, NULL);

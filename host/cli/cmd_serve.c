@@ -31,6 +31,11 @@ static const char *USAGE =
     "  --stream-buffer-max BYTES unsent audio a streaming client may fall behind before its request is\n"
     "                            cancelled (default 8388608)\n"
     "  --timeout S               idle connection timeout in seconds (default 60)\n"
+    "  --header-timeout S        a connection must send a whole request head within S seconds (default 10)\n"
+    "  --body-timeout S          and a request body within S seconds of its head (default 60)\n"
+    "  --max-connections N       open connections at most (default 512)\n"
+    "  --max-connections-per-client N  open connections per client IP address (default 128)\n"
+    "  --max-audio-seconds S     longest audio prompt, checked from the file's header before decoding (default 600)\n"
     "Endpoints: POST /v1/audio/speech, GET /v1/models, /v1/voices, /health, /metrics, / (a web page).\n";
 
 static void log_stderr(void *user, const char *line) {
@@ -68,7 +73,8 @@ int srt_cmd_serve(int argc, char **argv) {
             "-m", "--model", "--codec", "--host", "--port", "--api-key", "--layout", "--device", "--threads",
             "--max-running", "--max-queue", "--max-tokens", "--max-input-chars", "--model-name", "--temperature",
             "--top-p", "--repetition-penalty", "--seed", "--http-threads", "--stream-buffer-max", "--timeout",
-            "--max-audio-bytes"};
+            "--max-audio-bytes", "--header-timeout", "--body-timeout", "--max-connections",
+            "--max-connections-per-client", "--max-audio-seconds"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -99,6 +105,16 @@ int srt_cmd_serve(int argc, char **argv) {
         case 19: bad = cli_parse_int(val, 4096, (long long)1 << 40, &v); hcfg.stream_buffer_max = (size_t)v; break;
         case 20: bad = cli_parse_int(val, 1, 86400, &v); hcfg.connection_timeout_s = (int)v; break;
         case 21: bad = cli_parse_int(val, 0, (long long)1 << 32, &v); hcfg.max_audio_bytes = v ? v : -1; break;
+        case 22: bad = cli_parse_int(val, 1, 86400, &v); hcfg.header_timeout_s = (int)v; break;
+        case 23: bad = cli_parse_int(val, 1, 86400, &v); hcfg.body_timeout_s = (int)v; break;
+        case 24: bad = cli_parse_int(val, 1, 1 << 20, &v); hcfg.max_connections = (int)v; break;
+        case 25: bad = cli_parse_int(val, 1, 1 << 20, &v); hcfg.max_connections_per_client = (int)v; break;
+        case 26: {
+            float sec = 0;
+            bad = cli_parse_float(val, &sec) || !(sec > 0 && sec <= 86400);
+            hcfg.max_audio_seconds = sec;
+            break;
+        }
         }
         if (bad) return cli_usage_error("serve", USAGE, "bad value for %s: '%s'", a, val);
     }

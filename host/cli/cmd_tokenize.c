@@ -24,6 +24,8 @@ static const char *usage =
     "                            --shard-index $SLURM_ARRAY_TASK_ID --num-shards $SLURM_ARRAY_TASK_COUNT;\n"
     "                            then `snacrt merge-index OUT_DIR` joins the workers' indexes\n"
     "  --resume                  continue a killed run in OUT_DIR (same command): committed shards are kept\n"
+    "  --allow-nonfinite         read NaN, Inf and absurd (|x| > 1e4) samples as 0 (counted in the summary)\n"
+    "                            instead of sending the file to errors.jsonl\n"
     "  --max-seconds S           split recordings longer than S at silence (items KEY#0, KEY#1, ... with offsets)\n"
     "  --chunk-seconds S         recordings longer than S are encoded in overlapped chunks of S while they are\n"
     "                            decoded: flat memory, the same codes (default: on cpu the longest chunk that\n"
@@ -135,6 +137,7 @@ int srt_cmd_tokenize(int argc, char **argv) {
         v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); free(inputs); return 0; }
         if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
+        if (!strcmp(a, "--allow-nonfinite")) { o.allow_nonfinite = 1; continue; }
         if (!strcmp(a, "--dry-run")) { dry = 1; continue; }
         if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) o.model_dir = v;
         else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) o.out_dir = v;

@@ -3,6 +3,7 @@
  *    FMA chain over k, then alpha * dot (+ beta * C), so a row's result never depends on M (the batch), N, the
  *    blocking or the threads (the codec's attention projections).
  *  - bf16/f16 B with small M and B stored (N,K) (decode: the LM's Linear weights): the direct kernel of
+ *    cpu_gemm_avx512.c (bf16 B, M >= 2, AVX-512 BF16 CPUs, opt-in: SNACRT_CPU_DPBF16) or
  *    cpu_gemm_kernels.c streams B once, converting in registers; threads split N.
  *  - bf16/f16 B otherwise: each thread converts panels of GEMM_PANEL columns of op(B) to f32 (exact, vectorized)
  *    and runs sgemm on them with all M rows, so each weight is converted once per call and the f32 copy of B never
@@ -66,6 +67,19 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
         A = packed;
         lda = a->K;
     }
+    /* bf16 weights, M >= 2, AVX-512 BF16 when asked for (srt_cpu_gemm_set_dpbf16): A packed once as bf16 hi/lo pairs, shared by the threads */
+    uint16_t *hi = NULL, *lo = NULL;   /* (M, KP(K)) each */
+    const int dp = srt_cpu_gemm_dpbf16();
+    if (a->b_dtype == SRT_BF16 && a->M >= 2 && dp != SRT_CPU_DPBF16_OFF && srt_cpu_gemm_has_avx512bf16()) {
+        size_t n = (size_t)a->M * SRT_CPU_GEMM_BF16X2_KP(a->K);
+        hi = malloc(sizeof(uint16_t) * 2 * (n ? n : 1));
+        if (!hi) {
+            free(packed);
+            return srt_error(SRT_ERR_NOMEM, "gemm: no memory to pack A as bf16 (M %d K %d)", a->M, a->K);
+        }
+        lo = dp == SRT_CPU_DPBF16_BF16ACT ? NULL : hi + n;
+        srt_cpu_gemm_pack_a_bf16x2(a->M, a->K, A, lda, hi, lo);
+    }
     /* chunks of whole 4-row tiles, ~128 KB of B each, handed out dynamically: on a shared machine a thread
      * that loses its core does not hold the others at the barrier */
     size_t row_bytes = (size_t)(a->K ? a->K : 1) * srt_dtype_size(a->b_dtype);
@@ -75,10 +89,14 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
     if (n_chunks < nt) nt = n_chunks;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int c = 0; c < n_chunks; c++) {
-        int lo = c * chunk, hi = lo + chunk < a->N ? lo + chunk : a->N;
-        srt_cpu_gemm_rows(a->M, a->K, a->alpha, a->beta, A, lda, a->B, a->ldb, a->b_dtype, a->C, a->ldc, lo, hi);
+        int n0 = c * chunk, n1 = n0 + chunk < a->N ? n0 + chunk : a->N;
+        if (hi)
+            srt_cpu_gemm_rows_bf16x2(a->M, a->K, a->alpha, a->beta, hi, lo, a->B, a->ldb, a->C, a->ldc, n0, n1);
+        else
+            srt_cpu_gemm_rows(a->M, a->K, a->alpha, a->beta, A, lda, a->B, a->ldb, a->b_dtype, a->C, a->ldc, n0, n1);
     }
     free(packed);
+    free(hi);
     return SRT_OK;
 }
 
@@ -138,7 +156,12 @@ srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     /* small problems: one thread */
     if ((double)a->M * a->N * a->K < 2e5) nt = 1;
     if (a->b_dtype == SRT_F32) return gemm_f32_fixed(ctx, a, nt);
-    if (a->trans_b && a->M <= g_direct_max_m) return gemm_direct(a, nt);
+    /* the AVX-512 BF16 kernel with bf16 activations beats panel + sgemm to M 64 (bench_gemm); hi/lo and AVX2 to 32 */
+    int direct_max = g_direct_max_m;
+    if (g_direct_max_m == SRT_CPU_GEMM_DIRECT_MAX_M && a->b_dtype == SRT_BF16 && srt_cpu_gemm_has_avx512bf16() &&
+        srt_cpu_gemm_dpbf16() == SRT_CPU_DPBF16_BF16ACT)
+        direct_max = SRT_CPU_GEMM_DIRECT_MAX_M_AVX512;
+    if (a->trans_b && a->M <= direct_max) return gemm_direct(a, nt);
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {

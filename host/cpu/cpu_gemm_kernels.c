@@ -5,7 +5,7 @@
  *    16 AVX2 registers; the 4 weight rows stay in L1/L2 while the m-blocks of A pass over them.
  *    M = 1 streams one weight row at a time instead (dot_avx2).
  *  - srt_cpu_half_to_f32_row: bf16/f16 -> f32 rows for the panel + sgemm path (large M).
- * AVX2+FMA+F16C at run time, portable scalar otherwise. */
+ * AVX2+FMA+F16C at run time, portable scalar otherwise (bf16 B with M >= 2 on AVX-512 BF16: cpu_gemm_avx512.c). */
 #include "cpu/cpu_gemm_kernels.h"
 #include "weights/weights.h"
 #include <immintrin.h>
@@ -20,13 +20,13 @@
  * boundaries of the mmap'd weights (the hardware prefetcher stops there). */
 #define GEMM_PREFETCH_BYTES 2048
 
-static int g_force_scalar = 0;
-
-void srt_cpu_gemm_kernels_force_scalar(int on) { g_force_scalar = on; }
+void srt_cpu_gemm_kernels_force_scalar(int on) {
+    srt_cpu_gemm_kernels_set_max_isa(on ? SRT_CPU_ISA_SCALAR : SRT_CPU_ISA_AVX512BF16);
+}
 
 static int gemm_has_avx2_f16c(void) {
     static int cached = -1;
-    if (g_force_scalar) return 0;
+    if (srt_cpu_gemm_kernels_max_isa() < SRT_CPU_ISA_AVX2) return 0;
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");

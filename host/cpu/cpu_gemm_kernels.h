@@ -15,11 +15,43 @@ void srt_cpu_gemm_rows(int M, int K, float alpha, float beta, const float *A, in
 
 /* The cpu gemm sends M <= this (with B stored (N,K)) to srt_cpu_gemm_rows, larger M to panel + sgemm. */
 #define SRT_CPU_GEMM_DIRECT_MAX_M 32   /* bench_gemm: direct >= panel+sgemm up to M 32, tie at 64 */
+#define SRT_CPU_GEMM_DIRECT_MAX_M_AVX512 64   /* bf16 B on AVX-512 BF16 with bf16 activations (bench_gemm: 1.8x
+                                               * panel+sgemm at M 64; hi/lo A keeps 32: 5% slower than it at 64) */
 /* Benchmark knob (not thread-safe; set before use): override the crossover, -1 restores the default. */
 void srt_cpu_gemm_set_direct_max_m(int max_m);
 
-/* Test knob (not thread-safe): 1 makes both kernels take their scalar fallback, 0 restores run-time dispatch. */
+/* Test knobs (not thread-safe; set before use): the highest instruction set the kernels may use, so every path
+ * runs on an AVX-512 machine. Default from the environment: SNACRT_CPU_MAX_ISA=scalar|avx2|avx512bf16 (unset:
+ * avx512bf16, i.e. the best this CPU has). force_scalar(1) = set_max_isa(SRT_CPU_ISA_SCALAR), force_scalar(0)
+ * restores run-time dispatch (SRT_CPU_ISA_AVX512BF16). */
+enum { SRT_CPU_ISA_SCALAR = 0, SRT_CPU_ISA_AVX2 = 1, SRT_CPU_ISA_AVX512BF16 = 2 };
+void srt_cpu_gemm_kernels_set_max_isa(int isa);
+int srt_cpu_gemm_kernels_max_isa(void);
 void srt_cpu_gemm_kernels_force_scalar(int on);
+
+/* ---- AVX-512 BF16 direct kernel (cpu_gemm_avx512.c), for bf16 B and M >= 2 ---- */
+/* 1 when this CPU has AVX-512 F/BW/VL/BF16 (OS-enabled) and the max-isa knob allows it. */
+int srt_cpu_gemm_has_avx512bf16(void);
+/* Whether the direct kernel uses vdpbf16ps, and how (not thread-safe: set before use; set(-1) re-reads the
+ * environment SNACRT_CPU_DPBF16=off|hilo|bf16, default off):
+ *  OFF:     the AVX2 f32 kernel (the default: f32-accurate and the same arithmetic for every M <= 32);
+ *  HILO:    A = hi + lo in bf16, ~2^-17 relative (f32-like; on this Zen CPU only ~10% faster than AVX2, and a row's
+ *           result then depends on whether M is 1 (AVX2) or more, enough to flip sampled tokens in test_tts_engine);
+ *  BF16ACT: A rounded to bf16 (relative error <= 2^-8 per activation, as a bf16 PyTorch model computes): 1.5-2x
+ *           AVX2 at M 8-64, but outside test_lm_golden's 1e-3 logit tolerance. */
+enum { SRT_CPU_DPBF16_OFF = 0, SRT_CPU_DPBF16_HILO = 1, SRT_CPU_DPBF16_BF16ACT = 2 };
+void srt_cpu_gemm_set_dpbf16(int mode);
+int srt_cpu_gemm_dpbf16(void);
+/* Packed row length of A for K: K rounded up to 32 (one zmm of bf16). */
+#define SRT_CPU_GEMM_BF16X2_KP(K) (((K) + 31) / 32 * 32)
+/* A (M, K) f32 row stride lda -> hi, lo (M, KP(K)) bf16 bits with A = hi + lo to ~2^-17 relative (hi = bf16(A),
+ * lo = bf16(A - hi); lo 0 where A is inf/NaN), zero padded. Only when srt_cpu_gemm_has_avx512bf16(). */
+void srt_cpu_gemm_pack_a_bf16x2(int M, int K, const float *A, int lda, uint16_t *hi, uint16_t *lo);
+/* srt_cpu_gemm_rows for bf16 B (N, K) with A given packed as hi/lo: C = alpha * (hi + lo) @ B^T (+ beta * C) for
+ * n0 <= n < n1, f32 accumulation; lo NULL: C = alpha * hi @ B^T (+ beta * C), A rounded to bf16.
+ * Only when srt_cpu_gemm_has_avx512bf16(). pack_a with lo NULL packs hi alone. */
+void srt_cpu_gemm_rows_bf16x2(int M, int K, float alpha, float beta, const uint16_t *hi, const uint16_t *lo,
+                              const uint16_t *B, int ldb, float *C, int ldc, int n0, int n1);
 
 /* dst[i] = (float)src[i] for i < n, src bf16 or f16 bits (exact conversions). */
 void srt_cpu_half_to_f32_row(float *dst, const uint16_t *src, int n, srt_dtype dtype);

@@ -1,23 +1,60 @@
-/* cpu_lm.c: the fast CPU language-model ops (cpu backend): OpenMP over rows/heads, f32 with SIMD inner loops.
+/* cpu_lm.c: the fast CPU language-model ops (cpu backend): OpenMP over rows/heads, f32 with SIMD inner loops
+ * (attention and RMSNorm compiled for AVX2+FMA too and picked at run time; attention walks a kv head's group of
+ * query heads together, so each cached key/value row is read once per group).
  * Semantics are in host/lm/lm_ops.h; test_lm_ops.c compares each op with host/cpu/ref_lm.c. */
 #include "lm/lm_ops.h"
 #include "lm/sample_pick.h"
 #include "weights/weights.h"
+#include "cpu/cpu_ops.h"
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
+#define LM_AVX2 __attribute__((target("avx2,fma")))
+
+static inline __attribute__((always_inline)) void rmsnorm_row(const float *x, const float *w, float *y, int dim,
+                                                               float eps) {
+    float ss = 0;
+    #pragma omp simd reduction(+:ss)
+    for (int i = 0; i < dim; i++) ss += x[i] * x[i];
+    float inv = (float)(1.0 / sqrt((double)ss / dim + eps));
+    #pragma omp simd
+    for (int i = 0; i < dim; i++) y[i] = x[i] * inv * w[i];
+}
+/* The sum of squares in 4 independent FMA chains (one chain is latency-bound at decode widths). */
+static LM_AVX2 void rmsnorm_row_avx2(const float *x, const float *w, float *y, int dim, float eps) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= dim; i += 32) {
+        __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8), x2 = _mm256_loadu_ps(x + i + 16),
+               x3 = _mm256_loadu_ps(x + i + 24);
+        s0 = _mm256_fmadd_ps(x0, x0, s0); s1 = _mm256_fmadd_ps(x1, x1, s1);
+        s2 = _mm256_fmadd_ps(x2, x2, s2); s3 = _mm256_fmadd_ps(x3, x3, s3);
+    }
+    for (; i + 8 <= dim; i += 8) { __m256 x0 = _mm256_loadu_ps(x + i); s0 = _mm256_fmadd_ps(x0, x0, s0); }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float ss = _mm_cvtss_f32(h);
+    for (; i < dim; i++) ss += x[i] * x[i];
+    float inv = (float)(1.0 / sqrt((double)ss / dim + eps));
+    __m256 vinv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= dim; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _mm256_loadu_ps(w + i)));
+    for (; i < dim; i++) y[i] = x[i] * inv * w[i];
+}
+
 static srt_status cpu_rmsnorm(void *ctx, const srt_rmsnorm_args *a) {
     (void)ctx;
-    #pragma omp parallel for schedule(static) if (a->rows > 4)
+    const int avx2 = srt_cpu_has_avx2();
+    /* threads only pay off past ~128K elements (a decode batch's 8 x 2048 is a few us on one core) */
+    #pragma omp parallel for schedule(static) if ((int64_t)a->rows * a->dim >= (1 << 17))
     for (int r = 0; r < a->rows; r++) {
         const float *x = a->x + (size_t)r * a->dim;
         float *y = a->y + (size_t)r * a->dim;
-        float ss = 0;
-        #pragma omp simd reduction(+:ss)
-        for (int i = 0; i < a->dim; i++) ss += x[i] * x[i];
-        float inv = (float)(1.0 / sqrt((double)ss / a->dim + a->eps));
-        #pragma omp simd
-        for (int i = 0; i < a->dim; i++) y[i] = x[i] * inv * a->w[i];
+        if (avx2) rmsnorm_row_avx2(x, a->w, y, a->dim, a->eps);
+        else rmsnorm_row(x, a->w, y, a->dim, a->eps);
     }
     return SRT_OK;
 }
@@ -59,36 +96,72 @@ static srt_status cpu_kv_store(void *ctx, const srt_kv_store_args *a) {
     return SRT_OK;
 }
 
-/* One (query row, head): scores over positions 0..last, softmax, weighted sum of values. */
-static void attend_one(const srt_paged_attn_args *a, const int32_t *blocks, const float *q, int kvh, int last,
-                       float *score, float *out) {
-    int D = a->head_dim, kv_dim = a->n_kv_heads * D, bs = a->block_size;
-    float scale = 1.0f / sqrtf((float)D), mx = -INFINITY;
-    for (int p = 0; p <= last; p++) {
-        const float *k = a->k_cache + ((size_t)blocks[p / bs] * bs + p % bs) * kv_dim + (size_t)kvh * D;
-        float dot = 0;
-        #pragma omp simd reduction(+:dot)
-        for (int d = 0; d < D; d++) dot += q[d] * k[d];
-        score[p] = dot * scale;
-        if (score[p] > mx) mx = score[p];
+/* One (query row, kv head): the G query heads sharing kv head kvh, together, so each key and value row is read
+ * once per group (GQA: 4x less cache traffic at Llama-3.2 widths): scores over positions 0..last walked block by
+ * block, softmax per head, weighted sum of values. q, out: the group's first head (heads D floats apart);
+ * score: (G, last + 1). */
+static inline __attribute__((always_inline)) void attend_group_body(const srt_paged_attn_args *a,
+        const int32_t *blocks, const float *q, int G, int kvh, int last, float *score, float *out) {
+    const int D = a->head_dim, kv_dim = a->n_kv_heads * D, bs = a->block_size, n = last + 1;
+    const float scale = 1.0f / sqrtf((float)D);
+    for (int p0 = 0; p0 < n; p0 += bs) {   /* keys: one block of consecutive slots at a time */
+        const float *kb = a->k_cache + (size_t)blocks[p0 / bs] * bs * kv_dim + (size_t)kvh * D;
+        int pn = n - p0 < bs ? n - p0 : bs;
+        for (int j = 0; j < pn; j++) {
+            const float *k = kb + (size_t)j * kv_dim;
+            for (int g = 0; g < G; g++) {
+                const float *qg = q + (size_t)g * D;
+                float dot = 0;
+                #pragma omp simd reduction(+:dot)
+                for (int d = 0; d < D; d++) dot += qg[d] * k[d];
+                score[(size_t)g * n + p0 + j] = dot * scale;
+            }
+        }
     }
-    float sum = 0;
-    for (int p = 0; p <= last; p++) { score[p] = expf(score[p] - mx); sum += score[p]; }
-    for (int d = 0; d < D; d++) out[d] = 0;
-    for (int p = 0; p <= last; p++) {
-        const float *v = a->v_cache + ((size_t)blocks[p / bs] * bs + p % bs) * kv_dim + (size_t)kvh * D;
-        float w = score[p];
+    float inv[64];   /* G <= 64 here; larger groups take the per-head loop below */
+    for (int g = 0; g < G; g++) {
+        float *sc = score + (size_t)g * n, mx = -INFINITY, sum = 0;
+        for (int p = 0; p < n; p++) mx = sc[p] > mx ? sc[p] : mx;
+        for (int p = 0; p < n; p++) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
+        inv[g] = 1.0f / sum;
+        float *o = out + (size_t)g * D;
+        for (int d = 0; d < D; d++) o[d] = 0;
+    }
+    for (int p0 = 0; p0 < n; p0 += bs) {   /* values */
+        const float *vb = a->v_cache + (size_t)blocks[p0 / bs] * bs * kv_dim + (size_t)kvh * D;
+        int pn = n - p0 < bs ? n - p0 : bs;
+        for (int j = 0; j < pn; j++) {
+            const float *v = vb + (size_t)j * kv_dim;
+            for (int g = 0; g < G; g++) {
+                float w = score[(size_t)g * n + p0 + j], *o = out + (size_t)g * D;
+                #pragma omp simd
+                for (int d = 0; d < D; d++) o[d] += w * v[d];
+            }
+        }
+    }
+    for (int g = 0; g < G; g++) {
+        float *o = out + (size_t)g * D;
         #pragma omp simd
-        for (int d = 0; d < D; d++) out[d] += w * v[d];
+        for (int d = 0; d < D; d++) o[d] *= inv[g];
     }
-    float inv = 1.0f / sum;
-    for (int d = 0; d < D; d++) out[d] *= inv;
+}
+
+/* The same loops compiled twice: for AVX2+FMA (function-level target, picked at run time) and baseline x86-64. */
+static LM_AVX2 void attend_group_avx2(const srt_paged_attn_args *a, const int32_t *blocks, const float *q, int G,
+                                      int kvh, int last, float *score, float *out) {
+    attend_group_body(a, blocks, q, G, kvh, last, score, out);
+}
+static void attend_group(const srt_paged_attn_args *a, const int32_t *blocks, const float *q, int G, int kvh,
+                         int last, float *score, float *out) {
+    if (srt_cpu_has_avx2()) attend_group_avx2(a, blocks, q, G, kvh, last, score, out);
+    else attend_group_body(a, blocks, q, G, kvh, last, score, out);
 }
 
 static srt_status cpu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
     (void)ctx;
     SRT_TRY(srt_check_paged_attn_args(a));
-    int H = a->n_heads, D = a->head_dim, group = H / a->n_kv_heads;
+    int H = a->n_heads, D = a->head_dim, KVH = a->n_kv_heads, group = H / KVH;
+    int G = group <= 64 ? group : 1;          /* heads per work item (attend_group's limit) */
     int max_ctx = 1, n_rows = 0;
     for (int s = 0; s < a->n_seqs; s++) {
         if (a->ctx_len[s] > max_ctx) max_ctx = a->ctx_len[s];
@@ -99,22 +172,22 @@ static srt_status cpu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
     if (!row_seq) return SRT_ERR_NOMEM;
     for (int s = 0, r = 0; s < a->n_seqs; s++)
         for (int i = 0; i < a->n_q[s]; i++, r++) { row_seq[2 * r] = s; row_seq[2 * r + 1] = i; }
-    int failed = 0;
-    int64_t n_items = (int64_t)n_rows * H;
-    #pragma omp parallel
+    int failed = 0, per_row = H / G;
+    int64_t n_items = (int64_t)n_rows * per_row;
+    #pragma omp parallel if (n_items > 1)
     {
-        float *score = malloc(sizeof(float) * (size_t)max_ctx);
+        float *score = malloc(sizeof(float) * (size_t)max_ctx * G);
         if (!score) {
             #pragma omp atomic write
             failed = 1;
         }
-        #pragma omp for schedule(dynamic, 4)
+        #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < n_items; it++) {
             if (!score) continue;
-            int r = (int)(it / H), h = (int)(it % H), s = row_seq[2 * r], i = row_seq[2 * r + 1];
+            int r = (int)(it / per_row), h = (int)(it % per_row) * G, s = row_seq[2 * r], i = row_seq[2 * r + 1];
             int row = a->q_start[s] + i, last = a->ctx_len[s] - a->n_q[s] + i;
-            attend_one(a, a->block_table + (size_t)s * a->max_blocks, a->q + ((size_t)row * H + h) * D, h / group,
-                       last, score, a->out + ((size_t)row * H + h) * D);
+            attend_group(a, a->block_table + (size_t)s * a->max_blocks, a->q + ((size_t)row * H + h) * D, G,
+                         h / group, last, score, a->out + ((size_t)row * H + h) * D);
         }
         free(score);
     }

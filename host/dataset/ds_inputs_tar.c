@@ -1,7 +1,7 @@
 /* ds_inputs_tar.c: a worker's unit list: its share of the entries (entry j goes to worker j % num_shards), with
  * each WebDataset tar archive listed into one unit per sample (consecutive members sharing a key; the first audio
  * member is the audio, .json sidecar fields and .txt text pass through). An audio member is listed by its byte
- * range in the archive, which the readers decode through a window of the file (ds_audio_open_window): a long
+ * range in the archive, which the readers decode through a window of the file (srt_audio_stream_open_window): a long
  * recording in a tar is never held whole. */
 #include "dataset/ds_pipeline_internal.h"
 #include "common.h"

@@ -21,10 +21,13 @@ static srt_status post_item(ds_pipe *p, const ds_meta *meta, srt_codes *codes, i
     return SRT_OK;
 }
 
-static void count_encoded(ds_worker *w, int64_t items, int64_t samples, double seconds) {
+/* chunked: the items went through the push-mode chunked encoder (else one srt_codec_encode batch) */
+static void count_encoded(ds_worker *w, int chunked, int64_t items, int64_t samples, double seconds) {
     ds_pipe *p = w->pipe;
     pthread_mutex_lock(&p->mu);
     w->stats.items += items;
+    if (chunked) w->stats.chunked_items += items;
+    else w->stats.batches++;
     w->stats.audio_seconds += (double)samples / p->info.sample_rate;
     w->stats.busy_seconds += seconds;
     p->encode_busy += seconds;
@@ -79,7 +82,7 @@ static srt_status run_job(ds_worker *w, ds_long_job *job) {
         if (st != SRT_ERR_CANCELLED) srt_error_prefix(st, "encoding %s: ", p->units[meta.unit].source);
         return st;
     }
-    count_encoded(w, dropped ? 0 : 1, dropped ? 0 : acc.n_samples, busy);
+    count_encoded(w, 1, dropped ? 0 : 1, dropped ? 0 : acc.n_samples, busy);
     if (dropped) srt_codes_free(&acc);
     return post_item(p, &meta, dropped ? NULL : &acc, dropped ? DS_MSG_DROPPED : DS_MSG_ITEM);
 }
@@ -131,7 +134,7 @@ static srt_status run_batch(ds_worker *w, ds_short **batch, int n) {
     srt_status st = srt_codec_encode(w->codec, n, audio, lens, codes, NULL, NULL);
     double busy = ds_now() - t0;
     if (st != SRT_OK) srt_error_prefix(st, "encoding a batch of %d (first %s): ", n, p->units[batch[0]->meta.unit].source);
-    else count_encoded(w, n, total, busy);
+    else count_encoded(w, 0, n, total, busy);
     for (int i = 0; i < n; i++) {
         if (st == SRT_OK) st = post_item(p, &batch[i]->meta, &codes[i], DS_MSG_ITEM);
         else srt_codes_free(&codes[i]);

@@ -59,17 +59,8 @@ void ds_units_free(ds_unit *u, int64_t n);
 /* Is this file name an audio file we pick up when scanning a directory (by extension)? */
 int ds_is_audio_name(const char *name);
 
-/* Incremental decoding (ds_inputs_audio.c): blocks of mono samples at target_rate. */
-typedef struct ds_audio_stream ds_audio_stream;
-srt_status ds_audio_open_file(const char *path, int target_rate, ds_audio_stream **out);
-/* The bytes [offset, offset + size) of the file at path (a tar member), read through pread as libsndfile asks:
- * memory stays bounded whatever the size. name is used in messages. */
-srt_status ds_audio_open_window(const char *path, int64_t offset, int64_t size, const char *name, int target_rate,
-                                ds_audio_stream **out);
-/* Next block (pointer valid until the next call). At the end: *eof = 1 with the resampler's tail in the block;
- * a truncated/corrupt input fails here, possibly after earlier blocks. */
-srt_status ds_audio_next(ds_audio_stream *s, const float **samples, int64_t *n, int *eof);
-void ds_audio_close(ds_audio_stream *s);
+/* Decoding is host/audio's streaming reader (srt_audio_stream_*: a path, or a tar member through a window of its
+ * archive), blocks of mono samples at the model rate. */
 
 /* ---------------------------------------------------------------- hashing (ds_index_hash.c) */
 
@@ -191,6 +182,7 @@ typedef struct ds_pipe {
     /* statistics (under mu) */
     srt_ds_progress progress;
     double read_busy, encode_busy, write_busy;
+    int64_t nonfinite_replaced;    /* allow_nonfinite: bad samples read as 0 (readers add theirs under mu) */
     double t_start;
 } ds_pipe;
 

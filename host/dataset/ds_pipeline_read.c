@@ -1,13 +1,14 @@
 /* ds_pipeline_read.c: the tokenizer's reader threads: take the next unit in order (within the gate the writer
- * opens), decode it block by block (ds_audio_*), and emit its items while reading:
+ * opens), decode it block by block (srt_audio_stream_*, host/audio), and emit its items while reading:
  *  - no split: up to chunk_samples are gathered; a shorter recording becomes one short item for the batched
  *    encoder pool; a longer one becomes a long job whose pieces flow to an encoder as they are decoded (push-mode
  *    chunked encode), so memory stays flat whatever the length;
  *  - --max-seconds: segments are cut at silence (srt_ds_find_cut) as soon as more than max_samples are buffered;
  *    each goes out as a short item or, when longer than chunk_samples, a long job.
- * A tar member is decoded through a window of its archive (ds_audio_open_window), never read whole.
+ * A tar member is decoded through a window of its archive (srt_audio_stream_open_window), never read whole.
  * Then UNIT_DONE with the number of items emitted (or the error; the writer drops that unit's items). */
 #include "dataset/ds_pipeline_internal.h"
+#include "snacrt_audio.h"
 #include "common.h"
 #include <string.h>
 #include <sys/resource.h>
@@ -192,20 +193,21 @@ static srt_status sink_finish(sink *s) {
 
 /* Decode one unit. Data errors (unreadable, truncated, ...) go to *error (malloc'd); the return value is for
  * failures of the run (out of memory, cancelled). */
-static srt_status read_unit(ds_pipe *p, int64_t u, int *n_items, char **error, double *busy) {
+static srt_status read_unit(ds_pipe *p, int64_t u, int *n_items, char **error, double *busy, int64_t *nonfinite) {
     const ds_unit *unit = &p->units[u];
     sink s = {.p = p, .unit = u};
-    ds_audio_stream *as = NULL;
+    srt_audio_stream *as = NULL;
+    srt_audio_read_options opt = {.allow_nonfinite = p->o->allow_nonfinite};
     double t0 = ds_now();
-    srt_status st = unit->member >= 0 ? ds_audio_open_window(unit->path, unit->member_offset, unit->member_size,
-                                                             unit->source, p->info.sample_rate, &as)
-                                      : ds_audio_open_file(unit->path, p->info.sample_rate, &as);
+    srt_status st = unit->member >= 0 ? srt_audio_stream_open_window(unit->path, unit->member_offset, unit->member_size,
+                                                                     unit->source, p->info.sample_rate, &opt, &as)
+                                      : srt_audio_stream_open(unit->path, p->info.sample_rate, &opt, &as);
     srt_status fatal = SRT_OK;
     while (st == SRT_OK) {
         const float *x = NULL;
         int64_t n = 0;
         int eof = 0;
-        st = ds_audio_next(as, &x, &n, &eof);
+        st = srt_audio_stream_next(as, &x, &n, &eof);
         if (st != SRT_OK) break;
         *busy += ds_now() - t0;
         if (n > 0) fatal = sink_push(&s, x, n);
@@ -220,7 +222,12 @@ static srt_status read_unit(ds_pipe *p, int64_t u, int *n_items, char **error, d
         if (!*error) fatal = SRT_ERR_NOMEM;
     }
     if (s.job) job_end(&s, s.job, 1);                  /* the streaming job of a failed unit is dropped */
-    ds_audio_close(as);
+    if (as && st == SRT_OK) {
+        srt_audio_source_info info;
+        srt_audio_stream_info(as, &info);
+        *nonfinite += info.bad_samples;
+    }
+    srt_audio_stream_close(as);
     free(s.buf);
     *n_items = s.n_items;
     return fatal;
@@ -245,6 +252,7 @@ static int64_t take_unit(ds_pipe *p) {
 void *ds_reader_main(void *arg) {
     ds_pipe *p = arg;
     double busy = 0;
+    int64_t nonfinite = 0;
     /* Decoding is ~1% of the work; the encoder's OpenMP threads meet at a barrier after every op, so a reader that
      * preempts one of them stalls all. A lower priority (this thread only) lets the encoder threads win the cores
      * while readers still run in the gaps; failure to lower it is harmless. */
@@ -256,7 +264,7 @@ void *ds_reader_main(void *arg) {
         if (u < 0) break;
         int n_items = 0;
         if (p->units[u].error) error = srt_strdup(p->units[u].error);
-        else fatal = read_unit(p, u, &n_items, &error, &busy);
+        else fatal = read_unit(p, u, &n_items, &error, &busy, &nonfinite);
         if (fatal != SRT_OK) {
             free(error);
             if (fatal != SRT_ERR_CANCELLED) ds_pipe_fail(p, fatal);
@@ -272,6 +280,7 @@ void *ds_reader_main(void *arg) {
     }
     pthread_mutex_lock(&p->mu);
     p->read_busy += busy;
+    p->nonfinite_replaced += nonfinite;
     p->readers_active--;
     pthread_cond_broadcast(&p->cv_work);
     pthread_cond_broadcast(&p->cv_msg);

@@ -50,6 +50,7 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
     cJSON_AddNumberToObject(j, "audio_hours", p->audio_seconds / 3600.0);
     cJSON_AddNumberToObject(j, "wall_seconds", p->wall_seconds);
     cJSON_AddNumberToObject(j, "x_real_time", p->wall_seconds > 0 ? p->audio_seconds / p->wall_seconds : 0);
+    cJSON_AddNumberToObject(j, "nonfinite_samples_replaced", (double)s->nonfinite_replaced);
     cJSON_AddNumberToObject(stages, "read_busy_seconds", s->read_busy_seconds);
     cJSON_AddNumberToObject(stages, "encode_busy_seconds", s->encode_busy_seconds);
     cJSON_AddNumberToObject(stages, "write_busy_seconds", s->write_busy_seconds);
@@ -63,6 +64,8 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
         if (!o) continue;
         cJSON_AddStringToObject(o, "device", d->device);
         cJSON_AddNumberToObject(o, "items", (double)d->items);
+        cJSON_AddNumberToObject(o, "batches", (double)d->batches);
+        cJSON_AddNumberToObject(o, "chunked_items", (double)d->chunked_items);
         cJSON_AddNumberToObject(o, "audio_seconds", d->audio_seconds);
         cJSON_AddNumberToObject(o, "busy_seconds", d->busy_seconds);
         cJSON_AddNumberToObject(o, "x_real_time_busy", d->busy_seconds > 0 ? d->audio_seconds / d->busy_seconds : 0);

@@ -246,6 +246,7 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     progress_snapshot(p, &summary->progress);
     summary->progress.finished = 1;
     summary->read_busy_seconds = p->read_busy;
+    summary->nonfinite_replaced = p->nonfinite_replaced;
     summary->encode_busy_seconds = p->encode_busy;
     summary->write_busy_seconds = p->write_busy;
     summary->n_readers = o->n_readers > 0 ? o->n_readers : 2;

@@ -88,6 +88,9 @@ char *srt_http_metrics_text(const srt_http_counters *c, const srt_tts_metrics *m
     emit(&t, "snacrt_http_streams_backlogged_total %lld\n", (long long)c->streams_backlogged);
     family(&t, "snacrt_http_rejected_full_total", "counter", "Speech requests answered 503 because the queue was full.");
     emit(&t, "snacrt_http_rejected_full_total %lld\n", (long long)c->rejected_full);
+    family(&t, "snacrt_http_connections_timed_out_total", "counter",
+           "Connections closed for not sending a whole request head (or body) within the deadline.");
+    emit(&t, "snacrt_http_connections_timed_out_total %lld\n", (long long)c->timed_out);
 
     family(&t, "snacrt_time_to_first_audio_seconds", "histogram",
            "Time from receiving a speech request to its first audio samples.");

@@ -318,11 +318,16 @@ static int parse_audio(const cJSON *root, const srt_speech_limits *lim, srt_spee
                                   lim->max_audio_bytes);
     }
     srt_audio_source_info info;
-    srt_status st = srt_audio_read_memory(bytes, n_bytes, "the 'audio' field", 0, &out->audio, &out->n_audio, &info);
+    /* the duration limit is checked from the file's header before any sample is decoded (and while decoding), and
+     * the samples come out at the codec's rate: memory is bounded by the limits, whatever the compression ratio */
+    srt_audio_read_options opt = {.max_seconds = lim->max_audio_seconds};
+    srt_status st = srt_audio_read_memory_opts(bytes, n_bytes, "the 'audio' field", lim->audio_rate > 0 ? lim->audio_rate : 0,
+                                               &opt, &out->audio, &out->n_audio, &info);
     free(bytes);
     if (st == SRT_ERR_NOMEM) return srt_http_error_set(err, 500, "server_error", "out of memory");
+    if (st == SRT_ERR_RANGE) return srt_http_error_set(err, 413, "invalid_request_error", "%.300s", srt_last_error());
     if (st != SRT_OK) return bad(err, "%.300s", srt_last_error());   /* "the 'audio' field: cannot read as ..." */
-    out->audio_rate = info.sample_rate;
+    out->audio_rate = lim->audio_rate > 0 ? lim->audio_rate : info.sample_rate;
     if (out->n_audio <= 0 || out->audio_rate <= 0) return bad(err, "'audio' holds no samples");
     return 0;
 }

@@ -10,7 +10,18 @@
  *
  * Per-request state (req_state) is shared by up to three owners, counted in refs: the MHD request (released in
  * on_completed), the streaming response (released by its free callback) and the engine request (released by the
- * callback with done = 1). Locks: server->lock (counters, the active list) may be held while taking r->lock,
+ * callback with done = 1).
+ *
+ * Connection limits (a slow client must not take the slots of others): at most max_connections open connections,
+ * at most max_connections_per_client per client IP (both enforced by MHD at accept), and deadlines: a connection
+ * must deliver a whole request head within header_timeout_s of opening (or of its previous response) and a
+ * speech request's body within body_timeout_s of its head; MHD's own timeout is only an idle timeout, which a
+ * client trickling one byte at a time never trips. Every connection is tracked (conn_track, from MHD's connection
+ * notifications) and the watcher thread shuts down the socket of one past its deadline; MHD then sees the socket
+ * end and closes the connection. A track leaves the list (under server->lock) in the CLOSED notification, before
+ * MHD closes the fd, so the watcher never touches a reused descriptor.
+ *
+ * Locks: server->lock (counters, the active list) may be held while taking r->lock,
  * never the reverse; no lock is held across srt_tts_submit / srt_tts_cancel (the engine may call back). */
 #include "serve/http_server.h"
 #include "snacrt_audio.h"
@@ -36,6 +47,15 @@ enum { CANCEL_NONE = 0, CANCEL_CLIENT_GONE, CANCEL_OVERFLOW, CANCEL_SHUTDOWN, CA
 
 typedef struct req_state req_state;
 
+enum { CT_HEAD = 0, CT_BODY, CT_BUSY };
+typedef struct conn_track {
+    int fd;
+    int phase;                     /* CT_HEAD: waiting for a request head; CT_BODY: reading a body; CT_BUSY: no deadline */
+    double deadline_ms;            /* CT_HEAD / CT_BODY: shut the socket down after this (now_ms clock) */
+    int cut;                       /* shut down already */
+    struct conn_track *prev, *next;
+} conn_track;
+
 struct srt_http_server {
     struct MHD_Daemon *daemon;
     srt_tts_engine *engine;
@@ -52,6 +72,7 @@ struct srt_http_server {
     pthread_t watcher;             /* peeks at suspended connections (watch_main) */
     pthread_cond_t watch_cv;
     int watcher_started, watch_stop;
+    conn_track *conns;             /* every open connection (server->lock) */
 };
 
 struct req_state {
@@ -168,9 +189,37 @@ static int client_hung_up(int fd) {
     return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/* ------------------------------------------------------------------ connection deadlines */
+
+static conn_track *track_of(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? (conn_track *)ci->socket_context : NULL;
+}
+
+/* Move a connection to another phase (deadline counted from now). */
+static void track_phase(srt_http_server *s, struct MHD_Connection *conn, int phase) {
+    conn_track *t = track_of(conn);
+    if (!t) return;
+    pthread_mutex_lock(&s->lock);
+    t->phase = phase;
+    t->deadline_ms = now_ms() + 1e3 * (phase == CT_BODY ? s->cfg.body_timeout_s : s->cfg.header_timeout_s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Shut down the sockets of connections past their head or body deadline (server->lock held). */
+static void cut_overdue_locked(srt_http_server *s) {
+    double t = now_ms();
+    for (conn_track *c = s->conns; c; c = c->next) {
+        if (c->cut || c->phase == CT_BUSY || t < c->deadline_ms || c->fd < 0) continue;
+        c->cut = 1;
+        s->counters.timed_out++;
+        shutdown(c->fd, SHUT_RDWR);
+    }
+}
+
 /* ------------------------------------------------------------------ watcher thread */
 
-/* Every PEEK_INTERVAL_MS: cancel the submitted requests whose connection is suspended and whose client hung up.
+/* Every PEEK_INTERVAL_MS: cut the connections past their deadline (cut_overdue_locked); cancel the submitted requests whose connection is suspended and whose client hung up.
  * A suspended connection stays open (MHD does not touch it), so its fd is valid while r->lock shows suspended. */
 static void *watch_main(void *arg) {
     srt_http_server *s = arg;
@@ -182,6 +231,7 @@ static void *watch_main(void *arg) {
         if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
         pthread_cond_timedwait(&s->watch_cv, &s->lock, &ts);
         if (s->watch_stop) break;
+        cut_overdue_locked(s);
         uint64_t ids[64];
         int n_ids = 0;
         for (req_state *r = s->active; r && n_ids < 64; r = r->next) {
@@ -426,7 +476,11 @@ static enum MHD_Result reply_speech_body(req_state *r) {
     }
     if (st != SRT_OK) {
         srt_http_error err;
-        srt_http_error_set(&err, 500, "server_error", "speech generation failed: %s", r->engine_error);
+        if (st == SRT_ERR_RANGE || st == SRT_ERR_INVALID_ARG || st == SRT_ERR_UNSUPPORTED || st == SRT_ERR_FORMAT)
+            /* the request itself cannot be served (e.g. it needs more KV-cache blocks than the cache holds) */
+            srt_http_error_set(&err, st == SRT_ERR_RANGE ? 413 : 400, "invalid_request_error", "%s", r->engine_error);
+        else
+            srt_http_error_set(&err, 500, "server_error", "speech generation failed: %s", r->engine_error);
         return reply_error(r, &err, NULL);
     }
     uint8_t *body = NULL;
@@ -453,8 +507,16 @@ static enum MHD_Result reply_speech_body(req_state *r) {
 }
 
 /* Called again after a resume: answer if the engine is done (or we are stopping), else wait again. */
+static enum MHD_Result start_stream_response(req_state *r);
+
+/* A streaming request sends its 200 and headers with its first audio (or a successful end), so a request the
+ * engine refuses before any audio (one that cannot fit the KV cache, a bad audio prompt) still gets its 4xx. */
 static enum MHD_Result continue_speech(req_state *r) {
     pthread_mutex_lock(&r->lock);
+    if (r->sreq.stream && (r->samples > 0 || (r->engine_done && r->engine_status == SRT_OK && !r->cancel_reason))) {
+        pthread_mutex_unlock(&r->lock);
+        return start_stream_response(r);
+    }
     if (!r->engine_done && !r->cancel_reason) {
         r->suspended = 1;
         MHD_suspend_connection(r->conn);
@@ -520,7 +582,8 @@ static void active_remove_locked(srt_http_server *s, req_state *r) {
 static enum MHD_Result start_speech(req_state *r) {
     srt_http_server *s = r->server;
     srt_http_error err;
-    srt_speech_limits lim = {s->voices, s->models, s->cfg.max_input_chars, s->cfg.max_tokens, s->max_audio};
+    srt_speech_limits lim = {s->voices, s->models, s->cfg.max_input_chars, s->cfg.max_tokens, s->max_audio,
+                             s->cfg.max_audio_seconds, s->sample_rate};
     int rc = srt_speech_request_parse(r->body, r->body_len, &lim, &r->sreq, &err);
     free(r->body);
     r->body = NULL;
@@ -586,7 +649,6 @@ static enum MHD_Result start_speech(req_state *r) {
     int shutdown = r->cancel_reason == CANCEL_SHUTDOWN;
     pthread_mutex_unlock(&r->lock);
     if (shutdown) srt_tts_cancel(s->engine, id);
-    if (r->sreq.stream) return start_stream_response(r);
     r->phase = PH_WAIT;
     return continue_speech(r);
 }
@@ -602,6 +664,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = req_new(s, conn, method, url);
         if (!r) return MHD_NO;
         *con_cls = r;
+        track_phase(s, conn, CT_BUSY);   /* the head is in; a speech body gets its own deadline below */
         pthread_mutex_lock(&s->lock);
         s->counters.active_requests++;
         pthread_mutex_unlock(&s->lock);
@@ -627,6 +690,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             }
         }
         r->phase = PH_BODY;
+        track_phase(s, conn, CT_BODY);
         return MHD_YES;
     }
     if (r->phase == PH_BODY && *upload_size > 0) {
@@ -663,6 +727,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                s->max_body);
             return reply_error(r, &err, NULL);
         }
+        track_phase(s, conn, CT_BUSY);
         return start_speech(r);
     }
     if (r->phase == PH_WAIT) return continue_speech(r);
@@ -670,8 +735,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)conn;
     srt_http_server *s = cls;
+    track_phase(s, conn, CT_HEAD);   /* kept alive: the next request head has header_timeout_s */
     req_state *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
@@ -710,11 +775,34 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
-    (void)socket_context;
     srt_http_server *s = cls;
-    if (code != MHD_CONNECTION_NOTIFY_STARTED || s->cfg.socket_send_buffer <= 0) return;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_track *t = *socket_context;
+        if (!t) return;
+        pthread_mutex_lock(&s->lock);
+        if (t->prev) t->prev->next = t->next;
+        else s->conns = t->next;
+        if (t->next) t->next->prev = t->prev;
+        pthread_mutex_unlock(&s->lock);
+        free(t);
+        *socket_context = NULL;
+        return;
+    }
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &s->cfg.socket_send_buffer, sizeof(int));
+    if (ci && s->cfg.socket_send_buffer > 0)
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &s->cfg.socket_send_buffer, sizeof(int));
+    conn_track *t = calloc(1, sizeof *t);
+    if (!t) return;                /* untracked: only MHD's idle timeout applies */
+    t->fd = ci ? ci->connect_fd : -1;
+    t->phase = CT_HEAD;
+    t->deadline_ms = now_ms() + 1e3 * s->cfg.header_timeout_s;
+    pthread_mutex_lock(&s->lock);
+    t->next = s->conns;
+    if (s->conns) s->conns->prev = t;
+    s->conns = t;
+    pthread_mutex_unlock(&s->lock);
+    *socket_context = t;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -797,6 +885,11 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (s->cfg.n_threads <= 0) s->cfg.n_threads = 2;
     if (s->cfg.socket_send_buffer == 0) s->cfg.socket_send_buffer = 128 * 1024;
     if (s->cfg.connection_timeout_s <= 0) s->cfg.connection_timeout_s = 60;
+    if (s->cfg.header_timeout_s <= 0) s->cfg.header_timeout_s = 10;
+    if (s->cfg.body_timeout_s <= 0) s->cfg.body_timeout_s = 60;
+    if (s->cfg.max_connections <= 0) s->cfg.max_connections = 512;
+    if (s->cfg.max_connections_per_client <= 0) s->cfg.max_connections_per_client = 128;
+    if (s->cfg.max_audio_seconds <= 0) s->cfg.max_audio_seconds = 600;
     s->voices = srt_tts_voices(engine);
     s->sample_rate = srt_tts_sample_rate(engine);
     pthread_condattr_t ca;
@@ -828,7 +921,8 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout_s, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, 512, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_connections_per_client, NULL},
         {MHD_OPTION_THREAD_POOL_SIZE, s->cfg.n_threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };

@@ -58,6 +58,14 @@ typedef struct srt_http_config {
                                       autotuning, which lets loopback clients buffer megabytes unseen) */
     int n_threads;                 /* libmicrohttpd polling threads (0 = 2) */
     int connection_timeout_s;      /* idle connection timeout (0 = 60) */
+    int header_timeout_s;          /* a connection must send a whole request head within this many seconds of
+                                      opening (or of its previous response), else it is closed (0 = 10) */
+    int body_timeout_s;            /* a request body must arrive whole within this many seconds of its head (0 = 60) */
+    int max_connections;           /* open connections at most (0 = 512) */
+    int max_connections_per_client;/* open connections per client IP address at most (0 = 128, a quarter of the
+                                      default slots: one client, or one proxy, cannot take them all) */
+    double max_audio_seconds;      /* longest "audio" prompt, checked from the file's header before decoding and
+                                      again while decoding (0 = 600) */
     srt_sampling_params sampling;  /* request defaults (the engine's: srt_tts_config.sampling) */
     srt_http_log_fn log;           /* NULL: no request log */
     void *log_user;
@@ -128,6 +136,10 @@ typedef struct srt_speech_limits {
     int max_input_chars;           /* > 0 */
     int max_tokens;                /* > 0: bound of the request's max_tokens */
     size_t max_audio_bytes;        /* largest decoded "audio" field (0: the field is refused) */
+    double max_audio_seconds;      /* > 0: longest "audio" prompt, refused (413) from the file's header before any
+                                      sample is decoded, and while decoding for files whose header has no length */
+    int audio_rate;                /* > 0: the prompt is decoded straight to this rate (the codec's), so its memory
+                                      is max_audio_seconds * audio_rate floats whatever the file's own rate */
 } srt_speech_limits;
 
 typedef struct srt_speech_request {
@@ -203,6 +215,7 @@ typedef struct srt_http_counters {
     int64_t cancelled_client_gone, cancelled_overflow, cancelled_shutdown;
     int64_t streams_backlogged;                  /* streaming clients whose backlog went over the soft bound */
     int64_t rejected_full;                       /* 503 because the engine queue was full */
+    int64_t timed_out;                           /* connections cut for missing their head or body deadline */
     int64_t active_requests;                     /* HTTP requests being handled */
     int64_t active_speech;                       /* speech requests submitted and not finished */
 } srt_http_counters;

@@ -1,0 +1,160 @@
+/* cpu_gemm_avx512.c: the AVX-512 BF16 form of the direct small-M gemm kernel (cpu_gemm.c's decode path for bf16
+ * weights, M >= 2): vdpbf16ps (_mm512_dpbf16_ps) multiplies bf16 pairs of A and B and adds them to f32 lanes, 32
+ * multiply-adds per instruction on the weights as stored (no conversion).
+ * Accuracy: A (f32 activations) is split once per call into two bf16 terms, hi = bf16(a) and lo = bf16(a - hi), so
+ * a = hi + lo to ~2^-17 relative; every bf16 x bf16 product is exact in f32 and accumulates in f32, so the result
+ * differs from the f32 AVX2 kernel only by f32 rounding of the sums (the same tolerance as AVX2, test_gemm_bf16.c).
+ * Opt-in (SNACRT_CPU_DPBF16=hilo|bf16, srt_cpu_gemm_set_dpbf16). With bf16 (BF16ACT) lo is dropped: A is rounded to bf16
+ * (relative error <= 2^-9 per element, as a bf16 PyTorch model computes) for half the instructions.
+ * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. K tails by masked loads of B (A is
+ * packed with zero padding to a multiple of 32).
+ * Compiled with function-level target attributes (no -march needed); callers check srt_cpu_gemm_has_avx512bf16(). */
+#include "cpu/cpu_gemm_kernels.h"
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEMM_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define GEMM_INLINE static inline __attribute__((always_inline))
+#define DP_MR 4   /* rows of A per tile */
+#define DP_NR 4   /* rows of B per tile */
+
+static int g_max_isa = -1;    /* -1: not read yet from SNACRT_CPU_MAX_ISA */
+static int g_dpbf16 = -1;   /* -1: not read yet from SNACRT_CPU_DPBF16 */
+
+void srt_cpu_gemm_set_dpbf16(int mode) { g_dpbf16 = mode; }
+int srt_cpu_gemm_dpbf16(void) {
+    if (g_dpbf16 < 0) {
+        const char *v = getenv("SNACRT_CPU_DPBF16");
+        g_dpbf16 = v && !strcmp(v, "hilo") ? SRT_CPU_DPBF16_HILO
+                 : v && !strcmp(v, "bf16") ? SRT_CPU_DPBF16_BF16ACT : SRT_CPU_DPBF16_OFF;
+    }
+    return g_dpbf16;
+}
+
+void srt_cpu_gemm_kernels_set_max_isa(int isa) { g_max_isa = isa; }
+int srt_cpu_gemm_kernels_max_isa(void) {
+    if (g_max_isa < 0) {
+        const char *v = getenv("SNACRT_CPU_MAX_ISA");
+        g_max_isa = v && !strcmp(v, "scalar") ? SRT_CPU_ISA_SCALAR : v && !strcmp(v, "avx2") ? SRT_CPU_ISA_AVX2
+                                                                                              : SRT_CPU_ISA_AVX512BF16;
+    }
+    return g_max_isa;
+}
+
+int srt_cpu_gemm_has_avx512bf16(void) {
+    static int cached = -1;
+    if (srt_cpu_gemm_kernels_max_isa() < SRT_CPU_ISA_AVX512BF16) return 0;
+    if (cached < 0) {
+        __builtin_cpu_init();   /* libgcc also checks that the OS saves the zmm state (XCR0) */
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+    }
+    return cached;
+}
+
+/* hi/lo (M, Kp) row-major from A (M, K) with row stride lda; columns K..Kp-1 zero. */
+static GEMM_AVX512BF16 void pack_avx512(int M, int K, int Kp, const float *A, int lda, uint16_t *hi, uint16_t *lo) {
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    for (int m = 0; m < M; m++) {
+        const float *a = A + (size_t)m * lda;
+        uint16_t *h = hi + (size_t)m * Kp, *l = lo ? lo + (size_t)m * Kp : NULL;
+        for (int k = 0; k < Kp; k += 16) {
+            int left = K - k;
+            __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+            __m512 x = _mm512_maskz_loadu_ps(mask, a + k);
+            __m256bh hb = _mm512_cvtneps_pbh(x);
+            __m512 hf = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)hb), 16));
+            /* lo of +-inf / NaN is 0: hi carries them (inf - inf would turn an infinite product into NaN) */
+            __mmask16 finite = _mm512_cmp_ps_mask(_mm512_abs_ps(x), inf, _CMP_LT_OQ);
+            __m256bh lb = _mm512_cvtneps_pbh(_mm512_maskz_sub_ps(finite, x, hf));
+            _mm256_storeu_si256((__m256i *)(h + k), (__m256i)hb);
+            if (lo) _mm256_storeu_si256((__m256i *)(l + k), (__m256i)lb);
+        }
+    }
+}
+
+void srt_cpu_gemm_pack_a_bf16x2(int M, int K, const float *A, int lda, uint16_t *hi, uint16_t *lo) {
+    pack_avx512(M, K, SRT_CPU_GEMM_BF16X2_KP(K), A, lda, hi, lo);
+}
+
+/* dot[i][j] = A row i . B row j over K (i < MR, j < NR; compile-time after inlining). */
+GEMM_INLINE GEMM_AVX512BF16 void tile_dp(const int PASSES, const int MR, const int NR, int K, const uint16_t *hi, const uint16_t *lo,
+                                         int lda, const uint16_t *B, int ldb, float dot[DP_MR][DP_NR]) {
+    __m512 acc[DP_MR][DP_NR];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k += 32) {
+        int left = K - k;
+        __mmask32 mask = left >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
+        __m512bh ah[DP_MR], al[DP_MR];
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            ah[i] = (__m512bh)_mm512_loadu_si512(hi + (size_t)i * lda + k);
+            if (PASSES == 2) al[i] = (__m512bh)_mm512_loadu_si512(lo + (size_t)i * lda + k);
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) {
+            __m512bh w = (__m512bh)_mm512_maskz_loadu_epi16(mask, B + (size_t)j * ldb + k);
+#pragma GCC unroll 4
+            for (int i = 0; i < MR; i++) {
+                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], ah[i], w);
+                if (PASSES == 2) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], al[i], w);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) dot[i][j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+GEMM_INLINE GEMM_AVX512BF16 void rows_avx512(const int P, int M, int K, float alpha, float beta, const uint16_t *hi,
+                                        const uint16_t *lo, const uint16_t *B, int ldb, float *C, int ldc, int n0,
+                                        int n1) {
+    const int lda = SRT_CPU_GEMM_BF16X2_KP(K);
+    for (int n = n0; n < n1;) {
+        const int NR = n1 - n >= DP_NR ? DP_NR : 1;
+        const uint16_t *Bn = B + (size_t)n * ldb;
+        for (int m = 0; m < M; m += DP_MR) {
+            const int MR = M - m >= DP_MR ? DP_MR : M - m;
+            const uint16_t *h = hi + (size_t)m * lda, *l = lo + (size_t)m * lda;
+            float dot[DP_MR][DP_NR];
+            if (NR == DP_NR) {
+                if (MR == 4) tile_dp(P, 4, DP_NR, K, h, l, lda, Bn, ldb, dot);
+                else if (MR == 3) tile_dp(P, 3, DP_NR, K, h, l, lda, Bn, ldb, dot);
+                else if (MR == 2) tile_dp(P, 2, DP_NR, K, h, l, lda, Bn, ldb, dot);
+                else tile_dp(P, 1, DP_NR, K, h, l, lda, Bn, ldb, dot);
+            } else {
+                if (MR == 4) tile_dp(P, 4, 1, K, h, l, lda, Bn, ldb, dot);
+                else if (MR == 3) tile_dp(P, 3, 1, K, h, l, lda, Bn, ldb, dot);
+                else if (MR == 2) tile_dp(P, 2, 1, K, h, l, lda, Bn, ldb, dot);
+                else tile_dp(P, 1, 1, K, h, l, lda, Bn, ldb, dot);
+            }
+            for (int i = 0; i < MR; i++)
+                for (int j = 0; j < NR; j++) {
+                    float *c = C + (size_t)(m + i) * ldc + n + j;
+                    *c = beta != 0.0f ? alpha * dot[i][j] + beta * *c : alpha * dot[i][j];
+                }
+        }
+        n += NR;
+    }
+}
+
+static GEMM_AVX512BF16 void rows_hi_lo(int M, int K, float alpha, float beta, const uint16_t *hi,
+                                       const uint16_t *lo, const uint16_t *B, int ldb, float *C, int ldc, int n0, int n1) {
+    rows_avx512(2, M, K, alpha, beta, hi, lo, B, ldb, C, ldc, n0, n1);
+}
+static GEMM_AVX512BF16 void rows_hi(int M, int K, float alpha, float beta, const uint16_t *hi, const uint16_t *B,
+                                    int ldb, float *C, int ldc, int n0, int n1) {
+    rows_avx512(1, M, K, alpha, beta, hi, NULL, B, ldb, C, ldc, n0, n1);
+}
+
+void srt_cpu_gemm_rows_bf16x2(int M, int K, float alpha, float beta, const uint16_t *hi, const uint16_t *lo,
+                              const uint16_t *B, int ldb, float *C, int ldc, int n0, int n1) {
+    if (lo) rows_hi_lo(M, K, alpha, beta, hi, lo, B, ldb, C, ldc, n0, n1);
+    else rows_hi(M, K, alpha, beta, hi, B, ldb, C, ldc, n0, n1);
+}

@@ -54,6 +54,8 @@ typedef struct srt_conv1d_args {
     const float *residual;   /* (batch, out_ch, out_len) added to the output, or NULL; may equal y */
     const int *in_valid;     /* host (batch) or NULL */
     float *y;                /* (batch, out_ch, out_len); must not alias x */
+    int w_static;            /* w (in a block from alloc) keeps its contents until its block is freed (model
+                              * weights): a backend may keep a prepared copy of it keyed by the pointer */
 } srt_conv1d_args;
 
 /* y = conv_transpose1d(snake?(mask(x)), w) + bias, PyTorch semantics (padding cut from both ends).
@@ -67,6 +69,7 @@ typedef struct srt_convt1d_args {
     const float *in_alpha;   /* (in_ch) or NULL */
     const int *in_valid;     /* host (batch) or NULL */
     float *y;                /* (batch, out_ch, out_len) */
+    int w_static;            /* as in srt_conv1d_args */
 } srt_convt1d_args;
 
 /* y = x + 1/(alpha+1e-9) * sin(alpha*x)^2, per channel alpha. y may equal x. */

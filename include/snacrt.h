@@ -181,6 +181,15 @@ int64_t srt_codec_stream_group_samples(const srt_codec_stream *stream);
 srt_status srt_codec_stream_push(int n, srt_codec_stream *const *streams, const srt_codes *chunks,
                                  const int *final, float **audio, int64_t *n_out);
 
+/* Decode n whole code sequences in bounded memory (host/snac/snac_decode_streamed.c): the items are pushed through
+ * streaming decoders together, at most chunk_groups groups each per push (< 1: 64), and every piece of audio is
+ * handed to sink(user, item, samples, n) in order as soon as it is final, cut at the item's n_samples when set.
+ * Memory is O(n * chunk_groups) whatever the lengths; codes are validated as by srt_codec_decode, whose audio
+ * this equals (bit for bit on the cpu backend). A sink error stops the decode and is returned. */
+typedef srt_status (*srt_audio_sink)(void *user, int item, const float *samples, int64_t n);
+srt_status srt_codec_decode_streamed(srt_codec *codec, int n, const srt_codes *codes, int64_t noise_seed,
+                                     int64_t chunk_groups, srt_audio_sink sink, void *user);
+
 /* ---------------------------------------------------------------- language model (host/lm) */
 /* A Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) with a paged KV cache. */
 

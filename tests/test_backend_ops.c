@@ -112,7 +112,8 @@ static void case_conv1d(srt_backend *ref, srt_backend *dut, int batch, int cin, 
         arena ar = {.be = be};
         srt_conv1d_args a = {batch, cin, cout, len, out_len, k, stride, dil, pad, groups,
                              up(&ar, x, nx), up(&ar, w, nw), use_bias ? up(&ar, bias, cout) : NULL,
-                             use_alpha ? up(&ar, alpha, cin) : NULL, NULL, masked ? valid : NULL, NULL};
+                             use_alpha ? up(&ar, alpha, cin) : NULL, NULL, masked ? valid : NULL, NULL,
+                             (int)(seed & 1) /* w_static: half the cases through the packed-weight cache */};
         if (res_mode == 1) a.residual = up(&ar, res, ny);
         a.y = up(&ar, res_mode == 2 ? res : NULL, ny);
         if (res_mode == 2) a.residual = a.y;
@@ -190,7 +191,7 @@ static void case_convt(srt_backend *ref, srt_backend *dut, int batch, int cin, i
         arena ar = {.be = be};
         srt_convt1d_args a = {batch, cin, cout, len, out_len, k, s, pad, 1, up(&ar, x, nx), up(&ar, w, nw),
                               use_bias ? up(&ar, bias, cout) : NULL, use_alpha ? up(&ar, alpha, cin) : NULL,
-                              masked ? valid : NULL, up(&ar, NULL, ny)};
+                              masked ? valid : NULL, up(&ar, NULL, ny), (int)(seed & 1) /* w_static */};
         st[i] = srt_op_conv_transpose1d(be, &a);
         guards[i] = down(&ar, a.y, out[i]);
         inputs_ok[i] = unchanged(&ar, a.x, x, nx);

@@ -1,9 +1,11 @@
-/* cmd_decode.c: `snacrt decode`: SNAC codes (json, npy, laion or orpheus) -> audio file (wav, flac). */
+/* cmd_decode.c: `snacrt decode`: SNAC codes (json, npy, laion or orpheus) -> audio file (wav, flac), decoded and
+ * written a piece at a time (srt_codec_decode_streamed): memory does not grow with the length of the audio. */
 #include "cli/cli_common.h"
 #include "snacrt_audio.h"
 #include "snacrt_codes.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *usage =
     "usage: snacrt decode -m MODEL_DIR [--noise off|SEED] [--sample-format s16|f32] [--format auto|json|npy|laion|orpheus]\n"
@@ -12,6 +14,13 @@ static const char *usage =
     "  laion text may separate frames with 4097 or '#' (the LAION tutorial's and mini-omni's variants).\n"
     "  The output is cut to n_samples when the codes carry it. --noise off (default) disables the decoder's noise\n"
     "  blocks; a SEED gives deterministic noise.\n";
+
+#define DECODE_CHUNK_GROUPS 64   /* groups per streaming push: ~5 s of audio, memory flat in the input's length */
+
+static srt_status write_piece(void *user, int item, const float *samples, int64_t n) {
+    (void)item;
+    return srt_audio_write_append(user, samples, n);
+}
 
 int srt_cmd_decode(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *device = "cpu", *threads = NULL, *input = NULL, *noise = "off";
@@ -72,13 +81,17 @@ int srt_cmd_decode(int argc, char **argv) {
     srt_codec_info info;
     srt_codec_get_info(codec, &info);
     srt_codes codes = {0};
-    float *audio = NULL;
-    int64_t n = 0;
+    srt_audio_writer *w = NULL;
     st = srt_codes_parse(&info, data, size, fmt, input, &codes);
-    if (st == SRT_OK) st = srt_codec_decode(codec, 1, &codes, seed, &audio, &n);
-    if (st == SRT_OK) st = srt_audio_write(out, audio, n, info.sample_rate, wfmt);
-    free(audio);
     free(data);
+    data = NULL;
+    if (st == SRT_OK) st = srt_audio_write_open(out, info.sample_rate, wfmt, &w);
+    if (st == SRT_OK) st = srt_codec_decode_streamed(codec, 1, &codes, seed, DECODE_CHUNK_GROUPS, write_piece, w);
+    if (w) {
+        srt_status cst = srt_audio_write_close(w);
+        if (st == SRT_OK) st = cst;
+        if (st != SRT_OK) unlink(out);   /* no half-written file is left behind */
+    }
     srt_codes_free(&codes);
     srt_codec_free(codec);
     return st == SRT_OK ? 0 : cli_fail("decode", st);

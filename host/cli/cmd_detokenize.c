@@ -1,5 +1,6 @@
 /* cmd_detokenize.c: `snacrt detokenize`: shards of `snacrt tokenize` (jsonl, csv, bin) -> one audio file per item,
- * decoded in batches of items with the SNAC decoder and cut to each item's n_samples. */
+ * decoded in batches of items with the streaming SNAC decoder (written as they decode, memory flat in the items'
+ * lengths) and cut to each item's n_samples. */
 #include "cli/cli_common.h"
 #include "snacrt_audio.h"
 #include "common.h"
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *usage =
     "usage: snacrt detokenize -m MODEL_DIR -o OUT_DIR [--keys K1,K2,... | --limit N] [--format wav|flac]\n"
@@ -169,37 +171,57 @@ typedef struct detok {
     int64_t n_written, samples_written;
 } detok;
 
-/* Decode the pending items in one call and write their files. */
+/* Decode the pending items together, streamed (srt_codec_decode_streamed): each item's audio goes to its file a
+ * piece at a time, so memory does not grow with the items' lengths. */
+#define DETOK_CHUNK_GROUPS 64
+
+typedef struct batch_out {
+    srt_audio_writer *w[64];
+    int64_t samples[64];
+} batch_out;
+
+static srt_status write_piece(void *user, int item, const float *samples, int64_t n) {
+    batch_out *o = user;
+    o->samples[item] += n;
+    return srt_audio_write_append(o->w[item], samples, n);
+}
+
 static srt_status flush_batch(detok *d) {
     if (!d->n_batch) return SRT_OK;
     srt_codes codes[64];
-    float *audio[64] = {0};
-    int64_t n_out[64] = {0};
+    char *paths[64] = {0};
+    batch_out o;
+    memset(&o, 0, sizeof o);
+    srt_status st = SRT_OK;
     for (int b = 0; b < d->n_batch; b++) {
         codes[b] = d->batch[b].item.codes;
         codes[b].n_samples = d->batch[b].item.n_samples;
     }
-    srt_status st = srt_codec_decode(d->codec, d->n_batch, codes, d->noise_seed, audio, n_out);
-    if (st != SRT_OK) {
-        /* name the items of the failed call */
-        srt_error_prefix(st, "%s: item '%s'%s: ", d->batch[0].shard, d->batch[0].item.key,
-                         d->n_batch > 1 ? " (and the rest of its batch)" : "");
-    }
     for (int b = 0; b < d->n_batch && st == SRT_OK; b++) {
         const srt_ds_item *it = &d->batch[b].item;
-        int64_t n = n_out[b];
-        if (it->n_samples > 0 && it->n_samples < n) n = it->n_samples;
         char name[256];
         st = safe_name(it->key, d->ext, &d->used_names, name, sizeof name);
-        char *path = st == SRT_OK ? srt_path_join(d->out_dir, name) : NULL;
-        if (st == SRT_OK && !path) st = srt_error(SRT_ERR_NOMEM, "out of memory");
-        if (st == SRT_OK) st = srt_audio_write(path, audio[b], n, d->info.sample_rate, d->wfmt);
+        if (st == SRT_OK && !(paths[b] = srt_path_join(d->out_dir, name))) st = srt_error(SRT_ERR_NOMEM, "out of memory");
+        if (st == SRT_OK) st = srt_audio_write_open(paths[b], d->info.sample_rate, d->wfmt, &o.w[b]);
         if (st != SRT_OK) srt_error_prefix(st, "%s: item '%s': ", d->batch[b].shard, it->key);
-        else { d->n_written++; d->samples_written += n; }
-        free(path);
+    }
+    if (st == SRT_OK) {
+        st = srt_codec_decode_streamed(d->codec, d->n_batch, codes, d->noise_seed, DETOK_CHUNK_GROUPS, write_piece, &o);
+        if (st != SRT_OK)   /* name the items of the failed call */
+            srt_error_prefix(st, "%s: item '%s'%s: ", d->batch[0].shard, d->batch[0].item.key,
+                             d->n_batch > 1 ? " (and the rest of its batch)" : "");
     }
     for (int b = 0; b < d->n_batch; b++) {
-        free(audio[b]);
+        if (o.w[b]) {
+            srt_status cst = srt_audio_write_close(o.w[b]);
+            if (cst != SRT_OK && st == SRT_OK) {
+                st = cst;
+                srt_error_prefix(st, "%s: item '%s': ", d->batch[b].shard, d->batch[b].item.key);
+            }
+            if (st != SRT_OK) unlink(paths[b]);   /* no half-written files */
+            else { d->n_written++; d->samples_written += o.samples[b]; }
+        }
+        free(paths[b]);
         srt_ds_item_clear(&d->batch[b].item);
         free(d->batch[b].shard);
     }

@@ -52,6 +52,12 @@ srt_status srt_cpu_pool_alloc(srt_cpu_pool *p, size_t bytes, void **ptr) {
     return SRT_OK;
 }
 
+size_t srt_cpu_pool_block_bytes(const void *ptr) {
+    size_t bytes;
+    memcpy(&bytes, (const char *)ptr - HEADER, sizeof bytes);
+    return bytes;
+}
+
 void srt_cpu_pool_free(srt_cpu_pool *p, void *ptr) {
     if (!ptr) return;
     char *raw = (char *)ptr - HEADER;

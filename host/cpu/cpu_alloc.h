@@ -11,5 +11,7 @@ srt_cpu_pool *srt_cpu_pool_create(void);
 void srt_cpu_pool_destroy(srt_cpu_pool *p);
 srt_status srt_cpu_pool_alloc(srt_cpu_pool *p, size_t bytes, void **ptr);   /* 64-byte aligned */
 void srt_cpu_pool_free(srt_cpu_pool *p, void *ptr);
+/* Usable bytes of a block from srt_cpu_pool_alloc. */
+size_t srt_cpu_pool_block_bytes(const void *ptr);
 
 #endif

@@ -19,6 +19,7 @@ static void cpu_destroy(void *vctx) {
     if (ctx) {
         srt_cpu_pool_destroy(ctx->pool);
         srt_cpu_pool_destroy(ctx->scratch);
+        srt_cpu_wcache_destroy(ctx->wcache);
     }
     free(ctx);
 }
@@ -32,7 +33,11 @@ void srt_cpu_scratch_free(const srt_cpu_ctx *ctx, void *p) { srt_cpu_pool_free(c
 static srt_status cpu_alloc(void *vctx, size_t bytes, void **ptr) {
     return srt_cpu_pool_alloc(((srt_cpu_ctx *)vctx)->pool, bytes, ptr);
 }
-static void cpu_free(void *vctx, void *ptr) { srt_cpu_pool_free(((srt_cpu_ctx *)vctx)->pool, ptr); }
+static void cpu_free(void *vctx, void *ptr) {
+    srt_cpu_ctx *ctx = vctx;
+    if (ptr) srt_cpu_wcache_drop(ctx->wcache, ptr, srt_cpu_pool_block_bytes(ptr));   /* packed weights die with it */
+    srt_cpu_pool_free(ctx->pool, ptr);
+}
 
 static const srt_backend_ops srt_cpu_ops = {
     .name = "cpu",
@@ -70,9 +75,11 @@ srt_status srt_cpu_backend_create(int n_threads, srt_backend *out) {
     if (!ctx) return SRT_ERR_NOMEM;
     ctx->pool = srt_cpu_pool_create();
     ctx->scratch = srt_cpu_pool_create();
-    if (!ctx->pool || !ctx->scratch) {
+    ctx->wcache = srt_cpu_wcache_create();
+    if (!ctx->pool || !ctx->scratch || !ctx->wcache) {
         srt_cpu_pool_destroy(ctx->pool);
         srt_cpu_pool_destroy(ctx->scratch);
+        srt_cpu_wcache_destroy(ctx->wcache);
         free(ctx);
         return SRT_ERR_NOMEM;
     }

@@ -1,7 +1,8 @@
 /* cpu_conv.c: fast conv1d for the cpu backend.
  *  - dense and grouped convs: per (batch item, group, time chunk) the input span is masked and Snake'd once per
  *    element into a thread-local buffer, unrolled (im2col) when kernel > 1 or stride > 1, and multiplied by the
- *    weight matrix (out_ch/groups, in_ch/groups * kernel; packed once per call) with the fixed-order GEMM
+ *    weight matrix (out_ch/groups, in_ch/groups * kernel; packed once per call, or once for all calls when the
+ *    caller marks it w_static: cpu_wcache.c) with the fixed-order GEMM
  *    (cpu_gemm_fixed.h) into the output. Each output element is one FMA chain over (in channel, tap) in order,
  *    started from residual + bias (residual may alias y), whatever the chunking: results do not depend on the
  *    batch, the padded length or the thread count. Jobs are (batch item, group, time chunk, output channels);
@@ -103,14 +104,17 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
     const size_t slot = (size_t)R * tc > (size_t)cin_g * span_max ? (size_t)R * tc : (size_t)cin_g * span_max;
     /* When at least CONV_PREPACK_MIN_JOBS jobs use the same weight rows, the weights of each group are packed once
      * for all of them (G x (cout_g, R)); otherwise each job packs its rows block by block in cache. */
-    const int prepack = (int64_t)a->batch * n_chunks >= CONV_PREPACK_MIN_JOBS;
+    /* Weights marked static come packed from the backend's cache (packed on their first use). */
+    const float *cached = a->w_static ? srt_cpu_wcache_get(ctx->wcache, a->w, G, cout_g, R, R, 1, (ptrdiff_t)cout_g * R)
+                                      : NULL;
+    const int prepack = cached || (int64_t)a->batch * n_chunks >= CONV_PREPACK_MIN_JOBS;
     const size_t pk_floats = prepack ? srt_cpu_gemm_fixed_a_floats(cout_g, R) : 0;
-    const int pk_parts = prepack ? srt_cpu_gemm_fixed_a_parts(cout_g, R) : 0;
-    float *wpk = NULL, *bsh = NULL;   /* packed weights; shared unrolled inputs (n_bt, slot) */
+    const int pk_parts = prepack && !cached ? srt_cpu_gemm_fixed_a_parts(cout_g, R) : 0;
+    float *wpk = NULL, *bsh = NULL;   /* packed weights (when not cached); shared unrolled inputs (n_bt, slot) */
     const float **bsh_ptr = NULL;     /* (n_bt) the B of each (item, group, chunk) and its row stride */
     int *bsh_ld = NULL;
     srt_status st = SRT_OK;
-    if (prepack && !(wpk = srt_cpu_scratch_alloc(ctx, sizeof(float) * pk_floats * G))) {
+    if (prepack && !cached && !(wpk = srt_cpu_scratch_alloc(ctx, sizeof(float) * pk_floats * G))) {
         st = srt_error(SRT_ERR_NOMEM, "conv1d: no memory for the packed weights (%d x %d floats)", a->out_ch, R);
         goto done;
     }
@@ -172,7 +176,7 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
             /* chains start from residual + bias (rb may be yb itself) */
             const float *bias = a->bias ? a->bias + oy : NULL;
             if (prepack)
-                srt_cpu_gemm_fixed_packed(wpk + (size_t)g * pk_floats, cout_g, R, o0, on, tn, B, ldb, 1, yb, out_len, rb,
+                srt_cpu_gemm_fixed_packed((cached ? cached : wpk) + (size_t)g * pk_floats, cout_g, R, o0, on, tn, B, ldb, 1, yb, out_len, rb,
                                           out_len, bias, ws);
             else
                 srt_cpu_gemm_fixed(on, tn, R, a->w + (size_t)oy * R, R, 1, B, ldb, 1, yb, out_len, rb, out_len, bias, ws);

@@ -6,7 +6,8 @@
  * channels in order, and the outputs owned by the job are gathered from two columns as (bias + tap r) + tap r+s.
  * So each output sample has one fixed arithmetic whatever the batch, the padded length, the chunking or the
  * threads. The GEMM runs with the frames as its N dimension when a chunk has enough of them (W^T @ frames) and as
- * its M dimension otherwise (frames^T @ W; short signals): the same chains, only the tiling differs. No overlap
+ * its M dimension otherwise (frames^T @ W; short signals): the same chains, only the tiling differs. Weights the
+ * caller marks w_static are packed once (as W^T, cpu_wcache.c) and always taken as the GEMM's A. No overlap
  * between jobs' outputs, so threads never write the same element. Other shapes use the reference. */
 #include "cpu/cpu_ops.h"
 #include "cpu/cpu_gemm_fixed.h"
@@ -32,6 +33,14 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
     if (oc > Cout) oc = Cout;
     const int n_fchunks = (int)srt_ceil_div64(n_q, fq);
     while (oc > 8 && (int64_t)a->batch * n_fchunks * srt_ceil_div64(Cout, oc) < 4 * nt) oc = (oc + 1) / 2;
+    /* Static weights: W^T (Cout*K, Cin) packed once (cpu_wcache.c); a job's rows then start at a multiple of the
+     * packing's row alignment. */
+    const float *wpk = a->w_static ? srt_cpu_wcache_get(ctx->wcache, a->w, 1, NK, Cin, 1, NK, 0) : NULL;
+    if (wpk) {
+        int unit = SRT_GEMM_FIXED_ROW_ALIGN / (int)srt_gcd64(K, SRT_GEMM_FIXED_ROW_ALIGN);
+        oc = (oc + unit - 1) / unit * unit;
+        if (oc > Cout) oc = Cout;
+    }
     const int n_ochunks = (int)srt_ceil_div64(Cout, oc);
     const int64_t n_jobs = (int64_t)a->batch * n_fchunks * n_ochunks;
     int failed = 0;
@@ -71,7 +80,11 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
             /* col(j, n) = sum_i frames[i][j] * W[i][o0*K + n], frame j < nf, column n < ncol */
             const float *wc = a->w + (size_t)o0 * K;
             ptrdiff_t cs_f, cs_n;   /* strides of cols over frames and columns */
-            if (nf >= CONVT_FRAMES_AS_N_MIN) {   /* cols (ncol, nf) = W^T (ncol, Cin) @ frames (Cin, nf) */
+            if (wpk) {                           /* the same, W^T from the cache */
+                srt_cpu_gemm_fixed_packed(wpk, NK, Cin, o0 * K, ncol, nf, frames, nf, 1, cols, nf, NULL, 0, NULL, ws);
+                cs_f = 1;
+                cs_n = nf;
+            } else if (nf >= CONVT_FRAMES_AS_N_MIN) {   /* cols (ncol, nf) = W^T (ncol, Cin) @ frames (Cin, nf) */
                 srt_cpu_gemm_fixed(ncol, nf, Cin, wc, 1, NK, frames, nf, 1, cols, nf, NULL, 0, NULL, ws);
                 cs_f = 1;
                 cs_n = nf;

@@ -43,6 +43,11 @@ static int cpu_level(int *has_fma) {
     return cached;
 }
 
+int srt_cpu_gemm_fixed_level(void) {
+    int fma;
+    return cpu_level(&fma);
+}
+
 size_t srt_cpu_gemm_fixed_ws_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + (size_t)MR_MAX * NR_MAX; }
 
 /* Start of an element's chain: init (+ bias), the same formula in every path. */

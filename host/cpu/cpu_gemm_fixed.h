@@ -35,6 +35,9 @@ void srt_cpu_gemm_fixed_packed(const float *Apk, int M_all, int K, int m0, int M
                                ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init,
                                ptrdiff_t ldi, const float *bias, float *ws);
 
+/* The kernel level packings are made for (2 AVX-512, 1 AVX2, 0 portable): part of a cached packing's key. */
+int srt_cpu_gemm_fixed_level(void);
+
 /* Test/bench knob (not thread-safe; never change it between packing and use): 0 = run-time dispatch, 1 = AVX2
  * even where AVX-512 exists, 2 = portable. */
 void srt_cpu_gemm_fixed_force_isa(int level);

@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "cpu/cpu_alloc.h"
+#include "cpu/cpu_wcache.h"
 
 typedef struct srt_cpu_ctx {
     srt_cpu_pool *pool;      /* tensor memory (cached blocks) */
@@ -19,6 +20,7 @@ typedef struct srt_cpu_ctx {
                               * cached apart from the tensors so they never evict the graph's workspaces */
     int n_threads;           /* OpenMP threads per op */
     int has_avx2;            /* AVX2 + FMA available at run time */
+    srt_cpu_wcache *wcache;  /* packed copies of w_static conv weights, dropped when their block is freed */
 } srt_cpu_ctx;
 
 /* A temporary buffer of the ops (64-byte aligned, cached in ctx->scratch; NULL when out of memory), and its release. */

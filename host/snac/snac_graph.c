@@ -39,6 +39,7 @@ static srt_status run_conv(snac_model *m, const snac_conv *c, int batch, int in_
         .out_len = (in_len + 2 * c->padding - c->dilation * (c->kernel - 1) - 1) / c->stride + 1,
         .kernel = c->kernel, .stride = c->stride, .dilation = c->dilation, .padding = c->padding, .groups = c->groups,
         .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .in_valid = valid, .y = y,
+        .w_static = 1,   /* model weights */
     };
     return srt_op_conv1d(&(m)->be, &a);
 }
@@ -170,6 +171,7 @@ srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *vali
             .batch = batch, .in_ch = blk->up.in_ch, .out_ch = blk->up.out_ch, .in_len = cur, .out_len = cur * s,
             .kernel = blk->up.kernel, .stride = s, .padding = blk->up.padding, .groups = 1,
             .x = x, .w = blk->up.w, .bias = blk->up.b, .in_alpha = blk->alpha, .in_valid = v, .y = t,
+            .w_static = 1,
         };
         SRT_TRY_GOTO(srt_op_conv_transpose1d(&(m)->be, &ct), done);                         /* t (batch, out, cur*s) */
         float *sw = x; x = t; t = sw;

@@ -166,6 +166,7 @@ static srt_status conv_valid(snac_model *m, const snac_conv *c, int batch, int64
         .out_len = (int)(in_len - (int64_t)c->dilation * (c->kernel - 1)),
         .kernel = c->kernel, .stride = 1, .dilation = c->dilation, .padding = 0, .groups = c->groups,
         .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .in_valid = NULL, .y = y,
+        .w_static = 1,   /* model weights */
     };
     return srt_op_conv1d(&(m)->be, &a);
 }
@@ -217,6 +218,7 @@ static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage
             .batch = B, .in_ch = blk->up.in_ch, .out_ch = blk->up.out_ch, .in_len = (int)s->nx,
             .out_len = (int)s->nout, .kernel = blk->up.kernel, .stride = blk->up.stride, .padding = 0, .groups = 1,
             .x = w->X, .w = blk->up.w, .bias = blk->up.b, .in_alpha = blk->alpha, .in_valid = NULL, .y = w->Y,
+            .w_static = 1,
         };
         SRT_TRY(srt_op_conv_transpose1d(&(m)->be, &ct));                                   /* Y (B, out, nout) */
         *out = w->Y;

@@ -9,7 +9,7 @@
 static srt_status conv1x1(snac_model *m, const snac_conv *c, int batch, int len, const float *x, float *y) {
     srt_conv1d_args a = {.batch = batch, .in_ch = c->in_ch, .out_ch = c->out_ch, .in_len = len, .out_len = len,
                          .kernel = 1, .stride = 1, .dilation = 1, .padding = 0, .groups = 1,
-                         .x = x, .w = c->w, .bias = c->b, .y = y};
+                         .x = x, .w = c->w, .bias = c->b, .y = y, .w_static = 1};
     return srt_op_conv1d(&(m)->be, &a);
 }
 

@@ -1,0 +1,23 @@
+/* cpu_wcache.h: the cpu backend's cache of packed weights (see cpu_wcache.c). */
+#ifndef SRT_CPU_WCACHE_H
+#define SRT_CPU_WCACHE_H
+
+#include "common.h"
+#include <stddef.h>
+
+typedef struct srt_cpu_wcache srt_cpu_wcache;
+
+srt_cpu_wcache *srt_cpu_wcache_create(void);
+void srt_cpu_wcache_destroy(srt_cpu_wcache *c);
+
+/* The fixed-order GEMM's packed A (cpu_gemm_fixed.h) of G matrices (M, K), matrix g at w + g * g_stride with
+ * element (m, k) at [m * a_rs + k * a_cs]: G consecutive blocks of srt_cpu_gemm_fixed_a_floats(M, K) floats.
+ * Packed on the first call for (w, G, M, K, a_rs, a_cs, g_stride) and kept until srt_cpu_wcache_drop of its block or the
+ * cache's end; the caller promises w's contents do not change meanwhile (model weights: the ops' w_static).
+ * NULL when the cache is full (the caller packs per call as before). Thread-safe. */
+const float *srt_cpu_wcache_get(srt_cpu_wcache *c, const float *w, int G, int M, int K, ptrdiff_t a_rs,
+                                ptrdiff_t a_cs, ptrdiff_t g_stride);
+/* Forget every packed copy of weights inside [block, block + bytes) (that memory is being freed). */
+void srt_cpu_wcache_drop(srt_cpu_wcache *c, const void *block, size_t bytes);
+
+#endif

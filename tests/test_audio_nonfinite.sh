@@ -6,14 +6,7 @@
 # one; with --allow-nonfinite all three are items and the summary counts the zeroed samples.
 # Also --max-seconds of encode refuses a longer file from its header.
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
-M=$SRC/tests/data/snac/tiny24
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 cd "$T" || exit 1
 mkdir in
 python3 - <<'PY'

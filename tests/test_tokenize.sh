@@ -13,14 +13,7 @@
 # arrays) and without (SNAC_SHARD_READER_NO_NUMPY=1: lists); --max-seconds cuts contiguous segments whose codes
 # equal `snacrt encode` of the cut audio. MP3 input is tested whenever libsndfile has MPEG (a failure then fails).
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
-M=$SRC/tests/data/snac/tiny24
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 
 # ---- corpus
 cd "$T"

@@ -7,14 +7,7 @@
 #    with the manifest's name and line, the good lines are encoded, the run exits 0;
 #  - CSV output: a transcript starting with = is written with a leading ' (no formula reaches a spreadsheet).
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
-M=$SRC/tests/data/snac/tiny24
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 cd "$T"
 mkdir -p data/sub outside
 sox -n -r 24000 data/a.wav synth 0.4 sine 300 2> /dev/null

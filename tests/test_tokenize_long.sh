@@ -20,14 +20,7 @@
 #    --memory-mb budget, ~22 s): a 70 s recording peaks less than 800 MB above the 1 s baseline (60 s chunks took
 #    1.3 GB).
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
-M=$SRC/tests/data/snac/tiny24
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 cd "$T"
 mkdir -p long
 espeak-ng -w p1.wav "A long recording is read in blocks, resampled while it streams, and encoded in overlapped chunks."

@@ -10,14 +10,7 @@
 # Also: no temp file is left behind. --threads 1: the tiny model gains nothing from more, and a loaded machine's
 # OpenMP barriers lose.
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
-M=$SRC/tests/data/snac/tiny24
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 cd "$T"
 mkdir -p c/a c/b wds
 RATES=(16000 22050 44100 48000)

@@ -13,14 +13,7 @@
 # merge-index on the reference rewrites the same index; it refuses (exit 1, nothing written) when a shard file or a
 # worker is missing, or a worker is unfinished (a planned shard not in its done-log).
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
-M=$SRC/tests/data/snac/tiny24
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 cd "$T"
 mkdir -p c/x c/y wds man
 RATES=(16000 22050 24000 44100 48000 8000)

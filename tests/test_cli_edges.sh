@@ -5,15 +5,11 @@
 # to fetch it; "did you mean" for misspelled flags; a single-file -o into a missing folder names the folder; a batch
 # -o folder is created with its parents. Each message is checked, and the exit code (1 runtime, 2 usage).
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"
 LM=$SRC/tests/data/llama/tiny-orpheus
 SNAC=$SRC/tests/data/snac/tiny24
 WAV=$SRC/tests/data/speech/hello.wav
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
+# check, with the failing command's stderr shown
 check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; [ -f "$T/err" ] && head -c 600 "$T/err" >&2; echo >&2; fi; }
 # run CMD...: stdout to $T/out, stderr to $T/err, exit code in $rc
 run() { "$@" > "$T/out" 2> "$T/err"; rc=$?; }

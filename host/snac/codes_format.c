@@ -381,15 +381,16 @@ srt_status srt_codes_parse(const srt_codec_info *info, const char *data, size_t 
             int per = srt_codes_frame_layout(info, level_of, offset_of, MAX_POS);
             for (int64_t k = 0; k < n; k++) {
                 int p = (int)(k % per);
-                int64_t v = vals[k] - SRT_ORPHEUS_AUDIO_BASE - (int64_t)p * SRT_ORPHEUS_POSITION_STRIDE;
-                if (v < 0 || v >= SRT_ORPHEUS_POSITION_STRIDE) {
+                const int64_t first = SRT_ORPHEUS_AUDIO_BASE + (int64_t)p * SRT_ORPHEUS_POSITION_STRIDE;
+                /* compared before subtracting: a '#' separator is INT64_MIN here, and text may hold any int64 */
+                if (vals[k] < first || vals[k] >= first + SRT_ORPHEUS_POSITION_STRIDE) {
                     st = srt_error(SRT_ERR_RANGE, "%s: token %lld at position %lld is not an Orpheus audio token of "
                                    "frame position %d (expected %d..%d)", what, (long long)vals[k], (long long)k, p,
                                    SRT_ORPHEUS_AUDIO_BASE + p * SRT_ORPHEUS_POSITION_STRIDE,
                                    SRT_ORPHEUS_AUDIO_BASE + (p + 1) * SRT_ORPHEUS_POSITION_STRIDE - 1);
                     break;
                 }
-                vals[k] = v;
+                vals[k] -= first;
             }
         }
         if (st == SRT_OK) st = from_flat(info, vals, n, what, out);

@@ -36,23 +36,33 @@ static inline void speech_like(float *x, int64_t n, int rate, uint64_t seed) {
     }
 }
 
-static inline int ensure_model(const char *who, const char *argv0, const char *models, const char *arch, char *dir, size_t cap) {
-    snprintf(dir, cap, "%s/snac_%s", models, arch);
-    char cfg[PATH_MAX + 32];
-    snprintf(cfg, sizeof cfg, "%s/model.safetensors", dir);
-    if (access(cfg, R_OK) == 0) return 0;
+/* Make a random-weight model in `dir` with a maker program beside argv0 (tools/make_*_model) unless
+ * dir/model.safetensors exists: runs '<argv0's folder><tool>' <args>. 0 on success. */
+static inline int bench_make_model(const char *who, const char *argv0, const char *models, const char *dir,
+                                   const char *tool, const char *args) {
+    char probe[PATH_MAX + 32];
+    snprintf(probe, sizeof probe, "%s/model.safetensors", dir);
+    if (access(probe, R_OK) == 0) return 0;
     mkdir(models, 0755);
-    char tool[PATH_MAX];
-    snprintf(tool, sizeof tool, "%s", argv0);
-    char *slash = strrchr(tool, '/');
-    if (slash) slash[1] = 0; else strcpy(tool, "./");
+    char bindir[PATH_MAX];
+    snprintf(bindir, sizeof bindir, "%s", argv0);
+    char *slash = strrchr(bindir, '/');
+    if (slash) slash[1] = 0; else strcpy(bindir, "./");
     char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "'%smake_snac_model' %s '%s'", tool, arch, dir);
+    snprintf(cmd, sizeof cmd, "'%s%s' %s", bindir, tool, args);
     if (system(cmd) != 0) {
-        fprintf(stderr, "%s: could not make the %s model with %s\n", who, arch, cmd);
+        fprintf(stderr, "%s: could not make a model with %s\n", who, cmd);
         return 1;
     }
     return 0;
+}
+
+/* The random-weight SNAC model of `arch` (24khz, 32khz, 44khz) in models/snac_<arch>. */
+static inline int ensure_model(const char *who, const char *argv0, const char *models, const char *arch, char *dir, size_t cap) {
+    snprintf(dir, cap, "%s/snac_%s", models, arch);
+    char args[PATH_MAX + 64];
+    snprintf(args, sizeof args, "%s '%s'", arch, dir);
+    return bench_make_model(who, argv0, models, dir, "make_snac_model", args);
 }
 
 #endif

@@ -153,19 +153,9 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
 static int make_lm(const char *argv0, const char *models, const char *dims, int layers, int vocab, char *dir,
                    size_t cap) {
     snprintf(dir, cap, "%s/llama_%s_l%d_v%d", models, dims, layers, vocab);
-    char probe[PATH_MAX + 32];
-    snprintf(probe, sizeof probe, "%s/model.safetensors", dir);
-    if (access(probe, R_OK) == 0) return 0;
-    mkdir(models, 0755);
-    char tool[PATH_MAX];
-    snprintf(tool, sizeof tool, "%s", argv0);
-    char *slash = strrchr(tool, '/');
-    if (slash) slash[1] = 0; else strcpy(tool, "./");
-    char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "'%smake_llama_model' --dims %s --layers %d --vocab %d --out '%s' > /dev/null", tool,
-             dims, layers, vocab, dir);
-    if (system(cmd) != 0) { fprintf(stderr, "bench_gpu_model: %s failed\n", cmd); return 1; }
-    return 0;
+    char args[PATH_MAX + 128];
+    snprintf(args, sizeof args, "--dims %s --layers %d --vocab %d --out '%s' > /dev/null", dims, layers, vocab, dir);
+    return bench_make_model("bench_gpu_model", argv0, models, dir, "make_llama_model", args);
 }
 
 static int lm_runs(const char *argv0, const char *models, const char *dims, int vocab, int prompt_len,

@@ -26,19 +26,10 @@
 
 static int ensure_lm(const char *argv0, const char *models, const char *src, int layers, char *dir, size_t cap) {
     snprintf(dir, cap, "%s/orpheus3b_L%d", models, layers);
+    char args[PATH_MAX + 128];
+    snprintf(args, sizeof args, "--dims 3b --vocab 156940 --layers %d --out '%s' >&2", layers, dir);
+    if (bench_make_model("bench_tts", argv0, models, dir, "make_llama_model", args)) return 1;
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (access(path, R_OK) != 0) {
-        mkdir(models, 0755);
-        char tool[PATH_MAX];
-        snprintf(tool, sizeof tool, "%s", argv0);
-        char *slash = strrchr(tool, '/');
-        if (slash) slash[1] = 0; else strcpy(tool, "./");
-        char cmd[3 * PATH_MAX];
-        snprintf(cmd, sizeof cmd, "'%smake_llama_model' --dims 3b --vocab 156940 --layers %d --out '%s' >&2", tool,
-                 layers, dir);
-        if (system(cmd) != 0) { fprintf(stderr, "bench_tts: %s failed\n", cmd); return 1; }
-    }
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     if (access(path, R_OK) != 0) {
         char target[PATH_MAX + 64];

@@ -4,14 +4,7 @@
 # fixed seed): the longer decode's peak RSS may exceed the shorter's by at most 12 MB (the whole-signal decode grew
 # by ~100 KB per group: ~140 MB here), and each output holds groups * 2048 samples.
 set -u
-SRC=${SNACRT_SRC:-$(pwd)}
-BIN=${SNACRT_BIN:-$SRC/build}
-S=$BIN/snacrt
-MD=$SRC/tests/data/snac/tiny24
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
+. "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 
 # In the sanitizer build, ASan's quarantine keeps freed blocks resident (~60 MB more at 1500 groups here): measure
 # the program's own memory, not the quarantine's.
@@ -26,7 +19,7 @@ for _ in range(g):   # depth-first per group: 1 coarse, 2 middle, 4 fine codes (
         out.append(r.randrange(256)); out += [r.randrange(256) for _ in range(2)]
 print(" ".join(map(str, out)))
 PY
-  check "decode $G groups" "/usr/bin/time -f %M -o $T/rss$G $S decode -m $MD --threads 1 -o $T/a$G.wav $T/c$G.laion"
+  check "decode $G groups" "/usr/bin/time -f %M -o $T/rss$G $S decode -m $M --threads 1 -o $T/a$G.wav $T/c$G.laion"
   check "$G groups: $((G * 2048)) samples" "python3 -c \"import wave,sys; sys.exit(0 if wave.open('$T/a$G.wav').getnframes() == $G * 2048 else 1)\""
 done
 short=$(tail -1 "$T/rss150" 2>/dev/null || echo 0); long=$(tail -1 "$T/rss1500" 2>/dev/null || echo 999999999)

@@ -8,36 +8,21 @@
 static const srt_lm_ops *ref_ops = &srt_cpu_ref_lm_ops, *fast_ops = &srt_cpu_lm_ops;
 static const int g_odd[] = {1, 7, 33, 1025};
 
-static float *rnd(size_t n, uint64_t seed, float lo, float hi) {
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    test_fill_uniform(x, n, seed, lo, hi);
-    return x;
-}
-
-static void expect_close(const char *what, int shape, const float *got, const float *ref, size_t n, double atol,
-                         double rtol) {
-    size_t wi;
-    double maxerr;
-    double worst = test_compare(got, ref, n, atol, rtol, &wi, &maxerr);
-    TEST_CHECK(worst <= 0, "%s (shape %d): element %zu got %g want %g (max abs err %g)", what, shape, wi,
-               (double)got[wi], (double)ref[wi], maxerr);
-}
-
 static void test_rmsnorm(int rows, int dim) {
-    float *x = rnd((size_t)rows * dim, 1 + rows + dim, -3, 3), *w = rnd(dim, 2, 0.5f, 1.5f);
+    float *x = test_alloc_uniform((size_t)rows * dim, 1 + rows + dim, -3, 3), *w = test_alloc_uniform(dim, 2, 0.5f, 1.5f);
     float *y0 = calloc((size_t)rows * dim, 4), *y1 = calloc((size_t)rows * dim, 4);
     srt_rmsnorm_args a = {rows, dim, 1e-5f, x, w, y0};
     TEST_CHECK(ref_ops->rmsnorm(NULL, &a) == SRT_OK, "ref rmsnorm");
     a.y = y1;
     TEST_CHECK(fast_ops->rmsnorm(NULL, &a) == SRT_OK, "cpu rmsnorm");
     /* f32 sum of squares in 4 chains vs double: relative error ~ dim * 2^-24 of the scale at most */
-    expect_close("rmsnorm", dim, y1, y0, (size_t)rows * dim, 1e-5, 1e-5);
+    test_expect_close("rmsnorm", dim, y1, y0, (size_t)rows * dim, 1e-5, 1e-5);
     free(x); free(w); free(y0); free(y1);
 }
 
 static void test_rope(int n_tokens, int heads, int head_dim) {
     size_t n = (size_t)n_tokens * heads * head_dim;
-    float *x0 = rnd(n, 3 + n_tokens, -2, 2), *x1 = malloc(n * 4);
+    float *x0 = test_alloc_uniform(n, 3 + n_tokens, -2, 2), *x1 = malloc(n * 4);
     memcpy(x1, x0, n * 4);
     float *inv_freq = malloc(sizeof(float) * head_dim / 2);
     for (int i = 0; i < head_dim / 2; i++) inv_freq[i] = (float)pow(500000.0, -2.0 * i / head_dim);
@@ -47,7 +32,7 @@ static void test_rope(int n_tokens, int heads, int head_dim) {
     TEST_CHECK(ref_ops->rope(NULL, &a) == SRT_OK, "ref rope");
     a.x = x1;
     TEST_CHECK(fast_ops->rope(NULL, &a) == SRT_OK, "cpu rope");
-    expect_close("rope", n_tokens, x1, x0, n, 2e-6, 2e-6);   /* f32 cos/sin of a double angle, f32 rotation */
+    test_expect_close("rope", n_tokens, x1, x0, n, 2e-6, 2e-6);   /* f32 cos/sin of a double angle, f32 rotation */
     free(x0); free(x1); free(inv_freq); free(pos);
 }
 
@@ -69,7 +54,7 @@ static void test_attention(int n_seqs, int ctx, int prefill, int heads, int kv_h
         for (int b = 0; b < (len[s] + block_size - 1) / block_size; b++, next++)
             table[s * max_blocks + b] = (int32_t)((next * 7 + 3) % total_blocks);   /* a permutation unless 7 | total */
     size_t cache_n = (size_t)total_blocks * block_size * kv_dim, qn = (size_t)n_tokens * heads * head_dim;
-    float *kc = rnd(cache_n, 11, -1, 1), *vc = rnd(cache_n, 12, -1, 1), *q = rnd(qn, 13, -2, 2);
+    float *kc = test_alloc_uniform(cache_n, 11, -1, 1), *vc = test_alloc_uniform(cache_n, 12, -1, 1), *q = test_alloc_uniform(qn, 13, -2, 2);
     float *o0 = calloc(qn, 4), *o1 = calloc(qn, 4);
     srt_paged_attn_args a = {n_seqs, heads, kv_heads, head_dim, block_size, max_blocks, q, kc, vc, table,
                              q_start, nq, len, o0};
@@ -79,14 +64,14 @@ static void test_attention(int n_seqs, int ctx, int prefill, int heads, int kv_h
     char what[96];
     snprintf(what, sizeof what, "paged_attention %s seqs %d heads %d/%d head_dim %d block %d",
              prefill ? "prefill" : "decode", n_seqs, heads, kv_heads, head_dim, block_size);
-    expect_close(what, ctx, o1, o0, qn, 2e-6, 1e-5);   /* f32 scores and softmax vs double: outputs are averages of
+    test_expect_close(what, ctx, o1, o0, qn, 2e-6, 1e-5);   /* f32 scores and softmax vs double: outputs are averages of
                                                         * values in [-1, 1], errors ~ 1e-7 */
     free(q_start); free(nq); free(len); free(table); free(kc); free(vc); free(q); free(o0); free(o1);
 }
 
 /* Sampling: the same ids as cpu-ref (exact: both implement the one fixed-point distribution of lm_ops.h). */
 static void test_sample(int n_rows, int vocab) {
-    float *orig = rnd((size_t)n_rows * vocab, 20 + vocab, -6, 6);
+    float *orig = test_alloc_uniform((size_t)n_rows * vocab, 20 + vocab, -6, 6);
     float *l0 = malloc(sizeof(float) * n_rows * vocab), *l1 = malloc(sizeof(float) * n_rows * vocab);
     srt_sample_row *rows = calloc(n_rows, sizeof *rows);
     srt_sample_penalty pen[3] = {{0, 0.0f}, {vocab / 2, 0.5f}, {vocab - 1, 1.0f}};

@@ -52,6 +52,23 @@ static inline double test_compare(const float *got, const float *ref, size_t n, 
     return n ? worst : 0;
 }
 
+/* A malloc'd (n) float array, uniform in [lo, hi) from `seed` (at least one element allocated). */
+static inline float *test_alloc_uniform(size_t n, uint64_t seed, float lo, float hi) {
+    float *x = (float *)malloc(sizeof(float) * (n ? n : 1));
+    if (x) test_fill_uniform(x, n, seed, lo, hi);
+    return x;
+}
+
+/* One check: got (n) within atol + rtol*|ref| of ref (n), naming `what` and `shape` and the worst element. */
+static inline void test_expect_close(const char *what, int shape, const float *got, const float *ref, size_t n,
+                                     double atol, double rtol) {
+    size_t wi;
+    double maxerr;
+    double worst = test_compare(got, ref, n, atol, rtol, &wi, &maxerr);
+    TEST_CHECK(worst <= 0, "%s (shape %d): element %zu got %g want %g (max abs err %g)", what, shape, wi,
+               (double)got[wi], (double)ref[wi], maxerr);
+}
+
 /* The backends a test runs on: SNACRT_TEST_BACKENDS (comma-separated, e.g. "cuda") or `fallback`, copied into
  * buf for TEST_FOR_EACH_BACKEND to split. */
 static inline char *test_backend_list(const char *fallback, char *buf, size_t cap) {

@@ -16,4 +16,6 @@ $SUDO apt-get install -y -qq build-essential cmake pkg-config git python3 \
   libmp3lame-dev libunistring-dev clang libclang-rt-14-dev libomp-dev
 # the browser test of the web page drives Debian's chromium with playwright-core from npm (tests/web)
 command -v npm > /dev/null || $SUDO apt-get install -y -qq nodejs npm
+# libsonic: the speech endpoint's "speed" and `snacrt tts --speed` (time-stretch without pitch change, host/audio)
+$SUDO apt-get install -y -qq libsonic-dev
 echo "setup.sh: done"

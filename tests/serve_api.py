@@ -162,7 +162,7 @@ def error_cases(srv):
         ("empty input", {"model": "tts-1", "input": "  "}, "empty"),
         ("input too long", {"model": "tts-1", "input": "x" * 201}, "too long"),
         ("unknown voice", {"model": "tts-1", "input": "hi", "voice": "nobody"}, "unknown voice"),
-        ("unknown format", {"model": "tts-1", "input": "hi", "response_format": "mp3"}, "response_format"),
+        ("unknown format", {"model": "tts-1", "input": "hi", "response_format": "aac"}, "response_format"),
         ("stream flac", {"model": "tts-1", "input": "hi", "response_format": "flac", "stream": True}, "flac"),
         ("wrong type", {"model": "tts-1", "input": "hi", "temperature": "warm"}, "temperature"),
         ("max_tokens over cap", {"model": "tts-1", "input": "hi", "max_tokens": 85}, "max_tokens"),
@@ -351,7 +351,8 @@ def openai_names_server():
         doc = {"model": "gpt-4o-mini-tts", "input": "Today is a wonderful day to build something people love!",
                "voice": "coral", "instructions": "Speak in a cheerful and positive tone."}
         st, h, b = srv.request("POST", "/v1/audio/speech", doc)
-        C.check(st == 200 and b[:4] == b"RIFF", f"OpenAI's documented request: {st} {b[:100]!r}")
+        C.check(st == 200 and h.get("content-type") == "audio/mpeg" and b[:1] == b"\xff" and b[1] & 0xe0 == 0xe0,
+                f"OpenAI's documented request: mp3 (OpenAI's default format): {st} {h} {b[:100]!r}")
         st, h, b = srv.request("GET", "/v1/voices")
         al = json.loads(b).get("aliases", {}) if st == 200 else {}
         names = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")

@@ -2,6 +2,7 @@
  * time), UTF-8 validation, base64, and parsing + validating a POST /v1/audio/speech JSON body (its "audio" field
  * decoded by libsndfile from memory). No engine, no sockets. */
 #include "serve/http_server.h"
+#include "audio/audio_encode.h"
 #include "snacrt_audio.h"
 #include "common.h"
 #include <cjson/cJSON.h>
@@ -400,30 +401,37 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
     }
     /* response_format */
     v = cJSON_GetObjectItemCaseSensitive(root, "response_format");
-    out->format = SRT_HTTP_WAV;
+    out->format = SRT_HTTP_MP3;   /* OpenAI's default */
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", "response_format", json_type_name(v));
-        if (!strcmp(v->valuestring, "wav")) out->format = SRT_HTTP_WAV;
-        else if (!strcmp(v->valuestring, "pcm")) out->format = SRT_HTTP_PCM;
-        else if (!strcmp(v->valuestring, "flac")) out->format = SRT_HTTP_FLAC;
-        else
-            return srt_http_error_set(err, 400, "invalid_request_error",
-                                      "unsupported response_format '%.32s' (supported: wav, pcm, flac)",
-                                      v->valuestring);
+        int f = srt_audio_codec_from_name(v->valuestring);
+        if (f < 0 || strcmp(v->valuestring, srt_audio_codec_name(f))) {
+            srt_http_error_set(err, 400, "invalid_request_error",
+                               "unsupported response_format '%.32s' (supported: mp3, opus, wav, pcm, flac)",
+                               v->valuestring);
+            err->code = "invalid_value";
+            err->param = "response_format";
+            return -1;
+        }
+        out->format = (srt_http_audio_format)f;
     }
-    /* stream */
+    /* stream, stream_format */
     v = cJSON_GetObjectItemCaseSensitive(root, "stream");
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsBool(v)) return bad(err, "'%s' must be a boolean, not %s", "stream", json_type_name(v));
         out->stream = cJSON_IsTrue(v);
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "stream_format");
-    if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !strcmp(v->valuestring, "audio")))
-        return bad(err, "'stream_format' must be \"audio\" (server-sent events are not supported)");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "audio") && strcmp(v->valuestring, "sse")))
+            return bad(err, "'stream_format' must be \"audio\" or \"sse\"");
+        out->stream = 1;
+        out->sse = !strcmp(v->valuestring, "sse");
+    }
     if (out->stream && out->format == SRT_HTTP_FLAC)
         return srt_http_error_set(err, 400, "invalid_request_error",
-                                  "stream=true supports response_format pcm or wav; flac needs the whole signal "
-                                  "before its header is final, so request it without streaming");
+                                  "streaming supports response_format mp3, opus, wav or pcm; flac needs the whole "
+                                  "signal before its header is final, so request it without streaming");
     /* numbers */
     int has;
     double x;

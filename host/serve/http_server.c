@@ -24,6 +24,7 @@
  * Locks: server->lock (counters, the active list) may be held while taking r->lock,
  * never the reverse; no lock is held across srt_tts_submit / srt_tts_cancel (the engine may call back). */
 #include "serve/http_server.h"
+#include "audio/audio_speed.h"
 #include "snacrt_audio.h"
 #include "common.h"
 #include <arpa/inet.h>
@@ -105,6 +106,7 @@ struct req_state {
     size_t s_head, s_len, s_cap;
     int backlogged;
     srt_speech_stream *ss;         /* streaming: the body's encoder (and SSE framing), used on the engine thread */
+    srt_audio_speed *speed;        /* "speed" != 1: time-stretch before encoding (engine thread) */
     int ttfb_seen;                 /* the first body byte went out (metric) */
     req_state *prev, *next;        /* server->active */
 };
@@ -160,6 +162,7 @@ static void req_release(req_state *r) {
     free(r->pcm);
     free(r->sbuf);
     srt_speech_stream_free(r->ss);
+    srt_audio_speed_free(r->speed);
     free(r);
 }
 
@@ -311,6 +314,10 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
     double t = now_ms();
     int first = 0, newly_backlogged = 0, cancel = 0, newly_cancelled = 0;
     pthread_mutex_lock(&r->lock);
+    if (r->speed && !r->mhd_gone && !r->cancel_reason) {   /* time-stretched audio replaces the engine's */
+        if (srt_audio_speed_push(r->speed, pcm, n > 0 && pcm ? n : 0, done && status == SRT_OK, &pcm, &n) != SRT_OK)
+            newly_cancelled = mark_cancel(r, CANCEL_NOMEM), n = 0;
+    }
     if (n > 0 && pcm) {
         if (r->t_first_audio == 0) r->t_first_audio = t, first = 1;
         r->samples += n;
@@ -508,8 +515,10 @@ static void add_audio_headers(req_state *r, struct MHD_Response *resp) {
     MHD_add_response_header(resp, "X-Snacrt-Sample-Rate", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->id);
     MHD_add_response_header(resp, "X-Snacrt-Request-Id", num);
-    if (r->sreq.speed_ignored)
-        MHD_add_response_header(resp, "X-Snacrt-Note", "speed is ignored: audio is generated at the model's own pace");
+    if (r->speed) {
+        snprintf(num, sizeof num, "%g", r->sreq.speed);
+        MHD_add_response_header(resp, "X-Snacrt-Speed", num);
+    }
 }
 
 /* ------------------------------------------------------------------ whole-body speech */
@@ -660,6 +669,10 @@ static enum MHD_Result start_speech(req_state *r) {
                             .sampling = srt_speech_request_has_sampling(&r->sreq) ? &sp : NULL,
                             .audio_in = r->sreq.audio, .n_audio_in = r->sreq.n_audio,
                             .audio_in_rate = r->sreq.audio_rate};
+    if (r->sreq.speed != 1.0 && srt_audio_speed_open(s->sample_rate, r->sreq.speed, &r->speed) != SRT_OK) {
+        srt_http_error_set(&err, 500, "server_error", "speed: %s", srt_last_error());
+        return reply_error(r, &err, NULL);
+    }
     if (r->sreq.stream) {          /* the encoder; a header (wav, Ogg's opus head) goes out first */
         const uint8_t *b;
         size_t nb;

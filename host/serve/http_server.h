@@ -161,8 +161,9 @@ typedef struct srt_speech_request {
     srt_http_audio_format format;  /* "response_format": mp3 (default, as OpenAI's) | opus (Ogg) | wav | pcm | flac */
     int stream;                    /* streamed: "stream": true or "stream_format": "audio" / "sse" */
     int sse;                       /* "stream_format": "sse": server-sent events (srt_speech_stream) */
-    double speed;                  /* "speed" (0.25 .. 4, default 1): accepted and ignored */
-    int speed_ignored;             /* speed given and != 1: the response says so in X-Snacrt-Note */
+    double speed;                  /* "speed" (0.25 .. 4, default 1): time-stretch without pitch change (libsonic,
+                                      host/audio/audio_speed.h), streamed too; the response says X-Snacrt-Speed */
+    int speed_ignored;             /* speed given and != 1 (the name is historical: the speed is applied) */
     int has_seed, has_temperature, has_top_p, has_repetition_penalty, has_max_tokens;
     uint64_t seed;                 /* 0 .. 2^53 - 1 */
     float temperature;             /* 0 .. 10 (0 = greedy) */

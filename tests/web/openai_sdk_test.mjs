@@ -1,7 +1,7 @@
 // openai_sdk_test.mjs: the official OpenAI Node SDK (`openai` from npm) against `snacrt serve`, as a user's app
 // calls it: audio.speech.create in every format (mp3 default, opus, wav, pcm, flac; aac refused naming the
 // supported ones), stream_format "audio" and "sse" read as they arrive (the first audio must come before the
-// answer is complete: both times are printed), OpenAI's voice names and models.list / models.retrieve, an unknown
+// answer is complete: both times are printed), speed, OpenAI's voice names and models.list / models.retrieve, an unknown
 // model (404 model_not_found). Usage: node openai_sdk_test.mjs BASE_URL (the server was started with
 // --served-model-name gpt-4o-mini-tts --served-model-name tts-1 by tests/serve_openai_sdk.py).
 import OpenAI from "openai";
@@ -121,6 +121,14 @@ for (const fmt of ["mp3", "opus", "wav", "pcm"]) {
   check(done && done.usage && done.usage.output_tokens > 0 &&
         done.usage.total_tokens === done.usage.input_tokens + done.usage.output_tokens, `sse done: ${JSON.stringify(done)}`);
   check(firstDelta !== null && firstDelta < 0.8 * endMs, `sse: first delta ${firstDelta} ms not well before ${endMs} ms`);
+}
+// speed: time-stretched without pitch change, whole and streamed alike (84 tokens = 12 frames of 2048 samples)
+for (const [speed, stream] of [[2, false], [2, true], [0.5, true]]) {
+  const res = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input, response_format: "pcm", speed,
+    seed: 7, max_tokens: 84, ...(stream ? { stream_format: "audio" } : {}) });
+  const n = Buffer.from(await res.arrayBuffer()).length / 2, want = 12 * 2048 / speed;
+  check(res.status === 200 && Math.abs(n - want) < 0.1 * want && res.headers.get("x-snacrt-speed") === String(speed),
+        `speed ${speed}${stream ? " streamed" : ""}: ${n} samples, want about ${want}`);
 }
 console.log(`openai_sdk: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

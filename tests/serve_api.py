@@ -353,6 +353,7 @@ def openai_names_server():
         doc = {"model": "gpt-4o-mini-tts", "input": "Today is a wonderful day to build something people love!",
                "voice": "coral", "instructions": "Speak in a cheerful and positive tone."}
         st, h, b = srv.request("POST", "/v1/audio/speech", doc)
+        C.check("instructions" in h.get("x-snacrt-note", ""), f"instructions reported as ignored: {h}")
         C.check(st == 200 and h.get("content-type") == "audio/mpeg" and b[:1] == b"\xff" and b[1] & 0xe0 == 0xe0,
                 f"OpenAI's documented request: mp3 (OpenAI's default format): {st} {h} {b[:100]!r}")
         st, h, b = srv.request("GET", "/v1/voices")

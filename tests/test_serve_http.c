@@ -98,7 +98,11 @@ static void test_parse_ok(void) {
                "full fields");
     srt_speech_request_free(&r);
     st = parse("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":\"opus\",\"stream_format\":\"sse\"}", &r, &err);
-    TEST_CHECK(st == 200 && r.format == SRT_HTTP_OPUS && r.stream && r.sse, "opus sse: %d %s", st, err.message);
+    TEST_CHECK(st == 200 && r.format == SRT_HTTP_OPUS && r.stream && r.sse && !r.instructions, "opus sse: %d %s", st,
+               err.message);
+    srt_speech_request_free(&r);
+    st = parse("{\"model\":\"tiny\",\"input\":\"hi\",\"instructions\":\"Cheerful.\"}", &r, &err);
+    TEST_CHECK(st == 200 && r.instructions && !strcmp(r.instructions, "Cheerful."), "instructions kept");
     srt_speech_request_free(&r);
     st = parse(" {\"model\":\"tts-1\",\"input\":\"h\\u00e9llo \\ud83d\\ude00\",\"voice\":\"leo\",\"response_format\":"
                "\"pcm\",\"stream\":true,\"speed\":1.5,\"seed\":9007199254740991,\"temperature\":0,\"top_p\":0.5,"
@@ -184,6 +188,8 @@ static void test_parse_errors(void) {
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream\":\"yes\"}", "'stream' must be a boolean");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream\":true,\"response_format\":\"flac\"}", "flac");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream_format\":\"webm\"}", "'stream_format' must be");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"instructions\":7}", "'instructions' must be a string");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"instructions\":\"12345678901\"}", "'instructions' is too long");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream_format\":\"sse\",\"response_format\":\"flac\"}", "flac");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"speed\":10}", "'speed' is out of range");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"seed\":-1}", "'seed' is out of range");

@@ -228,6 +228,7 @@ void srt_speech_request_free(srt_speech_request *req) {
     free(req->model);
     free(req->input);
     free(req->voice);
+    free(req->instructions);
     free(req->audio);
     memset(req, 0, sizeof *req);
 }
@@ -398,6 +399,20 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
         }
         out->voice = strdup(voice);
         if (!out->voice) return srt_http_error_set(err, 500, "server_error", "out of memory");
+    }
+    /* instructions (OpenAI's gpt-4o-mini-tts): accepted; no layout has a slot for them yet */
+    v = cJSON_GetObjectItemCaseSensitive(root, "instructions");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", "instructions", json_type_name(v));
+        size_t n_chars = 0;
+        if (srt_utf8_count(v->valuestring, strlen(v->valuestring), &n_chars))
+            return bad(err, "'%s' is not valid UTF-8", "instructions");
+        if (n_chars > (size_t)lim->max_input_chars)
+            return srt_http_error_set(err, 400, "invalid_request_error",
+                                      "'instructions' is too long: %zu characters (at most %d)", n_chars,
+                                      lim->max_input_chars);
+        if (v->valuestring[0] && !(out->instructions = strdup(v->valuestring)))
+            return srt_http_error_set(err, 500, "server_error", "out of memory");
     }
     /* response_format */
     v = cJSON_GetObjectItemCaseSensitive(root, "response_format");

@@ -515,6 +515,8 @@ static void add_audio_headers(req_state *r, struct MHD_Response *resp) {
     MHD_add_response_header(resp, "X-Snacrt-Sample-Rate", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->id);
     MHD_add_response_header(resp, "X-Snacrt-Request-Id", num);
+    if (r->sreq.instructions)
+        MHD_add_response_header(resp, "X-Snacrt-Note", "instructions are ignored: the layout has no slot for them");
     if (r->speed) {
         snprintf(num, sizeof num, "%g", r->sreq.speed);
         MHD_add_response_header(resp, "X-Snacrt-Speed", num);

@@ -158,6 +158,8 @@ typedef struct srt_speech_limits {
 
 typedef struct srt_speech_request {
     char *model, *input, *voice;   /* malloc'd; voice NULL = the default voice */
+    char *instructions;            /* "instructions" (at most max_input_chars characters), malloc'd, or NULL: accepted
+                                      and reported in X-Snacrt-Note (no layout has a slot for them yet) */
     srt_http_audio_format format;  /* "response_format": mp3 (default, as OpenAI's) | opus (Ogg) | wav | pcm | flac */
     int stream;                    /* streamed: "stream": true or "stream_format": "audio" / "sse" */
     int sse;                       /* "stream_format": "sse": server-sent events (srt_speech_stream) */

@@ -11,8 +11,10 @@
  * GET /metrics, GET /; OPTIONS anywhere when CORS is on (cors_origin).
  * Errors are OpenAI's {"error":{"message":...,"type":...,"param":...,"code":"..."}} with a 4xx/5xx status.
  *
- * Streaming (stream=true, pcm or wav): the response is chunked and fed from a per-request byte buffer that the
- * engine callback appends to (it never blocks). Client sockets get a fixed send buffer (socket_send_buffer), so
+ * Streaming (stream_format "audio" or "sse", or stream=true; mp3, opus, wav or pcm): the response is chunked and
+ * fed from a per-request byte buffer that the engine callback appends to (it never blocks) after encoding the new
+ * samples (srt_speech_stream: LAME / libsndfile on the engine thread, a few percent of a frame's time) and, for
+ * "speed", time-stretching them (libsonic). Client sockets get a fixed send buffer (socket_send_buffer), so
  * the kernel holds a bounded amount for a slow reader and the rest stays visible to us. Above stream_buffer_soft
  * bytes of unsent audio the client counts as backlogged
  * (metric); above stream_buffer_max the request is cancelled and the stream ends without its final chunk, so a

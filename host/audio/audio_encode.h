@@ -29,8 +29,8 @@ srt_status srt_audio_encoder_open(srt_audio_codec codec, int rate, int64_t n_tot
 srt_status srt_audio_encoder_push(srt_audio_encoder *e, const float *pcm, int64_t n);
 /* End the signal: the encoders' tails and trailers are produced. Later pushes fail. */
 srt_status srt_audio_encoder_finish(srt_audio_encoder *e);
-/* The bytes produced since the last take: *data points into the encoder (valid until the next call on it), *n
- * bytes; they count as taken. */
+/* The bytes produced since the last take: *data points into the encoder (valid until the next call on it; never
+ * NULL), *n bytes; they count as taken. */
 void srt_audio_encoder_take(srt_audio_encoder *e, const uint8_t **data, size_t *n);
 void srt_audio_encoder_free(srt_audio_encoder *e);
 

@@ -238,8 +238,9 @@ srt_status srt_audio_encoder_finish(srt_audio_encoder *e) {
 }
 
 void srt_audio_encoder_take(srt_audio_encoder *e, const uint8_t **data, size_t *n) {
+    static const uint8_t none[1];
     drop_taken(e);
-    *data = e->buf;
+    *data = e->buf ? e->buf : none;   /* never NULL, even with nothing written yet */
     *n = (size_t)(e->size - e->base);
     e->taken = *n;
 }

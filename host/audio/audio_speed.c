@@ -58,7 +58,8 @@ srt_status srt_audio_speed_push(srt_audio_speed *s, const float *pcm, int64_t n,
         if (!sonicFlushStream(s->st)) return srt_error(SRT_ERR_NOMEM, "speed: out of memory");
         SRT_TRY(drain(s, n_out));
     }
-    *out = s->out;
+    static const float none[1];
+    *out = s->out ? s->out : none;   /* never NULL, even with nothing ready yet */
     return SRT_OK;
 }
 

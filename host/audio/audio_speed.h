@@ -14,8 +14,8 @@ typedef struct srt_audio_speed srt_audio_speed;
 
 /* speed in [SRT_SPEED_MIN, SRT_SPEED_MAX]; mono at rate Hz. */
 srt_status srt_audio_speed_open(int rate, double speed, srt_audio_speed **out);
-/* Feed n samples (n may be 0); final = 1 flushes the end. *out points to the samples ready now (*n_out of them),
- * valid until the next call. */
+/* Feed n samples (n may be 0); final = 1 flushes the end. *out points to the samples ready now (*n_out of them;
+ * never NULL), valid until the next call. */
 srt_status srt_audio_speed_push(srt_audio_speed *s, const float *pcm, int64_t n, int final, const float **out,
                                 int64_t *n_out);
 void srt_audio_speed_free(srt_audio_speed *s);

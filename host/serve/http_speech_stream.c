@@ -71,7 +71,7 @@ static srt_status hand_out(srt_speech_stream *s, const uint8_t **data, size_t *n
     srt_audio_encoder_take(s->enc, &b, &k);
     if (!s->sse) { *data = b; *n = k; return SRT_OK; }
     SRT_TRY(out_delta(s, b, k));
-    *data = (const uint8_t *)s->out;
+    *data = s->out ? (const uint8_t *)s->out : b;   /* never NULL */
     *n = s->n_out;
     return SRT_OK;
 }

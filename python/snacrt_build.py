@@ -1,5 +1,6 @@
 """snacrt_build.py: a PEP 517 build backend for the snacrt Python package, standard library only (pip needs no
-index, so `pip install ./python` works offline). The wheel holds snacrt/*.py, weights/fetch.sh + manifest.json
+index, so `pip install ./python` works offline). The wheel holds snacrt/*.py, tools/snac_shard_reader.py (as
+snacrt.shards reads it), weights/fetch.sh + manifest.json
 (for SNAC.from_pretrained of a repo id) and, when found, the shared library: $SNACRT_LIB, else
 $SNACRT_BUILD/lib/libsnacrt.so (default: ../build of this folder). With the library the wheel is tagged for this
 platform; without it, py3-none-any (the library is then looked up at import time, see snacrt/_lib.py)."""
@@ -38,6 +39,9 @@ def _files():
     for f in sorted(os.listdir(pkg)):
         if f.endswith(".py"):
             out.append(("snacrt/" + f, open(os.path.join(pkg, f), "rb").read()))
+    reader = os.path.join(REPO, "tools", "snac_shard_reader.py")
+    if os.path.isfile(reader):
+        out.append(("snacrt/snac_shard_reader.py", open(reader, "rb").read()))
     for f in ("fetch.sh", "manifest.json"):
         p = os.path.join(REPO, "weights", f)
         if os.path.isfile(p):

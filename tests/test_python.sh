@@ -7,6 +7,7 @@
 #    and forward) gets the codes of `snacrt encode` (json and orpheus) and the audio of `snacrt decode`
 #  - SNAC.from_pretrained of a repo id goes through weights/fetch.sh (the mock hub, tests/hub_mock.py)
 #  - generate_speech streams the samples of `snacrt tts --stream` (same seed), in several chunks
+#  - snacrt.shards reads what `snacrt tokenize` writes
 #  - devices() and build_info() answer; a wrong shape is a ValueError naming the expected shape
 set -u
 source "$(dirname "$0")/sh_prelude.sh"
@@ -112,6 +113,18 @@ check "devices() lists the cpu" "grep -qx 'devices cpu True' $T/misc.txt"
 check "build_info()" "grep -qx 'version True' $T/misc.txt"
 check "wrong audio shape named ($(tr '\n' ' ' < $T/misc.txt))" "grep -qx 'shape True' $T/misc.txt"
 check "wrong level count named" "grep -qx 'levels True' $T/misc.txt"
+
+# the shard readers: a bin shard of `snacrt tokenize` holds the codes of `snacrt encode`
+$S tokenize -m $M -o $T/tok --format bin --threads 1 --progress none $T/a.wav > /dev/null 2>&1
+$RUNPY -c '
+import glob, json, sys
+import numpy as np
+from snacrt.shards import open_shard
+items = [it for f in glob.glob(sys.argv[1] + "/*.bin") for it in open_shard(f)]
+ref = json.load(open(sys.argv[2]))["codes"]
+print("shards", len(items), all(np.asarray(c).tolist() == r for c, r in zip(items[0]["codes"], ref)))
+' $T/tok $T/cli.json > $T/shards.txt 2>&1
+check "snacrt.shards reads a tokenize bin shard ($(tail -1 $T/shards.txt))" "grep -qx 'shards 1 True' $T/shards.txt"
 
 # generate_speech = snacrt tts --stream (same seed and sampling)
 TEXT="Hello there. This is a test."

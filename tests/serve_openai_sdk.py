@@ -18,7 +18,7 @@ def main():
     try:
         url = f"http://127.0.0.1:{srv.port}"
         r = subprocess.run(["node", os.path.join(SRC, "tests/web/openai_sdk_test.mjs"), url],
-                           cwd=os.path.join(SRC, "tests/web"), timeout=240)
+                           cwd=os.path.join(SRC, "tests/web"), timeout=900)
         C.check(r.returncode == 0, f"OpenAI SDK test exit code {r.returncode}")
         if shutil.which("curl"):   # https://platform.openai.com/docs/guides/text-to-speech, as written there
             with tempfile.TemporaryDirectory() as d:

@@ -79,7 +79,7 @@ const long = "The quick brown fox jumps over the lazy dog, again and again, whil
 for (const fmt of ["mp3", "opus", "wav", "pcm"]) {
   const t0 = performance.now();
   const res = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: long, response_format: fmt,
-    stream_format: "audio", seed: 3, max_tokens: 700 });
+    stream_format: "audio", seed: 3, max_tokens: 420 });
   const head = performance.now() - t0;
   const t = await timed(res);
   const first = head + t.first, end = head + t.end;
@@ -92,7 +92,7 @@ for (const fmt of ["mp3", "opus", "wav", "pcm"]) {
 {
   const t0 = performance.now();
   const res = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: long, response_format: "mp3",
-    stream_format: "sse", seed: 3, max_tokens: 700 });
+    stream_format: "sse", seed: 3, max_tokens: 420 });
   check((res.headers.get("content-type") || "").startsWith("text/event-stream"), "sse content type");
   const reader = res.body.getReader();
   const dec = new TextDecoder();

@@ -249,6 +249,11 @@ srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out);
 srt_status srt_cpu_backend_create(int n_threads, srt_backend *out);
 /* Defined only when the CUDA backend is linked in (SNACRT_WITH_CUDA); otherwise srt_backend_create reports it. */
 srt_status srt_cuda_backend_create(int device, srt_backend *out);
+/* Make the device of backend `name` current on the calling thread ("cuda:N": cudaSetDevice(N), as CUDA keeps the
+ * current device per host thread; host backends: nothing). A thread that runs a "cuda:N" backend it did not create
+ * calls it first. srt_cuda_enter_device: defined with the CUDA backend (SNACRT_WITH_CUDA). */
+srt_status srt_backend_enter_thread(const char *name);
+srt_status srt_cuda_enter_device(int device);
 
 /* Convenience wrappers: allocate + upload, download into a malloc'd host buffer. */
 srt_status srt_backend_alloc_upload(srt_backend *b, const void *host, size_t bytes, void **dev);

@@ -5,7 +5,7 @@
    decode is within 1e-5 of a lone one), both replicas took requests, /metrics has per-replica families and
    totals that add up.
 3. Simulated GPUs (CUDASIM_DEVICES=4, --devices cuda:0-3 --tp 2: 2 replicas of 2 simulated devices, NCCL ranks on
-   their own devices): a few concurrent requests equal the same requests on one simulated device (--device cuda).
+   their own devices): 2 concurrent requests (one per replica) equal the same requests on one simulated device (--device cuda).
    Small: the simulator runs ~1 s per token of the 157k-vocabulary tiny model.
 4. An injected failure (SNACRT_TEST_FAIL_REPLICA=1:2: replica 1 fails at its 2nd audio callback) during 16
    concurrent requests: the requests on replica 0 all succeed with their reference audio, the others end with a
@@ -74,7 +74,7 @@ def cpu_replicas(refs):
 
 def simulated_gpus():
     env = dict(os.environ, CUDASIM_DEVICES="4", OMP_WAIT_POLICY="passive")
-    jobs = COMBOS[:2] * 2
+    jobs = COMBOS[:2]
     one = Server("--device", "cuda", "--max-running", "4", name="replicas-sim1", env=env)
     try:
         want = {}

@@ -366,55 +366,66 @@ static int64_t estimate_demand(const tts_replicas *rs, const srt_tts_request *re
     return prompt + max_tokens;
 }
 
+/* Route to the up replica with the most free KV capacity; when its queue is full (SRT_ERR_FULL) try the next, so a
+ * request is refused only when every up replica is full. */
 srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
                                uint64_t *request_id) {
     if (!req || !cb) return srt_error(SRT_ERR_INVALID_ARG, "srt_tts_submit: no request or callback");
-    route *t = srt_calloc(1, sizeof *t, "tts route");
-    if (!t) return SRT_ERR_NOMEM;
-    t->rs = rs;
-    t->cb = cb;
-    t->user = user;
-    t->demand = estimate_demand(rs, req);
-    pthread_mutex_lock(&rs->mu);
-    int best = -1;
-    for (int k = 0; k < rs->n; k++) {
-        const replica *rep = &rs->r[k];
-        if (rep->state != SRT_TTS_REPLICA_UP) continue;
-        if (best < 0 || rep->capacity - rep->demand > rs->r[best].capacity - rs->r[best].demand) best = k;
-    }
-    if (best < 0) {
-        rs->rejected++;
+    if (request_id) *request_id = 0;
+    int64_t demand = estimate_demand(rs, req);
+    int tried[MAX_REPLICAS] = {0};
+    srt_status st = SRT_ERR_FULL;
+    for (int attempt = 0; attempt < rs->n; attempt++) {
+        route *t = srt_calloc(1, sizeof *t, "tts route");
+        if (!t) return SRT_ERR_NOMEM;
+        t->rs = rs;
+        t->cb = cb;
+        t->user = user;
+        t->demand = demand;
+        pthread_mutex_lock(&rs->mu);
+        int best = -1;
+        for (int k = 0; k < rs->n; k++) {
+            const replica *rep = &rs->r[k];
+            if (rep->state != SRT_TTS_REPLICA_UP || tried[k]) continue;
+            if (best < 0 || rep->capacity - rep->demand > rs->r[best].capacity - rs->r[best].demand) best = k;
+        }
+        if (best < 0) {
+            rs->rejected++;
+            pthread_mutex_unlock(&rs->mu);
+            free(t);
+            if (attempt) return st;              /* the last replica's SRT_ERR_FULL (its message stands) */
+            return srt_error(SRT_ERR_FULL, "no engine replica is up (%d failed or restarting)", rs->n);
+        }
+        tried[best] = 1;
+        replica *rep = &rs->r[best];
+        t->replica = best;
+        t->next = rep->routes;
+        if (rep->routes) rep->routes->prev = t;
+        rep->routes = t;
+        rep->active++;
+        rep->demand += t->demand;
+        srt_tts_engine *engine = rep->engine;    /* stays alive while rep->active > 0 */
         pthread_mutex_unlock(&rs->mu);
-        free(t);
-        return srt_error(SRT_ERR_FULL, "no engine replica is up (%d failed or restarting)", rs->n);
+        uint64_t inner = 0;
+        st = srt_tts_submit(engine, req, route_cb, t, &inner);
+        pthread_mutex_lock(&rs->mu);
+        int free_it = 0;
+        if (st != SRT_OK) {
+            unlink_route(rep, t);
+            rep->active--;
+            rep->demand -= t->demand;
+            free_it = 1;
+            pthread_cond_broadcast(&rs->cv);
+        } else {
+            t->inner_id = inner;
+            t->submitted = 1;
+            free_it = t->inner_done;             /* it ended before we got here */
+            if (request_id) *request_id = inner * MAX_REPLICAS + (uint64_t)best;
+        }
+        pthread_mutex_unlock(&rs->mu);
+        if (free_it) free(t);
+        if (st != SRT_ERR_FULL) return st;
     }
-    replica *rep = &rs->r[best];
-    t->replica = best;
-    t->next = rep->routes;
-    if (rep->routes) rep->routes->prev = t;
-    rep->routes = t;
-    rep->active++;
-    rep->demand += t->demand;
-    srt_tts_engine *engine = rep->engine;        /* stays alive while rep->active > 0 */
-    pthread_mutex_unlock(&rs->mu);
-    uint64_t inner = 0;
-    srt_status st = srt_tts_submit(engine, req, route_cb, t, &inner);
-    pthread_mutex_lock(&rs->mu);
-    int free_it = 0;
-    if (st != SRT_OK) {
-        unlink_route(rep, t);
-        rep->active--;
-        rep->demand -= t->demand;
-        free_it = 1;
-        pthread_cond_broadcast(&rs->cv);
-    } else {
-        t->inner_id = inner;
-        t->submitted = 1;
-        free_it = t->inner_done;                 /* it ended before we got here */
-        if (request_id) *request_id = inner * MAX_REPLICAS + (uint64_t)best;
-    }
-    pthread_mutex_unlock(&rs->mu);
-    if (free_it) free(t);
     return st;
 }
 

@@ -70,6 +70,15 @@ check "$(same_dirs "$T/one" "$T/shards" $N)" "1" "shards 0/2 + 1/2: byte-identic
 "$BIN" tts "${COMMON[@]}" --input "$T/prompts.jsonl" -o "$T/x" --shard-index 2 --num-shards 2 >/dev/null 2>&1
 check "$?" "2" "--shard-index >= --num-shards: usage error"
 
+# device lists that do not make replicas: exit 1 naming the list
+for bad in "cuda:0-2|--tp 2|do not split into replicas of --tp 2" "cuda:0,2|--tp 2|must be consecutive" \
+           "cuda:0,0|--tp 1|twice" "gpu:0|--tp 1|expected cpu, cpu-ref or cuda" "cuda:0-3|--replicas 3|make 4 replica(s), not 3"; do
+  IFS='|' read -r list opt want <<<"$bad"
+  "$BIN" tts "${COMMON[@]}" --devices "$list" $opt -o "$T/bad.wav" "Hi" 2>"$T/bad.err"
+  rc=$?
+  check "$rc $(grep -c -- "$want" "$T/bad.err")" "1 1" "--devices $list $opt: exit 1 saying '$want' ($(cat "$T/bad.err"))"
+done
+
 # 2 simulated GPUs vs one (cudasim builds)
 if grep -q "SNACRT_CUDASIM:BOOL=ON" "$BUILD/CMakeCache.txt" 2>/dev/null && \
    ! grep -q "SNACRT_CUDA:BOOL=ON" "$BUILD/CMakeCache.txt" 2>/dev/null; then

@@ -16,7 +16,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from serve_util import Checker, Server, metric_value, pcm_max_diff, prometheus_problems
+from serve_util import Checker, Server, metric_value, pcm_max_diff, prometheus_problems, sanitizer_report
 
 C = Checker("serve_replicas")
 COMBOS = [("Hello there.", "tara", 11), ("The quick brown fox.", "leo", 12), ("One, two, three!", "mia", 13),
@@ -68,6 +68,7 @@ def cpu_replicas(refs):
                 f"replica request counts {per} must add up to 64")
         C.check(total == 64, f"total requests (sum over the replicas) {total}, want 64")
         C.check(srv.stop() == 0, "SIGTERM must exit 0")
+        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
     finally:
         srv.close()
 
@@ -99,6 +100,7 @@ def simulated_gpus():
         C.check("violation" not in srv.log() and "current device" not in srv.log(),
                 f"simulator violations:\n{srv.log()[-2000:]}")
         C.check(srv.stop() == 0, "SIGTERM must exit 0")
+        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
     finally:
         srv.close()
 
@@ -142,6 +144,7 @@ def failure(refs):
         C.check(all(st == 200 and same(d, refs[c]) for c, (st, _, d) in zip(COMBOS[:2] * 2, again)),
                 "after the restart every request must succeed again")
         C.check(srv.stop() == 0, "SIGTERM must exit 0")
+        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
     finally:
         srv.close()
 

@@ -26,21 +26,21 @@ same_dirs() {   # same_dirs A B N: N wavs, byte-identical, nothing partial left
     echo $ok
 }
 
-N=12
+N=8
 for i in $(seq 1 $N); do
   echo "{\"id\": \"utt$i\", \"text\": \"Sentence number $i.\", \"voice\": \"tara\", \"seed\": $i}"
 done >"$T/prompts.jsonl"
 
-"$BIN" tts "${COMMON[@]}" --max-tokens 59 --input "$T/prompts.jsonl" -o "$T/one" >/dev/null 2>"$T/one.err"
+"$BIN" tts "${COMMON[@]}" --max-tokens 28 --input "$T/prompts.jsonl" -o "$T/one" >/dev/null 2>"$T/one.err"
 check "$?" "0" "one engine: exit code"
-"$BIN" tts "${COMMON[@]}" --max-tokens 59 --devices cpu --replicas 2 --input "$T/prompts.jsonl" -o "$T/two" \
+"$BIN" tts "${COMMON[@]}" --max-tokens 28 --devices cpu --replicas 2 --input "$T/prompts.jsonl" -o "$T/two" \
     >/dev/null 2>"$T/two.err"
 check "$?" "0" "2 cpu replicas: exit code"
 check "$(same_dirs "$T/one" "$T/two" $N)" "1" "2 cpu replicas: byte-identical to one engine"
 check "$(wc -l <"$T/two/done-w0-of1.log")" "$N" "done-log lines"
 
 # kill -9 once the first items are logged, then --resume
-"$BIN" tts "${COMMON[@]}" --max-tokens 59 --devices cpu --replicas 2 --max-running 2 --input "$T/prompts.jsonl" \
+"$BIN" tts "${COMMON[@]}" --max-tokens 28 --devices cpu --replicas 2 --max-running 2 --input "$T/prompts.jsonl" \
     -o "$T/killed" >/dev/null 2>"$T/killed.err" &
 pid=$!
 for _ in $(seq 1 600); do
@@ -51,7 +51,7 @@ kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; pid=
 logged=$(wc -l <"$T/killed/done-w0-of1.log" 2>/dev/null || echo 0)
 [ "$logged" -ge 1 ] && [ "$logged" -lt $N ] && passed=$((passed+1)) || {
   failed=$((failed+1)); echo "FAIL kill -9 must land mid-run: $logged of $N logged" >&2; }
-"$BIN" tts "${COMMON[@]}" --max-tokens 59 --devices cpu --replicas 2 --input "$T/prompts.jsonl" -o "$T/killed" \
+"$BIN" tts "${COMMON[@]}" --max-tokens 28 --devices cpu --replicas 2 --input "$T/prompts.jsonl" -o "$T/killed" \
     --resume >"$T/resume.json" 2>"$T/resume.err"
 check "$?" "0" "--resume: exit code"
 skipped=$(python3 -c "import json; print(json.load(open('$T/resume.json'))['skipped_done'])")
@@ -61,7 +61,7 @@ check "$(sort "$T/killed/done-w0-of1.log" | uniq | wc -l)" "$N" "done-log after 
 
 # shards
 for s in 0 1; do
-  "$BIN" tts "${COMMON[@]}" --max-tokens 59 --input "$T/prompts.jsonl" -o "$T/shards" --shard-index $s \
+  "$BIN" tts "${COMMON[@]}" --max-tokens 28 --input "$T/prompts.jsonl" -o "$T/shards" --shard-index $s \
       --num-shards 2 >/dev/null 2>>"$T/shards.err"
   check "$?" "0" "shard $s of 2: exit code"
 done

@@ -227,6 +227,10 @@ void srt_http_counters_observe_ttfb(srt_http_counters *c, double seconds);
 /* Prometheus text exposition (version 0.0.4) of the server counters and the engine metrics; malloc'd. */
 char *srt_http_metrics_text(const srt_http_counters *c, const srt_tts_metrics *m);
 
+/* Append the per-replica families (labelled by replica and devices) of an engine with replicas to a metrics text
+ * (realloc'd; returned unchanged without replicas) (http_metrics_replicas.c). */
+char *srt_http_metrics_append_replicas(char *text, srt_tts_engine *engine);
+
 /* ------------------------------------------------------------------ web page (http_page.c) */
 
 extern const char srt_http_page_html[];

@@ -39,6 +39,8 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
         return srt_error(SRT_ERR_NOT_FOUND, "unknown voice '%s' (layout %s has: %s)", req->voice,
                          e->layout->name, e->layout->n_voices ? known : "no voices");
     }
+    if (!e->layout->n_prompt && !(e->layout->chat.modes & SRT_MODE_AUDIO))
+        return srt_error(SRT_ERR_UNSUPPORTED, "layout %s answers in text only: it cannot speak", e->layout->name);
     srt_sampling_params sp = req->sampling ? *req->sampling : e->cfg.sampling;
     SRT_TRY(check_sampling(&sp));
     if (sp.max_tokens <= 0) sp.max_tokens = e->cfg.sampling.max_tokens > 0 ? e->cfg.sampling.max_tokens : 1200;
@@ -48,7 +50,7 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     if (req->n_audio_in < 0 || (has_audio && (!req->audio_in || req->audio_in_rate <= 0)))
         return srt_error(SRT_ERR_INVALID_ARG, "audio_in needs samples and a sample rate");
     if (has_audio) {
-        int slot = 0;
+        int slot = !e->layout->n_prompt && e->layout->chat.audio_part.n;   /* a chat layout's audio part */
         for (int i = 0; i < e->layout->n_prompt; i++) slot |= e->layout->prompt[i].kind == SRT_LAYOUT_AUDIO;
         if (!slot)
             return srt_error(SRT_ERR_UNSUPPORTED, "layout %s has no audio slot in its prompt template",

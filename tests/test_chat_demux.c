@@ -18,7 +18,7 @@ typedef struct script_out {
 
 static void run(srt_chat_demux *d, const int32_t *toks, int n, script_out *o, char pieces[][16]) {
     for (int i = 0; i < n; i++) {
-        srt_chat_event ev;
+        srt_demux_event ev;
         srt_status st = srt_chat_demux_push(d, toks[i], &ev);
         TEST_CHECK(st == SRT_OK, "push %d (%d): %s", i, toks[i], srt_last_error());
         if (st != SRT_OK) return;
@@ -88,7 +88,7 @@ static void test_spoken_chat(const srt_tokenizer *tok) {
     run(&d, s4, 6, &c, pieces);
     TEST_CHECK(!strcmp(c.text, "Hi\xEF\xBF\xBDHi") && c.end && d.done && !strcmp(pieces[2], "\xEF\xBF\xBD"),
                "cut character -> U+FFFD at the switch, then the end: '%s'", c.text);
-    srt_chat_event ev;
+    srt_demux_event ev;
     TEST_CHECK(srt_chat_demux_push(&d, 13347, &ev) == SRT_ERR_INVALID_ARG, "nothing after the end");
     TEST_CHECK(d.text_tokens == 7 && d.audio_tokens == 17, "tokens counted: text %lld audio %lld",
                (long long)d.text_tokens, (long long)d.audio_tokens);
@@ -135,7 +135,7 @@ static void test_orpheus_asr(const srt_tokenizer *tok) {
     int32_t s[] = {9906, 128257, 158, 224};   /* start_of_speech: a special token, no text in an asr answer */
     script_out o = {0};
     run(&d, s, 4, &o, NULL);
-    srt_chat_event ev;
+    srt_demux_event ev;
     TEST_CHECK(srt_chat_demux_finish(&d, &ev) == SRT_OK && ev.end && ev.n_text == 3 &&
                !memcmp(ev.text, "\xEF\xBF\xBD", 3) && !strcmp(o.text, "Hello") && !o.begins,
                "max_tokens in the middle of a character: the held bytes -> U+FFFD");

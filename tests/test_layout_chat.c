@@ -126,6 +126,12 @@ static void test_layouts(const srt_lm *lm) {
                                      128006, 882, 128007, 271, 128257, -1, 128258, 128009,
                                      128006, 78191, 128007, 271};
         check_chat(l, lm, NULL, t4, 3, w4, sizeof w4 / 4, "spoken-chat: three turns");
+        static const int32_t wt[] = {128000, 128006, 882, 128007, 271, 13347, 128009, 128006, 78191, 128007, 271, 128257};
+        int32_t *p = NULL;
+        size_t np = 0;
+        TEST_CHECK(srt_layout_build_prompt(l, lm, NULL, "Hi", NULL, 0, &p, &np) == SRT_OK &&
+                   same(p, np, wt, sizeof wt / 4, "spoken-chat tts"), "spoken-chat TTS prompt");
+        free(p);
         srt_layout_free(l);
     }
 

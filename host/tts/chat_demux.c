@@ -46,7 +46,7 @@ static srt_status grow(srt_chat_demux *d, size_t need) {
 static int seq_len(unsigned char b) { return b >= 0xF0 && b < 0xF5 ? 4 : b >= 0xE0 ? (b < 0xF0 ? 3 : 1) : b >= 0xC2 ? 2 : 1; }
 
 /* Hand out d->buf[0, n) except a possibly incomplete last character (held, unless flush). */
-static srt_status emit_text(srt_chat_demux *d, size_t n, int flush, srt_chat_event *ev) {
+static srt_status emit_text(srt_chat_demux *d, size_t n, int flush, srt_demux_event *ev) {
     size_t cut = n;
     if (!flush)
         for (size_t i = n; i > 0 && n - i < 3;) {
@@ -66,7 +66,7 @@ static srt_status emit_text(srt_chat_demux *d, size_t n, int flush, srt_chat_eve
     return st;
 }
 
-static srt_status push_text(srt_chat_demux *d, int32_t token, srt_chat_event *ev) {
+static srt_status push_text(srt_chat_demux *d, int32_t token, srt_demux_event *ev) {
     SRT_TRY(grow(d, (size_t)d->n_held + 64));
     long n = srt_tokenizer_id_bytes(d->tok, token, 1, d->buf + d->n_held, d->cap - (size_t)d->n_held);
     if (n > (long)(d->cap - (size_t)d->n_held)) {
@@ -78,7 +78,7 @@ static srt_status push_text(srt_chat_demux *d, int32_t token, srt_chat_event *ev
     return emit_text(d, (size_t)d->n_held + (size_t)n, 0, ev);
 }
 
-static void end_audio(srt_chat_demux *d, srt_chat_event *ev) {
+static void end_audio(srt_chat_demux *d, srt_demux_event *ev) {
     if (d->pos > 0) ev->dropped++;
     d->pos = 0;
     d->group_bad = 0;
@@ -90,7 +90,7 @@ static int is_eot(const srt_layout_chat *c, int32_t t) {
     return 0;
 }
 
-srt_status srt_chat_demux_push(srt_chat_demux *d, int32_t t, srt_chat_event *ev) {
+srt_status srt_chat_demux_push(srt_chat_demux *d, int32_t t, srt_demux_event *ev) {
     memset(ev, 0, sizeof *ev);
     ev->text = "";
     if (d->done) return srt_error(SRT_ERR_INVALID_ARG, "the answer is already over");
@@ -133,7 +133,7 @@ srt_status srt_chat_demux_push(srt_chat_demux *d, int32_t t, srt_chat_event *ev)
     return SRT_OK;
 }
 
-srt_status srt_chat_demux_finish(srt_chat_demux *d, srt_chat_event *ev) {
+srt_status srt_chat_demux_finish(srt_chat_demux *d, srt_demux_event *ev) {
     if (!ev->end) { memset(ev, 0, sizeof *ev); ev->text = ""; }
     d->done = ev->end = 1;
     if (d->mode == SRT_MODE_AUDIO) { end_audio(d, ev); return SRT_OK; }

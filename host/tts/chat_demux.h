@@ -10,13 +10,13 @@
 #include "snacrt_tokenizer.h"
 
 /* What one token did. text points into the demux (valid until the next push). */
-typedef struct srt_chat_event {
+typedef struct srt_demux_event {
     const char *text; size_t n_text;   /* complete UTF-8 text that became final with this token (may be empty) */
     int audio_begin, audio_end;        /* an audio segment began / ended with this token */
     int group;                         /* 1: the demux's group[] holds a complete frame group (codes by position) */
     int dropped;                       /* frame groups dropped by this token (invalid code, or a partial group) */
     int end;                           /* the answer is over (end of turn, or end of audio in an audio-only answer) */
-} srt_chat_event;
+} srt_demux_event;
 
 typedef struct srt_chat_demux {
     const srt_layout *layout;
@@ -38,9 +38,9 @@ srt_status srt_chat_demux_init(srt_chat_demux *d, const srt_layout *layout, cons
                                int codebook_size, int modes);
 void srt_chat_demux_free(srt_chat_demux *d);
 /* File one generated token. */
-srt_status srt_chat_demux_push(srt_chat_demux *d, int32_t token, srt_chat_event *ev);
+srt_status srt_chat_demux_push(srt_chat_demux *d, int32_t token, srt_demux_event *ev);
 /* The end of generation without an end token (max_tokens): flush held bytes (as U+FFFD) and any partial group. */
-srt_status srt_chat_demux_finish(srt_chat_demux *d, srt_chat_event *ev);
+srt_status srt_chat_demux_finish(srt_chat_demux *d, srt_demux_event *ev);
 /* What the next token may be: text mode: no audio ids (nor start_audio when audio is not asked for);
  * audio mode: the current position's ids whose code the codec has, and end_audio. */
 void srt_chat_demux_mask(const srt_chat_demux *d, int32_t vocab, srt_mask_row *m);

@@ -70,6 +70,22 @@ typedef int (*srt_chat_cb)(void *user, const srt_chat_event *ev);
  * cannot take, too many turns or too much audio): an error naming it, nothing queued. Cancel: srt_tts_cancel. */
 srt_status srt_chat_submit(srt_tts_engine *engine, const srt_chat_request *req, srt_chat_cb cb, void *user,
                            uint64_t *request_id);
+/* Blocking helper (the CLI's): submit n requests together (one batch), wait for all, collect each answer. */
+typedef struct srt_chat_result {
+    char *text; size_t n_text;        /* the whole text (NUL-terminated) */
+    float **segments;                  /* PCM of each audio segment at srt_tts_sample_rate */
+    int64_t *n_samples;
+    int n_segments;
+    srt_status status;                 /* of this request */
+    char error[256];
+    srt_chat_stats stats;
+} srt_chat_result;
+/* on_done (optional): called as each request finishes (index, its result), e.g. for a progress bar. Returns
+ * SRT_OK when every request was answered (results[i].status says each), else the first submit error. */
+srt_status srt_chat_run(srt_tts_engine *engine, int n, const srt_chat_request *reqs, srt_chat_result *results,
+                        void (*on_done)(void *user, int index, const srt_chat_result *result), void *user);
+void srt_chat_result_free(srt_chat_result *result);
+
 /* The layout's answer modalities (SRT_CHAT_* bits; 0 when it has no "chat" section). */
 int srt_chat_modalities(const srt_tts_engine *engine);
 

@@ -10,6 +10,7 @@
  *   snacrt_tokenizer.h  a tokenizer.json on its own
  *   snacrt_tts.h        the TTS engine: submit text, receive PCM through a callback
  *   snacrt_dataset.h    dataset tokenization (audio corpora -> sharded codes), its plan and merge-index
+ *   snacrt_chat.h       (included on its own) conversations on the TTS engine: text and audio in and out
  * These are installed (cmake --install) and exported by the shared library (libsnacrt.so exports only the srt_
  * functions declared here; see cmake/public_symbols.cmake). Everything declared in host/ (backend.h, common.h,
  * snac/, lm/, tts/, dataset/, ...) is internal: it also uses the srt_ prefix, may change at any time, is not

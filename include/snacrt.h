@@ -13,6 +13,7 @@
  *                       detokenize (shards -> audio files)
  *   snacrt_serve.h      the OpenAI-compatible HTTP server over a TTS engine (not included by this file: a client
  *                       that serves includes it)
+ *   snacrt_chat.h       (included on its own) conversations on the TTS engine: text and audio in and out
  * These are installed (cmake --install) and exported by the shared library (libsnacrt.so exports only the srt_
  * functions declared here; see cmake/public_symbols.cmake). Everything declared in host/ (backend.h, common.h,
  * snac/, lm/, tts/, dataset/, ...) is internal: it also uses the srt_ prefix, may change at any time, is not

@@ -33,6 +33,11 @@ srt_status srt_tokenizer_encode(const srt_tokenizer *t, const char *text, size_t
 /* Decode to UTF-8 text (malloc'd); invalid UTF-8 byte sequences become U+FFFD; skip_special: omit special added tokens.
  * An id with no token fails with SRT_ERR_RANGE. (A decoded NUL byte ends the C string early.) */
 srt_status srt_tokenizer_decode(const srt_tokenizer *t, const int32_t *ids, size_t n, int skip_special, char **text);
+/* The raw bytes one token stands for, without UTF-8 repair (a multi-byte character may be split over tokens:
+ * streaming decoders join them). Returns the bytes written to buf; when the token may need more than cap bytes,
+ * a bound larger than cap is returned and nothing written (grow buf and call again); 0 for a special token when
+ * skip_special; -1 for an id with no token. */
+long srt_tokenizer_id_bytes(const srt_tokenizer *t, int32_t id, int skip_special, char *buf, size_t cap);
 int32_t srt_tokenizer_token_to_id(const srt_tokenizer *t, const char *token);   /* -1 when absent */
 const char *srt_tokenizer_id_to_token(const srt_tokenizer *t, int32_t id);      /* NULL when out of range */
 int32_t srt_tokenizer_bos_id(const srt_tokenizer *t);  /* -1 if none */

@@ -16,6 +16,8 @@ int srt_cmd_tokenize(int argc, char **argv) SRT_CLI_WEAK;
 int srt_cmd_detokenize(int argc, char **argv) SRT_CLI_WEAK;
 int srt_cmd_merge_index(int argc, char **argv) SRT_CLI_WEAK;
 int srt_cmd_devices(int argc, char **argv) SRT_CLI_WEAK;
+int srt_cmd_chat(int argc, char **argv) SRT_CLI_WEAK;
+int srt_cmd_transcribe(int argc, char **argv) SRT_CLI_WEAK;
 
 typedef struct cli_command {
     const char *name;
@@ -50,6 +52,8 @@ int main(int argc, char **argv) {
         {"generate", srt_cmd_generate, "run a Llama-family model on a prompt"},
         {"tokens", srt_cmd_tokens, "tokenize text or detokenize ids with a model's tokenizer.json"},
         {"tts", srt_cmd_tts, "text -> speech with an LM and the SNAC codec"},
+        {"chat", srt_cmd_chat, "a conversation with a model that hears and speaks (text and audio turns)"},
+        {"transcribe", srt_cmd_transcribe, "audio files -> text through an ASR layout, batched"},
         {"serve", srt_cmd_serve, "HTTP text-to-speech server (OpenAI-compatible)"},
         {"tokenize", srt_cmd_tokenize, "audio dataset -> sharded SNAC codes"},
         {"detokenize", srt_cmd_detokenize, "sharded SNAC codes -> audio"},

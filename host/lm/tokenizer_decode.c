@@ -42,6 +42,15 @@ srt_status srt_tokenizer_decode(const srt_tokenizer *t, const int32_t *ids, size
     return st;
 }
 
+long srt_tokenizer_id_bytes(const srt_tokenizer *t, int32_t id, int skip_special, char *buf, size_t cap) {
+    const char *token = srt_tokenizer_id_to_token(t, id);
+    if (!token) return -1;
+    if (skip_special && t->id_is_special[id]) return 0;
+    size_t need = strlen(token);            /* a bound on the bytes (see srt_tokenizer_decode) */
+    if (need > cap) return (long)need;
+    return (long)token_bytes(t, token, buf);
+}
+
 int32_t srt_tokenizer_token_to_id(const srt_tokenizer *t, const char *token) {
     if (!t || !token) return -1;
     size_t n = strlen(token);

@@ -13,6 +13,7 @@ void srt_layout_free(srt_layout *l) {
     free(l->tokens);
     for (int i = 0; i < l->n_prompt; i++) free(l->prompt[i].text);
     free(l->prompt);
+    srt_layout_chat_free(&l->chat);
     for (int i = 0; i < l->n_voices; i++) free(l->voices[i]);
     free(l->voices);
     free(l->default_voice);
@@ -45,10 +46,11 @@ static srt_status get_bool(const cJSON *obj, const char *key, const char *field,
     return SRT_OK;
 }
 
-static int32_t find_token(const srt_layout *l, const char *name) {
+int32_t srt_layout_token_id(const srt_layout *l, const char *name) {
     for (int i = 0; i < l->n_tokens; i++) if (!strcmp(l->tokens[i].name, name)) return l->tokens[i].id;
     return -1;
 }
+#define find_token srt_layout_token_id
 
 static srt_status parse_audio(srt_layout *l, const cJSON *root, const char *src) {
     const cJSON *codec = cJSON_GetObjectItemCaseSensitive(root, "codec");
@@ -131,27 +133,34 @@ static srt_status parse_tokens(srt_layout *l, const cJSON *root, const char *src
     return SRT_OK;
 }
 
-static srt_status parse_prompt(srt_layout *l, const cJSON *root, const char *src) {
-    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+/* Items of a template array (see layout.h): allow_content permits {"content": true} (a turn's parts), placeholders
+ * lists the {names} a text item may use. *n_audio counts audio slots. */
+srt_status srt_layout_parse_items(const srt_layout *l, const void *json_array, const char *field, const char *src,
+                                  int allow_content, const char *const *placeholders, srt_layout_item **items,
+                                  int *n_items, int *n_audio) {
+    const cJSON *pr = json_array;
+    *items = NULL;
+    *n_items = 0;
+    *n_audio = 0;
     int n = cJSON_IsArray(pr) ? cJSON_GetArraySize(pr) : -1;
-    if (n < 1) return srt_error(SRT_ERR_FORMAT, "%s: \"prompt\" must be a non-empty array of items", src);
-    l->prompt = srt_calloc((size_t)n, sizeof *l->prompt, "layout prompt");
-    if (!l->prompt) return SRT_ERR_NOMEM;
-    int n_audio = 0;
+    if (n < 0) return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" must be an array of items", src, field);
+    *items = srt_calloc((size_t)(n ? n : 1), sizeof **items, "layout items");
+    if (!*items) return SRT_ERR_NOMEM;
     for (int i = 0; i < n; i++) {
         const cJSON *e = cJSON_GetArrayItem(pr, i);
-        srt_layout_item *it = &l->prompt[l->n_prompt++];
-        char field[64];
-        snprintf(field, sizeof field, "prompt[%d]", i);
-        if (!cJSON_IsObject(e)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" must be an object", src, field);
+        srt_layout_item *it = &(*items)[(*n_items)++];
+        char f[160];
+        snprintf(f, sizeof f, "%s[%d]", field, i);
+        if (!cJSON_IsObject(e)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" must be an object", src, f);
         const cJSON *tok = cJSON_GetObjectItemCaseSensitive(e, "token");
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(e, "text");
         const cJSON *audio = cJSON_GetObjectItemCaseSensitive(e, "audio");
-        if ((tok != NULL) + (text != NULL) + (audio != NULL) != 1)
-            return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" needs exactly one of \"token\", \"text\", \"audio\"", src,
-                             field);
-        char sub[96];
-        snprintf(sub, sizeof sub, "%s.with_audio", field);
+        const cJSON *content = allow_content ? cJSON_GetObjectItemCaseSensitive(e, "content") : NULL;
+        if ((tok != NULL) + (text != NULL) + (audio != NULL) + (content != NULL) != 1)
+            return srt_error(SRT_ERR_FORMAT, "%s: \"%s\" needs exactly one of \"token\", \"text\", \"audio\"%s", src,
+                             f, allow_content ? ", \"content\"" : "");
+        char sub[192];
+        snprintf(sub, sizeof sub, "%s.with_audio", f);
         SRT_TRY(get_bool(e, "with_audio", sub, src, 0, &it->with_audio));
         if (tok) {
             it->kind = SRT_LAYOUT_TOKEN;
@@ -160,26 +169,49 @@ static srt_status parse_prompt(srt_layout *l, const cJSON *root, const char *src
                      tok->valuedouble <= INT32_MAX) it->token = (int32_t)tok->valuedouble;
             else it->token = -1;
             if (it->token < 0)
-                return srt_error(SRT_ERR_FORMAT, "%s: \"%s.token\" must be a name from \"tokens\" or an id", src,
-                                 field);
+                return srt_error(SRT_ERR_FORMAT, "%s: \"%s.token\" must be a name from \"tokens\" or an id", src, f);
         } else if (text) {
             it->kind = SRT_LAYOUT_TEXT;
-            if (!cJSON_IsString(text)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s.text\" must be a string", src, field);
+            if (!cJSON_IsString(text)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s.text\" must be a string", src, f);
             it->text = srt_strdup(text->valuestring);
             if (!it->text) return SRT_ERR_NOMEM;
-            snprintf(sub, sizeof sub, "%s.bos", field);
+            snprintf(sub, sizeof sub, "%s.bos", f);
             SRT_TRY(get_bool(e, "bos", sub, src, 0, &it->bos));
-            for (const char *p = it->text; (p = strchr(p, '{')); p++)
-                if (strncmp(p, "{voice}", 7) && strncmp(p, "{text}", 6))
+            for (const char *p = it->text; (p = strchr(p, '{')); p++) {
+                int known = 0;
+                for (int k = 0; placeholders[k]; k++)
+                    known |= !strncmp(p + 1, placeholders[k], strlen(placeholders[k])) &&
+                             p[1 + strlen(placeholders[k])] == '}';
+                if (!known) {
+                    char list[96] = "";
+                    for (int k = 0; placeholders[k]; k++)
+                        snprintf(list + strlen(list), sizeof list - strlen(list), "%s{%s}", k ? " or " : "",
+                                 placeholders[k]);
                     return srt_error(SRT_ERR_FORMAT, "%s: \"%s.text\" has an unknown placeholder at '%.16s' "
-                                     "(expected {voice} or {text})", src, field, p);
-        } else {
+                                     "(expected %s)", src, f, p, list);
+                }
+            }
+        } else if (audio) {
             it->kind = SRT_LAYOUT_AUDIO;
-            if (!cJSON_IsTrue(audio)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s.audio\" must be true", src, field);
+            if (!cJSON_IsTrue(audio)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s.audio\" must be true", src, f);
             it->with_audio = 1;
-            n_audio++;
+            (*n_audio)++;
+        } else {
+            it->kind = SRT_LAYOUT_CONTENT;
+            if (!cJSON_IsTrue(content)) return srt_error(SRT_ERR_FORMAT, "%s: \"%s.content\" must be true", src, f);
         }
     }
+    return SRT_OK;
+}
+
+static srt_status parse_prompt(srt_layout *l, const cJSON *root, const char *src) {
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+    if (!pr && cJSON_GetObjectItemCaseSensitive(root, "chat")) return SRT_OK;   /* built from the chat templates */
+    int n = cJSON_IsArray(pr) ? cJSON_GetArraySize(pr) : -1;
+    if (n < 1) return srt_error(SRT_ERR_FORMAT, "%s: \"prompt\" must be a non-empty array of items", src);
+    static const char *const ph[] = {"voice", "text", NULL};
+    int n_audio = 0;
+    SRT_TRY(srt_layout_parse_items(l, pr, "prompt", src, 0, ph, &l->prompt, &l->n_prompt, &n_audio));
     if (n_audio > 1) return srt_error(SRT_ERR_FORMAT, "%s: \"prompt\" has %d audio slots (at most 1)", src, n_audio);
     return SRT_OK;
 }
@@ -249,6 +281,7 @@ srt_status srt_layout_parse(const char *json, const char *source, srt_layout **o
     if (st == SRT_OK) st = parse_tokens(l, root, src);
     if (st == SRT_OK) st = parse_prompt(l, root, src);
     if (st == SRT_OK) st = parse_voices(l, root, src);
+    if (st == SRT_OK) st = srt_layout_parse_chat(l, cJSON_GetObjectItemCaseSensitive(root, "chat"), src);
     cJSON_Delete(root);
     if (st != SRT_OK) { srt_layout_free(l); return st; }
     *out = l;

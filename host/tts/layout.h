@@ -18,7 +18,19 @@
  *                     The generated audio starts right after the prompt (so it normally ends with
  *                     start_of_speech).
  *   "voices"          [names] ({voice} must be one of them); "default_voice": name or null
- *   "voice_aliases"   {alias: voice} other names a request may use for a voice (OpenAI's alloy, ash, ...) */
+ *   "voice_aliases"   {alias: voice} other names a request may use for a voice (OpenAI's alloy, ash, ...)
+ *   "chat"            (optional) conversations, see layout_chat.c and layouts/README.md:
+ *                     {"start": [items] once before the first turn,
+ *                      "turns": {"system"|"user"|"assistant": [items]} ({"content": true} = the turn's parts; a
+ *                               role without a template cannot be used),
+ *                      "text_part": [items] ({text} = the part's text), "audio_part": [items] ({"audio": true}),
+ *                      "reply": [items] after the last turn: the assistant's answer is generated from there,
+ *                      "output": {"modes": ["text"] | ["audio"] | ["text", "audio"], "first": "text"|"audio",
+ *                                 "start_audio": token (text -> audio), "end_audio": token (audio -> text, or the
+ *                                 answer's end when "text" is not a mode), "end_of_turn": [tokens]}}
+ *                     Text items of chat templates may use {voice}, {role} and (text_part only) {text}.
+ *                     "prompt" may be left out when "chat" is given: the TTS prompt is then the conversation of
+ *                     one user turn (the text, then the audio prompt as an audio part) and the reply. */
 #ifndef SRT_LAYOUT_H
 #define SRT_LAYOUT_H
 
@@ -29,7 +41,10 @@
 #define SRT_LAYOUT_MAX_POSITIONS 64
 #define SRT_LAYOUT_MAX_LEVELS 8
 
-typedef enum srt_layout_item_kind { SRT_LAYOUT_TOKEN = 0, SRT_LAYOUT_TEXT, SRT_LAYOUT_AUDIO } srt_layout_item_kind;
+typedef enum srt_layout_item_kind {
+    SRT_LAYOUT_TOKEN = 0, SRT_LAYOUT_TEXT, SRT_LAYOUT_AUDIO,
+    SRT_LAYOUT_CONTENT            /* chat turn templates: the turn's parts */
+} srt_layout_item_kind;
 
 typedef struct srt_layout_item {
     srt_layout_item_kind kind;
@@ -40,6 +55,22 @@ typedef struct srt_layout_item {
 } srt_layout_item;
 
 typedef struct srt_layout_token { char *name; int32_t id; } srt_layout_token;
+
+typedef enum srt_chat_role { SRT_ROLE_SYSTEM = 0, SRT_ROLE_USER, SRT_ROLE_ASSISTANT, SRT_ROLE_COUNT } srt_chat_role;
+enum { SRT_MODE_TEXT = 1, SRT_MODE_AUDIO = 2 };   /* output modes (bits of srt_layout_chat.modes) */
+#define SRT_LAYOUT_MAX_EOT 8
+
+typedef struct srt_layout_seq { srt_layout_item *items; int n; } srt_layout_seq;
+
+typedef struct srt_layout_chat {
+    int present;                                /* the layout has a "chat" section */
+    srt_layout_seq start, turn[SRT_ROLE_COUNT], text_part, audio_part, reply;
+    int has_turn[SRT_ROLE_COUNT];
+    int modes;                                  /* SRT_MODE_* bits the answer may hold */
+    int first;                                  /* the answer's mode right after "reply" */
+    int32_t start_audio, end_audio;             /* -1: none */
+    int32_t end_of_turn[SRT_LAYOUT_MAX_EOT]; int n_end_of_turn;
+} srt_layout_chat;
 
 typedef struct srt_layout {
     char *name, *source;      /* source: the file (or "builtin:<name>") it was parsed from, for messages */
@@ -56,7 +87,17 @@ typedef struct srt_layout {
     char **voices; int n_voices;               /* voices is NULL-terminated */
     char *default_voice;                       /* NULL when none */
     char **voice_aliases; int n_voice_aliases; /* "voice_aliases": NULL-terminated pairs alias, voice (2 * n + 1) */
+    srt_layout_chat chat;
 } srt_layout;
+
+/* One part of a conversation turn: text, or audio already mapped to layout ids (whole frame groups). */
+typedef struct srt_chat_part {
+    int is_audio;
+    const char *text;
+    const int32_t *audio_ids; size_t n_audio_ids;
+} srt_chat_part;
+
+typedef struct srt_chat_turn { srt_chat_role role; const srt_chat_part *parts; int n_parts; } srt_chat_turn;
 
 /* Parse layout JSON text; source names it in messages. Malformed: SRT_ERR_FORMAT naming source and field. */
 srt_status srt_layout_parse(const char *json, const char *source, srt_layout **out);
@@ -90,5 +131,20 @@ srt_status srt_layout_ids_to_codes(const srt_layout *layout, const int32_t *ids,
  * {voice} then gets the default). audio_ids may be NULL (no audio: items "with_audio" dropped). *ids malloc'd. */
 srt_status srt_layout_build_prompt(const srt_layout *layout, const srt_lm *lm, const char *voice, const char *text,
                                    const int32_t *audio_ids, size_t n_audio_ids, int32_t **ids, size_t *n_ids);
+
+/* layout_chat.c: the "chat" section (json_section may be NULL: none). */
+srt_status srt_layout_parse_chat(srt_layout *layout, const void *json_section, const char *source);
+void srt_layout_chat_free(srt_layout_chat *chat);
+/* The prompt of a conversation: "start", each turn through its role's template (parts through text_part /
+ * audio_part), then "reply". voice NULL: the default. A role without a template or an audio part in a layout
+ * without "audio_part" is SRT_ERR_UNSUPPORTED naming the turn. *ids malloc'd. */
+srt_status srt_layout_build_chat(const srt_layout *layout, const srt_lm *lm, const char *voice,
+                                 const srt_chat_turn *turns, int n_turns, int32_t **ids, size_t *n_ids);
+/* Shared by layout.c and layout_chat.c: parse an array of template items (a cJSON array). */
+srt_status srt_layout_parse_items(const srt_layout *layout, const void *json_array, const char *field,
+                                  const char *source, int allow_content, const char *const *placeholders,
+                                  srt_layout_item **items, int *n_items, int *n_audio);
+int32_t srt_layout_token_id(const srt_layout *layout, const char *name);   /* -1 when absent */
+const char *srt_chat_role_name(srt_chat_role role);
 
 #endif

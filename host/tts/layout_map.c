@@ -98,6 +98,11 @@ srt_status srt_layout_build_prompt(const srt_layout *l, const srt_lm *lm, const 
     *n_ids = 0;
     if (!voice) voice = l->default_voice;
     int with_audio = audio_ids != NULL;
+    if (!l->n_prompt) {             /* no TTS template: one user turn (text, then the audio prompt) and the reply */
+        srt_chat_part parts[2] = {{0, text ? text : "", NULL, 0}, {1, NULL, audio_ids, n_audio_ids}};
+        srt_chat_turn turn = {SRT_ROLE_USER, parts, with_audio && n_audio_ids ? 2 : 1};
+        return srt_layout_build_chat(l, lm, voice, &turn, 1, ids, n_ids);
+    }
     int32_t *buf = NULL;
     size_t n = 0, cap = 0;
     srt_status st = SRT_OK;

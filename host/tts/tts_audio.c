@@ -17,12 +17,18 @@ static void deliver(srt_tts_engine *e, tts_req *r, const float *pcm, int64_t n) 
     if (r->cb(r->user, pcm, n, 0, SRT_OK, &r->stats)) r->cancel = 1;
 }
 
+/* New groups, or a final flush: the answer's end, or (conversations) the end of an audio segment. */
+static int needs_push(const tts_req *r) {
+    return r->pending_groups > 0 || r->phase == TTS_FLUSH || (r->chat && r->chat->seg_flush);
+}
+
 srt_status tts_audio_push(srt_tts_engine *e) {
     int n = 0;
     for (int i = 0; i < e->n_running; i++) {
         tts_req *r = e->running[i];
         if (r->finished || r->cancel) continue;
-        if (r->pending_groups > 0 || r->phase == TTS_FLUSH) n++;
+        if (r->chat && tts_chat_settle(e, r)) continue;
+        if (needs_push(r)) n++;
     }
     if (!n) return SRT_OK;
     srt_codec_stream **streams = malloc(sizeof *streams * (size_t)n);
@@ -39,14 +45,14 @@ srt_status tts_audio_push(srt_tts_engine *e) {
     int k = 0;
     for (int i = 0; i < e->n_running; i++) {
         tts_req *r = e->running[i];
-        if (r->finished || r->cancel || !(r->pending_groups > 0 || r->phase == TTS_FLUSH)) continue;
+        if (r->finished || r->cancel || !needs_push(r)) continue;
         streams[k] = r->stream;
         chunks[k] = r->pending;                      /* shallow: the arrays stay r's */
         chunks[k].n_levels = e->codec_info.n_levels;
         for (int L = 0; L < e->codec_info.n_levels; L++)
             chunks[k].n_frames[L] = r->pending_groups * e->layout->per_level[L];
         chunks[k].n_samples = 0;
-        final[k] = r->phase == TTS_FLUSH;
+        final[k] = r->phase == TTS_FLUSH || (r->chat && r->chat->seg_flush);
         reqs[k++] = r;
     }
     st = srt_codec_stream_push(n, streams, chunks, final, audio, n_out);
@@ -55,7 +61,8 @@ srt_status tts_audio_push(srt_tts_engine *e) {
         if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
         r->pending_groups = 0;
         deliver(e, r, audio[i], n_out[i]);
-        if (final[i]) { r->finished = 1; r->final_status = SRT_OK; }
+        if (final[i] && r->chat) tts_chat_segment_done(e, r);
+        if (final[i] && r->phase == TTS_FLUSH) { r->finished = 1; r->final_status = SRT_OK; }
     }
 done:
     for (int i = 0; audio && i < n; i++) free(audio[i]);

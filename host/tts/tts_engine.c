@@ -168,6 +168,10 @@ srt_status srt_tts_submit(srt_tts_engine *e, const srt_tts_request *req, srt_tts
         pthread_mutex_unlock(&e->mu);
         return st;
     }
+    return tts_enqueue(e, r, request_id);
+}
+
+srt_status tts_enqueue(srt_tts_engine *e, tts_req *r, uint64_t *request_id) {
     r->t_submit = tts_now_ms();
     pthread_mutex_lock(&e->mu);
     if (e->queue_len >= e->cfg.max_queue) {

@@ -5,11 +5,14 @@
  *   tts_audio.c    batched streaming decode of the frame groups and delivery to the callbacks
  *   tts_request.c  request copies, prompts (text pieces + audio prompt), freeing
  *   tts_text.c     sentence splitting
- *   tts_replicas.c data-parallel replicas behind one handle (a facade engine with rep set) */
+ *   tts_replicas.c data-parallel replicas behind one handle (a facade engine with rep set)
+ *   tts_chat.c     conversations: submit, prompt of the turns, the answer's demultiplexer and events */
 #ifndef SRT_TTS_INTERNAL_H
 #define SRT_TTS_INTERNAL_H
 
 #include "snacrt_tts.h"
+#include "snacrt_chat.h"
+#include "tts/chat_demux.h"
 #include "tts/layout.h"
 #include "common.h"
 #include "lm/sample_pick.h"
@@ -55,6 +58,7 @@ typedef struct tts_req {
     srt_status final_status;
     char final_error[512];             /* the message of a failure, re-recorded before the last callback */
     srt_tts_stats stats;
+    struct tts_chat *chat;             /* a conversation's answer (tts_chat.c); NULL for speech */
 } tts_req;
 
 #define TTS_RATE_SLOTS 128
@@ -125,6 +129,37 @@ void tts_req_free(srt_tts_engine *e, tts_req *r);
 srt_status tts_req_start_piece(srt_tts_engine *e, tts_req *r);
 /* End the current piece: close its sequence, drop its sampler and any partial group. */
 void tts_req_end_piece(srt_tts_engine *e, tts_req *r);
+
+/* tts_chat.c: a conversation request's own state and steps. */
+typedef struct tts_chat {
+    srt_chat_cb cb;
+    void *user;
+    srt_chat_message *turns; int n_turns;   /* deep copies */
+    int modalities;
+    srt_chat_demux demux;
+    int seg_flush;                     /* the current audio segment ended: final codec push, then AUDIO_END */
+    int64_t seg_groups;                /* frame groups queued into the current stream */
+    int segment;                       /* audio segment whose PCM is being delivered */
+    int got_token;
+    srt_chat_stats stats;
+} tts_chat;
+srt_status tts_chat_prepare(srt_tts_engine *e, tts_req *r);
+void tts_chat_free(tts_req *r);
+void tts_chat_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m);
+srt_status tts_chat_file_token(srt_tts_engine *e, tts_req *r, int32_t t);
+/* Before the codec push: 1 when r needs none this step (no stream data: a segment or answer end is settled). */
+int tts_chat_settle(srt_tts_engine *e, tts_req *r);
+/* After a final codec push of r's stream. */
+void tts_chat_segment_done(srt_tts_engine *e, tts_req *r);
+/* Shared with tts_chat.c: encode PCM into layout ids; enqueue a created request; append r->group to pending;
+ * end the current piece. */
+srt_status tts_encode_audio(srt_tts_engine *e, const float *pcm, int64_t n, int rate, int32_t **ids, size_t *n_ids);
+srt_status tts_enqueue(srt_tts_engine *e, tts_req *r, uint64_t *request_id);
+srt_status tts_queue_group(srt_tts_engine *e, tts_req *r);
+void tts_end_piece(srt_tts_engine *e, tts_req *r, int finish);
+/* Check the prompts' lengths and set the KV reservation. */
+srt_status tts_req_reserve(srt_tts_engine *e, tts_req *r);
+srt_status tts_check_sampling(const srt_sampling_params *p);
 
 /* tts_sample.c: sample the next token of r from its logits row (masked in place) and handle it:
  * tts_pick_token (mask, on_logits, host sampler) then tts_file_token. */

@@ -5,7 +5,7 @@
 #include "snacrt_audio.h"
 #include <math.h>
 
-static srt_status check_sampling(const srt_sampling_params *p) {
+srt_status tts_check_sampling(const srt_sampling_params *p) {
     if (!isfinite(p->temperature) || p->temperature < 0 || p->temperature > 100)
         return srt_error(SRT_ERR_INVALID_ARG, "temperature %g outside [0, 100]", p->temperature);
     if (!isfinite(p->top_p) || p->top_p < 0 || p->top_p > 1)
@@ -39,8 +39,10 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
         return srt_error(SRT_ERR_NOT_FOUND, "unknown voice '%s' (layout %s has: %s)", req->voice,
                          e->layout->name, e->layout->n_voices ? known : "no voices");
     }
+    if (!e->layout->n_prompt && !(e->layout->chat.modes & SRT_MODE_AUDIO))
+        return srt_error(SRT_ERR_UNSUPPORTED, "layout %s answers in text only: it cannot speak", e->layout->name);
     srt_sampling_params sp = req->sampling ? *req->sampling : e->cfg.sampling;
-    SRT_TRY(check_sampling(&sp));
+    SRT_TRY(tts_check_sampling(&sp));
     if (sp.max_tokens <= 0) sp.max_tokens = e->cfg.sampling.max_tokens > 0 ? e->cfg.sampling.max_tokens : 1200;
     sp.stop_ids = NULL;
     sp.n_stop_ids = 0;
@@ -48,7 +50,7 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     if (req->n_audio_in < 0 || (has_audio && (!req->audio_in || req->audio_in_rate <= 0)))
         return srt_error(SRT_ERR_INVALID_ARG, "audio_in needs samples and a sample rate");
     if (has_audio) {
-        int slot = 0;
+        int slot = !e->layout->n_prompt && e->layout->chat.audio_part.n;   /* a chat layout's audio part */
         for (int i = 0; i < e->layout->n_prompt; i++) slot |= e->layout->prompt[i].kind == SRT_LAYOUT_AUDIO;
         if (!slot)
             return srt_error(SRT_ERR_UNSUPPORTED, "layout %s has no audio slot in its prompt template",
@@ -84,34 +86,44 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     return SRT_OK;
 }
 
-/* Encode the audio prompt into layout ids (whole frame groups). */
-static srt_status encode_audio(srt_tts_engine *e, tts_req *r, int32_t **ids, size_t *n_ids) {
+/* Encode PCM into layout ids (whole frame groups). */
+srt_status tts_encode_audio(srt_tts_engine *e, const float *pcm, int64_t n_in, int rate, int32_t **ids,
+                            size_t *n_ids) {
     float *audio = NULL;
     int64_t n = 0;
-    SRT_TRY(srt_audio_resample(r->audio_in, r->n_audio_in, r->audio_rate, e->codec_info.sample_rate, &audio, &n));
+    SRT_TRY(srt_audio_resample(pcm, n_in, rate, e->codec_info.sample_rate, &audio, &n));
     srt_codes codes = {0};
     const float *sig = audio;
     srt_status st = srt_codec_encode(e->codec, 1, &sig, &n, &codes, NULL, NULL);
     free(audio);
     if (st == SRT_OK) st = srt_layout_codes_to_ids(e->layout, &codes, ids, n_ids);
     srt_codes_free(&codes);
-    if (st != SRT_OK) srt_error_prefix(st, "encoding the audio prompt: ");
     return st;
 }
 
 srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r) {
+    if (r->chat) return tts_chat_prepare(e, r);
     int32_t *audio_ids = NULL;
     size_t n_audio = 0;
-    if (r->n_audio_in) SRT_TRY(encode_audio(e, r, &audio_ids, &n_audio));
+    if (r->n_audio_in) {
+        srt_status st = tts_encode_audio(e, r->audio_in, r->n_audio_in, r->audio_rate, &audio_ids, &n_audio);
+        if (st != SRT_OK) { srt_error_prefix(st, "encoding the audio prompt: "); return st; }
+    }
     r->prompts = srt_calloc((size_t)r->n_pieces, sizeof *r->prompts, "tts prompts");
     r->n_prompts = srt_calloc((size_t)r->n_pieces, sizeof *r->n_prompts, "tts prompts");
     srt_status st = r->prompts && r->n_prompts ? SRT_OK : SRT_ERR_NOMEM;
-    int need = 0;
-    for (int k = 0; k < r->n_pieces && st == SRT_OK; k++) {
+    for (int k = 0; k < r->n_pieces && st == SRT_OK; k++)
         /* the audio prompt goes with every piece (each piece is its own generation) */
         st = srt_layout_build_prompt(e->layout, e->lm, r->voice, r->pieces[k], r->n_audio_in ? audio_ids : NULL,
                                      n_audio, &r->prompts[k], &r->n_prompts[k]);
-        if (st != SRT_OK) break;
+    free(audio_ids);
+    return st == SRT_OK ? tts_req_reserve(e, r) : st;
+}
+
+srt_status tts_req_reserve(srt_tts_engine *e, tts_req *r) {
+    srt_status st = SRT_OK;
+    int need = 0;
+    for (int k = 0; k < r->n_pieces && st == SRT_OK; k++) {
         if (r->n_prompts[k] == 0) {
             st = srt_error(SRT_ERR_INVALID_ARG, "layout %s builds an empty prompt", e->layout->name);
             break;
@@ -127,7 +139,6 @@ srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r) {
             if (blocks > need) need = blocks;
         }
     }
-    free(audio_ids);
     if (st == SRT_OK && need > e->lm_info.kv_n_blocks)
         st = srt_error(SRT_ERR_RANGE, "the request needs %d KV-cache blocks (prompt + max_tokens %d) but the cache "
                        "holds %d: raise kv_max_tokens or lower max_tokens", need, r->sp.max_tokens,
@@ -140,7 +151,7 @@ srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r) {
 srt_status tts_req_start_piece(srt_tts_engine *e, tts_req *r) {
     srt_sampling_params sp = r->sp;
     sp.seed = r->sp.seed + (uint64_t)r->piece * 0x9E3779B97F4A7C15ull;   /* each piece its own RNG stream */
-    if (e->layout->mask) { sp.allowed_begin = e->mask_lo; sp.allowed_end = e->mask_hi; }
+    if (e->layout->mask && !r->chat) { sp.allowed_begin = e->mask_lo; sp.allowed_end = e->mask_hi; }
     else { sp.allowed_begin = 0; sp.allowed_end = 0; }
     SRT_TRY(srt_sampler_create(&sp, e->lm_info.vocab_size, &r->sampler));
     SRT_TRY(srt_sampler_add_prompt(r->sampler, r->prompts[r->piece], r->n_prompts[r->piece]));
@@ -169,12 +180,13 @@ void tts_req_free(srt_tts_engine *e, tts_req *r) {
     if (r->seq_id >= 0) srt_lm_seq_close(e->lm, r->seq_id);
     srt_sampler_free(r->sampler);
     srt_codec_stream_free(r->stream);
-    tts_free_pieces(r->pieces, r->n_pieces);
+    if (r->pieces) tts_free_pieces(r->pieces, r->n_pieces);   /* a conversation has none */
     for (int k = 0; r->prompts && k < r->n_pieces; k++) free(r->prompts[k]);
     free(r->prompts);
     free(r->n_prompts);
     free(r->voice);
     free(r->audio_in);
     srt_codes_free(&r->pending);
+    tts_chat_free(r);
     free(r);
 }

@@ -8,6 +8,7 @@
 #include "tts/tts_internal.h"
 
 void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m) {
+    if (r->chat) { tts_chat_mask_row(e, r, m); return; }
     const srt_layout *l = e->layout;
     int32_t lo = srt_layout_audio_id(l, r->pos, 0);
     *m = (srt_mask_row){.clear_begin = e->mask_lo, .clear_end = e->mask_hi, .keep_begin = lo,
@@ -27,7 +28,7 @@ static srt_status mask_position(const srt_tts_engine *e, const tts_req *r, float
 }
 
 /* Append the completed group r->group to r->pending (grows its per-level arrays). */
-static srt_status queue_group(srt_tts_engine *e, tts_req *r) {
+srt_status tts_queue_group(srt_tts_engine *e, tts_req *r) {
     const srt_layout *l = e->layout;
     srt_codes *c = &r->pending;
     if (r->pending_groups == r->pending_cap) {
@@ -50,7 +51,7 @@ static srt_status queue_group(srt_tts_engine *e, tts_req *r) {
 }
 
 /* The piece is over: next piece, or flush the codec stream. */
-static void end_piece(srt_tts_engine *e, tts_req *r, int finish) {
+void tts_end_piece(srt_tts_engine *e, tts_req *r, int finish) {
     r->stats.finish = finish;
     tts_req_end_piece(e, r);
     if (++r->piece < r->n_pieces) r->phase = TTS_NEXT_PIECE;   /* the scheduler starts it */
@@ -59,27 +60,28 @@ static void end_piece(srt_tts_engine *e, tts_req *r, int finish) {
 
 srt_status tts_pick_token(srt_tts_engine *e, tts_req *r, float *row, int32_t *t) {
     if (e->layout->mask) SRT_TRY(mask_position(e, r, row));
-    if (r->on_logits) r->on_logits(r->user, r->piece, r->n_gen, row, e->lm_info.vocab_size);
+    if (r->on_logits) r->on_logits(r->chat ? r->chat->user : r->user, r->piece, r->n_gen, row, e->lm_info.vocab_size);
     return srt_sampler_sample_on(r->sampler, &e->host, row, t);
 }
 
 srt_status tts_file_token(srt_tts_engine *e, tts_req *r, int32_t t) {
+    if (r->chat) return tts_chat_file_token(e, r, t);
     const srt_layout *l = e->layout;
     r->n_gen++;
     r->stats.generated_tokens++;
     r->next_token = t;
     if (r->on_token) r->on_token(r->user, r->piece, t);
-    if (t == l->end_of_speech) { end_piece(e, r, SRT_FINISH_STOP); return SRT_OK; }
+    if (t == l->end_of_speech) { tts_end_piece(e, r, SRT_FINISH_STOP); return SRT_OK; }
     int32_t code = srt_layout_audio_code(l, r->pos, t);
     if (code < 0 || code >= e->codec_info.codebook_size) r->group_bad = 1;
     else r->group[r->pos] = code;
     if (++r->pos == l->n_positions) {
         if (r->group_bad) r->stats.dropped_frames++;
-        else { SRT_TRY(queue_group(e, r)); r->stats.frames++; }
+        else { SRT_TRY(tts_queue_group(e, r)); r->stats.frames++; }
         r->pos = 0;
         r->group_bad = 0;
     }
-    if (r->n_gen >= r->sp.max_tokens) end_piece(e, r, SRT_FINISH_LENGTH);
+    if (r->n_gen >= r->sp.max_tokens) tts_end_piece(e, r, SRT_FINISH_LENGTH);
     else r->phase = TTS_DECODE;
     return SRT_OK;
 }

@@ -85,7 +85,7 @@ static int max_running(const srt_tts_engine *e) { return e->cfg.max_running; }
 
 /* Admit the waiting request if it fits: open its codec stream; its first piece starts in the step. */
 static srt_status admit(srt_tts_engine *e, tts_req *r) {
-    SRT_TRY(srt_codec_stream_open(e->codec, e->cfg.noise_seed, &r->stream));
+    if (!r->chat) SRT_TRY(srt_codec_stream_open(e->codec, e->cfg.noise_seed, &r->stream));   /* chat: per segment */
     r->pending.n_levels = e->codec_info.n_levels;
     for (int L = 0; L < e->layout->n_levels; L++) {
         r->pending.codes[L] = srt_malloc(sizeof(int32_t) * 8 * (size_t)e->layout->per_level[L], "tts codes");

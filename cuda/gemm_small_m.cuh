@@ -10,6 +10,9 @@
  *   - split-K over gridDim.y when the column tiles alone give fewer than 2 x 132 blocks: each split writes its
  *     partial sums to a workspace, the last block of a tile to arrive (a per-tile counter, reset by that block) adds
  *     them in split order: the same sums in every block order (deterministic), no atomics on C.
+ * RMSNorm prologue (norm_w set): warp r reduces the sum of squares of row r over all of K (16-byte loads) before
+ * the K loop; staging multiplies by 1/rms and the norm weight. Every block of the row recomputes it (M x K x 4
+ * bytes from L2 per block: at M = 1, 12 KiB against the tile's 192 KiB of weights), saving the rmsnorm launch.
  * Lane partials are reduced through shared memory by one thread per (column, row) in lane order (deterministic).
  * Epilogues (srt_cuda_small_m_args.mode): PLAIN (alpha, beta: beta 1 is the residual add in place), SPLIT3 (fused
  * QKV: columns [0,n0) -> y0 (M,n0), [n0,n0+n1) -> y1 (M,n1), the rest -> y2), SWIGLU (rows of B interleave gate and
@@ -27,12 +30,38 @@
 #define SM_WARPS 8          /* warps per block */
 #define SM_UNROLL 2         /* 16-byte groups of K per lane and column in flight at once */
 #define SM_TILE_N (SM_COLS * SM_WARPS)
+static_assert(SM_WARPS == SM_ROWS, "the RMSNorm prologue gives each row of a pass one warp");
 #define SM_KC 1024          /* columns of K staged per chunk: SM_ROWS x SM_KC floats = 32 KiB */
 #define SM_MAX_BLOCKS 1056
 #define SM_TARGET_BLOCKS 264   /* 2 x 132 SMs */
 
 __device__ __forceinline__ float srt_half_bits_to_f32(unsigned h, int is_bf16) {
     return is_bf16 ? __uint_as_float(h << 16) : srt_f16_bits_to_f32(h);
+}
+
+/* *dst = *x * inv * *w elementwise, with one 16-byte load per operand. Under g++ (the simulator) a float4 whose
+ * fields are used one by one is split into 4-byte loads, which the traffic counters would see as 4x the sectors:
+ * there the same arithmetic runs on a GCC vector type, loaded whole, as nvcc's LDG.128 does. */
+__device__ __forceinline__ void scale_rms4(float4 *dst, const float4 *x, const float4 *w, float inv) {
+#ifdef __CUDACC__
+    const float4 v = *x, g = *w;
+    *dst = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
+#else
+    typedef float v4f __attribute__((vector_size(16)));
+    *reinterpret_cast<v4f *>(dst) = *reinterpret_cast<const v4f *>(x) * inv * *reinterpret_cast<const v4f *>(w);
+#endif
+}
+
+/* x.x^2 + x.y^2 + x.z^2 + x.w^2 from one 16-byte load (a GCC vector under g++, as in scale_rms4) */
+__device__ __forceinline__ float sum_sq4(const float4 *x) {
+#ifdef __CUDACC__
+    const float4 v = *x;
+#else
+    typedef float v4f __attribute__((vector_size(16)));
+    const v4f v4 = *reinterpret_cast<const v4f *>(x);
+    const struct { float x, y, z, w; } v = {v4[0], v4[1], v4[2], v4[3]};
+#endif
+    return v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
 }
 
 /* Column n of row m gets the reduced sum (and, for SWIGLU at an even n, the up sum of column n + 1). */
@@ -60,6 +89,7 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
      * summing threads hit distinct banks) after it */
     __shared__ float4 smem4[(SM_WARPS * SM_COLS * SM_ROWS * 33 + 3) / 4];
     __shared__ int last_block;
+    __shared__ float inv_rms[SM_ROWS];
     float *xs = reinterpret_cast<float *>(smem4);                       /* (rows, SM_KC) */
     float (*partial)[33] = reinterpret_cast<float (*)[33]>(smem4);
     const srt_gemm_args &g = a.g;
@@ -75,16 +105,33 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
             for (int c = 0; c < SM_COLS; c++)
                 SRT_UNROLL
                 for (int r = 0; r < SM_ROWS; r++) acc[c][r] = 0.0f;
+            if (a.norm_w && warp < rows) {                       /* SM_WARPS == SM_ROWS: warp r, row r */
+                const float *row = g.A + (int64_t)(m0 + warp) * g.lda;
+                float ss = 0.0f;
+                if (vec16) {
+                    for (int k4 = lane; k4 * 4 < g.K; k4 += 32) ss += sum_sq4(reinterpret_cast<const float4 *>(row) + k4);
+                } else {
+                    for (int k = lane; k < g.K; k += 32) ss += row[k] * row[k];
+                }
+                ss = srt_warp_sum(ss);
+                if (lane == 0) inv_rms[warp] = rsqrtf(ss / (float)g.K + a.eps);
+            }
             for (int kc = k_lo; kc < k_hi; kc += SM_KC) {
                 const int kn = min(SM_KC, k_hi - kc);
                 __syncthreads();                                 /* the previous chunk (or reduction) is done */
                 for (int r = 0; r < rows; r++) {
                     const float *src = g.A + (int64_t)(m0 + r) * g.lda + kc;
                     if (vec16) {                                  /* kc, kn, lda multiples of 8; A 16-byte aligned */
-                        for (int k4 = threadIdx.x; k4 * 4 < kn; k4 += blockDim.x)
-                            reinterpret_cast<float4 *>(xs + r * SM_KC)[k4] = reinterpret_cast<const float4 *>(src)[k4];
+                        for (int k4 = threadIdx.x; k4 * 4 < kn; k4 += blockDim.x) {
+                            float4 *dst = reinterpret_cast<float4 *>(xs + r * SM_KC) + k4;
+                            const float4 *x4 = reinterpret_cast<const float4 *>(src) + k4;
+                            if (a.norm_w) scale_rms4(dst, x4, reinterpret_cast<const float4 *>(a.norm_w + kc) + k4,
+                                                     inv_rms[r]);
+                            else *dst = *x4;
+                        }
                     } else {
-                        for (int k = threadIdx.x; k < kn; k += blockDim.x) xs[r * SM_KC + k] = src[k];
+                        for (int k = threadIdx.x; k < kn; k += blockDim.x)
+                            xs[r * SM_KC + k] = a.norm_w ? src[k] * inv_rms[r] * a.norm_w[kc + k] : src[k];
                     }
                 }
                 __syncthreads();
@@ -214,7 +261,7 @@ extern "C" srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cuda
     if (g->M == 0 || g->N == 0) return SRT_OK;
     /* 16-byte loads need every row of B and A to start 16-byte aligned and K to be a multiple of 8 */
     const int vec16 = ((uintptr_t)g->B % 16 == 0) && g->ldb % 8 == 0 && g->K % 8 == 0 &&
-                      ((uintptr_t)g->A % 16 == 0) && g->lda % 4 == 0;
+                      ((uintptr_t)g->A % 16 == 0) && g->lda % 4 == 0 && ((uintptr_t)a->norm_w % 16 == 0);
     const int n_tiles = (g->N + SM_TILE_N - 1) / SM_TILE_N, n_pass = (g->M + SM_ROWS - 1) / SM_ROWS;
     int splits = a->ws && a->counters && n_tiles < SM_TARGET_BLOCKS ? small_m_splits(n_tiles, g->K) : 1;
     int k_split = g->K;

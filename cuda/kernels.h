@@ -64,6 +64,8 @@ typedef struct srt_cuda_small_m_args {
     float *y0, *y1, *y2;
     float *ws;                  /* split-K workspace, srt_cuda_small_m_ws_floats() floats, or NULL: no split-K */
     int *counters;              /* SRT_SMALL_M_COUNTERS ints, zero between launches (the kernel resets them) */
+    const float *norm_w;        /* (K) or NULL: A's rows RMS-normalized first, A[r,:] / sqrt(mean(A[r,:]^2) + eps) * w */
+    float eps;
 } srt_cuda_small_m_args;
 size_t srt_cuda_small_m_ws_floats(void);
 srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cudaStream_t stream);

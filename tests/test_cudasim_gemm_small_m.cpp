@@ -4,7 +4,8 @@
  *     K: the last-arriving block reduces the splits) and shapes that do not, 16-byte and 2-byte load paths;
  *   - linear_fused (lm_ops.h): fused q|k|v (SPLIT3) and interleaved gate|up + SwiGLU (SWIGLU) against cpu-ref, which
  *     has no such op and runs the parts as plain GEMMs + swiglu (srt_linear_fused_by_ops): the same values;
- *   - rows 1, 7, 16 (the kernel) and 33 (the tensor-core path: reference with x rounded to bf16).
+ *   - both with the RMSNorm prologue (norm_w: cpu-ref runs its rmsnorm op first) and without;
+ *   - rows 1, 7, 16 (the kernel) and 33 (the tensor-core path: reference with x rounded to bf16 after the norm).
  * Tolerance: f32 accumulation over K <= 4104 products of |x| <= 1, |w| <= 0.05 against cpu-ref's double sums:
  * atol 2e-5 + rtol 1e-4 (as the other reductions in test_cudasim_backend.cpp); SwiGLU adds one expf (same bound).
  * Also: the split-K counters are left at zero (a second identical launch gives the same result). */
@@ -84,21 +85,35 @@ static void plain_case(int M, int N, int K, float beta, uint64_t seed) {
     }
 }
 
-static void split3_case(int rows, int n0, int n1, int n2, int K, uint64_t seed) {
-    char what[96];
-    snprintf(what, sizeof what, "linear_fused qkv rows %d N %d+%d+%d K %d", rows, n0, n1, n2, K);
+/* x normalized on the host the way the rmsnorm op does it (double sums), when norm is set, then rounded where the
+ * cuda backend rounds; the reference then runs without a norm */
+static std::vector<float> ref_in(const std::vector<float> &x, int rows, int K, const std::vector<float> &norm_w) {
+    std::vector<float> n = x;
+    if (!norm_w.empty()) {
+        srt_rmsnorm_args a = {rows, K, 1e-5f, x.data(), norm_w.data(), n.data()};
+        TEST_CHECK(srt_op_rmsnorm(&g_ref, &a) == SRT_OK, "cpu-ref rmsnorm: %s", srt_last_error());
+    }
+    return ref_x(n, rows);
+}
+
+static void split3_case(int rows, int n0, int n1, int n2, int K, bool norm, uint64_t seed) {
+    char what[112];
+    snprintf(what, sizeof what, "linear_fused qkv rows %d N %d+%d+%d K %d norm %d", rows, n0, n1, n2, K, (int)norm);
     int N = n0 + n1 + n2;
     std::vector<float> x = rnd((size_t)rows * K, seed, -1, 1), W = rnd((size_t)N * K, seed + 1, -0.05f, 0.05f);
+    std::vector<float> nw = norm ? rnd((size_t)K, seed + 2, 0.5f, 1.5f) : std::vector<float>();
     std::vector<uint16_t> Wh = to_bf16(W);
-    std::vector<float> xr = ref_x(x, rows), y0((size_t)rows * n0), y1((size_t)rows * n1), y2((size_t)rows * n2);
+    std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * n0), y1((size_t)rows * n1), y2((size_t)rows * n2);
     srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SPLIT3, n0, n1, xr.data(), Wh.data(), SRT_BF16,
-                               y0.data(), y1.data(), y2.data()};
+                               y0.data(), y1.data(), y2.data(), nullptr, 0.0f, nullptr};
     TEST_CHECK(srt_op_linear_fused(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
     std::vector<float> nan0(y0.size(), NAN), nan1(y1.size(), NAN), nan2(y2.size(), NAN);
     float *d0 = (float *)dev_of(nan0.data(), nan0.size() * 4), *d1 = (float *)dev_of(nan1.data(), nan1.size() * 4);
     float *d2 = (float *)dev_of(nan2.data(), nan2.size() * 4);
     srt_linear_fused_args c = {rows, N, K, SRT_LINEAR_SPLIT3, n0, n1, (float *)dev_of(x.data(), x.size() * 4),
-                               dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, d2};
+                               dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, d2,
+                               norm ? (float *)dev_of(nw.data(), nw.size() * 4) : nullptr, 1e-5f,
+                               (float *)dev_of(x.data(), x.size() * 4)};
     TEST_CHECK(srt_op_linear_fused(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
     expect(what, d0, y0);
     expect(what, d1, y1);
@@ -106,20 +121,23 @@ static void split3_case(int rows, int n0, int n1, int n2, int K, uint64_t seed) 
     end_case();
 }
 
-static void swiglu_case(int rows, int inter, int K, uint64_t seed) {
-    char what[96];
-    snprintf(what, sizeof what, "linear_fused gate|up rows %d I %d K %d", rows, inter, K);
+static void swiglu_case(int rows, int inter, int K, bool norm, uint64_t seed) {
+    char what[112];
+    snprintf(what, sizeof what, "linear_fused gate|up rows %d I %d K %d norm %d", rows, inter, K, (int)norm);
     int N = 2 * inter;
     std::vector<float> x = rnd((size_t)rows * K, seed, -1, 1), W = rnd((size_t)N * K, seed + 1, -0.05f, 0.05f);
+    std::vector<float> nw = norm ? rnd((size_t)K, seed + 2, 0.5f, 1.5f) : std::vector<float>();
     std::vector<uint16_t> Wh = to_bf16(W);
-    std::vector<float> xr = ref_x(x, rows), y0((size_t)rows * inter), y1((size_t)rows * inter);
+    std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * inter), y1((size_t)rows * inter);
     srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, xr.data(), Wh.data(), SRT_BF16,
-                               y0.data(), y1.data(), nullptr};
+                               y0.data(), y1.data(), nullptr, nullptr, 0.0f, nullptr};
     TEST_CHECK(srt_op_linear_fused(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
     std::vector<float> nan0(y0.size(), NAN);
     float *d0 = (float *)dev_of(nan0.data(), nan0.size() * 4), *d1 = (float *)dev_of(nan0.data(), nan0.size() * 4);
     srt_linear_fused_args c = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, (float *)dev_of(x.data(), x.size() * 4),
-                               dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, nullptr};
+                               dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, nullptr,
+                               norm ? (float *)dev_of(nw.data(), nw.size() * 4) : nullptr, 1e-5f,
+                               (float *)dev_of(x.data(), x.size() * 4)};
     TEST_CHECK(srt_op_linear_fused(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
     expect(what, d0, y0);
     end_case();
@@ -137,13 +155,15 @@ int main(void) {
         plain_case(1, 1025, 1025, 0.0f, 20); /* odd K: 2-byte loads, split-K by 2 */
         plain_case(16, 7, 2048, 1.0f, 30);   /* 2 passes of 8 rows, one tile, split-K, residual (beta 1) */
         plain_case(1, 7, 33, 0.0f, 40);      /* no split */
-        split3_case(1, 64, 16, 16, 1024, 50);
-        split3_case(7, 33, 7, 7, 1025, 60);
-        split3_case(33, 33, 7, 7, 1024, 70);
-        swiglu_case(1, 48, 1024, 80);
-        swiglu_case(7, 1025, 33, 90);
-        swiglu_case(16, 7, 2048, 100);
-        swiglu_case(33, 33, 1024, 110);
+        for (int norm = 0; norm < 2; norm++) {
+            split3_case(1, 64, 16, 16, 1024, norm, 50);
+            split3_case(7, 33, 7, 7, 1025, norm, 60);
+            split3_case(33, 33, 7, 7, 1024, norm, 70);
+            swiglu_case(1, 48, 1024, norm, 80);
+            swiglu_case(7, 1025, 33, norm, 90);
+            swiglu_case(16, 7, 2048, norm, 100);
+            swiglu_case(33, 33, 1024, norm, 110);
+        }
         TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
                    cudasim_last_error());
         cudasim_clear_error();

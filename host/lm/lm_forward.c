@@ -122,12 +122,12 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
 
     srt_rmsnorm_args norm = {T, c->hidden, c->rms_eps, s->x, L->attn_norm, s->h};
-    SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
-    if (L->wqkv.data) {       /* q | k | v in one GEMM over the fused weight */
-        srt_linear_fused_args qkv = {T, L->wqkv.rows, L->wqkv.cols, SRT_LINEAR_SPLIT3, L->wq.rows, L->wk.rows, s->h,
-                                     L->wqkv.data, L->wqkv.dtype, s->q, s->k, s->v};
+    if (L->wqkv.data) {       /* RMSNorm + q | k | v in one GEMM over the fused weight */
+        srt_linear_fused_args qkv = {T, L->wqkv.rows, L->wqkv.cols, SRT_LINEAR_SPLIT3, L->wq.rows, L->wk.rows, s->x,
+                                     L->wqkv.data, L->wqkv.dtype, s->q, s->k, s->v, L->attn_norm, c->rms_eps, s->h};
         SRT_TRY(srt_op_linear_fused(&lm->be, &qkv));
     } else {
+        SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
         SRT_TRY(linear(lm, s->h, T, &L->wq, 0.0f, s->q));
         SRT_TRY(linear(lm, s->h, T, &L->wk, 0.0f, s->k));
         SRT_TRY(linear(lm, s->h, T, &L->wv, 0.0f, s->v));
@@ -148,12 +148,13 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 
     srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};
-    SRT_TRY(srt_op_rmsnorm(&lm->be, &norm2));
-    if (L->w_gate_up.data) {  /* silu(gate) * up from one GEMM over the interleaved weight */
-        srt_linear_fused_args mlp = {T, L->w_gate_up.rows, L->w_gate_up.cols, SRT_LINEAR_SWIGLU, 0, 0, s->h,
-                                     L->w_gate_up.data, L->w_gate_up.dtype, s->gate, s->up, NULL};
+    if (L->w_gate_up.data) {  /* RMSNorm + silu(gate) * up from one GEMM over the interleaved weight */
+        srt_linear_fused_args mlp = {T, L->w_gate_up.rows, L->w_gate_up.cols, SRT_LINEAR_SWIGLU, 0, 0, s->x,
+                                     L->w_gate_up.data, L->w_gate_up.dtype, s->gate, s->up, NULL, L->mlp_norm,
+                                     c->rms_eps, s->h};
         SRT_TRY(srt_op_linear_fused(&lm->be, &mlp));
     } else {
+        SRT_TRY(srt_op_rmsnorm(&lm->be, &norm2));
         SRT_TRY(linear(lm, s->h, T, &L->w_gate, 0.0f, s->gate));
         SRT_TRY(linear(lm, s->h, T, &L->w_up, 0.0f, s->up));
         srt_swiglu_args act = {(int64_t)T * c->intermediate, s->gate, s->up, s->gate};

@@ -1,15 +1,22 @@
 /* lm_linear_fused.c: srt_linear_fused_by_ops, the fused-weight projections (lm_ops.h: srt_linear_fused_args) as
  * plain gemm calls on views of the fused weight: q | k | v as three GEMMs on row ranges; gate / up (interleaved
- * rows) as two GEMMs with row stride 2K, then swiglu. Used by backends without a linear_fused op (the CPU ones)
+ * rows) as two GEMMs with row stride 2K, then swiglu; an RMSNorm prologue as an rmsnorm call first. Used by backends without a linear_fused op (the CPU ones)
  * and by the cuda op above its small-M kernel's row limit. */
 #include "lm/lm_ops.h"
 
 srt_status srt_linear_fused_by_ops(void *ctx, srt_status (*gemm)(void *, const srt_gemm_args *),
                                    srt_status (*swiglu)(void *, const srt_swiglu_args *),
+                                   srt_status (*rmsnorm)(void *, const srt_rmsnorm_args *),
                                    const srt_linear_fused_args *a) {
     size_t es = srt_dtype_size(a->w_dtype);
     const char *w = a->w;
-    srt_gemm_args g = {.M = a->rows, .K = a->K, .trans_b = 1, .alpha = 1.0f, .A = a->x, .lda = a->K,
+    const float *x = a->x;
+    if (a->norm_w) {
+        srt_rmsnorm_args norm = {a->rows, a->K, a->eps, a->x, a->norm_w, a->x_normed};
+        SRT_TRY(rmsnorm(ctx, &norm));
+        x = a->x_normed;
+    }
+    srt_gemm_args g = {.M = a->rows, .K = a->K, .trans_b = 1, .alpha = 1.0f, .A = x, .lda = a->K,
                        .b_dtype = a->w_dtype};
     if (a->mode == SRT_LINEAR_SPLIT3) {
         int n[3] = {a->n0, a->n1, a->N - a->n0 - a->n1}, row0 = 0;

@@ -149,7 +149,9 @@ typedef struct srt_mask_rows_args {
  *                      y2 (rows, N-n0-n1) = x @ w_part^T
  *   SRT_LINEAR_SWIGLU  rows of w interleave gate and up (row 2j: gate j, row 2j+1: up j): y0 (rows, N/2) =
  *                      silu(x @ gate^T) * (x @ up^T); y1 (rows, N/2) is scratch the backend may overwrite.
- * Optional op: without it the dispatch runs the parts as gemm (+ swiglu) calls (srt_linear_fused_by_ops). */
+ * norm_w set: x is RMS-normalized first (the rmsnorm op's formula, eps; x_normed (rows, K) is scratch the backend
+ * may fill with the normalized rows), so the norm needs no launch of its own.
+ * Optional op: without it the dispatch runs the parts as rmsnorm + gemm (+ swiglu) calls (srt_linear_fused_by_ops). */
 enum { SRT_LINEAR_SPLIT3 = 1, SRT_LINEAR_SWIGLU = 2 };
 typedef struct srt_linear_fused_args {
     int rows, N, K, mode, n0, n1;
@@ -157,6 +159,9 @@ typedef struct srt_linear_fused_args {
     const void *w;           /* (N, K) in w_dtype */
     srt_dtype w_dtype;
     float *y0, *y1, *y2;
+    const float *norm_w;     /* (K) or NULL */
+    float eps;
+    float *x_normed;         /* (rows, K) scratch when norm_w is set */
 } srt_linear_fused_args;
 
 /* Optional record / replay of a whole forward step (a CUDA graph). graph_run runs body(arg) -- a sequence of ops
@@ -205,6 +210,7 @@ srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args
 /* linear_fused as separate gemm calls on views of w (+ one swiglu): the fallback of backends without the op. */
 srt_status srt_linear_fused_by_ops(void *ctx, srt_status (*gemm)(void *, const srt_gemm_args *),
                                    srt_status (*swiglu)(void *, const srt_swiglu_args *),
+                                   srt_status (*rmsnorm)(void *, const srt_rmsnorm_args *),
                                    const srt_linear_fused_args *a);
 
 #endif

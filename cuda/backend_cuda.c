@@ -1,8 +1,8 @@
 /* backend_cuda.c: the "cuda" backend: fills srt_backend_ops with device memory (caching pool), pinned-staged
  * transfers on one non-blocking stream, and the codec ops (kernels in the .cuh files, GEMMs in cublas.c).
  * srt_cuda_backend_create reports SRT_ERR_NO_DEVICE clearly when there is no driver or no GPU.
- * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_BF16_GEMM=0 (no bf16 tensor
- * cores for prefill GEMMs with bf16 weights: the default uses them), SNACRT_CUDA_SCRATCH_MB (im2col cap). */
+ * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_BF16_GEMM=1 (bf16 tensor cores
+ * for prefill GEMMs with bf16 weights; not the default yet: README, "LM GEMMs on cuda"), SNACRT_CUDA_SCRATCH_MB (im2col cap). */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
@@ -199,7 +199,7 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     c->tf32 = tf32 && atoi(tf32) > 0;
     SRT_CHECK_CUBLAS(cublasSetMathMode(c->blas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const char *bf16 = getenv("SNACRT_CUDA_BF16_GEMM");
-    c->bf16_gemm = !bf16 || atoi(bf16) > 0;
+    c->bf16_gemm = bf16 && atoi(bf16) > 0;
     const char *mb = getenv("SNACRT_CUDA_SCRATCH_MB");
     c->scratch_cap = (size_t)(mb && atoi(mb) > 0 ? atoi(mb) : 512) << 20;
     c->pinned_bytes = PINNED_BYTES;

@@ -17,7 +17,8 @@ typedef struct srt_cuda_ctx {
     int tf32;                       /* SNACRT_CUDA_TF32=1: dense convs and GEMMs on TF32 tensor cores */
     int bf16_gemm;                  /* GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows with bf16 weights (prefill)
                                        on bf16 tensor cores, activations rounded to bf16 (vLLM's numerics; logits
-                                       move by ~1e-3); on by default, SNACRT_CUDA_BF16_GEMM=0 turns it off */
+                                       move by ~1e-3); SNACRT_CUDA_BF16_GEMM=1 (off by default: the golden
+                                       logit checks and chunked == whole prefill do not hold with it yet) */
     float *small_m_ws;              /* split-K workspace of gemm_small_m.cuh (srt_cuda_small_m_ws_floats()) */
     int *small_m_counters;          /* its per-tile arrival counters (SRT_SMALL_M_COUNTERS, zeroed once) */
     size_t scratch_cap;             /* max bytes of one scratch slot (im2col chunking); SNACRT_CUDA_SCRATCH_MB */

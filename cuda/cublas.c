@@ -1,10 +1,10 @@
 /* cublas.c: the ops of the CUDA backend that are GEMMs on cuBLAS (row-major data, column-major cuBLAS):
  *   gemm               C (M,N) = alpha op(A) op(B) + beta C. A bf16/f16 Linear weight B (N,K) with M <= 16 rows
  *                      (decode) goes to gemm_small_m.cuh, which reads the weights once as they are (split-K
- *                      workspace from the context); more rows with a bf16 B take bf16 tensor cores by default
- *                      (cublasGemmEx bf16 x bf16 -> f32, A rounded to bf16 first: vLLM's numerics; the weights are
- *                      read as stored, never widened; SNACRT_CUDA_BF16_GEMM=0 turns it off); otherwise (f32 or
- *                      f16 B, or the variable at 0) cublasSgemm on the transposed problem, a half B widened first.
+ *                      workspace from the context); more rows with a bf16 B and SNACRT_CUDA_BF16_GEMM=1 take bf16
+ *                      tensor cores (cublasGemmEx bf16 x bf16 -> f32, A rounded to bf16 first: vLLM's numerics; the
+ *                      weights read as stored); otherwise cublasSgemm on the transposed problem, a half B widened
+ *                      first (cuBLAS has no f32 x bf16 GEMM).
  *   conv1d, groups 1   per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
  *                      im2col kernel (mask + Snake fused) or x itself for a plain 1x1 conv; strided-batched over
  *                      items, chunked so col stays under scratch_cap; bias/residual in an epilogue kernel
@@ -15,7 +15,7 @@
 #include "cuda/check.h"
 #include "cuda/kernels.h"
 
-/* Default for bf16 B above the small-M rows (SNACRT_CUDA_BF16_GEMM=0: off): A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores (cublasGemmEx
+/* Opt-in (SNACRT_CUDA_BF16_GEMM=1) for bf16 B above the small-M rows: A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores (cublasGemmEx
  * takes one dtype for A and B): the weights are read as stored, prefill runs at bf16 tensor-core speed. */
 static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a) {
     void *a16 = NULL;

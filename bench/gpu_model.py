@@ -18,9 +18,9 @@ FLAGS = ("is_gemm", "unit", "in_graph")
 FLOP_PER_LD4 = {"conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
                 "conv1d_depthwise_kernel": 1.0, "lm_attn_prefill_kernel": 1.0, "lm_attn_decode_kernel": 1.0,
                 "local_attention_kernel": 1.0, "vq_nearest_kernel": 1.0}
-# gemm_small_m_kernel reads its activations from shared memory as float4 pairs (32 bytes feed 8 FMAs with register
-# weights): 0.5 FLOP per shared byte (the staging stores and the lane reduction add ~3%: counted as FLOPs too).
-FLOP_PER_SH_BYTE = {"gemm_small_m_kernel": 0.5}
+# gemm_small_m_kernel reads its activations from shared memory as float4 pairs (32 bytes feed 8 FMAs in each of 4 columns with register
+# weights): 2 FLOPs per shared byte (the staging stores and the lane reduction add ~3%: counted as FLOPs too).
+FLOP_PER_SH_BYTE = {"gemm_small_m_kernel": 2.0}
 UNIT_PEAK = {0: "fp32_flops", 1: "tf32_flops", 2: "bf16_flops"}
 LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding (Little's law term)
 # Kernels whose source issues more independent loads before using any (read off the source, not counted):

@@ -4,7 +4,8 @@
  * Bandwidth-bound by design (2 bytes of HBM per weight, whatever M):
  *   - a block (8 warps) owns a tile of SM_TILE_N = 32 output columns (SM_COLS = 4 per warp) and a slice of K;
  *   - per chunk of SM_KC columns of K, the block stages A's rows (<= SM_ROWS per pass) in shared memory once
- *     (coalesced 16-byte loads) and every warp reuses them for its 4 columns;
+ *     (coalesced 16-byte loads) and every warp reuses them for its 4 columns (each 16-byte shared read of A
+ *     feeds all 4 columns: one shared read per 4 x 8 FMAs per row);
  *   - each lane issues SM_COLS x SM_UNROLL = 8 independent 16-byte weight loads (8 halves each) before it uses any,
  *     so 4 KiB per warp are in flight (2-byte loads when rows of B are not 16-byte aligned: odd K or ldb);
  *   - split-K over gridDim.y when the column tiles alone give fewer than 2 x 132 blocks: each split writes its
@@ -49,6 +50,19 @@ __device__ __forceinline__ void scale_rms4(float4 *dst, const float4 *x, const f
 #else
     typedef float v4f __attribute__((vector_size(16)));
     *reinterpret_cast<v4f *>(dst) = *reinterpret_cast<const v4f *>(x) * inv * *reinterpret_cast<const v4f *>(w);
+#endif
+}
+
+/* *p with one 16-byte load (a GCC vector under g++, as in scale_rms4) */
+__device__ __forceinline__ float4 load_f4(const float4 *p) {
+#ifdef __CUDACC__
+    return *p;
+#else
+    typedef float v4f __attribute__((vector_size(16)));
+    const v4f v = *reinterpret_cast<const v4f *>(p);
+    float4 r;
+    r.x = v[0]; r.y = v[1]; r.z = v[2]; r.w = v[3];
+    return r;
 #endif
 }
 
@@ -154,22 +168,22 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
                             const int kk = k8 + 32 * u;
                             if (kk >= n8) break;
                             SRT_UNROLL
-                            for (int c = 0; c < SM_COLS; c++) {
-                                const unsigned packed[4] = {wv[c][u].x, wv[c][u].y, wv[c][u].z, wv[c][u].w};
-                                float wf[8];
-                                SRT_UNROLL
-                                for (int j = 0; j < 4; j++) {
-                                    wf[2 * j] = srt_half_bits_to_f32(packed[j] & 0xffffu, is_bf16);
-                                    wf[2 * j + 1] = srt_half_bits_to_f32(packed[j] >> 16, is_bf16);
-                                }
-                                SRT_UNROLL
-                                for (int r = 0; r < SM_ROWS; r++) {
-                                    if (r < rows) {
-                                        const float4 *xr = reinterpret_cast<const float4 *>(xs + r * SM_KC + kk * 8);
-                                        const float4 x0 = xr[0], x1 = xr[1];
+                            for (int r = 0; r < SM_ROWS; r++) {      /* 8 activations from shared, used by 4 columns */
+                                if (r < rows) {
+                                    const float4 *xr = reinterpret_cast<const float4 *>(xs + r * SM_KC + kk * 8);
+                                    const float4 x0 = load_f4(xr), x1 = load_f4(xr + 1);
+                                    SRT_UNROLL
+                                    for (int c = 0; c < SM_COLS; c++) {
+                                        const uint4 w = wv[c][u];
                                         float s = acc[c][r];
-                                        s += wf[0] * x0.x; s += wf[1] * x0.y; s += wf[2] * x0.z; s += wf[3] * x0.w;
-                                        s += wf[4] * x1.x; s += wf[5] * x1.y; s += wf[6] * x1.z; s += wf[7] * x1.w;
+                                        s += srt_half_bits_to_f32(w.x & 0xffffu, is_bf16) * x0.x;
+                                        s += srt_half_bits_to_f32(w.x >> 16, is_bf16) * x0.y;
+                                        s += srt_half_bits_to_f32(w.y & 0xffffu, is_bf16) * x0.z;
+                                        s += srt_half_bits_to_f32(w.y >> 16, is_bf16) * x0.w;
+                                        s += srt_half_bits_to_f32(w.z & 0xffffu, is_bf16) * x1.x;
+                                        s += srt_half_bits_to_f32(w.z >> 16, is_bf16) * x1.y;
+                                        s += srt_half_bits_to_f32(w.w & 0xffffu, is_bf16) * x1.z;
+                                        s += srt_half_bits_to_f32(w.w >> 16, is_bf16) * x1.w;
                                         acc[c][r] = s;
                                     }
                                 }

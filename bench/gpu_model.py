@@ -181,10 +181,12 @@ def per_kernel(ls):
 
 
 def layer_split(r1, r2):
-    """Launch lists of a 1-layer and a 2-layer run -> (prefix, layer, suffix) of the 1-layer run."""
+    """Launch lists of a 1-layer and a 2-layer run -> (prefix, layer, suffix) of the 1-layer run. The longest
+    matching prefix wins: with a layer that ends in GEMMs like the LM head, a shorter one would count the layer's
+    last launches as suffix and scale them by the vocabulary."""
     a, b = r1["launches"], r2["launches"]
     d = len(b) - len(a)
-    for k in range(len(a) + 1):
+    for k in range(len(a), -1, -1):
         if [x["name"] for x in b[:k]] == [x["name"] for x in a[:k]] and \
            [x["name"] for x in b[k + d:]] == [x["name"] for x in a[k:]]:
             return a[:k], b[k:k + d], a[k:]

@@ -215,6 +215,7 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
 int main(int argc, char **argv) {
     const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
     int smoke = 0, prompt_len = 512, decode_prompt = 1, only_layers = 0;
+    const char *batches_arg = "1,8,16";
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
@@ -225,10 +226,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_dims = argv[++i];
         else if (!strcmp(argv[i], "--lm-layers") && i + 1 < argc) only_layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
+        else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches_arg = argv[++i];
         else if (!strcmp(argv[i], "--smoke")) smoke = 1;
         else {
             fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] "
-                            "[--prompt-len N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] [--arch 24khz,...]\n");
+                            "[--prompt-len N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] [--batches 1,8,16] "
+                            "[--arch 24khz,...]\n");
             return 2;
         }
     }
@@ -253,10 +256,13 @@ int main(int argc, char **argv) {
             rc |= codec_runs(argv[0], models, a, seconds, !smoke);
     }
     if (strcmp(only, "codec")) {
-        const int dec[] = {1, 8, 16};
+        int dec[8], n_dec = 0;         /* decode batches (gpu_model.py extrapolates 64 from 8 and 16) */
+        snprintf(list, sizeof list, "%s", batches_arg);
+        for (char *sv = NULL, *b = strtok_r(list, ",", &sv); b && n_dec < 8; b = strtok_r(NULL, ",", &sv))
+            if (atoi(b) >= 1 && atoi(b) <= 64) dec[n_dec++] = atoi(b);
         snprintf(list, sizeof list, "%s", lm_dims);
         for (char *sv = NULL, *d = strtok_r(list, ",", &sv); d; d = strtok_r(NULL, ",", &sv))
-            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, 3,
+            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, n_dec,
                           only_layers);
     }
     return rc;

@@ -168,4 +168,5 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .sample = cu_sample,
     .mask_rows = cu_mask_rows,
     .graph_run = srt_cuda_lm_graph_run,
+    .kv_dtype = SRT_BF16,
 };

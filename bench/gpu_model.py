@@ -216,7 +216,7 @@ def main():
     ap.add_argument("--roofline", default=None)
     ap.add_argument("--kernels", type=int, default=12, help="kernels listed per workload")
     ap.add_argument("--kv-context", type=int, default=512,
-                    help="decode: add the f32 KV-cache reads of this many tokens per sequence beyond the simulated "
+                    help="decode: add the bf16 KV-cache reads of this many tokens per sequence beyond the simulated "
                          "context, at HBM bandwidth, read once (optimistic)")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -292,10 +292,10 @@ def main():
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": run["host"]}
                 if wl == "lm_decode":
                     extra = max(0, args.kv_context - run["tokens"])
-                    kv_f32 = 2 * 4.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B
+                    kv_f32 = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B   # bf16 KV
                     t += kv_f32 / dev["hbm_bytes_per_s"]
                     w.update(modeled_s=t, kv_context=max(args.kv_context, run["tokens"]),
-                             kv_note="simulated at %d tokens of context; + f32 KV reads of %d more tokens per sequence "
+                             kv_note="simulated at %d tokens of context; + bf16 KV reads (the cuda default) of %d more tokens per sequence "
                                      "at HBM speed (%.3f ms)" % (run["tokens"], extra,
                                                                   kv_f32 / dev["hbm_bytes_per_s"] * 1e3))
                     tok_s = B / t

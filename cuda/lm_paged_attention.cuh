@@ -13,10 +13,10 @@
  *            groups merge by shuffles, warps through shared memory. A sequence of one split writes its output at
  *            once; otherwise the block writes (acc[head_dim], max, sum) per head to `partials` and
  *   combine  merges the splits of each (seq, head) with the usual rescaling by exp(max_i - max).
- *   prefill  (sequences with n_q > 1, i.e. prefill and chunked prefill) grid (query tile, head, seq), one
- *            thread per query row of a PF_QTILE tile (query and accumulator in registers); the block walks
- *            the context in PF_KTILE-position tiles of keys and values staged in shared memory up to the
- *            causal limit of its last query, each thread running an online softmax up to its own limit. */
+ *   prefill  (sequences with n_q > 1, i.e. prefill and chunked prefill) grid (query tile, head, seq),
+ *            FlashAttention-style: a block holds a PF_QTILE-query tile's Q, output accumulator, scores and running
+ *            softmax state in shared memory (no per-thread arrays, so no local memory) and walks the context in
+ *            PF_KTILE-position K and V tiles up to the causal limit of its last query (plain FMA, no tensor cores). */
 #include "cuda/common.cuh"
 #include "cuda/lm_kernels.h"
 #include "cuda/lm_kv_dtype.cuh"
@@ -27,8 +27,9 @@
 #define DEC_MAX_G 8                                    /* query heads per decode block */
 #define DEC_TARGET_BLOCKS 264                          /* 2 blocks per SM of a 132-SM H100 */
 #define DEC_MIN_SPLIT 32                               /* context positions per split, at least */
-#define PF_QTILE 32                                    /* query rows per prefill block (one thread each) */
+#define PF_QTILE 16                                    /* query rows per prefill block (35 KB of shared at D 128) */
 #define PF_KTILE 32                                    /* context positions per shared-memory tile */
+#define PF_THREADS 128                                 /* threads per prefill block */
 
 /* Decode launch shape, a function of the plan only (a recorded step replays it for shorter contexts). */
 typedef struct lm_decode_shape {
@@ -202,52 +203,93 @@ __global__ void lm_attn_combine_kernel(srt_paged_attn_args a, lm_decode_shape sh
     }
 }
 
-/* grid (ceil(max_n_q / PF_QTILE), n_heads, n_seqs), block PF_QTILE, smem 2*PF_KTILE*head_dim floats. */
+/* grid (ceil(max_n_q / PF_QTILE), n_heads, n_seqs), block PF_THREADS, smem lm_prefill_smem_floats(head_dim).
+ * FlashAttention-style tiles, all in shared memory (no per-thread arrays): Q (PF_QTILE, D) scaled, one K-or-V tile
+ * (PF_KTILE, D + 1: the pad spreads a column over the banks), O (PF_QTILE, D), S / P (PF_QTILE, PF_KTILE), and per
+ * row the running max, sum and the tile's rescale factor. Per key tile: K staged, S = Q K^T with the causal mask,
+ * one warp per row updates max / sum and turns S into P, V staged into the same buffer, O = O * rescale + P V. */
 template <typename T>
 __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &a) {
-    SRT_DYN_SHARED(float, tile);                       /* keys (PF_KTILE, head_dim) then values (PF_KTILE, head_dim) */
-    int h = blockIdx.y, s = blockIdx.z, n_q = a.n_q[s], i0 = blockIdx.x * PF_QTILE;
+    SRT_DYN_SHARED(float, smem);
+    const int h = blockIdx.y, s = blockIdx.z, n_q = a.n_q[s], i0 = blockIdx.x * PF_QTILE;
     if (n_q < 2 || i0 >= n_q) return;
-    int D = a.head_dim, kvh = h / (a.n_heads / a.n_kv_heads), kv_dim = a.n_kv_heads * D;
-    int first = a.ctx_len[s] - n_q;                    /* position of query 0 */
-    int i = i0 + (int)threadIdx.x, active = i < n_q;
-    int last = first + i;                              /* this query attends to 0..last */
-    int tile_last = first + min(n_q, i0 + PF_QTILE) - 1;
+    const int D = a.head_dim, DP = D + 1, kvh = h / (a.n_heads / a.n_kv_heads), kv_dim = a.n_kv_heads * D;
+    const int first = a.ctx_len[s] - n_q;                  /* position of query 0 */
+    const int rows = min(PF_QTILE, n_q - i0), tile_last = first + i0 + rows - 1;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int32_t *blocks = a.block_table + (size_t)s * a.max_blocks;
-    float *keys = tile, *vals = tile + PF_KTILE * D;
-    float q[SRT_CUDA_LM_MAX_HEAD_DIM], acc[SRT_CUDA_LM_MAX_HEAD_DIM];
-    size_t row = ((size_t)(a.q_start[s] + i) * a.n_heads + h) * D;
-    float scale = rsqrtf((float)D);
-    if (active)
-        for (int d = 0; d < D; d++) { q[d] = a.q[row + d] * scale; acc[d] = 0.0f; }
-    float mx = -INFINITY, sum = 0.0f;
-    for (int t0 = 0; t0 <= tile_last; t0 += PF_KTILE) {
-        int n = min(PF_KTILE, tile_last + 1 - t0);
-        for (int j = threadIdx.x; j < n * D; j += blockDim.x) {
-            int p = t0 + j / D, d = j % D;
-            size_t e = ((size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size) * kv_dim + (size_t)kvh * D + d;
-            keys[j] = srt_kv_get(static_cast<const T *>(a.k_cache), e);
-            vals[j] = srt_kv_get(static_cast<const T *>(a.v_cache), e);
-        }
-        __syncthreads();
-        int mine = active ? min(n, last + 1 - t0) : 0;
-        for (int j = 0; j < mine; j++) {
-            float dot = 0.0f;
-            for (int d = 0; d < D; d++) dot += q[d] * keys[j * D + d];
-            float new_mx = fmaxf(mx, dot), corr = expf(mx - new_mx), w = expf(dot - new_mx);
-            sum = sum * corr + w;
-            for (int d = 0; d < D; d++) acc[d] = acc[d] * corr + w * vals[j * D + d];
-            mx = new_mx;
-        }
-        __syncthreads();
+    float *qs = smem, *kv = qs + PF_QTILE * D, *os = kv + PF_KTILE * DP, *ps = os + PF_QTILE * D;
+    float *row_max = ps + PF_QTILE * PF_KTILE, *row_sum = row_max + PF_QTILE, *row_corr = row_sum + PF_QTILE;
+    const float scale = rsqrtf((float)D);
+    const T *kc = static_cast<const T *>(a.k_cache), *vc = static_cast<const T *>(a.v_cache);
+    for (int e = tid; e < PF_QTILE * D; e += blockDim.x) {
+        const int i = e / D, d = e - i * D;
+        qs[e] = i < rows ? a.q[((size_t)(a.q_start[s] + i0 + i) * a.n_heads + h) * D + d] * scale : 0.0f;
+        os[e] = 0.0f;
     }
-    if (active)
-        for (int d = 0; d < D; d++) a.out[row + d] = acc[d] / sum;
+    if (tid < PF_QTILE) { row_max[tid] = -INFINITY; row_sum[tid] = 0.0f; }
+    for (int t0 = 0; t0 <= tile_last; t0 += PF_KTILE) {
+        const int n = min(PF_KTILE, tile_last + 1 - t0);
+        __syncthreads();                                   /* the previous tile's V is consumed */
+        for (int e = tid; e < n * D; e += blockDim.x) {    /* K tile */
+            const int j = e / D, d = e - j * D, p = t0 + j;
+            const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
+            kv[j * DP + d] = srt_kv_get(kc, slot * kv_dim + (size_t)kvh * D + d);
+        }
+        __syncthreads();
+        for (int e = tid; e < PF_QTILE * PF_KTILE; e += blockDim.x) {   /* S = Q K^T, causal */
+            const int i = e / PF_KTILE, j = e - i * PF_KTILE;
+            float dot = -INFINITY;
+            if (i < rows && j < n && t0 + j <= first + i0 + i) {
+                dot = 0.0f;
+                for (int d = 0; d < D; d++) dot += qs[i * D + d] * kv[j * DP + d];
+            }
+            ps[e] = dot;
+        }
+        __syncthreads();
+        for (int i = warp; i < rows; i += blockDim.x / 32) {   /* online softmax, one warp per row */
+            const float sc = lane < PF_KTILE ? ps[i * PF_KTILE + lane] : -INFINITY;
+            float mx = sc;
+            for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            const float old = row_max[i], nmx = fmaxf(old, mx);   /* finite: key 0 is in every row's first tile */
+            const float w = sc == -INFINITY ? 0.0f : expf(sc - nmx);
+            const float tile_sum = srt_warp_sum(w);
+            if (lane < PF_KTILE) ps[i * PF_KTILE + lane] = w;
+            if (lane == 0) {
+                const float corr = old == -INFINITY ? 0.0f : expf(old - nmx);
+                row_corr[i] = corr;
+                row_sum[i] = row_sum[i] * corr + tile_sum;
+                row_max[i] = nmx;
+            }
+        }
+        __syncthreads();
+        for (int e = tid; e < n * D; e += blockDim.x) {    /* V tile into the same buffer */
+            const int j = e / D, d = e - j * D, p = t0 + j;
+            const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
+            kv[j * DP + d] = srt_kv_get(vc, slot * kv_dim + (size_t)kvh * D + d);
+        }
+        __syncthreads();
+        for (int e = tid; e < rows * D; e += blockDim.x) {   /* O = O * corr + P V */
+            const int i = e / D, d = e - i * D;
+            float o = os[e] * row_corr[i];
+            for (int j = 0; j < n; j++) o += ps[i * PF_KTILE + j] * kv[j * DP + d];
+            os[e] = o;
+        }
+    }
+    __syncthreads();
+    for (int e = tid; e < rows * D; e += blockDim.x) {
+        const int i = e / D, d = e - i * D;
+        a.out[((size_t)(a.q_start[s] + i0 + i) * a.n_heads + h) * D + d] = os[e] / row_sum[i];
+    }
 }
 
-__global__ void lm_attn_prefill_kernel(srt_paged_attn_args a) {
+__global__ void __launch_bounds__(PF_THREADS) lm_attn_prefill_kernel(srt_paged_attn_args a) {
     if (a.kv_dtype == SRT_BF16) lm_attn_prefill_body<uint16_t>(a);
     else lm_attn_prefill_body<float>(a);
+}
+
+static size_t lm_prefill_smem_floats(int D) {
+    return (size_t)PF_QTILE * D * 2 + (size_t)PF_KTILE * (D + 1) + PF_QTILE * PF_KTILE + 3 * PF_QTILE;
 }
 
 extern "C" size_t srt_cuda_lm_attn_partials_floats(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan) {
@@ -287,7 +329,7 @@ extern "C" srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, 
     }
     if (plan->any_prefill) {
         dim3 grid((unsigned)((plan->max_n_q + PF_QTILE - 1) / PF_QTILE), (unsigned)a->n_heads, (unsigned)a->n_seqs);
-        LAUNCH(lm_attn_prefill_kernel, grid, PF_QTILE, (size_t)2 * PF_KTILE * D * sizeof(float), stream, *a);
+        LAUNCH(lm_attn_prefill_kernel, grid, PF_THREADS, lm_prefill_smem_floats(D) * sizeof(float), stream, *a);
         SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_kernel));
     }
     return SRT_OK;

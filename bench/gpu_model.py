@@ -323,6 +323,7 @@ def main():
         at = sum(x["time_s"] for x in attn)
         W.append({"workload": "lm_attention", "model": r["model"], "batch": r["batch"], "context": r["tokens"],
                   "scaled": "one layer simulated; x %d layers for a step" % full["layers"],
+                  "modeled_s": kt + ht, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": r["host"],
                   "attention_s_per_layer": at, "attention_s_per_step": at * full["layers"],
                   "kv_store_s_per_layer": kt - at, "attention_bytes_moved": moved, "kv_bytes_ideal": kv_ideal,
                   "bytes_moved_over_ideal": moved / kv_ideal, "hbm_bound_s_per_step": kv_ideal * full["layers"] /

@@ -18,4 +18,6 @@ $SUDO apt-get install -y -qq build-essential cmake pkg-config git python3 \
 $SUDO apt-get install -y -qq python3-pip python3-venv
 # the browser test of the web page drives Debian's chromium with playwright-core from npm (tests/web)
 command -v npm > /dev/null || $SUDO apt-get install -y -qq nodejs npm
+# libsonic: the speech endpoint's "speed" (time-stretch without pitch change, host/audio/audio_speed.c)
+$SUDO apt-get install -y -qq libsonic-dev
 echo "setup.sh: done"

@@ -2,7 +2,7 @@
  * the TTS engine. Loads the models, serves until SIGINT/SIGTERM, then stops gracefully (stop accepting, cancel
  * what runs, join) and exits 0. One log line per request on stderr. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 #include "snacrt.h"
-#include "serve/http_server.h"
+#include "snacrt_serve.h"
 #include "snacrt_tts.h"
 #include "cli/cli_common.h"
 #include <arpa/inet.h>

@@ -226,7 +226,7 @@ def main():
     ap.add_argument("--roofline", default=None)
     ap.add_argument("--kernels", type=int, default=12, help="kernels listed per workload")
     ap.add_argument("--kv-context", type=int, default=512,
-                    help="decode: add the f32 KV-cache reads of this many tokens per sequence beyond the simulated "
+                    help="decode: add the bf16 KV-cache reads of this many tokens per sequence beyond the simulated "
                          "context, at HBM bandwidth, read once (optimistic)")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -302,10 +302,10 @@ def main():
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": run["host"]}
                 if wl == "lm_decode":
                     extra = max(0, args.kv_context - run["tokens"])
-                    kv_f32 = 2 * 4.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B
+                    kv_f32 = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B   # bf16 KV
                     t += kv_f32 / dev["hbm_bytes_per_s"]
                     w.update(modeled_s=t, kv_context=max(args.kv_context, run["tokens"]),
-                             kv_note="simulated at %d tokens of context; + f32 KV reads of %d more tokens per sequence "
+                             kv_note="simulated at %d tokens of context; + bf16 KV reads (the cuda default) of %d more tokens per sequence "
                                      "at HBM speed (%.3f ms)" % (run["tokens"], extra,
                                                                   kv_f32 / dev["hbm_bytes_per_s"] * 1e3))
                     tok_s = B / t
@@ -322,6 +322,24 @@ def main():
                              fraction_of_bf16_peak=flops / t / dev["bf16_flops"] if t else None, time_to_prefill_s=t)
                 w["kernels"] = dict(list(per_kernel(ls).items())[:args.kernels])
                 W.append(w)
+    # one layer's KV store + decode attention at Orpheus-3B widths, real context (bench_gpu_model --only attn)
+    for r in sorted(find(workload="lm_attention"), key=lambda r: (r["model"], r["batch"])):
+        ls, kt, ht = model_run(r, dev, ptx)
+        full = FULL_LM["3b"]
+        elem = 2 if r["model"].endswith("bf16") else 4
+        kv_ideal = 2.0 * elem * full["kv_heads"] * full["head_dim"] * r["tokens"] * r["batch"]   # K and V once
+        attn = [x for x in ls if x["name"].startswith("lm_attn_")]
+        moved = sum(x["bytes_moved"] for x in attn)
+        at = sum(x["time_s"] for x in attn)
+        W.append({"workload": "lm_attention", "model": r["model"], "batch": r["batch"], "context": r["tokens"],
+                  "scaled": "one layer simulated; x %d layers for a step" % full["layers"],
+                  "modeled_s": kt + ht, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": r["host"],
+                  "attention_s_per_layer": at, "attention_s_per_step": at * full["layers"],
+                  "kv_store_s_per_layer": kt - at, "attention_bytes_moved": moved, "kv_bytes_ideal": kv_ideal,
+                  "bytes_moved_over_ideal": moved / kv_ideal, "hbm_bound_s_per_step": kv_ideal * full["layers"] /
+                  dev["hbm_bytes_per_s"], "fraction_of_hbm_bound": kv_ideal / dev["hbm_bytes_per_s"] / at if at else None,
+                  "attention_blocks": [x["blocks"] for x in attn], "sm_count": dev["sm_count"],
+                  "kernels": dict(list(per_kernel(ls).items())[:args.kernels])})
     summarize(out, dev)
     print(json.dumps(out, indent=1, default=lambda v: round(v, 6) if isinstance(v, float) else v))
     if args.roofline:

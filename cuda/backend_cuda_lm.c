@@ -185,4 +185,5 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .mask_rows = cu_mask_rows,
     .graph_run = srt_cuda_lm_graph_run,
     .linear_fused = cu_linear_fused,
+    .kv_dtype = SRT_BF16,
 };

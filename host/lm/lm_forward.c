@@ -139,11 +139,11 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     srt_rope_args rope_k = {T, c->n_kv_heads, c->head_dim, s->pos, lm->inv_freq, s->k};
     SRT_TRY(srt_op_rope(&lm->be, &rope_q));
     SRT_TRY(srt_op_rope(&lm->be, &rope_k));
-    srt_kv_store_args store = {T, kv_dim, s->k, s->v, s->slot, lm->kv->k[l], lm->kv->v[l]};
+    srt_kv_store_args store = {T, kv_dim, s->k, s->v, s->slot, lm->kv->k[l], lm->kv->v[l], lm->kv->dtype};
     SRT_TRY(srt_op_kv_store(&lm->be, &store));
     srt_paged_attn_args attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks,
                                 s->q, lm->kv->k[l], lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len,
-                                s->att};
+                                s->att, lm->kv->dtype};
     SRT_TRY(attention(lm, &attn, &f->attn));
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 

@@ -2,6 +2,7 @@
  * dtype; host backends point straight into the mmap, others get uploaded copies), KV cache, tokenizer. */
 #include "lm/lm_model.h"
 #include "lm/tp_group.h"
+#include <stdlib.h>
 #include <string.h>
 
 srt_status srt_lm_own(srt_lm *lm, void *ptr) {
@@ -220,6 +221,20 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
     return st;
 }
 
+/* The KV cache dtype: opts->kv_dtype, else $SNACRT_KV_DTYPE, else the backend's default (srt_lm_ops.kv_dtype). */
+static srt_status kv_dtype_of(const srt_lm *lm, const srt_lm_options *opts, srt_dtype *out) {
+    const char *name = opts && opts->kv_dtype ? opts->kv_dtype : getenv("SNACRT_KV_DTYPE");
+    *out = lm->ops->kv_dtype;
+    if (!name || !*name) return SRT_OK;
+    if (!strcmp(name, "f32")) *out = SRT_F32;
+    else if (!strcmp(name, "bf16")) *out = SRT_BF16;
+    else return srt_error(SRT_ERR_INVALID_ARG, "KV cache dtype '%s' (%s): f32 or bf16", name,
+                          opts && opts->kv_dtype ? "kv_dtype option" : "SNACRT_KV_DTYPE");
+    if (*out != SRT_F32 && lm->ops->kv_dtype == SRT_F32 && strncmp(lm->be.device, "cpu-ref", 7))
+        return srt_error(SRT_ERR_UNSUPPORTED, "KV cache dtype %s on backend '%s' (f32 only)", name, lm->be.device);
+    return SRT_OK;
+}
+
 srt_status srt_lm_setup_runtime(srt_lm *lm, const srt_lm_options *opts) {
     int half = lm->cfg.head_dim / 2;
     float inv_freq[1024];
@@ -235,8 +250,10 @@ srt_status srt_lm_setup_runtime(srt_lm *lm, const srt_lm_options *opts) {
     int64_t n_blocks = (max_tokens + block_size - 1) / block_size;
     if (n_blocks > INT32_MAX / block_size) return srt_error(SRT_ERR_RANGE, "kv_max_tokens %lld too large",
                                                             (long long)max_tokens);
+    srt_dtype kv_dtype;
+    SRT_TRY(kv_dtype_of(lm, opts, &kv_dtype));
     SRT_TRY(srt_kv_cache_create(&lm->be, lm->cfg.n_layers, lm->cfg.n_kv_heads * lm->cfg.head_dim, block_size,
-                                (int)n_blocks, &lm->kv));
+                                (int)n_blocks, kv_dtype, &lm->kv));
     lm->max_batch_tokens = opts && opts->max_batch_tokens > 0 ? opts->max_batch_tokens : 2048;
     return SRT_OK;
 }

@@ -6,8 +6,9 @@
  *
  * Conventions (as in backend.h): pointers are backend memory unless marked "host"; row-major; activations f32.
  * Tokens of a batch are laid out sequence after sequence: sequence s owns rows [q_start[s], q_start[s]+n_q[s]).
- * The paged KV cache of one layer is two buffers (n_blocks, block_size, n_kv_heads*head_dim) f32; a sequence's
- * position p lives in block block_table[s][p / block_size], row p % block_size.
+ * The paged KV cache of one layer is two buffers (n_blocks, block_size, n_kv_heads*head_dim) of kv_dtype (SRT_F32,
+ * the zero value, or SRT_BF16 rounded to nearest even); a sequence's position p lives in block
+ * block_table[s][p / block_size], row p % block_size. cpu-ref and cuda take both; cpu takes f32 only.
  */
 #ifndef SRT_LM_OPS_H
 #define SRT_LM_OPS_H
@@ -38,7 +39,8 @@ typedef struct srt_kv_store_args {
     int n_tokens, kv_dim;
     const float *k, *v;      /* (n_tokens, kv_dim) each */
     const int32_t *slot;     /* (n_tokens) */
-    float *k_cache, *v_cache;/* (n_blocks * block_size, kv_dim) each */
+    void *k_cache, *v_cache; /* (n_blocks * block_size, kv_dim) each, kv_dtype */
+    srt_dtype kv_dtype;      /* SRT_F32 (0) or SRT_BF16 (k, v rounded to nearest even) */
 } srt_kv_store_args;
 
 /* Paged causal attention for a batch of sequences, covering prefill (n_q[s] > 1), chunked prefill and decode
@@ -49,12 +51,13 @@ typedef struct srt_kv_store_args {
 typedef struct srt_paged_attn_args {
     int n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks;
     const float *q;               /* (n_tokens, n_heads*head_dim) */
-    const float *k_cache, *v_cache; /* (n_blocks * block_size, n_kv_heads*head_dim) */
+    const void *k_cache, *v_cache;  /* (n_blocks * block_size, n_kv_heads*head_dim), kv_dtype */
     const int32_t *block_table;   /* (n_seqs, max_blocks) */
     const int32_t *q_start;       /* (n_seqs) first row of s in q/out */
     const int32_t *n_q;           /* (n_seqs) */
     const int32_t *ctx_len;       /* (n_seqs) */
     float *out;                   /* (n_tokens, n_heads*head_dim) */
+    srt_dtype kv_dtype;           /* of k_cache / v_cache: SRT_F32 (0) or SRT_BF16 */
 } srt_paged_attn_args;
 
 /* The host-side plan of one paged attention, filled by the forward from the KV cache bookkeeping so a device
@@ -185,6 +188,7 @@ typedef struct srt_lm_ops {
     srt_status (*mask_rows)(void *ctx, const srt_mask_rows_args *a);               /* optional (with sample) */
     srt_status (*graph_run)(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);   /* optional */
     srt_status (*linear_fused)(void *ctx, const srt_linear_fused_args *a);                  /* optional */
+    srt_dtype kv_dtype;       /* the KV cache dtype a model on this backend gets by default (lm_load.c) */
 } srt_lm_ops;
 
 /* The CPU LM tables (host/cpu/ref_lm.c, host/cpu/cpu_lm.c), for the backend tables only: callers go through the

@@ -4,11 +4,11 @@
  *                      cublasSgemm on the transposed problem, a bf16/f16 B widened to f32 first (cuBLAS has no
  *                      f32 x bf16 GEMM, and bf16 activations would break the 1e-3 logit agreement); with
  *                      SNACRT_CUDA_BF16_GEMM=1 a bf16 B takes bf16 tensor cores instead (A rounded to bf16).
- *   conv1d, groups 1   per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
+ *   conv1d, groups 1   (TF32 mode only: fp32 takes the implicit GEMM of conv_igemm.cuh) per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
  *                      im2col kernel (mask + Snake fused) or x itself for a plain 1x1 conv; strided-batched over
  *                      items, chunked so col stays under scratch_cap; bias/residual in an epilogue kernel
  *                      (a residual aliasing y is folded in as beta = 1).
- *   conv_transpose1d   per item: cols (out_ch*k, in_len) = W^T (out_ch*k, in_ch) @ x' (in_ch, in_len), then col2im.
+ *   conv_transpose1d   (TF32 mode only, likewise) per item: cols (out_ch*k, in_len) = W^T (out_ch*k, in_ch) @ x' (in_ch, in_len), then col2im.
  * TF32 tensor cores when the context asks (SNACRT_CUDA_TF32=1); fp32 otherwise. */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"

@@ -1,25 +1,26 @@
 /* conv_igemm.cuh: dense (groups == 1) conv1d and conv_transpose1d as implicit GEMMs in fp32 FMA tiles held in
  * shared memory: no im2col buffer, no `cols` buffer, no col2im pass, no separate bias/residual pass.
- *   conv1d_igemm_kernel<false>  Y (out_ch, out_len) of one item = W (out_ch, R) @ X (R, out_len), R = in_ch*kernel,
+ *   conv1d_igemm_kernel         Y (out_ch, out_len) of one item = W (out_ch, R) @ X (R, out_len), R = in_ch*kernel,
  *                               X[ic*kernel + k][t] = snake?(mask(x))[ic][t*stride - padding + k*dilation]: each
  *                               X tile is built in shared memory straight from the activation (mask and Snake
  *                               applied while loading); bias and residual added in the epilogue.
- *   conv1d_igemm_kernel<true>   conv_transpose1d as `stride` phase convolutions (blockIdx.z = item*stride + phase):
+ *   convt1d_igemm_kernel        conv_transpose1d as `stride` phase convolutions (blockIdx.z = item*stride + phase):
  *                               the outputs t = m*stride + phi of phase phi are
  *                               Y_phi[oc][m] = sum over ic, j < taps of w[ic][oc][p + j*stride] * x'[ic][q0 + m - j]
  *                               with p = (phi + padding) % stride, q0 = (phi + padding) / stride,
  *                               taps = ceil(kernel / stride) (a tap with p + j*stride >= kernel weighs 0), written
  *                               straight to their output positions.
- *   conv1d_igemm_{tf32,bf16}_kernel<T>  the same on tensor cores (mma.cuh; precision modes tf32 / bf16).
+ *   conv{,t}1d_igemm_{tf32,bf16}_kernel  the same on tensor cores (mma.cuh; precision modes tf32 / bf16).
  * Block: IG_BM output channels x IG_BN positions, IG_THREADS threads, each 4 x 4 outputs (channels ty + 16i,
  * positions tx + 16j: shared reads are broadcasts / conflict-free, stores are 64-byte runs); reduction in steps of
- * IG_BK. Snake is the fast range-reduced one (snake_fast.cuh). Each output is summed in reduction-index order whatever the grid and the batch: batch-invariant.
+ * IG_BK. Snake is the fast range-reduced one (snake_fast.cuh). Each output is summed in reduction-index order
+ * whatever the grid and the batch: batch-invariant.
  * Residual may alias y: a thread reads residual[o] before it writes y[o]. */
 #include "cuda/common.cuh"
 #include "cuda/snake_fast.cuh"
 #include "cuda/mma.cuh"
 #ifdef __CUDACC__
-#define SRT_SIM_FLOPS(kernel, flops, unit) ((void)0)
+#define SRT_SIM_FLOPS(kernel, flops, unit) ((void)(flops))
 #else
 #include "tests/cudasim/cudasim_api.h"
 /* the simulator's counters get the kernel's exact FLOPs from its shape (bench/gpu_model.py) */
@@ -86,7 +87,7 @@ __device__ __forceinline__ void igemm_load_tiles(const srt_igemm_args &a, const 
 }
 
 template <bool TRANSPOSED>
-__global__ void __launch_bounds__(IG_THREADS) conv1d_igemm_kernel(srt_igemm_args a) {
+__device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
     __shared__ float ws[IG_BK][IG_BM + 1];   /* W tile, reduction-major (+1: conflict-free transposed store) */
     __shared__ float xs[IG_BK][IG_BN];       /* X tile */
     int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
@@ -216,13 +217,20 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
         }
 }
 
-template <bool TRANSPOSED>
+/* the kernels: conv1d / conv_transpose1d x fp32 FMA / tf32 / bf16 tensor cores */
+__global__ void __launch_bounds__(IG_THREADS) conv1d_igemm_kernel(srt_igemm_args a) { conv_igemm_fp32<false>(a); }
+__global__ void __launch_bounds__(IG_THREADS) convt1d_igemm_kernel(srt_igemm_args a) { conv_igemm_fp32<true>(a); }
 __global__ void __launch_bounds__(IG_THREADS) conv1d_igemm_tf32_kernel(srt_igemm_args a) {
-    conv1d_igemm_mma<TRANSPOSED, false>(a);
+    conv1d_igemm_mma<false, false>(a);
 }
-template <bool TRANSPOSED>
+__global__ void __launch_bounds__(IG_THREADS) convt1d_igemm_tf32_kernel(srt_igemm_args a) {
+    conv1d_igemm_mma<true, false>(a);
+}
 __global__ void __launch_bounds__(IG_THREADS) conv1d_igemm_bf16_kernel(srt_igemm_args a) {
-    conv1d_igemm_mma<TRANSPOSED, true>(a);
+    conv1d_igemm_mma<false, true>(a);
+}
+__global__ void __launch_bounds__(IG_THREADS) convt1d_igemm_bf16_kernel(srt_igemm_args a) {
+    conv1d_igemm_mma<true, true>(a);
 }
 
 static srt_igemm_args igemm_args(const float *x, const float *w, const float *bias, const float *alpha,
@@ -234,22 +242,27 @@ static srt_igemm_args igemm_args(const float *x, const float *w, const float *bi
     return g;
 }
 
+/* one launch, its FLOPs noted for the simulator's counters (unit 0 fp32, 1 tf32, 2 bf16) */
+#define IGEMM_LAUNCH(kernel, unit)                                      \
+    do {                                                                \
+        LAUNCH(kernel, grid, IG_THREADS, 0, stream, g);                 \
+        SRT_SIM_FLOPS(kernel, flops, unit);                             \
+        return SRT_LAUNCH_STATUS(kernel);                               \
+    } while (0)
+
 /* precision: SRT_CUDA_FP32 (FMA tiles), SRT_CUDA_TF32 or SRT_CUDA_BF16 (tensor cores) */
-template <bool TRANSPOSED>
-static srt_status igemm_launch(const srt_igemm_args &g, dim3 grid, int precision, double flops, cudaStream_t stream) {
+static srt_status igemm_launch(const srt_igemm_args &g, bool transposed, dim3 grid, int precision, double flops,
+                               cudaStream_t stream) {
     if (precision == SRT_CUDA_BF16) {
-        LAUNCH(conv1d_igemm_bf16_kernel<TRANSPOSED>, grid, IG_THREADS, 0, stream, g);
-        SRT_SIM_FLOPS(conv1d_igemm_bf16_kernel, flops, 2);
-        return SRT_LAUNCH_STATUS(conv1d_igemm_bf16_kernel);
+        if (transposed) IGEMM_LAUNCH(convt1d_igemm_bf16_kernel, 2);
+        IGEMM_LAUNCH(conv1d_igemm_bf16_kernel, 2);
     }
     if (precision == SRT_CUDA_TF32) {
-        LAUNCH(conv1d_igemm_tf32_kernel<TRANSPOSED>, grid, IG_THREADS, 0, stream, g);
-        SRT_SIM_FLOPS(conv1d_igemm_tf32_kernel, flops, 1);
-        return SRT_LAUNCH_STATUS(conv1d_igemm_tf32_kernel);
+        if (transposed) IGEMM_LAUNCH(convt1d_igemm_tf32_kernel, 1);
+        IGEMM_LAUNCH(conv1d_igemm_tf32_kernel, 1);
     }
-    LAUNCH(conv1d_igemm_kernel<TRANSPOSED>, grid, IG_THREADS, 0, stream, g);
-    SRT_SIM_FLOPS(conv1d_igemm_kernel, flops, 0);
-    return SRT_LAUNCH_STATUS(conv1d_igemm_kernel);
+    if (transposed) IGEMM_LAUNCH(convt1d_igemm_kernel, 0);
+    IGEMM_LAUNCH(conv1d_igemm_kernel, 0);
 }
 
 extern "C" int srt_cuda_conv1d_igemm_fits(const srt_conv1d_args *a) {
@@ -266,8 +279,8 @@ extern "C" srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int 
     g.kernel = a->kernel; g.stride = a->stride; g.dilation = a->dilation; g.padding = a->padding; g.taps = a->kernel;
     dim3 grid((unsigned)((a->out_len + IG_BN - 1) / IG_BN), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM),
               (unsigned)a->batch);
-    return igemm_launch<false>(g, grid, precision, 2.0 * a->batch * a->out_ch * a->out_len * a->in_ch * a->kernel,
-                               stream);
+    return igemm_launch(g, false, grid, precision, 2.0 * a->batch * a->out_ch * a->out_len * a->in_ch * a->kernel,
+                        stream);
 }
 
 extern "C" int srt_cuda_convt1d_igemm_fits(const srt_convt1d_args *a) {
@@ -285,6 +298,6 @@ extern "C" srt_status srt_cuda_convt1d_igemm(const srt_convt1d_args *a, const in
     int cols = (a->out_len + a->stride - 1) / a->stride;   /* phase 0 has the most positions */
     dim3 grid((unsigned)((cols + IG_BN - 1) / IG_BN), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM),
               (unsigned)(a->batch * a->stride));
-    return igemm_launch<true>(g, grid, precision, 2.0 * a->batch * a->in_ch * a->out_ch * a->in_len * a->kernel,
-                              stream);
+    return igemm_launch(g, true, grid, precision, 2.0 * a->batch * a->in_ch * a->out_ch * a->in_len * a->kernel,
+                        stream);
 }

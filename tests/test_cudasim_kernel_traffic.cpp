@@ -89,8 +89,7 @@ int main(void) {
         d.bias = dev_floats(CO, 0.0f);
         d.in_alpha = dev_floats(CI, 1.0f);
         d.y = dev_floats((size_t)B * CO * L, 0.0f);
-        const char *names[3] = {"conv1d_igemm_kernel<false>", "conv1d_igemm_tf32_kernel<false>",
-                                "conv1d_igemm_bf16_kernel<false>"};
+        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
         const int units[3] = {0, 1, 2};
         for (int prec = 0; prec < 3; prec++) {
             size_t before = cudasim_launch_stats_count();

@@ -62,7 +62,7 @@ static flops count_flops(const srt_codec_info *I, double n) {
 }
 
 static int run(const char *dir, const char *arch, const char *backend, int threads, int batch, double seconds) {
-    srt_codec_options opts = {backend, threads};
+    srt_codec_options opts = {.backend = backend, .n_threads = threads};
     srt_codec *codec = NULL;
     if (srt_codec_load(dir, &opts, &codec) != SRT_OK) {
         fprintf(stderr, "bench_codec: loading %s on %s: %s\n", dir, backend, srt_last_error());

@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     for (char *save = NULL, *arch = strtok_r(list, ",", &save); arch; arch = strtok_r(NULL, ",", &save)) {
         char dir[PATH_MAX];
         if (ensure_model("bench_cuda_codec", argv[0], models, arch, dir, sizeof dir)) { rc = 1; continue; }
-        srt_codec_options opts = {device, 0};
+        srt_codec_options opts = {.backend = device};
         srt_codec *codec = NULL;
         srt_status st = srt_codec_load(dir, &opts, &codec);
         if (st == SRT_ERR_NO_DEVICE) {

@@ -22,7 +22,8 @@
  * The cuBLAS substitute skips its arithmetic (CUDASIM_GEMM_SKIP=1: outputs zero; its counters are exact from the
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
  * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
- * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] [--prompt-len N]
+ * --precision fp32|tf32|bf16: the codec's dense convs (srt_codec_options.precision; default fp32).
+ * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] [--prompt-len N] [--precision P]
  *                        [--decode-context N] [--attn-context N] [--lm 1b,3b] [--lm-layers 1|2 (one of the two runs: split a long
  *                        run over two processes)] [--arch 24khz,32khz,44khz] */
 #include "snacrt.h"
@@ -80,10 +81,12 @@ static void print_run(const char *workload, const char *model, int batch, double
     cudasim_counters_reset();
 }
 
+static const char *g_precision = NULL;   /* --precision: the codec's dense convs (fp32 | tf32 | bf16) */
+
 static int codec_runs(const char *argv0, const char *models, const char *arch, double seconds, int stream) {
     char dir[PATH_MAX];
     if (ensure_model("bench_gpu_model", argv0, models, arch, dir, sizeof dir)) return 1;
-    srt_codec_options opts = {"cuda", 0};
+    srt_codec_options opts = {.backend = "cuda", .precision = g_precision};
     srt_codec *codec = NULL;
     if (srt_codec_load(dir, &opts, &codec) != SRT_OK) {
         fprintf(stderr, "bench_gpu_model: loading %s: %s\n", dir, srt_last_error());
@@ -287,11 +290,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches_arg = argv[++i];
         else if (!strcmp(argv[i], "--attn-context") && i + 1 < argc) attn_ctx = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) g_precision = argv[++i];
         else if (!strcmp(argv[i], "--smoke")) smoke = 1;
         else {
             fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] "
                             "[--prompt-len N] [--attn-context N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] "
-                            "[--batches 1,8,16] [--arch 24khz,...]\n");
+                            "[--batches 1,8,16] [--arch 24khz,...] [--precision fp32|tf32|bf16]\n");
             return 2;
         }
     }

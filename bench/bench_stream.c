@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     char dir[PATH_MAX];
     if (ensure_model("bench_stream", argv[0], models, arch, dir, sizeof dir)) return 1;
-    srt_codec_options opts = {backend, threads};
+    srt_codec_options opts = {.backend = backend, .n_threads = threads};
     srt_codec *codec = NULL;
     if (srt_codec_load(dir, &opts, &codec) != SRT_OK) {
         fprintf(stderr, "bench_stream: loading %s on %s: %s\n", dir, backend, srt_last_error());

@@ -14,7 +14,8 @@ COUNTS = FIELDS[9:]   # summed / scaled fields (is_gemm, unit, in_graph are flag
 FLAGS = ("is_gemm", "unit", "in_graph")
 # FLOPs of kernels (cuBLAS calls are exact): 2 per f32 operand load where each loaded float feeds one FMA with a
 # register operand; 1 where both FMA operands are loaded. Every other kernel: 0 (elementwise: a few FLOPs per
-# element, far under its memory time).
+# element, far under its memory time). A kernel whose launch function notes its FLOPs from the shape
+# (cudasim_note_flops: the implicit-GEMM convs) gets those.
 FLOP_PER_LD4 = {"conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
                 "conv1d_depthwise_kernel": 1.0, "lm_attn_prefill_kernel": 1.0, "lm_attn_decode_kernel": 1.0,
                 "local_attention_kernel": 1.0, "vq_nearest_kernel": 1.0}
@@ -110,7 +111,7 @@ def model_launch(L, dev, ptx):
     o = {"name": L["name"], "blocks": blocks}
     overhead = (dev["graph_launch_overhead_us"] if L["in_graph"] else dev["launch_overhead_us"]) * 1e-6
     base = L["name"].split("<")[0]
-    flops = L["flops"] if L["is_gemm"] else (FLOP_PER_LD4.get(base, 0.0) * L["ld4"] +
+    flops = L["flops"] if L["is_gemm"] or L["flops"] else (FLOP_PER_LD4.get(base, 0.0) * L["ld4"] +
                                              FLOP_PER_SH_BYTE.get(base, 0.0) * L["sh_bytes"])
     peak = dev[UNIT_PEAK[int(L["unit"])]]
     moved = (L["gld_sec"] + L["gst_sec"]) * 32.0

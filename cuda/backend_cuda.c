@@ -2,7 +2,9 @@
  * transfers on one non-blocking stream, and the codec ops (kernels in the .cuh files, GEMMs in cublas.c).
  * srt_cuda_backend_create reports SRT_ERR_NO_DEVICE clearly when there is no driver or no GPU.
  * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_BF16_GEMM=1 (bf16 tensor cores
- * for prefill GEMMs with bf16 weights; not the default yet: README, "LM GEMMs on cuda"), SNACRT_CUDA_SCRATCH_MB (im2col cap). */
+ * for prefill GEMMs with bf16 weights; not the default yet: README, "LM GEMMs on cuda"), SNACRT_CUDA_SCRATCH_MB (im2col cap),
+ * SNACRT_CUDA_PRECISION=fp32|tf32|bf16 (the dense codec convs: fp32 through im2col + cuBLAS, tf32 / bf16 the
+ * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it). */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
@@ -47,6 +49,14 @@ srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int i
     SRT_CHECK_CUDA(cudaMemcpyAsync(c->valid_dev, c->valid_host, sizeof(int) * (size_t)batch, cudaMemcpyHostToDevice,
                                    c->stream));
     *dev = c->valid_dev;
+    return SRT_OK;
+}
+
+srt_status srt_cuda_set_precision(srt_cuda_ctx *c, const char *name) {
+    if (!strcmp(name, "fp32")) c->precision = SRT_CUDA_FP32;
+    else if (!strcmp(name, "tf32")) c->precision = SRT_CUDA_TF32;
+    else if (!strcmp(name, "bf16")) c->precision = SRT_CUDA_BF16;
+    else return srt_error(SRT_ERR_INVALID_ARG, "precision '%s': expected fp32, tf32 or bf16", name);
     return SRT_OK;
 }
 
@@ -120,6 +130,11 @@ static srt_status cu_conv1d(void *ctx, const srt_conv1d_args *a) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
+    /* precision tf32 / bf16: the tensor-core implicit GEMM (no im2col). fp32 stays on im2col + cuBLAS: the fp32
+     * FMA implicit GEMM (srt_cuda_conv1d_igemm with SRT_CUDA_FP32) is modeled slower than it at batch 1 for now
+     * (bench/GPU_MODEL.md), and the simulator runs its arithmetic where cuBLAS is emulated */
+    if (a->groups == 1 && c->precision != SRT_CUDA_FP32 && srt_cuda_conv1d_igemm_fits(a))
+        return srt_cuda_conv1d_igemm(a, valid, c->precision, c->stream);
     if (a->groups == 1 && a->in_len > 0) return srt_cuda_conv1d_dense(c, a, valid);
     if (srt_cuda_conv1d_depthwise_fits(a)) return srt_cuda_conv1d_depthwise(a, valid, c->stream);
     return srt_cuda_conv1d_direct(a, valid, c->stream);
@@ -130,10 +145,14 @@ static srt_status cu_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
+    /* precision tf32 / bf16: the stride-phase implicit GEMM (no cols / col2im); fp32: cuBLAS + col2im (above) */
+    if (a->groups == 1 && c->precision != SRT_CUDA_FP32 && srt_cuda_convt1d_igemm_fits(a))
+        return srt_cuda_convt1d_igemm(a, valid, c->precision, c->stream);
     if (a->groups == 1 && a->in_len > 0) return srt_cuda_convt1d_dense(c, a, valid);
     return srt_cuda_convt1d_direct(a, valid, c->stream);
 }
 
+static srt_status cu_set_precision(void *ctx, const char *name) { return srt_cuda_set_precision(ctx, name); }
 static srt_status cu_snake(void *ctx, const srt_snake_args *a) { return srt_cuda_snake(a, ((srt_cuda_ctx *)ctx)->stream); }
 static srt_status cu_layernorm(void *ctx, const srt_layernorm_args *a) { return srt_cuda_layernorm(a, ((srt_cuda_ctx *)ctx)->stream); }
 static srt_status cu_transpose(void *ctx, const srt_transpose_args *a) { return srt_cuda_transpose(a, ((srt_cuda_ctx *)ctx)->stream); }
@@ -187,6 +206,7 @@ static const srt_backend_ops srt_cuda_ops = {
     .axpby = cu_axpby,
     .noise_add = cu_noise_add,
     .lm = &srt_cuda_lm_ops,
+    .set_precision = cu_set_precision,
 };
 
 static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
@@ -200,6 +220,9 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     SRT_CHECK_CUBLAS(cublasSetMathMode(c->blas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const char *bf16 = getenv("SNACRT_CUDA_BF16_GEMM");
     c->bf16_gemm = bf16 && atoi(bf16) > 0;
+    const char *prec = getenv("SNACRT_CUDA_PRECISION");
+    c->precision = SRT_CUDA_FP32;
+    if (prec && *prec) SRT_TRY(srt_cuda_set_precision(c, prec));
     const char *mb = getenv("SNACRT_CUDA_SCRATCH_MB");
     c->scratch_cap = (size_t)(mb && atoi(mb) > 0 ? atoi(mb) : 512) << 20;
     c->pinned_bytes = PINNED_BYTES;

@@ -15,6 +15,8 @@ typedef struct srt_cuda_ctx {
     cudaStream_t stream;
     cublasHandle_t blas;
     int tf32;                       /* SNACRT_CUDA_TF32=1: dense convs and GEMMs on TF32 tensor cores */
+    int precision;                  /* dense codec convs: SRT_CUDA_FP32 / TF32 / BF16 (kernels.h); the codec's
+                                     * precision option, else SNACRT_CUDA_PRECISION=fp32|tf32|bf16 */
     int bf16_gemm;                  /* GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows with bf16 weights (prefill)
                                        on bf16 tensor cores, activations rounded to bf16 (vLLM's numerics; logits
                                        move by ~1e-3); SNACRT_CUDA_BF16_GEMM=1 (off by default: the golden
@@ -35,6 +37,8 @@ typedef struct srt_cuda_ctx {
 
 /* A device work buffer of at least `bytes` in slot `slot` (grown on demand, kept for the next op). */
 srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr);
+/* precision of the dense codec convs by name: fp32, tf32, bf16 (else SRT_ERR_ARG) */
+srt_status srt_cuda_set_precision(srt_cuda_ctx *c, const char *name);
 /* Device array of the clamped valid lengths, or NULL when in_valid is NULL. */
 srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int in_len, const int **dev);
 

@@ -1,6 +1,7 @@
 /* conv1d.cuh: kernels of conv1d (semantics in host/backend.h: mask by in_valid, optional Snake on the input,
- * bias, residual). The dense case (groups == 1) is a cuBLAS GEMM over an im2col buffer (cuda/backend_cuda.c);
- * this file holds the kernels around it and the non-GEMM cases:
+ * bias, residual; Snake is the fast range-reduced one of snake_fast.cuh). The dense case (groups == 1) is the
+ * implicit GEMM of conv_igemm.cuh, or with SNACRT_CUDA_TF32=1 a cuBLAS GEMM over an im2col buffer
+ * (cuda/cublas.c); this file holds the kernels around that GEMM and the non-GEMM cases:
  *   conv1d_depthwise_kernel  groups == in_ch == out_ch: a block computes CONV_TILE outputs of one (item, channel)
  *                            row; the input span it needs is loaded once into shared memory with mask + Snake
  *                            applied, then each thread does its `kernel` taps. Bias and residual fused.
@@ -9,13 +10,14 @@
  *   bias_residual_kernel     y += bias[c] + residual (GEMM epilogue).
  * Residual may alias y: every thread reads residual[o] before writing y[o] at the same index. */
 #include "cuda/common.cuh"
+#include "cuda/snake_fast.cuh"
 
 static const int CONV_TILE = 256;
 
 __device__ __forceinline__ float conv_input(const float *row, int t, int valid, const float *alpha, int c) {
     if (t < 0 || t >= valid) return 0.0f;
     float x = row[t];
-    return alpha ? srt_snake_dev(x, alpha[c]) : x;
+    return alpha ? srt_snake_fast_dev(x, alpha[c]) : x;
 }
 
 __device__ __forceinline__ int conv_valid(const int *valid, int b, int in_len) {

@@ -1,5 +1,6 @@
 /* conv_transpose1d.cuh: kernels of conv_transpose1d (PyTorch semantics, see host/backend.h).
- * The dense case (groups == 1) is cols = W^T @ x' with cuBLAS (cuda/backend_cuda.c) between:
+ * The dense case (groups == 1) is the stride-phase implicit GEMM of conv_igemm.cuh; with SNACRT_CUDA_TF32=1 it is
+ * cols = W^T @ x' with cuBLAS (cuda/cublas.c) between:
  *   prep_input_kernel   x' (batch, ch, len) = snake?(mask(x))      (skipped when neither applies)
  *   col2im_kernel       y[b,oc,t] = bias[oc] + sum over taps k with t + padding - k = ti*stride of
  *                       cols[b, oc*kernel + k, ti]: a gather (no atomics), one thread per output.

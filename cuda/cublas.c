@@ -5,11 +5,12 @@
  *                      tensor cores (cublasGemmEx bf16 x bf16 -> f32, A rounded to bf16 first: vLLM's numerics; the
  *                      weights read as stored); otherwise cublasSgemm on the transposed problem, a half B widened
  *                      first (cuBLAS has no f32 x bf16 GEMM).
- *   conv1d, groups 1   per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
+ *   conv1d, groups 1   (precision fp32; tf32 / bf16 take the implicit GEMM of conv_igemm.cuh)
+ *                      per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
  *                      im2col kernel (mask + Snake fused) or x itself for a plain 1x1 conv; strided-batched over
  *                      items, chunked so col stays under scratch_cap; bias/residual in an epilogue kernel
  *                      (a residual aliasing y is folded in as beta = 1).
- *   conv_transpose1d   per item: cols (out_ch*k, in_len) = W^T (out_ch*k, in_ch) @ x' (in_ch, in_len), then col2im.
+ *   conv_transpose1d   (TF32 mode only, likewise) per item: cols (out_ch*k, in_len) = W^T (out_ch*k, in_ch) @ x' (in_ch, in_len), then col2im.
  * TF32 tensor cores when the context asks (SNACRT_CUDA_TF32=1); fp32 otherwise. */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"

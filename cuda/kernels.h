@@ -23,6 +23,14 @@ srt_status srt_cuda_conv1d_im2col(const srt_conv1d_args *a, const int *valid, in
 srt_status srt_cuda_bias_residual(float *y, const float *bias, const float *residual, int batch, int ch, int len,
                                   cudaStream_t stream);
 
+/* conv_igemm.cuh: dense (groups 1) conv1d / conv_transpose1d as implicit GEMMs (no im2col, no cols / col2im;
+ * mask + Snake on load, bias + residual in the epilogue) */
+int srt_cuda_conv1d_igemm_fits(const srt_conv1d_args *a);
+enum { SRT_CUDA_FP32 = 0, SRT_CUDA_TF32 = 1, SRT_CUDA_BF16 = 2 };   /* precision of the dense convs */
+srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int *valid, int precision, cudaStream_t stream);
+int srt_cuda_convt1d_igemm_fits(const srt_convt1d_args *a);
+srt_status srt_cuda_convt1d_igemm(const srt_convt1d_args *a, const int *valid, int precision, cudaStream_t stream);
+
 /* conv_transpose1d.cuh */
 /* xp (batch, ch, len) = snake?(mask(x)) */
 srt_status srt_cuda_prep_input(const float *x, const float *alpha, const int *valid, float *xp, int batch, int ch,

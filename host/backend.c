@@ -70,6 +70,17 @@ void srt_backend_destroy(srt_backend *b) {
     if (b) memset(b, 0, sizeof *b);
 }
 
+srt_status srt_backend_set_precision(srt_backend *b, const char *name) {
+    if (!name || !*name) name = "fp32";
+    if (strcmp(name, "fp32") && strcmp(name, "tf32") && strcmp(name, "bf16"))
+        return srt_error(SRT_ERR_INVALID_ARG, "precision '%s': expected fp32, tf32 or bf16", name);
+    if (b->ops->set_precision) return b->ops->set_precision(b->ctx, name);
+    if (strcmp(name, "fp32"))
+        return srt_error(SRT_ERR_UNSUPPORTED, "precision %s: the %s backend computes in fp32 only (tf32 and bf16 are "
+                         "GPU tensor-core modes: use --device cuda)", name, b->ops->name);
+    return SRT_OK;
+}
+
 srt_status srt_backend_alloc_upload(srt_backend *b, const void *host, size_t bytes, void **dev) {
     SRT_TRY(b->ops->alloc(b->ctx, bytes, dev));
     srt_status st = b->ops->upload(b->ctx, *dev, host, bytes);

@@ -214,6 +214,8 @@ typedef struct srt_backend_ops {
     srt_status (*noise_add)(void *ctx, const srt_noise_add_args *a);
     /* language model (optional; see host/lm/lm_ops.h) */
     const struct srt_lm_ops *lm;
+    /* precision of the dense convs, "fp32" | "tf32" | "bf16" (optional: a backend without it computes in fp32) */
+    srt_status (*set_precision)(void *ctx, const char *name);
 } srt_backend_ops;
 
 /* A backend instance: its table and its private state. */
@@ -243,6 +245,9 @@ srt_status srt_op_noise_add(const srt_backend *b, const srt_noise_add_args *a);
 /* Create a backend by name: "cpu-ref", "cpu", "cuda", "cuda:N". n_threads 0 = all cores (CPU backends). */
 srt_status srt_backend_create(const char *name, int n_threads, srt_backend *out);
 void srt_backend_destroy(srt_backend *b);
+/* Precision of the dense convs by name: NULL or "fp32" (every backend), "tf32" or "bf16" (a backend with
+ * set_precision: cuda); anything else is SRT_ERR_INVALID_ARG, a mode the backend lacks SRT_ERR_UNSUPPORTED. */
+srt_status srt_backend_set_precision(srt_backend *b, const char *name);
 
 /* Registration of the built-in backends (each backend file defines its create function). */
 srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out);

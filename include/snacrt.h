@@ -123,6 +123,8 @@ typedef struct srt_codec_info {
 typedef struct srt_codec_options {
     const char *backend;      /* "cpu" (default), "cpu-ref", "cuda", "cuda:N" */
     int n_threads;            /* 0 = all cores */
+    const char *precision;    /* dense convs: NULL or "fp32" (default; exact against the golden codes), "tf32" or
+                               * "bf16" (GPU tensor cores; the CPU backends refuse them). bench/PRECISION.md */
 } srt_codec_options;
 
 /* Codes of one signal: level L holds n_frames[L] codes (coarse first). */

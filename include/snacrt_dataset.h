@@ -106,6 +106,7 @@ typedef struct srt_ds_run_options {
                                     once); 0 (default): a link is not followed and becomes an error item */
     srt_ds_format format;
     const char *device;          /* "cpu", "cpu-ref", "cuda" (one worker per visible device), "cuda:0,2" */
+    const char *precision;       /* the encoders' dense convs: NULL / "fp32" (default), "tf32", "bf16" (cuda) */
     int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */
     int n_readers;               /* decode + resample threads (0 = 2) */
     int reader_nice;             /* nice value of the reader threads (0 = as the process; default 10) */

@@ -2,7 +2,8 @@
  * against "cpu-ref" on random inputs of odd shapes (1, 7, 33, 1025), in forward, reverse and random thread order.
  * Covers the SNAC conv shapes: dense k7 p3; depthwise k7 dilation 1/3/9; strided k=2s, s in {2,3,4,8},
  * p=ceil(s/2); transposed likewise with output_padding s%2; grouped (depthwise down/up-sampling); Snake on the
- * input, in_valid with NaN poison in the masked tail, residual (separate and aliasing y).
+ * input, in_valid with NaN poison in the masked tail, residual (separate and aliasing y); the implicit-GEMM dense
+ * convs over several tiles, and their batch invariance (an item's outputs bit-identical alone and in a batch).
  * Every device output is NaN-poisoned before the op and followed by sentinels that must survive; NaN/Inf in an
  * output whose reference is finite fails. Tolerances (atol + rtol*|ref|) are written beside each check. */
 extern "C" {
@@ -21,6 +22,11 @@ static const char *g_case = "";
 
 /* fp32 accumulation over at most ~7200 terms of magnitude ~1/sqrt(fan_in) against a double reference. */
 static const double CONV_ATOL = 3e-5, CONV_RTOL = 1e-4;
+/* Tensor-core modes of the dense convs (inputs rounded once: tf32 2^-11, bf16 2^-8 relative; outputs O(1), a few
+ * hundred terms): about 10 x sqrt(terms) x the rounding x |w x| as bound */
+static const double TF32_ATOL = 2e-3, TF32_RTOL = 2e-3;
+static const double BF16_ATOL = 1.5e-2, BF16_RTOL = 1e-2;
+static double g_conv_atol = CONV_ATOL, g_conv_rtol = CONV_RTOL;   /* of the mode under test */
 static const double ELEM_ATOL = 1e-6, ELEM_RTOL = 1e-6;     /* elementwise: one or two roundings */
 static const double RED_ATOL = 2e-5, RED_RTOL = 1e-4;       /* reductions (layernorm, gemm, attention) */
 
@@ -111,7 +117,7 @@ static void conv1d_case(const char *name, int B, int Cin, int Cout, int L, int K
     c.y = dev_out(resid.size(), res == RES_ALIAS ? resid : std::vector<float>());
     c.residual = res == RES_SEPARATE ? dev_in(resid) : res == RES_ALIAS ? c.y : nullptr;
     check_status(srt_op_conv1d(&g_cu, &c), "cuda conv1d");
-    check_out("y", c.y, yref, CONV_ATOL, CONV_RTOL);
+    check_out("y", c.y, yref, g_conv_atol, g_conv_rtol);
     end_case();
 }
 
@@ -145,10 +151,11 @@ static void convt1d_case(const char *name, int B, int Cin, int Cout, int L, int 
     c.in_alpha = use_alpha ? dev_in(alpha) : nullptr;
     c.y = dev_out(yref.size());
     check_status(srt_op_conv_transpose1d(&g_cu, &c), "cuda conv_transpose1d");
-    check_out("y", c.y, yref, CONV_ATOL, CONV_RTOL);
+    check_out("y", c.y, yref, g_conv_atol, g_conv_rtol);
     end_case();
 }
 
+static void igemm_cases();
 static void conv_cases() {
     char name[128];
     /* dense k7 p3 */
@@ -185,6 +192,64 @@ static void conv_cases() {
         convt1d_case(name, 2, 14, 7, 7, s, 7, true, true, true, 90 + (uint64_t)s);
     }
     conv1d_case("grouped k3 9->6 g3 d2", 2, 9, 6, 33, 3, 1, 2, 2, 3, true, true, true, RES_SEPARATE, 99);
+    igemm_cases();
+}
+
+/* The implicit-GEMM dense convs (conv_igemm.cuh) over several 64 x 64 tiles and partial reduction steps
+ * (R % 16 != 0); run again in the tf32 and bf16 precision modes. */
+static void igemm_cases() {
+    conv1d_case("dense k7 33->65 L130 residual=y", 3, 33, 65, 130, 7, 1, 1, 3, 1, true, true, true, RES_ALIAS, 100);
+    conv1d_case("dense k3 d3 7->129 L67", 2, 7, 129, 67, 3, 1, 3, 3, 1, true, true, false, RES_SEPARATE, 101);
+    conv1d_case("1x1 65->33 L1025 valid", 2, 65, 33, 1025, 1, 1, 1, 0, 1, true, false, true, RES_SEPARATE, 102);
+    conv1d_case("strided s8 33->65 L1025", 1, 33, 65, 1025, 16, 8, 1, 4, 1, true, true, true, RES_NONE, 103);
+    convt1d_case("transposed s8 65->33 L130", 2, 65, 33, 130, 8, 1, true, true, true, 104);
+    convt1d_case("transposed s3 33->129 L67", 3, 33, 129, 67, 3, 1, false, true, true, 105);
+    conv1d_case("dense k7 1->33 L33 residual=y", 1, 1, 33, 33, 7, 1, 1, 3, 1, false, true, false, RES_ALIAS, 106);
+    convt1d_case("transposed s2 33->7 L7", 2, 33, 7, 7, 2, 1, true, true, true, 107);
+}
+
+/* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. */
+static void conv_batch_invariance() {
+    g_case = "conv batch invariance";
+    const int B = 3, Cin = 33, Cout = 65, L = 130, K = 7;
+    std::vector<float> x = rnd((size_t)B * Cin * L, 110, -1, 1), w = rnd((size_t)Cout * Cin * K, 111, -0.1f, 0.1f);
+    std::vector<float> bias = rnd((size_t)Cout, 112, -0.5f, 0.5f), alpha = rnd((size_t)Cin, 113, 0.2f, 2.0f);
+    std::vector<int> valid = {L, 97, L - 1};
+    srt_conv1d_args a = {};
+    a.batch = B; a.in_ch = Cin; a.out_ch = Cout; a.in_len = L; a.out_len = L;
+    a.kernel = K; a.stride = 1; a.dilation = 1; a.padding = 3; a.groups = 1;
+    a.x = dev_in(x); a.w = dev_in(w); a.bias = dev_in(bias); a.in_alpha = dev_in(alpha); a.in_valid = valid.data();
+    a.y = dev_out((size_t)B * Cout * L);
+    check_status(srt_op_conv1d(&g_cu, &a), "cuda conv1d batch");
+    srt_conv1d_args one = a;
+    one.batch = 1; one.x = a.x + (size_t)Cin * L; one.in_valid = valid.data() + 1;
+    one.y = dev_out((size_t)Cout * L);
+    check_status(srt_op_conv1d(&g_cu, &one), "cuda conv1d item alone");
+    srt_convt1d_args t = {};
+    const int S = 4, TL = (L - 1) * S - 2 * 2 + 2 * S;
+    std::vector<float> wt = rnd((size_t)Cin * Cout * 2 * S, 114, -0.1f, 0.1f);
+    t.batch = B; t.in_ch = Cin; t.out_ch = Cout; t.in_len = L; t.out_len = TL;
+    t.kernel = 2 * S; t.stride = S; t.padding = 2; t.groups = 1;
+    t.x = a.x; t.w = dev_in(wt); t.bias = a.bias; t.in_alpha = a.in_alpha; t.in_valid = valid.data();
+    t.y = dev_out((size_t)B * Cout * TL);
+    check_status(srt_op_conv_transpose1d(&g_cu, &t), "cuda conv_transpose1d batch");
+    srt_convt1d_args tone = t;
+    tone.batch = 1; tone.x = one.x; tone.in_valid = valid.data() + 1;
+    tone.y = dev_out((size_t)Cout * TL);
+    check_status(srt_op_conv_transpose1d(&g_cu, &tone), "cuda conv_transpose1d item alone");
+    g_cu.ops->sync(g_cu.ctx);
+    const struct { const char *what; const float *batch, *alone; size_t n; } cmp[2] = {
+        {"conv1d", a.y + (size_t)Cout * L, one.y, (size_t)Cout * L},
+        {"conv_transpose1d", t.y + (size_t)Cout * TL, tone.y, (size_t)Cout * TL}};
+    for (const auto &c : cmp) {
+        std::vector<float> hb(c.n), ha(c.n);
+        g_cu.ops->download(g_cu.ctx, hb.data(), c.batch, c.n * sizeof(float));
+        g_cu.ops->download(g_cu.ctx, ha.data(), c.alone, c.n * sizeof(float));
+        size_t diff = 0;
+        for (size_t i = 0; i < c.n; i++) diff += memcmp(&hb[i], &ha[i], sizeof(float)) != 0;
+        TEST_CHECK(diff == 0, "%s: %zu of %zu outputs of item 1 differ between batch 3 and alone", c.what, diff, c.n);
+    }
+    end_case();
 }
 
 /* ---------------------------------------------------------------- other ops */
@@ -466,6 +531,7 @@ int main(void) {
         cudasim_set_order(order, 1234);
         int failed_before = test_failed_count;
         conv_cases();
+        conv_batch_invariance();
         snake_cases();
         gemm_cases();
         layernorm_cases();
@@ -481,6 +547,34 @@ int main(void) {
                (unsigned long long)cudasim_thread_count());
         cudasim_clear_error();
     }
+    /* precision modes of the dense convs: a cuda backend created with SNACRT_CUDA_PRECISION set */
+    const struct { const char *name; double atol, rtol; } modes[2] = {{"tf32", TF32_ATOL, TF32_RTOL},
+                                                                      {"bf16", BF16_ATOL, BF16_RTOL}};
+    srt_backend fp32 = g_cu;
+    for (const auto &m : modes) {
+        setenv("SNACRT_CUDA_PRECISION", m.name, 1);
+        st = srt_backend_create("cuda", 0, &g_cu);
+        unsetenv("SNACRT_CUDA_PRECISION");
+        TEST_CHECK(st == SRT_OK, "cuda backend in %s mode: %s", m.name, srt_last_error());
+        if (st != SRT_OK) continue;
+        g_conv_atol = m.atol;
+        g_conv_rtol = m.rtol;
+        for (cudasim_order order : orders) {
+            cudasim_set_order(order, 1234);
+            int failed_before = test_failed_count;
+            igemm_cases();
+            conv_batch_invariance();
+            TEST_CHECK(cudasim_error_count() == 0, "%s, %s order: the simulator reported: %s", m.name,
+                       cudasim_order_name(order), cudasim_last_error());
+            printf("%s mode, %s order: %d failures\n", m.name, cudasim_order_name(order),
+                   test_failed_count - failed_before);
+            cudasim_clear_error();
+        }
+        srt_backend_destroy(&g_cu);
+    }
+    g_cu = fp32;
+    g_conv_atol = CONV_ATOL;
+    g_conv_rtol = CONV_RTOL;
     cudasim_set_order(CUDASIM_FORWARD, 1234);
     gemm_bf16_tensor_core_cases();
     TEST_CHECK(cudasim_error_count() == 0, "bf16 tensor-core gemm: the simulator reported: %s", cudasim_last_error());

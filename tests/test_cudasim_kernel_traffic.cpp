@@ -8,7 +8,15 @@
  *   gemm_small_m_kernel (gemm_small_m.cuh)  "2 bytes of HBM per weight, whatever M; activations staged once per
  *                                           block": the footprint is weights + activations, and all load sectors
  *                                           are the weights once per 8-row pass (passes after the first hit L2)
- *                                           plus the activations once per column tile. */
+ *                                           plus the activations once per column tile;
+ *   conv1d_igemm_kernel (conv_igemm.cuh)    "no im2col buffer, bias and residual in the epilogue": one launch writes
+ *                                           exactly the output, each output sector once in 64-byte runs; the
+ *                                           input's and weights' read footprint is the tensors (nothing
+ *                                           staged); shared tiles without bank conflicts; its FLOPs noted exactly;
+ *                                           the tf32 / bf16 tensor-core variants likewise (each output sector
+ *                                           stored twice: a lane's two adjacent outputs), with the fragment
+ *                                           reads conflict-free (<= 1.5 passes per shared instruction, the W-tile
+ *                                           stores included). */
 extern "C" {
 #include "backend.h"
 #include "cuda/kernels.h"
@@ -69,6 +77,46 @@ int main(void) {
         TEST_CHECK(s->sh_wavefronts == s->sh_requests || s->sh_wavefronts <= s->sh_requests * 11 / 10,
                    "depthwise: shared bank conflicts: %llu passes for %llu requests",
                    (unsigned long long)s->sh_wavefronts, (unsigned long long)s->sh_requests);
+    }
+
+    /* dense conv as implicit GEMM: 2 items x 64 -> 64 channels x 1024 samples, kernel 7, Snake on the input */
+    {
+        const int CI = 64, CO = 64, KD = 7;
+        srt_conv1d_args d;
+        memset(&d, 0, sizeof d);
+        d.batch = B; d.in_ch = CI; d.out_ch = CO; d.in_len = L; d.out_len = L;
+        d.kernel = KD; d.stride = 1; d.dilation = 1; d.padding = 3; d.groups = 1;
+        d.x = dev_floats((size_t)B * CI * L, 0.5f);
+        d.w = dev_floats((size_t)CO * CI * KD, 0.25f);
+        d.bias = dev_floats(CO, 0.0f);
+        d.in_alpha = dev_floats(CI, 1.0f);
+        d.y = dev_floats((size_t)B * CO * L, 0.0f);
+        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        const int units[3] = {0, 1, 2};
+        for (int prec = 0; prec < 3; prec++) {
+            size_t before = cudasim_launch_stats_count();
+            TEST_CHECK(srt_cuda_conv1d_igemm_fits(&d), "igemm does not fit");
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, 0) == SRT_OK, "igemm failed: %s", cudasim_last_error());
+            TEST_CHECK(cudasim_launch_stats_count() == before + 1, "%s: %zu launches for one dense conv", names[prec],
+                       cudasim_launch_stats_count() - before);
+            const cudasim_launch_stats *q = find_last(names[prec]);
+            TEST_CHECK(q != nullptr, "no %s launch recorded", names[prec]);
+            if (!q) continue;
+            double out_bytes = (double)B * CO * L * 4;
+            double in_bytes = (double)B * CI * L * 4 + (double)CO * CI * KD * 4 + CO * 4 + CI * 4;
+            /* fp32: 64-byte runs, each sector once; mma: the c0/c1 pair of a lane is two 4-byte stores (each
+             * sector twice) */
+            TEST_CHECK((double)q->gst_unique * 32 == out_bytes && q->gst_sectors == q->gst_unique * (prec ? 2 : 1),
+                       "%s stores: %llu sectors, %llu unique for %.0f output bytes", names[prec],
+                       (unsigned long long)q->gst_sectors, (unsigned long long)q->gst_unique, out_bytes);
+            TEST_CHECK((double)q->gld_unique * 32 <= in_bytes + 64 * 32, "%s: read footprint %.0f bytes for %.0f",
+                       names[prec], (double)q->gld_unique * 32, in_bytes);
+            double conflict = prec == 0 ? 1.1 : 1.5;
+            TEST_CHECK(q->sh_wavefronts <= q->sh_requests * conflict, "%s: shared: %llu passes for %llu requests",
+                       names[prec], (unsigned long long)q->sh_wavefronts, (unsigned long long)q->sh_requests);
+            TEST_CHECK(q->flops == 2.0 * B * CO * L * CI * KD && q->unit == units[prec], "%s: flops %.0f unit %d",
+                       names[prec], q->flops, q->unit);
+        }
     }
 
     /* decode GEMM: C (16, 256) = A (16, 512) f32 @ B^T, B (256, 512) bf16 */

@@ -9,11 +9,12 @@
 
 static const char *usage =
     "usage: snacrt decode -m MODEL_DIR [--noise off|SEED] [--sample-format s16|f32] [--format auto|json|npy|laion|orpheus]\n"
-    "                     [--device cpu|cpu-ref|cuda[:N]] [--threads N] -o OUT.wav CODES\n"
+    "                     [--device cpu|cpu-ref|cuda[:N]] [--threads N] [--precision fp32|tf32|bf16] -o OUT.wav CODES\n"
     "  CODES is a file written by `snacrt encode` (or - for standard input); the format is detected unless given.\n"
     "  laion text may separate frames with 4097 or '#' (the LAION tutorial's and mini-omni's variants).\n"
     "  The output is cut to n_samples when the codes carry it. --noise off (default) disables the decoder's noise\n"
-    "  blocks; a SEED gives deterministic noise.\n";
+    "  blocks; a SEED gives deterministic noise.\n"
+    "  --precision P: fp32 (default), tf32 or bf16: the dense convs on GPU tensor cores (--device cuda).\n";
 
 #define DECODE_CHUNK_GROUPS 64   /* groups per streaming push: ~5 s of audio, memory flat in the input's length */
 
@@ -24,7 +25,7 @@ static srt_status write_piece(void *user, int item, const float *samples, int64_
 
 int srt_cmd_decode(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *device = "cpu", *threads = NULL, *input = NULL, *noise = "off";
-    const char *sample_fmt = "s16", *fmt_name = "auto", *v;
+    const char *sample_fmt = "s16", *fmt_name = "auto", *precision = NULL, *v;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
         if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) model = v;
@@ -34,6 +35,7 @@ int srt_cmd_decode(int argc, char **argv) {
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) fmt_name = v;
         else if (cli_flag_value(argc, argv, &i, "--device", &v)) device = v;
         else if (cli_flag_value(argc, argv, &i, "--threads", &v)) threads = v;
+        else if (cli_flag_value(argc, argv, &i, "--precision", &v)) precision = v;
         else if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("decode", usage, argv[i]);
         else if (!input) { input = argv[i]; continue; }
         else return cli_usage_error("decode", usage, "only one CODES file may be given");
@@ -74,7 +76,7 @@ int srt_cmd_decode(int argc, char **argv) {
         st = srt_read_file(input, &data, &size);
     }
     if (st != SRT_OK) { free(data); return cli_fail("decode", st); }
-    srt_codec_options opts = {.backend = device, .n_threads = (int)n_threads};
+    srt_codec_options opts = {.backend = device, .n_threads = (int)n_threads, .precision = precision};
     srt_codec *codec = NULL;
     st = srt_codec_load(model, &opts, &codec);
     if (st != SRT_OK) { free(data); return cli_fail("decode", st); }

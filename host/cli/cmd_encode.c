@@ -7,17 +7,18 @@
 
 static const char *usage =
     "usage: snacrt encode -m MODEL_DIR [--format FORMAT] [-o OUT] [--device cpu|cpu-ref|cuda[:N]]\n"
-    "                     [--threads N] [--max-seconds S] [--allow-nonfinite] AUDIO\n"
+    "                     [--threads N] [--precision fp32|tf32|bf16] [--max-seconds S] [--allow-nonfinite] AUDIO\n"
     "  Reads any audio libsndfile reads, mixes to mono, resamples to the model rate and writes the codes\n"
     "  (default json to standard output). FORMAT: json, npy (frames x codes per frame), laion (flat codes),\n"
     "  laion-4097 / laion-hash (laion with 4097 / '#' before each frame), orpheus (Orpheus LM token ids).\n"
+    "  --precision P       fp32 (default, exact), tf32 or bf16: the dense convs on GPU tensor cores (--device cuda)\n"
     "  --max-seconds S     refuse audio longer than S seconds, from the file's header before decoding\n"
     "  --allow-nonfinite   read NaN, Inf and absurd (|x| > 1e4) samples as 0 (counted on stderr) instead of\n"
     "                      failing on the first\n";
 
 int srt_cmd_encode(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *fmt_name = "json", *device = "cpu", *threads = NULL, *input = NULL, *v;
-    const char *max_seconds = NULL;
+    const char *max_seconds = NULL, *precision = NULL;
     srt_audio_read_options ropt = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
@@ -28,6 +29,7 @@ int srt_cmd_encode(int argc, char **argv) {
         else if (cli_flag_value(argc, argv, &i, "--device", &v)) device = v;
         else if (cli_flag_value(argc, argv, &i, "--threads", &v)) threads = v;
         else if (cli_flag_value(argc, argv, &i, "--max-seconds", &v)) max_seconds = v;
+        else if (cli_flag_value(argc, argv, &i, "--precision", &v)) precision = v;
         else if (argv[i][0] == '-' && argv[i][1]) return cli_unknown_option("encode", usage, argv[i]);
         else if (!input) { input = argv[i]; continue; }
         else return cli_usage_error("encode", usage, "only one AUDIO file may be given");
@@ -44,7 +46,7 @@ int srt_cmd_encode(int argc, char **argv) {
     long long n_threads = 0;
     if (threads && cli_parse_int(threads, 0, 1024, &n_threads))
         return cli_usage_error("encode", usage, "--threads must be 0..1024");
-    srt_codec_options opts = {.backend = device, .n_threads = (int)n_threads};
+    srt_codec_options opts = {.backend = device, .n_threads = (int)n_threads, .precision = precision};
     srt_codec *codec = NULL;
     if (cli_check_model_dir("encode", "-m", model, CLI_DIR_SNAC) || cli_check_output_parent("encode", "-o", out)) return 1;
     srt_status st = srt_codec_load(model, &opts, &codec);

@@ -38,6 +38,8 @@ static const char *usage =
     "  --device D                cpu (default: one encoder, all cores), cpu-ref, cuda (one encoder per visible\n"
     "                            GPU), cuda:N, or a list: cuda:0,2 / cpu,cpu (one encoder each)\n"
     "  --threads N               CPU threads of the cpu encoder (default all cores)\n"
+    "  --precision P             fp32 (default, exact), tf32 or bf16: the encoders' dense convs on GPU tensor\n"
+    "                            cores (cuda devices only; bench/PRECISION.md)\n"
     "  --readers N               decode + resample threads (default 2)\n"
     "  --path-column NAME        manifests: the column with the audio path (default: the first of path, audio,\n"
     "                            file, filename, audio_path, audio_filepath, file_name)\n"
@@ -151,6 +153,7 @@ int srt_cmd_tokenize(int argc, char **argv) {
             if (v && srt_ds_format_parse(v, &o.format) != SRT_OK) USAGE_ERROR("unknown --format %s", v);
         }
         else if (cli_flag_value(argc, argv, &i, "--device", &v)) o.device = v;
+        else if (cli_flag_value(argc, argv, &i, "--precision", &v)) o.precision = v;
         else if (cli_flag_value(argc, argv, &i, "--path-column", &v)) o.path_column = v;
         else if (cli_flag_value(argc, argv, &i, "--progress", &v)) progress = v;
         else if (cli_flag_value(argc, argv, &i, "--summary", &v)) summary_path = v;

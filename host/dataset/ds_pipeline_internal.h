@@ -199,7 +199,8 @@ typedef struct ds_pipe {
 } ds_pipe;
 
 /* Encoder workers for --device (ds_run_devices.c): codecs loaded, stats.device named. */
-srt_status ds_workers_load(const char *model_dir, const char *device, int n_threads, ds_worker **out, int *n_out);
+srt_status ds_workers_load(const char *model_dir, const char *device, int n_threads, const char *precision,
+                           ds_worker **out, int *n_out);
 void ds_workers_free(ds_worker *w, int n);
 
 double ds_now(void);

@@ -189,7 +189,8 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     if (st != SRT_OK) { ds_state_unlock(&lock); return st; }
     ds_worker *workers = NULL;
     int n_workers = 0;
-    st = ds_workers_load(o->model_dir, o->device ? o->device : "cpu", o->n_threads, &workers, &n_workers);
+    st = ds_workers_load(o->model_dir, o->device ? o->device : "cpu", o->n_threads, o->precision, &workers,
+                         &n_workers);
     if (st != SRT_OK) { ds_units_free(units, n_units); ds_state_unlock(&lock); return st; }
     ds_pipe *p = srt_calloc(1, sizeof *p, "the pipeline");
     char *plan = NULL;

@@ -11,9 +11,10 @@
 
 #define DS_MAX_WORKERS 16
 
-static srt_status load_one(const char *model_dir, const char *name, int n_threads, ds_worker *w) {
+static srt_status load_one(const char *model_dir, const char *name, int n_threads, const char *precision,
+                           ds_worker *w) {
     memset(w, 0, sizeof *w);
-    srt_codec_options opts = {.backend = name, .n_threads = n_threads};
+    srt_codec_options opts = {.backend = name, .n_threads = n_threads, .precision = precision};
     SRT_TRY(srt_codec_load(model_dir, &opts, &w->codec));
     snprintf(w->stats.device, sizeof w->stats.device, "%s", name);
     return SRT_OK;
@@ -25,7 +26,8 @@ void ds_workers_free(ds_worker *w, int n) {
     free(w);
 }
 
-srt_status ds_workers_load(const char *model_dir, const char *device, int n_threads, ds_worker **out, int *n_out) {
+srt_status ds_workers_load(const char *model_dir, const char *device, int n_threads, const char *precision,
+                           ds_worker **out, int *n_out) {
     *out = NULL;
     *n_out = 0;
     ds_worker *w = srt_calloc(DS_MAX_WORKERS, sizeof *w, "encoder workers");
@@ -36,7 +38,7 @@ srt_status ds_workers_load(const char *model_dir, const char *device, int n_thre
         for (int d = 0; d < DS_MAX_WORKERS; d++) {
             char name[32];
             snprintf(name, sizeof name, "cuda:%d", d);
-            st = load_one(model_dir, name, n_threads, &w[n]);
+            st = load_one(model_dir, name, n_threads, precision, &w[n]);
             if (st == SRT_ERR_NO_DEVICE && d > 0) { st = SRT_OK; srt_clear_error(); break; }
             if (st != SRT_OK) break;
             n++;
@@ -59,7 +61,7 @@ srt_status ds_workers_load(const char *model_dir, const char *device, int n_thre
                 st = srt_error(SRT_ERR_RANGE, "--device %s: at most %d encoder workers", device, DS_MAX_WORKERS);
                 break;
             }
-            st = load_one(model_dir, name, n_threads, &w[n]);
+            st = load_one(model_dir, name, n_threads, precision, &w[n]);
             if (st == SRT_OK) n++;
             if (!end) break;
             s = end + 1;

@@ -15,6 +15,10 @@ srt_status srt_codec_load(const char *model_dir, const srt_codec_options *opts, 
     if (!c) return SRT_ERR_NOMEM;
     srt_status st = snac_model_load(model_dir, opts && opts->backend ? opts->backend : "cpu",
                                     opts ? opts->n_threads : 0, &c->model);
+    if (st == SRT_OK && opts && opts->precision) {
+        st = srt_backend_set_precision(&c->model->be, opts->precision);
+        if (st != SRT_OK) snac_model_free(c->model);
+    }
     if (st != SRT_OK) { free(c); return st; }
     *out = c;
     return SRT_OK;

@@ -21,7 +21,7 @@ MAX_LEVELS = 8
 
 
 class CodecOptions(ctypes.Structure):
-    _fields_ = [("backend", ctypes.c_char_p), ("n_threads", ctypes.c_int)]
+    _fields_ = [("backend", ctypes.c_char_p), ("n_threads", ctypes.c_int), ("precision", ctypes.c_char_p)]
 
 
 class Codes(ctypes.Structure):

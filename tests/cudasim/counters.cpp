@@ -328,4 +328,12 @@ const cudasim_launch_stats *cudasim_launch_stats_at(size_t i) {
     return i < cudasim::g_launches.size() ? &cudasim::g_launches[i] : nullptr;
 }
 void cudasim_host_stats_get(cudasim_host_stats *out) { *out = cudasim::g_host; }
+void cudasim_note_flops(const char *name, double flops, int unit) {
+    if (cudasim::g_launches.empty()) return;
+    cudasim_launch_stats &l = cudasim::g_launches.back();
+    if (l.flops == 0 && !l.is_gemm && !strncmp(l.name, name, strlen(name))) {
+        l.flops = flops;
+        l.unit = unit;
+    }
+}
 }

@@ -88,6 +88,10 @@ void cudasim_counters_reset(void);
 size_t cudasim_launch_stats_count(void);
 const cudasim_launch_stats *cudasim_launch_stats_at(size_t i);
 void cudasim_host_stats_get(cudasim_host_stats *out);
+/* A kernel's exact FLOPs from its shape, noted by its launch function right after the launch: set on the last
+ * recorded launch, with its compute unit (as `unit` above), when that is `name` (prefix) with no FLOPs yet; else dropped (e.g. a launch captured into a graph,
+ * not run). bench/gpu_model.py uses them instead of its per-load estimate. */
+void cudasim_note_flops(const char *name, double flops, int unit);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,87 @@
+/* test_cudasim_mma.cpp: the simulator's tensor-core instructions (tests/cudasim/sim_mma.h, used through
+ * cuda/mma.cuh) against a host matrix product, with fragments loaded and stored by the PTX layouts that header
+ * documents: one warp computes D = A B + C for m16n8k8 tf32 and m16n8k16 bf16, on small integers (exact in both
+ * formats, so every element must match exactly) and in the three thread orders; then the roundings: tf32 round to
+ * nearest with ties away (cvt.rna), bf16 round to nearest even, on hand-picked ties. */
+#include "cuda/mma.cuh"
+#include "cudasim_api.h"
+#include "tests/testutil.h"
+#include <vector>
+
+/* A (16, K) row-major, B (K, 8) row-major, C / D (16, 8) row-major; K = 8 (tf32) or 16 (bf16) */
+template <bool BF16> __global__ void mma_tile(const float *A, const float *B, const float *C, float *D) {
+    const int K = BF16 ? 16 : 8;
+    int lane = threadIdx.x, g = lane >> 2, t = lane & 3;
+    uint32_t a[4], b[2];
+    if (BF16) {
+        a[0] = srt_bf16x2_bits(A[g * K + 2 * t], A[g * K + 2 * t + 1]);
+        a[1] = srt_bf16x2_bits(A[(g + 8) * K + 2 * t], A[(g + 8) * K + 2 * t + 1]);
+        a[2] = srt_bf16x2_bits(A[g * K + 2 * t + 8], A[g * K + 2 * t + 9]);
+        a[3] = srt_bf16x2_bits(A[(g + 8) * K + 2 * t + 8], A[(g + 8) * K + 2 * t + 9]);
+        b[0] = srt_bf16x2_bits(B[(2 * t) * 8 + g], B[(2 * t + 1) * 8 + g]);
+        b[1] = srt_bf16x2_bits(B[(2 * t + 8) * 8 + g], B[(2 * t + 9) * 8 + g]);
+    } else {
+        a[0] = srt_tf32_bits(A[g * K + t]);
+        a[1] = srt_tf32_bits(A[(g + 8) * K + t]);
+        a[2] = srt_tf32_bits(A[g * K + t + 4]);
+        a[3] = srt_tf32_bits(A[(g + 8) * K + t + 4]);
+        b[0] = srt_tf32_bits(B[t * 8 + g]);
+        b[1] = srt_tf32_bits(B[(t + 4) * 8 + g]);
+    }
+    float c[4] = {C[g * 8 + 2 * t], C[g * 8 + 2 * t + 1], C[(g + 8) * 8 + 2 * t], C[(g + 8) * 8 + 2 * t + 1]};
+    if (BF16) srt_mma_bf16(c, a, b);
+    else srt_mma_tf32(c, a, b);
+    D[g * 8 + 2 * t] = c[0];
+    D[g * 8 + 2 * t + 1] = c[1];
+    D[(g + 8) * 8 + 2 * t] = c[2];
+    D[(g + 8) * 8 + 2 * t + 1] = c[3];
+}
+
+template <bool BF16> static void check_mma(const char *label) {
+    const int K = BF16 ? 16 : 8;
+    std::vector<float> A(16 * K), B(K * 8), C(16 * 8), D(16 * 8, -1.0f);
+    for (int i = 0; i < 16 * K; i++) A[i] = (float)((i * 7 + 3) % 13 - 6);
+    for (int i = 0; i < K * 8; i++) B[i] = (float)((i * 5 + 1) % 11 - 5);
+    for (int i = 0; i < 16 * 8; i++) C[i] = (float)(i % 9) - 4.0f;
+    float *dA, *dB, *dC, *dD;
+    cudaMalloc((void **)&dA, A.size() * 4);
+    cudaMalloc((void **)&dB, B.size() * 4);
+    cudaMalloc((void **)&dC, C.size() * 4);
+    cudaMalloc((void **)&dD, D.size() * 4);
+    cudaMemcpy(dA, A.data(), A.size() * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(dB, B.data(), B.size() * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(dC, C.data(), C.size() * 4, cudaMemcpyHostToDevice);
+    LAUNCH(mma_tile<BF16>, 1, 32, 0, (cudaStream_t)0, dA, dB, dC, dD);
+    cudaMemcpy(D.data(), dD, D.size() * 4, cudaMemcpyDeviceToHost);
+    int bad = 0;
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 8; n++) {
+            float want = C[m * 8 + n];
+            for (int k = 0; k < K; k++) want += A[m * K + k] * B[k * 8 + n];
+            if (D[m * 8 + n] != want && bad++ < 3)
+                TEST_CHECK(0, "%s [%s order]: D[%d][%d] = %g, A B + C = %g", label, cudasim_order_name(cudasim_get_order()),
+                           m, n, D[m * 8 + n], want);
+        }
+    TEST_CHECK(bad == 0, "%s: %d of 128 outputs wrong", label, bad);
+    cudaFree(dA); cudaFree(dB); cudaFree(dC); cudaFree(dD);
+}
+
+static float f32_of(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+int main(void) {
+    const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
+    for (cudasim_order order : orders) {
+        cudasim_set_order(order, 99);
+        check_mma<false>("mma m16n8k8 tf32");
+        check_mma<true>("mma m16n8k16 bf16");
+    }
+    TEST_CHECK(cudasim_error_count() == 0, "the simulator reported: %s", cudasim_last_error());
+    /* tf32: 1 + 2^-11 (a tie between 1 and 1 + 2^-10) rounds away to 1 + 2^-10; 1 + 2^-12 rounds down to 1 */
+    TEST_CHECK(srt_tf32_bits(f32_of(0x3f801000u)) == 0x3f802000u, "tf32 tie rounds away: %08x", srt_tf32_bits(f32_of(0x3f801000u)));
+    TEST_CHECK(srt_tf32_bits(f32_of(0x3f800800u)) == 0x3f800000u, "tf32 below half rounds down");
+    TEST_CHECK(srt_tf32_bits(-1.5f) == 0xbfc00000u, "tf32 exact value kept");
+    /* bf16: 1 + 2^-8 (a tie between 1 and 1 + 2^-7) goes to even 1; 1 + 3*2^-8 goes to even 1 + 2^-6 */
+    TEST_CHECK((srt_bf16x2_bits(f32_of(0x3f808000u), f32_of(0x3f818000u)) == (0x3f80u | (0x3f82u << 16))),
+               "bf16 ties to even: %08x", srt_bf16x2_bits(f32_of(0x3f808000u), f32_of(0x3f818000u)));
+    TEST_MAIN_END();
+}

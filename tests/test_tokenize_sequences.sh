@@ -139,7 +139,7 @@ check "resume: $(cat errr.txt)" '[ -s r/w00000-of00001-s000001.seq.idx ]'
 check "resume: sequence files byte-identical" \
   'for f in r0/*.seq.*; do cmp -s $f r/$(basename $f) || exit 1; done'
 check "resume with other sequence options is refused" \
-  '! $S tokenize -m $M -o r $SEQ --layout orpheus --task asr --shard-size 1 --resume man.jsonl > /dev/null 2>&1'
+  '! $S tokenize -m $M -o r $SEQ --layout orpheus --task tts --seq-len 1000 --shard-size 1 --resume man.jsonl > /dev/null 2>&1'
 
 echo "test_tokenize_sequences: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -14,6 +14,10 @@ $SUDO apt-get install -y -qq build-essential cmake pkg-config git python3 \
   libsndfile1-dev libsoxr-dev libopenblas-dev libcjson-dev libpcre2-dev zlib1g-dev libboost-context-dev \
   espeak-ng sox libmicrohttpd-dev libopenmpi-dev openmpi-bin chromium python3-numpy \
   libmp3lame-dev libunistring-dev clang libclang-rt-14-dev libomp-dev
+# the Python package's test (tests/test_python.sh: pip install ./python into a venv, offline)
+$SUDO apt-get install -y -qq python3-pip python3-venv
 # the browser test of the web page drives Debian's chromium with playwright-core from npm (tests/web)
 command -v npm > /dev/null || $SUDO apt-get install -y -qq nodejs npm
+# libsonic: the speech endpoint's "speed" (time-stretch without pitch change, host/audio/audio_speed.c)
+$SUDO apt-get install -y -qq libsonic-dev
 echo "setup.sh: done"

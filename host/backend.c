@@ -2,6 +2,7 @@
 #include "backend.h"
 #include <string.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 size_t srt_dtype_size(srt_dtype dt) {
     switch (dt) {
@@ -23,6 +24,15 @@ srt_status srt_cuda_backend_create(int device, srt_backend *out) {
     (void)device; (void)out;
     return srt_error(SRT_ERR_NO_DEVICE, "this snacrt was built without the CUDA backend (nvcc was not found at "
                      "configure time); use --device cpu");
+}
+
+srt_status srt_cuda_list_devices(srt_device_info *devs, int cap, int *n, char *note, size_t note_size) {
+    (void)devs; (void)cap;
+    *n = 0;
+    if (note && note_size)
+        snprintf(note, note_size, "this build has no CUDA backend (configured with SNACRT_CUDA=OFF and "
+                 "SNACRT_CUDASIM=OFF; rebuild with -DSNACRT_CUDA=ON where nvcc is installed)");
+    return SRT_OK;
 }
 #endif
 

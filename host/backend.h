@@ -249,6 +249,9 @@ srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out);
 srt_status srt_cpu_backend_create(int n_threads, srt_backend *out);
 /* Defined only when the CUDA backend is linked in (SNACRT_WITH_CUDA); otherwise srt_backend_create reports it. */
 srt_status srt_cuda_backend_create(int device, srt_backend *out);
+/* The CUDA devices for srt_list_devices (cuda/devices_cuda.c), or why there is none in note; a stub in backend.c
+ * when the CUDA backend is not linked in. */
+srt_status srt_cuda_list_devices(srt_device_info *devs, int cap, int *n, char *note, size_t note_size);
 
 /* Convenience wrappers: allocate + upload, download into a malloc'd host buffer. */
 srt_status srt_backend_alloc_upload(srt_backend *b, const void *host, size_t bytes, void **dev);

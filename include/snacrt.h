@@ -10,6 +10,7 @@
  *   snacrt_tokenizer.h  a tokenizer.json on its own
  *   snacrt_tts.h        the TTS engine: submit text, receive PCM through a callback
  *   snacrt_dataset.h    dataset tokenization (audio corpora -> sharded codes), its plan and merge-index
+ *   snacrt_chat.h       (included on its own) conversations on the TTS engine: text and audio in and out
  * These are installed (cmake --install) and exported by the shared library (libsnacrt.so exports only the srt_
  * functions declared here; see cmake/public_symbols.cmake). Everything declared in host/ (backend.h, common.h,
  * snac/, lm/, tts/, dataset/, ...) is internal: it also uses the srt_ prefix, may change at any time, is not
@@ -56,6 +57,22 @@ typedef struct srt_build_info {
     const char *compiler;     /* "gcc 12.2.0" */
 } srt_build_info;
 void srt_get_build_info(srt_build_info *out);
+
+/* A compute device this process can use (`snacrt devices`). */
+typedef struct srt_device_info {
+    char name[16];            /* the --device value: "cpu", "cuda:0", ... */
+    char model[128];          /* CPU model name / CUDA device name */
+    int cores;                /* CPU: online logical cores; CUDA: multiprocessors */
+    char features[128];       /* CPU: the SIMD extensions detected that our kernels use ("avx2 fma f16c avx512f");
+                                 CUDA: "sm_90" (compute capability) */
+    int64_t memory_bytes;     /* CPU: physical memory; CUDA: global memory (0 = unknown) */
+    int simulated;            /* the CUDA device is the CPU simulator (tests/cudasim) */
+} srt_device_info;
+/* The devices of this machine: the CPU first, then each CUDA device. Fills up to cap entries and sets *n to the
+ * number filled. cuda_note (may be NULL) receives "" when CUDA devices were found, else why there is none: this
+ * build has no CUDA backend, the NVIDIA driver is missing or too old, or no device is visible. Never fails for a
+ * missing GPU (that is reported in cuda_note); SRT_ERR_INVALID_ARG for a NULL devs / n or cap < 1. */
+srt_status srt_list_devices(srt_device_info *devs, int cap, int *n, char *cuda_note, size_t note_size);
 
 /* Name of a status ("SRT_ERR_FORMAT"). */
 const char *srt_status_name(srt_status status);

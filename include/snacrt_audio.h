@@ -119,7 +119,8 @@ typedef enum srt_audio_write_format {
 } srt_audio_write_format;
 
 /* Write a mono signal. The container comes from the extension: .wav, .flac (16-bit only), .ogg (Vorbis),
- * .mp3 (when libsndfile was built with MPEG support); the lossy ones take the clipped float signal. */
+ * .mp3 (when libsndfile was built with MPEG support), .opus (Ogg/Opus: 8, 12, 16, 24 or 48 kHz); the lossy ones
+ * take the clipped float signal. */
 srt_status srt_audio_write(const char *path, const float *samples, int64_t n, int rate, srt_audio_write_format fmt);
 
 /* Streaming writer: open, append any number of chunks, close. The bytes equal srt_audio_write of the

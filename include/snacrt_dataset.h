@@ -64,6 +64,9 @@ typedef struct srt_ds_progress {
     double audio_seconds;     /* audio encoded this run */
     double wall_seconds;
     int finished;
+    int64_t units_read;         /* units this run's readers have decoded (ahead of units_done: encoding follows) */
+    double audio_seconds_read;  /* audio decoded by this run's readers; with units_read it estimates this run's
+                                   total audio, which the progress bar and ETA measure audio_seconds against */
 } srt_ds_progress;
 
 /* One progress line (no newline): items, audio hours, x-real-time, ETA, errors. */

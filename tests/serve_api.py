@@ -1,7 +1,7 @@
 """serve_api.py: `snacrt serve` end to end over HTTP (run by tests/test_serve_api.sh).
 /health, /v1/models, /v1/voices, /metrics (Prometheus format), the page at / (= web/index.html); speech as wav
 (valid per python's wave, length = frames * 2048), pcm (= the wav's samples), flac (decoded by sox to the same
-samples), stream=true pcm and wav (chunked, same samples as the whole body for the same seed); the speed note;
+samples), stream=true pcm and wav (chunked, same samples as the whole body for the same seed); speed (libsonic time-stretch, X-Snacrt-Speed);
 every 4xx with its JSON error; 404/405; 413 by Content-Length and by a chunked body; the "audio" field (hello.wav
 in base64 gives the samples `snacrt tts --audio` gives; as a data: URL too; bad base64, undecodable audio and a
 wrong type -> 400 naming the field, too large -> 413); --api-key (401 without or with a wrong key, 200 with it,
@@ -146,10 +146,12 @@ def speech_formats(srv):
     st, h, other = srv.speech(seed=8, voice="tara", response_format="pcm")
     C.check(st == 200 and other != pcm_from_wav, "another seed gives other audio")
     st, h, leo = srv.speech(seed=7, voice="leo", response_format="pcm", speed=1.5, max_tokens=14)
-    C.check(st == 200 and "speed" in h.get("x-snacrt-note", "") and len(leo) == 2 * 2 * GROUP_SAMPLES,
-            f"voice leo, speed noted, max_tokens 14 -> 2 frames: {st} {h.get('x-snacrt-note')} {len(leo)}")
+    want = 2 * GROUP_SAMPLES / 1.5   # max_tokens 14 -> 2 frames, time-stretched by libsonic to 1/1.5 of them
+    C.check(st == 200 and h.get("x-snacrt-speed") == "1.5" and abs(len(leo) / 2 - want) < 0.1 * want,
+            f"voice leo, speed 1.5, max_tokens 14 -> 2 frames in 1/1.5 the time: {st} {h.get('x-snacrt-speed')} "
+            f"{len(leo) // 2} samples, want about {want:.0f}")
     st, h, b = srv.speech(seed=7, response_format="pcm", speed=1.0, max_tokens=7)
-    C.check(st == 200 and "x-snacrt-note" not in h and len(b) == 2 * GROUP_SAMPLES, f"speed 1: no note, 1 frame")
+    C.check(st == 200 and "x-snacrt-speed" not in h and len(b) == 2 * GROUP_SAMPLES, f"speed 1: unchanged, 1 frame")
 
 
 def error_cases(srv):
@@ -162,7 +164,7 @@ def error_cases(srv):
         ("empty input", {"model": "tts-1", "input": "  "}, "empty"),
         ("input too long", {"model": "tts-1", "input": "x" * 201}, "too long"),
         ("unknown voice", {"model": "tts-1", "input": "hi", "voice": "nobody"}, "unknown voice"),
-        ("unknown format", {"model": "tts-1", "input": "hi", "response_format": "mp3"}, "response_format"),
+        ("unknown format", {"model": "tts-1", "input": "hi", "response_format": "aac"}, "response_format"),
         ("stream flac", {"model": "tts-1", "input": "hi", "response_format": "flac", "stream": True}, "flac"),
         ("wrong type", {"model": "tts-1", "input": "hi", "temperature": "warm"}, "temperature"),
         ("max_tokens over cap", {"model": "tts-1", "input": "hi", "max_tokens": 85}, "max_tokens"),
@@ -351,7 +353,9 @@ def openai_names_server():
         doc = {"model": "gpt-4o-mini-tts", "input": "Today is a wonderful day to build something people love!",
                "voice": "coral", "instructions": "Speak in a cheerful and positive tone."}
         st, h, b = srv.request("POST", "/v1/audio/speech", doc)
-        C.check(st == 200 and b[:4] == b"RIFF", f"OpenAI's documented request: {st} {b[:100]!r}")
+        C.check("instructions" in h.get("x-snacrt-note", ""), f"instructions reported as ignored: {h}")
+        C.check(st == 200 and h.get("content-type") == "audio/mpeg" and b[:1] == b"\xff" and b[1] & 0xe0 == 0xe0,
+                f"OpenAI's documented request: mp3 (OpenAI's default format): {st} {h} {b[:100]!r}")
         st, h, b = srv.request("GET", "/v1/voices")
         al = json.loads(b).get("aliases", {}) if st == 200 else {}
         names = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")

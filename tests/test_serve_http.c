@@ -84,7 +84,7 @@ static void test_parse_ok(void) {
     srt_http_error err;
     int st = parse("{\"model\":\"tiny\",\"input\":\"hi\"}", &r, &err);
     TEST_CHECK(st == 200, "minimal: %d %s", st, err.message);
-    TEST_CHECK(r.format == SRT_HTTP_WAV && !r.stream && !r.voice && r.speed == 1.0 && !r.speed_ignored &&
+    TEST_CHECK(r.format == SRT_HTTP_MP3 && !r.stream && !r.sse && !r.voice && r.speed == 1.0 && !r.speed_ignored &&
                !srt_speech_request_has_sampling(&r), "minimal defaults");
     srt_speech_request_free(&r);
 
@@ -96,6 +96,17 @@ static void test_parse_ok(void) {
                r.has_seed && r.seed == 9007199254740991ull && r.has_temperature && r.temperature == 0 &&
                r.has_top_p && r.top_p == 0.5f && r.has_repetition_penalty && r.has_max_tokens && r.max_tokens == 84,
                "full fields");
+    srt_speech_request_free(&r);
+    st = parse("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":\"opus\",\"stream_format\":\"sse\"}", &r, &err);
+    TEST_CHECK(st == 200 && r.format == SRT_HTTP_OPUS && r.stream && r.sse && !r.instructions, "opus sse: %d %s", st,
+               err.message);
+    srt_speech_request_free(&r);
+    st = parse("{\"model\":\"tiny\",\"input\":\"hi\",\"instructions\":\"Cheerful.\"}", &r, &err);
+    TEST_CHECK(st == 200 && r.instructions && !strcmp(r.instructions, "Cheerful."), "instructions kept");
+    srt_speech_request_free(&r);
+    st = parse(" {\"model\":\"tts-1\",\"input\":\"h\\u00e9llo \\ud83d\\ude00\",\"voice\":\"leo\",\"response_format\":"
+               "\"pcm\",\"stream\":true,\"speed\":1.5,\"seed\":9007199254740991,\"temperature\":0,\"top_p\":0.5,"
+               "\"repetition_penalty\":1.3,\"max_tokens\":84,\"stream_format\":\"audio\",\"extra\":[1,2]}\n", &r, &err);
     TEST_CHECK(!strcmp(r.input, "h\xc3\xa9llo \xf0\x9f\x98\x80"), "unicode escapes decoded: %s", r.input);
     srt_sampling_params def, sp;
     srt_sampling_defaults(&def);
@@ -170,11 +181,16 @@ static void test_parse_errors(void) {
     expect_400("{\"model\":\"tiny\",\"input\":\"12345678901\"}", "too long");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"voice\":\"bob\"}", "unknown voice");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"voice\":[\"tara\"]}", "'voice' must be a string");
-    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":\"mp3\"}", "unsupported response_format");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":\"aac\"}",
+               "unsupported response_format 'aac' (supported: mp3, opus, wav, pcm, flac)");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":\"MP3\"}", "unsupported response_format");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"response_format\":1}", "'response_format' must be a string");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream\":\"yes\"}", "'stream' must be a boolean");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream\":true,\"response_format\":\"flac\"}", "flac");
-    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream_format\":\"sse\"}", "stream_format");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream_format\":\"webm\"}", "'stream_format' must be");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"instructions\":7}", "'instructions' must be a string");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"instructions\":\"12345678901\"}", "'instructions' is too long");
+    expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"stream_format\":\"sse\",\"response_format\":\"flac\"}", "flac");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"speed\":10}", "'speed' is out of range");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"seed\":-1}", "'seed' is out of range");
     expect_400("{\"model\":\"tiny\",\"input\":\"hi\",\"seed\":1.5}", "'seed' must be an integer");

@@ -1,4 +1,4 @@
-/* audio_write.c: write mono audio with libsndfile (WAV s16/f32, FLAC 16-bit, OGG Vorbis, MP3), one-shot or
+/* audio_write.c: write mono audio with libsndfile (WAV s16/f32, FLAC 16-bit, OGG Vorbis, MP3, Ogg/Opus), one-shot or
  * streaming, and encode s16 little-endian PCM bytes for raw streaming. */
 #include "snacrt_audio.h"
 #include "common.h"
@@ -55,8 +55,9 @@ static srt_status format_for_path(const char *path, srt_audio_write_format fmt, 
     else if (strcasecmp(ext, "ogg") == 0 || strcasecmp(ext, "oga") == 0)
         format = SF_FORMAT_OGG | SF_FORMAT_VORBIS, *clip_float = 1;
     else if (strcasecmp(ext, "mp3") == 0) format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, *clip_float = 1;
+    else if (strcasecmp(ext, "opus") == 0) format = SF_FORMAT_OGG | SF_FORMAT_OPUS, *clip_float = 1;
     else
-        return srt_error(SRT_ERR_UNSUPPORTED, "%s: unknown audio extension \".%s\" (use .wav, .flac, .ogg or .mp3)",
+        return srt_error(SRT_ERR_UNSUPPORTED, "%s: unknown audio extension \".%s\" (use .wav, .flac, .ogg, .mp3 or .opus)",
                          path, ext);
     if (fmt == SRT_AUDIO_F32)
         return srt_error(SRT_ERR_UNSUPPORTED, "%s: 32-bit float samples are only written to .wav", path);

@@ -105,10 +105,9 @@ int cli_check_model_dir(const char *cmd, const char *flag, const char *dir, int 
             const char *name = strrchr(dir, '/') + 1;
             fprintf(stderr,
                     "snacrt %s: %s %s: no such folder. It looks like a Hugging Face repo id: snacrt loads local "
-                    "folders, so fetch it first, e.g. `weights/fetch.sh --list` for the models the fetch script "
-                    "knows and `weights/fetch.sh MODEL models/%s`, or `huggingface-cli download %s --local-dir "
-                    "models/%s`; then pass %s models/%s\n",
-                    cmd, flag, dir, name, dir, name, flag, name);
+                    "folders, so fetch it first: `weights/fetch.sh %s models/%s` (HF_TOKEN for gated repos), "
+                    "then pass %s models/%s\n",
+                    cmd, flag, dir, dir, name, flag, name);
             return 1;
         }
         return 0;   /* the loader names the path and the system's reason */

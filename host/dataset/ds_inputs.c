@@ -80,8 +80,30 @@ typedef struct scan_ctx {
     entry_list *l;
     const char *root;
     int follow_symlinks;
+    const char *path_column;   /* of AudioFolder metadata files (NULL: the manifest defaults, file_name among them) */
     dir_set seen;
 } scan_ctx;
+
+static srt_status read_manifest(entry_list *l, const char *manifest, const char *path_column, const char *key_prefix,
+                                int confine);
+
+/* Hugging Face's AudioFolder: a folder holding metadata.jsonl or metadata.csv (a file_name column and any others)
+ * is read through it: its rows are the folder's items (keys relative to the scanned root, the other columns passed
+ * through), and the folder is not scanned further. Rows naming a file outside the folder are error items. 1 when the
+ * folder has metadata (then *st is the result), 0 when it has none. */
+static int scan_audiofolder(scan_ctx *c, const char *dir, const char *rel, srt_status *st) {
+    static const char *const names[] = {"metadata.jsonl", "metadata.csv"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *m = srt_path_join(dir, names[i]);
+        if (!m) { *st = SRT_ERR_NOMEM; return 1; }
+        struct stat sb;
+        int found = (c->follow_symlinks ? stat(m, &sb) : lstat(m, &sb)) == 0 && S_ISREG(sb.st_mode);
+        if (found) *st = read_manifest(c->l, m, c->path_column, rel, 1);
+        free(m);
+        if (found) return 1;
+    }
+    return 0;
+}
 
 /* Recursive directory scan: audio files and tar archives; keys relative to the scanned root. A symbolic link is
  * followed only with follow_symlinks; otherwise a link with an audio or tar name becomes an error item (a dataset
@@ -97,6 +119,11 @@ static srt_status scan_dir(scan_ctx *c, const char *rel, int depth) {
         return st;
     }
     srt_status st = SRT_OK;
+    if (scan_audiofolder(c, dir, rel, &st)) {
+        closedir(d);
+        free(dir);
+        return st;
+    }
     struct dirent *de;
     while (st == SRT_OK && (de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.') continue;   /* ".", "..", hidden files and our own temp files */
@@ -169,7 +196,11 @@ static srt_status read_file_list(entry_list *l, const char *list_path) {
     return st;
 }
 
-static srt_status read_manifest(entry_list *l, const char *manifest, const char *path_column) {
+/* A manifest's rows as entries, keyed by their path relative to the manifest's folder (under key_prefix when not NULL
+ * or ""). confine: a row naming a file outside the manifest's folder (absolute, or through "..") is an error item
+ * (an AudioFolder found while scanning a folder reads only that folder, as the scan does). */
+static srt_status read_manifest(entry_list *l, const char *manifest, const char *path_column, const char *key_prefix,
+                                int confine) {
     srt_manifest_row *rows = NULL;
     size_t n = 0;
     SRT_TRY(srt_manifest_read(manifest, path_column, &rows, &n));
@@ -177,18 +208,39 @@ static srt_status read_manifest(entry_list *l, const char *manifest, const char 
     srt_status st = folder ? SRT_OK : SRT_ERR_NOMEM;
     size_t fl = folder ? strlen(folder) : 0;
     for (size_t i = 0; i < n && st == SRT_OK; i++) {
-        if (rows[i].error) {   /* a bad row: an error item keyed "<manifest>:<line>" (errors.jsonl) */
-            char key[64 + 1024];
-            snprintf(key, sizeof key, "%s:%d", manifest, rows[i].line);
-            st = add_entry(l, key, manifest, NULL);
-            if (st == SRT_OK && !(l->v[l->n - 1].error = srt_strdup(rows[i].error))) st = SRT_ERR_NOMEM;
+        const char *error = rows[i].error;
+        const char *key = rows[i].path;
+        int inside = 0;
+        if (!error) {
+            if (strcmp(folder, ".") && !strncmp(key, folder, fl) && key[fl] == '/') { key += fl + 1; inside = 1; }
+            else if (!strcmp(folder, ".") && key[0] != '/') { if (!strncmp(key, "./", 2)) key += 2; inside = 1; }
+            if (confine && (!inside || !strcmp(key, "..") || !strncmp(key, "../", 3) || strstr(key, "/../") ||
+                            (strlen(key) >= 3 && !strcmp(key + strlen(key) - 3, "/..")))) {
+                char msg[1200];
+                snprintf(msg, sizeof msg, "%s:%d: %s is outside the folder of the metadata file", manifest,
+                         rows[i].line, rows[i].path);
+                free(rows[i].error);
+                rows[i].error = srt_strdup(msg);
+                if (!rows[i].error) { st = SRT_ERR_NOMEM; break; }
+                error = rows[i].error;
+            }
+        }
+        if (error) {   /* a bad row: an error item keyed "<manifest>:<line>" (errors.jsonl) */
+            char ekey[64 + 1024];
+            snprintf(ekey, sizeof ekey, "%s:%d", manifest, rows[i].line);
+            st = add_entry(l, ekey, manifest, NULL);
+            if (st == SRT_OK && !(l->v[l->n - 1].error = srt_strdup(error))) st = SRT_ERR_NOMEM;
             if (st == SRT_OK) l->v[l->n - 1].is_tar = 0;
             continue;
         }
-        const char *key = rows[i].path;
-        if (strcmp(folder, ".") && !strncmp(key, folder, fl) && key[fl] == '/') key += fl + 1;
-        else if (!strcmp(folder, ".") && !strncmp(key, "./", 2)) key += 2;
-        st = add_entry(l, key, rows[i].path, rows[i].extra_json);
+        if (key_prefix && *key_prefix) {
+            char *k = srt_path_join(key_prefix, key);
+            if (!k) { st = SRT_ERR_NOMEM; break; }
+            st = add_entry(l, k, rows[i].path, rows[i].extra_json);
+            free(k);
+        } else {
+            st = add_entry(l, key, rows[i].path, rows[i].extra_json);
+        }
     }
     free(folder);
     srt_manifest_free(rows, n);
@@ -229,13 +281,13 @@ srt_status ds_entries_collect(const srt_ds_run_options *o, ds_entry **out, int64
             char *root = srt_strdup(in);                 /* "corpus/" -> "corpus" (sources read "corpus/x.wav") */
             if (!root) { st = SRT_ERR_NOMEM; break; }
             for (size_t n = strlen(root); n > 1 && root[n - 1] == '/'; n--) root[n - 1] = 0;
-            scan_ctx c = {.l = &l, .root = root, .follow_symlinks = o->follow_symlinks};
+            scan_ctx c = {.l = &l, .root = root, .follow_symlinks = o->follow_symlinks, .path_column = path_column};
             int seen = o->follow_symlinks ? dir_seen(&c.seen, &sb) : 0;
             st = seen < 0 ? srt_error(SRT_ERR_NOMEM, "input list: out of memory") : scan_dir(&c, "", 0);
             free(c.seen.v);
             free(root);
         }
-        else if (!strcasecmp(ext, "csv") || !strcasecmp(ext, "jsonl")) st = read_manifest(&l, in, path_column);
+        else if (!strcasecmp(ext, "csv") || !strcasecmp(ext, "jsonl")) st = read_manifest(&l, in, path_column, NULL, 0);
         else if (!strcasecmp(ext, "txt") || !strcasecmp(ext, "lst")) st = read_file_list(&l, in);
         else st = add_entry(&l, in, in, NULL);
     }

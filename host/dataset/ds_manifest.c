@@ -5,8 +5,9 @@
 #include <errno.h>
 #include <string.h>
 
+/* file_name: Hugging Face's AudioFolder (metadata.csv / metadata.jsonl beside the audio) */
 static const char *const default_path_columns[] = {"path", "audio", "file", "filename", "audio_path",
-                                                   "audio_filepath", NULL};
+                                                   "audio_filepath", "file_name", NULL};
 
 typedef struct row_list { srt_manifest_row *rows; size_t n, cap; } row_list;
 
@@ -75,7 +76,7 @@ static srt_status read_csv(FILE *f, const char *manifest, const char *dir, const
             ds_buf cols = {0};
             for (size_t c = 0; c < head.n; c++) { if (c) ds_buf_puts(&cols, ", "); ds_buf_puts(&cols, head.fields[c]); }
             st = srt_error(SRT_ERR_FORMAT, "%s: no audio path column (%s%s) among the columns: %s", manifest,
-                           path_column ? "--path-column " : "looked for path, audio, file, filename, audio_path, audio_filepath",
+                           path_column ? "--path-column " : "looked for path, audio, file, filename, audio_path, audio_filepath, file_name",
                            path_column ? path_column : "", cols.p ? cols.p : "");
             ds_buf_free(&cols);
         }
@@ -144,7 +145,7 @@ static srt_status read_jsonl(FILE *f, const char *manifest, const char *dir, con
             char msg[900];
             snprintf(msg, sizeof msg, "%s:%d: no audio path %s (%s)", manifest, line,
                      pitem ? "string in the column" : "column", path_column ? path_column :
-                     "looked for path, audio, file, filename, audio_path, audio_filepath");
+                     "looked for path, audio, file, filename, audio_path, audio_filepath, file_name");
             cJSON_Delete(o);
             st = push_bad_row(l, manifest, line, msg);
             continue;

@@ -193,7 +193,8 @@ static srt_status sink_finish(sink *s) {
 
 /* Decode one unit. Data errors (unreadable, truncated, ...) go to *error (malloc'd); the return value is for
  * failures of the run (out of memory, cancelled). */
-static srt_status read_unit(ds_pipe *p, int64_t u, int *n_items, char **error, double *busy, int64_t *nonfinite) {
+static srt_status read_unit(ds_pipe *p, int64_t u, int *n_items, char **error, double *busy, int64_t *nonfinite,
+                            int64_t *n_read) {
     const ds_unit *unit = &p->units[u];
     sink s = {.p = p, .unit = u};
     srt_audio_stream *as = NULL;
@@ -211,6 +212,7 @@ static srt_status read_unit(ds_pipe *p, int64_t u, int *n_items, char **error, d
         if (st != SRT_OK) break;
         *busy += ds_now() - t0;
         if (n > 0) fatal = sink_push(&s, x, n);
+        *n_read += n;
         if (fatal == SRT_OK && eof) fatal = sink_finish(&s);
         t0 = ds_now();
         if (fatal != SRT_OK || eof) break;
@@ -263,8 +265,13 @@ void *ds_reader_main(void *arg) {
         int64_t u = take_unit(p);
         if (u < 0) break;
         int n_items = 0;
+        int64_t n_read = 0;
         if (p->units[u].error) error = srt_strdup(p->units[u].error);
-        else fatal = read_unit(p, u, &n_items, &error, &busy, &nonfinite);
+        else fatal = read_unit(p, u, &n_items, &error, &busy, &nonfinite, &n_read);
+        pthread_mutex_lock(&p->mu);
+        p->progress.units_read++;
+        if (!error) p->progress.audio_seconds_read += (double)n_read / p->info.sample_rate;
+        pthread_mutex_unlock(&p->mu);
         if (fatal != SRT_OK) {
             free(error);
             if (fatal != SRT_ERR_CANCELLED) ds_pipe_fail(p, fatal);

@@ -14,6 +14,7 @@ typedef struct unit_slot {
     int64_t unit;             /* the unit held, -1 when free */
     int expected;             /* items the reader emitted (-1 until UNIT_DONE) */
     int received;             /* ITEM + DROPPED messages */
+    int counted;              /* counted in progress.units_done (all its items encoded) */
     char *error;
     srt_ds_item *items;       /* (cap) by segment number */
     int cap;
@@ -33,6 +34,7 @@ static void slot_clear(unit_slot *s) {
     memset(s, 0, sizeof *s);
     s->unit = -1;
     s->expected = -1;
+    s->counted = 0;
 }
 
 static srt_status slot_for(writer *w, int64_t unit, unit_slot **out) {
@@ -45,7 +47,7 @@ static srt_status slot_for(writer *w, int64_t unit, unit_slot **out) {
     return SRT_OK;
 }
 
-static srt_status handle(writer *w, ds_msg *m) {
+static srt_status handle_msg(writer *w, ds_msg *m) {
     ds_pipe *p = w->p;
     unit_slot *s = NULL;
     SRT_TRY(slot_for(w, m->meta.unit, &s));
@@ -55,7 +57,6 @@ static srt_status handle(writer *w, ds_msg *m) {
         s->error = m->error;
         m->error = NULL;
         pthread_mutex_lock(&p->mu);
-        p->progress.units_done++;
         if (s->error) {
             p->progress.errors++;
             for (int i = 0; i < s->cap; i++)   /* items already counted are taken back */
@@ -95,6 +96,21 @@ static srt_status handle(writer *w, ds_msg *m) {
         p->progress.audio_seconds += (double)it->n_samples / p->info.sample_rate;
     }
     pthread_mutex_unlock(&p->mu);
+    return SRT_OK;
+}
+
+/* A message, then: a unit whose items have all been encoded (UNIT_DONE seen, every item or drop received) counts
+ * as done (the progress bar follows encoding, not reading). */
+static srt_status handle(writer *w, ds_msg *m) {
+    int64_t unit = m->meta.unit;
+    SRT_TRY(handle_msg(w, m));
+    unit_slot *s = &w->ring[unit % w->ring_n];
+    if (s->unit == unit && !s->counted && s->expected >= 0 && s->received >= s->expected) {
+        s->counted = 1;
+        pthread_mutex_lock(&w->p->mu);
+        w->p->progress.units_done++;
+        pthread_mutex_unlock(&w->p->mu);
+    }
     return SRT_OK;
 }
 

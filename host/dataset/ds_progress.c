@@ -1,6 +1,6 @@
-/* ds_progress.c: what the tokenizer reports while and after it runs: a one-line progress text (units, items,
- * audio hours, x-real-time, ETA, errors) and the final summary JSON (totals, per-stage busy seconds, per-device
- * throughput, peak RSS). Only the CLI prints them. */
+/* ds_progress.c: what the tokenizer reports while and after it runs: a one-line progress text (units, items, audio
+ * hours encoded of this run's total, x-real-time, ETA, errors) and the final summary JSON (totals, per-stage busy
+ * seconds, per-device throughput, peak RSS). Only the CLI prints them. */
 #include "snacrt_dataset.h"
 #include "common.h"
 #include <cjson/cJSON.h>
@@ -14,22 +14,42 @@ static void format_duration(double s, char *out, size_t cap) {
     else snprintf(out, cap, "%lds", t);
 }
 
+/* This run's total audio: exact once every unit is read, else extrapolated from the units read so far (< 0 when
+ * nothing is read yet). */
+static double audio_total_estimate(const srt_ds_progress *p, int64_t todo) {
+    if (p->units_read <= 0 || todo <= 0) return -1;
+    if (p->units_read >= todo) return p->audio_seconds_read;
+    return p->audio_seconds_read * (double)todo / (double)p->units_read;
+}
+
+/* The bar and the ETA measure encoded audio against this run's total audio (the readers run ahead of the encoder,
+ * so counting files read would reach 100% while encoding goes on); before any audio is encoded, units done. */
 void srt_ds_progress_format(const srt_ds_progress *p, char *out, size_t cap) {
     int64_t todo = p->units_total - p->units_skipped, done = p->units_done - p->units_skipped;
-    double frac = p->units_total > 0 ? (double)p->units_done / (double)p->units_total : 1.0;
+    double total = audio_total_estimate(p, todo);
     double xrt = p->wall_seconds > 0 ? p->audio_seconds / p->wall_seconds : 0;
-    char eta[32], wall[32];
+    double frac;
+    char eta[32], wall[32], audio[64];
+    if (p->finished || todo <= 0) frac = 1.0;
+    else if (total > 0 && p->audio_seconds > 0) frac = p->audio_seconds / total;
+    else frac = (double)done / (double)todo;
+    if (!p->finished && frac > 0.999) frac = 0.999;   /* 100% only when it is */
     if (p->finished) snprintf(eta, sizeof eta, "done");
+    else if (total > 0 && p->audio_seconds > 0 && p->wall_seconds > 0)
+        format_duration(p->wall_seconds * (total - p->audio_seconds) / p->audio_seconds, eta, sizeof eta);
     else if (done > 0 && todo > done) format_duration(p->wall_seconds * (double)(todo - done) / (double)done, eta, sizeof eta);
     else snprintf(eta, sizeof eta, "?");
     format_duration(p->wall_seconds, wall, sizeof wall);
+    if (p->finished || total < 0) snprintf(audio, sizeof audio, "%.3f h", p->audio_seconds / 3600.0);
+    else snprintf(audio, sizeof audio, "%.3f of %s%.3f h", p->audio_seconds / 3600.0,
+                  p->units_read >= todo ? "" : "~", total / 3600.0);
     int bar_w = 20, filled = (int)(frac * bar_w + 1e-9);
     char bar[32];
     for (int i = 0; i < bar_w; i++) bar[i] = i < filled ? '#' : '.';
     bar[bar_w] = 0;
-    snprintf(out, cap, "[%s] %5.1f%% units %lld/%lld  items %lld  audio %.3f h  %.1fx real time  shards %lld/%lld  "
+    snprintf(out, cap, "[%s] %5.1f%% units %lld/%lld  items %lld  audio %s  %.1fx real time  shards %lld/%lld  "
              "errors %lld  elapsed %s  eta %s", bar, 100.0 * frac, (long long)p->units_done, (long long)p->units_total,
-             (long long)p->items, p->audio_seconds / 3600.0, xrt, (long long)(p->shards_committed + p->shards_skipped),
+             (long long)p->items, audio, xrt, (long long)(p->shards_committed + p->shards_skipped),
              (long long)p->shards_total, (long long)p->errors, wall, eta);
 }
 

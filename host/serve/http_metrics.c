@@ -23,6 +23,14 @@ void srt_http_counters_add_status(srt_http_counters *c, srt_http_route route, in
     c->by_status[SRT_HTTP_MAX_STATUS_SERIES - 1].count++;
 }
 
+void srt_http_counters_observe_ttfb(srt_http_counters *c, double seconds) {
+    if (!(seconds >= 0)) seconds = 0;
+    for (int b = 0; b < SRT_HTTP_TTFA_BUCKETS; b++)
+        if (srt_http_ttfa_bounds[b] < 0 || seconds <= srt_http_ttfa_bounds[b]) c->ttfb_bucket[b]++;
+    c->ttfb_sum_s += seconds;
+    c->ttfb_count++;
+}
+
 void srt_http_counters_observe_ttfa(srt_http_counters *c, double seconds) {
     if (!(seconds >= 0)) seconds = 0;
     for (int b = 0; b < SRT_HTTP_TTFA_BUCKETS; b++)
@@ -103,6 +111,18 @@ char *srt_http_metrics_text(const srt_http_counters *c, const srt_tts_metrics *m
     }
     emit(&t, "snacrt_time_to_first_audio_seconds_sum %.6f\n", c->ttfa_sum_s);
     emit(&t, "snacrt_time_to_first_audio_seconds_count %lld\n", (long long)c->ttfa_count);
+    family(&t, "snacrt_time_to_first_byte_seconds", "histogram",
+           "Time from receiving a speech request to the first byte of its audio body handed to the socket "
+           "(streamed: the first encoded audio; whole: the finished body).");
+    for (int b = 0; b < SRT_HTTP_TTFA_BUCKETS; b++) {
+        if (srt_http_ttfa_bounds[b] < 0)
+            emit(&t, "snacrt_time_to_first_byte_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)c->ttfb_bucket[b]);
+        else
+            emit(&t, "snacrt_time_to_first_byte_seconds_bucket{le=\"%g\"} %lld\n", srt_http_ttfa_bounds[b],
+                 (long long)c->ttfb_bucket[b]);
+    }
+    emit(&t, "snacrt_time_to_first_byte_seconds_sum %.6f\n", c->ttfb_sum_s);
+    emit(&t, "snacrt_time_to_first_byte_seconds_count %lld\n", (long long)c->ttfb_count);
     family(&t, "snacrt_request_real_time_factor", "summary",
            "Audio seconds produced per wall-clock second, per finished speech request.");
     emit(&t, "snacrt_request_real_time_factor_sum %.6f\n", c->rtf_sum);

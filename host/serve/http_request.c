@@ -2,6 +2,7 @@
  * time), UTF-8 validation, base64, and parsing + validating a POST /v1/audio/speech JSON body (its "audio" field
  * decoded by libsndfile from memory). No engine, no sockets. */
 #include "serve/http_server.h"
+#include "audio/audio_encode.h"
 #include "snacrt_audio.h"
 #include "common.h"
 #include <cjson/cJSON.h>
@@ -227,6 +228,7 @@ void srt_speech_request_free(srt_speech_request *req) {
     free(req->model);
     free(req->input);
     free(req->voice);
+    free(req->instructions);
     free(req->audio);
     memset(req, 0, sizeof *req);
 }
@@ -398,32 +400,53 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
         out->voice = strdup(voice);
         if (!out->voice) return srt_http_error_set(err, 500, "server_error", "out of memory");
     }
+    /* instructions (OpenAI's gpt-4o-mini-tts): accepted; no layout has a slot for them yet */
+    v = cJSON_GetObjectItemCaseSensitive(root, "instructions");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", "instructions", json_type_name(v));
+        size_t n_chars = 0;
+        if (srt_utf8_count(v->valuestring, strlen(v->valuestring), &n_chars))
+            return bad(err, "'%s' is not valid UTF-8", "instructions");
+        if (n_chars > (size_t)lim->max_input_chars)
+            return srt_http_error_set(err, 400, "invalid_request_error",
+                                      "'instructions' is too long: %zu characters (at most %d)", n_chars,
+                                      lim->max_input_chars);
+        if (v->valuestring[0] && !(out->instructions = strdup(v->valuestring)))
+            return srt_http_error_set(err, 500, "server_error", "out of memory");
+    }
     /* response_format */
     v = cJSON_GetObjectItemCaseSensitive(root, "response_format");
-    out->format = SRT_HTTP_WAV;
+    out->format = SRT_HTTP_MP3;   /* OpenAI's default */
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", "response_format", json_type_name(v));
-        if (!strcmp(v->valuestring, "wav")) out->format = SRT_HTTP_WAV;
-        else if (!strcmp(v->valuestring, "pcm")) out->format = SRT_HTTP_PCM;
-        else if (!strcmp(v->valuestring, "flac")) out->format = SRT_HTTP_FLAC;
-        else
-            return srt_http_error_set(err, 400, "invalid_request_error",
-                                      "unsupported response_format '%.32s' (supported: wav, pcm, flac)",
-                                      v->valuestring);
+        int f = srt_audio_codec_from_name(v->valuestring);
+        if (f < 0 || strcmp(v->valuestring, srt_audio_codec_name(f))) {
+            srt_http_error_set(err, 400, "invalid_request_error",
+                               "unsupported response_format '%.32s' (supported: mp3, opus, wav, pcm, flac)",
+                               v->valuestring);
+            err->code = "invalid_value";
+            err->param = "response_format";
+            return -1;
+        }
+        out->format = (srt_http_audio_format)f;
     }
-    /* stream */
+    /* stream, stream_format */
     v = cJSON_GetObjectItemCaseSensitive(root, "stream");
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsBool(v)) return bad(err, "'%s' must be a boolean, not %s", "stream", json_type_name(v));
         out->stream = cJSON_IsTrue(v);
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "stream_format");
-    if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !strcmp(v->valuestring, "audio")))
-        return bad(err, "'stream_format' must be \"audio\" (server-sent events are not supported)");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "audio") && strcmp(v->valuestring, "sse")))
+            return bad(err, "'stream_format' must be \"audio\" or \"sse\"");
+        out->stream = 1;
+        out->sse = !strcmp(v->valuestring, "sse");
+    }
     if (out->stream && out->format == SRT_HTTP_FLAC)
         return srt_http_error_set(err, 400, "invalid_request_error",
-                                  "stream=true supports response_format pcm or wav; flac needs the whole signal "
-                                  "before its header is final, so request it without streaming");
+                                  "streaming supports response_format mp3, opus, wav or pcm; flac needs the whole "
+                                  "signal before its header is final, so request it without streaming");
     /* numbers */
     int has;
     double x;

@@ -5,6 +5,7 @@
 #include "serve/http_server.h"
 #include "snacrt_audio.h"
 #include "common.h"
+#include "audio/audio_encode.h"
 #include <cjson/cJSON.h>
 #include <sndfile.h>
 
@@ -34,11 +35,7 @@ void srt_wav_header(uint8_t out[44], int sample_rate, int64_t n_samples) {
 }
 
 const char *srt_http_audio_mime(srt_http_audio_format format) {
-    switch (format) {
-    case SRT_HTTP_PCM: return "audio/pcm";
-    case SRT_HTTP_FLAC: return "audio/flac";
-    default: return "audio/wav";
-    }
+    return srt_audio_codec_mime((srt_audio_codec)format);
 }
 
 /* ------------------------------------------------------------------ FLAC into memory */
@@ -115,6 +112,8 @@ srt_status srt_http_encode_audio(srt_http_audio_format format, const float *pcm,
     *n_out = 0;
     if (n < 0 || sample_rate <= 0) return srt_error(SRT_ERR_INVALID_ARG, "encode audio: bad length or rate");
     if (format == SRT_HTTP_FLAC) return encode_flac(pcm, n, sample_rate, out, n_out);
+    if (format == SRT_HTTP_MP3 || format == SRT_HTTP_OPUS)
+        return srt_audio_encode_all((srt_audio_codec)format, pcm, n, sample_rate, out, n_out);
     size_t head = format == SRT_HTTP_WAV ? 44 : 0;
     uint8_t *buf = srt_malloc(head + (size_t)n * 2 + 1, "audio response body");
     if (!buf) return SRT_ERR_NOMEM;
@@ -205,3 +204,7 @@ char *srt_http_voices_json(const char *const *voices, const char *const *aliases
     cJSON_AddNumberToObject(root, "sample_rate", sample_rate);
     return print_and_free(root);
 }
+
+_Static_assert((int)SRT_HTTP_WAV == (int)SRT_CODEC_WAV && (int)SRT_HTTP_PCM == (int)SRT_CODEC_PCM &&
+               (int)SRT_HTTP_FLAC == (int)SRT_CODEC_FLAC && (int)SRT_HTTP_MP3 == (int)SRT_CODEC_MP3 &&
+               (int)SRT_HTTP_OPUS == (int)SRT_CODEC_OPUS, "srt_http_audio_format mirrors srt_audio_codec");

@@ -24,6 +24,7 @@
  * Locks: server->lock (counters, the active list) may be held while taking r->lock,
  * never the reverse; no lock is held across srt_tts_submit / srt_tts_cancel (the engine may call back). */
 #include "serve/http_server.h"
+#include "audio/audio_speed.h"
 #include "snacrt_audio.h"
 #include "common.h"
 #include <arpa/inet.h>
@@ -104,6 +105,9 @@ struct req_state {
     uint8_t *sbuf;                 /* streaming: bytes [s_head, s_len) not yet sent, (s_cap) allocated */
     size_t s_head, s_len, s_cap;
     int backlogged;
+    srt_speech_stream *ss;         /* streaming: the body's encoder (and SSE framing), used on the engine thread */
+    srt_audio_speed *speed;        /* "speed" != 1: time-stretch before encoding (engine thread) */
+    int ttfb_seen;                 /* the first body byte went out (metric) */
     req_state *prev, *next;        /* server->active */
 };
 
@@ -157,6 +161,8 @@ static void req_release(req_state *r) {
     free(r->body);
     free(r->pcm);
     free(r->sbuf);
+    srt_speech_stream_free(r->ss);
+    srt_audio_speed_free(r->speed);
     free(r);
 }
 
@@ -265,8 +271,8 @@ static void watcher_stop(srt_http_server *s) {
 
 /* ------------------------------------------------------------------ engine callback (engine thread) */
 
-static int sbuf_append(req_state *r, const float *pcm, int64_t n, size_t max) {
-    size_t pending = r->s_len - r->s_head, add = (size_t)n * 2;
+static int sbuf_append(req_state *r, const uint8_t *bytes, size_t add, size_t max) {
+    size_t pending = r->s_len - r->s_head;
     if (pending + add > max) return -1;
     if (r->s_len + add > r->s_cap) {
         if (r->s_head > 0) {
@@ -283,7 +289,7 @@ static int sbuf_append(req_state *r, const float *pcm, int64_t n, size_t max) {
             r->s_cap = cap;
         }
     }
-    srt_audio_encode_s16le(pcm, n, r->sbuf + r->s_len);
+    if (add) memcpy(r->sbuf + r->s_len, bytes, add);
     r->s_len += add;
     return 0;
 }
@@ -308,12 +314,19 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
     double t = now_ms();
     int first = 0, newly_backlogged = 0, cancel = 0, newly_cancelled = 0;
     pthread_mutex_lock(&r->lock);
+    if (r->speed && !r->mhd_gone && !r->cancel_reason) {   /* time-stretched audio replaces the engine's */
+        if (srt_audio_speed_push(r->speed, pcm, n > 0 && pcm ? n : 0, done && status == SRT_OK, &pcm, &n) != SRT_OK)
+            newly_cancelled = mark_cancel(r, CANCEL_NOMEM), n = 0;
+    }
     if (n > 0 && pcm) {
         if (r->t_first_audio == 0) r->t_first_audio = t, first = 1;
         r->samples += n;
         if (!r->mhd_gone && !r->cancel_reason) {
             if (r->sreq.stream) {
-                int rc = sbuf_append(r, pcm, n, s->cfg.stream_buffer_max);
+                const uint8_t *b;
+                size_t nb;
+                int rc = srt_speech_stream_push(r->ss, pcm, n, &b, &nb) != SRT_OK ? -2
+                       : sbuf_append(r, b, nb, s->cfg.stream_buffer_max);
                 if (rc) newly_cancelled = mark_cancel(r, rc == -1 ? CANCEL_OVERFLOW : CANCEL_NOMEM);
                 else if (!r->backlogged && r->s_len - r->s_head > s->cfg.stream_buffer_soft)
                     r->backlogged = newly_backlogged = 1;
@@ -324,6 +337,16 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
     }
     int reason = r->cancel_reason;
     cancel = r->cancel_reason || r->mhd_gone;
+    if (done && status == SRT_OK && r->sreq.stream && r->ss && !r->mhd_gone && !r->cancel_reason) {
+        const uint8_t *b;   /* the encoder's tail (and the SSE done event) */
+        size_t nb;
+        int rc = srt_speech_stream_finish(r->ss, stats, &b, &nb) != SRT_OK ? -2
+               : sbuf_append(r, b, nb, s->cfg.stream_buffer_max + 65536);
+        if (rc) {
+            newly_cancelled = mark_cancel(r, rc == -1 ? CANCEL_OVERFLOW : CANCEL_NOMEM);
+            reason = r->cancel_reason;
+        }
+    }
     if (done) {
         r->engine_done = 1;
         r->engine_status = status;
@@ -486,13 +509,18 @@ static enum MHD_Result reply_get(req_state *r) {
 
 static void add_audio_headers(req_state *r, struct MHD_Response *resp) {
     char num[32];
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, srt_http_audio_mime(r->sreq.format));
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->sreq.sse ? "text/event-stream" : srt_http_audio_mime(r->sreq.format));
     snprintf(num, sizeof num, "%d", r->server->sample_rate);
     MHD_add_response_header(resp, "X-Snacrt-Sample-Rate", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->id);
     MHD_add_response_header(resp, "X-Snacrt-Request-Id", num);
-    if (r->sreq.speed_ignored)
-        MHD_add_response_header(resp, "X-Snacrt-Note", "speed is ignored: audio is generated at the model's own pace");
+    if (r->sreq.instructions)
+        MHD_add_response_header(resp, "X-Snacrt-Note", "instructions are ignored: the layout has no slot for them");
+    if (r->speed) {
+        snprintf(num, sizeof num, "%g", r->sreq.speed);
+        MHD_add_response_header(resp, "X-Snacrt-Speed", num);
+    }
 }
 
 /* ------------------------------------------------------------------ whole-body speech */
@@ -526,6 +554,9 @@ static enum MHD_Result reply_speech_body(req_state *r) {
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(n_body, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) { free(body); return MHD_NO; }
+    pthread_mutex_lock(&s->lock);
+    srt_http_counters_observe_ttfb(&s->counters, (now_ms() - r->t_start) / 1e3);
+    pthread_mutex_unlock(&s->lock);
     add_audio_headers(r, resp);
     char num[32];
     snprintf(num, sizeof num, "%lld", (long long)r->stats.frames);
@@ -573,7 +604,15 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         memcpy(buf, r->sbuf + r->s_head, n);
         r->s_head += n;
         if (r->s_head == r->s_len) r->s_head = r->s_len = 0;
+        int first = !r->ttfb_seen;
+        r->ttfb_seen = 1;
         pthread_mutex_unlock(&r->lock);
+        if (first) {
+            srt_http_server *s = r->server;
+            pthread_mutex_lock(&s->lock);
+            srt_http_counters_observe_ttfb(&s->counters, (now_ms() - r->t_start) / 1e3);
+            pthread_mutex_unlock(&s->lock);
+        }
         return (ssize_t)n;
     }
     if (r->engine_done || r->cancel_reason) {
@@ -632,12 +671,19 @@ static enum MHD_Result start_speech(req_state *r) {
                             .sampling = srt_speech_request_has_sampling(&r->sreq) ? &sp : NULL,
                             .audio_in = r->sreq.audio, .n_audio_in = r->sreq.n_audio,
                             .audio_in_rate = r->sreq.audio_rate};
-    if (r->sreq.stream && r->sreq.format == SRT_HTTP_WAV) {   /* the streaming header goes out first */
-        r->sbuf = malloc(65536);
-        if (!r->sbuf) return MHD_NO;
-        r->s_cap = 65536;
-        srt_wav_header(r->sbuf, s->sample_rate, -1);
-        r->s_len = 44;
+    if (r->sreq.speed != 1.0 && srt_audio_speed_open(s->sample_rate, r->sreq.speed, &r->speed) != SRT_OK) {
+        srt_http_error_set(&err, 500, "server_error", "speed: %s", srt_last_error());
+        return reply_error(r, &err, NULL);
+    }
+    if (r->sreq.stream) {          /* the encoder; a header (wav, Ogg's opus head) goes out first */
+        const uint8_t *b;
+        size_t nb;
+        if (srt_speech_stream_open(r->sreq.format, r->sreq.sse, s->sample_rate, &r->ss) != SRT_OK) {
+            srt_http_error_set(&err, 500, "server_error", "cannot stream this format: %s", srt_last_error());
+            return reply_error(r, &err, NULL);
+        }
+        if (srt_speech_stream_push(r->ss, NULL, 0, &b, &nb) != SRT_OK || sbuf_append(r, b, nb, SIZE_MAX))
+            return MHD_NO;
     }
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = ci ? ci->connect_fd : -1;

@@ -11,8 +11,10 @@
  * GET /metrics, GET /; OPTIONS anywhere when CORS is on (cors_origin).
  * Errors are OpenAI's {"error":{"message":...,"type":...,"param":...,"code":"..."}} with a 4xx/5xx status.
  *
- * Streaming (stream=true, pcm or wav): the response is chunked and fed from a per-request byte buffer that the
- * engine callback appends to (it never blocks). Client sockets get a fixed send buffer (socket_send_buffer), so
+ * Streaming (stream_format "audio" or "sse", or stream=true; mp3, opus, wav or pcm): the response is chunked and
+ * fed from a per-request byte buffer that the engine callback appends to (it never blocks) after encoding the new
+ * samples (srt_speech_stream: LAME / libsndfile on the engine thread, a few percent of a frame's time) and, for
+ * "speed", time-stretching them (libsonic). Client sockets get a fixed send buffer (socket_send_buffer), so
  * the kernel holds a bounded amount for a slow reader and the rest stays visible to us. Above stream_buffer_soft
  * bytes of unsent audio the client counts as backlogged
  * (metric); above stream_buffer_max the request is cancelled and the stream ends without its final chunk, so a
@@ -136,7 +138,10 @@ void srt_utf8_sanitize(const char *in, char *out, size_t cap);
 
 /* ------------------------------------------------------------------ speech requests (http_request.c) */
 
-typedef enum srt_http_audio_format { SRT_HTTP_WAV = 0, SRT_HTTP_PCM, SRT_HTTP_FLAC } srt_http_audio_format;
+/* The same values as srt_audio_codec (host/audio/audio_encode.h), which encodes them. */
+typedef enum srt_http_audio_format {
+    SRT_HTTP_WAV = 0, SRT_HTTP_PCM, SRT_HTTP_FLAC, SRT_HTTP_MP3, SRT_HTTP_OPUS
+} srt_http_audio_format;
 
 typedef struct srt_speech_limits {
     const char *const *voices;     /* NULL-terminated list of voices; NULL or empty = the request may not name one
@@ -155,10 +160,14 @@ typedef struct srt_speech_limits {
 
 typedef struct srt_speech_request {
     char *model, *input, *voice;   /* malloc'd; voice NULL = the default voice */
-    srt_http_audio_format format;  /* "response_format": wav (default) | pcm | flac */
-    int stream;                    /* "stream": true */
-    double speed;                  /* "speed" (0.25 .. 4, default 1): accepted and ignored */
-    int speed_ignored;             /* speed given and != 1: the response says so in X-Snacrt-Note */
+    char *instructions;            /* "instructions" (at most max_input_chars characters), malloc'd, or NULL: accepted
+                                      and reported in X-Snacrt-Note (no layout has a slot for them yet) */
+    srt_http_audio_format format;  /* "response_format": mp3 (default, as OpenAI's) | opus (Ogg) | wav | pcm | flac */
+    int stream;                    /* streamed: "stream": true or "stream_format": "audio" / "sse" */
+    int sse;                       /* "stream_format": "sse": server-sent events (srt_speech_stream) */
+    double speed;                  /* "speed" (0.25 .. 4, default 1): time-stretch without pitch change (libsonic,
+                                      host/audio/audio_speed.h), streamed too; the response says X-Snacrt-Speed */
+    int speed_ignored;             /* speed given and != 1 (the name is historical: the speed is applied) */
     int has_seed, has_temperature, has_top_p, has_repetition_penalty, has_max_tokens;
     uint64_t seed;                 /* 0 .. 2^53 - 1 */
     float temperature;             /* 0 .. 10 (0 = greedy) */
@@ -173,8 +182,10 @@ typedef struct srt_speech_request {
 
 /* Parse and validate a POST /v1/audio/speech body (n bytes, need not be NUL-terminated). Checks: UTF-8, no NUL,
  * a JSON object; "model" (string, accepted) and "input" (non-empty string of at most max_input_chars
- * characters) required; "voice" a voice or an alias (case-insensitive; out->voice is the layout's voice); "response_format" one of wav|pcm|flac; "stream" boolean, not with
- * flac; numbers finite, in range and of the right type; "stream_format" absent or "audio"; "audio" a string of
+ * characters) required; "voice" a voice or an alias (case-insensitive; out->voice is the layout's voice); "response_format" one of
+ * mp3|opus|wav|pcm|flac (aac: a 400 naming these); "stream" boolean; "stream_format" "audio" (streams the encoded
+ * file as it is made) or "sse" (OpenAI's speech.audio.delta / speech.audio.done events), neither with flac;
+ * numbers finite, in range and of the right type; "audio" a string of
  * base64 (whitespace ignored, padding optional, a "data:...;base64," prefix allowed) of at most max_audio_bytes
  * decoded bytes (else 413) that libsndfile reads as audio. Unknown fields are ignored. Returns 0, or -1 with a
  * 400 (413) in err (out is then empty); messages name the field. */
@@ -197,10 +208,10 @@ int srt_speech_request_has_sampling(const srt_speech_request *req);
 
 /* 44-byte canonical WAV header, mono s16le. n_samples < 0: streaming, sizes set to 0xFFFFFFFF ("unknown"). */
 void srt_wav_header(uint8_t out[44], int sample_rate, int64_t n_samples);
-/* MIME type of a format ("audio/wav", "audio/pcm", "audio/flac"). */
+/* MIME type of a format ("audio/wav", "audio/pcm", "audio/flac", "audio/mpeg", "audio/ogg"). */
 const char *srt_http_audio_mime(srt_http_audio_format format);
-/* Encode a whole mono signal as a response body: WAV (header + s16le), raw s16le, or FLAC 16-bit (libsndfile
- * through virtual IO into memory). *out malloc'd. */
+/* Encode a whole mono signal as a response body: WAV (header + s16le), raw s16le, FLAC 16-bit, mp3 or Ogg/Opus
+ * (srt_audio_encode_all). *out malloc'd. */
 srt_status srt_http_encode_audio(srt_http_audio_format format, const float *pcm, int64_t n, int sample_rate,
                                  uint8_t **out, size_t *n_out);
 /* {"error":{"message":...,"type":...,"param":...,"code":...}} as OpenAI's API answers, malloc'd (NULL on allocation
@@ -218,6 +229,20 @@ char *srt_http_model_json(const char *model, const char *const *voices, int samp
  * pairs or NULL) */
 char *srt_http_voices_json(const char *const *voices, const char *const *aliases, int sample_rate);
 
+/* ------------------------------------------------------------------ streamed speech bodies (http_speech_stream.c) */
+
+/* The body of a streamed speech response, made as the audio comes: the encoded file's bytes (sse = 0) or OpenAI's
+ * server-sent events (sse = 1): `data: {"type":"speech.audio.delta","audio":"<base64 of the next bytes>"}` and
+ * last `data: {"type":"speech.audio.done","usage":{"input_tokens":..,"output_tokens":..,"total_tokens":..}}`.
+ * push / finish hand out the next bytes to send (*data valid until the next call). flac cannot be streamed. */
+typedef struct srt_speech_stream srt_speech_stream;
+srt_status srt_speech_stream_open(srt_http_audio_format format, int sse, int sample_rate, srt_speech_stream **out);
+srt_status srt_speech_stream_push(srt_speech_stream *s, const float *pcm, int64_t n, const uint8_t **data,
+                                  size_t *n_data);
+srt_status srt_speech_stream_finish(srt_speech_stream *s, const srt_tts_stats *stats, const uint8_t **data,
+                                    size_t *n_data);
+void srt_speech_stream_free(srt_speech_stream *s);
+
 /* ------------------------------------------------------------------ metrics (http_metrics.c) */
 
 #define SRT_HTTP_TTFA_BUCKETS 10   /* time-to-first-audio histogram upper bounds, seconds (last = +Inf) */
@@ -229,6 +254,8 @@ typedef struct srt_http_counters {
     srt_http_status_count by_status[SRT_HTTP_MAX_STATUS_SERIES]; int n_by_status;
     int64_t ttfa_bucket[SRT_HTTP_TTFA_BUCKETS];  /* cumulative counts as exposed: observations <= bound */
     double ttfa_sum_s; int64_t ttfa_count;
+    int64_t ttfb_bucket[SRT_HTTP_TTFA_BUCKETS];  /* time to the first byte of a speech body handed to the socket */
+    double ttfb_sum_s; int64_t ttfb_count;
     double rtf_sum; int64_t rtf_count;           /* audio seconds / wall seconds of finished speech requests */
     int64_t cancelled_client_gone, cancelled_overflow, cancelled_shutdown;
     int64_t streams_backlogged;                  /* streaming clients whose backlog went over the soft bound */
@@ -245,6 +272,9 @@ void srt_http_counters_add_status(srt_http_counters *c, srt_http_route route, in
 /* Record one time to first audio (seconds) and one real-time factor. */
 void srt_http_counters_observe_ttfa(srt_http_counters *c, double seconds);
 void srt_http_counters_observe_rtf(srt_http_counters *c, double rtf);
+/* Record one time to first byte (seconds) of a speech response body: streamed, its first audio bytes handed to
+ * the socket; whole, the body queued. */
+void srt_http_counters_observe_ttfb(srt_http_counters *c, double seconds);
 /* Prometheus text exposition (version 0.0.4) of the server counters and the engine metrics; malloc'd. */
 char *srt_http_metrics_text(const srt_http_counters *c, const srt_tts_metrics *m);
 

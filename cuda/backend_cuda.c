@@ -198,6 +198,11 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     return SRT_OK;
 }
 
+srt_status srt_cuda_enter_device(int device) {
+    SRT_CHECK_CUDA(cudaSetDevice(device));
+    return SRT_OK;
+}
+
 srt_status srt_cuda_backend_create(int device, srt_backend *out) {
     memset(out, 0, sizeof *out);
     int count = 0;

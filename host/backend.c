@@ -25,6 +25,10 @@ srt_status srt_cuda_backend_create(int device, srt_backend *out) {
     return srt_error(SRT_ERR_NO_DEVICE, "this snacrt was built without the CUDA backend (nvcc was not found at "
                      "configure time); use --device cpu");
 }
+srt_status srt_cuda_enter_device(int device) {
+    (void)device;
+    return SRT_OK;
+}
 
 srt_status srt_cuda_list_devices(srt_device_info *devs, int cap, int *n, char *note, size_t note_size) {
     (void)devs; (void)cap;
@@ -35,6 +39,11 @@ srt_status srt_cuda_list_devices(srt_device_info *devs, int cap, int *n, char *n
     return SRT_OK;
 }
 #endif
+
+srt_status srt_backend_enter_thread(const char *name) {
+    if (!name || strncmp(name, "cuda", 4)) return SRT_OK;
+    return srt_cuda_enter_device(name[4] == ':' ? atoi(name + 5) : 0);
+}
 
 srt_status srt_backend_create(const char *name, int n_threads, srt_backend *out) {
     memset(out, 0, sizeof *out);

@@ -249,6 +249,11 @@ srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out);
 srt_status srt_cpu_backend_create(int n_threads, srt_backend *out);
 /* Defined only when the CUDA backend is linked in (SNACRT_WITH_CUDA); otherwise srt_backend_create reports it. */
 srt_status srt_cuda_backend_create(int device, srt_backend *out);
+/* Make the device of backend `name` current on the calling thread ("cuda:N": cudaSetDevice(N), as CUDA keeps the
+ * current device per host thread; host backends: nothing). A thread that runs a "cuda:N" backend it did not create
+ * calls it first. srt_cuda_enter_device: defined with the CUDA backend (SNACRT_WITH_CUDA). */
+srt_status srt_backend_enter_thread(const char *name);
+srt_status srt_cuda_enter_device(int device);
 /* The CUDA devices for srt_list_devices (cuda/devices_cuda.c), or why there is none in note; a stub in backend.c
  * when the CUDA backend is not linked in. */
 srt_status srt_cuda_list_devices(srt_device_info *devs, int cap, int *n, char *note, size_t note_size);

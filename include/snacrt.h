@@ -4,12 +4,15 @@
  *
  * Public vs internal: the public API is exactly what the headers in include/ declare:
  *   snacrt.h            status and errors, the codec (encode / decode, batched, chunked, streaming), the language
- *                       model (load, forward, sampler, batched generate); includes the five below
+ *                       model (load, forward, sampler, batched generate); includes the headers below
  *   snacrt_audio.h      audio files in and out, resampling
  *   snacrt_codes.h      SNAC codes to and from files (json, npy, laion, orpheus)
  *   snacrt_tokenizer.h  a tokenizer.json on its own
  *   snacrt_tts.h        the TTS engine: submit text, receive PCM through a callback
- *   snacrt_dataset.h    dataset tokenization (audio corpora -> sharded codes), its plan and merge-index
+ *   snacrt_dataset.h    dataset tokenization (audio corpora -> sharded codes), its plan and merge-index;
+ *                       detokenize (shards -> audio files)
+ *   snacrt_serve.h      the OpenAI-compatible HTTP server over a TTS engine (not included by this file: a client
+ *                       that serves includes it)
  *   snacrt_chat.h       (included on its own) conversations on the TTS engine: text and audio in and out
  * These are installed (cmake --install) and exported by the shared library (libsnacrt.so exports only the srt_
  * functions declared here; see cmake/public_symbols.cmake). Everything declared in host/ (backend.h, common.h,

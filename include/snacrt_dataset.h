@@ -21,7 +21,8 @@
  *   index.json, index.items.jsonl,      written by merge-index (and at the end of a run when N == 1): shards,
  *   errors.jsonl                        totals, the items sorted by key with their shard and codes hash, errors
  * These files are the "output set": byte-identical between an uninterrupted run and any crash + --resume
- * sequence. Timings only go to the summary (stdout), never into the output set. */
+ * sequence. Timings only go to the summary (stdout), never into the output set.
+ * Detokenize (ds_detokenize.c, `snacrt detokenize`): shards back to audio files. */
 #ifndef SNACRT_DATASET_H
 #define SNACRT_DATASET_H
 
@@ -177,6 +178,41 @@ typedef struct srt_ds_merge_result {
  * settings, every planned shard committed and its files present, no key twice. A failed check: SRT_ERR_FORMAT
  * naming what is missing or duplicated, and nothing is written. */
 srt_status srt_ds_merge_index(const char *out_dir, srt_ds_merge_result *result);
+
+/* ---------------------------------------------------------------- detokenize: shards -> audio files */
+
+typedef struct srt_detokenize_options {
+    const char *model_dir;            /* the SNAC model folder the codes were made with */
+    const char *device;               /* codec backend: "cpu" (NULL), "cpu-ref", "cuda[:N]" */
+    int n_threads;                    /* 0 = all cores */
+    const char *const *inputs;        /* shard files (.jsonl, .csv, .bin with its .idx) or folders: every shard in
+                                         a folder, sorted by name (not .done.jsonl, index or error files) */
+    int n_inputs;
+    const char *out_dir;              /* created if missing */
+    const char *const *keys;          /* only these items, each must be found (n_keys 0: every item) */
+    int n_keys;
+    int64_t limit;                    /* only the first `limit` items (< 0: all); excludes keys */
+    const char *format;               /* "wav" (NULL) or "flac" */
+    int sample_format;                /* an srt_audio_write_format (snacrt_audio.h): SRT_AUDIO_S16 (0) or
+                                         SRT_AUDIO_F32 (wav only) */
+    int64_t noise_seed;               /* the decoder's noise blocks: < 0 off, else seeded */
+    int max_batch;                    /* items per decoder call, 1..64 (0 = 8; fewer when they are long) */
+} srt_detokenize_options;
+
+typedef struct srt_detokenize_result {
+    int64_t items;                    /* audio files written */
+    int64_t samples;                  /* samples written (all files) */
+    int sample_rate;
+    int64_t shards;                   /* shard files read */
+    int n_empty_folders;              /* input folders without a shard ... */
+    const char *empty_folder;         /* ... the first of them (points into inputs), NULL if none */
+} srt_detokenize_result;
+
+/* Decode the items of tokenize shards to one audio file each in out_dir, named after its key (made
+ * filesystem-safe and unique; an audio extension in the key is replaced: key a.flac -> a.wav), cut to the item's
+ * n_samples. Items are decoded in batches with the streaming decoder (memory flat in their lengths). On failure
+ * the message names the shard and item; no half-written file is left. result may be NULL. */
+srt_status srt_detokenize(const srt_detokenize_options *opts, srt_detokenize_result *result);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,13 @@ typedef struct srt_tts_config {
     /* additions (H4) */
     int max_piece_chars;            /* long texts are cut into pieces of at most this many bytes at sentence
                                        boundaries, each generated with its own prompt (0 = 200) */
+    /* additions (#18): data-parallel replicas behind one engine handle (host/tts/tts_replicas.c) */
+    const char *devices;            /* NULL: one engine on `backend`. Else the devices of all replicas: "cuda:0-3",
+                                       "cuda:0,1,4,5" (each consecutive run of tp devices is one replica, tensor
+                                       parallel over them), or "cpu" / "cpu-ref" with `replicas` */
+    int replicas;                   /* engine replicas on a host backend, each a thread group of n_threads /
+                                       replicas threads (0/1 = one; with cuda devices it must be 0 or
+                                       devices / tp) */
 } srt_tts_config;
 
 /* Fill cfg with the defaults above (paths NULL). */
@@ -105,6 +112,27 @@ typedef struct srt_tts_metrics {
                                         (tensor parallel, a backend without sample/mask_rows, or on_logits) */
 } srt_tts_metrics;
 void srt_tts_get_metrics(srt_tts_engine *engine, srt_tts_metrics *m);
+
+/* Replicas (srt_tts_config.devices / replicas): srt_tts_submit sends a request to the healthy replica with the
+ * most free KV capacity (capacity minus the estimated demand, prompt + max_tokens, of the requests it holds), where
+ * it stays to the end; srt_tts_cancel finds it there; srt_tts_get_metrics sums the replicas. A replica that fails
+ * (a request ends with SRT_ERR_BACKEND) is drained: its other requests end at once with SRT_ERR_BACKEND naming the
+ * replica, it gets no new requests, and once its last callback returned it is reloaded and taken back. Test hook:
+ * env SNACRT_TEST_FAIL_REPLICA=K:N fails replica K at its N-th audio callback (once). */
+typedef enum srt_tts_replica_state {
+    SRT_TTS_REPLICA_UP = 0, SRT_TTS_REPLICA_DRAINING, SRT_TTS_REPLICA_RESTARTING, SRT_TTS_REPLICA_DOWN
+} srt_tts_replica_state;
+typedef struct srt_tts_replica_info {
+    char devices[64];               /* "cuda:0-1", "cpu#1" */
+    srt_tts_replica_state state;
+    int64_t failures, restarts;
+    int64_t kv_capacity_tokens, kv_demand_tokens;   /* the router's view */
+    int active;                     /* requests routed here and not finished */
+    srt_tts_metrics metrics;        /* this replica's engine (zero while it restarts) */
+} srt_tts_replica_info;
+/* Number of replicas (0 for an engine without replicas) and one replica's state (SRT_ERR_RANGE for a bad i). */
+int srt_tts_replica_count(const srt_tts_engine *engine);
+srt_status srt_tts_get_replica_info(srt_tts_engine *engine, int i, srt_tts_replica_info *info);
 
 /* Codec sample rate and the voices the layout knows (NULL-terminated, owned by the engine). */
 int srt_tts_sample_rate(const srt_tts_engine *engine);

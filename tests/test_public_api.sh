@@ -17,8 +17,6 @@ check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL
 # Files that use internals, and why. Tests of internals belong here; behaviour tests, benchmarks of behaviour and
 # CLI commands do not (a CLI file here is work left: move what it needs into include/).
 declare -A INTERNAL=(
-  [host/cli/cmd_detokenize.c]="reads shards with the dataset reader (dataset/ds_format.h) and ds_is_audio_name; the reader is not public yet"
-  [host/cli/cmd_serve.c]="the HTTP server API shares serve/http_server.h with the server's pure-function internals; not split yet"
   [bench/bench_gemm.c]="benchmarks one backend op (the GEMM kernels)"
   [bench/bench_gpu_model.c]="reads the CUDA simulator's traffic counters (tests/cudasim/cudasim_api.h)"
   [bench/bench_lm_ops.c]="benchmarks the cpu and cpu-ref LM op tables side by side (lm/lm_ops.h)"

@@ -2,7 +2,7 @@
  * the TTS engine. Loads the models, serves until SIGINT/SIGTERM, then stops gracefully (stop accepting, cancel
  * what runs, join) and exits 0. One log line per request on stderr. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 #include "snacrt.h"
-#include "serve/http_server.h"
+#include "snacrt_serve.h"
 #include "snacrt_tts.h"
 #include "cli/cli_common.h"
 #include <arpa/inet.h>
@@ -19,6 +19,10 @@ static const char *USAGE =
     "  --api-key KEY             require 'Authorization: Bearer KEY' on /v1/ (default: $SNACRT_API_KEY if set)\n"
     "  --layout NAME|PATH        token layout: orpheus, laion-flat or a .json file\n"
     "  --device cpu|cpu-ref|cuda[:N]  --threads N   compute backend and CPU threads\n"
+    "  --devices LIST            replicas over several devices behind this one server: cuda:0-3, cuda:0,1,4,5\n"
+    "                            (each --tp consecutive devices are one replica), or cpu with --replicas\n"
+    "  --tp N                    tensor-parallel ranks per replica (default 1)\n"
+    "  --replicas N              engine replicas (cpu: thread groups of --threads / N; default 1)\n"
     "  --max-running N           streams generated together (default 16)\n"
     "  --max-queue N             waiting requests before 503 (default 256)\n"
     "  --max-tokens N            default and upper bound of a request's max_tokens (default 1200)\n"
@@ -79,7 +83,8 @@ int srt_cmd_serve(int argc, char **argv) {
             "--max-running", "--max-queue", "--max-tokens", "--max-input-chars", "--model-name", "--temperature",
             "--top-p", "--repetition-penalty", "--seed", "--http-threads", "--stream-buffer-max", "--timeout",
             "--max-audio-bytes", "--header-timeout", "--body-timeout", "--max-connections",
-            "--max-connections-per-client", "--max-audio-seconds", "--served-model-name", "--cors-origin"};
+            "--max-connections-per-client", "--max-audio-seconds", "--served-model-name", "--cors-origin", "--devices",
+            "--tp", "--replicas"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -105,6 +110,9 @@ int srt_cmd_serve(int argc, char **argv) {
             bad = !*val;
             break;
         case 28: hcfg.cors_origin = val; bad = !*val; break;
+        case 29: ecfg.devices = val; bad = !*val; break;
+        case 30: bad = cli_parse_int(val, 1, 64, &v); ecfg.tp = (int)v; break;
+        case 31: bad = cli_parse_int(val, 1, 64, &v); ecfg.replicas = (int)v; break;
         case 14: bad = cli_parse_float(val, &ecfg.sampling.temperature) || !(ecfg.sampling.temperature >= 0); break;
         case 15: bad = cli_parse_float(val, &ecfg.sampling.top_p) || !(ecfg.sampling.top_p >= 0 && ecfg.sampling.top_p <= 1);
             break;
@@ -166,6 +174,12 @@ int srt_cmd_serve(int argc, char **argv) {
     int n_voices = 0;
     for (const char *const *vv = srt_tts_voices(engine); vv && *vv; vv++) n_voices++;
     int v6 = strchr(hcfg.host, ':') != NULL;
+    for (int k = 0; k < srt_tts_replica_count(engine); k++) {
+        srt_tts_replica_info ri;
+        if (srt_tts_get_replica_info(engine, k, &ri) == SRT_OK)
+            fprintf(stderr, "snacrt serve: replica %d on %s (KV %lld tokens)\n", k, ri.devices,
+                    (long long)ri.kv_capacity_tokens);
+    }
     fprintf(stderr, "snacrt serve: listening on http://%s%s%s:%d/ (model %s, %d voices, %d Hz%s)\n", v6 ? "[" : "",
             hcfg.host, v6 ? "]" : "", srt_http_server_port(server), n_served ? served[0] : hcfg.model_id, n_voices,
             srt_tts_sample_rate(engine), hcfg.api_key && hcfg.api_key[0] ? ", API key required" : "");

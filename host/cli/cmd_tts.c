@@ -2,7 +2,12 @@
  *   snacrt tts -m LM --codec SNAC [options] TEXT (-o out.wav | --stream)   one request; --stream writes raw s16le
  *                                                                        PCM to stdout as it is generated
  *   snacrt tts -m LM --codec SNAC [options] --input prompts.jsonl -o DIR  a batch: one JSON object per line
- *                     {"text", "voice", "id", "seed"} -> DIR/<id>.wav, a progress bar on stderr, DIR/summary.json
+ *                     {"text", "voice", "id", "seed"} -> DIR/<id>.wav, a progress bar on stderr, DIR/summary.json;
+ *                     each file is written as DIR/.partial-<id>.wav and renamed when whole, then its id is appended
+ *                     (fsynced) to the done-log DIR/done-wI-ofN.log; --resume skips the ids logged there (kill -9
+ *                     safe); --shard-index I --num-shards N takes lines j with j mod N = I (Slurm arrays);
+ *                     --devices / --tp / --replicas spread the items over engine replicas (same output: every item
+ *                     is seeded, by its "seed" or --seed, whatever replica or batch it lands in)
  * Exit codes: 0 ok, 1 a failure (model, I/O, a failed request or a bad jsonl line), 2 bad arguments. */
 #include "snacrt.h"
 #include "snacrt_tts.h"
@@ -31,7 +36,11 @@ static const char *USAGE =
     "  --seed S --temperature T --top-p P --top-k K --repetition-penalty R --max-tokens N\n"
     "                            sampling (defaults: 0, 0.6, 0.8, off, 1.1, 1200)\n"
     "  --max-running N           streams generated together (default 16)\n"
-    "  --device cpu|cpu-ref|cuda[:N]  --threads N\n";
+    "  --device cpu|cpu-ref|cuda[:N]  --threads N\n"
+    "  --devices LIST --tp N --replicas N   replicas over devices (cuda:0-3: each --tp consecutive devices one\n"
+    "                            replica, tensor parallel) or CPU thread groups (cpu --replicas N)\n"
+    "  --resume                  (--input) skip the items in OUTDIR's done-log of this shard\n"
+    "  --shard-index I --num-shards N   (--input) be worker I of N: lines j with j mod N = I (default 0 of 1)\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -45,6 +54,7 @@ typedef struct job {
     srt_audio_writer *writer;     /* file output, or NULL with to_stdout */
     int to_stdout;
     char *path;
+    char *final_path;             /* batch items: path is the partial file, renamed to final_path when whole */
     int done;
     srt_status status;
     char error[512];
@@ -103,21 +113,26 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
     return cancel;
 }
 
-/* Close a finished job's file: keep it when everything went well, remove it otherwise. Returns 0 when ok. */
+/* Close a finished job's file: keep it when everything went well (a batch item's partial file renamed to its
+ * final name), remove it otherwise. Returns 0 when ok. */
 static int finish_job(job *j) {
     int ok = j->status == SRT_OK && j->write_status == SRT_OK;
     if (j->writer) {
         srt_status st = srt_audio_write_close(j->writer);
         j->writer = NULL;
         if (ok && st != SRT_OK) { ok = 0; snprintf(j->error, sizeof j->error, "%s", srt_last_error()); }
+        if (ok && j->final_path && rename(j->path, j->final_path)) {
+            ok = 0;
+            snprintf(j->error, sizeof j->error, "%s: cannot rename to %s: %s", j->path, j->final_path, strerror(errno));
+        }
         if (!ok) remove(j->path);
     }
     return ok ? 0 : -1;
 }
 
 typedef struct options {
-    const char *lm_dir, *codec_dir, *voice, *layout, *out, *input, *audio, *device, *text;
-    int stream, threads, max_running;
+    const char *lm_dir, *codec_dir, *voice, *layout, *out, *input, *audio, *device, *text, *devices;
+    int stream, threads, max_running, tp, replicas, resume, shard_index, num_shards;
     srt_sampling_params sp;
 } options;
 
@@ -127,6 +142,7 @@ static int parse_args(int argc, char **argv, options *o) {
         const char *a = argv[i], *val = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(USAGE, stdout); return -1; }
         if (!strcmp(a, "--stream")) { o->stream = 1; continue; }
+        if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
         if (a[0] != '-' || !a[1]) {
             if (o->text) return cli_usage_error("tts", USAGE, "more than one TEXT argument ('%s')", a);
             o->text = a;
@@ -134,7 +150,8 @@ static int parse_args(int argc, char **argv, options *o) {
         }
         const char *flags[] = {"-m", "--model", "--codec", "--voice", "--layout", "-o", "--output", "--input",
                                "--audio", "--device", "--seed", "--temperature", "--top-p", "--top-k",
-                               "--repetition-penalty", "--max-tokens", "--threads", "--max-running"};
+                               "--repetition-penalty", "--max-tokens", "--threads", "--max-running", "--devices",
+                               "--tp", "--replicas", "--shard-index", "--num-shards"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -158,6 +175,11 @@ static int parse_args(int argc, char **argv, options *o) {
         case 15: bad = cli_parse_int(val, 1, 1 << 20, &v); o->sp.max_tokens = (int)v; break;
         case 16: bad = cli_parse_int(val, 1, 1024, &v); o->threads = (int)v; break;
         case 17: bad = cli_parse_int(val, 1, 4096, &v); o->max_running = (int)v; break;
+        case 18: o->devices = val; bad = !*val; break;
+        case 19: bad = cli_parse_int(val, 1, 64, &v); o->tp = (int)v; break;
+        case 20: bad = cli_parse_int(val, 1, 64, &v); o->replicas = (int)v; break;
+        case 21: bad = cli_parse_int(val, 0, 99998, &v); o->shard_index = (int)v; break;
+        case 22: bad = cli_parse_int(val, 1, 99999, &v); o->num_shards = (int)v; break;
         }
         if (bad) return cli_usage_error("tts", USAGE, "bad value for %s: '%s'", a, val);
     }
@@ -166,7 +188,10 @@ static int parse_args(int argc, char **argv, options *o) {
         if (o->text || o->stream || o->audio)
             return cli_usage_error("tts", USAGE, "--input takes no TEXT, --stream or --audio");
         if (!o->out) return cli_usage_error("tts", USAGE, "--input needs -o OUTDIR");
+        if (!o->num_shards) o->num_shards = 1;
+        if (o->shard_index >= o->num_shards) return cli_usage_error("tts", USAGE, "--shard-index must be < --num-shards");
     } else {
+        if (o->resume || o->num_shards) return cli_usage_error("tts", USAGE, "--resume and --num-shards need --input");
         if (!o->text) return cli_usage_error("tts", USAGE, "need a TEXT (or --input FILE.jsonl)");
         if (!o->stream == !o->out) return cli_usage_error("tts", USAGE, "need exactly one of -o FILE and --stream");
     }
@@ -181,6 +206,9 @@ static srt_status start_engine(const options *o, srt_tts_engine **e) {
     cfg.layout = o->layout;
     cfg.backend = o->device;
     cfg.n_threads = o->threads;
+    cfg.devices = o->devices;
+    cfg.tp = o->tp;
+    cfg.replicas = o->replicas;
     if (o->max_running) cfg.max_running = o->max_running;
     cfg.sampling = o->sp;
     return srt_tts_engine_create(&cfg, e);
@@ -274,7 +302,7 @@ static int id_ok(const char *id) {
 
 /* Parse and submit one jsonl line; 0 ok, -1 a bad line (reported). Submits wait while the queue is full. */
 static int submit_line(const options *o, srt_tts_engine *e, const char *line, int lineno, job *j, char **seen_ids,
-                       int n_seen) {
+                       int n_seen, char **done_ids, int n_done) {
     cJSON *root = cJSON_Parse(line);
     const char *why = NULL;
     char msg[600];
@@ -297,6 +325,8 @@ static int submit_line(const options *o, srt_tts_engine *e, const char *line, in
         else snprintf(idbuf, sizeof idbuf, "line%d", lineno);
         if (!id_ok(idbuf)) why = "\"id\" is not usable as a file name";
         for (int k = 0; k < n_seen && !why; k++) if (!strcmp(seen_ids[k], idbuf)) why = "duplicate \"id\"";
+        for (int k = 0; k < n_done && !why; k++)
+            if (!strcmp(done_ids[k], idbuf)) { cJSON_Delete(root); return 1; }   /* done in an earlier run */
     }
     int rc = -1;
     if (!why) {
@@ -304,8 +334,11 @@ static int submit_line(const options *o, srt_tts_engine *e, const char *line, in
         if (seed) sp.seed = (uint64_t)seed->valuedouble;
         size_t n = strlen(o->out) + strlen(idbuf) + 8;
         j->id = strdup(idbuf);
-        j->path = malloc(n);
-        snprintf(j->path, n, "%s/%s.wav", o->out, idbuf);
+        j->path = malloc(n + 16);
+        j->final_path = malloc(n);
+        if (!j->path || !j->final_path) { cJSON_Delete(root); fprintf(stderr, "snacrt tts: out of memory\n"); return -1; }
+        snprintf(j->path, n + 16, "%s/.partial-%s.wav", o->out, idbuf);
+        snprintf(j->final_path, n, "%s/%s.wav", o->out, idbuf);
         srt_status st = srt_audio_write_open(j->path, srt_tts_sample_rate(e), SRT_AUDIO_S16, &j->writer);
         srt_tts_request req = {.text = text->valuestring, .voice = cJSON_IsString(voice) ? voice->valuestring : NULL,
                                .sampling = &sp};
@@ -359,12 +392,57 @@ static int read_lines(const char *path, char ***lines, int **linenos, int *n) {
     return 0;
 }
 
+/* The done-log: ids of finished items, one a line, fsynced. On --resume the complete lines are kept (a torn last
+ * line from a kill is dropped by writing the log again); without it the log starts empty. */
+static FILE *open_done_log(const options *o, char ***ids, int *n_ids) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/done-w%d-of%d.log", o->out, o->shard_index, o->num_shards);
+    *ids = NULL;
+    *n_ids = 0;
+    if (o->resume) {
+        char **lines = NULL;
+        int *linenos = NULL, n = 0;
+        FILE *probe = fopen(path, "r");
+        if (probe) {
+            fclose(probe);
+            if (read_lines(path, &lines, &linenos, &n)) return NULL;
+            /* read_lines drops the newline: keep a line only if the file had one after it */
+            FILE *f = fopen(path, "rb");
+            int torn = 0;
+            if (f && !fseek(f, -1, SEEK_END)) torn = fgetc(f) != '\n';
+            if (f) fclose(f);
+            if (torn && n > 0) free(lines[--n]);
+        }
+        free(linenos);
+        *ids = lines;
+        *n_ids = n;
+    }
+    FILE *log = fopen(path, "w");
+    if (!log) { fprintf(stderr, "snacrt tts: %s: cannot write the done-log: %s\n", path, strerror(errno)); return NULL; }
+    for (int i = 0; i < *n_ids; i++) fprintf(log, "%s\n", (*ids)[i]);
+    if (fflush(log) || fsync(fileno(log))) {
+        fprintf(stderr, "snacrt tts: %s: cannot write the done-log: %s\n", path, strerror(errno));
+        fclose(log);
+        return NULL;
+    }
+    return log;
+}
+
+static int log_done(FILE *log, const char *id) {
+    fprintf(log, "%s\n", id);
+    return fflush(log) || fsync(fileno(log)) ? -1 : 0;
+}
+
 static int run_batch(const options *o, srt_tts_engine *e) {
     char **lines = NULL;
     int *linenos = NULL, n_lines = 0;
     if (read_lines(o->input, &lines, &linenos, &n_lines)) return 1;
-    if (cli_mkdirs(o->out)) {
-        fprintf(stderr, "snacrt tts: %s: cannot create the directory: %s\n", o->out, strerror(errno));
+    char **done_ids = NULL;
+    int n_done_ids = 0;
+    FILE *log = NULL;
+    if (cli_mkdirs(o->out) || !(log = open_done_log(o, &done_ids, &n_done_ids))) {
+        if (!log) fprintf(stderr, "snacrt tts: %s: cannot create the directory or its done-log: %s\n", o->out,
+                          strerror(errno));
         for (int i = 0; i < n_lines; i++) free(lines[i]);
         free(lines); free(linenos);
         return 1;
@@ -372,17 +450,20 @@ static int run_batch(const options *o, srt_tts_engine *e) {
     job *jobs = calloc((size_t)(n_lines ? n_lines : 1), sizeof *jobs);
     char **ids = malloc(sizeof(char *) * (size_t)(n_lines ? n_lines : 1));
     if (!jobs || !ids) { fprintf(stderr, "snacrt tts: out of memory\n"); return 1; }
-    int n = 0, bad = 0, failed = 0;
+    int n = 0, bad = 0, failed = 0, skipped = 0;
     double t0 = now_ms();
     R.progress = 1;
     pthread_mutex_lock(&R.mu);
     R.n_total = n_lines;                      /* lowered as bad lines are found */
     pthread_mutex_unlock(&R.mu);
     for (int i = 0; i < n_lines; i++) {
-        if (submit_line(o, e, lines[i], linenos[i], &jobs[n], ids, n)) {
-            free(jobs[n].id); free(jobs[n].path);
+        int r = i % o->num_shards == o->shard_index
+                    ? submit_line(o, e, lines[i], linenos[i], &jobs[n], ids, n, done_ids, n_done_ids) : 2;
+        if (r) {
+            free(jobs[n].id); free(jobs[n].path); free(jobs[n].final_path);
             memset(&jobs[n], 0, sizeof jobs[n]);
-            bad++;
+            if (r < 0) bad++;
+            else if (r == 1) skipped++;
             pthread_mutex_lock(&R.mu);
             R.n_total--;
             draw_progress();
@@ -394,7 +475,12 @@ static int run_batch(const options *o, srt_tts_engine *e) {
     }
     for (int i = 0; i < n; i++) {
         wait_done(&jobs[i]);
-        if (finish_job(&jobs[i])) {
+        int rc_job = finish_job(&jobs[i]);
+        if (!rc_job && log_done(log, jobs[i].id)) {
+            snprintf(jobs[i].error, sizeof jobs[i].error, "cannot append to the done-log: %s", strerror(errno));
+            rc_job = -1;
+        }
+        if (rc_job) {
             failed++;
             pthread_mutex_lock(&R.mu);
             fprintf(stderr, "%ssnacrt tts: %s: %s\n", R.n_done < R.n_total ? "\n" : "", jobs[i].id,
@@ -404,12 +490,14 @@ static int run_batch(const options *o, srt_tts_engine *e) {
     }
     cJSON *sum = summary_json(jobs, n, now_ms() - t0, srt_tts_sample_rate(e), srt_tts_lookahead(e));
     cJSON_AddNumberToObject(sum, "bad_lines", bad);
+    cJSON_AddNumberToObject(sum, "skipped_done", skipped);
     char *s = cJSON_PrintUnformatted(sum);
-    size_t plen = strlen(o->out) + 16, slen = s ? strlen(s) : 0;
+    size_t plen = strlen(o->out) + 48, slen = s ? strlen(s) : 0;
     char *path = malloc(plen);
     srt_status st = SRT_ERR_NOMEM;
     if (s && path) {
-        snprintf(path, plen, "%s/summary.json", o->out);
+        if (o->num_shards > 1) snprintf(path, plen, "%s/summary-w%d-of%d.json", o->out, o->shard_index, o->num_shards);
+        else snprintf(path, plen, "%s/summary.json", o->out);
         s[slen] = '\n';                     /* the file ends with a newline; restored below */
         st = cli_write_output(path, s, slen + 1);
         s[slen] = 0;
@@ -417,7 +505,10 @@ static int run_batch(const options *o, srt_tts_engine *e) {
     printf("%s\n", s ? s : "{}");
     free(s); free(path);
     cJSON_Delete(sum);
-    for (int i = 0; i < n; i++) { free(jobs[i].id); free(jobs[i].path); }
+    for (int i = 0; i < n; i++) { free(jobs[i].id); free(jobs[i].path); free(jobs[i].final_path); }
+    for (int i = 0; i < n_done_ids; i++) free(done_ids[i]);
+    free(done_ids);
+    fclose(log);
     for (int i = 0; i < n_lines; i++) free(lines[i]);
     free(jobs); free(ids); free(lines); free(linenos);
     if (st != SRT_OK) return cli_fail("tts", st);

@@ -55,6 +55,8 @@ uint64_t ds_entries_fingerprint(const ds_entry *e, int64_t n);
 srt_status ds_units_expand(const ds_entry *e, int64_t n, int shard_index, int num_shards, ds_unit **out,
                            int64_t *n_out);
 void ds_units_free(ds_unit *u, int64_t n);
+/* mkdir -p: dir and its missing parents (SRT_ERR_IO naming the path). */
+srt_status ds_make_dirs(const char *dir);
 /* Is this file name an audio file we pick up when scanning a directory (by extension)? */
 int ds_is_audio_name(const char *name);
 

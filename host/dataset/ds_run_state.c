@@ -303,7 +303,7 @@ static int has_worker_files(const char *dir, const char *prefix) {
     return found;
 }
 
-static srt_status make_dirs(const char *dir) {
+srt_status ds_make_dirs(const char *dir) {
     char *p = srt_strdup(dir);
     if (!p) return SRT_ERR_NOMEM;
     srt_status st = SRT_OK;
@@ -327,7 +327,7 @@ static srt_status make_dirs(const char *dir) {
 srt_status ds_state_lock(const srt_ds_run_options *o, ds_lock *lock) {
     lock->fd = -1;
     lock->path = NULL;
-    SRT_TRY(make_dirs(o->out_dir));
+    SRT_TRY(ds_make_dirs(o->out_dir));
     char prefix[64], name[128];
     ds_worker_prefix(o->shard_index, o->num_shards, prefix, sizeof prefix);
     snprintf(name, sizeof name, "%s.lock", prefix);
@@ -387,7 +387,7 @@ void ds_state_unlock(ds_lock *lock) {
 srt_status ds_state_prepare(const srt_ds_run_options *o, const char *plan_json, int64_t n_shards, ds_done_log *log) {
     memset(log, 0, sizeof *log);
     log->fd = -1;
-    SRT_TRY(make_dirs(o->out_dir));
+    SRT_TRY(ds_make_dirs(o->out_dir));
     char prefix[64], name[128];
     ds_worker_prefix(o->shard_index, o->num_shards, prefix, sizeof prefix);
     snprintf(name, sizeof name, "%s.plan.json", prefix);

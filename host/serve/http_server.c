@@ -476,7 +476,7 @@ static enum MHD_Result reply_get(req_state *r) {
         pthread_mutex_lock(&s->lock);
         *c = s->counters;
         pthread_mutex_unlock(&s->lock);
-        text = srt_http_metrics_text(c, &m);
+        text = srt_http_metrics_append_replicas(srt_http_metrics_text(c, &m), s->engine);
         free(c);
         if (!text) return MHD_NO;
         return queue(r, 200, text_response(text, "text/plain; version=0.0.4; charset=utf-8"));

@@ -1,7 +1,8 @@
-/* snac_graph.c: SNAC encoder and decoder written once over the backend op table.
+/* snac_graph.c: SNAC encoder and offline decoder over the backend op table; the decoder runs the stage list of
+ * snac_stages.c that the streaming decoder runs too.
  * Batched signals of different lengths share one pass: each op receives per-item valid lengths so padding
  * reads as zero exactly like the reference's zero padding, and results never depend on the batch. */
-#include "snac/snac_model.h"
+#include "snac/snac_stages.h"
 #include <math.h>
 #include <string.h>
 
@@ -32,16 +33,22 @@ static void scale_valid(int batch, const int *valid, int64_t num, int64_t den, i
     for (int b = 0; b < batch; b++) out[b] = (int)((int64_t)valid[b] * num / den);
 }
 
-static srt_status run_conv(snac_model *m, const snac_conv *c, int batch, int in_len, const int *valid,
-                           const float *alpha, const float *x, const float *residual, float *y) {
+srt_status snac_conv_forward(snac_model *m, const snac_conv *c, int batch, int in_len, int padding,
+                             const int *valid, const float *alpha, const float *x, const float *residual, float *y) {
     srt_conv1d_args a = {
         .batch = batch, .in_ch = c->in_ch, .out_ch = c->out_ch, .in_len = in_len,
-        .out_len = (in_len + 2 * c->padding - c->dilation * (c->kernel - 1) - 1) / c->stride + 1,
-        .kernel = c->kernel, .stride = c->stride, .dilation = c->dilation, .padding = c->padding, .groups = c->groups,
+        .out_len = (in_len + 2 * padding - c->dilation * (c->kernel - 1) - 1) / c->stride + 1,
+        .kernel = c->kernel, .stride = c->stride, .dilation = c->dilation, .padding = padding, .groups = c->groups,
         .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .in_valid = valid, .y = y,
         .w_static = 1,   /* model weights */
     };
     return srt_op_conv1d(&(m)->be, &a);
+}
+
+/* A conv with the reference's zero padding. */
+static srt_status run_conv(snac_model *m, const snac_conv *c, int batch, int in_len, const int *valid,
+                           const float *alpha, const float *x, const float *residual, float *y) {
+    return snac_conv_forward(m, c, batch, in_len, c->padding, valid, alpha, x, residual, y);
 }
 
 /* x (batch, dim, len) updated in place: x += conv2(snake(conv1(snake(x)))). t: scratch of the same size. */
@@ -150,55 +157,51 @@ float snac_noise_value(int64_t seed, int block, int64_t t) {
 
 srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *valid, const float *z_q,
                                 int64_t noise_seed, float *audio) {
-    const snac_config *c = &m->cfg;
+    snac_stage stages[SNAC_MAX_STAGES];
+    int n_stages = snac_decoder_stages(m, stages);
     size_t cap = (size_t)batch * (size_t)snac_decoder_max_activation(m) * (size_t)T;
-    float *x = NULL, *t = NULL, *u = NULL, *noise_dev = NULL, *noise_host = NULL;
-    int *v = NULL;
-    srt_status st;
-    SRT_TRY_GOTO(workspace_alloc(m, batch, valid, cap, &x, &t, &u, &v), done);
-    if (c->depthwise) {
-        SRT_TRY_GOTO(run_conv(m, &m->dec_in_dw, batch, T, v, NULL, z_q, NULL, t), done);
-        SRT_TRY_GOTO(run_conv(m, &m->dec_in, batch, T, v, NULL, t, NULL, x), done);      /* x (batch, ch, T) */
-    } else {
-        SRT_TRY_GOTO(run_conv(m, &m->dec_in, batch, T, v, NULL, z_q, NULL, x), done);
-    }
-    if (m->dec_has_attn) SRT_TRY_GOTO(run_local_mha(m, &m->dec_attn, batch, T, x, u), done);
+    float *x = NULL, *t = NULL, *noise_dev = NULL, *noise_host = NULL;
+    int *v = srt_calloc((size_t)batch, sizeof(int), "valid lengths"),
+        *v_out = srt_calloc((size_t)batch, sizeof(int), "valid lengths");
+    srt_status st = SRT_OK;
+    if (!v || !v_out) { st = SRT_ERR_NOMEM; goto done; }
+    memcpy(v, valid, sizeof(int) * (size_t)batch);
+    SRT_TRY_GOTO(ws_alloc(m, cap, &x), done);                    /* activations (batch, ch, len) */
+    SRT_TRY_GOTO(ws_alloc(m, cap, &t), done);                    /* scratch; attention: 5 * batch * dim * T <= cap */
     int cur = T;
-    for (int i = 0; i < c->n_dec_rates; i++) {
-        const snac_decoder_block *blk = &m->dec_blocks[i];
-        int s = c->decoder_rates[i];
-        srt_convt1d_args ct = {
-            .batch = batch, .in_ch = blk->up.in_ch, .out_ch = blk->up.out_ch, .in_len = cur, .out_len = cur * s,
-            .kernel = blk->up.kernel, .stride = s, .padding = blk->up.padding, .groups = 1,
-            .x = x, .w = blk->up.w, .bias = blk->up.b, .in_alpha = blk->alpha, .in_valid = v, .y = t,
-            .w_static = 1,
-        };
-        SRT_TRY_GOTO(srt_op_conv_transpose1d(&(m)->be, &ct), done);                         /* t (batch, out, cur*s) */
-        float *sw = x; x = t; t = sw;
-        cur *= s;
-        scale_valid(batch, valid, cur, T, v);
-        if (blk->has_noise && noise_seed >= 0) {
-            size_t nn = (size_t)batch * cur;
+    const float *in = z_q;
+    for (int k = 0; k < n_stages; k++) {
+        const snac_stage *sg = &stages[k];
+        int out_len = (int)snac_stage_out_len(sg, cur);
+        scale_valid(batch, valid, out_len, T, v_out);
+        float *y = sg->kind == SNAC_STAGE_OUT ? audio : sg->kind == SNAC_STAGE_UP ? t : x;
+        snac_stage_args a = {.batch = batch, .in_len = cur, .out_len = out_len, .padded = 1, .valid = v,
+                             .valid_out = v_out, .x = (float *)in, .t = t, .res = x, .y = y};
+        if (sg->kind == SNAC_STAGE_IN) a.y = x;
+        if (sg->kind == SNAC_STAGE_UP) a.t = x;                  /* x is read only before t is written */
+        if (sg->kind == SNAC_STAGE_UP && m->dec_blocks[sg->block].has_noise && noise_seed >= 0) {
+            size_t nn = (size_t)batch * out_len;                 /* noise (batch, out_len) at absolute positions */
             noise_host = srt_malloc(nn * sizeof(float), "decoder noise");
             if (!noise_host) { st = SRT_ERR_NOMEM; goto done; }
             for (int b = 0; b < batch; b++)
-                for (int k = 0; k < cur; k++) noise_host[(size_t)b * cur + k] = snac_noise_value(noise_seed, i, k);
+                for (int j = 0; j < out_len; j++)
+                    noise_host[(size_t)b * out_len + j] = snac_noise_value(noise_seed, sg->block, j);
             SRT_TRY_GOTO(ws_alloc(m, nn, &noise_dev), done);
             SRT_TRY_GOTO(OPS(m)->upload(CTX(m), noise_dev, noise_host, nn * sizeof(float)), done);
-            SRT_TRY_GOTO(run_conv(m, &blk->noise_linear, batch, cur, v, NULL, x, NULL, t), done); /* h in t */
-            srt_noise_add_args na = {.batch = batch, .ch = blk->up.out_ch, .len = cur, .noise = noise_dev, .h = t, .x = x};
-            SRT_TRY_GOTO(srt_op_noise_add(&(m)->be, &na), done);
-            free(noise_host); noise_host = NULL;
-            ws_free(m, noise_dev); noise_dev = NULL;
+            a.noise = noise_dev;
         }
-        for (int k = 0; k < 3; k++) SRT_TRY_GOTO(run_residual_unit(m, &blk->units[k], batch, cur, v, x, t), done);
+        float *out = NULL;
+        SRT_TRY_GOTO(snac_stage_forward(m, sg, &a, &out), done);
+        if (sg->kind == SNAC_STAGE_UP) { t = x; x = out; }       /* the upsampled signal becomes x */
+        free(noise_host); noise_host = NULL;
+        ws_free(m, noise_dev); noise_dev = NULL;
+        in = out;
+        cur = out_len;
+        memcpy(v, v_out, sizeof(int) * (size_t)batch);
     }
-    SRT_TRY_GOTO(run_conv(m, &m->dec_out, batch, cur, v, m->dec_alpha, x, NULL, audio), done); /* (batch, 1, T*hop) */
-    srt_unary_args th = {.op = SRT_UNARY_TANH, .n = (int64_t)batch * cur, .x = audio, .y = audio};
-    SRT_TRY_GOTO(srt_op_unary(&(m)->be, &th), done);
 done:
-    ws_free(m, x); ws_free(m, t); ws_free(m, u); ws_free(m, noise_dev);
+    ws_free(m, x); ws_free(m, t); ws_free(m, noise_dev);
     free(noise_host);
-    free(v);
+    free(v); free(v_out);
     return st;
 }

@@ -116,6 +116,12 @@ srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *code
 srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *valid, const float *z_q,
                                 int64_t noise_seed, float *audio);
 
+/* A conv of the model over x (batch, in_ch, in_len) with `padding` zeros on each side; inputs past valid[b]
+ * (NULL: none) read as zero; alpha: Snake before the conv (NULL: none); residual added (NULL: none).
+ * y (batch, out_ch, out_len), out_len from the conv's kernel, dilation and stride. */
+srt_status snac_conv_forward(snac_model *m, const snac_conv *c, int batch, int in_len, int padding,
+                             const int *valid, const float *alpha, const float *x, const float *residual, float *y);
+
 /* LocalMHA on x (batch, dim, len) in place (x += attention(x)); len a multiple of the window.
  * scratch: 5 * batch * dim * len floats. */
 srt_status snac_local_mha_forward(snac_model *m, const snac_local_mha *a, int batch, int len, float *x,

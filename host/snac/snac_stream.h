@@ -1,33 +1,13 @@
 /* snac_stream.h: internals of the streaming SNAC decoder (snac_stream*.c).
- * The decoder graph is cut into "stages": each starts with the one op of its layer that reaches over time
- * (a k7 conv, the transposed conv, the attention window) and ends with the frame-local ops after it (1x1 convs,
- * the noise, the residual add, tanh). A stage maps absolute input frames to absolute output frames; the functions
- * here say which outputs are computable from the inputs received so far (exactly the ones whose offline values
- * are already determined) and which inputs must still be kept. */
+ * It runs the decoder's stage list (snac_stages.h). A stage maps absolute input frames to absolute output frames;
+ * the functions here say which outputs are computable from the inputs received so far (exactly the ones whose
+ * offline values are already determined) and which inputs must still be kept. */
 #ifndef SRT_SNAC_STREAM_H
 #define SRT_SNAC_STREAM_H
 
-#include "snac/snac_model.h"
+#include "snac/snac_stages.h"
 
-#define SNAC_STREAM_MAX_STAGES (3 + SNAC_MAX_RATES * 4)
-
-typedef enum snac_stage_kind {
-    SNAC_STAGE_IN = 0,   /* [depthwise k7 ->] input conv (k7 or 1x1): latent -> decoder_dim */
-    SNAC_STAGE_ATTN,     /* LocalMHA over windows aligned to absolute frame 0 (in place, residual) */
-    SNAC_STAGE_UP,       /* Snake + transposed conv (upsampling by `stride`) [+ noise block] */
-    SNAC_STAGE_UNIT,     /* residual unit: x + conv1x1(snake(conv_k7_dilated(snake(x)))) */
-    SNAC_STAGE_OUT       /* Snake + conv k7 -> 1 channel, tanh */
-} snac_stage_kind;
-
-typedef struct snac_stage {
-    snac_stage_kind kind;
-    int block, unit;          /* decoder block (UP, UNIT) and residual unit index (UNIT) */
-    int in_ch, out_ch;
-    int halo;                 /* conv stages: frames read on each side of an output frame */
-    int stride, pad;          /* UP: upsampling factor and the transposed conv's padding */
-    int window;               /* ATTN: window length in frames */
-    int hist_cap;             /* input frames a stream keeps between pushes (left context + pending) */
-} snac_stage;
+#define SNAC_STREAM_MAX_STAGES SNAC_MAX_STAGES
 
 typedef struct snac_stream_plan {
     int n_stages;
@@ -85,7 +65,5 @@ int64_t snac_stage_avail(const snac_stage *s, int64_t in_have, int final, int64_
 int64_t snac_stage_first_input(const snac_stage *s, int64_t out);
 /* One past the last input frame that output frame `out` reads. */
 int64_t snac_stage_end_input(const snac_stage *s, int64_t out);
-/* Output length of a stage for an input of in_len frames (after the input's end is known). */
-int64_t snac_stage_out_len(const snac_stage *s, int64_t in_len);
 
 #endif

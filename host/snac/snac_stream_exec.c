@@ -158,19 +158,6 @@ static srt_status ws_reserve(snac_model *m, snac_stream_ws *ws, int which, size_
     return SRT_OK;
 }
 
-/* A stride-1 conv without padding over x (batch, in_ch, in_len): out_len = in_len - dilation * (kernel - 1). */
-static srt_status conv_valid(snac_model *m, const snac_conv *c, int batch, int64_t in_len, const float *alpha,
-                             const float *x, const float *residual, float *y) {
-    srt_conv1d_args a = {
-        .batch = batch, .in_ch = c->in_ch, .out_ch = c->out_ch, .in_len = (int)in_len,
-        .out_len = (int)(in_len - (int64_t)c->dilation * (c->kernel - 1)),
-        .kernel = c->kernel, .stride = 1, .dilation = c->dilation, .padding = 0, .groups = c->groups,
-        .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .in_valid = NULL, .y = y,
-        .w_static = 1,   /* model weights */
-    };
-    return srt_op_conv1d(&(m)->be, &a);
-}
-
 /* Gather columns: y (slots, ch, len) from rows of R by idx (slots, len). */
 static srt_status gather(snac_model *m, int slots, int ch, int64_t len, int64_t n_rows, const float *R,
                          const int32_t *idx, float *y) {
@@ -179,52 +166,18 @@ static srt_status gather(snac_model *m, int slots, int ch, int64_t len, int64_t 
     return srt_op_embed(&(m)->be, &a);
 }
 
-/* Run stage k's ops on the gathered input; *out receives the output buffer (slots, out_ch, nout). */
+/* Run stage k's ops (snac_stages.c, no padding) on the gathered input; *out receives the output buffer
+ * (slots, out_ch, nout). */
 static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage_shape *s, push_ws *w,
                                 srt_codec_stream *const *streams, const stage_io *io, int n, float *noise_host,
                                 float **out) {
     int B = s->n_slots;
-    switch (st->kind) {
-    case SNAC_STAGE_IN:
-        if (m->cfg.depthwise) {
-            SRT_TRY(conv_valid(m, &m->dec_in_dw, B, s->nx, NULL, w->X, NULL, w->T));      /* T (B, latent, nout) */
-            SRT_TRY(conv_valid(m, &m->dec_in, B, s->nout, NULL, w->T, NULL, w->Y));       /* Y (B, dim, nout) */
-        } else {
-            SRT_TRY(conv_valid(m, &m->dec_in, B, s->nx, NULL, w->X, NULL, w->Y));
-        }
-        *out = w->Y;
-        return SRT_OK;
-    case SNAC_STAGE_ATTN:
-        SRT_TRY(snac_local_mha_forward(m, &m->dec_attn, B, (int)s->nx, w->X, w->T));     /* X += attn(X) */
-        *out = w->X;
-        return SRT_OK;
-    case SNAC_STAGE_UNIT: {
-        const snac_residual_unit *u = &m->dec_blocks[st->block].units[st->unit];
-        SRT_TRY(conv_valid(m, &u->conv1, B, s->nx, u->alpha1, w->X, NULL, w->T));        /* T (B, ch, nout) */
-        SRT_TRY(conv_valid(m, &u->conv2, B, s->nout, u->alpha2, w->T, w->K, w->K));      /* K += conv2(T) */
-        *out = w->K;
-        return SRT_OK;
-    }
-    case SNAC_STAGE_OUT: {
-        SRT_TRY(conv_valid(m, &m->dec_out, B, s->nx, m->dec_alpha, w->X, NULL, w->Y));   /* Y (B, 1, nout) */
-        srt_unary_args th = {.op = SRT_UNARY_TANH, .n = (int64_t)B * s->nout, .x = w->Y, .y = w->Y};
-        SRT_TRY(srt_op_unary(&(m)->be, &th));
-        *out = w->Y;
-        return SRT_OK;
-    }
-    case SNAC_STAGE_UP: {
-        const snac_decoder_block *blk = &m->dec_blocks[st->block];
-        srt_convt1d_args ct = {
-            .batch = B, .in_ch = blk->up.in_ch, .out_ch = blk->up.out_ch, .in_len = (int)s->nx,
-            .out_len = (int)s->nout, .kernel = blk->up.kernel, .stride = blk->up.stride, .padding = 0, .groups = 1,
-            .x = w->X, .w = blk->up.w, .bias = blk->up.b, .in_alpha = blk->alpha, .in_valid = NULL, .y = w->Y,
-            .w_static = 1,
-        };
-        SRT_TRY(srt_op_conv_transpose1d(&(m)->be, &ct));                                   /* Y (B, out, nout) */
-        *out = w->Y;
-        int any_noise = 0;
+    snac_stage_args a = {.batch = B, .in_len = (int)s->nx, .out_len = (int)s->nout, .padded = 0,
+                         .x = w->X, .t = w->T, .res = w->K, .y = st->kind == SNAC_STAGE_UNIT ? w->K : w->Y};
+    int any_noise = 0;
+    if (st->kind == SNAC_STAGE_UP && m->dec_blocks[st->block].has_noise)
         for (int i = 0; i < n; i++) if (io[i].slot >= 0 && streams[i]->noise_seed >= 0) any_noise = 1;
-        if (!blk->has_noise || !any_noise) return SRT_OK;
+    if (any_noise) {
         /* noise (B, nout): the offline value at each absolute sample position; 0 for streams without noise */
         memset(noise_host, 0, sizeof(float) * (size_t)(B * s->nout));
         for (int i = 0; i < n; i++) {
@@ -235,13 +188,9 @@ static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage
                 row[o->off + (t - o->done)] = snac_noise_value(streams[i]->noise_seed, st->block, t);
         }
         SRT_TRY(OPS(m)->upload(CTX(m), w->noise, noise_host, sizeof(float) * (size_t)(B * s->nout)));
-        SRT_TRY(conv_valid(m, &blk->noise_linear, B, s->nout, NULL, w->Y, NULL, w->T));   /* h in T */
-        srt_noise_add_args na = {.batch = B, .ch = blk->up.out_ch, .len = (int)s->nout, .noise = w->noise,
-                                 .h = w->T, .x = w->Y};
-        return srt_op_noise_add(&(m)->be, &na);
+        a.noise = w->noise;
     }
-    }
-    return srt_error(SRT_ERR_INVALID_ARG, "streaming decode: unknown stage kind %d", (int)st->kind);
+    return snac_stage_forward(m, st, &a, out);
 }
 
 /* The dequantized latent of the new groups: Y (n, latent, G * S0), item i's frames at column 0. */

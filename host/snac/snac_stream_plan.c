@@ -1,5 +1,5 @@
-/* snac_stream_plan.c: the streaming decoder's stage list for a model and the frame arithmetic of each stage
- * (which outputs are final given the inputs so far, which inputs an output reads), and from it the lookahead. */
+/* snac_stream_plan.c: the streaming plan of a model's decoder stage list (snac_stages.c): the frame arithmetic of
+ * each stage (which outputs are final given the inputs so far, which inputs an output reads), and the lookahead. */
 #include "snac/snac_stream.h"
 
 static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -20,10 +20,6 @@ int64_t snac_stage_end_input(const snac_stage *s, int64_t out) {
     case SNAC_STAGE_UP: return floor_div(out + s->pad, s->stride) + 1;
     default: return out + s->halo + 1;
     }
-}
-
-int64_t snac_stage_out_len(const snac_stage *s, int64_t in_len) {
-    return s->kind == SNAC_STAGE_UP ? in_len * s->stride : in_len;
 }
 
 int64_t snac_stage_avail(const snac_stage *s, int64_t in_have, int final, int64_t out_len, int64_t done) {
@@ -50,43 +46,41 @@ srt_status snac_stream_plan_make(const snac_model *m, snac_stream_plan *plan) {
     const snac_config *c = &m->cfg;
     memset(plan, 0, sizeof *plan);
     snac_stage *st = plan->st;
-    int n = 0, ch = c->decoder_dim;
-    st[n] = (snac_stage){.kind = SNAC_STAGE_IN, .in_ch = c->latent_dim, .out_ch = ch};
-    if (c->depthwise) {
-        int h2 = 0;
-        SRT_TRY(same_conv_halo(&m->dec_in_dw, "the depthwise input conv", &st[n].halo));
-        if (m->dec_in.kernel != 1) SRT_TRY(same_conv_halo(&m->dec_in, "the input conv", &h2));
-        if (h2) return srt_error(SRT_ERR_UNSUPPORTED, "streaming decode: two wide input convs");
-    } else {
-        SRT_TRY(same_conv_halo(&m->dec_in, "the input conv", &st[n].halo));
-    }
-    st[n].hist_cap = 2 * st[n].halo;
-    n++;
-    if (m->dec_has_attn) {
-        st[n] = (snac_stage){.kind = SNAC_STAGE_ATTN, .in_ch = ch, .out_ch = ch, .window = m->dec_attn.window,
-                             .hist_cap = m->dec_attn.window};
-        n++;
-    }
-    for (int i = 0; i < c->n_dec_rates; i++) {
-        const snac_decoder_block *blk = &m->dec_blocks[i];
-        if (blk->up.kernel != 2 * blk->up.stride || blk->up.padding > blk->up.stride)
-            return srt_error(SRT_ERR_UNSUPPORTED, "streaming decode: block %d upsampling conv has kernel %d stride %d "
-                             "padding %d (expected kernel 2*stride)", i, blk->up.kernel, blk->up.stride, blk->up.padding);
-        st[n] = (snac_stage){.kind = SNAC_STAGE_UP, .block = i, .in_ch = blk->up.in_ch, .out_ch = blk->up.out_ch,
-                             .stride = blk->up.stride, .pad = blk->up.padding, .hist_cap = 2};
-        n++;
-        for (int k = 0; k < 3; k++) {
-            st[n] = (snac_stage){.kind = SNAC_STAGE_UNIT, .block = i, .unit = k, .in_ch = blk->up.out_ch,
-                                 .out_ch = blk->up.out_ch};
-            SRT_TRY(same_conv_halo(&blk->units[k].conv1, "a residual unit conv", &st[n].halo));
-            st[n].hist_cap = 2 * st[n].halo;
-            n++;
+    int n = snac_decoder_stages(m, st);
+    for (int k = 0; k < n; k++) {   /* the streaming arithmetic of each stage: halo, kept input frames */
+        snac_stage *s = &st[k];
+        switch (s->kind) {
+        case SNAC_STAGE_IN:
+            if (c->depthwise) {
+                int h2 = 0;
+                SRT_TRY(same_conv_halo(&m->dec_in_dw, "the depthwise input conv", &s->halo));
+                if (m->dec_in.kernel != 1) SRT_TRY(same_conv_halo(&m->dec_in, "the input conv", &h2));
+                if (h2) return srt_error(SRT_ERR_UNSUPPORTED, "streaming decode: two wide input convs");
+            } else {
+                SRT_TRY(same_conv_halo(&m->dec_in, "the input conv", &s->halo));
+            }
+            s->hist_cap = 2 * s->halo;
+            break;
+        case SNAC_STAGE_ATTN: s->hist_cap = s->window; break;
+        case SNAC_STAGE_UP: {
+            const snac_convt *up = &m->dec_blocks[s->block].up;
+            if (up->kernel != 2 * up->stride || up->padding > up->stride)
+                return srt_error(SRT_ERR_UNSUPPORTED, "streaming decode: block %d upsampling conv has kernel %d "
+                                 "stride %d padding %d (expected kernel 2*stride)", s->block, up->kernel, up->stride,
+                                 up->padding);
+            s->hist_cap = 2;
+            break;
+        }
+        case SNAC_STAGE_UNIT:
+            SRT_TRY(same_conv_halo(&m->dec_blocks[s->block].units[s->unit].conv1, "a residual unit conv", &s->halo));
+            s->hist_cap = 2 * s->halo;
+            break;
+        case SNAC_STAGE_OUT:
+            SRT_TRY(same_conv_halo(&m->dec_out, "the output conv", &s->halo));
+            s->hist_cap = 2 * s->halo;
+            break;
         }
     }
-    st[n] = (snac_stage){.kind = SNAC_STAGE_OUT, .in_ch = m->dec_out.in_ch, .out_ch = 1};
-    SRT_TRY(same_conv_halo(&m->dec_out, "the output conv", &st[n].halo));
-    st[n].hist_cap = 2 * st[n].halo;
-    n++;
     plan->n_stages = n;
     plan->group_frames = c->vq_strides[0];
     plan->group_samples = (int64_t)c->vq_strides[0] * c->hop_length;

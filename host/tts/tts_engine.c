@@ -26,10 +26,12 @@ void srt_tts_config_defaults(srt_tts_config *cfg) {
 
 static void free_cfg_strings(srt_tts_config *c) {
     free((char *)c->lm_dir); free((char *)c->codec_dir); free((char *)c->layout); free((char *)c->backend);
+    free((char *)c->devices);
 }
 
 void srt_tts_engine_free(srt_tts_engine *e) {
     if (!e) return;
+    tts_replicas_free(e->rep);
     if (e->thread_started) {
         pthread_mutex_lock(&e->mu);
         e->stop = 1;
@@ -104,6 +106,13 @@ static srt_status create_inner(srt_tts_engine *e) {
     return SRT_OK;
 }
 
+/* The scheduler thread runs the LM and codec backends it did not create: their device first (cuda:N). */
+static void *sched_entry(void *arg) {
+    srt_tts_engine *e = arg;
+    (void)srt_backend_enter_thread(e->cfg.backend);   /* a failure shows up in the first op */
+    return tts_sched_main(e);
+}
+
 srt_status srt_tts_engine_create(const srt_tts_config *cfg, srt_tts_engine **out) {
     *out = NULL;
     if (!cfg || !cfg->lm_dir || !cfg->codec_dir)
@@ -119,18 +128,21 @@ srt_status srt_tts_engine_create(const srt_tts_config *cfg, srt_tts_engine **out
     c->codec_dir = srt_strdup(cfg->codec_dir);
     c->layout = cfg->layout ? srt_strdup(cfg->layout) : NULL;
     c->backend = cfg->backend ? srt_strdup(cfg->backend) : NULL;
+    c->devices = cfg->devices ? srt_strdup(cfg->devices) : NULL;
     if (!c->max_running) c->max_running = 16;
     if (!c->max_queue) c->max_queue = 256;
     if (!c->prefill_chunk) c->prefill_chunk = 256;
     if (!c->max_input_chars) c->max_input_chars = 4096;
     if (!c->max_piece_chars) c->max_piece_chars = 200;
     e->next_id = 1;
-    srt_status st = (!c->lm_dir || !c->codec_dir || (cfg->layout && !c->layout) || (cfg->backend && !c->backend))
-                        ? srt_error(SRT_ERR_NOMEM, "out of memory") : create_inner(e);
-    if (st == SRT_OK) {
+    srt_status st = (!c->lm_dir || !c->codec_dir || (cfg->layout && !c->layout) || (cfg->backend && !c->backend) ||
+                     (cfg->devices && !c->devices))
+                        ? srt_error(SRT_ERR_NOMEM, "out of memory")
+                        : tts_replicas_wanted(c) ? tts_replicas_create(e) : create_inner(e);
+    if (st == SRT_OK && !e->rep) {
         pthread_mutex_init(&e->mu, NULL);
         pthread_cond_init(&e->cv, NULL);
-        if (pthread_create(&e->thread, NULL, tts_sched_main, e)) {
+        if (pthread_create(&e->thread, NULL, sched_entry, e)) {
             pthread_mutex_destroy(&e->mu);
             pthread_cond_destroy(&e->cv);
             st = srt_error(SRT_ERR_BACKEND, "could not start the scheduler thread");
@@ -147,6 +159,7 @@ srt_status srt_tts_submit(srt_tts_engine *e, const srt_tts_request *req, srt_tts
                           uint64_t *request_id) {
     if (request_id) *request_id = 0;
     if (!e) return srt_error(SRT_ERR_INVALID_ARG, "no engine");
+    if (e->rep) return tts_replicas_submit(e->rep, req, cb, user, request_id);
     tts_req *r = NULL;
     srt_status st = tts_req_create(e, req, cb, user, &r);
     if (st != SRT_OK) {
@@ -182,6 +195,7 @@ srt_status tts_enqueue(srt_tts_engine *e, tts_req *r, uint64_t *request_id) {
 
 void srt_tts_cancel(srt_tts_engine *e, uint64_t id) {
     if (!e || !id) return;
+    if (e->rep) { tts_replicas_cancel(e->rep, id); return; }
     pthread_mutex_lock(&e->mu);
     if (e->n_cancel == e->cap_cancel) {
         int cap = e->cap_cancel ? 2 * e->cap_cancel : 16;
@@ -198,6 +212,7 @@ void srt_tts_cancel(srt_tts_engine *e, uint64_t id) {
 void srt_tts_get_metrics(srt_tts_engine *e, srt_tts_metrics *m) {
     memset(m, 0, sizeof *m);
     if (!e) return;
+    if (e->rep) { tts_replicas_metrics(e->rep, m); return; }
     double now = tts_now_ms(), oldest = now;
     pthread_mutex_lock(&e->mu);
     *m = e->m;

@@ -5,7 +5,8 @@
  *   tts_audio.c    batched streaming decode of the frame groups and delivery to the callbacks
  *   tts_request.c  request copies, prompts (text pieces + audio prompt), freeing
  *   tts_text.c     sentence splitting
- *   tts_chat.c     conversations: submit, prompt of the turns, the answer's demultiplexer and events */
+ *   tts_chat.c     conversations: submit, prompt of the turns, the answer's demultiplexer and events
+ *   tts_replicas.c data-parallel replicas behind one handle (a facade engine with rep set) */
 #ifndef SRT_TTS_INTERNAL_H
 #define SRT_TTS_INTERNAL_H
 
@@ -62,8 +63,12 @@ typedef struct tts_req {
 
 #define TTS_RATE_SLOTS 128
 
+typedef struct tts_replicas tts_replicas;
+
 struct srt_tts_engine {
     srt_tts_config cfg;                /* paths/strings copied */
+    tts_replicas *rep;                 /* non-NULL: a facade over replicas (tts_replicas.c); only cfg, layout,
+                                          codec_info, lookahead and group_samples below are set */
     srt_lm *lm;
     srt_backend host;                  /* "cpu": masks and samples the rows the host path downloaded */
     srt_codec *codec;
@@ -168,6 +173,15 @@ void tts_mask_row(const srt_tts_engine *e, const tts_req *r, srt_mask_row *m);
 /* tts_audio.c: push pending groups (and final flushes) of every running request in one codec call and deliver the
  * audio; a request whose callback asks to cancel gets cancel = 1. */
 srt_status tts_audio_push(srt_tts_engine *e);
+
+/* tts_replicas.c: the facade's side of create / free / submit / cancel / metrics. */
+int tts_replicas_wanted(const srt_tts_config *c);
+srt_status tts_replicas_create(srt_tts_engine *facade);
+void tts_replicas_free(tts_replicas *rs);
+srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
+                               uint64_t *request_id);
+void tts_replicas_cancel(tts_replicas *rs, uint64_t id);
+void tts_replicas_metrics(tts_replicas *rs, srt_tts_metrics *m);
 
 /* tts_sched.c: the scheduler thread. */
 void *tts_sched_main(void *arg);

@@ -84,7 +84,9 @@ template <class K, class... A> inline auto bind_args(K kernel, A &&...args) {
 }
 
 template <class F> static void thunk_of(void *closure) { (*static_cast<F *>(closure))(); }
+void check_stream_device(cudaStream_t stream, const char *what);   /* runtime.cpp: CUDASIM_DEVICES */
 template <class F> inline void launch(const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, F fn) {
+    check_stream_device(stream, name);
     if (capturing(stream)) {
         record_op(stream, name, [=]() mutable { launch_impl(name, grid, block, smem, stream, &thunk_of<F>, &fn); });
         return;

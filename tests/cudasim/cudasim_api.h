@@ -29,6 +29,13 @@ uint64_t cudasim_launch_count(void);
 uint64_t cudasim_thread_count(void);
 /* Check every cudaMalloc'd allocation's red zones now; returns the number of clobbered ones (and records them). */
 int cudasim_check_redzones(void);
+/* Simulated devices (env CUDASIM_DEVICES=N, default 1; runtime.cpp): the count, the device an allocation
+ * (any address inside it) or a stream belongs to (-1: not one), and the bytes allocated on a device. */
+int cudasim_device_count(void);
+int cudasim_pointer_device(const void *p);
+struct CUstream_st;
+int cudasim_stream_device(struct CUstream_st *stream);   /* a cudaStream_t */
+size_t cudasim_device_bytes(int device);
 /* Stream capture: graphs launched with cudaGraphLaunch, and the operations (kernels, copies, memsets, cuBLAS
  * calls) those launches replayed, so far. */
 uint64_t cudasim_graph_launch_count(void);

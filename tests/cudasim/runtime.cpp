@@ -1,6 +1,10 @@
 /* runtime.cpp: CPU substitutes, resolved at link time, for the CUDA runtime calls snacrt uses.
- * One simulated device; every call is a synchronous host operation (streams and events exist only as
- * handles). cudaMalloc returns 256-byte aligned (as CUDA's), NaN-filled memory (0xff bytes) framed by 256-byte red
+ * Every call is a synchronous host operation (streams and events exist only as handles).
+ * Devices: one by default; env CUDASIM_DEVICES=N (1..64) presents N. As in CUDA the current device is per host
+ * thread (cudaSetDevice, default 0); cudaMalloc and cudaStreamCreate belong to the thread's current device;
+ * cudaMemGetInfo counts the current device's allocations; a kernel launched on a stream of another device than the
+ * launching thread's current one is reported as a violation (CUDA refuses it), and cudaMemcpyAsync likewise.
+ * All devices share one host memory and one simulator lock, so they run one launch at a time. cudaMalloc returns 256-byte aligned (as CUDA's), NaN-filled memory (0xff bytes) framed by 256-byte red
  * zones that are checked after every kernel launch and on cudaFree; a clobbered red zone is reported as an
  * out-of-bounds write. Copies, synchronizations and graph launches are counted (counters.cpp). Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path).
  * Stream capture (cudaStreamBeginCapture .. cudaStreamEndCapture, cudaGraphInstantiate, cudaGraphLaunch): work
@@ -30,10 +34,20 @@ namespace {
 const size_t kRedZone = 256;
 const unsigned char kRedByte = 0xA5;
 
-struct Allocation { size_t bytes; unsigned char *base; };
+struct Allocation { size_t bytes; unsigned char *base; int device; };
 std::map<uintptr_t, Allocation> g_allocs;   /* user pointer -> allocation */
 cudaError_t g_last = cudaSuccess;
-int g_device = 0;
+thread_local int t_device = 0;   /* the calling host thread's current device (CUDA: per thread) */
+const int kMaxDevices = 64;
+
+/* CUDASIM_DEVICES (1 .. 64, default 1); 0 with CUDASIM_NO_DEVICE=1. */
+int device_count() {
+    const char *nodev = getenv("CUDASIM_NO_DEVICE");
+    if (nodev && atoi(nodev)) return 0;
+    const char *n = getenv("CUDASIM_DEVICES");
+    int v = n ? atoi(n) : 1;
+    return v < 1 ? 1 : v > kMaxDevices ? kMaxDevices : v;
+}
 
 cudaError_t set_error(cudaError_t e) { if (e != cudaSuccess) g_last = e; return e; }
 
@@ -64,6 +78,7 @@ struct SimOp { std::string what; std::function<void()> fn; };
 enum CaptureState { CAPTURE_NONE = 0, CAPTURE_ACTIVE, CAPTURE_INVALIDATED };
 struct SimStream {
     int capture = CAPTURE_NONE;
+    int device = 0;               /* the device current when it was created */
     cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
     std::vector<SimOp> ops;
     std::string broken_by;        /* the call that invalidated the capture */
@@ -120,6 +135,17 @@ bool capturing(cudaStream_t stream) {
     SimStream *s = sim_stream(stream);
     return s && s->capture != CAPTURE_NONE;
 }
+/* A launch (or async copy) on `stream` from this thread: CUDA needs the stream's device to be current. */
+void check_stream_device(cudaStream_t stream, const char *what) {
+    std::lock_guard<std::recursive_mutex> device_lock(g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    if (s && s->device != t_device) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s on a stream of device %d while the thread's current device is %d "
+                 "(cudaSetDevice missing on this thread)", what, s->device, t_device);
+        cudasim_report(msg);
+    }
+}
 void record_op(cudaStream_t stream, const char *what, std::function<void()> op) {
     std::lock_guard<std::recursive_mutex> device_lock(g_device_mutex);
     SimStream *s = sim_stream(stream);
@@ -148,17 +174,45 @@ extern "C" int cudasim_check_redzones(void) {
     return bad;
 }
 
+extern "C" int cudasim_device_count(void) { return device_count(); }
+extern "C" int cudasim_pointer_device(const void *p) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    auto it = g_allocs.upper_bound((uintptr_t)p);
+    if (it == g_allocs.begin()) return -1;
+    --it;
+    return (uintptr_t)p < it->first + it->second.bytes ? it->second.device : -1;
+}
+extern "C" int cudasim_stream_device(cudaStream_t stream) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    SimStream *s = sim_stream(stream);
+    return s ? s->device : -1;
+}
+extern "C" size_t cudasim_device_bytes(int device) {
+    std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    size_t used = 0;
+    for (auto &kv : g_allocs) if (kv.second.device == device) used += kv.second.bytes;
+    return used;
+}
+
 cudaError_t cudaGetDeviceCount(int *count) {
-    const char *nodev = getenv("CUDASIM_NO_DEVICE");
-    if (nodev && atoi(nodev)) { *count = 0; return set_error(cudaErrorNoDevice); }
-    *count = 1;
+    *count = device_count();
+    return *count ? cudaSuccess : set_error(cudaErrorNoDevice);
+}
+cudaError_t cudaSetDevice(int device) {
+    if (device < 0 || device >= device_count()) return set_error(cudaErrorInvalidDevice);
+    t_device = device;
     return cudaSuccess;
 }
-cudaError_t cudaSetDevice(int device) { if (device != 0) return set_error(cudaErrorInvalidDevice); g_device = device; return cudaSuccess; }
-cudaError_t cudaGetDevice(int *device) { *device = g_device; return cudaSuccess; }
+cudaError_t cudaGetDevice(int *device) { *device = t_device; return cudaSuccess; }
 cudaError_t cudaDriverGetVersion(int *v) { *v = 13000; return cudaSuccess; }
 cudaError_t cudaRuntimeGetVersion(int *v) { *v = 13000; return cudaSuccess; }
-cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total) { *free_bytes = (size_t)8 << 30; *total = (size_t)16 << 30; return cudaSuccess; }
+/* Each device: 16 GiB, 8 GiB of it free before this process allocates (as if others held the rest). */
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total) {
+    size_t used = cudasim_device_bytes(t_device), avail = (size_t)8 << 30;
+    *free_bytes = used < avail ? avail - used : 0;
+    *total = (size_t)16 << 30;
+    return cudaSuccess;
+}
 
 cudaError_t cudaMalloc(void **ptr, size_t size) {
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
@@ -174,7 +228,7 @@ cudaError_t cudaMalloc(void **ptr, size_t size) {
     memset(base + kRedZone, 0xff, size);      /* NaN: reading memory nobody wrote shows up in results */
     memset(base + kRedZone + size, kRedByte, kRedZone);
     *ptr = base + kRedZone;
-    g_allocs[(uintptr_t)*ptr] = Allocation{size, base};
+    g_allocs[(uintptr_t)*ptr] = Allocation{size, base, t_device};
     return cudaSuccess;
 }
 
@@ -222,6 +276,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpy
 }
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream) {
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+    cudasim::check_stream_device(stream, "cudaMemcpyAsync");
     SimStream *s = sim_stream(stream);
     if (s && s->capture != CAPTURE_NONE) {
         /* a graph copies at replay time: host memory must stay valid and pinned (pageable memory is refused) */
@@ -259,6 +314,7 @@ cudaError_t cudaMemsetAsync(void *dst, int value, size_t count, cudaStream_t str
 cudaError_t cudaStreamCreate(cudaStream_t *stream) {
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
     SimStream *s = new SimStream();
+    s->device = t_device;
     g_streams.push_back(s);
     *stream = reinterpret_cast<cudaStream_t>(s);
     return cudaSuccess;
@@ -356,7 +412,7 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph) { delete reinterpret_cast<SimGra
 
 /* Device attributes: the simulator has no memory system, so its clock and bus width read 0. */
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device) {
-    if (device != 0) return set_error(cudaErrorInvalidDevice);
+    if (device < 0 || device >= device_count()) return set_error(cudaErrorInvalidDevice);
     switch (attr) {
     case cudaDevAttrMemoryClockRate: case cudaDevAttrGlobalMemoryBusWidth: *value = 0; return cudaSuccess;
     case cudaDevAttrMultiProcessorCount: *value = 1; return cudaSuccess;

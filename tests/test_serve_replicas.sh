@@ -1,0 +1,12 @@
+#!/bin/bash
+# test_serve_replicas.sh: `snacrt serve` over engine replicas: 64 concurrent requests over 2 CPU replicas (tp 2 each)
+# equal to one engine, 2 replicas x tp 2 over 4 simulated GPUs (CUDASIM_DEVICES=4) equal to one simulated device,
+# an injected replica failure loses none of the other replica's requests (tests/serve_replicas.py, python3 stdlib).
+set -u
+export SNACRT_SRC=${SNACRT_SRC:-.} SNACRT_BIN=${SNACRT_BIN:-build}
+# the simulated-GPU part needs the cuda device of a cudasim build
+if ! grep -q "SNACRT_CUDASIM:BOOL=ON" "$SNACRT_BIN/CMakeCache.txt" 2>/dev/null ||
+   grep -q "SNACRT_CUDA:BOOL=ON" "$SNACRT_BIN/CMakeCache.txt" 2>/dev/null; then
+    export SNACRT_TEST_NO_CUDASIM=1
+fi
+exec python3 "$SNACRT_SRC/tests/serve_replicas.py"

@@ -15,14 +15,19 @@
  *                                prefilled through the widen-to-f32 path, minutes per layer in the simulator;
  *                                gpu_model.py adds the KV reads of a 512-token context), prefill of `--prompt-len`
  *                                (512) tokens at batch 1
+ *   lm_attention                 one layer's KV store + decode attention at Orpheus-3B widths (24 query heads, 8 KV
+ *                                heads, head_dim 128, KV blocks of 16 scattered over the cache) with `--attn-context`
+ *                                (1000) tokens of context per sequence, batch 1, 8, 64, KV cache f32 and bf16 (model
+ *                                "3b-f32" / "3b-bf16"): the op called directly, no model, so the context is real
  * The cuBLAS substitute skips its arithmetic (CUDASIM_GEMM_SKIP=1: outputs zero; its counters are exact from the
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
  * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
- * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] [--prompt-len N]
- *                        [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2 (one of the two runs: split a long
+ * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] [--prompt-len N]
+ *                        [--decode-context N] [--attn-context N] [--lm 1b,3b] [--lm-layers 1|2 (one of the two runs: split a long
  *                        run over two processes)] [--arch 24khz,32khz,44khz] */
 #include "snacrt.h"
 #include "bench_common.h"
+#include "lm/lm_ops.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,9 +217,64 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
     return rc;
 }
 
+/* lm_attention runs (see the top comment); the cache holds zeros (traffic does not depend on the values). */
+static int attn_runs(int ctx, const int *batches, int n_batches) {
+    enum { H = 24, KVH = 8, D = 128, BS = 16 };
+    srt_backend be;
+    if (srt_backend_create("cuda", 0, &be) != SRT_OK) {
+        fprintf(stderr, "bench_gpu_model: cuda backend: %s\n", srt_last_error());
+        return 1;
+    }
+    int rc = 0;
+    const srt_dtype dts[2] = {SRT_F32, SRT_BF16};
+    for (int di = 0; di < 2 && !rc; di++)
+        for (int bi = 0; bi < n_batches && !rc; bi++) {
+            int B = batches[bi], max_blocks = (ctx + BS - 1) / BS;
+            size_t cache_bytes = srt_dtype_size(dts[di]) * (size_t)B * max_blocks * BS * KVH * D;
+            int32_t *table = malloc(sizeof(int32_t) * (size_t)B * max_blocks), *slot = malloc(sizeof(int32_t) * B);
+            int32_t *q_start = malloc(sizeof(int32_t) * B), *n_q = malloc(sizeof(int32_t) * B);
+            int32_t *ctx_len = malloc(sizeof(int32_t) * B);
+            float *q = calloc((size_t)B * H * D, sizeof(float)), *kv = calloc((size_t)B * KVH * D, sizeof(float));
+            for (int s = 0; s < B; s++) {
+                for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = b * B + s;   /* interleaved */
+                q_start[s] = s; n_q[s] = 1; ctx_len[s] = ctx;
+                slot[s] = table[(size_t)s * max_blocks + (ctx - 1) / BS] * BS + (ctx - 1) % BS;
+            }
+            void *kc = NULL, *vc = NULL, *dq = NULL, *dkv = NULL, *dout = NULL, *dtab = NULL, *dslot = NULL;
+            void *dqs = NULL, *dnq = NULL, *dctx = NULL;
+            srt_status st = srt_backend_alloc_zero(&be, cache_bytes, &kc);
+            if (st == SRT_OK) st = srt_backend_alloc_zero(&be, cache_bytes, &vc);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, q, sizeof(float) * (size_t)B * H * D, &dq);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, kv, sizeof(float) * (size_t)B * KVH * D, &dkv);
+            if (st == SRT_OK) st = srt_backend_alloc_zero(&be, sizeof(float) * (size_t)B * H * D, &dout);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, table, sizeof(int32_t) * (size_t)B * max_blocks, &dtab);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, slot, sizeof(int32_t) * B, &dslot);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, q_start, sizeof(int32_t) * B, &dqs);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, n_q, sizeof(int32_t) * B, &dnq);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, ctx_len, sizeof(int32_t) * B, &dctx);
+            srt_kv_store_args store = {B, KVH * D, dkv, dkv, dslot, kc, vc, dts[di]};
+            srt_paged_attn_args attn = {B, H, KVH, D, BS, max_blocks, dq, kc, vc, dtab, dqs, dnq, dctx, dout, dts[di]};
+            srt_attn_host_plan plan = {n_q, ctx_len, ctx};
+            cudasim_counters_reset();
+            double t0 = now_s();
+            if (st == SRT_OK) st = srt_op_kv_store(&be, &store);
+            if (st == SRT_OK) st = srt_op_paged_attention(&be, &attn, &plan);
+            if (st == SRT_OK) st = be.ops->sync(be.ctx);
+            if (st == SRT_OK) print_run("lm_attention", dts[di] == SRT_F32 ? "3b-f32" : "3b-bf16", B, 0, 1, 0, ctx,
+                                        now_s() - t0);
+            else { fprintf(stderr, "bench_gpu_model: attention batch %d: %s\n", B, srt_last_error()); rc = 1; }
+            void *bufs[10] = {kc, vc, dq, dkv, dout, dtab, dslot, dqs, dnq, dctx};
+            for (int i = 0; i < 10; i++) if (bufs[i]) be.ops->free(be.ctx, bufs[i]);
+            free(table); free(slot); free(q_start); free(n_q); free(ctx_len); free(q); free(kv);
+        }
+    srt_backend_destroy(&be);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
-    int smoke = 0, prompt_len = 512, decode_prompt = 1, only_layers = 0;
+    int smoke = 0, prompt_len = 512, decode_prompt = 1, only_layers = 0, attn_ctx = 1000;
+    const char *batches_arg = "1,8,16";
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
@@ -225,15 +285,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_dims = argv[++i];
         else if (!strcmp(argv[i], "--lm-layers") && i + 1 < argc) only_layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
+        else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches_arg = argv[++i];
+        else if (!strcmp(argv[i], "--attn-context") && i + 1 < argc) attn_ctx = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--smoke")) smoke = 1;
         else {
-            fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm] [--seconds S] "
-                            "[--prompt-len N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] [--arch 24khz,...]\n");
+            fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] "
+                            "[--prompt-len N] [--attn-context N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] "
+                            "[--batches 1,8,16] [--arch 24khz,...]\n");
             return 2;
         }
     }
-    if (prompt_len < 1 || decode_prompt < 1 || prompt_len > 4096 || decode_prompt > 4096) {
-        fprintf(stderr, "bench_gpu_model: --prompt-len and --decode-context in [1, 4096]\n");
+    if (prompt_len < 1 || decode_prompt < 1 || prompt_len > 4096 || decode_prompt > 4096 || attn_ctx < 1 ||
+        attn_ctx > 131072) {
+        fprintf(stderr, "bench_gpu_model: --prompt-len and --decode-context in [1, 4096], --attn-context in "
+                        "[1, 131072]\n");
         return 2;
     }
     setenv("CUDASIM_GEMM_SKIP", "1", 1);
@@ -247,17 +312,24 @@ int main(int argc, char **argv) {
     }
     int rc = 0;
     char list[128];
-    if (strcmp(only, "lm")) {
+    if (!*only || !strcmp(only, "codec")) {
         snprintf(list, sizeof list, "%s", archs);
         for (char *sv = NULL, *a = strtok_r(list, ",", &sv); a; a = strtok_r(NULL, ",", &sv))
             rc |= codec_runs(argv[0], models, a, seconds, !smoke);
     }
-    if (strcmp(only, "codec")) {
-        const int dec[] = {1, 8, 16};
+    if (!*only || !strcmp(only, "lm")) {
+        int dec[8], n_dec = 0;         /* decode batches (gpu_model.py extrapolates 64 from 8 and 16) */
+        snprintf(list, sizeof list, "%s", batches_arg);
+        for (char *sv = NULL, *b = strtok_r(list, ",", &sv); b && n_dec < 8; b = strtok_r(NULL, ",", &sv))
+            if (atoi(b) >= 1 && atoi(b) <= 64) dec[n_dec++] = atoi(b);
         snprintf(list, sizeof list, "%s", lm_dims);
         for (char *sv = NULL, *d = strtok_r(list, ",", &sv); d; d = strtok_r(NULL, ",", &sv))
-            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, 3,
+            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, n_dec,
                           only_layers);
+    }
+    if (!*only || !strcmp(only, "attn")) {
+        const int attn_b[] = {1, 8, 64};
+        rc |= attn_runs(smoke ? 33 : attn_ctx, attn_b, smoke ? 1 : 3);
     }
     return rc;
 }

@@ -15,11 +15,17 @@ FLAGS = ("is_gemm", "unit", "in_graph")
 # FLOPs of kernels (cuBLAS calls are exact): 2 per f32 operand load where each loaded float feeds one FMA with a
 # register operand; 1 where both FMA operands are loaded. Every other kernel: 0 (elementwise: a few FLOPs per
 # element, far under its memory time).
-FLOP_PER_LD4 = {"gemm_half_rows_kernel": 2.0, "conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
+FLOP_PER_LD4 = {"conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
                 "conv1d_depthwise_kernel": 1.0, "lm_attn_prefill_kernel": 1.0, "lm_attn_decode_kernel": 1.0,
                 "local_attention_kernel": 1.0, "vq_nearest_kernel": 1.0}
+# gemm_small_m_kernel reads its activations from shared memory as float4 pairs (32 bytes feed 8 FMAs in each of 4 columns with register
+# weights): 2 FLOPs per shared byte (the staging stores and the lane reduction add ~3%: counted as FLOPs too).
+FLOP_PER_SH_BYTE = {"gemm_small_m_kernel": 2.0}
 UNIT_PEAK = {0: "fp32_flops", 1: "tf32_flops", 2: "bf16_flops"}
 LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding (Little's law term)
+# Kernels whose source issues more independent loads before using any (read off the source, not counted):
+# gemm_small_m.cuh loads SM_COLS x SM_UNROLL = 8 weight vectors per lane before the first FMA.
+LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 ORPHEUS_TOKENS_PER_S = 82.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,
@@ -103,7 +109,9 @@ def model_launch(L, dev, ptx):
     blocks = L["gx"] * L["gy"] * L["gz"]
     o = {"name": L["name"], "blocks": blocks}
     overhead = (dev["graph_launch_overhead_us"] if L["in_graph"] else dev["launch_overhead_us"]) * 1e-6
-    flops = L["flops"] if L["is_gemm"] else FLOP_PER_LD4.get(L["name"].split("<")[0], 0.0) * L["ld4"]
+    base = L["name"].split("<")[0]
+    flops = L["flops"] if L["is_gemm"] else (FLOP_PER_LD4.get(base, 0.0) * L["ld4"] +
+                                             FLOP_PER_SH_BYTE.get(base, 0.0) * L["sh_bytes"])
     peak = dev[UNIT_PEAK[int(L["unit"])]]
     moved = (L["gld_sec"] + L["gst_sec"]) * 32.0
     foot = (L["gld_uniq"] + L["gst_uniq"]) * 32.0
@@ -126,7 +134,7 @@ def model_launch(L, dev, ptx):
         reqs = L["gld_req"] + L["gst_req"]
         per_req = moved / reqs if reqs else 0.0
         active_blocks = min(blocks, resident) if resident else blocks
-        inflight = active_blocks * warps * LOADS_IN_FLIGHT_PER_WARP * per_req
+        inflight = active_blocks * warps * LOADS_IN_FLIGHT.get(base, LOADS_IN_FLIGHT_PER_WARP) * per_req
         if inflight > 0:
             terms["latency"] = dram / (inflight / (dev["dram_latency_ns"] * 1e-9))
         # shared memory: one 128-byte pass per bank-conflict wavefront per SM clock
@@ -173,10 +181,12 @@ def per_kernel(ls):
 
 
 def layer_split(r1, r2):
-    """Launch lists of a 1-layer and a 2-layer run -> (prefix, layer, suffix) of the 1-layer run."""
+    """Launch lists of a 1-layer and a 2-layer run -> (prefix, layer, suffix) of the 1-layer run. The longest
+    matching prefix wins: with a layer that ends in GEMMs like the LM head, a shorter one would count the layer's
+    last launches as suffix and scale them by the vocabulary."""
     a, b = r1["launches"], r2["launches"]
     d = len(b) - len(a)
-    for k in range(len(a) + 1):
+    for k in range(len(a), -1, -1):
         if [x["name"] for x in b[:k]] == [x["name"] for x in a[:k]] and \
            [x["name"] for x in b[k + d:]] == [x["name"] for x in a[k:]]:
             return a[:k], b[k:k + d], a[k:]
@@ -216,7 +226,7 @@ def main():
     ap.add_argument("--roofline", default=None)
     ap.add_argument("--kernels", type=int, default=12, help="kernels listed per workload")
     ap.add_argument("--kv-context", type=int, default=512,
-                    help="decode: add the f32 KV-cache reads of this many tokens per sequence beyond the simulated "
+                    help="decode: add the bf16 KV-cache reads of this many tokens per sequence beyond the simulated "
                          "context, at HBM bandwidth, read once (optimistic)")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
@@ -292,10 +302,10 @@ def main():
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": run["host"]}
                 if wl == "lm_decode":
                     extra = max(0, args.kv_context - run["tokens"])
-                    kv_f32 = 2 * 4.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B
+                    kv_f32 = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B   # bf16 KV
                     t += kv_f32 / dev["hbm_bytes_per_s"]
                     w.update(modeled_s=t, kv_context=max(args.kv_context, run["tokens"]),
-                             kv_note="simulated at %d tokens of context; + f32 KV reads of %d more tokens per sequence "
+                             kv_note="simulated at %d tokens of context; + bf16 KV reads (the cuda default) of %d more tokens per sequence "
                                      "at HBM speed (%.3f ms)" % (run["tokens"], extra,
                                                                   kv_f32 / dev["hbm_bytes_per_s"] * 1e3))
                     tok_s = B / t
@@ -312,6 +322,24 @@ def main():
                              fraction_of_bf16_peak=flops / t / dev["bf16_flops"] if t else None, time_to_prefill_s=t)
                 w["kernels"] = dict(list(per_kernel(ls).items())[:args.kernels])
                 W.append(w)
+    # one layer's KV store + decode attention at Orpheus-3B widths, real context (bench_gpu_model --only attn)
+    for r in sorted(find(workload="lm_attention"), key=lambda r: (r["model"], r["batch"])):
+        ls, kt, ht = model_run(r, dev, ptx)
+        full = FULL_LM["3b"]
+        elem = 2 if r["model"].endswith("bf16") else 4
+        kv_ideal = 2.0 * elem * full["kv_heads"] * full["head_dim"] * r["tokens"] * r["batch"]   # K and V once
+        attn = [x for x in ls if x["name"].startswith("lm_attn_")]
+        moved = sum(x["bytes_moved"] for x in attn)
+        at = sum(x["time_s"] for x in attn)
+        W.append({"workload": "lm_attention", "model": r["model"], "batch": r["batch"], "context": r["tokens"],
+                  "scaled": "one layer simulated; x %d layers for a step" % full["layers"],
+                  "modeled_s": kt + ht, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": r["host"],
+                  "attention_s_per_layer": at, "attention_s_per_step": at * full["layers"],
+                  "kv_store_s_per_layer": kt - at, "attention_bytes_moved": moved, "kv_bytes_ideal": kv_ideal,
+                  "bytes_moved_over_ideal": moved / kv_ideal, "hbm_bound_s_per_step": kv_ideal * full["layers"] /
+                  dev["hbm_bytes_per_s"], "fraction_of_hbm_bound": kv_ideal / dev["hbm_bytes_per_s"] / at if at else None,
+                  "attention_blocks": [x["blocks"] for x in attn], "sm_count": dev["sm_count"],
+                  "kernels": dict(list(per_kernel(ls).items())[:args.kernels])})
     summarize(out, dev)
     print(json.dumps(out, indent=1, default=lambda v: round(v, 6) if isinstance(v, float) else v))
     if args.roofline:

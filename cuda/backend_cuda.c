@@ -2,7 +2,7 @@
  * transfers on one non-blocking stream, and the codec ops (kernels in the .cuh files, GEMMs in cublas.c).
  * srt_cuda_backend_create reports SRT_ERR_NO_DEVICE clearly when there is no driver or no GPU.
  * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_BF16_GEMM=1 (bf16 tensor cores
- * for prefill GEMMs with bf16 weights), SNACRT_CUDA_SCRATCH_MB (im2col cap). */
+ * for prefill GEMMs with bf16 weights; not the default yet: README, "LM GEMMs on cuda"), SNACRT_CUDA_SCRATCH_MB (im2col cap). */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
@@ -54,15 +54,24 @@ srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int i
 static srt_status cu_alloc(void *ctx, size_t bytes, void **ptr) { return srt_cuda_pool_alloc(&((srt_cuda_ctx *)ctx)->pool, bytes, ptr); }
 static void cu_free(void *ctx, void *ptr) { srt_cuda_pool_free(&((srt_cuda_ctx *)ctx)->pool, ptr); }
 
+/* Uploads are stream-ordered and do not wait: the host data is copied into the pinned buffer, used as a ring
+ * (pinned_head: the next free byte), and the copy is queued on the stream. Only when the ring wraps does the host
+ * wait for the stream (the copies that read the old ring contents are then done); downloads wait anyway and
+ * restart the ring. The caller may reuse its host buffer as soon as upload returns. */
 static srt_status cu_upload(void *ctx, void *dst, const void *src_host, size_t bytes) {
     srt_cuda_ctx *c = ctx;
-    for (size_t off = 0; off < bytes; off += c->pinned_bytes) {
+    for (size_t off = 0; off < bytes;) {
         size_t n = bytes - off < c->pinned_bytes ? bytes - off : c->pinned_bytes;
-        SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));   /* the staging buffer is free again */
-        memcpy(c->pinned, (const char *)src_host + off, n);
-        SRT_CHECK_CUDA(cudaMemcpyAsync((char *)dst + off, c->pinned, n, cudaMemcpyHostToDevice, c->stream));
+        if (c->pinned_head + n > c->pinned_bytes) {
+            SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));   /* the ring is free again */
+            c->pinned_head = 0;
+        }
+        char *stage = (char *)c->pinned + c->pinned_head;
+        memcpy(stage, (const char *)src_host + off, n);
+        SRT_CHECK_CUDA(cudaMemcpyAsync((char *)dst + off, stage, n, cudaMemcpyHostToDevice, c->stream));
+        c->pinned_head += (n + 255) / 256 * 256;
+        off += n;
     }
-    SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));
     return SRT_OK;
 }
 
@@ -75,6 +84,7 @@ static srt_status cu_download(void *ctx, void *dst_host, const void *src, size_t
         memcpy((char *)dst_host + off, c->pinned, n);
     }
     SRT_CHECK_CUDA(cudaStreamSynchronize(c->stream));
+    c->pinned_head = 0;                                          /* every queued upload is done */
     return SRT_OK;
 }
 
@@ -195,6 +205,9 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     c->pinned_bytes = PINNED_BYTES;
     SRT_CHECK_CUDA(cudaMallocHost(&c->pinned, c->pinned_bytes));
     SRT_TRY(srt_cuda_pool_alloc(&c->pool, sizeof(int), (void **)&c->flag_dev));
+    SRT_TRY(srt_cuda_pool_alloc(&c->pool, srt_cuda_small_m_ws_floats() * sizeof(float), (void **)&c->small_m_ws));
+    SRT_TRY(srt_cuda_pool_alloc(&c->pool, SRT_SMALL_M_COUNTERS * sizeof(int), (void **)&c->small_m_counters));
+    SRT_CHECK_CUDA(cudaMemsetAsync(c->small_m_counters, 0, SRT_SMALL_M_COUNTERS * sizeof(int), c->stream));
     return SRT_OK;
 }
 

@@ -15,9 +15,12 @@ typedef struct srt_cuda_ctx {
     cudaStream_t stream;
     cublasHandle_t blas;
     int tf32;                       /* SNACRT_CUDA_TF32=1: dense convs and GEMMs on TF32 tensor cores */
-    int bf16_gemm;                  /* SNACRT_CUDA_BF16_GEMM=1: GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows
-                                       with bf16 weights (prefill) on bf16 tensor cores, activations rounded to
-                                       bf16 (vLLM's numerics; off by default: logits move by ~1e-3) */
+    int bf16_gemm;                  /* GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows with bf16 weights (prefill)
+                                       on bf16 tensor cores, activations rounded to bf16 (vLLM's numerics; logits
+                                       move by ~1e-3); SNACRT_CUDA_BF16_GEMM=1 (off by default: the golden
+                                       logit checks and chunked == whole prefill do not hold with it yet) */
+    float *small_m_ws;              /* split-K workspace of gemm_small_m.cuh (srt_cuda_small_m_ws_floats()) */
+    int *small_m_counters;          /* its per-tile arrival counters (SRT_SMALL_M_COUNTERS, zeroed once) */
     size_t scratch_cap;             /* max bytes of one scratch slot (im2col chunking); SNACRT_CUDA_SCRATCH_MB */
     srt_cuda_pool pool;
     void *scratch[SRT_CUDA_SCRATCH_SLOTS];   /* device work buffers (im2col, cols, widened weights) */
@@ -26,6 +29,7 @@ typedef struct srt_cuda_ctx {
     int *valid_host;                /* host staging of the same */
     int *flag_dev;                  /* one device int: bad code frame of embed */
     void *pinned; size_t pinned_bytes;   /* pinned staging buffer for upload/download */
+    size_t pinned_head;             /* uploads use it as a ring: next free byte (backend_cuda.c: cu_upload) */
     void *lm_graphs;                /* recorded decode steps (lm_graph.c), NULL until the first forward */
 } srt_cuda_ctx;
 

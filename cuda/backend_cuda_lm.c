@@ -4,9 +4,12 @@
  * every layer without waiting); plain paged_attention reads n_q / ctx_len back (2 * n_seqs ints, one sync).
  * embedding syncs once to report an out-of-range token id, except while a stream capture records the forward
  * (the forward checked the ids on the host). sample stages the rows and penalties, launches lm_sample.cuh and
- * reads back only the ids; mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c. */
+ * reads back only the ids; mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
+ * linear_fused (RMSNorm + fused q|k|v, interleaved gate|up + SwiGLU) is one gemm_small_m.cuh launch (norm prologue, epilogue)
+ * for half weights and <= SRT_CUDA_GEMM_ROWS_MAX_M rows, otherwise the parts as GEMMs (srt_linear_fused_by_ops). */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
+#include "cuda/kernels.h"
 #include "cuda/lm_kernels.h"
 #include "backend_check.h"
 #include <stdlib.h>
@@ -155,6 +158,19 @@ static srt_status cu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
     return st;
 }
 
+static srt_status cu_linear_fused(void *ctx, const srt_linear_fused_args *a) {
+    srt_cuda_ctx *c = ctx;
+    if (a->w_dtype == SRT_F32 || a->rows > SRT_CUDA_GEMM_ROWS_MAX_M)
+        return srt_linear_fused_by_ops(ctx, srt_cuda_gemm, cu_swiglu, cu_rmsnorm, a);
+    srt_cuda_small_m_args s = {
+        .g = {.M = a->rows, .N = a->N, .K = a->K, .trans_b = 1, .alpha = 1.0f, .A = a->x, .lda = a->K, .B = a->w,
+              .ldb = a->K, .b_dtype = a->w_dtype},
+        .mode = a->mode == SRT_LINEAR_SWIGLU ? SRT_SMALL_M_SWIGLU : SRT_SMALL_M_SPLIT3, .n0 = a->n0, .n1 = a->n1,
+        .y0 = a->y0, .y1 = a->y1, .y2 = a->y2, .ws = c->small_m_ws, .counters = c->small_m_counters,
+        .norm_w = a->norm_w, .eps = a->eps};
+    return srt_cuda_gemm_small_m(&s, c->stream);
+}
+
 const srt_lm_ops srt_cuda_lm_ops = {
     .rmsnorm = cu_rmsnorm,
     .rope = cu_rope,
@@ -168,4 +184,6 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .sample = cu_sample,
     .mask_rows = cu_mask_rows,
     .graph_run = srt_cuda_lm_graph_run,
+    .linear_fused = cu_linear_fused,
+    .kv_dtype = SRT_BF16,
 };

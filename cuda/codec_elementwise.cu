@@ -2,7 +2,7 @@
 #include "cuda/avgpool.cuh"
 #include "cuda/axpby.cuh"
 #include "cuda/embed.cuh"
-#include "cuda/gemm_half_rows.cuh"
+#include "cuda/gemm_small_m.cuh"
 #include "cuda/half_to_f32.cuh"
 #include "cuda/layernorm.cuh"
 #include "cuda/local_attention.cuh"

@@ -5,8 +5,12 @@
  * broadcast, barrier and abort notices between processes. Buffers are device memory and
  * collectives are enqueued on the stream of the rank's backend (srt_comm_nccl_bind), ordered with its kernels.
  * Built when SNACRT_WITH_NCCL is defined: the nvcc build with -DSNACRT_NCCL=ON (real libnccl) and the simulator
- * build (tests/cudasim/nccl.cpp). abort marks the group so every rank's next or failing collective reports
- * SRT_ERR_CANCELLED, and aborts the calling rank's ncclComm (in the simulator that releases waiting ranks). */
+ * build (tests/cudasim/nccl.cpp). abort (a rank that hit an error) marks the group with the failing rank, so every
+ * rank's next or failing collective reports SRT_ERR_CANCELLED naming it, and calls ncclCommAbort on every rank's
+ * ncclComm of an in-process group (ncclCommAbort is local: a peer waiting in a collective for the failed rank would
+ * otherwise hang), or tells the other processes over MPI. The barrier (the one host wait of a collective) polls
+ * its stream and ncclCommGetAsyncError, aborting the group on an asynchronous NCCL error, on a peer's abort, or
+ * after SNACRT_NCCL_TIMEOUT_S seconds (default 600). */
 #include "lm/comm.h"
 
 #ifdef SNACRT_WITH_NCCL
@@ -16,25 +20,41 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+typedef struct nccl_rank nccl_rank;
 typedef struct nccl_group {
     atomic_int aborted;
+    atomic_int failed_rank;   /* the first rank that aborted, -1 while none */
     atomic_int handles;       /* the group is freed with its last rank handle */
+    int size;
+    nccl_rank **ranks;        /* (size) the ranks of an in-process group (NULL one process per rank) */
 } nccl_group;
 
-typedef struct nccl_rank {
+struct nccl_rank {
     srt_comm comm;            /* comm.impl points back here */
     nccl_group *group;
-    ncclComm_t nccl;          /* NULL once aborted */
+    ncclComm_t nccl;          /* invalid once comm_aborted */
+    atomic_int comm_aborted;  /* ncclCommAbort was called on nccl (by any rank's thread) */
     int device;
     cudaStream_t stream;      /* the backend's stream (srt_comm_nccl_bind); 0 until bound */
     float *barrier_dev;       /* (1) device scratch of barrier */
     srt_comm *host;           /* one process per rank: the MPI communicator of the group (owned), else NULL */
-} nccl_rank;
+};
 
 static srt_status cancelled(const nccl_rank *r, const char *what) {
-    return srt_error(SRT_ERR_CANCELLED, "NCCL %s on rank %d: the tensor-parallel group was aborted", what,
-                     r->comm.rank);
+    int failed = atomic_load(&r->group->failed_rank);
+    if (failed < 0) return srt_error(SRT_ERR_CANCELLED, "NCCL %s on rank %d: the tensor-parallel group was aborted",
+                                     what, r->comm.rank);
+    return srt_error(SRT_ERR_CANCELLED, "NCCL %s on rank %d: the tensor-parallel group was aborted by rank %d (the "
+                     "rank that failed)", what, r->comm.rank, failed);
+}
+
+static int rank_dead(nccl_rank *r) { return atomic_load(&r->group->aborted) || atomic_load(&r->comm_aborted); }
+
+/* ncclCommAbort on r's comm, once, from whichever thread gets here first. */
+static void abort_rank_comm(nccl_rank *r) {
+    if (!atomic_exchange(&r->comm_aborted, 1) && r->nccl) ncclCommAbort(r->nccl);
 }
 
 /* Status of a collective that returned `result`: CANCELLED when the group was aborted meanwhile. */
@@ -47,7 +67,7 @@ static srt_status check_collective(const nccl_rank *r, ncclResult_t result, cons
 
 static srt_status nccl_all_reduce_sum(srt_comm *c, const float *send, float *recv, size_t count, void *stream) {
     nccl_rank *r = c->impl;
-    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "all-reduce");
+    if (rank_dead(r)) return cancelled(r, "all-reduce");
     cudaStream_t s = stream ? (cudaStream_t)stream : r->stream;
     return check_collective(r, ncclAllReduce(send, recv, count, ncclFloat, ncclSum, r->nccl, s), "ncclAllReduce",
                             __LINE__);
@@ -55,39 +75,80 @@ static srt_status nccl_all_reduce_sum(srt_comm *c, const float *send, float *rec
 
 static srt_status nccl_all_gather(srt_comm *c, const float *send, float *recv, size_t send_count, void *stream) {
     nccl_rank *r = c->impl;
-    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "all-gather");
+    if (rank_dead(r)) return cancelled(r, "all-gather");
     cudaStream_t s = stream ? (cudaStream_t)stream : r->stream;
     return check_collective(r, ncclAllGather(send, recv, send_count, ncclFloat, r->nccl, s), "ncclAllGather",
                             __LINE__);
 }
 
+static void nccl_abort(srt_comm *c);
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Wait for r's stream by polling it and the comm's asynchronous error: an NCCL error, a peer's abort or the
+ * timeout aborts the whole group (so no rank stays in a collective) and returns the reason. */
+static srt_status wait_stream(nccl_rank *r, const char *what) {
+    const char *env = getenv("SNACRT_NCCL_TIMEOUT_S");
+    double timeout = env && atof(env) > 0 ? atof(env) : 600.0, t0 = now_s();
+    for (;;) {
+        cudaError_t e = cudaStreamQuery(r->stream);
+        if (e == cudaSuccess) return rank_dead(r) ? cancelled(r, what) : SRT_OK;
+        if (e != cudaErrorNotReady) {
+            nccl_abort(&r->comm);
+            return srt_error(srt_cuda_status_of(e), "NCCL %s on rank %d: stream error %s (%s); the group is aborted",
+                             what, r->comm.rank, cudaGetErrorName(e), cudaGetErrorString(e));
+        }
+        if (rank_dead(r)) return cancelled(r, what);
+        ncclResult_t async = ncclSuccess;
+        if (ncclCommGetAsyncError(r->nccl, &async) == ncclSuccess && async != ncclSuccess && async != ncclInProgress) {
+            nccl_abort(&r->comm);
+            return srt_error(SRT_ERR_BACKEND, "NCCL %s on rank %d: asynchronous error %d (%s); the group is aborted",
+                             what, r->comm.rank, (int)async, ncclGetErrorString(async));
+        }
+        if (now_s() - t0 > timeout) {
+            nccl_abort(&r->comm);
+            return srt_error(SRT_ERR_BACKEND, "NCCL %s on rank %d: no progress in %.0f s (SNACRT_NCCL_TIMEOUT_S); the "
+                             "group is aborted", what, r->comm.rank, timeout);
+        }
+        struct timespec pause = {0, 100000};      /* 0.1 ms */
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* Across processes the barrier meets over MPI (after this rank's queued work), where an abort notice reaches it. */
 static srt_status nccl_barrier(srt_comm *c) {
     nccl_rank *r = c->impl;
-    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "barrier");
+    if (rank_dead(r)) return cancelled(r, "barrier");
     if (r->host) {
-        SRT_CHECK_CUDA(cudaStreamSynchronize(r->stream));
+        SRT_TRY(wait_stream(r, "barrier"));
         return r->host->ops->barrier(r->host);
     }
     SRT_TRY(check_collective(r, ncclAllReduce(r->barrier_dev, r->barrier_dev, 1, ncclFloat, ncclSum, r->nccl,
                                               r->stream), "ncclAllReduce (barrier)", __LINE__));
-    SRT_CHECK_CUDA(cudaStreamSynchronize(r->stream));
-    return SRT_OK;
+    return wait_stream(r, "barrier");
 }
 
 /* Host memory, over MPI: only ranks that are processes have it (one caller drives all thread ranks). */
 static srt_status nccl_broadcast(srt_comm *c, void *buf, size_t bytes, int root) {
     nccl_rank *r = c->impl;
     if (!r->host) return srt_error(SRT_ERR_UNSUPPORTED, "NCCL broadcast: only between processes (ranks over MPI)");
-    if (atomic_load(&r->group->aborted) || !r->nccl) return cancelled(r, "broadcast");
+    if (rank_dead(r)) return cancelled(r, "broadcast");
     return r->host->ops->broadcast(r->host, buf, bytes, root);
 }
 
 static void nccl_abort(srt_comm *c) {
     nccl_rank *r = c->impl;
-    atomic_store(&r->group->aborted, 1);
-    if (r->nccl) ncclCommAbort(r->nccl);
-    r->nccl = NULL;
+    nccl_group *g = r->group;
+    int none = -1;
+    atomic_compare_exchange_strong(&g->failed_rank, &none, c->rank);
+    atomic_store(&g->aborted, 1);
+    abort_rank_comm(r);
+    for (int q = 0; g->ranks && q < g->size; q++)   /* every rank's comm: a peer waiting for r is released */
+        if (g->ranks[q]) abort_rank_comm(g->ranks[q]);
     if (r->host) r->host->ops->abort(r->host);    /* tell the other processes */
 }
 
@@ -95,10 +156,15 @@ static void nccl_destroy(srt_comm *c) {
     if (!c) return;
     nccl_rank *r = c->impl;
     cudaSetDevice(r->device);
-    if (r->nccl) ncclCommDestroy(r->nccl);
+    if (r->nccl && !atomic_exchange(&r->comm_aborted, 1)) ncclCommDestroy(r->nccl);
     cudaFree(r->barrier_dev);
     if (r->host) r->host->ops->destroy(r->host);
-    if (atomic_fetch_sub(&r->group->handles, 1) == 1) free(r->group);
+    nccl_group *g = r->group;
+    if (g->ranks) g->ranks[r->comm.rank] = NULL;
+    if (atomic_fetch_sub(&g->handles, 1) == 1) {
+        free(g->ranks);
+        free(g);
+    }
     free(r);
 }
 
@@ -158,7 +224,11 @@ srt_status srt_comm_nccl_create_group(int size, const int *devices, srt_comm **c
     nccl_group *g = srt_calloc(1, sizeof *g, "NCCL group");
     if (!g) return SRT_ERR_NOMEM;
     atomic_init(&g->aborted, 0);
+    atomic_init(&g->failed_rank, -1);
     atomic_init(&g->handles, 0);
+    g->size = size;
+    g->ranks = srt_calloc((size_t)size, sizeof *g->ranks, "NCCL group ranks");
+    if (!g->ranks) { free(g); return SRT_ERR_NOMEM; }
     nccl_rank **ranks = srt_calloc((size_t)size, sizeof *ranks, "NCCL ranks");
     srt_status st = ranks ? SRT_OK : SRT_ERR_NOMEM;
     int made = 0;             /* rank handles holding the group */
@@ -168,6 +238,8 @@ srt_status srt_comm_nccl_create_group(int size, const int *devices, srt_comm **c
         ranks[r]->comm = (srt_comm){.ops = &nccl_comm_ops, .rank = r, .size = size, .impl = ranks[r]};
         ranks[r]->group = g;
         ranks[r]->device = devices[r];
+        atomic_init(&ranks[r]->comm_aborted, 0);
+        g->ranks[r] = ranks[r];
         atomic_fetch_add(&g->handles, 1);
     }
     if (st == SRT_OK) st = init_ranks(ranks, size, devices);
@@ -175,7 +247,7 @@ srt_status srt_comm_nccl_create_group(int size, const int *devices, srt_comm **c
         if (st == SRT_OK) comms[r] = &ranks[r]->comm;
         else if (ranks[r]) nccl_destroy(&ranks[r]->comm);
     }
-    if (made == 0) free(g);
+    if (made == 0) { free(g->ranks); free(g); }
     free(ranks);
     return st;
 }
@@ -202,7 +274,10 @@ srt_status srt_comm_nccl_create_mpi(srt_comm *host, int device, srt_comm **comms
         return SRT_ERR_NOMEM;
     }
     atomic_init(&g->aborted, 0);
+    atomic_init(&g->failed_rank, -1);
     atomic_init(&g->handles, 1);
+    g->size = host->size;
+    atomic_init(&r->comm_aborted, 0);
     r->comm = (srt_comm){.ops = &nccl_comm_ops, .rank = host->rank, .size = host->size, .impl = r};
     r->group = g;
     r->device = device;

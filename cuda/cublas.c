@@ -1,9 +1,10 @@
 /* cublas.c: the ops of the CUDA backend that are GEMMs on cuBLAS (row-major data, column-major cuBLAS):
- *   gemm               C (M,N) = alpha op(A) op(B) + beta C. A bf16/f16 Linear weight B (N,K) with M <= 64 rows
- *                      (decode) goes to gemm_half_rows.cuh, which reads the weights once as they are; otherwise
- *                      cublasSgemm on the transposed problem, a bf16/f16 B widened to f32 first (cuBLAS has no
- *                      f32 x bf16 GEMM, and bf16 activations would break the 1e-3 logit agreement); with
- *                      SNACRT_CUDA_BF16_GEMM=1 a bf16 B takes bf16 tensor cores instead (A rounded to bf16).
+ *   gemm               C (M,N) = alpha op(A) op(B) + beta C. A bf16/f16 Linear weight B (N,K) with M <= 16 rows
+ *                      (decode) goes to gemm_small_m.cuh, which reads the weights once as they are (split-K
+ *                      workspace from the context); more rows with a bf16 B and SNACRT_CUDA_BF16_GEMM=1 take bf16
+ *                      tensor cores (cublasGemmEx bf16 x bf16 -> f32, A rounded to bf16 first: vLLM's numerics; the
+ *                      weights read as stored); otherwise cublasSgemm on the transposed problem, a half B widened
+ *                      first (cuBLAS has no f32 x bf16 GEMM).
  *   conv1d, groups 1   per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
  *                      im2col kernel (mask + Snake fused) or x itself for a plain 1x1 conv; strided-batched over
  *                      items, chunked so col stays under scratch_cap; bias/residual in an epilogue kernel
@@ -14,7 +15,7 @@
 #include "cuda/check.h"
 #include "cuda/kernels.h"
 
-/* Opt-in (SNACRT_CUDA_BF16_GEMM=1): A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores (cublasGemmEx
+/* Opt-in (SNACRT_CUDA_BF16_GEMM=1) for bf16 B above the small-M rows: A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores (cublasGemmEx
  * takes one dtype for A and B): the weights are read as stored, prefill runs at bf16 tensor-core speed. */
 static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a) {
     void *a16 = NULL;
@@ -32,8 +33,11 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
     srt_cuda_ctx *c = ctx;
     if (a->M == 0 || a->N == 0) return SRT_OK;
     /* decode: a Linear weight in bf16/f16 times a few rows: read the weights once, as they are */
-    if (a->b_dtype != SRT_F32 && a->trans_b && !a->trans_a && a->M <= SRT_CUDA_GEMM_ROWS_MAX_M)
-        return srt_cuda_gemm_half_rows(a, c->stream);
+    if (a->b_dtype != SRT_F32 && a->trans_b && !a->trans_a && a->M <= SRT_CUDA_GEMM_ROWS_MAX_M) {
+        srt_cuda_small_m_args s = {.g = *a, .mode = SRT_SMALL_M_PLAIN, .ws = c->small_m_ws,
+                                   .counters = c->small_m_counters};
+        return srt_cuda_gemm_small_m(&s, c->stream);
+    }
     if (c->bf16_gemm && a->b_dtype == SRT_BF16 && !a->trans_a && a->M > SRT_CUDA_GEMM_ROWS_MAX_M)
         return gemm_bf16_tensor_cores(c, a);
     const float *B = a->B;

@@ -51,9 +51,24 @@ srt_status srt_cuda_half_to_f32(const uint16_t *src, float *dst, int64_t n, int 
 /* dst (rows, cols) packed bf16 = src (rows, cols) f32 with row stride ld, rounded to nearest even */
 srt_status srt_cuda_f32_to_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
                                      cudaStream_t stream);
-/* C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly: the decode GEMM (gemm_half_rows.cuh) */
-#define SRT_CUDA_GEMM_ROWS_MAX_M 64
-srt_status srt_cuda_gemm_half_rows(const srt_gemm_args *a, cudaStream_t stream);
+/* The decode GEMM (gemm_small_m.cuh): C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly,
+ * M <= SRT_CUDA_GEMM_ROWS_MAX_M; larger M goes to bf16 tensor cores (cublas.c). Epilogue modes: */
+#define SRT_CUDA_GEMM_ROWS_MAX_M 16
+enum { SRT_SMALL_M_PLAIN = 0,   /* C = alpha sum + beta C */
+       SRT_SMALL_M_SPLIT3 = 1,  /* columns [0,n0) -> y0 (M,n0), [n0,n0+n1) -> y1 (M,n1), [n0+n1,N) -> y2 (fused QKV) */
+       SRT_SMALL_M_SWIGLU = 2,  /* B rows interleave gate/up (2j, 2j+1): y0 (M,N/2) = silu(alpha g) * alpha u */
+       SRT_SMALL_M_MAX_SPLITS = 8, SRT_SMALL_M_COUNTERS = 1024 };
+typedef struct srt_cuda_small_m_args {
+    srt_gemm_args g;            /* C/ldc/beta used by PLAIN only */
+    int mode, n0, n1;
+    float *y0, *y1, *y2;
+    float *ws;                  /* split-K workspace, srt_cuda_small_m_ws_floats() floats, or NULL: no split-K */
+    int *counters;              /* SRT_SMALL_M_COUNTERS ints, zero between launches (the kernel resets them) */
+    const float *norm_w;        /* (K) or NULL: A's rows RMS-normalized first, A[r,:] / sqrt(mean(A[r,:]^2) + eps) * w */
+    float eps;
+} srt_cuda_small_m_args;
+size_t srt_cuda_small_m_ws_floats(void);
+srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { GRAPH_ENTRIES = 16 };
+enum { GRAPH_ENTRIES = 32 };   /* batch buckets (lm_forward.c) x context buckets in use */
 static const size_t CUBLAS_WORKSPACE_BYTES = (size_t)32 << 20;
 
 typedef struct graph_entry {

@@ -1,90 +1,197 @@
 /* lm_paged_attention.cuh: causal attention over the paged KV cache (semantics: srt_paged_attn_args in
- * host/lm/lm_ops.h). Query head h reads kv head h / (n_heads / n_kv_heads) (GQA); scale 1/sqrt(head_dim);
- * softmax in f32 with a running max. Three kernels:
- *   decode   (sequences with n_q == 1) flash-decoding: grid (split, head, seq); a block of DEC_WARPS warps
- *            covers DEC_SPLIT context positions, each warp a strided subset of them: lanes split head_dim, the
- *            q.k dot is a warp-shuffle sum, each warp keeps its own running max / sum / accumulator, and the
- *            warps merge through shared memory. A sequence of one split writes its output at once; otherwise
- *            the block writes (acc[head_dim], max, sum) to `partials` and
+ * host/lm/lm_ops.h), the cache in f32 or bf16 (kv_dtype). Query head h reads kv head h / (n_heads / n_kv_heads)
+ * (GQA); scale 1/sqrt(head_dim); softmax in f32 with a running max. Three kernels:
+ *   decode   (sequences with n_q == 1) flash-decoding grouped by KV head: grid (split, kv head x head chunk, seq);
+ *            a block serves all the query heads of a GQA group (up to G = 1, 2, 4 or 8 of them: one kernel per G,
+ *            larger groups take several chunks), so each K and V row of its split is read once. A split covers
+ *            split_len consecutive context positions (chosen on the host so the grid has >= DEC_TARGET_BLOCKS
+ *            blocks: two per SM of an H100). Lanes: a row group of `row_lanes` lanes (a power of two >= head_dim / 8)
+ *            holds one position, each lane 8 consecutive head_dim elements, loaded with one 16-byte load (bf16) or
+ *            two (f32), K and V issued together; a warp holds 32 / row_lanes positions, the block DEC_WARPS warps'
+ *            worth, walking the split by a fixed stride with the (block, offset) of its position carried along
+ *            (no division per position). Each row group keeps a running max / sum / accumulator per head; row
+ *            groups merge by shuffles, warps through shared memory. A sequence of one split writes its output at
+ *            once; otherwise the block writes (acc[head_dim], max, sum) per head to `partials` and
  *   combine  merges the splits of each (seq, head) with the usual rescaling by exp(max_i - max).
- *   prefill  (sequences with n_q > 1, i.e. prefill and chunked prefill) grid (query tile, head, seq), one
- *            thread per query row of a PF_QTILE tile (query and accumulator in registers); the block walks
- *            the context in PF_KTILE-position tiles of keys and values staged in shared memory up to the
- *            causal limit of its last query, each thread running an online softmax up to its own limit. */
+ *   prefill  (sequences with n_q > 1, i.e. prefill and chunked prefill) grid (query tile, head, seq),
+ *            FlashAttention-style: a block holds a PF_QTILE-query tile's Q, output accumulator, scores and running
+ *            softmax state in shared memory (no per-thread arrays, so no local memory) and walks the context in
+ *            PF_KTILE-position K and V tiles up to the causal limit of its last query (plain FMA, no tensor cores). */
 #include "cuda/common.cuh"
 #include "cuda/lm_kernels.h"
+#include "cuda/lm_kv_dtype.cuh"
 
 #define DEC_WARPS 4                                    /* warps per decode block */
-#define DEC_SPLIT 128                                  /* context positions per decode split */
-#define DEC_PER_LANE (SRT_CUDA_LM_MAX_HEAD_DIM / 32)   /* head_dim elements per lane */
-#define PF_QTILE 32                                    /* query rows per prefill block (one thread each) */
+#define DEC_THREADS (32 * DEC_WARPS)
+#define DEC_VEC 8                                      /* head_dim elements per lane */
+#define DEC_MAX_G 8                                    /* query heads per decode block */
+#define DEC_TARGET_BLOCKS 264                          /* 2 blocks per SM of a 132-SM H100 */
+#define DEC_MIN_SPLIT 32                               /* context positions per split, at least */
+#define PF_QTILE 16                                    /* query rows per prefill block (35 KB of shared at D 128) */
 #define PF_KTILE 32                                    /* context positions per shared-memory tile */
+#define PF_THREADS 128                                 /* threads per prefill block */
 
-/* Row of kv head kvh at position p of a sequence whose block table is `blocks`. */
-__device__ __forceinline__ const float *lm_kv_row(const float *cache, const int32_t *blocks, int p, int block_size,
-                                                  int kv_dim, int kvh, int head_dim) {
-    size_t slot = (size_t)blocks[p / block_size] * block_size + p % block_size;
-    return cache + slot * kv_dim + (size_t)kvh * head_dim;
+/* Decode launch shape, a function of the plan only (a recorded step replays it for shorter contexts). */
+typedef struct lm_decode_shape {
+    int G, n_sub;             /* heads per block (1, 2, 4, 8), chunks per GQA group */
+    int row_lanes, split_len, n_splits;
+} lm_decode_shape;
+
+static lm_decode_shape lm_decode_shape_of(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan) {
+    lm_decode_shape sh;
+    int group = a->n_heads / a->n_kv_heads;
+    sh.G = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
+    sh.n_sub = (group + sh.G - 1) / sh.G;
+    int chunks = (a->head_dim + DEC_VEC - 1) / DEC_VEC;
+    for (sh.row_lanes = 1; sh.row_lanes < chunks; sh.row_lanes *= 2) {}
+    int64_t units = (int64_t)a->n_seqs * a->n_kv_heads * sh.n_sub;
+    int64_t want = (DEC_TARGET_BLOCKS + units - 1) / units;          /* splits per sequence */
+    int max_ctx = plan->max_ctx < 1 ? 1 : plan->max_ctx;
+    int64_t len = (max_ctx + want - 1) / want;
+    len = (len + DEC_MIN_SPLIT - 1) / DEC_MIN_SPLIT * DEC_MIN_SPLIT;
+    sh.split_len = (int)len;
+    sh.n_splits = (int)((max_ctx + len - 1) / len);
+    return sh;
 }
 
-/* grid (n_splits, n_heads, n_seqs), block 32*DEC_WARPS, smem DEC_WARPS*head_dim floats.
- * partials: (n_seqs, n_heads, n_splits, head_dim + 2) = (acc..., max, sum) of each split. */
-__global__ void lm_attn_decode_kernel(srt_paged_attn_args a, int n_splits, float *partials) {
-    __shared__ float warp_max[DEC_WARPS], warp_sum[DEC_WARPS];
-    SRT_DYN_SHARED(float, warp_acc);                   /* (DEC_WARPS, head_dim) */
-    int split = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
+template <typename T, int G>
+__device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a, lm_decode_shape sh,
+                                                    float *partials) {
+    __shared__ float warp_max[DEC_WARPS][G], warp_sum[DEC_WARPS][G];
+    SRT_DYN_SHARED(float, warp_acc);                   /* (DEC_WARPS, G, head_dim) */
+    const int split = blockIdx.x, s = blockIdx.z;
     if (a.n_q[s] != 1) return;
-    int ctx = a.ctx_len[s], p0 = split * DEC_SPLIT, p1 = min(ctx, p0 + DEC_SPLIT);
+    const int ctx = a.ctx_len[s], p0 = split * sh.split_len, p1 = min(ctx, p0 + sh.split_len);
     if (p0 >= ctx) return;
-    int D = a.head_dim, kvh = h / (a.n_heads / a.n_kv_heads), kv_dim = a.n_kv_heads * D;
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int group = a.n_heads / a.n_kv_heads, kvh = blockIdx.y / sh.n_sub, sub = blockIdx.y - kvh * sh.n_sub;
+    const int h0 = kvh * group + sub * G, ng = min(G, group - sub * G);   /* this block's heads h0 .. h0+ng-1 */
+    const int D = a.head_dim, kv_dim = a.n_kv_heads * D, bs = a.block_size, vec = (D % DEC_VEC) == 0;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, rows = 32 / sh.row_lanes;
+    const int c = lane & (sh.row_lanes - 1), rg = lane / sh.row_lanes, d0 = c * DEC_VEC;
     const int32_t *blocks = a.block_table + (size_t)s * a.max_blocks;
-    const float *q = a.q + ((size_t)a.q_start[s] * a.n_heads + h) * D;   /* (head_dim) */
-    float scale = rsqrtf((float)D), qr[DEC_PER_LANE], acc[DEC_PER_LANE];
-    for (int r = 0; r < DEC_PER_LANE; r++) {
-        int d = lane + 32 * r;
-        qr[r] = d < D ? q[d] * scale : 0.0f;
-        acc[r] = 0.0f;
+    const float *q = a.q + ((size_t)a.q_start[s] * a.n_heads + h0) * D;   /* (ng, head_dim) */
+    const float scale = rsqrtf((float)D);
+    float qr[G][DEC_VEC], acc[G][DEC_VEC], mx[G], sum[G];
+    SRT_UNROLL
+    for (int g = 0; g < G; g++) {
+        SRT_UNROLL
+        for (int j = 0; j < DEC_VEC; j++) {
+            qr[g][j] = g < ng && d0 + j < D ? q[g * D + d0 + j] * scale : 0.0f;
+            acc[g][j] = 0.0f;
+        }
+        mx[g] = -INFINITY;
+        sum[g] = 0.0f;
     }
-    float mx = -INFINITY, sum = 0.0f;
-    for (int p = p0 + warp; p < p1; p += DEC_WARPS) {
-        const float *k = lm_kv_row(a.k_cache, blocks, p, a.block_size, kv_dim, kvh, D);
-        const float *v = lm_kv_row(a.v_cache, blocks, p, a.block_size, kv_dim, kvh, D);
-        float dot = 0.0f;
-        for (int r = 0; r < DEC_PER_LANE; r++) if (lane + 32 * r < D) dot += qr[r] * k[lane + 32 * r];
-        dot = srt_warp_sum(dot);
-        float new_mx = fmaxf(mx, dot), corr = expf(mx - new_mx), w = expf(dot - new_mx);
-        sum = sum * corr + w;
-        for (int r = 0; r < DEC_PER_LANE; r++) if (lane + 32 * r < D) acc[r] = acc[r] * corr + w * v[lane + 32 * r];
-        mx = new_mx;
+    const T *kc = static_cast<const T *>(a.k_cache) + (size_t)kvh * D;
+    const T *vc = static_cast<const T *>(a.v_cache) + (size_t)kvh * D;
+    const int stride = DEC_WARPS * rows;
+    int p = p0 + warp * rows + rg, b = p / bs, off = p - b * bs;      /* one division per thread */
+    const int step_b = stride / bs, step_off = stride - step_b * bs;
+    for (int pw = p0 + warp * rows; pw < p1; pw += stride) {          /* uniform per warp */
+        const int valid = p < p1;
+        float k[DEC_VEC], v[DEC_VEC];
+        if (valid && d0 < D) {
+            const size_t row = ((size_t)blocks[b] * bs + off) * kv_dim;
+            srt_kv_load8(kc + row, d0, D, vec, k);                    /* K and V requested together */
+            srt_kv_load8(vc + row, d0, D, vec, v);
+        } else {
+            SRT_UNROLL
+            for (int j = 0; j < DEC_VEC; j++) k[j] = v[j] = 0.0f;
+        }
+        float dot[G];
+        SRT_UNROLL
+        for (int g = 0; g < G; g++) {
+            float t = 0.0f;
+            SRT_UNROLL
+            for (int j = 0; j < DEC_VEC; j++) t += qr[g][j] * k[j];
+            dot[g] = t;
+        }
+        for (int o = sh.row_lanes / 2; o > 0; o >>= 1)
+            SRT_UNROLL
+            for (int g = 0; g < G; g++) dot[g] += __shfl_xor_sync(0xffffffffu, dot[g], o);
+        if (valid) {
+            SRT_UNROLL
+            for (int g = 0; g < G; g++) {
+                const float new_mx = fmaxf(mx[g], dot[g]), corr = expf(mx[g] - new_mx), w = expf(dot[g] - new_mx);
+                sum[g] = sum[g] * corr + w;
+                SRT_UNROLL
+                for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + w * v[j];
+                mx[g] = new_mx;
+            }
+        }
+        p += stride;                                                  /* next position: carry, no division */
+        b += step_b;
+        off += step_off;
+        if (off >= bs) { off -= bs; b++; }
     }
-    if (lane == 0) { warp_max[warp] = mx; warp_sum[warp] = sum; }
-    for (int r = 0; r < DEC_PER_LANE; r++) if (lane + 32 * r < D) warp_acc[warp * D + lane + 32 * r] = acc[r];
+    for (int o = sh.row_lanes; o < 32; o <<= 1) {                    /* merge the row groups of the warp */
+        SRT_UNROLL
+        for (int g = 0; g < G; g++) {
+            const float omx = __shfl_xor_sync(0xffffffffu, mx[g], o), osum = __shfl_xor_sync(0xffffffffu, sum[g], o);
+            const float m = fmaxf(mx[g], omx);
+            const float cs = mx[g] == -INFINITY ? 0.0f : expf(mx[g] - m);
+            const float co = omx == -INFINITY ? 0.0f : expf(omx - m);
+            sum[g] = sum[g] * cs + osum * co;
+            SRT_UNROLL
+            for (int j = 0; j < DEC_VEC; j++) {
+                const float oacc = __shfl_xor_sync(0xffffffffu, acc[g][j], o);
+                acc[g][j] = acc[g][j] * cs + oacc * co;
+            }
+            mx[g] = m;
+        }
+    }
+    if (rg == 0) {
+        SRT_UNROLL
+        for (int g = 0; g < G; g++) {
+            if (lane == 0) { warp_max[warp][g] = mx[g]; warp_sum[warp][g] = sum[g]; }
+            SRT_UNROLL
+            for (int j = 0; j < DEC_VEC; j++)
+                if (d0 + j < D) warp_acc[(warp * G + g) * D + d0 + j] = acc[g][j];
+        }
+    }
     __syncthreads();
-    float block_max = -INFINITY, block_sum = 0.0f;     /* warp 0 always has a position: block_max is finite */
-    for (int w = 0; w < DEC_WARPS; w++) block_max = fmaxf(block_max, warp_max[w]);
-    for (int w = 0; w < DEC_WARPS; w++)
-        if (warp_max[w] != -INFINITY) block_sum += warp_sum[w] * expf(warp_max[w] - block_max);
-    int own_splits = (ctx + DEC_SPLIT - 1) / DEC_SPLIT;
-    float *out = a.out + ((size_t)a.q_start[s] * a.n_heads + h) * D;     /* (head_dim) */
-    float *part = partials + (((size_t)s * a.n_heads + h) * n_splits + split) * (D + 2);
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        float o = 0.0f;
+    const int own_splits = (ctx + sh.split_len - 1) / sh.split_len;
+    for (int i = threadIdx.x; i < ng * D; i += blockDim.x) {
+        const int g = i / D, d = i - g * D;
+        float block_max = -INFINITY, block_sum = 0.0f, o = 0.0f;   /* warp 0 always has a position */
+        for (int w = 0; w < DEC_WARPS; w++) block_max = fmaxf(block_max, warp_max[w][g]);
         for (int w = 0; w < DEC_WARPS; w++)
-            if (warp_max[w] != -INFINITY) o += warp_acc[w * D + d] * expf(warp_max[w] - block_max);
-        if (own_splits == 1) out[d] = o / block_sum;
-        else part[d] = o;
+            if (warp_max[w][g] != -INFINITY) {
+                const float e = expf(warp_max[w][g] - block_max);
+                block_sum += warp_sum[w][g] * e;
+                o += warp_acc[(w * G + g) * D + d] * e;
+            }
+        const int h = h0 + g;
+        if (own_splits == 1) {
+            a.out[((size_t)a.q_start[s] * a.n_heads + h) * D + d] = o / block_sum;
+        } else {
+            float *part = partials + (((size_t)s * a.n_heads + h) * sh.n_splits + split) * (D + 2);
+            part[d] = o;
+            if (d == 0) { part[D] = block_max; part[D + 1] = block_sum; }
+        }
     }
-    if (own_splits > 1 && threadIdx.x == 0) { part[D] = block_max; part[D + 1] = block_sum; }
 }
+
+/* grid (n_splits, n_kv_heads * n_sub, n_seqs), block DEC_THREADS, smem DEC_WARPS * G * head_dim floats.
+ * partials: (n_seqs, n_heads, n_splits, head_dim + 2) = (acc..., max, sum) of each split. One kernel per G. */
+#define LM_ATTN_DECODE_KERNEL(G)                                                                                  \
+    __global__ void __launch_bounds__(DEC_THREADS)                                                                \
+    lm_attn_decode_g##G##_kernel(srt_paged_attn_args a, lm_decode_shape sh, float *partials) {                   \
+        if (a.kv_dtype == SRT_BF16) lm_attn_decode_body<uint16_t, G>(a, sh, partials);                            \
+        else lm_attn_decode_body<float, G>(a, sh, partials);                                                      \
+    }
+LM_ATTN_DECODE_KERNEL(1)
+LM_ATTN_DECODE_KERNEL(2)
+LM_ATTN_DECODE_KERNEL(4)
+LM_ATTN_DECODE_KERNEL(8)
 
 /* grid (n_heads, n_seqs), block head_dim rounded up to 32 (at most 128). */
-__global__ void lm_attn_combine_kernel(srt_paged_attn_args a, int n_splits, const float *partials) {
+__global__ void lm_attn_combine_kernel(srt_paged_attn_args a, lm_decode_shape sh, const float *partials) {
     int h = blockIdx.x, s = blockIdx.y, D = a.head_dim;
     if (a.n_q[s] != 1) return;
-    int own_splits = (a.ctx_len[s] + DEC_SPLIT - 1) / DEC_SPLIT;
+    int own_splits = (a.ctx_len[s] + sh.split_len - 1) / sh.split_len;
     if (own_splits <= 1) return;
-    const float *part = partials + ((size_t)s * a.n_heads + h) * n_splits * (D + 2);   /* (n_splits, D + 2) */
+    const float *part = partials + ((size_t)s * a.n_heads + h) * sh.n_splits * (D + 2);   /* (n_splits, D + 2) */
     float mx = -INFINITY, sum = 0.0f;
     for (int i = 0; i < own_splits; i++) mx = fmaxf(mx, part[i * (D + 2) + D]);
     for (int i = 0; i < own_splits; i++) sum += part[i * (D + 2) + D + 1] * expf(part[i * (D + 2) + D] - mx);
@@ -96,56 +203,100 @@ __global__ void lm_attn_combine_kernel(srt_paged_attn_args a, int n_splits, cons
     }
 }
 
-/* grid (ceil(max_n_q / PF_QTILE), n_heads, n_seqs), block PF_QTILE, smem 2*PF_KTILE*head_dim floats. */
-__global__ void lm_attn_prefill_kernel(srt_paged_attn_args a) {
-    SRT_DYN_SHARED(float, tile);                       /* keys (PF_KTILE, head_dim) then values (PF_KTILE, head_dim) */
-    int h = blockIdx.y, s = blockIdx.z, n_q = a.n_q[s], i0 = blockIdx.x * PF_QTILE;
+/* grid (ceil(max_n_q / PF_QTILE), n_heads, n_seqs), block PF_THREADS, smem lm_prefill_smem_floats(head_dim).
+ * FlashAttention-style tiles, all in shared memory (no per-thread arrays): Q (PF_QTILE, D) scaled, one K-or-V tile
+ * (PF_KTILE, D + 1: the pad spreads a column over the banks), O (PF_QTILE, D), S / P (PF_QTILE, PF_KTILE), and per
+ * row the running max, sum and the tile's rescale factor. Per key tile: K staged, S = Q K^T with the causal mask,
+ * one warp per row updates max / sum and turns S into P, V staged into the same buffer, O = O * rescale + P V. */
+template <typename T>
+__device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &a) {
+    SRT_DYN_SHARED(float, smem);
+    const int h = blockIdx.y, s = blockIdx.z, n_q = a.n_q[s], i0 = blockIdx.x * PF_QTILE;
     if (n_q < 2 || i0 >= n_q) return;
-    int D = a.head_dim, kvh = h / (a.n_heads / a.n_kv_heads), kv_dim = a.n_kv_heads * D;
-    int first = a.ctx_len[s] - n_q;                    /* position of query 0 */
-    int i = i0 + (int)threadIdx.x, active = i < n_q;
-    int last = first + i;                              /* this query attends to 0..last */
-    int tile_last = first + min(n_q, i0 + PF_QTILE) - 1;
+    const int D = a.head_dim, DP = D + 1, kvh = h / (a.n_heads / a.n_kv_heads), kv_dim = a.n_kv_heads * D;
+    const int first = a.ctx_len[s] - n_q;                  /* position of query 0 */
+    const int rows = min(PF_QTILE, n_q - i0), tile_last = first + i0 + rows - 1;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int32_t *blocks = a.block_table + (size_t)s * a.max_blocks;
-    float *keys = tile, *vals = tile + PF_KTILE * D;
-    float q[SRT_CUDA_LM_MAX_HEAD_DIM], acc[SRT_CUDA_LM_MAX_HEAD_DIM];
-    size_t row = ((size_t)(a.q_start[s] + i) * a.n_heads + h) * D;
-    float scale = rsqrtf((float)D);
-    if (active)
-        for (int d = 0; d < D; d++) { q[d] = a.q[row + d] * scale; acc[d] = 0.0f; }
-    float mx = -INFINITY, sum = 0.0f;
-    for (int t0 = 0; t0 <= tile_last; t0 += PF_KTILE) {
-        int n = min(PF_KTILE, tile_last + 1 - t0);
-        for (int j = threadIdx.x; j < n * D; j += blockDim.x) {
-            int p = t0 + j / D, d = j % D;
-            keys[j] = lm_kv_row(a.k_cache, blocks, p, a.block_size, kv_dim, kvh, D)[d];
-            vals[j] = lm_kv_row(a.v_cache, blocks, p, a.block_size, kv_dim, kvh, D)[d];
-        }
-        __syncthreads();
-        int mine = active ? min(n, last + 1 - t0) : 0;
-        for (int j = 0; j < mine; j++) {
-            float dot = 0.0f;
-            for (int d = 0; d < D; d++) dot += q[d] * keys[j * D + d];
-            float new_mx = fmaxf(mx, dot), corr = expf(mx - new_mx), w = expf(dot - new_mx);
-            sum = sum * corr + w;
-            for (int d = 0; d < D; d++) acc[d] = acc[d] * corr + w * vals[j * D + d];
-            mx = new_mx;
-        }
-        __syncthreads();
+    float *qs = smem, *kv = qs + PF_QTILE * D, *os = kv + PF_KTILE * DP, *ps = os + PF_QTILE * D;
+    float *row_max = ps + PF_QTILE * PF_KTILE, *row_sum = row_max + PF_QTILE, *row_corr = row_sum + PF_QTILE;
+    const float scale = rsqrtf((float)D);
+    const T *kc = static_cast<const T *>(a.k_cache), *vc = static_cast<const T *>(a.v_cache);
+    for (int e = tid; e < PF_QTILE * D; e += blockDim.x) {
+        const int i = e / D, d = e - i * D;
+        qs[e] = i < rows ? a.q[((size_t)(a.q_start[s] + i0 + i) * a.n_heads + h) * D + d] * scale : 0.0f;
+        os[e] = 0.0f;
     }
-    if (active)
-        for (int d = 0; d < D; d++) a.out[row + d] = acc[d] / sum;
+    if (tid < PF_QTILE) { row_max[tid] = -INFINITY; row_sum[tid] = 0.0f; }
+    for (int t0 = 0; t0 <= tile_last; t0 += PF_KTILE) {
+        const int n = min(PF_KTILE, tile_last + 1 - t0);
+        __syncthreads();                                   /* the previous tile's V is consumed */
+        for (int e = tid; e < n * D; e += blockDim.x) {    /* K tile */
+            const int j = e / D, d = e - j * D, p = t0 + j;
+            const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
+            kv[j * DP + d] = srt_kv_get(kc, slot * kv_dim + (size_t)kvh * D + d);
+        }
+        __syncthreads();
+        for (int e = tid; e < PF_QTILE * PF_KTILE; e += blockDim.x) {   /* S = Q K^T, causal */
+            const int i = e / PF_KTILE, j = e - i * PF_KTILE;
+            float dot = -INFINITY;
+            if (i < rows && j < n && t0 + j <= first + i0 + i) {
+                dot = 0.0f;
+                for (int d = 0; d < D; d++) dot += qs[i * D + d] * kv[j * DP + d];
+            }
+            ps[e] = dot;
+        }
+        __syncthreads();
+        for (int i = warp; i < rows; i += blockDim.x / 32) {   /* online softmax, one warp per row */
+            const float sc = lane < PF_KTILE ? ps[i * PF_KTILE + lane] : -INFINITY;
+            float mx = sc;
+            for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            const float old = row_max[i], nmx = fmaxf(old, mx);   /* finite: key 0 is in every row's first tile */
+            const float w = sc == -INFINITY ? 0.0f : expf(sc - nmx);
+            const float tile_sum = srt_warp_sum(w);
+            if (lane < PF_KTILE) ps[i * PF_KTILE + lane] = w;
+            if (lane == 0) {
+                const float corr = old == -INFINITY ? 0.0f : expf(old - nmx);
+                row_corr[i] = corr;
+                row_sum[i] = row_sum[i] * corr + tile_sum;
+                row_max[i] = nmx;
+            }
+        }
+        __syncthreads();
+        for (int e = tid; e < n * D; e += blockDim.x) {    /* V tile into the same buffer */
+            const int j = e / D, d = e - j * D, p = t0 + j;
+            const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
+            kv[j * DP + d] = srt_kv_get(vc, slot * kv_dim + (size_t)kvh * D + d);
+        }
+        __syncthreads();
+        for (int e = tid; e < rows * D; e += blockDim.x) {   /* O = O * corr + P V */
+            const int i = e / D, d = e - i * D;
+            float o = os[e] * row_corr[i];
+            for (int j = 0; j < n; j++) o += ps[i * PF_KTILE + j] * kv[j * DP + d];
+            os[e] = o;
+        }
+    }
+    __syncthreads();
+    for (int e = tid; e < rows * D; e += blockDim.x) {
+        const int i = e / D, d = e - i * D;
+        a.out[((size_t)(a.q_start[s] + i0 + i) * a.n_heads + h) * D + d] = os[e] / row_sum[i];
+    }
 }
 
-static int lm_attn_splits(const srt_cuda_attn_plan *plan) {
-    int n = (plan->max_ctx + DEC_SPLIT - 1) / DEC_SPLIT;
-    return n < 1 ? 1 : n;
+__global__ void __launch_bounds__(PF_THREADS) lm_attn_prefill_kernel(srt_paged_attn_args a) {
+    if (a.kv_dtype == SRT_BF16) lm_attn_prefill_body<uint16_t>(a);
+    else lm_attn_prefill_body<float>(a);
+}
+
+static size_t lm_prefill_smem_floats(int D) {
+    return (size_t)PF_QTILE * D * 2 + (size_t)PF_KTILE * (D + 1) + PF_QTILE * PF_KTILE + 3 * PF_QTILE;
 }
 
 extern "C" size_t srt_cuda_lm_attn_partials_floats(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan) {
-    int n_splits = lm_attn_splits(plan);
-    if (!plan->any_decode || n_splits == 1) return 0;
-    return (size_t)a->n_seqs * a->n_heads * n_splits * (a->head_dim + 2);
+    if (!plan->any_decode) return 0;
+    lm_decode_shape sh = lm_decode_shape_of(a, plan);
+    if (sh.n_splits == 1) return 0;
+    return (size_t)a->n_seqs * a->n_heads * sh.n_splits * (a->head_dim + 2);
 }
 
 extern "C" srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan,
@@ -157,20 +308,28 @@ extern "C" srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, 
                          a->n_seqs);
     if (a->n_seqs == 0) return SRT_OK;
     if (plan->any_decode) {
-        int n_splits = lm_attn_splits(plan);
-        dim3 grid((unsigned)n_splits, (unsigned)a->n_heads, (unsigned)a->n_seqs);
-        LAUNCH(lm_attn_decode_kernel, grid, 32 * DEC_WARPS, (size_t)DEC_WARPS * D * sizeof(float), stream, *a,
-               n_splits, partials);
-        SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_kernel));
-        if (n_splits > 1) {
+        lm_decode_shape sh = lm_decode_shape_of(a, plan);
+        dim3 grid((unsigned)sh.n_splits, (unsigned)(a->n_kv_heads * sh.n_sub), (unsigned)a->n_seqs);
+        size_t smem = (size_t)DEC_WARPS * sh.G * D * sizeof(float);
+        switch (sh.G) {
+        case 1: LAUNCH(lm_attn_decode_g1_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+                SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g1_kernel)); break;
+        case 2: LAUNCH(lm_attn_decode_g2_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+                SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g2_kernel)); break;
+        case 4: LAUNCH(lm_attn_decode_g4_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+                SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g4_kernel)); break;
+        default: LAUNCH(lm_attn_decode_g8_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g8_kernel)); break;
+        }
+        if (sh.n_splits > 1) {
             dim3 cgrid((unsigned)a->n_heads, (unsigned)a->n_seqs);
-            LAUNCH(lm_attn_combine_kernel, cgrid, (unsigned)((D + 31) / 32 * 32), 0, stream, *a, n_splits, partials);
+            LAUNCH(lm_attn_combine_kernel, cgrid, (unsigned)((D + 31) / 32 * 32), 0, stream, *a, sh, partials);
             SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_combine_kernel));
         }
     }
     if (plan->any_prefill) {
         dim3 grid((unsigned)((plan->max_n_q + PF_QTILE - 1) / PF_QTILE), (unsigned)a->n_heads, (unsigned)a->n_seqs);
-        LAUNCH(lm_attn_prefill_kernel, grid, PF_QTILE, (size_t)2 * PF_KTILE * D * sizeof(float), stream, *a);
+        LAUNCH(lm_attn_prefill_kernel, grid, PF_THREADS, lm_prefill_smem_floats(D) * sizeof(float), stream, *a);
         SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_kernel));
     }
     return SRT_OK;

@@ -208,8 +208,8 @@ static void snake_cases() {
 
 static uint16_t to_half(float f, srt_dtype dt) { return dt == SRT_BF16 ? srt_f32_to_bf16(f) : srt_f32_to_f16(f); }
 
-/* Shapes: odd sizes with padded strides; M 1..65 crosses the direct half-weight kernel's 16-row passes and its
- * 64-row limit (cuBLAS above); K 1024 with ldb 1024 takes its 16-byte load path, the others its 2-byte path. */
+/* Shapes: odd sizes with padded strides; M 1..65 crosses the small-M kernel's 8-row passes and its 16-row limit
+ * (cuBLAS above); K 1024 with ldb 1024 takes its 16-byte load path (and split-K), the others its 2-byte path. */
 static void gemm_cases() {
     struct { int M, N, K, pad_b; } shapes[] = {
         {7, 33, 1025, 2}, {1, 1, 1, 2}, {1, 1025, 7, 2}, {33, 7, 33, 2}, {17, 33, 1024, 0}, {65, 7, 33, 2}};

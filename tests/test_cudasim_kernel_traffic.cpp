@@ -5,8 +5,10 @@
  *                                           (<= 5 sectors per warp load of 32 floats, weight taps broadcast), each
  *                                           input and output sector
  *                                           is read / written once per launch, stores are fully coalesced;
- *   gemm_half_rows_kernel (gemm_half_rows.cuh)  "HBM traffic stays ~2 bytes per weight whatever M": the weights'
- *                                           footprint is read once, in 16-byte vector loads (4 sectors per warp load). */
+ *   gemm_small_m_kernel (gemm_small_m.cuh)  "2 bytes of HBM per weight, whatever M; activations staged once per
+ *                                           block": the footprint is weights + activations, and all load sectors
+ *                                           are the weights once per 8-row pass (passes after the first hit L2)
+ *                                           plus the activations once per column tile. */
 extern "C" {
 #include "backend.h"
 #include "cuda/kernels.h"
@@ -82,15 +84,21 @@ int main(void) {
     g.B = wb; g.ldb = KK;
     g.C = dev_floats((size_t)M * N, 0.0f);
     g.ldc = N;
-    TEST_CHECK(srt_cuda_gemm_half_rows(&g, 0) == SRT_OK, "gemm_half_rows failed: %s", cudasim_last_error());
-    s = find_last("gemm_half_rows_kernel");
-    TEST_CHECK(s != nullptr, "no gemm_half_rows_kernel launch recorded");
+    srt_cuda_small_m_args sm;
+    memset(&sm, 0, sizeof sm);
+    sm.g = g;                                 /* no workspace: no split-K, one pass over K per tile */
+    TEST_CHECK(srt_cuda_gemm_small_m(&sm, 0) == SRT_OK, "gemm_small_m failed: %s", cudasim_last_error());
+    s = find_last("gemm_small_m_kernel");
+    TEST_CHECK(s != nullptr, "no gemm_small_m_kernel launch recorded");
     if (s) {
-        double wbytes = (double)N * KK * 2, abytes = (double)M * KK * 4;
+        double wbytes = (double)N * KK * 2, abytes = (double)M * KK * 4, tiles = N / 32, passes = (M + 7) / 8;
         TEST_CHECK((double)s->gld_unique * 32 <= 1.01 * (wbytes + abytes) + 64 * 32,
-                   "gemm_half_rows: read footprint %.0f bytes for %.0f bytes of weights + activations",
+                   "gemm_small_m: read footprint %.0f bytes for %.0f bytes of weights + activations",
                    (double)s->gld_unique * 32, wbytes + abytes);
-        TEST_CHECK(s->gst_unique * 32 == (uint64_t)M * N * 4, "gemm_half_rows: wrote %llu sectors",
+        TEST_CHECK((double)s->gld_sectors * 32 <= 1.01 * (passes * wbytes + tiles * abytes),
+                   "gemm_small_m: %.0f bytes of load sectors for %.0f passes x %.0f of weights + %.0f tiles x %.0f "
+                   "of activations", (double)s->gld_sectors * 32, passes, wbytes, tiles, abytes);
+        TEST_CHECK(s->gst_unique * 32 == (uint64_t)M * N * 4, "gemm_small_m: wrote %llu sectors",
                    (unsigned long long)s->gst_unique);
     }
     TEST_CHECK(cudaDeviceSynchronize() == cudaSuccess && cudasim_error_count() == 0, "simulator: %s",

@@ -1,6 +1,7 @@
 /* test_cudasim_lm.cpp: every language-model op (host/lm/lm_ops.h) of the "cuda" backend, run in the CUDA simulator
  * (tests/cudasim), against "cpu-ref" on odd shapes (1, 7, 33, 1025), in forward, reverse and random thread order.
- * Paged attention: head_dim 16/64/128, GQA ratios 1/2/4, block sizes 7/16, scrambled block tables, ragged batches
+ * KV cache in f32 and bf16. Paged attention: head_dim 16/20/64/128, GQA ratios 1/2/3/4/16, block sizes 5/7/16,
+ * scrambled block tables, ragged batches
  * mixing decode (flash-decoding splits, contexts up to 1025), prefill and chunked prefill, and a sequence with no
  * queries; cache slots that no sequence owns hold NaN, so reading past a causal limit shows up.
  * Every device output is NaN-poisoned before the op (or holds its in-place input) and is followed by sentinels
@@ -31,6 +32,8 @@ static const double NORM_ATOL = 1e-5, NORM_RTOL = 1e-5;   /* f32 sum of squares 
 static const double ROPE_ATOL = 1e-6, ROPE_RTOL = 1e-6;   /* double angle and rotation on both sides */
 static const double SWIGLU_ATOL = 2e-6, SWIGLU_RTOL = 2e-6;   /* expf vs exp */
 static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* f32 online softmax over <= 1025 keys vs double */
+/* bf16 KV cache: both sides read the same bf16 values (cpu-ref widens them exactly), so only the f32 arithmetic
+ * differs: the f32 tolerance holds. kv_store to bf16: the same round-to-nearest-even: exact. */
 
 static void set_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void set_case(const char *fmt, ...) {
@@ -123,8 +126,17 @@ static void rope_case(int n_tokens, int heads, int head_dim, uint64_t seed) {
 }
 
 /* ---------------------------------------------------------------- kv_store */
-static void kv_store_case(int n_tokens, int kv_dim, int n_slots, uint64_t seed) {
-    set_case("kv_store tokens %d kv_dim %d slots %d", n_tokens, kv_dim, n_slots);
+/* The cache bytes of f32 values in dtype dt (bf16: rounded to nearest even); back to f32 for comparisons. */
+static std::vector<float> cache_bytes(const std::vector<float> &x, srt_dtype dt) {
+    if (dt == SRT_F32) return x;
+    std::vector<float> out((x.size() + 1) / 2);
+    uint16_t *h = reinterpret_cast<uint16_t *>(out.data());
+    for (size_t i = 0; i < x.size(); i++) h[i] = srt_f32_to_bf16(x[i]);
+    return out;
+}
+
+static void kv_store_case(srt_dtype dt, int n_tokens, int kv_dim, int n_slots, uint64_t seed) {
+    set_case("kv_store %s tokens %d kv_dim %d slots %d", srt_dtype_name(dt), n_tokens, kv_dim, n_slots);
     std::vector<float> k = rnd((size_t)n_tokens * kv_dim, seed, -1, 1), v = rnd(k.size(), seed + 1, -1, 1);
     std::vector<float> kc = rnd((size_t)n_slots * kv_dim, seed + 2, -1, 1), vc = rnd(kc.size(), seed + 3, -1, 1);
     std::vector<int32_t> slot((size_t)n_slots);
@@ -133,11 +145,12 @@ static void kv_store_case(int n_tokens, int kv_dim, int n_slots, uint64_t seed) 
     for (int i = n_slots - 1; i > 0; i--) std::swap(slot[(size_t)i], slot[test_rng_next(&rng) % (uint64_t)(i + 1)]);
     slot.resize((size_t)n_tokens);   /* distinct scrambled slots */
     if (n_tokens > 2) slot[1] = -1;  /* a padding row: not stored */
+    if (dt != SRT_F32) { kc = cache_bytes(kc, dt); vc = cache_bytes(vc, dt); }   /* the cache as raw words */
     std::vector<float> kref = kc, vref = vc;
-    srt_kv_store_args r = {n_tokens, kv_dim, k.data(), v.data(), slot.data(), kref.data(), vref.data()};
+    srt_kv_store_args r = {n_tokens, kv_dim, k.data(), v.data(), slot.data(), kref.data(), vref.data(), dt};
     check_status(srt_op_kv_store(&g_ref, &r), "cpu-ref kv_store");
     float *dk = dev_out(kc.size(), kc), *dv = dev_out(vc.size(), vc);
-    srt_kv_store_args c = {n_tokens, kv_dim, dev_in(k), dev_in(v), dev_ints(slot), dk, dv};
+    srt_kv_store_args c = {n_tokens, kv_dim, dev_in(k), dev_in(v), dev_ints(slot), dk, dv, dt};
     check_status(srt_op_kv_store(&g_cu, &c), "cuda kv_store");
     check_out("k_cache", dk, kref, 0, 0);   /* copies: exact */
     check_out("v_cache", dv, vref, 0, 0);
@@ -147,10 +160,10 @@ static void kv_store_case(int n_tokens, int kv_dim, int n_slots, uint64_t seed) 
 /* ---------------------------------------------------------------- paged attention */
 struct attn_seq { int n_q, ctx; };
 
-static void attention_case(const char *label, int n_heads, int n_kv_heads, int head_dim, int block_size,
-                           const std::vector<attn_seq> &seqs, uint64_t seed) {
-    set_case("paged_attention %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", label, n_heads, n_kv_heads,
-             head_dim, block_size, seqs.size());
+static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_kv_heads, int head_dim,
+                           int block_size, const std::vector<attn_seq> &seqs, uint64_t seed) {
+    set_case("paged_attention %s %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", srt_dtype_name(dt), label,
+             n_heads, n_kv_heads, head_dim, block_size, seqs.size());
     int n_seqs = (int)seqs.size(), kv_dim = n_kv_heads * head_dim, max_blocks = 0, n_tokens = 0;
     for (const attn_seq &s : seqs) max_blocks = std::max(max_blocks, (s.ctx + block_size - 1) / block_size);
     max_blocks += 1;   /* a spare column: block tables are wider than needed */
@@ -177,14 +190,17 @@ static void attention_case(const char *label, int n_heads, int n_kv_heads, int h
             }
         }
     }
+    kc = cache_bytes(kc, dt);   /* NaN stays NaN in bf16 */
+    vc = cache_bytes(vc, dt);
     std::vector<float> q = rnd((size_t)n_tokens * n_heads * head_dim, seed + 3, -1.5f, 1.5f);
     std::vector<float> oref(q.size());
     srt_paged_attn_args r = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, q.data(), kc.data(),
-                             vc.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data()};
+                             vc.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data(), dt};
     check_status(srt_op_paged_attention(&g_ref, &r, nullptr), "cpu-ref paged_attention");
     float *dout = dev_out(oref.size());
     srt_paged_attn_args c = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, dev_in(q), dev_in(kc),
-                             dev_in(vc), dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout};
+                             dev_in(vc), dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout,
+                             dt};
     check_status(srt_op_paged_attention(&g_cu, &c, nullptr), "cuda paged_attention");
     check_out("out", dout, oref, ATTN_ATOL, ATTN_RTOL);
     /* the same with the forward's host plan (no device read), the launch sized for the block tables' capacity */
@@ -204,27 +220,31 @@ static void attention_bad_args() {
     std::vector<float> q(3 * 16, 0.5f), kc(8 * 16, 0.5f);
     float *dout = dev_out(q.size());
     srt_paged_attn_args c = {1, 1, 1, 16, 8, 1, dev_in(q), dev_in(kc), dev_in(kc), dev_ints(table), dev_ints(q_start),
-                             dev_ints(n_q), dev_ints(ctx_len), dout};
+                             dev_ints(n_q), dev_ints(ctx_len), dout, SRT_F32};
     srt_status st = srt_op_paged_attention(&g_cu, &c, nullptr);
     TEST_CHECK(st == SRT_ERR_INVALID_ARG, "%s: got %s (%s), want SRT_ERR_INVALID_ARG", g_case, srt_status_name(st),
                srt_last_error());
     end_case();
 }
 
-static void attention_cases() {
+static void attention_cases(srt_dtype dt) {
     /* decode only: contexts 1, 7, 129 (two splits), 1025 (nine splits); GQA 2, head_dim 64, block 16 */
-    attention_case("decode", 4, 2, 64, 16, {{1, 1}, {1, 7}, {1, 129}, {1, 1025}}, 9100);
+    attention_case(dt, "decode", 4, 2, 64, 16, {{1, 1}, {1, 7}, {1, 129}, {1, 1025}}, 9100);
     /* decode, GQA 4, head_dim 16, block 7, one split boundary exactly (ctx 128, 256) */
-    attention_case("decode", 4, 1, 16, 7, {{1, 128}, {1, 256}, {1, 33}}, 9200);
+    attention_case(dt, "decode", 4, 1, 16, 7, {{1, 128}, {1, 256}, {1, 33}}, 9200);
     /* whole prefill: prompts of 1, 7, 33 tokens (a one-token prompt is a decode), GQA 4, head_dim 16, block 7 */
-    attention_case("prefill", 4, 1, 16, 7, {{7, 7}, {33, 33}, {1, 1}}, 9300);
+    attention_case(dt, "prefill", 4, 1, 16, 7, {{7, 7}, {33, 33}, {1, 1}}, 9300);
     /* ragged mix: chunked prefill (33 new at 70, 5 new at 12), decode at 1025, a sequence with no queries; GQA 1 */
-    attention_case("mixed", 2, 2, 64, 16, {{33, 70}, {1, 1025}, {0, 9}, {5, 12}}, 9400);
+    attention_case(dt, "mixed", 2, 2, 64, 16, {{33, 70}, {1, 1025}, {0, 9}, {5, 12}}, 9400);
     /* prefill of 65 queries (three query tiles) at context 100, GQA 2, head_dim 128, block 16 */
-    attention_case("prefill tiles", 2, 1, 128, 16, {{65, 100}, {1, 40}}, 9500);
+    attention_case(dt, "prefill tiles", 2, 1, 128, 16, {{65, 100}, {1, 40}}, 9500);
     /* a 1025-token prompt in one prefill (33 query tiles, 33 key tiles), GQA 2, head_dim 16, block 16 */
-    attention_case("long prefill", 2, 1, 16, 16, {{1025, 1025}}, 9600);
-    attention_bad_args();
+    attention_case(dt, "long prefill", 2, 1, 16, 16, {{1025, 1025}}, 9600);
+    /* GQA 3 (Orpheus-3B: 24/8 heads) takes the 4-head kernel with a partial chunk; GQA 16 two 8-head chunks;
+     * head_dim 20 (not a multiple of 8: element loads), block 5 */
+    attention_case(dt, "decode odd groups", 6, 2, 128, 16, {{1, 1}, {1, 33}, {1, 1025}}, 9700);
+    attention_case(dt, "decode wide group", 16, 1, 20, 5, {{1, 7}, {1, 300}}, 9800);
+    if (dt == SRT_F32) attention_bad_args();
 }
 
 /* ---------------------------------------------------------------- swiglu, embedding, add_bias, gather_rows */
@@ -307,9 +327,12 @@ static void all_cases() {
     rope_case(1, 1, 16, 200);
     rope_case(7, 3, 64, 210);
     rope_case(33, 2, 128, 220);
-    kv_store_case(1, 16, 7, 300);
-    kv_store_case(33, 64, 49, 310);
-    attention_cases();
+    kv_store_case(SRT_F32, 1, 16, 7, 300);
+    kv_store_case(SRT_F32, 33, 64, 49, 310);
+    kv_store_case(SRT_BF16, 33, 64, 49, 320);
+    kv_store_case(SRT_BF16, 7, 33, 49, 330);
+    attention_cases(SRT_F32);
+    attention_cases(SRT_BF16);
     swiglu_case(1, 0, 400);
     swiglu_case(1025, 1, 410);
     swiglu_case(33, 2, 420);

@@ -2,8 +2,12 @@
  * cuda/comm_nccl.c).
  *  - the NCCL substitute: 3 thread ranks joining by unique id (ncclCommInitRank); ncclAllReduce equals the
  *    rank-order sum bit for bit on every rank (twice: deterministic), ncclAllGather lays slices out by rank,
- *    mismatched counts fail on every rank, ncclCommAbort releases ranks waiting in a collective;
+ *    mismatched counts fail on every rank, ncclCommAbort is local as in NCCL (it releases a wait on the aborted
+ *    comm only; the others see ncclCommGetAsyncError == ncclRemoteError);
  *  - the srt_comm over NCCL with device buffers: all_reduce_sum / all_gather, and abort gives SRT_ERR_CANCELLED;
+ *  - a failure injected on one rank of a TP = 2 and a TP = 4 group (that rank aborts instead of joining an
+ *    all-reduce the others wait in): every other rank leaves its all-reduce / barrier with SRT_ERR_CANCELLED naming
+ *    the failed rank (with the caller-only abort of before they would wait forever: a watchdog fails the test);
  *  - tiny-orpheus tp = 1, 2 and tiny-qwen2 tp = 1, 2, 4 on "cuda": prefill last logits (both golden prompts in one
  *    batch) within 1e-4 of tp = 1 and 1e-3 of the golden prefill_last_logits; greedy ids identical to greedy_ids;
  *    every KV block given back; the simulator reports no rule violation. */
@@ -17,6 +21,7 @@ extern "C" {
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 #include <pthread.h>
+#include <ctime>
 
 enum { N_RANKS = 3, N_FLOATS = 1000, GATHER = 4 };
 
@@ -84,7 +89,8 @@ static void test_nccl_substitute(void) {
     TEST_CHECK(exact, "ncclAllReduce (out of place and in place) equals the rank-order sum bit for bit on every rank");
     TEST_CHECK(gathered_ok, "ncclAllGather places rank q's slice at q * sendcount on every rank");
 
-    /* abort: ranks 1 and 2 wait in an all-reduce rank 0 never joins; rank 0 aborts; both return ncclRemoteError */
+    /* abort is local: ranks 1 and 2 wait in an all-reduce rank 0 never joins; rank 0 aborts; they see the async
+     * error and leave once their own comms are aborted (ncclRemoteError) */
     ncclComm_t comms[N_RANKS];
     int devs[N_RANKS] = {0, 0, 0};
     TEST_CHECK(ncclCommInitAll(comms, N_RANKS, devs) == ncclSuccess, "ncclCommInitAll");
@@ -98,12 +104,19 @@ static void test_nccl_substitute(void) {
         waiters[r - 1].comm = comms[r];
         pthread_create(&wt[r - 1], nullptr, wait_in_all_reduce, &waiters[r - 1]);
     }
+    struct timespec settle = {0, 50 * 1000 * 1000};   /* the waiters are in their all-reduce by then */
+    nanosleep(&settle, nullptr);
     TEST_CHECK(ncclCommAbort(comms[0]) == ncclSuccess, "ncclCommAbort");
+    for (int r = 1; r < N_RANKS; r++) {
+        ncclResult_t async = ncclSuccess;
+        TEST_CHECK(ncclCommGetAsyncError(comms[r], &async) == ncclSuccess && async == ncclRemoteError,
+                   "rank %d: async error after rank 0's abort is %d", r, (int)async);
+        ncclCommAbort(comms[r]);
+    }
     for (int r = 1; r < N_RANKS; r++) {
         pthread_join(wt[r - 1], nullptr);
         TEST_CHECK(waiters[r - 1].result == ncclRemoteError, "rank %d all-reduce after abort returned %d", r,
                    waiters[r - 1].result);
-        ncclCommDestroy(comms[r]);
     }
 }
 
@@ -182,12 +195,82 @@ static void test_comm_nccl(void) {
     for (int r = 0; r < N_RANKS; r++) comms[r]->ops->destroy(comms[r]);
 }
 
+/* ---- a failure injected on one rank: every rank leaves with SRT_ERR_CANCELLED naming it ---- */
+
+struct fault_job {
+    srt_comm *comm;
+    int failing;              /* this rank fails: it aborts instead of joining the all-reduce */
+    float *buf;               /* device (4) */
+    srt_status reduce_st, barrier_st;
+    char msg[256];
+};
+
+static void *fault_rank(void *arg) {
+    fault_job *j = static_cast<fault_job *>(arg);
+    if (j->failing) {
+        struct timespec pause = {0, 20 * 1000 * 1000};   /* let the others enter their all-reduce first */
+        nanosleep(&pause, nullptr);
+        j->comm->ops->abort(j->comm);
+        return nullptr;
+    }
+    j->reduce_st = j->comm->ops->all_reduce_sum(j->comm, j->buf, j->buf, 4, nullptr);
+    snprintf(j->msg, sizeof j->msg, "%s", srt_last_error());
+    j->barrier_st = j->comm->ops->barrier(j->comm);
+    return nullptr;
+}
+
+static void test_fault_across_ranks(int size, int failing) {
+    int devices[4];
+    srt_comm *comms[4] = {nullptr, nullptr, nullptr, nullptr};
+    TEST_CHECK(srt_comm_nccl_devices(size, 0, devices) == SRT_OK, "devices: %s", srt_last_error());
+    srt_status st = srt_comm_nccl_create_group(size, devices, comms);
+    TEST_CHECK(st == SRT_OK, "NCCL comm group of %d: %s", size, srt_last_error());
+    if (st != SRT_OK) return;
+    static fault_job jobs[4];
+    pthread_t threads[4];
+    for (int r = 0; r < size; r++) {
+        jobs[r] = fault_job();
+        jobs[r].comm = comms[r];
+        jobs[r].failing = r == failing;
+        cudaMalloc((void **)&jobs[r].buf, 4 * sizeof(float));
+        cudaMemset(jobs[r].buf, 0, 4 * sizeof(float));
+        pthread_create(&threads[r], nullptr, fault_rank, &jobs[r]);
+    }
+    /* watchdog: a rank still waiting after 20 s would hang on a GPU */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 20;
+    int hung = 0;
+    for (int r = 0; r < size; r++) {
+        if (pthread_timedjoin_np(threads[r], nullptr, &deadline) != 0) { hung++; continue; }
+        if (r == failing) continue;
+        char want[64];
+        snprintf(want, sizeof want, "aborted by rank %d", failing);
+        TEST_CHECK(jobs[r].reduce_st == SRT_ERR_CANCELLED && strstr(jobs[r].msg, want),
+                   "TP=%d, rank %d failed: rank %d all-reduce returned %s (%s), want SRT_ERR_CANCELLED naming it",
+                   size, failing, r, srt_status_name(jobs[r].reduce_st), jobs[r].msg);
+        TEST_CHECK(jobs[r].barrier_st == SRT_ERR_CANCELLED, "TP=%d: rank %d barrier after the failure returned %s",
+                   size, r, srt_status_name(jobs[r].barrier_st));
+    }
+    TEST_CHECK(hung == 0, "TP=%d, rank %d failed: %d rank(s) still waiting in a collective after 20 s", size, failing,
+               hung);
+    if (hung) return;         /* leave the stuck threads' comms alone */
+    for (int r = 0; r < size; r++) {
+        cudaFree(jobs[r].buf);
+        comms[r]->ops->destroy(comms[r]);
+    }
+}
+
 /* ---- tiny models: the shared tensor-parallel golden check on "cuda" ---- */
 #include "tests/lm_tp_check.h"
 
 int main(void) {
     test_nccl_substitute();
     test_comm_nccl();
+    test_fault_across_ranks(2, 1);
+    test_fault_across_ranks(4, 2);
+    test_fault_across_ranks(4, 0);
+    setenv("SNACRT_KV_DTYPE", "f32", 1);   /* the golden tolerances hold for f32 KV (bf16: test_lm_kv_bf16) */
     const int orpheus_tps[] = {1, 2}, qwen_tps[] = {1, 2, 4};
     lm_tp_run_model("tiny-orpheus", "cuda", orpheus_tps, 2);
     lm_tp_run_model("tiny-qwen2", "cuda", qwen_tps, 3);

@@ -87,11 +87,15 @@ static srt_status cpu_rope(void *ctx, const srt_rope_args *a) {
 
 static srt_status cpu_kv_store(void *ctx, const srt_kv_store_args *a) {
     (void)ctx;
+    if (a->kv_dtype != SRT_F32)
+        return srt_error(SRT_ERR_UNSUPPORTED, "kv_store: the cpu backend keeps its KV cache in f32, not %s",
+                         srt_dtype_name(a->kv_dtype));
+    float *kc = a->k_cache, *vc = a->v_cache;
     size_t row_bytes = sizeof(float) * (size_t)a->kv_dim;
     for (int t = 0; t < a->n_tokens; t++) {
         if (a->slot[t] < 0) continue;   /* padding row */
-        memcpy(a->k_cache + (size_t)a->slot[t] * a->kv_dim, a->k + (size_t)t * a->kv_dim, row_bytes);
-        memcpy(a->v_cache + (size_t)a->slot[t] * a->kv_dim, a->v + (size_t)t * a->kv_dim, row_bytes);
+        memcpy(kc + (size_t)a->slot[t] * a->kv_dim, a->k + (size_t)t * a->kv_dim, row_bytes);
+        memcpy(vc + (size_t)a->slot[t] * a->kv_dim, a->v + (size_t)t * a->kv_dim, row_bytes);
     }
     return SRT_OK;
 }
@@ -105,7 +109,7 @@ static inline __attribute__((always_inline)) void attend_group_body(const srt_pa
     const int D = a->head_dim, kv_dim = a->n_kv_heads * D, bs = a->block_size, n = last + 1;
     const float scale = 1.0f / sqrtf((float)D);
     for (int p0 = 0; p0 < n; p0 += bs) {   /* keys: one block of consecutive slots at a time */
-        const float *kb = a->k_cache + (size_t)blocks[p0 / bs] * bs * kv_dim + (size_t)kvh * D;
+        const float *kb = (const float *)a->k_cache + (size_t)blocks[p0 / bs] * bs * kv_dim + (size_t)kvh * D;
         int pn = n - p0 < bs ? n - p0 : bs;
         for (int j = 0; j < pn; j++) {
             const float *k = kb + (size_t)j * kv_dim;
@@ -128,7 +132,7 @@ static inline __attribute__((always_inline)) void attend_group_body(const srt_pa
         for (int d = 0; d < D; d++) o[d] = 0;
     }
     for (int p0 = 0; p0 < n; p0 += bs) {   /* values */
-        const float *vb = a->v_cache + (size_t)blocks[p0 / bs] * bs * kv_dim + (size_t)kvh * D;
+        const float *vb = (const float *)a->v_cache + (size_t)blocks[p0 / bs] * bs * kv_dim + (size_t)kvh * D;
         int pn = n - p0 < bs ? n - p0 : bs;
         for (int j = 0; j < pn; j++) {
             const float *v = vb + (size_t)j * kv_dim;
@@ -159,6 +163,9 @@ static void attend_group(const srt_paged_attn_args *a, const int32_t *blocks, co
 
 static srt_status cpu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
     (void)ctx;
+    if (a->kv_dtype != SRT_F32)
+        return srt_error(SRT_ERR_UNSUPPORTED, "paged_attention: the cpu backend keeps its KV cache in f32, not %s",
+                         srt_dtype_name(a->kv_dtype));
     int H = a->n_heads, D = a->head_dim, KVH = a->n_kv_heads, group = H / KVH;
     int G = group <= 64 ? group : 1;          /* heads per work item (attend_group's limit) */
     int max_ctx = 1, n_rows = 0;

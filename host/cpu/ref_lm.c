@@ -36,14 +36,23 @@ static srt_status ref_rope(void *ctx, const srt_rope_args *a) {
     return SRT_OK;
 }
 
+/* Element i of a KV cache buffer of dtype dt (f32 or bf16), as f32. */
+static float kv_at(const void *cache, srt_dtype dt, size_t i) {
+    return dt == SRT_BF16 ? srt_bf16_to_f32(((const uint16_t *)cache)[i]) : ((const float *)cache)[i];
+}
+static void kv_put(void *cache, srt_dtype dt, size_t i, float x) {
+    if (dt == SRT_BF16) ((uint16_t *)cache)[i] = srt_f32_to_bf16(x);
+    else ((float *)cache)[i] = x;
+}
+
 static srt_status ref_kv_store(void *ctx, const srt_kv_store_args *a) {
     (void)ctx;
     for (int t = 0; t < a->n_tokens; t++) {
         if (a->slot[t] < 0) continue;   /* padding row */
         size_t dst = (size_t)a->slot[t] * a->kv_dim, src = (size_t)t * a->kv_dim;
         for (int i = 0; i < a->kv_dim; i++) {
-            a->k_cache[dst + i] = a->k[src + i];
-            a->v_cache[dst + i] = a->v[src + i];
+            kv_put(a->k_cache, a->kv_dtype, dst + i, a->k[src + i]);
+            kv_put(a->v_cache, a->kv_dtype, dst + i, a->v[src + i]);
         }
     }
     return SRT_OK;
@@ -68,9 +77,9 @@ static srt_status ref_paged_attention(void *ctx, const srt_paged_attn_args *a) {
                 double mx = -INFINITY, sum = 0;
                 for (int p = 0; p <= last; p++) {
                     size_t slot = (size_t)blocks[p / a->block_size] * a->block_size + p % a->block_size;
-                    const float *k = a->k_cache + slot * kv_dim + (size_t)kvh * D;
+                    size_t k = slot * kv_dim + (size_t)kvh * D;
                     double dot = 0;
-                    for (int d = 0; d < D; d++) dot += (double)q[d] * k[d];
+                    for (int d = 0; d < D; d++) dot += (double)q[d] * kv_at(a->k_cache, a->kv_dtype, k + d);
                     score[p] = dot * scale;
                     if (score[p] > mx) mx = score[p];
                 }
@@ -79,7 +88,7 @@ static srt_status ref_paged_attention(void *ctx, const srt_paged_attn_args *a) {
                     double acc = 0;
                     for (int p = 0; p <= last; p++) {
                         size_t slot = (size_t)blocks[p / a->block_size] * a->block_size + p % a->block_size;
-                        acc += score[p] * a->v_cache[slot * kv_dim + (size_t)kvh * D + d];
+                        acc += score[p] * kv_at(a->v_cache, a->kv_dtype, slot * kv_dim + (size_t)kvh * D + d);
                     }
                     out[d] = (float)(acc / sum);
                 }

@@ -3,23 +3,26 @@
 #include <string.h>
 
 srt_status srt_kv_cache_create(srt_backend *be, int n_layers, int kv_dim, int block_size, int n_blocks,
-                               srt_kv_cache **out) {
+                               srt_dtype dtype, srt_kv_cache **out) {
     *out = NULL;
     if (n_layers < 1 || kv_dim < 1 || block_size < 1 || n_blocks < 1)
         return srt_error(SRT_ERR_INVALID_ARG, "kv cache: bad size (%d layers, kv_dim %d, %d blocks of %d tokens)",
                          n_layers, kv_dim, n_blocks, block_size);
+    if (dtype != SRT_F32 && dtype != SRT_BF16)
+        return srt_error(SRT_ERR_INVALID_ARG, "kv cache: dtype %s (f32 or bf16)", srt_dtype_name(dtype));
     srt_kv_cache *kv = srt_calloc(1, sizeof *kv, "kv cache");
     if (!kv) return SRT_ERR_NOMEM;
     kv->be = be;
     kv->n_layers = n_layers; kv->kv_dim = kv_dim; kv->block_size = block_size; kv->n_blocks = n_blocks;
-    kv->k = srt_calloc((size_t)n_layers, sizeof(float *), "kv cache layers");
-    kv->v = srt_calloc((size_t)n_layers, sizeof(float *), "kv cache layers");
+    kv->dtype = dtype;
+    kv->k = srt_calloc((size_t)n_layers, sizeof(void *), "kv cache layers");
+    kv->v = srt_calloc((size_t)n_layers, sizeof(void *), "kv cache layers");
     kv->free_list = srt_malloc(sizeof(int32_t) * (size_t)n_blocks, "kv cache free list");
     if (!kv->k || !kv->v || !kv->free_list) { srt_kv_cache_free(kv); return SRT_ERR_NOMEM; }
-    size_t bytes = sizeof(float) * (size_t)n_blocks * block_size * kv_dim;
+    size_t bytes = srt_dtype_size(dtype) * (size_t)n_blocks * block_size * kv_dim;
     for (int l = 0; l < n_layers; l++) {
-        srt_status st = srt_backend_alloc_zero(be, bytes, (void **)&kv->k[l]);
-        if (st == SRT_OK) st = srt_backend_alloc_zero(be, bytes, (void **)&kv->v[l]);
+        srt_status st = srt_backend_alloc_zero(be, bytes, &kv->k[l]);
+        if (st == SRT_OK) st = srt_backend_alloc_zero(be, bytes, &kv->v[l]);
         if (st != SRT_OK) {
             srt_kv_cache_free(kv);
             return srt_error_prefix(st, "kv cache: %d layers x 2 x %zu MB: ", n_layers, bytes >> 20);

@@ -15,7 +15,8 @@ typedef struct srt_kv_seq {
 typedef struct srt_kv_cache {
     srt_backend *be;
     int n_layers, kv_dim, block_size, n_blocks;
-    float **k, **v;           /* (n_layers) each (n_blocks * block_size, kv_dim) f32, backend memory */
+    srt_dtype dtype;          /* SRT_F32 or SRT_BF16 */
+    void **k, **v;            /* (n_layers) each (n_blocks * block_size, kv_dim) of dtype, backend memory */
     int32_t *free_list;       /* (n_blocks) stack of free block ids */
     int n_free;
     srt_kv_seq *seqs;
@@ -23,7 +24,7 @@ typedef struct srt_kv_cache {
 } srt_kv_cache;
 
 srt_status srt_kv_cache_create(srt_backend *be, int n_layers, int kv_dim, int block_size, int n_blocks,
-                               srt_kv_cache **out);
+                               srt_dtype dtype, srt_kv_cache **out);
 void srt_kv_cache_free(srt_kv_cache *kv);
 
 srt_status srt_kv_seq_open(srt_kv_cache *kv, int *seq_id);

@@ -4,7 +4,8 @@
  * The batch's indices (ids, positions, slots, block tables, lengths) are uploaded once per forward, and the
  * attention gets a host-side plan (lengths known from the KV cache bookkeeping), so no op reads the device back.
  * A decode-only batch on a backend that records forwards (ops->graph_run: CUDA graphs) is padded to a bucket of
- * sequences (1, 2, 4, ...) and of context capacity (256, 512, ...): padding rows have no queries and a negative
+ * sequences (batch_bucket: exact to 8, then multiples of 8 to 64, then of 32: no power-of-two cliff) and of context
+ * capacity (256, 512, ...): padding rows have no queries and a negative
  * KV slot, so one recording per bucket is replayed step after step with new device-side indices. */
 #include "lm/lm_model.h"
 #include "lm/tp_group.h"
@@ -121,10 +122,16 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
 
     srt_rmsnorm_args norm = {T, c->hidden, c->rms_eps, s->x, L->attn_norm, s->h};
-    SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
-    SRT_TRY(linear(lm, s->h, T, &L->wq, 0.0f, s->q));
-    SRT_TRY(linear(lm, s->h, T, &L->wk, 0.0f, s->k));
-    SRT_TRY(linear(lm, s->h, T, &L->wv, 0.0f, s->v));
+    if (L->wqkv.data) {       /* RMSNorm + q | k | v in one GEMM over the fused weight */
+        srt_linear_fused_args qkv = {T, L->wqkv.rows, L->wqkv.cols, SRT_LINEAR_SPLIT3, L->wq.rows, L->wk.rows, s->x,
+                                     L->wqkv.data, L->wqkv.dtype, s->q, s->k, s->v, L->attn_norm, c->rms_eps, s->h};
+        SRT_TRY(srt_op_linear_fused(&lm->be, &qkv));
+    } else {
+        SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
+        SRT_TRY(linear(lm, s->h, T, &L->wq, 0.0f, s->q));
+        SRT_TRY(linear(lm, s->h, T, &L->wk, 0.0f, s->k));
+        SRT_TRY(linear(lm, s->h, T, &L->wv, 0.0f, s->v));
+    }
     SRT_TRY(add_bias(lm, s->q, T, q_dim, L->bq));
     SRT_TRY(add_bias(lm, s->k, T, kv_dim, L->bk));
     SRT_TRY(add_bias(lm, s->v, T, kv_dim, L->bv));
@@ -132,20 +139,27 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     srt_rope_args rope_k = {T, c->n_kv_heads, c->head_dim, s->pos, lm->inv_freq, s->k};
     SRT_TRY(srt_op_rope(&lm->be, &rope_q));
     SRT_TRY(srt_op_rope(&lm->be, &rope_k));
-    srt_kv_store_args store = {T, kv_dim, s->k, s->v, s->slot, lm->kv->k[l], lm->kv->v[l]};
+    srt_kv_store_args store = {T, kv_dim, s->k, s->v, s->slot, lm->kv->k[l], lm->kv->v[l], lm->kv->dtype};
     SRT_TRY(srt_op_kv_store(&lm->be, &store));
     srt_paged_attn_args attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks,
                                 s->q, lm->kv->k[l], lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len,
-                                s->att};
+                                s->att, lm->kv->dtype};
     SRT_TRY(attention(lm, &attn, &f->attn));
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 
     srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};
-    SRT_TRY(srt_op_rmsnorm(&lm->be, &norm2));
-    SRT_TRY(linear(lm, s->h, T, &L->w_gate, 0.0f, s->gate));
-    SRT_TRY(linear(lm, s->h, T, &L->w_up, 0.0f, s->up));
-    srt_swiglu_args act = {(int64_t)T * c->intermediate, s->gate, s->up, s->gate};
-    SRT_TRY(srt_op_swiglu(&lm->be, &act));
+    if (L->w_gate_up.data) {  /* RMSNorm + silu(gate) * up from one GEMM over the interleaved weight */
+        srt_linear_fused_args mlp = {T, L->w_gate_up.rows, L->w_gate_up.cols, SRT_LINEAR_SWIGLU, 0, 0, s->x,
+                                     L->w_gate_up.data, L->w_gate_up.dtype, s->gate, s->up, NULL, L->mlp_norm,
+                                     c->rms_eps, s->h};
+        SRT_TRY(srt_op_linear_fused(&lm->be, &mlp));
+    } else {
+        SRT_TRY(srt_op_rmsnorm(&lm->be, &norm2));
+        SRT_TRY(linear(lm, s->h, T, &L->w_gate, 0.0f, s->gate));
+        SRT_TRY(linear(lm, s->h, T, &L->w_up, 0.0f, s->up));
+        srt_swiglu_args act = {(int64_t)T * c->intermediate, s->gate, s->up, s->gate};
+        SRT_TRY(srt_op_swiglu(&lm->be, &act));
+    }
     return add_projection(lm, s->gate, T, &L->w_down, s->h);    /* x += down(silu(gate) * up) */
 }
 
@@ -264,8 +278,17 @@ static srt_status forward_body(void *arg) {
     return linear(lm, norm.y, f->logit_rows, &lm->lm_head, 0.0f, s->logits);
 }
 
-/* Recording buckets: batch 1, 2, 4, ... up to this; context capacity from this up to the cache's. */
+/* Recording buckets: batch (batch_bucket) up to this; context capacity from this up to the cache's. */
 enum { GRAPH_MAX_BATCH = 512, GRAPH_MIN_CTX = 256, GRAPH_MAX_CTX = 1 << 27 };
+
+/* Sequences a recorded step is padded to: 1..8 exact, then multiples of 8 up to 64, then multiples of 32 (at most
+ * 12% padding rows above 8, where a padded row costs its share of a compute-bound step, against up to 50% with
+ * powers of two). */
+static int batch_bucket(int n) {
+    if (n <= 8) return n;
+    if (n <= 64) return (n + 7) / 8 * 8;
+    return (n + 31) / 32 * 32;
+}
 
 static int next_pow2(int n, int at_least) {
     int p = at_least;
@@ -297,7 +320,7 @@ srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, co
     int n_pad = n_seqs, T_pad = T, ctx_capacity = max_ctx;
     if (graph) {
         int bs = lm->kv->block_size, cache_tokens = lm->kv->n_blocks * bs;
-        n_pad = T_pad = next_pow2(n_seqs, 1);
+        n_pad = T_pad = batch_bucket(n_seqs);
         ctx_capacity = next_pow2(max_ctx, GRAPH_MIN_CTX);
         if (ctx_capacity > cache_tokens) ctx_capacity = cache_tokens > max_ctx ? cache_tokens : max_ctx;
         max_blocks = (ctx_capacity + bs - 1) / bs;
@@ -310,9 +333,7 @@ srt_status srt_lm_forward_compute(srt_lm *lm, int n_seqs, const int *seq_ids, co
     if (st == SRT_OK && graph) {
         /* the key names every host value the body hands to the ops: the scratch buffers' epoch, the batch bucket
          * and the context capacity (the block table width follows from it) */
-        int log2_batch = 0;
-        while ((1 << log2_batch) < n_pad) log2_batch++;
-        uint64_t key = (uint64_t)s->epoch << 32 | (uint64_t)log2_batch << 27 | (uint64_t)ctx_capacity;
+        uint64_t key = (uint64_t)s->epoch << 40 | (uint64_t)n_pad << 28 | (uint64_t)ctx_capacity;
         st = srt_op_graph_run(&lm->be, key, forward_body, &f);
     } else if (st == SRT_OK) {
         st = forward_body(&f);

@@ -2,6 +2,7 @@
  * dtype; host backends point straight into the mmap, others get uploaded copies), KV cache, tokenizer. */
 #include "lm/lm_model.h"
 #include "lm/tp_group.h"
+#include <stdlib.h>
 #include <string.h>
 
 srt_status srt_lm_own(srt_lm *lm, void *ptr) {
@@ -38,8 +39,9 @@ srt_status srt_lm_find_tensor(const srt_lm *lm, const char *name, int ndim, cons
     return SRT_OK;
 }
 
-/* A (rows, cols) matrix in its stored dtype (f32, f16 or bf16). */
-static srt_status bind_matrix(srt_lm *lm, const char *name, int rows, int cols, srt_lm_matrix *m) {
+/* A (rows, cols) matrix in its stored dtype (f32, f16 or bf16); defer: checked and counted, not uploaded yet
+ * (data NULL: fuse_layer packs it with others, or upload_deferred uploads it alone). */
+static srt_status bind_matrix(srt_lm *lm, const char *name, int rows, int cols, int defer, srt_lm_matrix *m) {
     const srt_tensor_view *t = NULL;
     int64_t shape[2] = {rows, cols};
     SRT_TRY(srt_lm_find_tensor(lm, name, 2, shape, &t));
@@ -51,10 +53,91 @@ static srt_status bind_matrix(srt_lm *lm, const char *name, int rows, int cols, 
     m->cols = cols;
     lm->n_params += (int64_t)rows * cols;
     if (backend_is_host(lm)) { m->data = t->data; return SRT_OK; }
+    m->data = NULL;
+    if (defer) return SRT_OK;
     void *dev;
     SRT_TRY(srt_backend_alloc_upload(&lm->be, t->data, t->nbytes, &dev));
     m->data = dev;
     return srt_lm_own(lm, dev);
+}
+
+/* Device backends: the weights of several projections packed into one matrix at load time (lm_model.h):
+ * parts n_parts tensors of rows[i] x cols rows each, concatenated, or, with interleave (2 parts of equal rows),
+ * row j of part 0 then row j of part 1. Host backends (and mixed dtypes) keep the parts separate: out->data NULL. */
+srt_status srt_lm_pack_fused(srt_lm *lm, const char *const *src, const srt_dtype *dtype, const int *rows,
+                             int n_parts, int cols, int interleave, srt_lm_matrix *out) {
+    memset(out, 0, sizeof *out);
+    int total = 0;
+    for (int i = 0; i < n_parts; i++) {
+        if (dtype[i] != dtype[0] || dtype[i] == SRT_F32) return SRT_OK;
+        total += rows[i];
+    }
+    size_t es = srt_dtype_size(dtype[0]), row_bytes = (size_t)cols * es;
+    char *packed = srt_malloc((size_t)total * row_bytes, "fused weight staging");   /* (total, cols) */
+    if (!packed) return SRT_ERR_NOMEM;
+    if (interleave) {
+        for (int j = 0; j < rows[0]; j++)
+            for (int i = 0; i < 2; i++)
+                memcpy(packed + (size_t)(2 * j + i) * row_bytes, src[i] + (size_t)j * row_bytes, row_bytes);
+    } else {
+        for (int i = 0, r0 = 0; i < n_parts; r0 += rows[i], i++)
+            memcpy(packed + (size_t)r0 * row_bytes, src[i], (size_t)rows[i] * row_bytes);
+    }
+    void *dev;
+    srt_status st = srt_backend_alloc_upload(&lm->be, packed, (size_t)total * row_bytes, &dev);
+    free(packed);
+    SRT_TRY(st);
+    *out = (srt_lm_matrix){dev, dtype[0], total, cols};
+    return srt_lm_own(lm, dev);
+}
+
+/* Upload a deferred matrix on its own (its parts could not be fused). */
+static srt_status upload_deferred(srt_lm *lm, const char *name, srt_lm_matrix *m) {
+    const srt_tensor_view *t = srt_weights_find(lm->weights, name);
+    void *dev;
+    SRT_TRY(srt_backend_alloc_upload(&lm->be, t->data, t->nbytes, &dev));
+    m->data = dev;
+    return srt_lm_own(lm, dev);
+}
+
+/* The fused q|k|v and gate|up matrices of layer L (device backends, one dtype), from the stored tensors. */
+static srt_status fuse_layer(srt_lm *lm, int l, srt_lm_layer *L) {
+    const srt_lm_config *c = &lm->cfg;
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    static const char *const qkv_names[3] = {"self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                                             "self_attn.v_proj.weight"};
+    static const char *const mlp_names[2] = {"mlp.gate_proj.weight", "mlp.up_proj.weight"};
+    const char *src[3];
+    srt_dtype dt[3];
+    char name[160];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, qkv_names[i]);
+        const srt_tensor_view *t = srt_weights_find(lm->weights, name);   /* shapes checked by bind_matrix */
+        src[i] = t->data;
+        dt[i] = t->dtype;
+    }
+    int qkv_rows[3] = {q_dim, kv_dim, kv_dim};
+    SRT_TRY(srt_lm_pack_fused(lm, src, dt, qkv_rows, 3, c->hidden, 0, &L->wqkv));
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, mlp_names[i]);
+        const srt_tensor_view *t = srt_weights_find(lm->weights, name);
+        src[i] = t->data;
+        dt[i] = t->dtype;
+    }
+    int mlp_rows[2] = {c->intermediate, c->intermediate};
+    SRT_TRY(srt_lm_pack_fused(lm, src, dt, mlp_rows, 2, c->hidden, 1, &L->w_gate_up));
+    srt_lm_matrix *qkv[3] = {&L->wq, &L->wk, &L->wv}, *mlp[2] = {&L->w_gate, &L->w_up};
+    size_t row_bytes = (size_t)c->hidden * srt_dtype_size(L->wqkv.dtype);
+    for (int i = 0, r0 = 0; i < 3; r0 += qkv_rows[i], i++) {   /* views into q|k|v, or uploads of their own */
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, qkv_names[i]);
+        if (L->wqkv.data) qkv[i]->data = (const char *)L->wqkv.data + (size_t)r0 * row_bytes;
+        else SRT_TRY(upload_deferred(lm, name, qkv[i]));
+    }
+    for (int i = 0; i < 2 && !L->w_gate_up.data; i++) {
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, mlp_names[i]);
+        SRT_TRY(upload_deferred(lm, name, mlp[i]));
+    }
+    return SRT_OK;
 }
 
 /* A vector converted to f32 in backend memory. */
@@ -75,25 +158,27 @@ srt_status srt_lm_load_weights(srt_lm *lm) {
     const srt_lm_config *c = &lm->cfg;
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
     char name[160];
-    SRT_TRY(bind_matrix(lm, "model.embed_tokens.weight", c->vocab, c->hidden, &lm->embed));
+    SRT_TRY(bind_matrix(lm, "model.embed_tokens.weight", c->vocab, c->hidden, 0, &lm->embed));
     SRT_TRY(bind_vector(lm, "model.norm.weight", c->hidden, &lm->final_norm));
     if (c->tie_embeddings && !srt_weights_find(lm->weights, "lm_head.weight")) {
         lm->lm_head = lm->embed;
     } else {
-        SRT_TRY(bind_matrix(lm, "lm_head.weight", c->vocab, c->hidden, &lm->lm_head));
+        SRT_TRY(bind_matrix(lm, "lm_head.weight", c->vocab, c->hidden, 0, &lm->lm_head));
     }
     lm->layers = srt_calloc((size_t)c->n_layers, sizeof *lm->layers, "lm layers");
     if (!lm->layers) return SRT_ERR_NOMEM;
     for (int l = 0; l < c->n_layers; l++) {
         srt_lm_layer *L = &lm->layers[l];
 #define LAYER_NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.q_proj.weight"), q_dim, c->hidden, &L->wq));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, c->hidden, &L->wk));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, c->hidden, &L->wv));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.o_proj.weight"), c->hidden, q_dim, &L->wo));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.gate_proj.weight"), c->intermediate, c->hidden, &L->w_gate));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.up_proj.weight"), c->intermediate, c->hidden, &L->w_up));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.down_proj.weight"), c->hidden, c->intermediate, &L->w_down));
+        int fuse = !backend_is_host(lm);    /* the q/k/v and gate/up parts are uploaded fused, not one by one */
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.q_proj.weight"), q_dim, c->hidden, fuse, &L->wq));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, c->hidden, fuse, &L->wk));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, c->hidden, fuse, &L->wv));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.o_proj.weight"), c->hidden, q_dim, 0, &L->wo));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.gate_proj.weight"), c->intermediate, c->hidden, fuse, &L->w_gate));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.up_proj.weight"), c->intermediate, c->hidden, fuse, &L->w_up));
+        if (fuse) SRT_TRY(fuse_layer(lm, l, L));
+        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.down_proj.weight"), c->hidden, c->intermediate, 0, &L->w_down));
         SRT_TRY(bind_vector(lm, LAYER_NAME("input_layernorm.weight"), c->hidden, &L->attn_norm));
         SRT_TRY(bind_vector(lm, LAYER_NAME("post_attention_layernorm.weight"), c->hidden, &L->mlp_norm));
         if (c->qkv_bias) {
@@ -136,6 +221,20 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
     return st;
 }
 
+/* The KV cache dtype: opts->kv_dtype, else $SNACRT_KV_DTYPE, else the backend's default (srt_lm_ops.kv_dtype). */
+static srt_status kv_dtype_of(const srt_lm *lm, const srt_lm_options *opts, srt_dtype *out) {
+    const char *name = opts && opts->kv_dtype ? opts->kv_dtype : getenv("SNACRT_KV_DTYPE");
+    *out = lm->ops->kv_dtype;
+    if (!name || !*name) return SRT_OK;
+    if (!strcmp(name, "f32")) *out = SRT_F32;
+    else if (!strcmp(name, "bf16")) *out = SRT_BF16;
+    else return srt_error(SRT_ERR_INVALID_ARG, "KV cache dtype '%s' (%s): f32 or bf16", name,
+                          opts && opts->kv_dtype ? "kv_dtype option" : "SNACRT_KV_DTYPE");
+    if (*out != SRT_F32 && lm->ops->kv_dtype == SRT_F32 && strncmp(lm->be.device, "cpu-ref", 7))
+        return srt_error(SRT_ERR_UNSUPPORTED, "KV cache dtype %s on backend '%s' (f32 only)", name, lm->be.device);
+    return SRT_OK;
+}
+
 srt_status srt_lm_setup_runtime(srt_lm *lm, const srt_lm_options *opts) {
     int half = lm->cfg.head_dim / 2;
     float inv_freq[1024];
@@ -151,8 +250,10 @@ srt_status srt_lm_setup_runtime(srt_lm *lm, const srt_lm_options *opts) {
     int64_t n_blocks = (max_tokens + block_size - 1) / block_size;
     if (n_blocks > INT32_MAX / block_size) return srt_error(SRT_ERR_RANGE, "kv_max_tokens %lld too large",
                                                             (long long)max_tokens);
+    srt_dtype kv_dtype;
+    SRT_TRY(kv_dtype_of(lm, opts, &kv_dtype));
     SRT_TRY(srt_kv_cache_create(&lm->be, lm->cfg.n_layers, lm->cfg.n_kv_heads * lm->cfg.head_dim, block_size,
-                                (int)n_blocks, &lm->kv));
+                                (int)n_blocks, kv_dtype, &lm->kv));
     lm->max_batch_tokens = opts && opts->max_batch_tokens > 0 ? opts->max_batch_tokens : 2048;
     return SRT_OK;
 }

@@ -51,6 +51,9 @@ typedef struct srt_lm_matrix {
 
 typedef struct srt_lm_layer {
     srt_lm_matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+    /* Device backends: q|k|v rows concatenated (wq/wk/wv are views into it) and gate|up rows interleaved (row 2j
+     * gate j, 2j+1 up j; w_gate/w_up unset), one GEMM each (lm_ops.h: linear_fused). data NULL: not fused. */
+    srt_lm_matrix wqkv, w_gate_up;
     float *bq, *bk, *bv;              /* (n_heads*head_dim), (kv_dim), (kv_dim) f32 or NULL */
     float *attn_norm, *mlp_norm;      /* (hidden) f32 */
 } srt_lm_layer;
@@ -98,6 +101,10 @@ struct srt_lm {
 
 /* Record a backend buffer the model frees at the end. */
 srt_status srt_lm_own(srt_lm *lm, void *ptr);
+/* Pack n_parts host matrices (rows[i], cols) of one half dtype into one uploaded matrix: concatenated, or with
+ * interleave (2 parts of equal rows) row j of each part in turn. Mixed or f32 dtypes: out->data NULL (not fused). */
+srt_status srt_lm_pack_fused(srt_lm *lm, const char *const *src, const srt_dtype *dtype, const int *rows,
+                             int n_parts, int cols, int interleave, srt_lm_matrix *out);
 /* Load all tensors named by the config (lm_load.c). */
 srt_status srt_lm_load_weights(srt_lm *lm);
 void srt_lm_scratch_free(srt_lm *lm);

@@ -6,8 +6,9 @@
  *
  * Conventions (as in backend.h): pointers are backend memory unless marked "host"; row-major; activations f32.
  * Tokens of a batch are laid out sequence after sequence: sequence s owns rows [q_start[s], q_start[s]+n_q[s]).
- * The paged KV cache of one layer is two buffers (n_blocks, block_size, n_kv_heads*head_dim) f32; a sequence's
- * position p lives in block block_table[s][p / block_size], row p % block_size.
+ * The paged KV cache of one layer is two buffers (n_blocks, block_size, n_kv_heads*head_dim) of kv_dtype (SRT_F32,
+ * the zero value, or SRT_BF16 rounded to nearest even); a sequence's position p lives in block
+ * block_table[s][p / block_size], row p % block_size. cpu-ref and cuda take both; cpu takes f32 only.
  */
 #ifndef SRT_LM_OPS_H
 #define SRT_LM_OPS_H
@@ -38,7 +39,8 @@ typedef struct srt_kv_store_args {
     int n_tokens, kv_dim;
     const float *k, *v;      /* (n_tokens, kv_dim) each */
     const int32_t *slot;     /* (n_tokens) */
-    float *k_cache, *v_cache;/* (n_blocks * block_size, kv_dim) each */
+    void *k_cache, *v_cache; /* (n_blocks * block_size, kv_dim) each, kv_dtype */
+    srt_dtype kv_dtype;      /* SRT_F32 (0) or SRT_BF16 (k, v rounded to nearest even) */
 } srt_kv_store_args;
 
 /* Paged causal attention for a batch of sequences, covering prefill (n_q[s] > 1), chunked prefill and decode
@@ -49,12 +51,13 @@ typedef struct srt_kv_store_args {
 typedef struct srt_paged_attn_args {
     int n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks;
     const float *q;               /* (n_tokens, n_heads*head_dim) */
-    const float *k_cache, *v_cache; /* (n_blocks * block_size, n_kv_heads*head_dim) */
+    const void *k_cache, *v_cache;  /* (n_blocks * block_size, n_kv_heads*head_dim), kv_dtype */
     const int32_t *block_table;   /* (n_seqs, max_blocks) */
     const int32_t *q_start;       /* (n_seqs) first row of s in q/out */
     const int32_t *n_q;           /* (n_seqs) */
     const int32_t *ctx_len;       /* (n_seqs) */
     float *out;                   /* (n_tokens, n_heads*head_dim) */
+    srt_dtype kv_dtype;           /* of k_cache / v_cache: SRT_F32 (0) or SRT_BF16 */
 } srt_paged_attn_args;
 
 /* The host-side plan of one paged attention, filled by the forward from the KV cache bookkeeping so a device
@@ -144,6 +147,26 @@ typedef struct srt_mask_rows_args {
     const srt_mask_row *rows;         /* host (n_rows) */
 } srt_mask_rows_args;
 
+/* One GEMM over a fused weight w (N, K) (a Linear weight, rows of several projections concatenated at load time):
+ *   SRT_LINEAR_SPLIT3  rows [0,n0) | [n0,n0+n1) | [n0+n1,N) of w (q | k | v): y0 (rows,n0), y1 (rows,n1),
+ *                      y2 (rows, N-n0-n1) = x @ w_part^T
+ *   SRT_LINEAR_SWIGLU  rows of w interleave gate and up (row 2j: gate j, row 2j+1: up j): y0 (rows, N/2) =
+ *                      silu(x @ gate^T) * (x @ up^T); y1 (rows, N/2) is scratch the backend may overwrite.
+ * norm_w set: x is RMS-normalized first (the rmsnorm op's formula, eps; x_normed (rows, K) is scratch the backend
+ * may fill with the normalized rows), so the norm needs no launch of its own.
+ * Optional op: without it the dispatch runs the parts as rmsnorm + gemm (+ swiglu) calls (srt_linear_fused_by_ops). */
+enum { SRT_LINEAR_SPLIT3 = 1, SRT_LINEAR_SWIGLU = 2 };
+typedef struct srt_linear_fused_args {
+    int rows, N, K, mode, n0, n1;
+    const float *x;          /* (rows, K) */
+    const void *w;           /* (N, K) in w_dtype */
+    srt_dtype w_dtype;
+    float *y0, *y1, *y2;
+    const float *norm_w;     /* (K) or NULL */
+    float eps;
+    float *x_normed;         /* (rows, K) scratch when norm_w is set */
+} srt_linear_fused_args;
+
 /* Optional record / replay of a whole forward step (a CUDA graph). graph_run runs body(arg) -- a sequence of ops
  * on this backend that never waits for the device -- eagerly, or records it once its buffers are stable and then
  * replays the recording whenever the same key comes back. The key must change whenever any pointer, shape or
@@ -164,6 +187,8 @@ typedef struct srt_lm_ops {
     srt_status (*sample)(void *ctx, const srt_sample_args *a);                     /* optional */
     srt_status (*mask_rows)(void *ctx, const srt_mask_rows_args *a);               /* optional (with sample) */
     srt_status (*graph_run)(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);   /* optional */
+    srt_status (*linear_fused)(void *ctx, const srt_linear_fused_args *a);                  /* optional */
+    srt_dtype kv_dtype;       /* the KV cache dtype a model on this backend gets by default (lm_load.c) */
 } srt_lm_ops;
 
 /* The CPU LM tables (host/cpu/ref_lm.c, host/cpu/cpu_lm.c), for the backend tables only: callers go through the
@@ -185,5 +210,11 @@ srt_status srt_op_mask_rows(const srt_backend *b, const srt_mask_rows_args *a);
 /* plan: host copies of n_q / ctx_len (or NULL); uses paged_attention_planned when the table has it. */
 srt_status srt_op_paged_attention(const srt_backend *b, const srt_paged_attn_args *a, const srt_attn_host_plan *plan);
 srt_status srt_op_graph_run(const srt_backend *b, uint64_t key, srt_lm_graph_body body, void *arg);
+srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args *a);
+/* linear_fused as separate gemm calls on views of w (+ one swiglu): the fallback of backends without the op. */
+srt_status srt_linear_fused_by_ops(void *ctx, srt_status (*gemm)(void *, const srt_gemm_args *),
+                                   srt_status (*swiglu)(void *, const srt_swiglu_args *),
+                                   srt_status (*rmsnorm)(void *, const srt_rmsnorm_args *),
+                                   const srt_linear_fused_args *a);
 
 #endif

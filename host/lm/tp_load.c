@@ -119,6 +119,34 @@ static srt_status bind_rows(srt_lm *rank, const char *name, int full_rows, int c
     return upload_packed(rank, packed, t->dtype, out_rows, cols, m);
 }
 
+/* Device ranks: the shards [row0[i], row0[i] + n_rows[i]) of n_parts (full_rows[i], cols) weights packed into one
+ * matrix (concatenated, or interleaved row by row for gate|up: lm_model.h), each part's matrix a view into it
+ * (interleaved parts get no view: data NULL). Host ranks or mixed dtypes: each part bound alone (bind_rows). */
+static srt_status bind_fused_rows(srt_lm *rank, const char *const *names, const int *full_rows, int cols,
+                                  const int *row0, const int *n_rows, int n_parts, int interleave, srt_lm_matrix *fused,
+                                  srt_lm_matrix *const *parts) {
+    const char *src[3];
+    srt_dtype dt[3];
+    memset(fused, 0, sizeof *fused);
+    for (int i = 0; i < n_parts; i++) {
+        const srt_tensor_view *t;
+        SRT_TRY(find_matrix(rank, names[i], full_rows[i], cols, &t));
+        src[i] = (const char *)t->data + (size_t)row0[i] * cols * srt_dtype_size(t->dtype);
+        dt[i] = t->dtype;
+    }
+    if (!backend_is_host(rank)) SRT_TRY(srt_lm_pack_fused(rank, src, dt, n_rows, n_parts, cols, interleave, fused));
+    for (int i = 0, r0 = 0; i < n_parts; r0 += n_rows[i], i++) {
+        if (!fused->data) {
+            SRT_TRY(bind_rows(rank, names[i], full_rows[i], cols, row0[i], n_rows[i], n_rows[i], parts[i]));
+            continue;
+        }
+        const char *view = interleave ? NULL : (const char *)fused->data + (size_t)r0 * cols * srt_dtype_size(dt[0]);
+        *parts[i] = (srt_lm_matrix){view, dt[0], n_rows[i], cols};
+        rank->n_params += (int64_t)n_rows[i] * cols;
+    }
+    return SRT_OK;
+}
+
 /* Columns [col0, col0 + n_cols) of a (rows, full_cols) weight (a row-parallel layer's input features). */
 static srt_status bind_cols(srt_lm *rank, const char *name, int rows, int full_cols, int col0, int n_cols,
                             srt_lm_matrix *m) {
@@ -169,14 +197,20 @@ static srt_status load_rank_weights(srt_lm *rank, const srt_lm_config *full, con
     for (int l = 0; l < c->n_layers; l++) {
         srt_lm_layer *L = &rank->layers[l];
 #define LAYER_NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
-        SRT_TRY(bind_rows(rank, LAYER_NAME("self_attn.q_proj.weight"), q_dim, H, q0, nq, nq, &L->wq));
-        SRT_TRY(bind_rows(rank, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, H, kv0, nkv, nkv, &L->wk));
-        SRT_TRY(bind_rows(rank, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, H, kv0, nkv, nkv, &L->wv));
+        char qn[160], kn[160], vn[160], gn[160], un[160];
+        snprintf(qn, sizeof qn, "%s", LAYER_NAME("self_attn.q_proj.weight"));
+        snprintf(kn, sizeof kn, "%s", LAYER_NAME("self_attn.k_proj.weight"));
+        snprintf(vn, sizeof vn, "%s", LAYER_NAME("self_attn.v_proj.weight"));
+        snprintf(gn, sizeof gn, "%s", LAYER_NAME("mlp.gate_proj.weight"));
+        snprintf(un, sizeof un, "%s", LAYER_NAME("mlp.up_proj.weight"));
+        const char *qkv_names[3] = {qn, kn, vn}, *mlp_names[2] = {gn, un};
+        int qkv_full[3] = {q_dim, kv_dim, kv_dim}, qkv_row0[3] = {q0, kv0, kv0}, qkv_n[3] = {nq, nkv, nkv};
+        srt_lm_matrix *qkv[3] = {&L->wq, &L->wk, &L->wv}, *mlp[2] = {&L->w_gate, &L->w_up};
+        SRT_TRY(bind_fused_rows(rank, qkv_names, qkv_full, H, qkv_row0, qkv_n, 3, 0, &L->wqkv, qkv));
         SRT_TRY(bind_cols(rank, LAYER_NAME("self_attn.o_proj.weight"), H, q_dim, q0, nq, &L->wo));
-        SRT_TRY(bind_rows(rank, LAYER_NAME("mlp.gate_proj.weight"), c->intermediate, H, p->ffn0, p->ffn, p->ffn,
-                          &L->w_gate));
-        SRT_TRY(bind_rows(rank, LAYER_NAME("mlp.up_proj.weight"), c->intermediate, H, p->ffn0, p->ffn, p->ffn,
-                          &L->w_up));
+        int mlp_full[2] = {c->intermediate, c->intermediate}, mlp_row0[2] = {p->ffn0, p->ffn0};
+        int mlp_n[2] = {p->ffn, p->ffn};
+        SRT_TRY(bind_fused_rows(rank, mlp_names, mlp_full, H, mlp_row0, mlp_n, 2, 1, &L->w_gate_up, mlp));
         SRT_TRY(bind_cols(rank, LAYER_NAME("mlp.down_proj.weight"), H, c->intermediate, p->ffn0, p->ffn,
                           &L->w_down));
         SRT_TRY(bind_vector(rank, LAYER_NAME("input_layernorm.weight"), H, 0, H, &L->attn_norm));

@@ -5,8 +5,8 @@
  *   tts_audio.c    batched streaming decode of the frame groups and delivery to the callbacks
  *   tts_request.c  request copies, prompts (text pieces + audio prompt), freeing
  *   tts_text.c     sentence splitting
- *   tts_chat.c     conversations: submit, prompt of the turns, the answer's demultiplexer and events
- *   tts_replicas.c data-parallel replicas behind one handle (a facade engine with rep set) */
+ *   tts_replicas.c data-parallel replicas behind one handle (a facade engine with rep set)
+ *   tts_chat.c     conversations: submit, prompt of the turns, the answer's demultiplexer and events */
 #ifndef SRT_TTS_INTERNAL_H
 #define SRT_TTS_INTERNAL_H
 

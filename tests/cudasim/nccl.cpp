@@ -5,7 +5,10 @@
  * stream is ignored, "device" memory is host memory): the last rank to arrive does the whole collective for
  * everyone, summing in rank order, so results are deterministic and bit-identical on every rank. Groups are
  * no-ops, so one thread cannot drive several ranks of a clique inside a group (ncclCommInitAll is the way).
- * ncclCommAbort on any rank makes the clique's pending and future collectives return ncclRemoteError. */
+ * ncclCommAbort(comm) is local, as in NCCL: it releases only the caller's comm (a collective waiting on it returns
+ * ncclRemoteError); ranks waiting for the aborted rank keep waiting -- a real GPU would hang there -- until their
+ * own comm is aborted. ncclCommGetAsyncError reports ncclRemoteError on the other comms once a rank of the clique
+ * aborted (as NCCL does when a peer process dies). */
 #include <nccl.h>
 #include <condition_variable>
 #include <cstdint>
@@ -19,8 +22,9 @@ namespace {
 enum CollKind { COLL_ALL_REDUCE = 1, COLL_ALL_GATHER = 2 };
 
 struct Clique {
-    int size = 0, joined = 0, handles = 0;
-    bool aborted = false;
+    int size = 0, joined = 0, handles = 0, waiting = 0;
+    bool peer_aborted = false;                  /* some rank called ncclCommAbort */
+    std::vector<ncclComm *> comms;              /* freed with the clique (never, once a comm was aborted) */
     std::mutex mu;
     std::condition_variable cv;
     /* the collective being assembled: slot r filled by rank r */
@@ -89,15 +93,20 @@ ncclResult_t collective(ncclComm_t comm, int kind, const void *send, void *recv,
 
 } // namespace
 
-struct ncclComm { Clique *clique; int rank, device; };
+struct ncclComm { Clique *clique; int rank, device; bool aborted; };
 
 namespace {
+void free_clique(Clique *c) {
+    for (ncclComm *m : c->comms) delete m;
+    delete c;
+}
+
 ncclResult_t collective(ncclComm_t comm, int kind, const void *send, void *recv, size_t count, ncclDataType_t dt) {
     if (!comm || !comm->clique) return ncclInvalidArgument;
     if ((count && (!send || !recv)) || dtype_bytes(dt) == 0) return ncclInvalidArgument;
     Clique *c = comm->clique;
     std::unique_lock<std::mutex> lock(c->mu);
-    if (c->aborted) return ncclRemoteError;
+    if (comm->aborted) return ncclInvalidUsage;
     int r = comm->rank;
     c->send[r] = send; c->recv[r] = recv; c->kind[r] = kind; c->count[r] = count; c->dtype[r] = dt;
     uint64_t gen = c->generation;
@@ -108,8 +117,16 @@ ncclResult_t collective(ncclComm_t comm, int kind, const void *send, void *recv,
         c->cv.notify_all();
         return c->result;
     }
-    c->cv.wait(lock, [&] { return c->generation != gen || c->aborted; });
-    if (c->generation == gen) return ncclRemoteError;   /* aborted before the collective completed */
+    c->waiting++;
+    c->cv.wait(lock, [&] { return c->generation != gen || comm->aborted; });
+    c->waiting--;
+    if (c->generation == gen) {                          /* this comm was aborted before the collective completed */
+        c->arrived--;
+        bool last = c->handles == 0 && c->waiting == 0;
+        lock.unlock();
+        if (last) free_clique(c);
+        return ncclRemoteError;
+    }
     return c->result;
 }
 
@@ -118,10 +135,9 @@ void release(ncclComm_t comm) {
     bool last;
     {
         std::lock_guard<std::mutex> lock(c->mu);
-        last = --c->handles == 0;
+        last = --c->handles == 0 && c->waiting == 0;
     }
-    if (last) delete c;
-    delete comm;
+    if (last) free_clique(c);
 }
 } // namespace
 
@@ -151,7 +167,8 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId commId,
     std::unique_lock<std::mutex> lock(c->mu);
     c->joined++;
     c->handles++;
-    *comm = new ncclComm{c, rank, 0};
+    *comm = new ncclComm{c, rank, 0, false};
+    c->comms.push_back(*comm);
     if (c->joined == c->size) {
         std::lock_guard<std::mutex> reg(g_registry_mu);
         g_cliques.erase(id);           /* complete: the id may not be joined again */
@@ -165,7 +182,10 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comm, int ndev, const int *devlist) {
     if (!comm || ndev < 1) return ncclInvalidArgument;
     Clique *c = new_clique(ndev);
     c->joined = c->handles = ndev;
-    for (int r = 0; r < ndev; r++) comm[r] = new ncclComm{c, r, devlist ? devlist[r] : r};
+    for (int r = 0; r < ndev; r++) {
+        comm[r] = new ncclComm{c, r, devlist ? devlist[r] : r, false};
+        c->comms.push_back(comm[r]);
+    }
     return ncclSuccess;
 }
 
@@ -178,10 +198,19 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
     if (!comm) return ncclSuccess;
     {
         std::lock_guard<std::mutex> lock(comm->clique->mu);
-        comm->clique->aborted = true;
+        comm->aborted = true;
+        comm->clique->peer_aborted = true;
         comm->clique->cv.notify_all();
     }
-    release(comm);
+    /* no release: a clique with an aborted comm is never freed, so a thread still on its way into a collective on
+     * it gets ncclInvalidUsage instead of reading freed memory (NCCL frees the comm; using it after is undefined) */
+    return ncclSuccess;
+}
+
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *asyncError) {
+    if (!comm || !asyncError) return ncclInvalidArgument;
+    std::lock_guard<std::mutex> lock(comm->clique->mu);
+    *asyncError = comm->clique->peer_aborted && !comm->aborted ? ncclRemoteError : ncclSuccess;
     return ncclSuccess;
 }
 

@@ -343,6 +343,18 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     cudasim::counters_sync(0);
     return launch_status();
 }
+/* Work is done when it is enqueued (launches run at once), so a query is a synchronization that never waits:
+ * counted as one (a host loop polling a real stream ends with it). */
+cudaError_t cudaStreamQuery(cudaStream_t stream) {
+    {
+        std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
+        SimStream *s = sim_stream(stream);
+        if (s && s->capture != CAPTURE_NONE)
+            return break_capture(s, "cudaStreamQuery", cudaErrorStreamCaptureUnsupported);
+    }
+    cudasim::counters_sync(0);
+    return launch_status();
+}
 cudaError_t cudaDeviceSynchronize(void) {
     {
         std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);

@@ -1,0 +1,293 @@
+/* gemm_small_m.cuh: the decode GEMM (M <= SRT_CUDA_GEMM_ROWS_MAX_M rows) with half-precision weights read as stored:
+ *   C (M, N) = alpha * A (M, K) @ B^T + beta * C,  A f32 (row stride lda), B (N, K) bf16 or f16 bits (row stride
+ *   ldb: a PyTorch Linear weight), C f32 (row stride ldc), f32 accumulation.
+ * Bandwidth-bound by design (2 bytes of HBM per weight, whatever M):
+ *   - a block (8 warps) owns a tile of SM_TILE_N = 32 output columns (SM_COLS = 4 per warp) and a slice of K;
+ *   - per chunk of SM_KC columns of K, the block stages A's rows (<= SM_ROWS per pass) in shared memory once
+ *     (coalesced 16-byte loads) and every warp reuses them for its 4 columns (each 16-byte shared read of A
+ *     feeds all 4 columns: one shared read per 4 x 8 FMAs per row);
+ *   - each lane issues SM_COLS x SM_UNROLL = 8 independent 16-byte weight loads (8 halves each) before it uses any,
+ *     so 4 KiB per warp are in flight (2-byte loads when rows of B are not 16-byte aligned: odd K or ldb);
+ *   - split-K over gridDim.y when the column tiles alone give fewer than 2 x 132 blocks: each split writes its
+ *     partial sums to a workspace, the last block of a tile to arrive (a per-tile counter, reset by that block) adds
+ *     them in split order: the same sums in every block order (deterministic), no atomics on C.
+ * RMSNorm prologue (norm_w set): warp r reduces the sum of squares of row r over all of K (16-byte loads) before
+ * the K loop; staging multiplies by 1/rms and the norm weight. Every block of the row recomputes it (M x K x 4
+ * bytes from L2 per block: at M = 1, 12 KiB against the tile's 192 KiB of weights), saving the rmsnorm launch.
+ * Lane partials are reduced through shared memory by one thread per (column, row) in lane order (deterministic).
+ * Epilogues (srt_cuda_small_m_args.mode): PLAIN (alpha, beta: beta 1 is the residual add in place), SPLIT3 (fused
+ * QKV: columns [0,n0) -> y0 (M,n0), [n0,n0+n1) -> y1 (M,n1), the rest -> y2), SWIGLU (rows of B interleave gate and
+ * up: row 2j gate j, 2j+1 up j; y0 (M, N/2) = silu(gate) * up). Checked against cpu-ref by
+ * tests/test_cudasim_backend.cpp (gemm cases) and tests/test_cudasim_gemm_small_m.cpp (epilogues, split-K). */
+#include "cuda/common.cuh"
+#include "cuda/f16_bits.cuh"
+
+#ifndef __CUDACC__
+#define __threadfence() ((void)0)      /* the simulator runs a launch's blocks on one OS thread */
+#endif
+
+#define SM_ROWS 8           /* rows of A per pass */
+#define SM_COLS 4           /* output columns per warp */
+#define SM_WARPS 8          /* warps per block */
+#define SM_UNROLL 2         /* 16-byte groups of K per lane and column in flight at once */
+#define SM_TILE_N (SM_COLS * SM_WARPS)
+static_assert(SM_WARPS == SM_ROWS, "the RMSNorm prologue gives each row of a pass one warp");
+#define SM_KC 1024          /* columns of K staged per chunk: SM_ROWS x SM_KC floats = 32 KiB */
+#define SM_MAX_BLOCKS 1056
+#define SM_TARGET_BLOCKS 264   /* 2 x 132 SMs */
+
+__device__ __forceinline__ float srt_half_bits_to_f32(unsigned h, int is_bf16) {
+    return is_bf16 ? __uint_as_float(h << 16) : srt_f16_bits_to_f32(h);
+}
+
+/* *dst = *x * inv * *w elementwise, with one 16-byte load per operand. Under g++ (the simulator) a float4 whose
+ * fields are used one by one is split into 4-byte loads, which the traffic counters would see as 4x the sectors:
+ * there the same arithmetic runs on a GCC vector type, loaded whole, as nvcc's LDG.128 does. */
+__device__ __forceinline__ void scale_rms4(float4 *dst, const float4 *x, const float4 *w, float inv) {
+#ifdef __CUDACC__
+    const float4 v = *x, g = *w;
+    *dst = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
+#else
+    typedef float v4f __attribute__((vector_size(16)));
+    *reinterpret_cast<v4f *>(dst) = *reinterpret_cast<const v4f *>(x) * inv * *reinterpret_cast<const v4f *>(w);
+#endif
+}
+
+/* *p with one 16-byte load (a GCC vector under g++, as in scale_rms4) */
+__device__ __forceinline__ float4 load_f4(const float4 *p) {
+#ifdef __CUDACC__
+    return *p;
+#else
+    typedef float v4f __attribute__((vector_size(16)));
+    const v4f v = *reinterpret_cast<const v4f *>(p);
+    float4 r;
+    r.x = v[0]; r.y = v[1]; r.z = v[2]; r.w = v[3];
+    return r;
+#endif
+}
+
+/* x.x^2 + x.y^2 + x.z^2 + x.w^2 from one 16-byte load (a GCC vector under g++, as in scale_rms4) */
+__device__ __forceinline__ float sum_sq4(const float4 *x) {
+#ifdef __CUDACC__
+    const float4 v = *x;
+#else
+    typedef float v4f __attribute__((vector_size(16)));
+    const v4f v4 = *reinterpret_cast<const v4f *>(x);
+    const struct { float x, y, z, w; } v = {v4[0], v4[1], v4[2], v4[3]};
+#endif
+    return v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+}
+
+/* Column n of row m gets the reduced sum (and, for SWIGLU at an even n, the up sum of column n + 1). */
+__device__ __forceinline__ void small_m_store(const srt_cuda_small_m_args &a, int m, int n, float sum, float up) {
+    if (a.mode == SRT_SMALL_M_SWIGLU) {
+        float g = a.g.alpha * sum, u = a.g.alpha * up;
+        a.y0[(int64_t)m * (a.g.N / 2) + n / 2] = g / (1.0f + expf(-g)) * u;
+        return;
+    }
+    float *c;
+    if (a.mode == SRT_SMALL_M_SPLIT3) {
+        int n2 = a.g.N - a.n0 - a.n1;
+        c = n < a.n0 ? a.y0 + (int64_t)m * a.n0 + n
+          : n < a.n0 + a.n1 ? a.y1 + (int64_t)m * a.n1 + (n - a.n0) : a.y2 + (int64_t)m * n2 + (n - a.n0 - a.n1);
+        *c = a.g.alpha * sum;
+        return;
+    }
+    c = a.g.C + (int64_t)m * a.g.ldc + n;
+    *c = a.g.alpha * sum + (a.g.beta != 0.0f ? a.g.beta * *c : 0.0f);
+}
+
+__global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda_small_m_args a, int is_bf16, int vec16,
+                                                                     int k_split) {
+    /* staged rows of A during the K loop; the lanes' partial sums ((warp, column, row) x 32 lanes, +1 column so the
+     * summing threads hit distinct banks) after it */
+    __shared__ float4 smem4[(SM_WARPS * SM_COLS * SM_ROWS * 33 + 3) / 4];
+    __shared__ int last_block;
+    __shared__ float inv_rms[SM_ROWS];
+    float *xs = reinterpret_cast<float *>(smem4);                       /* (rows, SM_KC) */
+    float (*partial)[33] = reinterpret_cast<float (*)[33]>(smem4);
+    const srt_gemm_args &g = a.g;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, splits = gridDim.y, split = blockIdx.y;
+    const int n_tiles = (g.N + SM_TILE_N - 1) / SM_TILE_N, n_pass = (g.M + SM_ROWS - 1) / SM_ROWS;
+    const int k_lo = split * k_split, k_hi = min(g.K, k_lo + k_split);
+    for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
+        const int n0 = tile * SM_TILE_N + warp * SM_COLS;      /* this warp's first column */
+        for (int pass = 0; pass < n_pass; pass++) {
+            const int m0 = pass * SM_ROWS, rows = min(SM_ROWS, g.M - m0);
+            float acc[SM_COLS][SM_ROWS];
+            SRT_UNROLL
+            for (int c = 0; c < SM_COLS; c++)
+                SRT_UNROLL
+                for (int r = 0; r < SM_ROWS; r++) acc[c][r] = 0.0f;
+            if (a.norm_w && warp < rows) {                       /* SM_WARPS == SM_ROWS: warp r, row r */
+                const float *row = g.A + (int64_t)(m0 + warp) * g.lda;
+                float ss = 0.0f;
+                if (vec16) {
+                    for (int k4 = lane; k4 * 4 < g.K; k4 += 32) ss += sum_sq4(reinterpret_cast<const float4 *>(row) + k4);
+                } else {
+                    for (int k = lane; k < g.K; k += 32) ss += row[k] * row[k];
+                }
+                ss = srt_warp_sum(ss);
+                if (lane == 0) inv_rms[warp] = rsqrtf(ss / (float)g.K + a.eps);
+            }
+            for (int kc = k_lo; kc < k_hi; kc += SM_KC) {
+                const int kn = min(SM_KC, k_hi - kc);
+                __syncthreads();                                 /* the previous chunk (or reduction) is done */
+                for (int r = 0; r < rows; r++) {
+                    const float *src = g.A + (int64_t)(m0 + r) * g.lda + kc;
+                    if (vec16) {                                  /* kc, kn, lda multiples of 8; A 16-byte aligned */
+                        for (int k4 = threadIdx.x; k4 * 4 < kn; k4 += blockDim.x) {
+                            float4 *dst = reinterpret_cast<float4 *>(xs + r * SM_KC) + k4;
+                            const float4 *x4 = reinterpret_cast<const float4 *>(src) + k4;
+                            if (a.norm_w) scale_rms4(dst, x4, reinterpret_cast<const float4 *>(a.norm_w + kc) + k4,
+                                                     inv_rms[r]);
+                            else *dst = *x4;
+                        }
+                    } else {
+                        for (int k = threadIdx.x; k < kn; k += blockDim.x)
+                            xs[r * SM_KC + k] = a.norm_w ? src[k] * inv_rms[r] * a.norm_w[kc + k] : src[k];
+                    }
+                }
+                __syncthreads();
+                if (vec16) {
+                    const int n8 = kn / 8;
+                    for (int k8 = lane; k8 < n8; k8 += 32 * SM_UNROLL) {
+                        uint4 wv[SM_COLS][SM_UNROLL];
+                        SRT_UNROLL
+                        for (int c = 0; c < SM_COLS; c++)        /* every load issued before any is used */
+                            SRT_UNROLL
+                            for (int u = 0; u < SM_UNROLL; u++) {
+                                const int kk = k8 + 32 * u;
+                                wv[c][u] = uint4{0u, 0u, 0u, 0u};
+                                if (n0 + c < g.N && kk < n8)
+                                    wv[c][u] = reinterpret_cast<const uint4 *>(
+                                        (const uint16_t *)g.B + (int64_t)(n0 + c) * g.ldb + kc)[kk];
+                            }
+                        SRT_UNROLL
+                        for (int u = 0; u < SM_UNROLL; u++) {
+                            const int kk = k8 + 32 * u;
+                            if (kk >= n8) break;
+                            SRT_UNROLL
+                            for (int r = 0; r < SM_ROWS; r++) {      /* 8 activations from shared, used by 4 columns */
+                                if (r < rows) {
+                                    const float4 *xr = reinterpret_cast<const float4 *>(xs + r * SM_KC + kk * 8);
+                                    const float4 x0 = load_f4(xr), x1 = load_f4(xr + 1);
+                                    SRT_UNROLL
+                                    for (int c = 0; c < SM_COLS; c++) {
+                                        const uint4 w = wv[c][u];
+                                        float s = acc[c][r];
+                                        s += srt_half_bits_to_f32(w.x & 0xffffu, is_bf16) * x0.x;
+                                        s += srt_half_bits_to_f32(w.x >> 16, is_bf16) * x0.y;
+                                        s += srt_half_bits_to_f32(w.y & 0xffffu, is_bf16) * x0.z;
+                                        s += srt_half_bits_to_f32(w.y >> 16, is_bf16) * x0.w;
+                                        s += srt_half_bits_to_f32(w.z & 0xffffu, is_bf16) * x1.x;
+                                        s += srt_half_bits_to_f32(w.z >> 16, is_bf16) * x1.y;
+                                        s += srt_half_bits_to_f32(w.w & 0xffffu, is_bf16) * x1.z;
+                                        s += srt_half_bits_to_f32(w.w >> 16, is_bf16) * x1.w;
+                                        acc[c][r] = s;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    for (int k = lane; k < kn; k += 32) {
+                        float wk[SM_COLS];
+                        SRT_UNROLL
+                        for (int c = 0; c < SM_COLS; c++)
+                            wk[c] = n0 + c < g.N
+                                ? srt_half_bits_to_f32(((const uint16_t *)g.B)[(int64_t)(n0 + c) * g.ldb + kc + k], is_bf16)
+                                : 0.0f;
+                        SRT_UNROLL
+                        for (int c = 0; c < SM_COLS; c++)
+                            SRT_UNROLL
+                            for (int r = 0; r < SM_ROWS; r++)
+                                if (r < rows) acc[c][r] += wk[c] * xs[r * SM_KC + k];
+                    }
+                }
+            }
+            __syncthreads();                                     /* xs is reused as partial */
+            SRT_UNROLL
+            for (int c = 0; c < SM_COLS; c++)
+                SRT_UNROLL
+                for (int r = 0; r < SM_ROWS; r++) partial[(warp * SM_COLS + c) * SM_ROWS + r][lane] = acc[c][r];
+            __syncthreads();
+            /* thread t sums (column t / SM_ROWS of the tile, row t % SM_ROWS) over the lanes in order */
+            const int t = threadIdx.x, r = t % SM_ROWS, tn = t / SM_ROWS, n = tile * SM_TILE_N + tn;
+            const int swiglu = a.mode == SRT_SMALL_M_SWIGLU, mine = r < rows && n < g.N && (!swiglu || n % 2 == 0);
+            float sum = 0.0f, up = 0.0f;
+            if (mine) {
+                for (int l = 0; l < 32; l++) sum += partial[t][l];
+                if (swiglu) for (int l = 0; l < 32; l++) up += partial[t + SM_ROWS][l];
+            }
+            if (splits == 1) {
+                if (mine) small_m_store(a, m0 + r, n, sum, up);
+                continue;
+            }
+            /* split-K: partial sums to the workspace (splits, M, N); the tile's last block adds them in order */
+            if (mine) {
+                a.ws[((int64_t)split * g.M + m0 + r) * g.N + n] = sum;
+                if (swiglu) a.ws[((int64_t)split * g.M + m0 + r) * g.N + n + 1] = up;
+            }
+            __threadfence();
+            __syncthreads();
+            if (t == 0) last_block = atomicAdd(&a.counters[tile * n_pass + pass], 1) == splits - 1;
+            __syncthreads();
+            if (!last_block) continue;
+            __threadfence();
+            if (mine) {
+                const volatile float *ws = a.ws;
+                sum = 0.0f;
+                up = 0.0f;
+                for (int s = 0; s < splits; s++) {
+                    sum += ws[((int64_t)s * g.M + m0 + r) * g.N + n];
+                    if (swiglu) up += ws[((int64_t)s * g.M + m0 + r) * g.N + n + 1];
+                }
+                small_m_store(a, m0 + r, n, sum, up);
+            }
+            if (t == 0) a.counters[tile * n_pass + pass] = 0;   /* ready for the next launch */
+        }
+    }
+}
+
+/* Splits of K for n_tiles column tiles: enough blocks for SM_TARGET_BLOCKS, each split >= SM_KC / 2 columns. */
+static int small_m_splits(int n_tiles, int K) {
+    int s = (SM_TARGET_BLOCKS + n_tiles - 1) / n_tiles;
+    int by_k = K / (SM_KC / 2);
+    if (s > by_k) s = by_k;
+    if (s > SRT_SMALL_M_MAX_SPLITS) s = SRT_SMALL_M_MAX_SPLITS;
+    return s < 1 ? 1 : s;
+}
+
+extern "C" size_t srt_cuda_small_m_ws_floats(void) {
+    /* splits only when n_tiles < SM_TARGET_BLOCKS: splits x n_tiles < 2 x SM_TARGET_BLOCKS tiles of 32 x M */
+    return (size_t)2 * SM_TARGET_BLOCKS * SM_TILE_N * SRT_CUDA_GEMM_ROWS_MAX_M;
+}
+
+extern "C" srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cudaStream_t stream) {
+    const srt_gemm_args *g = &a->g;
+    if (!g->trans_b || g->trans_a || (g->b_dtype != SRT_BF16 && g->b_dtype != SRT_F16))
+        return srt_error(SRT_ERR_INVALID_ARG, "gemm_small_m: needs B (N,K) in bf16/f16 and A not transposed");
+    if (g->M > SRT_CUDA_GEMM_ROWS_MAX_M)
+        return srt_error(SRT_ERR_INVALID_ARG, "gemm_small_m: %d rows (at most %d)", g->M, SRT_CUDA_GEMM_ROWS_MAX_M);
+    if (a->mode == SRT_SMALL_M_SWIGLU && g->N % 2)
+        return srt_error(SRT_ERR_INVALID_ARG, "gemm_small_m: swiglu needs an even N (gate/up pairs), got %d", g->N);
+    if (g->M == 0 || g->N == 0) return SRT_OK;
+    /* 16-byte loads need every row of B and A to start 16-byte aligned and K to be a multiple of 8 */
+    const int vec16 = ((uintptr_t)g->B % 16 == 0) && g->ldb % 8 == 0 && g->K % 8 == 0 &&
+                      ((uintptr_t)g->A % 16 == 0) && g->lda % 4 == 0 && ((uintptr_t)a->norm_w % 16 == 0);
+    const int n_tiles = (g->N + SM_TILE_N - 1) / SM_TILE_N, n_pass = (g->M + SM_ROWS - 1) / SM_ROWS;
+    int splits = a->ws && a->counters && n_tiles < SM_TARGET_BLOCKS ? small_m_splits(n_tiles, g->K) : 1;
+    int k_split = g->K;
+    if (splits > 1) {
+        k_split = (g->K + splits - 1) / splits;
+        k_split = (k_split + 7) / 8 * 8;                    /* split boundaries keep 16-byte alignment */
+        splits = (g->K + k_split - 1) / k_split;
+        if ((size_t)splits * g->M * g->N > srt_cuda_small_m_ws_floats() || n_tiles * n_pass > SRT_SMALL_M_COUNTERS)
+            splits = 1, k_split = g->K;
+    }
+    const unsigned blocks = (unsigned)(n_tiles < SM_MAX_BLOCKS ? n_tiles : SM_MAX_BLOCKS);
+    LAUNCH(gemm_small_m_kernel, dim3(blocks, (unsigned)splits), SM_WARPS * 32, 0, stream, *a,
+           g->b_dtype == SRT_BF16, vec16, k_split);
+    return SRT_LAUNCH_STATUS(gemm_small_m_kernel);
+}

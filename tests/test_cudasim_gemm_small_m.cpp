@@ -1,0 +1,172 @@
+/* test_cudasim_gemm_small_m.cpp: the decode GEMM (cuda/gemm_small_m.cuh) in the CUDA simulator against cpu-ref, in
+ * forward, reverse and random thread order:
+ *   - plain C = alpha A B^T + beta C through the backend's gemm, on shapes that take split-K (few column tiles, long
+ *     K: the last-arriving block reduces the splits) and shapes that do not, 16-byte and 2-byte load paths;
+ *   - linear_fused (lm_ops.h): fused q|k|v (SPLIT3) and interleaved gate|up + SwiGLU (SWIGLU) against cpu-ref, which
+ *     has no such op and runs the parts as plain GEMMs + swiglu (srt_linear_fused_by_ops): the same values;
+ *   - both with the RMSNorm prologue (norm_w: cpu-ref runs its rmsnorm op first) and without;
+ *   - rows 1, 7, 16 (the kernel) and 33 (cuBLAS: the parts as GEMMs).
+ * Tolerance: f32 accumulation over K <= 4104 products of |x| <= 1, |w| <= 0.05 against cpu-ref's double sums:
+ * atol 2e-5 + rtol 1e-4 (as the other reductions in test_cudasim_backend.cpp); SwiGLU adds one expf (same bound).
+ * Also: the split-K counters are left at zero (a second identical launch gives the same result). */
+extern "C" {
+#include "backend.h"
+#include "lm/lm_ops.h"
+#include "weights/weights.h"
+}
+#include "cudasim_api.h"
+#include "tests/testutil.h"
+#include <vector>
+
+static srt_backend g_ref, g_cu;
+static const double ATOL = 2e-5, RTOL = 1e-4;
+static std::vector<void *> g_dev;
+
+static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
+    std::vector<float> v(n);
+    test_fill_uniform(v.data(), n, seed, lo, hi);
+    return v;
+}
+
+static void *dev_of(const void *host, size_t bytes) {
+    void *d = nullptr;
+    TEST_CHECK(g_cu.ops->alloc(g_cu.ctx, bytes ? bytes : 4, &d) == SRT_OK, "alloc: %s", srt_last_error());
+    if (d && bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
+    g_dev.push_back(d);
+    return d;
+}
+
+static void expect(const char *what, const float *dev, const std::vector<float> &ref) {
+    std::vector<float> got(ref.size());
+    TEST_CHECK(g_cu.ops->download(g_cu.ctx, got.data(), dev, got.size() * sizeof(float)) == SRT_OK, "%s: download",
+               what);
+    size_t worst = 0;
+    double maxerr = 0;
+    double excess = test_compare(got.data(), ref.data(), ref.size(), ATOL, RTOL, &worst, &maxerr);
+    TEST_CHECK(excess <= 0, "%s [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g)", what,
+               cudasim_order_name(cudasim_get_order()), worst, ref.empty() ? 0.0 : got[worst],
+               ref.empty() ? 0.0 : ref[worst], maxerr);
+}
+
+static void end_case() {
+    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
+    g_dev.clear();
+}
+
+static std::vector<uint16_t> to_bf16(const std::vector<float> &f) {
+    std::vector<uint16_t> h(f.size());
+    for (size_t i = 0; i < f.size(); i++) h[i] = srt_f32_to_bf16(f[i]);
+    return h;
+}
+
+/* x as the cuda backend multiplies it (f32 at every row count unless SNACRT_CUDA_BF16_GEMM=1, not set here) */
+static std::vector<float> ref_x(const std::vector<float> &x, int rows) {
+    (void)rows;
+    return x;
+}
+
+static void plain_case(int M, int N, int K, float beta, uint64_t seed) {
+    char what[96];
+    snprintf(what, sizeof what, "gemm M %d N %d K %d beta %g", M, N, K, beta);
+    std::vector<float> A = rnd((size_t)M * K, seed, -1, 1), W = rnd((size_t)N * K, seed + 1, -0.05f, 0.05f);
+    std::vector<uint16_t> Wh = to_bf16(W);
+    std::vector<float> C0 = rnd((size_t)M * N, seed + 2, -1, 1), Cref = C0, Ar = ref_x(A, M);
+    srt_gemm_args r = {M, N, K, 0, 1, 0.75f, beta, Ar.data(), K, Wh.data(), K, SRT_BF16, Cref.data(), N};
+    TEST_CHECK(srt_op_gemm(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
+    for (int rep = 0; rep < 2; rep++) {      /* twice: the split-K counters must be back at zero */
+        float *dC = (float *)dev_of(C0.data(), C0.size() * 4);
+        srt_gemm_args c = {M, N, K, 0, 1, 0.75f, beta, (float *)dev_of(A.data(), A.size() * 4), K,
+                           dev_of(Wh.data(), Wh.size() * 2), K, SRT_BF16, dC, N};
+        TEST_CHECK(srt_op_gemm(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
+        expect(what, dC, Cref);
+        end_case();
+    }
+}
+
+/* x normalized on the host the way the rmsnorm op does it (double sums), when norm is set; the reference then runs
+ * without a norm */
+static std::vector<float> ref_in(const std::vector<float> &x, int rows, int K, const std::vector<float> &norm_w) {
+    std::vector<float> n = x;
+    if (!norm_w.empty()) {
+        srt_rmsnorm_args a = {rows, K, 1e-5f, x.data(), norm_w.data(), n.data()};
+        TEST_CHECK(srt_op_rmsnorm(&g_ref, &a) == SRT_OK, "cpu-ref rmsnorm: %s", srt_last_error());
+    }
+    return ref_x(n, rows);
+}
+
+static void split3_case(int rows, int n0, int n1, int n2, int K, bool norm, uint64_t seed) {
+    char what[112];
+    snprintf(what, sizeof what, "linear_fused qkv rows %d N %d+%d+%d K %d norm %d", rows, n0, n1, n2, K, (int)norm);
+    int N = n0 + n1 + n2;
+    std::vector<float> x = rnd((size_t)rows * K, seed, -1, 1), W = rnd((size_t)N * K, seed + 1, -0.05f, 0.05f);
+    std::vector<float> nw = norm ? rnd((size_t)K, seed + 2, 0.5f, 1.5f) : std::vector<float>();
+    std::vector<uint16_t> Wh = to_bf16(W);
+    std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * n0), y1((size_t)rows * n1), y2((size_t)rows * n2);
+    srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SPLIT3, n0, n1, xr.data(), Wh.data(), SRT_BF16,
+                               y0.data(), y1.data(), y2.data(), nullptr, 0.0f, nullptr};
+    TEST_CHECK(srt_op_linear_fused(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
+    std::vector<float> nan0(y0.size(), NAN), nan1(y1.size(), NAN), nan2(y2.size(), NAN);
+    float *d0 = (float *)dev_of(nan0.data(), nan0.size() * 4), *d1 = (float *)dev_of(nan1.data(), nan1.size() * 4);
+    float *d2 = (float *)dev_of(nan2.data(), nan2.size() * 4);
+    srt_linear_fused_args c = {rows, N, K, SRT_LINEAR_SPLIT3, n0, n1, (float *)dev_of(x.data(), x.size() * 4),
+                               dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, d2,
+                               norm ? (float *)dev_of(nw.data(), nw.size() * 4) : nullptr, 1e-5f,
+                               (float *)dev_of(x.data(), x.size() * 4)};
+    TEST_CHECK(srt_op_linear_fused(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
+    expect(what, d0, y0);
+    expect(what, d1, y1);
+    expect(what, d2, y2);
+    end_case();
+}
+
+static void swiglu_case(int rows, int inter, int K, bool norm, uint64_t seed) {
+    char what[112];
+    snprintf(what, sizeof what, "linear_fused gate|up rows %d I %d K %d norm %d", rows, inter, K, (int)norm);
+    int N = 2 * inter;
+    std::vector<float> x = rnd((size_t)rows * K, seed, -1, 1), W = rnd((size_t)N * K, seed + 1, -0.05f, 0.05f);
+    std::vector<float> nw = norm ? rnd((size_t)K, seed + 2, 0.5f, 1.5f) : std::vector<float>();
+    std::vector<uint16_t> Wh = to_bf16(W);
+    std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * inter), y1((size_t)rows * inter);
+    srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, xr.data(), Wh.data(), SRT_BF16,
+                               y0.data(), y1.data(), nullptr, nullptr, 0.0f, nullptr};
+    TEST_CHECK(srt_op_linear_fused(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
+    std::vector<float> nan0(y0.size(), NAN);
+    float *d0 = (float *)dev_of(nan0.data(), nan0.size() * 4), *d1 = (float *)dev_of(nan0.data(), nan0.size() * 4);
+    srt_linear_fused_args c = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, (float *)dev_of(x.data(), x.size() * 4),
+                               dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, nullptr,
+                               norm ? (float *)dev_of(nw.data(), nw.size() * 4) : nullptr, 1e-5f,
+                               (float *)dev_of(x.data(), x.size() * 4)};
+    TEST_CHECK(srt_op_linear_fused(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
+    expect(what, d0, y0);
+    end_case();
+}
+
+int main(void) {
+    TEST_CHECK(srt_backend_create("cpu-ref", 1, &g_ref) == SRT_OK, "cpu-ref: %s", srt_last_error());
+    srt_status st = srt_backend_create("cuda", 0, &g_cu);
+    TEST_CHECK(st == SRT_OK, "cuda in the simulator build: %s", srt_last_error());
+    if (st != SRT_OK) TEST_MAIN_END();
+    const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
+    for (cudasim_order order : orders) {
+        cudasim_set_order(order, 99);
+        plain_case(7, 33, 4104, 0.5f, 10);   /* 2 tiles: split-K over 8 slices, 16-byte loads, beta */
+        plain_case(1, 1025, 1025, 0.0f, 20); /* odd K: 2-byte loads, split-K by 2 */
+        plain_case(16, 7, 2048, 1.0f, 30);   /* 2 passes of 8 rows, one tile, split-K, residual (beta 1) */
+        plain_case(1, 7, 33, 0.0f, 40);      /* no split */
+        for (int norm = 0; norm < 2; norm++) {
+            split3_case(1, 64, 16, 16, 1024, norm, 50);
+            split3_case(7, 33, 7, 7, 1025, norm, 60);
+            split3_case(33, 33, 7, 7, 1024, norm, 70);
+            swiglu_case(1, 48, 1024, norm, 80);
+            swiglu_case(7, 1025, 33, norm, 90);
+            swiglu_case(16, 7, 2048, norm, 100);
+            swiglu_case(33, 33, 1024, norm, 110);
+        }
+        TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
+                   cudasim_last_error());
+        cudasim_clear_error();
+    }
+    srt_backend_destroy(&g_cu);
+    srt_backend_destroy(&g_ref);
+    TEST_MAIN_END();
+}

@@ -126,7 +126,18 @@ typedef struct srt_ds_run_options {
                                     naming the first; 1: such samples become 0, counted in the summary */
     srt_ds_progress_fn progress; /* called from the run's main thread a few times per second, and at the end */
     void *progress_user;
+    /* --sequences (docs/sequences.md): seq_layout non-NULL also writes training sequences beside each shard */
+    const char *seq_layout;      /* layout name or .json path (layouts/README.md) */
+    const char *seq_tokenizer;   /* LM folder holding tokenizer.json (loaded on the CPU for its tokenizer) */
+    int seq_task;                /* SRT_DS_TASK_TTS (targets: the audio) or SRT_DS_TASK_ASR (targets: the text) */
+    const char *seq_text_column; /* passthrough column with the item's text (NULL: "text") */
+    int64_t seq_len;             /* > 0: sequences of at most this many tokens (longer items split at frame-group
+                                    boundaries); with seq_pack exactly this many (padded, mask 0) */
+    int seq_pack;                /* pack several items into each sequence (needs seq_len) */
+    int seq_jsonl;               /* 1: <shard>.seq.jsonl (ids, mask, docs per line) instead of the binary files */
 } srt_ds_run_options;
+
+enum { SRT_DS_TASK_TTS = 0, SRT_DS_TASK_ASR = 1 };
 
 /* Defaults: cpu, 2 readers (nice 10), automatic batch and chunk sizes, no split, 1000 units per shard,
  * worker 0 of 1, jsonl. */

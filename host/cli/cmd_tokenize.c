@@ -49,6 +49,18 @@ static const char *usage =
     "  --progress auto|bar|lines|none   progress on stderr (auto: a bar on a terminal, else a line every\n"
     "                            --progress-every seconds, default 10)\n"
     "  --summary FILE            also write the summary JSON to FILE\n"
+    "Training sequences (docs/sequences.md), written beside each shard in the same commit:\n"
+    "  --sequences               also write each item as model-ready ids + loss mask (needs --layout, --tokenizer)\n"
+    "  --layout L                layout name (orpheus, asr, laion-flat, spoken-chat) or .json (layouts/README.md)\n"
+    "  --tokenizer LM_DIR        the LM folder whose tokenizer.json gives the text ids\n"
+    "  --task tts|asr            tts (default): prompt(text) + audio + end_of_speech, targets the audio and\n"
+    "                            end_of_speech; asr: conversation(user audio) + text + end_of_turn, targets the text\n"
+    "  --text-column C           passthrough column holding the item's text (default text); an item without it\n"
+    "                            fails the run, naming it\n"
+    "  --seq-len N               sequences of at most N tokens: a longer item is split at frame-group boundaries\n"
+    "                            (its docs entries say part/parts)\n"
+    "  --pack                    pack whole items into sequences of exactly --seq-len (padded, mask 0)\n"
+    "  --seq-format bin|jsonl    bin (default): .seq.ids/.seq.mask/.seq.idx/.seq.docs.jsonl; jsonl: .seq.jsonl\n"
     "Output set (byte-identical whatever crashes and resumes happened): the shard files, w*.plan.json,\n"
     "w*.done.jsonl, index.json, index.items.jsonl and errors.jsonl (single worker: written at the end; several\n"
     "workers: by merge-index). Timings appear only in the summary (stdout). Undecodable inputs are listed in\n"
@@ -128,7 +140,8 @@ int srt_cmd_tokenize(int argc, char **argv) {
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) return cli_fail("tokenize", srt_error(SRT_ERR_NOMEM, "out of memory"));
     int n_inputs = 0, dry = 0, rc = 2;
-    const char *v = NULL, *progress = "auto", *summary_path = NULL;
+    const char *v = NULL, *progress = "auto", *summary_path = NULL, *layout = NULL;
+    int sequences = 0;
     double every = 10;
     long long ll = 0;
 #define USAGE_ERROR(...) do { rc = cli_usage_error("tokenize", usage, __VA_ARGS__); goto out; } while (0)
@@ -147,6 +160,8 @@ int srt_cmd_tokenize(int argc, char **argv) {
         if (!strcmp(a, "--allow-nonfinite")) { o.allow_nonfinite = 1; continue; }
         if (!strcmp(a, "--dry-run")) { dry = 1; continue; }
         if (!strcmp(a, "--follow-symlinks")) { o.follow_symlinks = 1; continue; }
+        if (!strcmp(a, "--sequences")) { sequences = 1; continue; }
+        if (!strcmp(a, "--pack")) { o.seq_pack = 1; continue; }
         if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) o.model_dir = v;
         else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) o.out_dir = v;
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) {
@@ -157,6 +172,18 @@ int srt_cmd_tokenize(int argc, char **argv) {
         else if (cli_flag_value(argc, argv, &i, "--path-column", &v)) o.path_column = v;
         else if (cli_flag_value(argc, argv, &i, "--progress", &v)) progress = v;
         else if (cli_flag_value(argc, argv, &i, "--summary", &v)) summary_path = v;
+        else if (cli_flag_value(argc, argv, &i, "--layout", &v)) layout = v;
+        else if (cli_flag_value(argc, argv, &i, "--tokenizer", &v)) o.seq_tokenizer = v;
+        else if (cli_flag_value(argc, argv, &i, "--text-column", &v)) o.seq_text_column = v;
+        else if (cli_flag_value(argc, argv, &i, "--task", &v)) {
+            if (v && strcmp(v, "tts") && strcmp(v, "asr")) USAGE_ERROR("unknown --task %s (tts or asr)", v);
+            if (v) o.seq_task = !strcmp(v, "asr") ? SRT_DS_TASK_ASR : SRT_DS_TASK_TTS;
+        }
+        else if (cli_flag_value(argc, argv, &i, "--seq-format", &v)) {
+            if (v && strcmp(v, "bin") && strcmp(v, "jsonl")) USAGE_ERROR("unknown --seq-format %s (bin or jsonl)", v);
+            if (v) o.seq_jsonl = !strcmp(v, "jsonl");
+        }
+        INT_OPTION("--seq-len", 1, 1LL << 31, o.seq_len)
         INT_OPTION("--threads", 0, 1024, o.n_threads)
         INT_OPTION("--readers", 1, 64, o.n_readers)
         INT_OPTION("--shard-size", 1, 1LL << 40, o.shard_size)
@@ -173,6 +200,13 @@ int srt_cmd_tokenize(int argc, char **argv) {
     }
     if (o.shard_index >= o.num_shards) USAGE_ERROR("--shard-index must be < --num-shards");
     if (!n_inputs) USAGE_ERROR("no INPUT given");
+    if (sequences) {
+        if (!layout || !o.seq_tokenizer) USAGE_ERROR("--sequences needs --layout L and --tokenizer LM_DIR");
+        if (o.seq_pack && o.seq_len <= 0) USAGE_ERROR("--pack needs --seq-len N");
+        o.seq_layout = layout;
+    } else if (layout || o.seq_tokenizer || o.seq_pack || o.seq_len) {
+        USAGE_ERROR("--layout, --tokenizer, --seq-len and --pack go with --sequences");
+    }
     o.inputs = inputs;
     o.n_inputs = n_inputs;
     if (dry) { rc = dry_run(&o); goto out; }

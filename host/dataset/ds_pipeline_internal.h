@@ -173,6 +173,7 @@ typedef struct ds_pipe {
     ds_unit *units;
     int64_t n_units, shard_size, n_shards, window_shards;
     ds_done_log *log;
+    struct srt_ds_seq_ctx *seq;   /* --sequences: written beside each shard (ds_seq.h); NULL: none */
 
     pthread_mutex_t mu;
     pthread_cond_t cv_gate;   /* readers: the gate moved */

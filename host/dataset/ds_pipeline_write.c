@@ -6,6 +6,7 @@
  * a unit's segments in order; a unit that failed contributes its error and none of its items. Then the gate moves
  * on and the readers may start the next units. */
 #include "dataset/ds_pipeline_internal.h"
+#include "dataset/ds_seq.h"
 #include "common.h"
 #include <string.h>
 
@@ -171,9 +172,13 @@ static srt_status write_shard(writer *w, int64_t k) {
     cJSON *line = cJSON_CreateObject(), *items = cJSON_CreateArray(), *errors = cJSON_CreateArray(),
           *fl = cJSON_CreateArray();
     srt_ds_shard_writer *sw = NULL;
+    srt_ds_seq_writer *qw = NULL;
+    char seq_files[4][512];
+    int n_seq_files = p->seq ? srt_ds_seq_files(p->seq, name, seq_files) : 0;
     srt_status st = line && items && errors && fl ? SRT_OK : srt_error(SRT_ERR_NOMEM, "tokenize writer: out of memory");
     if (st == SRT_OK && o->format == SRT_DS_CSV) st = csv_unify_columns(w, first, end);
     if (st == SRT_OK) st = srt_ds_shard_begin(o->out_dir, name, o->format, &p->info, &sw);
+    if (st == SRT_OK && p->seq) st = srt_ds_seq_begin(p->seq, o->out_dir, name, &qw);
     int64_t n_items = 0, n_errors = 0, samples = 0, bytes = 0, written = 0;
     for (int64_t u = first; u < end && st == SRT_OK; u++) {
         unit_slot *s = &w->ring[u % w->ring_n];
@@ -191,6 +196,7 @@ static srt_status write_shard(writer *w, int64_t k) {
         for (int i = 0; i < s->expected && st == SRT_OK; i++) {
             const srt_ds_item *it = &s->items[i];
             st = srt_ds_shard_add(sw, it);
+            if (st == SRT_OK && qw) st = srt_ds_seq_add(qw, it);
             if (st != SRT_OK) break;
             ds_hex64(ds_codes_hash(&it->codes), hex);
             cJSON *row = cJSON_CreateArray();
@@ -205,11 +211,15 @@ static srt_status write_shard(writer *w, int64_t k) {
             samples += it->n_samples;
         }
     }
+    /* the sequences are renamed into place first: the shard's data file stays the commit point */
+    if (st == SRT_OK && qw) { st = srt_ds_seq_commit(qw); qw = NULL; }
+    if (qw) srt_ds_seq_abort(qw);
     if (st == SRT_OK) { st = srt_ds_shard_commit(sw, &written, &bytes); sw = NULL; }
     if (sw) srt_ds_shard_abort(sw);
     char *text = NULL;
     if (st == SRT_OK) {
         for (int f = 0; f < nf; f++) cJSON_AddItemToArray(fl, cJSON_CreateString(files[f]));
+        for (int f = 0; f < n_seq_files; f++) cJSON_AddItemToArray(fl, cJSON_CreateString(seq_files[f]));
         cJSON_AddNumberToObject(line, "k", (double)k);
         cJSON_AddStringToObject(line, "shard", name);
         cJSON_AddItemToObject(line, "files", fl);

@@ -3,6 +3,7 @@
  * (readers -> encoders -> writer, ds_pipeline*.c) while reporting progress, then (single worker) write the index.
  * Also the dry run (srt_ds_plan_list). */
 #include "dataset/ds_pipeline_internal.h"
+#include "dataset/ds_seq.h"
 #include "common.h"
 #include <string.h>
 #include <sys/resource.h>
@@ -199,6 +200,7 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     p->o = o;
     p->t_start = t_start;
     srt_codec_get_info(workers[0].codec, &p->info);
+    if (o->seq_layout) SRT_TRY_GOTO(srt_ds_seq_open(o, &p->info, &p->seq), done);
     p->units = units;
     p->n_units = n_units;
     p->shard_size = o->shard_size;
@@ -279,6 +281,7 @@ done:
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) summary->peak_rss_kb = ru.ru_maxrss;
     free(plan);
+    if (p) srt_ds_seq_close(p->seq);
     free(p);
     ds_workers_free(workers, n_workers);
     ds_units_free(units, n_units);

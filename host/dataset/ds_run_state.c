@@ -83,6 +83,17 @@ char *ds_plan_json(const srt_ds_run_options *o, const srt_codec_info *info, uint
     cJSON_AddStringToObject(j, "format", srt_ds_format_name(o->format));
     cJSON_AddNumberToObject(j, "shard_size", (double)o->shard_size);
     cJSON_AddNumberToObject(j, "max_seconds", o->max_seconds > 0 ? o->max_seconds : 0);
+    if (o->seq_layout) {   /* --sequences: a resume with other sequence options is another run */
+        cJSON *q = cJSON_AddObjectToObject(j, "sequences");
+        if (q) {
+            cJSON_AddStringToObject(q, "layout", o->seq_layout);
+            cJSON_AddStringToObject(q, "task", o->seq_task == SRT_DS_TASK_ASR ? "asr" : "tts");
+            cJSON_AddStringToObject(q, "text_column", o->seq_text_column ? o->seq_text_column : "text");
+            cJSON_AddNumberToObject(q, "seq_len", (double)(o->seq_len > 0 ? o->seq_len : 0));
+            cJSON_AddBoolToObject(q, "pack", o->seq_pack != 0);
+            cJSON_AddStringToObject(q, "format", o->seq_jsonl ? "jsonl" : "bin");
+        }
+    }
     cJSON_AddStringToObject(j, "inputs_fingerprint", hex);
     cJSON_AddNumberToObject(j, "entries", (double)n_entries);
     cJSON_AddNumberToObject(j, "units", (double)n_units);

@@ -245,6 +245,22 @@ static int parse_options(const cJSON *root, const srt_chat_limits *lim, srt_chat
                                                                                      : "max_tokens";
     if (get_num(root, mt, 1, lim->max_tokens > 0 ? lim->max_tokens : 1 << 20, 1, &has, &v, err)) return -1;
     if ((out->has_max_tokens = has)) out->max_tokens = (int)v;
+    const cJSON *lb = cJSON_GetObjectItemCaseSensitive(root, "logit_bias");
+    if (lb && !cJSON_IsNull(lb)) {
+        if (!cJSON_IsObject(lb)) return bad(err, "logit_bias", "'logit_bias' must be an object {\"token id\": bias}");
+        cJSON_ArrayForEach(x, lb) {
+            char *end = NULL;
+            long id = strtol(x->string, &end, 10);
+            if (!x->string[0] || *end || id < 0 || id > INT32_MAX)
+                return bad(err, "logit_bias", "'logit_bias' keys are token ids (got '%.32s')", x->string);
+            if (!cJSON_IsNumber(x) || !(x->valuedouble >= -100 && x->valuedouble <= 100))
+                return bad(err, "logit_bias", "'logit_bias' values are numbers from -100 to 100");
+            if (out->n_bias == SRT_CHAT_MAX_BIAS)
+                return bad(err, "logit_bias", "'logit_bias' holds at most %d ids", SRT_CHAT_MAX_BIAS);
+            out->bias_ids[out->n_bias] = (int32_t)id;
+            out->bias[out->n_bias++] = (float)x->valuedouble;
+        }
+    }
     return 0;
 }
 

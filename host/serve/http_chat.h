@@ -25,6 +25,8 @@ typedef struct srt_chat_limits {
     const char *const *models;     /* accepted "model" names (NULL = any) */
 } srt_chat_limits;
 
+#define SRT_CHAT_MAX_BIAS 300      /* logit_bias entries (OpenAI's bound) */
+
 typedef struct srt_chat_body {
     char *model;
     srt_chat_message *turns; int n_turns;   /* parts owned (text and pcm malloc'd) */
@@ -35,6 +37,9 @@ typedef struct srt_chat_body {
     int has_seed, has_temperature, has_top_p, has_max_tokens;
     uint64_t seed; float temperature, top_p; int max_tokens;
     double audio_seconds;          /* input audio in all turns */
+    int n_bias;                    /* "logit_bias" {"token id": -100..100}, added to the masked logits (a masked id
+                                      stays forbidden) */
+    int32_t bias_ids[SRT_CHAT_MAX_BIAS]; float bias[SRT_CHAT_MAX_BIAS];
 } srt_chat_body;
 
 int srt_chat_body_parse(const char *body, size_t n, const srt_chat_limits *lim, srt_chat_body *out,

@@ -42,6 +42,8 @@ static const route_entry ROUTES[] = {
     {"/v1/models", SRT_ROUTE_MODELS, "GET", "GET, HEAD"},
     {"/v1/voices", SRT_ROUTE_VOICES, "GET", "GET, HEAD"},
     {"/v1/audio/speech", SRT_ROUTE_SPEECH, "POST", "POST"},
+    {"/v1/chat/completions", SRT_ROUTE_CHAT, "POST", "POST"},
+    {"/v1/audio/transcriptions", SRT_ROUTE_TRANSCRIPTIONS, "POST", "POST"},
 };
 
 srt_http_route srt_http_route_match(const char *method, const char *path, const char **allow, srt_http_error *err) {
@@ -78,13 +80,15 @@ const char *srt_http_route_label(srt_http_route route) {
     case SRT_ROUTE_MODEL: return "/v1/models/{id}";
     case SRT_ROUTE_VOICES: return "/v1/voices";
     case SRT_ROUTE_SPEECH: return "/v1/audio/speech";
+    case SRT_ROUTE_CHAT: return "/v1/chat/completions";
+    case SRT_ROUTE_TRANSCRIPTIONS: return "/v1/audio/transcriptions";
     default: return "other";
     }
 }
 
 int srt_http_route_needs_auth(srt_http_route route) {
     return route == SRT_ROUTE_MODELS || route == SRT_ROUTE_MODEL || route == SRT_ROUTE_VOICES ||
-           route == SRT_ROUTE_SPEECH;
+           route == SRT_ROUTE_SPEECH || route == SRT_ROUTE_CHAT || route == SRT_ROUTE_TRANSCRIPTIONS;
 }
 
 /* ------------------------------------------------------------------ authentication */

@@ -23,7 +23,7 @@
  *
  * Locks: server->lock (counters, the active list) may be held while taking r->lock,
  * never the reverse; no lock is held across srt_tts_submit / srt_tts_cancel (the engine may call back). */
-#include "serve/http_server.h"
+#include "serve/http_conn.h"
 #include "audio/audio_speed.h"
 #include "snacrt_audio.h"
 #include "common.h"
@@ -38,78 +38,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-enum { PH_START = 0, PH_BODY, PH_WAIT, PH_STREAM, PH_REPLIED };
-enum { CANCEL_NONE = 0, CANCEL_CLIENT_GONE, CANCEL_OVERFLOW, CANCEL_SHUTDOWN, CANCEL_NOMEM };
-
-#define PEEK_INTERVAL_MS 100
-#define DEFAULT_MAX_AUDIO_BYTES ((int64_t)4 << 20)
-#define BODY_DISCARD_MAX ((size_t)16 << 20)   /* oversized bodies are read and dropped up to this, then cut */
-
-typedef struct req_state req_state;
-
-enum { CT_HEAD = 0, CT_BODY, CT_BUSY };
-typedef struct conn_track {
-    int fd;
-    int phase;                     /* CT_HEAD: waiting for a request head; CT_BODY: reading a body; CT_BUSY: no deadline */
-    double deadline_ms;            /* CT_HEAD / CT_BODY: shut the socket down after this (now_ms clock) */
-    int cut;                       /* shut down already */
-    struct conn_track *prev, *next;
-} conn_track;
-
-struct srt_http_server {
-    struct MHD_Daemon *daemon;
-    srt_tts_engine *engine;
-    srt_http_config cfg;           /* copy; strings below owned */
-    char *host, *api_key, *model_id, *cors_origin;
-    char **models;                 /* accepted model names, NULL-terminated: served names (or "tts-1", "tts-1-hd"),
-                                      then model_id */
-    const char *const *voices, *const *voice_aliases;
-    int sample_rate, port;
-    size_t max_body, max_audio;    /* max_audio 0: the "audio" field is refused */
-    pthread_mutex_t lock;          /* counters, active, stopping, watch_stop */
-    srt_http_counters counters;
-    req_state *active;             /* speech requests submitted (or being submitted) and not completed on MHD */
-    int stopping;
-    pthread_t watcher;             /* peeks at suspended connections (watch_main) */
-    pthread_cond_t watch_cv;
-    int watcher_started, watch_stop;
-    conn_track *conns;             /* every open connection (server->lock) */
-};
-
-struct req_state {
-    srt_http_server *server;
-    struct MHD_Connection *conn;
-    pthread_mutex_t lock;
-    int refs;                      /* MHD request + streaming response + engine request */
-    srt_http_route route;
-    char method[16], path[160];
-    double t_start;
-    int phase, status;             /* status: the HTTP status queued (0 = none yet) */
-    /* request body */
-    char *body;                    /* (body_cap) bytes, body_len used */
-    size_t body_len, body_cap, body_seen;
-    int body_too_large;
-    /* speech */
-    srt_speech_request sreq;
-    int in_active, submitted, engine_done, mhd_gone, suspended, cancel_reason;
-    uint64_t id;
-    srt_status engine_status;
-    srt_tts_stats stats;
-    char engine_error[256];
-    int fd;                        /* the client's socket (peeked while suspended) */
-    double t_first_audio;
-    int64_t samples;
-    float *pcm;                    /* whole-body responses: (n_pcm) samples so far */
-    int64_t n_pcm, cap_pcm;
-    uint8_t *sbuf;                 /* streaming: bytes [s_head, s_len) not yet sent, (s_cap) allocated */
-    size_t s_head, s_len, s_cap;
-    int backlogged;
-    srt_speech_stream *ss;         /* streaming: the body's encoder (and SSE framing), used on the engine thread */
-    srt_audio_speed *speed;        /* "speed" != 1: time-stretch before encoding (engine thread) */
-    int ttfb_seen;                 /* the first body byte went out (metric) */
-    req_state *prev, *next;        /* server->active */
-};
 
 static double now_ms(void) {
     struct timespec ts;
@@ -163,6 +91,7 @@ static void req_release(req_state *r) {
     free(r->sbuf);
     srt_speech_stream_free(r->ss);
     srt_audio_speed_free(r->speed);
+    srt_chat_route_free(r->chat);
     free(r);
 }
 
@@ -509,6 +438,10 @@ static enum MHD_Result reply_get(req_state *r) {
 
 static void add_audio_headers(req_state *r, struct MHD_Response *resp) {
     char num[32];
+    if (r->route != SRT_ROUTE_SPEECH) {   /* a streamed chat answer: server-sent events */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        return;
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->sreq.sse ? "text/event-stream" : srt_http_audio_mime(r->sreq.format));
     snprintf(num, sizeof num, "%d", r->server->sample_rate);
@@ -542,9 +475,10 @@ static enum MHD_Result reply_speech_body(req_state *r) {
             /* the request itself cannot be served (e.g. it needs more KV-cache blocks than the cache holds) */
             srt_http_error_set(&err, st == SRT_ERR_RANGE ? 413 : 400, "invalid_request_error", "%s", r->engine_error);
         else
-            srt_http_error_set(&err, 500, "server_error", "speech generation failed: %s", r->engine_error);
+            srt_http_error_set(&err, 500, "server_error", "generation failed: %s", r->engine_error);
         return reply_error(r, &err, NULL);
     }
+    if (r->route != SRT_ROUTE_SPEECH) return srt_chat_route_reply(r);
     uint8_t *body = NULL;
     size_t n_body = 0;
     if (srt_http_encode_audio(r->sreq.format, r->pcm, r->n_pcm, s->sample_rate, &body, &n_body) != SRT_OK) {
@@ -578,7 +512,7 @@ static enum MHD_Result start_stream_response(req_state *r);
  * engine refuses before any audio (one that cannot fit the KV cache, a bad audio prompt) still gets its 4xx. */
 static enum MHD_Result continue_speech(req_state *r) {
     pthread_mutex_lock(&r->lock);
-    if (r->sreq.stream && (r->samples > 0 || (r->engine_done && r->engine_status == SRT_OK && !r->cancel_reason))) {
+    if (r->sreq.stream && (r->samples > 0 || r->stream_started || (r->engine_done && r->engine_status == SRT_OK && !r->cancel_reason))) {
         pthread_mutex_unlock(&r->lock);
         return start_stream_response(r);
     }
@@ -655,6 +589,7 @@ static void active_remove_locked(srt_http_server *s, req_state *r) {
 static enum MHD_Result start_speech(req_state *r) {
     srt_http_server *s = r->server;
     srt_http_error err;
+    if (r->route != SRT_ROUTE_SPEECH) return srt_chat_route_start(r);
     srt_speech_limits lim = {.voices = s->voices, .models = (const char *const *)s->models,
                              .max_input_chars = s->cfg.max_input_chars, .max_tokens = s->cfg.max_tokens,
                              .max_audio_bytes = s->max_audio, .max_audio_seconds = s->cfg.max_audio_seconds,
@@ -685,13 +620,25 @@ static enum MHD_Result start_speech(req_state *r) {
         if (srt_speech_stream_push(r->ss, NULL, 0, &b, &nb) != SRT_OK || sbuf_append(r, b, nb, SIZE_MAX))
             return MHD_NO;
     }
+    enum MHD_Result reply;
+    if (srt_conn_enter(r, &reply)) return reply;
+    uint64_t id = 0;
+    srt_status st = srt_tts_submit(s->engine, &treq, on_audio, r, &id);
+    free(r->sreq.audio);           /* the engine keeps its own copy */
+    r->sreq.audio = NULL;
+    r->sreq.n_audio = 0;
+    return srt_conn_submitted(r, st, id);
+}
+
+int srt_conn_enter(req_state *r, enum MHD_Result *reply) {
+    srt_http_server *s = r->server;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = ci ? ci->connect_fd : -1;
-
     pthread_mutex_lock(&s->lock);
     if (s->stopping) {
         pthread_mutex_unlock(&s->lock);
-        return reply_simple_error(r, 503, "overloaded_error", "the server is shutting down");
+        *reply = reply_simple_error(r, 503, "overloaded_error", "the server is shutting down");
+        return -1;
     }
     r->next = s->active;
     if (s->active) s->active->prev = r;
@@ -702,12 +649,12 @@ static enum MHD_Result start_speech(req_state *r) {
     pthread_mutex_lock(&r->lock);
     r->refs++;                     /* the engine's reference */
     pthread_mutex_unlock(&r->lock);
+    return 0;
+}
 
-    uint64_t id = 0;
-    srt_status st = srt_tts_submit(s->engine, &treq, on_audio, r, &id);
-    free(r->sreq.audio);           /* the engine keeps its own copy */
-    r->sreq.audio = NULL;
-    r->sreq.n_audio = 0;
+enum MHD_Result srt_conn_submitted(req_state *r, srt_status st, uint64_t id) {
+    srt_http_server *s = r->server;
+    srt_http_error err;
     if (st != SRT_OK) {
         const char *msg = srt_last_error()[0] ? srt_last_error() : srt_status_name(st);
         pthread_mutex_lock(&s->lock);
@@ -735,6 +682,24 @@ static enum MHD_Result start_speech(req_state *r) {
     return continue_speech(r);
 }
 
+/* ------------------------------------------------------------------ for the handlers in other files (http_conn.h) */
+
+double srt_conn_now_ms(void) { return now_ms(); }
+void srt_conn_release(req_state *r) { req_release(r); }
+int srt_conn_mark_cancel(req_state *r, int reason) { return mark_cancel(r, reason); }
+void srt_conn_count_cancel(srt_http_server *s, int reason) { count_cancel(s, reason); }
+void srt_conn_resume_locked(req_state *r) { resume_locked(r); }
+int srt_conn_sbuf_append(req_state *r, const uint8_t *bytes, size_t add, size_t max) {
+    return sbuf_append(r, bytes, add, max);
+}
+enum MHD_Result srt_conn_reply_error(req_state *r, const srt_http_error *err, const char *allow) {
+    return reply_error(r, err, allow);
+}
+enum MHD_Result srt_conn_reply_json(req_state *r, int status, char *json, const char *content_type) {
+    if (!json) return reply_simple_error(r, 500, "server_error", "out of memory");
+    return queue(r, status, text_response(json, content_type));
+}
+
 /* ------------------------------------------------------------------ MHD callbacks */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -760,7 +725,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return reply_simple_error(r, 401, "authentication_error",
                                       "missing or invalid API key: send 'Authorization: Bearer <key>'");
         if (r->route == SRT_ROUTE_NONE) return reply_error(r, &err, allow);
-        if (r->route != SRT_ROUTE_SPEECH) return reply_get(r);
+        if (r->route != SRT_ROUTE_SPEECH && r->route != SRT_ROUTE_CHAT && r->route != SRT_ROUTE_TRANSCRIPTIONS)
+            return reply_get(r);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end = NULL;
@@ -831,7 +797,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     int reason = r->cancel_reason, status = r->status;
     uint64_t id = r->id;
     char engine_note[160] = "";    /* a finished speech request: the engine's timeline */
-    if (r->engine_done && r->engine_status == SRT_OK)
+    if (r->engine_done && r->engine_status == SRT_OK && r->route == SRT_ROUTE_SPEECH)
         snprintf(engine_note, sizeof engine_note, " (id %llu: %lld frames, queued %.1f ms, first audio at %.1f ms, "
                  "done at %.1f ms)", (unsigned long long)id, (long long)r->stats.frames, r->stats.queue_ms,
                  r->stats.first_audio_ms, r->stats.total_ms);

@@ -7,7 +7,8 @@
  *   http_metrics.c   counters, the time-to-first-audio histogram and the Prometheus text exposition
  *   http_page.c      the web page served at "/" (generated from web/index.html by web/embed_page.py)
  *
- * Endpoints: POST /v1/audio/speech, GET /v1/models, GET /v1/models/{id}, GET /v1/voices, GET /health,
+ * Endpoints: POST /v1/audio/speech, POST /v1/chat/completions and POST /v1/audio/transcriptions (with a layout
+ * that has a "chat" section: http_chat_route.c), GET /v1/models, GET /v1/models/{id}, GET /v1/voices, GET /health,
  * GET /metrics, GET /; OPTIONS anywhere when CORS is on (cors_origin).
  * Errors are OpenAI's {"error":{"message":...,"type":...,"param":...,"code":"..."}} with a 4xx/5xx status.
  *
@@ -62,6 +63,8 @@ typedef enum srt_http_route {
     SRT_ROUTE_VOICES,              /* GET /v1/voices */
     SRT_ROUTE_SPEECH,              /* POST /v1/audio/speech */
     SRT_ROUTE_MODEL,               /* GET /v1/models/{id} */
+    SRT_ROUTE_CHAT,                /* POST /v1/chat/completions (http_chat_route.c) */
+    SRT_ROUTE_TRANSCRIPTIONS,      /* POST /v1/audio/transcriptions (http_chat_route.c) */
     SRT_ROUTE_COUNT
 } srt_http_route;
 

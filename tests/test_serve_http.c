@@ -44,6 +44,8 @@ static void test_routes(void) {
         {"GET", "/v1/audio/speech", SRT_ROUTE_NONE, 405}, {"POST", "/health", SRT_ROUTE_NONE, 405},
         {"DELETE", "/v1/models", SRT_ROUTE_NONE, 405}, {"GET", "/nope", SRT_ROUTE_NONE, 404},
         {"POST", "/v1/audio/speech/", SRT_ROUTE_NONE, 404}, {"GET", "", SRT_ROUTE_NONE, 404},
+        {"POST", "/v1/chat/completions", SRT_ROUTE_CHAT, 0}, {"GET", "/v1/chat/completions", SRT_ROUTE_NONE, 405},
+        {"POST", "/v1/audio/transcriptions", SRT_ROUTE_TRANSCRIPTIONS, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memset(&err, 0, sizeof err);
@@ -56,6 +58,10 @@ static void test_routes(void) {
     TEST_CHECK(!strcmp(srt_http_route_label(SRT_ROUTE_SPEECH), "/v1/audio/speech"), "label");
     TEST_CHECK(srt_http_route_needs_auth(SRT_ROUTE_SPEECH) && srt_http_route_needs_auth(SRT_ROUTE_MODELS) &&
                !srt_http_route_needs_auth(SRT_ROUTE_HEALTH) && !srt_http_route_needs_auth(SRT_ROUTE_PAGE), "auth");
+    TEST_CHECK(srt_http_route_needs_auth(SRT_ROUTE_CHAT) && srt_http_route_needs_auth(SRT_ROUTE_TRANSCRIPTIONS) &&
+               !strcmp(srt_http_route_label(SRT_ROUTE_CHAT), "/v1/chat/completions") &&
+               !strcmp(srt_http_route_label(SRT_ROUTE_TRANSCRIPTIONS), "/v1/audio/transcriptions"),
+               "chat routes: labels, need the key");
 }
 
 static void test_bearer(void) {

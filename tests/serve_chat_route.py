@@ -13,7 +13,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import SRC, Checker, Server, wav_info, pcm_max_diff, sanitizer_report  # noqa: E402
+import time  # noqa: E402
+from serve_util import SRC, Checker, Server, metric_value, wav_info, pcm_max_diff, sanitizer_report  # noqa: E402
 
 ck = Checker("serve_chat_route")
 WAV = open(os.path.join(SRC, "tests/data/speech/hello.wav"), "rb").read()
@@ -135,7 +136,7 @@ finally:
 log = srv.log()
 ck.check(not sanitizer_report(log), "no sanitizer report")
 
-srv = Server("--threads", "2", name="serve-chat-orpheus")   # orpheus: its chat section answers in audio only
+srv = Server("--threads", "2", "--max-tokens", "4000", name="serve-chat-orpheus")   # orpheus: answers in audio only
 try:
     status, _, body = chat(srv, False)
     err = json.loads(body).get("error", {}) if body else {}
@@ -149,6 +150,26 @@ try:
     err = json.loads(body).get("error", {}) if body else {}
     ck.check(status == 400 and "layout" in err.get("message", "") and "spoken-chat" in err.get("message", ""),
              f"orpheus: a transcription answers 400 naming the layout it needs ({body[:300]!r})")
+    # a streamed audio answer whose client hangs up after the first chunk is cancelled (same machinery as speech)
+    c = srv.conn(30)
+    body = json.dumps({"model": "m", "modalities": ["text", "audio"], "stream": True, "max_completion_tokens": 4000,
+                       "messages": [{"role": "user", "content": "Say something long."}]})
+    c.request("POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    first = r.read(6)
+    c.close()
+    t0, m = time.time(), ""
+    while time.time() - t0 < 10:
+        m = srv.metrics()
+        if (metric_value(m, "snacrt_http_cancelled_total", 'reason="client_gone"') or 0) >= 1:
+            break
+        time.sleep(0.05)
+    ck.check(r.status == 200 and first.startswith(b"data: ") and
+             metric_value(m, "snacrt_http_cancelled_total", 'reason="client_gone"') == 1,
+             f"a streamed chat whose client hangs up is cancelled ({r.status} {first[:80]!r}, "
+             f"{time.time() - t0:.2f} s)")
+    status, _, body = srv.request("GET", "/health")
+    ck.check(status == 200 and json.loads(body)["running"] == 0, f"nothing left running ({body!r})")
 finally:
     srv.stop()
 ck.finish()

@@ -127,7 +127,14 @@ try:
     ck.check(status == 400 and json.loads(body)["error"]["param"] == "file", f"no file: 400 naming it ({body[:200]!r})")
     status, h, body = srv.request("POST", "/v1/chat/completions", b"{not json")
     ck.check(status == 400 and "error" in json.loads(body), f"bad JSON: 400 error object ({body[:200]!r})")
-    m = srv.metrics()
+    want = ('snacrt_http_requests_total{path="/v1/chat/completions",code="200"} 4',
+            'snacrt_http_requests_total{path="/v1/audio/transcriptions",code="200"} 3')
+    t0 = time.time()
+    while True:   # a request is counted when MHD completes it, which may come just after the client has its answer
+        m = srv.metrics()
+        if all(w in m for w in want) or time.time() - t0 > 5:
+            break
+        time.sleep(0.05)
     ck.check('snacrt_http_requests_total{path="/v1/chat/completions",code="200"} 4' in m and
              'snacrt_http_requests_total{path="/v1/audio/transcriptions",code="200"} 3' in m,
              "/metrics counts both routes")
@@ -168,8 +175,14 @@ try:
              metric_value(m, "snacrt_http_cancelled_total", 'reason="client_gone"') == 1,
              f"a streamed chat whose client hangs up is cancelled ({r.status} {first[:80]!r}, "
              f"{time.time() - t0:.2f} s)")
-    status, _, body = srv.request("GET", "/health")
+    t0 = time.time()
+    while True:    # the engine drops it at its next step
+        status, _, body = srv.request("GET", "/health")
+        if (status == 200 and json.loads(body)["running"] == 0) or time.time() - t0 > 5:
+            break
+        time.sleep(0.05)
     ck.check(status == 200 and json.loads(body)["running"] == 0, f"nothing left running ({body!r})")
 finally:
     srv.stop()
+ck.check(not sanitizer_report(srv.log()), "no sanitizer report (orpheus server)")
 ck.finish()

@@ -181,7 +181,9 @@ try:
         if (status == 200 and json.loads(body)["running"] == 0) or time.time() - t0 > 5:
             break
         time.sleep(0.05)
-    ck.check(status == 200 and json.loads(body)["running"] == 0, f"nothing left running ({body!r})")
+    cancelled = metric_value(srv.metrics(), "snacrt_engine_requests_total", 'result="cancelled"')
+    ck.check(status == 200 and json.loads(body)["running"] == 0 and cancelled == 1,
+             f"the engine dropped it as cancelled ({body!r}, cancelled {cancelled})")
 finally:
     srv.stop()
 ck.check(not sanitizer_report(srv.log()), "no sanitizer report (orpheus server)")

@@ -52,6 +52,8 @@ typedef struct srt_chat_stats {
     int segments;                   /* audio segments in the answer */
     int finish;                     /* SRT_FINISH_STOP (end of turn) or SRT_FINISH_LENGTH */
     double first_token_ms, total_ms;
+    int64_t prompt_audio_tokens;    /* of prompt_tokens: the audio ids of the input audio parts (the rest is text
+                                     * and template) */
 } srt_chat_stats;
 
 typedef struct srt_chat_event {

@@ -72,6 +72,10 @@ try:
     ck.check(u.get("completion_tokens") == 10 and u.get("prompt_tokens", 0) > 10 and
              u.get("total_tokens") == u.get("prompt_tokens", 0) + 10 and doc["choices"][0]["finish_reason"] == "length",
              f"chat: usage and finish_reason length ({u})")
+    pd = u.get("prompt_tokens_details", {})
+    ck.check(pd.get("audio_tokens", 0) > 0 and pd["audio_tokens"] % 7 == 0 and
+             pd.get("text_tokens", 0) > 0 and pd["text_tokens"] + pd["audio_tokens"] == u.get("prompt_tokens"),
+             f"chat: prompt_tokens_details splits the prompt into text and the input audio's ids ({pd})")
     deltas, su, _ = streamed(srv, max_completion_tokens=10)
     text = "".join(d.get("content") or "" for d in deltas)
     ck.check(text == msg.get("content"), f"streamed text == non-streamed ({text!r} vs {msg.get('content')!r})")

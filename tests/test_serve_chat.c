@@ -120,7 +120,8 @@ static void test_answers(void) {
     float *segs[1] = {seg};
     int64_t ns[1] = {2048};
     srt_chat_result res = {.text = "Hello", .n_text = 5, .segments = segs, .n_samples = ns, .n_segments = 1,
-                           .stats = {.prompt_tokens = 20, .text_tokens = 3, .audio_tokens = 16, .finish = SRT_FINISH_STOP}};
+                           .stats = {.prompt_tokens = 20, .text_tokens = 3, .audio_tokens = 16, .finish = SRT_FINISH_STOP,
+                                     .prompt_audio_tokens = 14}};
     char *json = srt_chat_completion_json("chatcmpl-1", "snacrt", 1700000000, &b, &res, 24000);
     cJSON *root = cJSON_Parse(json);
     cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "message");
@@ -136,6 +137,8 @@ static void test_answers(void) {
                !memcmp(wav, "RIFF", 4), "audio answer: null content, transcript, a WAV of 2048 samples: %s", json);
     TEST_CHECK(cJSON_GetObjectItem(usage, "total_tokens")->valueint == 39 &&
                cJSON_GetObjectItem(cJSON_GetObjectItem(usage, "completion_tokens_details"), "audio_tokens")->valueint == 16 &&
+               cJSON_GetObjectItem(cJSON_GetObjectItem(usage, "prompt_tokens_details"), "audio_tokens")->valueint == 14 &&
+               cJSON_GetObjectItem(cJSON_GetObjectItem(usage, "prompt_tokens_details"), "text_tokens")->valueint == 6 &&
                !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0),
                                                                  "finish_reason")), "stop"), "usage and finish");
     free(wav);

@@ -313,6 +313,9 @@ static cJSON *usage_json(const srt_chat_stats *s) {
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)s->prompt_tokens);
     cJSON_AddNumberToObject(u, "completion_tokens", (double)completion);
     cJSON_AddNumberToObject(u, "total_tokens", (double)(s->prompt_tokens + completion));
+    cJSON *p = cJSON_AddObjectToObject(u, "prompt_tokens_details");   /* text (and template) vs input audio ids */
+    cJSON_AddNumberToObject(p, "text_tokens", (double)(s->prompt_tokens - s->prompt_audio_tokens));
+    cJSON_AddNumberToObject(p, "audio_tokens", (double)s->prompt_audio_tokens);
     cJSON *d = cJSON_AddObjectToObject(u, "completion_tokens_details");
     cJSON_AddNumberToObject(d, "text_tokens", (double)s->text_tokens);
     cJSON_AddNumberToObject(d, "audio_tokens", (double)s->audio_tokens);

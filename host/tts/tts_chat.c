@@ -33,6 +33,7 @@ static int chat_audio_cb(void *user, const float *pcm, int64_t n, int done, srt_
         return emit(r, &ev);
     }
     c->stats.prompt_tokens = st->prompt_tokens;
+    c->stats.prompt_audio_tokens = c->prompt_audio;
     c->stats.text_tokens = c->demux.text_tokens;
     c->stats.audio_tokens = c->demux.audio_tokens;
     c->stats.frames = st->frames;
@@ -191,6 +192,7 @@ srt_status tts_chat_prepare(srt_tts_engine *e, tts_req *r) {
                     st = srt_error(SRT_ERR_INVALID_ARG, "turn %d part %d: the audio is shorter than one frame group",
                                    t, j);
                 parts[k].audio_ids = audio[k];
+                if (st == SRT_OK) c->prompt_audio += parts[k].n_audio_ids;
             }
         }
     }

@@ -141,6 +141,7 @@ typedef struct tts_chat {
     int64_t seg_groups;                /* frame groups queued into the current stream */
     int segment;                       /* audio segment whose PCM is being delivered */
     int got_token;
+    int64_t prompt_audio;              /* audio ids of the input audio parts in the prompt */
     srt_chat_stats stats;
 } tts_chat;
 srt_status tts_chat_prepare(srt_tts_engine *e, tts_req *r);

@@ -221,13 +221,14 @@ static srt_status start_engine(const options *o, srt_tts_engine **e) {
 }
 
 static cJSON *summary_json(job *jobs, int n, double wall_ms, int sample_rate, int lookahead) {
-    int64_t samples = 0, tokens = 0, dropped = 0, frames = 0;
+    int64_t samples = 0, tokens = 0, dropped = 0, frames = 0, prompt = 0;
     double fa_sum = 0, fa_max = 0;
     int ok = 0, fa_n = 0;
     for (int i = 0; i < n; i++) {
         if (jobs[i].status == SRT_OK && jobs[i].write_status == SRT_OK && jobs[i].done) ok++;
         samples += jobs[i].stats.samples;
         tokens += jobs[i].stats.generated_tokens;
+        prompt += jobs[i].stats.prompt_tokens;
         dropped += jobs[i].stats.dropped_frames;
         frames += jobs[i].stats.frames;
         if (jobs[i].stats.samples > 0) {
@@ -247,6 +248,7 @@ static cJSON *summary_json(job *jobs, int n, double wall_ms, int sample_rate, in
     cJSON_AddNumberToObject(j, "x_real_time", wall_s > 0 ? audio_s / wall_s : 0);
     cJSON_AddNumberToObject(j, "first_audio_ms_avg", fa_n ? fa_sum / fa_n : 0);
     cJSON_AddNumberToObject(j, "first_audio_ms_max", fa_max);
+    cJSON_AddNumberToObject(j, "prompt_tokens", (double)prompt);
     cJSON_AddNumberToObject(j, "generated_tokens", (double)tokens);
     cJSON_AddNumberToObject(j, "tokens_per_s", wall_s > 0 ? tokens / wall_s : 0);
     cJSON_AddNumberToObject(j, "frames", (double)frames);

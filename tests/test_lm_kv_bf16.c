@@ -1,6 +1,7 @@
 /* test_lm_kv_bf16.c: the error budget of a bf16 KV cache (the "cuda" default) against an f32 one, on the golden
  * models (tests/data/llama/tiny-qwen2, tiny-orpheus), for each backend in SNACRT_TEST_BACKENDS (default "cpu-ref";
- * ctest also runs it on "cuda", the simulator in a cudasim build). Per golden prompt: prefill, then teacher-force
+ * ctest also runs it on "cuda", the simulator in a cudasim build; on "cpu", whose KV cache is f32 only, it checks
+ * that bf16 is refused with a clear error). Per golden prompt: prefill, then teacher-force
  * the golden greedy ids; logits of the last prefill position and of every step with kv_dtype "f32" and "bf16".
  * Checks (measured budget beside each tolerance, printed by every run):
  *  - max |logit(bf16 KV) - logit(f32 KV)| <= KV_BF16_LOGIT_TOL over all rows and ids;
@@ -46,6 +47,16 @@ static void run_model(const char *name, const char *backend) {
                srt_last_error());
     srt_lm *lm[2] = {NULL, NULL};
     const char *dts[2] = {"f32", "bf16"};
+    if (!strcmp(backend, "cpu")) {   /* the cpu backend's KV cache is f32 only: a bf16 request is refused clearly */
+        srt_lm_options opts = {.backend = backend, .kv_block_size = 8, .kv_max_tokens = 1024, .kv_dtype = "bf16"};
+        srt_status st = srt_lm_load(dir, &opts, &lm[1]);
+        TEST_CHECK(st == SRT_ERR_UNSUPPORTED && strstr(srt_last_error(), "bf16") && strstr(srt_last_error(), "f32 only"),
+                   "%s on cpu, KV bf16: expected a clear UNSUPPORTED error, got status %d: %s", name, (int)st,
+                   srt_last_error());
+        srt_lm_free(lm[1]);
+        srt_weights_free(golden);
+        return;
+    }
     for (int d = 0; d < 2; d++) {
         srt_lm_options opts = {.backend = backend, .kv_block_size = 8, .kv_max_tokens = 1024, .kv_dtype = dts[d]};
         TEST_CHECK(srt_lm_load(dir, &opts, &lm[d]) == SRT_OK, "load %s on %s, KV %s: %s", name, backend, dts[d],

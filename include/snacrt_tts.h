@@ -65,6 +65,9 @@ typedef struct srt_tts_request {
     /* additions (H4) */
     srt_tts_token_cb on_token;      /* optional; gets the submit's user pointer */
     srt_tts_logits_cb on_logits;    /* optional; gets the submit's user pointer */
+    const char *audio_text;         /* optional transcript of audio_in: voice cloning, the clip and its transcript
+                                       placed as a prior exchange as the layout's "clone" section defines (needs
+                                       audio_in; a layout without "clone": SRT_ERR_UNSUPPORTED) */
 } srt_tts_request;
 
 typedef struct srt_tts_stats {

@@ -4,7 +4,8 @@
 samples), stream=true pcm and wav (chunked, same samples as the whole body for the same seed); speed (libsonic time-stretch, X-Snacrt-Speed);
 every 4xx with its JSON error; 404/405; 413 by Content-Length and by a chunked body; the "audio" field (hello.wav
 in base64 gives the samples `snacrt tts --audio` gives; as a data: URL too; bad base64, undecodable audio and a
-wrong type -> 400 naming the field, too large -> 413); --api-key (401 without or with a wrong key, 200 with it,
+wrong type -> 400 naming the field, too large -> 413); "audio_transcript" with "audio" (voice cloning: other samples,
+the same as `snacrt tts --audio --audio-text`) and without it (400 naming both fields); --api-key (401 without or with a wrong key, 200 with it,
 /health open); queue full -> 503; a client that hangs up while its request is queued has it removed from the
 queue before admission (/metrics); the request log; SIGTERM (also mid-stream) -> exit 0."""
 import base64
@@ -241,6 +242,24 @@ def audio_prompt(srv):
     json_error(st, h, b, 400, "'audio' must be a string", "audio: a number")
     st, h, b = srv.speech(audio="")
     json_error(st, h, b, 400, "'audio' is empty", "audio: empty")
+    # voice cloning: the clip's transcript as a prior turn (the layout's "clone"), as `snacrt tts --audio-text`
+    st, h, cloned = srv.speech(input="Reply.", response_format="pcm", audio=b64, audio_transcript="Hello there.",
+                               **params)
+    C.check(st == 200 and len(cloned) == 2 * GROUP_SAMPLES * int(h.get("x-snacrt-frames", -1)) and cloned,
+            f"speech with audio + audio_transcript: {st} {cloned[:200]!r}")
+    C.check(cloned != with_audio, "audio_transcript changes the prompt (and the output)")
+    cli = subprocess.run([os.path.join(BIN, "snacrt"), "tts", "-m", LM, "--codec", CODEC, "--threads", "2",
+                          "--seed", "5", "--temperature", "1", "--top-p", "0.95", "--repetition-penalty", "1.1",
+                          "--max-tokens", "28", "--audio", HELLO, "--audio-text", "Hello there.", "--stream",
+                          "Reply."], capture_output=True)
+    d = pcm_max_diff(cli.stdout, cloned)
+    C.check(cli.returncode == 0 and d is not None and d <= 1,
+            f"HTTP audio_transcript = snacrt tts --audio-text: rc {cli.returncode}, max diff {d} {cli.stderr[-300:]!r}")
+    st, h, b = srv.speech(input="Reply.", audio_transcript="Hello there.")
+    json_error(st, h, b, 400, "'audio_transcript'", "audio_transcript without audio")
+    C.check(b"'audio'" in b, f"the 400 names 'audio' too: {b[:300]!r}")
+    st, h, b = srv.speech(input="Reply.", audio=b64, audio_transcript=7)
+    json_error(st, h, b, 400, "'audio_transcript' must be a string", "audio_transcript: a number")
     big = base64.b64encode(hello + hello[:130000]).decode()   # 271590 bytes > 256 KiB; the body is under its limit
     st, h, b = srv.speech(audio=big)
     json_error(st, h, b, 413, "'audio' is too large", "audio: too large")

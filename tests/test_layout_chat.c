@@ -3,7 +3,7 @@
  * "You" 2675, "Ġare" 527, "Ġa" 264, "Ġhelpful" 11190, "Ġassistant" 18328, "." 13, "user" 882, "system" 9125,
  * "assistant" 78191, "\n\n" 271, "t" 83, "ara" 5169, ":" 25); orpheus's and laion-flat's one-turn conversation
  * equals their TTS prompt; errors for roles without a template, audio into a text-only layout, and malformed
- * "chat" sections. */
+ * "chat" sections; voice cloning prompts ("clone": the reference transcript and audio as a prior exchange). */
 #include "tts/layout.h"
 #include "common.h"
 #include "testutil.h"
@@ -181,6 +181,44 @@ static void test_errors(const srt_lm *lm) {
     srt_layout_free(l);
 }
 
+/* Voice cloning as the Orpheus community does it: [SOH] BOS transcript [EOT EOH SOAI SOS] audio [EOS EOAI], then
+ * [SOH] BOS text [EOT EOH SOAI SOS]; no "voice: " prefix (orpheus's "clone.text_part" is "{text}"). */
+static void test_clone(const srt_lm *lm) {
+    srt_layout *l = load("orpheus");
+    if (!l) return;
+    TEST_CHECK(l->has_clone && l->clone_text_part.n == 1, "orpheus has a clone section");
+    static const int32_t w[] = {128259, 128000, 3923, 374, 420, 30, 128009, 128260, 128261, 128257, -1, 128258, 128262,
+                                128259, 128000, 13347, 128009, 128260, 128261, 128257};
+    int32_t want[64];
+    int nw = expand(w, sizeof w / 4, want);
+    for (int v = 0; v < 2; v++) {       /* the voice does not enter a cloning prompt */
+        int32_t *ids = NULL;
+        size_t n = 0;
+        srt_status st = srt_layout_build_clone(l, lm, v ? "leo" : NULL, "What is this?", AUDIO, 7, "Hi", &ids, &n);
+        TEST_CHECK(st == SRT_OK && same(ids, n, want, (size_t)nw, "clone"), "orpheus cloning prompt (voice %s): %s",
+                   v ? "leo" : "default", srt_last_error());
+        free(ids);
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    TEST_CHECK(srt_layout_build_clone(l, lm, NULL, "What is this?", AUDIO, 5, "Hi", &ids, &n) == SRT_ERR_INVALID_ARG,
+               "a partial reference frame group is refused: %s", srt_last_error());
+    srt_layout_free(l);
+    l = load("laion-flat");
+    if (l) {
+        TEST_CHECK(!l->has_clone && srt_layout_build_clone(l, lm, NULL, "a", AUDIO, 7, "b", &ids, &n) ==
+                   SRT_ERR_UNSUPPORTED && strstr(srt_last_error(), "clone"), "no clone section: %s", srt_last_error());
+        srt_layout_free(l);
+    }
+    /* "clone" needs a chat with an assistant turn and an audio part */
+    const char *bad = "{\"name\":\"x\",\"codec\":{\"levels\":3},\"audio\":{\"base\":10,\"position_stride\":0,"
+        "\"codebook_size\":4096,\"positions\":[0,1,2,2,1,2,2]},\"tokens\":{\"start_of_speech\":1,\"end_of_speech\":2},"
+        "\"chat\":{\"turns\":{\"user\":[{\"content\":true}]},\"text_part\":[{\"text\":\"{text}\"}],\"reply\":[],"
+        "\"output\":{\"modes\":[\"audio\"]}},\"clone\":{}}";
+    TEST_CHECK(srt_layout_parse(bad, "c.json", &l) == SRT_ERR_FORMAT && strstr(srt_last_error(), "\"clone\"") &&
+               strstr(srt_last_error(), "c.json"), "clone without assistant turn: %s", srt_last_error());
+}
+
 static void expect_format(const char *chat, const char *field) {
     char buf[2048];
     snprintf(buf, sizeof buf, "{\"name\":\"x\",\"codec\":{\"levels\":3},\"audio\":{\"base\":10,\"position_stride\":0,"
@@ -233,7 +271,7 @@ int main(void) {
     srt_lm *lm = NULL;
     TEST_CHECK(srt_lm_load(test_src_path("tests/data/llama/tiny-orpheus", dir, sizeof dir), &lo, &lm) == SRT_OK,
                "lm: %s", srt_last_error());
-    if (lm) { test_layouts(lm); test_errors(lm); }
+    if (lm) { test_layouts(lm); test_errors(lm); test_clone(lm); }
     test_malformed();
     srt_lm_free(lm);
     TEST_MAIN_END();

@@ -2,7 +2,8 @@
 # test_tts_cli.sh: `snacrt tts` end to end on the tiny random-weight models: a valid WAV (24 kHz, mono, 16-bit,
 # frames * 2048 samples: the streaming decoder's output is never trimmed), --stream gives the same samples, a
 # 16-line --input jsonl gives 16 WAVs + summary.json, bad jsonl lines are reported by line number and skipped
-# (exit 1), --layout laion-flat from another directory, --audio, bad arguments exit 2, a missing model exits 1
+# (exit 1), --layout laion-flat from another directory, --audio, --audio + --audio-text (voice cloning: a longer
+# prompt, other samples) and --audio-text alone (exit 2 naming --audio), bad arguments exit 2, a missing model exits 1
 # naming it.
 set -u
 SRC=${SNACRT_SRC:-.}
@@ -74,6 +75,18 @@ check "$?" "0" "--layout laion-flat from another directory"
 "$BIN" tts "${COMMON[@]}" --max-tokens 28 --audio "$SRC/tests/data/speech/hello.wav" -o "$T/au.wav" "Reply." 2>/dev/null
 check "$?" "0" "--audio prompt"
 check "$(python3 -c "import wave; print(wave.open('$T/au.wav').getnframes())")" "8192" "--audio output length"
+"$BIN" tts "${COMMON[@]}" --max-tokens 28 --audio "$SRC/tests/data/speech/hello.wav" --audio-text "Hello there." \
+    -o "$T/clone.wav" "Reply." 2>"$T/clone.err"
+check "$?" "0" "--audio + --audio-text (voice cloning)"
+au_prompt=$(python3 -c "import json; print(json.loads(open('$T/clone.err').read().strip().splitlines()[-1])['prompt_tokens'])" 2>/dev/null)
+"$BIN" tts "${COMMON[@]}" --max-tokens 28 --audio "$SRC/tests/data/speech/hello.wav" -o "$T/au2.wav" "Reply." 2>"$T/au2.err"
+plain_prompt=$(python3 -c "import json; print(json.loads(open('$T/au2.err').read().strip().splitlines()[-1])['prompt_tokens'])" 2>/dev/null)
+[ -n "$au_prompt" ] && [ -n "$plain_prompt" ] && [ "$au_prompt" -gt "$plain_prompt" ] && passed=$((passed+1)) || \
+    { failed=$((failed+1)); echo "FAIL cloning prompt ($au_prompt ids) longer than the audio prompt ($plain_prompt)" >&2; }
+cmp -s "$T/clone.wav" "$T/au.wav" && { failed=$((failed+1)); echo "FAIL --audio-text changes nothing" >&2; } || passed=$((passed+1))
+err=$("$BIN" tts "${COMMON[@]}" --audio-text "Hello there." -o "$T/x.wav" "Reply." 2>&1 >/dev/null); rc=$?
+check "$rc" "2" "--audio-text without --audio exit code"
+case "$err" in *"--audio-text"*"--audio FILE"*) passed=$((passed+1));; *) failed=$((failed+1)); echo "FAIL message: $err" >&2;; esac
 
 # errors
 "$BIN" tts -m "$LM" -o "$T/x.wav" "Hi." >/dev/null 2>&1; check "$?" "2" "missing --codec"

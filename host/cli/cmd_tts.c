@@ -33,6 +33,8 @@ static const char *USAGE =
     "  --stream                  raw 16-bit little-endian mono PCM at the codec rate to stdout, as generated\n"
     "  --input FILE.jsonl        batch: lines {\"text\": ..., \"voice\": ..., \"id\": ..., \"seed\": ...}\n"
     "  --audio FILE              audio prompt, encoded into the layout's audio slot\n"
+    "  --audio-text TEXT         transcript of --audio: voice cloning, the clip and its transcript placed as a\n"
+    "                            prior turn (the layout's \"clone\" section; orpheus has one)\n"
     "  --seed S --temperature T --top-p P --top-k K --repetition-penalty R --max-tokens N\n"
     "                            sampling (defaults: 0, 0.6, 0.8, off, 1.1, 1200)\n"
     "  --max-running N           streams generated together (default 16)\n"
@@ -132,6 +134,7 @@ static int finish_job(job *j) {
 
 typedef struct options {
     const char *lm_dir, *codec_dir, *voice, *layout, *out, *input, *audio, *device, *text, *devices;
+    const char *audio_text;
     int stream, threads, max_running, tp, replicas, resume, shard_index, num_shards;
     srt_sampling_params sp;
 } options;
@@ -151,7 +154,7 @@ static int parse_args(int argc, char **argv, options *o) {
         const char *flags[] = {"-m", "--model", "--codec", "--voice", "--layout", "-o", "--output", "--input",
                                "--audio", "--device", "--seed", "--temperature", "--top-p", "--top-k",
                                "--repetition-penalty", "--max-tokens", "--threads", "--max-running", "--devices",
-                               "--tp", "--replicas", "--shard-index", "--num-shards"};
+                               "--tp", "--replicas", "--shard-index", "--num-shards", "--audio-text"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -180,13 +183,16 @@ static int parse_args(int argc, char **argv, options *o) {
         case 20: bad = cli_parse_int(val, 1, 64, &v); o->replicas = (int)v; break;
         case 21: bad = cli_parse_int(val, 0, 99998, &v); o->shard_index = (int)v; break;
         case 22: bad = cli_parse_int(val, 1, 99999, &v); o->num_shards = (int)v; break;
+        case 23: o->audio_text = val; break;
         }
         if (bad) return cli_usage_error("tts", USAGE, "bad value for %s: '%s'", a, val);
     }
     if (!o->lm_dir || !o->codec_dir) return cli_usage_error("tts", USAGE, "need -m LM_DIR and --codec SNAC_DIR");
+    if (o->audio_text && !o->audio)
+        return cli_usage_error("tts", USAGE, "--audio-text is the transcript of a reference clip: it needs --audio FILE");
     if (o->input) {
         if (o->text || o->stream || o->audio)
-            return cli_usage_error("tts", USAGE, "--input takes no TEXT, --stream or --audio");
+            return cli_usage_error("tts", USAGE, "--input takes no TEXT, --stream, --audio or --audio-text");
         if (!o->out) return cli_usage_error("tts", USAGE, "--input needs -o OUTDIR");
         if (!o->num_shards) o->num_shards = 1;
         if (o->shard_index >= o->num_shards) return cli_usage_error("tts", USAGE, "--shard-index must be < --num-shards");
@@ -215,13 +221,14 @@ static srt_status start_engine(const options *o, srt_tts_engine **e) {
 }
 
 static cJSON *summary_json(job *jobs, int n, double wall_ms, int sample_rate, int lookahead) {
-    int64_t samples = 0, tokens = 0, dropped = 0, frames = 0;
+    int64_t samples = 0, tokens = 0, dropped = 0, frames = 0, prompt = 0;
     double fa_sum = 0, fa_max = 0;
     int ok = 0, fa_n = 0;
     for (int i = 0; i < n; i++) {
         if (jobs[i].status == SRT_OK && jobs[i].write_status == SRT_OK && jobs[i].done) ok++;
         samples += jobs[i].stats.samples;
         tokens += jobs[i].stats.generated_tokens;
+        prompt += jobs[i].stats.prompt_tokens;
         dropped += jobs[i].stats.dropped_frames;
         frames += jobs[i].stats.frames;
         if (jobs[i].stats.samples > 0) {
@@ -241,6 +248,7 @@ static cJSON *summary_json(job *jobs, int n, double wall_ms, int sample_rate, in
     cJSON_AddNumberToObject(j, "x_real_time", wall_s > 0 ? audio_s / wall_s : 0);
     cJSON_AddNumberToObject(j, "first_audio_ms_avg", fa_n ? fa_sum / fa_n : 0);
     cJSON_AddNumberToObject(j, "first_audio_ms_max", fa_max);
+    cJSON_AddNumberToObject(j, "prompt_tokens", (double)prompt);
     cJSON_AddNumberToObject(j, "generated_tokens", (double)tokens);
     cJSON_AddNumberToObject(j, "tokens_per_s", wall_s > 0 ? tokens / wall_s : 0);
     cJSON_AddNumberToObject(j, "frames", (double)frames);
@@ -276,7 +284,8 @@ static int run_single(const options *o, srt_tts_engine *e) {
     }
     double t0 = now_ms();
     srt_tts_request req = {.text = o->text, .voice = o->voice, .sampling = &o->sp, .audio_in = audio,
-                           .n_audio_in = n_audio, .audio_in_rate = info.sample_rate};
+                           .n_audio_in = n_audio, .audio_in_rate = info.sample_rate,
+                           .audio_text = o->audio_text};
     srt_status st = srt_tts_submit(e, &req, on_audio, &j, NULL);
     free(audio);
     if (st != SRT_OK) {

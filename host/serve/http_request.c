@@ -233,6 +233,7 @@ void srt_speech_request_free(srt_speech_request *req) {
     free(req->input);
     free(req->voice);
     free(req->instructions);
+    free(req->audio_transcript);
     free(req->audio);
     memset(req, 0, sizeof *req);
 }
@@ -295,6 +296,23 @@ static void join_list(const char *const *list, char *buf, size_t cap) {
         used += (size_t)k;
     }
     if (used >= cap && cap > 4) strcpy(buf + cap - 4, "...");
+}
+
+/* An optional string field of at most max_input_chars characters: *out malloc'd, NULL when absent, null or "". */
+static int get_text(const cJSON *root, const char *name, const srt_speech_limits *lim, char **out,
+                    srt_http_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", name, json_type_name(v));
+    size_t n_chars = 0;
+    if (srt_utf8_count(v->valuestring, strlen(v->valuestring), &n_chars))
+        return bad(err, "'%s' is not valid UTF-8", name);
+    if (n_chars > (size_t)lim->max_input_chars)
+        return srt_http_error_set(err, 400, "invalid_request_error", "'%s' is too long: %zu characters (at most %d)",
+                                  name, n_chars, lim->max_input_chars);
+    if (v->valuestring[0] && !(*out = strdup(v->valuestring)))
+        return srt_http_error_set(err, 500, "server_error", "out of memory");
+    return 0;
 }
 
 /* "audio": base64 of an audio file -> out->audio (mono f32 at its own rate). Last of the fields: the costly one. */
@@ -405,19 +423,9 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
         if (!out->voice) return srt_http_error_set(err, 500, "server_error", "out of memory");
     }
     /* instructions (OpenAI's gpt-4o-mini-tts): accepted; no layout has a slot for them yet */
-    v = cJSON_GetObjectItemCaseSensitive(root, "instructions");
-    if (v && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v)) return bad(err, "'%s' must be a string, not %s", "instructions", json_type_name(v));
-        size_t n_chars = 0;
-        if (srt_utf8_count(v->valuestring, strlen(v->valuestring), &n_chars))
-            return bad(err, "'%s' is not valid UTF-8", "instructions");
-        if (n_chars > (size_t)lim->max_input_chars)
-            return srt_http_error_set(err, 400, "invalid_request_error",
-                                      "'instructions' is too long: %zu characters (at most %d)", n_chars,
-                                      lim->max_input_chars);
-        if (v->valuestring[0] && !(out->instructions = strdup(v->valuestring)))
-            return srt_http_error_set(err, 500, "server_error", "out of memory");
-    }
+    if (get_text(root, "instructions", lim, &out->instructions, err)) return -1;
+    /* audio_transcript: the transcript of "audio" (voice cloning; checked against "audio" below) */
+    if (get_text(root, "audio_transcript", lim, &out->audio_transcript, err)) return -1;
     /* response_format */
     v = cJSON_GetObjectItemCaseSensitive(root, "response_format");
     out->format = SRT_HTTP_MP3;   /* OpenAI's default */
@@ -470,7 +478,11 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
         return -1;
     if (out->has_max_tokens) out->max_tokens = (int)x;
     if (!out->model || !out->input) return srt_http_error_set(err, 500, "server_error", "out of memory");
-    return parse_audio(root, lim, out, err);
+    if (parse_audio(root, lim, out, err)) return -1;
+    if (out->audio_transcript && !out->audio)
+        return bad(err, "'audio_transcript' is the transcript of a reference clip: it needs 'audio' (the clip, "
+                   "base64)");
+    return 0;
 }
 
 /* Does the JSON text hold a \u0000 escape (cJSON would cut the string there)? An escape is a backslash preceded

@@ -605,7 +605,7 @@ static enum MHD_Result start_speech(req_state *r) {
     srt_tts_request treq = {.text = r->sreq.input, .voice = r->sreq.voice,
                             .sampling = srt_speech_request_has_sampling(&r->sreq) ? &sp : NULL,
                             .audio_in = r->sreq.audio, .n_audio_in = r->sreq.n_audio,
-                            .audio_in_rate = r->sreq.audio_rate};
+                            .audio_in_rate = r->sreq.audio_rate, .audio_text = r->sreq.audio_transcript};
     if (r->sreq.speed != 1.0 && srt_audio_speed_open(s->sample_rate, r->sreq.speed, &r->speed) != SRT_OK) {
         srt_http_error_set(&err, 500, "server_error", "speed: %s", srt_last_error());
         return reply_error(r, &err, NULL);

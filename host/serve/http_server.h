@@ -27,7 +27,8 @@
  *
  * Audio prompt: "audio" in the request body holds a whole audio file (any format libsndfile reads: WAV, FLAC,
  * OGG, ...) in base64 (optionally as a data: URL); it is decoded and encoded by the codec into the layout's audio
- * tokens in the prompt, exactly as `snacrt tts --audio FILE`. */
+ * tokens in the prompt, exactly as `snacrt tts --audio FILE`; with "audio_transcript" (`--audio-text`) the clip
+ * and its transcript are placed as a prior turn instead (voice cloning, the layout's "clone" section). */
 #ifndef SRT_HTTP_SERVER_H
 #define SRT_HTTP_SERVER_H
 
@@ -130,6 +131,9 @@ typedef struct srt_speech_request {
                                       NULL; malloc'd */
     int64_t n_audio;
     int audio_rate;
+    char *audio_transcript;        /* "audio_transcript": the transcript of "audio" (voice cloning: the clip and its
+                                      transcript placed as a prior turn, the layout's "clone"); malloc'd or NULL;
+                                      without "audio" a 400 */
 } srt_speech_request;
 
 /* Parse and validate a POST /v1/audio/speech body (n bytes, need not be NUL-terminated). Checks: UTF-8, no NUL,
@@ -139,7 +143,7 @@ typedef struct srt_speech_request {
  * file as it is made) or "sse" (OpenAI's speech.audio.delta / speech.audio.done events), neither with flac;
  * numbers finite, in range and of the right type; "audio" a string of
  * base64 (whitespace ignored, padding optional, a "data:...;base64," prefix allowed) of at most max_audio_bytes
- * decoded bytes (else 413) that libsndfile reads as audio. Unknown fields are ignored. Returns 0, or -1 with a
+ * decoded bytes (else 413) that libsndfile reads as audio; "audio_transcript" a string that needs "audio". Unknown fields are ignored. Returns 0, or -1 with a
  * 400 (413) in err (out is then empty); messages name the field. */
 int srt_speech_request_parse(const char *body, size_t n, const srt_speech_limits *limits, srt_speech_request *out,
                              srt_http_error *err);

@@ -14,6 +14,8 @@ void srt_layout_free(srt_layout *l) {
     for (int i = 0; i < l->n_prompt; i++) free(l->prompt[i].text);
     free(l->prompt);
     srt_layout_chat_free(&l->chat);
+    for (int i = 0; i < l->clone_text_part.n; i++) free(l->clone_text_part.items[i].text);
+    free(l->clone_text_part.items);
     for (int i = 0; i < l->n_voices; i++) free(l->voices[i]);
     free(l->voices);
     free(l->default_voice);
@@ -282,6 +284,7 @@ srt_status srt_layout_parse(const char *json, const char *source, srt_layout **o
     if (st == SRT_OK) st = parse_prompt(l, root, src);
     if (st == SRT_OK) st = parse_voices(l, root, src);
     if (st == SRT_OK) st = srt_layout_parse_chat(l, cJSON_GetObjectItemCaseSensitive(root, "chat"), src);
+    if (st == SRT_OK) st = srt_layout_parse_clone(l, cJSON_GetObjectItemCaseSensitive(root, "clone"), src);
     cJSON_Delete(root);
     if (st != SRT_OK) { srt_layout_free(l); return st; }
     *out = l;

@@ -30,7 +30,11 @@
  *                                 answer's end when "text" is not a mode), "end_of_turn": [tokens]}}
  *                     Text items of chat templates may use {voice}, {role} and (text_part only) {text}.
  *                     "prompt" may be left out when "chat" is given: the TTS prompt is then the conversation of
- *                     one user turn (the text, then the audio prompt as an audio part) and the reply. */
+ *                     one user turn (the text, then the audio prompt as an audio part) and the reply.
+ *   "clone"           (optional, needs "chat" with user and assistant turns and an audio part) voice cloning:
+ *                     {"text_part": [items] (optional, {text}; replaces "chat.text_part" for these prompts)}.
+ *                     A request with a reference clip and its transcript is built as the conversation
+ *                     user: transcript, assistant: reference audio, user: text, then "chat.reply". */
 #ifndef SRT_LAYOUT_H
 #define SRT_LAYOUT_H
 
@@ -88,6 +92,8 @@ typedef struct srt_layout {
     char *default_voice;                       /* NULL when none */
     char **voice_aliases; int n_voice_aliases; /* "voice_aliases": NULL-terminated pairs alias, voice (2 * n + 1) */
     srt_layout_chat chat;
+    int has_clone;                             /* "clone" section present: voice cloning is defined */
+    srt_layout_seq clone_text_part;            /* "clone.text_part" (n = 0: the chat's text_part) */
 } srt_layout;
 
 /* One part of a conversation turn: text, or audio already mapped to layout ids (whole frame groups). */
@@ -146,5 +152,12 @@ srt_status srt_layout_parse_items(const srt_layout *layout, const void *json_arr
                                   srt_layout_item **items, int *n_items, int *n_audio);
 int32_t srt_layout_token_id(const srt_layout *layout, const char *name);   /* -1 when absent */
 const char *srt_chat_role_name(srt_chat_role role);
+/* layout_clone.c: the "clone" section (json_section may be NULL: none), and a cloning prompt: ref_text and the
+ * reference audio ids (whole frame groups) as a prior exchange, then text. A layout without "clone" is
+ * SRT_ERR_UNSUPPORTED naming it. *ids malloc'd. */
+srt_status srt_layout_parse_clone(srt_layout *layout, const void *json_section, const char *source);
+srt_status srt_layout_build_clone(const srt_layout *layout, const srt_lm *lm, const char *voice, const char *ref_text,
+                                  const int32_t *ref_ids, size_t n_ref_ids, const char *text, int32_t **ids,
+                                  size_t *n_ids);
 
 #endif

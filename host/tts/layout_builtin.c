@@ -45,6 +45,7 @@ static const char layout_orpheus[] =
     "    \"reply\": [{\"token\": \"start_of_ai\"}, {\"token\": \"start_of_speech\"}],\n"
     "    \"output\": {\"modes\": [\"audio\"], \"first\": \"audio\", \"end_audio\": \"end_of_speech\"}\n"
     "  },\n"
+    "  \"clone\": {\"text_part\": [{\"text\": \"{text}\", \"bos\": true}]},\n"
     "  \"voices\": [\"tara\", \"leah\", \"jess\", \"leo\", \"dan\", \"mia\", \"zac\", \"zoe\"],\n"
     "  \"default_voice\": \"tara\",\n"
     "  \"voice_aliases\": {\"alloy\": \"tara\", \"ash\": \"leo\", \"ballad\": \"zac\", \"coral\": \"leah\", \"echo\": \"dan\", \"fable\": \"zac\",\n"

@@ -49,7 +49,18 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     int has_audio = req->n_audio_in > 0;
     if (req->n_audio_in < 0 || (has_audio && (!req->audio_in || req->audio_in_rate <= 0)))
         return srt_error(SRT_ERR_INVALID_ARG, "audio_in needs samples and a sample rate");
-    if (has_audio) {
+    if (req->audio_text) {
+        if (!has_audio)
+            return srt_error(SRT_ERR_INVALID_ARG, "audio_text (the reference transcript) needs audio_in (the "
+                             "reference clip)");
+        if (!e->layout->has_clone)
+            return srt_error(SRT_ERR_UNSUPPORTED, "layout %s has no \"clone\" section: it cannot place a reference "
+                             "transcript", e->layout->name);
+        if (strlen(req->audio_text) > (size_t)max_chars)
+            return srt_error(SRT_ERR_RANGE, "audio_text of %zu bytes is longer than the limit of %d",
+                             strlen(req->audio_text), max_chars);
+    }
+    if (has_audio && !req->audio_text) {
         int slot = !e->layout->n_prompt && e->layout->chat.audio_part.n;   /* a chat layout's audio part */
         for (int i = 0; i < e->layout->n_prompt; i++) slot |= e->layout->prompt[i].kind == SRT_LAYOUT_AUDIO;
         if (!slot)
@@ -74,6 +85,8 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
         else r->n_pieces = 1;
     }
     if (st == SRT_OK && voice && !(r->voice = srt_strdup(voice))) st = srt_error(SRT_ERR_NOMEM, "out of memory");
+    if (st == SRT_OK && req->audio_text && !(r->audio_text = srt_strdup(req->audio_text)))
+        st = srt_error(SRT_ERR_NOMEM, "out of memory");
     if (st == SRT_OK && has_audio) {
         r->audio_in = srt_malloc(sizeof(float) * (size_t)req->n_audio_in, "audio prompt");
         if (!r->audio_in) st = SRT_ERR_NOMEM;
@@ -114,8 +127,11 @@ srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r) {
     srt_status st = r->prompts && r->n_prompts ? SRT_OK : SRT_ERR_NOMEM;
     for (int k = 0; k < r->n_pieces && st == SRT_OK; k++)
         /* the audio prompt goes with every piece (each piece is its own generation) */
-        st = srt_layout_build_prompt(e->layout, e->lm, r->voice, r->pieces[k], r->n_audio_in ? audio_ids : NULL,
-                                     n_audio, &r->prompts[k], &r->n_prompts[k]);
+        st = r->audio_text ? srt_layout_build_clone(e->layout, e->lm, r->voice, r->audio_text, audio_ids, n_audio,
+                                                    r->pieces[k], &r->prompts[k], &r->n_prompts[k])
+                           : srt_layout_build_prompt(e->layout, e->lm, r->voice, r->pieces[k],
+                                                     r->n_audio_in ? audio_ids : NULL, n_audio, &r->prompts[k],
+                                                     &r->n_prompts[k]);
     free(audio_ids);
     return st == SRT_OK ? tts_req_reserve(e, r) : st;
 }
@@ -186,6 +202,7 @@ void tts_req_free(srt_tts_engine *e, tts_req *r) {
     free(r->n_prompts);
     free(r->voice);
     free(r->audio_in);
+    free(r->audio_text);
     srt_codes_free(&r->pending);
     tts_chat_free(r);
     free(r);

@@ -80,7 +80,8 @@ LOGITS_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, 
 class TTSRequest(ctypes.Structure):
     _fields_ = [("text", ctypes.c_char_p), ("voice", ctypes.c_char_p), ("sampling", ctypes.POINTER(SamplingParams)),
                 ("audio_in", ctypes.POINTER(ctypes.c_float)), ("n_audio_in", ctypes.c_int64),
-                ("audio_in_rate", ctypes.c_int), ("on_token", TOKEN_CB), ("on_logits", LOGITS_CB)]
+                ("audio_in_rate", ctypes.c_int), ("on_token", TOKEN_CB), ("on_logits", LOGITS_CB),
+                ("audio_text", ctypes.c_char_p)]
 
 
 class TTSStats(ctypes.Structure):

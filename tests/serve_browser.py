@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from serve_util import SRC, Checker, Server, sanitizer_report
+from serve_util import Checker, SRC, Server, check_clean_exit
 
 C = Checker("serve_browser")
 
@@ -19,11 +19,7 @@ def main():
         log = srv.log()
         C.check("GET / 200" in log and "GET /v1/voices 200" in log and "POST /v1/audio/speech 200" in log,
                 "the page loaded, listed voices and streamed speech (server log)")
-        C.check(srv.stop() == 0, "SIGTERM -> exit 0")
-        rep = sanitizer_report(srv.log())
-        C.check(rep is None, f"sanitizer report: {rep}")
-        if C.failed:
-            print(srv.log()[-3000:], file=sys.stderr)
+        check_clean_exit(C, srv)
     finally:
         srv.close()
     C.finish()

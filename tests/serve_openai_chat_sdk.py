@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from serve_util import SRC, Checker, Server, sanitizer_report
+from serve_util import Checker, SRC, Server, check_clean_exit
 
 C = Checker("serve_openai_chat_sdk")
 
@@ -18,11 +18,7 @@ def main():
                             os.path.abspath(os.path.join(SRC, "tests/data/speech/hello.wav"))],
                            cwd=os.path.join(SRC, "tests/web"), timeout=300)
         C.check(r.returncode == 0, f"OpenAI SDK chat test exit code {r.returncode}")
-        C.check(srv.stop() == 0, "SIGTERM -> exit 0")
-        rep = sanitizer_report(srv.log())
-        C.check(rep is None, f"sanitizer report: {rep}")
-        if C.failed:
-            print(srv.log()[-3000:], file=sys.stderr)
+        check_clean_exit(C, srv)
     finally:
         srv.close()
     C.finish()

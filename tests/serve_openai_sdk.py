@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 
-from serve_util import SRC, Checker, Server, sanitizer_report
+from serve_util import Checker, SRC, Server, check_clean_exit
 
 C = Checker("serve_openai_sdk")
 
@@ -34,11 +34,7 @@ def main():
         m = srv.metrics()
         C.check("snacrt_time_to_first_byte_seconds_count" in m and
                 "snacrt_time_to_first_byte_seconds_count 0\n" not in m, "time to first byte in /metrics")
-        C.check(srv.stop() == 0, "SIGTERM -> exit 0")
-        rep = sanitizer_report(srv.log())
-        C.check(rep is None, f"sanitizer report: {rep}")
-        if C.failed:
-            print(srv.log()[-3000:], file=sys.stderr)
+        check_clean_exit(C, srv)
     finally:
         srv.close()
     C.finish()

@@ -228,3 +228,13 @@ def sanitizer_report(log):
             i = log.index(marker)
             return log[max(0, i - 200): i + 2000]
     return None
+
+
+def check_clean_exit(C, srv):
+    """The end of a server test: SIGTERM exits 0, the log holds no sanitizer report; on any failure the log's tail
+    goes to stderr."""
+    C.check(srv.stop() == 0, "SIGTERM -> exit 0")
+    rep = sanitizer_report(srv.log())
+    C.check(rep is None, f"sanitizer report: {rep}")
+    if C.failed:
+        print(srv.log()[-3000:], file=sys.stderr)

@@ -259,7 +259,7 @@ srt_status srt_cuda_backend_create(int device, srt_backend *out);
  * calls it first. srt_cuda_enter_device: defined with the CUDA backend (SNACRT_WITH_CUDA). */
 srt_status srt_backend_enter_thread(const char *name);
 srt_status srt_cuda_enter_device(int device);
-/* The CUDA devices for srt_list_devices (cuda/devices_cuda.c), or why there is none in note; a stub in backend.c
+/* The CUDA devices for srt_list_devices (cuda/devices_cuda.c), or why there is none in note; in backend.c for a build
  * when the CUDA backend is not linked in. */
 srt_status srt_cuda_list_devices(srt_device_info *devs, int cap, int *n, char *note, size_t note_size);
 

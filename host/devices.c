@@ -1,5 +1,6 @@
 /* devices.c: srt_list_devices: the CPU (model, online cores, the SIMD extensions our kernels dispatch on, physical
- * memory) and the CUDA devices (cuda/devices_cuda.c, or the stub of a build without CUDA), for `snacrt devices`. */
+ * memory) and the CUDA devices (cuda/devices_cuda.c, or, in a build without CUDA, the answer that says so), for
+ * `snacrt devices`. */
 #include "backend.h"
 #include <stdio.h>
 #include <string.h>

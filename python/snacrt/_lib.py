@@ -20,6 +20,24 @@ class SnacrtError(RuntimeError):
 MAX_LEVELS = 8
 
 
+class OwnedHandle:
+    """A library handle this object frees once: close() (or garbage collection) calls the C free function named by
+    the subclass's _FREE."""
+    _FREE = None
+    _handle = None
+
+    def close(self):
+        if self._handle:
+            getattr(lib(), self._FREE)(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 class CodecOptions(ctypes.Structure):
     _fields_ = [("backend", ctypes.c_char_p), ("n_threads", ctypes.c_int), ("precision", ctypes.c_char_p)]
 

@@ -62,10 +62,11 @@ def fetch(repo_id, cache_dir=None, include=("config.json", "*.safetensors", "pyt
     return dest
 
 
-class SNAC:
+class SNAC(_lib.OwnedHandle):
     """A SNAC model loaded by libsnacrt. Attributes as the official class: sampling_rate, hop_length, vq_strides,
     codebook_size, codebook_dim, n_codebooks, encoder_rates, decoder_rates, latent_dim, attn_window_size, noise,
     depthwise; plus device and pad_multiple."""
+    _FREE = "srt_codec_free"
 
     def __init__(self, model_dir, device="cpu", n_threads=0, noise_seed=None):
         self._dir = os.fspath(model_dir)
@@ -119,17 +120,6 @@ class SNAC:
         self.depthwise = bool(i.depthwise)
         self.pad_multiple = i.pad_multiple
         self.n_params = i.n_params
-
-    def close(self):
-        if self._handle:
-            _lib.lib().srt_codec_free(self._handle)
-            self._handle = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     # -- torch.nn.Module look-alikes (so scripts written for the official class run unchanged)
 

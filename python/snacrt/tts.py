@@ -11,8 +11,9 @@ import numpy as np
 from . import _lib
 
 
-class TTS:
+class TTS(_lib.OwnedHandle):
     """A running TTS engine: one scheduler thread batches every request submitted to it (thread-safe)."""
+    _FREE = "srt_tts_engine_free"
 
     def __init__(self, model, codec, layout=None, device="cpu", n_threads=0, max_running=0):
         l = _lib.lib()
@@ -35,17 +36,6 @@ class TTS:
         while v and v[i]:
             self.voices.append(v[i].decode())
             i += 1
-
-    def close(self):
-        if self._handle:
-            _lib.lib().srt_tts_engine_free(self._handle)
-            self._handle = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __enter__(self):
         return self

@@ -26,7 +26,12 @@ UNIT_PEAK = {0: "fp32_flops", 1: "tf32_flops", 2: "bf16_flops"}
 LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding (Little's law term)
 # Kernels whose source issues more independent loads before using any (read off the source, not counted):
 # gemm_small_m.cuh loads SM_COLS x SM_UNROLL = 8 weight vectors per lane before the first FMA.
-LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8}
+# conv_igemm.cuh's kernels fetch the next reduction step (4 W + 4 X values per lane, igemm_fetch) into registers
+# before the current step's math (double-buffered shared tiles): 8.
+LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8,
+                   **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
+                                     "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
+                                     "convt1d_igemm_bf16_kernel")}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 ORPHEUS_TOKENS_PER_S = 82.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,

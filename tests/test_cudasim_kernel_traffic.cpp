@@ -96,7 +96,7 @@ int main(void) {
         for (int prec = 0; prec < 3; prec++) {
             size_t before = cudasim_launch_stats_count();
             TEST_CHECK(srt_cuda_conv1d_igemm_fits(&d), "igemm does not fit");
-            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, 0) == SRT_OK, "igemm failed: %s", cudasim_last_error());
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, nullptr, 0) == SRT_OK, "igemm failed: %s", cudasim_last_error());
             TEST_CHECK(cudasim_launch_stats_count() == before + 1, "%s: %zu launches for one dense conv", names[prec],
                        cudasim_launch_stats_count() - before);
             const cudasim_launch_stats *q = find_last(names[prec]);

@@ -11,10 +11,10 @@
  *                               taps = ceil(kernel / stride) (a tap with p + j*stride >= kernel weighs 0), written
  *                               straight to their output positions.
  *   conv{,t}1d_igemm_{tf32,bf16}_kernel  the same on tensor cores (mma.cuh; precision modes tf32 / bf16).
- * Block: IG_BM output channels x IG_BN positions, IG_THREADS threads, each 4 x 4 outputs (channels ty + 16i,
- * positions tx + 16j: shared reads are broadcasts / conflict-free, stores are 64-byte runs); reduction in steps of
- * IG_BK. Snake is the fast range-reduced one (snake_fast.cuh). Each output is summed in reduction-index order
- * whatever the grid and the batch: batch-invariant.
+ * Block: IG_BM output channels x IG_BN positions, IG_THREADS threads, each 4 x 4 outputs (channels 4ty .. 4ty+3,
+ * positions 4tx .. 4tx+3: one 16-byte shared read of W (a broadcast) and one of X per reduction row, 16-byte
+ * stores); reduction in steps of IG_BK. Snake is the fast range-reduced one (snake_fast.cuh). Each output is summed
+ * in reduction-index order whatever the grid and the batch: batch-invariant.
  * Pipelining: the global loads of reduction step i+1 go to registers (raw values, igemm_stage) before the math of
  * step i, and are stored (mask + Snake applied) into the other of two shared buffers after it: one barrier per step
  * and 8 independent loads per lane in flight over a whole tile of math.
@@ -151,10 +151,60 @@ __device__ __forceinline__ void igemm_store(const srt_igemm_args &a, const igemm
     a.y[o] = v;
 }
 
+/* 16-byte shared / global accesses: one ld/st.v4 under nvcc; a 16-byte memcpy under g++, so the simulator's
+ * counters see one 16-byte access (a float4 dereference is split by g++ into four 4-byte accesses) */
+__device__ __forceinline__ float4 igemm_ld4(const float *p) {
+#ifdef __CUDACC__
+    return *reinterpret_cast<const float4 *>(p);
+#else
+    float4 v;
+    __builtin_memcpy(&v, p, 16);
+    return v;
+#endif
+}
+__device__ __forceinline__ void igemm_st4(float *p, float4 v) {
+#ifdef __CUDACC__
+    *reinterpret_cast<float4 *>(p) = v;
+#else
+    __builtin_memcpy(p, &v, 16);
+#endif
+}
+
+/* outputs (oc, m .. m+3) of one thread: 16-byte stores (and residual loads) where the 4 positions are in range and
+ * the rows 16-byte aligned (conv, out_len % 4 == 0), else one at a time */
+template <bool TRANSPOSED>
+__device__ __forceinline__ void igemm_store4(const srt_igemm_args &a, const igemm_block &k, int oc, int m,
+                                             const float acc[4]) {
+    if (!TRANSPOSED && (a.out_len & 3) == 0 && m + 3 < k.n_cols) {
+        size_t o = ((size_t)k.b * a.out_ch + oc) * a.out_len + m;
+        float4 v;
+        v.x = acc[0]; v.y = acc[1]; v.z = acc[2]; v.w = acc[3];
+        if (a.splits > 1) {
+            igemm_st4(a.part + (size_t)k.split * a.batch * a.out_ch * a.out_len + o, v);
+            return;
+        }
+        float bias = a.bias ? a.bias[oc] : 0.0f;
+        v.x += bias; v.y += bias; v.z += bias; v.w += bias;
+        if (a.residual) {
+            float4 r = igemm_ld4(a.residual + o);
+            v.x += r.x; v.y += r.y; v.z += r.z; v.w += r.w;
+        }
+        igemm_st4(a.y + o, v);
+        return;
+    }
+    SRT_UNROLL
+    for (int j = 0; j < 4; j++)
+        if (m + j < k.n_cols) igemm_store<TRANSPOSED>(a, k, oc, m + j, acc[j]);
+}
+
+/* fp32 FMA tiles: thread (tx, ty) computes channels 4ty .. 4ty+3 x columns 4tx .. 4tx+3 from one 16-byte W and
+ * one 16-byte X shared read per reduction row (3 shared passes per warp for 16 FMAs). W pitch 68 floats: rows stay
+ * 16-byte aligned and the transposed stores of igemm_put hit 16 banks. */
+#define IG_WP (IG_BM + 4)
 template <bool TRANSPOSED>
 __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
-    __shared__ float ws[2][IG_BK][IG_BM + 1];   /* W tiles, reduction-major (+1: conflict-free transposed store) */
-    __shared__ float xs[2][IG_BK][IG_BN];       /* X tiles */
+    __shared__ __align__(16) float ws[2][IG_BK][IG_WP];   /* W tiles, reduction-major */
+    __shared__ __align__(16) float xs[2][IG_BK][IG_BN];   /* X tiles */
     int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     igemm_block k = igemm_where<TRANSPOSED>(a);
     if (k.m0 >= k.n_cols) return;   /* uniform over the block, before any barrier */
@@ -167,7 +217,7 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
 
     igemm_stage st;
     igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
-    igemm_put(a, st, &ws[0][0][0], IG_BM + 1, &xs[0][0][0], IG_BN);
+    igemm_put(a, st, &ws[0][0][0], IG_WP, &xs[0][0][0], IG_BN);
     __syncthreads();
     int cur = 0;
     for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
@@ -176,30 +226,22 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
             igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
         SRT_UNROLL
         for (int kk = 0; kk < IG_BK; kk++) {
-            float wv[4], xv[4];
-            SRT_UNROLL
-            for (int i = 0; i < 4; i++) wv[i] = ws[cur][kk][ty + 16 * i];
-            SRT_UNROLL
-            for (int j = 0; j < 4; j++) xv[j] = xs[cur][kk][tx + 16 * j];
+            float4 w4 = igemm_ld4(&ws[cur][kk][4 * ty]), x4 = igemm_ld4(&xs[cur][kk][4 * tx]);
+            float wv[4] = {w4.x, w4.y, w4.z, w4.w}, xv[4] = {x4.x, x4.y, x4.z, x4.w};
             SRT_UNROLL
             for (int i = 0; i < 4; i++)
                 SRT_UNROLL
                 for (int j = 0; j < 4; j++) acc[i][j] = fmaf(wv[i], xv[j], acc[i][j]);
         }
-        if (more) igemm_put(a, st, &ws[cur ^ 1][0][0], IG_BM + 1, &xs[cur ^ 1][0][0], IG_BN);
+        if (more) igemm_put(a, st, &ws[cur ^ 1][0][0], IG_WP, &xs[cur ^ 1][0][0], IG_BN);
         __syncthreads();
         cur ^= 1;
     }
 
     SRT_UNROLL
     for (int i = 0; i < 4; i++) {
-        int oc = k.oc0 + ty + 16 * i;
-        if (oc >= a.out_ch) continue;
-        SRT_UNROLL
-        for (int j = 0; j < 4; j++) {
-            int m = k.m0 + tx + 16 * j;
-            if (m < k.n_cols) igemm_store<TRANSPOSED>(a, k, oc, m, acc[i][j]);
-        }
+        int oc = k.oc0 + 4 * ty + i;
+        if (oc < a.out_ch) igemm_store4<TRANSPOSED>(a, k, oc, k.m0 + 4 * tx, acc[i]);
     }
 }
 

@@ -217,10 +217,12 @@ static void igemm_cases() {
     convt1d_case("transposed s4 257->33 L9 split", 2, 257, 33, 9, 4, 1, true, true, true, 114);
 }
 
-/* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. */
+/* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. 129 input
+ * channels (and a transposed kernel of 4 x stride): in the implicit-GEMM modes both reductions are long enough to
+ * be split (conv_igemm.cuh). */
 static void conv_batch_invariance() {
     g_case = "conv batch invariance";
-    const int B = 3, Cin = 33, Cout = 65, L = 130, K = 7;
+    const int B = 3, Cin = 129, Cout = 65, L = 130, K = 7;
     std::vector<float> x = rnd((size_t)B * Cin * L, 110, -1, 1), w = rnd((size_t)Cout * Cin * K, 111, -0.1f, 0.1f);
     std::vector<float> bias = rnd((size_t)Cout, 112, -0.5f, 0.5f), alpha = rnd((size_t)Cin, 113, 0.2f, 2.0f);
     std::vector<int> valid = {L, 97, L - 1};
@@ -235,10 +237,10 @@ static void conv_batch_invariance() {
     one.y = dev_out((size_t)Cout * L);
     check_status(srt_op_conv1d(&g_cu, &one), "cuda conv1d item alone");
     srt_convt1d_args t = {};
-    const int S = 4, TL = (L - 1) * S - 2 * 2 + 2 * S;
-    std::vector<float> wt = rnd((size_t)Cin * Cout * 2 * S, 114, -0.1f, 0.1f);
+    const int S = 4, TL = (L - 1) * S - 2 * 2 + 4 * S;
+    std::vector<float> wt = rnd((size_t)Cin * Cout * 4 * S, 114, -0.1f, 0.1f);
     t.batch = B; t.in_ch = Cin; t.out_ch = Cout; t.in_len = L; t.out_len = TL;
-    t.kernel = 2 * S; t.stride = S; t.padding = 2; t.groups = 1;
+    t.kernel = 4 * S; t.stride = S; t.padding = 2; t.groups = 1;
     t.x = a.x; t.w = dev_in(wt); t.bias = a.bias; t.in_alpha = a.in_alpha; t.in_valid = valid.data();
     t.y = dev_out((size_t)B * Cout * TL);
     check_status(srt_op_conv_transpose1d(&g_cu, &t), "cuda conv_transpose1d batch");

@@ -29,13 +29,12 @@ import time
 import types
 import wave
 
-import numpy as np
-
 try:
+    import numpy as np
     import torch
-except ImportError:
-    sys.exit("bench_vs_torch: PyTorch is not importable by %s (Debian 12: apt-get install python3-torch, then run "
-             "it with /usr/bin/python3)" % sys.executable)
+except ImportError as e:
+    sys.exit("bench_vs_torch: %s under %s (Debian 12: apt-get install python3-torch, then run it with "
+             "/usr/bin/python3)" % (e, sys.executable))
 
 ARCHS = {  # the published configs (config.json of hubertsiuzdak/snac_24khz, _32khz, _44khz)
     "24khz": dict(sampling_rate=24000, encoder_dim=48, encoder_rates=[2, 4, 8, 8], decoder_dim=1024,

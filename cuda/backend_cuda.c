@@ -132,9 +132,10 @@ static srt_status cu_conv1d(void *ctx, const srt_conv1d_args *a) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
-    /* precision tf32 / bf16: the tensor-core implicit GEMM (no im2col). fp32 stays on im2col + cuBLAS: the fp32
-     * FMA implicit GEMM (srt_cuda_conv1d_igemm with SRT_CUDA_FP32) is modeled slower than it at batch 1 for now
-     * (bench/GPU_MODEL.md), and the simulator runs its arithmetic where cuBLAS is emulated */
+    /* precision tf32 / bf16: the tensor-core implicit GEMM (no im2col). fp32 stays on im2col + cuBLAS unless
+     * SNACRT_CUDA_FP32_IGEMM=1: the FMA implicit GEMM is now modeled ~10% faster at batch 1 (bench/GPU_MODEL.md) but
+     * batch 64 is not modeled yet, and in the simulator it runs its arithmetic where cuBLAS is emulated (the golden
+     * tests on the cuda device would take tens of minutes) */
     if (a->groups == 1 && (c->precision != SRT_CUDA_FP32 || c->fp32_igemm) && srt_cuda_conv1d_igemm_fits(a))
     {
         size_t n_part = srt_cuda_conv1d_igemm_part_floats(a);

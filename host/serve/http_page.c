@@ -473,7 +473,7 @@ const char srt_http_page_html[] =
     "    const n = c.codes[L].length, w = cv.width / n;\n"
     "    for (let i = 0; i < n; i++) {\n"
     "      const v = c.codes[L][i];\n"
-    "      g.fillStyle = \"hsl(\" + Math.round(v * 360 / 4096) + \", 65%, \" + (45 + 20 * (L % 2)) + \"%)\";\n"
+    "      g.fillStyle = \"hsl(\" + Math.round(v * 137.508) % 360 + \", 60%, \" + (42 + 14 * (L % 2)) + \"%)\";  /* golden angle */\n"
     "      g.fillRect(i * w, L * rh, Math.max(1, w - (w > 3 \? 1 : 0)), rh - 2);\n"
     "      cells++;\n"
     "    }\n"

@@ -282,7 +282,8 @@ static void test_instructions(const srt_lm *lm) {
                                                  &np) == SRT_OK && same(p, np, w, sizeof w / 4, "spoken-chat instr"),
                    "spoken-chat: instructions as the system turn: %s", srt_last_error());
         free(p);
-        static const int32_t w0[] = {128000, 128006, 882, 128007, 271, 13347, 128009, 128006, 78191, 128007, 271, 128257};
+        static const int32_t w0[] = {128000, 128006, 882, 128007, 271, 13347, 128009,
+                                     128006, 78191, 128007, 271, 128257};
         TEST_CHECK(srt_layout_build_prompt_instr(l, lm, NULL, "Hi", "", NULL, 0, &p, &np) == SRT_OK &&
                    same(p, np, w0, sizeof w0 / 4, "spoken-chat empty instr"), "empty instructions: no system turn");
         free(p);

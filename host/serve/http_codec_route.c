@@ -14,6 +14,7 @@
 #include "snacrt_codes.h"
 #include "audio/audio_encode.h"
 #include "common.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,10 +51,15 @@ void srt_codec_route_free(srt_http_server *s) {
     s->codec_srv = NULL;
 }
 
-static enum MHD_Result refuse(req_state *r, int status, const char *param, const char *fmt, const char *a,
-                              const char *b) {
+static enum MHD_Result refuse(req_state *r, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result refuse(req_state *r, int status, const char *param, const char *fmt, ...) {
     srt_http_error err;
-    srt_http_error_set(&err, status, status >= 500 ? "server_error" : "invalid_request_error", fmt, a, b);
+    srt_http_error_set(&err, status, status >= 500 ? "server_error" : "invalid_request_error", "%s", "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
     err.param = param;
     return srt_conn_reply_error(r, &err, NULL);
 }
@@ -91,24 +97,21 @@ static enum MHD_Result encode(req_state *r, struct codec_srv *c, srt_codec *code
     const char *fname = arg(r, "format");
     srt_codes_format fmt = SRT_CODES_JSON;
     if (fname && (srt_codes_format_parse(fname, &fmt) != SRT_OK || fmt == SRT_CODES_AUTO))
-        return refuse(r, 400, "format", "unsupported codes format '%.32s' (supported: %s)", fname,
-                      "json, laion, laion-4097, laion-hash, orpheus, npy");
+        return refuse(r, 400, "format", "unsupported codes format '%.32s' (supported: json, laion, laion-4097, "
+                      "laion-hash, orpheus, npy)", fname);
     if (!s->max_audio)
-        return refuse(r, 400, NULL, "%s%s", "audio input is disabled on this server (max_audio_bytes < 0)", "");
+        return refuse(r, 400, NULL, "audio input is disabled on this server (max_audio_bytes < 0)");
     if (!r->body_len)
-        return refuse(r, 400, "body", "%s%s", "the body must be an audio file (wav, flac, ogg, mp3, ...)", "");
-    if (r->body_len > s->max_audio) {
-        char lim[64];
-        snprintf(lim, sizeof lim, "%zu", s->max_audio);
-        return refuse(r, 413, "body", "the audio file is larger than the limit of %s bytes%s", lim, "");
-    }
+        return refuse(r, 400, "body", "the body must be an audio file (wav, flac, ogg, mp3, ...)");
+    if (r->body_len > s->max_audio)
+        return refuse(r, 413, "body", "the audio file is larger than the limit of %zu bytes", s->max_audio);
     srt_audio_read_options ro = {.max_seconds = s->cfg.codec_max_seconds, .allow_nonfinite = 0};
     float *pcm = NULL;
     int64_t n = 0;
     srt_status st = srt_audio_read_memory_opts(r->body, r->body_len, "the request body", c->info.sample_rate, &ro,
                                                &pcm, &n, NULL);
-    if (st != SRT_OK) return refuse(r, st == SRT_ERR_RANGE ? 413 : 400, "body", "%s%s", srt_last_error(), "");
-    if (n <= 0) { free(pcm); return refuse(r, 400, "body", "%s%s", "the audio file holds no samples", ""); }
+    if (st != SRT_OK) return refuse(r, st == SRT_ERR_RANGE ? 413 : 400, "body", "%s", srt_last_error());
+    if (n <= 0) { free(pcm); return refuse(r, 400, "body", "the audio file holds no samples"); }
     srt_codes codes = {0};
     const float *sig = pcm;
     st = srt_codec_encode(codec, 1, &sig, &n, &codes, NULL, NULL);
@@ -120,7 +123,7 @@ static enum MHD_Result encode(req_state *r, struct codec_srv *c, srt_codec *code
     snprintf(frames, sizeof frames, "%lld", (long long)codes.n_frames[0]);
     snprintf(levels, sizeof levels, "%d", codes.n_levels);
     srt_codes_free(&codes);
-    if (st != SRT_OK) return refuse(r, 500, NULL, "encoding failed: %s%s", srt_last_error(), "");
+    if (st != SRT_OK) return refuse(r, 500, NULL, "encoding failed: %s", srt_last_error());
     const char *headers[] = {"X-Snacrt-Frames", frames, "X-Snacrt-Levels", levels, NULL};
     return reply_bytes(r, data, size, fmt == SRT_CODES_JSON ? "application/json"
                                       : fmt == SRT_CODES_NPY ? "application/octet-stream"
@@ -132,25 +135,23 @@ static enum MHD_Result decode(req_state *r, struct codec_srv *c, srt_codec *code
     const char *fname = arg(r, "format"), *rname = arg(r, "response_format");
     srt_codes_format fmt = SRT_CODES_AUTO;
     if (fname && srt_codes_format_parse(fname, &fmt) != SRT_OK)
-        return refuse(r, 400, "format", "unsupported codes format '%.32s' (supported: %s)", fname,
-                      "auto, json, laion, laion-4097, laion-hash, orpheus, npy");
+        return refuse(r, 400, "format", "unsupported codes format '%.32s' (supported: auto, json, laion, "
+                      "laion-4097, laion-hash, orpheus, npy)", fname);
     int af = rname ? srt_audio_codec_from_name(rname) : SRT_CODEC_WAV;
     if (af < 0)
-        return refuse(r, 400, "response_format", "unsupported response_format '%.32s' (supported: %s)", rname,
-                      "wav, pcm, flac, mp3, opus");
+        return refuse(r, 400, "response_format", "unsupported response_format '%.32s' (supported: wav, pcm, flac, "
+                      "mp3, opus)", rname);
     if (!r->body_len)
-        return refuse(r, 400, "body", "%s%s", "the body must hold codes (json, laion, orpheus or npy)", "");
+        return refuse(r, 400, "body", "the body must hold codes (json, laion, orpheus or npy)");
     srt_codes codes = {0};
     if (srt_codes_parse(&c->info, r->body, r->body_len, fmt, "the request body", &codes) != SRT_OK)
-        return refuse(r, 400, "body", "%s%s", srt_last_error(), "");
+        return refuse(r, 400, "body", "%s", srt_last_error());
     int L = codes.n_levels - 1;
     double seconds = (double)codes.n_frames[L] * c->info.hop_length / c->info.sample_rate;
     if (seconds > s->cfg.codec_max_seconds) {
-        char got[48], lim[48];
-        snprintf(got, sizeof got, "%.1f", seconds);
-        snprintf(lim, sizeof lim, "%g", s->cfg.codec_max_seconds);
         srt_codes_free(&codes);
-        return refuse(r, 413, "body", "the codes hold %s s of audio, more than the limit of %s s", got, lim);
+        return refuse(r, 413, "body", "the codes hold %.1f s of audio, more than the limit of %g s", seconds,
+                      s->cfg.codec_max_seconds);
     }
     float *pcm = NULL;
     int64_t n = 0;
@@ -158,9 +159,10 @@ static enum MHD_Result decode(req_state *r, struct codec_srv *c, srt_codec *code
     srt_codes_free(&codes);
     uint8_t *body = NULL;
     size_t n_body = 0;
-    if (st == SRT_OK) st = srt_http_encode_audio((srt_http_audio_format)af, pcm, n, c->info.sample_rate, &body, &n_body);
+    if (st == SRT_OK)
+        st = srt_http_encode_audio((srt_http_audio_format)af, pcm, n, c->info.sample_rate, &body, &n_body);
     free(pcm);
-    if (st != SRT_OK) return refuse(r, 500, NULL, "decoding failed: %s%s", srt_last_error(), "");
+    if (st != SRT_OK) return refuse(r, 500, NULL, "decoding failed: %s", srt_last_error());
     char samples[32], rate[16];
     snprintf(samples, sizeof samples, "%lld", (long long)n);
     snprintf(rate, sizeof rate, "%d", c->info.sample_rate);
@@ -174,7 +176,7 @@ enum MHD_Result srt_codec_route_reply(req_state *r) {
     if (r->body) r->body[r->body_len] = 0;      /* room for it is always there (http_server.c) */
     pthread_mutex_lock(&c->lock);
     srt_codec *codec = get_codec(c, &why);
-    enum MHD_Result res = !codec ? refuse(r, 503, NULL, "%s%s", why, "")
+    enum MHD_Result res = !codec ? refuse(r, 503, NULL, "%s", why)
                           : r->route == SRT_ROUTE_CODEC_ENCODE ? encode(r, c, codec) : decode(r, c, codec);
     pthread_mutex_unlock(&c->lock);
     free(r->body);

@@ -987,7 +987,8 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
         cv_ok = !pthread_cond_init(&s->watch_cv, &ca);
         pthread_condattr_destroy(&ca);
     }
-    if (srt_codec_route_init(s, cfg->codec_dir) != SRT_OK || !s->host || !s->model_id || !models_ok || (cfg->cors_origin && cfg->cors_origin[0] && !s->cors_origin) ||
+    if (srt_codec_route_init(s, cfg->codec_dir) != SRT_OK ||
+        !s->host || !s->model_id || !models_ok || (cfg->cors_origin && cfg->cors_origin[0] && !s->cors_origin) ||
         (cfg->api_key && cfg->api_key[0] && !s->api_key) || !cv_ok ||
         pthread_mutex_init(&s->lock, NULL)) {
         if (cv_ok) pthread_cond_destroy(&s->watch_cv);

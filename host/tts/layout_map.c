@@ -115,7 +115,8 @@ srt_status srt_layout_build_prompt_instr(const srt_layout *l, const srt_lm *lm, 
                                        after a system turn with the instructions when the chat has that role */
         srt_chat_part sys = {0, with_instr ? instr : "", NULL, 0};
         srt_chat_part parts[2] = {{0, text ? text : "", NULL, 0}, {1, NULL, audio_ids, n_audio_ids}};
-        srt_chat_turn turns[2] = {{SRT_ROLE_SYSTEM, &sys, 1}, {SRT_ROLE_USER, parts, with_audio && n_audio_ids ? 2 : 1}};
+        srt_chat_turn turns[2] = {{SRT_ROLE_SYSTEM, &sys, 1},
+                                  {SRT_ROLE_USER, parts, with_audio && n_audio_ids ? 2 : 1}};
         int first = with_instr && l->chat.has_turn[SRT_ROLE_SYSTEM] ? 0 : 1;
         return srt_layout_build_chat(l, lm, voice, turns + first, 2 - first, ids, n_ids);
     }

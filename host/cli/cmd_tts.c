@@ -33,6 +33,8 @@ static const char *USAGE =
     "  --stream                  raw 16-bit little-endian mono PCM at the codec rate to stdout, as generated\n"
     "  --input FILE.jsonl        batch: lines {\"text\": ..., \"voice\": ..., \"id\": ..., \"seed\": ...}\n"
     "  --audio FILE              audio prompt, encoded into the layout's audio slot\n"
+    "  --instructions TEXT       how to speak, placed where the layout has a slot (spoken-chat: a system turn;\n"
+    "                            others: ignored, said on stderr; layouts/README.md)\n"
     "  --speed X                 time-stretch 0.25 .. 4 without pitch change (libsonic; --stream too)\n"
     "  --audio-text TEXT         transcript of --audio: voice cloning, the clip and its transcript placed as a\n"
     "                            prior turn (the layout's \"clone\" section; orpheus has one)\n"
@@ -150,7 +152,7 @@ static int finish_job(job *j) {
 
 typedef struct options {
     const char *lm_dir, *codec_dir, *voice, *layout, *out, *input, *audio, *device, *text, *devices;
-    const char *audio_text;
+    const char *audio_text, *instructions;
     int stream, threads, max_running, tp, replicas, resume, shard_index, num_shards;
     double speed;
     srt_sampling_params sp;
@@ -173,7 +175,7 @@ static int parse_args(int argc, char **argv, options *o) {
                                "--audio", "--device", "--seed", "--temperature", "--top-p", "--top-k",
                                "--repetition-penalty", "--max-tokens", "--threads", "--max-running", "--devices",
                                "--tp", "--replicas", "--shard-index", "--num-shards", "--audio-text",
-                               "--speed"};
+                               "--speed", "--instructions"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -208,6 +210,7 @@ static int parse_args(int argc, char **argv, options *o) {
                  if (bad) return cli_usage_error("tts", USAGE, "--speed must be a number in %g .. %g, not '%s'",
                                                  SRT_SPEED_MIN, SRT_SPEED_MAX, val);
                  break;
+        case 25: o->instructions = val; break;
         }
         if (bad) return cli_usage_error("tts", USAGE, "bad value for %s: '%s'", a, val);
     }
@@ -315,7 +318,10 @@ static int run_single(const options *o, srt_tts_engine *e) {
     double t0 = now_ms();
     srt_tts_request req = {.text = o->text, .voice = o->voice, .sampling = &o->sp, .audio_in = audio,
                            .n_audio_in = n_audio, .audio_in_rate = info.sample_rate,
-                           .audio_text = o->audio_text};
+                           .audio_text = o->audio_text, .instructions = o->instructions};
+    if (o->instructions && o->instructions[0] && !srt_tts_takes_instructions(e, o->audio_text != NULL))
+        fprintf(stderr, "snacrt tts: note: --instructions ignored: the layout has no slot for them%s\n",
+                o->audio_text ? " in a voice-cloning prompt" : "");
     srt_status st = srt_tts_submit(e, &req, on_audio, &j, NULL);
     free(audio);
     if (st != SRT_OK) {
@@ -382,7 +388,7 @@ static int submit_line(const options *o, srt_tts_engine *e, const char *line, in
         srt_status st = srt_audio_write_open(j->path, srt_tts_sample_rate(e), SRT_AUDIO_S16, &j->writer);
         if (st == SRT_OK) st = open_speed(o->speed, e, j);
         srt_tts_request req = {.text = text->valuestring, .voice = cJSON_IsString(voice) ? voice->valuestring : NULL,
-                               .sampling = &sp};
+                               .sampling = &sp, .instructions = o->instructions};
         while (st == SRT_OK && (st = srt_tts_submit(e, &req, on_audio, j, NULL)) == SRT_ERR_FULL) {
             pthread_mutex_lock(&R.mu);            /* wait for a completion, then retry */
             int before = R.n_done;

@@ -113,7 +113,8 @@ def chat_replicas():
         C.check(got == want, f"chats on 2 replicas differ from one engine's: {got} vs {want}")
         text = srv.metrics()
         per = [metric_value(text, "snacrt_replica_requests_total", f'replica="{k}",devices="cpu#{k}"') for k in (0, 1)]
-        C.check(per == [2, 2], f"the 4 chats must spread over both replicas: {per}")
+        C.check(all(p and p > 0 for p in per) and sum(p or 0 for p in per) == 4,
+                f"the 4 chats must spread over both replicas: {per}")
         C.check(srv.stop() == 0, "SIGTERM must exit 0")
         C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
     finally:

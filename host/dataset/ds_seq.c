@@ -46,15 +46,25 @@ void srt_ds_seq_close(srt_ds_seq_ctx *c) {
     free(c);
 }
 
-/* The item's text column as a string (malloc'd), or SRT_ERR_FORMAT naming the item. */
-static srt_status item_text(const srt_ds_seq_ctx *c, const char *key, const char *extra_json, char **text) {
+/* The item's text column as a string (malloc'd), or SRT_ERR_FORMAT naming the item; with --voice-column (tts)
+ * also its voice, resolved by the layout (*voice points into the layout; an unknown voice: SRT_ERR_FORMAT). */
+static srt_status item_text(const srt_ds_seq_ctx *c, const char *key, const char *extra_json, char **text,
+                            const char **voice) {
     *text = NULL;
+    *voice = NULL;
     cJSON *obj = NULL;
     srt_status st = ds_extra_parse(extra_json, key, &obj);
     if (st != SRT_OK) return st;
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, c->text_column) : NULL;
+    const char *vc = c->o->seq_task == SRT_DS_TASK_TTS ? c->o->seq_voice_column : NULL;
+    const cJSON *vv = vc && obj ? cJSON_GetObjectItemCaseSensitive(obj, vc) : NULL;
     if (!cJSON_IsString(v)) st = srt_error(SRT_ERR_FORMAT, "%s: no text column \"%s\" (a string) for --sequences",
                                            key, c->text_column);
+    else if (vc && !cJSON_IsString(vv))
+        st = srt_error(SRT_ERR_FORMAT, "%s: no voice column \"%s\" (a string) for --sequences", key, vc);
+    else if (vc && !srt_layout_voice(c->layout, vv->valuestring, voice))
+        st = srt_error(SRT_ERR_FORMAT, "%s: voice \"%s\" (column \"%s\") is not a voice of layout %s", key,
+                       vv->valuestring, vc, c->layout->name);
     else if (!(*text = srt_strdup(v->valuestring))) st = SRT_ERR_NOMEM;
     cJSON_Delete(obj);
     return st;
@@ -63,7 +73,8 @@ static srt_status item_text(const srt_ds_seq_ctx *c, const char *key, const char
 srt_status srt_ds_seq_check_unit(const srt_ds_seq_ctx *c, const char *key, const char *extra_json, char **error) {
     *error = NULL;
     char *text = NULL;
-    srt_status st = item_text(c, key, extra_json, &text);
+    const char *voice = NULL;
+    srt_status st = item_text(c, key, extra_json, &text, &voice);
     free(text);
     if (st == SRT_ERR_NOMEM) return st;
     if (st != SRT_OK && !(*error = srt_strdup(srt_last_error()))) return SRT_ERR_NOMEM;
@@ -107,11 +118,12 @@ srt_status srt_ds_seq_item(const srt_ds_seq_ctx *c, const srt_ds_item *item, int
     int32_t *audio = NULL, *prompt = NULL, *tids = NULL, *ids = NULL;
     uint8_t *mask = NULL;
     size_t n_audio = 0, n_prompt = 0, n_t = 0, n = 0, cap = 0;
-    srt_status st = item_text(c, item->key, item->extra_json, &text);
+    const char *voice = NULL;
+    srt_status st = item_text(c, item->key, item->extra_json, &text, &voice);
     if (st == SRT_OK) st = srt_layout_codes_to_ids(l, &item->codes, &audio, &n_audio);
     if (st == SRT_OK && c->o->seq_task == SRT_DS_TASK_TTS) {
         /* the served TTS prompt, then the audio the model must say, closed by end_of_speech */
-        st = srt_layout_build_prompt(l, c->lm, NULL, text, NULL, 0, &prompt, &n_prompt);
+        st = srt_layout_build_prompt(l, c->lm, voice, text, NULL, 0, &prompt, &n_prompt);
         if (st == SRT_OK) st = push(&ids, &mask, &n, &cap, prompt, n_prompt, 0);
         if (st == SRT_OK) st = push(&ids, &mask, &n, &cap, audio, n_audio, 1);
         if (st == SRT_OK) st = push(&ids, &mask, &n, &cap, &l->end_of_speech, 1, 1);

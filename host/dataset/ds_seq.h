@@ -16,7 +16,8 @@ srt_status srt_ds_seq_open(const srt_ds_run_options *o, const srt_codec_info *in
 void srt_ds_seq_close(srt_ds_seq_ctx *c);
 
 /* Can a unit (its key and passthrough columns) become a sequence? *error (malloc'd) says why not (no text
- * column): the unit then goes to errors.jsonl before it is decoded. Fails only when out of memory. */
+ * column; with --voice-column no voice or one the layout does not know): the unit then goes to errors.jsonl
+ * before it is decoded. Fails only when out of memory. */
 srt_status srt_ds_seq_check_unit(const srt_ds_seq_ctx *c, const char *key, const char *extra_json, char **error);
 
 /* One item alone: ids (n) and mask (n: 1 = a target), malloc'd; *cut_ok (n + 1, malloc'd): 1 where a sequence

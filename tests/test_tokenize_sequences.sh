@@ -8,7 +8,7 @@
 # item alone, padding is mask 0 and outside every document, documents never overlap; a --seq-len shorter than
 # an item splits it at frame-group boundaries into pieces whose concatenation is the item; an item without its
 # text column goes to errors.jsonl and the run goes on; --voice-column puts each item's voice into the tts
-# prompt (an unknown voice: errors.jsonl); a resume after the last shard is uncommitted gives
+# prompt (an unknown voice: errors.jsonl); a folder holding only tokenizer.json gives the same sequences; a resume after the last shard is uncommitted gives
 # byte-identical sequence files.
 set -u
 . "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
@@ -157,6 +157,12 @@ check "voice column run: $(cat errvc.txt)" '[ -s vc/w00000-of00001-s000000.seq.j
 check "voice column: exact ids and masks with each item's voice" 'same vc/w00000-of00001-s000000.seq.jsonl exp_voice.jsonl'
 check "voice column: an unknown voice goes to errors.jsonl" \
   'grep -F "\"key\":\"c.wav\"" vc/errors.jsonl | grep -qF "nobody"'
+
+# the tokenizer alone: a folder with only tokenizer.json gives the same sequences (no weights are needed)
+mkdir tok && cp $LM/tokenizer.json tok/
+$S tokenize -m $M -o to --sequences --tokenizer tok --progress none --layout orpheus --task tts --seq-format jsonl \
+  man.jsonl > /dev/null 2> errto.txt
+check "tokenizer-only folder: $(cat errto.txt)" 'cmp -s to/w00000-of00001-s000000.seq.jsonl j_tts/w00000-of00001-s000000.seq.jsonl'
 
 # resume: the last shard uncommitted (its done-log line and files gone) -> byte-identical sequence files
 $S tokenize -m $M -o r $SEQ --layout orpheus --task tts --shard-size 1 man.jsonl > /dev/null 2>&1

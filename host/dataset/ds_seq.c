@@ -17,10 +17,7 @@ srt_status srt_ds_seq_open(const srt_ds_run_options *o, const srt_codec_info *in
     c->text_column = o->seq_text_column ? o->seq_text_column : "text";
     srt_status st = srt_layout_load(o->seq_layout, NULL, &c->layout);
     if (st == SRT_OK) st = srt_layout_check_codec(c->layout, info);
-    if (st == SRT_OK) {
-        srt_lm_options lo = {.backend = "cpu", .n_threads = 1, .kv_max_tokens = 64};
-        st = srt_lm_load(o->seq_tokenizer, &lo, &c->lm);
-    }
+    if (st == SRT_OK) st = srt_lm_load_tokenizer(o->seq_tokenizer, &c->lm);   /* the weights are not mapped */
     const char *task = o->seq_task == SRT_DS_TASK_DIALOG ? "dialog" : "asr";
     if (st == SRT_OK && (o->seq_task == SRT_DS_TASK_ASR || o->seq_task == SRT_DS_TASK_DIALOG) &&
         !c->layout->chat.present)

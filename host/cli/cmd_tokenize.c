@@ -253,6 +253,8 @@ int srt_cmd_tokenize(int argc, char **argv) {
     }
     o.inputs = inputs;
     o.n_inputs = n_inputs;
+    if (dry && sequences && (o.seq_task == SRT_DS_TASK_INTERLEAVE || o.seq_task == SRT_DS_TASK_DIALOG))
+        USAGE_ERROR("--dry-run lists audio inputs: not with --task interleave or dialog");
     if (dry) { rc = dry_run(&o); goto out; }
     if (!o.model_dir || !o.out_dir) USAGE_ERROR("need -m MODEL_DIR and -o OUT_DIR");
     progress_printer pp = {0};

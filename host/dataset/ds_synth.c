@@ -437,6 +437,8 @@ srt_status ds_synth_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
         st = synthesize(&r, docs + first, end - first);
         if (st == SRT_OK) st = encode_segments(&r, docs + first, end - first);
         if (st == SRT_OK) st = write_shard(&r, &log, k, docs + first, end - first, &pr);
+        for (int64_t i = first; i < end; i++)   /* written: only the documents' text stays in memory */
+            for (int g = 0; g < docs[i].n_segs; g++) srt_codes_free(&docs[i].segs[g].codes);
         pr.wall_seconds = ds_now() - t0;
         if (st == SRT_OK && o->progress) o->progress(&pr, o->progress_user);
     }

@@ -7,7 +7,9 @@
  *                     (fsynced) to the done-log DIR/done-wI-ofN.log; --resume skips the ids logged there (kill -9
  *                     safe); --shard-index I --num-shards N takes lines j with j mod N = I (Slurm arrays);
  *                     --devices / --tp / --replicas spread the items over engine replicas (same output: every item
- *                     is seeded, by its "seed" or --seed, whatever replica or batch it lands in)
+ *                     is seeded, by its "seed" or --seed, whatever replica or batch it lands in); under mpirun /
+ *                     srun each process takes its node-local share of --devices and its world rank's shard
+ *                     (srt_launch_place_from_env)
  * Exit codes: 0 ok, 1 a failure (model, I/O, a failed request or a bad jsonl line), 2 bad arguments. */
 #include "snacrt.h"
 #include "snacrt_tts.h"
@@ -45,7 +47,10 @@ static const char *USAGE =
     "  --devices LIST --tp N --replicas N   replicas over devices (cuda:0-3: each --tp consecutive devices one\n"
     "                            replica, tensor parallel) or CPU thread groups (cpu --replicas N)\n"
     "  --resume                  (--input) skip the items in OUTDIR's done-log of this shard\n"
-    "  --shard-index I --num-shards N   (--input) be worker I of N: lines j with j mod N = I (default 0 of 1)\n";
+    "  --shard-index I --num-shards N   (--input) be worker I of N: lines j with j mod N = I (default 0 of 1;\n"
+    "                            under mpirun / srun: the process's world rank of the world size)\n"
+    "  under mpirun / srun (--input) --devices lists the GPUs of a node: each process takes its share by its\n"
+    "  node-local rank (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID of the local size)\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -155,6 +160,8 @@ typedef struct options {
     const char *audio_text, *instructions;
     int stream, threads, max_running, tp, replicas, resume, shard_index, num_shards;
     double speed;
+    int shards_given;                 /* --num-shards on the command line (else a launcher's world) */
+    char local_devices[512];          /* under a launcher: this process's share of --devices */
     srt_sampling_params sp;
 } options;
 
@@ -221,6 +228,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (o->text || o->stream || o->audio)
             return cli_usage_error("tts", USAGE, "--input takes no TEXT, --stream, --audio or --audio-text");
         if (!o->out) return cli_usage_error("tts", USAGE, "--input needs -o OUTDIR");
+        o->shards_given = o->num_shards > 0;
         if (!o->num_shards) o->num_shards = 1;
         if (o->shard_index >= o->num_shards) return cli_usage_error("tts", USAGE, "--shard-index must be < --num-shards");
     } else {
@@ -229,6 +237,28 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!o->stream == !o->out) return cli_usage_error("tts", USAGE, "need exactly one of -o FILE and --stream");
     }
     return 0;
+}
+
+/* Under mpirun / srun (--input): this process takes its node-local share of --devices and, unless --num-shards
+ * says otherwise, the shard of its world rank. */
+static srt_status apply_launcher(options *o) {
+    srt_launch_place p;
+    srt_status st = srt_launch_place_from_env(&p);
+    if (st != SRT_OK || !p.found) return st;
+    if (!o->shards_given) {
+        o->shard_index = p.world_rank;
+        o->num_shards = p.world_size;
+    }
+    if (o->devices && p.local_size > 1) {
+        st = srt_launch_local_devices(o->devices, o->tp, p.local_rank, p.local_size, o->local_devices,
+                                      sizeof o->local_devices);
+        if (st != SRT_OK) return st;
+        o->devices = o->local_devices;
+    }
+    fprintf(stderr, "snacrt tts: launcher (%s): process %d of %d, %d of %d on its node: devices %s, shard %d of %d\n",
+            p.source, p.world_rank, p.world_size, p.local_rank, p.local_size, o->devices ? o->devices : "(--device)",
+            o->shard_index, o->num_shards);
+    return SRT_OK;
 }
 
 static srt_status start_engine(const options *o, srt_tts_engine **e) {
@@ -577,7 +607,8 @@ int srt_cmd_tts(int argc, char **argv) {
         return 1;
     signal(SIGPIPE, SIG_IGN);                 /* a closed --stream pipe is a write error, not a kill */
     srt_tts_engine *e = NULL;
-    srt_status st = start_engine(&o, &e);
+    srt_status st = o.input ? apply_launcher(&o) : SRT_OK;
+    if (st == SRT_OK) st = start_engine(&o, &e);
     if (st != SRT_OK) return cli_fail("tts", st);
     rc = o.input ? run_batch(&o, e) : run_single(&o, e);
     srt_tts_engine_free(e);

@@ -68,6 +68,9 @@ typedef struct srt_tts_request {
     const char *audio_text;         /* optional transcript of audio_in: voice cloning, the clip and its transcript
                                        placed as a prior exchange as the layout's "clone" section defines (needs
                                        audio_in; a layout without "clone": SRT_ERR_UNSUPPORTED) */
+    const char *instructions;       /* optional (OpenAI's "instructions", e.g. "speak slowly"): placed into the
+                                       prompt where the layout has a slot for them (srt_tts_takes_instructions),
+                                       else left out; at most the text's length limit */
 } srt_tts_request;
 
 typedef struct srt_tts_stats {
@@ -146,6 +149,12 @@ const char *const *srt_tts_voice_aliases(const srt_tts_engine *engine);
 /* additions (H4): the streaming decoder's lookahead in frame groups, and the samples per frame group. */
 int srt_tts_lookahead(const srt_tts_engine *engine);
 int64_t srt_tts_group_samples(const srt_tts_engine *engine);
+/* Does the layout place a request's instructions into its prompt (clone: a voice-cloning request, audio_text
+ * set)? 0: they are accepted and left out (layouts/README.md, "Instructions"). */
+int srt_tts_takes_instructions(const srt_tts_engine *engine, int clone);
+/* The layout's "tags": in-text markup the model was trained on (orpheus: "<laugh>", "<sigh>", ...), as hints for
+ * users; NULL-terminated, owned by the engine (empty when the layout lists none). */
+const char *const *srt_tts_tags(const srt_tts_engine *engine);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@ typedef struct tts_req {
     char **pieces; int n_pieces;       /* the text cut at sentence boundaries */
     float *audio_in; int64_t n_audio_in; int audio_rate;
     char *audio_text;                  /* transcript of audio_in (voice cloning) or NULL */
+    char *instructions;                /* srt_tts_request.instructions or NULL */
     int cancel;                        /* set by srt_tts_cancel (engine thread reads it under the lock) */
     double t_submit;                   /* ms, monotonic */
 

@@ -23,8 +23,12 @@
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
  * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
  * --precision fp32|tf32|bf16: the codec's dense convs (srt_codec_options.precision; default fp32).
+ * --sample-blocks K (or env CUDASIM_SAMPLE_BLOCKS=K): sampled mode (tests/cudasim/sample.cpp): per launch only K
+ *   representative blocks run and the counters are scaled to the grid; every run's JSON says "sampled_blocks": K
+ *   (0: every block ran) and every launch its blocks_run. For large shapes that do not finish otherwise; the
+ *   figures are approximate (bench/GPU_MODEL.md says where) and no output value is right.
  * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] [--prompt-len N] [--precision P]
- *                        [--decode-context N] [--attn-context N] [--lm 1b,3b] [--lm-layers 1|2 (one of the two runs: split a long
+ *                        [--decode-context N] [--attn-context N] [--lm 1b,3b] [--sample-blocks K] [--batches 1,8,64,256] [--lm-layers 1|2 (one of the two runs: split a long
  *                        run over two processes)] [--arch 24khz,32khz,44khz] */
 #include "snacrt.h"
 #include "bench_common.h"
@@ -45,15 +49,30 @@ int main(void) {
     return 0;
 }
 #else
+static const char *g_precision = NULL;   /* --precision: the codec's dense convs (fp32 | tf32 | bf16) */
+
+/* The settings a run was made with: the codec precision and the opt-in environment flags of the cuda backend
+ * (gpu_model.py keeps runs with different settings apart). */
+static void settings(char *out, size_t cap) {
+    static const char *flags[] = {"SNACRT_CUDA_BF16_GEMM", "SNACRT_CUDA_TF32", "SNACRT_KV_DTYPE"};
+    int n = snprintf(out, cap, "precision=%s", g_precision ? g_precision : "default");
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0] && n > 0 && (size_t)n < cap; i++) {
+        const char *v = getenv(flags[i]);
+        if (v && *v && !strpbrk(v, "\"\\")) n += snprintf(out + n, cap - (size_t)n, " %s=%s", flags[i], v);
+    }
+}
+
 static void print_run(const char *workload, const char *model, int batch, double audio_s, int layers, int vocab,
                       int tokens, double seconds) {
     cudasim_host_stats h;
     cudasim_host_stats_get(&h);
+    char set[256];
+    settings(set, sizeof set);
     printf("{\"workload\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"audio_s\":%.4f,\"layers\":%d,\"vocab\":%d,"
-           "\"tokens\":%d,\"sim_seconds\":%.2f,\"host\":{\"launches\":%llu,\"gemms\":%llu,\"graph_launches\":%llu,"
+           "\"tokens\":%d,\"sim_seconds\":%.2f,\"sampled_blocks\":%d,\"settings\":\"%s\",\"host\":{\"launches\":%llu,\"gemms\":%llu,\"graph_launches\":%llu,"
            "\"h2d_bytes\":%llu,\"h2d_sync\":%llu,\"h2d_async\":%llu,\"d2h_bytes\":%llu,\"d2h_sync\":%llu,"
            "\"d2h_async\":%llu,\"d2d_bytes\":%llu,\"stream_syncs\":%llu,\"device_syncs\":%llu,\"event_syncs\":%llu},"
-           "\"launches\":[", workload, model, batch, audio_s, layers, vocab, tokens, seconds,
+           "\"launches\":[", workload, model, batch, audio_s, layers, vocab, tokens, seconds, cudasim_get_sample_blocks(), set,
            (unsigned long long)h.launches, (unsigned long long)h.gemms, (unsigned long long)h.graph_launches,
            (unsigned long long)h.h2d_bytes, (unsigned long long)h.h2d_sync, (unsigned long long)h.h2d_async,
            (unsigned long long)h.d2h_bytes, (unsigned long long)h.d2h_sync, (unsigned long long)h.d2h_async,
@@ -63,7 +82,7 @@ static void print_run(const char *workload, const char *model, int batch, double
     for (size_t i = 0; i < n; i++) {
         const cudasim_launch_stats *s = cudasim_launch_stats_at(i);
         printf("%s[\"%s\",%u,%u,%u,%u,%u,%u,%llu,%llu,%d,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
-               "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.0f,%d]",
+               "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%.0f,%d,%llu]",
                i ? "," : "", s->name, s->grid[0], s->grid[1], s->grid[2], s->block[0], s->block[1], s->block[2],
                (unsigned long long)s->dyn_smem, (unsigned long long)s->static_smem, s->is_gemm, s->unit,
                (unsigned long long)s->gld_bytes, (unsigned long long)s->gst_bytes,
@@ -74,14 +93,13 @@ static void print_run(const char *workload, const char *model, int batch, double
                (unsigned long long)s->sh_wavefronts, (unsigned long long)s->local_bytes,
                (unsigned long long)s->atomics, (unsigned long long)s->atomic_requests,
                (unsigned long long)s->atomic_same_addr, (unsigned long long)s->barriers,
-               (unsigned long long)s->threads, (unsigned long long)s->ld4_lanes, s->flops, s->in_graph);
+               (unsigned long long)s->threads, (unsigned long long)s->ld4_lanes, s->flops, s->in_graph,
+               (unsigned long long)s->blocks_run);
     }
     printf("]}\n");
     fflush(stdout);
     cudasim_counters_reset();
 }
-
-static const char *g_precision = NULL;   /* --precision: the codec's dense convs (fp32 | tf32 | bf16) */
 
 static int codec_runs(const char *argv0, const char *models, const char *arch, double seconds, int stream) {
     char dir[PATH_MAX];
@@ -140,7 +158,7 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
             if (!rc && srt_codec_stream_push(batch, st, chunk, fin, aout, nout) != SRT_OK) rc = 1;
             if (!rc)
                 print_run("codec_stream", arch, batch, (double)srt_codec_stream_group_samples(st[0]) / info.sample_rate,
-                          0, 0, 0, now_s() - t0);
+                          0, 0, groups, now_s() - t0);   /* tokens: groups before a stream's first audio */
             for (int b = 0; b < batch; b++) {
                 free(aout[b]);
                 for (int l = 0; l < L; l++) free(chunk[b].codes[l]);
@@ -158,6 +176,9 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
     return rc;
 }
 
+#define MAX_DECODE_BATCH 256
+#define PREFILL_CHUNK_TOKENS 4096
+
 static int make_lm(const char *argv0, const char *models, const char *dims, int layers, int vocab, char *dir,
                    size_t cap) {
     snprintf(dir, cap, "%s/llama_%s_l%d_v%d", models, dims, layers, vocab);
@@ -166,8 +187,8 @@ static int make_lm(const char *argv0, const char *models, const char *dims, int 
     return bench_make_model("bench_gpu_model", argv0, models, dir, "make_llama_model", args);
 }
 
-static int lm_runs(const char *argv0, const char *models, const char *dims, int vocab, int prompt_len,
-                   int decode_prompt, const int *batches, int n_batches, int only_layers) {
+static int lm_runs(const char *argv0, const char *models, const char *dims, int vocab, const int *prompt_lens,
+                   int n_prompts, int decode_prompt, const int *batches, int n_batches, int only_layers) {
     int rc = 0;
     for (int layers = 1; layers <= 2 && !rc; layers++) {
         if (only_layers && layers != only_layers) continue;
@@ -175,9 +196,15 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
         if (make_lm(argv0, models, dims, layers, vocab, dir, sizeof dir)) return 1;
         int max_batch = 1;
         for (int i = 0; i < n_batches; i++) max_batch = batches[i] > max_batch ? batches[i] : max_batch;
-        int max_tokens = prompt_len > max_batch * decode_prompt ? prompt_len : max_batch * decode_prompt;
+        int prompt_len = 1;
+        for (int i = 0; i < n_prompts; i++) prompt_len = prompt_lens[i] > prompt_len ? prompt_lens[i] : prompt_len;
+        /* the decode contexts are prefilled PREFILL_CHUNK_TOKENS at a time (bounded activations at batch 256) */
+        int chunk_seqs = PREFILL_CHUNK_TOKENS / decode_prompt > 0 ? PREFILL_CHUNK_TOKENS / decode_prompt : 1;
+        int max_tokens = prompt_len > chunk_seqs * decode_prompt ? prompt_len : chunk_seqs * decode_prompt;
+        if (max_tokens < max_batch) max_tokens = max_batch;
+        int64_t per_seq = ((int64_t)decode_prompt + 3 + 15) / 16 * 16 + 16;
         srt_lm_options opts = {.backend = "cuda", .kv_block_size = 16,
-                               .kv_max_tokens = (int64_t)max_tokens + (int64_t)max_batch * 16 + 64,
+                               .kv_max_tokens = (int64_t)max_batch * per_seq + prompt_len + 64,
                                .max_batch_tokens = max_tokens};
         srt_lm *lm = NULL;
         if (srt_lm_load(dir, &opts, &lm) != SRT_OK) {
@@ -187,14 +214,17 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
         int n_prompt = prompt_len > decode_prompt ? prompt_len : decode_prompt;
         int32_t *prompt = malloc(sizeof(int32_t) * (size_t)n_prompt);
         for (int i = 0; i < n_prompt; i++) prompt[i] = (int32_t)((i * 7919 + 13) % vocab);
-        int seqs[64], lens[64];
-        const int32_t *toks[64];
-        int32_t next[64];
+        int seqs[MAX_DECODE_BATCH], lens[MAX_DECODE_BATCH];
+        const int32_t *toks[MAX_DECODE_BATCH];
+        int32_t next[MAX_DECODE_BATCH];
         /* one decode step per batch, each sequence at decode_prompt + 3 tokens of context */
         for (int bi = 0; bi < n_batches && !rc; bi++) {
             int B = batches[bi];
             for (int b = 0; b < B; b++) { srt_lm_seq_open(lm, &seqs[b]); toks[b] = prompt; lens[b] = decode_prompt; }
-            if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
+            for (int b0 = 0; b0 < B && !rc; b0 += chunk_seqs)
+                if (srt_lm_forward(lm, B - b0 < chunk_seqs ? B - b0 : chunk_seqs, seqs + b0, toks + b0, lens + b0, 0,
+                                   NULL) != SRT_OK)
+                    rc = 1;
             for (int b = 0; b < B; b++) { next[b] = 1 + b; toks[b] = &next[b]; lens[b] = 1; }
             for (int s = 0; s < 2 && !rc; s++)   /* untimed: a CUDA device records its decode graph here */
                 if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
@@ -204,15 +234,17 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
             if (!rc) print_run("lm_decode", dims, B, 0, layers, vocab, decode_prompt + 3, now_s() - t0);
             for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
         }
-        /* prefill of prompt_len tokens, batch 1 */
-        if (!rc) srt_lm_seq_open(lm, &seqs[0]);
-        toks[0] = prompt;
-        lens[0] = prompt_len;
-        cudasim_counters_reset();
-        double t0 = now_s();
-        if (!rc && srt_lm_forward(lm, 1, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
-        if (!rc) print_run("lm_prefill", dims, 1, 0, layers, vocab, prompt_len, now_s() - t0);
-        if (!rc) srt_lm_seq_close(lm, seqs[0]);
+        /* prefill of each prompt length, batch 1 */
+        for (int pi = 0; pi < n_prompts && !rc; pi++) {
+            srt_lm_seq_open(lm, &seqs[0]);
+            toks[0] = prompt;
+            lens[0] = prompt_lens[pi];
+            cudasim_counters_reset();
+            double t0 = now_s();
+            if (srt_lm_forward(lm, 1, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;
+            if (!rc) print_run("lm_prefill", dims, 1, 0, layers, vocab, prompt_lens[pi], now_s() - t0);
+            srt_lm_seq_close(lm, seqs[0]);
+        }
         if (rc) fprintf(stderr, "bench_gpu_model: lm %s: %s\n", dims, srt_last_error());
         free(prompt);
         srt_lm_free(lm);
@@ -276,14 +308,18 @@ static int attn_runs(int ctx, const int *batches, int n_batches) {
 
 int main(int argc, char **argv) {
     const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
-    int smoke = 0, prompt_len = 512, decode_prompt = 1, only_layers = 0, attn_ctx = 1000;
+    int smoke = 0, decode_prompt = 1, only_layers = 0, attn_ctx = 1000;
+    const char *prompt_arg = "512";   /* prefill lengths, comma separated */
+    int prompt_lens[8], n_prompts = 0;
     const char *batches_arg = "1,8,16";
+    const char *sample_env = getenv("CUDASIM_SAMPLE_BLOCKS");
+    int sample = sample_env ? atoi(sample_env) : 0;   /* sampled mode: blocks per launch (0: every block) */
     double seconds = 0.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--prompt-len") && i + 1 < argc) prompt_len = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--prompt-len") && i + 1 < argc) prompt_arg = argv[++i];
         else if (!strcmp(argv[i], "--decode-context") && i + 1 < argc) decode_prompt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lm") && i + 1 < argc) lm_dims = argv[++i];
         else if (!strcmp(argv[i], "--lm-layers") && i + 1 < argc) only_layers = atoi(argv[++i]);
@@ -291,45 +327,51 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches_arg = argv[++i];
         else if (!strcmp(argv[i], "--attn-context") && i + 1 < argc) attn_ctx = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) g_precision = argv[++i];
+        else if (!strcmp(argv[i], "--sample-blocks") && i + 1 < argc) sample = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--smoke")) smoke = 1;
         else {
             fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] "
                             "[--prompt-len N] [--attn-context N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] "
-                            "[--batches 1,8,16] [--arch 24khz,...] [--precision fp32|tf32|bf16]\n");
+                            "[--batches 1,8,16] [--arch 24khz,...] [--precision fp32|tf32|bf16] [--sample-blocks K]\n");
             return 2;
         }
     }
-    if (prompt_len < 1 || decode_prompt < 1 || prompt_len > 4096 || decode_prompt > 4096 || attn_ctx < 1 ||
-        attn_ctx > 131072) {
-        fprintf(stderr, "bench_gpu_model: --prompt-len and --decode-context in [1, 4096], --attn-context in "
-                        "[1, 131072]\n");
+    char list[128];
+    snprintf(list, sizeof list, "%s", prompt_arg);
+    for (char *sv = NULL, *p = strtok_r(list, ",", &sv); p && n_prompts < 8; p = strtok_r(NULL, ",", &sv))
+        prompt_lens[n_prompts++] = atoi(p);
+    int bad_prompt = n_prompts == 0;
+    for (int i = 0; i < n_prompts; i++) bad_prompt |= prompt_lens[i] < 1 || prompt_lens[i] > 4096;
+    if (bad_prompt || decode_prompt < 1 || decode_prompt > 4096 || attn_ctx < 1 || attn_ctx > 131072) {
+        fprintf(stderr, "bench_gpu_model: --prompt-len (a comma list) and --decode-context in [1, 4096], "
+                        "--attn-context in [1, 131072]\n");
         return 2;
     }
     setenv("CUDASIM_GEMM_SKIP", "1", 1);
     cudasim_counters_enable(1);
+    cudasim_set_sample_blocks(sample);
     if (smoke) {
         seconds = seconds < 0.05 ? seconds : 0.05;
-        prompt_len = prompt_len < 16 ? prompt_len : 16;
+        for (int i = 0; i < n_prompts; i++) prompt_lens[i] = prompt_lens[i] < 16 ? prompt_lens[i] : 16;
         decode_prompt = decode_prompt < 8 ? decode_prompt : 8;
         archs = "24khz";
         lm_dims = "tiny";
     }
     int rc = 0;
-    char list[128];
     if (!*only || !strcmp(only, "codec")) {
         snprintf(list, sizeof list, "%s", archs);
         for (char *sv = NULL, *a = strtok_r(list, ",", &sv); a; a = strtok_r(NULL, ",", &sv))
             rc |= codec_runs(argv[0], models, a, seconds, !smoke);
     }
     if (!*only || !strcmp(only, "lm")) {
-        int dec[8], n_dec = 0;         /* decode batches (gpu_model.py extrapolates 64 from 8 and 16) */
+        int dec[8], n_dec = 0;   /* decode batches (gpu_model.py extrapolates 64 from 8 and 16 when 64 is not run) */
         snprintf(list, sizeof list, "%s", batches_arg);
         for (char *sv = NULL, *b = strtok_r(list, ",", &sv); b && n_dec < 8; b = strtok_r(NULL, ",", &sv))
-            if (atoi(b) >= 1 && atoi(b) <= 64) dec[n_dec++] = atoi(b);
+            if (atoi(b) >= 1 && atoi(b) <= MAX_DECODE_BATCH) dec[n_dec++] = atoi(b);
         snprintf(list, sizeof list, "%s", lm_dims);
         for (char *sv = NULL, *d = strtok_r(list, ",", &sv); d; d = strtok_r(NULL, ",", &sv))
-            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_len, decode_prompt, dec, n_dec,
-                          only_layers);
+            rc |= lm_runs(argv[0], models, d, strcmp(d, "tiny") ? 4096 : 512, prompt_lens, n_prompts, decode_prompt,
+                          dec, n_dec, only_layers);
     }
     if (!*only || !strcmp(only, "attn")) {
         const int attn_b[] = {1, 8, 64};

@@ -9,7 +9,7 @@ import argparse, json, math, os, re, subprocess, sys
 
 FIELDS = ("name gx gy gz bx by bz dyn_smem static_smem is_gemm unit gld_bytes gst_bytes gld_req gst_req gld_sec "
           "gst_sec gld_uniq gst_uniq sh_req sh_bytes sh_wave local_bytes atomics atomic_req atomic_same barriers "
-          "threads ld4 flops in_graph").split()
+          "threads ld4 flops in_graph blocks_run").split()
 COUNTS = FIELDS[9:]   # summed / scaled fields (is_gemm, unit, in_graph are flags: kept)
 FLAGS = ("is_gemm", "unit", "in_graph")
 # FLOPs of kernels (cuBLAS calls are exact): 2 per f32 operand load where each loaded float feeds one FMA with a
@@ -28,7 +28,9 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # gemm_small_m.cuh loads SM_COLS x SM_UNROLL = 8 weight vectors per lane before the first FMA.
 LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
-ORPHEUS_TOKENS_PER_S = 82.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
+DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
+TYPICAL_PROMPT_TOKENS = 64    # an Orpheus TTS prompt: voice name + a sentence + the special tokens
+ORPHEUS_TOKENS_PER_S = 24000 * 7 / 2048.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,
                   "head_dim": 64},
            "3b": {"label": "Orpheus-3B", "layers": 28, "vocab": 156940, "params": 3.3e9, "kv_heads": 8,
@@ -62,6 +64,7 @@ def load_ptxas(path):
 
 def launch_dict(rec):
     d = dict(zip(FIELDS, rec))
+    d.setdefault("blocks_run", d["gx"] * d["gy"] * d["gz"])   # runs from before sampled mode: every block ran
     d["name"] = d["name"].replace("StridedBatched", "")   # batch 1 calls cublasSgemm, batch > 1 the strided form
     return d
 
@@ -227,6 +230,8 @@ def main():
     ap.add_argument("--ptxas", default="build/ptxas_sm90.txt")
     ap.add_argument("--roofline", default=None)
     ap.add_argument("--kernels", type=int, default=12, help="kernels listed per workload")
+    ap.add_argument("--figures", action="store_true", help="print the headline figures as a markdown table "
+                    "(bench/GPU_MODEL.md section 6) instead of the JSON")
     ap.add_argument("--kv-context", type=int, default=512,
                     help="decode: add the bf16 KV-cache reads of this many tokens per sequence beyond the simulated "
                          "context, at HBM bandwidth, read once (optimistic)")
@@ -244,15 +249,22 @@ def main():
         if "launches" not in j:
             continue
         j["launches"] = [launch_dict(r) for r in j["launches"]]
+        j.setdefault("settings", DEFAULT_SETTINGS)
+        j.setdefault("sampled_blocks", 0)
         runs.append(j)
+    # a run made again (same workload, model, batch, layers, tokens, audio, settings) replaces the earlier line
+    keyed = {}
+    for j in runs:
+        keyed[tuple(j.get(k) for k in ("workload", "model", "batch", "layers", "tokens", "audio_s", "settings"))] = j
+    runs = list(keyed.values())
     find = lambda **kw: [r for r in runs if all(r.get(k) == v for k, v in kw.items())]
     out = {"device": dev["name"], "ptxas": "captured" if ptx else "unknown registers (no ptxas file)",
            "model": "bench/GPU_MODEL.md", "workloads": []}
     W = out["workloads"]
     # codec: batch 1 and 2 simulated, counters affine in the batch
     for wl in ("codec_encode", "codec_decode", "codec_stream"):
-        for arch in sorted({r["model"] for r in find(workload=wl)}):
-            r = {x["batch"]: x for x in find(workload=wl, model=arch)}
+        for arch, st in sorted({(r["model"], r["settings"]) for r in find(workload=wl)}):
+            r = {x["batch"]: x for x in find(workload=wl, model=arch, settings=st)}
             if 1 not in r or 2 not in r:
                 continue
             for B in ((1, 64) if wl == "codec_stream" else (1, 16, 64)):
@@ -263,6 +275,8 @@ def main():
                 t = kt + ht
                 audio = run["audio_s"] * B
                 w = {"workload": wl, "model": "snac_" + arch, "batch": B, "audio_s_per_item": run["audio_s"],
+                     "settings": st, "precision": precision_of(st), "sampled_blocks": max(r[1]["sampled_blocks"],
+                                                                                           r[2]["sampled_blocks"]),
                      "scaled": "simulated" if B in r else "counters extrapolated from batch 1 and 2 (affine in batch)",
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls),
                      "x_real_time": audio / t, "host": run["host"]}
@@ -271,33 +285,39 @@ def main():
                 w["fraction_of_tensor_core_peak"] = flops / t / dev["tf32_flops"] if t else None
                 if wl == "codec_stream":
                     w["push_ms"] = t * 1e3
+                    w["first_audio_groups"] = run["tokens"] or 3   # 1 + lookahead (older runs: 24 kHz's 3)
                     w["realtime_streams"] = B * run["audio_s"] / t
                 w["kernels"] = dict(list(per_kernel(ls).items())[:args.kernels])
                 W.append(w)
     # LM: 1 and 2 layers -> full depth; decode batch 1, 8, 16 simulated, 64 affine from 8 and 16
-    for dims in sorted({r["model"] for r in find(workload="lm_decode")}):
+    for dims, st in sorted({(r["model"], r["settings"]) for r in find(workload="lm_decode") +
+                            find(workload="lm_prefill")}):
         full = FULL_LM[dims]
         for wl in ("lm_decode", "lm_prefill"):
             byb = {}
-            for r1 in find(workload=wl, model=dims, layers=1):
-                r2 = [x for x in find(workload=wl, model=dims, layers=2) if x["batch"] == r1["batch"]]
+            for r1 in find(workload=wl, model=dims, layers=1, settings=st):
+                r2 = [x for x in find(workload=wl, model=dims, layers=2, settings=st)
+                      if x["batch"] == r1["batch"] and x["tokens"] == r1["tokens"]]
                 if r2:
                     fr = full_depth_lm(r1, r2[0], dims)
                     if fr:
-                        byb[r1["batch"]] = fr
-            batches = sorted(byb)
-            if wl == "lm_decode" and 8 in byb and (16 in byb or 1 in byb):
+                        fr["sampled_blocks"] = max(r1["sampled_blocks"], r2[0]["sampled_blocks"])
+                        byb[r1["batch"] if wl == "lm_decode" else (1, r1["tokens"])] = fr
+            if wl == "lm_decode" and 64 not in byb and 8 in byb and (16 in byb or 1 in byb):
                 lo = 16 if 16 in byb else 1   # from 1 and 8: misses the decode GEMM's weight re-walk per 8 rows
                 byb[64] = extrapolate(byb[min(lo, 8)], byb[max(lo, 8)], min(lo, 8), max(lo, 8), 64)
                 if byb[64]:
+                    byb[64]["batch"] = 64
                     byb[64]["extrapolated"] = "from batch %d and %d%s" % (min(lo, 8), max(lo, 8), "" if lo == 16 else
                         " (approximate: the decode GEMM re-walks its weights per group of 8 rows, not counted)")
             byb = {b: r for b, r in byb.items() if r}
-            for B in sorted(b for b in byb if byb[b]):
-                run = byb[B]
+            for key in sorted(byb):
+                run = byb[key]
+                B = run["batch"]
                 ls, kt, ht = model_run(run, dev, ptx)
                 t = kt + ht
-                w = {"workload": wl, "model": full["label"], "dims": dims, "batch": B,
+                w = {"workload": wl, "model": full["label"], "dims": dims, "batch": B, "settings": st,
+                     "sampled_blocks": run.get("sampled_blocks", 0),
                      "scaled": "1- and 2-layer runs -> %d layers; LM head scaled %d -> %d rows%s" % (
                          full["layers"], run.get("vocab_sim", 4096 if dims != "tiny" else 512), full["vocab"],
                          "; counters extrapolated " + run["extrapolated"] if run.get("extrapolated") else ""),
@@ -334,6 +354,7 @@ def main():
         moved = sum(x["bytes_moved"] for x in attn)
         at = sum(x["time_s"] for x in attn)
         W.append({"workload": "lm_attention", "model": r["model"], "batch": r["batch"], "context": r["tokens"],
+                  "settings": r["settings"], "sampled_blocks": r["sampled_blocks"],
                   "scaled": "one layer simulated; x %d layers for a step" % full["layers"],
                   "modeled_s": kt + ht, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": r["host"],
                   "attention_s_per_layer": at, "attention_s_per_step": at * full["layers"],
@@ -343,9 +364,74 @@ def main():
                   "attention_blocks": [x["blocks"] for x in attn], "sm_count": dev["sm_count"],
                   "kernels": dict(list(per_kernel(ls).items())[:args.kernels])})
     summarize(out, dev)
-    print(json.dumps(out, indent=1, default=lambda v: round(v, 6) if isinstance(v, float) else v))
+    if args.figures:
+        print("\n".join(figures_table(out, dev)))
+    else:
+        print(json.dumps(out, indent=1, default=lambda v: round(v, 6) if isinstance(v, float) else v))
     if args.roofline:
         write_roofline(out, dev, args.roofline)
+
+
+def precision_of(settings):
+    m = re.search(r"precision=(\S+)", settings or "")
+    return "fp32" if not m or m.group(1) == "default" else m.group(1)
+
+
+def interp(points, x):
+    """Piecewise-linear y(x) through sorted (x, y) points; straight-line extrapolation past either end. One point:
+    proportional to x."""
+    if len(points) == 1:
+        return points[0][1] * x / points[0][0]
+    i = next((k for k, p in enumerate(points) if x <= p[0]), len(points) - 1)
+    i = min(max(i, 1), len(points) - 1)
+    (x0, y0), (x1, y1) = points[i - 1], points[i]
+    return y0 + (y1 - y0) * (x - x0) / float(x1 - x0)
+
+
+def orpheus_load(W, settings=DEFAULT_SETTINGS, prompt_tokens=TYPICAL_PROMPT_TOKENS):
+    """Real-time Orpheus streams per GPU and time to first audio at that load (bench/GPU_MODEL.md, section 7).
+    B streams each need ORPHEUS_TOKENS_PER_S tokens and 1 s of audio per second: one decode step at batch B
+    serves every stream one token, so per wall second the GPU is busy
+        need(B) = 82.03 x step(B) + push(B) / g
+    (step(B): the modeled 3B decode step at batch B, piecewise linear between the simulated batches; push(B): the
+    modeled 24 kHz streaming push of one group for B streams, affine in B; g: seconds of audio per group).
+    streams = the largest B with need(B) <= 1. Time to first audio of a request joining that load:
+        TTFA = prefill(P) + 7 x G x step(B) + push(B)
+    (P: the prompt, TYPICAL_PROMPT_TOKENS; G: groups before a stream's first audio = 1 + the decoder's lookahead;
+    7 tokens per group), and the same at an idle GPU (B = 1)."""
+    dec = sorted((w["batch"], w["modeled_s"]) for w in W
+                 if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == settings)
+    cs = {w["batch"]: w for w in W if w["workload"] == "codec_stream" and w["model"] == "snac_24khz"
+          and w.get("settings") == DEFAULT_SETTINGS}
+    if not dec or 1 not in cs or 64 not in cs:
+        return None
+    g = cs[1]["audio_s_per_item"]
+    push = lambda B: cs[1]["modeled_s"] + (B - 1) * (cs[64]["modeled_s"] - cs[1]["modeled_s"]) / 63.0
+    step = lambda B: interp(dec, B)
+    need = lambda B: ORPHEUS_TOKENS_PER_S * step(B) + push(B) / g
+    streams = 0
+    for B in range(1, 4097):
+        if need(B) <= 1.0:
+            streams = B
+    out = {"realtime_orpheus_streams": streams, "decode_batches_simulated": [b for b, _ in dec],
+           "streams_note": "largest B with 82.03 x step(B) + push(B) / %.4f s <= 1 (%s)" % (
+               g, "within the simulated batches" if streams <= dec[-1][0] else
+               "extrapolated past batch %d: straight line through the last two batches" % dec[-1][0])}
+    if streams:
+        out.update(step_ms_at_streams=step(streams) * 1e3, lm_share_at_streams=ORPHEUS_TOKENS_PER_S * step(streams),
+                   codec_share_at_streams=push(streams) / g)
+    pf = sorted((w["tokens"], w["modeled_s"]) for w in W
+                if w["workload"] == "lm_prefill" and w.get("dims") == "3b" and w.get("settings") == settings)
+    if pf:
+        G = cs[1].get("first_audio_groups", 3)
+        prefill = interp(pf, prompt_tokens) if len(pf) > 1 else pf[0][1] * prompt_tokens / pf[0][0]
+        for label, B in (("idle", 1), ("at_streams", max(1, streams))):
+            out["time_to_first_audio_%s_s" % label] = prefill + 7 * G * step(B) + push(B)
+        out["time_to_first_audio_note"] = (
+            "prefill(%d tokens) %.1f ms + 7 x %d groups x step(B) + push(B); B = 1 (idle) or %d (at that load)%s" % (
+                prompt_tokens, prefill * 1e3, G, max(1, streams), "" if any(t == prompt_tokens for t, _ in pf) else
+                "; prefill interpolated from the %s-token runs" % ",".join(str(t) for t, _ in pf)))
+    return out
 
 
 def summarize(out, dev):
@@ -353,35 +439,66 @@ def summarize(out, dev):
     get = lambda **kw: next((w for w in W if all(w.get(k) == v for k, v in kw.items())), None)
     s = {}
     for wl in ("codec_encode", "codec_decode"):
-        w = get(workload=wl, model="snac_24khz", batch=64)
-        if w:
-            s[wl + "_24khz_b64_x_real_time"] = w["x_real_time"]
-    d1 = get(workload="lm_decode", dims="3b", batch=1)
-    if d1:
-        s["orpheus3b_decode_b1_tok_s"] = d1["tokens_per_s"]
-        s["orpheus3b_decode_b1_fraction_of_hbm"] = d1["fraction_of_hbm_bound"]
-    # real-time Orpheus streams per GPU: the best decode batch, sharing the GPU with the codec's streaming decode
-    best = None
-    st = get(workload="codec_stream", model="snac_24khz", batch=64)
-    codec_s_per_audio_s = (st["modeled_s"] / (64 * st["audio_s_per_item"])) if st else 0.0
-    for w in W:
-        if w["workload"] == "lm_decode" and w.get("dims") == "3b":
-            lm_s_per_audio_s = w["batch"] * ORPHEUS_TOKENS_PER_S / w["tokens_per_s"] / w["batch"]
-            streams = min(w["batch"], 1.0 / (lm_s_per_audio_s + codec_s_per_audio_s))
-            if best is None or streams > best[0]:
-                best = (streams, w["batch"])
-    if best:
-        s["realtime_orpheus_streams"] = best[0]
-        s["realtime_orpheus_streams_at_batch"] = best[1]
-    pf = get(workload="lm_prefill", dims="3b", batch=1)
-    cs = get(workload="codec_stream", model="snac_24khz", batch=1)
-    if pf and d1 and cs:
-        # first audio: prefill the prompt, decode 7 x (1 + lookahead) groups' tokens, one streaming push
-        look_groups = 2
-        s["time_to_first_audio_s"] = pf["modeled_s"] + 7 * (1 + look_groups) / d1["tokens_per_s"] + cs["modeled_s"]
-        s["time_to_first_audio_note"] = ("prefill of %d tokens + 7 tokens per group x (1 + %d lookahead groups) at "
-                                         "batch 1 + one streaming push" % (pf["tokens"], look_groups))
+        for prec in ("fp32", "tf32", "bf16"):
+            w = get(workload=wl, model="snac_24khz", batch=64, precision=prec)
+            if w:
+                s["%s_24khz_b64_x_real_time%s" % (wl, "" if prec == "fp32" else "_" + prec)] = w["x_real_time"]
+    for B in (1, 8, 64, 256):
+        d = get(workload="lm_decode", dims="3b", batch=B, settings=DEFAULT_SETTINGS)
+        if d:
+            s["orpheus3b_decode_b%d_tok_s" % B] = d["tokens_per_s"]
+            s["orpheus3b_decode_b%d_fraction_of_hbm" % B] = d["fraction_of_hbm_bound"]
+    pf = get(workload="lm_prefill", dims="3b", tokens=512, settings=DEFAULT_SETTINGS)
+    if pf:
+        s["orpheus3b_prefill_512_ms"] = pf["modeled_s"] * 1e3
+        s["orpheus3b_prefill_512_fraction_of_bf16_peak"] = pf["fraction_of_bf16_peak"]
+    for B in (1, 8, 64):
+        a = get(workload="lm_attention", model="3b-bf16", batch=B)
+        if a:
+            s["decode_attention_ctx%d_b%d_ms_per_step" % (a["context"], B)] = a["attention_s_per_step"] * 1e3
+    load = orpheus_load(W)
+    if load:
+        s.update(load)
+    sampled = sorted({w.get("sampled_blocks", 0) for w in W} - {0})
+    s["sampled_blocks"] = sampled[0] if len(sampled) == 1 else sampled if sampled else 0
     out["summary"] = s
+
+
+def figures_table(out, dev):
+    """The headline figures: one markdown row each (also in bench/ROOFLINE.md)."""
+    W, S = out["workloads"], out["summary"]
+    samp = lambda w: " (sampled, K=%d)" % w["sampled_blocks"] if w.get("sampled_blocks") else ""
+    L = ["| figure | modeled (%s) | physical bound | fraction | how |" % dev["name"], "|---|---|---|---|---|"]
+    for w in W:
+        if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == DEFAULT_SETTINGS:
+            L.append("| Orpheus-3B decode, batch %d, context %d | %s tok/s (%.2f ms/step) | %s tok/s (HBM) | %.2f | %s%s |"
+                     % (w["batch"], w["kv_context"], fmt(w["tokens_per_s"]), w["modeled_s"] * 1e3,
+                        fmt(w["hbm_bound_tokens_per_s"]), w["fraction_of_hbm_bound"], w["scaled"], samp(w)))
+    for w in W:
+        if w["workload"] == "lm_prefill" and w.get("dims") == "3b" and w.get("settings") == DEFAULT_SETTINGS:
+            L.append("| Orpheus-3B prefill, %d tokens | %.1f ms (%s tok/s) | %.2f ms (bf16 peak) | %.3f | %s%s |" % (
+                w["tokens"], w["modeled_s"] * 1e3, fmt(w["tokens_per_s"]), w["flops"] / dev["bf16_flops"] * 1e3,
+                w["fraction_of_bf16_peak"], w["scaled"], samp(w)))
+    for w in W:
+        if w["workload"] == "lm_attention" and w["model"] == "3b-bf16":
+            L.append("| decode attention, context %d, batch %d, bf16 KV | %.2f ms/step (28 layers) | %.3f ms (KV once) "
+                     "| %.2f | %s%s |" % (w["context"], w["batch"], w["attention_s_per_step"] * 1e3,
+                                          w["hbm_bound_s_per_step"] * 1e3, w["fraction_of_hbm_bound"], w["scaled"],
+                                          samp(w)))
+    for w in W:
+        if w["workload"] in ("codec_encode", "codec_decode") and w["model"] == "snac_24khz" and w["batch"] == 64:
+            bound = w["batch"] * w["audio_s_per_item"] / max(w["flops"] / dev["tf32_flops"], 1e-12)
+            L.append("| 24 kHz %s, batch 64, %s | %sx real time | %sx (TF32 peak) | %.3f | %s%s |" % (
+                w["workload"][6:], w["precision"], fmt(w["x_real_time"]), fmt(bound), w["x_real_time"] / bound,
+                w["scaled"], samp(w)))
+    if "realtime_orpheus_streams" in S:
+        L.append("| real-time Orpheus streams per GPU (default settings) | %d | - | - | %s |" % (
+            S["realtime_orpheus_streams"], S["streams_note"]))
+    for k, label in (("time_to_first_audio_idle_s", "idle GPU"), ("time_to_first_audio_at_streams_s", "at that load")):
+        if k in S:
+            L.append("| time to first audio, %s | %.0f ms | - | - | %s |" % (label, S[k] * 1e3,
+                                                                          S["time_to_first_audio_note"]))
+    return L
 
 
 def write_roofline(out, dev, path):
@@ -414,6 +531,7 @@ def write_roofline(out, dev, path):
             L.append("| %s | %s | %d | %s tok/s (%.1f ms) | %s tok/s (bf16) | %.3f | %d | %s |" % (
                 w["workload"], w["model"], w["batch"], fmt(w["tokens_per_s"]), w["modeled_s"] * 1e3,
                 fmt(w["tokens"] / bt) if bt else "-", w["fraction_of_bf16_peak"] or 0, w["launches"], w["scaled"]))
+    L += ["", "## Headline figures (`gpu_model.py --figures`)", ""] + figures_table(out, dev)
     L += ["", "## Summary", ""]
     for k, v in out["summary"].items():
         L.append("- %s: %s" % (k, fmt(v) if isinstance(v, float) else v))

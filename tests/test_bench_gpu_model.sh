@@ -30,6 +30,7 @@ for w in W:
 enc = [w for w in W if w["workload"] == "codec_encode" and w["batch"] == 64][0]
 assert enc["x_real_time"] > 0 and "extrapolated" in enc["scaled"]
 assert any(k.startswith("cublasSgemm") for k in enc["kernels"]), list(enc["kernels"])
+assert j["summary"]["sampled_blocks"] == 0 and all(w["sampled_blocks"] == 0 for w in W), "full simulation expected"
 dec = [w for w in W if w["workload"] == "lm_decode" and w["batch"] == 1][0]
 assert dec["tokens_per_s"] > 0 and dec["host"]["graph_launches"] >= 1
 text = open(sys.argv[2]).read()

@@ -15,6 +15,7 @@
 #include "cudasim.h"
 #include "cudasim_api.h"
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,12 +42,34 @@ struct Warp {
     uint32_t used[NKIND];
 };
 struct Lane { uint32_t k[NKIND]; };
-struct Bitmap { std::vector<uint64_t> rd, wr; bool touched = false; };
+struct Bitmap {
+    std::vector<uint64_t> rd, wr;
+    bool touched = false;
+    /* per kind (0 read, 1 write): distinct sectors this launch, the count at the last block end, the weighted
+     * estimate (sampled mode: each block's new sectors x its weight), lowest and highest sector index touched */
+    uint64_t n[2] = {0, 0}, mark[2] = {0, 0}, lo[2] = {UINT64_MAX, UINT64_MAX}, hi[2] = {0, 0};
+    double est[2] = {0, 0};
+};
+/* Counters that sampled mode scales (the rest: config, flags, footprint estimated per allocation). */
+const size_t kScaled[] = {
+    offsetof(cudasim_launch_stats, gld_bytes), offsetof(cudasim_launch_stats, gst_bytes),
+    offsetof(cudasim_launch_stats, gld_requests), offsetof(cudasim_launch_stats, gst_requests),
+    offsetof(cudasim_launch_stats, gld_sectors), offsetof(cudasim_launch_stats, gst_sectors),
+    offsetof(cudasim_launch_stats, sh_requests), offsetof(cudasim_launch_stats, sh_bytes),
+    offsetof(cudasim_launch_stats, sh_wavefronts), offsetof(cudasim_launch_stats, local_bytes),
+    offsetof(cudasim_launch_stats, atomics), offsetof(cudasim_launch_stats, atomic_requests),
+    offsetof(cudasim_launch_stats, atomic_same_addr), offsetof(cudasim_launch_stats, barriers),
+    offsetof(cudasim_launch_stats, ld4_lanes), offsetof(cudasim_launch_stats, threads)};
+const size_t kNScaled = sizeof kScaled / sizeof kScaled[0];
+inline uint64_t &field(cudasim_launch_stats &s, size_t off) { return *reinterpret_cast<uint64_t *>(reinterpret_cast<char *>(&s) + off); }
 
 bool g_enabled = false, g_env_read = false;
 std::vector<cudasim_launch_stats> g_launches;
 cudasim_host_stats g_host;
 cudasim_launch_stats g_cur;
+cudasim_launch_stats g_block_snap;   /* g_cur when the running block began */
+double g_extra[sizeof kScaled / sizeof kScaled[0]];   /* sampled mode: sum of (weight - 1) x each block's delta */
+bool g_weighted = false;             /* some block of this launch had a weight other than 1 */
 bool g_in_launch = false;
 std::vector<Warp> g_warps;
 std::vector<Lane> g_lanes;
@@ -112,6 +135,9 @@ bool global_access(uintptr_t a, size_t size, bool store) {
         if (bit / 64 < bits.size() && !(bits[bit / 64] >> (bit % 64) & 1u)) {
             bits[bit / 64] |= 1ull << (bit % 64);
             (store ? g_cur.gst_unique : g_cur.gld_unique)++;
+            bm->n[store]++;
+            if (bit < bm->lo[store]) bm->lo[store] = bit;
+            if (bit > bm->hi[store]) bm->hi[store] = bit;
         }
         bool seen = false;
         for (uint32_t i = in.n; i-- > 0;) if (in.sec[i] == s) { seen = true; break; }
@@ -169,6 +195,8 @@ void counters_launch_begin(const char *name, dim3 grid, dim3 block, size_t smem)
     read_env();
     if (!g_enabled) return;
     memset(&g_cur, 0, sizeof g_cur);
+    memset(g_extra, 0, sizeof g_extra);
+    g_weighted = false;
     snprintf(g_cur.name, sizeof g_cur.name, "%s", name);
     g_cur.grid[0] = grid.x; g_cur.grid[1] = grid.y; g_cur.grid[2] = grid.z;
     g_cur.block[0] = block.x; g_cur.block[1] = block.y; g_cur.block[2] = block.z;
@@ -189,7 +217,9 @@ void counters_block_begin(int nthreads, const void *threads_lo, const void *thre
     for (size_t i = 0; i < nw; i++) memset(g_warps[i].used, 0, sizeof g_warps[i].used);
     g_thr_lo = (uintptr_t)threads_lo; g_thr_hi = (uintptr_t)threads_hi;
     g_dyn_lo = (uintptr_t)dyn_lo; g_dyn_hi = (uintptr_t)dyn_hi;
+    g_block_snap = g_cur;
     g_cur.threads += (uint64_t)nthreads;
+    g_cur.blocks_run++;
     g_count_on = true;
 }
 
@@ -200,7 +230,7 @@ void counters_fiber(int linear, const char *stack_lo, size_t stack_bytes) {
 
 void counters_barrier() { if (g_in_launch) g_cur.barriers++; }
 
-void counters_block_end() {
+void counters_block_end(double weight) {
     if (!g_in_launch) return;
     g_count_on = false;
     size_t nw = (g_lanes.size() + 31) / 32;
@@ -233,6 +263,27 @@ void counters_block_end() {
             in.n = 0;
         }
     }
+    /* the block's share: its deltas x weight (sampled mode), its new footprint sectors per allocation x weight */
+    if (weight != 1.0) {
+        g_weighted = true;
+        for (size_t i = 0; i < kNScaled; i++)
+            g_extra[i] += (weight - 1.0) * (double)(field(g_cur, kScaled[i]) - field(g_block_snap, kScaled[i]));
+    }
+    for (Bitmap *b : g_touched)
+        for (int s = 0; s < 2; s++) {
+            b->est[s] += weight * (double)(b->n[s] - b->mark[s]);
+            b->mark[s] = b->n[s];
+        }
+}
+
+uint64_t counters_launch_atomics() { return g_in_launch ? g_cur.atomics : 0; }
+
+/* Sampled mode gave up on this launch (it runs whole): forget the weights. */
+void counters_sample_exact() {
+    memset(g_extra, 0, sizeof g_extra);
+    g_weighted = false;
+    for (Bitmap *b : g_touched)
+        for (int s = 0; s < 2; s++) b->est[s] = (double)b->n[s];
 }
 
 void counters_launch_end() {
@@ -240,7 +291,22 @@ void counters_launch_end() {
     g_count_on = false;
     g_in_launch = false;
     if (g_static_hi > g_static_lo) g_cur.static_smem = g_static_hi - g_static_lo;
+    if (g_weighted) {
+        /* sampled: each counter = the sampled blocks' sum + (weight - 1) x their deltas; the footprint per
+         * allocation = its weighted new sectors, capped at the span (lowest..highest sector) the sampled blocks
+         * touched: data every block shares is counted once (its first reader runs first, weight 1), tiles that
+         * blocks own scale with the grid */
+        for (size_t i = 0; i < kNScaled; i++)
+            field(g_cur, kScaled[i]) = (uint64_t)((double)field(g_cur, kScaled[i]) + g_extra[i] + 0.5);
+        double u[2] = {0, 0};
+        for (Bitmap *b : g_touched)
+            for (int s = 0; s < 2; s++)
+                if (b->n[s]) u[s] += std::min(b->est[s], (double)(b->hi[s] - b->lo[s] + 1));
+        g_cur.gld_unique = (uint64_t)(u[0] + 0.5);
+        g_cur.gst_unique = (uint64_t)(u[1] + 0.5);
+    }
     for (Bitmap *b : g_touched) {
+        for (int s = 0; s < 2; s++) { b->n[s] = b->mark[s] = 0; b->lo[s] = UINT64_MAX; b->hi[s] = 0; b->est[s] = 0; }
         std::fill(b->rd.begin(), b->rd.end(), 0);
         std::fill(b->wr.begin(), b->wr.end(), 0);
         b->touched = false;

@@ -15,7 +15,9 @@ void counters_block_begin(int nthreads, const void *threads_lo, const void *thre
                           const void *dyn_hi);
 void counters_fiber(int linear, const char *stack_lo, size_t stack_bytes);
 void counters_barrier();
-void counters_block_end();
+void counters_block_end(double weight = 1.0);   /* sampled mode: the block stands for `weight` blocks */
+uint64_t counters_launch_atomics();             /* global atomics so far in the running launch */
+void counters_sample_exact();                   /* sampled mode gave up on the running launch: exact counters */
 void counters_launch_end();
 /* cuBLAS substitute: one GEMM call (flops exact, bytes = each operand once). unit: 0 fp32, 1 tf32, 2 bf16/f16. */
 void counters_gemm(const char *name, long long m, long long n, long long k, long long batch, int a_bytes,

@@ -4,9 +4,11 @@
  * Column-major with transposes, leading dimensions, alpha/beta (beta == 0 never reads C), fp32 accumulation;
  * GemmEx accepts f32, bf16 and f16 operands (converted to f32; A and B of one type, as cuBLAS requires) and f32
  * output. Pointer mode host only. CUDASIM_GEMM_SKIP=1 (bench/bench_gpu_model: only the counters matter) skips the
- * arithmetic: C = beta * C (zero when beta == 0). */
+ * arithmetic: C = beta * C (zero when beta == 0); so does sampled mode (cudasim_set_sample_blocks). The counters
+ * (FLOPs 2mnk x batch, each operand once) come from the shapes either way. */
 #include <cublas_v2.h>
 #include "counters.h"
+#include "cudasim_api.h"
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -24,7 +26,7 @@ namespace {
 bool skip_arithmetic() {
     static int skip = -1;
     if (skip < 0) { const char *e = getenv("CUDASIM_GEMM_SKIP"); skip = e && atoi(e) ? 1 : 0; }
-    return skip == 1;
+    return skip == 1 || cudasim_get_sample_blocks() > 0;   /* sampled mode: results are wrong anyway */
 }
 /* C (m x n, ld ldc) = beta * C, when the arithmetic is skipped. */
 void scale_c(int m, int n, float beta, float *C, int ldc) {

@@ -71,6 +71,7 @@ typedef struct cudasim_launch_stats {
     uint64_t threads;
     double flops;                          /* exact for GEMMs; 0 for kernels (bench/gpu_model derives them) */
     int in_graph;                          /* replayed from a CUDA graph */
+    uint64_t blocks_run;                   /* blocks simulated (< the grid in sampled mode: counters scaled) */
 } cudasim_launch_stats;
 
 typedef struct cudasim_host_stats {
@@ -92,6 +93,15 @@ void cudasim_host_stats_get(cudasim_host_stats *out);
  * recorded launch, with its compute unit (as `unit` above), when that is `name` (prefix) with no FLOPs yet; else dropped (e.g. a launch captured into a graph,
  * not run). bench/gpu_model.py uses them instead of its per-load estimate. */
 void cudasim_note_flops(const char *name, double flops, int unit);
+
+/* ---- Sampled ("light") mode, for bench_gpu_model only (sample.cpp; bench/GPU_MODEL.md): while counting is on and
+ * k > 0 (at least 3), a launch with more than k sample units runs only k of them (first, last, k - 2 spread over
+ * the grid) and scales their counters to the grid (footprint: per allocation, capped at the span the sampled
+ * blocks touched). Outputs of the blocks that do not run are never written: every result is wrong, so never
+ * use it in a correctness test. The cuBLAS substitute skips its arithmetic (counters exact from the shapes).
+ * Launches whose sampled blocks do global atomics run whole unless sample.cpp lists the kernel's groups. 0: off. */
+void cudasim_set_sample_blocks(int k);
+int cudasim_get_sample_blocks(void);
 
 #ifdef __cplusplus
 }

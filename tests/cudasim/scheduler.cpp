@@ -3,9 +3,11 @@
  * __syncthreads or a warp collective; it never switches otherwise. Checks: every live thread of a block reaches
  * the same __syncthreads call site; a warp collective's lanes all call it with the same mask that includes
  * them, and every lane named by the mask arrives; launch configuration limits; dynamic shared memory is
- * NaN-filled before each block. Thread (and block) order: forward, reverse or random. */
+ * NaN-filled before each block. Thread (and block) order: forward, reverse or random. In sampled mode
+ * (sample.cpp, bench_gpu_model only) a launch runs a few representative blocks instead of the whole grid. */
 #include "cudasim.h"
 #include "counters.h"
+#include "sample.h"
 #include <boost/context/detail/fcontext.hpp>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -233,6 +235,12 @@ static void order_indices(std::vector<int> &ord, int n, uint64_t *rng) {
         for (int i = n - 1; i > 0; i--) std::swap(ord[(size_t)i], ord[(size_t)(rng_next(rng) % (uint64_t)(i + 1))]);
 }
 
+static void set_block_idx(dim3 grid, uint64_t b) {
+    t_block_idx.x = (unsigned)(b % grid.x);
+    t_block_idx.y = (unsigned)((b / grid.x) % grid.y);
+    t_block_idx.z = (unsigned)(b / ((uint64_t)grid.x * grid.y));
+}
+
 /* Run one block to completion; false when a violation aborted it. */
 static bool run_block(Scheduler *s, uint64_t *rng) {
     dim3 bd = t_block_dim;
@@ -334,6 +342,32 @@ void launch_impl(const char *name, dim3 grid, dim3 block, size_t smem_bytes, cud
     counters_launch_begin(name, grid, block, smem_bytes);
     uint64_t n_blocks = (uint64_t)grid.x * grid.y * grid.z;
     uint64_t rng = g_seed * 0x9E3779B97F4A7C15ull + 0x1234567ull + g_launches;
+    /* sampled mode (sample.cpp, bench_gpu_model only): a few blocks stand for the grid */
+    static thread_local std::vector<SampledBlock> plan;
+    bool grouped = false;
+    if (counters_enabled() && sample_plan(name, grid, plan, &grouped)) {
+        std::vector<char> ran(grouped ? 0 : n_blocks, 0);
+        bool ok = true;
+        for (const SampledBlock &sb : plan) {
+            set_block_idx(grid, sb.linear);
+            g_threads_run += nthreads;
+            ok = run_block(s, &rng);
+            counters_block_end(sb.weight);
+            if (!ok) break;
+            if (!grouped) ran[sb.linear] = 1;
+        }
+        if (ok && !grouped && counters_launch_atomics() > 0) {   /* blocks may depend on each other: run them all */
+            counters_sample_exact();
+            for (uint64_t b = 0; b < n_blocks && ok; b++) {
+                if (ran[b]) continue;
+                set_block_idx(grid, b);
+                g_threads_run += nthreads;
+                ok = run_block(s, &rng);
+                counters_block_end();
+            }
+        }
+        n_blocks = 0;   /* done */
+    }
     for (uint64_t i = 0; i < n_blocks; i++) {
         uint64_t b = g_order == CUDASIM_REVERSE ? n_blocks - 1 - i : i;
         if (g_order == CUDASIM_RANDOM) {   /* random but each block exactly once: a stride coprime with n_blocks */

@@ -15,9 +15,10 @@
  *            block of its (seq, head chunk) to arrive (a per-unit counter, reset by that block) merges the splits
  *            in split order with the usual rescaling by exp(max_i - max): the same sums whatever the block order.
  *            Fused prologue (lm_decode_fuse.k set: the rope_store_attention op): the block rotates its queries and
- *            the new token's key itself (rope, the same arithmetic as lm_rope.cuh), takes the new key / value
- *            (rounded through the cache dtype) from registers at position ctx - 1 instead of the cache, and
- *            split 0 of each (seq, KV head) stores them into the cache: rope, rope and kv_store need no launches.
+ *            the new token's key into shared memory itself (rope, the same arithmetic as lm_rope.cuh), takes the
+ *            new key / value (rounded through the cache dtype) from there at position ctx - 1 instead of the
+ *            cache, and split 0 of each (seq, KV head) stores them into the cache: rope, rope and kv_store need no
+ *            launches.
  *   combine  (without counters) merges the splits in a second launch, the same arithmetic.
  *   prefill  (sequences with n_q > 1, i.e. prefill and chunked prefill) grid (query tile, head, seq),
  *            FlashAttention-style: a block holds a PF_QTILE-query tile's Q, output accumulator, scores and running
@@ -78,28 +79,13 @@ __device__ __forceinline__ void lm_attn_merge_splits(const float *part_, int n, 
     out[d] = o / sum;
 }
 
-/* out[j] = element d0 + j of head row x (head_dim D) after rope at position pos (0 past D): rotate-half pairs
- * (i, i + D/2), the arithmetic of lm_rope.cuh (srt_rope_pair), so the result equals a rope launch's bit for bit. */
-__device__ __forceinline__ void lm_rope_load8(const float *x, int d0, int D, int pos, const float *inv_freq,
-                                              float out[DEC_VEC]) {
-    const int half = D / 2;
-    SRT_UNROLL
-    for (int j = 0; j < DEC_VEC; j++) {
-        const int d = d0 + j;
-        out[j] = 0.0f;
-        if (d >= D) continue;
-        const int i = d < half ? d : d - half;
-        float y0, y1;
-        srt_rope_pair(x[i], x[i + half], pos, inv_freq[i], &y0, &y1);
-        out[j] = d < half ? y0 : y1;
-    }
-}
-
 template <typename T, int G>
 __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a, lm_decode_shape sh,
                                                     float *partials, int *counters, const lm_decode_fuse &fz) {
     __shared__ float warp_max[DEC_WARPS][G], warp_sum[DEC_WARPS][G];
     __shared__ int last_block;
+    __shared__ float q_rot[G][SRT_CUDA_LM_MAX_HEAD_DIM];              /* fused: the block's rotated queries */
+    __shared__ float kv_new[2][SRT_CUDA_LM_MAX_HEAD_DIM];             /* fused: the new key (rotated) and value */
     SRT_DYN_SHARED(float, warp_acc);                   /* (DEC_WARPS, G, head_dim) */
     const int split = blockIdx.x, s = blockIdx.z;
     if (a.n_q[s] != 1) return;
@@ -113,16 +99,43 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     const int32_t *blocks = a.block_table + (size_t)s * a.max_blocks;
     const float *q = a.q + ((size_t)a.q_start[s] * a.n_heads + h0) * D;   /* (ng, head_dim) */
     const float scale = rsqrtf((float)D);
-    const int fused = fz.k != nullptr, row_q = a.q_start[s], pos = fused ? fz.pos[row_q] : 0;
+    const int fused = fz.k != nullptr;
+    if (fused) {
+        /* rope of the block's queries and of the new key, once per element (srt_rope_pair: the bits of a rope
+         * launch); the new key and value rounded through the cache dtype as a store + load would give them */
+        const int row_q = a.q_start[s], pos = fz.pos[row_q], half = D / 2;
+        const float *kr = fz.k + (size_t)row_q * kv_dim + (size_t)kvh * D;
+        for (int e = threadIdx.x; e < (ng + 1) * D; e += blockDim.x) {
+            const int g = e / D, d = e - g * D, i = d < half ? d : d - half;
+            const float *x = g < ng ? q + g * D : kr;
+            float y0, y1;
+            srt_rope_pair(x[i], x[i + half], pos, fz.inv_freq[i], &y0, &y1);
+            const float y = d < half ? y0 : y1;
+            if (g < ng) {
+                q_rot[g][d] = y;
+            } else {
+                kv_new[0][d] = srt_kv_round(static_cast<const T *>(nullptr), y);
+                kv_new[1][d] = srt_kv_round(static_cast<const T *>(nullptr), fz.v[(size_t)row_q * kv_dim + (size_t)kvh * D + d]);
+            }
+        }
+        __syncthreads();
+        const int slot = fz.slot[row_q];
+        if (split == 0 && sub == 0 && slot >= 0) {                    /* one writer per (seq, KV head) */
+            T *kw = static_cast<T *>(const_cast<void *>(a.k_cache)), *vw = static_cast<T *>(const_cast<void *>(a.v_cache));
+            const size_t dst = (size_t)slot * kv_dim + (size_t)kvh * D;
+            for (int d = threadIdx.x; d < D; d += blockDim.x) {
+                srt_kv_put(kw, dst + d, kv_new[0][d]);
+                srt_kv_put(vw, dst + d, kv_new[1][d]);
+            }
+        }
+    }
     float qr[G][DEC_VEC], acc[G][DEC_VEC], mx[G], sum[G];
     SRT_UNROLL
     for (int g = 0; g < G; g++) {
-        if (fused && g < ng) lm_rope_load8(q + g * D, d0, D, pos, fz.inv_freq, qr[g]);
         SRT_UNROLL
         for (int j = 0; j < DEC_VEC; j++) {
-            if (!fused) qr[g][j] = g < ng && d0 + j < D ? q[g * D + d0 + j] : 0.0f;
-            else if (g >= ng) qr[g][j] = 0.0f;
-            qr[g][j] *= scale;
+            const float x = g < ng && d0 + j < D ? (fused ? q_rot[g][d0 + j] : q[g * D + d0 + j]) : 0.0f;
+            qr[g][j] = x * scale;
             acc[g][j] = 0.0f;
         }
         mx[g] = -INFINITY;
@@ -130,38 +143,18 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     }
     const T *kc = static_cast<const T *>(a.k_cache) + (size_t)kvh * D;
     const T *vc = static_cast<const T *>(a.v_cache) + (size_t)kvh * D;
-    /* fused: the new token's key (rotated) and value, rounded through the cache dtype as a store + load would */
-    float kn[DEC_VEC], vn[DEC_VEC];
-    if (fused) {
-        const size_t src = (size_t)row_q * kv_dim + (size_t)kvh * D;
-        lm_rope_load8(fz.k + src, d0, D, pos, fz.inv_freq, kn);
-        SRT_UNROLL
-        for (int j = 0; j < DEC_VEC; j++) {
-            vn[j] = d0 + j < D ? fz.v[src + d0 + j] : 0.0f;
-            kn[j] = srt_kv_round(static_cast<const T *>(nullptr), kn[j]);
-            vn[j] = srt_kv_round(static_cast<const T *>(nullptr), vn[j]);
-        }
-        const int slot = fz.slot[row_q];
-        if (split == 0 && sub == 0 && warp == 0 && rg == 0 && slot >= 0) {   /* one writer per (seq, KV head) */
-            T *kw = static_cast<T *>(const_cast<void *>(a.k_cache)), *vw = static_cast<T *>(const_cast<void *>(a.v_cache));
-            const size_t dst = (size_t)slot * kv_dim + (size_t)kvh * D;
-            SRT_UNROLL
-            for (int j = 0; j < DEC_VEC; j++)
-                if (d0 + j < D) { srt_kv_put(kw, dst + d0 + j, kn[j]); srt_kv_put(vw, dst + d0 + j, vn[j]); }
-        }
-    } else {
-        SRT_UNROLL
-        for (int j = 0; j < DEC_VEC; j++) kn[j] = vn[j] = 0.0f;
-    }
     const int stride = DEC_WARPS * rows;
     int p = p0 + warp * rows + rg, b = p / bs, off = p - b * bs;      /* one division per thread */
     const int step_b = stride / bs, step_off = stride - step_b * bs;
     for (int pw = p0 + warp * rows; pw < p1; pw += stride) {          /* uniform per warp */
         const int valid = p < p1;
         float k[DEC_VEC], v[DEC_VEC];
-        if (valid && d0 < D && fused && p == ctx - 1) {               /* the new token: from registers */
+        if (valid && d0 < D && fused && p == ctx - 1) {               /* the new token: from shared memory */
             SRT_UNROLL
-            for (int j = 0; j < DEC_VEC; j++) { k[j] = kn[j]; v[j] = vn[j]; }
+            for (int j = 0; j < DEC_VEC; j++) {
+                k[j] = d0 + j < D ? kv_new[0][d0 + j] : 0.0f;
+                v[j] = d0 + j < D ? kv_new[1][d0 + j] : 0.0f;
+            }
         } else if (valid && d0 < D) {
             const size_t row = ((size_t)blocks[b] * bs + off) * kv_dim;
             srt_kv_load8(kc + row, d0, D, vec, k);                    /* K and V requested together */

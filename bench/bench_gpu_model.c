@@ -15,7 +15,8 @@
  *                                prefilled through the widen-to-f32 path, minutes per layer in the simulator;
  *                                gpu_model.py adds the KV reads of a 512-token context), prefill of `--prompt-len`
  *                                (512) tokens at batch 1
- *   lm_attention                 one layer's KV store + decode attention at Orpheus-3B widths (24 query heads, 8 KV
+ *   lm_attention                 one layer's rope + KV store + decode attention (rope_store_attention, as the
+ *                                forward calls it) at Orpheus-3B widths (24 query heads, 8 KV
  *                                heads, head_dim 128, KV blocks of 16 scattered over the cache) with `--attn-context`
  *                                (1000) tokens of context per sequence, batch 1, 8, 64, KV cache f32 and bf16 (model
  *                                "3b-f32" / "3b-bf16"): the op called directly, no model, so the context is real
@@ -34,6 +35,7 @@
 #include "bench_common.h"
 #include "lm/lm_ops.h"
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,20 +290,29 @@ static int attn_runs(int ctx, const int *batches, int n_batches) {
             if (st == SRT_OK) st = srt_backend_alloc_upload(&be, q_start, sizeof(int32_t) * B, &dqs);
             if (st == SRT_OK) st = srt_backend_alloc_upload(&be, n_q, sizeof(int32_t) * B, &dnq);
             if (st == SRT_OK) st = srt_backend_alloc_upload(&be, ctx_len, sizeof(int32_t) * B, &dctx);
-            srt_kv_store_args store = {B, KVH * D, dkv, dkv, dslot, kc, vc, dts[di]};
-            srt_paged_attn_args attn = {B, H, KVH, D, BS, max_blocks, dq, kc, vc, dtab, dqs, dnq, dctx, dout, dts[di]};
+            /* rope + KV store + attention as the forward calls them (one fused launch on cuda) */
+            int32_t *pos = malloc(sizeof(int32_t) * B);
+            float inv_freq[D / 2];
+            for (int s = 0; s < B && pos; s++) pos[s] = ctx - 1;
+            for (int i = 0; i < D / 2; i++) inv_freq[i] = (float)pow(500000.0, -2.0 * i / D);
+            void *dpos = NULL, *dfreq = NULL;
+            if (!pos) st = SRT_ERR_NOMEM;
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, pos, sizeof(int32_t) * B, &dpos);
+            if (st == SRT_OK) st = srt_backend_alloc_upload(&be, inv_freq, sizeof inv_freq, &dfreq);
+            srt_rope_store_attn_args rsa = {
+                .attn = {B, H, KVH, D, BS, max_blocks, dq, kc, vc, dtab, dqs, dnq, dctx, dout, dts[di]},
+                .n_tokens = B, .k = dkv, .v = dkv, .pos = dpos, .slot = dslot, .inv_freq = dfreq};
             srt_attn_host_plan plan = {n_q, ctx_len, ctx};
             cudasim_counters_reset();
             double t0 = now_s();
-            if (st == SRT_OK) st = srt_op_kv_store(&be, &store);
-            if (st == SRT_OK) st = srt_op_paged_attention(&be, &attn, &plan);
+            if (st == SRT_OK) st = srt_op_rope_store_attention(&be, &rsa, &plan);
             if (st == SRT_OK) st = be.ops->sync(be.ctx);
             if (st == SRT_OK) print_run("lm_attention", dts[di] == SRT_F32 ? "3b-f32" : "3b-bf16", B, 0, 1, 0, ctx,
                                         now_s() - t0);
             else { fprintf(stderr, "bench_gpu_model: attention batch %d: %s\n", B, srt_last_error()); rc = 1; }
-            void *bufs[10] = {kc, vc, dq, dkv, dout, dtab, dslot, dqs, dnq, dctx};
-            for (int i = 0; i < 10; i++) if (bufs[i]) be.ops->free(be.ctx, bufs[i]);
-            free(table); free(slot); free(q_start); free(n_q); free(ctx_len); free(q); free(kv);
+            void *bufs[12] = {kc, vc, dq, dkv, dout, dtab, dslot, dqs, dnq, dctx, dpos, dfreq};
+            for (int i = 0; i < 12; i++) if (bufs[i]) be.ops->free(be.ctx, bufs[i]);
+            free(table); free(slot); free(q_start); free(n_q); free(ctx_len); free(q); free(kv); free(pos);
         }
     srt_backend_destroy(&be);
     return rc;

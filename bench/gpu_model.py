@@ -192,12 +192,13 @@ def per_kernel(ls):
 def layer_split(r1, r2):
     """Launch lists of a 1-layer and a 2-layer run -> (prefix, layer, suffix) of the 1-layer run. The longest
     matching prefix wins: with a layer that ends in GEMMs like the LM head, a shorter one would count the layer's
-    last launches as suffix and scale them by the vocabulary."""
+    last launches as suffix and scale them by the vocabulary. Launches match by name and grid: a layer that starts
+    with the same kernel as the LM head (the decode GEMM with a norm prologue) is told apart by its grid."""
     a, b = r1["launches"], r2["launches"]
     d = len(b) - len(a)
+    key = lambda ls: [(x["name"], x["gx"], x["gy"], x["gz"]) for x in ls]
     for k in range(len(a), -1, -1):
-        if [x["name"] for x in b[:k]] == [x["name"] for x in a[:k]] and \
-           [x["name"] for x in b[k + d:]] == [x["name"] for x in a[k:]]:
+        if key(b[:k]) == key(a[:k]) and key(b[k + d:]) == key(a[k:]):
             return a[:k], b[k:k + d], a[k:]
     return None
 

@@ -246,6 +246,8 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     SRT_TRY(srt_cuda_pool_alloc(&c->pool, srt_cuda_small_m_ws_floats() * sizeof(float), (void **)&c->small_m_ws));
     SRT_TRY(srt_cuda_pool_alloc(&c->pool, SRT_SMALL_M_COUNTERS * sizeof(int), (void **)&c->small_m_counters));
     SRT_CHECK_CUDA(cudaMemsetAsync(c->small_m_counters, 0, SRT_SMALL_M_COUNTERS * sizeof(int), c->stream));
+    SRT_TRY(srt_cuda_pool_alloc(&c->pool, SRT_CUDA_ATTN_COUNTERS * sizeof(int), (void **)&c->attn_counters));
+    SRT_CHECK_CUDA(cudaMemsetAsync(c->attn_counters, 0, SRT_CUDA_ATTN_COUNTERS * sizeof(int), c->stream));
     return SRT_OK;
 }
 

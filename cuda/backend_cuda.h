@@ -24,6 +24,7 @@ typedef struct srt_cuda_ctx {
                                        logit checks and chunked == whole prefill do not hold with it yet) */
     float *small_m_ws;              /* split-K workspace of gemm_small_m.cuh (srt_cuda_small_m_ws_floats()) */
     int *small_m_counters;          /* its per-tile arrival counters (SRT_SMALL_M_COUNTERS, zeroed once) */
+    int *attn_counters;             /* decode attention's per-unit arrival counters (SRT_CUDA_ATTN_COUNTERS, zeroed once) */
     size_t scratch_cap;             /* max bytes of one scratch slot (im2col chunking); SNACRT_CUDA_SCRATCH_MB */
     srt_cuda_pool pool;
     void *scratch[SRT_CUDA_SCRATCH_SLOTS];   /* device work buffers (im2col, cols, widened weights) */

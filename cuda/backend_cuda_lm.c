@@ -4,7 +4,8 @@
  * every layer without waiting); plain paged_attention reads n_q / ctx_len back (2 * n_seqs ints, one sync).
  * embedding syncs once to report an out-of-range token id, except while a stream capture records the forward
  * (the forward checked the ids on the host). sample stages the rows and penalties, launches lm_sample.cuh and
- * reads back only the ids; mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
+ * reads back only the ids; rope_store_attention runs rope, KV store and decode attention as one launch (the
+ * decode kernel's fused prologue) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
  * linear_fused (RMSNorm + fused q|k|v, interleaved gate|up + SwiGLU) is one gemm_small_m.cuh launch (norm prologue, epilogue)
  * for half weights and <= SRT_CUDA_GEMM_ROWS_MAX_M rows, otherwise the parts as GEMMs (srt_linear_fused_by_ops). */
 #include "cuda/backend_cuda.h"
@@ -60,11 +61,12 @@ static srt_status plan_from_host(const srt_paged_attn_args *a, const int32_t *n_
     return SRT_OK;
 }
 
-static srt_status launch_attention(srt_cuda_ctx *c, const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan) {
+static srt_status launch_attention(srt_cuda_ctx *c, const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan,
+                                   const srt_cuda_attn_fuse *fuse) {
     size_t n_part = srt_cuda_lm_attn_partials_floats(a, plan);
     void *partials = NULL;
     if (n_part) SRT_TRY(srt_cuda_scratch(c, 1, n_part * sizeof(float), &partials));
-    return srt_cuda_lm_paged_attention(a, plan, partials, c->stream);
+    return srt_cuda_lm_paged_attention(a, plan, partials, c->attn_counters, fuse, c->stream);
 }
 
 /* Without a host plan: read n_q and ctx_len back (one stream sync). */
@@ -87,7 +89,7 @@ static srt_status cu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
     if (st == SRT_OK) st = plan_from_host(a, host, host + n, 0, &plan);
     free(host);
     SRT_TRY(st);
-    return launch_attention(c, a, &plan);
+    return launch_attention(c, a, &plan, NULL);
 }
 
 static srt_status cu_paged_attention_planned(void *ctx, const srt_paged_attn_args *a, const srt_attn_host_plan *hp) {
@@ -97,7 +99,17 @@ static srt_status cu_paged_attention_planned(void *ctx, const srt_paged_attn_arg
     if (a->n_seqs == 0) return SRT_OK;
     srt_cuda_attn_plan plan;
     SRT_TRY(plan_from_host(a, hp->n_q, hp->ctx_len, hp->ctx_capacity, &plan));
-    return launch_attention(c, a, &plan);
+    return launch_attention(c, a, &plan, NULL);
+}
+
+/* Decode-only batches (the dispatch checked the plan): rope, KV store and attention in the decode kernel. */
+static srt_status cu_rope_store_attention(void *ctx, const srt_rope_store_attn_args *a, const srt_attn_host_plan *hp) {
+    srt_cuda_ctx *c = ctx;
+    if (a->attn.n_seqs == 0) return SRT_OK;
+    srt_cuda_attn_plan plan;
+    SRT_TRY(plan_from_host(&a->attn, hp->n_q, hp->ctx_len, hp->ctx_capacity, &plan));
+    srt_cuda_attn_fuse fuse = {a->k, a->v, a->pos, a->slot, a->inv_freq};
+    return launch_attention(c, &a->attn, &plan, &fuse);
 }
 
 /* Stage rows + penalties in one device buffer, pick on the device, read back the ids only. */
@@ -185,5 +197,6 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .mask_rows = cu_mask_rows,
     .graph_run = srt_cuda_lm_graph_run,
     .linear_fused = cu_linear_fused,
+    .rope_store_attention = cu_rope_store_attention,
     .kv_dtype = SRT_BF16,
 };

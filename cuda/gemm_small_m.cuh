@@ -11,9 +11,11 @@
  *   - split-K over gridDim.y when the column tiles alone give fewer than 2 x 132 blocks: each split writes its
  *     partial sums to a workspace, the last block of a tile to arrive (a per-tile counter, reset by that block) adds
  *     them in split order: the same sums in every block order (deterministic), no atomics on C.
- * RMSNorm prologue (norm_w set): warp r reduces the sum of squares of row r over all of K (16-byte loads) before
- * the K loop; staging multiplies by 1/rms and the norm weight. Every block of the row recomputes it (M x K x 4
- * bytes from L2 per block: at M = 1, 12 KiB against the tile's 192 KiB of weights), saving the rmsnorm launch.
+ * RMSNorm (norm_w set), saving the rmsnorm launch without a second read of A: staging multiplies A by the norm
+ * weight and each thread sums the squares of what it stages; the block reduces them per row (warp shuffles, then
+ * warps in order) and the epilogue scales each sum by 1 / rms (the norm is linear in the row: x / rms . w . B =
+ * (x . w . B) / rms). With split-K each split stores its slice's sum of squares beside its partial sums and the
+ * tile's last block adds them in split order.
  * Lane partials are reduced through shared memory by one thread per (column, row) in lane order (deterministic).
  * Epilogues (srt_cuda_small_m_args.mode): PLAIN (alpha, beta: beta 1 is the residual add in place), SPLIT3 (fused
  * QKV: columns [0,n0) -> y0 (M,n0), [n0,n0+n1) -> y1 (M,n1), the rest -> y2), SWIGLU (rows of B interleave gate and
@@ -40,20 +42,24 @@ __device__ __forceinline__ float srt_half_bits_to_f32(unsigned h, int is_bf16) {
     return is_bf16 ? __uint_as_float(h << 16) : srt_f16_bits_to_f32(h);
 }
 
-/* *dst = *x * inv * *w elementwise, with one 16-byte load per operand. Under g++ (the simulator) a float4 whose
- * fields are used one by one is split into 4-byte loads, which the traffic counters would see as 4x the sectors:
- * there the same arithmetic runs on a GCC vector type, loaded whole, as nvcc's LDG.128 does. */
-__device__ __forceinline__ void scale_rms4(float4 *dst, const float4 *x, const float4 *w, float inv) {
+/* *dst = *x * *w elementwise, with one 16-byte load per operand; returns the sum of the squares of *x. Under g++
+ * (the simulator) a float4 whose fields are used one by one is split into 4-byte loads, which the traffic counters
+ * would see as 4x the sectors: there the same arithmetic runs on a GCC vector type, loaded whole, as nvcc's
+ * LDG.128 does. */
+__device__ __forceinline__ float stage_norm4(float4 *dst, const float4 *x, const float4 *w) {
 #ifdef __CUDACC__
     const float4 v = *x, g = *w;
-    *dst = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
+    *dst = make_float4(v.x * g.x, v.y * g.y, v.z * g.z, v.w * g.w);
+    return v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
 #else
     typedef float v4f __attribute__((vector_size(16)));
-    *reinterpret_cast<v4f *>(dst) = *reinterpret_cast<const v4f *>(x) * inv * *reinterpret_cast<const v4f *>(w);
+    const v4f v = *reinterpret_cast<const v4f *>(x);
+    *reinterpret_cast<v4f *>(dst) = v * *reinterpret_cast<const v4f *>(w);
+    return v[0] * v[0] + v[1] * v[1] + v[2] * v[2] + v[3] * v[3];
 #endif
 }
 
-/* *p with one 16-byte load (a GCC vector under g++, as in scale_rms4) */
+/* *p with one 16-byte load (a GCC vector under g++, as in stage_norm4) */
 __device__ __forceinline__ float4 load_f4(const float4 *p) {
 #ifdef __CUDACC__
     return *p;
@@ -64,18 +70,6 @@ __device__ __forceinline__ float4 load_f4(const float4 *p) {
     r.x = v[0]; r.y = v[1]; r.z = v[2]; r.w = v[3];
     return r;
 #endif
-}
-
-/* x.x^2 + x.y^2 + x.z^2 + x.w^2 from one 16-byte load (a GCC vector under g++, as in scale_rms4) */
-__device__ __forceinline__ float sum_sq4(const float4 *x) {
-#ifdef __CUDACC__
-    const float4 v = *x;
-#else
-    typedef float v4f __attribute__((vector_size(16)));
-    const v4f v4 = *reinterpret_cast<const v4f *>(x);
-    const struct { float x, y, z, w; } v = {v4[0], v4[1], v4[2], v4[3]};
-#endif
-    return v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
 }
 
 /* Column n of row m gets the reduced sum (and, for SWIGLU at an even n, the up sum of column n + 1). */
@@ -103,7 +97,7 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
      * summing threads hit distinct banks) after it */
     __shared__ float4 smem4[(SM_WARPS * SM_COLS * SM_ROWS * 33 + 3) / 4];
     __shared__ int last_block;
-    __shared__ float inv_rms[SM_ROWS];
+    __shared__ float ss_warp[SM_WARPS][SM_ROWS];                        /* RMSNorm: per-warp sums of squares */
     float *xs = reinterpret_cast<float *>(smem4);                       /* (rows, SM_KC) */
     float (*partial)[33] = reinterpret_cast<float (*)[33]>(smem4);
     const srt_gemm_args &g = a.g;
@@ -119,33 +113,29 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
             for (int c = 0; c < SM_COLS; c++)
                 SRT_UNROLL
                 for (int r = 0; r < SM_ROWS; r++) acc[c][r] = 0.0f;
-            if (a.norm_w && warp < rows) {                       /* SM_WARPS == SM_ROWS: warp r, row r */
-                const float *row = g.A + (int64_t)(m0 + warp) * g.lda;
-                float ss = 0.0f;
-                if (vec16) {
-                    for (int k4 = lane; k4 * 4 < g.K; k4 += 32) ss += sum_sq4(reinterpret_cast<const float4 *>(row) + k4);
-                } else {
-                    for (int k = lane; k < g.K; k += 32) ss += row[k] * row[k];
-                }
-                ss = srt_warp_sum(ss);
-                if (lane == 0) inv_rms[warp] = rsqrtf(ss / (float)g.K + a.eps);
-            }
+            float ss[SM_ROWS];                                   /* RMSNorm: this thread's sums of squares */
+            SRT_UNROLL
+            for (int r = 0; r < SM_ROWS; r++) ss[r] = 0.0f;
             for (int kc = k_lo; kc < k_hi; kc += SM_KC) {
                 const int kn = min(SM_KC, k_hi - kc);
                 __syncthreads();                                 /* the previous chunk (or reduction) is done */
-                for (int r = 0; r < rows; r++) {
+                SRT_UNROLL
+                for (int r = 0; r < SM_ROWS; r++) {
+                    if (r >= rows) break;
                     const float *src = g.A + (int64_t)(m0 + r) * g.lda + kc;
                     if (vec16) {                                  /* kc, kn, lda multiples of 8; A 16-byte aligned */
                         for (int k4 = threadIdx.x; k4 * 4 < kn; k4 += blockDim.x) {
                             float4 *dst = reinterpret_cast<float4 *>(xs + r * SM_KC) + k4;
                             const float4 *x4 = reinterpret_cast<const float4 *>(src) + k4;
-                            if (a.norm_w) scale_rms4(dst, x4, reinterpret_cast<const float4 *>(a.norm_w + kc) + k4,
-                                                     inv_rms[r]);
+                            if (a.norm_w) ss[r] += stage_norm4(dst, x4, reinterpret_cast<const float4 *>(a.norm_w + kc) + k4);
                             else *dst = *x4;
                         }
                     } else {
-                        for (int k = threadIdx.x; k < kn; k += blockDim.x)
-                            xs[r * SM_KC + k] = a.norm_w ? src[k] * inv_rms[r] * a.norm_w[kc + k] : src[k];
+                        for (int k = threadIdx.x; k < kn; k += blockDim.x) {
+                            const float x = src[k];
+                            xs[r * SM_KC + k] = a.norm_w ? x * a.norm_w[kc + k] : x;
+                            ss[r] += x * x;
+                        }
                     }
                 }
                 __syncthreads();
@@ -206,6 +196,13 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
                     }
                 }
             }
+            if (a.norm_w) {                                      /* reduce the sums of squares per warp */
+                SRT_UNROLL
+                for (int r = 0; r < SM_ROWS; r++) {
+                    const float w = srt_warp_sum(ss[r]);
+                    if (lane == 0) ss_warp[warp][r] = w;
+                }
+            }
             __syncthreads();                                     /* xs is reused as partial */
             SRT_UNROLL
             for (int c = 0; c < SM_COLS; c++)
@@ -215,20 +212,26 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
             /* thread t sums (column t / SM_ROWS of the tile, row t % SM_ROWS) over the lanes in order */
             const int t = threadIdx.x, r = t % SM_ROWS, tn = t / SM_ROWS, n = tile * SM_TILE_N + tn;
             const int swiglu = a.mode == SRT_SMALL_M_SWIGLU, mine = r < rows && n < g.N && (!swiglu || n % 2 == 0);
-            float sum = 0.0f, up = 0.0f;
+            float sum = 0.0f, up = 0.0f, row_ss = 0.0f;
             if (mine) {
                 for (int l = 0; l < 32; l++) sum += partial[t][l];
                 if (swiglu) for (int l = 0; l < 32; l++) up += partial[t + SM_ROWS][l];
             }
+            if (a.norm_w)
+                for (int w = 0; w < SM_WARPS; w++) row_ss += ss_warp[w][r];   /* this block's K range, warp order */
             if (splits == 1) {
-                if (mine) small_m_store(a, m0 + r, n, sum, up);
+                const float inv = a.norm_w ? rsqrtf(row_ss / (float)g.K + a.eps) : 1.0f;
+                if (mine) small_m_store(a, m0 + r, n, sum * inv, up * inv);
                 continue;
             }
-            /* split-K: partial sums to the workspace (splits, M, N); the tile's last block adds them in order */
+            /* split-K: partial sums to the workspace (splits, M, N), then each split's sums of squares (splits, M)
+             * (every tile's block of a split writes the same values); the tile's last block adds them in order */
+            float *ws_ss = a.ws + (int64_t)splits * g.M * g.N;
             if (mine) {
                 a.ws[((int64_t)split * g.M + m0 + r) * g.N + n] = sum;
                 if (swiglu) a.ws[((int64_t)split * g.M + m0 + r) * g.N + n + 1] = up;
             }
+            if (a.norm_w && t < rows) ws_ss[(int64_t)split * g.M + m0 + t] = row_ss;
             __threadfence();
             __syncthreads();
             if (t == 0) last_block = atomicAdd(&a.counters[tile * n_pass + pass], 1) == splits - 1;
@@ -236,14 +239,17 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
             if (!last_block) continue;
             __threadfence();
             if (mine) {
-                const volatile float *ws = a.ws;
+                const volatile float *ws = a.ws, *vss = ws_ss;
                 sum = 0.0f;
                 up = 0.0f;
+                row_ss = 0.0f;
                 for (int s = 0; s < splits; s++) {
                     sum += ws[((int64_t)s * g.M + m0 + r) * g.N + n];
                     if (swiglu) up += ws[((int64_t)s * g.M + m0 + r) * g.N + n + 1];
+                    if (a.norm_w) row_ss += vss[(int64_t)s * g.M + m0 + r];
                 }
-                small_m_store(a, m0 + r, n, sum, up);
+                const float inv = a.norm_w ? rsqrtf(row_ss / (float)g.K + a.eps) : 1.0f;
+                small_m_store(a, m0 + r, n, sum * inv, up * inv);
             }
             if (t == 0) a.counters[tile * n_pass + pass] = 0;   /* ready for the next launch */
         }
@@ -260,8 +266,9 @@ static int small_m_splits(int n_tiles, int K) {
 }
 
 extern "C" size_t srt_cuda_small_m_ws_floats(void) {
-    /* splits only when n_tiles < SM_TARGET_BLOCKS: splits x n_tiles < 2 x SM_TARGET_BLOCKS tiles of 32 x M */
-    return (size_t)2 * SM_TARGET_BLOCKS * SM_TILE_N * SRT_CUDA_GEMM_ROWS_MAX_M;
+    /* splits only when n_tiles < SM_TARGET_BLOCKS: splits x n_tiles < 2 x SM_TARGET_BLOCKS tiles of 32 x M, and
+     * the splits' sums of squares (splits x M) */
+    return (size_t)2 * SM_TARGET_BLOCKS * (SM_TILE_N + 1) * SRT_CUDA_GEMM_ROWS_MAX_M;
 }
 
 extern "C" srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cudaStream_t stream) {
@@ -283,7 +290,7 @@ extern "C" srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cuda
         k_split = (g->K + splits - 1) / splits;
         k_split = (k_split + 7) / 8 * 8;                    /* split boundaries keep 16-byte alignment */
         splits = (g->K + k_split - 1) / k_split;
-        if ((size_t)splits * g->M * g->N > srt_cuda_small_m_ws_floats() || n_tiles * n_pass > SRT_SMALL_M_COUNTERS)
+        if ((size_t)splits * g->M * (g->N + 1) > srt_cuda_small_m_ws_floats() || n_tiles * n_pass > SRT_SMALL_M_COUNTERS)
             splits = 1, k_split = g->K;
     }
     const unsigned blocks = (unsigned)(n_tiles < SM_MAX_BLOCKS ? n_tiles : SM_MAX_BLOCKS);

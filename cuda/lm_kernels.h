@@ -37,8 +37,18 @@ typedef struct srt_cuda_attn_plan {
     int any_decode, any_prefill;
 } srt_cuda_attn_plan;
 size_t srt_cuda_lm_attn_partials_floats(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan);
+/* The decode kernel's fused prologue (the rope_store_attention op; decode-only plans): q and k as the rope op
+ * would rotate them, k / v stored into the cache at slot (as kv_store), all inside the attention launch. */
+typedef struct srt_cuda_attn_fuse {
+    const float *k, *v;          /* (n_tokens, n_kv_heads * head_dim) new keys (not rotated) and values */
+    const int32_t *pos, *slot;   /* (n_tokens) positions, cache slots (< 0: not stored) */
+    const float *inv_freq;       /* (head_dim / 2) */
+} srt_cuda_attn_fuse;
+/* counters: SRT_CUDA_ATTN_COUNTERS zeroed device ints (left zeroed) with which the decode kernel merges its
+ * splits itself, or NULL: a combine launch does. fuse: NULL, or the fused prologue (needs plan->any_prefill 0). */
+enum { SRT_CUDA_ATTN_COUNTERS = 16384 };
 srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan, float *partials,
-                                       cudaStream_t stream);
+                                       int *counters, const srt_cuda_attn_fuse *fuse, cudaStream_t stream);
 
 /* Sampling (lm_sample.cuh): ids[r] = the id row r picks from logits[r] (penalties applied in place), or
  * -1 - id of the lowest NaN logit. All pointers device memory. */

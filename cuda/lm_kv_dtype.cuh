@@ -16,6 +16,9 @@ __device__ __forceinline__ float srt_kv_bf16_to_f32(unsigned h) { return __uint_
 
 __device__ __forceinline__ void srt_kv_put(float *cache, size_t i, float x) { cache[i] = x; }
 __device__ __forceinline__ void srt_kv_put(uint16_t *cache, size_t i, float x) { cache[i] = srt_kv_f32_to_bf16(x); }
+/* x as a store into a cache of this dtype and a load back would give it (the pointer only picks the dtype) */
+__device__ __forceinline__ float srt_kv_round(const float *, float x) { return x; }
+__device__ __forceinline__ float srt_kv_round(const uint16_t *, float x) { return srt_kv_bf16_to_f32(srt_kv_f32_to_bf16(x)); }
 __device__ __forceinline__ float srt_kv_get(const float *cache, size_t i) { return cache[i]; }
 __device__ __forceinline__ float srt_kv_get(const uint16_t *cache, size_t i) { return srt_kv_bf16_to_f32(cache[i]); }
 

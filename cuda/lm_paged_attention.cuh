@@ -11,8 +11,15 @@
  *            worth, walking the split by a fixed stride with the (block, offset) of its position carried along
  *            (no division per position). Each row group keeps a running max / sum / accumulator per head; row
  *            groups merge by shuffles, warps through shared memory. A sequence of one split writes its output at
- *            once; otherwise the block writes (acc[head_dim], max, sum) per head to `partials` and
- *   combine  merges the splits of each (seq, head) with the usual rescaling by exp(max_i - max).
+ *            once; otherwise the block writes (acc[head_dim], max, sum) per head to `partials`, and the last
+ *            block of its (seq, head chunk) to arrive (a per-unit counter, reset by that block) merges the splits
+ *            in split order with the usual rescaling by exp(max_i - max): the same sums whatever the block order.
+ *            Fused prologue (lm_decode_fuse.k set: the rope_store_attention op): the block rotates its queries and
+ *            the new token's key into shared memory itself (rope, the same arithmetic as lm_rope.cuh), takes the
+ *            new key / value (rounded through the cache dtype) from there at position ctx - 1 instead of the
+ *            cache, and split 0 of each (seq, KV head) stores them into the cache: rope, rope and kv_store need no
+ *            launches.
+ *   combine  (without counters) merges the splits in a second launch, the same arithmetic.
  *   prefill  (sequences with n_q > 1, i.e. prefill and chunked prefill) grid (query tile, head, seq),
  *            FlashAttention-style: a block holds a PF_QTILE-query tile's Q, output accumulator, scores and running
  *            softmax state in shared memory (no per-thread arrays, so no local memory) and walks the context in
@@ -20,6 +27,11 @@
 #include "cuda/common.cuh"
 #include "cuda/lm_kernels.h"
 #include "cuda/lm_kv_dtype.cuh"
+#include "cuda/lm_rope_pair.cuh"
+
+#if !defined(__CUDACC__) && !defined(__threadfence)
+#define __threadfence() ((void)0)      /* the simulator runs a launch's blocks on one OS thread */
+#endif
 
 #define DEC_WARPS 4                                    /* warps per decode block */
 #define DEC_THREADS (32 * DEC_WARPS)
@@ -30,6 +42,8 @@
 #define PF_QTILE 16                                    /* query rows per prefill block (35 KB of shared at D 128) */
 #define PF_KTILE 32                                    /* context positions per shared-memory tile */
 #define PF_THREADS 128                                 /* threads per prefill block */
+
+typedef srt_cuda_attn_fuse lm_decode_fuse;   /* the fused prologue's inputs (lm_kernels.h) */
 
 /* Decode launch shape, a function of the plan only (a recorded step replays it for shorter contexts). */
 typedef struct lm_decode_shape {
@@ -54,10 +68,24 @@ static lm_decode_shape lm_decode_shape_of(const srt_paged_attn_args *a, const sr
     return sh;
 }
 
+/* out[d] = the merge of the `n` splits' partials (n, D + 2) = (acc..., max, sum) of one (seq, head), element d:
+ * rescaled by exp(max_i - max), summed in split order (volatile: written by other blocks of the launch). */
+__device__ __forceinline__ void lm_attn_merge_splits(const float *part_, int n, int D, int d, float *out) {
+    const volatile float *part = part_;
+    float mx = -INFINITY, sum = 0.0f, o = 0.0f;
+    for (int i = 0; i < n; i++) mx = fmaxf(mx, part[i * (D + 2) + D]);
+    for (int i = 0; i < n; i++) sum += part[i * (D + 2) + D + 1] * expf(part[i * (D + 2) + D] - mx);
+    for (int i = 0; i < n; i++) o += part[i * (D + 2) + d] * expf(part[i * (D + 2) + D] - mx);
+    out[d] = o / sum;
+}
+
 template <typename T, int G>
 __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a, lm_decode_shape sh,
-                                                    float *partials) {
+                                                    float *partials, int *counters, const lm_decode_fuse &fz) {
     __shared__ float warp_max[DEC_WARPS][G], warp_sum[DEC_WARPS][G];
+    __shared__ int last_block;
+    __shared__ float q_rot[G][SRT_CUDA_LM_MAX_HEAD_DIM];              /* fused: the block's rotated queries */
+    __shared__ float kv_new[2][SRT_CUDA_LM_MAX_HEAD_DIM];             /* fused: the new key (rotated) and value */
     SRT_DYN_SHARED(float, warp_acc);                   /* (DEC_WARPS, G, head_dim) */
     const int split = blockIdx.x, s = blockIdx.z;
     if (a.n_q[s] != 1) return;
@@ -71,12 +99,43 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     const int32_t *blocks = a.block_table + (size_t)s * a.max_blocks;
     const float *q = a.q + ((size_t)a.q_start[s] * a.n_heads + h0) * D;   /* (ng, head_dim) */
     const float scale = rsqrtf((float)D);
+    const int fused = fz.k != nullptr;
+    if (fused) {
+        /* rope of the block's queries and of the new key, once per element (srt_rope_pair: the bits of a rope
+         * launch); the new key and value rounded through the cache dtype as a store + load would give them */
+        const int row_q = a.q_start[s], pos = fz.pos[row_q], half = D / 2;
+        const float *kr = fz.k + (size_t)row_q * kv_dim + (size_t)kvh * D;
+        for (int e = threadIdx.x; e < (ng + 1) * D; e += blockDim.x) {
+            const int g = e / D, d = e - g * D, i = d < half ? d : d - half;
+            const float *x = g < ng ? q + g * D : kr;
+            float y0, y1;
+            srt_rope_pair(x[i], x[i + half], pos, fz.inv_freq[i], &y0, &y1);
+            const float y = d < half ? y0 : y1;
+            if (g < ng) {
+                q_rot[g][d] = y;
+            } else {
+                kv_new[0][d] = srt_kv_round(static_cast<const T *>(nullptr), y);
+                kv_new[1][d] = srt_kv_round(static_cast<const T *>(nullptr), fz.v[(size_t)row_q * kv_dim + (size_t)kvh * D + d]);
+            }
+        }
+        __syncthreads();
+        const int slot = fz.slot[row_q];
+        if (split == 0 && sub == 0 && slot >= 0) {                    /* one writer per (seq, KV head) */
+            T *kw = static_cast<T *>(const_cast<void *>(a.k_cache)), *vw = static_cast<T *>(const_cast<void *>(a.v_cache));
+            const size_t dst = (size_t)slot * kv_dim + (size_t)kvh * D;
+            for (int d = threadIdx.x; d < D; d += blockDim.x) {
+                srt_kv_put(kw, dst + d, kv_new[0][d]);
+                srt_kv_put(vw, dst + d, kv_new[1][d]);
+            }
+        }
+    }
     float qr[G][DEC_VEC], acc[G][DEC_VEC], mx[G], sum[G];
     SRT_UNROLL
     for (int g = 0; g < G; g++) {
         SRT_UNROLL
         for (int j = 0; j < DEC_VEC; j++) {
-            qr[g][j] = g < ng && d0 + j < D ? q[g * D + d0 + j] * scale : 0.0f;
+            const float x = g < ng && d0 + j < D ? (fused ? q_rot[g][d0 + j] : q[g * D + d0 + j]) : 0.0f;
+            qr[g][j] = x * scale;
             acc[g][j] = 0.0f;
         }
         mx[g] = -INFINITY;
@@ -90,7 +149,13 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     for (int pw = p0 + warp * rows; pw < p1; pw += stride) {          /* uniform per warp */
         const int valid = p < p1;
         float k[DEC_VEC], v[DEC_VEC];
-        if (valid && d0 < D) {
+        if (valid && d0 < D && fused && p == ctx - 1) {               /* the new token: from shared memory */
+            SRT_UNROLL
+            for (int j = 0; j < DEC_VEC; j++) {
+                k[j] = d0 + j < D ? kv_new[0][d0 + j] : 0.0f;
+                v[j] = d0 + j < D ? kv_new[1][d0 + j] : 0.0f;
+            }
+        } else if (valid && d0 < D) {
             const size_t row = ((size_t)blocks[b] * bs + off) * kv_dim;
             srt_kv_load8(kc + row, d0, D, vec, k);                    /* K and V requested together */
             srt_kv_load8(vc + row, d0, D, vec, v);
@@ -170,37 +235,47 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
             if (d == 0) { part[D] = block_max; part[D + 1] = block_sum; }
         }
     }
+    if (own_splits == 1 || !counters) return;
+    /* the last block of this (seq, head chunk) merges every split's partials, in split order */
+    int *counter = counters + (size_t)s * gridDim.y + blockIdx.y;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last_block = atomicAdd(counter, 1) == own_splits - 1;
+    __syncthreads();
+    if (!last_block) return;
+    __threadfence();
+    for (int i = threadIdx.x; i < ng * D; i += blockDim.x) {
+        const int g = i / D, d = i - g * D, h = h0 + g;
+        lm_attn_merge_splits(partials + ((size_t)s * a.n_heads + h) * sh.n_splits * (D + 2), own_splits, D, d,
+                             a.out + ((size_t)a.q_start[s] * a.n_heads + h) * D);
+    }
+    if (threadIdx.x == 0) *counter = 0;                                /* ready for the next launch */
 }
 
 /* grid (n_splits, n_kv_heads * n_sub, n_seqs), block DEC_THREADS, smem DEC_WARPS * G * head_dim floats.
  * partials: (n_seqs, n_heads, n_splits, head_dim + 2) = (acc..., max, sum) of each split. One kernel per G. */
 #define LM_ATTN_DECODE_KERNEL(G)                                                                                  \
     __global__ void __launch_bounds__(DEC_THREADS)                                                                \
-    lm_attn_decode_g##G##_kernel(srt_paged_attn_args a, lm_decode_shape sh, float *partials) {                   \
-        if (a.kv_dtype == SRT_BF16) lm_attn_decode_body<uint16_t, G>(a, sh, partials);                            \
-        else lm_attn_decode_body<float, G>(a, sh, partials);                                                      \
+    lm_attn_decode_g##G##_kernel(srt_paged_attn_args a, lm_decode_shape sh, float *partials, int *counters,      \
+                                 lm_decode_fuse fz) {                                                             \
+        if (a.kv_dtype == SRT_BF16) lm_attn_decode_body<uint16_t, G>(a, sh, partials, counters, fz);              \
+        else lm_attn_decode_body<float, G>(a, sh, partials, counters, fz);                                        \
     }
 LM_ATTN_DECODE_KERNEL(1)
 LM_ATTN_DECODE_KERNEL(2)
 LM_ATTN_DECODE_KERNEL(4)
 LM_ATTN_DECODE_KERNEL(8)
 
-/* grid (n_heads, n_seqs), block head_dim rounded up to 32 (at most 128). */
+/* grid (n_heads, n_seqs), block head_dim rounded up to 32 (at most 128): the merge as a second launch (no
+ * counters, or more (seq, head chunk) units than they hold). */
 __global__ void lm_attn_combine_kernel(srt_paged_attn_args a, lm_decode_shape sh, const float *partials) {
     int h = blockIdx.x, s = blockIdx.y, D = a.head_dim;
     if (a.n_q[s] != 1) return;
     int own_splits = (a.ctx_len[s] + sh.split_len - 1) / sh.split_len;
     if (own_splits <= 1) return;
     const float *part = partials + ((size_t)s * a.n_heads + h) * sh.n_splits * (D + 2);   /* (n_splits, D + 2) */
-    float mx = -INFINITY, sum = 0.0f;
-    for (int i = 0; i < own_splits; i++) mx = fmaxf(mx, part[i * (D + 2) + D]);
-    for (int i = 0; i < own_splits; i++) sum += part[i * (D + 2) + D + 1] * expf(part[i * (D + 2) + D] - mx);
     float *out = a.out + ((size_t)a.q_start[s] * a.n_heads + h) * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        float o = 0.0f;
-        for (int i = 0; i < own_splits; i++) o += part[i * (D + 2) + d] * expf(part[i * (D + 2) + D] - mx);
-        out[d] = o / sum;
-    }
+    for (int d = threadIdx.x; d < D; d += blockDim.x) lm_attn_merge_splits(part, own_splits, D, d, out);
 }
 
 /* grid (ceil(max_n_q / PF_QTILE), n_heads, n_seqs), block PF_THREADS, smem lm_prefill_smem_floats(head_dim).
@@ -300,28 +375,34 @@ extern "C" size_t srt_cuda_lm_attn_partials_floats(const srt_paged_attn_args *a,
 }
 
 extern "C" srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan,
-                                                  float *partials, cudaStream_t stream) {
+                                                  float *partials, int *counters, const srt_cuda_attn_fuse *fuse,
+                                                  cudaStream_t stream) {
     int D = a->head_dim;
     if (D > SRT_CUDA_LM_MAX_HEAD_DIM || a->n_heads > 65535 || a->n_seqs > 65535)
         return srt_error(SRT_ERR_UNSUPPORTED, "paged_attention: head_dim %d (max %d), %d heads, %d sequences "
                          "(max 65535 each) exceed the CUDA kernels' limits", D, SRT_CUDA_LM_MAX_HEAD_DIM, a->n_heads,
                          a->n_seqs);
+    if (fuse && plan->any_prefill)
+        return srt_error(SRT_ERR_INVALID_ARG, "paged_attention: the fused rope / KV store is for decode-only batches");
     if (a->n_seqs == 0) return SRT_OK;
     if (plan->any_decode) {
         lm_decode_shape sh = lm_decode_shape_of(a, plan);
         dim3 grid((unsigned)sh.n_splits, (unsigned)(a->n_kv_heads * sh.n_sub), (unsigned)a->n_seqs);
         size_t smem = (size_t)DEC_WARPS * sh.G * D * sizeof(float);
+        /* the kernel merges its splits itself when the counters cover every (seq, head chunk) */
+        int *ctr = sh.n_splits > 1 && (int64_t)grid.y * grid.z <= SRT_CUDA_ATTN_COUNTERS ? counters : NULL;
+        lm_decode_fuse fz = fuse ? *fuse : lm_decode_fuse{};
         switch (sh.G) {
-        case 1: LAUNCH(lm_attn_decode_g1_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+        case 1: LAUNCH(lm_attn_decode_g1_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g1_kernel)); break;
-        case 2: LAUNCH(lm_attn_decode_g2_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+        case 2: LAUNCH(lm_attn_decode_g2_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g2_kernel)); break;
-        case 4: LAUNCH(lm_attn_decode_g4_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+        case 4: LAUNCH(lm_attn_decode_g4_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g4_kernel)); break;
-        default: LAUNCH(lm_attn_decode_g8_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials);
+        default: LAUNCH(lm_attn_decode_g8_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
                  SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g8_kernel)); break;
         }
-        if (sh.n_splits > 1) {
+        if (sh.n_splits > 1 && !ctr) {
             dim3 cgrid((unsigned)a->n_heads, (unsigned)a->n_seqs);
             LAUNCH(lm_attn_combine_kernel, cgrid, (unsigned)((D + 31) / 32 * 32), 0, stream, *a, sh, partials);
             SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_combine_kernel));

@@ -1,8 +1,8 @@
 /* lm_rope.cuh: in-place rotary embedding, rotate-half layout: one thread per (token, head, pair i) rotates
- * (x[i], x[i + head_dim/2]) by pos[t] * inv_freq[i]. The angle and its sine/cosine are computed in double, as
- * cpu-ref does: positions reach 1e5 and an f32 angle would be off by ~1e-2 rad there. */
+ * (x[i], x[i + head_dim/2]) by pos[t] * inv_freq[i] (srt_rope_pair: angle, sine and cosine in double). */
 #include "cuda/common.cuh"
 #include "cuda/lm_kernels.h"
+#include "cuda/lm_rope_pair.cuh"
 
 __global__ void lm_rope_kernel(srt_rope_args a) {
     int half = a.head_dim / 2;
@@ -12,11 +12,10 @@ __global__ void lm_rope_kernel(srt_rope_args a) {
         int64_t th = j / half;                   /* token * n_heads + head */
         int t = (int)(th / a.n_heads);
         float *x = a.x + th * a.head_dim;        /* (head_dim) */
-        double angle = (double)a.pos[t] * (double)a.inv_freq[i];
-        double c = cos(angle), s = sin(angle);
-        double x0 = x[i], x1 = x[i + half];
-        x[i] = (float)(x0 * c - x1 * s);
-        x[i + half] = (float)(x1 * c + x0 * s);
+        float y0, y1;
+        srt_rope_pair(x[i], x[i + half], a.pos[t], a.inv_freq[i], &y0, &y1);
+        x[i] = y0;
+        x[i + half] = y1;
     }
 }
 

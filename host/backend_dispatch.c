@@ -169,6 +169,33 @@ srt_status srt_op_paged_attention(const srt_backend *b, const srt_paged_attn_arg
     return o->paged_attention(b->ctx, a);
 }
 
+srt_status srt_op_rope_store_attention(const srt_backend *b, const srt_rope_store_attn_args *a,
+                                       const srt_attn_host_plan *plan) {
+    const srt_paged_attn_args *at = &a->attn;
+    int decode_only = plan && (at->n_seqs == 0 || plan->n_q) && lm_ops(b)->rope_store_attention;
+    for (int s = 0; decode_only && s < at->n_seqs; s++) decode_only = plan->n_q[s] <= 1;
+    if (decode_only) {
+        if (a->n_tokens < 0 || !a->k || !a->v || !a->pos || !a->slot || !a->inv_freq)
+            return srt_error(SRT_ERR_INVALID_ARG, "rope_store_attention: %d tokens, missing k/v/pos/slot/inv_freq",
+                             a->n_tokens);
+        SRT_TRY(srt_check_paged_attn_args(at, 0));
+        SRT_TRY(srt_check_paged_attn_seqs(at, plan->n_q, plan->ctx_len));
+        if ((int64_t)plan->ctx_capacity > (int64_t)at->max_blocks * at->block_size)
+            return srt_error(SRT_ERR_INVALID_ARG, "rope_store_attention: context capacity %d beyond the block "
+                             "tables' %lld", plan->ctx_capacity, (long long)at->max_blocks * at->block_size);
+        return lm_ops(b)->rope_store_attention(b->ctx, a, plan);
+    }
+    int kv_dim = at->n_kv_heads * at->head_dim;
+    srt_rope_args rq = {a->n_tokens, at->n_heads, at->head_dim, a->pos, a->inv_freq, (float *)at->q};
+    srt_rope_args rk = {a->n_tokens, at->n_kv_heads, at->head_dim, a->pos, a->inv_freq, a->k};
+    srt_kv_store_args st = {a->n_tokens, kv_dim, a->k, a->v, a->slot, (void *)at->k_cache, (void *)at->v_cache,
+                            at->kv_dtype};
+    SRT_TRY(srt_op_rope(b, &rq));
+    SRT_TRY(srt_op_rope(b, &rk));
+    SRT_TRY(srt_op_kv_store(b, &st));
+    return srt_op_paged_attention(b, at, plan);
+}
+
 srt_status srt_op_graph_run(const srt_backend *b, uint64_t key, srt_lm_graph_body body, void *arg) {
     if (!lm_ops(b)->graph_run) return MISSING(b, "graph_run");
     return lm_ops(b)->graph_run(b->ctx, key, body, arg);

@@ -7,7 +7,8 @@
  * Every device output is NaN-poisoned before the op (or holds its in-place input) and is followed by sentinels
  * that must survive; NaN/Inf where the reference is finite fails. Tolerances (atol + rtol*|ref|) sit beside each
  * check. Paged attention also runs with the forward's host plan (paged_attention_planned, launch sized past the
- * longest context); kv_store skips rows whose slot is negative (padding). Also: out-of-range embedding ids give
+ * longest context); kv_store skips rows whose slot is negative (padding). rope_store_attention (the fused decode
+ * launch) equals rope + kv_store + paged_attention on cuda bit for bit. Also: out-of-range embedding ids give
  * SRT_ERR_RANGE; the simulator must report no rule violation. */
 extern "C" {
 #include "backend.h"
@@ -18,6 +19,7 @@ extern "C" {
 #include "tests/testutil.h"
 #include <algorithm>
 #include <cstdarg>
+#include <cstring>
 #include <vector>
 
 static srt_backend g_ref, g_cu;
@@ -214,6 +216,103 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
     end_case();
 }
 
+/* rope_store_attention (decode batches): rope(q), rope(k), kv_store and paged_attention as one fused launch.
+ * The new token's cache slot starts NaN (reverse order runs the last split before split 0 stores it: a block
+ * reading the cache there instead of its registers fails). Checked against cpu-ref (which runs the four ops) within
+ * the attention tolerance, and bit for bit against the same four ops on the cuda backend: output and both caches. */
+static std::vector<float> download_floats(const void *dev, size_t n) {
+    std::vector<float> h(n);
+    check_status(g_cu.ops->sync(g_cu.ctx), "sync");
+    g_cu.ops->download(g_cu.ctx, h.data(), dev, n * sizeof(float));
+    return h;
+}
+
+static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads, int head_dim, int block_size,
+                                      const std::vector<int> &ctxs, uint64_t seed) {
+    set_case("rope_store_attention %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", srt_dtype_name(dt), n_heads,
+             n_kv_heads, head_dim, block_size, ctxs.size());
+    int n_seqs = (int)ctxs.size(), kv_dim = n_kv_heads * head_dim, max_blocks = 0, n_tokens = 0;
+    for (int c : ctxs) max_blocks = std::max(max_blocks, (c + block_size - 1) / block_size);
+    max_blocks += 1;
+    int n_blocks = n_seqs * max_blocks + 3;
+    std::vector<int32_t> perm((size_t)n_blocks);
+    for (int i = 0; i < n_blocks; i++) perm[(size_t)i] = i;
+    uint64_t rng = seed;
+    for (int i = n_blocks - 1; i > 0; i--) std::swap(perm[(size_t)i], perm[test_rng_next(&rng) % (uint64_t)(i + 1)]);
+    std::vector<int32_t> table((size_t)n_seqs * max_blocks), q_start, n_q, ctx_len, pos, slot;
+    std::vector<float> kc((size_t)n_blocks * block_size * kv_dim, NAN), vc = kc;
+    std::vector<float> kvals = rnd(kc.size(), seed + 1, -1.5f, 1.5f), vvals = rnd(vc.size(), seed + 2, -1, 1);
+    for (int s = 0, next = 0; s < n_seqs; s++) {
+        int ctx = ctxs[(size_t)s], nq = ctx > 0 ? 1 : 0;   /* ctx 0: a sequence without a query (padding) */
+        q_start.push_back(n_tokens);
+        n_q.push_back(nq);
+        ctx_len.push_back(ctx);
+        for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
+        for (int p = 0; p < ctx; p++) {
+            size_t sl = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
+            if (p == ctx - 1) {         /* the new token: its slot stays NaN until the op stores it */
+                pos.push_back(p);
+                slot.push_back((int32_t)sl);
+                continue;
+            }
+            for (int i = 0; i < kv_dim; i++) {
+                kc[sl * kv_dim + i] = kvals[sl * kv_dim + i];
+                vc[sl * kv_dim + i] = vvals[sl * kv_dim + i];
+            }
+        }
+        n_tokens += nq;
+    }
+    kc = cache_bytes(kc, dt);
+    vc = cache_bytes(vc, dt);
+    std::vector<float> q = rnd((size_t)n_tokens * n_heads * head_dim, seed + 3, -1.5f, 1.5f);
+    std::vector<float> k = rnd((size_t)n_tokens * kv_dim, seed + 4, -1.5f, 1.5f), v = rnd(k.size(), seed + 5, -1, 1);
+    std::vector<float> inv_freq((size_t)head_dim / 2);
+    for (int i = 0; i < head_dim / 2; i++) inv_freq[(size_t)i] = (float)pow(500000.0, -2.0 * i / head_dim);
+    srt_attn_host_plan plan = {n_q.data(), ctx_len.data(), max_blocks * block_size};
+
+    std::vector<float> qr = q, kr = k, kcr = kc, vcr = vc, oref(q.size());
+    srt_rope_store_attn_args r = {{n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, qr.data(), kcr.data(),
+                                   vcr.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data(), dt},
+                                  n_tokens, kr.data(), v.data(), pos.data(), slot.data(), inv_freq.data()};
+    check_status(srt_op_rope_store_attention(&g_ref, &r, &plan), "cpu-ref rope_store_attention");
+
+    TEST_CHECK(g_cu_lm->rope_store_attention != nullptr, "cuda has rope_store_attention");
+    std::vector<float> out[2], kout[2], vout[2];
+    for (int fused = 0; fused < 2; fused++) {   /* the four ops on cuda, then the fused op */
+        float *dq = dev_in(q), *dk = dev_in(k), *dkc = dev_in(kc), *dvc = dev_in(vc), *dout = dev_out(q.size());
+        srt_rope_store_attn_args c = {{n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, dq, dkc, dvc,
+                                       dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout, dt},
+                                      n_tokens, dk, dev_in(v), dev_ints(pos), dev_ints(slot), dev_in(inv_freq)};
+        if (fused) {
+            check_status(srt_op_rope_store_attention(&g_cu, &c, &plan), "cuda rope_store_attention");
+        } else {
+            srt_rope_args rq = {n_tokens, n_heads, head_dim, c.pos, c.inv_freq, dq};
+            srt_rope_args rk = {n_tokens, n_kv_heads, head_dim, c.pos, c.inv_freq, dk};
+            srt_kv_store_args st = {n_tokens, kv_dim, dk, c.v, c.slot, dkc, dvc, dt};
+            check_status(srt_op_rope(&g_cu, &rq), "cuda rope q");
+            check_status(srt_op_rope(&g_cu, &rk), "cuda rope k");
+            check_status(srt_op_kv_store(&g_cu, &st), "cuda kv_store");
+            check_status(srt_op_paged_attention(&g_cu, &c.attn, &plan), "cuda paged_attention");
+        }
+        out[fused] = download_floats(dout, q.size() + TAIL);
+        kout[fused] = download_floats(dkc, kc.size());
+        vout[fused] = download_floats(dvc, vc.size());
+    }
+    size_t worst = 0;
+    double maxerr = 0, excess = test_compare(out[1].data(), oref.data(), oref.size(), ATTN_ATOL, ATTN_RTOL, &worst,
+                                             &maxerr);
+    TEST_CHECK(excess <= 0, "%s out [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g)", g_case,
+               cudasim_order_name(cudasim_get_order()), worst, out[1][worst], oref[worst], maxerr);
+    TEST_CHECK(memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0,
+               "%s [%s order]: fused output differs from rope + kv_store + paged_attention on cuda", g_case,
+               cudasim_order_name(cudasim_get_order()));
+    TEST_CHECK(memcmp(kout[0].data(), kout[1].data(), kc.size() * sizeof(float)) == 0 &&
+               memcmp(vout[0].data(), vout[1].data(), vc.size() * sizeof(float)) == 0,
+               "%s [%s order]: fused KV cache differs from rope + kv_store on cuda", g_case,
+               cudasim_order_name(cudasim_get_order()));
+    end_case();
+}
+
 static void attention_bad_args() {
     set_case("paged_attention with more queries than cached tokens");
     std::vector<int32_t> table = {0}, q_start = {0}, n_q = {3}, ctx_len = {2};
@@ -245,6 +344,10 @@ static void attention_cases(srt_dtype dt) {
     attention_case(dt, "decode odd groups", 6, 2, 128, 16, {{1, 1}, {1, 33}, {1, 1025}}, 9700);
     attention_case(dt, "decode wide group", 16, 1, 20, 5, {{1, 7}, {1, 300}}, 9800);
     if (dt == SRT_F32) attention_bad_args();
+    /* fused rope + KV store + decode attention: contexts 1 (the new token alone), 7, 129 (splits), 1025, and a
+     * sequence without a query; GQA 3 (odd group) and 1; head_dim 128 and 20 (no 16-byte loads) */
+    rope_store_attention_case(dt, 6, 2, 128, 16, {1, 7, 0, 129, 1025}, 9900);
+    rope_store_attention_case(dt, 2, 2, 20, 5, {33, 1, 300}, 9950);
 }
 
 /* ---------------------------------------------------------------- swiglu, embedding, add_bias, gather_rows */

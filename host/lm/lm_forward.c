@@ -110,10 +110,6 @@ typedef struct fwd_launch {
     srt_attn_host_plan attn;          /* host copies of n_q / ctx_len and the context capacity */
 } fwd_launch;
 
-static srt_status attention(srt_lm *lm, const srt_paged_attn_args *a, const srt_attn_host_plan *plan) {
-    return srt_op_paged_attention(&lm->be, a, plan);
-}
-
 static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     int T = f->T, n_seqs = f->n_seqs, max_blocks = f->max_blocks;
     const srt_lm_config *c = &lm->cfg;
@@ -135,16 +131,12 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     SRT_TRY(add_bias(lm, s->q, T, q_dim, L->bq));
     SRT_TRY(add_bias(lm, s->k, T, kv_dim, L->bk));
     SRT_TRY(add_bias(lm, s->v, T, kv_dim, L->bv));
-    srt_rope_args rope_q = {T, c->n_heads, c->head_dim, s->pos, lm->inv_freq, s->q};
-    srt_rope_args rope_k = {T, c->n_kv_heads, c->head_dim, s->pos, lm->inv_freq, s->k};
-    SRT_TRY(srt_op_rope(&lm->be, &rope_q));
-    SRT_TRY(srt_op_rope(&lm->be, &rope_k));
-    srt_kv_store_args store = {T, kv_dim, s->k, s->v, s->slot, lm->kv->k[l], lm->kv->v[l], lm->kv->dtype};
-    SRT_TRY(srt_op_kv_store(&lm->be, &store));
-    srt_paged_attn_args attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks,
-                                s->q, lm->kv->k[l], lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len,
-                                s->att, lm->kv->dtype};
-    SRT_TRY(attention(lm, &attn, &f->attn));
+    /* rope(q), rope(k), KV store, attention: one launch on a backend that fuses them for decode batches */
+    srt_rope_store_attn_args rsa = {
+        .attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks, s->q, lm->kv->k[l],
+                 lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len, s->att, lm->kv->dtype},
+        .n_tokens = T, .k = s->k, .v = s->v, .pos = s->pos, .slot = s->slot, .inv_freq = lm->inv_freq};
+    SRT_TRY(srt_op_rope_store_attention(&lm->be, &rsa, &f->attn));
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 
     srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};
@@ -267,7 +259,7 @@ static srt_status forward_body(void *arg) {
     for (int l = 0; l < c->n_layers; l++) SRT_TRY(layer_forward(lm, l, f));
 
     const float *rows = s->x;
-    if (!f->all_logits) {
+    if (!f->all_logits && f->T != f->n_seqs) {   /* one token per sequence: row b is already sequence b's last */
         srt_gather_rows_args g = {f->n_seqs, c->hidden, s->last_row, s->x, s->last};
         SRT_TRY(srt_op_gather_rows(&lm->be, &g));
         rows = s->last;

@@ -69,6 +69,19 @@ typedef struct srt_attn_host_plan {
     int ctx_capacity;
 } srt_attn_host_plan;
 
+/* Rope, KV store and attention of one layer in one op (optional; the dispatch uses it for decode-only batches
+ * with a host plan: every n_q <= 1): does what rope(q), rope(k) (n_heads / n_kv_heads heads, attn.pos positions),
+ * kv_store(k, v at slot) and paged_attention(attn) do, in that order. attn.q and k are work space: their contents
+ * afterwards are unspecified (rotated or not). Without the op the dispatch runs those four ops. */
+typedef struct srt_rope_store_attn_args {
+    srt_paged_attn_args attn;     /* attn.q: (n_tokens, n_heads*head_dim) queries, not rotated yet */
+    int n_tokens;
+    float *k;                     /* (n_tokens, n_kv_heads*head_dim) keys, not rotated yet */
+    const float *v;               /* (n_tokens, n_kv_heads*head_dim) */
+    const int32_t *pos, *slot;    /* (n_tokens) as in rope / kv_store */
+    const float *inv_freq;        /* (head_dim/2) */
+} srt_rope_store_attn_args;
+
 /* out = silu(gate) * up elementwise (out may equal gate or up). */
 typedef struct srt_swiglu_args {
     int64_t n;
@@ -188,6 +201,8 @@ typedef struct srt_lm_ops {
     srt_status (*mask_rows)(void *ctx, const srt_mask_rows_args *a);               /* optional (with sample) */
     srt_status (*graph_run)(void *ctx, uint64_t key, srt_lm_graph_body body, void *arg);   /* optional */
     srt_status (*linear_fused)(void *ctx, const srt_linear_fused_args *a);                  /* optional */
+    srt_status (*rope_store_attention)(void *ctx, const srt_rope_store_attn_args *a,
+                                       const srt_attn_host_plan *plan);                      /* optional */
     srt_dtype kv_dtype;       /* the KV cache dtype a model on this backend gets by default (lm_load.c) */
 } srt_lm_ops;
 
@@ -210,6 +225,10 @@ srt_status srt_op_mask_rows(const srt_backend *b, const srt_mask_rows_args *a);
 /* plan: host copies of n_q / ctx_len (or NULL); uses paged_attention_planned when the table has it. */
 srt_status srt_op_paged_attention(const srt_backend *b, const srt_paged_attn_args *a, const srt_attn_host_plan *plan);
 srt_status srt_op_graph_run(const srt_backend *b, uint64_t key, srt_lm_graph_body body, void *arg);
+/* the backend's rope_store_attention for a decode-only batch (plan set, every n_q <= 1), else rope, rope,
+ * kv_store and paged_attention */
+srt_status srt_op_rope_store_attention(const srt_backend *b, const srt_rope_store_attn_args *a,
+                                       const srt_attn_host_plan *plan);
 srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args *a);
 /* linear_fused as separate gemm calls on views of w (+ one swiglu): the fallback of backends without the op. */
 srt_status srt_linear_fused_by_ops(void *ctx, srt_status (*gemm)(void *, const srt_gemm_args *),

@@ -26,6 +26,9 @@ int g_k = 0;
 struct GroupRule { const char *name; unsigned axes; };
 const GroupRule kGroups[] = {
     {"gemm_small_m_kernel", 2u},   /* split-K over gridDim.y: the tile's last split adds the partials */
+    /* decode attention: the splits of a (seq, head chunk) over gridDim.x; the last one merges them */
+    {"lm_attn_decode_g1_kernel", 1u}, {"lm_attn_decode_g2_kernel", 1u},
+    {"lm_attn_decode_g4_kernel", 1u}, {"lm_attn_decode_g8_kernel", 1u},
 };
 
 const uint64_t kRowMax = 32;

@@ -301,7 +301,9 @@ def main():
                     fr = full_depth_lm(r1, r2[0], dims)
                     if fr:
                         fr["sampled_blocks"] = max(r1["sampled_blocks"], r2[0]["sampled_blocks"])
-                        byb[r1["batch"] if wl == "lm_decode" else (1, r1["tokens"])] = fr
+                        key = r1["batch"] if wl == "lm_decode" else (1, r1["tokens"])
+                        if key not in byb or byb[key]["tokens"] < fr["tokens"]:   # decode: the longest context
+                            byb[key] = fr
             if wl == "lm_decode" and 64 not in byb and 8 in byb and (16 in byb or 1 in byb):
                 lo = 16 if 16 in byb else 1   # from 1 and 8: misses the decode GEMM's weight re-walk per 8 rows
                 byb[64] = extrapolate(byb[min(lo, 8)], byb[max(lo, 8)], min(lo, 8), max(lo, 8), 64)

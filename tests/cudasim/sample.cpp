@@ -22,10 +22,12 @@ namespace cudasim {
 namespace {
 int g_k = 0;
 /* Kernels whose blocks cooperate: axes (bit 0 x, 1 y, 2 z) along which a group's blocks run together.
- * axes 0: independent blocks despite global atomics (sample them freely). */
+ * axes 0: independent blocks despite global atomics (sample them freely); 7: the whole grid always runs. */
 struct GroupRule { const char *name; unsigned axes; };
 const GroupRule kGroups[] = {
     {"gemm_small_m_kernel", 2u},   /* split-K over gridDim.y: the tile's last split adds the partials */
+    {"vq_nearest_kernel", 7u},     /* one group = the whole grid (runs whole): its codes are indices that the next
+                                      kernel (embed) range-checks and gathers by; sampled, they would be garbage */
 };
 
 const uint64_t kRowMax = 32;

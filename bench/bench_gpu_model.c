@@ -10,11 +10,10 @@
  *   codec_stream                 a streaming decoder push of one group for 1 and 2 streams (extrapolated to 64)
  *   lm_decode / lm_prefill       Llama-3.2-1B and Orpheus-3B widths with 1 and 2 layers (depth: the difference
  *                                is one layer) and a short vocabulary (the LM head's counters are linear in its
- *                                rows), decode at batch 1, 8, 16 (64 = affine in the 8-row groups of the decode
- *                                GEMM) after a `--decode-context` (1) token prompt per sequence (a longer one is
- *                                prefilled through the widen-to-f32 path, minutes per layer in the simulator;
- *                                gpu_model.py adds the KV reads of a 512-token context), prefill of `--prompt-len`
- *                                (512) tokens at batch 1
+ *                                rows), decode at `--batches` (1,8,16; up to 256; without 64, gpu_model.py
+ *                                extrapolates it from 8 and 16) after a `--decode-context` (1) token prompt per
+ *                                sequence (prefilled 4,096 tokens at a time; gpu_model.py adds the KV reads up to a
+ *                                512-token context), prefill of each `--prompt-len` (512; a comma list) at batch 1
  *   lm_attention                 one layer's KV store + decode attention at Orpheus-3B widths (24 query heads, 8 KV
  *                                heads, head_dim 128, KV blocks of 16 scattered over the cache) with `--attn-context`
  *                                (1000) tokens of context per sequence, batch 1, 8, 64, KV cache f32 and bf16 (model

@@ -53,6 +53,9 @@ typedef struct srt_http_config {
                                       default slots: one client, or one proxy, cannot take them all) */
     double max_audio_seconds;      /* longest "audio" prompt, checked from the file's header before decoding and
                                       again while decoding (0 = 600) */
+    const char *codec_dir;         /* SNAC folder for POST /v1/codec/encode|decode (the server's own CPU handle,
+                                      loaded on first use); NULL: those endpoints answer 503 */
+    double codec_max_seconds;      /* longest audio those endpoints take or give (0 = 60) */
     srt_sampling_params sampling;  /* request defaults (the engine's: srt_tts_config.sampling) */
     srt_http_log_fn log;           /* NULL: no request log */
     void *log_user;

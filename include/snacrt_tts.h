@@ -68,6 +68,9 @@ typedef struct srt_tts_request {
     const char *audio_text;         /* optional transcript of audio_in: voice cloning, the clip and its transcript
                                        placed as a prior exchange as the layout's "clone" section defines (needs
                                        audio_in; a layout without "clone": SRT_ERR_UNSUPPORTED) */
+    const char *instructions;       /* optional (OpenAI's "instructions", e.g. "speak slowly"): placed into the
+                                       prompt where the layout has a slot for them (srt_tts_takes_instructions),
+                                       else left out; at most the text's length limit */
 } srt_tts_request;
 
 typedef struct srt_tts_stats {
@@ -137,6 +140,28 @@ typedef struct srt_tts_replica_info {
 int srt_tts_replica_count(const srt_tts_engine *engine);
 srt_status srt_tts_get_replica_info(srt_tts_engine *engine, int i, srt_tts_replica_info *info);
 
+/* Launchers (#18): under mpirun or srun each process of a data-parallel batch job (snacrt tts --input) takes its
+ * node-local share of the node's devices and its shard of the input. srt_launch_place_from_env reads:
+ *   world rank / size   OMPI_COMM_WORLD_RANK / OMPI_COMM_WORLD_SIZE (Open MPI), PMI_RANK / PMI_SIZE (MPICH,
+ *                       Hydra, srun --mpi=pmi2), SLURM_PROCID / SLURM_NTASKS (srun), first set found
+ *   local rank / size   OMPI_COMM_WORLD_LOCAL_RANK / OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALRANKID /
+ *                       MPI_LOCALNRANKS, SLURM_LOCALID / SLURM_NTASKS_PER_NODE (else the first count of
+ *                       SLURM_STEP_TASKS_PER_NODE, e.g. "4(x2)")
+ * No launcher (no world size, or 1): found 0, rank 0 of 1, local 0 of 1. A rank without its size, a value that is
+ * not a number, or a rank outside its size is SRT_ERR_INVALID_ARG naming the variable; a world size > 1 without
+ * local variables means one process per node (local 0 of 1). */
+typedef struct srt_launch_place {
+    int found;                      /* 1 under a launcher with more than one process */
+    int world_rank, world_size, local_rank, local_size;
+    char source[40];                /* the variable the world size came from ("OMPI_COMM_WORLD_SIZE") */
+} srt_launch_place;
+srt_status srt_launch_place_from_env(srt_launch_place *place);
+/* The local_rank-th of local_size equal consecutive shares of the node's device list: "cuda:0-7", tp 2, 4
+ * processes on the node: local rank 1 gets "cuda:2-3". Each share must hold whole replicas of tp devices
+ * (SRT_ERR_INVALID_ARG naming the list otherwise). A cpu / cpu-ref list is returned unchanged. */
+srt_status srt_launch_local_devices(const char *devices, int tp, int local_rank, int local_size, char *out,
+                                    size_t cap);
+
 /* Codec sample rate and the voices the layout knows (NULL-terminated, owned by the engine). */
 int srt_tts_sample_rate(const srt_tts_engine *engine);
 const char *const *srt_tts_voices(const srt_tts_engine *engine);
@@ -146,6 +171,12 @@ const char *const *srt_tts_voice_aliases(const srt_tts_engine *engine);
 /* additions (H4): the streaming decoder's lookahead in frame groups, and the samples per frame group. */
 int srt_tts_lookahead(const srt_tts_engine *engine);
 int64_t srt_tts_group_samples(const srt_tts_engine *engine);
+/* Does the layout place a request's instructions into its prompt (clone: a voice-cloning request, audio_text
+ * set)? 0: they are accepted and left out (layouts/README.md, "Instructions"). */
+int srt_tts_takes_instructions(const srt_tts_engine *engine, int clone);
+/* The layout's "tags": in-text markup the model was trained on (orpheus: "<laugh>", "<sigh>", ...), as hints for
+ * users; NULL-terminated, owned by the engine (empty when the layout lists none). */
+const char *const *srt_tts_tags(const srt_tts_engine *engine);
 
 #ifdef __cplusplus
 }

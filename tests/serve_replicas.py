@@ -4,13 +4,18 @@
    64 concurrent seeded requests; every answer equals its reference (within 1 step of 16 bits: the batched codec
    decode is within 1e-5 of a lone one), both replicas took requests, /metrics has per-replica families and
    totals that add up.
-3. Simulated GPUs (CUDASIM_DEVICES=4, --devices cuda:0-3 --tp 2: 2 replicas of 2 simulated devices, NCCL ranks on
-   their own devices): 2 concurrent requests (one per replica) equal the same requests on one simulated device (--device cuda).
-   Small: the simulator runs ~1 s per token of the 157k-vocabulary tiny model.
-4. An injected failure (SNACRT_TEST_FAIL_REPLICA=1:2: replica 1 fails at its 2nd audio callback) during 16
-   concurrent requests: the requests on replica 0 all succeed with their reference audio, the others end with a
-   500 naming replica 1 (none is lost silently), /metrics counts the failure, and the replica is reloaded
-   (restarts 1, up again) and serves a new request correctly."""
+3. Conversations (/v1/chat/completions, --layout spoken-chat) on 2 CPU replicas: 4 concurrent seeded chats land
+   on both replicas and each answer equals the one engine's; a stream hung up by its client is cancelled on its
+   replica (snacrt_replica_requests_cancelled_total) while the other replica's request ends with its reference.
+4. Simulated GPUs (CUDASIM_DEVICES=4, --devices cuda:0-3 --tp 2: 2 replicas of 2 simulated devices, NCCL ranks on
+   their own devices): 64 concurrent seeded requests (8 distinct, 7 tokens each: one frame group; the check is
+   identity, not length) equal the same requests on one simulated device (--device cuda). Batches of more than 16
+   rows run the LM head as one GEMM (cublas.c), so the 157k-vocabulary head costs a few steps, not 64 x 7.
+5. An injected failure (SNACRT_TEST_FAIL_REPLICA=1:2: replica 1 fails at its 2nd audio callback) during 16
+   concurrent requests (on the simulated devices of 4 in cudasim builds, else on CPU replicas): the requests on
+   replica 0 all succeed with their reference audio, the others end with a 500 naming replica 1 (none is lost
+   silently), /metrics counts the failure, and the replica is reloaded (restarts 1, up again) and serves new
+   requests correctly."""
 import json
 import os
 import time
@@ -73,45 +78,142 @@ def cpu_replicas(refs):
         srv.close()
 
 
-def simulated_gpus():
-    env = dict(os.environ, CUDASIM_DEVICES="4", OMP_WAIT_POLICY="passive")
-    jobs = COMBOS[:2]
-    one = Server("--device", "cuda", "--max-running", "4", name="replicas-sim1", env=env)
+CHATS = [("Be brief.", "What is this?", 7), ("Answer in one word.", "Hello!", 8), ("Be kind.", "Who are you?", 9),
+         ("Talk like a pirate.", "Where are we?", 10)]
+
+
+def chat_body(c):
+    system, user, seed = c
+    return {"model": "gpt-4o-audio-preview", "seed": seed, "max_completion_tokens": 10,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+
+
+def chat_answers(srv, chats):
+    with ThreadPoolExecutor(max_workers=len(chats)) as ex:
+        res = list(ex.map(lambda c: srv.request("POST", "/v1/chat/completions", chat_body(c), timeout=600), chats))
+    out = []
+    for c, (st, _, data) in zip(chats, res):
+        msg = json.loads(data)["choices"][0]["message"].get("content") if st == 200 else None
+        C.check(st == 200 and isinstance(msg, str) and msg, f"chat {c}: HTTP {st} {data[:300]!r}")
+        out.append(msg)
+    return out
+
+
+def chat_replicas():
+    one = Server("--layout", "spoken-chat", "--device", "cpu", "--threads", "2", name="replicas-chat1")
     try:
-        want = {}
-        for c, (st, _, data) in zip(jobs, concurrent(one, jobs, 7)):
-            C.check(st == 200, f"one simulated device: HTTP {st} {data[:200]!r}")
-            want.setdefault(c, data)
+        want = chat_answers(one, CHATS)
+        C.check(one.stop() == 0, "one chat engine: SIGTERM must exit 0")
     finally:
-        one.stop()
         one.close()
-    srv = Server("--devices", "cuda:0-3", "--tp", "2", "--max-running", "4", name="replicas-sim4", env=env)
+    srv = Server("--layout", "spoken-chat", "--devices", "cpu", "--replicas", "2", "--threads", "2",
+                 name="replicas-chat2")
     try:
-        log = srv.log()
-        C.check("replica 0 on cuda:0-1" in log and "replica 1 on cuda:2-3" in log, f"replicas not announced:\n{log}")
-        results = concurrent(srv, jobs, 7)
-        for c, (st, _, data) in zip(jobs, results):
-            C.check(st == 200 and c in want and same(data, want[c]),
-                    f"{c} on 2 replicas x tp 2 differs from one simulated device (HTTP {st}, {len(data)} bytes)")
+        got = chat_answers(srv, CHATS)
+        C.check(got == want, f"chats on 2 replicas differ from one engine's: {got} vs {want}")
         text = srv.metrics()
-        per = [metric_value(text, "snacrt_replica_requests_total", f'replica="{k}",devices="{d}"')
-               for k, d in ((0, "cuda:0-1"), (1, "cuda:2-3"))]
-        C.check(all(p and p > 0 for p in per), f"both simulated replicas must take requests: {per}")
-        C.check("violation" not in srv.log() and "current device" not in srv.log(),
-                f"simulator violations:\n{srv.log()[-2000:]}")
+        per = [metric_value(text, "snacrt_replica_requests_total", f'replica="{k}",devices="cpu#{k}"') for k in (0, 1)]
+        C.check(all(p and p > 0 for p in per) and sum(p or 0 for p in per) == 4,
+                f"the 4 chats must spread over both replicas: {per}")
         C.check(srv.stop() == 0, "SIGTERM must exit 0")
         C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
     finally:
         srv.close()
 
 
-def failure(refs):
-    env = dict(os.environ, SNACRT_TEST_FAIL_REPLICA="1:2", OMP_WAIT_POLICY="passive")
-    srv = Server("--devices", "cpu", "--replicas", "2", "--max-running", "16", "--threads", "2", name="replicas-fail",
-                 env=env)
+def cancel_on_replica(refs):
+    """A long stream lands on replica 0 (both empty: the first); its client hangs up: replica 0 cancels it while a
+    request on replica 1 (the one with more free KV capacity then) ends with its reference."""
+    srv = Server("--devices", "cpu", "--replicas", "2", "--threads", "2", "--max-running", "4", name="replicas-cancel")
+    lab = [f'replica="{k}",devices="cpu#{k}"' for k in (0, 1)]
     try:
-        jobs = [COMBOS[j % len(COMBOS)] for j in range(16)]
-        results = concurrent(srv, jobs)
+        c = srv.conn()
+        c.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": "Hello there.", "stream": True,
+                                                          "max_tokens": 1000, "response_format": "pcm"}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        first = r.read1(100)
+        C.check(r.status == 200 and first, f"the long stream runs: {r.status}")
+        text = srv.metrics()
+        C.check(metric_value(text, "snacrt_replica_running", lab[0]) == 1, "the long stream runs on replica 0")
+        with ThreadPoolExecutor(max_workers=1) as ex:
+            other = ex.submit(lambda: srv.request("POST", "/v1/audio/speech", body(COMBOS[0]), timeout=600))
+            c.close()                                         # hang up: the stream is cancelled on replica 0
+            st, _, data = other.result()
+        C.check(st == 200 and same(data, refs[COMBOS[0]]), f"the request on replica 1 ends with its reference: {st}")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            text = srv.metrics()
+            if metric_value(text, "snacrt_replica_requests_cancelled_total", lab[0]) == 1:
+                break
+            time.sleep(0.05)
+        C.check(metric_value(text, "snacrt_replica_requests_cancelled_total", lab[0]) == 1 and
+                metric_value(text, "snacrt_replica_running", lab[0]) == 0 and
+                metric_value(text, "snacrt_replica_active_requests", lab[0]) == 0,
+                f"replica 0 cancels the hung-up stream: {[l for l in text.splitlines() if lab[0] in l]}")
+        C.check(metric_value(text, "snacrt_replica_requests_cancelled_total", lab[1]) == 0 and
+                metric_value(text, "snacrt_replica_requests_total", lab[1]) == 1, "replica 1 ran the other request")
+        C.check(metric_value(text, "snacrt_engine_requests_total", 'result="cancelled"') == 1, "1 cancelled in total")
+        C.check(srv.stop() == 0, "SIGTERM must exit 0")
+    finally:
+        srv.close()
+
+
+SIM_COMBOS = [(f"Sentence number {j}.", ("tara", "leo", "mia", "zac")[j % 4], 20 + j) for j in range(8)]
+SIM_TOKENS = 7
+SIM_ENV = dict(os.environ, CUDASIM_DEVICES="4", OMP_WAIT_POLICY="passive")
+
+
+def simulated_refs():
+    """The 8 distinct requests together on one simulated device."""
+    one = Server("--device", "cuda", "--max-running", "8", name="replicas-sim1", env=SIM_ENV)
+    try:
+        want = {}
+        for c, (st, _, data) in zip(SIM_COMBOS, concurrent(one, SIM_COMBOS, SIM_TOKENS)):
+            C.check(st == 200 and len(data) > 0, f"one simulated device: HTTP {st} {data[:200]!r}")
+            want[c] = data
+        C.check(one.stop() == 0, "one simulated device: SIGTERM must exit 0")
+    finally:
+        one.close()
+    return want
+
+
+def simulated_gpus(want):
+    srv = Server("--devices", "cuda:0-3", "--tp", "2", "--max-running", "32", "--max-queue", "128",
+                 name="replicas-sim4", env=SIM_ENV)
+    try:
+        log = srv.log()
+        C.check("replica 0 on cuda:0-1" in log and "replica 1 on cuda:2-3" in log, f"replicas not announced:\n{log}")
+        jobs = [SIM_COMBOS[j % len(SIM_COMBOS)] for j in range(64)]
+        t0 = time.time()
+        results = concurrent(srv, jobs, SIM_TOKENS)
+        took = time.time() - t0
+        bad = [(j, st, len(data)) for j, (c, (st, _, data)) in enumerate(zip(jobs, results))
+               if st != 200 or not same(data, want[c])]
+        C.check(not bad, f"{len(bad)} of 64 answers on 2 replicas x tp 2 differ from one simulated device "
+                f"(job, HTTP, bytes): {bad[:4]}")
+        text = srv.metrics()
+        per = [metric_value(text, "snacrt_replica_requests_total", f'replica="{k}",devices="{d}"')
+               for k, d in ((0, "cuda:0-1"), (1, "cuda:2-3"))]
+        C.check(all(p and p > 0 for p in per) and sum(p or 0 for p in per) == 64,
+                f"both simulated replicas must take requests, 64 in all: {per}")
+        C.check("violation" not in srv.log() and "current device" not in srv.log(),
+                f"simulator violations:\n{srv.log()[-2000:]}")
+        C.check(srv.stop() == 0, "SIGTERM must exit 0")
+        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
+        print(f"serve_replicas: 64 requests on 4 simulated devices (2 replicas x tp 2) in {took:.1f} s", flush=True)
+    finally:
+        srv.close()
+
+
+def failure(refs, combos, tokens, labels, *args, env=None):
+    """labels: the /metrics devices label of replicas 0 and 1; args: the server's replica options."""
+    env = dict(env or os.environ, SNACRT_TEST_FAIL_REPLICA="1:2", OMP_WAIT_POLICY="passive")
+    srv = Server(*args, "--max-running", "16", name="replicas-fail", env=env)
+    lab = [f'replica="{k}",devices="{labels[k]}"' for k in (0, 1)]
+    try:
+        jobs = [combos[j % len(combos)] for j in range(16)]
+        results = concurrent(srv, jobs, tokens)
         ok = [j for j, (st, _, _) in enumerate(results) if st == 200]
         lost = [j for j, (st, _, _) in enumerate(results) if st != 200]
         for j in ok:
@@ -127,21 +229,21 @@ def failure(refs):
             C.check(st == 500 and "replica 1" in msg and "failed" in msg,
                     f"request {j} lost with the replica must get a 500 naming it: HTTP {st} {data[:300]!r}")
         text = ""
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while time.time() < deadline:
             text = srv.metrics()
-            if metric_value(text, "snacrt_replica_restarts_total", 'replica="1",devices="cpu#1"') == 1:
+            if metric_value(text, "snacrt_replica_restarts_total", lab[1]) == 1:
                 break
             time.sleep(0.2)
-        C.check(metric_value(text, "snacrt_replica_failures_total", 'replica="1",devices="cpu#1"') == 1,
-                "replica 1's failure not counted")
-        C.check(metric_value(text, "snacrt_replica_restarts_total", 'replica="1",devices="cpu#1"') == 1 and
-                metric_value(text, "snacrt_replica_up", 'replica="1",devices="cpu#1"') == 1,
-                "replica 1 not reloaded and up again")
-        C.check(metric_value(text, "snacrt_replica_failures_total", 'replica="0",devices="cpu#0"') == 0,
-                "replica 0 must not fail")
-        again = concurrent(srv, COMBOS[:2] * 2)
-        C.check(all(st == 200 and same(d, refs[c]) for c, (st, _, d) in zip(COMBOS[:2] * 2, again)),
+        C.check(metric_value(text, "snacrt_replica_failures_total", lab[1]) == 1, "replica 1's failure not counted")
+        C.check(metric_value(text, "snacrt_replica_restarts_total", lab[1]) == 1 and
+                metric_value(text, "snacrt_replica_up", lab[1]) == 1, "replica 1 not reloaded and up again")
+        C.check(metric_value(text, "snacrt_replica_failures_total", lab[0]) == 0, "replica 0 must not fail")
+        on0 = metric_value(text, "snacrt_replica_requests_total", lab[0]) or 0
+        C.check(0 < on0 <= len(ok) and metric_value(text, "snacrt_replica_requests_failed_total", lab[0]) == 0,
+                f"every one of replica 0's {on0} requests must succeed ({len(ok)} of 16 did)")
+        again = concurrent(srv, combos[:2] * 2, tokens)
+        C.check(all(st == 200 and same(d, refs[c]) for c, (st, _, d) in zip(combos[:2] * 2, again)),
                 "after the restart every request must succeed again")
         C.check(srv.stop() == 0, "SIGTERM must exit 0")
         C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
@@ -157,9 +259,15 @@ def main():
         one.stop()
         one.close()
     cpu_replicas(refs)
-    failure(refs)
+    chat_replicas()
+    cancel_on_replica(refs)
     if os.environ.get("SNACRT_TEST_NO_CUDASIM") != "1":
-        simulated_gpus()
+        want = simulated_refs()
+        simulated_gpus(want)
+        failure(want, SIM_COMBOS, SIM_TOKENS, ("cuda:0-1", "cuda:2-3"), "--devices", "cuda:0-3", "--tp", "2",
+                env=SIM_ENV)
+    else:
+        failure(refs, COMBOS, TOKENS, ("cpu#0", "cpu#1"), "--devices", "cpu", "--replicas", "2", "--threads", "2")
     C.finish()
 
 

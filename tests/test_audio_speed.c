@@ -1,7 +1,7 @@
-/* test_audio_speed.c: time-stretch (host/audio/audio_speed.h, libsonic): a 440 Hz tone at speed 2 / 0.5 / 4 /
- * 0.25 gets 1/speed of its length and keeps its pitch and level; fed in 20 ms pieces it gives the same samples as
- * fed whole; speeds out of 0.25 .. 4 are refused. */
-#include "audio/audio_speed.h"
+/* test_audio_speed.c: time-stretch (srt_audio_speed_*, include/snacrt_audio.h, libsonic): a 440 Hz tone at
+ * speed 2 / 0.5 / 4 / 0.25 gets 1/speed of its length and keeps its pitch and level; fed in 20 ms pieces it gives
+ * the same samples as fed whole; speeds out of 0.25 .. 4 are refused. */
+#include "snacrt_audio.h"
 #include "testutil.h"
 
 static float *run(const float *x, int64_t n, double speed, int64_t piece, int64_t *n_out) {

@@ -3,7 +3,8 @@
  * "You" 2675, "Ġare" 527, "Ġa" 264, "Ġhelpful" 11190, "Ġassistant" 18328, "." 13, "user" 882, "system" 9125,
  * "assistant" 78191, "\n\n" 271, "t" 83, "ara" 5169, ":" 25); orpheus's and laion-flat's one-turn conversation
  * equals their TTS prompt; errors for roles without a template, audio into a text-only layout, and malformed
- * "chat" sections; voice cloning prompts ("clone": the reference transcript and audio as a prior exchange). */
+ * "chat" sections; voice cloning prompts ("clone": the reference transcript and audio as a prior exchange);
+ * instructions placed into a layout's slot for them. */
 #include "tts/layout.h"
 #include "common.h"
 #include "testutil.h"
@@ -265,13 +266,89 @@ static void test_malformed(void) {
                   "chat.reply");
 }
 
+/* Instructions (OpenAI's "instructions"): spoken-chat places them as a system turn of its prompt ("with_instructions"
+ * items); a layout's own prompt may use {instructions} in text; a chat-only layout puts them in a system turn when
+ * the chat has that role; orpheus has no slot (the ids stay those without). */
+static void test_instructions(const srt_lm *lm) {
+    int32_t *p = NULL;
+    size_t np = 0;
+    srt_layout *l = load("spoken-chat");
+    if (l) {
+        static const int32_t w[] = {128000, 128006, 9125, 128007, 271, 2675, 527, 264, 11190, 18328, 13, 128009,
+                                    128006, 882, 128007, 271, 13347, 128009, 128006, 78191, 128007, 271, 128257};
+        TEST_CHECK(srt_layout_instructions_slot(l, 0) && !srt_layout_instructions_slot(l, 1),
+                   "spoken-chat has an instructions slot (not for cloning prompts)");
+        TEST_CHECK(srt_layout_build_prompt_instr(l, lm, NULL, "Hi", "You are a helpful assistant.", NULL, 0, &p,
+                                                 &np) == SRT_OK && same(p, np, w, sizeof w / 4, "spoken-chat instr"),
+                   "spoken-chat: instructions as the system turn: %s", srt_last_error());
+        free(p);
+        static const int32_t w0[] = {128000, 128006, 882, 128007, 271, 13347, 128009,
+                                     128006, 78191, 128007, 271, 128257};
+        TEST_CHECK(srt_layout_build_prompt_instr(l, lm, NULL, "Hi", "", NULL, 0, &p, &np) == SRT_OK &&
+                   same(p, np, w0, sizeof w0 / 4, "spoken-chat empty instr"), "empty instructions: no system turn");
+        free(p);
+        srt_layout_free(l);
+    }
+    l = load("orpheus");
+    if (l) {
+        int32_t *q = NULL;
+        size_t nq = 0;
+        TEST_CHECK(!srt_layout_instructions_slot(l, 0), "orpheus has no instructions slot");
+        TEST_CHECK(srt_layout_build_prompt_instr(l, lm, "tara", "Hi", "Speak slowly.", NULL, 0, &p, &np) == SRT_OK &&
+                   srt_layout_build_prompt(l, lm, "tara", "Hi", NULL, 0, &q, &nq) == SRT_OK && same(p, np, q, nq, "o"),
+                   "orpheus: instructions leave the prompt as it is");
+        free(p); free(q);
+        srt_layout_free(l);
+    }
+    const char *head =
+        "{\"name\":\"t\",\"codec\":{\"levels\":3},\"audio\":{\"base\":128266,\"position_stride\":4096,"
+        "\"codebook_size\":4096,\"positions\":[0,1,2,2,1,2,2]},\"tokens\":{\"start_of_speech\":128257,"
+        "\"end_of_speech\":128258},";
+    char json[1024];
+    snprintf(json, sizeof json, "%s\"prompt\":[{\"token\":7,\"with_instructions\":true},{\"text\":\"{instructions}\","
+             "\"with_instructions\":true},{\"token\":8,\"with_instructions\":true},{\"text\":\"{text}\"},"
+             "{\"token\":\"start_of_speech\"}]}", head);
+    TEST_CHECK(srt_layout_parse(json, "p.json", &l) == SRT_OK, "a prompt with {instructions}: %s", srt_last_error());
+    if (l) {
+        static const int32_t w[] = {7, 3923, 374, 420, 30, 8, 13347, 128257}, w0[] = {13347, 128257};
+        TEST_CHECK(srt_layout_instructions_slot(l, 0), "{instructions} makes a slot");
+        TEST_CHECK(srt_layout_build_prompt_instr(l, lm, NULL, "Hi", "What is this?", NULL, 0, &p, &np) == SRT_OK &&
+                   same(p, np, w, sizeof w / 4, "p instr"), "prompt slot filled: %s", srt_last_error());
+        free(p);
+        TEST_CHECK(srt_layout_build_prompt_instr(l, lm, NULL, "Hi", NULL, NULL, 0, &p, &np) == SRT_OK &&
+                   same(p, np, w0, sizeof w0 / 4, "p no instr"), "without instructions the slot's items drop out");
+        free(p);
+        srt_layout_free(l);
+    }
+    snprintf(json, sizeof json, "%s\"chat\":{\"turns\":{\"system\":[{\"token\":9},{\"content\":true}],"
+             "\"user\":[{\"content\":true},{\"token\":7}]},\"text_part\":[{\"text\":\"{text}\"}],"
+             "\"reply\":[{\"token\":\"start_of_speech\"}],\"output\":{\"modes\":[\"audio\"]}}}", head);
+    TEST_CHECK(srt_layout_parse(json, "c.json", &l) == SRT_OK, "a chat-only layout with a system role: %s",
+               srt_last_error());
+    if (l) {
+        static const int32_t w[] = {9, 13347, 3923, 374, 420, 30, 7, 128257};
+        TEST_CHECK(srt_layout_instructions_slot(l, 0), "a chat-only layout with a system role has a slot");
+        TEST_CHECK(srt_layout_build_prompt_instr(l, lm, NULL, "What is this?", "Hi", NULL, 0, &p, &np) == SRT_OK &&
+                   same(p, np, w, sizeof w / 4, "c instr"), "chat-only: instructions as a system turn: %s",
+                   srt_last_error());
+        free(p);
+        srt_layout_free(l);
+    }
+    snprintf(json, sizeof json, "%s\"chat\":{\"turns\":{\"user\":[{\"content\":true},{\"token\":7,"
+             "\"with_instructions\":true}]},\"text_part\":[{\"text\":\"{text}\"}],\"reply\":[{\"token\":9}],"
+             "\"output\":{\"modes\":[\"audio\"]}}}", head);
+    TEST_CHECK(srt_layout_parse(json, "bad.json", &l) == SRT_ERR_FORMAT &&
+               strstr(srt_last_error(), "with_instructions\" is for \"prompt\" only"),
+               "with_instructions in a chat template refused: %s", srt_last_error());
+}
+
 int main(void) {
     char dir[1024];
     srt_lm_options lo = {.backend = "cpu", .n_threads = 1, .kv_max_tokens = 64};
     srt_lm *lm = NULL;
     TEST_CHECK(srt_lm_load(test_src_path("tests/data/llama/tiny-orpheus", dir, sizeof dir), &lo, &lm) == SRT_OK,
                "lm: %s", srt_last_error());
-    if (lm) { test_layouts(lm); test_errors(lm); test_clone(lm); }
+    if (lm) { test_layouts(lm); test_errors(lm); test_clone(lm); test_instructions(lm); }
     test_malformed();
     srt_lm_free(lm);
     TEST_MAIN_END();

@@ -42,7 +42,6 @@ declare -A INTERNAL=(
   [tests/test_lm_golden.c]="reads the golden tensors with the internal safetensors reader"
   [tests/test_snac_chunked.c]="reads the golden tensors with the internal safetensors reader"
   [tests/test_audio_encode.c]="the streaming audio encoder (audio/audio_encode.h)"
-  [tests/test_audio_speed.c]="the time-stretch of the speech endpoint (audio/audio_speed.h)"
   [tests/test_chat_demux.c]="the conversation output demultiplexer (tts/chat_demux.h)"
   [tests/test_chat_engine.c]="audio ids to codes of a layout (tts/layout.h) to check each audio segment"
   [tests/test_layout_chat.c]="the conversation templates of the token layouts (tts/layout.h)"

@@ -303,7 +303,7 @@ static void test_json_docs(void) {
                s ? s : "(null)");
     cJSON_Delete(j);
     free(s);
-    s = srt_http_voices_json(VOICES, ALIASES, 24000);
+    s = srt_http_voices_json(VOICES, ALIASES, NULL, 24000);
     j = s ? cJSON_Parse(s) : NULL;
     TEST_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "voices")) == 2 &&
                !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "aliases"), "onyx")), "leo") &&

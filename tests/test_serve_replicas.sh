@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_serve_replicas.sh: `snacrt serve` over engine replicas: 64 concurrent requests over 2 CPU replicas (tp 2 each)
-# equal to one engine, 2 replicas x tp 2 over 4 simulated GPUs (CUDASIM_DEVICES=4) equal to one simulated device,
-# an injected replica failure loses none of the other replica's requests (tests/serve_replicas.py, python3 stdlib).
+# equal to one engine; chats routed to replicas equal to one engine's; a hung-up stream cancelled on its replica;
+# 64 concurrent requests over 2 replicas x tp 2 on 4 simulated GPUs (CUDASIM_DEVICES=4) equal to one simulated
+# device; an injected replica failure loses none of the other replica's requests (tests/serve_replicas.py).
 set -u
 export SNACRT_SRC=${SNACRT_SRC:-.} SNACRT_BIN=${SNACRT_BIN:-build}
 # the simulated-GPU part needs the cuda device of a cudasim build

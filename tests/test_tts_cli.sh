@@ -3,8 +3,9 @@
 # frames * 2048 samples: the streaming decoder's output is never trimmed), --stream gives the same samples, a
 # 16-line --input jsonl gives 16 WAVs + summary.json, bad jsonl lines are reported by line number and skipped
 # (exit 1), --layout laion-flat from another directory, --audio, --audio + --audio-text (voice cloning: a longer
-# prompt, other samples) and --audio-text alone (exit 2 naming --audio), bad arguments exit 2, a missing model exits 1
-# naming it.
+# prompt, other samples) and --audio-text alone (exit 2 naming --audio), --speed 2 (half the length, streamed ==
+# whole; out-of-range speeds exit 2), --instructions (placed by spoken-chat, noted by orpheus), bad arguments exit 2,
+# a missing model exits 1 naming it.
 set -u
 SRC=${SNACRT_SRC:-.}
 BIN=$(cd "${SNACRT_BIN:-build}" && pwd)/snacrt
@@ -32,6 +33,35 @@ check "$?" "0" "stream exit code"
 same=$(python3 -c "
 import wave; w = wave.open('$T/a.wav'); d = w.readframes(w.getnframes()); print(d == open('$T/a.pcm','rb').read())")
 check "$same" "True" "--stream bytes equal the wav samples"
+
+# --speed 2 (libsonic time-stretch): about half the samples of a.wav; --stream gives the same bytes; out of range
+# and a non-number exit 2 naming the range
+"$BIN" tts "${COMMON[@]}" --voice leo --speed 2 -o "$T/fast.wav" "Hello there. This is a test." 2>/dev/null
+check "$?" "0" "--speed 2 exit code"
+"$BIN" tts "${COMMON[@]}" --voice leo --speed 2 --stream "Hello there. This is a test." >"$T/fast.pcm" 2>/dev/null
+check "$?" "0" "--speed 2 --stream exit code"
+ratio=$(python3 -c "
+import wave
+a, f = wave.open('$T/a.wav'), wave.open('$T/fast.wav')
+d = f.readframes(f.getnframes())
+print(round(f.getnframes() / a.getnframes(), 1), d == open('$T/fast.pcm', 'rb').read())")
+check "$ratio" "0.5 True" "--speed 2: half the length, streamed == whole"
+for bad in 5 0.1 fast; do
+  err=$("$BIN" tts "${COMMON[@]}" --speed $bad -o "$T/x.wav" "Hi." 2>&1 >/dev/null); rc=$?
+  check "$rc" "2" "--speed $bad exit code"
+  case "$err" in *"--speed must be a number in 0.25 .. 4"*) passed=$((passed+1));; *) failed=$((failed+1)); echo "FAIL --speed $bad message: $err" >&2;; esac
+done
+
+# --instructions: spoken-chat places them (a system turn: more prompt tokens), orpheus has no slot (the same
+# prompt, a note on stderr)
+ptok() { python3 -c "import json; print(json.loads(open('$1').read().strip().splitlines()[-1])['prompt_tokens'])"; }
+"$BIN" tts "${COMMON[@]}" --max-tokens 14 --layout spoken-chat -o "$T/i0.wav" "Hi." 2>"$T/i0.err"
+"$BIN" tts "${COMMON[@]}" --max-tokens 14 --layout spoken-chat --instructions "Speak slowly." -o "$T/i1.wav" "Hi." 2>"$T/i1.err"
+check "$(( $(ptok "$T/i1.err") - $(ptok "$T/i0.err") ))" "8" "spoken-chat: instructions add the system turn (8 ids: header, 3 text ids, eot)"
+"$BIN" tts "${COMMON[@]}" --max-tokens 14 -o "$T/i2.wav" "Hi." 2>"$T/i2.err"
+"$BIN" tts "${COMMON[@]}" --max-tokens 14 --instructions "Speak slowly." -o "$T/i3.wav" "Hi." 2>"$T/i3.err"
+check "$(ptok "$T/i3.err") $(grep -c 'instructions ignored: the layout has no slot' "$T/i3.err")" "$(ptok "$T/i2.err") 1" \
+  "orpheus: the same prompt, a note"
 
 # batch: 16 lines -> 16 wavs + summary
 for i in $(seq 1 16); do

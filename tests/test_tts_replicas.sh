@@ -67,6 +67,21 @@ for s in 0 1; do
 done
 check "$(ls "$T/shards"/done-w*-of2.log | wc -l)" "2" "a done-log per shard"
 check "$(same_dirs "$T/one" "$T/shards" $N)" "1" "shards 0/2 + 1/2: byte-identical to one engine"
+# under a launcher (Open MPI's variables, 2 processes on one node): each process takes the shard of its world rank
+# and its node-local share of --devices (here 2 CPU replicas each: the log says so), together the same set
+for r in 0 1; do
+  OMPI_COMM_WORLD_RANK=$r OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_RANK=$r OMPI_COMM_WORLD_LOCAL_SIZE=2 \
+    "$BIN" tts "${COMMON[@]}" --max-tokens 28 --devices cpu --replicas 2 --input "$T/prompts.jsonl" -o "$T/mpi" \
+    >/dev/null 2>"$T/mpi$r.err" &
+done
+wait
+check "$(cat "$T"/mpi[01].err | grep -c "launcher (OMPI_COMM_WORLD_SIZE): process [01] of 2, [01] of 2 on its node: devices cpu, shard [01] of 2")" "2" "launcher: each process names its place ($(cat "$T"/mpi[01].err))"
+check "$(ls "$T/mpi"/done-w*-of2.log | wc -l)" "2" "launcher: a done-log per world rank"
+check "$(same_dirs "$T/one" "$T/mpi" $N)" "1" "launcher: 2 processes together byte-identical to one engine"
+OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_RANK=0 OMPI_COMM_WORLD_LOCAL_SIZE=2 \
+  "$BIN" tts "${COMMON[@]}" --devices cuda:0-2 --input "$T/prompts.jsonl" -o "$T/x" 2>"$T/mpibad.err" >/dev/null
+check "$? $(grep -c "do not split into 2 processes on the node" "$T/mpibad.err")" "1 1" \
+      "launcher: 3 devices over 2 processes: exit 1 naming it ($(cat "$T/mpibad.err"))"
 "$BIN" tts "${COMMON[@]}" --input "$T/prompts.jsonl" -o "$T/x" --shard-index 2 --num-shards 2 >/dev/null 2>&1
 check "$?" "2" "--shard-index >= --num-shards: usage error"
 

@@ -162,6 +162,7 @@ int srt_cmd_serve(int argc, char **argv) {
     char name_buf[128];
     hcfg.model_id = base_name(ecfg.lm_dir, name_buf, sizeof name_buf);
     hcfg.served_model_names = served;
+    hcfg.codec_dir = ecfg.codec_dir;           /* POST /v1/codec/encode|decode */
     hcfg.sampling = ecfg.sampling;
     hcfg.log = log_stderr;
     srt_http_server *server = NULL;

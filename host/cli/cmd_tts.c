@@ -7,7 +7,9 @@
  *                     (fsynced) to the done-log DIR/done-wI-ofN.log; --resume skips the ids logged there (kill -9
  *                     safe); --shard-index I --num-shards N takes lines j with j mod N = I (Slurm arrays);
  *                     --devices / --tp / --replicas spread the items over engine replicas (same output: every item
- *                     is seeded, by its "seed" or --seed, whatever replica or batch it lands in)
+ *                     is seeded, by its "seed" or --seed, whatever replica or batch it lands in); under mpirun /
+ *                     srun each process takes its node-local share of --devices and its world rank's shard
+ *                     (srt_launch_place_from_env)
  * Exit codes: 0 ok, 1 a failure (model, I/O, a failed request or a bad jsonl line), 2 bad arguments. */
 #include "snacrt.h"
 #include "snacrt_tts.h"
@@ -33,6 +35,9 @@ static const char *USAGE =
     "  --stream                  raw 16-bit little-endian mono PCM at the codec rate to stdout, as generated\n"
     "  --input FILE.jsonl        batch: lines {\"text\": ..., \"voice\": ..., \"id\": ..., \"seed\": ...}\n"
     "  --audio FILE              audio prompt, encoded into the layout's audio slot\n"
+    "  --instructions TEXT       how to speak, placed where the layout has a slot (spoken-chat: a system turn;\n"
+    "                            others: ignored, said on stderr; layouts/README.md)\n"
+    "  --speed X                 time-stretch 0.25 .. 4 without pitch change (libsonic; --stream too)\n"
     "  --audio-text TEXT         transcript of --audio: voice cloning, the clip and its transcript placed as a\n"
     "                            prior turn (the layout's \"clone\" section; orpheus has one)\n"
     "  --seed S --temperature T --top-p P --top-k K --repetition-penalty R --max-tokens N\n"
@@ -42,7 +47,10 @@ static const char *USAGE =
     "  --devices LIST --tp N --replicas N   replicas over devices (cuda:0-3: each --tp consecutive devices one\n"
     "                            replica, tensor parallel) or CPU thread groups (cpu --replicas N)\n"
     "  --resume                  (--input) skip the items in OUTDIR's done-log of this shard\n"
-    "  --shard-index I --num-shards N   (--input) be worker I of N: lines j with j mod N = I (default 0 of 1)\n";
+    "  --shard-index I --num-shards N   (--input) be worker I of N: lines j with j mod N = I (default 0 of 1;\n"
+    "                            under mpirun / srun: the process's world rank of the world size)\n"
+    "  under mpirun / srun (--input) --devices lists the GPUs of a node: each process takes its share by its\n"
+    "  node-local rank (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID of the local size)\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -62,6 +70,7 @@ typedef struct job {
     char error[512];
     srt_tts_stats stats;
     srt_status write_status;
+    srt_audio_speed *speed;       /* --speed != 1: time-stretch before writing (engine thread) */
 } job;
 
 typedef struct runner {
@@ -85,6 +94,12 @@ static void draw_progress(void) {
 static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_status status, const srt_tts_stats *st) {
     job *j = user;
     int cancel = 0;
+    if (j->speed && j->write_status == SRT_OK &&          /* the stretched samples replace the engine's */
+        (j->write_status = srt_audio_speed_push(j->speed, pcm, n > 0 && pcm ? n : 0, done && status == SRT_OK, &pcm,
+                                                &n)) != SRT_OK) {
+        snprintf(j->error, sizeof j->error, "%s", srt_last_error());
+        cancel = 1;
+    }
     if (n > 0 && j->write_status == SRT_OK) {
         if (j->to_stdout) {
             uint8_t *buf = malloc((size_t)n * 2);
@@ -115,10 +130,18 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
     return cancel;
 }
 
+/* --speed other than 1: the job's time-stretcher. */
+static srt_status open_speed(double speed, srt_tts_engine *e, job *j) {
+    if (!speed || speed == 1.0) return SRT_OK;
+    return srt_audio_speed_open(srt_tts_sample_rate(e), speed, &j->speed);
+}
+
 /* Close a finished job's file: keep it when everything went well (a batch item's partial file renamed to its
  * final name), remove it otherwise. Returns 0 when ok. */
 static int finish_job(job *j) {
     int ok = j->status == SRT_OK && j->write_status == SRT_OK;
+    srt_audio_speed_free(j->speed);
+    j->speed = NULL;
     if (j->writer) {
         srt_status st = srt_audio_write_close(j->writer);
         j->writer = NULL;
@@ -134,13 +157,17 @@ static int finish_job(job *j) {
 
 typedef struct options {
     const char *lm_dir, *codec_dir, *voice, *layout, *out, *input, *audio, *device, *text, *devices;
-    const char *audio_text;
+    const char *audio_text, *instructions;
     int stream, threads, max_running, tp, replicas, resume, shard_index, num_shards;
+    double speed;
+    int shards_given;                 /* --num-shards on the command line (else a launcher's world) */
+    char local_devices[512];          /* under a launcher: this process's share of --devices */
     srt_sampling_params sp;
 } options;
 
 static int parse_args(int argc, char **argv, options *o) {
     long long v;
+    float fval = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(USAGE, stdout); return -1; }
@@ -154,7 +181,8 @@ static int parse_args(int argc, char **argv, options *o) {
         const char *flags[] = {"-m", "--model", "--codec", "--voice", "--layout", "-o", "--output", "--input",
                                "--audio", "--device", "--seed", "--temperature", "--top-p", "--top-k",
                                "--repetition-penalty", "--max-tokens", "--threads", "--max-running", "--devices",
-                               "--tp", "--replicas", "--shard-index", "--num-shards", "--audio-text"};
+                               "--tp", "--replicas", "--shard-index", "--num-shards", "--audio-text",
+                               "--speed", "--instructions"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -184,6 +212,12 @@ static int parse_args(int argc, char **argv, options *o) {
         case 21: bad = cli_parse_int(val, 0, 99998, &v); o->shard_index = (int)v; break;
         case 22: bad = cli_parse_int(val, 1, 99999, &v); o->num_shards = (int)v; break;
         case 23: o->audio_text = val; break;
+        case 24: bad = cli_parse_float(val, &fval) || !(fval >= SRT_SPEED_MIN && fval <= SRT_SPEED_MAX);
+                 o->speed = fval;
+                 if (bad) return cli_usage_error("tts", USAGE, "--speed must be a number in %g .. %g, not '%s'",
+                                                 SRT_SPEED_MIN, SRT_SPEED_MAX, val);
+                 break;
+        case 25: o->instructions = val; break;
         }
         if (bad) return cli_usage_error("tts", USAGE, "bad value for %s: '%s'", a, val);
     }
@@ -194,6 +228,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (o->text || o->stream || o->audio)
             return cli_usage_error("tts", USAGE, "--input takes no TEXT, --stream, --audio or --audio-text");
         if (!o->out) return cli_usage_error("tts", USAGE, "--input needs -o OUTDIR");
+        o->shards_given = o->num_shards > 0;
         if (!o->num_shards) o->num_shards = 1;
         if (o->shard_index >= o->num_shards) return cli_usage_error("tts", USAGE, "--shard-index must be < --num-shards");
     } else {
@@ -202,6 +237,28 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!o->stream == !o->out) return cli_usage_error("tts", USAGE, "need exactly one of -o FILE and --stream");
     }
     return 0;
+}
+
+/* Under mpirun / srun (--input): this process takes its node-local share of --devices and, unless --num-shards
+ * says otherwise, the shard of its world rank. */
+static srt_status apply_launcher(options *o) {
+    srt_launch_place p;
+    srt_status st = srt_launch_place_from_env(&p);
+    if (st != SRT_OK || !p.found) return st;
+    if (!o->shards_given) {
+        o->shard_index = p.world_rank;
+        o->num_shards = p.world_size;
+    }
+    if (o->devices && p.local_size > 1) {
+        st = srt_launch_local_devices(o->devices, o->tp, p.local_rank, p.local_size, o->local_devices,
+                                      sizeof o->local_devices);
+        if (st != SRT_OK) return st;
+        o->devices = o->local_devices;
+    }
+    fprintf(stderr, "snacrt tts: launcher (%s): process %d of %d, %d of %d on its node: devices %s, shard %d of %d\n",
+            p.source, p.world_rank, p.world_size, p.local_rank, p.local_size, o->devices ? o->devices : "(--device)",
+            o->shard_index, o->num_shards);
+    return SRT_OK;
 }
 
 static srt_status start_engine(const options *o, srt_tts_engine **e) {
@@ -282,13 +339,23 @@ static int run_single(const options *o, srt_tts_engine *e) {
         srt_status st = srt_audio_write_open(o->out, srt_tts_sample_rate(e), SRT_AUDIO_S16, &j.writer);
         if (st != SRT_OK) { free(audio); return cli_fail("tts", st); }
     }
+    srt_status sst = open_speed(o->speed, e, &j);
+    if (sst != SRT_OK) {
+        free(audio);
+        if (j.writer) { srt_audio_write_close(j.writer); remove(o->out); }
+        return cli_fail("tts", sst);
+    }
     double t0 = now_ms();
     srt_tts_request req = {.text = o->text, .voice = o->voice, .sampling = &o->sp, .audio_in = audio,
                            .n_audio_in = n_audio, .audio_in_rate = info.sample_rate,
-                           .audio_text = o->audio_text};
+                           .audio_text = o->audio_text, .instructions = o->instructions};
+    if (o->instructions && o->instructions[0] && !srt_tts_takes_instructions(e, o->audio_text != NULL))
+        fprintf(stderr, "snacrt tts: note: --instructions ignored: the layout has no slot for them%s\n",
+                o->audio_text ? " in a voice-cloning prompt" : "");
     srt_status st = srt_tts_submit(e, &req, on_audio, &j, NULL);
     free(audio);
     if (st != SRT_OK) {
+        srt_audio_speed_free(j.speed);
         if (j.writer) { srt_audio_write_close(j.writer); remove(o->out); }
         return cli_fail("tts", st);
     }
@@ -349,8 +416,9 @@ static int submit_line(const options *o, srt_tts_engine *e, const char *line, in
         snprintf(j->path, n + 16, "%s/.partial-%s.wav", o->out, idbuf);
         snprintf(j->final_path, n, "%s/%s.wav", o->out, idbuf);
         srt_status st = srt_audio_write_open(j->path, srt_tts_sample_rate(e), SRT_AUDIO_S16, &j->writer);
+        if (st == SRT_OK) st = open_speed(o->speed, e, j);
         srt_tts_request req = {.text = text->valuestring, .voice = cJSON_IsString(voice) ? voice->valuestring : NULL,
-                               .sampling = &sp};
+                               .sampling = &sp, .instructions = o->instructions};
         while (st == SRT_OK && (st = srt_tts_submit(e, &req, on_audio, j, NULL)) == SRT_ERR_FULL) {
             pthread_mutex_lock(&R.mu);            /* wait for a completion, then retry */
             int before = R.n_done;
@@ -362,6 +430,8 @@ static int submit_line(const options *o, srt_tts_engine *e, const char *line, in
         else {
             snprintf(msg, sizeof msg, "%s", srt_last_error());
             why = msg;
+            srt_audio_speed_free(j->speed);
+            j->speed = NULL;
             if (j->writer) { srt_audio_write_close(j->writer); j->writer = NULL; remove(j->path); }
         }
     }
@@ -537,7 +607,8 @@ int srt_cmd_tts(int argc, char **argv) {
         return 1;
     signal(SIGPIPE, SIG_IGN);                 /* a closed --stream pipe is a write error, not a kill */
     srt_tts_engine *e = NULL;
-    srt_status st = start_engine(&o, &e);
+    srt_status st = o.input ? apply_launcher(&o) : SRT_OK;
+    if (st == SRT_OK) st = start_engine(&o, &e);
     if (st != SRT_OK) return cli_fail("tts", st);
     rc = o.input ? run_batch(&o, e) : run_single(&o, e);
     srt_tts_engine_free(e);

@@ -47,6 +47,7 @@ struct srt_http_server {
     pthread_cond_t watch_cv;
     int watcher_started, watch_stop;
     conn_track *conns;             /* every open connection (server->lock) */
+    struct codec_srv *codec_srv;   /* the codec endpoints' state (http_codec_route.c) */
 };
 
 struct req_state {
@@ -95,6 +96,8 @@ void srt_conn_resume_locked(req_state *r);                 /* r->lock held */
 int srt_conn_sbuf_append(req_state *r, const uint8_t *bytes, size_t add, size_t max);
 enum MHD_Result srt_conn_reply_error(req_state *r, const srt_http_error *err, const char *allow);
 enum MHD_Result srt_conn_reply_json(req_state *r, int status, char *json, const char *content_type);
+/* Queue a response (common headers added; resp destroyed); MHD_NO when resp is NULL. */
+enum MHD_Result srt_conn_queue(req_state *r, int status, struct MHD_Response *resp);
 /* Put r on the active list and take the engine's reference; -1 (a 503 queued) when the server is stopping. */
 int srt_conn_enter(req_state *r, enum MHD_Result *reply);
 /* After the engine's submit: failure undoes srt_conn_enter and answers the error; success waits for the answer. */
@@ -104,5 +107,10 @@ enum MHD_Result srt_conn_submitted(req_state *r, srt_status st, uint64_t id);
 enum MHD_Result srt_chat_route_start(req_state *r);        /* the body is in: parse, submit */
 enum MHD_Result srt_chat_route_reply(req_state *r);        /* the engine is done (OK): the whole answer */
 void srt_chat_route_free(chat_state *c);
+
+/* http_codec_route.c: POST /v1/codec/encode and /v1/codec/decode */
+srt_status srt_codec_route_init(srt_http_server *s, const char *codec_dir);
+void srt_codec_route_free(srt_http_server *s);
+enum MHD_Result srt_codec_route_reply(req_state *r);       /* the body is in: answer at once */
 
 #endif

@@ -31,6 +31,8 @@ static const family_def kFamilies[] = {
     {"snacrt_replica_tokens_per_second", "gauge", "The replica's generation rate over the last ~10 s."},
     {"snacrt_replica_failures_total", "counter", "Times the replica failed and was drained."},
     {"snacrt_replica_restarts_total", "counter", "Times the replica was reloaded after a failure."},
+    {"snacrt_replica_requests_cancelled_total", "counter",
+     "Requests the replica's engine ended cancelled (e.g. the client went away)."},
 };
 
 char *srt_http_metrics_append_replicas(char *text, srt_tts_engine *engine) {
@@ -67,7 +69,8 @@ char *srt_http_metrics_append_replicas(char *text, srt_tts_engine *engine) {
             case 9: v = (double)m->generated_tokens_total; break;
             case 10: v = m->tokens_per_s; break;
             case 11: v = (double)r->failures; break;
-            default: v = (double)r->restarts; break;
+            case 12: v = (double)r->restarts; break;
+            default: v = (double)m->requests_cancelled; break;
             }
             len += (size_t)snprintf(out + len, cap - len, "%s{%s} %.10g\n", kFamilies[f].name, labels, v);
         }

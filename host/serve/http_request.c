@@ -44,6 +44,8 @@ static const route_entry ROUTES[] = {
     {"/v1/audio/speech", SRT_ROUTE_SPEECH, "POST", "POST"},
     {"/v1/chat/completions", SRT_ROUTE_CHAT, "POST", "POST"},
     {"/v1/audio/transcriptions", SRT_ROUTE_TRANSCRIPTIONS, "POST", "POST"},
+    {"/v1/codec/encode", SRT_ROUTE_CODEC_ENCODE, "POST", "POST"},
+    {"/v1/codec/decode", SRT_ROUTE_CODEC_DECODE, "POST", "POST"},
 };
 
 srt_http_route srt_http_route_match(const char *method, const char *path, const char **allow, srt_http_error *err) {
@@ -66,8 +68,8 @@ srt_http_route srt_http_route_match(const char *method, const char *path, const 
         return SRT_ROUTE_NONE;
     }
     srt_http_error_set(err, 404, "not_found_error",
-                       "no such endpoint: %.96s (POST /v1/audio/speech, GET /v1/models[/ID], /v1/voices, /health, "
-                       "/metrics, /)", path);
+                       "no such endpoint: %.96s (POST /v1/audio/speech, /v1/codec/encode|decode, GET "
+                       "/v1/models[/ID], /v1/voices, /health, /metrics, /)", path);
     return SRT_ROUTE_NONE;
 }
 
@@ -82,13 +84,16 @@ const char *srt_http_route_label(srt_http_route route) {
     case SRT_ROUTE_SPEECH: return "/v1/audio/speech";
     case SRT_ROUTE_CHAT: return "/v1/chat/completions";
     case SRT_ROUTE_TRANSCRIPTIONS: return "/v1/audio/transcriptions";
+    case SRT_ROUTE_CODEC_ENCODE: return "/v1/codec/encode";
+    case SRT_ROUTE_CODEC_DECODE: return "/v1/codec/decode";
     default: return "other";
     }
 }
 
 int srt_http_route_needs_auth(srt_http_route route) {
     return route == SRT_ROUTE_MODELS || route == SRT_ROUTE_MODEL || route == SRT_ROUTE_VOICES ||
-           route == SRT_ROUTE_SPEECH || route == SRT_ROUTE_CHAT || route == SRT_ROUTE_TRANSCRIPTIONS;
+           route == SRT_ROUTE_SPEECH || route == SRT_ROUTE_CHAT || route == SRT_ROUTE_TRANSCRIPTIONS ||
+           route == SRT_ROUTE_CODEC_ENCODE || route == SRT_ROUTE_CODEC_DECODE;
 }
 
 /* ------------------------------------------------------------------ authentication */
@@ -422,7 +427,7 @@ static int parse_fields(const cJSON *root, const srt_speech_limits *lim, srt_spe
         out->voice = strdup(voice);
         if (!out->voice) return srt_http_error_set(err, 500, "server_error", "out of memory");
     }
-    /* instructions (OpenAI's gpt-4o-mini-tts): accepted; no layout has a slot for them yet */
+    /* instructions (OpenAI's gpt-4o-mini-tts): placed where the layout has a slot, else accepted and noted */
     if (get_text(root, "instructions", lim, &out->instructions, err)) return -1;
     /* audio_transcript: the transcript of "audio" (voice cloning; checked against "audio" below) */
     if (get_text(root, "audio_transcript", lim, &out->audio_transcript, err)) return -1;

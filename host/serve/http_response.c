@@ -195,12 +195,15 @@ char *srt_http_model_json(const char *model, const char *const *voices, int samp
     return m ? print_and_free(m) : NULL;
 }
 
-char *srt_http_voices_json(const char *const *voices, const char *const *aliases, int sample_rate) {
+char *srt_http_voices_json(const char *const *voices, const char *const *aliases, const char *const *tags,
+                           int sample_rate) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     add_voices(root, voices);
     cJSON *al = cJSON_AddObjectToObject(root, "aliases");
     for (; al && aliases && aliases[0] && aliases[1]; aliases += 2) cJSON_AddStringToObject(al, aliases[0], aliases[1]);
+    cJSON *tg = cJSON_AddArrayToObject(root, "tags");
+    for (; tg && tags && *tags; tags++) cJSON_AddItemToArray(tg, cJSON_CreateString(*tags));
     cJSON_AddNumberToObject(root, "sample_rate", sample_rate);
     return print_and_free(root);
 }

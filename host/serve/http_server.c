@@ -427,7 +427,7 @@ static enum MHD_Result reply_get(req_state *r) {
         break;
     }
     case SRT_ROUTE_VOICES:
-        text = srt_http_voices_json(s->voices, s->voice_aliases, s->sample_rate);
+        text = srt_http_voices_json(s->voices, s->voice_aliases, srt_tts_tags(s->engine), s->sample_rate);
         break;
     default:
         return reply_simple_error(r, 500, "server_error", "unroutable request");
@@ -448,8 +448,12 @@ static void add_audio_headers(req_state *r, struct MHD_Response *resp) {
     MHD_add_response_header(resp, "X-Snacrt-Sample-Rate", num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)r->id);
     MHD_add_response_header(resp, "X-Snacrt-Request-Id", num);
-    if (r->sreq.instructions)
-        MHD_add_response_header(resp, "X-Snacrt-Note", "instructions are ignored: the layout has no slot for them");
+    if (r->sreq.instructions && r->sreq.instructions[0])
+        MHD_add_response_header(resp, srt_tts_takes_instructions(r->server->engine, r->sreq.audio_transcript != NULL)
+                                          ? "X-Snacrt-Instructions" : "X-Snacrt-Note",
+                                srt_tts_takes_instructions(r->server->engine, r->sreq.audio_transcript != NULL)
+                                    ? "placed in the prompt"
+                                    : "instructions are ignored: the layout has no slot for them");
     if (r->speed) {
         snprintf(num, sizeof num, "%g", r->sreq.speed);
         MHD_add_response_header(resp, "X-Snacrt-Speed", num);
@@ -589,6 +593,7 @@ static void active_remove_locked(srt_http_server *s, req_state *r) {
 static enum MHD_Result start_speech(req_state *r) {
     srt_http_server *s = r->server;
     srt_http_error err;
+    if (r->route == SRT_ROUTE_CODEC_ENCODE || r->route == SRT_ROUTE_CODEC_DECODE) return srt_codec_route_reply(r);
     if (r->route != SRT_ROUTE_SPEECH) return srt_chat_route_start(r);
     srt_speech_limits lim = {.voices = s->voices, .models = (const char *const *)s->models,
                              .max_input_chars = s->cfg.max_input_chars, .max_tokens = s->cfg.max_tokens,
@@ -605,7 +610,8 @@ static enum MHD_Result start_speech(req_state *r) {
     srt_tts_request treq = {.text = r->sreq.input, .voice = r->sreq.voice,
                             .sampling = srt_speech_request_has_sampling(&r->sreq) ? &sp : NULL,
                             .audio_in = r->sreq.audio, .n_audio_in = r->sreq.n_audio,
-                            .audio_in_rate = r->sreq.audio_rate, .audio_text = r->sreq.audio_transcript};
+                            .audio_in_rate = r->sreq.audio_rate, .audio_text = r->sreq.audio_transcript,
+                            .instructions = r->sreq.instructions};
     if (r->sreq.speed != 1.0 && srt_audio_speed_open(s->sample_rate, r->sreq.speed, &r->speed) != SRT_OK) {
         srt_http_error_set(&err, 500, "server_error", "speed: %s", srt_last_error());
         return reply_error(r, &err, NULL);
@@ -695,6 +701,7 @@ int srt_conn_sbuf_append(req_state *r, const uint8_t *bytes, size_t add, size_t 
 enum MHD_Result srt_conn_reply_error(req_state *r, const srt_http_error *err, const char *allow) {
     return reply_error(r, err, allow);
 }
+enum MHD_Result srt_conn_queue(req_state *r, int status, struct MHD_Response *resp) { return queue(r, status, resp); }
 enum MHD_Result srt_conn_reply_json(req_state *r, int status, char *json, const char *content_type) {
     if (!json) return reply_simple_error(r, 500, "server_error", "out of memory");
     return queue(r, status, text_response(json, content_type));
@@ -725,7 +732,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return reply_simple_error(r, 401, "authentication_error",
                                       "missing or invalid API key: send 'Authorization: Bearer <key>'");
         if (r->route == SRT_ROUTE_NONE) return reply_error(r, &err, allow);
-        if (r->route != SRT_ROUTE_SPEECH && r->route != SRT_ROUTE_CHAT && r->route != SRT_ROUTE_TRANSCRIPTIONS)
+        if (r->route != SRT_ROUTE_SPEECH && r->route != SRT_ROUTE_CHAT && r->route != SRT_ROUTE_TRANSCRIPTIONS &&
+            r->route != SRT_ROUTE_CODEC_ENCODE && r->route != SRT_ROUTE_CODEC_DECODE)
             return reply_get(r);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -928,6 +936,7 @@ static void free_owned(srt_http_server *s) {
     free(s->host); free(s->api_key); free(s->model_id); free(s->cors_origin);
     for (char **m = s->models; m && *m; m++) free(*m);
     free(s->models);
+    srt_codec_route_free(s);
 }
 
 srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *cfg, srt_http_server **out) {
@@ -966,6 +975,8 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
     if (s->cfg.max_connections <= 0) s->cfg.max_connections = 512;
     if (s->cfg.max_connections_per_client <= 0) s->cfg.max_connections_per_client = 128;
     if (s->cfg.max_audio_seconds <= 0) s->cfg.max_audio_seconds = 600;
+    if (s->cfg.codec_max_seconds <= 0) s->cfg.codec_max_seconds = 60;
+    s->cfg.codec_dir = NULL;                    /* owned by the codec endpoints' state */
     s->voices = srt_tts_voices(engine);
     s->voice_aliases = srt_tts_voice_aliases(engine);
     s->sample_rate = srt_tts_sample_rate(engine);
@@ -976,7 +987,8 @@ srt_status srt_http_server_start(srt_tts_engine *engine, const srt_http_config *
         cv_ok = !pthread_cond_init(&s->watch_cv, &ca);
         pthread_condattr_destroy(&ca);
     }
-    if (!s->host || !s->model_id || !models_ok || (cfg->cors_origin && cfg->cors_origin[0] && !s->cors_origin) ||
+    if (srt_codec_route_init(s, cfg->codec_dir) != SRT_OK ||
+        !s->host || !s->model_id || !models_ok || (cfg->cors_origin && cfg->cors_origin[0] && !s->cors_origin) ||
         (cfg->api_key && cfg->api_key[0] && !s->api_key) || !cv_ok ||
         pthread_mutex_init(&s->lock, NULL)) {
         if (cv_ok) pthread_cond_destroy(&s->watch_cv);

@@ -66,6 +66,8 @@ typedef enum srt_http_route {
     SRT_ROUTE_MODEL,               /* GET /v1/models/{id} */
     SRT_ROUTE_CHAT,                /* POST /v1/chat/completions (http_chat_route.c) */
     SRT_ROUTE_TRANSCRIPTIONS,      /* POST /v1/audio/transcriptions (http_chat_route.c) */
+    SRT_ROUTE_CODEC_ENCODE,        /* POST /v1/codec/encode (http_codec_route.c) */
+    SRT_ROUTE_CODEC_DECODE,        /* POST /v1/codec/decode (http_codec_route.c) */
     SRT_ROUTE_COUNT
 } srt_http_route;
 
@@ -113,8 +115,9 @@ typedef struct srt_speech_limits {
 
 typedef struct srt_speech_request {
     char *model, *input, *voice;   /* malloc'd; voice NULL = the default voice */
-    char *instructions;            /* "instructions" (at most max_input_chars characters), malloc'd, or NULL: accepted
-                                      and reported in X-Snacrt-Note (no layout has a slot for them yet) */
+    char *instructions;            /* "instructions" (at most max_input_chars characters), malloc'd, or NULL: placed
+                                      into the prompt where the layout has a slot (X-Snacrt-Instructions), else
+                                      accepted and reported in X-Snacrt-Note */
     srt_http_audio_format format;  /* "response_format": mp3 (default, as OpenAI's) | opus (Ogg) | wav | pcm | flac */
     int stream;                    /* streamed: "stream": true or "stream_format": "audio" / "sse" */
     int sse;                       /* "stream_format": "sse": server-sent events (srt_speech_stream) */
@@ -181,9 +184,10 @@ char *srt_http_error_json(const srt_http_error *err);
 char *srt_http_models_json(const char *const *models, const char *const *voices, int sample_rate);
 /* GET /v1/models/{id}: the one model object of the list above. */
 char *srt_http_model_json(const char *model, const char *const *voices, int sample_rate);
-/* GET /v1/voices: {"voices":[...],"aliases":{"alloy":"tara",...},"sample_rate":...} (aliases: NULL-terminated
- * pairs or NULL) */
-char *srt_http_voices_json(const char *const *voices, const char *const *aliases, int sample_rate);
+/* GET /v1/voices: {"voices":[...],"aliases":{"alloy":"tara",...},"tags":["<laugh>",...],"sample_rate":...}
+ * (aliases: NULL-terminated pairs or NULL; tags: the layout's, NULL-terminated, or NULL) */
+char *srt_http_voices_json(const char *const *voices, const char *const *aliases, const char *const *tags,
+                           int sample_rate);
 
 /* ------------------------------------------------------------------ streamed speech bodies (http_speech_stream.c) */
 

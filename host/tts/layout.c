@@ -21,6 +21,8 @@ void srt_layout_free(srt_layout *l) {
     free(l->default_voice);
     for (int i = 0; l->voice_aliases && l->voice_aliases[i]; i++) free(l->voice_aliases[i]);
     free(l->voice_aliases);
+    for (int i = 0; l->tags && l->tags[i]; i++) free(l->tags[i]);
+    free(l->tags);
     free(l);
 }
 
@@ -164,6 +166,8 @@ srt_status srt_layout_parse_items(const srt_layout *l, const void *json_array, c
         char sub[192];
         snprintf(sub, sizeof sub, "%s.with_audio", f);
         SRT_TRY(get_bool(e, "with_audio", sub, src, 0, &it->with_audio));
+        snprintf(sub, sizeof sub, "%s.with_instructions", f);
+        SRT_TRY(get_bool(e, "with_instructions", sub, src, 0, &it->with_instructions));
         if (tok) {
             it->kind = SRT_LAYOUT_TOKEN;
             if (cJSON_IsString(tok)) it->token = find_token(l, tok->valuestring);
@@ -211,9 +215,12 @@ static srt_status parse_prompt(srt_layout *l, const cJSON *root, const char *src
     if (!pr && cJSON_GetObjectItemCaseSensitive(root, "chat")) return SRT_OK;   /* built from the chat templates */
     int n = cJSON_IsArray(pr) ? cJSON_GetArraySize(pr) : -1;
     if (n < 1) return srt_error(SRT_ERR_FORMAT, "%s: \"prompt\" must be a non-empty array of items", src);
-    static const char *const ph[] = {"voice", "text", NULL};
+    static const char *const ph[] = {"voice", "text", "instructions", NULL};
     int n_audio = 0;
     SRT_TRY(srt_layout_parse_items(l, pr, "prompt", src, 0, ph, &l->prompt, &l->n_prompt, &n_audio));
+    for (int i = 0; i < l->n_prompt; i++)
+        l->has_instructions |= l->prompt[i].with_instructions ||
+                               (l->prompt[i].kind == SRT_LAYOUT_TEXT && strstr(l->prompt[i].text, "{instructions}"));
     if (n_audio > 1) return srt_error(SRT_ERR_FORMAT, "%s: \"prompt\" has %d audio slots (at most 1)", src, n_audio);
     return SRT_OK;
 }
@@ -253,6 +260,16 @@ static srt_status parse_voices(srt_layout *l, const cJSON *root, const char *src
             return srt_error(SRT_ERR_FORMAT, "%s: \"voice_aliases\".\"%s\" must name one of \"voices\"", src, e->string);
         char **pair = l->voice_aliases + 2 * l->n_voice_aliases++;
         if (!(pair[0] = srt_strdup(e->string)) || !(pair[1] = srt_strdup(e->valuestring))) return SRT_ERR_NOMEM;
+    }
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "tags");
+    if (tags && !cJSON_IsArray(tags)) return srt_error(SRT_ERR_FORMAT, "%s: \"tags\" must be an array of strings", src);
+    int nt = tags ? cJSON_GetArraySize(tags) : 0;
+    if (!(l->tags = srt_calloc((size_t)nt + 1, sizeof *l->tags, "layout tags"))) return SRT_ERR_NOMEM;
+    for (int i = 0; i < nt; i++) {
+        const cJSON *e = cJSON_GetArrayItem(tags, i);
+        if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) > 64)
+            return srt_error(SRT_ERR_FORMAT, "%s: \"tags\"[%d] must be a string of 1 to 64 bytes", src, i);
+        if (!(l->tags[l->n_tags++] = srt_strdup(e->valuestring))) return SRT_ERR_NOMEM;
     }
     for (int i = 0; i < l->n_prompt; i++)
         if (l->prompt[i].kind == SRT_LAYOUT_TEXT && strstr(l->prompt[i].text, "{voice}") && !l->default_voice)

@@ -14,11 +14,14 @@
  *   "tokens"          {"name": id, ...}; "start_of_speech" and "end_of_speech" are required
  *   "prompt"          [items]: {"token": name|id} one id; {"text": "...{voice}...{text}...", "bos": bool} text
  *                     through the LM tokenizer (BOS from the tokenizer when "bos"); {"audio": true} the encoded
- *                     audio prompt; any item with "with_audio": true is kept only when the request has audio.
+ *                     audio prompt; any item with "with_audio": true is kept only when the request has audio,
+ *                     any with "with_instructions": true only when it has instructions (OpenAI's "instructions":
+ *                     a text item may use {instructions}). The prompt's items with either make its slot for them.
  *                     The generated audio starts right after the prompt (so it normally ends with
  *                     start_of_speech).
  *   "voices"          [names] ({voice} must be one of them); "default_voice": name or null
  *   "voice_aliases"   {alias: voice} other names a request may use for a voice (OpenAI's alloy, ash, ...)
+ *   "tags"            (optional) [strings]: in-text markup the model knows ("<laugh>"), shown to users as hints
  *   "chat"            (optional) conversations, see layout_chat.c and layouts/README.md:
  *                     {"start": [items] once before the first turn,
  *                      "turns": {"system"|"user"|"assistant": [items]} ({"content": true} = the turn's parts; a
@@ -56,6 +59,7 @@ typedef struct srt_layout_item {
     char *text;               /* SRT_LAYOUT_TEXT: template with {voice} and {text} */
     int bos;                  /* SRT_LAYOUT_TEXT: tokenizer adds BOS */
     int with_audio;           /* kept only when the request has audio */
+    int with_instructions;    /* prompt items: kept only when the request has instructions */
 } srt_layout_item;
 
 typedef struct srt_layout_token { char *name; int32_t id; } srt_layout_token;
@@ -94,6 +98,8 @@ typedef struct srt_layout {
     srt_layout_chat chat;
     int has_clone;                             /* "clone" section present: voice cloning is defined */
     srt_layout_seq clone_text_part;            /* "clone.text_part" (n = 0: the chat's text_part) */
+    int has_instructions;                      /* "prompt" has a slot for instructions (see above) */
+    char **tags; int n_tags;                   /* "tags", NULL-terminated */
 } srt_layout;
 
 /* One part of a conversation turn: text, or audio already mapped to layout ids (whole frame groups). */
@@ -127,6 +133,12 @@ int32_t srt_layout_audio_code(const srt_layout *layout, int position, int32_t id
  * "voice_aliases" (OpenAI's names, e.g. "alloy" -> "tara"). */
 int srt_layout_voice(const srt_layout *layout, const char *name, const char **resolved);
 
+/* Does a prompt built for a request place its instructions (clone: a voice-cloning prompt, which never does)?
+ * A "prompt" with a slot (items "with_instructions" or text using {instructions}) does; a layout without
+ * "prompt" builds its TTS prompt as a conversation, where the instructions go in as a system turn when the chat
+ * has a "system" template. */
+int srt_layout_instructions_slot(const srt_layout *layout, int clone);
+
 /* Codes (whole frame groups) -> ids, n_positions per group. *ids malloc'd. */
 srt_status srt_layout_codes_to_ids(const srt_layout *layout, const srt_codes *codes, int32_t **ids, size_t *n_ids);
 /* ids (a multiple of n_positions, position 0 first) -> codes; an id outside its position's range is
@@ -137,6 +149,11 @@ srt_status srt_layout_ids_to_codes(const srt_layout *layout, const int32_t *ids,
  * {voice} then gets the default). audio_ids may be NULL (no audio: items "with_audio" dropped). *ids malloc'd. */
 srt_status srt_layout_build_prompt(const srt_layout *layout, const srt_lm *lm, const char *voice, const char *text,
                                    const int32_t *audio_ids, size_t n_audio_ids, int32_t **ids, size_t *n_ids);
+/* The same with instructions (NULL or "": none; a layout without a slot leaves them out, see
+ * srt_layout_instructions_slot). */
+srt_status srt_layout_build_prompt_instr(const srt_layout *layout, const srt_lm *lm, const char *voice,
+                                         const char *text, const char *instructions, const int32_t *audio_ids,
+                                         size_t n_audio_ids, int32_t **ids, size_t *n_ids);
 
 /* layout_chat.c: the "chat" section (json_section may be NULL: none). */
 srt_status srt_layout_parse_chat(srt_layout *layout, const void *json_section, const char *source);

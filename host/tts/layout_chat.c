@@ -38,6 +38,9 @@ static srt_status parse_seq(srt_layout *l, const cJSON *obj, const char *key, co
     for (int i = 0; i < out->n; i++) {
         if (out->items[i].with_audio && out->items[i].kind != SRT_LAYOUT_AUDIO)
             return srt_error(SRT_ERR_FORMAT, "%s: \"%s[%d].with_audio\" is for \"prompt\" only", src, field, i);
+        if (out->items[i].with_instructions)
+            return srt_error(SRT_ERR_FORMAT, "%s: \"%s[%d].with_instructions\" is for \"prompt\" only (a "
+                             "conversation's instructions are its system turn)", src, field, i);
         if (out->items[i].kind == SRT_LAYOUT_CONTENT && n_content) (*n_content)++;
         if (out->items[i].kind == SRT_LAYOUT_TEXT && strstr(out->items[i].text, "{voice}") && !l->default_voice)
             return srt_error(SRT_ERR_FORMAT, "%s: \"%s[%d].text\" uses {voice} but \"default_voice\" is not set", src,

@@ -21,8 +21,8 @@ srt_status srt_layout_parse_clone(srt_layout *l, const void *section, const char
     SRT_TRY(srt_layout_parse_items(l, tp, "clone.text_part", src, 0, ph, &l->clone_text_part.items,
                                    &l->clone_text_part.n, &n_audio));
     for (int i = 0; i < l->clone_text_part.n; i++)
-        if (n_audio || l->clone_text_part.items[i].with_audio)
-            return srt_error(SRT_ERR_FORMAT, "%s: \"clone.text_part\" cannot hold audio", src);
+        if (n_audio || l->clone_text_part.items[i].with_audio || l->clone_text_part.items[i].with_instructions)
+            return srt_error(SRT_ERR_FORMAT, "%s: \"clone.text_part\" cannot hold audio or instructions", src);
     return SRT_OK;
 }
 

@@ -1,5 +1,6 @@
 /* layout_map.c: what a layout does with codes and text: SNAC frame groups <-> token ids, and prompt assembly
- * from the template items (token, text through the tokenizer with {voice}/{text} substituted, audio slot). */
+ * from the template items (token, text through the tokenizer with {voice}/{text}/{instructions} substituted,
+ * audio slot). */
 #include "tts/layout.h"
 #include "common.h"
 
@@ -77,44 +78,60 @@ static srt_status push_ids(int32_t **buf, size_t *n, size_t *cap, const int32_t 
     return SRT_OK;
 }
 
-/* Substitute {voice} and {text} in a template into a malloc'd string. */
-static char *fill_template(const char *tpl, const char *voice, const char *text) {
-    size_t lv = voice ? strlen(voice) : 0, lt = strlen(text), cap = strlen(tpl) + 1;
-    for (const char *p = tpl; (p = strchr(p, '{')); p++) cap += lv + lt;
+/* Substitute {voice}, {text} and {instructions} in a template into a malloc'd string. */
+static char *fill_template(const char *tpl, const char *voice, const char *text, const char *instr) {
+    size_t lv = voice ? strlen(voice) : 0, lt = strlen(text), li = instr ? strlen(instr) : 0, cap = strlen(tpl) + 1;
+    for (const char *p = tpl; (p = strchr(p, '{')); p++) cap += lv + lt + li;
     char *out = malloc(cap), *o = out;
     if (!out) return NULL;
     for (const char *p = tpl; *p;) {
         if (!strncmp(p, "{voice}", 7)) { if (lv) memcpy(o, voice, lv); o += lv; p += 7; }
         else if (!strncmp(p, "{text}", 6)) { memcpy(o, text, lt); o += lt; p += 6; }
+        else if (!strncmp(p, "{instructions}", 14)) { if (li) memcpy(o, instr, li); o += li; p += 14; }
         else *o++ = *p++;
     }
     *o = 0;
     return out;
 }
 
+int srt_layout_instructions_slot(const srt_layout *l, int clone) {
+    if (clone) return 0;
+    return l->n_prompt ? l->has_instructions : l->chat.has_turn[SRT_ROLE_SYSTEM];
+}
+
 srt_status srt_layout_build_prompt(const srt_layout *l, const srt_lm *lm, const char *voice, const char *text,
                                    const int32_t *audio_ids, size_t n_audio_ids, int32_t **ids, size_t *n_ids) {
+    return srt_layout_build_prompt_instr(l, lm, voice, text, NULL, audio_ids, n_audio_ids, ids, n_ids);
+}
+
+srt_status srt_layout_build_prompt_instr(const srt_layout *l, const srt_lm *lm, const char *voice, const char *text,
+                                         const char *instr, const int32_t *audio_ids, size_t n_audio_ids,
+                                         int32_t **ids, size_t *n_ids) {
     *ids = NULL;
     *n_ids = 0;
     if (!voice) voice = l->default_voice;
-    int with_audio = audio_ids != NULL;
-    if (!l->n_prompt) {             /* no TTS template: one user turn (text, then the audio prompt) and the reply */
+    int with_audio = audio_ids != NULL, with_instr = instr && instr[0];
+    if (!l->n_prompt) {             /* no TTS template: one user turn (text, then the audio prompt) and the reply,
+                                       after a system turn with the instructions when the chat has that role */
+        srt_chat_part sys = {0, with_instr ? instr : "", NULL, 0};
         srt_chat_part parts[2] = {{0, text ? text : "", NULL, 0}, {1, NULL, audio_ids, n_audio_ids}};
-        srt_chat_turn turn = {SRT_ROLE_USER, parts, with_audio && n_audio_ids ? 2 : 1};
-        return srt_layout_build_chat(l, lm, voice, &turn, 1, ids, n_ids);
+        srt_chat_turn turns[2] = {{SRT_ROLE_SYSTEM, &sys, 1},
+                                  {SRT_ROLE_USER, parts, with_audio && n_audio_ids ? 2 : 1}};
+        int first = with_instr && l->chat.has_turn[SRT_ROLE_SYSTEM] ? 0 : 1;
+        return srt_layout_build_chat(l, lm, voice, turns + first, 2 - first, ids, n_ids);
     }
     int32_t *buf = NULL;
     size_t n = 0, cap = 0;
     srt_status st = SRT_OK;
     for (int i = 0; i < l->n_prompt && st == SRT_OK; i++) {
         const srt_layout_item *it = &l->prompt[i];
-        if (it->with_audio && !with_audio) continue;
+        if ((it->with_audio && !with_audio) || (it->with_instructions && !with_instr)) continue;
         if (it->kind == SRT_LAYOUT_TOKEN) {
             st = push_ids(&buf, &n, &cap, &it->token, 1);
         } else if (it->kind == SRT_LAYOUT_AUDIO) {
             if (n_audio_ids) st = push_ids(&buf, &n, &cap, audio_ids, n_audio_ids);
         } else {
-            char *s = fill_template(it->text, voice, text ? text : "");
+            char *s = fill_template(it->text, voice, text ? text : "", with_instr ? instr : "");
             int32_t *tok = NULL;
             size_t n_tok = 0;
             if (!s) st = srt_error(SRT_ERR_NOMEM, "out of memory building a prompt");

@@ -118,9 +118,7 @@ srt_status srt_chat_submit(srt_tts_engine *e, const srt_chat_request *req, srt_c
                            uint64_t *request_id) {
     if (request_id) *request_id = 0;
     if (!e || !req || !cb) return srt_error(SRT_ERR_INVALID_ARG, "chat submit needs an engine, a request, a callback");
-    if (e->rep)   /* a facade over replicas (tts_replicas.c) routes speech requests only */
-        return srt_error(SRT_ERR_UNSUPPORTED, "conversations are not served by an engine with replicas (--devices / "
-                         "--replicas): run a single engine for chat and transcription");
+    if (e->rep) return tts_replicas_chat_submit(e->rep, req, cb, user, request_id);   /* to a replica */
     const srt_layout *l = e->layout;
     if (!l->chat.present)
         return srt_error(SRT_ERR_UNSUPPORTED, "layout %s (%s) has no \"chat\" section: it cannot hold conversations",

@@ -235,3 +235,7 @@ const char *const *srt_tts_voice_aliases(const srt_tts_engine *e) {
 }
 int srt_tts_lookahead(const srt_tts_engine *e) { return e ? e->lookahead : 0; }
 int64_t srt_tts_group_samples(const srt_tts_engine *e) { return e ? e->group_samples : 0; }
+int srt_tts_takes_instructions(const srt_tts_engine *e, int clone) {
+    return e ? srt_layout_instructions_slot(e->layout, clone) : 0;
+}
+const char *const *srt_tts_tags(const srt_tts_engine *e) { return e ? (const char *const *)e->layout->tags : NULL; }

@@ -34,6 +34,7 @@ typedef struct tts_req {
     char **pieces; int n_pieces;       /* the text cut at sentence boundaries */
     float *audio_in; int64_t n_audio_in; int audio_rate;
     char *audio_text;                  /* transcript of audio_in (voice cloning) or NULL */
+    char *instructions;                /* srt_tts_request.instructions or NULL */
     int cancel;                        /* set by srt_tts_cancel (engine thread reads it under the lock) */
     double t_submit;                   /* ms, monotonic */
 
@@ -178,10 +179,14 @@ srt_status tts_audio_push(srt_tts_engine *e);
 
 /* tts_replicas.c: the facade's side of create / free / submit / cancel / metrics. */
 int tts_replicas_wanted(const srt_tts_config *c);
+/* "cuda:0-3,6" -> devs (after "cuda"; "" -> device 0). Returns the count or -1 (tts_replicas.c). */
+int tts_parse_cuda_list(const char *after_cuda, int *devs, int cap);
 srt_status tts_replicas_create(srt_tts_engine *facade);
 void tts_replicas_free(tts_replicas *rs);
 srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
                                uint64_t *request_id);
+srt_status tts_replicas_chat_submit(tts_replicas *rs, const srt_chat_request *req, srt_chat_cb cb, void *user,
+                                    uint64_t *request_id);
 void tts_replicas_cancel(tts_replicas *rs, uint64_t id);
 void tts_replicas_metrics(tts_replicas *rs, srt_tts_metrics *m);
 

@@ -4,6 +4,8 @@
  * the up replica with the most free KV capacity and wraps its callback to keep the books:
  *   capacity (tokens) = the replica's KV cache size (kv_max_tokens, or max_running * (max_tokens + 512) as the
  *   engine sizes it); demand = the sum over its unfinished requests of prompt estimate + max_tokens.
+ * Conversations (srt_chat_submit) are routed the same way: their events are wrapped like speech's audio (the DONE
+ * event is the end), a lost one ends with a DONE event carrying SRT_ERR_BACKEND.
  * A request stays on its replica (its id carries the replica: id = inner id * 64 + replica). A replica fails when a
  * request ends with SRT_ERR_BACKEND (or the test hook SNACRT_TEST_FAIL_REPLICA=K:N fires at replica K's N-th audio
  * callback): its other requests end at once with SRT_ERR_BACKEND naming the replica (their engine requests are
@@ -49,7 +51,8 @@ struct route {
     tts_replicas *rs;
     int replica;
     int64_t demand;
-    srt_tts_audio_cb cb;
+    srt_tts_audio_cb cb;               /* speech, or */
+    srt_chat_cb chat_cb;               /* a conversation */
     void *user;
     uint64_t inner_id;
     int submitted;                     /* srt_tts_submit returned (inner_id valid) */
@@ -62,7 +65,7 @@ struct route {
 /* ---------------------------------------------------------------- device lists */
 
 /* "cuda:0-3,6" -> devs; "cuda" -> 0. Returns the count or -1. */
-static int parse_cuda_list(const char *s, int *devs, int cap) {
+int tts_parse_cuda_list(const char *s, int *devs, int cap) {
     if (!s[0]) { devs[0] = 0; return 1; }
     if (s[0] != ':') return -1;
     int n = 0;
@@ -94,7 +97,7 @@ static srt_status plan_replicas(tts_replicas *rs, const srt_tts_config *c) {
     int tp = c->tp > 1 ? c->tp : 1;
     if (!strncmp(d, "cuda", 4)) {
         int devs[MAX_REPLICAS * 8];
-        int n = parse_cuda_list(d + 4, devs, (int)(sizeof devs / sizeof devs[0]));
+        int n = tts_parse_cuda_list(d + 4, devs, (int)(sizeof devs / sizeof devs[0]));
         if (n < 1)
             return srt_error(SRT_ERR_INVALID_ARG, "devices '%s': expected cuda:N, cuda:A-B or a comma list of those", d);
         if (n % tp)
@@ -159,7 +162,7 @@ static void unlink_route(replica *rep, route *t) {
 }
 
 /* A caller to call back (copied: the route may be freed meanwhile). */
-typedef struct lost_cb { srt_tts_audio_cb cb; void *user; route *t; } lost_cb;
+typedef struct lost_cb { srt_tts_audio_cb cb; srt_chat_cb chat_cb; void *user; route *t; } lost_cb;
 
 /* Mark rep failed (router locked): its routes not yet ended are marked ended and their callbacks returned in out[]
  * for the caller to make without the lock. */
@@ -169,17 +172,23 @@ static int fail_replica(tts_replicas *rs, replica *rep, lost_cb *out, int cap) {
     rep->failures++;
     int n = 0;
     for (route *t = rep->routes; t; t = t->next)
-        if (!t->ended && n < cap) { t->ended = 1; out[n++] = (lost_cb){t->cb, t->user, t}; }
+        if (!t->ended && n < cap) { t->ended = 1; out[n++] = (lost_cb){t->cb, t->chat_cb, t->user, t}; }
     pthread_cond_broadcast(&rs->cv);
     return n;
 }
 
 /* The caller's final callback of a request lost with its replica (on that replica's engine thread). */
 static void end_lost(const lost_cb *t, const char *label, int index, const char *why) {
-    srt_tts_stats none;
-    memset(&none, 0, sizeof none);
     srt_error(SRT_ERR_BACKEND, "replica %d (%s) failed (%s): the request was lost with it; other replicas go on, "
               "retry it", index, label, why);
+    if (t->chat_cb) {
+        srt_chat_stats none = {0};
+        srt_chat_event ev = {.kind = SRT_CHAT_EV_DONE, .text = "", .status = SRT_ERR_BACKEND, .stats = &none};
+        t->chat_cb(t->user, &ev);
+        return;
+    }
+    srt_tts_stats none;
+    memset(&none, 0, sizeof none);
     t->cb(t->user, NULL, 0, 1, SRT_ERR_BACKEND, &none);
 }
 
@@ -257,21 +266,26 @@ static void *maintain_main(void *arg) {
 
 /* ---------------------------------------------------------------- the wrapped callback */
 
-static int route_cb(void *user, const float *pcm, int64_t n, int done, srt_status status, const srt_tts_stats *stats) {
-    route *t = user;
+/* The books of one callback of route t (audio: it carries samples; done: the engine's last for it). Returns 1 when
+ * the caller is to get it (0: the caller already had its end, swallow it); *free_it: free t after forwarding;
+ * lost[]: other routes of a replica that failed now, to end after forwarding (end_lost). */
+typedef struct route_books { lost_cb lost[1024]; int n_lost, free_it; char why[200]; } route_books;
+
+static int route_event(route *t, int audio, int done, srt_status status, route_books *b) {
     tts_replicas *rs = t->rs;
     replica *rep = &rs->r[t->replica];
-    lost_cb lost[1024];
+    lost_cb *lost = b->lost;
     int n_lost = 0;
-    char why[200] = "";
+    char *why = b->why;
+    why[0] = 0;
     pthread_mutex_lock(&rs->mu);
-    if (!t->ended && n > 0 && rep->fail_at && ++rep->audio_calls == rep->fail_at) {
-        snprintf(why, sizeof why, "injected by SNACRT_TEST_FAIL_REPLICA at its audio callback %lld",
+    if (!t->ended && audio && rep->fail_at && ++rep->audio_calls == rep->fail_at) {
+        snprintf(why, sizeof b->why, "injected by SNACRT_TEST_FAIL_REPLICA at its audio callback %lld",
                  (long long)rep->fail_at);
         rep->fail_at = 0;
         n_lost = fail_replica(rs, rep, lost, 1024);   /* t among them */
     } else if (!t->ended && done && status == SRT_ERR_BACKEND && rep->state == SRT_TTS_REPLICA_UP) {
-        snprintf(why, sizeof why, "%s", srt_last_error());
+        snprintf(why, sizeof b->why, "%s", srt_last_error());
         lost_cb all[1024];
         int k = fail_replica(rs, rep, all, 1024);
         for (int i = 0; i < k; i++) {
@@ -280,8 +294,6 @@ static int route_cb(void *user, const float *pcm, int64_t n, int done, srt_statu
         }
     }
     int self_lost = t->ended;                        /* the caller has (or gets below) its end: swallow */
-    srt_tts_audio_cb cb = t->cb;
-    void *cb_user = t->user;
     int free_it = 0;
     if (done) {
         t->inner_done = 1;
@@ -292,10 +304,38 @@ static int route_cb(void *user, const float *pcm, int64_t n, int done, srt_statu
         pthread_cond_broadcast(&rs->cv);
     }
     pthread_mutex_unlock(&rs->mu);
+    b->n_lost = n_lost;
+    b->free_it = free_it;
+    return !self_lost;
+}
+
+/* After the caller's callback (end_lost resets the error it may have read). */
+static void route_after(route *t, route_books *b) {
+    replica *rep = &t->rs->r[t->replica];
+    for (int i = 0; i < b->n_lost; i++) end_lost(&b->lost[i], rep->label, rep->index, b->why);
+    if (b->free_it) free(t);
+}
+
+static int route_cb(void *user, const float *pcm, int64_t n, int done, srt_status status, const srt_tts_stats *stats) {
+    route *t = user;
+    route_books books, *b = &books;
     int ret = 1;
-    if (!self_lost) ret = cb(cb_user, pcm, n, done, status, stats);   /* before end_lost resets the error */
-    for (int i = 0; i < n_lost; i++) end_lost(&lost[i], rep->label, rep->index, why);
-    if (free_it) free(t);
+    srt_tts_audio_cb cb = t->cb;
+    void *cb_user = t->user;
+    if (route_event(t, n > 0, done, status, b)) ret = cb(cb_user, pcm, n, done, status, stats);
+    route_after(t, b);
+    return ret;
+}
+
+static int chat_route_cb(void *user, const srt_chat_event *ev) {
+    route *t = user;
+    route_books books, *b = &books;
+    int ret = 0, done = ev->kind == SRT_CHAT_EV_DONE;
+    srt_chat_cb cb = t->chat_cb;
+    void *cb_user = t->user;
+    if (route_event(t, ev->kind == SRT_CHAT_EV_AUDIO && ev->n_samples > 0, done, done ? ev->status : SRT_OK, b))
+        ret = cb(cb_user, ev);
+    route_after(t, b);
     return ret;
 }
 
@@ -366,13 +406,36 @@ static int64_t estimate_demand(const tts_replicas *rs, const srt_tts_request *re
     return prompt + max_tokens;
 }
 
+static int64_t estimate_chat_demand(const tts_replicas *rs, const srt_chat_request *req) {
+    int max_tokens = req->sampling && req->sampling->max_tokens > 0 ? req->sampling->max_tokens
+                     : rs->cfg.sampling.max_tokens > 0 ? rs->cfg.sampling.max_tokens : 1200;
+    int64_t prompt = 32;
+    for (int t = 0; t < req->n_turns; t++)
+        for (int k = 0; k < req->turns[t].n_parts; k++) {
+            const srt_chat_input_part *p = &req->turns[t].parts[k];
+            if (p->text) prompt += (int64_t)strlen(p->text) / 2 + 8;
+            else if (p->rate > 0) prompt += p->n_samples * 100 / p->rate;
+        }
+    return prompt + max_tokens;
+}
+
+/* The engine submit of one kind of request (speech or conversation) to a replica's engine, with the wrapped
+ * callback and route t as its user. */
+typedef srt_status (*inner_submit_fn)(srt_tts_engine *e, const void *req, route *t, uint64_t *inner);
+
+static srt_status submit_speech(srt_tts_engine *e, const void *req, route *t, uint64_t *inner) {
+    return srt_tts_submit(e, req, route_cb, t, inner);
+}
+
+static srt_status submit_chat(srt_tts_engine *e, const void *req, route *t, uint64_t *inner) {
+    return srt_chat_submit(e, req, chat_route_cb, t, inner);
+}
+
 /* Route to the up replica with the most free KV capacity; when its queue is full (SRT_ERR_FULL) try the next, so a
  * request is refused only when every up replica is full. */
-srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
-                               uint64_t *request_id) {
-    if (!req || !cb) return srt_error(SRT_ERR_INVALID_ARG, "srt_tts_submit: no request or callback");
+static srt_status submit_routed(tts_replicas *rs, const void *req, int64_t demand, inner_submit_fn submit,
+                                srt_tts_audio_cb cb, srt_chat_cb chat_cb, void *user, uint64_t *request_id) {
     if (request_id) *request_id = 0;
-    int64_t demand = estimate_demand(rs, req);
     int tried[MAX_REPLICAS] = {0};
     srt_status st = SRT_ERR_FULL;
     for (int attempt = 0; attempt < rs->n; attempt++) {
@@ -380,6 +443,7 @@ srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt
         if (!t) return SRT_ERR_NOMEM;
         t->rs = rs;
         t->cb = cb;
+        t->chat_cb = chat_cb;
         t->user = user;
         t->demand = demand;
         pthread_mutex_lock(&rs->mu);
@@ -407,7 +471,7 @@ srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt
         srt_tts_engine *engine = rep->engine;    /* stays alive while rep->active > 0 */
         pthread_mutex_unlock(&rs->mu);
         uint64_t inner = 0;
-        st = srt_tts_submit(engine, req, route_cb, t, &inner);
+        st = submit(engine, req, t, &inner);
         pthread_mutex_lock(&rs->mu);
         int free_it = 0;
         if (st != SRT_OK) {
@@ -427,6 +491,20 @@ srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt
         if (st != SRT_ERR_FULL) return st;
     }
     return st;
+}
+
+srt_status tts_replicas_submit(tts_replicas *rs, const srt_tts_request *req, srt_tts_audio_cb cb, void *user,
+                               uint64_t *request_id) {
+    if (request_id) *request_id = 0;
+    if (!req || !cb) return srt_error(SRT_ERR_INVALID_ARG, "srt_tts_submit: no request or callback");
+    return submit_routed(rs, req, estimate_demand(rs, req), submit_speech, cb, NULL, user, request_id);
+}
+
+srt_status tts_replicas_chat_submit(tts_replicas *rs, const srt_chat_request *req, srt_chat_cb cb, void *user,
+                                    uint64_t *request_id) {
+    if (request_id) *request_id = 0;
+    if (!req || !cb) return srt_error(SRT_ERR_INVALID_ARG, "chat submit needs a request and a callback");
+    return submit_routed(rs, req, estimate_chat_demand(rs, req), submit_chat, NULL, cb, user, request_id);
 }
 
 void tts_replicas_cancel(tts_replicas *rs, uint64_t id) {

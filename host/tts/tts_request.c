@@ -60,6 +60,9 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
             return srt_error(SRT_ERR_RANGE, "audio_text of %zu bytes is longer than the limit of %d",
                              strlen(req->audio_text), max_chars);
     }
+    if (req->instructions && strlen(req->instructions) > (size_t)max_chars)
+        return srt_error(SRT_ERR_RANGE, "instructions of %zu bytes are longer than the limit of %d",
+                         strlen(req->instructions), max_chars);
     if (has_audio && !req->audio_text) {
         int slot = !e->layout->n_prompt && e->layout->chat.audio_part.n;   /* a chat layout's audio part */
         for (int i = 0; i < e->layout->n_prompt; i++) slot |= e->layout->prompt[i].kind == SRT_LAYOUT_AUDIO;
@@ -86,6 +89,8 @@ srt_status tts_req_create(srt_tts_engine *e, const srt_tts_request *req, srt_tts
     }
     if (st == SRT_OK && voice && !(r->voice = srt_strdup(voice))) st = srt_error(SRT_ERR_NOMEM, "out of memory");
     if (st == SRT_OK && req->audio_text && !(r->audio_text = srt_strdup(req->audio_text)))
+        st = srt_error(SRT_ERR_NOMEM, "out of memory");
+    if (st == SRT_OK && req->instructions && req->instructions[0] && !(r->instructions = srt_strdup(req->instructions)))
         st = srt_error(SRT_ERR_NOMEM, "out of memory");
     if (st == SRT_OK && has_audio) {
         r->audio_in = srt_malloc(sizeof(float) * (size_t)req->n_audio_in, "audio prompt");
@@ -129,9 +134,9 @@ srt_status tts_req_prepare(srt_tts_engine *e, tts_req *r) {
         /* the audio prompt goes with every piece (each piece is its own generation) */
         st = r->audio_text ? srt_layout_build_clone(e->layout, e->lm, r->voice, r->audio_text, audio_ids, n_audio,
                                                     r->pieces[k], &r->prompts[k], &r->n_prompts[k])
-                           : srt_layout_build_prompt(e->layout, e->lm, r->voice, r->pieces[k],
-                                                     r->n_audio_in ? audio_ids : NULL, n_audio, &r->prompts[k],
-                                                     &r->n_prompts[k]);
+                           : srt_layout_build_prompt_instr(e->layout, e->lm, r->voice, r->pieces[k],
+                                                           r->instructions, r->n_audio_in ? audio_ids : NULL, n_audio,
+                                                           &r->prompts[k], &r->n_prompts[k]);
     free(audio_ids);
     return st == SRT_OK ? tts_req_reserve(e, r) : st;
 }
@@ -203,6 +208,7 @@ void tts_req_free(srt_tts_engine *e, tts_req *r) {
     free(r->voice);
     free(r->audio_in);
     free(r->audio_text);
+    free(r->instructions);
     srt_codes_free(&r->pending);
     tts_chat_free(r);
     free(r);

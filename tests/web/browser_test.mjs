@@ -1,13 +1,133 @@
 // browser_test.mjs: the page `snacrt serve` shows at "/" in headless Chromium (playwright-core, no bundled browser:
-// CHROMIUM or /usr/bin/chromium). Usage: node browser_test.mjs http://127.0.0.1:PORT/
+// CHROMIUM or /usr/bin/chromium). Usage: node browser_test.mjs http://127.0.0.1:PORT/ AUDIO.wav [SCREENSHOT_DIR]
 // Loads the page, waits for the voices, types a text, picks a voice, presses Speak and waits for the stream to
 // end; asserts that audio samples arrived (a whole number of 2048-sample frame groups, in several chunks), that
-// the time to first audio is shown, and that the page logged no console error and threw nothing. Exit 0 = pass.
+// the time to first audio is shown, and that the page logged no console error and threw nothing. Then (issue 15,
+// item 11): the answer is listed, its waveform and spectrogram canvases were drawn while it streamed and hold
+// pixels; the layout's tags are clickable hints; seed / temperature / max tokens reach the request; replay plays
+// it again; download gives a whole wav (built in the page) and an mp3 (asked of the server); an audio prompt
+// with its transcript is sent; the codec view encodes a file into the three-level grid under its spectrogram,
+// a clicked cell is edited and the codes decode and play. Screenshots go to SCREENSHOT_DIR. Exit 0 = pass.
 import { chromium } from "playwright-core";
 
-const url = process.argv[2];
+import { readFileSync, mkdirSync } from "node:fs";
+
+const url = process.argv[2], audioFile = process.argv[3], shotDir = process.argv[4];
+if (shotDir) mkdirSync(shotDir, { recursive: true });
+const shot = async (page, name) => {
+  if (shotDir) await page.screenshot({ path: shotDir + "/" + name + ".png", fullPage: true });
+};
 const failures = [];
 const check = (cond, msg) => { if (!cond) failures.push(msg); };
+
+// Pixels of a canvas that differ from its background (#fafafa / white).
+const inked = (page, sel) => page.$eval(sel, (c) => {
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) n++;
+  return n;
+});
+
+const waitState = (page, sel, states, timeout = 90000) =>
+  page.waitForFunction(([s, st]) => st.includes(document.querySelector(s)?.dataset.state), [sel, states], { timeout });
+
+async function speakAndWait(page) {
+  await page.click("#speak");
+  await page.waitForFunction(() => ["done", "error"].includes(document.getElementById("status").dataset.state) &&
+                             !document.getElementById("speak").disabled, null, { timeout: 90000 });
+}
+
+async function item11(page) {
+  // the first answer: listed, drawn while it streamed, with pixels on both canvases
+  const first = await page.$eval(".answer", (a) => ({ state: a.dataset.state, samples: Number(a.dataset.samples),
+    wave: Number(a.querySelector(".wave").dataset.drawn), spec: Number(a.querySelector(".spec").dataset.drawn) }));
+  const st = await page.$eval("#status", (e) => Number(e.dataset.samples));
+  check(first.state === "done" && first.samples === st, "answer listed with every sample: " + JSON.stringify(first));
+  check(first.wave === first.samples && first.spec > 0, "canvases fitted to the whole answer: " + JSON.stringify(first));
+  check(await inked(page, ".answer .wave") > 200, "waveform canvas drawn");
+  check(await inked(page, ".answer .spec") > 2000, "spectrogram canvas drawn");
+  check(await page.evaluate(() => window.__drawnWhileStreaming) > 1,
+        "canvases drawn while streaming: " + await page.evaluate(() => window.__drawnWhileStreaming));
+  await shot(page, "answer");
+
+  // tags as clickable hints
+  const tags = await page.$$eval("#tags .tag", (ts) => ts.map((t) => t.textContent));
+  check(tags.includes("<laugh>") && tags.includes("<sigh>"), "layout tags shown: " + tags.join(" "));
+  await page.fill("#text", "Well. ");
+  await page.$eval("#text", (t) => { t.selectionStart = t.selectionEnd = t.value.length; });
+  await page.click("#tags .tag >> text=<laugh>");
+  check((await page.inputValue("#text")).includes("Well. <laugh>"), "a tag click inserts it: " + await page.inputValue("#text"));
+
+  // controls reach the request
+  await page.fill("#text", "Short one. With a second sentence.");
+  await page.fill("#seed", "7");
+  await page.fill("#temperature", "0.5");
+  await page.fill("#max-tokens", "84");
+  await page.selectOption("#format", "wav");
+  let sent = null;
+  const onReq = (r) => { if (r.url().endsWith("/v1/audio/speech") && r.method() === "POST") sent = JSON.parse(r.postData()); };
+  page.on("request", onReq);
+  await speakAndWait(page);
+  page.off("request", onReq);
+  check(sent && sent.seed === 7 && sent.temperature === 0.5 && sent.max_tokens === 84 && sent.stream === true,
+        "seed, temperature, max_tokens sent: " + JSON.stringify(sent && { ...sent, input: undefined }));
+  check(await page.$$eval(".answer", (as) => as.length) === 2, "two answers listed");
+  const n2 = await page.$eval(".answer", (a) => Number(a.dataset.samples));
+
+  // replay and download (wav in the page, mp3 from the server)
+  await page.click(".answer .replay");
+  await page.waitForFunction(() => document.querySelector(".answer").dataset.plays === "1", null, { timeout: 10000 });
+  check(true, "replay");
+  let [dl] = await Promise.all([page.waitForEvent("download"), page.click(".answer .download")]);
+  const wav = readFileSync(await dl.path());
+  check(dl.suggestedFilename().endsWith(".wav") && wav.toString("latin1", 0, 4) === "RIFF" &&
+        wav.length === 44 + 2 * n2, "wav download: " + dl.suggestedFilename() + " " + wav.length + " bytes, " + n2 + " samples");
+  await page.selectOption("#format", "mp3");
+  [dl] = await Promise.all([page.waitForEvent("download", { timeout: 90000 }), page.click(".answer .download")]);
+  const mp3 = readFileSync(await dl.path());
+  check(dl.suggestedFilename().endsWith(".mp3") && mp3.length > 200 &&
+        (mp3.toString("latin1", 0, 3) === "ID3" || (mp3[0] === 0xff && (mp3[1] & 0xe0) === 0xe0)),
+        "mp3 download from the server: " + dl.suggestedFilename() + " " + mp3.length + " bytes");
+
+  // an audio prompt with its transcript (voice cloning)
+  await page.setInputFiles("#ref-audio", audioFile);
+  await page.fill("#ref-text", "Hello there.");
+  page.on("request", onReq);
+  await speakAndWait(page);
+  page.off("request", onReq);
+  check(sent && sent.audio && sent.audio.length > 1000 && sent.audio_transcript === "Hello there.",
+        "audio prompt and transcript sent");
+  check(await page.$eval("#status", (e) => e.dataset.state) === "done" &&
+        await page.$eval(".answer", (a) => a.dataset.state) === "done", "cloning answer streamed: " +
+        await page.$eval("#status", (e) => e.textContent));
+  await page.setInputFiles("#ref-audio", []);
+  await page.fill("#ref-text", "");
+
+  // the codec view
+  await page.setInputFiles("#codec-file", audioFile);
+  await waitState(page, "#codec-status", ["encoded", "error"]);
+  const cs = await page.$eval("#codec-status", (e) => ({ ...e.dataset, text: e.textContent }));
+  check(cs.state === "encoded" && cs.levels === "3" && Number(cs.frames) > 0, "file encoded: " + JSON.stringify(cs));
+  const grid = await page.$eval("#codec-grid", (c) => ({ cells: Number(c.dataset.cells), rows: Number(c.dataset.rows) }));
+  check(grid.rows === 3 && grid.cells === 7 * Number(cs.frames), "token grid: 3 rows, 7 codes per frame: " + JSON.stringify(grid));
+  check(await inked(page, "#codec-grid") > 5000, "token grid drawn");
+  check(await inked(page, "#codec-spec") > 2000, "original spectrogram drawn");
+  await page.click("#codec-grid", { position: { x: 2, y: 2 } });
+  check((await page.textContent("#codec-cell")).startsWith("level 0, frame 0:"), "cell selected: " +
+        await page.textContent("#codec-cell"));
+  await page.fill("#codec-value", "17");              // tiny24 has 256 codes per level
+  await page.click("#codec-set");
+  check(await page.$eval("#codec-status", (e) => e.dataset.edits) === "1", "a code edited");
+  await page.click("#codec-play-dec");
+  await waitState(page, "#codec-status", ["decoded", "error"]);
+  const cd = await page.$eval("#codec-status", (e) => ({ ...e.dataset, text: e.textContent }));
+  check(cd.state === "decoded" && Number(cd.decodedSamples) >= 2048 && Number(cd.plays) === 1,
+        "edited codes decoded and played: " + JSON.stringify(cd));
+  check(await inked(page, "#codec-dec-spec") > 2000, "decoded spectrogram drawn");
+  await page.click("#codec-play-orig");
+  await page.waitForFunction(() => document.getElementById("codec-status").dataset.plays === "2", null, { timeout: 10000 });
+  await shot(page, "codec");
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -17,7 +137,7 @@ const browser = await chromium.launch({
          "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
 });
 try {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1000, height: 900 } });
   const errors = [];
   page.on("console", (m) => { if (m.type() === "error") errors.push("console: " + m.text()); });
   page.on("pageerror", (e) => errors.push("page error: " + e.message));
@@ -44,6 +164,12 @@ try {
                   "A third one follows it. Then comes a fourth sentence. The fifth is nearly the last. And this " +
                   "sixth sentence closes the test.");
   await page.selectOption("#voice", "leo");
+  await page.evaluate(() => {      // counts canvas updates made while their answer was still streaming
+    window.__drawnWhileStreaming = 0;
+    new MutationObserver((ms) => {
+      for (const m of ms) if (m.target.closest(".answer")?.dataset.state === "streaming") window.__drawnWhileStreaming++;
+    }).observe(document.getElementById("answers"), { attributes: true, subtree: true, attributeFilter: ["data-drawn"] });
+  });
   await page.click("#speak");
   await page.waitForFunction(() => ["done", "error"].includes(document.getElementById("status").dataset.state),
                              null, { timeout: 90000 });
@@ -59,6 +185,7 @@ try {
   check(/received \d+ samples .* first audio after \d+ ms/.test(st.text), "status text: " + st.text);
   check(errors.length === 0, "no console errors: " + errors.join(" | "));
   check(abortedAfterEof.length <= 1, "at most one speech request reported aborted: " + abortedAfterEof.length);
+  await item11(page);
   if (abortedAfterEof.length)
     console.log("browser_test: note: Chromium reported the finished speech stream as net::ERR_ABORTED " +
                 "(playwright #42742); the page read it to the end: " + st.state + ", " + st.samples + " samples");

@@ -26,7 +26,12 @@ UNIT_PEAK = {0: "fp32_flops", 1: "tf32_flops", 2: "bf16_flops"}
 LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding (Little's law term)
 # Kernels whose source issues more independent loads before using any (read off the source, not counted):
 # gemm_small_m.cuh loads SM_COLS x SM_UNROLL = 8 weight vectors per lane before the first FMA.
-LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8}
+# conv_igemm.cuh's kernels fetch the next reduction step (4 W + 4 X values per lane, igemm_fetch) into registers
+# before the current step's math (double-buffered shared tiles): 8.
+LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8,
+                   **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
+                                     "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
+                                     "convt1d_igemm_bf16_kernel")}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 16              # cuda/kernels.h SRT_CUDA_GEMM_ROWS_MAX_M: decode GEMM path switch

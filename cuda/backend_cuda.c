@@ -4,7 +4,9 @@
  * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_BF16_GEMM=1 (bf16 tensor cores
  * for prefill GEMMs with bf16 weights; not the default yet: README, "LM GEMMs on cuda"), SNACRT_CUDA_SCRATCH_MB (im2col cap),
  * SNACRT_CUDA_PRECISION=fp32|tf32|bf16 (the dense codec convs: fp32 through im2col + cuBLAS, tf32 / bf16 the
- * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it). */
+ * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it),
+ * SNACRT_CUDA_FP32_IGEMM=1 (precision fp32 through the FMA implicit GEMM of conv_igemm.cuh instead of im2col + cuBLAS:
+ * the path the fp32 igemm tests and bench_gpu_model take). */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
@@ -130,11 +132,17 @@ static srt_status cu_conv1d(void *ctx, const srt_conv1d_args *a) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
-    /* precision tf32 / bf16: the tensor-core implicit GEMM (no im2col). fp32 stays on im2col + cuBLAS: the fp32
-     * FMA implicit GEMM (srt_cuda_conv1d_igemm with SRT_CUDA_FP32) is modeled slower than it at batch 1 for now
-     * (bench/GPU_MODEL.md), and the simulator runs its arithmetic where cuBLAS is emulated */
-    if (a->groups == 1 && c->precision != SRT_CUDA_FP32 && srt_cuda_conv1d_igemm_fits(a))
-        return srt_cuda_conv1d_igemm(a, valid, c->precision, c->stream);
+    /* precision tf32 / bf16: the tensor-core implicit GEMM (no im2col). fp32 stays on im2col + cuBLAS unless
+     * SNACRT_CUDA_FP32_IGEMM=1: the FMA implicit GEMM is now modeled ~10% faster at batch 1 (bench/GPU_MODEL.md) but
+     * batch 64 is not modeled yet, and in the simulator it runs its arithmetic where cuBLAS is emulated (the golden
+     * tests on the cuda device would take tens of minutes) */
+    if (a->groups == 1 && (c->precision != SRT_CUDA_FP32 || c->fp32_igemm) && srt_cuda_conv1d_igemm_fits(a))
+    {
+        size_t n_part = srt_cuda_conv1d_igemm_part_floats(a);
+        void *part = NULL;
+        if (n_part) SRT_TRY(srt_cuda_scratch(c, 0, n_part * sizeof(float), &part));
+        return srt_cuda_conv1d_igemm(a, valid, c->precision, part, c->stream);
+    }
     if (a->groups == 1 && a->in_len > 0) return srt_cuda_conv1d_dense(c, a, valid);
     if (srt_cuda_conv1d_depthwise_fits(a)) return srt_cuda_conv1d_depthwise(a, valid, c->stream);
     return srt_cuda_conv1d_direct(a, valid, c->stream);
@@ -146,8 +154,13 @@ static srt_status cu_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
     /* precision tf32 / bf16: the stride-phase implicit GEMM (no cols / col2im); fp32: cuBLAS + col2im (above) */
-    if (a->groups == 1 && c->precision != SRT_CUDA_FP32 && srt_cuda_convt1d_igemm_fits(a))
-        return srt_cuda_convt1d_igemm(a, valid, c->precision, c->stream);
+    if (a->groups == 1 && (c->precision != SRT_CUDA_FP32 || c->fp32_igemm) && srt_cuda_convt1d_igemm_fits(a))
+    {
+        size_t n_part = srt_cuda_convt1d_igemm_part_floats(a);
+        void *part = NULL;
+        if (n_part) SRT_TRY(srt_cuda_scratch(c, 0, n_part * sizeof(float), &part));
+        return srt_cuda_convt1d_igemm(a, valid, c->precision, part, c->stream);
+    }
     if (a->groups == 1 && a->in_len > 0) return srt_cuda_convt1d_dense(c, a, valid);
     return srt_cuda_convt1d_direct(a, valid, c->stream);
 }
@@ -223,6 +236,8 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     const char *prec = getenv("SNACRT_CUDA_PRECISION");
     c->precision = SRT_CUDA_FP32;
     if (prec && *prec) SRT_TRY(srt_cuda_set_precision(c, prec));
+    const char *fig = getenv("SNACRT_CUDA_FP32_IGEMM");
+    c->fp32_igemm = fig && atoi(fig) > 0;
     const char *mb = getenv("SNACRT_CUDA_SCRATCH_MB");
     c->scratch_cap = (size_t)(mb && atoi(mb) > 0 ? atoi(mb) : 512) << 20;
     c->pinned_bytes = PINNED_BYTES;

@@ -17,6 +17,7 @@ typedef struct srt_cuda_ctx {
     int tf32;                       /* SNACRT_CUDA_TF32=1: dense convs and GEMMs on TF32 tensor cores */
     int precision;                  /* dense codec convs: SRT_CUDA_FP32 / TF32 / BF16 (kernels.h); the codec's
                                      * precision option, else SNACRT_CUDA_PRECISION=fp32|tf32|bf16 */
+    int fp32_igemm;                 /* SNACRT_CUDA_FP32_IGEMM=1: precision fp32 through the FMA implicit GEMM */
     int bf16_gemm;                  /* GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows with bf16 weights (prefill)
                                        on bf16 tensor cores, activations rounded to bf16 (vLLM's numerics; logits
                                        move by ~1e-3); SNACRT_CUDA_BF16_GEMM=1 (off by default: the golden

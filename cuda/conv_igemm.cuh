@@ -11,10 +11,17 @@
  *                               taps = ceil(kernel / stride) (a tap with p + j*stride >= kernel weighs 0), written
  *                               straight to their output positions.
  *   conv{,t}1d_igemm_{tf32,bf16}_kernel  the same on tensor cores (mma.cuh; precision modes tf32 / bf16).
- * Block: IG_BM output channels x IG_BN positions, IG_THREADS threads, each 4 x 4 outputs (channels ty + 16i,
- * positions tx + 16j: shared reads are broadcasts / conflict-free, stores are 64-byte runs); reduction in steps of
- * IG_BK. Snake is the fast range-reduced one (snake_fast.cuh). Each output is summed in reduction-index order
- * whatever the grid and the batch: batch-invariant.
+ * Block: IG_BM output channels x IG_BN positions, IG_THREADS threads, each 4 x 4 outputs (channels 4ty .. 4ty+3,
+ * positions 4tx .. 4tx+3: one 16-byte shared read of W (a broadcast) and one of X per reduction row, 16-byte
+ * stores); reduction in steps of IG_BK. Snake is the fast range-reduced one (snake_fast.cuh). Each output is summed
+ * in reduction-index order whatever the grid and the batch: batch-invariant.
+ * Pipelining: the global loads of reduction step i+1 go to registers (raw values, igemm_stage) before the math of
+ * step i, and are stored (mask + Snake applied) into the other of two shared buffers after it: one barrier per step
+ * and 8 independent loads per lane in flight over a whole tile of math.
+ * Split reduction: where one item's grid is under IG_SPLIT_BLOCKS blocks, the reduction is cut into `splits` ranges
+ * (blockIdx.x = split * column tiles + tile), each written as partial sums to `part`, and igemm_split_sum_kernel adds
+ * them in split order + bias + residual. The split count depends on the item's shape only, never on the batch:
+ * still batch-invariant.
  * Residual may alias y: a thread reads residual[o] before it writes y[o]. */
 #include "cuda/common.cuh"
 #include "cuda/snake_fast.cuh"
@@ -31,37 +38,41 @@
 #define IG_BN 64
 #define IG_BK 16
 #define IG_THREADS 256
+#define IG_SPLIT_BLOCKS 264     /* split the reduction while one item's grid has fewer blocks (2 x 132 SMs) */
+#define IG_SPLIT_MIN_STEPS 16   /* ... but keep >= 16 reduction steps (256 rows) per split */
+#define IG_SPLIT_MAX 16
 
 struct srt_igemm_args {
     const float *x, *w, *bias, *alpha, *residual;
     float *y;
+    float *part;    /* splits > 1: partial sums (splits, batch, out_ch, out_len) */
     const int *valid;
-    int in_ch, out_ch, in_len, out_len;
+    int batch, in_ch, out_ch, in_len, out_len;
     int kernel, stride, dilation, padding;
     int taps;       /* reduction taps per input channel: kernel (conv), ceil(kernel/stride) (transposed) */
+    int col_tiles;  /* blocks along the columns of one split (gridDim.x = splits * col_tiles) */
+    int splits, split_rows;   /* split s sums reduction rows [s * split_rows, min(R, (s + 1) * split_rows)) */
 };
 
-/* snake?(mask(x)) of input position pos of channel ic (0 outside [0, n_valid)) */
-__device__ __forceinline__ float igemm_input(const srt_igemm_args &a, const float *item, int ic, int pos, int n_valid) {
-    if (pos < 0 || pos >= n_valid) return 0.0f;
-    float v = item[(size_t)ic * a.in_len + pos];
-    return a.alpha ? srt_snake_fast_dev(v, a.alpha[ic]) : v;
-}
+/* raw global loads of one reduction step of one thread: 4 W values, 4 X values and their Snake alphas */
+struct igemm_stage {
+    float w[4], x[4], al[4];
+};
 
-/* W tile (IG_BK reduction rows x IG_BM channels, reduction-major, row pitch wp) and X tile (IG_BK x IG_BN, pitch
- * xp) of reduction step r0 into shared memory. Conv W: lanes along a row of w (contiguous); X: lanes along the
- * positions (coalesced for stride 1). Out-of-range rows, channels and columns are 0. */
+/* Load (into registers) the W tile (IG_BK reduction rows x IG_BM channels) and X tile (IG_BK x IG_BN) of the
+ * step at r0. Conv W: lanes along a row of w (contiguous); X: lanes along the positions (coalesced for stride 1).
+ * Rows >= r_end, channels >= out_ch, columns >= n_cols and positions outside [0, n_valid) are 0 (not loaded). */
 template <bool TRANSPOSED>
-__device__ __forceinline__ void igemm_load_tiles(const srt_igemm_args &a, const float *item, float *ws, int wp,
-                                                 float *xs, int xp, int r0, int oc0, int m0, int n_cols, int n_valid,
-                                                 int p, int q0, int R) {
+__device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float *item, igemm_stage &st, int r0,
+                                            int r_end, int oc0, int m0, int n_cols, int n_valid, int p, int q0) {
     int tid = threadIdx.x;
+    int R = a.in_ch * a.taps;
     SRT_UNROLL
     for (int s = 0; s < 4; s++) {
         int kk = tid & 15, mm = (tid >> 4) + 16 * s;
         int r = r0 + kk, oc = oc0 + mm;
         float v = 0.0f;
-        if (r < R && oc < a.out_ch) {
+        if (r < r_end && oc < a.out_ch) {
             if (TRANSPOSED) {
                 int ic = r / a.taps, k = p + (r - ic * a.taps) * a.stride;
                 if (k < a.kernel) v = a.w[((size_t)ic * a.out_ch + oc) * a.kernel + k];
@@ -69,38 +80,134 @@ __device__ __forceinline__ void igemm_load_tiles(const srt_igemm_args &a, const 
                 v = a.w[(size_t)oc * R + r];
             }
         }
-        ws[kk * wp + mm] = v;
+        st.w[s] = v;
     }
-    /* X tile: (IG_BK reduction rows) x (IG_BN columns); lanes along the positions (coalesced for stride 1) */
     SRT_UNROLL
     for (int s = 0; s < 4; s++) {
         int nn = tid & 63, kk = (tid >> 6) + 4 * s;
         int r = r0 + kk, m = m0 + nn;
-        float v = 0.0f;
-        if (r < R && m < n_cols) {
+        float v = 0.0f, al = 1.0f;
+        if (r < r_end && m < n_cols) {
             int ic = r / a.taps, k = r - ic * a.taps;
             int pos = TRANSPOSED ? q0 + m - k : m * a.stride - a.padding + k * a.dilation;
-            v = igemm_input(a, item, ic, pos, n_valid);
+            if (pos >= 0 && pos < n_valid) {
+                v = item[(size_t)ic * a.in_len + pos];
+                if (a.alpha) al = a.alpha[ic];
+            }
         }
-        xs[kk * xp + nn] = v;
+        st.x[s] = v;
+        st.al[s] = al;
     }
 }
 
+/* Store a fetched step into shared memory (W row pitch wp, X pitch xp), Snake applied to X (snake(0) = 0) */
+__device__ __forceinline__ void igemm_put(const srt_igemm_args &a, const igemm_stage &st, float *ws, int wp,
+                                          float *xs, int xp) {
+    int tid = threadIdx.x;
+    SRT_UNROLL
+    for (int s = 0; s < 4; s++) ws[(tid & 15) * wp + (tid >> 4) + 16 * s] = st.w[s];
+    SRT_UNROLL
+    for (int s = 0; s < 4; s++)
+        xs[((tid >> 6) + 4 * s) * xp + (tid & 63)] = a.alpha ? srt_snake_fast_dev(st.x[s], st.al[s]) : st.x[s];
+}
+
+/* Where a block works: item b, phase phi, split, its channel / column origin and reduction range. */
+struct igemm_block {
+    int b, phi, split, oc0, m0, n_cols, p, q0, n_valid, r_begin, r_end;
+    const float *item;
+};
+
+template <bool TRANSPOSED>
+__device__ __forceinline__ igemm_block igemm_where(const srt_igemm_args &a) {
+    igemm_block k;
+    k.split = blockIdx.x / a.col_tiles;
+    k.m0 = (blockIdx.x - k.split * a.col_tiles) * IG_BN;
+    k.oc0 = blockIdx.y * IG_BM;
+    k.b = TRANSPOSED ? blockIdx.z / a.stride : blockIdx.z;
+    k.phi = TRANSPOSED ? blockIdx.z % a.stride : 0;
+    /* columns: output positions (conv) or phase positions m, t = m*stride + phi (transposed) */
+    k.n_cols = TRANSPOSED ? (k.phi < a.out_len ? (a.out_len - k.phi + a.stride - 1) / a.stride : 0) : a.out_len;
+    k.p = TRANSPOSED ? (k.phi + a.padding) % a.stride : 0;
+    k.q0 = TRANSPOSED ? (k.phi + a.padding) / a.stride : 0;
+    k.n_valid = a.valid ? a.valid[k.b] : a.in_len;
+    k.item = a.x + (size_t)k.b * a.in_ch * a.in_len;
+    int R = a.in_ch * a.taps;
+    k.r_begin = k.split * a.split_rows;
+    k.r_end = min(R, k.r_begin + a.split_rows);
+    return k;
+}
+
+/* one output: the partial sum of its split, or acc + bias (+ residual) */
+template <bool TRANSPOSED>
+__device__ __forceinline__ void igemm_store(const srt_igemm_args &a, const igemm_block &k, int oc, int m, float acc) {
+    int t = TRANSPOSED ? m * a.stride + k.phi : m;
+    size_t o = ((size_t)k.b * a.out_ch + oc) * a.out_len + t;
+    if (a.splits > 1) {
+        a.part[(size_t)k.split * a.batch * a.out_ch * a.out_len + o] = acc;
+        return;
+    }
+    float v = acc + (a.bias ? a.bias[oc] : 0.0f);
+    if (!TRANSPOSED && a.residual) v += a.residual[o];
+    a.y[o] = v;
+}
+
+/* 16-byte shared / global accesses: one ld/st.v4 under nvcc; a 16-byte memcpy under g++, so the simulator's
+ * counters see one 16-byte access (a float4 dereference is split by g++ into four 4-byte accesses) */
+__device__ __forceinline__ float4 igemm_ld4(const float *p) {
+#ifdef __CUDACC__
+    return *reinterpret_cast<const float4 *>(p);
+#else
+    float4 v;
+    __builtin_memcpy(&v, p, 16);
+    return v;
+#endif
+}
+__device__ __forceinline__ void igemm_st4(float *p, float4 v) {
+#ifdef __CUDACC__
+    *reinterpret_cast<float4 *>(p) = v;
+#else
+    __builtin_memcpy(p, &v, 16);
+#endif
+}
+
+/* outputs (oc, m .. m+3) of one thread: 16-byte stores (and residual loads) where the 4 positions are in range and
+ * the rows 16-byte aligned (conv, out_len % 4 == 0), else one at a time */
+template <bool TRANSPOSED>
+__device__ __forceinline__ void igemm_store4(const srt_igemm_args &a, const igemm_block &k, int oc, int m,
+                                             const float acc[4]) {
+    if (!TRANSPOSED && (a.out_len & 3) == 0 && m + 3 < k.n_cols) {
+        size_t o = ((size_t)k.b * a.out_ch + oc) * a.out_len + m;
+        float4 v;
+        v.x = acc[0]; v.y = acc[1]; v.z = acc[2]; v.w = acc[3];
+        if (a.splits > 1) {
+            igemm_st4(a.part + (size_t)k.split * a.batch * a.out_ch * a.out_len + o, v);
+            return;
+        }
+        float bias = a.bias ? a.bias[oc] : 0.0f;
+        v.x += bias; v.y += bias; v.z += bias; v.w += bias;
+        if (a.residual) {
+            float4 r = igemm_ld4(a.residual + o);
+            v.x += r.x; v.y += r.y; v.z += r.z; v.w += r.w;
+        }
+        igemm_st4(a.y + o, v);
+        return;
+    }
+    SRT_UNROLL
+    for (int j = 0; j < 4; j++)
+        if (m + j < k.n_cols) igemm_store<TRANSPOSED>(a, k, oc, m + j, acc[j]);
+}
+
+/* fp32 FMA tiles: thread (tx, ty) computes channels 4ty .. 4ty+3 x columns 4tx .. 4tx+3 from one 16-byte W and
+ * one 16-byte X shared read per reduction row (3 shared passes per warp for 16 FMAs). W pitch 68 floats: rows stay
+ * 16-byte aligned and the transposed stores of igemm_put hit 16 banks. */
+#define IG_WP (IG_BM + 4)
 template <bool TRANSPOSED>
 __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
-    __shared__ float ws[IG_BK][IG_BM + 1];   /* W tile, reduction-major (+1: conflict-free transposed store) */
-    __shared__ float xs[IG_BK][IG_BN];       /* X tile */
+    __shared__ __align__(16) float ws[2][IG_BK][IG_WP];   /* W tiles, reduction-major */
+    __shared__ __align__(16) float xs[2][IG_BK][IG_BN];   /* X tiles */
     int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
-    int oc0 = blockIdx.y * IG_BM, m0 = blockIdx.x * IG_BN;
-    int b = TRANSPOSED ? blockIdx.z / a.stride : blockIdx.z;
-    int phi = TRANSPOSED ? blockIdx.z % a.stride : 0;
-    /* columns of this block: output positions (conv) or phase positions m, t = m*stride + phi (transposed) */
-    int n_cols = TRANSPOSED ? (phi < a.out_len ? (a.out_len - phi + a.stride - 1) / a.stride : 0) : a.out_len;
-    if (m0 >= n_cols) return;   /* uniform over the block, before any barrier */
-    int p = TRANSPOSED ? (phi + a.padding) % a.stride : 0, q0 = TRANSPOSED ? (phi + a.padding) / a.stride : 0;
-    int n_valid = a.valid ? a.valid[b] : a.in_len;
-    const float *item = a.x + (size_t)b * a.in_ch * a.in_len;
-    int R = a.in_ch * a.taps;
+    igemm_block k = igemm_where<TRANSPOSED>(a);
+    if (k.m0 >= k.n_cols) return;   /* uniform over the block, before any barrier */
 
     float acc[4][4];
     SRT_UNROLL
@@ -108,40 +215,33 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
         SRT_UNROLL
         for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
 
-    for (int r0 = 0; r0 < R; r0 += IG_BK) {
-        igemm_load_tiles<TRANSPOSED>(a, item, &ws[0][0], IG_BM + 1, &xs[0][0], IG_BN, r0, oc0, m0, n_cols, n_valid,
-                                     p, q0, R);
-        __syncthreads();
+    igemm_stage st;
+    igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
+    igemm_put(a, st, &ws[0][0][0], IG_WP, &xs[0][0][0], IG_BN);
+    __syncthreads();
+    int cur = 0;
+    for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
+        bool more = r0 + IG_BK < k.r_end;
+        if (more)   /* next step's loads in flight during this step's math */
+            igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
         SRT_UNROLL
         for (int kk = 0; kk < IG_BK; kk++) {
-            float wv[4], xv[4];
-            SRT_UNROLL
-            for (int i = 0; i < 4; i++) wv[i] = ws[kk][ty + 16 * i];
-            SRT_UNROLL
-            for (int j = 0; j < 4; j++) xv[j] = xs[kk][tx + 16 * j];
+            float4 w4 = igemm_ld4(&ws[cur][kk][4 * ty]), x4 = igemm_ld4(&xs[cur][kk][4 * tx]);
+            float wv[4] = {w4.x, w4.y, w4.z, w4.w}, xv[4] = {x4.x, x4.y, x4.z, x4.w};
             SRT_UNROLL
             for (int i = 0; i < 4; i++)
                 SRT_UNROLL
                 for (int j = 0; j < 4; j++) acc[i][j] = fmaf(wv[i], xv[j], acc[i][j]);
         }
+        if (more) igemm_put(a, st, &ws[cur ^ 1][0][0], IG_WP, &xs[cur ^ 1][0][0], IG_BN);
         __syncthreads();
+        cur ^= 1;
     }
 
     SRT_UNROLL
     for (int i = 0; i < 4; i++) {
-        int oc = oc0 + ty + 16 * i;
-        if (oc >= a.out_ch) continue;
-        float bias = a.bias ? a.bias[oc] : 0.0f;
-        float *yrow = a.y + ((size_t)b * a.out_ch + oc) * a.out_len;
-        SRT_UNROLL
-        for (int j = 0; j < 4; j++) {
-            int m = m0 + tx + 16 * j;
-            if (m >= n_cols) continue;
-            int t = TRANSPOSED ? m * a.stride + phi : m;
-            float v = acc[i][j] + bias;
-            if (!TRANSPOSED && a.residual) v += a.residual[((size_t)b * a.out_ch + oc) * a.out_len + t];
-            yrow[t] = v;
-        }
+        int oc = k.oc0 + 4 * ty + i;
+        if (oc < a.out_ch) igemm_store4<TRANSPOSED>(a, k, oc, k.m0 + 4 * tx, acc[i]);
     }
 }
 
@@ -152,19 +252,12 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
 template <bool TRANSPOSED, bool BF16>
 __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
     const int P = BF16 ? IG_BM + 4 : IG_BM + 8;
-    __shared__ float ws[IG_BK][(BF16 ? IG_BM + 4 : IG_BM + 8)];
-    __shared__ float xs[IG_BK][(BF16 ? IG_BN + 4 : IG_BN + 8)];
+    __shared__ float ws[2][IG_BK][(BF16 ? IG_BM + 4 : IG_BM + 8)];
+    __shared__ float xs[2][IG_BK][(BF16 ? IG_BN + 4 : IG_BN + 8)];
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
     int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
-    int oc0 = blockIdx.y * IG_BM, m0 = blockIdx.x * IG_BN;
-    int b = TRANSPOSED ? blockIdx.z / a.stride : blockIdx.z;
-    int phi = TRANSPOSED ? blockIdx.z % a.stride : 0;
-    int n_cols = TRANSPOSED ? (phi < a.out_len ? (a.out_len - phi + a.stride - 1) / a.stride : 0) : a.out_len;
-    if (m0 >= n_cols) return;   /* uniform over the block, before any barrier */
-    int p = TRANSPOSED ? (phi + a.padding) % a.stride : 0, q0 = TRANSPOSED ? (phi + a.padding) / a.stride : 0;
-    int n_valid = a.valid ? a.valid[b] : a.in_len;
-    const float *item = a.x + (size_t)b * a.in_ch * a.in_len;
-    int R = a.in_ch * a.taps;
+    igemm_block k = igemm_where<TRANSPOSED>(a);
+    if (k.m0 >= k.n_cols) return;   /* uniform over the block, before any barrier */
 
     float acc[4][4];   /* [n tile][c0..c3] */
     SRT_UNROLL
@@ -172,49 +265,67 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
         SRT_UNROLL
         for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
 
-    for (int r0 = 0; r0 < R; r0 += IG_BK) {
-        igemm_load_tiles<TRANSPOSED>(a, item, &ws[0][0], P, &xs[0][0], P, r0, oc0, m0, n_cols, n_valid, p, q0, R);
-        __syncthreads();
+    igemm_stage st;
+    igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
+    igemm_put(a, st, &ws[0][0][0], P, &xs[0][0][0], P);
+    __syncthreads();
+    int cur = 0;
+    for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
+        bool more = r0 + IG_BK < k.r_end;
+        if (more)   /* next step's loads in flight during this step's math */
+            igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
+        float (*W)[(BF16 ? IG_BM + 4 : IG_BM + 8)] = ws[cur];
+        float (*X)[(BF16 ? IG_BN + 4 : IG_BN + 8)] = xs[cur];
         if (BF16) {
-            uint32_t af[4] = {srt_bf16x2_bits(ws[2 * t][wm + g], ws[2 * t + 1][wm + g]),
-                              srt_bf16x2_bits(ws[2 * t][wm + g + 8], ws[2 * t + 1][wm + g + 8]),
-                              srt_bf16x2_bits(ws[2 * t + 8][wm + g], ws[2 * t + 9][wm + g]),
-                              srt_bf16x2_bits(ws[2 * t + 8][wm + g + 8], ws[2 * t + 9][wm + g + 8])};
+            uint32_t af[4] = {srt_bf16x2_bits(W[2 * t][wm + g], W[2 * t + 1][wm + g]),
+                              srt_bf16x2_bits(W[2 * t][wm + g + 8], W[2 * t + 1][wm + g + 8]),
+                              srt_bf16x2_bits(W[2 * t + 8][wm + g], W[2 * t + 9][wm + g]),
+                              srt_bf16x2_bits(W[2 * t + 8][wm + g + 8], W[2 * t + 9][wm + g + 8])};
             SRT_UNROLL
             for (int nt = 0; nt < 4; nt++) {
                 int n = wn + nt * 8 + g;
-                uint32_t bf[2] = {srt_bf16x2_bits(xs[2 * t][n], xs[2 * t + 1][n]),
-                                  srt_bf16x2_bits(xs[2 * t + 8][n], xs[2 * t + 9][n])};
+                uint32_t bf[2] = {srt_bf16x2_bits(X[2 * t][n], X[2 * t + 1][n]),
+                                  srt_bf16x2_bits(X[2 * t + 8][n], X[2 * t + 9][n])};
                 srt_mma_bf16(acc[nt], af, bf);
             }
         } else {
             SRT_UNROLL
             for (int ks = 0; ks < IG_BK; ks += 8) {
-                uint32_t af[4] = {srt_tf32_bits(ws[ks + t][wm + g]), srt_tf32_bits(ws[ks + t][wm + g + 8]),
-                                  srt_tf32_bits(ws[ks + t + 4][wm + g]), srt_tf32_bits(ws[ks + t + 4][wm + g + 8])};
+                uint32_t af[4] = {srt_tf32_bits(W[ks + t][wm + g]), srt_tf32_bits(W[ks + t][wm + g + 8]),
+                                  srt_tf32_bits(W[ks + t + 4][wm + g]), srt_tf32_bits(W[ks + t + 4][wm + g + 8])};
                 SRT_UNROLL
                 for (int nt = 0; nt < 4; nt++) {
                     int n = wn + nt * 8 + g;
-                    uint32_t bf[2] = {srt_tf32_bits(xs[ks + t][n]), srt_tf32_bits(xs[ks + t + 4][n])};
+                    uint32_t bf[2] = {srt_tf32_bits(X[ks + t][n]), srt_tf32_bits(X[ks + t + 4][n])};
                     srt_mma_tf32(acc[nt], af, bf);
                 }
             }
         }
+        if (more) igemm_put(a, st, &ws[cur ^ 1][0][0], P, &xs[cur ^ 1][0][0], P);
         __syncthreads();
+        cur ^= 1;
     }
 
     SRT_UNROLL
     for (int nt = 0; nt < 4; nt++)
         SRT_UNROLL
         for (int e = 0; e < 4; e++) {
-            int oc = oc0 + wm + g + (e >= 2 ? 8 : 0), m = m0 + wn + nt * 8 + 2 * t + (e & 1);
-            if (oc >= a.out_ch || m >= n_cols) continue;
-            int t_out = TRANSPOSED ? m * a.stride + phi : m;
-            size_t o = ((size_t)b * a.out_ch + oc) * a.out_len + t_out;
-            float v = acc[nt][e] + (a.bias ? a.bias[oc] : 0.0f);
-            if (!TRANSPOSED && a.residual) v += a.residual[o];
-            a.y[o] = v;
+            int oc = k.oc0 + wm + g + (e >= 2 ? 8 : 0), m = k.m0 + wn + nt * 8 + 2 * t + (e & 1);
+            if (oc < a.out_ch && m < k.n_cols) igemm_store<TRANSPOSED>(a, k, oc, m, acc[nt][e]);
         }
+}
+
+/* y = sum over splits of part, in split order, + bias + residual (residual may alias y: read before written).
+ * Grid (ceil(out_len / 256), out_ch, batch) in 32-bit indices. */
+__global__ void igemm_split_sum_kernel(srt_igemm_args a) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x, oc = blockIdx.y, b = blockIdx.z;
+    if (t >= a.out_len) return;
+    size_t o = ((size_t)b * a.out_ch + oc) * a.out_len + t, n = (size_t)a.batch * a.out_ch * a.out_len;
+    float v = a.part[o];
+    for (int s = 1; s < a.splits; s++) v += a.part[(size_t)s * n + o];
+    v += a.bias ? a.bias[oc] : 0.0f;
+    if (a.residual) v += a.residual[o];
+    a.y[o] = v;
 }
 
 /* the kernels: conv1d / conv_transpose1d x fp32 FMA / tf32 / bf16 tensor cores */
@@ -234,12 +345,29 @@ __global__ void __launch_bounds__(IG_THREADS) convt1d_igemm_bf16_kernel(srt_igem
 }
 
 static srt_igemm_args igemm_args(const float *x, const float *w, const float *bias, const float *alpha,
-                                 const int *valid, float *y, int in_ch, int out_ch, int in_len, int out_len) {
+                                 const int *valid, float *y, int batch, int in_ch, int out_ch, int in_len,
+                                 int out_len) {
     srt_igemm_args g;
-    g.x = x; g.w = w; g.bias = bias; g.alpha = alpha; g.residual = NULL; g.y = y; g.valid = valid;
-    g.in_ch = in_ch; g.out_ch = out_ch; g.in_len = in_len; g.out_len = out_len;
+    g.x = x; g.w = w; g.bias = bias; g.alpha = alpha; g.residual = NULL; g.y = y; g.part = NULL; g.valid = valid;
+    g.batch = batch; g.in_ch = in_ch; g.out_ch = out_ch; g.in_len = in_len; g.out_len = out_len;
     g.kernel = 1; g.stride = 1; g.dilation = 1; g.padding = 0; g.taps = 1;
+    g.col_tiles = 1; g.splits = 1; g.split_rows = 0;
     return g;
+}
+
+/* Split count of one item's grid (item_blocks blocks, reduction of R rows): enough splits to reach
+ * IG_SPLIT_BLOCKS blocks, each >= IG_SPLIT_MIN_STEPS steps, at most IG_SPLIT_MAX; a function of the item's shape
+ * only (batch-invariant). Sets split_rows (a multiple of IG_BK) and returns the split count. */
+static int igemm_plan_splits(int64_t item_blocks, int R, int *split_rows) {
+    int steps = (R + IG_BK - 1) / IG_BK;
+    int64_t want = item_blocks >= IG_SPLIT_BLOCKS ? 1 : (IG_SPLIT_BLOCKS + item_blocks - 1) / item_blocks;
+    int64_t cap = steps / IG_SPLIT_MIN_STEPS;
+    if (want > cap) want = cap;
+    if (want > IG_SPLIT_MAX) want = IG_SPLIT_MAX;
+    if (want < 1) want = 1;
+    int per = (int)((steps + want - 1) / want);
+    *split_rows = per * IG_BK;
+    return (steps + per - 1) / per;
 }
 
 /* one launch, its FLOPs noted for the simulator's counters (unit 0 fp32, 1 tf32, 2 bf16) */
@@ -247,10 +375,11 @@ static srt_igemm_args igemm_args(const float *x, const float *w, const float *bi
     do {                                                                \
         LAUNCH(kernel, grid, IG_THREADS, 0, stream, g);                 \
         SRT_SIM_FLOPS(kernel, flops, unit);                             \
-        return SRT_LAUNCH_STATUS(kernel);                               \
+        SRT_TRY(SRT_LAUNCH_STATUS(kernel));                             \
+        goto launched;                                                  \
     } while (0)
 
-/* precision: SRT_CUDA_FP32 (FMA tiles), SRT_CUDA_TF32 or SRT_CUDA_BF16 (tensor cores) */
+/* precision: SRT_CUDA_FP32 (FMA tiles), SRT_CUDA_TF32 or SRT_CUDA_BF16 (tensor cores); then the split sum */
 static srt_status igemm_launch(const srt_igemm_args &g, bool transposed, dim3 grid, int precision, double flops,
                                cudaStream_t stream) {
     if (precision == SRT_CUDA_BF16) {
@@ -263,40 +392,78 @@ static srt_status igemm_launch(const srt_igemm_args &g, bool transposed, dim3 gr
     }
     if (transposed) IGEMM_LAUNCH(convt1d_igemm_kernel, 0);
     IGEMM_LAUNCH(conv1d_igemm_kernel, 0);
+launched:
+    if (g.splits <= 1) return SRT_OK;
+    LAUNCH(igemm_split_sum_kernel, dim3((unsigned)((g.out_len + 255) / 256), (unsigned)g.out_ch, (unsigned)g.batch),
+           256, 0, stream, g);
+    return SRT_LAUNCH_STATUS(igemm_split_sum_kernel);
+}
+
+/* grid (splits * column tiles, channel tiles, z) of a plan; part floats needed (0: no split) */
+static size_t igemm_plan(srt_igemm_args *g, int cols, int z_per_item, int allow_split) {
+    g->col_tiles = (cols + IG_BN - 1) / IG_BN;
+    int64_t item_blocks = (int64_t)g->col_tiles * ((g->out_ch + IG_BM - 1) / IG_BM) * z_per_item;
+    int R = g->in_ch * g->taps;
+    g->splits = allow_split ? igemm_plan_splits(item_blocks, R, &g->split_rows) : 1;
+    if (g->splits <= 1) g->split_rows = R;
+    return g->splits > 1 ? (size_t)g->splits * g->batch * g->out_ch * g->out_len : 0;
 }
 
 extern "C" int srt_cuda_conv1d_igemm_fits(const srt_conv1d_args *a) {
     return a->groups == 1 && a->batch <= 65535 && (int64_t)a->in_ch * a->kernel < INT32_MAX &&
-           (a->out_ch + IG_BM - 1) / IG_BM <= 65535;
+           (a->out_ch + IG_BM - 1) / IG_BM <= 65535 && a->out_ch <= 65535;
 }
 
-extern "C" srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int *valid, int precision,
-                                             cudaStream_t stream) {
-    if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
-    srt_igemm_args g = igemm_args(a->x, a->w, a->bias, a->in_alpha, valid, a->y, a->in_ch, a->out_ch, a->in_len,
-                                  a->out_len);
+static srt_igemm_args conv1d_igemm_args(const srt_conv1d_args *a, const int *valid) {
+    srt_igemm_args g = igemm_args(a->x, a->w, a->bias, a->in_alpha, valid, a->y, a->batch, a->in_ch, a->out_ch,
+                                  a->in_len, a->out_len);
     g.residual = a->residual;
     g.kernel = a->kernel; g.stride = a->stride; g.dilation = a->dilation; g.padding = a->padding; g.taps = a->kernel;
-    dim3 grid((unsigned)((a->out_len + IG_BN - 1) / IG_BN), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM),
-              (unsigned)a->batch);
+    return g;
+}
+
+extern "C" size_t srt_cuda_conv1d_igemm_part_floats(const srt_conv1d_args *a) {
+    srt_igemm_args g = conv1d_igemm_args(a, NULL);
+    return igemm_plan(&g, a->out_len, 1, 1);
+}
+
+extern "C" srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int *valid, int precision, float *part,
+                                             cudaStream_t stream) {
+    if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
+    srt_igemm_args g = conv1d_igemm_args(a, valid);
+    igemm_plan(&g, a->out_len, 1, part != NULL);
+    g.part = part;
+    dim3 grid((unsigned)(g.col_tiles * g.splits), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM), (unsigned)a->batch);
     return igemm_launch(g, false, grid, precision, 2.0 * a->batch * a->out_ch * a->out_len * a->in_ch * a->kernel,
                         stream);
 }
 
 extern "C" int srt_cuda_convt1d_igemm_fits(const srt_convt1d_args *a) {
     return a->groups == 1 && a->stride >= 1 && (int64_t)a->batch * a->stride <= 65535 &&
-           (a->out_ch + IG_BM - 1) / IG_BM <= 65535;
+           (a->out_ch + IG_BM - 1) / IG_BM <= 65535 && a->out_ch <= 65535 && a->batch <= 65535;
+}
+
+static srt_igemm_args convt1d_igemm_args(const srt_convt1d_args *a, const int *valid) {
+    srt_igemm_args g = igemm_args(a->x, a->w, a->bias, a->in_alpha, valid, a->y, a->batch, a->in_ch, a->out_ch,
+                                  a->in_len, a->out_len);
+    g.kernel = a->kernel; g.stride = a->stride; g.padding = a->padding;
+    g.taps = (a->kernel + a->stride - 1) / a->stride;
+    return g;
+}
+
+extern "C" size_t srt_cuda_convt1d_igemm_part_floats(const srt_convt1d_args *a) {
+    srt_igemm_args g = convt1d_igemm_args(a, NULL);
+    return igemm_plan(&g, (a->out_len + a->stride - 1) / a->stride, a->stride, 1);
 }
 
 extern "C" srt_status srt_cuda_convt1d_igemm(const srt_convt1d_args *a, const int *valid, int precision,
-                                              cudaStream_t stream) {
+                                              float *part, cudaStream_t stream) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
-    srt_igemm_args g = igemm_args(a->x, a->w, a->bias, a->in_alpha, valid, a->y, a->in_ch, a->out_ch, a->in_len,
-                                  a->out_len);
-    g.kernel = a->kernel; g.stride = a->stride; g.padding = a->padding;
-    g.taps = (a->kernel + a->stride - 1) / a->stride;
+    srt_igemm_args g = convt1d_igemm_args(a, valid);
     int cols = (a->out_len + a->stride - 1) / a->stride;   /* phase 0 has the most positions */
-    dim3 grid((unsigned)((cols + IG_BN - 1) / IG_BN), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM),
+    igemm_plan(&g, cols, a->stride, part != NULL);
+    g.part = part;
+    dim3 grid((unsigned)(g.col_tiles * g.splits), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM),
               (unsigned)(a->batch * a->stride));
     return igemm_launch(g, true, grid, precision, 2.0 * a->batch * a->in_ch * a->out_ch * a->in_len * a->kernel,
                         stream);

@@ -27,9 +27,15 @@ srt_status srt_cuda_bias_residual(float *y, const float *bias, const float *resi
  * mask + Snake on load, bias + residual in the epilogue) */
 int srt_cuda_conv1d_igemm_fits(const srt_conv1d_args *a);
 enum { SRT_CUDA_FP32 = 0, SRT_CUDA_TF32 = 1, SRT_CUDA_BF16 = 2 };   /* precision of the dense convs */
-srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int *valid, int precision, cudaStream_t stream);
+/* part: device workspace of *_part_floats(a) floats for the split reduction of small grids (0: no split), or NULL
+ * (never split) */
+size_t srt_cuda_conv1d_igemm_part_floats(const srt_conv1d_args *a);
+srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int *valid, int precision, float *part,
+                                 cudaStream_t stream);
 int srt_cuda_convt1d_igemm_fits(const srt_convt1d_args *a);
-srt_status srt_cuda_convt1d_igemm(const srt_convt1d_args *a, const int *valid, int precision, cudaStream_t stream);
+size_t srt_cuda_convt1d_igemm_part_floats(const srt_convt1d_args *a);
+srt_status srt_cuda_convt1d_igemm(const srt_convt1d_args *a, const int *valid, int precision, float *part,
+                                  cudaStream_t stream);
 
 /* conv_transpose1d.cuh */
 /* xp (batch, ch, len) = snake?(mask(x)) */

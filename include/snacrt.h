@@ -260,6 +260,10 @@ typedef struct srt_lm_info {
 srt_status srt_lm_load(const char *model_dir, const srt_lm_options *opts, srt_lm **out);
 void srt_lm_free(srt_lm *lm);
 srt_status srt_lm_get_info(const srt_lm *lm, srt_lm_info *info);
+/* additions (#14): a handle holding only the folder's tokenizer.json (SRT_ERR_NOT_FOUND without one) and, when
+ * present, config.json: no weights are mapped, no backend or KV cache is made. Only srt_lm_encode, srt_lm_decode,
+ * srt_lm_get_info (sizes from config.json, no KV cache) and srt_lm_free may be called on it. */
+srt_status srt_lm_load_tokenizer(const char *model_dir, srt_lm **out);
 
 /* Text <-> ids with the model's tokenizer.json (SRT_ERR_NOT_FOUND when the folder had none). Output malloc'd. */
 srt_status srt_lm_encode(const srt_lm *lm, const char *text, int add_bos, int32_t **ids, size_t *n_ids);

@@ -135,9 +135,25 @@ typedef struct srt_ds_run_options {
                                     boundaries); with seq_pack exactly this many (padded, mask 0) */
     int seq_pack;                /* pack several items into each sequence (needs seq_len) */
     int seq_jsonl;               /* 1: <shard>.seq.jsonl (ids, mask, docs per line) instead of the binary files */
+    /* additions (#14): the tts prompt's voice from a passthrough column (NULL: the layout's default voice) */
+    const char *seq_voice_column;
+    /* additions (#14): synthesized data, seq_task SRT_DS_TASK_INTERLEAVE (inputs: text corpora, .txt one document
+     * per non-empty line or .jsonl with the text column; chosen sentences spoken) or SRT_DS_TASK_DIALOG (inputs:
+     * .jsonl lines {"messages": [{"role", "content"}, ...]}; turns spoken per role), docs/sequences.md */
+    const char *synth_tts_model; /* the TTS LM folder that speaks (NULL: seq_tokenizer) */
+    const char *synth_tts_layout;/* its layout (NULL: the TTS model folder's, else "orpheus") */
+    const char *synth_voices;    /* comma-separated voices: interleave rotates through them; dialog: user's,
+                                    assistant's (NULL: the TTS layout's default voice) */
+    double synth_audio_rate;     /* interleave: chance that a sentence is spoken (0..1) */
+    uint64_t synth_seed;         /* which sentences are spoken, and each span's sampling seed */
+    int synth_max_tokens;        /* tokens generated per spoken span (0: the engine's default) */
+    double synth_temperature;    /* sampling of the spoken spans (< 0: the engine's default, 0.6) */
+    double synth_top_p;          /* (< 0: the engine's default, 0.8) */
+    int synth_user_text;         /* dialog: the user's turns as text (default: audio) */
+    int synth_assistant_text;    /* dialog: the assistant's turns as text (default: audio) */
 } srt_ds_run_options;
 
-enum { SRT_DS_TASK_TTS = 0, SRT_DS_TASK_ASR = 1 };
+enum { SRT_DS_TASK_TTS = 0, SRT_DS_TASK_ASR = 1, SRT_DS_TASK_INTERLEAVE = 2, SRT_DS_TASK_DIALOG = 3 };
 
 /* Defaults: cpu, 2 readers (nice 10), automatic batch and chunk sizes, no split, 1000 units per shard,
  * worker 0 of 1, jsonl. */

@@ -206,12 +206,23 @@ static void igemm_cases() {
     convt1d_case("transposed s3 33->129 L67", 3, 33, 129, 67, 3, 1, false, true, true, 105);
     conv1d_case("dense k7 1->33 L33 residual=y", 1, 1, 33, 33, 7, 1, 1, 3, 1, false, true, false, RES_ALIAS, 106);
     convt1d_case("transposed s2 33->7 L7", 2, 33, 7, 7, 2, 1, true, true, true, 107);
+    /* odd sizes 1, 7, 33, 1025 in channels and lengths: one partial tile, a single channel or position */
+    conv1d_case("dense k7 7->1 L1025", 2, 7, 1, 1025, 7, 1, 1, 3, 1, true, true, true, RES_SEPARATE, 108);
+    conv1d_case("1x1 1025->7 L33", 1, 1025, 7, 33, 1, 1, 1, 0, 1, true, true, false, RES_NONE, 109);
+    conv1d_case("dense k7 33->1025 L1", 2, 33, 1025, 1, 7, 1, 1, 3, 1, true, false, true, RES_ALIAS, 110);
+    convt1d_case("transposed s8 1->33 L33", 1, 1, 33, 33, 8, 1, true, true, false, 111);
+    convt1d_case("transposed s4 33->1 L1", 2, 33, 1, 1, 4, 1, true, true, true, 112);
+    convt1d_case("transposed s2 7->1025 L7", 1, 7, 1025, 7, 2, 1, false, true, true, 113);
+    /* a reduction long enough to be split (conv_igemm.cuh: split sums of small grids) */
+    convt1d_case("transposed s4 257->33 L9 split", 2, 257, 33, 9, 4, 1, true, true, true, 114);
 }
 
-/* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. */
+/* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. 129 input
+ * channels (and a transposed kernel of 4 x stride): in the implicit-GEMM modes both reductions are long enough to
+ * be split (conv_igemm.cuh). */
 static void conv_batch_invariance() {
     g_case = "conv batch invariance";
-    const int B = 3, Cin = 33, Cout = 65, L = 130, K = 7;
+    const int B = 3, Cin = 129, Cout = 65, L = 130, K = 7;
     std::vector<float> x = rnd((size_t)B * Cin * L, 110, -1, 1), w = rnd((size_t)Cout * Cin * K, 111, -0.1f, 0.1f);
     std::vector<float> bias = rnd((size_t)Cout, 112, -0.5f, 0.5f), alpha = rnd((size_t)Cin, 113, 0.2f, 2.0f);
     std::vector<int> valid = {L, 97, L - 1};
@@ -226,10 +237,10 @@ static void conv_batch_invariance() {
     one.y = dev_out((size_t)Cout * L);
     check_status(srt_op_conv1d(&g_cu, &one), "cuda conv1d item alone");
     srt_convt1d_args t = {};
-    const int S = 4, TL = (L - 1) * S - 2 * 2 + 2 * S;
-    std::vector<float> wt = rnd((size_t)Cin * Cout * 2 * S, 114, -0.1f, 0.1f);
+    const int S = 4, TL = (L - 1) * S - 2 * 2 + 4 * S;
+    std::vector<float> wt = rnd((size_t)Cin * Cout * 4 * S, 114, -0.1f, 0.1f);
     t.batch = B; t.in_ch = Cin; t.out_ch = Cout; t.in_len = L; t.out_len = TL;
-    t.kernel = 2 * S; t.stride = S; t.padding = 2; t.groups = 1;
+    t.kernel = 4 * S; t.stride = S; t.padding = 2; t.groups = 1;
     t.x = a.x; t.w = dev_in(wt); t.bias = a.bias; t.in_alpha = a.in_alpha; t.in_valid = valid.data();
     t.y = dev_out((size_t)B * Cout * TL);
     check_status(srt_op_conv_transpose1d(&g_cu, &t), "cuda conv_transpose1d batch");
@@ -547,14 +558,18 @@ int main(void) {
                (unsigned long long)cudasim_thread_count());
         cudasim_clear_error();
     }
-    /* precision modes of the dense convs: a cuda backend created with SNACRT_CUDA_PRECISION set */
-    const struct { const char *name; double atol, rtol; } modes[2] = {{"tf32", TF32_ATOL, TF32_RTOL},
-                                                                      {"bf16", BF16_ATOL, BF16_RTOL}};
+    /* precision modes of the dense convs: a cuda backend created with SNACRT_CUDA_PRECISION set; "fp32 igemm" is
+     * precision fp32 through the FMA implicit GEMM (SNACRT_CUDA_FP32_IGEMM=1) instead of im2col + cuBLAS, at the
+     * fp32 tolerance (CONV_ATOL: the same products summed in another order, Snake by the fast sin, |err| < 1e-6) */
+    const struct { const char *name, *env, *value; double atol, rtol; } modes[3] = {
+        {"fp32 igemm", "SNACRT_CUDA_FP32_IGEMM", "1", CONV_ATOL, CONV_RTOL},
+        {"tf32", "SNACRT_CUDA_PRECISION", "tf32", TF32_ATOL, TF32_RTOL},
+        {"bf16", "SNACRT_CUDA_PRECISION", "bf16", BF16_ATOL, BF16_RTOL}};
     srt_backend fp32 = g_cu;
     for (const auto &m : modes) {
-        setenv("SNACRT_CUDA_PRECISION", m.name, 1);
+        setenv(m.env, m.value, 1);
         st = srt_backend_create("cuda", 0, &g_cu);
-        unsetenv("SNACRT_CUDA_PRECISION");
+        unsetenv(m.env);
         TEST_CHECK(st == SRT_OK, "cuda backend in %s mode: %s", m.name, srt_last_error());
         if (st != SRT_OK) continue;
         g_conv_atol = m.atol;

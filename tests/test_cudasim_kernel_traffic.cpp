@@ -96,7 +96,7 @@ int main(void) {
         for (int prec = 0; prec < 3; prec++) {
             size_t before = cudasim_launch_stats_count();
             TEST_CHECK(srt_cuda_conv1d_igemm_fits(&d), "igemm does not fit");
-            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, 0) == SRT_OK, "igemm failed: %s", cudasim_last_error());
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, nullptr, 0) == SRT_OK, "igemm failed: %s", cudasim_last_error());
             TEST_CHECK(cudasim_launch_stats_count() == before + 1, "%s: %zu launches for one dense conv", names[prec],
                        cudasim_launch_stats_count() - before);
             const cudasim_launch_stats *q = find_last(names[prec]);
@@ -111,7 +111,10 @@ int main(void) {
                        (unsigned long long)q->gst_sectors, (unsigned long long)q->gst_unique, out_bytes);
             TEST_CHECK((double)q->gld_unique * 32 <= in_bytes + 64 * 32, "%s: read footprint %.0f bytes for %.0f",
                        names[prec], (double)q->gld_unique * 32, in_bytes);
-            double conflict = prec == 0 ? 1.1 : 1.5;
+            /* fp32: per reduction row a 16-byte W read (a broadcast: 1 pass) and a 16-byte X read (256 bytes per
+             * warp: 2 passes, no conflict), per step 4 W stores at 2 passes (pitch 68) and 4 X stores at 1: 60
+             * passes for 40 requests; mma: fragment reads */
+            const double conflict = 1.5;
             TEST_CHECK(q->sh_wavefronts <= q->sh_requests * conflict, "%s: shared: %llu passes for %llu requests",
                        names[prec], (unsigned long long)q->sh_wavefronts, (unsigned long long)q->sh_requests);
             TEST_CHECK(q->flops == 2.0 * B * CO * L * CI * KD && q->unit == units[prec], "%s: flops %.0f unit %d",

@@ -180,7 +180,7 @@ int main(void) {
         d.y = (float *)dev_upload(std::vector<float>((size_t)B * C * L, 0.0f));
         TEST_CHECK(srt_cuda_conv1d_igemm_fits(&d), "igemm does not fit");
         compare("conv1d_igemm", [&] {
-            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, 0, 0) == SRT_OK, "igemm: %s", cudasim_last_error());
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, 0, nullptr, 0) == SRT_OK, "igemm: %s", cudasim_last_error());
         });
         srt_conv1d_args dw = d;
         dw.groups = C; dw.dilation = 3; dw.padding = 9; dw.in_alpha = nullptr;

@@ -6,8 +6,10 @@
 # layouts' token ids (layouts/README.md); the binary form read by tools/snac_seq_reader.py (numpy and plain lists)
 # equals the JSONL form; --pack puts both items in one --seq-len sequence, each document's ids and mask equal the
 # item alone, padding is mask 0 and outside every document, documents never overlap; a --seq-len shorter than
-# an item splits it at frame-group boundaries into pieces whose concatenation is the item; a missing text column
-# fails naming the item; a resume after the last shard is uncommitted gives byte-identical sequence files.
+# an item splits it at frame-group boundaries into pieces whose concatenation is the item; an item without its
+# text column goes to errors.jsonl and the run goes on; --voice-column puts each item's voice into the tts
+# prompt (an unknown voice: errors.jsonl); a folder holding only tokenizer.json gives the same sequences; a resume after the last shard is uncommitted gives
+# byte-identical sequence files.
 set -u
 . "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 LM=$SRC/tests/data/llama/tiny-orpheus
@@ -124,10 +126,43 @@ for key, e in zip(["a.wav", "b.wav"], exp):
 assert len(pieces["b.wav"]) > 1
 PY'
 
-# an item without the text column fails, naming it
-printf '%s\n' '{"path":"a.wav","caption":"Hi"}' > notext.jsonl
-$S tokenize -m $M -o nt $SEQ --layout orpheus --task tts notext.jsonl > /dev/null 2> errnt.txt
-check "missing text column: fails naming the item and the column" 'grep -q "a.wav" errnt.txt && grep -q "\"text\"" errnt.txt'
+# an item without the text column goes to errors.jsonl naming the column; the run goes on with the others
+printf '%s\n' '{"path":"a.wav","caption":"Hi"}' '{"path":"b.wav","text":"Hello world."}' > notext.jsonl
+$S tokenize -m $M -o nt $SEQ --layout orpheus --task tts --seq-format jsonl notext.jsonl > /dev/null 2> errnt.txt
+check "missing text column: the run succeeds: $(cat errnt.txt)" '[ -s nt/w00000-of00001-s000000.seq.jsonl ]'
+check "missing text column: errors.jsonl names the item and the column" \
+  'grep -F "\"key\":\"a.wav\"" nt/errors.jsonl | grep -qF "no text column"'
+check "missing text column: the other item's sequence is exact, the item is in no shard" \
+  'tail -n 1 exp_tts.jsonl > exp_b.jsonl && same nt/w00000-of00001-s000000.seq.jsonl exp_b.jsonl &&
+   ! grep -q "\"a.wav\"" nt/w00000-of00001-s000000.jsonl'
+
+# --voice-column: the item's voice in the tts prompt (resolved by the layout: "Mia" -> mia); an unknown voice goes
+# to errors.jsonl
+cp a.wav c.wav
+printf '%s\n' '{"path":"a.wav","text":"Hi","speaker":"leo"}' '{"path":"b.wav","text":"Hello world.","speaker":"Mia"}' \
+  '{"path":"c.wav","text":"Hi","speaker":"nobody"}' > vman.jsonl
+$S tokens -m $LM --text "leo: Hi" > va.json
+$S tokens -m $LM --text "mia: Hello world." > vb.json
+python3 - > exp_voice.jsonl <<'PY'
+import json
+for x in "ab":
+    audio = [int(v) for v in open(f"{x}.orph").read().split()]
+    text = json.load(open(f"v{x}.json"))["ids"]
+    prompt = [128259] + text + [128009, 128260, 128261, 128257]
+    print(json.dumps({"ids": prompt + audio + [128258], "mask": [0] * len(prompt) + [1] * (len(audio) + 1)}))
+PY
+$S tokenize -m $M -o vc $SEQ --layout orpheus --task tts --voice-column speaker --seq-format jsonl vman.jsonl \
+  > /dev/null 2> errvc.txt
+check "voice column run: $(cat errvc.txt)" '[ -s vc/w00000-of00001-s000000.seq.jsonl ]'
+check "voice column: exact ids and masks with each item's voice" 'same vc/w00000-of00001-s000000.seq.jsonl exp_voice.jsonl'
+check "voice column: an unknown voice goes to errors.jsonl" \
+  'grep -F "\"key\":\"c.wav\"" vc/errors.jsonl | grep -qF "nobody"'
+
+# the tokenizer alone: a folder with only tokenizer.json gives the same sequences (no weights are needed)
+mkdir tok && cp $LM/tokenizer.json tok/
+$S tokenize -m $M -o to --sequences --tokenizer tok --progress none --layout orpheus --task tts --seq-format jsonl \
+  man.jsonl > /dev/null 2> errto.txt
+check "tokenizer-only folder: $(cat errto.txt)" 'cmp -s to/w00000-of00001-s000000.seq.jsonl j_tts/w00000-of00001-s000000.seq.jsonl'
 
 # resume: the last shard uncommitted (its done-log line and files gone) -> byte-identical sequence files
 $S tokenize -m $M -o r $SEQ --layout orpheus --task tts --shard-size 1 man.jsonl > /dev/null 2>&1

@@ -53,18 +53,33 @@ static const char *usage =
     "  --sequences               also write each item as model-ready ids + loss mask (needs --layout, --tokenizer)\n"
     "  --layout L                layout name (orpheus, asr, laion-flat, spoken-chat) or .json (layouts/README.md)\n"
     "  --tokenizer LM_DIR        the LM folder whose tokenizer.json gives the text ids\n"
-    "  --task tts|asr            tts (default): prompt(text) + audio + end_of_speech, targets the audio and\n"
-    "                            end_of_speech; asr: conversation(user audio) + text + end_of_turn, targets the text\n"
+    "  --task T                  tts (default): prompt(text) + audio + end_of_speech, targets the audio and\n"
+    "                            end_of_speech; asr: conversation(user audio) + text + end_of_turn, targets the text;\n"
+    "                            interleave: INPUTs are text (.txt: a document per line; .jsonl: --text-column),\n"
+    "                            sentences spoken at --audio-rate by the TTS model, BOS + text / framed audio, all\n"
+    "                            targets; dialog: INPUTs are chat .jsonl ({\"messages\": [{role, content}]}), the\n"
+    "                            conversation through the layout's chat turns, targets the assistant's turns\n"
     "  --text-column C           passthrough column holding the item's text (default text); an item without it\n"
-    "                            fails the run, naming it\n"
+    "                            goes to errors.jsonl\n"
+    "  --voice-column C          tts: passthrough column with the item's voice for the prompt (default: the\n"
+    "                            layout's default voice)\n"
+    "  --tts-model LM_DIR        interleave/dialog: the TTS model that speaks (default --tokenizer's folder)\n"
+    "  --tts-layout L            its layout (default: its folder's, else orpheus)\n"
+    "  --voices A,B,...          interleave: voices rotated over the spoken sentences; dialog: the user's and the\n"
+    "                            assistant's voice (default: the TTS layout's default voice)\n"
+    "  --audio-rate R            interleave: chance that a sentence is spoken (default 0)\n"
+    "  --seed S                  interleave/dialog: which sentences are spoken and each span's sampling seed\n"
+    "  --tts-max-tokens N --tts-temperature T --tts-top-p P   sampling of the spoken spans (default the\n"
+    "                            engine's: 1200, 0.6, 0.8)\n"
+    "  --user-text --assistant-text   dialog: that role's turns as text (default: both spoken)\n"
     "  --seq-len N               sequences of at most N tokens: a longer item is split at frame-group boundaries\n"
     "                            (its docs entries say part/parts)\n"
     "  --pack                    pack whole items into sequences of exactly --seq-len (padded, mask 0)\n"
     "  --seq-format bin|jsonl    bin (default): .seq.ids/.seq.mask/.seq.idx/.seq.docs.jsonl; jsonl: .seq.jsonl\n"
     "Output set (byte-identical whatever crashes and resumes happened): the shard files, w*.plan.json,\n"
     "w*.done.jsonl, index.json, index.items.jsonl and errors.jsonl (single worker: written at the end; several\n"
-    "workers: by merge-index). Timings appear only in the summary (stdout). Undecodable inputs are listed in\n"
-    "errors.jsonl and do not fail the run.\n";
+    "workers: by merge-index). Timings appear only in the summary (stdout). Undecodable inputs (and, with\n"
+    "--sequences, items without text) are listed in errors.jsonl and do not fail the run.\n";
 
 typedef struct progress_printer {
     int mode;                 /* 0 none, 1 bar (redraw), 2 lines */
@@ -162,6 +177,8 @@ int srt_cmd_tokenize(int argc, char **argv) {
         if (!strcmp(a, "--follow-symlinks")) { o.follow_symlinks = 1; continue; }
         if (!strcmp(a, "--sequences")) { sequences = 1; continue; }
         if (!strcmp(a, "--pack")) { o.seq_pack = 1; continue; }
+        if (!strcmp(a, "--user-text")) { o.synth_user_text = 1; continue; }
+        if (!strcmp(a, "--assistant-text")) { o.synth_assistant_text = 1; continue; }
         if (cli_flag_value(argc, argv, &i, "-m", &v) || cli_flag_value(argc, argv, &i, "--model", &v)) o.model_dir = v;
         else if (cli_flag_value(argc, argv, &i, "-o", &v) || cli_flag_value(argc, argv, &i, "--output", &v)) o.out_dir = v;
         else if (cli_flag_value(argc, argv, &i, "--format", &v)) {
@@ -176,8 +193,35 @@ int srt_cmd_tokenize(int argc, char **argv) {
         else if (cli_flag_value(argc, argv, &i, "--tokenizer", &v)) o.seq_tokenizer = v;
         else if (cli_flag_value(argc, argv, &i, "--text-column", &v)) o.seq_text_column = v;
         else if (cli_flag_value(argc, argv, &i, "--task", &v)) {
-            if (v && strcmp(v, "tts") && strcmp(v, "asr")) USAGE_ERROR("unknown --task %s (tts or asr)", v);
-            if (v) o.seq_task = !strcmp(v, "asr") ? SRT_DS_TASK_ASR : SRT_DS_TASK_TTS;
+            static const char *const tasks[] = {"tts", "asr", "interleave", "dialog"};
+            int t = 0;
+            while (v && t < 4 && strcmp(v, tasks[t])) t++;
+            if (v && t == 4) USAGE_ERROR("unknown --task %s (tts, asr, interleave or dialog)", v);
+            o.seq_task = t;
+        }
+        else if (cli_flag_value(argc, argv, &i, "--voice-column", &v)) o.seq_voice_column = v;
+        else if (cli_flag_value(argc, argv, &i, "--tts-model", &v)) o.synth_tts_model = v;
+        else if (cli_flag_value(argc, argv, &i, "--tts-layout", &v)) o.synth_tts_layout = v;
+        else if (cli_flag_value(argc, argv, &i, "--voices", &v)) o.synth_voices = v;
+        else if (cli_flag_value(argc, argv, &i, "--seed", &v)) {
+            if (v && cli_parse_int(v, 0, INT64_MAX, &ll)) USAGE_ERROR("--seed must be 0..%lld", (long long)INT64_MAX);
+            o.synth_seed = (uint64_t)ll;
+        }
+        else if (cli_flag_value(argc, argv, &i, "--audio-rate", &v)) {
+            char *end = NULL;
+            o.synth_audio_rate = v ? strtod(v, &end) : 0;
+            if (v && (end == v || *end || !(o.synth_audio_rate >= 0 && o.synth_audio_rate <= 1)))
+                USAGE_ERROR("--audio-rate must be a number 0..1");
+        }
+        INT_OPTION("--tts-max-tokens", 1, 1 << 20, o.synth_max_tokens)
+        else if (cli_flag_value(argc, argv, &i, "--tts-temperature", &v) ||
+                 cli_flag_value(argc, argv, &i, "--tts-top-p", &v)) {
+            char *end = NULL;
+            double x = v ? strtod(v, &end) : 0;
+            int top_p = !strcmp(a, "--tts-top-p") || !strncmp(a, "--tts-top-p=", 12);
+            if (v && (end == v || *end || !(x >= 0 && x <= (top_p ? 1 : 100))))
+                USAGE_ERROR("%s must be a number 0..%d", top_p ? "--tts-top-p" : "--tts-temperature", top_p ? 1 : 100);
+            if (top_p) o.synth_top_p = x; else o.synth_temperature = x;
         }
         else if (cli_flag_value(argc, argv, &i, "--seq-format", &v)) {
             if (v && strcmp(v, "bin") && strcmp(v, "jsonl")) USAGE_ERROR("unknown --seq-format %s (bin or jsonl)", v);
@@ -209,6 +253,8 @@ int srt_cmd_tokenize(int argc, char **argv) {
     }
     o.inputs = inputs;
     o.n_inputs = n_inputs;
+    if (dry && sequences && (o.seq_task == SRT_DS_TASK_INTERLEAVE || o.seq_task == SRT_DS_TASK_DIALOG))
+        USAGE_ERROR("--dry-run lists audio inputs: not with --task interleave or dialog");
     if (dry) { rc = dry_run(&o); goto out; }
     if (!o.model_dir || !o.out_dir) USAGE_ERROR("need -m MODEL_DIR and -o OUT_DIR");
     progress_printer pp = {0};

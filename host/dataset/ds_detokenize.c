@@ -42,7 +42,7 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* The shards of a folder, sorted: .jsonl/.csv/.bin files, not temps nor the run's own logs and indexes. */
+/* The shards of a folder, sorted: .jsonl/.csv/.bin files, not temps nor the run's own logs, indexes and sequences. */
 static srt_status list_dir_shards(const char *dir, str_list *out, size_t *n_found) {
     DIR *d = opendir(dir);
     if (!d) return srt_error(SRT_ERR_IO, "%s: cannot open the folder: %s", dir, strerror(errno));
@@ -53,6 +53,7 @@ static srt_status list_dir_shards(const char *dir, str_list *out, size_t *n_foun
         const char *n = e->d_name;
         if (n[0] == '.' || ends_with(n, ".done.jsonl") || !strcmp(n, "index.items.jsonl") || !strcmp(n, "errors.jsonl"))
             continue;
+        if (strstr(n, ".seq.")) continue;   /* training sequences (--sequences) beside the shard */
         if (ends_with(n, ".jsonl") || ends_with(n, ".csv") || ends_with(n, ".bin"))
             if (list_push(&names, n)) st = srt_error(SRT_ERR_NOMEM, "out of memory");
     }

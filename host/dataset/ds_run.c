@@ -4,6 +4,7 @@
  * Also the dry run (srt_ds_plan_list). */
 #include "dataset/ds_pipeline_internal.h"
 #include "dataset/ds_seq.h"
+#include "dataset/ds_synth.h"
 #include "common.h"
 #include <string.h>
 #include <sys/resource.h>
@@ -21,6 +22,7 @@ void srt_ds_run_defaults(srt_ds_run_options *o) {
     o->shard_size = 1000;
     o->shard_index = 0;
     o->num_shards = 1;
+    o->synth_temperature = o->synth_top_p = -1;   /* the TTS engine's defaults */
 }
 
 /* Audio seconds whose encoder window fits the CPU memory budget (memory_mb, 0 = 512 MiB). The encoder holds three
@@ -181,6 +183,8 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     memset(summary, 0, sizeof *summary);
     double t_start = ds_now();
     SRT_TRY(check_options(o, 1));
+    if (o->seq_layout && (o->seq_task == SRT_DS_TASK_INTERLEAVE || o->seq_task == SRT_DS_TASK_DIALOG))
+        return ds_synth_run(o, summary);   /* text in: the spoken spans are synthesized (ds_synth.c) */
     ds_lock lock;   /* first: a second run of this worker on this folder stops here, before any work */
     SRT_TRY(ds_state_lock(o, &lock));
     uint64_t fp = 0;
@@ -201,6 +205,9 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     p->t_start = t_start;
     srt_codec_get_info(workers[0].codec, &p->info);
     if (o->seq_layout) SRT_TRY_GOTO(srt_ds_seq_open(o, &p->info, &p->seq), done);
+    for (int64_t u = 0; p->seq && u < n_units; u++)   /* no text for its sequence: an error unit, not decoded */
+        if (!units[u].error) SRT_TRY_GOTO(srt_ds_seq_check_unit(p->seq, units[u].key, units[u].extra_json,
+                                                                &units[u].error), done);
     p->units = units;
     p->n_units = n_units;
     p->shard_size = o->shard_size;

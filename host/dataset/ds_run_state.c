@@ -87,11 +87,27 @@ char *ds_plan_json(const srt_ds_run_options *o, const srt_codec_info *info, uint
         cJSON *q = cJSON_AddObjectToObject(j, "sequences");
         if (q) {
             cJSON_AddStringToObject(q, "layout", o->seq_layout);
-            cJSON_AddStringToObject(q, "task", o->seq_task == SRT_DS_TASK_ASR ? "asr" : "tts");
+            static const char *const tasks[] = {"tts", "asr", "interleave", "dialog"};
+            cJSON_AddStringToObject(q, "task", tasks[o->seq_task >= 0 && o->seq_task < 4 ? o->seq_task : 0]);
+            if (o->seq_voice_column) cJSON_AddStringToObject(q, "voice_column", o->seq_voice_column);
             cJSON_AddStringToObject(q, "text_column", o->seq_text_column ? o->seq_text_column : "text");
             cJSON_AddNumberToObject(q, "seq_len", (double)(o->seq_len > 0 ? o->seq_len : 0));
             cJSON_AddBoolToObject(q, "pack", o->seq_pack != 0);
             cJSON_AddStringToObject(q, "format", o->seq_jsonl ? "jsonl" : "bin");
+            if (o->seq_task == SRT_DS_TASK_INTERLEAVE || o->seq_task == SRT_DS_TASK_DIALOG) {
+                char seed[32];
+                snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->synth_seed);
+                cJSON_AddStringToObject(q, "tts_model", o->synth_tts_model ? o->synth_tts_model : o->seq_tokenizer);
+                cJSON_AddStringToObject(q, "tts_layout", o->synth_tts_layout ? o->synth_tts_layout : "");
+                cJSON_AddStringToObject(q, "voices", o->synth_voices ? o->synth_voices : "");
+                cJSON_AddNumberToObject(q, "audio_rate", o->synth_audio_rate);
+                cJSON_AddStringToObject(q, "seed", seed);
+                cJSON_AddNumberToObject(q, "max_tokens", o->synth_max_tokens);
+                cJSON_AddNumberToObject(q, "temperature", o->synth_temperature);
+                cJSON_AddNumberToObject(q, "top_p", o->synth_top_p);
+                cJSON_AddBoolToObject(q, "user_text", o->synth_user_text != 0);
+                cJSON_AddBoolToObject(q, "assistant_text", o->synth_assistant_text != 0);
+            }
         }
     }
     cJSON_AddStringToObject(j, "inputs_fingerprint", hex);

@@ -109,13 +109,20 @@ srt_status srt_ds_seq_add(srt_ds_seq_writer *w, const srt_ds_item *item) {
     uint8_t *mask = NULL, *cut = NULL;
     size_t n = 0;
     srt_status st = srt_ds_seq_item(w->c, item, &ids, &mask, &cut, &n);
-    if (st != SRT_OK) return st;
+    if (st == SRT_OK) st = srt_ds_seq_add_ids(w, item->key, ids, mask, cut, n);
+    free(ids); free(mask); free(cut);
+    return st;
+}
+
+srt_status srt_ds_seq_add_ids(srt_ds_seq_writer *w, const char *key, const int32_t *ids, const uint8_t *mask,
+                              const uint8_t *cut, size_t n) {
+    srt_status st = SRT_OK;
     size_t L = w->c->o->seq_len > 0 ? (size_t)w->c->o->seq_len : 0;
     size_t open_len = w->n - w->off[w->n_seq];
     if (!L || n <= L) {
         /* whole: into the open sequence when packing and it fits, else a sequence of its own */
         if (!(w->c->o->seq_pack && open_len + n <= L)) st = close_seq(w);
-        if (st == SRT_OK) st = append(w, item->key, ids, mask, n, 0, 1);
+        if (st == SRT_OK) st = append(w, key, ids, mask, n, 0, 1);
         if (st == SRT_OK && !w->c->o->seq_pack) st = close_seq(w);
     } else {
         /* longer than a sequence: pieces of at most L tokens, each cut at a frame-group boundary */
@@ -124,18 +131,17 @@ srt_status srt_ds_seq_add(srt_ds_seq_writer *w, const srt_ds_item *item) {
             size_t e = s + L < n ? s + L : n;
             while (e > s && !cut[e]) e--;
             if (e == s) st = srt_error(SRT_ERR_INVALID_ARG, "%s: --seq-len %zu is shorter than a frame group",
-                                       item->key, L);
+                                       key, L);
             else if (n_parts == sizeof ends / sizeof *ends)
-                st = srt_error(SRT_ERR_INVALID_ARG, "%s: over %zu pieces of --seq-len %zu", item->key, n_parts, L);
+                st = srt_error(SRT_ERR_INVALID_ARG, "%s: over %zu pieces of --seq-len %zu", key, n_parts, L);
             else { ends[n_parts++] = e; s = e; }
         }
         if (st == SRT_OK) st = close_seq(w);
         for (size_t p = 0, b = 0; p < n_parts && st == SRT_OK; b = ends[p], p++) {
-            st = append(w, item->key, ids + b, mask + b, ends[p] - b, (int)p, (int)n_parts);
+            st = append(w, key, ids + b, mask + b, ends[p] - b, (int)p, (int)n_parts);
             if (st == SRT_OK && (p + 1 < n_parts || !w->c->o->seq_pack)) st = close_seq(w);
         }
     }
-    free(ids); free(mask); free(cut);
     return st;
 }
 

@@ -302,8 +302,8 @@ srt_status srt_lm_get_info(const srt_lm *lm, srt_lm_info *info) {
     info->n_eos = c->n_eos;
     memcpy(info->eos_ids, c->eos_ids, sizeof info->eos_ids);
     info->n_params = lm->n_params;
-    info->kv_block_size = lm->kv->block_size;
-    info->kv_n_blocks = lm->kv->n_blocks;
+    info->kv_block_size = lm->kv ? lm->kv->block_size : 0;   /* no KV cache: srt_lm_load_tokenizer */
+    info->kv_n_blocks = lm->kv ? lm->kv->n_blocks : 0;
     srt_lm_tp_fill_info(lm, info);
     return SRT_OK;
 }

@@ -1,5 +1,5 @@
-/* lm_sample_step.c: srt_lm_sample_rows, the device side of a sampling step shared by srt_lm_generate
- * (lm_generate.c) and the speech engine (host/tts/tts_sched.c): the logits the forward left on the backend are
+/* lm_sample_step.c: srt_lm_sample_rows, the device side of a sampling step of the step scheduler (lm_step.c)
+ * that srt_lm_generate and the speech engine share: the logits the forward left on the backend are
  * masked (mask_rows op), each row is planned by its sampler (srt_sampler_plan: allowed range, penalties, the draw
  * u), picked by the backend's sample op and accepted. Only the ids come back to the host; the picks equal the host
  * sampler's (one definition of the distribution: sample_pick.c). Rows without a sampler (a prompt still being

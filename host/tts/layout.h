@@ -163,6 +163,11 @@ void srt_layout_chat_free(srt_layout_chat *chat);
  * without "audio_part" is SRT_ERR_UNSUPPORTED naming the turn. *ids malloc'd. */
 srt_status srt_layout_build_chat(const srt_layout *layout, const srt_lm *lm, const char *voice,
                                  const srt_chat_turn *turns, int n_turns, int32_t **ids, size_t *n_ids);
+/* The same without "reply" when with_reply = 0 (a whole conversation, e.g. training data), and where each turn
+ * starts: turn_start (n_turns + 1, may be NULL) gets turn t's first index and, last, the end of the turns. */
+srt_status srt_layout_build_chat_turns(const srt_layout *layout, const srt_lm *lm, const char *voice,
+                                       const srt_chat_turn *turns, int n_turns, int with_reply, int32_t **ids,
+                                       size_t *n_ids, size_t *turn_start);
 /* Shared by layout.c and layout_chat.c: parse an array of template items (a cJSON array). */
 srt_status srt_layout_parse_items(const srt_layout *layout, const void *json_array, const char *field,
                                   const char *source, int allow_content, const char *const *placeholders,

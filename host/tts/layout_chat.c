@@ -231,6 +231,12 @@ static srt_status emit_seq(build_ctx *x, const srt_layout_seq *s, const srt_chat
 
 srt_status srt_layout_build_chat(const srt_layout *l, const srt_lm *lm, const char *voice, const srt_chat_turn *turns,
                                  int n_turns, int32_t **ids, size_t *n_ids) {
+    return srt_layout_build_chat_turns(l, lm, voice, turns, n_turns, 1, ids, n_ids, NULL);
+}
+
+srt_status srt_layout_build_chat_turns(const srt_layout *l, const srt_lm *lm, const char *voice,
+                                       const srt_chat_turn *turns, int n_turns, int with_reply, int32_t **ids,
+                                       size_t *n_ids, size_t *turn_start) {
     *ids = NULL;
     *n_ids = 0;
     if (!l->chat.present)
@@ -260,6 +266,7 @@ srt_status srt_layout_build_chat(const srt_layout *l, const srt_lm *lm, const ch
                 st = srt_error(SRT_ERR_INVALID_ARG, "turn %d part %d: text part without text", t, k);
         }
         x.role = srt_chat_role_name(r);
+        if (turn_start) turn_start[t] = b.n;
         for (int i = 0; i < l->chat.turn[r].n && st == SRT_OK; i++) {
             const srt_layout_item *it = &l->chat.turn[r].items[i];
             if (it->kind != SRT_LAYOUT_CONTENT) {
@@ -271,7 +278,8 @@ srt_status srt_layout_build_chat(const srt_layout *l, const srt_lm *lm, const ch
         }
     }
     x.role = srt_chat_role_name(SRT_ROLE_ASSISTANT);
-    if (st == SRT_OK) st = emit_seq(&x, &l->chat.reply, NULL);
+    if (turn_start && st == SRT_OK) turn_start[n_turns] = b.n;
+    if (st == SRT_OK && with_reply) st = emit_seq(&x, &l->chat.reply, NULL);
     if (st != SRT_OK) { free(b.ids); return st; }
     *ids = b.ids;
     *n_ids = b.n;

@@ -45,10 +45,8 @@ void srt_tts_engine_free(srt_tts_engine *e) {
     srt_backend_destroy(&e->host);
     srt_codec_free(e->codec);
     srt_layout_free(e->layout);
-    free(e->running); free(e->logits); free(e->batch_seq); free(e->batch_n); free(e->batch_row_req);
-    free(e->batch_sampler); free(e->batch_mask); free(e->batch_ids);
-    srt_lm_sampling_free(&e->sampling);
-    free((void *)e->batch_tok); free(e->cancel_ids);
+    free(e->running); free(e->cancel_ids);
+    srt_lm_step_free(&e->step);
     free_cfg_strings(&e->cfg);
     free(e);
 }
@@ -92,17 +90,8 @@ static srt_status create_inner(srt_tts_engine *e) {
     srt_codec_stream_free(probe);
     size_t n = (size_t)c->max_running;
     e->running = srt_calloc(n, sizeof *e->running, "tts batch");
-    e->logits = srt_malloc(sizeof(float) * n * (size_t)e->lm_info.vocab_size, "tts logits");
-    e->batch_seq = srt_malloc(sizeof(int) * n, "tts batch");
-    e->batch_n = srt_malloc(sizeof(int) * n, "tts batch");
-    e->batch_row_req = srt_malloc(sizeof(int) * n, "tts batch");
-    e->batch_tok = srt_malloc(sizeof *e->batch_tok * n, "tts batch");
-    e->batch_sampler = srt_malloc(sizeof *e->batch_sampler * n, "tts batch");
-    e->batch_mask = srt_malloc(sizeof *e->batch_mask * n, "tts batch");
-    e->batch_ids = srt_malloc(sizeof *e->batch_ids * n, "tts batch");
-    if (!e->running || !e->logits || !e->batch_seq || !e->batch_n || !e->batch_row_req || !e->batch_tok ||
-        !e->batch_sampler || !e->batch_mask || !e->batch_ids)
-        return SRT_ERR_NOMEM;
+    if (!e->running) return SRT_ERR_NOMEM;
+    SRT_TRY(srt_lm_step_init(&e->step, e->lm, c->max_running));
     return SRT_OK;
 }
 

@@ -1,6 +1,6 @@
 /* tts_internal.h: the engine's private state, shared by its files:
  *   tts_engine.c   create/free, submit, cancel, metrics (the API side, any thread)
- *   tts_sched.c    the scheduler thread: admission, batch assembly, forward, finishing requests
+ *   tts_sched.c    the scheduler thread: admission, the step's rows (run by lm/lm_step.c), finishing requests
  *   tts_sample.c   per-token logic: position masking, sampling, frame-group assembly, pieces
  *   tts_audio.c    batched streaming decode of the frame groups and delivery to the callbacks
  *   tts_request.c  request copies, prompts (text pieces + audio prompt), freeing
@@ -15,7 +15,7 @@
 #include "tts/chat_demux.h"
 #include "tts/layout.h"
 #include "common.h"
-#include "lm/sample_pick.h"
+#include "lm/lm_step.h"
 #include <pthread.h>
 
 /* QUEUED: not admitted; NEXT_PIECE: admitted, the current piece not started; PREFILL: prompt going into the cache;
@@ -101,15 +101,7 @@ struct srt_tts_engine {
     tts_req *waiting;                  /* taken from the queue, prompts built, waiting for KV room */
     tts_req **running; int n_running;
     int reserved_blocks;               /* sum over running requests */
-    float *logits;                     /* (max_running, vocab) host path: rows downloaded to mask and sample */
-    int *batch_seq, *batch_n, *batch_row_req;
-    const int32_t **batch_tok;
-    /* device path (the LM's backend masks and samples, only ids come back): per batch row its sampler (NULL: not
-     * sampled this step), mask and picked id; srt_lm_sample_rows work arrays */
-    srt_sampler **batch_sampler;
-    srt_mask_row *batch_mask;
-    int32_t *batch_ids;
-    srt_lm_sampling sampling;
+    srt_lm_step step;                  /* rows of the step and both sampling paths' work arrays (lm/lm_step.h) */
 };
 
 double tts_now_ms(void);

@@ -174,9 +174,7 @@ srt_status tts_req_start_piece(srt_tts_engine *e, tts_req *r) {
     sp.seed = r->sp.seed + (uint64_t)r->piece * 0x9E3779B97F4A7C15ull;   /* each piece its own RNG stream */
     if (e->layout->mask && !r->chat) { sp.allowed_begin = e->mask_lo; sp.allowed_end = e->mask_hi; }
     else { sp.allowed_begin = 0; sp.allowed_end = 0; }
-    SRT_TRY(srt_sampler_create(&sp, e->lm_info.vocab_size, &r->sampler));
-    SRT_TRY(srt_sampler_add_prompt(r->sampler, r->prompts[r->piece], r->n_prompts[r->piece]));
-    SRT_TRY(srt_lm_seq_open(e->lm, &r->seq_id));
+    SRT_TRY(srt_lm_step_open(e->lm, &sp, r->prompts[r->piece], r->n_prompts[r->piece], &r->sampler, &r->seq_id));
     r->prefilled = 0;
     r->n_gen = 0;
     r->pos = 0;
@@ -190,16 +188,12 @@ void tts_req_end_piece(srt_tts_engine *e, tts_req *r) {
     if (r->pos > 0) r->stats.dropped_frames++;      /* a partial frame group at the end is dropped */
     r->pos = 0;
     r->group_bad = 0;
-    if (r->seq_id >= 0) srt_lm_seq_close(e->lm, r->seq_id);
-    r->seq_id = -1;
-    srt_sampler_free(r->sampler);
-    r->sampler = NULL;
+    srt_lm_step_close(e->lm, &r->sampler, &r->seq_id);
 }
 
 void tts_req_free(srt_tts_engine *e, tts_req *r) {
     if (!r) return;
-    if (r->seq_id >= 0) srt_lm_seq_close(e->lm, r->seq_id);
-    srt_sampler_free(r->sampler);
+    srt_lm_step_close(e->lm, &r->sampler, &r->seq_id);
     srt_codec_stream_free(r->stream);
     if (r->pieces) tts_free_pieces(r->pieces, r->n_pieces);   /* a conversation has none */
     for (int k = 0; r->prompts && k < r->n_pieces; k++) free(r->prompts[k]);

@@ -1,9 +1,10 @@
 /* tts_sched.c: the scheduler thread. Each iteration: apply cancellations; admit queued requests in FIFO order
  * while a running slot is free and the KV cache can hold their reservation (prompt + max_tokens of their longest
- * piece, so a running request never hits a full cache and is never preempted); then one step: the decode token of
- * every generating request plus up to prefill_chunk prompt tokens of joining requests (oldest first) in one
- * srt_lm_forward, a token sampled for every request whose prompt is complete, the new frame groups of all requests
- * decoded in one batched codec push, audio delivered; finished, failed and cancelled requests leave the batch.
+ * piece, so a running request never hits a full cache and is never preempted); then one step of the step
+ * scheduler (lm/lm_step.c, shared with srt_lm_generate): the decode token of every generating request plus up to
+ * prefill_chunk prompt tokens of joining requests (oldest first) in one srt_lm_forward, a token sampled for every
+ * request whose prompt is complete; the new frame groups of all requests decoded in one batched codec push, audio
+ * delivered; finished, failed and cancelled requests leave the batch.
  * Sampling stays on the LM's backend when it can (srt_lm_sample_rows: position mask and pick there, only the ids
  * come back); the logits rows are downloaded and sampled on the host when the LM is tensor parallel, its backend
  * lacks the sample / mask_rows ops, or a request of the batch has a logits callback. Both give the same tokens. */
@@ -143,68 +144,35 @@ static void admit_some(srt_tts_engine *e) {
     }
 }
 
-/* Whether batch row b's request takes a token this step (decoding, or its prompt complete with this chunk);
- * advances the prefill count. */
-static int row_samples(srt_tts_engine *e, int b) {
-    tts_req *r = e->running[e->batch_row_req[b]];
-    if (r->phase != TTS_PREFILL) return 1;
-    r->prefilled += (size_t)e->batch_n[b];
-    return r->prefilled == r->n_prompts[r->piece];
-}
-
 /* The tokens are picked on the LM's backend unless it cannot (tensor parallel, no sample / mask_rows op) or a
  * request of the batch has a logits callback, which needs the row on the host. */
-static int use_device_sampling(const srt_tts_engine *e, int nb) {
+static int use_device_sampling(const srt_tts_engine *e) {
     if (!srt_lm_samples_on_device(e->lm, e->layout->mask)) return 0;
-    for (int b = 0; b < nb; b++) if (e->running[e->batch_row_req[b]]->on_logits) return 0;
+    for (int b = 0; b < e->step.n_rows; b++) if (e->running[e->step.owner[b]]->on_logits) return 0;
     return 1;
 }
 
-/* Host path: every row's logits downloaded, masked, sampled. Returns the tokens generated. */
-static int64_t step_host(srt_tts_engine *e, int nb) {
-    srt_status st = srt_lm_forward(e->lm, nb, e->batch_seq, e->batch_tok, e->batch_n, 0, e->logits);
-    int64_t tokens = 0;
-    for (int b = 0; b < nb; b++) {
-        tts_req *r = e->running[e->batch_row_req[b]];
-        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
-        if (!row_samples(e, b)) continue;
-        srt_status s2 = tts_sample_token(e, r, e->logits + (size_t)b * (size_t)e->lm_info.vocab_size);
-        if (s2 != SRT_OK) tts_mark_failed(r, s2);
-        else tokens++;
-    }
-    return tokens;
+/* The step scheduler's client (owner: index into e->running): host pick (mask, on_logits, host sampler), device
+ * mask row, filing, and per-request failures (the other requests of the step go on). */
+static srt_status step_pick(void *user, int i, float *row, int32_t *id) {
+    srt_tts_engine *e = user;
+    return tts_pick_token(e, e->running[i], row, id);
+}
+static srt_status step_file(void *user, int i, int32_t id) {
+    srt_tts_engine *e = user;
+    return tts_file_token(e, e->running[i], id);
+}
+static void step_mask(void *user, int i, srt_mask_row *m) {
+    srt_tts_engine *e = user;
+    tts_mask_row(e, e->running[i], m);
+}
+static void step_fail(void *user, int i, srt_status st) {
+    srt_tts_engine *e = user;
+    tts_mark_failed(e->running[i], st);
 }
 
-/* Device path: the logits stay on the LM's backend, masked there by position and sampled by each row's sampler;
- * only the ids come back and are filed as the host path files them. */
-static int64_t step_device(srt_tts_engine *e, int nb) {
-    srt_status st = srt_lm_forward(e->lm, nb, e->batch_seq, e->batch_tok, e->batch_n, 0, NULL);
-    int64_t tokens = 0;
-    if (st == SRT_OK) {
-        int masked = e->layout->mask;
-        for (int b = 0; b < nb; b++) {
-            tts_req *r = e->running[e->batch_row_req[b]];
-            int take = row_samples(e, b);
-            e->batch_sampler[b] = take ? r->sampler : NULL;
-            if (!masked) continue;
-            if (take) tts_mask_row(e, r, &e->batch_mask[b]);
-            else e->batch_mask[b] = (srt_mask_row){0, 0, 0, 0, -1};   /* nothing cleared */
-        }
-        st = srt_lm_sample_rows(e->lm, &e->sampling, nb, e->batch_sampler, masked ? e->batch_mask : NULL,
-                                e->batch_ids);
-    }
-    for (int b = 0; b < nb; b++) {
-        tts_req *r = e->running[e->batch_row_req[b]];
-        if (st != SRT_OK) { tts_mark_failed(r, st); continue; }
-        if (!e->batch_sampler[b]) continue;
-        srt_status s2 = tts_file_token(e, r, e->batch_ids[b]);
-        if (s2 != SRT_OK) tts_mark_failed(r, s2);
-        else tokens++;
-    }
-    return tokens;
-}
-
-/* Start pieces, assemble and run one forward, sample. */
+/* Start pieces, then one step: the decode token of every generating request, then prompt chunks of joining ones
+ * (oldest first) within prefill_chunk tokens. */
 static void lm_step(srt_tts_engine *e) {
     for (int i = 0; i < e->n_running; i++) {
         tts_req *r = e->running[i];
@@ -212,29 +180,26 @@ static void lm_step(srt_tts_engine *e) {
         srt_status st = tts_req_start_piece(e, r);
         if (st != SRT_OK) tts_mark_failed(r, st);
     }
-    int nb = 0, budget = e->cfg.prefill_chunk;
+    srt_lm_step *s = &e->step;
+    srt_lm_step_begin(s, e->cfg.prefill_chunk);
     for (int i = 0; i < e->n_running; i++) {
         tts_req *r = e->running[i];
         if (r->finished || r->cancel || r->phase != TTS_DECODE) continue;
-        e->batch_seq[nb] = r->seq_id;
-        e->batch_tok[nb] = &r->next_token;
-        e->batch_n[nb] = 1;
-        e->batch_row_req[nb++] = i;
+        srt_lm_step_add_decode(s, r->seq_id, &r->next_token, r->sampler, i);
     }
-    for (int i = 0; i < e->n_running && budget > 0; i++) {
+    for (int i = 0; i < e->n_running; i++) {
         tts_req *r = e->running[i];
         if (r->finished || r->cancel || r->phase != TTS_PREFILL) continue;
-        size_t left = r->n_prompts[r->piece] - r->prefilled;
-        int take = left < (size_t)budget ? (int)left : budget;
-        e->batch_seq[nb] = r->seq_id;
-        e->batch_tok[nb] = r->prompts[r->piece] + r->prefilled;
-        e->batch_n[nb] = take;
-        e->batch_row_req[nb++] = i;
-        budget -= take;
+        if (!srt_lm_step_add_prefill(s, r->seq_id, r->prompts[r->piece], r->n_prompts[r->piece], &r->prefilled,
+                                     r->sampler, i))
+            break;
     }
-    if (!nb) return;
-    int on_device = use_device_sampling(e, nb);
-    int64_t tokens = on_device ? step_device(e, nb) : step_host(e, nb);
+    if (!s->n_rows) return;
+    int on_device = use_device_sampling(e);
+    srt_lm_step_client client = {.user = e, .pick = step_pick, .file = step_file, .mask = step_mask,
+                                 .fail = step_fail};
+    int64_t tokens = 0;
+    (void)srt_lm_step_run(s, on_device, e->layout->mask, &client, &tokens);   /* failures went to the requests */
     double now = tts_now_ms();
     pthread_mutex_lock(&e->mu);
     e->m.generated_tokens_total += tokens;

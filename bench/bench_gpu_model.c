@@ -10,11 +10,10 @@
  *   codec_stream                 a streaming decoder push of one group for 1 and 2 streams (extrapolated to 64)
  *   lm_decode / lm_prefill       Llama-3.2-1B and Orpheus-3B widths with 1 and 2 layers (depth: the difference
  *                                is one layer) and a short vocabulary (the LM head's counters are linear in its
- *                                rows), decode at batch 1, 8, 16 (64 = affine in the 8-row groups of the decode
- *                                GEMM) after a `--decode-context` (1) token prompt per sequence (a longer one is
- *                                prefilled through the widen-to-f32 path, minutes per layer in the simulator;
- *                                gpu_model.py adds the KV reads of a 512-token context), prefill of `--prompt-len`
- *                                (512) tokens at batch 1
+ *                                rows), decode at `--batches` (1,8,16; up to 256; without 64, gpu_model.py
+ *                                extrapolates it from 8 and 16) after a `--decode-context` (1) token prompt per
+ *                                sequence (prefilled 4,096 tokens at a time; gpu_model.py adds the KV reads up to a
+ *                                512-token context), prefill of each `--prompt-len` (512; a comma list) at batch 1
  *   lm_attention                 one layer's rope + KV store + decode attention (rope_store_attention, as the
  *                                forward calls it) at Orpheus-3B widths (24 query heads, 8 KV
  *                                heads, head_dim 128, KV blocks of 16 scattered over the cache) with `--attn-context`
@@ -130,6 +129,13 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
         double t0 = now_s();
         if (srt_codec_encode(codec, batch, (const float *const *)audio, lens, codes, NULL, NULL) != SRT_OK) rc = 1;
         if (!rc) print_run("codec_encode", arch, batch, seconds, 0, 0, 0, now_s() - t0);
+        /* sampled mode: the VQ search ran in a few blocks only, so the codes are garbage; decode valid codes spread
+         * over the codebook instead (its lookups' traffic depends on which rows are read) */
+        for (int b = 0; b < batch && !rc && cudasim_get_sample_blocks() > 0; b++)
+            for (int l = 0; l < codes[b].n_levels; l++)
+                for (int f = 0; f < codes[b].n_frames[l]; f++)
+                    codes[b].codes[l][f] = (int32_t)(((uint64_t)f * 7919u + (uint64_t)l * 104729u + (uint64_t)b * 31u) %
+                                                     (uint64_t)info.codebook_size);
         t0 = now_s();
         if (!rc && srt_codec_decode(codec, batch, codes, -1, out, n_out) != SRT_OK) rc = 1;
         if (!rc) print_run("codec_decode", arch, batch, seconds, 0, 0, 0, now_s() - t0);
@@ -224,10 +230,14 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
         for (int bi = 0; bi < n_batches && !rc; bi++) {
             int B = batches[bi];
             for (int b = 0; b < B; b++) { srt_lm_seq_open(lm, &seqs[b]); toks[b] = prompt; lens[b] = decode_prompt; }
+            /* the contexts' prefill is set-up, not measured: in sampled mode with the fewest blocks */
+            int k_sample = cudasim_get_sample_blocks();
+            if (k_sample) cudasim_set_sample_blocks(3);
             for (int b0 = 0; b0 < B && !rc; b0 += chunk_seqs)
                 if (srt_lm_forward(lm, B - b0 < chunk_seqs ? B - b0 : chunk_seqs, seqs + b0, toks + b0, lens + b0, 0,
                                    NULL) != SRT_OK)
                     rc = 1;
+            cudasim_set_sample_blocks(k_sample);
             for (int b = 0; b < B; b++) { next[b] = 1 + b; toks[b] = &next[b]; lens[b] = 1; }
             for (int s = 0; s < 2 && !rc; s++)   /* untimed: a CUDA device records its decode graph here */
                 if (srt_lm_forward(lm, B, seqs, toks, lens, 0, NULL) != SRT_OK) rc = 1;

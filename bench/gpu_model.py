@@ -34,6 +34,7 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8,
                                      "convt1d_igemm_bf16_kernel")}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
+SMALL_M_ROWS = 16              # cuda/kernels.h SRT_CUDA_GEMM_ROWS_MAX_M: decode GEMM path switch
 TYPICAL_PROMPT_TOKENS = 64    # an Orpheus TTS prompt: voice name + a sentence + the special tokens
 ORPHEUS_TOKENS_PER_S = 24000 * 7 / 2048.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,
@@ -307,7 +308,9 @@ def main():
                     fr = full_depth_lm(r1, r2[0], dims)
                     if fr:
                         fr["sampled_blocks"] = max(r1["sampled_blocks"], r2[0]["sampled_blocks"])
-                        byb[r1["batch"] if wl == "lm_decode" else (1, r1["tokens"])] = fr
+                        key = r1["batch"] if wl == "lm_decode" else (1, r1["tokens"])
+                        if key not in byb or byb[key]["tokens"] < fr["tokens"]:   # decode: the longest context
+                            byb[key] = fr
             if wl == "lm_decode" and 64 not in byb and 8 in byb and (16 in byb or 1 in byb):
                 lo = 16 if 16 in byb else 1   # from 1 and 8: misses the decode GEMM's weight re-walk per 8 rows
                 byb[64] = extrapolate(byb[min(lo, 8)], byb[max(lo, 8)], min(lo, 8), max(lo, 8), 64)
@@ -384,9 +387,9 @@ def precision_of(settings):
 
 def interp(points, x):
     """Piecewise-linear y(x) through sorted (x, y) points; straight-line extrapolation past either end. One point:
-    proportional to x."""
+    y there below it (a step has a fixed part), proportional above it."""
     if len(points) == 1:
-        return points[0][1] * x / points[0][0]
+        return points[0][1] * max(1.0, x / float(points[0][0]))
     i = next((k for k, p in enumerate(points) if x <= p[0]), len(points) - 1)
     i = min(max(i, 1), len(points) - 1)
     (x0, y0), (x1, y1) = points[i - 1], points[i]
@@ -412,15 +415,20 @@ def orpheus_load(W, settings=DEFAULT_SETTINGS, prompt_tokens=TYPICAL_PROMPT_TOKE
         return None
     g = cs[1]["audio_s_per_item"]
     push = lambda B: cs[1]["modeled_s"] + (B - 1) * (cs[64]["modeled_s"] - cs[1]["modeled_s"]) / 63.0
-    step = lambda B: interp(dec, B)
+    # the decode GEMMs change path above SMALL_M_ROWS rows (gemm_small_m -> widen + cuBLAS): interpolate within a
+    # path only, so a step at 17..63 rows is never a blend of the two
+    small = [p for p in dec if p[0] <= SMALL_M_ROWS]
+    large = [p for p in dec if p[0] > SMALL_M_ROWS]
+    step = lambda B: interp(small if (B <= SMALL_M_ROWS and small) or not large else large, B)
     need = lambda B: ORPHEUS_TOKENS_PER_S * step(B) + push(B) / g
     streams = 0
     for B in range(1, 4097):
         if need(B) <= 1.0:
             streams = B
-    out = {"realtime_orpheus_streams": streams, "decode_batches_simulated": [b for b, _ in dec],
+    out = {"realtime_orpheus_streams": streams, "decode_batches": [b for b, _ in dec],
            "streams_note": "largest B with 82.03 x step(B) + push(B) / %.4f s <= 1 (%s)" % (
-               g, "within the simulated batches" if streams <= dec[-1][0] else
+               g, ("step(B) interpolated within one GEMM path (<= %d rows: gemm_small_m; above: cuBLAS)" % SMALL_M_ROWS)
+            if streams <= dec[-1][0] else
                "extrapolated past batch %d: straight line through the last two batches" % dec[-1][0])}
     if streams:
         out.update(step_ms_at_streams=step(streams) * 1e3, lm_share_at_streams=ORPHEUS_TOKENS_PER_S * step(streams),

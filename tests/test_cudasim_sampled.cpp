@@ -165,9 +165,10 @@ int main(void) {
             TEST_CHECK(srt_cuda_gemm_small_m(&sm, 0) == SRT_OK, "gemm_small_m: %s", cudasim_last_error());
         });
     }
-    /* convs: 2 items x 64 -> 64 channels x 2048 samples, kernel 7 (implicit GEMM, fp32) and depthwise */
+    /* convs: 1 item x 64 -> 64 channels x 4096 samples, kernel 7 (implicit GEMM, fp32: 64 time tiles) and
+     * depthwise */
     {
-        const int B = 2, C = 64, L = 2048, KD = 7;
+        const int B = 1, C = 64, L = 4096, KD = 7;
         srt_conv1d_args d;
         memset(&d, 0, sizeof d);
         d.batch = B; d.in_ch = C; d.out_ch = C; d.in_len = L; d.out_len = L;

@@ -4,7 +4,7 @@
  * thread (cudaSetDevice, default 0); cudaMalloc and cudaStreamCreate belong to the thread's current device;
  * cudaMemGetInfo counts the current device's allocations; a kernel launched on a stream of another device than the
  * launching thread's current one is reported as a violation (CUDA refuses it), and cudaMemcpyAsync likewise.
- * All devices share one host memory and one simulator lock, so they run one launch at a time. cudaMalloc returns 256-byte aligned (as CUDA's), NaN-filled memory (0xff bytes) framed by 256-byte red
+ * All devices share one host memory and one simulator lock, so they run one launch at a time. cudaMalloc returns 256-byte aligned (as CUDA's), NaN-filled memory (0xff bytes; zeros in sampled mode) framed by 256-byte red
  * zones that are checked after every kernel launch and on cudaFree; a clobbered red zone is reported as an
  * out-of-bounds write. Copies, synchronizations and graph launches are counted (counters.cpp). Env CUDASIM_NO_DEVICE=1 makes cudaGetDeviceCount report no device (to test that path).
  * Stream capture (cudaStreamBeginCapture .. cudaStreamEndCapture, cudaGraphInstantiate, cudaGraphLaunch): work
@@ -225,7 +225,9 @@ cudaError_t cudaMalloc(void **ptr, size_t size) {
     unsigned char *base = static_cast<unsigned char *>(aligned_alloc(256, total));
     if (!base) { *ptr = nullptr; return set_error(cudaErrorMemoryAllocation); }
     memset(base, kRedByte, kRedZone);
-    memset(base + kRedZone, 0xff, size);      /* NaN: reading memory nobody wrote shows up in results */
+    /* NaN: reading memory nobody wrote shows up in results. Sampled mode (sample.cpp): zeros, so the outputs of the
+     * blocks that did not run read as finite values (a NaN latent would make the VQ search return no code) */
+    memset(base + kRedZone, cudasim_get_sample_blocks() > 0 ? 0 : 0xff, size);
     memset(base + kRedZone + size, kRedByte, kRedZone);
     *ptr = base + kRedZone;
     g_allocs[(uintptr_t)*ptr] = Allocation{size, base, t_device};

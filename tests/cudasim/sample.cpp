@@ -7,8 +7,9 @@
  *   - the first and the last unit run first and stand for themselves (weight 1: edge tiles, and the first reader
  *     of data every block shares); K - 2 interior units, one per equal stratum of the rest at a hashed position
  *     inside it (deterministic, and not aliased with a grid dimension's period), stand for their stratum;
- *   - a grid whose x axis is short (<= 32 blocks: splits, a few tiles) and that has more than K rows (y, z)
- *     samples whole x rows, so x edge tiles (a partial last split) are exact;
+ *   - a grid whose x axis is short (<= 32 blocks: splits, a few tiles) and that has more than one row (y, z)
+ *     samples whole x rows, so x edge tiles (a partial last split, splits with no work) are exact, when that
+ *     runs at most 8 K blocks (x x min(rows, K)); otherwise blocks are the units;
  *   - grids of at most K units run whole (exact).
  * counters.cpp scales each block's counter deltas by its weight and estimates the footprint per allocation (see
  * counters_launch_end). A launch whose sampled blocks do global atomics and that kGroups does not list is
@@ -16,22 +17,25 @@
  * each other: a last-block combine, an accumulation). */
 #include "sample.h"
 #include "cudasim_api.h"
+#include <algorithm>
 #include <cstring>
 
 namespace cudasim {
 namespace {
 int g_k = 0;
 /* Kernels whose blocks cooperate: axes (bit 0 x, 1 y, 2 z) along which a group's blocks run together.
- * axes 0: independent blocks despite global atomics (sample them freely). */
+ * axes 0: independent blocks despite global atomics (sample them freely); 7: the whole grid always runs. */
 struct GroupRule { const char *name; unsigned axes; };
 const GroupRule kGroups[] = {
     {"gemm_small_m_kernel", 2u},   /* split-K over gridDim.y: the tile's last split adds the partials */
     /* decode attention: the splits of a (seq, head chunk) over gridDim.x; the last one merges them */
     {"lm_attn_decode_g1_kernel", 1u}, {"lm_attn_decode_g2_kernel", 1u},
     {"lm_attn_decode_g4_kernel", 1u}, {"lm_attn_decode_g8_kernel", 1u},
+    {"vq_nearest_kernel", 7u},     /* one group = the whole grid (runs whole): its codes are indices that the next
+                                      kernel (embed) range-checks and gathers by; sampled, they would be garbage */
 };
 
-const uint64_t kRowMax = 32;
+const uint64_t kRowMax = 32, kRowBudget = 8;   /* x rows: at most 32 blocks long, at most 8 K blocks in all */
 
 uint64_t mix(uint64_t x) {   /* splitmix64 */
     x += 0x9E3779B97F4A7C15ull;
@@ -53,7 +57,9 @@ bool sample_plan(const char *name, dim3 grid, std::vector<SampledBlock> &plan, b
     const uint64_t dim[3] = {grid.x, grid.y, grid.z};
     /* a short x axis (splits, a few tiles) with many rows: whole rows are the units, so the edge tiles along x
      * (a partial last split or tile) are counted exactly and only the rows (heads, channels, items) are sampled */
-    if (!*grouped && dim[0] <= kRowMax && dim[1] * dim[2] > (uint64_t)g_k) axes = 1u;
+    if (!*grouped && dim[0] <= kRowMax && dim[1] * dim[2] > 1 &&
+        dim[0] * std::min<uint64_t>(dim[1] * dim[2], (uint64_t)g_k) <= kRowBudget * (uint64_t)g_k)
+        axes = 1u;
     uint64_t udim[3], gdim[3];
     for (int d = 0; d < 3; d++) {
         udim[d] = (axes >> d & 1u) ? 1 : dim[d];   /* sample units span the other axes */

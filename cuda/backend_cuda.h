@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 enum { SRT_CUDA_SCRATCH_SLOTS = 2 };
+enum { SRT_CUDA_BF16_GEMM_SPLIT = 0, SRT_CUDA_BF16_GEMM_SINGLE = 1, SRT_CUDA_BF16_GEMM_WIDEN = 2 };
 
 typedef struct srt_cuda_ctx {
     int device;
@@ -18,10 +19,11 @@ typedef struct srt_cuda_ctx {
     int precision;                  /* dense codec convs: SRT_CUDA_FP32 / TF32 / BF16 (kernels.h); the codec's
                                      * precision option, else SNACRT_CUDA_PRECISION=fp32|tf32|bf16 */
     int fp32_igemm;                 /* SNACRT_CUDA_FP32_IGEMM=1: precision fp32 through the FMA implicit GEMM */
-    int bf16_gemm;                  /* GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows with bf16 weights (prefill)
-                                       on bf16 tensor cores, activations rounded to bf16 (vLLM's numerics; logits
-                                       move by ~1e-3); SNACRT_CUDA_BF16_GEMM=1 (off by default: the golden
-                                       logit checks and chunked == whole prefill do not hold with it yet) */
+    int bf16_gemm;                  /* GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows with bf16 weights (batched
+                                       decode, prefill), SNACRT_CUDA_BF16_GEMM (cublas.c): SRT_CUDA_BF16_GEMM_SPLIT
+                                       (default: bf16 tensor cores, A split in hi + lo, f32-level results),
+                                       _SINGLE (=1: A rounded to bf16 once, vLLM's numerics, logits move ~4e-3),
+                                       _WIDEN (=0: weights widened to f32, cublasSgemm) */
     float *small_m_ws;              /* split-K workspace of gemm_small_m.cuh (srt_cuda_small_m_ws_floats()) */
     int *small_m_counters;          /* its per-tile arrival counters (SRT_SMALL_M_COUNTERS, zeroed once) */
     int *attn_counters;             /* decode attention's per-unit arrival counters (SRT_CUDA_ATTN_COUNTERS, zeroed once) */

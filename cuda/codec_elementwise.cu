@@ -3,6 +3,7 @@
 #include "cuda/axpby.cuh"
 #include "cuda/embed.cuh"
 #include "cuda/gemm_small_m.cuh"
+#include "cuda/gemm_split_bf16.cuh"
 #include "cuda/half_to_f32.cuh"
 #include "cuda/layernorm.cuh"
 #include "cuda/local_attention.cuh"

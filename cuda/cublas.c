@@ -1,10 +1,14 @@
 /* cublas.c: the ops of the CUDA backend that are GEMMs on cuBLAS (row-major data, column-major cuBLAS):
  *   gemm               C (M,N) = alpha op(A) op(B) + beta C. A bf16/f16 Linear weight B (N,K) with M <= 16 rows
  *                      (decode) goes to gemm_small_m.cuh, which reads the weights once as they are (split-K
- *                      workspace from the context); more rows with a bf16 B and SNACRT_CUDA_BF16_GEMM=1 take bf16
- *                      tensor cores (cublasGemmEx bf16 x bf16 -> f32, A rounded to bf16 first: vLLM's numerics; the
- *                      weights read as stored); otherwise cublasSgemm on the transposed problem, a half B widened
- *                      first (cuBLAS has no f32 x bf16 GEMM).
+ *                      workspace from the context). More rows with a bf16 B (batched decode, prefill) take bf16
+ *                      tensor cores, the weights read once as stored (cublasGemmEx bf16 x bf16 -> f32; it takes one
+ *                      dtype for A and B), by the context's bf16_gemm mode (SNACRT_CUDA_BF16_GEMM):
+ *                        split (default)  A split into bf16 hi + lo rows, one GEMM of 2M rows, the halves summed
+ *                                         (gemm_split_bf16.cuh): A kept to ~2^-17, f32-level results;
+ *                        single (=1)      A rounded to bf16 once (vLLM's numerics: logits move by ~4e-3);
+ *                        widen (=0)       the f32 path below, for comparison.
+ *                      Otherwise cublasSgemm on the transposed problem, a half B widened to f32 first.
  *   conv1d, groups 1   (precision fp32; tf32 / bf16 take the implicit GEMM of conv_igemm.cuh)
  *                      per item: y (out_ch, out_len) = W (out_ch, in_ch*k) @ col (in_ch*k, out_len), col from the
  *                      im2col kernel (mask + Snake fused) or x itself for a plain 1x1 conv; strided-batched over
@@ -16,8 +20,8 @@
 #include "cuda/check.h"
 #include "cuda/kernels.h"
 
-/* Opt-in (SNACRT_CUDA_BF16_GEMM=1) for bf16 B above the small-M rows: A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores (cublasGemmEx
- * takes one dtype for A and B): the weights are read as stored, prefill runs at bf16 tensor-core speed. */
+/* bf16_gemm single (SNACRT_CUDA_BF16_GEMM=1): A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores.
+ * Scratch slot 0: A16 (M,K) bf16. */
 static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a) {
     void *a16 = NULL;
     SRT_TRY(srt_cuda_scratch(c, 0, (size_t)a->M * a->K * sizeof(uint16_t) + 16, &a16));
@@ -27,6 +31,24 @@ static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a
                                   a16, CUDA_R_16BF, a->K, &a->beta, a->C, CUDA_R_32F, a->ldc, CUBLAS_COMPUTE_32F,
                                   CUBLAS_GEMM_DEFAULT));
     return SRT_OK;
+}
+
+/* bf16_gemm split (the default): A2 (2M,K) bf16 = [bf16(A); bf16(A - bf16(A))], C2 (2M,N) f32 = A2 op(B) in one
+ * GEMM (the weights read once), C = alpha (C2[0:M] + C2[M:2M]) + beta C. Scratch slot 0 holds A2 then C2 (one
+ * allocation: slot 1 may be live in a caller; nothing else holds slot 0 across an op). */
+static srt_status gemm_split_bf16(srt_cuda_ctx *c, const srt_gemm_args *a) {
+    size_t a2_bytes = ((size_t)2 * a->M * a->K * sizeof(uint16_t) + 255) & ~(size_t)255;
+    void *buf = NULL;
+    SRT_TRY(srt_cuda_scratch(c, 0, a2_bytes + (size_t)2 * a->M * a->N * sizeof(float), &buf));
+    uint16_t *a2 = buf;
+    float *c2 = (float *)((char *)buf + a2_bytes);
+    SRT_TRY(srt_cuda_split_bf16_rows(a->A, a->lda, a->M, a->K, a2, c->stream));
+    const float one = 1.0f, zero = 0.0f;
+    cublasOperation_t op_b = a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, 2 * a->M, a->K, &one, a->B, CUDA_R_16BF, a->ldb,
+                                  a2, CUDA_R_16BF, a->K, &zero, c2, CUDA_R_32F, a->N, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
+    return srt_cuda_sum_split_rows(c2, a->M, a->N, a->alpha, a->beta, a->C, a->ldc, c->stream);
 }
 
 /* Row-major (rows, cols) matrices as cuBLAS column-major: C^T = B^T A^T. */
@@ -39,8 +61,10 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
                                    .counters = c->small_m_counters};
         return srt_cuda_gemm_small_m(&s, c->stream);
     }
-    if (c->bf16_gemm && a->b_dtype == SRT_BF16 && !a->trans_a && a->M > SRT_CUDA_GEMM_ROWS_MAX_M)
-        return gemm_bf16_tensor_cores(c, a);
+    if (a->b_dtype == SRT_BF16 && !a->trans_a && a->M > SRT_CUDA_GEMM_ROWS_MAX_M) {
+        if (c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT) return gemm_split_bf16(c, a);
+        if (c->bf16_gemm == SRT_CUDA_BF16_GEMM_SINGLE) return gemm_bf16_tensor_cores(c, a);
+    }
     const float *B = a->B;
     if (a->b_dtype != SRT_F32) {
         int rows = a->trans_b ? a->N : a->K, cols = a->trans_b ? a->K : a->N;

@@ -65,8 +65,17 @@ srt_status srt_cuda_half_to_f32(const uint16_t *src, float *dst, int64_t n, int 
 /* dst (rows, cols) packed bf16 = src (rows, cols) f32 with row stride ld, rounded to nearest even */
 srt_status srt_cuda_f32_to_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
                                      cudaStream_t stream);
+/* gemm_split_bf16.cuh (the default GEMM of bf16 weights above SRT_CUDA_GEMM_ROWS_MAX_M rows, cublas.c):
+ * dst (2 rows, cols) packed bf16: rows [0, rows) bf16(src), rows [rows, 2 rows) bf16(src - bf16(src)); src (rows, cols)
+ * f32 with row stride ld */
+srt_status srt_cuda_split_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
+                                    cudaStream_t stream);
+/* C (rows, cols; row stride ldc) = alpha (c2[r] + c2[rows + r]) + beta C; c2 (2 rows, cols) packed f32 */
+srt_status srt_cuda_sum_split_rows(const float *c2, int64_t rows, int64_t cols, float alpha, float beta, float *C,
+                                   int64_t ldc, cudaStream_t stream);
 /* The decode GEMM (gemm_small_m.cuh): C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly,
- * M <= SRT_CUDA_GEMM_ROWS_MAX_M; larger M goes to bf16 tensor cores (cublas.c). Epilogue modes: */
+ * M <= SRT_CUDA_GEMM_ROWS_MAX_M; larger M goes to bf16 tensor cores (cublas.c: A split in hi + lo by default).
+ * Epilogue modes: */
 #define SRT_CUDA_GEMM_ROWS_MAX_M 16
 enum { SRT_SMALL_M_PLAIN = 0,   /* C = alpha sum + beta C */
        SRT_SMALL_M_SPLIT3 = 1,  /* columns [0,n0) -> y0 (M,n0), [n0,n0+n1) -> y1 (M,n1), [n0+n1,N) -> y2 (fused QKV) */

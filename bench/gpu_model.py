@@ -415,7 +415,7 @@ def orpheus_load(W, settings=DEFAULT_SETTINGS, prompt_tokens=TYPICAL_PROMPT_TOKE
         return None
     g = cs[1]["audio_s_per_item"]
     push = lambda B: cs[1]["modeled_s"] + (B - 1) * (cs[64]["modeled_s"] - cs[1]["modeled_s"]) / 63.0
-    # the decode GEMMs change path above SMALL_M_ROWS rows (gemm_small_m -> widen + cuBLAS): interpolate within a
+    # the decode GEMMs change path above SMALL_M_ROWS rows (gemm_small_m -> split-bf16 cuBLAS): interpolate within a
     # path only, so a step at 17..63 rows is never a blend of the two
     small = [p for p in dec if p[0] <= SMALL_M_ROWS]
     large = [p for p in dec if p[0] > SMALL_M_ROWS]

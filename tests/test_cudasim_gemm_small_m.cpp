@@ -59,7 +59,8 @@ static std::vector<uint16_t> to_bf16(const std::vector<float> &f) {
     return h;
 }
 
-/* x as the cuda backend multiplies it (f32 at every row count unless SNACRT_CUDA_BF16_GEMM=1, not set here) */
+/* x as the cuda backend multiplies it (f32 at every row count; above 16 rows as bf16 hi + lo, f32-level, unless
+ * SNACRT_CUDA_BF16_GEMM=1, not set here) */
 static std::vector<float> ref_x(const std::vector<float> &x, int rows) {
     (void)rows;
     return x;

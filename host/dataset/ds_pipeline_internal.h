@@ -111,6 +111,23 @@ void ds_state_unlock(ds_lock *lock);
 /* Append one line (with '\n') and fsync: the commit point of a shard. */
 srt_status ds_done_log_append(ds_done_log *log, const char *line);
 void ds_done_log_close(ds_done_log *log);
+
+/* What a committed shard's done-log line says of it (ds_shard_finish.c). */
+typedef struct ds_shard_done {
+    const char *name;                       /* the shard's name */
+    int64_t k, n_units, n_items, n_errors;  /* shard index; units planned; items written; units refused */
+    int64_t audio_samples;                  /* audio encoded into the shard */
+    char (*files)[512];                     /* data files (n_files) */
+    int n_files;
+    char (*seq_files)[512];                 /* training-sequence files (n_seq_files) */
+    int n_seq_files;
+} ds_shard_done;
+typedef struct srt_ds_seq_writer srt_ds_seq_writer;
+/* Finish a shard: with st == SRT_OK, commit the sequence writer qw (may be NULL) and then the shard writer sw (the
+ * commit point), append the done-log line (items and errors: JSON arrays of its items and refused units) and check
+ * that every item was written; otherwise abort both. Always takes sw, qw, items and errors. */
+srt_status ds_shard_finish(ds_done_log *log, srt_status st, srt_ds_shard_writer *sw, srt_ds_seq_writer *qw,
+                           const ds_shard_done *d, cJSON *items, cJSON *errors);
 /* Parse a done-log file into its complete lines' JSON objects (a torn last line is ignored). */
 srt_status ds_done_log_read(const char *path, cJSON ***lines, int64_t *n_lines, size_t *valid_bytes);
 void ds_done_log_lines_free(cJSON **lines, int64_t n);

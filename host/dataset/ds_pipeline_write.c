@@ -169,17 +169,16 @@ static srt_status write_shard(writer *w, int64_t k) {
     srt_ds_shard_name(o->shard_index, o->num_shards, k, name, sizeof name);
     int nf = srt_ds_shard_files(o->format, name, files);
     int64_t first = k * p->shard_size, end = first + p->shard_size < p->n_units ? first + p->shard_size : p->n_units;
-    cJSON *line = cJSON_CreateObject(), *items = cJSON_CreateArray(), *errors = cJSON_CreateArray(),
-          *fl = cJSON_CreateArray();
+    cJSON *items = cJSON_CreateArray(), *errors = cJSON_CreateArray();
     srt_ds_shard_writer *sw = NULL;
     srt_ds_seq_writer *qw = NULL;
     char seq_files[4][512];
     int n_seq_files = p->seq ? srt_ds_seq_files(p->seq, name, seq_files) : 0;
-    srt_status st = line && items && errors && fl ? SRT_OK : srt_error(SRT_ERR_NOMEM, "tokenize writer: out of memory");
+    srt_status st = items && errors ? SRT_OK : srt_error(SRT_ERR_NOMEM, "tokenize writer: out of memory");
     if (st == SRT_OK && o->format == SRT_DS_CSV) st = csv_unify_columns(w, first, end);
     if (st == SRT_OK) st = srt_ds_shard_begin(o->out_dir, name, o->format, &p->info, &sw);
     if (st == SRT_OK && p->seq) st = srt_ds_seq_begin(p->seq, o->out_dir, name, &qw);
-    int64_t n_items = 0, n_errors = 0, samples = 0, bytes = 0, written = 0;
+    int64_t n_items = 0, n_errors = 0, samples = 0;
     for (int64_t u = first; u < end && st == SRT_OK; u++) {
         unit_slot *s = &w->ring[u % w->ring_n];
         if (s->error) {
@@ -211,42 +210,10 @@ static srt_status write_shard(writer *w, int64_t k) {
             samples += it->n_samples;
         }
     }
-    /* the sequences are renamed into place first: the shard's data file stays the commit point */
-    if (st == SRT_OK && qw) { st = srt_ds_seq_commit(qw); qw = NULL; }
-    if (qw) srt_ds_seq_abort(qw);
-    if (st == SRT_OK) { st = srt_ds_shard_commit(sw, &written, &bytes); sw = NULL; }
-    if (sw) srt_ds_shard_abort(sw);
-    char *text = NULL;
-    if (st == SRT_OK) {
-        for (int f = 0; f < nf; f++) cJSON_AddItemToArray(fl, cJSON_CreateString(files[f]));
-        for (int f = 0; f < n_seq_files; f++) cJSON_AddItemToArray(fl, cJSON_CreateString(seq_files[f]));
-        cJSON_AddNumberToObject(line, "k", (double)k);
-        cJSON_AddStringToObject(line, "shard", name);
-        cJSON_AddItemToObject(line, "files", fl);
-        fl = NULL;
-        cJSON_AddNumberToObject(line, "n_units", (double)(end - first));
-        cJSON_AddNumberToObject(line, "n_items", (double)n_items);
-        cJSON_AddNumberToObject(line, "n_errors", (double)n_errors);
-        cJSON_AddNumberToObject(line, "audio_samples", (double)samples);
-        cJSON_AddNumberToObject(line, "bytes", (double)bytes);
-        cJSON_AddItemToObject(line, "items", items);
-        cJSON_AddItemToObject(line, "errors", errors);
-        items = errors = NULL;
-        text = cJSON_PrintUnformatted(line);
-        size_t n = text ? strlen(text) : 0;
-        char *t2 = text ? realloc(text, n + 2) : NULL;
-        if (!t2) { free(text); text = NULL; st = srt_error(SRT_ERR_NOMEM, "tokenize writer: out of memory"); }
-        else { text = t2; text[n] = '\n'; text[n + 1] = 0; }
-    }
-    if (st == SRT_OK) st = ds_done_log_append(p->log, text);
-    free(text);
-    cJSON_Delete(line);
-    cJSON_Delete(items);
-    cJSON_Delete(errors);
-    cJSON_Delete(fl);
-    if (st == SRT_OK && written != n_items)
-        st = srt_error(SRT_ERR_IO, "shard %s: %lld items committed, %lld expected", name, (long long)written,
-                       (long long)n_items);
+    ds_shard_done d = {.name = name, .k = k, .n_units = end - first, .n_items = n_items, .n_errors = n_errors,
+                       .audio_samples = samples, .files = files, .n_files = nf, .seq_files = seq_files,
+                       .n_seq_files = n_seq_files};
+    st = ds_shard_finish(p->log, st, sw, qw, &d, items, errors);
     return st;
 }
 

@@ -252,14 +252,13 @@ static srt_status write_shard(synth_run *r, ds_done_log *log, int64_t k, ds_synt
     srt_ds_shard_name(o->shard_index, o->num_shards, k, name, sizeof name);
     int nf = srt_ds_shard_files(o->format, name, files);
     int n_seq_files = srt_ds_seq_files(r->seq, name, seq_files);
-    cJSON *line = cJSON_CreateObject(), *items = cJSON_CreateArray(), *errors = cJSON_CreateArray(),
-          *fl = cJSON_CreateArray();
+    cJSON *items = cJSON_CreateArray(), *errors = cJSON_CreateArray();
     srt_ds_shard_writer *sw = NULL;
     srt_ds_seq_writer *qw = NULL;
-    srt_status st = line && items && errors && fl ? SRT_OK : srt_error(SRT_ERR_NOMEM, "tokenize: out of memory");
+    srt_status st = items && errors ? SRT_OK : srt_error(SRT_ERR_NOMEM, "tokenize: out of memory");
     if (st == SRT_OK) st = srt_ds_shard_begin(o->out_dir, name, o->format, &r->info, &sw);
     if (st == SRT_OK) st = srt_ds_seq_begin(r->seq, o->out_dir, name, &qw);
-    int64_t n_items = 0, n_errors = 0, samples = 0, bytes = 0, written = 0;
+    int64_t n_items = 0, n_errors = 0, samples = 0;
     for (int64_t i = 0; i < n && st == SRT_OK; i++) {
         ds_synth_doc *d = &docs[i];
         id_buf b = {0};
@@ -318,39 +317,10 @@ static srt_status write_shard(synth_run *r, ds_done_log *log, int64_t k, ds_synt
         }
         free(b.ids); free(b.mask);
     }
-    /* the sequences first: the shard's data file stays the commit point */
-    if (st == SRT_OK) { st = srt_ds_seq_commit(qw); qw = NULL; }
-    if (qw) srt_ds_seq_abort(qw);
-    if (st == SRT_OK) { st = srt_ds_shard_commit(sw, &written, &bytes); sw = NULL; }
-    if (sw) srt_ds_shard_abort(sw);
-    char *text = NULL;
-    if (st == SRT_OK) {
-        for (int f = 0; f < nf; f++) cJSON_AddItemToArray(fl, cJSON_CreateString(files[f]));
-        for (int f = 0; f < n_seq_files; f++) cJSON_AddItemToArray(fl, cJSON_CreateString(seq_files[f]));
-        cJSON_AddNumberToObject(line, "k", (double)k);
-        cJSON_AddStringToObject(line, "shard", name);
-        cJSON_AddItemToObject(line, "files", fl);
-        fl = NULL;
-        cJSON_AddNumberToObject(line, "n_units", (double)n);
-        cJSON_AddNumberToObject(line, "n_items", (double)n_items);
-        cJSON_AddNumberToObject(line, "n_errors", (double)n_errors);
-        cJSON_AddNumberToObject(line, "audio_samples", (double)samples);
-        cJSON_AddNumberToObject(line, "bytes", (double)bytes);
-        cJSON_AddItemToObject(line, "items", items);
-        cJSON_AddItemToObject(line, "errors", errors);
-        items = errors = NULL;
-        char *t = cJSON_PrintUnformatted(line);
-        size_t tl = t ? strlen(t) : 0;
-        text = t ? realloc(t, tl + 2) : NULL;
-        if (!text) { free(t); st = srt_error(SRT_ERR_NOMEM, "tokenize: out of memory"); }
-        else { text[tl] = '\n'; text[tl + 1] = 0; }
-    }
-    if (st == SRT_OK) st = ds_done_log_append(log, text);
-    free(text);
-    cJSON_Delete(line); cJSON_Delete(items); cJSON_Delete(errors); cJSON_Delete(fl);
-    if (st == SRT_OK && written != n_items)
-        st = srt_error(SRT_ERR_IO, "shard %s: %lld items committed, %lld expected", name, (long long)written,
-                       (long long)n_items);
+    ds_shard_done d = {.name = name, .k = k, .n_units = n, .n_items = n_items, .n_errors = n_errors,
+                       .audio_samples = samples, .files = files, .n_files = nf, .seq_files = seq_files,
+                       .n_seq_files = n_seq_files};
+    st = ds_shard_finish(log, st, sw, qw, &d, items, errors);
     if (st == SRT_OK) {
         pr->items += n_items;
         pr->errors += n_errors;

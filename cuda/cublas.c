@@ -33,22 +33,31 @@ static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a
     return SRT_OK;
 }
 
-/* bf16_gemm split (the default): A2 (2M,K) bf16 = [bf16(A); bf16(A - bf16(A))], C2 (2M,N) f32 = A2 op(B) in one
- * GEMM (the weights read once), C = alpha (C2[0:M] + C2[M:2M]) + beta C. Scratch slot 0 holds A2 then C2 (one
- * allocation: slot 1 may be live in a caller; nothing else holds slot 0 across an op). */
+/* bf16_gemm split (the default): A2 (2m,K) bf16 = [bf16(A); bf16(A - bf16(A))], C2 (2m,N) f32 = A2 op(B) in one
+ * GEMM (the weights read once), C = alpha (C2[0:m] + C2[m:2m]) + beta C. Scratch slot 0 holds A2 then C2 (one
+ * allocation: slot 1 may be live in a caller; nothing else holds slot 0 across an op). Rows go in chunks of m so
+ * that A2 + C2 stay within scratch_cap (one chunk unless M x N is large: all-row logits of a long prefill). */
 static srt_status gemm_split_bf16(srt_cuda_ctx *c, const srt_gemm_args *a) {
-    size_t a2_bytes = ((size_t)2 * a->M * a->K * sizeof(uint16_t) + 255) & ~(size_t)255;
+    size_t row_bytes = (size_t)2 * a->K * sizeof(uint16_t) + (size_t)2 * a->N * sizeof(float);
+    int64_t chunk = (int64_t)(c->scratch_cap / row_bytes);
+    if (chunk < 1) chunk = 1;
+    if (chunk > a->M) chunk = a->M;
+    size_t a2_bytes = ((size_t)2 * chunk * a->K * sizeof(uint16_t) + 255) & ~(size_t)255;
     void *buf = NULL;
-    SRT_TRY(srt_cuda_scratch(c, 0, a2_bytes + (size_t)2 * a->M * a->N * sizeof(float), &buf));
+    SRT_TRY(srt_cuda_scratch(c, 0, a2_bytes + (size_t)2 * chunk * a->N * sizeof(float), &buf));
     uint16_t *a2 = buf;
     float *c2 = (float *)((char *)buf + a2_bytes);
-    SRT_TRY(srt_cuda_split_bf16_rows(a->A, a->lda, a->M, a->K, a2, c->stream));
     const float one = 1.0f, zero = 0.0f;
     cublasOperation_t op_b = a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, 2 * a->M, a->K, &one, a->B, CUDA_R_16BF, a->ldb,
-                                  a2, CUDA_R_16BF, a->K, &zero, c2, CUDA_R_32F, a->N, CUBLAS_COMPUTE_32F,
-                                  CUBLAS_GEMM_DEFAULT));
-    return srt_cuda_sum_split_rows(c2, a->M, a->N, a->alpha, a->beta, a->C, a->ldc, c->stream);
+    for (int64_t m0 = 0; m0 < a->M; m0 += chunk) {
+        int m = (int)(a->M - m0 < chunk ? a->M - m0 : chunk);
+        SRT_TRY(srt_cuda_split_bf16_rows(a->A + m0 * a->lda, a->lda, m, a->K, a2, c->stream));
+        SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, 2 * m, a->K, &one, a->B, CUDA_R_16BF, a->ldb,
+                                      a2, CUDA_R_16BF, a->K, &zero, c2, CUDA_R_32F, a->N, CUBLAS_COMPUTE_32F,
+                                      CUBLAS_GEMM_DEFAULT));
+        SRT_TRY(srt_cuda_sum_split_rows(c2, m, a->N, a->alpha, a->beta, a->C + m0 * a->ldc, a->ldc, c->stream));
+    }
+    return SRT_OK;
 }
 
 /* Row-major (rows, cols) matrices as cuBLAS column-major: C^T = B^T A^T. */

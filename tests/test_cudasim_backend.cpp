@@ -330,57 +330,75 @@ static void gemm_cases() {
  * Rounding A once (the lo half dropped, SNACRT_CUDA_BF16_GEMM=1's numerics) errs by ~2^-9 S / sqrt(K) and fails it.
  * M 17 / 33 / 1025 (above the small-M limit), N and K odd incl. 1 and 7, op(B) both ways, beta 0 and 1, padded
  * lda / ldb / ldc. */
+static void split_bf16_case(int M, int N, int K, int tb, int bi) {
+    g_case = "gemm split bf16";
+    const int lda = K + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+    const float alpha = 0.75f, beta = (float)bi;
+    uint64_t seed = 400 + (uint64_t)(M * 16 + N * 4 + tb * 2 + bi);
+    std::vector<float> A = rnd((size_t)M * lda, seed, -1, 1);
+    std::vector<float> Bf = rnd((size_t)(tb ? N : K) * ldb, seed + 1, -0.05f, 0.05f);
+    std::vector<uint16_t> Bh(Bf.size());
+    for (size_t i = 0; i < Bf.size(); i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
+    std::vector<float> C0 = rnd((size_t)M * ldc, seed + 2, -1, 1), Cref = C0;
+    srt_gemm_args r = {M, N, K, 0, tb, alpha, beta, A.data(), lda, Bh.data(), ldb, SRT_BF16, Cref.data(), ldc};
+    check_status(srt_op_gemm(&g_ref, &r), "cpu-ref gemm");
+    float *dC = dev_out(C0.size(), C0);
+    srt_gemm_args c = {M, N, K, 0, tb, alpha, beta, dev_in(A), lda,
+                       dev_of(Bh.data(), Bh.size() * 2, 0), ldb, SRT_BF16, dC, ldc};
+    check_status(srt_op_gemm(&g_cu, &c), "cuda gemm (split bf16)");
+    std::vector<float> got(C0.size() + TAIL);
+    check_status(g_cu.ops->sync(g_cu.ctx), "sync");
+    g_cu.ops->download(g_cu.ctx, got.data(), dC, got.size() * sizeof(float));
+    int bad = 0, clobbered = 0;
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            size_t e = (size_t)i * ldc + j;
+            if (j >= N) { bad += got[e] != C0[e]; continue; }   /* the ldc padding is untouched */
+            double S = 0;
+            for (int k = 0; k < K; k++)
+                S += fabs((double)A[(size_t)i * lda + k] *
+                          srt_bf16_to_f32(Bh[tb ? (size_t)j * ldb + k : (size_t)k * ldb + j]));
+            double tol = alpha * S * (ldexp(1, -16) + sqrt((double)K) * ldexp(1, -22)) +
+                         fabs(beta * C0[e]) * ldexp(1, -22);
+            double err = fabs((double)got[e] - Cref[e]);
+            if (!(err <= tol)) {
+                if (!bad++) worst = err;
+                if (bad == 1)
+                    TEST_CHECK(0, "%s M %d N %d K %d tb %d beta %g [%s order]: C[%d,%d] %.9g, "
+                               "cpu-ref %.9g (err %.3g, bound %.3g)", g_case, M, N, K, tb, beta,
+                               cudasim_order_name(cudasim_get_order()), i, j, got[e], Cref[e], err, tol);
+            }
+        }
+    for (size_t i = 0; i < TAIL; i++) clobbered += got[C0.size() + i] != SENTINEL;
+    TEST_CHECK(bad == 0 && clobbered == 0, "%s M %d N %d K %d: %d elements out of bound (first err %.3g), "
+               "%d sentinels overwritten", g_case, M, N, K, bad, worst, clobbered);
+    end_case();
+}
+
 static void gemm_split_bf16_cases() {
     /* K 1025 only below 1025 rows: the simulator runs the split kernel's M x K threads */
     struct { int M, N, K; } shapes[] = {{17, 1, 7}, {17, 7, 1}, {17, 33, 1025}, {33, 1, 7}, {33, 7, 1}, {33, 33, 1025},
                                         {1025, 1, 7}, {1025, 7, 1}, {1025, 33, 65}};
     for (const auto &sh : shapes)
         for (int tb = 0; tb < 2; tb++)
-            for (int bi = 0; bi < 2; bi++) {
-                g_case = "gemm split bf16";
-                const int M = sh.M, N = sh.N, K = sh.K, lda = K + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
-                const float alpha = 0.75f, beta = (float)bi;
-                uint64_t seed = 400 + (uint64_t)(M * 16 + N * 4 + tb * 2 + bi);
-                std::vector<float> A = rnd((size_t)M * lda, seed, -1, 1);
-                std::vector<float> Bf = rnd((size_t)(tb ? N : K) * ldb, seed + 1, -0.05f, 0.05f);
-                std::vector<uint16_t> Bh(Bf.size());
-                for (size_t i = 0; i < Bf.size(); i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
-                std::vector<float> C0 = rnd((size_t)M * ldc, seed + 2, -1, 1), Cref = C0;
-                srt_gemm_args r = {M, N, K, 0, tb, alpha, beta, A.data(), lda, Bh.data(), ldb, SRT_BF16, Cref.data(), ldc};
-                check_status(srt_op_gemm(&g_ref, &r), "cpu-ref gemm");
-                float *dC = dev_out(C0.size(), C0);
-                srt_gemm_args c = {M, N, K, 0, tb, alpha, beta, dev_in(A), lda,
-                                   dev_of(Bh.data(), Bh.size() * 2, 0), ldb, SRT_BF16, dC, ldc};
-                check_status(srt_op_gemm(&g_cu, &c), "cuda gemm (split bf16)");
-                std::vector<float> got(C0.size() + TAIL);
-                check_status(g_cu.ops->sync(g_cu.ctx), "sync");
-                g_cu.ops->download(g_cu.ctx, got.data(), dC, got.size() * sizeof(float));
-                int bad = 0, clobbered = 0;
-                double worst = 0;
-                for (int i = 0; i < M; i++)
-                    for (int j = 0; j < ldc; j++) {
-                        size_t e = (size_t)i * ldc + j;
-                        if (j >= N) { bad += got[e] != C0[e]; continue; }   /* the ldc padding is untouched */
-                        double S = 0;
-                        for (int k = 0; k < K; k++)
-                            S += fabs((double)A[(size_t)i * lda + k] *
-                                      srt_bf16_to_f32(Bh[tb ? (size_t)j * ldb + k : (size_t)k * ldb + j]));
-                        double tol = alpha * S * (ldexp(1, -16) + sqrt((double)K) * ldexp(1, -22)) +
-                                     fabs(beta * C0[e]) * ldexp(1, -22);
-                        double err = fabs((double)got[e] - Cref[e]);
-                        if (!(err <= tol)) {
-                            if (!bad++) worst = err;
-                            if (bad == 1)
-                                TEST_CHECK(0, "%s M %d N %d K %d tb %d beta %g [%s order]: C[%d,%d] %.9g, "
-                                           "cpu-ref %.9g (err %.3g, bound %.3g)", g_case, M, N, K, tb, beta,
-                                           cudasim_order_name(cudasim_get_order()), i, j, got[e], Cref[e], err, tol);
-                        }
-                    }
-                for (size_t i = 0; i < TAIL; i++) clobbered += got[C0.size() + i] != SENTINEL;
-                TEST_CHECK(bad == 0 && clobbered == 0, "%s M %d N %d K %d: %d elements out of bound (first err %.3g), "
-                           "%d sentinels overwritten", g_case, M, N, K, bad, worst, clobbered);
-                end_case();
-            }
+            for (int bi = 0; bi < 2; bi++) split_bf16_case(sh.M, sh.N, sh.K, tb, bi);
+}
+
+/* The split GEMM in row chunks (A2 + C2 kept within the scratch cap): SNACRT_CUDA_SCRATCH_MB=1 and rows of
+ * 2 K 2 + 2 N 4 = 8,228 bytes give chunks of 127, 127 and 46 rows; same bound as above. */
+static void gemm_split_bf16_chunked() {
+    setenv("SNACRT_CUDA_SCRATCH_MB", "1", 1);
+    srt_backend small;
+    srt_status st = srt_backend_create("cuda", 0, &small);
+    unsetenv("SNACRT_CUDA_SCRATCH_MB");
+    TEST_CHECK(st == SRT_OK, "cuda backend with SNACRT_CUDA_SCRATCH_MB=1: %s", srt_last_error());
+    if (st != SRT_OK) return;
+    srt_backend plain = g_cu;
+    g_cu = small;
+    split_bf16_case(300, 1025, 7, 1, 1);
+    g_cu = plain;
+    srt_backend_destroy(&small);
 }
 
 /* SNACRT_CUDA_BF16_GEMM=1: GEMMs of more than 64 rows with bf16 weights go to bf16 tensor cores with A rounded to
@@ -657,6 +675,7 @@ int main(void) {
     g_conv_rtol = CONV_RTOL;
     cudasim_set_order(CUDASIM_FORWARD, 1234);
     gemm_bf16_tensor_core_cases();
+    gemm_split_bf16_chunked();
     TEST_CHECK(cudasim_error_count() == 0, "bf16 tensor-core gemm: the simulator reported: %s", cudasim_last_error());
     srt_backend_destroy(&g_cu);
     TEST_MAIN_END();

@@ -38,7 +38,6 @@ REF_T=$(python3 -c "print($t1 - $t0)")
 N_SHARDS=$(python3 -c "import json; print(json.load(open('ref.json'))['shards'])")
 echo "reference run: ${REF_T}s, $N_SHARDS shards"
 sha() { (cd "$1" && sha256sum $(ls | sort)); }
-count_lines() { local n=0; [ -f "$1" ] && while IFS= read -r _; do n=$((n + 1)); done < "$1"; echo $n; }   # no fork
 sha ref > ref.sha
 
 midrun=0; startup=0
@@ -51,14 +50,7 @@ for trial in 1 2 3 4 5; do
     read -r target extra <<< "$(python3 -c "
 import random; random.seed($trial * 100 + $k)
 print(random.randint(0, $N_SHARDS - 2), round(random.uniform(0, 1.5 * $REF_T / $N_SHARDS), 3))")"
-    $RUN -o out --resume > /dev/null 2>&1 &
-    pid=$!
-    while kill -0 $pid 2> /dev/null && [ "$(count_lines out/w00000-of00001.done.jsonl)" -lt "$target" ]; do
-      sleep 0.01
-    done
-    sleep "$extra"
-    kill -9 $pid 2> /dev/null
-    wait $pid 2> /dev/null
+    kill_after_lines out/w00000-of00001.done.jsonl "$target" "$extra" $RUN -o out --resume
     done_lines=$(count_lines out/w00000-of00001.done.jsonl)
     # mid-run: this run committed at least one shard and was killed before the last; a kill before its first
     # commit (start-up: planning, the model, the first batches) is counted apart

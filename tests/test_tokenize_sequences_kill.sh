@@ -21,7 +21,6 @@ echo '{"path":"c/notext.wav","caption":"no text"}' >> man.jsonl
 printf '%s\n' 'First one. Then two.' 'A third line! And more.' 'Four. Five? Six.' 'Seven.' > corpus.txt
 
 sha() { (cd "$1" && sha256sum $(ls | sort)); }
-count_lines() { local n=0; [ -f "$1" ] && while IFS= read -r _; do n=$((n + 1)); done < "$1"; echo $n; }
 midrun=0
 # trials NAME TRIALS RUN...: a reference run, then TRIALS killed-and-resumed runs compared with it
 trials() {
@@ -46,14 +45,7 @@ trials() {
       read -r target extra <<< "$(python3 -c "
 import random; random.seed($trial * 100 + $k)
 print(random.randint(0, $n_shards - 2), round(random.uniform(0, 1.5 * $ref_t), 3))")"
-      "$@" -o out --resume > /dev/null 2>&1 &
-      pid=$!
-      while kill -0 $pid 2> /dev/null && [ "$(count_lines out/w00000-of00001.done.jsonl)" -lt "$target" ]; do
-        sleep 0.01
-      done
-      sleep "$extra"
-      kill -9 $pid 2> /dev/null
-      wait $pid 2> /dev/null
+      kill_after_lines out/w00000-of00001.done.jsonl "$target" "$extra" "$@" -o out --resume
       done_lines=$(count_lines out/w00000-of00001.done.jsonl)
       [ "$done_lines" -gt "$before" ] && [ "$done_lines" -lt "$n_shards" ] && midrun=$((midrun + 1))
       echo "$name trial $trial kill $k (target $target + ${extra}s): $before -> $done_lines of $n_shards shards"

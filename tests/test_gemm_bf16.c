@@ -93,6 +93,8 @@ static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, in
 }
 
 int main(void) {
+    /* f32 tolerances: the exact path unless a case forces a vdpbf16ps form (the bf16 default: test_cpu_lm_bf16.c) */
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
     srt_backend ref, cpu;
     if (srt_backend_create("cpu-ref", 1, &ref) != SRT_OK || srt_backend_create("cpu", 0, &cpu) != SRT_OK) {
         fprintf(stderr, "backend: %s\n", srt_last_error());

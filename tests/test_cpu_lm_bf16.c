@@ -6,13 +6,15 @@
  *     best kernels this CPU has and once capped at AVX2 (a CPU without AVX-512 BF16: the fallback must equal the
  *     exact backend bit for bit). Where the bf16 kernel runs, results must differ from the exact backend (the
  *     default really takes the path), and a row's result must not depend on M (row 5 of M 33 == that row alone).
- *  3. The tiny models (tests/data/llama) on "cpu" with precision bf16: prefill logits of each golden prompt within
- *     the LM bound below of prefill_last_logits, and greedy srt_lm_generate on batches of 7 and 33 rows (decode M 7
- *     and 33: the bf16 kernel) returning greedy_ids wherever the golden margin between the best and second logit
- *     exceeds twice that bound.
+ *  3. The tiny models (tests/data/llama) on "cpu" with precision bf16: each golden prompt's prefill differs from the
+ *     exact path (the kernel runs; equal where it cannot); teacher-forced batches of 7 and 33 rows (every decode step
+ *     one M 7 / M 33 forward): at each of the 12 golden steps the golden logits (all at the prefill, the top 64
+ *     after) within the LM bound below, and the greedy pick a token whose golden logit is within 2 x bound of the
+ *     best: the golden id wherever the golden margin exceeds that; greedy srt_lm_generate on 33 rows: rows of one
+ *     prompt identical, and greedy_ids up to the first step whose golden margin is within 2 x bound.
  *
  * GEMM bound. Rounding a_k to bf16 (round to nearest even, 8 significant bits) changes it by d_k a_k with
- * |d_k| <= u = 2^-9; B is bf16 on both sides and every bf16 x bf16 product is exact in f32, so the bf16 result
+ * |d_k| <= u = 2^-8; B is bf16 on both sides and every bf16 x bf16 product is exact in f32, so the bf16 result
  * differs from the exact one by alpha * sum_k d_k a_k b_k plus f32 accumulation error. With c_k = u |a_k b_k|:
  *  - worst case |sum| <= sum_k c_k (grows like K);
  *  - the d_k of random data are independent, zero-mean and bounded by c_k, so by Hoeffding
@@ -20,10 +22,12 @@
  *    with probability 2e-14 per element (~5e5 elements checked).
  * Tolerance per element: |alpha| min(both) + the f32 bound of test_gemm_bf16 (ATOL(K) + RTOL |ref|).
  *
- * LM bound. Each logit passes through G = 4 L + 1 bf16-rounded GEMM stages (q/k/v, o, gate/up, down per layer, the
- * LM head); each adds a relative error whose Hoeffding 8-sigma bound is 8 u of the stage's output scale (the sqrt(K)
- * of the sum cancels against the sum's own sqrt(K) growth for random signs), and independent stages add in
- * quadrature: tol = 8 u sqrt(G) max_j |golden logit_j| (+ the golden test's 1e-3). Measured errors are printed. */
+ * LM bound. A logit passes through G = 4 L + 1 GEMM stages with rounded activations (q/k/v, o, gate/up, down per
+ * layer, the LM head). Per stage the rounding adds sum_k d_k a_k b_k to an output sum_k a_k b_k: with d_k about
+ * uniform in [-u, u] (standard deviation u / sqrt 3) and random signs, a relative error of standard deviation
+ * u / sqrt 3 of the output's scale whatever K. Independent stages add in quadrature, giving sqrt(G / 3) u of the
+ * logits' scale (their rms over the vocabulary); 8 of those (the Hoeffding factor above) plus the golden test's
+ * own 1e-3 against the reference: tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3. Measured errors are printed. */
 #include "backend.h"
 #include "cpu/cpu_gemm_kernels.h"
 #include "cpu/cpu_ops.h"
@@ -31,7 +35,7 @@
 #include "testutil.h"
 #include "weights/weights.h"
 
-#define U_BF16 (1.0 / 512.0)   /* 2^-9: bf16 unit roundoff */
+#define U_BF16 (1.0 / 256.0)   /* 2^-8: bf16 unit roundoff (8 significant bits, round to nearest) */
 #define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
 #define RTOL 1e-4
 
@@ -166,9 +170,9 @@ static void check_gemm(void) {
                     if (w > worst) worst = w;
                 }
         printf("%s: %d gemm cases, largest error %.3f of its bound\n", dp ? "avx512bf16" : "fallback", count, worst);
-        /* batch invariance: row 5 of an M 33 product (the f32 fallback: M 7, its direct kernel's range is M <= 32)
-         * == the same row alone (M 1), bit for bit */
-        const int M = dp ? 33 : 7, N = 1025, K = 1025;
+        /* the bf16 kernel's batch invariance: row 5 of an M 33 product == the same row alone (M 1), bit for bit */
+        if (!dp) continue;
+        const int M = 33, N = 1025, K = 1025;
         float *A = malloc(sizeof(float) * M * K), *C = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * N);
         uint16_t *B = malloc(2 * (size_t)N * K);
         test_fill_uniform(A, (size_t)M * K, 31, -1, 1);
@@ -179,8 +183,7 @@ static void check_gemm(void) {
         g.A = A + 5 * K;
         if (st == SRT_OK) st = run_gemm(&be[2], g, K, 2 * (size_t)N * K, C1, N);
         TEST_CHECK(st == SRT_OK && !memcmp(C1, C + 5 * N, sizeof(float) * N),
-                   "%s: row 5 of M %d differs from the row alone (status %d)", dp ? "avx512bf16" : "fallback", M,
-                   (int)st);
+                   "avx512bf16: row 5 of M %d differs from the row alone (status %d)", M, (int)st);
         free(A); free(B); free(C); free(C1);
     }
     srt_cpu_gemm_kernels_set_max_isa(SRT_CPU_ISA_AVX512BF16);
@@ -207,8 +210,48 @@ static double margin(const float *x, int n) {
     return b1 - b2;
 }
 
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+typedef struct golden_prompt {
+    const int32_t *ids, *greedy, *top_ids;   /* (n_ids), (n_steps), (n_steps, 64) */
+    const float *last, *top;                 /* prefill_last_logits (vocab), step_top64_logits (n_steps, 64) */
+    int n_ids, n_steps;
+    double tol;                              /* the LM bound for this prompt */
+} golden_prompt;
+
+/* Step i of prompt p in row `row` of a batch (logits of the prefill for i = 0, after feeding greedy[i - 1] else)
+ * against the golden logits: every golden logit of the step (all for i = 0, the top 64 else) within tol, and the
+ * greedy pick a token whose golden logit is within 2 tol of the best (so exactly the golden id where the golden
+ * margin exceeds 2 tol). Returns 1 when the pick is the golden id. */
+static int check_step(const char *tag, const golden_prompt *g, int i, const float *row, int vocab, double *worst) {
+    int pick = argmax(row, vocab);
+    double err = 0, pick_logit = -INFINITY, best;
+    if (i == 0) {
+        for (int j = 0; j < vocab; j++) err = fabs(row[j] - g->last[j]) > err ? fabs(row[j] - g->last[j]) : err;
+        best = g->last[argmax(g->last, vocab)];
+        pick_logit = g->last[pick];
+    } else {
+        const float *tl = g->top + (size_t)(i - 1) * 64;
+        const int32_t *ti = g->top_ids + (size_t)(i - 1) * 64;
+        for (int j = 0; j < 64; j++) {
+            err = fabs(row[ti[j]] - tl[j]) > err ? fabs(row[ti[j]] - tl[j]) : err;
+            if (ti[j] == pick) pick_logit = tl[j];
+        }
+        best = tl[0];
+    }
+    if (err > *worst) *worst = err;
+    TEST_CHECK(err <= g->tol, "%s step %d: logits off by %g (bound %g)", tag, i, err, g->tol);
+    TEST_CHECK(pick_logit >= best - 2 * g->tol, "%s step %d: picked %d, golden logit %g, best %g (bound %g)", tag, i,
+               pick, pick_logit, best, g->tol);
+    return pick == g->greedy[i];
+}
+
 static void check_model(const char *name) {
-    char rel[128], dir[512], path[600];
+    char rel[128], dir[512], path[600], tag[160];
     snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
     test_src_path(rel, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/golden.safetensors", dir);
@@ -226,86 +269,105 @@ static void check_model(const char *name) {
     srt_lm_info info;
     srt_lm_get_info(lm, &info);
     const int vocab = info.vocab_size, G = 4 * info.n_layers + 1;
-    const int32_t *ids[2], *greedy[2];
-    int n_ids[2], n_steps[2];
-    double tol[2];
-    int need[2][64];   /* need[p][i]: step i's golden margin exceeds 2 tol (ids must agree there) */
+    golden_prompt gp[2];
     for (int p = 0; p < 2; p++) {
+        golden_prompt *g = &gp[p];
         int64_t len = 0, steps = 0, d = 0;
-        ids[p] = golden_tensor(golden, p, "ids", &len);
-        const float *last = golden_tensor(golden, p, "prefill_last_logits", &d);
-        greedy[p] = golden_tensor(golden, p, "greedy_ids", &steps);
-        const float *top = golden_tensor(golden, p, "step_top64_logits", &d);
-        TEST_CHECK(ids[p] && last && greedy[p] && top && steps <= 64, "%s p%d: golden tensors", name, p);
-        if (!ids[p] || !last || !greedy[p] || !top || steps > 64) {
+        g->ids = golden_tensor(golden, p, "ids", &len);
+        g->last = golden_tensor(golden, p, "prefill_last_logits", &d);
+        g->greedy = golden_tensor(golden, p, "greedy_ids", &steps);
+        g->top = golden_tensor(golden, p, "step_top64_logits", &d);
+        g->top_ids = golden_tensor(golden, p, "step_top64_ids", &d);
+        g->n_ids = (int)len;
+        g->n_steps = (int)steps;
+        TEST_CHECK(g->ids && g->last && g->greedy && g->top && g->top_ids, "%s p%d: golden tensors", name, p);
+        if (!g->ids || !g->last || !g->greedy || !g->top || !g->top_ids) {
             srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden);
             return;
         }
-        n_ids[p] = (int)len;
-        n_steps[p] = (int)steps;
-        double scale = 0;
-        for (int j = 0; j < vocab; j++) scale = fabs(last[j]) > scale ? fabs(last[j]) : scale;
-        tol[p] = 8 * U_BF16 * sqrt((double)G) * scale + 1e-3;
-        /* prefill (M = prompt length <= 64: the bf16 kernel): last logits against the golden ones */
-        float *logits = malloc(sizeof(float) * (size_t)vocab), *exact_logits = malloc(sizeof(float) * (size_t)vocab);
+        double ss = 0;
+        for (int j = 0; j < vocab; j++) ss += (double)g->last[j] * g->last[j];
+        g->tol = 8 * sqrt(G / 3.0) * U_BF16 * sqrt(ss / vocab) + 1e-3;
+        /* the bf16 kernel runs (prefill M = prompt length <= 64): logits differ from the exact path */
+        float *lg[2] = {malloc(sizeof(float) * (size_t)vocab), malloc(sizeof(float) * (size_t)vocab)};
         for (int e = 0; e < 2; e++) {
             int seq;
             srt_lm *m = e ? exact : lm;
             TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
-            const int32_t *toks = ids[p];
-            st = srt_lm_forward(m, 1, &seq, &toks, &n_ids[p], 0, e ? exact_logits : logits);
+            const int32_t *toks = g->ids;
+            st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e]);
             TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
             srt_lm_seq_close(m, seq);
         }
-        if (srt_cpu_gemm_has_avx512bf16() && n_ids[p] <= 64)
-            TEST_CHECK(memcmp(logits, exact_logits, sizeof(float) * (size_t)vocab),
-                       "%s p%d: precision bf16 gave the exact logits bit for bit: the bf16 kernel did not run", name, p);
+        int differ = memcmp(lg[0], lg[1], sizeof(float) * (size_t)vocab) != 0;
+        if (srt_cpu_gemm_has_avx512bf16() && g->n_ids <= 64)
+            TEST_CHECK(differ, "%s p%d: precision bf16 gave the exact logits bit for bit: no bf16 kernel", name, p);
         else
-            TEST_CHECK(!memcmp(logits, exact_logits, sizeof(float) * (size_t)vocab),
-                       "%s p%d: precision bf16 without its kernel differs from exact", name, p);
-        double err = 0;
-        for (int j = 0; j < vocab; j++) err = fabs(logits[j] - last[j]) > err ? fabs(logits[j] - last[j]) : err;
-        TEST_CHECK(err <= tol[p], "%s p%d: prefill logits off by %g (bound %g)", name, p, err, tol[p]);
-        printf("%s p%d: prompt %d tokens, prefill logits max error %.3g (bound %.3g, G %d, max |logit| %.3g)\n", name,
-               p, n_ids[p], err, tol[p], G, scale);
-        free(logits);
-        free(exact_logits);
-        need[p][0] = margin(last, vocab) > 2 * tol[p];
-        for (int i = 1; i < n_steps[p]; i++)   /* greedy[i] follows the logits after feeding greedy[i - 1] */
-            need[p][i] = top[(size_t)(i - 1) * 64] - top[(size_t)(i - 1) * 64 + 1] > 2 * tol[p];
+            TEST_CHECK(!differ, "%s p%d: precision bf16 without its kernel differs from exact", name, p);
+        free(lg[0]);
+        free(lg[1]);
     }
-    /* greedy generate on 7 and 33 rows (alternating prompts): decode steps run M 7 and 33 */
+    /* teacher-forced batches of 7 and 33 rows (alternating prompts): every decode step is one M 7 / M 33 forward */
     static const int rows[] = {7, 33};
     for (int r = 0; r < 2; r++) {
-        int B = rows[r], checked = 0;
-        srt_lm_request *reqs = calloc((size_t)B, sizeof *reqs);
-        srt_lm_output *outs = calloc((size_t)B, sizeof *outs);
+        const int B = rows[r];
+        int seqs[33], lens[33], ones[33], agree = 0, checked = 0;
+        const int32_t *toks[33];
+        float *logits = malloc(sizeof(float) * (size_t)B * vocab);
+        double worst = 0;
         for (int b = 0; b < B; b++) {
-            srt_sampling_defaults(&reqs[b].sampling);
-            reqs[b].sampling.temperature = 0;
-            reqs[b].sampling.max_tokens = n_steps[b % 2];
-            reqs[b].prompt = ids[b % 2];
-            reqs[b].n_prompt = (size_t)n_ids[b % 2];
+            TEST_CHECK(srt_lm_seq_open(lm, &seqs[b]) == SRT_OK, "%s: seq_open: %s", name, srt_last_error());
+            toks[b] = gp[b % 2].ids;
+            lens[b] = gp[b % 2].n_ids;
+            ones[b] = 1;
         }
-        st = srt_lm_generate(lm, B, reqs, outs);
-        TEST_CHECK(st == SRT_OK, "%s %d rows: generate: %s", name, B, srt_last_error());
-        for (int b = 0; st == SRT_OK && b < B; b++) {
-            int p = b % 2;
-            TEST_CHECK((int)outs[b].n_ids == n_steps[p], "%s %d rows: row %d generated %zu ids", name, B, b,
-                       outs[b].n_ids);
-            /* ids agree up to the first step whose golden margin is within 2 tol (after a legitimate flip the
-             * continuations differ) */
-            for (int i = 0; i < n_steps[p] && i < (int)outs[b].n_ids && need[p][i]; i++, checked++)
-                TEST_CHECK(outs[b].ids[i] == greedy[p][i], "%s %d rows: row %d step %d: id %d, golden %d", name, B,
-                           b, i, outs[b].ids[i], greedy[p][i]);
-            srt_lm_output_free(&outs[b]);
+        st = srt_lm_forward(lm, B, seqs, toks, lens, 0, logits);
+        TEST_CHECK(st == SRT_OK, "%s %d rows: prefill: %s", name, B, srt_last_error());
+        const int n_steps = gp[0].n_steps < gp[1].n_steps ? gp[0].n_steps : gp[1].n_steps;
+        for (int i = 0; st == SRT_OK && i < n_steps; i++) {
+            for (int b = 0; b < B; b++, checked++) {
+                snprintf(tag, sizeof tag, "%s %d rows, row %d (p%d)", name, B, b, b % 2);
+                agree += check_step(tag, &gp[b % 2], i, logits + (size_t)b * vocab, vocab, &worst);
+            }
+            if (i + 1 == n_steps) break;
+            for (int b = 0; b < B; b++) toks[b] = &gp[b % 2].greedy[i];
+            st = srt_lm_forward(lm, B, seqs, toks, ones, 0, logits);
+            TEST_CHECK(st == SRT_OK, "%s %d rows: step %d: %s", name, B, i, srt_last_error());
         }
-        printf("%s %d rows: %d greedy ids compared\n", name, B, checked);
-        TEST_CHECK(checked >= B * 4, "%s %d rows: only %d greedy ids had a golden margin above 2 x bound", name, B,
-                   checked);
-        free(reqs);
-        free(outs);
+        for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
+        printf("%s %d rows (teacher-forced): logits max error %.3g (bounds p0 %.3g, p1 %.3g); greedy id = golden at "
+               "%d of %d steps, the others within 2 x bound\n", name, B, worst, gp[0].tol, gp[1].tol, agree, checked);
+        free(logits);
     }
+    /* greedy srt_lm_generate on 33 rows: rows of one prompt agree (a row's logits do not depend on the batch), and
+     * follow greedy_ids up to the first step whose golden margin is within 2 x bound (where a bf16 pick may flip) */
+    enum { B = 33 };
+    srt_lm_request reqs[B];
+    srt_lm_output outs[B];
+    for (int b = 0; b < B; b++) {
+        srt_sampling_defaults(&reqs[b].sampling);
+        reqs[b].sampling.temperature = 0;
+        reqs[b].sampling.max_tokens = gp[b % 2].n_steps;
+        reqs[b].prompt = gp[b % 2].ids;
+        reqs[b].n_prompt = (size_t)gp[b % 2].n_ids;
+    }
+    st = srt_lm_generate(lm, B, reqs, outs);
+    TEST_CHECK(st == SRT_OK, "%s generate: %s", name, srt_last_error());
+    for (int b = 0; st == SRT_OK && b < B; b++) {
+        const golden_prompt *g = &gp[b % 2];
+        TEST_CHECK((int)outs[b].n_ids == g->n_steps, "%s generate: row %d: %zu ids", name, b, outs[b].n_ids);
+        if (b >= 2)
+            TEST_CHECK(outs[b].n_ids == outs[b % 2].n_ids &&
+                           !memcmp(outs[b].ids, outs[b % 2].ids, sizeof(int32_t) * outs[b].n_ids),
+                       "%s generate: row %d differs from row %d (same prompt)", name, b, b % 2);
+        for (int i = 0; i < (int)outs[b].n_ids && i < g->n_steps; i++) {
+            double m = i == 0 ? margin(g->last, vocab) : g->top[(size_t)(i - 1) * 64] - g->top[(size_t)(i - 1) * 64 + 1];
+            if (m <= 2 * g->tol) break;
+            TEST_CHECK(outs[b].ids[i] == g->greedy[i], "%s generate: row %d step %d: id %d, golden %d (margin %g)",
+                       name, b, i, outs[b].ids[i], g->greedy[i], m);
+        }
+    }
+    for (int b = 0; st == SRT_OK && b < B; b++) srt_lm_output_free(&outs[b]);
     srt_lm_free(lm);
     srt_lm_free(exact);
     srt_weights_free(golden);

@@ -4,8 +4,9 @@
  *  2. The gemm (bf16 B stored (N,K), the LM's Linear weights) against cpu-ref on odd shapes, M 1, 7, 33, 64 x
  *     N 1, 7, 33, 1025 x K 1, 7, 33, 1025, alpha/beta, padded strides, within the bound derived below; once with the
  *     best kernels this CPU has and once capped at AVX2 (a CPU without AVX-512 BF16: the fallback must equal the
- *     exact backend bit for bit). Where the bf16 kernel runs, results must differ from the exact backend (the
- *     default really takes the path), and a row's result must not depend on M (row 5 of M 33 == that row alone).
+ *     exact backend bit for bit; SNACRT_CPU_MAX_ISA=avx2 runs the whole test that way). Where the bf16 kernel runs,
+ *     results must differ from the exact backend (the default really takes the path), and a row's result must not
+ *     depend on M (row 5 of M 33 == that row alone).
  *  3. The tiny models (tests/data/llama) on "cpu" with precision bf16: each golden prompt's prefill differs from the
  *     exact path (the kernel runs; equal where it cannot); teacher-forced batches of 7 and 33 rows (every decode step
  *     one M 7 / M 33 forward): at each of the 12 golden steps the golden logits (all at the prefill, the top 64
@@ -154,9 +155,11 @@ static void check_gemm(void) {
     setenv("SNACRT_CPU_LM_PRECISION", "bf16", 1);
     TEST_CHECK(srt_backend_create("cpu", 0, &be[2]) == SRT_OK, "cpu bf16: %s", srt_last_error());
     unsetenv("SNACRT_CPU_LM_PRECISION");
-    /* the best this CPU has, then capped at AVX2 (what a CPU without AVX-512 BF16 runs) */
+    /* the best this CPU has (and SNACRT_CPU_MAX_ISA allows: =avx2 runs this whole test as a CPU without AVX-512 BF16
+     * would), then capped at AVX2 */
+    const int isa0 = srt_cpu_gemm_kernels_max_isa();
     for (int pass = 0; pass < 2; pass++) {
-        srt_cpu_gemm_kernels_set_max_isa(pass == 0 ? SRT_CPU_ISA_AVX512BF16 : SRT_CPU_ISA_AVX2);
+        srt_cpu_gemm_kernels_set_max_isa(pass == 0 ? isa0 : SRT_CPU_ISA_AVX2);
         int dp = srt_cpu_gemm_has_avx512bf16();
         if (pass == 0 && !dp) printf("AVX-512 BF16: not on this CPU; the bf16 precision runs the fallback\n");
         double worst = 0;
@@ -186,7 +189,7 @@ static void check_gemm(void) {
                    "avx512bf16: row 5 of M %d differs from the row alone (status %d)", M, (int)st);
         free(A); free(B); free(C); free(C1);
     }
-    srt_cpu_gemm_kernels_set_max_isa(SRT_CPU_ISA_AVX512BF16);
+    srt_cpu_gemm_kernels_set_max_isa(isa0);
     for (int i = 0; i < 3; i++) srt_backend_destroy(&be[i]);
 }
 

@@ -5,7 +5,7 @@
  * C starts NaN when beta = 0 (must not leak) and C's padding columns must come back bit-identical.
  * The matrix runs once per kernel, forced through srt_cpu_gemm_kernels_set_max_isa: AVX-512 BF16 (bf16 B, M >= 2;
  * A as hi + lo bf16 pairs: the f32 tolerance below; and with A rounded to bf16: ATOL_BF16_ACT), AVX2/F16C, scalar.
- * The crossover is 32 (64 for AVX-512 BF16 with bf16 activations), so M 33 takes panel + sgemm except there.
+ * The crossover is 32 (none for AVX-512 BF16 with bf16 activations), so M 33 takes panel + sgemm except there.
  *
  * Tolerance |got - ref| <= atol + rtol |ref|, atol = 1e-5 * max(1, sqrt(K / 128)), rtol = 1e-4: the reference
  * accumulates in double, the cpu backend in f32 in another order; both convert bf16/f16 to f32 exactly, so only

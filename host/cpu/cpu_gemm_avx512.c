@@ -4,7 +4,7 @@
  * Accuracy: A (f32 activations) is split once per call into two bf16 terms, hi = bf16(a) and lo = bf16(a - hi), so
  * a = hi + lo to ~2^-17 relative; every bf16 x bf16 product is exact in f32 and accumulates in f32, so the result
  * differs from the f32 AVX2 kernel only by f32 rounding of the sums (the same tolerance as AVX2, test_gemm_bf16.c).
- * Forms: with BF16ACT (the cpu backend's default precision "bf16", SNACRT_CPU_LM_PRECISION, every M <= 64) lo is
+ * Forms: with BF16ACT (the cpu backend's default precision "bf16", SNACRT_CPU_LM_PRECISION, every M) lo is
  * dropped: A is rounded to bf16 (relative error <= 2^-8 per element, as a bf16 PyTorch model computes) for half the
  * instructions. HILO is reachable only through the test / bench knob srt_cpu_gemm_set_dpbf16.
  * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. K tails by masked loads of B (A is

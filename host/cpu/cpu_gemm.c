@@ -83,7 +83,7 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt, int dp) {
     uint16_t *hi = NULL, *lo = NULL;   /* (M, KP(K)) each */
     if (dp != SRT_CPU_DPBF16_OFF) {
         size_t n = (size_t)a->M * SRT_CPU_GEMM_BF16X2_KP(a->K);
-        hi = malloc(sizeof(uint16_t) * 2 * (n ? n : 1));
+        hi = malloc(sizeof(uint16_t) * (dp == SRT_CPU_DPBF16_HILO ? 2 : 1) * (n ? n : 1));   /* hi (+ lo) */
         if (!hi) {
             free(packed);
             return srt_error(SRT_ERR_NOMEM, "gemm: no memory to pack A as bf16 (M %d K %d)", a->M, a->K);

@@ -38,6 +38,34 @@ template <bool BF16> __global__ void mma_tile(const float *A, const float *B, co
     D[(g + 8) * 8 + 2 * t + 1] = c[3];
 }
 
+/* misuse the simulator must report: half the warp runs the tf32 instruction and half the bf16 one (mixed), or the
+ * block is a partial warp (16 threads) */
+__global__ void mma_misuse(float *D, int mixed) {
+    uint32_t a[4] = {0, 0, 0, 0}, b[2] = {0, 0};
+    float c[4] = {0, 0, 0, 0};
+    if (mixed && threadIdx.x >= 16) srt_mma_bf16(c, a, b);
+    else srt_mma_tf32(c, a, b);
+    D[threadIdx.x] = c[0];
+}
+
+static void check_misuse() {
+    float *dD;
+    cudaMalloc((void **)&dD, 32 * 4);
+    cudasim_set_quiet(1);
+    const struct { int threads, mixed; const char *what; } cases[2] = {{32, 1, "tf32 and bf16 mma in one warp"},
+                                                                       {16, 0, "mma in a 16-thread warp"}};
+    for (const auto &c : cases) {
+        cudasim_clear_error();
+        LAUNCH(mma_misuse, 1, c.threads, 0, (cudaStream_t)0, dD, c.mixed);
+        cudaDeviceSynchronize();
+        TEST_CHECK(cudasim_error_count() > 0, "%s: not reported", c.what);
+        cudaGetLastError();
+    }
+    cudasim_clear_error();
+    cudasim_set_quiet(0);
+    cudaFree(dD);
+}
+
 static float f32_of(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 /* a value in [-2, 2) already in the input format (rounding it again is the identity) */
 template <bool BF16> static float in_format(uint64_t *x) {
@@ -87,6 +115,7 @@ int main(void) {
         check_mma<true>("mma m16n8k16 bf16, random values", true);
     }
     TEST_CHECK(cudasim_error_count() == 0, "the simulator reported: %s", cudasim_last_error());
+    check_misuse();
     /* tf32: 1 + 2^-11 (a tie between 1 and 1 + 2^-10) rounds away to 1 + 2^-10; 1 + 2^-12 rounds down to 1 */
     TEST_CHECK(srt_tf32_bits(f32_of(0x3f801000u)) == 0x3f802000u, "tf32 tie rounds away: %08x", srt_tf32_bits(f32_of(0x3f801000u)));
     TEST_CHECK(srt_tf32_bits(f32_of(0x3f800800u)) == 0x3f800000u, "tf32 below half rounds down");

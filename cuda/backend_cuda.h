@@ -46,7 +46,7 @@ typedef struct srt_cuda_ctx {
 /* Rows up to which a half-precision weight GEMM takes gemm_small_m.cuh (above: tensor cores). The crossover of
  * the two paths for bf16 in split mode, from the GPU model (bench/GPU_MODEL.md section 6); the other modes keep
  * the small-M kernel up to its limit (their tensor-core alternative is slower or less exact). */
-#define SRT_CUDA_SMALL_M_ROWS_DEFAULT 8
+#define SRT_CUDA_SMALL_M_ROWS_DEFAULT 4
 static inline int srt_cuda_small_m_limit(const srt_cuda_ctx *c, srt_dtype w) {
     return w == SRT_BF16 && c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT ? c->small_m_rows : SRT_CUDA_GEMM_ROWS_MAX_M;
 }

@@ -7,7 +7,7 @@
  *   - both with the RMSNorm prologue (norm_w: cpu-ref runs its rmsnorm op first) and without;
  *   - rows 1, 7, 16 (the kernel: a backend with SNACRT_CUDA_SMALL_M_ROWS=16) and 33 (cuBLAS);
  *   - above the default small-M rows (SRT_CUDA_SMALL_M_ROWS_DEFAULT), the split tensor-core path with its fused
- *     epilogues (cuda/lm_linear_split.c: the norm inside the split, q|k|v / SwiGLU in the sum), rows 9, 16, 17, 33,
+ *     epilogues (cuda/lm_linear_split.c: the norm inside the split, q|k|v / SwiGLU in the sum), rows 5, 9, 16, 17, 33,
  *     on shapes that take the 16-byte paths of gemm_split_bf16.cuh (widths multiples of 8) and shapes that do not.
  * Tolerance: f32 accumulation over K <= 4104 products of |x| <= 1, |w| <= 0.05 against cpu-ref's double sums:
  * atol 2e-5 + rtol 1e-4 (as the other reductions in test_cudasim_backend.cpp); SwiGLU adds one expf (same bound).
@@ -178,6 +178,7 @@ int main(void) {
         g_cu = split;
         plain_case(9, 40, 1024, 1.0f, 120);    /* 16-byte split and sum, residual (beta 1) */
         plain_case(17, 7, 33, 0.5f, 130);      /* one element per thread */
+        plain_case(5, 16, 64, 0.0f, 135);      /* just above the default limit */
         for (int norm = 0; norm < 2; norm++) {
             split3_case(9, 64, 16, 16, 1024, norm, 140);    /* 16-byte paths */
             split3_case(17, 33, 7, 7, 1025, norm, 150);     /* scalar paths */

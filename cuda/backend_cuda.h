@@ -37,7 +37,13 @@ typedef struct srt_cuda_ctx {
     void *pinned; size_t pinned_bytes;   /* pinned staging buffer for upload/download */
     size_t pinned_head;             /* uploads use it as a ring: next free byte (backend_cuda.c: cu_upload) */
     void *lm_graphs;                /* recorded decode steps (lm_graph.c), NULL until the first forward */
+    cudaStream_t copy_stream;       /* uploads of batches in flight (backend_cuda_async.c), created on first use */
+    cudaEvent_t copy_done;          /* the last such upload: the stream waits for it */
 } srt_cuda_ctx;
+
+/* backend_cuda_async.c: pinned memory, copy-stream uploads, fences (srt_async_ops) */
+extern const srt_async_ops srt_cuda_async_ops;
+void srt_cuda_async_destroy(srt_cuda_ctx *c);
 
 /* A device work buffer of at least `bytes` in slot `slot` (grown on demand, kept for the next op). */
 srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr);

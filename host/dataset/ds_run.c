@@ -101,6 +101,8 @@ void srt_ds_plan_free(srt_ds_plan_unit *units, int64_t n) {
 static void pipe_destroy(ds_pipe *p) {
     for (int64_t i = 0; i < p->pool_n; i++) { free(p->pool[i]->audio); free(p->pool[i]); }
     free(p->pool);
+    free(p->bucket_keys);
+    free(p->bucket_prefix);
     while (p->jobs_head) {
         ds_long_job *j = p->jobs_head;
         p->jobs_head = j->next;
@@ -231,13 +233,15 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     p->max_seg_samples = o->max_seconds > 0 ? (int64_t)(o->max_seconds * rate) : 0;
     if (o->max_seconds > 0 && p->max_seg_samples < 1) p->max_seg_samples = 1;
     p->piece_samples = rate;
-    p->pool_cap_samples = 2 * p->batch_samples;
+    p->pool_cap_samples = 4 * p->batch_samples;    /* room to choose batches of similar lengths from */
     p->pool_cap = 1024;
     p->window_shards = (256 + o->shard_size - 1) / o->shard_size;
     if (p->window_shards < 2) p->window_shards = 2;
     p->gate_unit = p->window_shards * o->shard_size < n_units ? p->window_shards * o->shard_size : n_units;
     p->pool = srt_calloc((size_t)p->pool_cap, sizeof *p->pool, "the encoder pool");
-    if (!p->pool) { st = SRT_ERR_NOMEM; goto done; }
+    p->bucket_keys = srt_calloc((size_t)p->pool_cap, sizeof *p->bucket_keys, "the encoder pool");
+    p->bucket_prefix = srt_calloc((size_t)p->pool_cap + 1, sizeof *p->bucket_prefix, "the encoder pool");
+    if (!p->pool || !p->bucket_keys || !p->bucket_prefix) { st = SRT_ERR_NOMEM; goto done; }
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->dispatch_mu, NULL);
     pthread_cond_init(&p->cv_gate, NULL);

@@ -114,7 +114,8 @@ typedef struct srt_ds_run_options {
     const char *device;          /* "cpu", "cpu-ref", "cuda" (one worker per visible device), "cuda:0,2" */
     const char *precision;       /* the encoders' dense convs: NULL / "fp32" (default), "tf32", "bf16" (cuda) */
     int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */
-    int n_readers;               /* decode + resample threads (0 = 2) */
+    int n_readers;               /* decode + resample threads (0 = auto: 2 on the CPU, 6 per GPU on CUDA, at most
+                                    the cores but one) */
     int reader_nice;             /* nice value of the reader threads (0 = as the process; default 10) */
     int no_length_buckets;       /* 0 (default): a batch is the oldest waiting item plus the items of nearest length
                                     (little padding); 1: the oldest items in arrival order (the baseline) */

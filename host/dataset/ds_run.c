@@ -9,12 +9,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 void srt_ds_run_defaults(srt_ds_run_options *o) {
     memset(o, 0, sizeof *o);
     o->format = SRT_DS_JSONL;
     o->device = "cpu";
-    o->n_readers = 2;
+    o->n_readers = 0;                          /* auto: 2 on the CPU, 6 per GPU on CUDA (run_readers) */
     o->reader_nice = 10;
     o->batch_seconds = 0;                      /* auto: 20 s on the CPU (at most memory_mb's), 300 s on CUDA */
     o->chunk_seconds = 0;                      /* auto: from memory_mb on the CPU (~22 s for snac_24khz), 60 s on CUDA */
@@ -130,12 +131,27 @@ static void progress_snapshot(ds_pipe *p, srt_ds_progress *out) {
     out->wall_seconds = ds_now() - p->t_start;
 }
 
+/* Reader threads: n_readers, or auto: 2 beside a CPU encoder (which takes the cores); on GPUs 6 per GPU (a reader
+ * decodes + resamples ~500x real time, bench/README.md bench_tokenize; one H100 encodes ~2,500x:
+ * bench/tokpipe_model.py), at most the cores but one; 64 at most. */
+static int run_readers(const srt_ds_run_options *o, int on_cuda, int n_workers) {
+    int n = o->n_readers;
+    if (n <= 0) {
+        n = 2;
+        if (on_cuda) {
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            n = 6 * n_workers;
+            if (cores > 1 && n > cores - 1) n = (int)(cores - 1);
+            if (n < 2) n = 2;
+        }
+    }
+    return n > 64 ? 64 : n;
+}
+
 /* Start the threads, report progress until the writer is done, join. */
-static srt_status run_pipeline(ds_pipe *p, ds_worker *workers, int n_workers) {
+static srt_status run_pipeline(ds_pipe *p, ds_worker *workers, int n_workers, int n_readers) {
     const srt_ds_run_options *o = p->o;
-    int n_readers = o->n_readers > 0 ? o->n_readers : 2;
     pthread_t writer, readers[64];
-    if (n_readers > 64) n_readers = 64;
     p->readers_active = n_readers;
     p->encoders_active = n_workers;
     int started_r = 0, started_e = 0, started_w = 0;
@@ -259,14 +275,15 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     p->progress.units_done = p->progress.units_skipped;
     p->progress.items = p->progress.items_skipped = log.done_items;      /* the done-log's totals (--resume) */
     p->progress.errors = p->progress.errors_skipped = log.done_errors;
-    st = run_pipeline(p, workers, n_workers);
+    int n_readers = run_readers(o, on_cuda, n_workers);
+    st = run_pipeline(p, workers, n_workers, n_readers);
     progress_snapshot(p, &summary->progress);
     summary->progress.finished = 1;
     summary->read_busy_seconds = p->read_busy;
     summary->nonfinite_replaced = p->nonfinite_replaced;
     summary->encode_busy_seconds = p->encode_busy;
     summary->write_busy_seconds = p->write_busy;
-    summary->n_readers = o->n_readers > 0 ? o->n_readers : 2;
+    summary->n_readers = n_readers;
     summary->chunk_seconds = (double)p->chunk_samples / rate;
     summary->batch_seconds = (double)p->batch_samples / rate;
     pipe_destroy(p);

@@ -75,7 +75,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64, help="the modeled encode batch whose kernel time is used")
     ap.add_argument("--device", default="h100_sxm")
     ap.add_argument("--summary", help="a `snacrt tokenize` summary JSON: host read and write cost per audio second")
-    ap.add_argument("--read-cost", type=float, default=1 / 400.0, help="reader seconds per audio second (no --summary)")
+    ap.add_argument("--read-cost", type=float, default=0.48 / 240, help="reader seconds per audio second (no --summary; default: bench_tokenize in bench/README.md, 0.48 s for ~4 min of audio)")
     ap.add_argument("--write-cost", type=float, default=1 / 20000.0, help="writer seconds per audio second")
     ap.add_argument("--readers", type=int, default=8)
     ap.add_argument("--hours", type=float, default=100)
@@ -140,6 +140,7 @@ def main():
             "bound": ["gpu", "upload", "encoder thread", "readers", "writer"][
                 [gpu, upload, enc_host, readers, writer].index(steady)],
             "first_fill_s": fill, "wall_s": wall, "gpu_busy_fraction": gpu / wall,
+            "useful_busy_fraction": gpu / wall * valid / padded,          # busy on audio, not on padding
             "x_real_time": valid / wall,
             "readers_needed_for_gpu_bound": math.ceil(valid * read_cost / gpu)}
     json.dump(out, sys.stdout, indent=1)

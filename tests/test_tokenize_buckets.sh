@@ -8,7 +8,8 @@
 #  - on --device cuda (the simulator in a cudasim build; skipped without a cuda device), three of the files: batches
 #    through the submit/collect slots (pinned buffers, copy stream, events): byte-identical to the cpu,
 #    gpu_busy_fraction in [0, 1] with its timer named (the simulator says its number is not a GPU's), the same
-#    padding as the cpu.
+#    padding as the cpu; with two simulated GPUs (CUDASIM_DEVICES=2, one encoder thread per device) the same
+#    output set as the cpu.
 set -u
 . "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 cd "$T"
@@ -59,6 +60,15 @@ ok &= ('simulator' in s['gpu_busy_timer']) == ('cudasim on' in open('version.txt
 ok &= s['padding_fraction'] == json.load(open('cpu3.json'))['padding_fraction'] and s['items'] == 3
 sys.exit(0 if ok else 1)
 PY"
+  # two simulated GPUs (one encoder thread each, which must make its device current): the same output set
+  if grep -q 'cudasim on' version.txt; then
+    mkdir -p c2 && cp c/r00.wav c/r02.wav c2/
+    $S tokenize $OPT -o cpu2 c2 > /dev/null
+    CUDASIM_DEVICES=2 $S tokenize $OPT --device cuda --batch-seconds 0.3 -o cu2 c2 > cu2.json 2> err2.txt
+    rc2=$?
+    check "two simulated GPUs: exit 0, two devices, byte-identical to the cpu" \
+          "[ $rc2 = 0 ] && [ \$(field cu2.json \"['devices'][1]['device']\") = cuda:1 ] && sha cu2 | cmp -s - <(sha cpu2)"
+  fi
 fi
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

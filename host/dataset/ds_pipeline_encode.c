@@ -267,12 +267,10 @@ void *ds_encoder_main(void *arg) {
             f->n = take_batch(p, f->items, 256);
             pthread_cond_broadcast(&p->cv_pool);
             pthread_mutex_unlock(&p->mu);
-            st = submit_batch(w, f);                    /* batch n+1 queued ... */
-            if (pending >= 0) {                         /* ... before batch n is collected */
-                srt_status st2 = collect_batch(w, &fl[pending]);
-                if (st == SRT_OK) st = st2;
-            }
-            pending = st == SRT_OK ? (int)(f - fl) : -1;
+            srt_status st1 = submit_batch(w, f);        /* batch n+1 queued ... */
+            srt_status st2 = pending >= 0 ? collect_batch(w, &fl[pending]) : SRT_OK;   /* ... before n is collected */
+            pending = st1 == SRT_OK ? (int)(f - fl) : -1;   /* (on a failure dropped after the loop) */
+            st = st1 != SRT_OK ? st1 : st2;
             pthread_mutex_lock(&p->mu);
             continue;
         }

@@ -121,6 +121,7 @@ static void cu_destroy(void *ctx) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
     srt_cuda_lm_graphs_free(c->lm_graphs);
+    srt_cuda_async_destroy(c);
     srt_cuda_pool_release(&c->pool, 1);
     if (c->blas) cublasDestroy(c->blas);
     if (c->stream) cudaStreamDestroy(c->stream);
@@ -223,6 +224,7 @@ static const srt_backend_ops srt_cuda_ops = {
     .noise_add = cu_noise_add,
     .lm = &srt_cuda_lm_ops,
     .set_precision = cu_set_precision,
+    .async = &srt_cuda_async_ops,
 };
 
 static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {

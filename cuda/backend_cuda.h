@@ -41,6 +41,8 @@ typedef struct srt_cuda_ctx {
     void *pinned; size_t pinned_bytes;   /* pinned staging buffer for upload/download */
     size_t pinned_head;             /* uploads use it as a ring: next free byte (backend_cuda.c: cu_upload) */
     void *lm_graphs;                /* recorded decode steps (lm_graph.c), NULL until the first forward */
+    cudaStream_t copy_stream;       /* uploads of batches in flight (backend_cuda_async.c), created on first use */
+    cudaEvent_t copy_done;          /* the last such upload: the stream waits for it */
 } srt_cuda_ctx;
 
 /* Rows up to which a half-precision weight GEMM takes gemm_small_m.cuh (above: tensor cores). The crossover of
@@ -50,6 +52,10 @@ typedef struct srt_cuda_ctx {
 static inline int srt_cuda_small_m_limit(const srt_cuda_ctx *c, srt_dtype w) {
     return w == SRT_BF16 && c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT ? c->small_m_rows : SRT_CUDA_GEMM_ROWS_MAX_M;
 }
+
+/* backend_cuda_async.c: pinned memory, copy-stream uploads, fences (srt_async_ops) */
+extern const srt_async_ops srt_cuda_async_ops;
+void srt_cuda_async_destroy(srt_cuda_ctx *c);
 
 /* A device work buffer of at least `bytes` in slot `slot` (grown on demand, kept for the next op). */
 srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr);

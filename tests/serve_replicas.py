@@ -110,13 +110,16 @@ def chat_replicas():
 
 def cancel_on_replica(refs):
     """A long stream lands on replica 0 (both empty: the first); its client hangs up: replica 0 cancels it while a
-    request on replica 1 (the one with more free KV capacity then) ends with its reference."""
+    request on replica 1 (the one with more free KV capacity then) ends with its reference. The stream asks for
+    20,000 tokens (seconds even on a fast machine; its unread audio fits the 32 MB stream buffer), so it is still
+    running when the other request is routed and when its client hangs up: with 1,000 it could end first."""
     lab = [f'replica="{k}",devices="cpu#{k}"' for k in (0, 1)]
     with serving(C, Server("--devices", "cpu", "--replicas", "2", "--threads", "2", "--max-running", "4",
+                           "--max-tokens", "20000", "--stream-buffer-max", str(1 << 25),
                            name="replicas-cancel")) as srv:
         c = srv.conn()
         c.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": "Hello there.", "stream": True,
-                                                          "max_tokens": 1000, "response_format": "pcm"}),
+                                                          "max_tokens": 20000, "response_format": "pcm"}),
                   {"Content-Type": "application/json"})
         r = c.getresponse()
         first = r.read1(100)

@@ -180,6 +180,7 @@ static srt_status cu_vq_nearest(void *ctx, const srt_vq_args *a) { return srt_cu
 static srt_status cu_unary(void *ctx, const srt_unary_args *a) { return srt_cuda_unary(a, ((srt_cuda_ctx *)ctx)->stream); }
 static srt_status cu_axpby(void *ctx, const srt_axpby_args *a) { return srt_cuda_axpby(a, ((srt_cuda_ctx *)ctx)->stream); }
 static srt_status cu_noise_add(void *ctx, const srt_noise_add_args *a) { return srt_cuda_noise_add(a, ((srt_cuda_ctx *)ctx)->stream); }
+static srt_status cu_copy2d(void *ctx, const srt_copy2d_args *a) { return srt_cuda_copy2d(a, ((srt_cuda_ctx *)ctx)->stream); }
 
 static srt_status cu_embed(void *ctx, const srt_embed_args *a) {
     srt_cuda_ctx *c = ctx;
@@ -222,6 +223,7 @@ static const srt_backend_ops srt_cuda_ops = {
     .unary = cu_unary,
     .axpby = cu_axpby,
     .noise_add = cu_noise_add,
+    .copy2d = cu_copy2d,
     .lm = &srt_cuda_lm_ops,
     .set_precision = cu_set_precision,
     .async = &srt_cuda_async_ops,

@@ -181,6 +181,15 @@ typedef struct srt_noise_add_args {
     float *x;
 } srt_noise_add_args;
 
+/* Strided copy of a (rows, cols) block of floats: y[r * y_ld + c] = x[r * x_ld + c]. x_ld 0 repeats one row of x
+ * (e.g. a zero row); y_ld >= cols when rows > 1. x and y must not overlap. */
+typedef struct srt_copy2d_args {
+    int rows, cols;
+    int64_t x_ld, y_ld;
+    const float *x;
+    float *y;
+} srt_copy2d_args;
+
 /* ---- language-model ops (host/lm): filled in by the transformer work; all optional for codec-only backends ---- */
 struct srt_lm_ops;
 
@@ -231,6 +240,7 @@ typedef struct srt_backend_ops {
     srt_status (*unary)(void *ctx, const srt_unary_args *a);
     srt_status (*axpby)(void *ctx, const srt_axpby_args *a);
     srt_status (*noise_add)(void *ctx, const srt_noise_add_args *a);
+    srt_status (*copy2d)(void *ctx, const srt_copy2d_args *a);
     /* language model (optional; see host/lm/lm_ops.h) */
     const struct srt_lm_ops *lm;
     /* precision of the dense convs, "fp32" | "tf32" | "bf16" (optional: a backend without it computes in fp32) */
@@ -254,6 +264,7 @@ srt_status srt_op_snake(const srt_backend *b, const srt_snake_args *a);
 srt_status srt_op_gemm(const srt_backend *b, const srt_gemm_args *a);
 srt_status srt_op_layernorm(const srt_backend *b, const srt_layernorm_args *a);
 srt_status srt_op_transpose(const srt_backend *b, const srt_transpose_args *a);
+srt_status srt_op_copy2d(const srt_backend *b, const srt_copy2d_args *a);
 srt_status srt_op_local_attention(const srt_backend *b, const srt_local_attn_args *a);
 srt_status srt_op_avgpool(const srt_backend *b, const srt_avgpool_args *a);
 srt_status srt_op_upsample_add(const srt_backend *b, const srt_upsample_add_args *a);

@@ -72,6 +72,12 @@ srt_status srt_op_embed(const srt_backend *b, const srt_embed_args *a) {
     return b->ops->embed(b->ctx, a);
 }
 
+srt_status srt_op_copy2d(const srt_backend *b, const srt_copy2d_args *a) {
+    SRT_TRY(srt_check_copy2d_args(a));
+    if (!b->ops->copy2d) return MISSING(b, "copy2d");
+    return b->ops->copy2d(b->ctx, a);
+}
+
 srt_status srt_op_unary(const srt_backend *b, const srt_unary_args *a) {
     SRT_TRY(srt_check_unary_args(a));
     if (!b->ops->unary) return MISSING(b, "unary");

@@ -613,6 +613,22 @@ static void elementwise_cases() {
     check_status(srt_op_noise_add(&g_cu, &cn), "noise_add");
     check_out("x", dx, xref, ELEM_ATOL, ELEM_RTOL);
     end_case();
+
+    /* copy2d: strided block (and a repeated row, x_ld 0) into a larger y whose gaps must stay untouched */
+    static const int cp[][4] = {{1, 1, 1, 1}, {7, 33, 40, 35}, {33, 7, 0, 9}, {3, 1025, 1030, 1025}};
+    for (const auto &q : cp) {
+        g_case = "copy2d";
+        int rows = q[0], cols = q[1];
+        std::vector<float> xs = rnd((size_t)(rows - 1) * q[2] + cols, 830, -1, 1);
+        std::vector<float> y0 = rnd((size_t)(rows - 1) * q[3] + cols, 831, -1, 1), yref = y0;
+        srt_copy2d_args rc = {rows, cols, q[2], q[3], xs.data(), yref.data()};
+        srt_op_copy2d(&g_ref, &rc);
+        float *dyc = dev_out(y0.size(), y0);
+        srt_copy2d_args cc = {rows, cols, q[2], q[3], dev_in(xs), dyc};
+        check_status(srt_op_copy2d(&g_cu, &cc), "copy2d");
+        check_out("y", dyc, yref, 0, 0);
+        end_case();
+    }
 }
 
 int main(void) {

@@ -37,9 +37,9 @@
 #define DEC_THREADS (32 * DEC_WARPS)
 #define DEC_VEC 8                                      /* head_dim elements per lane */
 #define DEC_MAX_G 8                                    /* query heads per decode block */
-/* resident blocks per SM ptxas must allow (a register cap: 80 at G <= 3, 96 at G 4, sm_90 ptxas -v without spills;
+/* resident blocks per SM ptxas must allow (a register cap: 80 at G <= 3, 128 at G 4, sm_90 ptxas -v without spills;
  * G 8 holds 64 accumulators) */
-#define DEC_MIN_BLOCKS(G) ((G) <= 3 ? 6 : (G) <= 4 ? 5 : 2)
+#define DEC_MIN_BLOCKS(G) ((G) <= 3 ? 6 : (G) <= 4 ? 4 : 2)
 #define DEC_TARGET_BLOCKS 528                          /* 4 blocks per SM of a 132-SM H100 */
 #define DEC_MIN_SPLIT 32                               /* context positions per split, at least */
 #define PF_QTILE 16                                    /* query rows per prefill block (35 KB of shared at D 128) */

@@ -37,9 +37,9 @@
 #define DEC_THREADS (32 * DEC_WARPS)
 #define DEC_VEC 8                                      /* head_dim elements per lane */
 #define DEC_MAX_G 8                                    /* query heads per decode block */
-/* resident blocks per SM ptxas must allow (a register cap: 80 at G <= 3, 128 at G 4, sm_90 ptxas -v without spills;
+/* resident blocks per SM ptxas must allow (a register cap, sm_90 ptxas -v: 72 at G 1, 80 at G 2, 96 at G 3, 128 at G 4, spills 0 / 4 / 4 / 0 bytes;
  * G 8 holds 64 accumulators) */
-#define DEC_MIN_BLOCKS(G) ((G) <= 3 ? 6 : (G) <= 4 ? 4 : 2)
+#define DEC_MIN_BLOCKS(G) ((G) <= 2 ? 6 : (G) <= 3 ? 5 : (G) <= 4 ? 4 : 2)
 #define DEC_TARGET_BLOCKS 528                          /* 4 blocks per SM of a 132-SM H100 */
 #define DEC_MIN_SPLIT 32                               /* context positions per split, at least */
 #define PF_QTILE 16                                    /* query rows per prefill block (35 KB of shared at D 128) */
@@ -214,6 +214,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     const int stride = DEC_WARPS * rows;
     int p = p0 + warp * rows + rg, b = p / bs, off = p - b * bs;      /* one division per thread */
     const int step_b = stride / bs, step_off = stride - step_b * bs;
+    int cur_b = -1, cur_blk = 0;                                      /* the KV block of the last position loaded */
     /* U positions per trip: all their K and V loads are issued before the first is used (loads in flight) */
     for (int pw = p0 + warp * rows; pw < p1; pw += U * stride) {    /* uniform per warp */
         lm_kv8<T> k[U], v[U];
@@ -225,7 +226,8 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 lm_kv8_load(kv_new, d0, D, vec, k[u]);
                 lm_kv8_load(kv_new + SRT_CUDA_LM_MAX_HEAD_DIM, d0, D, vec, v[u]);
             } else if (valid[u] && d0 < D) {
-                const size_t row = ((size_t)blocks[b] * bs + off) * kv_dim;
+                if (b != cur_b) { cur_b = b; cur_blk = blocks[b]; }    /* the table entry read once per block */
+                const size_t row = ((size_t)cur_blk * bs + off) * kv_dim;
                 lm_kv8_load(kc + row, d0, D, vec, k[u]);              /* K and V requested together */
                 lm_kv8_load(vc + row, d0, D, vec, v[u]);
             } else {
@@ -237,25 +239,28 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
             off += step_off;
             if (off >= bs) { off -= bs; b++; }
         }
+        float dot[U][G];
         SRT_UNROLL
-        for (int u = 0; u < U; u++) {
-            float dot[G];
+        for (int g = 0; g < G; g++) {                                 /* each query read serves the U positions */
+            const float4 qa = lm_lds4(&q_sh4[g][d0 / 4]), qb = lm_lds4(&q_sh4[g][d0 / 4 + 1]);
+            const float qv[DEC_VEC] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
             SRT_UNROLL
-            for (int g = 0; g < G; g++) {
-                const float4 qa = lm_lds4(&q_sh4[g][d0 / 4]), qb = lm_lds4(&q_sh4[g][d0 / 4 + 1]);
-                const float qv[DEC_VEC] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
+            for (int u = 0; u < U; u++) {
                 float t = 0.0f;
                 SRT_UNROLL
                 for (int j = 0; j < DEC_VEC; j++) t += qv[j] * k[u].at(j);
-                dot[g] = t;
+                dot[u][g] = t;
             }
+        }
+        SRT_UNROLL
+        for (int u = 0; u < U; u++) {
             for (int o = sh.row_lanes / 2; o > 0; o >>= 1)
                 SRT_UNROLL
-                for (int g = 0; g < G; g++) dot[g] += __shfl_xor_sync(0xffffffffu, dot[g], o);
+                for (int g = 0; g < G; g++) dot[u][g] += __shfl_xor_sync(0xffffffffu, dot[u][g], o);
             if (valid[u]) {
                 SRT_UNROLL
                 for (int g = 0; g < G; g++) {
-                    const float new_mx = fmaxf(mx[g], dot[g]), corr = expf(mx[g] - new_mx), w = expf(dot[g] - new_mx);
+                    const float new_mx = fmaxf(mx[g], dot[u][g]), corr = expf(mx[g] - new_mx), w = expf(dot[u][g] - new_mx);
                     sum[g] = sum[g] * corr + w;
                     SRT_UNROLL
                     for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + w * v[u].at(j);

@@ -2,10 +2,13 @@
  * host/lm/lm_ops.h), the cache in f32 or bf16 (kv_dtype). Query head h reads kv head h / (n_heads / n_kv_heads)
  * (GQA); scale 1/sqrt(head_dim); softmax in f32 with a running max. Three kernels:
  *   decode   (sequences with n_q == 1) flash-decoding grouped by KV head: grid (split, kv head x head chunk, seq);
- *            a block serves all the query heads of a GQA group (up to G = 1, 2, 4 or 8 of them: one kernel per G,
- *            larger groups take several chunks), so each K and V row of its split is read once. A split covers
+ *            a block serves all the query heads of a GQA group (G = 1, 2, 3, 4 exactly, or up to 8 of them: one
+ *            kernel per G, larger groups take several chunks), so each K and V row of its split is read once. The
+ *            queries (scaled) sit in shared memory, read as float4s per position (not hoisted: registers hold only
+ *            the accumulators, capped by __launch_bounds__ so 5-6 blocks fit an SM at G <= 3); each lane issues the
+ *            K and V loads of 2 positions (bf16, kept packed until used) or of 1 (f32) before using any. A split covers
  *            split_len consecutive context positions (chosen on the host so the grid has >= DEC_TARGET_BLOCKS
- *            blocks: two per SM of an H100). Lanes: a row group of `row_lanes` lanes (a power of two >= head_dim / 8)
+ *            blocks: four per SM of an H100). Lanes: a row group of `row_lanes` lanes (a power of two >= head_dim / 8)
  *            holds one position, each lane 8 consecutive head_dim elements, loaded with one 16-byte load (bf16) or
  *            two (f32), K and V issued together; a warp holds 32 / row_lanes positions, the block DEC_WARPS warps'
  *            worth, walking the split by a fixed stride with the (block, offset) of its position carried along

@@ -29,10 +29,14 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # conv_igemm.cuh's kernels fetch the next reduction step (4 W + 4 X values per lane, igemm_fetch) into registers
 # before the current step's math (double-buffered shared tiles): 8.
 # gemm_split_bf16.cuh's vector paths: the sum loads 2 x 16 bytes of each half (4) before adding, the splits 2.
+# lm_paged_attention.cuh's decode kernels (per G): 4, see below.
 LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
-                                     "convt1d_igemm_bf16_kernel")}}
+                                     "convt1d_igemm_bf16_kernel")},
+                   # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
+                   # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
+                   **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 4               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)

@@ -273,7 +273,7 @@ def main():
             r = {x["batch"]: x for x in find(workload=wl, model=arch, settings=st)}
             if 1 not in r or 2 not in r:
                 continue
-            for B in ((1, 64) if wl == "codec_stream" else (1, 16, 64)):
+            for B in ((1, 64, 256) if wl == "codec_stream" else (1, 16, 64)):
                 run = r[B] if B in r else extrapolate(r[1], r[2], 1, 2, B)
                 if run is None:
                     continue

@@ -84,6 +84,25 @@ static uint64_t key_mix(uint64_t h, uint64_t v) {
 }
 static int records(snac_model *m) { return srt_op_codec_graph_run(&m->be, 0, NULL, NULL) == SRT_OK; }
 
+/* A device buffer of the call: with recording on, slot `slot` of the model's kept I/O buffers (grown on demand, never
+ * freed by put); else a fresh allocation. */
+static srt_status io_get(snac_model *m, int graph, int slot, size_t bytes, void **p) {
+    if (!graph) return m->be.ops->alloc(m->be.ctx, bytes, p);
+    if (m->io_bytes[slot] < bytes) {
+        if (m->io_buf[slot]) m->be.ops->free(m->be.ctx, m->io_buf[slot]);
+        m->io_buf[slot] = NULL;
+        m->io_bytes[slot] = 0;
+        SRT_TRY(m->be.ops->alloc(m->be.ctx, bytes, &m->io_buf[slot]));
+        m->io_bytes[slot] = bytes;
+    }
+    *p = m->io_buf[slot];
+    return SRT_OK;
+}
+static void io_put(snac_model *m, int graph, void *p) {
+    if (p && !graph) m->be.ops->free(m->be.ctx, p);
+}
+enum { IO_AUDIO = 0, IO_Z, IO_ZQ, IO_CODES };   /* slots; IO_CODES + level */
+
 typedef struct encode_pass {
     snac_model *m;
     int batch, len, T;
@@ -185,12 +204,14 @@ srt_status srt_codec_encode(srt_codec *codec, int batch, const float *const *aud
     host = srt_calloc((size_t)B * Lmax, sizeof(float), "padded audio");   /* (B, 1, Lmax) */
     if (!host) { st = SRT_ERR_NOMEM; goto done; }
     for (int b = 0; b < batch; b++) memcpy(host + (size_t)b * Lmax, audio[b], sizeof(float) * (size_t)n_samples[b]);
-    SRT_TRY_GOTO(srt_backend_alloc_upload(&m->be, host, sizeof(float) * (size_t)B * Lmax, (void **)&d_audio), done);
+    SRT_TRY_GOTO(io_get(m, graph, IO_AUDIO, sizeof(float) * (size_t)B * Lmax, (void **)&d_audio), done);
+    SRT_TRY_GOTO(ops->upload(ctx, d_audio, host, sizeof(float) * (size_t)B * Lmax), done);
     free(host); host = NULL;
-    SRT_TRY_GOTO(ops->alloc(ctx, lat * sizeof(float), (void **)&d_z), done);
-    SRT_TRY_GOTO(ops->alloc(ctx, lat * sizeof(float), (void **)&d_zq), done);
+    SRT_TRY_GOTO(io_get(m, graph, IO_Z, lat * sizeof(float), (void **)&d_z), done);
+    SRT_TRY_GOTO(io_get(m, graph, IO_ZQ, lat * sizeof(float), (void **)&d_zq), done);
     for (int l = 0; l < c->n_levels; l++)
-        SRT_TRY_GOTO(ops->alloc(ctx, sizeof(int32_t) * (size_t)B * (T / c->vq_strides[l]), (void **)&d_codes[l]), done);
+        SRT_TRY_GOTO(io_get(m, graph, IO_CODES + l, sizeof(int32_t) * (size_t)B * (T / c->vq_strides[l]),
+                            (void **)&d_codes[l]), done);
     encode_pass pass = {m, B, (int)Lmax, T, valid, tvalid, d_audio, d_z, d_zq, d_codes};
     if (graph) {   /* the key: shapes and the caller's buffers (valid lengths are refreshed per call) */
         uint64_t key = key_mix(key_mix(key_mix(0x656e636f6465ull, (uint64_t)B), (uint64_t)Lmax), (uint64_t)(uintptr_t)d_audio);
@@ -233,10 +254,10 @@ srt_status srt_codec_encode(srt_codec *codec, int batch, const float *const *aud
     }
 done:
     free(host); free(h_codes);
-    if (d_audio) ops->free(ctx, d_audio);
-    if (d_z) ops->free(ctx, d_z);
-    if (d_zq) ops->free(ctx, d_zq);
-    for (int l = 0; l < c->n_levels; l++) if (d_codes[l]) ops->free(ctx, d_codes[l]);
+    io_put(m, graph, d_audio);
+    io_put(m, graph, d_z);
+    io_put(m, graph, d_zq);
+    for (int l = 0; l < c->n_levels; l++) io_put(m, graph, d_codes[l]);
     if (st != SRT_OK)
         for (int b = 0; b < batch; b++) {
             srt_codes_free(&codes[b]);
@@ -287,10 +308,11 @@ srt_status srt_codec_decode(srt_codec *codec, int batch, const srt_codes *codes,
         memset(h_codes, 0, sizeof(int32_t) * (size_t)B * T);
         for (int b = 0; b < batch; b++)
             memcpy(h_codes + (size_t)b * n, codes[b].codes[l], sizeof(int32_t) * (size_t)codes[b].n_frames[l]);
-        SRT_TRY_GOTO(srt_backend_alloc_upload(&m->be, h_codes, sizeof(int32_t) * (size_t)B * n, (void **)&d_codes[l]), done);
+        SRT_TRY_GOTO(io_get(m, graph, IO_CODES + l, sizeof(int32_t) * (size_t)B * n, (void **)&d_codes[l]), done);
+        SRT_TRY_GOTO(ops->upload(ctx, d_codes[l], h_codes, sizeof(int32_t) * (size_t)B * n), done);
     }
-    SRT_TRY_GOTO(ops->alloc(ctx, lat * sizeof(float), (void **)&d_zq), done);
-    SRT_TRY_GOTO(ops->alloc(ctx, n_audio * sizeof(float), (void **)&d_audio), done);
+    SRT_TRY_GOTO(io_get(m, graph, IO_ZQ, lat * sizeof(float), (void **)&d_zq), done);
+    SRT_TRY_GOTO(io_get(m, graph, IO_AUDIO, n_audio * sizeof(float), (void **)&d_audio), done);
     decode_pass pass = {m, B, T, tvalid, d_codes, noise_seed, d_zq, d_audio};
     if (graph) {
         uint64_t key = key_mix(key_mix(key_mix(0x6465636f6465ull, (uint64_t)B), (uint64_t)T), (uint64_t)(uintptr_t)d_zq);
@@ -313,9 +335,9 @@ srt_status srt_codec_decode(srt_codec *codec, int batch, const srt_codes *codes,
     }
 done:
     free(h_codes); free(h_audio);
-    for (int l = 0; l < c->n_levels; l++) if (d_codes[l]) ops->free(ctx, d_codes[l]);
-    if (d_zq) ops->free(ctx, d_zq);
-    if (d_audio) ops->free(ctx, d_audio);
+    for (int l = 0; l < c->n_levels; l++) io_put(m, graph, d_codes[l]);
+    io_put(m, graph, d_zq);
+    io_put(m, graph, d_audio);
     if (st != SRT_OK)
         for (int b = 0; b < batch; b++) { free(audio[b]); audio[b] = NULL; n_out[b] = 0; }
     free(tvalid);

@@ -8,8 +8,10 @@
 # (shards, plan, done-log, index.json, index.items.jsonl, errors.jsonl) with the reference. At least one kill must
 # land mid-run (the killed run had committed a shard and not the last); kills during start-up are counted apart.
 # Also: no temp file is left behind. --threads 1: the tiny model gains nothing from more, and a loaded machine's
-# OpenMP barriers lose.
+# OpenMP barriers lose. SNACRT_DS_COMMIT_PAUSE_MS=20 widens each shard's crash windows so a shard takes at least
+# 40 ms on any machine: the kills land inside runs however fast the machine is.
 set -u
+export SNACRT_DS_COMMIT_PAUSE_MS=20
 . "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 cd "$T"
 mkdir -p c/a c/b wds

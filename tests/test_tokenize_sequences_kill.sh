@@ -6,8 +6,11 @@
 # tiny-orpheus), --shard-size 1. Seeded trials: each starts a run and kills it once a random number of shards is
 # committed plus a random part of a shard's time (so mid-shard: sequence files may be renamed and the shard not),
 # the odd trials kill the resumed run again; then it resumes to the end and compares the sha256 of every file.
-# At least one kill must land mid-run. Also: no temp file is left behind.
+# At least one kill must land mid-run: SNACRT_DS_COMMIT_PAUSE_MS widens each shard's two crash windows (sequence
+# files renamed, data file not; data file committed, done-log line not) to 60 ms, so a shard takes that long on any
+# machine and the kills land inside runs, most inside those windows. Also: no temp file is left behind.
 set -u
+export SNACRT_DS_COMMIT_PAUSE_MS=60
 . "${SNACRT_SRC:-$(pwd)}/tests/sh_prelude.sh"   # SRC BIN S M T pass fail check
 LM=$SRC/tests/data/llama/tiny-orpheus
 cd "$T"

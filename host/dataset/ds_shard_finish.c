@@ -1,11 +1,27 @@
 /* ds_shard_finish.c: the end of a shard, as every tokenize writer does it (audio pipeline, synthesized tasks):
  * the sequence files renamed into place first, then the shard's data file (the commit point), then the done-log
- * line naming its files, counts, items and errors, appended and fsynced. */
+ * line naming its files, counts, items and errors, appended and fsynced.
+ * SNACRT_DS_COMMIT_PAUSE_MS (fault injection for the kill -9 tests, 0..10000, default 0) sleeps that long inside
+ * each of the two crash windows (sequence files renamed, data file not; data file committed, done-log line not),
+ * so a test can kill a run inside them on a machine of any speed. */
 #include "dataset/ds_pipeline_internal.h"
 #include "dataset/ds_seq.h"
 #include "common.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Sleep SNACRT_DS_COMMIT_PAUSE_MS milliseconds, when set (invalid or out-of-range values are ignored). */
+static void commit_pause(void) {
+    const char *env = getenv("SNACRT_DS_COMMIT_PAUSE_MS");
+    if (!env || !*env) return;
+    char *end = NULL;
+    long ms = strtol(env, &end, 10);
+    if (*end || ms <= 0 || ms > 10000) return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
 
 /* The done-log line of a committed shard, with its trailing newline (NULL when out of memory). Takes items and
  * errors. */
@@ -45,6 +61,7 @@ srt_status ds_shard_finish(ds_done_log *log, srt_status st, srt_ds_shard_writer 
     int64_t written = 0, bytes = 0;
     if (st == SRT_OK && qw) { st = srt_ds_seq_commit(qw); qw = NULL; }
     if (qw) srt_ds_seq_abort(qw);
+    if (st == SRT_OK) commit_pause();
     if (st == SRT_OK) { st = srt_ds_shard_commit(sw, &written, &bytes); sw = NULL; }
     if (sw) srt_ds_shard_abort(sw);
     if (st != SRT_OK) {
@@ -52,6 +69,7 @@ srt_status ds_shard_finish(ds_done_log *log, srt_status st, srt_ds_shard_writer 
         cJSON_Delete(errors);
         return st;
     }
+    commit_pause();
     char *text = done_line(d, bytes, items, errors);
     st = text ? ds_done_log_append(log, text) : srt_error(SRT_ERR_NOMEM, "shard %s: out of memory", d->name);
     free(text);

@@ -381,8 +381,13 @@ def main():
 
 
 def precision_of(settings):
+    """The codec's conv precision of a run: fp32 (im2col + cuBLAS), fp32-igemm (SNACRT_CUDA_FP32_IGEMM=1: the FMA
+    implicit GEMM), tf32 or bf16 (tensor-core implicit GEMM)."""
     m = re.search(r"precision=(\S+)", settings or "")
-    return "fp32" if not m or m.group(1) == "default" else m.group(1)
+    p = "fp32" if not m or m.group(1) == "default" else m.group(1)
+    if p == "fp32" and re.search(r"SNACRT_CUDA_FP32_IGEMM=1\b", settings or ""):
+        p = "fp32-igemm"
+    return p
 
 
 def interp(points, x):
@@ -452,10 +457,11 @@ def summarize(out, dev):
     get = lambda **kw: next((w for w in W if all(w.get(k) == v for k, v in kw.items())), None)
     s = {}
     for wl in ("codec_encode", "codec_decode"):
-        for prec in ("fp32", "tf32", "bf16"):
+        for prec in ("fp32", "fp32-igemm", "tf32", "bf16"):
             w = get(workload=wl, model="snac_24khz", batch=64, precision=prec)
             if w:
-                s["%s_24khz_b64_x_real_time%s" % (wl, "" if prec == "fp32" else "_" + prec)] = w["x_real_time"]
+                s["%s_24khz_b64_x_real_time%s" % (wl, "" if prec == "fp32" else "_" + prec.replace("-", "_"))] = \
+                    w["x_real_time"]
     for B in (1, 8, 64, 256):
         d = get(workload="lm_decode", dims="3b", batch=B, settings=DEFAULT_SETTINGS)
         if d:
@@ -500,10 +506,12 @@ def figures_table(out, dev):
                                           samp(w)))
     for w in W:
         if w["workload"] in ("codec_encode", "codec_decode") and w["model"] == "snac_24khz" and w["batch"] == 64:
-            bound = w["batch"] * w["audio_s_per_item"] / max(w["flops"] / dev["tf32_flops"], 1e-12)
-            extra = "" if w["settings"] == DEFAULT_SETTINGS else ", " + w["settings"].replace("precision=default ", "")
-            L.append("| 24 kHz %s, batch 64, %s, %g s%s | %sx real time | %sx (TF32 peak) | %.3f | %s%s |" % (
+            unit = "bf16" if w["precision"] == "bf16" else "tf32"   # the peak of the mode's fastest unit
+            bound = w["batch"] * w["audio_s_per_item"] / max(w["flops"] / dev[unit + "_flops"], 1e-12)
+            extra = "".join(", " + f for f in w["settings"].split() if not f.startswith("precision="))
+            L.append("| 24 kHz %s, batch 64, %s, %g s%s | %sx real time | %sx (%s peak) | %.3f | %s%s |" % (
                 w["workload"][6:], w["precision"], w["audio_s_per_item"], extra, fmt(w["x_real_time"]), fmt(bound),
+                unit.upper(),
                 w["x_real_time"] / bound, w["scaled"], samp(w)))
     if "realtime_orpheus_streams" in S:
         L.append("| real-time Orpheus streams per GPU (default settings) | %d | - | - | %s |" % (
@@ -513,6 +521,12 @@ def figures_table(out, dev):
             L.append("| time to first audio, %s | %.0f ms | - | - | %s |" % (label, S[k] * 1e3,
                                                                           S["time_to_first_audio_note"]))
     return L
+
+
+def codec_label(w):
+    """A codec workload's model and, when not the default fp32 path, its conv precision."""
+    p = w.get("precision", "fp32")
+    return w["model"] if p == "fp32" else "%s (%s)" % (w["model"], p)
 
 
 def write_roofline(out, dev, path):
@@ -525,8 +539,8 @@ def write_roofline(out, dev, path):
          "| workload | model | batch | modeled | physical bound | fraction | launches | how scaled |",
          "|---|---|---|---|---|---|---|---|"]
     # codec rows: the model, the audio per item and any non-default settings (runs of several lengths / settings)
-    codec_model = lambda w: "%s, %g s%s" % (w["model"], w["audio_s_per_item"], "" if w["settings"] == DEFAULT_SETTINGS
-                                            else ", " + w["settings"].replace("precision=default ", ""))
+    codec_model = lambda w: "%s, %g s%s" % (codec_label(w), w["audio_s_per_item"], "".join(
+        ", " + f for f in w["settings"].split() if not f.startswith("precision=")))
     for w in out["workloads"]:
         if w["workload"] in ("codec_encode", "codec_decode"):
             bound_t = max(w["flops"] / dev["tf32_flops"], 1e-12)

@@ -52,7 +52,7 @@ struct Thread {
     int lane, warp;
     int state;           /* see scheduler.cpp */
     const char *wait_file; int wait_line;   /* call site of the barrier / collective it waits at */
-    uint64_t coll_value; /* value this lane contributed to a warp collective */
+    uint64_t coll_value; /* value this lane contributed to a warp collective (warp_op: its operand pointer) */
     int coll_param;      /* source lane / delta / lane mask */
     uint64_t coll_result;
     void *fiber;         /* fcontext */
@@ -62,10 +62,16 @@ extern thread_local Thread *t_current;
 extern thread_local uint3 t_block_idx;
 extern thread_local dim3 t_block_dim, t_grid_dim;
 
-enum CollKind { COLL_SHFL = 0, COLL_SHFL_XOR, COLL_SHFL_UP, COLL_SHFL_DOWN, COLL_BALLOT, COLL_ANY, COLL_ALL, COLL_SYNCWARP };
+enum CollKind { COLL_SHFL = 0, COLL_SHFL_XOR, COLL_SHFL_UP, COLL_SHFL_DOWN, COLL_BALLOT, COLL_ANY, COLL_ALL, COLL_SYNCWARP,
+                COLL_WARP_OP };
 
 void syncthreads(const char *file, int line);
 uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param, int width, const char *file, int line);
+/* A warp-wide operation (the tensor-core instructions of sim_mma.h): every lane of a full warp calls it with the
+ * same fn and a pointer to its own operands; the last lane to arrive calls fn once with the 32 lanes' pointers
+ * (index = lane), then all lanes go on. The same checks as a collective with mask 0xffffffff. */
+typedef void (*WarpOpFn)(void *const lane_args[32]);
+void warp_op(WarpOpFn fn, void *lane_arg, const char *what, const char *file, int line);
 void *dynamic_shared();
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

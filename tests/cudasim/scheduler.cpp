@@ -38,6 +38,8 @@ struct WarpSlot {
     unsigned arrived;    /* lanes that arrived */
     unsigned mask;       /* the mask they used */
     int kind, width;
+    WarpOpFn op;         /* COLL_WARP_OP: the operation */
+    const char *op_name;
     const char *file; int line;
 };
 
@@ -154,12 +156,16 @@ static uint64_t lane_result(const Scheduler *s, const WarpSlot &w, int warp, int
 
 static const char *coll_name(int kind) {
     static const char *names[] = {"__shfl_sync", "__shfl_xor_sync", "__shfl_up_sync", "__shfl_down_sync",
-                                  "__ballot_sync", "__any_sync", "__all_sync", "__syncwarp"};
+                                  "__ballot_sync", "__any_sync", "__all_sync", "__syncwarp", "warp operation"};
     return names[kind];
 }
 
-uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param, int width, const char *file, int line) {
+/* A collective (op null) or a warp-wide operation (kind COLL_WARP_OP, op its function, value the lane's operand
+ * pointer): the arrival checks, then the last lane computes every lane's result and wakes the others. */
+static uint64_t collective(CollKind kind, unsigned mask, uint64_t value, int param, int width, WarpOpFn op,
+                           const char *op_name, const char *file, int line) {
     Scheduler *s = t_sched;
+    const char *name = op ? op_name : coll_name(kind);
     Thread *t = t_current;
     int lane = t->lane;
     int n_threads = (int)s->threads.size();
@@ -167,23 +173,26 @@ uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param
     unsigned existing = 0;   /* lanes that exist in this (possibly partial) warp */
     for (int l = 0; l < 32 && warp_first + l < n_threads; l++) existing |= 1u << l;
     if (!(mask >> lane & 1u))
-        fail_in_fiber("%s at %s:%d: mask 0x%08x does not include the calling lane %d", coll_name(kind), file, line,
+        fail_in_fiber("%s at %s:%d: mask 0x%08x does not include the calling lane %d", name, file, line,
                       mask, lane);
     if (mask & ~existing)
         fail_in_fiber("%s at %s:%d: mask 0x%08x names lanes that do not exist in this warp (0x%08x)",
-                      coll_name(kind), file, line, mask, existing);
+                      name, file, line, mask, existing);
     if (width < 1 || width > 32 || (width & (width - 1)))
-        fail_in_fiber("%s at %s:%d: width %d is not a power of two in [1, 32]", coll_name(kind), file, line, width);
+        fail_in_fiber("%s at %s:%d: width %d is not a power of two in [1, 32]", name, file, line, width);
     WarpSlot &w = s->warps[t->warp];
     if (w.arrived && (w.mask & mask)) {
         if (w.mask != mask || w.kind != (int)kind)
             fail_in_fiber("%s at %s:%d with mask 0x%08x meets %s at %s:%d with mask 0x%08x in the same warp",
-                          coll_name(kind), file, line, mask, coll_name(w.kind), w.file, w.line, w.mask);
+                          name, file, line, mask, coll_name(w.kind), w.file, w.line, w.mask);
+        if (w.op != op)
+            fail_in_fiber("%s at %s:%d meets %s at %s:%d in the same warp", op_name, file, line, w.op_name, w.file,
+                          w.line);
     } else if (w.arrived) {
         fail_in_fiber("%s at %s:%d: two collectives with disjoint masks in flight in one warp (0x%08x and 0x%08x); "
-                      "not supported by the simulator", coll_name(kind), file, line, mask, w.mask);
+                      "not supported by the simulator", name, file, line, mask, w.mask);
     } else {
-        w.mask = mask; w.kind = kind; w.width = width; w.file = file; w.line = line;
+        w.mask = mask; w.kind = kind; w.width = width; w.op = op; w.op_name = op_name; w.file = file; w.line = line;
     }
     if (kind == COLL_SHFL || kind == COLL_SHFL_XOR) {
         /* the source lane must take part */
@@ -191,7 +200,7 @@ uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param
         int src = kind == COLL_SHFL ? seg + (param % width + width) % width : (lane ^ param);
         if (kind == COLL_SHFL_XOR && src >= seg + width) src = lane;
         if (!(mask >> src & 1u))
-            fail_in_fiber("%s at %s:%d: lane %d reads lane %d which is not in mask 0x%08x", coll_name(kind), file,
+            fail_in_fiber("%s at %s:%d: lane %d reads lane %d which is not in mask 0x%08x", name, file,
                           line, lane, src, mask);
     }
     w.arrived |= 1u << lane;
@@ -202,8 +211,14 @@ uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param
     if (w.arrived == w.mask) {
         /* last lane: compute every lane's result, wake the others */
         Thread *base = &s->threads[(size_t)warp_first];
-        for (int l = 0; l < 32; l++)
-            if (w.mask >> l & 1u) base[l].coll_result = lane_result(s, w, t->warp, l, base[l]);
+        if (op) {   /* mask is the full warp */
+            void *args[32];
+            for (int l = 0; l < 32; l++) args[l] = reinterpret_cast<void *>(base[l].coll_value);
+            op(args);
+        } else {
+            for (int l = 0; l < 32; l++)
+                if (w.mask >> l & 1u) base[l].coll_result = lane_result(s, w, t->warp, l, base[l]);
+        }
         for (int l = 0; l < 32; l++)
             if ((w.mask >> l & 1u) && l != lane) base[l].state = RUNNABLE;
         w.arrived = 0;
@@ -212,6 +227,14 @@ uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param
     t->state = AT_COLLECTIVE;
     yield_to_scheduler();
     return t->coll_result;
+}
+
+uint64_t warp_collective(CollKind kind, unsigned mask, uint64_t value, int param, int width, const char *file, int line) {
+    return collective(kind, mask, value, param, width, nullptr, nullptr, file, line);
+}
+
+void warp_op(WarpOpFn fn, void *lane_arg, const char *what, const char *file, int line) {
+    collective(COLL_WARP_OP, 0xffffffffu, reinterpret_cast<uintptr_t>(lane_arg), 0, 32, fn, what, file, line);
 }
 
 /* ---- stacks ---- */

@@ -96,6 +96,11 @@ srt_status srt_op_noise_add(const srt_backend *b, const srt_noise_add_args *a) {
     return b->ops->noise_add(b->ctx, a);
 }
 
+srt_status srt_op_codec_graph_run(const srt_backend *b, uint64_t key, srt_codec_graph_body body, void *arg) {
+    if (!b->ops->graph_run) return body ? body(arg) : SRT_ERR_UNSUPPORTED;   /* no recording: run it eagerly */
+    return b->ops->graph_run(b->ctx, key, body, arg);
+}
+
 /* ---- language-model ops (b->ops->lm) ---- */
 static const srt_lm_ops *lm_ops(const srt_backend *b) {
     static const srt_lm_ops none;

@@ -405,7 +405,7 @@ static void test_small(srt_backend *ref, srt_backend *dut, const small_case *c) 
         }
         case OP_EMB: {
             y = up(&ar, NULL, n_out);
-            srt_embed_args a = {p[0], p[1], p[2], p[3], w1, up(&ar, codes, (size_t)p[0] * p[2]), y};
+            srt_embed_args a = {p[0], p[1], p[2], p[3], w1, up(&ar, codes, (size_t)p[0] * p[2]), y, 0};
             st[i] = srt_op_embed(be, &a);
             break;
         }

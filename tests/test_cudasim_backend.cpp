@@ -559,11 +559,11 @@ static void vq_embed_cases() {
 
         g_case = "embed";
         std::vector<float> yref((size_t)B * dim * len);
-        srt_embed_args re = {B, dim, len, n_codes, cb.data(), codes_ref.data(), yref.data()};
+        srt_embed_args re = {B, dim, len, n_codes, cb.data(), codes_ref.data(), yref.data(), 0};
         srt_op_embed(&g_ref, &re);
         float *dy = dev_out(yref.size());
         int32_t *dc = (int32_t *)dev_of(codes_ref.data(), frames * sizeof(int32_t), 0);
-        srt_embed_args ce = {B, dim, len, n_codes, dev_in(cb), dc, dy};
+        srt_embed_args ce = {B, dim, len, n_codes, dev_in(cb), dc, dy, 0};
         check_status(srt_op_embed(&g_cu, &ce), "embed");
         check_out("y", dy, yref, 0, 0);   /* a gather: exact */
         std::vector<int32_t> bad = codes_ref;

@@ -44,6 +44,8 @@ int cudasim_nccl_waiting(struct ncclComm *comm);
  * calls) those launches replayed, so far. */
 uint64_t cudasim_graph_launch_count(void);
 uint64_t cudasim_graph_op_count(void);
+/* cudaMalloc calls that succeeded so far (a hot path that allocates nothing leaves it unchanged). */
+uint64_t cudasim_malloc_count(void);
 
 /* ---- Per-launch traffic counters (counters.cpp; off unless enabled: env CUDASIM_COUNTERS=1 or the call below).
  * Kernel sources (tests/cudasim/sim_*.cpp and the counter tests) are compiled with g++'s kernel-address

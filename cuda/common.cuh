@@ -70,6 +70,28 @@ __device__ __forceinline__ float srt_block_sum(float v, float *scratch) {
     return total;
 }
 
+/* One 16-byte load / store. Under the simulator through a 16-byte memcpy, which g++ keeps as one access (its
+ * counters then see what nvcc's ld/st.global.v4 does); a float4 / uint4 dereference is split by g++ into four 4-byte
+ * accesses. */
+template <typename V>
+__device__ __forceinline__ V srt_load16(const void *p) {
+#ifdef __CUDACC__
+    return *reinterpret_cast<const V *>(p);
+#else
+    V v;
+    __builtin_memcpy(&v, p, 16);
+    return v;
+#endif
+}
+template <typename V>
+__device__ __forceinline__ void srt_store16(void *p, V v) {
+#ifdef __CUDACC__
+    *reinterpret_cast<V *>(p) = v;
+#else
+    __builtin_memcpy(p, &v, 16);
+#endif
+}
+
 /* Check the launch just made (configuration errors appear at once; faults appear at the next sync). */
 static inline srt_status srt_cuda_launch_status(const char *kernel, const char *file, int line) {
     cudaError_t e = cudaGetLastError();

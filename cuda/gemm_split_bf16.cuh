@@ -17,27 +17,6 @@ static inline unsigned split_blocks(int64_t n) {
     return (unsigned)(b < 1 ? 1 : b > SPLIT_MAX_BLOCKS ? SPLIT_MAX_BLOCKS : b);
 }
 
-/* 16-byte global access the simulator counts as one (a float4 / uint4 dereference is four 4-byte accesses under
- * g++); nvcc emits ld/st.global.v4 */
-template <typename V>
-__device__ __forceinline__ V split_ld16(const void *p) {
-#ifdef __CUDACC__
-    return *reinterpret_cast<const V *>(p);
-#else
-    V v;
-    __builtin_memcpy(&v, p, 16);
-    return v;
-#endif
-}
-template <typename V>
-__device__ __forceinline__ void split_st16(void *p, V v) {
-#ifdef __CUDACC__
-    *reinterpret_cast<V *>(p) = v;
-#else
-    __builtin_memcpy(p, &v, 16);
-#endif
-}
-
 static inline int split_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 /* f32 bits -> bf16 bits, round to nearest even, NaN kept quiet (as f32_to_bf16_rows_kernel, half_to_f32.cuh) */
@@ -69,12 +48,12 @@ __device__ __forceinline__ void srt_split_store8(const float v[8], uint16_t *hi,
     hv.z = h[4] | (unsigned)h[5] << 16; hv.w = h[6] | (unsigned)h[7] << 16;
     lv.x = l[0] | (unsigned)l[1] << 16; lv.y = l[2] | (unsigned)l[3] << 16;
     lv.z = l[4] | (unsigned)l[5] << 16; lv.w = l[6] | (unsigned)l[7] << 16;
-    split_st16(hi, hv);
-    split_st16(lo, lv);
+    srt_store16(hi, hv);
+    srt_store16(lo, lv);
 }
 
 __device__ __forceinline__ void split_ld8(const float *p, float v[8]) {
-    const float4 a = split_ld16<float4>(p), b = split_ld16<float4>(p + 4);
+    const float4 a = srt_load16<float4>(p), b = srt_load16<float4>(p + 4);
     v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
 }
 
@@ -172,7 +151,7 @@ __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
                 float4 o;
                 o.x = sum_silu_mul(v[0], v[1]); o.y = sum_silu_mul(v[2], v[3]);
                 o.z = sum_silu_mul(v[4], v[5]); o.w = sum_silu_mul(v[6], v[7]);
-                split_st16(y, o);
+                srt_store16(y, o);
                 continue;
             }
             float *y = sum_dst(a, r, c);
@@ -185,8 +164,8 @@ __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
             float4 o0, o1;
             o0.x = v[0]; o0.y = v[1]; o0.z = v[2]; o0.w = v[3];
             o1.x = v[4]; o1.y = v[5]; o1.z = v[6]; o1.w = v[7];
-            split_st16(y, o0);
-            split_st16(y + 4, o1);
+            srt_store16(y, o0);
+            srt_store16(y + 4, o1);
         }
         return;
     }

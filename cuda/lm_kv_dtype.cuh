@@ -22,19 +22,6 @@ __device__ __forceinline__ float srt_kv_round(const uint16_t *, float x) { retur
 __device__ __forceinline__ float srt_kv_get(const float *cache, size_t i) { return cache[i]; }
 __device__ __forceinline__ float srt_kv_get(const uint16_t *cache, size_t i) { return srt_kv_bf16_to_f32(cache[i]); }
 
-/* One 16-byte load. Under the simulator through a 16-byte memcpy, which g++ keeps as one access (its counters then
- * see what nvcc's ld.global.v4 does); a uint4 dereference is split by g++ into four 4-byte loads. */
-template <typename V>
-__device__ __forceinline__ V srt_load16(const void *p) {
-#ifdef __CUDACC__
-    return *reinterpret_cast<const V *>(p);
-#else
-    V v;
-    __builtin_memcpy(&v, p, 16);
-    return v;
-#endif
-}
-
 /* out[j] = row[d0 + j] for j < 8 (0 past D). */
 __device__ __forceinline__ void srt_kv_load8(const float *row, int d0, int D, int vec, float out[8]) {
     if (vec) {

@@ -33,6 +33,7 @@
 #include "cpu/cpu_gemm_kernels.h"
 #include "cpu/cpu_ops.h"
 #include "snacrt.h"
+#include "gemm_run.h"
 #include "testutil.h"
 #include "weights/weights.h"
 
@@ -65,24 +66,6 @@ static void check_setting(void) {
 }
 
 /* ---- 2. the gemm ---- */
-static srt_status run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, size_t b_bytes, float *C_host,
-                           size_t c_floats) {
-    void *A = NULL, *B = NULL, *C = NULL;
-    srt_status st = srt_backend_alloc_upload(be, g.A, a_floats * 4, &A);
-    if (st == SRT_OK) st = srt_backend_alloc_upload(be, g.B, b_bytes, &B);
-    if (st == SRT_OK) st = srt_backend_alloc_upload(be, C_host, c_floats * 4, &C);
-    if (st == SRT_OK) {
-        g.A = A; g.B = B; g.C = C;
-        st = srt_op_gemm(be, &g);
-        if (st == SRT_OK) st = be->ops->sync(be->ctx);
-        if (st == SRT_OK) st = be->ops->download(be->ctx, C_host, C, c_floats * 4);
-    }
-    if (A) be->ops->free(be->ctx, A);
-    if (B) be->ops->free(be->ctx, B);
-    if (C) be->ops->free(be->ctx, C);
-    return st;
-}
-
 /* be[0] cpu-ref, be[1] cpu exact, be[2] cpu bf16. Returns the largest error of bf16 against ref as a fraction of
  * its bound. */
 static double gemm_case(srt_backend be[3], int dp_kernel, int M, int N, int K, float alpha, float beta, int pad,
@@ -104,7 +87,7 @@ static double gemm_case(srt_backend be[3], int dp_kernel, int M, int N, int K, f
     for (int r = 0; r < 3; r++) {
         memcpy(out[r], C0, nc * 4);
         srt_gemm_args g = {M, N, K, 0, 1, alpha, beta, A, lda, Bh, ldb, SRT_BF16, NULL, ldc};
-        srt_status st = run_gemm(&be[r], g, na, nb * 2, out[r], nc);
+        srt_status st = test_run_gemm(&be[r], g, na, nb * 2, out[r], nc);
         TEST_CHECK(st == SRT_OK, "%s: backend %d: %s", what, r, srt_last_error());
     }
     double worst = 0;
@@ -181,10 +164,10 @@ static void check_gemm(void) {
         test_fill_uniform(A, (size_t)M * K, 31, -1, 1);
         for (size_t i = 0; i < (size_t)N * K; i++) B[i] = srt_f32_to_bf16(((int)(i % 61) - 30) / 30.0f / 32.0f);
         srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, SRT_BF16, NULL, N};
-        srt_status st = run_gemm(&be[2], g, (size_t)M * K, 2 * (size_t)N * K, C, (size_t)M * N);
+        srt_status st = test_run_gemm(&be[2], g, (size_t)M * K, 2 * (size_t)N * K, C, (size_t)M * N);
         g.M = 1;
         g.A = A + R * K;
-        if (st == SRT_OK) st = run_gemm(&be[2], g, K, 2 * (size_t)N * K, C1, N);
+        if (st == SRT_OK) st = test_run_gemm(&be[2], g, K, 2 * (size_t)N * K, C1, N);
         TEST_CHECK(st == SRT_OK && !memcmp(C1, C + R * N, sizeof(float) * N),
                    "avx512bf16: row %d of M %d differs from the row alone (status %d)", R, M, (int)st);
         free(A); free(B); free(C); free(C1);

@@ -123,6 +123,8 @@ template <class F> static void compare(const char *what, F body) {
 }
 
 int main(void) {
+    /* 8-row decode GEMMs take gemm_small_m only with the small-M limit raised (default 4: above it, split bf16) */
+    setenv("SNACRT_CUDA_SMALL_M_ROWS", "16", 1);
     cudasim_counters_enable(1);
     TEST_CHECK(srt_backend_create("cuda", 0, &g_cu) == SRT_OK, "cuda backend: %s", srt_last_error());
 

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "cpu/cpu_gemm_kernels.h"
 #include "weights/weights.h"
+#include "gemm_run.h"
 #include "testutil.h"
 
 #define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
@@ -29,25 +30,6 @@ static int g_bf16_act = 0;   /* the case runs with bf16 activations: ATOL_BF16_A
 static const int g_ms[] = {1, 7, 16, 32, 33};
 static const int g_dims[] = {1, 7, 33, 1025};
 static const int g_ks[] = {1, 7, 33, 47, 1025};   /* 47 = 32 + 8 + 7: every loop of the M = 1 row kernel */
-
-/* Run gemm on backend be with host inputs (B as raw bytes), C in/out (M * ldc floats). */
-static srt_status run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, size_t b_bytes, float *C_host,
-                           size_t c_floats) {
-    void *A = NULL, *B = NULL, *C = NULL;
-    srt_status st = srt_backend_alloc_upload(be, g.A, a_floats * 4, &A);
-    if (st == SRT_OK) st = srt_backend_alloc_upload(be, g.B, b_bytes, &B);
-    if (st == SRT_OK) st = srt_backend_alloc_upload(be, C_host, c_floats * 4, &C);
-    if (st == SRT_OK) {
-        g.A = A; g.B = B; g.C = C;
-        st = srt_op_gemm(be, &g);
-        if (st == SRT_OK) st = be->ops->sync(be->ctx);
-        if (st == SRT_OK) st = be->ops->download(be->ctx, C_host, C, c_floats * 4);
-    }
-    if (A) be->ops->free(be->ctx, A);
-    if (B) be->ops->free(be->ctx, B);
-    if (C) be->ops->free(be->ctx, C);
-    return st;
-}
 
 /* One case: cpu against cpu-ref; returns the max abs error of the M x N block. */
 static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, int M, int N, int K, int ta,
@@ -68,7 +50,7 @@ static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, in
         memcpy(out[r], C0, nc * 4);
         srt_gemm_args g = {M, N, K, ta, 1, alpha, beta, A, lda, dt == SRT_F32 ? (void *)Bf : (void *)Bh, ldb, dt,
                            NULL, ldc};
-        st[r] = run_gemm(r ? cpu : ref, g, na, nb * srt_dtype_size(dt), out[r], nc);
+        st[r] = test_run_gemm(r ? cpu : ref, g, na, nb * srt_dtype_size(dt), out[r], nc);
     }
     char what[160];
     snprintf(what, sizeof what, "%s gemm M%d N%d K%d ta%d %s alpha %g beta %g lda %d ldb %d ldc %d", isa, M, N, K,

@@ -1,11 +1,12 @@
 /* bench_gemm.c: the cpu backend's gemm at decode shapes (C (M,N) = A (M,K) @ B^T, B a bf16 (N,K) Linear weight
  * with Llama-3.2-1B dims), comparing the direct small-M kernel with panel-convert + sgemm at each M, to place the
  * crossover (SRT_CPU_GEMM_DIRECT_MAX_M). Reports GB/s of weight bytes read and GFLOP/s. Prints one JSON object.
- * Each M runs with every instruction set of the kernels this CPU has (isa: avx512bf16 -- bf16 B, M >= 2, in the
- * SNACRT_CPU_DPBF16 form, hilo when unset --, avx2,
+ * Each M runs with every instruction set of the kernels this CPU has (isa: avx512bf16 -- bf16 B, M >= 2, A rounded
+ * to bf16 (the cpu backend's default precision) or with --form hilo A as bf16 hi + lo pairs --, avx2,
  * scalar with --scalar) side by side; cpu_ms is the process CPU time of the best rep (with --threads 1 a load-proof
  * measure on a shared machine, where wall time is not).
- *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] [--threads 0 (all cores)] [--scalar 0] */
+ *   bench_gemm [--ms 1,2,4,8,16,32,64] [--dtype bf16|f16|f32] [--reps 5] [--threads 0 (all cores)] [--scalar 0]
+ *              [--form bf16|hilo] */
 #include "backend.h"
 #include "cpu/cpu_gemm_kernels.h"
 #include "weights/weights.h"
@@ -28,20 +29,21 @@ static double cpu_s(void) {
 
 int main(int argc, char **argv) {
     const char *ms_arg = "1,2,4,8,12,16,24,32,64", *dtype_arg = "bf16";
-    int reps = 5, threads = 0, scalar = 0;
+    int reps = 5, threads = 0, scalar = 0, hilo = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--ms")) ms_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--dtype")) dtype_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--scalar")) scalar = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--form")) hilo = !strcmp(argv[i + 1], "hilo");
         else { fprintf(stderr, "bench_gemm: unknown option %s\n", argv[i]); return 2; }
     }
     srt_dtype dt = !strcmp(dtype_arg, "f32") ? SRT_F32 : !strcmp(dtype_arg, "f16") ? SRT_F16 : SRT_BF16;
     size_t esize = srt_dtype_size(dt);
     /* (N, K) of the 1B model's projections: q/o, k/v, gate/up, down */
-    /* the AVX-512 rows: SNACRT_CPU_DPBF16=hilo|bf16 (off or unset: hilo) */
-    int dp_mode = srt_cpu_gemm_dpbf16() == SRT_CPU_DPBF16_OFF ? SRT_CPU_DPBF16_HILO : srt_cpu_gemm_dpbf16();
+    /* the AVX-512 rows: --form bf16 (default) or hilo */
+    int dp_mode = hilo ? SRT_CPU_DPBF16_HILO : SRT_CPU_DPBF16_BF16ACT;
     static const int shapes[][2] = {{2048, 2048}, {512, 2048}, {8192, 2048}, {2048, 8192}};
     const int n_shapes = 4, max_m = 64;
     srt_backend be;

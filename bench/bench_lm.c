@@ -7,7 +7,7 @@
  *            [--threads 0 (all cores)]
  * decode_cpu_s_per_step is the process CPU time of a decode step (with --threads 1 the load-proof measure on a
  * shared machine: decode_cpu_tok_s = batch / that). The cpu kernels' instruction set: SNACRT_CPU_MAX_ISA
- * (avx512bf16, avx2, scalar) and SNACRT_CPU_DPBF16=off|hilo|bf16 (host/cpu/cpu_gemm_kernels.h).
+ * (avx512bf16, avx2, scalar) and SNACRT_CPU_LM_PRECISION=exact|bf16 (bf16 by default: host/cpu/cpu_ops.h).
  * Decode steps are timed after two untimed ones (a CUDA device records its decode graph there) and leave the
  * logits on the device, as srt_lm_generate does with the backend's sample op. Without a GPU, --device cuda
  * prints {"device": ..., "error": "no CUDA device ..."} and exits 1.
@@ -141,9 +141,12 @@ int main(int argc, char **argv) {
     srt_lm_info info;
     srt_lm_get_info(lm, &info);
     double weight_bytes = 2.0 * (double)info.n_params;   /* bf16 */
-    printf("{\"model\":\"%s\",\"device\":\"%s\",\"threads\":%d,\"n_params\":%lld,\"layers\":%d,\"hidden\":%d,"
-           "\"load_s\":%.3f,\"%s\":%.2f,\"triad_gb_per_s\":%.2f,\"prompt_len\":%d,\"decode_steps\":%d,\"runs\":[",
-           model_dir, device, omp_get_max_threads(), (long long)info.n_params, info.n_layers, info.hidden_size,
+    const char *cpu_prec = getenv("SNACRT_CPU_LM_PRECISION");   /* the cpu backend refused anything else at load */
+    printf("{\"model\":\"%s\",\"device\":\"%s\",\"cpu_lm_precision\":\"%s\",\"threads\":%d,\"n_params\":%lld,"
+           "\"layers\":%d,\"hidden\":%d,\"load_s\":%.3f,\"%s\":%.2f,\"triad_gb_per_s\":%.2f,\"prompt_len\":%d,"
+           "\"decode_steps\":%d,\"runs\":[",
+           model_dir, device, cpu_prec && *cpu_prec ? cpu_prec : "bf16", omp_get_max_threads(),
+           (long long)info.n_params, info.n_layers, info.hidden_size,
            load_s, is_cuda ? "hbm_peak_gb_per_s" : "read_gb_per_s", bandwidth, triad, prompt_len, decode_steps);
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)prompt_len);
     for (int i = 0; i < prompt_len; i++) prompt[i] = (int32_t)((i * 7919 + 13) % info.vocab_size);

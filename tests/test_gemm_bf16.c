@@ -5,7 +5,7 @@
  * C starts NaN when beta = 0 (must not leak) and C's padding columns must come back bit-identical.
  * The matrix runs once per kernel, forced through srt_cpu_gemm_kernels_set_max_isa: AVX-512 BF16 (bf16 B, M >= 2;
  * A as hi + lo bf16 pairs: the f32 tolerance below; and with A rounded to bf16: ATOL_BF16_ACT), AVX2/F16C, scalar.
- * The crossover is 32 (64 for AVX-512 BF16 with bf16 activations), so M 33 takes panel + sgemm except there.
+ * The crossover is 32 (none for AVX-512 BF16 with bf16 activations), so M 33 takes panel + sgemm except there.
  *
  * Tolerance |got - ref| <= atol + rtol |ref|, atol = 1e-5 * max(1, sqrt(K / 128)), rtol = 1e-4: the reference
  * accumulates in double, the cpu backend in f32 in another order; both convert bf16/f16 to f32 exactly, so only
@@ -93,6 +93,8 @@ static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, in
 }
 
 int main(void) {
+    /* f32 tolerances: the exact path unless a case forces a vdpbf16ps form (the bf16 default: test_cpu_lm_bf16.c) */
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
     srt_backend ref, cpu;
     if (srt_backend_create("cpu-ref", 1, &ref) != SRT_OK || srt_backend_create("cpu", 0, &cpu) != SRT_OK) {
         fprintf(stderr, "backend: %s\n", srt_last_error());

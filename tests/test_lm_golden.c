@@ -220,6 +220,8 @@ static void run_model(const char *name, const char *backend) {
 }
 
 int main(void) {
+    /* the cpu backend's exact path: these tolerances are f32's (the bf16 default: test_cpu_lm_bf16.c) */
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
     TEST_FOR_EACH_BACKEND(be, "cpu-ref,cpu") {
         run_model("tiny-qwen2", be);
         run_model("tiny-orpheus", be);

@@ -85,6 +85,8 @@ static void test_bad_tp(void) {
 }
 
 int main(void) {
+    /* the cpu backend's exact path: the golden tolerances are f32's (the bf16 default: test_cpu_lm_bf16.c) */
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
     test_comm_cpu();
     const char *backends[] = {"cpu-ref", "cpu"};
     const int orpheus_tps[] = {1, 2}, qwen_tps[] = {1, 2, 4};

@@ -754,6 +754,9 @@ static void test_unmasked(void) {
 }
 
 int main(void) {
+    /* the cpu backend's exact path: cuda (f32-accurate split-bf16 GEMMs) and cpu must sample the same tokens (the bf16
+     * default: test_cpu_lm_bf16.c) */
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
     test_src_path("tests/data/llama/tiny-orpheus", lm_dir, sizeof lm_dir);
     test_src_path("tests/data/snac/tiny24", codec_dir, sizeof codec_dir);
     srt_codec *codec = NULL;

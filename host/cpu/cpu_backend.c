@@ -1,10 +1,12 @@
 /* cpu_backend.c: the fast "cpu" backend table (threads + SIMD + BLAS; codec ops in cpu_*.c, LM ops in cpu_lm.c),
- * written out in full. Memory is host memory from a caching pool (cpu_alloc.c); the transfers are the
- * srt_shared_host_* entries it shares with cpu-ref on purpose (shared_ops.h). */
+ * written out in full, and its creation (threads; SNACRT_CPU_LM_PRECISION, see cpu_ops.h). Memory is host memory
+ * from a caching pool (cpu_alloc.c); the transfers are the srt_shared_host_* entries it shares with cpu-ref on
+ * purpose (shared_ops.h). */
 #include "cpu/cpu_ops.h"
 #include "cpu/shared_ops.h"
 #include "lm/lm_ops.h"
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -68,9 +70,19 @@ static const srt_backend_ops srt_cpu_ops = {
 };
 
 
+srt_status srt_cpu_lm_precision_parse(const char *what, const char *name, int *precision) {
+    if (!strcmp(name, "exact")) *precision = SRT_CPU_LM_EXACT;
+    else if (!strcmp(name, "bf16")) *precision = SRT_CPU_LM_BF16;
+    else return srt_error(SRT_ERR_INVALID_ARG, "%s=%s: expected exact or bf16", what, name);
+    return SRT_OK;
+}
+
 srt_status srt_cpu_backend_create(int n_threads, srt_backend *out) {
     memset(out, 0, sizeof *out);
     if (n_threads < 0) return srt_error(SRT_ERR_INVALID_ARG, "cpu backend: n_threads %d < 0", n_threads);
+    int precision = SRT_CPU_LM_BF16;
+    const char *prec = getenv("SNACRT_CPU_LM_PRECISION");
+    if (prec && *prec) SRT_TRY(srt_cpu_lm_precision_parse("SNACRT_CPU_LM_PRECISION", prec, &precision));
     srt_cpu_ctx *ctx = srt_calloc(1, sizeof *ctx, "the cpu backend context");
     if (!ctx) return SRT_ERR_NOMEM;
     ctx->pool = srt_cpu_pool_create();
@@ -92,6 +104,7 @@ srt_status srt_cpu_backend_create(int n_threads, srt_backend *out) {
     }
     ctx->n_threads = n_threads > 0 ? n_threads : 1;
     ctx->has_avx2 = srt_cpu_has_avx2();
+    ctx->lm_precision = precision;
     /* OpenMP owns the cores; BLAS calls run inside per-thread tiles */
     openblas_set_num_threads(1);
 

@@ -3,8 +3,9 @@
  *    FMA chain over k, then alpha * dot (+ beta * C), so a row's result never depends on M (the batch), N, the
  *    blocking or the threads (the codec's attention projections).
  *  - bf16/f16 B with small M and B stored (N,K) (decode: the LM's Linear weights): the direct kernel of
- *    cpu_gemm_avx512.c (bf16 B, M >= 2, AVX-512 BF16 CPUs, opt-in: SNACRT_CPU_DPBF16) or
- *    cpu_gemm_kernels.c streams B once, converting in registers; threads split N.
+ *    cpu_gemm_avx512.c (bf16 B, AVX-512 BF16 CPUs, the backend's precision "bf16", the default: A
+ *    rounded to bf16, vdpbf16ps; every M, in blocks of 64 rows) or cpu_gemm_kernels.c (f32 A, exact) streams B once, converting in
+ *    registers; threads split N.
  *  - bf16/f16 B otherwise: each thread converts panels of GEMM_PANEL columns of op(B) to f32 (exact, vectorized)
  *    and runs sgemm on them with all M rows, so each weight is converted once per call and the f32 copy of B never
  *    exists whole. */
@@ -13,11 +14,13 @@
 #include "cpu/cpu_ops.h"
 #include "weights/weights.h"
 #include <cblas.h>
+#include <limits.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #define GEMM_PANEL 64
+#define DP_BLOCK_M 64       /* rows of A per pass of the vdpbf16ps kernel over a chunk of B */
 #define FIXED_BLOCK_M 192   /* f32 path: C blocks handed to threads (multiples of the fixed kernel's tiles) */
 #define FIXED_BLOCK_N 256
 
@@ -53,9 +56,18 @@ static int g_direct_max_m = SRT_CPU_GEMM_DIRECT_MAX_M;
 
 void srt_cpu_gemm_set_direct_max_m(int max_m) { g_direct_max_m = max_m < 0 ? SRT_CPU_GEMM_DIRECT_MAX_M : max_m; }
 
+/* The vdpbf16ps form this call takes (SRT_CPU_DPBF16_OFF: the f32 kernels) for bf16 B on AVX-512 BF16: the test /
+ * bench override when set (M >= 2), else bf16 activations for every M when the backend's precision is bf16. */
+static int dp_form(const srt_cpu_ctx *ctx, const srt_gemm_args *a) {
+    if (a->b_dtype != SRT_BF16 || !srt_cpu_gemm_has_avx512bf16()) return SRT_CPU_DPBF16_OFF;
+    int forced = srt_cpu_gemm_dpbf16();
+    if (forced != SRT_CPU_DPBF16_AUTO) return a->M >= 2 ? forced : SRT_CPU_DPBF16_OFF;
+    return ctx->lm_precision == SRT_CPU_LM_BF16 ? SRT_CPU_DPBF16_BF16ACT : SRT_CPU_DPBF16_OFF;
+}
+
 /* Small M, B stored (N,K): threads share N in chunks of rows. With trans_a, A (K,M) is
- * first packed to (M,K) (small: M is small). */
-static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
+ * first packed to (M,K) (small: M is small). dp: dp_form's answer. */
+static srt_status gemm_direct(const srt_gemm_args *a, int nt, int dp) {
     const float *A = a->A;
     int lda = a->lda;
     float *packed = NULL;   /* (M, K) */
@@ -67,12 +79,11 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
         A = packed;
         lda = a->K;
     }
-    /* bf16 weights, M >= 2, AVX-512 BF16 when asked for (srt_cpu_gemm_set_dpbf16): A packed once as bf16 hi/lo pairs, shared by the threads */
+    /* vdpbf16ps (dp_form): A packed once as bf16 (hi, or hi/lo pairs), shared by the threads */
     uint16_t *hi = NULL, *lo = NULL;   /* (M, KP(K)) each */
-    const int dp = srt_cpu_gemm_dpbf16();
-    if (a->b_dtype == SRT_BF16 && a->M >= 2 && dp != SRT_CPU_DPBF16_OFF && srt_cpu_gemm_has_avx512bf16()) {
+    if (dp != SRT_CPU_DPBF16_OFF) {
         size_t n = (size_t)a->M * SRT_CPU_GEMM_BF16X2_KP(a->K);
-        hi = malloc(sizeof(uint16_t) * 2 * (n ? n : 1));
+        hi = malloc(sizeof(uint16_t) * (dp == SRT_CPU_DPBF16_HILO ? 2 : 1) * (n ? n : 1));   /* hi (+ lo) */
         if (!hi) {
             free(packed);
             return srt_error(SRT_ERR_NOMEM, "gemm: no memory to pack A as bf16 (M %d K %d)", a->M, a->K);
@@ -90,8 +101,13 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt) {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int c = 0; c < n_chunks; c++) {
         int n0 = c * chunk, n1 = n0 + chunk < a->N ? n0 + chunk : a->N;
-        if (hi)
-            srt_cpu_gemm_rows_bf16x2(a->M, a->K, a->alpha, a->beta, hi, lo, a->B, a->ldb, a->C, a->ldc, n0, n1);
+        if (hi)   /* blocks of DP_BLOCK_M rows, so the chunk of B (L2) and a block of A stay in cache at any M */
+            for (int m0 = 0; m0 < a->M; m0 += DP_BLOCK_M) {
+                const size_t kp = SRT_CPU_GEMM_BF16X2_KP(a->K);
+                int bm = a->M - m0 < DP_BLOCK_M ? a->M - m0 : DP_BLOCK_M;
+                srt_cpu_gemm_rows_bf16x2(bm, a->K, a->alpha, a->beta, hi + m0 * kp, lo ? lo + m0 * kp : NULL, a->B,
+                                         a->ldb, a->C + (size_t)m0 * a->ldc, a->ldc, n0, n1);
+            }
         else
             srt_cpu_gemm_rows(a->M, a->K, a->alpha, a->beta, A, lda, a->B, a->ldb, a->b_dtype, a->C, a->ldc, n0, n1);
     }
@@ -156,12 +172,12 @@ srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     /* small problems: one thread */
     if ((double)a->M * a->N * a->K < 2e5) nt = 1;
     if (a->b_dtype == SRT_F32) return gemm_f32_fixed(ctx, a, nt);
-    /* the AVX-512 BF16 kernel with bf16 activations beats panel + sgemm to M 64 (bench_gemm); hi/lo and AVX2 to 32 */
+    /* the AVX-512 BF16 kernel with bf16 activations beats panel + sgemm at M 64 (bench_gemm: 1.8x) and takes every
+     * M (in 64-row blocks), so a row's result never depends on the batch; hi/lo and AVX2 go to 32 */
+    const int dp = dp_form(ctx, a);
     int direct_max = g_direct_max_m;
-    if (g_direct_max_m == SRT_CPU_GEMM_DIRECT_MAX_M && a->b_dtype == SRT_BF16 && srt_cpu_gemm_has_avx512bf16() &&
-        srt_cpu_gemm_dpbf16() == SRT_CPU_DPBF16_BF16ACT)
-        direct_max = SRT_CPU_GEMM_DIRECT_MAX_M_AVX512;
-    if (a->trans_b && a->M <= direct_max) return gemm_direct(a, nt);
+    if (g_direct_max_m == SRT_CPU_GEMM_DIRECT_MAX_M && dp == SRT_CPU_DPBF16_BF16ACT) direct_max = INT_MAX;
+    if (a->trans_b && a->M <= direct_max) return gemm_direct(a, nt, dp);
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {

@@ -1,11 +1,12 @@
 /* cpu_gemm_avx512.c: the AVX-512 BF16 form of the direct small-M gemm kernel (cpu_gemm.c's decode path for bf16
- * weights, M >= 2): vdpbf16ps (_mm512_dpbf16_ps) multiplies bf16 pairs of A and B and adds them to f32 lanes, 32
+ * weights): vdpbf16ps (_mm512_dpbf16_ps) multiplies bf16 pairs of A and B and adds them to f32 lanes, 32
  * multiply-adds per instruction on the weights as stored (no conversion).
  * Accuracy: A (f32 activations) is split once per call into two bf16 terms, hi = bf16(a) and lo = bf16(a - hi), so
  * a = hi + lo to ~2^-17 relative; every bf16 x bf16 product is exact in f32 and accumulates in f32, so the result
  * differs from the f32 AVX2 kernel only by f32 rounding of the sums (the same tolerance as AVX2, test_gemm_bf16.c).
- * Opt-in (SNACRT_CPU_DPBF16=hilo|bf16, srt_cpu_gemm_set_dpbf16). With bf16 (BF16ACT) lo is dropped: A is rounded to bf16
- * (relative error <= 2^-9 per element, as a bf16 PyTorch model computes) for half the instructions.
+ * Forms: with BF16ACT (the cpu backend's default precision "bf16", SNACRT_CPU_LM_PRECISION, every M) lo is
+ * dropped: A is rounded to bf16 (relative error <= 2^-8 per element, as a bf16 PyTorch model computes) for half the
+ * instructions. HILO is reachable only through the test / bench knob srt_cpu_gemm_set_dpbf16.
  * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. K tails by masked loads of B (A is
  * packed with zero padding to a multiple of 32).
  * Compiled with function-level target attributes (no -march needed); callers check srt_cpu_gemm_has_avx512bf16(). */
@@ -21,17 +22,10 @@
 #define DP_NR 4   /* rows of B per tile */
 
 static int g_max_isa = -1;    /* -1: not read yet from SNACRT_CPU_MAX_ISA */
-static int g_dpbf16 = -1;   /* -1: not read yet from SNACRT_CPU_DPBF16 */
+static int g_dpbf16 = SRT_CPU_DPBF16_AUTO;   /* test / bench override of the backend's precision */
 
-void srt_cpu_gemm_set_dpbf16(int mode) { g_dpbf16 = mode; }
-int srt_cpu_gemm_dpbf16(void) {
-    if (g_dpbf16 < 0) {
-        const char *v = getenv("SNACRT_CPU_DPBF16");
-        g_dpbf16 = v && !strcmp(v, "hilo") ? SRT_CPU_DPBF16_HILO
-                 : v && !strcmp(v, "bf16") ? SRT_CPU_DPBF16_BF16ACT : SRT_CPU_DPBF16_OFF;
-    }
-    return g_dpbf16;
-}
+void srt_cpu_gemm_set_dpbf16(int mode) { g_dpbf16 = mode < 0 ? SRT_CPU_DPBF16_AUTO : mode; }
+int srt_cpu_gemm_dpbf16(void) { return g_dpbf16; }
 
 void srt_cpu_gemm_kernels_set_max_isa(int isa) { g_max_isa = isa; }
 int srt_cpu_gemm_kernels_max_isa(void) {

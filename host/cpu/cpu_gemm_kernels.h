@@ -32,14 +32,16 @@ void srt_cpu_gemm_kernels_force_scalar(int on);
 /* ---- AVX-512 BF16 direct kernel (cpu_gemm_avx512.c), for bf16 B and M >= 2 ---- */
 /* 1 when this CPU has AVX-512 F/BW/VL/BF16 (OS-enabled) and the max-isa knob allows it. */
 int srt_cpu_gemm_has_avx512bf16(void);
-/* Whether the direct kernel uses vdpbf16ps, and how (not thread-safe: set before use; set(-1) re-reads the
- * environment SNACRT_CPU_DPBF16=off|hilo|bf16, default off):
- *  OFF:     the AVX2 f32 kernel (the default: f32-accurate and the same arithmetic for every M <= 32);
+/* Whether the direct kernel uses vdpbf16ps, and how (bf16 B, srt_cpu_gemm_has_avx512bf16()):
+ *  OFF:     the AVX2 f32 kernel (f32-accurate; SNACRT_CPU_LM_PRECISION=exact);
  *  HILO:    A = hi + lo in bf16, ~2^-17 relative (f32-like; on this Zen CPU only ~10% faster than AVX2, and a row's
  *           result then depends on whether M is 1 (AVX2) or more, enough to flip sampled tokens in test_tts_engine);
  *  BF16ACT: A rounded to bf16 (relative error <= 2^-8 per activation, as a bf16 PyTorch model computes): 1.5-2x
- *           AVX2 at M 8-64, but outside test_lm_golden's 1e-3 logit tolerance. */
-enum { SRT_CPU_DPBF16_OFF = 0, SRT_CPU_DPBF16_HILO = 1, SRT_CPU_DPBF16_BF16ACT = 2 };
+ *           AVX2 at M 8-64, outside test_lm_golden's 1e-3 logit tolerance (4e-3). The cpu backend's default
+ *           (precision "bf16", cpu_ops.h), for every M.
+ * AUTO (the default): each call follows its backend's precision. Test / bench knob (not thread-safe: set before
+ * use; set(-1) restores AUTO): forces one form for every backend, for M >= 2. */
+enum { SRT_CPU_DPBF16_AUTO = -1, SRT_CPU_DPBF16_OFF = 0, SRT_CPU_DPBF16_HILO = 1, SRT_CPU_DPBF16_BF16ACT = 2 };
 void srt_cpu_gemm_set_dpbf16(int mode);
 int srt_cpu_gemm_dpbf16(void);
 /* Packed row length of A for K: K rounded up to 32 (one zmm of bf16). */

@@ -20,8 +20,21 @@ typedef struct srt_cpu_ctx {
                               * cached apart from the tensors so they never evict the graph's workspaces */
     int n_threads;           /* OpenMP threads per op */
     int has_avx2;            /* AVX2 + FMA available at run time */
+    int lm_precision;        /* SRT_CPU_LM_BF16 (default) or SRT_CPU_LM_EXACT: SNACRT_CPU_LM_PRECISION, cpu_gemm.c */
     srt_cpu_wcache *wcache;  /* packed copies of w_static conv weights, dropped when their block is freed */
 } srt_cpu_ctx;
+
+/* How the gemm meets bf16 weights (SNACRT_CPU_LM_PRECISION=exact|bf16, read at backend creation; an unknown value
+ * is refused by name):
+ *  SRT_CPU_LM_BF16 (default): with bf16 B stored (N,K) (the LM's Linear weights) on a CPU with AVX-512 BF16,
+ *    for every M (decode and prefill), A is rounded to bf16 and multiplied by vdpbf16ps with f32 accumulation (what a bf16 PyTorch or
+ *    llama.cpp model computes; <= 2^-8 relative per product; 1.5-2x the f32 kernel at batch 8-64). Every M
+ *    takes the same kernel, so a row's result does not depend on how many rows share its step. Otherwise (other
+ *    CPUs, f16/f32 B) as exact;
+ *  SRT_CPU_LM_EXACT: f32 activations times the exactly widened weights, f32 accumulation (the golden tolerances). */
+enum { SRT_CPU_LM_EXACT = 0, SRT_CPU_LM_BF16 = 1 };
+/* Parses name ("exact" or "bf16") into *precision; SRT_ERR_INVALID_ARG naming `what` and the value otherwise. */
+srt_status srt_cpu_lm_precision_parse(const char *what, const char *name, int *precision);
 
 /* A temporary buffer of the ops (64-byte aligned, cached in ctx->scratch; NULL when out of memory), and its release. */
 void *srt_cpu_scratch_alloc(const srt_cpu_ctx *ctx, size_t bytes);

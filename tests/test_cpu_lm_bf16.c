@@ -1,0 +1,385 @@
+/* test_cpu_lm_bf16.c: the cpu backend's default LM precision "bf16" (SNACRT_CPU_LM_PRECISION, host/cpu/cpu_ops.h):
+ * bf16 weights times activations rounded to bf16 (vdpbf16ps) for every M on AVX-512 BF16 CPUs.
+ *  1. The setting: exact and bf16 accepted, anything else refused at backend creation naming the variable and value.
+ *  2. The gemm (bf16 B stored (N,K), the LM's Linear weights) against cpu-ref on odd shapes, M 1, 7, 33, 130 x
+ *     N 1, 7, 33, 1025 x K 1, 7, 33, 1025, alpha/beta, padded strides, within the bound derived below; once with the
+ *     best kernels this CPU has and once capped at AVX2 (a CPU without AVX-512 BF16: the fallback must equal the
+ *     exact backend bit for bit; SNACRT_CPU_MAX_ISA=avx2 runs the whole test that way). Where the bf16 kernel runs,
+ *     results must differ from the exact backend (the default really takes the path), and a row's result must not
+ *     depend on M (row 69 of M 130 == that row alone: the kernel takes 64-row blocks).
+ *  3. The tiny models (tests/data/llama) on "cpu" with precision bf16: each golden prompt's prefill differs from the
+ *     exact path (the kernel runs; equal where it cannot); teacher-forced batches of 7 and 33 rows (every decode step
+ *     one M 7 / M 33 forward): at each of the 12 golden steps the golden logits (all at the prefill, the top 64
+ *     after) within the LM bound below, and the greedy pick a token whose golden logit is within 2 x bound of the
+ *     best: the golden id wherever the golden margin exceeds that; greedy srt_lm_generate on 33 rows: rows of one
+ *     prompt identical, and greedy_ids up to the first step whose golden margin is within 2 x bound.
+ *
+ * GEMM bound. Rounding a_k to bf16 (round to nearest even, 8 significant bits) changes it by d_k a_k with
+ * |d_k| <= u = 2^-8; B is bf16 on both sides and every bf16 x bf16 product is exact in f32, so the bf16 result
+ * differs from the exact one by alpha * sum_k d_k a_k b_k plus f32 accumulation error. With c_k = u |a_k b_k|:
+ *  - worst case |sum| <= sum_k c_k (grows like K);
+ *  - the d_k of random data are independent, zero-mean and bounded by c_k, so by Hoeffding
+ *    P(|sum| >= t) <= 2 exp(-t^2 / (2 sum_k c_k^2)); t = 8 sqrt(sum_k c_k^2) (grows like sqrt(K)) fails by chance
+ *    with probability 2e-14 per element (~5e5 elements checked).
+ * Tolerance per element: |alpha| min(both) + the f32 bound of test_gemm_bf16 (ATOL(K) + RTOL |ref|).
+ *
+ * LM bound. A logit passes through G = 4 L + 1 GEMM stages with rounded activations (q/k/v, o, gate/up, down per
+ * layer, the LM head). Per stage the rounding adds sum_k d_k a_k b_k to an output sum_k a_k b_k: with d_k about
+ * uniform in [-u, u] (standard deviation u / sqrt 3) and random signs, a relative error of standard deviation
+ * u / sqrt 3 of the output's scale whatever K. Independent stages add in quadrature, giving sqrt(G / 3) u of the
+ * logits' scale (their rms over the vocabulary); 8 of those (the Hoeffding factor above) plus the golden test's
+ * own 1e-3 against the reference: tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3. Measured errors are printed. */
+#include "backend.h"
+#include "cpu/cpu_gemm_kernels.h"
+#include "cpu/cpu_ops.h"
+#include "snacrt.h"
+#include "testutil.h"
+#include "weights/weights.h"
+
+#define U_BF16 (1.0 / 256.0)   /* 2^-8: bf16 unit roundoff (8 significant bits, round to nearest) */
+#define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
+#define RTOL 1e-4
+
+/* ---- 1. the setting ---- */
+static void check_setting(void) {
+    static const char *ok[] = {"exact", "bf16", ""};
+    srt_backend be;
+    for (int i = 0; i < 3; i++) {
+        setenv("SNACRT_CPU_LM_PRECISION", ok[i], 1);
+        srt_status st = srt_backend_create("cpu", 1, &be);
+        TEST_CHECK(st == SRT_OK, "SNACRT_CPU_LM_PRECISION=%s refused: %s", ok[i], srt_last_error());
+        if (st == SRT_OK) {
+            int want = i == 0 ? SRT_CPU_LM_EXACT : SRT_CPU_LM_BF16;   /* "" = unset: the default */
+            TEST_CHECK(((srt_cpu_ctx *)be.ctx)->lm_precision == want, "SNACRT_CPU_LM_PRECISION=%s: precision %d",
+                       ok[i], ((srt_cpu_ctx *)be.ctx)->lm_precision);
+            srt_backend_destroy(&be);
+        }
+    }
+    setenv("SNACRT_CPU_LM_PRECISION", "bf17", 1);
+    srt_status st = srt_backend_create("cpu", 1, &be);
+    const char *msg = srt_last_error();
+    TEST_CHECK(st == SRT_ERR_INVALID_ARG && strstr(msg, "SNACRT_CPU_LM_PRECISION") && strstr(msg, "bf17"),
+               "SNACRT_CPU_LM_PRECISION=bf17: status %d, message '%s'", (int)st, msg);
+    if (st == SRT_OK) srt_backend_destroy(&be);
+    unsetenv("SNACRT_CPU_LM_PRECISION");
+}
+
+/* ---- 2. the gemm ---- */
+static srt_status run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, size_t b_bytes, float *C_host,
+                           size_t c_floats) {
+    void *A = NULL, *B = NULL, *C = NULL;
+    srt_status st = srt_backend_alloc_upload(be, g.A, a_floats * 4, &A);
+    if (st == SRT_OK) st = srt_backend_alloc_upload(be, g.B, b_bytes, &B);
+    if (st == SRT_OK) st = srt_backend_alloc_upload(be, C_host, c_floats * 4, &C);
+    if (st == SRT_OK) {
+        g.A = A; g.B = B; g.C = C;
+        st = srt_op_gemm(be, &g);
+        if (st == SRT_OK) st = be->ops->sync(be->ctx);
+        if (st == SRT_OK) st = be->ops->download(be->ctx, C_host, C, c_floats * 4);
+    }
+    if (A) be->ops->free(be->ctx, A);
+    if (B) be->ops->free(be->ctx, B);
+    if (C) be->ops->free(be->ctx, C);
+    return st;
+}
+
+/* be[0] cpu-ref, be[1] cpu exact, be[2] cpu bf16. Returns the largest error of bf16 against ref as a fraction of
+ * its bound. */
+static double gemm_case(srt_backend be[3], int dp_kernel, int M, int N, int K, float alpha, float beta, int pad,
+                        uint64_t seed) {
+    int lda = K + 1 + pad % 3, ldb = K + 1 + pad % 5, ldc = N + 1 + pad % 2;
+    size_t na = (size_t)M * lda, nb = (size_t)N * ldb, nc = (size_t)M * ldc;
+    float *A = malloc(na * 4), *Bf = malloc(nb * 4), *C0 = malloc(nc * 4);
+    float *out[3] = {malloc(nc * 4), malloc(nc * 4), malloc(nc * 4)};
+    uint16_t *Bh = malloc(nb * 2);
+    test_fill_uniform(A, na, seed, -1, 1);
+    test_fill_uniform(Bf, nb, seed + 1, -1 / sqrtf((float)K), 1 / sqrtf((float)K));
+    test_fill_uniform(C0, nc, seed + 2, -1, 1);
+    for (size_t i = 0; i < nb; i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < nc; i++) C0[i] = NAN;   /* write-only: NaN must not leak */
+    char what[160];
+    snprintf(what, sizeof what, "%s gemm M%d N%d K%d alpha %g beta %g lda %d ldb %d ldc %d",
+             dp_kernel ? "avx512bf16" : "fallback", M, N, K, alpha, beta, lda, ldb, ldc);
+    for (int r = 0; r < 3; r++) {
+        memcpy(out[r], C0, nc * 4);
+        srt_gemm_args g = {M, N, K, 0, 1, alpha, beta, A, lda, Bh, ldb, SRT_BF16, NULL, ldc};
+        srt_status st = run_gemm(&be[r], g, na, nb * 2, out[r], nc);
+        TEST_CHECK(st == SRT_OK, "%s: backend %d: %s", what, r, srt_last_error());
+    }
+    double worst = 0;
+    int bad = 0, differs = 0;
+    for (int m = 0; m < M; m++) {
+        const float *a = A + (size_t)m * lda;
+        for (int n = 0; n < N; n++) {
+            const uint16_t *b = Bh + (size_t)n * ldb;
+            double s1 = 0, s2 = 0;   /* sum c_k, sum c_k^2 */
+            for (int k = 0; k < K; k++) {
+                double c = U_BF16 * fabs((double)a[k] * srt_bf16_to_f32(b[k]));
+                s1 += c;
+                s2 += c * c;
+            }
+            double hoeffding = 8 * sqrt(s2), rounding = fabs(alpha) * (s1 < hoeffding ? s1 : hoeffding);
+            size_t i = (size_t)m * ldc + n;
+            double ref = out[0][i], got = out[2][i];
+            double tol = rounding + ATOL(K) + RTOL * fabs(ref), err = fabs(got - ref);
+            if (!(err <= tol)) {
+                if (!bad) TEST_CHECK(0, "%s: C[%d][%d] got %.9g want %.9g (error %.3g > bound %.3g)", what, m, n, got,
+                                     ref, err, tol);
+                bad = 1;
+            } else if (err / tol > worst) {
+                worst = err / tol;
+            }
+            differs |= memcmp(&out[1][i], &out[2][i], 4) != 0;
+        }
+    }
+    int pad_ok = 1;   /* padding columns untouched */
+    for (int m = 0; m < M; m++)
+        pad_ok &= !memcmp(out[2] + (size_t)m * ldc + N, C0 + (size_t)m * ldc + N, (size_t)(ldc - N) * 4);
+    TEST_CHECK(pad_ok, "%s: C padding columns were written", what);
+    if (!dp_kernel)   /* exact path: bit for bit the exact backend */
+        TEST_CHECK(!differs, "%s: precision bf16 differs from exact where it must take the exact path", what);
+    else if (K >= 33)   /* rounding 33+ random activations to bf16 changes some of the M x N results */
+        TEST_CHECK(differs, "%s: precision bf16 gave the exact result bit for bit: the bf16 kernel did not run", what);
+    free(A); free(Bf); free(Bh); free(C0); free(out[0]); free(out[1]); free(out[2]);
+    return worst;
+}
+
+static void check_gemm(void) {
+    static const int ms[] = {1, 7, 33, 130}, dims[] = {1, 7, 33, 1025};
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    srt_backend be[3];
+    TEST_CHECK(srt_backend_create("cpu-ref", 1, &be[0]) == SRT_OK, "cpu-ref: %s", srt_last_error());
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
+    TEST_CHECK(srt_backend_create("cpu", 0, &be[1]) == SRT_OK, "cpu exact: %s", srt_last_error());
+    setenv("SNACRT_CPU_LM_PRECISION", "bf16", 1);
+    TEST_CHECK(srt_backend_create("cpu", 0, &be[2]) == SRT_OK, "cpu bf16: %s", srt_last_error());
+    unsetenv("SNACRT_CPU_LM_PRECISION");
+    /* the best this CPU has (and SNACRT_CPU_MAX_ISA allows: =avx2 runs this whole test as a CPU without AVX-512 BF16
+     * would), then capped at AVX2 */
+    const int isa0 = srt_cpu_gemm_kernels_max_isa();
+    for (int pass = 0; pass < 2; pass++) {
+        srt_cpu_gemm_kernels_set_max_isa(pass == 0 ? isa0 : SRT_CPU_ISA_AVX2);
+        int dp = srt_cpu_gemm_has_avx512bf16();
+        if (pass == 0 && !dp) printf("AVX-512 BF16: not on this CPU; the bf16 precision runs the fallback\n");
+        double worst = 0;
+        int count = 0;
+        for (int mi = 0; mi < 4; mi++)
+            for (int ni = 0; ni < 4; ni++)
+                for (int ki = 0; ki < 4; ki++, count++) {
+                    float alpha = count % 3 == 0 ? -0.75f : 1.0f, beta = betas[count % 3];
+                    double w = gemm_case(be, dp, ms[mi], dims[ni], dims[ki], alpha, beta, count,
+                                         777 + 5 * (uint64_t)count);
+                    if (w > worst) worst = w;
+                }
+        printf("%s: %d gemm cases, largest error %.3f of its bound\n", dp ? "avx512bf16" : "fallback", count, worst);
+        /* the bf16 kernel's batch invariance: row 69 of an M 130 product == the same row alone (M 1), bit for bit */
+        if (!dp) continue;
+        const int M = 130, N = 1025, K = 1025, R = 69;
+        float *A = malloc(sizeof(float) * M * K), *C = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * N);
+        uint16_t *B = malloc(2 * (size_t)N * K);
+        test_fill_uniform(A, (size_t)M * K, 31, -1, 1);
+        for (size_t i = 0; i < (size_t)N * K; i++) B[i] = srt_f32_to_bf16(((int)(i % 61) - 30) / 30.0f / 32.0f);
+        srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, SRT_BF16, NULL, N};
+        srt_status st = run_gemm(&be[2], g, (size_t)M * K, 2 * (size_t)N * K, C, (size_t)M * N);
+        g.M = 1;
+        g.A = A + R * K;
+        if (st == SRT_OK) st = run_gemm(&be[2], g, K, 2 * (size_t)N * K, C1, N);
+        TEST_CHECK(st == SRT_OK && !memcmp(C1, C + R * N, sizeof(float) * N),
+                   "avx512bf16: row %d of M %d differs from the row alone (status %d)", R, M, (int)st);
+        free(A); free(B); free(C); free(C1);
+    }
+    srt_cpu_gemm_kernels_set_max_isa(isa0);
+    for (int i = 0; i < 3; i++) srt_backend_destroy(&be[i]);
+}
+
+/* ---- 3. the tiny models ---- */
+static const void *golden_tensor(srt_weights *w, int p, const char *name, int64_t *len) {
+    char full[128];
+    snprintf(full, sizeof full, "p%d.%s", p, name);
+    const srt_tensor_view *t = srt_weights_find(w, full);
+    if (!t) return NULL;
+    *len = t->shape[0];
+    return t->data;
+}
+
+/* best - second best of x[0..n) */
+static double margin(const float *x, int n) {
+    double b1 = -INFINITY, b2 = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (x[i] > b1) { b2 = b1; b1 = x[i]; }
+        else if (x[i] > b2) b2 = x[i];
+    }
+    return b1 - b2;
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+typedef struct golden_prompt {
+    const int32_t *ids, *greedy, *top_ids;   /* (n_ids), (n_steps), (n_steps, 64) */
+    const float *last, *top;                 /* prefill_last_logits (vocab), step_top64_logits (n_steps, 64) */
+    int n_ids, n_steps;
+    double tol;                              /* the LM bound for this prompt */
+} golden_prompt;
+
+/* Step i of prompt p in row `row` of a batch (logits of the prefill for i = 0, after feeding greedy[i - 1] else)
+ * against the golden logits: every golden logit of the step (all for i = 0, the top 64 else) within tol, and the
+ * greedy pick a token whose golden logit is within 2 tol of the best (so exactly the golden id where the golden
+ * margin exceeds 2 tol). Returns 1 when the pick is the golden id. */
+static int check_step(const char *tag, const golden_prompt *g, int i, const float *row, int vocab, double *worst) {
+    int pick = argmax(row, vocab);
+    double err = 0, pick_logit = -INFINITY, best;
+    if (i == 0) {
+        for (int j = 0; j < vocab; j++) err = fabs(row[j] - g->last[j]) > err ? fabs(row[j] - g->last[j]) : err;
+        best = g->last[argmax(g->last, vocab)];
+        pick_logit = g->last[pick];
+    } else {
+        const float *tl = g->top + (size_t)(i - 1) * 64;
+        const int32_t *ti = g->top_ids + (size_t)(i - 1) * 64;
+        for (int j = 0; j < 64; j++) {
+            err = fabs(row[ti[j]] - tl[j]) > err ? fabs(row[ti[j]] - tl[j]) : err;
+            if (ti[j] == pick) pick_logit = tl[j];
+        }
+        best = tl[0];
+    }
+    if (err > *worst) *worst = err;
+    TEST_CHECK(err <= g->tol, "%s step %d: logits off by %g (bound %g)", tag, i, err, g->tol);
+    TEST_CHECK(pick_logit >= best - 2 * g->tol, "%s step %d: picked %d, golden logit %g, best %g (bound %g)", tag, i,
+               pick, pick_logit, best, g->tol);
+    return pick == g->greedy[i];
+}
+
+static void check_model(const char *name) {
+    char rel[128], dir[512], path[600], tag[160];
+    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
+    test_src_path(rel, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    srt_weights *golden = NULL;
+    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
+    srt_lm_options opts = {.backend = "cpu", .kv_block_size = 8, .kv_max_tokens = 4096};
+    srt_lm *lm = NULL, *exact = NULL;   /* precision bf16; exact (only to see the bf16 kernel ran) */
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
+    srt_status st = srt_lm_load(dir, &opts, &exact);
+    setenv("SNACRT_CPU_LM_PRECISION", "bf16", 1);
+    if (st == SRT_OK) st = srt_lm_load(dir, &opts, &lm);
+    unsetenv("SNACRT_CPU_LM_PRECISION");
+    TEST_CHECK(st == SRT_OK, "load %s: %s", name, srt_last_error());
+    if (!golden || st != SRT_OK) { srt_lm_free(exact); srt_weights_free(golden); return; }
+    srt_lm_info info;
+    srt_lm_get_info(lm, &info);
+    const int vocab = info.vocab_size, G = 4 * info.n_layers + 1;
+    golden_prompt gp[2];
+    for (int p = 0; p < 2; p++) {
+        golden_prompt *g = &gp[p];
+        int64_t len = 0, steps = 0, d = 0;
+        g->ids = golden_tensor(golden, p, "ids", &len);
+        g->last = golden_tensor(golden, p, "prefill_last_logits", &d);
+        g->greedy = golden_tensor(golden, p, "greedy_ids", &steps);
+        g->top = golden_tensor(golden, p, "step_top64_logits", &d);
+        g->top_ids = golden_tensor(golden, p, "step_top64_ids", &d);
+        g->n_ids = (int)len;
+        g->n_steps = (int)steps;
+        TEST_CHECK(g->ids && g->last && g->greedy && g->top && g->top_ids, "%s p%d: golden tensors", name, p);
+        if (!g->ids || !g->last || !g->greedy || !g->top || !g->top_ids) {
+            srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden);
+            return;
+        }
+        double ss = 0;
+        for (int j = 0; j < vocab; j++) ss += (double)g->last[j] * g->last[j];
+        g->tol = 8 * sqrt(G / 3.0) * U_BF16 * sqrt(ss / vocab) + 1e-3;
+        /* the bf16 kernel runs (prefill M = prompt length): logits differ from the exact path */
+        float *lg[2] = {malloc(sizeof(float) * (size_t)vocab), malloc(sizeof(float) * (size_t)vocab)};
+        for (int e = 0; e < 2; e++) {
+            int seq;
+            srt_lm *m = e ? exact : lm;
+            TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
+            const int32_t *toks = g->ids;
+            st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e]);
+            TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
+            srt_lm_seq_close(m, seq);
+        }
+        int differ = memcmp(lg[0], lg[1], sizeof(float) * (size_t)vocab) != 0;
+        if (srt_cpu_gemm_has_avx512bf16())
+            TEST_CHECK(differ, "%s p%d: precision bf16 gave the exact logits bit for bit: no bf16 kernel", name, p);
+        else
+            TEST_CHECK(!differ, "%s p%d: precision bf16 without its kernel differs from exact", name, p);
+        free(lg[0]);
+        free(lg[1]);
+    }
+    /* teacher-forced batches of 7 and 33 rows (alternating prompts): every decode step is one M 7 / M 33 forward */
+    static const int rows[] = {7, 33};
+    for (int r = 0; r < 2; r++) {
+        const int B = rows[r];
+        int seqs[33], lens[33], ones[33], agree = 0, checked = 0;
+        const int32_t *toks[33];
+        float *logits = malloc(sizeof(float) * (size_t)B * vocab);
+        double worst = 0;
+        for (int b = 0; b < B; b++) {
+            TEST_CHECK(srt_lm_seq_open(lm, &seqs[b]) == SRT_OK, "%s: seq_open: %s", name, srt_last_error());
+            toks[b] = gp[b % 2].ids;
+            lens[b] = gp[b % 2].n_ids;
+            ones[b] = 1;
+        }
+        st = srt_lm_forward(lm, B, seqs, toks, lens, 0, logits);
+        TEST_CHECK(st == SRT_OK, "%s %d rows: prefill: %s", name, B, srt_last_error());
+        const int n_steps = gp[0].n_steps < gp[1].n_steps ? gp[0].n_steps : gp[1].n_steps;
+        for (int i = 0; st == SRT_OK && i < n_steps; i++) {
+            for (int b = 0; b < B; b++, checked++) {
+                snprintf(tag, sizeof tag, "%s %d rows, row %d (p%d)", name, B, b, b % 2);
+                agree += check_step(tag, &gp[b % 2], i, logits + (size_t)b * vocab, vocab, &worst);
+            }
+            if (i + 1 == n_steps) break;
+            for (int b = 0; b < B; b++) toks[b] = &gp[b % 2].greedy[i];
+            st = srt_lm_forward(lm, B, seqs, toks, ones, 0, logits);
+            TEST_CHECK(st == SRT_OK, "%s %d rows: step %d: %s", name, B, i, srt_last_error());
+        }
+        for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
+        printf("%s %d rows (teacher-forced): logits max error %.3g (bounds p0 %.3g, p1 %.3g); greedy id = golden at "
+               "%d of %d steps, the others within 2 x bound\n", name, B, worst, gp[0].tol, gp[1].tol, agree, checked);
+        free(logits);
+    }
+    /* greedy srt_lm_generate on 33 rows: rows of one prompt agree (a row's logits do not depend on the batch), and
+     * follow greedy_ids up to the first step whose golden margin is within 2 x bound (where a bf16 pick may flip) */
+    enum { B = 33 };
+    srt_lm_request reqs[B];
+    srt_lm_output outs[B];
+    for (int b = 0; b < B; b++) {
+        srt_sampling_defaults(&reqs[b].sampling);
+        reqs[b].sampling.temperature = 0;
+        reqs[b].sampling.max_tokens = gp[b % 2].n_steps;
+        reqs[b].prompt = gp[b % 2].ids;
+        reqs[b].n_prompt = (size_t)gp[b % 2].n_ids;
+    }
+    st = srt_lm_generate(lm, B, reqs, outs);
+    TEST_CHECK(st == SRT_OK, "%s generate: %s", name, srt_last_error());
+    for (int b = 0; st == SRT_OK && b < B; b++) {
+        const golden_prompt *g = &gp[b % 2];
+        TEST_CHECK((int)outs[b].n_ids == g->n_steps, "%s generate: row %d: %zu ids", name, b, outs[b].n_ids);
+        if (b >= 2)
+            TEST_CHECK(outs[b].n_ids == outs[b % 2].n_ids &&
+                           !memcmp(outs[b].ids, outs[b % 2].ids, sizeof(int32_t) * outs[b].n_ids),
+                       "%s generate: row %d differs from row %d (same prompt)", name, b, b % 2);
+        for (int i = 0; i < (int)outs[b].n_ids && i < g->n_steps; i++) {
+            double m = i == 0 ? margin(g->last, vocab) : g->top[(size_t)(i - 1) * 64] - g->top[(size_t)(i - 1) * 64 + 1];
+            if (m <= 2 * g->tol) break;
+            TEST_CHECK(outs[b].ids[i] == g->greedy[i], "%s generate: row %d step %d: id %d, golden %d (margin %g)",
+                       name, b, i, outs[b].ids[i], g->greedy[i], m);
+        }
+    }
+    for (int b = 0; st == SRT_OK && b < B; b++) srt_lm_output_free(&outs[b]);
+    srt_lm_free(lm);
+    srt_lm_free(exact);
+    srt_weights_free(golden);
+}
+
+int main(void) {
+    check_setting();
+    check_gemm();
+    check_model("tiny-qwen2");
+    check_model("tiny-orpheus");
+    TEST_MAIN_END();
+}

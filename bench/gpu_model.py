@@ -28,13 +28,14 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # gemm_small_m.cuh loads SM_COLS x SM_UNROLL = 8 weight vectors per lane before the first FMA.
 # conv_igemm.cuh's kernels fetch the next reduction step (4 W + 4 X values per lane, igemm_fetch) into registers
 # before the current step's math (double-buffered shared tiles): 8.
-LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8,
+# gemm_split_bf16.cuh's vector paths: the sum loads 2 x 16 bytes of each half (4) before adding, the splits 2.
+LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
                                      "convt1d_igemm_bf16_kernel")}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
-SMALL_M_ROWS = 16              # cuda/kernels.h SRT_CUDA_GEMM_ROWS_MAX_M: decode GEMM path switch
+SMALL_M_ROWS = 4               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)
 TYPICAL_PROMPT_TOKENS = 64    # an Orpheus TTS prompt: voice name + a sentence + the special tokens
 ORPHEUS_TOKENS_PER_S = 24000 * 7 / 2048.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,

@@ -4,7 +4,8 @@
  * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_BF16_GEMM (GEMMs of more than
  * 16 rows with bf16 weights: unset / "split" bf16 tensor cores with A split in hi + lo (f32-level results, the
  * default), 1 A rounded to bf16 once (faster, vLLM's numerics), 0 weights widened to f32 + cublasSgemm; cublas.c),
- * SNACRT_CUDA_SCRATCH_MB (im2col cap),
+ * SNACRT_CUDA_SMALL_M_ROWS (bf16 GEMMs of at most this many rows take the decode kernel gemm_small_m.cuh in split
+ * mode, 0..16, default SRT_CUDA_SMALL_M_ROWS_DEFAULT), SNACRT_CUDA_SCRATCH_MB (im2col cap),
  * SNACRT_CUDA_PRECISION=fp32|tf32|bf16 (the dense codec convs: fp32 through im2col + cuBLAS, tf32 / bf16 the
  * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it),
  * SNACRT_CUDA_FP32_IGEMM=1 (precision fp32 through the FMA implicit GEMM of conv_igemm.cuh instead of im2col + cuBLAS:
@@ -120,6 +121,7 @@ static void cu_destroy(void *ctx) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
     srt_cuda_lm_graphs_free(c->lm_graphs);
+    srt_cuda_async_destroy(c);
     srt_cuda_pool_release(&c->pool, 1);
     if (c->blas) cublasDestroy(c->blas);
     if (c->stream) cudaStreamDestroy(c->stream);
@@ -222,6 +224,7 @@ static const srt_backend_ops srt_cuda_ops = {
     .noise_add = cu_noise_add,
     .lm = &srt_cuda_lm_ops,
     .set_precision = cu_set_precision,
+    .async = &srt_cuda_async_ops,
 };
 
 static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
@@ -239,6 +242,16 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
         if (!strcmp(bf16, "1")) c->bf16_gemm = SRT_CUDA_BF16_GEMM_SINGLE;
         else if (!strcmp(bf16, "0")) c->bf16_gemm = SRT_CUDA_BF16_GEMM_WIDEN;
         else return srt_error(SRT_ERR_INVALID_ARG, "SNACRT_CUDA_BF16_GEMM=%s: expected split, 1 or 0", bf16);
+    }
+    const char *rows = getenv("SNACRT_CUDA_SMALL_M_ROWS");
+    c->small_m_rows = SRT_CUDA_SMALL_M_ROWS_DEFAULT;
+    if (rows && *rows) {
+        char *end = NULL;
+        long v = strtol(rows, &end, 10);
+        if (*end || v < 0 || v > SRT_CUDA_GEMM_ROWS_MAX_M)
+            return srt_error(SRT_ERR_INVALID_ARG, "SNACRT_CUDA_SMALL_M_ROWS=%s: expected 0..%d", rows,
+                             SRT_CUDA_GEMM_ROWS_MAX_M);
+        c->small_m_rows = (int)v;
     }
     const char *prec = getenv("SNACRT_CUDA_PRECISION");
     c->precision = SRT_CUDA_FP32;

@@ -4,6 +4,7 @@
 #define SRT_BACKEND_CUDA_H
 
 #include "backend.h"
+#include "cuda/kernels.h"
 #include "cuda/pool.h"
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -24,6 +25,9 @@ typedef struct srt_cuda_ctx {
                                        (default: bf16 tensor cores, A split in hi + lo, f32-level results),
                                        _SINGLE (=1: A rounded to bf16 once, vLLM's numerics, logits move ~4e-3),
                                        _WIDEN (=0: weights widened to f32, cublasSgemm) */
+    int small_m_rows;               /* bf16 weights in bf16_gemm split mode: GEMMs of at most this many rows take
+                                       gemm_small_m.cuh, more the split tensor-core GEMM; SNACRT_CUDA_SMALL_M_ROWS
+                                       (0..SRT_CUDA_GEMM_ROWS_MAX_M; 0: never), default SRT_CUDA_SMALL_M_ROWS_DEFAULT */
     float *small_m_ws;              /* split-K workspace of gemm_small_m.cuh (srt_cuda_small_m_ws_floats()) */
     int *small_m_counters;          /* its per-tile arrival counters (SRT_SMALL_M_COUNTERS, zeroed once) */
     int *attn_counters;             /* decode attention's per-unit arrival counters (SRT_CUDA_ATTN_COUNTERS, zeroed once) */
@@ -37,7 +41,21 @@ typedef struct srt_cuda_ctx {
     void *pinned; size_t pinned_bytes;   /* pinned staging buffer for upload/download */
     size_t pinned_head;             /* uploads use it as a ring: next free byte (backend_cuda.c: cu_upload) */
     void *lm_graphs;                /* recorded decode steps (lm_graph.c), NULL until the first forward */
+    cudaStream_t copy_stream;       /* uploads of batches in flight (backend_cuda_async.c), created on first use */
+    cudaEvent_t copy_done;          /* the last such upload: the stream waits for it */
 } srt_cuda_ctx;
+
+/* Rows up to which a half-precision weight GEMM takes gemm_small_m.cuh (above: tensor cores). The crossover of
+ * the two paths for bf16 in split mode, from the GPU model (bench/GPU_MODEL.md section 6); the other modes keep
+ * the small-M kernel up to its limit (their tensor-core alternative is slower or less exact). */
+#define SRT_CUDA_SMALL_M_ROWS_DEFAULT 4
+static inline int srt_cuda_small_m_limit(const srt_cuda_ctx *c, srt_dtype w) {
+    return w == SRT_BF16 && c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT ? c->small_m_rows : SRT_CUDA_GEMM_ROWS_MAX_M;
+}
+
+/* backend_cuda_async.c: pinned memory, copy-stream uploads, fences (srt_async_ops) */
+extern const srt_async_ops srt_cuda_async_ops;
+void srt_cuda_async_destroy(srt_cuda_ctx *c);
 
 /* A device work buffer of at least `bytes` in slot `slot` (grown on demand, kept for the next op). */
 srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr);
@@ -48,7 +66,15 @@ srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int i
 
 /* cublas.c */
 srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a);
+/* bf16 weights on tensor cores with A split in hi + lo (RMS-normalized first when norm_w is set; A then packed),
+ * the halves summed by ep (mode, alpha, beta and the destinations; c2 / rows / cols / row offsets are set here) */
+srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const float *norm_w, float eps,
+                               const srt_cuda_split_sum_args *ep);
 srt_status srt_cuda_conv1d_dense(srt_cuda_ctx *c, const srt_conv1d_args *a, const int *valid);
 srt_status srt_cuda_convt1d_dense(srt_cuda_ctx *c, const srt_convt1d_args *a, const int *valid);
+
+/* lm_linear_split.c: srt_linear_fused_args (host/lm/lm_ops.h) above the small-M rows, bf16 weights, split mode */
+struct srt_linear_fused_args;
+srt_status srt_cuda_linear_fused_split(srt_cuda_ctx *c, const struct srt_linear_fused_args *a);
 
 #endif

@@ -1,11 +1,14 @@
 /* cublas.c: the ops of the CUDA backend that are GEMMs on cuBLAS (row-major data, column-major cuBLAS):
- *   gemm               C (M,N) = alpha op(A) op(B) + beta C. A bf16/f16 Linear weight B (N,K) with M <= 16 rows
- *                      (decode) goes to gemm_small_m.cuh, which reads the weights once as they are (split-K
+ *   gemm               C (M,N) = alpha op(A) op(B) + beta C. A bf16/f16 Linear weight B (N,K) with few rows
+ *                      (decode: srt_cuda_small_m_limit) goes to gemm_small_m.cuh, which reads the weights once as they are (split-K
  *                      workspace from the context). More rows with a bf16 B (batched decode, prefill) take bf16
  *                      tensor cores, the weights read once as stored (cublasGemmEx bf16 x bf16 -> f32; it takes one
  *                      dtype for A and B), by the context's bf16_gemm mode (SNACRT_CUDA_BF16_GEMM):
  *                        split (default)  A split into bf16 hi + lo rows, one GEMM of 2M rows, the halves summed
  *                                         (gemm_split_bf16.cuh): A kept to ~2^-17, f32-level results;
+ *                                         srt_cuda_gemm_split also serves the fused projections above the
+ *                                         small-M rows (lm_linear_split.c: norm in the split, q|k|v or SwiGLU in
+ *                                         the sum);
  *                        single (=1)      A rounded to bf16 once (vLLM's numerics: logits move by ~4e-3);
  *                        widen (=0)       the f32 path below, for comparison.
  *                      Otherwise cublasSgemm on the transposed problem, a half B widened to f32 first.
@@ -33,11 +36,14 @@ static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a
     return SRT_OK;
 }
 
-/* bf16_gemm split (the default): A2 (2m,K) bf16 = [bf16(A); bf16(A - bf16(A))], C2 (2m,N) f32 = A2 op(B) in one
- * GEMM (the weights read once), C = alpha (C2[0:m] + C2[m:2m]) + beta C. Scratch slot 0 holds A2 then C2 (one
- * allocation: slot 1 may be live in a caller; nothing else holds slot 0 across an op). Rows go in chunks of m so
- * that A2 + C2 stay within scratch_cap (one chunk unless M x N is large: all-row logits of a long prefill). */
-static srt_status gemm_split_bf16(srt_cuda_ctx *c, const srt_gemm_args *a) {
+/* bf16_gemm split (the default): A2 (2m,K) bf16 = [bf16(A); bf16(A - bf16(A))] (A RMS-normalized first when
+ * norm_w is set), C2 (2m,N) f32 = A2 op(B) in one GEMM (the weights read once), then the halves summed by ep's
+ * mode (PLAIN: C = alpha (C2[0:m] + C2[m:2m]) + beta C; SPLIT3 / SWIGLU: ep's y0..y2). Scratch slot 0 holds A2
+ * then C2 (one allocation: slot 1 may be live in a caller; nothing else holds slot 0 across an op). Rows go in
+ * chunks of m so that A2 + C2 stay within scratch_cap (one chunk unless M x N is large: all-row logits of a long
+ * prefill). */
+srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const float *norm_w, float eps,
+                               const srt_cuda_split_sum_args *ep) {
     size_t row_bytes = (size_t)2 * a->K * sizeof(uint16_t) + (size_t)2 * a->N * sizeof(float);
     int64_t chunk = (int64_t)(c->scratch_cap / row_bytes);
     if (chunk < 1) chunk = 1;
@@ -49,13 +55,25 @@ static srt_status gemm_split_bf16(srt_cuda_ctx *c, const srt_gemm_args *a) {
     float *c2 = (float *)((char *)buf + a2_bytes);
     const float one = 1.0f, zero = 0.0f;
     cublasOperation_t op_b = a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const int64_t n2 = (int64_t)a->N - ep->n0 - ep->n1;
     for (int64_t m0 = 0; m0 < a->M; m0 += chunk) {
         int m = (int)(a->M - m0 < chunk ? a->M - m0 : chunk);
-        SRT_TRY(srt_cuda_split_bf16_rows(a->A + m0 * a->lda, a->lda, m, a->K, a2, c->stream));
+        SRT_TRY(srt_cuda_split_bf16_rows(a->A + m0 * a->lda, a->lda, m, a->K, norm_w, eps, a2, c->stream));
         SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, 2 * m, a->K, &one, a->B, CUDA_R_16BF, a->ldb,
                                       a2, CUDA_R_16BF, a->K, &zero, c2, CUDA_R_32F, a->N, CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT));
-        SRT_TRY(srt_cuda_sum_split_rows(c2, m, a->N, a->alpha, a->beta, a->C + m0 * a->ldc, a->ldc, c->stream));
+        srt_cuda_split_sum_args s = *ep;
+        s.c2 = c2;
+        s.rows = m;
+        s.cols = a->N;
+        if (s.mode == SRT_SMALL_M_PLAIN) s.C = a->C + m0 * a->ldc;
+        if (s.mode == SRT_SMALL_M_SPLIT3) {
+            s.y0 = ep->y0 + m0 * ep->n0;
+            s.y1 = ep->y1 + m0 * ep->n1;
+            s.y2 = ep->y2 ? ep->y2 + m0 * n2 : NULL;
+        }
+        if (s.mode == SRT_SMALL_M_SWIGLU) s.y0 = ep->y0 + m0 * (a->N / 2);
+        SRT_TRY(srt_cuda_sum_split_rows(&s, c->stream));
     }
     return SRT_OK;
 }
@@ -65,13 +83,18 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
     srt_cuda_ctx *c = ctx;
     if (a->M == 0 || a->N == 0) return SRT_OK;
     /* decode: a Linear weight in bf16/f16 times a few rows: read the weights once, as they are */
-    if (a->b_dtype != SRT_F32 && a->trans_b && !a->trans_a && a->M <= SRT_CUDA_GEMM_ROWS_MAX_M) {
+    const int small = srt_cuda_small_m_limit(c, a->b_dtype);
+    if (a->b_dtype != SRT_F32 && a->trans_b && !a->trans_a && a->M <= small) {
         srt_cuda_small_m_args s = {.g = *a, .mode = SRT_SMALL_M_PLAIN, .ws = c->small_m_ws,
                                    .counters = c->small_m_counters};
         return srt_cuda_gemm_small_m(&s, c->stream);
     }
-    if (a->b_dtype == SRT_BF16 && !a->trans_a && a->M > SRT_CUDA_GEMM_ROWS_MAX_M) {
-        if (c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT) return gemm_split_bf16(c, a);
+    if (a->b_dtype == SRT_BF16 && !a->trans_a && a->M > small) {
+        if (c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT) {
+            srt_cuda_split_sum_args ep = {.alpha = a->alpha, .beta = a->beta, .mode = SRT_SMALL_M_PLAIN,
+                                          .ldc = a->ldc};
+            return srt_cuda_gemm_split(c, a, NULL, 0.0f, &ep);
+        }
         if (c->bf16_gemm == SRT_CUDA_BF16_GEMM_SINGLE) return gemm_bf16_tensor_cores(c, a);
     }
     const float *B = a->B;

@@ -1,9 +1,44 @@
-/* gemm_split_bf16.cuh: the two small kernels around the default GEMM of bf16 weights above the small-M rows
- * (cuda/cublas.c, gemm_split_bf16): A (M,K) f32 is split into A_hi = bf16(A) and A_lo = bf16(A - A_hi), stacked as one
- * (2M, K) bf16 matrix for one cublasGemmEx (bf16 x bf16 -> f32) that reads the weights once; the two halves of its
+/* gemm_split_bf16.cuh: the small kernels around the default GEMM of bf16 weights above the small-M rows
+ * (cuda/cublas.c, srt_cuda_gemm_split): A (M,K) f32 is split into A_hi = bf16(A) and A_lo = bf16(A - A_hi), stacked as
+ * one (2M, K) bf16 matrix for one cublasGemmEx (bf16 x bf16 -> f32) that reads the weights once; the two halves of its
  * result (2M, N) are then summed into C. A_hi + A_lo is A to ~2^-17 relative (two 8-bit significands), so C is
- * within f32 rounding of the widen-to-f32 path, at bf16 tensor-core speed. Rounding as host/dtype.c (nearest even). */
+ * within f32 rounding of the widen-to-f32 path, at bf16 tensor-core speed. Rounding as host/dtype.c (nearest even).
+ * Fusions: the split can apply the RMSNorm of its rows first (split_norm, the same sums as lm_rmsnorm.cuh, so the
+ * normalized values are bit-identical); the sum can scatter fused q|k|v columns or apply SwiGLU to interleaved
+ * gate|up columns (the SRT_SMALL_M_* modes of gemm_small_m.cuh). Bandwidth: 8 elements per thread with 16-byte
+ * loads and stores when the rows are 16-byte aligned multiples of 8 (else one element per thread), grids capped at
+ * SPLIT_MAX_BLOCKS (8 resident 256-thread blocks on each of 132 SMs; grid-stride beyond). */
 #include "cuda/common.cuh"
+
+static const int SPLIT_MAX_BLOCKS = 132 * 8;
+
+static inline unsigned split_blocks(int64_t n) {
+    int64_t b = (n + SRT_BLOCK - 1) / SRT_BLOCK;
+    return (unsigned)(b < 1 ? 1 : b > SPLIT_MAX_BLOCKS ? SPLIT_MAX_BLOCKS : b);
+}
+
+/* 16-byte global access the simulator counts as one (a float4 / uint4 dereference is four 4-byte accesses under
+ * g++); nvcc emits ld/st.global.v4 */
+template <typename V>
+__device__ __forceinline__ V split_ld16(const void *p) {
+#ifdef __CUDACC__
+    return *reinterpret_cast<const V *>(p);
+#else
+    V v;
+    __builtin_memcpy(&v, p, 16);
+    return v;
+#endif
+}
+template <typename V>
+__device__ __forceinline__ void split_st16(void *p, V v) {
+#ifdef __CUDACC__
+    *reinterpret_cast<V *>(p) = v;
+#else
+    __builtin_memcpy(p, &v, 16);
+#endif
+}
+
+static inline int split_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 /* f32 bits -> bf16 bits, round to nearest even, NaN kept quiet (as f32_to_bf16_rows_kernel, half_to_f32.cuh) */
 __device__ __forceinline__ uint16_t srt_split_round_bf16(unsigned u) {
@@ -11,45 +46,176 @@ __device__ __forceinline__ uint16_t srt_split_round_bf16(unsigned u) {
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-/* dst rows [0, rows) = hi, rows [rows, 2 rows) = lo, each (rows, cols) packed bf16; src (rows, cols) f32, row
- * stride ld. A finite value that would round to infinity keeps its truncation as hi (the remainder goes to lo);
+/* a -> (hi, lo). A finite value that would round to infinity keeps its truncation as hi (the remainder goes to lo);
  * Inf / NaN get lo 0, so hi + lo is the value itself. */
-__global__ void split_bf16_rows_kernel(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst) {
-    srt_grid_stride(i, rows * cols) {
-        float a = src[(i / cols) * ld + i % cols];
-        unsigned u = __float_as_uint(a);
-        uint16_t hi = srt_split_round_bf16(u), lo = 0;
-        if ((u & 0x7f800000u) != 0x7f800000u) {                    /* finite */
-            if ((hi & 0x7f80u) == 0x7f80u) hi = (uint16_t)(u >> 16);   /* rounded up to Inf: truncate instead */
-            lo = srt_split_round_bf16(__float_as_uint(a - __uint_as_float((unsigned)hi << 16)));
-        }
-        dst[i] = hi;
-        dst[rows * cols + i] = lo;
+__device__ __forceinline__ void srt_split_one(float a, uint16_t *hi_out, uint16_t *lo_out) {
+    unsigned u = __float_as_uint(a);
+    uint16_t hi = srt_split_round_bf16(u), lo = 0;
+    if ((u & 0x7f800000u) != 0x7f800000u) {                    /* finite */
+        if ((hi & 0x7f80u) == 0x7f80u) hi = (uint16_t)(u >> 16);   /* rounded up to Inf: truncate instead */
+        lo = srt_split_round_bf16(__float_as_uint(a - __uint_as_float((unsigned)hi << 16)));
     }
+    *hi_out = hi;
+    *lo_out = lo;
+}
+
+/* 8 values -> 8 hi and 8 lo bf16, stored as two 16-byte vectors */
+__device__ __forceinline__ void srt_split_store8(const float v[8], uint16_t *hi, uint16_t *lo) {
+    uint16_t h[8], l[8];
+    SRT_UNROLL
+    for (int j = 0; j < 8; j++) srt_split_one(v[j], &h[j], &l[j]);
+    uint4 hv, lv;
+    hv.x = h[0] | (unsigned)h[1] << 16; hv.y = h[2] | (unsigned)h[3] << 16;
+    hv.z = h[4] | (unsigned)h[5] << 16; hv.w = h[6] | (unsigned)h[7] << 16;
+    lv.x = l[0] | (unsigned)l[1] << 16; lv.y = l[2] | (unsigned)l[3] << 16;
+    lv.z = l[4] | (unsigned)l[5] << 16; lv.w = l[6] | (unsigned)l[7] << 16;
+    split_st16(hi, hv);
+    split_st16(lo, lv);
+}
+
+__device__ __forceinline__ void split_ld8(const float *p, float v[8]) {
+    const float4 a = split_ld16<float4>(p), b = split_ld16<float4>(p + 4);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+
+/* dst rows [0, rows) = hi, rows [rows, 2 rows) = lo, each (rows, cols) packed bf16; src (rows, cols) f32, row
+ * stride ld. vec: cols % 8 == 0, ld % 4 == 0, src 16-byte aligned (dst is: scratch). */
+__global__ void split_bf16_rows_kernel(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
+                                       int vec) {
+    const int64_t half = rows * cols;
+    if (vec) {
+        const int64_t per_row = cols / 8;
+        srt_grid_stride(i, rows * per_row) {
+            const int64_t r = i / per_row, c = (i - r * per_row) * 8;
+            float v[8];
+            split_ld8(src + r * ld + c, v);
+            srt_split_store8(v, dst + r * cols + c, dst + half + r * cols + c);
+        }
+        return;
+    }
+    srt_grid_stride(i, half) srt_split_one(src[(i / cols) * ld + i % cols], &dst[i], &dst[half + i]);
+}
+
+/* The same with the RMSNorm of lm_rmsnorm.cuh applied first: one block (SRT_BLOCK) per row of src (rows, cols)
+ * packed; the sum of squares in lm_rmsnorm_kernel's order (strided by thread, then srt_block_sum), so
+ * x * inv * w is bit-identical; the normalized row is split with 16-byte accesses when vec (cols % 8 == 0, src
+ * and w 16-byte aligned). */
+__global__ void split_norm_bf16_rows_kernel(const float *src, int64_t rows, int cols, const float *w, float eps,
+                                            uint16_t *dst, int vec) {
+    __shared__ float scratch[32];
+    const int64_t r = blockIdx.x;
+    const float *x = src + r * cols;                /* (cols) */
+    uint16_t *hi = dst + r * cols, *lo = dst + rows * cols + r * cols;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+    const float inv = rsqrtf(srt_block_sum(ss, scratch) / (float)cols + eps);
+    if (vec) {
+        for (int c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
+            float v[8], g[8];
+            split_ld8(x + c, v);
+            split_ld8(w + c, g);
+            SRT_UNROLL
+            for (int j = 0; j < 8; j++) v[j] = v[j] * inv * g[j];
+            srt_split_store8(v, hi + c, lo + c);
+        }
+        return;
+    }
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) srt_split_one(x[i] * inv * w[i], &hi[i], &lo[i]);
 }
 
 extern "C" srt_status srt_cuda_split_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols,
-                                               uint16_t *dst, cudaStream_t stream) {
+                                               const float *norm_w, float eps, uint16_t *dst, cudaStream_t stream) {
     if (rows * cols == 0) return SRT_OK;
-    LAUNCH(split_bf16_rows_kernel, srt_blocks_for(rows * cols), SRT_BLOCK, 0, stream, src, ld, rows, cols, dst);
+    if (norm_w) {
+        int vec = cols % 8 == 0 && split_aligned16(src) && split_aligned16(norm_w);
+        LAUNCH(split_norm_bf16_rows_kernel, (unsigned)rows, SRT_BLOCK, 0, stream, src, rows, (int)cols, norm_w, eps,
+               dst, vec);
+        return SRT_LAUNCH_STATUS(split_norm_bf16_rows_kernel);
+    }
+    int vec = cols % 8 == 0 && ld % 4 == 0 && split_aligned16(src);
+    LAUNCH(split_bf16_rows_kernel, split_blocks(vec ? rows * cols / 8 : rows * cols), SRT_BLOCK, 0, stream, src, ld,
+           rows, cols, dst, vec);
     return SRT_LAUNCH_STATUS(split_bf16_rows_kernel);
 }
 
-/* C (rows, cols; row stride ldc) = alpha (C2[r] + C2[rows + r]) + beta C, C2 (2 rows, cols) packed; beta 0 never
- * reads C */
-__global__ void sum_split_rows_kernel(const float *c2, int64_t rows, int64_t cols, float alpha, float beta, float *C,
-                                      int64_t ldc) {
-    srt_grid_stride(i, rows * cols) {
-        float *y = C + (i / cols) * ldc + i % cols;
-        float v = alpha * (c2[i] + c2[rows * cols + i]);
-        *y = beta == 0.0f ? v : v + beta * *y;
+/* where column c of a row of the sum goes (modes PLAIN / SPLIT3; SWIGLU pairs columns) */
+__device__ __forceinline__ float *sum_dst(const srt_cuda_split_sum_args &a, int64_t r, int64_t c) {
+    if (a.mode == SRT_SMALL_M_SPLIT3) {
+        if (c < a.n0) return a.y0 + r * a.n0 + c;
+        if (c < a.n0 + a.n1) return a.y1 + r * a.n1 + (c - a.n0);
+        const int64_t n2 = a.cols - a.n0 - a.n1;
+        return a.y2 + r * n2 + (c - a.n0 - a.n1);
+    }
+    return a.C + r * a.ldc + c;
+}
+
+__device__ __forceinline__ float sum_silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
+/* The halves of c2 (2 rows, cols) packed summed: PLAIN C = alpha (hi + lo) + beta C (beta 0 never reads C);
+ * SPLIT3 the sum (alpha, beta 0) to y0 / y1 / y2 by column range; SWIGLU y0[r, j] = silu(g) * u with g, u the sums
+ * (alpha) of columns 2j, 2j+1 (lm_swiglu.cuh's formula). vec: 8 columns per thread (cols % 8 == 0 and every
+ * destination row 16-byte aligned: checked by the launcher). */
+__global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
+    const float *c2 = a.c2;
+    const int64_t half = a.rows * a.cols;
+    if (vec) {
+        const int64_t per_row = a.cols / 8;
+        srt_grid_stride(i, a.rows * per_row) {
+            const int64_t r = i / per_row, c = (i - r * per_row) * 8, e = r * a.cols + c;
+            float h[8], l[8], v[8];
+            split_ld8(c2 + e, h);
+            split_ld8(c2 + half + e, l);
+            SRT_UNROLL
+            for (int j = 0; j < 8; j++) v[j] = a.alpha * (h[j] + l[j]);
+            if (a.mode == SRT_SMALL_M_SWIGLU) {
+                float *y = a.y0 + r * (a.cols / 2) + c / 2;
+                float4 o;
+                o.x = sum_silu_mul(v[0], v[1]); o.y = sum_silu_mul(v[2], v[3]);
+                o.z = sum_silu_mul(v[4], v[5]); o.w = sum_silu_mul(v[6], v[7]);
+                split_st16(y, o);
+                continue;
+            }
+            float *y = sum_dst(a, r, c);
+            if (a.beta != 0.0f) {
+                float old[8];
+                split_ld8(y, old);
+                SRT_UNROLL
+                for (int j = 0; j < 8; j++) v[j] = v[j] + a.beta * old[j];
+            }
+            float4 o0, o1;
+            o0.x = v[0]; o0.y = v[1]; o0.z = v[2]; o0.w = v[3];
+            o1.x = v[4]; o1.y = v[5]; o1.z = v[6]; o1.w = v[7];
+            split_st16(y, o0);
+            split_st16(y + 4, o1);
+        }
+        return;
+    }
+    if (a.mode == SRT_SMALL_M_SWIGLU) {
+        const int64_t n = a.cols / 2;
+        srt_grid_stride(i, a.rows * n) {
+            const int64_t e = (i / n) * a.cols + 2 * (i % n);
+            float g = a.alpha * (c2[e] + c2[half + e]), u = a.alpha * (c2[e + 1] + c2[half + e + 1]);
+            a.y0[i] = sum_silu_mul(g, u);
+        }
+        return;
+    }
+    srt_grid_stride(i, half) {
+        float *y = sum_dst(a, i / a.cols, i % a.cols);
+        float v = a.alpha * (c2[i] + c2[half + i]);
+        *y = a.beta == 0.0f ? v : v + a.beta * *y;
     }
 }
 
-extern "C" srt_status srt_cuda_sum_split_rows(const float *c2, int64_t rows, int64_t cols, float alpha, float beta,
-                                              float *C, int64_t ldc, cudaStream_t stream) {
-    if (rows * cols == 0) return SRT_OK;
-    LAUNCH(sum_split_rows_kernel, srt_blocks_for(rows * cols), SRT_BLOCK, 0, stream, c2, rows, cols, alpha, beta, C,
-           ldc);
+extern "C" srt_status srt_cuda_sum_split_rows(const srt_cuda_split_sum_args *a, cudaStream_t stream) {
+    if (a->rows * a->cols == 0) return SRT_OK;
+    int vec = a->cols % 8 == 0 && split_aligned16(a->c2);
+    if (a->mode == SRT_SMALL_M_PLAIN) vec = vec && a->ldc % 4 == 0 && split_aligned16(a->C);
+    if (a->mode == SRT_SMALL_M_SPLIT3)
+        vec = vec && a->n0 % 8 == 0 && a->n1 % 8 == 0 && split_aligned16(a->y0) && split_aligned16(a->y1) &&
+              split_aligned16(a->y2);
+    if (a->mode == SRT_SMALL_M_SWIGLU) vec = vec && split_aligned16(a->y0);
+    int64_t n = vec ? a->rows * a->cols / 8 : a->mode == SRT_SMALL_M_SWIGLU ? a->rows * (a->cols / 2)
+                                                                             : a->rows * a->cols;
+    LAUNCH(sum_split_rows_kernel, split_blocks(n), SRT_BLOCK, 0, stream, *a, vec);
     return SRT_LAUNCH_STATUS(sum_split_rows_kernel);
 }

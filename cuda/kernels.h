@@ -65,14 +65,25 @@ srt_status srt_cuda_half_to_f32(const uint16_t *src, float *dst, int64_t n, int 
 /* dst (rows, cols) packed bf16 = src (rows, cols) f32 with row stride ld, rounded to nearest even */
 srt_status srt_cuda_f32_to_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
                                      cudaStream_t stream);
-/* gemm_split_bf16.cuh (the default GEMM of bf16 weights above SRT_CUDA_GEMM_ROWS_MAX_M rows, cublas.c):
- * dst (2 rows, cols) packed bf16: rows [0, rows) bf16(src), rows [rows, 2 rows) bf16(src - bf16(src)); src (rows, cols)
- * f32 with row stride ld */
-srt_status srt_cuda_split_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
-                                    cudaStream_t stream);
-/* C (rows, cols; row stride ldc) = alpha (c2[r] + c2[rows + r]) + beta C; c2 (2 rows, cols) packed f32 */
-srt_status srt_cuda_sum_split_rows(const float *c2, int64_t rows, int64_t cols, float alpha, float beta, float *C,
-                                   int64_t ldc, cudaStream_t stream);
+/* gemm_split_bf16.cuh (the default GEMM of bf16 weights above the small-M rows, cublas.c srt_cuda_gemm_split):
+ * dst (2 rows, cols) packed bf16: rows [0, rows) bf16(x), rows [rows, 2 rows) bf16(x - bf16(x)); x = src (rows, cols)
+ * f32 with row stride ld, or, when norm_w (cols) is set, RMSNorm(src) (src packed: ld = cols; as lm_rmsnorm.cuh) */
+srt_status srt_cuda_split_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, const float *norm_w,
+                                    float eps, uint16_t *dst, cudaStream_t stream);
+/* the sum of the halves of c2 (2 rows, cols) packed f32, by mode (SRT_SMALL_M_* below):
+ *   PLAIN   C (rows, cols; row stride ldc) = alpha (c2[r] + c2[rows + r]) + beta C
+ *   SPLIT3  columns [0,n0) -> y0 (rows,n0), [n0,n0+n1) -> y1 (rows,n1), the rest -> y2 (alpha; beta must be 0)
+ *   SWIGLU  y0 (rows, cols/2) = silu(g) * u, g / u the sums (alpha) of columns 2j / 2j+1 */
+typedef struct srt_cuda_split_sum_args {
+    const float *c2;
+    int64_t rows, cols;
+    float alpha, beta;
+    int mode, n0, n1;
+    float *C;
+    int64_t ldc;
+    float *y0, *y1, *y2;
+} srt_cuda_split_sum_args;
+srt_status srt_cuda_sum_split_rows(const srt_cuda_split_sum_args *a, cudaStream_t stream);
 /* The decode GEMM (gemm_small_m.cuh): C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly,
  * M <= SRT_CUDA_GEMM_ROWS_MAX_M; larger M goes to bf16 tensor cores (cublas.c: A split in hi + lo by default).
  * Epilogue modes: */

@@ -184,6 +184,25 @@ typedef struct srt_noise_add_args {
 /* ---- language-model ops (host/lm): filled in by the transformer work; all optional for codec-only backends ---- */
 struct srt_lm_ops;
 
+/* ---- batches in flight (optional; cuda): pinned host memory, transfers that return at once, and fences (events on
+ * the backend's stream) to wait on and to time the device's work. The codec's submit/collect encode
+ * (host/snac/codec_async.c) uses them; without them it encodes synchronously. ---- */
+typedef struct srt_async_ops {
+    srt_status (*host_alloc)(void *ctx, size_t bytes, void **ptr);   /* pinned (page-locked) host memory */
+    void (*host_free)(void *ctx, void *ptr);
+    /* host -> device from pinned memory, on a copy stream: the compute that follows on the backend's stream waits
+     * for it, the host does not; src must stay untouched until a fence recorded after a later op has been waited */
+    srt_status (*upload)(void *ctx, void *dst, const void *src_pinned, size_t bytes);
+    /* device -> pinned host memory, queued on the backend's stream (valid once a fence recorded after it is waited) */
+    srt_status (*download)(void *ctx, void *dst_pinned, const void *src, size_t bytes);
+    srt_status (*fence_create)(void *ctx, void **fence);
+    void (*fence_destroy)(void *ctx, void *fence);
+    srt_status (*fence_record)(void *ctx, void *fence);             /* on the backend's stream */
+    srt_status (*fence_wait)(void *ctx, void *fence);
+    /* device time between two waited fences, milliseconds */
+    srt_status (*fence_elapsed_ms)(void *ctx, void *start, void *end, double *ms);
+} srt_async_ops;
+
 /* ---- the table ---- */
 typedef struct srt_backend_ops {
     const char *name;
@@ -216,6 +235,8 @@ typedef struct srt_backend_ops {
     const struct srt_lm_ops *lm;
     /* precision of the dense convs, "fp32" | "tf32" | "bf16" (optional: a backend without it computes in fp32) */
     srt_status (*set_precision)(void *ctx, const char *name);
+    /* batches in flight (optional; see srt_async_ops) */
+    const srt_async_ops *async;
 } srt_backend_ops;
 
 /* A backend instance: its table and its private state. */

@@ -52,6 +52,12 @@ typedef struct srt_ds_device_stats {
     int64_t chunked_items;    /* items (long ones) through the push-mode chunked encoder */
     double audio_seconds;     /* audio encoded */
     double busy_seconds;      /* time inside the codec */
+    double batch_seconds;     /* audio in the batches (short items), valid samples only */
+    double padded_seconds;    /* what those batches computed: items x longest padded length (1 - batch/padded is
+                                 the padding fraction; long items through the chunked encoder are not counted) */
+    double device_busy_seconds;   /* the encode work on the device's stream, timed with events between the first
+                                     and the last op of each batch (cuda; in the simulator build the simulator's
+                                     wall time, not a GPU time); -1: the device has no timer (cpu) */
 } srt_ds_device_stats;
 
 typedef struct srt_ds_progress {
@@ -108,8 +114,11 @@ typedef struct srt_ds_run_options {
     const char *device;          /* "cpu", "cpu-ref", "cuda" (one worker per visible device), "cuda:0,2" */
     const char *precision;       /* the encoders' dense convs: NULL / "fp32" (default), "tf32", "bf16" (cuda) */
     int n_threads;               /* CPU threads of the cpu worker (0 = all cores) */
-    int n_readers;               /* decode + resample threads (0 = 2) */
+    int n_readers;               /* decode + resample threads (0 = auto: 2 on the CPU, 6 per GPU on CUDA, at most
+                                    the cores but one) */
     int reader_nice;             /* nice value of the reader threads (0 = as the process; default 10) */
+    int no_length_buckets;       /* 0 (default): a batch is the oldest waiting item plus the items of nearest length
+                                    (little padding); 1: the oldest items in arrival order (the baseline) */
     double batch_seconds;        /* audio seconds per encoder batch (padded lengths); 0 = 20 (cpu, at most what
                                     memory_mb allows) or 300 (cuda) */
     double chunk_seconds;        /* longer items go through the push-mode chunked encoder with this span; 0 = auto:

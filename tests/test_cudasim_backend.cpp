@@ -336,10 +336,11 @@ static void gemm_cases() {
  *          + |beta C| 2^-22             the beta term's rounding.
  * Rounding A once (the lo half dropped, SNACRT_CUDA_BF16_GEMM=1's numerics) errs by ~2^-9 S / sqrt(K) and fails it.
  * M 17 / 33 / 1025 (above the small-M limit), N and K odd incl. 1 and 7, op(B) both ways, beta 0 and 1, padded
- * lda / ldb / ldc. */
+ * lda / ldb / ldc: odd pads (one element per thread in the split and the sum), or, for K / N multiples of 8, pads that
+ * keep rows 16-byte aligned (the 8-per-thread 16-byte paths of gemm_split_bf16.cuh). */
 static void split_bf16_case(int M, int N, int K, int tb, int bi) {
     g_case = "gemm split bf16";
-    const int lda = K + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+    const int lda = K % 8 ? K + 3 : K + 4, ldb = (tb ? K : N) + 2, ldc = N % 8 ? N + 5 : N + 8;
     const float alpha = 0.75f, beta = (float)bi;
     uint64_t seed = 400 + (uint64_t)(M * 16 + N * 4 + tb * 2 + bi);
     std::vector<float> A = rnd((size_t)M * lda, seed, -1, 1);
@@ -386,7 +387,9 @@ static void split_bf16_case(int M, int N, int K, int tb, int bi) {
 static void gemm_split_bf16_cases() {
     /* K 1025 only below 1025 rows: the simulator runs the split kernel's M x K threads */
     struct { int M, N, K; } shapes[] = {{17, 1, 7}, {17, 7, 1}, {17, 33, 1025}, {33, 1, 7}, {33, 7, 1}, {33, 33, 1025},
-                                        {1025, 1, 7}, {1025, 7, 1}, {1025, 33, 65}};
+                                        {1025, 1, 7}, {1025, 7, 1}, {1025, 33, 65},
+                                        /* 16-byte paths: K, N multiples of 8 */
+                                        {17, 8, 64}, {33, 40, 1024}, {1025, 16, 64}, {9, 24, 8}};
     for (const auto &sh : shapes)
         for (int tb = 0; tb < 2; tb++)
             for (int bi = 0; bi < 2; bi++) split_bf16_case(sh.M, sh.N, sh.K, tb, bi);
@@ -404,6 +407,7 @@ static void gemm_split_bf16_chunked() {
     srt_backend plain = g_cu;
     g_cu = small;
     split_bf16_case(300, 1025, 7, 1, 1);
+    split_bf16_case(300, 1024, 8, 1, 1);   /* 16-byte paths in chunks of 127 rows */
     g_cu = plain;
     srt_backend_destroy(&small);
 }

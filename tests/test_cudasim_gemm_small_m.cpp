@@ -5,7 +5,10 @@
  *   - linear_fused (lm_ops.h): fused q|k|v (SPLIT3) and interleaved gate|up + SwiGLU (SWIGLU) against cpu-ref, which
  *     has no such op and runs the parts as plain GEMMs + swiglu (srt_linear_fused_by_ops): the same values;
  *   - both with the RMSNorm prologue (norm_w: cpu-ref runs its rmsnorm op first) and without;
- *   - rows 1, 7, 16 (the kernel) and 33 (cuBLAS: the parts as GEMMs).
+ *   - rows 1, 7, 16 (the kernel: a backend with SNACRT_CUDA_SMALL_M_ROWS=16) and 33 (cuBLAS);
+ *   - above the default small-M rows (SRT_CUDA_SMALL_M_ROWS_DEFAULT), the split tensor-core path with its fused
+ *     epilogues (cuda/lm_linear_split.c: the norm inside the split, q|k|v / SwiGLU in the sum), rows 5, 9, 16, 17, 33,
+ *     on shapes that take the 16-byte paths of gemm_split_bf16.cuh (widths multiples of 8) and shapes that do not.
  * Tolerance: f32 accumulation over K <= 4104 products of |x| <= 1, |w| <= 0.05 against cpu-ref's double sums:
  * atol 2e-5 + rtol 1e-4 (as the other reductions in test_cudasim_backend.cpp); SwiGLU adds one expf (same bound).
  * Also: the split-K counters are left at zero (a second identical launch gives the same result). */
@@ -16,6 +19,7 @@ extern "C" {
 }
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include <stdlib.h>
 #include <vector>
 
 static srt_backend g_ref, g_cu;
@@ -144,9 +148,16 @@ static void swiglu_case(int rows, int inter, int K, bool norm, uint64_t seed) {
 
 int main(void) {
     TEST_CHECK(srt_backend_create("cpu-ref", 1, &g_ref) == SRT_OK, "cpu-ref: %s", srt_last_error());
-    srt_status st = srt_backend_create("cuda", 0, &g_cu);
+    srt_backend split;
+    srt_status st = srt_backend_create("cuda", 0, &split);
     TEST_CHECK(st == SRT_OK, "cuda in the simulator build: %s", srt_last_error());
     if (st != SRT_OK) TEST_MAIN_END();
+    setenv("SNACRT_CUDA_SMALL_M_ROWS", "16", 1);
+    st = srt_backend_create("cuda", 0, &g_cu);
+    unsetenv("SNACRT_CUDA_SMALL_M_ROWS");
+    TEST_CHECK(st == SRT_OK, "cuda with SNACRT_CUDA_SMALL_M_ROWS=16: %s", srt_last_error());
+    if (st != SRT_OK) TEST_MAIN_END();
+    srt_backend kernel16 = g_cu;
     const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
     for (cudasim_order order : orders) {
         cudasim_set_order(order, 99);
@@ -163,10 +174,25 @@ int main(void) {
             swiglu_case(16, 7, 2048, norm, 100);
             swiglu_case(33, 33, 1024, norm, 110);
         }
+        /* the default rows limit: above it the split path and its fused epilogues */
+        g_cu = split;
+        plain_case(9, 40, 1024, 1.0f, 120);    /* 16-byte split and sum, residual (beta 1) */
+        plain_case(17, 7, 33, 0.5f, 130);      /* one element per thread */
+        plain_case(5, 16, 64, 0.0f, 135);      /* just above the default limit */
+        for (int norm = 0; norm < 2; norm++) {
+            split3_case(9, 64, 16, 16, 1024, norm, 140);    /* 16-byte paths */
+            split3_case(17, 33, 7, 7, 1025, norm, 150);     /* scalar paths */
+            split3_case(33, 24, 8, 8, 64, norm, 160);
+            swiglu_case(16, 48, 1024, norm, 170);           /* 16-byte paths */
+            swiglu_case(17, 7, 33, norm, 180);              /* scalar paths */
+            swiglu_case(33, 1024, 8, norm, 190);
+        }
+        g_cu = kernel16;
         TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
                    cudasim_last_error());
         cudasim_clear_error();
     }
+    srt_backend_destroy(&split);
     srt_backend_destroy(&g_cu);
     srt_backend_destroy(&g_ref);
     TEST_MAIN_END();

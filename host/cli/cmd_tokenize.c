@@ -35,12 +35,15 @@ static const char *usage =
     "  --memory-mb M             cpu: memory for the encoder's activations, sets the default chunk and caps the\n"
     "                            default batch (default 512: peak RSS ~0.6 GB with snac_24khz, any file length)\n"
     "  --batch-seconds S         audio per encoder batch, padded (default 20 on cpu, 300 on cuda)\n"
+    "  --no-length-buckets       batch items in arrival order instead of by length (more padding; the summary's\n"
+    "                            padding_fraction shows the difference; the codes are the same)\n"
     "  --device D                cpu (default: one encoder, all cores), cpu-ref, cuda (one encoder per visible\n"
     "                            GPU), cuda:N, or a list: cuda:0,2 / cpu,cpu (one encoder each)\n"
     "  --threads N               CPU threads of the cpu encoder (default all cores)\n"
     "  --precision P             fp32 (default, exact), tf32 or bf16: the encoders' dense convs on GPU tensor\n"
     "                            cores (cuda devices only; bench/PRECISION.md)\n"
-    "  --readers N               decode + resample threads (default 2)\n"
+    "  --readers N               decode + resample threads (default 2 on cpu, 6 per GPU on cuda, at most the\n"
+    "                            cores but one: the GPU waits for none)\n"
     "  --path-column NAME        manifests: the column with the audio path (default: the first of path, audio,\n"
     "                            file, filename, audio_path, audio_filepath, file_name)\n"
     "  --follow-symlinks         folder inputs: follow symbolic links (default: a link is listed in errors.jsonl\n"
@@ -173,6 +176,7 @@ int srt_cmd_tokenize(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); free(inputs); return 0; }
         if (!strcmp(a, "--resume")) { o.resume = 1; continue; }
         if (!strcmp(a, "--allow-nonfinite")) { o.allow_nonfinite = 1; continue; }
+        if (!strcmp(a, "--no-length-buckets")) { o.no_length_buckets = 1; continue; }
         if (!strcmp(a, "--dry-run")) { dry = 1; continue; }
         if (!strcmp(a, "--follow-symlinks")) { o.follow_symlinks = 1; continue; }
         if (!strcmp(a, "--sequences")) { sequences = 1; continue; }

@@ -1,15 +1,22 @@
-/* ds_pipeline_encode.c: the tokenizer's encoder workers, one per device (one codec each). A worker takes a long
- * job first when there is one (its reader is waiting on it) and runs it through the push-mode chunked encoder as
- * the pieces arrive; otherwise it forms a batch from the pool of short items: the oldest item, then the items
- * of nearest padded length while (items * longest padded length) stays within batch_samples, and encodes it with
- * srt_codec_encode (each item's codes are independent of its batch mates). Codes go to the writer as ITEM
- * messages; a job whose reader failed is dropped (DROPPED). */
+/* ds_pipeline_encode.c: the tokenizer's encoder workers, one per device (one codec each, on its own thread with
+ * the device made current). A worker takes a long job first when there is one (its reader is waiting on it) and
+ * runs it through the push-mode chunked encoder as the pieces arrive; otherwise, once the pool is full (a reader
+ * waits for room or for the gate, or the readers are done), it forms a batch from the pool of short items: the
+ * run of items of neighbouring padded lengths that holds the oldest item, pads at most 10% and has the most
+ * audio within batch_samples (length buckets: pick_bucket; --no-length-buckets: the oldest items in arrival
+ * order), where a batch computes items x longest padded length. Batches go
+ * through two encode slots (host/snac/codec_async.h): batch n+1 is submitted (padded into pinned memory, uploaded
+ * on the copy stream, encoded, codes copied back, all queued) before batch n is collected and posted, so on a GPU
+ * the host's work and the uploads overlap the kernels. Each item's codes are independent of its batch mates.
+ * Codes go to the writer as ITEM messages; a job whose reader failed is dropped (DROPPED).
+ * Statistics per worker: items, batches, audio, busy (host wall time inside the codec calls), padded vs valid
+ * samples of the batches, and the device time of the batches from events (cuda; -1 on the cpu). */
 #include "dataset/ds_pipeline_internal.h"
+#include "snac/codec_async.h"
+#include "backend.h"
 #include "common.h"
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static srt_status post_item(ds_pipe *p, const ds_meta *meta, srt_codes *codes, int kind) {
     ds_msg *m = srt_calloc(1, sizeof *m, "a message");
@@ -87,108 +94,204 @@ static srt_status run_job(ds_worker *w, ds_long_job *job) {
     return post_item(p, &meta, dropped ? NULL : &acc, dropped ? DS_MSG_DROPPED : DS_MSG_ITEM);
 }
 
+
 static int64_t padded_len(const ds_pipe *p, int64_t n) {
     int64_t pm = p->info.pad_multiple;
     return (n + pm - 1) / pm * pm;
 }
 
-/* Take a batch out of the pool (mu held): the oldest item plus those of nearest padded length within budget. */
-static int take_batch(ds_pipe *p, ds_short **batch, int max_batch) {
-    int64_t len0 = padded_len(p, p->pool[0]->n), longest = len0;
-    int n = 0;
-    batch[n++] = p->pool[0];
-    p->pool[0] = NULL;
-    for (;;) {
-        int64_t best = -1, best_d = 0;
-        for (int64_t i = 1; i < p->pool_n; i++) {
-            if (!p->pool[i]) continue;
-            int64_t L = padded_len(p, p->pool[i]->n), d = L > len0 ? L - len0 : len0 - L;
-            if (best < 0 || d < best_d) { best = i; best_d = d; }
+static int cmp_key(const void *a, const void *b) {
+    const ds_len_key *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Length buckets (mu held): the pool sorted by (padded length, arrival); the batch is a run of neighbours in that
+ * order that holds the oldest item, fits the budget (items x longest), pads at most DS_BUCKET_MAX_PADDING of what
+ * it computes, and of those the one with the most audio. Marks the chosen pool entries in *take (by pool index). */
+static int pick_bucket(ds_pipe *p, int max_batch, int64_t *take) {
+    int64_t m = p->pool_n, pos = 0;
+    ds_len_key *k = p->bucket_keys;
+    int64_t *pre = p->bucket_prefix;
+    for (int64_t i = 0; i < m; i++) { k[i].len = padded_len(p, p->pool[i]->n); k[i].idx = i; }
+    qsort(k, (size_t)m, sizeof *k, cmp_key);
+    pre[0] = 0;
+    for (int64_t i = 0; i < m; i++) {
+        pre[i + 1] = pre[i] + k[i].len;
+        if (k[i].idx == 0) pos = i;
+    }
+    int64_t best_v = -1, best_s = pos, best_j = pos;
+    for (int64_t j = pos; j < m; j++) {
+        int64_t cmax = p->batch_samples / k[j].len;
+        if (cmax < 1) cmax = 1;
+        if (cmax > max_batch) cmax = max_batch;
+        if (j - cmax + 1 > pos) break;                  /* longer ends fit fewer items: none reaches the oldest */
+        for (int64_t c = cmax < j + 1 ? cmax : j + 1; c >= j - pos + 1; c--) {
+            int64_t s = j - c + 1, v = pre[j + 1] - pre[s], padded = c * k[j].len;
+            if ((double)(padded - v) <= DS_BUCKET_MAX_PADDING * (double)padded) {
+                if (v > best_v) { best_v = v; best_s = s; best_j = j; }
+                break;                                  /* the largest such run ending at j */
+            }
         }
-        if (best < 0 || n == max_batch) break;
-        int64_t L = padded_len(p, p->pool[best]->n), l2 = L > longest ? L : longest;
-        if ((int64_t)(n + 1) * l2 > p->batch_samples) break;
-        batch[n++] = p->pool[best];
-        p->pool[best] = NULL;
-        longest = l2;
+    }
+    for (int64_t i = best_s; i <= best_j; i++) take[i - best_s] = k[i].idx;
+    return (int)(best_j - best_s + 1);
+}
+
+/* Take a batch out of the pool (mu held): length buckets (pick_bucket), or with --no-length-buckets the oldest items
+ * in arrival order while the padded batch (items x longest) stays within budget. */
+static int take_batch(ds_pipe *p, ds_short **batch, int max_batch) {
+    int64_t take[256];
+    int n = 0;
+    if (!p->o->no_length_buckets) n = pick_bucket(p, max_batch, take);
+    else {
+        int64_t longest = 0;
+        for (int64_t i = 0; i < p->pool_n && n < max_batch; i++) {
+            int64_t L = padded_len(p, p->pool[i]->n), l2 = L > longest ? L : longest;
+            if (n > 0 && (int64_t)(n + 1) * l2 > p->batch_samples) break;
+            take[n++] = i;
+            longest = l2;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        batch[i] = p->pool[take[i]];
+        p->pool[take[i]] = NULL;
+        p->pool_samples -= batch[i]->n;
     }
     int64_t k = 0;                                      /* compact, keeping arrival order */
     for (int64_t i = 0; i < p->pool_n; i++)
         if (p->pool[i]) p->pool[k++] = p->pool[i];
     p->pool_n = k;
-    for (int i = 0; i < n; i++) p->pool_samples -= batch[i]->n;
     return n;
 }
 
-static srt_status run_batch(ds_worker *w, ds_short **batch, int n) {
+/* A batch in an encode slot: its items (owned) until collected. */
+typedef struct inflight {
+    srt_encode_slot *slot;
+    ds_short *items[256];
+    int n;
+    double busy;              /* host seconds inside submit */
+} inflight;
+
+static void inflight_drop_items(inflight *f) {
+    for (int i = 0; i < f->n; i++) { free(f->items[i]->audio); free(f->items[i]); }
+    f->n = 0;
+}
+
+/* Submit the batch taken into f (the items stay in f until collect). */
+static srt_status submit_batch(ds_worker *w, inflight *f) {
     ds_pipe *p = w->pipe;
     const float *audio[256];
-    int64_t lens[256], total = 0;
-    srt_codes codes[256];
-    for (int i = 0; i < n; i++) {
-        audio[i] = batch[i]->audio;
-        lens[i] = batch[i]->n;
-        total += lens[i];
+    int64_t lens[256];
+    for (int i = 0; i < f->n; i++) {
+        audio[i] = f->items[i]->audio;
+        lens[i] = f->items[i]->n;
     }
     double t0 = ds_now();
-    srt_status st = srt_codec_encode(w->codec, n, audio, lens, codes, NULL, NULL);
-    double busy = ds_now() - t0;
-    if (st != SRT_OK) srt_error_prefix(st, "encoding a batch of %d (first %s): ", n, p->units[batch[0]->meta.unit].source);
-    else count_encoded(w, 0, n, total, busy);
-    for (int i = 0; i < n; i++) {
-        if (st == SRT_OK) st = post_item(p, &batch[i]->meta, &codes[i], DS_MSG_ITEM);
-        else srt_codes_free(&codes[i]);
-        free(batch[i]->audio);
-        free(batch[i]);
+    srt_status st = srt_encode_slot_submit(f->slot, f->n, audio, lens);
+    f->busy = ds_now() - t0;
+    if (st != SRT_OK) {
+        srt_error_prefix(st, "encoding a batch of %d (first %s): ", f->n, p->units[f->items[0]->meta.unit].source);
+        inflight_drop_items(f);
     }
     return st;
 }
 
-static void wait_ms(ds_pipe *p, int ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-    pthread_cond_timedwait(&p->cv_work, &p->mu, &ts);
+/* Collect f's batch, count it, post its codes. */
+static srt_status collect_batch(ds_worker *w, inflight *f) {
+    ds_pipe *p = w->pipe;
+    srt_codes codes[256];
+    double device_ms = -1, t0 = ds_now();
+    srt_status st = srt_encode_slot_collect(f->slot, codes, &device_ms);
+    double busy = f->busy + (ds_now() - t0);
+    if (st != SRT_OK) {
+        srt_error_prefix(st, "encoding a batch of %d (first %s): ", f->n, p->units[f->items[0]->meta.unit].source);
+        inflight_drop_items(f);
+        return st;
+    }
+    int64_t total = 0, longest = 0;
+    for (int i = 0; i < f->n; i++) {
+        total += f->items[i]->n;
+        if (padded_len(p, f->items[i]->n) > longest) longest = padded_len(p, f->items[i]->n);
+    }
+    count_encoded(w, 0, f->n, total, busy);
+    pthread_mutex_lock(&p->mu);
+    w->stats.batch_seconds += (double)total / p->info.sample_rate;
+    w->stats.padded_seconds += (double)f->n * longest / p->info.sample_rate;
+    if (device_ms >= 0 && w->stats.device_busy_seconds >= 0) w->stats.device_busy_seconds += device_ms * 1e-3;
+    else w->stats.device_busy_seconds = -1;
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < f->n; i++) {
+        if (st == SRT_OK) st = post_item(p, &f->items[i]->meta, &codes[i], DS_MSG_ITEM);
+        else srt_codes_free(&codes[i]);
+    }
+    inflight_drop_items(f);
+    return st;
+}
+
+/* The pool is as full as it will get before a batch is taken: a reader waits for room or for the gate (or the pool
+ * is at its caps), or the readers are done. With one reader the batches are then the same whatever the timing. */
+static int pool_ready(const ds_pipe *p) {
+    return p->readers_active == 0 || p->readers_blocked > 0 || p->pool_n == p->pool_cap ||
+           p->pool_samples >= p->pool_cap_samples;
 }
 
 void *ds_encoder_main(void *arg) {
     ds_worker *w = arg;
     ds_pipe *p = w->pipe;
-    ds_short *batch[256];
-    int waited = 0;
-    srt_status st = SRT_OK;
+    inflight fl[2];
+    memset(fl, 0, sizeof fl);
+    int pending = -1;                                   /* the slot with a batch in flight, -1: none */
+    srt_status st = srt_backend_enter_thread(w->stats.device);   /* cuda:N: this thread launches on device N */
+    for (int i = 0; i < 2 && st == SRT_OK; i++) st = srt_encode_slot_create(w->codec, &fl[i].slot);
     pthread_mutex_lock(&p->mu);
-    while (!p->cancelled) {
+    while (!p->cancelled && st == SRT_OK) {
         if (p->jobs_head) {
             ds_long_job *job = p->jobs_head;
             p->jobs_head = job->next;
             if (!p->jobs_head) p->jobs_tail = NULL;
             pthread_mutex_unlock(&p->mu);
-            st = run_job(w, job);
+            if (pending >= 0) st = collect_batch(w, &fl[pending]);
+            pending = -1;
+            if (st == SRT_OK) st = run_job(w, job);
+            else {                                      /* the job still holds the encoder's reference */
+                pthread_mutex_lock(&p->mu);
+                ds_job_release(job);
+                pthread_mutex_unlock(&p->mu);
+            }
             pthread_mutex_lock(&p->mu);
-            if (st != SRT_OK) break;
             continue;
         }
-        if (p->pool_n > 0) {
-            /* a batch well below budget while readers are still decoding: give them a moment to add to it */
-            if (!waited && p->pool_samples < p->batch_samples / 2 && p->readers_active > 0) {
-                waited = 1;
-                wait_ms(p, 20);
-                continue;
-            }
-            waited = 0;
-            int n = take_batch(p, batch, 256);
+        if (p->pool_n > 0 && pool_ready(p)) {
+            inflight *f = &fl[pending == 0 ? 1 : 0];
+            f->n = take_batch(p, f->items, 256);
             pthread_cond_broadcast(&p->cv_pool);
             pthread_mutex_unlock(&p->mu);
-            st = run_batch(w, batch, n);
+            srt_status st1 = submit_batch(w, f);        /* batch n+1 queued ... */
+            srt_status st2 = pending >= 0 ? collect_batch(w, &fl[pending]) : SRT_OK;   /* ... before n is collected */
+            pending = st1 == SRT_OK ? (int)(f - fl) : -1;   /* (on a failure dropped after the loop) */
+            st = st1 != SRT_OK ? st1 : st2;
             pthread_mutex_lock(&p->mu);
-            if (st != SRT_OK) break;
+            continue;
+        }
+        if (pending >= 0) {                             /* nothing to add now: finish what is in flight first */
+            pthread_mutex_unlock(&p->mu);
+            st = collect_batch(w, &fl[pending]);
+            pending = -1;
+            pthread_mutex_lock(&p->mu);
             continue;
         }
         if (p->readers_active == 0) break;
         pthread_cond_wait(&p->cv_work, &p->mu);
     }
+    int cancelled = p->cancelled;
+    pthread_mutex_unlock(&p->mu);
+    if (pending >= 0) {
+        if (st == SRT_OK && !cancelled) st = collect_batch(w, &fl[pending]);
+        else inflight_drop_items(&fl[pending]);
+    }
+    for (int i = 0; i < 2; i++) srt_encode_slot_free(fl[i].slot);
+    pthread_mutex_lock(&p->mu);
     p->encoders_active--;
     pthread_cond_broadcast(&p->cv_msg);
     pthread_cond_broadcast(&p->cv_work);

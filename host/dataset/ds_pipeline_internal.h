@@ -6,8 +6,11 @@
  *   readers (n_readers): take the next unit in order (gated to a window of open shards), decode + mix +
  *     resample it block by block, and emit items: short ones (<= chunk) into the encoder pool (bounded by
  *     samples), long ones as a long job whose pieces flow through a bounded per-job queue; then UNIT_DONE.
- *   encoders (one per device): long jobs first (push-mode chunked encoder), else a batch from the pool: the
- *     oldest item plus the items of nearest length while the padded batch stays within batch_seconds.
+ *   encoders (one per device): long jobs first (push-mode chunked encoder), else a batch from the pool once the
+ *     pool is full (a reader waits for room or the gate, or the readers are done): a run of neighbouring
+ *     lengths holding the oldest item, little padding (length buckets; --no-length-buckets: arrival order),
+ *     within batch_seconds. Two batches are in flight per encoder: batch n+1 is submitted (padded into pinned
+ *     memory, uploaded, encoded, codes copied back, all queued on the device) before batch n is collected.
  *   writer: collects ITEM / DROPPED / UNIT_DONE messages, commits shards strictly in order (shard files via
  *     srt_ds_shard_*, then a fsynced done-log line) and opens the gate for the readers. */
 #ifndef SRT_DS_PIPELINE_INTERNAL_H
@@ -182,6 +185,10 @@ typedef struct ds_worker {
     struct ds_pipe *pipe;
 } ds_worker;
 
+typedef struct ds_len_key { int64_t len, idx; } ds_len_key;   /* a pool item's padded length, its pool index */
+/* Length buckets: a batch pads at most this fraction of what it computes (ds_pipeline_encode.c: pick_bucket). */
+#define DS_BUCKET_MAX_PADDING 0.10
+
 typedef struct ds_pipe {
     const srt_ds_run_options *o;
     srt_codec_info info;
@@ -201,9 +208,12 @@ typedef struct ds_pipe {
     int64_t next_unit;
     int64_t gate_unit;        /* units < gate_unit may be started */
     ds_short **pool;          /* (pool_cap) waiting short items, in arrival order */
+    ds_len_key *bucket_keys;  /* (pool_cap) scratch of pick_bucket (under mu) */
+    int64_t *bucket_prefix;   /* (pool_cap + 1) */
     int64_t pool_n, pool_cap, pool_samples;
     ds_long_job *jobs_head, *jobs_tail;
     int readers_active, encoders_active;
+    int readers_blocked;      /* readers waiting for room in the pool or for the gate: the pool is as full as it gets */
     ds_msg *msg_head, *msg_tail;
     int cancelled;
     srt_status fail_status;

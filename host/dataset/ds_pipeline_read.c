@@ -62,8 +62,12 @@ static srt_status emit_short(sink *s, const float *x, int64_t n, int64_t offset)
     it->audio = a;
     it->n = n;
     pthread_mutex_lock(&p->mu);
-    while (!p->cancelled && (p->pool_n == p->pool_cap || (p->pool_n > 0 && p->pool_samples + n > p->pool_cap_samples)))
+    while (!p->cancelled && (p->pool_n == p->pool_cap || (p->pool_n > 0 && p->pool_samples + n > p->pool_cap_samples))) {
+        p->readers_blocked++;                       /* the pool is full: an encoder may take a batch now */
+        pthread_cond_broadcast(&p->cv_work);
         pthread_cond_wait(&p->cv_pool, &p->mu);
+        p->readers_blocked--;
+    }
     if (p->cancelled) {
         pthread_mutex_unlock(&p->mu);
         free(a);
@@ -244,7 +248,10 @@ static int64_t take_unit(ds_pipe *p) {
         while (p->next_unit < p->n_units && p->log->done[p->next_unit / p->shard_size]) p->next_unit++;
         if (p->cancelled || p->next_unit >= p->n_units) break;
         if (p->next_unit < p->gate_unit) { u = p->next_unit++; break; }
+        p->readers_blocked++;                       /* the writer waits for encoded items: encoders must not wait */
+        pthread_cond_broadcast(&p->cv_work);
         pthread_cond_wait(&p->cv_gate, &p->mu);
+        p->readers_blocked--;
     }
     pthread_mutex_unlock(&p->mu);
     pthread_mutex_unlock(&p->dispatch_mu);

@@ -78,6 +78,28 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
     cJSON_AddNumberToObject(stages, "chunk_seconds", s->chunk_seconds);
     cJSON_AddNumberToObject(stages, "batch_seconds", s->batch_seconds);
     cJSON_AddItemToObject(j, "stages", stages);
+    /* padding: what the batches computed beyond their audio (items x longest padded length); GPU busy: the device
+     * time of the batches from events over the wall time, averaged over the GPU workers (one per GPU) */
+    double valid = 0, padded = 0, busy_sum = 0;
+    int timed = 0;
+    for (int i = 0; i < s->n_devices; i++) {
+        valid += s->devices[i].batch_seconds;
+        padded += s->devices[i].padded_seconds;
+        if (s->devices[i].device_busy_seconds >= 0) {
+            timed++;
+            busy_sum += p->wall_seconds > 0 ? s->devices[i].device_busy_seconds / p->wall_seconds : 0;
+        }
+    }
+    cJSON_AddNumberToObject(j, "padding_fraction", padded > 0 ? 1 - valid / padded : 0);
+    if (timed) {
+        double f = busy_sum / timed;
+        cJSON_AddNumberToObject(j, "gpu_busy_fraction", f < 0 ? 0 : f > 1 ? 1 : f);
+        srt_build_info bi;
+        srt_get_build_info(&bi);
+        cJSON_AddStringToObject(j, "gpu_busy_timer", bi.cudasim && !bi.cuda
+            ? "simulator: cudaEvent times are the host wall time of the simulated kernels, not a GPU's"
+            : "cudaEvent elapsed time from the first to the last op of each batch, over the wall time");
+    } else cJSON_AddNullToObject(j, "gpu_busy_fraction");
     for (int i = 0; i < s->n_devices; i++) {
         const srt_ds_device_stats *d = &s->devices[i];
         cJSON *o = cJSON_CreateObject();
@@ -90,6 +112,12 @@ char *srt_ds_summary_json(const srt_ds_summary *s) {
         cJSON_AddNumberToObject(o, "busy_seconds", d->busy_seconds);
         cJSON_AddNumberToObject(o, "x_real_time_busy", d->busy_seconds > 0 ? d->audio_seconds / d->busy_seconds : 0);
         cJSON_AddNumberToObject(o, "x_real_time_wall", p->wall_seconds > 0 ? d->audio_seconds / p->wall_seconds : 0);
+        cJSON_AddNumberToObject(o, "padding_fraction", d->padded_seconds > 0 ? 1 - d->batch_seconds / d->padded_seconds : 0);
+        if (d->device_busy_seconds >= 0) {
+            cJSON_AddNumberToObject(o, "gpu_busy_seconds", d->device_busy_seconds);
+            double f = p->wall_seconds > 0 ? d->device_busy_seconds / p->wall_seconds : 0;
+            cJSON_AddNumberToObject(o, "gpu_busy_fraction", f > 1 ? 1 : f);
+        }
         cJSON_AddItemToArray(devs, o);
     }
     cJSON_AddItemToObject(j, "devices", devs);

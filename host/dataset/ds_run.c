@@ -9,12 +9,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 void srt_ds_run_defaults(srt_ds_run_options *o) {
     memset(o, 0, sizeof *o);
     o->format = SRT_DS_JSONL;
     o->device = "cpu";
-    o->n_readers = 2;
+    o->n_readers = 0;                          /* auto: 2 on the CPU, 6 per GPU on CUDA (run_readers) */
     o->reader_nice = 10;
     o->batch_seconds = 0;                      /* auto: 20 s on the CPU (at most memory_mb's), 300 s on CUDA */
     o->chunk_seconds = 0;                      /* auto: from memory_mb on the CPU (~22 s for snac_24khz), 60 s on CUDA */
@@ -101,6 +102,8 @@ void srt_ds_plan_free(srt_ds_plan_unit *units, int64_t n) {
 static void pipe_destroy(ds_pipe *p) {
     for (int64_t i = 0; i < p->pool_n; i++) { free(p->pool[i]->audio); free(p->pool[i]); }
     free(p->pool);
+    free(p->bucket_keys);
+    free(p->bucket_prefix);
     while (p->jobs_head) {
         ds_long_job *j = p->jobs_head;
         p->jobs_head = j->next;
@@ -128,12 +131,27 @@ static void progress_snapshot(ds_pipe *p, srt_ds_progress *out) {
     out->wall_seconds = ds_now() - p->t_start;
 }
 
+/* Reader threads: n_readers, or auto: 2 beside a CPU encoder (which takes the cores); on GPUs 6 per GPU (a reader
+ * decodes + resamples ~500x real time, bench/README.md bench_tokenize; one H100 encodes ~2,500x:
+ * bench/tokpipe_model.py), at most the cores but one; 64 at most. */
+static int run_readers(const srt_ds_run_options *o, int on_cuda, int n_workers) {
+    int n = o->n_readers;
+    if (n <= 0) {
+        n = 2;
+        if (on_cuda) {
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            n = 6 * n_workers;
+            if (cores > 1 && n > cores - 1) n = (int)(cores - 1);
+            if (n < 2) n = 2;
+        }
+    }
+    return n > 64 ? 64 : n;
+}
+
 /* Start the threads, report progress until the writer is done, join. */
-static srt_status run_pipeline(ds_pipe *p, ds_worker *workers, int n_workers) {
+static srt_status run_pipeline(ds_pipe *p, ds_worker *workers, int n_workers, int n_readers) {
     const srt_ds_run_options *o = p->o;
-    int n_readers = o->n_readers > 0 ? o->n_readers : 2;
     pthread_t writer, readers[64];
-    if (n_readers > 64) n_readers = 64;
     p->readers_active = n_readers;
     p->encoders_active = n_workers;
     int started_r = 0, started_e = 0, started_w = 0;
@@ -231,13 +249,15 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     p->max_seg_samples = o->max_seconds > 0 ? (int64_t)(o->max_seconds * rate) : 0;
     if (o->max_seconds > 0 && p->max_seg_samples < 1) p->max_seg_samples = 1;
     p->piece_samples = rate;
-    p->pool_cap_samples = 2 * p->batch_samples;
+    p->pool_cap_samples = 4 * p->batch_samples;    /* room to choose batches of similar lengths from */
     p->pool_cap = 1024;
     p->window_shards = (256 + o->shard_size - 1) / o->shard_size;
     if (p->window_shards < 2) p->window_shards = 2;
     p->gate_unit = p->window_shards * o->shard_size < n_units ? p->window_shards * o->shard_size : n_units;
     p->pool = srt_calloc((size_t)p->pool_cap, sizeof *p->pool, "the encoder pool");
-    if (!p->pool) { st = SRT_ERR_NOMEM; goto done; }
+    p->bucket_keys = srt_calloc((size_t)p->pool_cap, sizeof *p->bucket_keys, "the encoder pool");
+    p->bucket_prefix = srt_calloc((size_t)p->pool_cap + 1, sizeof *p->bucket_prefix, "the encoder pool");
+    if (!p->pool || !p->bucket_keys || !p->bucket_prefix) { st = SRT_ERR_NOMEM; goto done; }
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->dispatch_mu, NULL);
     pthread_cond_init(&p->cv_gate, NULL);
@@ -255,14 +275,15 @@ srt_status srt_ds_run(const srt_ds_run_options *o, srt_ds_summary *summary) {
     p->progress.units_done = p->progress.units_skipped;
     p->progress.items = p->progress.items_skipped = log.done_items;      /* the done-log's totals (--resume) */
     p->progress.errors = p->progress.errors_skipped = log.done_errors;
-    st = run_pipeline(p, workers, n_workers);
+    int n_readers = run_readers(o, on_cuda, n_workers);
+    st = run_pipeline(p, workers, n_workers, n_readers);
     progress_snapshot(p, &summary->progress);
     summary->progress.finished = 1;
     summary->read_busy_seconds = p->read_busy;
     summary->nonfinite_replaced = p->nonfinite_replaced;
     summary->encode_busy_seconds = p->encode_busy;
     summary->write_busy_seconds = p->write_busy;
-    summary->n_readers = o->n_readers > 0 ? o->n_readers : 2;
+    summary->n_readers = n_readers;
     summary->chunk_seconds = (double)p->chunk_samples / rate;
     summary->batch_seconds = (double)p->batch_samples / rate;
     pipe_destroy(p);

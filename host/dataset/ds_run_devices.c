@@ -17,6 +17,7 @@ static srt_status load_one(const char *model_dir, const char *name, int n_thread
     srt_codec_options opts = {.backend = name, .n_threads = n_threads, .precision = precision};
     SRT_TRY(srt_codec_load(model_dir, &opts, &w->codec));
     snprintf(w->stats.device, sizeof w->stats.device, "%s", name);
+    w->stats.device_busy_seconds = strncmp(name, "cuda", 4) ? -1 : 0;   /* cpu: no device timer */
     return SRT_OK;
 }
 

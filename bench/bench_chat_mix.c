@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_common.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -32,12 +33,6 @@ static int on_chat(void *u, const srt_chat_event *ev) {
     (void)u;
     if (ev->kind == SRT_CHAT_EV_DONE) finished(ev->status);
     return 0;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* kinds[i]: 0 speech, 1 chat, 2 transcription. */
@@ -80,15 +75,10 @@ static int run_phase(srt_tts_engine *e, const char *name, int n, const int *kind
 int main(int argc, char **argv) {
     const char *src = ".", *lm = NULL, *codec = NULL;
     int n = 12, tokens = 64, threads = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "-m")) lm = argv[i + 1];
-        else if (!strcmp(argv[i], "--codec")) codec = argv[i + 1];
-        else if (!strcmp(argv[i], "--requests")) n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--tokens")) tokens = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--src")) src = argv[i + 1];
-        else { fprintf(stderr, "bench_chat_mix: unknown option %s\n", argv[i]); return 2; }
-    }
+    const bench_opt opts[] = {{"-m", BENCH_STR, &lm, 0}, {"--codec", BENCH_STR, &codec, 0},
+                              {"--requests", BENCH_INT, &n, 0}, {"--tokens", BENCH_INT, &tokens, 0},
+                              {"--threads", BENCH_INT, &threads, 0}, {"--src", BENCH_STR, &src, 0}};
+    if (bench_parse_opts("bench_chat_mix", NULL, argc, argv, 1, opts, BENCH_N_OPTS(opts))) return 2;
     if (n < 3 || tokens < 1) { fprintf(stderr, "bench_chat_mix: --requests >= 3, --tokens >= 1\n"); return 2; }
     char lm_buf[1024], codec_buf[1024], wav[1024];
     snprintf(lm_buf, sizeof lm_buf, "%s/tests/data/llama/tiny-orpheus", src);

@@ -1,5 +1,6 @@
-/* bench_common.h: helpers shared by the codec benchmarks: a monotonic clock, a deterministic speech-like test
- * signal, and making a random-weight model with tools/make_snac_model (next to the bench binary) when missing. */
+/* bench_common.h: helpers shared by the benchmarks: a monotonic clock and the process CPU time, `--name value`
+ * option parsing from a table, a deterministic speech-like test signal, and making a random-weight model with
+ * tools/make_snac_model (next to the bench binary) when missing. */
 #ifndef SRT_BENCH_COMMON_H
 #define SRT_BENCH_COMMON_H
 
@@ -18,6 +19,44 @@ static inline double now_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+/* CPU time of the whole process (all threads): with one thread a load-proof measure on a shared machine. */
+static inline double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* One `--name value` option: BENCH_STR stores the argument (const char *), BENCH_INT its atoi (int), BENCH_FLAG
+ * takes no value and stores `value` (int; for options like --no-engine). */
+typedef enum { BENCH_STR, BENCH_INT, BENCH_FLAG } bench_opt_kind;
+typedef struct {
+    const char *name;
+    bench_opt_kind kind;
+    void *dst;
+    int value;
+} bench_opt;
+
+/* Parse argv[first..] against opts (n entries). An unknown option or a missing value: a message naming `who`
+ * and the option on stderr, the usage line when given, and 2 (the benches' exit code for bad arguments). */
+static inline int bench_parse_opts(const char *who, const char *usage, int argc, char **argv, int first,
+                                   const bench_opt *opts, int n) {
+    for (int i = first; i < argc; i++) {
+        const bench_opt *o = NULL;
+        for (int k = 0; k < n && !o; k++)
+            if (!strcmp(argv[i], opts[k].name)) o = &opts[k];
+        if (!o || (o->kind != BENCH_FLAG && i + 1 >= argc)) {
+            fprintf(stderr, "%s: %s %s\n", who, o ? "a value is missing after" : "unknown option", argv[i]);
+            if (usage) fprintf(stderr, "usage: %s\n", usage);
+            return 2;
+        }
+        if (o->kind == BENCH_FLAG) *(int *)o->dst = o->value;
+        else if (o->kind == BENCH_INT) *(int *)o->dst = atoi(argv[++i]);
+        else *(const char **)o->dst = argv[++i];
+    }
+    return 0;
+}
+#define BENCH_N_OPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* Voiced harmonics with a gliding pitch, a syllable envelope and a little noise (deterministic per seed). */
 static inline void speech_like(float *x, int64_t n, int rate, uint64_t seed) {

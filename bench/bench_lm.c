@@ -21,18 +21,7 @@
 #ifdef SNACRT_WITH_CUDA
 #include <cuda_runtime_api.h>
 #endif
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "bench_common.h"
 
 /* Best of 5 triad passes a = b + s*c over 3 x 64 MB of doubles; bytes counted: 3 per element touched. */
 static double triad_gb_per_s(void) {
@@ -100,14 +89,11 @@ int main(int argc, char **argv) {
     }
     const char *model_dir = argv[1], *device = "cpu", *batches_arg = "1,8,64";
     int prompt_len = 16, decode_steps = 4, n_threads = 0;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--device")) device = argv[i + 1];
-        else if (!strcmp(argv[i], "--batches")) batches_arg = argv[i + 1];
-        else if (!strcmp(argv[i], "--prompt-len")) prompt_len = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--decode-steps")) decode_steps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) n_threads = atoi(argv[i + 1]);
-        else { fprintf(stderr, "bench_lm: unknown option %s\n", argv[i]); return 2; }
-    }
+    const bench_opt args[] = {{"--device", BENCH_STR, &device, 0}, {"--batches", BENCH_STR, &batches_arg, 0},
+                              {"--prompt-len", BENCH_INT, &prompt_len, 0},
+                              {"--decode-steps", BENCH_INT, &decode_steps, 0},
+                              {"--threads", BENCH_INT, &n_threads, 0}};
+    if (bench_parse_opts("bench_lm", NULL, argc, argv, 2, args, BENCH_N_OPTS(args))) return 2;
     if (prompt_len < 1 || decode_steps < 1) { fprintf(stderr, "bench_lm: --prompt-len and --decode-steps >= 1\n"); return 2; }
     int batches[16], n_batches = 0, max_batch = 1;
     for (const char *s = batches_arg; *s && n_batches < 16;) {

@@ -13,18 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "bench_common.h"
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 static float frand(float lo, float hi) {
@@ -74,12 +63,11 @@ static void report(const char *name, timing ref, timing cpu, int last) {
 
 int main(int argc, char **argv) {
     int batch = 8, ctx = 2048, reps = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--ctx")) ctx = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else { fprintf(stderr, "usage: bench_lm_ops [--batch 8] [--ctx 2048] [--reps 5]\n"); return 2; }
-    }
+    const bench_opt opts[] = {{"--batch", BENCH_INT, &batch, 0}, {"--ctx", BENCH_INT, &ctx, 0},
+                              {"--reps", BENCH_INT, &reps, 0}};
+    if (bench_parse_opts("bench_lm_ops", "bench_lm_ops [--batch 8] [--ctx 2048] [--reps 5]", argc, argv, 1, opts,
+                         BENCH_N_OPTS(opts)))
+        return 2;
     if (batch < 1 || ctx < 1 || reps < 1) { fprintf(stderr, "bench_lm_ops: batch, ctx, reps >= 1\n"); return 2; }
     const srt_lm_ops *ref = &srt_cpu_ref_lm_ops, *cpu = &srt_cpu_lm_ops;
     const int H = 32, KVH = 8, D = 64, dim = H * D, kv_dim = KVH * D, bs = 16, vocab = 128256;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_common.h"
 
 typedef struct waiter {
     pthread_mutex_t mu;
@@ -36,30 +37,16 @@ static int on_audio(void *user, const float *pcm, int64_t n, int done, srt_statu
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv) {
     const char *lm = "tests/data/llama/tiny-orpheus", *codec = "tests/data/snac/tiny24", *reps = "1,2,4";
     int streams = 16, tokens = 28, tp = 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores > 0 ? (int)cores : 1;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) { fprintf(stderr, "bench_replicas: %s needs a value\n", argv[i]); return 2; }
-        if (!strcmp(argv[i], "--lm")) lm = v;
-        else if (!strcmp(argv[i], "--codec")) codec = v;
-        else if (!strcmp(argv[i], "--replicas")) reps = v;
-        else if (!strcmp(argv[i], "--streams")) streams = atoi(v);
-        else if (!strcmp(argv[i], "--tokens")) tokens = atoi(v);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(v);
-        else if (!strcmp(argv[i], "--tp")) tp = atoi(v);
-        else { fprintf(stderr, "bench_replicas: unknown option %s\n", argv[i]); return 2; }
-        i++;
-    }
+    const bench_opt opts[] = {{"--lm", BENCH_STR, &lm, 0}, {"--codec", BENCH_STR, &codec, 0},
+                              {"--replicas", BENCH_STR, &reps, 0}, {"--streams", BENCH_INT, &streams, 0},
+                              {"--tokens", BENCH_INT, &tokens, 0}, {"--threads", BENCH_INT, &threads, 0},
+                              {"--tp", BENCH_INT, &tp, 0}};
+    if (bench_parse_opts("bench_replicas", NULL, argc, argv, 1, opts, BENCH_N_OPTS(opts))) return 2;
     if (streams < 1 || tokens < 1 || threads < 1 || tp < 1) { fprintf(stderr, "bench_replicas: bad value\n"); return 2; }
     printf("{\"bench\":\"replicas\",\"lm\":\"%s\",\"streams\":%d,\"tokens\":%d,\"threads\":%d,\"tp\":%d,\"runs\":[",
            lm, streams, tokens, threads, tp);

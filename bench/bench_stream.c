@@ -14,12 +14,6 @@
 #include "bench_common.h"
 #include <limits.h>
 
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void random_codes(const srt_codec_info *I, int64_t n_groups, uint64_t seed, srt_codes *c) {
     memset(c, 0, sizeof *c);
     c->n_levels = I->n_levels;

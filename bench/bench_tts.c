@@ -172,21 +172,12 @@ int main(int argc, char **argv) {
     const char *layers_arg = "2,4", *batches_arg = "1,8,32";
     int steps = 6, engine_tokens = 21, run_engine = 1, ctx = 64;
     if (!src) src = ".";
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--no-engine")) { run_engine = 0; continue; }
-        if (!v) { fprintf(stderr, "bench_tts: %s needs a value\n", argv[i]); return 2; }
-        if (!strcmp(argv[i], "--layers")) layers_arg = v;
-        else if (!strcmp(argv[i], "--batches")) batches_arg = v;
-        else if (!strcmp(argv[i], "--steps")) steps = atoi(v);
-        else if (!strcmp(argv[i], "--engine-tokens")) engine_tokens = atoi(v);
-        else if (!strcmp(argv[i], "--context")) ctx = atoi(v);
-        else if (!strcmp(argv[i], "--models")) models = v;
-        else if (!strcmp(argv[i], "--src")) src = v;
-        else if (!strcmp(argv[i], "--device")) device = v;
-        else { fprintf(stderr, "bench_tts: unknown option %s\n", argv[i]); return 2; }
-        i++;
-    }
+    const bench_opt opts[] = {{"--no-engine", BENCH_FLAG, &run_engine, 0}, {"--layers", BENCH_STR, &layers_arg, 0},
+                              {"--batches", BENCH_STR, &batches_arg, 0}, {"--steps", BENCH_INT, &steps, 0},
+                              {"--engine-tokens", BENCH_INT, &engine_tokens, 0}, {"--context", BENCH_INT, &ctx, 0},
+                              {"--models", BENCH_STR, &models, 0}, {"--src", BENCH_STR, &src, 0},
+                              {"--device", BENCH_STR, &device, 0}};
+    if (bench_parse_opts("bench_tts", NULL, argc, argv, 1, opts, BENCH_N_OPTS(opts))) return 2;
     int layers[8], batches[8];
     int n_layers = parse_list(layers_arg, layers, 8), n_batches = parse_list(batches_arg, batches, 8);
     if (n_layers < 1 || n_batches < 1 || steps < 1) { fprintf(stderr, "bench_tts: bad --layers/--batches/--steps\n"); return 2; }

@@ -29,10 +29,14 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # conv_igemm.cuh's kernels fetch the next reduction step (4 W + 4 X values per lane, igemm_fetch) into registers
 # before the current step's math (double-buffered shared tiles): 8.
 # gemm_split_bf16.cuh's vector paths: the sum loads 2 x 16 bytes of each half (4) before adding, the splits 2.
+# lm_paged_attention.cuh's decode kernels (per G): 4, see below.
 LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
-                                     "convt1d_igemm_bf16_kernel")}}
+                                     "convt1d_igemm_bf16_kernel")},
+                   # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
+                   # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
+                   **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 4               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)
@@ -270,11 +274,11 @@ def main():
     W = out["workloads"]
     # codec: batch 1 and 2 simulated, counters affine in the batch
     for wl in ("codec_encode", "codec_decode", "codec_stream"):
-        for arch, st in sorted({(r["model"], r["settings"]) for r in find(workload=wl)}):
-            r = {x["batch"]: x for x in find(workload=wl, model=arch, settings=st)}
+        for arch, st, a in sorted({(r["model"], r["settings"], r["audio_s"]) for r in find(workload=wl)}):
+            r = {x["batch"]: x for x in find(workload=wl, model=arch, settings=st, audio_s=a)}
             if 1 not in r or 2 not in r:
                 continue
-            for B in ((1, 64) if wl == "codec_stream" else (1, 16, 64)):
+            for B in ((1, 64, 256) if wl == "codec_stream" else (1, 16, 64)):
                 run = r[B] if B in r else extrapolate(r[1], r[2], 1, 2, B)
                 if run is None:
                     continue
@@ -509,8 +513,10 @@ def figures_table(out, dev):
         if w["workload"] in ("codec_encode", "codec_decode") and w["model"] == "snac_24khz" and w["batch"] == 64:
             unit = "bf16" if w["precision"] == "bf16" else "tf32"   # the peak of the mode's fastest unit
             bound = w["batch"] * w["audio_s_per_item"] / max(w["flops"] / dev[unit + "_flops"], 1e-12)
-            L.append("| 24 kHz %s, batch 64, %s | %sx real time | %sx (%s peak) | %.3f | %s%s |" % (
-                w["workload"][6:], w["precision"], fmt(w["x_real_time"]), fmt(bound), unit.upper(),
+            extra = "".join(", " + f for f in w["settings"].split() if not f.startswith("precision="))
+            L.append("| 24 kHz %s, batch 64, %s, %g s%s | %sx real time | %sx (%s peak) | %.3f | %s%s |" % (
+                w["workload"][6:], w["precision"], w["audio_s_per_item"], extra, fmt(w["x_real_time"]), fmt(bound),
+                unit.upper(),
                 w["x_real_time"] / bound, w["scaled"], samp(w)))
     if "realtime_orpheus_streams" in S:
         L.append("| real-time Orpheus streams per GPU (default settings) | %d | - | - | %s |" % (
@@ -537,16 +543,19 @@ def write_roofline(out, dev, path):
          "bf16 for prefill) for compute-heavy work, counting the FLOPs the kernels actually do.", "",
          "| workload | model | batch | modeled | physical bound | fraction | launches | how scaled |",
          "|---|---|---|---|---|---|---|---|"]
+    # codec rows: the model, the audio per item and any non-default settings (runs of several lengths / settings)
+    codec_model = lambda w: "%s, %g s%s" % (codec_label(w), w["audio_s_per_item"], "".join(
+        ", " + f for f in w["settings"].split() if not f.startswith("precision=")))
     for w in out["workloads"]:
         if w["workload"] in ("codec_encode", "codec_decode"):
             bound_t = max(w["flops"] / dev["tf32_flops"], 1e-12)
             xb = w["batch"] * w["audio_s_per_item"] / bound_t
             L.append("| %s | %s | %d | %s x real time | %s x real time (TF32) | %.3f | %d | %s |" % (
-                w["workload"], codec_label(w), w["batch"], fmt(w["x_real_time"]), fmt(xb), w["x_real_time"] / xb,
+                w["workload"], codec_model(w), w["batch"], fmt(w["x_real_time"]), fmt(xb), w["x_real_time"] / xb,
                 w["launches"], w["scaled"]))
         elif w["workload"] == "codec_stream":
             L.append("| %s | %s | %d | %.2f ms per push (%s real-time streams) | - | - | %d | %s |" % (
-                w["workload"], codec_label(w), w["batch"], w["push_ms"], fmt(w["realtime_streams"]), w["launches"],
+                w["workload"], codec_model(w), w["batch"], w["push_ms"], fmt(w["realtime_streams"]), w["launches"],
                 w["scaled"]))
         elif w["workload"] == "lm_decode":
             L.append("| %s | %s | %d | %s tok/s | %s tok/s (HBM) | %s | %d | %s |" % (

@@ -35,6 +35,7 @@ srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr)
 srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int in_len, const int **dev) {
     *dev = NULL;
     if (!in_valid) return SRT_OK;
+    if (c->cg_mode) return srt_cuda_cg_valid(c, in_valid, batch, in_len, dev);   /* one table per pass */
     if (c->valid_cap < batch) {
         int cap = batch < 64 ? 64 : batch;
         if (c->valid_dev) srt_cuda_pool_free(&c->pool, c->valid_dev);
@@ -66,14 +67,29 @@ srt_status srt_cuda_set_precision(srt_cuda_ctx *c, const char *name) {
 }
 
 /* ---- memory ---- */
-static srt_status cu_alloc(void *ctx, size_t bytes, void **ptr) { return srt_cuda_pool_alloc(&((srt_cuda_ctx *)ctx)->pool, bytes, ptr); }
-static void cu_free(void *ctx, void *ptr) { srt_cuda_pool_free(&((srt_cuda_ctx *)ctx)->pool, ptr); }
+/* Inside a recorded codec pass the body's buffers are its kept blocks (codec_graph.c): nothing is allocated. */
+static srt_status cu_alloc(void *ctx, size_t bytes, void **ptr) {
+    srt_cuda_ctx *c = ctx;
+    if (c->cg_mode) return srt_cuda_cg_alloc(c, bytes, ptr);
+    return srt_cuda_pool_alloc(&c->pool, bytes, ptr);
+}
+static void cu_free(void *ctx, void *ptr) {
+    srt_cuda_ctx *c = ctx;
+    if (c->cg_mode && srt_cuda_cg_free(c, ptr)) return;
+    srt_cuda_pool_free(&c->pool, ptr);
+}
+
+/* A recorded codec pass never waits for the device nor copies host memory (a graph would replay stale data). */
+static srt_status no_transfer_in_pass(const srt_cuda_ctx *c, const char *what) {
+    if (!c->cg_mode) return SRT_OK;
+    return srt_error(SRT_ERR_BACKEND, "cuda: %s inside a recorded codec pass", what);
+}
 
 /* Uploads are stream-ordered and do not wait: the host data is copied into the pinned buffer, used as a ring
  * (pinned_head: the next free byte), and the copy is queued on the stream. Only when the ring wraps does the host
  * wait for the stream (the copies that read the old ring contents are then done); downloads wait anyway and
  * restart the ring. The caller may reuse its host buffer as soon as upload returns. */
-static srt_status cu_upload(void *ctx, void *dst, const void *src_host, size_t bytes) {
+srt_status srt_cuda_upload(void *ctx, void *dst, const void *src_host, size_t bytes) {
     srt_cuda_ctx *c = ctx;
     for (size_t off = 0; off < bytes;) {
         size_t n = bytes - off < c->pinned_bytes ? bytes - off : c->pinned_bytes;
@@ -90,8 +106,14 @@ static srt_status cu_upload(void *ctx, void *dst, const void *src_host, size_t b
     return SRT_OK;
 }
 
+static srt_status cu_upload(void *ctx, void *dst, const void *src_host, size_t bytes) {
+    SRT_TRY(no_transfer_in_pass(ctx, "upload"));
+    return srt_cuda_upload(ctx, dst, src_host, bytes);
+}
+
 static srt_status cu_download(void *ctx, void *dst_host, const void *src, size_t bytes) {
     srt_cuda_ctx *c = ctx;
+    SRT_TRY(no_transfer_in_pass(c, "download"));
     for (size_t off = 0; off < bytes; off += c->pinned_bytes) {
         size_t n = bytes - off < c->pinned_bytes ? bytes - off : c->pinned_bytes;
         SRT_CHECK_CUDA(cudaMemcpyAsync(c->pinned, (const char *)src + off, n, cudaMemcpyDeviceToHost, c->stream));
@@ -104,14 +126,17 @@ static srt_status cu_download(void *ctx, void *dst_host, const void *src, size_t
 }
 
 static srt_status cu_memset0(void *ctx, void *dst, size_t bytes) {
+    SRT_CUDA_SHADOW_RETURN((srt_cuda_ctx *)ctx);
     SRT_CHECK_CUDA(cudaMemsetAsync(dst, 0, bytes, ((srt_cuda_ctx *)ctx)->stream));
     return SRT_OK;
 }
 static srt_status cu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
+    SRT_CUDA_SHADOW_RETURN((srt_cuda_ctx *)ctx);
     if (bytes) SRT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ((srt_cuda_ctx *)ctx)->stream));
     return SRT_OK;
 }
 static srt_status cu_sync(void *ctx) {
+    SRT_TRY(no_transfer_in_pass(ctx, "sync"));
     SRT_CHECK_CUDA(cudaStreamSynchronize(((srt_cuda_ctx *)ctx)->stream));
     return SRT_OK;
 }
@@ -121,6 +146,7 @@ static void cu_destroy(void *ctx) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
     srt_cuda_lm_graphs_free(c->lm_graphs);
+    srt_cuda_codec_graph_free(c);
     srt_cuda_async_destroy(c);
     srt_cuda_pool_release(&c->pool, 1);
     if (c->blas) cublasDestroy(c->blas);
@@ -136,6 +162,7 @@ static srt_status cu_conv1d(void *ctx, const srt_conv1d_args *a) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
+    SRT_CUDA_SHADOW_RETURN(c);
     /* precision tf32 / bf16: the tensor-core implicit GEMM (no im2col). fp32 stays on im2col + cuBLAS unless
      * SNACRT_CUDA_FP32_IGEMM=1: the FMA implicit GEMM is now modeled ~10% faster at batch 1 (bench/GPU_MODEL.md) but
      * batch 64 is not modeled yet, and in the simulator it runs its arithmetic where cuBLAS is emulated (the golden
@@ -157,6 +184,7 @@ static srt_status cu_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
+    SRT_CUDA_SHADOW_RETURN(c);
     /* precision tf32 / bf16: the stride-phase implicit GEMM (no cols / col2im); fp32: cuBLAS + col2im (above) */
     if (a->groups == 1 && (c->precision != SRT_CUDA_FP32 || c->fp32_igemm) && srt_cuda_convt1d_igemm_fits(a))
     {
@@ -170,20 +198,28 @@ static srt_status cu_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
 }
 
 static srt_status cu_set_precision(void *ctx, const char *name) { return srt_cuda_set_precision(ctx, name); }
-static srt_status cu_snake(void *ctx, const srt_snake_args *a) { return srt_cuda_snake(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_layernorm(void *ctx, const srt_layernorm_args *a) { return srt_cuda_layernorm(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_transpose(void *ctx, const srt_transpose_args *a) { return srt_cuda_transpose(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_local_attention(void *ctx, const srt_local_attn_args *a) { return srt_cuda_local_attention(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_avgpool(void *ctx, const srt_avgpool_args *a) { return srt_cuda_avgpool(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_upsample_add(void *ctx, const srt_upsample_add_args *a) { return srt_cuda_upsample_add(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_vq_nearest(void *ctx, const srt_vq_args *a) { return srt_cuda_vq_nearest(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_unary(void *ctx, const srt_unary_args *a) { return srt_cuda_unary(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_axpby(void *ctx, const srt_axpby_args *a) { return srt_cuda_axpby(a, ((srt_cuda_ctx *)ctx)->stream); }
-static srt_status cu_noise_add(void *ctx, const srt_noise_add_args *a) { return srt_cuda_noise_add(a, ((srt_cuda_ctx *)ctx)->stream); }
+/* The elementwise and small ops: one kernel each (nothing during a shadow pass). */
+#define C(ctx) ((srt_cuda_ctx *)(ctx))
+#define SHADOW_OR(call) do { SRT_CUDA_SHADOW_RETURN(C(ctx)); return call; } while (0)
+static srt_status cu_snake(void *ctx, const srt_snake_args *a) { SHADOW_OR(srt_cuda_snake(a, C(ctx)->stream)); }
+static srt_status cu_layernorm(void *ctx, const srt_layernorm_args *a) { SHADOW_OR(srt_cuda_layernorm(a, C(ctx)->stream)); }
+static srt_status cu_transpose(void *ctx, const srt_transpose_args *a) { SHADOW_OR(srt_cuda_transpose(a, C(ctx)->stream)); }
+static srt_status cu_local_attention(void *ctx, const srt_local_attn_args *a) { SHADOW_OR(srt_cuda_local_attention(a, C(ctx)->stream)); }
+static srt_status cu_avgpool(void *ctx, const srt_avgpool_args *a) { SHADOW_OR(srt_cuda_avgpool(a, C(ctx)->stream)); }
+static srt_status cu_upsample_add(void *ctx, const srt_upsample_add_args *a) { SHADOW_OR(srt_cuda_upsample_add(a, C(ctx)->stream)); }
+static srt_status cu_vq_nearest(void *ctx, const srt_vq_args *a) { SHADOW_OR(srt_cuda_vq_nearest(a, C(ctx)->stream)); }
+static srt_status cu_unary(void *ctx, const srt_unary_args *a) { SHADOW_OR(srt_cuda_unary(a, C(ctx)->stream)); }
+static srt_status cu_axpby(void *ctx, const srt_axpby_args *a) { SHADOW_OR(srt_cuda_axpby(a, C(ctx)->stream)); }
+static srt_status cu_noise_add(void *ctx, const srt_noise_add_args *a) { SHADOW_OR(srt_cuda_noise_add(a, C(ctx)->stream)); }
+static srt_status cu_copy2d(void *ctx, const srt_copy2d_args *a) { SHADOW_OR(srt_cuda_copy2d(a, C(ctx)->stream)); }
+static srt_status cu_gemm(void *ctx, const srt_gemm_args *a) { SHADOW_OR(srt_cuda_gemm(ctx, a)); }
 
 static srt_status cu_embed(void *ctx, const srt_embed_args *a) {
     srt_cuda_ctx *c = ctx;
     if ((int64_t)a->batch * a->dim * a->len == 0) return SRT_OK;
+    SRT_CUDA_SHADOW_RETURN(c);
+    if (a->trusted) return srt_cuda_embed(a, c->flag_dev, c->stream);   /* codes in range: no check read back */
+    SRT_TRY(no_transfer_in_pass(c, "an embed of unchecked codes (it reads its range check back)"));
     SRT_CHECK_CUDA(cudaMemsetAsync(c->flag_dev, 0x7f, sizeof(int), c->stream));
     SRT_TRY(srt_cuda_embed(a, c->flag_dev, c->stream));
     int bad = 0;
@@ -211,7 +247,7 @@ static const srt_backend_ops srt_cuda_ops = {
     .conv1d = cu_conv1d,
     .conv_transpose1d = cu_conv_transpose1d,
     .snake = cu_snake,
-    .gemm = srt_cuda_gemm,
+    .gemm = cu_gemm,
     .layernorm = cu_layernorm,
     .transpose = cu_transpose,
     .local_attention = cu_local_attention,
@@ -222,8 +258,10 @@ static const srt_backend_ops srt_cuda_ops = {
     .unary = cu_unary,
     .axpby = cu_axpby,
     .noise_add = cu_noise_add,
+    .copy2d = cu_copy2d,
     .lm = &srt_cuda_lm_ops,
     .set_precision = cu_set_precision,
+    .graph_run = srt_cuda_codec_graph_run,
     .async = &srt_cuda_async_ops,
 };
 

@@ -41,9 +41,16 @@ typedef struct srt_cuda_ctx {
     void *pinned; size_t pinned_bytes;   /* pinned staging buffer for upload/download */
     size_t pinned_head;             /* uploads use it as a ring: next free byte (backend_cuda.c: cu_upload) */
     void *lm_graphs;                /* recorded decode steps (lm_graph.c), NULL until the first forward */
+    int cg_mode;                    /* a recorded codec pass is running (codec_graph.c): 0, SRT_CUDA_CG_SHADOW (host
+                                     * only: ops return at once) or SRT_CUDA_CG_RUN */
+    void *codec_graph;              /* its state (codec_graph.c), NULL until the first one */
     cudaStream_t copy_stream;       /* uploads of batches in flight (backend_cuda_async.c), created on first use */
     cudaEvent_t copy_done;          /* the last such upload: the stream waits for it */
 } srt_cuda_ctx;
+
+enum { SRT_CUDA_CG_SHADOW = 1, SRT_CUDA_CG_RUN = 2 };
+/* In an op: return at once during a recorded codec pass's shadow pass (codec_graph.c). */
+#define SRT_CUDA_SHADOW_RETURN(c) do { if ((c)->cg_mode == SRT_CUDA_CG_SHADOW) return SRT_OK; } while (0)
 
 /* Rows up to which a half-precision weight GEMM takes gemm_small_m.cuh (above: tensor cores). The crossover of
  * the two paths for bf16 in split mode, from the GPU model (bench/GPU_MODEL.md section 6); the other modes keep
@@ -63,6 +70,17 @@ srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr)
 srt_status srt_cuda_set_precision(srt_cuda_ctx *c, const char *name);
 /* Device array of the clamped valid lengths, or NULL when in_valid is NULL. */
 srt_status srt_cuda_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int in_len, const int **dev);
+
+/* The pinned-ring upload of the table (stream-ordered, does not wait). */
+srt_status srt_cuda_upload(void *ctx, void *dst, const void *src_host, size_t bytes);
+
+/* codec_graph.c: recorded codec passes (srt_backend_ops.graph_run) and the hooks alloc / free / srt_cuda_valid
+ * call while one runs (cg_mode set). */
+srt_status srt_cuda_codec_graph_run(void *ctx, uint64_t key, srt_codec_graph_body body, void *arg);
+void srt_cuda_codec_graph_free(srt_cuda_ctx *c);
+srt_status srt_cuda_cg_alloc(srt_cuda_ctx *c, size_t bytes, void **ptr);
+int srt_cuda_cg_free(srt_cuda_ctx *c, void *ptr);   /* 1: one of the pass's kept work buffers (not freed) */
+srt_status srt_cuda_cg_valid(srt_cuda_ctx *c, const int *in_valid, int batch, int in_len, const int **dev);
 
 /* cublas.c */
 srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a);

@@ -1,6 +1,7 @@
 /* codec_elementwise.cu: translation unit of the other codec kernels (nvcc; tests/cudasim compiles it with g++). */
 #include "cuda/avgpool.cuh"
 #include "cuda/axpby.cuh"
+#include "cuda/copy2d.cuh"
 #include "cuda/embed.cuh"
 #include "cuda/gemm_small_m.cuh"
 #include "cuda/gemm_split_bf16.cuh"

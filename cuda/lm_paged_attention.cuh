@@ -2,10 +2,13 @@
  * host/lm/lm_ops.h), the cache in f32 or bf16 (kv_dtype). Query head h reads kv head h / (n_heads / n_kv_heads)
  * (GQA); scale 1/sqrt(head_dim); softmax in f32 with a running max. Three kernels:
  *   decode   (sequences with n_q == 1) flash-decoding grouped by KV head: grid (split, kv head x head chunk, seq);
- *            a block serves all the query heads of a GQA group (up to G = 1, 2, 4 or 8 of them: one kernel per G,
- *            larger groups take several chunks), so each K and V row of its split is read once. A split covers
+ *            a block serves all the query heads of a GQA group (G = 1, 2, 3, 4 exactly, or up to 8 of them: one
+ *            kernel per G, larger groups take several chunks), so each K and V row of its split is read once. The
+ *            queries (scaled) sit in shared memory, read as float4s per position (not hoisted: registers hold only
+ *            the accumulators, capped by __launch_bounds__ so 5-6 blocks fit an SM at G <= 3); each lane issues the
+ *            K and V loads of 2 positions (bf16, kept packed until used) or of 1 (f32) before using any. A split covers
  *            split_len consecutive context positions (chosen on the host so the grid has >= DEC_TARGET_BLOCKS
- *            blocks: two per SM of an H100). Lanes: a row group of `row_lanes` lanes (a power of two >= head_dim / 8)
+ *            blocks: four per SM of an H100). Lanes: a row group of `row_lanes` lanes (a power of two >= head_dim / 8)
  *            holds one position, each lane 8 consecutive head_dim elements, loaded with one 16-byte load (bf16) or
  *            two (f32), K and V issued together; a warp holds 32 / row_lanes positions, the block DEC_WARPS warps'
  *            worth, walking the split by a fixed stride with the (block, offset) of its position carried along
@@ -37,7 +40,10 @@
 #define DEC_THREADS (32 * DEC_WARPS)
 #define DEC_VEC 8                                      /* head_dim elements per lane */
 #define DEC_MAX_G 8                                    /* query heads per decode block */
-#define DEC_TARGET_BLOCKS 264                          /* 2 blocks per SM of a 132-SM H100 */
+/* resident blocks per SM ptxas must allow (a register cap, sm_90 ptxas -v: 72 at G 1, 80 at G 2, 96 at G 3, 128 at G 4, spills 0 / 4 / 4 / 0 bytes;
+ * G 8 holds 64 accumulators) */
+#define DEC_MIN_BLOCKS(G) ((G) <= 2 ? 6 : (G) <= 3 ? 5 : (G) <= 4 ? 4 : 2)
+#define DEC_TARGET_BLOCKS 528                          /* 4 blocks per SM of a 132-SM H100 */
 #define DEC_MIN_SPLIT 32                               /* context positions per split, at least */
 #define PF_QTILE 16                                    /* query rows per prefill block (35 KB of shared at D 128) */
 #define PF_KTILE 32                                    /* context positions per shared-memory tile */
@@ -54,7 +60,7 @@ typedef struct lm_decode_shape {
 static lm_decode_shape lm_decode_shape_of(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan) {
     lm_decode_shape sh;
     int group = a->n_heads / a->n_kv_heads;
-    sh.G = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
+    sh.G = group <= 4 ? group : 8;                         /* 1, 2, 3, 4 exactly (no idle accumulators) or 8 */
     sh.n_sub = (group + sh.G - 1) / sh.G;
     int chunks = (a->head_dim + DEC_VEC - 1) / DEC_VEC;
     for (sh.row_lanes = 1; sh.row_lanes < chunks; sh.row_lanes *= 2) {}
@@ -79,14 +85,74 @@ __device__ __forceinline__ void lm_attn_merge_splits(const float *part_, int n, 
     out[d] = o / sum;
 }
 
+/* Eight consecutive cache elements d0 .. d0+7 of one row as loaded, kept packed until used (bf16: one uint4, 4
+ * registers), widened per element by at(j); 0 past D. The row may be in global or shared memory. */
+template <typename T> struct lm_kv8;
+template <> struct lm_kv8<float> {
+    float4 x, y;
+    __device__ __forceinline__ float at(int j) const {
+        const float e[8] = {x.x, x.y, x.z, x.w, y.x, y.y, y.z, y.w};
+        return e[j];
+    }
+};
+template <> struct lm_kv8<uint16_t> {
+    uint4 x;
+    __device__ __forceinline__ float at(int j) const {
+        const unsigned w[4] = {x.x, x.y, x.z, x.w};
+        return srt_kv_bf16_to_f32(j & 1 ? w[j >> 1] >> 16 : w[j >> 1] & 0xffffu);
+    }
+};
+__device__ __forceinline__ void lm_kv8_load(const float *row, int d0, int D, int vec, lm_kv8<float> &r) {
+    if (vec) {
+        r.x = srt_load16<float4>(row + d0);
+        r.y = srt_load16<float4>(row + d0 + 4);
+    } else {
+        float t[8];
+        SRT_UNROLL
+        for (int j = 0; j < 8; j++) t[j] = d0 + j < D ? row[d0 + j] : 0.0f;
+        r.x = float4{t[0], t[1], t[2], t[3]};
+        r.y = float4{t[4], t[5], t[6], t[7]};
+    }
+}
+__device__ __forceinline__ void lm_kv8_load(const uint16_t *row, int d0, int D, int vec, lm_kv8<uint16_t> &r) {
+    if (vec) {
+        r.x = srt_load16<uint4>(row + d0);
+    } else {
+        unsigned t[8];
+        SRT_UNROLL
+        for (int j = 0; j < 8; j++) t[j] = d0 + j < D ? row[d0 + j] : 0u;
+        r.x = uint4{t[0] | t[1] << 16, t[2] | t[3] << 16, t[4] | t[5] << 16, t[6] | t[7] << 16};
+    }
+}
+__device__ __forceinline__ void lm_kv8_zero(lm_kv8<float> &r) { r.x = r.y = float4{0.0f, 0.0f, 0.0f, 0.0f}; }
+__device__ __forceinline__ void lm_kv8_zero(lm_kv8<uint16_t> &r) { r.x = uint4{0u, 0u, 0u, 0u}; }
+
+/* A 16-byte shared-memory load that the compiler may not hoist out of the position loop (nvcc would otherwise keep
+ * the block's queries in registers across it: G x 8 of them). */
+__device__ __forceinline__ float4 lm_lds4(const float4 *p) {
+#ifdef __CUDACC__
+    float4 v;
+    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(a));
+    return v;
+#else
+    return *p;
+#endif
+}
+
 template <typename T, int G>
 __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a, lm_decode_shape sh,
                                                     float *partials, int *counters, const lm_decode_fuse &fz) {
     __shared__ float warp_max[DEC_WARPS][G], warp_sum[DEC_WARPS][G];
     __shared__ int last_block;
-    __shared__ float q_rot[G][SRT_CUDA_LM_MAX_HEAD_DIM];              /* fused: the block's rotated queries */
-    __shared__ float kv_new[2][SRT_CUDA_LM_MAX_HEAD_DIM];             /* fused: the new key (rotated) and value */
+    __shared__ float4 q_sh4[G][SRT_CUDA_LM_MAX_HEAD_DIM / 4];         /* the block's queries x scale (rotated when
+                                                                         fused), 0 past ng and D: (G, head_dim) */
+    __shared__ float4 kv_new4[2][SRT_CUDA_LM_MAX_HEAD_DIM / 4];       /* fused: the new key (rotated) and value as
+                                                                         the cache holds them: (2, MAX_HEAD_DIM) T */
     SRT_DYN_SHARED(float, warp_acc);                   /* (DEC_WARPS, G, head_dim) */
+    float *q_sh = reinterpret_cast<float *>(&q_sh4[0][0]);
+    T *kv_new = reinterpret_cast<T *>(&kv_new4[0][0]);
+    constexpr int U = sizeof(T) == 2 ? 2 : 1;          /* positions per trip: 4 16-byte K / V loads in flight */
     const int split = blockIdx.x, s = blockIdx.z;
     if (a.n_q[s] != 1) return;
     const int ctx = a.ctx_len[s], p0 = split * sh.split_len, p1 = min(ctx, p0 + sh.split_len);
@@ -94,50 +160,55 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     const int group = a.n_heads / a.n_kv_heads, kvh = blockIdx.y / sh.n_sub, sub = blockIdx.y - kvh * sh.n_sub;
     const int h0 = kvh * group + sub * G, ng = min(G, group - sub * G);   /* this block's heads h0 .. h0+ng-1 */
     const int D = a.head_dim, kv_dim = a.n_kv_heads * D, bs = a.block_size, vec = (D % DEC_VEC) == 0;
+    const int DQ = (D + DEC_VEC - 1) / DEC_VEC * DEC_VEC;               /* q_sh row length read by the lanes */
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, rows = 32 / sh.row_lanes;
     const int c = lane & (sh.row_lanes - 1), rg = lane / sh.row_lanes, d0 = c * DEC_VEC;
     const int32_t *blocks = a.block_table + (size_t)s * a.max_blocks;
     const float *q = a.q + ((size_t)a.q_start[s] * a.n_heads + h0) * D;   /* (ng, head_dim) */
     const float scale = rsqrtf((float)D);
     const int fused = fz.k != nullptr;
-    if (fused) {
-        /* rope of the block's queries and of the new key, once per element (srt_rope_pair: the bits of a rope
-         * launch); the new key and value rounded through the cache dtype as a store + load would give them */
-        const int row_q = a.q_start[s], pos = fz.pos[row_q], half = D / 2;
-        const float *kr = fz.k + (size_t)row_q * kv_dim + (size_t)kvh * D;
-        for (int e = threadIdx.x; e < (ng + 1) * D; e += blockDim.x) {
-            const int g = e / D, d = e - g * D, i = d < half ? d : d - half;
-            const float *x = g < ng ? q + g * D : kr;
-            float y0, y1;
-            srt_rope_pair(x[i], x[i + half], pos, fz.inv_freq[i], &y0, &y1);
-            const float y = d < half ? y0 : y1;
-            if (g < ng) {
-                q_rot[g][d] = y;
-            } else {
-                kv_new[0][d] = srt_kv_round(static_cast<const T *>(nullptr), y);
-                kv_new[1][d] = srt_kv_round(static_cast<const T *>(nullptr), fz.v[(size_t)row_q * kv_dim + (size_t)kvh * D + d]);
-            }
+    /* the queries into shared memory, scaled (fused: rope of the queries and of the new key first, once per element,
+     * srt_rope_pair: the bits of a rope launch; the new key and value rounded through the cache dtype as a store +
+     * load would give them). Registers hold only the accumulators: the lanes read q_sh as float4s per position. */
+    const int row_q = a.q_start[s], half = D / 2;
+    for (int e = threadIdx.x; e < (G + 1) * DQ; e += blockDim.x) {
+        const int g = e / DQ, d = e - g * DQ, i = d < half ? d : d - half;
+        if (d >= D || (g < G && g >= ng)) {
+            if (g < G) q_sh[g * SRT_CUDA_LM_MAX_HEAD_DIM + d] = 0.0f;
+            continue;
         }
-        __syncthreads();
+        if (!fused) {
+            if (g < G) q_sh[g * SRT_CUDA_LM_MAX_HEAD_DIM + d] = q[g * D + d] * scale;
+            continue;
+        }
+        const float *x = g < G ? q + g * D : fz.k + (size_t)row_q * kv_dim + (size_t)kvh * D;
+        float y0, y1;
+        srt_rope_pair(x[i], x[i + half], fz.pos[row_q], fz.inv_freq[i], &y0, &y1);
+        const float y = d < half ? y0 : y1;
+        if (g < G) {
+            q_sh[g * SRT_CUDA_LM_MAX_HEAD_DIM + d] = y * scale;
+        } else {
+            srt_kv_put(kv_new, d, y);
+            srt_kv_put(kv_new, SRT_CUDA_LM_MAX_HEAD_DIM + d, fz.v[(size_t)row_q * kv_dim + (size_t)kvh * D + d]);
+        }
+    }
+    __syncthreads();
+    if (fused) {
         const int slot = fz.slot[row_q];
         if (split == 0 && sub == 0 && slot >= 0) {                    /* one writer per (seq, KV head) */
             T *kw = static_cast<T *>(const_cast<void *>(a.k_cache)), *vw = static_cast<T *>(const_cast<void *>(a.v_cache));
             const size_t dst = (size_t)slot * kv_dim + (size_t)kvh * D;
             for (int d = threadIdx.x; d < D; d += blockDim.x) {
-                srt_kv_put(kw, dst + d, kv_new[0][d]);
-                srt_kv_put(vw, dst + d, kv_new[1][d]);
+                kw[dst + d] = kv_new[d];                              /* already in the cache dtype */
+                vw[dst + d] = kv_new[SRT_CUDA_LM_MAX_HEAD_DIM + d];
             }
         }
     }
-    float qr[G][DEC_VEC], acc[G][DEC_VEC], mx[G], sum[G];
+    float acc[G][DEC_VEC], mx[G], sum[G];
     SRT_UNROLL
     for (int g = 0; g < G; g++) {
         SRT_UNROLL
-        for (int j = 0; j < DEC_VEC; j++) {
-            const float x = g < ng && d0 + j < D ? (fused ? q_rot[g][d0 + j] : q[g * D + d0 + j]) : 0.0f;
-            qr[g][j] = x * scale;
-            acc[g][j] = 0.0f;
-        }
+        for (int j = 0; j < DEC_VEC; j++) acc[g][j] = 0.0f;
         mx[g] = -INFINITY;
         sum[g] = 0.0f;
     }
@@ -146,48 +217,60 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     const int stride = DEC_WARPS * rows;
     int p = p0 + warp * rows + rg, b = p / bs, off = p - b * bs;      /* one division per thread */
     const int step_b = stride / bs, step_off = stride - step_b * bs;
-    for (int pw = p0 + warp * rows; pw < p1; pw += stride) {          /* uniform per warp */
-        const int valid = p < p1;
-        float k[DEC_VEC], v[DEC_VEC];
-        if (valid && d0 < D && fused && p == ctx - 1) {               /* the new token: from shared memory */
-            SRT_UNROLL
-            for (int j = 0; j < DEC_VEC; j++) {
-                k[j] = d0 + j < D ? kv_new[0][d0 + j] : 0.0f;
-                v[j] = d0 + j < D ? kv_new[1][d0 + j] : 0.0f;
-            }
-        } else if (valid && d0 < D) {
-            const size_t row = ((size_t)blocks[b] * bs + off) * kv_dim;
-            srt_kv_load8(kc + row, d0, D, vec, k);                    /* K and V requested together */
-            srt_kv_load8(vc + row, d0, D, vec, v);
-        } else {
-            SRT_UNROLL
-            for (int j = 0; j < DEC_VEC; j++) k[j] = v[j] = 0.0f;
-        }
-        float dot[G];
+    int cur_b = -1, cur_blk = 0;                                      /* the KV block of the last position loaded */
+    /* U positions per trip: all their K and V loads are issued before the first is used (loads in flight) */
+    for (int pw = p0 + warp * rows; pw < p1; pw += U * stride) {    /* uniform per warp */
+        lm_kv8<T> k[U], v[U];
+        int valid[U];
         SRT_UNROLL
-        for (int g = 0; g < G; g++) {
-            float t = 0.0f;
-            SRT_UNROLL
-            for (int j = 0; j < DEC_VEC; j++) t += qr[g][j] * k[j];
-            dot[g] = t;
+        for (int u = 0; u < U; u++) {
+            valid[u] = p < p1;
+            if (valid[u] && d0 < D && fused && p == ctx - 1) {        /* the new token: from shared memory */
+                lm_kv8_load(kv_new, d0, D, vec, k[u]);
+                lm_kv8_load(kv_new + SRT_CUDA_LM_MAX_HEAD_DIM, d0, D, vec, v[u]);
+            } else if (valid[u] && d0 < D) {
+                if (b != cur_b) { cur_b = b; cur_blk = blocks[b]; }    /* the table entry read once per block */
+                const size_t row = ((size_t)cur_blk * bs + off) * kv_dim;
+                lm_kv8_load(kc + row, d0, D, vec, k[u]);              /* K and V requested together */
+                lm_kv8_load(vc + row, d0, D, vec, v[u]);
+            } else {
+                lm_kv8_zero(k[u]);
+                lm_kv8_zero(v[u]);
+            }
+            p += stride;                                              /* next position: carry, no division */
+            b += step_b;
+            off += step_off;
+            if (off >= bs) { off -= bs; b++; }
         }
-        for (int o = sh.row_lanes / 2; o > 0; o >>= 1)
+        float dot[U][G];
+        SRT_UNROLL
+        for (int g = 0; g < G; g++) {                                 /* each query read serves the U positions */
+            const float4 qa = lm_lds4(&q_sh4[g][d0 / 4]), qb = lm_lds4(&q_sh4[g][d0 / 4 + 1]);
+            const float qv[DEC_VEC] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
             SRT_UNROLL
-            for (int g = 0; g < G; g++) dot[g] += __shfl_xor_sync(0xffffffffu, dot[g], o);
-        if (valid) {
-            SRT_UNROLL
-            for (int g = 0; g < G; g++) {
-                const float new_mx = fmaxf(mx[g], dot[g]), corr = expf(mx[g] - new_mx), w = expf(dot[g] - new_mx);
-                sum[g] = sum[g] * corr + w;
+            for (int u = 0; u < U; u++) {
+                float t = 0.0f;
                 SRT_UNROLL
-                for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + w * v[j];
-                mx[g] = new_mx;
+                for (int j = 0; j < DEC_VEC; j++) t += qv[j] * k[u].at(j);
+                dot[u][g] = t;
             }
         }
-        p += stride;                                                  /* next position: carry, no division */
-        b += step_b;
-        off += step_off;
-        if (off >= bs) { off -= bs; b++; }
+        SRT_UNROLL
+        for (int u = 0; u < U; u++) {
+            for (int o = sh.row_lanes / 2; o > 0; o >>= 1)
+                SRT_UNROLL
+                for (int g = 0; g < G; g++) dot[u][g] += __shfl_xor_sync(0xffffffffu, dot[u][g], o);
+            if (valid[u]) {
+                SRT_UNROLL
+                for (int g = 0; g < G; g++) {
+                    const float new_mx = fmaxf(mx[g], dot[u][g]), corr = expf(mx[g] - new_mx), w = expf(dot[u][g] - new_mx);
+                    sum[g] = sum[g] * corr + w;
+                    SRT_UNROLL
+                    for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + w * v[u].at(j);
+                    mx[g] = new_mx;
+                }
+            }
+        }
     }
     for (int o = sh.row_lanes; o < 32; o <<= 1) {                    /* merge the row groups of the warp */
         SRT_UNROLL
@@ -255,7 +338,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
 /* grid (n_splits, n_kv_heads * n_sub, n_seqs), block DEC_THREADS, smem DEC_WARPS * G * head_dim floats.
  * partials: (n_seqs, n_heads, n_splits, head_dim + 2) = (acc..., max, sum) of each split. One kernel per G. */
 #define LM_ATTN_DECODE_KERNEL(G)                                                                                  \
-    __global__ void __launch_bounds__(DEC_THREADS)                                                                \
+    __global__ void __launch_bounds__(DEC_THREADS, DEC_MIN_BLOCKS(G))                                             \
     lm_attn_decode_g##G##_kernel(srt_paged_attn_args a, lm_decode_shape sh, float *partials, int *counters,      \
                                  lm_decode_fuse fz) {                                                             \
         if (a.kv_dtype == SRT_BF16) lm_attn_decode_body<uint16_t, G>(a, sh, partials, counters, fz);              \
@@ -263,6 +346,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     }
 LM_ATTN_DECODE_KERNEL(1)
 LM_ATTN_DECODE_KERNEL(2)
+LM_ATTN_DECODE_KERNEL(3)
 LM_ATTN_DECODE_KERNEL(4)
 LM_ATTN_DECODE_KERNEL(8)
 
@@ -397,6 +481,8 @@ extern "C" srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, 
                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g1_kernel)); break;
         case 2: LAUNCH(lm_attn_decode_g2_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g2_kernel)); break;
+        case 3: LAUNCH(lm_attn_decode_g3_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
+                SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g3_kernel)); break;
         case 4: LAUNCH(lm_attn_decode_g4_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g4_kernel)); break;
         default: LAUNCH(lm_attn_decode_g8_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);

@@ -152,6 +152,8 @@ typedef struct srt_embed_args {
     const float *codebook;   /* (n_codes, dim) */
     const int32_t *codes;    /* (batch, len) */
     float *y;                /* (batch, dim, len) */
+    int trusted;             /* 1: codes known to lie in [0, n_codes) (the VQ's own output, codes the caller
+                              * validated): a device backend skips reading its range check back (no sync) */
 } srt_embed_args;
 
 typedef enum srt_unary_op { SRT_UNARY_TANH = 0, SRT_UNARY_COPY, SRT_UNARY_SCALE } srt_unary_op;
@@ -181,9 +183,21 @@ typedef struct srt_noise_add_args {
     float *x;
 } srt_noise_add_args;
 
+/* Strided copy of a (rows, cols) block of floats: y[r * y_ld + c] = x[r * x_ld + c]. x_ld 0 repeats one row of x
+ * (e.g. a zero row); y_ld >= cols when rows > 1. x and y must not overlap. */
+typedef struct srt_copy2d_args {
+    int rows, cols;
+    int64_t x_ld, y_ld;
+    const float *x;
+    float *y;
+} srt_copy2d_args;
+
 /* ---- language-model ops (host/lm): filled in by the transformer work; all optional for codec-only backends ---- */
 struct srt_lm_ops;
 
+/* Optional record / replay of a codec pass (a CUDA graph, cuda/codec_graph.c). body(arg) is a sequence of codec
+ * ops that never waits for the device, uploads or downloads; it may allocate and free work buffers. */
+typedef srt_status (*srt_codec_graph_body)(void *arg);
 /* ---- batches in flight (optional; cuda): pinned host memory, transfers that return at once, and fences (events on
  * the backend's stream) to wait on and to time the device's work. The codec's submit/collect encode
  * (host/snac/codec_async.c) uses them; without them it encodes synchronously. ---- */
@@ -231,10 +245,16 @@ typedef struct srt_backend_ops {
     srt_status (*unary)(void *ctx, const srt_unary_args *a);
     srt_status (*axpby)(void *ctx, const srt_axpby_args *a);
     srt_status (*noise_add)(void *ctx, const srt_noise_add_args *a);
+    srt_status (*copy2d)(void *ctx, const srt_copy2d_args *a);
     /* language model (optional; see host/lm/lm_ops.h) */
     const struct srt_lm_ops *lm;
     /* precision of the dense convs, "fp32" | "tf32" | "bf16" (optional: a backend without it computes in fp32) */
     srt_status (*set_precision)(void *ctx, const char *name);
+    /* Optional: run body(arg), recorded once and replayed while `key` comes back. The key names every host value
+     * and pointer of the caller's buffers that the body hands to the ops, except the ops' in_valid lengths (the
+     * backend keeps those device-side and refreshes them per call) and buffers the body allocates itself. With
+     * body NULL: SRT_OK when recording is on. */
+    srt_status (*graph_run)(void *ctx, uint64_t key, srt_codec_graph_body body, void *arg);
     /* batches in flight (optional; see srt_async_ops) */
     const srt_async_ops *async;
 } srt_backend_ops;
@@ -254,6 +274,7 @@ srt_status srt_op_snake(const srt_backend *b, const srt_snake_args *a);
 srt_status srt_op_gemm(const srt_backend *b, const srt_gemm_args *a);
 srt_status srt_op_layernorm(const srt_backend *b, const srt_layernorm_args *a);
 srt_status srt_op_transpose(const srt_backend *b, const srt_transpose_args *a);
+srt_status srt_op_copy2d(const srt_backend *b, const srt_copy2d_args *a);
 srt_status srt_op_local_attention(const srt_backend *b, const srt_local_attn_args *a);
 srt_status srt_op_avgpool(const srt_backend *b, const srt_avgpool_args *a);
 srt_status srt_op_upsample_add(const srt_backend *b, const srt_upsample_add_args *a);
@@ -262,6 +283,8 @@ srt_status srt_op_embed(const srt_backend *b, const srt_embed_args *a);
 srt_status srt_op_unary(const srt_backend *b, const srt_unary_args *a);
 srt_status srt_op_axpby(const srt_backend *b, const srt_axpby_args *a);
 srt_status srt_op_noise_add(const srt_backend *b, const srt_noise_add_args *a);
+/* body(arg) through the backend's graph_run, or eagerly when it has none (body NULL: whether it records). */
+srt_status srt_op_codec_graph_run(const srt_backend *b, uint64_t key, srt_codec_graph_body body, void *arg);
 
 /* Create a backend by name: "cpu-ref", "cpu", "cuda", "cuda:N". n_threads 0 = all cores (CPU backends). */
 srt_status srt_backend_create(const char *name, int n_threads, srt_backend *out);

@@ -122,6 +122,19 @@ srt_status srt_check_noise_add_args(const srt_noise_add_args *a) {
     return SRT_OK;
 }
 
+srt_status srt_check_copy2d_args(const srt_copy2d_args *a) {
+    if (a->rows < 0 || a->cols < 0 || a->x_ld < 0 || (a->rows > 1 && a->y_ld < a->cols) ||
+        ((int64_t)a->rows * a->cols != 0 && (!a->x || !a->y)))
+        return BAD("copy2d: rows %d cols %d x_ld %lld y_ld %lld", a->rows, a->cols, (long long)a->x_ld,
+                   (long long)a->y_ld);
+    if ((int64_t)a->rows * a->cols == 0) return SRT_OK;
+    uintptr_t x0 = (uintptr_t)a->x, y0 = (uintptr_t)a->y;   /* byte ranges touched */
+    uintptr_t x1 = x0 + sizeof(float) * (uintptr_t)((a->rows - 1) * a->x_ld + a->cols);
+    uintptr_t y1 = y0 + sizeof(float) * (uintptr_t)((a->rows - 1) * a->y_ld + a->cols);
+    if (x0 < y1 && y0 < x1) return BAD("copy2d: x and y overlap");
+    return SRT_OK;
+}
+
 /* ---- language-model ops ---- */
 
 srt_status srt_check_rmsnorm_args(const srt_rmsnorm_args *a) {

@@ -72,6 +72,12 @@ srt_status srt_op_embed(const srt_backend *b, const srt_embed_args *a) {
     return b->ops->embed(b->ctx, a);
 }
 
+srt_status srt_op_copy2d(const srt_backend *b, const srt_copy2d_args *a) {
+    SRT_TRY(srt_check_copy2d_args(a));
+    if (!b->ops->copy2d) return MISSING(b, "copy2d");
+    return b->ops->copy2d(b->ctx, a);
+}
+
 srt_status srt_op_unary(const srt_backend *b, const srt_unary_args *a) {
     SRT_TRY(srt_check_unary_args(a));
     if (!b->ops->unary) return MISSING(b, "unary");
@@ -88,6 +94,11 @@ srt_status srt_op_noise_add(const srt_backend *b, const srt_noise_add_args *a) {
     SRT_TRY(srt_check_noise_add_args(a));
     if (!b->ops->noise_add) return MISSING(b, "noise_add");
     return b->ops->noise_add(b->ctx, a);
+}
+
+srt_status srt_op_codec_graph_run(const srt_backend *b, uint64_t key, srt_codec_graph_body body, void *arg) {
+    if (!b->ops->graph_run) return body ? body(arg) : SRT_ERR_UNSUPPORTED;   /* no recording: run it eagerly */
+    return b->ops->graph_run(b->ctx, key, body, arg);
 }
 
 /* ---- language-model ops (b->ops->lm) ---- */

@@ -84,6 +84,8 @@ typedef struct srt_tts_stats {
     /* additions (H4) */
     int lookahead_frames;            /* frame groups the streaming decoder waits for before a group is final */
     int pieces;                      /* text pieces (sentence groups) generated */
+    int64_t first_audio_tokens;      /* tokens generated when the first audio was delivered (below
+                                        generated_tokens when audio left while the request was still generating) */
 } srt_tts_stats;
 
 /* Audio callback, called on the engine thread (must not block): pcm holds n new samples (mono f32 at the codec

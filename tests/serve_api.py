@@ -17,7 +17,7 @@ import threading
 import time
 
 from serve_util import (BIN, CODEC, GROUP_SAMPLES, LM, SRC, Checker, Server, metric_value, pcm_max_diff,
-                        prometheus_problems, sanitizer_report, wav_info)
+                        prometheus_problems, serving, wav_info)
 
 C = Checker("serve_api")
 
@@ -268,12 +268,14 @@ def audio_prompt(srv):
 def queued_hangup_server():
     """One running slot: a long stream runs, a second request queues behind it and its client hangs up. The
     watcher must cancel it while it is still queued (snacrt_engine_cancelled_before_admission_total), while the
-    first is still running."""
-    srv = Server("--max-tokens", 700, "--max-running", 1, "--max-queue", 4, name="queued")
-    try:
+    first is still running. The long stream asks for 60,000 tokens (minutes with the tiny model, whatever the
+    machine; its unread audio fits the 64 MB stream buffer) so it is still running whenever the test gets there:
+    with 700 it could end first on a fast machine."""
+    with serving(C, Server("--max-tokens", 60000, "--max-running", 1, "--max-queue", 4, "--stream-buffer-max",
+                           1 << 26, name="queued"), "queued-hangup server") as srv:
         c = srv.conn()
         c.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": "Hello there.", "stream": True,
-                                                          "temperature": 0, "max_tokens": 700,
+                                                          "temperature": 0, "max_tokens": 60000,
                                                           "response_format": "pcm"}),
                   {"Content-Type": "application/json"})
         r = c.getresponse()
@@ -304,7 +306,7 @@ def queued_hangup_server():
                 metric_value(m, "snacrt_queue_depth") == 0,
                 f"the hung-up queued request is cancelled before admission ({took:.2f} s): "
                 f"{[l for l in m.splitlines() if 'cancel' in l or 'queue_depth' in l]}")
-        C.check(metric_value(m, "snacrt_running") == 1 and took < 2,
+        C.check(metric_value(m, "snacrt_running") == 1,
                 f"... while the long stream still runs (running {metric_value(m, 'snacrt_running')}, {took:.2f} s)")
         c.close()                      # hang up the stream too: cancelled while running
         deadline = time.time() + 10
@@ -317,17 +319,11 @@ def queued_hangup_server():
                 metric_value(m, "snacrt_engine_cancelled_before_admission_total") == 1 and
                 metric_value(m, "snacrt_engine_requests_total", 'result="ok"') == 0,
                 "the stream's hang-up is cancelled after admission; nothing ran to the end")
-        C.check(srv.stop() == 0, "queued-hangup server exits 0 on SIGTERM")
         C.check("(cancelled: client went away)" in srv.log(), "the log notes the cancellations")
-        rep = sanitizer_report(srv.log())
-        C.check(rep is None, f"sanitizer report: {rep}")
-    finally:
-        srv.close()
 
 
 def api_key_server():
-    srv = Server("--max-tokens", 14, "--api-key", "sekrit-Key", name="apikey")
-    try:
+    with serving(C, Server("--max-tokens", 14, "--api-key", "sekrit-Key", name="apikey"), "api-key server") as srv:
         st, h, b = srv.request("GET", "/v1/models")
         json_error(st, h, b, 401, "API key", "no key", code="invalid_api_key")
         C.check(h.get("www-authenticate", "").startswith("Bearer"), f"401 WWW-Authenticate: {h}")
@@ -342,18 +338,14 @@ def api_key_server():
         st, h, b = srv.request("GET", "/health")
         C.check(st == 200, f"/health needs no key: {st}")
         C.check("API key required" in srv.log(), "start line says a key is required")
-        C.check(srv.stop() == 0, "api-key server exits 0 on SIGTERM")
-    finally:
-        srv.close()
 
 
 def openai_names_server():
     """--served-model-name (twice) and --cors-origin: OpenAI's documented request unchanged, model ids, 404
     model_not_found, voices case-insensitive and OpenAI's voice names through the layout's aliases, CORS."""
     origin = "https://app.example"
-    srv = Server("--max-tokens", 14, "--served-model-name", "gpt-4o-mini-tts", "--served-model-name", "my-tts",
-                 "--cors-origin", origin, name="names")
-    try:
+    with serving(C, Server("--max-tokens", 14, "--served-model-name", "gpt-4o-mini-tts", "--served-model-name",
+                           "my-tts", "--cors-origin", origin, name="names"), "names server") as srv:
         st, h, b = srv.request("GET", "/v1/models")
         ids = [m["id"] for m in json.loads(b)["data"]] if st == 200 else []
         C.check(ids == ["gpt-4o-mini-tts", "my-tts", "tiny-orpheus"], f"served names then the folder: {ids}")
@@ -403,14 +395,11 @@ def openai_names_server():
         st, h, b = srv.request("GET", "/health", headers={"Origin": origin})
         C.check(st == 200 and h.get("access-control-allow-origin") == origin, f"CORS header on /health: {h}")
         C.check("model gpt-4o-mini-tts" in srv.log(), "start line names the first served name")
-        C.check(srv.stop() == 0, "names server exits 0 on SIGTERM")
-    finally:
-        srv.close()
 
 
 def queue_full_server():
-    srv = Server("--max-tokens", 84, "--max-queue", 1, "--max-running", 1, name="queue")
-    try:
+    with serving(C, Server("--max-tokens", 84, "--max-queue", 1, "--max-running", 1, name="queue"),
+                 "queue server") as srv:
         results = []
         lock = threading.Lock()
 
@@ -449,15 +438,11 @@ def queue_full_server():
         C.check(len(first) > 0, "the stream had started")
         c.close()
         C.check("shutting down" in srv.log() and "stopped" in srv.log(), "shutdown logged")
-        rep = sanitizer_report(srv.log())
-        C.check(rep is None, f"sanitizer report: {rep}")
-    finally:
-        srv.close()
 
 
 def main():
-    srv = Server("--max-tokens", 84, "--max-input-chars", 200, "--max-audio-bytes", MAX_AUDIO, name="api")
-    try:
+    with serving(C, Server("--max-tokens", 84, "--max-input-chars", 200, "--max-audio-bytes", MAX_AUDIO,
+                           name="api")) as srv:
         basic_endpoints(srv)
         speech_formats(srv)
         error_cases(srv)
@@ -479,17 +464,9 @@ def main():
         C.check(dev_steps >= 9 and host_steps == 0,
                 f"the server's engine picks tokens on the LM's device: {dev_steps} device steps, {host_steps} host")
         C.check(srv.alive(), "server alive")
-        rc = srv.stop()
         log = srv.log()
-        C.check(rc == 0, f"SIGTERM -> exit 0 (got {rc})")
         C.check("POST /v1/audio/speech 200 " in log and " ms" in log and "GET /health 200 " in log,
                 "one log line per request (method, path, status, ms)")
-        rep = sanitizer_report(log)
-        C.check(rep is None, f"sanitizer report: {rep}")
-        if C.failed:
-            print(log[-3000:], flush=True)
-    finally:
-        srv.close()
     api_key_server()
     openai_names_server()
     queue_full_server()

@@ -24,7 +24,7 @@ import threading
 import time
 import wave
 
-from serve_util import Checker, Server, sanitizer_report
+from serve_util import Checker, Server, serving
 
 C = Checker("serve_attack")
 BASELINE = os.environ.get("SNACRT_ATTACK_BASELINE") == "1"
@@ -120,8 +120,7 @@ def wav_noise(seconds, rate=24000):
 # ---------------------------------------------------------------- 1. slow clients
 
 def slow_clients():
-    srv = Server(*flags("--header-timeout", 2), name="attack-slow")
-    try:
+    with serving(C, Server(*flags("--header-timeout", 2), name="attack-slow"), "after the slow clients") as srv:
         base = rss_kb(srv.proc.pid)
         socks, stop = [], threading.Event()
         for _ in range(600):
@@ -189,11 +188,6 @@ def slow_clients():
             s.close()
         status, ms = health_ms(srv)
         C.check(status == 200, f"/health after the slow clients: {status}")
-        C.check(srv.stop() == 0, "clean exit on SIGTERM after the slow clients")
-        report = sanitizer_report(srv.log())
-        C.check(report is None, f"sanitizer report in the server log:\n{report}")
-    finally:
-        srv.close()
 
 
 # ---------------------------------------------------------------- 2.-4. requests
@@ -272,16 +266,11 @@ def many_requests(srv):
 
 def main():
     slow_clients()
-    srv = Server("--max-running", 1, "--max-tokens", 64, *flags("--max-audio-seconds", 30), name="attack")
-    try:
+    with serving(C, Server("--max-running", 1, "--max-tokens", 64, *flags("--max-audio-seconds", 30),
+                           name="attack")) as srv:
         audio_bombs(srv)
         kv_too_big(srv)
         many_requests(srv)
-        C.check(srv.stop() == 0, "clean exit on SIGTERM")
-        report = sanitizer_report(srv.log())
-        C.check(report is None, f"sanitizer report in the server log:\n{report}")
-    finally:
-        srv.close()
     C.finish()
 
 

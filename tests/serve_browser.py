@@ -6,14 +6,13 @@ import os
 import subprocess
 import sys
 
-from serve_util import BIN, Checker, SRC, Server, check_clean_exit
+from serve_util import BIN, Checker, SRC, Server, serving
 
 C = Checker("serve_browser")
 
 
 def main():
-    srv = Server("--max-tokens", 84, name="browser")
-    try:
+    with serving(C, Server("--max-tokens", 84, name="browser")) as srv:
         shots = os.path.abspath(os.path.join(BIN, "web-screenshots"))
         r = subprocess.run(["node", os.path.join(SRC, "tests/web/browser_test.mjs"), f"http://127.0.0.1:{srv.port}/",
                             os.path.abspath(os.path.join(SRC, "tests/data/speech/hello.wav")), shots],
@@ -27,9 +26,6 @@ def main():
         C.check(all(os.path.getsize(os.path.join(shots, f + ".png")) > 10000 for f in ("answer", "codec")
                     if os.path.exists(os.path.join(shots, f + ".png"))) and
                 os.path.exists(os.path.join(shots, "codec.png")), f"screenshots in {shots}")
-        check_clean_exit(C, srv)
-    finally:
-        srv.close()
     C.finish()
 
 

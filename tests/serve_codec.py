@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import wave
 
-from serve_util import BIN, CODEC, Checker, SRC, Server, check_clean_exit
+from serve_util import BIN, CODEC, Checker, SRC, Server, serving
 
 C = Checker("serve_codec")
 WAV = os.path.join(SRC, "tests/data/speech/hello.wav")
@@ -45,8 +45,7 @@ def main():
     with open(os.path.join(tmp, "ref.wav"), "rb") as f:
         ref_rate, ref_pcm = wav_samples(f.read())
     audio = open(WAV, "rb").read()
-    srv = Server(name="codec")
-    try:
+    with serving(C, Server(name="codec")) as srv:
         OCT = {"Content-Type": "application/octet-stream"}
         st, h, body = srv.request("POST", "/v1/codec/encode", audio, headers=OCT)
         C.check(st == 200 and h.get("content-type") == "application/json", f"encode: {st} {body[:200]}")
@@ -118,9 +117,6 @@ def main():
         log = srv.log()
         C.check("POST /v1/codec/encode 200" in log and "POST /v1/codec/decode 400" in log,
                 "the server log names the codec routes")
-        check_clean_exit(C, srv)
-    finally:
-        srv.close()
     C.finish()
 
 

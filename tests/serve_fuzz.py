@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from serve_util import GROUP_SAMPLES, Checker, Server, prometheus_problems, sanitizer_report
+from serve_util import GROUP_SAMPLES, Checker, Server, prometheus_problems, serving
 
 C = Checker("serve_fuzz")
 N_CASES = int(os.environ.get("SNACRT_FUZZ_CASES", "2000"))
@@ -356,8 +356,8 @@ def run_case(srv, i):
 
 
 def main():
-    srv = Server("--max-tokens", 7, "--max-input-chars", 100, "--timeout", 3, "--max-queue", 64, name="fuzz")
-    try:
+    with serving(C, Server("--max-tokens", 7, "--max-input-chars", 100, "--timeout", 3, "--max-queue", 64,
+                           name="fuzz")) as srv:
         t0 = time.time()
         statuses, problems, slowest = Counter(), [], 0.0
         lock = threading.Lock()
@@ -405,14 +405,6 @@ def main():
                 f"a real request after the fuzz: {st} {len(b)}")
         problems_m = prometheus_problems(srv.metrics())
         C.check(not problems_m, f"/metrics after the fuzz: {problems_m[:3]}")
-        rc = srv.stop()
-        C.check(rc == 0, f"SIGTERM -> exit 0 ({rc})")
-        rep = sanitizer_report(srv.log())
-        C.check(rep is None, f"sanitizer report:\n{rep}")
-        if C.failed:
-            print(srv.log()[-3000:], flush=True)
-    finally:
-        srv.close()
     C.finish()
 
 

@@ -7,15 +7,14 @@ import subprocess
 import sys
 import tempfile
 
-from serve_util import Checker, SRC, Server, check_clean_exit
+from serve_util import Checker, SRC, Server, serving
 
 C = Checker("serve_openai_sdk")
 
 
 def main():
-    srv = Server("--max-tokens", 700, "--served-model-name", "gpt-4o-mini-tts", "--served-model-name", "tts-1",
-                 name="openai-sdk")
-    try:
+    with serving(C, Server("--max-tokens", 700, "--served-model-name", "gpt-4o-mini-tts", "--served-model-name",
+                           "tts-1", name="openai-sdk")) as srv:
         url = f"http://127.0.0.1:{srv.port}"
         r = subprocess.run(["node", os.path.join(SRC, "tests/web/openai_sdk_test.mjs"), url],
                            cwd=os.path.join(SRC, "tests/web"), timeout=900)
@@ -34,9 +33,6 @@ def main():
         m = srv.metrics()
         C.check("snacrt_time_to_first_byte_seconds_count" in m and
                 "snacrt_time_to_first_byte_seconds_count 0\n" not in m, "time to first byte in /metrics")
-        check_clean_exit(C, srv)
-    finally:
-        srv.close()
     C.finish()
 
 

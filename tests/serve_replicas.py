@@ -21,7 +21,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from serve_util import Checker, Server, metric_value, pcm_max_diff, prometheus_problems, sanitizer_report
+from serve_util import Checker, Server, metric_value, pcm_max_diff, prometheus_problems, serving
 
 C = Checker("serve_replicas")
 COMBOS = [("Hello there.", "tara", 11), ("The quick brown fox.", "leo", 12), ("One, two, three!", "mia", 13),
@@ -54,9 +54,8 @@ def same(a, b):
 
 
 def cpu_replicas(refs):
-    srv = Server("--devices", "cpu", "--replicas", "2", "--tp", "2", "--max-running", "32", "--max-queue", "128",
-                 "--threads", "2", name="replicas-cpu")
-    try:
+    with serving(C, Server("--devices", "cpu", "--replicas", "2", "--tp", "2", "--max-running", "32", "--max-queue",
+                           "128", "--threads", "2", name="replicas-cpu")) as srv:
         log = srv.log()
         C.check("replica 0 on cpu#0" in log and "replica 1 on cpu#1" in log, f"replicas not announced:\n{log}")
         jobs = [COMBOS[j % len(COMBOS)] for j in range(64)]
@@ -72,10 +71,6 @@ def cpu_replicas(refs):
         C.check(per[0] is not None and per[1] is not None and sum(per) == 64,
                 f"replica request counts {per} must add up to 64")
         C.check(total == 64, f"total requests (sum over the replicas) {total}, want 64")
-        C.check(srv.stop() == 0, "SIGTERM must exit 0")
-        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
-    finally:
-        srv.close()
 
 
 CHATS = [("Be brief.", "What is this?", 7), ("Answer in one word.", "Hello!", 8), ("Be kind.", "Who are you?", 9),
@@ -100,36 +95,31 @@ def chat_answers(srv, chats):
 
 
 def chat_replicas():
-    one = Server("--layout", "spoken-chat", "--device", "cpu", "--threads", "2", name="replicas-chat1")
-    try:
+    with serving(C, Server("--layout", "spoken-chat", "--device", "cpu", "--threads", "2", name="replicas-chat1"),
+                 "one chat engine") as one:
         want = chat_answers(one, CHATS)
-        C.check(one.stop() == 0, "one chat engine: SIGTERM must exit 0")
-    finally:
-        one.close()
-    srv = Server("--layout", "spoken-chat", "--devices", "cpu", "--replicas", "2", "--threads", "2",
-                 name="replicas-chat2")
-    try:
+    with serving(C, Server("--layout", "spoken-chat", "--devices", "cpu", "--replicas", "2", "--threads", "2",
+                           name="replicas-chat2")) as srv:
         got = chat_answers(srv, CHATS)
         C.check(got == want, f"chats on 2 replicas differ from one engine's: {got} vs {want}")
         text = srv.metrics()
         per = [metric_value(text, "snacrt_replica_requests_total", f'replica="{k}",devices="cpu#{k}"') for k in (0, 1)]
         C.check(all(p and p > 0 for p in per) and sum(p or 0 for p in per) == 4,
                 f"the 4 chats must spread over both replicas: {per}")
-        C.check(srv.stop() == 0, "SIGTERM must exit 0")
-        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
-    finally:
-        srv.close()
 
 
 def cancel_on_replica(refs):
     """A long stream lands on replica 0 (both empty: the first); its client hangs up: replica 0 cancels it while a
-    request on replica 1 (the one with more free KV capacity then) ends with its reference."""
-    srv = Server("--devices", "cpu", "--replicas", "2", "--threads", "2", "--max-running", "4", name="replicas-cancel")
+    request on replica 1 (the one with more free KV capacity then) ends with its reference. The stream asks for
+    20,000 tokens (seconds even on a fast machine; its unread audio fits the 32 MB stream buffer), so it is still
+    running when the other request is routed and when its client hangs up: with 1,000 it could end first."""
     lab = [f'replica="{k}",devices="cpu#{k}"' for k in (0, 1)]
-    try:
+    with serving(C, Server("--devices", "cpu", "--replicas", "2", "--threads", "2", "--max-running", "4",
+                           "--max-tokens", "20000", "--stream-buffer-max", str(1 << 25),
+                           name="replicas-cancel")) as srv:
         c = srv.conn()
         c.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": "Hello there.", "stream": True,
-                                                          "max_tokens": 1000, "response_format": "pcm"}),
+                                                          "max_tokens": 20000, "response_format": "pcm"}),
                   {"Content-Type": "application/json"})
         r = c.getresponse()
         first = r.read1(100)
@@ -154,9 +144,6 @@ def cancel_on_replica(refs):
         C.check(metric_value(text, "snacrt_replica_requests_cancelled_total", lab[1]) == 0 and
                 metric_value(text, "snacrt_replica_requests_total", lab[1]) == 1, "replica 1 ran the other request")
         C.check(metric_value(text, "snacrt_engine_requests_total", 'result="cancelled"') == 1, "1 cancelled in total")
-        C.check(srv.stop() == 0, "SIGTERM must exit 0")
-    finally:
-        srv.close()
 
 
 SIM_COMBOS = [(f"Sentence number {j}.", ("tara", "leo", "mia", "zac")[j % 4], 20 + j) for j in range(8)]
@@ -166,22 +153,18 @@ SIM_ENV = dict(os.environ, CUDASIM_DEVICES="4", OMP_WAIT_POLICY="passive")
 
 def simulated_refs():
     """The 8 distinct requests together on one simulated device."""
-    one = Server("--device", "cuda", "--max-running", "8", name="replicas-sim1", env=SIM_ENV)
-    try:
+    with serving(C, Server("--device", "cuda", "--max-running", "8", name="replicas-sim1", env=SIM_ENV),
+                 "one simulated device") as one:
         want = {}
         for c, (st, _, data) in zip(SIM_COMBOS, concurrent(one, SIM_COMBOS, SIM_TOKENS)):
             C.check(st == 200 and len(data) > 0, f"one simulated device: HTTP {st} {data[:200]!r}")
             want[c] = data
-        C.check(one.stop() == 0, "one simulated device: SIGTERM must exit 0")
-    finally:
-        one.close()
     return want
 
 
 def simulated_gpus(want):
-    srv = Server("--devices", "cuda:0-3", "--tp", "2", "--max-running", "32", "--max-queue", "128",
-                 name="replicas-sim4", env=SIM_ENV)
-    try:
+    with serving(C, Server("--devices", "cuda:0-3", "--tp", "2", "--max-running", "32", "--max-queue", "128",
+                           name="replicas-sim4", env=SIM_ENV)) as srv:
         log = srv.log()
         C.check("replica 0 on cuda:0-1" in log and "replica 1 on cuda:2-3" in log, f"replicas not announced:\n{log}")
         jobs = [SIM_COMBOS[j % len(SIM_COMBOS)] for j in range(64)]
@@ -199,19 +182,14 @@ def simulated_gpus(want):
                 f"both simulated replicas must take requests, 64 in all: {per}")
         C.check("violation" not in srv.log() and "current device" not in srv.log(),
                 f"simulator violations:\n{srv.log()[-2000:]}")
-        C.check(srv.stop() == 0, "SIGTERM must exit 0")
-        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
         print(f"serve_replicas: 64 requests on 4 simulated devices (2 replicas x tp 2) in {took:.1f} s", flush=True)
-    finally:
-        srv.close()
 
 
 def failure(refs, combos, tokens, labels, *args, env=None):
     """labels: the /metrics devices label of replicas 0 and 1; args: the server's replica options."""
     env = dict(env or os.environ, SNACRT_TEST_FAIL_REPLICA="1:2", OMP_WAIT_POLICY="passive")
-    srv = Server(*args, "--max-running", "16", name="replicas-fail", env=env)
     lab = [f'replica="{k}",devices="{labels[k]}"' for k in (0, 1)]
-    try:
+    with serving(C, Server(*args, "--max-running", "16", name="replicas-fail", env=env)) as srv:
         jobs = [combos[j % len(combos)] for j in range(16)]
         results = concurrent(srv, jobs, tokens)
         ok = [j for j, (st, _, _) in enumerate(results) if st == 200]
@@ -245,10 +223,6 @@ def failure(refs, combos, tokens, labels, *args, env=None):
         again = concurrent(srv, combos[:2] * 2, tokens)
         C.check(all(st == 200 and same(d, refs[c]) for c, (st, _, d) in zip(combos[:2] * 2, again)),
                 "after the restart every request must succeed again")
-        C.check(srv.stop() == 0, "SIGTERM must exit 0")
-        C.check(not sanitizer_report(srv.log()), f"sanitizer report:\n{srv.log()[-3000:]}")
-    finally:
-        srv.close()
 
 
 def main():

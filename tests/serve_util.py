@@ -4,6 +4,7 @@ default bind address 127.0.0.1 unless the test passed --host), HTTP requests ove
 http.client, a checker that counts passed/failed checks, WAV parsing, a Prometheus text-format validator, and
 the check that a server's log holds no sanitizer report."""
 import array
+import contextlib
 import http.client
 import io
 import json
@@ -230,11 +231,23 @@ def sanitizer_report(log):
     return None
 
 
-def check_clean_exit(C, srv):
+def check_clean_exit(C, srv, what="the server"):
     """The end of a server test: SIGTERM exits 0, the log holds no sanitizer report; on any failure the log's tail
     goes to stderr."""
-    C.check(srv.stop() == 0, "SIGTERM -> exit 0")
+    rc = srv.stop()
+    C.check(rc == 0, f"{what}: SIGTERM -> exit 0 (got {rc})")
     rep = sanitizer_report(srv.log())
-    C.check(rep is None, f"sanitizer report: {rep}")
+    C.check(rep is None, f"{what}: sanitizer report: {rep}")
     if C.failed:
-        print(srv.log()[-3000:], file=sys.stderr)
+        print(srv.log()[-3000:], file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def serving(C, srv, what="the server"):
+    """`with serving(C, Server(...)) as srv:` runs the block with the server up; when the block ends normally,
+    check_clean_exit; whatever happens, the server is killed if still running and its log removed."""
+    try:
+        yield srv
+        check_clean_exit(C, srv, what)
+    finally:
+        srv.close()

@@ -306,7 +306,7 @@ static void test_gemm(srt_backend *ref, srt_backend *dut) {
 }
 
 /* ---- the smaller ops: one generic runner over a description ---- */
-typedef enum { OP_LN, OP_TR, OP_ATTN, OP_POOL, OP_UPS, OP_VQ, OP_EMB, OP_UNARY, OP_AXPBY, OP_NOISE } small_op;
+typedef enum { OP_LN, OP_TR, OP_ATTN, OP_POOL, OP_UPS, OP_VQ, OP_EMB, OP_UNARY, OP_AXPBY, OP_NOISE, OP_COPY2D } small_op;
 
 /* Runs op `op` with shape p[] on backend be; in[] host inputs; returns outputs in out[] (NaN-poisoned first). */
 typedef struct small_case {
@@ -334,6 +334,7 @@ static void test_small(srt_backend *ref, srt_backend *dut, const small_case *c) 
     case OP_EMB: n_in1 = (size_t)p[3] * p[1]; n_out = (size_t)p[0] * p[1] * p[2]; break;
     case OP_UNARY: case OP_AXPBY: n_in0 = (size_t)p[0]; n_out = n_in0; break;
     case OP_NOISE: n_in0 = (size_t)p[0] * p[2]; n_in1 = (size_t)p[0] * p[1] * p[2]; n_out = n_in1; break;
+    case OP_COPY2D: n_in0 = (size_t)(p[0] - 1) * p[2] + p[1]; n_out = (size_t)(p[0] - 1) * p[3] + p[1]; break;
     }
     if (n_in0) in0 = rnd(n_in0, seed, c->op == OP_UNARY ? -6 : -2, c->op == OP_UNARY ? 6 : 2);
     if (n_in1) in1 = rnd(n_in1, seed + 1, -1, 1);
@@ -404,7 +405,7 @@ static void test_small(srt_backend *ref, srt_backend *dut, const small_case *c) 
         }
         case OP_EMB: {
             y = up(&ar, NULL, n_out);
-            srt_embed_args a = {p[0], p[1], p[2], p[3], w1, up(&ar, codes, (size_t)p[0] * p[2]), y};
+            srt_embed_args a = {p[0], p[1], p[2], p[3], w1, up(&ar, codes, (size_t)p[0] * p[2]), y, 0};
             st[i] = srt_op_embed(be, &a);
             break;
         }
@@ -426,13 +427,19 @@ static void test_small(srt_backend *ref, srt_backend *dut, const small_case *c) 
             st[i] = srt_op_noise_add(be, &a);
             break;
         }
+        case OP_COPY2D: {   /* y starts random: the gaps between rows must come out unchanged */
+            y = up(&ar, yinit, n_out);
+            srt_copy2d_args a = {p[0], p[1], p[2], p[3], x, y};
+            st[i] = srt_op_copy2d(be, &a);
+            break;
+        }
         }
         guards[i] &= down(&ar, y, out[i]);
         if (y2) guards[i] &= down(&ar, y2, out2[i]);
         arena_free(&ar);
     }
     static const char *names[] = {"layernorm", "transpose", "local_attention", "avgpool", "upsample_add",
-                                  "vq_nearest", "embed", "unary", "axpby", "noise_add"};
+                                  "vq_nearest", "embed", "unary", "axpby", "noise_add", "copy2d"};
     char what[160];
     snprintf(what, sizeof what, "%s p=(%d,%d,%d,%d,%d) f %g mode %d", names[c->op], p[0], p[1], p[2], p[3], p[4], c->f,
              c->mode);
@@ -450,6 +457,8 @@ static void test_small(srt_backend *ref, srt_backend *dut, const small_case *c) 
             for (size_t i = 0; i < n_out; i++) bad += g[i] != r[i] && out2[0][i] >= 1e-5f;
             TEST_CHECK(bad == 0, "%s %s: %d codes differ", dut->ops->name, what, bad);
             compare(dut->ops->name, what, out2[1], out2[0], n_out2);
+        } else if (c->op == OP_COPY2D) {   /* a copy is exact */
+            TEST_CHECK(!memcmp(out[1], out[0], n_out * 4), "%s %s: not an exact copy", dut->ops->name, what);
         } else {
             compare(dut->ops->name, what, out[1], out[0], n_out);
             if (n_out2 && c->mode) compare(dut->ops->name, what, out2[1], out2[0], n_out2);
@@ -473,6 +482,8 @@ static const small_case small_cases[] = {
     {OP_UNARY, {40001, 1}, -1.5f, SRT_UNARY_SCALE},
     {OP_AXPBY, {7}, 0.25f, 0}, {OP_AXPBY, {40001}, -2.0f, 0},
     {OP_NOISE, {1, 7, 33}, 0, 0}, {OP_NOISE, {3, 33, 1025}, 0, 0},
+    {OP_COPY2D, {1, 1, 1, 1}, 0, 0}, {OP_COPY2D, {7, 33, 40, 35}, 0, 0}, {OP_COPY2D, {33, 7, 0, 9}, 0, 0},
+    {OP_COPY2D, {1025, 33, 33, 1025}, 0, 0}, {OP_COPY2D, {3, 1025, 1030, 1025}, 0, 0},
 };
 
 int main(void) {

@@ -5,9 +5,9 @@
 set -u
 SRC=${SNACRT_SRC:-.}
 BUILD=${SNACRT_BIN:-build}
-if ! grep -q '^SNACRT_CUDASIM:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null || \
-   grep -q '^SNACRT_CUDA:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
-  echo "SKIPPED: bench_gpu_model needs the simulator build"; exit 0
+source "$SRC/tests/cuda_kind.sh"
+if ! cuda_is_simulator "$BUILD"; then
+  echo "SKIP: bench_gpu_model needs the simulator build (-DSNACRT_CUDA=OFF -DSNACRT_CUDASIM=ON)"; exit 77
 fi
 models=$(mktemp -d)
 trap 'rm -rf "$models"' EXIT

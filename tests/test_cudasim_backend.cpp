@@ -566,11 +566,11 @@ static void vq_embed_cases() {
 
         g_case = "embed";
         std::vector<float> yref((size_t)B * dim * len);
-        srt_embed_args re = {B, dim, len, n_codes, cb.data(), codes_ref.data(), yref.data()};
+        srt_embed_args re = {B, dim, len, n_codes, cb.data(), codes_ref.data(), yref.data(), 0};
         srt_op_embed(&g_ref, &re);
         float *dy = dev_out(yref.size());
         int32_t *dc = (int32_t *)dev_of(codes_ref.data(), frames * sizeof(int32_t), 0);
-        srt_embed_args ce = {B, dim, len, n_codes, dev_in(cb), dc, dy};
+        srt_embed_args ce = {B, dim, len, n_codes, dev_in(cb), dc, dy, 0};
         check_status(srt_op_embed(&g_cu, &ce), "embed");
         check_out("y", dy, yref, 0, 0);   /* a gather: exact */
         std::vector<int32_t> bad = codes_ref;
@@ -620,6 +620,22 @@ static void elementwise_cases() {
     check_status(srt_op_noise_add(&g_cu, &cn), "noise_add");
     check_out("x", dx, xref, ELEM_ATOL, ELEM_RTOL);
     end_case();
+
+    /* copy2d: strided block (and a repeated row, x_ld 0) into a larger y whose gaps must stay untouched */
+    static const int cp[][4] = {{1, 1, 1, 1}, {7, 33, 40, 35}, {33, 7, 0, 9}, {3, 1025, 1030, 1025}};
+    for (const auto &q : cp) {
+        g_case = "copy2d";
+        int rows = q[0], cols = q[1];
+        std::vector<float> xs = rnd((size_t)(rows - 1) * q[2] + cols, 830, -1, 1);
+        std::vector<float> y0 = rnd((size_t)(rows - 1) * q[3] + cols, 831, -1, 1), yref = y0;
+        srt_copy2d_args rc = {rows, cols, q[2], q[3], xs.data(), yref.data()};
+        srt_op_copy2d(&g_ref, &rc);
+        float *dyc = dev_out(y0.size(), y0);
+        srt_copy2d_args cc = {rows, cols, q[2], q[3], dev_in(xs), dyc};
+        check_status(srt_op_copy2d(&g_cu, &cc), "copy2d");
+        check_out("y", dyc, yref, 0, 0);
+        end_case();
+    }
 }
 
 int main(void) {

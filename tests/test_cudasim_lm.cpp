@@ -339,9 +339,10 @@ static void attention_cases(srt_dtype dt) {
     attention_case(dt, "prefill tiles", 2, 1, 128, 16, {{65, 100}, {1, 40}}, 9500);
     /* a 1025-token prompt in one prefill (33 query tiles, 33 key tiles), GQA 2, head_dim 16, block 16 */
     attention_case(dt, "long prefill", 2, 1, 16, 16, {{1025, 1025}}, 9600);
-    /* GQA 3 (Orpheus-3B: 24/8 heads) takes the 4-head kernel with a partial chunk; GQA 16 two 8-head chunks;
-     * head_dim 20 (not a multiple of 8: element loads), block 5 */
+    /* GQA 3 (Orpheus-3B: 24/8 heads) takes the 3-head kernel; GQA 6 the 8-head kernel with a partial chunk; GQA 16
+     * two 8-head chunks; head_dim 20 (not a multiple of 8: element loads), block 5 */
     attention_case(dt, "decode odd groups", 6, 2, 128, 16, {{1, 1}, {1, 33}, {1, 1025}}, 9700);
+    attention_case(dt, "decode group 6", 12, 2, 64, 16, {{1, 1}, {1, 7}, {1, 33}, {1, 1025}}, 9750);
     attention_case(dt, "decode wide group", 16, 1, 20, 5, {{1, 7}, {1, 300}}, 9800);
     if (dt == SRT_F32) attention_bad_args();
     /* fused rope + KV store + decode attention: contexts 1 (the new token alone), 7, 129 (splits), 1025, and a

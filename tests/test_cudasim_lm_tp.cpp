@@ -104,8 +104,12 @@ static void test_nccl_substitute(void) {
         waiters[r - 1].comm = comms[r];
         pthread_create(&wt[r - 1], nullptr, wait_in_all_reduce, &waiters[r - 1]);
     }
-    struct timespec settle = {0, 50 * 1000 * 1000};   /* the waiters are in their all-reduce by then */
-    nanosleep(&settle, nullptr);
+    /* abort only once both waiters are blocked in their all-reduce (a fixed sleep raced a loaded machine: a
+     * waiter that arrived after its own comm's abort got ncclInvalidUsage) */
+    struct timespec poll = {0, 1000 * 1000};
+    for (int i = 0; i < 60000 && cudasim_nccl_waiting(comms[0]) < N_RANKS - 1; i++) nanosleep(&poll, nullptr);
+    TEST_CHECK(cudasim_nccl_waiting(comms[0]) == N_RANKS - 1, "ranks 1 and 2 wait in their all-reduce (%d waiting)",
+               cudasim_nccl_waiting(comms[0]));
     TEST_CHECK(ncclCommAbort(comms[0]) == ncclSuccess, "ncclCommAbort");
     for (int r = 1; r < N_RANKS; r++) {
         ncclResult_t async = ncclSuccess;

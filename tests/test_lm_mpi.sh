@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_lm_mpi.sh: tensor parallelism across processes (srt_lm_options.mpi, host/lm/comm_mpi.c) on the CPU backend,
 # under Open MPI's mpirun on this one machine (shared memory between processes, loopback for the launcher; works as
-# root and without a network). Prints SKIPPED and passes only when the build has no MPI (SNACRT_MPI off).
+# root and without a network). Reported as skipped (exit 77) when the build has no MPI (SNACRT_MPI off).
 #  - mpi_tp_check comm (np 2, 3): all-reduce bit-identical to the thread communicator (sizes 1..20000), gather,
 #    broadcast, abort releasing the other processes;
 #  - mpi_tp_check model: tiny-qwen2 np 2 tp 2 and np 4 tp 4, tiny-orpheus np 4 tp 2 (2 data-parallel groups):
@@ -17,8 +17,8 @@ BUILD=${SNACRT_BIN:-build}
 BIN=$BUILD/snacrt
 CHECK=$BUILD/mpi_tp_check
 if ! grep -q '^SNACRT_MPI:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
-  echo "SKIPPED: this build has no MPI (SNACRT_MPI is off in $BUILD/CMakeCache.txt)"
-  exit 0
+  echo "SKIP: this build has no MPI (SNACRT_MPI is off in $BUILD/CMakeCache.txt)"
+  exit 77
 fi
 for f in "$BIN" "$CHECK"; do
   [ -x "$f" ] || { echo "FAIL: $f not built (cmake --build $BUILD --target snacrt_cli mpi_tp_check)" >&2; exit 1; }
@@ -99,7 +99,10 @@ fi
 # group, every process ncclCommInitRank). In a cudasim build the "cuda" device is the simulator and NCCL its
 # substitute, whose cliques live inside one process: groups of one rank each (data-parallel replicas) run the whole
 # id exchange; a real multi-GPU node runs the same command with --tp 2 and more processes.
-if grep -q '^SNACRT_CUDASIM:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null && [ $full = 1 ]; then
+source "$SRC/tests/cuda_kind.sh"
+if ! cuda_is_simulator "$BUILD"; then
+  echo "NOTE: the cuda device of $BUILD is not the simulator: the NCCL id exchange over MPI is not run"
+elif [ $full = 1 ]; then
   qc=$(gen "$BIN" "${Q[@]}" --device cuda --tp 1)
   check "$qc" "$q1" "qwen2 on the cuda device = cpu (greedy)"
   out=$(gen "${MPIRUN[@]}" -np 2 "$BIN" "${Q[@]}" --device cuda --tp 1 --mpi)

@@ -6,8 +6,9 @@
 set -u
 export SNACRT_SRC=${SNACRT_SRC:-.} SNACRT_BIN=${SNACRT_BIN:-build}
 # the simulated-GPU part needs the cuda device of a cudasim build
-if ! grep -q "SNACRT_CUDASIM:BOOL=ON" "$SNACRT_BIN/CMakeCache.txt" 2>/dev/null ||
-   grep -q "SNACRT_CUDA:BOOL=ON" "$SNACRT_BIN/CMakeCache.txt" 2>/dev/null; then
+source "$SNACRT_SRC/tests/cuda_kind.sh"
+if ! cuda_is_simulator "$SNACRT_BIN"; then
+    echo "NOTE: the cuda device of $SNACRT_BIN is not the simulator: the simulated-GPU part is skipped"
     export SNACRT_TEST_NO_CUDASIM=1
 fi
 exec python3 "$SNACRT_SRC/tests/serve_replicas.py"

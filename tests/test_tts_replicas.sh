@@ -95,8 +95,8 @@ for bad in "cuda:0-2|--tp 2|do not split into replicas of --tp 2" "cuda:0,2|--tp
 done
 
 # 2 simulated GPUs vs one (cudasim builds)
-if grep -q "SNACRT_CUDASIM:BOOL=ON" "$BUILD/CMakeCache.txt" 2>/dev/null && \
-   ! grep -q "SNACRT_CUDA:BOOL=ON" "$BUILD/CMakeCache.txt" 2>/dev/null; then
+source "$SRC/tests/cuda_kind.sh"
+if cuda_is_simulator "$BUILD"; then
   head -2 "$T/prompts.jsonl" >"$T/two.jsonl"
   CUDASIM_DEVICES=2 "$BIN" tts "${COMMON[@]}" --max-tokens 7 --device cuda --input "$T/two.jsonl" -o "$T/sim1" \
       >/dev/null 2>"$T/sim1.err"

@@ -5,7 +5,7 @@
 export SNACRT_SRC=${SNACRT_SRC:-.} SNACRT_BIN=${SNACRT_BIN:-build}
 WEB="$SNACRT_SRC/tests/web"
 web_skip_or_fail() {
-  if [ "${SNACRT_SKIP_BROWSER:-0}" = 1 ]; then echo "$1: SKIPPED (SNACRT_SKIP_BROWSER=1): $2"; exit 0; fi
+  if [ "${SNACRT_SKIP_BROWSER:-0}" = 1 ]; then echo "$1: SKIP (SNACRT_SKIP_BROWSER=1): $2"; exit 77; fi
   echo "$1: FAIL: $2 (install it, or set SNACRT_SKIP_BROWSER=1 to skip this test)" >&2
   exit 1
 }

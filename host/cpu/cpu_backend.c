@@ -66,6 +66,7 @@ static const srt_backend_ops srt_cpu_ops = {
     .unary = srt_cpu_unary,
     .axpby = srt_cpu_axpby,
     .noise_add = srt_cpu_noise_add,
+    .copy2d = srt_cpu_copy2d,
     .lm = &srt_cpu_lm_ops,
 };
 

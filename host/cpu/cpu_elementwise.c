@@ -1,6 +1,6 @@
 /* cpu_elementwise.c: the cpu backend's lighter ops, OpenMP-threaded loops (vectorized by the compiler or through the
  * row kernels): Snake, LayerNorm, transpose(+residual), local attention, avgpool, upsample_add, residual-VQ
- * search, codebook gather, unary, axpby, noise_add. */
+ * search, codebook gather, unary, axpby, noise_add, strided copy (copy2d). */
 #include "cpu/cpu_ops.h"
 #include <float.h>
 #include <math.h>
@@ -269,5 +269,15 @@ srt_status srt_cpu_noise_add(void *vctx, const srt_noise_add_args *a) {
         float *x = a->x + (size_t)r * a->len;
         for (int t = 0; t < a->len; t++) x[t] += nz[t] * h[t];
     }
+    return SRT_OK;
+}
+
+/* Row by row with memcpy; threads only for blocks large enough to pay for the fork. */
+srt_status srt_cpu_copy2d(void *vctx, const srt_copy2d_args *a) {
+    const srt_cpu_ctx *ctx = vctx;
+    int par = (int64_t)a->rows * a->cols >= (1 << 16) && a->rows > 1;
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(static) if (par)
+    for (int r = 0; r < a->rows; r++)
+        memcpy(a->y + (size_t)r * a->y_ld, a->x + (size_t)r * a->x_ld, sizeof(float) * (size_t)a->cols);
     return SRT_OK;
 }

@@ -60,6 +60,7 @@ srt_status srt_cpu_embed(void *ctx, const srt_embed_args *a);
 srt_status srt_cpu_unary(void *ctx, const srt_unary_args *a);
 srt_status srt_cpu_axpby(void *ctx, const srt_axpby_args *a);
 srt_status srt_cpu_noise_add(void *ctx, const srt_noise_add_args *a);
+srt_status srt_cpu_copy2d(void *ctx, const srt_copy2d_args *a);
 
 /* Row kernels shared by the ops (cpu_rows.c); all dispatch AVX2/scalar at run time.
  * dst[i] = snake(src[i], alpha) for i < n, with positions >= valid read as 0 (a select). dst may equal src. */

@@ -39,6 +39,7 @@ const srt_backend_ops srt_cpu_ref_ops = {
     .unary = srt_ref_unary,
     .axpby = srt_ref_axpby,
     .noise_add = srt_ref_noise_add,
+    .copy2d = srt_ref_copy2d,
     .lm = &srt_cpu_ref_lm_ops,
 };
 

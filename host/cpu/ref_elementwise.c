@@ -1,5 +1,5 @@
 /* ref_elementwise.c: reference GEMM, LayerNorm, transpose, local attention, pooling, residual-VQ search,
- * codebook gather and elementwise ops (plain loops, double accumulation). */
+ * codebook gather, elementwise ops and the strided copy (plain loops, double accumulation). */
 #include "cpu/ref_ops.h"
 #include "weights/weights.h"
 #include <float.h>
@@ -215,5 +215,12 @@ srt_status srt_ref_noise_add(void *ctx, const srt_noise_add_args *a) {
                 size_t i = ((size_t)b * a->ch + c) * a->len + t;
                 a->x[i] += a->noise[(size_t)b * a->len + t] * a->h[i];
             }
+    return SRT_OK;
+}
+
+srt_status srt_ref_copy2d(void *ctx, const srt_copy2d_args *a) {
+    (void)ctx;
+    for (int r = 0; r < a->rows; r++)
+        for (int c = 0; c < a->cols; c++) a->y[(size_t)r * a->y_ld + c] = a->x[(size_t)r * a->x_ld + c];
     return SRT_OK;
 }

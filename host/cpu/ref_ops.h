@@ -22,6 +22,7 @@ srt_status srt_ref_embed(void *ctx, const srt_embed_args *a);
 srt_status srt_ref_unary(void *ctx, const srt_unary_args *a);
 srt_status srt_ref_axpby(void *ctx, const srt_axpby_args *a);
 srt_status srt_ref_noise_add(void *ctx, const srt_noise_add_args *a);
+srt_status srt_ref_copy2d(void *ctx, const srt_copy2d_args *a);
 
 /* Snake activation of one value (reference formula). */
 static inline float srt_snake1(float x, float alpha) {

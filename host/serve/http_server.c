@@ -804,11 +804,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (cancel) newly = mark_cancel(r, CANCEL_CLIENT_GONE);
     int reason = r->cancel_reason, status = r->status;
     uint64_t id = r->id;
-    char engine_note[160] = "";    /* a finished speech request: the engine's timeline */
+    char engine_note[224] = "";    /* a finished speech request: the engine's timeline */
     if (r->engine_done && r->engine_status == SRT_OK && r->route == SRT_ROUTE_SPEECH)
-        snprintf(engine_note, sizeof engine_note, " (id %llu: %lld frames, queued %.1f ms, first audio at %.1f ms, "
-                 "done at %.1f ms)", (unsigned long long)id, (long long)r->stats.frames, r->stats.queue_ms,
-                 r->stats.first_audio_ms, r->stats.total_ms);
+        snprintf(engine_note, sizeof engine_note, " (id %llu: %lld frames, queued %.1f ms, first audio at %.1f ms "
+                 "after %lld of %lld tokens, done at %.1f ms)", (unsigned long long)id, (long long)r->stats.frames,
+                 r->stats.queue_ms, r->stats.first_audio_ms, (long long)r->stats.first_audio_tokens,
+                 (long long)r->stats.generated_tokens, r->stats.total_ms);
     pthread_mutex_unlock(&r->lock);
     if (cancel) srt_tts_cancel(s->engine, id);
     if (newly) count_cancel(s, reason);

@@ -269,6 +269,7 @@ void snac_model_free(snac_model *m) {
     if (!m) return;
     if (m->be.ops) {
         for (size_t i = 0; i < m->n_allocs; i++) m->be.ops->free(m->be.ctx, m->allocs[i]);
+        for (int i = 0; i < SNAC_MAX_LEVELS + 3; i++) if (m->io_buf[i]) m->be.ops->free(m->be.ctx, m->io_buf[i]);
         srt_backend_destroy(&m->be);
     }
     free(m->allocs);

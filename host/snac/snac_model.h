@@ -93,6 +93,10 @@ typedef struct snac_model {
     /* all backend allocations of weights, for freeing */
     void **allocs;
     size_t n_allocs, cap_allocs;
+    /* input / output buffers of recorded passes (codec_api.c): kept across calls and only grown, so a recording's
+     * key (which names them) comes back */
+    void *io_buf[SNAC_MAX_LEVELS + 3];
+    size_t io_bytes[SNAC_MAX_LEVELS + 3];
 } snac_model;
 
 /* Parse config.json text (Hugging Face SNAC format); `what` names the file in errors. */

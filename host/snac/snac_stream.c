@@ -17,11 +17,13 @@ srt_status srt_codec_stream_open(srt_codec *codec, int64_t noise_seed, srt_codec
     if (st != SRT_OK) { free(s); return st; }
     size_t floats = 0;
     for (int k = 0; k < s->plan.n_stages; k++) {
+        size_t block = (size_t)s->plan.st[k].hist_cap * s->plan.st[k].in_ch;
         s->ss[k].hist_off = floats;
-        floats += (size_t)s->plan.st[k].hist_cap * s->plan.st[k].in_ch;
+        s->ss[k].hist_spare = floats + block;
+        floats += 2 * block;
     }
     void *d = NULL;
-    st = srt_backend_alloc_zero(&s->m->be, floats * sizeof(float), &d);   /* (sum of hist_cap * in_ch) */
+    st = srt_backend_alloc_zero(&s->m->be, floats * sizeof(float), &d);   /* (sum of 2 * hist_cap * in_ch) */
     if (st != SRT_OK) { free(s); return srt_error_prefix(st, "stream_open: "); }
     s->state = d;
     *out = s;

@@ -18,18 +18,21 @@ typedef struct snac_stream_plan {
 } snac_stream_plan;
 
 /* A stream's progress through one stage. Input frames [hist_from, in_have) that later outputs still read are
- * kept on the backend, time-major, at state + hist_off: (hist_cap, in_ch). */
+ * kept on the backend, channel-major, at state + hist_off: (in_ch, hist_cap), frame hist_from in column 0 (the
+ * layout of the stage input, so a push copies them as blocks: no transposes, no gathers). A push writes the next
+ * kept frames to the spare block at state + hist_spare; the two swap when the push commits. */
 typedef struct snac_stage_state {
     int64_t in_have;          /* input frames received */
     int64_t done;             /* output frames produced */
-    int64_t hist_from;        /* input frame of the first kept row */
-    int64_t hist_rows;
+    int64_t hist_from;        /* input frame of the first kept column */
+    int64_t hist_rows;        /* kept frames (columns) */
     size_t hist_off;          /* floats into the stream's state block */
+    size_t hist_spare;        /* the other (in_ch, hist_cap) block */
 } snac_stage_state;
 
 /* Device workspace of a push, kept by the stream that leads a push (streams[0]) for its next pushes: buffers
  * grow to the largest push seen and are not re-allocated (and re-faulted) on every push. */
-enum { SNAC_WS_R = 0, SNAC_WS_X, SNAC_WS_K, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_NOISE, SNAC_WS_IDX, SNAC_WS_COUNT };
+enum { SNAC_WS_X0 = 0, SNAC_WS_X1, SNAC_WS_K, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_NOISE, SNAC_WS_COUNT };
 typedef struct snac_stream_ws {
     void *buf[SNAC_WS_COUNT];
     size_t bytes[SNAC_WS_COUNT];

@@ -3,15 +3,14 @@
  * Every stage (snac_stream.h) works in absolute frame positions. For each stream a host pass first decides, stage
  * by stage, which output frames become final with this push (snac_stage_avail) and which input frames it must
  * keep for later outputs; then the device pass runs each stage once for all streams:
- *   R  (rows, in_ch) time-major: row 0 = zeros | each stream's kept rows (copied from its state) | the previous
- *      stage's output, transposed (one `transpose` call)
- *   X  (slots, in_ch, nx) = R[index] (one `embed` call: a row gather): each stream's input window, at its own
- *      absolute offset; rows before frame 0 or past a final input's end point at the zero row, which is exactly
- *      the offline decoder's zero padding
+ *   X  (slots, in_ch, nx): each stream's input window at its own absolute offset, built channel-major with block
+ *      copies (copy2d): the kept frames from the stream's state, the new ones from the previous stage's output;
+ *      frames before 0 or past a final input's end stay zero, which is exactly the offline decoder's zero padding
  *   the stage's ops on X with padding 0 (one call each for all streams), output (slots, out_ch, nout)
- *   the input rows still needed are copied back into each stream's state.
+ *   the input frames still needed are copied into the stream's spare state block (the blocks swap on commit).
  * Each output frame is computed once, from the same inputs as offline, so a push of g groups costs about g groups
- * of offline decoder work plus the gathers, whatever the stream's length; the state is O(receptive field). */
+ * of offline decoder work plus copies of the stage inputs, whatever the stream's length; the state is
+ * O(receptive field). The workspace is kept by the leading stream and reused by its next pushes. */
 #include "snac/snac_stream.h"
 #include <limits.h>
 
@@ -35,7 +34,6 @@ typedef struct stage_io {
 typedef struct stage_shape {
     int n_slots;
     int64_t nx, nout;         /* columns of the gathered input and of the output */
-    int64_t n_rows;           /* rows of R */
     int prev_slots;           /* items of the previous output */
     int64_t prev_nout;
 } stage_shape;
@@ -107,31 +105,50 @@ static srt_status plan_push(int n, srt_codec_stream *const *streams, const srt_c
             }
         }
         if (st->kind == SNAC_STAGE_UP && s->n_slots) s->nout = (s->nx + 1) * st->stride;
-        s->n_rows = 1 + (int64_t)n * st->hist_cap + (int64_t)prev_slots * prev_nout;
-        if (s->n_rows > INT_MAX || (int64_t)s->n_slots * max64(s->nx, s->nout) > INT_MAX)
-            return srt_error(SRT_ERR_RANGE, "streaming decode: push too large (stage %d: %lld rows, %d x %lld "
-                             "columns)", k, (long long)s->n_rows, s->n_slots, (long long)max64(s->nx, s->nout));
+        if ((int64_t)s->n_slots * max64(st->in_ch, st->out_ch) > INT_MAX || max64(s->nx, s->nout) > INT_MAX)
+            return srt_error(SRT_ERR_RANGE, "streaming decode: push too large (stage %d: %d x %d x %lld)", k,
+                             s->n_slots, st->in_ch, (long long)max64(s->nx, s->nout));
         prev_slots = s->n_slots;
         prev_nout = s->nout;
     }
     return SRT_OK;
 }
 
-/* Row of R holding input frame f of item i at stage k; -1 for a frame the stream no longer (or not yet) has. */
-static int64_t row_of(const srt_codec_stream *S, int k, const stage_io *o, const stage_io *prev, int i, int n,
-                      const stage_shape *s, int hist_cap, int64_t f) {
-    if (f < 0 || (o->final && f >= o->in_end)) return 0;
-    if (f < o->in_first)
-        return f < S->ss[k].hist_from ? -1 : 1 + (int64_t)i * hist_cap + (f - S->ss[k].hist_from);
-    if (f >= o->in_first + o->n_in) return -1;
-    int64_t base = 1 + (int64_t)n * hist_cap, slot = prev ? prev->slot : i, off = prev ? prev->off : 0;
-    return base + slot * s->prev_nout + off + (f - o->in_first);
+/* Copy input frames [f0, f1) of stream i at stage k (in_ch rows) to y (row stride y_ld): the kept ones from
+ * the stream's current block, the new ones from the previous stage's output prev (prev_slots, in_ch, prev_nout).
+ * Fails (internal error) on a frame the stream no longer or not yet has. */
+static srt_status copy_frames(snac_model *m, const srt_codec_stream *S, int k, const stage_io *o, const stage_io *p,
+                              int i, const stage_shape *s, int ch, int hist_cap, const float *prev, int64_t f0,
+                              int64_t f1, float *y, int64_t y_ld) {
+    if (f1 <= f0) return SRT_OK;
+    const snac_stage_state *ss = &S->ss[k];
+    int64_t in_have = o->in_first + o->n_in;
+    if (f0 < ss->hist_from || f1 > in_have || (f0 < o->in_first && ss->hist_from + ss->hist_rows != o->in_first))
+        return srt_error(SRT_ERR_BACKEND, "streaming decode: stage %d reads input frames [%lld, %lld) it does not "
+                         "have (internal error)", k, (long long)f0, (long long)f1);
+    int64_t a1 = f1 < o->in_first ? f1 : o->in_first;
+    if (a1 > f0) {
+        srt_copy2d_args c = {.rows = ch, .cols = (int)(a1 - f0), .x_ld = hist_cap,
+                             .x = S->state + ss->hist_off + (f0 - ss->hist_from), .y_ld = y_ld, .y = y};
+        SRT_TRY(srt_op_copy2d(&m->be, &c));
+    }
+    int64_t b0 = f0 > o->in_first ? f0 : o->in_first;
+    if (f1 > b0) {
+        int64_t slot = p ? p->slot : i, off = p ? p->off : 0;
+        if (!prev || slot < 0)
+            return srt_error(SRT_ERR_BACKEND, "streaming decode: stage %d has new input frames but no previous "
+                             "output (internal error)", k);
+        srt_copy2d_args c = {.rows = ch, .cols = (int)(f1 - b0), .x_ld = s->prev_nout,
+                             .x = prev + (size_t)slot * ch * s->prev_nout + off + (b0 - o->in_first),
+                             .y_ld = y_ld, .y = y + (b0 - f0)};
+        SRT_TRY(srt_op_copy2d(&m->be, &c));
+    }
+    return SRT_OK;
 }
 
 /* Device buffers of one push (pointers into the leading stream's snac_stream_ws). */
 typedef struct push_ws {
-    float *R, *X, *K, *T, *Y;
-    int32_t *idx;
+    float *X[2], *K, *T, *Y;  /* stage k builds its input in X[k & 1]: the previous stage's output may be X[!(k & 1)] */
     float *noise;
     int32_t *codes[SNAC_MAX_LEVELS];
 } push_ws;
@@ -158,22 +175,14 @@ static srt_status ws_reserve(snac_model *m, snac_stream_ws *ws, int which, size_
     return SRT_OK;
 }
 
-/* Gather columns: y (slots, ch, len) from rows of R by idx (slots, len). */
-static srt_status gather(snac_model *m, int slots, int ch, int64_t len, int64_t n_rows, const float *R,
-                         const int32_t *idx, float *y) {
-    srt_embed_args a = {.batch = slots, .dim = ch, .len = (int)len, .n_codes = (int)n_rows, .codebook = R,
-                        .codes = idx, .y = y};
-    return srt_op_embed(&(m)->be, &a);
-}
-
 /* Run stage k's ops (snac_stages.c, no padding) on the gathered input; *out receives the output buffer
  * (slots, out_ch, nout). */
-static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage_shape *s, push_ws *w,
+static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage_shape *s, push_ws *w, float *X,
                                 srt_codec_stream *const *streams, const stage_io *io, int n, float *noise_host,
                                 float **out) {
     int B = s->n_slots;
     snac_stage_args a = {.batch = B, .in_len = (int)s->nx, .out_len = (int)s->nout, .padded = 0,
-                         .x = w->X, .t = w->T, .res = w->K, .y = st->kind == SNAC_STAGE_UNIT ? w->K : w->Y};
+                         .x = X, .t = w->T, .res = w->K, .y = st->kind == SNAC_STAGE_UNIT ? w->K : w->Y};
     int any_noise = 0;
     if (st->kind == SNAC_STAGE_UP && m->dec_blocks[st->block].has_noise)
         for (int i = 0; i < n; i++) if (io[i].slot >= 0 && streams[i]->noise_seed >= 0) any_noise = 1;
@@ -227,35 +236,31 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
     if (st != SRT_OK) { free(io); free(sh); return st; }
 
     /* workspace sizes: the largest stage */
-    size_t zR = 0, zX = 0, zK = 0, zT = 0, zY = (size_t)(n * G * P->group_frames * c->latent_dim), zI = 0, zN = 0;
+    size_t zX = 0, zK = 0, zT = 0, zY = (size_t)(n * G * P->group_frames * c->latent_dim), zN = 0;
     for (int k = 0; k < K; k++) {
         const snac_stage *sg = &P->st[k];
         const stage_shape *s = &sh[k];
         size_t B = (size_t)s->n_slots;
-        if (s->prev_slots || B) zR = max64(zR, s->n_rows * sg->in_ch);
         zX = max64(zX, B * sg->in_ch * s->nx);
         zK = max64(zK, B * sg->out_ch * s->nout);
         zT = max64(zT, B * (sg->kind == SNAC_STAGE_ATTN ? 5 : 1) * max64(sg->in_ch, sg->out_ch) * s->nout);
         if (sg->kind == SNAC_STAGE_IN) zT = max64(zT, B * c->latent_dim * s->nout);
         zY = max64(zY, B * sg->out_ch * s->nout);
-        zI = max64(zI, B * (s->nx + s->nout));
         zN = max64(zN, B * s->nout);
     }
     push_ws w = {0};
     snac_stream_ws *cache = &streams[0]->ws;
-    int32_t *idx_host = srt_malloc(sizeof(int32_t) * (zI ? zI : 1), "stream gather indices");
     float *noise_host = srt_malloc(sizeof(float) * (zN ? zN : 1), "stream noise");
     float *audio_host = NULL;
-    if (!idx_host || !noise_host) { st = SRT_ERR_NOMEM; goto done; }
-    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_R, zR * sizeof(float), (void **)&w.R), done);
-    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X, zX * sizeof(float), (void **)&w.X), done);
+    if (!noise_host) { st = SRT_ERR_NOMEM; goto done; }
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X0, zX * sizeof(float), (void **)&w.X[0]), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X1, zX * sizeof(float), (void **)&w.X[1]), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_K, zK * sizeof(float), (void **)&w.K), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_T, zT * sizeof(float), (void **)&w.T), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_Y, zY * sizeof(float), (void **)&w.Y), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_NOISE, zN * sizeof(float), (void **)&w.noise), done);
-    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_IDX, zI * sizeof(int32_t), (void **)&w.idx), done);
 
-    /* from here on a failure leaves the streams' kept rows half-updated: they are marked failed */
+    /* from here on a failure leaves the streams' kept frames half-updated: they are marked failed */
     float *prev = NULL;
     if (G > 0) {
         SRT_TRY_GOTO(dequantize_new(m, n, chunks, G, &w), fail);
@@ -269,73 +274,46 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
         int any = 0;
         for (int i = 0; i < n; i++) any |= o[i].active;
         if (!any) { prev = NULL; continue; }
-        size_t ch = (size_t)sg->in_ch, cap = (size_t)sg->hist_cap;
-        /* R: zero row | kept rows | previous output transposed */
-        SRT_TRY_GOTO(OPS(m)->memset0(CTX(m), w.R, ch * sizeof(float)), fail);
-        for (int i = 0; i < n; i++) {
-            const snac_stage_state *ss = &streams[i]->ss[k];
-            if (o[i].active && ss->hist_rows > 0)
-                SRT_TRY_GOTO(OPS(m)->copy(CTX(m), w.R + (1 + i * cap) * ch, streams[i]->state + ss->hist_off,
-                                          sizeof(float) * ch * (size_t)ss->hist_rows), fail);
-        }
-        if (s->prev_slots && s->prev_nout && prev) {
-            srt_transpose_args tr = {.batch = s->prev_slots, .rows = sg->in_ch, .cols = (int)s->prev_nout,
-                                     .x = prev, .residual = NULL, .y = w.R + (1 + n * cap) * ch};
-            SRT_TRY_GOTO(srt_op_transpose(&(m)->be, &tr), fail);
-        }
-        prev = NULL;
+        const int ch = sg->in_ch, cap = sg->hist_cap;
+        float *X = w.X[k & 1];
+        /* X (slots, ch, nx): each window's frames; zero columns before frame 0, past a final input's end and past a
+         * shorter window's end (then the whole X is cleared first) */
         if (s->n_slots) {
-            /* gather indices: X (slots, nx) [then K (slots, nout) for residual units] */
-            int is_unit = sg->kind == SNAC_STAGE_UNIT;
-            int32_t *ix = idx_host, *ik = idx_host + (size_t)s->n_slots * s->nx;
-            memset(idx_host, 0, sizeof(int32_t) * (size_t)(s->n_slots * (s->nx + (is_unit ? s->nout : 0))));
-            int missing = 0;
+            int need_zero = 0;
             for (int i = 0; i < n; i++) {
-                if (o[i].slot < 0) continue;
-                const stage_io *pi = po ? &po[i] : NULL;
-                for (int64_t j = 0; j < o[i].nx; j++) {
-                    int64_t r = row_of(streams[i], k, &o[i], pi, i, n, s, sg->hist_cap, o[i].x_first + j);
-                    missing |= r < 0;
-                    ix[(size_t)o[i].slot * s->nx + j] = (int32_t)r;
-                }
-                if (is_unit)
-                    for (int64_t j = 0; j < o[i].avail - o[i].done; j++) {
-                        int64_t r = row_of(streams[i], k, &o[i], pi, i, n, s, sg->hist_cap, o[i].done + j);
-                        missing |= r < 0;
-                        ik[(size_t)o[i].slot * s->nout + j] = (int32_t)r;
-                    }
+                const stage_io *oi = &o[i];
+                if (oi->slot < 0) continue;
+                need_zero |= oi->x_first < 0 || oi->nx < s->nx || (oi->final && oi->x_first + oi->nx > oi->in_end);
             }
-            if (missing) {
-                st = srt_error(SRT_ERR_BACKEND, "streaming decode: stage %d reads an input frame it did not keep "
-                               "(internal error)", k);
-                goto fail;
+            if (need_zero)
+                SRT_TRY_GOTO(OPS(m)->memset0(CTX(m), X, sizeof(float) * (size_t)s->n_slots * ch * s->nx), fail);
+            for (int i = 0; i < n; i++) {
+                const stage_io *oi = &o[i];
+                if (oi->slot < 0) continue;
+                int64_t f0 = max64(oi->x_first, 0), f1 = oi->x_first + oi->nx;
+                if (oi->final) f1 = min64(f1, oi->in_end);
+                float *dst = X + (size_t)oi->slot * ch * s->nx + (f0 - oi->x_first);
+                SRT_TRY_GOTO(copy_frames(m, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, f0, f1, dst,
+                                         s->nx), fail);
             }
-            size_t n_idx = (size_t)s->n_slots * (s->nx + (is_unit ? s->nout : 0));
-            SRT_TRY_GOTO(OPS(m)->upload(CTX(m), w.idx, idx_host, sizeof(int32_t) * n_idx), fail);
-            SRT_TRY_GOTO(gather(m, s->n_slots, sg->in_ch, s->nx, s->n_rows, w.R, w.idx, w.X), fail);
-            if (is_unit)
-                SRT_TRY_GOTO(gather(m, s->n_slots, sg->in_ch, s->nout, s->n_rows, w.R,
-                                    w.idx + (size_t)s->n_slots * s->nx, w.K), fail);
-            SRT_TRY_GOTO(run_stage_ops(m, sg, s, &w, streams, o, n, noise_host, &prev), fail);
         }
-        /* keep the input rows later outputs read: [keep_from, in_first) from the old rows, the rest new */
+        /* keep the input frames later outputs read, [keep_from, in_have), in the spare block (before the ops:
+         * they may overwrite prev) */
         for (int i = 0; i < n; i++) {
             const snac_stage_state *ss = &streams[i]->ss[k];
             const stage_io *oi = &o[i];
             if (!oi->active || oi->final) continue;
-            int64_t in_have = oi->in_first + oi->n_in, a0 = oi->keep_from, a1 = min64(oi->in_first, in_have);
-            float *dst = streams[i]->state + ss->hist_off;
-            if (a1 > a0) {
-                SRT_TRY_GOTO(OPS(m)->copy(CTX(m), dst, w.R + (size_t)(1 + i * cap + (a0 - ss->hist_from)) * ch,
-                                          sizeof(float) * ch * (size_t)(a1 - a0)), fail);
-                dst += (size_t)(a1 - a0) * ch;
+            SRT_TRY_GOTO(copy_frames(m, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, oi->keep_from,
+                                     oi->in_first + oi->n_in, streams[i]->state + ss->hist_spare, cap), fail);
+        }
+        prev = NULL;
+        if (s->n_slots) {
+            if (sg->kind == SNAC_STAGE_UNIT) {   /* residual K (slots, ch, nout): the window's middle columns */
+                srt_copy2d_args r = {.rows = s->n_slots * ch, .cols = (int)s->nout, .x_ld = s->nx,
+                                     .x = X + sg->halo, .y_ld = s->nout, .y = w.K};
+                SRT_TRY_GOTO(srt_op_copy2d(&m->be, &r), fail);
             }
-            int64_t b0 = max64(a0, oi->in_first);
-            if (in_have > b0) {
-                int64_t row = row_of(streams[i], k, oi, po ? &po[i] : NULL, i, n, s, sg->hist_cap, b0);
-                SRT_TRY_GOTO(OPS(m)->copy(CTX(m), dst, w.R + (size_t)row * ch, sizeof(float) * ch * (size_t)(in_have - b0)),
-                             fail);
-            }
+            SRT_TRY_GOTO(run_stage_ops(m, sg, s, &w, X, streams, o, n, noise_host, &prev), fail);
         }
     }
     /* audio: the last stage's output, cut at the end of the last group */
@@ -371,6 +349,11 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
             if (oi->active) {
                 ss->hist_from = oi->keep_from;
                 ss->hist_rows = ss->in_have - oi->keep_from;
+                if (!oi->final) {   /* the kept frames were written to the spare block */
+                    size_t t = ss->hist_off;
+                    ss->hist_off = ss->hist_spare;
+                    ss->hist_spare = t;
+                }
             }
         }
         S->n_groups += chunks[i].n_frames[0];
@@ -382,7 +365,6 @@ fail:
     for (int i = 0; i < n; i++) { streams[i]->failed = 1; free(audio[i]); audio[i] = NULL; n_out[i] = 0; }
 done:
     for (int l = 0; l < SNAC_MAX_LEVELS; l++) if (w.codes[l]) OPS(m)->free(CTX(m), w.codes[l]);
-    free(idx_host);
     free(noise_host);
     free(audio_host);
     free(io);

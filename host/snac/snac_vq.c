@@ -58,7 +58,8 @@ srt_status snac_quantize(snac_model *m, int batch, int T, const int *valid, cons
                           .z = s.e, .codebook_n = q->codebook_n, .codes = codes[l], .margin = NULL};
         SRT_TRY_GOTO(srt_op_vq_nearest(&(m)->be, &va), done);                         /* codes (batch, n) */
         srt_embed_args ea = {.batch = batch, .dim = c->codebook_dim, .len = n, .n_codes = c->codebook_size,
-                             .codebook = q->codebook, .codes = codes[l], .y = s.q};
+                             .codebook = q->codebook, .codes = codes[l], .y = s.q,
+                             .trusted = 1};                                         /* the VQ's own codes */
         SRT_TRY_GOTO(srt_op_embed(&(m)->be, &ea), done);                              /* q (batch, cd, n) */
         SRT_TRY_GOTO(conv1x1(m, &q->out_proj, batch, n, s.q, s.o), done);           /* o (batch, latent, n) */
         srt_upsample_add_args ua = {.batch = batch, .ch = c->latent_dim, .len = n, .factor = q->stride,
@@ -70,6 +71,7 @@ done:
     return st;
 }
 
+/* codes: validated by every caller (srt_codes_validate, the stream's push checks), so the embed is trusted */
 srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *codes, float *z_q) {
     const snac_config *c = &m->cfg;
     vq_scratch s = {0};
@@ -80,7 +82,7 @@ srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *code
         const snac_vq_level *q = &m->vq[l];
         int n = T / q->stride;
         srt_embed_args ea = {.batch = batch, .dim = c->codebook_dim, .len = n, .n_codes = c->codebook_size,
-                             .codebook = q->codebook, .codes = codes[l], .y = s.q};
+                             .codebook = q->codebook, .codes = codes[l], .y = s.q, .trusted = 1};
         SRT_TRY_GOTO(srt_op_embed(&(m)->be, &ea), done);
         SRT_TRY_GOTO(conv1x1(m, &q->out_proj, batch, n, s.q, s.o), done);
         srt_upsample_add_args ua = {.batch = batch, .ch = c->latent_dim, .len = n, .factor = q->stride,

@@ -12,6 +12,7 @@ static void deliver(srt_tts_engine *e, tts_req *r, const float *pcm, int64_t n) 
     if (!r->got_audio) {
         r->got_audio = 1;
         r->stats.first_audio_ms = tts_now_ms() - r->t_submit;
+        r->stats.first_audio_tokens = r->stats.generated_tokens;
     }
     (void)e;
     if (r->cb(r->user, pcm, n, 0, SRT_OK, &r->stats)) r->cancel = 1;

@@ -106,7 +106,8 @@ class TTSStats(ctypes.Structure):
     _fields_ = [("prompt_tokens", ctypes.c_int64), ("generated_tokens", ctypes.c_int64), ("frames", ctypes.c_int64),
                 ("dropped_frames", ctypes.c_int64), ("samples", ctypes.c_int64), ("queue_ms", ctypes.c_double),
                 ("first_audio_ms", ctypes.c_double), ("total_ms", ctypes.c_double), ("finish", ctypes.c_int),
-                ("lookahead_frames", ctypes.c_int), ("pieces", ctypes.c_int)]
+                ("lookahead_frames", ctypes.c_int), ("pieces", ctypes.c_int),
+                ("first_audio_tokens", ctypes.c_int64)]
 
 
 TTSConfigPadded = padded(TTSConfig)

@@ -36,10 +36,16 @@ int cudasim_pointer_device(const void *p);
 struct CUstream_st;
 int cudasim_stream_device(struct CUstream_st *stream);   /* a cudaStream_t */
 size_t cudasim_device_bytes(int device);
+/* NCCL substitute (nccl.cpp): how many ranks of comm's clique are blocked in a collective now (tests wait for
+ * this instead of sleeping before they abort a rank). */
+struct ncclComm;
+int cudasim_nccl_waiting(struct ncclComm *comm);
 /* Stream capture: graphs launched with cudaGraphLaunch, and the operations (kernels, copies, memsets, cuBLAS
  * calls) those launches replayed, so far. */
 uint64_t cudasim_graph_launch_count(void);
 uint64_t cudasim_graph_op_count(void);
+/* cudaMalloc calls that succeeded so far (a hot path that allocates nothing leaves it unchanged). */
+uint64_t cudasim_malloc_count(void);
 
 /* ---- Per-launch traffic counters (counters.cpp; off unless enabled: env CUDASIM_COUNTERS=1 or the call below).
  * Kernel sources (tests/cudasim/sim_*.cpp and the counter tests) are compiled with g++'s kernel-address

@@ -207,6 +207,12 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
     return ncclSuccess;
 }
 
+extern "C" int cudasim_nccl_waiting(ncclComm_t comm) {
+    if (!comm || !comm->clique) return 0;
+    std::lock_guard<std::mutex> lock(comm->clique->mu);
+    return comm->clique->waiting;
+}
+
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *asyncError) {
     if (!comm || !asyncError) return ncclInvalidArgument;
     std::lock_guard<std::mutex> lock(comm->clique->mu);

@@ -88,6 +88,7 @@ struct SimGraphExec { std::vector<SimOp> ops; };
 std::vector<SimStream *> g_streams;               /* live streams (to find captures) */
 std::map<uintptr_t, size_t> g_pinned;             /* cudaMallocHost blocks: pointer -> bytes */
 uint64_t g_graph_launches = 0, g_graph_ops = 0;
+uint64_t g_mallocs = 0;   /* cudaMalloc calls that succeeded */
 
 SimStream *sim_stream(cudaStream_t stream) {
     for (SimStream *s : g_streams) if (reinterpret_cast<cudaStream_t>(s) == stream) return s;
@@ -155,6 +156,7 @@ void record_op(cudaStream_t stream, const char *what, std::function<void()> op) 
 
 extern "C" uint64_t cudasim_graph_launch_count(void) { return g_graph_launches; }
 extern "C" uint64_t cudasim_graph_op_count(void) { return g_graph_ops; }
+extern "C" uint64_t cudasim_malloc_count(void) { return g_mallocs; }
 
 extern "C" int cudasim_check_redzones(void) {
     std::lock_guard<std::recursive_mutex> device_lock(cudasim::g_device_mutex);
@@ -231,6 +233,7 @@ cudaError_t cudaMalloc(void **ptr, size_t size) {
     memset(base + kRedZone + size, kRedByte, kRedZone);
     *ptr = base + kRedZone;
     g_allocs[(uintptr_t)*ptr] = Allocation{size, base, t_device};
+    g_mallocs++;
     return cudaSuccess;
 }
 

@@ -29,7 +29,7 @@ struct GroupRule { const char *name; unsigned axes; };
 const GroupRule kGroups[] = {
     {"gemm_small_m_kernel", 2u},   /* split-K over gridDim.y: the tile's last split adds the partials */
     /* decode attention: the splits of a (seq, head chunk) over gridDim.x; the last one merges them */
-    {"lm_attn_decode_g1_kernel", 1u}, {"lm_attn_decode_g2_kernel", 1u},
+    {"lm_attn_decode_g1_kernel", 1u}, {"lm_attn_decode_g2_kernel", 1u}, {"lm_attn_decode_g3_kernel", 1u},
     {"lm_attn_decode_g4_kernel", 1u}, {"lm_attn_decode_g8_kernel", 1u},
     {"vq_nearest_kernel", 7u},     /* one group = the whole grid (runs whole): its codes are indices that the next
                                       kernel (embed) range-checks and gathers by; sampled, they would be garbage */

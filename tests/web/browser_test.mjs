@@ -8,11 +8,16 @@
 // it again; download gives a whole wav (built in the page) and an mp3 (asked of the server); an audio prompt
 // with its transcript is sent; the codec view encodes a file into the three-level grid under its spectrogram,
 // a clicked cell is edited and the codes decode and play. Screenshots go to SCREENSHOT_DIR. Exit 0 = pass.
+// The page talks to the server through a pass-through proxy in this process (below) that holds back the first
+// streamed answer after its first frame group until the page has taken that in: "several chunks" then depends on
+// the page reading the stream piece by piece, not on how fast this machine is (on a loaded machine the whole
+// answer used to land in one read now and then).
 import { chromium } from "playwright-core";
 
 import { readFileSync, mkdirSync } from "node:fs";
+import http from "node:http";
 
-const url = process.argv[2], audioFile = process.argv[3], shotDir = process.argv[4];
+const serverUrl = process.argv[2], audioFile = process.argv[3], shotDir = process.argv[4];
 if (shotDir) mkdirSync(shotDir, { recursive: true });
 const shot = async (page, name) => {
   if (shotDir) await page.screenshot({ path: shotDir + "/" + name + ".png", fullPage: true });
@@ -129,6 +134,43 @@ async function item11(page) {
   await shot(page, "codec");
 }
 
+// The proxy: every request and answer passes unchanged, except the speech answer that `holdNextSpeech` is set
+// for: its first HOLD_BYTES (one 2048-sample frame group of s16 PCM) go on at once, the rest only when the promise
+// holdNextSpeech() returns settles (the page has counted a chunk). upstreamReads counts the server's writes as this
+// process read them (printed, not checked: that count does depend on the machine's speed).
+const HOLD_BYTES = 2 * 2048;
+let holdNextSpeech = null, upstreamReads = null;
+const proxy = http.createServer((req, res) => {
+  const up = new URL(serverUrl);
+  const hold = req.method === "POST" && req.url.startsWith("/v1/audio/speech") ? holdNextSpeech : null;
+  if (hold) holdNextSpeech = null;
+  const preq = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers },
+    (pres) => {
+      res.writeHead(pres.statusCode, pres.headers);
+      if (!hold || pres.statusCode !== 200) { pres.pipe(res); return; }
+      let passed = 0, chain = Promise.resolve();
+      upstreamReads = 0;
+      pres.on("data", (b) => {
+        upstreamReads++;
+        if (passed < HOLD_BYTES) {
+          const k = Math.min(b.length, HOLD_BYTES - passed);
+          res.write(b.subarray(0, k));
+          passed += k;
+          b = b.subarray(k);
+          if (passed === HOLD_BYTES)
+            chain = chain.then(hold).catch((e) => failures.push("the page never counted the first chunk: " + e));
+        }
+        if (b.length) chain = chain.then(() => { res.write(b); });
+      });
+      pres.on("end", () => { chain = chain.then(() => res.end()); });
+    });
+  preq.on("error", (e) => { failures.push("proxy: " + req.url + ": " + e.message); res.destroy(); });
+  res.on("close", () => { if (!res.writableFinished) preq.destroy(); });
+  req.pipe(preq);
+});
+await new Promise((ok) => proxy.listen(0, "127.0.0.1", ok));
+const url = `http://127.0.0.1:${proxy.address().port}/`;
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -170,6 +212,8 @@ try {
       for (const m of ms) if (m.target.closest(".answer")?.dataset.state === "streaming") window.__drawnWhileStreaming++;
     }).observe(document.getElementById("answers"), { attributes: true, subtree: true, attributeFilter: ["data-drawn"] });
   });
+  holdNextSpeech = () => page.waitForFunction(() => Number(document.getElementById("status").dataset.chunks) >= 1,
+                                              null, { timeout: 90000 });
   await page.click("#speak");
   await page.waitForFunction(() => ["done", "error"].includes(document.getElementById("status").dataset.state),
                              null, { timeout: 90000 });
@@ -177,7 +221,8 @@ try {
     state: e.dataset.state, samples: Number(e.dataset.samples), chunks: Number(e.dataset.chunks),
     firstMs: e.dataset.firstMs, text: e.textContent,
   }));
-  console.log("browser_test: " + st.text + " (" + st.chunks + " chunks)");
+  console.log("browser_test: " + st.text + " (" + st.chunks + " chunks; the server's answer came to the proxy in " +
+              upstreamReads + " reads)");
   check(st.state === "done", "stream finished: " + st.state + ": " + st.text);
   check(st.samples > 0 && st.samples % 2048 === 0, "samples arrived in whole frame groups: " + st.samples);
   check(st.chunks >= 2, "audio arrived in several chunks: " + st.chunks);
@@ -193,6 +238,7 @@ try {
   failures.push("exception: " + (e && e.stack || e));
 } finally {
   await browser.close();
+  proxy.close();
 }
 for (const f of failures) console.error("FAIL browser_test: " + f);
 console.log("browser_test: " + (failures.length ? "FAILED" : "ok"));

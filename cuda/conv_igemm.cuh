@@ -4,12 +4,13 @@
  *                               X[ic*kernel + k][t] = snake?(mask(x))[ic][t*stride - padding + k*dilation]: each
  *                               X tile is built in shared memory straight from the activation (mask and Snake
  *                               applied while loading); bias and residual added in the epilogue.
- *   convt1d_igemm_kernel        conv_transpose1d as `stride` phase convolutions (blockIdx.z = item*stride + phase):
- *                               the outputs t = m*stride + phi of phase phi are
- *                               Y_phi[oc][m] = sum over ic, j < taps of w[ic][oc][p + j*stride] * x'[ic][q0 + m - j]
- *                               with p = (phi + padding) % stride, q0 = (phi + padding) / stride,
- *                               taps = ceil(kernel / stride) (a tap with p + j*stride >= kernel weighs 0), written
- *                               straight to their output positions.
+ *   convt1d_igemm_kernel        conv_transpose1d as `stride` phase convolutions stacked as the rows of one GEMM:
+ *                               row (oc, phi) = oc*stride + phi, column m, the output t = m*stride + phi - padding:
+ *                               Y[oc*stride + phi][m] = sum over ic, j < taps of w[ic][oc][phi + j*stride] *
+ *                               x'[ic][m - j], taps = ceil(kernel / stride) (a tap with phi + j*stride >= kernel
+ *                               weighs 0). A block's 64 rows are 64/stride channels x all their phases, so its
+ *                               tile is contiguous output positions of each channel: staged in shared memory
+ *                               (igemm_convt_flush) and written as 16-byte stores, not one float per sector.
  *   conv{,t}1d_igemm_{tf32,bf16}_kernel  the same on tensor cores (mma.cuh; precision modes tf32 / bf16).
  * Block: IG_BM output channels x IG_BN positions, IG_THREADS threads, each 4 x 4 outputs (channels 4ty .. 4ty+3,
  * positions 4tx .. 4tx+3: one 16-byte shared read of W (a broadcast) and one of X per reduction row, 16-byte
@@ -50,6 +51,7 @@ struct srt_igemm_args {
     int batch, in_ch, out_ch, in_len, out_len;
     int kernel, stride, dilation, padding;
     int taps;       /* reduction taps per input channel: kernel (conv), ceil(kernel/stride) (transposed) */
+    int rows;       /* GEMM rows: out_ch (conv), out_ch * stride (transposed: row oc*stride + phase) */
     int col_tiles;  /* blocks along the columns of one split (gridDim.x = splits * col_tiles) */
     int splits, split_rows;   /* split s sums reduction rows [s * split_rows, min(R, (s + 1) * split_rows)) */
 };
@@ -64,7 +66,7 @@ struct igemm_stage {
  * Rows >= r_end, channels >= out_ch, columns >= n_cols and positions outside [0, n_valid) are 0 (not loaded). */
 template <bool TRANSPOSED>
 __device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float *item, igemm_stage &st, int r0,
-                                            int r_end, int oc0, int m0, int n_cols, int n_valid, int p, int q0) {
+                                            int r_end, int oc0, int m0, int n_cols, int n_valid) {
     int tid = threadIdx.x;
     int R = a.in_ch * a.taps;
     SRT_UNROLL
@@ -72,10 +74,11 @@ __device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float
         int kk = tid & 15, mm = (tid >> 4) + 16 * s;
         int r = r0 + kk, oc = oc0 + mm;
         float v = 0.0f;
-        if (r < r_end && oc < a.out_ch) {
-            if (TRANSPOSED) {
-                int ic = r / a.taps, k = p + (r - ic * a.taps) * a.stride;
-                if (k < a.kernel) v = a.w[((size_t)ic * a.out_ch + oc) * a.kernel + k];
+        if (r < r_end && oc < a.rows) {
+            if (TRANSPOSED) {   /* oc is a stacked row (channel, phase) */
+                int ch = oc / a.stride, phi = oc - ch * a.stride;
+                int ic = r / a.taps, k = phi + (r - ic * a.taps) * a.stride;
+                if (k < a.kernel) v = a.w[((size_t)ic * a.out_ch + ch) * a.kernel + k];
             } else {
                 v = a.w[(size_t)oc * R + r];
             }
@@ -89,7 +92,7 @@ __device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float
         float v = 0.0f, al = 1.0f;
         if (r < r_end && m < n_cols) {
             int ic = r / a.taps, k = r - ic * a.taps;
-            int pos = TRANSPOSED ? q0 + m - k : m * a.stride - a.padding + k * a.dilation;
+            int pos = TRANSPOSED ? m - k : m * a.stride - a.padding + k * a.dilation;
             if (pos >= 0 && pos < n_valid) {
                 v = item[(size_t)ic * a.in_len + pos];
                 if (a.alpha) al = a.alpha[ic];
@@ -111,9 +114,10 @@ __device__ __forceinline__ void igemm_put(const srt_igemm_args &a, const igemm_s
         xs[((tid >> 6) + 4 * s) * xp + (tid & 63)] = a.alpha ? srt_snake_fast_dev(st.x[s], st.al[s]) : st.x[s];
 }
 
-/* Where a block works: item b, phase phi, split, its channel / column origin and reduction range. */
+/* Where a block works: item b, split, its row (channel; transposed: stacked row) / column origin and reduction
+ * range. */
 struct igemm_block {
-    int b, phi, split, oc0, m0, n_cols, p, q0, n_valid, r_begin, r_end;
+    int b, split, oc0, m0, n_cols, n_valid, r_begin, r_end;
     const float *item;
 };
 
@@ -123,12 +127,9 @@ __device__ __forceinline__ igemm_block igemm_where(const srt_igemm_args &a) {
     k.split = blockIdx.x / a.col_tiles;
     k.m0 = (blockIdx.x - k.split * a.col_tiles) * IG_BN;
     k.oc0 = blockIdx.y * IG_BM;
-    k.b = TRANSPOSED ? blockIdx.z / a.stride : blockIdx.z;
-    k.phi = TRANSPOSED ? blockIdx.z % a.stride : 0;
-    /* columns: output positions (conv) or phase positions m, t = m*stride + phi (transposed) */
-    k.n_cols = TRANSPOSED ? (k.phi < a.out_len ? (a.out_len - k.phi + a.stride - 1) / a.stride : 0) : a.out_len;
-    k.p = TRANSPOSED ? (k.phi + a.padding) % a.stride : 0;
-    k.q0 = TRANSPOSED ? (k.phi + a.padding) / a.stride : 0;
+    k.b = blockIdx.z;
+    /* columns: output positions (conv) or phase positions m, t = m*stride + phi - padding (transposed) */
+    k.n_cols = TRANSPOSED ? (a.out_len - 1 + a.padding) / a.stride + 1 : a.out_len;
     k.n_valid = a.valid ? a.valid[k.b] : a.in_len;
     k.item = a.x + (size_t)k.b * a.in_ch * a.in_len;
     int R = a.in_ch * a.taps;
@@ -137,17 +138,15 @@ __device__ __forceinline__ igemm_block igemm_where(const srt_igemm_args &a) {
     return k;
 }
 
-/* one output: the partial sum of its split, or acc + bias (+ residual) */
-template <bool TRANSPOSED>
+/* one output of a conv: the partial sum of its split, or acc + bias (+ residual) */
 __device__ __forceinline__ void igemm_store(const srt_igemm_args &a, const igemm_block &k, int oc, int m, float acc) {
-    int t = TRANSPOSED ? m * a.stride + k.phi : m;
-    size_t o = ((size_t)k.b * a.out_ch + oc) * a.out_len + t;
+    size_t o = ((size_t)k.b * a.out_ch + oc) * a.out_len + m;
     if (a.splits > 1) {
         a.part[(size_t)k.split * a.batch * a.out_ch * a.out_len + o] = acc;
         return;
     }
     float v = acc + (a.bias ? a.bias[oc] : 0.0f);
-    if (!TRANSPOSED && a.residual) v += a.residual[o];
+    if (a.residual) v += a.residual[o];
     a.y[o] = v;
 }
 
@@ -170,12 +169,11 @@ __device__ __forceinline__ void igemm_st4(float *p, float4 v) {
 #endif
 }
 
-/* outputs (oc, m .. m+3) of one thread: 16-byte stores (and residual loads) where the 4 positions are in range and
- * the rows 16-byte aligned (conv, out_len % 4 == 0), else one at a time */
-template <bool TRANSPOSED>
+/* conv outputs (oc, m .. m+3) of one thread: 16-byte stores (and residual loads) where the 4 positions are in
+ * range and the rows 16-byte aligned (out_len % 4 == 0), else one at a time */
 __device__ __forceinline__ void igemm_store4(const srt_igemm_args &a, const igemm_block &k, int oc, int m,
                                              const float acc[4]) {
-    if (!TRANSPOSED && (a.out_len & 3) == 0 && m + 3 < k.n_cols) {
+    if ((a.out_len & 3) == 0 && m + 3 < k.n_cols) {
         size_t o = ((size_t)k.b * a.out_ch + oc) * a.out_len + m;
         float4 v;
         v.x = acc[0]; v.y = acc[1]; v.z = acc[2]; v.w = acc[3];
@@ -194,7 +192,45 @@ __device__ __forceinline__ void igemm_store4(const srt_igemm_args &a, const igem
     }
     SRT_UNROLL
     for (int j = 0; j < 4; j++)
-        if (m + j < k.n_cols) igemm_store<TRANSPOSED>(a, k, oc, m + j, acc[j]);
+        if (m + j < k.n_cols) igemm_store(a, k, oc, m + j, acc[j]);
+}
+
+/* Transposed: the block's tile ys (IG_BM stacked rows (oc, phi) x IG_BN columns m, pitch IG_YP) covers the output
+ * positions t0 .. t0 + IG_BN*stride - 1 (t0 = m0*stride - padding) of each of its channels. Written channel by
+ * channel in 16-byte aligned groups of 4 positions: one 16-byte store where the group lies in this tile and in the
+ * output (and rows are 16-byte aligned: out_len % 4 == 0), else element by element (the groups at a tile's edges,
+ * rows shared with a neighbouring block when stride does not divide IG_BM). Partial sums of a split, or + bias. */
+#define IG_YP (IG_BN + 4)
+__device__ __forceinline__ void igemm_convt_flush(const srt_igemm_args &a, const igemm_block &k, const float *ys) {
+    int s = a.stride, span = IG_BN * s, t0 = k.m0 * s - a.padding;
+    int g0 = t0 - (((t0 % 4) + 4) % 4);   /* t0 rounded down to a multiple of 4 */
+    int groups = (t0 + span - g0 + 3) / 4, ch0 = k.oc0 / s, nch = (k.oc0 + IG_BM - 1) / s - ch0 + 1;
+    bool vec = (a.out_len & 3) == 0;
+    float *dst = a.splits > 1 ? a.part + (size_t)k.split * a.batch * a.out_ch * a.out_len : a.y;
+    for (int e = threadIdx.x; e < nch * groups; e += IG_THREADS) {
+        int c = e / groups, oc = ch0 + c, t = g0 + 4 * (e - c * groups);
+        if (oc >= a.out_ch) break;   /* e only grows */
+        float bias = a.splits <= 1 && a.bias ? a.bias[oc] : 0.0f;
+        float v[4];
+        bool in[4], all = true;
+        SRT_UNROLL
+        for (int j = 0; j < 4; j++) {
+            int u = t + j - t0, col = u / s, row = oc * s + (u - col * s) - k.oc0;
+            in[j] = u >= 0 && u < span && t + j >= 0 && t + j < a.out_len && row >= 0 && row < IG_BM;
+            v[j] = in[j] ? ys[row * IG_YP + col] + bias : 0.0f;
+            all = all && in[j];
+        }
+        size_t o = ((size_t)k.b * a.out_ch + oc) * a.out_len + t;
+        if (vec && all) {
+            float4 v4;
+            v4.x = v[0]; v4.y = v[1]; v4.z = v[2]; v4.w = v[3];
+            igemm_st4(dst + o, v4);
+        } else {
+            SRT_UNROLL
+            for (int j = 0; j < 4; j++)
+                if (in[j]) dst[o + j] = v[j];
+        }
+    }
 }
 
 /* fp32 FMA tiles: thread (tx, ty) computes channels 4ty .. 4ty+3 x columns 4tx .. 4tx+3 from one 16-byte W and
@@ -205,6 +241,7 @@ template <bool TRANSPOSED>
 __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
     __shared__ __align__(16) float ws[2][IG_BK][IG_WP];   /* W tiles, reduction-major */
     __shared__ __align__(16) float xs[2][IG_BK][IG_BN];   /* X tiles */
+    __shared__ __align__(16) float ys[TRANSPOSED ? IG_BM * IG_YP : 4];   /* transposed: the output tile */
     int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     igemm_block k = igemm_where<TRANSPOSED>(a);
     if (k.m0 >= k.n_cols) return;   /* uniform over the block, before any barrier */
@@ -216,14 +253,14 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
         for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
 
     igemm_stage st;
-    igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
+    igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
     igemm_put(a, st, &ws[0][0][0], IG_WP, &xs[0][0][0], IG_BN);
     __syncthreads();
     int cur = 0;
     for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
         bool more = r0 + IG_BK < k.r_end;
         if (more)   /* next step's loads in flight during this step's math */
-            igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
+            igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
         SRT_UNROLL
         for (int kk = 0; kk < IG_BK; kk++) {
             float4 w4 = igemm_ld4(&ws[cur][kk][4 * ty]), x4 = igemm_ld4(&xs[cur][kk][4 * tx]);
@@ -238,10 +275,21 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
         cur ^= 1;
     }
 
-    SRT_UNROLL
-    for (int i = 0; i < 4; i++) {
-        int oc = k.oc0 + 4 * ty + i;
-        if (oc < a.out_ch) igemm_store4<TRANSPOSED>(a, k, oc, k.m0 + 4 * tx, acc[i]);
+    if (TRANSPOSED) {   /* stage the tile, then contiguous stores */
+        SRT_UNROLL
+        for (int i = 0; i < 4; i++) {
+            float4 v;
+            v.x = acc[i][0]; v.y = acc[i][1]; v.z = acc[i][2]; v.w = acc[i][3];
+            igemm_st4(&ys[(4 * ty + i) * IG_YP + 4 * tx], v);
+        }
+        __syncthreads();
+        igemm_convt_flush(a, k, ys);
+    } else {
+        SRT_UNROLL
+        for (int i = 0; i < 4; i++) {
+            int oc = k.oc0 + 4 * ty + i;
+            if (oc < a.out_ch) igemm_store4(a, k, oc, k.m0 + 4 * tx, acc[i]);
+        }
     }
 }
 
@@ -254,6 +302,7 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
     const int P = BF16 ? IG_BM + 4 : IG_BM + 8;
     __shared__ float ws[2][IG_BK][(BF16 ? IG_BM + 4 : IG_BM + 8)];
     __shared__ float xs[2][IG_BK][(BF16 ? IG_BN + 4 : IG_BN + 8)];
+    __shared__ __align__(16) float ys[TRANSPOSED ? IG_BM * IG_YP : 4];   /* transposed: the output tile */
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
     int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
     igemm_block k = igemm_where<TRANSPOSED>(a);
@@ -266,14 +315,14 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
         for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
 
     igemm_stage st;
-    igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
+    igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
     igemm_put(a, st, &ws[0][0][0], P, &xs[0][0][0], P);
     __syncthreads();
     int cur = 0;
     for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
         bool more = r0 + IG_BK < k.r_end;
         if (more)   /* next step's loads in flight during this step's math */
-            igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid, k.p, k.q0);
+            igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
         float (*W)[(BF16 ? IG_BM + 4 : IG_BM + 8)] = ws[cur];
         float (*X)[(BF16 ? IG_BN + 4 : IG_BN + 8)] = xs[cur];
         if (BF16) {
@@ -306,13 +355,23 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
         cur ^= 1;
     }
 
-    SRT_UNROLL
-    for (int nt = 0; nt < 4; nt++)
+    if (TRANSPOSED) {   /* stage the tile, then contiguous stores */
         SRT_UNROLL
-        for (int e = 0; e < 4; e++) {
-            int oc = k.oc0 + wm + g + (e >= 2 ? 8 : 0), m = k.m0 + wn + nt * 8 + 2 * t + (e & 1);
-            if (oc < a.out_ch && m < k.n_cols) igemm_store<TRANSPOSED>(a, k, oc, m, acc[nt][e]);
-        }
+        for (int nt = 0; nt < 4; nt++)
+            SRT_UNROLL
+            for (int e = 0; e < 4; e++)
+                ys[(wm + g + (e >= 2 ? 8 : 0)) * IG_YP + wn + nt * 8 + 2 * t + (e & 1)] = acc[nt][e];
+        __syncthreads();
+        igemm_convt_flush(a, k, ys);
+    } else {
+        SRT_UNROLL
+        for (int nt = 0; nt < 4; nt++)
+            SRT_UNROLL
+            for (int e = 0; e < 4; e++) {
+                int oc = k.oc0 + wm + g + (e >= 2 ? 8 : 0), m = k.m0 + wn + nt * 8 + 2 * t + (e & 1);
+                if (oc < a.out_ch && m < k.n_cols) igemm_store(a, k, oc, m, acc[nt][e]);
+            }
+    }
 }
 
 /* y = sum over splits of part, in split order, + bias + residual (residual may alias y: read before written).
@@ -350,7 +409,7 @@ static srt_igemm_args igemm_args(const float *x, const float *w, const float *bi
     srt_igemm_args g;
     g.x = x; g.w = w; g.bias = bias; g.alpha = alpha; g.residual = NULL; g.y = y; g.part = NULL; g.valid = valid;
     g.batch = batch; g.in_ch = in_ch; g.out_ch = out_ch; g.in_len = in_len; g.out_len = out_len;
-    g.kernel = 1; g.stride = 1; g.dilation = 1; g.padding = 0; g.taps = 1;
+    g.kernel = 1; g.stride = 1; g.dilation = 1; g.padding = 0; g.taps = 1; g.rows = out_ch;
     g.col_tiles = 1; g.splits = 1; g.split_rows = 0;
     return g;
 }
@@ -399,10 +458,10 @@ launched:
     return SRT_LAUNCH_STATUS(igemm_split_sum_kernel);
 }
 
-/* grid (splits * column tiles, channel tiles, z) of a plan; part floats needed (0: no split) */
+/* grid (splits * column tiles, row tiles, z) of a plan; part floats needed (0: no split) */
 static size_t igemm_plan(srt_igemm_args *g, int cols, int z_per_item, int allow_split) {
     g->col_tiles = (cols + IG_BN - 1) / IG_BN;
-    int64_t item_blocks = (int64_t)g->col_tiles * ((g->out_ch + IG_BM - 1) / IG_BM) * z_per_item;
+    int64_t item_blocks = (int64_t)g->col_tiles * ((g->rows + IG_BM - 1) / IG_BM) * z_per_item;
     int R = g->in_ch * g->taps;
     g->splits = allow_split ? igemm_plan_splits(item_blocks, R, &g->split_rows) : 1;
     if (g->splits <= 1) g->split_rows = R;
@@ -439,8 +498,10 @@ extern "C" srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int 
 }
 
 extern "C" int srt_cuda_convt1d_igemm_fits(const srt_convt1d_args *a) {
-    return a->groups == 1 && a->stride >= 1 && (int64_t)a->batch * a->stride <= 65535 &&
-           (a->out_ch + IG_BM - 1) / IG_BM <= 65535 && a->out_ch <= 65535 && a->batch <= 65535;
+    int64_t rows = (int64_t)a->out_ch * a->stride;
+    return a->groups == 1 && a->stride >= 1 && a->padding >= 0 && (rows + IG_BM - 1) / IG_BM <= 65535 &&
+           a->batch <= 65535 && (int64_t)IG_BN * a->stride + a->padding + a->out_len < INT32_MAX / 2 &&
+           (int64_t)a->in_ch * ((a->kernel + a->stride - 1) / a->stride) < INT32_MAX;
 }
 
 static srt_igemm_args convt1d_igemm_args(const srt_convt1d_args *a, const int *valid) {
@@ -448,23 +509,27 @@ static srt_igemm_args convt1d_igemm_args(const srt_convt1d_args *a, const int *v
                                   a->in_len, a->out_len);
     g.kernel = a->kernel; g.stride = a->stride; g.padding = a->padding;
     g.taps = (a->kernel + a->stride - 1) / a->stride;
+    g.rows = a->out_ch * a->stride;
     return g;
+}
+
+/* transposed: phase positions m (t = m*stride + phi - padding) of the longest phase */
+static int convt1d_igemm_cols(const srt_convt1d_args *a) {
+    return (a->out_len - 1 + a->padding) / a->stride + 1;
 }
 
 extern "C" size_t srt_cuda_convt1d_igemm_part_floats(const srt_convt1d_args *a) {
     srt_igemm_args g = convt1d_igemm_args(a, NULL);
-    return igemm_plan(&g, (a->out_len + a->stride - 1) / a->stride, a->stride, 1);
+    return igemm_plan(&g, convt1d_igemm_cols(a), 1, 1);
 }
 
 extern "C" srt_status srt_cuda_convt1d_igemm(const srt_convt1d_args *a, const int *valid, int precision,
                                               float *part, cudaStream_t stream) {
     if ((int64_t)a->batch * a->out_ch * a->out_len == 0) return SRT_OK;
     srt_igemm_args g = convt1d_igemm_args(a, valid);
-    int cols = (a->out_len + a->stride - 1) / a->stride;   /* phase 0 has the most positions */
-    igemm_plan(&g, cols, a->stride, part != NULL);
+    igemm_plan(&g, convt1d_igemm_cols(a), 1, part != NULL);
     g.part = part;
-    dim3 grid((unsigned)(g.col_tiles * g.splits), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM),
-              (unsigned)(a->batch * a->stride));
+    dim3 grid((unsigned)(g.col_tiles * g.splits), (unsigned)((g.rows + IG_BM - 1) / IG_BM), (unsigned)a->batch);
     return igemm_launch(g, true, grid, precision, 2.0 * a->batch * a->in_ch * a->out_ch * a->in_len * a->kernel,
                         stream);
 }

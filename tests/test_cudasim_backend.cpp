@@ -215,6 +215,13 @@ static void igemm_cases() {
     convt1d_case("transposed s2 7->1025 L7", 1, 7, 1025, 7, 2, 1, false, true, true, 113);
     /* a reduction long enough to be split (conv_igemm.cuh: split sums of small grids) */
     convt1d_case("transposed s4 257->33 L9 split", 2, 257, 33, 9, 4, 1, true, true, true, 114);
+    /* transposed tiles of stacked (channel, phase) rows staged and stored as contiguous 16-byte groups
+     * (igemm_convt_flush): out_len % 4 == 0 (16-byte path) with a partial row tile (s8: 7 channels = 56 rows);
+     * stride 16 with 3 channels; s5 (does not divide the 64 rows: a channel's phases straddle two blocks) */
+    convt1d_case("transposed s8 65->7 L64 aligned", 2, 65, 7, 64, 8, 1, true, true, true, 115);
+    convt1d_case("transposed s4 7->33 L33 aligned", 2, 7, 33, 33, 4, 1, true, false, true, 116);
+    convt1d_case("transposed s16 33->3 L9", 2, 33, 3, 9, 16, 1, true, true, true, 117);
+    convt1d_case("transposed s5 33->33 L40", 1, 33, 33, 40, 5, 1, true, true, false, 118);
 }
 
 /* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. 129 input

@@ -16,7 +16,10 @@
  *                                           the tf32 / bf16 tensor-core variants likewise (each output sector
  *                                           stored twice: a lane's two adjacent outputs), with the fragment
  *                                           reads conflict-free (<= 1.5 passes per shared instruction, the W-tile
- *                                           stores included). */
+ *                                           stores included);
+ *   convt1d_igemm_kernel (conv_igemm.cuh)   "a block's tile is contiguous output positions, written as 16-byte
+ *                                           stores": each output sector written once (+ one per tile edge), in
+ *                                           16-byte stores, in all three precisions. */
 extern "C" {
 #include "backend.h"
 #include "cuda/kernels.h"
@@ -119,6 +122,38 @@ int main(void) {
                        names[prec], (unsigned long long)q->sh_wavefronts, (unsigned long long)q->sh_requests);
             TEST_CHECK(q->flops == 2.0 * B * CO * L * CI * KD && q->unit == units[prec], "%s: flops %.0f unit %d",
                        names[prec], q->flops, q->unit);
+        }
+    }
+
+    /* transposed conv as implicit GEMM: 2 items x 64 -> 32 channels, 128 -> 1024 samples, stride 8, kernel 16,
+     * padding 4 (a SNAC decoder block): a block covers all 8 phases of 64/8 channels, so each output sector is
+     * written once, in 16-byte stores, except the one sector a tile shares with the next (its origin 8*m0 - 4 is
+     * not sector-aligned): <= 1.1 x the unique sectors (one block per phase wrote each sector 8 times) */
+    {
+        const int CI = 64, CO = 32, LI = 128, S = 8, KT = 16, LO = 1024;
+        srt_convt1d_args t;
+        memset(&t, 0, sizeof t);
+        t.batch = B; t.in_ch = CI; t.out_ch = CO; t.in_len = LI; t.out_len = LO;
+        t.kernel = KT; t.stride = S; t.padding = 4; t.groups = 1;
+        t.x = dev_floats((size_t)B * CI * LI, 0.5f);
+        t.w = dev_floats((size_t)CI * CO * KT, 0.25f);
+        t.bias = dev_floats(CO, 0.0f);
+        t.in_alpha = dev_floats(CI, 1.0f);
+        t.y = dev_floats((size_t)B * CO * LO, 0.0f);
+        const char *names[3] = {"convt1d_igemm_kernel", "convt1d_igemm_tf32_kernel", "convt1d_igemm_bf16_kernel"};
+        for (int prec = 0; prec < 3; prec++) {
+            TEST_CHECK(srt_cuda_convt1d_igemm_fits(&t), "transposed igemm does not fit");
+            TEST_CHECK(srt_cuda_convt1d_igemm(&t, nullptr, prec, nullptr, 0) == SRT_OK, "transposed igemm failed: %s",
+                       cudasim_last_error());
+            const cudasim_launch_stats *q = find_last(names[prec]);
+            TEST_CHECK(q != nullptr, "no %s launch recorded", names[prec]);
+            if (!q) continue;
+            double out_bytes = (double)B * CO * LO * 4;
+            TEST_CHECK((double)q->gst_unique * 32 == out_bytes && (double)q->gst_sectors <= 1.1 * q->gst_unique &&
+                           q->gst_bytes >= 256 * q->gst_requests,
+                       "%s stores: %llu sectors, %llu unique, %llu requests of %llu bytes for %.0f output bytes",
+                       names[prec], (unsigned long long)q->gst_sectors, (unsigned long long)q->gst_unique,
+                       (unsigned long long)q->gst_requests, (unsigned long long)q->gst_bytes, out_bytes);
         }
     }
 

@@ -269,6 +269,8 @@ static int check_model(const char *dir, int tp) {
 }
 
 int main(int argc, char **argv) {
+    /* the cpu backend's exact path: the golden tolerances are f32's (the bf16 default: test_cpu_lm_bf16.c) */
+    setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);   /* the application owns MPI here */
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);

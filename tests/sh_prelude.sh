@@ -24,3 +24,9 @@ kill_after_lines() {
   wait $pid 2> /dev/null
   return 0
 }
+
+# no_cuda_device RC ERRFILE: the run failed (RC != 0) only because this build or machine has no CUDA device
+# (no backend compiled in, or no device found); tests then skip their --device cuda part with a note.
+no_cuda_device() {
+  [ "$1" != 0 ] && grep -q 'built without the CUDA backend\|no CUDA device' "$2"
+}

@@ -44,7 +44,7 @@ $S tokenize $OPT -o cpu3 c3 > cpu3.json
 $S version > version.txt
 $S tokenize $OPT --device cuda -o cu c3 > cu.json 2> err.txt
 rc=$?
-if [ $rc != 0 ] && grep -q 'built without the CUDA backend\|no CUDA device' err.txt; then
+if no_cuda_device $rc err.txt; then
   echo "NOTE: no cuda device (simulator or GPU): --device cuda not tested: $(cat err.txt)" >&2
 else
   check "cuda: exit 0" "[ $rc = 0 ]"

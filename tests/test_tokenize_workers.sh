@@ -115,7 +115,7 @@ PY"
 $S tokenize $OPT -o sub_cpu set.tar man/list.csv > /dev/null
 $S tokenize $OPT --device cuda -o sub_cuda set.tar man/list.csv > sub_cuda.json 2> err.txt
 rc=$?
-if [ $rc != 0 ] && grep -q 'built without the CUDA backend\|no CUDA device' err.txt; then
+if no_cuda_device $rc err.txt; then
   echo "NOTE: no cuda device (simulator or GPU): --device cuda not tested: $(cat err.txt)" >&2
 else
   check "--device cuda exits 0 on a cuda device" "[ $rc = 0 ] && grep -q '\"device\":\"cuda:0\"' sub_cuda.json"

@@ -38,7 +38,7 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                    # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
                    **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)},
                    # lm_prefill_attention.cuh: a thread's K and V 16-byte loads of its 2 keys (4) before storing any
-                   "lm_attn_prefill_tc64_kernel": 4, "lm_attn_prefill_tc128_kernel": 4}
+                   **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 4               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)

@@ -1,5 +1,7 @@
 /* lm_prefill_attention.cuh: prefill attention (the sequences with n_q > 1 of a paged_attention op: prefill and
- * chunked prefill) on bf16 tensor cores, FlashAttention-2 style, for the bf16 KV cache at head_dim 64 or 128.
+ * chunked prefill) on bf16 tensor cores, FlashAttention-2 style, for the bf16 KV cache at head_dim 16, 32, 64 or
+ * 128 (128: Orpheus-3B, 64: Llama-3.2-1B, 16: the golden tiny models, whose bf16-KV checks so run through it).
+ * fp8 caches are not handled here.
  * lm_paged_attention.cuh dispatches here (lm_prefill_tc_fits); its FMA prefill kernel keeps the f32 cache (the exact
  * tests) and the other head dims.
  *
@@ -14,8 +16,8 @@
  *   m, l  running max (of the raw scores) and this lane's part of the running sum, for its 2 rows.
  * The block walks the context in PFT_KEYS-position tiles up to the causal limit of its last row: K (key, d) and V
  * transposed (d, key) are staged into shared memory from the paged cache with 16-byte loads (a thread: two keys x
- * D / 32 chunks of 8 elements; a warp instruction reads 16 keys x 32 contiguous bytes), positions past the limit as
- * zeros. S = Q K^T (mma); the causal mask (key > query position -> -inf) only on tiles that reach past the block's
+ * D / 32 chunks of 8 elements, D 16: warps 0 and 1 only; a warp instruction reads 16 keys x 32 contiguous bytes),
+ * positions past the limit as zeros. S = Q K^T (mma); the causal mask (key > query position -> -inf) only on tiles that reach past the block's
  * first query; online softmax in f32 (exp2 with the scale 1/sqrt(D) x log2 e folded in; O and l rescaled by
  * exp2(m_old - m_new)); P rounded to bf16 as the A fragments of O += P V (the S accumulator layout of two adjacent
  * n-tiles is the A layout of one k-step). Output O / l (f32), the row sum reduced over the 4 lanes of a row.
@@ -119,8 +121,10 @@ __device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_arg
                 v1 = vc + slot * kv_dim + (size_t)kvh * D;
             }
             SRT_UNROLL
-            for (int it = 0; it < D / 32; it++) {
-                const int ch = 2 * ((w >> 1) + 2 * it) + cpar;   /* 8-element chunk of the row */
+            for (int it = 0; it < (D + 31) / 32; it++) {
+                const int cp = (w >> 1) + 2 * it;              /* chunk pair: warps 0, 1 take the even ones */
+                if (D % 32 != 0 && cp >= D / 16) break;        /* D 16: warps 2, 3 stage nothing */
+                const int ch = 2 * cp + cpar;                  /* 8-element chunk of the row */
                 const uint4 z = uint4{0u, 0u, 0u, 0u};
                 const uint4 ka = k0 ? srt_load16<uint4>(k0 + 8 * ch) : z, kb = k1 ? srt_load16<uint4>(k1 + 8 * ch) : z;
                 const uint4 va = v0 ? srt_load16<uint4>(v0 + 8 * ch) : z, vb = v1 ? srt_load16<uint4>(v1 + 8 * ch) : z;
@@ -216,6 +220,12 @@ __device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_arg
     }
 }
 
+__global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc16_kernel(srt_paged_attn_args a) {
+    lm_attn_prefill_tc_body<16>(a);
+}
+__global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc32_kernel(srt_paged_attn_args a) {
+    lm_attn_prefill_tc_body<32>(a);
+}
 __global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc64_kernel(srt_paged_attn_args a) {
     lm_attn_prefill_tc_body<64>(a);
 }
@@ -225,7 +235,8 @@ __global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc128_kernel(srt_
 
 /* Whether the tensor-core kernel takes this op's prefill sequences. */
 static inline bool lm_prefill_tc_fits(const srt_paged_attn_args *a) {
-    return a->kv_dtype == SRT_BF16 && (a->head_dim == 64 || a->head_dim == 128);
+    const int D = a->head_dim;
+    return a->kv_dtype == SRT_BF16 && (D == 16 || D == 32 || D == 64 || D == 128);
 }
 
 /* The prefill sequences (n_q > 1) of `a` (lm_prefill_tc_fits). */
@@ -237,12 +248,15 @@ static srt_status lm_prefill_tc_launch(const srt_paged_attn_args *a, const srt_c
         return srt_error(SRT_ERR_UNSUPPORTED, "paged_attention: %d queries x %d heads per KV head exceed the "
                          "prefill kernel's grid", plan->max_n_q, G);
     dim3 grid((unsigned)tiles, (unsigned)a->n_kv_heads, (unsigned)a->n_seqs);
-    if (a->head_dim == 64) {
-        LAUNCH(lm_attn_prefill_tc64_kernel, grid, PFT_THREADS, 0, stream, *a);
-        SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc64_kernel));
-    } else {
-        LAUNCH(lm_attn_prefill_tc128_kernel, grid, PFT_THREADS, 0, stream, *a);
-        SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc128_kernel));
+    switch (a->head_dim) {
+    case 16: LAUNCH(lm_attn_prefill_tc16_kernel, grid, PFT_THREADS, 0, stream, *a);
+             SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc16_kernel)); break;
+    case 32: LAUNCH(lm_attn_prefill_tc32_kernel, grid, PFT_THREADS, 0, stream, *a);
+             SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc32_kernel)); break;
+    case 64: LAUNCH(lm_attn_prefill_tc64_kernel, grid, PFT_THREADS, 0, stream, *a);
+             SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc64_kernel)); break;
+    default: LAUNCH(lm_attn_prefill_tc128_kernel, grid, PFT_THREADS, 0, stream, *a);
+             SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc128_kernel)); break;
     }
 #ifndef __CUDACC__
     /* the simulator's counters: the useful FLOPs (2 x D per score, 2 x D per P V term, causal keys only) on bf16

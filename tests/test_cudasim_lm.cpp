@@ -36,7 +36,8 @@ static const double ROPE_ATOL = 1e-6, ROPE_RTOL = 1e-6;   /* double angle and ro
 static const double SWIGLU_ATOL = 2e-6, SWIGLU_RTOL = 2e-6;   /* expf vs exp */
 static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* f32 online softmax over <= 1025 keys vs double */
 /* bf16 KV cache: both sides read the same bf16 values (cpu-ref widens them exactly), so only the f32 arithmetic
- * differs: the f32 tolerance holds (except prefill rows at head_dim 64 / 128: tensor cores, see attention_case). kv_store to bf16: the same round-to-nearest-even: exact. */
+ * differs: the f32 tolerance holds (except prefill rows at head_dim 16 / 32 / 64 / 128: tensor cores, see
+ * attention_case). kv_store to bf16: the same round-to-nearest-even: exact. */
 
 static void set_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void set_case(const char *fmt, ...) {
@@ -236,9 +237,9 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
             }
         }
     }
-    /* bf16 cache at head_dim 64 / 128: prefill rows run on tensor cores (Q and P rounded to bf16): their tolerance
-     * is derived per row in tests/attn_bf16_tolerance.h; every other row keeps the f32 one */
-    const bool tc_rows = dt == SRT_BF16 && (head_dim == 64 || head_dim == 128);
+    /* bf16 cache at head_dim 16 / 32 / 64 / 128: prefill rows run on tensor cores (Q and P rounded to bf16): their
+     * tolerance is derived per row in tests/attn_bf16_tolerance.h; every other row keeps the f32 one */
+    const bool tc_rows = dt == SRT_BF16 && (head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128);
     const std::vector<float> kw = tc_rows ? cache_widened(kc) : std::vector<float>();
     const std::vector<float> vw = tc_rows ? cache_widened(vc) : std::vector<float>();
     kc = cache_bytes(kc, dt);   /* NaN stays NaN in bf16 */

@@ -1,12 +1,13 @@
 /* test_cudasim_prefill_attention.cpp: the tensor-core prefill attention (cuda/lm_prefill_attention.cuh: bf16 KV
- * cache, head_dim 64 / 128) of the "cuda" backend, run in the CUDA simulator (tests/cudasim) in forward, reverse and
- * random thread order, against cpu-ref's paged_attention, with the tolerance derived in tests/attn_bf16_tolerance.h
- * (Q and P rounded to bf16) per output row. Odd shapes: query lengths 2, 7, 33, 130, 131 (the 64-row tiles of a
- * GQA group end mid-group and mid-query), contexts with a cached prefix (chunked prefill, causal limits inside a
- * key tile), group sizes 1, 2, 3, 4 and 6, block sizes 7 and 16, scrambled block tables, decode rows (n_q 1) and
- * an empty sequence in the same batch. Cache slots no sequence owns hold NaN (reads past a limit show up); outputs
- * are NaN-poisoned and followed by sentinels. The same shapes with the f32 cache stay on the FMA kernel and hold the
- * f32 tolerance. The simulator must report no rule violation. */
+ * cache, head_dim 16 / 32 / 64 / 128) of the "cuda" backend, run in the CUDA simulator (tests/cudasim) in forward,
+ * reverse and random thread order, against cpu-ref's paged_attention, with the tolerance derived in
+ * tests/attn_bf16_tolerance.h (Q and P rounded to bf16) per output row. Odd shapes: query lengths 2, 7, 33, 130, 131
+ * (the 64-row tiles of a GQA group end mid-group and mid-query), contexts with a cached prefix (chunked prefill,
+ * causal limits inside a key tile), group sizes 1, 2, 3, 4 and 6, head_dim 128, 64 and 16, block sizes 5, 7 and 16,
+ * scrambled block tables, decode rows (n_q 1) and an empty sequence in the same batch. Cache slots no sequence owns
+ * hold NaN (reads past a limit show up); outputs are NaN-poisoned and followed by sentinels. The same shapes with
+ * the f32 cache stay on the FMA kernel and hold the f32 tolerance (forward order). The simulator must report no rule
+ * violation. */
 extern "C" {
 #include "backend.h"
 #include "lm/lm_ops.h"
@@ -36,7 +37,9 @@ static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
     g_dev.push_back(d);
     return d;
 }
-template <typename T> static T *dev_in(const std::vector<T> &h) { return (T *)dev_of(h.data(), h.size() * sizeof(T), 0); }
+template <typename T> static T *dev_in(const std::vector<T> &h) {
+    return (T *)dev_of(h.data(), h.size() * sizeof(T), 0);
+}
 
 struct seq { int n_q, ctx; };
 
@@ -69,7 +72,10 @@ static void prefill_case(srt_dtype dt, int n_heads, int n_kv_heads, int D, int b
             size_t slot = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
             for (int i = 0; i < kv_dim; i++) {   /* the values the cache holds (bf16: rounded), widened */
                 float k = kvals[slot * kv_dim + i], v = vvals[slot * kv_dim + i];
-                if (dt == SRT_BF16) { k = srt_bf16_to_f32(srt_f32_to_bf16(k)); v = srt_bf16_to_f32(srt_f32_to_bf16(v)); }
+                if (dt == SRT_BF16) {
+                    k = srt_bf16_to_f32(srt_f32_to_bf16(k));
+                    v = srt_bf16_to_f32(srt_f32_to_bf16(v));
+                }
                 kc[slot * kv_dim + i] = k;
                 vc[slot * kv_dim + i] = v;
             }
@@ -91,7 +97,7 @@ static void prefill_case(srt_dtype dt, int n_heads, int n_kv_heads, int D, int b
 
     /* per-element tolerance: bf16 prefill rows the derived bound, decode rows (FMA kernel) and f32 the f32 one */
     std::vector<double> atol(q.size(), ATTN_ATOL);
-    const bool tc = dt == SRT_BF16 && (D == 64 || D == 128);
+    const bool tc = dt == SRT_BF16 && (D == 16 || D == 32 || D == 64 || D == 128);
     for (int s = 0; s < n_seqs && tc; s++) {
         if (n_q[(size_t)s] < 2) continue;
         for (int i = 0; i < n_q[(size_t)s]; i++)
@@ -157,6 +163,8 @@ static void all_cases(srt_dtype dt) {
     /* group 6 (tiles end mid-group): head_dim 64 and 128 */
     prefill_case(dt, 12, 2, 64, 16, {{7, 7}, {33, 70}}, 500);
     prefill_case(dt, 6, 1, 128, 7, {{130, 130}}, 600);
+    /* head_dim 16 (the golden tiny models): warps 2 and 3 stage nothing */
+    prefill_case(dt, 2, 1, 16, 5, {{33, 33}, {70, 100}}, 700);
 }
 
 int main(void) {

@@ -15,7 +15,7 @@ FLAGS = ("is_gemm", "unit", "in_graph")
 # FLOPs of kernels (cuBLAS calls are exact): 2 per f32 operand load where each loaded float feeds one FMA with a
 # register operand; 1 where both FMA operands are loaded. Every other kernel: 0 (elementwise: a few FLOPs per
 # element, far under its memory time). A kernel whose launch function notes its FLOPs from the shape
-# (cudasim_note_flops: the implicit-GEMM convs) gets those.
+# (cudasim_note_flops: the implicit-GEMM convs, the tensor-core prefill attention) gets those.
 FLOP_PER_LD4 = {"conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
                 "conv1d_depthwise_kernel": 1.0, "lm_attn_prefill_kernel": 1.0, "lm_attn_decode_kernel": 1.0,
                 "local_attention_kernel": 1.0, "vq_nearest_kernel": 1.0}

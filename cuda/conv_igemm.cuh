@@ -18,7 +18,9 @@
  * in reduction-index order whatever the grid and the batch: batch-invariant.
  * Pipelining: the global loads of reduction step i+1 go to registers (raw values, igemm_stage) before the math of
  * step i, and are stored (mask + Snake applied) into the other of two shared buffers after it: one barrier per step
- * and 8 independent loads per lane in flight over a whole tile of math.
+ * and 8 independent loads per lane in flight over a whole tile of math. Traffic: where the kernel divides IG_BK, a
+ * conv step's input windows are loaded once into shared memory and the X tile built from them (win, igemm_build_x:
+ * one more barrier per step); transposed W tiles are read as contiguous runs of w where the shape allows (w_runs).
  * Split reduction: where one item's grid is under IG_SPLIT_BLOCKS blocks, the reduction is cut into `splits` ranges
  * (blockIdx.x = split * column tiles + tile), each written as partial sums to `part`, and igemm_split_sum_kernel adds
  * them in split order + bias + residual. The split count depends on the item's shape only, never on the batch:

@@ -19,11 +19,18 @@
 #include "cpu/ref_ops.h"
 #include <string.h>
 
-#define CONVT_FRAMES_MAX 255       /* frames per chunk (+1 overlap frame: GEMM panels of 256) */
+#define CONVT_FRAMES_MAX 255       /* frame slots per chunk (chunk 0: 256): at most 256 real frames, GEMM panels of 256 */
 #define CONVT_COLS_MAX 262144      /* floats of the per-job column buffer (1 MB) */
 #define CONVT_FRAMES_AS_N_MIN 32   /* below this many frames in a chunk they are the GEMM's rows */
 
 #define CONVT_SHARED_MAX_FLOATS (1 << 21)   /* frames built once for all jobs up to 8 MB */
+
+/* Frame slots [q0, q1) of chunk c (chunk 0: fq + 1 slots, the others fq). */
+static void chunk_slots(int c, int fq, int n_q, int *q0, int *q1) {
+    *q0 = c ? fq + 1 + (c - 1) * fq : 0;
+    *q1 = *q0 + (c ? fq : fq + 1);
+    if (*q1 > n_q) *q1 = n_q;
+}
 
 /* The real (non-zero) frames of frame slots [q0, q1) of item b: frames [*f0, *f1) of q0-1 .. q1-1. */
 static void real_frames(const srt_convt1d_args *a, int b, int q0, int q1, int *f0, int *f1) {
@@ -59,7 +66,9 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
     int oc = CONVT_COLS_MAX / (K * (fq + 1));
     if (oc < 1) oc = 1;
     if (oc > Cout) oc = Cout;
-    const int n_fchunks = (int)srt_ceil_div64(n_q, fq);
+    /* chunk 0 holds fq + 1 slots (its frame -1 is a zero column), the others fq: fq + 1 real frames each, whole
+     * GEMM panels at fq = 255 */
+    const int n_fchunks = n_q <= fq + 1 ? 1 : 1 + (int)srt_ceil_div64(n_q - fq - 1, fq);
     while (oc > 8 && (int64_t)a->batch * n_fchunks * srt_ceil_div64(Cout, oc) < 4 * nt) oc = (oc + 1) / 2;
     /* Static weights: W^T (Cout*K, Cin) packed once (cpu_wcache.c); a job's rows then start at a multiple of the
      * packing's row alignment. */
@@ -90,7 +99,8 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
 #pragma omp for schedule(dynamic)
             for (int64_t bf = 0; bf < n_bf; bf++) {
                 if (failed) continue;
-                int b = (int)(bf / n_fchunks), q0 = (int)(bf % n_fchunks) * fq, q1 = q0 + fq < n_q ? q0 + fq : n_q;
+                int b = (int)(bf / n_fchunks), q0, q1;
+                chunk_slots((int)(bf % n_fchunks), fq, n_q, &q0, &q1);
                 int f0, f1;
                 real_frames(a, b, q0, q1, &f0, &f1);
                 build_frames(a, b, f0, f1 - f0, fsh + (size_t)bf * slot);
@@ -102,7 +112,8 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
             int ochunk = (int)(job % n_ochunks), fchunk = (int)(job / n_ochunks % n_fchunks);
             int64_t bf = job / n_ochunks;
             int b = (int)(bf / n_fchunks);
-            int q0 = fchunk * fq, q1 = q0 + fq < n_q ? q0 + fq : n_q;
+            int q0, q1;
+            chunk_slots(fchunk, fq, n_q, &q0, &q1);
             int o0 = ochunk * oc, o1 = o0 + oc < Cout ? o0 + oc : Cout, ncol = (o1 - o0) * K;
             int f0, f1;   /* real frames of q0-1 .. q1-1; the others are zero columns, left out */
             real_frames(a, b, q0, q1, &f0, &f1);

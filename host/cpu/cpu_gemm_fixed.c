@@ -49,7 +49,12 @@ int srt_cpu_gemm_fixed_level(void) {
     return cpu_level(&fma);
 }
 
-size_t srt_cpu_gemm_fixed_ws_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + (size_t)MR_MAX * NR_MAX; }
+/* Ap, Bp, the edge tile, then the partial sums of a narrow last panel (MC rows, SN_REM_FLOATS) */
+#define SN_REM_FLOATS ((MC / MR_AVX2) * 8 * 16)
+#define SN_REM_MAX_AVX2 5
+size_t srt_cpu_gemm_fixed_ws_floats(void) {
+    return (size_t)MC * KC + (size_t)KC * NC + (size_t)MR_MAX * NR_MAX + SN_REM_FLOATS;
+}
 
 /* Start of an element's chain: init (+ bias), the same formula in every path. */
 static inline float chain_start(const float *init, const float *bias) {
@@ -349,102 +354,6 @@ void srt_cpu_gemm_fixed_pack_a(float *Apk, int M, int K, const float *A, ptrdiff
     pack_a(MR, mc, kc, A + (ptrdiff_t)m0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, Apk + (size_t)k0 * Mpad + (size_t)m0 * kc);
 }
 
-/* ---- the blocked driver ----
- * Rows [0, M) of C from A (a_rs, a_cs) when Apk is NULL, else from the packed A of a matrix with Mpad padded rows,
- * rows [row0, row0 + M) of it (row0 a multiple of MR). */
-static void gemm_blocked(int level, int M, int N, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs,
-                         const float *Apk, int Mpad, int row0, const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs,
-                         float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi, const float *bias, float *ws) {
-    const int MR = level_mr(level), NR = level == 2 ? NR_AVX512 : NR_AVX2;
-    if (M <= ROW_KERNEL_MAX_M && b_cs == 1) {
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC;
-            for (int m = 0; m < M; m++) {
-                const float *a;
-                ptrdiff_t acs;
-                if (Apk) {
-                    int r = row0 + m;
-                    a = Apk + (size_t)k0 * Mpad + (size_t)(r / MR) * MR * kc + r % MR;
-                    acs = MR;
-                } else {
-                    a = A + (ptrdiff_t)m * a_rs + (ptrdiff_t)k0 * a_cs;
-                    acs = a_cs;
-                }
-                float *c = C + (ptrdiff_t)m * ldc;
-                const float *in = k0 ? c : init ? init + (ptrdiff_t)m * ldi : NULL, *bi = k0 || !bias ? NULL : bias + m;
-                const float *b = B + (ptrdiff_t)k0 * b_rs;
-                if (level == 2) row_avx512(N, kc, a, acs, b, b_rs, c, in, bi);
-                else row_avx2(N, kc, a, acs, b, b_rs, c, in, bi);
-            }
-        }
-        return;
-    }
-    const ukr_fn ukr = level == 2 ? ukr_avx512 : ukr_avx2, ukr_half = level == 2 ? ukr_avx512_half : ukr_avx2_half;
-    float *Ap = ws, *Bp = ws + (size_t)MC * KC, *tile = Bp + (size_t)KC * NC;   /* 64-byte aligned each */
-    for (int n0 = 0; n0 < N; n0 += NC) {
-        const int nc = N - n0 < NC ? N - n0 : NC;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC;
-            /* chain start: init/bias in the first K block, the partial sums in C after */
-            const float *in = k0 ? C + n0 : init ? init + n0 : NULL, *bi = k0 ? NULL : bias;
-            const ptrdiff_t ld_in = k0 ? ldc : ldi;
-            pack_b(NR, nc, kc, B + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)n0 * b_cs, b_rs, b_cs, Bp);
-            for (int m0 = 0; m0 < M; m0 += MC) {
-                const int mc = M - m0 < MC ? M - m0 : MC;
-                const float *ablk;
-                if (Apk) {
-                    ablk = Apk + (size_t)k0 * Mpad + (size_t)(row0 + m0) * kc;
-                } else {
-                    pack_a(MR, mc, kc, A + (ptrdiff_t)m0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, Ap);
-                    ablk = Ap;
-                }
-                for (int np = 0; np * NR < nc; np++) {
-                    const int nr = nc - np * NR < NR ? nc - np * NR : NR;
-                    const int w = nr == NR ? NR : last_panel_width(NR, nc);   /* packed width of this panel */
-                    const ukr_fn kern = w == NR ? ukr : ukr_half;
-                    const float *bp = Bp + (size_t)np * kc * NR;
-                    for (int mt = 0; mt < mc; mt += MR) {
-                        const int mr = mc - mt < MR ? mc - mt : MR, m = m0 + mt;
-                        const float *ap = ablk + (size_t)mt * kc;
-                        float *c = C + (ptrdiff_t)m * ldc + n0 + np * NR;
-                        const float *ci = in ? in + (ptrdiff_t)m * ld_in + np * NR : NULL;
-                        const float *cb = bi ? bi + m : NULL;
-                        if (mr == MR && nr == w) {
-                            if (ci && mt + MR < mc)   /* the next tile's chain starts, while this one computes */
-                                for (int i = 0; i < MR; i++) {
-                                    const char *p = (const char *)(ci + (ptrdiff_t)(MR + i) * ld_in);
-                                    _mm_prefetch(p, _MM_HINT_T0);
-                                    _mm_prefetch(p + sizeof(float) * (size_t)w - 1, _MM_HINT_T0);
-                                }
-                            kern(kc, ap, bp, c, ldc, ci, ld_in, cb);
-                            continue;
-                        }
-                        /* edge: the same kernel on a zero-padded copy whose values are the chain starts */
-                        memset(tile, 0, sizeof(float) * (size_t)MR * w);
-                        for (int i = 0; i < mr; i++)
-                            for (int j = 0; j < nr; j++)
-                                tile[i * w + j] = chain_start(ci ? ci + (ptrdiff_t)i * ld_in + j : NULL, cb ? cb + i : NULL);
-                        kern(kc, ap, bp, tile, w, tile, w, NULL);
-                        for (int i = 0; i < mr; i++) memcpy(c + (ptrdiff_t)i * ldc, tile + i * w, sizeof(float) * (size_t)nr);
-                    }
-                }
-            }
-        }
-    }
-}
-
-void srt_cpu_gemm_fixed(int M, int N, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *B,
-                        ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi,
-                        const float *bias, float *ws) {
-    if (M <= 0 || N <= 0) return;
-    int has_fma = 0, level = cpu_level(&has_fma);
-    if (K <= 0 || level == 0) {
-        gemm_portable(M, N, K > 0 ? K : 0, A, a_rs, a_cs, B, b_rs, b_cs, C, ldc, init, ldi, bias, has_fma);
-        return;
-    }
-    gemm_blocked(level, M, N, K, A, a_rs, a_cs, NULL, 0, 0, B, b_rs, b_cs, C, ldc, init, ldi, bias, ws);
-}
-
 /* ---- packed A, few columns (N <= SMALL_N_MAX: a streaming push's window): rows across the vector lanes ----
  * The tile kernels above give each (row, k) of A one broadcast and one FMA per NR columns, so at N = 5 most lanes
  * are idle and the GEMM is bound by FMAs, not by reading A once. Here lane i of acc[p][n] is the chain of row i of
@@ -456,6 +365,7 @@ void srt_cpu_gemm_fixed(int M, int N, int K, const float *A, ptrdiff_t a_rs, ptr
 #define SMALL_N_MAX 8
 #define SN_BLOCK_PANELS 96   /* panels per row block: their partial sums (96 x N x 16 floats) stay in L1/L2 */
 _Static_assert(SN_BLOCK_PANELS * SMALL_N_MAX * 16 <= KC * NC, "the small-N partial sums use the B-panel workspace");
+_Static_assert(SMALL_N_MAX <= 8 && MC % MR_AVX2 == 0 && (MR_MAX * NR_MAX) % 16 == 0, "SN_REM_FLOATS holds MC rows");
 
 /* np panels of one K block (Ap: the first panel's rows at step 0; panels MR*kc floats apart, read in order) over
  * steps [0, kc), NN columns of B (rows b_rs apart, columns b_cs apart); acc: np * NN lane vectors (16 floats each,
@@ -525,6 +435,36 @@ __attribute__((target("avx2,fma"))) static void sn_block_256(int N, int np, int 
     SN_DISPATCH(sn_panels_256, N, np, kc, Ap, B, b_rs, b_cs, acc)
 }
 
+/* acc (np panels of MR rows, N lane vectors each, 16 floats apart) = the chain starts of rows [0, M) (row m at
+ * panel m / MR, lane m % MR; init row stride ldi, may be NULL; bias may be NULL); lanes past M or MR start at 0. */
+static void sn_start(float *acc, int np, int MR, int M, int N, const float *init, ptrdiff_t ldi, const float *bias) {
+    for (int p = 0; p < np; p++)
+        for (int n = 0; n < N; n++) {
+            float *v = acc + ((size_t)p * N + n) * 16;
+            for (int i = 0; i < 16; i++) {
+                int m = p * MR + i;
+                v[i] = i < MR && m < M ? chain_start(init ? init + (ptrdiff_t)m * ldi + n : NULL, bias ? bias + m : NULL)
+                                       : 0.0f;
+            }
+        }
+}
+
+/* C rows [0, M) (row stride ldc) = the chains held in acc (as sn_start lays them out). */
+static void sn_store(const float *acc, int np, int MR, int M, int N, float *C, ptrdiff_t ldc) {
+    for (int p = 0; p < np; p++)
+        for (int i = 0; i < MR; i++) {
+            int m = p * MR + i;
+            if (m >= M) return;
+            for (int n = 0; n < N; n++) C[(ptrdiff_t)m * ldc + n] = acc[((size_t)p * N + n) * 16 + i];
+        }
+}
+
+static void sn_block(int level, int N, int np, int kc, const float *Ap, const float *B, ptrdiff_t b_rs,
+                     ptrdiff_t b_cs, float *acc) {
+    if (level == 2) sn_block_512(N, np, kc, Ap, B, b_rs, b_cs, acc);
+    else sn_block_256(N, np, kc, Ap, B, b_rs, b_cs, acc);
+}
+
 /* Rows [row0, row0 + M) (row0 a multiple of MR) of the packed (Mpad, K) matrix times B (K, N <= SMALL_N_MAX). */
 static void gemm_packed_small_n(int level, const float *Apk, int Mpad, int row0, int M, int N, int K, const float *B,
                                 ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init,
@@ -532,31 +472,124 @@ static void gemm_packed_small_n(int level, const float *Apk, int Mpad, int row0,
     const int MR = level_mr(level), n_pan = (M + MR - 1) / MR;
     float *acc = ws + (size_t)MC * KC;   /* SN_BLOCK_PANELS * SMALL_N_MAX * 16 floats (in the B-panel area) */
     for (int pb = 0; pb < n_pan; pb += SN_BLOCK_PANELS) {
-        const int np = n_pan - pb < SN_BLOCK_PANELS ? n_pan - pb : SN_BLOCK_PANELS;
-        /* chain starts: acc[(p*N + n)*16 + i] = start of (row (pb+p)*MR + i, column n); padded rows start at 0 */
-        for (int p = 0; p < np; p++)
-            for (int n = 0; n < N; n++) {
-                float *v = acc + ((size_t)p * N + n) * 16;
-                for (int i = 0; i < 16; i++) {
-                    int m = (pb + p) * MR + i;
-                    v[i] = i < MR && m < M ? chain_start(init ? init + (ptrdiff_t)m * ldi + n : NULL, bias ? bias + m : NULL)
-                                           : 0.0f;
-                }
-            }
+        const int np = n_pan - pb < SN_BLOCK_PANELS ? n_pan - pb : SN_BLOCK_PANELS, m0 = pb * MR;
+        sn_start(acc, np, MR, M - m0, N, init ? init + (ptrdiff_t)m0 * ldi : NULL, ldi, bias ? bias + m0 : NULL);
         for (int k0 = 0; k0 < K; k0 += KC) {
             const int kc = K - k0 < KC ? K - k0 : KC;
-            const float *Ap = Apk + (size_t)k0 * Mpad + (size_t)(row0 + pb * MR) * kc;
-            const float *Bk = B + (ptrdiff_t)k0 * b_rs;
-            if (level == 2) sn_block_512(N, np, kc, Ap, Bk, b_rs, b_cs, acc);
-            else sn_block_256(N, np, kc, Ap, Bk, b_rs, b_cs, acc);
+            sn_block(level, N, np, kc, Apk + (size_t)k0 * Mpad + (size_t)(row0 + m0) * kc, B + (ptrdiff_t)k0 * b_rs,
+                     b_rs, b_cs, acc);
         }
-        for (int p = 0; p < np; p++)
-            for (int i = 0; i < MR; i++) {
-                int m = (pb + p) * MR + i;
-                if (m >= M) break;
-                for (int n = 0; n < N; n++) C[(ptrdiff_t)m * ldc + n] = acc[((size_t)p * N + n) * 16 + i];
-            }
+        sn_store(acc, np, MR, M - m0, N, C + (ptrdiff_t)m0 * ldc, ldc);
     }
+}
+
+/* ---- the blocked driver ----
+ * Rows [0, M) of C from A (a_rs, a_cs) when Apk is NULL, else from the packed A of a matrix with Mpad padded rows,
+ * rows [row0, row0 + M) of it (row0 a multiple of MR). */
+static void gemm_blocked(int level, int M, int N, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                         const float *Apk, int Mpad, int row0, const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                         float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi, const float *bias, float *ws) {
+    const int MR = level_mr(level), NR = level == 2 ? NR_AVX512 : NR_AVX2;
+    if (M <= ROW_KERNEL_MAX_M && b_cs == 1) {
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            for (int m = 0; m < M; m++) {
+                const float *a;
+                ptrdiff_t acs;
+                if (Apk) {
+                    int r = row0 + m;
+                    a = Apk + (size_t)k0 * Mpad + (size_t)(r / MR) * MR * kc + r % MR;
+                    acs = MR;
+                } else {
+                    a = A + (ptrdiff_t)m * a_rs + (ptrdiff_t)k0 * a_cs;
+                    acs = a_cs;
+                }
+                float *c = C + (ptrdiff_t)m * ldc;
+                const float *in = k0 ? c : init ? init + (ptrdiff_t)m * ldi : NULL, *bi = k0 || !bias ? NULL : bias + m;
+                const float *b = B + (ptrdiff_t)k0 * b_rs;
+                if (level == 2) row_avx512(N, kc, a, acs, b, b_rs, c, in, bi);
+                else row_avx2(N, kc, a, acs, b, b_rs, c, in, bi);
+            }
+        }
+        return;
+    }
+    const ukr_fn ukr = level == 2 ? ukr_avx512 : ukr_avx2, ukr_half = level == 2 ? ukr_avx512_half : ukr_avx2_half;
+    float *Ap = ws, *Bp = ws + (size_t)MC * KC, *tile = Bp + (size_t)KC * NC;   /* 64-byte aligned each */
+    float *sn_acc = tile + MR_MAX * NR_MAX;
+    /* a last panel this narrow takes the few-columns kernel: N/MR FMAs per row and step instead of one (AVX2's
+     * 6-row lanes win only below 6 columns) */
+    const int sn_max = level == 2 ? SMALL_N_MAX : SN_REM_MAX_AVX2;
+    for (int n0 = 0; n0 < N; n0 += NC) {
+        const int nc = N - n0 < NC ? N - n0 : NC;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            /* chain start: init/bias in the first K block, the partial sums in C after */
+            const float *in = k0 ? C + n0 : init ? init + n0 : NULL, *bi = k0 ? NULL : bias;
+            const ptrdiff_t ld_in = k0 ? ldc : ldi;
+            pack_b(NR, nc, kc, B + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)n0 * b_cs, b_rs, b_cs, Bp);
+            for (int m0 = 0; m0 < M; m0 += MC) {
+                const int mc = M - m0 < MC ? M - m0 : MC;
+                const float *ablk;
+                if (Apk) {
+                    ablk = Apk + (size_t)k0 * Mpad + (size_t)(row0 + m0) * kc;
+                } else {
+                    pack_a(MR, mc, kc, A + (ptrdiff_t)m0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, Ap);
+                    ablk = Ap;
+                }
+                for (int np = 0; np * NR < nc; np++) {
+                    const int nr = nc - np * NR < NR ? nc - np * NR : NR;
+                    if (nr <= sn_max) {   /* a few columns left: rows across the lanes, A's block from L2 */
+                        const int pan = (mc + MR - 1) / MR;
+                        sn_start(sn_acc, pan, MR, mc, nr, in ? in + (ptrdiff_t)m0 * ld_in + np * NR : NULL, ld_in,
+                                 bi ? bi + m0 : NULL);
+                        sn_block(level, nr, pan, kc, ablk, B + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)(n0 + np * NR) * b_cs,
+                                 b_rs, b_cs, sn_acc);
+                        sn_store(sn_acc, pan, MR, mc, nr, C + (ptrdiff_t)m0 * ldc + n0 + np * NR, ldc);
+                        continue;
+                    }
+                    const int w = nr == NR ? NR : last_panel_width(NR, nc);   /* packed width of this panel */
+                    const ukr_fn kern = w == NR ? ukr : ukr_half;
+                    const float *bp = Bp + (size_t)np * kc * NR;
+                    for (int mt = 0; mt < mc; mt += MR) {
+                        const int mr = mc - mt < MR ? mc - mt : MR, m = m0 + mt;
+                        const float *ap = ablk + (size_t)mt * kc;
+                        float *c = C + (ptrdiff_t)m * ldc + n0 + np * NR;
+                        const float *ci = in ? in + (ptrdiff_t)m * ld_in + np * NR : NULL;
+                        const float *cb = bi ? bi + m : NULL;
+                        if (mr == MR && nr == w) {
+                            if (ci && mt + MR < mc)   /* the next tile's chain starts, while this one computes */
+                                for (int i = 0; i < MR; i++) {
+                                    const char *p = (const char *)(ci + (ptrdiff_t)(MR + i) * ld_in);
+                                    _mm_prefetch(p, _MM_HINT_T0);
+                                    _mm_prefetch(p + sizeof(float) * (size_t)w - 1, _MM_HINT_T0);
+                                }
+                            kern(kc, ap, bp, c, ldc, ci, ld_in, cb);
+                            continue;
+                        }
+                        /* edge: the same kernel on a zero-padded copy whose values are the chain starts */
+                        memset(tile, 0, sizeof(float) * (size_t)MR * w);
+                        for (int i = 0; i < mr; i++)
+                            for (int j = 0; j < nr; j++)
+                                tile[i * w + j] = chain_start(ci ? ci + (ptrdiff_t)i * ld_in + j : NULL, cb ? cb + i : NULL);
+                        kern(kc, ap, bp, tile, w, tile, w, NULL);
+                        for (int i = 0; i < mr; i++) memcpy(c + (ptrdiff_t)i * ldc, tile + i * w, sizeof(float) * (size_t)nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void srt_cpu_gemm_fixed(int M, int N, int K, const float *A, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *B,
+                        ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init, ptrdiff_t ldi,
+                        const float *bias, float *ws) {
+    if (M <= 0 || N <= 0) return;
+    int has_fma = 0, level = cpu_level(&has_fma);
+    if (K <= 0 || level == 0) {
+        gemm_portable(M, N, K > 0 ? K : 0, A, a_rs, a_cs, B, b_rs, b_cs, C, ldc, init, ldi, bias, has_fma);
+        return;
+    }
+    gemm_blocked(level, M, N, K, A, a_rs, a_cs, NULL, 0, 0, B, b_rs, b_cs, C, ldc, init, ldi, bias, ws);
 }
 
 void srt_cpu_gemm_fixed_packed(const float *Apk, int M_all, int K, int m0, int M, int N, const float *B,

@@ -140,20 +140,25 @@ srt_status srt_cpu_conv_transpose1d(void *vctx, const srt_convt1d_args *a) {
                 float *yr = a->y + ((size_t)b * Cout + o) * out_len;
                 float bo = a->bias ? a->bias[o] : 0.0f;
                 const float *co = cols + (ptrdiff_t)(o - o0) * K * cs_n;
+                /* slots [qa, qb) have both frames real (all but the chunk's ends) */
+                const int qa = cur_ok0 > prev_ok0 ? cur_ok0 : prev_ok0, qb = cur_ok1 < prev_ok1 ? cur_ok1 : prev_ok1;
                 for (int q = q0; q < q1; q++) {
+                    const int p0 = q * s - pad;
+                    const int r0 = p0 < 0 ? -p0 : 0, r1 = out_len - p0 < s ? out_len - p0 : s;
+                    if (q >= qa && q < qb) {
+                        const float *cur = co + (ptrdiff_t)(q - f0) * cs_f;
+                        const float *prev = co + (ptrdiff_t)(q - 1 - f0) * cs_f + (ptrdiff_t)s * cs_n;
+                        for (int r = r0; r < r1; r++) yr[p0 + r] = bo + cur[r * cs_n] + prev[r * cs_n];
+                        continue;
+                    }
                     const int has_cur = q >= cur_ok0 && q < cur_ok1, has_prev = q >= prev_ok0 && q < prev_ok1;
                     const float *cur = has_cur ? co + (ptrdiff_t)(q - f0) * cs_f : NULL;
                     const float *prev = has_prev ? co + (ptrdiff_t)(q - 1 - f0) * cs_f + (ptrdiff_t)s * cs_n : NULL;
-                    int p0 = q * s - pad;
-                    int r0 = p0 < 0 ? -p0 : 0, r1 = out_len - p0 < s ? out_len - p0 : s;
-                    if (cur && prev)
-                        for (int r = r0; r < r1; r++) yr[p0 + r] = bo + cur[r * cs_n] + prev[r * cs_n];
-                    else if (cur)
-                        for (int r = r0; r < r1; r++) yr[p0 + r] = bo + cur[r * cs_n] + 0.0f;
-                    else if (prev)
-                        for (int r = r0; r < r1; r++) yr[p0 + r] = bo + 0.0f + prev[r * cs_n];
-                    else
-                        for (int r = r0; r < r1; r++) yr[p0 + r] = bo + 0.0f + 0.0f;
+                    for (int r = r0; r < r1; r++)
+                        yr[p0 + r] = cur && prev ? bo + cur[r * cs_n] + prev[r * cs_n]
+                                     : cur       ? bo + cur[r * cs_n] + 0.0f
+                                     : prev      ? bo + 0.0f + prev[r * cs_n]
+                                                 : bo + 0.0f + 0.0f;
                 }
             }
         }

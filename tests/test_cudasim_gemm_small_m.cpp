@@ -63,8 +63,8 @@ static std::vector<uint16_t> to_bf16(const std::vector<float> &f) {
     return h;
 }
 
-/* x as the cuda backend multiplies it (f32 at every row count; above 16 rows as bf16 hi + lo, f32-level, unless
- * SNACRT_CUDA_BF16_GEMM=1, not set here) */
+/* x as the cuda backend multiplies it (f32 at every row count; above the small-M rows as bf16 hi + lo, f32-level:
+ * SNACRT_CUDA_LM_PRECISION=exact, set in main) */
 static std::vector<float> ref_x(const std::vector<float> &x, int rows) {
     (void)rows;
     return x;
@@ -147,6 +147,8 @@ static void swiglu_case(int rows, int inter, int K, bool norm, uint64_t seed) {
 }
 
 int main(void) {
+    /* f32 tolerances: the cuda backend's exact LM path (the bf16 default: test_cudasim_lm_bf16) */
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
     TEST_CHECK(srt_backend_create("cpu-ref", 1, &g_ref) == SRT_OK, "cpu-ref: %s", srt_last_error());
     srt_backend split;
     srt_status st = srt_backend_create("cuda", 0, &split);

@@ -6,7 +6,8 @@
  * hi + lo, f32-level results; backend_cuda.h), SNACRT_CUDA_BF16_GEMM (overrides that choice: "split" hi + lo, 1
  * rounded once, 0 weights widened to f32 + cublasSgemm; cublas.c),
  * SNACRT_CUDA_SMALL_M_ROWS (bf16 GEMMs of at most this many rows take the decode kernel gemm_small_m.cuh in
- * single / split mode, 0..16, default SRT_CUDA_SMALL_M_ROWS_DEFAULT), SNACRT_CUDA_SCRATCH_MB (im2col cap),
+ * single / split mode, 0..16, default SRT_CUDA_SMALL_M_ROWS_DEFAULT = 3 / _EXACT = 4),
+ * SNACRT_CUDA_SCRATCH_MB (im2col cap),
  * SNACRT_CUDA_PRECISION=fp32|tf32|bf16 (the dense codec convs: fp32 through im2col + cuBLAS, tf32 / bf16 the
  * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it),
  * SNACRT_CUDA_FP32_IGEMM=1 (precision fp32 through the FMA implicit GEMM of conv_igemm.cuh instead of im2col + cuBLAS:
@@ -291,7 +292,8 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
         else return srt_error(SRT_ERR_INVALID_ARG, "SNACRT_CUDA_BF16_GEMM=%s: expected split, 1 or 0", bf16);
     }
     const char *rows = getenv("SNACRT_CUDA_SMALL_M_ROWS");
-    c->small_m_rows = SRT_CUDA_SMALL_M_ROWS_DEFAULT;
+    c->small_m_rows = c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT ? SRT_CUDA_SMALL_M_ROWS_EXACT
+                                                                : SRT_CUDA_SMALL_M_ROWS_DEFAULT;
     if (rows && *rows) {
         char *end = NULL;
         long v = strtol(rows, &end, 10);

@@ -38,7 +38,8 @@ typedef struct srt_cuda_ctx {
                                        overrides the precision's choice (comparisons) */
     int small_m_rows;               /* bf16 weights in bf16_gemm single / split mode: GEMMs of at most this many rows
                                        take gemm_small_m.cuh, more the tensor-core GEMM; SNACRT_CUDA_SMALL_M_ROWS
-                                       (0..SRT_CUDA_GEMM_ROWS_MAX_M; 0: never), default SRT_CUDA_SMALL_M_ROWS_DEFAULT */
+                                       (0..SRT_CUDA_GEMM_ROWS_MAX_M; 0: never), default
+                                       SRT_CUDA_SMALL_M_ROWS_DEFAULT (single) / _EXACT (split) */
     float *small_m_ws;              /* split-K workspace of gemm_small_m.cuh (srt_cuda_small_m_ws_floats()) */
     int *small_m_counters;          /* its per-tile arrival counters (SRT_SMALL_M_COUNTERS, zeroed once) */
     int *attn_counters;             /* decode attention's per-unit arrival counters (SRT_CUDA_ATTN_COUNTERS, zeroed once) */
@@ -64,9 +65,12 @@ enum { SRT_CUDA_CG_SHADOW = 1, SRT_CUDA_CG_RUN = 2 };
 #define SRT_CUDA_SHADOW_RETURN(c) do { if ((c)->cg_mode == SRT_CUDA_CG_SHADOW) return SRT_OK; } while (0)
 
 /* Rows up to which a half-precision weight GEMM takes gemm_small_m.cuh (above: tensor cores). The crossover of
- * the two paths for bf16 in single / split mode, from the GPU model (bench/GPU_MODEL.md section 6); widen and f16
- * keep the small-M kernel up to its limit (their alternative is slower). */
-#define SRT_CUDA_SMALL_M_ROWS_DEFAULT 4
+ * the two paths for bf16 weights, from the GPU model (bench/GPU_MODEL.md section 6; ms per 3B decode step, context
+ * 515): single mode (LM precision bf16) M 3: 2.78 small-M vs 2.80 tensor cores, M 4: 2.91 vs 2.80, so 3; split mode
+ * (exact, twice the rows) M 4: 3.18 vs 3.24, M 8: 3.83 vs 3.39, so 4. Widen and f16 keep the small-M kernel up to
+ * its limit (their alternative is slower). SNACRT_CUDA_SMALL_M_ROWS overrides both. */
+#define SRT_CUDA_SMALL_M_ROWS_DEFAULT 3   /* bf16_gemm single (the default LM precision bf16) */
+#define SRT_CUDA_SMALL_M_ROWS_EXACT 4     /* bf16_gemm split (LM precision exact) */
 static inline int srt_cuda_bf16_tensor_cores(const srt_cuda_ctx *c) {
     return c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT || c->bf16_gemm == SRT_CUDA_BF16_GEMM_SINGLE;
 }

@@ -6,7 +6,7 @@
  *     has no such op and runs the parts as plain GEMMs + swiglu (srt_linear_fused_by_ops): the same values;
  *   - both with the RMSNorm prologue (norm_w: cpu-ref runs its rmsnorm op first) and without;
  *   - rows 1, 7, 16 (the kernel: a backend with SNACRT_CUDA_SMALL_M_ROWS=16) and 33 (cuBLAS);
- *   - above the default small-M rows (SRT_CUDA_SMALL_M_ROWS_DEFAULT), the split tensor-core path with its fused
+ *   - above the exact precision's small-M rows (SRT_CUDA_SMALL_M_ROWS_EXACT), the split tensor-core path with its fused
  *     epilogues (cuda/lm_linear_split.c: the norm inside the split, q|k|v / SwiGLU in the sum), rows 5, 9, 16, 17, 33,
  *     on shapes that take the 16-byte paths of gemm_split_bf16.cuh (widths multiples of 8) and shapes that do not.
  * Tolerance: f32 accumulation over K <= 4104 products of |x| <= 1, |w| <= 0.05 against cpu-ref's double sums:

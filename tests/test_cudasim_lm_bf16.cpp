@@ -1,8 +1,8 @@
 /* test_cudasim_lm_bf16.cpp: the cuda backend's default LM precision "bf16" (SNACRT_CUDA_LM_PRECISION,
  * cuda/backend_cuda.h) in the CUDA simulator: GEMMs with bf16 weights above the small-M rows round their f32
  * activations to bf16 once (gemm_split_bf16.cuh, lo half dropped) and run one bf16 x bf16 -> f32 tensor-core pass.
- *  1. The setting: bf16, exact and unset accepted (bf16 the default), anything else refused at backend creation
- *     naming the variable and the value; SNACRT_CUDA_BF16_GEMM still overrides the GEMM mode.
+ *  1. The setting: bf16, exact and unset accepted (bf16 the default; small-M rows 3, exact 4), anything else refused
+ *     at backend creation naming the variable and the value; SNACRT_CUDA_BF16_GEMM still overrides the GEMM mode.
  *  2. The gemm (bf16 B stored (N,K), the LM's Linear weights) against cpu-ref, M 1, 7, 33, 1025 x N 1, 7, 33, 1025
  *     x K 1, 7, 33, 1025 (M 1025 with K <= 33: the simulator runs the rounding kernel's M x K threads), alpha/beta,
  *     padded strides, in forward, reverse and random thread order:
@@ -65,8 +65,10 @@ static void check_setting() {
         const srt_cuda_ctx *c = (const srt_cuda_ctx *)be.ctx;
         int want = i == 0 ? SRT_CUDA_LM_EXACT : SRT_CUDA_LM_BF16;   /* "" = unset: the default */
         int gemm = i == 0 ? SRT_CUDA_BF16_GEMM_SPLIT : SRT_CUDA_BF16_GEMM_SINGLE;
-        TEST_CHECK(c->lm_precision == want && c->bf16_gemm == gemm, "SNACRT_CUDA_LM_PRECISION=%s: precision %d gemm %d",
-                   ok[i], c->lm_precision, c->bf16_gemm);
+        int rows = i == 0 ? SRT_CUDA_SMALL_M_ROWS_EXACT : SRT_CUDA_SMALL_M_ROWS_DEFAULT;   /* each mode's crossover */
+        TEST_CHECK(c->lm_precision == want && c->bf16_gemm == gemm && c->small_m_rows == rows,
+                   "SNACRT_CUDA_LM_PRECISION=%s: precision %d gemm %d small-M rows %d", ok[i], c->lm_precision,
+                   c->bf16_gemm, c->small_m_rows);
         srt_backend_destroy(&be);
     }
     setenv("SNACRT_CUDA_LM_PRECISION", "bf17", 1);

@@ -41,7 +41,7 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                    **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
-SMALL_M_ROWS = 4               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)
+SMALL_M_ROWS = 3               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)
 TYPICAL_PROMPT_TOKENS = 64    # an Orpheus TTS prompt: voice name + a sentence + the special tokens
 ORPHEUS_TOKENS_PER_S = 24000 * 7 / 2048.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,

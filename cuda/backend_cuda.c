@@ -1,11 +1,13 @@
 /* backend_cuda.c: the "cuda" backend: fills srt_backend_ops with device memory (caching pool), pinned-staged
  * transfers on one non-blocking stream, and the codec ops (kernels in the .cuh files, GEMMs in cublas.c).
  * srt_cuda_backend_create reports SRT_ERR_NO_DEVICE clearly when there is no driver or no GPU.
- * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_BF16_GEMM (GEMMs of more than
- * 16 rows with bf16 weights: unset / "split" bf16 tensor cores with A split in hi + lo (f32-level results, the
- * default), 1 A rounded to bf16 once (faster, vLLM's numerics), 0 weights widened to f32 + cublasSgemm; cublas.c),
- * SNACRT_CUDA_SMALL_M_ROWS (bf16 GEMMs of at most this many rows take the decode kernel gemm_small_m.cuh in split
- * mode, 0..16, default SRT_CUDA_SMALL_M_ROWS_DEFAULT), SNACRT_CUDA_SCRATCH_MB (im2col cap),
+ * Env: SNACRT_CUDA_TF32=1 (TF32 tensor cores for dense convs and GEMMs), SNACRT_CUDA_LM_PRECISION=bf16|exact (GEMMs
+ * with bf16 weights above the small-M rows: bf16, the default, activations rounded to bf16 once; exact, split in
+ * hi + lo, f32-level results; backend_cuda.h), SNACRT_CUDA_BF16_GEMM (overrides that choice: "split" hi + lo, 1
+ * rounded once, 0 weights widened to f32 + cublasSgemm; cublas.c),
+ * SNACRT_CUDA_SMALL_M_ROWS (bf16 GEMMs of at most this many rows take the decode kernel gemm_small_m.cuh in
+ * single / split mode, 0..16, default SRT_CUDA_SMALL_M_ROWS_DEFAULT = 3 / _EXACT = 4),
+ * SNACRT_CUDA_SCRATCH_MB (im2col cap),
  * SNACRT_CUDA_PRECISION=fp32|tf32|bf16 (the dense codec convs: fp32 through im2col + cuBLAS, tf32 / bf16 the
  * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it),
  * SNACRT_CUDA_FP32_IGEMM=1 (precision fp32 through the FMA implicit GEMM of conv_igemm.cuh instead of im2col + cuBLAS:
@@ -274,15 +276,24 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     const char *tf32 = getenv("SNACRT_CUDA_TF32");
     c->tf32 = tf32 && atoi(tf32) > 0;
     SRT_CHECK_CUBLAS(cublasSetMathMode(c->blas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    const char *lmp = getenv("SNACRT_CUDA_LM_PRECISION");
+    c->lm_precision = SRT_CUDA_LM_BF16;
+    if (lmp && *lmp) {
+        if (!strcmp(lmp, "exact")) c->lm_precision = SRT_CUDA_LM_EXACT;
+        else if (strcmp(lmp, "bf16"))
+            return srt_error(SRT_ERR_INVALID_ARG, "SNACRT_CUDA_LM_PRECISION=%s: expected bf16 or exact", lmp);
+    }
+    c->bf16_gemm = c->lm_precision == SRT_CUDA_LM_BF16 ? SRT_CUDA_BF16_GEMM_SINGLE : SRT_CUDA_BF16_GEMM_SPLIT;
     const char *bf16 = getenv("SNACRT_CUDA_BF16_GEMM");
-    c->bf16_gemm = SRT_CUDA_BF16_GEMM_SPLIT;
-    if (bf16 && *bf16 && strcmp(bf16, "split")) {
-        if (!strcmp(bf16, "1")) c->bf16_gemm = SRT_CUDA_BF16_GEMM_SINGLE;
+    if (bf16 && *bf16) {
+        if (!strcmp(bf16, "split")) c->bf16_gemm = SRT_CUDA_BF16_GEMM_SPLIT;
+        else if (!strcmp(bf16, "1")) c->bf16_gemm = SRT_CUDA_BF16_GEMM_SINGLE;
         else if (!strcmp(bf16, "0")) c->bf16_gemm = SRT_CUDA_BF16_GEMM_WIDEN;
         else return srt_error(SRT_ERR_INVALID_ARG, "SNACRT_CUDA_BF16_GEMM=%s: expected split, 1 or 0", bf16);
     }
     const char *rows = getenv("SNACRT_CUDA_SMALL_M_ROWS");
-    c->small_m_rows = SRT_CUDA_SMALL_M_ROWS_DEFAULT;
+    c->small_m_rows = c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT ? SRT_CUDA_SMALL_M_ROWS_EXACT
+                                                                : SRT_CUDA_SMALL_M_ROWS_DEFAULT;
     if (rows && *rows) {
         char *end = NULL;
         long v = strtol(rows, &end, 10);

@@ -11,6 +11,16 @@
 
 enum { SRT_CUDA_SCRATCH_SLOTS = 2 };
 enum { SRT_CUDA_BF16_GEMM_SPLIT = 0, SRT_CUDA_BF16_GEMM_SINGLE = 1, SRT_CUDA_BF16_GEMM_WIDEN = 2 };
+/* The LM precision (SNACRT_CUDA_LM_PRECISION=bf16|exact, read at backend creation, an unknown value refused by name;
+ * as the cpu backend's SNACRT_CPU_LM_PRECISION): how GEMMs with bf16 weights above the small-M rows meet their f32
+ * activations.
+ *  SRT_CUDA_LM_BF16 (default): rounded to bf16 once (in the kernel that already reads them: the fused RMSNorm, else
+ *    one rounding pass), one bf16 x bf16 -> f32 tensor-core GEMM (bf16_gemm SINGLE; <= 2^-8 relative per
+ *    activation, as PyTorch / vLLM bf16 models compute). The small-M decode kernel (<= small_m_rows rows) keeps f32
+ *    activations (its norm is applied after the sums: the normalized value a rounding would need does not exist
+ *    there), so a row's result depends on whether its step has more rows than that (by the bf16 bound);
+ *  SRT_CUDA_LM_EXACT: split into bf16 hi + lo (bf16_gemm SPLIT, f32-level results; the golden tests run it). */
+enum { SRT_CUDA_LM_EXACT = 0, SRT_CUDA_LM_BF16 = 1 };
 
 typedef struct srt_cuda_ctx {
     int device;
@@ -20,14 +30,16 @@ typedef struct srt_cuda_ctx {
     int precision;                  /* dense codec convs: SRT_CUDA_FP32 / TF32 / BF16 (kernels.h); the codec's
                                      * precision option, else SNACRT_CUDA_PRECISION=fp32|tf32|bf16 */
     int fp32_igemm;                 /* SNACRT_CUDA_FP32_IGEMM=1: precision fp32 through the FMA implicit GEMM */
-    int bf16_gemm;                  /* GEMMs of more than SRT_CUDA_GEMM_ROWS_MAX_M rows with bf16 weights (batched
-                                       decode, prefill), SNACRT_CUDA_BF16_GEMM (cublas.c): SRT_CUDA_BF16_GEMM_SPLIT
-                                       (default: bf16 tensor cores, A split in hi + lo, f32-level results),
-                                       _SINGLE (=1: A rounded to bf16 once, vLLM's numerics, logits move ~4e-3),
-                                       _WIDEN (=0: weights widened to f32, cublasSgemm) */
-    int small_m_rows;               /* bf16 weights in bf16_gemm split mode: GEMMs of at most this many rows take
-                                       gemm_small_m.cuh, more the split tensor-core GEMM; SNACRT_CUDA_SMALL_M_ROWS
-                                       (0..SRT_CUDA_GEMM_ROWS_MAX_M; 0: never), default SRT_CUDA_SMALL_M_ROWS_DEFAULT */
+    int lm_precision;               /* SRT_CUDA_LM_BF16 (default) / SRT_CUDA_LM_EXACT: SNACRT_CUDA_LM_PRECISION */
+    int bf16_gemm;                  /* GEMMs above the small-M rows with bf16 weights (batched decode, prefill;
+                                       cublas.c): SRT_CUDA_BF16_GEMM_SINGLE (LM precision bf16: A rounded to bf16
+                                       once), _SPLIT (exact: A split in hi + lo, f32-level results), _WIDEN
+                                       (weights widened to f32, cublasSgemm); SNACRT_CUDA_BF16_GEMM=1|split|0
+                                       overrides the precision's choice (comparisons) */
+    int small_m_rows;               /* bf16 weights in bf16_gemm single / split mode: GEMMs of at most this many rows
+                                       take gemm_small_m.cuh, more the tensor-core GEMM; SNACRT_CUDA_SMALL_M_ROWS
+                                       (0..SRT_CUDA_GEMM_ROWS_MAX_M; 0: never), default
+                                       SRT_CUDA_SMALL_M_ROWS_DEFAULT (single) / _EXACT (split) */
     float *small_m_ws;              /* split-K workspace of gemm_small_m.cuh (srt_cuda_small_m_ws_floats()) */
     int *small_m_counters;          /* its per-tile arrival counters (SRT_SMALL_M_COUNTERS, zeroed once) */
     int *attn_counters;             /* decode attention's per-unit arrival counters (SRT_CUDA_ATTN_COUNTERS, zeroed once) */
@@ -53,11 +65,17 @@ enum { SRT_CUDA_CG_SHADOW = 1, SRT_CUDA_CG_RUN = 2 };
 #define SRT_CUDA_SHADOW_RETURN(c) do { if ((c)->cg_mode == SRT_CUDA_CG_SHADOW) return SRT_OK; } while (0)
 
 /* Rows up to which a half-precision weight GEMM takes gemm_small_m.cuh (above: tensor cores). The crossover of
- * the two paths for bf16 in split mode, from the GPU model (bench/GPU_MODEL.md section 6); the other modes keep
- * the small-M kernel up to its limit (their tensor-core alternative is slower or less exact). */
-#define SRT_CUDA_SMALL_M_ROWS_DEFAULT 4
+ * the two paths for bf16 weights, from the GPU model (bench/GPU_MODEL.md section 6; ms per 3B decode step, context
+ * 515): single mode (LM precision bf16) M 3: 2.78 small-M vs 2.80 tensor cores, M 4: 2.91 vs 2.80, so 3; split mode
+ * (exact, twice the rows) M 4: 3.18 vs 3.24, M 8: 3.83 vs 3.39, so 4. Widen and f16 keep the small-M kernel up to
+ * its limit (their alternative is slower). SNACRT_CUDA_SMALL_M_ROWS overrides both. */
+#define SRT_CUDA_SMALL_M_ROWS_DEFAULT 3   /* bf16_gemm single (the default LM precision bf16) */
+#define SRT_CUDA_SMALL_M_ROWS_EXACT 4     /* bf16_gemm split (LM precision exact) */
+static inline int srt_cuda_bf16_tensor_cores(const srt_cuda_ctx *c) {
+    return c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT || c->bf16_gemm == SRT_CUDA_BF16_GEMM_SINGLE;
+}
 static inline int srt_cuda_small_m_limit(const srt_cuda_ctx *c, srt_dtype w) {
-    return w == SRT_BF16 && c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT ? c->small_m_rows : SRT_CUDA_GEMM_ROWS_MAX_M;
+    return w == SRT_BF16 && srt_cuda_bf16_tensor_cores(c) ? c->small_m_rows : SRT_CUDA_GEMM_ROWS_MAX_M;
 }
 
 /* backend_cuda_async.c: pinned memory, copy-stream uploads, fences (srt_async_ops) */
@@ -84,14 +102,16 @@ srt_status srt_cuda_cg_valid(srt_cuda_ctx *c, const int *in_valid, int batch, in
 
 /* cublas.c */
 srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a);
-/* bf16 weights on tensor cores with A split in hi + lo (RMS-normalized first when norm_w is set; A then packed),
- * the halves summed by ep (mode, alpha, beta and the destinations; c2 / rows / cols / row offsets are set here) */
+/* bf16 weights on tensor cores with A split in hi + lo (exact) or rounded once (single) (RMS-normalized first when
+ * norm_w is set; A then packed), the halves summed by ep (mode, alpha, beta and the destinations; c2 / rows / cols /
+ * row offsets / single are set here) */
 srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const float *norm_w, float eps,
                                const srt_cuda_split_sum_args *ep);
 srt_status srt_cuda_conv1d_dense(srt_cuda_ctx *c, const srt_conv1d_args *a, const int *valid);
 srt_status srt_cuda_convt1d_dense(srt_cuda_ctx *c, const srt_convt1d_args *a, const int *valid);
 
-/* lm_linear_split.c: srt_linear_fused_args (host/lm/lm_ops.h) above the small-M rows, bf16 weights, split mode */
+/* lm_linear_split.c: srt_linear_fused_args (host/lm/lm_ops.h) above the small-M rows, bf16 weights, single or split
+ * mode */
 struct srt_linear_fused_args;
 srt_status srt_cuda_linear_fused_split(srt_cuda_ctx *c, const struct srt_linear_fused_args *a);
 

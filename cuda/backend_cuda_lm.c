@@ -7,8 +7,8 @@
  * reads back only the ids; rope_store_attention runs rope, KV store and decode attention as one launch (the
  * decode kernel's fused prologue) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
  * linear_fused (RMSNorm + fused q|k|v, interleaved gate|up + SwiGLU) is one gemm_small_m.cuh launch (norm prologue, epilogue)
- * for half weights and <= srt_cuda_small_m_limit rows; above it bf16 weights (split mode) take lm_linear_split.c
- * (one split with the norm, one GEMM, one sum with the epilogue), others the parts as GEMMs (srt_linear_fused_by_ops). */
+ * for half weights and <= srt_cuda_small_m_limit rows; above it bf16 weights (single / split mode) take lm_linear_split.c
+ * (one rounding / split with the norm, one GEMM, one sum with the epilogue), others the parts as GEMMs (srt_linear_fused_by_ops). */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
@@ -173,7 +173,7 @@ static srt_status cu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
 
 static srt_status cu_linear_fused(void *ctx, const srt_linear_fused_args *a) {
     srt_cuda_ctx *c = ctx;
-    if (a->w_dtype == SRT_BF16 && c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT && a->rows > c->small_m_rows)
+    if (a->w_dtype == SRT_BF16 && srt_cuda_bf16_tensor_cores(c) && a->rows > c->small_m_rows)
         return srt_cuda_linear_fused_split(c, a);
     if (a->w_dtype == SRT_F32 || a->rows > srt_cuda_small_m_limit(c, a->w_dtype))
         return srt_linear_fused_by_ops(ctx, srt_cuda_gemm, cu_swiglu, cu_rmsnorm, a);

@@ -3,13 +3,16 @@
  *                      (decode: srt_cuda_small_m_limit) goes to gemm_small_m.cuh, which reads the weights once as they are (split-K
  *                      workspace from the context). More rows with a bf16 B (batched decode, prefill) take bf16
  *                      tensor cores, the weights read once as stored (cublasGemmEx bf16 x bf16 -> f32; it takes one
- *                      dtype for A and B), by the context's bf16_gemm mode (SNACRT_CUDA_BF16_GEMM):
- *                        split (default)  A split into bf16 hi + lo rows, one GEMM of 2M rows, the halves summed
+ *                      dtype for A and B), by the context's bf16_gemm mode (SNACRT_CUDA_LM_PRECISION, overridden
+ *                      by SNACRT_CUDA_BF16_GEMM; backend_cuda.c), both through srt_cuda_gemm_split:
+ *                        single (LM precision bf16, the default)  A rounded to bf16 once (as a PyTorch / vLLM
+ *                                         bf16 model computes: <= 2^-8 relative per activation), one GEMM of M
+ *                                         rows, C written by cuBLAS (alpha, beta);
+ *                        split (exact)    A split into bf16 hi + lo rows, one GEMM of 2M rows, the halves summed
  *                                         (gemm_split_bf16.cuh): A kept to ~2^-17, f32-level results;
  *                                         srt_cuda_gemm_split also serves the fused projections above the
- *                                         small-M rows (lm_linear_split.c: norm in the split, q|k|v or SwiGLU in
- *                                         the sum);
- *                        single (=1)      A rounded to bf16 once (vLLM's numerics: logits move by ~4e-3);
+ *                                         small-M rows (lm_linear_split.c: norm in the split / rounding, q|k|v or
+ *                                         SwiGLU in the sum);
  *                        widen (=0)       the f32 path below, for comparison.
  *                      Otherwise cublasSgemm on the transposed problem, a half B widened to f32 first.
  *   conv1d, groups 1   (precision fp32; tf32 / bf16 take the implicit GEMM of conv_igemm.cuh)
@@ -23,34 +26,27 @@
 #include "cuda/check.h"
 #include "cuda/kernels.h"
 
-/* bf16_gemm single (SNACRT_CUDA_BF16_GEMM=1): A rounded to bf16, then bf16 x bf16 -> f32 on tensor cores.
- * Scratch slot 0: A16 (M,K) bf16. */
-static srt_status gemm_bf16_tensor_cores(srt_cuda_ctx *c, const srt_gemm_args *a) {
-    void *a16 = NULL;
-    SRT_TRY(srt_cuda_scratch(c, 0, (size_t)a->M * a->K * sizeof(uint16_t) + 16, &a16));
-    SRT_TRY(srt_cuda_f32_to_bf16_rows(a->A, a->lda, a->M, a->K, a16, c->stream));
-    cublasOperation_t op_b = a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, a->M, a->K, &a->alpha, a->B, CUDA_R_16BF, a->ldb,
-                                  a16, CUDA_R_16BF, a->K, &a->beta, a->C, CUDA_R_32F, a->ldc, CUBLAS_COMPUTE_32F,
-                                  CUBLAS_GEMM_DEFAULT));
-    return SRT_OK;
-}
-
-/* bf16_gemm split (the default): A2 (2m,K) bf16 = [bf16(A); bf16(A - bf16(A))] (A RMS-normalized first when
+/* bf16_gemm split (exact): A2 (2m,K) bf16 = [bf16(A); bf16(A - bf16(A))] (A RMS-normalized first when
  * norm_w is set), C2 (2m,N) f32 = A2 op(B) in one GEMM (the weights read once), then the halves summed by ep's
- * mode (PLAIN: C = alpha (C2[0:m] + C2[m:2m]) + beta C; SPLIT3 / SWIGLU: ep's y0..y2). Scratch slot 0 holds A2
- * then C2 (one allocation: slot 1 may be live in a caller; nothing else holds slot 0 across an op). Rows go in
- * chunks of m so that A2 + C2 stay within scratch_cap (one chunk unless M x N is large: all-row logits of a long
- * prefill). */
+ * mode (PLAIN: C = alpha (C2[0:m] + C2[m:2m]) + beta C; SPLIT3 / SWIGLU: ep's y0..y2).
+ * bf16_gemm single (LM precision bf16): A2 (m,K) = bf16(A) (rounded once, in the same kernel as the norm), C2 (m,N)
+ * = A2 op(B); PLAIN has cuBLAS write C (alpha, beta) directly (no C2, no sum launch), SPLIT3 / SWIGLU take the sum
+ * kernel on the one product (ep->single). Each element of A is rounded alone, so a row's activations do not depend
+ * on its batch mates (its sums follow cuBLAS's algorithm for the shape).
+ * Scratch slot 0 holds A2 then C2 (one allocation: slot 1 may be live in a caller; nothing else holds slot 0 across
+ * an op). Rows go in chunks of m so that A2 + C2 stay within scratch_cap (one chunk unless M x N is large: all-row
+ * logits of a long prefill). */
 srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const float *norm_w, float eps,
                                const srt_cuda_split_sum_args *ep) {
-    size_t row_bytes = (size_t)2 * a->K * sizeof(uint16_t) + (size_t)2 * a->N * sizeof(float);
+    const int single = c->bf16_gemm == SRT_CUDA_BF16_GEMM_SINGLE, halves = single ? 1 : 2;
+    const int direct = single && ep->mode == SRT_SMALL_M_PLAIN;   /* cuBLAS writes C itself */
+    size_t row_bytes = (size_t)halves * a->K * sizeof(uint16_t) + (direct ? 0 : (size_t)halves * a->N * sizeof(float));
     int64_t chunk = (int64_t)(c->scratch_cap / row_bytes);
     if (chunk < 1) chunk = 1;
     if (chunk > a->M) chunk = a->M;
-    size_t a2_bytes = ((size_t)2 * chunk * a->K * sizeof(uint16_t) + 255) & ~(size_t)255;
+    size_t a2_bytes = ((size_t)halves * chunk * a->K * sizeof(uint16_t) + 255) & ~(size_t)255;
     void *buf = NULL;
-    SRT_TRY(srt_cuda_scratch(c, 0, a2_bytes + (size_t)2 * chunk * a->N * sizeof(float), &buf));
+    SRT_TRY(srt_cuda_scratch(c, 0, a2_bytes + (direct ? 0 : (size_t)halves * chunk * a->N * sizeof(float)), &buf));
     uint16_t *a2 = buf;
     float *c2 = (float *)((char *)buf + a2_bytes);
     const float one = 1.0f, zero = 0.0f;
@@ -58,12 +54,19 @@ srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const fl
     const int64_t n2 = (int64_t)a->N - ep->n0 - ep->n1;
     for (int64_t m0 = 0; m0 < a->M; m0 += chunk) {
         int m = (int)(a->M - m0 < chunk ? a->M - m0 : chunk);
-        SRT_TRY(srt_cuda_split_bf16_rows(a->A + m0 * a->lda, a->lda, m, a->K, norm_w, eps, a2, c->stream));
-        SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, 2 * m, a->K, &one, a->B, CUDA_R_16BF, a->ldb,
-                                      a2, CUDA_R_16BF, a->K, &zero, c2, CUDA_R_32F, a->N, CUBLAS_COMPUTE_32F,
+        SRT_TRY(srt_cuda_split_bf16_rows(a->A + m0 * a->lda, a->lda, m, a->K, norm_w, eps, !single, a2, c->stream));
+        if (direct) {
+            SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, m, a->K, &ep->alpha, a->B, CUDA_R_16BF,
+                                          a->ldb, a2, CUDA_R_16BF, a->K, &ep->beta, a->C + m0 * a->ldc, CUDA_R_32F,
+                                          a->ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+            continue;
+        }
+        SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, op_b, CUBLAS_OP_N, a->N, halves * m, a->K, &one, a->B, CUDA_R_16BF,
+                                      a->ldb, a2, CUDA_R_16BF, a->K, &zero, c2, CUDA_R_32F, a->N, CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT));
         srt_cuda_split_sum_args s = *ep;
         s.c2 = c2;
+        s.single = single;
         s.rows = m;
         s.cols = a->N;
         if (s.mode == SRT_SMALL_M_PLAIN) s.C = a->C + m0 * a->ldc;
@@ -89,13 +92,9 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
                                    .counters = c->small_m_counters};
         return srt_cuda_gemm_small_m(&s, c->stream);
     }
-    if (a->b_dtype == SRT_BF16 && !a->trans_a && a->M > small) {
-        if (c->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT) {
-            srt_cuda_split_sum_args ep = {.alpha = a->alpha, .beta = a->beta, .mode = SRT_SMALL_M_PLAIN,
-                                          .ldc = a->ldc};
-            return srt_cuda_gemm_split(c, a, NULL, 0.0f, &ep);
-        }
-        if (c->bf16_gemm == SRT_CUDA_BF16_GEMM_SINGLE) return gemm_bf16_tensor_cores(c, a);
+    if (a->b_dtype == SRT_BF16 && !a->trans_a && a->M > small && c->bf16_gemm != SRT_CUDA_BF16_GEMM_WIDEN) {
+        srt_cuda_split_sum_args ep = {.alpha = a->alpha, .beta = a->beta, .mode = SRT_SMALL_M_PLAIN, .ldc = a->ldc};
+        return srt_cuda_gemm_split(c, a, NULL, 0.0f, &ep);
     }
     const float *B = a->B;
     if (a->b_dtype != SRT_F32) {

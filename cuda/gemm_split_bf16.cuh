@@ -3,6 +3,9 @@
  * one (2M, K) bf16 matrix for one cublasGemmEx (bf16 x bf16 -> f32) that reads the weights once; the two halves of its
  * result (2M, N) are then summed into C. A_hi + A_lo is A to ~2^-17 relative (two 8-bit significands), so C is
  * within f32 rounding of the widen-to-f32 path, at bf16 tensor-core speed. Rounding as host/dtype.c (nearest even).
+ * That is the LM precision "exact" (SNACRT_CUDA_LM_PRECISION, backend_cuda.c). The default "bf16" writes A_hi only
+ * (lo = 0: A rounded to bf16 once, as a PyTorch / vLLM bf16 model computes): one (M, K) bf16 matrix, a GEMM of M
+ * rows (half the tensor-core work), and a sum that reads one product (single) or none (PLAIN: cuBLAS writes C).
  * Fusions: the split can apply the RMSNorm of its rows first (split_norm, the same sums as lm_rmsnorm.cuh, so the
  * normalized values are bit-identical); the sum can scatter fused q|k|v columns or apply SwiGLU to interleaved
  * gate|up columns (the SRT_SMALL_M_* modes of gemm_small_m.cuh). Bandwidth: 8 elements per thread with 16-byte
@@ -38,18 +41,32 @@ __device__ __forceinline__ void srt_split_one(float a, uint16_t *hi_out, uint16_
     *lo_out = lo;
 }
 
-/* 8 values -> 8 hi and 8 lo bf16, stored as two 16-byte vectors */
+/* a -> hi (lo non-NULL: exact, srt_split_one) or bf16(a) alone (lo NULL: precision bf16, plain nearest even) */
+__device__ __forceinline__ void srt_split_or_round(float a, uint16_t *hi, uint16_t *lo) {
+    if (lo) srt_split_one(a, hi, lo);
+    else *hi = srt_split_round_bf16(__float_as_uint(a));
+}
+
+__device__ __forceinline__ uint4 split_pack8(const uint16_t h[8]) {
+    uint4 v;
+    v.x = h[0] | (unsigned)h[1] << 16; v.y = h[2] | (unsigned)h[3] << 16;
+    v.z = h[4] | (unsigned)h[5] << 16; v.w = h[6] | (unsigned)h[7] << 16;
+    return v;
+}
+
+/* 8 values -> 8 hi and 8 lo bf16, stored as two 16-byte vectors; lo NULL: 8 bf16(v) (precision bf16) */
 __device__ __forceinline__ void srt_split_store8(const float v[8], uint16_t *hi, uint16_t *lo) {
     uint16_t h[8], l[8];
+    if (!lo) {
+        SRT_UNROLL
+        for (int j = 0; j < 8; j++) h[j] = srt_split_round_bf16(__float_as_uint(v[j]));
+        srt_store16(hi, split_pack8(h));
+        return;
+    }
     SRT_UNROLL
     for (int j = 0; j < 8; j++) srt_split_one(v[j], &h[j], &l[j]);
-    uint4 hv, lv;
-    hv.x = h[0] | (unsigned)h[1] << 16; hv.y = h[2] | (unsigned)h[3] << 16;
-    hv.z = h[4] | (unsigned)h[5] << 16; hv.w = h[6] | (unsigned)h[7] << 16;
-    lv.x = l[0] | (unsigned)l[1] << 16; lv.y = l[2] | (unsigned)l[3] << 16;
-    lv.z = l[4] | (unsigned)l[5] << 16; lv.w = l[6] | (unsigned)l[7] << 16;
-    srt_store16(hi, hv);
-    srt_store16(lo, lv);
+    srt_store16(hi, split_pack8(h));
+    srt_store16(lo, split_pack8(l));
 }
 
 __device__ __forceinline__ void split_ld8(const float *p, float v[8]) {
@@ -58,21 +75,23 @@ __device__ __forceinline__ void split_ld8(const float *p, float v[8]) {
 }
 
 /* dst rows [0, rows) = hi, rows [rows, 2 rows) = lo, each (rows, cols) packed bf16; src (rows, cols) f32, row
- * stride ld. vec: cols % 8 == 0, ld % 4 == 0, src 16-byte aligned (dst is: scratch). */
+ * stride ld; lo 0: dst (rows, cols) = bf16(src) only. vec: cols % 8 == 0, ld % 4 == 0, src 16-byte aligned (dst
+ * is: scratch). */
 __global__ void split_bf16_rows_kernel(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
-                                       int vec) {
+                                       int vec, int lo) {
     const int64_t half = rows * cols;
+    uint16_t *dlo = lo ? dst + half : nullptr;
     if (vec) {
         const int64_t per_row = cols / 8;
         srt_grid_stride(i, rows * per_row) {
             const int64_t r = i / per_row, c = (i - r * per_row) * 8;
             float v[8];
             split_ld8(src + r * ld + c, v);
-            srt_split_store8(v, dst + r * cols + c, dst + half + r * cols + c);
+            srt_split_store8(v, dst + r * cols + c, dlo ? dlo + r * cols + c : nullptr);
         }
         return;
     }
-    srt_grid_stride(i, half) srt_split_one(src[(i / cols) * ld + i % cols], &dst[i], &dst[half + i]);
+    srt_grid_stride(i, half) srt_split_or_round(src[(i / cols) * ld + i % cols], &dst[i], dlo ? dlo + i : nullptr);
 }
 
 /* The same with the RMSNorm of lm_rmsnorm.cuh applied first: one block (SRT_BLOCK) per row of src (rows, cols)
@@ -80,11 +99,11 @@ __global__ void split_bf16_rows_kernel(const float *src, int64_t ld, int64_t row
  * x * inv * w is bit-identical; the normalized row is split with 16-byte accesses when vec (cols % 8 == 0, src
  * and w 16-byte aligned). */
 __global__ void split_norm_bf16_rows_kernel(const float *src, int64_t rows, int cols, const float *w, float eps,
-                                            uint16_t *dst, int vec) {
+                                            uint16_t *dst, int vec, int with_lo) {
     __shared__ float scratch[32];
     const int64_t r = blockIdx.x;
     const float *x = src + r * cols;                /* (cols) */
-    uint16_t *hi = dst + r * cols, *lo = dst + rows * cols + r * cols;
+    uint16_t *hi = dst + r * cols, *lo = with_lo ? dst + rows * cols + r * cols : nullptr;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
     const float inv = rsqrtf(srt_block_sum(ss, scratch) / (float)cols + eps);
@@ -95,25 +114,27 @@ __global__ void split_norm_bf16_rows_kernel(const float *src, int64_t rows, int 
             split_ld8(w + c, g);
             SRT_UNROLL
             for (int j = 0; j < 8; j++) v[j] = v[j] * inv * g[j];
-            srt_split_store8(v, hi + c, lo + c);
+            srt_split_store8(v, hi + c, lo ? lo + c : nullptr);
         }
         return;
     }
-    for (int i = threadIdx.x; i < cols; i += blockDim.x) srt_split_one(x[i] * inv * w[i], &hi[i], &lo[i]);
+    for (int i = threadIdx.x; i < cols; i += blockDim.x)
+        srt_split_or_round(x[i] * inv * w[i], &hi[i], lo ? lo + i : nullptr);
 }
 
 extern "C" srt_status srt_cuda_split_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols,
-                                               const float *norm_w, float eps, uint16_t *dst, cudaStream_t stream) {
+                                               const float *norm_w, float eps, int lo, uint16_t *dst,
+                                               cudaStream_t stream) {
     if (rows * cols == 0) return SRT_OK;
     if (norm_w) {
         int vec = cols % 8 == 0 && split_aligned16(src) && split_aligned16(norm_w);
         LAUNCH(split_norm_bf16_rows_kernel, (unsigned)rows, SRT_BLOCK, 0, stream, src, rows, (int)cols, norm_w, eps,
-               dst, vec);
+               dst, vec, lo);
         return SRT_LAUNCH_STATUS(split_norm_bf16_rows_kernel);
     }
     int vec = cols % 8 == 0 && ld % 4 == 0 && split_aligned16(src);
     LAUNCH(split_bf16_rows_kernel, split_blocks(vec ? rows * cols / 8 : rows * cols), SRT_BLOCK, 0, stream, src, ld,
-           rows, cols, dst, vec);
+           rows, cols, dst, vec, lo);
     return SRT_LAUNCH_STATUS(split_bf16_rows_kernel);
 }
 
@@ -130,8 +151,9 @@ __device__ __forceinline__ float *sum_dst(const srt_cuda_split_sum_args &a, int6
 
 __device__ __forceinline__ float sum_silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 
-/* The halves of c2 (2 rows, cols) packed summed: PLAIN C = alpha (hi + lo) + beta C (beta 0 never reads C);
- * SPLIT3 the sum (alpha, beta 0) to y0 / y1 / y2 by column range; SWIGLU y0[r, j] = silu(g) * u with g, u the sums
+/* The halves of c2 (2 rows, cols) packed summed (single: c2 (rows, cols), its one product taken as it is): PLAIN
+ * C = alpha (hi + lo) + beta C (beta 0 never reads C); SPLIT3 the sum (alpha, beta 0) to y0 / y1 / y2 by column
+ * range; SWIGLU y0[r, j] = silu(g) * u with g, u the sums
  * (alpha) of columns 2j, 2j+1 (lm_swiglu.cuh's formula). vec: 8 columns per thread (cols % 8 == 0 and every
  * destination row 16-byte aligned: checked by the launcher). */
 __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
@@ -143,9 +165,14 @@ __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
             const int64_t r = i / per_row, c = (i - r * per_row) * 8, e = r * a.cols + c;
             float h[8], l[8], v[8];
             split_ld8(c2 + e, h);
-            split_ld8(c2 + half + e, l);
-            SRT_UNROLL
-            for (int j = 0; j < 8; j++) v[j] = a.alpha * (h[j] + l[j]);
+            if (a.single) {
+                SRT_UNROLL
+                for (int j = 0; j < 8; j++) v[j] = a.alpha * h[j];
+            } else {
+                split_ld8(c2 + half + e, l);
+                SRT_UNROLL
+                for (int j = 0; j < 8; j++) v[j] = a.alpha * (h[j] + l[j]);
+            }
             if (a.mode == SRT_SMALL_M_SWIGLU) {
                 float *y = a.y0 + r * (a.cols / 2) + c / 2;
                 float4 o;
@@ -173,14 +200,15 @@ __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
         const int64_t n = a.cols / 2;
         srt_grid_stride(i, a.rows * n) {
             const int64_t e = (i / n) * a.cols + 2 * (i % n);
-            float g = a.alpha * (c2[e] + c2[half + e]), u = a.alpha * (c2[e + 1] + c2[half + e + 1]);
+            float g = a.alpha * (a.single ? c2[e] : c2[e] + c2[half + e]);
+            float u = a.alpha * (a.single ? c2[e + 1] : c2[e + 1] + c2[half + e + 1]);
             a.y0[i] = sum_silu_mul(g, u);
         }
         return;
     }
     srt_grid_stride(i, half) {
         float *y = sum_dst(a, i / a.cols, i % a.cols);
-        float v = a.alpha * (c2[i] + c2[half + i]);
+        float v = a.alpha * (a.single ? c2[i] : c2[i] + c2[half + i]);
         *y = a.beta == 0.0f ? v : v + a.beta * *y;
     }
 }

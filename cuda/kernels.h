@@ -66,18 +66,22 @@ srt_status srt_cuda_half_to_f32(const uint16_t *src, float *dst, int64_t n, int 
 /* dst (rows, cols) packed bf16 = src (rows, cols) f32 with row stride ld, rounded to nearest even */
 srt_status srt_cuda_f32_to_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
                                      cudaStream_t stream);
-/* gemm_split_bf16.cuh (the default GEMM of bf16 weights above the small-M rows, cublas.c srt_cuda_gemm_split):
- * dst (2 rows, cols) packed bf16: rows [0, rows) bf16(x), rows [rows, 2 rows) bf16(x - bf16(x)); x = src (rows, cols)
- * f32 with row stride ld, or, when norm_w (cols) is set, RMSNorm(src) (src packed: ld = cols; as lm_rmsnorm.cuh) */
+/* gemm_split_bf16.cuh (the GEMM of bf16 weights above the small-M rows, cublas.c srt_cuda_gemm_split):
+ * lo set (LM precision exact): dst (2 rows, cols) packed bf16: rows [0, rows) bf16(x), rows [rows, 2 rows)
+ * bf16(x - bf16(x)); lo 0 (LM precision bf16): dst (rows, cols) = bf16(x) only (round to nearest even, overflow to
+ * Inf, NaN quiet: host/dtype.c). x = src (rows, cols) f32 with row stride ld, or, when norm_w (cols) is set,
+ * RMSNorm(src) (src packed: ld = cols; as lm_rmsnorm.cuh) */
 srt_status srt_cuda_split_bf16_rows(const float *src, int64_t ld, int64_t rows, int64_t cols, const float *norm_w,
-                                    float eps, uint16_t *dst, cudaStream_t stream);
-/* the sum of the halves of c2 (2 rows, cols) packed f32, by mode (SRT_SMALL_M_* below):
+                                    float eps, int lo, uint16_t *dst, cudaStream_t stream);
+/* the sum of the halves of c2 (2 rows, cols) packed f32 (single: c2 (rows, cols), one product, no lo half), by mode
+ * (SRT_SMALL_M_* below; "c2[r] + c2[rows + r]" reads c2[r] alone when single):
  *   PLAIN   C (rows, cols; row stride ldc) = alpha (c2[r] + c2[rows + r]) + beta C
  *   SPLIT3  columns [0,n0) -> y0 (rows,n0), [n0,n0+n1) -> y1 (rows,n1), the rest -> y2 (alpha; beta must be 0)
  *   SWIGLU  y0 (rows, cols/2) = silu(g) * u, g / u the sums (alpha) of columns 2j / 2j+1 */
 typedef struct srt_cuda_split_sum_args {
     const float *c2;
     int64_t rows, cols;
+    int single;                 /* 1: c2 holds one product (LM precision bf16), 0: hi and lo halves (exact) */
     float alpha, beta;
     int mode, n0, n1;
     float *C;

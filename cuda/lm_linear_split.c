@@ -1,5 +1,6 @@
 /* lm_linear_split.c: the fused projections (lm_ops.h srt_linear_fused_args) of the "cuda" backend above the small-M
- * rows, for bf16 weights in bf16_gemm split mode: one split (the RMSNorm prologue inside it), one tensor-core GEMM
+ * rows, for bf16 weights in bf16_gemm single mode (LM precision bf16: the normalized activations rounded to bf16 in
+ * the norm kernel) or split mode (exact: hi + lo): one split (the RMSNorm prologue inside it), one tensor-core GEMM
  * over the whole fused weight (q|k|v rows, or interleaved gate|up rows), one sum that scatters q / k / v or applies
  * SwiGLU (cublas.c srt_cuda_gemm_split, gemm_split_bf16.cuh). Three launches instead of the 7-8 of
  * srt_linear_fused_by_ops (norm, a split + GEMM + sum per part, swiglu); the same values (the norm's sums in

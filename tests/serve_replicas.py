@@ -148,7 +148,9 @@ def cancel_on_replica(refs):
 
 SIM_COMBOS = [(f"Sentence number {j}.", ("tara", "leo", "mia", "zac")[j % 4], 20 + j) for j in range(8)]
 SIM_TOKENS = 7
-SIM_ENV = dict(os.environ, CUDASIM_DEVICES="4", OMP_WAIT_POLICY="passive")
+# the identity check needs a row's logits independent of its batch (8 rows here, up to 32 on the replicas): the exact
+# LM precision (the bf16 default rounds activations above the small-M rows only: cuda/backend_cuda.h)
+SIM_ENV = dict(os.environ, CUDASIM_DEVICES="4", OMP_WAIT_POLICY="passive", SNACRT_CUDA_LM_PRECISION="exact")
 
 
 def simulated_refs():

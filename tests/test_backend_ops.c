@@ -490,6 +490,7 @@ int main(void) {
     /* The bf16-weight GEMM cases hold the f32 tolerance: pin the cpu backend's exact LM path (its default bf16
      * path, activations rounded to bf16, is checked against cpu-ref with its own bound in test_cpu_lm_bf16). */
     setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);   /* the same for cuda (its bf16 default: test_cudasim_lm_bf16) */
     srt_backend ref;
     if (srt_backend_create("cpu-ref", 0, &ref) != SRT_OK) {
         fprintf(stderr, "cannot create cpu-ref: %s\n", srt_last_error());

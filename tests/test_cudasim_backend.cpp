@@ -10,6 +10,7 @@ extern "C" {
 #include "backend.h"
 #include "weights/weights.h"
 }
+#include "cuda/backend_cuda.h"   /* the context fields and SRT_CUDA_SMALL_M_ROWS_DEFAULT (C++-safe outside) */
 #include "cudasim_api.h"
 #include "tests/testutil.h"
 #include <vector>
@@ -417,9 +418,10 @@ static void gemm_split_bf16_chunked() {
     srt_backend_destroy(&small);
 }
 
-/* SNACRT_CUDA_BF16_GEMM=1: GEMMs of more than 64 rows with bf16 weights go to bf16 tensor cores with A rounded to
- * bf16; against cpu-ref given the same rounded A, the only difference is summation order (f32 tolerance). Rows
- * <= 64 stay on the f32-activation direct kernel, bit-for-bit what they are without the variable. */
+/* SNACRT_CUDA_BF16_GEMM=1 (the LM precision bf16's GEMM, here over the pinned exact): GEMMs of more than the
+ * small-M rows (SRT_CUDA_SMALL_M_ROWS_DEFAULT) with bf16 weights go to bf16 tensor cores with A rounded to bf16;
+ * against cpu-ref given the same rounded A, the only difference is summation order (f32 tolerance). Fewer rows
+ * stay on the f32-activation small-M kernel. */
 static void gemm_bf16_tensor_core_cases() {
     setenv("SNACRT_CUDA_BF16_GEMM", "1", 1);
     srt_backend tc;
@@ -435,7 +437,7 @@ static void gemm_bf16_tensor_core_cases() {
             g_case = "gemm bf16 tensor cores";
             const int M = sh.M, N = sh.N, K = sh.K, lda = K + 3, ldb = (tb ? K : N) + 2, ldc = N + 1;
             std::vector<float> A = rnd((size_t)M * lda, 300 + (uint64_t)tb, -1, 1), A16 = A;
-            if (M > 64)
+            if (M > SRT_CUDA_SMALL_M_ROWS_DEFAULT)
                 for (float &v : A16) v = srt_bf16_to_f32(srt_f32_to_bf16(v));
             std::vector<float> Bf = rnd((size_t)(tb ? N : K) * ldb, 310 + (uint64_t)tb, -0.05f, 0.05f);
             std::vector<uint16_t> Bh(Bf.size());
@@ -644,6 +646,8 @@ static void elementwise_cases() {
 }
 
 int main(void) {
+    /* the split GEMM's f32-level bound: the cuda backend's exact LM path (the bf16 default: test_cudasim_lm_bf16) */
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
     srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
     TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
     st = srt_backend_create("cuda", 0, &g_cu);

@@ -6,7 +6,7 @@
  *     has no such op and runs the parts as plain GEMMs + swiglu (srt_linear_fused_by_ops): the same values;
  *   - both with the RMSNorm prologue (norm_w: cpu-ref runs its rmsnorm op first) and without;
  *   - rows 1, 7, 16 (the kernel: a backend with SNACRT_CUDA_SMALL_M_ROWS=16) and 33 (cuBLAS);
- *   - above the default small-M rows (SRT_CUDA_SMALL_M_ROWS_DEFAULT), the split tensor-core path with its fused
+ *   - above the exact precision's small-M rows (SRT_CUDA_SMALL_M_ROWS_EXACT), the split tensor-core path with its fused
  *     epilogues (cuda/lm_linear_split.c: the norm inside the split, q|k|v / SwiGLU in the sum), rows 5, 9, 16, 17, 33,
  *     on shapes that take the 16-byte paths of gemm_split_bf16.cuh (widths multiples of 8) and shapes that do not.
  * Tolerance: f32 accumulation over K <= 4104 products of |x| <= 1, |w| <= 0.05 against cpu-ref's double sums:
@@ -63,8 +63,8 @@ static std::vector<uint16_t> to_bf16(const std::vector<float> &f) {
     return h;
 }
 
-/* x as the cuda backend multiplies it (f32 at every row count; above 16 rows as bf16 hi + lo, f32-level, unless
- * SNACRT_CUDA_BF16_GEMM=1, not set here) */
+/* x as the cuda backend multiplies it (f32 at every row count; above the small-M rows as bf16 hi + lo, f32-level:
+ * SNACRT_CUDA_LM_PRECISION=exact, set in main) */
 static std::vector<float> ref_x(const std::vector<float> &x, int rows) {
     (void)rows;
     return x;
@@ -147,6 +147,8 @@ static void swiglu_case(int rows, int inter, int K, bool norm, uint64_t seed) {
 }
 
 int main(void) {
+    /* f32 tolerances: the cuda backend's exact LM path (the bf16 default: test_cudasim_lm_bf16) */
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
     TEST_CHECK(srt_backend_create("cpu-ref", 1, &g_ref) == SRT_OK, "cpu-ref: %s", srt_last_error());
     srt_backend split;
     srt_status st = srt_backend_create("cuda", 0, &split);

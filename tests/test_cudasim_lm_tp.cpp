@@ -275,6 +275,7 @@ int main(void) {
     test_fault_across_ranks(4, 2);
     test_fault_across_ranks(4, 0);
     setenv("SNACRT_KV_DTYPE", "f32", 1);   /* the golden tolerances hold for f32 KV (bf16: test_lm_kv_bf16) */
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);   /* and f32-level GEMMs (the bf16 default: test_cudasim_lm_bf16) */
     const int orpheus_tps[] = {1, 2}, qwen_tps[] = {1, 2, 4};
     lm_tp_run_model("tiny-orpheus", "cuda", orpheus_tps, 2);
     lm_tp_run_model("tiny-qwen2", "cuda", qwen_tps, 3);

@@ -32,6 +32,8 @@ export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}
 export OMPI_MCA_oob_tcp_if_include=${OMPI_MCA_oob_tcp_if_include:-lo}
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
 export OMP_NUM_THREADS=1
+# the exact LM paths of cpu and cuda (their bf16 defaults: test_cpu_lm_bf16, test_cudasim_lm_bf16): cuda = cpu greedy ids
+export SNACRT_CPU_LM_PRECISION=exact SNACRT_CUDA_LM_PRECISION=exact
 full=1
 if grep -q '^SNACRT_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
   full=0                  # Open MPI under ASan starts slowly: the subset marked below (comm np 2, qwen2 np 2, CLI np 2)

@@ -758,6 +758,7 @@ int main(void) {
     /* the cpu backend's exact path: cuda (f32-accurate split-bf16 GEMMs) and cpu must sample the same tokens (the bf16
      * default: test_cpu_lm_bf16.c) */
     setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);   /* likewise cuda's split hi + lo (default bf16: test_cudasim_lm_bf16) */
     test_src_path("tests/data/llama/tiny-orpheus", lm_dir, sizeof lm_dir);
     test_src_path("tests/data/snac/tiny24", codec_dir, sizeof codec_dir);
     srt_codec *codec = NULL;

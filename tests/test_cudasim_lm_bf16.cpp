@@ -1,0 +1,458 @@
+/* test_cudasim_lm_bf16.cpp: the cuda backend's default LM precision "bf16" (SNACRT_CUDA_LM_PRECISION,
+ * cuda/backend_cuda.h) in the CUDA simulator: GEMMs with bf16 weights above the small-M rows round their f32
+ * activations to bf16 once (gemm_split_bf16.cuh, lo half dropped) and run one bf16 x bf16 -> f32 tensor-core pass.
+ *  1. The setting: bf16, exact and unset accepted (bf16 the default; small-M rows 3, exact 4), anything else refused
+ *     at backend creation naming the variable and the value; SNACRT_CUDA_BF16_GEMM still overrides the GEMM mode.
+ *  2. The gemm (bf16 B stored (N,K), the LM's Linear weights) against cpu-ref, M 1, 7, 33, 1025 x N 1, 7, 33, 1025
+ *     x K 1, 7, 33, 1025 (M 1025 with K <= 33: the simulator runs the rounding kernel's M x K threads), alpha/beta,
+ *     padded strides, in forward, reverse and random thread order:
+ *     a. against cpu-ref on A rounded on the host (srt_f32_to_bf16: nearest even) within the f32 bound of the
+ *        exact split path (test_cudasim_backend: only the summation order differs). Every 5th element of A is an
+ *        exact tie (low 16 bits 0x8000, odd and even bf16 significands), so a wrong tie rule or a skipped K tail
+ *        fails here;
+ *     b. against cpu-ref on the f32 A within the bf16 bound derived below (what the rounding may cost);
+ *     c. M 1 (<= the small-M rows) keeps f32 activations: bit for bit the exact backend; M > the small-M rows and
+ *        K >= 33: differs from the exact backend (the single pass really runs).
+ *  3. linear_fused (RMSNorm inside the rounding kernel, fused q|k|v scatter / interleaved gate|up + SwiGLU in the
+ *     sum) at rows 7 and 33, K 33 (one element per thread) and 64 (16-byte paths), with and without the norm: equal
+ *     to the unfused ops on the same backend (rmsnorm op, then one gemm over the fused weight; SwiGLU on the host
+ *     with the kernel's formula): q|k|v bit for bit, SwiGLU within 2e-6 (expf).
+ *  4. The tiny models (tests/data/llama) on "cuda" with precision bf16 and an f32 KV cache (the KV's own budget:
+ *     test_lm_kv_bf16): each golden prompt's prefill differs from the exact path; teacher-forced batches of 7 and 33
+ *     rows (every decode step one M 7 / M 33 forward): at each of the golden steps the golden logits (all at the
+ *     prefill, the top 64 after) within the LM bound below, and the greedy pick a token whose golden logit is within
+ *     2 x bound of the best: the golden id wherever the golden margin exceeds that. One thread order (random).
+ *
+ * GEMM bound (as test_cpu_lm_bf16). Rounding a_k to bf16 (8 significant bits, nearest) changes it by d_k a_k with
+ * |d_k| <= u = 2^-8; B is bf16 on both sides and every bf16 x bf16 product is exact in f32, so the result differs
+ * from the exact one by alpha sum_k d_k a_k b_k plus f32 accumulation error. With c_k = u |a_k b_k|: worst case
+ * sum_k c_k; the d_k of random data are independent, zero-mean and bounded by c_k, so by Hoeffding
+ * P(|sum| >= t) <= 2 exp(-t^2 / (2 sum_k c_k^2)); t = 8 sqrt(sum_k c_k^2) fails by chance with probability 2e-14
+ * per element. Tolerance: |alpha| min(both) + the f32 bound of (a).
+ * f32 bound (a), as test_cudasim_backend's split case with S = sum_k |a_k b_k|: |alpha| S sqrt(K) 2^-22 (f32
+ * accumulation in another order on both sides, 4 sigma) + |beta C| 2^-22 + 1e-30.
+ *
+ * LM bound (as test_cpu_lm_bf16). A logit passes through G = 4 L + 1 GEMM stages with rounded activations (q|k|v, o,
+ * gate|up, down per layer, the LM head); per stage a relative error of standard deviation u / sqrt 3 of the output's
+ * scale, independent stages in quadrature: sqrt(G / 3) u of the logits' scale (their rms); 8 of those plus the
+ * golden test's own 1e-3: tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3. Measured errors are printed. */
+extern "C" {
+#include "backend.h"
+#include "lm/lm_ops.h"
+#include "snacrt.h"
+#include "weights/weights.h"
+}
+#include "cuda/backend_cuda.h"   /* the context fields and SRT_CUDA_SMALL_M_ROWS_DEFAULT (C++-safe outside) */
+#include "cudasim_api.h"
+#include "tests/testutil.h"
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#define U_BF16 (1.0 / 256.0)   /* 2^-8: bf16 unit roundoff (8 significant bits, round to nearest) */
+
+static srt_backend g_ref, g_exact, g_bf16;
+
+/* ---- 1. the setting ---- */
+static void check_setting() {
+    static const char *ok[] = {"exact", "bf16", ""};
+    srt_backend be;
+    for (int i = 0; i < 3; i++) {
+        setenv("SNACRT_CUDA_LM_PRECISION", ok[i], 1);
+        srt_status st = srt_backend_create("cuda", 0, &be);
+        TEST_CHECK(st == SRT_OK, "SNACRT_CUDA_LM_PRECISION=%s refused: %s", ok[i], srt_last_error());
+        if (st != SRT_OK) continue;
+        const srt_cuda_ctx *c = (const srt_cuda_ctx *)be.ctx;
+        int want = i == 0 ? SRT_CUDA_LM_EXACT : SRT_CUDA_LM_BF16;   /* "" = unset: the default */
+        int gemm = i == 0 ? SRT_CUDA_BF16_GEMM_SPLIT : SRT_CUDA_BF16_GEMM_SINGLE;
+        int rows = i == 0 ? SRT_CUDA_SMALL_M_ROWS_EXACT : SRT_CUDA_SMALL_M_ROWS_DEFAULT;   /* each mode's crossover */
+        TEST_CHECK(c->lm_precision == want && c->bf16_gemm == gemm && c->small_m_rows == rows,
+                   "SNACRT_CUDA_LM_PRECISION=%s: precision %d gemm %d small-M rows %d", ok[i], c->lm_precision,
+                   c->bf16_gemm, c->small_m_rows);
+        srt_backend_destroy(&be);
+    }
+    setenv("SNACRT_CUDA_LM_PRECISION", "bf17", 1);
+    srt_status st = srt_backend_create("cuda", 0, &be);
+    const char *msg = srt_last_error();
+    TEST_CHECK(st == SRT_ERR_INVALID_ARG && strstr(msg, "SNACRT_CUDA_LM_PRECISION") && strstr(msg, "bf17"),
+               "SNACRT_CUDA_LM_PRECISION=bf17: status %d, message '%s'", (int)st, msg);
+    if (st == SRT_OK) srt_backend_destroy(&be);
+    setenv("SNACRT_CUDA_LM_PRECISION", "bf16", 1);   /* the comparison override still wins */
+    setenv("SNACRT_CUDA_BF16_GEMM", "split", 1);
+    st = srt_backend_create("cuda", 0, &be);
+    TEST_CHECK(st == SRT_OK && ((const srt_cuda_ctx *)be.ctx)->bf16_gemm == SRT_CUDA_BF16_GEMM_SPLIT,
+               "SNACRT_CUDA_BF16_GEMM=split over precision bf16: %s", st == SRT_OK ? "not split" : srt_last_error());
+    if (st == SRT_OK) srt_backend_destroy(&be);
+    unsetenv("SNACRT_CUDA_BF16_GEMM");
+    unsetenv("SNACRT_CUDA_LM_PRECISION");
+}
+
+/* ---- 2. the gemm ---- */
+/* tests/gemm_run.h's test_run_gemm in C++: g's A, B and C_host are host arrays (upload, gemm, download C) */
+static srt_status test_run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, size_t b_bytes, float *C_host,
+                                size_t c_floats) {
+    void *A = nullptr, *B = nullptr, *C = nullptr;
+    srt_status st = srt_backend_alloc_upload(be, g.A, a_floats * 4, &A);
+    if (st == SRT_OK) st = srt_backend_alloc_upload(be, g.B, b_bytes, &B);
+    if (st == SRT_OK) st = srt_backend_alloc_upload(be, C_host, c_floats * 4, &C);
+    if (st == SRT_OK) {
+        g.A = (const float *)A;
+        g.B = B;
+        g.C = (float *)C;
+        st = srt_op_gemm(be, &g);
+        if (st == SRT_OK) st = be->ops->sync(be->ctx);
+        if (st == SRT_OK) st = be->ops->download(be->ctx, C_host, C, c_floats * 4);
+    }
+    if (A) be->ops->free(be->ctx, A);
+    if (B) be->ops->free(be->ctx, B);
+    if (C) be->ops->free(be->ctx, C);
+    return st;
+}
+
+/* A's k-th element of row m: uniform in [-1, 1], every 5th an exact bf16 tie (a bf16 value plus half its last
+ * place), the tie's lower neighbour alternating between even and odd significands */
+static void fill_a(std::vector<float> &A, uint64_t seed) {
+    test_fill_uniform(A.data(), A.size(), seed, -1, 1);
+    for (size_t i = 0; i < A.size(); i += 5) {
+        uint32_t u;
+        memcpy(&u, &A[i], 4);
+        u = (u & 0xffff0000u) | 0x8000u;
+        if ((i / 5) % 2) u ^= 0x10000u;   /* flip the lower neighbour's last significand bit */
+        memcpy(&A[i], &u, 4);
+    }
+}
+
+static void gemm_case(int M, int N, int K, float alpha, float beta, int pad, uint64_t seed) {
+    const int lda = K + pad % 3, ldb = K + 1 + pad % 5, ldc = N + 1 + pad % 2;
+    const size_t na = (size_t)M * lda, nb = (size_t)N * ldb, nc = (size_t)M * ldc;
+    std::vector<float> A(na), Bf(nb), C0(nc);
+    fill_a(A, seed);
+    test_fill_uniform(Bf.data(), nb, seed + 1, -1 / sqrtf((float)K), 1 / sqrtf((float)K));
+    test_fill_uniform(C0.data(), nc, seed + 2, -1, 1);
+    std::vector<uint16_t> Bh(nb);
+    for (size_t i = 0; i < nb; i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
+    if (beta == 0.0f)
+        for (float &v : C0) v = NAN;   /* write-only: NaN must not leak */
+    const int small = SRT_CUDA_SMALL_M_ROWS_DEFAULT, rounded = M > small;
+    std::vector<float> A16 = A;   /* A as the backend multiplies it */
+    if (rounded)
+        for (float &v : A16) v = srt_bf16_to_f32(srt_f32_to_bf16(v));
+    char what[160];
+    snprintf(what, sizeof what, "gemm M%d N%d K%d alpha %g beta %g lda %d ldb %d ldc %d [%s order]", M, N, K, alpha,
+             beta, lda, ldb, ldc, cudasim_order_name(cudasim_get_order()));
+    std::vector<float> ref = C0, ref16 = C0, exact = C0, got = C0;
+    srt_gemm_args g = {M, N, K, 0, 1, alpha, beta, A.data(), lda, Bh.data(), ldb, SRT_BF16, nullptr, ldc};
+    TEST_CHECK(test_run_gemm(&g_ref, g, na, nb * 2, ref.data(), nc) == SRT_OK, "%s: cpu-ref: %s", what,
+               srt_last_error());
+    TEST_CHECK(test_run_gemm(&g_exact, g, na, nb * 2, exact.data(), nc) == SRT_OK, "%s: exact: %s", what,
+               srt_last_error());
+    TEST_CHECK(test_run_gemm(&g_bf16, g, na, nb * 2, got.data(), nc) == SRT_OK, "%s: bf16: %s", what, srt_last_error());
+    g.A = A16.data();
+    TEST_CHECK(test_run_gemm(&g_ref, g, na, nb * 2, ref16.data(), nc) == SRT_OK, "%s: cpu-ref (A16): %s", what,
+               srt_last_error());
+    int bad_a = 0, bad_b = 0, differs = 0, pad_bad = 0;
+    for (int m = 0; m < M; m++) {
+        const float *a = &A[(size_t)m * lda];
+        for (int n = 0; n < ldc; n++) {
+            const size_t i = (size_t)m * ldc + n;
+            if (n >= N) { pad_bad += memcmp(&got[i], &C0[i], 4) != 0; continue; }
+            const uint16_t *b = &Bh[(size_t)n * ldb];
+            double S = 0, s2 = 0;   /* sum |a_k b_k|, sum c_k^2 */
+            for (int k = 0; k < K; k++) {
+                double p = fabs((double)a[k] * srt_bf16_to_f32(b[k]));
+                S += p;
+                s2 += (U_BF16 * p) * (U_BF16 * p);
+            }
+            const double f32 = fabs(alpha) * S * sqrt((double)K) * ldexp(1, -22) +
+                               (beta != 0.0f ? fabs(beta * C0[i]) * ldexp(1, -22) : 0.0) + 1e-30;
+            const double hoeffding = 8 * sqrt(s2), worst_case = U_BF16 * S;
+            const double bf16 = fabs(alpha) * (worst_case < hoeffding ? worst_case : hoeffding) + f32;
+            const double ea = fabs((double)got[i] - ref16[i]), eb = fabs((double)got[i] - ref[i]);
+            if (!(ea <= f32) && !bad_a++)
+                TEST_CHECK(0, "%s: C[%d][%d] %.9g, cpu-ref on bf16(A) %.9g (error %.3g > f32 bound %.3g)", what, m, n,
+                           got[i], ref16[i], ea, f32);
+            if (!(eb <= bf16) && !bad_b++)
+                TEST_CHECK(0, "%s: C[%d][%d] %.9g, cpu-ref %.9g (error %.3g > bf16 bound %.3g)", what, m, n, got[i],
+                           ref[i], eb, bf16);
+            differs |= memcmp(&got[i], &exact[i], 4) != 0;
+        }
+    }
+    TEST_CHECK(!pad_bad, "%s: %d C padding elements written", what, pad_bad);
+    if (!rounded)
+        TEST_CHECK(!differs, "%s: precision bf16 differs from exact at <= %d rows (f32 activations there)", what, small);
+    else if (K >= 33)
+        TEST_CHECK(differs, "%s: precision bf16 gave the exact result bit for bit: the single pass did not run", what);
+}
+
+static void check_gemm() {
+    static const int ms[] = {1, 7, 33, 1025}, dims[] = {1, 7, 33, 1025};
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    int count = 0;
+    for (int mi = 0; mi < 4; mi++)
+        for (int ni = 0; ni < 4; ni++)
+            for (int ki = 0; ki < 4; ki++) {
+                if (ms[mi] == 1025 && dims[ki] > 33) continue;
+                float alpha = count % 3 == 0 ? -0.75f : 1.0f, beta = betas[count % 3];
+                gemm_case(ms[mi], dims[ni], dims[ki], alpha, beta, count, 900 + 7 * (uint64_t)count);
+                count++;
+            }
+    /* the 16-byte rounding path (K a multiple of 8, rows 16-byte aligned) */
+    gemm_case(9, 40, 1024, 1.0f, 1.0f, 0, 77);
+    gemm_case(33, 16, 64, 0.5f, 0.0f, 0, 78);
+}
+
+/* ---- 3. linear_fused == the unfused ops ---- */
+static void *dev_copy(srt_backend *be, const void *host, size_t bytes, std::vector<void *> &keep) {
+    void *d = nullptr;
+    TEST_CHECK(srt_backend_alloc_upload(be, host, bytes ? bytes : 4, &d) == SRT_OK, "upload: %s", srt_last_error());
+    keep.push_back(d);
+    return d;
+}
+
+static std::vector<float> download(srt_backend *be, const void *dev, size_t n) {
+    std::vector<float> h(n);
+    TEST_CHECK(be->ops->sync(be->ctx) == SRT_OK && be->ops->download(be->ctx, h.data(), dev, n * 4) == SRT_OK,
+               "download: %s", srt_last_error());
+    return h;
+}
+
+static void fused_case(int rows, int K, int swiglu, int norm, uint64_t seed) {
+    srt_backend *be = &g_bf16;
+    const int n0 = swiglu ? 0 : 24, n1 = swiglu ? 0 : 8, N = swiglu ? 2 * 40 : n0 + n1 + 8, I = N / 2;
+    char what[128];
+    snprintf(what, sizeof what, "linear_fused %s rows %d K %d norm %d [%s order]", swiglu ? "gate|up" : "q|k|v", rows,
+             K, norm, cudasim_order_name(cudasim_get_order()));
+    std::vector<float> x((size_t)rows * K), W((size_t)N * K), nw(K);
+    fill_a(x, seed);
+    test_fill_uniform(W.data(), W.size(), seed + 1, -0.05f, 0.05f);
+    test_fill_uniform(nw.data(), nw.size(), seed + 2, 0.5f, 1.5f);
+    std::vector<uint16_t> Wh(W.size());
+    for (size_t i = 0; i < W.size(); i++) Wh[i] = srt_f32_to_bf16(W[i]);
+    std::vector<void *> keep;
+    float *dx = (float *)dev_copy(be, x.data(), x.size() * 4, keep);
+    void *dw = dev_copy(be, Wh.data(), Wh.size() * 2, keep);
+    float *dnw = norm ? (float *)dev_copy(be, nw.data(), nw.size() * 4, keep) : nullptr;
+    std::vector<float> zeros((size_t)rows * N, 0.0f);
+    float *y0 = (float *)dev_copy(be, zeros.data(), zeros.size() * 4, keep);
+    float *y1 = (float *)dev_copy(be, zeros.data(), zeros.size() * 4, keep);
+    float *y2 = (float *)dev_copy(be, zeros.data(), zeros.size() * 4, keep);
+    float *xn = (float *)dev_copy(be, zeros.data(), (size_t)rows * K * 4, keep);
+    srt_linear_fused_args f = {rows, N, K, swiglu ? SRT_LINEAR_SWIGLU : SRT_LINEAR_SPLIT3, n0, n1, dx, dw, SRT_BF16,
+                               y0, y1, swiglu ? nullptr : y2, dnw, 1e-5f, xn};
+    TEST_CHECK(srt_op_linear_fused(be, &f) == SRT_OK, "%s: fused: %s", what, srt_last_error());
+    /* unfused: rmsnorm op (when norm), one gemm over the whole fused weight */
+    const float *a = dx;
+    if (norm) {
+        float *dn = (float *)dev_copy(be, zeros.data(), (size_t)rows * K * 4, keep);
+        srt_rmsnorm_args r = {rows, K, 1e-5f, dx, dnw, dn};
+        TEST_CHECK(srt_op_rmsnorm(be, &r) == SRT_OK, "%s: rmsnorm: %s", what, srt_last_error());
+        a = dn;
+    }
+    float *dc = (float *)dev_copy(be, zeros.data(), zeros.size() * 4, keep);
+    srt_gemm_args g = {rows, N, K, 0, 1, 1.0f, 0.0f, a, K, dw, K, SRT_BF16, dc, N};
+    TEST_CHECK(srt_op_gemm(be, &g) == SRT_OK, "%s: gemm: %s", what, srt_last_error());
+    std::vector<float> C = download(be, dc, (size_t)rows * N);
+    int bad = 0;
+    if (swiglu) {
+        std::vector<float> got = download(be, y0, (size_t)rows * I);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < I; j++) {
+                float gt = C[(size_t)r * N + 2 * j], up = C[(size_t)r * N + 2 * j + 1];
+                float want = gt / (1.0f + expf(-gt)) * up, v = got[(size_t)r * I + j];
+                if (!(fabs(v - want) <= 2e-6 * (1 + fabs(want))) && !bad++)
+                    TEST_CHECK(0, "%s: y[%d][%d] %.9g, unfused %.9g", what, r, j, v, want);
+            }
+    } else {
+        const int n2 = N - n0 - n1;
+        std::vector<float> q = download(be, y0, (size_t)rows * n0), k = download(be, y1, (size_t)rows * n1),
+                           v = download(be, y2, (size_t)rows * n2);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < N; c++) {
+                float got = c < n0 ? q[(size_t)r * n0 + c] : c < n0 + n1 ? k[(size_t)r * n1 + c - n0]
+                                                                       : v[(size_t)r * n2 + c - n0 - n1];
+                if (memcmp(&got, &C[(size_t)r * N + c], 4) && !bad++)
+                    TEST_CHECK(0, "%s: column %d of row %d %.9g, unfused %.9g", what, c, r, got, C[(size_t)r * N + c]);
+            }
+    }
+    for (void *d : keep) be->ops->free(be->ctx, d);
+}
+
+static void check_fused() {
+    static const int rows[] = {7, 33}, ks[] = {33, 64};
+    for (int ri = 0; ri < 2; ri++)
+        for (int ki = 0; ki < 2; ki++)
+            for (int sw = 0; sw < 2; sw++)
+                for (int norm = 0; norm < 2; norm++)
+                    fused_case(rows[ri], ks[ki], sw, norm, 500 + (uint64_t)(ri * 8 + ki * 4 + sw * 2 + norm));
+}
+
+/* ---- 4. the tiny models ---- */
+static const void *golden_tensor(srt_weights *w, int p, const char *name, int64_t *len) {
+    char full[128];
+    snprintf(full, sizeof full, "p%d.%s", p, name);
+    const srt_tensor_view *t = srt_weights_find(w, full);
+    if (!t) return nullptr;
+    *len = t->shape[0];
+    return t->data;
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+struct golden_prompt {
+    const int32_t *ids, *greedy, *top_ids;   /* (n_ids), (n_steps), (n_steps, 64) */
+    const float *last, *top;                 /* prefill_last_logits (vocab), step_top64_logits (n_steps, 64) */
+    int n_ids, n_steps;
+    double tol;                              /* the LM bound for this prompt */
+};
+
+/* step i of a prompt (the prefill for i = 0, after feeding greedy[i - 1] else) against the golden logits; returns 1
+ * when the greedy pick is the golden id (a pick within 2 tol of the best golden logit passes) */
+static int check_step(const char *tag, const golden_prompt *g, int i, const float *row, int vocab, double *worst) {
+    int pick = argmax(row, vocab);
+    double err = 0, pick_logit = -INFINITY, best;
+    if (i == 0) {
+        for (int j = 0; j < vocab; j++) err = fmax(err, fabs(row[j] - g->last[j]));
+        best = g->last[argmax(g->last, vocab)];
+        pick_logit = g->last[pick];
+    } else {
+        const float *tl = g->top + (size_t)(i - 1) * 64;
+        const int32_t *ti = g->top_ids + (size_t)(i - 1) * 64;
+        for (int j = 0; j < 64; j++) {
+            err = fmax(err, fabs(row[ti[j]] - tl[j]));
+            if (ti[j] == pick) pick_logit = tl[j];
+        }
+        best = tl[0];
+    }
+    *worst = fmax(*worst, err);
+    TEST_CHECK(err <= g->tol, "%s step %d: logits off by %g (bound %g)", tag, i, err, g->tol);
+    TEST_CHECK(pick_logit >= best - 2 * g->tol, "%s step %d: picked %d, golden logit %g, best %g (bound %g)", tag, i,
+               pick, pick_logit, best, g->tol);
+    return pick == g->greedy[i];
+}
+
+static void check_model(const char *name) {
+    char rel[128], dir[512], path[600], tag[160];
+    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
+    test_src_path(rel, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    srt_weights *golden = nullptr;
+    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
+    srt_lm_options opts = {};
+    opts.backend = "cuda";
+    opts.kv_block_size = 8;
+    opts.kv_max_tokens = 2048;
+    opts.kv_dtype = "f32";
+    srt_lm *lm = nullptr, *exact = nullptr;
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
+    srt_status st = srt_lm_load(dir, &opts, &exact);
+    unsetenv("SNACRT_CUDA_LM_PRECISION");   /* the default: bf16 */
+    if (st == SRT_OK) st = srt_lm_load(dir, &opts, &lm);
+    TEST_CHECK(st == SRT_OK, "load %s: %s", name, srt_last_error());
+    if (!golden || st != SRT_OK) { srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden); return; }
+    srt_lm_info info;
+    srt_lm_get_info(lm, &info);
+    const int vocab = info.vocab_size, G = 4 * info.n_layers + 1;
+    golden_prompt gp[2];
+    for (int p = 0; p < 2; p++) {
+        golden_prompt *g = &gp[p];
+        int64_t len = 0, steps = 0, d = 0;
+        g->ids = (const int32_t *)golden_tensor(golden, p, "ids", &len);
+        g->last = (const float *)golden_tensor(golden, p, "prefill_last_logits", &d);
+        g->greedy = (const int32_t *)golden_tensor(golden, p, "greedy_ids", &steps);
+        g->top = (const float *)golden_tensor(golden, p, "step_top64_logits", &d);
+        g->top_ids = (const int32_t *)golden_tensor(golden, p, "step_top64_ids", &d);
+        g->n_ids = (int)len;
+        g->n_steps = (int)steps;
+        TEST_CHECK(g->ids && g->last && g->greedy && g->top && g->top_ids, "%s p%d: golden tensors", name, p);
+        if (!g->ids || !g->last || !g->greedy || !g->top || !g->top_ids) {
+            srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden);
+            return;
+        }
+        double ss = 0;
+        for (int j = 0; j < vocab; j++) ss += (double)g->last[j] * g->last[j];
+        g->tol = 8 * sqrt(G / 3.0) * U_BF16 * sqrt(ss / vocab) + 1e-3;
+        /* the single pass runs (prefill M = prompt length > the small-M rows): logits differ from the exact path */
+        std::vector<float> lg[2] = {std::vector<float>(vocab), std::vector<float>(vocab)};
+        for (int e = 0; e < 2; e++) {
+            int seq;
+            srt_lm *m = e ? exact : lm;
+            TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
+            const int32_t *toks = g->ids;
+            st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e].data());
+            TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
+            srt_lm_seq_close(m, seq);
+        }
+        if (g->n_ids > SRT_CUDA_SMALL_M_ROWS_DEFAULT)
+            TEST_CHECK(memcmp(lg[0].data(), lg[1].data(), sizeof(float) * vocab) != 0,
+                       "%s p%d: precision bf16 gave the exact logits bit for bit: no single pass", name, p);
+    }
+    /* teacher-forced batches of 7 and 33 rows (alternating prompts): every decode step is one M 7 / M 33 forward */
+    static const int rows[] = {7, 33};
+    for (int r = 0; r < 2; r++) {
+        const int B = rows[r];
+        int seqs[33], lens[33], ones[33], agree = 0, checked = 0;
+        const int32_t *toks[33];
+        std::vector<float> logits((size_t)B * vocab);
+        double worst = 0;
+        for (int b = 0; b < B; b++) {
+            TEST_CHECK(srt_lm_seq_open(lm, &seqs[b]) == SRT_OK, "%s: seq_open: %s", name, srt_last_error());
+            toks[b] = gp[b % 2].ids;
+            lens[b] = gp[b % 2].n_ids;
+            ones[b] = 1;
+        }
+        st = srt_lm_forward(lm, B, seqs, toks, lens, 0, logits.data());
+        TEST_CHECK(st == SRT_OK, "%s %d rows: prefill: %s", name, B, srt_last_error());
+        const int n_steps = gp[0].n_steps < gp[1].n_steps ? gp[0].n_steps : gp[1].n_steps;
+        for (int i = 0; st == SRT_OK && i < n_steps; i++) {
+            for (int b = 0; b < B; b++, checked++) {
+                snprintf(tag, sizeof tag, "%s %d rows, row %d (p%d)", name, B, b, b % 2);
+                agree += check_step(tag, &gp[b % 2], i, logits.data() + (size_t)b * vocab, vocab, &worst);
+            }
+            if (i + 1 == n_steps) break;
+            for (int b = 0; b < B; b++) toks[b] = &gp[b % 2].greedy[i];
+            st = srt_lm_forward(lm, B, seqs, toks, ones, 0, logits.data());
+            TEST_CHECK(st == SRT_OK, "%s %d rows: step %d: %s", name, B, i, srt_last_error());
+        }
+        for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
+        printf("%s %d rows (teacher-forced, cuda bf16): logits max error %.3g (bounds p0 %.3g, p1 %.3g); greedy id = "
+               "golden at %d of %d steps, the others within 2 x bound\n", name, B, worst, gp[0].tol, gp[1].tol, agree,
+               checked);
+    }
+    srt_lm_free(lm);
+    srt_lm_free(exact);
+    srt_weights_free(golden);
+}
+
+int main(void) {
+    unsetenv("SNACRT_CUDA_BF16_GEMM");
+    check_setting();
+    TEST_CHECK(srt_backend_create("cpu-ref", 1, &g_ref) == SRT_OK, "cpu-ref: %s", srt_last_error());
+    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
+    srt_status st = srt_backend_create("cuda", 0, &g_exact);
+    unsetenv("SNACRT_CUDA_LM_PRECISION");
+    if (st == SRT_OK) st = srt_backend_create("cuda", 0, &g_bf16);
+    TEST_CHECK(st == SRT_OK, "cuda in the simulator build: %s", srt_last_error());
+    if (st != SRT_OK) TEST_MAIN_END();
+    const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
+    for (cudasim_order order : orders) {
+        cudasim_set_order(order, 4242);
+        int failed_before = test_failed_count;
+        check_gemm();
+        check_fused();
+        TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
+                   cudasim_last_error());
+        printf("%s order: %d failures\n", cudasim_order_name(order), test_failed_count - failed_before);
+        cudasim_clear_error();
+    }
+    srt_backend_destroy(&g_exact);
+    srt_backend_destroy(&g_bf16);
+    srt_backend_destroy(&g_ref);
+    check_model("tiny-qwen2");
+    check_model("tiny-orpheus");
+    TEST_CHECK(cudasim_error_count() == 0, "models: the simulator reported: %s", cudasim_last_error());
+    TEST_MAIN_END();
+}

@@ -1,5 +1,6 @@
 /* lm_paged_attention.cuh: causal attention over the paged KV cache (semantics: srt_paged_attn_args in
- * host/lm/lm_ops.h), the cache in f32 or bf16 (kv_dtype). Query head h reads kv head h / (n_heads / n_kv_heads)
+ * host/lm/lm_ops.h), the cache in f32, bf16 or fp8 e4m3 (kv_dtype; fp8: per (token, KV head) row scales, applied once
+ * per position: to the dot product of K's codes, to the softmax weight of V's codes). Query head h reads kv head h / (n_heads / n_kv_heads)
  * (GQA); scale 1/sqrt(head_dim); softmax in f32 with a running max. Three kernels:
  *   decode   (sequences with n_q == 1) flash-decoding grouped by KV head: grid (split, kv head x head chunk, seq);
  *            a block serves all the query heads of a GQA group (G = 1, 2, 3, 4 exactly, or up to 8 of them: one
@@ -95,6 +96,10 @@ template <> struct lm_kv8<float> {
         return e[j];
     }
 };
+template <> struct lm_kv8<uint8_t> {
+    uint2 x;                                           /* fp8 e4m3 codes: one 8-byte load, widened per element */
+    __device__ __forceinline__ float at(int j) const { return srt_kv_e4m3_to_f32((j < 4 ? x.x : x.y) >> (8 * (j & 3)) & 0xffu); }
+};
 template <> struct lm_kv8<uint16_t> {
     uint4 x;
     __device__ __forceinline__ float at(int j) const {
@@ -124,6 +129,17 @@ __device__ __forceinline__ void lm_kv8_load(const uint16_t *row, int d0, int D, 
         r.x = uint4{t[0] | t[1] << 16, t[2] | t[3] << 16, t[4] | t[5] << 16, t[6] | t[7] << 16};
     }
 }
+__device__ __forceinline__ void lm_kv8_load(const uint8_t *row, int d0, int D, int vec, lm_kv8<uint8_t> &r) {
+    if (vec) {
+        r.x = *reinterpret_cast<const uint2 *>(row + d0);
+    } else {
+        unsigned t[8];
+        SRT_UNROLL
+        for (int j = 0; j < 8; j++) t[j] = d0 + j < D ? row[d0 + j] : 0u;
+        r.x = uint2{t[0] | t[1] << 8 | t[2] << 16 | t[3] << 24, t[4] | t[5] << 8 | t[6] << 16 | t[7] << 24};
+    }
+}
+__device__ __forceinline__ void lm_kv8_zero(lm_kv8<uint8_t> &r) { r.x = uint2{0u, 0u}; }
 __device__ __forceinline__ void lm_kv8_zero(lm_kv8<float> &r) { r.x = r.y = float4{0.0f, 0.0f, 0.0f, 0.0f}; }
 __device__ __forceinline__ void lm_kv8_zero(lm_kv8<uint16_t> &r) { r.x = uint4{0u, 0u, 0u, 0u}; }
 
@@ -152,7 +168,8 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     SRT_DYN_SHARED(float, warp_acc);                   /* (DEC_WARPS, G, head_dim) */
     float *q_sh = reinterpret_cast<float *>(&q_sh4[0][0]);
     T *kv_new = reinterpret_cast<T *>(&kv_new4[0][0]);
-    constexpr int U = sizeof(T) == 2 ? 2 : 1;          /* positions per trip: 4 16-byte K / V loads in flight */
+    constexpr int U = sizeof(T) == 1 ? 4 : sizeof(T) == 2 ? 2 : 1;   /* positions per trip: 64 bytes of K / V in flight */
+    constexpr bool FP8 = sizeof(T) == 1;               /* row scales per position (fp8 is never fused) */
     const int split = blockIdx.x, s = blockIdx.z;
     if (a.n_q[s] != 1) return;
     const int ctx = a.ctx_len[s], p0 = split * sh.split_len, p1 = min(ctx, p0 + sh.split_len);
@@ -222,9 +239,11 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     for (int pw = p0 + warp * rows; pw < p1; pw += U * stride) {    /* uniform per warp */
         lm_kv8<T> k[U], v[U];
         int valid[U];
+        float ksc[U], vsc[U];                                         /* fp8 row scales (1 otherwise) */
         SRT_UNROLL
         for (int u = 0; u < U; u++) {
             valid[u] = p < p1;
+            ksc[u] = vsc[u] = 1.0f;
             if (valid[u] && d0 < D && fused && p == ctx - 1) {        /* the new token: from shared memory */
                 lm_kv8_load(kv_new, d0, D, vec, k[u]);
                 lm_kv8_load(kv_new + SRT_CUDA_LM_MAX_HEAD_DIM, d0, D, vec, v[u]);
@@ -233,6 +252,11 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 const size_t row = ((size_t)cur_blk * bs + off) * kv_dim;
                 lm_kv8_load(kc + row, d0, D, vec, k[u]);              /* K and V requested together */
                 lm_kv8_load(vc + row, d0, D, vec, v[u]);
+                if (FP8) {
+                    const size_t si = ((size_t)cur_blk * a.n_kv_heads + kvh) * bs + off;
+                    ksc[u] = a.k_scale[si];
+                    vsc[u] = a.v_scale[si];
+                }
             } else {
                 lm_kv8_zero(k[u]);
                 lm_kv8_zero(v[u]);
@@ -252,7 +276,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 float t = 0.0f;
                 SRT_UNROLL
                 for (int j = 0; j < DEC_VEC; j++) t += qv[j] * k[u].at(j);
-                dot[u][g] = t;
+                dot[u][g] = FP8 ? t * ksc[u] : t;
             }
         }
         SRT_UNROLL
@@ -265,8 +289,9 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 for (int g = 0; g < G; g++) {
                     const float new_mx = fmaxf(mx[g], dot[u][g]), corr = expf(mx[g] - new_mx), w = expf(dot[u][g] - new_mx);
                     sum[g] = sum[g] * corr + w;
+                    const float wv = FP8 ? w * vsc[u] : w;
                     SRT_UNROLL
-                    for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + w * v[u].at(j);
+                    for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + wv * v[u].at(j);
                     mx[g] = new_mx;
                 }
             }
@@ -342,6 +367,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     lm_attn_decode_g##G##_kernel(srt_paged_attn_args a, lm_decode_shape sh, float *partials, int *counters,      \
                                  lm_decode_fuse fz) {                                                             \
         if (a.kv_dtype == SRT_BF16) lm_attn_decode_body<uint16_t, G>(a, sh, partials, counters, fz);              \
+        else if (a.kv_dtype == SRT_F8E4M3) lm_attn_decode_body<uint8_t, G>(a, sh, partials, counters, fz);        \
         else lm_attn_decode_body<float, G>(a, sh, partials, counters, fz);                                        \
     }
 LM_ATTN_DECODE_KERNEL(1)
@@ -367,6 +393,14 @@ __global__ void lm_attn_combine_kernel(srt_paged_attn_args a, lm_decode_shape sh
  * (PF_KTILE, D + 1: the pad spreads a column over the banks), O (PF_QTILE, D), S / P (PF_QTILE, PF_KTILE), and per
  * row the running max, sum and the tile's rescale factor. Per key tile: K staged, S = Q K^T with the causal mask,
  * one warp per row updates max / sum and turns S into P, V staged into the same buffer, O = O * rescale + P V. */
+/* The scale of cache row `slot`, KV head kvh: the fp8 row scale ((n_blocks, n_kv_heads, block_size) layout), else 1. */
+template <typename T>
+__device__ __forceinline__ float lm_kv_row_scale(const float *scale, const srt_paged_attn_args &a, size_t slot, int kvh) {
+    if (sizeof(T) != 1) return 1.0f;
+    const size_t blk = slot / a.block_size;
+    return scale[(blk * a.n_kv_heads + kvh) * a.block_size + (slot - blk * a.block_size)];
+}
+
 template <typename T>
 __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &a) {
     SRT_DYN_SHARED(float, smem);
@@ -393,7 +427,7 @@ __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &
         for (int e = tid; e < n * D; e += blockDim.x) {    /* K tile */
             const int j = e / D, d = e - j * D, p = t0 + j;
             const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
-            kv[j * DP + d] = srt_kv_get(kc, slot * kv_dim + (size_t)kvh * D + d);
+            kv[j * DP + d] = srt_kv_get(kc, slot * kv_dim + (size_t)kvh * D + d) * lm_kv_row_scale<T>(a.k_scale, a, slot, kvh);
         }
         __syncthreads();
         for (int e = tid; e < PF_QTILE * PF_KTILE; e += blockDim.x) {   /* S = Q K^T, causal */
@@ -425,7 +459,7 @@ __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &
         for (int e = tid; e < n * D; e += blockDim.x) {    /* V tile into the same buffer */
             const int j = e / D, d = e - j * D, p = t0 + j;
             const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
-            kv[j * DP + d] = srt_kv_get(vc, slot * kv_dim + (size_t)kvh * D + d);
+            kv[j * DP + d] = srt_kv_get(vc, slot * kv_dim + (size_t)kvh * D + d) * lm_kv_row_scale<T>(a.v_scale, a, slot, kvh);
         }
         __syncthreads();
         for (int e = tid; e < rows * D; e += blockDim.x) {   /* O = O * corr + P V */
@@ -444,6 +478,7 @@ __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &
 
 __global__ void __launch_bounds__(PF_THREADS) lm_attn_prefill_kernel(srt_paged_attn_args a) {
     if (a.kv_dtype == SRT_BF16) lm_attn_prefill_body<uint16_t>(a);
+    else if (a.kv_dtype == SRT_F8E4M3) lm_attn_prefill_body<uint8_t>(a);
     else lm_attn_prefill_body<float>(a);
 }
 

@@ -36,7 +36,9 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                                      "convt1d_igemm_bf16_kernel")},
                    # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
                    # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
-                   **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)}}
+                   **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)},
+                   # the fp8 KV kernels: 4 positions' K and V 8-byte code loads and their K and V row scales: 16
+                   **{"lm_attn_decode_fp8_g%d_kernel" % g: 16 for g in (1, 2, 3, 4, 8)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 4               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)

@@ -17,8 +17,9 @@
  *   lm_attention                 one layer's rope + KV store + decode attention (rope_store_attention, as the
  *                                forward calls it) at Orpheus-3B widths (24 query heads, 8 KV
  *                                heads, head_dim 128, KV blocks of 16 scattered over the cache) with `--attn-context`
- *                                (1000) tokens of context per sequence, batch 1, 8, 64, KV cache f32 and bf16 (model
- *                                "3b-f32" / "3b-bf16"): the op called directly, no model, so the context is real
+ *                                (1000) tokens of context per sequence, batch 1, 8, 64 (or `--attn-batches`), KV
+ *                                cache f32, bf16 and fp8 (`--attn-kv`; model "3b-f32" / "3b-bf16" / "3b-fp8"): the
+ *                                op called directly, no model, so the context is real
  * The cuBLAS substitute skips its arithmetic (CUDASIM_GEMM_SKIP=1: outputs zero; its counters are exact from the
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
  * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
@@ -28,7 +29,7 @@
  *   (0: every block ran) and every launch its blocks_run. For large shapes that do not finish otherwise; the
  *   figures are approximate (bench/GPU_MODEL.md says where) and no output value is right.
  * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] [--prompt-len N] [--precision P]
- *                        [--decode-context N] [--attn-context N] [--lm 1b,3b] [--sample-blocks K] [--batches 1,8,64,256] [--lm-layers 1|2 (one of the two runs: split a long
+ *                        [--decode-context N] [--attn-context N] [--attn-batches 1,8,64] [--attn-kv f32,bf16,fp8] [--lm 1b,3b] [--sample-blocks K] [--batches 1,8,64,256] [--lm-layers 1|2 (one of the two runs: split a long
  *                        run over two processes)] [--arch 24khz,32khz,44khz] */
 #include "snacrt.h"
 #include "bench_common.h"
@@ -289,7 +290,7 @@ static int lm_runs(const char *argv0, const char *models, const char *dims, int 
 }
 
 /* lm_attention runs (see the top comment); the cache holds zeros (traffic does not depend on the values). */
-static int attn_runs(int ctx, const int *batches, int n_batches) {
+static int attn_runs(int ctx, const int *batches, int n_batches, unsigned dt_mask) {
     enum { H = 24, KVH = 8, D = 128, BS = 16 };
     srt_backend be;
     if (srt_backend_create("cuda", 0, &be) != SRT_OK) {
@@ -297,11 +298,14 @@ static int attn_runs(int ctx, const int *batches, int n_batches) {
         return 1;
     }
     int rc = 0;
-    const srt_dtype dts[2] = {SRT_F32, SRT_BF16};
-    for (int di = 0; di < 2 && !rc; di++)
+    const srt_dtype dts[3] = {SRT_F32, SRT_BF16, SRT_F8E4M3};
+    const char *dt_tags[3] = {"3b-f32", "3b-bf16", "3b-fp8"};
+    for (int di = 0; di < 3 && !rc; di++)
         for (int bi = 0; bi < n_batches && !rc; bi++) {
+            if (!(dt_mask >> di & 1)) continue;
             int B = batches[bi], max_blocks = (ctx + BS - 1) / BS;
             size_t cache_bytes = srt_dtype_size(dts[di]) * (size_t)B * max_blocks * BS * KVH * D;
+            size_t scale_bytes = dts[di] == SRT_F8E4M3 ? sizeof(float) * (size_t)B * max_blocks * BS * KVH : 0;
             int32_t *table = malloc(sizeof(int32_t) * (size_t)B * max_blocks), *slot = malloc(sizeof(int32_t) * B);
             int32_t *q_start = malloc(sizeof(int32_t) * B), *n_q = malloc(sizeof(int32_t) * B);
             int32_t *ctx_len = malloc(sizeof(int32_t) * B);
@@ -312,8 +316,10 @@ static int attn_runs(int ctx, const int *batches, int n_batches) {
                 slot[s] = table[(size_t)s * max_blocks + (ctx - 1) / BS] * BS + (ctx - 1) % BS;
             }
             void *kc = NULL, *vc = NULL, *dq = NULL, *dkv = NULL, *dout = NULL, *dtab = NULL, *dslot = NULL;
-            void *dqs = NULL, *dnq = NULL, *dctx = NULL;
+            void *dqs = NULL, *dnq = NULL, *dctx = NULL, *ksc = NULL, *vsc = NULL;
             srt_status st = srt_backend_alloc_zero(&be, cache_bytes, &kc);
+            if (st == SRT_OK && scale_bytes) st = srt_backend_alloc_zero(&be, scale_bytes, &ksc);
+            if (st == SRT_OK && scale_bytes) st = srt_backend_alloc_zero(&be, scale_bytes, &vsc);
             if (st == SRT_OK) st = srt_backend_alloc_zero(&be, cache_bytes, &vc);
             if (st == SRT_OK) st = srt_backend_alloc_upload(&be, q, sizeof(float) * (size_t)B * H * D, &dq);
             if (st == SRT_OK) st = srt_backend_alloc_upload(&be, kv, sizeof(float) * (size_t)B * KVH * D, &dkv);
@@ -333,18 +339,18 @@ static int attn_runs(int ctx, const int *batches, int n_batches) {
             if (st == SRT_OK) st = srt_backend_alloc_upload(&be, pos, sizeof(int32_t) * B, &dpos);
             if (st == SRT_OK) st = srt_backend_alloc_upload(&be, inv_freq, sizeof inv_freq, &dfreq);
             srt_rope_store_attn_args rsa = {
-                .attn = {B, H, KVH, D, BS, max_blocks, dq, kc, vc, dtab, dqs, dnq, dctx, dout, dts[di]},
+                .attn = {B, H, KVH, D, BS, max_blocks, dq, kc, vc, dtab, dqs, dnq, dctx, dout, dts[di], ksc, vsc},
                 .n_tokens = B, .k = dkv, .v = dkv, .pos = dpos, .slot = dslot, .inv_freq = dfreq};
             srt_attn_host_plan plan = {n_q, ctx_len, ctx};
             cudasim_counters_reset();
             double t0 = now_s();
             if (st == SRT_OK) st = srt_op_rope_store_attention(&be, &rsa, &plan);
             if (st == SRT_OK) st = be.ops->sync(be.ctx);
-            if (st == SRT_OK) print_run("lm_attention", dts[di] == SRT_F32 ? "3b-f32" : "3b-bf16", B, 0, 1, 0, ctx,
+            if (st == SRT_OK) print_run("lm_attention", dt_tags[di], B, 0, 1, 0, ctx,
                                         now_s() - t0);
             else { fprintf(stderr, "bench_gpu_model: attention batch %d: %s\n", B, srt_last_error()); rc = 1; }
-            void *bufs[12] = {kc, vc, dq, dkv, dout, dtab, dslot, dqs, dnq, dctx, dpos, dfreq};
-            for (int i = 0; i < 12; i++) if (bufs[i]) be.ops->free(be.ctx, bufs[i]);
+            void *bufs[14] = {kc, vc, dq, dkv, dout, dtab, dslot, dqs, dnq, dctx, dpos, dfreq, ksc, vsc};
+            for (int i = 0; i < 14; i++) if (bufs[i]) be.ops->free(be.ctx, bufs[i]);
             free(table); free(slot); free(q_start); free(n_q); free(ctx_len); free(q); free(kv); free(pos);
         }
     srt_backend_destroy(&be);
@@ -354,6 +360,7 @@ static int attn_runs(int ctx, const int *batches, int n_batches) {
 int main(int argc, char **argv) {
     const char *models = "/tmp/snacrt_bench_models", *only = "", *lm_dims = "1b,3b", *archs = "24khz,32khz,44khz";
     int smoke = 0, decode_prompt = 1, only_layers = 0, attn_ctx = 1000;
+    const char *attn_batches = NULL, *attn_kv = "f32,bf16,fp8";
     const char *prompt_arg = "512";   /* prefill lengths, comma separated */
     int prompt_lens[8], n_prompts = 0;
     const char *batches_arg = "1,8,16";
@@ -371,12 +378,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches_arg = argv[++i];
         else if (!strcmp(argv[i], "--attn-context") && i + 1 < argc) attn_ctx = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--attn-batches") && i + 1 < argc) attn_batches = argv[++i];
+        else if (!strcmp(argv[i], "--attn-kv") && i + 1 < argc) attn_kv = argv[++i];
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) g_precision = argv[++i];
         else if (!strcmp(argv[i], "--sample-blocks") && i + 1 < argc) sample = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--smoke")) smoke = 1;
         else {
             fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] "
-                            "[--prompt-len N] [--attn-context N] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] "
+                            "[--prompt-len N] [--attn-context N] [--attn-batches 1,8,64] [--attn-kv f32,bf16,fp8] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] "
                             "[--batches 1,8,16] [--arch 24khz,...] [--precision fp32|tf32|bf16] [--sample-blocks K]\n");
             return 2;
         }
@@ -419,8 +428,18 @@ int main(int argc, char **argv) {
                           dec, n_dec, only_layers);
     }
     if (!*only || !strcmp(only, "attn")) {
-        const int attn_b[] = {1, 8, 64};
-        rc |= attn_runs(smoke ? 33 : attn_ctx, attn_b, smoke ? 1 : 3);
+        int attn_b[8] = {1, 8, 64}, n_attn = 3;
+        if (attn_batches) {   /* --attn-batches 64,256 */
+            n_attn = 0;
+            snprintf(list, sizeof list, "%s", attn_batches);
+            for (char *sv = NULL, *b = strtok_r(list, ",", &sv); b && n_attn < 8; b = strtok_r(NULL, ",", &sv))
+                if (atoi(b) >= 1 && atoi(b) <= MAX_DECODE_BATCH) attn_b[n_attn++] = atoi(b);
+        }
+        unsigned mask = 0;    /* --attn-kv f32,bf16,fp8 (default all three) */
+        snprintf(list, sizeof list, "%s", attn_kv);
+        for (char *sv = NULL, *k = strtok_r(list, ",", &sv); k; k = strtok_r(NULL, ",", &sv))
+            mask |= !strcmp(k, "f32") ? 1u : !strcmp(k, "bf16") ? 2u : !strcmp(k, "fp8") ? 4u : 0u;
+        rc |= attn_runs(smoke ? 33 : attn_ctx, attn_b, smoke ? 1 : n_attn, mask ? mask : 7u);
     }
     return rc;
 }

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
         for (int b = 0; b < max_blocks; b++) bt[(size_t)s * max_blocks + b] = b * batch + s;
         qs[s] = s; nq[s] = 1; cl[s] = ctx;
     }
-    srt_paged_attn_args attn = {batch, H, KVH, D, bs, max_blocks, q, kc, vc, bt, qs, nq, cl, out, SRT_F32};
+    srt_paged_attn_args attn = {batch, H, KVH, D, bs, max_blocks, q, kc, vc, bt, qs, nq, cl, out, SRT_F32, NULL, NULL};
     timing attn_ref = best_time(ref, call_attn, &attn, NULL, reps), attn_cpu = best_time(cpu, call_attn, &attn, NULL, reps);
 
     float *x = rnd((size_t)batch * dim, -3, 3), *w = rnd(dim, 0.5f, 1.5f), *y = malloc(sizeof(float) * (size_t)batch * dim);

@@ -37,6 +37,8 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                    # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
                    # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
                    **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)},
+                   # the fp8 KV kernels: 4 positions' K and V 8-byte code loads and their K and V row scales: 16
+                   **{"lm_attn_decode_fp8_g%d_kernel" % g: 16 for g in (1, 2, 3, 4, 8)},
                    # lm_prefill_attention.cuh: a thread's K and V 16-byte loads of its 2 keys (4) before storing any
                    **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
@@ -363,8 +365,10 @@ def main():
     for r in sorted(find(workload="lm_attention"), key=lambda r: (r["model"], r["batch"])):
         ls, kt, ht = model_run(r, dev, ptx)
         full = FULL_LM["3b"]
-        elem = 2 if r["model"].endswith("bf16") else 4
-        kv_ideal = 2.0 * elem * full["kv_heads"] * full["head_dim"] * r["tokens"] * r["batch"]   # K and V once
+        # bytes per (token, KV head) row: the elements, plus fp8's f32 row scale (host/lm/lm_ops.h)
+        row = full["head_dim"] * (2 if r["model"].endswith("bf16") else 1 if r["model"].endswith("fp8") else 4)
+        row += 4 if r["model"].endswith("fp8") else 0
+        kv_ideal = 2.0 * row * full["kv_heads"] * r["tokens"] * r["batch"]   # K and V once
         attn = [x for x in ls if x["name"].startswith("lm_attn_")]
         moved = sum(x["bytes_moved"] for x in attn)
         at = sum(x["time_s"] for x in attn)
@@ -478,10 +482,13 @@ def summarize(out, dev):
     if pf:
         s["orpheus3b_prefill_512_ms"] = pf["modeled_s"] * 1e3
         s["orpheus3b_prefill_512_fraction_of_bf16_peak"] = pf["fraction_of_bf16_peak"]
-    for B in (1, 8, 64):
+    for B in (1, 8, 64, 256):
         a = get(workload="lm_attention", model="3b-bf16", batch=B)
         if a:
             s["decode_attention_ctx%d_b%d_ms_per_step" % (a["context"], B)] = a["attention_s_per_step"] * 1e3
+        a = get(workload="lm_attention", model="3b-fp8", batch=B)
+        if a:
+            s["decode_attention_fp8kv_ctx%d_b%d_ms_per_step" % (a["context"], B)] = a["attention_s_per_step"] * 1e3
     load = orpheus_load(W)
     if load:
         s.update(load)
@@ -506,9 +513,9 @@ def figures_table(out, dev):
                 w["tokens"], w["modeled_s"] * 1e3, fmt(w["tokens_per_s"]), w["flops"] / dev["bf16_flops"] * 1e3,
                 w["fraction_of_bf16_peak"], w["scaled"], samp(w)))
     for w in W:
-        if w["workload"] == "lm_attention" and w["model"] == "3b-bf16":
-            L.append("| decode attention, context %d, batch %d, bf16 KV | %.2f ms/step (28 layers) | %.3f ms (KV once) "
-                     "| %.2f | %s%s |" % (w["context"], w["batch"], w["attention_s_per_step"] * 1e3,
+        if w["workload"] == "lm_attention" and w["model"] in ("3b-bf16", "3b-fp8"):
+            L.append("| decode attention, context %d, batch %d, %s KV | %.2f ms/step (28 layers) | %.3f ms (KV once) "
+                     "| %.2f | %s%s |" % (w["context"], w["batch"], w["model"][3:], w["attention_s_per_step"] * 1e3,
                                           w["hbm_bound_s_per_step"] * 1e3, w["fraction_of_hbm_bound"], w["scaled"],
                                           samp(w)))
     for w in W:

@@ -5,7 +5,7 @@
  * embedding syncs once to report an out-of-range token id, except while a stream capture records the forward
  * (the forward checked the ids on the host). sample stages the rows and penalties, launches lm_sample.cuh and
  * reads back only the ids; rope_store_attention runs rope, KV store and decode attention as one launch (the
- * decode kernel's fused prologue) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
+ * decode kernel's fused prologue; with an fp8 KV cache as four: rope, rope, the fp8 store, attention) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
  * linear_fused (RMSNorm + fused q|k|v, interleaved gate|up + SwiGLU) is one gemm_small_m.cuh launch (norm prologue, epilogue)
  * for half weights and <= srt_cuda_small_m_limit rows; above it bf16 weights (single / split mode) take lm_linear_split.c
  * (one rounding / split with the norm, one GEMM, one sum with the epilogue), others the parts as GEMMs (srt_linear_fused_by_ops). */
@@ -109,6 +109,18 @@ static srt_status cu_rope_store_attention(void *ctx, const srt_rope_store_attn_a
     if (a->attn.n_seqs == 0) return SRT_OK;
     srt_cuda_attn_plan plan;
     SRT_TRY(plan_from_host(&a->attn, hp->n_q, hp->ctx_len, hp->ctx_capacity, &plan));
+    if (a->attn.kv_dtype == SRT_F8E4M3) {   /* the fused prologue keeps no row scales: rope, rope, store, attention */
+        const srt_paged_attn_args *at = &a->attn;
+        srt_rope_args rq = {a->n_tokens, at->n_heads, at->head_dim, a->pos, a->inv_freq, (float *)at->q};
+        srt_rope_args rk = {a->n_tokens, at->n_kv_heads, at->head_dim, a->pos, a->inv_freq, a->k};
+        srt_kv_store_args st = {a->n_tokens, at->n_kv_heads * at->head_dim, a->k, a->v, a->slot, (void *)at->k_cache,
+                                (void *)at->v_cache, at->kv_dtype, at->head_dim, at->block_size,
+                                (float *)at->k_scale, (float *)at->v_scale};
+        SRT_TRY(srt_cuda_lm_rope(&rq, c->stream));
+        SRT_TRY(srt_cuda_lm_rope(&rk, c->stream));
+        SRT_TRY(srt_cuda_lm_kv_store(&st, c->stream));
+        return launch_attention(c, at, &plan, NULL);
+    }
     srt_cuda_attn_fuse fuse = {a->k, a->v, a->pos, a->slot, a->inv_freq};
     return launch_attention(c, &a->attn, &plan, &fuse);
 }

@@ -1,5 +1,6 @@
 /* lm_paged_attention.cuh: causal attention over the paged KV cache (semantics: srt_paged_attn_args in
- * host/lm/lm_ops.h), the cache in f32 or bf16 (kv_dtype). Query head h reads kv head h / (n_heads / n_kv_heads)
+ * host/lm/lm_ops.h), the cache in f32, bf16 or fp8 e4m3 (kv_dtype; fp8: per (token, KV head) row scales, applied once
+ * per position: to the dot product of K's codes, to the softmax weight of V's codes). Query head h reads kv head h / (n_heads / n_kv_heads)
  * (GQA); scale 1/sqrt(head_dim); softmax in f32 with a running max. Three kernels:
  *   decode   (sequences with n_q == 1) flash-decoding grouped by KV head: grid (split, kv head x head chunk, seq);
  *            a block serves all the query heads of a GQA group (G = 1, 2, 3, 4 exactly, or up to 8 of them: one
@@ -46,6 +47,8 @@
 /* resident blocks per SM ptxas must allow (a register cap, sm_90 ptxas -v: 72 at G 1, 80 at G 2, 96 at G 3, 128 at G 4, spills 0 / 4 / 4 / 0 bytes;
  * G 8 holds 64 accumulators) */
 #define DEC_MIN_BLOCKS(G) ((G) <= 2 ? 6 : (G) <= 3 ? 5 : (G) <= 4 ? 4 : 2)
+/* fp8 KV (4 positions per trip, their row scales): 80 / 96 registers spilled ~100 bytes at G 2 / 3, so one block less */
+#define DEC_MIN_BLOCKS_FP8(G) ((G) <= 1 ? 6 : (G) <= 3 ? 4 : (G) <= 4 ? 3 : 2)
 #define DEC_TARGET_BLOCKS 528                          /* 4 blocks per SM of a 132-SM H100 */
 #define DEC_MIN_SPLIT 32                               /* context positions per split, at least */
 #define PF_QTILE 16                                    /* query rows per prefill block (35 KB of shared at D 128) */
@@ -98,6 +101,10 @@ template <> struct lm_kv8<float> {
         return e[j];
     }
 };
+template <> struct lm_kv8<uint8_t> {
+    uint2 x;                                           /* fp8 e4m3 codes: one 8-byte load, widened per element */
+    __device__ __forceinline__ float at(int j) const { return srt_kv_e4m3_to_f32((j < 4 ? x.x : x.y) >> (8 * (j & 3)) & 0xffu); }
+};
 template <> struct lm_kv8<uint16_t> {
     uint4 x;
     __device__ __forceinline__ float at(int j) const {
@@ -127,6 +134,17 @@ __device__ __forceinline__ void lm_kv8_load(const uint16_t *row, int d0, int D, 
         r.x = uint4{t[0] | t[1] << 16, t[2] | t[3] << 16, t[4] | t[5] << 16, t[6] | t[7] << 16};
     }
 }
+__device__ __forceinline__ void lm_kv8_load(const uint8_t *row, int d0, int D, int vec, lm_kv8<uint8_t> &r) {
+    if (vec) {
+        r.x = *reinterpret_cast<const uint2 *>(row + d0);
+    } else {
+        unsigned t[8];
+        SRT_UNROLL
+        for (int j = 0; j < 8; j++) t[j] = d0 + j < D ? row[d0 + j] : 0u;
+        r.x = uint2{t[0] | t[1] << 8 | t[2] << 16 | t[3] << 24, t[4] | t[5] << 8 | t[6] << 16 | t[7] << 24};
+    }
+}
+__device__ __forceinline__ void lm_kv8_zero(lm_kv8<uint8_t> &r) { r.x = uint2{0u, 0u}; }
 __device__ __forceinline__ void lm_kv8_zero(lm_kv8<float> &r) { r.x = r.y = float4{0.0f, 0.0f, 0.0f, 0.0f}; }
 __device__ __forceinline__ void lm_kv8_zero(lm_kv8<uint16_t> &r) { r.x = uint4{0u, 0u, 0u, 0u}; }
 
@@ -155,7 +173,8 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     SRT_DYN_SHARED(float, warp_acc);                   /* (DEC_WARPS, G, head_dim) */
     float *q_sh = reinterpret_cast<float *>(&q_sh4[0][0]);
     T *kv_new = reinterpret_cast<T *>(&kv_new4[0][0]);
-    constexpr int U = sizeof(T) == 2 ? 2 : 1;          /* positions per trip: 4 16-byte K / V loads in flight */
+    constexpr int U = sizeof(T) == 1 ? 4 : sizeof(T) == 2 ? 2 : 1;   /* positions per trip: 64 bytes of K / V in flight */
+    constexpr bool FP8 = sizeof(T) == 1;               /* row scales per position (fp8 is never fused) */
     const int split = blockIdx.x, s = blockIdx.z;
     if (a.n_q[s] != 1) return;
     const int ctx = a.ctx_len[s], p0 = split * sh.split_len, p1 = min(ctx, p0 + sh.split_len);
@@ -225,9 +244,11 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     for (int pw = p0 + warp * rows; pw < p1; pw += U * stride) {    /* uniform per warp */
         lm_kv8<T> k[U], v[U];
         int valid[U];
+        float ksc[U], vsc[U];                                         /* fp8 row scales (1 otherwise) */
         SRT_UNROLL
         for (int u = 0; u < U; u++) {
             valid[u] = p < p1;
+            ksc[u] = vsc[u] = 1.0f;
             if (valid[u] && d0 < D && fused && p == ctx - 1) {        /* the new token: from shared memory */
                 lm_kv8_load(kv_new, d0, D, vec, k[u]);
                 lm_kv8_load(kv_new + SRT_CUDA_LM_MAX_HEAD_DIM, d0, D, vec, v[u]);
@@ -236,6 +257,11 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 const size_t row = ((size_t)cur_blk * bs + off) * kv_dim;
                 lm_kv8_load(kc + row, d0, D, vec, k[u]);              /* K and V requested together */
                 lm_kv8_load(vc + row, d0, D, vec, v[u]);
+                if (FP8) {
+                    const size_t si = ((size_t)cur_blk * a.n_kv_heads + kvh) * bs + off;
+                    ksc[u] = a.k_scale[si];
+                    vsc[u] = a.v_scale[si];
+                }
             } else {
                 lm_kv8_zero(k[u]);
                 lm_kv8_zero(v[u]);
@@ -255,7 +281,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 float t = 0.0f;
                 SRT_UNROLL
                 for (int j = 0; j < DEC_VEC; j++) t += qv[j] * k[u].at(j);
-                dot[u][g] = t;
+                dot[u][g] = FP8 ? t * ksc[u] : t;
             }
         }
         SRT_UNROLL
@@ -268,8 +294,9 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 for (int g = 0; g < G; g++) {
                     const float new_mx = fmaxf(mx[g], dot[u][g]), corr = expf(mx[g] - new_mx), w = expf(dot[u][g] - new_mx);
                     sum[g] = sum[g] * corr + w;
+                    const float wv = FP8 ? w * vsc[u] : w;
                     SRT_UNROLL
-                    for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + w * v[u].at(j);
+                    for (int j = 0; j < DEC_VEC; j++) acc[g][j] = acc[g][j] * corr + wv * v[u].at(j);
                     mx[g] = new_mx;
                 }
             }
@@ -346,6 +373,12 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                                  lm_decode_fuse fz) {                                                             \
         if (a.kv_dtype == SRT_BF16) lm_attn_decode_body<uint16_t, G>(a, sh, partials, counters, fz);              \
         else lm_attn_decode_body<float, G>(a, sh, partials, counters, fz);                                        \
+    }                                                                                                             \
+    /* fp8 KV: its own kernel (its own registers in ptxas, its own loads-in-flight in bench/gpu_model.py) */      \
+    __global__ void __launch_bounds__(DEC_THREADS, DEC_MIN_BLOCKS_FP8(G))                                         \
+    lm_attn_decode_fp8_g##G##_kernel(srt_paged_attn_args a, lm_decode_shape sh, float *partials, int *counters,  \
+                                     lm_decode_fuse fz) {                                                         \
+        lm_attn_decode_body<uint8_t, G>(a, sh, partials, counters, fz);                                           \
     }
 LM_ATTN_DECODE_KERNEL(1)
 LM_ATTN_DECODE_KERNEL(2)
@@ -370,6 +403,14 @@ __global__ void lm_attn_combine_kernel(srt_paged_attn_args a, lm_decode_shape sh
  * (PF_KTILE, D + 1: the pad spreads a column over the banks), O (PF_QTILE, D), S / P (PF_QTILE, PF_KTILE), and per
  * row the running max, sum and the tile's rescale factor. Per key tile: K staged, S = Q K^T with the causal mask,
  * one warp per row updates max / sum and turns S into P, V staged into the same buffer, O = O * rescale + P V. */
+/* The scale of cache row `slot`, KV head kvh: the fp8 row scale ((n_blocks, n_kv_heads, block_size) layout), else 1. */
+template <typename T>
+__device__ __forceinline__ float lm_kv_row_scale(const float *scale, const srt_paged_attn_args &a, size_t slot, int kvh) {
+    if (sizeof(T) != 1) return 1.0f;
+    const size_t blk = slot / a.block_size;
+    return scale[(blk * a.n_kv_heads + kvh) * a.block_size + (slot - blk * a.block_size)];
+}
+
 template <typename T>
 __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &a) {
     SRT_DYN_SHARED(float, smem);
@@ -396,7 +437,7 @@ __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &
         for (int e = tid; e < n * D; e += blockDim.x) {    /* K tile */
             const int j = e / D, d = e - j * D, p = t0 + j;
             const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
-            kv[j * DP + d] = srt_kv_get(kc, slot * kv_dim + (size_t)kvh * D + d);
+            kv[j * DP + d] = srt_kv_get(kc, slot * kv_dim + (size_t)kvh * D + d) * lm_kv_row_scale<T>(a.k_scale, a, slot, kvh);
         }
         __syncthreads();
         for (int e = tid; e < PF_QTILE * PF_KTILE; e += blockDim.x) {   /* S = Q K^T, causal */
@@ -428,7 +469,7 @@ __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &
         for (int e = tid; e < n * D; e += blockDim.x) {    /* V tile into the same buffer */
             const int j = e / D, d = e - j * D, p = t0 + j;
             const size_t slot = (size_t)blocks[p / a.block_size] * a.block_size + p % a.block_size;
-            kv[j * DP + d] = srt_kv_get(vc, slot * kv_dim + (size_t)kvh * D + d);
+            kv[j * DP + d] = srt_kv_get(vc, slot * kv_dim + (size_t)kvh * D + d) * lm_kv_row_scale<T>(a.v_scale, a, slot, kvh);
         }
         __syncthreads();
         for (int e = tid; e < rows * D; e += blockDim.x) {   /* O = O * corr + P V */
@@ -447,6 +488,7 @@ __device__ __forceinline__ void lm_attn_prefill_body(const srt_paged_attn_args &
 
 __global__ void __launch_bounds__(PF_THREADS) lm_attn_prefill_kernel(srt_paged_attn_args a) {
     if (a.kv_dtype == SRT_BF16) lm_attn_prefill_body<uint16_t>(a);
+    else if (a.kv_dtype == SRT_F8E4M3) lm_attn_prefill_body<uint8_t>(a);
     else lm_attn_prefill_body<float>(a);
 }
 
@@ -479,7 +521,17 @@ extern "C" srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, 
         /* the kernel merges its splits itself when the counters cover every (seq, head chunk) */
         int *ctr = sh.n_splits > 1 && (int64_t)grid.y * grid.z <= SRT_CUDA_ATTN_COUNTERS ? counters : NULL;
         lm_decode_fuse fz = fuse ? *fuse : lm_decode_fuse{};
-        switch (sh.G) {
+        switch (a->kv_dtype == SRT_F8E4M3 ? -sh.G : sh.G) {
+        case -1: LAUNCH(lm_attn_decode_fp8_g1_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
+                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_fp8_g1_kernel)); break;
+        case -2: LAUNCH(lm_attn_decode_fp8_g2_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
+                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_fp8_g2_kernel)); break;
+        case -3: LAUNCH(lm_attn_decode_fp8_g3_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
+                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_fp8_g3_kernel)); break;
+        case -4: LAUNCH(lm_attn_decode_fp8_g4_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
+                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_fp8_g4_kernel)); break;
+        case -8: LAUNCH(lm_attn_decode_fp8_g8_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
+                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_fp8_g8_kernel)); break;
         case 1: LAUNCH(lm_attn_decode_g1_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);
                 SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_decode_g1_kernel)); break;
         case 2: LAUNCH(lm_attn_decode_g2_kernel, grid, DEC_THREADS, smem, stream, *a, sh, partials, ctr, fz);

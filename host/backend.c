@@ -9,13 +9,13 @@ size_t srt_dtype_size(srt_dtype dt) {
     case SRT_F32: case SRT_I32: return 4;
     case SRT_F16: case SRT_BF16: case SRT_I16: case SRT_U16: return 2;
     case SRT_F64: case SRT_I64: return 8;
-    case SRT_U8: case SRT_I8: case SRT_BOOL: return 1;
+    case SRT_U8: case SRT_I8: case SRT_BOOL: case SRT_F8E4M3: return 1;
     default: return 0;
     }
 }
 
 const char *srt_dtype_name(srt_dtype dt) {
-    static const char *names[] = {"F32", "F16", "BF16", "F64", "I32", "I64", "U8", "I8", "I16", "U16", "BOOL"};
+    static const char *names[] = {"F32", "F16", "BF16", "F64", "I32", "I64", "U8", "I8", "I16", "U16", "BOOL", "F8E4M3"};
     return (unsigned)dt < SRT_DTYPE_COUNT ? names[dt] : "?";
 }
 

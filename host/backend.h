@@ -34,6 +34,7 @@ typedef enum srt_dtype {
     SRT_I16,
     SRT_U16,
     SRT_BOOL,
+    SRT_F8E4M3,   /* fp8 e4m3 (OCP "e4m3fn": bias 7, no infinities, 0x7f / 0xff NaN, max 448); KV cache only */
     SRT_DTYPE_COUNT
 } srt_dtype;
 

@@ -155,8 +155,12 @@ srt_status srt_check_kv_store_args(const srt_kv_store_args *a) {
     if (a->n_tokens < 0 || a->kv_dim < 1 ||
         (a->n_tokens && (!a->k || !a->v || !a->slot || !a->k_cache || !a->v_cache)))
         return BAD("kv_store: tokens %d kv_dim %d", a->n_tokens, a->kv_dim);
-    if (a->kv_dtype != SRT_F32 && a->kv_dtype != SRT_BF16)
-        return BAD("kv_store: KV cache dtype %s (f32 or bf16)", srt_dtype_name(a->kv_dtype));
+    if (a->kv_dtype != SRT_F32 && a->kv_dtype != SRT_BF16 && a->kv_dtype != SRT_F8E4M3)
+        return BAD("kv_store: KV cache dtype %s (f32, bf16 or f8e4m3)", srt_dtype_name(a->kv_dtype));
+    if (a->kv_dtype == SRT_F8E4M3 && (a->head_dim < 1 || a->kv_dim % a->head_dim || a->block_size < 1 ||
+                                      (a->n_tokens && (!a->k_scale || !a->v_scale))))
+        return BAD("kv_store: fp8 KV cache with head_dim %d, kv_dim %d, block_size %d%s", a->head_dim, a->kv_dim,
+                   a->block_size, !a->k_scale || !a->v_scale ? ", no row scales" : "");
     return SRT_OK;
 }
 
@@ -176,8 +180,10 @@ srt_status srt_check_paged_attn_args(const srt_paged_attn_args *a, int host_memo
     if (a->n_seqs && (!a->q || !a->k_cache || !a->v_cache || !a->block_table || !a->q_start || !a->n_q ||
                       !a->ctx_len || !a->out))
         return BAD("paged_attention: %d sequences with a NULL tensor", a->n_seqs);
-    if (a->kv_dtype != SRT_F32 && a->kv_dtype != SRT_BF16)
-        return BAD("paged_attention: KV cache dtype %s (f32 or bf16)", srt_dtype_name(a->kv_dtype));
+    if (a->kv_dtype != SRT_F32 && a->kv_dtype != SRT_BF16 && a->kv_dtype != SRT_F8E4M3)
+        return BAD("paged_attention: KV cache dtype %s (f32, bf16 or f8e4m3)", srt_dtype_name(a->kv_dtype));
+    if (a->kv_dtype == SRT_F8E4M3 && a->n_seqs && (!a->k_scale || !a->v_scale))
+        return BAD("paged_attention: fp8 KV cache without row scales");
     return host_memory ? srt_check_paged_attn_seqs(a, a->n_q, a->ctx_len) : SRT_OK;
 }
 

@@ -1,5 +1,6 @@
-/* dtype.c: conversions between float32 and the 16-bit float formats (bf16, IEEE f16). */
+/* dtype.c: conversions between float32 and the 16-bit float formats (bf16, IEEE f16) and fp8 e4m3. */
 #include "weights/weights.h"
+#include <math.h>
 #include <string.h>
 
 float srt_bf16_to_f32(uint16_t h) {
@@ -56,4 +57,36 @@ uint16_t srt_f32_to_f16(float f) {
     uint32_t half = sign | ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fffu;
     if (rem > 0x1000u || (rem == 0x1000u && (half & 1))) half++;
     return (uint16_t)half;
+}
+
+/* e4m3: sign, 4 exponent bits (bias 7), 3 mantissa bits; exponent 0 is subnormal (m * 2^-9); 0x7f / 0xff NaN. */
+uint8_t srt_f32_to_e4m3(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return 0x7f;                                /* NaN */
+    if (a < 0x3c800000u) {                                           /* below 2^-6: subnormal steps of 2^-9 */
+        float m;
+        memcpy(&m, &a, 4);
+        return (uint8_t)(sign | (uint32_t)nearbyintf(m * 512.0f));  /* exact product; RNE; 8 = 2^-6 */
+    }
+    a += 0x7ffffu + ((a >> 20) & 1u);                                /* round the mantissa to 3 bits, nearest even */
+    uint32_t code = (a >> 20) - (120u << 3);                         /* rebias the exponent 127 -> 7 */
+    return (uint8_t)(sign | (code > 0x7eu ? 0x7eu : code));          /* saturate to 448 (infinity too) */
+}
+
+float srt_e4m3_to_f32(uint8_t c) {
+    uint32_t e = (c >> 3) & 0xfu, m = c & 7u;
+    float f = (c & 0x7f) == 0x7f ? NAN : e ? ldexpf((float)(8 + m), (int)e - 10) : ldexpf((float)m, -9);
+    return c & 0x80 ? -f : f;
+}
+
+float srt_e4m3_row_scale(float amax) {
+    float r = amax / 448.0f;
+    uint32_t u;
+    memcpy(&u, &r, 4);
+    if (r == 0.0f || !(r < INFINITY)) return 1.0f;                  /* 0, infinity (NaN is never the max) */
+    u = (u & 0x7fffffu) ? (u & 0x7f800000u) + 0x800000u : u;        /* up to a power of two; subnormal -> 2^-126 */
+    memcpy(&r, &u, 4);
+    return r;
 }

@@ -236,9 +236,11 @@ typedef struct srt_lm_options {
                                  sampled ids are broadcast) and srt_lm_forward gives every process the full logits.
                                  "cuda": NCCL across processes, GPU = first device + rank on the node. Also valid
                                  with tp <= 1 (data parallel only). SRT_ERR_UNSUPPORTED in a build without MPI. */
-    const char *kv_dtype;     /* KV-cache element type: "f32" or "bf16"; NULL = the environment's SNACRT_KV_DTYPE, else
-                                 the backend's default ("cuda": bf16, half the bytes per decode step, error budget in
-                                 tests/test_cudasim_kv_bf16.c; "cpu", "cpu-ref": f32). "cpu" takes f32 only. */
+    const char *kv_dtype;     /* KV-cache element type: "f32", "bf16" or "fp8" (e4m3 with a power-of-two scale per
+                                 token and KV head: half bf16's bytes again, error budget in tests/test_lm_kv_bf16.c);
+                                 NULL = the environment's SNACRT_KV_DTYPE, else the backend's default ("cuda": bf16,
+                                 half the bytes per decode step; "cpu",
+                                 "cpu-ref": f32). "cpu" takes f32 only (others refused with SRT_ERR_UNSUPPORTED). */
     const char *lm_precision; /* the "cpu" backend's Linear layers on bf16 weights: "bf16" (activations rounded to
                                  bf16, vdpbf16ps on AVX-512 BF16 CPUs; README "LM precision on cpu") or "exact" (f32
                                  activations); NULL = the environment's SNACRT_CPU_LM_PRECISION, else bf16. Other

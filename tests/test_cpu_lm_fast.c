@@ -57,7 +57,7 @@ static void test_attention(int n_seqs, int ctx, int prefill, int heads, int kv_h
     float *kc = test_alloc_uniform(cache_n, 11, -1, 1), *vc = test_alloc_uniform(cache_n, 12, -1, 1), *q = test_alloc_uniform(qn, 13, -2, 2);
     float *o0 = calloc(qn, 4), *o1 = calloc(qn, 4);
     srt_paged_attn_args a = {n_seqs, heads, kv_heads, head_dim, block_size, max_blocks, q, kc, vc, table,
-                             q_start, nq, len, o0, SRT_F32};
+                             q_start, nq, len, o0, SRT_F32, NULL, NULL};
     TEST_CHECK(ref_ops->paged_attention(NULL, &a) == SRT_OK, "ref paged_attention");
     a.out = o1;
     TEST_CHECK(fast_ops->paged_attention(NULL, &a) == SRT_OK, "cpu paged_attention");

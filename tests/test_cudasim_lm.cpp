@@ -1,6 +1,6 @@
 /* test_cudasim_lm.cpp: every language-model op (host/lm/lm_ops.h) of the "cuda" backend, run in the CUDA simulator
  * (tests/cudasim), against "cpu-ref" on odd shapes (1, 7, 33, 1025), in forward, reverse and random thread order.
- * KV cache in f32 and bf16. Paged attention: head_dim 16/20/64/128, GQA ratios 1/2/3/4/16, block sizes 5/7/16,
+ * KV cache in f32, bf16 and fp8 e4m3 (per (token, KV head) row scales). Paged attention: head_dim 16/20/64/128, GQA ratios 1/2/3/4/16, block sizes 5/7/16,
  * scrambled block tables, ragged batches
  * mixing decode (flash-decoding splits, contexts up to 1025), prefill and chunked prefill, and a sequence with no
  * queries; cache slots that no sequence owns hold NaN, so reading past a causal limit shows up.
@@ -19,6 +19,7 @@ extern "C" {
 #include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <cstring>
 #include <vector>
@@ -37,7 +38,13 @@ static const double SWIGLU_ATOL = 2e-6, SWIGLU_RTOL = 2e-6;   /* expf vs exp */
 static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* f32 online softmax over <= 1025 keys vs double */
 /* bf16 KV cache: both sides read the same bf16 values (cpu-ref widens them exactly), so only the f32 arithmetic
  * differs: the f32 tolerance holds (except prefill rows at head_dim 16 / 32 / 64 / 128: tensor cores, see
- * attention_case). kv_store to bf16: the same round-to-nearest-even: exact. */
+ * attention_case). kv_store to bf16: the same round-to-nearest-even: exact. fp8 likewise: the same codes and
+ * power-of-two scales (kv_store: codes and scales bit for bit); the scale multiplies once per position. */
+/* fp8 after a rope whose f32 (cuda) and double (cpu-ref) results differ by an ulp: a value at a rounding boundary of
+ * e4m3 may take the neighbouring code (2^-4 of it relative), so the fused cases get a looser bound: measured
+ * 6e-8 at these seeds (no code flipped, printed per run); one flipped code of a 1.5-magnitude key moves an output
+ * by < 2e-3 */
+static const double ATTN_FP8_ROPE_ATOL = 2e-3, ATTN_FP8_ROPE_RTOL = 1e-3;
 
 static void set_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void set_case(const char *fmt, ...) {
@@ -143,14 +150,45 @@ static void rope_case(int n_tokens, int heads, int head_dim, uint64_t seed) {
 /* The cache bytes of f32 values in dtype dt (bf16: rounded to nearest even); back to f32 for comparisons. */
 static std::vector<float> cache_bytes(const std::vector<float> &x, srt_dtype dt) {
     if (dt == SRT_F32) return x;
+    if (dt == SRT_F8E4M3) {          /* raw codes only (no scaling): cache_fp8 makes a scaled cache */
+        std::vector<float> out((x.size() + 3) / 4);
+        uint8_t *c = reinterpret_cast<uint8_t *>(out.data());
+        for (size_t i = 0; i < x.size(); i++) c[i] = srt_f32_to_e4m3(x[i]);
+        return out;
+    }
     std::vector<float> out((x.size() + 1) / 2);
     uint16_t *h = reinterpret_cast<uint16_t *>(out.data());
     for (size_t i = 0; i < x.size(); i++) h[i] = srt_f32_to_bf16(x[i]);
     return out;
 }
 
-static void kv_store_case(srt_dtype dt, int n_tokens, int kv_dim, int n_slots, uint64_t seed) {
-    set_case("kv_store %s tokens %d kv_dim %d slots %d", srt_dtype_name(dt), n_tokens, kv_dim, n_slots);
+/* An fp8 cache of the f32 rows x (n_slots, kv_dim) as kv_store would write it: per (slot, KV head) row the
+ * power-of-two scale (into scale, (n_slots / block_size, kv_dim / head_dim, block_size)) and the codes; a row
+ * holding NaN (a slot no sequence owns) gets NaN codes and a NaN scale. */
+static std::vector<float> cache_fp8(const std::vector<float> &x, int kv_dim, int head_dim, int block_size,
+                                    std::vector<float> &scale) {
+    size_t n_slots = x.size() / (size_t)kv_dim, nkv = (size_t)(kv_dim / head_dim);
+    std::vector<float> out((x.size() + 3) / 4);
+    uint8_t *c = reinterpret_cast<uint8_t *>(out.data());
+    scale.assign((n_slots + (size_t)block_size - 1) / (size_t)block_size * (size_t)block_size * nkv, NAN);
+    for (size_t sl = 0; sl < n_slots; sl++)
+        for (size_t h = 0; h < nkv; h++) {
+            const float *r = &x[sl * (size_t)kv_dim + h * (size_t)head_dim];
+            float amax = 0;
+            bool nan = false;
+            for (int d = 0; d < head_dim; d++) { amax = std::max(amax, std::fabs(r[d])); nan |= std::isnan(r[d]); }
+            float s = nan ? NAN : srt_e4m3_row_scale(amax);
+            scale[(sl / (size_t)block_size * nkv + h) * (size_t)block_size + sl % (size_t)block_size] = s;
+            for (int d = 0; d < head_dim; d++)
+                c[sl * (size_t)kv_dim + h * (size_t)head_dim + (size_t)d] = nan ? 0x7f : srt_f32_to_e4m3(r[d] / s);
+        }
+    return out;
+}
+
+static void kv_store_case(srt_dtype dt, int n_tokens, int kv_dim, int n_slots, uint64_t seed, int head_dim = 0,
+                          int block_size = 0) {
+    set_case("kv_store %s tokens %d kv_dim %d slots %d head_dim %d block %d", srt_dtype_name(dt), n_tokens, kv_dim,
+             n_slots, head_dim, block_size);
     std::vector<float> k = rnd((size_t)n_tokens * kv_dim, seed, -1, 1), v = rnd(k.size(), seed + 1, -1, 1);
     std::vector<float> kc = rnd((size_t)n_slots * kv_dim, seed + 2, -1, 1), vc = rnd(kc.size(), seed + 3, -1, 1);
     std::vector<int32_t> slot((size_t)n_slots);
@@ -161,13 +199,22 @@ static void kv_store_case(srt_dtype dt, int n_tokens, int kv_dim, int n_slots, u
     if (n_tokens > 2) slot[1] = -1;  /* a padding row: not stored */
     if (dt != SRT_F32) { kc = cache_bytes(kc, dt); vc = cache_bytes(vc, dt); }   /* the cache as raw words */
     std::vector<float> kref = kc, vref = vc;
-    srt_kv_store_args r = {n_tokens, kv_dim, k.data(), v.data(), slot.data(), kref.data(), vref.data(), dt};
+    size_t n_scale = dt == SRT_F8E4M3 ? (size_t)(n_slots + block_size - 1) / block_size * block_size * (kv_dim / head_dim) : 0;
+    std::vector<float> ks = rnd(n_scale, seed + 4, 0, 1), vs = rnd(n_scale, seed + 5, 0, 1), ksref = ks, vsref = vs;
+    srt_kv_store_args r = {n_tokens, kv_dim, k.data(), v.data(), slot.data(), kref.data(), vref.data(), dt,
+                           head_dim, block_size, n_scale ? ksref.data() : nullptr, n_scale ? vsref.data() : nullptr};
     check_status(srt_op_kv_store(&g_ref, &r), "cpu-ref kv_store");
     float *dk = dev_out(kc.size(), kc), *dv = dev_out(vc.size(), vc);
-    srt_kv_store_args c = {n_tokens, kv_dim, dev_in(k), dev_in(v), dev_ints(slot), dk, dv, dt};
+    float *dks = n_scale ? dev_out(n_scale, ks) : nullptr, *dvs = n_scale ? dev_out(n_scale, vs) : nullptr;
+    srt_kv_store_args c = {n_tokens, kv_dim, dev_in(k), dev_in(v), dev_ints(slot), dk, dv, dt, head_dim, block_size,
+                           dks, dvs};
     check_status(srt_op_kv_store(&g_cu, &c), "cuda kv_store");
     check_out("k_cache", dk, kref, 0, 0);   /* copies: exact */
     check_out("v_cache", dv, vref, 0, 0);
+    if (n_scale) {                          /* fp8: the same scales, bit for bit */
+        check_out("k_scale", dks, ksref, 0, 0);
+        check_out("v_scale", dvs, vsref, 0, 0);
+    }
     end_case();
 }
 
@@ -242,20 +289,27 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
     const bool tc_rows = dt == SRT_BF16 && (head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128);
     const std::vector<float> kw = tc_rows ? cache_widened(kc) : std::vector<float>();
     const std::vector<float> vw = tc_rows ? cache_widened(vc) : std::vector<float>();
-    kc = cache_bytes(kc, dt);   /* NaN stays NaN in bf16 */
-    vc = cache_bytes(vc, dt);
+    std::vector<float> ks, vs;               /* fp8 row scales */
+    if (dt == SRT_F8E4M3) {
+        kc = cache_fp8(kc, kv_dim, head_dim, block_size, ks);
+        vc = cache_fp8(vc, kv_dim, head_dim, block_size, vs);
+    } else {
+        kc = cache_bytes(kc, dt);   /* NaN stays NaN in bf16 */
+        vc = cache_bytes(vc, dt);
+    }
     std::vector<float> q = rnd((size_t)n_tokens * n_heads * head_dim, seed + 3, -1.5f, 1.5f);
     const std::vector<double> row_atol = tc_rows ? prefill_bf16_row_atol(seqs, n_heads, n_kv_heads, head_dim,
                                                                          block_size, max_blocks, table, kw, vw, q)
                                                  : std::vector<double>();
     std::vector<float> oref(q.size());
     srt_paged_attn_args r = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, q.data(), kc.data(),
-                             vc.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data(), dt};
+                             vc.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data(), dt,
+                             ks.empty() ? nullptr : ks.data(), vs.empty() ? nullptr : vs.data()};
     check_status(srt_op_paged_attention(&g_ref, &r, nullptr), "cpu-ref paged_attention");
     float *dout = dev_out(oref.size());
     srt_paged_attn_args c = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, dev_in(q), dev_in(kc),
                              dev_in(vc), dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout,
-                             dt};
+                             dt, ks.empty() ? nullptr : dev_in(ks), vs.empty() ? nullptr : dev_in(vs)};
     check_status(srt_op_paged_attention(&g_cu, &c, nullptr), "cuda paged_attention");
     check_out("out", dout, oref, ATTN_ATOL, ATTN_RTOL, row_atol);
     /* the same with the forward's host plan (no device read), the launch sized for the block tables' capacity */
@@ -315,33 +369,43 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
         }
         n_tokens += nq;
     }
-    kc = cache_bytes(kc, dt);
-    vc = cache_bytes(vc, dt);
+    std::vector<float> ks, vs;               /* fp8 row scales (the new tokens' NaN until stored) */
+    if (dt == SRT_F8E4M3) {
+        kc = cache_fp8(kc, kv_dim, head_dim, block_size, ks);
+        vc = cache_fp8(vc, kv_dim, head_dim, block_size, vs);
+    } else {
+        kc = cache_bytes(kc, dt);
+        vc = cache_bytes(vc, dt);
+    }
     std::vector<float> q = rnd((size_t)n_tokens * n_heads * head_dim, seed + 3, -1.5f, 1.5f);
     std::vector<float> k = rnd((size_t)n_tokens * kv_dim, seed + 4, -1.5f, 1.5f), v = rnd(k.size(), seed + 5, -1, 1);
     std::vector<float> inv_freq((size_t)head_dim / 2);
     for (int i = 0; i < head_dim / 2; i++) inv_freq[(size_t)i] = (float)pow(500000.0, -2.0 * i / head_dim);
     srt_attn_host_plan plan = {n_q.data(), ctx_len.data(), max_blocks * block_size};
 
-    std::vector<float> qr = q, kr = k, kcr = kc, vcr = vc, oref(q.size());
+    std::vector<float> qr = q, kr = k, kcr = kc, vcr = vc, oref(q.size()), ksr = ks, vsr = vs;
+    const bool fp8 = dt == SRT_F8E4M3;
     srt_rope_store_attn_args r = {{n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, qr.data(), kcr.data(),
-                                   vcr.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data(), dt},
+                                   vcr.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data(), dt,
+                                   fp8 ? ksr.data() : nullptr, fp8 ? vsr.data() : nullptr},
                                   n_tokens, kr.data(), v.data(), pos.data(), slot.data(), inv_freq.data()};
     check_status(srt_op_rope_store_attention(&g_ref, &r, &plan), "cpu-ref rope_store_attention");
 
     TEST_CHECK(g_cu_lm->rope_store_attention != nullptr, "cuda has rope_store_attention");
-    std::vector<float> out[2], kout[2], vout[2];
+    std::vector<float> out[2], kout[2], vout[2], ksout[2], vsout[2];
     for (int fused = 0; fused < 2; fused++) {   /* the four ops on cuda, then the fused op */
         float *dq = dev_in(q), *dk = dev_in(k), *dkc = dev_in(kc), *dvc = dev_in(vc), *dout = dev_out(q.size());
+        float *dks = fp8 ? dev_in(ks) : nullptr, *dvs = fp8 ? dev_in(vs) : nullptr;
         srt_rope_store_attn_args c = {{n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, dq, dkc, dvc,
-                                       dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout, dt},
+                                       dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout, dt,
+                                       dks, dvs},
                                       n_tokens, dk, dev_in(v), dev_ints(pos), dev_ints(slot), dev_in(inv_freq)};
         if (fused) {
             check_status(srt_op_rope_store_attention(&g_cu, &c, &plan), "cuda rope_store_attention");
         } else {
             srt_rope_args rq = {n_tokens, n_heads, head_dim, c.pos, c.inv_freq, dq};
             srt_rope_args rk = {n_tokens, n_kv_heads, head_dim, c.pos, c.inv_freq, dk};
-            srt_kv_store_args st = {n_tokens, kv_dim, dk, c.v, c.slot, dkc, dvc, dt};
+            srt_kv_store_args st = {n_tokens, kv_dim, dk, c.v, c.slot, dkc, dvc, dt, head_dim, block_size, dks, dvs};
             check_status(srt_op_rope(&g_cu, &rq), "cuda rope q");
             check_status(srt_op_rope(&g_cu, &rk), "cuda rope k");
             check_status(srt_op_kv_store(&g_cu, &st), "cuda kv_store");
@@ -350,10 +414,16 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
         out[fused] = download_floats(dout, q.size() + TAIL);
         kout[fused] = download_floats(dkc, kc.size());
         vout[fused] = download_floats(dvc, vc.size());
+        if (fp8) { ksout[fused] = download_floats(dks, ks.size()); vsout[fused] = download_floats(dvs, vs.size()); }
     }
+    TEST_CHECK(!fp8 || (!memcmp(ksout[0].data(), ksout[1].data(), ks.size() * sizeof(float)) &&
+                        !memcmp(vsout[0].data(), vsout[1].data(), vs.size() * sizeof(float))),
+               "%s [%s order]: fused fp8 row scales differ from rope + kv_store on cuda", g_case,
+               cudasim_order_name(cudasim_get_order()));
     size_t worst = 0;
-    double maxerr = 0, excess = test_compare(out[1].data(), oref.data(), oref.size(), ATTN_ATOL, ATTN_RTOL, &worst,
-                                             &maxerr);
+    double maxerr = 0, excess = test_compare(out[1].data(), oref.data(), oref.size(), fp8 ? ATTN_FP8_ROPE_ATOL : ATTN_ATOL,
+                                             fp8 ? ATTN_FP8_ROPE_RTOL : ATTN_RTOL, &worst, &maxerr);
+    if (fp8) printf("%s [%s order]: max |out - cpu-ref| %.3g\n", g_case, cudasim_order_name(cudasim_get_order()), maxerr);
     TEST_CHECK(excess <= 0, "%s out [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g)", g_case,
                cudasim_order_name(cudasim_get_order()), worst, out[1][worst], oref[worst], maxerr);
     TEST_CHECK(memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0,
@@ -372,7 +442,7 @@ static void attention_bad_args() {
     std::vector<float> q(3 * 16, 0.5f), kc(8 * 16, 0.5f);
     float *dout = dev_out(q.size());
     srt_paged_attn_args c = {1, 1, 1, 16, 8, 1, dev_in(q), dev_in(kc), dev_in(kc), dev_ints(table), dev_ints(q_start),
-                             dev_ints(n_q), dev_ints(ctx_len), dout, SRT_F32};
+                             dev_ints(n_q), dev_ints(ctx_len), dout, SRT_F32, nullptr, nullptr};
     srt_status st = srt_op_paged_attention(&g_cu, &c, nullptr);
     TEST_CHECK(st == SRT_ERR_INVALID_ARG, "%s: got %s (%s), want SRT_ERR_INVALID_ARG", g_case, srt_status_name(st),
                srt_last_error());
@@ -488,8 +558,12 @@ static void all_cases() {
     kv_store_case(SRT_F32, 33, 64, 49, 310);
     kv_store_case(SRT_BF16, 33, 64, 49, 320);
     kv_store_case(SRT_BF16, 7, 33, 49, 330);
+    kv_store_case(SRT_F8E4M3, 33, 64, 49, 340, 16, 8);   /* 4 KV heads, scales (7, 4, 8) */
+    kv_store_case(SRT_F8E4M3, 7, 40, 49, 350, 20, 5);    /* head_dim 20 */
+    kv_store_case(SRT_F8E4M3, 1, 128, 7, 360, 128, 16);  /* one row of Orpheus' head_dim */
     attention_cases(SRT_F32);
     attention_cases(SRT_BF16);
+    attention_cases(SRT_F8E4M3);
     swiglu_case(1, 0, 400);
     swiglu_case(1025, 1, 410);
     swiglu_case(33, 2, 420);

@@ -91,7 +91,7 @@ static void prefill_case(srt_dtype dt, int n_heads, int n_kv_heads, int D, int b
     std::vector<float> q((size_t)n_tokens * n_heads * D), ref(q.size());
     test_fill_uniform(q.data(), q.size(), seed + 3, -1.5f, 1.5f);
     srt_paged_attn_args r = {n_seqs, n_heads, n_kv_heads, D, block_size, max_blocks, q.data(), kbytes.data(),
-                             vbytes.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), ref.data(), dt};
+                             vbytes.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), ref.data(), dt, nullptr, nullptr};
     srt_status st = srt_op_paged_attention(&g_ref, &r, nullptr);
     TEST_CHECK(st == SRT_OK, "%s: cpu-ref: %s", name, srt_last_error());
 
@@ -117,7 +117,7 @@ static void prefill_case(srt_dtype dt, int n_heads, int n_kv_heads, int D, int b
     std::vector<float> poison(q.size(), NAN);
     float *dout = (float *)dev_of(poison.data(), poison.size() * sizeof(float), TAIL);
     srt_paged_attn_args c = {n_seqs, n_heads, n_kv_heads, D, block_size, max_blocks, dev_in(q), dev_in(kbytes),
-                             dev_in(vbytes), dev_in(table), dev_in(q_start), dev_in(n_q), dev_in(ctx_len), dout, dt};
+                             dev_in(vbytes), dev_in(table), dev_in(q_start), dev_in(n_q), dev_in(ctx_len), dout, dt, nullptr, nullptr};
     int max_ctx = 0;
     for (int x : ctx_len) max_ctx = std::max(max_ctx, x);
     srt_attn_host_plan plan = {n_q.data(), ctx_len.data(), max_ctx};

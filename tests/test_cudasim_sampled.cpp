@@ -212,7 +212,7 @@ int main(void) {
         void *q = dev_upload(rnd((size_t)B * H * D, 9));
         void *out = dev_upload(std::vector<float>((size_t)B * H * D, 0.0f));
         srt_paged_attn_args at = {B, H, KVH, D, BS, nb, (float *)q, kc, vc, (int32_t *)dt, (int32_t *)dqs,
-                                  (int32_t *)dnq, (int32_t *)dcl, (float *)out, SRT_BF16};
+                                  (int32_t *)dnq, (int32_t *)dcl, (float *)out, SRT_BF16, nullptr, nullptr};
         srt_attn_host_plan plan = {nq.data(), cl.data(), ctx};
         compare("paged attention decode", [&] {
             TEST_CHECK(srt_op_paged_attention(&g_cu, &at, &plan) == SRT_OK, "attention: %s", srt_last_error());

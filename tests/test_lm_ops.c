@@ -120,7 +120,7 @@ static void test_attention(int n_seqs, const int *lens, const int *n_q, int head
     float *q = test_alloc_uniform((size_t)n_tokens * heads * head_dim, 13, -2, 2);
     float *o0 = calloc((size_t)n_tokens * heads * head_dim, 4), *o1 = calloc((size_t)n_tokens * heads * head_dim, 4);
     srt_paged_attn_args a = {n_seqs, heads, kv_heads, head_dim, block_size, max_blocks, q, kc, vc, table,
-                             q_start, nq, ctx, o0, SRT_F32};
+                             q_start, nq, ctx, o0, SRT_F32, NULL, NULL};
     TEST_CHECK(srt_op_paged_attention(&ref_be, &a, NULL) == SRT_OK, "ref paged_attention");
     a.out = o1;
     TEST_CHECK(srt_op_paged_attention(&fast_be, &a, NULL) == SRT_OK, "cpu paged_attention");
@@ -142,7 +142,7 @@ static void test_kv_store(int n_tokens, int kv_dim) {
     for (int i = 0; i < 4; i++) c[i] = test_alloc_uniform((size_t)n_slots * kv_dim, 16, -1, 1);
     int32_t *slot = malloc(sizeof(int32_t) * n_tokens);
     for (int t = 0; t < n_tokens; t++) slot[t] = (t * 5 + 1) % n_slots;
-    srt_kv_store_args a = {n_tokens, kv_dim, k, v, slot, c[0], c[1], SRT_F32};
+    srt_kv_store_args a = {n_tokens, kv_dim, k, v, slot, c[0], c[1], SRT_F32, 0, 0, NULL, NULL};
     TEST_CHECK(srt_op_kv_store(&ref_be, &a) == SRT_OK, "ref kv_store");
     a.k_cache = c[2]; a.v_cache = c[3];
     TEST_CHECK(srt_op_kv_store(&fast_be, &a) == SRT_OK, "cpu kv_store");

@@ -36,9 +36,25 @@ static srt_status ref_rope(void *ctx, const srt_rope_args *a) {
     return SRT_OK;
 }
 
-/* Element i of a KV cache buffer of dtype dt (f32 or bf16), as f32. */
+/* Element i of a KV cache buffer of dtype dt (f32, bf16 or fp8 e4m3 codes: the row scale not applied), as f32. */
 static float kv_at(const void *cache, srt_dtype dt, size_t i) {
+    if (dt == SRT_F8E4M3) return srt_e4m3_to_f32(((const uint8_t *)cache)[i]);
     return dt == SRT_BF16 ? srt_bf16_to_f32(((const uint16_t *)cache)[i]) : ((const float *)cache)[i];
+}
+/* The fp8 row scale of cache slot `slot`, KV head kvh ((n_blocks, n_kv_heads, block_size) layout); 1 otherwise. */
+static double kv_scale(const float *scale, srt_dtype dt, size_t slot, int kvh, int n_kv_heads, int block_size) {
+    if (dt != SRT_F8E4M3) return 1.0;
+    size_t blk = slot / (size_t)block_size;
+    return scale[(blk * (size_t)n_kv_heads + (size_t)kvh) * (size_t)block_size + slot % (size_t)block_size];
+}
+
+/* fp8: one (token, KV head) row of head_dim values: its power-of-two scale, then each value / scale as e4m3. */
+static void kv_put_fp8_row(uint8_t *dst, float *scale, const float *x, int D) {
+    float amax = 0.0f;
+    for (int i = 0; i < D; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float s = srt_e4m3_row_scale(amax);
+    *scale = s;
+    for (int i = 0; i < D; i++) dst[i] = srt_f32_to_e4m3(x[i] / s);
 }
 static void kv_put(void *cache, srt_dtype dt, size_t i, float x) {
     if (dt == SRT_BF16) ((uint16_t *)cache)[i] = srt_f32_to_bf16(x);
@@ -50,6 +66,15 @@ static srt_status ref_kv_store(void *ctx, const srt_kv_store_args *a) {
     for (int t = 0; t < a->n_tokens; t++) {
         if (a->slot[t] < 0) continue;   /* padding row */
         size_t dst = (size_t)a->slot[t] * a->kv_dim, src = (size_t)t * a->kv_dim;
+        if (a->kv_dtype == SRT_F8E4M3) {
+            int D = a->head_dim, nkv = a->kv_dim / D, bs = a->block_size, blk = a->slot[t] / bs;
+            for (int h = 0; h < nkv; h++) {
+                size_t si = ((size_t)blk * nkv + h) * bs + (size_t)(a->slot[t] % bs), o = (size_t)h * D;
+                kv_put_fp8_row((uint8_t *)a->k_cache + dst + o, &a->k_scale[si], a->k + src + o, D);
+                kv_put_fp8_row((uint8_t *)a->v_cache + dst + o, &a->v_scale[si], a->v + src + o, D);
+            }
+            continue;
+        }
         for (int i = 0; i < a->kv_dim; i++) {
             kv_put(a->k_cache, a->kv_dtype, dst + i, a->k[src + i]);
             kv_put(a->v_cache, a->kv_dtype, dst + i, a->v[src + i]);
@@ -80,7 +105,7 @@ static srt_status ref_paged_attention(void *ctx, const srt_paged_attn_args *a) {
                     size_t k = slot * kv_dim + (size_t)kvh * D;
                     double dot = 0;
                     for (int d = 0; d < D; d++) dot += (double)q[d] * kv_at(a->k_cache, a->kv_dtype, k + d);
-                    score[p] = dot * scale;
+                    score[p] = dot * scale * kv_scale(a->k_scale, a->kv_dtype, slot, kvh, a->n_kv_heads, a->block_size);
                     if (score[p] > mx) mx = score[p];
                 }
                 for (int p = 0; p <= last; p++) { score[p] = exp(score[p] - mx); sum += score[p]; }
@@ -88,7 +113,8 @@ static srt_status ref_paged_attention(void *ctx, const srt_paged_attn_args *a) {
                     double acc = 0;
                     for (int p = 0; p <= last; p++) {
                         size_t slot = (size_t)blocks[p / a->block_size] * a->block_size + p % a->block_size;
-                        acc += score[p] * kv_at(a->v_cache, a->kv_dtype, slot * kv_dim + (size_t)kvh * D + d);
+                        acc += score[p] * kv_scale(a->v_scale, a->kv_dtype, slot, kvh, a->n_kv_heads, a->block_size) *
+                               kv_at(a->v_cache, a->kv_dtype, slot * kv_dim + (size_t)kvh * D + d);
                     }
                     out[d] = (float)(acc / sum);
                 }

@@ -2,27 +2,38 @@
 #include "lm/kv_cache.h"
 #include <string.h>
 
-srt_status srt_kv_cache_create(srt_backend *be, int n_layers, int kv_dim, int block_size, int n_blocks,
+srt_status srt_kv_cache_create(srt_backend *be, int n_layers, int kv_dim, int head_dim, int block_size, int n_blocks,
                                srt_dtype dtype, srt_kv_cache **out) {
     *out = NULL;
     if (n_layers < 1 || kv_dim < 1 || block_size < 1 || n_blocks < 1)
         return srt_error(SRT_ERR_INVALID_ARG, "kv cache: bad size (%d layers, kv_dim %d, %d blocks of %d tokens)",
                          n_layers, kv_dim, n_blocks, block_size);
-    if (dtype != SRT_F32 && dtype != SRT_BF16)
-        return srt_error(SRT_ERR_INVALID_ARG, "kv cache: dtype %s (f32 or bf16)", srt_dtype_name(dtype));
+    if (dtype != SRT_F32 && dtype != SRT_BF16 && dtype != SRT_F8E4M3)
+        return srt_error(SRT_ERR_INVALID_ARG, "kv cache: dtype %s (f32, bf16 or f8e4m3)", srt_dtype_name(dtype));
+    if (head_dim < 1 || kv_dim % head_dim)
+        return srt_error(SRT_ERR_INVALID_ARG, "kv cache: kv_dim %d is not a multiple of head_dim %d", kv_dim, head_dim);
     srt_kv_cache *kv = srt_calloc(1, sizeof *kv, "kv cache");
     if (!kv) return SRT_ERR_NOMEM;
     kv->be = be;
     kv->n_layers = n_layers; kv->kv_dim = kv_dim; kv->block_size = block_size; kv->n_blocks = n_blocks;
     kv->dtype = dtype;
+    kv->head_dim = head_dim;
     kv->k = srt_calloc((size_t)n_layers, sizeof(void *), "kv cache layers");
     kv->v = srt_calloc((size_t)n_layers, sizeof(void *), "kv cache layers");
     kv->free_list = srt_malloc(sizeof(int32_t) * (size_t)n_blocks, "kv cache free list");
+    if (dtype == SRT_F8E4M3) {
+        kv->k_scale = srt_calloc((size_t)n_layers, sizeof(float *), "kv cache scales");
+        kv->v_scale = srt_calloc((size_t)n_layers, sizeof(float *), "kv cache scales");
+        if (!kv->k_scale || !kv->v_scale) { srt_kv_cache_free(kv); return SRT_ERR_NOMEM; }
+    }
     if (!kv->k || !kv->v || !kv->free_list) { srt_kv_cache_free(kv); return SRT_ERR_NOMEM; }
+    size_t scale_bytes = sizeof(float) * (size_t)n_blocks * block_size * (size_t)(kv_dim / head_dim);
     size_t bytes = srt_dtype_size(dtype) * (size_t)n_blocks * block_size * kv_dim;
     for (int l = 0; l < n_layers; l++) {
         srt_status st = srt_backend_alloc_zero(be, bytes, &kv->k[l]);
         if (st == SRT_OK) st = srt_backend_alloc_zero(be, bytes, &kv->v[l]);
+        if (st == SRT_OK && kv->k_scale) st = srt_backend_alloc_zero(be, scale_bytes, (void **)&kv->k_scale[l]);
+        if (st == SRT_OK && kv->v_scale) st = srt_backend_alloc_zero(be, scale_bytes, (void **)&kv->v_scale[l]);
         if (st != SRT_OK) {
             srt_kv_cache_free(kv);
             return srt_error_prefix(st, "kv cache: %d layers x 2 x %zu MB: ", n_layers, bytes >> 20);
@@ -39,9 +50,11 @@ void srt_kv_cache_free(srt_kv_cache *kv) {
     for (int l = 0; l < kv->n_layers; l++) {
         if (kv->k && kv->k[l]) kv->be->ops->free(kv->be->ctx, kv->k[l]);
         if (kv->v && kv->v[l]) kv->be->ops->free(kv->be->ctx, kv->v[l]);
+        if (kv->k_scale && kv->k_scale[l]) kv->be->ops->free(kv->be->ctx, kv->k_scale[l]);
+        if (kv->v_scale && kv->v_scale[l]) kv->be->ops->free(kv->be->ctx, kv->v_scale[l]);
     }
     for (int s = 0; s < kv->n_seqs; s++) free(kv->seqs[s].blocks);
-    free(kv->seqs); free(kv->k); free(kv->v); free(kv->free_list); free(kv);
+    free(kv->seqs); free(kv->k); free(kv->v); free(kv->k_scale); free(kv->v_scale); free(kv->free_list); free(kv);
 }
 
 srt_status srt_kv_seq_open(srt_kv_cache *kv, int *seq_id) {

@@ -15,15 +15,18 @@ typedef struct srt_kv_seq {
 typedef struct srt_kv_cache {
     srt_backend *be;
     int n_layers, kv_dim, block_size, n_blocks;
-    srt_dtype dtype;          /* SRT_F32 or SRT_BF16 */
+    srt_dtype dtype;          /* SRT_F32, SRT_BF16 or SRT_F8E4M3 */
+    int head_dim;             /* the rows fp8 scales cover */
     void **k, **v;            /* (n_layers) each (n_blocks * block_size, kv_dim) of dtype, backend memory */
+    float **k_scale, **v_scale;   /* SRT_F8E4M3: (n_layers) each (n_blocks, kv_dim / head_dim, block_size) row
+                                     scales (host/lm/lm_ops.h), backend memory; NULL otherwise */
     int32_t *free_list;       /* (n_blocks) stack of free block ids */
     int n_free;
     srt_kv_seq *seqs;
     int n_seqs;               /* slots in seqs (active or not) */
 } srt_kv_cache;
 
-srt_status srt_kv_cache_create(srt_backend *be, int n_layers, int kv_dim, int block_size, int n_blocks,
+srt_status srt_kv_cache_create(srt_backend *be, int n_layers, int kv_dim, int head_dim, int block_size, int n_blocks,
                                srt_dtype dtype, srt_kv_cache **out);
 void srt_kv_cache_free(srt_kv_cache *kv);
 

@@ -134,7 +134,8 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     /* rope(q), rope(k), KV store, attention: one launch on a backend that fuses them for decode batches */
     srt_rope_store_attn_args rsa = {
         .attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks, s->q, lm->kv->k[l],
-                 lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len, s->att, lm->kv->dtype},
+                 lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len, s->att, lm->kv->dtype,
+                 lm->kv->k_scale ? lm->kv->k_scale[l] : NULL, lm->kv->v_scale ? lm->kv->v_scale[l] : NULL},
         .n_tokens = T, .k = s->k, .v = s->v, .pos = s->pos, .slot = s->slot, .inv_freq = lm->inv_freq};
     SRT_TRY(srt_op_rope_store_attention(&lm->be, &rsa, &f->attn));
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */

@@ -229,7 +229,8 @@ static srt_status kv_dtype_of(const srt_lm *lm, const srt_lm_options *opts, srt_
     if (!name || !*name) return SRT_OK;
     if (!strcmp(name, "f32")) *out = SRT_F32;
     else if (!strcmp(name, "bf16")) *out = SRT_BF16;
-    else return srt_error(SRT_ERR_INVALID_ARG, "KV cache dtype '%s' (%s): f32 or bf16", name,
+    else if (!strcmp(name, "fp8")) *out = SRT_F8E4M3;
+    else return srt_error(SRT_ERR_INVALID_ARG, "KV cache dtype '%s' (%s): f32, bf16 or fp8", name,
                           opts && opts->kv_dtype ? "kv_dtype option" : "SNACRT_KV_DTYPE");
     if (*out != SRT_F32 && lm->ops->kv_dtype == SRT_F32 && strncmp(lm->be.device, "cpu-ref", 7))
         return srt_error(SRT_ERR_UNSUPPORTED, "KV cache dtype %s on backend '%s' (f32 only)", name, lm->be.device);
@@ -253,8 +254,8 @@ srt_status srt_lm_setup_runtime(srt_lm *lm, const srt_lm_options *opts) {
                                                             (long long)max_tokens);
     srt_dtype kv_dtype;
     SRT_TRY(kv_dtype_of(lm, opts, &kv_dtype));
-    SRT_TRY(srt_kv_cache_create(&lm->be, lm->cfg.n_layers, lm->cfg.n_kv_heads * lm->cfg.head_dim, block_size,
-                                (int)n_blocks, kv_dtype, &lm->kv));
+    SRT_TRY(srt_kv_cache_create(&lm->be, lm->cfg.n_layers, lm->cfg.n_kv_heads * lm->cfg.head_dim, lm->cfg.head_dim,
+                                block_size, (int)n_blocks, kv_dtype, &lm->kv));
     lm->max_batch_tokens = opts && opts->max_batch_tokens > 0 ? opts->max_batch_tokens : 2048;
     return SRT_OK;
 }

@@ -7,8 +7,13 @@
  * Conventions (as in backend.h): pointers are backend memory unless marked "host"; row-major; activations f32.
  * Tokens of a batch are laid out sequence after sequence: sequence s owns rows [q_start[s], q_start[s]+n_q[s]).
  * The paged KV cache of one layer is two buffers (n_blocks, block_size, n_kv_heads*head_dim) of kv_dtype (SRT_F32,
- * the zero value, or SRT_BF16 rounded to nearest even); a sequence's position p lives in block
- * block_table[s][p / block_size], row p % block_size. cpu-ref and cuda take both; cpu takes f32 only.
+ * the zero value, SRT_BF16 rounded to nearest even, or SRT_F8E4M3); a sequence's position p lives in block
+ * block_table[s][p / block_size], row p % block_size. cpu-ref and cuda take all three; cpu takes f32 only.
+ * fp8 e4m3 KV: each (token, KV head) row of head_dim values has its own scale (srt_e4m3_row_scale of its largest
+ * magnitude: a power of two, so x / scale is exact) in k_scale / v_scale, (n_blocks, n_kv_heads, block_size) f32
+ * per layer: value = srt_e4m3_to_f32(code) * scale. Per token so appends never re-quantize older rows; laid out
+ * by KV head inside a block so a decode block reading one head's positions reads contiguous scales (4 bytes per
+ * 128-byte row at head_dim 128: 3% on top of the codes).
  */
 #ifndef SRT_LM_OPS_H
 #define SRT_LM_OPS_H
@@ -40,7 +45,9 @@ typedef struct srt_kv_store_args {
     const float *k, *v;      /* (n_tokens, kv_dim) each */
     const int32_t *slot;     /* (n_tokens) */
     void *k_cache, *v_cache; /* (n_blocks * block_size, kv_dim) each, kv_dtype */
-    srt_dtype kv_dtype;      /* SRT_F32 (0) or SRT_BF16 (k, v rounded to nearest even) */
+    srt_dtype kv_dtype;      /* SRT_F32 (0), SRT_BF16 (k, v rounded to nearest even) or SRT_F8E4M3 */
+    int head_dim, block_size;        /* SRT_F8E4M3 only: the rows the scales cover, the scales' layout */
+    float *k_scale, *v_scale;        /* SRT_F8E4M3 only: (n_blocks, kv_dim / head_dim, block_size) */
 } srt_kv_store_args;
 
 /* Paged causal attention for a batch of sequences, covering prefill (n_q[s] > 1), chunked prefill and decode
@@ -57,7 +64,8 @@ typedef struct srt_paged_attn_args {
     const int32_t *n_q;           /* (n_seqs) */
     const int32_t *ctx_len;       /* (n_seqs) */
     float *out;                   /* (n_tokens, n_heads*head_dim) */
-    srt_dtype kv_dtype;           /* of k_cache / v_cache: SRT_F32 (0) or SRT_BF16 */
+    srt_dtype kv_dtype;           /* of k_cache / v_cache: SRT_F32 (0), SRT_BF16 or SRT_F8E4M3 */
+    const float *k_scale, *v_scale;  /* SRT_F8E4M3 only: (n_blocks, n_kv_heads, block_size) row scales */
 } srt_paged_attn_args;
 
 /* The host-side plan of one paged attention, filled by the forward from the KV cache bookkeeping so a device

@@ -47,6 +47,14 @@ srt_status srt_weights_get_f32(const srt_weights *w, const char *name, int ndim,
 float srt_bf16_to_f32(uint16_t h);
 float srt_f16_to_f32(uint16_t h);
 uint16_t srt_f32_to_bf16(float f);   /* round to nearest even */
+/* fp8 e4m3 (OCP e4m3fn): encode rounds to nearest even and saturates to +-448 (infinities too); NaN -> 0x7f.
+ * Decode is exact; 0x7f / 0xff -> NaN. cuda/lm_kv_dtype.cuh does the same bit for bit (tests/test_fp8_e4m3.c). */
+uint8_t srt_f32_to_e4m3(float f);
+float srt_e4m3_to_f32(uint8_t c);
+/* The dequantization scale of an fp8 KV row (one token, one KV head) whose largest magnitude is amax (NaN
+ * ignored): the smallest power of two s >= amax / 448 (at least 2^-126), so x / s is exact and fits e4m3; 1 when
+ * amax / 448 is 0 (amax below ~1e-42) or amax is infinite. */
+float srt_e4m3_row_scale(float amax);
 uint16_t srt_f32_to_f16(float f);
 
 #endif

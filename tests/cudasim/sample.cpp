@@ -31,6 +31,8 @@ const GroupRule kGroups[] = {
     /* decode attention: the splits of a (seq, head chunk) over gridDim.x; the last one merges them */
     {"lm_attn_decode_g1_kernel", 1u}, {"lm_attn_decode_g2_kernel", 1u}, {"lm_attn_decode_g3_kernel", 1u},
     {"lm_attn_decode_g4_kernel", 1u}, {"lm_attn_decode_g8_kernel", 1u},
+    {"lm_attn_decode_fp8_g1_kernel", 1u}, {"lm_attn_decode_fp8_g2_kernel", 1u},   /* the same for fp8 KV */
+    {"lm_attn_decode_fp8_g3_kernel", 1u}, {"lm_attn_decode_fp8_g4_kernel", 1u}, {"lm_attn_decode_fp8_g8_kernel", 1u},
     {"vq_nearest_kernel", 7u},     /* one group = the whole grid (runs whole): its codes are indices that the next
                                       kernel (embed) range-checks and gathers by; sampled, they would be garbage */
 };

@@ -30,7 +30,8 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # before the current step's math (double-buffered shared tiles): 8.
 # gemm_split_bf16.cuh's vector paths: the sum loads 2 x 16 bytes of each half (4) before adding, the splits 2.
 # lm_paged_attention.cuh's decode kernels (per G): 4, see below.
-LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
+# copy2d.cuh's copy2d_batch_kernel loads COPY2D_ILP = 4 elements per lane before storing: 4.
+LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4, "copy2d_batch_kernel": 4,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
                                      "convt1d_igemm_bf16_kernel")},

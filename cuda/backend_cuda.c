@@ -216,6 +216,24 @@ static srt_status cu_noise_add(void *ctx, const srt_noise_add_args *a) { SHADOW_
 static srt_status cu_copy2d(void *ctx, const srt_copy2d_args *a) { SHADOW_OR(srt_cuda_copy2d(a, C(ctx)->stream)); }
 static srt_status cu_gemm(void *ctx, const srt_gemm_args *a) { SHADOW_OR(srt_cuda_gemm(ctx, a)); }
 
+/* copy2d_batch: the block table goes up through the pinned ring (stream-ordered, no wait) into scratch slot 1 (kept,
+ * grown only: no allocation once the largest push was seen), then one launch copies every block. */
+static srt_status cu_copy2d_batch(void *ctx, const srt_copy2d_batch_args *a) {
+    srt_cuda_ctx *c = ctx;
+    int64_t max_total = 0;
+    for (int i = 0; i < a->n; i++) {
+        int64_t t = (int64_t)a->items[i].rows * a->items[i].cols;
+        if (t > max_total) max_total = t;
+    }
+    if (max_total == 0) return SRT_OK;
+    SRT_TRY(no_transfer_in_pass(c, "copy2d_batch (it uploads its block table)"));
+    void *table = NULL;
+    size_t bytes = sizeof(srt_copy2d_args) * (size_t)a->n;
+    SRT_TRY(srt_cuda_scratch(c, 1, bytes, &table));
+    SRT_TRY(srt_cuda_upload(c, table, a->items, bytes));
+    return srt_cuda_copy2d_batch(table, a->n, max_total, c->stream);
+}
+
 static srt_status cu_embed(void *ctx, const srt_embed_args *a) {
     srt_cuda_ctx *c = ctx;
     if ((int64_t)a->batch * a->dim * a->len == 0) return SRT_OK;
@@ -261,6 +279,7 @@ static const srt_backend_ops srt_cuda_ops = {
     .axpby = cu_axpby,
     .noise_add = cu_noise_add,
     .copy2d = cu_copy2d,
+    .copy2d_batch = cu_copy2d_batch,
     .lm = &srt_cuda_lm_ops,
     .set_precision = cu_set_precision,
     .graph_run = srt_cuda_codec_graph_run,

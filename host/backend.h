@@ -193,6 +193,14 @@ typedef struct srt_copy2d_args {
     float *y;
 } srt_copy2d_args;
 
+/* n independent copy2d blocks in one op (one launch on a device): items[i] as srt_copy2d_args, in any order or
+ * concurrently, so no block's y may overlap another block's x or y. items is host memory. A backend without the
+ * entry gets one copy2d per block from the dispatch layer. */
+typedef struct srt_copy2d_batch_args {
+    int n;
+    const srt_copy2d_args *items;
+} srt_copy2d_batch_args;
+
 /* ---- language-model ops (host/lm): filled in by the transformer work; all optional for codec-only backends ---- */
 struct srt_lm_ops;
 
@@ -247,6 +255,7 @@ typedef struct srt_backend_ops {
     srt_status (*axpby)(void *ctx, const srt_axpby_args *a);
     srt_status (*noise_add)(void *ctx, const srt_noise_add_args *a);
     srt_status (*copy2d)(void *ctx, const srt_copy2d_args *a);
+    srt_status (*copy2d_batch)(void *ctx, const srt_copy2d_batch_args *a);   /* optional (see the args) */
     /* language model (optional; see host/lm/lm_ops.h) */
     const struct srt_lm_ops *lm;
     /* precision of the dense convs, "fp32" | "tf32" | "bf16" (optional: a backend without it computes in fp32) */
@@ -279,6 +288,7 @@ srt_status srt_op_gemm(const srt_backend *b, const srt_gemm_args *a);
 srt_status srt_op_layernorm(const srt_backend *b, const srt_layernorm_args *a);
 srt_status srt_op_transpose(const srt_backend *b, const srt_transpose_args *a);
 srt_status srt_op_copy2d(const srt_backend *b, const srt_copy2d_args *a);
+srt_status srt_op_copy2d_batch(const srt_backend *b, const srt_copy2d_batch_args *a);
 srt_status srt_op_local_attention(const srt_backend *b, const srt_local_attn_args *a);
 srt_status srt_op_avgpool(const srt_backend *b, const srt_avgpool_args *a);
 srt_status srt_op_upsample_add(const srt_backend *b, const srt_upsample_add_args *a);

@@ -3,6 +3,7 @@
  * any element; the checks read host arrays only (device arrays are the backend's, see backend_check.h). */
 #include "backend_check.h"
 #include <math.h>
+#include <stdio.h>
 
 #define BAD(...) srt_error(SRT_ERR_INVALID_ARG, __VA_ARGS__)
 
@@ -132,6 +133,21 @@ srt_status srt_check_copy2d_args(const srt_copy2d_args *a) {
     uintptr_t x1 = x0 + sizeof(float) * (uintptr_t)((a->rows - 1) * a->x_ld + a->cols);
     uintptr_t y1 = y0 + sizeof(float) * (uintptr_t)((a->rows - 1) * a->y_ld + a->cols);
     if (x0 < y1 && y0 < x1) return BAD("copy2d: x and y overlap");
+    return SRT_OK;
+}
+
+/* Each block as copy2d; that blocks do not overlap each other is the caller's contract (strided blocks interleave,
+ * e.g. two column ranges of one window, so bounding ranges cannot tell). */
+srt_status srt_check_copy2d_batch_args(const srt_copy2d_batch_args *a) {
+    if (a->n < 0 || (a->n > 0 && !a->items)) return BAD("copy2d_batch: n %d items %p", a->n, (const void *)a->items);
+    for (int i = 0; i < a->n; i++) {
+        srt_status st = srt_check_copy2d_args(&a->items[i]);
+        if (st != SRT_OK) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", srt_last_error());
+            return srt_error(st, "copy2d_batch: block %d: %s", i, why);
+        }
+    }
     return SRT_OK;
 }
 

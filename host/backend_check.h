@@ -25,6 +25,7 @@ srt_status srt_check_unary_args(const srt_unary_args *a);
 srt_status srt_check_axpby_args(const srt_axpby_args *a);
 srt_status srt_check_noise_add_args(const srt_noise_add_args *a);
 srt_status srt_check_copy2d_args(const srt_copy2d_args *a);
+srt_status srt_check_copy2d_batch_args(const srt_copy2d_batch_args *a);
 
 srt_status srt_check_rmsnorm_args(const srt_rmsnorm_args *a);
 srt_status srt_check_rope_args(const srt_rope_args *a);

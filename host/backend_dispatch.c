@@ -78,6 +78,14 @@ srt_status srt_op_copy2d(const srt_backend *b, const srt_copy2d_args *a) {
     return b->ops->copy2d(b->ctx, a);
 }
 
+srt_status srt_op_copy2d_batch(const srt_backend *b, const srt_copy2d_batch_args *a) {
+    SRT_TRY(srt_check_copy2d_batch_args(a));
+    if (b->ops->copy2d_batch) return b->ops->copy2d_batch(b->ctx, a);
+    if (!b->ops->copy2d) return MISSING(b, "copy2d");
+    for (int i = 0; i < a->n; i++) SRT_TRY(b->ops->copy2d(b->ctx, &a->items[i]));
+    return SRT_OK;
+}
+
 srt_status srt_op_unary(const srt_backend *b, const srt_unary_args *a) {
     SRT_TRY(srt_check_unary_args(a));
     if (!b->ops->unary) return MISSING(b, "unary");

@@ -14,7 +14,7 @@ typedef void (*fnptr)(void);
 #define MAIN_ENTRIES(X) X(alloc, 1) X(free, 1) X(upload, 1) X(download, 1) X(memset0, 1) X(copy, 1) X(sync, 1) \
     X(destroy, 1) X(conv1d, 1) X(conv_transpose1d, 1) X(snake, 1) X(gemm, 1) X(layernorm, 1) X(transpose, 1) \
     X(local_attention, 1) X(avgpool, 1) X(upsample_add, 1) X(vq_nearest, 1) X(embed, 1) X(unary, 1) X(axpby, 1) \
-    X(noise_add, 1) X(copy2d, 1)
+    X(noise_add, 1) X(copy2d, 1) X(copy2d_batch, 0)
 #define LM_ENTRIES(X) X(rmsnorm, 1) X(rope, 1) X(kv_store, 1) X(paged_attention, 1) X(swiglu, 1) X(embedding, 1) \
     X(add_bias, 1) X(gather_rows, 1) X(paged_attention_planned, 0) X(sample, 1) X(mask_rows, 1) X(graph_run, 0)
 

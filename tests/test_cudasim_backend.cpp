@@ -643,6 +643,30 @@ static void elementwise_cases() {
         check_out("y", dyc, yref, 0, 0);
         end_case();
     }
+
+    /* copy2d_batch (the streaming push's windows): blocks of different sizes in one launch, two of them
+     * interleaved column ranges of one (rows, 40) window, a repeated row (x_ld 0), an empty block and one larger
+     * than the grid (64 x 256 threads) so the block loops; gaps of y stay untouched. cpu-ref has no entry: the
+     * dispatch layer's per-block copy2d is the reference. */
+    {
+        g_case = "copy2d_batch";
+        std::vector<float> xs = rnd(40000, 840, -1, 1), y0 = rnd(60000, 841, -1, 1), yref = y0;
+        /* rows, cols, x_ld, y_ld, x offset, y offset */
+        static const int bq[][6] = {{9, 25, 31, 40, 3, 0},     {9, 15, 17, 40, 500, 25}, {5, 1, 0, 1, 7, 400},
+                                    {0, 12, 12, 12, 0, 500},   {1, 1, 1, 1, 39999, 511}, {3, 7000, 9000, 7000, 11000, 520},
+                                    {33, 7, 0, 9, 600, 30000}, {2, 33, 33, 33, 900, 40000}};
+        std::vector<srt_copy2d_args> rb, cb;
+        float *dx = dev_in(xs), *dyb = dev_out(y0.size(), y0);
+        for (const auto &q : bq) {
+            rb.push_back({q[0], q[1], q[2], q[3], xs.data() + q[4], yref.data() + q[5]});
+            cb.push_back({q[0], q[1], q[2], q[3], dx + q[4], dyb + q[5]});
+        }
+        srt_copy2d_batch_args ra = {(int)rb.size(), rb.data()}, ca = {(int)cb.size(), cb.data()};
+        check_status(srt_op_copy2d_batch(&g_ref, &ra), "copy2d_batch (cpu-ref)");
+        check_status(srt_op_copy2d_batch(&g_cu, &ca), "copy2d_batch");
+        check_out("y", dyb, yref, 0, 0);
+        end_case();
+    }
 }
 
 int main(void) {

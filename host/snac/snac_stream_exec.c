@@ -114,10 +114,25 @@ static srt_status plan_push(int n, srt_codec_stream *const *streams, const srt_c
     return SRT_OK;
 }
 
+/* The block copies of one stage for all streams, issued as one copy2d_batch op (one launch on a device). */
+typedef struct copy_list {
+    int n, cap;
+    srt_copy2d_args *items;
+} copy_list;
+
+static srt_status copy_add(copy_list *l, const srt_copy2d_args *c) {
+    if (l->n == l->cap)
+        return srt_error(SRT_ERR_BACKEND, "streaming decode: more than %d block copies in a stage (internal error)",
+                         l->cap);
+    l->items[l->n++] = *c;
+    return SRT_OK;
+}
+
 /* Copy input frames [f0, f1) of stream i at stage k (in_ch rows) to y (row stride y_ld): the kept ones from
- * the stream's current block, the new ones from the previous stage's output prev (prev_slots, in_ch, prev_nout).
- * Fails (internal error) on a frame the stream no longer or not yet has. */
-static srt_status copy_frames(snac_model *m, const srt_codec_stream *S, int k, const stage_io *o, const stage_io *p,
+ * the stream's current block, the new ones from the previous stage's output prev (prev_slots, in_ch, prev_nout);
+ * the (at most two) block copies are added to l. Fails (internal error) on a frame the stream no longer or not
+ * yet has. */
+static srt_status copy_frames(copy_list *l, const srt_codec_stream *S, int k, const stage_io *o, const stage_io *p,
                               int i, const stage_shape *s, int ch, int hist_cap, const float *prev, int64_t f0,
                               int64_t f1, float *y, int64_t y_ld) {
     if (f1 <= f0) return SRT_OK;
@@ -130,7 +145,7 @@ static srt_status copy_frames(snac_model *m, const srt_codec_stream *S, int k, c
     if (a1 > f0) {
         srt_copy2d_args c = {.rows = ch, .cols = (int)(a1 - f0), .x_ld = hist_cap,
                              .x = S->state + ss->hist_off + (f0 - ss->hist_from), .y_ld = y_ld, .y = y};
-        SRT_TRY(srt_op_copy2d(&m->be, &c));
+        SRT_TRY(copy_add(l, &c));
     }
     int64_t b0 = f0 > o->in_first ? f0 : o->in_first;
     if (f1 > b0) {
@@ -141,7 +156,7 @@ static srt_status copy_frames(snac_model *m, const srt_codec_stream *S, int k, c
         srt_copy2d_args c = {.rows = ch, .cols = (int)(f1 - b0), .x_ld = s->prev_nout,
                              .x = prev + (size_t)slot * ch * s->prev_nout + off + (b0 - o->in_first),
                              .y_ld = y_ld, .y = y + (b0 - f0)};
-        SRT_TRY(srt_op_copy2d(&m->be, &c));
+        SRT_TRY(copy_add(l, &c));
     }
     return SRT_OK;
 }
@@ -252,7 +267,9 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
     snac_stream_ws *cache = &streams[0]->ws;
     float *noise_host = srt_malloc(sizeof(float) * (zN ? zN : 1), "stream noise");
     float *audio_host = NULL;
-    if (!noise_host) { st = SRT_ERR_NOMEM; goto done; }
+    /* per stage and stream: at most two copies for the window and two for the kept frames */
+    copy_list cl = {0, 4 * n, srt_malloc(sizeof(srt_copy2d_args) * (size_t)(4 * n), "stream push copies")};
+    if (!noise_host || !cl.items) { st = SRT_ERR_NOMEM; goto done; }
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X0, zX * sizeof(float), (void **)&w.X[0]), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X1, zX * sizeof(float), (void **)&w.X[1]), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_K, zK * sizeof(float), (void **)&w.K), done);
@@ -293,8 +310,8 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
                 int64_t f0 = max64(oi->x_first, 0), f1 = oi->x_first + oi->nx;
                 if (oi->final) f1 = min64(f1, oi->in_end);
                 float *dst = X + (size_t)oi->slot * ch * s->nx + (f0 - oi->x_first);
-                SRT_TRY_GOTO(copy_frames(m, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, f0, f1, dst,
-                                         s->nx), fail);
+                SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, f0, f1,
+                                         dst, s->nx), fail);
             }
         }
         /* keep the input frames later outputs read, [keep_from, in_have), in the spare block (before the ops:
@@ -303,9 +320,14 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
             const snac_stage_state *ss = &streams[i]->ss[k];
             const stage_io *oi = &o[i];
             if (!oi->active || oi->final) continue;
-            SRT_TRY_GOTO(copy_frames(m, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, oi->keep_from,
+            SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, oi->keep_from,
                                      oi->in_first + oi->n_in, streams[i]->state + ss->hist_spare, cap), fail);
         }
+        /* the windows and the kept frames of every stream: one op (disjoint destinations; sources are the
+         * previous output and the current blocks) */
+        srt_copy2d_batch_args cb = {cl.n, cl.items};
+        SRT_TRY_GOTO(srt_op_copy2d_batch(&m->be, &cb), fail);
+        cl.n = 0;
         prev = NULL;
         if (s->n_slots) {
             if (sg->kind == SNAC_STAGE_UNIT) {   /* residual K (slots, ch, nout): the window's middle columns */
@@ -366,6 +388,7 @@ fail:
 done:
     for (int l = 0; l < SNAC_MAX_LEVELS; l++) if (w.codes[l]) OPS(m)->free(CTX(m), w.codes[l]);
     free(noise_host);
+    free(cl.items);
     free(audio_host);
     free(io);
     free(sh);

@@ -15,7 +15,7 @@ FLAGS = ("is_gemm", "unit", "in_graph")
 # FLOPs of kernels (cuBLAS calls are exact): 2 per f32 operand load where each loaded float feeds one FMA with a
 # register operand; 1 where both FMA operands are loaded. Every other kernel: 0 (elementwise: a few FLOPs per
 # element, far under its memory time). A kernel whose launch function notes its FLOPs from the shape
-# (cudasim_note_flops: the implicit-GEMM convs) gets those.
+# (cudasim_note_flops: the implicit-GEMM convs, the tensor-core prefill attention) gets those.
 FLOP_PER_LD4 = {"conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
                 "conv1d_depthwise_kernel": 1.0, "lm_attn_prefill_kernel": 1.0, "lm_attn_decode_kernel": 1.0,
                 "local_attention_kernel": 1.0, "vq_nearest_kernel": 1.0}
@@ -36,7 +36,9 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4,
                                      "convt1d_igemm_bf16_kernel")},
                    # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
                    # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
-                   **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)}}
+                   **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)},
+                   # lm_prefill_attention.cuh: a thread's K and V 16-byte loads of its 2 keys (4) before storing any
+                   **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 4               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)

@@ -26,10 +26,13 @@
  *   prefill  (sequences with n_q > 1, i.e. prefill and chunked prefill) grid (query tile, head, seq),
  *            FlashAttention-style: a block holds a PF_QTILE-query tile's Q, output accumulator, scores and running
  *            softmax state in shared memory (no per-thread arrays, so no local memory) and walks the context in
- *            PF_KTILE-position K and V tiles up to the causal limit of its last query (plain FMA, no tensor cores). */
+ *            PF_KTILE-position K and V tiles up to the causal limit of its last query (plain FMA, no tensor cores):
+ *            the f32 cache and head dims other than 16 / 32 / 64 / 128; the bf16 cache at those takes the
+ *            tensor-core kernel of lm_prefill_attention.cuh. */
 #include "cuda/common.cuh"
 #include "cuda/lm_kernels.h"
 #include "cuda/lm_kv_dtype.cuh"
+#include "cuda/lm_prefill_attention.cuh"
 #include "cuda/lm_rope_pair.cuh"
 
 #if !defined(__CUDACC__) && !defined(__threadfence)
@@ -494,7 +497,9 @@ extern "C" srt_status srt_cuda_lm_paged_attention(const srt_paged_attn_args *a, 
             SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_combine_kernel));
         }
     }
-    if (plan->any_prefill) {
+    if (plan->any_prefill && lm_prefill_tc_fits(a)) {   /* bf16 cache, head_dim 16..128: tensor cores */
+        SRT_TRY(lm_prefill_tc_launch(a, plan, stream));
+    } else if (plan->any_prefill) {
         dim3 grid((unsigned)((plan->max_n_q + PF_QTILE - 1) / PF_QTILE), (unsigned)a->n_heads, (unsigned)a->n_seqs);
         LAUNCH(lm_attn_prefill_kernel, grid, PF_THREADS, lm_prefill_smem_floats(D) * sizeof(float), stream, *a);
         SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_kernel));

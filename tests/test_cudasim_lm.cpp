@@ -16,6 +16,7 @@ extern "C" {
 #include "weights/weights.h"
 }
 #include "cudasim_api.h"
+#include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
 #include <algorithm>
 #include <cstdarg>
@@ -35,7 +36,8 @@ static const double ROPE_ATOL = 1e-6, ROPE_RTOL = 1e-6;   /* double angle and ro
 static const double SWIGLU_ATOL = 2e-6, SWIGLU_RTOL = 2e-6;   /* expf vs exp */
 static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* f32 online softmax over <= 1025 keys vs double */
 /* bf16 KV cache: both sides read the same bf16 values (cpu-ref widens them exactly), so only the f32 arithmetic
- * differs: the f32 tolerance holds. kv_store to bf16: the same round-to-nearest-even: exact. */
+ * differs: the f32 tolerance holds (except prefill rows at head_dim 16 / 32 / 64 / 128: tensor cores, see
+ * attention_case). kv_store to bf16: the same round-to-nearest-even: exact. */
 
 static void set_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void set_case(const char *fmt, ...) {
@@ -82,13 +84,23 @@ static void check_status(srt_status st, const char *what) {
 }
 
 /* Download n floats + sentinels, compare with ref (atol + rtol*|ref|), check the sentinels. */
-static void check_out(const char *what, const float *dev, const std::vector<float> &ref, double atol, double rtol) {
+static void check_out(const char *what, const float *dev, const std::vector<float> &ref, double atol, double rtol,
+                      const std::vector<double> &elem_atol = {}) {
     std::vector<float> got(ref.size() + TAIL);
     check_status(g_cu.ops->sync(g_cu.ctx), "sync");
     g_cu.ops->download(g_cu.ctx, got.data(), dev, got.size() * sizeof(float));
     size_t worst = 0;
     double maxerr = 0;
     double excess = test_compare(got.data(), ref.data(), ref.size(), atol, rtol, &worst, &maxerr);
+    if (!elem_atol.empty()) {   /* a tolerance per element instead of atol */
+        excess = -INFINITY;
+        for (size_t i = 0; i < ref.size(); i++) {
+            double err = fabs((double)got[i] - (double)ref[i]);
+            if (!std::isfinite(got[i]) && std::isfinite(ref[i])) err = INFINITY;
+            const double e = err - (elem_atol[i] + rtol * fabs((double)ref[i]));
+            if (e > excess) { excess = e; worst = i; }
+        }
+    }
     TEST_CHECK(excess <= 0, "%s %s [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g, atol %g rtol %g)",
                g_case, what, cudasim_order_name(cudasim_get_order()), worst, ref.empty() ? 0.0 : got[worst],
                ref.empty() ? 0.0 : ref[worst], maxerr, atol, rtol);
@@ -162,6 +174,39 @@ static void kv_store_case(srt_dtype dt, int n_tokens, int kv_dim, int n_slots, u
 /* ---------------------------------------------------------------- paged attention */
 struct attn_seq { int n_q, ctx; };
 
+/* f32 cache values as a bf16 cache holds them */
+static std::vector<float> cache_widened(const std::vector<float> &x) {
+    std::vector<float> w(x.size());
+    for (size_t i = 0; i < x.size(); i++) w[i] = srt_bf16_to_f32(srt_f32_to_bf16(x[i]));
+    return w;
+}
+
+/* Per output element: the derived bound (attn_bf16_tolerance.h) on the rows of sequences with n_q > 1, ATTN_ATOL on
+ * the others. q: the case's queries; kw / vw the widened cache. */
+static std::vector<double> prefill_bf16_row_atol(const std::vector<attn_seq> &seqs, int n_heads, int n_kv_heads, int D,
+                                                 int block_size, int max_blocks, const std::vector<int32_t> &table,
+                                                 const std::vector<float> &kw, const std::vector<float> &vw,
+                                                 const std::vector<float> &q) {
+    std::vector<double> atol(q.size(), ATTN_ATOL);
+    const int kv_dim = n_kv_heads * D, G = n_heads / n_kv_heads;
+    for (size_t s = 0, t0 = 0; s < seqs.size(); t0 += (size_t)seqs[s].n_q, s++) {
+        if (seqs[s].n_q < 2) continue;
+        auto slot_of = [&](int p) {
+            return (size_t)table[s * max_blocks + (size_t)(p / block_size)] * block_size + (size_t)(p % block_size);
+        };
+        for (int i = 0; i < seqs[s].n_q; i++)
+            for (int h = 0; h < n_heads; h++) {
+                const size_t row = ((t0 + (size_t)i) * n_heads + (size_t)h) * D;
+                const size_t off = (size_t)(h / G) * D;
+                const double tol = attn_bf16_tc_tol(&q[row], D, seqs[s].ctx - seqs[s].n_q + i + 1,
+                                                    [&](int j) { return &kw[slot_of(j) * kv_dim + off]; },
+                                                    [&](int j) { return &vw[slot_of(j) * kv_dim + off]; });
+                for (int d = 0; d < D; d++) atol[row + (size_t)d] = tol;
+            }
+    }
+    return atol;
+}
+
 static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_kv_heads, int head_dim,
                            int block_size, const std::vector<attn_seq> &seqs, uint64_t seed) {
     set_case("paged_attention %s %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", srt_dtype_name(dt), label,
@@ -192,9 +237,17 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
             }
         }
     }
+    /* bf16 cache at head_dim 16 / 32 / 64 / 128: prefill rows run on tensor cores (Q and P rounded to bf16): their
+     * tolerance is derived per row in tests/attn_bf16_tolerance.h; every other row keeps the f32 one */
+    const bool tc_rows = dt == SRT_BF16 && (head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128);
+    const std::vector<float> kw = tc_rows ? cache_widened(kc) : std::vector<float>();
+    const std::vector<float> vw = tc_rows ? cache_widened(vc) : std::vector<float>();
     kc = cache_bytes(kc, dt);   /* NaN stays NaN in bf16 */
     vc = cache_bytes(vc, dt);
     std::vector<float> q = rnd((size_t)n_tokens * n_heads * head_dim, seed + 3, -1.5f, 1.5f);
+    const std::vector<double> row_atol = tc_rows ? prefill_bf16_row_atol(seqs, n_heads, n_kv_heads, head_dim,
+                                                                         block_size, max_blocks, table, kw, vw, q)
+                                                 : std::vector<double>();
     std::vector<float> oref(q.size());
     srt_paged_attn_args r = {n_seqs, n_heads, n_kv_heads, head_dim, block_size, max_blocks, q.data(), kc.data(),
                              vc.data(), table.data(), q_start.data(), n_q.data(), ctx_len.data(), oref.data(), dt};
@@ -204,14 +257,14 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
                              dev_in(vc), dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout,
                              dt};
     check_status(srt_op_paged_attention(&g_cu, &c, nullptr), "cuda paged_attention");
-    check_out("out", dout, oref, ATTN_ATOL, ATTN_RTOL);
+    check_out("out", dout, oref, ATTN_ATOL, ATTN_RTOL, row_atol);
     /* the same with the forward's host plan (no device read), the launch sized for the block tables' capacity */
     TEST_CHECK(g_cu_lm->paged_attention_planned != nullptr, "cuda has paged_attention_planned");
     if (g_cu_lm->paged_attention_planned) {
         srt_attn_host_plan plan = {n_q.data(), ctx_len.data(), max_blocks * block_size};
         c.out = dout = dev_out(oref.size());
         check_status(srt_op_paged_attention(&g_cu, &c, &plan), "cuda paged_attention_planned");
-        check_out("out (planned)", dout, oref, ATTN_ATOL, ATTN_RTOL);
+        check_out("out (planned)", dout, oref, ATTN_ATOL, ATTN_RTOL, row_atol);
     }
     end_case();
 }

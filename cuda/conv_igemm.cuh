@@ -18,7 +18,9 @@
  * in reduction-index order whatever the grid and the batch: batch-invariant.
  * Pipelining: the global loads of reduction step i+1 go to registers (raw values, igemm_stage) before the math of
  * step i, and are stored (mask + Snake applied) into the other of two shared buffers after it: one barrier per step
- * and 8 independent loads per lane in flight over a whole tile of math.
+ * and 8 independent loads per lane in flight over a whole tile of math. Traffic: where the kernel divides IG_BK, a
+ * conv step's input windows are loaded once into shared memory and the X tile built from them (win, igemm_build_x:
+ * one more barrier per step); transposed W tiles are read as contiguous runs of w where the shape allows (w_runs).
  * Split reduction: where one item's grid is under IG_SPLIT_BLOCKS blocks, the reduction is cut into `splits` ranges
  * (blockIdx.x = split * column tiles + tile), each written as partial sums to `part`, and igemm_split_sum_kernel adds
  * them in split order + bias + residual. The split count depends on the item's shape only, never on the batch:
@@ -54,36 +56,88 @@ struct srt_igemm_args {
     int rows;       /* GEMM rows: out_ch (conv), out_ch * stride (transposed: row oc*stride + phase) */
     int col_tiles;  /* blocks along the columns of one split (gridDim.x = splits * col_tiles) */
     int splits, split_rows;   /* split s sums reduction rows [s * split_rows, min(R, (s + 1) * split_rows)) */
+    int win;        /* conv, > 0: X from the step's input windows in shared memory, win floats per input channel */
+    int win_shift;  /* win: a window starts win_shift floats before m0*stride - padding (a 32-byte boundary) */
+    int w_runs;     /* transposed, 1: W tiles fetched as contiguous runs of w (igemm_wrun) */
 };
 
 /* raw global loads of one reduction step of one thread: 4 W values, 4 X values and their Snake alphas */
 struct igemm_stage {
     float w[4], x[4], al[4];
+    float alw;   /* win: the Snake alpha of the step's input channel tid (tid < IG_BK / taps) */
 };
 
+/* Transposed, w_runs (stride divides IG_BM, taps divides IG_BK, kernel == taps * stride): a step's W tile is
+ * IG_BK/taps input channels x a contiguous run of (IG_BM/stride)*kernel = IG_BM*taps floats of w (the block's
+ * channels, all their taps), so element f = s*IG_THREADS + tid of the step is run f / (IG_BM*taps), offset `off`
+ * in it; its tile slot is reduction row kk = icl*taps + j, stacked row mm = chl*stride + phi (k = phi + j*stride).
+ * Returns the offset of the element in w from the step's first (channel, input channel) pair. */
+__device__ __forceinline__ int igemm_wrun(const srt_igemm_args &a, int s, int *kk, int *mm) {
+    int f = s * IG_THREADS + (int)threadIdx.x, per = IG_BM * a.taps;
+    int icl = f / per, rem = f - icl * per, chl = rem / a.kernel, k = rem - chl * a.kernel, j = k / a.stride;
+    *kk = icl * a.taps + j;
+    *mm = chl * a.stride + (k - j * a.stride);
+    return icl * a.out_ch * a.kernel + rem;
+}
+
+/* Conv, win > 0 (taps divides IG_BK, (IG_BK/taps) * win <= 4 * IG_THREADS): a step's reduction rows are IG_BK/taps
+ * whole input channels; each channel's window x[ic][p0 - win_shift + u], p0 = m0*stride - padding, u < win =
+ * win_shift + (IG_BN-1)*stride + (taps-1)*dilation + 1 (starting on a 32-byte boundary), is loaded once (coalesced:
+ * element f = s*IG_THREADS + tid is channel f / win, u = f % win) raw into shared memory with the channels' Snake
+ * alphas (one load each), and the X tile is built from it with mask and Snake applied as igemm_fetch + igemm_put
+ * do (igemm_build_x): each input element is read once per step instead of once per tap (and once per sector per
+ * column for strided convs), each alpha once per step instead of once per X element. */
+#define IG_WIN_MAX (4 * IG_THREADS)
+/* window element f sits at f + f/32 in shared memory: the build's reads at stride 2, 4 or 8 hit 32 banks */
+#define IG_WIN_AT(f) ((f) + ((f) >> 5))
+#define IG_WIN_FLOATS IG_WIN_AT(IG_WIN_MAX)
+
 /* Load (into registers) the W tile (IG_BK reduction rows x IG_BM channels) and X tile (IG_BK x IG_BN) of the
- * step at r0. Conv W: lanes along a row of w (contiguous); X: lanes along the positions (coalesced for stride 1).
- * Rows >= r_end, channels >= out_ch, columns >= n_cols and positions outside [0, n_valid) are 0 (not loaded). */
+ * step at r0. Conv W: lanes along a row of w (contiguous); X: lanes along the positions (coalesced for stride 1)
+ * or the step's input windows (win). Transposed W: lanes along (channel, tap) runs of w (w_runs) or along the
+ * reduction rows. Rows >= r_end, channels >= out_ch, columns >= n_cols and positions outside [0, n_valid) are 0
+ * (not loaded). */
 template <bool TRANSPOSED>
 __device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float *item, igemm_stage &st, int r0,
                                             int r_end, int oc0, int m0, int n_cols, int n_valid) {
     int tid = threadIdx.x;
     int R = a.in_ch * a.taps;
-    SRT_UNROLL
-    for (int s = 0; s < 4; s++) {
-        int kk = tid & 15, mm = (tid >> 4) + 16 * s;
-        int r = r0 + kk, oc = oc0 + mm;
-        float v = 0.0f;
-        if (r < r_end && oc < a.rows) {
-            if (TRANSPOSED) {   /* oc is a stacked row (channel, phase) */
-                int ch = oc / a.stride, phi = oc - ch * a.stride;
-                int ic = r / a.taps, k = phi + (r - ic * a.taps) * a.stride;
-                if (k < a.kernel) v = a.w[((size_t)ic * a.out_ch + ch) * a.kernel + k];
-            } else {
-                v = a.w[(size_t)oc * R + r];
-            }
+    if (TRANSPOSED && a.w_runs) {
+        const float *w0 = a.w + ((size_t)(r0 / a.taps) * a.out_ch + oc0 / a.stride) * a.kernel;
+        SRT_UNROLL
+        for (int s = 0; s < 4; s++) {
+            int kk, mm, off = igemm_wrun(a, s, &kk, &mm);
+            st.w[s] = r0 + kk < r_end && oc0 + mm < a.rows ? w0[off] : 0.0f;
         }
-        st.w[s] = v;
+    } else {
+        SRT_UNROLL
+        for (int s = 0; s < 4; s++) {
+            int kk = tid & 15, mm = (tid >> 4) + 16 * s;
+            int r = r0 + kk, oc = oc0 + mm;
+            float v = 0.0f;
+            if (r < r_end && oc < a.rows) {
+                if (TRANSPOSED) {   /* oc is a stacked row (channel, phase) */
+                    int ch = oc / a.stride, phi = oc - ch * a.stride;
+                    int ic = r / a.taps, k = phi + (r - ic * a.taps) * a.stride;
+                    if (k < a.kernel) v = a.w[((size_t)ic * a.out_ch + ch) * a.kernel + k];
+                } else {
+                    v = a.w[(size_t)oc * R + r];
+                }
+            }
+            st.w[s] = v;
+        }
+    }
+    if (!TRANSPOSED && a.win) {
+        int p0 = m0 * a.stride - a.padding - a.win_shift, nw = IG_BK / a.taps;
+        SRT_UNROLL
+        for (int s = 0; s < 4; s++) {
+            int f = s * IG_THREADS + tid, icl = f / a.win, u = f - icl * a.win;
+            int r = r0 + icl * a.taps, pos = p0 + u;
+            st.x[s] = icl < nw && r < r_end && pos >= 0 && pos < n_valid
+                          ? item[(size_t)(r / a.taps) * a.in_len + pos] : 0.0f;
+        }
+        st.alw = a.alpha && tid < nw && r0 + tid * a.taps < r_end ? a.alpha[r0 / a.taps + tid] : 1.0f;
+        return;
     }
     SRT_UNROLL
     for (int s = 0; s < 4; s++) {
@@ -103,15 +157,49 @@ __device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float
     }
 }
 
-/* Store a fetched step into shared memory (W row pitch wp, X pitch xp), Snake applied to X (snake(0) = 0) */
+/* Store a fetched step into shared memory (W row pitch wp, X pitch xp; win: the windows, built into X by
+ * igemm_build_x after a barrier), Snake applied to X (snake(0) = 0) */
+template <bool TRANSPOSED>
 __device__ __forceinline__ void igemm_put(const srt_igemm_args &a, const igemm_stage &st, float *ws, int wp,
-                                          float *xs, int xp) {
+                                          float *xs, int xp, float *win, float *walpha) {
     int tid = threadIdx.x;
-    SRT_UNROLL
-    for (int s = 0; s < 4; s++) ws[(tid & 15) * wp + (tid >> 4) + 16 * s] = st.w[s];
+    if (TRANSPOSED && a.w_runs) {
+        SRT_UNROLL
+        for (int s = 0; s < 4; s++) {
+            int kk, mm;
+            igemm_wrun(a, s, &kk, &mm);
+            ws[kk * wp + mm] = st.w[s];
+        }
+    } else {
+        SRT_UNROLL
+        for (int s = 0; s < 4; s++) ws[(tid & 15) * wp + (tid >> 4) + 16 * s] = st.w[s];
+    }
+    if (!TRANSPOSED && a.win) {
+        SRT_UNROLL
+        for (int s = 0; s < 4; s++) win[IG_WIN_AT(s * IG_THREADS + tid)] = st.x[s];
+        if (tid < IG_BK) walpha[tid] = st.alw;
+        return;
+    }
     SRT_UNROLL
     for (int s = 0; s < 4; s++)
         xs[((tid >> 6) + 4 * s) * xp + (tid & 63)] = a.alpha ? srt_snake_fast_dev(st.x[s], st.al[s]) : st.x[s];
+}
+
+/* win: the X tile of the step at r0 from the windows and alphas put by igemm_put: X[kk][nn] = Snake of window
+ * (kk / taps) at win_shift + nn*stride + (kk % taps)*dilation, exactly the value igemm_fetch + igemm_put give
+ * (Snake of 0 with alpha 1 for rows >= r_end, columns >= n_cols and positions outside [0, n_valid)) */
+__device__ __forceinline__ void igemm_build_x(const srt_igemm_args &a, const float *win, const float *walpha,
+                                              float *xs, int xp, int r0, int r_end, int m0, int n_cols,
+                                              int n_valid) {
+    int tid = threadIdx.x, p0 = m0 * a.stride - a.padding;
+    SRT_UNROLL
+    for (int s = 0; s < 4; s++) {
+        int nn = tid & 63, kk = (tid >> 6) + 4 * s, icl = kk / a.taps;
+        int u = nn * a.stride + (kk - icl * a.taps) * a.dilation, pos = p0 + u;
+        bool in = r0 + kk < r_end && m0 + nn < n_cols && pos >= 0 && pos < n_valid;
+        float v = in ? win[IG_WIN_AT(icl * a.win + a.win_shift + u)] : 0.0f;
+        xs[kk * xp + nn] = a.alpha ? srt_snake_fast_dev(v, in ? walpha[icl] : 1.0f) : v;
+    }
 }
 
 /* Where a block works: item b, split, its row (channel; transposed: stacked row) / column origin and reduction
@@ -242,6 +330,8 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
     __shared__ __align__(16) float ws[2][IG_BK][IG_WP];   /* W tiles, reduction-major */
     __shared__ __align__(16) float xs[2][IG_BK][IG_BN];   /* X tiles */
     __shared__ __align__(16) float ys[TRANSPOSED ? IG_BM * IG_YP : 4];   /* transposed: the output tile */
+    __shared__ float win[TRANSPOSED ? 4 : IG_WIN_FLOATS];                 /* conv: the step's input windows */
+    __shared__ float walpha[IG_BK];                                       /* ... and their Snake alphas */
     int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     igemm_block k = igemm_where<TRANSPOSED>(a);
     if (k.m0 >= k.n_cols) return;   /* uniform over the block, before any barrier */
@@ -254,8 +344,12 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
 
     igemm_stage st;
     igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
-    igemm_put(a, st, &ws[0][0][0], IG_WP, &xs[0][0][0], IG_BN);
+    igemm_put<TRANSPOSED>(a, st, &ws[0][0][0], IG_WP, &xs[0][0][0], IG_BN, win, walpha);
     __syncthreads();
+    if (!TRANSPOSED && a.win) {   /* uniform over the launch */
+        igemm_build_x(a, win, walpha, &xs[0][0][0], IG_BN, k.r_begin, k.r_end, k.m0, k.n_cols, k.n_valid);
+        __syncthreads();
+    }
     int cur = 0;
     for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
         bool more = r0 + IG_BK < k.r_end;
@@ -270,8 +364,13 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
                 SRT_UNROLL
                 for (int j = 0; j < 4; j++) acc[i][j] = fmaf(wv[i], xv[j], acc[i][j]);
         }
-        if (more) igemm_put(a, st, &ws[cur ^ 1][0][0], IG_WP, &xs[cur ^ 1][0][0], IG_BN);
+        if (more) igemm_put<TRANSPOSED>(a, st, &ws[cur ^ 1][0][0], IG_WP, &xs[cur ^ 1][0][0], IG_BN, win, walpha);
         __syncthreads();
+        if (!TRANSPOSED && a.win && more) {   /* the windows were read by the last build before this step */
+            igemm_build_x(a, win, walpha, &xs[cur ^ 1][0][0], IG_BN, r0 + IG_BK, k.r_end, k.m0, k.n_cols,
+                          k.n_valid);
+            __syncthreads();
+        }
         cur ^= 1;
     }
 
@@ -303,6 +402,8 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
     __shared__ float ws[2][IG_BK][(BF16 ? IG_BM + 4 : IG_BM + 8)];
     __shared__ float xs[2][IG_BK][(BF16 ? IG_BN + 4 : IG_BN + 8)];
     __shared__ __align__(16) float ys[TRANSPOSED ? IG_BM * IG_YP : 4];   /* transposed: the output tile */
+    __shared__ float win[TRANSPOSED ? 4 : IG_WIN_FLOATS];                 /* conv: the step's input windows */
+    __shared__ float walpha[IG_BK];                                       /* ... and their Snake alphas */
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
     int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
     igemm_block k = igemm_where<TRANSPOSED>(a);
@@ -316,8 +417,12 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
 
     igemm_stage st;
     igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
-    igemm_put(a, st, &ws[0][0][0], P, &xs[0][0][0], P);
+    igemm_put<TRANSPOSED>(a, st, &ws[0][0][0], P, &xs[0][0][0], P, win, walpha);
     __syncthreads();
+    if (!TRANSPOSED && a.win) {   /* uniform over the launch */
+        igemm_build_x(a, win, walpha, &xs[0][0][0], P, k.r_begin, k.r_end, k.m0, k.n_cols, k.n_valid);
+        __syncthreads();
+    }
     int cur = 0;
     for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
         bool more = r0 + IG_BK < k.r_end;
@@ -350,8 +455,12 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
                 }
             }
         }
-        if (more) igemm_put(a, st, &ws[cur ^ 1][0][0], P, &xs[cur ^ 1][0][0], P);
+        if (more) igemm_put<TRANSPOSED>(a, st, &ws[cur ^ 1][0][0], P, &xs[cur ^ 1][0][0], P, win, walpha);
         __syncthreads();
+        if (!TRANSPOSED && a.win && more) {   /* the windows were read by the last build before this step */
+            igemm_build_x(a, win, walpha, &xs[cur ^ 1][0][0], P, r0 + IG_BK, k.r_end, k.m0, k.n_cols, k.n_valid);
+            __syncthreads();
+        }
         cur ^= 1;
     }
 
@@ -410,7 +519,7 @@ static srt_igemm_args igemm_args(const float *x, const float *w, const float *bi
     g.x = x; g.w = w; g.bias = bias; g.alpha = alpha; g.residual = NULL; g.y = y; g.part = NULL; g.valid = valid;
     g.batch = batch; g.in_ch = in_ch; g.out_ch = out_ch; g.in_len = in_len; g.out_len = out_len;
     g.kernel = 1; g.stride = 1; g.dilation = 1; g.padding = 0; g.taps = 1; g.rows = out_ch;
-    g.col_tiles = 1; g.splits = 1; g.split_rows = 0;
+    g.col_tiles = 1; g.splits = 1; g.split_rows = 0; g.win = 0; g.win_shift = 0; g.w_runs = 0;
     return g;
 }
 
@@ -478,6 +587,14 @@ static srt_igemm_args conv1d_igemm_args(const srt_conv1d_args *a, const int *val
                                   a->in_len, a->out_len);
     g.residual = a->residual;
     g.kernel = a->kernel; g.stride = a->stride; g.dilation = a->dilation; g.padding = a->padding; g.taps = a->kernel;
+    /* input windows in shared memory where a step's rows are whole channels and their windows fit; a window starts
+     * at m0*stride - padding - shift, m0*stride a multiple of 64: 32-byte aligned when in_len % 8 == 0 */
+    int shift = ((-(a->padding % 8)) % 8 + 8) % 8;
+    int64_t win = shift + (int64_t)(IG_BN - 1) * a->stride + (int64_t)(a->kernel - 1) * a->dilation + 1;
+    if (IG_BK % a->kernel == 0 && win * (IG_BK / a->kernel) <= IG_WIN_MAX) {
+        g.win = (int)win;
+        g.win_shift = shift;
+    }
     return g;
 }
 
@@ -510,6 +627,8 @@ static srt_igemm_args convt1d_igemm_args(const srt_convt1d_args *a, const int *v
     g.kernel = a->kernel; g.stride = a->stride; g.padding = a->padding;
     g.taps = (a->kernel + a->stride - 1) / a->stride;
     g.rows = a->out_ch * a->stride;
+    /* W as contiguous runs where a block's rows are whole channels and a step's rows whole input channels */
+    g.w_runs = IG_BM % a->stride == 0 && IG_BK % g.taps == 0 && a->kernel == g.taps * a->stride;
     return g;
 }
 

@@ -230,6 +230,11 @@ static void igemm_cases() {
     convt1d_case("transposed s4 7->33 L33 aligned", 2, 7, 33, 33, 4, 1, true, false, true, 116);
     convt1d_case("transposed s16 33->3 L9", 2, 33, 3, 9, 16, 1, true, true, true, 117);
     convt1d_case("transposed s5 33->33 L40", 1, 33, 33, 40, 5, 1, true, true, false, 118);
+    /* convs whose X tiles are built from input windows in shared memory (kernel divides 16): windows of several
+     * channels per step, starting before the padding on a 32-byte boundary, with dilation, split reductions */
+    conv1d_case("strided s4 k8 257->33 L130 split", 2, 257, 33, 130, 8, 4, 1, 2, 1, true, true, true, RES_SEPARATE, 119);
+    conv1d_case("strided s2 k4 d2 33->65 L67", 2, 33, 65, 67, 4, 2, 2, 3, 1, true, true, true, RES_NONE, 120);
+    conv1d_case("k2 p1 7->33 L130 residual=y", 3, 7, 33, 130, 2, 1, 1, 1, 1, false, true, true, RES_ALIAS, 121);
 }
 
 /* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. 129 input

@@ -16,9 +16,16 @@
  *                                           stored twice: a lane's two adjacent outputs), with the fragment
  *                                           reads conflict-free (<= 1.5 passes per shared instruction, the W-tile
  *                                           stores included);
+ *                                           Strided (a SNAC encoder downsampling conv): "each input channel's
+ *                                           window is loaded once per step": the input is read at most ~1.3x
+ *                                           per output-channel tile (per tap, 16x, before), the weights once
+ *                                           per column tile and item;
  *   convt1d_igemm_kernel (conv_igemm.cuh)   "a block's tile is contiguous output positions, written as 16-byte
  *                                           stores": each output sector written once (+ one per tile edge), in
- *                                           16-byte stores, in all three precisions. */
+ *                                           16-byte stores, in all three precisions; "W tiles fetched as
+ *                                           contiguous runs": load sectors are the weights once per column tile
+ *                                           and item (1 of 8 bytes of a sector used, before) + the input once per
+ *                                           tap and row tile. */
 extern "C" {
 #include "backend.h"
 #include "cuda/kernels.h"
@@ -129,6 +136,40 @@ int main(void) {
         }
     }
 
+    /* strided dense conv (a SNAC encoder downsampling conv): 2 items x 64 -> 128 channels, 1024 -> 128 samples,
+     * stride 8, kernel 16, padding 4, Snake on the input. Per block (64 channels x 64 positions) and step (one
+     * input channel: 16 taps), the 32-byte aligned input window of 524 floats is read once (<= 66 sectors, the
+     * alpha once): <= 1.3x the input per output-channel tile; the weights once per column tile and item. One load
+     * per tap read a sector per column: 16x the input per tile. */
+    {
+        const int CI = 64, CO = 128, LI = 1024, S = 8, KD = 16, LO = 128;
+        srt_conv1d_args d;
+        memset(&d, 0, sizeof d);
+        d.batch = B; d.in_ch = CI; d.out_ch = CO; d.in_len = LI; d.out_len = LO;
+        d.kernel = KD; d.stride = S; d.dilation = 1; d.padding = 4; d.groups = 1;
+        d.x = dev_floats((size_t)B * CI * LI, 0.5f);
+        d.w = dev_floats((size_t)CO * CI * KD, 0.25f);
+        d.bias = dev_floats(CO, 0.0f);
+        d.in_alpha = dev_floats(CI, 1.0f);
+        d.y = dev_floats((size_t)B * CO * LO, 0.0f);
+        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        for (int prec = 0; prec < 3; prec++) {
+            TEST_CHECK(srt_cuda_conv1d_igemm_fits(&d), "strided igemm does not fit");
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, nullptr, 0) == SRT_OK, "strided igemm failed: %s",
+                       cudasim_last_error());
+            const cudasim_launch_stats *q = find_last(names[prec]);
+            TEST_CHECK(q != nullptr, "no %s launch recorded", names[prec]);
+            if (!q) continue;
+            double x_bytes = (double)B * CI * LI * 4, w_bytes = (double)CO * CI * KD * 4;
+            double row_tiles = CO / 64, col_tiles = (LO + 63) / 64;
+            double bound = 1.3 * row_tiles * x_bytes + col_tiles * B * w_bytes + 64 * 32;
+            TEST_CHECK((double)q->gld_sectors * 32 <= bound,
+                       "%s: %.0f bytes of load sectors for %.0f input bytes x %.0f channel tiles + %.0f weight "
+                       "bytes x %.0f column tiles x %d items (bound %.0f)", names[prec], (double)q->gld_sectors * 32,
+                       x_bytes, row_tiles, w_bytes, col_tiles, B, bound);
+        }
+    }
+
     /* transposed conv as implicit GEMM: 2 items x 64 -> 32 channels, 128 -> 1024 samples, stride 8, kernel 16,
      * padding 4 (a SNAC decoder block): a block covers all 8 phases of 64/8 channels, so each output sector is
      * written once, in 16-byte stores, except the one sector a tile shares with the next (its origin 8*m0 - 4 is
@@ -153,6 +194,16 @@ int main(void) {
             TEST_CHECK(q != nullptr, "no %s launch recorded", names[prec]);
             if (!q) continue;
             double out_bytes = (double)B * CO * LO * 4;
+            /* loads: each block reads its channels' weights (all input channels and taps) once, in 128-byte runs,
+             * and the input once per tap (2) per row tile (+ the Snake alphas, 1 sector per 4, and the sector a
+             * window that is not 32-byte aligned adds) */
+            double x_bytes = (double)B * CI * LI * 4, w_bytes = (double)CI * CO * KT * 4;
+            double row_tiles = CO * S / 64, col_tiles = ((LO - 1 + 4) / S + 1 + 63) / 64, taps = KT / S;
+            double bound = 1.1 * col_tiles * B * w_bytes + 1.5 * row_tiles * taps * x_bytes + 64 * 32;
+            TEST_CHECK((double)q->gld_sectors * 32 <= bound,
+                       "%s: %.0f bytes of load sectors for %.0f weight bytes x %.0f column tiles x %d items + %.0f "
+                       "input bytes x %.0f row tiles x %.0f taps (bound %.0f)", names[prec],
+                       (double)q->gld_sectors * 32, w_bytes, col_tiles, B, x_bytes, row_tiles, taps, bound);
             TEST_CHECK((double)q->gst_unique * 32 == out_bytes && (double)q->gst_sectors <= 1.1 * q->gst_unique &&
                            q->gst_bytes >= 256 * q->gst_requests,
                        "%s stores: %llu sectors, %llu unique, %llu requests of %llu bytes for %.0f output bytes",

@@ -5,6 +5,9 @@
  * clock x bus width: the HBM bound). Prints one JSON object.
  *   bench_lm MODEL_DIR [--device cpu|cuda|cuda:N] [--batches 1,8,64] [--prompt-len 16] [--decode-steps 4]
  *            [--threads 0 (all cores)]
+ * "threads" is the backend's own count (srt_lm_info.n_threads: every parallel region of a step runs on it; the
+ * bandwidth probes below use OpenMP's default, before the timed steps), "cpu_lm_precision" the backend's
+ * (srt_lm_info.lm_precision; "n/a" off the cpu backend).
  * decode_cpu_s_per_step is the process CPU time of a decode step (with --threads 1 the load-proof measure on a
  * shared machine: decode_cpu_tok_s = batch / that). The cpu kernels' instruction set: SNACRT_CPU_MAX_ISA
  * (avx512bf16, avx2, scalar) and SNACRT_CPU_LM_PRECISION=exact|bf16 (bf16 by default: host/cpu/cpu_ops.h).
@@ -127,11 +130,10 @@ int main(int argc, char **argv) {
     srt_lm_info info;
     srt_lm_get_info(lm, &info);
     double weight_bytes = 2.0 * (double)info.n_params;   /* bf16 */
-    const char *cpu_prec = getenv("SNACRT_CPU_LM_PRECISION");   /* the cpu backend refused anything else at load */
     printf("{\"model\":\"%s\",\"device\":\"%s\",\"cpu_lm_precision\":\"%s\",\"threads\":%d,\"n_params\":%lld,"
            "\"layers\":%d,\"hidden\":%d,\"load_s\":%.3f,\"%s\":%.2f,\"triad_gb_per_s\":%.2f,\"prompt_len\":%d,"
            "\"decode_steps\":%d,\"runs\":[",
-           model_dir, device, cpu_prec && *cpu_prec ? cpu_prec : "bf16", omp_get_max_threads(),
+           model_dir, device, info.lm_precision[0] ? info.lm_precision : "n/a", info.n_threads,
            (long long)info.n_params, info.n_layers, info.hidden_size,
            load_s, is_cuda ? "hbm_peak_gb_per_s" : "read_gb_per_s", bandwidth, triad, prompt_len, decode_steps);
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)prompt_len);

@@ -81,6 +81,16 @@ srt_status srt_backend_set_precision(srt_backend *b, const char *name) {
     return SRT_OK;
 }
 
+srt_status srt_backend_set_lm_precision(srt_backend *b, const char *name) {
+    if (!name || !*name) return SRT_OK;
+    int bf16;
+    if (!strcmp(name, "bf16")) bf16 = 1;
+    else if (!strcmp(name, "exact")) bf16 = 0;
+    else return srt_error(SRT_ERR_INVALID_ARG, "LM precision '%s': expected bf16 or exact", name);
+    if (!strcmp(b->ops->name, "cpu")) srt_cpu_backend_set_lm_precision(b, bf16 ? 1 : 0);   /* SRT_CPU_LM_* */
+    return SRT_OK;
+}
+
 srt_status srt_backend_alloc_upload(srt_backend *b, const void *host, size_t bytes, void **dev) {
     SRT_TRY(b->ops->alloc(b->ctx, bytes, dev));
     srt_status st = b->ops->upload(b->ctx, *dev, host, bytes);

@@ -264,6 +264,9 @@ typedef struct srt_backend {
     const srt_backend_ops *ops;
     void *ctx;
     char device[32];         /* "cpu", "cpu-ref", "cuda:0" */
+    int n_threads;           /* host threads its ops run on ("cpu": every parallel region, n_threads of
+                              * srt_backend_create, 0 = all cores resolved; "cpu-ref": 1; "cuda": 0) */
+    int lm_precision_bf16;   /* "cpu": 1 when the LM GEMMs round activations to bf16 (cpu_ops.h); else 0 */
 } srt_backend;
 
 /* The dispatch layer (backend_dispatch.c): the graphs call every codec op through these; each checks its arguments
@@ -293,9 +296,17 @@ void srt_backend_destroy(srt_backend *b);
  * set_precision: cuda); anything else is SRT_ERR_INVALID_ARG, a mode the backend lacks SRT_ERR_UNSUPPORTED. */
 srt_status srt_backend_set_precision(srt_backend *b, const char *name);
 
+/* The cpu backend's LM GEMM precision by name (srt_lm_options.lm_precision): NULL or "" keeps what the backend
+ * took at creation (SNACRT_CPU_LM_PRECISION, else bf16); "bf16" or "exact" (cpu/cpu_ops.h) set it on "cpu"; the
+ * other backends have no such switch and ignore a valid name ("cpu-ref" is always exact; "cuda" has
+ * SNACRT_CUDA_LM_PRECISION). Anything else is SRT_ERR_INVALID_ARG naming the value, on every backend. */
+srt_status srt_backend_set_lm_precision(srt_backend *b, const char *name);
+
 /* Registration of the built-in backends (each backend file defines its create function). */
 srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out);
 srt_status srt_cpu_backend_create(int n_threads, srt_backend *out);
+/* precision: SRT_CPU_LM_EXACT or SRT_CPU_LM_BF16 (cpu/cpu_ops.h); b must be a "cpu" backend. */
+void srt_cpu_backend_set_lm_precision(srt_backend *b, int precision);
 /* Defined only when the CUDA backend is linked in (SNACRT_WITH_CUDA); otherwise srt_backend_create reports it. */
 srt_status srt_cuda_backend_create(int device, srt_backend *out);
 /* Make the device of backend `name` current on the calling thread ("cuda:N": cudaSetDevice(N), as CUDA keeps the

@@ -239,6 +239,10 @@ typedef struct srt_lm_options {
     const char *kv_dtype;     /* KV-cache element type: "f32" or "bf16"; NULL = the environment's SNACRT_KV_DTYPE, else
                                  the backend's default ("cuda": bf16, half the bytes per decode step, error budget in
                                  tests/test_cudasim_kv_bf16.c; "cpu", "cpu-ref": f32). "cpu" takes f32 only. */
+    const char *lm_precision; /* the "cpu" backend's Linear layers on bf16 weights: "bf16" (activations rounded to
+                                 bf16, vdpbf16ps on AVX-512 BF16 CPUs; README "LM precision on cpu") or "exact" (f32
+                                 activations); NULL = the environment's SNACRT_CPU_LM_PRECISION, else bf16. Other
+                                 backends ignore it; an unknown name is SRT_ERR_INVALID_ARG on every backend. */
 } srt_lm_options;
 
 typedef struct srt_lm_info {
@@ -253,6 +257,9 @@ typedef struct srt_lm_info {
     int tp_size, tp_rank;     /* tensor-parallel ranks and this process's rank (0 unless srt_lm_options.mpi) */
     int dp_size, dp_rank;     /* data-parallel groups and this process's group (1 and 0 unless mpi); a CLI prints
                                  from tp_rank 0 of dp_rank 0 only */
+    int n_threads;            /* host threads the backend's ops run on (srt_lm_options.n_threads, 0 resolved to the
+                                 cores; "cpu-ref": 1; "cuda": 0); per rank with tp */
+    char lm_precision[8];     /* "cpu": "bf16" or "exact" (srt_lm_options.lm_precision); "" on other backends */
 } srt_lm_info;
 
 /* Load a Hugging Face folder: config.json + model.safetensors (or a sharded index); tokenizer.json is loaded when

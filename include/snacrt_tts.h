@@ -41,6 +41,9 @@ typedef struct srt_tts_config {
     int replicas;                   /* engine replicas on a host backend, each a thread group of n_threads /
                                        replicas threads (0/1 = one; with cuda devices it must be 0 or
                                        devices / tp) */
+    /* additions (#16) */
+    const char *lm_precision;       /* the cpu backend's LM precision (srt_lm_options.lm_precision): "bf16", "exact",
+                                       NULL = SNACRT_CPU_LM_PRECISION, else bf16 */
 } srt_tts_config;
 
 /* Fill cfg with the defaults above (paths NULL). */

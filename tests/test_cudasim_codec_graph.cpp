@@ -7,7 +7,10 @@
  *     replay rounds 3 and 4;
  *   - in forward order, a batch of 9 (bucket 16: padding items) and one signal of 9 length units (bucket 10: padding
  *     frames), run eagerly in graph mode;
- * codes, encoder latents, quantized latents and decoded audio must equal the eager reference bit for bit. */
+ * codes, encoder latents, quantized latents and decoded audio must equal the eager reference bit for bit;
+ *   - in bf16 mode, the FLOPs the implicit-GEMM launches note for bench_gpu_model (cudasim_note_flops) are the same
+ *     when a graph replays them as when they run eagerly (a note made while a launch is only recorded must reach
+ *     the replayed launch). */
 extern "C" {
 #include "snacrt.h"
 }
@@ -30,12 +33,13 @@ static double now_s() {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static srt_codec *load(const char *model, int graphs) {
+static srt_codec *load(const char *model, int graphs, const char *precision = nullptr) {
     setenv("SNACRT_CUDA_GRAPHS", graphs ? "1" : "0", 1);
     const char *src = getenv("SNACRT_SRC");
     std::string dir = std::string(src ? src : ".") + "/tests/data/snac/" + model;
     srt_codec_options opts = {};
     opts.backend = "cuda";
+    opts.precision = precision;
     srt_codec *c = nullptr;
     srt_status st = srt_codec_load(dir.c_str(), &opts, &c);
     TEST_CHECK(st == SRT_OK, "load %s: %s", dir.c_str(), srt_last_error());
@@ -151,7 +155,44 @@ static void model_case(const char *model) {
     srt_codec_free(graph);
 }
 
+/* Tensor-core FLOPs noted by non-cuBLAS launches since the last counter reset. */
+static double noted_tc_flops() {
+    double sum = 0;
+    for (size_t i = 0; i < cudasim_launch_stats_count(); i++) {
+        const cudasim_launch_stats *l = cudasim_launch_stats_at(i);
+        if (!l->is_gemm && l->unit != 0) sum += l->flops;
+    }
+    return sum;
+}
+
+/* bf16 mode: the same round eagerly and replayed from a graph note the same FLOPs (forward order). */
+static void flops_case(const char *model) {
+    cudasim_set_order(CUDASIM_FORWARD, 1);
+    srt_codec *eager = load(model, 0, "bf16"), *graph = load(model, 1, "bf16");
+    if (!eager || !graph) { srt_codec_free(eager); srt_codec_free(graph); return; }
+    srt_codec_info info;
+    srt_codec_get_info(eager, &info);
+    const std::vector<int64_t> lens = {info.pad_multiple, info.pad_multiple / 2 + 5};
+    cudasim_counters_enable(1);
+    cudasim_counters_reset();
+    round_trip(eager, lens, 11);
+    double eager_flops = noted_tc_flops();
+    round_trip(graph, lens, 11);   /* runs eagerly (first sight of the shape) */
+    round_trip(graph, lens, 11);   /* records */
+    uint64_t launches = cudasim_graph_launch_count();
+    cudasim_counters_reset();
+    round_trip(graph, lens, 11);   /* replays */
+    double replay_flops = noted_tc_flops();
+    cudasim_counters_enable(0);
+    TEST_CHECK(cudasim_graph_launch_count() - launches == 2, "%s bf16: the third round did not replay", model);
+    TEST_CHECK(eager_flops > 0 && replay_flops == eager_flops, "%s bf16: tensor-core FLOPs noted eagerly %.6g, "
+               "replayed from a graph %.6g (must be equal)", model, eager_flops, replay_flops);
+    srt_codec_free(eager);
+    srt_codec_free(graph);
+}
+
 int main() {
+    flops_case("tiny24");
     model_case("tiny24");
     printf("%llu graph launches\n", (unsigned long long)cudasim_graph_launch_count());
     TEST_MAIN_END();

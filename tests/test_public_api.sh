@@ -27,6 +27,7 @@ declare -A INTERNAL=(
   [tests/test_backend_tables.c]="walks the backend op tables"
   [tests/test_cpu_scalar_paths.c]="the cpu backend's scalar fallbacks (force-scalar hook)"
   [tests/test_cpu_lm_fast.c]="the cpu LM op table against cpu-ref, called directly (lm/lm_ops.h)"
+  [tests/test_cpu_threads.c]="the cpu backend's thread count in every LM op region and gemm, through its op table"
   [tests/test_cpu_lm_bf16.c]="the cpu backend's bf16 GEMM kernels (ISA hook) against cpu-ref, with golden weights from the internal reader"
   [tests/test_lm_sample_op.c]="the sample op and sample_pick"
   [tests/test_lm_tp.c]="the communicator and tensor-parallel ranks"

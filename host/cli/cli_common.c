@@ -187,6 +187,8 @@ int cli_parse_float(const char *s, float *out) {
     return 0;
 }
 
+int cli_check_lm_precision(const char *s) { return s && (!strcmp(s, "bf16") || !strcmp(s, "exact")) ? 0 : -1; }
+
 srt_status cli_write_output(const char *path, const void *data, size_t size) {
     if (!path || !strcmp(path, "-")) {
         if (fwrite(data, 1, size, stdout) != size || fflush(stdout))

@@ -28,6 +28,9 @@ int cli_mkdirs(const char *path);
 int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
 /* Parse a finite floating-point option value (the whole string); 0 on success. */
 int cli_parse_float(const char *s, float *out);
+/* --lm-precision's value: 0 for "bf16" or "exact" (srt_lm_options.lm_precision), else -1 (the caller says "bad
+ * value for --lm-precision: 'X'"; the library refuses it too). */
+int cli_check_lm_precision(const char *s);
 /* Write bytes to a path ("-" or NULL = stdout). */
 srt_status cli_write_output(const char *path, const void *data, size_t size);
 /* Does argv[i] match a flag that takes a value? Sets *val and advances *i; reports a missing value. */

@@ -25,12 +25,13 @@ static const char *USAGE =
     "  --voice NAME              voice, for layouts that have voices\n"
     "  --seed N --temperature T --top-p P --max-tokens N   sampling (defaults: 0, 0.6, 0.8, 1200)\n"
     "  --device NAME             cpu (default), cpu-ref, cuda, cuda:N\n"
-    "  --threads N               CPU threads (default: all cores)\n";
+    "  --threads N               CPU threads (default: all cores)\n"
+    "  --lm-precision bf16|exact the cpu backend's LM on bf16 weights: bf16 activations (default) or f32\n";
 
 #define MAX_AUDIO_ARGS 16
 
 typedef struct options {
-    const char *lm_dir, *codec_dir, *layout, *system, *text, *prefix, *voice, *device;
+    const char *lm_dir, *codec_dir, *layout, *system, *text, *prefix, *voice, *device, *lm_precision;
     const char *audio[MAX_AUDIO_ARGS]; int n_audio;
     int interactive, modalities, threads;
     srt_sampling_params sp;
@@ -49,7 +50,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--interactive")) { o->interactive = 1; continue; }
         const char *flags[] = {"-m", "--model", "--codec", "--layout", "--system", "--audio", "--text", "-o",
                                "--modalities", "--voice", "--seed", "--temperature", "--top-p", "--max-tokens",
-                               "--device", "--threads"};
+                               "--device", "--threads", "--lm-precision"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -79,6 +80,7 @@ static int parse_args(int argc, char **argv, options *o) {
         case 13: bad = cli_parse_int(val, 1, 1 << 20, &v); o->sp.max_tokens = (int)v; break;
         case 14: o->device = val; break;
         case 15: bad = cli_parse_int(val, 1, 1024, &v); o->threads = (int)v; break;
+        case 16: o->lm_precision = val; bad = cli_check_lm_precision(val); break;
         }
         if (bad) return cli_usage_error("chat", USAGE, "bad value for %s: '%s'", a, val);
     }
@@ -204,6 +206,7 @@ int srt_cmd_chat(int argc, char **argv) {
     cfg.layout = o.layout ? o.layout : "spoken-chat";
     cfg.backend = o.device;
     cfg.n_threads = o.threads;
+    cfg.lm_precision = o.lm_precision;
     cfg.max_running = 1;
     cfg.sampling = o.sp;
     srt_tts_engine *e = NULL;

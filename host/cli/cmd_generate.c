@@ -18,6 +18,9 @@ static void usage(FILE *out) {
             "  --presence-penalty P\n"
             "  --seed S                  sampling seed (default 0)\n"
             "  --device cpu|cpu-ref|cuda[:N]  backend (default cpu)\n"
+            "  --lm-precision bf16|exact the cpu backend's Linear layers on bf16 weights: bf16 (default; activations\n"
+            "                            rounded to bf16, vdpbf16ps on AVX-512 BF16) or exact (f32 activations);\n"
+            "                            default from SNACRT_CPU_LM_PRECISION\n"
             "  --tp N                    tensor-parallel ranks (default 1)\n"
             "  --mpi, --no-mpi           each MPI process is one of the --tp ranks (mpirun -np N / srun -n N;\n"
             "                            N a multiple of --tp: N / tp data-parallel replicas); default: on when\n"
@@ -68,6 +71,7 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n) {
 
 int srt_cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *ids_arg = NULL, *device = "cpu", *format = "text";
+    const char *lm_precision = NULL;
     int tp = 1, mpi = -1;     /* mpi -1: decide from the launcher's environment */
     srt_sampling_params sp;
     srt_sampling_defaults(&sp);
@@ -96,6 +100,7 @@ int srt_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) { bad = cli_parse_int(v, 0, INT64_MAX, &n); sp.seed = (uint64_t)n; }
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--format")) format = v;
+        else if (!strcmp(a, "--lm-precision")) { lm_precision = v; bad = cli_check_lm_precision(v); }
         else if (!strcmp(a, "--tp")) { bad = cli_parse_int(v, 1, 4096, &n); tp = (int)n; }
         else { fprintf(stderr, "snacrt generate: unknown option %s\n", a); usage(stderr); return 2; }
         if (bad) { fprintf(stderr, "snacrt generate: bad value for %s: '%s'\n", a, v); usage(stderr); return 2; }
@@ -113,7 +118,8 @@ int srt_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "snacrt generate: --ids '%s': expected comma-separated non-negative integers\n", ids_arg);
         return 2;
     }
-    srt_lm_options opts = {.backend = device, .tp = tp, .mpi = mpi >= 0 ? mpi : launched_by_mpi(tp)};
+    srt_lm_options opts = {.backend = device, .tp = tp, .mpi = mpi >= 0 ? mpi : launched_by_mpi(tp),
+                           .lm_precision = lm_precision};
     srt_lm *lm = NULL;
     if (cli_check_model_dir("generate", "-m", model_dir, CLI_DIR_LM)) return 1;
     srt_status st = srt_lm_load(model_dir, &opts, &lm);

@@ -19,6 +19,7 @@ static const char *USAGE =
     "  --api-key KEY             require 'Authorization: Bearer KEY' on /v1/ (default: $SNACRT_API_KEY if set)\n"
     "  --layout NAME|PATH        token layout: orpheus, laion-flat or a .json file\n"
     "  --device cpu|cpu-ref|cuda[:N]  --threads N   compute backend and CPU threads\n"
+    "  --lm-precision bf16|exact the cpu backend's LM on bf16 weights: bf16 activations (default) or f32\n"
     "  --devices LIST            replicas over several devices behind this one server: cuda:0-3, cuda:0,1,4,5\n"
     "                            (each --tp consecutive devices are one replica), or cpu with --replicas\n"
     "  --tp N                    tensor-parallel ranks per replica (default 1)\n"
@@ -84,7 +85,7 @@ int srt_cmd_serve(int argc, char **argv) {
             "--top-p", "--repetition-penalty", "--seed", "--http-threads", "--stream-buffer-max", "--timeout",
             "--max-audio-bytes", "--header-timeout", "--body-timeout", "--max-connections",
             "--max-connections-per-client", "--max-audio-seconds", "--served-model-name", "--cors-origin", "--devices",
-            "--tp", "--replicas"};
+            "--tp", "--replicas", "--lm-precision"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -113,6 +114,7 @@ int srt_cmd_serve(int argc, char **argv) {
         case 29: ecfg.devices = val; bad = !*val; break;
         case 30: bad = cli_parse_int(val, 1, 64, &v); ecfg.tp = (int)v; break;
         case 31: bad = cli_parse_int(val, 1, 64, &v); ecfg.replicas = (int)v; break;
+        case 32: ecfg.lm_precision = val; bad = cli_check_lm_precision(val); break;
         case 14: bad = cli_parse_float(val, &ecfg.sampling.temperature) || !(ecfg.sampling.temperature >= 0); break;
         case 15: bad = cli_parse_float(val, &ecfg.sampling.top_p) || !(ecfg.sampling.top_p >= 0 && ecfg.sampling.top_p <= 1);
             break;

@@ -111,6 +111,13 @@ srt_status srt_cpu_backend_create(int n_threads, srt_backend *out) {
 
     out->ops = &srt_cpu_ops;
     out->ctx = ctx;
+    out->n_threads = ctx->n_threads;
+    out->lm_precision_bf16 = precision == SRT_CPU_LM_BF16;
     strcpy(out->device, "cpu");
     return SRT_OK;
+}
+
+void srt_cpu_backend_set_lm_precision(srt_backend *b, int precision) {
+    ((srt_cpu_ctx *)b->ctx)->lm_precision = precision;
+    b->lm_precision_bf16 = precision == SRT_CPU_LM_BF16;
 }

@@ -7,8 +7,12 @@
  * Forms: with BF16ACT (the cpu backend's default precision "bf16", SNACRT_CPU_LM_PRECISION, every M) lo is
  * dropped: A is rounded to bf16 (relative error <= 2^-8 per element, as a bf16 PyTorch model computes) for half the
  * instructions. HILO is reachable only through the test / bench knob srt_cpu_gemm_set_dpbf16.
- * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. K tails by masked loads of B (A is
- * packed with zero padding to a multiple of 32).
+ * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. M = 1 (batch-1 decode, a GEMV on
+ * memory bandwidth) takes tiles of 1 x 8 rows of B instead: 8 weight streams in flight. Every tile prefetches the
+ * next tile's rows of B at the same k (the hardware prefetcher stops at the 4 KB pages of the mmap'd weights: the
+ * missing prefetch made batch 1 0.75x the AVX2 kernel, which has one). Each output is one vdpbf16ps chain over k
+ * in the same order, then the same lane reduction, whatever the tile: a row's result never depends on M.
+ * K tails by masked loads of B (A is packed with zero padding to a multiple of 32).
  * Compiled with function-level target attributes (no -march needed); callers check srt_cpu_gemm_has_avx512bf16(). */
 #include "cpu/cpu_gemm_kernels.h"
 #include <immintrin.h>
@@ -20,6 +24,7 @@
 #define GEMM_INLINE static inline __attribute__((always_inline))
 #define DP_MR 4   /* rows of A per tile */
 #define DP_NR 4   /* rows of B per tile */
+#define DP_NR1 8  /* rows of B per tile when M is 1 */
 
 static int g_max_isa = -1;    /* -1: not read yet from SNACRT_CPU_MAX_ISA */
 static int g_dpbf16 = SRT_CPU_DPBF16_AUTO;   /* test / bench override of the backend's precision */
@@ -75,11 +80,11 @@ void srt_cpu_gemm_pack_a_bf16x2(int M, int K, const float *A, int lda, uint16_t 
 
 /* dot[i][j] = A row i . B row j over K (i < MR, j < NR; compile-time after inlining). */
 GEMM_INLINE GEMM_AVX512BF16 void tile_dp(const int PASSES, const int MR, const int NR, int K, const uint16_t *hi, const uint16_t *lo,
-                                         int lda, const uint16_t *B, int ldb, float dot[DP_MR][DP_NR]) {
-    __m512 acc[DP_MR][DP_NR];
+                                         int lda, const uint16_t *B, int ldb, float dot[DP_MR][DP_NR1]) {
+    __m512 acc[DP_MR][DP_NR1];
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
     for (int k = 0; k < K; k += 32) {
         int left = K - k;
@@ -90,7 +95,9 @@ GEMM_INLINE GEMM_AVX512BF16 void tile_dp(const int PASSES, const int MR, const i
             ah[i] = (__m512bh)_mm512_loadu_si512(hi + (size_t)i * lda + k);
             if (PASSES == 2) al[i] = (__m512bh)_mm512_loadu_si512(lo + (size_t)i * lda + k);
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) _mm_prefetch((const char *)(B + (size_t)(j + NR) * ldb + k), _MM_HINT_T0);
+#pragma GCC unroll 8
         for (int j = 0; j < NR; j++) {
             __m512bh w = (__m512bh)_mm512_maskz_loadu_epi16(mask, B + (size_t)j * ldb + k);
 #pragma GCC unroll 4
@@ -102,7 +109,7 @@ GEMM_INLINE GEMM_AVX512BF16 void tile_dp(const int PASSES, const int MR, const i
     }
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int j = 0; j < NR; j++) dot[i][j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
@@ -110,13 +117,24 @@ GEMM_INLINE GEMM_AVX512BF16 void rows_avx512(const int P, int M, int K, float al
                                         const uint16_t *lo, const uint16_t *B, int ldb, float *C, int ldc, int n0,
                                         int n1) {
     const int lda = SRT_CPU_GEMM_BF16X2_KP(K);
+    if (M == 1) {   /* GEMV: 8 rows of B per tile, the same per-output arithmetic as below */
+        for (int n = n0; n < n1;) {
+            const int NR = n1 - n >= DP_NR1 ? DP_NR1 : 1;
+            float dot[DP_MR][DP_NR1];
+            if (NR == DP_NR1) tile_dp(P, 1, DP_NR1, K, hi, lo, lda, B + (size_t)n * ldb, ldb, dot);
+            else tile_dp(P, 1, 1, K, hi, lo, lda, B + (size_t)n * ldb, ldb, dot);
+            for (int j = 0; j < NR; j++) C[n + j] = beta != 0.0f ? alpha * dot[0][j] + beta * C[n + j] : alpha * dot[0][j];
+            n += NR;
+        }
+        return;
+    }
     for (int n = n0; n < n1;) {
         const int NR = n1 - n >= DP_NR ? DP_NR : 1;
         const uint16_t *Bn = B + (size_t)n * ldb;
         for (int m = 0; m < M; m += DP_MR) {
             const int MR = M - m >= DP_MR ? DP_MR : M - m;
             const uint16_t *h = hi + (size_t)m * lda, *l = lo + (size_t)m * lda;
-            float dot[DP_MR][DP_NR];
+            float dot[DP_MR][DP_NR1];
             if (NR == DP_NR) {
                 if (MR == 4) tile_dp(P, 4, DP_NR, K, h, l, lda, Bn, ldb, dot);
                 else if (MR == 3) tile_dp(P, 3, DP_NR, K, h, l, lda, Bn, ldb, dot);

@@ -5,7 +5,8 @@
  * element's arithmetic never depends on where it falls. The chain's start (init + bias) is formed in the kernel;
  * between K blocks the partial sums go through C as floats, exactly the register value, so the chain is unchanged.
  * Edge tiles (fewer than MR rows or NR columns) run the same kernel (half width when the columns fit) on a
- * zero-padded copy; up to ROW_KERNEL_MAX_M rows use a one-row kernel reading B in place (masked at the row end).
+ * zero-padded copy; up to ROW_KERNEL_MAX_M rows use a one-row kernel reading B in place (masked at the row end);
+ * with A packed once and N <= SMALL_N_MAX columns (a streaming push) a kernel puts rows across the lanes instead.
  *  - AVX-512F (run-time check): 12 x 32 tile (24 zmm accumulators);
  *  - AVX2 + FMA: 6 x 16 tile (12 ymm accumulators);
  *  - portable: plain loops with fmaf where the CPU has FMA (same bits as the vector kernels), else a*b + acc. */
@@ -48,7 +49,12 @@ int srt_cpu_gemm_fixed_level(void) {
     return cpu_level(&fma);
 }
 
-size_t srt_cpu_gemm_fixed_ws_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + (size_t)MR_MAX * NR_MAX; }
+/* Ap, Bp, the edge tile, then the partial sums of a narrow last panel (MC rows, SN_REM_FLOATS) */
+#define SN_REM_FLOATS ((MC / MR_AVX2) * 8 * 16)
+#define SN_REM_MAX_AVX2 5
+size_t srt_cpu_gemm_fixed_ws_floats(void) {
+    return (size_t)MC * KC + (size_t)KC * NC + (size_t)MR_MAX * NR_MAX + SN_REM_FLOATS;
+}
 
 /* Start of an element's chain: init (+ bias), the same formula in every path. */
 static inline float chain_start(const float *init, const float *bias) {
@@ -348,6 +354,135 @@ void srt_cpu_gemm_fixed_pack_a(float *Apk, int M, int K, const float *A, ptrdiff
     pack_a(MR, mc, kc, A + (ptrdiff_t)m0 * a_rs + (ptrdiff_t)k0 * a_cs, a_rs, a_cs, Apk + (size_t)k0 * Mpad + (size_t)m0 * kc);
 }
 
+/* ---- packed A, few columns (N <= SMALL_N_MAX: a streaming push's window): rows across the vector lanes ----
+ * The tile kernels above give each (row, k) of A one broadcast and one FMA per NR columns, so at N = 5 most lanes
+ * are idle and the GEMM is bound by FMAs, not by reading A once. Here lane i of acc[p][n] is the chain of row i of
+ * panel p, column n: per step k a panel's MR packed rows are one (masked) vector load and B(k, n) one broadcast,
+ * so A is streamed once in its packed order (K block by K block, panel by panel: one sequential read) at
+ * N FMAs per MR rows. The loads are unmasked but the last of a panel (masked loads measured 3x slower from
+ * memory). Between K blocks the partial sums wait in the workspace as floats (exactly the register
+ * values), so every element is still the one chain of the contract. */
+#define SMALL_N_MAX 8
+#define SN_BLOCK_PANELS 96   /* panels per row block: their partial sums (96 x N x 16 floats) stay in L1/L2 */
+_Static_assert(SN_BLOCK_PANELS * SMALL_N_MAX * 16 <= KC * NC, "the small-N partial sums use the B-panel workspace");
+_Static_assert(SMALL_N_MAX <= 8 && MC % MR_AVX2 == 0 && (MR_MAX * NR_MAX) % 16 == 0, "SN_REM_FLOATS holds MC rows");
+
+/* np panels of one K block (Ap: the first panel's rows at step 0; panels MR*kc floats apart, read in order) over
+ * steps [0, kc), NN columns of B (rows b_rs apart, columns b_cs apart); acc: np * NN lane vectors (16 floats each,
+ * 64-byte aligned, panel-major) holding the chains so far. One panel at a time, so A is one sequential stream
+ * (interleaving panels measured slower: the prefetcher follows one stream best). */
+UKR_INLINE __attribute__((target("avx512f,fma"))) void sn_panels_512(const int NN, int np, int kc, const float *Ap,
+                                                                     const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                                                                     float *acc) {
+    for (int p = 0; p < np; p++, Ap += (size_t)MR_AVX512 * kc, acc += 16 * NN) {
+        __m512 c[SMALL_N_MAX];
+#pragma GCC unroll 8
+        for (int n = 0; n < NN; n++) c[n] = _mm512_load_ps(acc + 16 * n);
+        /* MR_AVX512 == 12 rows: lanes 12..15 read the next step (ignored); the panel's last step is masked */
+        for (int k = 0; k < kc; k++) {
+            const float *ak = Ap + (size_t)k * MR_AVX512, *b = B + (ptrdiff_t)k * b_rs;
+            __m512 a;
+            if (__builtin_expect(k + 1 < kc, 1)) a = _mm512_loadu_ps(ak);
+            else a = _mm512_maskz_loadu_ps(0x0FFF, ak);
+#pragma GCC unroll 8
+            for (int n = 0; n < NN; n++) c[n] = _mm512_fmadd_ps(a, _mm512_set1_ps(b[(ptrdiff_t)n * b_cs]), c[n]);
+        }
+#pragma GCC unroll 8
+        for (int n = 0; n < NN; n++) _mm512_store_ps(acc + 16 * n, c[n]);
+    }
+}
+
+UKR_INLINE __attribute__((target("avx2,fma"))) void sn_panels_256(const int NN, int np, int kc, const float *Ap,
+                                                                  const float *B, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                                                                  float *acc) {
+    const __m256i rows = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);   /* MR_AVX2 == 6 rows */
+    for (int p = 0; p < np; p++, Ap += (size_t)MR_AVX2 * kc, acc += 16 * NN) {
+        __m256 c[SMALL_N_MAX];
+#pragma GCC unroll 8
+        for (int n = 0; n < NN; n++) c[n] = _mm256_load_ps(acc + 16 * n);
+        for (int k = 0; k < kc; k++) {
+            const float *ak = Ap + (size_t)k * MR_AVX2;   /* as above: 6 rows, lanes 6..7 read the next step */
+            const __m256 a = k + 1 < kc ? _mm256_loadu_ps(ak) : _mm256_maskload_ps(ak, rows);
+            const float *b = B + (ptrdiff_t)k * b_rs;
+#pragma GCC unroll 8
+            for (int n = 0; n < NN; n++) c[n] = _mm256_fmadd_ps(a, _mm256_set1_ps(b[(ptrdiff_t)n * b_cs]), c[n]);
+        }
+#pragma GCC unroll 8
+        for (int n = 0; n < NN; n++) _mm256_store_ps(acc + 16 * n, c[n]);
+    }
+}
+
+/* The kernels with the column count a constant (registers, not a stack array). */
+#define SN_DISPATCH(fn, N, ...)                                                                                        \
+    switch (N) {                                                                                                       \
+    case 1: fn(1, __VA_ARGS__); break;                                                                                 \
+    case 2: fn(2, __VA_ARGS__); break;                                                                                 \
+    case 3: fn(3, __VA_ARGS__); break;                                                                                 \
+    case 4: fn(4, __VA_ARGS__); break;                                                                                 \
+    case 5: fn(5, __VA_ARGS__); break;                                                                                 \
+    case 6: fn(6, __VA_ARGS__); break;                                                                                 \
+    case 7: fn(7, __VA_ARGS__); break;                                                                                 \
+    default: fn(8, __VA_ARGS__); break;                                                                                \
+    }
+
+__attribute__((target("avx512f,fma"))) static void sn_block_512(int N, int np, int kc, const float *Ap, const float *B,
+                                                                 ptrdiff_t b_rs, ptrdiff_t b_cs, float *acc) {
+    SN_DISPATCH(sn_panels_512, N, np, kc, Ap, B, b_rs, b_cs, acc)
+}
+
+__attribute__((target("avx2,fma"))) static void sn_block_256(int N, int np, int kc, const float *Ap, const float *B,
+                                                              ptrdiff_t b_rs, ptrdiff_t b_cs, float *acc) {
+    SN_DISPATCH(sn_panels_256, N, np, kc, Ap, B, b_rs, b_cs, acc)
+}
+
+/* acc (np panels of MR rows, N lane vectors each, 16 floats apart) = the chain starts of rows [0, M) (row m at
+ * panel m / MR, lane m % MR; init row stride ldi, may be NULL; bias may be NULL); lanes past M or MR start at 0. */
+static void sn_start(float *acc, int np, int MR, int M, int N, const float *init, ptrdiff_t ldi, const float *bias) {
+    for (int p = 0; p < np; p++)
+        for (int n = 0; n < N; n++) {
+            float *v = acc + ((size_t)p * N + n) * 16;
+            for (int i = 0; i < 16; i++) {
+                int m = p * MR + i;
+                v[i] = i < MR && m < M ? chain_start(init ? init + (ptrdiff_t)m * ldi + n : NULL, bias ? bias + m : NULL)
+                                       : 0.0f;
+            }
+        }
+}
+
+/* C rows [0, M) (row stride ldc) = the chains held in acc (as sn_start lays them out). */
+static void sn_store(const float *acc, int np, int MR, int M, int N, float *C, ptrdiff_t ldc) {
+    for (int p = 0; p < np; p++)
+        for (int i = 0; i < MR; i++) {
+            int m = p * MR + i;
+            if (m >= M) return;
+            for (int n = 0; n < N; n++) C[(ptrdiff_t)m * ldc + n] = acc[((size_t)p * N + n) * 16 + i];
+        }
+}
+
+static void sn_block(int level, int N, int np, int kc, const float *Ap, const float *B, ptrdiff_t b_rs,
+                     ptrdiff_t b_cs, float *acc) {
+    if (level == 2) sn_block_512(N, np, kc, Ap, B, b_rs, b_cs, acc);
+    else sn_block_256(N, np, kc, Ap, B, b_rs, b_cs, acc);
+}
+
+/* Rows [row0, row0 + M) (row0 a multiple of MR) of the packed (Mpad, K) matrix times B (K, N <= SMALL_N_MAX). */
+static void gemm_packed_small_n(int level, const float *Apk, int Mpad, int row0, int M, int N, int K, const float *B,
+                                ptrdiff_t b_rs, ptrdiff_t b_cs, float *C, ptrdiff_t ldc, const float *init,
+                                ptrdiff_t ldi, const float *bias, float *ws) {
+    const int MR = level_mr(level), n_pan = (M + MR - 1) / MR;
+    float *acc = ws + (size_t)MC * KC;   /* SN_BLOCK_PANELS * SMALL_N_MAX * 16 floats (in the B-panel area) */
+    for (int pb = 0; pb < n_pan; pb += SN_BLOCK_PANELS) {
+        const int np = n_pan - pb < SN_BLOCK_PANELS ? n_pan - pb : SN_BLOCK_PANELS, m0 = pb * MR;
+        sn_start(acc, np, MR, M - m0, N, init ? init + (ptrdiff_t)m0 * ldi : NULL, ldi, bias ? bias + m0 : NULL);
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            sn_block(level, N, np, kc, Apk + (size_t)k0 * Mpad + (size_t)(row0 + m0) * kc, B + (ptrdiff_t)k0 * b_rs,
+                     b_rs, b_cs, acc);
+        }
+        sn_store(acc, np, MR, M - m0, N, C + (ptrdiff_t)m0 * ldc, ldc);
+    }
+}
+
 /* ---- the blocked driver ----
  * Rows [0, M) of C from A (a_rs, a_cs) when Apk is NULL, else from the packed A of a matrix with Mpad padded rows,
  * rows [row0, row0 + M) of it (row0 a multiple of MR). */
@@ -380,6 +515,10 @@ static void gemm_blocked(int level, int M, int N, int K, const float *A, ptrdiff
     }
     const ukr_fn ukr = level == 2 ? ukr_avx512 : ukr_avx2, ukr_half = level == 2 ? ukr_avx512_half : ukr_avx2_half;
     float *Ap = ws, *Bp = ws + (size_t)MC * KC, *tile = Bp + (size_t)KC * NC;   /* 64-byte aligned each */
+    float *sn_acc = tile + MR_MAX * NR_MAX;
+    /* a last panel this narrow takes the few-columns kernel: N/MR FMAs per row and step instead of one (AVX2's
+     * 6-row lanes win only below 6 columns) */
+    const int sn_max = level == 2 ? SMALL_N_MAX : SN_REM_MAX_AVX2;
     for (int n0 = 0; n0 < N; n0 += NC) {
         const int nc = N - n0 < NC ? N - n0 : NC;
         for (int k0 = 0; k0 < K; k0 += KC) {
@@ -399,6 +538,15 @@ static void gemm_blocked(int level, int M, int N, int K, const float *A, ptrdiff
                 }
                 for (int np = 0; np * NR < nc; np++) {
                     const int nr = nc - np * NR < NR ? nc - np * NR : NR;
+                    if (nr <= sn_max) {   /* a few columns left: rows across the lanes, A's block from L2 */
+                        const int pan = (mc + MR - 1) / MR;
+                        sn_start(sn_acc, pan, MR, mc, nr, in ? in + (ptrdiff_t)m0 * ld_in + np * NR : NULL, ld_in,
+                                 bi ? bi + m0 : NULL);
+                        sn_block(level, nr, pan, kc, ablk, B + (ptrdiff_t)k0 * b_rs + (ptrdiff_t)(n0 + np * NR) * b_cs,
+                                 b_rs, b_cs, sn_acc);
+                        sn_store(sn_acc, pan, MR, mc, nr, C + (ptrdiff_t)m0 * ldc + n0 + np * NR, ldc);
+                        continue;
+                    }
                     const int w = nr == NR ? NR : last_panel_width(NR, nc);   /* packed width of this panel */
                     const ukr_fn kern = w == NR ? ukr : ukr_half;
                     const float *bp = Bp + (size_t)np * kc * NR;
@@ -453,7 +601,10 @@ void srt_cpu_gemm_fixed_packed(const float *Apk, int M_all, int K, int m0, int M
         gemm_portable(M, N, K > 0 ? K : 0, Apk + (size_t)m0 * K, K, 1, B, b_rs, b_cs, C, ldc, init, ldi, bias, has_fma);
         return;
     }
-    int MR = level_mr(level);
-    gemm_blocked(level, M, N, K, NULL, 0, 0, Apk, (M_all + MR - 1) / MR * MR, m0, B, b_rs, b_cs, C, ldc, init, ldi,
-                 bias, ws);
+    int MR = level_mr(level), Mpad = (M_all + MR - 1) / MR * MR;
+    if (N <= SMALL_N_MAX && !(M <= ROW_KERNEL_MAX_M && b_cs == 1)) {
+        gemm_packed_small_n(level, Apk, Mpad, m0, M, N, K, B, b_rs, b_cs, C, ldc, init, ldi, bias, ws);
+        return;
+    }
+    gemm_blocked(level, M, N, K, NULL, 0, 0, Apk, Mpad, m0, B, b_rs, b_cs, C, ldc, init, ldi, bias, ws);
 }

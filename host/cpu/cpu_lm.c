@@ -9,8 +9,22 @@
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define LM_AVX2 __attribute__((target("avx2,fma")))
+
+/* Threads of an op's parallel region: the backend's count (srt_lm_options.n_threads), so every region of a step
+ * runs on exactly that many; a NULL ctx (tests, bench_lm_ops calling the table directly) takes OpenMP's default. */
+static int lm_threads(const void *ctx) {
+    if (ctx) return ((const srt_cpu_ctx *)ctx)->n_threads;
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 static inline __attribute__((always_inline)) void rmsnorm_row(const float *x, const float *w, float *y, int dim,
                                                                float eps) {
@@ -49,7 +63,7 @@ static srt_status cpu_rmsnorm(void *ctx, const srt_rmsnorm_args *a) {
     (void)ctx;
     const int avx2 = srt_cpu_has_avx2();
     /* threads only pay off past ~128K elements (a decode batch's 8 x 2048 is a few us on one core) */
-    #pragma omp parallel for schedule(static) if ((int64_t)a->rows * a->dim >= (1 << 17))
+    #pragma omp parallel for num_threads(lm_threads(ctx)) schedule(static) if ((int64_t)a->rows * a->dim >= (1 << 17))
     for (int r = 0; r < a->rows; r++) {
         const float *x = a->x + (size_t)r * a->dim;
         float *y = a->y + (size_t)r * a->dim;
@@ -64,7 +78,7 @@ static srt_status cpu_rope(void *ctx, const srt_rope_args *a) {
     int half = a->head_dim / 2;
     if (a->head_dim % 2 || half > 512) return srt_error(SRT_ERR_INVALID_ARG, "rope: head_dim %d must be even and "
                                                         "at most 1024", a->head_dim);
-    #pragma omp parallel for schedule(static) if (a->n_tokens > 4)
+    #pragma omp parallel for num_threads(lm_threads(ctx)) schedule(static) if (a->n_tokens > 4)
     for (int t = 0; t < a->n_tokens; t++) {
         float cosv[512], sinv[512];
         for (int i = 0; i < half; i++) {        /* angle in double: positions reach 1e5 */
@@ -180,7 +194,7 @@ static srt_status cpu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
         for (int i = 0; i < a->n_q[s]; i++, r++) { row_seq[2 * r] = s; row_seq[2 * r + 1] = i; }
     int failed = 0, per_row = H / G;
     int64_t n_items = (int64_t)n_rows * per_row;
-    #pragma omp parallel if (n_items > 1)
+    #pragma omp parallel num_threads(lm_threads(ctx)) if (n_items > 1)
     {
         float *score = malloc(sizeof(float) * (size_t)max_ctx * G);
         if (!score) {
@@ -204,7 +218,7 @@ static srt_status cpu_paged_attention(void *ctx, const srt_paged_attn_args *a) {
 
 static srt_status cpu_swiglu(void *ctx, const srt_swiglu_args *a) {
     (void)ctx;
-    #pragma omp parallel for simd schedule(static) if (a->n > 16384)
+    #pragma omp parallel for simd num_threads(lm_threads(ctx)) schedule(static) if (a->n > 16384)
     for (int64_t i = 0; i < a->n; i++) {
         float g = a->gate[i];
         a->out[i] = g / (1.0f + expf(-g)) * a->up[i];
@@ -220,7 +234,7 @@ static srt_status cpu_embedding(void *ctx, const srt_embedding_args *a) {
         if (a->ids[t] < 0 || a->ids[t] >= a->n_rows)
             return srt_error(SRT_ERR_RANGE, "embedding: token id %d at position %d outside [0, %d)", a->ids[t], t,
                              a->n_rows);
-    #pragma omp parallel for schedule(static) if (a->n_tokens > 16)
+    #pragma omp parallel for num_threads(lm_threads(ctx)) schedule(static) if (a->n_tokens > 16)
     for (int t = 0; t < a->n_tokens; t++) {
         size_t base = (size_t)a->ids[t] * a->dim;
         float *y = a->y + (size_t)t * a->dim;
@@ -242,7 +256,7 @@ static srt_status cpu_embedding(void *ctx, const srt_embedding_args *a) {
 
 static srt_status cpu_add_bias(void *ctx, const srt_add_bias_args *a) {
     (void)ctx;
-    #pragma omp parallel for schedule(static) if (a->rows > 16)
+    #pragma omp parallel for num_threads(lm_threads(ctx)) schedule(static) if (a->rows > 16)
     for (int r = 0; r < a->rows; r++) {
         float *x = a->x + (size_t)r * a->cols;
         #pragma omp simd
@@ -263,7 +277,7 @@ static srt_status cpu_sample(void *ctx, const srt_sample_args *a) {
     (void)ctx;
     srt_status st = SRT_OK;
     int failed_row = -1;
-    #pragma omp parallel if (a->n_rows > 1)
+    #pragma omp parallel num_threads(lm_threads(ctx)) if (a->n_rows > 1)
     {
         srt_sample_work work = {0};
         #pragma omp for schedule(dynamic, 1)

@@ -49,5 +49,6 @@ srt_status srt_cpu_ref_backend_create(int n_threads, srt_backend *out) {
     out->ops = &srt_cpu_ref_ops;
     out->ctx = NULL;
     strcpy(out->device, "cpu-ref");
+    out->n_threads = 1;
     return SRT_OK;
 }

@@ -207,6 +207,7 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
         if (opts && opts->tp < 0) return srt_error(SRT_ERR_INVALID_ARG, "tensor parallel size %d", opts->tp);
         SRT_TRY(srt_backend_create(opts && opts->backend ? opts->backend : "cpu", opts ? opts->n_threads : 0,
                                    &lm->be));
+        SRT_TRY(srt_backend_set_lm_precision(&lm->be, opts ? opts->lm_precision : NULL));
         lm->ops = lm->be.ops->lm;
         if (!lm->ops) return srt_error(SRT_ERR_UNSUPPORTED, "backend '%s' has no language-model ops", lm->be.device);
         SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));

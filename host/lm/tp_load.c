@@ -263,6 +263,7 @@ static srt_status load_rank(srt_lm *lm, const srt_lm_options *opts, int slot, co
     rank->vocab_len = p.vocab_len;
     rank->weights = lm->weights;      /* borrowed; srt_lm_tp_free clears it */
     SRT_TRY(srt_backend_create(backend, rank_threads(tp, opts), &rank->be));
+    SRT_TRY(srt_backend_set_lm_precision(&rank->be, opts->lm_precision));
     int has_comm = backend_is_host(rank);   /* the CPU communicator works on host memory */
 #ifdef SNACRT_WITH_NCCL
     if (is_cuda(backend)) {
@@ -384,4 +385,8 @@ void srt_lm_tp_fill_info(const srt_lm *lm, srt_lm_info *info) {
     info->tp_rank = tp && tp->mpi ? tp->ranks[0]->comm->rank : 0;
     info->dp_size = tp ? tp->place.dp_size : 1;
     info->dp_rank = tp ? tp->place.dp_rank : 0;
+    const srt_backend *be = tp ? &tp->ranks[0]->be : &lm->be;   /* every rank's backend has the same settings */
+    info->n_threads = be->n_threads;
+    snprintf(info->lm_precision, sizeof info->lm_precision, "%s",
+             !be->ops ? "" : strcmp(be->ops->name, "cpu") ? "" : be->lm_precision_bf16 ? "bf16" : "exact");
 }

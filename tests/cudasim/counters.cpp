@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -394,12 +395,23 @@ const cudasim_launch_stats *cudasim_launch_stats_at(size_t i) {
     return i < cudasim::g_launches.size() ? &cudasim::g_launches[i] : nullptr;
 }
 void cudasim_host_stats_get(cudasim_host_stats *out) { *out = cudasim::g_host; }
-void cudasim_note_flops(const char *name, double flops, int unit) {
+/* The useful FLOPs of the launch just made (its name starts with `name`). After a launch that a capturing stream
+ * recorded, the note is recorded on that stream too and applied when the graph replays that launch. */
+static void note_flops_now(const char *name, double flops, int unit) {
     if (cudasim::g_launches.empty()) return;
     cudasim_launch_stats &l = cudasim::g_launches.back();
     if (l.flops == 0 && !l.is_gemm && !strncmp(l.name, name, strlen(name))) {
         l.flops = flops;
         l.unit = unit;
     }
+}
+void cudasim_note_flops(const char *name, double flops, int unit) {
+    cudaStream_t s = cudasim::t_last_captured_stream;
+    if (s && cudasim::capturing(s)) {
+        std::string n(name);
+        cudasim::record_op(s, "cudasim_note_flops", [n, flops, unit]() { note_flops_now(n.c_str(), flops, unit); });
+        return;
+    }
+    note_flops_now(name, flops, unit);
 }
 }

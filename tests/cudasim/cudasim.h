@@ -91,12 +91,17 @@ template <class K, class... A> inline auto bind_args(K kernel, A &&...args) {
 
 template <class F> static void thunk_of(void *closure) { (*static_cast<F *>(closure))(); }
 void check_stream_device(cudaStream_t stream, const char *what);   /* runtime.cpp: CUDASIM_DEVICES */
+/* The stream this thread's last launch was recorded on (null: it ran): cudasim_note_flops after a captured launch
+ * records the note on that stream, so the replayed launch gets it (counters.cpp). */
+extern thread_local cudaStream_t t_last_captured_stream;
 template <class F> inline void launch(const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, F fn) {
     check_stream_device(stream, name);
     if (capturing(stream)) {
         record_op(stream, name, [=]() mutable { launch_impl(name, grid, block, smem, stream, &thunk_of<F>, &fn); });
+        t_last_captured_stream = stream;
         return;
     }
+    t_last_captured_stream = nullptr;
     launch_impl(name, grid, block, smem, stream, &thunk_of<F>, &fn);
 }
 

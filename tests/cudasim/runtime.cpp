@@ -120,6 +120,7 @@ bool is_pinned(const void *p, size_t count) {
 } // namespace
 
 namespace cudasim {
+thread_local cudaStream_t t_last_captured_stream = nullptr;   /* cudasim.h: launch() */
 void counters_graph_replay(int on);   /* counters.cpp */
 /* The cudaMalloc allocation holding address a (counters.cpp classifies global accesses). */
 bool alloc_range(uintptr_t a, uintptr_t *lo, uintptr_t *hi) {

@@ -39,7 +39,7 @@ static void run_ops(const srt_backend *be) {
     int32_t table[SEQS] = {0, 1}, q_start[SEQS] = {0, 1}, nq[SEQS] = {1, 1}, len[SEQS] = {5, 9};
     float *kc = test_alloc_uniform((size_t)SEQS * BS * KVH * HD, 3, -1, 1);
     float *vc = test_alloc_uniform((size_t)SEQS * BS * KVH * HD, 4, -1, 1);
-    srt_paged_attn_args pa = {SEQS, HEADS, KVH, HD, BS, 1, x, kc, vc, table, q_start, nq, len, y, SRT_F32};
+    srt_paged_attn_args pa = {SEQS, HEADS, KVH, HD, BS, 1, x, kc, vc, table, q_start, nq, len, y, SRT_F32, NULL, NULL};
     TEST_CHECK(o->paged_attention(ctx, &pa) == SRT_OK, "paged_attention");
     srt_swiglu_args sw = {(int64_t)ROWS * DIM / 2, x, x + ROWS * DIM / 2, y};
     TEST_CHECK(o->swiglu(ctx, &sw) == SRT_OK, "swiglu");

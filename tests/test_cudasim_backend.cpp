@@ -178,6 +178,14 @@ static void conv_cases() {
     }
     conv1d_case("depthwise k7 C1025 L7", 1, 1025, 1025, 7, 7, 1, 1, 3, 1025, true, true, false, RES_NONE, 40);
     conv1d_case("depthwise k7 C1 L33", 2, 1, 1, 33, 7, 1, 1, 3, 1, false, false, true, RES_NONE, 41);
+    /* depthwise tiles of 1024 outputs aligned to 16 bytes of y, windows filled in 16-byte quads: a row shorter than
+     * the halo, rows over 2-3 tiles at every alignment (odd lengths), in_valid inside a tile, residual aliasing y,
+     * stride 2 */
+    conv1d_case("depthwise k7 d9 C3 L1", 3, 3, 3, 1, 7, 1, 9, 27, 3, true, true, true, RES_SEPARATE, 42);
+    conv1d_case("depthwise k7 d3 C5 L2101 residual=y", 3, 5, 5, 2101, 7, 1, 3, 9, 5, true, true, true, RES_ALIAS, 43);
+    conv1d_case("depthwise k7 d9 C3 L2050", 2, 3, 3, 2050, 7, 1, 9, 27, 3, false, true, false, RES_SEPARATE, 44);
+    conv1d_case("depthwise k7 d1 C7 L1027 plain", 1, 7, 7, 1027, 7, 1, 1, 3, 7, true, false, true, RES_NONE, 45);
+    conv1d_case("depthwise k7 s2 d3 C3 L2101", 2, 3, 3, 2101, 7, 2, 3, 9, 3, true, true, true, RES_SEPARATE, 46);
     /* strided k=2s, p=ceil(s/2): dense and depthwise-style grouped (in -> 2*in, groups = in) */
     const int strides[4] = {2, 3, 4, 8};
     for (int s : strides) {

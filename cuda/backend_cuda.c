@@ -366,6 +366,19 @@ srt_status srt_cuda_backend_create(int device, srt_backend *out) {
     }
     out->ops = &srt_cuda_ops;
     out->ctx = c;
+    out->lm_precision_bf16 = c->lm_precision == SRT_CUDA_LM_BF16;
     snprintf(out->device, sizeof out->device, "cuda:%d", device);
     return SRT_OK;
+}
+
+/* srt_lm_options.lm_precision / --lm-precision on "cuda" (backend.c): bf16 = one bf16 tensor-core pass per GEMM,
+ * 0 = exact (split hi + lo), with that mode's small-M limit unless SNACRT_CUDA_SMALL_M_ROWS set one. Overrides
+ * SNACRT_CUDA_LM_PRECISION; called once after creation, before the LM records any graph. */
+void srt_cuda_backend_set_lm_precision(srt_backend *b, int bf16) {
+    srt_cuda_ctx *c = b->ctx;
+    c->lm_precision = bf16 ? SRT_CUDA_LM_BF16 : SRT_CUDA_LM_EXACT;
+    c->bf16_gemm = bf16 ? SRT_CUDA_BF16_GEMM_SINGLE : SRT_CUDA_BF16_GEMM_SPLIT;
+    const char *rows = getenv("SNACRT_CUDA_SMALL_M_ROWS");
+    if (!rows || !*rows) c->small_m_rows = bf16 ? SRT_CUDA_SMALL_M_ROWS_DEFAULT : SRT_CUDA_SMALL_M_ROWS_EXACT;
+    b->lm_precision_bf16 = bf16;
 }

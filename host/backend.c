@@ -25,6 +25,7 @@ srt_status srt_cuda_backend_create(int device, srt_backend *out) {
     return srt_error(SRT_ERR_NO_DEVICE, "this snacrt was built without the CUDA backend (nvcc was not found at "
                      "configure time); use --device cpu");
 }
+void srt_cuda_backend_set_lm_precision(srt_backend *b, int bf16) { (void)b; (void)bf16; }
 srt_status srt_cuda_enter_device(int device) {
     (void)device;
     return SRT_OK;
@@ -88,6 +89,7 @@ srt_status srt_backend_set_lm_precision(srt_backend *b, const char *name) {
     else if (!strcmp(name, "exact")) bf16 = 0;
     else return srt_error(SRT_ERR_INVALID_ARG, "LM precision '%s': expected bf16 or exact", name);
     if (!strcmp(b->ops->name, "cpu")) srt_cpu_backend_set_lm_precision(b, bf16 ? 1 : 0);   /* SRT_CPU_LM_* */
+    else if (!strcmp(b->ops->name, "cuda")) srt_cuda_backend_set_lm_precision(b, bf16);
     return SRT_OK;
 }
 

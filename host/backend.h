@@ -276,7 +276,8 @@ typedef struct srt_backend {
     char device[32];         /* "cpu", "cpu-ref", "cuda:0" */
     int n_threads;           /* host threads its ops run on ("cpu": every parallel region, n_threads of
                               * srt_backend_create, 0 = all cores resolved; "cpu-ref": 1; "cuda": 0) */
-    int lm_precision_bf16;   /* "cpu": 1 when the LM GEMMs round activations to bf16 (cpu_ops.h); else 0 */
+    int lm_precision_bf16;   /* "cpu", "cuda": 1 when the LM GEMMs round activations to bf16 (cpu_ops.h,
+                                cuda/backend_cuda.h); else 0 */
 } srt_backend;
 
 /* The dispatch layer (backend_dispatch.c): the graphs call every codec op through these; each checks its arguments
@@ -320,6 +321,9 @@ srt_status srt_cpu_backend_create(int n_threads, srt_backend *out);
 void srt_cpu_backend_set_lm_precision(srt_backend *b, int precision);
 /* Defined only when the CUDA backend is linked in (SNACRT_WITH_CUDA); otherwise srt_backend_create reports it. */
 srt_status srt_cuda_backend_create(int device, srt_backend *out);
+/* bf16 1: one bf16 tensor-core pass per LM GEMM, 0: exact (split hi + lo); b must be a "cuda" backend (a no-op in
+ * a build without it). */
+void srt_cuda_backend_set_lm_precision(srt_backend *b, int bf16);
 /* Make the device of backend `name` current on the calling thread ("cuda:N": cudaSetDevice(N), as CUDA keeps the
  * current device per host thread; host backends: nothing). A thread that runs a "cuda:N" backend it did not create
  * calls it first. srt_cuda_enter_device: defined with the CUDA backend (SNACRT_WITH_CUDA). */

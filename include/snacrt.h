@@ -241,10 +241,11 @@ typedef struct srt_lm_options {
                                  NULL = the environment's SNACRT_KV_DTYPE, else the backend's default ("cuda": bf16,
                                  half the bytes per decode step; "cpu",
                                  "cpu-ref": f32). "cpu" takes f32 only (others refused with SRT_ERR_UNSUPPORTED). */
-    const char *lm_precision; /* the "cpu" backend's Linear layers on bf16 weights: "bf16" (activations rounded to
-                                 bf16, vdpbf16ps on AVX-512 BF16 CPUs; README "LM precision on cpu") or "exact" (f32
-                                 activations); NULL = the environment's SNACRT_CPU_LM_PRECISION, else bf16. Other
-                                 backends ignore it; an unknown name is SRT_ERR_INVALID_ARG on every backend. */
+    const char *lm_precision; /* Linear layers on bf16 weights: "bf16" (activations rounded to bf16 once: "cpu":
+                                 vdpbf16ps on AVX-512 BF16 CPUs, README "LM precision on cpu"; "cuda": one bf16
+                                 tensor-core pass) or "exact" (f32-level: "cpu" f32 activations, "cuda" split hi + lo);
+                                 NULL = the environment's SNACRT_CPU_LM_PRECISION / SNACRT_CUDA_LM_PRECISION, else
+                                 bf16. "cpu-ref" ignores it; an unknown name is SRT_ERR_INVALID_ARG on every backend. */
 } srt_lm_options;
 
 typedef struct srt_lm_info {
@@ -261,7 +262,7 @@ typedef struct srt_lm_info {
                                  from tp_rank 0 of dp_rank 0 only */
     int n_threads;            /* host threads the backend's ops run on (srt_lm_options.n_threads, 0 resolved to the
                                  cores; "cpu-ref": 1; "cuda": 0); per rank with tp */
-    char lm_precision[8];     /* "cpu": "bf16" or "exact" (srt_lm_options.lm_precision); "" on other backends */
+    char lm_precision[8];     /* "cpu", "cuda": "bf16" or "exact" (srt_lm_options.lm_precision); "" on cpu-ref */
 } srt_lm_info;
 
 /* Load a Hugging Face folder: config.json + model.safetensors (or a sharded index); tokenizer.json is loaded when

@@ -26,7 +26,7 @@ static const char *USAGE =
     "  --seed N --temperature T --top-p P --max-tokens N   sampling (defaults: 0, 0.6, 0.8, 1200)\n"
     "  --device NAME             cpu (default), cpu-ref, cuda, cuda:N\n"
     "  --threads N               CPU threads (default: all cores)\n"
-    "  --lm-precision bf16|exact the cpu backend's LM on bf16 weights: bf16 activations (default) or f32\n";
+    "  --lm-precision bf16|exact the LM on bf16 weights (cpu, cuda): bf16 activations (default) or f32-level\n";
 
 #define MAX_AUDIO_ARGS 16
 

@@ -19,7 +19,7 @@ static const char *USAGE =
     "  --api-key KEY             require 'Authorization: Bearer KEY' on /v1/ (default: $SNACRT_API_KEY if set)\n"
     "  --layout NAME|PATH        token layout: orpheus, laion-flat or a .json file\n"
     "  --device cpu|cpu-ref|cuda[:N]  --threads N   compute backend and CPU threads\n"
-    "  --lm-precision bf16|exact the cpu backend's LM on bf16 weights: bf16 activations (default) or f32\n"
+    "  --lm-precision bf16|exact the LM on bf16 weights (cpu, cuda): bf16 activations (default) or f32-level\n"
     "  --devices LIST            replicas over several devices behind this one server: cuda:0-3, cuda:0,1,4,5\n"
     "                            (each --tp consecutive devices are one replica), or cpu with --replicas\n"
     "  --tp N                    tensor-parallel ranks per replica (default 1)\n"

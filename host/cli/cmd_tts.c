@@ -44,7 +44,7 @@ static const char *USAGE =
     "                            sampling (defaults: 0, 0.6, 0.8, off, 1.1, 1200)\n"
     "  --max-running N           streams generated together (default 16)\n"
     "  --device cpu|cpu-ref|cuda[:N]  --threads N\n"
-    "  --lm-precision bf16|exact  the cpu backend's LM on bf16 weights: bf16 activations (default) or f32\n"
+    "  --lm-precision bf16|exact  the LM on bf16 weights (cpu, cuda): bf16 activations (default) or f32-level\n"
     "  --devices LIST --tp N --replicas N   replicas over devices (cuda:0-3: each --tp consecutive devices one\n"
     "                            replica, tensor parallel) or CPU thread groups (cpu --replicas N)\n"
     "  --resume                  (--input) skip the items in OUTDIR's done-log of this shard\n"

@@ -388,5 +388,6 @@ void srt_lm_tp_fill_info(const srt_lm *lm, srt_lm_info *info) {
     const srt_backend *be = tp ? &tp->ranks[0]->be : &lm->be;   /* every rank's backend has the same settings */
     info->n_threads = be->n_threads;
     snprintf(info->lm_precision, sizeof info->lm_precision, "%s",
-             !be->ops ? "" : strcmp(be->ops->name, "cpu") ? "" : be->lm_precision_bf16 ? "bf16" : "exact");
+             !be->ops || (strcmp(be->ops->name, "cpu") && strcmp(be->ops->name, "cuda")) ? ""
+             : be->lm_precision_bf16 ? "bf16" : "exact");
 }

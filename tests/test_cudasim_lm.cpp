@@ -18,6 +18,7 @@ extern "C" {
 #include "cudasim_api.h"
 #include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free */
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -61,15 +62,7 @@ static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
 }
 
 static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
-    void *d = nullptr;
-    srt_status st = g_cu.ops->alloc(g_cu.ctx, bytes + tail_floats * sizeof(float), &d);
-    TEST_CHECK(st == SRT_OK, "%s: alloc: %s", g_case, srt_last_error());
-    if (st != SRT_OK) return nullptr;
-    std::vector<float> tail(tail_floats, SENTINEL);
-    if (bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
-    if (tail_floats) g_cu.ops->upload(g_cu.ctx, (char *)d + bytes, tail.data(), tail_floats * sizeof(float));
-    g_dev.push_back(d);
-    return d;
+    return test_dev_of(&g_cu, g_dev, host, bytes, tail_floats, SENTINEL, g_case);
 }
 static float *dev_in(const std::vector<float> &h) { return (float *)dev_of(h.data(), h.size() * sizeof(float), 0); }
 static int32_t *dev_ints(const std::vector<int32_t> &h) {
@@ -82,8 +75,7 @@ static float *dev_out(size_t n, const std::vector<float> &init = {}) {
 }
 
 static void end_case() {
-    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
-    g_dev.clear();
+    test_dev_free(&g_cu, g_dev);
 }
 
 static void check_status(srt_status st, const char *what) {

@@ -16,6 +16,7 @@ extern "C" {
 #include "cudasim_api.h"
 #include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free */
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -27,15 +28,7 @@ static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* the f32 cache (test
 static std::vector<void *> g_dev;
 
 static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
-    void *d = nullptr;
-    srt_status st = g_cu.ops->alloc(g_cu.ctx, bytes + tail_floats * sizeof(float), &d);
-    TEST_CHECK(st == SRT_OK, "alloc: %s", srt_last_error());
-    if (st != SRT_OK) return nullptr;
-    std::vector<float> tail(tail_floats, SENTINEL);
-    if (bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
-    if (tail_floats) g_cu.ops->upload(g_cu.ctx, (char *)d + bytes, tail.data(), tail_floats * sizeof(float));
-    g_dev.push_back(d);
-    return d;
+    return test_dev_of(&g_cu, g_dev, host, bytes, tail_floats, SENTINEL, "prefill attention");
 }
 template <typename T> static T *dev_in(const std::vector<T> &h) {
     return (T *)dev_of(h.data(), h.size() * sizeof(T), 0);
@@ -146,8 +139,7 @@ static void prefill_case(srt_dtype dt, int n_heads, int n_kv_heads, int D, int b
     TEST_CHECK(clobbered == 0, "%s: %d sentinels after the output overwritten", name, clobbered);
     if (cudasim_get_order() == CUDASIM_FORWARD)
         printf("%s: max error %.3g (largest derived tolerance %.3g)\n", name, max_err, max_tol);
-    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
-    g_dev.clear();
+    test_dev_free(&g_cu, g_dev);
 }
 
 static void all_cases(srt_dtype dt) {

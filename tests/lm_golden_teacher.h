@@ -1,8 +1,9 @@
 /* lm_golden_teacher.h: the teacher-forced golden check of an LM whose GEMMs round activations to bf16, shared by
  * tests/test_cpu_lm_bf16.c ("cpu") and tests/test_cudasim_lm_bf16.cpp ("cuda" through the simulator): a golden
- * prompt's tensors (tests/data/llama/<model>/golden.safetensors) with its LM bound, one step against the golden
- * logits, and teacher-forced batches of 7 and 33 rows. The bound is derived at the top of either test:
- * tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3 with G = 4 L + 1 GEMM stages and u = 2^-8.
+ * prompt's tensors (tests/data/llama/<model>/golden.safetensors) with its LM bound, whether its prefill differs from
+ * the exact path, one step against the golden logits, and teacher-forced batches of 7 and 33 rows. The bound is
+ * derived at the top of either test: tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3 with G = 4 L + 1 GEMM stages
+ * and u = 2^-8.
  * Include after testutil.h, snacrt.h and weights/weights.h (C or C++). */
 #ifndef SRT_LM_GOLDEN_TEACHER_H
 #define SRT_LM_GOLDEN_TEACHER_H
@@ -10,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define U_BF16 (1.0 / 256.0)   /* 2^-8: bf16 unit roundoff (8 significant bits, round to nearest) */
 
@@ -36,6 +38,18 @@ static inline int lm_golden_argmax(const float *x, int n) {
     return best;
 }
 
+/* Model tests/data/llama/<name>: its folder into dir (dir_size bytes) and its golden tensors, NULL (after a failed
+ * check) when they cannot be opened. */
+static inline srt_weights *lm_golden_open(const char *name, char *dir, size_t dir_size) {
+    char rel[128], path[600];
+    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
+    test_src_path(rel, dir, dir_size);
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    srt_weights *golden = NULL;
+    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
+    return golden;
+}
+
 /* Prompt p of `golden` into *g with its LM bound for a model of n_layers layers and vocab tokens; 0 (a failed
  * check naming the model) when a tensor is missing. */
 static inline int lm_golden_prompt_load(srt_weights *golden, int p, const char *name, int n_layers, int vocab,
@@ -55,6 +69,26 @@ static inline int lm_golden_prompt_load(srt_weights *golden, int p, const char *
     for (int j = 0; j < vocab; j++) ss += (double)g->last[j] * g->last[j];
     g->tol = 8 * sqrt(G / 3.0) * U_BF16 * sqrt(ss / vocab) + 1e-3;
     return 1;
+}
+
+/* Prompt p (g) prefilled alone on lm and on exact (the same model at precision exact): 1 when the last logits differ
+ * anywhere (lm's own path ran), 0 when they are equal bit for bit. */
+static inline int lm_golden_prefill_differs(srt_lm *lm, srt_lm *exact, const char *name, int p,
+                                            const lm_golden_prompt *g, int vocab) {
+    float *lg[2] = {(float *)calloc((size_t)vocab, sizeof(float)), (float *)calloc((size_t)vocab, sizeof(float))};
+    for (int e = 0; e < 2; e++) {
+        int seq;
+        srt_lm *m = e ? exact : lm;
+        TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
+        const int32_t *toks = g->ids;
+        srt_status st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e]);
+        TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
+        srt_lm_seq_close(m, seq);
+    }
+    int differ = memcmp(lg[0], lg[1], sizeof(float) * (size_t)vocab) != 0;
+    free(lg[0]);
+    free(lg[1]);
+    return differ;
 }
 
 /* Step i of a prompt in one row of a batch (logits of the prefill for i = 0, after feeding greedy[i - 1] else)

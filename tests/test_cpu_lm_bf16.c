@@ -188,12 +188,8 @@ static double margin(const float *x, int n) {
 }
 
 static void check_model(const char *name) {
-    char rel[128], dir[512], path[600];
-    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
-    test_src_path(rel, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    srt_weights *golden = NULL;
-    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
+    char dir[512];
+    srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
     srt_lm_options opts = {.backend = "cpu", .kv_block_size = 8, .kv_max_tokens = 4096};
     srt_lm *lm = NULL, *exact = NULL;   /* precision bf16; exact (only to see the bf16 kernel ran) */
     setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
@@ -214,23 +210,11 @@ static void check_model(const char *name) {
             return;
         }
         /* the bf16 kernel runs (prefill M = prompt length): logits differ from the exact path */
-        float *lg[2] = {malloc(sizeof(float) * (size_t)vocab), malloc(sizeof(float) * (size_t)vocab)};
-        for (int e = 0; e < 2; e++) {
-            int seq;
-            srt_lm *m = e ? exact : lm;
-            TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
-            const int32_t *toks = g->ids;
-            st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e]);
-            TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
-            srt_lm_seq_close(m, seq);
-        }
-        int differ = memcmp(lg[0], lg[1], sizeof(float) * (size_t)vocab) != 0;
+        int differ = lm_golden_prefill_differs(lm, exact, name, p, g, vocab);
         if (srt_cpu_gemm_has_avx512bf16())
             TEST_CHECK(differ, "%s p%d: precision bf16 gave the exact logits bit for bit: no bf16 kernel", name, p);
         else
             TEST_CHECK(!differ, "%s p%d: precision bf16 without its kernel differs from exact", name, p);
-        free(lg[0]);
-        free(lg[1]);
     }
     lm_golden_teacher_force(lm, name, "", gp, vocab);
     /* greedy srt_lm_generate on 33 rows: rows of one prompt agree (a row's logits do not depend on the batch), and

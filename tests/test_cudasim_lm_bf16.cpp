@@ -267,12 +267,8 @@ static void check_fused() {
 
 /* ---- 4. the tiny models (tests/lm_golden_teacher.h) ---- */
 static void check_model(const char *name) {
-    char rel[128], dir[512], path[600];
-    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
-    test_src_path(rel, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    srt_weights *golden = nullptr;
-    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
+    char dir[512];
+    srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
     srt_lm_options opts = {};
     opts.backend = "cuda";
     opts.kv_block_size = 8;
@@ -296,19 +292,9 @@ static void check_model(const char *name) {
             return;
         }
         /* the single pass runs (prefill M = prompt length > the small-M rows): logits differ from the exact path */
-        std::vector<float> lg[2] = {std::vector<float>(vocab), std::vector<float>(vocab)};
-        for (int e = 0; e < 2; e++) {
-            int seq;
-            srt_lm *m = e ? exact : lm;
-            TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
-            const int32_t *toks = g->ids;
-            st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e].data());
-            TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
-            srt_lm_seq_close(m, seq);
-        }
+        int differ = lm_golden_prefill_differs(lm, exact, name, p, g, vocab);
         if (g->n_ids > SRT_CUDA_SMALL_M_ROWS_DEFAULT)
-            TEST_CHECK(memcmp(lg[0].data(), lg[1].data(), sizeof(float) * vocab) != 0,
-                       "%s p%d: precision bf16 gave the exact logits bit for bit: no single pass", name, p);
+            TEST_CHECK(differ, "%s p%d: precision bf16 gave the exact logits bit for bit: no single pass", name, p);
     }
     lm_golden_teacher_force(lm, name, ", cuda bf16", gp, vocab);
     srt_lm_free(lm);

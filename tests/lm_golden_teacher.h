@@ -3,7 +3,7 @@
  * prompt's tensors (tests/data/llama/<model>/golden.safetensors) with its LM bound, whether its prefill differs from
  * the exact path, one step against the golden logits, and teacher-forced batches of 7 and 33 rows. The bound is
  * derived at the top of either test: tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3 with G = 4 L + 1 GEMM stages
- * and u = 2^-8.
+ * and u = 2^-8. tests/lm_tp_check.h takes lm_golden_tensor from here.
  * Include after testutil.h, snacrt.h and weights/weights.h (C or C++). */
 #ifndef SRT_LM_GOLDEN_TEACHER_H
 #define SRT_LM_GOLDEN_TEACHER_H

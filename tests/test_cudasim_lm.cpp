@@ -19,6 +19,7 @@ extern "C" {
 #include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
 #include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free */
+#include "tests/paged_layout.h"   /* test_paged_layout */
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -250,24 +251,13 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
                            int block_size, const std::vector<attn_seq> &seqs, uint64_t seed) {
     set_case("paged_attention %s %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", srt_dtype_name(dt), label,
              n_heads, n_kv_heads, head_dim, block_size, seqs.size());
-    int n_seqs = (int)seqs.size(), kv_dim = n_kv_heads * head_dim, max_blocks = 0, n_tokens = 0;
-    for (const attn_seq &s : seqs) max_blocks = std::max(max_blocks, (s.ctx + block_size - 1) / block_size);
-    max_blocks += 1;   /* a spare column: block tables are wider than needed */
-    int n_blocks = n_seqs * max_blocks + 3;
+    int n_seqs = (int)seqs.size(), kv_dim = n_kv_heads * head_dim, max_blocks, n_blocks;
     /* a scrambled permutation of the cache blocks, dealt out to the sequences */
-    std::vector<int32_t> perm((size_t)n_blocks);
-    for (int i = 0; i < n_blocks; i++) perm[(size_t)i] = i;
-    uint64_t rng = seed;
-    for (int i = n_blocks - 1; i > 0; i--) std::swap(perm[(size_t)i], perm[test_rng_next(&rng) % (uint64_t)(i + 1)]);
-    std::vector<int32_t> table((size_t)n_seqs * max_blocks, -1), q_start, n_q, ctx_len;
+    std::vector<int32_t> table, q_start, n_q, ctx_len;
+    int n_tokens = test_paged_layout(seqs, block_size, seed, &max_blocks, &n_blocks, table, q_start, n_q, ctx_len);
     std::vector<float> kc = std::vector<float>((size_t)n_blocks * block_size * kv_dim, NAN), vc = kc;
     std::vector<float> kvals = rnd(kc.size(), seed + 1, -1.5f, 1.5f), vvals = rnd(vc.size(), seed + 2, -1, 1);
-    for (int s = 0, next = 0; s < n_seqs; s++) {
-        q_start.push_back(n_tokens);
-        n_q.push_back(seqs[(size_t)s].n_q);
-        ctx_len.push_back(seqs[(size_t)s].ctx);
-        n_tokens += seqs[(size_t)s].n_q;
-        for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
+    for (int s = 0; s < n_seqs; s++) {
         for (int p = 0; p < seqs[(size_t)s].ctx; p++) {   /* only owned positions get values; the rest stay NaN */
             size_t slot = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
             for (int i = 0; i < kv_dim; i++) {

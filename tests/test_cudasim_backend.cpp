@@ -672,10 +672,7 @@ static void elementwise_cases() {
 int main(void) {
     /* the split GEMM's f32-level bound: the cuda backend's exact LM path (the bf16 default: test_cudasim_lm_bf16) */
     setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
-    srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
-    TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
-    st = srt_backend_create("cuda", 0, &g_cu);
-    TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
+    srt_status st = test_cudasim_backends(&g_ref, &g_cu);
     if (st != SRT_OK) TEST_MAIN_END();
     TEST_CHECK(!strcmp(g_cu.ops->name, "cuda") && !strcmp(g_cu.device, "cuda:0"), "backend %s device %s", g_cu.ops->name,
                g_cu.device);

@@ -151,10 +151,7 @@ static void all_cases(srt_dtype dt) {
 }
 
 int main(void) {
-    srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
-    TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
-    st = srt_backend_create("cuda", 0, &g_cu);
-    TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
+    srt_status st = test_cudasim_backends(&g_ref, &g_cu);
     if (st != SRT_OK) TEST_MAIN_END();
     const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
     for (cudasim_order order : orders) {

@@ -8,21 +8,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "lm_golden_teacher.h"   /* lm_golden_tensor */
 
 typedef struct golden_prompt {
     const int32_t *ids; int n_ids;
     const float *last_logits;     /* (vocab) */
     const int32_t *greedy; int n_steps;
 } golden_prompt;
-
-static inline const void *golden_tensor(srt_weights *w, int prompt, const char *name, int64_t *len) {
-    char full[128];
-    snprintf(full, sizeof full, "p%d.%s", prompt, name);
-    const srt_tensor_view *t = srt_weights_find(w, full);
-    if (!t) return NULL;
-    *len = t->shape[0];
-    return t->data;
-}
 
 static inline srt_lm *load(const char *dir, const char *backend, int tp) {
     srt_lm_options opts;
@@ -93,10 +85,10 @@ static inline void lm_tp_run_model(const char *name, const char *backend, const 
     int found = 1;
     for (int p = 0; p < 2; p++) {
         int64_t len = 0, steps = 0, dummy = 0;
-        ps[p].ids = (const int32_t *)golden_tensor(golden, p, "ids", &len);
+        ps[p].ids = (const int32_t *)lm_golden_tensor(golden, p, "ids", &len);
         ps[p].n_ids = (int)len;
-        ps[p].last_logits = (const float *)golden_tensor(golden, p, "prefill_last_logits", &dummy);
-        ps[p].greedy = (const int32_t *)golden_tensor(golden, p, "greedy_ids", &steps);
+        ps[p].last_logits = (const float *)lm_golden_tensor(golden, p, "prefill_last_logits", &dummy);
+        ps[p].greedy = (const int32_t *)lm_golden_tensor(golden, p, "greedy_ids", &steps);
         ps[p].n_steps = (int)steps;
         found &= ps[p].ids && ps[p].last_logits && ps[p].greedy;
     }

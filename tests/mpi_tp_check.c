@@ -223,10 +223,10 @@ static int check_model(const char *dir, int tp) {
     golden_prompt ps[2];
     for (int p = 0; p < 2; p++) {
         int64_t len = 0, steps = 0, dummy = 0;
-        ps[p].ids = (const int32_t *)golden_tensor(golden, p, "ids", &len);
+        ps[p].ids = (const int32_t *)lm_golden_tensor(golden, p, "ids", &len);
         ps[p].n_ids = (int)len;
-        ps[p].last_logits = (const float *)golden_tensor(golden, p, "prefill_last_logits", &dummy);
-        ps[p].greedy = (const int32_t *)golden_tensor(golden, p, "greedy_ids", &steps);
+        ps[p].last_logits = (const float *)lm_golden_tensor(golden, p, "prefill_last_logits", &dummy);
+        ps[p].greedy = (const int32_t *)lm_golden_tensor(golden, p, "greedy_ids", &steps);
         ps[p].n_steps = (int)steps;
     }
     srt_lm *one = load_opts(dir, 1, 0), *threads = load_opts(dir, tp, 0), *procs = load_opts(dir, tp, 1);

@@ -36,8 +36,8 @@
 #include "gemm_run.h"
 #include "testutil.h"
 #include "weights/weights.h"
+#include "lm_golden_teacher.h"   /* after testutil.h, snacrt.h, weights.h; U_BF16 */
 
-#define U_BF16 (1.0 / 256.0)   /* 2^-8: bf16 unit roundoff (8 significant bits, round to nearest) */
 #define ATOL(K) (1e-5 * ((K) > 128 ? sqrt((K) / 128.0) : 1.0))
 #define RTOL 1e-4
 
@@ -176,16 +176,7 @@ static void check_gemm(void) {
     for (int i = 0; i < 3; i++) srt_backend_destroy(&be[i]);
 }
 
-/* ---- 3. the tiny models ---- */
-static const void *golden_tensor(srt_weights *w, int p, const char *name, int64_t *len) {
-    char full[128];
-    snprintf(full, sizeof full, "p%d.%s", p, name);
-    const srt_tensor_view *t = srt_weights_find(w, full);
-    if (!t) return NULL;
-    *len = t->shape[0];
-    return t->data;
-}
-
+/* ---- 3. the tiny models (tests/lm_golden_teacher.h) ---- */
 /* best - second best of x[0..n) */
 static double margin(const float *x, int n) {
     double b1 = -INFINITY, b2 = -INFINITY;
@@ -196,53 +187,9 @@ static double margin(const float *x, int n) {
     return b1 - b2;
 }
 
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
-}
-
-typedef struct golden_prompt {
-    const int32_t *ids, *greedy, *top_ids;   /* (n_ids), (n_steps), (n_steps, 64) */
-    const float *last, *top;                 /* prefill_last_logits (vocab), step_top64_logits (n_steps, 64) */
-    int n_ids, n_steps;
-    double tol;                              /* the LM bound for this prompt */
-} golden_prompt;
-
-/* Step i of prompt p in row `row` of a batch (logits of the prefill for i = 0, after feeding greedy[i - 1] else)
- * against the golden logits: every golden logit of the step (all for i = 0, the top 64 else) within tol, and the
- * greedy pick a token whose golden logit is within 2 tol of the best (so exactly the golden id where the golden
- * margin exceeds 2 tol). Returns 1 when the pick is the golden id. */
-static int check_step(const char *tag, const golden_prompt *g, int i, const float *row, int vocab, double *worst) {
-    int pick = argmax(row, vocab);
-    double err = 0, pick_logit = -INFINITY, best;
-    if (i == 0) {
-        for (int j = 0; j < vocab; j++) err = fabs(row[j] - g->last[j]) > err ? fabs(row[j] - g->last[j]) : err;
-        best = g->last[argmax(g->last, vocab)];
-        pick_logit = g->last[pick];
-    } else {
-        const float *tl = g->top + (size_t)(i - 1) * 64;
-        const int32_t *ti = g->top_ids + (size_t)(i - 1) * 64;
-        for (int j = 0; j < 64; j++) {
-            err = fabs(row[ti[j]] - tl[j]) > err ? fabs(row[ti[j]] - tl[j]) : err;
-            if (ti[j] == pick) pick_logit = tl[j];
-        }
-        best = tl[0];
-    }
-    if (err > *worst) *worst = err;
-    TEST_CHECK(err <= g->tol, "%s step %d: logits off by %g (bound %g)", tag, i, err, g->tol);
-    TEST_CHECK(pick_logit >= best - 2 * g->tol, "%s step %d: picked %d, golden logit %g, best %g (bound %g)", tag, i,
-               pick, pick_logit, best, g->tol);
-    return pick == g->greedy[i];
-}
-
 static void check_model(const char *name) {
-    char rel[128], dir[512], path[600], tag[160];
-    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
-    test_src_path(rel, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    srt_weights *golden = NULL;
-    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
+    char dir[512];
+    srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
     srt_lm_options opts = {.backend = "cpu", .kv_block_size = 8, .kv_max_tokens = 4096};
     srt_lm *lm = NULL, *exact = NULL;   /* precision bf16; exact (only to see the bf16 kernel ran) */
     setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
@@ -254,77 +201,22 @@ static void check_model(const char *name) {
     if (!golden || st != SRT_OK) { srt_lm_free(exact); srt_weights_free(golden); return; }
     srt_lm_info info;
     srt_lm_get_info(lm, &info);
-    const int vocab = info.vocab_size, G = 4 * info.n_layers + 1;
-    golden_prompt gp[2];
+    const int vocab = info.vocab_size;
+    lm_golden_prompt gp[2];
     for (int p = 0; p < 2; p++) {
-        golden_prompt *g = &gp[p];
-        int64_t len = 0, steps = 0, d = 0;
-        g->ids = golden_tensor(golden, p, "ids", &len);
-        g->last = golden_tensor(golden, p, "prefill_last_logits", &d);
-        g->greedy = golden_tensor(golden, p, "greedy_ids", &steps);
-        g->top = golden_tensor(golden, p, "step_top64_logits", &d);
-        g->top_ids = golden_tensor(golden, p, "step_top64_ids", &d);
-        g->n_ids = (int)len;
-        g->n_steps = (int)steps;
-        TEST_CHECK(g->ids && g->last && g->greedy && g->top && g->top_ids, "%s p%d: golden tensors", name, p);
-        if (!g->ids || !g->last || !g->greedy || !g->top || !g->top_ids) {
+        lm_golden_prompt *g = &gp[p];
+        if (!lm_golden_prompt_load(golden, p, name, info.n_layers, vocab, g)) {
             srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden);
             return;
         }
-        double ss = 0;
-        for (int j = 0; j < vocab; j++) ss += (double)g->last[j] * g->last[j];
-        g->tol = 8 * sqrt(G / 3.0) * U_BF16 * sqrt(ss / vocab) + 1e-3;
         /* the bf16 kernel runs (prefill M = prompt length): logits differ from the exact path */
-        float *lg[2] = {malloc(sizeof(float) * (size_t)vocab), malloc(sizeof(float) * (size_t)vocab)};
-        for (int e = 0; e < 2; e++) {
-            int seq;
-            srt_lm *m = e ? exact : lm;
-            TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
-            const int32_t *toks = g->ids;
-            st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e]);
-            TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
-            srt_lm_seq_close(m, seq);
-        }
-        int differ = memcmp(lg[0], lg[1], sizeof(float) * (size_t)vocab) != 0;
+        int differ = lm_golden_prefill_differs(lm, exact, name, p, g, vocab);
         if (srt_cpu_gemm_has_avx512bf16())
             TEST_CHECK(differ, "%s p%d: precision bf16 gave the exact logits bit for bit: no bf16 kernel", name, p);
         else
             TEST_CHECK(!differ, "%s p%d: precision bf16 without its kernel differs from exact", name, p);
-        free(lg[0]);
-        free(lg[1]);
     }
-    /* teacher-forced batches of 7 and 33 rows (alternating prompts): every decode step is one M 7 / M 33 forward */
-    static const int rows[] = {7, 33};
-    for (int r = 0; r < 2; r++) {
-        const int B = rows[r];
-        int seqs[33], lens[33], ones[33], agree = 0, checked = 0;
-        const int32_t *toks[33];
-        float *logits = malloc(sizeof(float) * (size_t)B * vocab);
-        double worst = 0;
-        for (int b = 0; b < B; b++) {
-            TEST_CHECK(srt_lm_seq_open(lm, &seqs[b]) == SRT_OK, "%s: seq_open: %s", name, srt_last_error());
-            toks[b] = gp[b % 2].ids;
-            lens[b] = gp[b % 2].n_ids;
-            ones[b] = 1;
-        }
-        st = srt_lm_forward(lm, B, seqs, toks, lens, 0, logits);
-        TEST_CHECK(st == SRT_OK, "%s %d rows: prefill: %s", name, B, srt_last_error());
-        const int n_steps = gp[0].n_steps < gp[1].n_steps ? gp[0].n_steps : gp[1].n_steps;
-        for (int i = 0; st == SRT_OK && i < n_steps; i++) {
-            for (int b = 0; b < B; b++, checked++) {
-                snprintf(tag, sizeof tag, "%s %d rows, row %d (p%d)", name, B, b, b % 2);
-                agree += check_step(tag, &gp[b % 2], i, logits + (size_t)b * vocab, vocab, &worst);
-            }
-            if (i + 1 == n_steps) break;
-            for (int b = 0; b < B; b++) toks[b] = &gp[b % 2].greedy[i];
-            st = srt_lm_forward(lm, B, seqs, toks, ones, 0, logits);
-            TEST_CHECK(st == SRT_OK, "%s %d rows: step %d: %s", name, B, i, srt_last_error());
-        }
-        for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
-        printf("%s %d rows (teacher-forced): logits max error %.3g (bounds p0 %.3g, p1 %.3g); greedy id = golden at "
-               "%d of %d steps, the others within 2 x bound\n", name, B, worst, gp[0].tol, gp[1].tol, agree, checked);
-        free(logits);
-    }
+    lm_golden_teacher_force(lm, name, "", gp, vocab);
     /* greedy srt_lm_generate on 33 rows: rows of one prompt agree (a row's logits do not depend on the batch), and
      * follow greedy_ids up to the first step whose golden margin is within 2 x bound (where a bf16 pick may flip) */
     enum { B = 33 };
@@ -340,7 +232,7 @@ static void check_model(const char *name) {
     st = srt_lm_generate(lm, B, reqs, outs);
     TEST_CHECK(st == SRT_OK, "%s generate: %s", name, srt_last_error());
     for (int b = 0; st == SRT_OK && b < B; b++) {
-        const golden_prompt *g = &gp[b % 2];
+        const lm_golden_prompt *g = &gp[b % 2];
         TEST_CHECK((int)outs[b].n_ids == g->n_steps, "%s generate: row %d: %zu ids", name, b, outs[b].n_ids);
         if (b >= 2)
             TEST_CHECK(outs[b].n_ids == outs[b % 2].n_ids &&

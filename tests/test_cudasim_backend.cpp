@@ -13,6 +13,7 @@ extern "C" {
 #include "cuda/backend_cuda.h"   /* the context fields and SRT_CUDA_SMALL_M_ROWS_DEFAULT (C++-safe outside) */
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free */
 #include <vector>
 
 static srt_backend g_ref, g_cu;
@@ -38,15 +39,7 @@ static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
 }
 
 static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
-    void *d = nullptr;
-    srt_status st = g_cu.ops->alloc(g_cu.ctx, bytes + tail_floats * sizeof(float), &d);
-    TEST_CHECK(st == SRT_OK, "%s: alloc: %s", g_case, srt_last_error());
-    if (st != SRT_OK) return nullptr;
-    std::vector<float> tail(tail_floats, SENTINEL);
-    if (bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
-    if (tail_floats) g_cu.ops->upload(g_cu.ctx, (char *)d + bytes, tail.data(), tail_floats * sizeof(float));
-    g_dev.push_back(d);
-    return d;
+    return test_dev_of(&g_cu, g_dev, host, bytes, tail_floats, SENTINEL, g_case);
 }
 static float *dev_in(const std::vector<float> &h) { return (float *)dev_of(h.data(), h.size() * sizeof(float), 0); }
 /* An output buffer: `init` (or NaN poison when empty) followed by sentinels. */
@@ -56,8 +49,7 @@ static float *dev_out(size_t n, const std::vector<float> &init = {}) {
 }
 
 static void end_case() {
-    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
-    g_dev.clear();
+    test_dev_free(&g_cu, g_dev);
 }
 
 /* Download n floats + sentinels, compare with ref (atol + rtol*|ref|), check the sentinels. */
@@ -680,10 +672,7 @@ static void elementwise_cases() {
 int main(void) {
     /* the split GEMM's f32-level bound: the cuda backend's exact LM path (the bf16 default: test_cudasim_lm_bf16) */
     setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
-    srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
-    TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
-    st = srt_backend_create("cuda", 0, &g_cu);
-    TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
+    srt_status st = test_cudasim_backends(&g_ref, &g_cu);
     if (st != SRT_OK) TEST_MAIN_END();
     TEST_CHECK(!strcmp(g_cu.ops->name, "cuda") && !strcmp(g_cu.device, "cuda:0"), "backend %s device %s", g_cu.ops->name,
                g_cu.device);

@@ -18,6 +18,8 @@ extern "C" {
 #include "cudasim_api.h"
 #include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free */
+#include "tests/paged_layout.h"   /* test_paged_layout */
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -61,15 +63,7 @@ static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
 }
 
 static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
-    void *d = nullptr;
-    srt_status st = g_cu.ops->alloc(g_cu.ctx, bytes + tail_floats * sizeof(float), &d);
-    TEST_CHECK(st == SRT_OK, "%s: alloc: %s", g_case, srt_last_error());
-    if (st != SRT_OK) return nullptr;
-    std::vector<float> tail(tail_floats, SENTINEL);
-    if (bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
-    if (tail_floats) g_cu.ops->upload(g_cu.ctx, (char *)d + bytes, tail.data(), tail_floats * sizeof(float));
-    g_dev.push_back(d);
-    return d;
+    return test_dev_of(&g_cu, g_dev, host, bytes, tail_floats, SENTINEL, g_case);
 }
 static float *dev_in(const std::vector<float> &h) { return (float *)dev_of(h.data(), h.size() * sizeof(float), 0); }
 static int32_t *dev_ints(const std::vector<int32_t> &h) {
@@ -82,8 +76,7 @@ static float *dev_out(size_t n, const std::vector<float> &init = {}) {
 }
 
 static void end_case() {
-    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
-    g_dev.clear();
+    test_dev_free(&g_cu, g_dev);
 }
 
 static void check_status(srt_status st, const char *what) {
@@ -258,24 +251,13 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
                            int block_size, const std::vector<attn_seq> &seqs, uint64_t seed) {
     set_case("paged_attention %s %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", srt_dtype_name(dt), label,
              n_heads, n_kv_heads, head_dim, block_size, seqs.size());
-    int n_seqs = (int)seqs.size(), kv_dim = n_kv_heads * head_dim, max_blocks = 0, n_tokens = 0;
-    for (const attn_seq &s : seqs) max_blocks = std::max(max_blocks, (s.ctx + block_size - 1) / block_size);
-    max_blocks += 1;   /* a spare column: block tables are wider than needed */
-    int n_blocks = n_seqs * max_blocks + 3;
+    int n_seqs = (int)seqs.size(), kv_dim = n_kv_heads * head_dim, max_blocks, n_blocks;
     /* a scrambled permutation of the cache blocks, dealt out to the sequences */
-    std::vector<int32_t> perm((size_t)n_blocks);
-    for (int i = 0; i < n_blocks; i++) perm[(size_t)i] = i;
-    uint64_t rng = seed;
-    for (int i = n_blocks - 1; i > 0; i--) std::swap(perm[(size_t)i], perm[test_rng_next(&rng) % (uint64_t)(i + 1)]);
-    std::vector<int32_t> table((size_t)n_seqs * max_blocks, -1), q_start, n_q, ctx_len;
+    std::vector<int32_t> table, q_start, n_q, ctx_len;
+    int n_tokens = test_paged_layout(seqs, block_size, seed, &max_blocks, &n_blocks, table, q_start, n_q, ctx_len);
     std::vector<float> kc = std::vector<float>((size_t)n_blocks * block_size * kv_dim, NAN), vc = kc;
     std::vector<float> kvals = rnd(kc.size(), seed + 1, -1.5f, 1.5f), vvals = rnd(vc.size(), seed + 2, -1, 1);
-    for (int s = 0, next = 0; s < n_seqs; s++) {
-        q_start.push_back(n_tokens);
-        n_q.push_back(seqs[(size_t)s].n_q);
-        ctx_len.push_back(seqs[(size_t)s].ctx);
-        n_tokens += seqs[(size_t)s].n_q;
-        for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
+    for (int s = 0; s < n_seqs; s++) {
         for (int p = 0; p < seqs[(size_t)s].ctx; p++) {   /* only owned positions get values; the rest stay NaN */
             size_t slot = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
             for (int i = 0; i < kv_dim; i++) {
@@ -575,10 +557,7 @@ static void all_cases() {
 }
 
 int main(void) {
-    srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
-    TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
-    st = srt_backend_create("cuda", 0, &g_cu);
-    TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
+    srt_status st = test_cudasim_backends(&g_ref, &g_cu);
     if (st != SRT_OK) TEST_MAIN_END();
     g_ref_lm = g_ref.ops->lm;
     g_cu_lm = g_cu.ops->lm;

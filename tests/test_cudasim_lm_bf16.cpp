@@ -41,15 +41,15 @@ extern "C" {
 #include "lm/lm_ops.h"
 #include "snacrt.h"
 #include "weights/weights.h"
+#include "tests/gemm_run.h"   /* test_run_gemm */
 }
 #include "cuda/backend_cuda.h"   /* the context fields and SRT_CUDA_SMALL_M_ROWS_DEFAULT (C++-safe outside) */
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include "tests/lm_golden_teacher.h"   /* after testutil.h, snacrt.h, weights.h; U_BF16 */
 #include <cmath>
 #include <cstring>
 #include <vector>
-
-#define U_BF16 (1.0 / 256.0)   /* 2^-8: bf16 unit roundoff (8 significant bits, round to nearest) */
 
 static srt_backend g_ref, g_exact, g_bf16;
 
@@ -88,27 +88,6 @@ static void check_setting() {
 }
 
 /* ---- 2. the gemm ---- */
-/* tests/gemm_run.h's test_run_gemm in C++: g's A, B and C_host are host arrays (upload, gemm, download C) */
-static srt_status test_run_gemm(srt_backend *be, srt_gemm_args g, size_t a_floats, size_t b_bytes, float *C_host,
-                                size_t c_floats) {
-    void *A = nullptr, *B = nullptr, *C = nullptr;
-    srt_status st = srt_backend_alloc_upload(be, g.A, a_floats * 4, &A);
-    if (st == SRT_OK) st = srt_backend_alloc_upload(be, g.B, b_bytes, &B);
-    if (st == SRT_OK) st = srt_backend_alloc_upload(be, C_host, c_floats * 4, &C);
-    if (st == SRT_OK) {
-        g.A = (const float *)A;
-        g.B = B;
-        g.C = (float *)C;
-        st = srt_op_gemm(be, &g);
-        if (st == SRT_OK) st = be->ops->sync(be->ctx);
-        if (st == SRT_OK) st = be->ops->download(be->ctx, C_host, C, c_floats * 4);
-    }
-    if (A) be->ops->free(be->ctx, A);
-    if (B) be->ops->free(be->ctx, B);
-    if (C) be->ops->free(be->ctx, C);
-    return st;
-}
-
 /* A's k-th element of row m: uniform in [-1, 1], every 5th an exact bf16 tie (a bf16 value plus half its last
  * place), the tie's lower neighbour alternating between even and odd significands */
 static void fill_a(std::vector<float> &A, uint64_t seed) {
@@ -286,61 +265,10 @@ static void check_fused() {
                     fused_case(rows[ri], ks[ki], sw, norm, 500 + (uint64_t)(ri * 8 + ki * 4 + sw * 2 + norm));
 }
 
-/* ---- 4. the tiny models ---- */
-static const void *golden_tensor(srt_weights *w, int p, const char *name, int64_t *len) {
-    char full[128];
-    snprintf(full, sizeof full, "p%d.%s", p, name);
-    const srt_tensor_view *t = srt_weights_find(w, full);
-    if (!t) return nullptr;
-    *len = t->shape[0];
-    return t->data;
-}
-
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
-}
-
-struct golden_prompt {
-    const int32_t *ids, *greedy, *top_ids;   /* (n_ids), (n_steps), (n_steps, 64) */
-    const float *last, *top;                 /* prefill_last_logits (vocab), step_top64_logits (n_steps, 64) */
-    int n_ids, n_steps;
-    double tol;                              /* the LM bound for this prompt */
-};
-
-/* step i of a prompt (the prefill for i = 0, after feeding greedy[i - 1] else) against the golden logits; returns 1
- * when the greedy pick is the golden id (a pick within 2 tol of the best golden logit passes) */
-static int check_step(const char *tag, const golden_prompt *g, int i, const float *row, int vocab, double *worst) {
-    int pick = argmax(row, vocab);
-    double err = 0, pick_logit = -INFINITY, best;
-    if (i == 0) {
-        for (int j = 0; j < vocab; j++) err = fmax(err, fabs(row[j] - g->last[j]));
-        best = g->last[argmax(g->last, vocab)];
-        pick_logit = g->last[pick];
-    } else {
-        const float *tl = g->top + (size_t)(i - 1) * 64;
-        const int32_t *ti = g->top_ids + (size_t)(i - 1) * 64;
-        for (int j = 0; j < 64; j++) {
-            err = fmax(err, fabs(row[ti[j]] - tl[j]));
-            if (ti[j] == pick) pick_logit = tl[j];
-        }
-        best = tl[0];
-    }
-    *worst = fmax(*worst, err);
-    TEST_CHECK(err <= g->tol, "%s step %d: logits off by %g (bound %g)", tag, i, err, g->tol);
-    TEST_CHECK(pick_logit >= best - 2 * g->tol, "%s step %d: picked %d, golden logit %g, best %g (bound %g)", tag, i,
-               pick, pick_logit, best, g->tol);
-    return pick == g->greedy[i];
-}
-
+/* ---- 4. the tiny models (tests/lm_golden_teacher.h) ---- */
 static void check_model(const char *name) {
-    char rel[128], dir[512], path[600], tag[160];
-    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
-    test_src_path(rel, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    srt_weights *golden = nullptr;
-    TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
+    char dir[512];
+    srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
     srt_lm_options opts = {};
     opts.backend = "cuda";
     opts.kv_block_size = 8;
@@ -355,73 +283,20 @@ static void check_model(const char *name) {
     if (!golden || st != SRT_OK) { srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden); return; }
     srt_lm_info info;
     srt_lm_get_info(lm, &info);
-    const int vocab = info.vocab_size, G = 4 * info.n_layers + 1;
-    golden_prompt gp[2];
+    const int vocab = info.vocab_size;
+    lm_golden_prompt gp[2];
     for (int p = 0; p < 2; p++) {
-        golden_prompt *g = &gp[p];
-        int64_t len = 0, steps = 0, d = 0;
-        g->ids = (const int32_t *)golden_tensor(golden, p, "ids", &len);
-        g->last = (const float *)golden_tensor(golden, p, "prefill_last_logits", &d);
-        g->greedy = (const int32_t *)golden_tensor(golden, p, "greedy_ids", &steps);
-        g->top = (const float *)golden_tensor(golden, p, "step_top64_logits", &d);
-        g->top_ids = (const int32_t *)golden_tensor(golden, p, "step_top64_ids", &d);
-        g->n_ids = (int)len;
-        g->n_steps = (int)steps;
-        TEST_CHECK(g->ids && g->last && g->greedy && g->top && g->top_ids, "%s p%d: golden tensors", name, p);
-        if (!g->ids || !g->last || !g->greedy || !g->top || !g->top_ids) {
+        lm_golden_prompt *g = &gp[p];
+        if (!lm_golden_prompt_load(golden, p, name, info.n_layers, vocab, g)) {
             srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden);
             return;
         }
-        double ss = 0;
-        for (int j = 0; j < vocab; j++) ss += (double)g->last[j] * g->last[j];
-        g->tol = 8 * sqrt(G / 3.0) * U_BF16 * sqrt(ss / vocab) + 1e-3;
         /* the single pass runs (prefill M = prompt length > the small-M rows): logits differ from the exact path */
-        std::vector<float> lg[2] = {std::vector<float>(vocab), std::vector<float>(vocab)};
-        for (int e = 0; e < 2; e++) {
-            int seq;
-            srt_lm *m = e ? exact : lm;
-            TEST_CHECK(srt_lm_seq_open(m, &seq) == SRT_OK, "%s p%d: seq_open: %s", name, p, srt_last_error());
-            const int32_t *toks = g->ids;
-            st = srt_lm_forward(m, 1, &seq, &toks, &g->n_ids, 0, lg[e].data());
-            TEST_CHECK(st == SRT_OK, "%s p%d: prefill: %s", name, p, srt_last_error());
-            srt_lm_seq_close(m, seq);
-        }
+        int differ = lm_golden_prefill_differs(lm, exact, name, p, g, vocab);
         if (g->n_ids > SRT_CUDA_SMALL_M_ROWS_DEFAULT)
-            TEST_CHECK(memcmp(lg[0].data(), lg[1].data(), sizeof(float) * vocab) != 0,
-                       "%s p%d: precision bf16 gave the exact logits bit for bit: no single pass", name, p);
+            TEST_CHECK(differ, "%s p%d: precision bf16 gave the exact logits bit for bit: no single pass", name, p);
     }
-    /* teacher-forced batches of 7 and 33 rows (alternating prompts): every decode step is one M 7 / M 33 forward */
-    static const int rows[] = {7, 33};
-    for (int r = 0; r < 2; r++) {
-        const int B = rows[r];
-        int seqs[33], lens[33], ones[33], agree = 0, checked = 0;
-        const int32_t *toks[33];
-        std::vector<float> logits((size_t)B * vocab);
-        double worst = 0;
-        for (int b = 0; b < B; b++) {
-            TEST_CHECK(srt_lm_seq_open(lm, &seqs[b]) == SRT_OK, "%s: seq_open: %s", name, srt_last_error());
-            toks[b] = gp[b % 2].ids;
-            lens[b] = gp[b % 2].n_ids;
-            ones[b] = 1;
-        }
-        st = srt_lm_forward(lm, B, seqs, toks, lens, 0, logits.data());
-        TEST_CHECK(st == SRT_OK, "%s %d rows: prefill: %s", name, B, srt_last_error());
-        const int n_steps = gp[0].n_steps < gp[1].n_steps ? gp[0].n_steps : gp[1].n_steps;
-        for (int i = 0; st == SRT_OK && i < n_steps; i++) {
-            for (int b = 0; b < B; b++, checked++) {
-                snprintf(tag, sizeof tag, "%s %d rows, row %d (p%d)", name, B, b, b % 2);
-                agree += check_step(tag, &gp[b % 2], i, logits.data() + (size_t)b * vocab, vocab, &worst);
-            }
-            if (i + 1 == n_steps) break;
-            for (int b = 0; b < B; b++) toks[b] = &gp[b % 2].greedy[i];
-            st = srt_lm_forward(lm, B, seqs, toks, ones, 0, logits.data());
-            TEST_CHECK(st == SRT_OK, "%s %d rows: step %d: %s", name, B, i, srt_last_error());
-        }
-        for (int b = 0; b < B; b++) srt_lm_seq_close(lm, seqs[b]);
-        printf("%s %d rows (teacher-forced, cuda bf16): logits max error %.3g (bounds p0 %.3g, p1 %.3g); greedy id = "
-               "golden at %d of %d steps, the others within 2 x bound\n", name, B, worst, gp[0].tol, gp[1].tol, agree,
-               checked);
-    }
+    lm_golden_teacher_force(lm, name, ", cuda bf16", gp, vocab);
     srt_lm_free(lm);
     srt_lm_free(exact);
     srt_weights_free(golden);

@@ -16,6 +16,8 @@ extern "C" {
 #include "cudasim_api.h"
 #include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free */
+#include "tests/paged_layout.h"   /* test_paged_layout */
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -27,15 +29,7 @@ static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* the f32 cache (test
 static std::vector<void *> g_dev;
 
 static void *dev_of(const void *host, size_t bytes, size_t tail_floats) {
-    void *d = nullptr;
-    srt_status st = g_cu.ops->alloc(g_cu.ctx, bytes + tail_floats * sizeof(float), &d);
-    TEST_CHECK(st == SRT_OK, "alloc: %s", srt_last_error());
-    if (st != SRT_OK) return nullptr;
-    std::vector<float> tail(tail_floats, SENTINEL);
-    if (bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
-    if (tail_floats) g_cu.ops->upload(g_cu.ctx, (char *)d + bytes, tail.data(), tail_floats * sizeof(float));
-    g_dev.push_back(d);
-    return d;
+    return test_dev_of(&g_cu, g_dev, host, bytes, tail_floats, SENTINEL, "prefill attention");
 }
 template <typename T> static T *dev_in(const std::vector<T> &h) {
     return (T *)dev_of(h.data(), h.size() * sizeof(T), 0);
@@ -49,25 +43,15 @@ static void prefill_case(srt_dtype dt, int n_heads, int n_kv_heads, int D, int b
     snprintf(name, sizeof name, "prefill attention %s heads %d/%d head_dim %d block %d, %zu seqs (first n_q %d ctx %d)",
              srt_dtype_name(dt), n_heads, n_kv_heads, D, block_size, seqs.size(), seqs[0].n_q, seqs[0].ctx);
     const int n_seqs = (int)seqs.size(), kv_dim = n_kv_heads * D, G = n_heads / n_kv_heads;
-    int max_blocks = 0, n_tokens = 0;
-    for (const seq &s : seqs) max_blocks = std::max(max_blocks, (s.ctx + block_size - 1) / block_size);
-    max_blocks += 1;
-    const int n_blocks = n_seqs * max_blocks + 3;
-    std::vector<int32_t> perm((size_t)n_blocks);
-    for (int i = 0; i < n_blocks; i++) perm[(size_t)i] = i;
-    uint64_t rng = seed;
-    for (int i = n_blocks - 1; i > 0; i--) std::swap(perm[(size_t)i], perm[test_rng_next(&rng) % (uint64_t)(i + 1)]);
-    std::vector<int32_t> table((size_t)n_seqs * max_blocks), q_start, n_q, ctx_len;
+    int max_blocks, n_blocks;
+    std::vector<int32_t> table, q_start, n_q, ctx_len;
+    const int n_tokens =
+        test_paged_layout(seqs, block_size, seed, &max_blocks, &n_blocks, table, q_start, n_q, ctx_len);
     std::vector<float> kc((size_t)n_blocks * block_size * kv_dim, NAN), vc = kc;
     std::vector<float> kvals(kc.size()), vvals(kc.size());
     test_fill_uniform(kvals.data(), kvals.size(), seed + 1, -1.5f, 1.5f);
     test_fill_uniform(vvals.data(), vvals.size(), seed + 2, -1.0f, 1.0f);
-    for (int s = 0, next = 0; s < n_seqs; s++) {
-        q_start.push_back(n_tokens);
-        n_q.push_back(seqs[(size_t)s].n_q);
-        ctx_len.push_back(seqs[(size_t)s].ctx);
-        n_tokens += seqs[(size_t)s].n_q;
-        for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
+    for (int s = 0; s < n_seqs; s++) {
         for (int p = 0; p < seqs[(size_t)s].ctx; p++) {
             size_t slot = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
             for (int i = 0; i < kv_dim; i++) {   /* the values the cache holds (bf16: rounded), widened */
@@ -146,8 +130,7 @@ static void prefill_case(srt_dtype dt, int n_heads, int n_kv_heads, int D, int b
     TEST_CHECK(clobbered == 0, "%s: %d sentinels after the output overwritten", name, clobbered);
     if (cudasim_get_order() == CUDASIM_FORWARD)
         printf("%s: max error %.3g (largest derived tolerance %.3g)\n", name, max_err, max_tol);
-    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
-    g_dev.clear();
+    test_dev_free(&g_cu, g_dev);
 }
 
 static void all_cases(srt_dtype dt) {
@@ -168,10 +151,7 @@ static void all_cases(srt_dtype dt) {
 }
 
 int main(void) {
-    srt_status st = srt_backend_create("cpu-ref", 1, &g_ref);
-    TEST_CHECK(st == SRT_OK, "cpu-ref: %s", srt_last_error());
-    st = srt_backend_create("cuda", 0, &g_cu);
-    TEST_CHECK(st == SRT_OK, "srt_backend_create(\"cuda\") in the simulator build: %s", srt_last_error());
+    srt_status st = test_cudasim_backends(&g_ref, &g_cu);
     if (st != SRT_OK) TEST_MAIN_END();
     const cudasim_order orders[3] = {CUDASIM_FORWARD, CUDASIM_REVERSE, CUDASIM_RANDOM};
     for (cudasim_order order : orders) {

@@ -45,7 +45,7 @@ static void run_ops(const srt_backend *be) {
     TEST_CHECK(o->swiglu(ctx, &sw) == SRT_OK, "swiglu");
     int32_t ids[ROWS];
     for (int t = 0; t < ROWS; t++) ids[t] = t % 7;
-    srt_embedding_args em = {ROWS, DIM / 4, 7, SRT_F32, w, ids, y};
+    srt_embedding_args em = {ROWS, DIM / 4, 7, SRT_F32, x, ids, y};   /* table (7, 512): x has 64 x 2048 */
     TEST_CHECK(o->embedding(ctx, &em) == SRT_OK, "embedding");
     srt_add_bias_args ab = {ROWS, DIM, w, y};
     TEST_CHECK(o->add_bias(ctx, &ab) == SRT_OK, "add_bias");

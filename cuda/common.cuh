@@ -91,6 +91,25 @@ __device__ __forceinline__ void srt_store16(void *p, V v) {
     __builtin_memcpy(p, &v, 16);
 #endif
 }
+/* The same for one 8-byte access (float2 / uint2). */
+template <typename V>
+__device__ __forceinline__ V srt_load8(const void *p) {
+#ifdef __CUDACC__
+    return *reinterpret_cast<const V *>(p);
+#else
+    V v;
+    __builtin_memcpy(&v, p, 8);
+    return v;
+#endif
+}
+template <typename V>
+__device__ __forceinline__ void srt_store8(void *p, V v) {
+#ifdef __CUDACC__
+    *reinterpret_cast<V *>(p) = v;
+#else
+    __builtin_memcpy(p, &v, 8);
+#endif
+}
 
 /* Check the launch just made (configuration errors appear at once; faults appear at the next sync). */
 static inline srt_status srt_cuda_launch_status(const char *kernel, const char *file, int line) {

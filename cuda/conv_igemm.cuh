@@ -240,22 +240,8 @@ __device__ __forceinline__ void igemm_store(const srt_igemm_args &a, const igemm
 
 /* 16-byte shared / global accesses: one ld/st.v4 under nvcc; a 16-byte memcpy under g++, so the simulator's
  * counters see one 16-byte access (a float4 dereference is split by g++ into four 4-byte accesses) */
-__device__ __forceinline__ float4 igemm_ld4(const float *p) {
-#ifdef __CUDACC__
-    return *reinterpret_cast<const float4 *>(p);
-#else
-    float4 v;
-    __builtin_memcpy(&v, p, 16);
-    return v;
-#endif
-}
-__device__ __forceinline__ void igemm_st4(float *p, float4 v) {
-#ifdef __CUDACC__
-    *reinterpret_cast<float4 *>(p) = v;
-#else
-    __builtin_memcpy(p, &v, 16);
-#endif
-}
+__device__ __forceinline__ float4 igemm_ld4(const float *p) { return srt_load16<float4>(p); }
+__device__ __forceinline__ void igemm_st4(float *p, float4 v) { srt_store16(p, v); }
 
 /* conv outputs (oc, m .. m+3) of one thread: 16-byte stores (and residual loads) where the 4 positions are in
  * range and the rows 16-byte aligned (out_len % 4 == 0), else one at a time */

@@ -44,23 +44,8 @@ template <int D> struct alignas(16) lm_pft_tiles {
 };
 
 /* 8 bytes of f32 (two consecutive elements) in one access */
-__device__ __forceinline__ float2 lm_pft_ld2(const float *p) {
-#ifdef __CUDACC__
-    return *reinterpret_cast<const float2 *>(p);
-#else
-    float2 v;
-    __builtin_memcpy(&v, p, 8);
-    return v;
-#endif
-}
-__device__ __forceinline__ void lm_pft_st2(float *p, float x, float y) {
-#ifdef __CUDACC__
-    *reinterpret_cast<float2 *>(p) = float2{x, y};
-#else
-    const float v[2] = {x, y};
-    __builtin_memcpy(p, v, 8);
-#endif
-}
+__device__ __forceinline__ float2 lm_pft_ld2(const float *p) { return srt_load8<float2>(p); }
+__device__ __forceinline__ void lm_pft_st2(float *p, float x, float y) { srt_store8(p, float2{x, y}); }
 
 template <int D>
 __device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_args &a) {

@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
             double total_s = 0, total_cpu = 0, bytes = 0, flops = 0;
             for (int sh = 0; sh < n_shapes; sh++) {
                 int N = shapes[sh][0], K = shapes[sh][1];
-                srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, dt, C, N};
+                srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, dt, C, N, NULL};
                 be.ops->gemm(be.ctx, &g);   /* warm-up */
                 double best = 1e30, best_cpu = 0;
                 for (int r = 0; r < reps; r++) {

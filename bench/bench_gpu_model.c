@@ -58,7 +58,7 @@ static const char *g_precision = NULL;   /* --precision: the codec's dense convs
 static void settings(char *out, size_t cap) {
     static const char *flags[] = {"SNACRT_CUDA_BF16_GEMM", "SNACRT_CUDA_TF32", "SNACRT_KV_DTYPE",
                                   "SNACRT_CUDA_FP32_IGEMM", "SNACRT_CUDA_SMALL_M_ROWS", "SNACRT_CUDA_GRAPHS",
-                                  "SNACRT_CUDA_LM_PRECISION"};
+                                  "SNACRT_CUDA_LM_PRECISION", "SNACRT_LM_WEIGHTS"};
     int n = snprintf(out, cap, "precision=%s", g_precision ? g_precision : "default");
     for (size_t i = 0; i < sizeof flags / sizeof flags[0] && n > 0 && (size_t)n < cap; i++) {
         const char *v = getenv(flags[i]);

@@ -21,7 +21,8 @@ FLOP_PER_LD4 = {"conv1d_direct_kernel": 1.0, "convt1d_direct_kernel": 1.0,
                 "local_attention_kernel": 1.0, "vq_nearest_kernel": 1.0}
 # gemm_small_m_kernel reads its activations from shared memory as float4 pairs (32 bytes feed 8 FMAs in each of 4 columns with register
 # weights): 2 FLOPs per shared byte (the staging stores and the lane reduction add ~3%: counted as FLOPs too).
-FLOP_PER_SH_BYTE = {"gemm_small_m_kernel": 2.0}
+# gemm_small_m_i8_kernel: 4 float4 (64 bytes) feed 16 FMAs in each of 4 columns: 2 as well.
+FLOP_PER_SH_BYTE = {"gemm_small_m_kernel": 2.0, "gemm_small_m_i8_kernel": 2.0}
 UNIT_PEAK = {0: "fp32_flops", 1: "tf32_flops", 2: "bf16_flops"}
 LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding (Little's law term)
 # Kernels whose source issues more independent loads before using any (read off the source, not counted):
@@ -31,7 +32,7 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # gemm_split_bf16.cuh's vector paths: the sum loads 2 x 16 bytes of each half (4) before adding, the splits 2.
 # lm_paged_attention.cuh's decode kernels (per G): 4, see below.
 # copy2d.cuh's copy2d_batch_kernel loads COPY2D_ILP = 4 elements per lane before storing: 4.
-LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "sum_split_rows_kernel": 4, "copy2d_batch_kernel": 4,
+LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_split_rows_kernel": 4, "copy2d_batch_kernel": 4,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
                                      "convt1d_igemm_bf16_kernel")},
@@ -350,7 +351,8 @@ def main():
                                                                   kv_f32 / dev["hbm_bytes_per_s"] * 1e3))
                     tok_s = B / t
                     kv = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * w["kv_context"] * B  # bf16
-                    bound = B * dev["hbm_bytes_per_s"] / (2.0 * full["params"] + kv) if full["params"] else None
+                    wbytes = 1.0 if "SNACRT_LM_WEIGHTS=int8" in st else 2.0   # int8 weights: 1 byte per weight
+                    bound = B * dev["hbm_bytes_per_s"] / (wbytes * full["params"] + kv) if full["params"] else None
                     w.update(tokens_per_s=tok_s, hbm_bound_tokens_per_s=bound,
                              fraction_of_hbm_bound=tok_s / bound if bound else None)
                     if dims == "3b":

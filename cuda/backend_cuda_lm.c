@@ -8,7 +8,9 @@
  * decode kernel's fused prologue; with an fp8 KV cache as four: rope, rope, the fp8 store, attention) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
  * linear_fused (RMSNorm + fused q|k|v, interleaved gate|up + SwiGLU) is one gemm_small_m.cuh launch (norm prologue, epilogue)
  * for half weights and <= srt_cuda_small_m_limit rows; above it bf16 weights (single / split mode) take lm_linear_split.c
- * (one rounding / split with the norm, one GEMM, one sum with the epilogue), others the parts as GEMMs (srt_linear_fused_by_ops). */
+ * (one rounding / split with the norm, one GEMM, one sum with the epilogue), others the parts as GEMMs (srt_linear_fused_by_ops).
+ * int8 weights (docs/int8-weights.md) take the int8 small-M kernel up to SRT_CUDA_GEMM_ROWS_MAX_M rows, above it a
+ * bf16 copy of the fused weight (dequant_i8.cuh) and the bf16 path. */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
@@ -183,15 +185,30 @@ static srt_status cu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
     return st;
 }
 
+/* int8 weights above the small-M rows: the whole fused weight widened to bf16 with its scales (dequant_i8.cuh, scratch
+ * slot 1), then the bf16 path. */
+static srt_status cu_linear_fused(void *ctx, const srt_linear_fused_args *a);
+static srt_status linear_fused_i8_wide(srt_cuda_ctx *c, const srt_linear_fused_args *a) {
+    void *buf = NULL;
+    SRT_TRY(srt_cuda_scratch(c, 1, (size_t)a->N * a->K * sizeof(uint16_t), &buf));
+    SRT_TRY(srt_cuda_dequant_i8_bf16(a->w, a->K, a->w_scale, a->N, a->K, buf, c->stream));
+    srt_linear_fused_args b = *a;
+    b.w = buf;
+    b.w_dtype = SRT_BF16;
+    b.w_scale = NULL;
+    return cu_linear_fused(c, &b);
+}
+
 static srt_status cu_linear_fused(void *ctx, const srt_linear_fused_args *a) {
     srt_cuda_ctx *c = ctx;
+    if (a->w_dtype == SRT_I8 && a->rows > srt_cuda_small_m_limit(c, SRT_I8)) return linear_fused_i8_wide(c, a);
     if (a->w_dtype == SRT_BF16 && srt_cuda_bf16_tensor_cores(c) && a->rows > c->small_m_rows)
         return srt_cuda_linear_fused_split(c, a);
     if (a->w_dtype == SRT_F32 || a->rows > srt_cuda_small_m_limit(c, a->w_dtype))
         return srt_linear_fused_by_ops(ctx, srt_cuda_gemm, cu_swiglu, cu_rmsnorm, a);
     srt_cuda_small_m_args s = {
         .g = {.M = a->rows, .N = a->N, .K = a->K, .trans_b = 1, .alpha = 1.0f, .A = a->x, .lda = a->K, .B = a->w,
-              .ldb = a->K, .b_dtype = a->w_dtype},
+              .ldb = a->K, .b_dtype = a->w_dtype, .b_scale = a->w_scale},
         .mode = a->mode == SRT_LINEAR_SWIGLU ? SRT_SMALL_M_SWIGLU : SRT_SMALL_M_SPLIT3, .n0 = a->n0, .n1 = a->n1,
         .y0 = a->y0, .y1 = a->y1, .y2 = a->y2, .ws = c->small_m_ws, .counters = c->small_m_counters,
         .norm_w = a->norm_w, .eps = a->eps};

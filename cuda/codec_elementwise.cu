@@ -2,6 +2,7 @@
 #include "cuda/avgpool.cuh"
 #include "cuda/axpby.cuh"
 #include "cuda/copy2d.cuh"
+#include "cuda/dequant_i8.cuh"
 #include "cuda/embed.cuh"
 #include "cuda/gemm_small_m.cuh"
 #include "cuda/gemm_split_bf16.cuh"

@@ -81,6 +81,32 @@ srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const fl
     return SRT_OK;
 }
 
+/* int8 weights above the small-M rows: chunks of weight rows (output columns) widened to bf16 with their scales
+ * (dequant_i8.cuh) into scratch slot 1 (at most a quarter of scratch_cap), each chunk then the bf16 GEMM of its
+ * columns of C. Weight traffic 1 + 2 + 2 bytes per weight (int8 read, bf16 written and read): the price of tensor
+ * cores for prefill; decode batches up to SRT_CUDA_GEMM_ROWS_MAX_M rows stay on the int8 small-M kernel. */
+static srt_status gemm_i8_wide(srt_cuda_ctx *c, const srt_gemm_args *a) {
+    int64_t chunk = (int64_t)(c->scratch_cap / 4 / ((size_t)a->K * sizeof(uint16_t)));
+    if (chunk < 64) chunk = 64;
+    if (chunk > a->N) chunk = a->N;
+    void *buf = NULL;
+    SRT_TRY(srt_cuda_scratch(c, 1, (size_t)chunk * a->K * sizeof(uint16_t), &buf));
+    for (int64_t n0 = 0; n0 < a->N; n0 += chunk) {
+        int nc = (int)(a->N - n0 < chunk ? a->N - n0 : chunk);
+        SRT_TRY(srt_cuda_dequant_i8_bf16((const int8_t *)a->B + n0 * a->ldb, a->ldb, a->b_scale + n0, nc, a->K, buf,
+                                         c->stream));
+        srt_gemm_args g = *a;
+        g.N = nc;
+        g.B = buf;
+        g.ldb = a->K;
+        g.b_dtype = SRT_BF16;
+        g.b_scale = NULL;
+        g.C = a->C + n0;
+        SRT_TRY(srt_cuda_gemm(c, &g));
+    }
+    return SRT_OK;
+}
+
 /* Row-major (rows, cols) matrices as cuBLAS column-major: C^T = B^T A^T. */
 srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
     srt_cuda_ctx *c = ctx;
@@ -92,6 +118,7 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
                                    .counters = c->small_m_counters};
         return srt_cuda_gemm_small_m(&s, c->stream);
     }
+    if (a->b_dtype == SRT_I8) return gemm_i8_wide(c, a);
     if (a->b_dtype == SRT_BF16 && !a->trans_a && a->M > small && c->bf16_gemm != SRT_CUDA_BF16_GEMM_WIDEN) {
         srt_cuda_split_sum_args ep = {.alpha = a->alpha, .beta = a->beta, .mode = SRT_SMALL_M_PLAIN, .ldc = a->ldc};
         return srt_cuda_gemm_split(c, a, NULL, 0.0f, &ep);

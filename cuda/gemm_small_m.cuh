@@ -16,6 +16,9 @@
  * warps in order) and the epilogue scales each sum by 1 / rms (the norm is linear in the row: x / rms . w . B =
  * (x . w . B) / rms). With split-K each split stores its slice's sum of squares beside its partial sums and the
  * tile's last block adds them in split order.
+ * int8 weights (b_dtype SRT_I8, gemm_small_m_i8_kernel: the same body, docs/int8-weights.md): 16 codes per 16-byte
+ * load (1 byte of HBM per weight), widened in registers (srt_i8_at), the chunk of A staged with an XOR swizzle
+ * (small_m_slot) so each lane's 4 float4 per load hit distinct banks, the column's scale applied once in the store.
  * Lane partials are reduced through shared memory by one thread per (column, row) in lane order (deterministic).
  * Epilogues (srt_cuda_small_m_args.mode): PLAIN (alpha, beta: beta 1 is the residual add in place), SPLIT3 (fused
  * QKV: columns [0,n0) -> y0 (M,n0), [n0,n0+n1) -> y1 (M,n1), the rest -> y2), SWIGLU (rows of B interleave gate and
@@ -72,8 +75,13 @@ __device__ __forceinline__ float4 load_f4(const float4 *p) {
 #endif
 }
 
-/* Column n of row m gets the reduced sum (and, for SWIGLU at an even n, the up sum of column n + 1). */
+/* Column n of row m gets the reduced sum (and, for SWIGLU at an even n, the up sum of column n + 1); int8 weights
+ * scale each column's sum by its channel's scale here, once. */
 __device__ __forceinline__ void small_m_store(const srt_cuda_small_m_args &a, int m, int n, float sum, float up) {
+    if (a.g.b_dtype == SRT_I8) {
+        sum *= a.g.b_scale[n];
+        if (a.mode == SRT_SMALL_M_SWIGLU) up *= a.g.b_scale[n + 1];
+    }
     if (a.mode == SRT_SMALL_M_SWIGLU) {
         float g = a.g.alpha * sum, u = a.g.alpha * up;
         a.y0[(int64_t)m * (a.g.N / 2) + n / 2] = g / (1.0f + expf(-g)) * u;
@@ -91,8 +99,31 @@ __device__ __forceinline__ void small_m_store(const srt_cuda_small_m_args &a, in
     *c = a.g.alpha * sum + (a.g.beta != 0.0f ? a.g.beta * *c : 0.0f);
 }
 
-__global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda_small_m_args a, int is_bf16, int vec16,
-                                                                     int k_split) {
+/* int8 weights: 16 codes per 16-byte load, each widened in registers (exact: int8 -> f32). nvcc: the code's byte
+ * XOR 0x80 is placed under the exponent of 2^23 with one PRMT and 2^23 + 128 subtracted (one FADD; no I2F, whose
+ * quarter-rate throughput would bind at HBM speed); the simulator converts directly (the same value). */
+__device__ __forceinline__ float srt_i8_at(unsigned w, int i) {
+#ifdef __CUDACC__
+    return __uint_as_float(__byte_perm(w ^ 0x80808080u, 0x4b000000u, 0x7540u | (unsigned)i)) - 8388736.0f;
+#else
+    return (float)(int8_t)(w >> (8 * i));
+#endif
+}
+
+/* Where float4 f of a staged chunk row lives: int8 weights give a lane 4 consecutive float4 of A per 16-byte
+ * load (64-byte lane stride, 4-way bank conflicts); XOR-ing the position inside each group of 4 with bits 1-2 of
+ * the group puts the 8 lanes of a 128-bit phase on distinct banks (staging writes stay conflict-free too). */
+template <int I8>
+__device__ __forceinline__ int small_m_slot(int f) { return I8 ? f ^ ((f >> 3) & 3) : f; }
+
+template <int I8>
+__device__ __forceinline__ float small_m_w(const void *B, int64_t i, int is_bf16) {
+    return I8 ? (float)((const int8_t *)B)[i] : srt_half_bits_to_f32(((const uint16_t *)B)[i], is_bf16);
+}
+
+/* The kernel body; I8: int8 codes (srt_gemm_args.b_dtype SRT_I8, scales in the epilogue), else bf16 / f16 bits. */
+template <int I8>
+__device__ __forceinline__ void small_m_run(const srt_cuda_small_m_args &a, int is_bf16, int vec16, int k_split) {
     /* staged rows of A during the K loop; the lanes' partial sums ((warp, column, row) x 32 lanes, +1 column so the
      * summing threads hit distinct banks) after it */
     __shared__ float4 smem4[(SM_WARPS * SM_COLS * SM_ROWS * 33 + 3) / 4];
@@ -125,7 +156,7 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
                     const float *src = g.A + (int64_t)(m0 + r) * g.lda + kc;
                     if (vec16) {                                  /* kc, kn, lda multiples of 8; A 16-byte aligned */
                         for (int k4 = threadIdx.x; k4 * 4 < kn; k4 += blockDim.x) {
-                            float4 *dst = reinterpret_cast<float4 *>(xs + r * SM_KC) + k4;
+                            float4 *dst = reinterpret_cast<float4 *>(xs + r * SM_KC) + small_m_slot<I8>(k4);
                             const float4 *x4 = reinterpret_cast<const float4 *>(src) + k4;
                             if (a.norm_w) ss[r] += stage_norm4(dst, x4, reinterpret_cast<const float4 *>(a.norm_w + kc) + k4);
                             else *dst = *x4;
@@ -139,7 +170,49 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
                     }
                 }
                 __syncthreads();
-                if (vec16) {
+                if (I8 && vec16) {
+                    const int n16 = kn / 16;
+                    for (int k16 = lane; k16 < n16; k16 += 32 * SM_UNROLL) {
+                        uint4 wv[SM_COLS][SM_UNROLL];
+                        SRT_UNROLL
+                        for (int c = 0; c < SM_COLS; c++)        /* every load issued before any is used */
+                            SRT_UNROLL
+                            for (int u = 0; u < SM_UNROLL; u++) {
+                                const int kk = k16 + 32 * u;
+                                wv[c][u] = uint4{0u, 0u, 0u, 0u};
+                                if (n0 + c < g.N && kk < n16)
+                                    wv[c][u] = reinterpret_cast<const uint4 *>(
+                                        (const int8_t *)g.B + (int64_t)(n0 + c) * g.ldb + kc)[kk];
+                            }
+                        SRT_UNROLL
+                        for (int u = 0; u < SM_UNROLL; u++) {
+                            const int kk = k16 + 32 * u, sw = (kk >> 1) & 3;
+                            if (kk >= n16) break;
+                            SRT_UNROLL
+                            for (int r = 0; r < SM_ROWS; r++) {      /* 16 activations from shared, used by 4 columns */
+                                if (r < rows) {
+                                    const float4 *xr = reinterpret_cast<const float4 *>(xs + r * SM_KC) + kk * 4;
+                                    const float4 x0 = load_f4(xr + (0 ^ sw)), x1 = load_f4(xr + (1 ^ sw)),
+                                                 x2 = load_f4(xr + (2 ^ sw)), x3 = load_f4(xr + (3 ^ sw));
+                                    SRT_UNROLL
+                                    for (int c = 0; c < SM_COLS; c++) {
+                                        const uint4 w = wv[c][u];
+                                        float s = acc[c][r];
+                                        s += srt_i8_at(w.x, 0) * x0.x; s += srt_i8_at(w.x, 1) * x0.y;
+                                        s += srt_i8_at(w.x, 2) * x0.z; s += srt_i8_at(w.x, 3) * x0.w;
+                                        s += srt_i8_at(w.y, 0) * x1.x; s += srt_i8_at(w.y, 1) * x1.y;
+                                        s += srt_i8_at(w.y, 2) * x1.z; s += srt_i8_at(w.y, 3) * x1.w;
+                                        s += srt_i8_at(w.z, 0) * x2.x; s += srt_i8_at(w.z, 1) * x2.y;
+                                        s += srt_i8_at(w.z, 2) * x2.z; s += srt_i8_at(w.z, 3) * x2.w;
+                                        s += srt_i8_at(w.w, 0) * x3.x; s += srt_i8_at(w.w, 1) * x3.y;
+                                        s += srt_i8_at(w.w, 2) * x3.z; s += srt_i8_at(w.w, 3) * x3.w;
+                                        acc[c][r] = s;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } else if (vec16) {
                     const int n8 = kn / 8;
                     for (int k8 = lane; k8 < n8; k8 += 32 * SM_UNROLL) {
                         uint4 wv[SM_COLS][SM_UNROLL];
@@ -185,9 +258,8 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
                         float wk[SM_COLS];
                         SRT_UNROLL
                         for (int c = 0; c < SM_COLS; c++)
-                            wk[c] = n0 + c < g.N
-                                ? srt_half_bits_to_f32(((const uint16_t *)g.B)[(int64_t)(n0 + c) * g.ldb + kc + k], is_bf16)
-                                : 0.0f;
+                            wk[c] = n0 + c < g.N ? small_m_w<I8>(g.B, (int64_t)(n0 + c) * g.ldb + kc + k, is_bf16)
+                                                 : 0.0f;
                         SRT_UNROLL
                         for (int c = 0; c < SM_COLS; c++)
                             SRT_UNROLL
@@ -256,6 +328,16 @@ __global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda
     }
 }
 
+__global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_kernel(srt_cuda_small_m_args a, int is_bf16, int vec16,
+                                                                     int k_split) {
+    small_m_run<0>(a, is_bf16, vec16, k_split);
+}
+
+__global__ void __launch_bounds__(SM_WARPS * 32, 2) gemm_small_m_i8_kernel(srt_cuda_small_m_args a, int vec16,
+                                                                        int k_split) {
+    small_m_run<1>(a, 0, vec16, k_split);
+}
+
 /* Splits of K for n_tiles column tiles: enough blocks for SM_TARGET_BLOCKS, each split >= SM_KC / 2 columns. */
 static int small_m_splits(int n_tiles, int K) {
     int s = (SM_TARGET_BLOCKS + n_tiles - 1) / n_tiles;
@@ -273,27 +355,34 @@ extern "C" size_t srt_cuda_small_m_ws_floats(void) {
 
 extern "C" srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cudaStream_t stream) {
     const srt_gemm_args *g = &a->g;
-    if (!g->trans_b || g->trans_a || (g->b_dtype != SRT_BF16 && g->b_dtype != SRT_F16))
-        return srt_error(SRT_ERR_INVALID_ARG, "gemm_small_m: needs B (N,K) in bf16/f16 and A not transposed");
+    const int i8 = g->b_dtype == SRT_I8;
+    if (!g->trans_b || g->trans_a || (g->b_dtype != SRT_BF16 && g->b_dtype != SRT_F16 && !(i8 && g->b_scale)))
+        return srt_error(SRT_ERR_INVALID_ARG, "gemm_small_m: needs B (N,K) in bf16/f16 (or int8 with scales) and A "
+                                              "not transposed");
     if (g->M > SRT_CUDA_GEMM_ROWS_MAX_M)
         return srt_error(SRT_ERR_INVALID_ARG, "gemm_small_m: %d rows (at most %d)", g->M, SRT_CUDA_GEMM_ROWS_MAX_M);
     if (a->mode == SRT_SMALL_M_SWIGLU && g->N % 2)
         return srt_error(SRT_ERR_INVALID_ARG, "gemm_small_m: swiglu needs an even N (gate/up pairs), got %d", g->N);
     if (g->M == 0 || g->N == 0) return SRT_OK;
-    /* 16-byte loads need every row of B and A to start 16-byte aligned and K to be a multiple of 8 */
-    const int vec16 = ((uintptr_t)g->B % 16 == 0) && g->ldb % 8 == 0 && g->K % 8 == 0 &&
+    /* 16-byte loads need every row of B and A to start 16-byte aligned and K to be a multiple of 8 (16 for int8) */
+    const int per16 = i8 ? 16 : 8;
+    const int vec16 = ((uintptr_t)g->B % 16 == 0) && g->ldb % per16 == 0 && g->K % per16 == 0 &&
                       ((uintptr_t)g->A % 16 == 0) && g->lda % 4 == 0 && ((uintptr_t)a->norm_w % 16 == 0);
     const int n_tiles = (g->N + SM_TILE_N - 1) / SM_TILE_N, n_pass = (g->M + SM_ROWS - 1) / SM_ROWS;
     int splits = a->ws && a->counters && n_tiles < SM_TARGET_BLOCKS ? small_m_splits(n_tiles, g->K) : 1;
     int k_split = g->K;
     if (splits > 1) {
         k_split = (g->K + splits - 1) / splits;
-        k_split = (k_split + 7) / 8 * 8;                    /* split boundaries keep 16-byte alignment */
+        k_split = (k_split + per16 - 1) / per16 * per16;    /* split boundaries keep 16-byte alignment */
         splits = (g->K + k_split - 1) / k_split;
         if ((size_t)splits * g->M * (g->N + 1) > srt_cuda_small_m_ws_floats() || n_tiles * n_pass > SRT_SMALL_M_COUNTERS)
             splits = 1, k_split = g->K;
     }
     const unsigned blocks = (unsigned)(n_tiles < SM_MAX_BLOCKS ? n_tiles : SM_MAX_BLOCKS);
+    if (i8) {
+        LAUNCH(gemm_small_m_i8_kernel, dim3(blocks, (unsigned)splits), SM_WARPS * 32, 0, stream, *a, vec16, k_split);
+        return SRT_LAUNCH_STATUS(gemm_small_m_i8_kernel);
+    }
     LAUNCH(gemm_small_m_kernel, dim3(blocks, (unsigned)splits), SM_WARPS * 32, 0, stream, *a,
            g->b_dtype == SRT_BF16, vec16, k_split);
     return SRT_LAUNCH_STATUS(gemm_small_m_kernel);

@@ -91,7 +91,8 @@ typedef struct srt_cuda_split_sum_args {
     float *y0, *y1, *y2;
 } srt_cuda_split_sum_args;
 srt_status srt_cuda_sum_split_rows(const srt_cuda_split_sum_args *a, cudaStream_t stream);
-/* The decode GEMM (gemm_small_m.cuh): C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly,
+/* The decode GEMM (gemm_small_m.cuh): C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly
+ * (or int8 codes times g.b_scale per column, gemm_small_m_i8_kernel),
  * M <= SRT_CUDA_GEMM_ROWS_MAX_M; larger M goes to bf16 tensor cores (cublas.c: A split in hi + lo by default).
  * Epilogue modes: */
 #define SRT_CUDA_GEMM_ROWS_MAX_M 16
@@ -109,6 +110,10 @@ typedef struct srt_cuda_small_m_args {
     float eps;
 } srt_cuda_small_m_args;
 size_t srt_cuda_small_m_ws_floats(void);
+/* dequant_i8.cuh: dst (rows, cols) bf16 = bf16(q (rows, cols; row stride ldq) int8 * scale[row]) (int8 weights above
+ * the small-M rows, cublas.c / backend_cuda_lm.c) */
+srt_status srt_cuda_dequant_i8_bf16(const int8_t *q, int64_t ldq, const float *scale, int64_t rows, int64_t cols,
+                                    uint16_t *dst, cudaStream_t stream);
 srt_status srt_cuda_gemm_small_m(const srt_cuda_small_m_args *a, cudaStream_t stream);
 
 #ifdef __cplusplus

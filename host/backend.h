@@ -83,7 +83,9 @@ typedef struct srt_snake_args {
 
 /* C = alpha * op(A) @ op(B) + beta * C, row-major. op(A) is (M,K), op(B) is (K,N).
  * trans_a: A stored (K,M); trans_b: B stored (N,K) (a PyTorch Linear weight). b_dtype: SRT_F32, SRT_BF16 or SRT_F16
- * (A and C are always f32; accumulation in f32). */
+ * (A and C are always f32; accumulation in f32), or SRT_I8 with trans_b: int8 per-output-channel weights
+ * (docs/int8-weights.md): B (N,K) int8 codes, b_scale (N) f32, element (n,k) = B[n,k] * b_scale[n], so
+ * C[m,n] = alpha * b_scale[n] * sum_k A[m,k] B[n,k] + beta * C[m,n] ("cpu-ref", "cuda"; "cpu" refuses it). */
 typedef struct srt_gemm_args {
     int M, N, K;
     int trans_a, trans_b;
@@ -91,6 +93,7 @@ typedef struct srt_gemm_args {
     const float *A; int lda;
     const void *B; int ldb; srt_dtype b_dtype;
     float *C; int ldc;
+    const float *b_scale;    /* (N) SRT_I8 only: the per-output-channel scales */
 } srt_gemm_args;
 
 /* Row-wise LayerNorm: y[r,:] = (x[r,:]-mean)/sqrt(var+eps)*gamma + beta. y may equal x. */

@@ -45,8 +45,10 @@ srt_status srt_check_snake_args(const srt_snake_args *a) {
 
 srt_status srt_check_gemm_args(const srt_gemm_args *a) {
     if (a->M < 0 || a->N < 0 || a->K < 0 || !a->A || !a->B || !a->C ||
-        (a->b_dtype != SRT_F32 && a->b_dtype != SRT_BF16 && a->b_dtype != SRT_F16))
+        (a->b_dtype != SRT_F32 && a->b_dtype != SRT_BF16 && a->b_dtype != SRT_F16 && a->b_dtype != SRT_I8))
         return BAD("gemm: bad arguments (M %d N %d K %d, B dtype %s)", a->M, a->N, a->K, srt_dtype_name(a->b_dtype));
+    if (a->b_dtype == SRT_I8 && (!a->trans_b || !a->b_scale))
+        return BAD("gemm: int8 B needs trans_b (a (N,K) Linear weight) and its per-channel b_scale (N)");
     int a_row = a->trans_a ? a->M : a->K, b_row = a->trans_b ? a->K : a->N;
     if ((a->M && a->K && a->lda < a_row) || (a->K && a->N && a->ldb < b_row) || (a->M && a->N && a->ldc < a->N))
         return BAD("gemm: leading dimensions lda %d ldb %d ldc %d too small for M %d N %d K %d", a->lda, a->ldb,

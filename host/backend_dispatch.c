@@ -224,7 +224,8 @@ srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args
     if (a->rows < 0 || a->N < 1 || a->K < 1 || !a->x || !a->w || !a->y0 ||
         (a->mode != SRT_LINEAR_SPLIT3 && a->mode != SRT_LINEAR_SWIGLU) ||
         (a->mode == SRT_LINEAR_SPLIT3 && (a->n0 < 0 || a->n1 < 0 || a->n0 + a->n1 > a->N || !a->y1 || !a->y2)) ||
-        (a->mode == SRT_LINEAR_SWIGLU && (a->N % 2 || !a->y1)) || (a->norm_w && (!a->x_normed || a->eps < 0)))
+        (a->mode == SRT_LINEAR_SWIGLU && (a->N % 2 || !a->y1)) || (a->norm_w && (!a->x_normed || a->eps < 0)) ||
+        (a->w_dtype == SRT_I8 && !a->w_scale))
         return srt_error(SRT_ERR_INVALID_ARG, "linear_fused: mode %d, %d rows, N %d (n0 %d, n1 %d), K %d", a->mode,
                          a->rows, a->N, a->n0, a->n1, a->K);
     if (a->rows == 0) return SRT_OK;

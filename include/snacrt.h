@@ -246,6 +246,11 @@ typedef struct srt_lm_options {
                                  tensor-core pass) or "exact" (f32-level: "cpu" f32 activations, "cuda" split hi + lo);
                                  NULL = the environment's SNACRT_CPU_LM_PRECISION / SNACRT_CUDA_LM_PRECISION, else
                                  bf16. "cpu-ref" ignores it; an unknown name is SRT_ERR_INVALID_ARG on every backend. */
+    const char *weights_dtype;/* Linear weights and LM head: "stored" (as in the files) or "int8" (per-output-channel
+                                 symmetric int8, quantized at load time or read pre-quantized: docs/int8-weights.md;
+                                 half bf16's bytes per decode step; error budget in tests/test_lm_int8.c); NULL =
+                                 $SNACRT_LM_WEIGHTS, else stored. "cpu-ref" and "cuda"; "cpu" and tp > 1 refuse int8
+                                 with SRT_ERR_UNSUPPORTED. */
 } srt_lm_options;
 
 typedef struct srt_lm_info {
@@ -263,6 +268,7 @@ typedef struct srt_lm_info {
     int n_threads;            /* host threads the backend's ops run on (srt_lm_options.n_threads, 0 resolved to the
                                  cores; "cpu-ref": 1; "cuda": 0); per rank with tp */
     char lm_precision[8];     /* "cpu", "cuda": "bf16" or "exact" (srt_lm_options.lm_precision); "" on cpu-ref */
+    char weights_dtype[8];    /* the Linear weights as held: "int8" (srt_lm_options.weights_dtype), "bf16", "f16", "f32" */
 } srt_lm_info;
 
 /* Load a Hugging Face folder: config.json + model.safetensors (or a sharded index); tokenizer.json is loaded when

@@ -44,6 +44,7 @@ typedef struct srt_tts_config {
     /* additions (#16) */
     const char *lm_precision;       /* the cpu backend's LM precision (srt_lm_options.lm_precision): "bf16", "exact",
                                        NULL = SNACRT_CPU_LM_PRECISION, else bf16 */
+    const char *lm_weights;         /* srt_lm_options.weights_dtype: "stored" or "int8"; NULL = SNACRT_LM_WEIGHTS */
 } srt_tts_config;
 
 /* Fill cfg with the defaults above (paths NULL). */

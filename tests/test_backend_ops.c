@@ -286,7 +286,7 @@ static void test_gemm(srt_backend *ref, srt_backend *dut) {
                         /* 16-bit B: upload as (nb+1)/2 4-byte words */
                         const void *Bdev = dt == SRT_F32 ? up(&ar, Bf, nb) : up(&ar, Bh, (nb + 1) / 2);
                         srt_gemm_args a = {M, N, K, ta, tb, alpha, beta, up(&ar, A, na), lda, Bdev, ldb, dt,
-                                           up(&ar, C0, nc), ldc};
+                                           up(&ar, C0, nc), ldc, NULL};
                         st[i] = srt_op_gemm(be, &a);
                         guards[i] = down(&ar, a.C, out[i]);
                         arena_free(&ar);

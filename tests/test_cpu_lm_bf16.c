@@ -86,7 +86,7 @@ static double gemm_case(srt_backend be[3], int dp_kernel, int M, int N, int K, f
              dp_kernel ? "avx512bf16" : "fallback", M, N, K, alpha, beta, lda, ldb, ldc);
     for (int r = 0; r < 3; r++) {
         memcpy(out[r], C0, nc * 4);
-        srt_gemm_args g = {M, N, K, 0, 1, alpha, beta, A, lda, Bh, ldb, SRT_BF16, NULL, ldc};
+        srt_gemm_args g = {M, N, K, 0, 1, alpha, beta, A, lda, Bh, ldb, SRT_BF16, NULL, ldc, NULL};
         srt_status st = test_run_gemm(&be[r], g, na, nb * 2, out[r], nc);
         TEST_CHECK(st == SRT_OK, "%s: backend %d: %s", what, r, srt_last_error());
     }
@@ -163,7 +163,7 @@ static void check_gemm(void) {
         uint16_t *B = malloc(2 * (size_t)N * K);
         test_fill_uniform(A, (size_t)M * K, 31, -1, 1);
         for (size_t i = 0; i < (size_t)N * K; i++) B[i] = srt_f32_to_bf16(((int)(i % 61) - 30) / 30.0f / 32.0f);
-        srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, SRT_BF16, NULL, N};
+        srt_gemm_args g = {M, N, K, 0, 1, 1.0f, 0.0f, A, K, B, K, SRT_BF16, NULL, N, NULL};
         srt_status st = test_run_gemm(&be[2], g, (size_t)M * K, 2 * (size_t)N * K, C, (size_t)M * N);
         g.M = 1;
         g.A = A + R * K;

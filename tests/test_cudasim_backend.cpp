@@ -320,12 +320,12 @@ static void gemm_cases() {
                  * its beta branch; the 1x1x1 shape keeps beta 0 there (C must be overwritten, not read) */
                 float alpha = 0.75f, beta = (ta || tb) && !(M == 1 && N == 1) ? 0.5f : 0.0f;
                 const void *Bhost = dt == SRT_F32 ? (const void *)Bf.data() : (const void *)Bh.data();
-                srt_gemm_args r = {M, N, K, ta, tb, alpha, beta, A.data(), lda, Bhost, ldb, dt, Cref.data(), ldc};
+                srt_gemm_args r = {M, N, K, ta, tb, alpha, beta, A.data(), lda, Bhost, ldb, dt, Cref.data(), ldc, nullptr};
                 check_status(srt_op_gemm(&g_ref, &r), "cpu-ref gemm");
                 const void *dB = dt == SRT_F32 ? (const void *)dev_in(Bf)
                                                : dev_of(Bh.data(), Bh.size() * sizeof(uint16_t), 0);
                 float *dC = dev_out(C0.size(), C0);
-                srt_gemm_args c = {M, N, K, ta, tb, alpha, beta, dev_in(A), lda, dB, ldb, dt, dC, ldc};
+                srt_gemm_args c = {M, N, K, ta, tb, alpha, beta, dev_in(A), lda, dB, ldb, dt, dC, ldc, nullptr};
                 check_status(srt_op_gemm(&g_cu, &c), "cuda gemm");
                 check_out(srt_dtype_name(dt), dC, Cref, RED_ATOL, RED_RTOL);
                 end_case();
@@ -354,11 +354,11 @@ static void split_bf16_case(int M, int N, int K, int tb, int bi) {
     std::vector<uint16_t> Bh(Bf.size());
     for (size_t i = 0; i < Bf.size(); i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
     std::vector<float> C0 = rnd((size_t)M * ldc, seed + 2, -1, 1), Cref = C0;
-    srt_gemm_args r = {M, N, K, 0, tb, alpha, beta, A.data(), lda, Bh.data(), ldb, SRT_BF16, Cref.data(), ldc};
+    srt_gemm_args r = {M, N, K, 0, tb, alpha, beta, A.data(), lda, Bh.data(), ldb, SRT_BF16, Cref.data(), ldc, nullptr};
     check_status(srt_op_gemm(&g_ref, &r), "cpu-ref gemm");
     float *dC = dev_out(C0.size(), C0);
     srt_gemm_args c = {M, N, K, 0, tb, alpha, beta, dev_in(A), lda,
-                       dev_of(Bh.data(), Bh.size() * 2, 0), ldb, SRT_BF16, dC, ldc};
+                       dev_of(Bh.data(), Bh.size() * 2, 0), ldb, SRT_BF16, dC, ldc, nullptr};
     check_status(srt_op_gemm(&g_cu, &c), "cuda gemm (split bf16)");
     std::vector<float> got(C0.size() + TAIL);
     check_status(g_cu.ops->sync(g_cu.ctx), "sync");
@@ -443,11 +443,11 @@ static void gemm_bf16_tensor_core_cases() {
             std::vector<uint16_t> Bh(Bf.size());
             for (size_t i = 0; i < Bf.size(); i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
             std::vector<float> C0 = rnd((size_t)M * ldc, 320, -1, 1), Cref = C0;
-            srt_gemm_args r = {M, N, K, 0, tb, 0.5f, 0.25f, A16.data(), lda, Bh.data(), ldb, SRT_BF16, Cref.data(), ldc};
+            srt_gemm_args r = {M, N, K, 0, tb, 0.5f, 0.25f, A16.data(), lda, Bh.data(), ldb, SRT_BF16, Cref.data(), ldc, nullptr};
             check_status(srt_op_gemm(&g_ref, &r), "cpu-ref gemm");
             float *dC = dev_out(C0.size(), C0);
             srt_gemm_args c = {M, N, K, 0, tb, 0.5f, 0.25f, dev_in(A), lda, dev_of(Bh.data(), Bh.size() * 2, 0), ldb,
-                               SRT_BF16, dC, ldc};
+                               SRT_BF16, dC, ldc, nullptr};
             check_status(srt_op_gemm(&g_cu, &c), "cuda gemm (bf16 tensor cores)");
             check_out("bf16", dC, Cref, RED_ATOL, RED_RTOL);
             end_case();

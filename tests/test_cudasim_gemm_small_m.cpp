@@ -76,12 +76,12 @@ static void plain_case(int M, int N, int K, float beta, uint64_t seed) {
     std::vector<float> A = rnd((size_t)M * K, seed, -1, 1), W = rnd((size_t)N * K, seed + 1, -0.05f, 0.05f);
     std::vector<uint16_t> Wh = to_bf16(W);
     std::vector<float> C0 = rnd((size_t)M * N, seed + 2, -1, 1), Cref = C0, Ar = ref_x(A, M);
-    srt_gemm_args r = {M, N, K, 0, 1, 0.75f, beta, Ar.data(), K, Wh.data(), K, SRT_BF16, Cref.data(), N};
+    srt_gemm_args r = {M, N, K, 0, 1, 0.75f, beta, Ar.data(), K, Wh.data(), K, SRT_BF16, Cref.data(), N, nullptr};
     TEST_CHECK(srt_op_gemm(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
     for (int rep = 0; rep < 2; rep++) {      /* twice: the split-K counters must be back at zero */
         float *dC = (float *)dev_of(C0.data(), C0.size() * 4);
         srt_gemm_args c = {M, N, K, 0, 1, 0.75f, beta, (float *)dev_of(A.data(), A.size() * 4), K,
-                           dev_of(Wh.data(), Wh.size() * 2), K, SRT_BF16, dC, N};
+                           dev_of(Wh.data(), Wh.size() * 2), K, SRT_BF16, dC, N, nullptr};
         TEST_CHECK(srt_op_gemm(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
         expect(what, dC, Cref);
         end_case();
@@ -108,7 +108,7 @@ static void split3_case(int rows, int n0, int n1, int n2, int K, bool norm, uint
     std::vector<uint16_t> Wh = to_bf16(W);
     std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * n0), y1((size_t)rows * n1), y2((size_t)rows * n2);
     srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SPLIT3, n0, n1, xr.data(), Wh.data(), SRT_BF16,
-                               y0.data(), y1.data(), y2.data(), nullptr, 0.0f, nullptr};
+                               y0.data(), y1.data(), y2.data(), nullptr, 0.0f, nullptr, nullptr};
     TEST_CHECK(srt_op_linear_fused(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
     std::vector<float> nan0(y0.size(), NAN), nan1(y1.size(), NAN), nan2(y2.size(), NAN);
     float *d0 = (float *)dev_of(nan0.data(), nan0.size() * 4), *d1 = (float *)dev_of(nan1.data(), nan1.size() * 4);
@@ -116,7 +116,7 @@ static void split3_case(int rows, int n0, int n1, int n2, int K, bool norm, uint
     srt_linear_fused_args c = {rows, N, K, SRT_LINEAR_SPLIT3, n0, n1, (float *)dev_of(x.data(), x.size() * 4),
                                dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, d2,
                                norm ? (float *)dev_of(nw.data(), nw.size() * 4) : nullptr, 1e-5f,
-                               (float *)dev_of(x.data(), x.size() * 4)};
+                               (float *)dev_of(x.data(), x.size() * 4), nullptr};
     TEST_CHECK(srt_op_linear_fused(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
     expect(what, d0, y0);
     expect(what, d1, y1);
@@ -133,14 +133,14 @@ static void swiglu_case(int rows, int inter, int K, bool norm, uint64_t seed) {
     std::vector<uint16_t> Wh = to_bf16(W);
     std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * inter), y1((size_t)rows * inter);
     srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, xr.data(), Wh.data(), SRT_BF16,
-                               y0.data(), y1.data(), nullptr, nullptr, 0.0f, nullptr};
+                               y0.data(), y1.data(), nullptr, nullptr, 0.0f, nullptr, nullptr};
     TEST_CHECK(srt_op_linear_fused(&g_ref, &r) == SRT_OK, "%s: cpu-ref: %s", what, srt_last_error());
     std::vector<float> nan0(y0.size(), NAN);
     float *d0 = (float *)dev_of(nan0.data(), nan0.size() * 4), *d1 = (float *)dev_of(nan0.data(), nan0.size() * 4);
     srt_linear_fused_args c = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, (float *)dev_of(x.data(), x.size() * 4),
                                dev_of(Wh.data(), Wh.size() * 2), SRT_BF16, d0, d1, nullptr,
                                norm ? (float *)dev_of(nw.data(), nw.size() * 4) : nullptr, 1e-5f,
-                               (float *)dev_of(x.data(), x.size() * 4)};
+                               (float *)dev_of(x.data(), x.size() * 4), nullptr};
     TEST_CHECK(srt_op_linear_fused(&g_cu, &c) == SRT_OK, "%s: cuda: %s", what, srt_last_error());
     expect(what, d0, y0);
     end_case();

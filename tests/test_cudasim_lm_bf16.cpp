@@ -120,7 +120,7 @@ static void gemm_case(int M, int N, int K, float alpha, float beta, int pad, uin
     snprintf(what, sizeof what, "gemm M%d N%d K%d alpha %g beta %g lda %d ldb %d ldc %d [%s order]", M, N, K, alpha,
              beta, lda, ldb, ldc, cudasim_order_name(cudasim_get_order()));
     std::vector<float> ref = C0, ref16 = C0, exact = C0, got = C0;
-    srt_gemm_args g = {M, N, K, 0, 1, alpha, beta, A.data(), lda, Bh.data(), ldb, SRT_BF16, nullptr, ldc};
+    srt_gemm_args g = {M, N, K, 0, 1, alpha, beta, A.data(), lda, Bh.data(), ldb, SRT_BF16, nullptr, ldc, nullptr};
     TEST_CHECK(test_run_gemm(&g_ref, g, na, nb * 2, ref.data(), nc) == SRT_OK, "%s: cpu-ref: %s", what,
                srt_last_error());
     TEST_CHECK(test_run_gemm(&g_exact, g, na, nb * 2, exact.data(), nc) == SRT_OK, "%s: exact: %s", what,
@@ -217,7 +217,7 @@ static void fused_case(int rows, int K, int swiglu, int norm, uint64_t seed) {
     float *y2 = (float *)dev_copy(be, zeros.data(), zeros.size() * 4, keep);
     float *xn = (float *)dev_copy(be, zeros.data(), (size_t)rows * K * 4, keep);
     srt_linear_fused_args f = {rows, N, K, swiglu ? SRT_LINEAR_SWIGLU : SRT_LINEAR_SPLIT3, n0, n1, dx, dw, SRT_BF16,
-                               y0, y1, swiglu ? nullptr : y2, dnw, 1e-5f, xn};
+                               y0, y1, swiglu ? nullptr : y2, dnw, 1e-5f, xn, nullptr};
     TEST_CHECK(srt_op_linear_fused(be, &f) == SRT_OK, "%s: fused: %s", what, srt_last_error());
     /* unfused: rmsnorm op (when norm), one gemm over the whole fused weight */
     const float *a = dx;
@@ -228,7 +228,7 @@ static void fused_case(int rows, int K, int swiglu, int norm, uint64_t seed) {
         a = dn;
     }
     float *dc = (float *)dev_copy(be, zeros.data(), zeros.size() * 4, keep);
-    srt_gemm_args g = {rows, N, K, 0, 1, 1.0f, 0.0f, a, K, dw, K, SRT_BF16, dc, N};
+    srt_gemm_args g = {rows, N, K, 0, 1, 1.0f, 0.0f, a, K, dw, K, SRT_BF16, dc, N, nullptr};
     TEST_CHECK(srt_op_gemm(be, &g) == SRT_OK, "%s: gemm: %s", what, srt_last_error());
     std::vector<float> C = download(be, dc, (size_t)rows * N);
     int bad = 0;

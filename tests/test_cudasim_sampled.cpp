@@ -136,7 +136,7 @@ int main(void) {
         float *y0 = (float *)dev_upload(std::vector<float>((size_t)rows * inter, 0.0f));
         float *y1 = (float *)dev_upload(std::vector<float>((size_t)rows * inter, 0.0f));   /* up (by-ops path) */
         srt_linear_fused_args a = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, x, w, SRT_BF16, y0, y1, nullptr,
-                                   nullptr, 0.0f, nullptr};
+                                   nullptr, 0.0f, nullptr, nullptr};
         auto run = [&] { TEST_CHECK(srt_op_linear_fused(&g_cu, &a) == SRT_OK, "swiglu: %s", srt_last_error()); };
         compare("gemm_small_m split-K (swiglu)", run);
         /* nothing left behind: a whole run after the sampled one equals a whole run before it */

@@ -49,7 +49,7 @@ static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, in
     for (int r = 0; r < 2; r++) {
         memcpy(out[r], C0, nc * 4);
         srt_gemm_args g = {M, N, K, ta, 1, alpha, beta, A, lda, dt == SRT_F32 ? (void *)Bf : (void *)Bh, ldb, dt,
-                           NULL, ldc};
+                           NULL, ldc, NULL};
         st[r] = test_run_gemm(r ? cpu : ref, g, na, nb * srt_dtype_size(dt), out[r], nc);
     }
     char what[160];

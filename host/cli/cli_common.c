@@ -188,6 +188,7 @@ int cli_parse_float(const char *s, float *out) {
 }
 
 int cli_check_lm_precision(const char *s) { return s && (!strcmp(s, "bf16") || !strcmp(s, "exact")) ? 0 : -1; }
+int cli_check_lm_weights(const char *s) { return s && (!strcmp(s, "stored") || !strcmp(s, "int8")) ? 0 : -1; }
 
 srt_status cli_write_output(const char *path, const void *data, size_t size) {
     if (!path || !strcmp(path, "-")) {

@@ -31,6 +31,8 @@ int cli_parse_float(const char *s, float *out);
 /* --lm-precision's value: 0 for "bf16" or "exact" (srt_lm_options.lm_precision), else -1 (the caller says "bad
  * value for --lm-precision: 'X'"; the library refuses it too). */
 int cli_check_lm_precision(const char *s);
+/* --lm-weights' value: 0 for "stored" or "int8" (srt_lm_options.weights_dtype), else -1 */
+int cli_check_lm_weights(const char *s);
 /* Write bytes to a path ("-" or NULL = stdout). */
 srt_status cli_write_output(const char *path, const void *data, size_t size);
 /* Does argv[i] match a flag that takes a value? Sets *val and advances *i; reports a missing value. */

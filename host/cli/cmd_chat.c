@@ -26,12 +26,13 @@ static const char *USAGE =
     "  --seed N --temperature T --top-p P --max-tokens N   sampling (defaults: 0, 0.6, 0.8, 1200)\n"
     "  --device NAME             cpu (default), cpu-ref, cuda, cuda:N\n"
     "  --threads N               CPU threads (default: all cores)\n"
-    "  --lm-precision bf16|exact the LM on bf16 weights (cpu, cuda): bf16 activations (default) or f32-level\n";
+    "  --lm-precision bf16|exact the LM on bf16 weights (cpu, cuda): bf16 activations (default) or f32-level\n"
+    "  --lm-weights stored|int8  LM Linear weights as stored or int8 per channel (cpu-ref, cuda)\n";
 
 #define MAX_AUDIO_ARGS 16
 
 typedef struct options {
-    const char *lm_dir, *codec_dir, *layout, *system, *text, *prefix, *voice, *device, *lm_precision;
+    const char *lm_dir, *codec_dir, *layout, *system, *text, *prefix, *voice, *device, *lm_precision, *lm_weights;
     const char *audio[MAX_AUDIO_ARGS]; int n_audio;
     int interactive, modalities, threads;
     srt_sampling_params sp;
@@ -50,7 +51,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--interactive")) { o->interactive = 1; continue; }
         const char *flags[] = {"-m", "--model", "--codec", "--layout", "--system", "--audio", "--text", "-o",
                                "--modalities", "--voice", "--seed", "--temperature", "--top-p", "--max-tokens",
-                               "--device", "--threads", "--lm-precision"};
+                               "--device", "--threads", "--lm-precision", "--lm-weights"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -81,6 +82,7 @@ static int parse_args(int argc, char **argv, options *o) {
         case 14: o->device = val; break;
         case 15: bad = cli_parse_int(val, 1, 1024, &v); o->threads = (int)v; break;
         case 16: o->lm_precision = val; bad = cli_check_lm_precision(val); break;
+        case 17: o->lm_weights = val; bad = cli_check_lm_weights(val); break;
         }
         if (bad) return cli_usage_error("chat", USAGE, "bad value for %s: '%s'", a, val);
     }
@@ -207,6 +209,7 @@ int srt_cmd_chat(int argc, char **argv) {
     cfg.backend = o.device;
     cfg.n_threads = o.threads;
     cfg.lm_precision = o.lm_precision;
+    cfg.lm_weights = o.lm_weights;
     cfg.max_running = 1;
     cfg.sampling = o.sp;
     srt_tts_engine *e = NULL;

@@ -22,6 +22,8 @@ static void usage(FILE *out) {
             "                            rounded to bf16: vdpbf16ps on AVX-512 BF16, one tensor-core pass on\n"
             "                            cuda) or exact (f32-level); default from SNACRT_CPU_LM_PRECISION /\n"
             "                            SNACRT_CUDA_LM_PRECISION\n"
+            "  --lm-weights stored|int8  Linear weights as stored (default) or int8 per channel (cpu-ref, cuda;\n"
+            "                            docs/int8-weights.md); default from SNACRT_LM_WEIGHTS\n"
             "  --tp N                    tensor-parallel ranks (default 1)\n"
             "  --mpi, --no-mpi           each MPI process is one of the --tp ranks (mpirun -np N / srun -n N;\n"
             "                            N a multiple of --tp: N / tp data-parallel replicas); default: on when\n"
@@ -72,7 +74,7 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n) {
 
 int srt_cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *ids_arg = NULL, *device = "cpu", *format = "text";
-    const char *lm_precision = NULL;
+    const char *lm_precision = NULL, *lm_weights = NULL;
     int tp = 1, mpi = -1;     /* mpi -1: decide from the launcher's environment */
     srt_sampling_params sp;
     srt_sampling_defaults(&sp);
@@ -102,6 +104,7 @@ int srt_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--format")) format = v;
         else if (!strcmp(a, "--lm-precision")) { lm_precision = v; bad = cli_check_lm_precision(v); }
+        else if (!strcmp(a, "--lm-weights")) { lm_weights = v; bad = cli_check_lm_weights(v); }
         else if (!strcmp(a, "--tp")) { bad = cli_parse_int(v, 1, 4096, &n); tp = (int)n; }
         else { fprintf(stderr, "snacrt generate: unknown option %s\n", a); usage(stderr); return 2; }
         if (bad) { fprintf(stderr, "snacrt generate: bad value for %s: '%s'\n", a, v); usage(stderr); return 2; }
@@ -120,7 +123,7 @@ int srt_cmd_generate(int argc, char **argv) {
         return 2;
     }
     srt_lm_options opts = {.backend = device, .tp = tp, .mpi = mpi >= 0 ? mpi : launched_by_mpi(tp),
-                           .lm_precision = lm_precision};
+                           .lm_precision = lm_precision, .weights_dtype = lm_weights};
     srt_lm *lm = NULL;
     if (cli_check_model_dir("generate", "-m", model_dir, CLI_DIR_LM)) return 1;
     srt_status st = srt_lm_load(model_dir, &opts, &lm);

@@ -20,6 +20,7 @@ static const char *USAGE =
     "  --layout NAME|PATH        token layout: orpheus, laion-flat or a .json file\n"
     "  --device cpu|cpu-ref|cuda[:N]  --threads N   compute backend and CPU threads\n"
     "  --lm-precision bf16|exact the LM on bf16 weights (cpu, cuda): bf16 activations (default) or f32-level\n"
+    "  --lm-weights stored|int8  LM Linear weights as stored or int8 per channel (cpu-ref, cuda)\n"
     "  --devices LIST            replicas over several devices behind this one server: cuda:0-3, cuda:0,1,4,5\n"
     "                            (each --tp consecutive devices are one replica), or cpu with --replicas\n"
     "  --tp N                    tensor-parallel ranks per replica (default 1)\n"
@@ -85,7 +86,7 @@ int srt_cmd_serve(int argc, char **argv) {
             "--top-p", "--repetition-penalty", "--seed", "--http-threads", "--stream-buffer-max", "--timeout",
             "--max-audio-bytes", "--header-timeout", "--body-timeout", "--max-connections",
             "--max-connections-per-client", "--max-audio-seconds", "--served-model-name", "--cors-origin", "--devices",
-            "--tp", "--replicas", "--lm-precision"};
+            "--tp", "--replicas", "--lm-precision", "--lm-weights"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -115,6 +116,7 @@ int srt_cmd_serve(int argc, char **argv) {
         case 30: bad = cli_parse_int(val, 1, 64, &v); ecfg.tp = (int)v; break;
         case 31: bad = cli_parse_int(val, 1, 64, &v); ecfg.replicas = (int)v; break;
         case 32: ecfg.lm_precision = val; bad = cli_check_lm_precision(val); break;
+        case 33: ecfg.lm_weights = val; bad = cli_check_lm_weights(val); break;
         case 14: bad = cli_parse_float(val, &ecfg.sampling.temperature) || !(ecfg.sampling.temperature >= 0); break;
         case 15: bad = cli_parse_float(val, &ecfg.sampling.top_p) || !(ecfg.sampling.top_p >= 0 && ecfg.sampling.top_p <= 1);
             break;

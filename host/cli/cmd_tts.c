@@ -45,6 +45,7 @@ static const char *USAGE =
     "  --max-running N           streams generated together (default 16)\n"
     "  --device cpu|cpu-ref|cuda[:N]  --threads N\n"
     "  --lm-precision bf16|exact  the LM on bf16 weights (cpu, cuda): bf16 activations (default) or f32-level\n"
+    "  --lm-weights stored|int8   LM Linear weights as stored or int8 per channel (cpu-ref, cuda)\n"
     "  --devices LIST --tp N --replicas N   replicas over devices (cuda:0-3: each --tp consecutive devices one\n"
     "                            replica, tensor parallel) or CPU thread groups (cpu --replicas N)\n"
     "  --resume                  (--input) skip the items in OUTDIR's done-log of this shard\n"
@@ -158,7 +159,7 @@ static int finish_job(job *j) {
 
 typedef struct options {
     const char *lm_dir, *codec_dir, *voice, *layout, *out, *input, *audio, *device, *text, *devices;
-    const char *audio_text, *instructions, *lm_precision;
+    const char *audio_text, *instructions, *lm_precision, *lm_weights;
     int stream, threads, max_running, tp, replicas, resume, shard_index, num_shards;
     double speed;
     int shards_given;                 /* --num-shards on the command line (else a launcher's world) */
@@ -183,7 +184,7 @@ static int parse_args(int argc, char **argv, options *o) {
                                "--audio", "--device", "--seed", "--temperature", "--top-p", "--top-k",
                                "--repetition-penalty", "--max-tokens", "--threads", "--max-running", "--devices",
                                "--tp", "--replicas", "--shard-index", "--num-shards", "--audio-text",
-                               "--speed", "--instructions", "--lm-precision"};
+                               "--speed", "--instructions", "--lm-precision", "--lm-weights"};
         int f = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]) && f < 0; k++)
             if (cli_flag_value(argc, argv, &i, flags[k], &val)) f = k;
@@ -220,6 +221,7 @@ static int parse_args(int argc, char **argv, options *o) {
                  break;
         case 25: o->instructions = val; break;
         case 26: o->lm_precision = val; bad = cli_check_lm_precision(val); break;
+        case 27: o->lm_weights = val; bad = cli_check_lm_weights(val); break;
         }
         if (bad) return cli_usage_error("tts", USAGE, "bad value for %s: '%s'", a, val);
     }
@@ -272,6 +274,7 @@ static srt_status start_engine(const options *o, srt_tts_engine **e) {
     cfg.backend = o->device;
     cfg.n_threads = o->threads;
     cfg.lm_precision = o->lm_precision;
+    cfg.lm_weights = o->lm_weights;
     cfg.devices = o->devices;
     cfg.tp = o->tp;
     cfg.replicas = o->replicas;

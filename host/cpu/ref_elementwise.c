@@ -9,6 +9,7 @@ static inline double ref_load_b(const void *B, srt_dtype dt, size_t i) {
     switch (dt) {
     case SRT_BF16: return srt_bf16_to_f32(((const uint16_t *)B)[i]);
     case SRT_F16: return srt_f16_to_f32(((const uint16_t *)B)[i]);
+    case SRT_I8: return ((const int8_t *)B)[i];        /* times b_scale[n] after the sum */
     default: return ((const float *)B)[i];
     }
 }
@@ -24,6 +25,7 @@ srt_status srt_ref_gemm(void *ctx, const srt_gemm_args *a) {
                                        : ref_load_b(a->B, a->b_dtype, (size_t)k * a->ldb + n);
                 acc += av * bv;
             }
+            if (a->b_dtype == SRT_I8) acc *= a->b_scale[n];
             float *c = &a->C[(size_t)m * a->ldc + n];
             *c = (float)(a->alpha * acc + (a->beta != 0.0f ? (double)a->beta * *c : 0.0));
         }

@@ -74,7 +74,7 @@ static srt_status scratch_reserve(srt_lm *lm, int n_tokens, int n_seqs, int n_bl
 static srt_status linear(srt_lm *lm, const float *x, int rows, const srt_lm_matrix *m, float beta, float *out) {
     srt_gemm_args g = {.M = rows, .N = m->rows, .K = m->cols, .trans_a = 0, .trans_b = 1, .alpha = 1.0f,
                        .beta = beta, .A = x, .lda = m->cols, .B = m->data, .ldb = m->cols, .b_dtype = m->dtype,
-                       .C = out, .ldc = m->rows};
+                       .C = out, .ldc = m->rows, .b_scale = m->scale};
     return srt_op_gemm(&lm->be, &g);
 }
 
@@ -120,7 +120,8 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     srt_rmsnorm_args norm = {T, c->hidden, c->rms_eps, s->x, L->attn_norm, s->h};
     if (L->wqkv.data) {       /* RMSNorm + q | k | v in one GEMM over the fused weight */
         srt_linear_fused_args qkv = {T, L->wqkv.rows, L->wqkv.cols, SRT_LINEAR_SPLIT3, L->wq.rows, L->wk.rows, s->x,
-                                     L->wqkv.data, L->wqkv.dtype, s->q, s->k, s->v, L->attn_norm, c->rms_eps, s->h};
+                                     L->wqkv.data, L->wqkv.dtype, s->q, s->k, s->v, L->attn_norm, c->rms_eps, s->h,
+                                     L->wqkv.scale};
         SRT_TRY(srt_op_linear_fused(&lm->be, &qkv));
     } else {
         SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
@@ -144,7 +145,7 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     if (L->w_gate_up.data) {  /* RMSNorm + silu(gate) * up from one GEMM over the interleaved weight */
         srt_linear_fused_args mlp = {T, L->w_gate_up.rows, L->w_gate_up.cols, SRT_LINEAR_SWIGLU, 0, 0, s->x,
                                      L->w_gate_up.data, L->w_gate_up.dtype, s->gate, s->up, NULL, L->mlp_norm,
-                                     c->rms_eps, s->h};
+                                     c->rms_eps, s->h, L->w_gate_up.scale};
         SRT_TRY(srt_op_linear_fused(&lm->be, &mlp));
     } else {
         SRT_TRY(srt_op_rmsnorm(&lm->be, &norm2));

@@ -18,6 +18,8 @@ srt_status srt_linear_fused_by_ops(void *ctx, srt_status (*gemm)(void *, const s
     }
     srt_gemm_args g = {.M = a->rows, .K = a->K, .trans_b = 1, .alpha = 1.0f, .A = x, .lda = a->K,
                        .b_dtype = a->w_dtype};
+    if (a->w_dtype == SRT_I8 && a->mode == SRT_LINEAR_SWIGLU)   /* the interleaved rows' scales have stride 2 */
+        return srt_error(SRT_ERR_UNSUPPORTED, "linear_fused: int8 gate|up weights need the backend's own op");
     if (a->mode == SRT_LINEAR_SPLIT3) {
         int n[3] = {a->n0, a->n1, a->N - a->n0 - a->n1}, row0 = 0;
         float *y[3] = {a->y0, a->y1, a->y2};
@@ -28,6 +30,7 @@ srt_status srt_linear_fused_by_ops(void *ctx, srt_status (*gemm)(void *, const s
             g.ldb = a->K;
             g.C = y[i];
             g.ldc = n[i];
+            g.b_scale = a->w_scale ? a->w_scale + row0 : NULL;
             SRT_TRY(gemm(ctx, &g));
             row0 += n[i];
         }

@@ -87,7 +87,7 @@ srt_status srt_lm_pack_fused(srt_lm *lm, const char *const *src, const srt_dtype
     srt_status st = srt_backend_alloc_upload(&lm->be, packed, (size_t)total * row_bytes, &dev);
     free(packed);
     SRT_TRY(st);
-    *out = (srt_lm_matrix){dev, dtype[0], total, cols};
+    *out = (srt_lm_matrix){dev, dtype[0], total, cols, NULL};
     return srt_lm_own(lm, dev);
 }
 
@@ -161,7 +161,11 @@ srt_status srt_lm_load_weights(srt_lm *lm) {
     SRT_TRY(bind_matrix(lm, "model.embed_tokens.weight", c->vocab, c->hidden, 0, &lm->embed));
     SRT_TRY(bind_vector(lm, "model.norm.weight", c->hidden, &lm->final_norm));
     if (c->tie_embeddings && !srt_weights_find(lm->weights, "lm_head.weight")) {
-        lm->lm_head = lm->embed;
+        lm->lm_head = lm->embed;     /* int8: a quantized copy of the table (the gather keeps the stored one) */
+        if (lm->weights_i8) SRT_TRY(srt_lm_bind_i8(lm, "model.embed_tokens.weight", c->vocab, c->hidden, &lm->lm_head));
+    } else if (lm->weights_i8) {
+        SRT_TRY(srt_lm_bind_i8(lm, "lm_head.weight", c->vocab, c->hidden, &lm->lm_head));
+        lm->n_params += (int64_t)c->vocab * c->hidden;
     } else {
         SRT_TRY(bind_matrix(lm, "lm_head.weight", c->vocab, c->hidden, 0, &lm->lm_head));
     }
@@ -171,14 +175,17 @@ srt_status srt_lm_load_weights(srt_lm *lm) {
         srt_lm_layer *L = &lm->layers[l];
 #define LAYER_NAME(suffix) (snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix), name)
         int fuse = !backend_is_host(lm);    /* the q/k/v and gate/up parts are uploaded fused, not one by one */
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.q_proj.weight"), q_dim, c->hidden, fuse, &L->wq));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, c->hidden, fuse, &L->wk));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, c->hidden, fuse, &L->wv));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.o_proj.weight"), c->hidden, q_dim, 0, &L->wo));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.gate_proj.weight"), c->intermediate, c->hidden, fuse, &L->w_gate));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.up_proj.weight"), c->intermediate, c->hidden, fuse, &L->w_up));
-        if (fuse) SRT_TRY(fuse_layer(lm, l, L));
-        SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.down_proj.weight"), c->hidden, c->intermediate, 0, &L->w_down));
+        if (lm->weights_i8) SRT_TRY(srt_lm_bind_layer_i8(lm, l, fuse, L));
+        else {
+            SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.q_proj.weight"), q_dim, c->hidden, fuse, &L->wq));
+            SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.k_proj.weight"), kv_dim, c->hidden, fuse, &L->wk));
+            SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.v_proj.weight"), kv_dim, c->hidden, fuse, &L->wv));
+            SRT_TRY(bind_matrix(lm, LAYER_NAME("self_attn.o_proj.weight"), c->hidden, q_dim, 0, &L->wo));
+            SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.gate_proj.weight"), c->intermediate, c->hidden, fuse, &L->w_gate));
+            SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.up_proj.weight"), c->intermediate, c->hidden, fuse, &L->w_up));
+            if (fuse) SRT_TRY(fuse_layer(lm, l, L));
+            SRT_TRY(bind_matrix(lm, LAYER_NAME("mlp.down_proj.weight"), c->hidden, c->intermediate, 0, &L->w_down));
+        }
         SRT_TRY(bind_vector(lm, LAYER_NAME("input_layernorm.weight"), c->hidden, &L->attn_norm));
         SRT_TRY(bind_vector(lm, LAYER_NAME("post_attention_layernorm.weight"), c->hidden, &L->mlp_norm));
         if (c->qkv_bias) {
@@ -200,6 +207,9 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
     free(json);
     free(config_path);
     SRT_TRY(st);
+    SRT_TRY(srt_lm_weights_i8_of(opts, &lm->weights_i8));
+    if (lm->weights_i8 && opts && (opts->tp > 1 || opts->mpi))
+        return srt_error(SRT_ERR_UNSUPPORTED, "int8 weights with tensor parallelism or MPI (not implemented)");
     if (opts && (opts->tp > 1 || opts->mpi)) {     /* threads or processes as ranks (tp_load.c) */
         SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
         SRT_TRY(srt_lm_tp_load(lm, opts));
@@ -210,6 +220,8 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
         SRT_TRY(srt_backend_set_lm_precision(&lm->be, opts ? opts->lm_precision : NULL));
         lm->ops = lm->be.ops->lm;
         if (!lm->ops) return srt_error(SRT_ERR_UNSUPPORTED, "backend '%s' has no language-model ops", lm->be.device);
+        if (lm->weights_i8 && !strcmp(lm->be.device, "cpu"))
+            return srt_error(SRT_ERR_UNSUPPORTED, "int8 LM weights on backend 'cpu' (cpu-ref and cuda take them)");
         SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
         SRT_TRY(srt_lm_load_weights(lm));
         SRT_TRY(srt_lm_setup_runtime(lm, opts));
@@ -307,6 +319,10 @@ srt_status srt_lm_get_info(const srt_lm *lm, srt_lm_info *info) {
     info->kv_block_size = lm->kv ? lm->kv->block_size : 0;   /* no KV cache: srt_lm_load_tokenizer */
     info->kv_n_blocks = lm->kv ? lm->kv->n_blocks : 0;
     srt_lm_tp_fill_info(lm, info);
+    snprintf(info->weights_dtype, sizeof info->weights_dtype, "%s",
+             lm->weights_i8 ? "int8" : lm->layers && c->n_layers ? (lm->layers[0].wo.dtype == SRT_BF16 ? "bf16"
+                                                                    : lm->layers[0].wo.dtype == SRT_F16 ? "f16" : "f32")
+                                                   : "");
     return SRT_OK;
 }
 

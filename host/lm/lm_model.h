@@ -42,11 +42,13 @@ srt_status srt_lm_config_parse(const char *json, const char *path, srt_lm_config
 /* Rotary inverse frequencies (head_dim/2), with the config's scaling applied (HF _compute_llama3_parameters). */
 void srt_lm_rope_inv_freq(const srt_lm_config *cfg, float *inv_freq);
 
-/* A weight matrix (rows, cols) = (out_features, in_features) in backend memory, in its stored dtype. */
+/* A weight matrix (rows, cols) = (out_features, in_features) in backend memory, in its stored dtype, or SRT_I8
+ * codes with per-row f32 scales (srt_lm_options.weights_dtype "int8", docs/int8-weights.md). */
 typedef struct srt_lm_matrix {
     const void *data;
     srt_dtype dtype;
     int rows, cols;
+    const float *scale;               /* (rows) SRT_I8 only: row r's value = data[r, :] * scale[r] */
 } srt_lm_matrix;
 
 typedef struct srt_lm_layer {
@@ -91,6 +93,7 @@ struct srt_lm {
     srt_lm_scratch scratch;
     int max_batch_tokens;
     int64_t n_params;
+    int weights_i8;                   /* the Linear weights are int8 per-channel (lm_quant.c), lm_head included */
     /* Tensor parallelism (tp_*.c). A rank is an srt_lm whose cfg holds its shard's sizes (n_heads, n_kv_heads,
      * intermediate, vocab = vocabulary slice) and whose comm is non-NULL; the srt_lm the caller holds is then a
      * leader with the full cfg, the weights, the tokenizer and tp (no backend; kv borrowed from rank 0). */
@@ -105,6 +108,14 @@ srt_status srt_lm_own(srt_lm *lm, void *ptr);
  * interleave (2 parts of equal rows) row j of each part in turn. Mixed or f32 dtypes: out->data NULL (not fused). */
 srt_status srt_lm_pack_fused(srt_lm *lm, const char *const *src, const srt_dtype *dtype, const int *rows,
                              int n_parts, int cols, int interleave, srt_lm_matrix *out);
+/* int8 per-channel weights (lm_quant.c, docs/int8-weights.md): the option / $SNACRT_LM_WEIGHTS ("stored" or
+ * "int8"); rows quantized into q (row r at q + r*step*cols) and scale[r*step] (what names the tensor in errors);
+ * one matrix; a layer's Linear weights (fuse: q|k|v and gate|up packed as on device backends). */
+srt_status srt_lm_weights_i8_of(const srt_lm_options *opts, int *i8);
+srt_status srt_lm_quantize_i8_rows(const void *src, srt_dtype dt, int rows, int cols, int8_t *q, float *scale,
+                                   int step, const char *what);
+srt_status srt_lm_bind_i8(srt_lm *lm, const char *name, int rows, int cols, srt_lm_matrix *m);
+srt_status srt_lm_bind_layer_i8(srt_lm *lm, int l, int fuse, srt_lm_layer *L);
 /* Load all tensors named by the config (lm_load.c). */
 srt_status srt_lm_load_weights(srt_lm *lm);
 void srt_lm_scratch_free(srt_lm *lm);

@@ -186,6 +186,7 @@ typedef struct srt_linear_fused_args {
     const float *norm_w;     /* (K) or NULL */
     float eps;
     float *x_normed;         /* (rows, K) scratch when norm_w is set */
+    const float *w_scale;    /* (N) w_dtype SRT_I8 only: per-row scales, as srt_gemm_args.b_scale (rows of w) */
 } srt_linear_fused_args;
 
 /* Optional record / replay of a whole forward step (a CUDA graph). graph_run runs body(arg) -- a sequence of ops

@@ -97,7 +97,7 @@ static srt_status upload_packed(srt_lm *rank, void *packed, srt_dtype dtype, int
     srt_status st = srt_backend_alloc_upload(&rank->be, packed, (size_t)rows * cols * srt_dtype_size(dtype), &dev);
     free(packed);
     SRT_TRY(st);
-    *m = (srt_lm_matrix){dev, dtype, rows, cols};
+    *m = (srt_lm_matrix){dev, dtype, rows, cols, NULL};
     return srt_lm_own(rank, dev);
 }
 
@@ -110,7 +110,7 @@ static srt_status bind_rows(srt_lm *rank, const char *name, int full_rows, int c
     const char *src = (const char *)t->data + (size_t)row0 * row_bytes;
     rank->n_params += (int64_t)n_rows * cols;
     if (backend_is_host(rank) && out_rows == n_rows) {
-        *m = (srt_lm_matrix){src, t->dtype, n_rows, cols};
+        *m = (srt_lm_matrix){src, t->dtype, n_rows, cols, NULL};
         return SRT_OK;
     }
     char *packed = srt_calloc((size_t)out_rows, row_bytes, "tensor-parallel weight shard");   /* (out_rows, cols) */
@@ -141,7 +141,7 @@ static srt_status bind_fused_rows(srt_lm *rank, const char *const *names, const 
             continue;
         }
         const char *view = interleave ? NULL : (const char *)fused->data + (size_t)r0 * cols * srt_dtype_size(dt[0]);
-        *parts[i] = (srt_lm_matrix){view, dt[0], n_rows[i], cols};
+        *parts[i] = (srt_lm_matrix){view, dt[0], n_rows[i], cols, NULL};
         rank->n_params += (int64_t)n_rows[i] * cols;
     }
     return SRT_OK;

@@ -72,7 +72,7 @@ static srt_status create_inner(srt_tts_engine *e) {
     SRT_TRY(srt_layout_load(c->layout, c->lm_dir, &e->layout));
     int max_tokens = c->sampling.max_tokens > 0 ? c->sampling.max_tokens : 1200;
     srt_lm_options lo = {.backend = c->backend, .n_threads = c->n_threads, .tp = c->tp,
-                         .lm_precision = c->lm_precision,
+                         .lm_precision = c->lm_precision, .weights_dtype = c->lm_weights,
                          .kv_max_tokens = c->kv_max_tokens > 0 ? c->kv_max_tokens
                                                                : (int64_t)c->max_running * (max_tokens + 512),
                          .max_batch_tokens = c->max_running + c->prefill_chunk};

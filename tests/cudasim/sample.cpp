@@ -28,6 +28,7 @@ int g_k = 0;
 struct GroupRule { const char *name; unsigned axes; };
 const GroupRule kGroups[] = {
     {"gemm_small_m_kernel", 2u},   /* split-K over gridDim.y: the tile's last split adds the partials */
+    {"gemm_small_m_i8_kernel", 2u},   /* the same, int8 weights */
     /* decode attention: the splits of a (seq, head chunk) over gridDim.x; the last one merges them */
     {"lm_attn_decode_g1_kernel", 1u}, {"lm_attn_decode_g2_kernel", 1u}, {"lm_attn_decode_g3_kernel", 1u},
     {"lm_attn_decode_g4_kernel", 1u}, {"lm_attn_decode_g8_kernel", 1u},

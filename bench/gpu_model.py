@@ -322,7 +322,9 @@ def main():
                         key = r1["batch"] if wl == "lm_decode" else (1, r1["tokens"])
                         if key not in byb or byb[key]["tokens"] < fr["tokens"]:   # decode: the longest context
                             byb[key] = fr
-            if wl == "lm_decode" and 64 not in byb and 8 in byb and (16 in byb or 1 in byb):
+            # (not for int8 weights: above 16 rows they take another path, bf16 widening + tensor cores)
+            if wl == "lm_decode" and 64 not in byb and 8 in byb and (16 in byb or 1 in byb) and \
+                    "SNACRT_LM_WEIGHTS=int8" not in st:
                 lo = 16 if 16 in byb else 1   # from 1 and 8: misses the decode GEMM's weight re-walk per 8 rows
                 byb[64] = extrapolate(byb[min(lo, 8)], byb[max(lo, 8)], min(lo, 8), max(lo, 8), 64)
                 if byb[64]:
@@ -505,16 +507,19 @@ def figures_table(out, dev):
     W, S = out["workloads"], out["summary"]
     samp = lambda w: " (sampled, K=%d)" % w["sampled_blocks"] if w.get("sampled_blocks") else ""
     L = ["| figure | modeled (%s) | physical bound | fraction | how |" % dev["name"], "|---|---|---|---|---|"]
-    for w in W:
-        if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == DEFAULT_SETTINGS:
-            L.append("| Orpheus-3B decode, batch %d, context %d | %s tok/s (%.2f ms/step) | %s tok/s (HBM) | %.2f | %s%s |"
-                     % (w["batch"], w["kv_context"], fmt(w["tokens_per_s"]), w["modeled_s"] * 1e3,
-                        fmt(w["hbm_bound_tokens_per_s"]), w["fraction_of_hbm_bound"], w["scaled"], samp(w)))
-    for w in W:
-        if w["workload"] == "lm_prefill" and w.get("dims") == "3b" and w.get("settings") == DEFAULT_SETTINGS:
-            L.append("| Orpheus-3B prefill, %d tokens | %.1f ms (%s tok/s) | %.2f ms (bf16 peak) | %.3f | %s%s |" % (
-                w["tokens"], w["modeled_s"] * 1e3, fmt(w["tokens_per_s"]), w["flops"] / dev["bf16_flops"] * 1e3,
-                w["fraction_of_bf16_peak"], w["scaled"], samp(w)))
+    int8 = DEFAULT_SETTINGS + " SNACRT_LM_WEIGHTS=int8"   # int8 weights (docs/int8-weights.md): their own rows
+    for st, tag in ((DEFAULT_SETTINGS, ""), (int8, ", int8 weights")):
+        for w in W:
+            if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == st:
+                L.append("| Orpheus-3B decode%s, batch %d, context %d | %s tok/s (%.2f ms/step) | %s tok/s (HBM) | %.2f "
+                         "| %s%s |" % (tag, w["batch"], w["kv_context"], fmt(w["tokens_per_s"]), w["modeled_s"] * 1e3,
+                                       fmt(w["hbm_bound_tokens_per_s"]), w["fraction_of_hbm_bound"], w["scaled"], samp(w)))
+    for st, tag in ((DEFAULT_SETTINGS, ""), (int8, ", int8 weights")):
+        for w in W:
+            if w["workload"] == "lm_prefill" and w.get("dims") == "3b" and w.get("settings") == st:
+                L.append("| Orpheus-3B prefill%s, %d tokens | %.1f ms (%s tok/s) | %.2f ms (bf16 peak) | %.3f | %s%s |" % (
+                    tag, w["tokens"], w["modeled_s"] * 1e3, fmt(w["tokens_per_s"]), w["flops"] / dev["bf16_flops"] * 1e3,
+                    w["fraction_of_bf16_peak"], w["scaled"], samp(w)))
     for w in W:
         if w["workload"] == "lm_attention" and w["model"] in ("3b-bf16", "3b-fp8"):
             L.append("| decode attention, context %d, batch %d, %s KV | %.2f ms/step (28 layers) | %.3f ms (KV once) "

@@ -48,6 +48,7 @@ declare -A INTERNAL=(
   [tests/test_chat_engine.c]="audio ids to codes of a layout (tts/layout.h) to check each audio segment"
   [tests/test_layout_chat.c]="the conversation templates of the token layouts (tts/layout.h)"
   [tests/test_lm_kv_bf16.c]="reads the golden tensors with the internal safetensors reader"
+  [tests/test_lm_int8.c]="reads the golden tensors with the internal safetensors reader"
   [tests/test_fp8_e4m3.c]="the fp8 e4m3 conversions of host/dtype.c (the KV cache codes) against the format's definition"
   [tests/test_cpu_gemm_fixed_small_n.c]="the few-columns packed-A kernel of host/cpu/cpu_gemm_fixed.c against the fmaf chain and cpu-ref"
   [tests/test_serve_chat.c]="the chat and transcription request parsers and response builders (serve/http_chat.h)"

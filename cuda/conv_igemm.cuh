@@ -581,11 +581,14 @@ launched:
 }
 
 /* Grids of at least this many blocks without a split fold the split ranges in the block (fold_rows) instead of
- * launching them (srt_cuda_igemm_set_fold_blocks: tests lower it to compare both at small shapes). */
-static int64_t srt_igemm_fold_blocks = IG_SPLIT_BLOCKS;
+ * launching them (srt_cuda_igemm_set_fold_blocks: tests lower it to compare both at small shapes). The grid is
+ * counted at max(batch, plan batch) items (srt_cuda_igemm_set_plan_batch; SNACRT_CUDA_IGEMM_PLAN_BATCH): the GPU
+ * model runs batches 1 and 2 with the plan of the batch it extrapolates to. Either way the bits are the same. */
+static int64_t srt_igemm_fold_blocks = IG_SPLIT_BLOCKS, srt_igemm_plan_batch = 1;
 extern "C" void srt_cuda_igemm_set_fold_blocks(int64_t blocks) {
     srt_igemm_fold_blocks = blocks > 0 ? blocks : IG_SPLIT_BLOCKS;
 }
+extern "C" void srt_cuda_igemm_set_plan_batch(int64_t batch) { srt_igemm_plan_batch = batch > 1 ? batch : 1; }
 
 /* grid (splits * column tiles, row tiles, z) of a plan; part floats needed (0: no split) */
 static size_t igemm_plan(srt_igemm_args *g, int cols, int z_per_item, int allow_split) {
@@ -594,7 +597,8 @@ static size_t igemm_plan(srt_igemm_args *g, int cols, int z_per_item, int allow_
     int R = g->in_ch * g->taps;
     g->splits = igemm_plan_splits(item_blocks, R, &g->split_rows);
     g->fold_rows = 0;
-    if (g->splits > 1 && item_blocks * g->batch >= srt_igemm_fold_blocks) {
+    if (g->splits > 1 && item_blocks * (g->batch > srt_igemm_plan_batch ? g->batch : srt_igemm_plan_batch) >=
+                              srt_igemm_fold_blocks) {
         /* the batch alone fills the GPU: each block sums the item's split ranges itself (the same bits as the
          * split launches; no part buffer needed) */
         g->fold_rows = g->split_rows;

@@ -24,7 +24,11 @@
  * Split reduction: where one item's grid is under IG_SPLIT_BLOCKS blocks, the reduction is cut into `splits` ranges
  * (blockIdx.x = split * column tiles + tile), each written as partial sums to `part`, and igemm_split_sum_kernel adds
  * them in split order + bias + residual. The split count depends on the item's shape only, never on the batch:
- * still batch-invariant.
+ * still batch-invariant. Where the batch alone fills the GPU (IG_SPLIT_BLOCKS blocks without splitting), the ranges
+ * are not launched but folded: one block sums range after range and adds them in split order (igemm_fold, fold_rows):
+ * the same bits as the split launches, without the partial sums' stores and the sum launch.
+ * Tensor-core epilogue: the fragments (2 adjacent columns of 8 rows per lane) are staged in shared memory and the
+ * tile written as rows of 16-byte stores (+ 16-byte residual loads): each output sector moved once, not twice.
  * Residual may alias y: a thread reads residual[o] before it writes y[o]. */
 #include "cuda/common.cuh"
 #include "cuda/snake_fast.cuh"

@@ -130,6 +130,7 @@ int main(void) {
     /* A must still be generating when B's first audio comes, or its token count stops being a step counter */
     TEST_CHECK(s.stats[0].generated_tokens >= K_SUBMIT + 7 * G, "A generated %lld tokens (needs %d)",
                (long long)s.stats[0].generated_tokens, K_SUBMIT + 7 * G);
+    TEST_CHECK(s.stats[1].dropped_frames == 0, "B dropped %lld frame groups", (long long)s.stats[1].dropped_frames);
     TEST_CHECK(s.a_at_b_token == K_SUBMIT + 1, "B's first token came with A's token %lld: expected %d (B's prompt "
                "in the first step after its submission, beside A's decode row)", (long long)s.a_at_b_token,
                K_SUBMIT + 1);
@@ -138,9 +139,10 @@ int main(void) {
     TEST_CHECK(s.a_at_b_audio == K_SUBMIT + 7 * G, "B's first audio came with A's token %lld: expected %d = %d + "
                "7 x %d (1 step with the prompt, %d decode steps)", (long long)s.a_at_b_audio, K_SUBMIT + 7 * G,
                K_SUBMIT, G, 7 * G - 1);
-    printf("B: first token at A's token %lld, first audio at A's token %lld (%lld of B's tokens, %.1f ms)\n",
-           (long long)s.a_at_b_token, (long long)s.a_at_b_audio, (long long)s.stats[1].first_audio_tokens,
-           s.stats[1].first_audio_ms);
+    printf("B: first token at A's token %lld, first audio at A's token %lld (%lld of B's tokens, %.1f ms); frame "
+           "groups dropped A %lld B %lld\n", (long long)s.a_at_b_token, (long long)s.a_at_b_audio,
+           (long long)s.stats[1].first_audio_tokens, s.stats[1].first_audio_ms, (long long)s.stats[0].dropped_frames,
+           (long long)s.stats[1].dropped_frames);
     pthread_mutex_destroy(&s.mu);
     pthread_cond_destroy(&s.cv);
     TEST_MAIN_END();

@@ -283,7 +283,7 @@ static void check_lengths(srt_codec *codec, const srt_codec_info *I, const char 
 
 /* Sample-granular first audio. After g groups pushed one at a time (no final push) the stream must have emitted
  * exactly the samples that do not depend on any later code, found here without the stream's plan: the decoder run
- * offline on the latent of g + lookahead + 2 groups with every frame after the first g groups set to NaN, which
+ * offline on the latent of lookahead + 2 groups with every frame after the first g groups set to NaN, which
  * reaches exactly the samples that read those frames (NaN survives every op of the decoder: 0 x NaN, tanh and
  * softmax included, where a changed code can be absorbed by rounding or by tanh at +-1). So the first audio comes
  * at push srt_codec_stream_first_audio_groups (the first g with such a sample), and every early sample equals the
@@ -294,7 +294,7 @@ static void check_first_audio(srt_codec *codec, const srt_codec_info *I, const c
     TEST_CHECK(st == SRT_OK, "%s: open: %s", model, srt_last_error());
     if (st != SRT_OK) return;
     const int la = srt_codec_stream_lookahead(s), fa = srt_codec_stream_first_audio_groups(s);
-    const int64_t gs = srt_codec_stream_group_samples(s), G = la + 2, T = la + 2;
+    const int64_t gs = srt_codec_stream_group_samples(s), G = la + 1, T = 1;   /* pushes; groups after them */
     TEST_CHECK(fa >= 1 && fa <= la + 1, "%s: first audio after %d groups (lookahead %d)", model, fa, la);
     srt_codes all;
     random_codes(I, G + T, 41, &all);

@@ -7,7 +7,9 @@
  *   codec_encode / codec_decode  SNAC 24/32/44 kHz, `--seconds` of audio (0.5), simulated at batch 1 and 2
  *                                (the counters of item-independent kernels are affine in the batch: exact
  *                                extrapolation to 16 and 64)
- *   codec_stream                 a streaming decoder push of one group for 1 and 2 streams (extrapolated to 64)
+ *   codec_stream                 a streaming decoder push of one group for 1 and 2 streams (extrapolated to 64),
+ *                                after 1 + lookahead groups; also the lookahead and the push that emits the
+ *                                first audio (first_audio_groups, first_audio_samples)
  *   lm_decode / lm_prefill       Llama-3.2-1B and Orpheus-3B widths with 1 and 2 layers (depth: the difference
  *                                is one layer) and a short vocabulary (the LM head's counters are linear in its
  *                                rows), decode at `--batches` (1,8,16; up to 256; without 64, gpu_model.py
@@ -68,17 +70,18 @@ static void settings(char *out, size_t cap) {
     }
 }
 
-static void print_run(const char *workload, const char *model, int batch, double audio_s, int layers, int vocab,
-                      int tokens, double seconds) {
+/* One run's JSON line; `extra` (NULL or ",\"key\":value...") is added after the settings. */
+static void print_run_x(const char *workload, const char *model, int batch, double audio_s, int layers, int vocab,
+                        int tokens, double seconds, const char *extra) {
     cudasim_host_stats h;
     cudasim_host_stats_get(&h);
     char set[256];
     settings(set, sizeof set);
     printf("{\"workload\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"audio_s\":%.4f,\"layers\":%d,\"vocab\":%d,"
-           "\"tokens\":%d,\"sim_seconds\":%.2f,\"sampled_blocks\":%d,\"settings\":\"%s\",\"host\":{\"launches\":%llu,\"gemms\":%llu,\"graph_launches\":%llu,"
+           "\"tokens\":%d,\"sim_seconds\":%.2f,\"sampled_blocks\":%d,\"settings\":\"%s\"%s,\"host\":{\"launches\":%llu,\"gemms\":%llu,\"graph_launches\":%llu,"
            "\"h2d_bytes\":%llu,\"h2d_sync\":%llu,\"h2d_async\":%llu,\"d2h_bytes\":%llu,\"d2h_sync\":%llu,"
            "\"d2h_async\":%llu,\"d2d_bytes\":%llu,\"stream_syncs\":%llu,\"device_syncs\":%llu,\"event_syncs\":%llu},"
-           "\"launches\":[", workload, model, batch, audio_s, layers, vocab, tokens, seconds, cudasim_get_sample_blocks(), set,
+           "\"launches\":[", workload, model, batch, audio_s, layers, vocab, tokens, seconds, cudasim_get_sample_blocks(), set, extra ? extra : "",
            (unsigned long long)h.launches, (unsigned long long)h.gemms, (unsigned long long)h.graph_launches,
            (unsigned long long)h.h2d_bytes, (unsigned long long)h.h2d_sync, (unsigned long long)h.h2d_async,
            (unsigned long long)h.d2h_bytes, (unsigned long long)h.d2h_sync, (unsigned long long)h.d2h_async,
@@ -105,6 +108,11 @@ static void print_run(const char *workload, const char *model, int batch, double
     printf("]}\n");
     fflush(stdout);
     cudasim_counters_reset();
+}
+
+static void print_run(const char *workload, const char *model, int batch, double audio_s, int layers, int vocab,
+                      int tokens, double seconds) {
+    print_run_x(workload, model, batch, audio_s, layers, vocab, tokens, seconds, NULL);
 }
 
 /* sampled mode: the VQ search ran in a few blocks only, so the codes are garbage; decode valid codes spread over the
@@ -184,16 +192,33 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
                     chunk[b].codes[l] = calloc((size_t)nf, sizeof(int32_t));
                 }
             }
-            if (srt_codec_stream_push(batch, st, chunk, fin, aout, nout) != SRT_OK) rc = 1;   /* warm-up push */
-            for (int b = 0; b < batch; b++) { free(aout[b]); aout[b] = NULL; }
+            /* warm-up: the first audio's push (first_audio_groups groups: its samples are the first audio), then the
+             * rest of 1 + lookahead groups, so the measured push is a steady one */
+            const int G = srt_codec_stream_first_audio_groups(st[0]);
+            int64_t first_samples = 0;
+            for (int part = 0; part < 2 && !rc; part++) {
+                int ng = part ? groups - G : G;
+                for (int b = 0; b < batch; b++)
+                    for (int l = 0; l < L; l++) chunk[b].n_frames[l] = ng * info.vq_strides[0] / info.vq_strides[l];
+                if (srt_codec_stream_push(batch, st, chunk, fin, aout, nout) != SRT_OK) rc = 1;
+                if (!part) first_samples = nout[0];
+                for (int b = 0; b < batch; b++) { free(aout[b]); aout[b] = NULL; }
+            }
             for (int b = 0; b < batch && !rc; b++)
                 for (int l = 0; l < L; l++) chunk[b].n_frames[l] = info.vq_strides[0] / info.vq_strides[l];
             cudasim_counters_reset();
             t0 = now_s();
             if (!rc && srt_codec_stream_push(batch, st, chunk, fin, aout, nout) != SRT_OK) rc = 1;
+            /* tokens: the groups of the warm-up (1 + lookahead); first_audio_groups / _samples: the push that emits
+             * a new stream's first (final) samples, and how many it emits */
+            char extra[128];
+            snprintf(extra, sizeof extra, ",\"lookahead\":%d,\"first_audio_groups\":%d,\"first_audio_samples\":%lld,"
+                     "\"first_audio_s\":%.5f", srt_codec_stream_lookahead(st[0]), G, (long long)first_samples,
+                     (double)first_samples / info.sample_rate);
             if (!rc)
-                print_run("codec_stream", arch, batch, (double)srt_codec_stream_group_samples(st[0]) / info.sample_rate,
-                          0, 0, groups, now_s() - t0);   /* tokens: groups before a stream's first audio */
+                print_run_x("codec_stream", arch, batch,
+                            (double)srt_codec_stream_group_samples(st[0]) / info.sample_rate, 0, 0, groups,
+                            now_s() - t0, extra);
             for (int b = 0; b < batch; b++) {
                 free(aout[b]);
                 for (int l = 0; l < L; l++) free(chunk[b].codes[l]);

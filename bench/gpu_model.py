@@ -47,6 +47,7 @@ L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 3               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)
 TYPICAL_PROMPT_TOKENS = 64    # an Orpheus TTS prompt: voice name + a sentence + the special tokens
+TTFA_TARGET_S = 0.150           # issue #11: time to first audio at the stream target's load
 ORPHEUS_TOKENS_PER_S = 24000 * 7 / 2048.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,
                   "head_dim": 64},
@@ -302,7 +303,12 @@ def main():
                 w["fraction_of_tensor_core_peak"] = flops / t / dev["tf32_flops"] if t else None
                 if wl == "codec_stream":
                     w["push_ms"] = t * 1e3
-                    w["first_audio_groups"] = run["tokens"] or 3   # 1 + lookahead (older runs: 24 kHz's 3)
+                    # the push that emits a new stream's first final samples (the decoder emits every final
+                    # sample); runs before it was printed: tokens = 1 + lookahead (the first whole group)
+                    w["first_audio_groups"] = run.get("first_audio_groups") or run["tokens"] or 3
+                    w["lookahead"] = run.get("lookahead", max(0, (run["tokens"] or 1) - 1))
+                    if run.get("first_audio_s") is not None:
+                        w["first_audio_s"] = run["first_audio_s"]   # audio in the first audio's push
                     w["realtime_streams"] = B * run["audio_s"] / t
                 w["kernels"] = dict(list(per_kernel(ls).items())[:args.kernels])
                 W.append(w)
@@ -426,8 +432,14 @@ def orpheus_load(W, settings=DEFAULT_SETTINGS, prompt_tokens=TYPICAL_PROMPT_TOKE
     modeled 24 kHz streaming push of one group for B streams, affine in B; g: seconds of audio per group).
     streams = the largest B with need(B) <= 1. Time to first audio of a request joining that load:
         TTFA = prefill(P) + 7 x G x step(B) + push(B)
-    (P: the prompt, TYPICAL_PROMPT_TOKENS; G: groups before a stream's first audio = 1 + the decoder's lookahead;
-    7 tokens per group), and the same at an idle GPU (B = 1)."""
+    (P: the prompt, TYPICAL_PROMPT_TOKENS; G: the push after which a new stream's first sample is final
+    (codec_stream's first_audio_groups; 3 at 24 kHz); 7 tokens per group). What the scheduler does (host/tts/
+    tts_sched.c, tests/test_tts_first_audio.c): the prompt joins the next step beside the B decode rows and gives the
+    first token; 7 G - 1 decode steps follow; the push of that step emits the audio. The step with the prompt is
+    charged prefill(P) + step(B), an upper bound (it reads the weights once). Reported at B = 1 (idle) and at
+    B = streams, with the terms that bound it: 7 G x step(B), step(B) against its HBM bound, and the GPU's idle
+    share 1 - need(B) (all that deadline-aware batching could give a newcomer); also the most streams with
+    TTFA <= TTFA_TARGET_S."""
     dec = sorted((w["batch"], w["modeled_s"]) for w in W
                  if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == settings)
     cs = {w["batch"]: w for w in W if w["workload"] == "codec_stream" and w["model"] == "snac_24khz"
@@ -459,12 +471,35 @@ def orpheus_load(W, settings=DEFAULT_SETTINGS, prompt_tokens=TYPICAL_PROMPT_TOKE
     if pf:
         G = cs[1].get("first_audio_groups", 3)
         prefill = interp(pf, prompt_tokens) if len(pf) > 1 else pf[0][1] * prompt_tokens / pf[0][0]
+        ttfa = lambda B: prefill + 7 * G * step(B) + push(B)
         for label, B in (("idle", 1), ("at_streams", max(1, streams))):
-            out["time_to_first_audio_%s_s" % label] = prefill + 7 * G * step(B) + push(B)
+            out["time_to_first_audio_%s_s" % label] = ttfa(B)
+        out["time_to_first_audio_groups"] = G
         out["time_to_first_audio_note"] = (
-            "prefill(%d tokens) %.1f ms + 7 x %d groups x step(B) + push(B); B = 1 (idle) or %d (at that load)%s" % (
-                prompt_tokens, prefill * 1e3, G, max(1, streams), "" if any(t == prompt_tokens for t, _ in pf) else
+            "prefill(%d tokens) %.1f ms + 7 x %d groups x step(B) + push(B); G = %d: the first final sample (lookahead "
+            "%d); B = 1 (idle) or %d (at that load)%s" % (
+                prompt_tokens, prefill * 1e3, G, G, cs[1].get("lookahead", G - 1), max(1, streams),
+                "" if any(t == prompt_tokens for t, _ in pf) else
                 "; prefill interpolated from the %s-token runs" % ",".join(str(t) for t, _ in pf)))
+        ok = [B for B in range(1, max(1, streams) + 1) if ttfa(B) <= TTFA_TARGET_S]
+        out["streams_with_ttfa_target"] = max(ok) if ok else 0
+        if streams:
+            # the bounding terms at that load: the 7 G token steps, and the step against its HBM bound (weights +
+            # the KV read, affine in B: interpolated through the simulated batches' bounds)
+            hb = sorted((w["batch"], w["batch"] / w["hbm_bound_tokens_per_s"]) for w in W
+                        if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == settings
+                        and w.get("hbm_bound_tokens_per_s"))
+            out["ttfa_token_steps_s_at_streams"] = 7 * G * step(streams)
+            if len(hb) > 1:
+                out["step_hbm_bound_s_at_streams"] = interp(hb, streams)
+                out["ttfa_at_hbm_bound_s_at_streams"] = prefill + 7 * G * interp(hb, streams) + push(streams)
+            out["gpu_idle_share_at_streams"] = 1.0 - need(streams)
+            if cs[1].get("first_audio_s") is not None:
+                # a player that starts at the first audio runs dry unless the next push (7 steps + push later)
+                # comes before the first push's audio is played: the start that never stalls (24 kHz: final
+                # samples are affine in the groups, so the next push is the tightest)
+                T = 7 * step(streams) + push(streams)
+                out["time_to_gapless_audio_at_streams_s"] = ttfa(streams) + max(0.0, T - cs[1]["first_audio_s"])
     return out
 
 
@@ -540,8 +575,16 @@ def figures_table(out, dev):
             S["realtime_orpheus_streams"], S["streams_note"]))
     for k, label in (("time_to_first_audio_idle_s", "idle GPU"), ("time_to_first_audio_at_streams_s", "at that load")):
         if k in S:
-            L.append("| time to first audio, %s | %.0f ms | - | - | %s |" % (label, S[k] * 1e3,
-                                                                          S["time_to_first_audio_note"]))
+            L.append("| time to first audio, %s | %.0f ms | %s | %s | %s |" % (
+                label, S[k] * 1e3, "-" if "idle" in k or "ttfa_at_hbm_bound_s_at_streams" not in S else
+                "%.0f ms (step at its HBM bound)" % (S["ttfa_at_hbm_bound_s_at_streams"] * 1e3),
+                "-" if "idle" in k or "ttfa_at_hbm_bound_s_at_streams" not in S else
+                "%.2f" % (S["ttfa_at_hbm_bound_s_at_streams"] / S[k]), S["time_to_first_audio_note"]))
+    if "streams_with_ttfa_target" in S:
+        L.append("| real-time streams with time to first audio <= %.0f ms | %d | - | - | largest B with need(B) <= 1 "
+                 "and TTFA(B) <= %.0f ms; at %d streams the GPU's idle share is %.1f%% (GPU_MODEL.md 4b) |" % (
+                     TTFA_TARGET_S * 1e3, S["streams_with_ttfa_target"], TTFA_TARGET_S * 1e3,
+                     S["realtime_orpheus_streams"], 100 * S.get("gpu_idle_share_at_streams", 0)))
     return L
 
 

@@ -193,6 +193,9 @@ srt_status srt_codec_stream_open(srt_codec *codec, int64_t noise_seed, srt_codec
 void srt_codec_stream_free(srt_codec_stream *stream);
 /* Groups that must follow a group before its audio is final (the stream's lookahead). */
 int srt_codec_stream_lookahead(const srt_codec_stream *stream);
+/* Groups a new stream needs before its first audio: the first push after which a sample is final (every push
+ * emits all the samples that are final, not whole groups, so this is <= 1 + lookahead; 24 kHz: 3 of 1 + 3). */
+int srt_codec_stream_first_audio_groups(const srt_codec_stream *stream);
 /* Samples one group decodes to (hop_length * vq_strides[0]). */
 int64_t srt_codec_stream_group_samples(const srt_codec_stream *stream);
 

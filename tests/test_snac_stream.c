@@ -7,12 +7,15 @@
  * decoder run on the latent zero-padded to a whole window: the stream's documented end), and after g groups at
  * least (g - lookahead) groups of audio must be out. Five streams of different lengths pushed together with
  * different chunk patterns (and different noise seeds) must each get what they get alone. Errors (bad group shape, out-of-range code, push
- * after final, mixed codecs) change nothing. Cost: a counting wrapper around the backend's op table shows that 200
+ * after final, mixed codecs) change nothing. First audio (check_first_audio): after each of the first groups pushed
+ * one at a time exactly the samples that do not depend on later codes are out (sample-granular, not whole groups),
+ * found by an offline decode with the later latent frames NaN, and they equal the offline decode. Cost: a counting wrapper around the backend's op table shows that 200
  * groups pushed one at a time cost < 2x the multiply-adds of one offline decode of 200 groups, and that the peak
  * backend memory does not grow with the stream's length. */
 #include "snacrt.h"
 #include "snac/snac_model.h"
 #include "testutil.h"
+#include <math.h>
 #include <stdlib.h>
 
 #define ATOL 1e-5
@@ -106,20 +109,21 @@ static srt_codes chunk_of(const srt_codec_info *I, const srt_codes *all, int64_t
 }
 
 /* Offline audio of all codes: srt_codec_decode when the codes are a whole number of attention windows, else the
- * decoder on the latent zero-padded to a whole window, cut to n_groups * group_samples. */
-static float *offline_decode(srt_codec *codec, const srt_codec_info *I, const srt_codes *codes, int64_t seed,
-                             int64_t *n) {
+ * decoder on the latent zero-padded to a whole window, cut to n_groups * group_samples. nan_from >= 0: latent
+ * frames from there on are NaN (the decoder run directly), so exactly the samples that depend on them are NaN. */
+static float *offline_decode_nan(srt_codec *codec, const srt_codec_info *I, const srt_codes *codes, int64_t seed,
+                                 int64_t nan_from, int64_t *n) {
     int64_t L = codes->n_frames[0] * I->vq_strides[0];
     float *audio = NULL;
     *n = 0;
-    if (!I->attn_window || L % I->attn_window == 0) {
+    if (nan_from < 0 && (!I->attn_window || L % I->attn_window == 0)) {
         srt_status st = srt_codec_decode(codec, 1, codes, seed, &audio, n);
         TEST_CHECK(st == SRT_OK, "offline decode: %s", srt_last_error());
         return audio;
     }
     snac_model *m = srt_codec_model(codec);
     const srt_backend_ops *ops = m->be.ops;
-    int64_t T = (L + I->attn_window - 1) / I->attn_window * I->attn_window;
+    int64_t T = I->attn_window ? (L + I->attn_window - 1) / I->attn_window * I->attn_window : L;
     int32_t *d_codes[8] = {0};
     float *zq = NULL, *d_audio = NULL, *zq_host = NULL, *zp_host = NULL, *zp = NULL;
     srt_status st = SRT_OK;
@@ -133,6 +137,8 @@ static float *offline_decode(srt_codec *codec, const srt_codec_info *I, const sr
     if (st == SRT_OK) st = ops->download(m->be.ctx, zq_host, zq, sizeof(float) * (size_t)(I->latent_dim * L));
     for (int d = 0; d < I->latent_dim && st == SRT_OK; d++)
         memcpy(zp_host + d * T, zq_host + d * L, sizeof(float) * (size_t)L);
+    for (int d = 0; d < I->latent_dim && st == SRT_OK && nan_from >= 0; d++)
+        for (int64_t t = nan_from; t < L; t++) zp_host[d * T + t] = NAN;
     if (st == SRT_OK)
         st = srt_backend_alloc_upload(&m->be, zp_host, sizeof(float) * (size_t)(I->latent_dim * T), (void **)&zp);
     if (st == SRT_OK) st = ops->alloc(m->be.ctx, sizeof(float) * (size_t)(T * I->hop_length), (void **)&d_audio);
@@ -150,6 +156,10 @@ static float *offline_decode(srt_codec *codec, const srt_codec_info *I, const sr
     if (d_audio) ops->free(m->be.ctx, d_audio);
     free(zq_host); free(zp_host);
     return audio;
+}
+static float *offline_decode(srt_codec *codec, const srt_codec_info *I, const srt_codes *codes, int64_t seed,
+                             int64_t *n) {
+    return offline_decode_nan(codec, I, codes, seed, -1, n);
 }
 
 /* ---------------------------------------------------------------- chunk patterns */
@@ -269,6 +279,61 @@ static void check_lengths(srt_codec *codec, const srt_codec_info *I, const char 
         }
         srt_codes_free(&codes);
     }
+}
+
+/* Sample-granular first audio. After g groups pushed one at a time (no final push) the stream must have emitted
+ * exactly the samples that do not depend on any later code, found here without the stream's plan: the decoder run
+ * offline on the latent of lookahead + 2 groups with every frame after the first g groups set to NaN, which
+ * reaches exactly the samples that read those frames (NaN survives every op of the decoder: 0 x NaN, tanh and
+ * softmax included, where a changed code can be absorbed by rounding or by tanh at +-1). So the first audio comes
+ * at push srt_codec_stream_first_audio_groups (the first g with such a sample), and every early sample equals the
+ * offline decode of all the codes (bit for bit with SNACRT_TEST_STREAM_EXACT=1). */
+static void check_first_audio(srt_codec *codec, const srt_codec_info *I, const char *model) {
+    srt_codec_stream *s = NULL;
+    srt_status st = srt_codec_stream_open(codec, 5, &s);
+    TEST_CHECK(st == SRT_OK, "%s: open: %s", model, srt_last_error());
+    if (st != SRT_OK) return;
+    const int la = srt_codec_stream_lookahead(s), fa = srt_codec_stream_first_audio_groups(s);
+    const int64_t gs = srt_codec_stream_group_samples(s), G = la + 1, T = 1;   /* pushes; groups after them */
+    TEST_CHECK(fa >= 1 && fa <= la + 1, "%s: first audio after %d groups (lookahead %d)", model, fa, la);
+    srt_codes all;
+    random_codes(I, G + T, 41, &all);
+    int64_t n_ref = 0;
+    float *ref = offline_decode(codec, I, &all, 5, &n_ref);
+    run_result r;
+    memset(&r, 0, sizeof r);
+    int first = 0;   /* the push that first emitted audio */
+    for (int64_t g = 1; g <= G && ref; g++) {
+        int64_t na = 0, d = 0;
+        float *da = offline_decode_nan(codec, I, &all, 5, g * I->vq_strides[0], &na);
+        while (da && d < na && isfinite(da[d])) d++;
+        free(da);
+        srt_codes k = chunk_of(I, &all, g - 1, 1);
+        int fin = 0;
+        float *a = NULL;
+        int64_t n = 0;
+        st = srt_codec_stream_push(1, &s, &k, &fin, &a, &n);
+        TEST_CHECK(st == SRT_OK, "%s: push %lld: %s", model, (long long)g, srt_last_error());
+        if (st != SRT_OK) break;
+        run_append(&r, a, n);
+        free(a);
+        if (!first && r.n > 0) first = (int)g;
+        TEST_CHECK(r.n == d, "%s: after %lld groups %lld samples are out, %lld do not depend on later codes", model,
+                   (long long)g, (long long)r.n, (long long)d);
+        if (g == fa) printf("%s on %s: first audio after %d groups (lookahead %d): %lld of %lld samples final\n",
+                            model, g_backend, fa, la, (long long)d, (long long)(g * gs));
+    }
+    TEST_CHECK(first == fa, "%s: the first audio came after %d groups, the stream reports %d", model, first, fa);
+    if (ref && r.n > 0 && r.n <= n_ref) {   /* the early samples are the offline decode's */
+        char label[128];
+        snprintf(label, sizeof label, "%s/%s first %lld samples of %lld groups", g_backend, model, (long long)r.n,
+                 (long long)G);
+        check_against(&r, ref, r.n, label);
+    }
+    free(ref);
+    free(r.audio);
+    srt_codes_free(&all);
+    srt_codec_stream_free(s);
 }
 
 /* Five streams of different lengths pushed together, each with its own chunk pattern. */
@@ -484,6 +549,7 @@ static void run_model(const char *model, const char *backend) {
     TEST_CHECK(srt_codec_stream_group_samples(s) == (int64_t)I.hop_length * I.vq_strides[0], "group samples");
     srt_codec_stream_free(s);
     int ref = !strcmp(backend, "cpu-ref"), sim = !strncmp(backend, "cuda", 4);
+    check_first_audio(codec, &I, model);
     check_lengths(codec, &I, model, ref || sim);
     if (!ref) check_batched(codec, &I, model, 5);
     if (!ref && !sim) {

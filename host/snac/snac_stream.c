@@ -38,6 +38,7 @@ void srt_codec_stream_free(srt_codec_stream *s) {
 }
 
 int srt_codec_stream_lookahead(const srt_codec_stream *s) { return s ? s->plan.lookahead : 0; }
+int srt_codec_stream_first_audio_groups(const srt_codec_stream *s) { return s ? s->plan.first_audio_groups : 0; }
 int64_t srt_codec_stream_group_samples(const srt_codec_stream *s) { return s ? s->plan.group_samples : 0; }
 
 /* Longest push we accept (samples): keeps every int length in range. */

@@ -15,6 +15,8 @@ typedef struct snac_stream_plan {
     int group_frames;         /* latent frames per group (vq_strides[0]) */
     int64_t group_samples;    /* group_frames * hop */
     int lookahead;            /* groups that must follow a group before its audio is final */
+    int first_audio_groups;   /* groups pushed (not final) before the first sample is final: the push that
+                               * emits the first audio (each push emits every final sample, not whole groups) */
 } snac_stream_plan;
 
 /* A stream's progress through one stage. Input frames [hist_from, in_have) that later outputs still read are
@@ -60,6 +62,9 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
                            float **audio, int64_t *n_out);
 
 srt_status snac_stream_plan_make(const snac_model *m, snac_stream_plan *plan);
+/* Samples that are final (equal to the offline decode whatever codes follow) once g groups were pushed without a
+ * final push: the prefix of the output every stage can compute from the first g groups. */
+int64_t snac_stream_final_samples(const snac_stream_plan *plan, int64_t g);
 
 /* Output frames of a stage that are final once `in_have` input frames have arrived (when `final`, the input
  * ends there and out_len frames exist); never less than `done`. */

@@ -89,12 +89,20 @@ srt_status snac_stream_plan_make(const snac_model *m, snac_stream_plan *plan) {
     int period = c->attn_window ? (int)(c->attn_window / srt_gcd64(c->attn_window, c->vq_strides[0])) : 1;
     int64_t worst = 0;
     for (int g = 1; g <= 4 * period + 64; g++) {
-        int64_t have = (int64_t)g * plan->group_frames;
-        for (int k = 0; k < n; k++) have = snac_stage_avail(&st[k], have, 0, 0, 0);
-        int64_t missing = (int64_t)g * plan->group_samples - have;
+        int64_t missing = (int64_t)g * plan->group_samples - snac_stream_final_samples(plan, g);
         int64_t la = ceil_div(missing, plan->group_samples);
         if (la > worst) worst = la;
     }
     plan->lookahead = (int)worst;
+    /* first audio: the first push after which some sample is final (at most 1 + lookahead: then group 1 is) */
+    plan->first_audio_groups = plan->lookahead + 1;
+    for (int g = 1; g <= plan->lookahead + 1; g++)
+        if (snac_stream_final_samples(plan, g) > 0) { plan->first_audio_groups = g; break; }
     return SRT_OK;
+}
+
+int64_t snac_stream_final_samples(const snac_stream_plan *plan, int64_t g) {
+    int64_t have = g * plan->group_frames;
+    for (int k = 0; k < plan->n_stages; k++) have = snac_stage_avail(&plan->st[k], have, 0, 0, 0);
+    return have;
 }

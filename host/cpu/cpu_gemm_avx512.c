@@ -7,10 +7,14 @@
  * Forms: with BF16ACT (the cpu backend's default precision "bf16", SNACRT_CPU_LM_PRECISION, every M) lo is
  * dropped: A is rounded to bf16 (relative error <= 2^-8 per element, as a bf16 PyTorch model computes) for half the
  * instructions. HILO is reachable only through the test / bench knob srt_cpu_gemm_set_dpbf16.
- * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. M = 1 (batch-1 decode, a GEMV on
- * memory bandwidth) takes tiles of 1 x 8 rows of B instead: 8 weight streams in flight. Every tile prefetches the
- * next tile's rows of B at the same k (the hardware prefetcher stops at the 4 KB pages of the mmap'd weights: the
- * missing prefetch made batch 1 0.75x the AVX2 kernel, which has one). Each output is one vdpbf16ps chain over k
+ * Tiles of 8 rows of A x 3 rows of B: 24 zmm accumulators; per k step the 3 weight vectors are loaded once and
+ * feed 8 rows (4, 2, 1-row tiles for the tail rows). The 8 rows of A stay in L1 while they pass over a chunk of
+ * ~100 KB of B (gemm_direct's unit of work): the first pass reads it from memory, the others from L2. M = 1
+ * (batch-1 decode, a GEMV on memory bandwidth) takes tiles of 1 x 4 rows of B instead. Tiles that read B from memory
+ * prefetch the next tile's rows of B at the same k (the hardware prefetcher stops at the 4 KB pages of the mmap'd
+ * weights: the missing prefetch made batch 1 0.75x the AVX2 kernel, which has one); at M 1 into L2 only, and 4
+ * rows ahead, not 8 (the 8-row T0 form kept 64 KB in flight per core, more than L1, and batch 1 did not scale to
+ * 2 threads: 0.70x the AVX2 kernel there). Each output is one vdpbf16ps chain over k
  * in the same order, then the same lane reduction, whatever the tile: a row's result never depends on M.
  * K tails by masked loads of B (A is packed with zero padding to a multiple of 32).
  * Compiled with function-level target attributes (no -march needed); callers check srt_cpu_gemm_has_avx512bf16(). */
@@ -24,7 +28,8 @@
 #define GEMM_INLINE static inline __attribute__((always_inline))
 #define DP_MR 8   /* rows of A per tile (then 4, 2, 1 for the tail rows) */
 #define DP_NR 3   /* rows of B per tile: 8 x 3 = 24 accumulators */
-#define DP_NR1 8  /* rows of B per tile when M is 1 */
+#define DP_NR1 4  /* rows of B per tile when M is 1 */
+#define DP_PF1 2  /* M 1 prefetches the next tile into L2 (T1), so L1 holds only the rows being read (see below) */
 #define DP_NRMAX 8
 
 static int g_max_isa = -1;    /* -1: not read yet from SNACRT_CPU_MAX_ISA */
@@ -97,7 +102,8 @@ GEMM_INLINE GEMM_AVX512BF16 void tile_dp(const int PASSES, const int PF, const i
         if (k < kfull) {
 #pragma GCC unroll 8
             for (int j = 0; j < NR; j++) {
-                if (PF) _mm_prefetch((const char *)(B + (size_t)(j + NR) * ldb + k), _MM_HINT_T0);
+                if (PF == 1) _mm_prefetch((const char *)(B + (size_t)(j + NR) * ldb + k), _MM_HINT_T0);
+                if (PF == 2) _mm_prefetch((const char *)(B + (size_t)(j + NR) * ldb + k), _MM_HINT_T1);
                 w[j] = (__m512bh)_mm512_loadu_si512(B + (size_t)j * ldb + k);
             }
         } else {   /* K tail: masked loads (A is zero padded to a multiple of 32) */
@@ -144,7 +150,7 @@ GEMM_INLINE GEMM_AVX512BF16 void rows_avx512(const int P, int M, int K, float al
         for (int n = n0; n < n1;) {
             const int NR = n1 - n >= DP_NR1 ? DP_NR1 : 1;
             const uint16_t *Bn = B + (size_t)n * ldb;
-            if (NR == DP_NR1) DP_TILE(1, DP_NR1);
+            if (NR == DP_NR1) tile_dp(P, DP_PF1, 1, DP_NR1, K, h, l, lda, Bn, ldb, dot);
             else DP_TILE(1, 1);
             tile_store(1, NR, 0, n, alpha, beta, C, ldc, dot);
             n += NR;

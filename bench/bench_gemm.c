@@ -1,7 +1,7 @@
 /* bench_gemm.c: the cpu backend's gemm at decode shapes (C (M,N) = A (M,K) @ B^T, B a bf16 (N,K) Linear weight
  * with Llama-3.2-1B dims), comparing the direct small-M kernel with panel-convert + sgemm at each M, to place the
  * crossover (SRT_CPU_GEMM_DIRECT_MAX_M). Reports GB/s of weight bytes read and GFLOP/s. Prints one JSON object.
- * Each M runs with every instruction set of the kernels this CPU has (isa: avx512bf16 -- bf16 B, M >= 2, A rounded
+ * Each M runs with every instruction set of the kernels this CPU has (isa: avx512bf16 -- bf16 B, A rounded
  * to bf16 (the cpu backend's default precision) or with --form hilo A as bf16 hi + lo pairs --, avx2,
  * scalar with --scalar) side by side; cpu_ms is the process CPU time of the best rep (with --threads 1 a load-proof
  * measure on a shared machine, where wall time is not).
@@ -57,8 +57,12 @@ int main(int argc, char **argv) {
         for (int isa = SRT_CPU_ISA_AVX512BF16; isa >= (scalar ? SRT_CPU_ISA_SCALAR : SRT_CPU_ISA_AVX2); isa--)
         for (int path = 0; path < 2; path++) {   /* 0 direct, 1 panel + sgemm */
             srt_cpu_gemm_kernels_set_max_isa(isa);
-            srt_cpu_gemm_set_dpbf16(isa == SRT_CPU_ISA_AVX512BF16 ? dp_mode : SRT_CPU_DPBF16_OFF);
-            if (isa == SRT_CPU_ISA_AVX512BF16 && (!srt_cpu_gemm_has_avx512bf16() || dt != SRT_BF16 || M < 2)) continue;
+            /* M 1 with bf16 activations: the backend's own precision (bf16 unless SNACRT_CPU_LM_PRECISION=exact) */
+            srt_cpu_gemm_set_dpbf16(isa != SRT_CPU_ISA_AVX512BF16 ? SRT_CPU_DPBF16_OFF
+                                    : M == 1 && !hilo             ? SRT_CPU_DPBF16_AUTO
+                                                                  : dp_mode);
+            if (isa == SRT_CPU_ISA_AVX512BF16 && (!srt_cpu_gemm_has_avx512bf16() || dt != SRT_BF16 || (M < 2 && hilo)))
+                continue;
             srt_cpu_gemm_set_direct_max_m(path == 0 ? max_m : 0);
             double total_s = 0, total_cpu = 0, bytes = 0, flops = 0;
             for (int sh = 0; sh < n_shapes; sh++) {

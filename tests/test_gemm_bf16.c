@@ -6,6 +6,7 @@
  * The matrix runs once per kernel, forced through srt_cpu_gemm_kernels_set_max_isa: AVX-512 BF16 (bf16 B, M >= 2;
  * A as hi + lo bf16 pairs: the f32 tolerance below; and with A rounded to bf16: ATOL_BF16_ACT), AVX2/F16C, scalar.
  * The crossover is 32 (none for AVX-512 BF16 with bf16 activations), so M 33 takes panel + sgemm except there.
+ * Last, the vdpbf16ps kernel through the backend's default precision (bf16), M 1 to 65 (its tile tails: below).
  *
  * Tolerance |got - ref| <= atol + rtol |ref|, atol = 1e-5 * max(1, sqrt(K / 128)), rtol = 1e-4: the reference
  * accumulates in double, the cpu backend in f32 in another order; both convert bf16/f16 to f32 exactly, so only
@@ -121,6 +122,34 @@ int main(void) {
     double err = check_case(&ref, &cpu, "direct", 33, 1025, 1025, 0, SRT_BF16, 1.0f, 0.0f, 0, 99);
     printf("direct kernel at M 33: max abs error %.3g\n", err);
     srt_cpu_gemm_set_direct_max_m(-1);
+
+    /* The vdpbf16ps kernel as the backend's default precision runs it (bf16 activations for every M, M 1
+     * included): its tiles are 8 rows of A x 3 rows of B (tails of 4, 2, 1 rows of A and 2, 1 of B), 1 x 4 at M 1,
+     * chunks of 24 weight rows, 64-row blocks of A. M 1, 7 (4+2+1), 13 (8+4+1), 33 (4x8+1), 65 (two blocks);
+     * N 7 (3+3+1), 1025 (42 chunks + 17 rows: 5 tiles of 3 + 2); K 47 (one full vector + a 15-element tail), 1025.
+     * Tolerance ATOL_BF16_ACT(K): A rounded to bf16, f32 accumulation (derivation above). */
+    if (srt_cpu_gemm_has_avx512bf16()) {
+        setenv("SNACRT_CPU_LM_PRECISION", "bf16", 1);
+        srt_backend bf;
+        TEST_CHECK(srt_backend_create("cpu", 0, &bf) == SRT_OK, "cpu backend (bf16): %s", srt_last_error());
+        static const int bms[] = {1, 7, 13, 33, 65}, bns[] = {7, 1025}, bks[] = {47, 1025};
+        double worst = 0;
+        int n_cases = 0;
+        g_bf16_act = 1;
+        for (int mi = 0; mi < 5; mi++)
+            for (int ni = 0; ni < 2; ni++)
+                for (int ki = 0; ki < 2; ki++, n_cases++) {
+                    char what[64];
+                    snprintf(what, sizeof what, "bf16 default M %d", bms[mi]);
+                    double e = check_case(&ref, &bf, what, bms[mi], bns[ni], bks[ki], n_cases % 2, SRT_BF16,
+                                          n_cases % 3 ? 1.0f : -0.75f, betas[n_cases % 4], n_cases, 777 + (uint64_t)n_cases);
+                    if (e > worst) worst = e;
+                }
+        g_bf16_act = 0;
+        printf("bf16 default precision: max abs error vs cpu-ref over %d cases %.3g\n", n_cases, worst);
+        srt_backend_destroy(&bf);
+        setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
+    }
     srt_backend_destroy(&ref);
     srt_backend_destroy(&cpu);
     TEST_MAIN_END();

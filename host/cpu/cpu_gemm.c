@@ -91,11 +91,12 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt, int dp) {
         lo = dp == SRT_CPU_DPBF16_BF16ACT ? NULL : hi + n;
         srt_cpu_gemm_pack_a_bf16x2(a->M, a->K, A, lda, hi, lo);
     }
-    /* chunks of whole 4-row tiles, ~128 KB of B each, handed out dynamically: on a shared machine a thread
-     * that loses its core does not hold the others at the barrier */
+    /* chunks of whole tiles (24 rows: the 3-row tiles of the vdpbf16ps kernel, its 8-row GEMV tiles and the AVX2
+     * kernel's 4-row ones), ~128 KB of B each, handed out dynamically: on a shared machine a thread that loses its
+     * core does not hold the others at the barrier */
     size_t row_bytes = (size_t)(a->K ? a->K : 1) * srt_dtype_size(a->b_dtype);
     int chunk = (int)((128u << 10) / row_bytes);
-    chunk = chunk < 4 ? 4 : (chunk + 3) / 4 * 4;
+    chunk = chunk < 24 ? 24 : chunk / 24 * 24;
     int n_chunks = (a->N + chunk - 1) / chunk;
     if (n_chunks < nt) nt = n_chunks;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)

@@ -7,10 +7,14 @@
  * Forms: with BF16ACT (the cpu backend's default precision "bf16", SNACRT_CPU_LM_PRECISION, every M) lo is
  * dropped: A is rounded to bf16 (relative error <= 2^-8 per element, as a bf16 PyTorch model computes) for half the
  * instructions. HILO is reachable only through the test / bench knob srt_cpu_gemm_set_dpbf16.
- * Tiles of 4 rows of A (hi and lo: 8 zmm) x 4 rows of B: 16 zmm accumulators. M = 1 (batch-1 decode, a GEMV on
- * memory bandwidth) takes tiles of 1 x 8 rows of B instead: 8 weight streams in flight. Every tile prefetches the
- * next tile's rows of B at the same k (the hardware prefetcher stops at the 4 KB pages of the mmap'd weights: the
- * missing prefetch made batch 1 0.75x the AVX2 kernel, which has one). Each output is one vdpbf16ps chain over k
+ * Tiles of 8 rows of A x 3 rows of B: 24 zmm accumulators; per k step the 3 weight vectors are loaded once and
+ * feed 8 rows (4, 2, 1-row tiles for the tail rows). The 8 rows of A stay in L1 while they pass over a chunk of
+ * ~100 KB of B (gemm_direct's unit of work): the first pass reads it from memory, the others from L2. M = 1
+ * (batch-1 decode, a GEMV on memory bandwidth) takes tiles of 1 x 4 rows of B instead. Tiles that read B from memory
+ * prefetch the next tile's rows of B at the same k (the hardware prefetcher stops at the 4 KB pages of the mmap'd
+ * weights: the missing prefetch made batch 1 0.75x the AVX2 kernel, which has one); at M 1 into L2 only, and 4
+ * rows ahead, not 8 (the 8-row T0 form kept 64 KB in flight per core, more than L1, and batch 1 did not scale to
+ * 2 threads: 0.70x the AVX2 kernel there). Each output is one vdpbf16ps chain over k
  * in the same order, then the same lane reduction, whatever the tile: a row's result never depends on M.
  * K tails by masked loads of B (A is packed with zero padding to a multiple of 32).
  * Compiled with function-level target attributes (no -march needed); callers check srt_cpu_gemm_has_avx512bf16(). */
@@ -22,9 +26,11 @@
 
 #define GEMM_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #define GEMM_INLINE static inline __attribute__((always_inline))
-#define DP_MR 4   /* rows of A per tile */
-#define DP_NR 4   /* rows of B per tile */
-#define DP_NR1 8  /* rows of B per tile when M is 1 */
+#define DP_MR 8   /* rows of A per tile (then 4, 2, 1 for the tail rows) */
+#define DP_NR 3   /* rows of B per tile: 8 x 3 = 24 accumulators */
+#define DP_NR1 4  /* rows of B per tile when M is 1 */
+#define DP_PF1 2  /* M 1 prefetches the next tile into L2 (T1), so L1 holds only the rows being read (see below) */
+#define DP_NRMAX 8
 
 static int g_max_isa = -1;    /* -1: not read yet from SNACRT_CPU_MAX_ISA */
 static int g_dpbf16 = SRT_CPU_DPBF16_AUTO;   /* test / bench override of the backend's precision */
@@ -78,83 +84,112 @@ void srt_cpu_gemm_pack_a_bf16x2(int M, int K, const float *A, int lda, uint16_t 
     pack_avx512(M, K, SRT_CPU_GEMM_BF16X2_KP(K), A, lda, hi, lo);
 }
 
-/* dot[i][j] = A row i . B row j over K (i < MR, j < NR; compile-time after inlining). */
-GEMM_INLINE GEMM_AVX512BF16 void tile_dp(const int PASSES, const int MR, const int NR, int K, const uint16_t *hi, const uint16_t *lo,
-                                         int lda, const uint16_t *B, int ldb, float dot[DP_MR][DP_NR1]) {
-    __m512 acc[DP_MR][DP_NR1];
-#pragma GCC unroll 4
+/* dot[i][j] = A row i . B row j over K (i < MR, j < NR; compile-time after inlining). Per k step: the NR weight
+ * vectors are loaded once, then each row of A is loaded and feeds NR vdpbf16ps (MR x NR accumulators + NR weight
+ * + 1-2 A registers <= 29 of the 32 zmm at 8 x 3). Prefetch (PF): the next tile's weight rows at the same k (a
+ * 4 KB weight row is one page: the hardware prefetcher stops at each); not on the passes that find B in L2. */
+GEMM_INLINE GEMM_AVX512BF16 void tile_dp(const int PASSES, const int PF, const int MR, const int NR, int K, const uint16_t *hi,
+                                         const uint16_t *lo, int lda, const uint16_t *B, int ldb,
+                                         float dot[DP_MR][DP_NRMAX]) {
+    __m512 acc[DP_MR][DP_NRMAX];
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    const int kfull = K & ~31;
     for (int k = 0; k < K; k += 32) {
-        int left = K - k;
-        __mmask32 mask = left >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
-        __m512bh ah[DP_MR], al[DP_MR];
-#pragma GCC unroll 4
-        for (int i = 0; i < MR; i++) {
-            ah[i] = (__m512bh)_mm512_loadu_si512(hi + (size_t)i * lda + k);
-            if (PASSES == 2) al[i] = (__m512bh)_mm512_loadu_si512(lo + (size_t)i * lda + k);
+        __m512bh w[DP_NRMAX];
+        if (k < kfull) {
+#pragma GCC unroll 8
+            for (int j = 0; j < NR; j++) {
+                if (PF == 1) _mm_prefetch((const char *)(B + (size_t)(j + NR) * ldb + k), _MM_HINT_T0);
+                if (PF == 2) _mm_prefetch((const char *)(B + (size_t)(j + NR) * ldb + k), _MM_HINT_T1);
+                w[j] = (__m512bh)_mm512_loadu_si512(B + (size_t)j * ldb + k);
+            }
+        } else {   /* K tail: masked loads (A is zero padded to a multiple of 32) */
+            const __mmask32 mask = (__mmask32)((1u << (K - k)) - 1);
+#pragma GCC unroll 8
+            for (int j = 0; j < NR; j++) w[j] = (__m512bh)_mm512_maskz_loadu_epi16(mask, B + (size_t)j * ldb + k);
         }
 #pragma GCC unroll 8
-        for (int j = 0; j < NR; j++) _mm_prefetch((const char *)(B + (size_t)(j + NR) * ldb + k), _MM_HINT_T0);
+        for (int i = 0; i < MR; i++) {
+            const __m512bh ah = (__m512bh)_mm512_loadu_si512(hi + (size_t)i * lda + k);
 #pragma GCC unroll 8
-        for (int j = 0; j < NR; j++) {
-            __m512bh w = (__m512bh)_mm512_maskz_loadu_epi16(mask, B + (size_t)j * ldb + k);
-#pragma GCC unroll 4
-            for (int i = 0; i < MR; i++) {
-                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], ah[i], w);
-                if (PASSES == 2) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], al[i], w);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], ah, w[j]);
+            if (PASSES == 2) {
+                const __m512bh al = (__m512bh)_mm512_loadu_si512(lo + (size_t)i * lda + k);
+#pragma GCC unroll 8
+                for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], al, w[j]);
             }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < NR; j++) dot[i][j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/* One MR x NR tile at (m, n), C written; MR in {8, 4, 2, 1}, NR in {DP_NR, 2, 1} (M = 1: DP_NR1). */
+#define DP_TILE(MR_, NR_) tile_dp(P, 1, MR_, NR_, K, h, l, lda, Bn, ldb, dot)
+GEMM_INLINE GEMM_AVX512BF16 void tile_store(int MR, int NR, int m, int n, float alpha, float beta, float *C, int ldc,
+                                            float dot[DP_MR][DP_NRMAX]) {
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            float *c = C + (size_t)(m + i) * ldc + n + j;
+            *c = beta != 0.0f ? alpha * dot[i][j] + beta * *c : alpha * dot[i][j];
+        }
 }
 
 GEMM_INLINE GEMM_AVX512BF16 void rows_avx512(const int P, int M, int K, float alpha, float beta, const uint16_t *hi,
                                         const uint16_t *lo, const uint16_t *B, int ldb, float *C, int ldc, int n0,
                                         int n1) {
     const int lda = SRT_CPU_GEMM_BF16X2_KP(K);
-    if (M == 1) {   /* GEMV: 8 rows of B per tile, the same per-output arithmetic as below */
+    float dot[DP_MR][DP_NRMAX];
+    if (M == 1) {   /* GEMV: DP_NR1 rows of B per tile, the same per-output arithmetic as below */
+        const uint16_t *h = hi, *l = lo;
         for (int n = n0; n < n1;) {
             const int NR = n1 - n >= DP_NR1 ? DP_NR1 : 1;
-            float dot[DP_MR][DP_NR1];
-            if (NR == DP_NR1) tile_dp(P, 1, DP_NR1, K, hi, lo, lda, B + (size_t)n * ldb, ldb, dot);
-            else tile_dp(P, 1, 1, K, hi, lo, lda, B + (size_t)n * ldb, ldb, dot);
-            for (int j = 0; j < NR; j++) C[n + j] = beta != 0.0f ? alpha * dot[0][j] + beta * C[n + j] : alpha * dot[0][j];
+            const uint16_t *Bn = B + (size_t)n * ldb;
+            if (NR == DP_NR1) tile_dp(P, DP_PF1, 1, DP_NR1, K, h, l, lda, Bn, ldb, dot);
+            else DP_TILE(1, 1);
+            tile_store(1, NR, 0, n, alpha, beta, C, ldc, dot);
             n += NR;
         }
         return;
     }
-    for (int n = n0; n < n1;) {
-        const int NR = n1 - n >= DP_NR ? DP_NR : 1;
-        const uint16_t *Bn = B + (size_t)n * ldb;
-        for (int m = 0; m < M; m += DP_MR) {
-            const int MR = M - m >= DP_MR ? DP_MR : M - m;
-            const uint16_t *h = hi + (size_t)m * lda, *l = lo + (size_t)m * lda;
-            float dot[DP_MR][DP_NR1];
+    /* tiles of 8 rows of A (then 4, 2, 1: the tail rows), each passing over [n0, n1) in tiles of DP_NR weight rows:
+     * the 8 rows of A stay in L1 while the chunk of B (~100 KB, read from memory by the first pass, gemm_direct)
+     * comes from L2 for the other passes; with M 8 the weights are read once, from memory, for all rows */
+    for (int m = 0; m < M;) {
+        const int left = M - m, MR = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const uint16_t *h = hi + (size_t)m * lda, *l = lo ? lo + (size_t)m * lda : NULL;
+        for (int n = n0; n < n1;) {
+            const int NR = n1 - n >= DP_NR ? DP_NR : n1 - n;
+            const uint16_t *Bn = B + (size_t)n * ldb;
             if (NR == DP_NR) {
-                if (MR == 4) tile_dp(P, 4, DP_NR, K, h, l, lda, Bn, ldb, dot);
-                else if (MR == 3) tile_dp(P, 3, DP_NR, K, h, l, lda, Bn, ldb, dot);
-                else if (MR == 2) tile_dp(P, 2, DP_NR, K, h, l, lda, Bn, ldb, dot);
-                else tile_dp(P, 1, DP_NR, K, h, l, lda, Bn, ldb, dot);
+                if (MR == 8 && m > 0) tile_dp(P, 0, 8, DP_NR, K, h, l, lda, Bn, ldb, dot);   /* B in L2 */
+                else if (MR == 8) DP_TILE(8, DP_NR);
+                else if (MR == 4) DP_TILE(4, DP_NR);
+                else if (MR == 2) DP_TILE(2, DP_NR);
+                else DP_TILE(1, DP_NR);
+            } else if (NR == 2) {
+                if (MR == 8) DP_TILE(8, 2);
+                else if (MR == 4) DP_TILE(4, 2);
+                else if (MR == 2) DP_TILE(2, 2);
+                else DP_TILE(1, 2);
             } else {
-                if (MR == 4) tile_dp(P, 4, 1, K, h, l, lda, Bn, ldb, dot);
-                else if (MR == 3) tile_dp(P, 3, 1, K, h, l, lda, Bn, ldb, dot);
-                else if (MR == 2) tile_dp(P, 2, 1, K, h, l, lda, Bn, ldb, dot);
-                else tile_dp(P, 1, 1, K, h, l, lda, Bn, ldb, dot);
+                if (MR == 8) DP_TILE(8, 1);
+                else if (MR == 4) DP_TILE(4, 1);
+                else if (MR == 2) DP_TILE(2, 1);
+                else DP_TILE(1, 1);
             }
-            for (int i = 0; i < MR; i++)
-                for (int j = 0; j < NR; j++) {
-                    float *c = C + (size_t)(m + i) * ldc + n + j;
-                    *c = beta != 0.0f ? alpha * dot[i][j] + beta * *c : alpha * dot[i][j];
-                }
+            tile_store(MR, NR, m, n, alpha, beta, C, ldc, dot);
+            n += NR;
         }
-        n += NR;
+        m += MR;
     }
 }
+#undef DP_TILE
 
 static GEMM_AVX512BF16 void rows_hi_lo(int M, int K, float alpha, float beta, const uint16_t *hi,
                                        const uint16_t *lo, const uint16_t *B, int ldb, float *C, int ldc, int n0, int n1) {

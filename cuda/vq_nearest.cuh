@@ -15,8 +15,9 @@
 
 static const int VQ_THREADS = 128;
 #define VQT_MAX_DIM 8                    /* latent dims held in registers */
-#define VQT_FRAMES 64                    /* frames per block */
-#define VQT_SPLIT 4                      /* threads per frame */
+#define VQT_FRAMES 32                    /* frames per block (batch 64 of 32 kHz: ~110 blocks) */
+#define VQT_SPLIT 8                      /* threads per frame */
+#define VQT_ROW (VQT_MAX_DIM + 1)        /* shared row stride: the 8 rows a warp reads hit distinct banks */
 #define VQT_THREADS (VQT_FRAMES * VQT_SPLIT)
 #define VQT_CODES 256                    /* codebook rows per shared tile */
 
@@ -43,7 +44,7 @@ __device__ __forceinline__ vq_best vq_merge_lanes(vq_best mine, int width) {
 
 /* grid ceil(batch*len / VQT_FRAMES), block VQT_THREADS; dim <= VQT_MAX_DIM */
 __global__ void __launch_bounds__(VQT_THREADS) vq_nearest_kernel(srt_vq_args a) {
-    __shared__ float cb[VQT_CODES * VQT_MAX_DIM];        /* codebook rows (tile row, dim), packed */
+    __shared__ float cb[VQT_CODES * VQT_ROW];            /* codebook rows (tile row, dim), row stride VQT_ROW */
     __shared__ float c2s[VQT_CODES];                     /* |c|^2 of the tile rows */
     const int tid = threadIdx.x, dim = a.dim, part = tid % VQT_SPLIT;
     const int64_t frames = (int64_t)a.batch * a.len, frame = (int64_t)blockIdx.x * VQT_FRAMES + tid / VQT_SPLIT;
@@ -66,16 +67,16 @@ __global__ void __launch_bounds__(VQT_THREADS) vq_nearest_kernel(srt_vq_args a) 
         const int rows = min(VQT_CODES, a.n_codes - i0);
         __syncthreads();                                 /* the previous tile is consumed */
         const float *src = a.codebook_n + (size_t)i0 * dim;
-        for (int i = tid; i < rows * dim; i += VQT_THREADS) cb[i] = src[i];
+        for (int i = tid; i < rows * dim; i += VQT_THREADS) cb[i / dim * VQT_ROW + i % dim] = src[i];
         __syncthreads();
         for (int r = tid; r < rows; r += VQT_THREADS) {
             float c2 = 0.0f;
-            for (int d = 0; d < dim; d++) c2 += cb[r * dim + d] * cb[r * dim + d];
+            for (int d = 0; d < dim; d++) c2 += cb[r * VQT_ROW + d] * cb[r * VQT_ROW + d];
             c2s[r] = c2;
         }
         __syncthreads();
         for (int r = part; r < rows; r += VQT_SPLIT) {
-            const float *c = cb + r * dim;
+            const float *c = cb + r * VQT_ROW;
             float dot = 0.0f;
             SRT_UNROLL
             for (int d = 0; d < VQT_MAX_DIM; d++)

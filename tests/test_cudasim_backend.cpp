@@ -556,7 +556,7 @@ static void vq_embed_cases() {
             for (int d = 0; d < dim; d++) nrm += (double)cb[(size_t)i * dim + d] * cb[(size_t)i * dim + d];
             for (int d = 0; d < dim; d++) cb[(size_t)i * dim + d] = (float)(cb[(size_t)i * dim + d] / sqrt(nrm));
         }
-        const int tie_row = n_codes > 8 ? 5 : -1;   /* exact ties: rows 5, 6 and the last equal, frame 3 at them */
+        const int tie_row = n_codes > 8 && len > 3 ? 5 : -1;   /* exact ties: rows 5, 6 and the last equal, frame 3 at them */
         if (tie_row >= 0) {
             for (int d = 0; d < dim; d++) {
                 const float v = cb[(size_t)tie_row * dim + d];

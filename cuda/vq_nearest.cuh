@@ -47,10 +47,10 @@ __global__ void __launch_bounds__(VQT_THREADS) vq_nearest_kernel(srt_vq_args a) 
     __shared__ float cb[VQT_CODES * VQT_ROW];            /* codebook rows (tile row, dim), row stride VQT_ROW */
     __shared__ float c2s[VQT_CODES];                     /* |c|^2 of the tile rows */
     const int tid = threadIdx.x, dim = a.dim, part = tid % VQT_SPLIT;
-    const int64_t frames = (int64_t)a.batch * a.len, frame = (int64_t)blockIdx.x * VQT_FRAMES + tid / VQT_SPLIT;
+    const int frames = a.batch * a.len, frame = (int)blockIdx.x * VQT_FRAMES + tid / VQT_SPLIT;   /* < 2^31 */
     const bool live = frame < frames;
-    const int64_t fr = live ? frame : frames - 1;        /* padding lanes score the last frame, store nothing */
-    const int64_t b = fr / a.len, t = fr % a.len;
+    const int fr = live ? frame : frames - 1;            /* padding lanes score the last frame, store nothing */
+    const int b = fr / a.len, t = fr % a.len;            /* 32-bit: no division call (stack frame) */
     float e[VQT_MAX_DIM];
     float ss = 0.0f;
     SRT_UNROLL
@@ -132,7 +132,7 @@ extern "C" srt_status srt_cuda_vq_nearest(const srt_vq_args *a, cudaStream_t str
         return srt_error(SRT_ERR_UNSUPPORTED, "vq_nearest: codebook dim %d too large for shared memory", a->dim);
     int64_t frames = (int64_t)a->batch * a->len;
     if (frames == 0) return SRT_OK;
-    if (a->dim <= VQT_MAX_DIM) {
+    if (a->dim <= VQT_MAX_DIM && frames <= 0x7fffffff - VQT_FRAMES) {
         LAUNCH(vq_nearest_kernel, (unsigned)((frames + VQT_FRAMES - 1) / VQT_FRAMES), VQT_THREADS, 0, stream, *a);
         return SRT_LAUNCH_STATUS(vq_nearest_kernel);
     }

@@ -1,7 +1,8 @@
 /* vq_nearest.cuh: residual-VQ nearest code, score = -(|e|^2 - 2 e.c + |c|^2) as cpu-ref; ties go to the lowest
  * index; margin = best - second.
  *
- * vq_nearest_kernel (codebook dim <= VQT_MAX_DIM, every SNAC model: dim 8): a block takes VQT_FRAMES consecutive
+ * vq_nearest_kernel / vq_nearest_warp_kernel (codebook dim <= VQT_MAX_DIM, every SNAC model: dim 8; 8 threads
+ * per frame, or a warp per frame below VQT_SMALL_FRAMES frames): a block takes VQT_FRAMES consecutive
  * frames (of the flattened (batch, len)) and walks the codebook in VQT_CODES-row tiles staged once per block into
  * shared memory with coalesced loads (a warp reads 128 contiguous bytes), so the codebook crosses L2 once per
  * VQT_FRAMES frames instead of once per frame with one 4-byte word used per 32-byte sector. Thread tid scores frame
@@ -15,10 +16,9 @@
 
 static const int VQ_THREADS = 128;
 #define VQT_MAX_DIM 8                    /* latent dims held in registers */
-#define VQT_FRAMES 32                    /* frames per block (batch 64 of 32 kHz: ~110 blocks) */
-#define VQT_SPLIT 8                      /* threads per frame */
+#define VQT_THREADS 256
+#define VQT_SMALL_FRAMES 2048            /* fewer frames in a launch: a warp per frame (more threads per frame) */
 #define VQT_ROW (VQT_MAX_DIM + 1)        /* shared row stride: the 8 rows a warp reads hit distinct banks */
-#define VQT_THREADS (VQT_FRAMES * VQT_SPLIT)
 #define VQT_CODES 256                    /* codebook rows per shared tile */
 
 struct vq_best { float best, second; int index; };
@@ -42,8 +42,11 @@ __device__ __forceinline__ vq_best vq_merge_lanes(vq_best mine, int width) {
     return mine;
 }
 
-/* grid ceil(batch*len / VQT_FRAMES), block VQT_THREADS; dim <= VQT_MAX_DIM */
-__global__ void __launch_bounds__(VQT_THREADS) vq_nearest_kernel(srt_vq_args a) {
+/* grid ceil(batch*len / (VQT_THREADS / SPLIT)), block VQT_THREADS, SPLIT threads per frame; dim <= VQT_MAX_DIM.
+ * The split changes only which thread scores which code, not a frame's arithmetic (nor the merged result: the
+ * merge is order-free), so the codes stay batch invariant across the two instances. */
+template <int SPLIT> __device__ __forceinline__ void vq_nearest_tiled(const srt_vq_args &a) {
+    const int VQT_SPLIT = SPLIT, VQT_FRAMES = VQT_THREADS / SPLIT;
     __shared__ float cb[VQT_CODES * VQT_ROW];            /* codebook rows (tile row, dim), row stride VQT_ROW */
     __shared__ float c2s[VQT_CODES];                     /* |c|^2 of the tile rows */
     const int tid = threadIdx.x, dim = a.dim, part = tid % VQT_SPLIT;
@@ -91,6 +94,8 @@ __global__ void __launch_bounds__(VQT_THREADS) vq_nearest_kernel(srt_vq_args a) 
         if (a.margin) a.margin[frame] = mine.best - mine.second;
     }
 }
+__global__ void __launch_bounds__(VQT_THREADS) vq_nearest_kernel(srt_vq_args a) { vq_nearest_tiled<8>(a); }
+__global__ void __launch_bounds__(VQT_THREADS) vq_nearest_warp_kernel(srt_vq_args a) { vq_nearest_tiled<32>(a); }
 
 /* grid (batch*len), block VQ_THREADS, dynamic smem = dim floats */
 __global__ void vq_nearest_wide_kernel(srt_vq_args a) {
@@ -132,8 +137,12 @@ extern "C" srt_status srt_cuda_vq_nearest(const srt_vq_args *a, cudaStream_t str
         return srt_error(SRT_ERR_UNSUPPORTED, "vq_nearest: codebook dim %d too large for shared memory", a->dim);
     int64_t frames = (int64_t)a->batch * a->len;
     if (frames == 0) return SRT_OK;
-    if (a->dim <= VQT_MAX_DIM && frames <= 0x7fffffff - VQT_FRAMES) {
-        LAUNCH(vq_nearest_kernel, (unsigned)((frames + VQT_FRAMES - 1) / VQT_FRAMES), VQT_THREADS, 0, stream, *a);
+    if (a->dim <= VQT_MAX_DIM && frames < VQT_SMALL_FRAMES) {
+        LAUNCH(vq_nearest_warp_kernel, (unsigned)((frames + 7) / 8), VQT_THREADS, 0, stream, *a);
+        return SRT_LAUNCH_STATUS(vq_nearest_warp_kernel);
+    }
+    if (a->dim <= VQT_MAX_DIM && frames <= 0x7fffffff - VQT_THREADS) {
+        LAUNCH(vq_nearest_kernel, (unsigned)((frames + 31) / 32), VQT_THREADS, 0, stream, *a);
         return SRT_LAUNCH_STATUS(vq_nearest_kernel);
     }
     LAUNCH(vq_nearest_wide_kernel, (unsigned)frames, VQ_THREADS, (size_t)a->dim * sizeof(float), stream, *a);

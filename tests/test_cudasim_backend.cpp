@@ -543,9 +543,10 @@ static void pool_upsample_cases() {
 }
 
 static void vq_embed_cases() {
-    /* batch, dim, len, codes: dims <= 8 take the tiled kernel (66 frames: a partial second block; 1025 codes: a
-     * one-row last tile), dim 33 the one-block-per-frame kernel */
-    const int shapes[4][4] = {{2, 8, 33, 1025}, {1, 7, 7, 7}, {1, 33, 1, 33}, {3, 33, 9, 40}};
+    /* batch, dim, len, codes: dims <= 8 take the tiled kernels (66 frames: a partial second block; 1025 codes: a
+     * one-row last tile; 2 x 1100 frames: 8 threads per frame, the item alone a warp per frame), dim 33 the
+     * one-block-per-frame kernel */
+    const int shapes[5][4] = {{2, 8, 33, 1025}, {1, 7, 7, 7}, {1, 33, 1, 33}, {3, 33, 9, 40}, {2, 8, 1100, 300}};
     for (const auto &s : shapes) {
         g_case = "vq_nearest";
         int B = s[0], dim = s[1], len = s[2], n_codes = s[3];

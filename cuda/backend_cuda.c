@@ -208,7 +208,7 @@ static srt_status cu_set_precision(void *ctx, const char *name) { return srt_cud
 static srt_status cu_snake(void *ctx, const srt_snake_args *a) { SHADOW_OR(srt_cuda_snake(a, C(ctx)->stream)); }
 static srt_status cu_layernorm(void *ctx, const srt_layernorm_args *a) { SHADOW_OR(srt_cuda_layernorm(a, C(ctx)->stream)); }
 static srt_status cu_transpose(void *ctx, const srt_transpose_args *a) { SHADOW_OR(srt_cuda_transpose(a, C(ctx)->stream)); }
-static srt_status cu_local_attention(void *ctx, const srt_local_attn_args *a) { SHADOW_OR(srt_cuda_local_attention(a, C(ctx)->stream)); }
+static srt_status cu_local_attention(void *ctx, const srt_local_attn_args *a) { SHADOW_OR(srt_cuda_local_attention(a, C(ctx)->precision, C(ctx)->stream)); }
 static srt_status cu_avgpool(void *ctx, const srt_avgpool_args *a) { SHADOW_OR(srt_cuda_avgpool(a, C(ctx)->stream)); }
 static srt_status cu_upsample_add(void *ctx, const srt_upsample_add_args *a) { SHADOW_OR(srt_cuda_upsample_add(a, C(ctx)->stream)); }
 static srt_status cu_vq_nearest(void *ctx, const srt_vq_args *a) { SHADOW_OR(srt_cuda_vq_nearest(a, C(ctx)->stream)); }

@@ -62,7 +62,7 @@ srt_status srt_cuda_transpose(const srt_transpose_args *a, cudaStream_t stream);
 srt_status srt_cuda_copy2d(const srt_copy2d_args *a, cudaStream_t stream);
 /* items_dev: n descriptors in device memory; max_total: the largest rows * cols among them */
 srt_status srt_cuda_copy2d_batch(const srt_copy2d_args *items_dev, int n, int64_t max_total, cudaStream_t stream);
-srt_status srt_cuda_local_attention(const srt_local_attn_args *a, cudaStream_t stream);
+srt_status srt_cuda_local_attention(const srt_local_attn_args *a, int precision, cudaStream_t stream);
 srt_status srt_cuda_vq_nearest(const srt_vq_args *a, cudaStream_t stream);
 /* bad_frame: device int preset to INT_MAX-ish; receives the lowest (b*len+t) whose code is out of range */
 srt_status srt_cuda_embed(const srt_embed_args *a, int *bad_frame, cudaStream_t stream);

@@ -21,10 +21,12 @@
 static const double ATTN_BF16_TC_ATOL = 2e-5, ATTN_BF16_TC_RTOL = 1e-4;
 
 /* The row's absolute tolerance without the |ref| term: q (D) the query, key_row(j) / val_row(j) the widened cache
- * rows (D floats) of its n visible keys. */
+ * rows (D floats) of its n visible keys; u_qk the relative error of one product q_d k_jd before the f32 sum (here
+ * u: Q rounded), u_pv that of one term p_j v_jd (u: P rounded). Other kernels pass their own (the SNAC local
+ * attention, tests/test_cudasim_local_attention.cpp: Q, K, V and P all rounded). */
 template <typename KeyRow, typename ValRow>
-static double attn_bf16_tc_tol(const float *q, int D, int n, KeyRow key_row, ValRow val_row) {
-    const double u = ldexp(1.0, -9), e32 = ldexp(1.0, -24);
+static double attn_tc_tol(const float *q, int D, int n, KeyRow key_row, ValRow val_row, double u_qk, double u_pv) {
+    const double e32 = ldexp(1.0, -24);
     double qk_max = 0.0, v_max = 0.0;
     for (int j = 0; j < n; j++) {
         const float *k = key_row(j), *v = val_row(j);
@@ -35,7 +37,12 @@ static double attn_bf16_tc_tol(const float *q, int D, int n, KeyRow key_row, Val
         }
         qk_max = fmax(qk_max, acc);
     }
-    const double delta = (u + D * e32) * qk_max / sqrt((double)D);
-    return v_max * (expm1(2.0 * delta) + u) + ATTN_BF16_TC_ATOL;
+    const double delta = (u_qk + D * e32) * qk_max / sqrt((double)D);
+    return v_max * (expm1(2.0 * delta) + u_pv) + ATTN_BF16_TC_ATOL;
+}
+template <typename KeyRow, typename ValRow>
+static double attn_bf16_tc_tol(const float *q, int D, int n, KeyRow key_row, ValRow val_row) {
+    const double u = ldexp(1.0, -9);
+    return attn_tc_tol(q, D, n, key_row, val_row, u, u);
 }
 #endif

@@ -544,7 +544,10 @@ static void pool_upsample_cases() {
 }
 
 static void vq_embed_cases() {
-    const int shapes[3][4] = {{2, 8, 33, 1025}, {1, 7, 7, 7}, {1, 33, 1, 33}};   /* batch, dim, len, codes */
+    /* batch, dim, len, codes: dims <= 8 take the tiled kernels (66 frames: a partial second block; 1025 codes: a
+     * one-row last tile; 2 x 1100 frames: 8 threads per frame, the item alone a warp per frame), dim 33 the
+     * one-block-per-frame kernel */
+    const int shapes[5][4] = {{2, 8, 33, 1025}, {1, 7, 7, 7}, {1, 33, 1, 33}, {3, 33, 9, 40}, {2, 8, 1100, 300}};
     for (const auto &s : shapes) {
         g_case = "vq_nearest";
         int B = s[0], dim = s[1], len = s[2], n_codes = s[3];
@@ -554,6 +557,14 @@ static void vq_embed_cases() {
             double nrm = 0;
             for (int d = 0; d < dim; d++) nrm += (double)cb[(size_t)i * dim + d] * cb[(size_t)i * dim + d];
             for (int d = 0; d < dim; d++) cb[(size_t)i * dim + d] = (float)(cb[(size_t)i * dim + d] / sqrt(nrm));
+        }
+        const int tie_row = n_codes > 8 && len > 3 ? 5 : -1;   /* exact ties: rows 5, 6 and the last equal, frame 3 at them */
+        if (tie_row >= 0) {
+            for (int d = 0; d < dim; d++) {
+                const float v = cb[(size_t)tie_row * dim + d];
+                cb[(size_t)(tie_row + 1) * dim + d] = cb[(size_t)(n_codes - 1) * dim + d] = v;
+                z[(size_t)d * len + 3] = 3.0f * v;
+            }
         }
         size_t frames = (size_t)B * len;
         std::vector<int32_t> codes_ref(frames);
@@ -571,6 +582,19 @@ static void vq_embed_cases() {
             wrong += margin_ref[i] > 1e-4f && codes[i] != codes_ref[i];
         TEST_CHECK(wrong == 0, "vq_nearest dim %d codes %d: %d decisive frames got another code", dim, n_codes, wrong);
         check_out("margin", dmargin, margin_ref, 1e-5, 1e-4);   /* float scores ~O(1): ~1e-6 */
+        if (tie_row >= 0)
+            TEST_CHECK(codes[3] == tie_row && codes_ref[3] == tie_row, "vq_nearest tie: code %d (cpu-ref %d), want the "
+                       "lowest index %d", codes[3], codes_ref[3], tie_row);
+        if (B > 1) {   /* batch invariance: the last item alone gets the codes it got in the batch */
+            std::vector<float> z1(z.end() - (ptrdiff_t)dim * len, z.end());
+            int32_t *dc1 = (int32_t *)dev_of(nullptr, 0, (size_t)len + TAIL);
+            srt_vq_args c1 = {1, dim, len, n_codes, dev_in(z1), dev_in(cb), dc1, nullptr};
+            check_status(srt_op_vq_nearest(&g_cu, &c1), "vq_nearest alone");
+            std::vector<int32_t> codes1((size_t)len);
+            g_cu.ops->download(g_cu.ctx, codes1.data(), dc1, (size_t)len * sizeof(int32_t));
+            TEST_CHECK(!memcmp(codes1.data(), codes.data() + frames - len, (size_t)len * sizeof(int32_t)),
+                       "vq_nearest dim %d: the last item's codes alone differ from the batch's", dim);
+        }
 
         g_case = "embed";
         std::vector<float> yref((size_t)B * dim * len);

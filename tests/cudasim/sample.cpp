@@ -36,6 +36,7 @@ const GroupRule kGroups[] = {
     {"lm_attn_decode_fp8_g3_kernel", 1u}, {"lm_attn_decode_fp8_g4_kernel", 1u}, {"lm_attn_decode_fp8_g8_kernel", 1u},
     {"vq_nearest_kernel", 7u},     /* one group = the whole grid (runs whole): its codes are indices that the next
                                       kernel (embed) range-checks and gathers by; sampled, they would be garbage */
+    {"vq_nearest_wide_kernel", 7u}, {"vq_nearest_warp_kernel", 7u},  /* the same (dims > 8; few frames) */
 };
 
 const uint64_t kRowMax = 32, kRowBudget = 8;   /* x rows: at most 32 blocks long, at most 8 K blocks in all */

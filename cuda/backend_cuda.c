@@ -219,7 +219,8 @@ static srt_status cu_copy2d(void *ctx, const srt_copy2d_args *a) { SHADOW_OR(srt
 static srt_status cu_gemm(void *ctx, const srt_gemm_args *a) { SHADOW_OR(srt_cuda_gemm(ctx, a)); }
 
 /* copy2d_batch: the block table goes up through the pinned ring (stream-ordered, no wait) into scratch slot 1 (kept,
- * grown only: no allocation once the largest push was seen), then one launch copies every block. */
+ * grown only: no allocation once the largest push was seen), then one launch copies every block; a table the
+ * caller already uploaded (items_dev) is read where it is. */
 static srt_status cu_copy2d_batch(void *ctx, const srt_copy2d_batch_args *a) {
     srt_cuda_ctx *c = ctx;
     int64_t max_total = 0;
@@ -228,7 +229,11 @@ static srt_status cu_copy2d_batch(void *ctx, const srt_copy2d_batch_args *a) {
         if (t > max_total) max_total = t;
     }
     if (max_total == 0) return SRT_OK;
-    SRT_TRY(no_transfer_in_pass(c, "copy2d_batch (it uploads its block table)"));
+    if (a->items_dev) {   /* the caller's table is on the device already: nothing to transfer (recordable) */
+        SRT_CUDA_SHADOW_RETURN(c);
+        return srt_cuda_copy2d_batch(a->items_dev, a->n, max_total, c->stream);
+    }
+    SRT_TRY(no_transfer_in_pass(c, "copy2d_batch without items_dev (it uploads its block table)"));
     void *table = NULL;
     size_t bytes = sizeof(srt_copy2d_args) * (size_t)a->n;
     SRT_TRY(srt_cuda_scratch(c, 1, bytes, &table));

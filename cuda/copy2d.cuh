@@ -21,10 +21,14 @@ extern "C" srt_status srt_cuda_copy2d(const srt_copy2d_args *a, cudaStream_t str
 
 /* items (n) in device memory; blockIdx.y picks the block (+ y0), grid.x strides over its rows * cols. Each thread
  * loads COPY2D_ILP elements (a grid stride apart: still coalesced) before storing any, so a warp has that many
- * loads in flight (bench/gpu_model.py LOADS_IN_FLIGHT). */
+ * loads in flight (bench/gpu_model.py LOADS_IN_FLIGHT). The descriptor is read once per thread block (one thread,
+ * into shared memory), not once per warp: for small blocks those reads were most of the kernel's sectors. */
 #define COPY2D_ILP 4
 __global__ void copy2d_batch_kernel(const srt_copy2d_args *items, int y0) {
-    const srt_copy2d_args a = items[y0 + blockIdx.y];
+    __shared__ srt_copy2d_args sa;
+    if (threadIdx.x == 0) sa = items[y0 + blockIdx.y];
+    __syncthreads();
+    const srt_copy2d_args a = sa;
     int64_t total = (int64_t)a.rows * a.cols, step = (int64_t)blockDim.x * gridDim.x;
     for (int64_t i0 = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i0 < total; i0 += COPY2D_ILP * step) {
         float v[COPY2D_ILP];

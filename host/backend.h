@@ -198,10 +198,13 @@ typedef struct srt_copy2d_args {
 
 /* n independent copy2d blocks in one op (one launch on a device): items[i] as srt_copy2d_args, in any order or
  * concurrently, so no block's y may overlap another block's x or y. items is host memory. A backend without the
- * entry gets one copy2d per block from the dispatch layer. */
+ * entry gets one copy2d per block from the dispatch layer. items_dev (optional, device backends): the same table
+ * already in backend memory, uploaded by the caller before the op; the op then reads it there and transfers
+ * nothing, so it can be recorded (graph_run) while the table's contents change from call to call. */
 typedef struct srt_copy2d_batch_args {
     int n;
     const srt_copy2d_args *items;
+    const srt_copy2d_args *items_dev;
 } srt_copy2d_batch_args;
 
 /* ---- language-model ops (host/lm): filled in by the transformer work; all optional for codec-only backends ---- */

@@ -686,10 +686,19 @@ static void elementwise_cases() {
             rb.push_back({q[0], q[1], q[2], q[3], xs.data() + q[4], yref.data() + q[5]});
             cb.push_back({q[0], q[1], q[2], q[3], dx + q[4], dyb + q[5]});
         }
-        srt_copy2d_batch_args ra = {(int)rb.size(), rb.data()}, ca = {(int)cb.size(), cb.data()};
+        srt_copy2d_batch_args ra = {(int)rb.size(), rb.data(), nullptr}, ca = {(int)cb.size(), cb.data(), nullptr};
         check_status(srt_op_copy2d_batch(&g_ref, &ra), "copy2d_batch (cpu-ref)");
         check_status(srt_op_copy2d_batch(&g_cu, &ca), "copy2d_batch");
         check_out("y", dyb, yref, 0, 0);
+        /* the table already on the device (items_dev): it is read there, not from the host items (which still
+         * point at dyb: ignoring items_dev would leave dyd untouched) */
+        float *dyd = dev_out(y0.size(), y0);
+        std::vector<srt_copy2d_args> cd = cb;
+        for (auto &it : cd) it.y = dyd + (it.y - dyb);
+        const void *table = dev_of(cd.data(), cd.size() * sizeof(srt_copy2d_args), 0);
+        srt_copy2d_batch_args da = {(int)cb.size(), cb.data(), (const srt_copy2d_args *)table};
+        check_status(srt_op_copy2d_batch(&g_cu, &da), "copy2d_batch (items_dev)");
+        check_out("y (items_dev)", dyd, yref, 0, 0);
         end_case();
     }
 }

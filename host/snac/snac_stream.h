@@ -33,11 +33,14 @@ typedef struct snac_stage_state {
 } snac_stage_state;
 
 /* Device workspace of a push, kept by the stream that leads a push (streams[0]) for its next pushes: buffers
- * grow to the largest push seen and are not re-allocated (and re-faulted) on every push. */
-enum { SNAC_WS_X0 = 0, SNAC_WS_X1, SNAC_WS_K, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_NOISE, SNAC_WS_COUNT };
+ * grow to the largest push seen and are not re-allocated (and re-faulted) on every push. PACK holds the push's one
+ * upload (codes, every stage's block-copy table, noise); host is its host staging copy. */
+enum { SNAC_WS_X0 = 0, SNAC_WS_X1, SNAC_WS_K0, SNAC_WS_K1, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_PACK, SNAC_WS_COUNT };
 typedef struct snac_stream_ws {
     void *buf[SNAC_WS_COUNT];
     size_t bytes[SNAC_WS_COUNT];
+    unsigned char *host;
+    size_t host_bytes;
 } snac_stream_ws;
 
 struct srt_codec_stream {

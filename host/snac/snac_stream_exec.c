@@ -8,6 +8,9 @@
  *      frames before 0 or past a final input's end stay zero, which is exactly the offline decoder's zero padding
  *   the stage's ops on X with padding 0 (one call each for all streams), output (slots, out_ch, nout)
  *   the input frames still needed are copied into the stream's spare state block (the blocks swap on commit).
+ * All of a stage's block copies (windows, a residual unit's residual, kept frames) are one copy2d_batch op. The
+ * host plans every stage first and makes one upload (codes, the block tables, noise); the device part then never
+ * transfers or waits, and on a backend with graph_run it is recorded once per shape (batch bucket) and replayed.
  * Each output frame is computed once, from the same inputs as offline, so a push of g groups costs about g groups
  * of offline decoder work plus copies of the stage inputs, whatever the stream's length; the state is
  * O(receptive field). The workspace is kept by the leading stream and reused by its next pushes. */
@@ -114,7 +117,8 @@ static srt_status plan_push(int n, srt_codec_stream *const *streams, const srt_c
     return SRT_OK;
 }
 
-/* The block copies of one stage for all streams, issued as one copy2d_batch op (one launch on a device). */
+/* The block copies of a push: one table, uploaded with the codes and noise; each stage's part is one copy2d_batch op
+ * (one launch on a device). */
 typedef struct copy_list {
     int n, cap;
     srt_copy2d_args *items;
@@ -161,12 +165,36 @@ static srt_status copy_frames(copy_list *l, const srt_codec_stream *S, int k, co
     return SRT_OK;
 }
 
-/* Device buffers of one push (pointers into the leading stream's snac_stream_ws). */
+/* Device buffers of one push (pointers into the leading stream's snac_stream_ws). Stage k builds its input in
+ * X[k & 1] and a residual unit's residual (= its output) in K[k & 1]: the previous stage's output, which the
+ * stage's block copies read, is never a buffer they write. */
 typedef struct push_ws {
-    float *X[2], *K, *T, *Y;  /* stage k builds its input in X[k & 1]: the previous stage's output may be X[!(k & 1)] */
-    float *noise;
+    float *X[2], *K[2], *T, *Y;
     int32_t *codes[SNAC_MAX_LEVELS];
 } push_ws;
+
+/* One stage's device work in this push, planned on the host. */
+typedef struct stage_run {
+    int any;                  /* some stream is active at this stage */
+    int first, n_copies;      /* its block copies: items [first, first + n_copies) of the push's table */
+    int zero_x, zero_res;     /* clear X / the residual first (windows with zero columns) */
+    int64_t max_copy;         /* largest block (floats) */
+    float *X, *res, *y, *out; /* input window, residual, output argument, buffer holding the output */
+    const float *noise;       /* device noise (n_slots, nout), NULL: none */
+} stage_run;
+
+/* Everything the device part of a push hands to the ops: fixed for a key (graph_run records it once per
+ * key), while the contents of the uploaded pack (codes, block tables, noise) change from push to push. */
+typedef struct push_body {
+    snac_model *m;
+    const snac_stream_plan *P;
+    const stage_shape *sh;
+    const stage_run *run;
+    const srt_copy2d_args *items, *items_dev;   /* the block table: host, and its uploaded copy */
+    push_ws *w;
+    int n;
+    int64_t G;
+} push_body;
 
 void snac_stream_ws_free(snac_model *m, snac_stream_ws *ws) {
     for (int i = 0; i < SNAC_WS_COUNT; i++) {
@@ -174,6 +202,9 @@ void snac_stream_ws_free(snac_model *m, snac_stream_ws *ws) {
         ws->buf[i] = NULL;
         ws->bytes[i] = 0;
     }
+    free(ws->host);
+    ws->host = NULL;
+    ws->host_bytes = 0;
 }
 
 /* Make buffer `which` hold at least `bytes`. */
@@ -190,52 +221,67 @@ static srt_status ws_reserve(snac_model *m, snac_stream_ws *ws, int which, size_
     return SRT_OK;
 }
 
-/* Run stage k's ops (snac_stages.c, no padding) on the gathered input; *out receives the output buffer
- * (slots, out_ch, nout). */
-static srt_status run_stage_ops(snac_model *m, const snac_stage *st, const stage_shape *s, push_ws *w, float *X,
-                                srt_codec_stream *const *streams, const stage_io *io, int n, float *noise_host,
-                                float **out) {
-    int B = s->n_slots;
-    snac_stage_args a = {.batch = B, .in_len = (int)s->nx, .out_len = (int)s->nout, .padded = 0,
-                         .x = X, .t = w->T, .res = w->K, .y = st->kind == SNAC_STAGE_UNIT ? w->K : w->Y};
-    int any_noise = 0;
-    if (st->kind == SNAC_STAGE_UP && m->dec_blocks[st->block].has_noise)
-        for (int i = 0; i < n; i++) if (io[i].slot >= 0 && streams[i]->noise_seed >= 0) any_noise = 1;
-    if (any_noise) {
-        /* noise (B, nout): the offline value at each absolute sample position; 0 for streams without noise */
-        memset(noise_host, 0, sizeof(float) * (size_t)(B * s->nout));
-        for (int i = 0; i < n; i++) {
-            const stage_io *o = &io[i];
-            if (o->slot < 0 || streams[i]->noise_seed < 0) continue;
-            float *row = noise_host + (size_t)o->slot * s->nout;
-            for (int64_t t = o->done; t < o->avail; t++)
-                row[o->off + (t - o->done)] = snac_noise_value(streams[i]->noise_seed, st->block, t);
+/* The device part of a push: the dequantized latent of the new groups (Y (n, latent, G * S0), item i's frames at
+ * column 0), then per stage the window / residual / kept-frame block copies (one op) and the stage's ops. It
+ * never transfers or waits, so graph_run can record it. */
+static srt_status push_body_run(void *arg) {
+    const push_body *b = arg;
+    snac_model *m = b->m;
+    if (b->G > 0) SRT_TRY(snac_dequantize(m, b->n, (int)(b->G * b->P->group_frames), b->w->codes, b->w->Y));
+    for (int k = 0; k < b->P->n_stages; k++) {
+        const stage_run *r = &b->run[k];
+        const snac_stage *sg = &b->P->st[k];
+        const stage_shape *s = &b->sh[k];
+        if (!r->any) continue;
+        if (r->zero_x) SRT_TRY(OPS(m)->memset0(CTX(m), r->X, sizeof(float) * (size_t)s->n_slots * sg->in_ch * s->nx));
+        if (r->zero_res)
+            SRT_TRY(OPS(m)->memset0(CTX(m), r->res, sizeof(float) * (size_t)s->n_slots * sg->in_ch * s->nout));
+        if (r->n_copies) {
+            srt_copy2d_batch_args cb = {r->n_copies, b->items + r->first, b->items_dev + r->first};
+            SRT_TRY(srt_op_copy2d_batch(&m->be, &cb));
         }
-        SRT_TRY(OPS(m)->upload(CTX(m), w->noise, noise_host, sizeof(float) * (size_t)(B * s->nout)));
-        a.noise = w->noise;
+        if (!s->n_slots) continue;
+        snac_stage_args a = {.batch = s->n_slots, .in_len = (int)s->nx, .out_len = (int)s->nout, .padded = 0,
+                             .x = r->X, .t = b->w->T, .res = r->res, .y = r->y, .noise = r->noise};
+        float *out = NULL;
+        SRT_TRY(snac_stage_forward(m, sg, &a, &out));
+        if (out != r->out)
+            return srt_error(SRT_ERR_BACKEND, "streaming decode: stage %d wrote another buffer than planned "
+                             "(internal error)", k);
     }
-    return snac_stage_forward(m, st, &a, out);
+    return SRT_OK;
 }
 
-/* The dequantized latent of the new groups: Y (n, latent, G * S0), item i's frames at column 0. */
-static srt_status dequantize_new(snac_model *m, int n, const srt_codes *chunks, int64_t G, push_ws *w) {
-    const snac_config *c = &m->cfg;
-    int64_t T = G * c->vq_strides[0];
-    int32_t *host = srt_calloc((size_t)(n * T), sizeof(int32_t), "stream codes");
-    if (!host) return SRT_ERR_NOMEM;
-    srt_status st = SRT_OK;
-    for (int l = 0; l < c->n_levels && st == SRT_OK; l++) {
-        int64_t per = T / c->vq_strides[l];                                    /* codes per item at level l */
-        memset(host, 0, sizeof(int32_t) * (size_t)(n * per));
-        for (int i = 0; i < n; i++)
-            if (chunks[i].n_frames[l])
-                memcpy(host + i * per, chunks[i].codes[l], sizeof(int32_t) * (size_t)chunks[i].n_frames[l]);
-        st = srt_backend_alloc_upload(&m->be, host, sizeof(int32_t) * (size_t)(n * per), (void **)&w->codes[l]);
-    }
-    free(host);
-    SRT_TRY(st);
-    return snac_dequantize(m, n, (int)T, w->codes, w->Y);
+static uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
 }
+
+/* The recording key of a push body: every shape, flag and pointer it hands to the ops (the pack's contents
+ * excepted: they are data the recorded ops read). */
+static uint64_t push_key(const push_body *b) {
+    uint64_t h = mix(0x53545245414D5055ull, (uint64_t)(uintptr_t)b->m);   /* "STREAMPU" */
+    h = mix(mix(h, (uint64_t)b->n), (uint64_t)b->G);
+    h = mix(mix(h, (uint64_t)(uintptr_t)b->items_dev), (uint64_t)(uintptr_t)b->w->Y);
+    h = mix(mix(h, (uint64_t)(uintptr_t)b->w->T), (uint64_t)(uintptr_t)b->w->codes[0]);
+    for (int i = 0; i < 2; i++)
+        h = mix(mix(h, (uint64_t)(uintptr_t)b->w->X[i]), (uint64_t)(uintptr_t)b->w->K[i]);
+    for (int l = 0; l < SNAC_MAX_LEVELS; l++) h = mix(h, (uint64_t)(uintptr_t)b->w->codes[l]);
+    for (int k = 0; k < b->P->n_stages; k++) {
+        const stage_run *r = &b->run[k];
+        const stage_shape *s = &b->sh[k];
+        h = mix(h, (uint64_t)r->any | (uint64_t)r->zero_x << 1 | (uint64_t)r->zero_res << 2 |
+                   (uint64_t)(r->noise != NULL) << 3);
+        h = mix(mix(mix(h, (uint64_t)r->first), (uint64_t)r->n_copies), (uint64_t)r->max_copy);
+        h = mix(mix(mix(h, (uint64_t)s->n_slots), (uint64_t)s->nx), (uint64_t)s->nout);
+        h = mix(mix(h, (uint64_t)(uintptr_t)r->X), (uint64_t)(uintptr_t)r->res);
+        h = mix(mix(h, (uint64_t)(uintptr_t)r->y), (uint64_t)(uintptr_t)r->noise);
+    }
+    return h;
+}
+
+static size_t align256(size_t v) { return (v + 255) & ~(size_t)255; }
 
 srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_codes *chunks, const int *final,
                            float **audio, int64_t *n_out) {
@@ -245,13 +291,14 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
     int K = P->n_stages;
     stage_io *io = srt_calloc((size_t)K * n, sizeof *io, "stream push plan");
     stage_shape *sh = srt_calloc((size_t)K, sizeof *sh, "stream push plan");
-    if (!io || !sh) { free(io); free(sh); return SRT_ERR_NOMEM; }
+    stage_run *run = srt_calloc((size_t)K, sizeof *run, "stream push plan");
+    if (!io || !sh || !run) { free(io); free(sh); free(run); return SRT_ERR_NOMEM; }
     int64_t G = 0;
     srt_status st = plan_push(n, streams, chunks, final, io, sh, &G);
-    if (st != SRT_OK) { free(io); free(sh); return st; }
+    if (st != SRT_OK) { free(io); free(sh); free(run); return st; }
 
     /* workspace sizes: the largest stage */
-    size_t zX = 0, zK = 0, zT = 0, zY = (size_t)(n * G * P->group_frames * c->latent_dim), zN = 0;
+    size_t zX = 0, zK = 0, zT = 0, zY = (size_t)(n * G * P->group_frames * c->latent_dim);
     for (int k = 0; k < K; k++) {
         const snac_stage *sg = &P->st[k];
         const stage_shape *s = &sh[k];
@@ -261,82 +308,129 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
         zT = max64(zT, B * (sg->kind == SNAC_STAGE_ATTN ? 5 : 1) * max64(sg->in_ch, sg->out_ch) * s->nout);
         if (sg->kind == SNAC_STAGE_IN) zT = max64(zT, B * c->latent_dim * s->nout);
         zY = max64(zY, B * sg->out_ch * s->nout);
-        zN = max64(zN, B * s->nout);
     }
+    /* the pack (one upload): codes per level | noise per noisy stage | the block table (per stage and stream: at
+     * most two copies each for the window, the residual and the kept frames) */
+    int64_t T0 = G * c->vq_strides[0];
+    size_t code_off[SNAC_MAX_LEVELS] = {0}, noise_off[SNAC_MAX_STAGES] = {0}, z = 0;
+    for (int l = 0; l < c->n_levels; l++) {
+        code_off[l] = z;
+        z = align256(z + sizeof(int32_t) * (size_t)(n * (T0 / c->vq_strides[l])));
+    }
+    int noisy[SNAC_MAX_STAGES] = {0};
+    for (int k = 0; k < K; k++) {
+        const snac_stage *sg = &P->st[k];
+        if (sg->kind != SNAC_STAGE_UP || !m->dec_blocks[sg->block].has_noise) continue;
+        for (int i = 0; i < n; i++)
+            if (io[(size_t)k * n + i].slot >= 0 && streams[i]->noise_seed >= 0) noisy[k] = 1;
+        if (!noisy[k]) continue;
+        noise_off[k] = z;
+        z = align256(z + sizeof(float) * (size_t)(sh[k].n_slots * sh[k].nout));
+    }
+    size_t table_off = z;
+    int cap = 6 * n * K;
+    size_t pack_bytes = table_off + sizeof(srt_copy2d_args) * (size_t)cap;
+
     push_ws w = {0};
     snac_stream_ws *cache = &streams[0]->ws;
-    float *noise_host = srt_malloc(sizeof(float) * (zN ? zN : 1), "stream noise");
     float *audio_host = NULL;
-    /* per stage and stream: at most two copies for the window and two for the kept frames */
-    copy_list cl = {0, 4 * n, srt_malloc(sizeof(srt_copy2d_args) * (size_t)(4 * n), "stream push copies")};
-    if (!noise_host || !cl.items) { st = SRT_ERR_NOMEM; goto done; }
+    unsigned char *pack_dev = NULL;
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X0, zX * sizeof(float), (void **)&w.X[0]), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X1, zX * sizeof(float), (void **)&w.X[1]), done);
-    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_K, zK * sizeof(float), (void **)&w.K), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_K0, zK * sizeof(float), (void **)&w.K[0]), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_K1, zK * sizeof(float), (void **)&w.K[1]), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_T, zT * sizeof(float), (void **)&w.T), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_Y, zY * sizeof(float), (void **)&w.Y), done);
-    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_NOISE, zN * sizeof(float), (void **)&w.noise), done);
-
-    /* from here on a failure leaves the streams' kept frames half-updated: they are marked failed */
-    float *prev = NULL;
-    if (G > 0) {
-        SRT_TRY_GOTO(dequantize_new(m, n, chunks, G, &w), fail);
-        prev = w.Y;
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_PACK, pack_bytes, (void **)&pack_dev), done);
+    if (cache->host_bytes < pack_bytes) {
+        free(cache->host);
+        cache->host_bytes = 0;
+        cache->host = srt_malloc(pack_bytes, "stream push upload");
+        if (!cache->host) { st = SRT_ERR_NOMEM; goto done; }
+        cache->host_bytes = pack_bytes;
     }
+    unsigned char *pack = cache->host;
+    copy_list cl = {0, cap, (srt_copy2d_args *)(pack + table_off)};
+
+    /* codes: level l (n, T0 / stride_l), item i's new codes first */
+    for (int l = 0; l < c->n_levels; l++) {
+        int64_t per = T0 / c->vq_strides[l];
+        int32_t *dst = (int32_t *)(pack + code_off[l]);
+        memset(dst, 0, sizeof(int32_t) * (size_t)(n * per));
+        for (int i = 0; i < n; i++)
+            if (chunks[i].n_frames[l])
+                memcpy(dst + i * per, chunks[i].codes[l], sizeof(int32_t) * (size_t)chunks[i].n_frames[l]);
+        w.codes[l] = (int32_t *)(pack_dev + code_off[l]);
+    }
+
+    /* per stage: the block copies, zero flags, noise and buffers (mirrors push_body_run) */
+    float *prev = G > 0 ? w.Y : NULL;
     for (int k = 0; k < K; k++) {
         const snac_stage *sg = &P->st[k];
         const stage_shape *s = &sh[k];
         const stage_io *o = &io[(size_t)k * n];
         const stage_io *po = k ? &io[(size_t)(k - 1) * n] : NULL;
-        int any = 0;
-        for (int i = 0; i < n; i++) any |= o[i].active;
-        if (!any) { prev = NULL; continue; }
-        const int ch = sg->in_ch, cap = sg->hist_cap;
-        float *X = w.X[k & 1];
-        /* X (slots, ch, nx): each window's frames; zero columns before frame 0, past a final input's end and past a
-         * shorter window's end (then the whole X is cleared first) */
-        if (s->n_slots) {
-            int need_zero = 0;
-            for (int i = 0; i < n; i++) {
-                const stage_io *oi = &o[i];
-                if (oi->slot < 0) continue;
-                need_zero |= oi->x_first < 0 || oi->nx < s->nx || (oi->final && oi->x_first + oi->nx > oi->in_end);
-            }
-            if (need_zero)
-                SRT_TRY_GOTO(OPS(m)->memset0(CTX(m), X, sizeof(float) * (size_t)s->n_slots * ch * s->nx), fail);
-            for (int i = 0; i < n; i++) {
-                const stage_io *oi = &o[i];
-                if (oi->slot < 0) continue;
-                int64_t f0 = max64(oi->x_first, 0), f1 = oi->x_first + oi->nx;
-                if (oi->final) f1 = min64(f1, oi->in_end);
-                float *dst = X + (size_t)oi->slot * ch * s->nx + (f0 - oi->x_first);
-                SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, f0, f1,
-                                         dst, s->nx), fail);
-            }
+        stage_run *r = &run[k];
+        for (int i = 0; i < n; i++) r->any |= o[i].active;
+        if (!r->any) { prev = NULL; continue; }
+        const int ch = sg->in_ch, hc = sg->hist_cap;
+        r->X = w.X[k & 1];
+        r->first = cl.n;
+        int unit = sg->kind == SNAC_STAGE_UNIT;
+        r->res = unit ? w.K[k & 1] : NULL;
+        r->y = unit ? w.K[k & 1] : w.Y;
+        r->out = sg->kind == SNAC_STAGE_ATTN ? r->X : r->y;
+        /* X (slots, ch, nx): each window's frames; zero columns before frame 0, past a final input's end and past
+         * a shorter window's end (then the whole X is cleared first). A residual unit's residual (slots, ch, nout)
+         * is the window's middle columns (frames from x_first + halo), copied from the same sources. */
+        for (int i = 0; i < n && s->n_slots; i++) {
+            const stage_io *oi = &o[i];
+            if (oi->slot < 0) continue;
+            int64_t f0 = max64(oi->x_first, 0), f1 = oi->x_first + oi->nx;
+            if (oi->final) f1 = min64(f1, oi->in_end);
+            r->zero_x |= f0 > oi->x_first || f1 < oi->x_first + s->nx;
+            float *dst = r->X + (size_t)oi->slot * ch * s->nx + (f0 - oi->x_first);
+            SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, hc, prev, f0, f1, dst,
+                                     s->nx), fail);
+            if (!unit) continue;
+            int64_t r0 = oi->x_first + sg->halo, g0 = max64(f0, r0), g1 = min64(f1, r0 + s->nout);
+            r->zero_res |= g0 > r0 || g1 < r0 + s->nout;
+            SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, hc, prev, g0, g1,
+                                     r->res + (size_t)oi->slot * ch * s->nout + (g0 - r0), s->nout), fail);
         }
-        /* keep the input frames later outputs read, [keep_from, in_have), in the spare block (before the ops:
-         * they may overwrite prev) */
+        /* keep the input frames later outputs read, [keep_from, in_have), in the spare block */
         for (int i = 0; i < n; i++) {
             const snac_stage_state *ss = &streams[i]->ss[k];
             const stage_io *oi = &o[i];
             if (!oi->active || oi->final) continue;
-            SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, cap, prev, oi->keep_from,
-                                     oi->in_first + oi->n_in, streams[i]->state + ss->hist_spare, cap), fail);
+            SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, hc, prev, oi->keep_from,
+                                     oi->in_first + oi->n_in, streams[i]->state + ss->hist_spare, hc), fail);
         }
-        /* the windows and the kept frames of every stream: one op (disjoint destinations; sources are the
-         * previous output and the current blocks) */
-        srt_copy2d_batch_args cb = {cl.n, cl.items};
-        SRT_TRY_GOTO(srt_op_copy2d_batch(&m->be, &cb), fail);
-        cl.n = 0;
-        prev = NULL;
-        if (s->n_slots) {
-            if (sg->kind == SNAC_STAGE_UNIT) {   /* residual K (slots, ch, nout): the window's middle columns */
-                srt_copy2d_args r = {.rows = s->n_slots * ch, .cols = (int)s->nout, .x_ld = s->nx,
-                                     .x = X + sg->halo, .y_ld = s->nout, .y = w.K};
-                SRT_TRY_GOTO(srt_op_copy2d(&m->be, &r), fail);
+        r->n_copies = cl.n - r->first;
+        for (int j = r->first; j < cl.n; j++) r->max_copy = max64(r->max_copy, (int64_t)cl.items[j].rows * cl.items[j].cols);
+        if (noisy[k]) {
+            /* noise (slots, nout): the offline value at each absolute sample position; 0 for streams without */
+            float *nh = (float *)(pack + noise_off[k]);
+            memset(nh, 0, sizeof(float) * (size_t)(s->n_slots * s->nout));
+            for (int i = 0; i < n; i++) {
+                const stage_io *oi = &o[i];
+                if (oi->slot < 0 || streams[i]->noise_seed < 0) continue;
+                float *row = nh + (size_t)oi->slot * s->nout;
+                for (int64_t t = oi->done; t < oi->avail; t++)
+                    row[oi->off + (t - oi->done)] = snac_noise_value(streams[i]->noise_seed, sg->block, t);
             }
-            SRT_TRY_GOTO(run_stage_ops(m, sg, s, &w, X, streams, o, n, noise_host, &prev), fail);
+            r->noise = (const float *)(pack_dev + noise_off[k]);
         }
+        prev = s->n_slots ? r->out : NULL;
+    }
+
+    /* from here on a failure leaves the streams' kept frames half-updated: they are marked failed */
+    SRT_TRY_GOTO(OPS(m)->upload(CTX(m), pack_dev, pack, table_off + sizeof(srt_copy2d_args) * (size_t)cl.n), fail);
+    {
+        push_body b = {.m = m, .P = P, .sh = sh, .run = run, .items = cl.items,
+                       .items_dev = (const srt_copy2d_args *)(pack_dev + table_off), .w = &w, .n = n, .G = G};
+        if (OPS(m)->graph_run) SRT_TRY_GOTO(OPS(m)->graph_run(CTX(m), push_key(&b), push_body_run, &b), fail);
+        else SRT_TRY_GOTO(push_body_run(&b), fail);
     }
     /* audio: the last stage's output, cut at the end of the last group */
     {
@@ -386,11 +480,9 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
 fail:
     for (int i = 0; i < n; i++) { streams[i]->failed = 1; free(audio[i]); audio[i] = NULL; n_out[i] = 0; }
 done:
-    for (int l = 0; l < SNAC_MAX_LEVELS; l++) if (w.codes[l]) OPS(m)->free(CTX(m), w.codes[l]);
-    free(noise_host);
-    free(cl.items);
     free(audio_host);
     free(io);
     free(sh);
+    free(run);
     return st;
 }

@@ -198,7 +198,7 @@ static std::vector<float> download(srt_backend *be, const void *dev, size_t n) {
 /* The SwiGLU hand-off (cuda/cublas.c): a gemm right after a gate|up linear_fused whose A is its output y0 (rows, I)
  * takes the bf16 rows the sum wrote (one launch fewer: no rounding kernel) and equals, bit for bit, the same gemm on
  * a copy of y0 (a different pointer: the rounding kernel runs). A gemm after the hand-off was taken, or after y0 was
- * uploaded anew, rounds y0 itself (the new values show). */
+ * uploaded anew (an upload drops the hand-off), rounds y0 itself (the new values show). */
 static void swiglu_hand_off(srt_backend *be, const srt_linear_fused_args *f, int rows, int I, uint64_t seed,
                             const char *what, std::vector<void *> &keep) {
     const int N2 = 24;
@@ -214,6 +214,8 @@ static void swiglu_hand_off(srt_backend *be, const srt_linear_fused_args *f, int
     std::vector<float> y = download(be, y0, (size_t)rows * I);
     float *ycopy = (float *)dev_copy(be, y.data(), y.size() * 4, keep);
     const float *as[3] = {y0, ycopy, y0};   /* hand-off, copy, y0 again (the hand-off was used up) */
+    /* the uploads above dropped the hand-off: the op again (the same y0), then the gemms */
+    TEST_CHECK(srt_op_linear_fused(be, f) == SRT_OK, "%s: fused again: %s", what, srt_last_error());
     for (int i = 0; i < 3; i++) {
         srt_gemm_args g = {rows, N2, I, 0, 1, 1.0f, 0.0f, as[i], I, dw2, I, SRT_BF16, d[i], N2};
         const unsigned long long before = cudasim_launch_count();

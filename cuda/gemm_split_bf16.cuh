@@ -122,16 +122,31 @@ __global__ void split_norm_bf16_rows_kernel(const float *src, int64_t rows, int 
     const float *x = src + r * cols;                /* (cols) */
     uint16_t *hi = dst + r * cols, *lo = with_lo ? dst + rows * cols + r * cols : nullptr;
     float ss = 0.0f;
-    for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+    const int bd = blockDim.x;
+    int i = threadIdx.x;
+    for (; i + 3 * bd < cols; i += 4 * bd) {        /* 4 loads in flight, summed in the same order */
+        const float a = x[i], b = x[i + bd], c = x[i + 2 * bd], d = x[i + 3 * bd];
+        ss += a * a;
+        ss += b * b;
+        ss += c * c;
+        ss += d * d;
+    }
+    for (; i < cols; i += bd) ss += x[i] * x[i];
     const float inv = rsqrtf(srt_block_sum(ss, scratch) / (float)cols + eps);
-    if (vec) {
-        for (int c = threadIdx.x * 4; c < cols; c += blockDim.x * 4) {
-            float v[4], g[4];
+    if (vec) {   /* two 4-element groups a pass: 4 loads (x, w of each) in flight */
+        for (int c = threadIdx.x * 4; c < cols; c += bd * 8) {
+            const int c1 = c + bd * 4;
+            float v[8], g[8];
             split_ld4(x + c, v);
             split_ld4(w + c, g);
+            if (c1 < cols) {
+                split_ld4(x + c1, v + 4);
+                split_ld4(w + c1, g + 4);
+            }
             SRT_UNROLL
-            for (int j = 0; j < 4; j++) v[j] = v[j] * inv * g[j];
+            for (int j = 0; j < 8; j++) v[j] = v[j] * inv * g[j];
             srt_split_store4(v, hi + c, lo ? lo + c : nullptr);
+            if (c1 < cols) srt_split_store4(v + 4, hi + c1, lo ? lo + c1 : nullptr);
         }
         return;
     }

@@ -22,6 +22,8 @@
  *                                op called directly, no model, so the context is real
  * The cuBLAS substitute skips its arithmetic (CUDASIM_GEMM_SKIP=1: outputs zero; its counters are exact from the
  * shapes), so the run costs what the simulated kernels cost. Only in a simulator build (-DSNACRT_CUDASIM=ON).
+ * SNACRT_CUDA_IGEMM_PLAN_BATCH=64 (unless set): the implicit-GEMM convs of the batch 1 and 2 runs plan as at batch 64
+ * (split ranges folded in the block where 64 items fill the GPU), so the extrapolation to 64 describes that plan.
  * --smoke (the ctest): 24 kHz only, 0.05 s of audio, no streaming push, a tiny LM with a 16-token prompt.
  * --precision fp32|tf32|bf16: the codec's dense convs (srt_codec_options.precision; default fp32).
  * --sample-blocks K (or env CUDASIM_SAMPLE_BLOCKS=K): sampled mode (tests/cudasim/sample.cpp): per launch only K
@@ -402,6 +404,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     setenv("CUDASIM_GEMM_SKIP", "1", 1);
+    /* the codec's batch 1 and 2 runs are extrapolated to batch 64: the implicit GEMMs plan their split folding for
+     * 64 items (cuda/conv_igemm.cuh; the same bits at any batch) */
+    setenv("SNACRT_CUDA_IGEMM_PLAN_BATCH", "64", 0);
     cudasim_counters_enable(1);
     cudasim_set_sample_blocks(sample);
     if (smoke) {

@@ -11,7 +11,9 @@
  * SNACRT_CUDA_PRECISION=fp32|tf32|bf16 (the dense codec convs: fp32 through im2col + cuBLAS, tf32 / bf16 the
  * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it),
  * SNACRT_CUDA_FP32_IGEMM=1 (precision fp32 through the FMA implicit GEMM of conv_igemm.cuh instead of im2col + cuBLAS:
- * the path the fp32 igemm tests and bench_gpu_model take). */
+ * the path the fp32 igemm tests and bench_gpu_model take),
+ * SNACRT_CUDA_IGEMM_PLAN_BATCH=N (the implicit GEMMs plan split folding as if the batch were >= N: same bits,
+ * process-wide; bench_gpu_model sets 64 so that its batch 1 and 2 runs extrapolate the batch-64 plan). */
 #include "cuda/backend_cuda.h"
 #include "cuda/check.h"
 #include "cuda/kernels.h"
@@ -330,6 +332,14 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
     if (prec && *prec) SRT_TRY(srt_cuda_set_precision(c, prec));
     const char *fig = getenv("SNACRT_CUDA_FP32_IGEMM");
     c->fp32_igemm = fig && atoi(fig) > 0;
+    const char *pb = getenv("SNACRT_CUDA_IGEMM_PLAN_BATCH");
+    if (pb && *pb) {
+        char *end = NULL;
+        long v = strtol(pb, &end, 10);
+        if (*end || v < 1 || v > 65535)
+            return srt_error(SRT_ERR_INVALID_ARG, "SNACRT_CUDA_IGEMM_PLAN_BATCH=%s: expected 1..65535", pb);
+        srt_cuda_igemm_set_plan_batch(v);
+    }
     const char *mb = getenv("SNACRT_CUDA_SCRATCH_MB");
     c->scratch_cap = (size_t)(mb && atoi(mb) > 0 ? atoi(mb) : 512) << 20;
     c->pinned_bytes = PINNED_BYTES;

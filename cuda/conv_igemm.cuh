@@ -24,7 +24,11 @@
  * Split reduction: where one item's grid is under IG_SPLIT_BLOCKS blocks, the reduction is cut into `splits` ranges
  * (blockIdx.x = split * column tiles + tile), each written as partial sums to `part`, and igemm_split_sum_kernel adds
  * them in split order + bias + residual. The split count depends on the item's shape only, never on the batch:
- * still batch-invariant.
+ * still batch-invariant. Where the batch alone fills the GPU (IG_SPLIT_BLOCKS blocks without splitting), the ranges
+ * are not launched but folded: one block sums range after range and adds them in split order (igemm_fold, fold_rows):
+ * the same bits as the split launches, without the partial sums' stores and the sum launch.
+ * Tensor-core epilogue: the fragments (2 adjacent columns of 8 rows per lane) are staged in shared memory and the
+ * tile written as rows of 16-byte stores (+ 16-byte residual loads): each output sector moved once, not twice.
  * Residual may alias y: a thread reads residual[o] before it writes y[o]. */
 #include "cuda/common.cuh"
 #include "cuda/snake_fast.cuh"
@@ -56,6 +60,8 @@ struct srt_igemm_args {
     int rows;       /* GEMM rows: out_ch (conv), out_ch * stride (transposed: row oc*stride + phase) */
     int col_tiles;  /* blocks along the columns of one split (gridDim.x = splits * col_tiles) */
     int splits, split_rows;   /* split s sums reduction rows [s * split_rows, min(R, (s + 1) * split_rows)) */
+    int fold_rows;  /* > 0 (splits == 1): the block sums the split ranges of fold_rows rows one after the other and
+                     * adds them in split order (igemm_fold): the bits of the split sum, no part / sum pass */
     int win;        /* conv, > 0: X from the step's input windows in shared memory, win floats per input channel */
     int win_shift;  /* win: a window starts win_shift floats before m0*stride - padding (a 32-byte boundary) */
     int w_runs;     /* transposed, 1: W tiles fetched as contiguous runs of w (igemm_wrun) */
@@ -307,6 +313,23 @@ __device__ __forceinline__ void igemm_convt_flush(const srt_igemm_args &a, const
     }
 }
 
+/* Reduction step r0 done: where it ends a split range (fold_rows; the last step ends the last range), add the
+ * range's sums to the total in split order (the first range is copied: the split sum's v = part[0]; v += ...) and
+ * restart them from 0. Without folding the one range ends at the last step: tot = acc. */
+__device__ __forceinline__ void igemm_fold(const srt_igemm_args &a, const igemm_block &k, int r0, bool more,
+                                           float acc[4][4], float tot[4][4]) {
+    int done = r0 + IG_BK - k.r_begin;
+    if (more && !(a.fold_rows && done % a.fold_rows == 0)) return;
+    bool first = done <= (a.fold_rows ? a.fold_rows : done);
+    SRT_UNROLL
+    for (int i = 0; i < 4; i++)
+        SRT_UNROLL
+        for (int j = 0; j < 4; j++) {
+            tot[i][j] = first ? acc[i][j] : tot[i][j] + acc[i][j];
+            acc[i][j] = 0.0f;
+        }
+}
+
 /* fp32 FMA tiles: thread (tx, ty) computes channels 4ty .. 4ty+3 x columns 4tx .. 4tx+3 from one 16-byte W and
  * one 16-byte X shared read per reduction row (3 shared passes per warp for 16 FMAs). W pitch 68 floats: rows stay
  * 16-byte aligned and the transposed stores of igemm_put hit 16 banks. */
@@ -322,11 +345,11 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
     igemm_block k = igemm_where<TRANSPOSED>(a);
     if (k.m0 >= k.n_cols) return;   /* uniform over the block, before any barrier */
 
-    float acc[4][4];
+    float acc[4][4], tot[4][4];
     SRT_UNROLL
     for (int i = 0; i < 4; i++)
         SRT_UNROLL
-        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        for (int j = 0; j < 4; j++) acc[i][j] = tot[i][j] = 0.0f;
 
     igemm_stage st;
     igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
@@ -350,6 +373,7 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
                 SRT_UNROLL
                 for (int j = 0; j < 4; j++) acc[i][j] = fmaf(wv[i], xv[j], acc[i][j]);
         }
+        igemm_fold(a, k, r0, more, acc, tot);
         if (more) igemm_put<TRANSPOSED>(a, st, &ws[cur ^ 1][0][0], IG_WP, &xs[cur ^ 1][0][0], IG_BN, win, walpha);
         __syncthreads();
         if (!TRANSPOSED && a.win && more) {   /* the windows were read by the last build before this step */
@@ -364,7 +388,7 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
         SRT_UNROLL
         for (int i = 0; i < 4; i++) {
             float4 v;
-            v.x = acc[i][0]; v.y = acc[i][1]; v.z = acc[i][2]; v.w = acc[i][3];
+            v.x = tot[i][0]; v.y = tot[i][1]; v.z = tot[i][2]; v.w = tot[i][3];
             igemm_st4(&ys[(4 * ty + i) * IG_YP + 4 * tx], v);
         }
         __syncthreads();
@@ -373,7 +397,7 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
         SRT_UNROLL
         for (int i = 0; i < 4; i++) {
             int oc = k.oc0 + 4 * ty + i;
-            if (oc < a.out_ch) igemm_store4(a, k, oc, k.m0 + 4 * tx, acc[i]);
+            if (oc < a.out_ch) igemm_store4(a, k, oc, k.m0 + 4 * tx, tot[i]);
         }
     }
 }
@@ -387,7 +411,7 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
     const int P = BF16 ? IG_BM + 4 : IG_BM + 8;
     __shared__ float ws[2][IG_BK][(BF16 ? IG_BM + 4 : IG_BM + 8)];
     __shared__ float xs[2][IG_BK][(BF16 ? IG_BN + 4 : IG_BN + 8)];
-    __shared__ __align__(16) float ys[TRANSPOSED ? IG_BM * IG_YP : 4];   /* transposed: the output tile */
+    __shared__ __align__(16) float ys[IG_BM * IG_YP];                    /* the output tile */
     __shared__ float win[TRANSPOSED ? 4 : IG_WIN_FLOATS];                 /* conv: the step's input windows */
     __shared__ float walpha[IG_BK];                                       /* ... and their Snake alphas */
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
@@ -395,11 +419,11 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
     igemm_block k = igemm_where<TRANSPOSED>(a);
     if (k.m0 >= k.n_cols) return;   /* uniform over the block, before any barrier */
 
-    float acc[4][4];   /* [n tile][c0..c3] */
+    float acc[4][4], tot[4][4];   /* [n tile][c0..c3] */
     SRT_UNROLL
     for (int i = 0; i < 4; i++)
         SRT_UNROLL
-        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        for (int j = 0; j < 4; j++) acc[i][j] = tot[i][j] = 0.0f;
 
     igemm_stage st;
     igemm_fetch<TRANSPOSED>(a, k.item, st, k.r_begin, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
@@ -441,6 +465,7 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
                 }
             }
         }
+        igemm_fold(a, k, r0, more, acc, tot);
         if (more) igemm_put<TRANSPOSED>(a, st, &ws[cur ^ 1][0][0], P, &xs[cur ^ 1][0][0], P, win, walpha);
         __syncthreads();
         if (!TRANSPOSED && a.win && more) {   /* the windows were read by the last build before this step */
@@ -450,22 +475,28 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
         cur ^= 1;
     }
 
-    if (TRANSPOSED) {   /* stage the tile, then contiguous stores */
+    /* stage the tile (fragment pairs as 8-byte shared stores), then contiguous 16-byte stores: a fragment's
+     * lanes hold 2 adjacent columns of 8 rows, so direct stores would use half of each 32-byte sector */
+    SRT_UNROLL
+    for (int nt = 0; nt < 4; nt++)
         SRT_UNROLL
-        for (int nt = 0; nt < 4; nt++)
-            SRT_UNROLL
-            for (int e = 0; e < 4; e++)
-                ys[(wm + g + (e >= 2 ? 8 : 0)) * IG_YP + wn + nt * 8 + 2 * t + (e & 1)] = acc[nt][e];
-        __syncthreads();
+        for (int h = 0; h < 2; h++) {
+            float2 v;
+            v.x = tot[nt][2 * h];
+            v.y = tot[nt][2 * h + 1];
+            srt_store8(&ys[(wm + g + 8 * h) * IG_YP + wn + nt * 8 + 2 * t], v);
+        }
+    __syncthreads();
+    if (TRANSPOSED) {
         igemm_convt_flush(a, k, ys);
-    } else {
-        SRT_UNROLL
-        for (int nt = 0; nt < 4; nt++)
-            SRT_UNROLL
-            for (int e = 0; e < 4; e++) {
-                int oc = k.oc0 + wm + g + (e >= 2 ? 8 : 0), m = k.m0 + wn + nt * 8 + 2 * t + (e & 1);
-                if (oc < a.out_ch && m < k.n_cols) igemm_store(a, k, oc, m, acc[nt][e]);
-            }
+    } else {   /* lanes along a row's 16 groups of 4 columns: 2 rows of 256 bytes per warp */
+        for (int e = tid; e < IG_BM * (IG_BN / 4); e += IG_THREADS) {
+            int row = e / (IG_BN / 4), c = 4 * (e - row * (IG_BN / 4)), oc = k.oc0 + row;
+            if (oc >= a.out_ch || k.m0 + c >= k.n_cols) continue;
+            float4 v = igemm_ld4(&ys[row * IG_YP + c]);
+            float r[4] = {v.x, v.y, v.z, v.w};
+            igemm_store4(a, k, oc, k.m0 + c, r);
+        }
     }
 }
 
@@ -505,7 +536,7 @@ static srt_igemm_args igemm_args(const float *x, const float *w, const float *bi
     g.x = x; g.w = w; g.bias = bias; g.alpha = alpha; g.residual = NULL; g.y = y; g.part = NULL; g.valid = valid;
     g.batch = batch; g.in_ch = in_ch; g.out_ch = out_ch; g.in_len = in_len; g.out_len = out_len;
     g.kernel = 1; g.stride = 1; g.dilation = 1; g.padding = 0; g.taps = 1; g.rows = out_ch;
-    g.col_tiles = 1; g.splits = 1; g.split_rows = 0; g.win = 0; g.win_shift = 0; g.w_runs = 0;
+    g.col_tiles = 1; g.splits = 1; g.split_rows = 0; g.fold_rows = 0; g.win = 0; g.win_shift = 0; g.w_runs = 0;
     return g;
 }
 
@@ -553,12 +584,31 @@ launched:
     return SRT_LAUNCH_STATUS(igemm_split_sum_kernel);
 }
 
+/* Grids of at least this many blocks without a split fold the split ranges in the block (fold_rows) instead of
+ * launching them (srt_cuda_igemm_set_fold_blocks: tests lower it to compare both at small shapes). The grid is
+ * counted at max(batch, plan batch) items (srt_cuda_igemm_set_plan_batch; SNACRT_CUDA_IGEMM_PLAN_BATCH): the GPU
+ * model runs batches 1 and 2 with the plan of the batch it extrapolates to. Either way the bits are the same. */
+static int64_t srt_igemm_fold_blocks = IG_SPLIT_BLOCKS, srt_igemm_plan_batch = 1;
+extern "C" void srt_cuda_igemm_set_fold_blocks(int64_t blocks) {
+    srt_igemm_fold_blocks = blocks > 0 ? blocks : IG_SPLIT_BLOCKS;
+}
+extern "C" void srt_cuda_igemm_set_plan_batch(int64_t batch) { srt_igemm_plan_batch = batch > 1 ? batch : 1; }
+
 /* grid (splits * column tiles, row tiles, z) of a plan; part floats needed (0: no split) */
 static size_t igemm_plan(srt_igemm_args *g, int cols, int z_per_item, int allow_split) {
     g->col_tiles = (cols + IG_BN - 1) / IG_BN;
     int64_t item_blocks = (int64_t)g->col_tiles * ((g->rows + IG_BM - 1) / IG_BM) * z_per_item;
     int R = g->in_ch * g->taps;
-    g->splits = allow_split ? igemm_plan_splits(item_blocks, R, &g->split_rows) : 1;
+    g->splits = igemm_plan_splits(item_blocks, R, &g->split_rows);
+    g->fold_rows = 0;
+    if (g->splits > 1 && item_blocks * (g->batch > srt_igemm_plan_batch ? g->batch : srt_igemm_plan_batch) >=
+                              srt_igemm_fold_blocks) {
+        /* the batch alone fills the GPU: each block sums the item's split ranges itself (the same bits as the
+         * split launches; no part buffer needed) */
+        g->fold_rows = g->split_rows;
+        g->splits = 1;
+    }
+    if (!allow_split) g->splits = 1;   /* no part buffer: one pass over the reduction */
     if (g->splits <= 1) g->split_rows = R;
     return g->splits > 1 ? (size_t)g->splits * g->batch * g->out_ch * g->out_len : 0;
 }

@@ -26,6 +26,10 @@ srt_status srt_cuda_bias_residual(float *y, const float *bias, const float *resi
 /* conv_igemm.cuh: dense (groups 1) conv1d / conv_transpose1d as implicit GEMMs (no im2col, no cols / col2im;
  * mask + Snake on load, bias + residual in the epilogue) */
 int srt_cuda_conv1d_igemm_fits(const srt_conv1d_args *a);
+/* grids of >= blocks (without a split) fold their split ranges in the block (default 264; <= 0 restores it) */
+void srt_cuda_igemm_set_fold_blocks(int64_t blocks);
+/* ... counting the grid at max(batch, plan batch) items (default 1: the batch; the GPU model's runs) */
+void srt_cuda_igemm_set_plan_batch(int64_t batch);
 enum { SRT_CUDA_FP32 = 0, SRT_CUDA_TF32 = 1, SRT_CUDA_BF16 = 2 };   /* precision of the dense convs */
 /* part: device workspace of *_part_floats(a) floats for the split reduction of small grids (0: no split), or NULL
  * (never split) */

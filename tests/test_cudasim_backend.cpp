@@ -9,6 +9,7 @@
 extern "C" {
 #include "backend.h"
 #include "weights/weights.h"
+#include "cuda/kernels.h"   /* srt_cuda_igemm_set_fold_blocks */
 }
 #include "cuda/backend_cuda.h"   /* the context fields and SRT_CUDA_SMALL_M_ROWS_DEFAULT (C++-safe outside) */
 #include "cudasim_api.h"
@@ -719,6 +720,11 @@ int main(void) {
             int failed_before = test_failed_count;
             igemm_cases();
             conv_batch_invariance();
+            /* the batch of 3 folds its split ranges in the block (18 blocks counted as a full grid; the item alone,
+             * 6 conv / 15 transposed blocks, still launches its splits): the same bits (conv_igemm.cuh fold_rows) */
+            srt_cuda_igemm_set_fold_blocks(18);
+            conv_batch_invariance();
+            srt_cuda_igemm_set_fold_blocks(0);
             TEST_CHECK(cudasim_error_count() == 0, "%s, %s order: the simulator reported: %s", m.name,
                        cudasim_order_name(order), cudasim_last_error());
             printf("%s mode, %s order: %d failures\n", m.name, cudasim_order_name(order),

@@ -12,8 +12,8 @@
  *                                           exactly the output, each output sector once in 64-byte runs; the
  *                                           input's and weights' read footprint is the tensors (nothing
  *                                           staged); shared tiles without bank conflicts; its FLOPs noted exactly;
- *                                           the tf32 / bf16 tensor-core variants likewise (each output sector
- *                                           stored twice: a lane's two adjacent outputs), with the fragment
+ *                                           the tf32 / bf16 tensor-core variants likewise (the tile staged in
+ *                                           shared memory: each output sector stored once), with the fragment
  *                                           reads conflict-free (<= 1.5 passes per shared instruction, the W-tile
  *                                           stores included);
  *                                           Strided (a SNAC encoder downsampling conv): "each input channel's
@@ -118,9 +118,9 @@ int main(void) {
             if (!q) continue;
             double out_bytes = (double)B * CO * L * 4;
             double in_bytes = (double)B * CI * L * 4 + (double)CO * CI * KD * 4 + CO * 4 + CI * 4;
-            /* fp32: 64-byte runs, each sector once; mma: the c0/c1 pair of a lane is two 4-byte stores (each
-             * sector twice) */
-            TEST_CHECK((double)q->gst_unique * 32 == out_bytes && q->gst_sectors == q->gst_unique * (prec ? 2 : 1),
+            /* fp32: 64-byte runs, each sector once; mma: the tile staged in shared memory and stored as 256-byte
+             * rows, each sector once (a lane's c0/c1 pair stored directly wrote each sector twice) */
+            TEST_CHECK((double)q->gst_unique * 32 == out_bytes && q->gst_sectors == q->gst_unique,
                        "%s stores: %llu sectors, %llu unique for %.0f output bytes", names[prec],
                        (unsigned long long)q->gst_sectors, (unsigned long long)q->gst_unique, out_bytes);
             TEST_CHECK((double)q->gld_unique * 32 <= in_bytes + 64 * 32, "%s: read footprint %.0f bytes for %.0f",
@@ -209,6 +209,91 @@ int main(void) {
                        "%s stores: %llu sectors, %llu unique, %llu requests of %llu bytes for %.0f output bytes",
                        names[prec], (unsigned long long)q->gst_sectors, (unsigned long long)q->gst_unique,
                        (unsigned long long)q->gst_requests, (unsigned long long)q->gst_bytes, out_bytes);
+        }
+    }
+
+    /* a SNAC residual unit's 1x1 conv with its residual (tensor cores): bytes moved <= the input once per
+     * channel tile, the weights once per column tile and item, the residual and the output once each (+ the bias
+     * and alpha sectors, 64 per block). Before staging the tile, a lane's two adjacent outputs and residuals were separate
+     * 4-byte accesses: each output and residual sector moved twice (1.33x this bound). */
+    {
+        const int CI = 64, CO = 64, LO = 1024;
+        srt_conv1d_args d;
+        memset(&d, 0, sizeof d);
+        d.batch = B; d.in_ch = CI; d.out_ch = CO; d.in_len = LO; d.out_len = LO;
+        d.kernel = 1; d.stride = 1; d.dilation = 1; d.padding = 0; d.groups = 1;
+        d.x = dev_floats((size_t)B * CI * LO, 0.5f);
+        d.w = dev_floats((size_t)CO * CI, 0.25f);
+        d.bias = dev_floats(CO, 0.0f);
+        d.in_alpha = dev_floats(CI, 1.0f);
+        d.residual = dev_floats((size_t)B * CO * LO, 1.0f);
+        d.y = dev_floats((size_t)B * CO * LO, 0.0f);
+        const char *names[2] = {"conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        for (int i = 0; i < 2; i++) {
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, 1 + i, nullptr, 0) == SRT_OK, "1x1 igemm failed: %s",
+                       cudasim_last_error());
+            const cudasim_launch_stats *q = find_last(names[i]);
+            TEST_CHECK(q != nullptr, "no %s launch recorded", names[i]);
+            if (!q) continue;
+            double act = (double)B * CI * LO * 4, w_bytes = (double)CO * CI * 4, col_tiles = LO / 64;
+            /* + per block 64 sectors: the bias (a 2-row sector per warp store) and the alphas (<= 2 per step) */
+            double bound = 3 * act + col_tiles * B * w_bytes + 64 * 32 * col_tiles * B;
+            double moved = (double)(q->gld_sectors + q->gst_sectors) * 32;
+            TEST_CHECK(moved <= bound, "%s: %.0f bytes moved for 3 x %.0f activation bytes + %.0f weight bytes x %.0f "
+                       "column tiles x %d items (bound %.0f)", names[i], moved, act, w_bytes, col_tiles, B, bound);
+        }
+    }
+
+    /* split reductions folded in the block (conv_igemm.cuh fold_rows): a reduction of 512 rows over a 1-block
+     * item grid is planned as 2 splits; launched, they write partial sums and a sum launch adds them; folded (the
+     * grid counted as full: srt_cuda_igemm_set_fold_blocks), one launch writes each output sector once, with the
+     * same bits */
+    {
+        const int CI = 512, CO = 64, LO = 64;
+        srt_conv1d_args d;
+        memset(&d, 0, sizeof d);
+        d.batch = B; d.in_ch = CI; d.out_ch = CO; d.in_len = LO; d.out_len = LO;
+        d.kernel = 1; d.stride = 1; d.dilation = 1; d.padding = 0; d.groups = 1;
+        std::vector<float> hx((size_t)B * CI * LO), hw((size_t)CO * CI);
+        for (size_t i = 0; i < hx.size(); i++) hx[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < hw.size(); i++) hw[i] = (float)((i * 104729) % 997) * 1e-4f - 0.05f;
+        d.x = dev_floats(hx.size(), 0.0f);
+        d.w = dev_floats(hw.size(), 0.0f);
+        cudaMemcpy((void *)d.x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice);
+        cudaMemcpy((void *)d.w, hw.data(), hw.size() * 4, cudaMemcpyHostToDevice);
+        d.bias = dev_floats(CO, 0.125f);
+        size_t n = (size_t)B * CO * LO, n_part = srt_cuda_conv1d_igemm_part_floats(&d);
+        TEST_CHECK(n_part == 2 * n, "split plan: %zu part floats for %zu outputs (2 splits expected)", n_part, n);
+        float *part = dev_floats(n_part ? n_part : 1, 0.0f), *y_split = dev_floats(n, 0.0f);
+        float *y_fold = dev_floats(n, 0.0f);
+        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        for (int prec = 0; prec < 3; prec++) {
+            d.y = y_split;
+            size_t before = cudasim_launch_stats_count();
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, part, 0) == SRT_OK, "split igemm: %s",
+                       cudasim_last_error());
+            TEST_CHECK(cudasim_launch_stats_count() == before + 2, "%s split: %zu launches", names[prec],
+                       cudasim_launch_stats_count() - before);
+            srt_cuda_igemm_set_fold_blocks(1);
+            TEST_CHECK(srt_cuda_conv1d_igemm_part_floats(&d) == 0, "folded plan asks for a part buffer");
+            d.y = y_fold;
+            before = cudasim_launch_stats_count();
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, part, 0) == SRT_OK, "folded igemm: %s",
+                       cudasim_last_error());
+            srt_cuda_igemm_set_fold_blocks(0);
+            TEST_CHECK(cudasim_launch_stats_count() == before + 1, "%s folded: %zu launches", names[prec],
+                       cudasim_launch_stats_count() - before);
+            const cudasim_launch_stats *q = find_last(names[prec]);
+            TEST_CHECK(q != nullptr && (double)q->gst_sectors * 32 == (double)n * 4,
+                       "%s folded: %llu store sectors for %zu outputs", names[prec],
+                       q ? (unsigned long long)q->gst_sectors : 0ull, n);
+            std::vector<float> hs(n), hf(n);
+            cudaMemcpy(hs.data(), y_split, n * 4, cudaMemcpyDeviceToHost);
+            cudaMemcpy(hf.data(), y_fold, n * 4, cudaMemcpyDeviceToHost);
+            size_t diff = 0;
+            for (size_t i = 0; i < n; i++) diff += memcmp(&hs[i], &hf[i], 4) != 0;
+            TEST_CHECK(diff == 0, "%s: %zu of %zu outputs differ between split launches and the folded block",
+                       names[prec], diff, n);
         }
     }
 

@@ -29,10 +29,16 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # gemm_small_m.cuh loads SM_COLS x SM_UNROLL = 8 weight vectors per lane before the first FMA.
 # conv_igemm.cuh's kernels fetch the next reduction step (4 W + 4 X values per lane, igemm_fetch) into registers
 # before the current step's math (double-buffered shared tiles): 8.
-# gemm_split_bf16.cuh's vector paths: the sum loads 2 x 16 bytes of each half (4) before adding, the splits 2.
+# gemm_split_bf16.cuh's vector paths: the sum loaded 2 x 16 bytes of each half (4) before adding until branch prefill
+# made each load one whole-sector 16-byte load (single: 1, exact: 2 now); 4 is kept for the older runs.jsonl lines
+# (decode batches >= 12); the prefill and batch-8 sums are DRAM- or launch-bound, where it does not enter. The splits
+# 2; the norm-split
+# (split_norm_bf16_rows_kernel) 4: its sum of squares loads 4 strided values before adding, its vector pass x and w
+# of two 4-element groups.
 # lm_paged_attention.cuh's decode kernels (per G): 4, see below.
 # copy2d.cuh's copy2d_batch_kernel loads COPY2D_ILP = 4 elements per lane before storing: 4.
 LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_split_rows_kernel": 4, "copy2d_batch_kernel": 4,
+                   "split_norm_bf16_rows_kernel": 4,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
                                      "convt1d_igemm_bf16_kernel")},

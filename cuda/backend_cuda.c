@@ -25,6 +25,7 @@
 static const size_t PINNED_BYTES = (size_t)4 << 20;
 
 srt_status srt_cuda_scratch(srt_cuda_ctx *c, int slot, size_t bytes, void **ptr) {
+    if (slot == 0) c->swiglu_of = NULL;   /* the SwiGLU hand-off lives in slot 0 (cublas.c) */
     if (c->scratch_bytes[slot] < bytes) {
         if (c->scratch[slot]) srt_cuda_pool_free(&c->pool, c->scratch[slot]);
         c->scratch[slot] = NULL;
@@ -112,6 +113,7 @@ srt_status srt_cuda_upload(void *ctx, void *dst, const void *src_host, size_t by
 
 static srt_status cu_upload(void *ctx, void *dst, const void *src_host, size_t bytes) {
     SRT_TRY(no_transfer_in_pass(ctx, "upload"));
+    ((srt_cuda_ctx *)ctx)->swiglu_of = NULL;   /* it may overwrite a SwiGLU hand-off's source (cublas.c) */
     return srt_cuda_upload(ctx, dst, src_host, bytes);
 }
 
@@ -131,11 +133,13 @@ static srt_status cu_download(void *ctx, void *dst_host, const void *src, size_t
 
 static srt_status cu_memset0(void *ctx, void *dst, size_t bytes) {
     SRT_CUDA_SHADOW_RETURN((srt_cuda_ctx *)ctx);
+    ((srt_cuda_ctx *)ctx)->swiglu_of = NULL;
     SRT_CHECK_CUDA(cudaMemsetAsync(dst, 0, bytes, ((srt_cuda_ctx *)ctx)->stream));
     return SRT_OK;
 }
 static srt_status cu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
     SRT_CUDA_SHADOW_RETURN((srt_cuda_ctx *)ctx);
+    ((srt_cuda_ctx *)ctx)->swiglu_of = NULL;
     if (bytes) SRT_CHECK_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ((srt_cuda_ctx *)ctx)->stream));
     return SRT_OK;
 }

@@ -58,6 +58,12 @@ typedef struct srt_cuda_ctx {
     void *codec_graph;              /* its state (codec_graph.c), NULL until the first one */
     cudaStream_t copy_stream;       /* uploads of batches in flight (backend_cuda_async.c), created on first use */
     cudaEvent_t copy_done;          /* the last such upload: the stream waits for it */
+    /* the SwiGLU hand-off (cublas.c): the last fused gate|up (LM precision bf16) left bf16(swiglu_of) (rows, cols)
+     * packed in scratch slot 0 at swiglu_bf16; the next GEMM with A == swiglu_of takes it as its bf16 A (no
+     * rounding launch). Cleared by that GEMM, by any GEMM, and whenever slot 0 is handed out again. */
+    const float *swiglu_of;
+    const uint16_t *swiglu_bf16;
+    int64_t swiglu_rows, swiglu_cols;
 } srt_cuda_ctx;
 
 enum { SRT_CUDA_CG_SHADOW = 1, SRT_CUDA_CG_RUN = 2 };

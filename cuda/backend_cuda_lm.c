@@ -105,6 +105,22 @@ static srt_status cu_paged_attention_planned(void *ctx, const srt_paged_attn_arg
     return launch_attention(c, a, &plan, NULL);
 }
 
+/* Prefill / mixed batches (the dispatch checked the args): rope, rope and the KV store in one launch
+ * (lm_rope_kv_store.cuh); an fp8 cache (a row scale per token and KV head) as the three launches. */
+static srt_status cu_rope_kv_store(void *ctx, const srt_rope_store_attn_args *a) {
+    srt_cuda_ctx *c = ctx;
+    const srt_paged_attn_args *at = &a->attn;
+    if (at->kv_dtype != SRT_F8E4M3) return srt_cuda_lm_rope_kv_store(a, c->stream);
+    srt_rope_args rq = {a->n_tokens, at->n_heads, at->head_dim, a->pos, a->inv_freq, (float *)at->q};
+    srt_rope_args rk = {a->n_tokens, at->n_kv_heads, at->head_dim, a->pos, a->inv_freq, a->k};
+    srt_kv_store_args st = {a->n_tokens, at->n_kv_heads * at->head_dim, a->k, a->v, a->slot, (void *)at->k_cache,
+                            (void *)at->v_cache, at->kv_dtype, at->head_dim, at->block_size, (float *)at->k_scale,
+                            (float *)at->v_scale};
+    SRT_TRY(srt_cuda_lm_rope(&rq, c->stream));
+    SRT_TRY(srt_cuda_lm_rope(&rk, c->stream));
+    return srt_cuda_lm_kv_store(&st, c->stream);
+}
+
 /* Decode-only batches (the dispatch checked the plan): rope, KV store and attention in the decode kernel. */
 static srt_status cu_rope_store_attention(void *ctx, const srt_rope_store_attn_args *a, const srt_attn_host_plan *hp) {
     srt_cuda_ctx *c = ctx;
@@ -112,16 +128,8 @@ static srt_status cu_rope_store_attention(void *ctx, const srt_rope_store_attn_a
     srt_cuda_attn_plan plan;
     SRT_TRY(plan_from_host(&a->attn, hp->n_q, hp->ctx_len, hp->ctx_capacity, &plan));
     if (a->attn.kv_dtype == SRT_F8E4M3) {   /* the fused prologue keeps no row scales: rope, rope, store, attention */
-        const srt_paged_attn_args *at = &a->attn;
-        srt_rope_args rq = {a->n_tokens, at->n_heads, at->head_dim, a->pos, a->inv_freq, (float *)at->q};
-        srt_rope_args rk = {a->n_tokens, at->n_kv_heads, at->head_dim, a->pos, a->inv_freq, a->k};
-        srt_kv_store_args st = {a->n_tokens, at->n_kv_heads * at->head_dim, a->k, a->v, a->slot, (void *)at->k_cache,
-                                (void *)at->v_cache, at->kv_dtype, at->head_dim, at->block_size,
-                                (float *)at->k_scale, (float *)at->v_scale};
-        SRT_TRY(srt_cuda_lm_rope(&rq, c->stream));
-        SRT_TRY(srt_cuda_lm_rope(&rk, c->stream));
-        SRT_TRY(srt_cuda_lm_kv_store(&st, c->stream));
-        return launch_attention(c, at, &plan, NULL);
+        SRT_TRY(cu_rope_kv_store(ctx, a));
+        return launch_attention(c, &a->attn, &plan, NULL);
     }
     srt_cuda_attn_fuse fuse = {a->k, a->v, a->pos, a->slot, a->inv_freq};
     return launch_attention(c, &a->attn, &plan, &fuse);
@@ -201,6 +209,7 @@ static srt_status linear_fused_i8_wide(srt_cuda_ctx *c, const srt_linear_fused_a
 
 static srt_status cu_linear_fused(void *ctx, const srt_linear_fused_args *a) {
     srt_cuda_ctx *c = ctx;
+    c->swiglu_of = NULL;   /* a SwiGLU hand-off (cublas.c) serves only the GEMM right after it */
     if (a->w_dtype == SRT_I8 && a->rows > srt_cuda_small_m_limit(c, SRT_I8)) return linear_fused_i8_wide(c, a);
     if (a->w_dtype == SRT_BF16 && srt_cuda_bf16_tensor_cores(c) && a->rows > c->small_m_rows)
         return srt_cuda_linear_fused_split(c, a);
@@ -230,5 +239,6 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .graph_run = srt_cuda_lm_graph_run,
     .linear_fused = cu_linear_fused,
     .rope_store_attention = cu_rope_store_attention,
+    .rope_kv_store = cu_rope_kv_store,
     .kv_dtype = SRT_BF16,
 };

@@ -35,20 +35,37 @@
  * on its batch mates (its sums follow cuBLAS's algorithm for the shape).
  * Scratch slot 0 holds A2 then C2 (one allocation: slot 1 may be live in a caller; nothing else holds slot 0 across
  * an op). Rows go in chunks of m so that A2 + C2 stay within scratch_cap (one chunk unless M x N is large: all-row
- * logits of a long prefill). */
+ * logits of a long prefill).
+ * SwiGLU hand-off (single, one chunk): the SWIGLU sum also writes bf16(y0) into slot 0 after C2 and the context
+ * remembers it (srt_cuda_ctx.swiglu_of); the next call, when it is a PLAIN GEMM whose A is that y0 (the MLP's down
+ * projection), takes those bf16 rows as its A2: the rounding it would do itself, without its launch. */
 srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const float *norm_w, float eps,
                                const srt_cuda_split_sum_args *ep) {
     const int single = c->bf16_gemm == SRT_CUDA_BF16_GEMM_SINGLE, halves = single ? 1 : 2;
     const int direct = single && ep->mode == SRT_SMALL_M_PLAIN;   /* cuBLAS writes C itself */
+    const int handed = direct && !norm_w && c->swiglu_of && a->A == c->swiglu_of && a->lda == a->K &&
+                       a->M == c->swiglu_rows && a->K == c->swiglu_cols;
+    const uint16_t *handed_a2 = c->swiglu_bf16;
+    c->swiglu_of = NULL;                   /* valid for this call only */
+    if (handed) {
+        SRT_CHECK_CUBLAS(cublasGemmEx(c->blas, a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, a->N, a->M, a->K,
+                                      &ep->alpha, a->B, CUDA_R_16BF, a->ldb, handed_a2, CUDA_R_16BF, a->K, &ep->beta,
+                                      a->C, CUDA_R_32F, a->ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        return SRT_OK;
+    }
     size_t row_bytes = (size_t)halves * a->K * sizeof(uint16_t) + (direct ? 0 : (size_t)halves * a->N * sizeof(float));
     int64_t chunk = (int64_t)(c->scratch_cap / row_bytes);
     if (chunk < 1) chunk = 1;
     if (chunk > a->M) chunk = a->M;
     size_t a2_bytes = ((size_t)halves * chunk * a->K * sizeof(uint16_t) + 255) & ~(size_t)255;
+    size_t c2_bytes = direct ? 0 : (size_t)halves * chunk * a->N * sizeof(float);
+    const int hand_off = single && ep->mode == SRT_SMALL_M_SWIGLU && chunk == a->M;
+    size_t out_bytes = hand_off ? (size_t)chunk * (size_t)(a->N / 2) * sizeof(uint16_t) : 0;
     void *buf = NULL;
-    SRT_TRY(srt_cuda_scratch(c, 0, a2_bytes + (direct ? 0 : (size_t)halves * chunk * a->N * sizeof(float)), &buf));
+    SRT_TRY(srt_cuda_scratch(c, 0, a2_bytes + c2_bytes + out_bytes, &buf));
     uint16_t *a2 = buf;
     float *c2 = (float *)((char *)buf + a2_bytes);
+    uint16_t *y0_bf16 = hand_off ? (uint16_t *)((char *)buf + a2_bytes + c2_bytes) : NULL;
     const float one = 1.0f, zero = 0.0f;
     cublasOperation_t op_b = a->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int64_t n2 = (int64_t)a->N - ep->n0 - ep->n1;
@@ -75,8 +92,17 @@ srt_status srt_cuda_gemm_split(srt_cuda_ctx *c, const srt_gemm_args *a, const fl
             s.y1 = ep->y1 + m0 * ep->n1;
             s.y2 = ep->y2 ? ep->y2 + m0 * n2 : NULL;
         }
-        if (s.mode == SRT_SMALL_M_SWIGLU) s.y0 = ep->y0 + m0 * (a->N / 2);
+        if (s.mode == SRT_SMALL_M_SWIGLU) {
+            s.y0 = ep->y0 + m0 * (a->N / 2);
+            s.y0_bf16 = y0_bf16;
+        }
         SRT_TRY(srt_cuda_sum_split_rows(&s, c->stream));
+    }
+    if (hand_off) {
+        c->swiglu_of = ep->y0;
+        c->swiglu_bf16 = y0_bf16;
+        c->swiglu_rows = a->M;
+        c->swiglu_cols = a->N / 2;
     }
     return SRT_OK;
 }
@@ -114,6 +140,7 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
     /* decode: a Linear weight in bf16/f16 times a few rows: read the weights once, as they are */
     const int small = srt_cuda_small_m_limit(c, a->b_dtype);
     if (a->b_dtype != SRT_F32 && a->trans_b && !a->trans_a && a->M <= small) {
+        c->swiglu_of = NULL;
         srt_cuda_small_m_args s = {.g = *a, .mode = SRT_SMALL_M_PLAIN, .ws = c->small_m_ws,
                                    .counters = c->small_m_counters};
         return srt_cuda_gemm_small_m(&s, c->stream);
@@ -123,6 +150,7 @@ srt_status srt_cuda_gemm(void *ctx, const srt_gemm_args *a) {
         srt_cuda_split_sum_args ep = {.alpha = a->alpha, .beta = a->beta, .mode = SRT_SMALL_M_PLAIN, .ldc = a->ldc};
         return srt_cuda_gemm_split(c, a, NULL, 0.0f, &ep);
     }
+    c->swiglu_of = NULL;   /* the SwiGLU hand-off serves the next GEMM only (srt_cuda_gemm_split) */
     const float *B = a->B;
     if (a->b_dtype != SRT_F32) {
         int rows = a->trans_b ? a->N : a->K, cols = a->trans_b ? a->K : a->N;

@@ -8,8 +8,9 @@
  * rows (half the tensor-core work), and a sum that reads one product (single) or none (PLAIN: cuBLAS writes C).
  * Fusions: the split can apply the RMSNorm of its rows first (split_norm, the same sums as lm_rmsnorm.cuh, so the
  * normalized values are bit-identical); the sum can scatter fused q|k|v columns or apply SwiGLU to interleaved
- * gate|up columns (the SRT_SMALL_M_* modes of gemm_small_m.cuh). Bandwidth: 8 elements per thread with 16-byte
- * loads and stores when the rows are 16-byte aligned multiples of 8 (else one element per thread), grids capped at
+ * gate|up columns (the SRT_SMALL_M_* modes of gemm_small_m.cuh). Bandwidth: 4 elements per thread, one 16-byte
+ * load per f32 row segment (a warp's loads whole sectors), when the rows are 16-byte aligned multiples of 4 (else one
+ * element per thread), grids capped at
  * SPLIT_MAX_BLOCKS (8 resident 256-thread blocks on each of 132 SMs; grid-stride beyond). */
 #include "cuda/common.cuh"
 
@@ -47,47 +48,63 @@ __device__ __forceinline__ void srt_split_or_round(float a, uint16_t *hi, uint16
     else *hi = srt_split_round_bf16(__float_as_uint(a));
 }
 
-__device__ __forceinline__ uint4 split_pack8(const uint16_t h[8]) {
-    uint4 v;
+__device__ __forceinline__ uint2 split_pack4(const uint16_t h[4]) {
+    uint2 v;
     v.x = h[0] | (unsigned)h[1] << 16; v.y = h[2] | (unsigned)h[3] << 16;
-    v.z = h[4] | (unsigned)h[5] << 16; v.w = h[6] | (unsigned)h[7] << 16;
     return v;
 }
 
-/* 8 values -> 8 hi and 8 lo bf16, stored as two 16-byte vectors; lo NULL: 8 bf16(v) (precision bf16) */
-__device__ __forceinline__ void srt_split_store8(const float v[8], uint16_t *hi, uint16_t *lo) {
-    uint16_t h[8], l[8];
+/* 4 values -> 4 hi and 4 lo bf16, stored as two 8-byte vectors; lo NULL: 4 bf16(v) (precision bf16) */
+__device__ __forceinline__ void srt_split_store4(const float v[4], uint16_t *hi, uint16_t *lo) {
+    uint16_t h[4], l[4];
     if (!lo) {
         SRT_UNROLL
-        for (int j = 0; j < 8; j++) h[j] = srt_split_round_bf16(__float_as_uint(v[j]));
-        srt_store16(hi, split_pack8(h));
+        for (int j = 0; j < 4; j++) h[j] = srt_split_round_bf16(__float_as_uint(v[j]));
+        srt_store8(hi, split_pack4(h));
         return;
     }
     SRT_UNROLL
-    for (int j = 0; j < 8; j++) srt_split_one(v[j], &h[j], &l[j]);
-    srt_store16(hi, split_pack8(h));
-    srt_store16(lo, split_pack8(l));
+    for (int j = 0; j < 4; j++) srt_split_one(v[j], &h[j], &l[j]);
+    srt_store8(hi, split_pack4(h));
+    srt_store8(lo, split_pack4(l));
 }
 
-__device__ __forceinline__ void split_ld8(const float *p, float v[8]) {
-    const float4 a = srt_load16<float4>(p), b = srt_load16<float4>(p + 4);
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+/* one 16-byte load of 4 f32: a warp's 32 loads cover 512 contiguous bytes (16 whole sectors; two loads 32 bytes
+ * apart per thread would each touch twice the sectors they use) */
+__device__ __forceinline__ void split_ld4(const float *p, float v[4]) {
+    const float4 a = srt_load16<float4>(p);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+}
+
+/* two packed bf16 as one 4-byte store (p 4-byte aligned) */
+__device__ __forceinline__ void split_st2_bf16(uint16_t *p, unsigned v) {
+#ifdef __CUDACC__
+    *reinterpret_cast<unsigned *>(p) = v;
+#else
+    __builtin_memcpy(p, &v, 4);
+#endif
+}
+
+__device__ __forceinline__ void split_st4(float *p, const float v[4]) {
+    float4 o;
+    o.x = v[0]; o.y = v[1]; o.z = v[2]; o.w = v[3];
+    srt_store16(p, o);
 }
 
 /* dst rows [0, rows) = hi, rows [rows, 2 rows) = lo, each (rows, cols) packed bf16; src (rows, cols) f32, row
- * stride ld; lo 0: dst (rows, cols) = bf16(src) only. vec: cols % 8 == 0, ld % 4 == 0, src 16-byte aligned (dst
- * is: scratch). */
+ * stride ld; lo 0: dst (rows, cols) = bf16(src) only. vec: 4 elements per thread (cols % 4 == 0, ld % 4 == 0, src
+ * 16-byte aligned; dst is 8-byte aligned: scratch). */
 __global__ void split_bf16_rows_kernel(const float *src, int64_t ld, int64_t rows, int64_t cols, uint16_t *dst,
                                        int vec, int lo) {
     const int64_t half = rows * cols;
     uint16_t *dlo = lo ? dst + half : nullptr;
     if (vec) {
-        const int64_t per_row = cols / 8;
+        const int64_t per_row = cols / 4;
         srt_grid_stride(i, rows * per_row) {
-            const int64_t r = i / per_row, c = (i - r * per_row) * 8;
-            float v[8];
-            split_ld8(src + r * ld + c, v);
-            srt_split_store8(v, dst + r * cols + c, dlo ? dlo + r * cols + c : nullptr);
+            const int64_t r = i / per_row, c = (i - r * per_row) * 4;
+            float v[4];
+            split_ld4(src + r * ld + c, v);
+            srt_split_store4(v, dst + r * cols + c, dlo ? dlo + r * cols + c : nullptr);
         }
         return;
     }
@@ -96,8 +113,8 @@ __global__ void split_bf16_rows_kernel(const float *src, int64_t ld, int64_t row
 
 /* The same with the RMSNorm of lm_rmsnorm.cuh applied first: one block (SRT_BLOCK) per row of src (rows, cols)
  * packed; the sum of squares in lm_rmsnorm_kernel's order (strided by thread, then srt_block_sum), so
- * x * inv * w is bit-identical; the normalized row is split with 16-byte accesses when vec (cols % 8 == 0, src
- * and w 16-byte aligned). */
+ * x * inv * w is bit-identical; the normalized row is split 4 elements per thread (16-byte loads, 8-byte stores)
+ * when vec (cols % 4 == 0, src and w 16-byte aligned). */
 __global__ void split_norm_bf16_rows_kernel(const float *src, int64_t rows, int cols, const float *w, float eps,
                                             uint16_t *dst, int vec, int with_lo) {
     __shared__ float scratch[32];
@@ -105,16 +122,31 @@ __global__ void split_norm_bf16_rows_kernel(const float *src, int64_t rows, int 
     const float *x = src + r * cols;                /* (cols) */
     uint16_t *hi = dst + r * cols, *lo = with_lo ? dst + rows * cols + r * cols : nullptr;
     float ss = 0.0f;
-    for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+    const int bd = blockDim.x;
+    int i = threadIdx.x;
+    for (; i + 3 * bd < cols; i += 4 * bd) {        /* 4 loads in flight, summed in the same order */
+        const float a = x[i], b = x[i + bd], c = x[i + 2 * bd], d = x[i + 3 * bd];
+        ss += a * a;
+        ss += b * b;
+        ss += c * c;
+        ss += d * d;
+    }
+    for (; i < cols; i += bd) ss += x[i] * x[i];
     const float inv = rsqrtf(srt_block_sum(ss, scratch) / (float)cols + eps);
-    if (vec) {
-        for (int c = threadIdx.x * 8; c < cols; c += blockDim.x * 8) {
+    if (vec) {   /* two 4-element groups a pass: 4 loads (x, w of each) in flight */
+        for (int c = threadIdx.x * 4; c < cols; c += bd * 8) {
+            const int c1 = c + bd * 4;
             float v[8], g[8];
-            split_ld8(x + c, v);
-            split_ld8(w + c, g);
+            split_ld4(x + c, v);
+            split_ld4(w + c, g);
+            if (c1 < cols) {
+                split_ld4(x + c1, v + 4);
+                split_ld4(w + c1, g + 4);
+            }
             SRT_UNROLL
             for (int j = 0; j < 8; j++) v[j] = v[j] * inv * g[j];
-            srt_split_store8(v, hi + c, lo ? lo + c : nullptr);
+            srt_split_store4(v, hi + c, lo ? lo + c : nullptr);
+            if (c1 < cols) srt_split_store4(v + 4, hi + c1, lo ? lo + c1 : nullptr);
         }
         return;
     }
@@ -127,13 +159,13 @@ extern "C" srt_status srt_cuda_split_bf16_rows(const float *src, int64_t ld, int
                                                cudaStream_t stream) {
     if (rows * cols == 0) return SRT_OK;
     if (norm_w) {
-        int vec = cols % 8 == 0 && split_aligned16(src) && split_aligned16(norm_w);
+        int vec = cols % 4 == 0 && split_aligned16(src) && split_aligned16(norm_w);
         LAUNCH(split_norm_bf16_rows_kernel, (unsigned)rows, SRT_BLOCK, 0, stream, src, rows, (int)cols, norm_w, eps,
                dst, vec, lo);
         return SRT_LAUNCH_STATUS(split_norm_bf16_rows_kernel);
     }
-    int vec = cols % 8 == 0 && ld % 4 == 0 && split_aligned16(src);
-    LAUNCH(split_bf16_rows_kernel, split_blocks(vec ? rows * cols / 8 : rows * cols), SRT_BLOCK, 0, stream, src, ld,
+    int vec = cols % 4 == 0 && ld % 4 == 0 && split_aligned16(src);
+    LAUNCH(split_bf16_rows_kernel, split_blocks(vec ? rows * cols / 4 : rows * cols), SRT_BLOCK, 0, stream, src, ld,
            rows, cols, dst, vec, lo);
     return SRT_LAUNCH_STATUS(split_bf16_rows_kernel);
 }
@@ -153,46 +185,46 @@ __device__ __forceinline__ float sum_silu_mul(float g, float u) { return g / (1.
 
 /* The halves of c2 (2 rows, cols) packed summed (single: c2 (rows, cols), its one product taken as it is): PLAIN
  * C = alpha (hi + lo) + beta C (beta 0 never reads C); SPLIT3 the sum (alpha, beta 0) to y0 / y1 / y2 by column
- * range; SWIGLU y0[r, j] = silu(g) * u with g, u the sums
- * (alpha) of columns 2j, 2j+1 (lm_swiglu.cuh's formula). vec: 8 columns per thread (cols % 8 == 0 and every
- * destination row 16-byte aligned: checked by the launcher). */
+ * range; SWIGLU y0[r, j] = silu(g) * u (and bf16 of it into y0_bf16 when set) with g, u the sums
+ * (alpha) of columns 2j, 2j+1 (lm_swiglu.cuh's formula). vec: 4 columns per thread, one 16-byte load of each
+ * product row (cols % 4 == 0 and every destination row 16-byte aligned, 8-byte for SWIGLU's half-width rows:
+ * checked by the launcher). */
 __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
     const float *c2 = a.c2;
     const int64_t half = a.rows * a.cols;
     if (vec) {
-        const int64_t per_row = a.cols / 8;
+        const int64_t per_row = a.cols / 4;
         srt_grid_stride(i, a.rows * per_row) {
-            const int64_t r = i / per_row, c = (i - r * per_row) * 8, e = r * a.cols + c;
-            float h[8], l[8], v[8];
-            split_ld8(c2 + e, h);
+            const int64_t r = i / per_row, c = (i - r * per_row) * 4, e = r * a.cols + c;
+            float h[4], l[4], v[4];
+            split_ld4(c2 + e, h);
             if (a.single) {
                 SRT_UNROLL
-                for (int j = 0; j < 8; j++) v[j] = a.alpha * h[j];
+                for (int j = 0; j < 4; j++) v[j] = a.alpha * h[j];
             } else {
-                split_ld8(c2 + half + e, l);
+                split_ld4(c2 + half + e, l);
                 SRT_UNROLL
-                for (int j = 0; j < 8; j++) v[j] = a.alpha * (h[j] + l[j]);
+                for (int j = 0; j < 4; j++) v[j] = a.alpha * (h[j] + l[j]);
             }
             if (a.mode == SRT_SMALL_M_SWIGLU) {
-                float *y = a.y0 + r * (a.cols / 2) + c / 2;
-                float4 o;
-                o.x = sum_silu_mul(v[0], v[1]); o.y = sum_silu_mul(v[2], v[3]);
-                o.z = sum_silu_mul(v[4], v[5]); o.w = sum_silu_mul(v[6], v[7]);
-                srt_store16(y, o);
+                float2 o;
+                o.x = sum_silu_mul(v[0], v[1]);
+                o.y = sum_silu_mul(v[2], v[3]);
+                const int64_t yi = r * (a.cols / 2) + c / 2;
+                srt_store8(a.y0 + yi, o);
+                if (a.y0_bf16)
+                    split_st2_bf16(a.y0_bf16 + yi, srt_split_round_bf16(__float_as_uint(o.x)) |
+                                                       (unsigned)srt_split_round_bf16(__float_as_uint(o.y)) << 16);
                 continue;
             }
             float *y = sum_dst(a, r, c);
             if (a.beta != 0.0f) {
-                float old[8];
-                split_ld8(y, old);
+                float old[4];
+                split_ld4(y, old);
                 SRT_UNROLL
-                for (int j = 0; j < 8; j++) v[j] = v[j] + a.beta * old[j];
+                for (int j = 0; j < 4; j++) v[j] = v[j] + a.beta * old[j];
             }
-            float4 o0, o1;
-            o0.x = v[0]; o0.y = v[1]; o0.z = v[2]; o0.w = v[3];
-            o1.x = v[4]; o1.y = v[5]; o1.z = v[6]; o1.w = v[7];
-            srt_store16(y, o0);
-            srt_store16(y + 4, o1);
+            split_st4(y, v);
         }
         return;
     }
@@ -203,6 +235,7 @@ __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
             float g = a.alpha * (a.single ? c2[e] : c2[e] + c2[half + e]);
             float u = a.alpha * (a.single ? c2[e + 1] : c2[e + 1] + c2[half + e + 1]);
             a.y0[i] = sum_silu_mul(g, u);
+            if (a.y0_bf16) a.y0_bf16[i] = srt_split_round_bf16(__float_as_uint(a.y0[i]));
         }
         return;
     }
@@ -215,13 +248,13 @@ __global__ void sum_split_rows_kernel(srt_cuda_split_sum_args a, int vec) {
 
 extern "C" srt_status srt_cuda_sum_split_rows(const srt_cuda_split_sum_args *a, cudaStream_t stream) {
     if (a->rows * a->cols == 0) return SRT_OK;
-    int vec = a->cols % 8 == 0 && split_aligned16(a->c2);
+    int vec = a->cols % 4 == 0 && split_aligned16(a->c2);
     if (a->mode == SRT_SMALL_M_PLAIN) vec = vec && a->ldc % 4 == 0 && split_aligned16(a->C);
     if (a->mode == SRT_SMALL_M_SPLIT3)
-        vec = vec && a->n0 % 8 == 0 && a->n1 % 8 == 0 && split_aligned16(a->y0) && split_aligned16(a->y1) &&
+        vec = vec && a->n0 % 4 == 0 && a->n1 % 4 == 0 && split_aligned16(a->y0) && split_aligned16(a->y1) &&
               split_aligned16(a->y2);
-    if (a->mode == SRT_SMALL_M_SWIGLU) vec = vec && split_aligned16(a->y0);
-    int64_t n = vec ? a->rows * a->cols / 8 : a->mode == SRT_SMALL_M_SWIGLU ? a->rows * (a->cols / 2)
+    if (a->mode == SRT_SMALL_M_SWIGLU) vec = vec && ((uintptr_t)a->y0 & 7u) == 0;
+    int64_t n = vec ? a->rows * a->cols / 4 : a->mode == SRT_SMALL_M_SWIGLU ? a->rows * (a->cols / 2)
                                                                              : a->rows * a->cols;
     LAUNCH(sum_split_rows_kernel, split_blocks(n), SRT_BLOCK, 0, stream, *a, vec);
     return SRT_LAUNCH_STATUS(sum_split_rows_kernel);

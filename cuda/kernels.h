@@ -93,6 +93,8 @@ typedef struct srt_cuda_split_sum_args {
     float *C;
     int64_t ldc;
     float *y0, *y1, *y2;
+    uint16_t *y0_bf16;          /* SWIGLU, or NULL: also bf16(y0) (rows, cols/2) packed, nearest even (the A of a
+                                   following bf16 GEMM: cublas.c's SwiGLU hand-off) */
 } srt_cuda_split_sum_args;
 srt_status srt_cuda_sum_split_rows(const srt_cuda_split_sum_args *a, cudaStream_t stream);
 /* The decode GEMM (gemm_small_m.cuh): C (M,N) = alpha A (M,K) @ B^T + beta C with B (N,K) bf16/f16 read directly

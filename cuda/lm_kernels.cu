@@ -8,5 +8,6 @@
 #include "cuda/lm_paged_attention.cuh"
 #include "cuda/lm_rmsnorm.cuh"
 #include "cuda/lm_rope.cuh"
+#include "cuda/lm_rope_kv_store.cuh"
 #include "cuda/lm_sample.cuh"
 #include "cuda/lm_swiglu.cuh"

@@ -21,6 +21,8 @@ enum { SRT_CUDA_LM_MAX_HEAD_DIM = 128 };
 srt_status srt_cuda_lm_rmsnorm(const srt_rmsnorm_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_rope(const srt_rope_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_kv_store(const srt_kv_store_args *a, cudaStream_t stream);
+/* rope(q), rope(k), kv_store in one launch (lm_rope_kv_store.cuh); f32 / bf16 caches only */
+srt_status srt_cuda_lm_rope_kv_store(const srt_rope_store_attn_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_swiglu(const srt_swiglu_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_add_bias(const srt_add_bias_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_gather_rows(const srt_gather_rows_args *a, cudaStream_t stream);

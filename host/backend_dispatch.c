@@ -209,9 +209,16 @@ srt_status srt_op_rope_store_attention(const srt_backend *b, const srt_rope_stor
     srt_rope_args rk = {a->n_tokens, at->n_kv_heads, at->head_dim, a->pos, a->inv_freq, a->k};
     srt_kv_store_args st = {a->n_tokens, kv_dim, a->k, a->v, a->slot, (void *)at->k_cache, (void *)at->v_cache,
                             at->kv_dtype, at->head_dim, at->block_size, (float *)at->k_scale, (float *)at->v_scale};
-    SRT_TRY(srt_op_rope(b, &rq));
-    SRT_TRY(srt_op_rope(b, &rk));
-    SRT_TRY(srt_op_kv_store(b, &st));
+    if (lm_ops(b)->rope_kv_store) {   /* the three as one step */
+        SRT_TRY(srt_check_rope_args(&rq));
+        SRT_TRY(srt_check_rope_args(&rk));
+        SRT_TRY(srt_check_kv_store_args(&st));
+        SRT_TRY(lm_ops(b)->rope_kv_store(b->ctx, a));
+    } else {
+        SRT_TRY(srt_op_rope(b, &rq));
+        SRT_TRY(srt_op_rope(b, &rk));
+        SRT_TRY(srt_op_kv_store(b, &st));
+    }
     return srt_op_paged_attention(b, at, plan);
 }
 

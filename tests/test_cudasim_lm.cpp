@@ -308,7 +308,9 @@ static void attention_case(srt_dtype dt, const char *label, int n_heads, int n_k
 /* rope_store_attention (decode batches): rope(q), rope(k), kv_store and paged_attention as one fused launch.
  * The new token's cache slot starts NaN (reverse order runs the last split before split 0 stores it: a block
  * reading the cache there instead of its registers fails). Checked against cpu-ref (which runs the four ops) within
- * the attention tolerance, and bit for bit against the same four ops on the cuda backend: output and both caches. */
+ * the attention tolerance, and bit for bit against the same four ops on the cuda backend: output and both caches.
+ * n_new > 1: each sequence appends up to n_new tokens (prefill, chunked prefill): the dispatch runs rope_kv_store
+ * (lm_rope_kv_store.cuh: one launch for rope, rope and the store) and the attention: two launches (f32 / bf16). */
 static std::vector<float> download_floats(const void *dev, size_t n) {
     std::vector<float> h(n);
     check_status(g_cu.ops->sync(g_cu.ctx), "sync");
@@ -317,9 +319,9 @@ static std::vector<float> download_floats(const void *dev, size_t n) {
 }
 
 static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads, int head_dim, int block_size,
-                                      const std::vector<int> &ctxs, uint64_t seed) {
-    set_case("rope_store_attention %s (heads %d/%d, head_dim %d, block %d, %zu seqs)", srt_dtype_name(dt), n_heads,
-             n_kv_heads, head_dim, block_size, ctxs.size());
+                                      const std::vector<int> &ctxs, uint64_t seed, int n_new = 1) {
+    set_case("rope_store_attention %s (heads %d/%d, head_dim %d, block %d, %zu seqs, %d new)", srt_dtype_name(dt),
+             n_heads, n_kv_heads, head_dim, block_size, ctxs.size(), n_new);
     int n_seqs = (int)ctxs.size(), kv_dim = n_kv_heads * head_dim, max_blocks = 0, n_tokens = 0;
     for (int c : ctxs) max_blocks = std::max(max_blocks, (c + block_size - 1) / block_size);
     max_blocks += 1;
@@ -332,14 +334,14 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
     std::vector<float> kc((size_t)n_blocks * block_size * kv_dim, NAN), vc = kc;
     std::vector<float> kvals = rnd(kc.size(), seed + 1, -1.5f, 1.5f), vvals = rnd(vc.size(), seed + 2, -1, 1);
     for (int s = 0, next = 0; s < n_seqs; s++) {
-        int ctx = ctxs[(size_t)s], nq = ctx > 0 ? 1 : 0;   /* ctx 0: a sequence without a query (padding) */
+        int ctx = ctxs[(size_t)s], nq = std::min(ctx, n_new);   /* ctx 0: a sequence without a query */
         q_start.push_back(n_tokens);
         n_q.push_back(nq);
         ctx_len.push_back(ctx);
         for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
         for (int p = 0; p < ctx; p++) {
             size_t sl = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
-            if (p == ctx - 1) {         /* the new token: its slot stays NaN until the op stores it */
+            if (p >= ctx - nq) {        /* a new token: its slot stays NaN until the op stores it */
                 pos.push_back(p);
                 slot.push_back((int32_t)sl);
                 continue;
@@ -374,7 +376,8 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
     check_status(srt_op_rope_store_attention(&g_ref, &r, &plan), "cpu-ref rope_store_attention");
 
     TEST_CHECK(g_cu_lm->rope_store_attention != nullptr, "cuda has rope_store_attention");
-    std::vector<float> out[2], kout[2], vout[2], ksout[2], vsout[2];
+    std::vector<float> out[2], kout[2], vout[2], ksout[2], vsout[2], qout[2], krot[2];
+    unsigned long long launches[2] = {0, 0};
     for (int fused = 0; fused < 2; fused++) {   /* the four ops on cuda, then the fused op */
         float *dq = dev_in(q), *dk = dev_in(k), *dkc = dev_in(kc), *dvc = dev_in(vc), *dout = dev_out(q.size());
         float *dks = fp8 ? dev_in(ks) : nullptr, *dvs = fp8 ? dev_in(vs) : nullptr;
@@ -382,6 +385,7 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
                                        dev_ints(table), dev_ints(q_start), dev_ints(n_q), dev_ints(ctx_len), dout, dt,
                                        dks, dvs},
                                       n_tokens, dk, dev_in(v), dev_ints(pos), dev_ints(slot), dev_in(inv_freq)};
+        const unsigned long long launches_before = cudasim_launch_count();
         if (fused) {
             check_status(srt_op_rope_store_attention(&g_cu, &c, &plan), "cuda rope_store_attention");
         } else {
@@ -393,8 +397,11 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
             check_status(srt_op_kv_store(&g_cu, &st), "cuda kv_store");
             check_status(srt_op_paged_attention(&g_cu, &c.attn, &plan), "cuda paged_attention");
         }
+        launches[fused] = cudasim_launch_count() - launches_before;
         out[fused] = download_floats(dout, q.size() + TAIL);
         kout[fused] = download_floats(dkc, kc.size());
+        qout[fused] = download_floats(dq, q.size());
+        krot[fused] = download_floats(dk, k.size());
         vout[fused] = download_floats(dvc, vc.size());
         if (fp8) { ksout[fused] = download_floats(dks, ks.size()); vsout[fused] = download_floats(dvs, vs.size()); }
     }
@@ -415,6 +422,17 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
                memcmp(vout[0].data(), vout[1].data(), vc.size() * sizeof(float)) == 0,
                "%s [%s order]: fused KV cache differs from rope + kv_store on cuda", g_case,
                cudasim_order_name(cudasim_get_order()));
+    if (n_new > 1) {   /* the rotated q and k the op leaves behind (the decode prologue keeps them in registers) */
+        TEST_CHECK(fp8 || launches[1] + 2 == launches[0], "%s: rope_store_attention took %llu launches, the four ops "
+                   "%llu (rope, rope and the store should be one)", g_case, launches[1], launches[0]);
+        TEST_CHECK(memcmp(qout[0].data(), qout[1].data(), q.size() * sizeof(float)) == 0 &&
+                   memcmp(krot[0].data(), krot[1].data(), k.size() * sizeof(float)) == 0,
+                   "%s [%s order]: fused rotated q / k differ from rope + rope on cuda", g_case,
+                   cudasim_order_name(cudasim_get_order()));
+        TEST_CHECK(test_compare(qout[1].data(), qr.data(), q.size(), ROPE_ATOL, ROPE_RTOL, nullptr, nullptr) <= 0 &&
+                   test_compare(krot[1].data(), kr.data(), k.size(), ROPE_ATOL, ROPE_RTOL, nullptr, nullptr) <= 0,
+                   "%s [%s order]: rotated q / k differ from cpu-ref", g_case, cudasim_order_name(cudasim_get_order()));
+    }
     end_case();
 }
 
@@ -428,6 +446,45 @@ static void attention_bad_args() {
     srt_status st = srt_op_paged_attention(&g_cu, &c, nullptr);
     TEST_CHECK(st == SRT_ERR_INVALID_ARG, "%s: got %s (%s), want SRT_ERR_INVALID_ARG", g_case, srt_status_name(st),
                srt_last_error());
+    end_case();
+}
+
+/* rope_kv_store called directly (head_dim D) with a padding row (slot -1: rotated, not stored; its cache row keeps
+ * its values) equals rope + rope + kv_store on cuda bit for bit: q, k and both caches. */
+static void rope_kv_store_padding_case(srt_dtype dt, int D) {
+    const int n_tokens = 7, nh = 3, nkv = 1, kv_dim = nkv * D, n_slots = 9;
+    set_case("rope_kv_store %s padding row (tokens %d, heads %d/%d, head_dim %d)", srt_dtype_name(dt), n_tokens, nh,
+             nkv, D);
+    std::vector<float> q = rnd((size_t)n_tokens * nh * D, 9980, -2, 2), k = rnd((size_t)n_tokens * kv_dim, 9981, -2, 2);
+    std::vector<float> v = rnd(k.size(), 9982, -1, 1);
+    std::vector<float> kc = cache_bytes(rnd((size_t)n_slots * kv_dim, 9983, -1, 1), dt), vc = kc;
+    std::vector<float> inv_freq((size_t)D / 2);
+    for (int i = 0; i < D / 2; i++) inv_freq[(size_t)i] = (float)pow(500000.0, -2.0 * i / D);
+    std::vector<int32_t> pos = {0, 5, 6, 7, 70000, 9, 10}, slot = {3, -1, 0, 8, 1, 2, 6};
+    std::vector<float> got[2][4];
+    for (int fused = 0; fused < 2; fused++) {
+        float *dq = dev_in(q), *dk = dev_in(k), *dkc = dev_in(kc), *dvc = dev_in(vc);
+        srt_rope_store_attn_args a = {{1, nh, nkv, D, 16, 1, dq, dkc, dvc, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                       dt, nullptr, nullptr},
+                                      n_tokens, dk, dev_in(v), dev_ints(pos), dev_ints(slot), dev_in(inv_freq)};
+        if (fused) {
+            check_status(g_cu_lm->rope_kv_store(g_cu.ctx, &a), "cuda rope_kv_store");
+        } else {
+            srt_rope_args rq = {n_tokens, nh, D, a.pos, a.inv_freq, dq}, rk = {n_tokens, nkv, D, a.pos, a.inv_freq, dk};
+            srt_kv_store_args st = {n_tokens, kv_dim, dk, a.v, a.slot, dkc, dvc, dt, D, 16, nullptr, nullptr};
+            check_status(srt_op_rope(&g_cu, &rq), "cuda rope q");
+            check_status(srt_op_rope(&g_cu, &rk), "cuda rope k");
+            check_status(srt_op_kv_store(&g_cu, &st), "cuda kv_store");
+        }
+        got[fused][0] = download_floats(dq, q.size());
+        got[fused][1] = download_floats(dk, k.size());
+        got[fused][2] = download_floats(dkc, kc.size());
+        got[fused][3] = download_floats(dvc, vc.size());
+    }
+    for (int i = 0; i < 4; i++)
+        TEST_CHECK(!memcmp(got[0][i].data(), got[1][i].data(), got[0][i].size() * sizeof(float)),
+                   "%s [%s order]: output %d differs from rope + rope + kv_store on cuda", g_case,
+                   cudasim_order_name(cudasim_get_order()), i);
     end_case();
 }
 
@@ -454,6 +511,14 @@ static void attention_cases(srt_dtype dt) {
      * sequence without a query; GQA 3 (odd group) and 1; head_dim 128 and 20 (no 16-byte loads) */
     rope_store_attention_case(dt, 6, 2, 128, 16, {1, 7, 0, 129, 1025}, 9900);
     rope_store_attention_case(dt, 2, 2, 20, 5, {33, 1, 300}, 9950);
+    /* prefill and chunked prefill (up to 9 new tokens; contexts 1, 9, 40 and none): rope + store in one launch;
+     * GQA 3 and 1, head_dim 20 and 40 (the FMA attention: the f32 tolerance holds for every cache dtype) */
+    rope_store_attention_case(dt, 6, 2, 40, 16, {9, 1, 0, 40}, 9960, 9);
+    rope_store_attention_case(dt, 2, 2, 20, 5, {33, 7}, 9970, 33);
+    if (dt != SRT_F8E4M3) {
+        rope_kv_store_padding_case(dt, 16);   /* two pairs per thread (8-byte accesses) */
+        rope_kv_store_padding_case(dt, 18);   /* head_dim % 4 != 0: one pair per thread */
+    }
 }
 
 /* ---------------------------------------------------------------- swiglu, embedding, add_bias, gather_rows */

@@ -195,9 +195,61 @@ static std::vector<float> download(srt_backend *be, const void *dev, size_t n) {
     return h;
 }
 
+/* The SwiGLU hand-off (cuda/cublas.c): a gemm right after a gate|up linear_fused whose A is its output y0 (rows, I)
+ * takes the bf16 rows the sum wrote (one launch fewer: no rounding kernel) and equals, bit for bit, the same gemm on
+ * a copy of y0 (a different pointer: the rounding kernel runs). A gemm after the hand-off was taken, or after y0 was
+ * uploaded anew (an upload drops the hand-off), rounds y0 itself (the new values show). */
+static void swiglu_hand_off(srt_backend *be, const srt_linear_fused_args *f, int rows, int I, uint64_t seed,
+                            const char *what, std::vector<void *> &keep) {
+    const int N2 = 24;
+    float *y0 = f->y0;
+    std::vector<float> W2((size_t)N2 * I), zeros((size_t)rows * N2, 0.0f);
+    test_fill_uniform(W2.data(), W2.size(), seed, -0.05f, 0.05f);
+    std::vector<uint16_t> W2h(W2.size());
+    for (size_t i = 0; i < W2.size(); i++) W2h[i] = srt_f32_to_bf16(W2[i]);
+    void *dw2 = dev_copy(be, W2h.data(), W2h.size() * 2, keep);
+    float *d[3];
+    unsigned long long launches[3];
+    for (int i = 0; i < 3; i++) d[i] = (float *)dev_copy(be, zeros.data(), zeros.size() * 4, keep);
+    std::vector<float> y = download(be, y0, (size_t)rows * I);
+    float *ycopy = (float *)dev_copy(be, y.data(), y.size() * 4, keep);
+    const float *as[3] = {y0, ycopy, y0};   /* hand-off, copy, y0 again (the hand-off was used up) */
+    /* the uploads above dropped the hand-off: the op again (the same y0), then the gemms */
+    TEST_CHECK(srt_op_linear_fused(be, f) == SRT_OK, "%s: fused again: %s", what, srt_last_error());
+    for (int i = 0; i < 3; i++) {
+        srt_gemm_args g = {rows, N2, I, 0, 1, 1.0f, 0.0f, as[i], I, dw2, I, SRT_BF16, d[i], N2};
+        const unsigned long long before = cudasim_launch_count();
+        TEST_CHECK(srt_op_gemm(be, &g) == SRT_OK, "%s: down gemm %d: %s", what, i, srt_last_error());
+        launches[i] = cudasim_launch_count() - before;
+    }
+    std::vector<float> r[3];
+    for (int i = 0; i < 3; i++) r[i] = download(be, d[i], zeros.size());
+    TEST_CHECK(!memcmp(r[0].data(), r[1].data(), zeros.size() * 4) && !memcmp(r[2].data(), r[1].data(), zeros.size() * 4),
+               "%s: the gemm on the SwiGLU hand-off differs from the gemm on a copy of y0", what);
+    TEST_CHECK(launches[0] + 1 == launches[1] && launches[2] == launches[1],
+               "%s: the hand-off gemm took %llu launches, a copy's %llu, y0 again %llu", what, launches[0],
+               launches[1], launches[2]);
+    /* new values uploaded into y0 after another gate|up: the next gemm must see them */
+    TEST_CHECK(srt_op_linear_fused(be, f) == SRT_OK, "%s: fused again: %s", what, srt_last_error());
+    std::vector<float> y2(y.size());
+    for (size_t i = 0; i < y.size(); i++) y2[i] = -2.0f * y[i] + 0.125f;
+    TEST_CHECK(be->ops->upload(be->ctx, y0, y2.data(), y2.size() * 4) == SRT_OK, "%s: upload", what);
+    float *ycopy2 = (float *)dev_copy(be, y2.data(), y2.size() * 4, keep);
+    for (int i = 0; i < 2; i++) {
+        srt_gemm_args g = {rows, N2, I, 0, 1, 1.0f, 0.0f, i ? ycopy2 : y0, I, dw2, I, SRT_BF16, d[i], N2};
+        TEST_CHECK(srt_op_gemm(be, &g) == SRT_OK, "%s: gemm after upload: %s", what, srt_last_error());
+    }
+    r[0] = download(be, d[0], zeros.size());
+    r[1] = download(be, d[1], zeros.size());
+    TEST_CHECK(!memcmp(r[0].data(), r[1].data(), zeros.size() * 4), "%s: a gemm on y0 after an upload into it "
+               "differs from one on a copy of the new values", what);
+    TEST_CHECK(be->ops->upload(be->ctx, y0, y.data(), y.size() * 4) == SRT_OK, "%s: upload back", what);
+}
+
 static void fused_case(int rows, int K, int swiglu, int norm, uint64_t seed) {
     srt_backend *be = &g_bf16;
-    const int n0 = swiglu ? 0 : 24, n1 = swiglu ? 0 : 8, N = swiglu ? 2 * 40 : n0 + n1 + 8, I = N / 2;
+    /* gate|up at K 33: 41 outputs per row (not a multiple of 4: the sum's one-element path) */
+    const int n0 = swiglu ? 0 : 24, n1 = swiglu ? 0 : 8, N = swiglu ? 2 * (K == 33 ? 41 : 40) : n0 + n1 + 8, I = N / 2;
     char what[128];
     snprintf(what, sizeof what, "linear_fused %s rows %d K %d norm %d [%s order]", swiglu ? "gate|up" : "q|k|v", rows,
              K, norm, cudasim_order_name(cudasim_get_order()));
@@ -219,6 +271,7 @@ static void fused_case(int rows, int K, int swiglu, int norm, uint64_t seed) {
     srt_linear_fused_args f = {rows, N, K, swiglu ? SRT_LINEAR_SWIGLU : SRT_LINEAR_SPLIT3, n0, n1, dx, dw, SRT_BF16,
                                y0, y1, swiglu ? nullptr : y2, dnw, 1e-5f, xn, nullptr};
     TEST_CHECK(srt_op_linear_fused(be, &f) == SRT_OK, "%s: fused: %s", what, srt_last_error());
+    if (swiglu) swiglu_hand_off(be, &f, rows, I, seed + 3, what, keep);
     /* unfused: rmsnorm op (when norm), one gemm over the whole fused weight */
     const float *a = dx;
     if (norm) {

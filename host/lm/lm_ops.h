@@ -212,6 +212,9 @@ typedef struct srt_lm_ops {
     srt_status (*linear_fused)(void *ctx, const srt_linear_fused_args *a);                  /* optional */
     srt_status (*rope_store_attention)(void *ctx, const srt_rope_store_attn_args *a,
                                        const srt_attn_host_plan *plan);                      /* optional */
+    /* optional: rope(q), rope(k) and kv_store of a's tokens as one step (attn's q, caches and shapes; no
+     * attention), for the batches rope_store_attention does not take (prefill) */
+    srt_status (*rope_kv_store)(void *ctx, const srt_rope_store_attn_args *a);
     srt_dtype kv_dtype;       /* the KV cache dtype a model on this backend gets by default (lm_load.c) */
 } srt_lm_ops;
 
@@ -235,7 +238,7 @@ srt_status srt_op_mask_rows(const srt_backend *b, const srt_mask_rows_args *a);
 srt_status srt_op_paged_attention(const srt_backend *b, const srt_paged_attn_args *a, const srt_attn_host_plan *plan);
 srt_status srt_op_graph_run(const srt_backend *b, uint64_t key, srt_lm_graph_body body, void *arg);
 /* the backend's rope_store_attention for a decode-only batch (plan set, every n_q <= 1), else rope, rope,
- * kv_store and paged_attention */
+ * kv_store (the backend's rope_kv_store when it has one) and paged_attention */
 srt_status srt_op_rope_store_attention(const srt_backend *b, const srt_rope_store_attn_args *a,
                                        const srt_attn_host_plan *plan);
 srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args *a);

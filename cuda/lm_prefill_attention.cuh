@@ -29,6 +29,7 @@
 #include "cuda/common.cuh"
 #include "cuda/lm_kernels.h"
 #include "cuda/mma.cuh"
+#include "cuda/attn_online_softmax.cuh"
 #ifndef __CUDACC__
 #include "tests/cudasim/cudasim_api.h"
 #endif
@@ -146,40 +147,7 @@ __device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_arg
                 if (key + 1 > posB) sc[j][3] = -INFINITY;
             }
         }
-        float tA = -INFINITY, tB = -INFINITY;          /* the tile's row maxima (raw scores) */
-        SRT_UNROLL
-        for (int j = 0; j < PFT_KEYS / 8; j++) {
-            tA = fmaxf(tA, fmaxf(sc[j][0], sc[j][1]));
-            tB = fmaxf(tB, fmaxf(sc[j][2], sc[j][3]));
-        }
-        tA = fmaxf(tA, __shfl_xor_sync(0xffffffffu, tA, 1));
-        tA = fmaxf(tA, __shfl_xor_sync(0xffffffffu, tA, 2));
-        tB = fmaxf(tB, __shfl_xor_sync(0xffffffffu, tB, 1));
-        tB = fmaxf(tB, __shfl_xor_sync(0xffffffffu, tB, 2));
-        const float nA = fmaxf(mA, tA), nB = fmaxf(mB, tB);   /* finite: key 0 is in every row's first tile */
-        const float corrA = exp2f((mA - nA) * c), corrB = exp2f((mB - nB) * c);   /* 0 on the first tile */
-        mA = nA;
-        mB = nB;
-        const float mcA = nA * c, mcB = nB * c;
-        float sA = 0.0f, sB = 0.0f;
-        SRT_UNROLL
-        for (int j = 0; j < PFT_KEYS / 8; j++) {       /* P = exp2(S c - m c), in place */
-            sc[j][0] = exp2f(fmaf(sc[j][0], c, -mcA));
-            sc[j][1] = exp2f(fmaf(sc[j][1], c, -mcA));
-            sc[j][2] = exp2f(fmaf(sc[j][2], c, -mcB));
-            sc[j][3] = exp2f(fmaf(sc[j][3], c, -mcB));
-            sA += sc[j][0] + sc[j][1];
-            sB += sc[j][2] + sc[j][3];
-        }
-        lA = lA * corrA + sA;
-        lB = lB * corrB + sB;
-        SRT_UNROLL
-        for (int n = 0; n < D / 8; n++) {
-            o[n][0] *= corrA;
-            o[n][1] *= corrA;
-            o[n][2] *= corrB;
-            o[n][3] *= corrB;
-        }
+        srt_attn_online_softmax(sc, o, mA, mB, lA, lB, c);   /* finite max: key 0 is in every row's first tile */
         SRT_UNROLL
         for (int kk = 0; kk < PFT_KEYS / 16; kk++) {   /* O += P V, keys t0 + 16kk .. + 15 */
             const uint32_t pf[4] = {srt_bf16x2_bits(sc[2 * kk][0], sc[2 * kk][1]),

@@ -7,6 +7,7 @@
  * softmax over the window's keys (no score matrix). Rotary: rotate-half layout, base 10000, positions 0..window-1. */
 #include "cuda/common.cuh"
 #include "cuda/mma.cuh"
+#include "cuda/attn_online_softmax.cuh"
 #ifndef __CUDACC__
 #include "tests/cudasim/cudasim_api.h"
 #endif
@@ -172,40 +173,7 @@ __device__ __forceinline__ void local_attention_tc_body(const srt_local_attn_arg
                 if (key + 1 >= W) sc[j][1] = sc[j][3] = -INFINITY;
             }
         }
-        float tA = -INFINITY, tB = -INFINITY;              /* the tile's row maxima (raw scores) */
-        SRT_UNROLL
-        for (int j = 0; j < LA_KEYS / 8; j++) {
-            tA = fmaxf(tA, fmaxf(sc[j][0], sc[j][1]));
-            tB = fmaxf(tB, fmaxf(sc[j][2], sc[j][3]));
-        }
-        tA = fmaxf(tA, __shfl_xor_sync(0xffffffffu, tA, 1));
-        tA = fmaxf(tA, __shfl_xor_sync(0xffffffffu, tA, 2));
-        tB = fmaxf(tB, __shfl_xor_sync(0xffffffffu, tB, 1));
-        tB = fmaxf(tB, __shfl_xor_sync(0xffffffffu, tB, 2));
-        const float nmA = fmaxf(mA, tA), nmB = fmaxf(mB, tB);      /* finite: key k0 < W is in every tile */
-        const float corrA = exp2f((mA - nmA) * c), corrB = exp2f((mB - nmB) * c);   /* 0 on the first tile */
-        mA = nmA;
-        mB = nmB;
-        const float mcA = nmA * c, mcB = nmB * c;
-        float sA = 0.0f, sB = 0.0f;
-        SRT_UNROLL
-        for (int j = 0; j < LA_KEYS / 8; j++) {            /* P = exp2(S c - m c), in place */
-            sc[j][0] = exp2f(fmaf(sc[j][0], c, -mcA));
-            sc[j][1] = exp2f(fmaf(sc[j][1], c, -mcA));
-            sc[j][2] = exp2f(fmaf(sc[j][2], c, -mcB));
-            sc[j][3] = exp2f(fmaf(sc[j][3], c, -mcB));
-            sA += sc[j][0] + sc[j][1];
-            sB += sc[j][2] + sc[j][3];
-        }
-        lA = lA * corrA + sA;
-        lB = lB * corrB + sB;
-        SRT_UNROLL
-        for (int n = 0; n < D / 8; n++) {
-            o[n][0] *= corrA;
-            o[n][1] *= corrA;
-            o[n][2] *= corrB;
-            o[n][3] *= corrB;
-        }
+        srt_attn_online_softmax(sc, o, mA, mB, lA, lB, c);   /* finite max: key k0 < W is in every tile */
         SRT_UNROLL
         for (int kk = 0; kk < LA_KEYS / (8 * EW); kk++) {  /* O += P V, keys k0 + 8 EW kk .. */
             uint32_t pf[4];

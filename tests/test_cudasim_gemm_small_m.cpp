@@ -19,43 +19,9 @@ extern "C" {
 }
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_gemm_case.h"
 #include <stdlib.h>
 #include <vector>
-
-static srt_backend g_ref, g_cu;
-static const double ATOL = 2e-5, RTOL = 1e-4;
-static std::vector<void *> g_dev;
-
-static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
-    std::vector<float> v(n);
-    test_fill_uniform(v.data(), n, seed, lo, hi);
-    return v;
-}
-
-static void *dev_of(const void *host, size_t bytes) {
-    void *d = nullptr;
-    TEST_CHECK(g_cu.ops->alloc(g_cu.ctx, bytes ? bytes : 4, &d) == SRT_OK, "alloc: %s", srt_last_error());
-    if (d && bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
-    g_dev.push_back(d);
-    return d;
-}
-
-static void expect(const char *what, const float *dev, const std::vector<float> &ref) {
-    std::vector<float> got(ref.size());
-    TEST_CHECK(g_cu.ops->download(g_cu.ctx, got.data(), dev, got.size() * sizeof(float)) == SRT_OK, "%s: download",
-               what);
-    size_t worst = 0;
-    double maxerr = 0;
-    double excess = test_compare(got.data(), ref.data(), ref.size(), ATOL, RTOL, &worst, &maxerr);
-    TEST_CHECK(excess <= 0, "%s [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g)", what,
-               cudasim_order_name(cudasim_get_order()), worst, ref.empty() ? 0.0 : got[worst],
-               ref.empty() ? 0.0 : ref[worst], maxerr);
-}
-
-static void end_case() {
-    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
-    g_dev.clear();
-}
 
 static std::vector<uint16_t> to_bf16(const std::vector<float> &f) {
     std::vector<uint16_t> h(f.size());
@@ -91,12 +57,7 @@ static void plain_case(int M, int N, int K, float beta, uint64_t seed) {
 /* x normalized on the host the way the rmsnorm op does it (double sums), when norm is set; the reference then runs
  * without a norm */
 static std::vector<float> ref_in(const std::vector<float> &x, int rows, int K, const std::vector<float> &norm_w) {
-    std::vector<float> n = x;
-    if (!norm_w.empty()) {
-        srt_rmsnorm_args a = {rows, K, 1e-5f, x.data(), norm_w.data(), n.data()};
-        TEST_CHECK(srt_op_rmsnorm(&g_ref, &a) == SRT_OK, "cpu-ref rmsnorm: %s", srt_last_error());
-    }
-    return ref_x(n, rows);
+    return ref_x(ref_normed(x, rows, K, norm_w), rows);
 }
 
 static void split3_case(int rows, int n0, int n1, int n2, int K, bool norm, uint64_t seed) {

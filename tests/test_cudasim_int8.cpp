@@ -19,20 +19,11 @@ extern "C" {
 }
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_gemm_case.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vector>
-
-static srt_backend g_ref, g_cu;
-static const double ATOL = 2e-5, RTOL = 1e-4;
-static std::vector<void *> g_dev;
-
-static std::vector<float> rnd(size_t n, uint64_t seed, float lo, float hi) {
-    std::vector<float> v(n);
-    test_fill_uniform(v.data(), n, seed, lo, hi);
-    return v;
-}
 
 /* (rows, K) codes in [-127, 127] and (rows) scales in (0, 0.05 / 127]: weights up to 0.05 */
 struct qmat {
@@ -53,32 +44,6 @@ static std::vector<uint16_t> widen(const qmat &m, int K) {
     std::vector<uint16_t> w(m.q.size());
     for (size_t i = 0; i < w.size(); i++) w[i] = srt_f32_to_bf16((float)m.q[i] * m.s[i / K]);
     return w;
-}
-
-static void *dev_of(const void *host, size_t bytes) {
-    void *d = nullptr;
-    TEST_CHECK(g_cu.ops->alloc(g_cu.ctx, bytes ? bytes : 4, &d) == SRT_OK, "alloc: %s", srt_last_error());
-    if (d && bytes) g_cu.ops->upload(g_cu.ctx, d, host, bytes);
-    g_dev.push_back(d);
-    return d;
-}
-static float *dev_f(const std::vector<float> &v) { return (float *)dev_of(v.data(), v.size() * 4); }
-
-static void expect(const char *what, const float *dev, const std::vector<float> &ref) {
-    std::vector<float> got(ref.size());
-    TEST_CHECK(g_cu.ops->download(g_cu.ctx, got.data(), dev, got.size() * sizeof(float)) == SRT_OK, "%s: download",
-               what);
-    size_t worst = 0;
-    double maxerr = 0;
-    double excess = test_compare(got.data(), ref.data(), ref.size(), ATOL, RTOL, &worst, &maxerr);
-    TEST_CHECK(excess <= 0, "%s [%s order]: element %zu is %.9g, reference %.9g (max abs err %.3g)", what,
-               cudasim_order_name(cudasim_get_order()), worst, ref.empty() ? 0.0 : got[worst],
-               ref.empty() ? 0.0 : ref[worst], maxerr);
-}
-
-static void end_case() {
-    for (void *d : g_dev) g_cu.ops->free(g_cu.ctx, d);
-    g_dev.clear();
 }
 
 static const int SMALL_ROWS = 16;   /* SRT_CUDA_GEMM_ROWS_MAX_M: int8 stays on the decode kernel up to here */
@@ -102,15 +67,6 @@ static void plain_case(int M, int N, int K, float beta, uint64_t seed) {
     }
 }
 
-static std::vector<float> ref_in(const std::vector<float> &x, int rows, int K, const std::vector<float> &norm_w) {
-    std::vector<float> n = x;
-    if (!norm_w.empty()) {
-        srt_rmsnorm_args a = {rows, K, 1e-5f, x.data(), norm_w.data(), n.data()};
-        TEST_CHECK(srt_op_rmsnorm(&g_ref, &a) == SRT_OK, "cpu-ref rmsnorm: %s", srt_last_error());
-    }
-    return n;
-}
-
 static void split3_case(int rows, int n0, int n1, int n2, int K, bool norm, uint64_t seed) {
     char what[112];
     snprintf(what, sizeof what, "int8 linear_fused qkv rows %d N %d+%d+%d K %d norm %d", rows, n0, n1, n2, K, (int)norm);
@@ -119,7 +75,7 @@ static void split3_case(int rows, int n0, int n1, int n2, int K, bool norm, uint
     std::vector<float> nw = norm ? rnd((size_t)K, seed + 2, 0.5f, 1.5f) : std::vector<float>();
     qmat W = rnd_q(N, K, seed + 1);
     std::vector<uint16_t> Wb = widen(W, K);
-    std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * n0), y1((size_t)rows * n1), y2((size_t)rows * n2);
+    std::vector<float> xr = ref_normed(x, rows, K, nw), y0((size_t)rows * n0), y1((size_t)rows * n1), y2((size_t)rows * n2);
     srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SPLIT3, n0, n1, xr.data(), W.q.data(), SRT_I8,
                                y0.data(), y1.data(), y2.data(), nullptr, 0.0f, nullptr, W.s.data()};
     if (rows > SMALL_ROWS) { r.w = Wb.data(); r.w_dtype = SRT_BF16; r.w_scale = nullptr; }
@@ -142,7 +98,7 @@ static void swiglu_case(int rows, int inter, int K, bool norm, uint64_t seed) {
     std::vector<float> x = rnd((size_t)rows * K, seed, -1, 1);
     std::vector<float> nw = norm ? rnd((size_t)K, seed + 2, 0.5f, 1.5f) : std::vector<float>();
     qmat W = rnd_q(N, K, seed + 1);           /* rows interleaved: 2j gate j, 2j + 1 up j */
-    std::vector<float> xr = ref_in(x, rows, K, nw), y0((size_t)rows * inter), y1((size_t)rows * inter);
+    std::vector<float> xr = ref_normed(x, rows, K, nw), y0((size_t)rows * inter), y1((size_t)rows * inter);
     if (rows > SMALL_ROWS) {                  /* the wide path: the widened interleaved weight, cpu-ref's own op */
         std::vector<uint16_t> Wb = widen(W, K);
         srt_linear_fused_args r = {rows, N, K, SRT_LINEAR_SWIGLU, 0, 0, xr.data(), Wb.data(), SRT_BF16,

@@ -3,7 +3,8 @@
  * prompt's tensors (tests/data/llama/<model>/golden.safetensors) with its LM bound, whether its prefill differs from
  * the exact path, one step against the golden logits, and teacher-forced batches of 7 and 33 rows. The bound is
  * derived at the top of either test: tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3 with G = 4 L + 1 GEMM stages
- * and u = 2^-8. tests/lm_tp_check.h takes lm_golden_tensor from here.
+ * and u = 2^-8. tests/lm_tp_check.h takes lm_golden_tensor from here; the error-budget tests of int8 weights and of
+ * bf16 / fp8 KV caches (tests/test_lm_int8.c, tests/test_lm_kv_bf16.c) the golden files and lm_golden_run_steps.
  * Include after testutil.h, snacrt.h and weights/weights.h (C or C++). */
 #ifndef SRT_LM_GOLDEN_TEACHER_H
 #define SRT_LM_GOLDEN_TEACHER_H
@@ -157,6 +158,26 @@ static inline void lm_golden_teacher_force(srt_lm *lm, const char *name, const c
                checked);
         free(logits);
     }
+}
+
+/* rows (n_steps + 1, vocab): the logits of the last prompt position (the n_ids prompt ids fed in forwards of at most
+ * `chunk` ids), then after feeding greedy[i] (teacher forcing), on a new sequence of lm; 0 when a forward fails. */
+static inline int lm_golden_run_steps(srt_lm *lm, const int32_t *ids, int n_ids, int chunk, const int32_t *greedy,
+                                      int n_steps, int vocab, float *rows) {
+    int seq;
+    if (srt_lm_seq_open(lm, &seq) != SRT_OK) return 0;
+    int ok = 1, one = 1;
+    for (int i0 = 0; ok && i0 < n_ids; i0 += chunk) {
+        const int32_t *toks = ids + i0;
+        int n = n_ids - i0 < chunk ? n_ids - i0 : chunk;
+        ok = srt_lm_forward(lm, 1, &seq, &toks, &n, 0, rows) == SRT_OK;
+    }
+    for (int i = 0; ok && i < n_steps; i++) {
+        const int32_t *tok = &greedy[i];
+        ok = srt_lm_forward(lm, 1, &seq, &tok, &one, 0, rows + (size_t)(i + 1) * vocab) == SRT_OK;
+    }
+    srt_lm_seq_close(lm, seq);
+    return ok;
 }
 
 #endif

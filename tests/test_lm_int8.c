@@ -15,6 +15,7 @@
 #include "testutil.h"
 #include "snacrt.h"
 #include "weights/weights.h"
+#include "lm_golden_teacher.h"
 
 /* int8 per-channel rounds each weight by <= s/2 = max|w_row| / 254 (~2^-8 of the row's largest weight: fp8 KV's
  * step is 2^-4 of the value, bf16's 2^-9). Measured (2026-12-07, cpu-ref and cuda in the simulator alike):
@@ -25,35 +26,10 @@ static const double INT8_LOGIT_TOL = 7e-2;
  * Measured 4.8e-7 on both models; a wrong scale or code moves logits by ~1e-2 or more. */
 static const double INT8_KERNEL_TOL = 1e-4;
 
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
-}
-
 /* Prefill chunk: on "cuda" forwards of at most 16 rows keep int8 weights on the int8 decode kernel (above, the
  * weights are widened to bf16 for tensor cores: test_cudasim_int8.cpp checks that path), so the cuda run computes
  * with exactly cpu-ref's weights and the budget measured is the one decode sees. */
 enum { PREFILL_CHUNK = 16 };
-
-/* rows (n_steps + 1, vocab): prefill-last logits, then the logits after feeding greedy[i]. */
-static int run_steps(srt_lm *lm, const int32_t *ids, int n_ids, const int32_t *greedy, int n_steps, int vocab,
-                     float *rows) {
-    int seq;
-    if (srt_lm_seq_open(lm, &seq) != SRT_OK) return 0;
-    int ok = 1, one = 1;
-    for (int i0 = 0; ok && i0 < n_ids; i0 += PREFILL_CHUNK) {
-        const int32_t *toks = ids + i0;
-        int n = n_ids - i0 < PREFILL_CHUNK ? n_ids - i0 : PREFILL_CHUNK;
-        ok = srt_lm_forward(lm, 1, &seq, &toks, &n, 0, rows) == SRT_OK;
-    }
-    for (int i = 0; ok && i < n_steps; i++) {
-        const int32_t *tok = &greedy[i];
-        ok = srt_lm_forward(lm, 1, &seq, &tok, &one, 0, rows + (size_t)(i + 1) * vocab) == SRT_OK;
-    }
-    srt_lm_seq_close(lm, seq);
-    return ok;
-}
 
 static double max_diff(const float *a, const float *b, size_t n) {
     double worst = 0;
@@ -65,7 +41,7 @@ static double max_diff(const float *a, const float *b, size_t n) {
 }
 
 static void run_model(const char *name, const char *backend) {
-    char rel[128], dir[512], golden_path[600];
+    char rel[128], dir[512];
     snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
     test_src_path(rel, dir, sizeof dir);
     if (!strcmp(backend, "cpu")) {   /* the cpu backend has no int8 GEMM: refused at load, by name */
@@ -78,10 +54,7 @@ static void run_model(const char *name, const char *backend) {
         srt_lm_free(lm);
         return;
     }
-    snprintf(golden_path, sizeof golden_path, "%s/golden.safetensors", dir);
-    srt_weights *golden = NULL;
-    TEST_CHECK(srt_weights_open_safetensors(golden_path, &golden) == SRT_OK, "open %s: %s", golden_path,
-               srt_last_error());
+    srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
     /* 0: stored, 1: int8 (both on backend), 2: int8 on cpu-ref (cuda only: the kernels against the reference) */
     enum { NM = 3 };
     srt_lm *lm[NM] = {NULL, NULL, NULL};
@@ -105,20 +78,17 @@ static void run_model(const char *name, const char *backend) {
     double worst = 0, worst_kernel = 0;
     int agree = 0, total = 0;
     for (int p = 0; p < 2; p++) {
-        char key[64];
-        snprintf(key, sizeof key, "p%d.ids", p);
-        const srt_tensor_view *ids = srt_weights_find(golden, key);
-        snprintf(key, sizeof key, "p%d.greedy_ids", p);
-        const srt_tensor_view *gr = srt_weights_find(golden, key);
-        TEST_CHECK(ids && gr, "%s: golden prompt %d", name, p);
-        if (!ids || !gr) break;
-        int n_ids = (int)ids->shape[0], n_steps = (int)gr->shape[0];
-        const int32_t *greedy = gr->data;
+        int64_t n_ids = 0, n_steps = 0;
+        const int32_t *ids = (const int32_t *)lm_golden_tensor(golden, p, "ids", &n_ids);
+        const int32_t *greedy = (const int32_t *)lm_golden_tensor(golden, p, "greedy_ids", &n_steps);
+        TEST_CHECK(ids && greedy, "%s: golden prompt %d", name, p);
+        if (!ids || !greedy) break;
         size_t n = (size_t)(n_steps + 1) * vocab;
         float *rows[NM] = {NULL, NULL, NULL};
         for (int d = 0; d < n_models; d++) {
             rows[d] = malloc(sizeof(float) * n);
-            TEST_CHECK(rows[d] && run_steps(lm[d], ids->data, n_ids, greedy, n_steps, vocab, rows[d]),
+            TEST_CHECK(rows[d] && lm_golden_run_steps(lm[d], ids, (int)n_ids, PREFILL_CHUNK, greedy, (int)n_steps,
+                                                      vocab, rows[d]),
                        "%s/%s weights %s: %s", name, backend, wdt[d], srt_last_error());
         }
         double e = max_diff(rows[1], rows[0], n);
@@ -128,7 +98,8 @@ static void run_model(const char *name, const char *backend) {
             if (!(e <= worst_kernel)) worst_kernel = e;
         }
         for (int i = 0; i < n_steps; i++) {
-            int ref_id = argmax(rows[0] + (size_t)i * vocab, vocab), pick = argmax(rows[1] + (size_t)i * vocab, vocab);
+            int ref_id = lm_golden_argmax(rows[0] + (size_t)i * vocab, vocab);
+            int pick = lm_golden_argmax(rows[1] + (size_t)i * vocab, vocab);
             TEST_CHECK(ref_id == greedy[i], "%s/%s p%d step %d: stored weights pick %d, golden %d", name, backend, p, i,
                        ref_id, greedy[i]);
             agree += pick == greedy[i];

@@ -13,6 +13,7 @@
 #include "testutil.h"
 #include "snacrt.h"
 #include "weights/weights.h"
+#include "lm_golden_teacher.h"
 
 /* Measured (2026-12-07, cpu-ref and cuda in the simulator alike): max |diff| 2.67e-3 (tiny-qwen2), 3.03e-3
  * (tiny-orpheus); greedy ids agree 32/32 and 24/24. bf16 rounds K and V by <= 2^-9 relative. Tolerance ~3x the
@@ -23,35 +24,9 @@ static const double KV_BF16_LOGIT_TOL = 1e-2;
  * f32-KV margin is 4.3e-3) and 24/24. Tolerance ~3x the worst measured. */
 static const double KV_FP8_LOGIT_TOL = 0.1;
 
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
-}
-
-/* rows (n_steps + 1, vocab): prefill-last logits, then the logits after feeding greedy[i]. */
-static int run_steps(srt_lm *lm, const int32_t *ids, int n_ids, const int32_t *greedy, int n_steps, int vocab,
-                     float *rows) {
-    int seq;
-    if (srt_lm_seq_open(lm, &seq) != SRT_OK) return 0;
-    const int32_t *toks = ids;
-    int ok = srt_lm_forward(lm, 1, &seq, &toks, &n_ids, 0, rows) == SRT_OK, one = 1;
-    for (int i = 0; ok && i < n_steps; i++) {
-        const int32_t *tok = &greedy[i];
-        ok = srt_lm_forward(lm, 1, &seq, &tok, &one, 0, rows + (size_t)(i + 1) * vocab) == SRT_OK;
-    }
-    srt_lm_seq_close(lm, seq);
-    return ok;
-}
-
 static void run_model(const char *name, const char *backend) {
-    char rel[128], dir[512], golden_path[600];
-    snprintf(rel, sizeof rel, "tests/data/llama/%s", name);
-    test_src_path(rel, dir, sizeof dir);
-    snprintf(golden_path, sizeof golden_path, "%s/golden.safetensors", dir);
-    srt_weights *golden = NULL;
-    TEST_CHECK(srt_weights_open_safetensors(golden_path, &golden) == SRT_OK, "open %s: %s", golden_path,
-               srt_last_error());
+    char dir[512];
+    srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
     enum { ND = 3 };
     srt_lm *lm[ND] = {NULL, NULL, NULL};
     const char *dts[ND] = {"f32", "bf16", "fp8"};
@@ -82,20 +57,16 @@ static void run_model(const char *name, const char *backend) {
     double worst[ND] = {0, 0, 0};
     int agree[ND] = {0, 0, 0}, total = 0;
     for (int p = 0; p < 2; p++) {
-        char key[64];
-        snprintf(key, sizeof key, "p%d.ids", p);
-        const srt_tensor_view *ids = srt_weights_find(golden, key);
-        snprintf(key, sizeof key, "p%d.greedy_ids", p);
-        const srt_tensor_view *gr = srt_weights_find(golden, key);
-        TEST_CHECK(ids && gr, "%s: golden prompt %d", name, p);
-        if (!ids || !gr) break;
-        int n_ids = (int)ids->shape[0], n_steps = (int)gr->shape[0];
-        const int32_t *greedy = gr->data;
+        int64_t n_ids = 0, n_steps = 0;
+        const int32_t *ids = (const int32_t *)lm_golden_tensor(golden, p, "ids", &n_ids);
+        const int32_t *greedy = (const int32_t *)lm_golden_tensor(golden, p, "greedy_ids", &n_steps);
+        TEST_CHECK(ids && greedy, "%s: golden prompt %d", name, p);
+        if (!ids || !greedy) break;
         float *rows[ND];
         for (int d = 0; d < ND; d++) {
             rows[d] = malloc(sizeof(float) * (size_t)(n_steps + 1) * vocab);
-            TEST_CHECK(run_steps(lm[d], ids->data, n_ids, greedy, n_steps, vocab, rows[d]), "%s/%s KV %s: %s", name,
-                       backend, dts[d], srt_last_error());
+            TEST_CHECK(lm_golden_run_steps(lm[d], ids, (int)n_ids, (int)n_ids, greedy, (int)n_steps, vocab, rows[d]),
+                       "%s/%s KV %s: %s", name, backend, dts[d], srt_last_error());
         }
         for (int d = 1; d < ND; d++)
             for (size_t i = 0; i < (size_t)(n_steps + 1) * vocab; i++) {
@@ -103,11 +74,11 @@ static void run_model(const char *name, const char *backend) {
                 if (!(e <= worst[d])) worst[d] = e;   /* NaN sticks */
             }
         for (int i = 0; i < n_steps; i++) {
-            int f32_id = argmax(rows[0] + (size_t)i * vocab, vocab);
+            int f32_id = lm_golden_argmax(rows[0] + (size_t)i * vocab, vocab);
             TEST_CHECK(f32_id == greedy[i], "%s/%s p%d step %d: f32 KV picks %d, golden %d", name, backend, p, i,
                        f32_id, greedy[i]);
             for (int d = 1; d < ND; d++) {
-                int pick = argmax(rows[d] + (size_t)i * vocab, vocab);
+                int pick = lm_golden_argmax(rows[d] + (size_t)i * vocab, vocab);
                 agree[d] += pick == greedy[i];
                 if (pick == greedy[i]) continue;
                 double margin = (double)rows[0][(size_t)i * vocab + greedy[i]] - rows[0][(size_t)i * vocab + pick];

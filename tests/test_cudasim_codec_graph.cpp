@@ -16,6 +16,7 @@ extern "C" {
 }
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_codec_load.h"
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -31,28 +32,6 @@ static double now_s() {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static srt_codec *load(const char *model, int graphs, const char *precision = nullptr) {
-    setenv("SNACRT_CUDA_GRAPHS", graphs ? "1" : "0", 1);
-    const char *src = getenv("SNACRT_SRC");
-    std::string dir = std::string(src ? src : ".") + "/tests/data/snac/" + model;
-    srt_codec_options opts = {};
-    opts.backend = "cuda";
-    opts.precision = precision;
-    srt_codec *c = nullptr;
-    srt_status st = srt_codec_load(dir.c_str(), &opts, &c);
-    TEST_CHECK(st == SRT_OK, "load %s: %s", dir.c_str(), srt_last_error());
-    if (st != SRT_OK) return nullptr;
-    /* the backend reads SNACRT_CUDA_GRAPHS at its first pass: make it now, while the variable says `graphs` */
-    float one = 0.0f;
-    const float *p = &one;
-    int64_t len = 1;
-    srt_codes codes;
-    st = srt_codec_encode(c, 1, &p, &len, &codes, nullptr, nullptr);
-    TEST_CHECK(st == SRT_OK, "first encode: %s", srt_last_error());
-    srt_codes_free(&codes);
-    return c;
 }
 
 /* Encode `lens` (signals from seeds), then decode the codes (noise off). */
@@ -106,7 +85,7 @@ static void expect_same(const result &got, const result &ref, const char *what) 
 }
 
 static void model_case(const char *model) {
-    srt_codec *eager = load(model, 0), *graph = load(model, 1);
+    srt_codec *eager = test_codec_load_cuda(model, 0, nullptr), *graph = test_codec_load_cuda(model, 1, nullptr);
     if (!eager || !graph) { srt_codec_free(eager); srt_codec_free(graph); return; }
     srt_codec_info info;
     srt_codec_get_info(eager, &info);
@@ -168,7 +147,7 @@ static double noted_tc_flops() {
 /* bf16 mode: the same round eagerly and replayed from a graph note the same FLOPs (forward order). */
 static void flops_case(const char *model) {
     cudasim_set_order(CUDASIM_FORWARD, 1);
-    srt_codec *eager = load(model, 0, "bf16"), *graph = load(model, 1, "bf16");
+    srt_codec *eager = test_codec_load_cuda(model, 0, "bf16"), *graph = test_codec_load_cuda(model, 1, "bf16");
     if (!eager || !graph) { srt_codec_free(eager); srt_codec_free(graph); return; }
     srt_codec_info info;
     srt_codec_get_info(eager, &info);

@@ -12,6 +12,7 @@ extern "C" {
 }
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+#include "tests/cudasim_codec_load.h"
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -23,27 +24,6 @@ enum { NS = 3, STEADY = 5 };                 /* streams; one-group pushes after 
  * (copy2d_batch reading its descriptor per warp again moves 19,124,949). */
 static const uint64_t MAX_LAUNCHES = 80;
 static const uint64_t MAX_BYTES = 18850000;
-
-static srt_codec *load(int graphs) {
-    setenv("SNACRT_CUDA_GRAPHS", graphs ? "1" : "0", 1);
-    const char *src = getenv("SNACRT_SRC");
-    std::string dir = std::string(src ? src : ".") + "/tests/data/snac/tiny24";
-    srt_codec_options opts = {};
-    opts.backend = "cuda";
-    srt_codec *c = nullptr;
-    srt_status st = srt_codec_load(dir.c_str(), &opts, &c);
-    TEST_CHECK(st == SRT_OK, "load %s: %s", dir.c_str(), srt_last_error());
-    if (st != SRT_OK) return nullptr;
-    /* the backend reads SNACRT_CUDA_GRAPHS at its first pass: make it now */
-    float one = 0.0f;
-    const float *p = &one;
-    int64_t len = 1;
-    srt_codes codes;
-    st = srt_codec_encode(c, 1, &p, &len, &codes, nullptr, nullptr);
-    TEST_CHECK(st == SRT_OK, "first encode: %s", srt_last_error());
-    srt_codes_free(&codes);
-    return c;
-}
 
 struct run_out {
     std::vector<std::vector<float>> pushes;    /* per push, the streams' new audio one after the other */
@@ -115,7 +95,7 @@ static run_out run(srt_codec *c, const srt_codes *codes, int groups) {
 
 int main() {
     cudasim_set_order(CUDASIM_FORWARD, 1);
-    srt_codec *eager = load(0), *graph = load(1);
+    srt_codec *eager = test_codec_load_cuda("tiny24", 0, nullptr), *graph = test_codec_load_cuda("tiny24", 1, nullptr);
     if (!eager || !graph) TEST_MAIN_END();
     srt_codec_info info;
     srt_codec_get_info(graph, &info);

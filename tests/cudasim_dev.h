@@ -1,7 +1,7 @@
 /* cudasim_dev.h: device buffers for the op tests of the "cuda" backend in the simulator (C++): host data uploaded
  * into a buffer followed by tail_floats sentinels (a kernel writing past its output shows there), kept in the
- * case's list and freed together when the case ends; the two backends the tests compare. Include after backend.h
- * and testutil.h. */
+ * case's list and freed together when the case ends; the two backends the tests compare; the checks that end one
+ * thread order's pass. Include after backend.h, cudasim_api.h and testutil.h. */
 #ifndef SRT_TESTS_CUDASIM_DEV_H
 #define SRT_TESTS_CUDASIM_DEV_H
 
@@ -35,6 +35,17 @@ static inline srt_status test_cudasim_backends(srt_backend *ref, srt_backend *cu
 static inline void test_dev_free(srt_backend *be, std::vector<void *> &keep) {
     for (void *d : keep) be->ops->free(be->ctx, d);
     keep.clear();
+}
+
+/* The end of one thread order's pass: no out-of-bounds writes (redzones), no simulator rule violation (each a
+ * check), the pass's failures since failed_before printed; the simulator's error cleared for the next order. */
+static inline void test_cudasim_order_end(cudasim_order order, int failed_before) {
+    TEST_CHECK(cudasim_check_redzones() == 0, "%s order: out-of-bounds writes: %s", cudasim_order_name(order),
+               cudasim_last_error());
+    TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
+               cudasim_last_error());
+    printf("%s order: %d failures\n", cudasim_order_name(order), test_failed_count - failed_before);
+    cudasim_clear_error();
 }
 
 #endif

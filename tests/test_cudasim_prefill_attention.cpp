@@ -159,12 +159,7 @@ int main(void) {
         int failed_before = test_failed_count;
         all_cases(SRT_BF16);
         if (order == CUDASIM_FORWARD) all_cases(SRT_F32);   /* the FMA kernel, unchanged: one order */
-        TEST_CHECK(cudasim_check_redzones() == 0, "%s order: out-of-bounds writes: %s", cudasim_order_name(order),
-                   cudasim_last_error());
-        TEST_CHECK(cudasim_error_count() == 0, "%s order: the simulator reported: %s", cudasim_order_name(order),
-                   cudasim_last_error());
-        printf("%s order: %d failures\n", cudasim_order_name(order), test_failed_count - failed_before);
-        cudasim_clear_error();
+        test_cudasim_order_end(order, failed_before);
     }
     srt_backend_destroy(&g_cu);
     srt_backend_destroy(&g_ref);

@@ -33,6 +33,19 @@ static inline const void *lm_golden_tensor(srt_weights *w, int p, const char *na
     return t->data;
 }
 
+/* prompt p's ids (*n_ids) and golden greedy ids (*n_steps) in golden; 0 (a failed check naming the model) when
+ * either is missing */
+static inline int lm_golden_prompt_ids(srt_weights *golden, int p, const char *name, const int32_t **ids, int *n_ids,
+                                       const int32_t **greedy, int *n_steps) {
+    int64_t len = 0, steps = 0;
+    *ids = (const int32_t *)lm_golden_tensor(golden, p, "ids", &len);
+    *greedy = (const int32_t *)lm_golden_tensor(golden, p, "greedy_ids", &steps);
+    TEST_CHECK(*ids && *greedy, "%s: golden prompt %d", name, p);
+    *n_ids = (int)len;
+    *n_steps = (int)steps;
+    return *ids && *greedy;
+}
+
 static inline int lm_golden_argmax(const float *x, int n) {
     int best = 0;
     for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;

@@ -78,17 +78,15 @@ static void run_model(const char *name, const char *backend) {
     double worst = 0, worst_kernel = 0;
     int agree = 0, total = 0;
     for (int p = 0; p < 2; p++) {
-        int64_t n_ids = 0, n_steps = 0;
-        const int32_t *ids = (const int32_t *)lm_golden_tensor(golden, p, "ids", &n_ids);
-        const int32_t *greedy = (const int32_t *)lm_golden_tensor(golden, p, "greedy_ids", &n_steps);
-        TEST_CHECK(ids && greedy, "%s: golden prompt %d", name, p);
-        if (!ids || !greedy) break;
+        const int32_t *ids, *greedy;
+        int n_ids, n_steps;
+        if (!lm_golden_prompt_ids(golden, p, name, &ids, &n_ids, &greedy, &n_steps)) break;
         size_t n = (size_t)(n_steps + 1) * vocab;
         float *rows[NM] = {NULL, NULL, NULL};
         for (int d = 0; d < n_models; d++) {
             rows[d] = malloc(sizeof(float) * n);
-            TEST_CHECK(rows[d] && lm_golden_run_steps(lm[d], ids, (int)n_ids, PREFILL_CHUNK, greedy, (int)n_steps,
-                                                      vocab, rows[d]),
+            TEST_CHECK(rows[d] && lm_golden_run_steps(lm[d], ids, n_ids, PREFILL_CHUNK, greedy, n_steps, vocab,
+                                                      rows[d]),
                        "%s/%s weights %s: %s", name, backend, wdt[d], srt_last_error());
         }
         double e = max_diff(rows[1], rows[0], n);

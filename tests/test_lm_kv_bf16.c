@@ -57,15 +57,13 @@ static void run_model(const char *name, const char *backend) {
     double worst[ND] = {0, 0, 0};
     int agree[ND] = {0, 0, 0}, total = 0;
     for (int p = 0; p < 2; p++) {
-        int64_t n_ids = 0, n_steps = 0;
-        const int32_t *ids = (const int32_t *)lm_golden_tensor(golden, p, "ids", &n_ids);
-        const int32_t *greedy = (const int32_t *)lm_golden_tensor(golden, p, "greedy_ids", &n_steps);
-        TEST_CHECK(ids && greedy, "%s: golden prompt %d", name, p);
-        if (!ids || !greedy) break;
+        const int32_t *ids, *greedy;
+        int n_ids, n_steps;
+        if (!lm_golden_prompt_ids(golden, p, name, &ids, &n_ids, &greedy, &n_steps)) break;
         float *rows[ND];
         for (int d = 0; d < ND; d++) {
             rows[d] = malloc(sizeof(float) * (size_t)(n_steps + 1) * vocab);
-            TEST_CHECK(lm_golden_run_steps(lm[d], ids, (int)n_ids, (int)n_ids, greedy, (int)n_steps, vocab, rows[d]),
+            TEST_CHECK(lm_golden_run_steps(lm[d], ids, n_ids, n_ids, greedy, n_steps, vocab, rows[d]),
                        "%s/%s KV %s: %s", name, backend, dts[d], srt_last_error());
         }
         for (int d = 1; d < ND; d++)

@@ -217,7 +217,7 @@ static void swiglu_hand_off(srt_backend *be, const srt_linear_fused_args *f, int
     /* the uploads above dropped the hand-off: the op again (the same y0), then the gemms */
     TEST_CHECK(srt_op_linear_fused(be, f) == SRT_OK, "%s: fused again: %s", what, srt_last_error());
     for (int i = 0; i < 3; i++) {
-        srt_gemm_args g = {rows, N2, I, 0, 1, 1.0f, 0.0f, as[i], I, dw2, I, SRT_BF16, d[i], N2};
+        srt_gemm_args g = {rows, N2, I, 0, 1, 1.0f, 0.0f, as[i], I, dw2, I, SRT_BF16, d[i], N2, nullptr};
         const unsigned long long before = cudasim_launch_count();
         TEST_CHECK(srt_op_gemm(be, &g) == SRT_OK, "%s: down gemm %d: %s", what, i, srt_last_error());
         launches[i] = cudasim_launch_count() - before;
@@ -236,7 +236,7 @@ static void swiglu_hand_off(srt_backend *be, const srt_linear_fused_args *f, int
     TEST_CHECK(be->ops->upload(be->ctx, y0, y2.data(), y2.size() * 4) == SRT_OK, "%s: upload", what);
     float *ycopy2 = (float *)dev_copy(be, y2.data(), y2.size() * 4, keep);
     for (int i = 0; i < 2; i++) {
-        srt_gemm_args g = {rows, N2, I, 0, 1, 1.0f, 0.0f, i ? ycopy2 : y0, I, dw2, I, SRT_BF16, d[i], N2};
+        srt_gemm_args g = {rows, N2, I, 0, 1, 1.0f, 0.0f, i ? ycopy2 : y0, I, dw2, I, SRT_BF16, d[i], N2, nullptr};
         TEST_CHECK(srt_op_gemm(be, &g) == SRT_OK, "%s: gemm after upload: %s", what, srt_last_error());
     }
     r[0] = download(be, d[0], zeros.size());

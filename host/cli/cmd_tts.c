@@ -513,9 +513,20 @@ static FILE *open_done_log(const options *o, char ***ids, int *n_ids) {
     return log;
 }
 
+/* Test hook SNACRT_TEST_HANG_AFTER_LOG=N: after the N-th fsynced line the batch stops here for good (a kill -9
+ * then lands mid-run whatever the machine's speed: tests/test_tts_replicas.sh). */
+static void hang_after_log_hook(void) {
+    static int logged;
+    const char *hook = getenv("SNACRT_TEST_HANG_AFTER_LOG");
+    if (hook && atoi(hook) > 0 && ++logged >= atoi(hook))
+        for (;;) pause();
+}
+
 static int log_done(FILE *log, const char *id) {
     fprintf(log, "%s\n", id);
-    return fflush(log) || fsync(fileno(log)) ? -1 : 0;
+    if (fflush(log) || fsync(fileno(log))) return -1;
+    hang_after_log_hook();
+    return 0;
 }
 
 static int run_batch(const options *o, srt_tts_engine *e) {

@@ -52,11 +52,13 @@ typedef struct srt_conv1d_args {
     const float *w;          /* (out_ch, in_ch/groups, kernel) */
     const float *bias;       /* (out_ch) or NULL */
     const float *in_alpha;   /* (in_ch) Snake alpha applied to the input first, or NULL */
-    const float *residual;   /* (batch, out_ch, out_len) added to the output, or NULL; may equal y */
+    const float *residual;   /* (batch, out_ch, out_len) added to the output, or NULL; may equal y (res_ld 0) */
     const int *in_valid;     /* host (batch) or NULL */
     float *y;                /* (batch, out_ch, out_len); must not alias x */
     int w_static;            /* w (in a block from alloc) keeps its contents until its block is freed (model
                               * weights): a backend may keep a prepared copy of it keyed by the pointer */
+    int res_ld;              /* residual (batch, out_ch, res_ld): its row stride, 0 = out_len; another value
+                              * (>= out_len, residual not y) only on a backend whose ops set conv1d_res_ld */
 } srt_conv1d_args;
 
 /* y = conv_transpose1d(snake?(mask(x)), w) + bias, PyTorch semantics (padding cut from both ends).
@@ -236,6 +238,7 @@ typedef struct srt_async_ops {
 typedef struct srt_backend_ops {
     const char *name;
     int host_memory;         /* 1: tensors are host memory (cpu backends): the dispatch layer may read them */
+    int conv1d_res_ld;       /* 1: conv1d reads its residual with any row stride (srt_conv1d_args.res_ld) */
     /* memory */
     srt_status (*alloc)(void *ctx, size_t bytes, void **ptr);
     void (*free)(void *ctx, void *ptr);

@@ -9,6 +9,14 @@
 srt_status srt_op_conv1d(const srt_backend *b, const srt_conv1d_args *a) {
     SRT_TRY(srt_check_conv1d_args(a));
     if (!b->ops->conv1d) return MISSING(b, "conv1d");
+    if (a->res_ld && a->res_ld != a->out_len) {
+        if (!b->ops->conv1d_res_ld)
+            return srt_error(SRT_ERR_UNSUPPORTED, "conv1d: backend %s takes no residual row stride (res_ld %d, "
+                             "out_len %d)", b->ops->name, a->res_ld, a->out_len);
+        if (!a->residual || a->res_ld < a->out_len || a->residual == a->y)
+            return srt_error(SRT_ERR_INVALID_ARG, "conv1d: residual row stride %d with out_len %d (residual %p, "
+                             "y %p)", a->res_ld, a->out_len, (const void *)a->residual, (const void *)a->y);
+    }
     return b->ops->conv1d(b->ctx, a);
 }
 

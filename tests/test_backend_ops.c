@@ -1,7 +1,8 @@
 /* test_backend_ops.c: every op of every available backend ("cpu", "cuda") against "cpu-ref" on random inputs
  * from fixed seeds with odd shapes and every conv geometry the SNAC models use. Device buffers carry guard zones
  * filled with a sentinel that must survive; outputs start NaN-poisoned (every element must be written); inputs
- * must come back unchanged; padded regions of masked inputs hold NaN that must not leak.
+ * must come back unchanged; padded regions of masked inputs hold NaN that must not leak. A conv1d residual read at
+ * a row stride (res_ld, NaN between the rows) must match; a backend without ops->conv1d_res_ld must refuse it.
  * Tolerance (f32 and the 16-bit B paths alike): |got - ref| <= 1e-5 + 1e-4 |ref|. The reference accumulates in
  * double, the backends in f32 over at most ~10^3 terms of O(1/sqrt(fan_in)) products (weights are scaled like
  * a real model's), so the f32 error stays near 1e-6. bf16/f16 B are converted to f32 exactly by both sides (the
@@ -89,7 +90,8 @@ static uint64_t g_seed = 1;
 
 /* ---- conv1d ---- */
 static void case_conv1d(srt_backend *ref, srt_backend *dut, int batch, int cin, int cout, int len, int k, int stride,
-                        int dil, int pad, int groups, int use_alpha, int res_mode /* 0 none, 1 separate, 2 alias */,
+                        int dil, int pad, int groups, int use_alpha,
+                        int res_mode /* 0 none, 1 separate, 2 alias, 3 separate with a row stride (res_ld) */,
                         int masked, int use_bias) {
     int out_len = (len + 2 * pad - dil * (k - 1) - 1) / stride + 1;
     if (len + 2 * pad - dil * (k - 1) - 1 < 0) return;
@@ -98,6 +100,13 @@ static void case_conv1d(srt_backend *ref, srt_backend *dut, int batch, int cin, 
     float wscale = 1.0f / sqrtf((float)(cin / groups) * k);
     float *x = rnd(nx, seed, -2, 2), *w = rnd(nw, seed + 1, -wscale, wscale), *bias = rnd(cout, seed + 2, -0.5f, 0.5f);
     float *alpha = rnd(cin, seed + 3, 0.2f, 2.5f), *res = rnd(ny, seed + 4, -1, 1);
+    /* res_mode 3: the dut reads the residual rows (batch * cout of out_len) at a row stride ld, NaN between */
+    int ld = out_len + 5;
+    float *res_wide = NULL;
+    if (res_mode == 3) {
+        res_wide = rnd((size_t)batch * cout * ld, seed + 5, NAN, NAN);
+        for (size_t r = 0; r < (size_t)batch * cout; r++) memcpy(res_wide + r * ld, res + r * out_len, 4 * (size_t)out_len);
+    }
     int valid[4];
     for (int b = 0; b < batch; b++) valid[b] = masked ? (b == 0 ? len : (len * (batch - b)) / (batch + 1)) : len;
     if (masked)   /* poison the padded region: NaN must not leak */
@@ -113,11 +122,22 @@ static void case_conv1d(srt_backend *ref, srt_backend *dut, int batch, int cin, 
         srt_conv1d_args a = {batch, cin, cout, len, out_len, k, stride, dil, pad, groups,
                              up(&ar, x, nx), up(&ar, w, nw), use_bias ? up(&ar, bias, cout) : NULL,
                              use_alpha ? up(&ar, alpha, cin) : NULL, NULL, masked ? valid : NULL, NULL,
-                             (int)(seed & 1) /* w_static: half the cases through the packed-weight cache */};
-        if (res_mode == 1) a.residual = up(&ar, res, ny);
+                             (int)(seed & 1) /* w_static: half the cases through the packed-weight cache */, 0};
+        if (res_mode == 1 || (res_mode == 3 && !i)) a.residual = up(&ar, res, ny);
+        if (res_mode == 3 && i) {
+            a.residual = up(&ar, res_wide, (size_t)batch * cout * ld);
+            a.res_ld = ld;
+        }
         a.y = up(&ar, res_mode == 2 ? res : NULL, ny);
         if (res_mode == 2) a.residual = a.y;
         st[i] = srt_op_conv1d(be, &a);
+        if (res_mode == 3 && i && !be->ops->conv1d_res_ld) {   /* a backend without res_ld must refuse it */
+            TEST_CHECK(st[i] == SRT_ERR_UNSUPPORTED, "%s conv1d: a residual row stride was not refused (%d)",
+                       be->ops->name, st[i]);
+            a.residual = up(&ar, res, ny);
+            a.res_ld = 0;
+            st[i] = srt_op_conv1d(be, &a);
+        }
         guards[i] = down(&ar, a.y, out[i]);
         inputs_ok[i] = unchanged(&ar, a.x, x, nx) && unchanged(&ar, a.w, w, nw);
         arena_free(&ar);
@@ -129,7 +149,7 @@ static void case_conv1d(srt_backend *ref, srt_backend *dut, int batch, int cin, 
     TEST_CHECK(guards[0] && guards[1], "%s %s: guard zone overwritten", dut->ops->name, what);
     TEST_CHECK(inputs_ok[1], "%s %s: an input was modified", dut->ops->name, what);
     compare(dut->ops->name, what, out[1], out[0], ny);
-    free(x); free(w); free(bias); free(alpha); free(res); free(out[0]); free(out[1]);
+    free(x); free(w); free(bias); free(alpha); free(res); free(res_wide); free(out[0]); free(out[1]);
 }
 
 static void test_conv1d(srt_backend *ref, srt_backend *dut) {
@@ -142,14 +162,20 @@ static void test_conv1d(srt_backend *ref, srt_backend *dut) {
                 /* dense k7 p3 and 1x1 */
                 case_conv1d(ref, dut, 1, chans[ci], chans[co], len, 7, 1, 1, 3, 1, ci & 1, co % 3, 0, 1);
                 case_conv1d(ref, dut, 2, chans[ci], chans[co], len, 1, 1, 1, 0, 1, co & 1, (ci + 1) % 3, ci == 2, li & 1);
+                /* a residual read with a row stride (a streaming residual unit's window) */
+                case_conv1d(ref, dut, 2, chans[ci], chans[co], len, 7, 1, 3, 9, 1, 1, 3, 0, co & 1);
             }
         /* depthwise k7, dilation 1/3/9, padding 3/9/27 */
         static const int dils[] = {1, 3, 9};
         for (int di = 0; di < 3; di++)
-            for (int ci = 1; ci < 3; ci++)
+            for (int ci = 1; ci < 3; ci++) {
                 for (int v = 0; v < 4; v++)
                     case_conv1d(ref, dut, v & 2 ? 3 : 1, chans[ci], chans[ci], len, 7, 1, dils[di], 3 * dils[di],
                                 chans[ci], v & 1, (v + di) % 3, v >> 1, (v + ci) & 1);
+                /* depthwise with a residual row stride */
+                case_conv1d(ref, dut, 3, chans[ci], chans[ci], len, 7, 1, dils[di], 3 * dils[di], chans[ci], 1, 3,
+                            di == 1, 1);
+            }
         /* strided k=2s, padding ceil(s/2) */
         static const int strides[] = {2, 3, 4, 8};
         for (int si = 0; si < 4; si++) {

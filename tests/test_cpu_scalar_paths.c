@@ -53,7 +53,7 @@ static void depthwise(srt_backend *cpu, const char *path, int len) {
     test_fill_uniform(alpha, C, 24, 0.2f, 2.0f);
     test_fill_uniform(res, n, 25, -1.0f, 1.0f);
     int valid[2] = {len, len / 2};
-    srt_conv1d_args a = {B, C, C, len, len, K, 1, dil, pad, C, x, w, bias, alpha, res, valid, y_ref, 0 /* w_static */};
+    srt_conv1d_args a = {B, C, C, len, len, K, 1, dil, pad, C, x, w, bias, alpha, res, valid, y_ref, 0 /* w_static */, 0 /* res_ld */};
     TEST_CHECK(srt_op_conv1d(&g_ref, &a) == SRT_OK, "cpu-ref depthwise: %s", srt_last_error());
     a.y = y;
     TEST_CHECK(srt_op_conv1d(cpu, &a) == SRT_OK, "cpu depthwise: %s", srt_last_error());

@@ -9,11 +9,14 @@
  * different chunk patterns (and different noise seeds) must each get what they get alone. Errors (bad group shape, out-of-range code, push
  * after final, mixed codecs) change nothing. First audio (check_first_audio): after each of the first groups pushed
  * one at a time exactly the samples that do not depend on later codes are out (sample-granular, not whole groups),
- * found by an offline decode with the later latent frames NaN, and they equal the offline decode. Cost: a counting wrapper around the backend's op table shows that 200
- * groups pushed one at a time cost < 2x the multiply-adds of one offline decode of 200 groups, and that the peak
- * backend memory does not grow with the stream's length. */
+ * found by an offline decode with the later latent frames NaN, and they equal the offline decode. Cost: a counting
+ * wrapper around the backend's op table shows that 200 groups pushed one at a time cost < 2x the multiply-adds of
+ * one offline decode of 200 groups, that the peak backend memory does not grow with the stream's length, and that
+ * the pushes of the second half (equal, steady pushes) make no backend allocation at all (the push workspace is
+ * kept by the stream) and copy each stage's new and kept input frames at most once. */
 #include "snacrt.h"
 #include "snac/snac_model.h"
+#include "snac/snac_stream.h"
 #include "testutil.h"
 #include <math.h>
 #include <stdlib.h>
@@ -28,12 +31,15 @@ static const srt_backend_ops *g_real_ops;
 static srt_backend_ops g_count_ops;
 static double g_macs;                     /* multiply-adds of conv / transposed conv / gemm / attention */
 static int64_t g_live_bytes, g_peak_bytes;
+static int64_t g_alloc_calls;             /* backend allocations (alloc op calls) */
+static double g_copy_floats;              /* floats moved by copy2d / copy2d_batch */
 typedef struct { void *p; size_t n; } live_alloc;
 static live_alloc g_allocs[4096];
 static int g_n_allocs;
 
 static srt_status cnt_alloc(void *ctx, size_t bytes, void **ptr) {
     srt_status st = g_real_ops->alloc(ctx, bytes, ptr);
+    g_alloc_calls++;
     if (st == SRT_OK && g_n_allocs < 4096) {
         g_allocs[g_n_allocs++] = (live_alloc){*ptr, bytes};
         g_live_bytes += (int64_t)bytes;
@@ -62,6 +68,14 @@ static srt_status cnt_gemm(void *ctx, const srt_gemm_args *a) {
     g_macs += (double)a->M * a->N * a->K;
     return g_real_ops->gemm(ctx, a);
 }
+static srt_status cnt_copy2d(void *ctx, const srt_copy2d_args *a) {
+    g_copy_floats += (double)a->rows * a->cols;
+    return g_real_ops->copy2d(ctx, a);
+}
+static srt_status cnt_copy2d_batch(void *ctx, const srt_copy2d_batch_args *a) {
+    for (int i = 0; i < a->n; i++) g_copy_floats += (double)a->items[i].rows * a->items[i].cols;
+    return g_real_ops->copy2d_batch(ctx, a);
+}
 static srt_status cnt_attn(void *ctx, const srt_local_attn_args *a) {
     g_macs += 2.0 * a->batch * a->len * a->window * a->heads * a->head_dim;
     return g_real_ops->local_attention(ctx, a);
@@ -76,6 +90,8 @@ static void counting_on(srt_codec *codec) {
     g_count_ops.conv_transpose1d = cnt_convt;
     g_count_ops.gemm = cnt_gemm;
     g_count_ops.local_attention = cnt_attn;
+    g_count_ops.copy2d = g_real_ops->copy2d ? cnt_copy2d : NULL;
+    g_count_ops.copy2d_batch = g_real_ops->copy2d_batch ? cnt_copy2d_batch : NULL;
     m->be.ops = &g_count_ops;
     g_macs = 0;
     g_live_bytes = g_peak_bytes = 0;
@@ -496,7 +512,8 @@ static void check_cost(srt_codec *codec, const srt_codec_info *I, const char *mo
     TEST_CHECK(st == SRT_OK, "%s cost: offline: %s", model, srt_last_error());
     free(a);
     double offline = g_macs;
-    int64_t peak[2] = {0, 0};
+    int64_t peak[2] = {0, 0}, steady_allocs = 0, steady_pushes = 0;
+    double steady_copies = 0;
     double macs[2] = {0, 0};
     const int64_t lens[2] = {50, N};
     for (int v = 0; v < 2; v++) {
@@ -508,8 +525,15 @@ static void check_cost(srt_codec *codec, const srt_codec_info *I, const char *mo
         for (int64_t g = 0; g < lens[v]; g++) {
             srt_codes k = chunk_of(I, &codes, g, 1);
             int fin = g == lens[v] - 1;
+            int64_t calls0 = g_alloc_calls;
+            double copies0 = g_copy_floats;
             st = srt_codec_stream_push(1, &s, &k, &fin, &a, &n);
             if (st != SRT_OK) break;
+            if (v == 1 && g >= lens[v] / 2 && !fin) {
+                steady_allocs += g_alloc_calls - calls0;
+                steady_copies += g_copy_floats - copies0;
+                steady_pushes++;
+            }
             free(a);
         }
         TEST_CHECK(st == SRT_OK, "%s cost: push: %s", model, srt_last_error());
@@ -523,6 +547,29 @@ static void check_cost(srt_codec *codec, const srt_codec_info *I, const char *mo
            macs[1] / offline, (long long)peak[0], (long long)lens[0], (long long)peak[1], (long long)N);
     TEST_CHECK(macs[1] < 2.0 * offline, "%s: streaming %lld groups one at a time costs %.4g MAC, offline %.4g (x%.2f)",
                model, (long long)N, macs[1], offline, macs[1] / offline);
+    /* block copies: a push copies each stage's new input frames into its window once, plus at most the kept
+     * frames (hist_cap) into the window and into the spare state block: per group at most
+     * sum over stages of in_ch * (input frames per group + 2 hist_cap) floats. A backend whose conv1d takes no
+     * residual row stride (ops->conv1d_res_ld 0) also copies a residual unit's residual, in_ch * (frames per
+     * group); on one that does, the residual is read in place from the window, and a second pass over the new
+     * frames (e.g. copying a residual unit's input again for its residual) exceeds the bound. */
+    snac_stream_plan plan;
+    const snac_model *mm = srt_codec_model(codec);
+    TEST_CHECK(snac_stream_plan_make(mm, &plan) == SRT_OK, "plan: %s", srt_last_error());
+    double bound = 0, frames = I->vq_strides[0];
+    for (int k = 0; k < plan.n_stages; k++) {
+        bound += (double)plan.st[k].in_ch * (frames + 2.0 * plan.st[k].hist_cap);
+        if (plan.st[k].kind == SNAC_STAGE_UNIT && !mm->be.ops->conv1d_res_ld) bound += (double)plan.st[k].in_ch * frames;
+        if (plan.st[k].kind == SNAC_STAGE_UP) frames *= plan.st[k].stride;
+    }
+    double per_push = steady_pushes ? steady_copies / steady_pushes : 0;
+    printf("%s/%s cost: %lld backend allocations in the steady pushes %lld..%lld; %.0f floats copied per push "
+           "(bound %.0f)\n", g_backend, model, (long long)steady_allocs, (long long)(N / 2), (long long)(N - 2),
+           per_push, bound);
+    TEST_CHECK(per_push <= bound, "%s: %.0f floats copied per steady one-group push, more than the %.0f of one copy "
+               "of each stage's new and kept frames", model, per_push, bound);
+    TEST_CHECK(steady_allocs == 0, "%s: %lld backend allocations in %lld steady one-group pushes (the push workspace "
+               "should be kept by the stream)", model, (long long)steady_allocs, (long long)(N - 1 - N / 2));
     TEST_CHECK(peak[1] <= peak[0] + peak[0] / 10 + 4096, "%s: peak stream memory grows with length: %lld bytes at "
                "%lld groups, %lld at %lld", model, (long long)peak[0], (long long)lens[0], (long long)peak[1],
                (long long)N);

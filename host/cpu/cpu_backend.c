@@ -44,6 +44,7 @@ static void cpu_free(void *vctx, void *ptr) {
 static const srt_backend_ops srt_cpu_ops = {
     .name = "cpu",
     .host_memory = 1,
+    .conv1d_res_ld = 1,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = srt_shared_host_copy,

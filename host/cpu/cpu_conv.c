@@ -79,6 +79,7 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
     const int G = a->groups, cin_g = a->in_ch / G, cout_g = a->out_ch / G, K = a->kernel;
     const int R = cin_g * K;                      /* rows of the unrolled input */
     const int out_len = a->out_len, nt = ctx->n_threads;
+    const int ldr = a->res_ld ? a->res_ld : out_len;   /* residual row stride */
     if (out_len == 0) return SRT_OK;
     /* Chunk sizes only shape the work split (each output's arithmetic is fixed whatever they are).
      * Time chunk: unrolled block about 512 KB, at least 4 jobs per thread when the signal allows (whole GEMM
@@ -164,7 +165,7 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
             int o0 = ochunk * oc, on = cout_g - o0 < oc ? cout_g - o0 : oc;
             const int oy = g * cout_g + o0;                                          /* first output channel */
             float *yb = a->y + ((size_t)b * a->out_ch + oy) * out_len + t0;           /* (on, tn) */
-            const float *rb = a->residual ? a->residual + ((size_t)b * a->out_ch + oy) * out_len + t0 : NULL;
+            const float *rb = a->residual ? a->residual + ((size_t)b * a->out_ch + oy) * ldr + t0 : NULL;
             const float *B;
             int ldb;
             if (shared) {
@@ -177,9 +178,9 @@ static srt_status conv_gemm(const srt_cpu_ctx *ctx, const srt_conv1d_args *a) {
             const float *bias = a->bias ? a->bias + oy : NULL;
             if (prepack)
                 srt_cpu_gemm_fixed_packed((cached ? cached : wpk) + (size_t)g * pk_floats, cout_g, R, o0, on, tn, B, ldb, 1, yb, out_len, rb,
-                                          out_len, bias, ws);
+                                          ldr, bias, ws);
             else
-                srt_cpu_gemm_fixed(on, tn, R, a->w + (size_t)oy * R, R, 1, B, ldb, 1, yb, out_len, rb, out_len, bias, ws);
+                srt_cpu_gemm_fixed(on, tn, R, a->w + (size_t)oy * R, R, 1, B, ldb, 1, yb, out_len, rb, ldr, bias, ws);
         }
         srt_cpu_scratch_free(ctx, span_buf);
         srt_cpu_scratch_free(ctx, col);
@@ -243,7 +244,7 @@ static srt_status conv_depthwise(const srt_cpu_ctx *ctx, const srt_conv1d_args *
             load_input_span(xp, span, a->x + (size_t)row * a->in_len, a->in_len, -a->padding,
                             valid_of(a->in_valid, b, a->in_len), a->in_alpha ? a->in_alpha + c : NULL);
             float *y = a->y + (size_t)row * out_len;
-            const float *res = a->residual ? a->residual + (size_t)row * out_len : NULL;
+            const float *res = a->residual ? a->residual + (size_t)row * (a->res_ld ? a->res_ld : out_len) : NULL;
             float bias = a->bias ? a->bias[c] : 0.0f;
             if (use_avx2) dw_row_avx2(y, xp, a->w + (size_t)c * K, K, a->dilation, out_len, bias, res);
             else dw_row_scalar(y, xp, a->w + (size_t)c * K, K, a->dilation, a->stride, out_len, bias, res);

@@ -34,12 +34,14 @@ static void scale_valid(int batch, const int *valid, int64_t num, int64_t den, i
 }
 
 srt_status snac_conv_forward(snac_model *m, const snac_conv *c, int batch, int in_len, int padding,
-                             const int *valid, const float *alpha, const float *x, const float *residual, float *y) {
+                             const int *valid, const float *alpha, const float *x, const float *residual, int res_ld,
+                             float *y) {
     srt_conv1d_args a = {
         .batch = batch, .in_ch = c->in_ch, .out_ch = c->out_ch, .in_len = in_len,
         .out_len = (in_len + 2 * padding - c->dilation * (c->kernel - 1) - 1) / c->stride + 1,
         .kernel = c->kernel, .stride = c->stride, .dilation = c->dilation, .padding = padding, .groups = c->groups,
-        .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .in_valid = valid, .y = y,
+        .x = x, .w = c->w, .bias = c->b, .in_alpha = alpha, .residual = residual, .res_ld = res_ld,
+        .in_valid = valid, .y = y,
         .w_static = 1,   /* model weights */
     };
     return srt_op_conv1d(&(m)->be, &a);
@@ -48,7 +50,7 @@ srt_status snac_conv_forward(snac_model *m, const snac_conv *c, int batch, int i
 /* A conv with the reference's zero padding. */
 static srt_status run_conv(snac_model *m, const snac_conv *c, int batch, int in_len, const int *valid,
                            const float *alpha, const float *x, const float *residual, float *y) {
-    return snac_conv_forward(m, c, batch, in_len, c->padding, valid, alpha, x, residual, y);
+    return snac_conv_forward(m, c, batch, in_len, c->padding, valid, alpha, x, residual, 0, y);
 }
 
 /* x (batch, dim, len) updated in place: x += conv2(snake(conv1(snake(x)))). t: scratch of the same size. */

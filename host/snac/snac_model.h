@@ -116,15 +116,20 @@ srt_status snac_quantize(snac_model *m, int batch, int T, const int *valid, cons
                          float *z_q);
 /* from codes: codes[level] (batch, T/stride_level) -> z_q (batch, latent, T). */
 srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *codes, float *z_q);
+/* The same with the caller's scratch: q_buf (batch, codebook_dim, T) and o_buf (batch, latent_dim, T) floats. */
+srt_status snac_dequantize_into(snac_model *m, int batch, int T, int32_t *const *codes, float *z_q, float *q_buf,
+                                float *o_buf);
 /* decode: z_q (batch, latent, T) -> audio (batch, 1, T*hop). noise_seed < 0: no noise. */
 srt_status snac_decoder_forward(snac_model *m, int batch, int T, const int *valid, const float *z_q,
                                 int64_t noise_seed, float *audio);
 
 /* A conv of the model over x (batch, in_ch, in_len) with `padding` zeros on each side; inputs past valid[b]
- * (NULL: none) read as zero; alpha: Snake before the conv (NULL: none); residual added (NULL: none).
- * y (batch, out_ch, out_len), out_len from the conv's kernel, dilation and stride. */
+ * (NULL: none) read as zero; alpha: Snake before the conv (NULL: none); residual added (NULL: none; row stride
+ * res_ld, 0: out_len, see srt_conv1d_args). y (batch, out_ch, out_len), out_len from the conv's kernel, dilation
+ * and stride. */
 srt_status snac_conv_forward(snac_model *m, const snac_conv *c, int batch, int in_len, int padding,
-                             const int *valid, const float *alpha, const float *x, const float *residual, float *y);
+                             const int *valid, const float *alpha, const float *x, const float *residual, int res_ld,
+                             float *y);
 
 /* LocalMHA on x (batch, dim, len) in place (x += attention(x)); len a multiple of the window.
  * scratch: 5 * batch * dim * len floats. */

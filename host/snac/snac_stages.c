@@ -28,7 +28,7 @@ int64_t snac_stage_out_len(const snac_stage *s, int64_t in_len) {
 static srt_status stage_conv(snac_model *m, const snac_conv *c, const snac_stage_args *a, int in_len,
                              const int *valid, const float *alpha, const float *x, const float *res, float *y) {
     return snac_conv_forward(m, c, a->batch, in_len, a->padded ? c->padding : 0, a->padded ? valid : NULL, alpha,
-                             x, res, y);
+                             x, res, res && res == a->res ? a->res_ld : 0, y);
 }
 
 srt_status snac_stage_forward(snac_model *m, const snac_stage *st, const snac_stage_args *a, float **out) {

@@ -45,7 +45,9 @@ typedef struct snac_stage_args {
     const int *valid, *valid_out;   /* padded: per-item valid input / output lengths (host arrays) */
     float *x;                 /* (batch, in_ch, in_len); ATTN: updated in place and is the output */
     float *t;                 /* scratch: (batch, max(in_ch, out_ch), out_len); ATTN: 5 * batch * ch * len */
-    float *res;               /* UNIT: residual (batch, ch, out_len), may be y */
+    float *res;               /* UNIT: residual (batch, ch, res_ld), may be y (then res_ld 0) */
+    int res_ld;               /* UNIT: row stride of res, 0 = out_len (another only where the backend's ops set
+                               * conv1d_res_ld) */
     float *y;                 /* output (batch, out_ch, out_len); UNIT: may be x, UP: not x (ATTN: unused) */
                               /* UP: t may be x (read only before t is written) */
     const float *noise;       /* UP: (batch, out_len) standard normal noise, NULL: no noise block */

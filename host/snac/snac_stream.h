@@ -32,15 +32,19 @@ typedef struct snac_stage_state {
     size_t hist_spare;        /* the other (in_ch, hist_cap) block */
 } snac_stage_state;
 
-/* Device workspace of a push, kept by the stream that leads a push (streams[0]) for its next pushes: buffers
+/* Workspace of a push, kept by the stream that leads a push (streams[0]) for its next pushes: device buffers
  * grow to the largest push seen and are not re-allocated (and re-faulted) on every push. PACK holds the push's one
- * upload (codes, every stage's block-copy table, noise); host is its host staging copy. */
-enum { SNAC_WS_X0 = 0, SNAC_WS_X1, SNAC_WS_K0, SNAC_WS_K1, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_PACK, SNAC_WS_COUNT };
+ * upload (codes, every stage's block-copy table, noise); VQ_Q / VQ_O are the dequantizer's scratch. Host arrays:
+ * the pack's staging copy, the push plan (per stage and stream, per stage) and the audio download, kept likewise:
+ * a steady stream of equal pushes allocates nothing. */
+enum { SNAC_WS_X0 = 0, SNAC_WS_X1, SNAC_WS_K0, SNAC_WS_K1, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_PACK, SNAC_WS_VQ_Q,
+       SNAC_WS_VQ_O, SNAC_WS_COUNT };
+enum { SNAC_WH_PACK = 0, SNAC_WH_IO, SNAC_WH_SHAPE, SNAC_WH_RUN, SNAC_WH_AUDIO, SNAC_WH_COUNT };
 typedef struct snac_stream_ws {
-    void *buf[SNAC_WS_COUNT];
+    void *buf[SNAC_WS_COUNT];           /* backend memory */
     size_t bytes[SNAC_WS_COUNT];
-    unsigned char *host;
-    size_t host_bytes;
+    void *host[SNAC_WH_COUNT];          /* host memory */
+    size_t host_bytes[SNAC_WH_COUNT];
 } snac_stream_ws;
 
 struct srt_codec_stream {

@@ -8,12 +8,15 @@
  *      frames before 0 or past a final input's end stay zero, which is exactly the offline decoder's zero padding
  *   the stage's ops on X with padding 0 (one call each for all streams), output (slots, out_ch, nout)
  *   the input frames still needed are copied into the stream's spare state block (the blocks swap on commit).
- * All of a stage's block copies (windows, a residual unit's residual, kept frames) are one copy2d_batch op. The
+ * All of a stage's block copies (windows, a residual unit's residual, kept frames) are one copy2d_batch op; on a
+ * backend whose conv1d reads a residual with a row stride (ops->conv1d_res_ld: the cpu backend) a residual unit
+ * reads its residual in place from its window's middle columns instead of a copy of them. The
  * host plans every stage first and makes one upload (codes, the block tables, noise); the device part then never
  * transfers or waits, and on a backend with graph_run it is recorded once per shape (batch bucket) and replayed.
  * Each output frame is computed once, from the same inputs as offline, so a push of g groups costs about g groups
  * of offline decoder work plus copies of the stage inputs, whatever the stream's length; the state is
- * O(receptive field). The workspace is kept by the leading stream and reused by its next pushes. */
+ * O(receptive field). The workspace (device buffers and host arrays) is kept by the leading stream and reused by
+ * its next pushes: steady pushes allocate nothing. */
 #include "snac/snac_stream.h"
 #include <limits.h>
 
@@ -167,9 +170,9 @@ static srt_status copy_frames(copy_list *l, const srt_codec_stream *S, int k, co
 
 /* Device buffers of one push (pointers into the leading stream's snac_stream_ws). Stage k builds its input in
  * X[k & 1] and a residual unit's residual (= its output) in K[k & 1]: the previous stage's output, which the
- * stage's block copies read, is never a buffer they write. */
+ * stage's block copies read, is never a buffer they write. Q / O: the dequantizer's scratch. */
 typedef struct push_ws {
-    float *X[2], *K[2], *T, *Y;
+    float *X[2], *K[2], *T, *Y, *Q, *O;
     int32_t *codes[SNAC_MAX_LEVELS];
 } push_ws;
 
@@ -180,6 +183,7 @@ typedef struct stage_run {
     int zero_x, zero_res;     /* clear X / the residual first (windows with zero columns) */
     int64_t max_copy;         /* largest block (floats) */
     float *X, *res, *y, *out; /* input window, residual, output argument, buffer holding the output */
+    int res_ld;               /* row stride of res: 0 (nout, res is y) or nx (res in X, ops->conv1d_res_ld) */
     const float *noise;       /* device noise (n_slots, nout), NULL: none */
 } stage_run;
 
@@ -202,9 +206,24 @@ void snac_stream_ws_free(snac_model *m, snac_stream_ws *ws) {
         ws->buf[i] = NULL;
         ws->bytes[i] = 0;
     }
-    free(ws->host);
-    ws->host = NULL;
-    ws->host_bytes = 0;
+    for (int i = 0; i < SNAC_WH_COUNT; i++) {
+        free(ws->host[i]);
+        ws->host[i] = NULL;
+        ws->host_bytes[i] = 0;
+    }
+}
+
+/* Make host array `which` hold at least `bytes` (contents not kept when it grows). */
+static srt_status wh_reserve(snac_stream_ws *ws, int which, size_t bytes, void **p) {
+    if (bytes < 64) bytes = 64;
+    if (ws->host_bytes[which] < bytes) {
+        free(ws->host[which]);
+        ws->host_bytes[which] = 0;
+        if (!(ws->host[which] = srt_malloc(bytes, "stream push workspace"))) return SRT_ERR_NOMEM;
+        ws->host_bytes[which] = bytes;
+    }
+    *p = ws->host[which];
+    return SRT_OK;
 }
 
 /* Make buffer `which` hold at least `bytes`. */
@@ -227,7 +246,9 @@ static srt_status ws_reserve(snac_model *m, snac_stream_ws *ws, int which, size_
 static srt_status push_body_run(void *arg) {
     const push_body *b = arg;
     snac_model *m = b->m;
-    if (b->G > 0) SRT_TRY(snac_dequantize(m, b->n, (int)(b->G * b->P->group_frames), b->w->codes, b->w->Y));
+    if (b->G > 0)
+        SRT_TRY(snac_dequantize_into(m, b->n, (int)(b->G * b->P->group_frames), b->w->codes, b->w->Y, b->w->Q,
+                                     b->w->O));
     for (int k = 0; k < b->P->n_stages; k++) {
         const stage_run *r = &b->run[k];
         const snac_stage *sg = &b->P->st[k];
@@ -242,7 +263,8 @@ static srt_status push_body_run(void *arg) {
         }
         if (!s->n_slots) continue;
         snac_stage_args a = {.batch = s->n_slots, .in_len = (int)s->nx, .out_len = (int)s->nout, .padded = 0,
-                             .x = r->X, .t = b->w->T, .res = r->res, .y = r->y, .noise = r->noise};
+                             .x = r->X, .t = b->w->T, .res = r->res, .res_ld = r->res_ld, .y = r->y,
+                             .noise = r->noise};
         float *out = NULL;
         SRT_TRY(snac_stage_forward(m, sg, &a, &out));
         if (out != r->out)
@@ -265,6 +287,7 @@ static uint64_t push_key(const push_body *b) {
     h = mix(mix(h, (uint64_t)b->n), (uint64_t)b->G);
     h = mix(mix(h, (uint64_t)(uintptr_t)b->items_dev), (uint64_t)(uintptr_t)b->w->Y);
     h = mix(mix(h, (uint64_t)(uintptr_t)b->w->T), (uint64_t)(uintptr_t)b->w->codes[0]);
+    h = mix(mix(h, (uint64_t)(uintptr_t)b->w->Q), (uint64_t)(uintptr_t)b->w->O);
     for (int i = 0; i < 2; i++)
         h = mix(mix(h, (uint64_t)(uintptr_t)b->w->X[i]), (uint64_t)(uintptr_t)b->w->K[i]);
     for (int l = 0; l < SNAC_MAX_LEVELS; l++) h = mix(h, (uint64_t)(uintptr_t)b->w->codes[l]);
@@ -276,7 +299,7 @@ static uint64_t push_key(const push_body *b) {
         h = mix(mix(mix(h, (uint64_t)r->first), (uint64_t)r->n_copies), (uint64_t)r->max_copy);
         h = mix(mix(mix(h, (uint64_t)s->n_slots), (uint64_t)s->nx), (uint64_t)s->nout);
         h = mix(mix(h, (uint64_t)(uintptr_t)r->X), (uint64_t)(uintptr_t)r->res);
-        h = mix(mix(h, (uint64_t)(uintptr_t)r->y), (uint64_t)(uintptr_t)r->noise);
+        h = mix(mix(mix(h, (uint64_t)(uintptr_t)r->y), (uint64_t)(uintptr_t)r->noise), (uint64_t)r->res_ld);
     }
     return h;
 }
@@ -289,13 +312,16 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
     const snac_stream_plan *P = &streams[0]->plan;
     const snac_config *c = &m->cfg;
     int K = P->n_stages;
-    stage_io *io = srt_calloc((size_t)K * n, sizeof *io, "stream push plan");
-    stage_shape *sh = srt_calloc((size_t)K, sizeof *sh, "stream push plan");
-    stage_run *run = srt_calloc((size_t)K, sizeof *run, "stream push plan");
-    if (!io || !sh || !run) { free(io); free(sh); free(run); return SRT_ERR_NOMEM; }
+    snac_stream_ws *cache = &streams[0]->ws;
+    stage_io *io = NULL;
+    stage_shape *sh = NULL;
+    stage_run *run = NULL;
+    SRT_TRY(wh_reserve(cache, SNAC_WH_IO, sizeof *io * (size_t)K * n, (void **)&io));
+    SRT_TRY(wh_reserve(cache, SNAC_WH_SHAPE, sizeof *sh * (size_t)K, (void **)&sh));
+    SRT_TRY(wh_reserve(cache, SNAC_WH_RUN, sizeof *run * (size_t)K, (void **)&run));
+    memset(run, 0, sizeof *run * (size_t)K);
     int64_t G = 0;
-    srt_status st = plan_push(n, streams, chunks, final, io, sh, &G);
-    if (st != SRT_OK) { free(io); free(sh); free(run); return st; }
+    SRT_TRY(plan_push(n, streams, chunks, final, io, sh, &G));
 
     /* workspace sizes: the largest stage */
     size_t zX = 0, zK = 0, zT = 0, zY = (size_t)(n * G * P->group_frames * c->latent_dim);
@@ -332,9 +358,9 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
     size_t pack_bytes = table_off + sizeof(srt_copy2d_args) * (size_t)cap;
 
     push_ws w = {0};
-    snac_stream_ws *cache = &streams[0]->ws;
     float *audio_host = NULL;
-    unsigned char *pack_dev = NULL;
+    unsigned char *pack_dev = NULL, *pack = NULL;
+    srt_status st = SRT_OK;
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X0, zX * sizeof(float), (void **)&w.X[0]), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_X1, zX * sizeof(float), (void **)&w.X[1]), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_K0, zK * sizeof(float), (void **)&w.K[0]), done);
@@ -342,14 +368,12 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_T, zT * sizeof(float), (void **)&w.T), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_Y, zY * sizeof(float), (void **)&w.Y), done);
     SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_PACK, pack_bytes, (void **)&pack_dev), done);
-    if (cache->host_bytes < pack_bytes) {
-        free(cache->host);
-        cache->host_bytes = 0;
-        cache->host = srt_malloc(pack_bytes, "stream push upload");
-        if (!cache->host) { st = SRT_ERR_NOMEM; goto done; }
-        cache->host_bytes = pack_bytes;
-    }
-    unsigned char *pack = cache->host;
+    /* dequantizer scratch: (n, codebook_dim, T0) and (n, latent, T0) */
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_VQ_Q, sizeof(float) * (size_t)(n * T0) * c->codebook_dim,
+                            (void **)&w.Q), done);
+    SRT_TRY_GOTO(ws_reserve(m, cache, SNAC_WS_VQ_O, sizeof(float) * (size_t)(n * T0) * c->latent_dim,
+                            (void **)&w.O), done);
+    SRT_TRY_GOTO(wh_reserve(cache, SNAC_WH_PACK, pack_bytes, (void **)&pack), done);
     copy_list cl = {0, cap, (srt_copy2d_args *)(pack + table_off)};
 
     /* codes: level l (n, T0 / stride_l), item i's new codes first */
@@ -377,7 +401,11 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
         r->X = w.X[k & 1];
         r->first = cl.n;
         int unit = sg->kind == SNAC_STAGE_UNIT;
-        r->res = unit ? w.K[k & 1] : NULL;
+        /* a residual unit's residual: its window's middle columns, read in place where the backend takes a row
+         * stride, else copied into its output buffer (the conv adds it in place) */
+        int res_in_x = unit && OPS(m)->conv1d_res_ld;
+        r->res = !unit ? NULL : res_in_x ? r->X + sg->halo : w.K[k & 1];
+        r->res_ld = res_in_x ? (int)s->nx : 0;
         r->y = unit ? w.K[k & 1] : w.Y;
         r->out = sg->kind == SNAC_STAGE_ATTN ? r->X : r->y;
         /* X (slots, ch, nx): each window's frames; zero columns before frame 0, past a final input's end and past
@@ -392,7 +420,7 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
             float *dst = r->X + (size_t)oi->slot * ch * s->nx + (f0 - oi->x_first);
             SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, hc, prev, f0, f1, dst,
                                      s->nx), fail);
-            if (!unit) continue;
+            if (!unit || res_in_x) continue;
             int64_t r0 = oi->x_first + sg->halo, g0 = max64(f0, r0), g1 = min64(f1, r0 + s->nout);
             r->zero_res |= g0 > r0 || g1 < r0 + s->nout;
             SRT_TRY_GOTO(copy_frames(&cl, streams[i], k, oi, po ? &po[i] : NULL, i, s, ch, hc, prev, g0, g1,
@@ -437,8 +465,8 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
         const stage_shape *s = &sh[K - 1];
         const stage_io *o = &io[(size_t)(K - 1) * n];
         if (s->n_slots && prev) {
-            audio_host = srt_malloc(sizeof(float) * (size_t)(s->n_slots * s->nout), "stream audio");
-            if (!audio_host) { st = SRT_ERR_NOMEM; goto fail; }
+            SRT_TRY_GOTO(wh_reserve(cache, SNAC_WH_AUDIO, sizeof(float) * (size_t)(s->n_slots * s->nout),
+                                    (void **)&audio_host), fail);
             SRT_TRY_GOTO(OPS(m)->download(CTX(m), audio_host, prev, sizeof(float) * (size_t)(s->n_slots * s->nout)),
                          fail);
         }
@@ -480,9 +508,5 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
 fail:
     for (int i = 0; i < n; i++) { streams[i]->failed = 1; free(audio[i]); audio[i] = NULL; n_out[i] = 0; }
 done:
-    free(audio_host);
-    free(io);
-    free(sh);
-    free(run);
     return st;
 }

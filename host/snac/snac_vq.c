@@ -72,23 +72,29 @@ done:
 }
 
 /* codes: validated by every caller (srt_codes_validate, the stream's push checks), so the embed is trusted */
-srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *codes, float *z_q) {
+srt_status snac_dequantize_into(snac_model *m, int batch, int T, int32_t *const *codes, float *z_q, float *q_buf,
+                                float *o_buf) {
     const snac_config *c = &m->cfg;
-    vq_scratch s = {0};
-    srt_status st;
-    SRT_TRY_GOTO(scratch_alloc(m, batch, T, 0, &s), done);
-    SRT_TRY_GOTO(OPS(m)->memset0(CTX(m), z_q, (size_t)batch * c->latent_dim * T * sizeof(float)), done);
+    SRT_TRY(OPS(m)->memset0(CTX(m), z_q, (size_t)batch * c->latent_dim * T * sizeof(float)));
     for (int l = 0; l < c->n_levels; l++) {
         const snac_vq_level *q = &m->vq[l];
         int n = T / q->stride;
         srt_embed_args ea = {.batch = batch, .dim = c->codebook_dim, .len = n, .n_codes = c->codebook_size,
-                             .codebook = q->codebook, .codes = codes[l], .y = s.q, .trusted = 1};
-        SRT_TRY_GOTO(srt_op_embed(&(m)->be, &ea), done);
-        SRT_TRY_GOTO(conv1x1(m, &q->out_proj, batch, n, s.q, s.o), done);
+                             .codebook = q->codebook, .codes = codes[l], .y = q_buf, .trusted = 1};
+        SRT_TRY(srt_op_embed(&(m)->be, &ea));                                       /* q (batch, cd, n) */
+        SRT_TRY(conv1x1(m, &q->out_proj, batch, n, q_buf, o_buf));                  /* o (batch, latent, n) */
         srt_upsample_add_args ua = {.batch = batch, .ch = c->latent_dim, .len = n, .factor = q->stride,
-                                    .scale = 1.0f, .x = s.o, .y = z_q, .acc = NULL};
-        SRT_TRY_GOTO(srt_op_upsample_add(&(m)->be, &ua), done);
+                                    .scale = 1.0f, .x = o_buf, .y = z_q, .acc = NULL};
+        SRT_TRY(srt_op_upsample_add(&(m)->be, &ua));
     }
+    return SRT_OK;
+}
+
+srt_status snac_dequantize(snac_model *m, int batch, int T, int32_t *const *codes, float *z_q) {
+    vq_scratch s = {0};
+    srt_status st;
+    SRT_TRY_GOTO(scratch_alloc(m, batch, T, 0, &s), done);
+    st = snac_dequantize_into(m, batch, T, codes, z_q, s.q, s.o);
 done:
     scratch_free(m, &s);
     return st;

@@ -209,7 +209,8 @@ static srt_status lm_load_inner(srt_lm *lm, const char *model_dir, const srt_lm_
     SRT_TRY(st);
     SRT_TRY(srt_lm_weights_i8_of(opts, &lm->weights_i8));
     if (lm->weights_i8 && opts && (opts->tp > 1 || opts->mpi))
-        return srt_error(SRT_ERR_UNSUPPORTED, "int8 weights with tensor parallelism or MPI (not implemented)");
+        return srt_error(SRT_ERR_UNSUPPORTED, "%s: int8 weights (weights_dtype \"int8\") load on one rank only: use "
+                         "tp 1 without MPI, or the stored dtype", model_dir);
     if (opts && (opts->tp > 1 || opts->mpi)) {     /* threads or processes as ranks (tp_load.c) */
         SRT_TRY(srt_weights_open_dir(model_dir, &lm->weights));
         SRT_TRY(srt_lm_tp_load(lm, opts));

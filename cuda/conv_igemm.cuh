@@ -12,15 +12,18 @@
  *                               tile is contiguous output positions of each channel: staged in shared memory
  *                               (igemm_convt_flush) and written as 16-byte stores, not one float per sector.
  *   conv{,t}1d_igemm_{tf32,bf16}_kernel  the same on tensor cores (mma.cuh; precision modes tf32 / bf16).
+ *   conv1d_igemm_{tf32,bf16}_cols_kernel the conv on tensor cores with IG_COLS column tiles of the batch per block
+ *                               (the columns are the flattened (item, position) pairs: each W tile serves IG_COLS
+ *                               tiles, of one item or of several; the default of those modes).
  * Block: IG_BM output channels x IG_BN positions, IG_THREADS threads, each 4 x 4 outputs (channels 4ty .. 4ty+3,
  * positions 4tx .. 4tx+3: one 16-byte shared read of W (a broadcast) and one of X per reduction row, 16-byte
  * stores); reduction in steps of IG_BK. Snake is the fast range-reduced one (snake_fast.cuh). Each output is summed
  * in reduction-index order whatever the grid and the batch: batch-invariant.
  * Pipelining: the global loads of reduction step i+1 go to registers (raw values, igemm_stage) before the math of
  * step i, and are stored (mask + Snake applied) into the other of two shared buffers after it: one barrier per step
- * and 8 independent loads per lane in flight over a whole tile of math. Traffic: where the kernel divides IG_BK, a
- * conv step's input windows are loaded once into shared memory and the X tile built from them (win, igemm_build_x:
- * one more barrier per step); transposed W tiles are read as contiguous runs of w where the shape allows (w_runs).
+ * and 8 independent loads per lane in flight over a whole tile of math. Traffic: where a step's channels' windows
+ * fit in shared memory (any kernel; the step's rows may cover channels in part), a conv step's input windows are
+ * loaded once into shared memory and the X tile built from them (win, igemm_build_x: one more barrier per step); transposed W tiles are read as contiguous runs of w where the shape allows (w_runs).
  * Split reduction: where one item's grid is under IG_SPLIT_BLOCKS blocks, the reduction is cut into `splits` ranges
  * (blockIdx.x = split * column tiles + tile), each written as partial sums to `part`, and igemm_split_sum_kernel adds
  * them in split order + bias + residual. The split count depends on the item's shape only, never on the batch:
@@ -59,11 +62,14 @@ struct srt_igemm_args {
     int taps;       /* reduction taps per input channel: kernel (conv), ceil(kernel/stride) (transposed) */
     int rows;       /* GEMM rows: out_ch (conv), out_ch * stride (transposed: row oc*stride + phase) */
     int col_tiles;  /* blocks along the columns of one split (gridDim.x = splits * col_tiles) */
+    int col_groups; /* conv1d_igemm_cols: blocks of IG_COLS (item, column tile) pairs per split (gridDim.x = splits *
+                     * col_groups, gridDim.z = 1); 0: one tile of one item per block (gridDim.z = batch) */
     int splits, split_rows;   /* split s sums reduction rows [s * split_rows, min(R, (s + 1) * split_rows)) */
     int fold_rows;  /* > 0 (splits == 1): the block sums the split ranges of fold_rows rows one after the other and
                      * adds them in split order (igemm_fold): the bits of the split sum, no part / sum pass */
     int win;        /* conv, > 0: X from the step's input windows in shared memory, win floats per input channel */
     int win_shift;  /* win: a window starts win_shift floats before m0*stride - padding (a 32-byte boundary) */
+    int win_ch;     /* win: at most this many input channels (windows) per reduction step */
     int w_runs;     /* transposed, 1: W tiles fetched as contiguous runs of w (igemm_wrun) */
 };
 
@@ -86,8 +92,11 @@ __device__ __forceinline__ int igemm_wrun(const srt_igemm_args &a, int s, int *k
     return icl * a.out_ch * a.kernel + rem;
 }
 
-/* Conv, win > 0 (taps divides IG_BK, (IG_BK/taps) * win <= 4 * IG_THREADS): a step's reduction rows are IG_BK/taps
- * whole input channels; each channel's window x[ic][p0 - win_shift + u], p0 = m0*stride - padding, u < win =
+/* Conv, win > 0 (win_ch * win <= 4 * IG_THREADS): a step's reduction rows r0 .. r0 + IG_BK - 1 are rows of the
+ * input channels c0 = r0 / taps .. (r0 + IG_BK - 1) / taps, at most win_ch of them (IG_BK/taps whole channels where
+ * taps divides IG_BK: steps start at multiples of IG_BK; else up to (IG_BK - 2 + taps)/taps + 1 channels, the
+ * first and last in part: a kernel of 7 takes 3 or 4); each channel's window x[ic][p0 - win_shift + u], p0 =
+ * m0*stride - padding, u < win =
  * win_shift + (IG_BN-1)*stride + (taps-1)*dilation + 1 (starting on a 32-byte boundary), is loaded once (coalesced:
  * element f = s*IG_THREADS + tid is channel f / win, u = f % win) raw into shared memory with the channels' Snake
  * alphas (one load each), and the X tile is built from it with mask and Snake applied as igemm_fetch + igemm_put
@@ -104,8 +113,7 @@ __device__ __forceinline__ int igemm_wrun(const srt_igemm_args &a, int s, int *k
  * reduction rows. Rows >= r_end, channels >= out_ch, columns >= n_cols and positions outside [0, n_valid) are 0
  * (not loaded). */
 template <bool TRANSPOSED>
-__device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float *item, igemm_stage &st, int r0,
-                                            int r_end, int oc0, int m0, int n_cols, int n_valid) {
+__device__ __forceinline__ void igemm_fetch_w(const srt_igemm_args &a, igemm_stage &st, int r0, int r_end, int oc0) {
     int tid = threadIdx.x;
     int R = a.in_ch * a.taps;
     if (TRANSPOSED && a.w_runs) {
@@ -133,16 +141,24 @@ __device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float
             st.w[s] = v;
         }
     }
+}
+
+/* the X part of igemm_fetch (alphas: also the window alphas of a step, win) */
+template <bool TRANSPOSED>
+__device__ __forceinline__ void igemm_fetch_x(const srt_igemm_args &a, const float *item, igemm_stage &st, int r0,
+                                              int r_end, int m0, int n_cols, int n_valid, bool alphas = true) {
+    int tid = threadIdx.x;
     if (!TRANSPOSED && a.win) {
-        int p0 = m0 * a.stride - a.padding - a.win_shift, nw = IG_BK / a.taps;
+        /* the step's channels [c0, c_end): those with a row in [r0, min(r_end, r0 + IG_BK)) */
+        int p0 = m0 * a.stride - a.padding - a.win_shift, c0 = r0 / a.taps;
+        int c_end = (min(r_end, r0 + IG_BK) - 1) / a.taps + 1;
         SRT_UNROLL
         for (int s = 0; s < 4; s++) {
             int f = s * IG_THREADS + tid, icl = f / a.win, u = f - icl * a.win;
-            int r = r0 + icl * a.taps, pos = p0 + u;
-            st.x[s] = icl < nw && r < r_end && pos >= 0 && pos < n_valid
-                          ? item[(size_t)(r / a.taps) * a.in_len + pos] : 0.0f;
+            int ic = c0 + icl, pos = p0 + u;
+            st.x[s] = ic < c_end && pos >= 0 && pos < n_valid ? item[(size_t)ic * a.in_len + pos] : 0.0f;
         }
-        st.alw = a.alpha && tid < nw && r0 + tid * a.taps < r_end ? a.alpha[r0 / a.taps + tid] : 1.0f;
+        if (alphas) st.alw = a.alpha && c0 + tid < c_end ? a.alpha[c0 + tid] : 1.0f;
         return;
     }
     SRT_UNROLL
@@ -163,11 +179,17 @@ __device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float
     }
 }
 
+template <bool TRANSPOSED>
+__device__ __forceinline__ void igemm_fetch(const srt_igemm_args &a, const float *item, igemm_stage &st, int r0,
+                                            int r_end, int oc0, int m0, int n_cols, int n_valid) {
+    igemm_fetch_w<TRANSPOSED>(a, st, r0, r_end, oc0);
+    igemm_fetch_x<TRANSPOSED>(a, item, st, r0, r_end, m0, n_cols, n_valid);
+}
+
 /* Store a fetched step into shared memory (W row pitch wp, X pitch xp; win: the windows, built into X by
  * igemm_build_x after a barrier), Snake applied to X (snake(0) = 0) */
 template <bool TRANSPOSED>
-__device__ __forceinline__ void igemm_put(const srt_igemm_args &a, const igemm_stage &st, float *ws, int wp,
-                                          float *xs, int xp, float *win, float *walpha) {
+__device__ __forceinline__ void igemm_put_w(const srt_igemm_args &a, const igemm_stage &st, float *ws, int wp) {
     int tid = threadIdx.x;
     if (TRANSPOSED && a.w_runs) {
         SRT_UNROLL
@@ -180,10 +202,17 @@ __device__ __forceinline__ void igemm_put(const srt_igemm_args &a, const igemm_s
         SRT_UNROLL
         for (int s = 0; s < 4; s++) ws[(tid & 15) * wp + (tid >> 4) + 16 * s] = st.w[s];
     }
+}
+
+/* the X part of igemm_put (walpha NULL: the window alphas are put by another call) */
+template <bool TRANSPOSED>
+__device__ __forceinline__ void igemm_put_x(const srt_igemm_args &a, const igemm_stage &st, float *xs, int xp,
+                                            float *win, float *walpha) {
+    int tid = threadIdx.x;
     if (!TRANSPOSED && a.win) {
         SRT_UNROLL
         for (int s = 0; s < 4; s++) win[IG_WIN_AT(s * IG_THREADS + tid)] = st.x[s];
-        if (tid < IG_BK) walpha[tid] = st.alw;
+        if (walpha && tid < IG_BK) walpha[tid] = st.alw;
         return;
     }
     SRT_UNROLL
@@ -191,17 +220,25 @@ __device__ __forceinline__ void igemm_put(const srt_igemm_args &a, const igemm_s
         xs[((tid >> 6) + 4 * s) * xp + (tid & 63)] = a.alpha ? srt_snake_fast_dev(st.x[s], st.al[s]) : st.x[s];
 }
 
+template <bool TRANSPOSED>
+__device__ __forceinline__ void igemm_put(const srt_igemm_args &a, const igemm_stage &st, float *ws, int wp,
+                                          float *xs, int xp, float *win, float *walpha) {
+    igemm_put_w<TRANSPOSED>(a, st, ws, wp);
+    igemm_put_x<TRANSPOSED>(a, st, xs, xp, win, walpha);
+}
+
 /* win: the X tile of the step at r0 from the windows and alphas put by igemm_put: X[kk][nn] = Snake of window
- * (kk / taps) at win_shift + nn*stride + (kk % taps)*dilation, exactly the value igemm_fetch + igemm_put give
+ * ic - c0 (ic = (r0 + kk) / taps, c0 = r0 / taps) at win_shift + nn*stride + ((r0 + kk) % taps)*dilation, exactly
+ * the value igemm_fetch + igemm_put give
  * (Snake of 0 with alpha 1 for rows >= r_end, columns >= n_cols and positions outside [0, n_valid)) */
 __device__ __forceinline__ void igemm_build_x(const srt_igemm_args &a, const float *win, const float *walpha,
                                               float *xs, int xp, int r0, int r_end, int m0, int n_cols,
                                               int n_valid) {
-    int tid = threadIdx.x, p0 = m0 * a.stride - a.padding;
+    int tid = threadIdx.x, p0 = m0 * a.stride - a.padding, c0 = r0 / a.taps;
     SRT_UNROLL
     for (int s = 0; s < 4; s++) {
-        int nn = tid & 63, kk = (tid >> 6) + 4 * s, icl = kk / a.taps;
-        int u = nn * a.stride + (kk - icl * a.taps) * a.dilation, pos = p0 + u;
+        int nn = tid & 63, kk = (tid >> 6) + 4 * s, ic = (r0 + kk) / a.taps, icl = ic - c0;
+        int u = nn * a.stride + (r0 + kk - ic * a.taps) * a.dilation, pos = p0 + u;
         bool in = r0 + kk < r_end && m0 + nn < n_cols && pos >= 0 && pos < n_valid;
         float v = in ? win[IG_WIN_AT(icl * a.win + a.win_shift + u)] : 0.0f;
         xs[kk * xp + nn] = a.alpha ? srt_snake_fast_dev(v, in ? walpha[icl] : 1.0f) : v;
@@ -500,6 +537,173 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
     }
 }
 
+/* Conv on tensor cores, IG_COLS column tiles per block (conv1d_igemm_{tf32,bf16}_cols_kernel, the default of the
+ * tensor-core modes; srt_cuda_igemm_set_cols(1) selects the one-tile kernels above). The GEMM's columns are the
+ * flattened (item, column tile) index q = b * col_tiles + tile; block g of a split takes q = g*IG_COLS + j, j <
+ * IG_COLS, so a block's tiles may belong to different items (an item shorter than IG_BN columns shares a block with
+ * the next). Each reduction step loads and stores the W tile once for all of them and reads its A fragments once:
+ * the weights are read once per IG_COLS column tiles of the whole batch instead of once per tile and item. The X
+ * tiles and conv windows are per tile (mask, Snake and the item's valid length as in the one-tile kernel); every
+ * output is the same sum in the same order as there (bit-identical whatever the grouping: batch-invariant). Warps
+ * whose 16 rows are past the GEMM's rows, or whose 8-column mma tiles are past a tile's columns, skip those mma
+ * (uniform per warp). The output tile is staged, tile after tile, in the X buffers (not read after the last step). */
+#define IG_COLS 2
+#define IG_MAXI(p, q) ((p) > (q) ? (p) : (q))
+template <bool BF16>
+__device__ __forceinline__ void conv1d_igemm_cols(const srt_igemm_args &a) {
+    const int P = BF16 ? IG_BM + 4 : IG_BM + 8;   /* W and X row pitch (floats) */
+    const int XT = IG_BK * P;                     /* one X tile */
+    __shared__ float ws[2][IG_BK][(BF16 ? IG_BM + 4 : IG_BM + 8)];
+    /* X tiles [buffer][tile] (2 * IG_COLS * XT floats), then the output tile (IG_BM x IG_YP) */
+    __shared__ __align__(16) float xy[IG_MAXI(2 * IG_COLS * IG_BK * (BF16 ? IG_BN + 4 : IG_BN + 8), IG_BM * IG_YP)];
+    __shared__ float win[IG_COLS][IG_WIN_FLOATS];   /* the step's input windows of each tile */
+    __shared__ float walpha[IG_BK];                 /* ... and their Snake alphas (the same channels) */
+    int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+    int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
+    igemm_block k;   /* the block's rows and reduction range; item and columns are per tile */
+    k.b = 0; k.m0 = 0; k.n_valid = 0; k.item = a.x;
+    k.split = blockIdx.x / a.col_groups;
+    int grp = blockIdx.x - k.split * a.col_groups;
+    k.oc0 = blockIdx.y * IG_BM;
+    k.n_cols = a.out_len;
+    int R = a.in_ch * a.taps;
+    k.r_begin = k.split * a.split_rows;
+    k.r_end = min(R, k.r_begin + a.split_rows);
+    /* tile j: item bj[j], columns from mj[j]; a tile past the batch has no columns (mj = n_cols) and no input */
+    int bj[IG_COLS], mj[IG_COLS], vj[IG_COLS];
+    const float *xj[IG_COLS];
+    int tiles = a.batch * a.col_tiles;
+    SRT_UNROLL
+    for (int j = 0; j < IG_COLS; j++) {
+        int q = grp * IG_COLS + j, b = q / a.col_tiles;
+        bool live = q < tiles;
+        bj[j] = live ? b : 0;
+        mj[j] = live ? (q - b * a.col_tiles) * IG_BN : k.n_cols;
+        vj[j] = !live ? 0 : a.valid ? a.valid[b] : a.in_len;
+        xj[j] = a.x + (size_t)bj[j] * a.in_ch * a.in_len;
+    }
+    if (mj[0] >= k.n_cols) return;   /* uniform over the block, before any barrier */
+    bool rows_live = k.oc0 + wm < a.rows;   /* this warp's 16 rows hold a channel */
+
+    float acc[IG_COLS][4][4], tot[IG_COLS][4][4];   /* [tile][n tile][c0..c3] */
+    SRT_UNROLL
+    for (int j = 0; j < IG_COLS; j++)
+        SRT_UNROLL
+        for (int i = 0; i < 4; i++)
+            SRT_UNROLL
+            for (int c = 0; c < 4; c++) acc[j][i][c] = tot[j][i][c] = 0.0f;
+
+    igemm_stage st[IG_COLS];
+    igemm_fetch_w<false>(a, st[0], k.r_begin, k.r_end, k.oc0);
+    SRT_UNROLL
+    for (int j = 0; j < IG_COLS; j++)
+        igemm_fetch_x<false>(a, xj[j], st[j], k.r_begin, k.r_end, mj[j], k.n_cols, vj[j], j == 0);
+    igemm_put_w<false>(a, st[0], &ws[0][0][0], P);
+    SRT_UNROLL
+    for (int j = 0; j < IG_COLS; j++) igemm_put_x<false>(a, st[j], xy + j * XT, P, win[j], j ? NULL : walpha);
+    __syncthreads();
+    if (a.win) {   /* uniform over the launch */
+        SRT_UNROLL
+        for (int j = 0; j < IG_COLS; j++)
+            igemm_build_x(a, win[j], walpha, xy + j * XT, P, k.r_begin, k.r_end, mj[j], k.n_cols, vj[j]);
+        __syncthreads();
+    }
+    int cur = 0;
+    for (int r0 = k.r_begin; r0 < k.r_end; r0 += IG_BK) {
+        bool more = r0 + IG_BK < k.r_end;
+        if (more) {   /* next step's loads in flight during this step's math */
+            igemm_fetch_w<false>(a, st[0], r0 + IG_BK, k.r_end, k.oc0);
+            SRT_UNROLL
+            for (int j = 0; j < IG_COLS; j++)
+                igemm_fetch_x<false>(a, xj[j], st[j], r0 + IG_BK, k.r_end, mj[j], k.n_cols, vj[j], j == 0);
+        }
+        float (*W)[(BF16 ? IG_BM + 4 : IG_BM + 8)] = ws[cur];
+        if (rows_live) {
+            if (BF16) {
+                uint32_t af[4] = {srt_bf16x2_bits(W[2 * t][wm + g], W[2 * t + 1][wm + g]),
+                                  srt_bf16x2_bits(W[2 * t][wm + g + 8], W[2 * t + 1][wm + g + 8]),
+                                  srt_bf16x2_bits(W[2 * t + 8][wm + g], W[2 * t + 9][wm + g]),
+                                  srt_bf16x2_bits(W[2 * t + 8][wm + g + 8], W[2 * t + 9][wm + g + 8])};
+                SRT_UNROLL
+                for (int j = 0; j < IG_COLS; j++) {
+                    const float *X = xy + (cur * IG_COLS + j) * XT;
+                    SRT_UNROLL
+                    for (int nt = 0; nt < 4; nt++) {
+                        if (mj[j] + wn + nt * 8 >= k.n_cols) continue;   /* uniform per warp */
+                        int n = wn + nt * 8 + g;
+                        uint32_t bf[2] = {srt_bf16x2_bits(X[2 * t * P + n], X[(2 * t + 1) * P + n]),
+                                          srt_bf16x2_bits(X[(2 * t + 8) * P + n], X[(2 * t + 9) * P + n])};
+                        srt_mma_bf16(acc[j][nt], af, bf);
+                    }
+                }
+            } else {
+                SRT_UNROLL
+                for (int ks = 0; ks < IG_BK; ks += 8) {
+                    uint32_t af[4] = {srt_tf32_bits(W[ks + t][wm + g]), srt_tf32_bits(W[ks + t][wm + g + 8]),
+                                      srt_tf32_bits(W[ks + t + 4][wm + g]), srt_tf32_bits(W[ks + t + 4][wm + g + 8])};
+                    SRT_UNROLL
+                    for (int j = 0; j < IG_COLS; j++) {
+                        const float *X = xy + (cur * IG_COLS + j) * XT;
+                        SRT_UNROLL
+                        for (int nt = 0; nt < 4; nt++) {
+                            if (mj[j] + wn + nt * 8 >= k.n_cols) continue;   /* uniform per warp */
+                            int n = wn + nt * 8 + g;
+                            uint32_t bf[2] = {srt_tf32_bits(X[(ks + t) * P + n]), srt_tf32_bits(X[(ks + t + 4) * P + n])};
+                            srt_mma_tf32(acc[j][nt], af, bf);
+                        }
+                    }
+                }
+            }
+        }
+        SRT_UNROLL
+        for (int j = 0; j < IG_COLS; j++) igemm_fold(a, k, r0, more, acc[j], tot[j]);
+        if (more) {
+            igemm_put_w<false>(a, st[0], &ws[cur ^ 1][0][0], P);
+            SRT_UNROLL
+            for (int j = 0; j < IG_COLS; j++)
+                igemm_put_x<false>(a, st[j], xy + ((cur ^ 1) * IG_COLS + j) * XT, P, win[j], j ? NULL : walpha);
+        }
+        __syncthreads();
+        if (a.win && more) {   /* the windows were read by the last build before this step */
+            SRT_UNROLL
+            for (int j = 0; j < IG_COLS; j++)
+                igemm_build_x(a, win[j], walpha, xy + ((cur ^ 1) * IG_COLS + j) * XT, P, r0 + IG_BK, k.r_end, mj[j],
+                              k.n_cols, vj[j]);
+            __syncthreads();
+        }
+        cur ^= 1;
+    }
+
+    /* each tile: stage it (fragment pairs as 8-byte shared stores) over the X buffers, then contiguous 16-byte
+     * stores as the one-tile kernel */
+    float *ys = xy;
+    SRT_UNROLL
+    for (int j = 0; j < IG_COLS; j++) {
+        if (mj[j] >= k.n_cols) break;   /* uniform: the tiles past the batch are the last ones */
+        if (j) __syncthreads();         /* the last tile's stores have read ys */
+        SRT_UNROLL
+        for (int nt = 0; nt < 4; nt++)
+            SRT_UNROLL
+            for (int h = 0; h < 2; h++) {
+                float2 v;
+                v.x = tot[j][nt][2 * h];
+                v.y = tot[j][nt][2 * h + 1];
+                srt_store8(&ys[(wm + g + 8 * h) * IG_YP + wn + nt * 8 + 2 * t], v);
+            }
+        __syncthreads();
+        igemm_block kj = k;
+        kj.b = bj[j];
+        kj.m0 = mj[j];
+        for (int e = tid; e < IG_BM * (IG_BN / 4); e += IG_THREADS) {
+            int row = e / (IG_BN / 4), c = 4 * (e - row * (IG_BN / 4)), oc = k.oc0 + row;
+            if (oc >= a.out_ch || kj.m0 + c >= k.n_cols) continue;
+            float4 v = igemm_ld4(&ys[row * IG_YP + c]);
+            float r[4] = {v.x, v.y, v.z, v.w};
+            igemm_store4(a, kj, oc, kj.m0 + c, r);
+        }
+    }
+}
+
 /* y = sum over splits of part, in split order, + bias + residual (residual may alias y: read before written).
  * Grid (ceil(out_len / 256), out_ch, batch) in 32-bit indices. */
 __global__ void igemm_split_sum_kernel(srt_igemm_args a) {
@@ -525,6 +729,12 @@ __global__ void __launch_bounds__(IG_THREADS) convt1d_igemm_tf32_kernel(srt_igem
 __global__ void __launch_bounds__(IG_THREADS) conv1d_igemm_bf16_kernel(srt_igemm_args a) {
     conv1d_igemm_mma<false, true>(a);
 }
+__global__ void __launch_bounds__(IG_THREADS) conv1d_igemm_tf32_cols_kernel(srt_igemm_args a) {
+    conv1d_igemm_cols<false>(a);
+}
+__global__ void __launch_bounds__(IG_THREADS) conv1d_igemm_bf16_cols_kernel(srt_igemm_args a) {
+    conv1d_igemm_cols<true>(a);
+}
 __global__ void __launch_bounds__(IG_THREADS) convt1d_igemm_bf16_kernel(srt_igemm_args a) {
     conv1d_igemm_mma<true, true>(a);
 }
@@ -536,7 +746,7 @@ static srt_igemm_args igemm_args(const float *x, const float *w, const float *bi
     g.x = x; g.w = w; g.bias = bias; g.alpha = alpha; g.residual = NULL; g.y = y; g.part = NULL; g.valid = valid;
     g.batch = batch; g.in_ch = in_ch; g.out_ch = out_ch; g.in_len = in_len; g.out_len = out_len;
     g.kernel = 1; g.stride = 1; g.dilation = 1; g.padding = 0; g.taps = 1; g.rows = out_ch;
-    g.col_tiles = 1; g.splits = 1; g.split_rows = 0; g.fold_rows = 0; g.win = 0; g.win_shift = 0; g.w_runs = 0;
+    g.col_tiles = 1; g.col_groups = 0; g.splits = 1; g.split_rows = 0; g.fold_rows = 0; g.win = 0; g.win_shift = 0; g.win_ch = 0; g.w_runs = 0;
     return g;
 }
 
@@ -569,10 +779,12 @@ static srt_status igemm_launch(const srt_igemm_args &g, bool transposed, dim3 gr
                                cudaStream_t stream) {
     if (precision == SRT_CUDA_BF16) {
         if (transposed) IGEMM_LAUNCH(convt1d_igemm_bf16_kernel, 2);
+        if (g.col_groups) IGEMM_LAUNCH(conv1d_igemm_bf16_cols_kernel, 2);
         IGEMM_LAUNCH(conv1d_igemm_bf16_kernel, 2);
     }
     if (precision == SRT_CUDA_TF32) {
         if (transposed) IGEMM_LAUNCH(convt1d_igemm_tf32_kernel, 1);
+        if (g.col_groups) IGEMM_LAUNCH(conv1d_igemm_tf32_cols_kernel, 1);
         IGEMM_LAUNCH(conv1d_igemm_tf32_kernel, 1);
     }
     if (transposed) IGEMM_LAUNCH(convt1d_igemm_kernel, 0);
@@ -593,6 +805,9 @@ extern "C" void srt_cuda_igemm_set_fold_blocks(int64_t blocks) {
     srt_igemm_fold_blocks = blocks > 0 ? blocks : IG_SPLIT_BLOCKS;
 }
 extern "C" void srt_cuda_igemm_set_plan_batch(int64_t batch) { srt_igemm_plan_batch = batch > 1 ? batch : 1; }
+/* tensor-core convs: IG_COLS column tiles per block (conv1d_igemm_cols), or 1: the one-tile kernels (the same bits) */
+static int srt_igemm_cols = IG_COLS;
+extern "C" void srt_cuda_igemm_set_cols(int cols) { srt_igemm_cols = cols == 1 ? 1 : IG_COLS; }
 
 /* grid (splits * column tiles, row tiles, z) of a plan; part floats needed (0: no split) */
 static size_t igemm_plan(srt_igemm_args *g, int cols, int z_per_item, int allow_split) {
@@ -623,13 +838,15 @@ static srt_igemm_args conv1d_igemm_args(const srt_conv1d_args *a, const int *val
                                   a->in_len, a->out_len);
     g.residual = a->residual;
     g.kernel = a->kernel; g.stride = a->stride; g.dilation = a->dilation; g.padding = a->padding; g.taps = a->kernel;
-    /* input windows in shared memory where a step's rows are whole channels and their windows fit; a window starts
-     * at m0*stride - padding - shift, m0*stride a multiple of 64: 32-byte aligned when in_len % 8 == 0 */
+    /* input windows in shared memory where a step's channels' windows fit; a window starts at m0*stride - padding
+     * - shift, m0*stride a multiple of 64: 32-byte aligned when in_len % 8 == 0 */
     int shift = ((-(a->padding % 8)) % 8 + 8) % 8;
     int64_t win = shift + (int64_t)(IG_BN - 1) * a->stride + (int64_t)(a->kernel - 1) * a->dilation + 1;
-    if (IG_BK % a->kernel == 0 && win * (IG_BK / a->kernel) <= IG_WIN_MAX) {
+    int win_ch = IG_BK % a->kernel == 0 ? IG_BK / a->kernel : (IG_BK - 2 + a->kernel) / a->kernel + 1;
+    if (win * win_ch <= IG_WIN_MAX) {
         g.win = (int)win;
         g.win_shift = shift;
+        g.win_ch = win_ch;
     }
     return g;
 }
@@ -646,6 +863,12 @@ extern "C" srt_status srt_cuda_conv1d_igemm(const srt_conv1d_args *a, const int 
     igemm_plan(&g, a->out_len, 1, part != NULL);
     g.part = part;
     dim3 grid((unsigned)(g.col_tiles * g.splits), (unsigned)((a->out_ch + IG_BM - 1) / IG_BM), (unsigned)a->batch);
+    int64_t groups = ((int64_t)a->batch * g.col_tiles + IG_COLS - 1) / IG_COLS;
+    if (precision != SRT_CUDA_FP32 && srt_igemm_cols > 1 && groups * g.splits <= INT32_MAX) {
+        /* the (item, column tile) pairs of the batch in groups of IG_COLS per block */
+        g.col_groups = (int)groups;
+        grid = dim3((unsigned)(groups * g.splits), grid.y, 1);
+    }
     return igemm_launch(g, false, grid, precision, 2.0 * a->batch * a->out_ch * a->out_len * a->in_ch * a->kernel,
                         stream);
 }

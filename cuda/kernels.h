@@ -30,6 +30,8 @@ int srt_cuda_conv1d_igemm_fits(const srt_conv1d_args *a);
 void srt_cuda_igemm_set_fold_blocks(int64_t blocks);
 /* ... counting the grid at max(batch, plan batch) items (default 1: the batch; the GPU model's runs) */
 void srt_cuda_igemm_set_plan_batch(int64_t batch);
+/* tensor-core convs: 2 column tiles of the batch per block (default), or 1: one tile of one item per block */
+void srt_cuda_igemm_set_cols(int cols);
 enum { SRT_CUDA_FP32 = 0, SRT_CUDA_TF32 = 1, SRT_CUDA_BF16 = 2 };   /* precision of the dense convs */
 /* part: device workspace of *_part_floats(a) floats for the split reduction of small grids (0: no split), or NULL
  * (never split) */

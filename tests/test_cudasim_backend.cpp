@@ -277,6 +277,65 @@ static void conv_batch_invariance() {
     end_case();
 }
 
+/* The tensor-core convs with 2 column tiles of the batch per block (conv1d_igemm_*_cols_kernel, the default)
+ * against the one-tile kernels (srt_cuda_igemm_set_cols(1)): bit-identical outputs, the same sums in the same
+ * order. Blocks straddle items (3 and 1 column tiles per item; 5 items: the last block has one tile), masked items
+ * (NaN past the valid length), out_ch 1 (warps past the rows skip their mma), input windows (1x1, stride 8),
+ * reductions split and folded; the outputs are checked against cpu-ref too (conv1d_case's tolerance per mode). */
+static void igemm_cols_identity() {
+    const struct { const char *name; int B, Cin, Cout, L, K, S, P; } cases[5] = {
+        {"cols 1x1 65->33 L24 B5", 5, 65, 33, 24, 1, 1, 0},
+        {"cols k7 129->65 L130 B3", 3, 129, 65, 130, 7, 1, 3},
+        {"cols s8 k16 33->7 L200 B3", 3, 33, 7, 200, 16, 8, 4},
+        {"cols k7 7->1 L1025 B2", 2, 7, 1, 1025, 7, 1, 3},
+        {"cols s2 k4 513->66 L63 B3", 3, 513, 66, 63, 4, 2, 1}};
+    for (const auto &c : cases)
+        for (int fold = 0; fold < 2; fold++) {
+            g_case = c.name;
+            int out_len = (c.L + 2 * c.P - c.K) / c.S + 1;
+            std::vector<int> valid((size_t)c.B);
+            for (int b = 0; b < c.B; b++) valid[(size_t)b] = c.L - (b * c.L) / (2 * c.B);
+            std::vector<float> x = rnd((size_t)c.B * c.Cin * c.L, 300, -1, 1);
+            for (int b = 0; b < c.B; b++)
+                for (int i = 0; i < c.Cin; i++)
+                    for (int t = valid[(size_t)b]; t < c.L; t++) x[((size_t)b * c.Cin + i) * c.L + t] = NAN;
+            float ws = 1.0f / sqrtf((float)(c.Cin * c.K));
+            std::vector<float> w = rnd((size_t)c.Cout * c.Cin * c.K, 301, -ws, ws);
+            std::vector<float> bias = rnd((size_t)c.Cout, 302, -0.5f, 0.5f), alpha = rnd((size_t)c.Cin, 303, 0.2f, 2.0f);
+            std::vector<float> resid = rnd((size_t)c.B * c.Cout * out_len, 304, -1, 1);
+            srt_conv1d_args a = {};
+            a.batch = c.B; a.in_ch = c.Cin; a.out_ch = c.Cout; a.in_len = c.L; a.out_len = out_len;
+            a.kernel = c.K; a.stride = c.S; a.dilation = 1; a.padding = c.P; a.groups = 1;
+            a.in_valid = valid.data();
+            std::vector<float> yref(resid.size());
+            srt_conv1d_args r = a;
+            r.x = x.data(); r.w = w.data(); r.bias = bias.data(); r.in_alpha = alpha.data(); r.residual = resid.data();
+            r.y = yref.data();
+            check_status(srt_op_conv1d(&g_ref, &r), "cpu-ref conv1d");
+            a.x = dev_in(x); a.w = dev_in(w); a.bias = dev_in(bias); a.in_alpha = dev_in(alpha);
+            a.residual = dev_in(resid);
+            float *y[2];
+            if (fold) srt_cuda_igemm_set_fold_blocks(1);   /* every grid counted as full: split ranges folded */
+            for (int cols = 1; cols <= 2; cols++) {
+                srt_cuda_igemm_set_cols(cols);
+                a.y = y[cols - 1] = dev_out(resid.size());
+                check_status(srt_op_conv1d(&g_cu, &a), cols == 1 ? "cuda conv1d, one tile per block"
+                                                                 : "cuda conv1d, 2 column tiles per block");
+            }
+            srt_cuda_igemm_set_fold_blocks(0);
+            check_out(fold ? "y (2 tiles per block, folded)" : "y (2 tiles per block)", y[1], yref, g_conv_atol,
+                      g_conv_rtol);
+            std::vector<float> h1(resid.size()), h2(resid.size());
+            g_cu.ops->download(g_cu.ctx, h1.data(), y[0], h1.size() * sizeof(float));
+            g_cu.ops->download(g_cu.ctx, h2.data(), y[1], h2.size() * sizeof(float));
+            size_t diff = 0;
+            for (size_t i = 0; i < h1.size(); i++) diff += memcmp(&h1[i], &h2[i], sizeof(float)) != 0;
+            TEST_CHECK(diff == 0, "%s%s [%s order]: %zu of %zu outputs differ between 1 and 2 column tiles per block",
+                       c.name, fold ? " (folded)" : "", cudasim_order_name(cudasim_get_order()), diff, h1.size());
+            end_case();
+        }
+}
+
 /* ---------------------------------------------------------------- other ops */
 static void snake_cases() {
     const int shapes[3][3] = {{2, 33, 33}, {1, 7, 1025}, {1, 1025, 1}};
@@ -752,6 +811,7 @@ int main(void) {
             cudasim_set_order(order, 1234);
             int failed_before = test_failed_count;
             igemm_cases();
+            igemm_cols_identity();
             conv_batch_invariance();
             /* the batch of 3 folds its split ranges in the block (18 blocks counted as a full grid; the item alone,
              * 6 conv / 15 transposed blocks, still launches its splits): the same bits (conv_igemm.cuh fold_rows) */

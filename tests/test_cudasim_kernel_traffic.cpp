@@ -19,7 +19,10 @@
  *                                           Strided (a SNAC encoder downsampling conv): "each input channel's
  *                                           window is loaded once per step": the input is read at most ~1.3x
  *                                           per output-channel tile (per tap, 16x, before), the weights once
- *                                           per column tile and item;
+ *                                           per column tile and item (fp32); the tensor-core convs
+ *                                           (conv1d_igemm_*_cols_kernel) put 2 column tiles of the batch in a
+ *                                           block: the weights once per 2 tiles, also where an item is shorter
+ *                                           than a tile (8 items of 24 frames: 4 blocks);
  *   convt1d_igemm_kernel (conv_igemm.cuh)   "a block's tile is contiguous output positions, written as 16-byte
  *                                           stores": each output sector written once (+ one per tile edge), in
  *                                           16-byte stores, in all three precisions; "W tiles fetched as
@@ -105,7 +108,7 @@ int main(void) {
         d.bias = dev_floats(CO, 0.0f);
         d.in_alpha = dev_floats(CI, 1.0f);
         d.y = dev_floats((size_t)B * CO * L, 0.0f);
-        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         const int units[3] = {0, 1, 2};
         for (int prec = 0; prec < 3; prec++) {
             size_t before = cudasim_launch_stats_count();
@@ -152,7 +155,7 @@ int main(void) {
         d.bias = dev_floats(CO, 0.0f);
         d.in_alpha = dev_floats(CI, 1.0f);
         d.y = dev_floats((size_t)B * CO * LO, 0.0f);
-        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         for (int prec = 0; prec < 3; prec++) {
             TEST_CHECK(srt_cuda_conv1d_igemm_fits(&d), "strided igemm does not fit");
             TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, prec, nullptr, 0) == SRT_OK, "strided igemm failed: %s",
@@ -161,7 +164,8 @@ int main(void) {
             TEST_CHECK(q != nullptr, "no %s launch recorded", names[prec]);
             if (!q) continue;
             double x_bytes = (double)B * CI * LI * 4, w_bytes = (double)CO * CI * KD * 4;
-            double row_tiles = CO / 64, col_tiles = (LO + 63) / 64;
+            /* the tensor-core kernels: the weights once per 2 column tiles of the batch */
+            double row_tiles = CO / 64, col_tiles = (LO + 63) / 64 * (prec ? 0.5 : 1.0);
             double bound = 1.3 * row_tiles * x_bytes + col_tiles * B * w_bytes + 64 * 32;
             TEST_CHECK((double)q->gld_sectors * 32 <= bound,
                        "%s: %.0f bytes of load sectors for %.0f input bytes x %.0f channel tiles + %.0f weight "
@@ -228,7 +232,7 @@ int main(void) {
         d.in_alpha = dev_floats(CI, 1.0f);
         d.residual = dev_floats((size_t)B * CO * LO, 1.0f);
         d.y = dev_floats((size_t)B * CO * LO, 0.0f);
-        const char *names[2] = {"conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        const char *names[2] = {"conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         for (int i = 0; i < 2; i++) {
             TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, 1 + i, nullptr, 0) == SRT_OK, "1x1 igemm failed: %s",
                        cudasim_last_error());
@@ -236,11 +240,43 @@ int main(void) {
             TEST_CHECK(q != nullptr, "no %s launch recorded", names[i]);
             if (!q) continue;
             double act = (double)B * CI * LO * 4, w_bytes = (double)CO * CI * 4, col_tiles = LO / 64;
-            /* + per block 64 sectors: the bias (a 2-row sector per warp store) and the alphas (<= 2 per step) */
-            double bound = 3 * act + col_tiles * B * w_bytes + 64 * 32 * col_tiles * B;
+            /* + per column tile 64 sectors: the bias (a 2-row sector per warp store) and the alphas (<= 2 per
+             * step); the weights once per block of 2 column tiles */
+            double bound = 3 * act + col_tiles * B / 2 * w_bytes + 64 * 32 * col_tiles * B;
             double moved = (double)(q->gld_sectors + q->gst_sectors) * 32;
             TEST_CHECK(moved <= bound, "%s: %.0f bytes moved for 3 x %.0f activation bytes + %.0f weight bytes x %.0f "
                        "column tiles x %d items (bound %.0f)", names[i], moved, act, w_bytes, col_tiles, B, bound);
+        }
+    }
+
+    /* column tiles of the batch, not of an item (conv1d_igemm_*_cols_kernel): a SNAC encoder's last 1x1 conv at 24
+     * frames per item, 8 items x 128 -> 64 channels. A block holds 2 column tiles (here 2 items), so the weights are
+     * read once per 2 items: loads <= the input (+10%) + the weights x 4 blocks + 64 sectors per block (alphas,
+     * bias). One item per block (srt_cuda_igemm_set_cols(1)) reads them once per item: 8 x 32 KB, over the bound. */
+    {
+        const int CI = 128, CO = 64, LO = 24, NB = 8;
+        srt_conv1d_args d;
+        memset(&d, 0, sizeof d);
+        d.batch = NB; d.in_ch = CI; d.out_ch = CO; d.in_len = LO; d.out_len = LO;
+        d.kernel = 1; d.stride = 1; d.dilation = 1; d.padding = 0; d.groups = 1;
+        d.x = dev_floats((size_t)NB * CI * LO, 0.5f);
+        d.w = dev_floats((size_t)CO * CI, 0.25f);
+        d.bias = dev_floats(CO, 0.0f);
+        d.in_alpha = dev_floats(CI, 1.0f);
+        d.y = dev_floats((size_t)NB * CO * LO, 0.0f);
+        const char *names[2] = {"conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
+        for (int i = 0; i < 2; i++) {
+            TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, 1 + i, nullptr, 0) == SRT_OK, "short-item igemm failed: %s",
+                       cudasim_last_error());
+            const cudasim_launch_stats *q = find_last(names[i]);
+            TEST_CHECK(q != nullptr, "no %s launch recorded", names[i]);
+            if (!q) continue;
+            double x_bytes = (double)NB * CI * LO * 4, w_bytes = (double)CO * CI * 4, blocks = NB / 2;
+            double loads = (double)q->gld_sectors * 32, bound = 1.1 * x_bytes + blocks * w_bytes + 64 * 32 * blocks;
+            TEST_CHECK(q->grid[0] * q->grid[1] * q->grid[2] == blocks, "%s: grid %u x %u x %u for %.0f blocks",
+                       names[i], q->grid[0], q->grid[1], q->grid[2], blocks);
+            TEST_CHECK(loads <= bound, "%s: %.0f bytes of load sectors for %.0f input bytes + %.0f weight bytes x %.0f "
+                       "blocks (bound %.0f)", names[i], loads, x_bytes, w_bytes, blocks, bound);
         }
     }
 
@@ -266,7 +302,7 @@ int main(void) {
         TEST_CHECK(n_part == 2 * n, "split plan: %zu part floats for %zu outputs (2 splits expected)", n_part, n);
         float *part = dev_floats(n_part ? n_part : 1, 0.0f), *y_split = dev_floats(n, 0.0f);
         float *y_fold = dev_floats(n, 0.0f);
-        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel"};
+        const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         for (int prec = 0; prec < 3; prec++) {
             d.y = y_split;
             size_t before = cudasim_launch_stats_count();

@@ -25,7 +25,11 @@
  *   The tensor-core prefill kernel's own error (bf16 cache, head_dim 16..128): attn_bf16_tolerance.h's bound with
  *     u (Q and P rounded), taken globally: max|v| (e^(2 c (u + D 2^-24) max sum|q k|) - 1 + u).
  *   tol = dv + (e^(2 Delta) - 1) max|v| + the kernel's bound + 2e-5 + 1e-4 |ref| (test_cudasim_lm's f32 attention).
- * A worst-case bound; the measured error is printed beside it. */
+ * A worst-case bound; the measured error is printed beside it.
+ *  3. The tiny Orpheus model (tests/data/llama/tiny-orpheus: no q/k/v biases, head_dim 16) on "cuda", precision bf16,
+ *     bf16 KV cache, with the op's fusions (the default) and without (SNACRT_CUDA_PREFILL_FUSE=0): each golden
+ *     prompt prefilled in chunks of 5 then teacher-forced through its greedy ids: every logit bit for bit, and
+ *     2 x n_layers launches fewer per prefill chunk of more than the small-M rows. One thread order (random). */
 extern "C" {
 #include "backend.h"
 #include "lm/lm_ops.h"
@@ -34,6 +38,10 @@ extern "C" {
 #include "cuda/backend_cuda.h"   /* SRT_CUDA_SMALL_M_ROWS_DEFAULT */
 #include "cudasim_api.h"
 #include "tests/testutil.h"
+extern "C" {
+#include "snacrt.h"
+}
+#include "tests/lm_golden_teacher.h"   /* after testutil.h, snacrt.h, weights.h; U_BF16 (2^-8) */
 #include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free, test_cudasim_order_end */
 #include <algorithm>
 #include <cmath>
@@ -44,7 +52,7 @@ static srt_backend g_ref, g_cu;
 static std::vector<void *> g_dev;
 static const float SENTINEL = -7777.25f;
 static const size_t TAIL = 37;
-static const double U_BF16 = 1.0 / 256, ULP_BF16 = 1.0 / 128, E32 = 1.0 / 16777216;   /* u, a bf16 step, f32 u */
+static const double ULP_BF16 = 1.0 / 128, E32 = 1.0 / 16777216;   /* a bf16 step (<= 2^-7 of the value), f32 u */
 static const double ATTN_ATOL = 2e-5, ATTN_RTOL = 1e-4;   /* f32 online softmax vs double (test_cudasim_lm) */
 
 static void *dev_of(const void *host, size_t bytes, size_t tail, const char *what) {
@@ -255,6 +263,55 @@ static void all_cases() {
     }
 }
 
+/* ---- 3. the tiny model, fused == unfused ---- */
+static void model_case(const char *name) {
+    char dir[512];
+    srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
+    srt_lm_options opts = {};
+    opts.backend = "cuda";
+    opts.kv_block_size = 8;
+    opts.kv_max_tokens = 2048;
+    opts.kv_dtype = "bf16";
+    srt_lm *lm[2] = {nullptr, nullptr};   /* [0] without the fusions, [1] with */
+    setenv("SNACRT_CUDA_PREFILL_FUSE", "0", 1);
+    srt_status st = srt_lm_load(dir, &opts, &lm[0]);
+    unsetenv("SNACRT_CUDA_PREFILL_FUSE");
+    if (st == SRT_OK) st = srt_lm_load(dir, &opts, &lm[1]);
+    TEST_CHECK(st == SRT_OK && golden, "load %s: %s", name, srt_last_error());
+    if (st == SRT_OK && golden) {
+        srt_lm_info info;
+        srt_lm_get_info(lm[1], &info);
+        const int vocab = info.vocab_size, chunk = 5;
+        for (int p = 0; p < 2; p++) {
+            lm_golden_prompt g;
+            if (!lm_golden_prompt_load(golden, p, name, info.n_layers, vocab, &g)) break;
+            std::vector<float> rows[2];
+            unsigned long long launches[2];
+            for (int f = 0; f < 2; f++) {
+                rows[f].assign((size_t)(g.n_steps + 1) * vocab, NAN);
+                const unsigned long long before = cudasim_launch_count();
+                TEST_CHECK(lm_golden_run_steps(lm[f], g.ids, g.n_ids, chunk, g.greedy, g.n_steps, vocab,
+                                               rows[f].data()),
+                           "%s p%d: forward (fusions %d): %s", name, p, f, srt_last_error());
+                launches[f] = cudasim_launch_count() - before;
+            }
+            int fused_chunks = 0;
+            for (int i0 = 0; i0 < g.n_ids; i0 += chunk)
+                fused_chunks += std::min(chunk, g.n_ids - i0) > SRT_CUDA_SMALL_M_ROWS_DEFAULT;
+            TEST_CHECK(!memcmp(rows[0].data(), rows[1].data(), rows[0].size() * 4),
+                       "%s p%d: logits with the prefill fusions differ from those without", name, p);
+            TEST_CHECK(launches[1] + 2ull * info.n_layers * fused_chunks == launches[0],
+                       "%s p%d: %llu launches with the fusions, %llu without (%d layers, %d prefill chunks)", name, p,
+                       launches[1], launches[0], info.n_layers, fused_chunks);
+            printf("%s p%d: %d ids in chunks of %d + %d steps: logits bit for bit, launches %llu -> %llu\n", name,
+                   p, g.n_ids, chunk, g.n_steps, launches[0], launches[1]);
+        }
+    }
+    srt_lm_free(lm[0]);
+    srt_lm_free(lm[1]);
+    srt_weights_free(golden);
+}
+
 int main(void) {
     srt_status st = test_cudasim_backends(&g_ref, &g_cu);
     if (st != SRT_OK) TEST_MAIN_END();
@@ -265,6 +322,10 @@ int main(void) {
         all_cases();
         test_cudasim_order_end(order, failed_before);
     }
+    cudasim_set_order(CUDASIM_RANDOM, 1357);
+    int failed_before = test_failed_count;
+    model_case("tiny-orpheus");
+    test_cudasim_order_end(CUDASIM_RANDOM, failed_before);
     srt_backend_destroy(&g_cu);
     srt_backend_destroy(&g_ref);
     TEST_MAIN_END();

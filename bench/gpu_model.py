@@ -39,14 +39,19 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # copy2d.cuh's copy2d_batch_kernel loads COPY2D_ILP = 4 elements per lane before storing: 4.
 LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_split_rows_kernel": 4, "copy2d_batch_kernel": 4,
                    "split_norm_bf16_rows_kernel": 4,
+                   # lm_rope_kv_store_fp8.cuh: a lane's x, x + half and inv_freq loads of its 2 pairs (head_dim 128)
+                   # before the math (key rows also v's 4): 6
+                   "lm_rope_kv_store_fp8_kernel": 6,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
                                      "convt1d_igemm_bf16_kernel")},
                    # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
                    # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
                    **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)},
-                   # the fp8 KV kernels: 4 positions' K and V 8-byte code loads and their K and V row scales: 16
-                   **{"lm_attn_decode_fp8_g%d_kernel" % g: 16 for g in (1, 2, 3, 4, 8)},
+                   # the fp8 KV kernels: 4 positions' K and V 8-byte code loads and the trip's one row-scale load
+                   # (branch ttfa2; before it each position's K and V scales were loaded per lane: 16, the figure of
+                   # the fp8 lines made before 2026-12-08)
+                   **{"lm_attn_decode_fp8_g%d_kernel" % g: 9 for g in (1, 2, 3, 4, 8)},
                    # lm_prefill_attention.cuh: a thread's K and V 16-byte loads of its 2 keys (4) before storing any
                    **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2

@@ -2,7 +2,8 @@
  * rope_kv_store op with kv_dtype fp8, lm_ops.h; also the first launch of a decode step's rope_store_attention, whose
  * fused attention prologue keeps no row scales). One warp per (token, head) row over the n_heads query heads, then
  * the n_kv_heads key heads of each token; lane l holds the rotary pairs (i, i + head_dim/2), i = l, l + 32, ...
- * (4-byte accesses: a warp reads 128 consecutive bytes). A query row is rotated in place. A key row is rotated in
+ * (4-byte accesses: a warp reads 128 consecutive bytes); a lane issues all its loads of the row (x, inv_freq and,
+ * when the row is stored, v) before the math. A query row is rotated in place. A key row is rotated in
  * place and stored with its value row as lm_kv_store_fp8_kernel stores them: the row's largest magnitude (of the
  * rotated key) by a warp max, its power-of-two scale into k_scale / v_scale ((n_blocks, n_kv_heads, block_size)),
  * each element divided by it (exact) and rounded to e4m3. The same rotation (srt_rope_pair) and the same stores as
@@ -32,32 +33,40 @@ __global__ void lm_rope_kv_store_fp8_kernel(srt_rope_store_attn_args a) {
         const int64_t t = r / heads;
         const int h = (int)(r - t * heads), pos = a.pos[t];
         const bool query = h < nh;                                    /* uniform per warp */
+        const int slot = query ? -1 : a.slot[t];
+        const bool store = slot >= 0;                                 /* a key row with a slot: uniform per warp */
         float *x = query ? const_cast<float *>(at.q) + (t * nh + h) * D : a.k + t * kv_dim + (int64_t)(h - nh) * D;
-        float y0[LM_RKV8_PAIRS], y1[LM_RKV8_PAIRS], km = 0.0f;      /* the rotated pairs of this lane */
+        const float *v = a.v + t * kv_dim + (int64_t)(query ? 0 : h - nh) * D;
+        /* every load of the row first (x, inv_freq and, when stored, v: up to 5 per pair in flight), then the math */
+        float x0[LM_RKV8_PAIRS], x1[LM_RKV8_PAIRS], f[LM_RKV8_PAIRS], v0[LM_RKV8_PAIRS], v1[LM_RKV8_PAIRS];
         SRT_UNROLL
         for (int j = 0; j < LM_RKV8_PAIRS; j++) {
             const int i = lane + 32 * j;
-            y0[j] = y1[j] = 0.0f;
+            x0[j] = x1[j] = f[j] = v0[j] = v1[j] = 0.0f;
             if (i >= half) continue;
-            srt_rope_pair(x[i], x[i + half], pos, a.inv_freq[i], &y0[j], &y1[j]);
-            x[i] = y0[j];
-            x[i + half] = y1[j];
-            km = fmaxf(km, fmaxf(fabsf(y0[j]), fabsf(y1[j])));
+            x0[j] = x[i];
+            x1[j] = x[i + half];
+            f[j] = a.inv_freq[i];
+            if (store) {
+                v0[j] = v[i];
+                v1[j] = v[i + half];
+            }
         }
-        if (query) continue;
-        const int slot = a.slot[t];
-        if (slot < 0) continue;                                       /* uniform per warp */
-        const float *v = a.v + t * kv_dim + (int64_t)(h - nh) * D;
-        float v0[LM_RKV8_PAIRS], v1[LM_RKV8_PAIRS], vm = 0.0f;
+        float km = 0.0f, vm = 0.0f;
         SRT_UNROLL
-        for (int j = 0; j < LM_RKV8_PAIRS; j++) {
+        for (int j = 0; j < LM_RKV8_PAIRS; j++) {                    /* rotated in place: x0 / x1 hold the result */
             const int i = lane + 32 * j;
-            v0[j] = v1[j] = 0.0f;
             if (i >= half) continue;
-            v0[j] = v[i];
-            v1[j] = v[i + half];
+            float y0, y1;
+            srt_rope_pair(x0[j], x1[j], pos, f[j], &y0, &y1);
+            x0[j] = y0;
+            x1[j] = y1;
+            x[i] = y0;
+            x[i + half] = y1;
+            km = fmaxf(km, fmaxf(fabsf(y0), fabsf(y1)));
             vm = fmaxf(vm, fmaxf(fabsf(v0[j]), fabsf(v1[j])));
         }
+        if (!store) continue;                                         /* a query, or a padding row */
         km = lm_rkv8_warp_max(km);
         vm = lm_rkv8_warp_max(vm);
         const float ks = srt_kv_e4m3_row_scale(km), vs = srt_kv_e4m3_row_scale(vm);
@@ -70,8 +79,8 @@ __global__ void lm_rope_kv_store_fp8_kernel(srt_rope_store_attn_args a) {
         for (int j = 0; j < LM_RKV8_PAIRS; j++) {
             const int i = lane + 32 * j;
             if (i >= half) continue;
-            kc[i] = srt_kv_f32_to_e4m3(y0[j] / ks);
-            kc[i + half] = srt_kv_f32_to_e4m3(y1[j] / ks);
+            kc[i] = srt_kv_f32_to_e4m3(x0[j] / ks);
+            kc[i + half] = srt_kv_f32_to_e4m3(x1[j] / ks);
             vc[i] = srt_kv_f32_to_e4m3(v0[j] / vs);
             vc[i + half] = srt_kv_f32_to_e4m3(v1[j] / vs);
         }

@@ -702,6 +702,10 @@ def write_roofline(out, dev, path):
     L += ["", "## Headline figures (`gpu_model.py --figures`)", ""] + figures_table(out, dev)
     L += ["", "## Summary", ""]
     for k, v in out["summary"].items():
+        if isinstance(v, dict):   # a setting's own load figures (fp8_kv): one line each, prefixed
+            for k2, v2 in v.items():
+                L.append("- %s.%s: %s" % (k, k2, fmt(v2) if isinstance(v2, float) else v2))
+            continue
         L.append("- %s: %s" % (k, fmt(v) if isinstance(v, float) else v))
     L += ["", "## Where the time goes (top kernels per workload, batch 64 codec / batch 1 decode)", ""]
     for w in out["workloads"]:

@@ -23,7 +23,8 @@
  * step i, and are stored (mask + Snake applied) into the other of two shared buffers after it: one barrier per step
  * and 8 independent loads per lane in flight over a whole tile of math. Traffic: where a step's channels' windows
  * fit in shared memory (any kernel; the step's rows may cover channels in part), a conv step's input windows are
- * loaded once into shared memory and the X tile built from them (win, igemm_build_x: one more barrier per step); transposed W tiles are read as contiguous runs of w where the shape allows (w_runs).
+ * loaded once into shared memory and the X tile built from them (win, igemm_build_x: one more barrier per step);
+ * transposed W tiles are read as contiguous runs of w where the shape allows (w_runs).
  * Split reduction: where one item's grid is under IG_SPLIT_BLOCKS blocks, the reduction is cut into `splits` ranges
  * (blockIdx.x = split * column tiles + tile), each written as partial sums to `part`, and igemm_split_sum_kernel adds
  * them in split order + bias + residual. The split count depends on the item's shape only, never on the batch:
@@ -648,7 +649,8 @@ __device__ __forceinline__ void conv1d_igemm_cols(const srt_igemm_args &a) {
                         for (int nt = 0; nt < 4; nt++) {
                             if (mj[j] + wn + nt * 8 >= k.n_cols) continue;   /* uniform per warp */
                             int n = wn + nt * 8 + g;
-                            uint32_t bf[2] = {srt_tf32_bits(X[(ks + t) * P + n]), srt_tf32_bits(X[(ks + t + 4) * P + n])};
+                            uint32_t bf[2] = {srt_tf32_bits(X[(ks + t) * P + n]),
+                                              srt_tf32_bits(X[(ks + t + 4) * P + n])};
                             srt_mma_tf32(acc[j][nt], af, bf);
                         }
                     }
@@ -746,7 +748,8 @@ static srt_igemm_args igemm_args(const float *x, const float *w, const float *bi
     g.x = x; g.w = w; g.bias = bias; g.alpha = alpha; g.residual = NULL; g.y = y; g.part = NULL; g.valid = valid;
     g.batch = batch; g.in_ch = in_ch; g.out_ch = out_ch; g.in_len = in_len; g.out_len = out_len;
     g.kernel = 1; g.stride = 1; g.dilation = 1; g.padding = 0; g.taps = 1; g.rows = out_ch;
-    g.col_tiles = 1; g.col_groups = 0; g.splits = 1; g.split_rows = 0; g.fold_rows = 0; g.win = 0; g.win_shift = 0; g.win_ch = 0; g.w_runs = 0;
+    g.col_tiles = 1; g.col_groups = 0; g.splits = 1; g.split_rows = 0; g.fold_rows = 0;
+    g.win = 0; g.win_shift = 0; g.win_ch = 0; g.w_runs = 0;
     return g;
 }
 

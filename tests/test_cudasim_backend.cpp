@@ -301,7 +301,8 @@ static void igemm_cols_identity() {
                     for (int t = valid[(size_t)b]; t < c.L; t++) x[((size_t)b * c.Cin + i) * c.L + t] = NAN;
             float ws = 1.0f / sqrtf((float)(c.Cin * c.K));
             std::vector<float> w = rnd((size_t)c.Cout * c.Cin * c.K, 301, -ws, ws);
-            std::vector<float> bias = rnd((size_t)c.Cout, 302, -0.5f, 0.5f), alpha = rnd((size_t)c.Cin, 303, 0.2f, 2.0f);
+            std::vector<float> bias = rnd((size_t)c.Cout, 302, -0.5f, 0.5f);
+            std::vector<float> alpha = rnd((size_t)c.Cin, 303, 0.2f, 2.0f);
             std::vector<float> resid = rnd((size_t)c.B * c.Cout * out_len, 304, -1, 1);
             srt_conv1d_args a = {};
             a.batch = c.B; a.in_ch = c.Cin; a.out_ch = c.Cout; a.in_len = c.L; a.out_len = out_len;

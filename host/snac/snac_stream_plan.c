@@ -82,6 +82,23 @@ srt_status snac_stream_plan_make(const snac_model *m, snac_stream_plan *plan) {
         }
     }
     plan->n_stages = n;
+    /* layouts: a layout's columns per stream are its new frames plus the stages' left and right context (about
+     * the sum of their halos plus the widest window's 2 * halo); an upsampling stage reads its layout in place only
+     * where that context is at most half its new frames per group, else it gathers its (new frames + 1) window */
+    int64_t fr = c->vq_strides[0], sum_h = 0, max_2h = 0;
+    for (int k = 0; k < n; k++) {
+        const snac_stage *s = &st[k];
+        int g = k == 0 || s->kind == SNAC_STAGE_ATTN || st[k - 1].kind == SNAC_STAGE_ATTN ||
+                st[k - 1].kind == SNAC_STAGE_UP;
+        if (s->kind == SNAC_STAGE_UP && !g) g = 2 * (sum_h + max_2h) > fr;
+        if (g) sum_h = max_2h = 0;
+        plan->gather[k] = (unsigned char)g;
+        if (s->kind != SNAC_STAGE_UP && s->kind != SNAC_STAGE_ATTN) {
+            sum_h += s->halo;
+            max_2h = max64(max_2h, 2 * (int64_t)s->halo);
+        }
+        if (s->kind == SNAC_STAGE_UP) fr *= s->stride;
+    }
     plan->group_frames = c->vq_strides[0];
     plan->group_samples = (int64_t)c->vq_strides[0] * c->hop_length;
     /* lookahead: after g groups (not final), which samples are final? The pattern repeats with the period of the

@@ -3,9 +3,10 @@
  *    FMA chain over k, then alpha * dot (+ beta * C), so a row's result never depends on M (the batch), N, the
  *    blocking or the threads (the codec's attention projections).
  *  - bf16/f16 B with small M and B stored (N,K) (decode: the LM's Linear weights): the direct kernel of
- *    cpu_gemm_avx512.c (bf16 B, AVX-512 BF16 CPUs, the backend's precision "bf16", the default: A
- *    rounded to bf16, vdpbf16ps; every M, in blocks of 64 rows) or cpu_gemm_kernels.c (f32 A, exact) streams B once, converting in
- *    registers; threads split N.
+ *    cpu_gemm_avx512.c (bf16 B, AVX-512 BF16 CPUs, the backend's precision "bf16", the default: A rounded to
+ *    bf16, vdpbf16ps on B in k-pair panels -- packed once for weights the caller marked static (the backend's
+ *    mark_static: the LM's), else per chunk --; every M, in blocks of 64 rows) or cpu_gemm_kernels.c (f32 A,
+ *    exact, M <= SRT_CPU_GEMM_DIRECT_MAX_M) streams B once, converting in registers; threads split N.
  *  - bf16/f16 B otherwise: each thread converts panels of GEMM_PANEL columns of op(B) to f32 (exact, vectorized)
  *    and runs sgemm on them with all M rows, so each weight is converted once per call and the f32 copy of B never
  *    exists whole. */

@@ -39,7 +39,7 @@ int srt_cpu_gemm_has_avx512bf16(void);
  *  OFF:     the AVX2 f32 kernel (f32-accurate; SNACRT_CPU_LM_PRECISION=exact);
  *  HILO:    A = hi + lo in bf16, ~2^-17 relative (f32-like; on this Zen CPU only ~10% faster than AVX2, and a row's
  *           result then depends on whether M is 1 (AVX2) or more, enough to flip sampled tokens in test_tts_engine);
- *  BF16ACT: A rounded to bf16 (relative error <= 2^-8 per activation, as a bf16 PyTorch model computes): 1.5-2x
+ *  BF16ACT: A rounded to bf16 (relative error <= 2^-8 per activation, as a bf16 PyTorch model computes): 2.5-3x
  *           AVX2 at M 8-64, outside test_lm_golden's 1e-3 logit tolerance (4e-3). The cpu backend's default
  *           (precision "bf16", cpu_ops.h), for every M.
  * AUTO (the default): each call follows its backend's precision. Test / bench knob (not thread-safe: set before

@@ -12,6 +12,7 @@
 #include "cpu/cpu_gemm_kernels.h"
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #define WCACHE_MAX_BYTES ((size_t)1 << 30)
@@ -125,8 +126,14 @@ const uint32_t *srt_cpu_wcache_get_panels(srt_cpu_wcache *c, const uint16_t *B, 
     int full = c->panel_bytes + bytes > SRT_CPU_WCACHE_PANEL_MAX_BYTES;
     pthread_mutex_unlock(&c->lock);
     if (p || full) return p;
+    /* large weights on transparent huge pages where the kernel allows them (THP "madvise"): a decode step
+     * streams every panel once, one TLB entry per 2 MB instead of per 4 KB */
+    const size_t huge = (size_t)2 << 20;
     void *raw = NULL;
-    if (posix_memalign(&raw, 64, bytes)) return NULL;
+    if (posix_memalign(&raw, bytes >= 2 * huge ? huge : 64, bytes)) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= 2 * huge) madvise(raw, bytes / huge * huge, MADV_HUGEPAGE);
+#endif
     uint32_t *pk = raw;
     const int G = SRT_CPU_GEMM_PANEL_COLS;   /* columns per group of interleaved panels */
     const int ng = (N + G - 1) / G;

@@ -87,7 +87,9 @@ static srt_status gemm_direct(const srt_cpu_ctx *ctx, const srt_gemm_args *a, in
     const uint32_t *panels = NULL;     /* (N, K) in panels, or NULL */
     if (dp != SRT_CPU_DPBF16_OFF) {
         size_t n = (size_t)a->M * SRT_CPU_GEMM_BF16X2_KP(a->K);
-        hi = malloc(sizeof(uint16_t) * (dp == SRT_CPU_DPBF16_HILO ? 2 : 1) * (n ? n : 1));   /* hi (+ lo) */
+        /* from the backend's scratch pool, not malloc: a fresh 64 KB-1 MB malloc per call came back from the
+         * kernel as new pages (glibc's mmap / heap trimming), page faults in every GEMM of the first steps */
+        hi = srt_cpu_scratch_alloc(ctx, sizeof(uint16_t) * (dp == SRT_CPU_DPBF16_HILO ? 2 : 1) * (n ? n : 1));
         if (!hi) {
             free(packed);
             return srt_error(SRT_ERR_NOMEM, "gemm: no memory to pack A as bf16 (M %d K %d)", a->M, a->K);
@@ -135,7 +137,7 @@ static srt_status gemm_direct(const srt_cpu_ctx *ctx, const srt_gemm_args *a, in
         srt_cpu_scratch_free(ctx, own);
     }
     free(packed);
-    free(hi);
+    srt_cpu_scratch_free(ctx, hi);
     if (failed) return srt_error(SRT_ERR_NOMEM, "gemm: no memory for a chunk of B in panels (%d rows, K %d)", chunk, a->K);
     return SRT_OK;
 }

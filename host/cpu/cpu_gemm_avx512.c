@@ -122,7 +122,7 @@ void srt_cpu_gemm_pack_b_panels(const uint16_t *B, int ldb, int K, int n0, int n
  * vdpbf16ps(acc, panel j's pair vector, A row i's pair (hi, then lo with PASSES 2) broadcast), from 0.
  * Per k pair the NV weight vectors are loaded once and each feeds MR rows (MR x NV accumulators + NV weight
  * registers <= 28 of the 32 zmm at 8 x 3; A comes as a 32-bit broadcast from memory, folded into vdpbf16ps).
- * PF: prefetch the weight vectors SRT_CPU_GEMM_PANEL_PFD pairs ahead (the pass that reads them from memory). */
+ * PF: prefetch the weight vectors PANEL_PFD pairs ahead (the pass that reads them from memory). */
 #define PANEL_PFD 32   /* k pairs ahead: 6 KB of a 3-panel group's stream, into L2 (bench_gemm: T0, or 24 or 128
                         * pairs ahead, or none, were slower at M 8-64) */
 GEMM_INLINE GEMM_AVX512BF16 void tile_pb(const int PASSES, const int PF, const int MR, const int NV, int KH,
@@ -182,10 +182,10 @@ GEMM_INLINE GEMM_AVX512BF16 void tile_pb_store(const int MR, const int NV, int m
         tile_pb_store(MR_, NV_, m, n, n1, alpha, beta, C, ldc, acc);                            \
     } while (0)
 
-/* C[0:M, n0:n1] from P, the panels of columns n0.. (n0 a multiple of 16 in B's numbering is not needed: P starts at
- * column n0). Rows in tiles of 8 (then 4, 2, 1), each passing over the panels in groups of 3 (then 2, 1): the
- * group (K x 48 bf16, <= 768 KB) stays in L2 after the first pass, which reads it from memory and prefetches.
- * M = 1 (batch-1 decode, a GEMV on memory bandwidth): groups of 4 panels. */
+/* C[0:M, n0:n1] from P, the panels of columns [n0, n1) (P's first group starts at column n0). Rows in tiles of 8
+ * (then 4, 2, 1), each passing over the groups of 3 panels (then 2, 1): a group (K x 48 bf16, <= 768 KB at K 8192)
+ * stays in L2 after the first row tile, which reads it from memory and prefetches. M = 1 (batch-1 decode, a GEMV
+ * on memory bandwidth): 1 x 3 tiles. */
 GEMM_INLINE GEMM_AVX512BF16 void rows_pb(const int P_, int M, int K, float alpha, float beta, const uint16_t *hi,
                                          const uint16_t *lo, const uint32_t *P, float *C, int ldc, int n0, int n1) {
     const int lda = SRT_CPU_GEMM_BF16X2_KP(K), KH = SRT_CPU_GEMM_PANEL_KH(K);

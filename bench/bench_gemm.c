@@ -48,6 +48,8 @@ int main(int argc, char **argv) {
         if (dt == SRT_F32) ((float *)B)[i] = v;
         else ((uint16_t *)B)[i] = dt == SRT_BF16 ? srt_f32_to_bf16(v) : srt_f32_to_f16(v);
     }
+    /* B stands for the LM's weights, which it marks static (kept in the kernel's panels across calls) */
+    if (be.ops->mark_static) be.ops->mark_static(be.ctx, B, max_b * esize);
     for (int i = 0; i < max_m * 8192; i++) A[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
     printf("{\"dtype\":\"%s\",\"threads\":%d,\"runs\":[", srt_dtype_name(dt), threads);
     int first = 1;

@@ -246,6 +246,10 @@ typedef struct srt_backend_ops {
     srt_status (*download)(void *ctx, void *dst_host, const void *src, size_t bytes);
     srt_status (*memset0)(void *ctx, void *dst, size_t bytes);
     srt_status (*copy)(void *ctx, void *dst, const void *src, size_t bytes);   /* device to device */
+    /* optional: [ptr, ptr + bytes) (memory the caller reads the op arguments from: the LM's mmap'd weights on host
+     * backends) keeps its contents for the backend's life; the backend may keep derived copies of it (the cpu
+     * gemm's bf16 weights in panels, cpu_wcache.c) */
+    void (*mark_static)(void *ctx, const void *ptr, size_t bytes);
     srt_status (*sync)(void *ctx);
     void (*destroy)(void *ctx);
     /* codec */

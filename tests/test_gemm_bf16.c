@@ -1,11 +1,11 @@
 /* test_gemm_bf16.c: the cpu backend's gemm with a PyTorch-Linear B (trans_b = 1), the decode path of the LM,
- * against cpu-ref on odd shapes: M 1, 7, 16, 32, 33 (both sides of the direct-kernel crossover
- * SRT_CPU_GEMM_DIRECT_MAX_M = 32), N in 1, 7, 33, 1025, K in 1, 7, 33, 47, 1025 (kernel tails: 4-row B tiles,
+ * against cpu-ref on odd shapes: M 1, 7, 16, 33, 65 (both sides of the direct-kernel crossover
+ * SRT_CPU_GEMM_DIRECT_MAX_M = 64), N in 1, 7, 33, 1025, K in 1, 7, 33, 47, 1025 (kernel tails: 4-row B tiles,
  * 3-row A tiles, 8-wide k vectors), B in bf16, f16 and f32, trans_a 0/1, alpha/beta, every leading dimension larger than its width.
  * C starts NaN when beta = 0 (must not leak) and C's padding columns must come back bit-identical.
  * The matrix runs once per kernel, forced through srt_cpu_gemm_kernels_set_max_isa: AVX-512 BF16 (bf16 B, M >= 2;
  * A as hi + lo bf16 pairs: the f32 tolerance below; and with A rounded to bf16: ATOL_BF16_ACT), AVX2/F16C, scalar.
- * The crossover is 32 (none for AVX-512 BF16 with bf16 activations), so M 33 takes panel + sgemm except there.
+ * The crossover is 64 (none for AVX-512 BF16 with bf16 activations), so M 65 takes panel + sgemm except there.
  * Last, the vdpbf16ps kernel through the backend's default precision (bf16), M 1 to 65 (its tile tails: below).
  *
  * Tolerance |got - ref| <= atol + rtol |ref|, atol = 1e-5 * max(1, sqrt(K / 128)), rtol = 1e-4: the reference
@@ -28,7 +28,7 @@
 #define ATOL_BF16_ACT(K) (ATOL(K) + sqrt((double)(K)) / 256.0)
 static int g_bf16_act = 0;   /* the case runs with bf16 activations: ATOL_BF16_ACT */
 
-static const int g_ms[] = {1, 7, 16, 32, 33};
+static const int g_ms[] = {1, 7, 16, 33, 65};
 static const int g_dims[] = {1, 7, 33, 1025};
 static const int g_ks[] = {1, 7, 33, 47, 1025};   /* 47 = 32 + 8 + 7: every loop of the M = 1 row kernel */
 
@@ -75,6 +75,54 @@ static double check_case(srt_backend *ref, srt_backend *cpu, const char *isa, in
     return max_err;
 }
 
+/* The vdpbf16ps kernel on a B the backend may keep in panels (mark_static: the LM's weights, packed once into
+ * cpu_wcache.c) against the same B unmarked (packed per call, chunk by chunk): bit-identical, as the layout and the
+ * arithmetic are the same. And batch invariance: every row of the M-row result bit-identical to that row alone
+ * (M = 1: the GEMV tiles), the property test_chat_engine's mixed batches rely on. Returns the number of rows that
+ * differed. */
+static int check_static_invariant(srt_backend *bf, int M, int N, int K, float alpha, float beta, uint64_t seed) {
+    const int lda = K + 3, ldb = K + 1, ldc = N + 2;
+    size_t na = (size_t)M * lda, nb = (size_t)N * ldb, nc = (size_t)M * ldc;
+    float *A = malloc(na * 4), *Bf = malloc(nb * 4), *C0 = malloc(nc * 4), *out[3];
+    uint16_t *Bh = malloc(nb * 2);
+    test_fill_uniform(A, na, seed, -1, 1);
+    test_fill_uniform(Bf, nb, seed + 1, -1 / sqrtf((float)K), 1 / sqrtf((float)K));
+    test_fill_uniform(C0, nc, seed + 2, -1, 1);
+    for (size_t i = 0; i < nb; i++) Bh[i] = srt_f32_to_bf16(Bf[i]);
+    void *dA = NULL, *dB[2] = {NULL, NULL}, *dC = NULL;
+    srt_status st = srt_backend_alloc_upload(bf, A, na * 4, &dA);
+    for (int i = 0; i < 2 && st == SRT_OK; i++) st = srt_backend_alloc_upload(bf, Bh, nb * 2, &dB[i]);
+    if (st == SRT_OK) st = srt_backend_alloc_upload(bf, C0, nc * 4, &dC);
+    TEST_CHECK(st == SRT_OK && bf->ops->mark_static, "static B M%d N%d K%d: upload (%s)", M, N, K, srt_last_error());
+    if (st == SRT_OK && bf->ops->mark_static) bf->ops->mark_static(bf->ctx, dB[0], nb * 2);   /* dB[1]: per call */
+    for (int r = 0; r < 3; r++) {   /* 0: static B, 1: per-call B, 2: static B one row at a time */
+        out[r] = malloc(nc * 4);
+        for (int m0 = 0; m0 < M && st == SRT_OK; m0 += r == 2 ? 1 : M) {
+            int rows = r == 2 ? 1 : M;
+            st = bf->ops->upload(bf->ctx, dC, C0, nc * 4);
+            srt_gemm_args g = {rows, N, K, 0, 1, alpha, beta, (const float *)dA + (size_t)m0 * lda, lda, dB[r == 1],
+                               ldb, SRT_BF16, (float *)dC + (size_t)m0 * ldc, ldc, NULL};
+            if (st == SRT_OK) st = srt_op_gemm(bf, &g);
+            if (st == SRT_OK) st = bf->ops->download(bf->ctx, out[r] + (size_t)m0 * ldc, (float *)dC + (size_t)m0 * ldc,
+                                                   (size_t)rows * ldc * 4 - (size_t)(ldc - N) * 4);
+        }
+        TEST_CHECK(st == SRT_OK, "static B M%d N%d K%d run %d: %s", M, N, K, r, srt_last_error());
+    }
+    int bad = 0;
+    for (int m = 0; m < M; m++) {
+        int same_pack = !memcmp(out[0] + (size_t)m * ldc, out[1] + (size_t)m * ldc, (size_t)N * 4);
+        int same_alone = !memcmp(out[0] + (size_t)m * ldc, out[2] + (size_t)m * ldc, (size_t)N * 4);
+        TEST_CHECK(same_pack, "M%d N%d K%d row %d: static (cached panels) and per-call B differ", M, N, K, m);
+        TEST_CHECK(same_alone, "M%d N%d K%d row %d: differs from the row computed alone (batch invariance)", M, N, K, m);
+        bad += !same_pack || !same_alone;
+    }
+    if (dA) bf->ops->free(bf->ctx, dA);
+    for (int i = 0; i < 2; i++) if (dB[i]) bf->ops->free(bf->ctx, dB[i]);
+    if (dC) bf->ops->free(bf->ctx, dC);
+    free(A); free(Bf); free(Bh); free(C0); free(out[0]); free(out[1]); free(out[2]);
+    return bad;
+}
+
 int main(void) {
     /* f32 tolerances: the exact path unless a case forces a vdpbf16ps form (the bf16 default: test_cpu_lm_bf16.c) */
     setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
@@ -117,17 +165,21 @@ int main(void) {
     srt_cpu_gemm_set_dpbf16(-1);
     srt_cpu_gemm_kernels_force_scalar(0);
 
-    /* The direct kernel itself at M = 33 (normally panel + sgemm): raise the crossover. */
-    srt_cpu_gemm_set_direct_max_m(64);
-    double err = check_case(&ref, &cpu, "direct", 33, 1025, 1025, 0, SRT_BF16, 1.0f, 0.0f, 0, 99);
-    printf("direct kernel at M 33: max abs error %.3g\n", err);
+    /* The direct kernel itself at M = 65 (normally panel + sgemm): raise the crossover. */
+    srt_cpu_gemm_set_direct_max_m(128);
+    double err = check_case(&ref, &cpu, "direct", 65, 1025, 1025, 0, SRT_BF16, 1.0f, 0.0f, 0, 99);
+    printf("direct kernel at M 65: max abs error %.3g\n", err);
     srt_cpu_gemm_set_direct_max_m(-1);
 
     /* The vdpbf16ps kernel as the backend's default precision runs it (bf16 activations for every M, M 1
-     * included): its tiles are 8 rows of A x 3 rows of B (tails of 4, 2, 1 rows of A and 2, 1 of B), 1 x 4 at M 1,
-     * chunks of 24 weight rows, 64-row blocks of A. M 1, 7 (4+2+1), 13 (8+4+1), 33 (4x8+1), 65 (two blocks);
-     * N 7 (3+3+1), 1025 (42 chunks + 17 rows: 5 tiles of 3 + 2); K 47 (one full vector + a 15-element tail), 1025.
-     * Tolerance ATOL_BF16_ACT(K): A rounded to bf16, f32 accumulation (derivation above). */
+     * included): its tiles are 8 rows of A x 3 panels of 16 weight rows (tails of 4, 2, 1 rows of A and 2, 1
+     * panels, a last panel cut short by masks), 1 x 3 at M 1, chunks of 48 weight rows, 64-row blocks of A.
+     * M 1, 7 (4+2+1), 13 (8+4+1), 33 (4x8+1), 65 (two blocks); N 7 (one panel of 7), 1025 (21 chunks of 48 + 17
+     * rows: a 2-panel group, the second holding 1); K 47 (23 pairs + the odd last element), 1025 (the same, long).
+     * Tolerance ATOL_BF16_ACT(K): A rounded to bf16, f32 accumulation (derivation above): each output is one f32
+     * chain of K/2 vdpbf16ps steps, whose rounding (~2^-24 sqrt(K/2) here) is far inside it.
+     * Then the same shapes with B marked static (panels kept in the backend's cache) against per-call panels, and
+     * each row against itself alone (check_static_invariant). */
     if (srt_cpu_gemm_has_avx512bf16()) {
         setenv("SNACRT_CPU_LM_PRECISION", "bf16", 1);
         srt_backend bf;
@@ -147,6 +199,14 @@ int main(void) {
                 }
         g_bf16_act = 0;
         printf("bf16 default precision: max abs error vs cpu-ref over %d cases %.3g\n", n_cases, worst);
+        int bad = 0, n_inv = 0;
+        for (int mi = 0; mi < 5; mi++)
+            for (int ni = 0; ni < 2; ni++)
+                for (int ki = 0; ki < 2; ki++, n_inv++)
+                    bad += check_static_invariant(&bf, bms[mi], bns[ni], bks[ki], n_inv % 3 ? 1.0f : -0.75f,
+                                                  betas[n_inv % 4], 555 + (uint64_t)n_inv);
+        printf("bf16 default precision: static vs per-call B and each row alone, %d cases: %d rows differ\n", n_inv,
+               bad);
         srt_backend_destroy(&bf);
         setenv("SNACRT_CPU_LM_PRECISION", "exact", 1);
     }

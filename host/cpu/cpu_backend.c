@@ -41,12 +41,16 @@ static void cpu_free(void *vctx, void *ptr) {
     srt_cpu_pool_free(ctx->pool, ptr);
 }
 
+static void cpu_mark_static(void *vctx, const void *ptr, size_t bytes) {
+    srt_cpu_wcache_mark_static(((srt_cpu_ctx *)vctx)->wcache, ptr, bytes);
+}
 static const srt_backend_ops srt_cpu_ops = {
     .name = "cpu",
     .host_memory = 1,
     .conv1d_res_ld = 1,
     .alloc = cpu_alloc,
     .free = cpu_free,
+    .mark_static = cpu_mark_static,
     .upload = srt_shared_host_copy,
     .download = srt_shared_host_copy,
     .memset0 = srt_shared_host_memset0,

@@ -3,9 +3,10 @@
  *    FMA chain over k, then alpha * dot (+ beta * C), so a row's result never depends on M (the batch), N, the
  *    blocking or the threads (the codec's attention projections).
  *  - bf16/f16 B with small M and B stored (N,K) (decode: the LM's Linear weights): the direct kernel of
- *    cpu_gemm_avx512.c (bf16 B, AVX-512 BF16 CPUs, the backend's precision "bf16", the default: A
- *    rounded to bf16, vdpbf16ps; every M, in blocks of 64 rows) or cpu_gemm_kernels.c (f32 A, exact) streams B once, converting in
- *    registers; threads split N.
+ *    cpu_gemm_avx512.c (bf16 B, AVX-512 BF16 CPUs, the backend's precision "bf16", the default: A rounded to
+ *    bf16, vdpbf16ps on B in k-pair panels -- packed once for weights the caller marked static (the backend's
+ *    mark_static: the LM's), else per chunk --; every M, in blocks of 64 rows) or cpu_gemm_kernels.c (f32 A,
+ *    exact, M <= SRT_CPU_GEMM_DIRECT_MAX_M) streams B once, converting in registers; threads split N.
  *  - bf16/f16 B otherwise: each thread converts panels of GEMM_PANEL columns of op(B) to f32 (exact, vectorized)
  *    and runs sgemm on them with all M rows, so each weight is converted once per call and the f32 copy of B never
  *    exists whole. */
@@ -67,7 +68,7 @@ static int dp_form(const srt_cpu_ctx *ctx, const srt_gemm_args *a) {
 
 /* Small M, B stored (N,K): threads share N in chunks of rows. With trans_a, A (K,M) is
  * first packed to (M,K) (small: M is small). dp: dp_form's answer. */
-static srt_status gemm_direct(const srt_gemm_args *a, int nt, int dp) {
+static srt_status gemm_direct(const srt_cpu_ctx *ctx, const srt_gemm_args *a, int nt, int dp) {
     const float *A = a->A;
     int lda = a->lda;
     float *packed = NULL;   /* (M, K) */
@@ -79,41 +80,65 @@ static srt_status gemm_direct(const srt_gemm_args *a, int nt, int dp) {
         A = packed;
         lda = a->K;
     }
-    /* vdpbf16ps (dp_form): A packed once as bf16 (hi, or hi/lo pairs), shared by the threads */
+    /* vdpbf16ps (dp_form): A packed once as bf16 (hi, or hi/lo pairs), shared by the threads; B in k-pair panels
+     * (cpu_gemm_kernels.h): kept across calls when static (the LM's weights: the backend's mark_static, cpu_wcache.c), else packed per chunk
+     * by the thread that takes it (the same layout, so the same results) */
     uint16_t *hi = NULL, *lo = NULL;   /* (M, KP(K)) each */
+    const uint32_t *panels = NULL;     /* (N, K) in panels, or NULL */
     if (dp != SRT_CPU_DPBF16_OFF) {
         size_t n = (size_t)a->M * SRT_CPU_GEMM_BF16X2_KP(a->K);
-        hi = malloc(sizeof(uint16_t) * (dp == SRT_CPU_DPBF16_HILO ? 2 : 1) * (n ? n : 1));   /* hi (+ lo) */
+        /* from the backend's scratch pool, not malloc: a fresh 64 KB-1 MB malloc per call came back from the
+         * kernel as new pages (glibc's mmap / heap trimming), page faults in every GEMM of the first steps */
+        hi = srt_cpu_scratch_alloc(ctx, sizeof(uint16_t) * (dp == SRT_CPU_DPBF16_HILO ? 2 : 1) * (n ? n : 1));
         if (!hi) {
             free(packed);
             return srt_error(SRT_ERR_NOMEM, "gemm: no memory to pack A as bf16 (M %d K %d)", a->M, a->K);
         }
         lo = dp == SRT_CPU_DPBF16_BF16ACT ? NULL : hi + n;
         srt_cpu_gemm_pack_a_bf16x2(a->M, a->K, A, lda, hi, lo);
+        const size_t b_bytes = sizeof(uint16_t) * ((size_t)(a->N - 1) * a->ldb + a->K);
+        if (srt_cpu_wcache_is_static(ctx->wcache, a->B, b_bytes))
+            panels = srt_cpu_wcache_get_panels(ctx->wcache, a->B, a->N, a->K, a->ldb, nt);
     }
-    /* chunks of whole tiles (24 rows: the 3-row tiles of the vdpbf16ps kernel, its 8-row GEMV tiles and the AVX2
-     * kernel's 4-row ones), ~128 KB of B each, handed out dynamically: on a shared machine a thread that loses its
-     * core does not hold the others at the barrier */
+    /* chunks of whole tiles (48 rows: the vdpbf16ps kernel's groups of 3 panels of 16 (and 4 at M 1), the AVX2
+     * kernel's 4-row tiles), >= ~128 KB of B each, handed out dynamically: on a shared machine a thread that loses
+     * its core does not hold the others at the barrier */
     size_t row_bytes = (size_t)(a->K ? a->K : 1) * srt_dtype_size(a->b_dtype);
     int chunk = (int)((128u << 10) / row_bytes);
-    chunk = chunk < 24 ? 24 : chunk / 24 * 24;
+    chunk = chunk < 48 ? 48 : chunk / 48 * 48;
     int n_chunks = (a->N + chunk - 1) / chunk;
     if (n_chunks < nt) nt = n_chunks;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int c = 0; c < n_chunks; c++) {
-        int n0 = c * chunk, n1 = n0 + chunk < a->N ? n0 + chunk : a->N;
-        if (hi)   /* blocks of DP_BLOCK_M rows, so the chunk of B (L2) and a block of A stay in cache at any M */
-            for (int m0 = 0; m0 < a->M; m0 += DP_BLOCK_M) {
-                const size_t kp = SRT_CPU_GEMM_BF16X2_KP(a->K);
-                int bm = a->M - m0 < DP_BLOCK_M ? a->M - m0 : DP_BLOCK_M;
-                srt_cpu_gemm_rows_bf16x2(bm, a->K, a->alpha, a->beta, hi + m0 * kp, lo ? lo + m0 * kp : NULL, a->B,
-                                         a->ldb, a->C + (size_t)m0 * a->ldc, a->ldc, n0, n1);
+    const size_t kp = SRT_CPU_GEMM_BF16X2_KP(a->K);
+    int failed = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        uint32_t *own = NULL;   /* this thread's chunk in panels when B has no cached ones */
+        if (hi && !panels && !(own = srt_cpu_scratch_alloc(ctx, sizeof(uint32_t) * SRT_CPU_GEMM_PANEL_WORDS(chunk, a->K)))) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < n_chunks; c++) {
+            int n0 = c * chunk, n1 = n0 + chunk < a->N ? n0 + chunk : a->N;
+            if (!hi) {
+                srt_cpu_gemm_rows(a->M, a->K, a->alpha, a->beta, A, lda, a->B, a->ldb, a->b_dtype, a->C, a->ldc, n0, n1);
+                continue;
             }
-        else
-            srt_cpu_gemm_rows(a->M, a->K, a->alpha, a->beta, A, lda, a->B, a->ldb, a->b_dtype, a->C, a->ldc, n0, n1);
+            if (failed) continue;
+            const uint32_t *P = panels ? panels + SRT_CPU_GEMM_PANEL_WORDS(n0, a->K) : own;
+            if (!panels) srt_cpu_gemm_pack_b_panels(a->B, a->ldb, a->K, n0, n1, own);
+            /* blocks of DP_BLOCK_M rows, so the chunk of B (L2) and a block of A stay in cache at any M */
+            for (int m0 = 0; m0 < a->M; m0 += DP_BLOCK_M) {
+                int bm = a->M - m0 < DP_BLOCK_M ? a->M - m0 : DP_BLOCK_M;
+                srt_cpu_gemm_rows_bf16p(bm, a->K, a->alpha, a->beta, hi + m0 * kp, lo ? lo + m0 * kp : NULL, P,
+                                        a->C + (size_t)m0 * a->ldc, a->ldc, n0, n1);
+            }
+        }
+        srt_cpu_scratch_free(ctx, own);
     }
     free(packed);
-    free(hi);
+    srt_cpu_scratch_free(ctx, hi);
+    if (failed) return srt_error(SRT_ERR_NOMEM, "gemm: no memory for a chunk of B in panels (%d rows, K %d)", chunk, a->K);
     return SRT_OK;
 }
 
@@ -178,7 +203,7 @@ srt_status srt_cpu_gemm(void *vctx, const srt_gemm_args *a) {
     const int dp = dp_form(ctx, a);
     int direct_max = g_direct_max_m;
     if (g_direct_max_m == SRT_CPU_GEMM_DIRECT_MAX_M && dp == SRT_CPU_DPBF16_BF16ACT) direct_max = INT_MAX;
-    if (a->trans_b && a->M <= direct_max) return gemm_direct(a, nt, dp);
+    if (a->trans_b && a->M <= direct_max) return gemm_direct(ctx, a, nt, dp);
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {

@@ -14,7 +14,10 @@ void srt_cpu_gemm_rows(int M, int K, float alpha, float beta, const float *A, in
                        srt_dtype b_dtype, float *C, int ldc, int n0, int n1);
 
 /* The cpu gemm sends M <= this (with B stored (N,K)) to srt_cpu_gemm_rows, larger M to panel + sgemm. */
-#define SRT_CPU_GEMM_DIRECT_MAX_M 32   /* bench_gemm: direct >= panel+sgemm up to M 32, tie at 64 */
+#define SRT_CPU_GEMM_DIRECT_MAX_M 64   /* bench_gemm --threads 1 (OpenBLAS autodetecting this Zen 4: env -u
+                                        * OPENBLAS_CORETYPE): AVX2 direct 63 ms, panel + sgemm 86 ms at M 64
+                                        * (cpu_ms of the 4 shapes); at 32 the exact decode at batch 64 took panel
+                                        * + sgemm and ran slower per token than batch 32 */
 #define SRT_CPU_GEMM_DIRECT_MAX_M_AVX512 64   /* bf16 B on AVX-512 BF16 with bf16 activations (bench_gemm: 1.8x
                                                * panel+sgemm at M 64; hi/lo A keeps 32: 5% slower than it at 64) */
 /* Benchmark knob (not thread-safe; set before use): override the crossover, -1 restores the default. */
@@ -36,7 +39,7 @@ int srt_cpu_gemm_has_avx512bf16(void);
  *  OFF:     the AVX2 f32 kernel (f32-accurate; SNACRT_CPU_LM_PRECISION=exact);
  *  HILO:    A = hi + lo in bf16, ~2^-17 relative (f32-like; on this Zen CPU only ~10% faster than AVX2, and a row's
  *           result then depends on whether M is 1 (AVX2) or more, enough to flip sampled tokens in test_tts_engine);
- *  BF16ACT: A rounded to bf16 (relative error <= 2^-8 per activation, as a bf16 PyTorch model computes): 1.5-2x
+ *  BF16ACT: A rounded to bf16 (relative error <= 2^-8 per activation, as a bf16 PyTorch model computes): 2.5-3x
  *           AVX2 at M 8-64, outside test_lm_golden's 1e-3 logit tolerance (4e-3). The cpu backend's default
  *           (precision "bf16", cpu_ops.h), for every M.
  * AUTO (the default): each call follows its backend's precision. Test / bench knob (not thread-safe: set before
@@ -49,11 +52,26 @@ int srt_cpu_gemm_dpbf16(void);
 /* A (M, K) f32 row stride lda -> hi, lo (M, KP(K)) bf16 bits with A = hi + lo to ~2^-17 relative (hi = bf16(A),
  * lo = bf16(A - hi); lo 0 where A is inf/NaN), zero padded. Only when srt_cpu_gemm_has_avx512bf16(). */
 void srt_cpu_gemm_pack_a_bf16x2(int M, int K, const float *A, int lda, uint16_t *hi, uint16_t *lo);
-/* srt_cpu_gemm_rows for bf16 B (N, K) with A given packed as hi/lo: C = alpha * (hi + lo) @ B^T (+ beta * C) for
- * n0 <= n < n1, f32 accumulation; lo NULL: C = alpha * hi @ B^T (+ beta * C), A rounded to bf16.
- * Only when srt_cpu_gemm_has_avx512bf16(). pack_a with lo NULL packs hi alone. */
-void srt_cpu_gemm_rows_bf16x2(int M, int K, float alpha, float beta, const uint16_t *hi, const uint16_t *lo,
-                              const uint16_t *B, int ldb, float *C, int ldc, int n0, int n1);
+/* B (N, K) bf16 in k-pair panels, the layout the vdpbf16ps kernel reads: panels of 16 columns (output features),
+ * each KH = ceil(K/2) 64-byte vectors, vector kh holding the pairs (B[n][2kh], B[n][2kh+1]) of its 16 columns as
+ * 32-bit words (low half the even k), zero past N and K; the panels of each group of SRT_CPU_GEMM_PANEL_COLS
+ * columns interleaved per k pair (the vectors of pair kh of its 3 panels one after the other: one stream per tile).
+ * Column n0's group (n0 a multiple of SRT_CPU_GEMM_PANEL_COLS) starts at word SRT_CPU_GEMM_PANEL_WORDS(n0, K).
+ * 64-byte aligned. */
+#define SRT_CPU_GEMM_PANEL_COLS 48
+#define SRT_CPU_GEMM_PANEL_KH(K) (((K) + 1) / 2)
+#define SRT_CPU_GEMM_PANEL_WORDS(N, K) ((size_t)(((N) + 15) / 16) * SRT_CPU_GEMM_PANEL_KH(K) * 16)
+/* Columns [n0, n1) of B (row stride ldb; n0 a multiple of SRT_CPU_GEMM_PANEL_COLS) -> dst,
+ * SRT_CPU_GEMM_PANEL_WORDS(n1 - n0, K) words, 64-byte aligned.
+ * Only when srt_cpu_gemm_has_avx512bf16(). */
+void srt_cpu_gemm_pack_b_panels(const uint16_t *B, int ldb, int K, int n0, int n1, uint32_t *dst);
+/* srt_cpu_gemm_rows for bf16 B given as P, the panels of its columns [n0, n1) (pack_b_panels(B, ldb, K, n0, n1, P)),
+ * and A packed as hi/lo: C = alpha * (hi + lo) @ B^T (+ beta * C) for n0 <= n < n1; lo NULL: C = alpha * hi @ B^T
+ * (+ beta * C), A rounded to bf16. Each output is one chain over the k pairs in order (vdpbf16ps, f32), from 0,
+ * whatever M, the tile or the thread: a row's result never depends on the batch. Only when
+ * srt_cpu_gemm_has_avx512bf16(). */
+void srt_cpu_gemm_rows_bf16p(int M, int K, float alpha, float beta, const uint16_t *hi, const uint16_t *lo,
+                             const uint32_t *P, float *C, int ldc, int n0, int n1);
 
 /* dst[i] = (float)src[i] for i < n, src bf16 or f16 bits (exact conversions). */
 void srt_cpu_half_to_f32_row(float *dst, const uint16_t *src, int n, srt_dtype dtype);

@@ -28,7 +28,7 @@ typedef struct srt_cpu_ctx {
  * is refused by name):
  *  SRT_CPU_LM_BF16 (default): with bf16 B stored (N,K) (the LM's Linear weights) on a CPU with AVX-512 BF16,
  *    for every M (decode and prefill), A is rounded to bf16 and multiplied by vdpbf16ps with f32 accumulation (what a bf16 PyTorch or
- *    llama.cpp model computes; <= 2^-8 relative per product; 1.5-2x the f32 kernel at batch 8-64). Every M
+ *    llama.cpp model computes; <= 2^-8 relative per product; 2.5-3x the f32 kernel at batch 8-64, bench/README.md). Every M
  *    takes the same kernel, so a row's result does not depend on how many rows share its step. Otherwise (other
  *    CPUs, f16/f32 B) as exact;
  *  SRT_CPU_LM_EXACT: f32 activations times the exactly widened weights, f32 accumulation (the golden tolerances). */

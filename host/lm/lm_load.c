@@ -52,7 +52,11 @@ static srt_status bind_matrix(srt_lm *lm, const char *name, int rows, int cols, 
     m->rows = rows;
     m->cols = cols;
     lm->n_params += (int64_t)rows * cols;
-    if (backend_is_host(lm)) { m->data = t->data; return SRT_OK; }
+    if (backend_is_host(lm)) {   /* the mmap'd weights do not change: the backend may keep repacked copies */
+        m->data = t->data;
+        if (lm->be.ops->mark_static) lm->be.ops->mark_static(lm->be.ctx, t->data, t->nbytes);
+        return SRT_OK;
+    }
     m->data = NULL;
     if (defer) return SRT_OK;
     void *dev;

@@ -91,6 +91,11 @@ static srt_status find_matrix(const srt_lm *rank, const char *name, int rows, in
     return SRT_OK;
 }
 
+/* The rank's weights never change: its backend may keep repacked copies (the cpu gemm's panels, cpu_wcache.c). */
+static void mark_static(srt_lm *rank, const void *p, size_t bytes) {
+    if (rank->be.ops->mark_static) rank->be.ops->mark_static(rank->be.ctx, p, bytes);
+}
+
 /* Upload a packed host copy as the rank's matrix (rows, cols). Takes ownership of `packed`. */
 static srt_status upload_packed(srt_lm *rank, void *packed, srt_dtype dtype, int rows, int cols, srt_lm_matrix *m) {
     void *dev;
@@ -98,6 +103,7 @@ static srt_status upload_packed(srt_lm *rank, void *packed, srt_dtype dtype, int
     free(packed);
     SRT_TRY(st);
     *m = (srt_lm_matrix){dev, dtype, rows, cols, NULL};
+    mark_static(rank, dev, (size_t)rows * cols * srt_dtype_size(dtype));
     return srt_lm_own(rank, dev);
 }
 
@@ -111,6 +117,7 @@ static srt_status bind_rows(srt_lm *rank, const char *name, int full_rows, int c
     rank->n_params += (int64_t)n_rows * cols;
     if (backend_is_host(rank) && out_rows == n_rows) {
         *m = (srt_lm_matrix){src, t->dtype, n_rows, cols, NULL};
+        mark_static(rank, src, (size_t)n_rows * row_bytes);
         return SRT_OK;
     }
     char *packed = srt_calloc((size_t)out_rows, row_bytes, "tensor-parallel weight shard");   /* (out_rows, cols) */

@@ -6,7 +6,10 @@
  * Runs (full widths; what is shortened is scaled by gpu_model.py, and the JSON says so):
  *   codec_encode / codec_decode  SNAC 24/32/44 kHz, `--seconds` of audio (0.5), simulated at batch 1 and 2
  *                                (the counters of item-independent kernels are affine in the batch: exact
- *                                extrapolation to 16 and 64)
+ *                                extrapolation to 16 and 64), or at `--codec-batches` (up to 8; each line says
+ *                                "codec_batches"; gpu_model.py extrapolates from the two largest: 1,2,4 for the
+ *                                tensor-core convs that put 2 column tiles of the batch in a block, whose counters
+ *                                are affine in the batch from 2 items on)
  *   codec_stream                 a streaming decoder push of one group for 1 and 2 streams (extrapolated to 64),
  *                                after 1 + lookahead groups; also the lookahead and the push that emits the
  *                                first audio (first_audio_groups, first_audio_samples)
@@ -33,7 +36,7 @@
  *   (0: every block ran) and every launch its blocks_run. For large shapes that do not finish otherwise; the
  *   figures are approximate (bench/GPU_MODEL.md says where) and no output value is right.
  * Usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] [--prompt-len N] [--precision P]
- *                        [--decode-context N] [--attn-context N] [--attn-batches 1,8,64] [--attn-kv f32,bf16,fp8] [--lm 1b,3b] [--sample-blocks K] [--batches 1,8,64,256] [--lm-layers 1|2 (one of the two runs: split a long
+ *                        [--decode-context N] [--attn-context N] [--attn-batches 1,8,64] [--attn-kv f32,bf16,fp8] [--lm 1b,3b] [--sample-blocks K] [--batches 1,8,64,256] [--codec-batches 1,2,4] [--lm-layers 1|2 (one of the two runs: split a long
  *                        run over two processes)] [--arch 24khz,32khz,44khz] */
 #include "snacrt.h"
 #include "bench_common.h"
@@ -131,6 +134,10 @@ static int graphs_on(void) {
     return !(v && *v && atoi(v) == 0);
 }
 
+#define CODEC_MAX_BATCH 8
+static int g_codec_batches[CODEC_MAX_BATCH] = {1, 2}, g_n_codec_batches = 2;
+static char g_codec_batches_json[64] = ",\"codec_batches\":\"1,2\"";   /* added to every codec run line */
+
 static int codec_runs(const char *argv0, const char *models, const char *arch, double seconds, int stream) {
     char dir[PATH_MAX];
     if (ensure_model("bench_gpu_model", argv0, models, arch, dir, sizeof dir)) return 1;
@@ -144,10 +151,12 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
     srt_codec_get_info(codec, &info);
     int64_t n = (int64_t)(seconds * info.sample_rate);
     int rc = 0;
-    for (int batch = 1; batch <= 2 && !rc; batch++) {
-        float *audio[2] = {NULL, NULL}, *out[2] = {NULL, NULL};
-        int64_t lens[2] = {n, n}, n_out[2] = {0, 0};
-        srt_codes codes[2];
+    for (int bi = 0; bi < g_n_codec_batches && !rc; bi++) {
+        int batch = g_codec_batches[bi];
+        float *audio[CODEC_MAX_BATCH] = {NULL}, *out[CODEC_MAX_BATCH] = {NULL};
+        int64_t lens[CODEC_MAX_BATCH], n_out[CODEC_MAX_BATCH] = {0};
+        for (int b = 0; b < CODEC_MAX_BATCH; b++) lens[b] = n;
+        srt_codes codes[CODEC_MAX_BATCH];
         memset(codes, 0, sizeof codes);
         for (int b = 0; b < batch; b++) {
             audio[b] = malloc(sizeof(float) * (size_t)n);
@@ -157,9 +166,9 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
          * it; the measured call replays, as every later call of a batch job does */
         int warm = graphs_on() ? 2 : 0;
         for (int w = 0; w < warm && !rc; w++) {
-            srt_codes tmp[2];
-            float *dec[2] = {NULL, NULL};
-            int64_t nd[2];
+            srt_codes tmp[CODEC_MAX_BATCH];
+            float *dec[CODEC_MAX_BATCH] = {NULL};
+            int64_t nd[CODEC_MAX_BATCH];
             if (srt_codec_encode(codec, batch, (const float *const *)audio, lens, tmp, NULL, NULL) != SRT_OK) rc = 1;
             if (!rc) valid_codes(tmp, batch, &info);
             if (!rc && srt_codec_decode(codec, batch, tmp, -1, dec, nd) != SRT_OK) rc = 1;
@@ -168,22 +177,22 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
         cudasim_counters_reset();
         double t0 = now_s();
         if (!rc && srt_codec_encode(codec, batch, (const float *const *)audio, lens, codes, NULL, NULL) != SRT_OK) rc = 1;
-        if (!rc) print_run("codec_encode", arch, batch, seconds, 0, 0, 0, now_s() - t0);
+        if (!rc) print_run_x("codec_encode", arch, batch, seconds, 0, 0, 0, now_s() - t0, g_codec_batches_json);
         if (!rc) valid_codes(codes, batch, &info);
         t0 = now_s();
         if (!rc && srt_codec_decode(codec, batch, codes, -1, out, n_out) != SRT_OK) rc = 1;
-        if (!rc) print_run("codec_decode", arch, batch, seconds, 0, 0, 0, now_s() - t0);
+        if (!rc) print_run_x("codec_decode", arch, batch, seconds, 0, 0, 0, now_s() - t0, g_codec_batches_json);
         /* streaming: open `batch` streams, push one group each (the steady-state push of a live stream) */
-        srt_codec_stream *st[2] = {NULL, NULL};
+        srt_codec_stream *st[CODEC_MAX_BATCH] = {NULL};
         for (int b = 0; b < batch && !rc && stream; b++)
             if (srt_codec_stream_open(codec, 0, &st[b]) != SRT_OK) rc = 1;
         if (!rc && stream) {
             int L = info.n_levels, groups = 1 + srt_codec_stream_lookahead(st[0]);
-            srt_codes chunk[2];
+            srt_codes chunk[CODEC_MAX_BATCH];
             memset(chunk, 0, sizeof chunk);
-            int fin[2] = {0, 0};
-            float *aout[2] = {NULL, NULL};
-            int64_t nout[2] = {0, 0};
+            int fin[CODEC_MAX_BATCH] = {0};
+            float *aout[CODEC_MAX_BATCH] = {NULL};
+            int64_t nout[CODEC_MAX_BATCH] = {0};
             for (int b = 0; b < batch; b++) {
                 chunk[b].n_levels = L;
                 for (int l = 0; l < L; l++) {
@@ -217,10 +226,10 @@ static int codec_runs(const char *argv0, const char *models, const char *arch, d
             if (!rc && srt_codec_stream_push(batch, st, chunk, fin, aout, nout) != SRT_OK) rc = 1;
             /* tokens: the groups of the warm-up (1 + lookahead); first_audio_groups / _samples: the push that emits
              * a new stream's first (final) samples, and how many it emits */
-            char extra[128];
+            char extra[256];
             snprintf(extra, sizeof extra, ",\"lookahead\":%d,\"first_audio_groups\":%d,\"first_audio_samples\":%lld,"
-                     "\"first_audio_s\":%.5f", srt_codec_stream_lookahead(st[0]), G, (long long)first_samples,
-                     (double)first_samples / info.sample_rate);
+                     "\"first_audio_s\":%.5f%s", srt_codec_stream_lookahead(st[0]), G, (long long)first_samples,
+                     (double)first_samples / info.sample_rate, g_codec_batches_json);
             if (!rc)
                 print_run_x("codec_stream", arch, batch,
                             (double)srt_codec_stream_group_samples(st[0]) / info.sample_rate, 0, 0, groups,
@@ -397,6 +406,7 @@ int main(int argc, char **argv) {
     const char *prompt_arg = "512";   /* prefill lengths, comma separated */
     int prompt_lens[8], n_prompts = 0;
     const char *batches_arg = "1,8,16";
+    const char *codec_batches_arg = NULL;
     const char *sample_env = getenv("CUDASIM_SAMPLE_BLOCKS");
     int sample = sample_env ? atoi(sample_env) : 0;   /* sampled mode: blocks per launch (0: every block) */
     double seconds = 0.5;
@@ -410,6 +420,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--lm-layers") && i + 1 < argc) only_layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) archs = argv[++i];
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches_arg = argv[++i];
+        else if (!strcmp(argv[i], "--codec-batches") && i + 1 < argc) codec_batches_arg = argv[++i];
         else if (!strcmp(argv[i], "--attn-context") && i + 1 < argc) attn_ctx = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--attn-batches") && i + 1 < argc) attn_batches = argv[++i];
         else if (!strcmp(argv[i], "--attn-kv") && i + 1 < argc) attn_kv = argv[++i];
@@ -419,7 +430,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: bench_gpu_model [--models DIR] [--smoke] [--only codec|lm|attn] [--seconds S] "
                             "[--prompt-len N] [--attn-context N] [--attn-batches 1,8,64] [--attn-kv f32,bf16,fp8] [--decode-context N] [--lm 1b,3b] [--lm-layers 1|2] "
-                            "[--batches 1,8,16] [--arch 24khz,...] [--precision fp32|tf32|bf16] [--sample-blocks K]\n");
+                            "[--batches 1,8,16] [--codec-batches 1,2,4] [--arch 24khz,...] [--precision fp32|tf32|bf16] [--sample-blocks K]\n");
             return 2;
         }
     }
@@ -427,6 +438,25 @@ int main(int argc, char **argv) {
     snprintf(list, sizeof list, "%s", prompt_arg);
     for (char *sv = NULL, *p = strtok_r(list, ",", &sv); p && n_prompts < 8; p = strtok_r(NULL, ",", &sv))
         prompt_lens[n_prompts++] = atoi(p);
+    if (codec_batches_arg) {   /* --codec-batches 1,2,4: increasing, each in [1, CODEC_MAX_BATCH] */
+        g_n_codec_batches = 0;
+        snprintf(list, sizeof list, "%s", codec_batches_arg);
+        for (char *sv = NULL, *b = strtok_r(list, ",", &sv); b; b = strtok_r(NULL, ",", &sv)) {
+            int v = atoi(b);
+            if (v < 1 || v > CODEC_MAX_BATCH || g_n_codec_batches == CODEC_MAX_BATCH ||
+                (g_n_codec_batches && v <= g_codec_batches[g_n_codec_batches - 1]) || strpbrk(b, "\"\\")) {
+                fprintf(stderr, "bench_gpu_model: --codec-batches %s: increasing batches in [1, %d]\n",
+                        codec_batches_arg, CODEC_MAX_BATCH);
+                return 2;
+            }
+            g_codec_batches[g_n_codec_batches++] = v;
+        }
+        if (g_n_codec_batches < 2) {
+            fprintf(stderr, "bench_gpu_model: --codec-batches %s: at least two batches\n", codec_batches_arg);
+            return 2;
+        }
+        snprintf(g_codec_batches_json, sizeof g_codec_batches_json, ",\"codec_batches\":\"%s\"", codec_batches_arg);
+    }
     int bad_prompt = n_prompts == 0;
     for (int i = 0; i < n_prompts; i++) bad_prompt |= prompt_lens[i] < 1 || prompt_lens[i] > 4096;
     if (bad_prompt || decode_prompt < 1 || decode_prompt > 4096 || attn_ctx < 1 || attn_ctx > 131072) {

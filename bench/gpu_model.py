@@ -42,6 +42,8 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_s
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
                                      "convt1d_igemm_bf16_kernel")},
+                   # conv1d_igemm_{tf32,bf16}_cols_kernel: the next step's 4 W + 2 tiles x 4 X values per lane: 12
+                   **{k: 12 for k in ("conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel")},
                    # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
                    # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
                    **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)},
@@ -49,6 +51,8 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_s
                    **{"lm_attn_decode_fp8_g%d_kernel" % g: 16 for g in (1, 2, 3, 4, 8)},
                    # lm_prefill_attention.cuh: a thread's K and V 16-byte loads of its 2 keys (4) before storing any
                    **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
+# convt1d_span.cuh: the next step's 8 W + 4 X values per lane (and the Snake alpha) before the current step's math
+LOADS_IN_FLIGHT["convt1d_span_bf16_kernel"] = 12
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 SMALL_M_ROWS = 3               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)
@@ -291,8 +295,13 @@ def main():
             r = {x["batch"]: x for x in find(workload=wl, model=arch, settings=st, audio_s=a)}
             if 1 not in r or 2 not in r:
                 continue
+            # the batches simulated together with batch 1 (bench_gpu_model --codec-batches, default 1,2): the two
+            # largest are the fit (conv1d_igemm_*_cols_kernel pairs column tiles of the batch: affine from 2 items on)
+            made = [int(v) for v in str(r[1].get("codec_batches", "1,2")).split(",") if v.strip().isdigit()]
+            fit = sorted(b for b in made if b in r and r[b].get("codec_batches") == r[1].get("codec_batches"))[-2:]
+            lo, hi = fit if len(fit) == 2 else (1, 2)
             for B in ((1, 64, 256) if wl == "codec_stream" else (1, 16, 64)):
-                run = r[B] if B in r else extrapolate(r[1], r[2], 1, 2, B)
+                run = r[B] if B in r else extrapolate(r[lo], r[hi], lo, hi, B)
                 if run is None:
                     continue
                 ls, kt, ht = model_run(run, dev, ptx)
@@ -301,7 +310,7 @@ def main():
                 w = {"workload": wl, "model": "snac_" + arch, "batch": B, "audio_s_per_item": run["audio_s"],
                      "settings": st, "precision": precision_of(st), "sampled_blocks": max(r[1]["sampled_blocks"],
                                                                                            r[2]["sampled_blocks"]),
-                     "scaled": "simulated" if B in r else "counters extrapolated from batch 1 and 2 (affine in batch)",
+                     "scaled": "simulated" if B in r else "counters extrapolated from batch %d and %d (affine in batch)" % (lo, hi),
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls),
                      "x_real_time": audio / t, "host": run["host"]}
                 flops = sum(x["flops"] for x in ls)

@@ -57,26 +57,36 @@ __device__ __forceinline__ uint16_t cs_bf16(float v) { return (uint16_t)(srt_bf1
  * 2s + tid/128 of the step at the thread's column tid % 128, and the halo (tid < 8: channel tid at the column before
  * the tile). Raw values; mask applied (0 outside), Snake at the store. */
 struct cs_stage {
-    float w[8], x[4], xa[4], h, ha;
+    float w[8], x[4], h;
+    float al;   /* lane l < 8 of each warp: the Snake alpha of the step's input channel l (one load per warp,
+                 * shuffled to the slots at the store) */
 };
 
-__device__ __forceinline__ void cs_fetch(const srt_convt_span_args &a, cs_stage &st, int ic0, int ch0, bool w_ok,
-                                         const float *xcol, bool x_ok, const float *xhalo, bool h_ok) {
-    int tid = threadIdx.x, K = 2 * a.stride;
-    const float *w0 = a.w + ((size_t)ic0 * a.out_ch + ch0) * K + tid;
+/* Every lane issues the same loads (addresses clamped into the tensors, values selected after): the step's loads
+ * are warp-uniform instructions, as the counters group them (tests/cudasim/counters.cpp: the k-th load of each
+ * lane); the clamped ones fall in sectors the warp reads anyway except at the grid's edges. */
+__device__ __forceinline__ void cs_fetch(const srt_convt_span_args &a, cs_stage &st, int ic0, const float *wrow,
+                                         bool w_ok, const float *xcol, bool x_ok, const float *xhalo, bool h_ok) {
+    int tid = threadIdx.x, lane = tid & 31, last = a.in_ch - 1;
+    size_t wstride = (size_t)a.out_ch * 2 * a.stride;
     SRT_UNROLL
-    for (int s = 0; s < 8; s++)
-        st.w[s] = w_ok && ic0 + s < a.in_ch ? w0[(size_t)s * a.out_ch * K] : 0.0f;
+    for (int s = 0; s < 8; s++) {
+        float v = wrow[(size_t)min(ic0 + s, last) * wstride];
+        st.w[s] = w_ok && ic0 + s < a.in_ch ? v : 0.0f;
+    }
     SRT_UNROLL
     for (int s = 0; s < 4; s++) {
         int ic = ic0 + 2 * s + (tid >> 7);
-        bool in = x_ok && ic < a.in_ch;
-        st.x[s] = in ? xcol[(size_t)ic * a.in_len] : 0.0f;
-        st.xa[s] = in && a.alpha ? a.alpha[ic] : 1.0f;
+        float v = xcol[(size_t)min(ic, last) * a.in_len];
+        st.x[s] = x_ok && ic < a.in_ch ? v : 0.0f;
     }
-    bool hin = h_ok && tid < 8 && ic0 + tid < a.in_ch;
-    st.h = hin ? xhalo[(size_t)(ic0 + tid) * a.in_len] : 0.0f;
-    st.ha = hin && a.alpha ? a.alpha[ic0 + tid] : 1.0f;
+    int icl = ic0 + (lane & 7);
+    st.al = a.alpha ? a.alpha[min(icl, last)] : 1.0f;
+    st.h = 0.0f;
+    if (tid < 32) {   /* warp 0: the halo (lanes 8..31 repeat lanes 0..7's addresses) */
+        float v = xhalo[(size_t)min(icl, last) * a.in_len];
+        st.h = h_ok && lane < 8 && icl < a.in_ch ? v : 0.0f;
+    }
 }
 
 /* Store a fetched step as packed bf16 pairs: W2 (8 pairs x 128 rows), X2 (8 pairs x 128 columns), as 16-bit
@@ -89,52 +99,79 @@ __device__ __forceinline__ void cs_put(const srt_convt_span_args &a, const cs_st
     SRT_UNROLL
     for (int s = 0; s < 4; s++) {
         int p = 2 * s + (tid >> 7);
-        uint16_t v = cs_bf16(a.alpha ? srt_snake_fast_dev(st.x[s], st.xa[s]) : st.x[s]);
+        float al = __shfl_sync(0xffffffffu, st.al, p);   /* every lane: warp-uniform p */
+        uint16_t v = cs_bf16(a.alpha ? srt_snake_fast_dev(st.x[s], al) : st.x[s]);
         x2[(p * CS_P + n) * 2] = v;                                       /* tap 0 at column n */
         if (n + 1 < CS_BN) x2[(p * CS_P + n + 1) * 2 + 1] = tap1_ok ? v : 0;   /* tap 1 at column n + 1 */
     }
     if (tid < 8) {   /* tap 1 at column 0: the element before the tile */
-        uint16_t v = cs_bf16(a.alpha ? srt_snake_fast_dev(st.h, st.ha) : st.h);
+        uint16_t v = cs_bf16(a.alpha ? srt_snake_fast_dev(st.h, st.al) : st.h);   /* lane tid: channel tid */
         x2[(tid * CS_P) * 2 + 1] = h_tap1_ok ? v : 0;
     }
 }
 
-/* Write staged rows [r0, r0 + 64) of the tile (ys: 64 rows x CS_YP) + bias: per item segment of the tile's columns,
- * per channel, 16-byte aligned groups of 4 output positions */
+/* One item segment of a tile: columns [lo, hi) of item b (phase positions ma .. mb-1, tile columns from na), its
+ * output positions [t_lo, t_hi) clipped to the output, enumerated as `groups` groups of 4 from g0: g0 is t_lo
+ * rounded down to 8 and the count even, so the two groups of a 32-byte sector (out_len % 8 == 0) go to lanes 2i,
+ * 2i + 1 of one store instruction. */
+struct cs_segment {
+    int b, ma, na, t_lo, t_hi, g0, groups;
+};
+
+__device__ __forceinline__ cs_segment cs_segment_at(const srt_convt_span_args &a, int64_t lo, int64_t c_end,
+                                                    int64_t c0, int64_t *hi) {
+    cs_segment g;
+    g.b = (int)(lo / a.n_cols);
+    *hi = (int64_t)(g.b + 1) * a.n_cols < c_end ? (int64_t)(g.b + 1) * a.n_cols : c_end;
+    g.ma = (int)(lo - (int64_t)g.b * a.n_cols);
+    int mb = (int)(*hi - (int64_t)g.b * a.n_cols);
+    g.na = (int)(lo - c0);
+    g.t_lo = max(g.ma * a.stride - a.padding, 0);
+    g.t_hi = min(mb * a.stride - a.padding, a.out_len);
+    g.g0 = g.t_lo - g.t_lo % 8;
+    g.groups = g.t_hi > g.t_lo ? ((g.t_hi - g.g0 + 7) / 8) * 2 : 0;
+    return g;
+}
+
+/* Write staged rows [oc0, oc0 + 64) of the tile (ys: 64 rows x CS_YP) + bias: work items e = (segment, channel,
+ * group) numbered over the whole half tile, so every thread does the same number of stores but the last round's
+ * (the counters group the k-th store of each lane: tests/cudasim/counters.cpp) */
 __device__ __forceinline__ void cs_flush(const srt_convt_span_args &a, const float *ys, int oc0, int64_t c0) {
-    int s = a.stride, nch = 64 / s, ch0 = oc0 / s;
+    int s = a.stride, ch0 = oc0 / s, nch = min(64 / s, a.out_ch - ch0);
+    if (nch <= 0) return;   /* uniform */
     bool vec = (a.out_len & 3) == 0;
-    int64_t c_end = c0 + CS_BN < a.cols ? c0 + CS_BN : a.cols;
-    for (int64_t lo = c0; lo < c_end;) {   /* uniform over the block */
-        int b = (int)(lo / a.n_cols);
-        int64_t hi = (int64_t)(b + 1) * a.n_cols < c_end ? (int64_t)(b + 1) * a.n_cols : c_end;
-        int ma = (int)(lo - (int64_t)b * a.n_cols), mb = (int)(hi - (int64_t)b * a.n_cols), na = (int)(lo - c0);
-        int t_lo = ma * s - a.padding, t_hi = mb * s - a.padding;   /* this segment's output positions */
-        int g0 = t_lo - (((t_lo % 4) + 4) % 4), groups = (t_hi - g0 + 3) / 4;
-        for (int e = threadIdx.x; e < nch * groups; e += CS_THREADS) {
-            int c = e / groups, oc = ch0 + c, t = g0 + 4 * (e - c * groups);
-            if (oc >= a.out_ch) break;   /* e only grows */
-            float bias = a.bias ? a.bias[oc] : 0.0f, v[4];
-            bool in[4], all = true;
-            SRT_UNROLL
-            for (int j = 0; j < 4; j++) {
-                int u = t + j + a.padding, m = u / s;   /* u >= 0 where in: t + j >= 0 */
-                in[j] = t + j >= t_lo && t + j < t_hi && t + j >= 0 && t + j < a.out_len;
-                v[j] = in[j] ? ys[(c * s + (u - m * s)) * CS_YP + na + (m - ma)] + bias : 0.0f;
-                all = all && in[j];
-            }
-            float *dst = a.y + ((size_t)b * a.out_ch + oc) * a.out_len + t;
-            if (vec && all) {
-                float4 v4;
-                v4.x = v[0]; v4.y = v[1]; v4.z = v[2]; v4.w = v[3];
-                srt_store16(dst, v4);
-            } else {
-                SRT_UNROLL
-                for (int j = 0; j < 4; j++)
-                    if (in[j]) dst[j] = v[j];
-            }
+    int64_t c_end = c0 + CS_BN < a.cols ? c0 + CS_BN : a.cols, hi;
+    int total = 0;
+    for (int64_t lo = c0; lo < c_end; lo = hi) total += nch * cs_segment_at(a, lo, c_end, c0, &hi).groups;
+    for (int e = threadIdx.x; e < total; e += CS_THREADS) {
+        int r = e;
+        int64_t lo = c0;
+        cs_segment g = cs_segment_at(a, lo, c_end, c0, &hi);
+        while (r >= nch * g.groups) {   /* a few segments at most (CS_BN / n_cols + 2) */
+            r -= nch * g.groups;
+            lo = hi;
+            g = cs_segment_at(a, lo, c_end, c0, &hi);
         }
-        lo = hi;
+        int c = r / g.groups, oc = ch0 + c, t = g.g0 + 4 * (r - c * g.groups);
+        float bias = a.bias ? a.bias[oc] : 0.0f, v[4];
+        bool in[4], all = true;
+        SRT_UNROLL
+        for (int j = 0; j < 4; j++) {
+            int u = t + j + a.padding, m = u / s;   /* u >= 0 where in (t + j >= 0) */
+            in[j] = t + j >= g.t_lo && t + j < g.t_hi;
+            v[j] = in[j] ? ys[(c * s + (u - m * s)) * CS_YP + g.na + (m - g.ma)] + bias : 0.0f;
+            all = all && in[j];
+        }
+        float *dst = a.y + ((size_t)g.b * a.out_ch + oc) * a.out_len + t;
+        if (vec && all) {
+            float4 v4;
+            v4.x = v[0]; v4.y = v[1]; v4.z = v[2]; v4.w = v[3];
+            srt_store16(dst, v4);
+        } else {
+            SRT_UNROLL
+            for (int j = 0; j < 4; j++)
+                if (in[j]) dst[j] = v[j];
+        }
     }
 }
 
@@ -149,6 +186,7 @@ __global__ void __launch_bounds__(CS_THREADS, 2) convt1d_span_bf16_kernel(srt_co
     int wch = tid / K, wk = tid - wch * K;
     int w_row = wch * a.stride + wk % a.stride, w_tap = wk / a.stride;
     bool w_ok = ch0 + wch < a.out_ch;
+    const float *wrow = a.w + (size_t)ch0 * K + (w_ok ? tid : 0);   /* + ic * out_ch * K: input channel ic's run */
     int64_t col = c0 + (tid & 127);
     int xb = (int)(col / a.n_cols), xm = (int)(col - (int64_t)xb * a.n_cols);
     bool x_ok = col < a.cols && xm < min(a.in_len, a.valid ? a.valid[xb] : a.in_len);
@@ -156,7 +194,7 @@ __global__ void __launch_bounds__(CS_THREADS, 2) convt1d_span_bf16_kernel(srt_co
     const float *xcol = a.x + (size_t)min(xb, a.batch - 1) * a.in_ch * a.in_len + min(xm, a.in_len - 1);
     int64_t hcol = c0 - 1;   /* the halo: the column before the tile */
     int hb = hcol >= 0 ? (int)(hcol / a.n_cols) : 0, hm = hcol >= 0 ? (int)(hcol - (int64_t)hb * a.n_cols) : 0;
-    bool h_ok = hcol >= 0 && tid < 8 && hm < min(a.in_len, a.valid ? a.valid[hb] : a.in_len);
+    bool h_ok = hcol >= 0 && hm < min(a.in_len, a.valid ? a.valid[hb] : a.in_len);
     bool h_tap1_ok = hcol >= 0 && hm + 1 < a.n_cols;
     const float *xhalo = a.x + (size_t)hb * a.in_ch * a.in_len + min(hm, a.in_len - 1);
 
@@ -172,13 +210,13 @@ __global__ void __launch_bounds__(CS_THREADS, 2) convt1d_span_bf16_kernel(srt_co
             for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
 
     cs_stage st;
-    cs_fetch(a, st, 0, ch0, w_ok, xcol, x_ok, xhalo, h_ok);
+    cs_fetch(a, st, 0, wrow, w_ok, xcol, x_ok, xhalo, h_ok);
     cs_put(a, st, w2b, x2b, w_row, w_tap, tap1_ok, h_tap1_ok);
     __syncthreads();
     int cur = 0;
     for (int ic0 = 0; ic0 < a.in_ch; ic0 += 8) {
         bool more = ic0 + 8 < a.in_ch;
-        if (more) cs_fetch(a, st, ic0 + 8, ch0, w_ok, xcol, x_ok, xhalo, h_ok);
+        if (more) cs_fetch(a, st, ic0 + 8, wrow, w_ok, xcol, x_ok, xhalo, h_ok);
         const uint32_t *W = smem + cur * 8 * CS_P, *X = smem + CS_TILE_WORDS + cur * 8 * CS_P;
         uint32_t af[2][4];
         SRT_UNROLL

@@ -190,6 +190,9 @@ __global__ void __launch_bounds__(CS_THREADS, 2) convt1d_span_bf16_kernel(srt_co
     int64_t col = c0 + (tid & 127);
     int xb = (int)(col / a.n_cols), xm = (int)(col - (int64_t)xb * a.n_cols);
     bool x_ok = col < a.cols && xm < min(a.in_len, a.valid ? a.valid[xb] : a.in_len);
+    /* tap 1 at column n + 1 stays in the item (for valid shapes, out_len >= (in_len - 1)*stride - 2*padding + kernel,
+     * it is 0 across the boundary anyway: the item's last column has no input when padding < stride, and column
+     * 0's outputs are all cropped when padding >= stride; kept so the tile never mixes items) */
     bool tap1_ok = xm + 1 < a.n_cols;
     const float *xcol = a.x + (size_t)min(xb, a.batch - 1) * a.in_ch * a.in_len + min(xm, a.in_len - 1);
     int64_t hcol = c0 - 1;   /* the halo: the column before the tile */

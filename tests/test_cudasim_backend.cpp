@@ -115,10 +115,12 @@ static void conv1d_case(const char *name, int B, int Cin, int Cout, int L, int K
     end_case();
 }
 
+/* kernel 2S, padding P (< 0: ceil(S/2), SNAC's), output_padding S % 2 */
 static void convt1d_case(const char *name, int B, int Cin, int Cout, int L, int S, int G, bool use_bias, bool use_alpha,
-                         bool use_valid, uint64_t seed) {
+                         bool use_valid, uint64_t seed, int P = -1) {
     g_case = name;
-    int K = 2 * S, P = (S + 1) / 2, OP = S % 2;
+    int K = 2 * S, OP = S % 2;
+    if (P < 0) P = (S + 1) / 2;
     int out_len = (L - 1) * S - 2 * P + K + OP;
     int cout_g = Cout / G;
     std::vector<int> valid((size_t)B);
@@ -239,6 +241,10 @@ static void igemm_cases() {
     convt1d_case("transposed span s4 9->7 L33 B4", 4, 9, 7, 33, 4, 1, false, true, true, 124);
     convt1d_case("transposed span s4 33->65 L130 B3", 3, 33, 65, 130, 4, 1, true, false, true, 125);
     convt1d_case("transposed span s8 65->129 L1 B7", 7, 65, 129, 1, 8, 1, true, true, false, 126);
+    /* padding >= stride: the last phase column of an item has an input (n_cols <= in_len), so the tap-1 value of the
+     * next item's first column must be masked at the item boundary, not taken from the previous item */
+    convt1d_case("transposed span s2 p3 9->17 L9 B4", 4, 9, 17, 9, 2, 1, true, true, false, 127, 3);
+    convt1d_case("transposed span s8 p8 17->9 L5 B6", 6, 17, 9, 5, 8, 1, false, true, true, 128, 8);
 }
 
 /* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. 129 input

@@ -7,7 +7,8 @@
  * rounded once, 0 weights widened to f32 + cublasSgemm; cublas.c),
  * SNACRT_CUDA_SMALL_M_ROWS (bf16 GEMMs of at most this many rows take the decode kernel gemm_small_m.cuh in
  * single / split mode, 0..16, default SRT_CUDA_SMALL_M_ROWS_DEFAULT = 3 / _EXACT = 4),
- * SNACRT_CUDA_SCRATCH_MB (im2col cap),
+ * SNACRT_CUDA_SCRATCH_MB (im2col cap), SNACRT_CUDA_PREFILL_FUSE=0 (the qkv_rope_store_attention op runs its parts as
+ * the separate ops do, for before / after comparisons; backend_cuda_lm.c),
  * SNACRT_CUDA_PRECISION=fp32|tf32|bf16 (the dense codec convs: fp32 through im2col + cuBLAS, tf32 / bf16 the
  * tensor-core implicit GEMMs of conv_igemm.cuh; the codec's precision option overrides it),
  * SNACRT_CUDA_FP32_IGEMM=1 (precision fp32 through the FMA implicit GEMM of conv_igemm.cuh instead of im2col + cuBLAS:
@@ -347,6 +348,8 @@ static srt_status cuda_ctx_init(srt_cuda_ctx *c, int device) {
             return srt_error(SRT_ERR_INVALID_ARG, "SNACRT_CUDA_IGEMM_PLAN_BATCH=%s: expected 1..65535", pb);
         srt_cuda_igemm_set_plan_batch(v);
     }
+    const char *pf = getenv("SNACRT_CUDA_PREFILL_FUSE");
+    c->prefill_fuse = !(pf && *pf && atoi(pf) == 0);
     const char *mb = getenv("SNACRT_CUDA_SCRATCH_MB");
     c->scratch_cap = (size_t)(mb && atoi(mb) > 0 ? atoi(mb) : 512) << 20;
     c->pinned_bytes = PINNED_BYTES;

@@ -58,9 +58,11 @@ typedef struct srt_cuda_ctx {
     void *codec_graph;              /* its state (codec_graph.c), NULL until the first one */
     cudaStream_t copy_stream;       /* uploads of batches in flight (backend_cuda_async.c), created on first use */
     cudaEvent_t copy_done;          /* the last such upload: the stream waits for it */
-    /* the SwiGLU hand-off (cublas.c): the last fused gate|up (LM precision bf16) left bf16(swiglu_of) (rows, cols)
+    /* the bf16 hand-off (cublas.c): the last fused gate|up (LM precision bf16; the SwiGLU sum) or prefill attention
+     * (qkv_rope_store_attention, backend_cuda_lm.c; its tensor-core epilogue) left bf16(swiglu_of) (rows, cols)
      * packed in scratch slot 0 at swiglu_bf16; the next GEMM with A == swiglu_of takes it as its bf16 A (no
      * rounding launch). Cleared by that GEMM, by any GEMM, and whenever slot 0 is handed out again. */
+    int prefill_fuse;               /* qkv_rope_store_attention fuses (default 1; SNACRT_CUDA_PREFILL_FUSE=0: off) */
     const float *swiglu_of;
     const uint16_t *swiglu_bf16;
     int64_t swiglu_rows, swiglu_cols;
@@ -120,5 +122,9 @@ srt_status srt_cuda_convt1d_dense(srt_cuda_ctx *c, const srt_convt1d_args *a, co
  * mode */
 struct srt_linear_fused_args;
 srt_status srt_cuda_linear_fused_split(srt_cuda_ctx *c, const struct srt_linear_fused_args *a);
+/* q|k|v (SPLIT3) in LM precision bf16 above the small-M rows, as one chunk: the norm + rounding launch and the
+ * GEMM only, the product (rows, N) f32 left in scratch slot 0 at *qkv (no scatter: the qkv_rope_store_attention
+ * op's rope reads it); *qkv NULL (nothing launched) when a takes srt_cuda_linear_fused_split's path instead */
+srt_status srt_cuda_linear_qkv_product(srt_cuda_ctx *c, const struct srt_linear_fused_args *a, const float **qkv);
 
 #endif

@@ -6,6 +6,8 @@
  * (the forward checked the ids on the host). sample stages the rows and penalties, launches lm_sample.cuh and
  * reads back only the ids; rope_store_attention runs rope, KV store and decode attention as one launch (the
  * decode kernel's fused prologue; with an fp8 KV cache as four: rope, rope, the fp8 store, attention) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
+ * qkv_rope_store_attention (prefill) hands the q|k|v product straight to the rope + store and the attention's bf16
+ * output to the o projection (cu_qkv_rope_store_attention).
  * linear_fused (RMSNorm + fused q|k|v, interleaved gate|up + SwiGLU) is one gemm_small_m.cuh launch (norm prologue, epilogue)
  * for half weights and <= srt_cuda_small_m_limit rows; above it bf16 weights (single / split mode) take lm_linear_split.c
  * (one rounding / split with the norm, one GEMM, one sum with the epilogue), others the parts as GEMMs (srt_linear_fused_by_ops).
@@ -135,6 +137,47 @@ static srt_status cu_rope_store_attention(void *ctx, const srt_rope_store_attn_a
     return launch_attention(c, &a->attn, &plan, &fuse);
 }
 
+/* Prefill / mixed batches (the dispatch checked every argument): q|k|v, rope, KV store and attention. In LM
+ * precision bf16 above the small-M rows (f32 / bf16 caches): the norm + rounding and the GEMM leave the q|k|v product
+ * in scratch slot 0 (srt_cuda_linear_qkv_product), the rope + store reads it (no scatter launch), and when the
+ * tensor-core prefill kernel writes every row of out (no decode rows, the sequences' n_q summing to n_tokens) its
+ * epilogue also writes bf16(out) into slot 0 and hands it to the next GEMM (the o projection; cublas.c): four
+ * launches where the parts take six. Otherwise the parts as the ops do them. */
+static srt_status cu_linear_fused(void *ctx, const srt_linear_fused_args *a);
+static srt_status cu_qkv_rope_store_attention(void *ctx, const srt_linear_fused_args *lin,
+                                              const srt_rope_store_attn_args *a, const srt_attn_host_plan *hp) {
+    srt_cuda_ctx *c = ctx;
+    const srt_paged_attn_args *at = &a->attn;
+    srt_cuda_attn_plan plan;
+    SRT_TRY(plan_from_host(at, hp->n_q, hp->ctx_len, hp->ctx_capacity, &plan));
+    const float *qkv = NULL;
+    if (at->kv_dtype != SRT_F8E4M3 && c->prefill_fuse) SRT_TRY(srt_cuda_linear_qkv_product(c, lin, &qkv));
+    if (qkv) {
+        SRT_TRY(srt_cuda_lm_rope_kv_store_from(a, qkv, lin->N, c->stream));
+    } else {
+        SRT_TRY(cu_linear_fused(ctx, lin));
+        SRT_TRY(cu_rope_kv_store(ctx, a));
+    }
+    int64_t rows = 0;
+    for (int s = 0; s < at->n_seqs; s++) rows += hp->n_q[s];
+    const int hand_off = qkv && !plan.any_decode && plan.any_prefill && rows == a->n_tokens &&
+                         srt_cuda_lm_prefill_tc_fits(at);
+    const int64_t cols = (int64_t)at->n_heads * at->head_dim;
+    void *buf = NULL;
+    if (hand_off) {   /* slot 0 held the product the rope has read (stream order) */
+        SRT_TRY(srt_cuda_scratch(c, 0, (size_t)rows * cols * sizeof(uint16_t), &buf));
+        plan.out_bf16 = buf;
+    }
+    SRT_TRY(launch_attention(c, at, &plan, NULL));
+    if (hand_off) {
+        c->swiglu_of = at->out;
+        c->swiglu_bf16 = buf;
+        c->swiglu_rows = rows;
+        c->swiglu_cols = cols;
+    }
+    return SRT_OK;
+}
+
 /* Stage rows + penalties in one device buffer, pick on the device, read back the ids only. */
 static srt_status cu_sample(void *ctx, const srt_sample_args *a) {
     srt_cuda_ctx *c = ctx;
@@ -195,7 +238,6 @@ static srt_status cu_mask_rows(void *ctx, const srt_mask_rows_args *a) {
 
 /* int8 weights above the small-M rows: the whole fused weight widened to bf16 with its scales (dequant_i8.cuh, scratch
  * slot 1), then the bf16 path. */
-static srt_status cu_linear_fused(void *ctx, const srt_linear_fused_args *a);
 static srt_status linear_fused_i8_wide(srt_cuda_ctx *c, const srt_linear_fused_args *a) {
     void *buf = NULL;
     SRT_TRY(srt_cuda_scratch(c, 1, (size_t)a->N * a->K * sizeof(uint16_t), &buf));
@@ -240,5 +282,6 @@ const srt_lm_ops srt_cuda_lm_ops = {
     .linear_fused = cu_linear_fused,
     .rope_store_attention = cu_rope_store_attention,
     .rope_kv_store = cu_rope_kv_store,
+    .qkv_rope_store_attention = cu_qkv_rope_store_attention,
     .kv_dtype = SRT_BF16,
 };

@@ -23,6 +23,11 @@ srt_status srt_cuda_lm_rope(const srt_rope_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_kv_store(const srt_kv_store_args *a, cudaStream_t stream);
 /* rope(q), rope(k), kv_store in one launch (lm_rope_kv_store.cuh); f32 / bf16 caches only */
 srt_status srt_cuda_lm_rope_kv_store(const srt_rope_store_attn_args *a, cudaStream_t stream);
+/* the same reading q, k, v from the q|k|v product qkv (n_tokens, ld): columns [0, n_heads * head_dim) the queries,
+ * then the keys, then the values (n_kv_heads * head_dim each); the rotated q written packed to a->attn.q, the keys
+ * and values only into the cache (a->k, a->v unused) */
+srt_status srt_cuda_lm_rope_kv_store_from(const srt_rope_store_attn_args *a, const float *qkv, int64_t ld,
+                                          cudaStream_t stream);
 srt_status srt_cuda_lm_swiglu(const srt_swiglu_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_add_bias(const srt_add_bias_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_gather_rows(const srt_gather_rows_args *a, cudaStream_t stream);
@@ -37,7 +42,13 @@ srt_status srt_cuda_lm_embedding(const srt_embedding_args *a, int *bad_token, cu
 typedef struct srt_cuda_attn_plan {
     int max_n_q, max_ctx;
     int any_decode, any_prefill;
+    /* NULL, or: the tensor-core prefill kernel also writes bf16(out) (nearest even, the rounding the o projection's
+     * GEMM would do) at the same offsets, packed (n_tokens, n_heads * head_dim) (srt_cuda_lm_prefill_bf16_out says
+     * when it is the only kernel writing out) */
+    uint16_t *out_bf16;
 } srt_cuda_attn_plan;
+/* Whether the prefill rows of `a` take the tensor-core kernel (which can write out_bf16). */
+int srt_cuda_lm_prefill_tc_fits(const srt_paged_attn_args *a);
 size_t srt_cuda_lm_attn_partials_floats(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan);
 /* The decode kernel's fused prologue (the rope_store_attention op; decode-only plans): q and k as the rope op
  * would rotate them, k / v stored into the cache at slot (as kv_store), all inside the attention launch. */

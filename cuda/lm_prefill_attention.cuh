@@ -22,6 +22,8 @@
  * exp2(m_old - m_new)); P rounded to bf16 as the A fragments of O += P V (the S accumulator layout of two adjacent
  * n-tiles is the A layout of one k-step). Output O / l (f32), the row sum reduced over the 4 lanes of a row.
  * Shared rows are padded by 8 bf16 so the fragment reads (8 rows x 4 words) hit 32 distinct banks.
+ * With out_bf16 set the epilogue also stores bf16(O / l) (srt_kv_f32_to_bf16: nearest even, as the GEMMs' rounding
+ * kernel gemm_split_bf16.cuh) at the same offsets: the o projection's A without a rounding launch (cublas.c).
  * Precision: Q and P are rounded to bf16 (K and V are bf16 already); products exact, sums in f32. The error bound
  * and the tolerance derived from it are written beside the test (tests/test_cudasim_prefill_attention.cpp). */
 #ifndef SRT_CUDA_LM_PREFILL_ATTENTION_CUH
@@ -30,6 +32,7 @@
 #include "cuda/lm_kernels.h"
 #include "cuda/mma.cuh"
 #include "cuda/attn_online_softmax.cuh"
+#include "cuda/lm_kv_dtype.cuh"
 #ifndef __CUDACC__
 #include "tests/cudasim/cudasim_api.h"
 #endif
@@ -47,9 +50,18 @@ template <int D> struct alignas(16) lm_pft_tiles {
 /* 8 bytes of f32 (two consecutive elements) in one access */
 __device__ __forceinline__ float2 lm_pft_ld2(const float *p) { return srt_load8<float2>(p); }
 __device__ __forceinline__ void lm_pft_st2(float *p, float x, float y) { srt_store8(p, float2{x, y}); }
+/* two bf16 (x low) in one 4-byte store */
+__device__ __forceinline__ void lm_pft_st2_bf16(uint16_t *p, float x, float y) {
+    const unsigned w = srt_kv_f32_to_bf16(x) | (unsigned)srt_kv_f32_to_bf16(y) << 16;
+#ifdef __CUDACC__
+    *reinterpret_cast<unsigned *>(p) = w;
+#else
+    __builtin_memcpy(p, &w, 4);
+#endif
+}
 
 template <int D>
-__device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_args &a) {
+__device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_args &a, uint16_t *out_bf16) {
     __shared__ lm_pft_tiles<D> sm;
     const int G = a.n_heads / a.n_kv_heads, kvh = blockIdx.y, s = blockIdx.z, n_q = a.n_q[s];
     const int rows_total = n_q * G, R0 = (int)(gridDim.x - 1 - blockIdx.x) * PFT_ROWS;
@@ -168,22 +180,30 @@ __device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_arg
     const float invA = 1.0f / lA, invB = 1.0f / lB;
     SRT_UNROLL
     for (int n = 0; n < D / 8; n++) {
-        if (okA) lm_pft_st2(a.out + offA + 8 * n + 2 * t, o[n][0] * invA, o[n][1] * invA);
-        if (okB) lm_pft_st2(a.out + offB + 8 * n + 2 * t, o[n][2] * invB, o[n][3] * invB);
+        const float x0 = o[n][0] * invA, x1 = o[n][1] * invA, x2 = o[n][2] * invB, x3 = o[n][3] * invB;
+        if (okA) lm_pft_st2(a.out + offA + 8 * n + 2 * t, x0, x1);
+        if (okB) lm_pft_st2(a.out + offB + 8 * n + 2 * t, x2, x3);
+        if (!out_bf16) continue;
+        if (okA) lm_pft_st2_bf16(out_bf16 + offA + 8 * n + 2 * t, x0, x1);
+        if (okB) lm_pft_st2_bf16(out_bf16 + offB + 8 * n + 2 * t, x2, x3);
     }
 }
 
-__global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc16_kernel(srt_paged_attn_args a) {
-    lm_attn_prefill_tc_body<16>(a);
+__global__ void __launch_bounds__(PFT_THREADS)
+lm_attn_prefill_tc16_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
+    lm_attn_prefill_tc_body<16>(a, out_bf16);
 }
-__global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc32_kernel(srt_paged_attn_args a) {
-    lm_attn_prefill_tc_body<32>(a);
+__global__ void __launch_bounds__(PFT_THREADS)
+lm_attn_prefill_tc32_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
+    lm_attn_prefill_tc_body<32>(a, out_bf16);
 }
-__global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc64_kernel(srt_paged_attn_args a) {
-    lm_attn_prefill_tc_body<64>(a);
+__global__ void __launch_bounds__(PFT_THREADS)
+lm_attn_prefill_tc64_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
+    lm_attn_prefill_tc_body<64>(a, out_bf16);
 }
-__global__ void __launch_bounds__(PFT_THREADS) lm_attn_prefill_tc128_kernel(srt_paged_attn_args a) {
-    lm_attn_prefill_tc_body<128>(a);
+__global__ void __launch_bounds__(PFT_THREADS)
+lm_attn_prefill_tc128_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
+    lm_attn_prefill_tc_body<128>(a, out_bf16);
 }
 
 /* Whether the tensor-core kernel takes this op's prefill sequences. */
@@ -191,6 +211,7 @@ static inline bool lm_prefill_tc_fits(const srt_paged_attn_args *a) {
     const int D = a->head_dim;
     return a->kv_dtype == SRT_BF16 && (D == 16 || D == 32 || D == 64 || D == 128);
 }
+extern "C" int srt_cuda_lm_prefill_tc_fits(const srt_paged_attn_args *a) { return lm_prefill_tc_fits(a); }
 
 /* The prefill sequences (n_q > 1) of `a` (lm_prefill_tc_fits). */
 static srt_status lm_prefill_tc_launch(const srt_paged_attn_args *a, const srt_cuda_attn_plan *plan,
@@ -202,13 +223,13 @@ static srt_status lm_prefill_tc_launch(const srt_paged_attn_args *a, const srt_c
                          "prefill kernel's grid", plan->max_n_q, G);
     dim3 grid((unsigned)tiles, (unsigned)a->n_kv_heads, (unsigned)a->n_seqs);
     switch (a->head_dim) {
-    case 16: LAUNCH(lm_attn_prefill_tc16_kernel, grid, PFT_THREADS, 0, stream, *a);
+    case 16: LAUNCH(lm_attn_prefill_tc16_kernel, grid, PFT_THREADS, 0, stream, *a, plan->out_bf16);
              SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc16_kernel)); break;
-    case 32: LAUNCH(lm_attn_prefill_tc32_kernel, grid, PFT_THREADS, 0, stream, *a);
+    case 32: LAUNCH(lm_attn_prefill_tc32_kernel, grid, PFT_THREADS, 0, stream, *a, plan->out_bf16);
              SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc32_kernel)); break;
-    case 64: LAUNCH(lm_attn_prefill_tc64_kernel, grid, PFT_THREADS, 0, stream, *a);
+    case 64: LAUNCH(lm_attn_prefill_tc64_kernel, grid, PFT_THREADS, 0, stream, *a, plan->out_bf16);
              SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc64_kernel)); break;
-    default: LAUNCH(lm_attn_prefill_tc128_kernel, grid, PFT_THREADS, 0, stream, *a);
+    default: LAUNCH(lm_attn_prefill_tc128_kernel, grid, PFT_THREADS, 0, stream, *a, plan->out_bf16);
              SRT_TRY(SRT_LAUNCH_STATUS(lm_attn_prefill_tc128_kernel)); break;
     }
 #ifndef __CUDACC__

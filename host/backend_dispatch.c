@@ -235,7 +235,7 @@ srt_status srt_op_graph_run(const srt_backend *b, uint64_t key, srt_lm_graph_bod
     return lm_ops(b)->graph_run(b->ctx, key, body, arg);
 }
 
-srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args *a) {
+static srt_status check_linear_fused(const srt_linear_fused_args *a) {
     if (a->rows < 0 || a->N < 1 || a->K < 1 || !a->x || !a->w || !a->y0 ||
         (a->mode != SRT_LINEAR_SPLIT3 && a->mode != SRT_LINEAR_SWIGLU) ||
         (a->mode == SRT_LINEAR_SPLIT3 && (a->n0 < 0 || a->n1 < 0 || a->n0 + a->n1 > a->N || !a->y1 || !a->y2)) ||
@@ -243,8 +243,50 @@ srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args
         (a->w_dtype == SRT_I8 && !a->w_scale))
         return srt_error(SRT_ERR_INVALID_ARG, "linear_fused: mode %d, %d rows, N %d (n0 %d, n1 %d), K %d", a->mode,
                          a->rows, a->N, a->n0, a->n1, a->K);
+    return SRT_OK;
+}
+
+srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args *a) {
+    SRT_TRY(check_linear_fused(a));
     if (a->rows == 0) return SRT_OK;
     if (lm_ops(b)->linear_fused) return lm_ops(b)->linear_fused(b->ctx, a);
     if (!b->ops->gemm || !lm_ops(b)->swiglu || !lm_ops(b)->rmsnorm) return MISSING(b, "gemm/swiglu/rmsnorm");
     return srt_linear_fused_by_ops(b->ctx, b->ops->gemm, lm_ops(b)->swiglu, lm_ops(b)->rmsnorm, a);
+}
+
+/* The backend's op takes batches with a prefill sequence, after every check the two ops would make (the attention's
+ * with the plan, the rope / store's as rope_store_attention's prefill path); anything else runs the two ops. */
+srt_status srt_op_qkv_rope_store_attention(const srt_backend *b, const srt_linear_fused_args *lin,
+                                           const srt_rope_store_attn_args *a, const srt_attn_host_plan *plan) {
+    const srt_paged_attn_args *at = &a->attn;
+    SRT_TRY(check_linear_fused(lin));
+    int64_t q_dim = (int64_t)at->n_heads * at->head_dim, kv_dim = (int64_t)at->n_kv_heads * at->head_dim;
+    if (lin->mode != SRT_LINEAR_SPLIT3 || lin->rows != a->n_tokens || lin->n0 != q_dim || lin->n1 != kv_dim ||
+        lin->N != q_dim + 2 * kv_dim || lin->y0 != at->q || lin->y1 != a->k || lin->y2 != a->v)
+        return srt_error(SRT_ERR_INVALID_ARG, "qkv_rope_store_attention: the projection (mode %d, %d rows, N %d = "
+                         "%d + %d + rest) must be q | k | v of the attention's %d tokens (%lld + %lld + %lld), "
+                         "written to its q, k, v", lin->mode, lin->rows, lin->N, lin->n0, lin->n1, a->n_tokens,
+                         (long long)q_dim, (long long)kv_dim, (long long)kv_dim);
+    int prefill = 0;
+    for (int s = 0; plan && plan->n_q && s < at->n_seqs; s++) prefill |= plan->n_q[s] > 1;
+    if (!prefill || !lm_ops(b)->qkv_rope_store_attention || a->n_tokens == 0) {
+        SRT_TRY(srt_op_linear_fused(b, lin));
+        return srt_op_rope_store_attention(b, a, plan);
+    }
+    if (!a->k || !a->v || !a->pos || !a->slot || !a->inv_freq)
+        return srt_error(SRT_ERR_INVALID_ARG, "qkv_rope_store_attention: %d tokens, missing k/v/pos/slot/inv_freq",
+                         a->n_tokens);
+    srt_rope_args rq = {a->n_tokens, at->n_heads, at->head_dim, a->pos, a->inv_freq, (float *)at->q};
+    srt_rope_args rk = {a->n_tokens, at->n_kv_heads, at->head_dim, a->pos, a->inv_freq, a->k};
+    srt_kv_store_args st = {a->n_tokens, (int)kv_dim, a->k, a->v, a->slot, (void *)at->k_cache, (void *)at->v_cache,
+                            at->kv_dtype, at->head_dim, at->block_size, (float *)at->k_scale, (float *)at->v_scale};
+    SRT_TRY(srt_check_rope_args(&rq));
+    SRT_TRY(srt_check_rope_args(&rk));
+    SRT_TRY(srt_check_kv_store_args(&st));
+    SRT_TRY(srt_check_paged_attn_args(at, 0));
+    SRT_TRY(srt_check_paged_attn_seqs(at, plan->n_q, plan->ctx_len));
+    if ((int64_t)plan->ctx_capacity > (int64_t)at->max_blocks * at->block_size)
+        return srt_error(SRT_ERR_INVALID_ARG, "qkv_rope_store_attention: context capacity %d beyond the block "
+                         "tables' %lld", plan->ctx_capacity, (long long)at->max_blocks * at->block_size);
+    return lm_ops(b)->qkv_rope_store_attention(b->ctx, lin, a, plan);
 }

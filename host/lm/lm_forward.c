@@ -1,6 +1,8 @@
 /* lm_forward.c: one transformer forward over a batch of sequences (prefill, prefill chunks and decode mixed),
  * written once against the backend op table: embedding -> n_layers x (rmsnorm, q/k/v (+bias), rope, paged KV
  * store + attention, o_proj + residual, rmsnorm, swiglu MLP + residual) -> final norm -> LM head (f32 logits).
+ * Without biases the fused q|k|v projection and the rope / store / attention go to the backend as one op
+ * (qkv_rope_store_attention: a backend may pass the projection's output to its rope without scattering it).
  * The batch's indices (ids, positions, slots, block tables, lengths) are uploaded once per forward, and the
  * attention gets a host-side plan (lengths known from the KV cache bookkeeping), so no op reads the device back.
  * A decode-only batch on a backend that records forwards (ops->graph_run: CUDA graphs) is padded to a bucket of
@@ -117,28 +119,36 @@ static srt_status layer_forward(srt_lm *lm, int l, const fwd_launch *f) {
     srt_lm_scratch *s = &lm->scratch;
     int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
 
-    srt_rmsnorm_args norm = {T, c->hidden, c->rms_eps, s->x, L->attn_norm, s->h};
-    if (L->wqkv.data) {       /* RMSNorm + q | k | v in one GEMM over the fused weight */
-        srt_linear_fused_args qkv = {T, L->wqkv.rows, L->wqkv.cols, SRT_LINEAR_SPLIT3, L->wq.rows, L->wk.rows, s->x,
-                                     L->wqkv.data, L->wqkv.dtype, s->q, s->k, s->v, L->attn_norm, c->rms_eps, s->h,
-                                     L->wqkv.scale};
-        SRT_TRY(srt_op_linear_fused(&lm->be, &qkv));
-    } else {
-        SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
-        SRT_TRY(linear(lm, s->h, T, &L->wq, 0.0f, s->q));
-        SRT_TRY(linear(lm, s->h, T, &L->wk, 0.0f, s->k));
-        SRT_TRY(linear(lm, s->h, T, &L->wv, 0.0f, s->v));
-    }
-    SRT_TRY(add_bias(lm, s->q, T, q_dim, L->bq));
-    SRT_TRY(add_bias(lm, s->k, T, kv_dim, L->bk));
-    SRT_TRY(add_bias(lm, s->v, T, kv_dim, L->bv));
     /* rope(q), rope(k), KV store, attention: one launch on a backend that fuses them for decode batches */
     srt_rope_store_attn_args rsa = {
         .attn = {n_seqs, c->n_heads, c->n_kv_heads, c->head_dim, lm->kv->block_size, max_blocks, s->q, lm->kv->k[l],
                  lm->kv->v[l], s->block_table, s->q_start, s->n_q, s->ctx_len, s->att, lm->kv->dtype,
                  lm->kv->k_scale ? lm->kv->k_scale[l] : NULL, lm->kv->v_scale ? lm->kv->v_scale[l] : NULL},
         .n_tokens = T, .k = s->k, .v = s->v, .pos = s->pos, .slot = s->slot, .inv_freq = lm->inv_freq};
-    SRT_TRY(srt_op_rope_store_attention(&lm->be, &rsa, &f->attn));
+    if (L->wqkv.data) {       /* RMSNorm + q | k | v in one GEMM over the fused weight */
+        srt_linear_fused_args qkv = {T, L->wqkv.rows, L->wqkv.cols, SRT_LINEAR_SPLIT3, L->wq.rows, L->wk.rows, s->x,
+                                     L->wqkv.data, L->wqkv.dtype, s->q, s->k, s->v, L->attn_norm, c->rms_eps, s->h,
+                                     L->wqkv.scale};
+        if (!L->bq && !L->bk && !L->bv) {   /* no biases between: projection to attention as one step (prefill) */
+            SRT_TRY(srt_op_qkv_rope_store_attention(&lm->be, &qkv, &rsa, &f->attn));
+        } else {
+            SRT_TRY(srt_op_linear_fused(&lm->be, &qkv));
+            SRT_TRY(add_bias(lm, s->q, T, q_dim, L->bq));
+            SRT_TRY(add_bias(lm, s->k, T, kv_dim, L->bk));
+            SRT_TRY(add_bias(lm, s->v, T, kv_dim, L->bv));
+            SRT_TRY(srt_op_rope_store_attention(&lm->be, &rsa, &f->attn));
+        }
+    } else {
+        srt_rmsnorm_args norm = {T, c->hidden, c->rms_eps, s->x, L->attn_norm, s->h};
+        SRT_TRY(srt_op_rmsnorm(&lm->be, &norm));
+        SRT_TRY(linear(lm, s->h, T, &L->wq, 0.0f, s->q));
+        SRT_TRY(linear(lm, s->h, T, &L->wk, 0.0f, s->k));
+        SRT_TRY(linear(lm, s->h, T, &L->wv, 0.0f, s->v));
+        SRT_TRY(add_bias(lm, s->q, T, q_dim, L->bq));
+        SRT_TRY(add_bias(lm, s->k, T, kv_dim, L->bk));
+        SRT_TRY(add_bias(lm, s->v, T, kv_dim, L->bv));
+        SRT_TRY(srt_op_rope_store_attention(&lm->be, &rsa, &f->attn));
+    }
     SRT_TRY(add_projection(lm, s->att, T, &L->wo, s->h));        /* x += o_proj(att) */
 
     srt_rmsnorm_args norm2 = {T, c->hidden, c->rms_eps, s->x, L->mlp_norm, s->h};

@@ -215,6 +215,12 @@ typedef struct srt_lm_ops {
     /* optional: rope(q), rope(k) and kv_store of a's tokens as one step (attn's q, caches and shapes; no
      * attention), for the batches rope_store_attention does not take (prefill) */
     srt_status (*rope_kv_store)(void *ctx, const srt_rope_store_attn_args *a);
+    /* optional: linear_fused(lin) (SRT_LINEAR_SPLIT3 into lin->y0 / y1 / y2 = a->attn.q / a->k / a->v, rows
+     * a->n_tokens) then rope_store_attention(a, plan) as one step, for the batches rope_store_attention's decode
+     * path does not take (plan set, some n_q > 1): a backend may hand the q|k|v product to its rope + store without
+     * scattering it. attn.q, k and v are work space: their contents afterwards are unspecified. */
+    srt_status (*qkv_rope_store_attention)(void *ctx, const srt_linear_fused_args *lin,
+                                           const srt_rope_store_attn_args *a, const srt_attn_host_plan *plan);
     srt_dtype kv_dtype;       /* the KV cache dtype a model on this backend gets by default (lm_load.c) */
 } srt_lm_ops;
 
@@ -242,6 +248,10 @@ srt_status srt_op_graph_run(const srt_backend *b, uint64_t key, srt_lm_graph_bod
 srt_status srt_op_rope_store_attention(const srt_backend *b, const srt_rope_store_attn_args *a,
                                        const srt_attn_host_plan *plan);
 srt_status srt_op_linear_fused(const srt_backend *b, const srt_linear_fused_args *a);
+/* linear_fused(lin) then rope_store_attention(a, plan) (lin: SRT_LINEAR_SPLIT3 whose parts are a's q, k, v): the
+ * backend's qkv_rope_store_attention for a batch with a prefill sequence (plan set), else the two ops */
+srt_status srt_op_qkv_rope_store_attention(const srt_backend *b, const srt_linear_fused_args *lin,
+                                           const srt_rope_store_attn_args *a, const srt_attn_host_plan *plan);
 /* linear_fused as separate gemm calls on views of w (+ one swiglu): the fallback of backends without the op. */
 srt_status srt_linear_fused_by_ops(void *ctx, srt_status (*gemm)(void *, const srt_gemm_args *),
                                    srt_status (*swiglu)(void *, const srt_swiglu_args *),

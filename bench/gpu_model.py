@@ -39,6 +39,9 @@ LOADS_IN_FLIGHT_PER_WARP = 2   # independent global loads a warp has outstanding
 # copy2d.cuh's copy2d_batch_kernel loads COPY2D_ILP = 4 elements per lane before storing: 4.
 LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_split_rows_kernel": 4, "copy2d_batch_kernel": 4,
                    "split_norm_bf16_rows_kernel": 4,
+                   # lm_rope_kv_store_fp8.cuh: a lane's x, x + half and inv_freq loads of its 2 pairs (head_dim 128)
+                   # before the math (key rows also v's 4): 6
+                   "lm_rope_kv_store_fp8_kernel": 6,
                    **{k: 8 for k in ("conv1d_igemm_kernel", "convt1d_igemm_kernel", "conv1d_igemm_tf32_kernel",
                                      "convt1d_igemm_tf32_kernel", "conv1d_igemm_bf16_kernel",
                                      "convt1d_igemm_bf16_kernel")},
@@ -47,17 +50,22 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_s
                    # lm_paged_attention.cuh's decode kernels: the K and V 16-byte loads of 2 positions (bf16) or the
                    # two halves of K and V of 1 position (f32) per lane are issued before the first is used: 4
                    **{"lm_attn_decode_g%d_kernel" % g: 4 for g in (1, 2, 3, 4, 8)},
-                   # the fp8 KV kernels: 4 positions' K and V 8-byte code loads and their K and V row scales: 16
-                   **{"lm_attn_decode_fp8_g%d_kernel" % g: 16 for g in (1, 2, 3, 4, 8)},
+                   # the fp8 KV kernels: 4 positions' K and V 8-byte code loads and the trip's one row-scale load
+                   # (branch ttfa2; before it each position's K and V scales were loaded per lane: 16, the figure of
+                   # the fp8 lines made before 2026-12-08)
+                   **{"lm_attn_decode_fp8_g%d_kernel" % g: 9 for g in (1, 2, 3, 4, 8)},
                    # lm_prefill_attention.cuh: a thread's K and V 16-byte loads of its 2 keys (4) before storing any
                    **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
 # convt1d_span.cuh: the next step's 8 W + 4 X values per lane (and the Snake alpha) before the current step's math
 LOADS_IN_FLIGHT["convt1d_span_bf16_kernel"] = 12
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
+FP8_KV_SETTINGS = DEFAULT_SETTINGS + " SNACRT_KV_DTYPE=fp8"   # the fp8 e4m3 KV cache: its own table rows
 SMALL_M_ROWS = 3               # cuda/backend_cuda.h SRT_CUDA_SMALL_M_ROWS_DEFAULT: decode GEMM path switch (bf16)
 TYPICAL_PROMPT_TOKENS = 64    # an Orpheus TTS prompt: voice name + a sentence + the special tokens
 TTFA_TARGET_S = 0.150           # issue #11: time to first audio at the stream target's load
+STREAMS_TARGET = 300            # issue #11: real-time Orpheus streams per H100
+TOKENS_PER_GROUP = 7            # Orpheus: 7 SNAC codes (tokens) per frame group, one codec push unit
 ORPHEUS_TOKENS_PER_S = 24000 * 7 / 2048.0    # SNAC 24 kHz: 7 codes per 2048 samples -> 82.03 tokens per audio second
 FULL_LM = {"1b": {"label": "Llama-3.2-1B", "layers": 16, "vocab": 128256, "params": 1.236e9, "kv_heads": 8,
                   "head_dim": 64},
@@ -235,6 +243,14 @@ def scale_launch(L, f):
     return out
 
 
+# Suffix kernels (after the last layer) that work on the (rows, hidden) activations before the LM head: the final
+# norm, its bf16 rounding, the prefill's gather of the last rows. Their counters do not grow with the vocabulary;
+# every other suffix launch (the head GEMM, the exact mode's sum of its two products) is linear in the vocabulary
+# rows. (Until branch ttfa2 every suffix launch was scaled: at batch 256 the final norm and rounding counted 38x,
+# +0.2 ms per step.)
+SUFFIX_PER_ROW = {"lm_gather_rows_kernel", "lm_rmsnorm_kernel", "split_bf16_rows_kernel", "split_norm_bf16_rows_kernel"}
+
+
 def full_depth_lm(r1, r2, dims):
     full = FULL_LM[dims]
     split = layer_split(r1, r2)
@@ -242,8 +258,11 @@ def full_depth_lm(r1, r2, dims):
         return None
     pre, layer, suf = split
     vf = full["vocab"] / float(r1["vocab"])
-    # pre + layers + (suffix: final norm + LM head, whose counters are linear in the vocabulary rows)
-    launches = pre + [x for _ in range(full["layers"]) for x in layer] + [scale_launch(x, vf) for x in suf]
+    # pre (the embedding and the first layer: layer_split's longest matching prefix) + the other layers + (suffix:
+    # final norm + LM head; the head's counters are linear in the vocabulary rows). Until branch ttfa2 the layer was
+    # repeated `layers` times after a prefix that already holds one: 29 layers for Orpheus-3B's 28 (+3.5% per step).
+    launches = pre + [x for _ in range(full["layers"] - 1) for x in layer] + [
+        x if x["name"].split("<")[0] in SUFFIX_PER_ROW else scale_launch(x, vf) for x in suf]
     h1, h2 = r1["host"], r2["host"]
     host = {k: h1[k] + (full["layers"] - 1) * (h2[k] - h1[k]) for k in h1}
     out = dict(r1)
@@ -366,14 +385,15 @@ def main():
                      "modeled_s": t, "kernel_s": kt, "host_s": ht, "launches": len(ls), "host": run["host"]}
                 if wl == "lm_decode":
                     extra = max(0, args.kv_context - run["tokens"])
-                    kv_f32 = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * extra * B   # bf16 KV
-                    t += kv_f32 / dev["hbm_bytes_per_s"]
-                    w.update(modeled_s=t, kv_context=max(args.kv_context, run["tokens"]),
-                             kv_note="simulated at %d tokens of context; + bf16 KV reads (the cuda default) of %d more tokens per sequence "
-                                     "at HBM speed (%.3f ms)" % (run["tokens"], extra,
-                                                                  kv_f32 / dev["hbm_bytes_per_s"] * 1e3))
+                    row = kv_row_bytes(st, full["head_dim"])   # K or V of one (token, KV head), the run's dtype
+                    kv_x = 2.0 * row * full["layers"] * full["kv_heads"] * extra * B
+                    t += kv_x / dev["hbm_bytes_per_s"]
+                    w.update(modeled_s=t, kv_context=max(args.kv_context, run["tokens"]), kv_dtype=kv_dtype_of(st),
+                             kv_note="simulated at %d tokens of context; + %s KV reads of %d more tokens per sequence "
+                                     "at HBM speed (%.3f ms)" % (run["tokens"], kv_dtype_of(st), extra,
+                                                                  kv_x / dev["hbm_bytes_per_s"] * 1e3))
                     tok_s = B / t
-                    kv = 2 * 2.0 * full["layers"] * full["kv_heads"] * full["head_dim"] * w["kv_context"] * B  # bf16
+                    kv = 2.0 * row * full["layers"] * full["kv_heads"] * w["kv_context"] * B   # K and V once
                     wbytes = 1.0 if "SNACRT_LM_WEIGHTS=int8" in st else 2.0   # int8 weights: 1 byte per weight
                     bound = B * dev["hbm_bytes_per_s"] / (wbytes * full["params"] + kv) if full["params"] else None
                     w.update(tokens_per_s=tok_s, hbm_bound_tokens_per_s=bound,
@@ -417,6 +437,18 @@ def main():
         write_roofline(out, dev, args.roofline)
 
 
+def kv_dtype_of(settings):
+    """The KV-cache dtype of a run: SNACRT_KV_DTYPE in its settings, else the cuda default (bf16)."""
+    m = re.search(r"SNACRT_KV_DTYPE=(\S+)", settings or "")
+    return m.group(1) if m else "bf16"
+
+
+def kv_row_bytes(settings, head_dim):
+    """Bytes of one K (or V) row of one token and KV head: the elements, plus fp8's f32 row scale (lm_ops.h)."""
+    d = kv_dtype_of(settings)
+    return head_dim * 4 if d == "f32" else head_dim + 4 if d == "fp8" else head_dim * 2
+
+
 def precision_of(settings):
     """The codec's conv precision of a run: fp32 (im2col + cuBLAS), fp32-igemm (SNACRT_CUDA_FP32_IGEMM=1: the FMA
     implicit GEMM), tf32 or bf16 (tensor-core implicit GEMM)."""
@@ -439,22 +471,26 @@ def interp(points, x):
 
 
 def orpheus_load(W, settings=DEFAULT_SETTINGS, prompt_tokens=TYPICAL_PROMPT_TOKENS):
-    """Real-time Orpheus streams per GPU and time to first audio at that load (bench/GPU_MODEL.md, section 7).
-    B streams each need ORPHEUS_TOKENS_PER_S tokens and 1 s of audio per second: one decode step at batch B
-    serves every stream one token, so per wall second the GPU is busy
-        need(B) = 82.03 x step(B) + push(B) / g
-    (step(B): the modeled 3B decode step at batch B, piecewise linear between the simulated batches; push(B): the
-    modeled 24 kHz streaming push of one group for B streams, affine in B; g: seconds of audio per group).
-    streams = the largest B with need(B) <= 1. Time to first audio of a request joining that load:
-        TTFA = prefill(P) + 7 x G x step(B) + push(B)
-    (P: the prompt, TYPICAL_PROMPT_TOKENS; G: the push after which a new stream's first sample is final
-    (codec_stream's first_audio_groups; 3 at 24 kHz); 7 tokens per group). What the scheduler does (host/tts/
-    tts_sched.c, tests/test_tts_first_audio.c): the prompt joins the next step beside the B decode rows and gives the
-    first token; 7 G - 1 decode steps follow; the push of that step emits the audio. The step with the prompt is
-    charged prefill(P) + step(B), an upper bound (it reads the weights once). Reported at B = 1 (idle) and at
-    B = streams, with the terms that bound it: 7 G x step(B), step(B) against its HBM bound, and the GPU's idle
-    share 1 - need(B) (all that deadline-aware batching could give a newcomer); also the most streams with
-    TTFA <= TTFA_TARGET_S."""
+    """Real-time Orpheus streams per GPU and time to first audio (bench/GPU_MODEL.md, section 4b), as the scheduler
+    runs them (host/tts/tts_sched.c): each iteration is one decode step of every running stream (step(B): the
+    modeled 3B decode step at batch B, piecewise linear between the simulated batches) followed by one batched
+    codec push of the streams whose group of TOKENS_PER_GROUP tokens completed in that step (push(n) = a + b n: the
+    modeled 24 kHz streaming push of one group for n streams, affine in n). With the streams' phases spread, an
+    iteration pushes B / 7 streams on average, and has a push at all with probability q(B) = 1 - (6/7)^B:
+        iteration(B) = step(B) + q(B) a + b B / 7;   need(B) = 82.03 x iteration(B)   (GPU busy per wall second)
+    streams = the largest B with need(B) <= 1. A request joining B - 1 streams gets one token per iteration; its
+    first audio comes with the push of its G-th group (G: the push after which a new stream's first sample is final,
+    codec_stream's first_audio_groups; 3 at 24 kHz), after 7 G iterations: its own G pushes, and in each of the other
+    6 G iterations a push when one of the B - 1 others completes a group:
+        TTFA(B) = prefill(P) + 7 G step(B) + (G + 6 G q(B - 1)) a + G B b
+    (P: the prompt, TYPICAL_PROMPT_TOKENS, in the first iteration beside the decode rows: charged prefill(P) +
+    step(B), an upper bound, as it reads the weights once). At B = streams the GPU is saturated, so an iteration
+    is ~1 / 82.03 s and TTFA ~ prefill + 7 G / 82.03 s (~260 ms at G = 3) whatever the kernels: the TTFA target
+    is met at a load only where 7 G iterations fit in it, i.e. with capacity to spare. Reported at B = 1 (idle), at
+    B = streams, and at B = STREAMS_TARGET (the issue's 300), with the terms that bound it: 7 G x step(B), the
+    pushes, step(B) against its HBM bound; also the most streams with TTFA <= TTFA_TARGET_S. (Until branch ttfa2
+    the model charged TTFA = prefill + 7 G step(B) + push(B): the other streams' pushes during the newcomer's 7 G
+    steps were left out, 33 ms at 311 streams, and need(B) had push(B) / g, one push's fixed cost per group.)"""
     dec = sorted((w["batch"], w["modeled_s"]) for w in W
                  if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == settings)
     cs = {w["batch"]: w for w in W if w["workload"] == "codec_stream" and w["model"] == "snac_24khz"
@@ -462,59 +498,78 @@ def orpheus_load(W, settings=DEFAULT_SETTINGS, prompt_tokens=TYPICAL_PROMPT_TOKE
     if not dec or 1 not in cs or 64 not in cs:
         return None
     g = cs[1]["audio_s_per_item"]
-    push = lambda B: cs[1]["modeled_s"] + (B - 1) * (cs[64]["modeled_s"] - cs[1]["modeled_s"]) / 63.0
+    T = TOKENS_PER_GROUP
+    pb = (cs[64]["modeled_s"] - cs[1]["modeled_s"]) / 63.0     # push(n) = pa + pb n
+    pa = cs[1]["modeled_s"] - pb
+    push = lambda n: pa + pb * n
+    q = lambda n: 1.0 - (1.0 - 1.0 / T) ** max(0, n)         # P(some of n spread streams completes a group)
     # the decode GEMMs change path above SMALL_M_ROWS rows (gemm_small_m -> split-bf16 cuBLAS): interpolate within a
     # path only, so a step at 17..63 rows is never a blend of the two
     small = [p for p in dec if p[0] <= SMALL_M_ROWS]
     large = [p for p in dec if p[0] > SMALL_M_ROWS]
     step = lambda B: interp(small if (B <= SMALL_M_ROWS and small) or not large else large, B)
-    need = lambda B: ORPHEUS_TOKENS_PER_S * step(B) + push(B) / g
+    iteration = lambda B: step(B) + q(B) * pa + pb * B / T
+    need = lambda B: ORPHEUS_TOKENS_PER_S * iteration(B)
     streams = 0
     for B in range(1, 4097):
         if need(B) <= 1.0:
             streams = B
-    out = {"realtime_orpheus_streams": streams, "decode_batches": [b for b, _ in dec],
-           "streams_note": "largest B with 82.03 x step(B) + push(B) / %.4f s <= 1 (%s)" % (
-               g, ("step(B) interpolated within one GEMM path (<= %d rows: gemm_small_m; above: cuBLAS)" % SMALL_M_ROWS)
-            if streams <= dec[-1][0] else
+    out = {"realtime_orpheus_streams": streams, "decode_batches": [b for b, _ in dec], "settings": settings,
+           "streams_note": "largest B with 82.03 x (step(B) + a q(B) + b B / %d) <= 1: one step and one push of the "
+                           "streams whose group completed per iteration, push(n) = a + b n = %.3f + %.4f n ms (%s)" % (
+               T, pa * 1e3, pb * 1e3,
+               ("step(B) interpolated within one GEMM path (<= %d rows: gemm_small_m; above: cuBLAS)" % SMALL_M_ROWS)
+               if streams <= dec[-1][0] else
                "extrapolated past batch %d: straight line through the last two batches" % dec[-1][0])}
     if streams:
         out.update(step_ms_at_streams=step(streams) * 1e3, lm_share_at_streams=ORPHEUS_TOKENS_PER_S * step(streams),
-                   codec_share_at_streams=push(streams) / g)
+                   codec_share_at_streams=need(streams) - ORPHEUS_TOKENS_PER_S * step(streams))
     pf = sorted((w["tokens"], w["modeled_s"]) for w in W
                 if w["workload"] == "lm_prefill" and w.get("dims") == "3b" and w.get("settings") == settings)
+    if not pf:   # a setting without its own prefill runs (e.g. the KV dtype: prefill reads no cache) takes the default's
+        pf = sorted((w["tokens"], w["modeled_s"]) for w in W
+                    if w["workload"] == "lm_prefill" and w.get("dims") == "3b" and w.get("settings") == DEFAULT_SETTINGS)
     if pf:
         G = cs[1].get("first_audio_groups", 3)
         prefill = interp(pf, prompt_tokens) if len(pf) > 1 else pf[0][1] * prompt_tokens / pf[0][0]
-        ttfa = lambda B: prefill + 7 * G * step(B) + push(B)
-        for label, B in (("idle", 1), ("at_streams", max(1, streams))):
+        pushes = lambda B: (G + (T - 1) * G * q(B - 1)) * pa + G * B * pb   # the pushes of the 7 G iterations
+        ttfa = lambda B, st=step: prefill + T * G * st(B) + pushes(B)
+        targets = (("idle", 1), ("at_streams", max(1, streams)), ("at_target", STREAMS_TARGET))
+        for label, B in targets:
             out["time_to_first_audio_%s_s" % label] = ttfa(B)
+        out["streams_target"] = STREAMS_TARGET
         out["time_to_first_audio_groups"] = G
         out["time_to_first_audio_note"] = (
-            "prefill(%d tokens) %.1f ms + 7 x %d groups x step(B) + push(B); G = %d: the first final sample (lookahead "
-            "%d); B = 1 (idle) or %d (at that load)%s" % (
-                prompt_tokens, prefill * 1e3, G, G, cs[1].get("lookahead", G - 1), max(1, streams),
-                "" if any(t == prompt_tokens for t, _ in pf) else
+            "prefill(%d tokens) %.1f ms + %d G step(B) + the pushes of those %d G iterations (%d G x a when every "
+            "iteration pushes, + G B b); G = %d: the first final sample (lookahead %d); B = 1 (idle), %d (at that "
+            "load) or %d (the target)%s" % (
+                prompt_tokens, prefill * 1e3, T, T, T, G, cs[1].get("lookahead", G - 1), max(1, streams),
+                STREAMS_TARGET, "" if any(t == prompt_tokens for t, _ in pf) else
                 "; prefill interpolated from the %s-token runs" % ",".join(str(t) for t, _ in pf)))
         ok = [B for B in range(1, max(1, streams) + 1) if ttfa(B) <= TTFA_TARGET_S]
         out["streams_with_ttfa_target"] = max(ok) if ok else 0
-        if streams:
-            # the bounding terms at that load: the 7 G token steps, and the step against its HBM bound (weights +
-            # the KV read, affine in B: interpolated through the simulated batches' bounds)
-            hb = sorted((w["batch"], w["batch"] / w["hbm_bound_tokens_per_s"]) for w in W
-                        if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == settings
-                        and w.get("hbm_bound_tokens_per_s"))
-            out["ttfa_token_steps_s_at_streams"] = 7 * G * step(streams)
+        # the step the TTFA target allows at the target load: prefill + 7 G step + pushes <= TTFA_TARGET_S
+        out["step_allowed_for_ttfa_at_target_s"] = (TTFA_TARGET_S - prefill - pushes(STREAMS_TARGET)) / (T * G)
+        hb = sorted((w["batch"], w["batch"] / w["hbm_bound_tokens_per_s"]) for w in W
+                    if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == settings
+                    and w.get("hbm_bound_tokens_per_s"))
+        for label, B in targets[1:]:
+            # the bounding terms at that load: the 7 G token steps, the pushes, and the step against its HBM bound
+            # (weights + the KV read, affine in B: interpolated through the simulated batches' bounds)
+            out["ttfa_token_steps_s_%s" % label] = T * G * step(B)
+            out["ttfa_pushes_s_%s" % label] = pushes(B)
+            out["step_s_%s" % label] = step(B)
             if len(hb) > 1:
-                out["step_hbm_bound_s_at_streams"] = interp(hb, streams)
-                out["ttfa_at_hbm_bound_s_at_streams"] = prefill + 7 * G * interp(hb, streams) + push(streams)
+                out["step_hbm_bound_s_%s" % label] = interp(hb, B)
+                out["ttfa_at_hbm_bound_s_%s" % label] = ttfa(B, lambda x: interp(hb, x))
+        if streams:
             out["gpu_idle_share_at_streams"] = 1.0 - need(streams)
             if cs[1].get("first_audio_s") is not None:
-                # a player that starts at the first audio runs dry unless the next push (7 steps + push later)
-                # comes before the first push's audio is played: the start that never stalls (24 kHz: final
+                # a player that starts at the first audio runs dry unless the newcomer's next push (7 iterations
+                # later) comes before the first push's audio is played: the start that never stalls (24 kHz: final
                 # samples are affine in the groups, so the next push is the tightest)
-                T = 7 * step(streams) + push(streams)
-                out["time_to_gapless_audio_at_streams_s"] = ttfa(streams) + max(0.0, T - cs[1]["first_audio_s"])
+                nxt = T * step(streams) + (1 + (T - 1) * q(streams - 1)) * pa + streams * pb
+                out["time_to_gapless_audio_at_streams_s"] = ttfa(streams) + max(0.0, nxt - cs[1]["first_audio_s"])
     return out
 
 
@@ -547,6 +602,9 @@ def summarize(out, dev):
     load = orpheus_load(W)
     if load:
         s.update(load)
+    load = orpheus_load(W, settings=FP8_KV_SETTINGS)   # the fp8 KV cache: its own load figures (the table's rows)
+    if load:
+        s["fp8_kv"] = load
     sampled = sorted({w.get("sampled_blocks", 0) for w in W} - {0})
     s["sampled_blocks"] = sampled[0] if len(sampled) == 1 else sampled if sampled else 0
     out["summary"] = s
@@ -558,7 +616,7 @@ def figures_table(out, dev):
     samp = lambda w: " (sampled, K=%d)" % w["sampled_blocks"] if w.get("sampled_blocks") else ""
     L = ["| figure | modeled (%s) | physical bound | fraction | how |" % dev["name"], "|---|---|---|---|---|"]
     int8 = DEFAULT_SETTINGS + " SNACRT_LM_WEIGHTS=int8"   # int8 weights (docs/int8-weights.md): their own rows
-    for st, tag in ((DEFAULT_SETTINGS, ""), (int8, ", int8 weights")):
+    for st, tag in ((DEFAULT_SETTINGS, ""), (int8, ", int8 weights"), (FP8_KV_SETTINGS, ", fp8 KV")):
         for w in W:
             if w["workload"] == "lm_decode" and w.get("dims") == "3b" and w.get("settings") == st:
                 L.append("| Orpheus-3B decode%s, batch %d, context %d | %s tok/s (%.2f ms/step) | %s tok/s (HBM) | %.2f "
@@ -585,21 +643,31 @@ def figures_table(out, dev):
                 w["workload"][6:], w["precision"], w["audio_s_per_item"], extra, fmt(w["x_real_time"]), fmt(bound),
                 unit.upper(),
                 w["x_real_time"] / bound, w["scaled"], samp(w)))
-    if "realtime_orpheus_streams" in S:
-        L.append("| real-time Orpheus streams per GPU (default settings) | %d | - | - | %s |" % (
-            S["realtime_orpheus_streams"], S["streams_note"]))
-    for k, label in (("time_to_first_audio_idle_s", "idle GPU"), ("time_to_first_audio_at_streams_s", "at that load")):
-        if k in S:
-            L.append("| time to first audio, %s | %.0f ms | %s | %s | %s |" % (
-                label, S[k] * 1e3, "-" if "idle" in k or "ttfa_at_hbm_bound_s_at_streams" not in S else
-                "%.0f ms (step at its HBM bound)" % (S["ttfa_at_hbm_bound_s_at_streams"] * 1e3),
-                "-" if "idle" in k or "ttfa_at_hbm_bound_s_at_streams" not in S else
-                "%.2f" % (S["ttfa_at_hbm_bound_s_at_streams"] / S[k]), S["time_to_first_audio_note"]))
-    if "streams_with_ttfa_target" in S:
-        L.append("| real-time streams with time to first audio <= %.0f ms | %d | - | - | largest B with need(B) <= 1 "
-                 "and TTFA(B) <= %.0f ms; at %d streams the GPU's idle share is %.1f%% (GPU_MODEL.md 4b) |" % (
-                     TTFA_TARGET_S * 1e3, S["streams_with_ttfa_target"], TTFA_TARGET_S * 1e3,
-                     S["realtime_orpheus_streams"], 100 * S.get("gpu_idle_share_at_streams", 0)))
+    for S_, tag in ((S, "default settings"), (S.get("fp8_kv") or {}, "fp8 KV cache, SNACRT_KV_DTYPE=fp8")):
+        if "realtime_orpheus_streams" not in S_:
+            continue
+        L.append("| real-time Orpheus streams per GPU (%s) | %d | - | - | %s |" % (
+            tag, S_["realtime_orpheus_streams"], S_["streams_note"]))
+        for k, label in (("idle", "idle GPU"), ("at_streams", "at that load (%d streams)" % S_["realtime_orpheus_streams"]),
+                         ("at_target", "at %d streams" % S_.get("streams_target", STREAMS_TARGET))):
+            key = "time_to_first_audio_%s_s" % k
+            if key not in S_:
+                continue
+            hb = S_.get("ttfa_at_hbm_bound_s_%s" % k)
+            L.append("| time to first audio (%s), %s | %.0f ms | %s | %s | %s |" % (
+                tag, label, S_[key] * 1e3, "-" if hb is None else "%.0f ms (step at its HBM bound)" % (hb * 1e3),
+                "-" if hb is None else "%.2f" % (hb / S_[key]),
+                S_["time_to_first_audio_note"] + ("" if k == "idle" else "; %s: steps %.0f ms (step %.2f ms), "
+                                                  "pushes %.0f ms" % (label, S_["ttfa_token_steps_s_%s" % k] * 1e3,
+                                                                      S_["step_s_%s" % k] * 1e3,
+                                                                      S_["ttfa_pushes_s_%s" % k] * 1e3))))
+        if "streams_with_ttfa_target" in S_:
+            L.append("| real-time streams with time to first audio <= %.0f ms (%s) | %d | - | - | largest B with "
+                     "need(B) <= 1 and TTFA(B) <= %.0f ms; at %d streams the GPU's idle share is %.1f%%; the target "
+                     "at %d streams allows a step of %.2f ms (GPU_MODEL.md 4b) |" % (
+                         TTFA_TARGET_S * 1e3, tag, S_["streams_with_ttfa_target"], TTFA_TARGET_S * 1e3,
+                         S_["realtime_orpheus_streams"], 100 * S_.get("gpu_idle_share_at_streams", 0),
+                         S_.get("streams_target", STREAMS_TARGET), S_.get("step_allowed_for_ttfa_at_target_s", 0) * 1e3))
     return L
 
 
@@ -645,6 +713,10 @@ def write_roofline(out, dev, path):
     L += ["", "## Headline figures (`gpu_model.py --figures`)", ""] + figures_table(out, dev)
     L += ["", "## Summary", ""]
     for k, v in out["summary"].items():
+        if isinstance(v, dict):   # a setting's own load figures (fp8_kv): one line each, prefixed
+            for k2, v2 in v.items():
+                L.append("- %s.%s: %s" % (k, k2, fmt(v2) if isinstance(v2, float) else v2))
+            continue
         L.append("- %s: %s" % (k, fmt(v) if isinstance(v, float) else v))
     L += ["", "## Where the time goes (top kernels per workload, batch 64 codec / batch 1 decode)", ""]
     for w in out["workloads"]:

@@ -5,7 +5,8 @@
  * embedding syncs once to report an out-of-range token id, except while a stream capture records the forward
  * (the forward checked the ids on the host). sample stages the rows and penalties, launches lm_sample.cuh and
  * reads back only the ids; rope_store_attention runs rope, KV store and decode attention as one launch (the
- * decode kernel's fused prologue; with an fp8 KV cache as four: rope, rope, the fp8 store, attention) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
+ * decode kernel's fused prologue; with an fp8 KV cache as two: rope + rope + the fp8 store in one launch,
+ * lm_rope_kv_store_fp8.cuh, then attention) and the decode kernel merges its own splits (no combine launch); mask_rows stages its rows and launches lm_mask_rows.cuh (no sync). graph_run (recorded decode steps) is in lm_graph.c.
  * qkv_rope_store_attention (prefill) hands the q|k|v product straight to the rope + store and the attention's bf16
  * output to the o projection (cu_qkv_rope_store_attention).
  * linear_fused (RMSNorm + fused q|k|v, interleaved gate|up + SwiGLU) is one gemm_small_m.cuh launch (norm prologue, epilogue)
@@ -108,11 +109,13 @@ static srt_status cu_paged_attention_planned(void *ctx, const srt_paged_attn_arg
 }
 
 /* Prefill / mixed batches (the dispatch checked the args): rope, rope and the KV store in one launch
- * (lm_rope_kv_store.cuh); an fp8 cache (a row scale per token and KV head) as the three launches. */
+ * (lm_rope_kv_store.cuh; an fp8 cache, a row scale per token and KV head: lm_rope_kv_store_fp8.cuh, one warp per
+ * row); fp8 heads above SRT_CUDA_RKV_FP8_MAX_HEAD_DIM as the three launches. */
 static srt_status cu_rope_kv_store(void *ctx, const srt_rope_store_attn_args *a) {
     srt_cuda_ctx *c = ctx;
     const srt_paged_attn_args *at = &a->attn;
     if (at->kv_dtype != SRT_F8E4M3) return srt_cuda_lm_rope_kv_store(a, c->stream);
+    if (at->head_dim <= SRT_CUDA_RKV_FP8_MAX_HEAD_DIM) return srt_cuda_lm_rope_kv_store_fp8(a, c->stream);
     srt_rope_args rq = {a->n_tokens, at->n_heads, at->head_dim, a->pos, a->inv_freq, (float *)at->q};
     srt_rope_args rk = {a->n_tokens, at->n_kv_heads, at->head_dim, a->pos, a->inv_freq, a->k};
     srt_kv_store_args st = {a->n_tokens, at->n_kv_heads * at->head_dim, a->k, a->v, a->slot, (void *)at->k_cache,
@@ -129,7 +132,7 @@ static srt_status cu_rope_store_attention(void *ctx, const srt_rope_store_attn_a
     if (a->attn.n_seqs == 0) return SRT_OK;
     srt_cuda_attn_plan plan;
     SRT_TRY(plan_from_host(&a->attn, hp->n_q, hp->ctx_len, hp->ctx_capacity, &plan));
-    if (a->attn.kv_dtype == SRT_F8E4M3) {   /* the fused prologue keeps no row scales: rope, rope, store, attention */
+    if (a->attn.kv_dtype == SRT_F8E4M3) {   /* the fused prologue keeps no row scales: rope + store, attention */
         SRT_TRY(cu_rope_kv_store(ctx, a));
         return launch_attention(c, &a->attn, &plan, NULL);
     }

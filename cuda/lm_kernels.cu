@@ -9,5 +9,6 @@
 #include "cuda/lm_rmsnorm.cuh"
 #include "cuda/lm_rope.cuh"
 #include "cuda/lm_rope_kv_store.cuh"
+#include "cuda/lm_rope_kv_store_fp8.cuh"
 #include "cuda/lm_sample.cuh"
 #include "cuda/lm_swiglu.cuh"

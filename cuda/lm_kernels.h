@@ -17,12 +17,17 @@ extern const srt_lm_ops srt_cuda_lm_ops;
 
 /* Largest head_dim the attention kernels hold in registers. */
 enum { SRT_CUDA_LM_MAX_HEAD_DIM = 128 };
+/* Largest head_dim of the one-launch rope + fp8 KV store (lm_rope_kv_store_fp8.cuh: 4 rotary pairs per lane). */
+enum { SRT_CUDA_RKV_FP8_MAX_HEAD_DIM = 256 };
 
 srt_status srt_cuda_lm_rmsnorm(const srt_rmsnorm_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_rope(const srt_rope_args *a, cudaStream_t stream);
 srt_status srt_cuda_lm_kv_store(const srt_kv_store_args *a, cudaStream_t stream);
 /* rope(q), rope(k), kv_store in one launch (lm_rope_kv_store.cuh); f32 / bf16 caches only */
 srt_status srt_cuda_lm_rope_kv_store(const srt_rope_store_attn_args *a, cudaStream_t stream);
+/* the same with an fp8 e4m3 cache (row scales), one warp per row (lm_rope_kv_store_fp8.cuh); even head_dim <=
+ * SRT_CUDA_RKV_FP8_MAX_HEAD_DIM, else SRT_ERR_UNSUPPORTED */
+srt_status srt_cuda_lm_rope_kv_store_fp8(const srt_rope_store_attn_args *a, cudaStream_t stream);
 /* the same reading q, k, v from the q|k|v product qkv (n_tokens, ld): columns [0, n_heads * head_dim) the queries,
  * then the keys, then the values (n_kv_heads * head_dim each); the rotated q written packed to a->attn.q, the keys
  * and values only into the cache (a->k, a->v unused) */

@@ -13,7 +13,11 @@
  *            holds one position, each lane 8 consecutive head_dim elements, loaded with one 16-byte load (bf16) or
  *            two (f32), K and V issued together; a warp holds 32 / row_lanes positions, the block DEC_WARPS warps'
  *            worth, walking the split by a fixed stride with the (block, offset) of its position carried along
- *            (no division per position). Each row group keeps a running max / sum / accumulator per head; row
+ *            (no division per position); with an fp8 cache (head_dim > 16) a warp's trip covers consecutive
+ *            positions instead (4 x 32 / row_lanes): one lane per position loads its K row scale, another its V
+ *            row scale, and the lanes take theirs by shuffles (one scale load per trip, not one per position and
+ *            lane). Each row group keeps a
+ *            running max / sum / accumulator per head; row
  *            groups merge by shuffles, warps through shared memory. A sequence of one split writes its output at
  *            once; otherwise the block writes (acc[head_dim], max, sum) per head to `partials`, and the last
  *            block of its (seq, head chunk) to arrive (a per-unit counter, reset by that block) merges the splits
@@ -237,18 +241,41 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
     const T *kc = static_cast<const T *>(a.k_cache) + (size_t)kvh * D;
     const T *vc = static_cast<const T *>(a.v_cache) + (size_t)kvh * D;
     const int stride = DEC_WARPS * rows;
-    int p = p0 + warp * rows + rg, b = p / bs, off = p - b * bs;      /* one division per thread */
-    const int step_b = stride / bs, step_off = stride - step_b * bs;
+    /* fp8 with 2 U rows <= 32 (head_dim > 16): a warp's trip covers U rows consecutive positions (trip u holds
+     * pw + u rows + rg), so their row scales are one run: lane i < U rows loads the K scale of position pw + i, lane
+     * U rows + i its V scale (one load each, not one per position and lane) and the lanes take theirs by shuffles.
+     * Otherwise (and for f32 / bf16) position u of a trip is pw + rg + u stride: the warps interleave by rows. */
+    constexpr int UR_MAX = 16;                                        /* U rows <= 16: 2 U rows lanes */
+    const int scale_lanes = FP8 && 2 * U * rows <= 2 * UR_MAX, ustep = scale_lanes ? rows : stride;
+    const int wstart = p0 + warp * (scale_lanes ? U * rows : rows);
+    int p = wstart + rg, b = p / bs, off = p - b * bs;                /* one division per thread */
+    const int step_b = ustep / bs, step_off = ustep - step_b * bs;
     int cur_b = -1, cur_blk = 0;                                      /* the KV block of the last position loaded */
     /* U positions per trip: all their K and V loads are issued before the first is used (loads in flight) */
-    for (int pw = p0 + warp * rows; pw < p1; pw += U * stride) {    /* uniform per warp */
+    for (int pw = wstart; pw < p1; pw += U * stride) {              /* uniform per warp */
         lm_kv8<T> k[U], v[U];
         int valid[U];
         float ksc[U], vsc[U];                                         /* fp8 row scales (1 otherwise) */
+        float sc = 1.0f;                                              /* scale_lanes: this lane's scale */
+        if (scale_lanes) {
+            p = pw + rg;                                              /* the trip's first position: re-seated */
+            b = p / bs;
+            off = p - b * bs;
+            const int ur = U * rows, i = lane < ur ? lane : lane - ur, pl = pw + i;
+            if (lane < 2 * ur && pl < p1) {
+                const int bl = pl / bs;
+                const size_t si = ((size_t)blocks[bl] * a.n_kv_heads + kvh) * bs + (pl - bl * bs);
+                sc = lane < ur ? a.k_scale[si] : a.v_scale[si];
+            }
+        }
         SRT_UNROLL
         for (int u = 0; u < U; u++) {
             valid[u] = p < p1;
             ksc[u] = vsc[u] = 1.0f;
+            if (scale_lanes) {                                        /* uniform: every lane shuffles */
+                ksc[u] = __shfl_sync(0xffffffffu, sc, u * rows + rg);
+                vsc[u] = __shfl_sync(0xffffffffu, sc, U * rows + u * rows + rg);
+            }
             if (valid[u] && d0 < D && fused && p == ctx - 1) {        /* the new token: from shared memory */
                 lm_kv8_load(kv_new, d0, D, vec, k[u]);
                 lm_kv8_load(kv_new + SRT_CUDA_LM_MAX_HEAD_DIM, d0, D, vec, v[u]);
@@ -257,7 +284,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 const size_t row = ((size_t)cur_blk * bs + off) * kv_dim;
                 lm_kv8_load(kc + row, d0, D, vec, k[u]);              /* K and V requested together */
                 lm_kv8_load(vc + row, d0, D, vec, v[u]);
-                if (FP8) {
+                if (FP8 && !scale_lanes) {
                     const size_t si = ((size_t)cur_blk * a.n_kv_heads + kvh) * bs + off;
                     ksc[u] = a.k_scale[si];
                     vsc[u] = a.v_scale[si];
@@ -266,7 +293,7 @@ __device__ __forceinline__ void lm_attn_decode_body(const srt_paged_attn_args &a
                 lm_kv8_zero(k[u]);
                 lm_kv8_zero(v[u]);
             }
-            p += stride;                                              /* next position: carry, no division */
+            p += ustep;                                               /* next position: carry, no division */
             b += step_b;
             off += step_off;
             if (off >= bs) { off -= bs; b++; }

@@ -422,8 +422,12 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
                memcmp(vout[0].data(), vout[1].data(), vc.size() * sizeof(float)) == 0,
                "%s [%s order]: fused KV cache differs from rope + kv_store on cuda", g_case,
                cudasim_order_name(cudasim_get_order()));
+    /* fp8 (decode too, whose fused prologue keeps no row scales): rope + rope + the store in one launch
+     * (lm_rope_kv_store_fp8.cuh), then attention */
+    TEST_CHECK(!fp8 || launches[1] + 2 == launches[0], "%s: fp8 rope_store_attention took %llu launches, the four "
+               "ops %llu (rope, rope and the fp8 store should be one)", g_case, launches[1], launches[0]);
     if (n_new > 1) {   /* the rotated q and k the op leaves behind (the decode prologue keeps them in registers) */
-        TEST_CHECK(fp8 || launches[1] + 2 == launches[0], "%s: rope_store_attention took %llu launches, the four ops "
+        TEST_CHECK(launches[1] + 2 == launches[0], "%s: rope_store_attention took %llu launches, the four ops "
                    "%llu (rope, rope and the store should be one)", g_case, launches[1], launches[0]);
         TEST_CHECK(memcmp(qout[0].data(), qout[1].data(), q.size() * sizeof(float)) == 0 &&
                    memcmp(krot[0].data(), krot[1].data(), k.size() * sizeof(float)) == 0,
@@ -453,38 +457,53 @@ static void attention_bad_args() {
  * its values) equals rope + rope + kv_store on cuda bit for bit: q, k and both caches. */
 static void rope_kv_store_padding_case(srt_dtype dt, int D) {
     const int n_tokens = 7, nh = 3, nkv = 1, kv_dim = nkv * D, n_slots = 9;
+    const bool fp8 = dt == SRT_F8E4M3;
     set_case("rope_kv_store %s padding row (tokens %d, heads %d/%d, head_dim %d)", srt_dtype_name(dt), n_tokens, nh,
              nkv, D);
     std::vector<float> q = rnd((size_t)n_tokens * nh * D, 9980, -2, 2), k = rnd((size_t)n_tokens * kv_dim, 9981, -2, 2);
-    std::vector<float> v = rnd(k.size(), 9982, -1, 1);
-    std::vector<float> kc = cache_bytes(rnd((size_t)n_slots * kv_dim, 9983, -1, 1), dt), vc = kc;
+    std::vector<float> v = rnd(k.size(), 9982, -1, 1), ks, vs;   /* fp8: row scales, (1 block, nkv, 16) */
+    std::vector<float> kc = rnd((size_t)n_slots * kv_dim, 9983, -1, 1), vc;
+    if (fp8) {
+        vc = cache_fp8(kc, kv_dim, D, 16, vs);
+        kc = cache_fp8(kc, kv_dim, D, 16, ks);
+    } else {
+        kc = cache_bytes(kc, dt);
+        vc = kc;
+    }
     std::vector<float> inv_freq((size_t)D / 2);
     for (int i = 0; i < D / 2; i++) inv_freq[(size_t)i] = (float)pow(500000.0, -2.0 * i / D);
     std::vector<int32_t> pos = {0, 5, 6, 7, 70000, 9, 10}, slot = {3, -1, 0, 8, 1, 2, 6};
-    std::vector<float> got[2][4];
+    std::vector<float> got[2][6];
+    unsigned long long launches[2] = {0, 0};
     for (int fused = 0; fused < 2; fused++) {
         float *dq = dev_in(q), *dk = dev_in(k), *dkc = dev_in(kc), *dvc = dev_in(vc);
+        float *dks = fp8 ? dev_in(ks) : nullptr, *dvs = fp8 ? dev_in(vs) : nullptr;
         srt_rope_store_attn_args a = {{1, nh, nkv, D, 16, 1, dq, dkc, dvc, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                       dt, nullptr, nullptr},
+                                       dt, dks, dvs},
                                       n_tokens, dk, dev_in(v), dev_ints(pos), dev_ints(slot), dev_in(inv_freq)};
+        const unsigned long long launches_before = cudasim_launch_count();
         if (fused) {
             check_status(g_cu_lm->rope_kv_store(g_cu.ctx, &a), "cuda rope_kv_store");
         } else {
             srt_rope_args rq = {n_tokens, nh, D, a.pos, a.inv_freq, dq}, rk = {n_tokens, nkv, D, a.pos, a.inv_freq, dk};
-            srt_kv_store_args st = {n_tokens, kv_dim, dk, a.v, a.slot, dkc, dvc, dt, D, 16, nullptr, nullptr};
+            srt_kv_store_args st = {n_tokens, kv_dim, dk, a.v, a.slot, dkc, dvc, dt, D, 16, dks, dvs};
             check_status(srt_op_rope(&g_cu, &rq), "cuda rope q");
             check_status(srt_op_rope(&g_cu, &rk), "cuda rope k");
             check_status(srt_op_kv_store(&g_cu, &st), "cuda kv_store");
         }
+        launches[fused] = cudasim_launch_count() - launches_before;
         got[fused][0] = download_floats(dq, q.size());
         got[fused][1] = download_floats(dk, k.size());
         got[fused][2] = download_floats(dkc, kc.size());
         got[fused][3] = download_floats(dvc, vc.size());
+        if (fp8) { got[fused][4] = download_floats(dks, ks.size()); got[fused][5] = download_floats(dvs, vs.size()); }
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         TEST_CHECK(!memcmp(got[0][i].data(), got[1][i].data(), got[0][i].size() * sizeof(float)),
-                   "%s [%s order]: output %d differs from rope + rope + kv_store on cuda", g_case,
-                   cudasim_order_name(cudasim_get_order()), i);
+                   "%s [%s order]: output %d (q, k, k cache, v cache, k scales, v scales) differs from rope + rope + "
+                   "kv_store on cuda", g_case, cudasim_order_name(cudasim_get_order()), i);
+    TEST_CHECK(launches[1] == 1 && launches[0] == 3, "%s: rope_kv_store took %llu launches (1), the three ops %llu",
+               g_case, launches[1], launches[0]);
     end_case();
 }
 
@@ -515,9 +534,11 @@ static void attention_cases(srt_dtype dt) {
      * GQA 3 and 1, head_dim 20 and 40 (the FMA attention: the f32 tolerance holds for every cache dtype) */
     rope_store_attention_case(dt, 6, 2, 40, 16, {9, 1, 0, 40}, 9960, 9);
     rope_store_attention_case(dt, 2, 2, 20, 5, {33, 7}, 9970, 33);
-    if (dt != SRT_F8E4M3) {
-        rope_kv_store_padding_case(dt, 16);   /* two pairs per thread (8-byte accesses) */
-        rope_kv_store_padding_case(dt, 18);   /* head_dim % 4 != 0: one pair per thread */
+    rope_kv_store_padding_case(dt, 16);   /* two pairs per thread (8-byte accesses); fp8: a warp per row */
+    rope_kv_store_padding_case(dt, 18);   /* head_dim % 4 != 0: one pair per thread */
+    if (dt == SRT_F8E4M3) {
+        rope_kv_store_padding_case(dt, 128);   /* Orpheus' head_dim: two pairs per lane */
+        rope_kv_store_padding_case(dt, 256);   /* the largest fp8 head: four pairs per lane */
     }
 }
 

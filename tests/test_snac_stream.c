@@ -13,7 +13,8 @@
  * wrapper around the backend's op table shows that 200 groups pushed one at a time cost < 2x the multiply-adds of
  * one offline decode of 200 groups, that the peak backend memory does not grow with the stream's length, and that
  * the pushes of the second half (equal, steady pushes) make no backend allocation at all (the push workspace is
- * kept by the stream) and copy each stage's new and kept input frames at most once. */
+ * kept by the stream) and copy only the new input frames of the stages that gather them (the others read them in
+ * place) and each stage's kept frames at most once. */
 #include "snacrt.h"
 #include "snac/snac_model.h"
 #include "snac/snac_stream.h"
@@ -547,19 +548,18 @@ static void check_cost(srt_codec *codec, const srt_codec_info *I, const char *mo
            macs[1] / offline, (long long)peak[0], (long long)lens[0], (long long)peak[1], (long long)N);
     TEST_CHECK(macs[1] < 2.0 * offline, "%s: streaming %lld groups one at a time costs %.4g MAC, offline %.4g (x%.2f)",
                model, (long long)N, macs[1], offline, macs[1] / offline);
-    /* block copies: a push copies each stage's new input frames into its window once, plus at most the kept
-     * frames (hist_cap) into the window and into the spare state block: per group at most
-     * sum over stages of in_ch * (input frames per group + 2 hist_cap) floats. A backend whose conv1d takes no
-     * residual row stride (ops->conv1d_res_ld 0) also copies a residual unit's residual, in_ch * (frames per
-     * group); on one that does, the residual is read in place from the window, and a second pass over the new
-     * frames (e.g. copying a residual unit's input again for its residual) exceeds the bound. */
+    /* block copies: a push lays the streams' frames side by side and runs the stages in place
+     * (snac_stream_exec.c); only a gathering stage (snac_stream_plan.gather) copies its new input frames into its
+     * layout, every stage copies at most its kept frames into its window and into the spare state block: per group
+     * at most sum over stages of in_ch * ((gathering ? input frames per group : 0) + 2 hist_cap) floats. A copy of
+     * the new frames of a stage that reads them in place (e.g. a residual unit's input, or its residual) exceeds
+     * the bound. */
     snac_stream_plan plan;
     const snac_model *mm = srt_codec_model(codec);
     TEST_CHECK(snac_stream_plan_make(mm, &plan) == SRT_OK, "plan: %s", srt_last_error());
     double bound = 0, frames = I->vq_strides[0];
     for (int k = 0; k < plan.n_stages; k++) {
-        bound += (double)plan.st[k].in_ch * (frames + 2.0 * plan.st[k].hist_cap);
-        if (plan.st[k].kind == SNAC_STAGE_UNIT && !mm->be.ops->conv1d_res_ld) bound += (double)plan.st[k].in_ch * frames;
+        bound += (double)plan.st[k].in_ch * ((plan.gather[k] ? frames : 0.0) + 2.0 * plan.st[k].hist_cap);
         if (plan.st[k].kind == SNAC_STAGE_UP) frames *= plan.st[k].stride;
     }
     double per_push = steady_pushes ? steady_copies / steady_pushes : 0;

@@ -17,6 +17,13 @@ typedef struct snac_stream_plan {
     int lookahead;            /* groups that must follow a group before its audio is final */
     int first_audio_groups;   /* groups pushed (not final) before the first sample is final: the push that
                                * emits the first audio (each push emits every final sample, not whole groups) */
+    /* Column layouts of a push (snac_stream_exec.c): a push lays every stream's frames side by side in one row per
+     * channel and runs each stage once, as batch 1, over that row. gather[k]: stage k starts a layout of its own
+     * (its new input frames are copied into it); otherwise it reads the previous stage's output where it was
+     * written, at the same columns (residual units and the output conv in place). Stage 0, the attention, the
+     * stage after an upsampling or an attention stage, and an upsampling stage whose layout would be mostly
+     * left context (few frames per group at its rate) gather. */
+    unsigned char gather[SNAC_STREAM_MAX_STAGES];
 } snac_stream_plan;
 
 /* A stream's progress through one stage. Input frames [hist_from, in_have) that later outputs still read are
@@ -33,11 +40,12 @@ typedef struct snac_stage_state {
 } snac_stage_state;
 
 /* Workspace of a push, kept by the stream that leads a push (streams[0]) for its next pushes: device buffers
- * grow to the largest push seen and are not re-allocated (and re-faulted) on every push. PACK holds the push's one
- * upload (codes, every stage's block-copy table, noise); VQ_Q / VQ_O are the dequantizer's scratch. Host arrays:
- * the pack's staging copy, the push plan (per stage and stream, per stage) and the audio download, kept likewise:
- * a steady stream of equal pushes allocates nothing. */
-enum { SNAC_WS_X0 = 0, SNAC_WS_X1, SNAC_WS_K0, SNAC_WS_K1, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_PACK, SNAC_WS_VQ_Q,
+ * grow to the largest push seen and are not re-allocated (and re-faulted) on every push. CH0 / CH1 hold the
+ * layouts' rows, U an upsampling stage's output row, T a stage's scratch, Z a zero row, Y the dequantized latent;
+ * PACK holds the push's one upload (codes, the block-copy table, noise); VQ_Q / VQ_O are the dequantizer's scratch.
+ * Host arrays: the pack's staging copy, the push plan (per stage and stream, per stage) and the audio download,
+ * kept likewise: a steady stream of equal pushes allocates nothing. */
+enum { SNAC_WS_CH0 = 0, SNAC_WS_CH1, SNAC_WS_U, SNAC_WS_Z, SNAC_WS_T, SNAC_WS_Y, SNAC_WS_PACK, SNAC_WS_VQ_Q,
        SNAC_WS_VQ_O, SNAC_WS_COUNT };
 enum { SNAC_WH_PACK = 0, SNAC_WH_IO, SNAC_WH_SHAPE, SNAC_WH_RUN, SNAC_WH_AUDIO, SNAC_WH_COUNT };
 typedef struct snac_stream_ws {

@@ -82,6 +82,29 @@ srt_status snac_stream_plan_make(const snac_model *m, snac_stream_plan *plan) {
         }
     }
     plan->n_stages = n;
+    /* layouts: a layout's columns per stream are its new frames plus the left and right context of its stages
+     * (about the sum of their halos plus the widest window's 2 * halo). At a rate (the stages between two
+     * upsamplings) where that context is more than half the new frames per group, every stage gathers its own
+     * window (the columns outside the windows would cost more compute than the copies); elsewhere only the first
+     * stage after an upsampling (and the attention, and the stage after it) gathers. */
+    int64_t fr = c->vq_strides[0];
+    for (int k0 = 0; k0 < n;) {
+        int k1 = k0;
+        int64_t sum_h = 0, max_2h = 0;
+        while (k1 < n && st[k1].kind != SNAC_STAGE_UP) {
+            if (st[k1].kind != SNAC_STAGE_ATTN) {
+                sum_h += st[k1].halo;
+                max_2h = max64(max_2h, 2 * (int64_t)st[k1].halo);
+            }
+            k1++;
+        }
+        int small = 2 * (sum_h + max_2h) > fr;   /* the rate's stages, k0 .. k1 - 1, and its upsampling k1 */
+        for (int k = k0; k <= k1 && k < n; k++)
+            plan->gather[k] = (unsigned char)(small || k == 0 || st[k].kind == SNAC_STAGE_ATTN ||
+                                              st[k - 1].kind == SNAC_STAGE_ATTN || st[k - 1].kind == SNAC_STAGE_UP);
+        if (k1 < n) fr *= st[k1].stride;
+        k0 = k1 + 1;
+    }
     plan->group_frames = c->vq_strides[0];
     plan->group_samples = (int64_t)c->vq_strides[0] * c->hop_length;
     /* lookahead: after g groups (not final), which samples are final? The pattern repeats with the period of the

@@ -58,7 +58,10 @@ LOADS_IN_FLIGHT = {"gemm_small_m_kernel": 8, "gemm_small_m_i8_kernel": 8, "sum_s
                    **{"lm_attn_prefill_tc%d_kernel" % d: 4 for d in (16, 32, 64, 128)}}
 # Kernels whose blocks hold several items (conv_igemm.cuh: 2 column tiles of the flattened (item, tile) index per
 # block): their counters are affine in the batch from 2 items on, not from 1 (GPU_MODEL.md section 4)
-ITEM_SHARING_KERNELS = ("conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel")
+# convt1d_span.cuh: column tiles of the flattened (item, position) index, several items per block
+ITEM_SHARING_KERNELS = ("conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel", "convt1d_span_bf16_kernel")
+# convt1d_span.cuh: the next step's 8 W + 4 X values per lane (and the Snake alpha) before the current step's math
+LOADS_IN_FLIGHT["convt1d_span_bf16_kernel"] = 12
 L2_USABLE = 0.5                # fraction of L2 a launch's footprint may use and still re-read from L2
 DEFAULT_SETTINGS = "precision=default"   # runs without opt-in flags (bench_gpu_model's "settings")
 FP8_KV_SETTINGS = DEFAULT_SETTINGS + " SNACRT_KV_DTYPE=fp8"   # the fp8 e4m3 KV cache: its own table rows

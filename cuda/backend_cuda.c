@@ -194,6 +194,8 @@ static srt_status cu_conv_transpose1d(void *ctx, const srt_convt1d_args *a) {
     const int *valid = NULL;
     SRT_TRY(srt_cuda_valid(c, a->in_valid, a->batch, a->in_len, &valid));
     SRT_CUDA_SHADOW_RETURN(c);
+    /* bf16, SNAC's decoder shapes: one implicit GEMM whose column tiles span the batch (convt1d_span.cuh) */
+    if (srt_cuda_convt1d_span_fits(a, c->precision)) return srt_cuda_convt1d_span(a, valid, c->stream);
     /* precision tf32 / bf16: the stride-phase implicit GEMM (no cols / col2im); fp32: cuBLAS + col2im (above) */
     if (a->groups == 1 && (c->precision != SRT_CUDA_FP32 || c->fp32_igemm) && srt_cuda_convt1d_igemm_fits(a))
     {

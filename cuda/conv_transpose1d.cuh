@@ -4,8 +4,10 @@
  *   prep_input_kernel   x' (batch, ch, len) = snake?(mask(x))      (skipped when neither applies)
  *   col2im_kernel       y[b,oc,t] = bias[oc] + sum over taps k with t + padding - k = ti*stride of
  *                       cols[b, oc*kernel + k, ti]: a gather (no atomics), one thread per output.
- * convt1d_direct_kernel  any groups: one thread per output, the same gather over the input (fallback). */
+ * convt1d_direct_kernel  any groups: one thread per output, the same gather over the input (fallback).
+ * Precision bf16, kernel == 2 x stride (SNAC's decoder): convt1d_span.cuh (column tiles spanning batch items). */
 #include "cuda/common.cuh"
+#include "cuda/convt1d_span.cuh"
 
 __global__ void prep_input_kernel(const float *x, const float *alpha, const int *valid, float *xp, int ch, int len,
                                   int64_t total) {

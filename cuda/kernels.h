@@ -44,6 +44,10 @@ srt_status srt_cuda_convt1d_igemm(const srt_convt1d_args *a, const int *valid, i
                                   cudaStream_t stream);
 
 /* conv_transpose1d.cuh */
+/* convt1d_span.cuh: bf16, groups 1, kernel == 2 x stride, stride divides 64 (a function of the shape and precision,
+ * never of the batch); one launch, column tiles spanning batch items */
+int srt_cuda_convt1d_span_fits(const srt_convt1d_args *a, int precision);
+srt_status srt_cuda_convt1d_span(const srt_convt1d_args *a, const int *valid, cudaStream_t stream);
 /* xp (batch, ch, len) = snake?(mask(x)) */
 srt_status srt_cuda_prep_input(const float *x, const float *alpha, const int *valid, float *xp, int batch, int ch,
                                int len, cudaStream_t stream);

@@ -115,10 +115,12 @@ static void conv1d_case(const char *name, int B, int Cin, int Cout, int L, int K
     end_case();
 }
 
+/* kernel 2S, padding P (< 0: ceil(S/2), SNAC's), output_padding S % 2 */
 static void convt1d_case(const char *name, int B, int Cin, int Cout, int L, int S, int G, bool use_bias, bool use_alpha,
-                         bool use_valid, uint64_t seed) {
+                         bool use_valid, uint64_t seed, int P = -1) {
     g_case = name;
-    int K = 2 * S, P = (S + 1) / 2, OP = S % 2;
+    int K = 2 * S, OP = S % 2;
+    if (P < 0) P = (S + 1) / 2;
     int out_len = (L - 1) * S - 2 * P + K + OP;
     int cout_g = Cout / G;
     std::vector<int> valid((size_t)B);
@@ -229,11 +231,25 @@ static void igemm_cases() {
     conv1d_case("strided s4 k8 257->33 L130 split", 2, 257, 33, 130, 8, 4, 1, 2, 1, true, true, true, RES_SEPARATE, 119);
     conv1d_case("strided s2 k4 d2 33->65 L67", 2, 33, 65, 67, 4, 2, 2, 3, 1, true, true, true, RES_NONE, 120);
     conv1d_case("k2 p1 7->33 L130 residual=y", 3, 7, 33, 130, 2, 1, 1, 1, 1, false, true, true, RES_ALIAS, 121);
+    /* bf16 transposed convs with kernel 2 x stride (convt1d_span.cuh: 128 x 128 tiles whose columns span items):
+     * several items per column tile (the tap-1 value of an item's first column is 0, not the previous item's last
+     * input), an item straddling two tiles, in_valid with NaN past it in every item, input channels not a multiple
+     * of the 8 per step, a partial row tile and several (s4: 4 x 65 = 260 rows), out_len % 4 != 0 (s2, odd L); in the
+     * other modes these run through conv_igemm.cuh. Tolerance: the mode's (BF16_ATOL / BF16_RTOL). */
+    convt1d_case("transposed span s8 17->33 L7 B5", 5, 17, 33, 7, 8, 1, true, true, true, 122);
+    convt1d_case("transposed span s2 33->65 L67 B3", 3, 33, 65, 67, 2, 1, true, true, true, 123);
+    convt1d_case("transposed span s4 9->7 L33 B4", 4, 9, 7, 33, 4, 1, false, true, true, 124);
+    convt1d_case("transposed span s4 33->65 L130 B3", 3, 33, 65, 130, 4, 1, true, false, true, 125);
+    convt1d_case("transposed span s8 65->129 L1 B7", 7, 65, 129, 1, 8, 1, true, true, false, 126);
+    /* padding >= stride: the last phase column of an item has an input (n_cols <= in_len), so the tap-1 value of the
+     * next item's first column must be masked at the item boundary, not taken from the previous item */
+    convt1d_case("transposed span s2 p3 9->17 L9 B4", 4, 9, 17, 9, 2, 1, true, true, false, 127, 3);
+    convt1d_case("transposed span s8 p8 17->9 L5 B6", 6, 17, 9, 5, 8, 1, false, true, true, 128, 8);
 }
 
 /* Batch invariance of the dense convs: item 1 of a batch of 3 is bit-identical to that item run alone. 129 input
  * channels (and a transposed kernel of 4 x stride): in the implicit-GEMM modes both reductions are long enough to
- * be split (conv_igemm.cuh). */
+ * be split (conv_igemm.cuh); a transposed kernel of 2 x stride runs convt1d_span.cuh in bf16 (tiles across items). */
 static void conv_batch_invariance() {
     g_case = "conv batch invariance";
     const int B = 3, Cin = 129, Cout = 65, L = 130, K = 7;
@@ -262,10 +278,23 @@ static void conv_batch_invariance() {
     tone.batch = 1; tone.x = one.x; tone.in_valid = valid.data() + 1;
     tone.y = dev_out((size_t)Cout * TL);
     check_status(srt_op_conv_transpose1d(&g_cu, &tone), "cuda conv_transpose1d item alone");
+    /* kernel 2 x stride (bf16: convt1d_span.cuh): item 1 starts at column n_cols of the batch's tiles, at column 0
+     * alone */
+    srt_convt1d_args u = t;
+    const int S2 = 8, UL = (L - 1) * S2 - 2 * 4 + 2 * S2;
+    std::vector<float> wu = rnd((size_t)Cin * Cout * 2 * S2, 115, -0.1f, 0.1f);
+    u.kernel = 2 * S2; u.stride = S2; u.padding = 4; u.out_len = UL; u.w = dev_in(wu);
+    u.y = dev_out((size_t)B * Cout * UL);
+    check_status(srt_op_conv_transpose1d(&g_cu, &u), "cuda conv_transpose1d k2s batch");
+    srt_convt1d_args uone = u;
+    uone.batch = 1; uone.x = one.x; uone.in_valid = valid.data() + 1;
+    uone.y = dev_out((size_t)Cout * UL);
+    check_status(srt_op_conv_transpose1d(&g_cu, &uone), "cuda conv_transpose1d k2s item alone");
     g_cu.ops->sync(g_cu.ctx);
-    const struct { const char *what; const float *batch, *alone; size_t n; } cmp[2] = {
+    const struct { const char *what; const float *batch, *alone; size_t n; } cmp[3] = {
         {"conv1d", a.y + (size_t)Cout * L, one.y, (size_t)Cout * L},
-        {"conv_transpose1d", t.y + (size_t)Cout * TL, tone.y, (size_t)Cout * TL}};
+        {"conv_transpose1d", t.y + (size_t)Cout * TL, tone.y, (size_t)Cout * TL},
+        {"conv_transpose1d k2s", u.y + (size_t)Cout * UL, uone.y, (size_t)Cout * UL}};
     for (const auto &c : cmp) {
         std::vector<float> hb(c.n), ha(c.n);
         g_cu.ops->download(g_cu.ctx, hb.data(), c.batch, c.n * sizeof(float));

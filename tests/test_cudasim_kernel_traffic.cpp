@@ -28,7 +28,11 @@
  *                                           16-byte stores, in all three precisions; "W tiles fetched as
  *                                           contiguous runs": load sectors are the weights once per column tile
  *                                           and item (1 of 8 bytes of a sector used, before) + the input once per
- *                                           tap and row tile. */
+ *                                           tap and row tile;
+ *   convt1d_span_bf16_kernel (convt1d_span.cuh)  "each weight tile staged in shared memory serves every item the
+ *                                           tile covers": load sectors are the weights once per column tile of
+ *                                           the whole batch + the input once per row tile; each output sector
+ *                                           stored once; shared accesses conflict-free. */
 extern "C" {
 #include "backend.h"
 #include "cuda/kernels.h"
@@ -213,6 +217,51 @@ int main(void) {
                        "%s stores: %llu sectors, %llu unique, %llu requests of %llu bytes for %.0f output bytes",
                        names[prec], (unsigned long long)q->gst_sectors, (unsigned long long)q->gst_unique,
                        (unsigned long long)q->gst_requests, (unsigned long long)q->gst_bytes, out_bytes);
+        }
+    }
+
+    /* bf16 transposed conv whose column tiles span items (convt1d_span.cuh): 8 items x 64 -> 64 channels, 16 -> 128
+     * samples, stride 8, kernel 16, padding 4: 17 phase columns per item, 136 columns = 2 tiles of 128 (a tile
+     * holds 7-8 items), 512 stacked rows = 4 row tiles. "each weight tile staged in shared memory serves every item
+     * the tile covers": load sectors <= the weights once per column tile (not per item: the per-item kernel reads
+     * them 8 x 1 = 8 times, here 2) + the input about 2x per row tile (each x value loaded once per step for both
+     * taps; items of 16 samples: a warp's 32 columns touch 2-3 item rows of 2 sectors each; + the alphas and warp
+     * 0's halo); stores: each output sector written
+     * once in 16-byte stores (<= 1.05x: the 64 sectors the two tiles share, and the lanes that skip an empty group
+     * at the partial segment, which shifts the counters' k-th-store grouping after it); shared: fragment reads and 16-bit tile stores
+     * conflict-free; with 8 reduction steps here the epilogue's share is large (8-byte staging stores: >= 2 passes
+     * by width; flush reads of 4 rows apart at stride 8): <= 1.3 passes per instruction in all */
+    {
+        const int BS = 8, CI = 64, CO = 64, LI = 16, S = 8, KT = 16, LO = 128;
+        srt_convt1d_args t;
+        memset(&t, 0, sizeof t);
+        t.batch = BS; t.in_ch = CI; t.out_ch = CO; t.in_len = LI; t.out_len = LO;
+        t.kernel = KT; t.stride = S; t.padding = 4; t.groups = 1;
+        t.x = dev_floats((size_t)BS * CI * LI, 0.5f);
+        t.w = dev_floats((size_t)CI * CO * KT, 0.25f);
+        t.bias = dev_floats(CO, 0.0f);
+        t.in_alpha = dev_floats(CI, 1.0f);
+        t.y = dev_floats((size_t)BS * CO * LO, 0.0f);
+        TEST_CHECK(srt_cuda_convt1d_span_fits(&t, SRT_CUDA_BF16), "span kernel does not fit");
+        TEST_CHECK(srt_cuda_convt1d_span(&t, nullptr, 0) == SRT_OK, "span kernel failed: %s", cudasim_last_error());
+        const cudasim_launch_stats *q = find_last("convt1d_span_bf16_kernel");
+        TEST_CHECK(q != nullptr, "no convt1d_span_bf16_kernel launch recorded");
+        if (q) {
+            double x_bytes = (double)BS * CI * LI * 4, w_bytes = (double)CI * CO * KT * 4, out_bytes = (double)BS * CO * LO * 4;
+            double col_tiles = (BS * ((LO - 1 + 4) / S + 1) + 127) / 128, row_tiles = CO * S / 128;
+            double bound = 1.05 * col_tiles * w_bytes + 2.1 * row_tiles * x_bytes + 64 * 32;
+            TEST_CHECK(col_tiles == 2 && (double)q->gld_sectors * 32 <= bound,
+                       "span: %.0f bytes of load sectors for %.0f weight bytes x %.0f column tiles + %.0f input bytes "
+                       "x %.0f row tiles (bound %.0f; per item and column tile: %.0f)", (double)q->gld_sectors * 32,
+                       w_bytes, col_tiles, x_bytes, row_tiles, bound, BS * w_bytes);
+            TEST_CHECK((double)q->gst_unique * 32 == out_bytes && (double)q->gst_sectors <= 1.05 * q->gst_unique &&
+                           q->gst_bytes >= 256 * q->gst_requests,
+                       "span stores: %llu sectors, %llu unique, %llu requests of %llu bytes for %.0f output bytes",
+                       (unsigned long long)q->gst_sectors, (unsigned long long)q->gst_unique,
+                       (unsigned long long)q->gst_requests, (unsigned long long)q->gst_bytes, out_bytes);
+            TEST_CHECK(q->sh_wavefronts * 10 <= q->sh_requests * 13, "span: shared: %llu passes for %llu requests",
+                       (unsigned long long)q->sh_wavefronts, (unsigned long long)q->sh_requests);
+            TEST_CHECK(q->flops == 2.0 * BS * CI * CO * LI * KT, "span: flops %.0f", q->flops);
         }
     }
 

@@ -24,6 +24,14 @@ typedef struct snac_stream_plan {
      * stage after an upsampling or an attention stage, and an upsampling stage whose layout would be mostly
      * left context (few frames per group at its rate) gather. */
     unsigned char gather[SNAC_STREAM_MAX_STAGES];
+    /* The backend's choice (snac_stream_plan_make): on a backend whose tensors are host memory and whose conv1d
+     * reads a residual with a row stride (the cpu backend) compute costs per column and a copy is cheap, so every
+     * stage gathers its windows and a conv stage (IN, UNIT, OUT) runs without padding: valid[k] = 1, its output
+     * row has w - 2 halo columns and output frame f of a stream lies at column col0 + f - halo (only the windows'
+     * outputs are computed, not the same-padded context columns), a residual unit reading its residual in place
+     * from its input row (res_ld). row_align: the rows' column multiple (8 on a device, 1 on the cpu). */
+    unsigned char valid[SNAC_STREAM_MAX_STAGES];
+    int row_align;
 } snac_stream_plan;
 
 /* A stream's progress through one stage. Input frames [hist_from, in_have) that later outputs still read are

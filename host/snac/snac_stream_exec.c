@@ -43,7 +43,9 @@ typedef struct stage_io {
 /* One stage during this push: its rows. */
 typedef struct stage_shape {
     int n_out;                /* streams with outputs */
-    int64_t w, w_out;         /* columns of the input row and of the output row (UP: w * stride, else w) */
+    int64_t w, w_out;         /* columns of the input row and of the output row (UP: w * stride, valid: w - 2 halo,
+                               * else w) */
+    int64_t oshift;           /* output frame f of a stream at column col0 + f + oshift (valid: -halo, else 0) */
 } stage_shape;
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -143,11 +145,17 @@ static srt_status layout_push(int n, const snac_stream_plan *P, stage_io *io, st
             }
             for (int k = k0; k < k1; k++) io[(size_t)k * n + i].col0 = c0;
         }
-        int64_t w = ceil_to(cursor, a % 8 == 0 ? a : 8 * a);
+        int64_t al = P->row_align;
+        int64_t w = ceil_to(cursor, a % al == 0 ? a : al * a);
         for (int k = k0; k < k1; k++) {
             const snac_stage *st = &P->st[k];
             sh[k].w = sh[k].n_out ? w : 0;
-            sh[k].w_out = st->kind == SNAC_STAGE_UP ? sh[k].w * st->stride : sh[k].w;
+            sh[k].oshift = P->valid[k] ? -(int64_t)st->halo : 0;
+            sh[k].w_out = st->kind == SNAC_STAGE_UP ? sh[k].w * st->stride
+                          : sh[k].w ? sh[k].w + 2 * sh[k].oshift : 0;
+            if (sh[k].w && sh[k].w_out <= 0)
+                return srt_error(SRT_ERR_BACKEND, "streaming decode: stage %d row of %lld columns is narrower than "
+                                 "its window (internal error)", k, (long long)sh[k].w);
             if (sh[k].w_out > INT_MAX || (int64_t)max64(st->in_ch, st->out_ch) * sh[k].w_out > INT64_MAX / 8)
                 return srt_error(SRT_ERR_RANGE, "streaming decode: push too large (stage %d: a row of %lld columns)",
                                  k, (long long)sh[k].w_out);
@@ -235,7 +243,7 @@ static void stage_buffers(const snac_stream_plan *P, const push_ws *w, float **X
         const snac_stage *st = &P->st[k];
         X[k] = P->gather[k] || !cur ? (cur == w->CH[0] ? w->CH[1] : w->CH[0]) : cur;
         switch (st->kind) {
-        case SNAC_STAGE_UNIT:
+        case SNAC_STAGE_UNIT: Y[k] = P->valid[k] ? (X[k] == w->CH[0] ? w->CH[1] : w->CH[0]) : X[k]; break;
         case SNAC_STAGE_ATTN: Y[k] = X[k]; break;
         case SNAC_STAGE_UP: Y[k] = w->U; break;
         default: Y[k] = X[k] == w->CH[0] ? w->CH[1] : w->CH[0]; break;
@@ -327,9 +335,12 @@ static srt_status push_body_run(void *arg) {
             SRT_TRY(srt_op_copy2d_batch(&m->be, &cb));
         }
         if (!s->n_out) continue;
-        snac_stage_args a = {.batch = 1, .in_len = (int)s->w, .out_len = (int)s->w_out, .padded = 1,
-                             .x = r->X, .t = b->w->T, .res = sg->kind == SNAC_STAGE_UNIT ? r->X : NULL,
-                             .y = r->Y, .noise = r->noise};
+        /* valid (snac_stream.h): no padding, a residual unit's residual read in place from the middle of its input
+         * row (row stride w); else "same" padding, a residual unit in place */
+        int unit = sg->kind == SNAC_STAGE_UNIT, valid = b->P->valid[k];
+        snac_stage_args a = {.batch = 1, .in_len = (int)s->w, .out_len = (int)s->w_out, .padded = !valid,
+                             .x = r->X, .t = b->w->T, .res = unit ? r->X - s->oshift : NULL,
+                             .res_ld = unit && valid ? (int)s->w : 0, .y = r->Y, .noise = r->noise};
         float *out = NULL;
         SRT_TRY(snac_stage_forward(m, sg, &a, &out));
         if (out != r->Y)
@@ -479,7 +490,7 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
             if (k == 0) {
                 if (G > 0) pv = (fview){w.Y + (size_t)i * c->latent_dim * T0, T0, -oi->in_first};
             } else if (sh[k - 1].n_out) {
-                pv = (fview){Yk[k - 1], sh[k - 1].w_out, po[i].col0 * prev_stride};
+                pv = (fview){Yk[k - 1], sh[k - 1].w_out, po[i].col0 * prev_stride + sh[k - 1].oshift};
             }
             if (oi->out) {
                 /* the window: zero before frame 0 and past a final input's end, kept and new frames between */
@@ -538,7 +549,7 @@ srt_status snac_stream_run(int n, srt_codec_stream *const *streams, const srt_co
             if (cnt <= 0) continue;
             audio[i] = srt_malloc(sizeof(float) * (size_t)cnt, "stream audio");
             if (!audio[i]) { st = SRT_ERR_NOMEM; goto fail; }
-            memcpy(audio[i], audio_host + (o[i].col0 + o[i].done), sizeof(float) * (size_t)cnt);
+            memcpy(audio[i], audio_host + (o[i].col0 + s->oshift + o[i].done), sizeof(float) * (size_t)cnt);
             n_out[i] = cnt;
         }
     }

@@ -105,6 +105,16 @@ srt_status snac_stream_plan_make(const snac_model *m, snac_stream_plan *plan) {
         if (k1 < n) fr *= st[k1].stride;
         k0 = k1 + 1;
     }
+    /* host memory (the cpu backend): every stage gathers and the conv stages run unpadded (snac_stream.h) */
+    plan->row_align = 8;
+    if (m->be.ops && m->be.ops->host_memory && m->be.ops->conv1d_res_ld) {
+        plan->row_align = 1;
+        for (int k = 0; k < n; k++) {
+            plan->gather[k] = 1;
+            plan->valid[k] = (unsigned char)(st[k].kind == SNAC_STAGE_IN || st[k].kind == SNAC_STAGE_UNIT ||
+                                             st[k].kind == SNAC_STAGE_OUT);
+        }
+    }
     plan->group_frames = c->vq_strides[0];
     plan->group_samples = (int64_t)c->vq_strides[0] * c->hop_length;
     /* lookahead: after g groups (not final), which samples are final? The pattern repeats with the period of the

@@ -17,6 +17,10 @@
  * Each stage's block copies are one copy2d_batch op. The weights of every conv are read once per push (batch 1),
  * whatever the number of streams; columns outside the windows cost compute (most at the low rates, where the
  * left context is long against a group's frames; there an upsampling stage gathers its short window instead).
+ * On a host-memory backend (the cpu; snac_stream_plan.valid) compute is paid per column and copies are cheap: every
+ * stage gathers its windows and the conv stages run unpadded (output frame f at column col0 + f - halo of a row of
+ * w - 2 halo columns, a residual unit's residual read from its input row with res_ld), so only the windows' outputs
+ * are computed, as a (streams, ch, window) batch would; the same code, with other plan flags.
  * The host plans every stage first and makes one upload (codes, the block tables, noise); the device part then
  * never transfers or waits, and on a backend with graph_run it is recorded once per shape and replayed. The state
  * is O(receptive field). The workspace (device buffers and host arrays) is kept by the leading stream and reused

@@ -257,16 +257,8 @@ static void all_cases() {
 static void model_case(const char *name) {
     char dir[512];
     srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
-    srt_lm_options opts = {};
-    opts.backend = "cuda";
-    opts.kv_block_size = 8;
-    opts.kv_max_tokens = 2048;
-    opts.kv_dtype = "bf16";
     srt_lm *lm[2] = {nullptr, nullptr};   /* [0] without the fusions, [1] with */
-    setenv("SNACRT_CUDA_PREFILL_FUSE", "0", 1);
-    srt_status st = srt_lm_load(dir, &opts, &lm[0]);
-    unsetenv("SNACRT_CUDA_PREFILL_FUSE");
-    if (st == SRT_OK) st = srt_lm_load(dir, &opts, &lm[1]);
+    srt_status st = lm_golden_load_pair(dir, "cuda", "bf16", "SNACRT_CUDA_PREFILL_FUSE", "0", &lm[0], &lm[1]);
     TEST_CHECK(st == SRT_OK && golden, "load %s: %s", name, srt_last_error());
     if (st == SRT_OK && golden) {
         srt_lm_info info;

@@ -72,6 +72,21 @@ static srt_conv1d_args dense_conv(int batch, int ci, int co, int in_len, int out
     return d;
 }
 
+/* A transposed conv (one group, Snake on the input) as dense_conv: x 0.5, w 0.25, bias 0, alphas 1, y 0. */
+static srt_convt1d_args dense_convt(int batch, int ci, int co, int in_len, int out_len, int kernel, int stride,
+                                   int padding) {
+    srt_convt1d_args t;
+    memset(&t, 0, sizeof t);
+    t.batch = batch; t.in_ch = ci; t.out_ch = co; t.in_len = in_len; t.out_len = out_len;
+    t.kernel = kernel; t.stride = stride; t.padding = padding; t.groups = 1;
+    t.x = dev_floats((size_t)batch * ci * in_len, 0.5f);
+    t.w = dev_floats((size_t)ci * co * kernel, 0.25f);
+    t.bias = dev_floats(co, 0.0f);
+    t.in_alpha = dev_floats(ci, 1.0f);
+    t.y = dev_floats((size_t)batch * co * out_len, 0.0f);
+    return t;
+}
+
 int main(void) {
     cudasim_counters_enable(1);
     cudasim_counters_reset();
@@ -185,15 +200,7 @@ int main(void) {
      * not sector-aligned): <= 1.1 x the unique sectors (one block per phase wrote each sector 8 times) */
     {
         const int CI = 64, CO = 32, LI = 128, S = 8, KT = 16, LO = 1024;
-        srt_convt1d_args t;
-        memset(&t, 0, sizeof t);
-        t.batch = B; t.in_ch = CI; t.out_ch = CO; t.in_len = LI; t.out_len = LO;
-        t.kernel = KT; t.stride = S; t.padding = 4; t.groups = 1;
-        t.x = dev_floats((size_t)B * CI * LI, 0.5f);
-        t.w = dev_floats((size_t)CI * CO * KT, 0.25f);
-        t.bias = dev_floats(CO, 0.0f);
-        t.in_alpha = dev_floats(CI, 1.0f);
-        t.y = dev_floats((size_t)B * CO * LO, 0.0f);
+        srt_convt1d_args t = dense_convt(B, CI, CO, LI, LO, KT, S, 4);
         const char *names[3] = {"convt1d_igemm_kernel", "convt1d_igemm_tf32_kernel", "convt1d_igemm_bf16_kernel"};
         for (int prec = 0; prec < 3; prec++) {
             TEST_CHECK(srt_cuda_convt1d_igemm_fits(&t), "transposed igemm does not fit");
@@ -234,15 +241,7 @@ int main(void) {
      * by width; flush reads of 4 rows apart at stride 8): <= 1.3 passes per instruction in all */
     {
         const int BS = 8, CI = 64, CO = 64, LI = 16, S = 8, KT = 16, LO = 128;
-        srt_convt1d_args t;
-        memset(&t, 0, sizeof t);
-        t.batch = BS; t.in_ch = CI; t.out_ch = CO; t.in_len = LI; t.out_len = LO;
-        t.kernel = KT; t.stride = S; t.padding = 4; t.groups = 1;
-        t.x = dev_floats((size_t)BS * CI * LI, 0.5f);
-        t.w = dev_floats((size_t)CI * CO * KT, 0.25f);
-        t.bias = dev_floats(CO, 0.0f);
-        t.in_alpha = dev_floats(CI, 1.0f);
-        t.y = dev_floats((size_t)BS * CO * LO, 0.0f);
+        srt_convt1d_args t = dense_convt(BS, CI, CO, LI, LO, KT, S, 4);
         TEST_CHECK(srt_cuda_convt1d_span_fits(&t, SRT_CUDA_BF16), "span kernel does not fit");
         TEST_CHECK(srt_cuda_convt1d_span(&t, nullptr, 0) == SRT_OK, "span kernel failed: %s", cudasim_last_error());
         const cudasim_launch_stats *q = find_last("convt1d_span_bf16_kernel");

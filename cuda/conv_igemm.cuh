@@ -351,6 +351,18 @@ __device__ __forceinline__ void igemm_convt_flush(const srt_igemm_args &a, const
     }
 }
 
+/* Conv: the block's staged tile ys (IG_BM channels x IG_BN columns from k.m0, pitch IG_YP) written with lanes along a
+ * row's 16 groups of 4 columns: 2 rows of 256 bytes per warp, 16-byte stores (igemm_store4). */
+__device__ __forceinline__ void igemm_conv_flush(const srt_igemm_args &a, const igemm_block &k, const float *ys) {
+    for (int e = threadIdx.x; e < IG_BM * (IG_BN / 4); e += IG_THREADS) {
+        int row = e / (IG_BN / 4), c = 4 * (e - row * (IG_BN / 4)), oc = k.oc0 + row;
+        if (oc >= a.out_ch || k.m0 + c >= k.n_cols) continue;
+        float4 v = igemm_ld4(&ys[row * IG_YP + c]);
+        float r[4] = {v.x, v.y, v.z, v.w};
+        igemm_store4(a, k, oc, k.m0 + c, r);
+    }
+}
+
 /* Reduction step r0 done: where it ends a split range (fold_rows; the last step ends the last range), add the
  * range's sums to the total in split order (the first range is copied: the split sum's v = part[0]; v += ...) and
  * restart them from 0. Without folding the one range ends at the last step: tot = acc. */
@@ -440,6 +452,46 @@ __device__ __forceinline__ void conv_igemm_fp32(const srt_igemm_args &a) {
     }
 }
 
+/* The mma fragments of a reduction k-step ks (16 rows of the tile in bf16, 8 in tf32) of the tensor-core kernels,
+ * read from the staged tiles (rows = reduction index, pitch P floats) and rounded as the mode asks: the A fragment of
+ * W at channel m = wm + g (rows ks + 2t, +1, +8, +9 in bf16; ks + t, +4 in tf32) and the B fragment of X at column n;
+ * igemm_mma: the mma of the mode. */
+template <bool BF16>
+__device__ __forceinline__ void igemm_frag_a(const float *W, int P, int ks, int m, int t, uint32_t af[4]) {
+    if (BF16) {
+        const float *r = W + (ks + 2 * t) * P + m;
+        af[0] = srt_bf16x2_bits(r[0], r[P]);
+        af[1] = srt_bf16x2_bits(r[8], r[P + 8]);
+        af[2] = srt_bf16x2_bits(r[8 * P], r[9 * P]);
+        af[3] = srt_bf16x2_bits(r[8 * P + 8], r[9 * P + 8]);
+    } else {
+        const float *r = W + (ks + t) * P + m;
+        af[0] = srt_tf32_bits(r[0]);
+        af[1] = srt_tf32_bits(r[8]);
+        af[2] = srt_tf32_bits(r[4 * P]);
+        af[3] = srt_tf32_bits(r[4 * P + 8]);
+    }
+}
+template <bool BF16>
+__device__ __forceinline__ void igemm_frag_b(const float *X, int P, int ks, int n, int t, uint32_t bf[2]) {
+    if (BF16) {
+        const float *r = X + (ks + 2 * t) * P + n;
+        bf[0] = srt_bf16x2_bits(r[0], r[P]);
+        bf[1] = srt_bf16x2_bits(r[8 * P], r[9 * P]);
+    } else {
+        const float *r = X + (ks + t) * P + n;
+        bf[0] = srt_tf32_bits(r[0]);
+        bf[1] = srt_tf32_bits(r[4 * P]);
+    }
+}
+template <bool BF16>
+__device__ __forceinline__ void igemm_mma(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+    if (BF16)
+        srt_mma_bf16(c, a, b);
+    else
+        srt_mma_tf32(c, a, b);
+}
+
 /* The same implicit GEMM on tensor cores (mma.cuh): 8 warps, warp w computes channels (w%4)*16 .. +15 x columns
  * (w/4)*32 .. +31 of the block tile as 4 m16n8 tiles; tiles are built in fp32 exactly as above and rounded to
  * tf32 (m16n8k8, two k-steps per IG_BK) or bf16 (m16n8k16) when the fragments are read; f32 accumulate.
@@ -478,29 +530,15 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
             igemm_fetch<TRANSPOSED>(a, k.item, st, r0 + IG_BK, k.r_end, k.oc0, k.m0, k.n_cols, k.n_valid);
         float (*W)[(BF16 ? IG_BM + 4 : IG_BM + 8)] = ws[cur];
         float (*X)[(BF16 ? IG_BN + 4 : IG_BN + 8)] = xs[cur];
-        if (BF16) {
-            uint32_t af[4] = {srt_bf16x2_bits(W[2 * t][wm + g], W[2 * t + 1][wm + g]),
-                              srt_bf16x2_bits(W[2 * t][wm + g + 8], W[2 * t + 1][wm + g + 8]),
-                              srt_bf16x2_bits(W[2 * t + 8][wm + g], W[2 * t + 9][wm + g]),
-                              srt_bf16x2_bits(W[2 * t + 8][wm + g + 8], W[2 * t + 9][wm + g + 8])};
+        SRT_UNROLL
+        for (int ks = 0; ks < IG_BK; ks += BF16 ? 16 : 8) {
+            uint32_t af[4];
+            igemm_frag_a<BF16>(&W[0][0], P, ks, wm + g, t, af);
             SRT_UNROLL
             for (int nt = 0; nt < 4; nt++) {
-                int n = wn + nt * 8 + g;
-                uint32_t bf[2] = {srt_bf16x2_bits(X[2 * t][n], X[2 * t + 1][n]),
-                                  srt_bf16x2_bits(X[2 * t + 8][n], X[2 * t + 9][n])};
-                srt_mma_bf16(acc[nt], af, bf);
-            }
-        } else {
-            SRT_UNROLL
-            for (int ks = 0; ks < IG_BK; ks += 8) {
-                uint32_t af[4] = {srt_tf32_bits(W[ks + t][wm + g]), srt_tf32_bits(W[ks + t][wm + g + 8]),
-                                  srt_tf32_bits(W[ks + t + 4][wm + g]), srt_tf32_bits(W[ks + t + 4][wm + g + 8])};
-                SRT_UNROLL
-                for (int nt = 0; nt < 4; nt++) {
-                    int n = wn + nt * 8 + g;
-                    uint32_t bf[2] = {srt_tf32_bits(X[ks + t][n]), srt_tf32_bits(X[ks + t + 4][n])};
-                    srt_mma_tf32(acc[nt], af, bf);
-                }
+                uint32_t bf[2];
+                igemm_frag_b<BF16>(&X[0][0], P, ks, wn + nt * 8 + g, t, bf);
+                igemm_mma<BF16>(acc[nt], af, bf);
             }
         }
         igemm_fold(a, k, r0, more, acc, tot);
@@ -516,26 +554,12 @@ __device__ __forceinline__ void conv1d_igemm_mma(const srt_igemm_args &a) {
     /* stage the tile (fragment pairs as 8-byte shared stores), then contiguous 16-byte stores: a fragment's
      * lanes hold 2 adjacent columns of 8 rows, so direct stores would use half of each 32-byte sector */
     SRT_UNROLL
-    for (int nt = 0; nt < 4; nt++)
-        SRT_UNROLL
-        for (int h = 0; h < 2; h++) {
-            float2 v;
-            v.x = tot[nt][2 * h];
-            v.y = tot[nt][2 * h + 1];
-            srt_store8(&ys[(wm + g + 8 * h) * IG_YP + wn + nt * 8 + 2 * t], v);
-        }
+    for (int nt = 0; nt < 4; nt++) srt_mma_stage_c(&ys[wm * IG_YP + wn + nt * 8], IG_YP, tot[nt], g, t);
     __syncthreads();
-    if (TRANSPOSED) {
+    if (TRANSPOSED)
         igemm_convt_flush(a, k, ys);
-    } else {   /* lanes along a row's 16 groups of 4 columns: 2 rows of 256 bytes per warp */
-        for (int e = tid; e < IG_BM * (IG_BN / 4); e += IG_THREADS) {
-            int row = e / (IG_BN / 4), c = 4 * (e - row * (IG_BN / 4)), oc = k.oc0 + row;
-            if (oc >= a.out_ch || k.m0 + c >= k.n_cols) continue;
-            float4 v = igemm_ld4(&ys[row * IG_YP + c]);
-            float r[4] = {v.x, v.y, v.z, v.w};
-            igemm_store4(a, k, oc, k.m0 + c, r);
-        }
-    }
+    else
+        igemm_conv_flush(a, k, ys);
 }
 
 /* Conv on tensor cores, IG_COLS column tiles per block (conv1d_igemm_{tf32,bf16}_cols_kernel, the default of the
@@ -620,39 +644,19 @@ __device__ __forceinline__ void conv1d_igemm_cols(const srt_igemm_args &a) {
         }
         float (*W)[(BF16 ? IG_BM + 4 : IG_BM + 8)] = ws[cur];
         if (rows_live) {
-            if (BF16) {
-                uint32_t af[4] = {srt_bf16x2_bits(W[2 * t][wm + g], W[2 * t + 1][wm + g]),
-                                  srt_bf16x2_bits(W[2 * t][wm + g + 8], W[2 * t + 1][wm + g + 8]),
-                                  srt_bf16x2_bits(W[2 * t + 8][wm + g], W[2 * t + 9][wm + g]),
-                                  srt_bf16x2_bits(W[2 * t + 8][wm + g + 8], W[2 * t + 9][wm + g + 8])};
+            SRT_UNROLL
+            for (int ks = 0; ks < IG_BK; ks += BF16 ? 16 : 8) {
+                uint32_t af[4];
+                igemm_frag_a<BF16>(&W[0][0], P, ks, wm + g, t, af);
                 SRT_UNROLL
                 for (int j = 0; j < IG_COLS; j++) {
                     const float *X = xy + (cur * IG_COLS + j) * XT;
                     SRT_UNROLL
                     for (int nt = 0; nt < 4; nt++) {
                         if (mj[j] + wn + nt * 8 >= k.n_cols) continue;   /* uniform per warp */
-                        int n = wn + nt * 8 + g;
-                        uint32_t bf[2] = {srt_bf16x2_bits(X[2 * t * P + n], X[(2 * t + 1) * P + n]),
-                                          srt_bf16x2_bits(X[(2 * t + 8) * P + n], X[(2 * t + 9) * P + n])};
-                        srt_mma_bf16(acc[j][nt], af, bf);
-                    }
-                }
-            } else {
-                SRT_UNROLL
-                for (int ks = 0; ks < IG_BK; ks += 8) {
-                    uint32_t af[4] = {srt_tf32_bits(W[ks + t][wm + g]), srt_tf32_bits(W[ks + t][wm + g + 8]),
-                                      srt_tf32_bits(W[ks + t + 4][wm + g]), srt_tf32_bits(W[ks + t + 4][wm + g + 8])};
-                    SRT_UNROLL
-                    for (int j = 0; j < IG_COLS; j++) {
-                        const float *X = xy + (cur * IG_COLS + j) * XT;
-                        SRT_UNROLL
-                        for (int nt = 0; nt < 4; nt++) {
-                            if (mj[j] + wn + nt * 8 >= k.n_cols) continue;   /* uniform per warp */
-                            int n = wn + nt * 8 + g;
-                            uint32_t bf[2] = {srt_tf32_bits(X[(ks + t) * P + n]),
-                                              srt_tf32_bits(X[(ks + t + 4) * P + n])};
-                            srt_mma_tf32(acc[j][nt], af, bf);
-                        }
+                        uint32_t bf[2];
+                        igemm_frag_b<BF16>(X, P, ks, wn + nt * 8 + g, t, bf);
+                        igemm_mma<BF16>(acc[j][nt], af, bf);
                     }
                 }
             }
@@ -684,25 +688,12 @@ __device__ __forceinline__ void conv1d_igemm_cols(const srt_igemm_args &a) {
         if (mj[j] >= k.n_cols) break;   /* uniform: the tiles past the batch are the last ones */
         if (j) __syncthreads();         /* the last tile's stores have read ys */
         SRT_UNROLL
-        for (int nt = 0; nt < 4; nt++)
-            SRT_UNROLL
-            for (int h = 0; h < 2; h++) {
-                float2 v;
-                v.x = tot[j][nt][2 * h];
-                v.y = tot[j][nt][2 * h + 1];
-                srt_store8(&ys[(wm + g + 8 * h) * IG_YP + wn + nt * 8 + 2 * t], v);
-            }
+        for (int nt = 0; nt < 4; nt++) srt_mma_stage_c(&ys[wm * IG_YP + wn + nt * 8], IG_YP, tot[j][nt], g, t);
         __syncthreads();
         igemm_block kj = k;
         kj.b = bj[j];
         kj.m0 = mj[j];
-        for (int e = tid; e < IG_BM * (IG_BN / 4); e += IG_THREADS) {
-            int row = e / (IG_BN / 4), c = 4 * (e - row * (IG_BN / 4)), oc = k.oc0 + row;
-            if (oc >= a.out_ch || kj.m0 + c >= k.n_cols) continue;
-            float4 v = igemm_ld4(&ys[row * IG_YP + c]);
-            float r[4] = {v.x, v.y, v.z, v.w};
-            igemm_store4(a, kj, oc, kj.m0 + c, r);
-        }
+        igemm_conv_flush(a, kj, ys);
     }
 }
 

@@ -251,13 +251,7 @@ __global__ void __launch_bounds__(CS_THREADS, 2) convt1d_span_bf16_kernel(srt_co
             for (int mt = 0; mt < 2; mt++)
                 SRT_UNROLL
                 for (int nt = 0; nt < 8; nt++)
-                    SRT_UNROLL
-                    for (int q = 0; q < 2; q++) {
-                        float2 v;
-                        v.x = acc[mt][nt][2 * q];
-                        v.y = acc[mt][nt][2 * q + 1];
-                        srt_store8(&ys[(wm - 64 * h + 16 * mt + g + 8 * q) * CS_YP + wn + 8 * nt + 2 * t], v);
-                    }
+                    srt_mma_stage_c(&ys[(wm - 64 * h + 16 * mt) * CS_YP + wn + 8 * nt], CS_YP, acc[mt][nt], g, t);
         }
         __syncthreads();
         cs_flush(a, ys, oc0 + 64 * h, c0);

@@ -189,22 +189,14 @@ __device__ __forceinline__ void lm_attn_prefill_tc_body(const srt_paged_attn_arg
     }
 }
 
-__global__ void __launch_bounds__(PFT_THREADS)
-lm_attn_prefill_tc16_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
-    lm_attn_prefill_tc_body<16>(a, out_bf16);
-}
-__global__ void __launch_bounds__(PFT_THREADS)
-lm_attn_prefill_tc32_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
-    lm_attn_prefill_tc_body<32>(a, out_bf16);
-}
-__global__ void __launch_bounds__(PFT_THREADS)
-lm_attn_prefill_tc64_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
-    lm_attn_prefill_tc_body<64>(a, out_bf16);
-}
-__global__ void __launch_bounds__(PFT_THREADS)
-lm_attn_prefill_tc128_kernel(srt_paged_attn_args a, uint16_t *out_bf16) {
-    lm_attn_prefill_tc_body<128>(a, out_bf16);
-}
+#define LM_PFT_KERNEL(name, D)                                                                                   \
+    __global__ void __launch_bounds__(PFT_THREADS) name(srt_paged_attn_args a, uint16_t *out_bf16) {               \
+        lm_attn_prefill_tc_body<D>(a, out_bf16);                                                                   \
+    }
+LM_PFT_KERNEL(lm_attn_prefill_tc16_kernel, 16)
+LM_PFT_KERNEL(lm_attn_prefill_tc32_kernel, 32)
+LM_PFT_KERNEL(lm_attn_prefill_tc64_kernel, 64)
+LM_PFT_KERNEL(lm_attn_prefill_tc128_kernel, 128)
 
 /* Whether the tensor-core kernel takes this op's prefill sequences. */
 static inline bool lm_prefill_tc_fits(const srt_paged_attn_args *a) {

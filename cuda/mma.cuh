@@ -4,6 +4,8 @@
  *   srt_mma_bf16(c, a, b)   mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, c += A (16x16) B (16x8)
  *   srt_tf32_bits(x)        x rounded to tf32 (cvt.rna.tf32.f32), as a 32-bit register
  *   srt_bf16x2_bits(lo, hi) two floats rounded to bf16 (nearest even), packed (lo in the low half)
+ *   srt_mma_stage_c(ys, pitch, c, g, t)  a lane's m16n8 accumulator c into the 16x8 tile at ys (row pitch in floats):
+ *                           rows g and g + 8, columns 2t and 2t + 1 (g = lane / 4, t = lane % 4), two 8-byte stores
  * Every lane of the warp must execute each mma (warp-synchronous). */
 #ifndef SRT_CUDA_MMA_CUH
 #define SRT_CUDA_MMA_CUH
@@ -41,4 +43,14 @@ inline uint32_t srt_bf16x2_bits(float lo, float hi) {
 inline void srt_mma_tf32(float c[4], const uint32_t a[4], const uint32_t b[2]) { sim_mma_m16n8k8_tf32(c, a, b); }
 inline void srt_mma_bf16(float c[4], const uint32_t a[4], const uint32_t b[2]) { sim_mma_m16n8k16_bf16(c, a, b); }
 #endif
+
+__device__ __forceinline__ void srt_mma_stage_c(float *ys, int pitch, const float c[4], int g, int t) {
+    SRT_UNROLL
+    for (int h = 0; h < 2; h++) {
+        float2 v;
+        v.x = c[2 * h];
+        v.y = c[2 * h + 1];
+        srt_store8(&ys[(g + 8 * h) * pitch + 2 * t], v);
+    }
+}
 #endif

@@ -1,7 +1,9 @@
 /* lm_golden_teacher.h: the teacher-forced golden check of an LM whose GEMMs round activations to bf16, shared by
  * tests/test_cpu_lm_bf16.c ("cpu") and tests/test_cudasim_lm_bf16.cpp ("cuda" through the simulator): a golden
- * prompt's tensors (tests/data/llama/<model>/golden.safetensors) with its LM bound, whether its prefill differs from
- * the exact path, one step against the golden logits, and teacher-forced batches of 7 and 33 rows. The bound is
+ * prompt's tensors (tests/data/llama/<model>/golden.safetensors) with its LM bound, the pair of models a cudasim test
+ * compares (loaded with and without an environment setting; also tests/test_cudasim_qkv_attention.cpp), whether its
+ * prefill differs from the exact path, one step against the golden logits, and teacher-forced batches of 7 and 33
+ * rows. The bound is
  * derived at the top of either test: tol = 8 sqrt(G / 3) u rms(golden logits) + 1e-3 with G = 4 L + 1 GEMM stages
  * and u = 2^-8. tests/lm_tp_check.h takes lm_golden_tensor from here; the error-budget tests of int8 weights and of
  * bf16 / fp8 KV caches (tests/test_lm_int8.c, tests/test_lm_kv_bf16.c) the golden files and lm_golden_run_steps.
@@ -62,6 +64,24 @@ static inline srt_weights *lm_golden_open(const char *name, char *dir, size_t di
     srt_weights *golden = NULL;
     TEST_CHECK(srt_weights_open_safetensors(path, &golden) == SRT_OK, "open %s: %s", path, srt_last_error());
     return golden;
+}
+
+/* The model in dir loaded twice on backend (KV cache blocks of 8, 2048 tokens of kv_dtype), the pair a golden test
+ * compares: *first while the environment variable env is value, then *second with env unset (the default). SRT_OK
+ * or the first failure (a model not loaded is left as it was). */
+static inline srt_status lm_golden_load_pair(const char *dir, const char *backend, const char *kv_dtype, const char *env,
+                                             const char *value, srt_lm **first, srt_lm **second) {
+    srt_lm_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.backend = backend;
+    opts.kv_block_size = 8;
+    opts.kv_max_tokens = 2048;
+    opts.kv_dtype = kv_dtype;
+    setenv(env, value, 1);
+    srt_status st = srt_lm_load(dir, &opts, first);
+    unsetenv(env);
+    if (st == SRT_OK) st = srt_lm_load(dir, &opts, second);
+    return st;
 }
 
 /* Prompt p of `golden` into *g with its LM bound for a model of n_layers layers and vocab tokens; 0 (a failed

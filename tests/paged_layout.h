@@ -1,6 +1,7 @@
 /* paged_layout.h: a scrambled paged-KV-cache layout for the paged-attention tests of the cudasim build (C++):
  * block tables wider than needed, the cache blocks a random permutation dealt out to the sequences, the per-sequence
- * query and context lengths. Include after testutil.h. */
+ * query and context lengths (test_paged_layout), and a sequence's cache filled around its new tokens
+ * (test_paged_fill). Include after testutil.h. */
 #ifndef SRT_TESTS_PAGED_LAYOUT_H
 #define SRT_TESTS_PAGED_LAYOUT_H
 
@@ -38,6 +39,28 @@ static int test_paged_layout(const std::vector<Seq> &seqs, int block_size, uint6
     *max_blocks = mb;
     *n_blocks = nb;
     return n_tokens;
+}
+
+/* One sequence of a paged layout: row its block table row (blocks of block_size), ctx its context whose last nq
+ * positions are new tokens. The cache rows (kv_dim floats) of the older positions are copied from kvals / vvals
+ * into kc / vc; the new tokens' positions and cache slots are appended to pos and slot, their rows left as they are
+ * (NaN until the op stores them). */
+static inline void test_paged_fill(const int32_t *row, int block_size, int ctx, int nq, int kv_dim,
+                                   const std::vector<float> &kvals, const std::vector<float> &vvals,
+                                   std::vector<float> &kc, std::vector<float> &vc, std::vector<int32_t> &pos,
+                                   std::vector<int32_t> &slot) {
+    for (int p = 0; p < ctx; p++) {
+        const size_t sl = (size_t)row[p / block_size] * block_size + p % block_size;
+        if (p >= ctx - nq) {
+            pos.push_back(p);
+            slot.push_back((int32_t)sl);
+            continue;
+        }
+        for (int i = 0; i < kv_dim; i++) {
+            kc[sl * kv_dim + i] = kvals[sl * kv_dim + i];
+            vc[sl * kv_dim + i] = vvals[sl * kv_dim + i];
+        }
+    }
 }
 
 #endif

@@ -274,10 +274,15 @@ static void conv_batch_invariance() {
     t.x = a.x; t.w = dev_in(wt); t.bias = a.bias; t.in_alpha = a.in_alpha; t.in_valid = valid.data();
     t.y = dev_out((size_t)B * Cout * TL);
     check_status(srt_op_conv_transpose1d(&g_cu, &t), "cuda conv_transpose1d batch");
-    srt_convt1d_args tone = t;
-    tone.batch = 1; tone.x = one.x; tone.in_valid = valid.data() + 1;
-    tone.y = dev_out((size_t)Cout * TL);
-    check_status(srt_op_conv_transpose1d(&g_cu, &tone), "cuda conv_transpose1d item alone");
+    /* the transposed conv of batch run on item 1 alone (out_len outputs per channel) */
+    auto convt_alone = [&](const srt_convt1d_args &batch, int out_len, const char *what) {
+        srt_convt1d_args o = batch;
+        o.batch = 1; o.x = one.x; o.in_valid = valid.data() + 1;
+        o.y = dev_out((size_t)Cout * out_len);
+        check_status(srt_op_conv_transpose1d(&g_cu, &o), what);
+        return o;
+    };
+    srt_convt1d_args tone = convt_alone(t, TL, "cuda conv_transpose1d item alone");
     /* kernel 2 x stride (bf16: convt1d_span.cuh): item 1 starts at column n_cols of the batch's tiles, at column 0
      * alone */
     srt_convt1d_args u = t;
@@ -286,10 +291,7 @@ static void conv_batch_invariance() {
     u.kernel = 2 * S2; u.stride = S2; u.padding = 4; u.out_len = UL; u.w = dev_in(wu);
     u.y = dev_out((size_t)B * Cout * UL);
     check_status(srt_op_conv_transpose1d(&g_cu, &u), "cuda conv_transpose1d k2s batch");
-    srt_convt1d_args uone = u;
-    uone.batch = 1; uone.x = one.x; uone.in_valid = valid.data() + 1;
-    uone.y = dev_out((size_t)Cout * UL);
-    check_status(srt_op_conv_transpose1d(&g_cu, &uone), "cuda conv_transpose1d k2s item alone");
+    srt_convt1d_args uone = convt_alone(u, UL, "cuda conv_transpose1d k2s item alone");
     g_cu.ops->sync(g_cu.ctx);
     const struct { const char *what; const float *batch, *alone; size_t n; } cmp[3] = {
         {"conv1d", a.y + (size_t)Cout * L, one.y, (size_t)Cout * L},

@@ -55,6 +55,38 @@ static float *dev_floats(size_t n, float v) {
     return d;
 }
 
+/* A dense conv (dilation 1, one group, Snake on the input) of batch items, ci -> co channels, in_len -> out_len
+ * samples, its tensors on the device in this order: x 0.5, w 0.25, bias 0, alphas 1, (residual 1 when asked), y 0. */
+static srt_conv1d_args dense_conv(int batch, int ci, int co, int in_len, int out_len, int kernel, int stride,
+                                  int padding, bool residual) {
+    srt_conv1d_args d;
+    memset(&d, 0, sizeof d);
+    d.batch = batch; d.in_ch = ci; d.out_ch = co; d.in_len = in_len; d.out_len = out_len;
+    d.kernel = kernel; d.stride = stride; d.dilation = 1; d.padding = padding; d.groups = 1;
+    d.x = dev_floats((size_t)batch * ci * in_len, 0.5f);
+    d.w = dev_floats((size_t)co * ci * kernel, 0.25f);
+    d.bias = dev_floats(co, 0.0f);
+    d.in_alpha = dev_floats(ci, 1.0f);
+    if (residual) d.residual = dev_floats((size_t)batch * co * out_len, 1.0f);
+    d.y = dev_floats((size_t)batch * co * out_len, 0.0f);
+    return d;
+}
+
+/* A transposed conv (one group, Snake on the input) as dense_conv: x 0.5, w 0.25, bias 0, alphas 1, y 0. */
+static srt_convt1d_args dense_convt(int batch, int ci, int co, int in_len, int out_len, int kernel, int stride,
+                                   int padding) {
+    srt_convt1d_args t;
+    memset(&t, 0, sizeof t);
+    t.batch = batch; t.in_ch = ci; t.out_ch = co; t.in_len = in_len; t.out_len = out_len;
+    t.kernel = kernel; t.stride = stride; t.padding = padding; t.groups = 1;
+    t.x = dev_floats((size_t)batch * ci * in_len, 0.5f);
+    t.w = dev_floats((size_t)ci * co * kernel, 0.25f);
+    t.bias = dev_floats(co, 0.0f);
+    t.in_alpha = dev_floats(ci, 1.0f);
+    t.y = dev_floats((size_t)batch * co * out_len, 0.0f);
+    return t;
+}
+
 int main(void) {
     cudasim_counters_enable(1);
     cudasim_counters_reset();
@@ -103,15 +135,7 @@ int main(void) {
     /* dense conv as implicit GEMM: 2 items x 64 -> 64 channels x 1024 samples, kernel 7, Snake on the input */
     {
         const int CI = 64, CO = 64, KD = 7;
-        srt_conv1d_args d;
-        memset(&d, 0, sizeof d);
-        d.batch = B; d.in_ch = CI; d.out_ch = CO; d.in_len = L; d.out_len = L;
-        d.kernel = KD; d.stride = 1; d.dilation = 1; d.padding = 3; d.groups = 1;
-        d.x = dev_floats((size_t)B * CI * L, 0.5f);
-        d.w = dev_floats((size_t)CO * CI * KD, 0.25f);
-        d.bias = dev_floats(CO, 0.0f);
-        d.in_alpha = dev_floats(CI, 1.0f);
-        d.y = dev_floats((size_t)B * CO * L, 0.0f);
+        srt_conv1d_args d = dense_conv(B, CI, CO, L, L, KD, 1, 3, false);
         const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         const int units[3] = {0, 1, 2};
         for (int prec = 0; prec < 3; prec++) {
@@ -150,15 +174,7 @@ int main(void) {
      * per tap read a sector per column: 16x the input per tile. */
     {
         const int CI = 64, CO = 128, LI = 1024, S = 8, KD = 16, LO = 128;
-        srt_conv1d_args d;
-        memset(&d, 0, sizeof d);
-        d.batch = B; d.in_ch = CI; d.out_ch = CO; d.in_len = LI; d.out_len = LO;
-        d.kernel = KD; d.stride = S; d.dilation = 1; d.padding = 4; d.groups = 1;
-        d.x = dev_floats((size_t)B * CI * LI, 0.5f);
-        d.w = dev_floats((size_t)CO * CI * KD, 0.25f);
-        d.bias = dev_floats(CO, 0.0f);
-        d.in_alpha = dev_floats(CI, 1.0f);
-        d.y = dev_floats((size_t)B * CO * LO, 0.0f);
+        srt_conv1d_args d = dense_conv(B, CI, CO, LI, LO, KD, S, 4, false);
         const char *names[3] = {"conv1d_igemm_kernel", "conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         for (int prec = 0; prec < 3; prec++) {
             TEST_CHECK(srt_cuda_conv1d_igemm_fits(&d), "strided igemm does not fit");
@@ -184,15 +200,7 @@ int main(void) {
      * not sector-aligned): <= 1.1 x the unique sectors (one block per phase wrote each sector 8 times) */
     {
         const int CI = 64, CO = 32, LI = 128, S = 8, KT = 16, LO = 1024;
-        srt_convt1d_args t;
-        memset(&t, 0, sizeof t);
-        t.batch = B; t.in_ch = CI; t.out_ch = CO; t.in_len = LI; t.out_len = LO;
-        t.kernel = KT; t.stride = S; t.padding = 4; t.groups = 1;
-        t.x = dev_floats((size_t)B * CI * LI, 0.5f);
-        t.w = dev_floats((size_t)CI * CO * KT, 0.25f);
-        t.bias = dev_floats(CO, 0.0f);
-        t.in_alpha = dev_floats(CI, 1.0f);
-        t.y = dev_floats((size_t)B * CO * LO, 0.0f);
+        srt_convt1d_args t = dense_convt(B, CI, CO, LI, LO, KT, S, 4);
         const char *names[3] = {"convt1d_igemm_kernel", "convt1d_igemm_tf32_kernel", "convt1d_igemm_bf16_kernel"};
         for (int prec = 0; prec < 3; prec++) {
             TEST_CHECK(srt_cuda_convt1d_igemm_fits(&t), "transposed igemm does not fit");
@@ -233,15 +241,7 @@ int main(void) {
      * by width; flush reads of 4 rows apart at stride 8): <= 1.3 passes per instruction in all */
     {
         const int BS = 8, CI = 64, CO = 64, LI = 16, S = 8, KT = 16, LO = 128;
-        srt_convt1d_args t;
-        memset(&t, 0, sizeof t);
-        t.batch = BS; t.in_ch = CI; t.out_ch = CO; t.in_len = LI; t.out_len = LO;
-        t.kernel = KT; t.stride = S; t.padding = 4; t.groups = 1;
-        t.x = dev_floats((size_t)BS * CI * LI, 0.5f);
-        t.w = dev_floats((size_t)CI * CO * KT, 0.25f);
-        t.bias = dev_floats(CO, 0.0f);
-        t.in_alpha = dev_floats(CI, 1.0f);
-        t.y = dev_floats((size_t)BS * CO * LO, 0.0f);
+        srt_convt1d_args t = dense_convt(BS, CI, CO, LI, LO, KT, S, 4);
         TEST_CHECK(srt_cuda_convt1d_span_fits(&t, SRT_CUDA_BF16), "span kernel does not fit");
         TEST_CHECK(srt_cuda_convt1d_span(&t, nullptr, 0) == SRT_OK, "span kernel failed: %s", cudasim_last_error());
         const cudasim_launch_stats *q = find_last("convt1d_span_bf16_kernel");
@@ -271,16 +271,7 @@ int main(void) {
      * 4-byte accesses: each output and residual sector moved twice (1.33x this bound). */
     {
         const int CI = 64, CO = 64, LO = 1024;
-        srt_conv1d_args d;
-        memset(&d, 0, sizeof d);
-        d.batch = B; d.in_ch = CI; d.out_ch = CO; d.in_len = LO; d.out_len = LO;
-        d.kernel = 1; d.stride = 1; d.dilation = 1; d.padding = 0; d.groups = 1;
-        d.x = dev_floats((size_t)B * CI * LO, 0.5f);
-        d.w = dev_floats((size_t)CO * CI, 0.25f);
-        d.bias = dev_floats(CO, 0.0f);
-        d.in_alpha = dev_floats(CI, 1.0f);
-        d.residual = dev_floats((size_t)B * CO * LO, 1.0f);
-        d.y = dev_floats((size_t)B * CO * LO, 0.0f);
+        srt_conv1d_args d = dense_conv(B, CI, CO, LO, LO, 1, 1, 0, true);
         const char *names[2] = {"conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         for (int i = 0; i < 2; i++) {
             TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, 1 + i, nullptr, 0) == SRT_OK, "1x1 igemm failed: %s",
@@ -304,15 +295,7 @@ int main(void) {
      * bias). One item per block (srt_cuda_igemm_set_cols(1)) reads them once per item: 8 x 32 KB, over the bound. */
     {
         const int CI = 128, CO = 64, LO = 24, NB = 8;
-        srt_conv1d_args d;
-        memset(&d, 0, sizeof d);
-        d.batch = NB; d.in_ch = CI; d.out_ch = CO; d.in_len = LO; d.out_len = LO;
-        d.kernel = 1; d.stride = 1; d.dilation = 1; d.padding = 0; d.groups = 1;
-        d.x = dev_floats((size_t)NB * CI * LO, 0.5f);
-        d.w = dev_floats((size_t)CO * CI, 0.25f);
-        d.bias = dev_floats(CO, 0.0f);
-        d.in_alpha = dev_floats(CI, 1.0f);
-        d.y = dev_floats((size_t)NB * CO * LO, 0.0f);
+        srt_conv1d_args d = dense_conv(NB, CI, CO, LO, LO, 1, 1, 0, false);
         const char *names[2] = {"conv1d_igemm_tf32_cols_kernel", "conv1d_igemm_bf16_cols_kernel"};
         for (int i = 0; i < 2; i++) {
             TEST_CHECK(srt_cuda_conv1d_igemm(&d, nullptr, 1 + i, nullptr, 0) == SRT_OK, "short-item igemm failed: %s",

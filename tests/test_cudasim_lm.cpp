@@ -19,7 +19,7 @@ extern "C" {
 #include "tests/attn_bf16_tolerance.h"
 #include "tests/testutil.h"
 #include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free */
-#include "tests/paged_layout.h"   /* test_paged_layout */
+#include "tests/paged_layout.h"   /* test_paged_layout, test_paged_fill */
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -339,18 +339,8 @@ static void rope_store_attention_case(srt_dtype dt, int n_heads, int n_kv_heads,
         n_q.push_back(nq);
         ctx_len.push_back(ctx);
         for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
-        for (int p = 0; p < ctx; p++) {
-            size_t sl = (size_t)table[(size_t)s * max_blocks + p / block_size] * block_size + p % block_size;
-            if (p >= ctx - nq) {        /* a new token: its slot stays NaN until the op stores it */
-                pos.push_back(p);
-                slot.push_back((int32_t)sl);
-                continue;
-            }
-            for (int i = 0; i < kv_dim; i++) {
-                kc[sl * kv_dim + i] = kvals[sl * kv_dim + i];
-                vc[sl * kv_dim + i] = vvals[sl * kv_dim + i];
-            }
-        }
+        /* the new tokens' slots stay NaN until the op stores them */
+        test_paged_fill(&table[(size_t)s * max_blocks], block_size, ctx, nq, kv_dim, kvals, vvals, kc, vc, pos, slot);
         n_tokens += nq;
     }
     std::vector<float> ks, vs;               /* fp8 row scales (the new tokens' NaN until stored) */

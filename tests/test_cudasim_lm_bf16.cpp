@@ -322,16 +322,8 @@ static void check_fused() {
 static void check_model(const char *name) {
     char dir[512];
     srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
-    srt_lm_options opts = {};
-    opts.backend = "cuda";
-    opts.kv_block_size = 8;
-    opts.kv_max_tokens = 2048;
-    opts.kv_dtype = "f32";
-    srt_lm *lm = nullptr, *exact = nullptr;
-    setenv("SNACRT_CUDA_LM_PRECISION", "exact", 1);
-    srt_status st = srt_lm_load(dir, &opts, &exact);
-    unsetenv("SNACRT_CUDA_LM_PRECISION");   /* the default: bf16 */
-    if (st == SRT_OK) st = srt_lm_load(dir, &opts, &lm);
+    srt_lm *lm = nullptr, *exact = nullptr;   /* precision bf16 (the default), exact */
+    srt_status st = lm_golden_load_pair(dir, "cuda", "f32", "SNACRT_CUDA_LM_PRECISION", "exact", &exact, &lm);
     TEST_CHECK(st == SRT_OK, "load %s: %s", name, srt_last_error());
     if (!golden || st != SRT_OK) { srt_lm_free(lm); srt_lm_free(exact); srt_weights_free(golden); return; }
     srt_lm_info info;

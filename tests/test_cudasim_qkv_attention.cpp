@@ -43,6 +43,7 @@ extern "C" {
 }
 #include "tests/lm_golden_teacher.h"   /* after testutil.h, snacrt.h, weights.h; U_BF16 (2^-8) */
 #include "tests/cudasim_dev.h"   /* test_dev_of, test_dev_free, test_cudasim_order_end */
+#include "tests/paged_layout.h"   /* test_paged_fill */
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -101,18 +102,7 @@ static void qkv_case(srt_dtype dt, int nh, int nkv, int D, int K, const std::vec
         n_q.push_back(nq);
         ctx_len.push_back(ctx);
         for (int b = 0; b < max_blocks; b++) table[(size_t)s * max_blocks + b] = perm[(size_t)next++];
-        for (int p = 0; p < ctx; p++) {
-            const size_t sl = (size_t)table[(size_t)s * max_blocks + p / bs] * bs + p % bs;
-            if (p >= ctx - nq) {   /* a new token: NaN until the op stores it */
-                pos.push_back(p);
-                slot.push_back((int32_t)sl);
-                continue;
-            }
-            for (int i = 0; i < kv_dim; i++) {
-                kc[sl * kv_dim + i] = kvals[sl * kv_dim + i];
-                vc[sl * kv_dim + i] = vvals[sl * kv_dim + i];
-            }
-        }
+        test_paged_fill(&table[(size_t)s * max_blocks], bs, ctx, nq, kv_dim, kvals, vvals, kc, vc, pos, slot);
         T += nq;
     }
     if (dt == SRT_BF16) { kc = cache_bf16(kc); vc = cache_bf16(vc); }
@@ -267,16 +257,8 @@ static void all_cases() {
 static void model_case(const char *name) {
     char dir[512];
     srt_weights *golden = lm_golden_open(name, dir, sizeof dir);
-    srt_lm_options opts = {};
-    opts.backend = "cuda";
-    opts.kv_block_size = 8;
-    opts.kv_max_tokens = 2048;
-    opts.kv_dtype = "bf16";
     srt_lm *lm[2] = {nullptr, nullptr};   /* [0] without the fusions, [1] with */
-    setenv("SNACRT_CUDA_PREFILL_FUSE", "0", 1);
-    srt_status st = srt_lm_load(dir, &opts, &lm[0]);
-    unsetenv("SNACRT_CUDA_PREFILL_FUSE");
-    if (st == SRT_OK) st = srt_lm_load(dir, &opts, &lm[1]);
+    srt_status st = lm_golden_load_pair(dir, "cuda", "bf16", "SNACRT_CUDA_PREFILL_FUSE", "0", &lm[0], &lm[1]);
     TEST_CHECK(st == SRT_OK && golden, "load %s: %s", name, srt_last_error());
     if (st == SRT_OK && golden) {
         srt_lm_info info;

@@ -124,7 +124,10 @@ static srt_status gemm_direct(const srt_cpu_ctx *ctx, const srt_gemm_args *a, in
                 srt_cpu_gemm_rows(a->M, a->K, a->alpha, a->beta, A, lda, a->B, a->ldb, a->b_dtype, a->C, a->ldc, n0, n1);
                 continue;
             }
-            if (failed) continue;
+            int give_up;
+#pragma omp atomic read
+            give_up = failed;
+            if (give_up) continue;
             const uint32_t *P = panels ? panels + SRT_CPU_GEMM_PANEL_WORDS(n0, a->K) : own;
             if (!panels) srt_cpu_gemm_pack_b_panels(a->B, a->ldb, a->K, n0, n1, own);
             /* blocks of DP_BLOCK_M rows, so the chunk of B (L2) and a block of A stay in cache at any M */
@@ -162,7 +165,10 @@ static srt_status gemm_f32_fixed(const srt_cpu_ctx *ctx, const srt_gemm_args *a,
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t blk = 0; blk < n_blocks; blk++) {
-            if (failed) continue;
+            int give_up;
+#pragma omp atomic read
+            give_up = failed;
+            if (give_up) continue;
             int m0 = (int)(blk / nbn) * FIXED_BLOCK_M, n0 = (int)(blk % nbn) * FIXED_BLOCK_N;
             int bm = a->M - m0 < FIXED_BLOCK_M ? a->M - m0 : FIXED_BLOCK_M;
             int bn = a->N - n0 < FIXED_BLOCK_N ? a->N - n0 : FIXED_BLOCK_N;

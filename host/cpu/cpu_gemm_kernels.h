@@ -18,8 +18,6 @@ void srt_cpu_gemm_rows(int M, int K, float alpha, float beta, const float *A, in
                                         * OPENBLAS_CORETYPE): AVX2 direct 63 ms, panel + sgemm 86 ms at M 64
                                         * (cpu_ms of the 4 shapes); at 32 the exact decode at batch 64 took panel
                                         * + sgemm and ran slower per token than batch 32 */
-#define SRT_CPU_GEMM_DIRECT_MAX_M_AVX512 64   /* bf16 B on AVX-512 BF16 with bf16 activations (bench_gemm: 1.8x
-                                               * panel+sgemm at M 64; hi/lo A keeps 32: 5% slower than it at 64) */
 /* Benchmark knob (not thread-safe; set before use): override the crossover, -1 restores the default. */
 void srt_cpu_gemm_set_direct_max_m(int max_m);
 
